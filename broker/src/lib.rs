@@ -1,0 +1,5 @@
+//! # tributary-broker
+//!
+//! The broker: a durable, partitioned log that speaks the Kafka wire protocol.
+pub mod error;
+pub mod log;

@@ -1,0 +1,448 @@
+//! Record batches (magic v2) as they sit on the wire and on disk.
+//!
+//! The broker never re-encodes a producer's batch. It reads the 61-byte header, checks it, and
+//! patches the few fields the broker owns (base offset, partition leader epoch and, for
+//! `LogAppendTime` topics, the timestamp). The layout, from Kafka's `DefaultRecordBatch`:
+//!
+//! ```text
+//! offset  size  field                      covered by CRC
+//!      0     8  baseOffset                 no   (assigned by the broker)
+//!      8     4  batchLength (bytes after)  no
+//!     12     4  partitionLeaderEpoch       no   (assigned by the broker)
+//!     16     1  magic (= 2)                no
+//!     17     4  crc (CRC-32C)              no
+//!     21     2  attributes                 yes
+//!     23     4  lastOffsetDelta            yes
+//!     27     8  baseTimestamp              yes
+//!     35     8  maxTimestamp               yes
+//!     43     8  producerId                 yes
+//!     51     2  producerEpoch              yes
+//!     53     4  baseSequence               yes
+//!     57     4  recordsCount               yes
+//!     61     …  records                    yes
+//! ```
+
+use crate::error::ErrorCode;
+
+/// Size of the fixed batch header.
+pub const HEADER_LEN: usize = 61;
+/// Bytes before the `batchLength` field's coverage starts: base offset and the length itself.
+pub const LOG_OVERHEAD: usize = 12;
+/// Bytes of the header needed to locate a batch and its last offset.
+pub const LOCATE_LEN: usize = 27;
+
+const CRC_OFFSET: usize = 17;
+const ATTRIBUTES_OFFSET: usize = 21;
+const MAX_TIMESTAMP_OFFSET: usize = 35;
+const TIMESTAMP_TYPE_FLAG: i16 = 0x08;
+const TRANSACTIONAL_FLAG: i16 = 0x10;
+const CONTROL_FLAG: i16 = 0x20;
+
+/// Why a batch was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// Fewer bytes than the header or the declared length.
+    #[error("batch is truncated: {0}")]
+    Truncated(String),
+    /// A magic other than 2.
+    #[error("unsupported record batch magic {0}; only magic 2 is accepted")]
+    UnsupportedMagic(i8),
+    /// The stored CRC does not match the bytes.
+    #[error("CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch {
+        /// CRC in the header.
+        stored: u32,
+        /// CRC of the bytes.
+        computed: u32,
+    },
+    /// Record count, offset deltas or record framing do not agree.
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    /// A produce request carried zero or several batches for one partition.
+    #[error("produce requests must carry exactly one record batch per partition, got {0}")]
+    BatchCount(usize),
+}
+
+impl BatchError {
+    /// The Kafka error code for this problem, as Kafka's `LogValidator` answers it.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            BatchError::Truncated(_) | BatchError::CrcMismatch { .. } => ErrorCode::CorruptMessage,
+            BatchError::UnsupportedMagic(_) => ErrorCode::InvalidRecord,
+            BatchError::InvalidRecord(_) | BatchError::BatchCount(_) => ErrorCode::InvalidRecord,
+        }
+    }
+}
+
+/// The parsed fixed header of one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    /// Offset of the first record.
+    pub base_offset: i64,
+    /// Bytes after the length field; the batch occupies `LOG_OVERHEAD + batch_length` bytes.
+    pub batch_length: i32,
+    /// Leader epoch of the partition when the batch was appended.
+    pub partition_leader_epoch: i32,
+    /// Format version; always 2 for stored batches.
+    pub magic: i8,
+    /// CRC-32C of everything from the attributes on.
+    pub crc: u32,
+    /// Compression, timestamp type, transactional and control flags.
+    pub attributes: i16,
+    /// Offset of the last record relative to `base_offset`.
+    pub last_offset_delta: i32,
+    /// Timestamp of the first record.
+    pub base_timestamp: i64,
+    /// Largest timestamp in the batch (or the append time for `LogAppendTime`).
+    pub max_timestamp: i64,
+    /// Idempotent/transactional producer id, or -1.
+    pub producer_id: i64,
+    /// Producer epoch, or -1.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record, or -1.
+    pub base_sequence: i32,
+    /// Number of records.
+    pub records_count: i32,
+}
+
+fn be_i64(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(a)
+}
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    i32::from_be_bytes(a)
+}
+fn be_i16(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+
+/// Base offset and total size of the batch starting at `buf`, from its first 12 bytes.
+pub fn locate(buf: &[u8]) -> Option<(i64, usize)> {
+    if buf.len() < LOG_OVERHEAD {
+        return None;
+    }
+    let len = be_i32(buf, 8);
+    if len < (HEADER_LEN - LOG_OVERHEAD) as i32 {
+        return None;
+    }
+    Some((be_i64(buf, 0), LOG_OVERHEAD + len as usize))
+}
+
+impl BatchHeader {
+    /// Parses the header at the start of `buf` (at least [`HEADER_LEN`] bytes).
+    pub fn parse(buf: &[u8]) -> Result<Self, BatchError> {
+        if buf.len() < HEADER_LEN {
+            return Err(BatchError::Truncated(format!(
+                "{} bytes, a batch header needs {HEADER_LEN}",
+                buf.len()
+            )));
+        }
+        Ok(BatchHeader {
+            base_offset: be_i64(buf, 0),
+            batch_length: be_i32(buf, 8),
+            partition_leader_epoch: be_i32(buf, 12),
+            magic: buf[16] as i8,
+            crc: be_i32(buf, CRC_OFFSET) as u32,
+            attributes: be_i16(buf, ATTRIBUTES_OFFSET),
+            last_offset_delta: be_i32(buf, 23),
+            base_timestamp: be_i64(buf, 27),
+            max_timestamp: be_i64(buf, MAX_TIMESTAMP_OFFSET),
+            producer_id: be_i64(buf, 43),
+            producer_epoch: be_i16(buf, 51),
+            base_sequence: be_i32(buf, 53),
+            records_count: be_i32(buf, 57),
+        })
+    }
+
+    /// Total bytes the batch occupies in the log.
+    pub fn size(&self) -> usize {
+        LOG_OVERHEAD + self.batch_length.max(0) as usize
+    }
+
+    /// Offset of the last record.
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + i64::from(self.last_offset_delta)
+    }
+
+    /// The next offset after this batch.
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset() + 1
+    }
+
+    /// Compression codec id: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd.
+    pub fn compression(&self) -> i16 {
+        self.attributes & 0x07
+    }
+
+    /// Whether the batch carries `LogAppendTime` timestamps.
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & TIMESTAMP_TYPE_FLAG != 0
+    }
+
+    /// Whether the batch belongs to a transaction.
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_FLAG != 0
+    }
+
+    /// Whether the batch is a control batch (transaction marker).
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_FLAG != 0
+    }
+}
+
+/// CRC-32C of a whole batch's covered bytes.
+fn compute_crc(batch: &[u8]) -> u32 {
+    crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..])
+}
+
+/// Checks one complete batch as stored: header, declared length, magic and CRC.
+///
+/// `batch` must be exactly the batch (its length is checked against the header). This is the
+/// check recovery runs on every batch of an unflushed segment.
+pub fn check_stored(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = BatchHeader::parse(batch)?;
+    if header.magic != 2 {
+        return Err(BatchError::UnsupportedMagic(header.magic));
+    }
+    if header.batch_length < (HEADER_LEN - LOG_OVERHEAD) as i32 || header.size() != batch.len() {
+        return Err(BatchError::Truncated(format!(
+            "batchLength {} does not match the {} bytes given",
+            header.batch_length,
+            batch.len()
+        )));
+    }
+    let computed = compute_crc(batch);
+    if computed != header.crc {
+        return Err(BatchError::CrcMismatch { stored: header.crc, computed });
+    }
+    Ok(header)
+}
+
+/// Validates a batch a producer sent: everything [`check_stored`] checks, plus the record count
+/// against the offset delta and, for uncompressed batches, every record's framing and offset
+/// delta (as Kafka's `LogValidator` does).
+pub fn validate_produced(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = check_stored(batch)?;
+    if header.records_count <= 0 {
+        return Err(BatchError::InvalidRecord(format!(
+            "batch declares {} records",
+            header.records_count
+        )));
+    }
+    if header.last_offset_delta != header.records_count - 1 {
+        return Err(BatchError::InvalidRecord(format!(
+            "lastOffsetDelta {} does not match {} records",
+            header.last_offset_delta, header.records_count
+        )));
+    }
+    if header.compression() > 4 {
+        return Err(BatchError::InvalidRecord(format!(
+            "unknown compression codec {}",
+            header.compression()
+        )));
+    }
+    if header.compression() == 0 {
+        check_uncompressed_records(&batch[HEADER_LEN..], header.records_count)?;
+    }
+    Ok(header)
+}
+
+/// Walks the records of an uncompressed batch, checking each record's length and offset delta.
+fn check_uncompressed_records(mut rest: &[u8], count: i32) -> Result<(), BatchError> {
+    for expected in 0..count {
+        let (len, n) = read_varint(rest)
+            .ok_or_else(|| BatchError::InvalidRecord(format!("record {expected}: bad length")))?;
+        rest = &rest[n..];
+        if len < 0 || len as usize > rest.len() {
+            return Err(BatchError::InvalidRecord(format!(
+                "record {expected}: length {len} exceeds the {} bytes left",
+                rest.len()
+            )));
+        }
+        let (record, tail) = rest.split_at(len as usize);
+        rest = tail;
+        // attributes (1 byte), timestampDelta (varlong), offsetDelta (varint)
+        let body = record
+            .get(1..)
+            .ok_or_else(|| BatchError::InvalidRecord(format!("record {expected}: empty")))?;
+        let (_, n) = read_varlong(body)
+            .ok_or_else(|| BatchError::InvalidRecord(format!("record {expected}: bad timestamp")))?;
+        let (delta, _) = read_varint(&body[n..])
+            .ok_or_else(|| BatchError::InvalidRecord(format!("record {expected}: bad offset delta")))?;
+        if delta != expected {
+            return Err(BatchError::InvalidRecord(format!(
+                "record {expected} has offset delta {delta}"
+            )));
+        }
+    }
+    if !rest.is_empty() {
+        return Err(BatchError::InvalidRecord(format!(
+            "{} trailing bytes after {count} records",
+            rest.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a zig-zag varint (i32); returns the value and the bytes used.
+pub fn read_varint(buf: &[u8]) -> Option<(i32, usize)> {
+    let (v, n) = read_varlong(buf)?;
+    if n > 5 {
+        return None;
+    }
+    i32::try_from(v).ok().map(|v| (v, n))
+}
+
+/// Reads a zig-zag varlong (i64); returns the value and the bytes used.
+pub fn read_varlong(buf: &[u8]) -> Option<(i64, usize)> {
+    let mut raw: u64 = 0;
+    for (i, &b) in buf.iter().enumerate().take(10) {
+        raw |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            let v = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// Writes the broker-owned fields of a batch about to be appended.
+///
+/// `log_append_time` is `Some(now)` on `LogAppendTime` topics: the timestamp type flag and the
+/// max timestamp are set and the CRC is recomputed, exactly as Kafka does.
+pub fn assign(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
+    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+    if let Some(now) = log_append_time {
+        let attributes = be_i16(batch, ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_FLAG;
+        batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+        batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now.to_be_bytes());
+        let crc = compute_crc(batch);
+        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn put_varint(out: &mut Vec<u8>, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        loop {
+            let b = (z & 0x7f) as u8;
+            z >>= 7;
+            if z == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// Builds an uncompressed magic-2 batch with the given values (keys `k<i>`), as a client would.
+    pub(crate) fn make_batch(values: &[&[u8]], timestamp: i64) -> Vec<u8> {
+        let mut records = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let mut r = vec![0u8];
+            put_varint(&mut r, 0);
+            put_varint(&mut r, i as i64);
+            let key = format!("k{i}");
+            put_varint(&mut r, key.len() as i64);
+            r.extend_from_slice(key.as_bytes());
+            put_varint(&mut r, v.len() as i64);
+            r.extend_from_slice(v);
+            put_varint(&mut r, 0);
+            put_varint(&mut records, r.len() as i64);
+            records.extend_from_slice(&r);
+        }
+        let mut b = Vec::new();
+        b.extend_from_slice(&0i64.to_be_bytes());
+        b.extend_from_slice(&((HEADER_LEN - LOG_OVERHEAD + records.len()) as i32).to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.push(2);
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&(values.len() as i32 - 1).to_be_bytes());
+        b.extend_from_slice(&timestamp.to_be_bytes());
+        b.extend_from_slice(&timestamp.to_be_bytes());
+        b.extend_from_slice(&(-1i64).to_be_bytes());
+        b.extend_from_slice(&(-1i16).to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.extend_from_slice(&(values.len() as i32).to_be_bytes());
+        b.extend_from_slice(&records);
+        let crc = compute_crc(&b);
+        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn valid_batch_passes_and_header_reads_back() {
+        let b = make_batch(&[b"a", b"bb", b"ccc"], 1_000);
+        let h = validate_produced(&b).unwrap();
+        assert_eq!(h.records_count, 3);
+        assert_eq!(h.last_offset_delta, 2);
+        assert_eq!(h.max_timestamp, 1_000);
+        assert_eq!(h.size(), b.len());
+        assert_eq!(locate(&b), Some((0, b.len())));
+    }
+
+    #[test]
+    fn flipped_byte_fails_crc() {
+        let mut b = make_batch(&[b"hello"], 5);
+        let last = b.len() - 3;
+        b[last] ^= 0xff;
+        assert!(matches!(validate_produced(&b), Err(BatchError::CrcMismatch { .. })));
+        assert_eq!(validate_produced(&b).unwrap_err().code(), ErrorCode::CorruptMessage);
+    }
+
+    #[test]
+    fn truncated_and_wrong_magic_and_bad_counts_are_refused() {
+        let b = make_batch(&[b"hello"], 5);
+        assert!(matches!(validate_produced(&b[..30]), Err(BatchError::Truncated(_))));
+        assert!(matches!(validate_produced(&b[..b.len() - 1]), Err(BatchError::Truncated(_))));
+        let mut m = b.clone();
+        m[16] = 1;
+        assert_eq!(validate_produced(&m), Err(BatchError::UnsupportedMagic(1)));
+        // lastOffsetDelta disagreeing with the count, CRC made valid again
+        let mut c = b.clone();
+        c[23..27].copy_from_slice(&5i32.to_be_bytes());
+        let crc = compute_crc(&c);
+        c[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(validate_produced(&c), Err(BatchError::InvalidRecord(_))));
+    }
+
+    #[test]
+    fn wrong_record_offset_delta_is_refused() {
+        let mut b = make_batch(&[b"x", b"y"], 5);
+        // second record: [len][attr][tsDelta=0][offsetDelta=1 -> zigzag 2]; set it to 0
+        let first_len = b[HEADER_LEN] as usize / 2;
+        let second = HEADER_LEN + 1 + first_len;
+        assert_eq!(b[second + 3], 2);
+        b[second + 3] = 0;
+        let crc = compute_crc(&b);
+        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(validate_produced(&b), Err(BatchError::InvalidRecord(_))));
+    }
+
+    #[test]
+    fn assign_sets_offset_epoch_and_append_time_with_valid_crc() {
+        let mut b = make_batch(&[b"v"], 5);
+        assign(&mut b, 42, 7, Some(99));
+        let h = check_stored(&b).unwrap();
+        assert_eq!((h.base_offset, h.partition_leader_epoch, h.max_timestamp), (42, 7, 99));
+        assert!(h.is_log_append_time());
+    }
+
+    #[test]
+    fn varints_round_trip() {
+        for v in [0i64, 1, -1, 63, -64, 300, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(read_varlong(&out), Some((v, out.len())));
+        }
+        assert_eq!(read_varlong(&[0x80; 11]), None);
+    }
+}

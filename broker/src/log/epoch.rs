@@ -1,0 +1,78 @@
+//! The leader epoch cache: which leader epoch started at which offset (KIP-101).
+//!
+//! Stored in `leader-epoch-checkpoint` in Kafka's text format: a version line (`0`), a count
+//! line, then `epoch startOffset` per line. Replication uses it to truncate followers by epoch.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub(crate) struct LeaderEpochCache {
+    path: PathBuf,
+    entries: Vec<(i32, i64)>,
+}
+
+const FILE: &str = "leader-epoch-checkpoint";
+
+impl LeaderEpochCache {
+    pub fn empty(dir: &Path) -> Self {
+        LeaderEpochCache { path: dir.join(FILE), entries: Vec::new() }
+    }
+
+    /// Reads the checkpoint; a missing or unreadable file gives an empty cache (it is rebuilt
+    /// from the batches' epochs as they are appended).
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        let mut cache = Self::empty(dir);
+        let Ok(text) = std::fs::read_to_string(&cache.path) else { return Ok(cache) };
+        let mut lines = text.lines();
+        if lines.next() != Some("0") {
+            tracing::warn!(path = %cache.path.display(), "ignoring leader epoch checkpoint of unknown version");
+            return Ok(cache);
+        }
+        let _count = lines.next();
+        for line in lines {
+            let mut parts = line.split_whitespace();
+            if let (Some(Ok(e)), Some(Ok(o))) = (parts.next().map(str::parse), parts.next().map(str::parse)) {
+                cache.entries.push((e, o));
+            }
+        }
+        Ok(cache)
+    }
+
+    fn persist(&self) -> io::Result<()> {
+        let mut out = format!("0\n{}\n", self.entries.len());
+        for (e, o) in &self.entries {
+            out.push_str(&format!("{e} {o}\n"));
+        }
+        super::write_atomically(&self.path, out.as_bytes())
+    }
+
+    pub fn latest(&self) -> Option<(i32, i64)> {
+        self.entries.last().copied()
+    }
+
+    /// Records that `epoch` starts at `start_offset`.
+    pub fn assign(&mut self, epoch: i32, start_offset: i64) -> io::Result<()> {
+        if self.latest().is_some_and(|(e, _)| e >= epoch) {
+            return Ok(());
+        }
+        self.entries.push((epoch, start_offset));
+        self.persist()
+    }
+
+    /// Drops entries that start at or after `end_offset` (after a truncation).
+    pub fn truncate_from_end(&mut self, end_offset: i64) -> io::Result<()> {
+        let before = self.entries.len();
+        self.entries.retain(|(_, o)| *o < end_offset);
+        if self.entries.len() != before {
+            self.persist()?;
+        }
+        Ok(())
+    }
+
+    /// `(largest epoch <= asked, end offset of that epoch)`, as OffsetForLeaderEpoch answers.
+    pub fn end_offset_for(&self, epoch: i32, log_end_offset: i64) -> Option<(i32, i64)> {
+        let idx = self.entries.iter().rposition(|(e, _)| *e <= epoch)?;
+        let end = self.entries.get(idx + 1).map_or(log_end_offset, |(_, o)| *o);
+        Some((self.entries[idx].0, end))
+    }
+}

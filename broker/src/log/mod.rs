@@ -1,0 +1,518 @@
+//! The partition log: an ordered list of segments on disk.
+//!
+//! ```text
+//!  append(batch) ──▶ validate ─▶ assign offset/epoch ─▶ roll? ─▶ active segment .log/.index/.timeindex
+//!  read(offset)  ──▶ segment ≤ offset ─▶ offset index ─▶ scan headers ─▶ FileSlice (bytes as stored)
+//! ```
+//!
+//! A partition directory holds the segments plus two small checkpoint files:
+//! `leader-epoch-checkpoint` (Kafka's format) and `recovery-point` (the offset up to which the
+//! log was last fsynced). On open after an unclean shutdown, every segment from the one that
+//! holds the recovery point on is re-read and CRC-checked, and the log is cut at the first torn
+//! or corrupt batch; after a clean shutdown only the tail behind the last index entry is read.
+
+mod batch;
+mod epoch;
+mod index;
+mod segment;
+
+pub use batch::{BatchError, BatchHeader};
+pub use segment::FileSlice;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{BrokerError, Result};
+use epoch::LeaderEpochCache;
+use segment::Segment;
+
+pub(crate) use batch::{locate as locate_batch, read_varint, read_varlong, HEADER_LEN};
+
+/// The per-log settings, resolved from topic configs and their broker defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll the active segment before it would exceed this size.
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll the active segment once it is this old.
+    pub segment_ms: i64,
+    /// `segment.index.bytes`: roll when an index would exceed this size.
+    pub segment_index_bytes: u64,
+    /// `index.interval.bytes`: bytes of log between index entries.
+    pub index_interval_bytes: u64,
+    /// `flush.messages`: fsync after this many messages (i64::MAX: leave it to the OS).
+    pub flush_messages: i64,
+    /// `flush.ms`: fsync when the oldest unflushed message is this old.
+    pub flush_ms: i64,
+    /// `max.message.bytes`: largest batch accepted.
+    pub max_message_bytes: usize,
+    /// `message.timestamp.type` is `LogAppendTime`.
+    pub log_append_time: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
+            segment_index_bytes: 10 * 1024 * 1024,
+            index_interval_bytes: 4096,
+            flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
+            max_message_bytes: 1_048_588,
+            log_append_time: false,
+        }
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset given to the first record.
+    pub base_offset: i64,
+    /// Offset of the last record.
+    pub last_offset: i64,
+    /// The append time for `LogAppendTime` topics, else -1.
+    pub log_append_time: i64,
+    /// Number of records.
+    pub records: i32,
+}
+
+/// Result of a read: the bytes to serve, if any, and where they came from.
+#[derive(Debug, Clone)]
+pub struct ReadInfo {
+    /// Whole batches starting at or before the requested offset; `None` when nothing is there yet.
+    pub slice: Option<FileSlice>,
+}
+
+/// A partition's log.
+pub struct Log {
+    dir: PathBuf,
+    config: LogConfig,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    epochs: LeaderEpochCache,
+    unflushed_messages: i64,
+    /// Wall-clock time of the first unflushed append, for `flush.ms`.
+    first_unflushed_ms: Option<i64>,
+    recovery_point: i64,
+    /// Set after a failed write or fsync: the log then refuses writes.
+    offline: bool,
+}
+
+const RECOVERY_POINT_FILE: &str = "recovery-point";
+const LOG_START_FILE: &str = "log-start-offset";
+
+fn read_checkpoint(path: &Path) -> Option<i64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Writes a small file atomically: temp file, fsync, rename.
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(contents)?;
+    f.sync_data()?;
+    std::fs::rename(&tmp, path)
+}
+
+impl Log {
+    /// Opens the log in `dir`, creating it if needed. `clean_shutdown` tells whether the broker
+    /// stopped cleanly last time (then the recovery scan is skipped).
+    pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool, now_ms: i64) -> Result<Log> {
+        let io = |e| BrokerError::storage(dir, e);
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut bases = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let name = entry.map_err(io)?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".log") {
+                if let Ok(base) = stem.parse::<i64>() {
+                    bases.push(base);
+                }
+            } else if name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(dir.join(&*name));
+            }
+        }
+        bases.sort_unstable();
+        let recovery_point = if clean_shutdown {
+            i64::MAX
+        } else {
+            read_checkpoint(&dir.join(RECOVERY_POINT_FILE)).unwrap_or(0)
+        };
+        let mut segments = BTreeMap::new();
+        let mut cut = false;
+        for (i, &base) in bases.iter().enumerate() {
+            let path = dir.join(format!("{}.log", segment::file_stem(base)));
+            if cut {
+                // Everything after a corrupt batch is gone, as in Kafka's recovery.
+                tracing::warn!(segment = %path.display(), "deleting segment after a corrupt one");
+                let _ = std::fs::remove_file(&path);
+                let stem = dir.join(segment::file_stem(base));
+                let _ = std::fs::remove_file(stem.with_extension("index"));
+                let _ = std::fs::remove_file(stem.with_extension("timeindex"));
+                continue;
+            }
+            let active = i + 1 == bases.len();
+            let next_base = bases.get(i + 1).copied().unwrap_or(i64::MAX);
+            let trust = next_base <= recovery_point;
+            let (seg, truncated) =
+                Segment::open(dir, base, active, trust, config.index_interval_bytes, now_ms)
+                    .map_err(|e| BrokerError::storage(&path, e))?;
+            cut = truncated;
+            segments.insert(base, seg);
+        }
+        let mut epochs = LeaderEpochCache::open(dir).map_err(io)?;
+        let log_start_file = read_checkpoint(&dir.join(LOG_START_FILE)).unwrap_or(0);
+        let mut log = Log {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset: 0,
+            epochs: LeaderEpochCache::empty(dir),
+            unflushed_messages: 0,
+            first_unflushed_ms: None,
+            recovery_point: 0,
+            offline: false,
+        };
+        if log.segments.is_empty() {
+            let base = log_start_file.max(0);
+            let seg = Segment::create(dir, base, log.config.index_interval_bytes, now_ms).map_err(io)?;
+            log.segments.insert(base, seg);
+        } else if cut {
+            // The active segment may now be one that was sealed: reopen it as active.
+            if let Some((&base, _)) = log.segments.iter().next_back() {
+                if let Some(seg) = log.segments.remove(&base) {
+                    drop(seg);
+                    let (seg, _) =
+                        Segment::open(dir, base, true, false, log.config.index_interval_bytes, now_ms)
+                            .map_err(io)?;
+                    log.segments.insert(base, seg);
+                }
+            }
+        }
+        let first_base = log.segments.keys().next().copied().unwrap_or(0);
+        log.log_start_offset = log_start_file.max(first_base).min(log.log_end_offset());
+        epochs.truncate_from_end(log.log_end_offset()).map_err(io)?;
+        log.epochs = epochs;
+        log.recovery_point = log.log_end_offset();
+        log.write_recovery_point()?;
+        Ok(log)
+    }
+
+    fn active(&self) -> &Segment {
+        // A log always has at least one segment (open and truncate keep one).
+        self.segments.values().next_back().expect("log has an active segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments.values_mut().next_back().expect("log has an active segment")
+    }
+
+    /// The directory of the log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Replaces the settings (topic config change).
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    /// The offset the next record will get.
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset
+    }
+
+    /// The first offset still in the log.
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// The latest leader epoch and the first offset written in it, if any.
+    pub fn latest_epoch(&self) -> Option<(i32, i64)> {
+        self.epochs.latest()
+    }
+
+    /// End offset of `epoch` as `OffsetForLeaderEpoch` answers it: the start offset of the next
+    /// larger epoch (or the log end), and the largest epoch `<=` the one asked for.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
+    }
+
+    /// Total bytes on disk.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(|s| s.size).sum()
+    }
+
+    /// Number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    fn check_online(&self) -> Result<()> {
+        if self.offline {
+            return Err(BrokerError::LogOffline(self.dir.display().to_string()));
+        }
+        Ok(())
+    }
+
+    /// Marks the log offline after an I/O failure and returns the error.
+    fn fail(&mut self, path: PathBuf, e: std::io::Error) -> BrokerError {
+        tracing::error!(log = %self.dir.display(), error = %e, "storage error; taking log offline");
+        self.offline = true;
+        BrokerError::storage(path, e)
+    }
+
+    /// Validates a batch from a producer and appends it as leader: assigns the base offset, the
+    /// leader epoch and, on `LogAppendTime` topics, the timestamp.
+    pub fn append_as_leader(&mut self, batch: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo> {
+        self.check_online()?;
+        if batch.len() > self.config.max_message_bytes {
+            return Err(BrokerError::MessageTooLarge { size: batch.len(), max: self.config.max_message_bytes });
+        }
+        let header = batch::validate_produced(batch)?;
+        let base_offset = self.log_end_offset();
+        let append_time = self.config.log_append_time.then_some(now_ms);
+        batch::assign(batch, base_offset, leader_epoch, append_time);
+        let header = BatchHeader {
+            base_offset,
+            partition_leader_epoch: leader_epoch,
+            max_timestamp: append_time.unwrap_or(header.max_timestamp),
+            ..header
+        };
+        self.append_checked(batch, &header, now_ms)?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: header.last_offset(),
+            log_append_time: append_time.unwrap_or(-1),
+            records: header.records_count,
+        })
+    }
+
+    fn append_checked(&mut self, bytes: &[u8], header: &BatchHeader, now_ms: i64) -> Result<()> {
+        if self.should_roll(bytes.len() as u64, now_ms) {
+            self.roll(now_ms)?;
+        }
+        let active = self.active_mut();
+        if let Err(e) = active.append(bytes, header) {
+            let path = active.log_path().to_path_buf();
+            return Err(self.fail(path, e));
+        }
+        if self.epochs.latest().is_none_or(|(e, _)| header.partition_leader_epoch > e) && header.partition_leader_epoch >= 0 {
+            if let Err(e) = self.epochs.assign(header.partition_leader_epoch, header.base_offset) {
+                return Err(self.fail(self.dir.join("leader-epoch-checkpoint"), e));
+            }
+        }
+        self.unflushed_messages += i64::from(header.records_count);
+        self.first_unflushed_ms.get_or_insert(now_ms);
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn should_roll(&self, incoming: u64, now_ms: i64) -> bool {
+        let active = self.active();
+        if active.size == 0 {
+            return false;
+        }
+        active.size + incoming > self.config.segment_bytes
+            || now_ms - active.created_ms >= self.config.segment_ms
+            || active.index_full(self.config.segment_index_bytes)
+            // relative offsets in the index are 32-bit
+            || self.log_end_offset() - active.base_offset > i64::from(i32::MAX) - 1
+    }
+
+    /// Starts a new active segment at the log end offset.
+    pub fn roll(&mut self, now_ms: i64) -> Result<()> {
+        let base = self.log_end_offset();
+        if self.active().base_offset == base {
+            return Ok(());
+        }
+        let interval = self.config.index_interval_bytes;
+        let active = self.active_mut();
+        if let Err(e) = active.seal() {
+            let path = active.log_path().to_path_buf();
+            return Err(self.fail(path, e));
+        }
+        let seg = match Segment::create(&self.dir, base, interval, now_ms) {
+            Ok(s) => s,
+            Err(e) => return Err(self.fail(self.dir.clone(), e)),
+        };
+        tracing::debug!(log = %self.dir.display(), base_offset = base, "rolled new segment");
+        self.segments.insert(base, seg);
+        Ok(())
+    }
+
+    /// Reads from `offset`: up to `max_bytes` (but at least one whole batch when `min_one`),
+    /// never past `max_offset` (the high watermark). An offset outside
+    /// `[log start offset, log end offset]` is an error.
+    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64, min_one: bool) -> Result<ReadInfo> {
+        let leo = self.log_end_offset();
+        if offset < self.log_start_offset || offset > leo {
+            return Err(BrokerError::OffsetOutOfRange { offset, start: self.log_start_offset, end: leo });
+        }
+        if offset >= max_offset {
+            return Ok(ReadInfo { slice: None });
+        }
+        let io = |s: &Segment, e| BrokerError::storage(s.log_path(), e);
+        for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..)) {
+            let Some(found) = seg.locate(offset).map_err(|e| io(seg, e))? else { continue };
+            if found.header.base_offset >= max_offset {
+                return Ok(ReadInfo { slice: None });
+            }
+            let end = if max_offset >= seg.next_offset { seg.size } else { seg.position_of(max_offset).map_err(|e| io(seg, e))? };
+            let available = (end - found.position) as usize;
+            let mut len = available.min(max_bytes);
+            if min_one && len < found.header.size() {
+                len = found.header.size().min(available);
+            }
+            if len == 0 {
+                return Ok(ReadInfo { slice: None });
+            }
+            return Ok(ReadInfo { slice: Some(seg.slice(found.position, len)) });
+        }
+        Ok(ReadInfo { slice: None })
+    }
+
+    /// The offset of the first record with timestamp `>= ts` and its timestamp (ListOffsets by
+    /// time), or `None` when every record is older.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>> {
+        for seg in self.segments.values() {
+            if seg.max_timestamp < ts {
+                continue;
+            }
+            let io = |e| BrokerError::storage(seg.log_path(), e);
+            let Some(found) = seg.find_timestamp(ts).map_err(io)? else { continue };
+            let bytes = seg.read_batch(found.position, found.header.size()).map_err(io)?;
+            if let Some((offset, t)) = batch_record_at_or_after(&bytes, &found.header, ts) {
+                if offset >= self.log_start_offset {
+                    return Ok(Some((offset, t)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The offset and timestamp of the record with the largest timestamp (ListOffsets -3).
+    pub fn max_timestamp_offset(&self) -> Option<(i64, i64)> {
+        self.segments
+            .values()
+            .filter(|s| s.max_timestamp >= 0)
+            .max_by_key(|s| s.max_timestamp)
+            .map(|s| (s.offset_of_max_timestamp, s.max_timestamp))
+    }
+
+    /// Removes every record at or after `offset` (cut at the start of the batch holding it).
+    pub fn truncate_to(&mut self, offset: i64, now_ms: i64) -> Result<()> {
+        self.check_online()?;
+        if offset >= self.log_end_offset() {
+            return Ok(());
+        }
+        let dir = self.dir.clone();
+        let interval = self.config.index_interval_bytes;
+        let doomed: Vec<i64> = self.segments.range(offset..).map(|(b, _)| *b).collect();
+        for base in doomed {
+            if let Some(seg) = self.segments.remove(&base) {
+                let path = seg.log_path().to_path_buf();
+                seg.delete().map_err(|e| BrokerError::storage(path, e))?;
+            }
+        }
+        match self.segments.keys().next_back().copied() {
+            None => {
+                let fresh = Segment::create(&dir, offset.max(0), interval, now_ms)
+                    .map_err(|e| BrokerError::storage(&dir, e))?;
+                self.segments.insert(fresh.base_offset, fresh);
+            }
+            Some(base) => {
+                if let Some(mut seg) = self.segments.remove(&base) {
+                    seg.truncate_to(offset).map_err(|e| BrokerError::storage(&dir, e))?;
+                    seg.seal().map_err(|e| BrokerError::storage(&dir, e))?;
+                }
+                // reopen so that the new active segment keeps its index in memory
+                let (seg, _) = Segment::open(&dir, base, true, true, interval, now_ms)
+                    .map_err(|e| BrokerError::storage(&dir, e))?;
+                self.segments.insert(base, seg);
+            }
+        }
+        let leo = self.log_end_offset();
+        self.log_start_offset = self.log_start_offset.min(leo);
+        self.epochs.truncate_from_end(leo).map_err(|e| BrokerError::storage(&dir, e))?;
+        self.recovery_point = self.recovery_point.min(leo);
+        self.write_recovery_point()
+    }
+
+    /// Fsyncs everything appended so far and moves the recovery point.
+    pub fn flush(&mut self) -> Result<()> {
+        self.check_online()?;
+        let leo = self.log_end_offset();
+        if leo == self.recovery_point && self.unflushed_messages == 0 {
+            return Ok(());
+        }
+        let from = self.recovery_point;
+        let bases: Vec<i64> = self.segments.range(..=from).next_back().map(|(b, _)| *b).into_iter().chain(self.segments.range(from + 1..).map(|(b, _)| *b)).collect();
+        for base in bases {
+            if let Some(seg) = self.segments.get_mut(&base) {
+                if let Err(e) = seg.flush() {
+                    let path = seg.log_path().to_path_buf();
+                    return Err(self.fail(path, e));
+                }
+            }
+        }
+        self.recovery_point = leo;
+        self.unflushed_messages = 0;
+        self.first_unflushed_ms = None;
+        self.write_recovery_point()
+    }
+
+    /// Flushes when `flush.ms` has passed since the first unflushed append.
+    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<()> {
+        match self.first_unflushed_ms {
+            Some(first) if now_ms.saturating_sub(first) >= self.config.flush_ms => self.flush(),
+            _ => Ok(()),
+        }
+    }
+
+    fn write_recovery_point(&mut self) -> Result<()> {
+        let path = self.dir.join(RECOVERY_POINT_FILE);
+        if let Err(e) = write_atomically(&path, self.recovery_point.to_string().as_bytes()) {
+            return Err(self.fail(path, e));
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered (index entries) so that a clean restart can skip recovery.
+    pub fn close(&mut self) -> Result<()> {
+        if self.offline {
+            return Ok(());
+        }
+        let dir = self.dir.clone();
+        for seg in self.segments.values_mut() {
+            seg.write_indexes().map_err(|e| BrokerError::storage(&dir, e))?;
+        }
+        write_atomically(&dir.join(LOG_START_FILE), self.log_start_offset.to_string().as_bytes())
+            .map_err(|e| BrokerError::storage(&dir, e))
+    }
+}
+
+/// Within one stored batch, the first record with timestamp `>= ts`: its offset and timestamp.
+fn batch_record_at_or_after(bytes: &[u8], header: &BatchHeader, ts: i64) -> Option<(i64, i64)> {
+    if header.is_log_append_time() {
+        return Some((header.base_offset, header.max_timestamp));
+    }
+    let mut buf = bytes::Bytes::copy_from_slice(bytes);
+    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).ok()?;
+    set.records
+        .iter()
+        .find(|r| r.timestamp >= ts)
+        .map(|r| (r.offset, r.timestamp))
+}
+
+#[cfg(test)]
+mod tests;
