@@ -1,0 +1,489 @@
+//! Broker and topic configuration, with Kafka's property names, defaults and validation.
+//!
+//! The broker reads a Kafka-style properties file (`key=value`, `#` comments) plus overrides
+//! from flags and the environment. Every topic config has a broker-level synonym
+//! (`retention.ms` ↔ `log.retention.ms`, ...) that supplies its default, exactly as in Kafka;
+//! [`TOPIC_CONFIGS`] is that table and also feeds `DescribeConfigs`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::log::LogConfig;
+
+/// The value type of a config, as `DescribeConfigs` v3+ reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    /// `true` / `false`.
+    Boolean = 1,
+    /// Free text, possibly restricted to a set of values.
+    String = 2,
+    /// 32-bit integer.
+    Int = 3,
+    /// 64-bit integer.
+    Long = 5,
+    /// Floating point.
+    Double = 6,
+    /// Comma-separated list.
+    List = 7,
+}
+
+/// One topic-level config: its name, broker synonym, default and rules.
+#[derive(Debug)]
+pub struct TopicConfigDef {
+    /// Topic-level name.
+    pub name: &'static str,
+    /// Broker-level properties that set its default, highest precedence first.
+    pub synonyms: &'static [&'static str],
+    /// Kafka's default value.
+    pub default: &'static str,
+    /// Value type.
+    pub kind: ConfigType,
+    /// Allowed values for strings and list elements; empty means any.
+    pub allowed: &'static [&'static str],
+    /// Smallest allowed number, for numeric configs.
+    pub min: f64,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+const LONG_MAX: &str = "9223372036854775807";
+
+macro_rules! topic_config {
+    ($name:expr, [$($syn:expr),*], $default:expr, $kind:ident, [$($allowed:expr),*], $min:expr, $doc:expr) => {
+        TopicConfigDef { name: $name, synonyms: &[$($syn),*], default: $default, kind: ConfigType::$kind, allowed: &[$($allowed),*], min: $min as f64, doc: $doc }
+    };
+}
+
+/// Every topic config Tributary knows, in Kafka's alphabetical order.
+pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
+    topic_config!("cleanup.policy", ["log.cleanup.policy"], "delete", List, ["compact", "delete"], 0, "The retention policy to use on log segments: delete and/or compact."),
+    topic_config!("compression.type", ["compression.type"], "producer", String, ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], 0, "The final compression type for a topic; 'producer' keeps the codec the producer used."),
+    topic_config!("delete.retention.ms", ["log.cleaner.delete.retention.ms"], "86400000", Long, [], 0, "How long delete tombstones are retained on compacted topics."),
+    topic_config!("file.delete.delay.ms", ["log.segment.delete.delay.ms"], "60000", Long, [], 0, "How long to wait before deleting a file from the filesystem."),
+    topic_config!("flush.messages", ["log.flush.interval.messages"], LONG_MAX, Long, [], 1, "Force an fsync of the log after this many messages."),
+    topic_config!("flush.ms", ["log.flush.interval.ms"], LONG_MAX, Long, [], 0, "Force an fsync of the log after this much time."),
+    topic_config!("index.interval.bytes", ["log.index.interval.bytes"], "4096", Int, [], 0, "How frequently an entry is added to the offset index."),
+    topic_config!("max.compaction.lag.ms", ["log.cleaner.max.compaction.lag.ms"], LONG_MAX, Long, [], 1, "The maximum time a message will remain ineligible for compaction."),
+    topic_config!("max.message.bytes", ["message.max.bytes"], "1048588", Int, [], 0, "The largest record batch size allowed by Kafka (after compression)."),
+    topic_config!("message.timestamp.after.max.ms", ["log.message.timestamp.after.max.ms"], LONG_MAX, Long, [], 0, "How far a record timestamp may be ahead of the broker's time."),
+    topic_config!("message.timestamp.before.max.ms", ["log.message.timestamp.before.max.ms"], LONG_MAX, Long, [], 0, "How far a record timestamp may be behind the broker's time."),
+    topic_config!("message.timestamp.type", ["log.message.timestamp.type"], "CreateTime", String, ["CreateTime", "LogAppendTime"], 0, "Whether the timestamp is the message create time or the log append time."),
+    topic_config!("min.cleanable.dirty.ratio", ["log.cleaner.min.cleanable.ratio"], "0.5", Double, [], 0, "The minimum ratio of dirty log to total log for a log to be eligible for cleaning."),
+    topic_config!("min.compaction.lag.ms", ["log.cleaner.min.compaction.lag.ms"], "0", Long, [], 0, "The minimum time a message will remain uncompacted in the log."),
+    topic_config!("min.insync.replicas", ["min.insync.replicas"], "1", Int, [], 1, "The minimum number of replicas that must acknowledge a write for acks=all to succeed."),
+    topic_config!("preallocate", ["log.preallocate"], "false", Boolean, [], 0, "Whether to preallocate the file on disk when creating a new log segment."),
+    topic_config!("retention.bytes", ["log.retention.bytes"], "-1", Long, [], -1, "The maximum size a partition can grow to before old segments are discarded."),
+    topic_config!("retention.ms", ["log.retention.ms", "log.retention.minutes", "log.retention.hours"], "604800000", Long, [], -1, "The maximum time a log is retained before old segments are discarded."),
+    topic_config!("segment.bytes", ["log.segment.bytes"], "1073741824", Int, [], 14, "The segment file size for the log."),
+    topic_config!("segment.index.bytes", ["log.index.size.max.bytes"], "10485760", Int, [], 4, "The size of the index that maps offsets to file positions."),
+    topic_config!("segment.jitter.ms", ["log.roll.jitter.ms", "log.roll.jitter.hours"], "0", Long, [], 0, "The maximum random jitter subtracted from the scheduled segment roll time."),
+    topic_config!("segment.ms", ["log.roll.ms", "log.roll.hours"], "604800000", Long, [], 1, "The period of time after which the log rolls a new segment."),
+    topic_config!("unclean.leader.election.enable", ["unclean.leader.election.enable"], "false", Boolean, [], 0, "Whether replicas not in the ISR may be elected leader as a last resort."),
+];
+
+/// Looks up a topic config definition by name.
+pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// Multiplier from a broker synonym's unit to the topic config's unit (milliseconds).
+fn synonym_scale(synonym: &str) -> i64 {
+    if synonym.ends_with(".hours") {
+        3_600_000
+    } else if synonym.ends_with(".minutes") {
+        60_000
+    } else {
+        1
+    }
+}
+
+fn check_value(name: &str, kind: ConfigType, allowed: &[&str], min: f64, value: &str) -> Result<(), String> {
+    let bad = |why: String| Err(format!("Invalid value {value} for configuration {name}: {why}"));
+    match kind {
+        ConfigType::Boolean => {
+            if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
+                return bad("Expected value to be either true or false".into());
+            }
+        }
+        ConfigType::Int | ConfigType::Long => {
+            let parsed = if kind == ConfigType::Int {
+                value.trim().parse::<i32>().map(i64::from).map_err(|_| "Not a number of type INT")
+            } else {
+                value.trim().parse::<i64>().map_err(|_| "Not a number of type LONG")
+            };
+            match parsed {
+                Ok(n) if (n as f64) < min => return bad(format!("Value must be at least {min}")),
+                Ok(_) => {}
+                Err(e) => return bad(e.into()),
+            }
+        }
+        ConfigType::Double => match value.trim().parse::<f64>() {
+            Ok(n) if n < min || !n.is_finite() => return bad(format!("Value must be at least {min}")),
+            Ok(_) => {}
+            Err(_) => return bad("Not a number of type DOUBLE".into()),
+        },
+        ConfigType::String => {
+            if !allowed.is_empty() && !allowed.contains(&value) {
+                return bad(format!("String must be one of: {}", allowed.join(", ")));
+            }
+        }
+        ConfigType::List => {
+            for item in value.split(',').map(str::trim) {
+                if !allowed.is_empty() && !allowed.contains(&item) {
+                    return bad(format!("List elements must be one of: {}", allowed.join(", ")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validates a topic config override: a known name and a value of the right kind.
+pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
+    let def = topic_config_def(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
+    check_value(name, def.kind, def.allowed, def.min, value)
+}
+
+/// Where a config value came from, with `DescribeConfigs`' numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Set on the topic.
+    TopicConfig = 1,
+    /// Set in the broker's properties file or flags.
+    StaticBrokerConfig = 4,
+    /// Kafka's default.
+    DefaultConfig = 5,
+}
+
+/// One resolved config value with its provenance.
+#[derive(Debug, Clone)]
+pub struct ResolvedConfig {
+    /// Config name.
+    pub name: String,
+    /// Effective value.
+    pub value: String,
+    /// Where the value comes from.
+    pub source: ConfigSource,
+    /// Every level that sets it, highest precedence first: `(name, value, source)`.
+    pub synonyms: Vec<(String, String, ConfigSource)>,
+}
+
+/// A broker setting known to Tributary.
+#[derive(Debug)]
+pub struct BrokerConfigDef {
+    /// Property name.
+    pub name: &'static str,
+    /// Default value ("" for none).
+    pub default: &'static str,
+    /// Value type.
+    pub kind: ConfigType,
+    /// Allowed values for strings.
+    pub allowed: &'static [&'static str],
+    /// Smallest allowed number.
+    pub min: f64,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+macro_rules! broker_config {
+    ($name:expr, $default:expr, $kind:ident, [$($allowed:expr),*], $min:expr, $doc:expr) => {
+        BrokerConfigDef { name: $name, default: $default, kind: ConfigType::$kind, allowed: &[$($allowed),*], min: $min as f64, doc: $doc }
+    };
+}
+
+/// Broker properties Tributary understands (topic-config synonyms included).
+pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
+    broker_config!("node.id", "1", Int, [], 0, "The node id of this broker."),
+    broker_config!("process.roles", "broker,controller", List, ["broker", "controller"], 0, "The roles of this node; the single-node default is combined mode."),
+    broker_config!("listeners", "PLAINTEXT://127.0.0.1:9092", List, [], 0, "The address the Kafka listener binds to."),
+    broker_config!("advertised.listeners", "", List, [], 0, "The address given to clients in metadata; defaults to listeners."),
+    broker_config!("log.dirs", "./tributary-data", String, [], 0, "The directory in which the log data and metadata are kept."),
+    broker_config!("num.partitions", "1", Int, [], 1, "The default number of partitions per topic."),
+    broker_config!("default.replication.factor", "1", Int, [], 1, "The default replication factor for automatically created topics."),
+    broker_config!("auto.create.topics.enable", "true", Boolean, [], 0, "Enable auto creation of topics on the server."),
+    broker_config!("socket.request.max.bytes", "104857600", Int, [], 1, "The maximum number of bytes in a socket request."),
+    broker_config!("connections.max.idle.ms", "600000", Long, [], 1, "Idle connections timeout: connections idle longer than this are closed."),
+    broker_config!("queued.max.requests", "500", Int, [], 1, "The number of requests being processed at once before the network threads stop reading."),
+    broker_config!("queued.max.request.bytes", "-1", Long, [], -1, "The bytes of requests being processed at once; -1 means 512 MiB in Tributary."),
+    broker_config!("max.connections", "2147483647", Int, [], 0, "The maximum number of connections allowed at any time."),
+    broker_config!("message.max.bytes", "1048588", Int, [], 0, "The largest record batch size allowed."),
+    broker_config!("log.segment.bytes", "1073741824", Int, [], 14, "The maximum size of a single log file."),
+    broker_config!("log.roll.ms", "", Long, [], 1, "The maximum time before a new log segment is rolled out (in milliseconds)."),
+    broker_config!("log.roll.hours", "168", Int, [], 1, "The maximum time before a new log segment is rolled out (in hours)."),
+    broker_config!("log.roll.jitter.ms", "", Long, [], 0, "The maximum jitter subtracted from logRollTimeMillis (in milliseconds)."),
+    broker_config!("log.roll.jitter.hours", "0", Int, [], 0, "The maximum jitter subtracted from logRollTimeMillis (in hours)."),
+    broker_config!("log.index.size.max.bytes", "10485760", Int, [], 4, "The maximum size in bytes of the offset index."),
+    broker_config!("log.index.interval.bytes", "4096", Int, [], 0, "The interval with which an entry is added to the offset index."),
+    broker_config!("log.flush.interval.messages", LONG_MAX, Long, [], 1, "The number of messages accumulated on a log partition before messages are flushed to disk."),
+    broker_config!("log.flush.interval.ms", "", Long, [], 0, "The maximum time a message stays in memory before it is flushed to disk."),
+    broker_config!("log.flush.scheduler.interval.ms", "1000", Long, [], 1, "How often the flusher checks whether any log needs to be flushed."),
+    broker_config!("log.message.timestamp.type", "CreateTime", String, ["CreateTime", "LogAppendTime"], 0, "Whether the timestamp is the message create time or the log append time."),
+    broker_config!("log.message.timestamp.before.max.ms", LONG_MAX, Long, [], 0, "How far a record timestamp may be behind the broker's time."),
+    broker_config!("log.message.timestamp.after.max.ms", LONG_MAX, Long, [], 0, "How far a record timestamp may be ahead of the broker's time."),
+    broker_config!("log.retention.ms", "", Long, [], -1, "The number of milliseconds to keep a log file before deleting it."),
+    broker_config!("log.retention.minutes", "", Int, [], -1, "The number of minutes to keep a log file before deleting it."),
+    broker_config!("log.retention.hours", "168", Int, [], -1, "The number of hours to keep a log file before deleting it."),
+    broker_config!("log.retention.bytes", "-1", Long, [], -1, "The maximum size of the log before deleting it."),
+    broker_config!("log.cleanup.policy", "delete", List, ["compact", "delete"], 0, "The default cleanup policy for segments beyond the retention window."),
+    broker_config!("log.cleaner.delete.retention.ms", "86400000", Long, [], 0, "How long delete tombstones are retained."),
+    broker_config!("log.cleaner.min.cleanable.ratio", "0.5", Double, [], 0, "The minimum ratio of dirty log to total log for a log to be eligible for cleaning."),
+    broker_config!("log.cleaner.min.compaction.lag.ms", "0", Long, [], 0, "The minimum time a message will remain uncompacted in the log."),
+    broker_config!("log.cleaner.max.compaction.lag.ms", LONG_MAX, Long, [], 1, "The maximum time a message will remain ineligible for compaction."),
+    broker_config!("log.segment.delete.delay.ms", "60000", Long, [], 0, "The amount of time to wait before deleting a file from the filesystem."),
+    broker_config!("log.preallocate", "false", Boolean, [], 0, "Whether to preallocate the file when creating a new segment."),
+    broker_config!("compression.type", "producer", String, ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], 0, "The final compression type for a given topic."),
+    broker_config!("min.insync.replicas", "1", Int, [], 1, "The minimum number of replicas that must acknowledge a write with acks=all."),
+    broker_config!("unclean.leader.election.enable", "false", Boolean, [], 0, "Whether replicas not in the ISR may be elected leader as a last resort."),
+];
+
+/// A config problem found at start: names the key and says what is allowed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The broker's configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Every property given (file, flags, environment), after validation.
+    pub props: BTreeMap<String, String>,
+    /// `node.id`.
+    pub node_id: i32,
+    /// Address the listener binds to (port 0 picks a free port).
+    pub listen_addr: SocketAddr,
+    /// Host and port given to clients in Metadata; `None` means the bound address.
+    pub advertised: Option<(String, u16)>,
+    /// `log.dirs` (Tributary uses one directory).
+    pub data_dir: PathBuf,
+    /// `num.partitions`.
+    pub num_partitions: i32,
+    /// `default.replication.factor`.
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// `socket.request.max.bytes`.
+    pub socket_request_max_bytes: usize,
+    /// `connections.max.idle.ms`.
+    pub connections_max_idle_ms: u64,
+    /// `queued.max.requests`.
+    pub queued_max_requests: usize,
+    /// `queued.max.request.bytes` (resolved: 512 MiB when -1).
+    pub queued_max_request_bytes: usize,
+    /// `max.connections`.
+    pub max_connections: usize,
+    /// `log.flush.scheduler.interval.ms`.
+    pub flush_scheduler_interval_ms: u64,
+}
+
+fn parse_listener(value: &str) -> Result<(String, u16), ConfigError> {
+    let first = value.split(',').next().unwrap_or("").trim();
+    let addr = first.split_once("://").map_or(first, |(_, a)| a);
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| ConfigError(format!("Invalid listener '{value}': expected PLAINTEXT://HOST:PORT")))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| ConfigError(format!("Invalid listener '{value}': port '{port}' is not a number 0-65535")))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok((host.to_string(), port))
+}
+
+/// Parses a Kafka-style properties file: `key=value` or `key: value`, `#`/`!` comments.
+pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .or_else(|| line.split_once(':'))
+            .ok_or_else(|| ConfigError(format!("line {}: expected key=value, got '{line}'", n + 1)))?;
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(out)
+}
+
+impl BrokerConfig {
+    /// Builds and validates a config from properties; unknown keys are logged and kept.
+    pub fn from_props(props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        for (k, v) in &props {
+            match BROKER_CONFIGS.iter().find(|d| d.name == k) {
+                Some(def) => check_value(k, def.kind, def.allowed, def.min, v).map_err(ConfigError)?,
+                None => tracing::warn!(key = %k, "The configuration '{k}' was supplied but isn't a known config."),
+            }
+        }
+        let get = |k: &str| -> String {
+            props.get(k).cloned().unwrap_or_else(|| {
+                BROKER_CONFIGS.iter().find(|d| d.name == k).map(|d| d.default.to_string()).unwrap_or_default()
+            })
+        };
+        let num = |k: &str| -> Result<i64, ConfigError> {
+            get(k).trim().parse::<i64>().map_err(|_| ConfigError(format!("Invalid value for configuration {k}: not a number")))
+        };
+        let (host, port) = parse_listener(&get("listeners"))?;
+        let listen_addr: SocketAddr = format!("{host}:{port}")
+            .parse()
+            .or_else(|_| {
+                use std::net::ToSocketAddrs;
+                (host.as_str(), port).to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or(())
+            })
+            .map_err(|_| ConfigError(format!("Invalid value for configuration listeners: cannot resolve host '{host}'")))?;
+        let advertised = match props.get("advertised.listeners") {
+            Some(v) if !v.trim().is_empty() => Some(parse_listener(v)?),
+            _ => None,
+        };
+        let queued_bytes = num("queued.max.request.bytes")?;
+        let cfg = BrokerConfig {
+            node_id: num("node.id")? as i32,
+            listen_addr,
+            advertised,
+            data_dir: PathBuf::from(props.get("log.dirs").or_else(|| props.get("log.dir")).cloned().unwrap_or_else(|| get("log.dirs")).split(',').next().unwrap_or("./tributary-data").trim()),
+            num_partitions: num("num.partitions")? as i32,
+            default_replication_factor: num("default.replication.factor")? as i16,
+            auto_create_topics: get("auto.create.topics.enable").eq_ignore_ascii_case("true"),
+            socket_request_max_bytes: num("socket.request.max.bytes")? as usize,
+            connections_max_idle_ms: num("connections.max.idle.ms")? as u64,
+            queued_max_requests: num("queued.max.requests")? as usize,
+            queued_max_request_bytes: if queued_bytes <= 0 { 512 << 20 } else { queued_bytes as usize },
+            max_connections: num("max.connections")? as usize,
+            flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms")? as u64,
+            props,
+        };
+        if cfg.queued_max_request_bytes < cfg.socket_request_max_bytes {
+            return Err(ConfigError(format!(
+                "queued.max.request.bytes ({}) must be at least socket.request.max.bytes ({})",
+                cfg.queued_max_request_bytes, cfg.socket_request_max_bytes
+            )));
+        }
+        cfg.resolve_log_config(&BTreeMap::new()).map_err(ConfigError)?;
+        Ok(cfg)
+    }
+
+    /// The value of a broker property as set, or its default.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.props.get(name).cloned().or_else(|| {
+            BROKER_CONFIGS.iter().find(|d| d.name == name).filter(|d| !d.default.is_empty()).map(|d| d.default.to_string())
+        })
+    }
+
+    /// Resolves one topic config: the topic override, else the broker synonyms, else Kafka's
+    /// default, with every level listed as a synonym.
+    pub fn resolve_topic_config(&self, def: &TopicConfigDef, overrides: &BTreeMap<String, String>) -> ResolvedConfig {
+        let mut synonyms = Vec::new();
+        if let Some(v) = overrides.get(def.name) {
+            synonyms.push((def.name.to_string(), v.clone(), ConfigSource::TopicConfig));
+        }
+        for syn in def.synonyms {
+            if let Some(v) = self.props.get(*syn) {
+                synonyms.push((syn.to_string(), v.clone(), ConfigSource::StaticBrokerConfig));
+            }
+        }
+        // The last synonym of a time config in hours holds Kafka's default, reported as such.
+        synonyms.push((def.synonyms.last().copied().unwrap_or(def.name).to_string(), default_in_synonym_unit(def), ConfigSource::DefaultConfig));
+        let (first_name, first_value, source) = synonyms[0].clone();
+        let value = if first_name == def.name {
+            first_value
+        } else {
+            match (synonym_scale(&first_name), first_value.trim().parse::<i64>()) {
+                (scale, Ok(n)) if scale > 1 && n >= 0 => n.saturating_mul(scale).to_string(),
+                _ => first_value,
+            }
+        };
+        ResolvedConfig { name: def.name.to_string(), value, source, synonyms }
+    }
+
+    /// Resolves every setting the log needs for a topic with these overrides.
+    pub fn resolve_log_config(&self, overrides: &BTreeMap<String, String>) -> Result<LogConfig, String> {
+        let value = |name: &str| -> String {
+            topic_config_def(name).map(|d| self.resolve_topic_config(d, overrides).value).unwrap_or_default()
+        };
+        let long = |name: &str| -> Result<i64, String> {
+            value(name).trim().parse::<i64>().map_err(|_| format!("Invalid value for configuration {name}: not a number"))
+        };
+        Ok(LogConfig {
+            segment_bytes: long("segment.bytes")?.max(14) as u64,
+            segment_ms: long("segment.ms")?.max(1),
+            segment_index_bytes: long("segment.index.bytes")?.max(4) as u64,
+            index_interval_bytes: long("index.interval.bytes")?.max(0) as u64,
+            flush_messages: long("flush.messages")?.max(1),
+            flush_ms: long("flush.ms")?.max(0),
+            max_message_bytes: long("max.message.bytes")?.max(0) as usize,
+            log_append_time: value("message.timestamp.type") == "LogAppendTime",
+        })
+    }
+}
+
+/// Kafka's default for a topic config, expressed in the unit of its last broker synonym
+/// (`log.retention.hours` = 168), which is how Kafka reports the default synonym.
+fn default_in_synonym_unit(def: &TopicConfigDef) -> String {
+    match def.synonyms.last() {
+        Some(syn) if synonym_scale(syn) > 1 => def
+            .default
+            .parse::<i64>()
+            .map(|n| (n / synonym_scale(syn)).to_string())
+            .unwrap_or_else(|_| def.default.to_string()),
+        _ => def.default.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<BrokerConfig, ConfigError> {
+        BrokerConfig::from_props(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.listen_addr.to_string(), "127.0.0.1:9092");
+        assert_eq!(c.num_partitions, 1);
+        assert!(c.auto_create_topics);
+        let log = c.resolve_log_config(&BTreeMap::new()).unwrap();
+        assert_eq!(log, LogConfig::default());
+        let r = c.resolve_topic_config(topic_config_def("retention.ms").unwrap(), &BTreeMap::new());
+        assert_eq!((r.value.as_str(), r.source), ("604800000", ConfigSource::DefaultConfig));
+        assert_eq!(r.synonyms[0].0, "log.retention.hours");
+        assert_eq!(r.synonyms[0].1, "168");
+    }
+
+    #[test]
+    fn broker_synonyms_and_topic_overrides_take_precedence() {
+        let c = cfg(&[("log.retention.hours", "1"), ("log.segment.bytes", "2048")]).unwrap();
+        let r = c.resolve_topic_config(topic_config_def("retention.ms").unwrap(), &BTreeMap::new());
+        assert_eq!((r.value.as_str(), r.source), ("3600000", ConfigSource::StaticBrokerConfig));
+        let c = cfg(&[("log.retention.hours", "1"), ("log.retention.ms", "5000")]).unwrap();
+        let r = c.resolve_topic_config(topic_config_def("retention.ms").unwrap(), &BTreeMap::new());
+        assert_eq!(r.value, "5000", "the smaller unit wins");
+        let overrides = BTreeMap::from([("segment.bytes".to_string(), "4096".to_string())]);
+        let log = c.resolve_log_config(&overrides).unwrap();
+        assert_eq!(log.segment_bytes, 4096);
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_allowed_values() {
+        let e = cfg(&[("num.partitions", "zero")]).unwrap_err().to_string();
+        assert!(e.contains("num.partitions"), "{e}");
+        let e = cfg(&[("log.message.timestamp.type", "Wallclock")]).unwrap_err().to_string();
+        assert!(e.contains("CreateTime, LogAppendTime"), "{e}");
+        let e = cfg(&[("listeners", "PLAINTEXT://localhost:99999")]).unwrap_err().to_string();
+        assert!(e.contains("listeners") || e.contains("99999"), "{e}");
+        assert!(validate_topic_config("cleanup.policy", "compact,delete").is_ok());
+        assert!(validate_topic_config("cleanup.policy", "shred").unwrap_err().contains("compact, delete"));
+        assert!(validate_topic_config("no.such.config", "1").unwrap_err().contains("Unknown"));
+        assert!(validate_topic_config("segment.bytes", "10").unwrap_err().contains("at least 14"));
+    }
+
+    #[test]
+    fn properties_file_syntax() {
+        let p = parse_properties("# comment\nnode.id=3\n\nlog.dirs = /tmp/x\n! other\nfoo: bar\n").unwrap();
+        assert_eq!(p.get("node.id").map(String::as_str), Some("3"));
+        assert_eq!(p.get("log.dirs").map(String::as_str), Some("/tmp/x"));
+        assert_eq!(p.get("foo").map(String::as_str), Some("bar"));
+        assert!(parse_properties("just words").is_err());
+    }
+}

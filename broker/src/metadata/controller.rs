@@ -1,0 +1,396 @@
+//! The controller: validates metadata changes, appends them to the metadata log and publishes
+//! the new image. In single-node (combined) mode it runs inside the broker process.
+//!
+//! Every change runs under one lock, in a blocking task: validate against the current image,
+//! build records, append durably, apply, publish, then let the listener (the replica manager)
+//! reconcile local logs before the request is answered, so a topic can be used as soon as
+//! CreateTopics returns.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::image::{MetadataImage, TopicImage};
+use super::records::{ConfigResource, MetadataRecord};
+use super::store::MetadataLog;
+use super::{is_internal_topic, validate_topic_name};
+use crate::config::{validate_topic_config, BrokerConfig};
+use crate::error::ErrorCode;
+
+/// Largest partition count a single topic may have. Each partition is a directory with open
+/// files, so an absurd count would exhaust the machine; Kafka has no explicit cap but fails
+/// in the same place.
+pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
+
+/// A topic to create.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    /// Name.
+    pub name: String,
+    /// Partition count, or -1 for `num.partitions`.
+    pub partitions: i32,
+    /// Replication factor, or -1 for `default.replication.factor`.
+    pub replication_factor: i16,
+    /// Manual replica assignment: partition index -> broker ids.
+    pub assignments: Vec<(i32, Vec<i32>)>,
+    /// Config overrides.
+    pub configs: BTreeMap<String, String>,
+}
+
+/// A failed request item: the Kafka error and a message for the client.
+pub type OpError = (ErrorCode, String);
+
+/// Called with every newly published image, before the change is acknowledged.
+pub type ImageListener = Box<dyn Fn(&MetadataImage) + Send + Sync>;
+
+struct Inner {
+    log: Mutex<Box<dyn MetadataLog>>,
+    image_tx: watch::Sender<Arc<MetadataImage>>,
+    listener: Mutex<Option<ImageListener>>,
+    config: Arc<BrokerConfig>,
+}
+
+/// The single-node controller. Cheap to clone.
+#[derive(Clone)]
+pub struct Controller {
+    inner: Arc<Inner>,
+}
+
+fn new_cluster_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = Uuid::new_v4().into_bytes();
+    let mut out = String::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
+    }
+    out
+}
+
+impl Controller {
+    /// Replays the metadata log into an image, registers this broker at `advertised`, and
+    /// returns the controller.
+    pub fn open(mut log: Box<dyn MetadataLog>, config: Arc<BrokerConfig>, advertised: (String, u16)) -> Result<Self, String> {
+        let batches = log.replay().map_err(|e| format!("cannot read the metadata log: {e}"))?;
+        let mut image = MetadataImage::empty();
+        for (offset, records) in &batches {
+            image = image.apply(*offset, records).map_err(|e| e.to_string())?;
+        }
+        let mut startup = Vec::new();
+        if image.cluster_id.is_empty() {
+            startup.push(MetadataRecord::Cluster { cluster_id: new_cluster_id() });
+        }
+        let node = config.node_id;
+        let registered = image.brokers.get(&node);
+        if registered.is_none_or(|b| b.host != advertised.0 || b.port != advertised.1) {
+            startup.push(MetadataRecord::RegisterBroker { broker_id: node, host: advertised.0, port: advertised.1, rack: config.props.get("broker.rack").cloned() });
+        }
+        if !startup.is_empty() {
+            let offset = log.append(&startup).map_err(|e| format!("cannot write the metadata log: {e}"))?;
+            image = image.apply(offset, &startup).map_err(|e| e.to_string())?;
+        }
+        tracing::info!(cluster_id = %image.cluster_id, topics = image.topics.len(), offset = image.offset, "metadata loaded");
+        let (image_tx, _) = watch::channel(Arc::new(image));
+        Ok(Controller { inner: Arc::new(Inner { log: Mutex::new(log), image_tx, listener: Mutex::new(None), config }) })
+    }
+
+    /// Sets the listener that sees every new image (and calls it with the current one).
+    pub fn set_listener(&self, listener: ImageListener) {
+        listener(&self.image());
+        *self.inner.listener.lock() = Some(listener);
+    }
+
+    /// The current image.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.inner.image_tx.borrow().clone()
+    }
+
+    /// Runs `op` under the controller lock in a blocking task: it sees the current image and
+    /// returns the records to commit plus its answer.
+    async fn run<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&MetadataImage, &BrokerConfig) -> (Vec<MetadataRecord>, T) + Send + 'static,
+    ) -> Result<T, OpError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut log = inner.log.lock();
+            let current = inner.image_tx.borrow().clone();
+            let (records, answer) = op(&current, &inner.config);
+            if records.is_empty() {
+                return Ok(answer);
+            }
+            let offset = log.append(&records).map_err(|e| {
+                tracing::error!(error = %e, "metadata log append failed");
+                (ErrorCode::KafkaStorageError, format!("metadata log write failed: {e}"))
+            })?;
+            let next = current.apply(offset, &records).map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
+            let next = Arc::new(next);
+            inner.image_tx.send_replace(Arc::clone(&next));
+            if let Some(listener) = inner.listener.lock().as_ref() {
+                listener(&next);
+            }
+            Ok(answer)
+        })
+        .await
+        .map_err(|e| (ErrorCode::UnknownServerError, format!("controller task failed: {e}")))?
+    }
+
+    /// Creates topics (or only validates them). Answers each spec in order.
+    pub async fn create_topics(&self, specs: Vec<TopicSpec>, validate_only: bool) -> Vec<Result<Arc<TopicImage>, OpError>> {
+        let count = specs.len();
+        let result = self
+            .run(move |image, config| {
+                let mut records = Vec::new();
+                let mut answers = Vec::new();
+                let mut staged = image.clone();
+                for spec in specs {
+                    match plan_topic(&staged, config, &spec) {
+                        Ok(batch) => {
+                            let Ok(next) = staged.apply(staged.offset + 1, &batch) else {
+                                answers.push(Err((ErrorCode::UnknownServerError, "internal error planning topic".into())));
+                                continue;
+                            };
+                            staged = next;
+                            let created = staged.topics.get(&spec.name).cloned();
+                            answers.push(created.ok_or((ErrorCode::UnknownServerError, "topic vanished".into())));
+                            if !validate_only {
+                                records.extend(batch);
+                            }
+                        }
+                        Err(e) => answers.push(Err(e)),
+                    }
+                }
+                (records, answers)
+            })
+            .await;
+        result.unwrap_or_else(|e| vec![Err(e); count])
+    }
+
+    /// Creates one topic with broker defaults if it does not exist (auto-creation).
+    pub async fn ensure_topic(&self, name: &str) -> Result<Arc<TopicImage>, OpError> {
+        if let Some(t) = self.image().topics.get(name) {
+            return Ok(Arc::clone(t));
+        }
+        let spec = TopicSpec { name: name.to_string(), partitions: -1, replication_factor: -1, assignments: vec![], configs: BTreeMap::new() };
+        match self.create_topics(vec![spec], false).await.pop() {
+            Some(Err((ErrorCode::TopicAlreadyExists, _))) => {
+                self.image().topics.get(name).cloned().ok_or((ErrorCode::UnknownTopicOrPartition, "topic deleted".into()))
+            }
+            Some(r) => r,
+            None => Err((ErrorCode::UnknownServerError, "no answer".into())),
+        }
+    }
+
+    /// Deletes topics by name or id. Answers each in order with the deleted topic's name and id.
+    pub async fn delete_topics(&self, topics: Vec<(Option<String>, Uuid)>) -> Vec<Result<(String, Uuid), OpError>> {
+        let count = topics.len();
+        self.run(move |image, _| {
+            let mut records = Vec::new();
+            let mut answers = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for (name, id) in topics {
+                let found = match &name {
+                    Some(n) if !n.is_empty() => image.topics.get(n),
+                    _ if !id.is_nil() => image.topic_by_id(&id),
+                    _ => None,
+                };
+                let answer = match found {
+                    None if name.as_deref().is_some_and(|n| !n.is_empty()) => Err((ErrorCode::UnknownTopicOrPartition, ErrorCode::UnknownTopicOrPartition.message().to_string())),
+                    None => Err((ErrorCode::UnknownTopicId, ErrorCode::UnknownTopicId.message().to_string())),
+                    Some(t) if !seen.insert(t.id) => Err((ErrorCode::InvalidRequest, format!("Duplicate topic {} in request", t.name))),
+                    Some(t) => {
+                        records.push(MetadataRecord::RemoveTopic { topic_id: t.id });
+                        Ok((t.name.clone(), t.id))
+                    }
+                };
+                answers.push(answer);
+            }
+            (records, answers)
+        })
+        .await
+        .unwrap_or_else(|e| vec![Err(e); count])
+    }
+
+    /// Raises a topic's partition count to `count`.
+    pub async fn create_partitions(&self, topic: String, count: i32, assignments: Option<Vec<Vec<i32>>>, validate_only: bool) -> Result<(), OpError> {
+        self.run(move |image, config| {
+            let answer = plan_partitions(image, config, &topic, count, assignments.as_deref());
+            match answer {
+                Ok(records) if !validate_only => (records, Ok(())),
+                Ok(_) => (vec![], Ok(())),
+                Err(e) => (vec![], Err(e)),
+            }
+        })
+        .await?
+    }
+}
+
+fn plan_partition_records(image: &MetadataImage, config: &BrokerConfig, topic_id: Uuid, from: i32, to: i32, assignments: &[Vec<i32>], rf: i16) -> Result<Vec<MetadataRecord>, OpError> {
+    let brokers: Vec<i32> = image.brokers.keys().copied().collect();
+    let mut records = Vec::new();
+    for p in from..to {
+        let replicas = match assignments.get((p - from) as usize) {
+            Some(r) => {
+                if r.is_empty() || r.iter().any(|b| !image.brokers.contains_key(b)) {
+                    return Err((ErrorCode::InvalidReplicaAssignment, format!("Replica assignment {r:?} for partition {p} names unknown brokers; known brokers are {brokers:?}")));
+                }
+                let mut uniq = r.clone();
+                uniq.sort_unstable();
+                uniq.dedup();
+                if uniq.len() != r.len() {
+                    return Err((ErrorCode::InvalidReplicaAssignment, format!("Replica assignment {r:?} for partition {p} has duplicate brokers")));
+                }
+                r.clone()
+            }
+            None => (0..rf as usize).map(|i| brokers[(p as usize + i) % brokers.len()]).collect(),
+        };
+        let leader = replicas.first().copied().unwrap_or(config.node_id);
+        records.push(MetadataRecord::Partition { topic_id, partition: p, isr: replicas.clone(), replicas, leader, leader_epoch: 0 });
+    }
+    Ok(records)
+}
+
+fn plan_topic(image: &MetadataImage, config: &BrokerConfig, spec: &TopicSpec) -> Result<Vec<MetadataRecord>, OpError> {
+    validate_topic_name(&spec.name).map_err(|m| (ErrorCode::InvalidTopicException, m))?;
+    if image.topics.contains_key(&spec.name) {
+        return Err((ErrorCode::TopicAlreadyExists, format!("Topic '{}' already exists.", spec.name)));
+    }
+    let collision = spec.name.replace('.', "_");
+    if let Some(other) = image.topics.keys().find(|t| t.replace('.', "_") == collision) {
+        return Err((ErrorCode::InvalidTopicException, format!("Topic '{}' collides with existing topic: {other}", spec.name)));
+    }
+    let (partitions, rf) = if spec.assignments.is_empty() {
+        let partitions = if spec.partitions == -1 { config.num_partitions } else { spec.partitions };
+        let rf = if spec.replication_factor == -1 { config.default_replication_factor } else { spec.replication_factor };
+        if partitions < 1 || partitions > MAX_PARTITIONS_PER_TOPIC {
+            return Err((ErrorCode::InvalidPartitions, format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}, got {partitions}.")));
+        }
+        if rf < 1 {
+            return Err((ErrorCode::InvalidReplicationFactor, "Replication factor must be larger than 0.".into()));
+        }
+        if rf as usize > image.brokers.len() {
+            return Err((ErrorCode::InvalidReplicationFactor, format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only {} broker(s) are registered.", image.brokers.len())));
+        }
+        (partitions, rf)
+    } else {
+        if spec.partitions != -1 || spec.replication_factor != -1 {
+            return Err((ErrorCode::InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into()));
+        }
+        let mut sorted: Vec<i32> = spec.assignments.iter().map(|(p, _)| *p).collect();
+        sorted.sort_unstable();
+        if sorted.iter().enumerate().any(|(i, p)| *p != i as i32) {
+            return Err((ErrorCode::InvalidReplicaAssignment, "Partitions in the replica assignment must be consecutive from 0.".into()));
+        }
+        if sorted.len() as i32 > MAX_PARTITIONS_PER_TOPIC {
+            return Err((ErrorCode::InvalidPartitions, format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}.")));
+        }
+        (sorted.len() as i32, 0)
+    };
+    for (k, v) in &spec.configs {
+        validate_topic_config(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+    }
+    config.resolve_log_config(&spec.configs).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+    let topic_id = Uuid::new_v4();
+    let mut records = vec![MetadataRecord::Topic { name: spec.name.clone(), topic_id }];
+    for (k, v) in &spec.configs {
+        records.push(MetadataRecord::Config { resource: ConfigResource::Topic(spec.name.clone()), name: k.clone(), value: Some(v.clone()) });
+    }
+    let mut assignments = spec.assignments.clone();
+    assignments.sort_by_key(|(p, _)| *p);
+    let manual: Vec<Vec<i32>> = assignments.into_iter().map(|(_, r)| r).collect();
+    records.extend(plan_partition_records(image, config, topic_id, 0, partitions, &manual, rf)?);
+    Ok(records)
+}
+
+fn plan_partitions(image: &MetadataImage, config: &BrokerConfig, topic: &str, count: i32, assignments: Option<&[Vec<i32>]>) -> Result<Vec<MetadataRecord>, OpError> {
+    let t = image.topics.get(topic).ok_or_else(|| (ErrorCode::UnknownTopicOrPartition, format!("The topic '{topic}' does not exist.")))?;
+    if is_internal_topic(topic) {
+        return Err((ErrorCode::InvalidRequest, format!("Cannot add partitions to internal topic {topic}.")));
+    }
+    let current = t.partitions.len() as i32;
+    if count < current {
+        return Err((ErrorCode::InvalidPartitions, format!("Topic currently has {current} partitions, which is higher than the requested {count}.")));
+    }
+    if count == current {
+        return Err((ErrorCode::InvalidPartitions, format!("Topic already has {current} partitions.")));
+    }
+    if count > MAX_PARTITIONS_PER_TOPIC {
+        return Err((ErrorCode::InvalidPartitions, format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}, got {count}.")));
+    }
+    let manual = assignments.unwrap_or(&[]);
+    if !manual.is_empty() && manual.len() as i32 != count - current {
+        return Err((ErrorCode::InvalidReplicaAssignment, format!("Increasing the number of partitions by {} but {} assignments provided.", count - current, manual.len())));
+    }
+    let rf = t.partitions.first().map_or(1, |p| p.replicas.len() as i16);
+    plan_partition_records(image, config, t.id, current, count, manual, rf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::FileMetadataLog;
+
+    fn controller(dir: &std::path::Path) -> Controller {
+        let config = Arc::new(BrokerConfig::from_props(BTreeMap::new()).unwrap());
+        Controller::open(Box::new(FileMetadataLog::open(dir).unwrap()), config, ("127.0.0.1".into(), 9092)).unwrap()
+    }
+
+    fn spec(name: &str, partitions: i32) -> TopicSpec {
+        TopicSpec { name: name.into(), partitions, replication_factor: -1, assignments: vec![], configs: BTreeMap::new() }
+    }
+
+    #[tokio::test]
+    async fn create_validate_delete_and_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = controller(dir.path());
+        let r = c.create_topics(vec![spec("a", 3), spec("a", 1), spec("bad name", 1), spec("b", 0), spec("v", 2)], false).await;
+        assert_eq!(r[0].as_ref().unwrap().partitions.len(), 3);
+        assert_eq!(r[1].as_ref().unwrap_err().0, ErrorCode::TopicAlreadyExists);
+        assert_eq!(r[2].as_ref().unwrap_err().0, ErrorCode::InvalidTopicException);
+        assert_eq!(r[3].as_ref().unwrap_err().0, ErrorCode::InvalidPartitions);
+        let only = c.create_topics(vec![spec("dry", 2)], true).await;
+        assert!(only[0].is_ok());
+        assert!(!c.image().topics.contains_key("dry"), "validate_only creates nothing");
+        let collide = c.create_topics(vec![spec("x.y", 1), spec("x_y", 1)], false).await;
+        assert_eq!(collide[1].as_ref().unwrap_err().0, ErrorCode::InvalidTopicException);
+        c.create_partitions("a".into(), 5, None, false).await.unwrap();
+        assert_eq!(c.create_partitions("a".into(), 2, None, false).await.unwrap_err().0, ErrorCode::InvalidPartitions);
+        let d = c.delete_topics(vec![(Some("v".into()), Uuid::nil()), (Some("nope".into()), Uuid::nil())]).await;
+        assert!(d[0].is_ok());
+        assert_eq!(d[1].as_ref().unwrap_err().0, ErrorCode::UnknownTopicOrPartition);
+        let cluster = c.image().cluster_id.clone();
+        drop(c);
+        let c = controller(dir.path());
+        let img = c.image();
+        assert_eq!(img.cluster_id, cluster);
+        assert_eq!(img.topics["a"].partitions.len(), 5);
+        assert!(img.topics.contains_key("x.y") && !img.topics.contains_key("v"));
+    }
+
+    #[tokio::test]
+    async fn bad_configs_and_replication_factors_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = controller(dir.path());
+        let mut s = spec("t", 1);
+        s.configs.insert("cleanup.policy".into(), "shred".into());
+        assert_eq!(c.create_topics(vec![s], false).await[0].as_ref().unwrap_err().0, ErrorCode::InvalidConfig);
+        let mut s = spec("t", 1);
+        s.replication_factor = 3;
+        assert_eq!(c.create_topics(vec![s], false).await[0].as_ref().unwrap_err().0, ErrorCode::InvalidReplicationFactor);
+        let mut s = spec("t", -1);
+        s.assignments = vec![(0, vec![1]), (1, vec![7])];
+        assert_eq!(c.create_topics(vec![s], false).await[0].as_ref().unwrap_err().0, ErrorCode::InvalidReplicaAssignment);
+    }
+}

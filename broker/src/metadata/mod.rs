@@ -1,0 +1,46 @@
+//! Cluster metadata: an ordered log of records applied to an immutable in-memory image.
+//!
+//! ```text
+//!  admin request ─▶ Controller (validate, build records) ─▶ MetadataLog.append (durable)
+//!                                                         ─▶ MetadataImage::apply ─▶ publish
+//!                                                                               └─▶ ReplicaManager reconciles logs
+//! ```
+//!
+//! The image and its apply code know nothing of where the log lives: today a local file
+//! ([`FileMetadataLog`]); later a controller quorum replicates the same records.
+
+mod controller;
+mod image;
+mod records;
+mod store;
+
+pub use controller::{Controller, TopicSpec};
+pub use image::{MetadataImage, PartitionImage, TopicImage};
+pub use records::{ConfigResource, MetadataRecord};
+pub use store::{FileMetadataLog, MetadataLog};
+
+/// Whether a topic is one of Kafka's internal topics.
+pub fn is_internal_topic(name: &str) -> bool {
+    name == "__consumer_offsets" || name == "__transaction_state"
+}
+
+/// Kafka's topic name rules: 1-249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("Topic name is illegal, it can't be empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err("Topic name cannot be \".\" or \"..\"".into());
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
+        ));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return Err(format!(
+            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
