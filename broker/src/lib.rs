@@ -1,7 +1,34 @@
 //! # tributary-broker
 //!
-//! The broker: a durable, partitioned log that speaks the Kafka wire protocol.
+//! The broker: a durable, partitioned log that speaks the Kafka wire protocol, so that every
+//! Kafka client (librdkafka, kcat, kafka-python, kafkajs, the Java client) works unchanged.
+//!
+//! ## Layout
+//!
+//! ```text
+//!  server      start/stop: data dir, metadata replay, logs, listener, background tasks
+//!  network     TCP accept, framing, per-connection read/write tasks
+//!  dispatch    header decoding and the route table (which also answers ApiVersions)
+//!  handlers/   one module per Kafka API
+//!  metadata/   metadata records, image, log store, controller
+//!  replica_manager, partition   the partitions hosted here and their offsets
+//!  log/        segments, indexes, batches, recovery
+//!  config      broker and topic configs with Kafka's names
+//!  error       Kafka error codes and the broker error type
+//! ```
+//!
+//! Start one with [`server::start`] and a [`config::BrokerConfig`].
+
 pub mod config;
+pub mod dispatch;
 pub mod error;
+pub mod handlers;
 pub mod log;
 pub mod metadata;
+mod network;
+pub mod partition;
+pub mod replica_manager;
+pub mod server;
+
+pub use config::BrokerConfig;
+pub use server::{start, BrokerHandle};

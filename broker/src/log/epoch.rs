@@ -69,6 +69,11 @@ impl LeaderEpochCache {
         Ok(())
     }
 
+    /// The epoch whose range holds `offset`.
+    pub fn epoch_for_offset(&self, offset: i64) -> Option<i32> {
+        self.entries.iter().rev().find(|(_, o)| *o <= offset).map(|(e, _)| *e)
+    }
+
     /// `(largest epoch <= asked, end offset of that epoch)`, as OffsetForLeaderEpoch answers.
     pub fn end_offset_for(&self, epoch: i32, log_end_offset: i64) -> Option<(i32, i64)> {
         let idx = self.entries.iter().rposition(|(e, _)| *e <= epoch)?;

@@ -26,7 +26,9 @@ use crate::error::{BrokerError, Result};
 use epoch::LeaderEpochCache;
 use segment::Segment;
 
-pub(crate) use batch::{locate as locate_batch, read_varint, read_varlong, HEADER_LEN};
+pub(crate) use batch::locate as locate_batch;
+#[cfg(test)]
+use batch::HEADER_LEN;
 
 /// The per-log settings, resolved from topic configs and their broker defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -243,6 +245,11 @@ impl Log {
     /// larger epoch (or the log end), and the largest epoch `<=` the one asked for.
     pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
         self.epochs.end_offset_for(epoch, self.log_end_offset())
+    }
+
+    /// The leader epoch in which `offset` was written, if known.
+    pub fn epoch_for_offset(&self, offset: i64) -> Option<i32> {
+        self.epochs.epoch_for_offset(offset)
     }
 
     /// Total bytes on disk.

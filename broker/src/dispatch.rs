@@ -1,0 +1,127 @@
+//! Decoding and dispatch: from a frame to the handler of its API and back to a response frame.
+//!
+//! The route table below is the single list of what the broker implements. The ApiVersions
+//! answer is generated from it, so what is advertised and what is served cannot disagree.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+
+use crate::handlers;
+use crate::network::CloseReason;
+use crate::server::BrokerState;
+
+/// What a handler knows about the request it serves.
+pub struct RequestContext {
+    /// Broker state.
+    pub state: Arc<BrokerState>,
+    /// API version of the request.
+    pub version: i16,
+    /// `client.id` from the request header.
+    pub client_id: Option<StrBytes>,
+    /// Address of the client.
+    pub peer: SocketAddr,
+}
+
+/// An API this broker serves: its key and the versions advertised.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// API key.
+    pub key: ApiKey,
+    /// Lowest version advertised.
+    pub min: i16,
+    /// Highest version advertised.
+    pub max: i16,
+}
+
+macro_rules! routes {
+    ($( $key:ident : $req:ty => $handler:path, $min:expr, $max:expr; )*) => {
+        /// Every API served, with the versions advertised in ApiVersions.
+        pub const ROUTES: &[Route] = &[ $( Route { key: ApiKey::$key, min: $min, max: $max }, )* ];
+
+        async fn route(ctx: RequestContext, key: ApiKey, correlation_id: i32, body: &mut Bytes) -> Result<Option<Bytes>, CloseReason> {
+            match key {
+                $( ApiKey::$key => {
+                    let request = <$req>::decode(body, ctx.version)
+                        .map_err(|e| CloseReason::BadRequest(format!("cannot decode {:?} v{}: {e}", key, ctx.version)))?;
+                    let version = ctx.version;
+                    let response: Option<<$req as kafka_protocol::protocol::Request>::Response> = $handler(ctx, request).await.into();
+                    match response {
+                        Some(r) => encode_response(correlation_id, version, &r).map(Some),
+                        None => Ok(None),
+                    }
+                } )*
+                _ => Err(CloseReason::BadRequest(format!("API {key:?} is not served"))),
+            }
+        }
+    };
+}
+
+routes! {
+    Produce: ProduceRequest => handlers::produce::handle, 0, 11;
+    Fetch: FetchRequest => handlers::fetch::handle, 4, 16;
+    ListOffsets: ListOffsetsRequest => handlers::list_offsets::handle, 1, 8;
+    Metadata: MetadataRequest => handlers::metadata::handle, 0, 12;
+    ApiVersions: ApiVersionsRequest => handlers::api_versions::handle, 0, 4;
+    CreateTopics: CreateTopicsRequest => handlers::create_topics::handle, 2, 7;
+    DeleteTopics: DeleteTopicsRequest => handlers::delete_topics::handle, 1, 6;
+    OffsetForLeaderEpoch: OffsetForLeaderEpochRequest => handlers::offset_for_leader_epoch::handle, 2, 4;
+    DescribeConfigs: DescribeConfigsRequest => handlers::describe_configs::handle, 1, 4;
+    CreatePartitions: CreatePartitionsRequest => handlers::create_partitions::handle, 0, 3;
+    DescribeCluster: DescribeClusterRequest => handlers::describe_cluster::handle, 0, 1;
+}
+
+/// Encodes `[size][response header][body]` for a response at `version`.
+fn encode_response<R: Encodable + HeaderVersion>(correlation_id: i32, version: i16, response: &R) -> Result<Bytes, CloseReason> {
+    let header_version = R::header_version(version);
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let fail = |what: &str, e: String| CloseReason::BadRequest(format!("cannot encode {what} v{version}: {e}"));
+    let size = header.compute_size(header_version).map_err(|e| fail("response header", e.to_string()))?
+        + response.compute_size(version).map_err(|e| fail("response", e.to_string()))?;
+    let mut buf = BytesMut::with_capacity(size + 4);
+    buf.put_i32(size as i32);
+    header.encode(&mut buf, header_version).map_err(|e| fail("response header", e.to_string()))?;
+    response.encode(&mut buf, version).map_err(|e| fail("response", e.to_string()))?;
+    Ok(buf.freeze())
+}
+
+/// The versions advertised for `key`, if served.
+pub fn route_for(key: ApiKey) -> Option<Route> {
+    ROUTES.iter().copied().find(|r| r.key == key)
+}
+
+/// Handles one request frame. `Ok(None)` means no response is due (Produce with acks=0);
+/// `Err` means the connection must be closed, as Kafka closes it for requests it cannot parse.
+pub(crate) async fn handle(state: &Arc<BrokerState>, peer: SocketAddr, frame: Bytes) -> Result<Option<Bytes>, CloseReason> {
+    if frame.len() < 8 {
+        return Err(CloseReason::BadRequest(format!("request of {} bytes is shorter than a request header", frame.len())));
+    }
+    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let key = ApiKey::try_from(api_key).map_err(|_| CloseReason::BadRequest(format!("unknown API key {api_key}")))?;
+    let Some(served) = route_for(key) else {
+        return Err(CloseReason::BadRequest(format!("unsupported API {key:?} (key {api_key})")));
+    };
+    if version < served.min || version > served.max {
+        if key == ApiKey::ApiVersions {
+            // Kafka answers an ApiVersions version it does not know in v0 with
+            // UNSUPPORTED_VERSION, so that the client can retry with a version it supports.
+            return encode_response(correlation_id, 0, &handlers::api_versions::unsupported()).map(Some);
+        }
+        if key == ApiKey::Produce && version < 3 {
+            return Ok(Some(handlers::produce::unsupported_old_version(correlation_id, version, frame)));
+        }
+        return Err(CloseReason::BadRequest(format!("unsupported version {version} of {key:?}; supported {}..={}", served.min, served.max)));
+    }
+    let mut body = frame;
+    let header_version = key.request_header_version(version);
+    let header = RequestHeader::decode(&mut body, header_version)
+        .map_err(|e| CloseReason::BadRequest(format!("cannot decode request header: {e}")))?;
+    let ctx = RequestContext { state: Arc::clone(state), version, client_id: header.client_id, peer };
+    tracing::trace!(api = ?key, version, correlation_id, %peer, "request");
+    route(ctx, key, correlation_id, &mut body).await
+}

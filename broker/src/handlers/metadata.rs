@@ -1,0 +1,96 @@
+//! Metadata: brokers, the controller, and topics with their partitions and leaders.
+//! Creates unknown topics on the fly when `auto.create.topics.enable` allows it.
+
+use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
+use uuid::Uuid;
+
+use super::{sb, topic_name};
+use crate::dispatch::RequestContext;
+use crate::error::ErrorCode;
+use crate::metadata::{is_internal_topic, validate_topic_name, TopicImage};
+
+fn topic_response(t: &TopicImage) -> MetadataResponseTopic {
+    let partitions = t
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            MetadataResponsePartition::default()
+                .with_partition_index(i as i32)
+                .with_leader_id(BrokerId(p.leader))
+                .with_leader_epoch(p.leader_epoch)
+                .with_replica_nodes(p.replicas.iter().map(|b| BrokerId(*b)).collect())
+                .with_isr_nodes(p.isr.iter().map(|b| BrokerId(*b)).collect())
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(topic_name(t.name.clone())))
+        .with_topic_id(t.id)
+        .with_is_internal(is_internal_topic(&t.name))
+        .with_partitions(partitions)
+}
+
+fn error_topic(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataResponseTopic {
+    MetadataResponseTopic::default().with_name(name.map(topic_name)).with_topic_id(id).with_error_code(code.code())
+}
+
+/// Handles Metadata.
+pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataResponse {
+    let state = &ctx.state;
+    let all = match &req.topics {
+        None => true,
+        Some(t) => ctx.version == 0 && t.is_empty(),
+    };
+    let auto_create = state.config.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
+    let mut topics = Vec::new();
+    if all {
+        topics = state.image().topics.values().map(|t| topic_response(t)).collect();
+    } else {
+        for requested in req.topics.unwrap_or_default() {
+            let image = state.image();
+            let resp = match requested.name {
+                Some(name) => {
+                    let name = name.0.to_string();
+                    match image.topics.get(&name) {
+                        Some(t) => topic_response(t),
+                        None if validate_topic_name(&name).is_err() => error_topic(Some(name), Uuid::nil(), ErrorCode::InvalidTopicException),
+                        None if auto_create && !is_internal_topic(&name) => match state.controller.ensure_topic(&name).await {
+                            Ok(t) => {
+                                tracing::info!(topic = %name, client = ?ctx.client_id, "auto-created topic");
+                                topic_response(&t)
+                            }
+                            Err((code, msg)) => {
+                                tracing::warn!(topic = %name, error = %msg, "auto-creation failed");
+                                error_topic(Some(name), Uuid::nil(), code)
+                            }
+                        },
+                        None => error_topic(Some(name), Uuid::nil(), ErrorCode::UnknownTopicOrPartition),
+                    }
+                }
+                None => match image.topic_by_id(&requested.topic_id) {
+                    Some(t) => topic_response(t),
+                    None => error_topic(None, requested.topic_id, ErrorCode::UnknownTopicId),
+                },
+            };
+            topics.push(resp);
+        }
+    }
+    let image = state.image();
+    let brokers = image
+        .brokers
+        .values()
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.id))
+                .with_host(sb(b.host.clone()))
+                .with_port(i32::from(b.port))
+                .with_rack(b.rack.clone().map(sb))
+        })
+        .collect();
+    MetadataResponse::default()
+        .with_brokers(brokers)
+        .with_cluster_id(Some(sb(image.cluster_id.clone())))
+        .with_controller_id(BrokerId(state.config.node_id))
+        .with_topics(topics)
+}

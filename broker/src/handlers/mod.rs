@@ -1,0 +1,54 @@
+//! One module per Kafka API. Each exports `handle(ctx, request) -> response`.
+
+pub mod api_versions;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod offset_for_leader_epoch;
+pub mod produce;
+
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::StrBytes;
+
+use crate::error::ErrorCode;
+use crate::partition::Partition;
+use crate::server::BrokerState;
+use std::sync::Arc;
+
+/// A `StrBytes` from any string.
+pub(crate) fn sb(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}
+
+/// A `TopicName` from any string.
+pub(crate) fn topic_name(s: impl Into<String>) -> TopicName {
+    TopicName(sb(s))
+}
+
+/// Runs blocking work (file I/O) off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ErrorCode> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "blocking task failed");
+        ErrorCode::UnknownServerError
+    })
+}
+
+/// Finds a hosted partition, or the error a client gets for it.
+pub(crate) fn lookup_partition(state: &BrokerState, topic: &str, partition: i32) -> Result<Arc<Partition>, ErrorCode> {
+    state.replicas.get(topic, partition).ok_or(ErrorCode::UnknownTopicOrPartition)
+}
+
+/// Checks a client's `current_leader_epoch` against ours (KIP-320); -1 skips the check.
+pub(crate) fn check_leader_epoch(requested: i32, ours: i32) -> Result<(), ErrorCode> {
+    match requested {
+        -1 => Ok(()),
+        e if e > ours => Err(ErrorCode::UnknownLeaderEpoch),
+        e if e < ours => Err(ErrorCode::FencedLeaderEpoch),
+        _ => Ok(()),
+    }
+}

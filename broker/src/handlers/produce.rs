@@ -1,0 +1,179 @@
+//! Produce: validate each partition's record batch and append it to the log.
+//!
+//! acks=0 gets no response; acks=1 and acks=-1 are answered once the batch is in the log (with
+//! one replica the high watermark moves with the log end, so acks=all needs no wait).
+
+use std::collections::HashMap;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+
+use super::{blocking, lookup_partition, sb};
+use crate::dispatch::RequestContext;
+use crate::error::{BrokerError, ErrorCode};
+use crate::log::locate_batch;
+use crate::replica_manager::now_ms;
+
+fn partition_error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_error_code(code.code())
+        .with_base_offset(-1)
+        .with_error_message(message.map(sb))
+}
+
+/// Handles Produce.
+pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Option<ProduceResponse> {
+    let acks = req.acks;
+    let state = &ctx.state;
+    let mut work = Vec::new();
+    let mut answers: HashMap<(String, i32), PartitionProduceResponse> = HashMap::new();
+    let mut order = Vec::new();
+    for topic in req.topic_data {
+        let name = topic.name.0.to_string();
+        for p in topic.partition_data {
+            order.push((name.clone(), p.index));
+            if !matches!(acks, -1 | 0 | 1) {
+                answers.insert((name.clone(), p.index), partition_error(p.index, ErrorCode::InvalidRequiredAcks, None));
+                continue;
+            }
+            let partition = match lookup_partition(state, &name, p.index) {
+                Ok(part) => part,
+                Err(code) => {
+                    answers.insert((name.clone(), p.index), partition_error(p.index, code, None));
+                    continue;
+                }
+            };
+            let records = p.records.unwrap_or_default();
+            // A v3+ produce request carries exactly one batch per partition.
+            let count_ok = matches!(locate_batch(&records), Some((_, size)) if size == records.len());
+            if !count_ok {
+                let err = BrokerError::from(crate::log::BatchError::BatchCount(usize::from(!records.is_empty()) * 2));
+                let msg = if records.is_empty() { "no record batch".to_string() } else { "the records are not exactly one complete record batch".to_string() };
+                tracing::info!(topic = %name, partition = p.index, peer = %ctx.peer, "produce rejected: {msg}");
+                answers.insert((name.clone(), p.index), partition_error(p.index, err.code(), Some(msg)));
+                continue;
+            }
+            work.push((name.clone(), p.index, partition, records));
+        }
+    }
+    let results = blocking(move || {
+        let now = now_ms();
+        work.into_iter()
+            .map(|(name, index, partition, records)| {
+                let mut batch = BytesMut::from(records);
+                let result = partition.append(&mut batch, now);
+                (name, index, result, partition.offsets().log_start_offset)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    match results {
+        Ok(results) => {
+            for (name, index, result, log_start) in results {
+                let resp = match result {
+                    Ok(info) => PartitionProduceResponse::default()
+                        .with_index(index)
+                        .with_base_offset(info.base_offset)
+                        .with_log_append_time_ms(info.log_append_time)
+                        .with_log_start_offset(log_start),
+                    Err(e) => {
+                        tracing::info!(topic = %name, partition = index, peer = %ctx.peer, error = %e, "produce rejected");
+                        partition_error(index, e.code(), Some(e.to_string()))
+                    }
+                };
+                answers.insert((name, index), resp);
+            }
+        }
+        Err(code) => {
+            for key in &order {
+                answers.entry(key.clone()).or_insert_with(|| partition_error(key.1, code, None));
+            }
+        }
+    }
+    if acks == 0 {
+        return None;
+    }
+    let mut topics: Vec<TopicProduceResponse> = Vec::new();
+    for (name, index) in order {
+        let Some(resp) = answers.remove(&(name.clone(), index)) else { continue };
+        match topics.iter_mut().find(|t| t.name.0.as_str() == name) {
+            Some(t) => t.partition_responses.push(resp),
+            None => topics.push(TopicProduceResponse::default().with_name(super::topic_name(name)).with_partition_responses(vec![resp])),
+        }
+    }
+    Some(ProduceResponse::default().with_responses(topics))
+}
+
+/// Answers a Produce v0-v2 request with `UNSUPPORTED_VERSION` for each partition.
+///
+/// Produce is advertised from v0 because librdkafka turns compression off otherwise (Kafka
+/// 4.0 does the same), but v0-v2 carry old message formats that Tributary does not store. The
+/// codec crate cannot read or write these versions, so this small layout is done by hand:
+/// request `acks:i16 timeout:i32 [topic:string [partition:i32 records:bytes]]`, response
+/// `[topic:string [partition:i32 error:i16 base_offset:i64 (v2: log_append_time:i64)]]
+/// (v1+: throttle_time_ms:i32)`.
+pub fn unsupported_old_version(correlation_id: i32, version: i16, frame: Bytes) -> Bytes {
+    fn read_i16(b: &[u8], at: &mut usize) -> Option<i16> {
+        let v = b.get(*at..*at + 2)?;
+        *at += 2;
+        Some(i16::from_be_bytes([v[0], v[1]]))
+    }
+    fn read_i32(b: &[u8], at: &mut usize) -> Option<i32> {
+        let v = b.get(*at..*at + 4)?;
+        *at += 4;
+        Some(i32::from_be_bytes([v[0], v[1], v[2], v[3]]))
+    }
+    // header v1: api_key, api_version, correlation_id, client_id (nullable string)
+    let b = &frame[..];
+    let mut at = 8;
+    let mut topics: Vec<(Vec<u8>, Vec<i32>)> = Vec::new();
+    let parsed = (|| {
+        let client_len = read_i16(b, &mut at)?;
+        at += client_len.max(0) as usize;
+        let _acks = read_i16(b, &mut at)?;
+        let _timeout = read_i32(b, &mut at)?;
+        let n_topics = read_i32(b, &mut at)?;
+        for _ in 0..n_topics.clamp(0, 10_000) {
+            let len = read_i16(b, &mut at)?.max(0) as usize;
+            let name = b.get(at..at + len)?.to_vec();
+            at += len;
+            let n_parts = read_i32(b, &mut at)?;
+            let mut parts = Vec::new();
+            for _ in 0..n_parts.clamp(0, 100_000) {
+                parts.push(read_i32(b, &mut at)?);
+                let size = read_i32(b, &mut at)?;
+                at += size.max(0) as usize;
+            }
+            topics.push((name, parts));
+        }
+        Some(())
+    })();
+    if parsed.is_none() {
+        tracing::info!(version, "malformed Produce v0-v2 request; answering without partitions");
+    }
+    let mut body = BytesMut::new();
+    body.put_i32(correlation_id);
+    body.put_i32(topics.len() as i32);
+    for (name, parts) in &topics {
+        body.put_i16(name.len() as i16);
+        body.put_slice(name);
+        body.put_i32(parts.len() as i32);
+        for p in parts {
+            body.put_i32(*p);
+            body.put_i16(ErrorCode::UnsupportedVersion.code());
+            body.put_i64(-1);
+            if version >= 2 {
+                body.put_i64(-1);
+            }
+        }
+    }
+    if version >= 1 {
+        body.put_i32(0);
+    }
+    let mut out = BytesMut::with_capacity(body.len() + 4);
+    out.put_i32(body.len() as i32);
+    out.put_slice(&body);
+    out.freeze()
+}

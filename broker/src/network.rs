@@ -1,0 +1,134 @@
+//! Transport: accepting connections and moving frames in and out of them.
+//!
+//! ```text
+//!  accept ─▶ one task per connection ─▶ read frame (size-checked, memory-bounded)
+//!                                     ─▶ dispatch::handle (one request at a time, in order)
+//!                                     ─▶ writer task (responses in request order)
+//! ```
+//!
+//! Kafka answers one connection's requests in order; a client may pipeline several. The reader
+//! handles them one at a time while a separate writer sends finished responses, so reading the
+//! next request overlaps writing the last answer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::dispatch;
+use crate::server::BrokerState;
+
+/// Accepts connections until shutdown.
+pub(crate) async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>) {
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&state.connection_slots).acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = shutdown.changed() => return,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    serve(stream, peer, state).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Why a connection was closed by the broker.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CloseReason {
+    #[error("frame of {0} bytes exceeds socket.request.max.bytes={1}")]
+    FrameTooLarge(i64, usize),
+    #[error("idle for longer than connections.max.idle.ms={0}")]
+    Idle(u64),
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>) {
+    let (mut reader, mut writer) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
+    let writer_task = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if writer.write_all(&frame).await.is_err() {
+                return;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    let mut shutdown = state.shutdown.clone();
+    let reason = tokio::select! {
+        r = read_loop(&mut reader, peer, &state, &tx) => r,
+        _ = shutdown.changed() => None,
+    };
+    match reason {
+        Some(r) => tracing::info!(%peer, reason = %r, "closing connection"),
+        None => tracing::debug!(%peer, "connection closed"),
+    }
+    drop(tx);
+    let _ = writer_task.await;
+}
+
+/// Reads and handles requests until the peer goes away (`None`) or must be cut off.
+async fn read_loop(
+    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    peer: SocketAddr,
+    state: &Arc<BrokerState>,
+    tx: &mpsc::Sender<Bytes>,
+) -> Option<CloseReason> {
+    let idle = Duration::from_millis(state.config.connections_max_idle_ms);
+    let max = state.config.socket_request_max_bytes;
+    loop {
+        let mut len_buf = [0u8; 4];
+        match tokio::time::timeout(idle, reader.read_exact(&mut len_buf)).await {
+            Err(_) => return Some(CloseReason::Idle(state.config.connections_max_idle_ms)),
+            Ok(Err(_)) => return None,
+            Ok(Ok(_)) => {}
+        }
+        let len = i32::from_be_bytes(len_buf);
+        if len < 0 || len as usize > max {
+            return Some(CloseReason::FrameTooLarge(i64::from(len), max));
+        }
+        let len = len as usize;
+        // Memory for the frame is reserved before it is read: a flood of large requests waits
+        // here instead of growing the heap.
+        let Ok(memory) = Arc::clone(&state.request_memory).acquire_many_owned(len.max(1) as u32).await else { return None };
+        let mut frame = BytesMut::zeroed(len);
+        match tokio::time::timeout(idle, reader.read_exact(&mut frame)).await {
+            Err(_) => return Some(CloseReason::Idle(state.config.connections_max_idle_ms)),
+            Ok(Err(_)) => return None,
+            Ok(Ok(_)) => {}
+        }
+        let Ok(slot) = Arc::clone(&state.request_slots).acquire_owned().await else { return None };
+        let response = dispatch::handle(state, peer, frame.freeze()).await;
+        drop(slot);
+        drop(memory);
+        match response {
+            Ok(Some(bytes)) => {
+                if tx.send(bytes).await.is_err() {
+                    return None;
+                }
+            }
+            Ok(None) => {}
+            Err(reason) => return Some(reason),
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! A partition: its log plus the replication state every partition carries from day one.
+//!
+//! With one replica the high watermark equals the log end offset and the last stable offset
+//! equals the high watermark; the fields and the code paths are those replication and
+//! transactions will use, so they need no rewrite later.
+
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::log::{AppendInfo, Log, LogConfig, ReadInfo};
+
+/// Offsets a fetch or list-offsets answer reports, read together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionOffsets {
+    /// First offset in the log.
+    pub log_start_offset: i64,
+    /// Offset of the next record to be written.
+    pub log_end_offset: i64,
+    /// Offset up to which records are committed (visible to consumers).
+    pub high_watermark: i64,
+    /// Offset below which no transaction is open.
+    pub last_stable_offset: i64,
+}
+
+/// One partition hosted by this broker.
+pub struct Partition {
+    /// Topic name.
+    pub topic: Arc<str>,
+    /// Topic id.
+    pub topic_id: Uuid,
+    /// Partition index.
+    pub index: i32,
+    log: Mutex<Log>,
+    leader_epoch: AtomicI32,
+    log_start_offset: AtomicI64,
+    log_end_offset: AtomicI64,
+    /// The high watermark; fetchers waiting for data watch it.
+    high_watermark: watch::Sender<i64>,
+}
+
+impl Partition {
+    pub(crate) fn new(topic: Arc<str>, topic_id: Uuid, index: i32, log: Log, leader_epoch: i32) -> Self {
+        let (start, end) = (log.log_start_offset(), log.log_end_offset());
+        let (hw, _) = watch::channel(end);
+        Partition {
+            topic,
+            topic_id,
+            index,
+            log: Mutex::new(log),
+            leader_epoch: AtomicI32::new(leader_epoch),
+            log_start_offset: AtomicI64::new(start),
+            log_end_offset: AtomicI64::new(end),
+            high_watermark: hw,
+        }
+    }
+
+    /// The current leader epoch.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_leader_epoch(&self, epoch: i32) {
+        self.leader_epoch.store(epoch, Ordering::Release);
+    }
+
+    /// Current offsets, without taking the log lock.
+    pub fn offsets(&self) -> PartitionOffsets {
+        let hw = *self.high_watermark.borrow();
+        PartitionOffsets {
+            log_start_offset: self.log_start_offset.load(Ordering::Acquire),
+            log_end_offset: self.log_end_offset.load(Ordering::Acquire),
+            high_watermark: hw,
+            last_stable_offset: hw,
+        }
+    }
+
+    /// A receiver that wakes when the high watermark moves (fetch long-polling).
+    pub fn watch_high_watermark(&self) -> watch::Receiver<i64> {
+        self.high_watermark.subscribe()
+    }
+
+    /// Appends a producer's batch as leader. Blocking: call off the async runtime.
+    pub fn append(&self, batch: &mut [u8], now_ms: i64) -> Result<AppendInfo> {
+        let mut log = self.log.lock();
+        let info = log.append_as_leader(batch, self.leader_epoch(), now_ms)?;
+        let leo = log.log_end_offset();
+        self.log_end_offset.store(leo, Ordering::Release);
+        // One replica: the ISR is this broker alone, so the high watermark follows the LEO.
+        self.high_watermark.send_replace(leo);
+        Ok(info)
+    }
+
+    /// Reads from `offset` up to the high watermark (or LSO for `read_committed`). Blocking.
+    pub fn read(&self, offset: i64, max_bytes: usize, read_committed: bool, min_one: bool) -> Result<(ReadInfo, PartitionOffsets)> {
+        let log = self.log.lock();
+        let offsets = self.offsets();
+        let bound = if read_committed { offsets.last_stable_offset } else { offsets.high_watermark };
+        let info = log.read(offset, max_bytes, bound, min_one)?;
+        Ok((info, offsets))
+    }
+
+    /// ListOffsets by timestamp. Blocking.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>> {
+        let log = self.log.lock();
+        let hw = *self.high_watermark.borrow();
+        Ok(log.offset_for_timestamp(ts)?.filter(|(o, _)| *o < hw))
+    }
+
+    /// The record with the largest timestamp (ListOffsets -3).
+    pub fn max_timestamp_offset(&self) -> Option<(i64, i64)> {
+        self.log.lock().max_timestamp_offset()
+    }
+
+    /// The leader epoch in force at `offset` (for ListOffsets answers), or the current one.
+    pub fn epoch_at(&self, offset: i64) -> i32 {
+        self.log.lock().epoch_for_offset(offset).unwrap_or_else(|| self.leader_epoch())
+    }
+
+    /// `(epoch, end offset)` for OffsetForLeaderEpoch.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        let log = self.log.lock();
+        if epoch == self.leader_epoch() {
+            return Some((epoch, log.log_end_offset()));
+        }
+        log.end_offset_for_epoch(epoch)
+    }
+
+    /// Applies a topic config change.
+    pub(crate) fn set_config(&self, config: LogConfig) {
+        let mut log = self.log.lock();
+        if *log.config() != config {
+            log.set_config(config);
+        }
+    }
+
+    /// Fsyncs when `flush.ms` says so. Blocking.
+    pub(crate) fn flush_if_due(&self, now_ms: i64) -> Result<()> {
+        self.log.lock().flush_if_due(now_ms)
+    }
+
+    /// Writes buffered state for a clean restart. Blocking.
+    pub(crate) fn close(&self) -> Result<()> {
+        let mut log = self.log.lock();
+        log.flush()?;
+        log.close()
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> std::path::PathBuf {
+        self.log.lock().dir().to_path_buf()
+    }
+
+    /// Bytes on disk.
+    pub fn size_bytes(&self) -> u64 {
+        self.log.lock().size_bytes()
+    }
+}

@@ -1,0 +1,213 @@
+//! Starting and stopping a broker: data directory, metadata, logs, listener, background tasks.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::config::BrokerConfig;
+use crate::metadata::{Controller, FileMetadataLog, MetadataImage};
+use crate::replica_manager::{now_ms, ReplicaManager};
+
+/// Shared state every request handler sees.
+pub struct BrokerState {
+    /// The configuration.
+    pub config: Arc<BrokerConfig>,
+    /// The controller (single-node: in process).
+    pub controller: Controller,
+    /// Hosted partitions.
+    pub replicas: Arc<ReplicaManager>,
+    /// Bounds the bytes of requests read but not yet answered (`queued.max.request.bytes`).
+    pub request_memory: Arc<Semaphore>,
+    /// Bounds the requests being handled at once (`queued.max.requests`).
+    pub request_slots: Arc<Semaphore>,
+    /// Bounds the open connections (`max.connections`).
+    pub connection_slots: Arc<Semaphore>,
+    /// Flips to true when the broker shuts down; long polls and connections watch it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl BrokerState {
+    /// The current metadata image.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.controller.image()
+    }
+}
+
+/// A running broker. Dropping it does not stop it; call [`BrokerHandle::shutdown`].
+pub struct BrokerHandle {
+    addr: std::net::SocketAddr,
+    state: Arc<BrokerState>,
+    shutdown_tx: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    _lock: DirLock,
+}
+
+/// Why a broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory cannot be used.
+    #[error("data directory {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Metadata could not be loaded.
+    #[error("metadata: {0}")]
+    Metadata(String),
+}
+
+const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
+
+/// An exclusive lock on the data directory (a lock file holding our pid), so that two brokers
+/// never write the same logs.
+struct DirLock {
+    path: std::path::PathBuf,
+}
+
+impl DirLock {
+    fn acquire(dir: &Path) -> Result<Self, StartError> {
+        let path = dir.join(".lock");
+        let me = std::process::id();
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Ok(pid) = text.trim().parse::<u32>() {
+                if pid != me && Path::new(&format!("/proc/{pid}")).exists() {
+                    return Err(StartError::DataDir {
+                        path: dir.display().to_string(),
+                        reason: format!("in use by another broker process (pid {pid}); stop it or choose another log.dirs"),
+                    });
+                }
+            }
+        }
+        std::fs::write(&path, me.to_string()).map_err(|e| StartError::DataDir { path: dir.display().to_string(), reason: e.to_string() })?;
+        Ok(DirLock { path })
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Starts a broker with `config` on the current tokio runtime.
+pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
+    let config = Arc::new(config);
+    let dir = config.data_dir.clone();
+    let dir_err = |e: std::io::Error| StartError::DataDir { path: dir.display().to_string(), reason: e.to_string() };
+    std::fs::create_dir_all(&dir).map_err(dir_err)?;
+    let lock = DirLock::acquire(&dir)?;
+    let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+    let clean = marker.exists();
+    let _ = std::fs::remove_file(&marker);
+    if !clean {
+        tracing::info!(dir = %dir.display(), "no clean shutdown marker: logs will be recovered");
+    }
+
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.listen_addr.to_string(), source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen_addr.to_string(), source })?;
+    let advertised = config.advertised.clone().map(|(h, p)| (h, if p == 0 { addr.port() } else { p })).unwrap_or_else(|| {
+        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        (host, addr.port())
+    });
+
+    let metadata_dir = dir.join("__cluster_metadata-0");
+    let store = FileMetadataLog::open(&metadata_dir).map_err(dir_err)?;
+    let controller = {
+        let config = Arc::clone(&config);
+        tokio::task::spawn_blocking(move || Controller::open(Box::new(store), config, advertised))
+            .await
+            .map_err(|e| StartError::Metadata(e.to_string()))?
+            .map_err(StartError::Metadata)?
+    };
+    let replicas = Arc::new(ReplicaManager::new(&dir, Arc::clone(&config), clean));
+    {
+        let (replicas, controller) = (Arc::clone(&replicas), controller.clone());
+        tokio::task::spawn_blocking(move || {
+            let rm = Arc::clone(&replicas);
+            controller.set_listener(Box::new(move |image| rm.reconcile(image)));
+            replicas.remove_stray_dirs();
+        })
+        .await
+        .map_err(|e| StartError::Metadata(e.to_string()))?;
+    }
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = Arc::new(BrokerState {
+        request_memory: Arc::new(Semaphore::new(config.queued_max_request_bytes)),
+        request_slots: Arc::new(Semaphore::new(config.queued_max_requests)),
+        connection_slots: Arc::new(Semaphore::new(config.max_connections.min(Semaphore::MAX_PERMITS))),
+        config: Arc::clone(&config),
+        controller,
+        replicas,
+        shutdown: shutdown_rx,
+    });
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))));
+    tasks.push(tokio::spawn(flusher(Arc::clone(&state))));
+    tracing::info!(%addr, dir = %dir.display(), node_id = config.node_id, "broker started");
+    Ok(BrokerHandle { addr, state, shutdown_tx, tasks, _lock: lock })
+}
+
+/// Fsyncs logs whose `flush.ms` has passed, every `log.flush.scheduler.interval.ms`.
+async fn flusher(state: Arc<BrokerState>) {
+    let mut shutdown = state.shutdown.clone();
+    let period = Duration::from_millis(state.config.flush_scheduler_interval_ms.max(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.changed() => return,
+        }
+        let replicas = Arc::clone(&state.replicas);
+        let _ = tokio::task::spawn_blocking(move || replicas.flush_due(now_ms())).await;
+    }
+}
+
+impl BrokerHandle {
+    /// The address the Kafka listener is bound to.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Shared state (for tests and embedding).
+    pub fn state(&self) -> &Arc<BrokerState> {
+        &self.state
+    }
+
+    /// Stops accepting, closes connections, flushes and closes every log, and leaves the clean
+    /// shutdown marker so the next start skips recovery.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let state = Arc::clone(&self.state);
+        let dir = state.config.data_dir.clone();
+        let clean = tokio::task::spawn_blocking(move || state.replicas.shutdown()).await.unwrap_or(false);
+        if clean {
+            if let Err(e) = std::fs::write(dir.join(CLEAN_SHUTDOWN_FILE), b"") {
+                tracing::warn!(error = %e, "cannot write clean shutdown marker");
+            }
+        }
+        tracing::info!("broker stopped");
+    }
+}
