@@ -1,1 +1,68 @@
-fn main() {}
+//! `tributary`: the single binary of the platform.
+//!
+//! `tributary server` runs a broker; the other subcommands are Kafka clients (built on the
+//! `rdkafka` crate, like every application would be) for topics, producing, consuming and
+//! benchmarking.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A streaming platform that speaks the Apache Kafka wire protocol.
+#[derive(Parser)]
+#[command(name = "tributary", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a broker (single-node, combined broker and controller)
+    Server(cli::server::ServerArgs),
+    /// Create, list, describe and delete topics
+    #[command(subcommand)]
+    Topic(cli::topic::TopicCommand),
+    /// Produce lines from stdin or a file as records
+    Produce(cli::produce::ProduceArgs),
+    /// Consume records and print them
+    Consume(cli::consume::ConsumeArgs),
+    /// Measure produce, consume and end-to-end performance
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // Client subcommands report errors themselves; librdkafka's own log lines would repeat them.
+        let default = if matches!(cli.command, Command::Server(_)) { "info" } else { "warn,rdkafka::client=off" };
+        tracing_subscriber::EnvFilter::new(default)
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Server(args) => cli::server::run(args).await,
+            Command::Topic(cmd) => cli::topic::run(cmd).await,
+            Command::Produce(args) => cli::produce::run(args).await,
+            Command::Consume(args) => cli::consume::run(args).await,
+            Command::Bench(cmd) => cli::bench::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,173 @@
-//! x
+//! # tributary-testkit
+//!
+//! Dev-only helpers for tests: in-process brokers on port 0 with temporary data directories,
+//! client configs pointed at them, unique names, and a raw protocol client for sending
+//! hand-made (and malformed) requests.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use rdkafka::config::ClientConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tributary_broker::{BrokerConfig, BrokerHandle};
+
+/// A broker running inside the test process, on 127.0.0.1 with a free port and its own data
+/// directory (removed when the `TestBroker` is dropped).
+pub struct TestBroker {
+    handle: Option<BrokerHandle>,
+    dir: tempfile::TempDir,
+    props: BTreeMap<String, String>,
+}
+
+/// A name no other test run uses: `prefix-<uuid>`.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+impl TestBroker {
+    /// Starts a broker with default settings.
+    pub async fn start() -> TestBroker {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a broker with extra properties (Kafka names), e.g. `("num.partitions", "3")`.
+    pub async fn start_with(props: &[(&str, &str)]) -> TestBroker {
+        let dir = tempfile::Builder::new().prefix("tributary-test-").tempdir().expect("temp dir");
+        let mut map: BTreeMap<String, String> = props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.entry("listeners".into()).or_insert_with(|| "PLAINTEXT://127.0.0.1:0".into());
+        map.insert("log.dirs".into(), dir.path().display().to_string());
+        let mut broker = TestBroker { handle: None, dir, props: map };
+        broker.boot().await;
+        broker
+    }
+
+    async fn boot(&mut self) {
+        let config = BrokerConfig::from_props(self.props.clone()).expect("valid test broker config");
+        self.handle = Some(tributary_broker::start(config).await.expect("broker starts"));
+    }
+
+    /// `host:port` of the listener.
+    pub fn bootstrap(&self) -> String {
+        self.handle.as_ref().expect("broker running").local_addr().to_string()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The running broker's handle.
+    pub fn handle(&self) -> &BrokerHandle {
+        self.handle.as_ref().expect("broker running")
+    }
+
+    /// Stops the broker cleanly and starts it again on the same data directory and port.
+    pub async fn restart(&mut self) {
+        let addr = self.bootstrap();
+        if let Some(h) = self.handle.take() {
+            h.shutdown().await;
+        }
+        self.props.insert("listeners".into(), format!("PLAINTEXT://{addr}"));
+        self.boot().await;
+    }
+
+    /// A client config with `bootstrap.servers` set and quick failure on a dead broker.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", self.bootstrap()).set("message.timeout.ms", "20000").set("socket.timeout.ms", "10000");
+        c
+    }
+
+    /// A consumer config: unique group id (never committed), no auto commit, earliest reset.
+    pub fn consumer_config(&self) -> ClientConfig {
+        let mut c = self.client_config();
+        c.set("group.id", unique_name("test-group"))
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "100");
+        c
+    }
+
+    /// Stops the broker cleanly.
+    pub async fn stop(mut self) {
+        if let Some(h) = self.handle.take() {
+            h.shutdown().await;
+        }
+    }
+
+    /// Copies of the temp dir path, for tests that inspect files.
+    pub fn data_path(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+/// A bare Kafka protocol connection for sending exact requests, including broken ones.
+pub struct RawClient {
+    stream: TcpStream,
+    correlation: i32,
+}
+
+impl RawClient {
+    /// Connects to `addr`.
+    pub async fn connect(addr: &str) -> std::io::Result<RawClient> {
+        Ok(RawClient { stream: TcpStream::connect(addr).await?, correlation: 0 })
+    }
+
+    /// Sends raw bytes as they are.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
+    /// Reads one response frame (without the size prefix), or `None` if the broker closed
+    /// the connection; gives up after 10 s.
+    pub async fn read_frame(&mut self) -> std::io::Result<Option<Bytes>> {
+        let read = async {
+            let mut len = [0u8; 4];
+            if self.stream.read_exact(&mut len).await.is_err() {
+                return Ok(None);
+            }
+            let mut buf = vec![0u8; i32::from_be_bytes(len).max(0) as usize];
+            self.stream.read_exact(&mut buf).await?;
+            Ok(Some(Bytes::from(buf)))
+        };
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no response in 10 s"))?
+    }
+
+    /// Encodes a request frame for `req` at `version` with this client's next correlation id.
+    pub fn encode<R: Request>(&mut self, req: &R, version: i16) -> Bytes {
+        self.correlation += 1;
+        let key = ApiKey::try_from(R::KEY).expect("known key");
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("testkit")));
+        let mut body = BytesMut::new();
+        header.encode(&mut body, key.request_header_version(version)).expect("encode header");
+        req.encode(&mut body, version).expect("encode request");
+        let mut frame = BytesMut::with_capacity(body.len() + 4);
+        frame.put_i32(body.len() as i32);
+        frame.put_slice(&body);
+        frame.freeze()
+    }
+
+    /// Sends `req` at `version` and decodes the answer; `None` if the connection was closed.
+    pub async fn call<R: Request>(&mut self, req: &R, version: i16) -> std::io::Result<Option<R::Response>> {
+        let frame = self.encode(req, version);
+        self.send_raw(&frame).await?;
+        let Some(mut resp) = self.read_frame().await? else { return Ok(None) };
+        let header_version = <R::Response as HeaderVersion>::header_version(version);
+        let header = ResponseHeader::decode(&mut resp, header_version).map_err(std::io::Error::other)?;
+        assert_eq!(header.correlation_id, self.correlation, "responses come back in order");
+        let body = R::Response::decode(&mut resp, version).map_err(std::io::Error::other)?;
+        assert!(!resp.has_remaining(), "response fully consumed");
+        Ok(Some(body))
+    }
+}

@@ -46,7 +46,11 @@ pub async fn handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsets
                             Ok((offset, timestamp, epoch))
                         });
                         match result {
-                            Ok((offset, timestamp, epoch)) => base.with_offset(offset).with_timestamp(timestamp).with_leader_epoch(epoch),
+                            Ok((offset, timestamp, epoch)) => {
+                                // leader_epoch exists from v4 on
+                                let epoch = if version >= 4 { epoch } else { -1 };
+                                base.with_offset(offset).with_timestamp(timestamp).with_leader_epoch(epoch)
+                            }
                             Err(code) => base.with_error_code(code.code()).with_offset(-1).with_timestamp(-1),
                         }
                     })

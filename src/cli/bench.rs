@@ -1,0 +1,321 @@
+//! `tributary bench`: produce, consume and end-to-end performance, in the spirit of Kafka's
+//! `kafka-producer-perf-test` and `kafka-consumer-perf-test`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use hdrhistogram::Histogram;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::client::ConnectArgs;
+use super::produce::{parse_acks, parse_compression};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Producer throughput and latency
+    Produce(ProduceBench),
+    /// Consumer throughput (reads a topic from the beginning)
+    Consume(ConsumeBench),
+    /// End-to-end latency at a fixed rate: produce, consume, measure
+    E2e(E2eBench),
+}
+
+#[derive(Args, Clone)]
+pub struct ProducerOpts {
+    /// Topic (created with --partitions if missing)
+    #[arg(long, default_value = "bench")]
+    pub topic: String,
+    /// Partitions of the topic when the bench creates it
+    #[arg(long, default_value_t = 6)]
+    pub partitions: i32,
+    /// Record value size in bytes
+    #[arg(long, default_value_t = 100)]
+    pub record_size: usize,
+    /// acks: 0, 1 or all
+    #[arg(long, default_value = "1")]
+    pub acks: String,
+    /// linger.ms
+    #[arg(long, default_value_t = 5)]
+    pub linger_ms: u64,
+    /// batch.size in bytes
+    #[arg(long, default_value_t = 1_000_000)]
+    pub batch_size: usize,
+    /// Compression: none, gzip, snappy, lz4, zstd
+    #[arg(long, default_value = "none")]
+    pub compression: String,
+}
+
+#[derive(Args)]
+pub struct ProduceBench {
+    #[command(flatten)]
+    pub producer: ProducerOpts,
+    /// Number of records
+    #[arg(long, default_value_t = 5_000_000)]
+    pub records: u64,
+    /// Stop after this many seconds even if records remain
+    #[arg(long)]
+    pub duration_secs: Option<u64>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Args)]
+pub struct ConsumeBench {
+    /// Topic to read from the beginning
+    #[arg(long, default_value = "bench")]
+    pub topic: String,
+    /// Number of records to read (default: everything up to the end)
+    #[arg(long)]
+    pub records: Option<u64>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Args)]
+pub struct E2eBench {
+    #[command(flatten)]
+    pub producer: ProducerOpts,
+    /// Records per second to produce
+    #[arg(long, default_value_t = 10_000)]
+    pub rate: u64,
+    /// Seconds to run
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// Records the delivery latency of every record; the opaque is the send time in ns.
+struct LatencyContext {
+    start: Instant,
+    histogram: Mutex<Histogram<u64>>,
+    acked: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl ClientContext for LatencyContext {}
+
+impl ProducerContext for LatencyContext {
+    type DeliveryOpaque = usize;
+    fn delivery(&self, result: &DeliveryResult<'_>, sent_ns: usize) {
+        match result {
+            Ok(_) => {
+                let now = self.start.elapsed().as_nanos() as u64;
+                let us = now.saturating_sub(sent_ns as u64) / 1000;
+                if let Ok(mut h) = self.histogram.lock() {
+                    let _ = h.record(us.max(1));
+                }
+                self.acked.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn new_histogram() -> anyhow::Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).context("histogram")
+}
+
+fn report_latency(label: &str, h: &Histogram<u64>) {
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "{label} latency ms: p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.value_at_quantile(0.999)),
+        ms(h.max())
+    );
+}
+
+async fn ensure_topic(connect: &ConnectArgs, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = connect.client_config()?.create()?;
+    let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
+    let r = admin.create_topics([&t], &AdminOptions::new().operation_timeout(Some(connect.timeout()))).await.map_err(|e| super::client::explain(e, &connect.bootstrap_server))?;
+    for res in r {
+        if let Err((name, code)) = res {
+            if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
+                bail!("cannot create topic {name}: {code}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn producer(connect: &ConnectArgs, o: &ProducerOpts) -> anyhow::Result<(ThreadedProducer<LatencyContext>, Arc<Instant>)> {
+    let mut cfg = connect.client_config()?;
+    cfg.set("acks", parse_acks(&o.acks)?)
+        .set("compression.codec", parse_compression(&o.compression)?)
+        .set("linger.ms", o.linger_ms.to_string())
+        .set("batch.size", o.batch_size.to_string())
+        .set("queue.buffering.max.messages", "2000000")
+        .set("queue.buffering.max.kbytes", "2097151");
+    let start = Instant::now();
+    let ctx = LatencyContext { start, histogram: Mutex::new(new_histogram()?), acked: AtomicU64::new(0), failed: AtomicU64::new(0) };
+    let p: ThreadedProducer<LatencyContext> = cfg.create_with_context(ctx).context("cannot create producer")?;
+    Ok((p, Arc::new(start)))
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Produce(b) => {
+            ensure_topic(&b.connect, &b.producer.topic, b.producer.partitions).await?;
+            tokio::task::spawn_blocking(move || produce_bench(b)).await??;
+        }
+        BenchCommand::Consume(b) => {
+            tokio::task::spawn_blocking(move || consume_bench(b)).await??;
+        }
+        BenchCommand::E2e(b) => {
+            ensure_topic(&b.connect, &b.producer.topic, b.producer.partitions).await?;
+            tokio::task::spawn_blocking(move || e2e_bench(b)).await??;
+        }
+    }
+    Ok(())
+}
+
+fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
+    let (p, start) = producer(&b.connect, &b.producer)?;
+    let value = vec![b'x'; b.producer.record_size];
+    let deadline = b.duration_secs.map(|s| *start + Duration::from_secs(s));
+    let mut sent = 0u64;
+    while sent < b.records && deadline.is_none_or(|d| Instant::now() < d) {
+        let ns = start.elapsed().as_nanos() as usize;
+        let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&b.producer.topic, ns).payload(&value);
+        match p.send(record) {
+            Ok(()) => sent += 1,
+            Err((e, _)) if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) => {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err((e, _)) => bail!("send failed: {e}"),
+        }
+    }
+    p.flush(Duration::from_secs(120)).context("flush timed out")?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let ctx = p.context();
+    let acked = ctx.acked.load(Ordering::Relaxed);
+    println!(
+        "{acked} records sent, {:.0} records/sec ({:.2} MB/sec), {} failed",
+        acked as f64 / elapsed,
+        acked as f64 * b.producer.record_size as f64 / elapsed / 1e6,
+        ctx.failed.load(Ordering::Relaxed)
+    );
+    if let Ok(h) = ctx.histogram.lock() {
+        report_latency("produce", &h);
+    }
+    Ok(())
+}
+
+fn consume_bench(b: ConsumeBench) -> anyhow::Result<()> {
+    let mut cfg = b.connect.client_config()?;
+    cfg.set("group.id", format!("tributary-bench-{}", std::process::id()));
+    cfg.set("enable.auto.commit", "false").set("enable.partition.eof", "true").set("fetch.max.bytes", "52428800").set("max.partition.fetch.bytes", "10485760");
+    let consumer: BaseConsumer = cfg.create()?;
+    let md = consumer.fetch_metadata(Some(&b.topic), b.connect.timeout()).map_err(|e| super::client::explain(e, &b.connect.bootstrap_server))?;
+    let parts = super::client::partition_count(&md, &b.topic)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts as i32 {
+        tpl.add_partition_offset(&b.topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    let want = b.records.unwrap_or(u64::MAX);
+    let (mut n, mut bytes, mut eof) = (0u64, 0u64, std::collections::HashSet::new());
+    let mut start = None;
+    while n < want {
+        match consumer.poll(Duration::from_secs(10)) {
+            Some(Ok(m)) => {
+                start.get_or_insert_with(Instant::now);
+                n += 1;
+                bytes += m.payload_len() as u64;
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                eof.insert(p);
+                if b.records.is_none() && eof.len() == parts {
+                    break;
+                }
+            }
+            Some(Err(e)) => bail!("consume failed: {e}"),
+            None => bail!("no records for 10 s after {n} records"),
+        }
+    }
+    let elapsed = start.map_or(0.0, |s| s.elapsed().as_secs_f64()).max(1e-9);
+    println!("{n} records consumed, {:.0} records/sec ({:.2} MB/sec)", n as f64 / elapsed, bytes as f64 / elapsed / 1e6);
+    Ok(())
+}
+
+fn e2e_bench(b: E2eBench) -> anyhow::Result<()> {
+    let (p, start) = producer(&b.connect, &b.producer)?;
+    let mut cfg = b.connect.client_config()?;
+    cfg.set("group.id", format!("tributary-bench-{}", std::process::id()));
+    cfg.set("enable.auto.commit", "false").set("fetch.wait.max.ms", "100").set("fetch.min.bytes", "1");
+    let consumer: BaseConsumer = cfg.create()?;
+    let md = consumer.fetch_metadata(Some(&b.producer.topic), b.connect.timeout()).map_err(|e| super::client::explain(e, &b.connect.bootstrap_server))?;
+    let parts = super::client::partition_count(&md, &b.producer.topic)?;
+    let mut tpl = TopicPartitionList::new();
+    for part in 0..parts as i32 {
+        tpl.add_partition_offset(&b.producer.topic, part, Offset::End)?;
+    }
+    consumer.assign(&tpl)?;
+    // Let the consumer reach the end before producing.
+    for _ in 0..20 {
+        consumer.poll(Duration::from_millis(50));
+    }
+    let total = b.rate * b.duration_secs;
+    let consumer_thread = std::thread::spawn({
+        let start = Arc::clone(&start);
+        move || -> anyhow::Result<Histogram<u64>> {
+            let mut h = new_histogram()?;
+            let mut n = 0u64;
+            while n < total {
+                match consumer.poll(Duration::from_secs(10)) {
+                    Some(Ok(m)) => {
+                        let payload = m.payload().unwrap_or_default();
+                        if payload.len() >= 8 {
+                            let mut a = [0u8; 8];
+                            a.copy_from_slice(&payload[..8]);
+                            let sent = u64::from_be_bytes(a);
+                            let now = start.elapsed().as_nanos() as u64;
+                            let _ = h.record((now.saturating_sub(sent) / 1000).max(1));
+                        }
+                        n += 1;
+                    }
+                    Some(Err(e)) => bail!("consume failed: {e}"),
+                    None => bail!("no records for 10 s after {n} of {total}"),
+                }
+            }
+            Ok(h)
+        }
+    });
+    let mut value = vec![b'x'; b.producer.record_size.max(8)];
+    let interval = Duration::from_nanos(1_000_000_000 / b.rate.max(1));
+    let mut next = Instant::now();
+    for _ in 0..total {
+        let now = Instant::now();
+        if now < next {
+            std::thread::sleep(next - now);
+        }
+        next += interval;
+        let ns = start.elapsed().as_nanos() as u64;
+        value[..8].copy_from_slice(&ns.to_be_bytes());
+        let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&b.producer.topic, ns as usize).payload(&value);
+        if let Err((e, _)) = p.send(record) {
+            bail!("send failed: {e}");
+        }
+    }
+    p.flush(Duration::from_secs(60)).context("flush timed out")?;
+    let h = consumer_thread.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))??;
+    println!("{total} records at {} records/sec", b.rate);
+    report_latency("end-to-end", &h);
+    if let Ok(ph) = p.context().histogram.lock() {
+        report_latency("produce", &ph);
+    }
+    Ok(())
+}

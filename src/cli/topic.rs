@@ -1,0 +1,203 @@
+//! `tributary topic`: create, list, describe, delete and add partitions, through the Kafka
+//! admin API.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::KafkaResult;
+
+use super::client::{blocking, explain, ConnectArgs};
+
+#[derive(Subcommand)]
+pub enum TopicCommand {
+    /// Create a topic
+    Create(CreateArgs),
+    /// List topics
+    List(ListArgs),
+    /// Show partitions, leaders, offsets and configs of topics
+    Describe(DescribeArgs),
+    /// Delete topics
+    Delete(DeleteArgs),
+    /// Raise the partition count of a topic
+    AddPartitions(AddPartitionsArgs),
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// Topic name
+    pub topic: String,
+    /// Number of partitions (default: the broker's num.partitions)
+    #[arg(long, short = 'p')]
+    pub partitions: Option<i32>,
+    /// Replication factor (default: the broker's default.replication.factor)
+    #[arg(long, short = 'r')]
+    pub replication_factor: Option<i32>,
+    /// Topic config, KEY=VALUE; repeatable (e.g. --config retention.ms=60000)
+    #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
+    pub configs: Vec<String>,
+    /// Succeed without error if the topic already exists
+    #[arg(long)]
+    pub if_not_exists: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// Also list internal topics
+    #[arg(long)]
+    pub internal: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Args)]
+pub struct DescribeArgs {
+    /// Topics to describe (default: all)
+    pub topics: Vec<String>,
+    /// Also show every config with its value and source
+    #[arg(long)]
+    pub configs: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Args)]
+pub struct DeleteArgs {
+    /// Topics to delete
+    #[arg(required = true)]
+    pub topics: Vec<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Args)]
+pub struct AddPartitionsArgs {
+    /// Topic name
+    pub topic: String,
+    /// The new total number of partitions
+    #[arg(long, short = 'p')]
+    pub partitions: usize,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+fn admin(connect: &ConnectArgs) -> anyhow::Result<AdminClient<DefaultClientContext>> {
+    connect.client_config()?.create().context("cannot create admin client")
+}
+
+fn options(connect: &ConnectArgs) -> AdminOptions {
+    AdminOptions::new().request_timeout(Some(connect.timeout())).operation_timeout(Some(connect.timeout()))
+}
+
+/// Checks per-topic admin results, naming the topic in the error.
+fn check(results: KafkaResult<Vec<rdkafka::admin::TopicResult>>, bootstrap: &str, what: &str) -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
+    for r in results.map_err(|e| explain(e, bootstrap))? {
+        match r {
+            Ok(name) => done.push(name),
+            Err((name, code)) => bail!("cannot {what} '{name}': {code}"),
+        }
+    }
+    Ok(done)
+}
+
+pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
+    match cmd {
+        TopicCommand::Create(a) => {
+            let client = admin(&a.connect)?;
+            let configs: Vec<(String, String)> = a
+                .configs
+                .iter()
+                .map(|c| c.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).with_context(|| format!("bad --config '{c}': expected KEY=VALUE")))
+                .collect::<anyhow::Result<_>>()?;
+            let mut topic = NewTopic::new(&a.topic, a.partitions.unwrap_or(-1), TopicReplication::Fixed(a.replication_factor.unwrap_or(-1)));
+            for (k, v) in &configs {
+                topic = topic.set(k, v);
+            }
+            let results = client.create_topics([&topic], &options(&a.connect)).await;
+            match check(results, &a.connect.bootstrap_server, "create topic") {
+                Ok(_) => println!("Created topic {}.", a.topic),
+                Err(e) if a.if_not_exists && e.to_string().contains("already exists") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        TopicCommand::List(a) => {
+            let client = Arc::new(admin(&a.connect)?);
+            let timeout = a.connect.timeout();
+            let c = Arc::clone(&client);
+            let md = blocking(&a.connect.bootstrap_server, move || c.inner().fetch_metadata(None, timeout)).await?;
+            let mut names: Vec<&str> = md.topics().iter().map(|t| t.name()).filter(|n| a.internal || !n.starts_with("__")).collect();
+            names.sort_unstable();
+            for n in names {
+                println!("{n}");
+            }
+        }
+        TopicCommand::Describe(a) => describe(a).await?,
+        TopicCommand::Delete(a) => {
+            let client = admin(&a.connect)?;
+            let names: Vec<&str> = a.topics.iter().map(String::as_str).collect();
+            let results = client.delete_topics(&names, &options(&a.connect)).await;
+            for name in check(results, &a.connect.bootstrap_server, "delete topic")? {
+                println!("Deleted topic {name}.");
+            }
+        }
+        TopicCommand::AddPartitions(a) => {
+            let client = admin(&a.connect)?;
+            let np = NewPartitions::new(&a.topic, a.partitions);
+            let results = client.create_partitions([&np], &options(&a.connect)).await;
+            check(results, &a.connect.bootstrap_server, "add partitions to")?;
+            println!("Topic {} now has {} partitions.", a.topic, a.partitions);
+        }
+    }
+    Ok(())
+}
+
+async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
+    let client = Arc::new(admin(&a.connect)?);
+    let timeout = a.connect.timeout();
+    let c = Arc::clone(&client);
+    let md = blocking(&a.connect.bootstrap_server, move || c.inner().fetch_metadata(None, timeout)).await?;
+    let mut topics: Vec<_> = md.topics().iter().filter(|t| if a.topics.is_empty() { !t.name().starts_with("__") } else { a.topics.iter().any(|n| n == t.name()) }).collect();
+    for wanted in &a.topics {
+        if !topics.iter().any(|t| t.name() == wanted) {
+            bail!("unknown topic '{wanted}'");
+        }
+    }
+    topics.sort_by_key(|t| t.name());
+    for t in topics {
+        let rf = t.partitions().first().map_or(0, |p| p.replicas().len());
+        println!("Topic: {}\tPartitionCount: {}\tReplicationFactor: {}", t.name(), t.partitions().len(), rf);
+        for p in t.partitions() {
+            let name = t.name().to_string();
+            let c = Arc::clone(&client);
+            let id = p.id();
+            let (low, high) = blocking(&a.connect.bootstrap_server, move || c.inner().fetch_watermarks(&name, id, timeout)).await?;
+            let join = |v: &[i32]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
+            println!(
+                "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tLogStartOffset: {}\tLogEndOffset: {}",
+                t.name(),
+                p.id(),
+                p.leader(),
+                join(p.replicas()),
+                join(p.isr()),
+                low,
+                high
+            );
+        }
+        if a.configs {
+            let spec = ResourceSpecifier::Topic(t.name());
+            let results = client.describe_configs([&spec], &options(&a.connect)).await.map_err(|e| explain(e, &a.connect.bootstrap_server))?;
+            for r in results {
+                let r = r.map_err(|e| anyhow::anyhow!("cannot describe configs of '{}': {e}", t.name()))?;
+                for entry in r.entries {
+                    println!("\tConfig: {}={}\t({:?})", entry.name, entry.value.as_deref().unwrap_or("null"), entry.source);
+                }
+            }
+        }
+    }
+    Ok(())
+}
