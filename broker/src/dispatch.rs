@@ -106,14 +106,14 @@ pub(crate) async fn handle(state: &Arc<BrokerState>, peer: SocketAddr, frame: By
     let Some(served) = route_for(key) else {
         return Err(CloseReason::BadRequest(format!("unsupported API {key:?} (key {api_key})")));
     };
+    if key == ApiKey::Produce && (0..3).contains(&version) {
+        return Ok(Some(handlers::produce::unsupported_old_version(correlation_id, version, frame)));
+    }
     if version < served.min || version > served.max {
         if key == ApiKey::ApiVersions {
             // Kafka answers an ApiVersions version it does not know in v0 with
             // UNSUPPORTED_VERSION, so that the client can retry with a version it supports.
             return encode_response(correlation_id, 0, &handlers::api_versions::unsupported()).map(Some);
-        }
-        if key == ApiKey::Produce && version < 3 {
-            return Ok(Some(handlers::produce::unsupported_old_version(correlation_id, version, frame)));
         }
         return Err(CloseReason::BadRequest(format!("unsupported version {version} of {key:?}; supported {}..={}", served.min, served.max)));
     }

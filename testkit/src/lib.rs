@@ -171,3 +171,33 @@ impl RawClient {
         Ok(Some(body))
     }
 }
+
+/// An uncompressed magic-2 record batch holding `values` (keys `k0`, `k1`, ...), encoded the
+/// way a client encodes it, with valid CRC.
+pub fn record_batch(values: &[&[u8]]) -> Bytes {
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // the encoder keeps records in one batch while offset - sequence is constant;
+            // base sequence -1 (no idempotence) then needs sequence = offset - 1
+            sequence: i as i32 - 1,
+            timestamp: 1_700_000_000_000,
+            key: Some(Bytes::from(format!("k{i}"))),
+            value: Some(Bytes::copy_from_slice(v)),
+            headers: indexmap::IndexMap::new(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).expect("encode batch");
+    buf.freeze()
+}
