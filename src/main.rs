@@ -38,11 +38,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // Client subcommands report errors themselves; librdkafka's own log lines would repeat them.
-        let default = if matches!(cli.command, Command::Server(_)) { "info" } else { "warn,rdkafka::client=off" };
+        let default = if matches!(cli.command, Command::Server(_)) {
+            "info"
+        } else {
+            "warn,rdkafka::client=off"
+        };
         tracing_subscriber::EnvFilter::new(default)
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -1,5 +1,8 @@
 //! The CLI as a user runs it: a real `tributary server` process and the client subcommands.
 
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -19,9 +22,18 @@ impl Drop for Server {
 
 fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "server",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -32,7 +44,11 @@ fn server() -> Server {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(50));
     }
-    Server { child, bootstrap: format!("127.0.0.1:{port}"), _dir: dir }
+    Server {
+        child,
+        bootstrap: format!("127.0.0.1:{port}"),
+        _dir: dir,
+    }
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
@@ -52,7 +68,11 @@ fn run(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
@@ -60,21 +80,58 @@ fn ok(out: &Output) -> String {
 fn topic_lifecycle_produce_and_consume_as_json() {
     let s = server();
     let b = s.bootstrap.as_str();
-    ok(&run(&["topic", "create", "orders", "-p", "3", "-c", "retention.ms=60000", "-b", b], None));
+    ok(&run(
+        &[
+            "topic",
+            "create",
+            "orders",
+            "-p",
+            "3",
+            "-c",
+            "retention.ms=60000",
+            "-b",
+            b,
+        ],
+        None,
+    ));
     let list = ok(&run(&["topic", "list", "-b", b], None));
     assert_eq!(list.trim(), "orders");
-    let described = ok(&run(&["topic", "describe", "orders", "--configs", "-b", b], None));
+    let described = ok(&run(
+        &["topic", "describe", "orders", "--configs", "-b", b],
+        None,
+    ));
     assert!(described.contains("PartitionCount: 3"), "{described}");
     assert!(described.contains("retention.ms=60000"), "{described}");
 
     let input = "alice:1\nbob:2\ncarol:3\nalice:4\n";
-    ok(&run(&["produce", "orders", "-K", ":", "-H", "source=cli", "-b", b], Some(input)));
-    let out = ok(&run(&["consume", "orders", "--from-beginning", "-e", "--format", "json", "-b", b], None));
-    let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    ok(&run(
+        &["produce", "orders", "-K", ":", "-H", "source=cli", "-b", b],
+        Some(input),
+    ));
+    let out = ok(&run(
+        &[
+            "consume",
+            "orders",
+            "--from-beginning",
+            "-e",
+            "--format",
+            "json",
+            "-b",
+            b,
+        ],
+        None,
+    ));
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 4);
     let alice: Vec<&serde_json::Value> = records.iter().filter(|r| r["key"] == "alice").collect();
     assert_eq!(alice.len(), 2);
-    assert_eq!(alice[0]["partition"], alice[1]["partition"], "same key, same partition");
+    assert_eq!(
+        alice[0]["partition"], alice[1]["partition"],
+        "same key, same partition"
+    );
     assert_eq!(alice[0]["headers"][0]["key"], "source");
     assert_eq!(alice[0]["headers"][0]["value"], "cli");
     for r in &records {
@@ -84,12 +141,23 @@ fn topic_lifecycle_produce_and_consume_as_json() {
     // one partition, from an offset, limited count
     let p = alice[0]["partition"].as_i64().unwrap().to_string();
     let second = alice[1]["offset"].as_i64().unwrap().to_string();
-    let out = ok(&run(&["consume", "orders", "-p", &p, "--offset", &second, "-n", "1", "-b", b], None));
+    let out = ok(&run(
+        &[
+            "consume", "orders", "-p", &p, "--offset", &second, "-n", "1", "-b", b,
+        ],
+        None,
+    ));
     assert_eq!(out.trim(), "4");
-    let out = ok(&run(&["consume", "orders", "--from-timestamp", "0", "-e", "-b", b], None));
+    let out = ok(&run(
+        &["consume", "orders", "--from-timestamp", "0", "-e", "-b", b],
+        None,
+    ));
     assert_eq!(out.lines().count(), 4);
 
-    ok(&run(&["topic", "add-partitions", "orders", "-p", "5", "-b", b], None));
+    ok(&run(
+        &["topic", "add-partitions", "orders", "-p", "5", "-b", b],
+        None,
+    ));
     assert!(ok(&run(&["topic", "describe", "orders", "-b", b], None)).contains("PartitionCount: 5"));
     ok(&run(&["topic", "delete", "orders", "-b", b], None));
     assert_eq!(ok(&run(&["topic", "list", "-b", b], None)).trim(), "");
@@ -110,10 +178,28 @@ fn errors_a_user_can_act_on_exit_non_zero() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--acks"));
     let out = run(&["topic", "frobnicate"], None);
     assert!(!out.status.success());
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = run(&["topic", "list", "--timeout-ms", "1500", "-b", &format!("127.0.0.1:{dead}")], None);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(
+        &[
+            "topic",
+            "list",
+            "--timeout-ms",
+            "1500",
+            "-b",
+            &format!("127.0.0.1:{dead}"),
+        ],
+        None,
+    );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach a broker"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot reach a broker"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -124,7 +210,10 @@ fn server_rejects_bad_configuration_with_the_key_named() {
     let out = run(&["server", "--config", cfg.to_str().unwrap()], None);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("num.partitions"));
-    let out = run(&["server", "--config", "/nonexistent/server.properties"], None);
+    let out = run(
+        &["server", "--config", "/nonexistent/server.properties"],
+        None,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
 }

@@ -2,6 +2,9 @@
 //! SIGKILL while producers with acks=all are writing; after a restart every acknowledged record
 //! is read back, in order, per partition.
 
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,12 +16,21 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_server(dir: &std::path::Path, port: u16) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "server",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -47,7 +59,17 @@ async fn acknowledged_records_survive_kill_9() {
     let topic = format!("crash-{}", std::process::id());
     let mut server = start_server(dir.path(), port);
     let status = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["topic", "create", &topic, "-p", "3", "-c", "segment.bytes=20000", "-b", &bootstrap])
+        .args([
+            "topic",
+            "create",
+            &topic,
+            "-p",
+            "3",
+            "-c",
+            "segment.bytes=20000",
+            "-b",
+            &bootstrap,
+        ])
         .status()
         .unwrap();
     assert!(status.success());
@@ -74,7 +96,12 @@ async fn acknowledged_records_survive_kill_9() {
                     let p = producer.clone();
                     let t = topic.clone();
                     futs.push(tokio::spawn(async move {
-                        let r = p.send(FutureRecord::to(&t).key(&format!("k{i}")).payload(&value), Duration::from_secs(3)).await;
+                        let r = p
+                            .send(
+                                FutureRecord::to(&t).key(&format!("k{i}")).payload(&value),
+                                Duration::from_secs(3),
+                            )
+                            .await;
                         (r.ok().map(|d| (d.partition, d.offset)), value)
                     }));
                     if i % 100 == 0 {
@@ -109,7 +136,8 @@ async fn acknowledged_records_survive_kill_9() {
         .unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..3 {
-        tpl.add_partition_offset(&topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(&topic, p, Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&tpl).unwrap();
     let mut stored: HashMap<i32, HashMap<i64, String>> = HashMap::new();
@@ -121,9 +149,15 @@ async fn acknowledged_records_survive_kill_9() {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 let prev = last_offset.insert(m.partition(), m.offset());
-                assert!(prev.is_none_or(|p| m.offset() > p), "offsets increase within a partition");
+                assert!(
+                    prev.is_none_or(|p| m.offset() > p),
+                    "offsets increase within a partition"
+                );
                 eof.remove(&m.partition());
-                stored.entry(m.partition()).or_default().insert(m.offset(), String::from_utf8(m.payload().unwrap().to_vec()).unwrap());
+                stored.entry(m.partition()).or_default().insert(
+                    m.offset(),
+                    String::from_utf8(m.payload().unwrap().to_vec()).unwrap(),
+                );
             }
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
                 eof.insert(p);
@@ -134,7 +168,11 @@ async fn acknowledged_records_survive_kill_9() {
     }
     for (p, records) in &acked {
         for (o, v) in records {
-            assert_eq!(stored.get(p).and_then(|s| s.get(o)), Some(v), "acknowledged record at {p}/{o} is there");
+            assert_eq!(
+                stored.get(p).and_then(|s| s.get(o)),
+                Some(v),
+                "acknowledged record at {p}/{o} is there"
+            );
         }
     }
     kill9(&mut server);

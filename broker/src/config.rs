@@ -57,29 +57,217 @@ macro_rules! topic_config {
 
 /// Every topic config Tributary knows, in Kafka's alphabetical order.
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    topic_config!("cleanup.policy", ["log.cleanup.policy"], "delete", List, ["compact", "delete"], 0, "The retention policy to use on log segments: delete and/or compact."),
-    topic_config!("compression.type", ["compression.type"], "producer", String, ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], 0, "The final compression type for a topic; 'producer' keeps the codec the producer used."),
-    topic_config!("delete.retention.ms", ["log.cleaner.delete.retention.ms"], "86400000", Long, [], 0, "How long delete tombstones are retained on compacted topics."),
-    topic_config!("file.delete.delay.ms", ["log.segment.delete.delay.ms"], "60000", Long, [], 0, "How long to wait before deleting a file from the filesystem."),
-    topic_config!("flush.messages", ["log.flush.interval.messages"], LONG_MAX, Long, [], 1, "Force an fsync of the log after this many messages."),
-    topic_config!("flush.ms", ["log.flush.interval.ms"], LONG_MAX, Long, [], 0, "Force an fsync of the log after this much time."),
-    topic_config!("index.interval.bytes", ["log.index.interval.bytes"], "4096", Int, [], 0, "How frequently an entry is added to the offset index."),
-    topic_config!("max.compaction.lag.ms", ["log.cleaner.max.compaction.lag.ms"], LONG_MAX, Long, [], 1, "The maximum time a message will remain ineligible for compaction."),
-    topic_config!("max.message.bytes", ["message.max.bytes"], "1048588", Int, [], 0, "The largest record batch size allowed by Kafka (after compression)."),
-    topic_config!("message.timestamp.after.max.ms", ["log.message.timestamp.after.max.ms"], LONG_MAX, Long, [], 0, "How far a record timestamp may be ahead of the broker's time."),
-    topic_config!("message.timestamp.before.max.ms", ["log.message.timestamp.before.max.ms"], LONG_MAX, Long, [], 0, "How far a record timestamp may be behind the broker's time."),
-    topic_config!("message.timestamp.type", ["log.message.timestamp.type"], "CreateTime", String, ["CreateTime", "LogAppendTime"], 0, "Whether the timestamp is the message create time or the log append time."),
-    topic_config!("min.cleanable.dirty.ratio", ["log.cleaner.min.cleanable.ratio"], "0.5", Double, [], 0, "The minimum ratio of dirty log to total log for a log to be eligible for cleaning."),
-    topic_config!("min.compaction.lag.ms", ["log.cleaner.min.compaction.lag.ms"], "0", Long, [], 0, "The minimum time a message will remain uncompacted in the log."),
-    topic_config!("min.insync.replicas", ["min.insync.replicas"], "1", Int, [], 1, "The minimum number of replicas that must acknowledge a write for acks=all to succeed."),
-    topic_config!("preallocate", ["log.preallocate"], "false", Boolean, [], 0, "Whether to preallocate the file on disk when creating a new log segment."),
-    topic_config!("retention.bytes", ["log.retention.bytes"], "-1", Long, [], -1, "The maximum size a partition can grow to before old segments are discarded."),
-    topic_config!("retention.ms", ["log.retention.ms", "log.retention.minutes", "log.retention.hours"], "604800000", Long, [], -1, "The maximum time a log is retained before old segments are discarded."),
-    topic_config!("segment.bytes", ["log.segment.bytes"], "1073741824", Int, [], 14, "The segment file size for the log."),
-    topic_config!("segment.index.bytes", ["log.index.size.max.bytes"], "10485760", Int, [], 4, "The size of the index that maps offsets to file positions."),
-    topic_config!("segment.jitter.ms", ["log.roll.jitter.ms", "log.roll.jitter.hours"], "0", Long, [], 0, "The maximum random jitter subtracted from the scheduled segment roll time."),
-    topic_config!("segment.ms", ["log.roll.ms", "log.roll.hours"], "604800000", Long, [], 1, "The period of time after which the log rolls a new segment."),
-    topic_config!("unclean.leader.election.enable", ["unclean.leader.election.enable"], "false", Boolean, [], 0, "Whether replicas not in the ISR may be elected leader as a last resort."),
+    topic_config!(
+        "cleanup.policy",
+        ["log.cleanup.policy"],
+        "delete",
+        List,
+        ["compact", "delete"],
+        0,
+        "The retention policy to use on log segments: delete and/or compact."
+    ),
+    topic_config!(
+        "compression.type",
+        ["compression.type"],
+        "producer",
+        String,
+        ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"],
+        0,
+        "The final compression type for a topic; 'producer' keeps the codec the producer used."
+    ),
+    topic_config!(
+        "delete.retention.ms",
+        ["log.cleaner.delete.retention.ms"],
+        "86400000",
+        Long,
+        [],
+        0,
+        "How long delete tombstones are retained on compacted topics."
+    ),
+    topic_config!(
+        "file.delete.delay.ms",
+        ["log.segment.delete.delay.ms"],
+        "60000",
+        Long,
+        [],
+        0,
+        "How long to wait before deleting a file from the filesystem."
+    ),
+    topic_config!(
+        "flush.messages",
+        ["log.flush.interval.messages"],
+        LONG_MAX,
+        Long,
+        [],
+        1,
+        "Force an fsync of the log after this many messages."
+    ),
+    topic_config!(
+        "flush.ms",
+        ["log.flush.interval.ms"],
+        LONG_MAX,
+        Long,
+        [],
+        0,
+        "Force an fsync of the log after this much time."
+    ),
+    topic_config!(
+        "index.interval.bytes",
+        ["log.index.interval.bytes"],
+        "4096",
+        Int,
+        [],
+        0,
+        "How frequently an entry is added to the offset index."
+    ),
+    topic_config!(
+        "max.compaction.lag.ms",
+        ["log.cleaner.max.compaction.lag.ms"],
+        LONG_MAX,
+        Long,
+        [],
+        1,
+        "The maximum time a message will remain ineligible for compaction."
+    ),
+    topic_config!(
+        "max.message.bytes",
+        ["message.max.bytes"],
+        "1048588",
+        Int,
+        [],
+        0,
+        "The largest record batch size allowed by Kafka (after compression)."
+    ),
+    topic_config!(
+        "message.timestamp.after.max.ms",
+        ["log.message.timestamp.after.max.ms"],
+        LONG_MAX,
+        Long,
+        [],
+        0,
+        "How far a record timestamp may be ahead of the broker's time."
+    ),
+    topic_config!(
+        "message.timestamp.before.max.ms",
+        ["log.message.timestamp.before.max.ms"],
+        LONG_MAX,
+        Long,
+        [],
+        0,
+        "How far a record timestamp may be behind the broker's time."
+    ),
+    topic_config!(
+        "message.timestamp.type",
+        ["log.message.timestamp.type"],
+        "CreateTime",
+        String,
+        ["CreateTime", "LogAppendTime"],
+        0,
+        "Whether the timestamp is the message create time or the log append time."
+    ),
+    topic_config!(
+        "min.cleanable.dirty.ratio",
+        ["log.cleaner.min.cleanable.ratio"],
+        "0.5",
+        Double,
+        [],
+        0,
+        "The minimum ratio of dirty log to total log for a log to be eligible for cleaning."
+    ),
+    topic_config!(
+        "min.compaction.lag.ms",
+        ["log.cleaner.min.compaction.lag.ms"],
+        "0",
+        Long,
+        [],
+        0,
+        "The minimum time a message will remain uncompacted in the log."
+    ),
+    topic_config!(
+        "min.insync.replicas",
+        ["min.insync.replicas"],
+        "1",
+        Int,
+        [],
+        1,
+        "The minimum number of replicas that must acknowledge a write for acks=all to succeed."
+    ),
+    topic_config!(
+        "preallocate",
+        ["log.preallocate"],
+        "false",
+        Boolean,
+        [],
+        0,
+        "Whether to preallocate the file on disk when creating a new log segment."
+    ),
+    topic_config!(
+        "retention.bytes",
+        ["log.retention.bytes"],
+        "-1",
+        Long,
+        [],
+        -1,
+        "The maximum size a partition can grow to before old segments are discarded."
+    ),
+    topic_config!(
+        "retention.ms",
+        [
+            "log.retention.ms",
+            "log.retention.minutes",
+            "log.retention.hours"
+        ],
+        "604800000",
+        Long,
+        [],
+        -1,
+        "The maximum time a log is retained before old segments are discarded."
+    ),
+    topic_config!(
+        "segment.bytes",
+        ["log.segment.bytes"],
+        "1073741824",
+        Int,
+        [],
+        14,
+        "The segment file size for the log."
+    ),
+    topic_config!(
+        "segment.index.bytes",
+        ["log.index.size.max.bytes"],
+        "10485760",
+        Int,
+        [],
+        4,
+        "The size of the index that maps offsets to file positions."
+    ),
+    topic_config!(
+        "segment.jitter.ms",
+        ["log.roll.jitter.ms", "log.roll.jitter.hours"],
+        "0",
+        Long,
+        [],
+        0,
+        "The maximum random jitter subtracted from the scheduled segment roll time."
+    ),
+    topic_config!(
+        "segment.ms",
+        ["log.roll.ms", "log.roll.hours"],
+        "604800000",
+        Long,
+        [],
+        1,
+        "The period of time after which the log rolls a new segment."
+    ),
+    topic_config!(
+        "unclean.leader.election.enable",
+        ["unclean.leader.election.enable"],
+        "false",
+        Boolean,
+        [],
+        0,
+        "Whether replicas not in the ISR may be elected leader as a last resort."
+    ),
 ];
 
 /// Looks up a topic config definition by name.
@@ -98,8 +286,18 @@ fn synonym_scale(synonym: &str) -> i64 {
     }
 }
 
-fn check_value(name: &str, kind: ConfigType, allowed: &[&str], min: f64, value: &str) -> Result<(), String> {
-    let bad = |why: String| Err(format!("Invalid value {value} for configuration {name}: {why}"));
+fn check_value(
+    name: &str,
+    kind: ConfigType,
+    allowed: &[&str],
+    min: f64,
+    value: &str,
+) -> Result<(), String> {
+    let bad = |why: String| {
+        Err(format!(
+            "Invalid value {value} for configuration {name}: {why}"
+        ))
+    };
     match kind {
         ConfigType::Boolean => {
             if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
@@ -108,9 +306,16 @@ fn check_value(name: &str, kind: ConfigType, allowed: &[&str], min: f64, value: 
         }
         ConfigType::Int | ConfigType::Long => {
             let parsed = if kind == ConfigType::Int {
-                value.trim().parse::<i32>().map(i64::from).map_err(|_| "Not a number of type INT")
+                value
+                    .trim()
+                    .parse::<i32>()
+                    .map(i64::from)
+                    .map_err(|_| "Not a number of type INT")
             } else {
-                value.trim().parse::<i64>().map_err(|_| "Not a number of type LONG")
+                value
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| "Not a number of type LONG")
             };
             match parsed {
                 Ok(n) if (n as f64) < min => return bad(format!("Value must be at least {min}")),
@@ -119,7 +324,9 @@ fn check_value(name: &str, kind: ConfigType, allowed: &[&str], min: f64, value: 
             }
         }
         ConfigType::Double => match value.trim().parse::<f64>() {
-            Ok(n) if n < min || !n.is_finite() => return bad(format!("Value must be at least {min}")),
+            Ok(n) if n < min || !n.is_finite() => {
+                return bad(format!("Value must be at least {min}"))
+            }
             Ok(_) => {}
             Err(_) => return bad("Not a number of type DOUBLE".into()),
         },
@@ -131,7 +338,10 @@ fn check_value(name: &str, kind: ConfigType, allowed: &[&str], min: f64, value: 
         ConfigType::List => {
             for item in value.split(',').map(str::trim) {
                 if !allowed.is_empty() && !allowed.contains(&item) {
-                    return bad(format!("List elements must be one of: {}", allowed.join(", ")));
+                    return bad(format!(
+                        "List elements must be one of: {}",
+                        allowed.join(", ")
+                    ));
                 }
             }
         }
@@ -278,12 +488,16 @@ pub struct BrokerConfig {
 fn parse_listener(value: &str) -> Result<(String, u16), ConfigError> {
     let first = value.split(',').next().unwrap_or("").trim();
     let addr = first.split_once("://").map_or(first, |(_, a)| a);
-    let (host, port) = addr
-        .rsplit_once(':')
-        .ok_or_else(|| ConfigError(format!("Invalid listener '{value}': expected PLAINTEXT://HOST:PORT")))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| ConfigError(format!("Invalid listener '{value}': port '{port}' is not a number 0-65535")))?;
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| {
+        ConfigError(format!(
+            "Invalid listener '{value}': expected PLAINTEXT://HOST:PORT"
+        ))
+    })?;
+    let port: u16 = port.parse().map_err(|_| {
+        ConfigError(format!(
+            "Invalid listener '{value}': port '{port}' is not a number 0-65535"
+        ))
+    })?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     Ok((host.to_string(), port))
@@ -300,7 +514,9 @@ pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>, ConfigEr
         let (k, v) = line
             .split_once('=')
             .or_else(|| line.split_once(':'))
-            .ok_or_else(|| ConfigError(format!("line {}: expected key=value, got '{line}'", n + 1)))?;
+            .ok_or_else(|| {
+                ConfigError(format!("line {}: expected key=value, got '{line}'", n + 1))
+            })?;
         out.insert(k.trim().to_string(), v.trim().to_string());
     }
     Ok(out)
@@ -311,26 +527,44 @@ impl BrokerConfig {
     pub fn from_props(props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         for (k, v) in &props {
             match BROKER_CONFIGS.iter().find(|d| d.name == k) {
-                Some(def) => check_value(k, def.kind, def.allowed, def.min, v).map_err(ConfigError)?,
-                None => tracing::warn!(key = %k, "The configuration '{k}' was supplied but isn't a known config."),
+                Some(def) => {
+                    check_value(k, def.kind, def.allowed, def.min, v).map_err(ConfigError)?
+                }
+                None => {
+                    tracing::warn!(key = %k, "The configuration '{k}' was supplied but isn't a known config.")
+                }
             }
         }
         let get = |k: &str| -> String {
             props.get(k).cloned().unwrap_or_else(|| {
-                BROKER_CONFIGS.iter().find(|d| d.name == k).map(|d| d.default.to_string()).unwrap_or_default()
+                BROKER_CONFIGS
+                    .iter()
+                    .find(|d| d.name == k)
+                    .map(|d| d.default.to_string())
+                    .unwrap_or_default()
             })
         };
         let num = |k: &str| -> Result<i64, ConfigError> {
-            get(k).trim().parse::<i64>().map_err(|_| ConfigError(format!("Invalid value for configuration {k}: not a number")))
+            get(k).trim().parse::<i64>().map_err(|_| {
+                ConfigError(format!("Invalid value for configuration {k}: not a number"))
+            })
         };
         let (host, port) = parse_listener(&get("listeners"))?;
         let listen_addr: SocketAddr = format!("{host}:{port}")
             .parse()
             .or_else(|_| {
                 use std::net::ToSocketAddrs;
-                (host.as_str(), port).to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or(())
+                (host.as_str(), port)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or(())
             })
-            .map_err(|_| ConfigError(format!("Invalid value for configuration listeners: cannot resolve host '{host}'")))?;
+            .map_err(|_| {
+                ConfigError(format!(
+                    "Invalid value for configuration listeners: cannot resolve host '{host}'"
+                ))
+            })?;
         let advertised = match props.get("advertised.listeners") {
             Some(v) if !v.trim().is_empty() => Some(parse_listener(v)?),
             _ => None,
@@ -340,14 +574,28 @@ impl BrokerConfig {
             node_id: num("node.id")? as i32,
             listen_addr,
             advertised,
-            data_dir: PathBuf::from(props.get("log.dirs").or_else(|| props.get("log.dir")).cloned().unwrap_or_else(|| get("log.dirs")).split(',').next().unwrap_or("./tributary-data").trim()),
+            data_dir: PathBuf::from(
+                props
+                    .get("log.dirs")
+                    .or_else(|| props.get("log.dir"))
+                    .cloned()
+                    .unwrap_or_else(|| get("log.dirs"))
+                    .split(',')
+                    .next()
+                    .unwrap_or("./tributary-data")
+                    .trim(),
+            ),
             num_partitions: num("num.partitions")? as i32,
             default_replication_factor: num("default.replication.factor")? as i16,
             auto_create_topics: get("auto.create.topics.enable").eq_ignore_ascii_case("true"),
             socket_request_max_bytes: num("socket.request.max.bytes")? as usize,
             connections_max_idle_ms: num("connections.max.idle.ms")? as u64,
             queued_max_requests: num("queued.max.requests")? as usize,
-            queued_max_request_bytes: if queued_bytes <= 0 { 512 << 20 } else { queued_bytes as usize },
+            queued_max_request_bytes: if queued_bytes <= 0 {
+                512 << 20
+            } else {
+                queued_bytes as usize
+            },
             max_connections: num("max.connections")? as usize,
             flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms")? as u64,
             props,
@@ -358,20 +606,29 @@ impl BrokerConfig {
                 cfg.queued_max_request_bytes, cfg.socket_request_max_bytes
             )));
         }
-        cfg.resolve_log_config(&BTreeMap::new()).map_err(ConfigError)?;
+        cfg.resolve_log_config(&BTreeMap::new())
+            .map_err(ConfigError)?;
         Ok(cfg)
     }
 
     /// The value of a broker property as set, or its default.
     pub fn get(&self, name: &str) -> Option<String> {
         self.props.get(name).cloned().or_else(|| {
-            BROKER_CONFIGS.iter().find(|d| d.name == name).filter(|d| !d.default.is_empty()).map(|d| d.default.to_string())
+            BROKER_CONFIGS
+                .iter()
+                .find(|d| d.name == name)
+                .filter(|d| !d.default.is_empty())
+                .map(|d| d.default.to_string())
         })
     }
 
     /// Resolves one topic config: the topic override, else the broker synonyms, else Kafka's
     /// default, with every level listed as a synonym.
-    pub fn resolve_topic_config(&self, def: &TopicConfigDef, overrides: &BTreeMap<String, String>) -> ResolvedConfig {
+    pub fn resolve_topic_config(
+        &self,
+        def: &TopicConfigDef,
+        overrides: &BTreeMap<String, String>,
+    ) -> ResolvedConfig {
         let mut synonyms = Vec::new();
         if let Some(v) = overrides.get(def.name) {
             synonyms.push((def.name.to_string(), v.clone(), ConfigSource::TopicConfig));
@@ -382,26 +639,46 @@ impl BrokerConfig {
             }
         }
         // The last synonym of a time config in hours holds Kafka's default, reported as such.
-        synonyms.push((def.synonyms.last().copied().unwrap_or(def.name).to_string(), default_in_synonym_unit(def), ConfigSource::DefaultConfig));
+        synonyms.push((
+            def.synonyms.last().copied().unwrap_or(def.name).to_string(),
+            default_in_synonym_unit(def),
+            ConfigSource::DefaultConfig,
+        ));
         let (first_name, first_value, source) = synonyms[0].clone();
         let value = if first_name == def.name {
             first_value
         } else {
-            match (synonym_scale(&first_name), first_value.trim().parse::<i64>()) {
+            match (
+                synonym_scale(&first_name),
+                first_value.trim().parse::<i64>(),
+            ) {
                 (scale, Ok(n)) if scale > 1 && n >= 0 => n.saturating_mul(scale).to_string(),
                 _ => first_value,
             }
         };
-        ResolvedConfig { name: def.name.to_string(), value, source, synonyms }
+        ResolvedConfig {
+            name: def.name.to_string(),
+            value,
+            source,
+            synonyms,
+        }
     }
 
     /// Resolves every setting the log needs for a topic with these overrides.
-    pub fn resolve_log_config(&self, overrides: &BTreeMap<String, String>) -> Result<LogConfig, String> {
+    pub fn resolve_log_config(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<LogConfig, String> {
         let value = |name: &str| -> String {
-            topic_config_def(name).map(|d| self.resolve_topic_config(d, overrides).value).unwrap_or_default()
+            topic_config_def(name)
+                .map(|d| self.resolve_topic_config(d, overrides).value)
+                .unwrap_or_default()
         };
         let long = |name: &str| -> Result<i64, String> {
-            value(name).trim().parse::<i64>().map_err(|_| format!("Invalid value for configuration {name}: not a number"))
+            value(name)
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("Invalid value for configuration {name}: not a number"))
         };
         Ok(LogConfig {
             segment_bytes: long("segment.bytes")?.max(14) as u64,
@@ -434,7 +711,12 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<BrokerConfig, ConfigError> {
-        BrokerConfig::from_props(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        BrokerConfig::from_props(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -446,7 +728,10 @@ mod tests {
         let log = c.resolve_log_config(&BTreeMap::new()).unwrap();
         assert_eq!(log, LogConfig::default());
         let r = c.resolve_topic_config(topic_config_def("retention.ms").unwrap(), &BTreeMap::new());
-        assert_eq!((r.value.as_str(), r.source), ("604800000", ConfigSource::DefaultConfig));
+        assert_eq!(
+            (r.value.as_str(), r.source),
+            ("604800000", ConfigSource::DefaultConfig)
+        );
         assert_eq!(r.synonyms[0].0, "log.retention.hours");
         assert_eq!(r.synonyms[0].1, "168");
     }
@@ -455,7 +740,10 @@ mod tests {
     fn broker_synonyms_and_topic_overrides_take_precedence() {
         let c = cfg(&[("log.retention.hours", "1"), ("log.segment.bytes", "2048")]).unwrap();
         let r = c.resolve_topic_config(topic_config_def("retention.ms").unwrap(), &BTreeMap::new());
-        assert_eq!((r.value.as_str(), r.source), ("3600000", ConfigSource::StaticBrokerConfig));
+        assert_eq!(
+            (r.value.as_str(), r.source),
+            ("3600000", ConfigSource::StaticBrokerConfig)
+        );
         let c = cfg(&[("log.retention.hours", "1"), ("log.retention.ms", "5000")]).unwrap();
         let r = c.resolve_topic_config(topic_config_def("retention.ms").unwrap(), &BTreeMap::new());
         assert_eq!(r.value, "5000", "the smaller unit wins");
@@ -468,19 +756,30 @@ mod tests {
     fn bad_values_name_the_key_and_allowed_values() {
         let e = cfg(&[("num.partitions", "zero")]).unwrap_err().to_string();
         assert!(e.contains("num.partitions"), "{e}");
-        let e = cfg(&[("log.message.timestamp.type", "Wallclock")]).unwrap_err().to_string();
+        let e = cfg(&[("log.message.timestamp.type", "Wallclock")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("CreateTime, LogAppendTime"), "{e}");
-        let e = cfg(&[("listeners", "PLAINTEXT://localhost:99999")]).unwrap_err().to_string();
+        let e = cfg(&[("listeners", "PLAINTEXT://localhost:99999")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("listeners") || e.contains("99999"), "{e}");
         assert!(validate_topic_config("cleanup.policy", "compact,delete").is_ok());
-        assert!(validate_topic_config("cleanup.policy", "shred").unwrap_err().contains("compact, delete"));
-        assert!(validate_topic_config("no.such.config", "1").unwrap_err().contains("Unknown"));
-        assert!(validate_topic_config("segment.bytes", "10").unwrap_err().contains("at least 14"));
+        assert!(validate_topic_config("cleanup.policy", "shred")
+            .unwrap_err()
+            .contains("compact, delete"));
+        assert!(validate_topic_config("no.such.config", "1")
+            .unwrap_err()
+            .contains("Unknown"));
+        assert!(validate_topic_config("segment.bytes", "10")
+            .unwrap_err()
+            .contains("at least 14"));
     }
 
     #[test]
     fn properties_file_syntax() {
-        let p = parse_properties("# comment\nnode.id=3\n\nlog.dirs = /tmp/x\n! other\nfoo: bar\n").unwrap();
+        let p = parse_properties("# comment\nnode.id=3\n\nlog.dirs = /tmp/x\n! other\nfoo: bar\n")
+            .unwrap();
         assert_eq!(p.get("node.id").map(String::as_str), Some("3"));
         assert_eq!(p.get("log.dirs").map(String::as_str), Some("/tmp/x"));
         assert_eq!(p.get("foo").map(String::as_str), Some("bar"));

@@ -75,16 +75,30 @@ routes! {
 }
 
 /// Encodes `[size][response header][body]` for a response at `version`.
-fn encode_response<R: Encodable + HeaderVersion>(correlation_id: i32, version: i16, response: &R) -> Result<Bytes, CloseReason> {
+fn encode_response<R: Encodable + HeaderVersion>(
+    correlation_id: i32,
+    version: i16,
+    response: &R,
+) -> Result<Bytes, CloseReason> {
     let header_version = R::header_version(version);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let fail = |what: &str, e: String| CloseReason::BadRequest(format!("cannot encode {what} v{version}: {e}"));
-    let size = header.compute_size(header_version).map_err(|e| fail("response header", e.to_string()))?
-        + response.compute_size(version).map_err(|e| fail("response", e.to_string()))?;
+    let fail = |what: &str, e: String| {
+        CloseReason::BadRequest(format!("cannot encode {what} v{version}: {e}"))
+    };
+    let size = header
+        .compute_size(header_version)
+        .map_err(|e| fail("response header", e.to_string()))?
+        + response
+            .compute_size(version)
+            .map_err(|e| fail("response", e.to_string()))?;
     let mut buf = BytesMut::with_capacity(size + 4);
     buf.put_i32(size as i32);
-    header.encode(&mut buf, header_version).map_err(|e| fail("response header", e.to_string()))?;
-    response.encode(&mut buf, version).map_err(|e| fail("response", e.to_string()))?;
+    header
+        .encode(&mut buf, header_version)
+        .map_err(|e| fail("response header", e.to_string()))?;
+    response
+        .encode(&mut buf, version)
+        .map_err(|e| fail("response", e.to_string()))?;
     Ok(buf.freeze())
 }
 
@@ -95,33 +109,56 @@ pub fn route_for(key: ApiKey) -> Option<Route> {
 
 /// Handles one request frame. `Ok(None)` means no response is due (Produce with acks=0);
 /// `Err` means the connection must be closed, as Kafka closes it for requests it cannot parse.
-pub(crate) async fn handle(state: &Arc<BrokerState>, peer: SocketAddr, frame: Bytes) -> Result<Option<Bytes>, CloseReason> {
+pub(crate) async fn handle(
+    state: &Arc<BrokerState>,
+    peer: SocketAddr,
+    frame: Bytes,
+) -> Result<Option<Bytes>, CloseReason> {
     if frame.len() < 8 {
-        return Err(CloseReason::BadRequest(format!("request of {} bytes is shorter than a request header", frame.len())));
+        return Err(CloseReason::BadRequest(format!(
+            "request of {} bytes is shorter than a request header",
+            frame.len()
+        )));
     }
     let api_key = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    let key = ApiKey::try_from(api_key).map_err(|_| CloseReason::BadRequest(format!("unknown API key {api_key}")))?;
+    let key = ApiKey::try_from(api_key)
+        .map_err(|_| CloseReason::BadRequest(format!("unknown API key {api_key}")))?;
     let Some(served) = route_for(key) else {
-        return Err(CloseReason::BadRequest(format!("unsupported API {key:?} (key {api_key})")));
+        return Err(CloseReason::BadRequest(format!(
+            "unsupported API {key:?} (key {api_key})"
+        )));
     };
     if key == ApiKey::Produce && (0..3).contains(&version) {
-        return Ok(Some(handlers::produce::unsupported_old_version(correlation_id, version, frame)));
+        return Ok(Some(handlers::produce::unsupported_old_version(
+            correlation_id,
+            version,
+            frame,
+        )));
     }
     if version < served.min || version > served.max {
         if key == ApiKey::ApiVersions {
             // Kafka answers an ApiVersions version it does not know in v0 with
             // UNSUPPORTED_VERSION, so that the client can retry with a version it supports.
-            return encode_response(correlation_id, 0, &handlers::api_versions::unsupported()).map(Some);
+            return encode_response(correlation_id, 0, &handlers::api_versions::unsupported())
+                .map(Some);
         }
-        return Err(CloseReason::BadRequest(format!("unsupported version {version} of {key:?}; supported {}..={}", served.min, served.max)));
+        return Err(CloseReason::BadRequest(format!(
+            "unsupported version {version} of {key:?}; supported {}..={}",
+            served.min, served.max
+        )));
     }
     let mut body = frame;
     let header_version = key.request_header_version(version);
     let header = RequestHeader::decode(&mut body, header_version)
         .map_err(|e| CloseReason::BadRequest(format!("cannot decode request header: {e}")))?;
-    let ctx = RequestContext { state: Arc::clone(state), version, client_id: header.client_id, peer };
+    let ctx = RequestContext {
+        state: Arc::clone(state),
+        version,
+        client_id: header.client_id,
+        peer,
+    };
     tracing::trace!(api = ?key, version, correlation_id, %peer, "request");
     route(ctx, key, correlation_id, &mut body).await
 }

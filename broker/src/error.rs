@@ -140,13 +140,18 @@ impl BrokerError {
             BrokerError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             BrokerError::UnknownTopicOrPartition(_) => ErrorCode::UnknownTopicOrPartition,
             BrokerError::InvalidConfig(_) => ErrorCode::InvalidConfig,
-            BrokerError::Storage { .. } | BrokerError::LogOffline(_) => ErrorCode::KafkaStorageError,
+            BrokerError::Storage { .. } | BrokerError::LogOffline(_) => {
+                ErrorCode::KafkaStorageError
+            }
         }
     }
 
     /// Wraps an I/O error with the path it happened on.
     pub fn storage(path: impl AsRef<std::path::Path>, source: io::Error) -> Self {
-        BrokerError::Storage { path: path.as_ref().display().to_string(), source }
+        BrokerError::Storage {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
     }
 }
 

@@ -110,14 +110,21 @@ async fn read_loop(
         let len = len as usize;
         // Memory for the frame is reserved before it is read: a flood of large requests waits
         // here instead of growing the heap.
-        let Ok(memory) = Arc::clone(&state.request_memory).acquire_many_owned(len.max(1) as u32).await else { return None };
+        let Ok(memory) = Arc::clone(&state.request_memory)
+            .acquire_many_owned(len.max(1) as u32)
+            .await
+        else {
+            return None;
+        };
         let mut frame = BytesMut::zeroed(len);
         match tokio::time::timeout(idle, reader.read_exact(&mut frame)).await {
             Err(_) => return Some(CloseReason::Idle(state.config.connections_max_idle_ms)),
             Ok(Err(_)) => return None,
             Ok(Ok(_)) => {}
         }
-        let Ok(slot) = Arc::clone(&state.request_slots).acquire_owned().await else { return None };
+        let Ok(slot) = Arc::clone(&state.request_slots).acquire_owned().await else {
+            return None;
+        };
         let response = dispatch::handle(state, peer, frame.freeze()).await;
         drop(slot);
         drop(memory);

@@ -44,7 +44,13 @@ pub struct Partition {
 }
 
 impl Partition {
-    pub(crate) fn new(topic: Arc<str>, topic_id: Uuid, index: i32, log: Log, leader_epoch: i32) -> Self {
+    pub(crate) fn new(
+        topic: Arc<str>,
+        topic_id: Uuid,
+        index: i32,
+        log: Log,
+        leader_epoch: i32,
+    ) -> Self {
         let (start, end) = (log.log_start_offset(), log.log_end_offset());
         let (hw, _) = watch::channel(end);
         Partition {
@@ -96,10 +102,20 @@ impl Partition {
     }
 
     /// Reads from `offset` up to the high watermark (or LSO for `read_committed`). Blocking.
-    pub fn read(&self, offset: i64, max_bytes: usize, read_committed: bool, min_one: bool) -> Result<(ReadInfo, PartitionOffsets)> {
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        read_committed: bool,
+        min_one: bool,
+    ) -> Result<(ReadInfo, PartitionOffsets)> {
         let log = self.log.lock();
         let offsets = self.offsets();
-        let bound = if read_committed { offsets.last_stable_offset } else { offsets.high_watermark };
+        let bound = if read_committed {
+            offsets.last_stable_offset
+        } else {
+            offsets.high_watermark
+        };
         let info = log.read(offset, max_bytes, bound, min_one)?;
         Ok((info, offsets))
     }
@@ -118,7 +134,10 @@ impl Partition {
 
     /// The leader epoch in force at `offset` (for ListOffsets answers), or the current one.
     pub fn epoch_at(&self, offset: i64) -> i32 {
-        self.log.lock().epoch_for_offset(offset).unwrap_or_else(|| self.leader_epoch())
+        self.log
+            .lock()
+            .epoch_for_offset(offset)
+            .unwrap_or_else(|| self.leader_epoch())
     }
 
     /// `(epoch, end offset)` for OffsetForLeaderEpoch.

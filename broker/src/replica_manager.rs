@@ -35,13 +35,20 @@ pub fn now_ms() -> i64 {
 
 fn read_topic_id(dir: &Path) -> Option<Uuid> {
     let text = std::fs::read_to_string(dir.join("partition.metadata")).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("topic_id:")).and_then(|v| Uuid::parse_str(v.trim()).ok())
+    text.lines()
+        .find_map(|l| l.strip_prefix("topic_id:"))
+        .and_then(|v| Uuid::parse_str(v.trim()).ok())
 }
 
 impl ReplicaManager {
     /// A manager for `data_dir`; `clean_shutdown` says whether logs may skip recovery.
     pub fn new(data_dir: &Path, config: Arc<BrokerConfig>, clean_shutdown: bool) -> Self {
-        ReplicaManager { data_dir: data_dir.to_path_buf(), config, clean_shutdown, partitions: RwLock::new(HashMap::new()) }
+        ReplicaManager {
+            data_dir: data_dir.to_path_buf(),
+            config,
+            clean_shutdown,
+            partitions: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The partition, if hosted here.
@@ -94,19 +101,34 @@ impl ReplicaManager {
                 match Log::open(&dir, log_config.clone(), self.clean_shutdown, now_ms()) {
                     Ok(log) => {
                         let meta = format!("version: 0\ntopic_id: {}\n", topic.id);
-                        if let Err(e) = crate::log::write_atomically(&dir.join("partition.metadata"), meta.as_bytes()) {
+                        if let Err(e) = crate::log::write_atomically(
+                            &dir.join("partition.metadata"),
+                            meta.as_bytes(),
+                        ) {
                             tracing::error!(dir = %dir.display(), error = %e, "cannot write partition.metadata");
                         }
-                        let partition = Partition::new(Arc::clone(&name), topic.id, index as i32, log, p.leader_epoch);
+                        let partition = Partition::new(
+                            Arc::clone(&name),
+                            topic.id,
+                            index as i32,
+                            log,
+                            p.leader_epoch,
+                        );
                         self.partitions.write().insert(key, Arc::new(partition));
                     }
-                    Err(e) => tracing::error!(dir = %dir.display(), error = %e, "cannot open partition log; partition is offline"),
+                    Err(e) => {
+                        tracing::error!(dir = %dir.display(), error = %e, "cannot open partition log; partition is offline")
+                    }
                 }
             }
         }
         let removed: Vec<Arc<Partition>> = {
             let mut map = self.partitions.write();
-            let doomed: Vec<Key> = map.iter().filter(|(k, p)| wanted.get(*k).is_none_or(|(id, _)| *id != p.topic_id)).map(|(k, _)| k.clone()).collect();
+            let doomed: Vec<Key> = map
+                .iter()
+                .filter(|(k, p)| wanted.get(*k).is_none_or(|(id, _)| *id != p.topic_id))
+                .map(|(k, _)| k.clone())
+                .collect();
             doomed.into_iter().filter_map(|k| map.remove(&k)).collect()
         };
         for p in removed {
@@ -117,13 +139,23 @@ impl ReplicaManager {
 
     /// Removes directories left behind by topics deleted before a crash. Blocking.
     pub fn remove_stray_dirs(&self) {
-        let hosted: std::collections::HashSet<PathBuf> = self.all().iter().map(|p| p.dir()).collect();
-        let Ok(entries) = std::fs::read_dir(&self.data_dir) else { return };
+        let hosted: std::collections::HashSet<PathBuf> =
+            self.all().iter().map(|p| p.dir()).collect();
+        let Ok(entries) = std::fs::read_dir(&self.data_dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().to_string();
-            let looks_like_partition = name.rsplit_once('-').is_some_and(|(_, p)| p.parse::<u32>().is_ok()) || name.ends_with("-delete");
-            if path.is_dir() && looks_like_partition && !hosted.contains(&path) && path.join("partition.metadata").exists() | name.ends_with("-delete") {
+            let looks_like_partition = name
+                .rsplit_once('-')
+                .is_some_and(|(_, p)| p.parse::<u32>().is_ok())
+                || name.ends_with("-delete");
+            if path.is_dir()
+                && looks_like_partition
+                && !hosted.contains(&path)
+                && path.join("partition.metadata").exists() | name.ends_with("-delete")
+            {
                 tracing::info!(dir = %path.display(), "removing stray partition directory");
                 self.delete_dir(&path);
             }
@@ -134,10 +166,16 @@ impl ReplicaManager {
     fn delete_dir(&self, dir: &Path) {
         let doomed = dir.with_file_name(format!(
             "{}.{}-delete",
-            dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+            dir.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
             Uuid::new_v4().simple()
         ));
-        let target = if dir.to_string_lossy().ends_with("-delete") { dir.to_path_buf() } else { doomed };
+        let target = if dir.to_string_lossy().ends_with("-delete") {
+            dir.to_path_buf()
+        } else {
+            doomed
+        };
         if target != dir && std::fs::rename(dir, &target).is_err() {
             return;
         }

@@ -93,7 +93,10 @@ impl DirLock {
                 }
             }
         }
-        std::fs::write(&path, me.to_string()).map_err(|e| StartError::DataDir { path: dir.display().to_string(), reason: e.to_string() })?;
+        std::fs::write(&path, me.to_string()).map_err(|e| StartError::DataDir {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
         Ok(DirLock { path })
     }
 }
@@ -108,7 +111,10 @@ impl Drop for DirLock {
 pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     let config = Arc::new(config);
     let dir = config.data_dir.clone();
-    let dir_err = |e: std::io::Error| StartError::DataDir { path: dir.display().to_string(), reason: e.to_string() };
+    let dir_err = |e: std::io::Error| StartError::DataDir {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
     std::fs::create_dir_all(&dir).map_err(dir_err)?;
     let lock = DirLock::acquire(&dir)?;
     let marker = dir.join(CLEAN_SHUTDOWN_FILE);
@@ -120,12 +126,26 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
 
     let listener = TcpListener::bind(config.listen_addr)
         .await
-        .map_err(|source| StartError::Bind { addr: config.listen_addr.to_string(), source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen_addr.to_string(), source })?;
-    let advertised = config.advertised.clone().map(|(h, p)| (h, if p == 0 { addr.port() } else { p })).unwrap_or_else(|| {
-        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
-        (host, addr.port())
-    });
+        .map_err(|source| StartError::Bind {
+            addr: config.listen_addr.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen_addr.to_string(),
+        source,
+    })?;
+    let advertised = config
+        .advertised
+        .clone()
+        .map(|(h, p)| (h, if p == 0 { addr.port() } else { p }))
+        .unwrap_or_else(|| {
+            let host = if addr.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                addr.ip().to_string()
+            };
+            (host, addr.port())
+        });
 
     let metadata_dir = dir.join("__cluster_metadata-0");
     let store = FileMetadataLog::open(&metadata_dir).map_err(dir_err)?;
@@ -152,17 +172,26 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     let state = Arc::new(BrokerState {
         request_memory: Arc::new(Semaphore::new(config.queued_max_request_bytes)),
         request_slots: Arc::new(Semaphore::new(config.queued_max_requests)),
-        connection_slots: Arc::new(Semaphore::new(config.max_connections.min(Semaphore::MAX_PERMITS))),
+        connection_slots: Arc::new(Semaphore::new(
+            config.max_connections.min(Semaphore::MAX_PERMITS),
+        )),
         config: Arc::clone(&config),
         controller,
         replicas,
         shutdown: shutdown_rx,
     });
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))));
-    tasks.push(tokio::spawn(flusher(Arc::clone(&state))));
+    let tasks = vec![
+        tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))),
+        tokio::spawn(flusher(Arc::clone(&state))),
+    ];
     tracing::info!(%addr, dir = %dir.display(), node_id = config.node_id, "broker started");
-    Ok(BrokerHandle { addr, state, shutdown_tx, tasks, _lock: lock })
+    Ok(BrokerHandle {
+        addr,
+        state,
+        shutdown_tx,
+        tasks,
+        _lock: lock,
+    })
 }
 
 /// Fsyncs logs whose `flush.ms` has passed, every `log.flush.scheduler.interval.ms`.
@@ -202,7 +231,9 @@ impl BrokerHandle {
         }
         let state = Arc::clone(&self.state);
         let dir = state.config.data_dir.clone();
-        let clean = tokio::task::spawn_blocking(move || state.replicas.shutdown()).await.unwrap_or(false);
+        let clean = tokio::task::spawn_blocking(move || state.replicas.shutdown())
+            .await
+            .unwrap_or(false);
         if clean {
             if let Err(e) = std::fs::write(dir.join(CLEAN_SHUTDOWN_FILE), b"") {
                 tracing::warn!(error = %e, "cannot write clean shutdown marker");

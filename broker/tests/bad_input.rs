@@ -1,6 +1,9 @@
 //! Bad input of every kind gets Kafka's answer (an error code, or a closed connection where
 //! Kafka closes it), never a panic, and other clients keep being served.
 
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -19,38 +22,65 @@ fn name(s: &str) -> TopicName {
 }
 
 async fn create(client: &mut RawClient, topic: &str, partitions: i32) -> CreateTopicsResponse {
-    let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default().with_name(name(topic)).with_num_partitions(partitions).with_replication_factor(-1)]);
+    let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+        .with_name(name(topic))
+        .with_num_partitions(partitions)
+        .with_replication_factor(-1)]);
     client.call(&req, 7).await.unwrap().unwrap()
 }
 
 fn produce_req(topic: &str, partition: i32, records: Bytes) -> ProduceRequest {
-    ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
-        .with_name(name(topic))
-        .with_partition_data(vec![PartitionProduceData::default().with_index(partition).with_records(Some(records))])])
+    ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(name(topic))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(records))])])
 }
 
 fn fetch_req(topic: &str, partition: i32, offset: i64) -> FetchRequest {
-    FetchRequest::default().with_replica_id(BrokerId(-1)).with_max_wait_ms(0).with_max_bytes(1 << 20).with_topics(vec![FetchTopic::default()
-        .with_topic(name(topic))
-        .with_partitions(vec![FetchPartition::default().with_partition(partition).with_fetch_offset(offset).with_partition_max_bytes(1 << 20)])])
+    FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(name(topic))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(partition)
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(1 << 20)])])
 }
 
 async fn produce_code(client: &mut RawClient, topic: &str, partition: i32, records: Bytes) -> i16 {
-    let resp = client.call(&produce_req(topic, partition, records), 9).await.unwrap().unwrap();
+    let resp = client
+        .call(&produce_req(topic, partition, records), 9)
+        .await
+        .unwrap()
+        .unwrap();
     resp.responses[0].partition_responses[0].error_code
 }
 
 async fn leo(client: &mut RawClient, topic: &str) -> i64 {
-    let req = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![ListOffsetsTopic::default()
-        .with_name(name(topic))
-        .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(0).with_timestamp(-1)])]);
+    let req = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![ListOffsetsPartition::default()
+                .with_partition_index(0)
+                .with_timestamp(-1)])]);
     client.call(&req, 5).await.unwrap().unwrap().topics[0].partitions[0].offset
 }
 
 /// A healthy request on a new connection still gets its answer.
 async fn still_serving(addr: &str) {
     let mut c = RawClient::connect(addr).await.unwrap();
-    let resp = c.call(&ApiVersionsRequest::default(), 2).await.unwrap().expect("broker still answers");
+    let resp = c
+        .call(&ApiVersionsRequest::default(), 2)
+        .await
+        .unwrap()
+        .expect("broker still answers");
     assert_eq!(resp.error_code, 0);
 }
 
@@ -59,15 +89,27 @@ async fn api_versions_advertises_exactly_the_route_table() {
     let broker = TestBroker::start().await;
     let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
     for version in 0..=4 {
-        let req = ApiVersionsRequest::default().with_client_software_name(StrBytes::from_static_str("testkit")).with_client_software_version(StrBytes::from_static_str("1.0"));
+        let req = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("testkit"))
+            .with_client_software_version(StrBytes::from_static_str("1.0"));
         let resp = c.call(&req, version).await.unwrap().unwrap();
         assert_eq!(resp.error_code, 0);
-        let got: Vec<(i16, i16, i16)> = resp.api_keys.iter().map(|k| (k.api_key, k.min_version, k.max_version)).collect();
-        let want: Vec<(i16, i16, i16)> = ROUTES.iter().map(|r| (r.key as i16, r.min, r.max)).collect();
+        let got: Vec<(i16, i16, i16)> = resp
+            .api_keys
+            .iter()
+            .map(|k| (k.api_key, k.min_version, k.max_version))
+            .collect();
+        let want: Vec<(i16, i16, i16)> = ROUTES
+            .iter()
+            .map(|r| (r.key as i16, r.min, r.max))
+            .collect();
         assert_eq!(got, want);
     }
     let produce = ROUTES.iter().find(|r| r.key == ApiKey::Produce).unwrap();
-    assert_eq!(produce.min, 0, "Produce is advertised from v0 so librdkafka keeps compression on");
+    assert_eq!(
+        produce.min, 0,
+        "Produce is advertised from v0 so librdkafka keeps compression on"
+    );
     broker.stop().await;
 }
 
@@ -84,10 +126,14 @@ async fn unsupported_api_versions_version_gets_the_v0_error_answer() {
     let mut resp = c.read_frame().await.unwrap().unwrap();
     let header = ResponseHeader::decode_v0(&mut resp);
     assert_eq!(header, 7);
-    let decoded = <ApiVersionsResponse as kafka_protocol::protocol::Decodable>::decode(&mut resp, 0).unwrap();
+    let decoded =
+        <ApiVersionsResponse as kafka_protocol::protocol::Decodable>::decode(&mut resp, 0).unwrap();
     assert_eq!(decoded.error_code, ErrorCode::UnsupportedVersion.code());
     assert_eq!(decoded.api_keys.len(), 1);
-    assert_eq!((decoded.api_keys[0].api_key, decoded.api_keys[0].max_version), (18, 4));
+    assert_eq!(
+        (decoded.api_keys[0].api_key, decoded.api_keys[0].max_version),
+        (18, 4)
+    );
     broker.stop().await;
 }
 
@@ -96,7 +142,9 @@ trait DecodeV0 {
 }
 impl DecodeV0 for ResponseHeader {
     fn decode_v0(buf: &mut Bytes) -> i32 {
-        <ResponseHeader as kafka_protocol::protocol::Decodable>::decode(buf, 0).unwrap().correlation_id
+        <ResponseHeader as kafka_protocol::protocol::Decodable>::decode(buf, 0)
+            .unwrap()
+            .correlation_id
     }
 }
 
@@ -105,14 +153,45 @@ async fn malformed_frames_close_the_connection_and_nothing_else() {
     let broker = TestBroker::start_with(&[("socket.request.max.bytes", "4096")]).await;
     let addr = broker.bootstrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("oversized frame", { let mut v = 5000i32.to_be_bytes().to_vec(); v.extend([0u8; 16]); v }),
+        ("oversized frame", {
+            let mut v = 5000i32.to_be_bytes().to_vec();
+            v.extend([0u8; 16]);
+            v
+        }),
         ("negative size", (-5i32).to_be_bytes().to_vec()),
-        ("shorter than a header", { let mut v = 3i32.to_be_bytes().to_vec(); v.extend([0, 3, 0]); v }),
-        ("unknown api key", { let mut v = 10i32.to_be_bytes().to_vec(); v.extend([0x03, 0xE7, 0, 0, 0, 0, 0, 1, 0xff, 0xff]); v }),
-        ("unserved api", { let mut v = 10i32.to_be_bytes().to_vec(); v.extend([0, 11, 0, 5, 0, 0, 0, 1, 0xff, 0xff]); v }),
-        ("unsupported fetch version", { let mut v = 10i32.to_be_bytes().to_vec(); v.extend([0, 1, 0, 99, 0, 0, 0, 1, 0xff, 0xff]); v }),
-        ("garbage metadata body", { let mut v = 20i32.to_be_bytes().to_vec(); v.extend([0, 3, 0, 9, 0, 0, 0, 1, 0, 0, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f]); v }),
-        ("truncated produce body", { let mut v = 14i32.to_be_bytes().to_vec(); v.extend([0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff]); v }),
+        ("shorter than a header", {
+            let mut v = 3i32.to_be_bytes().to_vec();
+            v.extend([0, 3, 0]);
+            v
+        }),
+        ("unknown api key", {
+            let mut v = 10i32.to_be_bytes().to_vec();
+            v.extend([0x03, 0xE7, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
+            v
+        }),
+        ("unserved api", {
+            let mut v = 10i32.to_be_bytes().to_vec();
+            v.extend([0, 11, 0, 5, 0, 0, 0, 1, 0xff, 0xff]);
+            v
+        }),
+        ("unsupported fetch version", {
+            let mut v = 10i32.to_be_bytes().to_vec();
+            v.extend([0, 1, 0, 99, 0, 0, 0, 1, 0xff, 0xff]);
+            v
+        }),
+        ("garbage metadata body", {
+            let mut v = 20i32.to_be_bytes().to_vec();
+            v.extend([
+                0, 3, 0, 9, 0, 0, 0, 1, 0, 0, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f,
+                0x7f,
+            ]);
+            v
+        }),
+        ("truncated produce body", {
+            let mut v = 14i32.to_be_bytes().to_vec();
+            v.extend([0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff]);
+            v
+        }),
     ];
     for (what, bytes) in cases {
         let mut c = RawClient::connect(&addr).await.unwrap();
@@ -131,8 +210,14 @@ async fn idle_and_half_open_connections_are_closed() {
     let mut idle = RawClient::connect(&addr).await.unwrap();
     let mut half = RawClient::connect(&addr).await.unwrap();
     half.send_raw(&[0, 0, 0, 50, 0, 18]).await.unwrap(); // a frame that never finishes
-    assert!(idle.read_frame().await.unwrap().is_none(), "idle connection closed after connections.max.idle.ms");
-    assert!(half.read_frame().await.unwrap().is_none(), "half-sent request closed after connections.max.idle.ms");
+    assert!(
+        idle.read_frame().await.unwrap().is_none(),
+        "idle connection closed after connections.max.idle.ms"
+    );
+    assert!(
+        half.read_frame().await.unwrap().is_none(),
+        "half-sent request closed after connections.max.idle.ms"
+    );
     still_serving(&addr).await;
     broker.stop().await;
 }
@@ -145,13 +230,21 @@ async fn pipelined_requests_are_answered_in_order() {
     create(&mut c, &topic, 1).await;
     let mut frames = BytesMut::new();
     for i in 0..20 {
-        frames.put(c.encode(&produce_req(&topic, 0, record_batch(&[format!("v{i}").as_bytes()])), 9));
+        frames.put(c.encode(
+            &produce_req(&topic, 0, record_batch(&[format!("v{i}").as_bytes()])),
+            9,
+        ));
         frames.put(c.encode(&MetadataRequest::default(), 12));
     }
     c.send_raw(&frames).await.unwrap();
     for i in 0..40 {
         let mut resp = c.read_frame().await.unwrap().unwrap();
-        let corr = <ResponseHeader as kafka_protocol::protocol::Decodable>::decode(&mut resp, if i % 2 == 0 { 1 } else { 1 }).unwrap().correlation_id;
+        let corr = <ResponseHeader as kafka_protocol::protocol::Decodable>::decode(
+            &mut resp,
+            if i % 2 == 0 { 1 } else { 1 },
+        )
+        .unwrap()
+        .correlation_id;
         assert_eq!(corr, i + 2, "response {i} in request order");
     }
     assert_eq!(leo(&mut c, &topic).await, 20);
@@ -164,13 +257,19 @@ async fn bad_batches_get_kafka_error_codes_and_the_log_stays_intact() {
     let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
     let topic = unique_name("badbatch");
     create(&mut c, &topic, 1).await;
-    assert_eq!(produce_code(&mut c, &topic, 0, record_batch(&[b"good"])).await, 0);
+    assert_eq!(
+        produce_code(&mut c, &topic, 0, record_batch(&[b"good"])).await,
+        0
+    );
 
     let good = record_batch(&[b"hello", b"world"]);
     let mut crc = BytesMut::from(&good[..]);
     let last = crc.len() - 1;
     crc[last] ^= 0x55;
-    assert_eq!(produce_code(&mut c, &topic, 0, crc.freeze()).await, ErrorCode::CorruptMessage.code());
+    assert_eq!(
+        produce_code(&mut c, &topic, 0, crc.freeze()).await,
+        ErrorCode::CorruptMessage.code()
+    );
 
     let mut offsets = BytesMut::from(&good[..]);
     offsets[23..27].copy_from_slice(&7i32.to_be_bytes()); // lastOffsetDelta != count-1 (CRC now also wrong)
@@ -179,26 +278,57 @@ async fn bad_batches_get_kafka_error_codes_and_the_log_stays_intact() {
 
     let mut magic = BytesMut::from(&good[..]);
     magic[16] = 1;
-    assert_eq!(produce_code(&mut c, &topic, 0, magic.freeze()).await, ErrorCode::InvalidRecord.code());
+    assert_eq!(
+        produce_code(&mut c, &topic, 0, magic.freeze()).await,
+        ErrorCode::InvalidRecord.code()
+    );
 
-    assert_eq!(produce_code(&mut c, &topic, 0, good.slice(..40)).await, ErrorCode::InvalidRecord.code(), "truncated batch");
+    assert_eq!(
+        produce_code(&mut c, &topic, 0, good.slice(..40)).await,
+        ErrorCode::InvalidRecord.code(),
+        "truncated batch"
+    );
     let mut two = BytesMut::from(&good[..]);
     two.extend_from_slice(&good);
-    assert_eq!(produce_code(&mut c, &topic, 0, two.freeze()).await, ErrorCode::InvalidRecord.code(), "two batches in one partition");
-    assert_eq!(produce_code(&mut c, &topic, 0, Bytes::new()).await, ErrorCode::InvalidRecord.code(), "empty records");
+    assert_eq!(
+        produce_code(&mut c, &topic, 0, two.freeze()).await,
+        ErrorCode::InvalidRecord.code(),
+        "two batches in one partition"
+    );
+    assert_eq!(
+        produce_code(&mut c, &topic, 0, Bytes::new()).await,
+        ErrorCode::InvalidRecord.code(),
+        "empty records"
+    );
 
     let big = vec![b'x'; 3000];
-    assert_eq!(produce_code(&mut c, &topic, 0, record_batch(&[&big])).await, ErrorCode::MessageTooLarge.code());
+    assert_eq!(
+        produce_code(&mut c, &topic, 0, record_batch(&[&big])).await,
+        ErrorCode::MessageTooLarge.code()
+    );
 
-    assert_eq!(produce_code(&mut c, &topic, 7, record_batch(&[b"x"])).await, ErrorCode::UnknownTopicOrPartition.code());
-    assert_eq!(produce_code(&mut c, "no-such-topic", 0, record_batch(&[b"x"])).await, ErrorCode::UnknownTopicOrPartition.code());
+    assert_eq!(
+        produce_code(&mut c, &topic, 7, record_batch(&[b"x"])).await,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+    assert_eq!(
+        produce_code(&mut c, "no-such-topic", 0, record_batch(&[b"x"])).await,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
 
     let mut acks = produce_req(&topic, 0, record_batch(&[b"x"]));
     acks.acks = 5;
     let resp = c.call(&acks, 9).await.unwrap().unwrap();
-    assert_eq!(resp.responses[0].partition_responses[0].error_code, ErrorCode::InvalidRequiredAcks.code());
+    assert_eq!(
+        resp.responses[0].partition_responses[0].error_code,
+        ErrorCode::InvalidRequiredAcks.code()
+    );
 
-    assert_eq!(leo(&mut c, &topic).await, 1, "nothing but the one good batch was written");
+    assert_eq!(
+        leo(&mut c, &topic).await,
+        1,
+        "nothing but the one good batch was written"
+    );
     let fetched = c.call(&fetch_req(&topic, 0, 0), 12).await.unwrap().unwrap();
     let records = fetched.responses[0].partitions[0].records.clone().unwrap();
     let mut buf = records.clone();
@@ -229,7 +359,19 @@ async fn old_produce_versions_are_answered_unsupported_version() {
     frame.put(body);
     c.send_raw(&frame).await.unwrap();
     let resp = c.read_frame().await.unwrap().expect("answered, not closed");
-    let expected: Vec<u8> = [&9i32.to_be_bytes()[..], &1i32.to_be_bytes(), &1i16.to_be_bytes(), b"t", &1i32.to_be_bytes(), &0i32.to_be_bytes(), &35i16.to_be_bytes(), &(-1i64).to_be_bytes(), &(-1i64).to_be_bytes(), &0i32.to_be_bytes()].concat();
+    let expected: Vec<u8> = [
+        &9i32.to_be_bytes()[..],
+        &1i32.to_be_bytes(),
+        &1i16.to_be_bytes(),
+        b"t",
+        &1i32.to_be_bytes(),
+        &0i32.to_be_bytes(),
+        &35i16.to_be_bytes(),
+        &(-1i64).to_be_bytes(),
+        &(-1i64).to_be_bytes(),
+        &0i32.to_be_bytes(),
+    ]
+    .concat();
     assert_eq!(&resp[..], &expected[..]);
     still_serving(&broker.bootstrap()).await;
     broker.stop().await;
@@ -241,22 +383,60 @@ async fn invalid_topics_absurd_partitions_and_unknown_partitions() {
     let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
     for bad in ["", ".", "..", "has space", "slash/name", &"x".repeat(250)] {
         let r = create(&mut c, bad, 1).await;
-        assert_eq!(r.topics[0].error_code, ErrorCode::InvalidTopicException.code(), "{bad:?}");
+        assert_eq!(
+            r.topics[0].error_code,
+            ErrorCode::InvalidTopicException.code(),
+            "{bad:?}"
+        );
     }
     for n in [0, -5, 1_000_000, i32::MAX] {
         let r = create(&mut c, &unique_name("parts"), n).await;
-        assert_eq!(r.topics[0].error_code, ErrorCode::InvalidPartitions.code(), "{n}");
+        assert_eq!(
+            r.topics[0].error_code,
+            ErrorCode::InvalidPartitions.code(),
+            "{n}"
+        );
     }
     let topic = unique_name("known");
     create(&mut c, &topic, 2).await;
     let fetched = c.call(&fetch_req(&topic, 5, 0), 12).await.unwrap().unwrap();
-    assert_eq!(fetched.responses[0].partitions[0].error_code, ErrorCode::UnknownTopicOrPartition.code());
-    let fetched = c.call(&fetch_req(&topic, 0, 42), 12).await.unwrap().unwrap();
-    assert_eq!(fetched.responses[0].partitions[0].error_code, ErrorCode::OffsetOutOfRange.code());
-    let fetched = c.call(&fetch_req(&topic, 0, -1), 12).await.unwrap().unwrap();
-    assert_eq!(fetched.responses[0].partitions[0].error_code, ErrorCode::OffsetOutOfRange.code());
-    let md = c.call(&MetadataRequest::default().with_topics(Some(vec![kafka_protocol::messages::metadata_request::MetadataRequestTopic::default().with_name(Some(name("bad name!")))])), 12).await.unwrap().unwrap();
-    assert_eq!(md.topics[0].error_code, ErrorCode::InvalidTopicException.code());
+    assert_eq!(
+        fetched.responses[0].partitions[0].error_code,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+    let fetched = c
+        .call(&fetch_req(&topic, 0, 42), 12)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        fetched.responses[0].partitions[0].error_code,
+        ErrorCode::OffsetOutOfRange.code()
+    );
+    let fetched = c
+        .call(&fetch_req(&topic, 0, -1), 12)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        fetched.responses[0].partitions[0].error_code,
+        ErrorCode::OffsetOutOfRange.code()
+    );
+    let md = c
+        .call(
+            &MetadataRequest::default().with_topics(Some(vec![
+                kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                    .with_name(Some(name("bad name!"))),
+            ])),
+            12,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        md.topics[0].error_code,
+        ErrorCode::InvalidTopicException.code()
+    );
     broker.stop().await;
 }
 

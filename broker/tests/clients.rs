@@ -1,10 +1,15 @@
 //! Integration tests with a real Kafka client (librdkafka through the `rdkafka` crate) against
 //! in-process brokers.
 
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -22,7 +27,10 @@ async fn create_topic(broker: &TestBroker, name: &str, partitions: i32, configs:
     for (k, v) in configs {
         t = t.set(k, v);
     }
-    let r = admin.create_topics([&t], &AdminOptions::new()).await.unwrap();
+    let r = admin
+        .create_topics([&t], &AdminOptions::new())
+        .await
+        .unwrap();
     assert!(r[0].is_ok(), "{r:?}");
 }
 
@@ -40,20 +48,32 @@ fn consume_all(config: ClientConfig, topic: &str, partitions: i32, want: usize) 
     let consumer: BaseConsumer = config.create().unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&tpl).unwrap();
     let mut out = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while out.len() < want {
-        assert!(std::time::Instant::now() < deadline, "only {} of {want} records arrived", out.len());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {want} records arrived",
+            out.len()
+        );
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => out.push(Got {
                 partition: m.partition(),
                 offset: m.offset(),
                 key: m.key().map(<[u8]>::to_vec),
                 value: m.payload().map(<[u8]>::to_vec),
-                headers: m.headers().map(|h| h.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect()).unwrap_or_default(),
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 timestamp: m.timestamp().to_millis(),
             }),
             Some(Err(e)) => panic!("consume error: {e}"),
@@ -101,7 +121,10 @@ fn murmur2_matches_kafkas_test_vectors() {
     assert_eq!(murmur2(b"foobar"), -790332482);
     assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
     assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
-    assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
+    assert_eq!(
+        murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+        -58897971
+    );
     assert_eq!(murmur2(b"abc"), 479470107);
 }
 
@@ -110,21 +133,46 @@ async fn keyed_records_with_headers_round_trip_byte_for_byte() {
     let broker = TestBroker::start().await;
     let topic = unique_name("roundtrip");
     create_topic(&broker, &topic, 3, &[]).await;
-    let producer: FutureProducer = broker.client_config().set("partitioner", "murmur2_random").set("acks", "all").create().unwrap();
+    let producer: FutureProducer = broker
+        .client_config()
+        .set("partitioner", "murmur2_random")
+        .set("acks", "all")
+        .create()
+        .unwrap();
     let mut expected = HashMap::new();
     for i in 0..60 {
         let key = format!("key-{i}");
         let value: Vec<u8> = (0..(i * 7 % 300)).map(|b| (b * 31 + i) as u8).collect();
         let headers = OwnedHeaders::new()
-            .insert(Header { key: "h-str", value: Some(format!("v{i}").as_bytes()) })
-            .insert(Header { key: "h-null", value: None::<&[u8]> })
-            .insert(Header { key: "h-bin", value: Some(&[0u8, 255, 1][..]) });
+            .insert(Header {
+                key: "h-str",
+                value: Some(format!("v{i}").as_bytes()),
+            })
+            .insert(Header {
+                key: "h-null",
+                value: None::<&[u8]>,
+            })
+            .insert(Header {
+                key: "h-bin",
+                value: Some(&[0u8, 255, 1][..]),
+            });
         let d = producer
-            .send(FutureRecord::to(&topic).key(&key).payload(&value).headers(headers).timestamp(1_000 + i as i64), TIMEOUT)
+            .send(
+                FutureRecord::to(&topic)
+                    .key(&key)
+                    .payload(&value)
+                    .headers(headers)
+                    .timestamp(1_000 + i as i64),
+                TIMEOUT,
+            )
             .await
             .unwrap();
         let (p, o) = (d.partition, d.offset);
-        assert_eq!(p, (murmur2(key.as_bytes()) & 0x7fff_ffff) % 3, "murmur2 placement of {key}");
+        assert_eq!(
+            p,
+            (murmur2(key.as_bytes()) & 0x7fff_ffff) % 3,
+            "murmur2 placement of {key}"
+        );
         expected.insert(key, (p, o, value, 1_000 + i as i64));
     }
     let got = consume_all(broker.consumer_config(), &topic, 3, 60);
@@ -148,7 +196,11 @@ async fn keyed_records_with_headers_round_trip_byte_for_byte() {
     }
     assert!(expected.is_empty());
     for offsets in per_partition.values() {
-        assert_eq!(*offsets, (0..offsets.len() as i64).collect::<Vec<_>>(), "contiguous offsets from 0");
+        assert_eq!(
+            *offsets,
+            (0..offsets.len() as i64).collect::<Vec<_>>(),
+            "contiguous offsets from 0"
+        );
     }
     broker.stop().await;
 }
@@ -161,13 +213,28 @@ async fn every_compression_codec_and_acks_level_is_stored_and_served() {
     let mut sent = 0;
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
         for acks in ["0", "1", "all"] {
-            let producer: FutureProducer = broker.client_config().set("compression.codec", codec).set("acks", acks).set("linger.ms", "20").create().unwrap();
+            let producer: FutureProducer = broker
+                .client_config()
+                .set("compression.codec", codec)
+                .set("acks", acks)
+                .set("linger.ms", "20")
+                .create()
+                .unwrap();
             let mut futures = Vec::new();
             for i in 0..50 {
                 let value = format!("{codec}-{acks}-{i}-{}", "x".repeat(100));
                 let producer = producer.clone();
                 let topic = topic.clone();
-                futures.push(async move { producer.send(FutureRecord::to(&topic).key(&format!("{i}")).payload(&value), TIMEOUT).await });
+                futures.push(async move {
+                    producer
+                        .send(
+                            FutureRecord::to(&topic)
+                                .key(&format!("{i}"))
+                                .payload(&value),
+                            TIMEOUT,
+                        )
+                        .await
+                });
             }
             for r in futures::future::join_all(futures).await {
                 r.unwrap();
@@ -177,7 +244,10 @@ async fn every_compression_codec_and_acks_level_is_stored_and_served() {
         }
     }
     let got = consume_all(broker.consumer_config(), &topic, 2, sent);
-    let mut values: Vec<String> = got.iter().map(|g| String::from_utf8(g.value.clone().unwrap()).unwrap()).collect();
+    let mut values: Vec<String> = got
+        .iter()
+        .map(|g| String::from_utf8(g.value.clone().unwrap()).unwrap())
+        .collect();
     values.sort();
     values.dedup();
     assert_eq!(values.len(), sent, "every record exactly once");
@@ -189,19 +259,30 @@ async fn consumer_long_poll_wakes_when_data_arrives() {
     let broker = TestBroker::start().await;
     let topic = unique_name("longpoll");
     create_topic(&broker, &topic, 1, &[]).await;
-    let consumer: BaseConsumer = broker.consumer_config().set("fetch.wait.max.ms", "5000").create().unwrap();
+    let consumer: BaseConsumer = broker
+        .consumer_config()
+        .set("fetch.wait.max.ms", "5000")
+        .create()
+        .unwrap();
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&topic, 0, Offset::Beginning).unwrap();
+    tpl.add_partition_offset(&topic, 0, Offset::Beginning)
+        .unwrap();
     consumer.assign(&tpl).unwrap();
     assert!(consumer.poll(Duration::from_millis(500)).is_none());
     let producer: FutureProducer = broker.client_config().create().unwrap();
     let started = std::time::Instant::now();
-    producer.send(FutureRecord::to(&topic).key("k").payload("hello"), TIMEOUT).await.unwrap();
+    producer
+        .send(FutureRecord::to(&topic).key("k").payload("hello"), TIMEOUT)
+        .await
+        .unwrap();
     let msg = loop {
         if let Some(m) = consumer.poll(Duration::from_millis(100)) {
             break m.unwrap().detach();
         }
-        assert!(started.elapsed() < Duration::from_secs(4), "a waiting fetch must return when data arrives, not after fetch.wait.max.ms");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "a waiting fetch must return when data arrives, not after fetch.wait.max.ms"
+        );
     };
     assert_eq!(msg.payload(), Some(&b"hello"[..]));
     broker.stop().await;
@@ -212,20 +293,45 @@ async fn list_offsets_earliest_latest_and_by_timestamp() {
     let broker = TestBroker::start().await;
     let topic = unique_name("offsets");
     create_topic(&broker, &topic, 1, &[]).await;
-    let producer: FutureProducer = broker.client_config().set("linger.ms", "0").create().unwrap();
+    let producer: FutureProducer = broker
+        .client_config()
+        .set("linger.ms", "0")
+        .create()
+        .unwrap();
     for i in 0..10i64 {
-        producer.send(FutureRecord::to(&topic).key("k").payload("v").timestamp(10_000 + i * 1000), TIMEOUT).await.unwrap();
+        producer
+            .send(
+                FutureRecord::to(&topic)
+                    .key("k")
+                    .payload("v")
+                    .timestamp(10_000 + i * 1000),
+                TIMEOUT,
+            )
+            .await
+            .unwrap();
     }
     let consumer: BaseConsumer = broker.consumer_config().create().unwrap();
-    assert_eq!(consumer.fetch_watermarks(&topic, 0, TIMEOUT).unwrap(), (0, 10));
+    assert_eq!(
+        consumer.fetch_watermarks(&topic, 0, TIMEOUT).unwrap(),
+        (0, 10)
+    );
     let mut q = TopicPartitionList::new();
-    q.add_partition_offset(&topic, 0, Offset::Offset(13_500)).unwrap();
+    q.add_partition_offset(&topic, 0, Offset::Offset(13_500))
+        .unwrap();
     let r = consumer.offsets_for_times(q, TIMEOUT).unwrap();
-    assert_eq!(r.find_partition(&topic, 0).unwrap().offset(), Offset::Offset(4));
+    assert_eq!(
+        r.find_partition(&topic, 0).unwrap().offset(),
+        Offset::Offset(4)
+    );
     let mut q = TopicPartitionList::new();
-    q.add_partition_offset(&topic, 0, Offset::Offset(99_000)).unwrap();
+    q.add_partition_offset(&topic, 0, Offset::Offset(99_000))
+        .unwrap();
     let r = consumer.offsets_for_times(q, TIMEOUT).unwrap();
-    assert_eq!(r.find_partition(&topic, 0).unwrap().offset(), Offset::End, "no record that late");
+    assert_eq!(
+        r.find_partition(&topic, 0).unwrap().offset(),
+        Offset::End,
+        "no record that late"
+    );
     broker.stop().await;
 }
 
@@ -233,13 +339,31 @@ async fn list_offsets_earliest_latest_and_by_timestamp() {
 async fn log_append_time_topics_stamp_records_with_broker_time() {
     let broker = TestBroker::start().await;
     let topic = unique_name("appendtime");
-    create_topic(&broker, &topic, 1, &[("message.timestamp.type", "LogAppendTime")]).await;
+    create_topic(
+        &broker,
+        &topic,
+        1,
+        &[("message.timestamp.type", "LogAppendTime")],
+    )
+    .await;
     let producer: FutureProducer = broker.client_config().create().unwrap();
-    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    producer.send(FutureRecord::<(), _>::to(&topic).payload("x").timestamp(42), TIMEOUT).await.unwrap();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    producer
+        .send(
+            FutureRecord::<(), _>::to(&topic).payload("x").timestamp(42),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
     let got = consume_all(broker.consumer_config(), &topic, 1, 1);
     let ts = got[0].timestamp.unwrap();
-    assert!(ts >= before && ts < before + 60_000, "append time {ts}, not the producer's 42");
+    assert!(
+        ts >= before && ts < before + 60_000,
+        "append time {ts}, not the producer's 42"
+    );
     broker.stop().await;
 }
 
@@ -251,47 +375,114 @@ async fn admin_create_validate_partitions_configs_and_delete() {
     let opts = AdminOptions::new();
     // validate only creates nothing
     let t = NewTopic::new(&name, 2, TopicReplication::Fixed(1));
-    assert!(admin.create_topics([&t], &AdminOptions::new().validate_only(true)).await.unwrap()[0].is_ok());
-    let consumer: BaseConsumer = broker.consumer_config().set("allow.auto.create.topics", "false").create().unwrap();
+    assert!(admin
+        .create_topics([&t], &AdminOptions::new().validate_only(true))
+        .await
+        .unwrap()[0]
+        .is_ok());
+    let consumer: BaseConsumer = broker
+        .consumer_config()
+        .set("allow.auto.create.topics", "false")
+        .create()
+        .unwrap();
     let md = consumer.fetch_metadata(None, TIMEOUT).unwrap();
     assert!(md.topics().iter().all(|t| t.name() != name));
-    let t = NewTopic::new(&name, 2, TopicReplication::Fixed(1)).set("retention.ms", "12345").set("cleanup.policy", "compact");
+    let t = NewTopic::new(&name, 2, TopicReplication::Fixed(1))
+        .set("retention.ms", "12345")
+        .set("cleanup.policy", "compact");
     assert!(admin.create_topics([&t], &opts).await.unwrap()[0].is_ok());
     let r = admin.create_topics([&t], &opts).await.unwrap();
-    assert_eq!(r[0].as_ref().unwrap_err().1, RDKafkaErrorCode::TopicAlreadyExists);
+    assert_eq!(
+        r[0].as_ref().unwrap_err().1,
+        RDKafkaErrorCode::TopicAlreadyExists
+    );
     let bad = NewTopic::new("bad/name", 1, TopicReplication::Fixed(1));
-    assert_eq!(admin.create_topics([&bad], &opts).await.unwrap()[0].as_ref().unwrap_err().1, RDKafkaErrorCode::InvalidTopic);
+    assert_eq!(
+        admin.create_topics([&bad], &opts).await.unwrap()[0]
+            .as_ref()
+            .unwrap_err()
+            .1,
+        RDKafkaErrorCode::InvalidTopic
+    );
     let rf_name = unique_name("rf");
     let bad_rf = NewTopic::new(&rf_name, 1, TopicReplication::Fixed(3));
-    assert_eq!(admin.create_topics([&bad_rf], &opts).await.unwrap()[0].as_ref().unwrap_err().1, RDKafkaErrorCode::InvalidReplicationFactor);
+    assert_eq!(
+        admin.create_topics([&bad_rf], &opts).await.unwrap()[0]
+            .as_ref()
+            .unwrap_err()
+            .1,
+        RDKafkaErrorCode::InvalidReplicationFactor
+    );
     let cfg_name = unique_name("cfg");
-    let bad_cfg = NewTopic::new(&cfg_name, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "sometimes");
-    assert_eq!(admin.create_topics([&bad_cfg], &opts).await.unwrap()[0].as_ref().unwrap_err().1, RDKafkaErrorCode::InvalidConfig);
+    let bad_cfg =
+        NewTopic::new(&cfg_name, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "sometimes");
+    assert_eq!(
+        admin.create_topics([&bad_cfg], &opts).await.unwrap()[0]
+            .as_ref()
+            .unwrap_err()
+            .1,
+        RDKafkaErrorCode::InvalidConfig
+    );
 
-    let configs = admin.describe_configs([&ResourceSpecifier::Topic(&name)], &opts).await.unwrap();
+    let configs = admin
+        .describe_configs([&ResourceSpecifier::Topic(&name)], &opts)
+        .await
+        .unwrap();
     let configs = configs[0].as_ref().unwrap();
     let get = |k: &str| configs.entries.iter().find(|e| e.name == k).unwrap();
     assert_eq!(get("retention.ms").value.as_deref(), Some("12345"));
-    assert_eq!(get("retention.ms").source, rdkafka::admin::ConfigSource::DynamicTopic);
+    assert_eq!(
+        get("retention.ms").source,
+        rdkafka::admin::ConfigSource::DynamicTopic
+    );
     assert_eq!(get("segment.bytes").value.as_deref(), Some("1073741824"));
-    assert_eq!(get("segment.bytes").source, rdkafka::admin::ConfigSource::Default);
-    let broker_cfg = admin.describe_configs([&ResourceSpecifier::Broker(1)], &opts).await.unwrap();
+    assert_eq!(
+        get("segment.bytes").source,
+        rdkafka::admin::ConfigSource::Default
+    );
+    let broker_cfg = admin
+        .describe_configs([&ResourceSpecifier::Broker(1)], &opts)
+        .await
+        .unwrap();
     let broker_cfg = broker_cfg[0].as_ref().unwrap();
-    let hours = broker_cfg.entries.iter().find(|e| e.name == "log.retention.hours").unwrap();
+    let hours = broker_cfg
+        .entries
+        .iter()
+        .find(|e| e.name == "log.retention.hours")
+        .unwrap();
     assert_eq!(hours.value.as_deref(), Some("48"));
     assert_eq!(hours.source, rdkafka::admin::ConfigSource::StaticBroker);
 
     let np = NewPartitions::new(&name, 5);
     assert!(admin.create_partitions([&np], &opts).await.unwrap()[0].is_ok());
     let np = NewPartitions::new(&name, 3);
-    assert_eq!(admin.create_partitions([&np], &opts).await.unwrap()[0].as_ref().unwrap_err().1, RDKafkaErrorCode::InvalidPartitions);
+    assert_eq!(
+        admin.create_partitions([&np], &opts).await.unwrap()[0]
+            .as_ref()
+            .unwrap_err()
+            .1,
+        RDKafkaErrorCode::InvalidPartitions
+    );
     let md = consumer.fetch_metadata(Some(&name), TIMEOUT).unwrap();
     assert_eq!(md.topics()[0].partitions().len(), 5);
 
     assert!(admin.delete_topics(&[&name], &opts).await.unwrap()[0].is_ok());
-    assert_eq!(admin.delete_topics(&[&name], &opts).await.unwrap()[0].as_ref().unwrap_err().1, RDKafkaErrorCode::UnknownTopicOrPartition);
-    let leftovers: Vec<_> = std::fs::read_dir(broker.data_dir()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(&name)).collect();
-    assert!(leftovers.is_empty(), "partition directories of a deleted topic are removed");
+    assert_eq!(
+        admin.delete_topics(&[&name], &opts).await.unwrap()[0]
+            .as_ref()
+            .unwrap_err()
+            .1,
+        RDKafkaErrorCode::UnknownTopicOrPartition
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(broker.data_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&name))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "partition directories of a deleted topic are removed"
+    );
     broker.stop().await;
 }
 
@@ -300,16 +491,29 @@ async fn auto_creation_follows_broker_settings() {
     let broker = TestBroker::start_with(&[("num.partitions", "4")]).await;
     let topic = unique_name("auto");
     let producer: FutureProducer = broker.client_config().create().unwrap();
-    producer.send(FutureRecord::<(), _>::to(&topic).payload("x"), TIMEOUT).await.unwrap();
-    let md = producer.client().fetch_metadata(Some(&topic), TIMEOUT).unwrap();
-    assert_eq!(md.topics()[0].partitions().len(), 4, "num.partitions applies to auto-created topics");
+    producer
+        .send(FutureRecord::<(), _>::to(&topic).payload("x"), TIMEOUT)
+        .await
+        .unwrap();
+    let md = producer
+        .client()
+        .fetch_metadata(Some(&topic), TIMEOUT)
+        .unwrap();
+    assert_eq!(
+        md.topics()[0].partitions().len(),
+        4,
+        "num.partitions applies to auto-created topics"
+    );
     broker.stop().await;
 
     let broker = TestBroker::start_with(&[("auto.create.topics.enable", "false")]).await;
     let topic = unique_name("noauto");
     let consumer: BaseConsumer = broker.consumer_config().create().unwrap();
     let md = consumer.fetch_metadata(Some(&topic), TIMEOUT).unwrap();
-    assert_eq!(md.topics()[0].error().map(RDKafkaErrorCode::from), Some(RDKafkaErrorCode::UnknownTopicOrPartition));
+    assert_eq!(
+        md.topics()[0].error().map(RDKafkaErrorCode::from),
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition)
+    );
     broker.stop().await;
 }
 
@@ -318,20 +522,38 @@ async fn data_and_topics_survive_a_restart() {
     let mut broker = TestBroker::start().await;
     let topic = unique_name("restart");
     create_topic(&broker, &topic, 2, &[("segment.bytes", "2048")]).await;
-    let producer: FutureProducer = broker.client_config().set("linger.ms", "0").create().unwrap();
+    let producer: FutureProducer = broker
+        .client_config()
+        .set("linger.ms", "0")
+        .create()
+        .unwrap();
     for i in 0..100 {
-        producer.send(FutureRecord::to(&topic).key(&format!("k{i}")).payload(&format!("value-{i}-{}", "y".repeat(50))), TIMEOUT).await.unwrap();
+        producer
+            .send(
+                FutureRecord::to(&topic)
+                    .key(&format!("k{i}"))
+                    .payload(&format!("value-{i}-{}", "y".repeat(50))),
+                TIMEOUT,
+            )
+            .await
+            .unwrap();
     }
     drop(producer);
     broker.restart().await;
     let got = consume_all(broker.consumer_config(), &topic, 2, 100);
-    let mut values: Vec<String> = got.iter().map(|g| String::from_utf8(g.value.clone().unwrap()).unwrap()).collect();
+    let mut values: Vec<String> = got
+        .iter()
+        .map(|g| String::from_utf8(g.value.clone().unwrap()).unwrap())
+        .collect();
     values.sort();
     values.dedup();
     assert_eq!(values.len(), 100);
     // appends continue after the restart at the next offsets
     let producer: FutureProducer = broker.client_config().create().unwrap();
-    let d = producer.send(FutureRecord::to(&topic).key("k0").payload("after"), TIMEOUT).await.unwrap();
+    let d = producer
+        .send(FutureRecord::to(&topic).key("k0").payload("after"), TIMEOUT)
+        .await
+        .unwrap();
     let (p, o) = (d.partition, d.offset);
     let before = got.iter().filter(|g| g.partition == p).count() as i64;
     assert_eq!(o, before);

@@ -140,7 +140,13 @@ fn report_latency(label: &str, h: &Histogram<u64>) {
 async fn ensure_topic(connect: &ConnectArgs, topic: &str, partitions: i32) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = connect.client_config()?.create()?;
     let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
-    let r = admin.create_topics([&t], &AdminOptions::new().operation_timeout(Some(connect.timeout()))).await.map_err(|e| super::client::explain(e, &connect.bootstrap_server))?;
+    let r = admin
+        .create_topics(
+            [&t],
+            &AdminOptions::new().operation_timeout(Some(connect.timeout())),
+        )
+        .await
+        .map_err(|e| super::client::explain(e, &connect.bootstrap_server))?;
     for res in r {
         if let Err((name, code)) = res {
             if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
@@ -151,7 +157,10 @@ async fn ensure_topic(connect: &ConnectArgs, topic: &str, partitions: i32) -> an
     Ok(())
 }
 
-fn producer(connect: &ConnectArgs, o: &ProducerOpts) -> anyhow::Result<(ThreadedProducer<LatencyContext>, Arc<Instant>)> {
+fn producer(
+    connect: &ConnectArgs,
+    o: &ProducerOpts,
+) -> anyhow::Result<(ThreadedProducer<LatencyContext>, Arc<Instant>)> {
     let mut cfg = connect.client_config()?;
     cfg.set("acks", parse_acks(&o.acks)?)
         .set("compression.codec", parse_compression(&o.compression)?)
@@ -160,8 +169,15 @@ fn producer(connect: &ConnectArgs, o: &ProducerOpts) -> anyhow::Result<(Threaded
         .set("queue.buffering.max.messages", "2000000")
         .set("queue.buffering.max.kbytes", "2097151");
     let start = Instant::now();
-    let ctx = LatencyContext { start, histogram: Mutex::new(new_histogram()?), acked: AtomicU64::new(0), failed: AtomicU64::new(0) };
-    let p: ThreadedProducer<LatencyContext> = cfg.create_with_context(ctx).context("cannot create producer")?;
+    let ctx = LatencyContext {
+        start,
+        histogram: Mutex::new(new_histogram()?),
+        acked: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+    };
+    let p: ThreadedProducer<LatencyContext> = cfg
+        .create_with_context(ctx)
+        .context("cannot create producer")?;
     Ok((p, Arc::new(start)))
 }
 
@@ -189,16 +205,20 @@ fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
     let mut sent = 0u64;
     while sent < b.records && deadline.is_none_or(|d| Instant::now() < d) {
         let ns = start.elapsed().as_nanos() as usize;
-        let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&b.producer.topic, ns).payload(&value);
+        let record =
+            BaseRecord::<(), [u8], usize>::with_opaque_to(&b.producer.topic, ns).payload(&value);
         match p.send(record) {
             Ok(()) => sent += 1,
-            Err((e, _)) if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) => {
+            Err((e, _))
+                if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
+            {
                 std::thread::sleep(Duration::from_micros(200));
             }
             Err((e, _)) => bail!("send failed: {e}"),
         }
     }
-    p.flush(Duration::from_secs(120)).context("flush timed out")?;
+    p.flush(Duration::from_secs(120))
+        .context("flush timed out")?;
     let elapsed = start.elapsed().as_secs_f64();
     let ctx = p.context();
     let acked = ctx.acked.load(Ordering::Relaxed);
@@ -216,10 +236,18 @@ fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
 
 fn consume_bench(b: ConsumeBench) -> anyhow::Result<()> {
     let mut cfg = b.connect.client_config()?;
-    cfg.set("group.id", format!("tributary-bench-{}", std::process::id()));
-    cfg.set("enable.auto.commit", "false").set("enable.partition.eof", "true").set("fetch.max.bytes", "52428800").set("max.partition.fetch.bytes", "10485760");
+    cfg.set(
+        "group.id",
+        format!("tributary-bench-{}", std::process::id()),
+    );
+    cfg.set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "10485760");
     let consumer: BaseConsumer = cfg.create()?;
-    let md = consumer.fetch_metadata(Some(&b.topic), b.connect.timeout()).map_err(|e| super::client::explain(e, &b.connect.bootstrap_server))?;
+    let md = consumer
+        .fetch_metadata(Some(&b.topic), b.connect.timeout())
+        .map_err(|e| super::client::explain(e, &b.connect.bootstrap_server))?;
     let parts = super::client::partition_count(&md, &b.topic)?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..parts as i32 {
@@ -247,17 +275,28 @@ fn consume_bench(b: ConsumeBench) -> anyhow::Result<()> {
         }
     }
     let elapsed = start.map_or(0.0, |s| s.elapsed().as_secs_f64()).max(1e-9);
-    println!("{n} records consumed, {:.0} records/sec ({:.2} MB/sec)", n as f64 / elapsed, bytes as f64 / elapsed / 1e6);
+    println!(
+        "{n} records consumed, {:.0} records/sec ({:.2} MB/sec)",
+        n as f64 / elapsed,
+        bytes as f64 / elapsed / 1e6
+    );
     Ok(())
 }
 
 fn e2e_bench(b: E2eBench) -> anyhow::Result<()> {
     let (p, start) = producer(&b.connect, &b.producer)?;
     let mut cfg = b.connect.client_config()?;
-    cfg.set("group.id", format!("tributary-bench-{}", std::process::id()));
-    cfg.set("enable.auto.commit", "false").set("fetch.wait.max.ms", "100").set("fetch.min.bytes", "1");
+    cfg.set(
+        "group.id",
+        format!("tributary-bench-{}", std::process::id()),
+    );
+    cfg.set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "100")
+        .set("fetch.min.bytes", "1");
     let consumer: BaseConsumer = cfg.create()?;
-    let md = consumer.fetch_metadata(Some(&b.producer.topic), b.connect.timeout()).map_err(|e| super::client::explain(e, &b.connect.bootstrap_server))?;
+    let md = consumer
+        .fetch_metadata(Some(&b.producer.topic), b.connect.timeout())
+        .map_err(|e| super::client::explain(e, &b.connect.bootstrap_server))?;
     let parts = super::client::partition_count(&md, &b.producer.topic)?;
     let mut tpl = TopicPartitionList::new();
     for part in 0..parts as i32 {
@@ -305,13 +344,17 @@ fn e2e_bench(b: E2eBench) -> anyhow::Result<()> {
         next += interval;
         let ns = start.elapsed().as_nanos() as u64;
         value[..8].copy_from_slice(&ns.to_be_bytes());
-        let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&b.producer.topic, ns as usize).payload(&value);
+        let record = BaseRecord::<(), [u8], usize>::with_opaque_to(&b.producer.topic, ns as usize)
+            .payload(&value);
         if let Err((e, _)) = p.send(record) {
             bail!("send failed: {e}");
         }
     }
-    p.flush(Duration::from_secs(60)).context("flush timed out")?;
-    let h = consumer_thread.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))??;
+    p.flush(Duration::from_secs(60))
+        .context("flush timed out")?;
+    let h = consumer_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("consumer thread panicked"))??;
     println!("{total} records at {} records/sec", b.rate);
     report_latency("end-to-end", &h);
     if let Ok(ph) = p.context().histogram.lock() {

@@ -13,7 +13,12 @@ use rdkafka::types::RDKafkaErrorCode;
 #[derive(Args, Debug, Clone)]
 pub struct ConnectArgs {
     /// Broker to connect to, HOST:PORT
-    #[arg(long, short = 'b', env = "TRIBUTARY_BOOTSTRAP_SERVER", default_value = "127.0.0.1:9092")]
+    #[arg(
+        long,
+        short = 'b',
+        env = "TRIBUTARY_BOOTSTRAP_SERVER",
+        default_value = "127.0.0.1:9092"
+    )]
     pub bootstrap_server: String,
     /// Extra client property (librdkafka / Kafka client names), KEY=VALUE; repeatable
     #[arg(long = "command-property", short = 'X', value_name = "KEY=VALUE")]
@@ -30,7 +35,9 @@ impl ConnectArgs {
         cfg.set("bootstrap.servers", &self.bootstrap_server);
         cfg.set("log_level", "3");
         for p in &self.properties {
-            let (k, v) = p.split_once('=').with_context(|| format!("bad --command-property '{p}': expected KEY=VALUE"))?;
+            let (k, v) = p
+                .split_once('=')
+                .with_context(|| format!("bad --command-property '{p}': expected KEY=VALUE"))?;
             cfg.set(k.trim(), v.trim());
         }
         Ok(cfg)
@@ -45,7 +52,12 @@ impl ConnectArgs {
 /// Turns a client error into a message a user can act on.
 pub fn explain(err: KafkaError, bootstrap: &str) -> anyhow::Error {
     match err.rdkafka_error_code() {
-        Some(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::Resolve) => {
+        Some(
+            RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::OperationTimedOut
+            | RDKafkaErrorCode::Resolve,
+        ) => {
             anyhow::anyhow!("cannot reach a broker at {bootstrap} ({err}); is `tributary server` running there?")
         }
         _ => anyhow::Error::new(err),
@@ -70,7 +82,9 @@ pub fn partition_count(md: &Metadata, topic: &str) -> anyhow::Result<usize> {
     };
     if let Some(e) = t.error() {
         let code = RDKafkaErrorCode::from(e);
-        if code == RDKafkaErrorCode::UnknownTopicOrPartition || code == RDKafkaErrorCode::UnknownTopic {
+        if code == RDKafkaErrorCode::UnknownTopicOrPartition
+            || code == RDKafkaErrorCode::UnknownTopic
+        {
             bail!("unknown topic '{topic}'");
         }
         bail!("topic '{topic}': {code}");

@@ -60,7 +60,10 @@ pub async fn run(a: ConsumeArgs) -> anyhow::Result<()> {
     let mut cfg = a.connect.client_config()?;
     // librdkafka needs a group id to assign partitions; nothing is committed to it.
     if cfg.get("group.id").is_none() {
-        cfg.set("group.id", format!("tributary-console-consumer-{}", std::process::id()));
+        cfg.set(
+            "group.id",
+            format!("tributary-console-consumer-{}", std::process::id()),
+        );
     }
     cfg.set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -71,10 +74,16 @@ pub async fn run(a: ConsumeArgs) -> anyhow::Result<()> {
     let c = std::sync::Arc::clone(&consumer);
     let topic = a.topic.clone();
     let timeout = a.connect.timeout();
-    let md = blocking(&a.connect.bootstrap_server, move || c.fetch_metadata(Some(&topic), timeout)).await?;
+    let md = blocking(&a.connect.bootstrap_server, move || {
+        c.fetch_metadata(Some(&topic), timeout)
+    })
+    .await?;
     let count = partition_count(&md, &a.topic)? as i32;
     let partitions: Vec<i32> = match a.partition {
-        Some(p) if p < 0 || p >= count => bail!("partition {p} does not exist: topic '{}' has {count} partitions", a.topic),
+        Some(p) if p < 0 || p >= count => bail!(
+            "partition {p} does not exist: topic '{}' has {count} partitions",
+            a.topic
+        ),
         Some(p) => vec![p],
         None => (0..count).collect(),
     };
@@ -91,7 +100,8 @@ pub async fn run(a: ConsumeArgs) -> anyhow::Result<()> {
     };
     let mut tpl = TopicPartitionList::new();
     for p in &partitions {
-        tpl.add_partition_offset(&a.topic, *p, start).context("bad partition list")?;
+        tpl.add_partition_offset(&a.topic, *p, start)
+            .context("bad partition list")?;
     }
     if let Some(ts) = a.from_timestamp {
         let mut query = TopicPartitionList::new();
@@ -99,7 +109,10 @@ pub async fn run(a: ConsumeArgs) -> anyhow::Result<()> {
             query.add_partition_offset(&a.topic, *p, Offset::Offset(ts))?;
         }
         let c = std::sync::Arc::clone(&consumer);
-        let found = blocking(&a.connect.bootstrap_server, move || c.offsets_for_times(query, timeout)).await?;
+        let found = blocking(&a.connect.bootstrap_server, move || {
+            c.offsets_for_times(query, timeout)
+        })
+        .await?;
         tpl = TopicPartitionList::new();
         for e in found.elements() {
             // No record at or after the timestamp: start at the end, as Kafka's tools do.
@@ -169,7 +182,12 @@ fn lossy(b: Option<&[u8]>) -> serde_json::Value {
     }
 }
 
-fn print_message(out: &mut impl Write, m: &rdkafka::message::BorrowedMessage<'_>, format: Format, sep: Option<&str>) -> std::io::Result<()> {
+fn print_message(
+    out: &mut impl Write,
+    m: &rdkafka::message::BorrowedMessage<'_>,
+    format: Format,
+    sep: Option<&str>,
+) -> std::io::Result<()> {
     match format {
         Format::Plain => {
             if let Some(sep) = sep {
@@ -182,7 +200,11 @@ fn print_message(out: &mut impl Write, m: &rdkafka::message::BorrowedMessage<'_>
         Format::Json => {
             let headers: Vec<serde_json::Value> = m
                 .headers()
-                .map(|h| h.iter().map(|h| serde_json::json!({"key": h.key, "value": lossy(h.value)})).collect())
+                .map(|h| {
+                    h.iter()
+                        .map(|h| serde_json::json!({"key": h.key, "value": lossy(h.value)}))
+                        .collect()
+                })
                 .unwrap_or_default();
             let v = serde_json::json!({
                 "topic": m.topic(),

@@ -67,7 +67,11 @@ pub async fn run(a: ProduceArgs) -> anyhow::Result<()> {
     let headers: Vec<(String, String)> = a
         .headers
         .iter()
-        .map(|h| h.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).with_context(|| format!("bad --header '{h}': expected KEY=VALUE")))
+        .map(|h| {
+            h.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("bad --header '{h}': expected KEY=VALUE"))
+        })
         .collect::<anyhow::Result<_>>()?;
     let mut cfg = a.connect.client_config()?;
     cfg.set("acks", parse_acks(&a.acks)?)
@@ -79,11 +83,17 @@ pub async fn run(a: ProduceArgs) -> anyhow::Result<()> {
     let p = producer.clone();
     let topic = a.topic.clone();
     let timeout = a.connect.timeout();
-    let md = blocking(&a.connect.bootstrap_server, move || p.client().fetch_metadata(Some(&topic), timeout)).await?;
+    let md = blocking(&a.connect.bootstrap_server, move || {
+        p.client().fetch_metadata(Some(&topic), timeout)
+    })
+    .await?;
     let partitions = partition_count(&md, &a.topic)?;
     if let Some(p) = a.partition {
         if p < 0 || p as usize >= partitions {
-            bail!("partition {p} does not exist: topic '{}' has {partitions} partitions", a.topic);
+            bail!(
+                "partition {p} does not exist: topic '{}' has {partitions} partitions",
+                a.topic
+            );
         }
     }
 
@@ -94,7 +104,10 @@ pub async fn run(a: ProduceArgs) -> anyhow::Result<()> {
             Some(path) => match std::fs::File::open(&path) {
                 Ok(f) => Box::new(std::io::BufReader::new(f)),
                 Err(e) => {
-                    let _ = tx.blocking_send(Err(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))));
+                    let _ = tx.blocking_send(Err(std::io::Error::new(
+                        e.kind(),
+                        format!("{}: {e}", path.display()),
+                    )));
                     return;
                 }
             },
@@ -121,20 +134,28 @@ pub async fn run(a: ProduceArgs) -> anyhow::Result<()> {
         };
         let mut hdrs = OwnedHeaders::new();
         for (k, v) in &headers {
-            hdrs = hdrs.insert(Header { key: k, value: Some(v.as_bytes()) });
+            hdrs = hdrs.insert(Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
         }
         let producer = producer.clone();
         let topic = a.topic.clone();
         let partition = a.partition;
         pending.push(async move {
-            let mut record = FutureRecord::to(&topic).payload(value.as_bytes()).headers(hdrs);
+            let mut record = FutureRecord::to(&topic)
+                .payload(value.as_bytes())
+                .headers(hdrs);
             if let Some(k) = &key {
                 record = record.key(k.as_bytes());
             }
             if let Some(p) = partition {
                 record = record.partition(p);
             }
-            producer.send(record, Duration::from_secs(30)).await.map_err(|(e, _)| e)
+            producer
+                .send(record, Duration::from_secs(30))
+                .await
+                .map_err(|(e, _)| e)
         });
         while pending.len() >= 10_000 {
             if let Some(r) = pending.next().await {
@@ -146,13 +167,19 @@ pub async fn run(a: ProduceArgs) -> anyhow::Result<()> {
         tally(r, &mut sent, &mut failed, &mut first_error);
     }
     if let Some(e) = first_error {
-        return Err(explain(e, &a.connect.bootstrap_server)).with_context(|| format!("{failed} of {} records failed", sent + failed));
+        return Err(explain(e, &a.connect.bootstrap_server))
+            .with_context(|| format!("{failed} of {} records failed", sent + failed));
     }
     eprintln!("Produced {sent} records to {}.", a.topic);
     Ok(())
 }
 
-fn tally(r: Result<rdkafka::producer::future_producer::Delivery, rdkafka::error::KafkaError>, sent: &mut u64, failed: &mut u64, first: &mut Option<rdkafka::error::KafkaError>) {
+fn tally(
+    r: Result<rdkafka::producer::future_producer::Delivery, rdkafka::error::KafkaError>,
+    sent: &mut u64,
+    failed: &mut u64,
+    first: &mut Option<rdkafka::error::KafkaError>,
+) {
     match r {
         Ok(_) => *sent += 1,
         Err(e) => {

@@ -46,14 +46,17 @@ fn env_props() -> BTreeMap<String, String> {
 pub fn load(args: &ServerArgs) -> anyhow::Result<BrokerConfig> {
     let mut props = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
             parse_properties(&text).with_context(|| format!("in config file {}", path.display()))?
         }
         None => BTreeMap::new(),
     };
     props.extend(env_props());
     for o in &args.overrides {
-        let (k, v) = o.split_once('=').with_context(|| format!("bad --override '{o}': expected KEY=VALUE"))?;
+        let (k, v) = o
+            .split_once('=')
+            .with_context(|| format!("bad --override '{o}': expected KEY=VALUE"))?;
         props.insert(k.trim().to_string(), v.trim().to_string());
     }
     if let Some(l) = &args.listen {

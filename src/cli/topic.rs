@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaResult;
 
@@ -86,15 +88,24 @@ pub struct AddPartitionsArgs {
 }
 
 fn admin(connect: &ConnectArgs) -> anyhow::Result<AdminClient<DefaultClientContext>> {
-    connect.client_config()?.create().context("cannot create admin client")
+    connect
+        .client_config()?
+        .create()
+        .context("cannot create admin client")
 }
 
 fn options(connect: &ConnectArgs) -> AdminOptions {
-    AdminOptions::new().request_timeout(Some(connect.timeout())).operation_timeout(Some(connect.timeout()))
+    AdminOptions::new()
+        .request_timeout(Some(connect.timeout()))
+        .operation_timeout(Some(connect.timeout()))
 }
 
 /// Checks per-topic admin results, naming the topic in the error.
-fn check(results: KafkaResult<Vec<rdkafka::admin::TopicResult>>, bootstrap: &str, what: &str) -> anyhow::Result<Vec<String>> {
+fn check(
+    results: KafkaResult<Vec<rdkafka::admin::TopicResult>>,
+    bootstrap: &str,
+    what: &str,
+) -> anyhow::Result<Vec<String>> {
     let mut done = Vec::new();
     for r in results.map_err(|e| explain(e, bootstrap))? {
         match r {
@@ -112,9 +123,17 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
             let configs: Vec<(String, String)> = a
                 .configs
                 .iter()
-                .map(|c| c.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).with_context(|| format!("bad --config '{c}': expected KEY=VALUE")))
+                .map(|c| {
+                    c.split_once('=')
+                        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                        .with_context(|| format!("bad --config '{c}': expected KEY=VALUE"))
+                })
                 .collect::<anyhow::Result<_>>()?;
-            let mut topic = NewTopic::new(&a.topic, a.partitions.unwrap_or(-1), TopicReplication::Fixed(a.replication_factor.unwrap_or(-1)));
+            let mut topic = NewTopic::new(
+                &a.topic,
+                a.partitions.unwrap_or(-1),
+                TopicReplication::Fixed(a.replication_factor.unwrap_or(-1)),
+            );
             for (k, v) in &configs {
                 topic = topic.set(k, v);
             }
@@ -129,8 +148,16 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
             let client = Arc::new(admin(&a.connect)?);
             let timeout = a.connect.timeout();
             let c = Arc::clone(&client);
-            let md = blocking(&a.connect.bootstrap_server, move || c.inner().fetch_metadata(None, timeout)).await?;
-            let mut names: Vec<&str> = md.topics().iter().map(|t| t.name()).filter(|n| a.internal || !n.starts_with("__")).collect();
+            let md = blocking(&a.connect.bootstrap_server, move || {
+                c.inner().fetch_metadata(None, timeout)
+            })
+            .await?;
+            let mut names: Vec<&str> = md
+                .topics()
+                .iter()
+                .map(|t| t.name())
+                .filter(|n| a.internal || !n.starts_with("__"))
+                .collect();
             names.sort_unstable();
             for n in names {
                 println!("{n}");
@@ -160,8 +187,21 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
     let client = Arc::new(admin(&a.connect)?);
     let timeout = a.connect.timeout();
     let c = Arc::clone(&client);
-    let md = blocking(&a.connect.bootstrap_server, move || c.inner().fetch_metadata(None, timeout)).await?;
-    let mut topics: Vec<_> = md.topics().iter().filter(|t| if a.topics.is_empty() { !t.name().starts_with("__") } else { a.topics.iter().any(|n| n == t.name()) }).collect();
+    let md = blocking(&a.connect.bootstrap_server, move || {
+        c.inner().fetch_metadata(None, timeout)
+    })
+    .await?;
+    let mut topics: Vec<_> = md
+        .topics()
+        .iter()
+        .filter(|t| {
+            if a.topics.is_empty() {
+                !t.name().starts_with("__")
+            } else {
+                a.topics.iter().any(|n| n == t.name())
+            }
+        })
+        .collect();
     for wanted in &a.topics {
         if !topics.iter().any(|t| t.name() == wanted) {
             bail!("unknown topic '{wanted}'");
@@ -170,13 +210,26 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
     topics.sort_by_key(|t| t.name());
     for t in topics {
         let rf = t.partitions().first().map_or(0, |p| p.replicas().len());
-        println!("Topic: {}\tPartitionCount: {}\tReplicationFactor: {}", t.name(), t.partitions().len(), rf);
+        println!(
+            "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}",
+            t.name(),
+            t.partitions().len(),
+            rf
+        );
         for p in t.partitions() {
             let name = t.name().to_string();
             let c = Arc::clone(&client);
             let id = p.id();
-            let (low, high) = blocking(&a.connect.bootstrap_server, move || c.inner().fetch_watermarks(&name, id, timeout)).await?;
-            let join = |v: &[i32]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
+            let (low, high) = blocking(&a.connect.bootstrap_server, move || {
+                c.inner().fetch_watermarks(&name, id, timeout)
+            })
+            .await?;
+            let join = |v: &[i32]| {
+                v.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
             println!(
                 "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tLogStartOffset: {}\tLogEndOffset: {}",
                 t.name(),
@@ -190,11 +243,21 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
         }
         if a.configs {
             let spec = ResourceSpecifier::Topic(t.name());
-            let results = client.describe_configs([&spec], &options(&a.connect)).await.map_err(|e| explain(e, &a.connect.bootstrap_server))?;
+            let results = client
+                .describe_configs([&spec], &options(&a.connect))
+                .await
+                .map_err(|e| explain(e, &a.connect.bootstrap_server))?;
             for r in results {
-                let r = r.map_err(|e| anyhow::anyhow!("cannot describe configs of '{}': {e}", t.name()))?;
+                let r = r.map_err(|e| {
+                    anyhow::anyhow!("cannot describe configs of '{}': {e}", t.name())
+                })?;
                 for entry in r.entries {
-                    println!("\tConfig: {}={}\t({:?})", entry.name, entry.value.as_deref().unwrap_or("null"), entry.source);
+                    println!(
+                        "\tConfig: {}={}\t({:?})",
+                        entry.name,
+                        entry.value.as_deref().unwrap_or("null"),
+                        entry.source
+                    );
                 }
             }
         }

@@ -37,23 +37,43 @@ impl TestBroker {
 
     /// Starts a broker with extra properties (Kafka names), e.g. `("num.partitions", "3")`.
     pub async fn start_with(props: &[(&str, &str)]) -> TestBroker {
-        let dir = tempfile::Builder::new().prefix("tributary-test-").tempdir().expect("temp dir");
-        let mut map: BTreeMap<String, String> = props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        map.entry("listeners".into()).or_insert_with(|| "PLAINTEXT://127.0.0.1:0".into());
+        let dir = tempfile::Builder::new()
+            .prefix("tributary-test-")
+            .tempdir()
+            .expect("temp dir");
+        let mut map: BTreeMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.entry("listeners".into())
+            .or_insert_with(|| "PLAINTEXT://127.0.0.1:0".into());
         map.insert("log.dirs".into(), dir.path().display().to_string());
-        let mut broker = TestBroker { handle: None, dir, props: map };
+        let mut broker = TestBroker {
+            handle: None,
+            dir,
+            props: map,
+        };
         broker.boot().await;
         broker
     }
 
     async fn boot(&mut self) {
-        let config = BrokerConfig::from_props(self.props.clone()).expect("valid test broker config");
-        self.handle = Some(tributary_broker::start(config).await.expect("broker starts"));
+        let config =
+            BrokerConfig::from_props(self.props.clone()).expect("valid test broker config");
+        self.handle = Some(
+            tributary_broker::start(config)
+                .await
+                .expect("broker starts"),
+        );
     }
 
     /// `host:port` of the listener.
     pub fn bootstrap(&self) -> String {
-        self.handle.as_ref().expect("broker running").local_addr().to_string()
+        self.handle
+            .as_ref()
+            .expect("broker running")
+            .local_addr()
+            .to_string()
     }
 
     /// The data directory.
@@ -72,14 +92,17 @@ impl TestBroker {
         if let Some(h) = self.handle.take() {
             h.shutdown().await;
         }
-        self.props.insert("listeners".into(), format!("PLAINTEXT://{addr}"));
+        self.props
+            .insert("listeners".into(), format!("PLAINTEXT://{addr}"));
         self.boot().await;
     }
 
     /// A client config with `bootstrap.servers` set and quick failure on a dead broker.
     pub fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", self.bootstrap()).set("message.timeout.ms", "20000").set("socket.timeout.ms", "10000");
+        c.set("bootstrap.servers", self.bootstrap())
+            .set("message.timeout.ms", "20000")
+            .set("socket.timeout.ms", "10000");
         c
     }
 
@@ -115,7 +138,10 @@ pub struct RawClient {
 impl RawClient {
     /// Connects to `addr`.
     pub async fn connect(addr: &str) -> std::io::Result<RawClient> {
-        Ok(RawClient { stream: TcpStream::connect(addr).await?, correlation: 0 })
+        Ok(RawClient {
+            stream: TcpStream::connect(addr).await?,
+            correlation: 0,
+        })
     }
 
     /// Sends raw bytes as they are.
@@ -150,7 +176,9 @@ impl RawClient {
             .with_correlation_id(self.correlation)
             .with_client_id(Some(StrBytes::from_static_str("testkit")));
         let mut body = BytesMut::new();
-        header.encode(&mut body, key.request_header_version(version)).expect("encode header");
+        header
+            .encode(&mut body, key.request_header_version(version))
+            .expect("encode header");
         req.encode(&mut body, version).expect("encode request");
         let mut frame = BytesMut::with_capacity(body.len() + 4);
         frame.put_i32(body.len() as i32);
@@ -159,13 +187,23 @@ impl RawClient {
     }
 
     /// Sends `req` at `version` and decodes the answer; `None` if the connection was closed.
-    pub async fn call<R: Request>(&mut self, req: &R, version: i16) -> std::io::Result<Option<R::Response>> {
+    pub async fn call<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+    ) -> std::io::Result<Option<R::Response>> {
         let frame = self.encode(req, version);
         self.send_raw(&frame).await?;
-        let Some(mut resp) = self.read_frame().await? else { return Ok(None) };
+        let Some(mut resp) = self.read_frame().await? else {
+            return Ok(None);
+        };
         let header_version = <R::Response as HeaderVersion>::header_version(version);
-        let header = ResponseHeader::decode(&mut resp, header_version).map_err(std::io::Error::other)?;
-        assert_eq!(header.correlation_id, self.correlation, "responses come back in order");
+        let header =
+            ResponseHeader::decode(&mut resp, header_version).map_err(std::io::Error::other)?;
+        assert_eq!(
+            header.correlation_id, self.correlation,
+            "responses come back in order"
+        );
         let body = R::Response::decode(&mut resp, version).map_err(std::io::Error::other)?;
         assert!(!resp.has_remaining(), "response fully consumed");
         Ok(Some(body))
@@ -175,7 +213,9 @@ impl RawClient {
 /// An uncompressed magic-2 record batch holding `values` (keys `k0`, `k1`, ...), encoded the
 /// way a client encodes it, with valid CRC.
 pub fn record_batch(values: &[&[u8]]) -> Bytes {
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
     let records: Vec<Record> = values
         .iter()
         .enumerate()
@@ -198,6 +238,14 @@ pub fn record_batch(values: &[&[u8]]) -> Bytes {
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).expect("encode batch");
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode batch");
     buf.freeze()
 }

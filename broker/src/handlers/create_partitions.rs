@@ -14,10 +14,20 @@ pub async fn handle(ctx: RequestContext, req: CreatePartitionsRequest) -> Create
     for t in req.topics {
         let name = t.name.0.to_string();
         let outcome = if !seen.insert(name.clone()) {
-            Err((ErrorCode::InvalidRequest, format!("Duplicate topic {name} in request")))
+            Err((
+                ErrorCode::InvalidRequest,
+                format!("Duplicate topic {name} in request"),
+            ))
         } else {
-            let assignments = t.assignments.map(|a| a.into_iter().map(|x| x.broker_ids.into_iter().map(|b| b.0).collect()).collect());
-            ctx.state.controller.create_partitions(name.clone(), t.count, assignments, req.validate_only).await
+            let assignments = t.assignments.map(|a| {
+                a.into_iter()
+                    .map(|x| x.broker_ids.into_iter().map(|b| b.0).collect())
+                    .collect()
+            });
+            ctx.state
+                .controller
+                .create_partitions(name.clone(), t.count, assignments, req.validate_only)
+                .await
         };
         let r = CreatePartitionsTopicResult::default().with_name(t.name);
         results.push(match outcome {
@@ -25,7 +35,9 @@ pub async fn handle(ctx: RequestContext, req: CreatePartitionsRequest) -> Create
                 tracing::info!(topic = %name, count = t.count, "partitions added");
                 r
             }
-            Err((code, msg)) => r.with_error_code(code.code()).with_error_message(Some(sb(msg))),
+            Err((code, msg)) => r
+                .with_error_code(code.code())
+                .with_error_message(Some(sb(msg))),
         });
     }
     CreatePartitionsResponse::default().with_results(results)

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::sb;
@@ -26,7 +28,9 @@ pub async fn handle(ctx: RequestContext, req: CreateTopicsRequest) -> CreateTopi
                 CreatableTopicResult::default()
                     .with_name(t.name.clone())
                     .with_error_code(ErrorCode::InvalidRequest.code())
-                    .with_error_message(Some(sb(format!("Create topics request from client contains a duplicate topic {name}")))),
+                    .with_error_message(Some(sb(format!(
+                        "Create topics request from client contains a duplicate topic {name}"
+                    )))),
             ));
             continue;
         }
@@ -45,7 +49,9 @@ pub async fn handle(ctx: RequestContext, req: CreateTopicsRequest) -> CreateTopi
                 CreatableTopicResult::default()
                     .with_name(t.name.clone())
                     .with_error_code(ErrorCode::InvalidConfig.code())
-                    .with_error_message(Some(sb(format!("Null value not supported for topic configs: {key}")))),
+                    .with_error_message(Some(sb(format!(
+                        "Null value not supported for topic configs: {key}"
+                    )))),
             ));
             continue;
         }
@@ -53,12 +59,26 @@ pub async fn handle(ctx: RequestContext, req: CreateTopicsRequest) -> CreateTopi
             name,
             partitions: t.num_partitions,
             replication_factor: t.replication_factor,
-            assignments: t.assignments.iter().map(|a| (a.partition_index, a.broker_ids.iter().map(|b| b.0).collect())).collect(),
+            assignments: t
+                .assignments
+                .iter()
+                .map(|a| {
+                    (
+                        a.partition_index,
+                        a.broker_ids.iter().map(|b| b.0).collect(),
+                    )
+                })
+                .collect(),
             configs,
         });
         results.push(None);
     }
-    let mut created = ctx.state.controller.create_topics(specs, req.validate_only).await.into_iter();
+    let mut created = ctx
+        .state
+        .controller
+        .create_topics(specs, req.validate_only)
+        .await
+        .into_iter();
     let config = &ctx.state.config;
     let topics = results
         .into_iter()

@@ -10,9 +10,15 @@ use crate::dispatch::RequestContext;
 /// Handles DeleteTopics.
 pub async fn handle(ctx: RequestContext, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
     let asked: Vec<(Option<String>, Uuid)> = if ctx.version >= 6 {
-        req.topics.iter().map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id)).collect()
+        req.topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id))
+            .collect()
     } else {
-        req.topic_names.iter().map(|n| (Some(n.0.to_string()), Uuid::nil())).collect()
+        req.topic_names
+            .iter()
+            .map(|n| (Some(n.0.to_string()), Uuid::nil()))
+            .collect()
     };
     let results = ctx.state.controller.delete_topics(asked.clone()).await;
     let responses = asked
@@ -21,7 +27,9 @@ pub async fn handle(ctx: RequestContext, req: DeleteTopicsRequest) -> DeleteTopi
         .map(|((name, id), r)| match r {
             Ok((name, id)) => {
                 tracing::info!(topic = %name, "deleted topic");
-                DeletableTopicResult::default().with_name(Some(topic_name(name))).with_topic_id(id)
+                DeletableTopicResult::default()
+                    .with_name(Some(topic_name(name)))
+                    .with_topic_id(id)
             }
             Err((code, msg)) => DeletableTopicResult::default()
                 .with_name(name.map(topic_name))

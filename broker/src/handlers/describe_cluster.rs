@@ -21,7 +21,13 @@ pub async fn handle(ctx: RequestContext, req: DescribeClusterRequest) -> Describ
     let brokers = image
         .brokers
         .values()
-        .map(|b| DescribeClusterBroker::default().with_broker_id(BrokerId(b.id)).with_host(sb(b.host.clone())).with_port(i32::from(b.port)).with_rack(b.rack.clone().map(sb)))
+        .map(|b| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(b.id))
+                .with_host(sb(b.host.clone()))
+                .with_port(i32::from(b.port))
+                .with_rack(b.rack.clone().map(sb))
+        })
         .collect();
     DescribeClusterResponse::default()
         .with_cluster_id(sb(image.cluster_id.clone()))

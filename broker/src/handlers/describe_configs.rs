@@ -1,6 +1,8 @@
 //! DescribeConfigs for topics and brokers, with sources, synonyms and documentation.
 
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym};
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::sb;
@@ -12,9 +14,24 @@ const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 const BROKER_LOGGER: i8 = 8;
 
-fn entry(r: ResolvedConfig, kind: i8, doc: &str, synonyms: bool, documentation: bool, read_only: bool) -> DescribeConfigsResourceResult {
+fn entry(
+    r: ResolvedConfig,
+    kind: i8,
+    doc: &str,
+    synonyms: bool,
+    documentation: bool,
+    read_only: bool,
+) -> DescribeConfigsResourceResult {
     let syns = if synonyms {
-        r.synonyms.iter().map(|(n, v, s)| DescribeConfigsSynonym::default().with_name(sb(n.clone())).with_value(Some(sb(v.clone()))).with_source(*s as i8)).collect()
+        r.synonyms
+            .iter()
+            .map(|(n, v, s)| {
+                DescribeConfigsSynonym::default()
+                    .with_name(sb(n.clone()))
+                    .with_value(Some(sb(v.clone())))
+                    .with_source(*s as i8)
+            })
+            .collect()
     } else {
         Vec::new()
     };
@@ -40,19 +57,36 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
         .into_iter()
         .map(|res| {
             let name = res.resource_name.to_string();
-            let wanted = |key: &str| res.configuration_keys.as_ref().is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == key));
-            let base = DescribeConfigsResult::default().with_resource_type(res.resource_type).with_resource_name(res.resource_name.clone());
+            let wanted = |key: &str| {
+                res.configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == key))
+            };
+            let base = DescribeConfigsResult::default()
+                .with_resource_type(res.resource_type)
+                .with_resource_name(res.resource_name.clone());
             match res.resource_type {
                 TOPIC => match image.topics.get(&name) {
                     Some(topic) => {
                         let configs = TOPIC_CONFIGS
                             .iter()
                             .filter(|d| wanted(d.name))
-                            .map(|d| entry(config.resolve_topic_config(d, &topic.configs), d.kind as i8, d.doc, synonyms, docs, false))
+                            .map(|d| {
+                                entry(
+                                    config.resolve_topic_config(d, &topic.configs),
+                                    d.kind as i8,
+                                    d.doc,
+                                    synonyms,
+                                    docs,
+                                    false,
+                                )
+                            })
                             .collect();
                         base.with_configs(configs)
                     }
-                    None => base.with_error_code(ErrorCode::UnknownTopicOrPartition.code()).with_error_message(Some(sb(format!("Topic {name} does not exist")))),
+                    None => base
+                        .with_error_code(ErrorCode::UnknownTopicOrPartition.code())
+                        .with_error_message(Some(sb(format!("Topic {name} does not exist")))),
                 },
                 BROKER if name.is_empty() || name == config.node_id.to_string() => {
                     let configs = BROKER_CONFIGS
@@ -68,15 +102,31 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                             if name.is_empty() {
                                 return None;
                             }
-                            let r = ResolvedConfig { name: d.name.to_string(), value: value.clone(), source, synonyms: vec![(d.name.to_string(), value, source)] };
+                            let r = ResolvedConfig {
+                                name: d.name.to_string(),
+                                value: value.clone(),
+                                source,
+                                synonyms: vec![(d.name.to_string(), value, source)],
+                            };
                             Some(entry(r, d.kind as i8, d.doc, synonyms, docs, true))
                         })
                         .collect();
                     base.with_configs(configs)
                 }
-                BROKER => base.with_error_code(ErrorCode::InvalidRequest.code()).with_error_message(Some(sb(format!("Unexpected broker id, expected {} or empty string, but received {name}", config.node_id)))),
-                BROKER_LOGGER => base.with_error_code(ErrorCode::InvalidRequest.code()).with_error_message(Some(sb("Broker loggers are not configurable in Tributary"))),
-                other => base.with_error_code(ErrorCode::InvalidRequest.code()).with_error_message(Some(sb(format!("Unsupported resource type {other}")))),
+                BROKER => base
+                    .with_error_code(ErrorCode::InvalidRequest.code())
+                    .with_error_message(Some(sb(format!(
+                        "Unexpected broker id, expected {} or empty string, but received {name}",
+                        config.node_id
+                    )))),
+                BROKER_LOGGER => base
+                    .with_error_code(ErrorCode::InvalidRequest.code())
+                    .with_error_message(Some(sb(
+                        "Broker loggers are not configurable in Tributary",
+                    ))),
+                other => base
+                    .with_error_code(ErrorCode::InvalidRequest.code())
+                    .with_error_message(Some(sb(format!("Unsupported resource type {other}")))),
             }
         })
         .collect();

@@ -39,7 +39,9 @@ struct Wanted {
 /// Handles Fetch.
 pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
     if req.session_id != 0 {
-        return FetchResponse::default().with_error_code(FETCH_SESSION_ID_NOT_FOUND).with_session_id(0);
+        return FetchResponse::default()
+            .with_error_code(FETCH_SESSION_ID_NOT_FOUND)
+            .with_session_id(0);
     }
     let state = &ctx.state;
     let image = state.image();
@@ -60,20 +62,36 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
             let target = if !known {
                 Err(ErrorCode::UnknownTopicId)
             } else {
-                super::lookup_partition(state, &name, p.partition)
-                    .and_then(|part| check_leader_epoch(p.current_leader_epoch, part.leader_epoch()).map(|_| part))
+                super::lookup_partition(state, &name, p.partition).and_then(|part| {
+                    check_leader_epoch(p.current_leader_epoch, part.leader_epoch()).map(|_| part)
+                })
             };
-            wanted.push(Wanted { topic: name.clone(), topic_id: id, index: p.partition, offset: p.fetch_offset, max_bytes: p.partition_max_bytes.max(0) as usize, target });
+            wanted.push(Wanted {
+                topic: name.clone(),
+                topic_id: id,
+                index: p.partition,
+                offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes.max(0) as usize,
+                target,
+            });
         }
     }
     let wanted = Arc::new(wanted);
     let read_committed = req.isolation_level == 1;
-    let max_bytes = if req.max_bytes <= 0 { i32::MAX as usize } else { req.max_bytes as usize };
+    let max_bytes = if req.max_bytes <= 0 {
+        i32::MAX as usize
+    } else {
+        req.max_bytes as usize
+    };
     let min_bytes = req.min_bytes.max(0) as usize;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
 
     // Subscribe before the first read so that an append between the read and the wait wakes us.
-    let mut watchers: Vec<_> = wanted.iter().filter_map(|w| w.target.as_ref().ok().map(|p| p.watch_high_watermark())).collect();
+    let mut watchers: Vec<_> = wanted
+        .iter()
+        .filter_map(|w| w.target.as_ref().ok().map(|p| p.watch_high_watermark()))
+        .collect();
     let mut shutdown = state.shutdown.clone();
     loop {
         for w in &mut watchers {
@@ -84,13 +102,22 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
             Ok(r) => r,
             Err(code) => return FetchResponse::default().with_error_code(code.code()),
         };
-        let bytes: usize = results.iter().map(|r| r.records.as_ref().map_or(0, |b| b.len())).sum();
+        let bytes: usize = results
+            .iter()
+            .map(|r| r.records.as_ref().map_or(0, |b| b.len()))
+            .sum();
         let has_error = results.iter().any(|r| r.error_code != 0);
         let now = tokio::time::Instant::now();
-        if bytes >= min_bytes || bytes > 0 && min_bytes == 0 || has_error || now >= deadline || watchers.is_empty() {
+        if bytes >= min_bytes
+            || bytes > 0 && min_bytes == 0
+            || has_error
+            || now >= deadline
+            || watchers.is_empty()
+        {
             return build_response(&wanted, results, by_id);
         }
-        let changed = futures::future::select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
+        let changed =
+            futures::future::select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
         tokio::select! {
             _ = changed => {}
             _ = tokio::time::sleep_until(deadline) => {}
@@ -153,12 +180,22 @@ fn read_all(wanted: &[Wanted], max_bytes: usize, read_committed: bool) -> Vec<Pa
 fn build_response(wanted: &[Wanted], results: Vec<PartitionData>, by_id: bool) -> FetchResponse {
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     for (w, data) in wanted.iter().zip(results) {
-        let same = topics.last_mut().filter(|t| if by_id { t.topic_id == w.topic_id } else { t.topic.0.as_str() == w.topic });
+        let same = topics.last_mut().filter(|t| {
+            if by_id {
+                t.topic_id == w.topic_id
+            } else {
+                t.topic.0.as_str() == w.topic
+            }
+        });
         match same {
             Some(t) => t.partitions.push(data),
             None => {
                 let t = FetchableTopicResponse::default().with_partitions(vec![data]);
-                topics.push(if by_id { t.with_topic_id(w.topic_id) } else { t.with_topic(topic_name(w.topic.clone())) });
+                topics.push(if by_id {
+                    t.with_topic_id(w.topic_id)
+                } else {
+                    t.with_topic(topic_name(w.topic.clone()))
+                });
             }
         }
     }

@@ -1,6 +1,8 @@
 //! ListOffsets: earliest, latest, max timestamp, or the first offset at or after a timestamp.
 
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::{blocking, check_leader_epoch, lookup_partition};
@@ -26,36 +28,60 @@ pub async fn handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsets
                     .partitions
                     .into_iter()
                     .map(|p| {
-                        let base = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-                        let result = lookup_partition(&state, &name, p.partition_index).and_then(|part| {
-                            check_leader_epoch(p.current_leader_epoch, part.leader_epoch())?;
-                            let o = part.offsets();
-                            let (offset, timestamp) = match p.timestamp {
-                                LATEST => (if read_committed { o.last_stable_offset } else { o.high_watermark }, -1),
-                                EARLIEST => (o.log_start_offset, -1),
-                                EARLIEST_LOCAL if version >= 8 => (o.log_start_offset, -1),
-                                MAX_TIMESTAMP if version >= 7 => part.max_timestamp_offset().map_or((-1, -1), |(off, ts)| (off, ts)),
-                                ts if ts < 0 => return Err(ErrorCode::UnsupportedVersion),
-                                ts => match part.offset_for_timestamp(ts) {
-                                    Ok(Some((off, t))) => (off, t),
-                                    Ok(None) => (-1, -1),
-                                    Err(e) => return Err(e.code()),
-                                },
-                            };
-                            let epoch = if offset < 0 { -1 } else if p.timestamp == LATEST { part.leader_epoch() } else { part.epoch_at(offset) };
-                            Ok((offset, timestamp, epoch))
-                        });
+                        let base = ListOffsetsPartitionResponse::default()
+                            .with_partition_index(p.partition_index);
+                        let result =
+                            lookup_partition(&state, &name, p.partition_index).and_then(|part| {
+                                check_leader_epoch(p.current_leader_epoch, part.leader_epoch())?;
+                                let o = part.offsets();
+                                let (offset, timestamp) = match p.timestamp {
+                                    LATEST => (
+                                        if read_committed {
+                                            o.last_stable_offset
+                                        } else {
+                                            o.high_watermark
+                                        },
+                                        -1,
+                                    ),
+                                    EARLIEST => (o.log_start_offset, -1),
+                                    EARLIEST_LOCAL if version >= 8 => (o.log_start_offset, -1),
+                                    MAX_TIMESTAMP if version >= 7 => part
+                                        .max_timestamp_offset()
+                                        .map_or((-1, -1), |(off, ts)| (off, ts)),
+                                    ts if ts < 0 => return Err(ErrorCode::UnsupportedVersion),
+                                    ts => match part.offset_for_timestamp(ts) {
+                                        Ok(Some((off, t))) => (off, t),
+                                        Ok(None) => (-1, -1),
+                                        Err(e) => return Err(e.code()),
+                                    },
+                                };
+                                let epoch = if offset < 0 {
+                                    -1
+                                } else if p.timestamp == LATEST {
+                                    part.leader_epoch()
+                                } else {
+                                    part.epoch_at(offset)
+                                };
+                                Ok((offset, timestamp, epoch))
+                            });
                         match result {
                             Ok((offset, timestamp, epoch)) => {
                                 // leader_epoch exists from v4 on
                                 let epoch = if version >= 4 { epoch } else { -1 };
-                                base.with_offset(offset).with_timestamp(timestamp).with_leader_epoch(epoch)
+                                base.with_offset(offset)
+                                    .with_timestamp(timestamp)
+                                    .with_leader_epoch(epoch)
                             }
-                            Err(code) => base.with_error_code(code.code()).with_offset(-1).with_timestamp(-1),
+                            Err(code) => base
+                                .with_error_code(code.code())
+                                .with_offset(-1)
+                                .with_timestamp(-1),
                         }
                     })
                     .collect();
-                ListOffsetsTopicResponse::default().with_name(topic.name).with_partitions(partitions)
+                ListOffsetsTopicResponse::default()
+                    .with_name(topic.name)
+                    .with_partitions(partitions)
             })
             .collect::<Vec<_>>()
     })

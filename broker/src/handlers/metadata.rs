@@ -1,7 +1,9 @@
 //! Metadata: brokers, the controller, and topics with their partitions and leaders.
 //! Creates unknown topics on the fly when `auto.create.topics.enable` allows it.
 
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
 use uuid::Uuid;
 
@@ -32,7 +34,10 @@ fn topic_response(t: &TopicImage) -> MetadataResponseTopic {
 }
 
 fn error_topic(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataResponseTopic {
-    MetadataResponseTopic::default().with_name(name.map(topic_name)).with_topic_id(id).with_error_code(code.code())
+    MetadataResponseTopic::default()
+        .with_name(name.map(topic_name))
+        .with_topic_id(id)
+        .with_error_code(code.code())
 }
 
 /// Handles Metadata.
@@ -42,10 +47,16 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
         None => true,
         Some(t) => ctx.version == 0 && t.is_empty(),
     };
-    let auto_create = state.config.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
+    let auto_create =
+        state.config.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
     let mut topics = Vec::new();
     if all {
-        topics = state.image().topics.values().map(|t| topic_response(t)).collect();
+        topics = state
+            .image()
+            .topics
+            .values()
+            .map(|t| topic_response(t))
+            .collect();
     } else {
         for requested in req.topics.unwrap_or_default() {
             let image = state.image();
@@ -54,18 +65,24 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
                     let name = name.0.to_string();
                     match image.topics.get(&name) {
                         Some(t) => topic_response(t),
-                        None if validate_topic_name(&name).is_err() => error_topic(Some(name), Uuid::nil(), ErrorCode::InvalidTopicException),
-                        None if auto_create && !is_internal_topic(&name) => match state.controller.ensure_topic(&name).await {
-                            Ok(t) => {
-                                tracing::info!(topic = %name, client = ?ctx.client_id, "auto-created topic");
-                                topic_response(&t)
+                        None if validate_topic_name(&name).is_err() => {
+                            error_topic(Some(name), Uuid::nil(), ErrorCode::InvalidTopicException)
+                        }
+                        None if auto_create && !is_internal_topic(&name) => {
+                            match state.controller.ensure_topic(&name).await {
+                                Ok(t) => {
+                                    tracing::info!(topic = %name, client = ?ctx.client_id, "auto-created topic");
+                                    topic_response(&t)
+                                }
+                                Err((code, msg)) => {
+                                    tracing::warn!(topic = %name, error = %msg, "auto-creation failed");
+                                    error_topic(Some(name), Uuid::nil(), code)
+                                }
                             }
-                            Err((code, msg)) => {
-                                tracing::warn!(topic = %name, error = %msg, "auto-creation failed");
-                                error_topic(Some(name), Uuid::nil(), code)
-                            }
-                        },
-                        None => error_topic(Some(name), Uuid::nil(), ErrorCode::UnknownTopicOrPartition),
+                        }
+                        None => {
+                            error_topic(Some(name), Uuid::nil(), ErrorCode::UnknownTopicOrPartition)
+                        }
                     }
                 }
                 None => match image.topic_by_id(&requested.topic_id) {

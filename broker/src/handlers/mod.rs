@@ -31,7 +31,9 @@ pub(crate) fn topic_name(s: impl Into<String>) -> TopicName {
 }
 
 /// Runs blocking work (file I/O) off the async runtime.
-pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ErrorCode> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ErrorCode> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         tracing::error!(error = %e, "blocking task failed");
         ErrorCode::UnknownServerError
@@ -39,8 +41,15 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
 }
 
 /// Finds a hosted partition, or the error a client gets for it.
-pub(crate) fn lookup_partition(state: &BrokerState, topic: &str, partition: i32) -> Result<Arc<Partition>, ErrorCode> {
-    state.replicas.get(topic, partition).ok_or(ErrorCode::UnknownTopicOrPartition)
+pub(crate) fn lookup_partition(
+    state: &BrokerState,
+    topic: &str,
+    partition: i32,
+) -> Result<Arc<Partition>, ErrorCode> {
+    state
+        .replicas
+        .get(topic, partition)
+        .ok_or(ErrorCode::UnknownTopicOrPartition)
 }
 
 /// Checks a client's `current_leader_epoch` against ours (KIP-320); -1 skips the check.

@@ -15,7 +15,11 @@ use crate::error::{BrokerError, ErrorCode};
 use crate::log::locate_batch;
 use crate::replica_manager::now_ms;
 
-fn partition_error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
+fn partition_error(
+    index: i32,
+    code: ErrorCode,
+    message: Option<String>,
+) -> PartitionProduceResponse {
     PartitionProduceResponse::default()
         .with_index(index)
         .with_error_code(code.code())
@@ -34,25 +38,41 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Option<ProduceR
         let name = topic.name.0.to_string();
         for p in topic.partition_data {
             order.push((name.clone(), p.index));
-            if !matches!(acks, -1 | 0 | 1) {
-                answers.insert((name.clone(), p.index), partition_error(p.index, ErrorCode::InvalidRequiredAcks, None));
+            if !(-1..=1).contains(&acks) {
+                answers.insert(
+                    (name.clone(), p.index),
+                    partition_error(p.index, ErrorCode::InvalidRequiredAcks, None),
+                );
                 continue;
             }
             let partition = match lookup_partition(state, &name, p.index) {
                 Ok(part) => part,
                 Err(code) => {
-                    answers.insert((name.clone(), p.index), partition_error(p.index, code, None));
+                    answers.insert(
+                        (name.clone(), p.index),
+                        partition_error(p.index, code, None),
+                    );
                     continue;
                 }
             };
             let records = p.records.unwrap_or_default();
             // A v3+ produce request carries exactly one batch per partition.
-            let count_ok = matches!(locate_batch(&records), Some((_, size)) if size == records.len());
+            let count_ok =
+                matches!(locate_batch(&records), Some((_, size)) if size == records.len());
             if !count_ok {
-                let err = BrokerError::from(crate::log::BatchError::BatchCount(usize::from(!records.is_empty()) * 2));
-                let msg = if records.is_empty() { "no record batch".to_string() } else { "the records are not exactly one complete record batch".to_string() };
+                let err = BrokerError::from(crate::log::BatchError::BatchCount(
+                    usize::from(!records.is_empty()) * 2,
+                ));
+                let msg = if records.is_empty() {
+                    "no record batch".to_string()
+                } else {
+                    "the records are not exactly one complete record batch".to_string()
+                };
                 tracing::info!(topic = %name, partition = p.index, peer = %ctx.peer, "produce rejected: {msg}");
-                answers.insert((name.clone(), p.index), partition_error(p.index, err.code(), Some(msg)));
+                answers.insert(
+                    (name.clone(), p.index),
+                    partition_error(p.index, err.code(), Some(msg)),
+                );
                 continue;
             }
             work.push((name.clone(), p.index, partition, records));
@@ -88,7 +108,9 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Option<ProduceR
         }
         Err(code) => {
             for key in &order {
-                answers.entry(key.clone()).or_insert_with(|| partition_error(key.1, code, None));
+                answers
+                    .entry(key.clone())
+                    .or_insert_with(|| partition_error(key.1, code, None));
             }
         }
     }
@@ -97,10 +119,16 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Option<ProduceR
     }
     let mut topics: Vec<TopicProduceResponse> = Vec::new();
     for (name, index) in order {
-        let Some(resp) = answers.remove(&(name.clone(), index)) else { continue };
+        let Some(resp) = answers.remove(&(name.clone(), index)) else {
+            continue;
+        };
         match topics.iter_mut().find(|t| t.name.0.as_str() == name) {
             Some(t) => t.partition_responses.push(resp),
-            None => topics.push(TopicProduceResponse::default().with_name(super::topic_name(name)).with_partition_responses(vec![resp])),
+            None => topics.push(
+                TopicProduceResponse::default()
+                    .with_name(super::topic_name(name))
+                    .with_partition_responses(vec![resp]),
+            ),
         }
     }
     Some(ProduceResponse::default().with_responses(topics))
@@ -151,7 +179,10 @@ pub fn unsupported_old_version(correlation_id: i32, version: i16, frame: Bytes) 
         Some(())
     })();
     if parsed.is_none() {
-        tracing::info!(version, "malformed Produce v0-v2 request; answering without partitions");
+        tracing::info!(
+            version,
+            "malformed Produce v0-v2 request; answering without partitions"
+        );
     }
     let mut body = BytesMut::new();
     body.put_i32(correlation_id);

@@ -216,7 +216,10 @@ pub fn check_stored(batch: &[u8]) -> Result<BatchHeader, BatchError> {
     }
     let computed = compute_crc(batch);
     if computed != header.crc {
-        return Err(BatchError::CrcMismatch { stored: header.crc, computed });
+        return Err(BatchError::CrcMismatch {
+            stored: header.crc,
+            computed,
+        });
     }
     Ok(header)
 }
@@ -268,10 +271,12 @@ fn check_uncompressed_records(mut rest: &[u8], count: i32) -> Result<(), BatchEr
         let body = record
             .get(1..)
             .ok_or_else(|| BatchError::InvalidRecord(format!("record {expected}: empty")))?;
-        let (_, n) = read_varlong(body)
-            .ok_or_else(|| BatchError::InvalidRecord(format!("record {expected}: bad timestamp")))?;
-        let (delta, _) = read_varint(&body[n..])
-            .ok_or_else(|| BatchError::InvalidRecord(format!("record {expected}: bad offset delta")))?;
+        let (_, n) = read_varlong(body).ok_or_else(|| {
+            BatchError::InvalidRecord(format!("record {expected}: bad timestamp"))
+        })?;
+        let (delta, _) = read_varint(&body[n..]).ok_or_else(|| {
+            BatchError::InvalidRecord(format!("record {expected}: bad offset delta"))
+        })?;
         if delta != expected {
             return Err(BatchError::InvalidRecord(format!(
                 "record {expected} has offset delta {delta}"
@@ -394,15 +399,27 @@ pub(crate) mod tests {
         let mut b = make_batch(&[b"hello"], 5);
         let last = b.len() - 3;
         b[last] ^= 0xff;
-        assert!(matches!(validate_produced(&b), Err(BatchError::CrcMismatch { .. })));
-        assert_eq!(validate_produced(&b).unwrap_err().code(), ErrorCode::CorruptMessage);
+        assert!(matches!(
+            validate_produced(&b),
+            Err(BatchError::CrcMismatch { .. })
+        ));
+        assert_eq!(
+            validate_produced(&b).unwrap_err().code(),
+            ErrorCode::CorruptMessage
+        );
     }
 
     #[test]
     fn truncated_and_wrong_magic_and_bad_counts_are_refused() {
         let b = make_batch(&[b"hello"], 5);
-        assert!(matches!(validate_produced(&b[..30]), Err(BatchError::Truncated(_))));
-        assert!(matches!(validate_produced(&b[..b.len() - 1]), Err(BatchError::Truncated(_))));
+        assert!(matches!(
+            validate_produced(&b[..30]),
+            Err(BatchError::Truncated(_))
+        ));
+        assert!(matches!(
+            validate_produced(&b[..b.len() - 1]),
+            Err(BatchError::Truncated(_))
+        ));
         let mut m = b.clone();
         m[16] = 1;
         assert_eq!(validate_produced(&m), Err(BatchError::UnsupportedMagic(1)));
@@ -411,7 +428,10 @@ pub(crate) mod tests {
         c[23..27].copy_from_slice(&5i32.to_be_bytes());
         let crc = compute_crc(&c);
         c[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-        assert!(matches!(validate_produced(&c), Err(BatchError::InvalidRecord(_))));
+        assert!(matches!(
+            validate_produced(&c),
+            Err(BatchError::InvalidRecord(_))
+        ));
     }
 
     #[test]
@@ -424,7 +444,10 @@ pub(crate) mod tests {
         b[second + 3] = 0;
         let crc = compute_crc(&b);
         b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-        assert!(matches!(validate_produced(&b), Err(BatchError::InvalidRecord(_))));
+        assert!(matches!(
+            validate_produced(&b),
+            Err(BatchError::InvalidRecord(_))
+        ));
     }
 
     #[test]
@@ -432,13 +455,27 @@ pub(crate) mod tests {
         let mut b = make_batch(&[b"v"], 5);
         assign(&mut b, 42, 7, Some(99));
         let h = check_stored(&b).unwrap();
-        assert_eq!((h.base_offset, h.partition_leader_epoch, h.max_timestamp), (42, 7, 99));
+        assert_eq!(
+            (h.base_offset, h.partition_leader_epoch, h.max_timestamp),
+            (42, 7, 99)
+        );
         assert!(h.is_log_append_time());
     }
 
     #[test]
     fn varints_round_trip() {
-        for v in [0i64, 1, -1, 63, -64, 300, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            300,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+        ] {
             let mut out = Vec::new();
             put_varint(&mut out, v);
             assert_eq!(read_varlong(&out), Some((v, out.len())));

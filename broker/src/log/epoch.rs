@@ -15,14 +15,19 @@ const FILE: &str = "leader-epoch-checkpoint";
 
 impl LeaderEpochCache {
     pub fn empty(dir: &Path) -> Self {
-        LeaderEpochCache { path: dir.join(FILE), entries: Vec::new() }
+        LeaderEpochCache {
+            path: dir.join(FILE),
+            entries: Vec::new(),
+        }
     }
 
     /// Reads the checkpoint; a missing or unreadable file gives an empty cache (it is rebuilt
     /// from the batches' epochs as they are appended).
     pub fn open(dir: &Path) -> io::Result<Self> {
         let mut cache = Self::empty(dir);
-        let Ok(text) = std::fs::read_to_string(&cache.path) else { return Ok(cache) };
+        let Ok(text) = std::fs::read_to_string(&cache.path) else {
+            return Ok(cache);
+        };
         let mut lines = text.lines();
         if lines.next() != Some("0") {
             tracing::warn!(path = %cache.path.display(), "ignoring leader epoch checkpoint of unknown version");
@@ -31,7 +36,9 @@ impl LeaderEpochCache {
         let _count = lines.next();
         for line in lines {
             let mut parts = line.split_whitespace();
-            if let (Some(Ok(e)), Some(Ok(o))) = (parts.next().map(str::parse), parts.next().map(str::parse)) {
+            if let (Some(Ok(e)), Some(Ok(o))) =
+                (parts.next().map(str::parse), parts.next().map(str::parse))
+            {
                 cache.entries.push((e, o));
             }
         }
@@ -71,13 +78,20 @@ impl LeaderEpochCache {
 
     /// The epoch whose range holds `offset`.
     pub fn epoch_for_offset(&self, offset: i64) -> Option<i32> {
-        self.entries.iter().rev().find(|(_, o)| *o <= offset).map(|(e, _)| *e)
+        self.entries
+            .iter()
+            .rev()
+            .find(|(_, o)| *o <= offset)
+            .map(|(e, _)| *e)
     }
 
     /// `(largest epoch <= asked, end offset of that epoch)`, as OffsetForLeaderEpoch answers.
     pub fn end_offset_for(&self, epoch: i32, log_end_offset: i64) -> Option<(i32, i64)> {
         let idx = self.entries.iter().rposition(|(e, _)| *e <= epoch)?;
-        let end = self.entries.get(idx + 1).map_or(log_end_offset, |(_, o)| *o);
+        let end = self
+            .entries
+            .get(idx + 1)
+            .map_or(log_end_offset, |(_, o)| *o);
         Some((self.entries[idx].0, end))
     }
 }

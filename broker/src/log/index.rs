@@ -55,7 +55,12 @@ fn i64_at(b: &[u8], at: usize) -> i64 {
 impl<K: IndexKind> Index<K> {
     /// Opens (or creates) the index at `path`. A trailing partial entry is cut off.
     pub fn open(path: &Path, active: bool) -> io::Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         let len = file.metadata()?.len() as usize;
         let whole = len / K::ENTRY * K::ENTRY;
         if whole != len {
@@ -116,7 +121,8 @@ impl<K: IndexKind> Index<K> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.file.write_all_at(&self.pending, (self.persisted * K::ENTRY) as u64)?;
+        self.file
+            .write_all_at(&self.pending, (self.persisted * K::ENTRY) as u64)?;
         self.persisted += self.pending.len() / K::ENTRY;
         self.pending.clear();
         Ok(())

@@ -158,9 +158,15 @@ impl Log {
             let active = i + 1 == bases.len();
             let next_base = bases.get(i + 1).copied().unwrap_or(i64::MAX);
             let trust = next_base <= recovery_point;
-            let (seg, truncated) =
-                Segment::open(dir, base, active, trust, config.index_interval_bytes, now_ms)
-                    .map_err(|e| BrokerError::storage(&path, e))?;
+            let (seg, truncated) = Segment::open(
+                dir,
+                base,
+                active,
+                trust,
+                config.index_interval_bytes,
+                now_ms,
+            )
+            .map_err(|e| BrokerError::storage(&path, e))?;
             cut = truncated;
             segments.insert(base, seg);
         }
@@ -179,16 +185,23 @@ impl Log {
         };
         if log.segments.is_empty() {
             let base = log_start_file.max(0);
-            let seg = Segment::create(dir, base, log.config.index_interval_bytes, now_ms).map_err(io)?;
+            let seg =
+                Segment::create(dir, base, log.config.index_interval_bytes, now_ms).map_err(io)?;
             log.segments.insert(base, seg);
         } else if cut {
             // The active segment may now be one that was sealed: reopen it as active.
             if let Some((&base, _)) = log.segments.iter().next_back() {
                 if let Some(seg) = log.segments.remove(&base) {
                     drop(seg);
-                    let (seg, _) =
-                        Segment::open(dir, base, true, false, log.config.index_interval_bytes, now_ms)
-                            .map_err(io)?;
+                    let (seg, _) = Segment::open(
+                        dir,
+                        base,
+                        true,
+                        false,
+                        log.config.index_interval_bytes,
+                        now_ms,
+                    )
+                    .map_err(io)?;
                     log.segments.insert(base, seg);
                 }
             }
@@ -204,11 +217,17 @@ impl Log {
 
     fn active(&self) -> &Segment {
         // A log always has at least one segment (open and truncate keep one).
-        self.segments.values().next_back().expect("log has an active segment")
+        self.segments
+            .values()
+            .next_back()
+            .expect("log has an active segment")
     }
 
     fn active_mut(&mut self) -> &mut Segment {
-        self.segments.values_mut().next_back().expect("log has an active segment")
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("log has an active segment")
     }
 
     /// The directory of the log.
@@ -278,10 +297,18 @@ impl Log {
 
     /// Validates a batch from a producer and appends it as leader: assigns the base offset, the
     /// leader epoch and, on `LogAppendTime` topics, the timestamp.
-    pub fn append_as_leader(&mut self, batch: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo> {
+    pub fn append_as_leader(
+        &mut self,
+        batch: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo> {
         self.check_online()?;
         if batch.len() > self.config.max_message_bytes {
-            return Err(BrokerError::MessageTooLarge { size: batch.len(), max: self.config.max_message_bytes });
+            return Err(BrokerError::MessageTooLarge {
+                size: batch.len(),
+                max: self.config.max_message_bytes,
+            });
         }
         let header = batch::validate_produced(batch)?;
         let base_offset = self.log_end_offset();
@@ -311,8 +338,16 @@ impl Log {
             let path = active.log_path().to_path_buf();
             return Err(self.fail(path, e));
         }
-        if self.epochs.latest().is_none_or(|(e, _)| header.partition_leader_epoch > e) && header.partition_leader_epoch >= 0 {
-            if let Err(e) = self.epochs.assign(header.partition_leader_epoch, header.base_offset) {
+        if self
+            .epochs
+            .latest()
+            .is_none_or(|(e, _)| header.partition_leader_epoch > e)
+            && header.partition_leader_epoch >= 0
+        {
+            if let Err(e) = self
+                .epochs
+                .assign(header.partition_leader_epoch, header.base_offset)
+            {
                 return Err(self.fail(self.dir.join("leader-epoch-checkpoint"), e));
             }
         }
@@ -360,21 +395,43 @@ impl Log {
     /// Reads from `offset`: up to `max_bytes` (but at least one whole batch when `min_one`),
     /// never past `max_offset` (the high watermark). An offset outside
     /// `[log start offset, log end offset]` is an error.
-    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64, min_one: bool) -> Result<ReadInfo> {
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one: bool,
+    ) -> Result<ReadInfo> {
         let leo = self.log_end_offset();
         if offset < self.log_start_offset || offset > leo {
-            return Err(BrokerError::OffsetOutOfRange { offset, start: self.log_start_offset, end: leo });
+            return Err(BrokerError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset,
+                end: leo,
+            });
         }
         if offset >= max_offset {
             return Ok(ReadInfo { slice: None });
         }
         let io = |s: &Segment, e| BrokerError::storage(s.log_path(), e);
-        for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..)) {
-            let Some(found) = seg.locate(offset).map_err(|e| io(seg, e))? else { continue };
+        for (_, seg) in self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .into_iter()
+            .chain(self.segments.range(offset + 1..))
+        {
+            let Some(found) = seg.locate(offset).map_err(|e| io(seg, e))? else {
+                continue;
+            };
             if found.header.base_offset >= max_offset {
                 return Ok(ReadInfo { slice: None });
             }
-            let end = if max_offset >= seg.next_offset { seg.size } else { seg.position_of(max_offset).map_err(|e| io(seg, e))? };
+            let end = if max_offset >= seg.next_offset {
+                seg.size
+            } else {
+                seg.position_of(max_offset).map_err(|e| io(seg, e))?
+            };
             let available = (end - found.position) as usize;
             let mut len = available.min(max_bytes);
             if min_one && len < found.header.size() {
@@ -383,7 +440,9 @@ impl Log {
             if len == 0 {
                 return Ok(ReadInfo { slice: None });
             }
-            return Ok(ReadInfo { slice: Some(seg.slice(found.position, len)) });
+            return Ok(ReadInfo {
+                slice: Some(seg.slice(found.position, len)),
+            });
         }
         Ok(ReadInfo { slice: None })
     }
@@ -396,8 +455,12 @@ impl Log {
                 continue;
             }
             let io = |e| BrokerError::storage(seg.log_path(), e);
-            let Some(found) = seg.find_timestamp(ts).map_err(io)? else { continue };
-            let bytes = seg.read_batch(found.position, found.header.size()).map_err(io)?;
+            let Some(found) = seg.find_timestamp(ts).map_err(io)? else {
+                continue;
+            };
+            let bytes = seg
+                .read_batch(found.position, found.header.size())
+                .map_err(io)?;
             if let Some((offset, t)) = batch_record_at_or_after(&bytes, &found.header, ts) {
                 if offset >= self.log_start_offset {
                     return Ok(Some((offset, t)));
@@ -439,7 +502,8 @@ impl Log {
             }
             Some(base) => {
                 if let Some(mut seg) = self.segments.remove(&base) {
-                    seg.truncate_to(offset).map_err(|e| BrokerError::storage(&dir, e))?;
+                    seg.truncate_to(offset)
+                        .map_err(|e| BrokerError::storage(&dir, e))?;
                     seg.seal().map_err(|e| BrokerError::storage(&dir, e))?;
                 }
                 // reopen so that the new active segment keeps its index in memory
@@ -450,7 +514,9 @@ impl Log {
         }
         let leo = self.log_end_offset();
         self.log_start_offset = self.log_start_offset.min(leo);
-        self.epochs.truncate_from_end(leo).map_err(|e| BrokerError::storage(&dir, e))?;
+        self.epochs
+            .truncate_from_end(leo)
+            .map_err(|e| BrokerError::storage(&dir, e))?;
         self.recovery_point = self.recovery_point.min(leo);
         self.write_recovery_point()
     }
@@ -463,7 +529,14 @@ impl Log {
             return Ok(());
         }
         let from = self.recovery_point;
-        let bases: Vec<i64> = self.segments.range(..=from).next_back().map(|(b, _)| *b).into_iter().chain(self.segments.range(from + 1..).map(|(b, _)| *b)).collect();
+        let bases: Vec<i64> = self
+            .segments
+            .range(..=from)
+            .next_back()
+            .map(|(b, _)| *b)
+            .into_iter()
+            .chain(self.segments.range(from + 1..).map(|(b, _)| *b))
+            .collect();
         for base in bases {
             if let Some(seg) = self.segments.get_mut(&base) {
                 if let Err(e) = seg.flush() {
@@ -501,10 +574,14 @@ impl Log {
         }
         let dir = self.dir.clone();
         for seg in self.segments.values_mut() {
-            seg.write_indexes().map_err(|e| BrokerError::storage(&dir, e))?;
+            seg.write_indexes()
+                .map_err(|e| BrokerError::storage(&dir, e))?;
         }
-        write_atomically(&dir.join(LOG_START_FILE), self.log_start_offset.to_string().as_bytes())
-            .map_err(|e| BrokerError::storage(&dir, e))
+        write_atomically(
+            &dir.join(LOG_START_FILE),
+            self.log_start_offset.to_string().as_bytes(),
+        )
+        .map_err(|e| BrokerError::storage(&dir, e))
     }
 }
 

@@ -82,9 +82,19 @@ impl Segment {
     }
 
     /// Creates a new empty active segment.
-    pub fn create(dir: &Path, base_offset: i64, index_interval: u64, now_ms: i64) -> io::Result<Self> {
+    pub fn create(
+        dir: &Path,
+        base_offset: i64,
+        index_interval: u64,
+        now_ms: i64,
+    ) -> io::Result<Self> {
         let (log, idx, tidx) = Self::paths(dir, base_offset);
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&log)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log)?;
         // A stale index from an earlier life of this offset would mislead lookups.
         let _ = std::fs::remove_file(&idx);
         let _ = std::fs::remove_file(&tidx);
@@ -155,7 +165,8 @@ impl Segment {
         let n = self.index.len();
         for i in n.saturating_sub(2)..n {
             let e = self.index.entry(i)?;
-            if u64::from(e.1) >= self.size.max(1) || prev.is_some_and(|p| p.0 >= e.0 || p.1 >= e.1) {
+            if u64::from(e.1) >= self.size.max(1) || prev.is_some_and(|p| p.0 >= e.0 || p.1 >= e.1)
+            {
                 return Ok(false);
             }
             prev = Some(e);
@@ -212,7 +223,9 @@ impl Segment {
                 break pos;
             }
             self.file.read_exact_at(&mut header_buf, pos)?;
-            let Ok(header) = BatchHeader::parse(&header_buf) else { break pos };
+            let Ok(header) = BatchHeader::parse(&header_buf) else {
+                break pos;
+            };
             if header.magic != 2
                 || header.batch_length < (HEADER_LEN - batch::LOG_OVERHEAD) as i32
                 || pos + header.size() as u64 > file_len
@@ -362,7 +375,11 @@ impl Segment {
     }
 
     pub fn slice(&self, position: u64, len: usize) -> FileSlice {
-        FileSlice { file: Arc::clone(&self.file), position, len }
+        FileSlice {
+            file: Arc::clone(&self.file),
+            position,
+            len,
+        }
     }
 
     /// Cuts the segment so that it ends before the batch containing `offset`.

@@ -8,7 +8,11 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 
 fn small_config() -> LogConfig {
-    LogConfig { segment_bytes: 1024, index_interval_bytes: 128, ..LogConfig::default() }
+    LogConfig {
+        segment_bytes: 1024,
+        index_interval_bytes: 128,
+        ..LogConfig::default()
+    }
 }
 
 /// Reads every batch from `from` to the end, returning `(base_offset, records, max_ts)`.
@@ -46,7 +50,10 @@ fn append_assigns_offsets_and_reads_back_bytes_as_sent() {
     let mut log = open(dir.path(), true);
     let mut b1 = make_batch(&[b"a", b"b"], 10);
     let info = log.append_as_leader(&mut b1, 3, 0).unwrap();
-    assert_eq!((info.base_offset, info.last_offset, info.records), (0, 1, 2));
+    assert_eq!(
+        (info.base_offset, info.last_offset, info.records),
+        (0, 1, 2)
+    );
     let mut b2 = make_batch(&[b"c"], 20);
     assert_eq!(log.append_as_leader(&mut b2, 3, 0).unwrap().base_offset, 2);
     assert_eq!(log.log_end_offset(), 3);
@@ -55,9 +62,23 @@ fn append_assigns_offsets_and_reads_back_bytes_as_sent() {
     assert_eq!(&bytes[..b1.len()], &b1[..]);
     assert_eq!(&bytes[b1.len()..], &b2[..]);
     // offset inside the first batch returns from the first batch; the end returns nothing
-    assert_eq!(log.read(1, 1 << 20, i64::MAX, true).unwrap().slice.unwrap().position, 0);
-    assert!(log.read(3, 1 << 20, i64::MAX, true).unwrap().slice.is_none());
-    assert!(matches!(log.read(4, 100, i64::MAX, true), Err(BrokerError::OffsetOutOfRange { .. })));
+    assert_eq!(
+        log.read(1, 1 << 20, i64::MAX, true)
+            .unwrap()
+            .slice
+            .unwrap()
+            .position,
+        0
+    );
+    assert!(log
+        .read(3, 1 << 20, i64::MAX, true)
+        .unwrap()
+        .slice
+        .is_none());
+    assert!(matches!(
+        log.read(4, 100, i64::MAX, true),
+        Err(BrokerError::OffsetOutOfRange { .. })
+    ));
     assert_eq!(log.latest_epoch(), Some((3, 0)));
 }
 
@@ -86,7 +107,8 @@ fn segments_roll_on_size_and_time_and_reads_cross_them() {
     let mut log = open(dir.path(), true);
     let value = [7u8; 200];
     for i in 0..20 {
-        log.append_as_leader(&mut make_batch(&[&value], i), 0, 0).unwrap();
+        log.append_as_leader(&mut make_batch(&[&value], i), 0, 0)
+            .unwrap();
     }
     assert!(log.segment_count() >= 4, "{} segments", log.segment_count());
     let got = read_all(&log, 0);
@@ -97,10 +119,13 @@ fn segments_roll_on_size_and_time_and_reads_cross_them() {
     cfg.segment_ms = 1000;
     log.set_config(cfg);
     let before = log.segment_count();
-    log.append_as_leader(&mut make_batch(&[b"x"], 1), 0, 500).unwrap();
-    log.append_as_leader(&mut make_batch(&[b"y"], 1), 0, 900).unwrap();
+    log.append_as_leader(&mut make_batch(&[b"x"], 1), 0, 500)
+        .unwrap();
+    log.append_as_leader(&mut make_batch(&[b"y"], 1), 0, 900)
+        .unwrap();
     assert_eq!(log.segment_count(), before, "younger than segment.ms");
-    log.append_as_leader(&mut make_batch(&[b"z"], 1), 0, 1600).unwrap();
+    log.append_as_leader(&mut make_batch(&[b"z"], 1), 0, 1600)
+        .unwrap();
     assert_eq!(log.segment_count(), before + 1, "segment.ms rolls");
 }
 
@@ -110,7 +135,8 @@ fn reopen_after_clean_and_unclean_shutdown_keeps_everything() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = open(dir.path(), true);
         for i in 0..30 {
-            log.append_as_leader(&mut make_batch(&[&[i as u8; 100]], i), 1, 0).unwrap();
+            log.append_as_leader(&mut make_batch(&[&[i as u8; 100]], i), 1, 0)
+                .unwrap();
         }
         if clean {
             log.close().unwrap();
@@ -139,18 +165,25 @@ fn torn_tail_is_cut_to_the_last_whole_batch() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), true);
     for i in 0..5 {
-        log.append_as_leader(&mut make_batch(&[b"abc"], i), 0, 0).unwrap();
+        log.append_as_leader(&mut make_batch(&[b"abc"], i), 0, 0)
+            .unwrap();
     }
     drop(log);
     let path = last_segment_path(dir.path());
     let len = std::fs::metadata(&path).unwrap().len();
     // half a batch written at the end, as a crash in the middle of a write leaves it
     let f = OpenOptions::new().write(true).open(&path).unwrap();
-    f.write_all_at(&make_batch(&[b"torn"], 9)[..40], len).unwrap();
+    f.write_all_at(&make_batch(&[b"torn"], 9)[..40], len)
+        .unwrap();
     let mut log = open(dir.path(), false);
     assert_eq!(log.log_end_offset(), 5);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
-    assert_eq!(log.append_as_leader(&mut make_batch(&[b"next"], 9), 0, 0).unwrap().base_offset, 5);
+    assert_eq!(
+        log.append_as_leader(&mut make_batch(&[b"next"], 9), 0, 0)
+            .unwrap()
+            .base_offset,
+        5
+    );
 }
 
 #[test]
@@ -159,7 +192,8 @@ fn corrupt_batch_cuts_log_there_and_drops_later_segments() {
     let mut log = open(dir.path(), true);
     let value = [1u8; 300];
     for i in 0..12 {
-        log.append_as_leader(&mut make_batch(&[&value], i), 0, 0).unwrap();
+        log.append_as_leader(&mut make_batch(&[&value], i), 0, 0)
+            .unwrap();
     }
     let segments_before = log.segment_count();
     assert!(segments_before >= 3);
@@ -172,11 +206,19 @@ fn corrupt_batch_cuts_log_there_and_drops_later_segments() {
     logs.sort();
     // flip a value byte in the second batch of the first segment
     let first = &logs[0];
-    let f = OpenOptions::new().write(true).read(true).open(first).unwrap();
+    let f = OpenOptions::new()
+        .write(true)
+        .read(true)
+        .open(first)
+        .unwrap();
     let batch_len = make_batch(&[&value], 0).len() as u64;
     f.write_all_at(&[0xEE], batch_len + 100).unwrap();
     let log = open(dir.path(), false);
-    assert_eq!(log.log_end_offset(), 1, "everything from the corrupt batch on is gone");
+    assert_eq!(
+        log.log_end_offset(),
+        1,
+        "everything from the corrupt batch on is gone"
+    );
     assert_eq!(log.segment_count(), 1);
     assert_eq!(read_all(&log, 0).len(), 1);
 }
@@ -186,7 +228,8 @@ fn broken_or_missing_indexes_are_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), true);
     for i in 0..40 {
-        log.append_as_leader(&mut make_batch(&[&[3u8; 90]], 1000 + i), 0, 0).unwrap();
+        log.append_as_leader(&mut make_batch(&[&[3u8; 90]], 1000 + i), 0, 0)
+            .unwrap();
     }
     log.close().unwrap();
     let expected = read_all(&log, 0);
@@ -203,7 +246,10 @@ fn broken_or_missing_indexes_are_rebuilt() {
     assert_eq!(read_all(&log, 0), expected);
     for target in [0, 7, 20, 39] {
         assert_eq!(read_all(&log, target)[0].0, target);
-        assert_eq!(log.offset_for_timestamp(1000 + target).unwrap(), Some((target, 1000 + target)));
+        assert_eq!(
+            log.offset_for_timestamp(1000 + target).unwrap(),
+            Some((target, 1000 + target))
+        );
     }
 }
 
@@ -212,7 +258,8 @@ fn timestamp_lookup_and_log_append_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), true);
     for (i, ts) in [100i64, 300, 200, 500].iter().enumerate() {
-        log.append_as_leader(&mut make_batch(&[format!("{i}").as_bytes()], *ts), 0, 0).unwrap();
+        log.append_as_leader(&mut make_batch(&[format!("{i}").as_bytes()], *ts), 0, 0)
+            .unwrap();
     }
     assert_eq!(log.offset_for_timestamp(50).unwrap(), Some((0, 100)));
     assert_eq!(log.offset_for_timestamp(250).unwrap(), Some((1, 300)));
@@ -222,7 +269,9 @@ fn timestamp_lookup_and_log_append_time() {
     let mut cfg = small_config();
     cfg.log_append_time = true;
     log.set_config(cfg);
-    let info = log.append_as_leader(&mut make_batch(&[b"t"], 1), 0, 777).unwrap();
+    let info = log
+        .append_as_leader(&mut make_batch(&[b"t"], 1), 0, 777)
+        .unwrap();
     assert_eq!(info.log_append_time, 777);
     assert_eq!(read_all(&log, 4)[0].2, 777);
 }
@@ -233,7 +282,9 @@ fn oversized_batches_are_refused_and_nothing_is_written() {
     let mut cfg = small_config();
     cfg.max_message_bytes = 100;
     let mut log = Log::open(dir.path(), cfg, true, 0).unwrap();
-    let err = log.append_as_leader(&mut make_batch(&[&[0u8; 200]], 0), 0, 0).unwrap_err();
+    let err = log
+        .append_as_leader(&mut make_batch(&[&[0u8; 200]], 0), 0, 0)
+        .unwrap_err();
     assert!(matches!(err, BrokerError::MessageTooLarge { .. }));
     assert_eq!(log.log_end_offset(), 0);
     assert_eq!(log.size_bytes(), 0);
@@ -242,12 +293,23 @@ fn oversized_batches_are_refused_and_nothing_is_written() {
 #[test]
 fn flush_messages_moves_the_recovery_point() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = LogConfig { flush_messages: 2, ..small_config() };
+    let cfg = LogConfig {
+        flush_messages: 2,
+        ..small_config()
+    };
     let mut log = Log::open(dir.path(), cfg, true, 0).unwrap();
-    log.append_as_leader(&mut make_batch(&[b"a"], 0), 0, 0).unwrap();
-    assert_eq!(read_checkpoint(&dir.path().join(RECOVERY_POINT_FILE)), Some(0));
-    log.append_as_leader(&mut make_batch(&[b"b"], 0), 0, 0).unwrap();
-    assert_eq!(read_checkpoint(&dir.path().join(RECOVERY_POINT_FILE)), Some(2));
+    log.append_as_leader(&mut make_batch(&[b"a"], 0), 0, 0)
+        .unwrap();
+    assert_eq!(
+        read_checkpoint(&dir.path().join(RECOVERY_POINT_FILE)),
+        Some(0)
+    );
+    log.append_as_leader(&mut make_batch(&[b"b"], 0), 0, 0)
+        .unwrap();
+    assert_eq!(
+        read_checkpoint(&dir.path().join(RECOVERY_POINT_FILE)),
+        Some(2)
+    );
 }
 
 #[derive(Debug, Clone)]

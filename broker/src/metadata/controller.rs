@@ -82,28 +82,50 @@ fn new_cluster_id() -> String {
 impl Controller {
     /// Replays the metadata log into an image, registers this broker at `advertised`, and
     /// returns the controller.
-    pub fn open(mut log: Box<dyn MetadataLog>, config: Arc<BrokerConfig>, advertised: (String, u16)) -> Result<Self, String> {
-        let batches = log.replay().map_err(|e| format!("cannot read the metadata log: {e}"))?;
+    pub fn open(
+        mut log: Box<dyn MetadataLog>,
+        config: Arc<BrokerConfig>,
+        advertised: (String, u16),
+    ) -> Result<Self, String> {
+        let batches = log
+            .replay()
+            .map_err(|e| format!("cannot read the metadata log: {e}"))?;
         let mut image = MetadataImage::empty();
         for (offset, records) in &batches {
             image = image.apply(*offset, records).map_err(|e| e.to_string())?;
         }
         let mut startup = Vec::new();
         if image.cluster_id.is_empty() {
-            startup.push(MetadataRecord::Cluster { cluster_id: new_cluster_id() });
+            startup.push(MetadataRecord::Cluster {
+                cluster_id: new_cluster_id(),
+            });
         }
         let node = config.node_id;
         let registered = image.brokers.get(&node);
         if registered.is_none_or(|b| b.host != advertised.0 || b.port != advertised.1) {
-            startup.push(MetadataRecord::RegisterBroker { broker_id: node, host: advertised.0, port: advertised.1, rack: config.props.get("broker.rack").cloned() });
+            startup.push(MetadataRecord::RegisterBroker {
+                broker_id: node,
+                host: advertised.0,
+                port: advertised.1,
+                rack: config.props.get("broker.rack").cloned(),
+            });
         }
         if !startup.is_empty() {
-            let offset = log.append(&startup).map_err(|e| format!("cannot write the metadata log: {e}"))?;
+            let offset = log
+                .append(&startup)
+                .map_err(|e| format!("cannot write the metadata log: {e}"))?;
             image = image.apply(offset, &startup).map_err(|e| e.to_string())?;
         }
         tracing::info!(cluster_id = %image.cluster_id, topics = image.topics.len(), offset = image.offset, "metadata loaded");
         let (image_tx, _) = watch::channel(Arc::new(image));
-        Ok(Controller { inner: Arc::new(Inner { log: Mutex::new(log), image_tx, listener: Mutex::new(None), config }) })
+        Ok(Controller {
+            inner: Arc::new(Inner {
+                log: Mutex::new(log),
+                image_tx,
+                listener: Mutex::new(None),
+                config,
+            }),
+        })
     }
 
     /// Sets the listener that sees every new image (and calls it with the current one).
@@ -133,9 +155,14 @@ impl Controller {
             }
             let offset = log.append(&records).map_err(|e| {
                 tracing::error!(error = %e, "metadata log append failed");
-                (ErrorCode::KafkaStorageError, format!("metadata log write failed: {e}"))
+                (
+                    ErrorCode::KafkaStorageError,
+                    format!("metadata log write failed: {e}"),
+                )
             })?;
-            let next = current.apply(offset, &records).map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
+            let next = current
+                .apply(offset, &records)
+                .map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
             let next = Arc::new(next);
             inner.image_tx.send_replace(Arc::clone(&next));
             if let Some(listener) = inner.listener.lock().as_ref() {
@@ -144,11 +171,20 @@ impl Controller {
             Ok(answer)
         })
         .await
-        .map_err(|e| (ErrorCode::UnknownServerError, format!("controller task failed: {e}")))?
+        .map_err(|e| {
+            (
+                ErrorCode::UnknownServerError,
+                format!("controller task failed: {e}"),
+            )
+        })?
     }
 
     /// Creates topics (or only validates them). Answers each spec in order.
-    pub async fn create_topics(&self, specs: Vec<TopicSpec>, validate_only: bool) -> Vec<Result<Arc<TopicImage>, OpError>> {
+    pub async fn create_topics(
+        &self,
+        specs: Vec<TopicSpec>,
+        validate_only: bool,
+    ) -> Vec<Result<Arc<TopicImage>, OpError>> {
         let count = specs.len();
         let result = self
             .run(move |image, config| {
@@ -159,12 +195,20 @@ impl Controller {
                     match plan_topic(&staged, config, &spec) {
                         Ok(batch) => {
                             let Ok(next) = staged.apply(staged.offset + 1, &batch) else {
-                                answers.push(Err((ErrorCode::UnknownServerError, "internal error planning topic".into())));
+                                answers.push(Err((
+                                    ErrorCode::UnknownServerError,
+                                    "internal error planning topic".into(),
+                                )));
                                 continue;
                             };
                             staged = next;
                             let created = staged.topics.get(&spec.name).cloned();
-                            answers.push(created.ok_or((ErrorCode::UnknownServerError, "topic vanished".into())));
+                            answers.push(
+                                created.ok_or((
+                                    ErrorCode::UnknownServerError,
+                                    "topic vanished".into(),
+                                )),
+                            );
                             if !validate_only {
                                 records.extend(batch);
                             }
@@ -183,18 +227,30 @@ impl Controller {
         if let Some(t) = self.image().topics.get(name) {
             return Ok(Arc::clone(t));
         }
-        let spec = TopicSpec { name: name.to_string(), partitions: -1, replication_factor: -1, assignments: vec![], configs: BTreeMap::new() };
+        let spec = TopicSpec {
+            name: name.to_string(),
+            partitions: -1,
+            replication_factor: -1,
+            assignments: vec![],
+            configs: BTreeMap::new(),
+        };
         match self.create_topics(vec![spec], false).await.pop() {
-            Some(Err((ErrorCode::TopicAlreadyExists, _))) => {
-                self.image().topics.get(name).cloned().ok_or((ErrorCode::UnknownTopicOrPartition, "topic deleted".into()))
-            }
+            Some(Err((ErrorCode::TopicAlreadyExists, _))) => self
+                .image()
+                .topics
+                .get(name)
+                .cloned()
+                .ok_or((ErrorCode::UnknownTopicOrPartition, "topic deleted".into())),
             Some(r) => r,
             None => Err((ErrorCode::UnknownServerError, "no answer".into())),
         }
     }
 
     /// Deletes topics by name or id. Answers each in order with the deleted topic's name and id.
-    pub async fn delete_topics(&self, topics: Vec<(Option<String>, Uuid)>) -> Vec<Result<(String, Uuid), OpError>> {
+    pub async fn delete_topics(
+        &self,
+        topics: Vec<(Option<String>, Uuid)>,
+    ) -> Vec<Result<(String, Uuid), OpError>> {
         let count = topics.len();
         self.run(move |image, _| {
             let mut records = Vec::new();
@@ -207,9 +263,18 @@ impl Controller {
                     _ => None,
                 };
                 let answer = match found {
-                    None if name.as_deref().is_some_and(|n| !n.is_empty()) => Err((ErrorCode::UnknownTopicOrPartition, ErrorCode::UnknownTopicOrPartition.message().to_string())),
-                    None => Err((ErrorCode::UnknownTopicId, ErrorCode::UnknownTopicId.message().to_string())),
-                    Some(t) if !seen.insert(t.id) => Err((ErrorCode::InvalidRequest, format!("Duplicate topic {} in request", t.name))),
+                    None if name.as_deref().is_some_and(|n| !n.is_empty()) => Err((
+                        ErrorCode::UnknownTopicOrPartition,
+                        ErrorCode::UnknownTopicOrPartition.message().to_string(),
+                    )),
+                    None => Err((
+                        ErrorCode::UnknownTopicId,
+                        ErrorCode::UnknownTopicId.message().to_string(),
+                    )),
+                    Some(t) if !seen.insert(t.id) => Err((
+                        ErrorCode::InvalidRequest,
+                        format!("Duplicate topic {} in request", t.name),
+                    )),
                     Some(t) => {
                         records.push(MetadataRecord::RemoveTopic { topic_id: t.id });
                         Ok((t.name.clone(), t.id))
@@ -224,7 +289,13 @@ impl Controller {
     }
 
     /// Raises a topic's partition count to `count`.
-    pub async fn create_partitions(&self, topic: String, count: i32, assignments: Option<Vec<Vec<i32>>>, validate_only: bool) -> Result<(), OpError> {
+    pub async fn create_partitions(
+        &self,
+        topic: String,
+        count: i32,
+        assignments: Option<Vec<Vec<i32>>>,
+        validate_only: bool,
+    ) -> Result<(), OpError> {
         self.run(move |image, config| {
             let answer = plan_partitions(image, config, &topic, count, assignments.as_deref());
             match answer {
@@ -237,7 +308,15 @@ impl Controller {
     }
 }
 
-fn plan_partition_records(image: &MetadataImage, config: &BrokerConfig, topic_id: Uuid, from: i32, to: i32, assignments: &[Vec<i32>], rf: i16) -> Result<Vec<MetadataRecord>, OpError> {
+fn plan_partition_records(
+    image: &MetadataImage,
+    config: &BrokerConfig,
+    topic_id: Uuid,
+    from: i32,
+    to: i32,
+    assignments: &[Vec<i32>],
+    rf: i16,
+) -> Result<Vec<MetadataRecord>, OpError> {
     let brokers: Vec<i32> = image.brokers.keys().copied().collect();
     let mut records = Vec::new();
     for p in from..to {
@@ -250,35 +329,75 @@ fn plan_partition_records(image: &MetadataImage, config: &BrokerConfig, topic_id
                 uniq.sort_unstable();
                 uniq.dedup();
                 if uniq.len() != r.len() {
-                    return Err((ErrorCode::InvalidReplicaAssignment, format!("Replica assignment {r:?} for partition {p} has duplicate brokers")));
+                    return Err((
+                        ErrorCode::InvalidReplicaAssignment,
+                        format!("Replica assignment {r:?} for partition {p} has duplicate brokers"),
+                    ));
                 }
                 r.clone()
             }
-            None => (0..rf as usize).map(|i| brokers[(p as usize + i) % brokers.len()]).collect(),
+            None => (0..rf as usize)
+                .map(|i| brokers[(p as usize + i) % brokers.len()])
+                .collect(),
         };
         let leader = replicas.first().copied().unwrap_or(config.node_id);
-        records.push(MetadataRecord::Partition { topic_id, partition: p, isr: replicas.clone(), replicas, leader, leader_epoch: 0 });
+        records.push(MetadataRecord::Partition {
+            topic_id,
+            partition: p,
+            isr: replicas.clone(),
+            replicas,
+            leader,
+            leader_epoch: 0,
+        });
     }
     Ok(records)
 }
 
-fn plan_topic(image: &MetadataImage, config: &BrokerConfig, spec: &TopicSpec) -> Result<Vec<MetadataRecord>, OpError> {
+fn plan_topic(
+    image: &MetadataImage,
+    config: &BrokerConfig,
+    spec: &TopicSpec,
+) -> Result<Vec<MetadataRecord>, OpError> {
     validate_topic_name(&spec.name).map_err(|m| (ErrorCode::InvalidTopicException, m))?;
     if image.topics.contains_key(&spec.name) {
-        return Err((ErrorCode::TopicAlreadyExists, format!("Topic '{}' already exists.", spec.name)));
+        return Err((
+            ErrorCode::TopicAlreadyExists,
+            format!("Topic '{}' already exists.", spec.name),
+        ));
     }
     let collision = spec.name.replace('.', "_");
-    if let Some(other) = image.topics.keys().find(|t| t.replace('.', "_") == collision) {
-        return Err((ErrorCode::InvalidTopicException, format!("Topic '{}' collides with existing topic: {other}", spec.name)));
+    if let Some(other) = image
+        .topics
+        .keys()
+        .find(|t| t.replace('.', "_") == collision)
+    {
+        return Err((
+            ErrorCode::InvalidTopicException,
+            format!(
+                "Topic '{}' collides with existing topic: {other}",
+                spec.name
+            ),
+        ));
     }
     let (partitions, rf) = if spec.assignments.is_empty() {
-        let partitions = if spec.partitions == -1 { config.num_partitions } else { spec.partitions };
-        let rf = if spec.replication_factor == -1 { config.default_replication_factor } else { spec.replication_factor };
-        if partitions < 1 || partitions > MAX_PARTITIONS_PER_TOPIC {
+        let partitions = if spec.partitions == -1 {
+            config.num_partitions
+        } else {
+            spec.partitions
+        };
+        let rf = if spec.replication_factor == -1 {
+            config.default_replication_factor
+        } else {
+            spec.replication_factor
+        };
+        if !(1..=MAX_PARTITIONS_PER_TOPIC).contains(&partitions) {
             return Err((ErrorCode::InvalidPartitions, format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}, got {partitions}.")));
         }
         if rf < 1 {
-            return Err((ErrorCode::InvalidReplicationFactor, "Replication factor must be larger than 0.".into()));
+            return Err((
+                ErrorCode::InvalidReplicationFactor,
+                "Replication factor must be larger than 0.".into(),
+            ));
         }
         if rf as usize > image.brokers.len() {
             return Err((ErrorCode::InvalidReplicationFactor, format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only {} broker(s) are registered.", image.brokers.len())));
@@ -291,47 +410,88 @@ fn plan_topic(image: &MetadataImage, config: &BrokerConfig, spec: &TopicSpec) ->
         let mut sorted: Vec<i32> = spec.assignments.iter().map(|(p, _)| *p).collect();
         sorted.sort_unstable();
         if sorted.iter().enumerate().any(|(i, p)| *p != i as i32) {
-            return Err((ErrorCode::InvalidReplicaAssignment, "Partitions in the replica assignment must be consecutive from 0.".into()));
+            return Err((
+                ErrorCode::InvalidReplicaAssignment,
+                "Partitions in the replica assignment must be consecutive from 0.".into(),
+            ));
         }
         if sorted.len() as i32 > MAX_PARTITIONS_PER_TOPIC {
-            return Err((ErrorCode::InvalidPartitions, format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}.")));
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}."),
+            ));
         }
         (sorted.len() as i32, 0)
     };
     for (k, v) in &spec.configs {
         validate_topic_config(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
     }
-    config.resolve_log_config(&spec.configs).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+    config
+        .resolve_log_config(&spec.configs)
+        .map_err(|m| (ErrorCode::InvalidConfig, m))?;
     let topic_id = Uuid::new_v4();
-    let mut records = vec![MetadataRecord::Topic { name: spec.name.clone(), topic_id }];
+    let mut records = vec![MetadataRecord::Topic {
+        name: spec.name.clone(),
+        topic_id,
+    }];
     for (k, v) in &spec.configs {
-        records.push(MetadataRecord::Config { resource: ConfigResource::Topic(spec.name.clone()), name: k.clone(), value: Some(v.clone()) });
+        records.push(MetadataRecord::Config {
+            resource: ConfigResource::Topic(spec.name.clone()),
+            name: k.clone(),
+            value: Some(v.clone()),
+        });
     }
     let mut assignments = spec.assignments.clone();
     assignments.sort_by_key(|(p, _)| *p);
     let manual: Vec<Vec<i32>> = assignments.into_iter().map(|(_, r)| r).collect();
-    records.extend(plan_partition_records(image, config, topic_id, 0, partitions, &manual, rf)?);
+    records.extend(plan_partition_records(
+        image, config, topic_id, 0, partitions, &manual, rf,
+    )?);
     Ok(records)
 }
 
-fn plan_partitions(image: &MetadataImage, config: &BrokerConfig, topic: &str, count: i32, assignments: Option<&[Vec<i32>]>) -> Result<Vec<MetadataRecord>, OpError> {
-    let t = image.topics.get(topic).ok_or_else(|| (ErrorCode::UnknownTopicOrPartition, format!("The topic '{topic}' does not exist.")))?;
+fn plan_partitions(
+    image: &MetadataImage,
+    config: &BrokerConfig,
+    topic: &str,
+    count: i32,
+    assignments: Option<&[Vec<i32>]>,
+) -> Result<Vec<MetadataRecord>, OpError> {
+    let t = image.topics.get(topic).ok_or_else(|| {
+        (
+            ErrorCode::UnknownTopicOrPartition,
+            format!("The topic '{topic}' does not exist."),
+        )
+    })?;
     if is_internal_topic(topic) {
-        return Err((ErrorCode::InvalidRequest, format!("Cannot add partitions to internal topic {topic}.")));
+        return Err((
+            ErrorCode::InvalidRequest,
+            format!("Cannot add partitions to internal topic {topic}."),
+        ));
     }
     let current = t.partitions.len() as i32;
     if count < current {
         return Err((ErrorCode::InvalidPartitions, format!("Topic currently has {current} partitions, which is higher than the requested {count}.")));
     }
     if count == current {
-        return Err((ErrorCode::InvalidPartitions, format!("Topic already has {current} partitions.")));
+        return Err((
+            ErrorCode::InvalidPartitions,
+            format!("Topic already has {current} partitions."),
+        ));
     }
     if count > MAX_PARTITIONS_PER_TOPIC {
         return Err((ErrorCode::InvalidPartitions, format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}, got {count}.")));
     }
     let manual = assignments.unwrap_or(&[]);
     if !manual.is_empty() && manual.len() as i32 != count - current {
-        return Err((ErrorCode::InvalidReplicaAssignment, format!("Increasing the number of partitions by {} but {} assignments provided.", count - current, manual.len())));
+        return Err((
+            ErrorCode::InvalidReplicaAssignment,
+            format!(
+                "Increasing the number of partitions by {} but {} assignments provided.",
+                count - current,
+                manual.len()
+            ),
+        ));
     }
     let rf = t.partitions.first().map_or(1, |p| p.replicas.len() as i16);
     plan_partition_records(image, config, t.id, current, count, manual, rf)
@@ -344,32 +504,81 @@ mod tests {
 
     fn controller(dir: &std::path::Path) -> Controller {
         let config = Arc::new(BrokerConfig::from_props(BTreeMap::new()).unwrap());
-        Controller::open(Box::new(FileMetadataLog::open(dir).unwrap()), config, ("127.0.0.1".into(), 9092)).unwrap()
+        Controller::open(
+            Box::new(FileMetadataLog::open(dir).unwrap()),
+            config,
+            ("127.0.0.1".into(), 9092),
+        )
+        .unwrap()
     }
 
     fn spec(name: &str, partitions: i32) -> TopicSpec {
-        TopicSpec { name: name.into(), partitions, replication_factor: -1, assignments: vec![], configs: BTreeMap::new() }
+        TopicSpec {
+            name: name.into(),
+            partitions,
+            replication_factor: -1,
+            assignments: vec![],
+            configs: BTreeMap::new(),
+        }
     }
 
     #[tokio::test]
     async fn create_validate_delete_and_replay() {
         let dir = tempfile::tempdir().unwrap();
         let c = controller(dir.path());
-        let r = c.create_topics(vec![spec("a", 3), spec("a", 1), spec("bad name", 1), spec("b", 0), spec("v", 2)], false).await;
+        let r = c
+            .create_topics(
+                vec![
+                    spec("a", 3),
+                    spec("a", 1),
+                    spec("bad name", 1),
+                    spec("b", 0),
+                    spec("v", 2),
+                ],
+                false,
+            )
+            .await;
         assert_eq!(r[0].as_ref().unwrap().partitions.len(), 3);
         assert_eq!(r[1].as_ref().unwrap_err().0, ErrorCode::TopicAlreadyExists);
-        assert_eq!(r[2].as_ref().unwrap_err().0, ErrorCode::InvalidTopicException);
+        assert_eq!(
+            r[2].as_ref().unwrap_err().0,
+            ErrorCode::InvalidTopicException
+        );
         assert_eq!(r[3].as_ref().unwrap_err().0, ErrorCode::InvalidPartitions);
         let only = c.create_topics(vec![spec("dry", 2)], true).await;
         assert!(only[0].is_ok());
-        assert!(!c.image().topics.contains_key("dry"), "validate_only creates nothing");
-        let collide = c.create_topics(vec![spec("x.y", 1), spec("x_y", 1)], false).await;
-        assert_eq!(collide[1].as_ref().unwrap_err().0, ErrorCode::InvalidTopicException);
-        c.create_partitions("a".into(), 5, None, false).await.unwrap();
-        assert_eq!(c.create_partitions("a".into(), 2, None, false).await.unwrap_err().0, ErrorCode::InvalidPartitions);
-        let d = c.delete_topics(vec![(Some("v".into()), Uuid::nil()), (Some("nope".into()), Uuid::nil())]).await;
+        assert!(
+            !c.image().topics.contains_key("dry"),
+            "validate_only creates nothing"
+        );
+        let collide = c
+            .create_topics(vec![spec("x.y", 1), spec("x_y", 1)], false)
+            .await;
+        assert_eq!(
+            collide[1].as_ref().unwrap_err().0,
+            ErrorCode::InvalidTopicException
+        );
+        c.create_partitions("a".into(), 5, None, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            c.create_partitions("a".into(), 2, None, false)
+                .await
+                .unwrap_err()
+                .0,
+            ErrorCode::InvalidPartitions
+        );
+        let d = c
+            .delete_topics(vec![
+                (Some("v".into()), Uuid::nil()),
+                (Some("nope".into()), Uuid::nil()),
+            ])
+            .await;
         assert!(d[0].is_ok());
-        assert_eq!(d[1].as_ref().unwrap_err().0, ErrorCode::UnknownTopicOrPartition);
+        assert_eq!(
+            d[1].as_ref().unwrap_err().0,
+            ErrorCode::UnknownTopicOrPartition
+        );
         let cluster = c.image().cluster_id.clone();
         drop(c);
         let c = controller(dir.path());
@@ -385,12 +594,30 @@ mod tests {
         let c = controller(dir.path());
         let mut s = spec("t", 1);
         s.configs.insert("cleanup.policy".into(), "shred".into());
-        assert_eq!(c.create_topics(vec![s], false).await[0].as_ref().unwrap_err().0, ErrorCode::InvalidConfig);
+        assert_eq!(
+            c.create_topics(vec![s], false).await[0]
+                .as_ref()
+                .unwrap_err()
+                .0,
+            ErrorCode::InvalidConfig
+        );
         let mut s = spec("t", 1);
         s.replication_factor = 3;
-        assert_eq!(c.create_topics(vec![s], false).await[0].as_ref().unwrap_err().0, ErrorCode::InvalidReplicationFactor);
+        assert_eq!(
+            c.create_topics(vec![s], false).await[0]
+                .as_ref()
+                .unwrap_err()
+                .0,
+            ErrorCode::InvalidReplicationFactor
+        );
         let mut s = spec("t", -1);
         s.assignments = vec![(0, vec![1]), (1, vec![7])];
-        assert_eq!(c.create_topics(vec![s], false).await[0].as_ref().unwrap_err().0, ErrorCode::InvalidReplicaAssignment);
+        assert_eq!(
+            c.create_topics(vec![s], false).await[0]
+                .as_ref()
+                .unwrap_err()
+                .0,
+            ErrorCode::InvalidReplicaAssignment
+        );
     }
 }

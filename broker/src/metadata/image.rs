@@ -76,7 +76,10 @@ pub struct ApplyError {
 impl MetadataImage {
     /// An empty image.
     pub fn empty() -> Self {
-        MetadataImage { offset: -1, ..Default::default() }
+        MetadataImage {
+            offset: -1,
+            ..Default::default()
+        }
     }
 
     /// Looks up a topic by id.
@@ -90,7 +93,11 @@ impl MetadataImage {
     }
 
     /// Applies one batch of records, the first at `offset`, giving the next image.
-    pub fn apply(&self, offset: i64, records: &[MetadataRecord]) -> Result<MetadataImage, ApplyError> {
+    pub fn apply(
+        &self,
+        offset: i64,
+        records: &[MetadataRecord],
+    ) -> Result<MetadataImage, ApplyError> {
         let mut next = self.clone();
         for (i, record) in records.iter().enumerate() {
             let at = offset + i as i64;
@@ -104,10 +111,20 @@ impl MetadataImage {
         let err = |reason: String| ApplyError { offset, reason };
         match record {
             MetadataRecord::Cluster { cluster_id } => self.cluster_id = cluster_id.clone(),
-            MetadataRecord::RegisterBroker { broker_id, host, port, rack } => {
+            MetadataRecord::RegisterBroker {
+                broker_id,
+                host,
+                port,
+                rack,
+            } => {
                 self.brokers.insert(
                     *broker_id,
-                    BrokerImage { id: *broker_id, host: host.clone(), port: *port, rack: rack.clone() },
+                    BrokerImage {
+                        id: *broker_id,
+                        host: host.clone(),
+                        port: *port,
+                        rack: rack.clone(),
+                    },
                 );
             }
             MetadataRecord::Topic { name, topic_id } => {
@@ -125,21 +142,51 @@ impl MetadataImage {
                     }),
                 );
             }
-            MetadataRecord::Partition { topic_id, partition, replicas, isr, leader, leader_epoch } => {
-                let name = self.topic_ids.get(topic_id).ok_or_else(|| err(format!("unknown topic id {topic_id}")))?;
-                let topic = self.topics.get_mut(name).ok_or_else(|| err(format!("unknown topic {name}")))?;
+            MetadataRecord::Partition {
+                topic_id,
+                partition,
+                replicas,
+                isr,
+                leader,
+                leader_epoch,
+            } => {
+                let name = self
+                    .topic_ids
+                    .get(topic_id)
+                    .ok_or_else(|| err(format!("unknown topic id {topic_id}")))?;
+                let topic = self
+                    .topics
+                    .get_mut(name)
+                    .ok_or_else(|| err(format!("unknown topic {name}")))?;
                 let t = Arc::make_mut(topic);
-                let image = PartitionImage { replicas: replicas.clone(), isr: isr.clone(), leader: *leader, leader_epoch: *leader_epoch };
-                let idx = usize::try_from(*partition).map_err(|_| err(format!("negative partition {partition}")))?;
+                let image = PartitionImage {
+                    replicas: replicas.clone(),
+                    isr: isr.clone(),
+                    leader: *leader,
+                    leader_epoch: *leader_epoch,
+                };
+                let idx = usize::try_from(*partition)
+                    .map_err(|_| err(format!("negative partition {partition}")))?;
                 match idx.cmp(&t.partitions.len()) {
                     std::cmp::Ordering::Less => t.partitions[idx] = image,
                     std::cmp::Ordering::Equal => t.partitions.push(image),
-                    std::cmp::Ordering::Greater => return Err(err(format!("partition {partition} of {name} skips an index"))),
+                    std::cmp::Ordering::Greater => {
+                        return Err(err(format!(
+                            "partition {partition} of {name} skips an index"
+                        )))
+                    }
                 }
             }
-            MetadataRecord::Config { resource, name, value } => match resource {
+            MetadataRecord::Config {
+                resource,
+                name,
+                value,
+            } => match resource {
                 ConfigResource::Topic(topic) => {
-                    let t = self.topics.get_mut(topic).ok_or_else(|| err(format!("config for unknown topic {topic}")))?;
+                    let t = self
+                        .topics
+                        .get_mut(topic)
+                        .ok_or_else(|| err(format!("config for unknown topic {topic}")))?;
                     let t = Arc::make_mut(t);
                     match value {
                         Some(v) => t.configs.insert(name.clone(), v.clone()),
@@ -155,7 +202,10 @@ impl MetadataImage {
                 }
             },
             MetadataRecord::RemoveTopic { topic_id } => {
-                let name = self.topic_ids.remove(topic_id).ok_or_else(|| err(format!("unknown topic id {topic_id}")))?;
+                let name = self
+                    .topic_ids
+                    .remove(topic_id)
+                    .ok_or_else(|| err(format!("unknown topic id {topic_id}")))?;
                 self.topics.remove(&name);
             }
         }
@@ -170,21 +220,40 @@ mod tests {
     #[test]
     fn apply_builds_topics_configs_and_removes_them() {
         let id = Uuid::new_v4();
-        let part = |p| MetadataRecord::Partition { topic_id: id, partition: p, replicas: vec![1], isr: vec![1], leader: 1, leader_epoch: 0 };
+        let part = |p| MetadataRecord::Partition {
+            topic_id: id,
+            partition: p,
+            replicas: vec![1],
+            isr: vec![1],
+            leader: 1,
+            leader_epoch: 0,
+        };
         let img = MetadataImage::empty()
-            .apply(0, &[
-                MetadataRecord::Topic { name: "t".into(), topic_id: id },
-                part(0),
-                part(1),
-                MetadataRecord::Config { resource: ConfigResource::Topic("t".into()), name: "retention.ms".into(), value: Some("5".into()) },
-            ])
+            .apply(
+                0,
+                &[
+                    MetadataRecord::Topic {
+                        name: "t".into(),
+                        topic_id: id,
+                    },
+                    part(0),
+                    part(1),
+                    MetadataRecord::Config {
+                        resource: ConfigResource::Topic("t".into()),
+                        name: "retention.ms".into(),
+                        value: Some("5".into()),
+                    },
+                ],
+            )
             .unwrap();
         assert_eq!(img.offset, 3);
         let t = &img.topics["t"];
         assert_eq!(t.partitions.len(), 2);
         assert_eq!(t.configs["retention.ms"], "5");
         assert_eq!(img.topic_by_id(&id).unwrap().name, "t");
-        let img2 = img.apply(4, &[MetadataRecord::RemoveTopic { topic_id: id }]).unwrap();
+        let img2 = img
+            .apply(4, &[MetadataRecord::RemoveTopic { topic_id: id }])
+            .unwrap();
         assert!(img2.topics.is_empty() && img2.topic_ids.is_empty());
         assert_eq!(img.topics.len(), 1, "images are immutable snapshots");
         assert!(img2.apply(5, &[part(0)]).is_err());

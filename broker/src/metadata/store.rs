@@ -30,8 +30,16 @@ impl FileMetadataLog {
     pub fn open(dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("metadata.log");
-        let file = OpenOptions::new().read(true).append(true).create(true).open(&path)?;
-        Ok(FileMetadataLog { path, file, next_offset: 0 })
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        Ok(FileMetadataLog {
+            path,
+            file,
+            next_offset: 0,
+        })
     }
 }
 
@@ -56,13 +64,19 @@ impl MetadataLog for FileMetadataLog {
         let mut pos = 0usize;
         let mut offset = 0i64;
         while pos + 8 <= data.len() {
-            let len = u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
-            let crc = u32::from_be_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]);
-            let Some(payload) = data.get(pos + 8..pos + 8 + len) else { break };
+            let len = u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]])
+                as usize;
+            let crc =
+                u32::from_be_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]);
+            let Some(payload) = data.get(pos + 8..pos + 8 + len) else {
+                break;
+            };
             if crc32c::crc32c(payload) != crc {
                 break;
             }
-            let Ok(records) = serde_json::from_slice::<Vec<MetadataRecord>>(payload) else { break };
+            let Ok(records) = serde_json::from_slice::<Vec<MetadataRecord>>(payload) else {
+                break;
+            };
             let n = records.len() as i64;
             out.push((offset, records));
             offset += n;
@@ -87,12 +101,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = FileMetadataLog::open(dir.path()).unwrap();
         assert!(log.replay().unwrap().is_empty());
-        let a = MetadataRecord::Cluster { cluster_id: "abc".into() };
-        let b = MetadataRecord::RemoveTopic { topic_id: uuid::Uuid::nil() };
+        let a = MetadataRecord::Cluster {
+            cluster_id: "abc".into(),
+        };
+        let b = MetadataRecord::RemoveTopic {
+            topic_id: uuid::Uuid::nil(),
+        };
         assert_eq!(log.append(&[a.clone(), b.clone()]).unwrap(), 0);
         assert_eq!(log.append(&[b.clone()]).unwrap(), 2);
         drop(log);
-        let mut f = OpenOptions::new().append(true).open(dir.path().join("metadata.log")).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("metadata.log"))
+            .unwrap();
         f.write_all(&[0, 0, 0, 50, 1, 2]).unwrap();
         let mut log = FileMetadataLog::open(dir.path()).unwrap();
         let batches = log.replay().unwrap();
