@@ -57,7 +57,38 @@ macro_rules! routes {
                 _ => Err(CloseReason::BadRequest(format!("API {key:?} is not served"))),
             }
         }
+
+        /// Decodes a request frame the way [`handle`] does, without handling it: the entry
+        /// point of the request-decoding fuzz target. Never panics; errors say why the frame
+        /// would close the connection.
+        pub fn decode_frame(frame: Bytes) -> Result<(), String> {
+            let (key, version, _) = parse_prefix(&frame).map_err(|e| e.to_string())?;
+            let mut body = frame;
+            let header_version = key.request_header_version(version);
+            RequestHeader::decode(&mut body, header_version).map_err(|e| e.to_string())?;
+            match key {
+                $( ApiKey::$key => <$req>::decode(&mut body, version).map(|_| ()).map_err(|e| e.to_string()), )*
+                _ => Err(format!("API {key:?} is not served")),
+            }
+        }
     };
+}
+
+/// Reads API key, version and correlation id, which sit at the same place in every header
+/// version, and checks the key is known.
+fn parse_prefix(frame: &[u8]) -> Result<(ApiKey, i16, i32), CloseReason> {
+    if frame.len() < 8 {
+        return Err(CloseReason::BadRequest(format!(
+            "request of {} bytes is shorter than a request header",
+            frame.len()
+        )));
+    }
+    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let key = ApiKey::try_from(api_key)
+        .map_err(|_| CloseReason::BadRequest(format!("unknown API key {api_key}")))?;
+    Ok((key, version, correlation_id))
 }
 
 routes! {

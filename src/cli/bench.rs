@@ -240,10 +240,13 @@ fn consume_bench(b: ConsumeBench) -> anyhow::Result<()> {
         "group.id",
         format!("tributary-bench-{}", std::process::id()),
     );
+    // librdkafka pauses fetching for fetch.queue.backoff.ms (1 s by default) whenever its
+    // local queue is full, which caps a fast consumer far below what the broker serves.
     cfg.set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "10485760");
+        .set("max.partition.fetch.bytes", "2097152")
+        .set("fetch.queue.backoff.ms", "1");
     let consumer: BaseConsumer = cfg.create()?;
     let md = consumer
         .fetch_metadata(Some(&b.topic), b.connect.timeout())

@@ -419,6 +419,124 @@ def test_confluent_seek_to_offset(timed_topic):
         c.close()
 
 
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_out_of_range_offset_resets_to_earliest(timed_topic, client):
+    """A fetch past the end gets OFFSET_OUT_OF_RANGE; auto.offset.reset=earliest then restarts at 0."""
+    topic, _ = timed_topic
+    seen = []
+    deadline = time.time() + TIMEOUT
+    if client == "kafka-python":
+        c = KafkaConsumer(bootstrap_servers=BOOT, group_id=None, enable_auto_commit=False,
+                          auto_offset_reset="earliest", request_timeout_ms=5000, fetch_max_wait_ms=100)
+        tp = KTopicPartition(topic, 0)
+        try:
+            c.assign([tp])
+            c.seek(tp, 1000)
+            while len(seen) < 10 and time.time() < deadline:
+                for msgs in c.poll(timeout_ms=200).values():
+                    seen += [m.offset for m in msgs]
+        finally:
+            c.close(autocommit=False)
+    else:
+        c = confluent_consumer()
+        try:
+            c.assign([TopicPartition(topic, 0, 1000)])
+            while len(seen) < 10 and time.time() < deadline:
+                for m in c.consume(num_messages=10, timeout=0.2):
+                    assert not m.error(), m.error()
+                    seen.append(m.offset())
+        finally:
+            c.close()
+    assert seen == list(range(10))
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_fetch_max_bytes_smaller_than_record(client):
+    """KIP-74: a fetch returns the first batch even when it is larger than the fetch limits."""
+    topic = create_topic(uniq("bigrec"), 1)
+    recs = [dict(key=f"big{i}".encode(), value=os.urandom(50_000), headers=[], timestamp=now_ms()) for i in range(3)]
+    produce_confluent(topic, recs, "none")
+    seen = []
+    deadline = time.time() + TIMEOUT
+    if client == "kafka-python":
+        c = KafkaConsumer(bootstrap_servers=BOOT, group_id=None, enable_auto_commit=False, request_timeout_ms=5000,
+                          fetch_max_wait_ms=100, max_partition_fetch_bytes=1024, fetch_max_bytes=1024)
+        tp = KTopicPartition(topic, 0)
+        try:
+            c.assign([tp])
+            c.seek_to_beginning(tp)
+            while len(seen) < 3 and time.time() < deadline:
+                for msgs in c.poll(timeout_ms=200).values():
+                    seen += [(m.offset, m.value) for m in msgs]
+        finally:
+            c.close(autocommit=False)
+    else:
+        c = confluent_consumer(**{"fetch.max.bytes": 1024, "max.partition.fetch.bytes": 1024, "message.max.bytes": 1000})
+        try:
+            c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+            while len(seen) < 3 and time.time() < deadline:
+                for m in c.consume(num_messages=10, timeout=0.2):
+                    assert not m.error(), m.error()
+                    seen.append((m.offset(), m.value()))
+        finally:
+            c.close()
+    assert seen == [(i, r["value"]) for i, r in enumerate(recs)]
+
+
+def test_message_too_large():
+    """A record batch over the topic's max.message.bytes is refused with MESSAGE_TOO_LARGE (10)."""
+    topic = create_topic(uniq("toolarge"), 1, config={"max.message.bytes": "10000"})
+    p = Producer({"bootstrap.servers": BOOT, "enable.idempotence": False, "message.timeout.ms": TIMEOUT * 1000,
+                  "compression.type": "none", "retries": 0})
+    errs = []
+    p.produce(topic, value=os.urandom(20_000), on_delivery=lambda err, msg: errs.append(err))
+    assert p.flush(TIMEOUT + 5) == 0
+    assert len(errs) == 1 and errs[0] is not None and errs[0].code() == KafkaError.MSG_SIZE_TOO_LARGE, errs
+    # a record that fits still goes through
+    errs.clear()
+    p.produce(topic, value=b"small", on_delivery=lambda err, msg: errs.append(err))
+    assert p.flush(TIMEOUT + 5) == 0
+    assert errs == [None]
+
+
+KAFKA_PYTHON_ACKS0_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="kafka-python 2.3.3 never writes acks=0 Produce requests to the socket: BrokerConnection._send "
+    "resolves the future of a request that expects no response at once, so KafkaClient.send does not "
+    "put the connection in _sending and the bytes wait in the protocol buffer until some later request "
+    "that expects a response goes out on that connection (or are dropped on close). Client bug: the "
+    "broker never receives the request (no Produce in its trace log).",
+)
+
+
+@pytest.mark.parametrize("client", [pytest.param("kafka-python", marks=KAFKA_PYTHON_ACKS0_BUG), "confluent"])
+def test_acks_zero(client):
+    """acks=0: the broker sends no response; the records are still written."""
+    topic = create_topic(uniq("acks0"), 1)
+    if client == "kafka-python":
+        p = KafkaProducer(bootstrap_servers=BOOT, acks=0, request_timeout_ms=5000, max_block_ms=TIMEOUT * 1000)
+        for i in range(5):
+            p.send(topic, key=b"k", value=f"a0-{i}".encode())
+        p.flush(timeout=TIMEOUT)
+        p.close(timeout=5)
+    else:
+        p = Producer({"bootstrap.servers": BOOT, "acks": 0, "enable.idempotence": False, "linger.ms": 0})
+        for i in range(5):
+            p.produce(topic, key=b"k", value=f"a0-{i}".encode())
+        assert p.flush(TIMEOUT) == 0
+    # no acks to wait for: watch the end offset for a few seconds
+    c = confluent_consumer()
+    try:
+        deadline = time.time() + 3
+        while c.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT, cached=False)[1] < 5 and time.time() < deadline:
+            time.sleep(0.1)
+        assert c.get_watermark_offsets(TopicPartition(topic, 0), timeout=TIMEOUT, cached=False) == (0, 5)
+    finally:
+        c.close()
+    got = consume_confluent(topic, 1, 5)
+    assert [(r["offset"], r["value"]) for r in got] == [(i, f"a0-{i}".encode()) for i in range(5)]
+
+
 # ------------------------------------------------------------------------------------------------
 # admin (confluent_kafka.admin.AdminClient)
 

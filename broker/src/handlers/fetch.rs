@@ -19,7 +19,7 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use uuid::Uuid;
 
-use super::{blocking, check_leader_epoch, topic_name};
+use super::{blocking_io, check_leader_epoch, topic_name};
 use crate::dispatch::RequestContext;
 use crate::error::{BrokerError, ErrorCode};
 use crate::partition::Partition;
@@ -98,7 +98,7 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
             w.borrow_and_update();
         }
         let w = Arc::clone(&wanted);
-        let results = match blocking(move || read_all(&w, max_bytes, read_committed)).await {
+        let results = match blocking_io(move || read_all(&w, max_bytes, read_committed)).await {
             Ok(r) => r,
             Err(code) => return FetchResponse::default().with_error_code(code.code()),
         };

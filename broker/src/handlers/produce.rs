@@ -9,7 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
-use super::{blocking, lookup_partition, sb};
+use super::{blocking_io, lookup_partition, sb};
 use crate::dispatch::RequestContext;
 use crate::error::{BrokerError, ErrorCode};
 use crate::log::locate_batch;
@@ -78,7 +78,7 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Option<ProduceR
             work.push((name.clone(), p.index, partition, records));
         }
     }
-    let results = blocking(move || {
+    let results = blocking_io(move || {
         let now = now_ms();
         work.into_iter()
             .map(|(name, index, partition, records)| {

@@ -19,6 +19,12 @@ mod segment;
 pub use batch::{BatchError, BatchHeader};
 pub use segment::FileSlice;
 
+/// Validates a record batch as a producer sent it (header, sizes, CRC-32C, record framing and
+/// offset deltas) without appending it.
+pub fn validate_batch(batch: &[u8]) -> std::result::Result<BatchHeader, BatchError> {
+    batch::validate_produced(batch)
+}
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what the test suites need on a fresh machine, idempotently:
+#   - Debian's kcat (links librdkafka 2.0.2: an older client that must keep working)
+#   - a Python venv with kafka-python, confluent-kafka and pytest (tests/compat/requirements.txt)
+#   - kafkajs through npm (tests/compat/kafkajs/package.json)
+# Locations: $TRIBUTARY_CACHE (default ~/.cache/tributary)/venv and /node.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
+mkdir -p "$CACHE"
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+missing=()
+command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+
+VENV="$CACHE/venv"
+REQ=tests/compat/requirements.txt
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+stamp="$VENV/.requirements.sha"
+if [ ! -f "$stamp" ] || [ "$(sha256sum "$REQ" | cut -d' ' -f1)" != "$(cat "$stamp")" ]; then
+  "$VENV/bin/pip" install -q --upgrade pip >/dev/null
+  "$VENV/bin/pip" install -q -r "$REQ"
+  sha256sum "$REQ" | cut -d' ' -f1 > "$stamp"
+fi
+
+NODE="$CACHE/node"
+PKG=tests/compat/kafkajs/package.json
+mkdir -p "$NODE"
+nstamp="$NODE/.package.sha"
+if [ ! -f "$nstamp" ] || [ "$(sha256sum "$PKG" | cut -d' ' -f1)" != "$(cat "$nstamp")" ]; then
+  cp "$PKG" "$NODE/package.json"
+  (cd "$NODE" && npm install --no-audit --no-fund --silent >/dev/null)
+  sha256sum "$PKG" | cut -d' ' -f1 > "$nstamp"
+fi
+echo "test dependencies ready in $CACHE"

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Compatibility suite: third-party Kafka clients against a real `tributary server` process.
+#
+# Usage: tests/compat/run.sh [PATH_TO_TRIBUTARY_BINARY]
+#   binary       default $CARGO_TARGET_DIR/debug/tributary, else $HOME/.cache/tributary/target/debug/tributary
+#   COMPAT_VENV  python venv with tests/compat/requirements.txt installed (default $HOME/.cache/tributary/venv)
+#   COMPAT_NODE  npm --prefix folder with tests/compat/kafkajs/package.json installed (default $HOME/.cache/tributary/node)
+#   kcat         Debian's kcat on PATH
+#
+# Starts one broker on a free 127.0.0.1 port with a temporary data dir, runs the kcat, Python
+# (kafka-python, confluent-kafka) and kafkajs suites against it, stops it and removes the data dir
+# on exit. The last line printed is "N passed, M failed" (read by CI); exit status 1 if M > 0.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+    DEFAULT_BIN=$CARGO_TARGET_DIR/debug/tributary
+else
+    DEFAULT_BIN=$HOME/.cache/tributary/target/debug/tributary
+fi
+BIN=${1:-$DEFAULT_BIN}
+COMPAT_VENV=${COMPAT_VENV:-$HOME/.cache/tributary/venv}
+COMPAT_NODE=${COMPAT_NODE:-$HOME/.cache/tributary/node}
+PY=$COMPAT_VENV/bin/python
+START_TIMEOUT=30
+
+passed=0
+failed=0
+skipped=0
+failures=()
+note_fail() { failed=$((failed + 1)); failures+=("$1"); echo "FAIL: $1"; }
+
+WORK=$(mktemp -d)
+DATA=$WORK/data
+LOG=$WORK/server.log
+mkdir -p "$DATA"
+SERVER_PID=
+
+cleanup() {
+    local rc=$?
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+finish() {
+    if [ "$failed" -gt 0 ]; then
+        echo "failed: ${failures[*]}"
+        if [ -s "$LOG" ]; then
+            echo "--- last lines of the broker log ---"
+            tail -n 40 "$LOG" | sed 's/\x1b\[[0-9;]*m//g'
+        fi
+    fi
+    [ "$skipped" -gt 0 ] && echo "($skipped skipped or expected failures, not counted)"
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && exit 0 || exit 1
+}
+
+# --- prerequisites ----------------------------------------------------------------------------
+[ -x "$BIN" ] || { echo "tributary binary not found at $BIN"; note_fail "prerequisites"; finish; }
+[ -x "$PY" ] || { echo "python venv not found at $COMPAT_VENV (see tests/compat/README.md)"; note_fail "prerequisites"; finish; }
+
+PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BOOT=127.0.0.1:$PORT
+
+# --- broker -----------------------------------------------------------------------------------
+"$BIN" server --data-dir "$DATA" --listen "$BOOT" >"$LOG" 2>&1 &
+SERVER_PID=$!
+up=0
+for _ in $(seq 1 $((START_TIMEOUT * 10))); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then up=1; break; fi
+    sleep 0.1
+done
+if [ "$up" -ne 1 ]; then
+    echo "broker did not accept connections on $BOOT within ${START_TIMEOUT}s"
+    note_fail "broker-start"
+    finish
+fi
+echo "broker pid $SERVER_PID listening on $BOOT (data $DATA)"
+
+export COMPAT_BOOTSTRAP=$BOOT COMPAT_NODE TRIBUTARY_BIN=$BIN PYTHON=$PY
+
+# --- kcat -------------------------------------------------------------------------------------
+echo "=== kcat ==="
+if command -v kcat >/dev/null; then
+    rc=0
+    timeout 180 bash "$HERE/kcat.sh" "$PORT" 2>&1 | tee "$WORK/kcat.out" || rc=$?
+    ok=$(grep -c '^ok - ' "$WORK/kcat.out" || true)
+    bad=$(grep -c '^not ok - ' "$WORK/kcat.out" || true)
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+    [ "$bad" -eq 0 ] || failures+=($(sed -n 's/^not ok - //p' "$WORK/kcat.out"))
+    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then note_fail "kcat.sh (exit $rc)"; fi
+else
+    echo "kcat not on PATH (apt-get install kcat)"
+    note_fail "kcat-missing"
+fi
+
+# --- python: kafka-python and confluent-kafka ----------------------------------------------------
+echo "=== python (kafka-python, confluent-kafka) ==="
+rc=0
+timeout 300 "$PY" -m pytest -p no:cacheprovider --rootdir "$HERE" -q -rfEsxX \
+    -o junit_family=xunit2 --junitxml="$WORK/pytest.xml" "$HERE/test_python.py" 2>&1 || rc=$?
+if [ -s "$WORK/pytest.xml" ] && read -r t f e s names < <("$PY" - "$WORK/pytest.xml" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) for s in suites)
+e = sum(int(s.get("errors", 0)) for s in suites)
+k = sum(int(s.get("skipped", 0)) for s in suites)
+bad = [c.get("name") for c in root.iter("testcase") if c.find("failure") is not None or c.find("error") is not None]
+print(t, f, e, k, ",".join("py/" + n for n in bad) or "-")
+EOF
+); then
+    passed=$((passed + t - f - e - s))
+    failed=$((failed + f + e))
+    skipped=$((skipped + s))
+    [ "$names" = "-" ] || failures+=("$names")
+    if [ "$rc" -ne 0 ] && [ $((f + e)) -eq 0 ]; then note_fail "pytest (exit $rc)"; fi
+else
+    note_fail "pytest (exit $rc, no report)"
+fi
+
+# --- kafkajs ----------------------------------------------------------------------------------
+echo "=== kafkajs ==="
+if [ -f "$COMPAT_NODE/node_modules/kafkajs/package.json" ]; then
+    rc=0
+    (cd "$HERE/kafkajs" && timeout 180 node --test --test-reporter=tap produce_consume.test.js) \
+        >"$WORK/node.out" 2>&1 || rc=$?
+    # the TAP stream without kafkajs's own JSON log lines
+    grep -v '^# {"level"' "$WORK/node.out" | grep -v '^ *{"level"' || true
+    jpass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$WORK/node.out" | tail -n1)
+    jfail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$WORK/node.out" | tail -n1)
+    jcancel=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$WORK/node.out" | tail -n1)
+    jskip=$(sed -n 's/^# \(skipped\|todo\) \([0-9]*\)$/\2/p' "$WORK/node.out" | awk '{s += $1} END {print s + 0}')
+    passed=$((passed + ${jpass:-0}))
+    failed=$((failed + ${jfail:-0} + ${jcancel:-0}))
+    skipped=$((skipped + jskip))
+    if [ $((${jfail:-0} + ${jcancel:-0})) -gt 0 ]; then
+        failures+=($(sed -n 's/^not ok [0-9]* - \(.*\)$/js\/\1/p' "$WORK/node.out" | tr ' ' '_'))
+    fi
+    if [ "$rc" -ne 0 ] && [ $((${jfail:-0} + ${jcancel:-0})) -eq 0 ]; then note_fail "kafkajs (exit $rc)"; fi
+    if [ -z "$jpass" ]; then note_fail "kafkajs (no test summary)"; fi
+else
+    echo "kafkajs not installed under $COMPAT_NODE (see tests/compat/README.md)"
+    note_fail "kafkajs-missing"
+fi
+
+# --- the broker survived all of it --------------------------------------------------------------
+if kill -0 "$SERVER_PID" 2>/dev/null; then
+    passed=$((passed + 1))
+    echo "ok - broker still running after the suite"
+else
+    note_fail "broker-died-during-suite"
+fi
+
+finish
