@@ -10,6 +10,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc gives freed buffers (large fetch responses) back to the OS, so the broker's
+/// resident memory follows its current work instead of its high-water mark.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A streaming platform that speaks the Apache Kafka wire protocol.
 #[derive(Parser)]
 #[command(name = "tributary", version, about, propagate_version = true)]

@@ -417,6 +417,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker_config!("queued.max.requests", "500", Int, [], 1, "The number of requests being processed at once before the network threads stop reading."),
     broker_config!("queued.max.request.bytes", "-1", Long, [], -1, "The bytes of requests being processed at once; -1 means 512 MiB in Tributary."),
     broker_config!("max.connections", "2147483647", Int, [], 0, "The maximum number of connections allowed at any time."),
+    broker_config!("fetch.max.bytes", "57671680", Int, [], 1024, "The maximum number of bytes returned for a fetch request."),
     broker_config!("message.max.bytes", "1048588", Int, [], 0, "The largest record batch size allowed."),
     broker_config!("log.segment.bytes", "1073741824", Int, [], 14, "The maximum size of a single log file."),
     broker_config!("log.roll.ms", "", Long, [], 1, "The maximum time before a new log segment is rolled out (in milliseconds)."),
@@ -483,6 +484,8 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     /// `log.flush.scheduler.interval.ms`.
     pub flush_scheduler_interval_ms: u64,
+    /// `fetch.max.bytes`: caps what one fetch response carries, whatever the client asks.
+    pub fetch_max_bytes: usize,
 }
 
 fn parse_listener(value: &str) -> Result<(String, u16), ConfigError> {
@@ -598,6 +601,7 @@ impl BrokerConfig {
             },
             max_connections: num("max.connections")? as usize,
             flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms")? as u64,
+            fetch_max_bytes: num("fetch.max.bytes")? as usize,
             props,
         };
         if cfg.queued_max_request_bytes < cfg.socket_request_max_bytes {

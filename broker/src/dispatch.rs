@@ -26,6 +26,23 @@ pub struct RequestContext {
     pub peer: SocketAddr,
 }
 
+/// What a handler wants done with its request.
+pub enum Reply<R> {
+    /// Send this response.
+    Respond(R),
+    /// Send nothing (Produce with acks=0).
+    Silent,
+    /// Close the connection (Produce with acks=0 that failed: the client learns of the error
+    /// by reconnecting and refreshing metadata, as with Kafka).
+    Close(String),
+}
+
+impl<R> From<R> for Reply<R> {
+    fn from(r: R) -> Self {
+        Reply::Respond(r)
+    }
+}
+
 /// An API this broker serves: its key and the versions advertised.
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
@@ -48,10 +65,11 @@ macro_rules! routes {
                     let request = <$req>::decode(body, ctx.version)
                         .map_err(|e| CloseReason::BadRequest(format!("cannot decode {:?} v{}: {e}", key, ctx.version)))?;
                     let version = ctx.version;
-                    let response: Option<<$req as kafka_protocol::protocol::Request>::Response> = $handler(ctx, request).await.into();
-                    match response {
-                        Some(r) => encode_response(correlation_id, version, &r).map(Some),
-                        None => Ok(None),
+                    let reply: Reply<<$req as kafka_protocol::protocol::Request>::Response> = $handler(ctx, request).await.into();
+                    match reply {
+                        Reply::Respond(r) => encode_response(correlation_id, version, &r).map(Some),
+                        Reply::Silent => Ok(None),
+                        Reply::Close(why) => Err(CloseReason::BadRequest(why)),
                     }
                 } )*
                 _ => Err(CloseReason::BadRequest(format!("API {key:?} is not served"))),

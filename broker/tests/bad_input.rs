@@ -465,3 +465,27 @@ async fn thousands_of_connections_at_once_are_all_served() {
     still_serving(&addr).await;
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn acks_zero_gets_no_answer_and_a_failed_one_closes_the_connection() {
+    let broker = TestBroker::start().await;
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let topic = unique_name("acks0");
+    create(&mut c, &topic, 1).await;
+    let mut ok = produce_req(&topic, 0, record_batch(&[b"fire-and-forget"]));
+    ok.acks = 0;
+    let frame = c.encode(&ok, 9);
+    c.send_raw(&frame).await.unwrap();
+    // The next answer on the connection is for the next request: acks=0 produced none.
+    assert_eq!(leo(&mut c, &topic).await, 1);
+    let mut bad = produce_req(&topic, 9, record_batch(&[b"nowhere"]));
+    bad.acks = 0;
+    let frame = c.encode(&bad, 9);
+    c.send_raw(&frame).await.unwrap();
+    assert!(
+        c.read_frame().await.unwrap().is_none(),
+        "failed acks=0 produce closes the connection"
+    );
+    still_serving(&broker.bootstrap()).await;
+    broker.stop().await;
+}

@@ -537,6 +537,146 @@ def test_acks_zero(client):
     assert [(r["offset"], r["value"]) for r in got] == [(i, f"a0-{i}".encode()) for i in range(5)]
 
 
+@pytest.mark.parametrize("codec", ["none", "gzip", "zstd"])
+def test_offsets_with_unordered_timestamps(codec):
+    """CreateTime timestamps out of order inside one batch. Kafka answers a timestamp lookup with
+    the first offset whose timestamp >= the target, and ListOffsets MAX_TIMESTAMP (-3, KIP-734) with
+    the offset and timestamp of the record holding the largest timestamp (UnifiedLog
+    fetchOffsetByTimestamp -> RecordBatch.offsetOfMaxTimestamp(), Kafka >= 3.7.1), not the batch's
+    last offset."""
+    topic = create_topic(uniq(f"unordered-{codec}"), 1)
+    t0 = now_ms() - 7_200_000
+    deltas = [10, 50, 20, 30, 90, 40, 60, 70]  # the largest, 90, is at offset 4
+    recs = [dict(key=None, value=f"v{i}".encode(), headers=[], timestamp=t0 + d) for i, d in enumerate(deltas)]
+    produce_confluent(topic, recs, codec)
+    assert len({r["offset"] for r in recs}) == 8
+    c = confluent_consumer()
+    try:
+        got = {}
+        for d in [0, 15, 25, 45, 55, 90, 91]:
+            (tp,) = c.offsets_for_times([TopicPartition(topic, 0, t0 + d)], timeout=TIMEOUT)
+            got[d] = tp.offset
+        assert got == {0: 0, 15: 1, 25: 1, 45: 1, 55: 4, 90: 4, 91: OFFSET_END}
+    finally:
+        c.close()
+    tp = TopicPartition(topic, 0)
+    res = admin().list_offsets({tp: OffsetSpec.max_timestamp()}, request_timeout=TIMEOUT)[tp].result(TIMEOUT)
+    assert (res.offset, res.timestamp) == (4, t0 + 90), (
+        f"MAX_TIMESTAMP: offset {res.offset} timestamp t0+{res.timestamp - t0}; "
+        "Kafka: offset 4 (the record with the largest timestamp) timestamp t0+90"
+    )
+
+
+def kafka_python_request(request):
+    """Sends one request with kafka-python's low-level client and returns the response."""
+    from kafka.client_async import KafkaClient
+
+    client = KafkaClient(bootstrap_servers=BOOT, request_timeout_ms=5000, api_version_auto_timeout_ms=5000)
+    try:
+        node = client.least_loaded_node()
+        deadline = time.time() + TIMEOUT
+        while not client.ready(node) and time.time() < deadline:
+            client.poll(timeout_ms=100)
+        fut = client.send(node, request)
+        client.poll(future=fut, timeout_ms=TIMEOUT * 1000)
+        assert fut.succeeded(), fut.exception
+        return fut.value
+    finally:
+        client.close()
+
+
+def test_offset_for_leader_epoch():
+    """OffsetForLeaderEpoch (KIP-101/KIP-320), as consumers use it to validate a position.
+    Kafka (LeaderEpochFileCache.endOffsetFor): the latest epoch -> (epoch, log end offset); an
+    epoch above every known one -> (-1, -1) with no error ("larger than any known epoch"); a
+    current_leader_epoch above the leader's -> UNKNOWN_LEADER_EPOCH (75)."""
+    from kafka.protocol.offset_for_leader_epoch import OffsetForLeaderEpochRequest
+
+    topic = create_topic(uniq("ofle"), 1)
+    produce_confluent(topic, [dict(key=None, value=b"x", headers=[], timestamp=now_ms()) for _ in range(3)], "none")
+    asks = [(0, 0), (-1, 0), (0, 3), (5, 0)]  # (current_leader_epoch, leader_epoch), one request each
+    got = {}
+    for cur, ep in asks:
+        resp = kafka_python_request(OffsetForLeaderEpochRequest[2](topics=[(topic, [(0, cur, ep)])]))
+        ((_, parts),) = resp.topics
+        ((err, _, lep, end),) = parts
+        got[(cur, ep)] = (err, lep, end)
+    assert got == {
+        (0, 0): (0, 0, 3),
+        (-1, 0): (0, 0, 3),
+        (0, 3): (0, -1, -1),  # Kafka: requested epoch above every known epoch
+        (5, 0): (75, -1, -1),  # UNKNOWN_LEADER_EPOCH
+    }, got
+
+
+# Asked for authorized operations (KIP-430), a Kafka broker with no authorizer answers every
+# operation the resource type supports (AuthHelper.authorizedOperations -> AclEntry
+# .supportedOperations), not the "not provided" value -2147483648 (which librdkafka reports as None).
+
+
+def test_authorized_operations_cluster():
+    """DescribeCluster with include_cluster_authorized_operations: CREATE, CLUSTER_ACTION,
+    DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, ALTER, DESCRIBE (bit field 8096)."""
+    from confluent_kafka.admin import AclOperation as Op
+
+    d = admin().describe_cluster(include_authorized_operations=True, request_timeout=TIMEOUT).result(TIMEOUT)
+    want_cluster = {Op.CREATE, Op.CLUSTER_ACTION, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS, Op.IDEMPOTENT_WRITE, Op.ALTER, Op.DESCRIBE}
+    assert d.authorized_operations is not None and set(d.authorized_operations) == want_cluster, (
+        f"DescribeCluster authorized operations {d.authorized_operations}"
+    )
+
+
+def test_authorized_operations_topic():
+    """Metadata with include_topic_authorized_operations: READ, WRITE, CREATE, DESCRIBE, DELETE,
+    ALTER, DESCRIBE_CONFIGS, ALTER_CONFIGS (bit field 3576)."""
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AclOperation as Op
+
+    topic = create_topic(uniq("authops"), 1)
+    (fut,) = admin().describe_topics(TopicCollection([topic]), include_authorized_operations=True, request_timeout=TIMEOUT).values()
+    t = fut.result(TIMEOUT)
+    want_topic = {Op.READ, Op.WRITE, Op.CREATE, Op.DESCRIBE, Op.DELETE, Op.ALTER, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS}
+    assert t.authorized_operations is not None and set(t.authorized_operations) == want_topic, (
+        f"Metadata topic authorized operations {t.authorized_operations}"
+    )
+
+
+def test_log_append_time_topic():
+    """message.timestamp.type=LogAppendTime: the broker stamps the batch, clients see type LogAppendTime."""
+    topic = create_topic(uniq("lat"), 1, config={"message.timestamp.type": "LogAppendTime"})
+    before = now_ms()
+    recs = [dict(key=b"k", value=f"v{i}".encode(), headers=[], timestamp=1000 + i) for i in range(3)]
+    produce_confluent(topic, recs, "gzip")
+    after = now_ms()
+    c = confluent_consumer()
+    try:
+        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        seen = []
+        deadline = time.time() + TIMEOUT
+        while len(seen) < 3 and time.time() < deadline:
+            for m in c.consume(num_messages=10, timeout=0.2):
+                assert not m.error(), m.error()
+                seen.append((m.offset(),) + m.timestamp())
+    finally:
+        c.close()
+    assert [s[0] for s in seen] == [0, 1, 2]
+    for _, ts_type, ts in seen:
+        assert ts_type == confluent_kafka.TIMESTAMP_LOG_APPEND_TIME and before <= ts <= after, (ts_type, ts, before, after)
+    kc = KafkaConsumer(bootstrap_servers=BOOT, group_id=None, enable_auto_commit=False, request_timeout_ms=5000)
+    try:
+        tp = KTopicPartition(topic, 0)
+        kc.assign([tp])
+        kc.seek_to_beginning(tp)
+        krecs = []
+        deadline = time.time() + TIMEOUT
+        while len(krecs) < 3 and time.time() < deadline:
+            for msgs in kc.poll(timeout_ms=200).values():
+                krecs += msgs
+    finally:
+        kc.close(autocommit=False)
+    assert [(m.timestamp_type, m.timestamp) for m in krecs] == [(1, s[2]) for s in seen]
+
+
 # ------------------------------------------------------------------------------------------------
 # admin (confluent_kafka.admin.AdminClient)
 
@@ -624,6 +764,53 @@ def test_admin_create_invalid():
     fut = a.create_topics([NewTopic(name, 1, 1, config={"no.such.config": "1"})], request_timeout=TIMEOUT)[name]
     assert error_code(fut) == KafkaError.INVALID_CONFIG
     assert name not in topic_names()
+
+
+def test_admin_create_defaults_and_assignment():
+    a = admin()
+    # num_partitions / replication_factor -1: the broker's num.partitions and default.replication.factor
+    name = uniq("defaults")
+    a.create_topics([NewTopic(name)], request_timeout=TIMEOUT)[name].result(TIMEOUT)
+    assert len(a.list_topics(timeout=TIMEOUT).topics[name].partitions) == 1
+    # a manual replica assignment
+    name = uniq("assign")
+    a.create_topics([NewTopic(name, num_partitions=3, replica_assignment=[[1], [1], [1]])], request_timeout=TIMEOUT)[name].result(TIMEOUT)
+    assert sorted(a.list_topics(timeout=TIMEOUT).topics[name].partitions) == [0, 1, 2]
+    bad = uniq("assignbad")
+    fut = a.create_topics([NewTopic(bad, num_partitions=1, replica_assignment=[[2]])], request_timeout=TIMEOUT)[bad]
+    assert error_code(fut) == KafkaError.INVALID_REPLICA_ASSIGNMENT
+    a.create_partitions([NewPartitions(name, 4, replica_assignment=[[1]])], request_timeout=TIMEOUT)[name].result(TIMEOUT)
+    fut = a.create_partitions([NewPartitions(name, 6, replica_assignment=[[1]])], request_timeout=TIMEOUT)[name]
+    assert error_code(fut) == KafkaError.INVALID_REPLICA_ASSIGNMENT
+    # unknown topics
+    ghost = uniq("ghost")
+    assert error_code(a.create_partitions([NewPartitions(ghost, 2)], request_timeout=TIMEOUT)[ghost]) == KafkaError.UNKNOWN_TOPIC_OR_PART
+    res = ConfigResource(ResourceType.TOPIC, ghost)
+    assert error_code(a.describe_configs([res], request_timeout=TIMEOUT)[res]) == KafkaError.UNKNOWN_TOPIC_OR_PART
+    assert ghost not in topic_names()
+
+
+def test_admin_config_synonyms():
+    name = uniq("synonyms")
+    a = admin()
+    a.create_topics([NewTopic(name, 1, 1, config={"retention.ms": "1000000"})], request_timeout=TIMEOUT)[name].result(TIMEOUT)
+    res = ConfigResource(ResourceType.TOPIC, name)
+    cfg = a.describe_configs([res], request_timeout=TIMEOUT)[res].result(TIMEOUT)
+    from confluent_kafka.admin import ConfigSource
+
+    e = cfg["retention.ms"]
+    assert e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    assert [(s.name, s.value, s.source) for s in e.synonyms.values()] == [
+        ("retention.ms", "1000000", ConfigSource.DYNAMIC_TOPIC_CONFIG.value),
+        ("log.retention.hours", "168", ConfigSource.DEFAULT_CONFIG.value),
+    ]
+    e = cfg["segment.bytes"]
+    assert e.is_default and [(s.name, s.source) for s in e.synonyms.values()] == [("log.segment.bytes", ConfigSource.DEFAULT_CONFIG.value)]
+
+
+def test_metadata_invalid_topic_name():
+    md = admin().list_topics(topic="bad/name", timeout=TIMEOUT)
+    assert md.topics["bad/name"].error.code() == KafkaError.TOPIC_EXCEPTION
 
 
 def test_admin_describe_broker_configs():

@@ -10,7 +10,7 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::{blocking_io, lookup_partition, sb};
-use crate::dispatch::RequestContext;
+use crate::dispatch::{Reply, RequestContext};
 use crate::error::{BrokerError, ErrorCode};
 use crate::log::locate_batch;
 use crate::replica_manager::now_ms;
@@ -28,7 +28,7 @@ fn partition_error(
 }
 
 /// Handles Produce.
-pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Option<ProduceResponse> {
+pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceResponse> {
     let acks = req.acks;
     let state = &ctx.state;
     let mut work = Vec::new();
@@ -115,7 +115,13 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Option<ProduceR
         }
     }
     if acks == 0 {
-        return None;
+        return match answers.values().find(|a| a.error_code != 0) {
+            Some(failed) => Reply::Close(format!(
+                "acks=0 produce failed with error code {}",
+                failed.error_code
+            )),
+            None => Reply::Silent,
+        };
     }
     let mut topics: Vec<TopicProduceResponse> = Vec::new();
     for (name, index) in order {
@@ -131,7 +137,7 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Option<ProduceR
             ),
         }
     }
-    Some(ProduceResponse::default().with_responses(topics))
+    Reply::Respond(ProduceResponse::default().with_responses(topics))
 }
 
 /// Answers a Produce v0-v2 request with `UNSUPPORTED_VERSION` for each partition.
