@@ -19,7 +19,6 @@ import kafka
 import kafka.codec
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KTopicPartition
-from kafka.structs import OffsetAndTimestamp
 
 import confluent_kafka
 from confluent_kafka import (
@@ -99,8 +98,9 @@ def kafka_python_codec_available(codec):
 
 
 def make_records(tag):
-    """30 keyed records with headers and explicit CreateTime timestamps, one with no key and one
-    tombstone (null value). Values are long and repetitive so that compression really happens."""
+    """30 keyed records with headers and explicit CreateTime timestamps, one with no key, one
+    tombstone (null value), one with an empty key and value. Values are long and repetitive so that
+    compression really happens."""
     base = now_ms() - 60_000
     recs = []
     for i in range(30):
@@ -114,6 +114,7 @@ def make_records(tag):
         )
     recs.append(dict(key=None, value=f"{tag} no key".encode(), headers=[("idx", b"nokey")], timestamp=base + 100))
     recs.append(dict(key=b"tombstone", value=None, headers=[("idx", b"tomb")], timestamp=base + 101))
+    recs.append(dict(key=b"", value=b"", headers=[("idx", b"empty")], timestamp=base + 102))  # empty, not null
     return recs
 
 
@@ -140,14 +141,14 @@ def produce_kafka_python(topic, recs, codec):
         p.close(timeout=5)
 
 
-def produce_confluent(topic, recs, codec):
+def produce_confluent(topic, recs, codec, linger_ms=20):
     p = Producer(
         {
             "bootstrap.servers": BOOT,
             "compression.type": codec,
             "enable.idempotence": False,
             "acks": "all",
-            "linger.ms": 20,
+            "linger.ms": linger_ms,
             "partitioner": "murmur2_random",  # Java-compatible: murmur2 for keys, random for null keys
             "message.timeout.ms": TIMEOUT * 1000,
         }
@@ -213,6 +214,7 @@ def confluent_consumer(**extra):
         "auto.offset.reset": "earliest",
         "fetch.wait.max.ms": 100,
         "socket.timeout.ms": 5000,
+        "check.crcs": True,  # verify the CRC32C of every fetched batch
     }
     conf.update(extra)
     return Consumer(conf)
@@ -305,6 +307,51 @@ def test_kafka_python_codec_libraries_installed():
     # kafka-python roundtrips above skip those codecs instead of testing them.
     missing = [c for c in CODECS if not kafka_python_codec_available(c)]
     assert not missing, f"kafka-python codec libraries missing: {missing}"
+
+
+@pytest.mark.parametrize("api_version", [(0, 11), (1, 0), (2, 0)], ids=lambda v: ".".join(map(str, v)))
+def test_kafka_python_older_protocol_versions(api_version):
+    """kafka-python pinned to an older broker version uses older requests (Kafka 0.11: Produce v3,
+    Fetch v5, ListOffsets v2, Metadata v4; 1.0: Produce v5, Fetch v6; 2.0: Produce v6, Fetch v8)."""
+    topic = create_topic(uniq("old-" + "-".join(map(str, api_version))), 1)
+    p = KafkaProducer(bootstrap_servers=BOOT, api_version=api_version, compression_type="gzip",
+                      request_timeout_ms=5000, max_block_ms=TIMEOUT * 1000)
+    try:
+        futs = [p.send(topic, key=b"k%d" % i, value=b"v%d" % i, headers=[("h", b"%d" % i)], timestamp_ms=1000 + i) for i in range(3)]
+        p.flush(timeout=TIMEOUT)
+        assert [f.get(timeout=TIMEOUT).offset for f in futs] == [0, 1, 2]
+    finally:
+        p.close(timeout=5)
+    c = KafkaConsumer(bootstrap_servers=BOOT, api_version=api_version, group_id=None, enable_auto_commit=False,
+                      request_timeout_ms=5000, fetch_max_wait_ms=100)
+    tp = KTopicPartition(topic, 0)
+    try:
+        c.assign([tp])
+        c.seek_to_beginning(tp)
+        got = []
+        deadline = time.time() + TIMEOUT
+        while len(got) < 3 and time.time() < deadline:
+            for msgs in c.poll(timeout_ms=200).values():
+                got += [(m.offset, m.key, m.value, m.timestamp, m.headers) for m in msgs]
+        assert got == [(i, b"k%d" % i, b"v%d" % i, 1000 + i, [("h", b"%d" % i)]) for i in range(3)]
+        assert c.end_offsets([tp]) == {tp: 3}
+        assert c.offsets_for_times({tp: 1001})[tp].offset == 1
+    finally:
+        c.close(autocommit=False)
+
+
+def test_produce_v2_is_refused_with_unsupported_version():
+    """Produce v0-v2 (magic 0/1 message sets) are advertised, as Kafka 4.0 does for librdkafka's
+    sake, but answered UNSUPPORTED_VERSION (35) per partition, not with a dropped connection."""
+    from kafka.errors import UnsupportedVersionError
+
+    topic = create_topic(uniq("produce-v2"), 1)
+    p = KafkaProducer(bootstrap_servers=BOOT, api_version=(0, 10, 2), retries=0, request_timeout_ms=5000, max_block_ms=TIMEOUT * 1000)
+    try:
+        with pytest.raises(UnsupportedVersionError):
+            p.send(topic, value=b"v").get(timeout=TIMEOUT)
+    finally:
+        p.close(timeout=0)
 
 
 def test_kafka_python_version_probe():
@@ -509,6 +556,46 @@ KAFKA_PYTHON_ACKS0_BUG = pytest.mark.xfail(
 )
 
 
+def produce_one(topic, acks=1, **kw):
+    """Produces one record with confluent-kafka, no retries; returns the delivery error or None."""
+    p = Producer({"bootstrap.servers": BOOT, "acks": acks, "retries": 0, "enable.idempotence": False,
+                  "message.timeout.ms": TIMEOUT * 1000, "linger.ms": 0})
+    errs = []
+    p.produce(topic, on_delivery=lambda err, msg: errs.append(err), **kw)
+    assert p.flush(TIMEOUT + 5) == 0
+    assert len(errs) == 1
+    return errs[0]
+
+
+def test_min_insync_replicas_enforced():
+    """acks=all to a partition whose ISR (1 replica) is below min.insync.replicas=2: Kafka answers
+    NOT_ENOUGH_REPLICAS (19) (Partition.appendRecordsToLeader); acks=1 is still accepted."""
+    topic = create_topic(uniq("minisr"), 1, config={"min.insync.replicas": "2"})
+    assert produce_one(topic, acks=1, value=b"one") is None
+    err = produce_one(topic, acks="all", value=b"all")
+    assert err is not None and err.code() == KafkaError.NOT_ENOUGH_REPLICAS, f"acks=all answered {err}"
+
+
+@pytest.mark.parametrize("bound", ["before", "after"])
+def test_message_timestamp_bounds(bound):
+    """message.timestamp.{before,after}.max.ms (KIP-937) with CreateTime: a record whose timestamp
+    is further from the broker's clock is refused with INVALID_TIMESTAMP (32)."""
+    topic = create_topic(uniq(f"ts-{bound}"), 1, config={f"message.timestamp.{bound}.max.ms": "3600000"})
+    assert produce_one(topic, value=b"now", timestamp=now_ms()) is None
+    off = -7_200_000 if bound == "before" else 7_200_000
+    err = produce_one(topic, value=b"far", timestamp=now_ms() + off)
+    assert err is not None and err.code() == KafkaError.INVALID_TIMESTAMP, f"timestamp 2 h {bound}: answered {err}"
+
+
+def test_compacted_topic_refuses_null_key():
+    """cleanup.policy=compact: Kafka refuses a record without key (LogValidator.validateKey:
+    "Compacted topic cannot accept message without key") with INVALID_RECORD (87)."""
+    topic = create_topic(uniq("compact"), 1, config={"cleanup.policy": "compact"})
+    assert produce_one(topic, key=b"k", value=b"keyed") is None
+    err = produce_one(topic, value=b"no key")
+    assert err is not None and err.code() == KafkaError.INVALID_RECORD, f"null key answered {err}"
+
+
 @pytest.mark.parametrize("client", [pytest.param("kafka-python", marks=KAFKA_PYTHON_ACKS0_BUG), "confluent"])
 def test_acks_zero(client):
     """acks=0: the broker sends no response; the records are still written."""
@@ -537,19 +624,29 @@ def test_acks_zero(client):
     assert [(r["offset"], r["value"]) for r in got] == [(i, f"a0-{i}".encode()) for i in range(5)]
 
 
+_unordered = {}
+
+
+def unordered_topic(codec):
+    """One partition, one batch, CreateTime timestamps out of order: t0 + 10, 50, 20, 30, 90, 40,
+    60, 70 at offsets 0..7 (the largest, t0+90, at offset 4)."""
+    if codec not in _unordered:
+        topic = create_topic(uniq(f"unordered-{codec}"), 1)
+        t0 = now_ms() - 7_200_000
+        deltas = [10, 50, 20, 30, 90, 40, 60, 70]
+        recs = [dict(key=None, value=f"v{i}".encode(), headers=[], timestamp=t0 + d) for i, d in enumerate(deltas)]
+        # a long linger keeps the 8 records in one batch (flush sends it at once)
+        produce_confluent(topic, recs, codec, linger_ms=2000)
+        assert [r["offset"] for r in recs] == list(range(8))
+        _unordered[codec] = (topic, t0)
+    return _unordered[codec]
+
+
 @pytest.mark.parametrize("codec", ["none", "gzip", "zstd"])
-def test_offsets_with_unordered_timestamps(codec):
-    """CreateTime timestamps out of order inside one batch. Kafka answers a timestamp lookup with
-    the first offset whose timestamp >= the target, and ListOffsets MAX_TIMESTAMP (-3, KIP-734) with
-    the offset and timestamp of the record holding the largest timestamp (UnifiedLog
-    fetchOffsetByTimestamp -> RecordBatch.offsetOfMaxTimestamp(), Kafka >= 3.7.1), not the batch's
-    last offset."""
-    topic = create_topic(uniq(f"unordered-{codec}"), 1)
-    t0 = now_ms() - 7_200_000
-    deltas = [10, 50, 20, 30, 90, 40, 60, 70]  # the largest, 90, is at offset 4
-    recs = [dict(key=None, value=f"v{i}".encode(), headers=[], timestamp=t0 + d) for i, d in enumerate(deltas)]
-    produce_confluent(topic, recs, codec)
-    assert len({r["offset"] for r in recs}) == 8
+def test_offsets_for_times_unordered(codec):
+    """Kafka answers a timestamp lookup with the first offset whose timestamp >= the target, looking
+    inside (compressed) batches."""
+    topic, t0 = unordered_topic(codec)
     c = confluent_consumer()
     try:
         got = {}
@@ -559,6 +656,14 @@ def test_offsets_with_unordered_timestamps(codec):
         assert got == {0: 0, 15: 1, 25: 1, 45: 1, 55: 4, 90: 4, 91: OFFSET_END}
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "zstd"])
+def test_list_offsets_max_timestamp_unordered(codec):
+    """ListOffsets MAX_TIMESTAMP (-3, KIP-734): Kafka answers the offset and timestamp of the record
+    holding the largest timestamp (UnifiedLog.fetchOffsetByTimestamp -> RecordBatch
+    .offsetOfMaxTimestamp(), Kafka >= 3.7.1), not the last offset of the batch that holds it."""
+    topic, t0 = unordered_topic(codec)
     tp = TopicPartition(topic, 0)
     res = admin().list_offsets({tp: OffsetSpec.max_timestamp()}, request_timeout=TIMEOUT)[tp].result(TIMEOUT)
     assert (res.offset, res.timestamp) == (4, t0 + 90), (
@@ -675,6 +780,75 @@ def test_log_append_time_topic():
     finally:
         kc.close(autocommit=False)
     assert [(m.timestamp_type, m.timestamp) for m in krecs] == [(1, s[2]) for s in seen]
+
+
+def test_fetch_long_poll_wakes_on_produce():
+    """A fetch waiting for data (fetch.wait.max.ms 3 s) is answered as soon as a record arrives."""
+    import threading
+
+    topic = create_topic(uniq("longpoll"), 1)
+    c = confluent_consumer(**{"fetch.wait.max.ms": 3000})
+    kc = KafkaConsumer(bootstrap_servers=BOOT, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=3000, request_timeout_ms=10000)
+    arrived = {}
+
+    def run_confluent():
+        deadline = time.time() + 8
+        while time.time() < deadline and "confluent" not in arrived:
+            m = c.poll(0.05)
+            if m is not None and not m.error():
+                arrived["confluent"] = time.time()
+
+    def run_kafka_python():
+        deadline = time.time() + 8
+        while time.time() < deadline and "kafka-python" not in arrived:
+            if kc.poll(timeout_ms=50):
+                arrived["kafka-python"] = time.time()
+
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        kc.assign([KTopicPartition(topic, 0)])
+        kc.seek(KTopicPartition(topic, 0), 0)
+        threads = [threading.Thread(target=run_confluent), threading.Thread(target=run_kafka_python)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)  # both are now parked in a fetch on the broker
+        sent = time.time()
+        produce_confluent(topic, [dict(key=None, value=b"wake", headers=[], timestamp=now_ms())], "none")
+        for t in threads:
+            t.join()
+    finally:
+        c.close()
+        kc.close(autocommit=False)
+    lat = {k: round(v - sent, 3) for k, v in arrived.items()}
+    assert set(lat) == {"confluent", "kafka-python"}, lat
+    assert all(v < 1.5 for v in lat.values()), f"records reached the consumers after {lat} s (fetch wait 3 s)"
+
+
+def test_many_partitions_and_large_records():
+    """32 partitions x 60 records through one producer, and a 900 kB record, read by both clients."""
+    topic = create_topic(uniq("wide"), 32)
+    recs = [dict(key=f"w{i}".encode(), value=f"{i}".encode() * 20, headers=[], timestamp=now_ms()) for i in range(1920)]
+    recs.append(dict(key=b"big", value=os.urandom(900_000), headers=[("h", b"big")], timestamp=now_ms()))
+    produce_confluent(topic, recs, "lz4")
+    for consume in (consume_confluent, consume_kafka_python):
+        check_same(recs, consume(topic, 32, len(recs)), 32)
+
+
+def test_delete_and_recreate_topic():
+    """A topic deleted and created again under the same name starts empty at offset 0."""
+    name = uniq("recreate")
+    create_topic(name, 2)
+    produce_confluent(name, [dict(key=None, value=b"old", headers=[], timestamp=now_ms()) for _ in range(5)], "none")
+    admin().delete_topics([name], request_timeout=TIMEOUT)[name].result(TIMEOUT)
+    deadline = time.time() + TIMEOUT
+    while name in topic_names() and time.time() < deadline:
+        time.sleep(0.05)
+    create_topic(name, 1)
+    recs = [dict(key=b"k", value=f"new{i}".encode(), headers=[], timestamp=now_ms()) for i in range(2)]
+    produce_confluent(name, recs, "none")
+    assert [r["offset"] for r in recs] == [0, 1]
+    got = consume_kafka_python(name, 1, 2)
+    assert [(r["offset"], r["value"]) for r in got] == [(0, b"new0"), (1, b"new1")]
 
 
 # ------------------------------------------------------------------------------------------------
