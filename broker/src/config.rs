@@ -693,6 +693,12 @@ impl BrokerConfig {
             flush_ms: long("flush.ms")?.max(0),
             max_message_bytes: long("max.message.bytes")?.max(0) as usize,
             log_append_time: value("message.timestamp.type") == "LogAppendTime",
+            timestamp_before_max_ms: long("message.timestamp.before.max.ms")?.max(0),
+            timestamp_after_max_ms: long("message.timestamp.after.max.ms")?.max(0),
+            compacted: value("cleanup.policy")
+                .split(',')
+                .any(|p| p.trim() == "compact"),
+            min_insync_replicas: long("min.insync.replicas")?.clamp(1, i64::from(i32::MAX)) as i32,
         })
     }
 }

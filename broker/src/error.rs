@@ -23,6 +23,7 @@ pub enum ErrorCode {
     MessageTooLarge = 10,
     InvalidTopicException = 17,
     RecordListTooLarge = 18,
+    InvalidTimestamp = 32,
     NotEnoughReplicas = 19,
     InvalidRequiredAcks = 21,
     UnsupportedVersion = 35,
@@ -64,6 +65,7 @@ impl ErrorCode {
             ErrorCode::MessageTooLarge => "The request included a message larger than the max message size the server will accept.",
             ErrorCode::InvalidTopicException => "The request attempted to perform an operation on an invalid topic.",
             ErrorCode::RecordListTooLarge => "The request included message batch larger than the configured segment size on the server.",
+            ErrorCode::InvalidTimestamp => "The timestamp of the message is out of acceptable range.",
             ErrorCode::NotEnoughReplicas => "Messages are rejected since there are fewer in-sync replicas than required.",
             ErrorCode::InvalidRequiredAcks => "Produce request specified an invalid value for required acks.",
             ErrorCode::UnsupportedVersion => "The version of API is not supported.",
@@ -113,6 +115,17 @@ pub enum BrokerError {
     /// The topic or partition does not exist on this broker.
     #[error("unknown topic or partition {0}")]
     UnknownTopicOrPartition(String),
+    /// A record timestamp is outside `message.timestamp.{before,after}.max.ms`.
+    #[error("{0}")]
+    InvalidTimestamp(String),
+    /// Fewer in-sync replicas than `min.insync.replicas` for an acks=all write.
+    #[error("the partition has {isr} in-sync replicas, fewer than min.insync.replicas={min}")]
+    NotEnoughReplicas {
+        /// In-sync replicas now.
+        isr: usize,
+        /// The topic's minimum.
+        min: i32,
+    },
     /// A config key or value is not acceptable.
     #[error("{0}")]
     InvalidConfig(String),
@@ -140,6 +153,8 @@ impl BrokerError {
             BrokerError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             BrokerError::UnknownTopicOrPartition(_) => ErrorCode::UnknownTopicOrPartition,
             BrokerError::InvalidConfig(_) => ErrorCode::InvalidConfig,
+            BrokerError::InvalidTimestamp(_) => ErrorCode::InvalidTimestamp,
+            BrokerError::NotEnoughReplicas { .. } => ErrorCode::NotEnoughReplicas,
             BrokerError::Storage { .. } | BrokerError::LogOffline(_) => {
                 ErrorCode::KafkaStorageError
             }

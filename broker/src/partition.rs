@@ -4,7 +4,7 @@
 //! equals the high watermark; the fields and the code paths are those replication and
 //! transactions will use, so they need no rewrite later.
 
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -41,6 +41,8 @@ pub struct Partition {
     log_end_offset: AtomicI64,
     /// The high watermark; fetchers waiting for data watch it.
     high_watermark: watch::Sender<i64>,
+    /// Size of the in-sync replica set, for `min.insync.replicas` on acks=all writes.
+    isr_size: AtomicUsize,
 }
 
 impl Partition {
@@ -48,9 +50,14 @@ impl Partition {
         topic: Arc<str>,
         topic_id: Uuid,
         index: i32,
-        log: Log,
+        mut log: Log,
         leader_epoch: i32,
+        isr_size: usize,
     ) -> Self {
+        // A new leader records the epoch it starts at the log end (KIP-101).
+        if let Err(e) = log.assign_epoch(leader_epoch) {
+            tracing::error!(%topic, partition = index, error = %e, "cannot record leader epoch");
+        }
         let (start, end) = (log.log_start_offset(), log.log_end_offset());
         let (hw, _) = watch::channel(end);
         Partition {
@@ -62,6 +69,7 @@ impl Partition {
             log_start_offset: AtomicI64::new(start),
             log_end_offset: AtomicI64::new(end),
             high_watermark: hw,
+            isr_size: AtomicUsize::new(isr_size),
         }
     }
 
@@ -71,7 +79,17 @@ impl Partition {
     }
 
     pub(crate) fn set_leader_epoch(&self, epoch: i32) {
+        let mut log = self.log.lock();
+        if epoch > self.leader_epoch() {
+            if let Err(e) = log.assign_epoch(epoch) {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot record leader epoch");
+            }
+        }
         self.leader_epoch.store(epoch, Ordering::Release);
+    }
+
+    pub(crate) fn set_isr_size(&self, n: usize) {
+        self.isr_size.store(n, Ordering::Release);
     }
 
     /// Current offsets, without taking the log lock.
@@ -91,8 +109,16 @@ impl Partition {
     }
 
     /// Appends a producer's batch as leader. Blocking: call off the async runtime.
-    pub fn append(&self, batch: &mut [u8], now_ms: i64) -> Result<AppendInfo> {
+    ///
+    /// acks=all (`acks == -1`) is refused with `NOT_ENOUGH_REPLICAS` while the in-sync replica
+    /// set is smaller than `min.insync.replicas`, before anything is written.
+    pub fn append(&self, batch: &mut [u8], acks: i16, now_ms: i64) -> Result<AppendInfo> {
         let mut log = self.log.lock();
+        let min = log.config().min_insync_replicas;
+        let isr = self.isr_size.load(Ordering::Acquire);
+        if acks == -1 && (isr as i64) < i64::from(min) {
+            return Err(crate::error::BrokerError::NotEnoughReplicas { isr, min });
+        }
         let info = log.append_as_leader(batch, self.leader_epoch(), now_ms)?;
         let leo = log.log_end_offset();
         self.log_end_offset.store(leo, Ordering::Release);
@@ -128,8 +154,13 @@ impl Partition {
     }
 
     /// The record with the largest timestamp (ListOffsets -3).
-    pub fn max_timestamp_offset(&self) -> Option<(i64, i64)> {
-        self.log.lock().max_timestamp_offset()
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>> {
+        let hw = *self.high_watermark.borrow();
+        Ok(self
+            .log
+            .lock()
+            .max_timestamp_offset()?
+            .filter(|(o, _)| *o < hw))
     }
 
     /// The leader epoch in force at `offset` (for ListOffsets answers), or the current one.
@@ -142,11 +173,7 @@ impl Partition {
 
     /// `(epoch, end offset)` for OffsetForLeaderEpoch.
     pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
-        let log = self.log.lock();
-        if epoch == self.leader_epoch() {
-            return Some((epoch, log.log_end_offset()));
-        }
-        log.end_offset_for_epoch(epoch)
+        self.log.lock().end_offset_for_epoch(epoch)
     }
 
     /// Applies a topic config change.

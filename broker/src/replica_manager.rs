@@ -90,6 +90,7 @@ impl ReplicaManager {
                     if existing.topic_id == topic.id {
                         existing.set_config(log_config.clone());
                         existing.set_leader_epoch(p.leader_epoch);
+                        existing.set_isr_size(p.isr.len());
                         continue;
                     }
                 }
@@ -113,6 +114,7 @@ impl ReplicaManager {
                             index as i32,
                             log,
                             p.leader_epoch,
+                            p.isr.len(),
                         );
                         self.partitions.write().insert(key, Arc::new(partition));
                     }

@@ -489,3 +489,86 @@ async fn acks_zero_gets_no_answer_and_a_failed_one_closes_the_connection() {
     still_serving(&broker.bootstrap()).await;
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn record_rules_of_the_topic_are_enforced_before_anything_is_written() {
+    use kafka_protocol::messages::create_topics_request::CreatableTopicConfig;
+    use kafka_protocol::records::Compression;
+    use tributary_testkit::record_batch_with;
+    let broker = TestBroker::start().await;
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let topic = unique_name("rules");
+    let configs = [
+        ("cleanup.policy", "compact"),
+        ("message.timestamp.before.max.ms", "3600000"),
+        ("message.timestamp.after.max.ms", "3600000"),
+        ("min.insync.replicas", "2"),
+    ];
+    let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+        .with_name(name(&topic))
+        .with_num_partitions(1)
+        .with_replication_factor(-1)
+        .with_configs(
+            configs
+                .iter()
+                .map(|(k, v)| {
+                    CreatableTopicConfig::default()
+                        .with_name(StrBytes::from_static_str(k))
+                        .with_value(Some(StrBytes::from_static_str(v)))
+                })
+                .collect(),
+        )]);
+    assert_eq!(
+        c.call(&req, 7).await.unwrap().unwrap().topics[0].error_code,
+        0
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let send = |records: Bytes, acks: i16| {
+        let mut r = produce_req(&topic, 0, records);
+        r.acks = acks;
+        r
+    };
+    for compression in [Compression::None, Compression::Gzip] {
+        let null_key =
+            record_batch_with(&[(Some(b"k"), b"v", now), (None, b"v", now)], compression);
+        let r = c.call(&send(null_key, 1), 9).await.unwrap().unwrap();
+        assert_eq!(
+            r.responses[0].partition_responses[0].error_code,
+            ErrorCode::InvalidRecord.code(),
+            "null key on a compacted topic"
+        );
+        let old = record_batch_with(
+            &[(Some(b"k"), b"v", now), (Some(b"k"), b"v", now - 7_200_000)],
+            compression,
+        );
+        let r = c.call(&send(old, 1), 9).await.unwrap().unwrap();
+        assert_eq!(
+            r.responses[0].partition_responses[0].error_code,
+            ErrorCode::InvalidTimestamp.code(),
+            "2 h old with before.max.ms=1h"
+        );
+    }
+    let future = record_batch_with(&[(Some(b"k"), b"v", now + 7_200_000)], Compression::None);
+    let r = c.call(&send(future, 1), 9).await.unwrap().unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ErrorCode::InvalidTimestamp.code()
+    );
+    let good = record_batch_with(&[(Some(b"k"), b"v", now)], Compression::None);
+    let r = c.call(&send(good.clone(), -1), 9).await.unwrap().unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ErrorCode::NotEnoughReplicas.code(),
+        "acks=all with 1 in-sync replica < min.insync.replicas=2"
+    );
+    let r = c.call(&send(good, 1), 9).await.unwrap().unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code, 0,
+        "acks=1 is not bound by min.insync.replicas"
+    );
+    assert_eq!(leo(&mut c, &topic).await, 1);
+    broker.stop().await;
+}

@@ -210,16 +210,31 @@ impl RawClient {
     }
 }
 
+/// A record to encode: key (or null), value, timestamp.
+pub type TestRecord<'a> = (Option<&'a [u8]>, &'a [u8], i64);
+
 /// An uncompressed magic-2 record batch holding `values` (keys `k0`, `k1`, ...), encoded the
 /// way a client encodes it, with valid CRC.
 pub fn record_batch(values: &[&[u8]]) -> Bytes {
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
-    let records: Vec<Record> = values
+    let keys: Vec<String> = (0..values.len()).map(|i| format!("k{i}")).collect();
+    let records: Vec<TestRecord<'_>> = values
+        .iter()
+        .zip(&keys)
+        .map(|(v, k)| (Some(k.as_bytes()), *v, 1_700_000_000_000))
+        .collect();
+    record_batch_with(&records, kafka_protocol::records::Compression::None)
+}
+
+/// A magic-2 record batch of `(key, value, timestamp)` records with the given compression.
+pub fn record_batch_with(
+    records: &[TestRecord<'_>],
+    compression: kafka_protocol::records::Compression,
+) -> Bytes {
+    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let records: Vec<Record> = records
         .iter()
         .enumerate()
-        .map(|(i, v)| Record {
+        .map(|(i, (k, v, ts))| Record {
             transactional: false,
             control: false,
             delete_horizon: false,
@@ -231,8 +246,8 @@ pub fn record_batch(values: &[&[u8]]) -> Bytes {
             // the encoder keeps records in one batch while offset - sequence is constant;
             // base sequence -1 (no idempotence) then needs sequence = offset - 1
             sequence: i as i32 - 1,
-            timestamp: 1_700_000_000_000,
-            key: Some(Bytes::from(format!("k{i}"))),
+            timestamp: *ts,
+            key: k.map(Bytes::copy_from_slice),
             value: Some(Bytes::copy_from_slice(v)),
             headers: indexmap::IndexMap::new(),
         })
@@ -243,7 +258,7 @@ pub fn record_batch(values: &[&[u8]]) -> Bytes {
         &records,
         &RecordEncodeOptions {
             version: 2,
-            compression: Compression::None,
+            compression,
         },
     )
     .expect("encode batch");

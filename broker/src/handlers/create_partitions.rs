@@ -32,7 +32,11 @@ pub async fn handle(ctx: RequestContext, req: CreatePartitionsRequest) -> Create
         let r = CreatePartitionsTopicResult::default().with_name(t.name);
         results.push(match outcome {
             Ok(()) => {
-                tracing::info!(topic = %name, count = t.count, "partitions added");
+                if req.validate_only {
+                    tracing::info!(topic = %name, count = t.count, "validated partition increase (validate_only)");
+                } else {
+                    tracing::info!(topic = %name, count = t.count, "partitions added");
+                }
                 r
             }
             Err((code, msg)) => r

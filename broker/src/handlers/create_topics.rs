@@ -99,7 +99,11 @@ pub async fn handle(ctx: RequestContext, req: CreateTopicsRequest) -> CreateTopi
                                 .with_config_source(r.source as i8)
                         })
                         .collect();
-                    tracing::info!(topic = %topic.name, partitions = topic.partitions.len(), validate_only = req.validate_only, "created topic");
+                    if req.validate_only {
+                        tracing::info!(topic = %topic.name, "validated topic creation (validate_only)");
+                    } else {
+                        tracing::info!(topic = %topic.name, partitions = topic.partitions.len(), "created topic");
+                    }
                     CreatableTopicResult::default()
                         .with_name(t.name)
                         .with_topic_id(topic.id)

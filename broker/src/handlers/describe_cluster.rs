@@ -29,7 +29,13 @@ pub async fn handle(ctx: RequestContext, req: DescribeClusterRequest) -> Describ
                 .with_rack(b.rack.clone().map(sb))
         })
         .collect();
+    let ops = if req.include_cluster_authorized_operations {
+        super::CLUSTER_AUTHORIZED_OPERATIONS
+    } else {
+        i32::MIN
+    };
     DescribeClusterResponse::default()
+        .with_cluster_authorized_operations(ops)
         .with_cluster_id(sb(image.cluster_id.clone()))
         .with_controller_id(BrokerId(ctx.state.config.node_id))
         .with_endpoint_type(1)

@@ -45,9 +45,12 @@ pub async fn handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsets
                                     ),
                                     EARLIEST => (o.log_start_offset, -1),
                                     EARLIEST_LOCAL if version >= 8 => (o.log_start_offset, -1),
-                                    MAX_TIMESTAMP if version >= 7 => part
-                                        .max_timestamp_offset()
-                                        .map_or((-1, -1), |(off, ts)| (off, ts)),
+                                    MAX_TIMESTAMP if version >= 7 => {
+                                        match part.max_timestamp_offset() {
+                                            Ok(found) => found.unwrap_or((-1, -1)),
+                                            Err(e) => return Err(e.code()),
+                                        }
+                                    }
                                     ts if ts < 0 => return Err(ErrorCode::UnsupportedVersion),
                                     ts => match part.offset_for_timestamp(ts) {
                                         Ok(Some((off, t))) => (off, t),

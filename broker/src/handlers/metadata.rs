@@ -93,6 +93,13 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
             topics.push(resp);
         }
     }
+    if req.include_topic_authorized_operations {
+        for t in &mut topics {
+            if t.error_code == 0 {
+                t.topic_authorized_operations = super::TOPIC_AUTHORIZED_OPERATIONS;
+            }
+        }
+    }
     let image = state.image();
     let brokers = image
         .brokers
@@ -105,7 +112,13 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
                 .with_rack(b.rack.clone().map(sb))
         })
         .collect();
+    let cluster_ops = if req.include_cluster_authorized_operations {
+        super::CLUSTER_AUTHORIZED_OPERATIONS
+    } else {
+        i32::MIN
+    };
     MetadataResponse::default()
+        .with_cluster_authorized_operations(cluster_ops)
         .with_brokers(brokers)
         .with_cluster_id(Some(sb(image.cluster_id.clone())))
         .with_controller_id(BrokerId(state.config.node_id))

@@ -20,6 +20,17 @@ use crate::partition::Partition;
 use crate::server::BrokerState;
 use std::sync::Arc;
 
+/// ACL operations allowed on the cluster with no authorizer configured, as the bit set Kafka
+/// reports when asked (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS,
+/// IDEMPOTENT_WRITE).
+pub(crate) const CLUSTER_AUTHORIZED_OPERATIONS: i32 =
+    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+
+/// ACL operations allowed on a topic with no authorizer (READ, WRITE, CREATE, DELETE, ALTER,
+/// DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS).
+pub(crate) const TOPIC_AUTHORIZED_OPERATIONS: i32 =
+    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+
 /// A `StrBytes` from any string.
 pub(crate) fn sb(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())

@@ -83,7 +83,7 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
         work.into_iter()
             .map(|(name, index, partition, records)| {
                 let mut batch = BytesMut::from(records);
-                let result = partition.append(&mut batch, now);
+                let result = partition.append(&mut batch, acks, now);
                 (name, index, result, partition.offsets().log_start_offset)
             })
             .collect::<Vec<_>>()

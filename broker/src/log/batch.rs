@@ -292,6 +292,49 @@ fn check_uncompressed_records(mut rest: &[u8], count: i32) -> Result<(), BatchEr
     Ok(())
 }
 
+/// What record-level rules need to know about a batch's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordSummary {
+    /// Smallest record timestamp.
+    pub min_timestamp: i64,
+    /// Whether some record has a null key.
+    pub null_key: bool,
+}
+
+/// Walks the records of a batch (decompressing it when compressed) for [`RecordSummary`].
+pub fn summarize_records(batch: &[u8], header: &BatchHeader) -> Result<RecordSummary, BatchError> {
+    let mut summary = RecordSummary {
+        min_timestamp: i64::MAX,
+        null_key: false,
+    };
+    if header.compression() != 0 {
+        let mut buf = bytes::Bytes::copy_from_slice(batch);
+        let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf)
+            .map_err(|e| BatchError::InvalidRecord(format!("cannot decompress batch: {e}")))?;
+        for r in &set.records {
+            summary.min_timestamp = summary.min_timestamp.min(r.timestamp);
+            summary.null_key |= r.key.is_none();
+        }
+        return Ok(summary);
+    }
+    let mut rest = &batch[HEADER_LEN..];
+    for i in 0..header.records_count {
+        let bad = || BatchError::InvalidRecord(format!("record {i} is malformed"));
+        let (len, n) = read_varint(rest).ok_or_else(bad)?;
+        let record = rest.get(n..n + len.max(0) as usize).ok_or_else(bad)?;
+        rest = &rest[n + record.len()..];
+        let body = record.get(1..).ok_or_else(bad)?;
+        let (ts_delta, a) = read_varlong(body).ok_or_else(bad)?;
+        let (_, b) = read_varint(&body[a..]).ok_or_else(bad)?;
+        let (key_len, _) = read_varint(&body[a + b..]).ok_or_else(bad)?;
+        summary.min_timestamp = summary
+            .min_timestamp
+            .min(header.base_timestamp.saturating_add(ts_delta));
+        summary.null_key |= key_len < 0;
+    }
+    Ok(summary)
+}
+
 /// Reads a zig-zag varint (i32); returns the value and the bytes used.
 pub fn read_varint(buf: &[u8]) -> Option<(i32, usize)> {
     let (v, n) = read_varlong(buf)?;

@@ -85,13 +85,22 @@ impl LeaderEpochCache {
             .map(|(e, _)| *e)
     }
 
-    /// `(largest epoch <= asked, end offset of that epoch)`, as OffsetForLeaderEpoch answers.
+    /// `(epoch, end offset)` as OffsetForLeaderEpoch answers, following Kafka's
+    /// `LeaderEpochFileCache.endOffsetFor`: the latest epoch ends at the log end; an older one
+    /// ends where the next larger epoch starts; an unknown (newer or undefined) one gives
+    /// `(-1, -1)`.
     pub fn end_offset_for(&self, epoch: i32, log_end_offset: i64) -> Option<(i32, i64)> {
-        let idx = self.entries.iter().rposition(|(e, _)| *e <= epoch)?;
-        let end = self
-            .entries
-            .get(idx + 1)
-            .map_or(log_end_offset, |(_, o)| *o);
-        Some((self.entries[idx].0, end))
+        let latest = self.latest()?;
+        if epoch < 0 {
+            return None;
+        }
+        if epoch == latest.0 {
+            return Some((epoch, log_end_offset));
+        }
+        let next = self.entries.iter().find(|(e, _)| *e > epoch)?;
+        match self.entries.iter().rev().find(|(e, _)| *e <= epoch) {
+            Some((e, _)) => Some((*e, next.1)),
+            None => Some((epoch, next.1)),
+        }
     }
 }

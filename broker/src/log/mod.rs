@@ -55,6 +55,14 @@ pub struct LogConfig {
     pub max_message_bytes: usize,
     /// `message.timestamp.type` is `LogAppendTime`.
     pub log_append_time: bool,
+    /// `message.timestamp.before.max.ms`: how far a CreateTime timestamp may lag the broker.
+    pub timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`: how far a CreateTime timestamp may lead the broker.
+    pub timestamp_after_max_ms: i64,
+    /// `cleanup.policy` includes `compact`: every record needs a key.
+    pub compacted: bool,
+    /// `min.insync.replicas`: acks=all writes need this many in-sync replicas.
+    pub min_insync_replicas: i32,
 }
 
 impl Default for LogConfig {
@@ -68,6 +76,10 @@ impl Default for LogConfig {
             flush_ms: i64::MAX,
             max_message_bytes: 1_048_588,
             log_append_time: false,
+            timestamp_before_max_ms: i64::MAX,
+            timestamp_after_max_ms: i64::MAX,
+            compacted: false,
+            min_insync_replicas: 1,
         }
     }
 }
@@ -261,6 +273,17 @@ impl Log {
         self.log_start_offset
     }
 
+    /// Records that `epoch` starts at the log end offset, as a new leader does (KIP-101).
+    pub fn assign_epoch(&mut self, epoch: i32) -> Result<()> {
+        let leo = self.log_end_offset();
+        if epoch >= 0 && self.epochs.latest().is_none_or(|(e, _)| epoch > e) {
+            if let Err(e) = self.epochs.assign(epoch, leo) {
+                return Err(self.fail(self.dir.join("leader-epoch-checkpoint"), e));
+            }
+        }
+        Ok(())
+    }
+
     /// The latest leader epoch and the first offset written in it, if any.
     pub fn latest_epoch(&self) -> Option<(i32, i64)> {
         self.epochs.latest()
@@ -317,6 +340,7 @@ impl Log {
             });
         }
         let header = batch::validate_produced(batch)?;
+        self.check_records(batch, &header, now_ms)?;
         let base_offset = self.log_end_offset();
         let append_time = self.config.log_append_time.then_some(now_ms);
         batch::assign(batch, base_offset, leader_epoch, append_time);
@@ -333,6 +357,37 @@ impl Log {
             log_append_time: append_time.unwrap_or(-1),
             records: header.records_count,
         })
+    }
+
+    /// The record-level rules of the topic: keys on compacted topics, timestamp bounds on
+    /// CreateTime topics. Records are only walked (and decompressed) when a rule needs it.
+    fn check_records(&self, batch: &[u8], header: &BatchHeader, now_ms: i64) -> Result<()> {
+        let c = &self.config;
+        let check_ts = !c.log_append_time;
+        let need_walk = c.compacted || check_ts && c.timestamp_before_max_ms != i64::MAX;
+        let upper = now_ms.saturating_add(c.timestamp_after_max_ms);
+        let lower = now_ms.saturating_sub(c.timestamp_before_max_ms);
+        let out_of_range = |ts: i64| {
+            BrokerError::InvalidTimestamp(format!(
+            "Timestamp {ts} of message is out of range. The timestamp should be within [{lower}, {upper}]"
+        ))
+        };
+        if check_ts && c.timestamp_after_max_ms != i64::MAX && header.max_timestamp > upper {
+            return Err(out_of_range(header.max_timestamp));
+        }
+        if !need_walk {
+            return Ok(());
+        }
+        let summary = batch::summarize_records(batch, header)?;
+        if c.compacted && summary.null_key {
+            return Err(BrokerError::Batch(BatchError::InvalidRecord(
+                "Compacted topic cannot accept message without key".into(),
+            )));
+        }
+        if check_ts && c.timestamp_before_max_ms != i64::MAX && summary.min_timestamp < lower {
+            return Err(out_of_range(summary.min_timestamp));
+        }
+        Ok(())
     }
 
     fn append_checked(&mut self, bytes: &[u8], header: &BatchHeader, now_ms: i64) -> Result<()> {
@@ -476,13 +531,28 @@ impl Log {
         Ok(None)
     }
 
-    /// The offset and timestamp of the record with the largest timestamp (ListOffsets -3).
-    pub fn max_timestamp_offset(&self) -> Option<(i64, i64)> {
-        self.segments
-            .values()
-            .filter(|s| s.max_timestamp >= 0)
-            .max_by_key(|s| s.max_timestamp)
-            .map(|s| (s.offset_of_max_timestamp, s.max_timestamp))
+    /// The offset and timestamp of the record with the largest timestamp (ListOffsets -3): the
+    /// first record holding it, found inside the batch that holds it, as Kafka answers.
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>> {
+        // the first segment holding the largest timestamp
+        let mut best: Option<&Segment> = None;
+        for s in self.segments.values().filter(|s| s.max_timestamp >= 0) {
+            if best.is_none_or(|b| s.max_timestamp > b.max_timestamp) {
+                best = Some(s);
+            }
+        }
+        let Some(seg) = best else { return Ok(None) };
+        let io = |e| BrokerError::storage(seg.log_path(), e);
+        let Some(found) = seg.find_timestamp(seg.max_timestamp).map_err(io)? else {
+            return Ok(Some((seg.offset_of_max_timestamp, seg.max_timestamp)));
+        };
+        let bytes = seg
+            .read_batch(found.position, found.header.size())
+            .map_err(io)?;
+        Ok(
+            batch_record_at_or_after(&bytes, &found.header, seg.max_timestamp)
+                .or(Some((found.header.last_offset(), seg.max_timestamp))),
+        )
     }
 
     /// Removes every record at or after `offset` (cut at the start of the batch holding it).

@@ -265,7 +265,7 @@ fn timestamp_lookup_and_log_append_time() {
     assert_eq!(log.offset_for_timestamp(250).unwrap(), Some((1, 300)));
     assert_eq!(log.offset_for_timestamp(500).unwrap(), Some((3, 500)));
     assert_eq!(log.offset_for_timestamp(501).unwrap(), None);
-    assert_eq!(log.max_timestamp_offset(), Some((3, 500)));
+    assert_eq!(log.max_timestamp_offset().unwrap(), Some((3, 500)));
     let mut cfg = small_config();
     cfg.log_append_time = true;
     log.set_config(cfg);
@@ -373,4 +373,54 @@ proptest! {
             prop_assert_eq!(read_all(&log, b.0).first().copied(), Some(*b));
         }
     }
+}
+
+#[test]
+fn leader_epoch_end_offsets_follow_kafka() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), true);
+    assert_eq!(log.end_offset_for_epoch(0), None, "no epoch known yet");
+    log.assign_epoch(0).unwrap();
+    log.append_as_leader(&mut make_batch(&[b"a", b"b"], 1), 0, 0)
+        .unwrap();
+    log.assign_epoch(3).unwrap();
+    log.append_as_leader(&mut make_batch(&[b"c"], 1), 3, 0)
+        .unwrap();
+    assert_eq!(
+        log.end_offset_for_epoch(0),
+        Some((0, 2)),
+        "epoch 0 ends where epoch 3 starts"
+    );
+    assert_eq!(
+        log.end_offset_for_epoch(2),
+        Some((0, 2)),
+        "unknown middle epoch: largest epoch below it"
+    );
+    assert_eq!(
+        log.end_offset_for_epoch(3),
+        Some((3, 3)),
+        "latest epoch ends at the log end"
+    );
+    assert_eq!(
+        log.end_offset_for_epoch(4),
+        None,
+        "an epoch newer than any known is undefined"
+    );
+    assert_eq!(log.end_offset_for_epoch(-1), None);
+    assert_eq!(log.epoch_for_offset(1), Some(0));
+    assert_eq!(log.epoch_for_offset(2), Some(3));
+}
+
+#[test]
+fn max_timestamp_offset_points_at_the_record_inside_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), true);
+    log.append_as_leader(&mut make_batch(&[b"x"], 5), 0, 0)
+        .unwrap();
+    // make_batch gives every record the batch timestamp: the first record holds the max.
+    log.append_as_leader(&mut make_batch(&[b"a", b"b", b"c"], 90), 0, 0)
+        .unwrap();
+    log.append_as_leader(&mut make_batch(&[b"y"], 20), 0, 0)
+        .unwrap();
+    assert_eq!(log.max_timestamp_offset().unwrap(), Some((1, 90)));
 }
