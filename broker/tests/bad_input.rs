@@ -187,6 +187,20 @@ async fn malformed_frames_close_the_connection_and_nothing_else() {
             ]);
             v
         }),
+        // found by the request_decode fuzz target: a 14-byte Metadata v0 whose topic array
+        // claims 0x40000040 entries made the codec reserve 77 GB and abort the process
+        ("huge array length", {
+            let mut v = 14i32.to_be_bytes().to_vec();
+            v.extend([0, 3, 0, 0, 0, 0x23, 0x14, 0, 0, 0, 0x40, 0, 0, 0x40]);
+            v
+        }),
+        ("huge compact array length", {
+            let mut v = 16i32.to_be_bytes().to_vec();
+            v.extend([
+                0, 3, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f,
+            ]);
+            v
+        }),
         ("truncated produce body", {
             let mut v = 14i32.to_be_bytes().to_vec();
             v.extend([0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff]);
