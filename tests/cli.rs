@@ -4,49 +4,23 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+
+use tributary_testkit::{free_port, ServerProcess};
 
 struct Server {
-    child: Child,
+    // killed on drop
+    _process: ServerProcess,
     bootstrap: String,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args([
-            "server",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let process = ServerProcess::start(env!("CARGO_BIN_EXE_tributary"), dir.path(), free_port());
     Server {
-        child,
-        bootstrap: format!("127.0.0.1:{port}"),
+        bootstrap: process.bootstrap(),
+        _process: process,
         _dir: dir,
     }
 }
@@ -178,11 +152,7 @@ fn errors_a_user_can_act_on_exit_non_zero() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--acks"));
     let out = run(&["topic", "frobnicate"], None);
     assert!(!out.status.success());
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dead = free_port();
     let out = run(
         &[
             "topic",

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -14,42 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_server(dir: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args([
-            "server",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tributary server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
-}
-
-fn kill9(child: &mut Child) {
-    // SIGKILL: no shutdown code runs, exactly like a crash.
-    child.kill().expect("kill -9");
-    child.wait().expect("reap");
-}
+use tributary_testkit::{free_port, ServerProcess};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_kill_9() {
@@ -57,7 +22,7 @@ async fn acknowledged_records_survive_kill_9() {
     let port = free_port();
     let bootstrap = format!("127.0.0.1:{port}");
     let topic = format!("crash-{}", std::process::id());
-    let mut server = start_server(dir.path(), port);
+    let mut server = ServerProcess::start(env!("CARGO_BIN_EXE_tributary"), dir.path(), port);
     let status = Command::new(env!("CARGO_BIN_EXE_tributary"))
         .args([
             "topic",
@@ -117,12 +82,12 @@ async fn acknowledged_records_survive_kill_9() {
             })
         };
         tokio::time::sleep(Duration::from_millis(150 + round * 100)).await;
-        kill9(&mut server);
+        server.kill9();
         let done = writer.await.unwrap();
         for (p, o, v) in done {
             acked.entry(p).or_default().push((o, v));
         }
-        server = start_server(dir.path(), port);
+        server = ServerProcess::start(env!("CARGO_BIN_EXE_tributary"), dir.path(), port);
     }
     let total: usize = acked.values().map(Vec::len).sum();
     assert!(total > 0, "some writes were acknowledged before the kills");
@@ -175,5 +140,5 @@ async fn acknowledged_records_survive_kill_9() {
             );
         }
     }
-    kill9(&mut server);
+    server.kill9();
 }

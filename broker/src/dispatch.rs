@@ -163,20 +163,11 @@ pub(crate) async fn handle(
     peer: SocketAddr,
     frame: Bytes,
 ) -> Result<Option<Bytes>, CloseReason> {
-    if frame.len() < 8 {
-        return Err(CloseReason::BadRequest(format!(
-            "request of {} bytes is shorter than a request header",
-            frame.len()
-        )));
-    }
-    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
-    let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    let key = ApiKey::try_from(api_key)
-        .map_err(|_| CloseReason::BadRequest(format!("unknown API key {api_key}")))?;
+    let (key, version, correlation_id) = parse_prefix(&frame)?;
     let Some(served) = route_for(key) else {
         return Err(CloseReason::BadRequest(format!(
-            "unsupported API {key:?} (key {api_key})"
+            "unsupported API {key:?} (key {})",
+            key as i16
         )));
     };
     if key == ApiKey::Produce && (0..3).contains(&version) {

@@ -146,12 +146,7 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
         }
         TopicCommand::List(a) => {
             let client = Arc::new(admin(&a.connect)?);
-            let timeout = a.connect.timeout();
-            let c = Arc::clone(&client);
-            let md = blocking(&a.connect.bootstrap_server, move || {
-                c.inner().fetch_metadata(None, timeout)
-            })
-            .await?;
+            let md = all_metadata(&client, &a.connect).await?;
             let mut names: Vec<&str> = md
                 .topics()
                 .iter()
@@ -183,14 +178,23 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Metadata of every topic.
+async fn all_metadata(
+    client: &Arc<AdminClient<DefaultClientContext>>,
+    connect: &ConnectArgs,
+) -> anyhow::Result<rdkafka::metadata::Metadata> {
+    let c = Arc::clone(client);
+    let timeout = connect.timeout();
+    blocking(&connect.bootstrap_server, move || {
+        c.inner().fetch_metadata(None, timeout)
+    })
+    .await
+}
+
 async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
     let client = Arc::new(admin(&a.connect)?);
     let timeout = a.connect.timeout();
-    let c = Arc::clone(&client);
-    let md = blocking(&a.connect.bootstrap_server, move || {
-        c.inner().fetch_metadata(None, timeout)
-    })
-    .await?;
+    let md = all_metadata(&client, &a.connect).await?;
     let mut topics: Vec<_> = md
         .topics()
         .iter()

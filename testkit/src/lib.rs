@@ -264,3 +264,63 @@ pub fn record_batch_with(
     .expect("encode batch");
     buf.freeze()
 }
+
+/// A `tributary server` child process (for tests that kill, restart or drive the CLI), on
+/// 127.0.0.1 at a fixed port so that it can be restarted on the same address.
+pub struct ServerProcess {
+    child: std::process::Child,
+    port: u16,
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl ServerProcess {
+    /// Starts `binary server` on `port` with `data_dir` and waits until it listens (30 s max).
+    pub fn start(binary: &str, data_dir: &Path, port: u16) -> ServerProcess {
+        let child = std::process::Command::new(binary)
+            .args([
+                "server",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start tributary server");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server did not start listening on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ServerProcess { child, port }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: no shutdown code runs, exactly like a crash.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

@@ -98,11 +98,24 @@ impl Segment {
         // A stale index from an earlier life of this offset would mislead lookups.
         let _ = std::fs::remove_file(&idx);
         let _ = std::fs::remove_file(&tidx);
+        Self::assemble(dir, base_offset, file, 0, index_interval, now_ms)
+    }
+
+    /// A segment over an open log file, with both indexes opened (active: cached in memory).
+    fn assemble(
+        dir: &Path,
+        base_offset: i64,
+        file: File,
+        size: u64,
+        index_interval: u64,
+        now_ms: i64,
+    ) -> io::Result<Self> {
+        let (log, idx, tidx) = Self::paths(dir, base_offset);
         Ok(Segment {
             base_offset,
             log_path: log,
             file: Arc::new(file),
-            size: 0,
+            size,
             next_offset: base_offset,
             index: Index::open(&idx, true)?,
             time_index: Index::open(&tidx, true)?,
@@ -125,23 +138,10 @@ impl Segment {
         index_interval: u64,
         now_ms: i64,
     ) -> io::Result<(Self, bool)> {
-        let (log, idx, tidx) = Self::paths(dir, base_offset);
+        let (log, _, _) = Self::paths(dir, base_offset);
         let file = OpenOptions::new().read(true).write(true).open(&log)?;
         let size = file.metadata()?.len();
-        let mut seg = Segment {
-            base_offset,
-            log_path: log,
-            file: Arc::new(file),
-            size,
-            next_offset: base_offset,
-            index: Index::open(&idx, true)?,
-            time_index: Index::open(&tidx, true)?,
-            bytes_since_index: 0,
-            max_timestamp: -1,
-            offset_of_max_timestamp: -1,
-            created_ms: now_ms,
-            index_interval,
-        };
+        let mut seg = Self::assemble(dir, base_offset, file, size, index_interval, now_ms)?;
         let truncated = if trust_indexes && seg.indexes_look_sane()? {
             seg.scan_tail()?
         } else {
