@@ -224,10 +224,34 @@ pub fn check_stored(batch: &[u8]) -> Result<BatchHeader, BatchError> {
     Ok(header)
 }
 
+/// What the record-level rules need to know about a batch's records, gathered by the walk
+/// that validates them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordSummary {
+    /// Smallest record timestamp.
+    pub min_timestamp: i64,
+    /// Largest record timestamp.
+    pub max_timestamp: i64,
+    /// Whether some record has a null key.
+    pub null_key: bool,
+}
+
+/// One record as the walker sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordInfo {
+    /// Offset relative to the batch's base offset.
+    pub offset_delta: i32,
+    /// Absolute timestamp (base timestamp plus delta).
+    pub timestamp: i64,
+    /// Whether the key is null.
+    pub null_key: bool,
+}
+
 /// Validates a batch a producer sent: everything [`check_stored`] checks, plus the record count
-/// against the offset delta and, for uncompressed batches, every record's framing and offset
-/// delta (as Kafka's `LogValidator` does).
-pub fn validate_produced(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+/// against the offset delta, and every record's framing and offset delta, decompressing
+/// compressed batches (with a bound) as Kafka's `LogValidator` does. Returns the header and a
+/// summary of the records.
+pub fn validate_produced(batch: &[u8]) -> Result<(BatchHeader, RecordSummary), BatchError> {
     let header = check_stored(batch)?;
     if header.records_count <= 0 {
         return Err(BatchError::InvalidRecord(format!(
@@ -241,46 +265,74 @@ pub fn validate_produced(batch: &[u8]) -> Result<BatchHeader, BatchError> {
             header.last_offset_delta, header.records_count
         )));
     }
-    if header.compression() > 4 {
-        return Err(BatchError::InvalidRecord(format!(
-            "unknown compression codec {}",
-            header.compression()
-        )));
-    }
-    if header.compression() == 0 {
-        check_uncompressed_records(&batch[HEADER_LEN..], header.records_count)?;
-    }
-    Ok(header)
+    let mut summary = RecordSummary {
+        min_timestamp: i64::MAX,
+        max_timestamp: i64::MIN,
+        null_key: false,
+    };
+    for_each_record(batch, &header, |r| {
+        summary.min_timestamp = summary.min_timestamp.min(r.timestamp);
+        summary.max_timestamp = summary.max_timestamp.max(r.timestamp);
+        summary.null_key |= r.null_key;
+        true
+    })?;
+    Ok((header, summary))
 }
 
-/// Walks the records of an uncompressed batch, checking each record's length and offset delta.
-fn check_uncompressed_records(mut rest: &[u8], count: i32) -> Result<(), BatchError> {
+/// Calls `f` for each record of a stored or produced batch, in order, after checking its framing
+/// and that offset deltas run 0, 1, 2, ...; `f` returns false to stop early. Compressed batches
+/// are decompressed first, up to [`super::compression::DECOMPRESSED_LIMIT`] bytes.
+pub fn for_each_record(
+    batch: &[u8],
+    header: &BatchHeader,
+    f: impl FnMut(RecordInfo) -> bool,
+) -> Result<(), BatchError> {
+    let body = batch
+        .get(HEADER_LEN..)
+        .ok_or_else(|| BatchError::Truncated("no records section".into()))?;
+    if header.compression() == 0 {
+        return walk_records(body, header, f);
+    }
+    let plain = super::compression::decompress(header.compression(), body)?;
+    walk_records(&plain, header, f)
+}
+
+/// Walks the records section of a batch (uncompressed bytes).
+fn walk_records(
+    mut rest: &[u8],
+    header: &BatchHeader,
+    mut f: impl FnMut(RecordInfo) -> bool,
+) -> Result<(), BatchError> {
+    let count = header.records_count;
     for expected in 0..count {
-        let (len, n) = read_varint(rest)
-            .ok_or_else(|| BatchError::InvalidRecord(format!("record {expected}: bad length")))?;
+        let bad = |what: &str| BatchError::InvalidRecord(format!("record {expected}: {what}"));
+        let (len, n) = read_varint(rest).ok_or_else(|| bad("bad length"))?;
         rest = &rest[n..];
         if len < 0 || len as usize > rest.len() {
-            return Err(BatchError::InvalidRecord(format!(
-                "record {expected}: length {len} exceeds the {} bytes left",
+            return Err(bad(&format!(
+                "length {len} exceeds the {} bytes left",
                 rest.len()
             )));
         }
         let (record, tail) = rest.split_at(len as usize);
         rest = tail;
-        // attributes (1 byte), timestampDelta (varlong), offsetDelta (varint)
-        let body = record
-            .get(1..)
-            .ok_or_else(|| BatchError::InvalidRecord(format!("record {expected}: empty")))?;
-        let (_, n) = read_varlong(body).ok_or_else(|| {
-            BatchError::InvalidRecord(format!("record {expected}: bad timestamp"))
-        })?;
-        let (delta, _) = read_varint(&body[n..]).ok_or_else(|| {
-            BatchError::InvalidRecord(format!("record {expected}: bad offset delta"))
-        })?;
+        // attributes (1 byte), timestampDelta (varlong), offsetDelta (varint), keyLength (varint)
+        let body = record.get(1..).ok_or_else(|| bad("empty"))?;
+        let (ts_delta, a) = read_varlong(body).ok_or_else(|| bad("bad timestamp"))?;
+        let (delta, b) = read_varint(&body[a..]).ok_or_else(|| bad("bad offset delta"))?;
         if delta != expected {
             return Err(BatchError::InvalidRecord(format!(
                 "record {expected} has offset delta {delta}"
             )));
+        }
+        let (key_len, _) = read_varint(&body[a + b..]).ok_or_else(|| bad("bad key length"))?;
+        let info = RecordInfo {
+            offset_delta: delta,
+            timestamp: header.base_timestamp.saturating_add(ts_delta),
+            null_key: key_len < 0,
+        };
+        if !f(info) {
+            return Ok(());
         }
     }
     if !rest.is_empty() {
@@ -292,47 +344,13 @@ fn check_uncompressed_records(mut rest: &[u8], count: i32) -> Result<(), BatchEr
     Ok(())
 }
 
-/// What record-level rules need to know about a batch's records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordSummary {
-    /// Smallest record timestamp.
-    pub min_timestamp: i64,
-    /// Whether some record has a null key.
-    pub null_key: bool,
-}
-
-/// Walks the records of a batch (decompressing it when compressed) for [`RecordSummary`].
-pub fn summarize_records(batch: &[u8], header: &BatchHeader) -> Result<RecordSummary, BatchError> {
-    let mut summary = RecordSummary {
-        min_timestamp: i64::MAX,
-        null_key: false,
-    };
-    if header.compression() != 0 {
-        let mut buf = bytes::Bytes::copy_from_slice(batch);
-        let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf)
-            .map_err(|e| BatchError::InvalidRecord(format!("cannot decompress batch: {e}")))?;
-        for r in &set.records {
-            summary.min_timestamp = summary.min_timestamp.min(r.timestamp);
-            summary.null_key |= r.key.is_none();
-        }
-        return Ok(summary);
-    }
-    let mut rest = &batch[HEADER_LEN..];
-    for i in 0..header.records_count {
-        let bad = || BatchError::InvalidRecord(format!("record {i} is malformed"));
-        let (len, n) = read_varint(rest).ok_or_else(bad)?;
-        let record = rest.get(n..n + len.max(0) as usize).ok_or_else(bad)?;
-        rest = &rest[n + record.len()..];
-        let body = record.get(1..).ok_or_else(bad)?;
-        let (ts_delta, a) = read_varlong(body).ok_or_else(bad)?;
-        let (_, b) = read_varint(&body[a..]).ok_or_else(bad)?;
-        let (key_len, _) = read_varint(&body[a + b..]).ok_or_else(bad)?;
-        summary.min_timestamp = summary
-            .min_timestamp
-            .min(header.base_timestamp.saturating_add(ts_delta));
-        summary.null_key |= key_len < 0;
-    }
-    Ok(summary)
+/// Sets a CreateTime batch's max timestamp to the largest record timestamp when the producer
+/// wrote another value, recomputing the CRC (Kafka's `setMaxTimestamp`).
+pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) {
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+        .copy_from_slice(&max_timestamp.to_be_bytes());
+    let crc = compute_crc(batch);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// Reads a zig-zag varint (i32); returns the value and the bytes used.
@@ -429,7 +447,15 @@ pub(crate) mod tests {
     #[test]
     fn valid_batch_passes_and_header_reads_back() {
         let b = make_batch(&[b"a", b"bb", b"ccc"], 1_000);
-        let h = validate_produced(&b).unwrap();
+        let (h, summary) = validate_produced(&b).unwrap();
+        assert_eq!(
+            (
+                summary.min_timestamp,
+                summary.max_timestamp,
+                summary.null_key
+            ),
+            (1_000, 1_000, false)
+        );
         assert_eq!(h.records_count, 3);
         assert_eq!(h.last_offset_delta, 2);
         assert_eq!(h.max_timestamp, 1_000);

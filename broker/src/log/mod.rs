@@ -12,6 +12,7 @@
 //! or corrupt batch; after a clean shutdown only the tail behind the last index entry is read.
 
 mod batch;
+mod compression;
 mod epoch;
 mod index;
 mod segment;
@@ -22,7 +23,7 @@ pub use segment::FileSlice;
 /// Validates a record batch as a producer sent it (header, sizes, CRC-32C, record framing and
 /// offset deltas) without appending it.
 pub fn validate_batch(batch: &[u8]) -> std::result::Result<BatchHeader, BatchError> {
-    batch::validate_produced(batch)
+    batch::validate_produced(batch).map(|(h, _)| h)
 }
 
 use std::collections::BTreeMap;
@@ -339,15 +340,19 @@ impl Log {
                 max: self.config.max_message_bytes,
             });
         }
-        let header = batch::validate_produced(batch)?;
-        self.check_records(batch, &header, now_ms)?;
+        let (header, summary) = batch::validate_produced(batch)?;
+        self.check_records(&summary, now_ms)?;
         let base_offset = self.log_end_offset();
         let append_time = self.config.log_append_time.then_some(now_ms);
+        // CreateTime: the batch's max timestamp is what its records say, as in Kafka.
+        if append_time.is_none() && header.max_timestamp != summary.max_timestamp {
+            batch::set_max_timestamp(batch, summary.max_timestamp);
+        }
         batch::assign(batch, base_offset, leader_epoch, append_time);
         let header = BatchHeader {
             base_offset,
             partition_leader_epoch: leader_epoch,
-            max_timestamp: append_time.unwrap_or(header.max_timestamp),
+            max_timestamp: append_time.unwrap_or(summary.max_timestamp),
             ..header
         };
         self.append_checked(batch, &header, now_ms)?;
@@ -360,32 +365,25 @@ impl Log {
     }
 
     /// The record-level rules of the topic: keys on compacted topics, timestamp bounds on
-    /// CreateTime topics. Records are only walked (and decompressed) when a rule needs it.
-    fn check_records(&self, batch: &[u8], header: &BatchHeader, now_ms: i64) -> Result<()> {
+    /// CreateTime topics (`message.timestamp.before.max.ms` / `after.max.ms`).
+    fn check_records(&self, summary: &batch::RecordSummary, now_ms: i64) -> Result<()> {
         let c = &self.config;
-        let check_ts = !c.log_append_time;
-        let need_walk = c.compacted || check_ts && c.timestamp_before_max_ms != i64::MAX;
-        let upper = now_ms.saturating_add(c.timestamp_after_max_ms);
-        let lower = now_ms.saturating_sub(c.timestamp_before_max_ms);
-        let out_of_range = |ts: i64| {
-            BrokerError::InvalidTimestamp(format!(
-            "Timestamp {ts} of message is out of range. The timestamp should be within [{lower}, {upper}]"
-        ))
-        };
-        if check_ts && c.timestamp_after_max_ms != i64::MAX && header.max_timestamp > upper {
-            return Err(out_of_range(header.max_timestamp));
-        }
-        if !need_walk {
-            return Ok(());
-        }
-        let summary = batch::summarize_records(batch, header)?;
         if c.compacted && summary.null_key {
             return Err(BrokerError::Batch(BatchError::InvalidRecord(
                 "Compacted topic cannot accept message without key".into(),
             )));
         }
-        if check_ts && c.timestamp_before_max_ms != i64::MAX && summary.min_timestamp < lower {
-            return Err(out_of_range(summary.min_timestamp));
+        if c.log_append_time {
+            return Ok(());
+        }
+        let upper = now_ms.saturating_add(c.timestamp_after_max_ms);
+        let lower = now_ms.saturating_sub(c.timestamp_before_max_ms);
+        for ts in [summary.min_timestamp, summary.max_timestamp] {
+            if ts < lower || ts > upper {
+                return Err(BrokerError::InvalidTimestamp(format!(
+                    "Timestamp {ts} of message is out of range. The timestamp should be within [{lower}, {upper}]"
+                )));
+            }
         }
         Ok(())
     }
@@ -666,12 +664,18 @@ fn batch_record_at_or_after(bytes: &[u8], header: &BatchHeader, ts: i64) -> Opti
     if header.is_log_append_time() {
         return Some((header.base_offset, header.max_timestamp));
     }
-    let mut buf = bytes::Bytes::copy_from_slice(bytes);
-    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).ok()?;
-    set.records
-        .iter()
-        .find(|r| r.timestamp >= ts)
-        .map(|r| (r.offset, r.timestamp))
+    let mut found = None;
+    let walked = batch::for_each_record(bytes, header, |r| {
+        if r.timestamp >= ts {
+            found = Some((header.base_offset + i64::from(r.offset_delta), r.timestamp));
+            return false;
+        }
+        true
+    });
+    if let Err(e) = walked {
+        tracing::warn!(base_offset = header.base_offset, error = %e, "stored batch cannot be read for a timestamp lookup");
+    }
+    found
 }
 
 #[cfg(test)]

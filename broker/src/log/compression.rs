@@ -1,0 +1,131 @@
+//! Bounded decompression of record batches (gzip, snappy, lz4, zstd as Kafka clients write
+//! them).
+//!
+//! The broker decompresses only to validate what a producer sent (as Kafka's `LogValidator`
+//! does) and to find a record by timestamp. Output is capped at [`DECOMPRESSED_LIMIT`], so a
+//! small batch that inflates to gigabytes (a decompression bomb) is refused instead of
+//! exhausting memory.
+
+use std::io::Read;
+
+use super::batch::BatchError;
+
+/// Largest decompressed size of one batch's records: 128 MiB. A 1 MiB batch (the default
+/// `max.message.bytes`) would need a compression ratio above 128:1 to reach it.
+pub const DECOMPRESSED_LIMIT: usize = 128 << 20;
+
+/// The magic that starts Java's (xerial) framed snappy format.
+const XERIAL_MAGIC: &[u8] = b"\x82SNAPPY\x00";
+
+fn too_big() -> BatchError {
+    BatchError::InvalidRecord(format!(
+        "batch decompresses to more than {DECOMPRESSED_LIMIT} bytes"
+    ))
+}
+
+fn read_bounded(mut reader: impl Read, codec: &str) -> Result<Vec<u8>, BatchError> {
+    let mut out = Vec::new();
+    let limit = DECOMPRESSED_LIMIT as u64 + 1;
+    reader
+        .by_ref()
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| BatchError::Truncated(format!("invalid {codec} data: {e}")))?;
+    if out.len() > DECOMPRESSED_LIMIT {
+        return Err(too_big());
+    }
+    Ok(out)
+}
+
+fn snappy_raw(block: &[u8], out: &mut Vec<u8>) -> Result<(), BatchError> {
+    let bad = |e: snap::Error| BatchError::Truncated(format!("invalid snappy data: {e}"));
+    let len = snap::raw::decompress_len(block).map_err(bad)?;
+    if out.len() + len > DECOMPRESSED_LIMIT {
+        return Err(too_big());
+    }
+    let start = out.len();
+    out.resize(start + len, 0);
+    snap::raw::Decoder::new()
+        .decompress(block, &mut out[start..])
+        .map_err(bad)?;
+    Ok(())
+}
+
+/// Decompresses `data` written with codec `codec` (1 gzip, 2 snappy, 3 lz4, 4 zstd).
+pub fn decompress(codec: i16, data: &[u8]) -> Result<Vec<u8>, BatchError> {
+    match codec {
+        1 => read_bounded(flate2::read::GzDecoder::new(data), "gzip"),
+        2 => {
+            let mut out = Vec::new();
+            if !data.starts_with(XERIAL_MAGIC) {
+                snappy_raw(data, &mut out)?;
+                return Ok(out);
+            }
+            // xerial framing: 16-byte header, then blocks of `length: u32 BE, raw snappy`
+            let mut rest = data
+                .get(16..)
+                .ok_or_else(|| BatchError::Truncated("short snappy header".into()))?;
+            while !rest.is_empty() {
+                let len = rest
+                    .get(..4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+                let block = len
+                    .and_then(|l| rest.get(4..4 + l))
+                    .ok_or_else(|| BatchError::Truncated("torn snappy block".into()))?;
+                snappy_raw(block, &mut out)?;
+                rest = &rest[4 + block.len()..];
+            }
+            Ok(out)
+        }
+        3 => {
+            let decoder = lz4::Decoder::new(data)
+                .map_err(|e| BatchError::Truncated(format!("invalid lz4 data: {e}")))?;
+            read_bounded(decoder, "lz4")
+        }
+        4 => {
+            let decoder = zstd::stream::read::Decoder::new(data)
+                .map_err(|e| BatchError::Truncated(format!("invalid zstd data: {e}")))?;
+            read_bounded(decoder, "zstd")
+        }
+        other => Err(BatchError::InvalidRecord(format!(
+            "unknown compression codec {other}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn each_codec_round_trips_and_bombs_are_refused() {
+        let plain = b"hello hello hello hello".repeat(100);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&plain).unwrap();
+        assert_eq!(decompress(1, &gz.finish().unwrap()).unwrap(), plain);
+        let raw = snap::raw::Encoder::new().compress_vec(&plain).unwrap();
+        assert_eq!(decompress(2, &raw).unwrap(), plain);
+        let mut framed = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01".to_vec();
+        framed.extend_from_slice(&(raw.len() as u32).to_be_bytes());
+        framed.extend_from_slice(&raw);
+        assert_eq!(decompress(2, &framed).unwrap(), plain);
+        let mut lz = lz4::EncoderBuilder::new().build(Vec::new()).unwrap();
+        lz.write_all(&plain).unwrap();
+        let (lz, r) = lz.finish();
+        r.unwrap();
+        assert_eq!(decompress(3, &lz).unwrap(), plain);
+        assert_eq!(
+            decompress(4, &zstd::encode_all(&plain[..], 3).unwrap()).unwrap(),
+            plain
+        );
+
+        let bomb =
+            zstd::encode_all(std::io::repeat(0).take(DECOMPRESSED_LIMIT as u64 + 10), 3).unwrap();
+        assert!(bomb.len() < 1 << 20, "a small input");
+        assert_eq!(decompress(4, &bomb).unwrap_err(), too_big());
+        assert!(decompress(4, b"not zstd").is_err());
+        assert!(decompress(2, &framed[..framed.len() - 3]).is_err());
+        assert!(decompress(9, b"x").is_err());
+    }
+}
