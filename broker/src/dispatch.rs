@@ -24,6 +24,22 @@ pub struct RequestContext {
     pub client_id: Option<StrBytes>,
     /// Address of the client.
     pub peer: SocketAddr,
+    /// The request's share of `queued.max.requests` and `queued.max.request.bytes`.
+    permits: parking_lot::Mutex<Option<Permits>>,
+}
+
+/// What a request holds of the broker's bounded capacity while it is handled.
+pub(crate) struct Permits {
+    pub(crate) _memory: tokio::sync::OwnedSemaphorePermit,
+    pub(crate) _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl RequestContext {
+    /// Gives back the request's capacity before a long wait (a Fetch parked until data
+    /// arrives), so that parked requests never starve the ones that would wake them.
+    pub fn release_capacity(&self) {
+        self.permits.lock().take();
+    }
 }
 
 /// What a handler wants done with its request.
@@ -162,6 +178,7 @@ pub(crate) async fn handle(
     state: &Arc<BrokerState>,
     peer: SocketAddr,
     frame: Bytes,
+    permits: Permits,
 ) -> Result<Option<Bytes>, CloseReason> {
     let (key, version, correlation_id) = parse_prefix(&frame)?;
     let Some(served) = route_for(key) else {
@@ -171,11 +188,12 @@ pub(crate) async fn handle(
         )));
     };
     if key == ApiKey::Produce && (0..3).contains(&version) {
-        return Ok(Some(handlers::produce::unsupported_old_version(
-            correlation_id,
-            version,
-            frame,
-        )));
+        return match handlers::produce::unsupported_old_version(correlation_id, version, frame) {
+            Some(answer) => Ok(Some(answer)),
+            None => Err(CloseReason::BadRequest(format!(
+                "Produce v{version} with acks=0 is not supported"
+            ))),
+        };
     }
     if version < served.min || version > served.max {
         if key == ApiKey::ApiVersions {
@@ -198,6 +216,7 @@ pub(crate) async fn handle(
         version,
         client_id: header.client_id,
         peer,
+        permits: parking_lot::Mutex::new(Some(permits)),
     };
     tracing::trace!(api = ?key, version, correlation_id, %peer, "request");
     route(ctx, key, correlation_id, &mut body).await

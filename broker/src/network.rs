@@ -22,6 +22,53 @@ use tokio::sync::mpsc;
 use crate::dispatch;
 use crate::server::BrokerState;
 
+/// Counts open connections so that shutdown can wait for them to finish their last request.
+#[derive(Default)]
+pub(crate) struct Connections {
+    open: std::sync::atomic::AtomicUsize,
+    closed: tokio::sync::Notify,
+}
+
+/// Held by a connection task while it runs.
+pub(crate) struct OpenConnection(Arc<Connections>);
+
+impl Connections {
+    fn open(self: &Arc<Self>) -> OpenConnection {
+        self.open.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        OpenConnection(Arc::clone(self))
+    }
+
+    /// Waits until every connection task has ended, or `timeout` passes.
+    pub(crate) async fn wait_closed(&self, timeout: Duration) {
+        let all_closed = async {
+            loop {
+                let notified = self.closed.notified();
+                if self.open.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, all_closed).await;
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        if self
+            .0
+            .open
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.0.closed.notify_waiters();
+        }
+    }
+}
+
+/// How long the rest of a request frame may take to arrive once its size has been read.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Accepts connections until shutdown.
 pub(crate) async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>) {
     let mut shutdown = state.shutdown.clone();
@@ -38,9 +85,11 @@ pub(crate) async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>) 
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 let state = Arc::clone(&state);
+                let open = state.connections.open();
                 tokio::spawn(async move {
                     serve(stream, peer, state).await;
                     drop(permit);
+                    drop(open);
                 });
             }
             Err(e) => {
@@ -65,7 +114,9 @@ pub(crate) enum CloseReason {
 
 async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>) {
     let (mut reader, mut writer) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
+    // Two responses in flight at most (Kafka mutes a connection until its response is sent):
+    // the reader may finish the next request while the writer sends the previous answer.
+    let (tx, mut rx) = mpsc::channel::<Bytes>(1);
     let writer_task = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
             if writer.write_all(&frame).await.is_err() {
@@ -117,21 +168,29 @@ async fn read_loop(
             return None;
         };
         let mut frame = BytesMut::zeroed(len);
-        match tokio::time::timeout(idle, reader.read_exact(&mut frame)).await {
-            Err(_) => return Some(CloseReason::Idle(state.config.connections_max_idle_ms)),
+        // The body of a request that has started must arrive promptly: a sender that stalls
+        // mid-frame would otherwise hold its memory reservation for connections.max.idle.ms.
+        match tokio::time::timeout(idle.min(BODY_TIMEOUT), reader.read_exact(&mut frame)).await {
+            Err(_) => return Some(CloseReason::Idle(idle.min(BODY_TIMEOUT).as_millis() as u64)),
             Ok(Err(_)) => return None,
             Ok(Ok(_)) => {}
         }
         let Ok(slot) = Arc::clone(&state.request_slots).acquire_owned().await else {
             return None;
         };
-        let response = dispatch::handle(state, peer, frame.freeze()).await;
-        drop(slot);
-        drop(memory);
+        let permits = dispatch::Permits {
+            _memory: memory,
+            _slot: slot,
+        };
+        let response = dispatch::handle(state, peer, frame.freeze(), permits).await;
         match response {
             Ok(Some(bytes)) => {
-                if tx.send(bytes).await.is_err() {
-                    return None;
+                // A client that stops reading its responses is cut off after the idle time
+                // rather than holding its queued responses forever.
+                match tokio::time::timeout(idle, tx.send(bytes)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return None,
+                    Err(_) => return Some(CloseReason::Idle(state.config.connections_max_idle_ms)),
                 }
             }
             Ok(None) => {}

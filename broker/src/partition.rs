@@ -88,6 +88,12 @@ impl Partition {
         self.leader_epoch.store(epoch, Ordering::Release);
     }
 
+    /// The topic was deleted: later appends, flushes and closes through handles that were
+    /// taken before the deletion fail or do nothing instead of touching a deleted directory.
+    pub(crate) fn mark_deleted(&self) {
+        self.log.lock().mark_deleted();
+    }
+
     pub(crate) fn set_isr_size(&self, n: usize) {
         self.isr_size.store(n, Ordering::Release);
     }

@@ -33,6 +33,21 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// `<dir name>.<uuid>-<suffix>` beside `dir`, with the directory-name part cut so that the
+/// whole name fits the 255-byte file-name limit (Kafka caps it the same way).
+fn capped_sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let tail = format!(".{}-{suffix}", Uuid::new_v4().simple());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut keep = name.len().min(255 - tail.len());
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    dir.with_file_name(format!("{}{tail}", &name[..keep]))
+}
+
 fn read_topic_id(dir: &Path) -> Option<Uuid> {
     let text = std::fs::read_to_string(dir.join("partition.metadata")).ok()?;
     text.lines()
@@ -73,11 +88,13 @@ impl ReplicaManager {
         let mut wanted: HashMap<Key, (Uuid, i32)> = HashMap::new();
         for topic in image.topics.values() {
             let name: Arc<str> = Arc::from(topic.name.as_str());
+            // A config that does not resolve (it was validated when set, so this is a bug or a
+            // hand-edited log) keeps the previous settings; it never drops the partition.
             let log_config = match self.config.resolve_log_config(&topic.configs) {
-                Ok(c) => c,
+                Ok(c) => Some(c),
                 Err(e) => {
                     tracing::error!(topic = %topic.name, error = %e, "bad topic config; keeping previous settings");
-                    continue;
+                    None
                 }
             };
             for (index, p) in topic.partitions.iter().enumerate() {
@@ -88,16 +105,27 @@ impl ReplicaManager {
                 wanted.insert(key.clone(), (topic.id, p.leader_epoch));
                 if let Some(existing) = self.partitions.read().get(&key) {
                     if existing.topic_id == topic.id {
-                        existing.set_config(log_config.clone());
+                        if let Some(c) = &log_config {
+                            existing.set_config(c.clone());
+                        }
                         existing.set_leader_epoch(p.leader_epoch);
                         existing.set_isr_size(p.isr.len());
                         continue;
                     }
                 }
+                let Some(log_config) = &log_config else {
+                    continue;
+                };
                 let dir = self.partition_dir(&topic.name, index as i32);
                 if read_topic_id(&dir).is_some_and(|id| id != topic.id) {
-                    tracing::info!(dir = %dir.display(), "removing data of an earlier topic with the same name");
-                    self.delete_dir(&dir);
+                    // Data of another topic id under this name (deleted while this broker was
+                    // down, or a foreign directory): set it aside as stray, never reuse it.
+                    let stray = capped_sibling(&dir, "stray");
+                    tracing::warn!(dir = %dir.display(), renamed = %stray.display(), "partition directory holds another topic id; kept as stray");
+                    if let Err(e) = std::fs::rename(&dir, &stray) {
+                        tracing::error!(dir = %dir.display(), error = %e, "cannot set old data aside; partition is offline");
+                        continue;
+                    }
                 }
                 match Log::open(&dir, log_config.clone(), self.clean_shutdown, now_ms()) {
                     Ok(log) => {
@@ -135,55 +163,61 @@ impl ReplicaManager {
         };
         for p in removed {
             tracing::info!(topic = %p.topic, partition = p.index, "deleting partition");
-            self.delete_dir(&p.dir());
+            // In-flight requests holding the partition must not write into a deleted directory.
+            p.mark_deleted();
+            if let Err(e) = self.delete_dir(&p.dir()) {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "cannot delete partition directory");
+            }
         }
     }
 
-    /// Removes directories left behind by topics deleted before a crash. Blocking.
-    pub fn remove_stray_dirs(&self) {
-        let hosted: std::collections::HashSet<PathBuf> =
-            self.all().iter().map(|p| p.dir()).collect();
+    /// Handles directories the image does not account for, after a crash or a manual change:
+    /// directories already renamed for deletion are deleted; partition directories of topic ids
+    /// that no longer exist are renamed `…-stray` and kept (as Kafka 3.7+ does), never
+    /// deleted, so that no data is lost to a metadata mishap. Blocking.
+    pub fn handle_stray_dirs(&self, image: &MetadataImage) {
         let Ok(entries) = std::fs::read_dir(&self.data_dir) else {
             return;
         };
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().to_string();
-            let looks_like_partition = name
-                .rsplit_once('-')
-                .is_some_and(|(_, p)| p.parse::<u32>().is_ok())
-                || name.ends_with("-delete");
-            if path.is_dir()
-                && looks_like_partition
-                && !hosted.contains(&path)
-                && path.join("partition.metadata").exists() | name.ends_with("-delete")
-            {
-                tracing::info!(dir = %path.display(), "removing stray partition directory");
-                self.delete_dir(&path);
+            if !path.is_dir() {
+                continue;
+            }
+            if name.ends_with("-delete") {
+                tracing::info!(dir = %path.display(), "finishing deletion of a partition directory");
+                if let Err(e) = std::fs::remove_dir_all(&path) {
+                    tracing::warn!(dir = %path.display(), error = %e, "cannot delete partition directory");
+                }
+                continue;
+            }
+            if name.ends_with("-stray") {
+                continue;
+            }
+            let Some(id) = read_topic_id(&path) else {
+                continue;
+            };
+            if image.topic_ids.contains_key(&id) {
+                continue;
+            }
+            let target = capped_sibling(&path, "stray");
+            tracing::warn!(dir = %path.display(), renamed = %target.display(), "partition of an unknown topic id; kept as stray");
+            if let Err(e) = std::fs::rename(&path, &target) {
+                tracing::warn!(dir = %path.display(), error = %e, "cannot rename stray partition directory");
             }
         }
     }
 
-    /// Renames a partition directory out of the way, then deletes it.
-    fn delete_dir(&self, dir: &Path) {
-        let doomed = dir.with_file_name(format!(
-            "{}.{}-delete",
-            dir.file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default(),
-            Uuid::new_v4().simple()
-        ));
-        let target = if dir.to_string_lossy().ends_with("-delete") {
-            dir.to_path_buf()
-        } else {
-            doomed
-        };
-        if target != dir && std::fs::rename(dir, &target).is_err() {
-            return;
-        }
+    /// Renames a partition directory out of the way, then deletes it. Fails (and keeps the
+    /// directory where it is) if the rename fails.
+    fn delete_dir(&self, dir: &Path) -> std::io::Result<()> {
+        let target = capped_sibling(dir, "delete");
+        std::fs::rename(dir, &target)?;
         if let Err(e) = std::fs::remove_dir_all(&target) {
-            tracing::warn!(dir = %target.display(), error = %e, "cannot delete partition directory");
+            tracing::warn!(dir = %target.display(), error = %e, "cannot delete partition directory; it is retried at the next start");
         }
+        Ok(())
     }
 
     /// Flushes logs whose `flush.ms` has passed. Blocking.

@@ -28,6 +28,8 @@ pub struct BrokerState {
     pub connection_slots: Arc<Semaphore>,
     /// Flips to true when the broker shuts down; long polls and connections watch it.
     pub shutdown: watch::Receiver<bool>,
+    /// Open connections, which shutdown waits for.
+    pub(crate) connections: Arc<crate::network::Connections>,
 }
 
 impl BrokerState {
@@ -37,7 +39,9 @@ impl BrokerState {
     }
 }
 
-/// A running broker. Dropping it does not stop it; call [`BrokerHandle::shutdown`].
+/// A running broker. Call [`BrokerHandle::shutdown`] to stop it cleanly; dropping the handle
+/// stops serving at once without the clean-shutdown steps, like a crash (the next start then
+/// recovers the logs).
 pub struct BrokerHandle {
     addr: std::net::SocketAddr,
     state: Arc<BrokerState>,
@@ -156,13 +160,14 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
             .map_err(|e| StartError::Metadata(e.to_string()))?
             .map_err(StartError::Metadata)?
     };
+    check_meta_properties(&dir, config.node_id, &controller.image().cluster_id)?;
     let replicas = Arc::new(ReplicaManager::new(&dir, Arc::clone(&config), clean));
     {
         let (replicas, controller) = (Arc::clone(&replicas), controller.clone());
         tokio::task::spawn_blocking(move || {
             let rm = Arc::clone(&replicas);
             controller.set_listener(Box::new(move |image| rm.reconcile(image)));
-            replicas.remove_stray_dirs();
+            replicas.handle_stray_dirs(&controller.image());
         })
         .await
         .map_err(|e| StartError::Metadata(e.to_string()))?;
@@ -179,6 +184,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         controller,
         replicas,
         shutdown: shutdown_rx,
+        connections: Arc::default(),
     });
     let tasks = vec![
         tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))),
@@ -192,6 +198,44 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         tasks,
         _lock: lock,
     })
+}
+
+/// Kafka's `meta.properties`: the node id and cluster id a data directory belongs to. A broker
+/// started on a directory written by another node id or cluster refuses to start, instead of
+/// treating every partition in it as foreign.
+fn check_meta_properties(dir: &Path, node_id: i32, cluster_id: &str) -> Result<(), StartError> {
+    let path = dir.join("meta.properties");
+    let bad = |reason: String| StartError::DataDir {
+        path: dir.display().to_string(),
+        reason,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let props = crate::config::parse_properties(&text)
+                .map_err(|e| bad(format!("meta.properties: {e}")))?;
+            if let Some(stored) = props.get("node.id") {
+                if stored != &node_id.to_string() {
+                    return Err(bad(format!("it belongs to node.id={stored}, but this broker has node.id={node_id}; start it with node.id={stored} or use another log.dirs")));
+                }
+            }
+            if let Some(stored) = props.get("cluster.id") {
+                if stored != cluster_id {
+                    return Err(bad(format!(
+                        "it belongs to cluster {stored}, but the metadata log says {cluster_id}"
+                    )));
+                }
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let text = format!(
+                "#Written by Tributary\nversion=1\nnode.id={node_id}\ncluster.id={cluster_id}\n"
+            );
+            crate::log::write_atomically(&path, text.as_bytes())
+                .map_err(|e| bad(format!("cannot write meta.properties: {e}")))
+        }
+        Err(e) => Err(bad(format!("cannot read meta.properties: {e}"))),
+    }
 }
 
 /// Fsyncs logs whose `flush.ms` has passed, every `log.flush.scheduler.interval.ms`.
@@ -223,6 +267,12 @@ impl BrokerHandle {
     /// shutdown marker so the next start skips recovery.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
+        // Connections finish the request in hand (an append is never cut in half) and close;
+        // only then are the logs closed.
+        self.state
+            .connections
+            .wait_closed(Duration::from_secs(10))
+            .await;
         for t in &self.tasks {
             t.abort();
         }

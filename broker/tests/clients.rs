@@ -559,3 +559,54 @@ async fn data_and_topics_survive_a_restart() {
     assert_eq!(o, before);
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_range_position_resets_by_auto_offset_reset() {
+    let broker = TestBroker::start().await;
+    let topic = unique_name("oor");
+    create_topic(&broker, &topic, 1, &[]).await;
+    let producer: FutureProducer = broker.client_config().create().unwrap();
+    for i in 0..5 {
+        producer
+            .send(
+                FutureRecord::to(&topic).key("k").payload(&format!("v{i}")),
+                TIMEOUT,
+            )
+            .await
+            .unwrap();
+    }
+    for (reset, want) in [("earliest", Some(0)), ("latest", None)] {
+        let consumer: BaseConsumer = broker
+            .consumer_config()
+            .set("auto.offset.reset", reset)
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, 0, Offset::Offset(1000))
+            .unwrap();
+        consumer.assign(&tpl).unwrap();
+        let mut first = None;
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < deadline && first.is_none() {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                first = Some(m.offset());
+            }
+        }
+        assert_eq!(first, want, "auto.offset.reset={reset}");
+        if want.is_none() {
+            // reset to the end: the next record produced is the first one seen
+            producer
+                .send(FutureRecord::to(&topic).key("k").payload("v5"), TIMEOUT)
+                .await
+                .unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while std::time::Instant::now() < deadline && first.is_none() {
+                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                    first = Some(m.offset());
+                }
+            }
+            assert_eq!(first, Some(5));
+        }
+    }
+    broker.stop().await;
+}

@@ -10,10 +10,14 @@ use crate::error::ErrorCode;
 /// Handles CreatePartitions.
 pub async fn handle(ctx: RequestContext, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let mut results = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut counts = std::collections::HashMap::new();
+    for t in &req.topics {
+        *counts.entry(t.name.0.to_string()).or_insert(0) += 1;
+    }
     for t in req.topics {
         let name = t.name.0.to_string();
-        let outcome = if !seen.insert(name.clone()) {
+        // Kafka refuses every occurrence of a topic named twice.
+        let outcome = if counts[&name] > 1 {
             Err((
                 ErrorCode::InvalidRequest,
                 format!("Duplicate topic {name} in request"),

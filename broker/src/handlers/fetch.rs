@@ -1,16 +1,20 @@
 //! Fetch: serve record batches as stored, with long polling.
 //!
 //! ```text
-//!  resolve partitions ─▶ read (blocking task: file ranges → bytes) ─▶ enough bytes or errors? ─▶ answer
-//!                                   ▲                                        │ no
-//!                                   └──── high watermark moved / max_wait ◀──┘
+//!  resolve partitions ─▶ plan (blocking: positions only) ─▶ enough bytes, an error, or time up?
+//!                                   ▲                               │ no               │ yes
+//!                                   └── high watermark moved ◀── wait (capacity released)
+//!                                                                           read file ranges ─▶ answer
 //! ```
 //!
-//! Byte limits follow KIP-74: `max_bytes` bounds the whole response and `partition_max_bytes`
-//! each partition, but the first batch of the first partition with data is always returned
-//! whole so that a consumer can make progress. Fetch sessions (KIP-227) are declined: the
-//! response carries session id 0, and clients then send full fetch requests, as Kafka allows.
+//! Byte limits follow KIP-74: `max_bytes` (capped by the broker's `fetch.max.bytes`) bounds
+//! the whole response and `partition_max_bytes` each partition, but the first batch of the
+//! first partition with data is always returned whole so that a consumer can make progress.
+//! While waiting, only positions are computed; bytes are read once, when the answer is built.
+//! Fetch sessions (KIP-227) are declined: the response carries session id 0, and clients then
+//! send full fetch requests, as Kafka allows.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,10 +26,14 @@ use uuid::Uuid;
 use super::{blocking_io, check_leader_epoch, topic_name};
 use crate::dispatch::RequestContext;
 use crate::error::{BrokerError, ErrorCode};
-use crate::partition::Partition;
+use crate::log::FileSlice;
+use crate::partition::{Partition, PartitionOffsets};
 
 /// Kafka's FETCH_SESSION_ID_NOT_FOUND.
 const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+
+/// Longest a fetch waits for data, whatever `max_wait_ms` asks; the client simply fetches again.
+const MAX_WAIT: Duration = Duration::from_secs(30);
 
 struct Wanted {
     topic: String,
@@ -36,6 +44,18 @@ struct Wanted {
     target: Result<Arc<Partition>, ErrorCode>,
 }
 
+/// One partition's part of the answer before bytes are read.
+enum Planned {
+    Data {
+        slice: Option<FileSlice>,
+        offsets: PartitionOffsets,
+    },
+    Error {
+        code: ErrorCode,
+        offsets: Option<PartitionOffsets>,
+    },
+}
+
 /// Handles Fetch.
 pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
     if req.session_id != 0 {
@@ -43,10 +63,11 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
             .with_error_code(FETCH_SESSION_ID_NOT_FOUND)
             .with_session_id(0);
     }
-    let state = &ctx.state;
+    let state = Arc::clone(&ctx.state);
     let image = state.image();
     let by_id = ctx.version >= 13;
     let mut wanted = Vec::new();
+    let mut seen = HashSet::new();
     for topic in &req.topics {
         let (name, id, known) = if by_id {
             match image.topic_by_id(&topic.topic_id) {
@@ -59,12 +80,25 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
             (name, id, true)
         };
         for p in &topic.partitions {
+            // A partition named twice is served once, as Kafka builds a map of them.
+            if !seen.insert((id, name.clone(), p.partition)) {
+                continue;
+            }
             let target = if !known {
                 Err(ErrorCode::UnknownTopicId)
             } else {
-                super::lookup_partition(state, &name, p.partition).and_then(|part| {
-                    check_leader_epoch(p.current_leader_epoch, part.leader_epoch()).map(|_| part)
-                })
+                super::lookup_partition(&state, &name, p.partition)
+                    .and_then(|part| {
+                        if by_id && part.topic_id != id {
+                            Err(ErrorCode::UnknownTopicId)
+                        } else {
+                            Ok(part)
+                        }
+                    })
+                    .and_then(|part| {
+                        check_leader_epoch(p.current_leader_epoch, part.leader_epoch())
+                            .map(|_| part)
+                    })
             };
             wanted.push(Wanted {
                 topic: name.clone(),
@@ -78,108 +112,149 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
     }
     let wanted = Arc::new(wanted);
     let read_committed = req.isolation_level == 1;
-    let max_bytes = if req.max_bytes <= 0 {
-        i32::MAX as usize
-    } else {
-        req.max_bytes as usize
-    };
+    let max_bytes = (req.max_bytes.max(0) as usize).min(state.config.fetch_max_bytes);
     let min_bytes = req.min_bytes.max(0) as usize;
-    let deadline =
-        tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT);
+    let deadline = tokio::time::Instant::now() + wait;
 
-    // Subscribe before the first read so that an append between the read and the wait wakes us.
+    // Subscribe before the first plan so that an append between the plan and the wait wakes us.
     let mut watchers: Vec<_> = wanted
         .iter()
         .filter_map(|w| w.target.as_ref().ok().map(|p| p.watch_high_watermark()))
         .collect();
     let mut shutdown = state.shutdown.clone();
+    let mut released = false;
     loop {
         for w in &mut watchers {
             w.borrow_and_update();
         }
         let w = Arc::clone(&wanted);
-        let results = match blocking_io(move || read_all(&w, max_bytes, read_committed)).await {
-            Ok(r) => r,
-            Err(code) => return FetchResponse::default().with_error_code(code.code()),
+        let planned = match blocking_io(move || plan_all(&w, max_bytes, read_committed)).await {
+            Ok(p) => p,
+            Err(code) => return error_response(&wanted, code, by_id, ctx.version),
         };
-        let bytes: usize = results
+        let bytes: usize = planned
             .iter()
-            .map(|r| r.records.as_ref().map_or(0, |b| b.len()))
+            .map(|p| match p {
+                Planned::Data { slice: Some(s), .. } => s.len(),
+                _ => 0,
+            })
             .sum();
-        let has_error = results.iter().any(|r| r.error_code != 0);
-        let now = tokio::time::Instant::now();
-        if bytes >= min_bytes
-            || bytes > 0 && min_bytes == 0
+        let has_error = planned.iter().any(|p| matches!(p, Planned::Error { .. }));
+        let done = bytes >= min_bytes
             || has_error
-            || now >= deadline
+            || tokio::time::Instant::now() >= deadline
             || watchers.is_empty()
-        {
-            return build_response(&wanted, results, by_id);
+            || *shutdown.borrow();
+        if done {
+            return match blocking_io(move || read_planned(planned)).await {
+                Ok(results) => build_response(&wanted, results, by_id),
+                Err(code) => error_response(&wanted, code, by_id, ctx.version),
+            };
+        }
+        if !released {
+            ctx.release_capacity();
+            released = true;
         }
         let changed =
             futures::future::select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
         tokio::select! {
             _ = changed => {}
             _ = tokio::time::sleep_until(deadline) => {}
-            _ = shutdown.changed() => return build_response(&wanted, results, by_id),
+            _ = shutdown.changed() => {}
         }
     }
 }
 
-fn read_all(wanted: &[Wanted], max_bytes: usize, read_committed: bool) -> Vec<PartitionData> {
+/// Decides, per partition, which byte range to return (no bytes are read here).
+fn plan_all(wanted: &[Wanted], max_bytes: usize, read_committed: bool) -> Vec<Planned> {
     let mut budget = max_bytes;
     let mut first_data = true;
     wanted
         .iter()
         .map(|w| {
-            let base = PartitionData::default().with_partition_index(w.index);
             let partition = match &w.target {
                 Ok(p) => p,
-                Err(code) => return base.with_error_code(code.code()).with_high_watermark(-1),
+                Err(code) => return Planned::Error { code: *code, offsets: None },
             };
             let limit = w.max_bytes.min(budget);
             match partition.read(w.offset, limit, read_committed, first_data) {
                 Ok((info, offsets)) => {
-                    let records = match info.slice {
-                        Some(slice) => match slice.read() {
-                            Ok(b) => b,
-                            Err(e) => {
-                                tracing::error!(topic = %w.topic, partition = w.index, error = %e, "fetch read failed");
-                                return base.with_error_code(ErrorCode::KafkaStorageError.code());
-                            }
-                        },
-                        None => Bytes::new(),
-                    };
-                    if !records.is_empty() {
+                    if let Some(slice) = &info.slice {
                         first_data = false;
-                        budget = budget.saturating_sub(records.len());
+                        budget = budget.saturating_sub(slice.len());
                     }
-                    base.with_high_watermark(offsets.high_watermark)
-                        .with_last_stable_offset(offsets.last_stable_offset)
-                        .with_log_start_offset(offsets.log_start_offset)
-                        .with_aborted_transactions(read_committed.then(Vec::new))
-                        .with_records(Some(records))
+                    Planned::Data { slice: info.slice, offsets }
                 }
                 Err(e @ BrokerError::OffsetOutOfRange { .. }) => {
                     tracing::debug!(topic = %w.topic, partition = w.index, error = %e, "fetch out of range");
-                    let o = partition.offsets();
-                    base.with_error_code(e.code().code())
-                        .with_high_watermark(o.high_watermark)
-                        .with_last_stable_offset(o.last_stable_offset)
-                        .with_log_start_offset(o.log_start_offset)
+                    Planned::Error { code: e.code(), offsets: Some(partition.offsets()) }
                 }
                 Err(e) => {
                     tracing::warn!(topic = %w.topic, partition = w.index, error = %e, "fetch failed");
-                    base.with_error_code(e.code().code())
+                    Planned::Error { code: e.code(), offsets: None }
                 }
             }
         })
         .collect()
 }
 
+/// Reads the planned byte ranges.
+fn read_planned(planned: Vec<Planned>) -> Vec<PartitionData> {
+    planned
+        .into_iter()
+        .map(|p| match p {
+            Planned::Data { slice, offsets } => {
+                let records = match slice.map(|s| s.read()) {
+                    Some(Ok(b)) => b,
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, "fetch read failed");
+                        return partition_error(ErrorCode::KafkaStorageError, None);
+                    }
+                    None => Bytes::new(),
+                };
+                PartitionData::default()
+                    .with_high_watermark(offsets.high_watermark)
+                    .with_last_stable_offset(offsets.last_stable_offset)
+                    .with_log_start_offset(offsets.log_start_offset)
+                    .with_records(Some(records))
+            }
+            Planned::Error { code, offsets } => partition_error(code, offsets),
+        })
+        .collect()
+}
+
+/// A partition-level error, with offsets where Kafka gives them (OFFSET_OUT_OF_RANGE) and -1
+/// elsewhere.
+fn partition_error(code: ErrorCode, offsets: Option<PartitionOffsets>) -> PartitionData {
+    let (hw, lso, start) = offsets.map_or((-1, -1, -1), |o| {
+        (o.high_watermark, o.last_stable_offset, o.log_start_offset)
+    });
+    PartitionData::default()
+        .with_error_code(code.code())
+        .with_high_watermark(hw)
+        .with_last_stable_offset(lso)
+        .with_log_start_offset(start)
+        // Kafka sends empty (not null) records with an error; librdkafka does not handle null.
+        .with_records(Some(Bytes::new()))
+}
+
+/// The whole request failed: v7+ has a top-level error code; older versions carry it on every
+/// partition, since their encoders have nowhere else to put it.
+fn error_response(wanted: &[Wanted], code: ErrorCode, by_id: bool, version: i16) -> FetchResponse {
+    let results = wanted.iter().map(|_| partition_error(code, None)).collect();
+    let resp = build_response(wanted, results, by_id);
+    if version >= 7 {
+        resp.with_error_code(code.code())
+    } else {
+        resp
+    }
+}
+
 fn build_response(wanted: &[Wanted], results: Vec<PartitionData>, by_id: bool) -> FetchResponse {
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     for (w, data) in wanted.iter().zip(results) {
+        let data = data.with_partition_index(w.index);
         let same = topics.last_mut().filter(|t| {
             if by_id {
                 t.topic_id == w.topic_id

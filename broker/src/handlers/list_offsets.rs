@@ -24,49 +24,58 @@ pub async fn handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsets
             .into_iter()
             .map(|topic| {
                 let name = topic.name.0.to_string();
+                let mut counts = std::collections::HashMap::new();
+                for p in &topic.partitions {
+                    *counts.entry(p.partition_index).or_insert(0) += 1;
+                }
                 let partitions = topic
                     .partitions
                     .into_iter()
                     .map(|p| {
                         let base = ListOffsetsPartitionResponse::default()
                             .with_partition_index(p.partition_index);
-                        let result =
-                            lookup_partition(&state, &name, p.partition_index).and_then(|part| {
-                                check_leader_epoch(p.current_leader_epoch, part.leader_epoch())?;
-                                let o = part.offsets();
-                                let (offset, timestamp) = match p.timestamp {
-                                    LATEST => (
-                                        if read_committed {
-                                            o.last_stable_offset
-                                        } else {
-                                            o.high_watermark
-                                        },
-                                        -1,
-                                    ),
-                                    EARLIEST => (o.log_start_offset, -1),
-                                    EARLIEST_LOCAL if version >= 8 => (o.log_start_offset, -1),
-                                    MAX_TIMESTAMP if version >= 7 => {
-                                        match part.max_timestamp_offset() {
-                                            Ok(found) => found.unwrap_or((-1, -1)),
-                                            Err(e) => return Err(e.code()),
-                                        }
-                                    }
-                                    ts if ts < 0 => return Err(ErrorCode::UnsupportedVersion),
-                                    ts => match part.offset_for_timestamp(ts) {
-                                        Ok(Some((off, t))) => (off, t),
-                                        Ok(None) => (-1, -1),
-                                        Err(e) => return Err(e.code()),
+                        // Kafka answers a partition listed twice with INVALID_REQUEST.
+                        let found = if counts[&p.partition_index] > 1 {
+                            Err(ErrorCode::InvalidRequest)
+                        } else {
+                            lookup_partition(&state, &name, p.partition_index)
+                        };
+                        let result = found.and_then(|part| {
+                            check_leader_epoch(p.current_leader_epoch, part.leader_epoch())?;
+                            let o = part.offsets();
+                            let (offset, timestamp) = match p.timestamp {
+                                LATEST => (
+                                    if read_committed {
+                                        o.last_stable_offset
+                                    } else {
+                                        o.high_watermark
                                     },
-                                };
-                                let epoch = if offset < 0 {
-                                    -1
-                                } else if p.timestamp == LATEST {
-                                    part.leader_epoch()
-                                } else {
-                                    part.epoch_at(offset)
-                                };
-                                Ok((offset, timestamp, epoch))
-                            });
+                                    -1,
+                                ),
+                                EARLIEST => (o.log_start_offset, -1),
+                                EARLIEST_LOCAL if version >= 8 => (o.log_start_offset, -1),
+                                MAX_TIMESTAMP if version >= 7 => {
+                                    match part.max_timestamp_offset() {
+                                        Ok(found) => found.unwrap_or((-1, -1)),
+                                        Err(e) => return Err(e.code()),
+                                    }
+                                }
+                                ts if ts < 0 => return Err(ErrorCode::UnsupportedVersion),
+                                ts => match part.offset_for_timestamp(ts) {
+                                    Ok(Some((off, t))) => (off, t),
+                                    Ok(None) => (-1, -1),
+                                    Err(e) => return Err(e.code()),
+                                },
+                            };
+                            let epoch = if offset < 0 {
+                                -1
+                            } else if p.timestamp == LATEST {
+                                part.leader_epoch()
+                            } else {
+                                part.epoch_at(offset)
+                            };
+                            Ok((offset, timestamp, epoch))
+                        });
                         match result {
                             Ok((offset, timestamp, epoch)) => {
                                 // leader_epoch exists from v4 on

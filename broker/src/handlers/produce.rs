@@ -11,7 +11,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::{blocking_io, lookup_partition, sb};
 use crate::dispatch::{Reply, RequestContext};
-use crate::error::{BrokerError, ErrorCode};
+use crate::error::ErrorCode;
 use crate::log::locate_batch;
 use crate::replica_manager::now_ms;
 
@@ -33,50 +33,46 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
     let state = &ctx.state;
     let mut work = Vec::new();
     let mut answers: HashMap<(String, i32), PartitionProduceResponse> = HashMap::new();
-    let mut order = Vec::new();
+    // Kafka keys a produce request's data by partition: a partition named twice is written
+    // once, with the last batch given for it.
+    let mut batches: indexmap::IndexMap<(String, i32), Bytes> = indexmap::IndexMap::new();
     for topic in req.topic_data {
         let name = topic.name.0.to_string();
         for p in topic.partition_data {
-            order.push((name.clone(), p.index));
-            if !(-1..=1).contains(&acks) {
-                answers.insert(
-                    (name.clone(), p.index),
-                    partition_error(p.index, ErrorCode::InvalidRequiredAcks, None),
-                );
-                continue;
-            }
-            let partition = match lookup_partition(state, &name, p.index) {
-                Ok(part) => part,
-                Err(code) => {
-                    answers.insert(
-                        (name.clone(), p.index),
-                        partition_error(p.index, code, None),
-                    );
-                    continue;
-                }
-            };
-            let records = p.records.unwrap_or_default();
-            // A v3+ produce request carries exactly one batch per partition.
-            let count_ok =
-                matches!(locate_batch(&records), Some((_, size)) if size == records.len());
-            if !count_ok {
-                let err = BrokerError::from(crate::log::BatchError::BatchCount(
-                    usize::from(!records.is_empty()) * 2,
-                ));
-                let msg = if records.is_empty() {
-                    "no record batch".to_string()
-                } else {
-                    "the records are not exactly one complete record batch".to_string()
-                };
-                tracing::info!(topic = %name, partition = p.index, peer = %ctx.peer, "produce rejected: {msg}");
-                answers.insert(
-                    (name.clone(), p.index),
-                    partition_error(p.index, err.code(), Some(msg)),
-                );
-                continue;
-            }
-            work.push((name.clone(), p.index, partition, records));
+            batches.insert((name.clone(), p.index), p.records.unwrap_or_default());
         }
+    }
+    let order: Vec<(String, i32)> = batches.keys().cloned().collect();
+    for ((name, index), records) in batches {
+        if !(-1..=1).contains(&acks) {
+            answers.insert(
+                (name, index),
+                partition_error(index, ErrorCode::InvalidRequiredAcks, None),
+            );
+            continue;
+        }
+        let partition = match lookup_partition(state, &name, index) {
+            Ok(part) => part,
+            Err(code) => {
+                answers.insert((name, index), partition_error(index, code, None));
+                continue;
+            }
+        };
+        // A v3+ produce request carries exactly one batch per partition.
+        if !matches!(locate_batch(&records), Some((_, size)) if size == records.len()) {
+            let msg = if records.is_empty() {
+                "no record batch"
+            } else {
+                "the records are not exactly one complete record batch"
+            };
+            tracing::info!(topic = %name, partition = index, peer = %ctx.peer, "produce rejected: {msg}");
+            answers.insert(
+                (name, index),
+                partition_error(index, ErrorCode::InvalidRecord, Some(msg.to_string())),
+            );
+            continue;
+        }
+        work.push((name, index, partition, records));
     }
     let results = blocking_io(move || {
         let now = now_ms();
@@ -148,7 +144,7 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
 /// request `acks:i16 timeout:i32 [topic:string [partition:i32 records:bytes]]`, response
 /// `[topic:string [partition:i32 error:i16 base_offset:i64 (v2: log_append_time:i64)]]
 /// (v1+: throttle_time_ms:i32)`.
-pub fn unsupported_old_version(correlation_id: i32, version: i16, frame: Bytes) -> Bytes {
+pub fn unsupported_old_version(correlation_id: i32, version: i16, frame: Bytes) -> Option<Bytes> {
     fn read_i16(b: &[u8], at: &mut usize) -> Option<i16> {
         let v = b.get(*at..*at + 2)?;
         *at += 2;
@@ -163,10 +159,11 @@ pub fn unsupported_old_version(correlation_id: i32, version: i16, frame: Bytes) 
     let b = &frame[..];
     let mut at = 8;
     let mut topics: Vec<(Vec<u8>, Vec<i32>)> = Vec::new();
+    let mut acks = 1;
     let parsed = (|| {
         let client_len = read_i16(b, &mut at)?;
         at += client_len.max(0) as usize;
-        let _acks = read_i16(b, &mut at)?;
+        acks = read_i16(b, &mut at)?;
         let _timeout = read_i32(b, &mut at)?;
         let n_topics = read_i32(b, &mut at)?;
         for _ in 0..n_topics.clamp(0, 10_000) {
@@ -212,5 +209,5 @@ pub fn unsupported_old_version(correlation_id: i32, version: i16, frame: Bytes) 
     let mut out = BytesMut::with_capacity(body.len() + 4);
     out.put_i32(body.len() as i32);
     out.put_slice(&body);
-    out.freeze()
+    Some(out.freeze())
 }

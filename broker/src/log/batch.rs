@@ -58,9 +58,6 @@ pub enum BatchError {
     /// Record count, offset deltas or record framing do not agree.
     #[error("invalid record: {0}")]
     InvalidRecord(String),
-    /// A produce request carried zero or several batches for one partition.
-    #[error("produce requests must carry exactly one record batch per partition, got {0}")]
-    BatchCount(usize),
 }
 
 impl BatchError {
@@ -69,7 +66,7 @@ impl BatchError {
         match self {
             BatchError::Truncated(_) | BatchError::CrcMismatch { .. } => ErrorCode::CorruptMessage,
             BatchError::UnsupportedMagic(_) => ErrorCode::InvalidRecord,
-            BatchError::InvalidRecord(_) | BatchError::BatchCount(_) => ErrorCode::InvalidRecord,
+            BatchError::InvalidRecord(_) => ErrorCode::InvalidRecord,
         }
     }
 }

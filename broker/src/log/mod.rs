@@ -118,6 +118,8 @@ pub struct Log {
     recovery_point: i64,
     /// Set after a failed write or fsync: the log then refuses writes.
     offline: bool,
+    /// Set when the partition is deleted: nothing may write into its directory any more.
+    deleted: bool,
 }
 
 const RECOVERY_POINT_FILE: &str = "recovery-point";
@@ -201,6 +203,7 @@ impl Log {
             first_unflushed_ms: None,
             recovery_point: 0,
             offline: false,
+            deleted: false,
         };
         if log.segments.is_empty() {
             let base = log_start_file.max(0);
@@ -229,13 +232,20 @@ impl Log {
         log.log_start_offset = log_start_file.max(first_base).min(log.log_end_offset());
         epochs.truncate_from_end(log.log_end_offset()).map_err(io)?;
         log.epochs = epochs;
-        log.recovery_point = log.log_end_offset();
+        // After a crash the recovered data may exist only in the page cache: keep the old
+        // recovery point (Kafka does the same) so that a second crash re-checks it.
+        log.recovery_point = if clean_shutdown {
+            log.log_end_offset()
+        } else {
+            recovery_point.min(log.log_end_offset())
+        };
         log.write_recovery_point()?;
         Ok(log)
     }
 
     fn active(&self) -> &Segment {
-        // A log always has at least one segment (open and truncate keep one).
+        // A log always has at least one segment: open creates one, and a truncation that fails
+        // part-way takes the log offline, so no caller reaches here without one.
         self.segments
             .values()
             .next_back()
@@ -266,7 +276,10 @@ impl Log {
 
     /// The offset the next record will get.
     pub fn log_end_offset(&self) -> i64 {
-        self.active().next_offset
+        self.segments
+            .values()
+            .next_back()
+            .map_or(self.log_start_offset, |s| s.next_offset)
     }
 
     /// The first offset still in the log.
@@ -311,7 +324,17 @@ impl Log {
         self.segments.len()
     }
 
+    /// Marks the log as belonging to a deleted partition.
+    pub fn mark_deleted(&mut self) {
+        self.deleted = true;
+    }
+
     fn check_online(&self) -> Result<()> {
+        if self.deleted {
+            return Err(BrokerError::UnknownTopicOrPartition(
+                self.dir.display().to_string(),
+            ));
+        }
         if self.offline {
             return Err(BrokerError::LogOffline(self.dir.display().to_string()));
         }
@@ -554,8 +577,17 @@ impl Log {
     }
 
     /// Removes every record at or after `offset` (cut at the start of the batch holding it).
+    /// A failure part-way takes the log offline rather than leaving it half-truncated.
     pub fn truncate_to(&mut self, offset: i64, now_ms: i64) -> Result<()> {
         self.check_online()?;
+        let result = self.truncate_inner(offset, now_ms);
+        if result.is_err() || self.segments.is_empty() {
+            self.offline = true;
+        }
+        result
+    }
+
+    fn truncate_inner(&mut self, offset: i64, now_ms: i64) -> Result<()> {
         if offset >= self.log_end_offset() {
             return Ok(());
         }
@@ -627,10 +659,44 @@ impl Log {
 
     /// Flushes when `flush.ms` has passed since the first unflushed append.
     pub fn flush_if_due(&mut self, now_ms: i64) -> Result<()> {
+        if self.deleted || self.offline {
+            return Ok(());
+        }
+        self.flush_sealed()?;
         match self.first_unflushed_ms {
             Some(first) if now_ms.saturating_sub(first) >= self.config.flush_ms => self.flush(),
             _ => Ok(()),
         }
+    }
+
+    /// Fsyncs segments sealed since the last flush and moves the recovery point to the active
+    /// segment, as Kafka flushes a segment once it is rolled; a restart after a crash then
+    /// re-checks only the active segment.
+    fn flush_sealed(&mut self) -> Result<()> {
+        let active_base = self.active().base_offset;
+        if self.recovery_point >= active_base {
+            return Ok(());
+        }
+        let from = self
+            .segments
+            .range(..=self.recovery_point)
+            .next_back()
+            .map_or(i64::MIN, |(b, _)| *b);
+        let bases: Vec<i64> = self
+            .segments
+            .range(from..active_base)
+            .map(|(b, _)| *b)
+            .collect();
+        for base in bases {
+            if let Some(seg) = self.segments.get_mut(&base) {
+                if let Err(e) = seg.flush() {
+                    let path = seg.log_path().to_path_buf();
+                    return Err(self.fail(path, e));
+                }
+            }
+        }
+        self.recovery_point = active_base;
+        self.write_recovery_point()
     }
 
     fn write_recovery_point(&mut self) -> Result<()> {
@@ -643,7 +709,7 @@ impl Log {
 
     /// Writes what is buffered (index entries) so that a clean restart can skip recovery.
     pub fn close(&mut self) -> Result<()> {
-        if self.offline {
+        if self.offline || self.deleted {
             return Ok(());
         }
         let dir = self.dir.clone();

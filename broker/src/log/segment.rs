@@ -161,6 +161,11 @@ impl Segment {
     }
 
     fn indexes_look_sane(&self) -> io::Result<bool> {
+        // An empty (or missing) offset index over more data than one index interval would make
+        // every lookup scan the segment from its start: rebuild it.
+        if self.index.len() == 0 && self.size > self.index_interval.saturating_mul(2).max(8192) {
+            return Ok(false);
+        }
         let mut prev: Option<(u32, u32)> = None;
         let n = self.index.len();
         for i in n.saturating_sub(2)..n {

@@ -25,6 +25,17 @@ use crate::error::ErrorCode;
 /// in the same place.
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
 
+/// Largest number of partitions the cluster may hold in all, for the same reason.
+pub const MAX_PARTITIONS_TOTAL: usize = 100_000;
+
+fn check_total(image: &MetadataImage, adding: i32) -> Result<(), OpError> {
+    let total = image.partition_count() + adding.max(0) as usize;
+    if total > MAX_PARTITIONS_TOTAL {
+        return Err((ErrorCode::InvalidPartitions, format!("The cluster would have {total} partitions; at most {MAX_PARTITIONS_TOTAL} are allowed.")));
+    }
+    Ok(())
+}
+
 /// A topic to create.
 #[derive(Debug, Clone)]
 pub struct TopicSpec {
@@ -257,6 +268,13 @@ impl Controller {
             let mut answers = Vec::new();
             let mut seen = std::collections::HashSet::new();
             for (name, id) in topics {
+                if name.as_deref().is_some_and(|n| !n.is_empty()) && !id.is_nil() {
+                    answers.push(Err((
+                        ErrorCode::InvalidRequest,
+                        "You may not specify both topic name and topic id.".into(),
+                    )));
+                    continue;
+                }
                 let found = match &name {
                     Some(n) if !n.is_empty() => image.topics.get(n),
                     _ if !id.is_nil() => image.topic_by_id(&id),
@@ -359,6 +377,12 @@ fn plan_topic(
     spec: &TopicSpec,
 ) -> Result<Vec<MetadataRecord>, OpError> {
     validate_topic_name(&spec.name).map_err(|m| (ErrorCode::InvalidTopicException, m))?;
+    if spec.name == "__cluster_metadata" {
+        return Err((
+            ErrorCode::InvalidRequest,
+            "Creation of internal topic __cluster_metadata is prohibited.".into(),
+        ));
+    }
     if image.topics.contains_key(&spec.name) {
         return Err((
             ErrorCode::TopicAlreadyExists,
@@ -423,6 +447,7 @@ fn plan_topic(
         }
         (sorted.len() as i32, 0)
     };
+    check_total(image, partitions)?;
     for (k, v) in &spec.configs {
         validate_topic_config(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
     }
@@ -482,6 +507,7 @@ fn plan_partitions(
     if count > MAX_PARTITIONS_PER_TOPIC {
         return Err((ErrorCode::InvalidPartitions, format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}, got {count}.")));
     }
+    check_total(image, count - current)?;
     let manual = assignments.unwrap_or(&[]);
     if !manual.is_empty() && manual.len() as i32 != count - current {
         return Err((

@@ -50,37 +50,64 @@ impl MetadataLog for FileMetadataLog {
         frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
         frame.extend_from_slice(&crc32c::crc32c(&payload).to_be_bytes());
         frame.extend_from_slice(&payload);
-        self.file.write_all(&frame)?;
-        self.file.sync_data()?;
+        let before = self.file.metadata()?.len();
+        if let Err(e) = self
+            .file
+            .write_all(&frame)
+            .and_then(|_| self.file.sync_data())
+        {
+            // Leave no torn frame behind that later appends would be written after.
+            let _ = self.file.set_len(before);
+            return Err(e);
+        }
         let first = self.next_offset;
         self.next_offset += records.len() as i64;
         Ok(first)
     }
 
+    /// Replays every batch. Only a torn *last* frame (a crash during its write) is cut; a bad
+    /// frame followed by good data, or a record this build does not understand, stops the
+    /// broker with an error instead of silently dropping metadata.
     fn replay(&mut self) -> io::Result<Vec<(i64, Vec<MetadataRecord>)>> {
         let mut data = Vec::new();
         File::open(&self.path)?.read_to_end(&mut data)?;
         let mut out = Vec::new();
         let mut pos = 0usize;
         let mut offset = 0i64;
+        let corrupt = |pos: usize, why: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} at byte {pos}: {why}", self.path.display()),
+            )
+        };
         while pos + 8 <= data.len() {
             let len = u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]])
                 as usize;
             let crc =
                 u32::from_be_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]);
-            let Some(payload) = data.get(pos + 8..pos + 8 + len) else {
+            let end = pos.saturating_add(8).saturating_add(len);
+            let Some(payload) = data.get(pos + 8..end) else {
                 break;
             };
             if crc32c::crc32c(payload) != crc {
-                break;
+                if end == data.len() {
+                    break; // torn last frame
+                }
+                return Err(corrupt(
+                    pos,
+                    "checksum mismatch in the middle of the log".into(),
+                ));
             }
-            let Ok(records) = serde_json::from_slice::<Vec<MetadataRecord>>(payload) else {
-                break;
-            };
+            let records = serde_json::from_slice::<Vec<MetadataRecord>>(payload).map_err(|e| {
+                corrupt(
+                    pos,
+                    format!("undecodable metadata record (written by a newer version?): {e}"),
+                )
+            })?;
             let n = records.len() as i64;
             out.push((offset, records));
             offset += n;
-            pos += 8 + len;
+            pos = end;
         }
         if pos < data.len() {
             tracing::warn!(path = %self.path.display(), valid = pos, total = data.len(), "cutting torn tail of the metadata log");
@@ -120,5 +147,25 @@ mod tests {
         assert_eq!(batches, vec![(0, vec![a, b.clone()]), (2, vec![b.clone()])]);
         assert_eq!(log.append(&[b]).unwrap(), 3);
         assert_eq!(log.replay().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn corruption_in_the_middle_stops_replay_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = FileMetadataLog::open(dir.path()).unwrap();
+        let a = MetadataRecord::Cluster {
+            cluster_id: "abc".into(),
+        };
+        log.append(&[a.clone()]).unwrap();
+        log.append(&[a]).unwrap();
+        drop(log);
+        let path = dir.path().join("metadata.log");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[10] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let mut log = FileMetadataLog::open(dir.path()).unwrap();
+        let err = log.replay().unwrap_err();
+        assert!(err.to_string().contains("checksum"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing is cut");
     }
 }

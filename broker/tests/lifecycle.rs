@@ -1,0 +1,245 @@
+//! Broker lifecycle and capacity: data directories that belong to another node, stray data,
+//! reserved names, parked fetches, duplicated partitions in one request.
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use tributary_broker::error::ErrorCode;
+use tributary_broker::BrokerConfig;
+use tributary_testkit::{record_batch, unique_name, RawClient, TestBroker};
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+async fn create(client: &mut RawClient, topic: &str, partitions: i32) -> i16 {
+    let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+        .with_name(name(topic))
+        .with_num_partitions(partitions)
+        .with_replication_factor(-1)]);
+    client.call(&req, 7).await.unwrap().unwrap().topics[0].error_code
+}
+
+fn config(dir: &std::path::Path, extra: &[(&str, &str)]) -> BrokerConfig {
+    let mut props: BTreeMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    props.insert("listeners".into(), "PLAINTEXT://127.0.0.1:0".into());
+    props.insert("log.dirs".into(), dir.display().to_string());
+    BrokerConfig::from_props(props).unwrap()
+}
+
+#[tokio::test]
+async fn a_data_directory_of_another_node_is_refused_not_wiped() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = tributary_broker::start(config(dir.path(), &[]))
+        .await
+        .unwrap();
+    let mut c = RawClient::connect(&broker.local_addr().to_string())
+        .await
+        .unwrap();
+    assert_eq!(create(&mut c, "keep-me", 2).await, 0);
+    broker.shutdown().await;
+    let err = tributary_broker::start(config(dir.path(), &[("node.id", "2")]))
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("node.id=1"), "{err}");
+    assert!(
+        dir.path().join("keep-me-0").exists() && dir.path().join("keep-me-1").exists(),
+        "data untouched"
+    );
+    let broker = tributary_broker::start(config(dir.path(), &[]))
+        .await
+        .unwrap();
+    assert!(broker.state().replicas.get("keep-me", 1).is_some());
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn data_of_an_unknown_topic_id_is_kept_aside_as_stray() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = tributary_broker::start(config(dir.path(), &[]))
+        .await
+        .unwrap();
+    let addr = broker.local_addr().to_string();
+    let mut c = RawClient::connect(&addr).await.unwrap();
+    assert_eq!(create(&mut c, "t", 1).await, 0);
+    let produce = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(name("t"))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(record_batch(&[b"precious"])))])]);
+    assert_eq!(
+        c.call(&produce, 9).await.unwrap().unwrap().responses[0].partition_responses[0].error_code,
+        0
+    );
+    broker.shutdown().await;
+    // the directory now claims to belong to a topic id the metadata does not know
+    let meta = dir.path().join("t-0/partition.metadata");
+    std::fs::write(
+        &meta,
+        format!("version: 0\ntopic_id: {}\n", uuid::Uuid::new_v4()),
+    )
+    .unwrap();
+    let broker = tributary_broker::start(config(dir.path(), &[]))
+        .await
+        .unwrap();
+    let strays: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with("-stray"))
+        .collect();
+    assert_eq!(strays.len(), 1, "set aside, not deleted");
+    assert!(
+        strays[0]
+            .path()
+            .join("00000000000000000000.log")
+            .metadata()
+            .unwrap()
+            .len()
+            > 0
+    );
+    let p = broker.state().replicas.get("t", 0).unwrap();
+    assert_eq!(
+        p.offsets().log_end_offset,
+        0,
+        "the topic starts afresh, without the foreign data"
+    );
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_metadata_log_name_cannot_be_a_topic() {
+    let broker = TestBroker::start().await;
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    assert_eq!(
+        create(&mut c, "__cluster_metadata", 1).await,
+        ErrorCode::InvalidRequest.code()
+    );
+    let md = c
+        .call(
+            &MetadataRequest::default()
+                .with_topics(Some(vec![
+                    kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                        .with_name(Some(name("__cluster_metadata"))),
+                ]))
+                .with_allow_auto_topic_creation(true),
+            12,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(md.topics[0].error_code, 0, "not auto-created either");
+    assert!(broker
+        .data_dir()
+        .join("__cluster_metadata-0/metadata.log")
+        .exists());
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_fetches_do_not_starve_other_requests() {
+    let broker = TestBroker::start_with(&[("queued.max.requests", "2")]).await;
+    let addr = broker.bootstrap();
+    let topic = unique_name("parked");
+    let mut admin = RawClient::connect(&addr).await.unwrap();
+    assert_eq!(create(&mut admin, &topic, 1).await, 0);
+    let mut parked = Vec::new();
+    for _ in 0..6 {
+        let mut c = RawClient::connect(&addr).await.unwrap();
+        let fetch = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(25_000)
+            .with_min_bytes(10 << 20)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(name(&topic))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(0)
+                    .with_partition_max_bytes(1 << 20)])]);
+        let frame = c.encode(&fetch, 12);
+        c.send_raw(&frame).await.unwrap();
+        parked.push(c);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // With the fetches holding the two request slots this would wait 25 s (past the client's 10 s).
+    let produce = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(name(&topic))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(record_batch(&[b"wake"])))])]);
+    let r = admin
+        .call(&produce, 9)
+        .await
+        .unwrap()
+        .expect("answered while fetches are parked");
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    drop(parked);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn a_partition_named_twice_is_written_once_or_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let topic = unique_name("dup");
+    assert_eq!(create(&mut c, &topic, 1).await, 0);
+    let part = |v: &[u8]| {
+        PartitionProduceData::default()
+            .with_index(0)
+            .with_records(Some(record_batch(&[v])))
+    };
+    let produce = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(name(&topic))
+            .with_partition_data(vec![part(b"first"), part(b"second")])]);
+    let r = c.call(&produce, 9).await.unwrap().unwrap();
+    assert_eq!(r.responses[0].partition_responses.len(), 1);
+    assert_eq!(
+        broker
+            .handle()
+            .state()
+            .replicas
+            .get(&topic, 0)
+            .unwrap()
+            .offsets()
+            .log_end_offset,
+        1,
+        "written once (the last batch wins, as in Kafka)"
+    );
+    let lo = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(name(&topic))
+            .with_partitions(vec![
+                ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_timestamp(-1);
+                2
+            ])]);
+    let r = c.call(&lo, 5).await.unwrap().unwrap();
+    assert!(r.topics[0]
+        .partitions
+        .iter()
+        .all(|p| p.error_code == ErrorCode::InvalidRequest.code()));
+    broker.stop().await;
+}
