@@ -42,7 +42,11 @@ impl Connections {
     pub(crate) async fn wait_closed(&self, timeout: Duration) {
         let all_closed = async {
             loop {
+                // Register for the wake-up before looking at the count, so that a connection
+                // closing in between cannot be missed.
                 let notified = self.closed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
                 if self.open.load(std::sync::atomic::Ordering::Acquire) == 0 {
                     return;
                 }

@@ -127,15 +127,18 @@ impl ReplicaManager {
                         continue;
                     }
                 }
+                // The directory names its topic id before any data goes in, so that data can
+                // never be mistaken for another topic's after a crash.
+                let meta = format!("version: 0\ntopic_id: {}\n", topic.id);
+                let claimed = std::fs::create_dir_all(&dir).and_then(|_| {
+                    crate::log::write_atomically(&dir.join("partition.metadata"), meta.as_bytes())
+                });
+                if let Err(e) = claimed {
+                    tracing::error!(dir = %dir.display(), error = %e, "cannot write partition.metadata; partition is offline");
+                    continue;
+                }
                 match Log::open(&dir, log_config.clone(), self.clean_shutdown, now_ms()) {
                     Ok(log) => {
-                        let meta = format!("version: 0\ntopic_id: {}\n", topic.id);
-                        if let Err(e) = crate::log::write_atomically(
-                            &dir.join("partition.metadata"),
-                            meta.as_bytes(),
-                        ) {
-                            tracing::error!(dir = %dir.display(), error = %e, "cannot write partition.metadata");
-                        }
                         let partition = Partition::new(
                             Arc::clone(&name),
                             topic.id,
