@@ -1,4 +1,4 @@
-"""Python clients against a running Tributary broker: kafka-python and confluent-kafka (librdkafka).
+"""Python clients against a running Tributary broker: kafka-python, confluent-kafka (librdkafka) and aiokafka.
 
 Run by tests/compat/run.sh, which starts the broker and sets COMPAT_BOOTSTRAP=127.0.0.1:PORT.
 By hand:  COMPAT_BOOTSTRAP=127.0.0.1:9092 $COMPAT_VENV/bin/pytest -v tests/compat/test_python.py
@@ -1038,3 +1038,44 @@ def test_kafka_python_admin_create_delete():
 def test_client_versions():
     # recorded in the test log so that a failure can be matched to the client versions
     print("kafka-python", kafka.__version__, "confluent-kafka", confluent_kafka.version(), "librdkafka", confluent_kafka.libversion())
+
+
+def test_aiokafka_produce_and_consume():
+    """aiokafka (asyncio): gzip producer with keys and headers, manual-assignment consumer."""
+    import asyncio
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.structs import TopicPartition as ATopicPartition
+
+    topic = create_topic(uniq("aio"), 3)
+
+    async def run():
+        p = AIOKafkaProducer(bootstrap_servers=BOOT, compression_type="gzip", request_timeout_ms=5000)
+        await p.start()
+        sent = {}
+        try:
+            for i in range(30):
+                md = await p.send_and_wait(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), headers=[("h", b"x")])
+                sent[f"k{i}"] = (md.partition, md.offset)
+        finally:
+            await p.stop()
+        c = AIOKafkaConsumer(bootstrap_servers=BOOT, group_id=None, enable_auto_commit=False, request_timeout_ms=5000)
+        await c.start()
+        got = {}
+        try:
+            tps = [ATopicPartition(topic, i) for i in range(3)]
+            c.assign(tps)
+            await c.seek_to_beginning(*tps)
+            deadline = time.time() + TIMEOUT
+            while len(got) < 30 and time.time() < deadline:
+                for msgs in (await c.getmany(timeout_ms=200)).values():
+                    for m in msgs:
+                        assert m.headers == (("h", b"x"),)
+                        got[m.key.decode()] = (m.partition, m.offset)
+        finally:
+            await c.stop()
+        return sent, got
+
+    sent, got = asyncio.run(run())
+    assert got == sent
+    for key, (partition, _) in sent.items():
+        assert partition == partition_for(key.encode(), 3), f"aiokafka places {key} by murmur2"
