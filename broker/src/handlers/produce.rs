@@ -27,6 +27,29 @@ fn partition_error(
         .with_error_message(message.map(sb))
 }
 
+thread_local! {
+    /// Per-thread buffer the batch is copied into so that the broker can write its offsets
+    /// into it (the request frame is shared and read-only); reused instead of allocated for
+    /// every batch.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Largest scratch buffer kept between requests; a larger batch's buffer is released after use.
+const SCRATCH_KEEP: usize = 4 << 20;
+
+fn with_scratch<T>(records: &[u8], f: impl FnOnce(&mut [u8]) -> T) -> T {
+    SCRATCH.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        buf.clear();
+        buf.extend_from_slice(records);
+        let out = f(&mut buf[..]);
+        if buf.capacity() > SCRATCH_KEEP {
+            *buf = Vec::new();
+        }
+        out
+    })
+}
+
 /// Handles Produce.
 pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceResponse> {
     let acks = req.acks;
@@ -78,8 +101,7 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
         let now = now_ms();
         work.into_iter()
             .map(|(name, index, partition, records)| {
-                let mut batch = BytesMut::from(records);
-                let result = partition.append(&mut batch, acks, now);
+                let result = with_scratch(&records, |batch| partition.append(batch, acks, now));
                 (name, index, result, partition.offsets().log_start_offset)
             })
             .collect::<Vec<_>>()
