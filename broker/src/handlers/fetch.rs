@@ -129,7 +129,8 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
             w.borrow_and_update();
         }
         let w = Arc::clone(&wanted);
-        let planned = match blocking_io(move || plan_all(&w, max_bytes, read_committed)).await {
+        // planning reads batch headers and index entries only
+        let planned = match blocking_io(0, move || plan_all(&w, max_bytes, read_committed)).await {
             Ok(p) => p,
             Err(code) => return error_response(&wanted, code, by_id, ctx.version),
         };
@@ -147,7 +148,7 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
             || watchers.is_empty()
             || *shutdown.borrow();
         if done {
-            return match blocking_io(move || read_planned(planned)).await {
+            return match blocking_io(bytes, move || read_planned(planned)).await {
                 Ok(results) => build_response(&wanted, results, by_id),
                 Err(code) => error_response(&wanted, code, by_id, ctx.version),
             };

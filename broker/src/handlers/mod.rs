@@ -41,19 +41,25 @@ pub(crate) fn topic_name(s: impl Into<String>) -> TopicName {
     TopicName(sb(s))
 }
 
-/// Runs short blocking work (page-cache file I/O of one request) without stalling other tasks.
+/// Bytes of file I/O a request may do on the async worker itself.
+pub(crate) const INLINE_IO_BYTES: usize = 64 * 1024;
+
+/// Runs the file I/O of one request, sized `bytes`.
 ///
-/// On a multi-threaded runtime this is `block_in_place`: the worker hands its other tasks to
-/// the rest of the pool and runs the closure itself, which avoids the thread hop and wake-up of
-/// `spawn_blocking` (tens of microseconds that dominate small produce requests). On a
-/// current-thread runtime it falls back to `spawn_blocking`.
+/// Small work (at most [`INLINE_IO_BYTES`]: a produce of a few records, a fetch of a few
+/// batches) runs right here: a positional read or write of a few kilobytes against the page
+/// cache costs less than handing it to another thread, and that hand-off dominated the latency
+/// of small requests. Larger work goes to the blocking pool with `spawn_blocking`, which keeps
+/// the workers free and the allocator's per-thread caches few (moving workers between threads
+/// with `block_in_place` left freed request buffers stranded in idle threads' heaps).
 pub(crate) async fn blocking_io<T: Send + 'static>(
+    bytes: usize,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ErrorCode> {
-    match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => Ok(tokio::task::block_in_place(f)),
-        _ => blocking(f).await,
+    if bytes <= INLINE_IO_BYTES {
+        return Ok(f());
     }
+    blocking(f).await
 }
 
 /// Runs blocking work (file I/O) off the async runtime.

@@ -97,7 +97,8 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
         }
         work.push((name, index, partition, records));
     }
-    let results = blocking_io(move || {
+    let io_bytes: usize = work.iter().map(|w| w.3.len()).sum();
+    let results = blocking_io(io_bytes, move || {
         let now = now_ms();
         work.into_iter()
             .map(|(name, index, partition, records)| {
