@@ -119,13 +119,28 @@ impl Partition {
     /// acks=all (`acks == -1`) is refused with `NOT_ENOUGH_REPLICAS` while the in-sync replica
     /// set is smaller than `min.insync.replicas`, before anything is written.
     pub fn append(&self, batch: &mut [u8], acks: i16, now_ms: i64) -> Result<AppendInfo> {
-        let mut log = self.log.lock();
-        let min = log.config().min_insync_replicas;
+        let (max, min) = {
+            let log = self.log.lock();
+            (
+                log.config().max_message_bytes,
+                log.config().min_insync_replicas,
+            )
+        };
+        if batch.len() > max {
+            return Err(crate::error::BrokerError::MessageTooLarge {
+                size: batch.len(),
+                max,
+            });
+        }
         let isr = self.isr_size.load(Ordering::Acquire);
         if acks == -1 && (isr as i64) < i64::from(min) {
             return Err(crate::error::BrokerError::NotEnoughReplicas { isr, min });
         }
-        let info = log.append_as_leader(batch, self.leader_epoch(), now_ms)?;
+        // Validation may decompress the batch: it runs before the log lock is taken, so that
+        // fetches and other appends on this partition do not wait for it.
+        let validated = crate::log::Validated::check(batch)?;
+        let mut log = self.log.lock();
+        let info = log.append_validated(batch, validated, self.leader_epoch(), now_ms)?;
         let leo = log.log_end_offset();
         self.log_end_offset.store(leo, Ordering::Release);
         // One replica: the ISR is this broker alone, so the high watermark follows the LEO.

@@ -290,6 +290,7 @@ pub fn for_each_record(
     if header.compression() == 0 {
         return walk_records(body, header, f);
     }
+    let _turn = super::compression::turn(body.len());
     let plain = super::compression::decompress(header.compression(), body)?;
     walk_records(&plain, header, f)
 }
@@ -322,7 +323,30 @@ fn walk_records(
                 "record {expected} has offset delta {delta}"
             )));
         }
-        let (key_len, _) = read_varint(&body[a + b..]).ok_or_else(|| bad("bad key length"))?;
+        // key, value and headers must fill the record exactly, as Kafka's DefaultRecord reads it
+        let mut at = a + b;
+        let key_len = read_field(body, &mut at).ok_or_else(|| bad("key overruns the record"))?;
+        read_field(body, &mut at).ok_or_else(|| bad("value overruns the record"))?;
+        let (headers, n) = read_varint(body.get(at..).unwrap_or_default())
+            .ok_or_else(|| bad("bad header count"))?;
+        at += n;
+        if headers < 0 {
+            return Err(bad(&format!("negative header count {headers}")));
+        }
+        for _ in 0..headers {
+            let key =
+                read_field(body, &mut at).ok_or_else(|| bad("header key overruns the record"))?;
+            if key < 0 {
+                return Err(bad("null header key"));
+            }
+            read_field(body, &mut at).ok_or_else(|| bad("header value overruns the record"))?;
+        }
+        if at != body.len() {
+            return Err(bad(&format!(
+                "{} bytes left over inside the record",
+                body.len() - at
+            )));
+        }
         let info = RecordInfo {
             offset_delta: delta,
             timestamp: header.base_timestamp.saturating_add(ts_delta),
@@ -341,9 +365,29 @@ fn walk_records(
     Ok(())
 }
 
-/// Sets a CreateTime batch's max timestamp to the largest record timestamp when the producer
-/// wrote another value, recomputing the CRC (Kafka's `setMaxTimestamp`).
-pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) {
+/// Reads a varint length and skips that many bytes (none for -1, a null field); returns the
+/// length, or `None` when the field does not fit.
+fn read_field(body: &[u8], at: &mut usize) -> Option<i32> {
+    let (len, n) = read_varint(body.get(*at..)?)?;
+    *at += n;
+    if len < -1 {
+        return None;
+    }
+    if len > 0 {
+        let end = at.checked_add(len as usize)?;
+        if end > body.len() {
+            return None;
+        }
+        *at = end;
+    }
+    Some(len)
+}
+
+/// Makes a batch a CreateTime batch whose max timestamp is `max_timestamp`, recomputing the CRC
+/// (Kafka's `setMaxTimestamp(CREATE_TIME, max)`).
+pub fn set_create_time_max(batch: &mut [u8], max_timestamp: i64) {
+    let attributes = be_i16(batch, ATTRIBUTES_OFFSET) & !TIMESTAMP_TYPE_FLAG;
+    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
     batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
         .copy_from_slice(&max_timestamp.to_be_bytes());
     let crc = compute_crc(batch);
@@ -526,6 +570,51 @@ pub(crate) mod tests {
             (42, 7, 99)
         );
         assert!(h.is_log_append_time());
+    }
+
+    fn recrc(b: &mut [u8]) {
+        let crc = compute_crc(b);
+        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+
+    #[test]
+    fn record_fields_must_fill_the_record_exactly() {
+        // record layout: [len][attr][tsDelta][offsetDelta][keyLen]... ; keyLen of "k0" is 2 (zigzag 4)
+        let good = make_batch(&[b"value"], 5);
+        let key_len_at = HEADER_LEN + 1 + 1 + 1 + 1;
+        assert_eq!(good[key_len_at], 4);
+        let mut overrun = good.clone();
+        overrun[key_len_at] = 0x7e; // 63 bytes of key in a short record
+        recrc(&mut overrun);
+        assert!(matches!(
+            validate_produced(&overrun),
+            Err(BatchError::InvalidRecord(_))
+        ));
+        let mut negative = good.clone();
+        negative[key_len_at] = 5; // zigzag -3
+        recrc(&mut negative);
+        assert!(matches!(
+            validate_produced(&negative),
+            Err(BatchError::InvalidRecord(_))
+        ));
+        let mut null_key = good.clone();
+        null_key[key_len_at] = 1; // zigzag -1: null key, the 2 key bytes are now left over
+        recrc(&mut null_key);
+        assert!(matches!(
+            validate_produced(&null_key),
+            Err(BatchError::InvalidRecord(_))
+        ));
+    }
+
+    #[test]
+    fn create_time_max_clears_the_append_time_flag() {
+        let mut b = make_batch(&[b"v"], 5);
+        assign(&mut b, 0, 0, Some(99));
+        assert!(check_stored(&b).unwrap().is_log_append_time());
+        set_create_time_max(&mut b, 7);
+        let h = check_stored(&b).unwrap();
+        assert!(!h.is_log_append_time());
+        assert_eq!(h.max_timestamp, 7);
     }
 
     #[test]

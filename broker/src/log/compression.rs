@@ -14,34 +14,80 @@ use super::batch::BatchError;
 /// `max.message.bytes`) would need a compression ratio above 128:1 to reach it.
 pub const DECOMPRESSED_LIMIT: usize = 128 << 20;
 
+/// Largest expansion allowed relative to the compressed size (with a 1 MiB floor), so that the
+/// memory a batch can claim is proportional to the bytes its sender actually sent.
+const MAX_RATIO: usize = 256;
+
+/// Compressed size above which a batch counts against [`MAX_CONCURRENT_LARGE`]. Smaller ones
+/// (at most 16 MiB decompressed, see [`MAX_RATIO`]) are handled on the request's own thread.
+const LARGE_INPUT: usize = 64 * 1024;
+
+/// Large batches decompressed at once in the whole broker; more wait their turn.
+const MAX_CONCURRENT_LARGE: usize = 4;
+
+static LARGE_ACTIVE: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static LARGE_FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// A turn at decompressing a large batch; the turn ends when this is dropped.
+pub struct Turn(bool);
+
+/// Waits for a turn when `compressed_len` is large. Large batches are handled on blocking
+/// threads (see `handlers::blocking_io`), so waiting here never stalls the async workers.
+pub fn turn(compressed_len: usize) -> Turn {
+    if compressed_len <= LARGE_INPUT {
+        return Turn(false);
+    }
+    let mut active = LARGE_ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+    while *active >= MAX_CONCURRENT_LARGE {
+        active = LARGE_FREED.wait(active).unwrap_or_else(|e| e.into_inner());
+    }
+    *active += 1;
+    Turn(true)
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if self.0 {
+            let mut active = LARGE_ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+            *active -= 1;
+            LARGE_FREED.notify_one();
+        }
+    }
+}
+
+/// The decompressed size allowed for `compressed_len` bytes of input.
+fn limit_for(compressed_len: usize) -> usize {
+    compressed_len
+        .saturating_mul(MAX_RATIO)
+        .max(1 << 20)
+        .min(DECOMPRESSED_LIMIT)
+}
+
 /// The magic that starts Java's (xerial) framed snappy format.
 const XERIAL_MAGIC: &[u8] = b"\x82SNAPPY\x00";
 
-fn too_big() -> BatchError {
-    BatchError::InvalidRecord(format!(
-        "batch decompresses to more than {DECOMPRESSED_LIMIT} bytes"
-    ))
+fn too_big(limit: usize) -> BatchError {
+    BatchError::InvalidRecord(format!("batch decompresses to more than {limit} bytes"))
 }
 
-fn read_bounded(mut reader: impl Read, codec: &str) -> Result<Vec<u8>, BatchError> {
+fn read_bounded(mut reader: impl Read, codec: &str, limit: usize) -> Result<Vec<u8>, BatchError> {
     let mut out = Vec::new();
-    let limit = DECOMPRESSED_LIMIT as u64 + 1;
     reader
         .by_ref()
-        .take(limit)
+        .take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| BatchError::Truncated(format!("invalid {codec} data: {e}")))?;
-    if out.len() > DECOMPRESSED_LIMIT {
-        return Err(too_big());
+    if out.len() > limit {
+        return Err(too_big(limit));
     }
     Ok(out)
 }
 
-fn snappy_raw(block: &[u8], out: &mut Vec<u8>) -> Result<(), BatchError> {
+fn snappy_raw(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), BatchError> {
     let bad = |e: snap::Error| BatchError::Truncated(format!("invalid snappy data: {e}"));
     let len = snap::raw::decompress_len(block).map_err(bad)?;
-    if out.len() + len > DECOMPRESSED_LIMIT {
-        return Err(too_big());
+    if out.len() + len > limit {
+        return Err(too_big(limit));
     }
     let start = out.len();
     out.resize(start + len, 0);
@@ -53,12 +99,13 @@ fn snappy_raw(block: &[u8], out: &mut Vec<u8>) -> Result<(), BatchError> {
 
 /// Decompresses `data` written with codec `codec` (1 gzip, 2 snappy, 3 lz4, 4 zstd).
 pub fn decompress(codec: i16, data: &[u8]) -> Result<Vec<u8>, BatchError> {
+    let limit = limit_for(data.len());
     match codec {
-        1 => read_bounded(flate2::read::GzDecoder::new(data), "gzip"),
+        1 => read_bounded(flate2::read::GzDecoder::new(data), "gzip", limit),
         2 => {
             let mut out = Vec::new();
             if !data.starts_with(XERIAL_MAGIC) {
-                snappy_raw(data, &mut out)?;
+                snappy_raw(data, &mut out, limit)?;
                 return Ok(out);
             }
             // xerial framing: 16-byte header, then blocks of `length: u32 BE, raw snappy`
@@ -72,7 +119,7 @@ pub fn decompress(codec: i16, data: &[u8]) -> Result<Vec<u8>, BatchError> {
                 let block = len
                     .and_then(|l| rest.get(4..4 + l))
                     .ok_or_else(|| BatchError::Truncated("torn snappy block".into()))?;
-                snappy_raw(block, &mut out)?;
+                snappy_raw(block, &mut out, limit)?;
                 rest = &rest[4 + block.len()..];
             }
             Ok(out)
@@ -80,12 +127,12 @@ pub fn decompress(codec: i16, data: &[u8]) -> Result<Vec<u8>, BatchError> {
         3 => {
             let decoder = lz4::Decoder::new(data)
                 .map_err(|e| BatchError::Truncated(format!("invalid lz4 data: {e}")))?;
-            read_bounded(decoder, "lz4")
+            read_bounded(decoder, "lz4", limit)
         }
         4 => {
             let decoder = zstd::stream::read::Decoder::new(data)
                 .map_err(|e| BatchError::Truncated(format!("invalid zstd data: {e}")))?;
-            read_bounded(decoder, "zstd")
+            read_bounded(decoder, "zstd", limit)
         }
         other => Err(BatchError::InvalidRecord(format!(
             "unknown compression codec {other}"
@@ -123,7 +170,15 @@ mod tests {
         let bomb =
             zstd::encode_all(std::io::repeat(0).take(DECOMPRESSED_LIMIT as u64 + 10), 3).unwrap();
         assert!(bomb.len() < 1 << 20, "a small input");
-        assert_eq!(decompress(4, &bomb).unwrap_err(), too_big());
+        assert_eq!(
+            decompress(4, &bomb).unwrap_err(),
+            too_big(limit_for(bomb.len()))
+        );
+        let small_bomb = zstd::encode_all(std::io::repeat(0).take(4 << 20), 3).unwrap();
+        assert!(
+            decompress(4, &small_bomb).is_err(),
+            "a tiny input may not inflate past 1 MiB"
+        );
         assert!(decompress(4, b"not zstd").is_err());
         assert!(decompress(2, &framed[..framed.len() - 3]).is_err());
         assert!(decompress(9, b"x").is_err());

@@ -23,7 +23,29 @@ pub use segment::FileSlice;
 /// Validates a record batch as a producer sent it (header, sizes, CRC-32C, record framing and
 /// offset deltas) without appending it.
 pub fn validate_batch(batch: &[u8]) -> std::result::Result<BatchHeader, BatchError> {
-    batch::validate_produced(batch).map(|(h, _)| h)
+    Validated::check(batch).map(|v| v.header)
+}
+
+/// A produced batch that passed validation, with what the topic rules need to know.
+#[derive(Debug, Clone, Copy)]
+pub struct Validated {
+    header: BatchHeader,
+    summary: batch::RecordSummary,
+}
+
+impl Validated {
+    /// Checks a batch as a producer sent it: everything stored batches must satisfy, every
+    /// record's framing (decompressing if needed), and no control records (only the broker
+    /// writes those).
+    pub fn check(batch: &[u8]) -> std::result::Result<Validated, BatchError> {
+        let (header, summary) = batch::validate_produced(batch)?;
+        if header.is_control() {
+            return Err(BatchError::InvalidRecord(
+                "Clients are not allowed to write control records".into(),
+            ));
+        }
+        Ok(Validated { header, summary })
+    }
 }
 
 use std::collections::BTreeMap;
@@ -356,6 +378,20 @@ impl Log {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo> {
+        let validated = Validated::check(batch)?;
+        self.append_validated(batch, validated, leader_epoch, now_ms)
+    }
+
+    /// Appends a batch already checked by [`Validated::check`] (done outside the partition
+    /// lock, since it may decompress): applies the topic's size, key and timestamp rules,
+    /// assigns the base offset, the leader epoch and, on `LogAppendTime` topics, the timestamp.
+    pub fn append_validated(
+        &mut self,
+        batch: &mut [u8],
+        validated: Validated,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo> {
         self.check_online()?;
         if batch.len() > self.config.max_message_bytes {
             return Err(BrokerError::MessageTooLarge {
@@ -363,13 +399,16 @@ impl Log {
                 max: self.config.max_message_bytes,
             });
         }
-        let (header, summary) = batch::validate_produced(batch)?;
+        let Validated { header, summary } = validated;
         self.check_records(&summary, now_ms)?;
         let base_offset = self.log_end_offset();
         let append_time = self.config.log_append_time.then_some(now_ms);
-        // CreateTime: the batch's max timestamp is what its records say, as in Kafka.
-        if append_time.is_none() && header.max_timestamp != summary.max_timestamp {
-            batch::set_max_timestamp(batch, summary.max_timestamp);
+        // CreateTime: the batch's max timestamp is what its records say and the timestamp type
+        // is CreateTime, whatever the producer wrote (Kafka's setMaxTimestamp).
+        if append_time.is_none()
+            && (header.max_timestamp != summary.max_timestamp || header.is_log_append_time())
+        {
+            batch::set_create_time_max(batch, summary.max_timestamp);
         }
         batch::assign(batch, base_offset, leader_epoch, append_time);
         let header = BatchHeader {
