@@ -25,7 +25,10 @@ pub struct RequestContext {
     /// Address of the client.
     pub peer: SocketAddr,
     /// The request's share of `queued.max.requests` and `queued.max.request.bytes`.
-    permits: parking_lot::Mutex<Option<Permits>>,
+    permits: parking_lot::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+    /// The request's share of `queued.max.request.bytes`, held until it is answered (its frame
+    /// stays in memory that long).
+    _memory: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// What a request holds of the broker's bounded capacity while it is handled.
@@ -35,8 +38,9 @@ pub(crate) struct Permits {
 }
 
 impl RequestContext {
-    /// Gives back the request's capacity before a long wait (a Fetch parked until data
-    /// arrives), so that parked requests never starve the ones that would wake them.
+    /// Gives back the request's `queued.max.requests` slot before a long wait (a Fetch parked
+    /// until data arrives), so that parked requests never starve the ones that would wake them.
+    /// The memory it holds stays reserved.
     pub fn release_capacity(&self) {
         self.permits.lock().take();
     }
@@ -216,7 +220,8 @@ pub(crate) async fn handle(
         version,
         client_id: header.client_id,
         peer,
-        permits: parking_lot::Mutex::new(Some(permits)),
+        permits: parking_lot::Mutex::new(Some(permits._slot)),
+        _memory: permits._memory,
     };
     tracing::trace!(api = ?key, version, correlation_id, %peer, "request");
     route(ctx, key, correlation_id, &mut body).await

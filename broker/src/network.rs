@@ -121,25 +121,31 @@ async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>) {
     // Two responses in flight at most (Kafka mutes a connection until its response is sent):
     // the reader may finish the next request while the writer sends the previous answer.
     let (tx, mut rx) = mpsc::channel::<Bytes>(1);
-    let writer_task = tokio::spawn(async move {
+    let idle = Duration::from_millis(state.config.connections_max_idle_ms);
+    let mut writer_task = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
-            if writer.write_all(&frame).await.is_err() {
-                return;
+            // A peer that stops reading (zero TCP window) is cut off after the idle time.
+            match tokio::time::timeout(idle, writer.write_all(&frame)).await {
+                Ok(Ok(())) => {}
+                _ => return,
             }
         }
-        let _ = writer.shutdown().await;
+        let _ = tokio::time::timeout(idle, writer.shutdown()).await;
     });
     let mut shutdown = state.shutdown.clone();
     let reason = tokio::select! {
-        r = read_loop(&mut reader, peer, &state, &tx) => r,
+        biased;
         _ = shutdown.changed() => None,
+        r = read_loop(&mut reader, peer, &state, &tx) => r,
     };
     match reason {
         Some(r) => tracing::info!(%peer, reason = %r, "closing connection"),
         None => tracing::debug!(%peer, "connection closed"),
     }
     drop(tx);
-    let _ = writer_task.await;
+    if tokio::time::timeout(idle, &mut writer_task).await.is_err() {
+        writer_task.abort();
+    }
 }
 
 /// Reads and handles requests until the peer goes away (`None`) or must be cut off.

@@ -92,6 +92,8 @@ impl Partition {
     /// taken before the deletion fail or do nothing instead of touching a deleted directory.
     pub(crate) fn mark_deleted(&self) {
         self.log.lock().mark_deleted();
+        // Wake parked fetches so that they answer UNKNOWN_TOPIC_OR_PARTITION now.
+        self.high_watermark.send_modify(|_| {});
     }
 
     pub(crate) fn set_isr_size(&self, n: usize) {

@@ -24,6 +24,9 @@ pub struct ReplicaManager {
     config: Arc<BrokerConfig>,
     clean_shutdown: bool,
     partitions: RwLock<HashMap<Key, Arc<Partition>>>,
+    /// Set when a partition could not be opened: such a log was never checked, so the next
+    /// start must not trust it as cleanly closed.
+    open_failed: std::sync::atomic::AtomicBool,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -36,16 +39,22 @@ pub fn now_ms() -> i64 {
 /// `<dir name>.<uuid>-<suffix>` beside `dir`, with the directory-name part cut so that the
 /// whole name fits the 255-byte file-name limit (Kafka caps it the same way).
 fn capped_sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let tail = format!(".{}-{suffix}", Uuid::new_v4().simple());
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let mut keep = name.len().min(255 - tail.len());
-    while !name.is_char_boundary(keep) {
+    // `-<partition>` is kept whole; the topic part is what gets cut.
+    let partition = name
+        .rsplit_once('-')
+        .map(|(_, p)| format!("-{p}"))
+        .unwrap_or_default();
+    let topic = name.strip_suffix(partition.as_str()).unwrap_or(&name);
+    let tail = format!("{partition}.{}-{suffix}", Uuid::new_v4().simple());
+    let mut keep = topic.len().min(255usize.saturating_sub(tail.len()));
+    while !topic.is_char_boundary(keep) {
         keep -= 1;
     }
-    dir.with_file_name(format!("{}{tail}", &name[..keep]))
+    dir.with_file_name(format!("{}{tail}", &topic[..keep]))
 }
 
 fn read_topic_id(dir: &Path) -> Option<Uuid> {
@@ -63,6 +72,7 @@ impl ReplicaManager {
             config,
             clean_shutdown,
             partitions: RwLock::new(HashMap::new()),
+            open_failed: Default::default(),
         }
     }
 
@@ -135,6 +145,8 @@ impl ReplicaManager {
                 });
                 if let Err(e) = claimed {
                     tracing::error!(dir = %dir.display(), error = %e, "cannot write partition.metadata; partition is offline");
+                    self.open_failed
+                        .store(true, std::sync::atomic::Ordering::Release);
                     continue;
                 }
                 match Log::open(&dir, log_config.clone(), self.clean_shutdown, now_ms()) {
@@ -150,7 +162,9 @@ impl ReplicaManager {
                         self.partitions.write().insert(key, Arc::new(partition));
                     }
                     Err(e) => {
-                        tracing::error!(dir = %dir.display(), error = %e, "cannot open partition log; partition is offline")
+                        tracing::error!(dir = %dir.display(), error = %e, "cannot open partition log; partition is offline");
+                        self.open_failed
+                            .store(true, std::sync::atomic::Ordering::Release)
                     }
                 }
             }
@@ -234,7 +248,7 @@ impl ReplicaManager {
 
     /// Flushes and closes every log for a clean restart; returns whether all closed cleanly.
     pub fn shutdown(&self) -> bool {
-        let mut clean = true;
+        let mut clean = !self.open_failed.load(std::sync::atomic::Ordering::Acquire);
         for p in self.all() {
             if let Err(e) = p.close() {
                 tracing::error!(topic = %p.topic, partition = p.index, error = %e, "close failed");

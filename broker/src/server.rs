@@ -267,18 +267,18 @@ impl BrokerHandle {
     /// shutdown marker so the next start skips recovery.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
-        // Connections finish the request in hand (an append is never cut in half) and close;
-        // only then are the logs closed.
-        self.state
-            .connections
-            .wait_closed(Duration::from_secs(10))
-            .await;
+        // Stop accepting first, then let connections finish the request in hand (an append is
+        // never cut in half) and close; only then are the logs closed.
         for t in &self.tasks {
             t.abort();
         }
         for t in self.tasks {
             let _ = t.await;
         }
+        self.state
+            .connections
+            .wait_closed(Duration::from_secs(10))
+            .await;
         let state = Arc::clone(&self.state);
         let dir = state.config.data_dir.clone();
         let clean = tokio::task::spawn_blocking(move || state.replicas.shutdown())

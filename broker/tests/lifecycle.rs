@@ -243,3 +243,60 @@ async fn a_partition_named_twice_is_written_once_or_refused() {
         .all(|p| p.error_code == ErrorCode::InvalidRequest.code()));
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_topic_answers_its_parked_fetches_at_once() {
+    let broker = TestBroker::start().await;
+    let addr = broker.bootstrap();
+    let topic = unique_name("gone");
+    let mut admin = RawClient::connect(&addr).await.unwrap();
+    assert_eq!(create(&mut admin, &topic, 1).await, 0);
+    let mut fetcher = RawClient::connect(&addr).await.unwrap();
+    let fetch = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(25_000)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(name(&topic))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(1 << 20)])]);
+    let frame = fetcher.encode(&fetch, 12);
+    fetcher.send_raw(&frame).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let del = DeleteTopicsRequest::default().with_topic_names(vec![name(&topic)]);
+    assert_eq!(
+        admin.call(&del, 5).await.unwrap().unwrap().responses[0].error_code,
+        0
+    );
+    // answered well before max_wait (the client gives up after 10 s)
+    let mut resp = fetcher.read_frame().await.unwrap().expect("fetch answered");
+    <ResponseHeader as kafka_protocol::protocol::Decodable>::decode(&mut resp, 1).unwrap();
+    let r = <FetchResponse as kafka_protocol::protocol::Decodable>::decode(&mut resp, 12).unwrap();
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn delete_topics_naming_a_topic_twice_deletes_nothing() {
+    let broker = TestBroker::start().await;
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let topic = unique_name("twice");
+    assert_eq!(create(&mut c, &topic, 1).await, 0);
+    let del = DeleteTopicsRequest::default().with_topic_names(vec![name(&topic), name(&topic)]);
+    let r = c.call(&del, 5).await.unwrap().unwrap();
+    assert!(r
+        .responses
+        .iter()
+        .all(|t| t.error_code == ErrorCode::InvalidRequest.code()));
+    assert!(
+        broker.handle().state().image().topics.contains_key(&topic),
+        "still there"
+    );
+    broker.stop().await;
+}

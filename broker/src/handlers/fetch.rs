@@ -14,7 +14,7 @@
 //! Fetch sessions (KIP-227) are declined: the response carries session id 0, and clients then
 //! send full fetch requests, as Kafka allows.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,7 +67,7 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
     let image = state.image();
     let by_id = ctx.version >= 13;
     let mut wanted = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = HashMap::new();
     for topic in &req.topics {
         let (name, id, known) = if by_id {
             match image.topic_by_id(&topic.topic_id) {
@@ -80,10 +80,17 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
             (name, id, true)
         };
         for p in &topic.partitions {
-            // A partition named twice is served once, as Kafka builds a map of them.
-            if !seen.insert((id, name.clone(), p.partition)) {
-                continue;
+            // A partition named twice is served once, with its last position, as Kafka builds
+            // a map of them.
+            if let Some(i) = seen.remove(&(id, name.clone(), p.partition)) {
+                wanted.remove(i);
+                for v in seen.values_mut() {
+                    if *v > i {
+                        *v -= 1;
+                    }
+                }
             }
+            seen.insert((id, name.clone(), p.partition), wanted.len());
             let target = if !known {
                 Err(ErrorCode::UnknownTopicId)
             } else {
@@ -124,6 +131,7 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
         .collect();
     let mut shutdown = state.shutdown.clone();
     let mut released = false;
+    let mut stopping = false;
     loop {
         for w in &mut watchers {
             w.borrow_and_update();
@@ -146,7 +154,8 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
             || has_error
             || tokio::time::Instant::now() >= deadline
             || watchers.is_empty()
-            || *shutdown.borrow();
+            || *shutdown.borrow()
+            || stopping;
         if done {
             return match blocking_io(bytes, move || read_planned(planned)).await {
                 Ok(results) => build_response(&wanted, results, by_id),
@@ -162,7 +171,12 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
         tokio::select! {
             _ = changed => {}
             _ = tokio::time::sleep_until(deadline) => {}
-            _ = shutdown.changed() => {}
+            changed = shutdown.changed() => {
+                // A dropped sender (broker stopped without a clean shutdown) also ends the wait.
+                if changed.is_err() {
+                    stopping = true;
+                }
+            }
         }
     }
 }

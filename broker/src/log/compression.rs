@@ -59,8 +59,7 @@ impl Drop for Turn {
 fn limit_for(compressed_len: usize) -> usize {
     compressed_len
         .saturating_mul(MAX_RATIO)
-        .max(1 << 20)
-        .min(DECOMPRESSED_LIMIT)
+        .clamp(1 << 20, DECOMPRESSED_LIMIT)
 }
 
 /// The magic that starts Java's (xerial) framed snappy format.

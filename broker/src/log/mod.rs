@@ -523,6 +523,11 @@ impl Log {
         max_offset: i64,
         min_one: bool,
     ) -> Result<ReadInfo> {
+        if self.deleted {
+            return Err(BrokerError::UnknownTopicOrPartition(
+                self.dir.display().to_string(),
+            ));
+        }
         let leo = self.log_end_offset();
         if offset < self.log_start_offset || offset > leo {
             return Err(BrokerError::OffsetOutOfRange {

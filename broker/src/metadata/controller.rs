@@ -264,42 +264,55 @@ impl Controller {
     ) -> Vec<Result<(String, Uuid), OpError>> {
         let count = topics.len();
         self.run(move |image, _| {
-            let mut records = Vec::new();
-            let mut answers = Vec::new();
-            let mut seen = std::collections::HashSet::new();
-            for (name, id) in topics {
-                if name.as_deref().is_some_and(|n| !n.is_empty()) && !id.is_nil() {
-                    answers.push(Err((
-                        ErrorCode::InvalidRequest,
-                        "You may not specify both topic name and topic id.".into(),
-                    )));
-                    continue;
-                }
-                let found = match &name {
-                    Some(n) if !n.is_empty() => image.topics.get(n),
-                    _ if !id.is_nil() => image.topic_by_id(&id),
-                    _ => None,
-                };
-                let answer = match found {
-                    None if name.as_deref().is_some_and(|n| !n.is_empty()) => Err((
-                        ErrorCode::UnknownTopicOrPartition,
-                        ErrorCode::UnknownTopicOrPartition.message().to_string(),
-                    )),
-                    None => Err((
-                        ErrorCode::UnknownTopicId,
-                        ErrorCode::UnknownTopicId.message().to_string(),
-                    )),
-                    Some(t) if !seen.insert(t.id) => Err((
-                        ErrorCode::InvalidRequest,
-                        format!("Duplicate topic {} in request", t.name),
-                    )),
-                    Some(t) => {
-                        records.push(MetadataRecord::RemoveTopic { topic_id: t.id });
-                        Ok((t.name.clone(), t.id))
+            // Resolve every entry first: a topic named twice (by name, by id, or both) is refused
+            // everywhere it appears and deleted nowhere, as Kafka answers.
+            let resolved: Vec<Result<(String, Uuid), OpError>> = topics
+                .iter()
+                .map(|(name, id)| {
+                    let has_name = name.as_deref().is_some_and(|n| !n.is_empty());
+                    if has_name && !id.is_nil() {
+                        return Err((
+                            ErrorCode::InvalidRequest,
+                            "You may not specify both topic name and topic id.".into(),
+                        ));
                     }
-                };
-                answers.push(answer);
+                    let found = if has_name {
+                        name.as_ref().and_then(|n| image.topics.get(n))
+                    } else {
+                        image.topic_by_id(id)
+                    };
+                    match found {
+                        Some(t) => Ok((t.name.clone(), t.id)),
+                        None if has_name => Err((
+                            ErrorCode::UnknownTopicOrPartition,
+                            ErrorCode::UnknownTopicOrPartition.message().to_string(),
+                        )),
+                        None => Err((
+                            ErrorCode::UnknownTopicId,
+                            ErrorCode::UnknownTopicId.message().to_string(),
+                        )),
+                    }
+                })
+                .collect();
+            let mut seen: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
+            for (_, id) in resolved.iter().flatten() {
+                *seen.entry(*id).or_default() += 1;
             }
+            let mut records = Vec::new();
+            let answers = resolved
+                .into_iter()
+                .map(|r| match r {
+                    Ok((name, id)) if seen[&id] > 1 => Err((
+                        ErrorCode::InvalidRequest,
+                        format!("Duplicate topic {name} in request"),
+                    )),
+                    Ok((name, id)) => {
+                        records.push(MetadataRecord::RemoveTopic { topic_id: id });
+                        Ok((name, id))
+                    }
+                    Err(e) => Err(e),
+                })
+                .collect();
             (records, answers)
         })
         .await

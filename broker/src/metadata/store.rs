@@ -86,6 +86,9 @@ impl MetadataLog for FileMetadataLog {
             let crc =
                 u32::from_be_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]);
             let end = pos.saturating_add(8).saturating_add(len);
+            if len == 0 && data[pos..].iter().all(|b| *b == 0) {
+                break; // zero-filled tail (space allocated but never written, e.g. power loss)
+            }
             let Some(payload) = data.get(pos + 8..end) else {
                 break;
             };
