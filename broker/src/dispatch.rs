@@ -96,7 +96,7 @@ macro_rules! routes {
             }
         }
 
-        /// Decodes a request frame the way [`handle`] does, without handling it: the entry
+        /// Decodes a request frame the way the broker does when it serves it, without handling it: the entry
         /// point of the request-decoding fuzz target. Never panics; errors say why the frame
         /// would close the connection.
         pub fn decode_frame(frame: Bytes) -> Result<(), String> {

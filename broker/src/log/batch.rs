@@ -129,7 +129,7 @@ pub fn locate(buf: &[u8]) -> Option<(i64, usize)> {
 }
 
 impl BatchHeader {
-    /// Parses the header at the start of `buf` (at least [`HEADER_LEN`] bytes).
+    /// Parses the header at the start of `buf` (at least 61 bytes).
     pub fn parse(buf: &[u8]) -> Result<Self, BatchError> {
         if buf.len() < HEADER_LEN {
             return Err(BatchError::Truncated(format!(

@@ -678,23 +678,7 @@ impl Log {
         if leo == self.recovery_point && self.unflushed_messages == 0 {
             return Ok(());
         }
-        let from = self.recovery_point;
-        let bases: Vec<i64> = self
-            .segments
-            .range(..=from)
-            .next_back()
-            .map(|(b, _)| *b)
-            .into_iter()
-            .chain(self.segments.range(from + 1..).map(|(b, _)| *b))
-            .collect();
-        for base in bases {
-            if let Some(seg) = self.segments.get_mut(&base) {
-                if let Err(e) = seg.flush() {
-                    let path = seg.log_path().to_path_buf();
-                    return Err(self.fail(path, e));
-                }
-            }
-        }
+        self.fsync_from_recovery_point(i64::MAX)?;
         self.recovery_point = leo;
         self.unflushed_messages = 0;
         self.first_unflushed_ms = None;
@@ -721,6 +705,14 @@ impl Log {
         if self.recovery_point >= active_base {
             return Ok(());
         }
+        self.fsync_from_recovery_point(active_base)?;
+        self.recovery_point = active_base;
+        self.write_recovery_point()
+    }
+
+    /// Fsyncs the segments from the one holding the recovery point up to (not including) the
+    /// segment starting at `end_base`; a failure takes the log offline.
+    fn fsync_from_recovery_point(&mut self, end_base: i64) -> Result<()> {
         let from = self
             .segments
             .range(..=self.recovery_point)
@@ -728,7 +720,7 @@ impl Log {
             .map_or(i64::MIN, |(b, _)| *b);
         let bases: Vec<i64> = self
             .segments
-            .range(from..active_base)
+            .range(from..end_base)
             .map(|(b, _)| *b)
             .collect();
         for base in bases {
@@ -739,8 +731,7 @@ impl Log {
                 }
             }
         }
-        self.recovery_point = active_base;
-        self.write_recovery_point()
+        Ok(())
     }
 
     fn write_recovery_point(&mut self) -> Result<()> {
