@@ -133,11 +133,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>) {
         let _ = tokio::time::timeout(idle, writer.shutdown()).await;
     });
     let mut shutdown = state.shutdown.clone();
-    let reason = tokio::select! {
-        biased;
-        _ = shutdown.changed() => None,
-        r = read_loop(&mut reader, peer, &state, &tx) => r,
-    };
+    let reason = read_loop(&mut reader, peer, &state, &tx, &mut shutdown).await;
     match reason {
         Some(r) => tracing::info!(%peer, reason = %r, "closing connection"),
         None => tracing::debug!(%peer, "connection closed"),
@@ -154,12 +150,23 @@ async fn read_loop(
     peer: SocketAddr,
     state: &Arc<BrokerState>,
     tx: &mpsc::Sender<Bytes>,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Option<CloseReason> {
     let idle = Duration::from_millis(state.config.connections_max_idle_ms);
     let max = state.config.socket_request_max_bytes;
     loop {
+        // Shutdown is noticed between requests only, so that a request being handled (an
+        // append in particular) always finishes and is answered.
+        if *shutdown.borrow() {
+            return None;
+        }
         let mut len_buf = [0u8; 4];
-        match tokio::time::timeout(idle, reader.read_exact(&mut len_buf)).await {
+        let read = tokio::select! {
+            biased;
+            _ = shutdown.changed() => return None,
+            r = tokio::time::timeout(idle, reader.read_exact(&mut len_buf)) => r,
+        };
+        match read {
             Err(_) => return Some(CloseReason::Idle(state.config.connections_max_idle_ms)),
             Ok(Err(_)) => return None,
             Ok(Ok(_)) => {}
@@ -178,12 +185,17 @@ async fn read_loop(
             return None;
         };
         let mut frame = BytesMut::zeroed(len);
-        // The body of a request that has started must arrive promptly: a sender that stalls
-        // mid-frame would otherwise hold its memory reservation for connections.max.idle.ms.
-        match tokio::time::timeout(idle.min(BODY_TIMEOUT), reader.read_exact(&mut frame)).await {
-            Err(_) => return Some(CloseReason::Idle(idle.min(BODY_TIMEOUT).as_millis() as u64)),
-            Ok(Err(_)) => return None,
-            Ok(Ok(_)) => {}
+        // The body of a request that has started must keep arriving: a sender that stalls
+        // mid-frame for BODY_TIMEOUT would otherwise hold its memory reservation for
+        // connections.max.idle.ms. A slow but moving sender is never cut off.
+        let stall = idle.min(BODY_TIMEOUT);
+        let mut filled = 0;
+        while filled < len {
+            match tokio::time::timeout(stall, reader.read(&mut frame[filled..])).await {
+                Err(_) => return Some(CloseReason::Idle(stall.as_millis() as u64)),
+                Ok(Err(_)) | Ok(Ok(0)) => return None,
+                Ok(Ok(n)) => filled += n,
+            }
         }
         let Ok(slot) = Arc::clone(&state.request_slots).acquire_owned().await else {
             return None;

@@ -19,23 +19,30 @@ pub async fn handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsets
     let state = ctx.state.clone();
     let version = ctx.version;
     let read_committed = req.isolation_level == 1;
+    // Kafka answers a partition listed twice anywhere in the request with INVALID_REQUEST.
+    let mut counts = std::collections::HashMap::new();
+    for t in &req.topics {
+        for p in &t.partitions {
+            *counts
+                .entry((t.name.0.to_string(), p.partition_index))
+                .or_insert(0) += 1;
+        }
+    }
     let topics = blocking(move || {
         req.topics
             .into_iter()
             .map(|topic| {
                 let name = topic.name.0.to_string();
-                let mut counts = std::collections::HashMap::new();
-                for p in &topic.partitions {
-                    *counts.entry(p.partition_index).or_insert(0) += 1;
-                }
                 let partitions = topic
                     .partitions
                     .into_iter()
                     .map(|p| {
                         let base = ListOffsetsPartitionResponse::default()
                             .with_partition_index(p.partition_index);
-                        // Kafka answers a partition listed twice with INVALID_REQUEST.
-                        let found = if counts[&p.partition_index] > 1 {
+                        let found = if counts
+                            .get(&(name.clone(), p.partition_index))
+                            .is_some_and(|n| *n > 1)
+                        {
                             Err(ErrorCode::InvalidRequest)
                         } else {
                             lookup_partition(&state, &name, p.partition_index)
