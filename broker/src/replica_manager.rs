@@ -140,9 +140,16 @@ impl ReplicaManager {
                 // The directory names its topic id before any data goes in, so that data can
                 // never be mistaken for another topic's after a crash.
                 let meta = format!("version: 0\ntopic_id: {}\n", topic.id);
-                let claimed = std::fs::create_dir_all(&dir).and_then(|_| {
-                    crate::log::write_atomically(&dir.join("partition.metadata"), meta.as_bytes())
-                });
+                let claimed = if read_topic_id(&dir) == Some(topic.id) {
+                    Ok(())
+                } else {
+                    std::fs::create_dir_all(&dir).and_then(|_| {
+                        crate::log::write_atomically(
+                            &dir.join("partition.metadata"),
+                            meta.as_bytes(),
+                        )
+                    })
+                };
                 if let Err(e) = claimed {
                     tracing::error!(dir = %dir.display(), error = %e, "cannot write partition.metadata; partition is offline");
                     self.open_failed

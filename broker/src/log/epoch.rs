@@ -66,6 +66,17 @@ impl LeaderEpochCache {
         self.persist()
     }
 
+    /// Drops entries that start after `end_offset` (at load: an epoch that a leader started at
+    /// the log end, before writing anything, is still valid).
+    pub fn drop_beyond(&mut self, end_offset: i64) -> io::Result<()> {
+        let before = self.entries.len();
+        self.entries.retain(|(_, o)| *o <= end_offset);
+        if self.entries.len() != before {
+            self.persist()?;
+        }
+        Ok(())
+    }
+
     /// Drops entries that start at or after `end_offset` (after a truncation).
     pub fn truncate_from_end(&mut self, end_offset: i64) -> io::Result<()> {
         let before = self.entries.len();

@@ -252,7 +252,7 @@ impl Log {
         }
         let first_base = log.segments.keys().next().copied().unwrap_or(0);
         log.log_start_offset = log_start_file.max(first_base).min(log.log_end_offset());
-        epochs.truncate_from_end(log.log_end_offset()).map_err(io)?;
+        epochs.drop_beyond(log.log_end_offset()).map_err(io)?;
         log.epochs = epochs;
         // After a crash the recovered data may exist only in the page cache: keep the old
         // recovery point (Kafka does the same) so that a second crash re-checks it.
@@ -261,7 +261,11 @@ impl Log {
         } else {
             recovery_point.min(log.log_end_offset())
         };
-        log.write_recovery_point()?;
+        // Rewrite the checkpoint only when it changes: a restart with thousands of partitions
+        // must not pay an fsync per partition for nothing.
+        if read_checkpoint(&dir.join(RECOVERY_POINT_FILE)) != Some(log.recovery_point) {
+            log.write_recovery_point()?;
+        }
         Ok(log)
     }
 
@@ -752,11 +756,19 @@ impl Log {
             seg.write_indexes()
                 .map_err(|e| BrokerError::storage(&dir, e))?;
         }
-        write_atomically(
-            &dir.join(LOG_START_FILE),
-            self.log_start_offset.to_string().as_bytes(),
-        )
-        .map_err(|e| BrokerError::storage(&dir, e))
+        // The log start offset only needs a checkpoint when it is past the first segment's base
+        // (after records are deleted); otherwise the segments say it.
+        let first_base = self.segments.keys().next().copied().unwrap_or(0);
+        let path = dir.join(LOG_START_FILE);
+        if self.log_start_offset > first_base {
+            if read_checkpoint(&path) != Some(self.log_start_offset) {
+                write_atomically(&path, self.log_start_offset.to_string().as_bytes())
+                    .map_err(|e| BrokerError::storage(&dir, e))?;
+            }
+        } else {
+            let _ = std::fs::remove_file(&path);
+        }
+        Ok(())
     }
 }
 
