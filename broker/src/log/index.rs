@@ -31,9 +31,13 @@ impl IndexKind for TimeKind {
 }
 
 /// An index file plus, while its segment is active, its entries in memory.
+///
+/// A sealed index holds no open file: lookups open it for the duration of one binary search,
+/// so a log of many segments costs one open file per segment (its `.log`), not three.
 pub(crate) struct Index<K: IndexKind> {
     path: PathBuf,
-    file: File,
+    /// Open while the segment is active (or being written after a truncation).
+    file: Option<File>,
     /// Entries written to the file.
     persisted: usize,
     /// All entries, kept while the segment is active; `None` once sealed.
@@ -75,7 +79,7 @@ impl<K: IndexKind> Index<K> {
         };
         Ok(Index {
             path: path.to_path_buf(),
-            file,
+            file: Some(file),
             persisted: whole / K::ENTRY,
             cache,
             pending: Vec::new(),
@@ -93,8 +97,8 @@ impl<K: IndexKind> Index<K> {
         &self.path
     }
 
-    /// Reads entry `i` into `out`.
-    fn read(&self, i: usize, out: &mut [u8]) -> io::Result<()> {
+    /// Reads entry `i` into `out`, from memory or through `file` (the index file).
+    fn read(&self, i: usize, out: &mut [u8], file: Option<&File>) -> io::Result<()> {
         let at = i * K::ENTRY;
         if let Some(cache) = &self.cache {
             out.copy_from_slice(&cache[at..at + K::ENTRY]);
@@ -105,7 +109,20 @@ impl<K: IndexKind> Index<K> {
             out.copy_from_slice(&self.pending[p..p + K::ENTRY]);
             return Ok(());
         }
-        self.file.read_exact_at(out, at as u64)
+        match file.or(self.file.as_ref()) {
+            Some(f) => f.read_exact_at(out, at as u64),
+            None => File::open(&self.path)?.read_exact_at(out, at as u64),
+        }
+    }
+
+    /// The file for writing, opened again if the index was sealed.
+    fn writable(&mut self) -> io::Result<&File> {
+        if self.file.is_none() {
+            self.file = Some(OpenOptions::new().read(true).write(true).open(&self.path)?);
+        }
+        self.file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("index file not open"))
     }
 
     /// Appends one entry; it reaches the file on the next [`Index::write_pending`].
@@ -121,8 +138,11 @@ impl<K: IndexKind> Index<K> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.file
-            .write_all_at(&self.pending, (self.persisted * K::ENTRY) as u64)?;
+        let at = (self.persisted * K::ENTRY) as u64;
+        let pending = std::mem::take(&mut self.pending);
+        let written = self.writable().and_then(|f| f.write_all_at(&pending, at));
+        self.pending = pending;
+        written?;
         self.persisted += self.pending.len() / K::ENTRY;
         self.pending.clear();
         Ok(())
@@ -131,13 +151,14 @@ impl<K: IndexKind> Index<K> {
     /// Writes pending entries and fsyncs.
     pub fn flush(&mut self) -> io::Result<()> {
         self.write_pending()?;
-        self.file.sync_data()
+        self.writable()?.sync_data()
     }
 
     /// Drops the in-memory copy; lookups then read the file.
     pub fn seal(&mut self) -> io::Result<()> {
         self.write_pending()?;
         self.cache = None;
+        self.file = None;
         Ok(())
     }
 
@@ -150,7 +171,7 @@ impl<K: IndexKind> Index<K> {
             self.pending.truncate((n - self.persisted) * K::ENTRY);
         } else {
             self.pending.clear();
-            self.file.set_len((n * K::ENTRY) as u64)?;
+            self.writable()?.set_len((n * K::ENTRY) as u64)?;
             self.persisted = n;
         }
         if let Some(cache) = &mut self.cache {
@@ -159,20 +180,33 @@ impl<K: IndexKind> Index<K> {
         Ok(())
     }
 
-    /// Index of the last entry whose key is `<= target`, by binary search over `key`.
-    fn floor(&self, target: i64, key: impl Fn(&[u8]) -> i64) -> io::Result<Option<usize>> {
+    /// The last entry whose key is `<= target` (binary search over `key`), as raw bytes.
+    fn floor(&self, target: i64, key: impl Fn(&[u8]) -> i64) -> io::Result<Option<Vec<u8>>> {
+        // A sealed index is opened once for the whole search.
+        let opened = if self.cache.is_none() && self.file.is_none() && self.persisted > 0 {
+            Some(File::open(&self.path)?)
+        } else {
+            None
+        };
+        let file = opened.as_ref();
         let (mut lo, mut hi) = (0usize, self.len());
         let mut buf = vec![0u8; K::ENTRY];
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            self.read(mid, &mut buf)?;
+            self.read(mid, &mut buf, file)?;
             if key(&buf) <= target {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        Ok(lo.checked_sub(1))
+        match lo.checked_sub(1) {
+            Some(i) => {
+                self.read(i, &mut buf, file)?;
+                Ok(Some(buf))
+            }
+            None => Ok(None),
+        }
     }
 }
 
@@ -188,16 +222,15 @@ impl Index<OffsetKind> {
     /// Entry `i` as `(relative offset, position)`.
     pub fn entry(&self, i: usize) -> io::Result<(u32, u32)> {
         let mut e = [0u8; 8];
-        self.read(i, &mut e)?;
+        self.read(i, &mut e, None)?;
         Ok((u32_at(&e, 0), u32_at(&e, 4)))
     }
 
     /// The last entry with relative offset `<= rel`.
     pub fn lookup(&self, rel: u32) -> io::Result<Option<(u32, u32)>> {
-        match self.floor(i64::from(rel), |e| i64::from(u32_at(e, 0)))? {
-            Some(i) => self.entry(i).map(Some),
-            None => Ok(None),
-        }
+        Ok(self
+            .floor(i64::from(rel), |e| i64::from(u32_at(e, 0)))?
+            .map(|e| (u32_at(&e, 0), u32_at(&e, 4))))
     }
 }
 
@@ -213,16 +246,15 @@ impl Index<TimeKind> {
     /// Entry `i` as `(timestamp, relative offset)`.
     pub fn entry(&self, i: usize) -> io::Result<(i64, u32)> {
         let mut e = [0u8; 12];
-        self.read(i, &mut e)?;
+        self.read(i, &mut e, None)?;
         Ok((i64_at(&e, 0), u32_at(&e, 8)))
     }
 
     /// The last entry with timestamp `<= ts`.
     pub fn lookup(&self, ts: i64) -> io::Result<Option<(i64, u32)>> {
-        match self.floor(ts, |e| i64_at(e, 0))? {
-            Some(i) => self.entry(i).map(Some),
-            None => Ok(None),
-        }
+        Ok(self
+            .floor(ts, |e| i64_at(e, 0))?
+            .map(|e| (i64_at(&e, 0), u32_at(&e, 8))))
     }
 }
 
