@@ -8,54 +8,28 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use tributary_broker::dispatch::ROUTES;
 use tributary_broker::error::ErrorCode;
-use tributary_testkit::{record_batch, unique_name, RawClient, TestBroker};
-
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
+use tributary_testkit::{record_batch, requests, unique_name, RawClient, TestBroker};
 
 async fn create(client: &mut RawClient, topic: &str, partitions: i32) -> CreateTopicsResponse {
-    let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
-        .with_name(name(topic))
-        .with_num_partitions(partitions)
-        .with_replication_factor(-1)]);
-    client.call(&req, 7).await.unwrap().unwrap()
-}
-
-fn produce_req(topic: &str, partition: i32, records: Bytes) -> ProduceRequest {
-    ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(name(topic))
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(partition)
-                .with_records(Some(records))])])
+    client
+        .call(&requests::create_topic(topic, partitions), 7)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 fn fetch_req(topic: &str, partition: i32, offset: i64) -> FetchRequest {
-    FetchRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(0)
-        .with_max_bytes(1 << 20)
-        .with_topics(vec![FetchTopic::default()
-            .with_topic(name(topic))
-            .with_partitions(vec![FetchPartition::default()
-                .with_partition(partition)
-                .with_fetch_offset(offset)
-                .with_partition_max_bytes(1 << 20)])])
+    requests::fetch(topic, partition, offset, 0, 1)
 }
 
 async fn produce_code(client: &mut RawClient, topic: &str, partition: i32, records: Bytes) -> i16 {
     let resp = client
-        .call(&produce_req(topic, partition, records), 9)
+        .call(&requests::produce(topic, partition, records), 9)
         .await
         .unwrap()
         .unwrap();
@@ -66,7 +40,7 @@ async fn leo(client: &mut RawClient, topic: &str) -> i64 {
     let req = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_topics(vec![ListOffsetsTopic::default()
-            .with_name(name(topic))
+            .with_name(requests::topic_name(topic))
             .with_partitions(vec![ListOffsetsPartition::default()
                 .with_partition_index(0)
                 .with_timestamp(-1)])]);
@@ -245,7 +219,7 @@ async fn pipelined_requests_are_answered_in_order() {
     let mut frames = BytesMut::new();
     for i in 0..20 {
         frames.put(c.encode(
-            &produce_req(&topic, 0, record_batch(&[format!("v{i}").as_bytes()])),
+            &requests::produce(&topic, 0, record_batch(&[format!("v{i}").as_bytes()])),
             9,
         ));
         frames.put(c.encode(&MetadataRequest::default(), 12));
@@ -330,7 +304,7 @@ async fn bad_batches_get_kafka_error_codes_and_the_log_stays_intact() {
         ErrorCode::UnknownTopicOrPartition.code()
     );
 
-    let mut acks = produce_req(&topic, 0, record_batch(&[b"x"]));
+    let mut acks = requests::produce(&topic, 0, record_batch(&[b"x"]));
     acks.acks = 5;
     let resp = c.call(&acks, 9).await.unwrap().unwrap();
     assert_eq!(
@@ -440,7 +414,7 @@ async fn invalid_topics_absurd_partitions_and_unknown_partitions() {
         .call(
             &MetadataRequest::default().with_topics(Some(vec![
                 kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
-                    .with_name(Some(name("bad name!"))),
+                    .with_name(Some(requests::topic_name("bad name!"))),
             ])),
             12,
         )
@@ -486,13 +460,13 @@ async fn acks_zero_gets_no_answer_and_a_failed_one_closes_the_connection() {
     let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
     let topic = unique_name("acks0");
     create(&mut c, &topic, 1).await;
-    let mut ok = produce_req(&topic, 0, record_batch(&[b"fire-and-forget"]));
+    let mut ok = requests::produce(&topic, 0, record_batch(&[b"fire-and-forget"]));
     ok.acks = 0;
     let frame = c.encode(&ok, 9);
     c.send_raw(&frame).await.unwrap();
     // The next answer on the connection is for the next request: acks=0 produced none.
     assert_eq!(leo(&mut c, &topic).await, 1);
-    let mut bad = produce_req(&topic, 9, record_batch(&[b"nowhere"]));
+    let mut bad = requests::produce(&topic, 9, record_batch(&[b"nowhere"]));
     bad.acks = 0;
     let frame = c.encode(&bad, 9);
     c.send_raw(&frame).await.unwrap();
@@ -519,7 +493,7 @@ async fn record_rules_of_the_topic_are_enforced_before_anything_is_written() {
         ("min.insync.replicas", "2"),
     ];
     let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
-        .with_name(name(&topic))
+        .with_name(requests::topic_name(&topic))
         .with_num_partitions(1)
         .with_replication_factor(-1)
         .with_configs(
@@ -541,7 +515,7 @@ async fn record_rules_of_the_topic_are_enforced_before_anything_is_written() {
         .unwrap()
         .as_millis() as i64;
     let send = |records: Bytes, acks: i16| {
-        let mut r = produce_req(&topic, 0, records);
+        let mut r = requests::produce(&topic, 0, records);
         r.acks = acks;
         r
     };

@@ -6,26 +6,22 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
 use tributary_broker::error::ErrorCode;
 use tributary_broker::BrokerConfig;
-use tributary_testkit::{record_batch, unique_name, RawClient, TestBroker};
-
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
+use tributary_testkit::{record_batch, requests, unique_name, RawClient, TestBroker};
 
 async fn create(client: &mut RawClient, topic: &str, partitions: i32) -> i16 {
-    let req = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
-        .with_name(name(topic))
-        .with_num_partitions(partitions)
-        .with_replication_factor(-1)]);
-    client.call(&req, 7).await.unwrap().unwrap().topics[0].error_code
+    client
+        .call(&requests::create_topic(topic, partitions), 7)
+        .await
+        .unwrap()
+        .unwrap()
+        .topics[0]
+        .error_code
 }
 
 fn config(dir: &std::path::Path, extra: &[(&str, &str)]) -> BrokerConfig {
@@ -78,7 +74,7 @@ async fn data_of_an_unknown_topic_id_is_kept_aside_as_stray() {
         .with_acks(1)
         .with_timeout_ms(5000)
         .with_topic_data(vec![TopicProduceData::default()
-            .with_name(name("t"))
+            .with_name(requests::topic_name("t"))
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(0)
                 .with_records(Some(record_batch(&[b"precious"])))])]);
@@ -134,7 +130,7 @@ async fn the_metadata_log_name_cannot_be_a_topic() {
             &MetadataRequest::default()
                 .with_topics(Some(vec![
                     kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
-                        .with_name(Some(name("__cluster_metadata"))),
+                        .with_name(Some(requests::topic_name("__cluster_metadata"))),
                 ]))
                 .with_allow_auto_topic_creation(true),
             12,
@@ -166,7 +162,7 @@ async fn parked_fetches_do_not_starve_other_requests() {
             .with_min_bytes(10 << 20)
             .with_max_bytes(1 << 20)
             .with_topics(vec![FetchTopic::default()
-                .with_topic(name(&topic))
+                .with_topic(requests::topic_name(&topic))
                 .with_partitions(vec![FetchPartition::default()
                     .with_partition(0)
                     .with_fetch_offset(0)
@@ -181,7 +177,7 @@ async fn parked_fetches_do_not_starve_other_requests() {
         .with_acks(1)
         .with_timeout_ms(5000)
         .with_topic_data(vec![TopicProduceData::default()
-            .with_name(name(&topic))
+            .with_name(requests::topic_name(&topic))
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(0)
                 .with_records(Some(record_batch(&[b"wake"])))])]);
@@ -210,7 +206,7 @@ async fn a_partition_named_twice_is_written_once_or_refused() {
         .with_acks(1)
         .with_timeout_ms(5000)
         .with_topic_data(vec![TopicProduceData::default()
-            .with_name(name(&topic))
+            .with_name(requests::topic_name(&topic))
             .with_partition_data(vec![part(b"first"), part(b"second")])]);
     let r = c.call(&produce, 9).await.unwrap().unwrap();
     assert_eq!(r.responses[0].partition_responses.len(), 1);
@@ -229,7 +225,7 @@ async fn a_partition_named_twice_is_written_once_or_refused() {
     let lo = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_topics(vec![ListOffsetsTopic::default()
-            .with_name(name(&topic))
+            .with_name(requests::topic_name(&topic))
             .with_partitions(vec![
                 ListOffsetsPartition::default()
                     .with_partition_index(0)
@@ -258,7 +254,7 @@ async fn deleting_a_topic_answers_its_parked_fetches_at_once() {
         .with_min_bytes(1)
         .with_max_bytes(1 << 20)
         .with_topics(vec![FetchTopic::default()
-            .with_topic(name(&topic))
+            .with_topic(requests::topic_name(&topic))
             .with_partitions(vec![FetchPartition::default()
                 .with_partition(0)
                 .with_fetch_offset(0)
@@ -266,7 +262,7 @@ async fn deleting_a_topic_answers_its_parked_fetches_at_once() {
     let frame = fetcher.encode(&fetch, 12);
     fetcher.send_raw(&frame).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let del = DeleteTopicsRequest::default().with_topic_names(vec![name(&topic)]);
+    let del = DeleteTopicsRequest::default().with_topic_names(vec![requests::topic_name(&topic)]);
     assert_eq!(
         admin.call(&del, 5).await.unwrap().unwrap().responses[0].error_code,
         0
@@ -288,7 +284,10 @@ async fn delete_topics_naming_a_topic_twice_deletes_nothing() {
     let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
     let topic = unique_name("twice");
     assert_eq!(create(&mut c, &topic, 1).await, 0);
-    let del = DeleteTopicsRequest::default().with_topic_names(vec![name(&topic), name(&topic)]);
+    let del = DeleteTopicsRequest::default().with_topic_names(vec![
+        requests::topic_name(&topic),
+        requests::topic_name(&topic),
+    ]);
     let r = c.call(&del, 5).await.unwrap().unwrap();
     assert!(r
         .responses

@@ -324,3 +324,61 @@ impl Drop for ServerProcess {
         self.kill9();
     }
 }
+
+/// Requests for [`RawClient`], built the way a client builds them.
+pub mod requests {
+    use bytes::Bytes;
+    use kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{
+        BrokerId, CreateTopicsRequest, FetchRequest, ProduceRequest, TopicName,
+    };
+    use kafka_protocol::protocol::StrBytes;
+
+    /// A topic name field.
+    pub fn topic_name(s: &str) -> TopicName {
+        TopicName(StrBytes::from_string(s.to_string()))
+    }
+
+    /// CreateTopics for one topic with the broker's default replication factor.
+    pub fn create_topic(topic: &str, partitions: i32) -> CreateTopicsRequest {
+        CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+            .with_name(topic_name(topic))
+            .with_num_partitions(partitions)
+            .with_replication_factor(-1)])
+    }
+
+    /// Produce of `records` to one partition with acks=all.
+    pub fn produce(topic: &str, partition: i32, records: Bytes) -> ProduceRequest {
+        ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(topic_name(topic))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(partition)
+                    .with_records(Some(records))])])
+    }
+
+    /// Fetch of one partition from `offset`, waiting up to `max_wait_ms` for `min_bytes`.
+    pub fn fetch(
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        max_wait_ms: i32,
+        min_bytes: i32,
+    ) -> FetchRequest {
+        FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(max_wait_ms)
+            .with_min_bytes(min_bytes)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(partition)
+                    .with_fetch_offset(offset)
+                    .with_partition_max_bytes(1 << 20)])])
+    }
+}
