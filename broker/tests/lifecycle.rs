@@ -70,14 +70,7 @@ async fn data_of_an_unknown_topic_id_is_kept_aside_as_stray() {
     let addr = broker.local_addr().to_string();
     let mut c = RawClient::connect(&addr).await.unwrap();
     assert_eq!(create(&mut c, "t", 1).await, 0);
-    let produce = ProduceRequest::default()
-        .with_acks(1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(requests::topic_name("t"))
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(0)
-                .with_records(Some(record_batch(&[b"precious"])))])]);
+    let produce = requests::produce("t", 0, record_batch(&[b"precious"])).with_acks(1);
     assert_eq!(
         c.call(&produce, 9).await.unwrap().unwrap().responses[0].partition_responses[0].error_code,
         0
@@ -156,31 +149,14 @@ async fn parked_fetches_do_not_starve_other_requests() {
     let mut parked = Vec::new();
     for _ in 0..6 {
         let mut c = RawClient::connect(&addr).await.unwrap();
-        let fetch = FetchRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_max_wait_ms(25_000)
-            .with_min_bytes(10 << 20)
-            .with_max_bytes(1 << 20)
-            .with_topics(vec![FetchTopic::default()
-                .with_topic(requests::topic_name(&topic))
-                .with_partitions(vec![FetchPartition::default()
-                    .with_partition(0)
-                    .with_fetch_offset(0)
-                    .with_partition_max_bytes(1 << 20)])]);
+        let fetch = requests::fetch(&topic, 0, 0, 25_000, 10 << 20);
         let frame = c.encode(&fetch, 12);
         c.send_raw(&frame).await.unwrap();
         parked.push(c);
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // With the fetches holding the two request slots this would wait 25 s (past the client's 10 s).
-    let produce = ProduceRequest::default()
-        .with_acks(1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(requests::topic_name(&topic))
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(0)
-                .with_records(Some(record_batch(&[b"wake"])))])]);
+    let produce = requests::produce(&topic, 0, record_batch(&[b"wake"])).with_acks(1);
     let r = admin
         .call(&produce, 9)
         .await
@@ -248,17 +224,7 @@ async fn deleting_a_topic_answers_its_parked_fetches_at_once() {
     let mut admin = RawClient::connect(&addr).await.unwrap();
     assert_eq!(create(&mut admin, &topic, 1).await, 0);
     let mut fetcher = RawClient::connect(&addr).await.unwrap();
-    let fetch = FetchRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(25_000)
-        .with_min_bytes(1)
-        .with_max_bytes(1 << 20)
-        .with_topics(vec![FetchTopic::default()
-            .with_topic(requests::topic_name(&topic))
-            .with_partitions(vec![FetchPartition::default()
-                .with_partition(0)
-                .with_fetch_offset(0)
-                .with_partition_max_bytes(1 << 20)])]);
+    let fetch = requests::fetch(&topic, 0, 0, 25_000, 1);
     let frame = fetcher.encode(&fetch, 12);
     fetcher.send_raw(&frame).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -234,6 +234,25 @@ fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Assigns every partition of `topic` at `offset`; returns the partition count.
+fn assign_all(
+    consumer: &BaseConsumer,
+    topic: &str,
+    offset: Offset,
+    connect: &ConnectArgs,
+) -> anyhow::Result<usize> {
+    let md = consumer
+        .fetch_metadata(Some(topic), connect.timeout())
+        .map_err(|e| super::client::explain(e, &connect.bootstrap_server))?;
+    let parts = super::client::partition_count(&md, topic)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts as i32 {
+        tpl.add_partition_offset(topic, p, offset)?;
+    }
+    consumer.assign(&tpl)?;
+    Ok(parts)
+}
+
 fn consume_bench(b: ConsumeBench) -> anyhow::Result<()> {
     let mut cfg = b.connect.client_config()?;
     cfg.set(
@@ -248,15 +267,7 @@ fn consume_bench(b: ConsumeBench) -> anyhow::Result<()> {
         .set("max.partition.fetch.bytes", "2097152")
         .set("fetch.queue.backoff.ms", "1");
     let consumer: BaseConsumer = cfg.create()?;
-    let md = consumer
-        .fetch_metadata(Some(&b.topic), b.connect.timeout())
-        .map_err(|e| super::client::explain(e, &b.connect.bootstrap_server))?;
-    let parts = super::client::partition_count(&md, &b.topic)?;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..parts as i32 {
-        tpl.add_partition_offset(&b.topic, p, Offset::Beginning)?;
-    }
-    consumer.assign(&tpl)?;
+    let parts = assign_all(&consumer, &b.topic, Offset::Beginning, &b.connect)?;
     let want = b.records.unwrap_or(u64::MAX);
     let (mut n, mut bytes, mut eof) = (0u64, 0u64, std::collections::HashSet::new());
     let mut start = None;
@@ -297,15 +308,7 @@ fn e2e_bench(b: E2eBench) -> anyhow::Result<()> {
         .set("fetch.wait.max.ms", "100")
         .set("fetch.min.bytes", "1");
     let consumer: BaseConsumer = cfg.create()?;
-    let md = consumer
-        .fetch_metadata(Some(&b.producer.topic), b.connect.timeout())
-        .map_err(|e| super::client::explain(e, &b.connect.bootstrap_server))?;
-    let parts = super::client::partition_count(&md, &b.producer.topic)?;
-    let mut tpl = TopicPartitionList::new();
-    for part in 0..parts as i32 {
-        tpl.add_partition_offset(&b.producer.topic, part, Offset::End)?;
-    }
-    consumer.assign(&tpl)?;
+    assign_all(&consumer, &b.producer.topic, Offset::End, &b.connect)?;
     // Let the consumer reach the end before producing.
     for _ in 0..20 {
         consumer.poll(Duration::from_millis(50));
