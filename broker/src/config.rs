@@ -446,6 +446,22 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker_config!("compression.type", "producer", String, ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], 0, "The final compression type for a given topic."),
     broker_config!("min.insync.replicas", "1", Int, [], 1, "The minimum number of replicas that must acknowledge a write with acks=all."),
     broker_config!("unclean.leader.election.enable", "false", Boolean, [], 0, "Whether replicas not in the ISR may be elected leader as a last resort."),
+    broker_config!("offsets.topic.num.partitions", "50", Int, [], 1, "The number of partitions for the offset commit topic (should not change after deployment)."),
+    broker_config!("offsets.topic.replication.factor", "3", Int, [], 1, "The replication factor for the offsets topic; capped at the number of live brokers when it is created."),
+    broker_config!("offsets.topic.segment.bytes", "104857600", Int, [], 1, "The offsets topic segment bytes should be kept relatively small to facilitate faster log compaction and cache loads."),
+    broker_config!("offsets.retention.minutes", "10080", Int, [], 1, "For subscribed consumers, committed offset of a specific partition will be expired and discarded when the group has been empty this long; for standalone consumers, this long after the last commit."),
+    broker_config!("offsets.retention.check.interval.ms", "600000", Long, [], 1, "Frequency at which to check for stale offsets."),
+    broker_config!("offset.metadata.max.bytes", "4096", Int, [], 0, "The maximum size for a metadata entry associated with an offset commit."),
+    broker_config!("group.min.session.timeout.ms", "6000", Int, [], 0, "The minimum allowed session timeout for registered consumers."),
+    broker_config!("group.max.session.timeout.ms", "1800000", Int, [], 0, "The maximum allowed session timeout for registered consumers."),
+    broker_config!("group.initial.rebalance.delay.ms", "3000", Int, [], 0, "The amount of time the group coordinator will wait for more consumers to join a new group before performing the first rebalance."),
+    broker_config!("group.max.size", "2147483647", Int, [], 1, "The maximum number of consumers that a single consumer group can accommodate."),
+    broker_config!("group.consumer.session.timeout.ms", "45000", Int, [], 1, "The timeout to detect client failures when using the consumer group protocol."),
+    broker_config!("group.consumer.min.session.timeout.ms", "45000", Int, [], 1, "The minimum allowed session timeout for registered consumers (consumer group protocol)."),
+    broker_config!("group.consumer.max.session.timeout.ms", "60000", Int, [], 1, "The maximum allowed session timeout for registered consumers (consumer group protocol)."),
+    broker_config!("group.consumer.heartbeat.interval.ms", "5000", Int, [], 1, "The heartbeat interval given to the members of a consumer group."),
+    broker_config!("group.consumer.max.size", "2147483647", Int, [], 1, "The maximum number of consumers that a single consumer group (consumer protocol) can accommodate."),
+    broker_config!("group.consumer.assignors", "uniform,range", List, ["uniform", "range"], 0, "The server-side assignors, by name; the first is the default."),
 ];
 
 /// A config problem found at start: names the key and says what is allowed.
@@ -486,6 +502,68 @@ pub struct BrokerConfig {
     pub flush_scheduler_interval_ms: u64,
     /// `fetch.max.bytes`: caps what one fetch response carries, whatever the client asks.
     pub fetch_max_bytes: usize,
+    /// The group coordinator's settings.
+    pub group: GroupConfig,
+}
+
+/// The group coordinator's settings (`offsets.*`, `group.*`).
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    /// `offsets.topic.num.partitions`.
+    pub offsets_topic_partitions: i32,
+    /// `offsets.topic.replication.factor`.
+    pub offsets_topic_replication_factor: i16,
+    /// `offsets.topic.segment.bytes`.
+    pub offsets_topic_segment_bytes: i64,
+    /// `offsets.retention.minutes`, in ms.
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: u64,
+    /// `offset.metadata.max.bytes`.
+    pub offset_metadata_max_bytes: usize,
+    /// `group.min.session.timeout.ms`.
+    pub min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms`.
+    pub initial_rebalance_delay_ms: i32,
+    /// `group.max.size`.
+    pub max_size: usize,
+    /// `group.consumer.session.timeout.ms`.
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.min.session.timeout.ms`.
+    pub consumer_min_session_timeout_ms: i32,
+    /// `group.consumer.max.session.timeout.ms`.
+    pub consumer_max_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.max.size`.
+    pub consumer_max_size: usize,
+    /// `group.consumer.assignors`, the default first.
+    pub consumer_assignors: Vec<String>,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            offsets_topic_partitions: 50,
+            offsets_topic_replication_factor: 3,
+            offsets_topic_segment_bytes: 104_857_600,
+            offsets_retention_ms: 10_080 * 60_000,
+            offsets_retention_check_interval_ms: 600_000,
+            offset_metadata_max_bytes: 4096,
+            min_session_timeout_ms: 6_000,
+            max_session_timeout_ms: 1_800_000,
+            initial_rebalance_delay_ms: 3_000,
+            max_size: i32::MAX as usize,
+            consumer_session_timeout_ms: 45_000,
+            consumer_min_session_timeout_ms: 45_000,
+            consumer_max_session_timeout_ms: 60_000,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_max_size: i32::MAX as usize,
+            consumer_assignors: vec!["uniform".into(), "range".into()],
+        }
+    }
 }
 
 fn parse_listener(value: &str) -> Result<(String, u16), ConfigError> {
@@ -602,6 +680,31 @@ impl BrokerConfig {
             max_connections: num("max.connections")? as usize,
             flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms")? as u64,
             fetch_max_bytes: num("fetch.max.bytes")? as usize,
+            group: GroupConfig {
+                offsets_topic_partitions: num("offsets.topic.num.partitions")? as i32,
+                offsets_topic_replication_factor: num("offsets.topic.replication.factor")? as i16,
+                offsets_topic_segment_bytes: num("offsets.topic.segment.bytes")?,
+                offsets_retention_ms: num("offsets.retention.minutes")?.saturating_mul(60_000),
+                offsets_retention_check_interval_ms: num("offsets.retention.check.interval.ms")?
+                    as u64,
+                offset_metadata_max_bytes: num("offset.metadata.max.bytes")? as usize,
+                min_session_timeout_ms: num("group.min.session.timeout.ms")? as i32,
+                max_session_timeout_ms: num("group.max.session.timeout.ms")? as i32,
+                initial_rebalance_delay_ms: num("group.initial.rebalance.delay.ms")? as i32,
+                max_size: num("group.max.size")? as usize,
+                consumer_session_timeout_ms: num("group.consumer.session.timeout.ms")? as i32,
+                consumer_min_session_timeout_ms: num("group.consumer.min.session.timeout.ms")?
+                    as i32,
+                consumer_max_session_timeout_ms: num("group.consumer.max.session.timeout.ms")?
+                    as i32,
+                consumer_heartbeat_interval_ms: num("group.consumer.heartbeat.interval.ms")? as i32,
+                consumer_max_size: num("group.consumer.max.size")? as usize,
+                consumer_assignors: get("group.consumer.assignors")
+                    .split(',')
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect(),
+            },
             props,
         };
         if cfg.queued_max_request_bytes < cfg.socket_request_max_bytes {
@@ -609,6 +712,27 @@ impl BrokerConfig {
                 "queued.max.request.bytes ({}) must be at least socket.request.max.bytes ({})",
                 cfg.queued_max_request_bytes, cfg.socket_request_max_bytes
             )));
+        }
+        let g = &cfg.group;
+        if g.min_session_timeout_ms > g.max_session_timeout_ms {
+            return Err(ConfigError(format!(
+                "group.min.session.timeout.ms ({}) must not exceed group.max.session.timeout.ms ({})",
+                g.min_session_timeout_ms, g.max_session_timeout_ms
+            )));
+        }
+        if g.consumer_min_session_timeout_ms > g.consumer_max_session_timeout_ms
+            || !(g.consumer_min_session_timeout_ms..=g.consumer_max_session_timeout_ms)
+                .contains(&g.consumer_session_timeout_ms)
+        {
+            return Err(ConfigError(format!(
+                "group.consumer.session.timeout.ms ({}) must lie within group.consumer.min.session.timeout.ms ({}) and group.consumer.max.session.timeout.ms ({})",
+                g.consumer_session_timeout_ms, g.consumer_min_session_timeout_ms, g.consumer_max_session_timeout_ms
+            )));
+        }
+        if g.consumer_assignors.is_empty() {
+            return Err(ConfigError(
+                "group.consumer.assignors must name at least one of: uniform, range".into(),
+            ));
         }
         cfg.resolve_log_config(&BTreeMap::new())
             .map_err(ConfigError)?;

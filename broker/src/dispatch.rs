@@ -141,6 +141,17 @@ routes! {
     DescribeConfigs: DescribeConfigsRequest => handlers::describe_configs::handle, 1, 4;
     CreatePartitions: CreatePartitionsRequest => handlers::create_partitions::handle, 0, 3;
     DescribeCluster: DescribeClusterRequest => handlers::describe_cluster::handle, 0, 1;
+    FindCoordinator: FindCoordinatorRequest => handlers::find_coordinator::handle, 0, 5;
+    JoinGroup: JoinGroupRequest => handlers::join_group::handle, 0, 9;
+    SyncGroup: SyncGroupRequest => handlers::sync_group::handle, 0, 5;
+    Heartbeat: HeartbeatRequest => handlers::heartbeat::handle, 0, 4;
+    LeaveGroup: LeaveGroupRequest => handlers::leave_group::handle, 0, 5;
+    OffsetCommit: OffsetCommitRequest => handlers::offset_commit::handle, 2, 9;
+    OffsetFetch: OffsetFetchRequest => handlers::offset_fetch::handle, 1, 9;
+    ListGroups: ListGroupsRequest => handlers::list_groups::handle, 0, 5;
+    DescribeGroups: DescribeGroupsRequest => handlers::describe_groups::handle, 0, 6;
+    DeleteGroups: DeleteGroupsRequest => handlers::delete_groups::handle, 0, 2;
+    OffsetDelete: OffsetDeleteRequest => handlers::offset_delete::handle, 0, 0;
 }
 
 /// Encodes `[size][response header][body]` for a response at `version`.

@@ -11,6 +11,7 @@
 //!  dispatch    header decoding and the route table (which also answers ApiVersions)
 //!  handlers/   one module per Kafka API
 //!  metadata/   metadata records, image, log store, controller
+//!  group/      the group coordinator: membership state machines and committed offsets
 //!  replica_manager, partition   the partitions hosted here and their offsets
 //!  log/        segments, indexes, batches, recovery
 //!  config      broker and topic configs with Kafka's names
@@ -22,6 +23,7 @@
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod group;
 pub mod handlers;
 pub mod log;
 pub mod metadata;

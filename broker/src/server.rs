@@ -9,6 +9,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::config::BrokerConfig;
+use crate::group::GroupCoordinator;
 use crate::metadata::{Controller, FileMetadataLog, MetadataImage};
 use crate::replica_manager::{now_ms, ReplicaManager};
 
@@ -20,6 +21,8 @@ pub struct BrokerState {
     pub controller: Controller,
     /// Hosted partitions.
     pub replicas: Arc<ReplicaManager>,
+    /// The group coordinator.
+    pub groups: Arc<GroupCoordinator>,
     /// Bounds the bytes of requests read but not yet answered (`queued.max.request.bytes`).
     pub request_memory: Arc<Semaphore>,
     /// Bounds the requests being handled at once (`queued.max.requests`).
@@ -173,6 +176,11 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         .map_err(|e| StartError::Metadata(e.to_string()))?;
     }
 
+    let groups = GroupCoordinator::new(
+        config.group.clone(),
+        Arc::clone(&replicas),
+        controller.clone(),
+    );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = Arc::new(BrokerState {
         request_memory: Arc::new(Semaphore::new(config.queued_max_request_bytes)),
@@ -183,12 +191,14 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         config: Arc::clone(&config),
         controller,
         replicas,
+        groups: Arc::clone(&groups),
         shutdown: shutdown_rx,
         connections: Arc::default(),
     });
     let tasks = vec![
         tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))),
         tokio::spawn(flusher(Arc::clone(&state))),
+        groups.start(),
     ];
     tracing::info!(%addr, dir = %dir.display(), node_id = config.node_id, "broker started");
     Ok(BrokerHandle {
@@ -267,6 +277,9 @@ impl BrokerHandle {
     /// shutdown marker so the next start skips recovery.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
+        // Parked JoinGroup / SyncGroup requests are answered NOT_COORDINATOR so that their
+        // connections can finish.
+        self.state.groups.close();
         // Stop accepting first, then let connections finish the request in hand (an append is
         // never cut in half) and close; only then are the logs closed.
         for t in &self.tasks {

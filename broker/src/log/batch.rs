@@ -235,13 +235,17 @@ pub struct RecordSummary {
 
 /// One record as the walker sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordInfo {
+pub struct RecordInfo<'a> {
     /// Offset relative to the batch's base offset.
     pub offset_delta: i32,
     /// Absolute timestamp (base timestamp plus delta).
     pub timestamp: i64,
     /// Whether the key is null.
     pub null_key: bool,
+    /// The key, `None` when null.
+    pub key: Option<&'a [u8]>,
+    /// The value, `None` when null (a tombstone).
+    pub value: Option<&'a [u8]>,
 }
 
 /// Validates a batch a producer sent: everything [`check_stored`] checks, plus the record count
@@ -282,7 +286,7 @@ pub fn validate_produced(batch: &[u8]) -> Result<(BatchHeader, RecordSummary), B
 pub fn for_each_record(
     batch: &[u8],
     header: &BatchHeader,
-    f: impl FnMut(RecordInfo) -> bool,
+    f: impl FnMut(RecordInfo<'_>) -> bool,
 ) -> Result<(), BatchError> {
     let body = batch
         .get(HEADER_LEN..)
@@ -299,7 +303,7 @@ pub fn for_each_record(
 fn walk_records(
     mut rest: &[u8],
     header: &BatchHeader,
-    mut f: impl FnMut(RecordInfo) -> bool,
+    mut f: impl FnMut(RecordInfo<'_>) -> bool,
 ) -> Result<(), BatchError> {
     let count = header.records_count;
     for expected in 0..count {
@@ -325,8 +329,8 @@ fn walk_records(
         }
         // key, value and headers must fill the record exactly, as Kafka's DefaultRecord reads it
         let mut at = a + b;
-        let key_len = read_field(body, &mut at).ok_or_else(|| bad("key overruns the record"))?;
-        read_field(body, &mut at).ok_or_else(|| bad("value overruns the record"))?;
+        let key = read_field(body, &mut at).ok_or_else(|| bad("key overruns the record"))?;
+        let value = read_field(body, &mut at).ok_or_else(|| bad("value overruns the record"))?;
         let (headers, n) = read_varint(body.get(at..).unwrap_or_default())
             .ok_or_else(|| bad("bad header count"))?;
         at += n;
@@ -336,7 +340,7 @@ fn walk_records(
         for _ in 0..headers {
             let key =
                 read_field(body, &mut at).ok_or_else(|| bad("header key overruns the record"))?;
-            if key < 0 {
+            if key.is_none() {
                 return Err(bad("null header key"));
             }
             read_field(body, &mut at).ok_or_else(|| bad("header value overruns the record"))?;
@@ -350,7 +354,9 @@ fn walk_records(
         let info = RecordInfo {
             offset_delta: delta,
             timestamp: header.base_timestamp.saturating_add(ts_delta),
-            null_key: key_len < 0,
+            null_key: key.is_none(),
+            key,
+            value,
         };
         if !f(info) {
             return Ok(());
@@ -365,22 +371,22 @@ fn walk_records(
     Ok(())
 }
 
-/// Reads a varint length and skips that many bytes (none for -1, a null field); returns the
-/// length, or `None` when the field does not fit.
-fn read_field(body: &[u8], at: &mut usize) -> Option<i32> {
+/// Reads a varint-length field and moves past it; returns `Some(None)` for a null field (length
+/// -1), `Some(Some(bytes))` otherwise, or `None` when the field does not fit.
+fn read_field<'a>(body: &'a [u8], at: &mut usize) -> Option<Option<&'a [u8]>> {
     let (len, n) = read_varint(body.get(*at..)?)?;
     *at += n;
     if len < -1 {
         return None;
     }
-    if len > 0 {
-        let end = at.checked_add(len as usize)?;
-        if end > body.len() {
-            return None;
-        }
-        *at = end;
+    if len == -1 {
+        return Some(None);
     }
-    Some(len)
+    let start = *at;
+    let end = start.checked_add(len as usize)?;
+    let field = body.get(start..end)?;
+    *at = end;
+    Some(Some(field))
 }
 
 /// Makes a batch a CreateTime batch whose max timestamp is `max_timestamp`, recomputing the CRC

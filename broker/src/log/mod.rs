@@ -17,7 +17,7 @@ mod epoch;
 mod index;
 mod segment;
 
-pub use batch::{BatchError, BatchHeader};
+pub use batch::{for_each_record, BatchError, BatchHeader, RecordInfo};
 pub use segment::FileSlice;
 
 /// Validates a record batch as a producer sent it (header, sizes, CRC-32C, record framing and

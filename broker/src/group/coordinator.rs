@@ -1,0 +1,980 @@
+//! The group coordinator's runtime: the I/O around the state machines.
+//!
+//! Each partition of `__consumer_offsets` hosted here is a [`Shard`] holding the groups that
+//! hash to it and their committed offsets. A shard is rebuilt by replaying its partition when it
+//! is first needed (and for every hosted partition at start), answering
+//! `COORDINATOR_LOAD_IN_PROGRESS` meanwhile. Every change is appended to the partition before
+//! it is answered: offsets before they apply, group metadata when a rebalance completes.
+//!
+//! Timers are one wake-up per group at the group's next deadline ([`ClassicGroup::next_deadline`]);
+//! a wake-up runs [`ClassicGroup::tick`], which expires what is due and never more.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::oneshot;
+
+use super::classic::{Action, ClassicGroup, GroupState, JoinRequest, Limits, Reply, SyncRequest};
+use super::records::{self, GroupValue, OffsetValue, OffsetsRecord};
+use crate::config::GroupConfig;
+use crate::error::ErrorCode;
+use crate::metadata::{Controller, TopicSpec};
+use crate::partition::Partition;
+use crate::replica_manager::{now_ms, ReplicaManager};
+
+/// Name of the internal topic holding groups and offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// The partition of `__consumer_offsets` that holds `group`: Kafka's
+/// `Utils.abs(groupId.hashCode()) % partitions`, with Java's `String.hashCode`.
+pub fn partition_for(group: &str, partitions: usize) -> i32 {
+    let mut h: i32 = 0;
+    for unit in group.encode_utf16() {
+        h = h.wrapping_mul(31).wrapping_add(i32::from(unit));
+    }
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    (abs as usize % partitions.max(1)) as i32
+}
+
+/// A parked JoinGroup or SyncGroup: the channel its answer goes to.
+pub type Waiter = oneshot::Sender<Reply>;
+
+/// One offset to commit.
+#[derive(Debug, Clone)]
+pub struct OffsetCommit {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Leader epoch, or -1.
+    pub leader_epoch: i32,
+    /// Client metadata (`None` is stored as empty).
+    pub metadata: Option<String>,
+}
+
+/// A group as ListGroups shows it.
+#[derive(Debug, Clone)]
+pub struct GroupListing {
+    /// Group id.
+    pub group_id: String,
+    /// Protocol type (empty for groups that only commit offsets).
+    pub protocol_type: String,
+    /// State name.
+    pub state: &'static str,
+}
+
+/// A member as DescribeGroups shows it.
+#[derive(Debug, Clone)]
+pub struct MemberDescription {
+    /// Member id.
+    pub member_id: String,
+    /// `group.instance.id`.
+    pub instance_id: Option<String>,
+    /// `client.id`.
+    pub client_id: String,
+    /// Client address.
+    pub client_host: String,
+    /// Metadata for the selected protocol.
+    pub metadata: Bytes,
+    /// Assignment.
+    pub assignment: Bytes,
+}
+
+/// A group as DescribeGroups shows it.
+#[derive(Debug, Clone)]
+pub struct GroupDescription {
+    /// State name.
+    pub state: &'static str,
+    /// Protocol type.
+    pub protocol_type: String,
+    /// Selected protocol (empty unless Stable or CompletingRebalance).
+    pub protocol: String,
+    /// Members.
+    pub members: Vec<MemberDescription>,
+}
+
+/// Groups and offsets of one `__consumer_offsets` partition.
+#[derive(Default)]
+struct ShardState {
+    groups: HashMap<String, ClassicGroup<Waiter>>,
+    /// group → (topic, partition) → committed offset
+    offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
+}
+
+struct Shard {
+    index: i32,
+    partition: Arc<Partition>,
+    state: Mutex<ShardState>,
+    loaded: AtomicBool,
+    /// group → time of the wake-up already scheduled for it
+    wakeups: Mutex<HashMap<String, i64>>,
+}
+
+/// The group coordinator of this broker.
+pub struct GroupCoordinator {
+    config: GroupConfig,
+    limits: Limits,
+    replicas: Arc<ReplicaManager>,
+    controller: Controller,
+    shards: RwLock<HashMap<i32, Arc<Shard>>>,
+    closed: AtomicBool,
+    me: Weak<GroupCoordinator>,
+}
+
+fn map_append_error(code: ErrorCode) -> ErrorCode {
+    // Kafka's mapping of log append errors to what group clients understand.
+    match code {
+        ErrorCode::UnknownTopicOrPartition
+        | ErrorCode::NotEnoughReplicas
+        | ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
+        ErrorCode::NotLeaderOrFollower | ErrorCode::KafkaStorageError => ErrorCode::NotCoordinator,
+        ErrorCode::MessageTooLarge | ErrorCode::RecordListTooLarge => {
+            ErrorCode::InvalidCommitOffsetSize
+        }
+        other => other,
+    }
+}
+
+impl GroupCoordinator {
+    /// A coordinator over the partitions `replicas` hosts. Call [`Self::start`] to load the
+    /// hosted partitions and run offset expiry.
+    pub fn new(
+        config: GroupConfig,
+        replicas: Arc<ReplicaManager>,
+        controller: Controller,
+    ) -> Arc<Self> {
+        let limits = Limits {
+            min_session_timeout_ms: config.min_session_timeout_ms,
+            max_session_timeout_ms: config.max_session_timeout_ms,
+            initial_rebalance_delay_ms: config.initial_rebalance_delay_ms,
+            max_size: config.max_size,
+        };
+        Arc::new_cyclic(|me| GroupCoordinator {
+            config,
+            limits,
+            replicas,
+            controller,
+            shards: RwLock::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            me: me.clone(),
+        })
+    }
+
+    /// Loads every hosted partition of `__consumer_offsets` in the background and starts the
+    /// periodic offset expiry. Returns the expiry task.
+    pub fn start(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let image = self.controller.image();
+        if let Some(t) = image.topics.get(OFFSETS_TOPIC) {
+            for p in 0..t.partitions.len() as i32 {
+                let _ = self.shard(p);
+            }
+        }
+        let me = Arc::downgrade(self);
+        let period = std::time::Duration::from_millis(
+            self.config.offsets_retention_check_interval_ms.max(1),
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(c) = me.upgrade() else { return };
+                if c.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                let _ = tokio::task::spawn_blocking(move || c.expire_offsets(now_ms())).await;
+            }
+        })
+    }
+
+    /// Answers every parked request `NOT_COORDINATOR` and refuses further work (shutdown).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        for shard in shards {
+            let mut st = shard.state.lock();
+            for g in st.groups.values_mut() {
+                for a in g.unload() {
+                    if let Action::Reply(w, r) = a {
+                        let _ = w.send(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Creates `__consumer_offsets` if it does not exist yet (FindCoordinator does this, as in
+    /// Kafka), with `offsets.topic.*` settings.
+    pub async fn ensure_offsets_topic(&self) -> Result<(), ErrorCode> {
+        if self.controller.image().topics.contains_key(OFFSETS_TOPIC) {
+            return Ok(());
+        }
+        let brokers = self.controller.image().brokers.len().max(1) as i16;
+        let rf = self.config.offsets_topic_replication_factor.min(brokers);
+        let configs = BTreeMap::from([
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            ("compression.type".to_string(), "producer".to_string()),
+            (
+                "segment.bytes".to_string(),
+                self.config.offsets_topic_segment_bytes.to_string(),
+            ),
+        ]);
+        let spec = TopicSpec {
+            name: OFFSETS_TOPIC.to_string(),
+            partitions: self.config.offsets_topic_partitions,
+            replication_factor: rf,
+            assignments: vec![],
+            configs,
+        };
+        match self.controller.create_topics(vec![spec], false).await.pop() {
+            Some(Ok(_)) => {
+                tracing::info!(
+                    partitions = self.config.offsets_topic_partitions,
+                    "created {OFFSETS_TOPIC}"
+                );
+                Ok(())
+            }
+            Some(Err((ErrorCode::TopicAlreadyExists, _))) => Ok(()),
+            Some(Err((code, msg))) => {
+                tracing::warn!(error = %msg, "cannot create {OFFSETS_TOPIC}");
+                Err(if code == ErrorCode::InvalidReplicationFactor {
+                    ErrorCode::CoordinatorNotAvailable
+                } else {
+                    code
+                })
+            }
+            None => Err(ErrorCode::CoordinatorNotAvailable),
+        }
+    }
+
+    /// The partition of `__consumer_offsets` for `group`, once the topic exists.
+    pub fn partition_of(&self, group: &str) -> Option<i32> {
+        let image = self.controller.image();
+        let t = image.topics.get(OFFSETS_TOPIC)?;
+        Some(partition_for(group, t.partitions.len()))
+    }
+
+    /// The shard for partition `p`, created (and its load started) on first use.
+    fn shard(&self, p: i32) -> Result<Arc<Shard>, ErrorCode> {
+        let partition = self
+            .replicas
+            .get(OFFSETS_TOPIC, p)
+            .ok_or(ErrorCode::NotCoordinator)?;
+        if let Some(s) = self.shards.read().get(&p) {
+            if Arc::ptr_eq(&s.partition, &partition) {
+                return Ok(Arc::clone(s));
+            }
+        }
+        let mut shards = self.shards.write();
+        if let Some(s) = shards.get(&p) {
+            if Arc::ptr_eq(&s.partition, &partition) {
+                return Ok(Arc::clone(s));
+            }
+        }
+        let shard = Arc::new(Shard {
+            index: p,
+            partition,
+            state: Mutex::new(ShardState::default()),
+            loaded: AtomicBool::new(false),
+            wakeups: Mutex::new(HashMap::new()),
+        });
+        if let Some(old) = shards.insert(p, Arc::clone(&shard)) {
+            // The topic was recreated: the old shard's parked requests go elsewhere.
+            for g in old.state.lock().groups.values_mut() {
+                for a in g.unload() {
+                    if let Action::Reply(w, r) = a {
+                        let _ = w.send(r);
+                    }
+                }
+            }
+        }
+        drop(shards);
+        let offsets = shard.partition.offsets();
+        if offsets.log_end_offset == offsets.log_start_offset {
+            shard.loaded.store(true, Ordering::Release);
+        } else if let Some(me) = self.me.upgrade() {
+            let s = Arc::clone(&shard);
+            tokio::task::spawn_blocking(move || me.load(&s));
+        }
+        Ok(shard)
+    }
+
+    /// The loaded shard that coordinates `group`.
+    fn shard_for(&self, group: &str) -> Result<Arc<Shard>, ErrorCode> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ErrorCode::NotCoordinator);
+        }
+        let p = self
+            .partition_of(group)
+            .ok_or(ErrorCode::CoordinatorNotAvailable)?;
+        let shard = self.shard(p)?;
+        if !shard.loaded.load(Ordering::Acquire) {
+            return Err(ErrorCode::CoordinatorLoadInProgress);
+        }
+        Ok(shard)
+    }
+
+    /// Whether this broker coordinates `group` and has loaded it.
+    pub fn check_coordinator(&self, group: &str) -> Result<(), ErrorCode> {
+        self.shard_for(group).map(|_| ())
+    }
+
+    /// Replays a shard's partition. Blocking.
+    fn load(&self, shard: &Shard) {
+        let started = std::time::Instant::now();
+        let mut groups: HashMap<String, Option<GroupValue>> = HashMap::new();
+        let mut offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>> = HashMap::new();
+        let mut records = 0u64;
+        let result = replay(&shard.partition, |rec| {
+            records += 1;
+            match rec {
+                OffsetsRecord::Offset {
+                    group,
+                    topic,
+                    partition,
+                    value: Some(v),
+                } => {
+                    offsets
+                        .entry(group)
+                        .or_default()
+                        .insert((topic, partition), v);
+                }
+                OffsetsRecord::Offset {
+                    group,
+                    topic,
+                    partition,
+                    value: None,
+                } => {
+                    if let Some(o) = offsets.get_mut(&group) {
+                        o.remove(&(topic, partition));
+                        if o.is_empty() {
+                            offsets.remove(&group);
+                        }
+                    }
+                }
+                OffsetsRecord::Group { group, value } => {
+                    groups.insert(group, value);
+                }
+                OffsetsRecord::Unknown(v) => {
+                    tracing::debug!(version = v, "skipping record of unknown kind");
+                }
+            }
+        });
+        if let Err(e) = result {
+            tracing::error!(partition = shard.index, error = %e, "cannot load {OFFSETS_TOPIC}; its groups stay unavailable");
+            return;
+        }
+        let now = now_ms();
+        let mut st = shard.state.lock();
+        for (id, value) in groups {
+            if let Some(v) = value {
+                st.groups.insert(
+                    id.clone(),
+                    ClassicGroup::from_stored(&id, v, self.limits, now),
+                );
+            }
+        }
+        for id in offsets.keys() {
+            if !st.groups.contains_key(id) {
+                st.groups
+                    .insert(id.clone(), ClassicGroup::new(id, self.limits, now));
+            }
+        }
+        st.offsets = offsets;
+        let deadlines: Vec<(String, i64)> = st
+            .groups
+            .values()
+            .filter_map(|g| g.next_deadline().map(|d| (g.id().to_string(), d)))
+            .collect();
+        let count = st.groups.len();
+        drop(st);
+        shard.loaded.store(true, Ordering::Release);
+        for (g, d) in deadlines {
+            self.schedule(shard, &g, d);
+        }
+        tracing::info!(
+            partition = shard.index,
+            groups = count,
+            records,
+            ms = started.elapsed().as_millis() as u64,
+            "loaded {OFFSETS_TOPIC} partition"
+        );
+    }
+
+    /// Appends records to the shard's partition. Small writes run inline (like a small produce).
+    fn append(&self, shard: &Shard, recs: &[(Bytes, Option<Bytes>)]) -> Result<(), ErrorCode> {
+        use kafka_protocol::records::{
+            Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let now = now_ms();
+        let batch: Vec<Record> = recs
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32 - 1,
+                timestamp: now,
+                key: Some(k.clone()),
+                value: v.clone(),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &batch,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot encode {OFFSETS_TOPIC} records");
+            ErrorCode::UnknownServerError
+        })?;
+        shard.partition.append(&mut buf, -1, now).map(|_| ()).map_err(|e| {
+            tracing::warn!(partition = shard.index, error = %e, "cannot write to {OFFSETS_TOPIC}");
+            map_append_error(e.code())
+        })
+    }
+
+    /// Runs the actions of one group event: writes first, then answers.
+    fn execute(&self, shard: &Shard, st: &ShardState, group: &str, actions: Vec<Action<Waiter>>) {
+        let mut persist = false;
+        let mut replies = Vec::new();
+        for a in actions {
+            match a {
+                Action::Persist => persist = true,
+                Action::Reply(w, r) => replies.push((w, r)),
+            }
+        }
+        if persist {
+            let value = st
+                .groups
+                .get(group)
+                .map(|g| records::group_value(&g.to_stored()));
+            if let Err(code) = self.append(shard, &[(records::group_key(group), value)]) {
+                tracing::error!(group, ?code, "cannot store group metadata");
+            }
+        }
+        for (w, r) in replies {
+            let _ = w.send(r);
+        }
+        if let Some(d) = st.groups.get(group).and_then(|g| g.next_deadline()) {
+            self.schedule(shard, group, d);
+        }
+    }
+
+    /// Makes sure `group` is ticked at `deadline` (or earlier).
+    fn schedule(&self, shard: &Shard, group: &str, deadline: i64) {
+        {
+            let mut w = shard.wakeups.lock();
+            if w.get(group).is_some_and(|t| *t <= deadline) {
+                return;
+            }
+            w.insert(group.to_string(), deadline);
+        }
+        let (me, p, group) = (self.me.clone(), shard.index, group.to_string());
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            let wait = (deadline - now_ms()).max(0) as u64;
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            if let Some(c) = me.upgrade() {
+                c.wake(p, &group, deadline);
+            }
+        });
+    }
+
+    fn wake(&self, p: i32, group: &str, deadline: i64) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(shard) = self.shards.read().get(&p).cloned() else {
+            return;
+        };
+        {
+            let mut w = shard.wakeups.lock();
+            if w.get(group) == Some(&deadline) {
+                w.remove(group);
+            }
+        }
+        let mut st = shard.state.lock();
+        let Some(g) = st.groups.get_mut(group) else {
+            return;
+        };
+        let actions = g.tick(now_ms());
+        self.execute(&shard, &st, group, actions);
+    }
+
+    /// JoinGroup: the answer arrives on the returned channel.
+    pub fn join(
+        &self,
+        group: &str,
+        req: JoinRequest,
+    ) -> Result<oneshot::Receiver<Reply>, ErrorCode> {
+        let shard = self.shard_for(group)?;
+        let (tx, rx) = oneshot::channel();
+        let mut st = shard.state.lock();
+        if !st.groups.contains_key(group) {
+            if !req.member_id.is_empty() {
+                return Err(ErrorCode::UnknownMemberId);
+            }
+            st.groups.insert(
+                group.to_string(),
+                ClassicGroup::new(group, self.limits, now_ms()),
+            );
+        }
+        let Some(g) = st.groups.get_mut(group) else {
+            return Err(ErrorCode::UnknownMemberId);
+        };
+        let actions = g.join(req, tx, now_ms());
+        self.execute(&shard, &st, group, actions);
+        Ok(rx)
+    }
+
+    /// SyncGroup: the answer arrives on the returned channel.
+    pub fn sync(
+        &self,
+        group: &str,
+        req: SyncRequest,
+    ) -> Result<oneshot::Receiver<Reply>, ErrorCode> {
+        let shard = self.shard_for(group)?;
+        let (tx, rx) = oneshot::channel();
+        let mut st = shard.state.lock();
+        let g = st.groups.get_mut(group).ok_or(ErrorCode::UnknownMemberId)?;
+        let actions = g.sync(req, tx, now_ms());
+        self.execute(&shard, &st, group, actions);
+        Ok(rx)
+    }
+
+    /// Heartbeat.
+    pub fn heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> ErrorCode {
+        let shard = match self.shard_for(group) {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        let mut st = shard.state.lock();
+        match st.groups.get_mut(group) {
+            Some(g) => g.heartbeat(member_id, instance_id, generation, now_ms()),
+            None => ErrorCode::UnknownMemberId,
+        }
+    }
+
+    /// LeaveGroup for several members; one code per member.
+    pub fn leave(
+        &self,
+        group: &str,
+        members: &[(String, Option<String>)],
+    ) -> Result<Vec<ErrorCode>, ErrorCode> {
+        let shard = self.shard_for(group)?;
+        let mut st = shard.state.lock();
+        let Some(g) = st.groups.get_mut(group) else {
+            return Ok(vec![ErrorCode::UnknownMemberId; members.len()]);
+        };
+        let mut codes = Vec::with_capacity(members.len());
+        let mut actions = Vec::new();
+        for (member, instance) in members {
+            let (code, a) = g.leave(member, instance.as_deref(), now_ms());
+            codes.push(code);
+            actions.extend(a);
+        }
+        self.execute(&shard, &st, group, actions);
+        Ok(codes)
+    }
+
+    /// OffsetCommit: one code per offset, or one for the whole request.
+    pub fn commit_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        commits: Vec<OffsetCommit>,
+    ) -> Result<Vec<ErrorCode>, ErrorCode> {
+        let shard = self.shard_for(group)?;
+        let now = now_ms();
+        let mut st = shard.state.lock();
+        match st.groups.get_mut(group) {
+            Some(g) => g.validate_offset_commit(member_id, instance_id, generation, now)?,
+            // Kafka answers ILLEGAL_GENERATION to a member of a group that does not exist.
+            None if generation >= 0 => return Err(ErrorCode::IllegalGeneration),
+            None => {
+                st.groups.insert(
+                    group.to_string(),
+                    ClassicGroup::new(group, self.limits, now),
+                );
+            }
+        }
+        let image = self.controller.image();
+        let mut codes = Vec::with_capacity(commits.len());
+        let mut writes = Vec::new();
+        let mut values = Vec::new();
+        for c in commits {
+            let known = image
+                .topics
+                .get(&c.topic)
+                .is_some_and(|t| c.partition >= 0 && (c.partition as usize) < t.partitions.len());
+            let metadata = c.metadata.unwrap_or_default();
+            let code = if !known {
+                ErrorCode::UnknownTopicOrPartition
+            } else if metadata.len() > self.config.offset_metadata_max_bytes {
+                ErrorCode::OffsetMetadataTooLarge
+            } else {
+                ErrorCode::None
+            };
+            codes.push(code);
+            if code == ErrorCode::None {
+                let v = OffsetValue {
+                    offset: c.offset,
+                    leader_epoch: c.leader_epoch,
+                    metadata,
+                    commit_timestamp: now,
+                };
+                writes.push((
+                    records::offset_key(group, &c.topic, c.partition),
+                    Some(records::offset_value(&v)),
+                ));
+                values.push((codes.len() - 1, c.topic, c.partition, v));
+            }
+        }
+        if writes.is_empty() {
+            return Ok(codes);
+        }
+        if let Err(code) = self.append(&shard, &writes) {
+            for (i, ..) in &values {
+                codes[*i] = code;
+            }
+            return Ok(codes);
+        }
+        let offsets = st.offsets.entry(group.to_string()).or_default();
+        for (_, topic, partition, v) in values {
+            offsets.insert((topic, partition), v);
+        }
+        Ok(codes)
+    }
+
+    /// OffsetFetch: the committed offsets of `group` for `topics` (all when `None`).
+    /// Partitions without a commit come back with `None`.
+    #[allow(clippy::type_complexity)]
+    pub fn fetch_offsets(
+        &self,
+        group: &str,
+        topics: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Result<Vec<(String, Vec<(i32, Option<OffsetValue>)>)>, ErrorCode> {
+        let shard = self.shard_for(group)?;
+        let st = shard.state.lock();
+        let committed = st.offsets.get(group);
+        Ok(match topics {
+            Some(topics) => topics
+                .into_iter()
+                .map(|(topic, parts)| {
+                    let parts = parts
+                        .into_iter()
+                        .map(|p| {
+                            let v = committed.and_then(|o| o.get(&(topic.clone(), p))).cloned();
+                            (p, v)
+                        })
+                        .collect();
+                    (topic, parts)
+                })
+                .collect(),
+            None => {
+                let mut out: Vec<(String, Vec<(i32, Option<OffsetValue>)>)> = Vec::new();
+                for ((topic, p), v) in committed.into_iter().flatten() {
+                    match out.last_mut() {
+                        Some((t, parts)) if t == topic => parts.push((*p, Some(v.clone()))),
+                        _ => out.push((topic.clone(), vec![(*p, Some(v.clone()))])),
+                    }
+                }
+                out
+            }
+        })
+    }
+
+    /// ListGroups: every group of every loaded shard. Returns whether some shard is still
+    /// loading (Kafka then answers `COORDINATOR_LOAD_IN_PROGRESS`).
+    pub fn list_groups(&self) -> (Vec<GroupListing>, bool) {
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        let mut out = Vec::new();
+        let mut loading = false;
+        for s in shards {
+            if !s.loaded.load(Ordering::Acquire) {
+                loading = true;
+                continue;
+            }
+            let st = s.state.lock();
+            out.extend(st.groups.values().map(|g| GroupListing {
+                group_id: g.id().to_string(),
+                protocol_type: g.protocol_type().unwrap_or_default().to_string(),
+                state: g.state().name(),
+            }));
+        }
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        (out, loading)
+    }
+
+    /// DescribeGroups for one group; `None` when it does not exist.
+    pub fn describe(&self, group: &str) -> Result<Option<GroupDescription>, ErrorCode> {
+        let shard = self.shard_for(group)?;
+        let st = shard.state.lock();
+        let Some(g) = st.groups.get(group) else {
+            return Ok(None);
+        };
+        let protocol = g.protocol().unwrap_or_default().to_string();
+        let show_members = matches!(
+            g.state(),
+            GroupState::Stable | GroupState::CompletingRebalance | GroupState::PreparingRebalance
+        );
+        Ok(Some(GroupDescription {
+            state: g.state().name(),
+            protocol_type: g.protocol_type().unwrap_or_default().to_string(),
+            protocol: if show_members {
+                protocol.clone()
+            } else {
+                String::new()
+            },
+            members: g
+                .members()
+                .map(|m| MemberDescription {
+                    member_id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    // Kafka shows metadata and assignment only once the group is Stable.
+                    metadata: if g.state() == GroupState::Stable {
+                        m.metadata(&protocol)
+                    } else {
+                        Bytes::new()
+                    },
+                    assignment: if g.state() == GroupState::Stable {
+                        m.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
+                })
+                .collect(),
+        }))
+    }
+
+    /// DeleteGroups for one group: only an empty group can go.
+    pub fn delete_group(&self, group: &str) -> ErrorCode {
+        let shard = match self.shard_for(group) {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        let mut st = shard.state.lock();
+        match st.groups.get(group) {
+            None => return ErrorCode::GroupIdNotFound,
+            Some(g) if g.state() != GroupState::Empty && g.state() != GroupState::Dead => {
+                return ErrorCode::NonEmptyGroup
+            }
+            Some(_) => {}
+        }
+        let mut writes: Vec<(Bytes, Option<Bytes>)> = st
+            .offsets
+            .get(group)
+            .into_iter()
+            .flatten()
+            .map(|((t, p), _)| (records::offset_key(group, t, *p), None))
+            .collect();
+        writes.push((records::group_key(group), None));
+        if let Err(code) = self.append(&shard, &writes) {
+            return code;
+        }
+        st.groups.remove(group);
+        st.offsets.remove(group);
+        ErrorCode::None
+    }
+
+    /// OffsetDelete: removes committed offsets the group no longer consumes.
+    pub fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: &[(String, i32)],
+        subscribed: impl Fn(&ClassicGroup<Waiter>, &str) -> bool,
+    ) -> Result<Vec<ErrorCode>, ErrorCode> {
+        let shard = self.shard_for(group)?;
+        let mut st = shard.state.lock();
+        let g = st.groups.get(group).ok_or(ErrorCode::GroupIdNotFound)?;
+        let active = g.state() != GroupState::Empty && g.state() != GroupState::Dead;
+        let mut codes = Vec::with_capacity(partitions.len());
+        let mut writes = Vec::new();
+        let mut removed = Vec::new();
+        for (t, p) in partitions {
+            if active && subscribed(g, t) {
+                codes.push(ErrorCode::GroupSubscribedToTopic);
+                continue;
+            }
+            codes.push(ErrorCode::None);
+            let has = st
+                .offsets
+                .get(group)
+                .is_some_and(|o| o.contains_key(&(t.clone(), *p)));
+            if has {
+                writes.push((records::offset_key(group, t, *p), None));
+                removed.push((t.clone(), *p));
+            }
+        }
+        if !writes.is_empty() {
+            self.append(&shard, &writes)?;
+            if let Some(o) = st.offsets.get_mut(group) {
+                for k in &removed {
+                    o.remove(k);
+                }
+                if o.is_empty() {
+                    st.offsets.remove(group);
+                }
+            }
+        }
+        Ok(codes)
+    }
+
+    /// Expires offsets per `offsets.retention.minutes` (KIP-211): those of a group that has
+    /// been empty that long, and those of standalone consumers committed that long ago. Empty
+    /// groups left with no offsets are deleted. Returns the number of offsets removed. Blocking.
+    pub fn expire_offsets(&self, now: i64) -> usize {
+        let retention = self.config.offsets_retention_ms;
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        let mut total = 0;
+        for shard in shards {
+            if !shard.loaded.load(Ordering::Acquire) {
+                continue;
+            }
+            let mut st = shard.state.lock();
+            let mut writes = Vec::new();
+            let mut expired: Vec<(String, (String, i32))> = Vec::new();
+            let mut dead_groups = Vec::new();
+            for (id, g) in &st.groups {
+                if g.state() != GroupState::Empty {
+                    continue;
+                }
+                let standalone = g.protocol_type().is_none();
+                let offsets = st.offsets.get(id);
+                let mut left = 0;
+                for (k, v) in offsets.into_iter().flatten() {
+                    let base = if standalone {
+                        v.commit_timestamp
+                    } else {
+                        g.state_since()
+                    };
+                    if now.saturating_sub(base) >= retention {
+                        writes.push((records::offset_key(id, &k.0, k.1), None));
+                        expired.push((id.clone(), k.clone()));
+                    } else {
+                        left += 1;
+                    }
+                }
+                if left == 0 {
+                    writes.push((records::group_key(id), None));
+                    dead_groups.push(id.clone());
+                }
+            }
+            if writes.is_empty() {
+                continue;
+            }
+            if let Err(code) = self.append(&shard, &writes) {
+                tracing::warn!(partition = shard.index, ?code, "cannot expire offsets");
+                continue;
+            }
+            total += expired.len();
+            for (g, k) in expired {
+                if let Some(o) = st.offsets.get_mut(&g) {
+                    o.remove(&k);
+                    if o.is_empty() {
+                        st.offsets.remove(&g);
+                    }
+                }
+            }
+            for g in dead_groups {
+                st.groups.remove(&g);
+            }
+        }
+        if total > 0 {
+            tracing::info!(offsets = total, "expired committed offsets");
+        }
+        total
+    }
+}
+
+/// Replays a partition of `__consumer_offsets` from its start to its high watermark.
+fn replay(
+    partition: &Partition,
+    mut apply: impl FnMut(OffsetsRecord),
+) -> Result<(), crate::error::BrokerError> {
+    let mut offset = partition.offsets().log_start_offset;
+    loop {
+        let (info, offsets) = partition.read(offset, 1 << 20, false, true)?;
+        let Some(slice) = info.slice else { break };
+        if offset >= offsets.high_watermark || slice.is_empty() {
+            break;
+        }
+        let buf = slice
+            .read()
+            .map_err(|e| crate::error::BrokerError::storage(partition.dir(), e))?;
+        let mut at = 0;
+        while at < buf.len() {
+            let header = crate::log::BatchHeader::parse(&buf[at..])?;
+            let size = header.size();
+            let Some(batch) = buf.get(at..at + size) else {
+                break;
+            };
+            at += size;
+            if header.next_offset() <= offset {
+                continue;
+            }
+            if !header.is_control() {
+                crate::log::for_each_record(batch, &header, |r| {
+                    let abs = header.base_offset + i64::from(r.offset_delta);
+                    if abs < offset {
+                        return true;
+                    }
+                    match r.key.map(|k| records::decode(k, r.value)) {
+                        Some(Ok(rec)) => apply(rec),
+                        Some(Err(e)) => tracing::warn!(offset = abs, error = %e, "skipping record"),
+                        None => tracing::warn!(offset = abs, "skipping record without key"),
+                    }
+                    true
+                })?;
+            }
+            offset = header.next_offset();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_for_matches_kafka() {
+        // Values printed by Java: Utils.abs(s.hashCode()) % 50
+        for (group, expected) in [
+            ("my-group", 12),
+            ("console-consumer-12345", 6),
+            ("polygenelubricants", 0), // hashCode() == Integer.MIN_VALUE
+            ("grüße-𝄞", 22),           // non-ASCII and a surrogate pair
+            ("tributary", 0),
+        ] {
+            assert_eq!(partition_for(group, 50), expected, "{group}");
+        }
+    }
+}

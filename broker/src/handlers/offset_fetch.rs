@@ -1,0 +1,129 @@
+//! OffsetFetch: committed offsets of a group (v8+: of several groups). Partitions without a
+//! commit answer offset -1.
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse};
+
+use super::{sb, topic_name};
+use crate::dispatch::RequestContext;
+use crate::error::ErrorCode;
+use crate::group::records::OffsetValue;
+
+type Committed = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
+
+fn fetch(
+    ctx: &RequestContext,
+    group: &str,
+    topics: Option<Vec<(String, Vec<i32>)>>,
+) -> Result<Committed, ErrorCode> {
+    if group.is_empty() {
+        return Err(ErrorCode::InvalidGroupId);
+    }
+    ctx.state.groups.fetch_offsets(group, topics)
+}
+
+/// `(offset, epoch, metadata)` of a partition's answer.
+fn position(v: &Option<OffsetValue>) -> (i64, i32, String) {
+    match v {
+        Some(v) => (v.offset, v.leader_epoch, v.metadata.clone()),
+        None => (-1, -1, String::new()),
+    }
+}
+
+/// Handles OffsetFetch.
+pub async fn handle(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFetchResponse {
+    let version = ctx.version;
+    if version >= 8 {
+        let groups = req
+            .groups
+            .into_iter()
+            .map(|g| {
+                let topics = g.topics.map(|ts| {
+                    ts.into_iter()
+                        .map(|t| (t.name.0.to_string(), t.partition_indexes))
+                        .collect()
+                });
+                match fetch(&ctx, g.group_id.0.as_str(), topics) {
+                    Ok(committed) => OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id)
+                        .with_topics(
+                            committed
+                                .into_iter()
+                                .map(|(t, parts)| {
+                                    OffsetFetchResponseTopics::default()
+                                        .with_name(topic_name(t))
+                                        .with_partitions(
+                                            parts
+                                                .iter()
+                                                .map(|(p, v)| {
+                                                    let (o, e, m) = position(v);
+                                                    OffsetFetchResponsePartitions::default()
+                                                        .with_partition_index(*p)
+                                                        .with_committed_offset(o)
+                                                        .with_committed_leader_epoch(e)
+                                                        .with_metadata(Some(sb(m)))
+                                                })
+                                                .collect(),
+                                        )
+                                })
+                                .collect(),
+                        ),
+                    Err(code) => OffsetFetchResponseGroup::default()
+                        .with_group_id(GroupId(g.group_id.0))
+                        .with_error_code(code.code()),
+                }
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let requested: Option<Vec<(String, Vec<i32>)>> = req.topics.map(|ts| {
+        ts.into_iter()
+            .map(|t| (t.name.0.to_string(), t.partition_indexes))
+            .collect()
+    });
+    let (committed, error) = match fetch(&ctx, req.group_id.0.as_str(), requested.clone()) {
+        Ok(c) => (c, ErrorCode::None),
+        // Before v2 the group's error is given on every partition asked for.
+        Err(code) => (
+            requested
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
+                .collect(),
+            code,
+        ),
+    };
+    let partition_error = if version < 2 { error } else { ErrorCode::None };
+    let topics = committed
+        .into_iter()
+        .map(|(t, parts)| {
+            OffsetFetchResponseTopic::default()
+                .with_name(topic_name(t))
+                .with_partitions(
+                    parts
+                        .iter()
+                        .map(|(p, v)| {
+                            let (o, e, m) = position(v);
+                            let mut part = OffsetFetchResponsePartition::default()
+                                .with_partition_index(*p)
+                                .with_committed_offset(o)
+                                .with_metadata(Some(sb(m)))
+                                .with_error_code(partition_error.code());
+                            if version >= 5 {
+                                part = part.with_committed_leader_epoch(e);
+                            }
+                            part
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    let mut resp = OffsetFetchResponse::default().with_topics(topics);
+    if version >= 2 {
+        resp = resp.with_error_code(error.code());
+    }
+    resp
+}
