@@ -687,27 +687,27 @@ impl<W> ClassicGroup<W> {
         if self.pending_sync.remove(old_id) {
             self.pending_sync.insert(new_id.clone());
         }
-        let unchanged = m.protocols == req.protocols
-            || self
-                .protocol
-                .as_ref()
-                .is_some_and(|p| req.protocols.iter().any(|(n, _)| n == p));
         m.id = new_id.clone();
         if let Some(i) = &req.instance_id {
             self.statics.insert(i.clone(), new_id.clone());
         }
         self.members.insert(new_id.clone(), m);
-        self.update_member(&new_id, req.clone(), waiter, now);
+        let skip = req.supports_skip_assignment;
+        self.update_member(&new_id, req, waiter, now);
+        let same_protocol = self.protocol.is_some() && self.select_protocol() == self.protocol;
         match self.state {
-            GroupState::Stable if unchanged && (!was_leader || req.supports_skip_assignment) => {
-                // Nothing changes for the others: answer with the current generation and store
-                // the new member id.
-                if let Some(m) = self.members.get_mut(&new_id) {
-                    if let Some(w) = m.awaiting_join.take() {
-                        m.protocols = req.protocols;
-                        let r = self.current_join_result(&new_id, was_leader);
-                        self.reply(w, Reply::Join(r));
-                    }
+            GroupState::Stable if same_protocol => {
+                // Nothing changes for the others: no rebalance. The new member id is stored and
+                // the member gets the current generation. A leader that cannot skip the
+                // assignment (JoinGroup < v9) is told the old leader id, so that it acts as a
+                // follower and simply fetches its assignment (Kafka does the same).
+                let mut r = self.current_join_result(&new_id, was_leader && skip);
+                if was_leader && !skip {
+                    r.leader = old_id.to_string();
+                    r.members.clear();
+                }
+                if let Some(w) = self.members.get_mut(&new_id).and_then(|m| m.awaiting_join.take()) {
+                    self.reply(w, Reply::Join(r));
                 }
                 self.actions.push(Action::Persist);
             }
@@ -1171,3 +1171,7 @@ impl<W> ClassicGroup<W> {
         out
     }
 }
+
+#[cfg(test)]
+#[path = "classic_tests.rs"]
+mod tests;
