@@ -361,6 +361,116 @@ pub mod requests {
                     .with_records(Some(records))])])
     }
 
+    /// FindCoordinator for a group (v3: one key).
+    pub fn find_coordinator(group: &str) -> kafka_protocol::messages::FindCoordinatorRequest {
+        kafka_protocol::messages::FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_string(group.to_string()))
+            .with_key_type(0)
+    }
+
+    /// JoinGroup of a "consumer" group member with one protocol ("range") and its metadata.
+    pub fn join_group(
+        group: &str,
+        member_id: &str,
+        session_timeout_ms: i32,
+        metadata: Bytes,
+    ) -> kafka_protocol::messages::JoinGroupRequest {
+        use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+        kafka_protocol::messages::JoinGroupRequest::default()
+            .with_group_id(group_id(group))
+            .with_session_timeout_ms(session_timeout_ms)
+            .with_rebalance_timeout_ms(session_timeout_ms)
+            .with_member_id(StrBytes::from_string(member_id.to_string()))
+            .with_protocol_type(StrBytes::from_static_str("consumer"))
+            .with_protocols(vec![JoinGroupRequestProtocol::default()
+                .with_name(StrBytes::from_static_str("range"))
+                .with_metadata(metadata)])
+    }
+
+    /// SyncGroup; the leader passes `(member, assignment)` pairs.
+    pub fn sync_group(
+        group: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: &[(&str, Bytes)],
+    ) -> kafka_protocol::messages::SyncGroupRequest {
+        use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+        kafka_protocol::messages::SyncGroupRequest::default()
+            .with_group_id(group_id(group))
+            .with_generation_id(generation)
+            .with_member_id(StrBytes::from_string(member_id.to_string()))
+            .with_assignments(
+                assignments
+                    .iter()
+                    .map(|(m, a)| {
+                        SyncGroupRequestAssignment::default()
+                            .with_member_id(StrBytes::from_string(m.to_string()))
+                            .with_assignment(a.clone())
+                    })
+                    .collect(),
+            )
+    }
+
+    /// Heartbeat.
+    pub fn heartbeat(
+        group: &str,
+        generation: i32,
+        member_id: &str,
+    ) -> kafka_protocol::messages::HeartbeatRequest {
+        kafka_protocol::messages::HeartbeatRequest::default()
+            .with_group_id(group_id(group))
+            .with_generation_id(generation)
+            .with_member_id(StrBytes::from_string(member_id.to_string()))
+    }
+
+    /// OffsetCommit of one partition (generation -1 and no member: a standalone consumer).
+    pub fn offset_commit(
+        group: &str,
+        generation: i32,
+        member_id: &str,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> kafka_protocol::messages::OffsetCommitRequest {
+        use kafka_protocol::messages::offset_commit_request::{
+            OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+        };
+        kafka_protocol::messages::OffsetCommitRequest::default()
+            .with_group_id(group_id(group))
+            .with_generation_id_or_member_epoch(generation)
+            .with_member_id(StrBytes::from_string(member_id.to_string()))
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(topic_name(topic))
+                .with_partitions(vec![OffsetCommitRequestPartition::default()
+                    .with_partition_index(partition)
+                    .with_committed_offset(offset)])])
+    }
+
+    /// OffsetFetch (v1-v7 layout) of one partition.
+    pub fn offset_fetch(
+        group: &str,
+        topic: &str,
+        partition: i32,
+    ) -> kafka_protocol::messages::OffsetFetchRequest {
+        use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+        kafka_protocol::messages::OffsetFetchRequest::default()
+            .with_group_id(group_id(group))
+            .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+                .with_name(topic_name(topic))
+                .with_partition_indexes(vec![partition])]))
+    }
+
+    /// DescribeGroups of one group.
+    pub fn describe_group(group: &str) -> kafka_protocol::messages::DescribeGroupsRequest {
+        kafka_protocol::messages::DescribeGroupsRequest::default()
+            .with_groups(vec![group_id(group)])
+    }
+
+    /// A group id field.
+    pub fn group_id(s: &str) -> kafka_protocol::messages::GroupId {
+        kafka_protocol::messages::GroupId(StrBytes::from_string(s.to_string()))
+    }
+
     /// Fetch of one partition from `offset`, waiting up to `max_wait_ms` for `min_bytes`.
     pub fn fetch(
         topic: &str,

@@ -706,7 +706,11 @@ impl<W> ClassicGroup<W> {
                     r.leader = old_id.to_string();
                     r.members.clear();
                 }
-                if let Some(w) = self.members.get_mut(&new_id).and_then(|m| m.awaiting_join.take()) {
+                if let Some(w) = self
+                    .members
+                    .get_mut(&new_id)
+                    .and_then(|m| m.awaiting_join.take())
+                {
                     self.reply(w, Reply::Join(r));
                 }
                 self.actions.push(Action::Persist);

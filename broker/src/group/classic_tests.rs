@@ -144,7 +144,10 @@ fn first_join_needs_a_member_id_then_completes_and_syncs() {
 fn two_members_wait_for_each_other_and_followers_wait_for_the_leader() {
     let mut g = group(0);
     let (a, actions) = join_new(&mut g, 1, 0);
-    assert!(replies(actions).len() == 1, "alone, the join completes at once");
+    assert!(
+        replies(actions).len() == 1,
+        "alone, the join completes at once"
+    );
     g.sync(sync_req(&a, 1, &[(&a, "A")]), 2, 0);
 
     // b joins: a must rejoin before anyone is answered
@@ -178,13 +181,13 @@ fn unknown_members_are_refused_everywhere() {
     let (mut g, _) = stable_one();
     let r = replies(g.join(req("nobody", &["range"]), 9, 0));
     assert_eq!(join_result(&r[0].1).error, ErrorCode::UnknownMemberId);
-    assert_eq!(g.heartbeat("nobody", None, 1, 0), ErrorCode::UnknownMemberId);
-    let r = replies(g.sync(sync_req("nobody", 1, &[]), 9, 0));
-    assert_eq!(sync_result(&r[0].1).error, ErrorCode::UnknownMemberId);
     assert_eq!(
-        g.leave("nobody", None, 0).0,
+        g.heartbeat("nobody", None, 1, 0),
         ErrorCode::UnknownMemberId
     );
+    let r = replies(g.sync(sync_req("nobody", 1, &[]), 9, 0));
+    assert_eq!(sync_result(&r[0].1).error, ErrorCode::UnknownMemberId);
+    assert_eq!(g.leave("nobody", None, 0).0, ErrorCode::UnknownMemberId);
     assert_eq!(
         g.validate_offset_commit("nobody", None, 1, 0),
         Err(ErrorCode::UnknownMemberId)
@@ -302,7 +305,10 @@ fn leaving_while_others_wait_completes_their_join() {
     assert_eq!(code, ErrorCode::None);
     let r = replies(actions);
     let j = join_result(&r[0].1);
-    assert_eq!((j.member_id.as_str(), j.leader.as_str()), (b.as_str(), b.as_str()));
+    assert_eq!(
+        (j.member_id.as_str(), j.leader.as_str()),
+        (b.as_str(), b.as_str())
+    );
 }
 
 #[test]
@@ -333,7 +339,11 @@ fn static_member_rejoining_takes_its_place_and_fences_the_old_id() {
         4,
         100,
     ));
-    assert_eq!(sync_result(&r[0].1).assignment, Bytes::from("A"), "keeps its assignment");
+    assert_eq!(
+        sync_result(&r[0].1).assignment,
+        Bytes::from("A"),
+        "keeps its assignment"
+    );
     // the zombie with the old id is fenced
     assert_eq!(
         g.heartbeat(&old, Some("inst-1"), 1, 200),

@@ -1,0 +1,627 @@
+"""Consumer groups (classic rebalance protocol) with Python clients against a running Tributary broker.
+
+Run by tests/compat/run.sh in the same pytest invocation as test_python.py (COMPAT_BOOTSTRAP set).
+By hand:  COMPAT_BOOTSTRAP=127.0.0.1:9092 $COMPAT_VENV/bin/pytest -v tests/compat/test_groups.py
+
+The broker runs with its defaults: group.initial.rebalance.delay.ms=3000 (a new group's first
+rebalance waits 3 s for more members, so members started together land in one generation) and
+group.min.session.timeout.ms=6000 (the session timeout used here for failure detection).
+
+confluent-kafka group members run as subprocesses of this file (`python test_groups.py member
+JSON`) so that one can be killed with SIGKILL; each prints one JSON line per event (assignment
+change, record, commit error) that the test collects. They commit synchronously after every
+batch, so without failures every record is read exactly once across the group.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+BOOT = os.environ.get("COMPAT_BOOTSTRAP", "127.0.0.1:9092")
+NPART = 6
+NREC = 600
+SESSION_MS = 6000
+
+
+# ------------------------------------------------------------------------------------------------
+# the group member subprocess (confluent-kafka)
+
+
+def member_main(cfg):
+    """A confluent-kafka group member: subscribes, prints events as JSON lines on stdout, stops on
+    "stop" (or EOF) on stdin and closes (LeaveGroup for dynamic members)."""
+    from confluent_kafka import Consumer, KafkaException
+
+    out_lock = threading.Lock()
+
+    def emit(**ev):
+        with out_lock:
+            sys.stdout.write(json.dumps(ev) + "\n")
+            sys.stdout.flush()
+
+    stop = threading.Event()
+
+    def watch_stdin():
+        for line in sys.stdin:
+            if line.strip() == "stop":
+                break
+        stop.set()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+
+    conf = {
+        "bootstrap.servers": cfg["boot"],
+        "group.id": cfg["group"],
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": SESSION_MS,
+        "heartbeat.interval.ms": 500,
+        "fetch.wait.max.ms": 100,
+        "socket.timeout.ms": 5000,
+        "topic.metadata.refresh.interval.ms": 2000,
+    }
+    conf.update(cfg.get("conf", {}))
+    if os.environ.get("COMPAT_MEMBER_DEBUG"):  # e.g. cgrp,protocol: librdkafka's log on stderr
+        conf["debug"] = os.environ["COMPAT_MEMBER_DEBUG"]
+    c = Consumer(conf)
+    owned = set()
+    cooperative = conf.get("partition.assignment.strategy") == "cooperative-sticky"
+
+    def on_assign(consumer, parts):
+        if not cooperative:
+            owned.clear()
+        owned.update(p.partition for p in parts)
+        emit(ev="assign", parts=sorted(p.partition for p in parts), owned=sorted(owned), t=time.time())
+
+    def on_revoke(consumer, parts):
+        if cooperative:
+            owned.difference_update(p.partition for p in parts)
+        else:
+            owned.clear()
+        emit(ev="revoke", parts=sorted(p.partition for p in parts), owned=sorted(owned), t=time.time())
+
+    def on_lost(consumer, parts):
+        owned.difference_update(p.partition for p in parts)
+        emit(ev="lost", parts=sorted(p.partition for p in parts), owned=sorted(owned), t=time.time())
+
+    c.subscribe([cfg["topic"]], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+    emit(ev="started", pid=os.getpid())
+    per_record = cfg.get("per_record_s", 0)
+    batch = 1 if per_record else 100
+    try:
+        while not stop.is_set():
+            msgs = c.consume(num_messages=batch, timeout=0.1)
+            got = False
+            for m in msgs:
+                if m.error():
+                    emit(ev="error", err=str(m.error()))
+                    continue
+                emit(ev="rec", p=m.partition(), o=m.offset(), k=m.key().decode())
+                got = True
+                if per_record:
+                    time.sleep(per_record)
+            if got:
+                try:
+                    c.commit(asynchronous=False)
+                except KafkaException as e:
+                    emit(ev="commit_error", err=str(e))
+    finally:
+        c.close()
+        emit(ev="closed")
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "member":
+    member_main(json.loads(sys.argv[2]))
+    sys.exit(0)
+
+
+# ------------------------------------------------------------------------------------------------
+# the tests
+
+import pytest  # noqa: E402
+
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition  # noqa: E402
+from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
+from kafka import TopicPartition as KTopicPartition  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_python import TIMEOUT, admin, create_topic, uniq  # noqa: E402
+
+HERE = os.path.abspath(__file__)
+
+
+class Member:
+    """One `test_groups.py member` subprocess and the events it printed."""
+
+    def __init__(self, name, group, topic, conf=None, per_record_s=0):
+        self.name = name
+        cfg = dict(boot=BOOT, group=group, topic=topic, conf=conf or {}, per_record_s=per_record_s)
+        self.proc = subprocess.Popen(
+            [sys.executable, HERE, "member", json.dumps(cfg)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.events = []
+        self.stderr = []
+        self.lock = threading.Lock()
+        self.readers = [
+            threading.Thread(target=self._read_out, daemon=True),
+            threading.Thread(target=self._read_err, daemon=True),
+        ]
+        for t in self.readers:
+            t.start()
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                ev = dict(ev="garbage", line=line)
+            with self.lock:
+                self.events.append(ev)
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            with self.lock:
+                self.stderr.append(line.rstrip())
+
+    def evs(self, kind=None):
+        with self.lock:
+            return [e for e in self.events if kind is None or e["ev"] == kind]
+
+    def records(self):
+        return [(e["p"], e["o"], e["k"]) for e in self.evs("rec")]
+
+    def owned(self):
+        """The partitions held after the last assignment change."""
+        changes = [e for e in self.evs() if e["ev"] in ("assign", "revoke", "lost")]
+        return set(changes[-1]["owned"]) if changes else set()
+
+    def rebalances(self):
+        return [e for e in self.evs() if e["ev"] in ("assign", "revoke", "lost")]
+
+    def stop(self, timeout=15):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("stop\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError(f"member {self.name} did not close within {timeout}s: {self.describe()}")
+        for t in self.readers:
+            t.join(5)
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(5)
+        for t in self.readers:
+            t.join(5)
+
+    def describe(self):
+        evs = [e for e in self.evs() if e["ev"] != "rec"]
+        return f"{self.name}: {len(self.records())} records, events {evs}, stderr {self.stderr[-10:]}"
+
+
+def stop_all(members):
+    errors = []
+    for m in members:
+        try:
+            m.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, errors
+
+
+def wait_for(cond, timeout, what, members=()):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n" + "\n".join(m.describe() for m in members))
+
+
+def keyed_topic(n=NREC, partitions=NPART, tag="group"):
+    """A topic with `partitions` partitions and n keyed records; returns (topic, {(p, o): key})."""
+    topic = create_topic(uniq(tag), partitions)
+    recs = [dict(key=f"k-{i:04d}".encode(), value=f"v-{i}".encode()) for i in range(n)]
+    produce_keyed(topic, recs)
+    want = {(r["partition"], r["offset"]): r["key"].decode() for r in recs}
+    assert len(want) == n
+    per_part = {}
+    for p, _ in want:
+        per_part[p] = per_part.get(p, 0) + 1
+    assert sorted(per_part) == list(range(partitions)), f"records in partitions {sorted(per_part)} only"
+    return topic, want
+
+
+def produce_keyed(topic, recs):
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": BOOT, "enable.idempotence": False, "linger.ms": 5, "partitioner": "murmur2_random"})
+    errors = []
+
+    def cb(r):
+        def on_delivery(err, msg):
+            if err is not None:
+                errors.append(err)
+            else:
+                r["partition"], r["offset"] = msg.partition(), msg.offset()
+
+        return on_delivery
+
+    for r in recs:
+        p.produce(topic, key=r["key"], value=r["value"], on_delivery=cb(r))
+    assert p.flush(TIMEOUT + 5) == 0
+    assert not errors, errors
+
+
+def end_offsets(want):
+    ends = {}
+    for p, o in want:
+        ends[p] = max(ends.get(p, 0), o + 1)
+    return ends
+
+
+def committed_offsets(group, topic, partitions=NPART):
+    """The group's committed offsets as a non-member confluent consumer reads them (OffsetFetch)."""
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": group, "enable.auto.commit": False, "socket.timeout.ms": 5000})
+    try:
+        tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=TIMEOUT)
+    finally:
+        c.close()
+    for tp in tps:
+        assert tp.error is None, tp
+    return {tp.partition: tp.offset for tp in tps}
+
+
+def check_exactly_once(want, got):
+    """got: [(partition, offset, key)] from every member. Each produced record read once."""
+    seen = {}
+    dups = []
+    for p, o, k in got:
+        if (p, o) in seen:
+            dups.append((p, o, k))
+        seen[(p, o)] = k
+    missing = sorted(set(want) - set(seen))
+    extra = sorted(set(seen) - set(want))
+    assert not dups, f"{len(dups)} records read more than once, e.g. {dups[:10]}"
+    assert not missing, f"{len(missing)} records never read, e.g. {missing[:10]}"
+    assert not extra, f"read records that were never produced: {extra[:10]}"
+    for pos, k in seen.items():
+        assert k == want[pos], f"record at {pos}: key {k}, produced {want[pos]}"
+
+
+def check_partition_split(owned, partitions=NPART):
+    """owned: {member name: set of partitions}. Disjoint, covering, and balanced."""
+    allp = [p for s in owned.values() for p in s]
+    assert sorted(allp) == list(range(partitions)), f"assignments overlap or miss partitions: {owned}"
+    sizes = sorted(len(s) for s in owned.values())
+    assert sizes[-1] - sizes[0] <= 1, f"unbalanced assignment {owned}"
+
+
+def run_group_no_failures(strategy):
+    topic, want = keyed_topic(tag=f"grp-{strategy}")
+    group = uniq(f"grp-{strategy}")
+    conf = {"partition.assignment.strategy": strategy}
+    members = [Member(f"m{i}", group, topic, conf) for i in range(3)]
+    try:
+        wait_for(lambda: len({(p, o) for m in members for p, o, _ in m.records()}) >= NREC, 30, "all records read", members)
+        time.sleep(1)  # any duplicate delivery would show up now
+        owned = {m.name: m.owned() for m in members}
+        check_partition_split(owned)
+        assert all(len(s) == 2 for s in owned.values()), f"3 members, 6 partitions: {owned}"
+        for m in members:
+            assert not m.evs("commit_error"), m.describe()
+            assert not m.evs("error"), m.describe()
+            m.assigns_before_stop = m.evs("assign")
+    finally:
+        stop_all(members)
+    check_exactly_once(want, [r for m in members for r in m.records()])
+    assert committed_offsets(group, topic) == end_offsets(want)
+    return group, topic, members
+
+
+def test_confluent_group_range_exactly_once():
+    """Three librdkafka members, eager range assignor: one generation, two partitions each, every
+    record read once, the group's committed offsets = the end offsets."""
+    group, topic, members = run_group_no_failures("range")
+    # started together within the initial rebalance delay: one generation, one assignment each
+    # (the members' closes later cause more rebalances, not counted here)
+    for m in members:
+        assert len(m.assigns_before_stop) == 1, f"members joined in separate generations? {m.describe()}"
+
+
+def test_confluent_group_cooperative_sticky_exactly_once():
+    """Three librdkafka members, cooperative-sticky (incremental) assignor."""
+    group, topic, members = run_group_no_failures("cooperative-sticky")
+    # the group is empty now (members closed with LeaveGroup); the list/describe admin calls see it
+    a = admin()
+    desc = a.describe_consumer_groups([group], request_timeout=TIMEOUT)[group].result(TIMEOUT)
+    assert desc.group_id == group
+    assert str(desc.state).endswith("EMPTY"), desc.state
+    assert desc.members == [], desc.members
+
+
+def test_confluent_member_killed_partitions_taken_over():
+    """One of three members is killed with SIGKILL after reading some records; after its session
+    times out (6 s) the others take over its partitions from its last committed offsets: every
+    record read at least once, and a taken-over partition restarts at the offset the dead member
+    last committed (it commits after every record)."""
+    topic, want = keyed_topic(tag="grp-kill")
+    group = uniq("grp-kill")
+    conf = {"partition.assignment.strategy": "range"}
+    members = [Member(f"m{i}", group, topic, conf, per_record_s=0.01) for i in range(3)]
+    victim, survivors = members[0], members[1:]
+    try:
+        wait_for(lambda: len(victim.records()) >= 20, 20, "the victim reading 20 records", members)
+        victim_owned = victim.owned()
+        t_kill = time.time()
+        victim.kill()
+        assert victim_owned, victim.describe()
+        # the survivors end up with all 6 partitions
+        wait_for(
+            lambda: sorted(p for m in survivors for p in m.owned()) == list(range(NPART)),
+            SESSION_MS / 1000 + 15,
+            "the survivors owning all partitions",
+            members,
+        )
+        t_takeover = min(
+            e["t"] for m in survivors for e in m.evs("assign") if set(e["parts"]) & victim_owned and e["t"] > t_kill
+        )
+        wait_for(
+            lambda: set(want) <= {(p, o) for m in members for p, o, _ in m.records()},
+            30,
+            "every record read at least once",
+            members,
+        )
+        check_partition_split({m.name: m.owned() for m in survivors})
+    finally:
+        try:
+            stop_all(survivors)
+        finally:
+            if victim.proc.poll() is None:
+                victim.kill()
+    print(f"takeover {t_takeover - t_kill:.1f}s after the kill")
+    assert t_takeover - t_kill >= 2, "partitions taken over before the victim's session could expire"
+    got = [r for m in members for r in m.records()]
+    assert set(want) <= {(p, o) for p, o, _ in got}
+    # Where the survivors resumed each of the victim's partitions: its last committed offset, i.e.
+    # the offset after its last record there, or that record itself if it died before committing.
+    victim_last = {}
+    for p, o, _ in victim.records():
+        victim_last[p] = max(victim_last.get(p, -1), o)
+    for p in victim_owned:
+        firsts = [min(o for q, o, _ in m.records() if q == p) for m in survivors if any(q == p for q, _, _ in m.records())]
+        assert firsts, f"no survivor read partition {p}"
+        last = victim_last.get(p, -1)
+        assert min(firsts) in (last, last + 1) or (last == -1 and min(firsts) == 0), (
+            f"partition {p}: victim read up to offset {last}, survivors resumed at {min(firsts)}"
+        )
+    # The survivors' own records: exactly once (their commits succeed during the rebalance)
+    dups = {}
+    for m in survivors:
+        for p, o, _ in m.records():
+            if p not in victim_owned:
+                dups[(p, o)] = dups.get((p, o), 0) + 1
+    assert all(n == 1 for n in dups.values()), {k: n for k, n in dups.items() if n > 1}
+    for m in survivors:
+        assert not m.evs("commit_error"), m.describe()
+    assert committed_offsets(group, topic) == end_offsets(want)
+
+
+def test_confluent_static_member_restart_keeps_partitions():
+    """KIP-345: members with group.instance.id. One is closed (librdkafka sends no LeaveGroup for a
+    static member) and restarted with the same instance id: it gets its own partitions back, the
+    other two see no rebalance, also after the old incarnation's session timeout has passed; the
+    restarted member resumes from the committed offsets and reads new records there."""
+    topic, want = keyed_topic(n=120, tag="grp-static")
+    group = uniq("grp-static")
+
+    def conf(i):
+        return {"partition.assignment.strategy": "range", "group.instance.id": f"{group}-instance-{i}"}
+
+    members = [Member(f"m{i}", group, topic, conf(i)) for i in range(3)]
+    restarted = None
+    try:
+        wait_for(lambda: len({(p, o) for m in members for p, o, _ in m.records()}) >= len(want), 20, "all records read", members)
+        time.sleep(0.5)
+        before = {m.name: m.owned() for m in members}
+        check_partition_split(before)
+        counts = {m.name: len(m.rebalances()) for m in members}
+        old = members[0]
+        old.stop()
+        t_close = time.time()
+        restarted = Member("m0-restarted", group, topic, conf(0))
+        wait_for(lambda: restarted.owned(), 10, "the restarted static member's assignment", members + [restarted])
+        assert restarted.owned() == before["m0"], f"restarted member got {restarted.owned()}, had {before['m0']}"
+        # past the old incarnation's session timeout: still nobody rebalanced
+        time.sleep(max(0, t_close + SESSION_MS / 1000 + 1.5 - time.time()))
+        for m in members[1:]:
+            assert len(m.rebalances()) == counts[m.name], f"{m.name} rebalanced: {m.describe()}"
+            assert m.owned() == before[m.name]
+        assert len(restarted.rebalances()) == 1, restarted.describe()
+        assert restarted.records() == [], "the restarted member re-read committed records"
+        # new records: read once each, the restarted member's share by it
+        more = [dict(key=f"new-{i:03d}".encode(), value=b"x") for i in range(60)]
+        produce_keyed(topic, more)
+        new_pos = {(r["partition"], r["offset"]): r["key"].decode() for r in more}
+        live = members[1:] + [restarted]
+        wait_for(lambda: len({(p, o) for m in live for p, o, k in m.records() if k.startswith("new-")}) >= 60, 15, "new records", live)
+        time.sleep(0.5)
+        newgot = [(p, o, k) for m in live for p, o, k in m.records() if k.startswith("new-")]
+        check_exactly_once(new_pos, newgot)
+        for p, o, k in restarted.records():
+            assert p in before["m0"], (p, o, k)
+        for m in live:
+            assert not m.evs("commit_error"), m.describe()
+    finally:
+        stop_all(members[1:] + ([restarted] if restarted else []))
+        if members[0].proc.poll() is None:
+            members[0].kill()
+
+
+# ------------------------------------------------------------------------------------------------
+# simple (non-member) commits
+
+
+def test_confluent_simple_commit_roundtrip():
+    """assign() + commit(offsets) + committed() with a group nobody joined (OffsetCommit with
+    generation -1 and no member id), metadata included; unknown topic -> UNKNOWN_TOPIC_OR_PARTITION."""
+    topic = create_topic(uniq("simple-commit"), 3)
+    group = uniq("simple-commit")
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": group, "enable.auto.commit": False, "socket.timeout.ms": 5000})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(3)]
+        c.assign(tps)
+        got = c.committed(tps, timeout=TIMEOUT)
+        assert [(t.partition, t.offset, t.error) for t in got] == [(p, OFFSET_INVALID, None) for p in range(3)]
+        res = c.commit(
+            offsets=[TopicPartition(topic, 0, 5, metadata="zero"), TopicPartition(topic, 2, 42)],
+            asynchronous=False,
+        )
+        assert all(t.error is None for t in res), res
+        got = c.committed(tps, timeout=TIMEOUT)
+        assert [(t.partition, t.offset, t.error) for t in got] == [(0, 5, None), (1, OFFSET_INVALID, None), (2, 42, None)]
+        assert got[0].metadata == "zero", got[0].metadata
+        # a second commit overwrites the first
+        c.commit(offsets=[TopicPartition(topic, 0, 7)], asynchronous=False)
+        assert c.committed([TopicPartition(topic, 0)], timeout=TIMEOUT)[0].offset == 7
+        # commits to a topic that does not exist
+        with pytest.raises(KafkaException) as ei:
+            c.commit(offsets=[TopicPartition(uniq("no-such-topic"), 0, 1)], asynchronous=False)
+        assert ei.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, ei.value
+        # ... and to a partition that does not exist
+        with pytest.raises(KafkaException) as ei:
+            c.commit(offsets=[TopicPartition(topic, 7, 1)], asynchronous=False)
+        assert ei.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, ei.value
+    finally:
+        c.close()
+    # another client (a new consumer of the group) reads the same
+    assert committed_offsets(group, topic, 3) == {0: 7, 1: OFFSET_INVALID, 2: 42}
+    # the AdminClient sees the simple group with its offsets
+    a = admin()
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    res = a.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=TIMEOUT)[group].result(TIMEOUT)
+    assert sorted((t.topic, t.partition, t.offset) for t in res.topic_partitions) == [(topic, 0, 7), (topic, 2, 42)]
+
+
+# ------------------------------------------------------------------------------------------------
+# kafka-python
+
+
+def test_kafka_python_group_exactly_once_and_admin():
+    """Three kafka-python KafkaConsumers (threads) in one group over 6 partitions: every record read
+    once, assignments disjoint and covering; KafkaAdminClient lists and describes the group with
+    its 3 members and their assignments, and reads the committed offsets back; so does a new
+    KafkaConsumer of the group."""
+    topic, want = keyed_topic(tag="grp-kpy")
+    group = uniq("grp-kpy")
+    ends = end_offsets(want)
+    got = []
+    errors = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    consumers = {}
+
+    def run(i):
+        try:
+            c = KafkaConsumer(
+                topic,
+                bootstrap_servers=BOOT,
+                group_id=group,
+                client_id=f"kpy-{i}",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                session_timeout_ms=SESSION_MS,
+                heartbeat_interval_ms=500,
+                request_timeout_ms=10000,
+                fetch_max_wait_ms=100,
+            )
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"kpy-{i}: {e!r}")
+            return
+        consumers[i] = c
+        try:
+            while not stop.is_set():
+                batch = c.poll(timeout_ms=100)
+                n = 0
+                for msgs in batch.values():
+                    for m in msgs:
+                        with lock:
+                            got.append((i, m.partition, m.offset, m.key.decode()))
+                        n += 1
+                if n:
+                    c.commit()
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"kpy-{i}: {e!r}")
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(3)]
+    for t in threads:
+        t.start()
+    ka = KafkaAdminClient(bootstrap_servers=BOOT, request_timeout_ms=10000)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not errors:
+            with lock:
+                if len({(p, o) for _, p, o, _ in got}) >= NREC:
+                    break
+            time.sleep(0.1)
+        time.sleep(1)
+        assert not errors, errors
+        with lock:
+            rows = list(got)
+        check_exactly_once(want, [(p, o, k) for _, p, o, k in rows])
+        owned = {f"kpy-{i}": {tp.partition for tp in c.assignment()} for i, c in consumers.items()}
+        assert len(consumers) == 3
+        check_partition_split(owned)
+
+        groups = ka.list_consumer_groups()
+        assert (group, "consumer") in [(g[0], g[1]) for g in groups], groups
+        (desc,) = ka.describe_consumer_groups([group])
+        print(desc)
+        assert desc.group == group and desc.error_code == 0, desc
+        assert desc.state == "Stable", desc.state
+        assert desc.protocol_type == "consumer", desc
+        assert desc.protocol in ("range", "roundrobin", "sticky"), desc.protocol
+        assert len(desc.members) == 3, desc.members
+        assert sorted(m.client_id for m in desc.members) == ["kpy-0", "kpy-1", "kpy-2"]
+        for m in desc.members:
+            assignment = {p for t, ps in m.member_assignment.assignment for p in ps if t == topic}
+            assert assignment == owned[m.client_id], (m.client_id, m.member_assignment, owned)
+
+        offsets = ka.list_consumer_group_offsets(group)
+        assert {tp.partition: om.offset for tp, om in offsets.items() if tp.topic == topic} == ends, offsets
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(15)
+        for c in consumers.values():
+            c.close(autocommit=False)
+    # a new consumer of the group reads the committed offsets back (no join: committed() only)
+    c = KafkaConsumer(bootstrap_servers=BOOT, group_id=group, enable_auto_commit=False, request_timeout_ms=10000)
+    try:
+        for p in range(NPART):
+            assert c.committed(KTopicPartition(topic, p)) == ends[p], p
+    finally:
+        c.close(autocommit=False)
+    # everyone left: the group is Empty, with its offsets kept
+    try:
+        (desc,) = ka.describe_consumer_groups([group])
+        assert desc.state == "Empty" and len(desc.members) == 0, desc
+        offsets = ka.list_consumer_group_offsets(group)
+        assert {tp.partition: om.offset for tp, om in offsets.items() if tp.topic == topic} == ends
+    finally:
+        ka.close()
