@@ -34,6 +34,9 @@ enum Command {
     Produce(cli::produce::ProduceArgs),
     /// Consume records and print them
     Consume(cli::consume::ConsumeArgs),
+    /// List, describe and delete consumer groups; reset their offsets
+    #[command(subcommand)]
+    Group(cli::group::GroupCommand),
     /// Measure produce, consume and end-to-end performance
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
             Command::Topic(cmd) => cli::topic::run(cmd).await,
             Command::Produce(args) => cli::produce::run(args).await,
             Command::Consume(args) => cli::consume::run(args).await,
+            Command::Group(cmd) => cli::group::run(cmd).await,
             Command::Bench(cmd) => cli::bench::run(cmd).await,
         }
     });

@@ -187,3 +187,189 @@ fn server_rejects_bad_configuration_with_the_key_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
 }
+
+/// Commits `offsets` for `group` as a standalone consumer (no membership).
+fn commit(bootstrap: &str, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for (p, o) in offsets {
+        tpl.add_partition_offset(topic, *p, rdkafka::Offset::Offset(*o))
+            .unwrap();
+    }
+    c.commit(&tpl, CommitMode::Sync).unwrap();
+}
+
+/// The `CURRENT-OFFSET` column of `group describe` for each partition.
+fn current_offsets(bootstrap: &str, group: &str, topic: &str) -> Vec<String> {
+    let out = ok(&run(&["group", "describe", group, "-b", bootstrap], None));
+    out.lines()
+        .filter(|l| l.starts_with(topic))
+        .map(|l| l.split_whitespace().nth(2).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn group_list_describe_reset_and_delete() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let s = server();
+    let b = s.bootstrap.as_str();
+    ok(&run(
+        &["topic", "create", "events", "-p", "2", "-b", b],
+        None,
+    ));
+    let lines: String = (0..100).map(|i| format!("{}:v{i}\n", i % 7)).collect();
+    ok(&run(
+        &["produce", "events", "-K", ":", "-b", b],
+        Some(&lines),
+    ));
+    commit(b, "billing", "events", &[(0, 10), (1, 20)]);
+
+    let list = ok(&run(&["group", "list", "-b", b], None));
+    let row = list.lines().find(|l| l.starts_with("billing")).unwrap();
+    assert!(row.contains("Empty"), "{list}");
+
+    let describe = ok(&run(&["group", "describe", "billing", "-b", b], None));
+    assert!(describe.contains("State: Empty"), "{describe}");
+    let rows: Vec<Vec<&str>> = describe
+        .lines()
+        .filter(|l| l.starts_with("events"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{describe}");
+    let total_end: i64 = rows.iter().map(|r| r[3].parse::<i64>().unwrap()).sum();
+    assert_eq!(total_end, 100);
+    for r in &rows {
+        let (current, end, lag) = (
+            r[2].parse::<i64>().unwrap(),
+            r[3].parse::<i64>().unwrap(),
+            r[4].parse::<i64>().unwrap(),
+        );
+        assert_eq!(lag, end - current, "{describe}");
+    }
+
+    // dry run by default: nothing changes
+    let dry = ok(&run(
+        &[
+            "group",
+            "reset-offsets",
+            "billing",
+            "--topic",
+            "events",
+            "--to-earliest",
+            "-b",
+            b,
+        ],
+        None,
+    ));
+    assert!(dry.contains("dry run"), "{dry}");
+    assert_eq!(current_offsets(b, "billing", "events"), ["10", "20"]);
+    // shift one partition back
+    ok(&run(
+        &[
+            "group",
+            "reset-offsets",
+            "billing",
+            "--topic",
+            "events:1",
+            "--shift-by",
+            "-5",
+            "--execute",
+            "-b",
+            b,
+        ],
+        None,
+    ));
+    assert_eq!(current_offsets(b, "billing", "events"), ["10", "15"]);
+    // an offset past the end is clamped to the log end
+    ok(&run(
+        &[
+            "group",
+            "reset-offsets",
+            "billing",
+            "--all-topics",
+            "--to-offset",
+            "100000",
+            "--execute",
+            "-b",
+            b,
+        ],
+        None,
+    ));
+    let ends: Vec<String> = ok(&run(&["group", "describe", "billing", "-b", b], None))
+        .lines()
+        .filter(|l| l.starts_with("events"))
+        .map(|l| l.split_whitespace().nth(3).unwrap().to_string())
+        .collect();
+    assert_eq!(current_offsets(b, "billing", "events"), ends);
+    // every record is newer than 2020
+    ok(&run(
+        &[
+            "group",
+            "reset-offsets",
+            "billing",
+            "--topic",
+            "events",
+            "--to-datetime",
+            "2020-01-01T00:00:00",
+            "--execute",
+            "-b",
+            b,
+        ],
+        None,
+    ));
+    assert_eq!(current_offsets(b, "billing", "events"), ["0", "0"]);
+
+    // an active group is neither reset nor deleted
+    let member: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", b)
+        .set("group.id", "billing")
+        .create()
+        .unwrap();
+    member.subscribe(&["events"]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        member.poll(std::time::Duration::from_millis(100));
+        let out = ok(&run(&["group", "describe", "billing", "-b", b], None));
+        if out.contains("State: Stable") {
+            assert!(
+                out.contains("events:0,1"),
+                "the member's assignment is shown: {out}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "group never became Stable: {out}"
+        );
+    }
+    let refused = run(
+        &[
+            "group",
+            "reset-offsets",
+            "billing",
+            "--topic",
+            "events",
+            "--to-latest",
+            "--execute",
+            "-b",
+            b,
+        ],
+        None,
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("inactive"));
+    let refused = run(&["group", "delete", "billing", "-b", b], None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("active members"));
+    drop(member);
+
+    ok(&run(&["group", "delete", "billing", "-b", b], None));
+    let gone = run(&["group", "describe", "billing", "-b", b], None);
+    assert!(!gone.status.success());
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("does not exist"));
+}

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod client;
 pub mod consume;
+pub mod group;
 pub mod produce;
 pub mod server;
 pub mod topic;
