@@ -209,6 +209,85 @@ t_auto_create() {
     [ "$(cat "$WORK/auto.txt")" = "hello" ]
 }
 
+# Balanced consumer groups (-G): two kcat members split a 4-partition topic (each record read
+# once, disjoint partition sets covering all 4, as kcat's rebalance messages report), stopped with
+# SIGINT (kcat closes the consumer: final auto-commit, LeaveGroup); a third kcat -G -e of the same
+# group then reads exactly the records produced after that, from the committed offsets.
+# kcat writes through stdio buffers: -u, else SIGINT loses what it printed.
+GTOPIC=compat-kcat-grp-$SUFFIX
+GROUP=compat-kcat-grp-$SUFFIX
+
+t_group_split() {
+    timeout 20 "$TRIBUTARY_BIN" topic create "$GTOPIC" -p 4 -b "$BROKER" --timeout-ms 5000
+    for i in $(seq 1 100); do echo "gkey-$i:gvalue-$i"; done | kc -P -t "$GTOPIC" -K: -X partitioner=murmur2_random
+    local pids=() n i rc=0
+    for n in 1 2; do
+        timeout -s INT 40 "$KCAT" -b "$BROKER" -X socket.timeout.ms=5000 -G "$GROUP" \
+            -X auto.offset.reset=earliest -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 \
+            -u -f '%p\t%o\t%k\n' "$GTOPIC" >"$WORK/g$n.tsv" 2>"$WORK/g$n.err" &
+        pids+=($!)
+    done
+    for i in $(seq 1 250); do
+        [ "$(cat "$WORK/g1.tsv" "$WORK/g2.tsv" | wc -l)" -ge 100 ] && break
+        sleep 0.1
+    done
+    sleep 1
+    kill -INT "${pids[@]}" 2>/dev/null || true
+    for n in 0 1; do wait "${pids[$n]}" || rc=$?; done
+    cat "$WORK/g1.err" "$WORK/g2.err"
+    [ "$rc" -eq 0 ] || { echo "kcat -G exited $rc"; return 1; }
+    "$PYTHON" - "$WORK/g1.tsv" "$WORK/g2.tsv" "$WORK/g1.err" "$WORK/g2.err" "$GTOPIC" <<'EOF'
+import re, sys
+out1, out2, err1, err2, topic = sys.argv[1:]
+rows, parts = [], []
+for i, f in enumerate((out1, out2)):
+    r = [l.rstrip("\n").split("\t") for l in open(f) if l.strip()]
+    rows += r
+    parts.append({int(p) for p, _, _ in r})
+    print(f"member {i + 1}: {len(r)} records from partitions {sorted(parts[-1])}")
+pos = [(int(p), int(o)) for p, o, _ in rows]
+assert len(set(pos)) == len(pos), "a record was read twice"
+assert sorted(k for _, _, k in rows) == sorted(f"gkey-{i}" for i in range(1, 101)), f"{len(rows)} records read"
+assert parts[0] and parts[1], f"one member read nothing: {parts}"
+assert not parts[0] & parts[1], f"both members read partitions {parts[0] & parts[1]}"
+assert parts[0] | parts[1] == {0, 1, 2, 3}, parts
+# The first assignment each member reports: disjoint, covering the 4 partitions.
+firsts = []
+for f in (err1, err2):
+    m = re.search(r"rebalanced \(memberid [^)]*\): assigned: (.*)", open(f).read())
+    assert m, f"no assignment reported in {f}"
+    firsts.append({int(p) for p in re.findall(re.escape(topic) + r" \[(\d+)\]", m.group(1))})
+assert not firsts[0] & firsts[1] and firsts[0] | firsts[1] == {0, 1, 2, 3}, firsts
+EOF
+}
+
+t_group_resume() {
+    for i in $(seq 101 120); do echo "gkey-$i:gvalue-$i"; done | kc -P -t "$GTOPIC" -K: -X partitioner=murmur2_random
+    # -e in balanced mode: exits once every assigned partition reached its end
+    timeout 20 "$KCAT" -b "$BROKER" -X socket.timeout.ms=5000 -G "$GROUP" -X auto.offset.reset=earliest \
+        -e -u -f '%p\t%o\t%k\n' "$GTOPIC" >"$WORK/g3.tsv" 2>"$WORK/g3.err"
+    cat "$WORK/g3.err" "$WORK/g3.tsv"
+    [ "$(cut -f3 "$WORK/g3.tsv" | sort | tr '\n' ' ')" = "$(seq 101 120 | sed 's/^/gkey-/' | sort | tr '\n' ' ')" ]
+}
+
+# After the groups: -L lists every topic without errors, the group's topic with its 4 partitions.
+t_metadata_after_groups() {
+    kc -L -J >"$WORK/meta2.json"
+    "$PYTHON" - "$WORK/meta2.json" "$GTOPIC" "$TOPIC" <<'EOF'
+import json, sys
+meta = json.load(open(sys.argv[1]))
+topics = {t["topic"]: t for t in meta["topics"]}
+for name in sys.argv[2:]:
+    assert name in topics, f"{name} not listed"
+for t in topics.values():
+    assert "error" not in t, t
+    assert all("error" not in p for p in t["partitions"]), t
+assert len(topics[sys.argv[2]]["partitions"]) == 4
+print(sorted(topics))
+EOF
+    kc -L | grep -F "topic \"$GTOPIC\" with 4 partitions"
+}
+
 check murmur2-selftest t_murmur2_selftest
 check create-topic t_create_topic
 check metadata-list t_metadata_list
@@ -220,6 +299,9 @@ check query-offsets t_query_offsets
 check timestamp-offsets t_timestamp_offsets
 check compression t_compression
 check auto-create-topic t_auto_create
+check group-split t_group_split
+check group-resume-committed t_group_resume
+check metadata-after-groups t_metadata_after_groups
 
 echo "kcat: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -8,7 +8,8 @@
 #   kcat         Debian's kcat on PATH
 #
 # Starts one broker on a free 127.0.0.1 port with a temporary data dir, runs the kcat, Python
-# (kafka-python, confluent-kafka) and kafkajs suites against it, stops it and removes the data dir
+# (kafka-python, confluent-kafka; test_python.py and the consumer-group tests test_groups.py) and
+# kafkajs (produce_consume.test.js, groups.test.js) suites against it, stops it and removes the data dir
 # on exit. The last line printed is "N passed, M failed" (read by CI); exit status 1 if M > 0.
 set -euo pipefail
 
@@ -108,7 +109,7 @@ fi
 echo "=== python (kafka-python, confluent-kafka) ==="
 rc=0
 timeout 300 "$PY" -m pytest -p no:cacheprovider --rootdir "$HERE" -q -rfEsxX \
-    -o junit_family=xunit2 --junitxml="$WORK/pytest.xml" "$HERE/test_python.py" 2>&1 || rc=$?
+    -o junit_family=xunit2 --junitxml="$WORK/pytest.xml" "$HERE/test_python.py" "$HERE/test_groups.py" 2>&1 || rc=$?
 if [ -s "$WORK/pytest.xml" ] && read -r t f e s names < <("$PY" - "$WORK/pytest.xml" <<'EOF'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
@@ -134,7 +135,7 @@ fi
 echo "=== kafkajs ==="
 if [ -f "$COMPAT_NODE/node_modules/kafkajs/package.json" ]; then
     rc=0
-    (cd "$HERE/kafkajs" && timeout 180 node --test --test-reporter=tap produce_consume.test.js) \
+    (cd "$HERE/kafkajs" && timeout 180 node --test --test-reporter=tap produce_consume.test.js groups.test.js) \
         >"$WORK/node.out" 2>&1 || rc=$?
     # the TAP stream without kafkajs's own JSON log lines
     grep -v '^# {"level"' "$WORK/node.out" | grep -v '^ *{"level"' || true

@@ -608,7 +608,10 @@ impl<W> ClassicGroup<W> {
         m.session_timeout_ms = req.session_timeout_ms;
         m.rebalance_timeout_ms = req.rebalance_timeout_ms;
         m.supports_skip_assignment = req.supports_skip_assignment;
-        m.session_deadline = now + i64::from(req.session_timeout_ms);
+        if !m.is_new {
+            // a new member keeps its join timeout
+            m.session_deadline = now + i64::from(req.session_timeout_ms);
+        }
         if let Some(old) = m.awaiting_join.replace(waiter) {
             // A duplicate join from the same member: the newer request waits instead.
             self.reply(
@@ -744,7 +747,12 @@ impl<W> ClassicGroup<W> {
                 .values_mut()
                 .filter_map(|m| {
                     m.assignment = Bytes::new();
-                    m.awaiting_sync.take()
+                    let w = m.awaiting_sync.take();
+                    if w.is_some() {
+                        // the member waited on us, not on its heartbeats
+                        m.session_deadline = now + i64::from(m.session_timeout_ms);
+                    }
+                    w
                 })
                 .collect();
             for w in waiters {
@@ -759,9 +767,8 @@ impl<W> ClassicGroup<W> {
         let rebalance_timeout = self.max_rebalance_timeout();
         let delay = i64::from(self.limits.initial_rebalance_delay_ms);
         if self.state == GroupState::Empty && delay > 0 {
-            let first = delay.min(rebalance_timeout);
             self.initial_delay_remaining = Some((rebalance_timeout - delay).max(0));
-            self.join_deadline = Some(now + first);
+            self.join_deadline = Some(now + delay);
             self.new_member_added = false;
         } else {
             self.initial_delay_remaining = None;
@@ -791,6 +798,13 @@ impl<W> ClassicGroup<W> {
             .collect();
         for id in gone {
             self.remove_member(&id);
+        }
+        if !self.members.is_empty() && self.members.values().all(|m| m.awaiting_join.is_none()) {
+            // Only static members that did not rejoin are left: no one could lead. Wait another
+            // rebalance timeout (Kafka does the same).
+            self.initial_delay_remaining = None;
+            self.join_deadline = Some(now + self.max_rebalance_timeout());
+            return;
         }
         self.join_deadline = None;
         self.initial_delay_remaining = None;
@@ -884,7 +898,8 @@ impl<W> ClassicGroup<W> {
         if self.is_fenced(member_id, instance_id) {
             return Err(ErrorCode::FencedInstanceId);
         }
-        if !self.members.contains_key(member_id) {
+        let unknown_instance = instance_id.is_some_and(|i| !self.statics.contains_key(i));
+        if !self.members.contains_key(member_id) || unknown_instance {
             return Err(ErrorCode::UnknownMemberId);
         }
         if generation != self.generation {
@@ -988,6 +1003,7 @@ impl<W> ClassicGroup<W> {
                 continue;
             };
             if let Some(w) = m.awaiting_sync.take() {
+                m.session_deadline = now + i64::from(m.session_timeout_ms);
                 let r = SyncResult {
                     error: ErrorCode::None,
                     protocol_type: self.protocol_type.clone(),
@@ -997,6 +1013,18 @@ impl<W> ClassicGroup<W> {
                 self.actions.push(Action::Reply(w, Reply::Sync(r)));
             }
         }
+    }
+
+    /// The group metadata of the last event could not be written: a just-completed assignment
+    /// is void, so the group rebalances (Kafka resets the assignment and propagates the error).
+    pub fn persist_failed(&mut self, now: i64) -> Vec<Action<W>> {
+        if self.state == GroupState::Stable {
+            for m in self.members.values_mut() {
+                m.assignment = Bytes::new();
+            }
+            self.prepare_rebalance(now);
+        }
+        self.take_actions()
     }
 
     /// Handles a Heartbeat.
@@ -1071,6 +1099,10 @@ impl<W> ClassicGroup<W> {
     ) -> Result<(), ErrorCode> {
         if self.state == GroupState::Dead {
             return Err(ErrorCode::CoordinatorNotAvailable);
+        }
+        if generation < 0 && self.state == GroupState::Empty {
+            // A standalone consumer or an admin tool (KAFKA-14201: whatever ids it sends).
+            return Ok(());
         }
         if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
             self.check_member(member_id, instance_id, generation)?;

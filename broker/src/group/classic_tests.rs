@@ -535,3 +535,57 @@ fn a_parked_request_always_has_a_deadline() {
     join_new(&mut g, 3, 0);
     assert!(g.next_deadline().is_some());
 }
+
+#[test]
+fn standalone_commits_with_ids_are_accepted_while_the_group_is_empty() {
+    let mut g = group(0);
+    assert_eq!(
+        g.validate_offset_commit("some-member", Some("inst"), -1, 0),
+        Ok(())
+    );
+}
+
+#[test]
+fn sessions_restart_when_a_parked_sync_is_answered() {
+    let mut g = group(0);
+    let (a, _) = join_new(&mut g, 1, 0);
+    g.sync(sync_req(&a, 1, &[]), 2, 0);
+    let (b, _) = join_new(&mut g, 3, 0);
+    g.join(req(&a, &["range"]), 4, 0);
+    // b waits in SyncGroup far longer than its session while the leader computes
+    g.sync(sync_req(&b, 2, &[]), 5, 0);
+    let late = i64::from(SESSION) * 3 / 2;
+    let r = replies(g.sync(sync_req(&a, 2, &[]), 6, late));
+    assert_eq!(r.len(), 2);
+    g.tick(late + 1);
+    assert_eq!(
+        g.size(),
+        2,
+        "b's session started again when it got its answer"
+    );
+    assert_eq!(g.state(), GroupState::Stable);
+}
+
+#[test]
+fn a_join_with_no_rejoined_member_waits_instead_of_electing_an_absent_leader() {
+    let mut g = group(0);
+    let r = replies(g.join(static_req("", "inst-1", "one"), 1, 0));
+    let id = join_result(&r[0].1).member_id.clone();
+    g.sync(sync_req(&id, 1, &[]), 2, 0);
+    // a new static member joins then leaves before the static one rejoins
+    let r = g.join(static_req("", "inst-2", "two"), 3, 10);
+    assert!(replies(r).is_empty());
+    assert_eq!(g.leave("", Some("inst-2"), 20).0, ErrorCode::None);
+    for t in [9_000, 18_000] {
+        // alive, but not rejoining
+        assert_eq!(
+            g.heartbeat(&id, Some("inst-1"), 1, t),
+            ErrorCode::RebalanceInProgress
+        );
+    }
+    g.tick(10 + i64::from(REBALANCE));
+    assert_eq!(g.generation(), 1, "no generation without a joined leader");
+    assert_eq!(g.state(), GroupState::PreparingRebalance);
+    let r = replies(g.join(static_req(&id, "inst-1", "x"), 4, 30 + i64::from(REBALANCE)));
+    assert_eq!(join_result(&r[0].1).generation, 2);
+}

@@ -449,7 +449,13 @@ impl GroupCoordinator {
     }
 
     /// Runs the actions of one group event: writes first, then answers.
-    fn execute(&self, shard: &Shard, st: &ShardState, group: &str, actions: Vec<Action<Waiter>>) {
+    fn execute(
+        &self,
+        shard: &Shard,
+        st: &mut ShardState,
+        group: &str,
+        actions: Vec<Action<Waiter>>,
+    ) {
         let mut persist = false;
         let mut replies = Vec::new();
         for a in actions {
@@ -464,7 +470,31 @@ impl GroupCoordinator {
                 .get(group)
                 .map(|g| records::group_value(&g.to_stored()));
             if let Err(code) = self.append(shard, &[(records::group_key(group), value)]) {
-                tracing::error!(group, ?code, "cannot store group metadata");
+                // Kafka's mapping of group metadata write errors
+                let code = match code {
+                    ErrorCode::InvalidCommitOffsetSize => ErrorCode::UnknownServerError,
+                    other => other,
+                };
+                tracing::error!(
+                    group,
+                    ?code,
+                    "cannot store group metadata; the group rebalances"
+                );
+                for (_, r) in &mut replies {
+                    if let Reply::Sync(s) = r {
+                        if s.error == ErrorCode::None {
+                            s.error = code;
+                            s.assignment = Bytes::new();
+                        }
+                    }
+                }
+                if let Some(g) = st.groups.get_mut(group) {
+                    for a in g.persist_failed(now_ms()) {
+                        if let Action::Reply(w, r) = a {
+                            replies.push((w, r));
+                        }
+                    }
+                }
             }
         }
         for (w, r) in replies {
@@ -477,6 +507,10 @@ impl GroupCoordinator {
 
     /// Makes sure `group` is ticked at `deadline` (or earlier).
     fn schedule(&self, shard: &Shard, group: &str, deadline: i64) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(group, "no runtime to schedule the group's timers on");
+            return;
+        };
         {
             let mut w = shard.wakeups.lock();
             if w.get(group).is_some_and(|t| *t <= deadline) {
@@ -485,9 +519,7 @@ impl GroupCoordinator {
             w.insert(group.to_string(), deadline);
         }
         let (me, p, group) = (self.me.clone(), shard.index, group.to_string());
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
+
         rt.spawn(async move {
             let wait = (deadline - now_ms()).max(0) as u64;
             tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
@@ -515,7 +547,7 @@ impl GroupCoordinator {
             return;
         };
         let actions = g.tick(now_ms());
-        self.execute(&shard, &st, group, actions);
+        self.execute(&shard, &mut st, group, actions);
     }
 
     /// JoinGroup: the answer arrives on the returned channel.
@@ -526,6 +558,11 @@ impl GroupCoordinator {
     ) -> Result<oneshot::Receiver<Reply>, ErrorCode> {
         let shard = self.shard_for(group)?;
         let (tx, rx) = oneshot::channel();
+        if !(self.limits.min_session_timeout_ms..=self.limits.max_session_timeout_ms)
+            .contains(&req.session_timeout_ms)
+        {
+            return Err(ErrorCode::InvalidSessionTimeout);
+        }
         let mut st = shard.state.lock();
         if !st.groups.contains_key(group) {
             if !req.member_id.is_empty() {
@@ -540,7 +577,7 @@ impl GroupCoordinator {
             return Err(ErrorCode::UnknownMemberId);
         };
         let actions = g.join(req, tx, now_ms());
-        self.execute(&shard, &st, group, actions);
+        self.execute(&shard, &mut st, group, actions);
         Ok(rx)
     }
 
@@ -555,7 +592,7 @@ impl GroupCoordinator {
         let mut st = shard.state.lock();
         let g = st.groups.get_mut(group).ok_or(ErrorCode::UnknownMemberId)?;
         let actions = g.sync(req, tx, now_ms());
-        self.execute(&shard, &st, group, actions);
+        self.execute(&shard, &mut st, group, actions);
         Ok(rx)
     }
 
@@ -569,6 +606,8 @@ impl GroupCoordinator {
     ) -> ErrorCode {
         let shard = match self.shard_for(group) {
             Ok(s) => s,
+            // Kafka answers heartbeats blindly while it loads: members keep their sessions.
+            Err(ErrorCode::CoordinatorLoadInProgress) => return ErrorCode::None,
             Err(e) => return e,
         };
         let mut st = shard.state.lock();
@@ -596,13 +635,14 @@ impl GroupCoordinator {
             codes.push(code);
             actions.extend(a);
         }
-        self.execute(&shard, &st, group, actions);
+        self.execute(&shard, &mut st, group, actions);
         Ok(codes)
     }
 
-    /// OffsetCommit: one code per offset, or one for the whole request.
+    /// OffsetCommit at `version`: one code per offset, or one for the whole request.
     pub fn commit_offsets(
         &self,
+        version: i16,
         group: &str,
         member_id: &str,
         instance_id: Option<&str>,
@@ -614,7 +654,8 @@ impl GroupCoordinator {
         let mut st = shard.state.lock();
         match st.groups.get_mut(group) {
             Some(g) => g.validate_offset_commit(member_id, instance_id, generation, now)?,
-            // Kafka answers ILLEGAL_GENERATION to a member of a group that does not exist.
+            // A member of a group that does not exist (Kafka: v9+ says so plainly).
+            None if generation >= 0 && version >= 9 => return Err(ErrorCode::GroupIdNotFound),
             None if generation >= 0 => return Err(ErrorCode::IllegalGeneration),
             None => {
                 st.groups.insert(
@@ -714,11 +755,10 @@ impl GroupCoordinator {
     pub fn list_groups(&self) -> (Vec<GroupListing>, bool) {
         let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
         let mut out = Vec::new();
-        let mut loading = false;
         for s in shards {
             if !s.loaded.load(Ordering::Acquire) {
-                loading = true;
-                continue;
+                // Kafka answers only the error until every partition is loaded
+                return (Vec::new(), true);
             }
             let st = s.state.lock();
             out.extend(st.groups.values().map(|g| GroupListing {
@@ -728,7 +768,7 @@ impl GroupCoordinator {
             }));
         }
         out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
-        (out, loading)
+        (out, false)
     }
 
     /// DescribeGroups for one group; `None` when it does not exist.
@@ -739,10 +779,7 @@ impl GroupCoordinator {
             return Ok(None);
         };
         let protocol = g.protocol().unwrap_or_default().to_string();
-        let show_members = matches!(
-            g.state(),
-            GroupState::Stable | GroupState::CompletingRebalance | GroupState::PreparingRebalance
-        );
+        let show_members = g.state() == GroupState::Stable;
         Ok(Some(GroupDescription {
             state: g.state().name(),
             protocol_type: g.protocol_type().unwrap_or_default().to_string(),
@@ -815,6 +852,10 @@ impl GroupCoordinator {
         let mut st = shard.state.lock();
         let g = st.groups.get(group).ok_or(ErrorCode::GroupIdNotFound)?;
         let active = g.state() != GroupState::Empty && g.state() != GroupState::Dead;
+        if active && g.protocol_type() != Some("consumer") {
+            // only consumer groups say which topics they use
+            return Err(ErrorCode::NonEmptyGroup);
+        }
         let mut codes = Vec::with_capacity(partitions.len());
         let mut writes = Vec::new();
         let mut removed = Vec::new();
@@ -845,6 +886,53 @@ impl GroupCoordinator {
             }
         }
         Ok(codes)
+    }
+
+    /// Topics were deleted: their committed offsets go too, so that a topic created again
+    /// with the same name starts without them.
+    pub fn on_topics_deleted(&self, topics: &[String]) {
+        if topics.is_empty() {
+            return;
+        }
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        for shard in shards {
+            if !shard.loaded.load(Ordering::Acquire) {
+                continue;
+            }
+            let mut st = shard.state.lock();
+            let doomed: Vec<(String, (String, i32))> = st
+                .offsets
+                .iter()
+                .flat_map(|(g, o)| {
+                    o.keys()
+                        .filter(|(t, _)| topics.contains(t))
+                        .map(move |k| (g.clone(), k.clone()))
+                })
+                .collect();
+            if doomed.is_empty() {
+                continue;
+            }
+            let writes: Vec<(Bytes, Option<Bytes>)> = doomed
+                .iter()
+                .map(|(g, (t, p))| (records::offset_key(g, t, *p), None))
+                .collect();
+            if let Err(code) = self.append(&shard, &writes) {
+                tracing::warn!(
+                    partition = shard.index,
+                    ?code,
+                    "cannot remove offsets of deleted topics"
+                );
+                continue;
+            }
+            for (g, k) in doomed {
+                if let Some(o) = st.offsets.get_mut(&g) {
+                    o.remove(&k);
+                    if o.is_empty() {
+                        st.offsets.remove(&g);
+                    }
+                }
+            }
+        }
     }
 
     /// Expires offsets per `offsets.retention.minutes` (KIP-211): those of a group that has

@@ -4,7 +4,6 @@ use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
 use crate::dispatch::RequestContext;
-use crate::error::ErrorCode;
 
 /// Handles DeleteGroups.
 pub async fn handle(ctx: RequestContext, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
@@ -12,11 +11,7 @@ pub async fn handle(ctx: RequestContext, req: DeleteGroupsRequest) -> DeleteGrou
         .groups_names
         .into_iter()
         .map(|id| {
-            let code = if id.0.is_empty() {
-                ErrorCode::InvalidGroupId
-            } else {
-                ctx.state.groups.delete_group(id.0.as_str())
-            };
+            let code = ctx.state.groups.delete_group(id.0.as_str());
             DeletableGroupResult::default()
                 .with_group_id(id)
                 .with_error_code(code.code())

@@ -21,6 +21,11 @@ pub async fn handle(ctx: RequestContext, req: DeleteTopicsRequest) -> DeleteTopi
             .collect()
     };
     let results = ctx.state.controller.delete_topics(asked.clone()).await;
+    let deleted: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|(name, _)| name.clone()))
+        .collect();
+    ctx.state.groups.on_topics_deleted(&deleted);
     let responses = asked
         .into_iter()
         .zip(results)

@@ -25,11 +25,7 @@ pub async fn handle(ctx: RequestContext, req: DescribeGroupsRequest) -> Describe
                     i32::MIN
                 });
             }
-            let result = if id.0.is_empty() {
-                Err(ErrorCode::InvalidGroupId)
-            } else {
-                ctx.state.groups.describe(id.0.as_str())
-            };
+            let result = ctx.state.groups.describe(id.0.as_str());
             match result {
                 Err(code) => d.with_error_code(code.code()),
                 Ok(None) if version >= 6 => d

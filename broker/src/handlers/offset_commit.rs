@@ -29,10 +29,10 @@ pub async fn handle(ctx: RequestContext, req: OffsetCommitRequest) -> OffsetComm
             })
         })
         .collect();
-    let result = if req.group_id.0.is_empty() {
-        Err(ErrorCode::InvalidGroupId)
-    } else {
+    // An empty group id is accepted, as Kafka does for backwards compatibility.
+    let result = {
         ctx.state.groups.commit_offsets(
+            ctx.version,
             req.group_id.0.as_str(),
             req.member_id.as_str(),
             req.group_instance_id.as_ref().map(|s| s.as_str()),

@@ -30,8 +30,9 @@ pub async fn handle(ctx: RequestContext, req: OffsetDeleteRequest) -> OffsetDele
                 g.protocol_type() == Some("consumer")
                     && g.members().any(|m| {
                         let protocol = g.protocol().unwrap_or_default();
+                        // metadata that cannot be read counts as subscribed, as in Kafka
                         subscribed_topics(&m.metadata(protocol))
-                            .is_some_and(|ts| ts.iter().any(|t| t == topic))
+                            .is_none_or(|ts| ts.iter().any(|t| t == topic))
                     })
             })
     };

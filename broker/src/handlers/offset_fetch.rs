@@ -19,9 +19,7 @@ fn fetch(
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
 ) -> Result<Committed, ErrorCode> {
-    if group.is_empty() {
-        return Err(ErrorCode::InvalidGroupId);
-    }
+    // An empty group id is accepted, as Kafka does for backwards compatibility.
     ctx.state.groups.fetch_offsets(group, topics)
 }
 
@@ -86,8 +84,9 @@ pub async fn handle(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFetch
     });
     let (committed, error) = match fetch(&ctx, req.group_id.0.as_str(), requested.clone()) {
         Ok(c) => (c, ErrorCode::None),
-        // Before v2 the group's error is given on every partition asked for.
-        Err(code) => (
+        // Before v2 the group's error is given on every partition asked for; from v2 on it is
+        // the top-level error alone.
+        Err(code) if version < 2 => (
             requested
                 .unwrap_or_default()
                 .into_iter()
@@ -95,6 +94,7 @@ pub async fn handle(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFetch
                 .collect(),
             code,
         ),
+        Err(code) => (Vec::new(), code),
     };
     let partition_error = if version < 2 { error } else { ErrorCode::None };
     let topics = committed
