@@ -152,6 +152,8 @@ routes! {
     DescribeGroups: DescribeGroupsRequest => handlers::describe_groups::handle, 0, 6;
     DeleteGroups: DeleteGroupsRequest => handlers::delete_groups::handle, 0, 2;
     OffsetDelete: OffsetDeleteRequest => handlers::offset_delete::handle, 0, 0;
+    ConsumerGroupHeartbeat: ConsumerGroupHeartbeatRequest => handlers::consumer_group_heartbeat::handle, 0, 1;
+    ConsumerGroupDescribe: ConsumerGroupDescribeRequest => handlers::consumer_group_describe::handle, 0, 1;
 }
 
 /// Encodes `[size][response header][body]` for a response at `version`.

@@ -572,3 +572,85 @@ async fn standalone_consumers_commit_without_joining() {
     assert_eq!(d.groups[0].protocol_type.as_str(), "");
     broker.stop().await;
 }
+
+/// A consumer of the KIP-848 protocol (`group.protocol=consumer`): the broker assigns.
+fn consumer_protocol_config(broker: &TestBroker, group: &str) -> ClientConfig {
+    let mut c = broker.consumer_config();
+    c.set("group.id", group).set("group.protocol", "consumer");
+    c
+}
+
+async fn kip848_broker() -> TestBroker {
+    TestBroker::start_with(&[
+        ("group.consumer.heartbeat.interval.ms", "300"),
+        ("offsets.topic.num.partitions", "3"),
+    ])
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_protocol_members_split_partitions_and_take_over() {
+    let broker = kip848_broker().await;
+    let topic = unique_name("kip848");
+    let group = unique_name("g");
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    c.call(&create_topic(&topic, 6), 5).await.unwrap().unwrap();
+    produce(&broker, &topic, 6, 600).await;
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut members: Vec<Member> = (0..3)
+        .map(|_| {
+            Member::spawn(
+                consumer_protocol_config(&broker, &group),
+                &topic,
+                seen.clone(),
+            )
+        })
+        .collect();
+    let sets = tokio::task::block_in_place(|| {
+        wait_for_split(
+            &members.iter().collect::<Vec<_>>(),
+            6,
+            Duration::from_secs(30),
+        )
+    });
+    assert!(
+        sets.iter().all(|s| s.len() == 2),
+        "uniform gives 2 each: {sets:?}"
+    );
+    tokio::task::block_in_place(|| wait_for_records(&seen, 600, Duration::from_secs(20)));
+
+    members[0].close();
+    let rest: Vec<&Member> = members[1..].iter().collect();
+    tokio::task::block_in_place(|| wait_for_split(&rest, 6, Duration::from_secs(10)));
+    let all = seen.lock().unwrap().clone();
+    let distinct: BTreeSet<(i32, i64)> = all.iter().copied().collect();
+    assert_eq!(distinct.len(), 600);
+    assert_eq!(all.len(), 600, "a record was consumed twice");
+
+    // the group is described by both APIs
+    let d = c
+        .call(
+            &kafka_protocol::messages::ConsumerGroupDescribeRequest::default()
+                .with_group_ids(vec![tributary_testkit::requests::group_id(&group)]),
+            0,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.groups[0].error_code, NONE);
+    assert_eq!(d.groups[0].members.len(), 2);
+    let listed = c
+        .call(&kafka_protocol::messages::ListGroupsRequest::default(), 5)
+        .await
+        .unwrap()
+        .unwrap();
+    let ours = listed
+        .groups
+        .iter()
+        .find(|g| g.group_id.0.as_str() == group)
+        .unwrap();
+    assert_eq!(ours.group_type.as_str(), "consumer");
+    drop(members);
+    broker.stop().await;
+}

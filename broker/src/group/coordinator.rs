@@ -18,12 +18,17 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::oneshot;
 
 use super::classic::{Action, ClassicGroup, GroupState, JoinRequest, Limits, Reply, SyncRequest};
+use super::consumer::{
+    ConsumerGroup, ConsumerGroupState, HeartbeatRequest, HeartbeatResult, Refusal, Settings,
+    TopicView,
+};
 use super::records::{self, GroupValue, OffsetValue, OffsetsRecord};
 use crate::config::GroupConfig;
 use crate::error::ErrorCode;
 use crate::metadata::{Controller, TopicSpec};
 use crate::partition::Partition;
 use crate::replica_manager::{now_ms, ReplicaManager};
+use uuid::Uuid;
 
 /// Name of the internal topic holding groups and offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -66,6 +71,8 @@ pub struct GroupListing {
     pub protocol_type: String,
     /// State name.
     pub state: &'static str,
+    /// `classic` or `consumer` (KIP-848).
+    pub group_type: &'static str,
 }
 
 /// A member as DescribeGroups shows it.
@@ -102,6 +109,8 @@ pub struct GroupDescription {
 #[derive(Default)]
 struct ShardState {
     groups: HashMap<String, ClassicGroup<Waiter>>,
+    /// Groups of the consumer protocol (KIP-848); a group id is in one map or the other.
+    consumers: HashMap<String, ConsumerGroup>,
     /// group → (topic, partition) → committed offset
     offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
 }
@@ -119,6 +128,7 @@ struct Shard {
 pub struct GroupCoordinator {
     config: GroupConfig,
     limits: Limits,
+    settings: Settings,
     replicas: Arc<ReplicaManager>,
     controller: Controller,
     shards: RwLock<HashMap<i32, Arc<Shard>>>,
@@ -154,9 +164,16 @@ impl GroupCoordinator {
             initial_rebalance_delay_ms: config.initial_rebalance_delay_ms,
             max_size: config.max_size,
         };
+        let settings = Settings {
+            session_timeout_ms: config.consumer_session_timeout_ms,
+            heartbeat_interval_ms: config.consumer_heartbeat_interval_ms,
+            max_size: config.consumer_max_size,
+            assignors: config.consumer_assignors.clone(),
+        };
         Arc::new_cyclic(|me| GroupCoordinator {
             config,
             limits,
+            settings,
             replicas,
             controller,
             shards: RwLock::new(HashMap::new()),
@@ -543,6 +560,13 @@ impl GroupCoordinator {
             }
         }
         let mut st = shard.state.lock();
+        if let Some(g) = st.consumers.get_mut(group) {
+            g.tick(now_ms());
+            if let Some(d) = g.next_deadline() {
+                self.schedule(&shard, group, d);
+            }
+            return;
+        }
         let Some(g) = st.groups.get_mut(group) else {
             return;
         };
@@ -564,6 +588,13 @@ impl GroupCoordinator {
             return Err(ErrorCode::InvalidSessionTimeout);
         }
         let mut st = shard.state.lock();
+        if let Some(c) = st.consumers.get(group) {
+            if c.members().next().is_some() {
+                // the group runs the consumer protocol (KIP-848)
+                return Err(ErrorCode::InconsistentGroupProtocol);
+            }
+            st.consumers.remove(group);
+        }
         if !st.groups.contains_key(group) {
             if !req.member_id.is_empty() {
                 return Err(ErrorCode::UnknownMemberId);
@@ -652,8 +683,27 @@ impl GroupCoordinator {
         let shard = self.shard_for(group)?;
         let now = now_ms();
         let mut st = shard.state.lock();
+        if let Some(c) = st.consumers.get(group) {
+            if generation < 0 && member_id.is_empty() {
+                if c.members().next().is_some() {
+                    return Err(ErrorCode::UnknownMemberId);
+                }
+            } else {
+                c.validate_member_epoch(member_id, generation)
+                    .map_err(|e| {
+                        // a classic client (v8 and older) committing to a consumer group
+                        if e == ErrorCode::StaleMemberEpoch && version < 9 {
+                            ErrorCode::IllegalGeneration
+                        } else {
+                            e
+                        }
+                    })?;
+            }
+        }
+        let is_consumer = st.consumers.contains_key(group);
         match st.groups.get_mut(group) {
             Some(g) => g.validate_offset_commit(member_id, instance_id, generation, now)?,
+            None if is_consumer => {}
             // A member of a group that does not exist (Kafka: v9+ says so plainly).
             None if generation >= 0 && version >= 9 => return Err(ErrorCode::GroupIdNotFound),
             None if generation >= 0 => return Err(ErrorCode::IllegalGeneration),
@@ -718,10 +768,18 @@ impl GroupCoordinator {
     pub fn fetch_offsets(
         &self,
         group: &str,
+        member: Option<(&str, i32)>,
         topics: Option<Vec<(String, Vec<i32>)>>,
     ) -> Result<Vec<(String, Vec<(i32, Option<OffsetValue>)>)>, ErrorCode> {
         let shard = self.shard_for(group)?;
         let st = shard.state.lock();
+        if let Some((member_id, epoch)) = member.filter(|(_, e)| *e >= 0) {
+            // v9: a member of a consumer group fetches with its epoch
+            match st.consumers.get(group) {
+                Some(c) => c.validate_member_epoch(member_id, epoch)?,
+                None => return Err(ErrorCode::GroupIdNotFound),
+            }
+        }
         let committed = st.offsets.get(group);
         Ok(match topics {
             Some(topics) => topics
@@ -765,6 +823,13 @@ impl GroupCoordinator {
                 group_id: g.id().to_string(),
                 protocol_type: g.protocol_type().unwrap_or_default().to_string(),
                 state: g.state().name(),
+                group_type: "classic",
+            }));
+            out.extend(st.consumers.values().map(|g| GroupListing {
+                group_id: g.id().to_string(),
+                protocol_type: "consumer".to_string(),
+                state: g.state().name(),
+                group_type: "consumer",
             }));
         }
         out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
@@ -775,6 +840,9 @@ impl GroupCoordinator {
     pub fn describe(&self, group: &str) -> Result<Option<GroupDescription>, ErrorCode> {
         let shard = self.shard_for(group)?;
         let st = shard.state.lock();
+        if let Some(c) = st.consumers.get(group) {
+            return Ok(Some(self.describe_consumer_as_classic(c)));
+        }
         let Some(g) = st.groups.get(group) else {
             return Ok(None);
         };
@@ -818,12 +886,18 @@ impl GroupCoordinator {
             Err(e) => return e,
         };
         let mut st = shard.state.lock();
-        match st.groups.get(group) {
-            None => return ErrorCode::GroupIdNotFound,
-            Some(g) if g.state() != GroupState::Empty && g.state() != GroupState::Dead => {
-                return ErrorCode::NonEmptyGroup
+        if let Some(c) = st.consumers.get(group) {
+            if c.members().next().is_some() {
+                return ErrorCode::NonEmptyGroup;
             }
-            Some(_) => {}
+        } else {
+            match st.groups.get(group) {
+                None => return ErrorCode::GroupIdNotFound,
+                Some(g) if g.state() != GroupState::Empty && g.state() != GroupState::Dead => {
+                    return ErrorCode::NonEmptyGroup
+                }
+                Some(_) => {}
+            }
         }
         let mut writes: Vec<(Bytes, Option<Bytes>)> = st
             .offsets
@@ -837,6 +911,7 @@ impl GroupCoordinator {
             return code;
         }
         st.groups.remove(group);
+        st.consumers.remove(group);
         st.offsets.remove(group);
         ErrorCode::None
     }
@@ -850,6 +925,43 @@ impl GroupCoordinator {
     ) -> Result<Vec<ErrorCode>, ErrorCode> {
         let shard = self.shard_for(group)?;
         let mut st = shard.state.lock();
+        if let Some(c) = st.consumers.get(group) {
+            let codes: Vec<ErrorCode> = partitions
+                .iter()
+                .map(|(t, _)| {
+                    if c.subscribes_to(t) {
+                        ErrorCode::GroupSubscribedToTopic
+                    } else {
+                        ErrorCode::None
+                    }
+                })
+                .collect();
+            let doomed: Vec<(String, i32)> = partitions
+                .iter()
+                .zip(&codes)
+                .filter(|(tp, code)| {
+                    **code == ErrorCode::None
+                        && st
+                            .offsets
+                            .get(group)
+                            .is_some_and(|o| o.contains_key(&(tp.0.clone(), tp.1)))
+                })
+                .map(|(tp, _)| tp.clone())
+                .collect();
+            if !doomed.is_empty() {
+                let writes: Vec<(Bytes, Option<Bytes>)> = doomed
+                    .iter()
+                    .map(|(t, p)| (records::offset_key(group, t, *p), None))
+                    .collect();
+                self.append(&shard, &writes)?;
+                if let Some(o) = st.offsets.get_mut(group) {
+                    for k in &doomed {
+                        o.remove(k);
+                    }
+                }
+            }
+            return Ok(codes);
+        }
         let g = st.groups.get(group).ok_or(ErrorCode::GroupIdNotFound)?;
         let active = g.state() != GroupState::Empty && g.state() != GroupState::Dead;
         if active && g.protocol_type() != Some("consumer") {
@@ -886,6 +998,87 @@ impl GroupCoordinator {
             }
         }
         Ok(codes)
+    }
+
+    /// ConsumerGroupHeartbeat (KIP-848).
+    pub fn consumer_heartbeat(
+        &self,
+        group: &str,
+        req: HeartbeatRequest,
+    ) -> Result<HeartbeatResult, Refusal> {
+        let shard = self
+            .shard_for(group)
+            .map_err(|e| (e, e.message().to_string()))?;
+        let now = now_ms();
+        let mut st = shard.state.lock();
+        if let Some(g) = st.groups.get(group) {
+            if g.size() > 0 {
+                return Err((
+                    ErrorCode::GroupIdNotFound,
+                    format!("Group {group} is not a consumer group: it uses the classic protocol."),
+                ));
+            }
+            // an empty classic group (offsets only) becomes a consumer group, as in Kafka
+            st.groups.remove(group);
+        }
+        let c = st
+            .consumers
+            .entry(group.to_string())
+            .or_insert_with(|| ConsumerGroup::new(group, now, 0));
+        let image = self.controller.image();
+        let r = c.heartbeat(req, &ImageTopics(&image), &self.settings, now);
+        if let Some(d) = c.next_deadline() {
+            self.schedule(&shard, group, d);
+        }
+        r
+    }
+
+    /// ConsumerGroupDescribe for one group: `None` when it is not a consumer group.
+    pub fn consumer_describe<T>(
+        &self,
+        group: &str,
+        f: impl FnOnce(&ConsumerGroup, &dyn Fn(&Uuid) -> Option<String>) -> T,
+    ) -> Result<Option<T>, ErrorCode> {
+        let shard = self.shard_for(group)?;
+        let st = shard.state.lock();
+        let image = self.controller.image();
+        let name_of = |id: &Uuid| image.topic_ids.get(id).cloned();
+        Ok(st.consumers.get(group).map(|c| f(c, &name_of)))
+    }
+
+    /// A consumer group in the classic DescribeGroups shape, so that older tools see it.
+    fn describe_consumer_as_classic(&self, c: &ConsumerGroup) -> GroupDescription {
+        let image = self.controller.image();
+        let by_name = |a: &super::assignor::Assignment| -> Vec<(String, Vec<i32>)> {
+            a.iter()
+                .filter_map(|(t, ps)| {
+                    image
+                        .topic_ids
+                        .get(t)
+                        .map(|n| (n.clone(), ps.iter().copied().collect()))
+                })
+                .collect()
+        };
+        GroupDescription {
+            state: c.state().name(),
+            protocol_type: "consumer".into(),
+            protocol: if c.state() == ConsumerGroupState::Empty {
+                String::new()
+            } else {
+                c.assignor().to_string()
+            },
+            members: c
+                .members()
+                .map(|m| MemberDescription {
+                    member_id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    metadata: super::consumer_protocol::encode_subscription(&m.subscribed_names),
+                    assignment: super::consumer_protocol::encode_assignment(&by_name(&m.assigned)),
+                })
+                .collect(),
+        }
     }
 
     /// Topics were deleted: their committed offsets go too, so that a topic created again
@@ -950,6 +1143,26 @@ impl GroupCoordinator {
             let mut writes = Vec::new();
             let mut expired: Vec<(String, (String, i32))> = Vec::new();
             let mut dead_groups = Vec::new();
+            let empty_consumers: Vec<(String, i64)> = st
+                .consumers
+                .values()
+                .filter(|c| c.state() == ConsumerGroupState::Empty)
+                .map(|c| (c.id().to_string(), c.state_since()))
+                .collect();
+            for (id, since) in &empty_consumers {
+                let mut left = 0;
+                for k in st.offsets.get(id).into_iter().flatten().map(|(k, _)| k) {
+                    if now.saturating_sub(*since) >= retention {
+                        writes.push((records::offset_key(id, &k.0, k.1), None));
+                        expired.push((id.clone(), k.clone()));
+                    } else {
+                        left += 1;
+                    }
+                }
+                if left == 0 {
+                    dead_groups.push(id.clone());
+                }
+            }
             for (id, g) in &st.groups {
                 if g.state() != GroupState::Empty {
                     continue;
@@ -993,12 +1206,28 @@ impl GroupCoordinator {
             }
             for g in dead_groups {
                 st.groups.remove(&g);
+                st.consumers.remove(&g);
             }
         }
         if total > 0 {
             tracing::info!(offsets = total, "expired committed offsets");
         }
         total
+    }
+}
+
+/// Topics as the consumer protocol state machine sees them: the current metadata image.
+struct ImageTopics<'a>(&'a crate::metadata::MetadataImage);
+
+impl TopicView for ImageTopics<'_> {
+    fn by_name(&self, name: &str) -> Option<(Uuid, i32)> {
+        self.0
+            .topics
+            .get(name)
+            .map(|t| (t.id, t.partitions.len() as i32))
+    }
+    fn names(&self) -> Vec<String> {
+        self.0.topics.keys().cloned().collect()
     }
 }
 

@@ -12,7 +12,9 @@
 //! The coordinator of a group is the leader of partition `abs(hash(group)) % partitions` of
 //! `__consumer_offsets`; its state is rebuilt by replaying that partition.
 
+pub mod assignor;
 pub mod classic;
+pub mod consumer;
 pub mod consumer_protocol;
 pub mod coordinator;
 pub mod records;

@@ -23,7 +23,7 @@ pub async fn handle(ctx: RequestContext, req: ListGroupsRequest) -> ListGroupsRe
     let listed = groups
         .into_iter()
         .filter(|g| states.is_empty() || states.contains(&g.state.to_ascii_lowercase()))
-        .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
+        .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
         .map(|g| {
             let mut l = ListedGroup::default()
                 .with_group_id(GroupId(sb(g.group_id)))
@@ -32,7 +32,7 @@ pub async fn handle(ctx: RequestContext, req: ListGroupsRequest) -> ListGroupsRe
                 l = l.with_group_state(sb(g.state));
             }
             if ctx.version >= 5 {
-                l = l.with_group_type(sb("classic"));
+                l = l.with_group_type(sb(g.group_type));
             }
             l
         })

@@ -1,6 +1,8 @@
 //! One module per Kafka API. Each exports `handle(ctx, request) -> response`.
 
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;

@@ -17,10 +17,11 @@ type Committed = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
 fn fetch(
     ctx: &RequestContext,
     group: &str,
+    member: Option<(&str, i32)>,
     topics: Option<Vec<(String, Vec<i32>)>>,
 ) -> Result<Committed, ErrorCode> {
     // An empty group id is accepted, as Kafka does for backwards compatibility.
-    ctx.state.groups.fetch_offsets(group, topics)
+    ctx.state.groups.fetch_offsets(group, member, topics)
 }
 
 /// `(offset, epoch, metadata)` of a partition's answer.
@@ -44,7 +45,13 @@ pub async fn handle(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFetch
                         .map(|t| (t.name.0.to_string(), t.partition_indexes))
                         .collect()
                 });
-                match fetch(&ctx, g.group_id.0.as_str(), topics) {
+                // v9: members of consumer groups fetch with their epoch
+                let member = g
+                    .member_id
+                    .as_ref()
+                    .filter(|_| version >= 9)
+                    .map(|m| (m.as_str(), g.member_epoch));
+                match fetch(&ctx, g.group_id.0.as_str(), member, topics) {
                     Ok(committed) => OffsetFetchResponseGroup::default()
                         .with_group_id(g.group_id)
                         .with_topics(
@@ -82,7 +89,7 @@ pub async fn handle(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFetch
             .map(|t| (t.name.0.to_string(), t.partition_indexes))
             .collect()
     });
-    let (committed, error) = match fetch(&ctx, req.group_id.0.as_str(), requested.clone()) {
+    let (committed, error) = match fetch(&ctx, req.group_id.0.as_str(), None, requested.clone()) {
         Ok(c) => (c, ErrorCode::None),
         // Before v2 the group's error is given on every partition asked for; from v2 on it is
         // the top-level error alone.
