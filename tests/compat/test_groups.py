@@ -452,7 +452,9 @@ def test_confluent_static_member_restart_keeps_partitions():
             assert live[i].owned() == before[i], f"restarted member {i} got {live[i].owned()}, had {before[i]}"
             for j, m in enumerate(live):
                 if j != i:
-                    assert len(m.rebalances()) == counts[m.name], f"restarting m{i} rebalanced {m.describe()}"
+                    assert len(m.rebalances()) == counts[m.name], (
+                        f"restarting static member m{i} made {m.name} rebalance (a new generation): {m.describe()}"
+                    )
             t_last_close = time.time()
         # past the old incarnations' session timeouts: still nobody rebalanced
         time.sleep(max(0, t_last_close + SESSION_MS / 1000 + 1.5 - time.time()))

@@ -303,8 +303,13 @@ impl ConsumerGroup {
                 ));
             }
         }
+        let mut changed = false;
         let id = match req.member_epoch {
-            0 => self.join(&req, settings, now)?,
+            0 => {
+                let (id, new) = self.join(&req, settings)?;
+                changed = new;
+                id
+            }
             -1 | -2 => return self.leave(&req, settings, now),
             epoch => {
                 let m = self.members.get(&req.member_id).ok_or_else(|| {
@@ -332,7 +337,6 @@ impl ConsumerGroup {
                 req.member_id.clone()
             }
         };
-        let mut changed = false;
         if let Some(m) = self.members.get_mut(&id) {
             if let Some(names) = &req.subscribed_topic_names {
                 let mut names = names.clone();
@@ -394,12 +398,12 @@ impl ConsumerGroup {
         })
     }
 
+    /// A member joins (epoch 0); returns its id and whether the group epoch must move.
     fn join(
         &mut self,
         req: &HeartbeatRequest,
         settings: &Settings,
-        now: i64,
-    ) -> Result<String, Refusal> {
+    ) -> Result<(String, bool), Refusal> {
         let id = if req.member_id.is_empty() {
             if req.version >= 1 {
                 return Err((ErrorCode::InvalidRequest, "MemberId can't be empty.".into()));
@@ -435,7 +439,7 @@ impl ConsumerGroup {
                     }
                     self.members.insert(id.clone(), m);
                     self.statics.insert(inst.clone(), id.clone());
-                    return Ok(id);
+                    return Ok((id, false));
                 }
             }
         }
@@ -471,7 +475,7 @@ impl ConsumerGroup {
                     previous_epoch: -1,
                     assigned: Assignment::new(),
                     revoking: Assignment::new(),
-                    session_deadline: now + i64::from(settings.session_timeout_ms),
+                    session_deadline: 0,
                     revoke_deadline: None,
                     sent: None,
                     left_static: false,
@@ -481,8 +485,7 @@ impl ConsumerGroup {
                 self.statics.insert(inst.clone(), id.clone());
             }
         }
-        self.bump(now);
-        Ok(id)
+        Ok((id, true))
     }
 
     fn leave(
@@ -676,3 +679,7 @@ impl ConsumerGroup {
             .min()
     }
 }
+
+#[cfg(test)]
+#[path = "consumer_tests.rs"]
+mod tests;
