@@ -3,4 +3,12 @@
 //! Runnable programs that show how to use Tributary from Rust. Each example is a binary under
 //! `examples/` of this crate and is run with `cargo run -p tributary-examples --example NAME`.
 //!
-//! Examples arrive with the capabilities they show (consumer groups, streams, connect, ksql).
+//! | example         | shows                                                              |
+//! |-----------------|--------------------------------------------------------------------|
+//! | `at_least_once` | a consumer group member that processes, then commits               |
+//! | `at_most_once`  | a consumer group member that commits, then processes               |
+//!
+//! The loops live here, in [`delivery`], so that tests can check the guarantee each one gives
+//! when the process dies half-way.
+
+pub mod delivery;
