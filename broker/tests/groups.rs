@@ -654,3 +654,119 @@ async fn consumer_protocol_members_split_partitions_and_take_over() {
     drop(members);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn metadata_too_large_to_store_fails_the_sync_and_the_group_recovers() {
+    let broker = TestBroker::start_with(&[
+        ("group.initial.rebalance.delay.ms", "0"),
+        ("group.min.session.timeout.ms", "1000"),
+        ("offsets.topic.num.partitions", "1"),
+    ])
+    .await;
+    let group = unique_name("g");
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    c.call(&find_coordinator(&group), 3).await.unwrap().unwrap();
+    // 2 MB of subscription metadata: accepted by JoinGroup, but the group's record would not
+    // fit __consumer_offsets' max.message.bytes
+    let big = Bytes::from(vec![7u8; 2 << 20]);
+    let r = c
+        .call(&join_group(&group, "", 10_000, big.clone()), 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.error_code, MEMBER_ID_REQUIRED);
+    let id = r.member_id.to_string();
+    let r = c
+        .call(&join_group(&group, &id, 10_000, big.clone()), 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.error_code, NONE);
+    let s = c
+        .call(
+            &sync_group(
+                &group,
+                r.generation_id,
+                &id,
+                &[(&id, Bytes::from_static(b"a"))],
+            ),
+            3,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.error_code, -1, "UNKNOWN_SERVER_ERROR, as Kafka answers");
+    // not stuck: the group asks for a rejoin, and a member with sane metadata completes
+    let hb = c
+        .call(&heartbeat(&group, r.generation_id, &id), 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hb.error_code, REBALANCE_IN_PROGRESS);
+    let r = c
+        .call(
+            &join_group(&group, &id, 10_000, Bytes::from_static(b"small")),
+            5,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.error_code, NONE);
+    let s = c
+        .call(
+            &sync_group(
+                &group,
+                r.generation_id,
+                &id,
+                &[(&id, Bytes::from_static(b"a"))],
+            ),
+            3,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((s.error_code, s.assignment.as_ref()), (NONE, &b"a"[..]));
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn loading_never_answers_with_a_wrong_offset() {
+    let mut broker = TestBroker::start_with(&[("offsets.topic.num.partitions", "1")]).await;
+    let topic = unique_name("load");
+    let group = unique_name("g");
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    c.call(&create_topic(&topic, 1), 5).await.unwrap().unwrap();
+    c.call(&find_coordinator(&group), 3).await.unwrap().unwrap();
+    // many commits, so that replaying the partition takes a while
+    for i in 0..20_000 {
+        let g = format!("{group}-{}", i % 100);
+        let r = c
+            .call(&offset_commit(&g, -1, "", &topic, 0, i), 8)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.topics[0].partitions[0].error_code, NONE);
+    }
+    broker.restart().await;
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let f = c
+            .call(&offset_fetch(&format!("{group}-7"), &topic, 0), 5)
+            .await
+            .unwrap()
+            .unwrap();
+        match f.error_code {
+            // COORDINATOR_LOAD_IN_PROGRESS: retry, as clients do
+            14 => {}
+            NONE => {
+                assert_eq!(f.topics[0].partitions[0].committed_offset, 19_907);
+                break;
+            }
+            other => panic!("unexpected error {other}"),
+        }
+        assert!(Instant::now() < deadline, "never loaded");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    broker.stop().await;
+}

@@ -26,6 +26,10 @@ pub enum BenchCommand {
     Consume(ConsumeBench),
     /// End-to-end latency at a fixed rate: produce, consume, measure
     E2e(E2eBench),
+    /// Time for a consumer group to consume again after a member joins
+    Rebalance(super::group_bench::RebalanceBench),
+    /// Offset commits per second from concurrent consumers
+    Commits(super::group_bench::CommitsBench),
 }
 
 #[derive(Args, Clone)]
@@ -137,7 +141,11 @@ fn report_latency(label: &str, h: &Histogram<u64>) {
     );
 }
 
-async fn ensure_topic(connect: &ConnectArgs, topic: &str, partitions: i32) -> anyhow::Result<()> {
+pub(crate) async fn ensure_topic(
+    connect: &ConnectArgs,
+    topic: &str,
+    partitions: i32,
+) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = connect.client_config()?.create()?;
     let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
     let r = admin
@@ -193,6 +201,12 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::E2e(b) => {
             ensure_topic(&b.connect, &b.producer.topic, b.producer.partitions).await?;
             tokio::task::spawn_blocking(move || e2e_bench(b)).await??;
+        }
+        BenchCommand::Rebalance(b) => {
+            tokio::task::spawn_blocking(move || super::group_bench::rebalance(b)).await??;
+        }
+        BenchCommand::Commits(b) => {
+            tokio::task::spawn_blocking(move || super::group_bench::commits(b)).await??;
         }
     }
     Ok(())

@@ -381,7 +381,20 @@ impl GroupCoordinator {
             }
         });
         if let Err(e) = result {
-            tracing::error!(partition = shard.index, error = %e, "cannot load {OFFSETS_TOPIC}; its groups stay unavailable");
+            tracing::error!(partition = shard.index, error = %e, "cannot load {OFFSETS_TOPIC}; retrying in 5 s (its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile)");
+            let (me, p) = (self.me.clone(), shard.index);
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    let Some(c) = me.upgrade() else { return };
+                    let Some(s) = c.shards.read().get(&p).cloned() else {
+                        return;
+                    };
+                    if !c.closed.load(Ordering::Acquire) {
+                        let _ = tokio::task::spawn_blocking(move || c.load(&s)).await;
+                    }
+                });
+            }
             return;
         }
         let now = now_ms();
@@ -1247,7 +1260,9 @@ fn replay(
             .read()
             .map_err(|e| crate::error::BrokerError::storage(partition.dir(), e))?;
         let mut at = 0;
-        while at < buf.len() {
+        let before = offset;
+        // the read may end inside a batch (at its size limit): that batch comes whole next time
+        while buf.len() - at >= crate::log::BATCH_HEADER_LEN {
             let header = crate::log::BatchHeader::parse(&buf[at..])?;
             let size = header.size();
             let Some(batch) = buf.get(at..at + size) else {
@@ -1272,6 +1287,11 @@ fn replay(
                 })?;
             }
             offset = header.next_offset();
+        }
+        if offset == before {
+            return Err(crate::error::BrokerError::Batch(
+                crate::log::BatchError::Truncated(format!("no whole batch at offset {offset}")),
+            ));
         }
     }
     Ok(())

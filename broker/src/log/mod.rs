@@ -17,7 +17,9 @@ mod epoch;
 mod index;
 mod segment;
 
-pub use batch::{for_each_record, BatchError, BatchHeader, RecordInfo};
+pub use batch::{
+    for_each_record, BatchError, BatchHeader, RecordInfo, HEADER_LEN as BATCH_HEADER_LEN,
+};
 pub use segment::FileSlice;
 
 /// Validates a record batch as a producer sent it (header, sizes, CRC-32C, record framing and
