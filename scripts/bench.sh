@@ -10,7 +10,7 @@ BIN="$CARGO_TARGET_DIR/release/tributary"
 DATA=$(mktemp -d /tmp/tributary-bench-XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 B="127.0.0.1:$PORT"
-"$BIN" server --data-dir "$DATA" --listen "$B" >"$DATA.log" 2>&1 &
+"$BIN" server --data-dir "$DATA" --listen "$B" -o group.consumer.heartbeat.interval.ms=100 >"$DATA.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA" "$DATA.log"' EXIT
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
@@ -39,3 +39,15 @@ echo "broker RSS idle after storing $(du -sh "$DATA" | cut -f1): $(rss)"
 "$BIN" bench produce --topic more --partitions 6 --records 20000000 --record-size 100 --acks 1 -b "$B" >/dev/null
 sleep 3
 echo "broker RSS idle after storing $(du -sh "$DATA" | cut -f1): $(rss)"
+
+echo "## consumer groups: time to consume again after a member joins"
+for n in 2 10 50; do
+    for p in "classic --assignor range" "classic --assignor cooperative-sticky" "consumer"; do
+        echo "### $n members, $p"
+        # shellcheck disable=SC2086
+        "$BIN" bench rebalance --members "$n" --protocol $p --rounds 5 -b "$B" | grep -E "settled|median"
+    done
+done
+echo "## offset commits: 10 consumers"
+"$BIN" bench commits --consumers 10 --duration-secs 10 --in-flight 1 -b "$B"
+"$BIN" bench commits --consumers 10 --duration-secs 10 --in-flight 4 -b "$B"

@@ -1300,6 +1300,100 @@ fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::BrokerConfig;
+    use crate::metadata::FileMetadataLog;
+
+    /// A controller and replica manager over `dir`, as `server::start` wires them.
+    fn node(
+        dir: &std::path::Path,
+        props: &[(&str, &str)],
+    ) -> (Controller, Arc<ReplicaManager>, Arc<BrokerConfig>) {
+        let mut map: BTreeMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.insert("log.dirs".into(), dir.display().to_string());
+        let config = Arc::new(BrokerConfig::from_props(map).unwrap());
+        let store = FileMetadataLog::open(&dir.join("__cluster_metadata-0")).unwrap();
+        let controller = Controller::open(
+            Box::new(store),
+            Arc::clone(&config),
+            ("127.0.0.1".into(), 9092),
+        )
+        .unwrap();
+        let replicas = Arc::new(ReplicaManager::new(dir, Arc::clone(&config), true));
+        let rm = Arc::clone(&replicas);
+        controller.set_listener(Box::new(move |image| rm.reconcile(image)));
+        (controller, replicas, config)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn groups_answer_load_in_progress_until_their_partition_is_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (controller, replicas, config) =
+            node(dir.path(), &[("offsets.topic.num.partitions", "1")]);
+        controller
+            .create_topics(
+                vec![TopicSpec {
+                    name: "t".into(),
+                    partitions: 1,
+                    replication_factor: -1,
+                    assignments: vec![],
+                    configs: BTreeMap::new(),
+                }],
+                false,
+            )
+            .await;
+        let first = GroupCoordinator::new(
+            config.group.clone(),
+            Arc::clone(&replicas),
+            controller.clone(),
+        );
+        assert_eq!(
+            first.check_coordinator("g"),
+            Err(ErrorCode::CoordinatorNotAvailable),
+            "no __consumer_offsets yet"
+        );
+        first.ensure_offsets_topic().await.unwrap();
+        for i in 0..30_000 {
+            let commit = OffsetCommit {
+                topic: "t".into(),
+                partition: 0,
+                offset: i,
+                leader_epoch: -1,
+                metadata: None,
+            };
+            let group = format!("g{}", i % 10);
+            let codes = first
+                .commit_offsets(8, &group, "", None, -1, vec![commit])
+                .unwrap();
+            assert_eq!(codes, vec![ErrorCode::None]);
+        }
+        first.close();
+        assert_eq!(
+            first.check_coordinator("g1"),
+            Err(ErrorCode::NotCoordinator)
+        );
+
+        // a coordinator taking over replays the partition and says so meanwhile
+        let second = GroupCoordinator::new(config.group.clone(), replicas, controller);
+        assert_eq!(
+            second.fetch_offsets("g1", None, None).unwrap_err(),
+            ErrorCode::CoordinatorLoadInProgress
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let loaded = loop {
+            match second.fetch_offsets("g1", None, None) {
+                Ok(o) => break o,
+                Err(ErrorCode::CoordinatorLoadInProgress) => {}
+                Err(e) => panic!("{e:?}"),
+            }
+            assert!(std::time::Instant::now() < deadline);
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        };
+        let offset = loaded[0].1[0].1.as_ref().unwrap().offset;
+        assert_eq!(offset, 29_991, "the last commit of g1 wins");
+    }
 
     #[test]
     fn partition_for_matches_kafka() {
