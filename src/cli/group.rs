@@ -155,10 +155,7 @@ async fn groups(connect: &ConnectArgs, group: Option<String>) -> anyhow::Result<
 async fn list(a: ListArgs) -> anyhow::Result<()> {
     let mut all = groups(&a.connect, None).await?;
     all.sort_by(|x, y| x.name.cmp(&y.name));
-    println!(
-        "{:<40} {:<20} {:<12} {}",
-        "GROUP", "STATE", "TYPE", "MEMBERS"
-    );
+    println!("{:<40} {:<20} {:<12} MEMBERS", "GROUP", "STATE", "TYPE");
     for g in all {
         if a.state
             .as_ref()

@@ -65,19 +65,41 @@ def member_main(cfg):
         "topic.metadata.refresh.interval.ms": 2000,
     }
     conf.update(cfg.get("conf", {}))
+    # KIP-848: librdkafka refuses the classic session/heartbeat settings (the broker's apply) and
+    # delivers incremental assignments, as with a cooperative assignor
+    consumer_protocol = conf.get("group.protocol") == "consumer"
+    if consumer_protocol:
+        del conf["session.timeout.ms"], conf["heartbeat.interval.ms"]
     if os.environ.get("COMPAT_MEMBER_DEBUG"):  # e.g. cgrp,protocol: librdkafka's log on stderr
         conf["debug"] = os.environ["COMPAT_MEMBER_DEBUG"]
     c = Consumer(conf)
     owned = set()
-    cooperative = conf.get("partition.assignment.strategy") == "cooperative-sticky"
+    cooperative = consumer_protocol or conf.get("partition.assignment.strategy") == "cooperative-sticky"
+    commit_on_revoke = cfg.get("commit_on_revoke", False)
 
     def on_assign(consumer, parts):
         if not cooperative:
             owned.clear()
         owned.update(p.partition for p in parts)
-        emit(ev="assign", parts=sorted(p.partition for p in parts), owned=sorted(owned), t=time.time())
+        emit(
+            ev="assign",
+            parts=sorted(p.partition for p in parts),
+            owned=sorted(owned),
+            member_id=consumer.memberid(),
+            t=time.time(),
+        )
 
     def on_revoke(consumer, parts):
+        if commit_on_revoke:
+            # the records of a revoked partition that consume() already returned are processed
+            # (and were counted in its position): commit them before the partition moves on
+            done = [tp for tp in consumer.position(parts) if tp.offset >= 0]
+            if done:
+                try:
+                    consumer.commit(offsets=done, asynchronous=False)
+                    emit(ev="revoke_commit", offsets={tp.partition: tp.offset for tp in done})
+                except KafkaException as e:
+                    emit(ev="commit_error", err=f"on revoke: {e}")
         if cooperative:
             owned.difference_update(p.partition for p in parts)
         else:
@@ -100,7 +122,7 @@ def member_main(cfg):
                 if m.error():
                     emit(ev="error", err=str(m.error()))
                     continue
-                emit(ev="rec", p=m.partition(), o=m.offset(), k=m.key().decode())
+                emit(ev="rec", p=m.partition(), o=m.offset(), k=m.key().decode(), t=time.time())
                 got = True
                 if per_record:
                     time.sleep(per_record)
@@ -137,9 +159,11 @@ HERE = os.path.abspath(__file__)
 class Member:
     """One `test_groups.py member` subprocess and the events it printed."""
 
-    def __init__(self, name, group, topic, conf=None, per_record_s=0):
+    def __init__(self, name, group, topic, conf=None, per_record_s=0, commit_on_revoke=False):
         self.name = name
-        cfg = dict(boot=BOOT, group=group, topic=topic, conf=conf or {}, per_record_s=per_record_s)
+        cfg = dict(
+            boot=BOOT, group=group, topic=topic, conf=conf or {}, per_record_s=per_record_s, commit_on_revoke=commit_on_revoke
+        )
         self.proc = subprocess.Popen(
             [sys.executable, HERE, "member", json.dumps(cfg)],
             stdin=subprocess.PIPE,
@@ -175,8 +199,12 @@ class Member:
         with self.lock:
             return [e for e in self.events if kind is None or e["ev"] == kind]
 
-    def records(self):
-        return [(e["p"], e["o"], e["k"]) for e in self.evs("rec")]
+    def records(self, since=None):
+        return [(e["p"], e["o"], e["k"]) for e in self.evs("rec") if since is None or e["t"] > since]
+
+    def member_id(self):
+        ids = [e["member_id"] for e in self.evs("assign")]
+        return ids[-1] if ids else None
 
     def owned(self):
         """The partitions held after the last assignment change."""
@@ -477,6 +505,303 @@ def test_confluent_static_member_restart_keeps_partitions():
         for m in old:
             if m.proc.poll() is None:
                 m.kill()
+
+
+# ------------------------------------------------------------------------------------------------
+# the consumer group protocol of KIP-848 (group.protocol=consumer): ConsumerGroupHeartbeat,
+# server-side assignors, ConsumerGroupDescribe
+
+KIP848 = {"group.protocol": "consumer"}
+_kip848_settings = {}
+
+
+def kip848_settings():
+    """The broker's group.consumer.heartbeat.interval.ms and group.consumer.session.timeout.ms in
+    seconds (DescribeConfigs): run.sh lowers them to 0.5 s and 6 s, a broker with Kafka's defaults
+    has 5 s and 45 s. Waits below scale with the heartbeat interval, the kill test needs the
+    session timeout."""
+    if not _kip848_settings:
+        from confluent_kafka.admin import ConfigResource, ResourceType
+
+        a = admin()
+        broker = str(next(iter(a.list_topics(timeout=TIMEOUT).brokers)))
+        res = a.describe_configs([ConfigResource(ResourceType.BROKER, broker)], request_timeout=TIMEOUT)
+        cfg = next(iter(res.values())).result(TIMEOUT)
+        _kip848_settings["heartbeat_s"] = int(cfg["group.consumer.heartbeat.interval.ms"].value) / 1000
+        _kip848_settings["session_s"] = int(cfg["group.consumer.session.timeout.ms"].value) / 1000
+    return _kip848_settings["heartbeat_s"], _kip848_settings["session_s"]
+
+
+def converge_s():
+    """How long a KIP-848 group may take to settle: a few heartbeats per member change."""
+    return 10 + 8 * kip848_settings()[0]
+
+
+def kip848_members(group, topic, n=3, extra=None, **kw):
+    conf = lambda i: dict(KIP848, **{"client.id": f"{group}-m{i}"}, **(extra or {}))  # noqa: E731
+    return [Member(f"m{i}", group, topic, conf(i), commit_on_revoke=True, **kw) for i in range(n)]
+
+
+def settled(members, per_member):
+    """Every member holds per_member partitions, disjoint, covering all of them."""
+    owned = [m.owned() for m in members]
+    allp = sorted(p for s in owned for p in s)
+    return allp == list(range(NPART)) and all(len(s) == per_member for s in owned)
+
+
+def run_kip848_group(assignor):
+    """Three consumer-protocol members over 6 partitions: half of the records exist before they
+    start (the first member to join is given everything and hands partitions over while reading,
+    committing in its revoke callback), the other half is produced once the group has settled on
+    2 partitions each. Every record read exactly once; after settling each member reads only its
+    own partitions; committed offsets = end offsets."""
+    topic, want = keyed_topic(n=NREC // 2, tag=f"kip848-{assignor}")
+    group = uniq(f"kip848-{assignor}")
+    extra = {} if assignor is None else {"group.remote.assignor": assignor}
+    members = kip848_members(group, topic, extra=extra, per_record_s=0.005)
+    try:
+        wait_for(lambda: settled(members, 2), converge_s(), "2 partitions each", members)
+        t_settled = time.time()
+        owned = {m.name: m.owned() for m in members}
+        more = [dict(key=f"more-{i:04d}".encode(), value=b"x") for i in range(NREC // 2)]
+        produce_keyed(topic, more)
+        want.update({(r["partition"], r["offset"]): r["key"].decode() for r in more})
+        wait_for(lambda: set(want) <= {(p, o) for m in members for p, o, _ in m.records()}, 30, "all records read", members)
+        time.sleep(1)  # any duplicate delivery would show up now
+        assert {m.name: m.owned() for m in members} == owned, "assignments moved without a member change"
+        for m in members:
+            assert not m.evs("commit_error"), m.describe()
+            assert not m.evs("error"), m.describe()
+            assert not m.evs("lost"), m.describe()
+            read = {p for p, _, _ in m.records(since=t_settled)}
+            assert read <= owned[m.name], f"{m.name} read partitions {read}, owns {owned[m.name]}"
+            assert read, f"{m.name} read nothing after the group settled: {m.describe()}"
+        desc = describe_kip848(group, members, owned)
+        assert desc.partition_assignor == (assignor or "uniform"), desc.partition_assignor
+    finally:
+        stop_all(members)
+    check_exactly_once(want, [r for m in members for r in m.records()])
+    assert committed_offsets(group, topic) == end_offsets(want)
+    return group, topic, members, owned
+
+
+def describe_kip848(group, members, owned):
+    """AdminClient list/describe of a settled consumer-protocol group (ListGroups v5,
+    ConsumerGroupDescribe): type CONSUMER, state STABLE, each member with its client id and its
+    current and target assignment = what the member owns."""
+    from confluent_kafka import ConsumerGroupState, ConsumerGroupType
+
+    a = admin()
+    listed = [g for g in a.list_consumer_groups(request_timeout=TIMEOUT).result(TIMEOUT).valid if g.group_id == group]
+    assert len(listed) == 1, listed
+    assert listed[0].type == ConsumerGroupType.CONSUMER, listed[0].type
+    assert listed[0].state == ConsumerGroupState.STABLE, listed[0].state
+    assert not listed[0].is_simple_consumer_group
+    only = a.list_consumer_groups(types={ConsumerGroupType.CONSUMER}, request_timeout=TIMEOUT).result(TIMEOUT)
+    assert group in [g.group_id for g in only.valid]
+    assert all(g.type == ConsumerGroupType.CONSUMER for g in only.valid), [(g.group_id, g.type) for g in only.valid]
+    classic = a.list_consumer_groups(types={ConsumerGroupType.CLASSIC}, request_timeout=TIMEOUT).result(TIMEOUT)
+    assert group not in [g.group_id for g in classic.valid]
+
+    desc = a.describe_consumer_groups([group], request_timeout=TIMEOUT)[group].result(TIMEOUT)
+    assert desc.group_id == group
+    assert desc.type == ConsumerGroupType.CONSUMER, desc.type
+    assert desc.state == ConsumerGroupState.STABLE, desc.state
+    assert not desc.is_simple_consumer_group
+    assert desc.coordinator is not None and desc.coordinator.port == int(BOOT.rsplit(":", 1)[1])
+    by_id = {m.member_id(): m for m in members}
+    assert sorted(d.member_id for d in desc.members) == sorted(by_id), (desc.members, by_id)
+    for d in desc.members:
+        m = by_id[d.member_id]
+        assert d.client_id == f"{group}-{m.name}", d.client_id
+        assert d.host, d.host
+        assert d.group_instance_id is None
+        assert {tp.partition for tp in d.assignment.topic_partitions} == owned[m.name], (m.name, d.assignment.topic_partitions)
+        assert d.target_assignment is not None
+        assert {tp.partition for tp in d.target_assignment.topic_partitions} == owned[m.name]
+    return desc
+
+
+def test_confluent_kip848_uniform_exactly_once_and_describe():
+    """group.protocol=consumer with the broker's default assignor (uniform): every record read
+    once, 2 partitions each; the AdminClient lists (type CONSUMER, STABLE; the type filter of
+    ListGroups v5) and describes the group (ConsumerGroupDescribe: assignor, members, client ids,
+    assignments, target assignments); once all members closed (leave heartbeats), EMPTY with no
+    members."""
+    from confluent_kafka import ConsumerGroupState, ConsumerGroupType
+
+    group, topic, members, owned = run_kip848_group(None)
+    desc = admin().describe_consumer_groups([group], request_timeout=TIMEOUT)[group].result(TIMEOUT)
+    assert desc.type == ConsumerGroupType.CONSUMER, desc.type
+    assert desc.state == ConsumerGroupState.EMPTY, desc.state
+    assert desc.members == [], desc.members
+
+
+def test_confluent_kip848_range_assignor():
+    """group.remote.assignor=range: the range assignor's split of one 6-partition topic between 3
+    members is 2 consecutive partitions each ({0,1}, {2,3}, {4,5}); every record read once."""
+    group, topic, members, owned = run_kip848_group("range")
+    assert sorted(sorted(s) for s in owned.values()) == [[0, 1], [2, 3], [4, 5]], owned
+
+
+def kip848_takeover(how):
+    """Three consumer-protocol members reading slowly (committing after every record); once the
+    group settled and the victim read some records, it is closed (leave heartbeat) or killed; the
+    survivors take its partitions over (3 each) and resume each at the victim's last commit."""
+    heartbeat_s, session_s = kip848_settings()
+    topic, want = keyed_topic(tag=f"kip848-{how}")
+    group = uniq(f"kip848-{how}")
+    members = kip848_members(group, topic, per_record_s=0.02)
+    victim, survivors = members[0], members[1:]
+    try:
+        wait_for(lambda: settled(members, 2), converge_s(), "2 partitions each", members)
+        n0 = len(victim.records())
+        wait_for(lambda: len(victim.records()) >= n0 + 10, 10, "the victim reading 10 more records", members)
+        victim_owned = victim.owned()
+        t_gone = time.time()
+        if how == "close":
+            victim.stop()
+        else:
+            victim.kill()
+        wait_for(
+            lambda: settled(survivors, 3),
+            converge_s() + (session_s if how == "kill" else 0),
+            "the survivors owning all partitions",
+            members,
+        )
+        t_takeover = min(
+            e["t"] for m in survivors for e in m.evs("assign") if set(e["parts"]) & victim_owned and e["t"] > t_gone
+        )
+        wait_for(lambda: set(want) <= {(p, o) for m in members for p, o, _ in m.records()}, 30, "every record read", members)
+        time.sleep(0.5)
+        for m in members:
+            assert not m.evs("commit_error"), m.describe()
+            assert not m.evs("error"), m.describe()
+        for m in survivors:
+            assert not m.evs("lost"), m.describe()
+    finally:
+        try:
+            stop_all(survivors)
+        finally:
+            if victim.proc.poll() is None:
+                victim.kill()
+    print(f"takeover {t_takeover - t_gone:.1f}s after the {how}")
+    if how == "close":
+        assert t_takeover - t_gone < 3 + 4 * heartbeat_s, "a closed member's partitions moved only late"
+    else:
+        assert t_takeover - t_gone >= session_s - 1.5, "partitions taken over before the victim's session could expire"
+    # Where the survivors resumed each of the victim's partitions: its last committed offset. A
+    # closing member commits in its revoke callback: exactly after its last record. A killed one
+    # may have died between reading a record and committing it.
+    victim_last = {}
+    for p, o, _ in victim.records():
+        victim_last[p] = max(victim_last.get(p, -1), o)
+    for p in victim_owned:
+        firsts = [min(o for q, o, _ in m.records(since=t_gone) if q == p) for m in survivors if p in {q for q, _, _ in m.records(since=t_gone)}]
+        assert firsts, f"no survivor read partition {p}"
+        ok = (victim_last.get(p, -1) + 1,) if how == "close" else (victim_last.get(p, -1), victim_last.get(p, -1) + 1)
+        assert min(firsts) in ok, f"partition {p}: the victim read up to offset {victim_last.get(p)}, survivors resumed at {min(firsts)}"
+    got = [r for m in members for r in m.records()]
+    if how == "close":
+        check_exactly_once(want, got)
+    else:
+        assert set(want) <= {(p, o) for p, o, _ in got}
+        # the survivors' own partitions: exactly once
+        own = [(p, o) for m in survivors for p, o, _ in m.records() if p not in victim_owned]
+        assert len(own) == len(set(own)), "a survivor re-read records of its own partitions"
+    assert committed_offsets(group, topic) == end_offsets(want)
+
+
+def test_confluent_kip848_closed_member_hands_over():
+    """A consumer-protocol member that closes (revoke callback commits, then a leave heartbeat,
+    member epoch -1) hands its partitions to the other two within a few heartbeats; they resume at
+    its last commit: every record read exactly once."""
+    kip848_takeover("close")
+
+
+def test_confluent_kip848_killed_member_session_expires():
+    """A consumer-protocol member killed with SIGKILL: after group.consumer.session.timeout.ms
+    without a heartbeat the broker fences it and the other two take its partitions over from its
+    last committed offsets: every record read at least once. Skipped against a broker whose session
+    timeout is over 15 s (Kafka's default 45 s; run.sh sets 6 s)."""
+    if kip848_settings()[1] > 15:
+        pytest.skip(f"group.consumer.session.timeout.ms is {kip848_settings()[1]:.0f} s (run.sh sets 6 s)")
+    kip848_takeover("kill")
+
+
+def test_confluent_kip848_commit_committed():
+    """commit()/committed() of a consumer-protocol member (OffsetCommit/OffsetFetch v9 carry its
+    member id and epoch): commit(message), commit(offsets) with metadata, commit() of the
+    positions, an unknown partition refused; the offsets seen by a non-member and by the
+    AdminClient; after a close, a new member of the group resumes there."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    topic, want = keyed_topic(n=60, partitions=3, tag="kip848-commit")
+    ends = end_offsets(want)
+    group = uniq("kip848-commit")
+    conf = dict(KIP848, **{"bootstrap.servers": BOOT, "group.id": group, "enable.auto.commit": False,
+                           "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100, "socket.timeout.ms": 5000})
+    tps = [TopicPartition(topic, p) for p in range(3)]
+
+    def consume_all(c, n, what):
+        got = []
+        deadline = time.time() + converge_s() + 10
+        while len(got) < n and time.time() < deadline:
+            m = c.poll(0.1)
+            if m is None:
+                continue
+            assert m.error() is None, m.error()
+            got.append(m)
+        assert len(got) == n, f"{what}: read {len(got)} of {n} records, assignment {c.assignment()}"
+        return got
+
+    c = Consumer(conf)
+    try:
+        c.subscribe([topic])
+        msgs = consume_all(c, len(want), "all records")
+        assert sorted(tp.partition for tp in c.assignment()) == [0, 1, 2]
+        assert {(m.partition(), m.offset()) for m in msgs} == set(want)
+        got = c.committed(tps, timeout=TIMEOUT)
+        assert [(t.partition, t.offset, t.error) for t in got] == [(p, OFFSET_INVALID, None) for p in range(3)]
+        # commit(message): the offset after it
+        last0 = max((m for m in msgs if m.partition() == 0), key=lambda m: m.offset())
+        c.commit(message=last0, asynchronous=False)
+        assert c.committed([TopicPartition(topic, 0)], timeout=TIMEOUT)[0].offset == last0.offset() + 1
+        # explicit offsets with metadata
+        res = c.commit(offsets=[TopicPartition(topic, 1, 3, metadata="kip848")], asynchronous=False)
+        assert all(t.error is None for t in res), res
+        got = c.committed(tps, timeout=TIMEOUT)
+        assert [(t.partition, t.offset) for t in got] == [(0, ends[0]), (1, 3), (2, OFFSET_INVALID)]
+        assert got[1].metadata == "kip848", got[1].metadata
+        # commit(): the positions
+        c.commit(asynchronous=False)
+        got = c.committed(tps, timeout=TIMEOUT)
+        assert {t.partition: t.offset for t in got} == ends
+        # a partition that does not exist
+        with pytest.raises(KafkaException) as ei:
+            c.commit(offsets=[TopicPartition(topic, 7, 1)], asynchronous=False)
+        assert ei.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, ei.value
+        # while the member is in the group: a non-member and the AdminClient read the same offsets
+        assert committed_offsets(group, topic, 3) == ends
+        res = admin().list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=TIMEOUT)[group].result(TIMEOUT)
+        assert {t.partition: t.offset for t in res.topic_partitions if t.topic == topic} == ends
+    finally:
+        c.close()
+    # new records; a new member of the group reads only those
+    more = [dict(key=f"more-{i:02d}".encode(), value=b"x") for i in range(15)]
+    produce_keyed(topic, more)
+    c = Consumer(conf)
+    try:
+        c.subscribe([topic])
+        msgs = consume_all(c, len(more), "the new records")
+        assert sorted(m.key() for m in msgs) == sorted(r["key"] for r in more)
+        assert {(m.partition(), m.offset()) for m in msgs} == {(r["partition"], r["offset"]) for r in more}
+        c.commit(asynchronous=False)
+        m = c.poll(1)
+        assert m is None, f"read more than the new records: {m.partition(), m.offset()}"
+    finally:
+        c.close()
+    assert committed_offsets(group, topic, 3) == end_offsets(dict(want, **{(r["partition"], r["offset"]): "" for r in more}))
 
 
 # ------------------------------------------------------------------------------------------------

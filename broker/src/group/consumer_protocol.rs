@@ -37,41 +37,6 @@ pub fn assigned_partitions(assignment: &[u8]) -> Option<Vec<(String, Vec<i32>)>>
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::{BufMut, BytesMut};
-
-    #[test]
-    fn reads_v0_subscription_and_assignment() {
-        let mut b = BytesMut::new();
-        b.put_i16(0);
-        b.put_i32(2);
-        for t in ["a", "bb"] {
-            b.put_i16(t.len() as i16);
-            b.put_slice(t.as_bytes());
-        }
-        b.put_i32(-1); // null user data
-        assert_eq!(subscribed_topics(&b), Some(vec!["a".into(), "bb".into()]));
-
-        let mut a = BytesMut::new();
-        a.put_i16(0);
-        a.put_i32(1);
-        a.put_i16(1);
-        a.put_slice(b"a");
-        a.put_i32(2);
-        a.put_i32(0);
-        a.put_i32(3);
-        a.put_i32(-1);
-        assert_eq!(
-            assigned_partitions(&a),
-            Some(vec![("a".into(), vec![0, 3])])
-        );
-        assert_eq!(assigned_partitions(&[0]), None);
-        assert_eq!(assigned_partitions(&[0, 0, 0xff]), None);
-    }
-}
-
 fn encode<T: kafka_protocol::protocol::Encodable>(value: &T, version: i16) -> Bytes {
     use bytes::BufMut;
     let mut buf = bytes::BytesMut::new();
@@ -110,4 +75,39 @@ pub fn encode_assignment(partitions: &[(String, Vec<i32>)]) -> Bytes {
             .collect(),
     );
     encode(&a, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{BufMut, BytesMut};
+
+    #[test]
+    fn reads_v0_subscription_and_assignment() {
+        let mut b = BytesMut::new();
+        b.put_i16(0);
+        b.put_i32(2);
+        for t in ["a", "bb"] {
+            b.put_i16(t.len() as i16);
+            b.put_slice(t.as_bytes());
+        }
+        b.put_i32(-1); // null user data
+        assert_eq!(subscribed_topics(&b), Some(vec!["a".into(), "bb".into()]));
+
+        let mut a = BytesMut::new();
+        a.put_i16(0);
+        a.put_i32(1);
+        a.put_i16(1);
+        a.put_slice(b"a");
+        a.put_i32(2);
+        a.put_i32(0);
+        a.put_i32(3);
+        a.put_i32(-1);
+        assert_eq!(
+            assigned_partitions(&a),
+            Some(vec![("a".into(), vec![0, 3])])
+        );
+        assert_eq!(assigned_partitions(&[0]), None);
+        assert_eq!(assigned_partitions(&[0, 0, 0xff]), None);
+    }
 }

@@ -138,7 +138,7 @@ mod tests {
             topic_id: uuid::Uuid::nil(),
         };
         assert_eq!(log.append(&[a.clone(), b.clone()]).unwrap(), 0);
-        assert_eq!(log.append(&[b.clone()]).unwrap(), 2);
+        assert_eq!(log.append(std::slice::from_ref(&b)).unwrap(), 2);
         drop(log);
         let mut f = OpenOptions::new()
             .append(true)
@@ -159,7 +159,7 @@ mod tests {
         let a = MetadataRecord::Cluster {
             cluster_id: "abc".into(),
         };
-        log.append(&[a.clone()]).unwrap();
+        log.append(std::slice::from_ref(&a)).unwrap();
         log.append(&[a]).unwrap();
         drop(log);
         let path = dir.path().join("metadata.log");
