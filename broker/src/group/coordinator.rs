@@ -1327,6 +1327,57 @@ mod tests {
         (controller, replicas, config)
     }
 
+    #[tokio::test]
+    async fn offsets_expire_after_the_retention_and_empty_groups_go_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (controller, replicas, config) = node(
+            dir.path(),
+            &[
+                ("offsets.topic.num.partitions", "2"),
+                ("offsets.retention.minutes", "1"),
+            ],
+        );
+        controller
+            .create_topics(
+                vec![TopicSpec {
+                    name: "t".into(),
+                    partitions: 2,
+                    replication_factor: -1,
+                    assignments: vec![],
+                    configs: BTreeMap::new(),
+                }],
+                false,
+            )
+            .await;
+        let c = GroupCoordinator::new(config.group.clone(), replicas, controller);
+        c.ensure_offsets_topic().await.unwrap();
+        let commit = |p: i32| OffsetCommit {
+            topic: "t".into(),
+            partition: p,
+            offset: 5,
+            leader_epoch: -1,
+            metadata: Some("m".into()),
+        };
+        c.commit_offsets(8, "old", "", None, -1, vec![commit(0), commit(1)])
+            .unwrap();
+        let now = now_ms();
+        assert_eq!(c.expire_offsets(now + 30_000), 0, "within the retention");
+        c.commit_offsets(8, "fresh", "", None, -1, vec![commit(0)])
+            .unwrap();
+        // a minute after "old"'s commits, a bit less after "fresh"'s
+        let later = now + 60_000;
+        let expired = c.expire_offsets(later);
+        assert!(expired >= 2, "expired {expired}");
+        let (groups, _) = c.list_groups();
+        let names: Vec<&str> = groups.iter().map(|g| g.group_id.as_str()).collect();
+        assert!(
+            !names.contains(&"old"),
+            "an empty group with no offsets is deleted: {names:?}"
+        );
+        let left = c.fetch_offsets("old", None, None).unwrap();
+        assert!(left.is_empty());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn groups_answer_load_in_progress_until_their_partition_is_replayed() {
         let dir = tempfile::tempdir().unwrap();
