@@ -770,3 +770,69 @@ async fn loading_never_answers_with_a_wrong_offset() {
     }
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn consumer_protocol_groups_survive_a_broker_restart() {
+    use kafka_protocol::messages::ConsumerGroupHeartbeatRequest;
+    use kafka_protocol::protocol::StrBytes;
+    let mut broker = kip848_broker().await;
+    let topic = unique_name("kip848-restart");
+    let group = unique_name("g");
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    c.call(&create_topic(&topic, 4), 5).await.unwrap().unwrap();
+    c.call(&find_coordinator(&group), 3).await.unwrap().unwrap();
+    let member = uuid_like();
+    let hb = |epoch: i32, first: bool| {
+        let mut r = ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(tributary_testkit::requests::group_id(&group))
+            .with_member_id(StrBytes::from_string(member.clone()))
+            .with_member_epoch(epoch)
+            .with_rebalance_timeout_ms(if first { 30_000 } else { -1 });
+        if first {
+            r = r.with_subscribed_topic_names(Some(vec![tributary_testkit::requests::topic_name(
+                &topic,
+            )]));
+        }
+        r
+    };
+    let r = c.call(&hb(0, true), 1).await.unwrap().unwrap();
+    assert_eq!(r.error_code, NONE, "{r:?}");
+    let epoch = r.member_epoch;
+    let assigned: usize = r
+        .assignment
+        .as_ref()
+        .unwrap()
+        .topic_partitions
+        .iter()
+        .map(|t| t.partitions.len())
+        .sum();
+    assert_eq!(assigned, 4);
+
+    broker.restart().await;
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let r = c.call(&hb(epoch, false), 1).await.unwrap().unwrap();
+        if r.error_code != 14 {
+            break r;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(r.error_code, NONE, "the member is still known: {r:?}");
+    assert_eq!(r.member_epoch, epoch, "and keeps its epoch");
+    let again: usize = r
+        .assignment
+        .as_ref()
+        .unwrap()
+        .topic_partitions
+        .iter()
+        .map(|t| t.partitions.len())
+        .sum();
+    assert_eq!(again, 4, "and its partitions");
+    broker.stop().await;
+}
+
+fn uuid_like() -> String {
+    unique_name("member")
+}

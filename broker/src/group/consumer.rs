@@ -15,7 +15,7 @@
 //! ever consumed by two members of one epoch. Members that stop heartbeating for the session
 //! timeout, or keep revoked partitions past their rebalance timeout, are removed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
@@ -115,8 +115,8 @@ impl ConsumerGroupState {
     }
 }
 
-/// A member of a consumer group.
-#[derive(Debug, Clone)]
+/// A member of a consumer group. What is serialized is what survives a coordinator restart.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ConsumerMember {
     /// Member id.
     pub id: String,
@@ -143,22 +143,26 @@ pub struct ConsumerMember {
     pub assigned: Assignment,
     /// Partitions it was told to give up and has not confirmed yet.
     pub revoking: Assignment,
+    #[serde(skip)]
     session_deadline: i64,
+    #[serde(skip)]
     revoke_deadline: Option<i64>,
+    #[serde(skip)]
     sent: Option<Assignment>,
     /// A static member that left with epoch -2 and may come back.
     left_static: bool,
 }
 
 /// A consumer group (KIP-848).
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct ConsumerGroup {
     id: String,
     group_epoch: i32,
     assignment_epoch: i32,
     members: BTreeMap<String, ConsumerMember>,
-    statics: HashMap<String, String>,
-    target: HashMap<String, Assignment>,
+    // ordered maps: the snapshot of an unchanged group is byte-for-byte the same
+    statics: BTreeMap<String, String>,
+    target: BTreeMap<String, Assignment>,
     /// Subscribed topics with their partition counts when the target was last computed.
     topics_seen: BTreeMap<Uuid, i32>,
     assignor: String,
@@ -195,12 +199,30 @@ impl ConsumerGroup {
             group_epoch: epoch,
             assignment_epoch: epoch,
             members: BTreeMap::new(),
-            statics: HashMap::new(),
-            target: HashMap::new(),
+            statics: BTreeMap::new(),
+            target: BTreeMap::new(),
             topics_seen: BTreeMap::new(),
             assignor: String::new(),
             state_since: now,
         }
+    }
+
+    /// The group as stored in `__consumer_offsets` (everything but timers).
+    pub fn snapshot(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// A group restored from [`Self::snapshot`]: members' sessions (and pending revocations)
+    /// start again now.
+    pub fn restore(bytes: &[u8], settings: &Settings, now: i64) -> Option<Self> {
+        let mut g: ConsumerGroup = serde_json::from_slice(bytes).ok()?;
+        for m in g.members.values_mut() {
+            m.session_deadline = now + i64::from(settings.session_timeout_ms);
+            if !m.revoking.is_empty() {
+                m.revoke_deadline = Some(now + i64::from(m.rebalance_timeout_ms.max(1)));
+            }
+        }
+        Some(g)
     }
 
     /// Group id.
@@ -592,7 +614,9 @@ impl ConsumerGroup {
                 current: self.target.get(&m.id).cloned().unwrap_or_default(),
             })
             .collect();
-        self.target = assign(&self.assignor, &members, &self.topics_seen);
+        self.target = assign(&self.assignor, &members, &self.topics_seen)
+            .into_iter()
+            .collect();
         self.assignment_epoch = self.group_epoch;
     }
 

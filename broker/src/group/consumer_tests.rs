@@ -251,3 +251,35 @@ fn the_group_size_is_bounded() {
         ErrorCode::GroupMaxSizeReached
     );
 }
+
+#[test]
+fn snapshots_are_stable_and_restore_the_group() {
+    let (mut g, topics, _) = setup();
+    let s = settings();
+    g.heartbeat(join("a", &["t"]), &topics, &s, 0).unwrap();
+    g.heartbeat(join("b", &["t"]), &topics, &s, 0).unwrap();
+    let before = g.snapshot();
+    // a heartbeat that changes nothing leaves the snapshot byte-for-byte the same
+    g.heartbeat(beat("b", 2, None), &topics, &s, 10).unwrap();
+    assert_eq!(before, g.snapshot());
+    // a is told to revoke: that is a change
+    g.heartbeat(beat("a", 1, None), &topics, &s, 20).unwrap();
+    assert_ne!(before, g.snapshot());
+
+    let mut back = ConsumerGroup::restore(&g.snapshot(), &s, 1_000).unwrap();
+    assert_eq!(back.group_epoch(), g.group_epoch());
+    assert_eq!(back.state(), g.state());
+    for (m, n) in g.members().zip(back.members()) {
+        assert_eq!((&m.id, m.epoch, &m.assigned), (&n.id, n.epoch, &n.assigned));
+    }
+    // members carry on with their epochs, and get their assignment again
+    let r = back
+        .heartbeat(beat("a", 1, None), &topics, &s, 1_001)
+        .unwrap();
+    assert_eq!(r.member_epoch, 1, "a is still revoking");
+    assert!(
+        r.assignment.is_some(),
+        "a restored coordinator sends the assignment again"
+    );
+    assert!(ConsumerGroup::restore(b"not json", &s, 0).is_none());
+}

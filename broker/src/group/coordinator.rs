@@ -111,6 +111,8 @@ struct ShardState {
     groups: HashMap<String, ClassicGroup<Waiter>>,
     /// Groups of the consumer protocol (KIP-848); a group id is in one map or the other.
     consumers: HashMap<String, ConsumerGroup>,
+    /// Hash of each consumer group's last stored snapshot (unchanged groups are not rewritten).
+    stored: HashMap<String, u64>,
     /// group → (topic, partition) → committed offset
     offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
 }
@@ -343,6 +345,7 @@ impl GroupCoordinator {
     fn load(&self, shard: &Shard) {
         let started = std::time::Instant::now();
         let mut groups: HashMap<String, Option<GroupValue>> = HashMap::new();
+        let mut consumers: HashMap<String, Bytes> = HashMap::new();
         let mut offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>> = HashMap::new();
         let mut records = 0u64;
         let result = replay(&shard.partition, |rec| {
@@ -373,8 +376,20 @@ impl GroupCoordinator {
                     }
                 }
                 OffsetsRecord::Group { group, value } => {
+                    if value.is_some() {
+                        consumers.remove(&group);
+                    }
                     groups.insert(group, value);
                 }
+                OffsetsRecord::ConsumerGroup { group, value } => match value {
+                    Some(v) => {
+                        groups.remove(&group);
+                        consumers.insert(group, v);
+                    }
+                    None => {
+                        consumers.remove(&group);
+                    }
+                },
                 OffsetsRecord::Unknown(v) => {
                     tracing::debug!(version = v, "skipping record of unknown kind");
                 }
@@ -399,6 +414,15 @@ impl GroupCoordinator {
         }
         let now = now_ms();
         let mut st = shard.state.lock();
+        for (id, bytes) in consumers {
+            match ConsumerGroup::restore(&bytes, &self.settings, now) {
+                Some(c) => {
+                    st.stored.insert(id.clone(), snapshot_hash(&bytes));
+                    st.consumers.insert(id, c);
+                }
+                None => tracing::warn!(group = %id, "cannot read a stored consumer group; skipped"),
+            }
+        }
         for (id, value) in groups {
             if let Some(v) = value {
                 st.groups.insert(
@@ -408,7 +432,7 @@ impl GroupCoordinator {
             }
         }
         for id in offsets.keys() {
-            if !st.groups.contains_key(id) {
+            if !st.groups.contains_key(id) && !st.consumers.contains_key(id) {
                 st.groups
                     .insert(id.clone(), ClassicGroup::new(id, self.limits, now));
             }
@@ -418,6 +442,11 @@ impl GroupCoordinator {
             .groups
             .values()
             .filter_map(|g| g.next_deadline().map(|d| (g.id().to_string(), d)))
+            .chain(
+                st.consumers
+                    .values()
+                    .filter_map(|g| g.next_deadline().map(|d| (g.id().to_string(), d))),
+            )
             .collect();
         let count = st.groups.len();
         drop(st);
@@ -578,6 +607,13 @@ impl GroupCoordinator {
             if let Some(d) = g.next_deadline() {
                 self.schedule(&shard, group, d);
             }
+            if let Err(code) = self.store_consumer_group(&shard, &mut st, group) {
+                tracing::warn!(
+                    group,
+                    ?code,
+                    "cannot store consumer group after expiring members"
+                );
+            }
             return;
         }
         let Some(g) = st.groups.get_mut(group) else {
@@ -606,7 +642,9 @@ impl GroupCoordinator {
                 // the group runs the consumer protocol (KIP-848)
                 return Err(ErrorCode::InconsistentGroupProtocol);
             }
+            self.append(&shard, &[(records::consumer_group_key(group), None)])?;
             st.consumers.remove(group);
+            st.stored.remove(group);
         }
         if !st.groups.contains_key(group) {
             if !req.member_id.is_empty() {
@@ -920,11 +958,15 @@ impl GroupCoordinator {
             .map(|((t, p), _)| (records::offset_key(group, t, *p), None))
             .collect();
         writes.push((records::group_key(group), None));
+        if st.consumers.contains_key(group) {
+            writes.push((records::consumer_group_key(group), None));
+        }
         if let Err(code) = self.append(&shard, &writes) {
             return code;
         }
         st.groups.remove(group);
         st.consumers.remove(group);
+        st.stored.remove(group);
         st.offsets.remove(group);
         ErrorCode::None
     }
@@ -1032,6 +1074,8 @@ impl GroupCoordinator {
                 ));
             }
             // an empty classic group (offsets only) becomes a consumer group, as in Kafka
+            self.append(&shard, &[(records::group_key(group), None)])
+                .map_err(|e| (e, e.message().to_string()))?;
             st.groups.remove(group);
         }
         let c = st
@@ -1043,7 +1087,42 @@ impl GroupCoordinator {
         if let Some(d) = c.next_deadline() {
             self.schedule(&shard, group, d);
         }
+        // the new state is stored before the member hears of it
+        self.store_consumer_group(&shard, &mut st, group)
+            .map_err(|e| {
+                (
+                    e,
+                    format!("cannot store the group's state: {}", e.message()),
+                )
+            })?;
         r
+    }
+
+    /// Writes a consumer group's snapshot when it changed since the last one written.
+    fn store_consumer_group(
+        &self,
+        shard: &Shard,
+        st: &mut ShardState,
+        group: &str,
+    ) -> Result<(), ErrorCode> {
+        let Some(c) = st.consumers.get(group) else {
+            return Ok(());
+        };
+        let bytes = c.snapshot();
+        let hash = snapshot_hash(&bytes);
+        if st.stored.get(group) == Some(&hash) {
+            return Ok(());
+        }
+        self.append(
+            shard,
+            &[(records::consumer_group_key(group), Some(Bytes::from(bytes)))],
+        )
+        .map_err(|e| match e {
+            ErrorCode::InvalidCommitOffsetSize => ErrorCode::UnknownServerError,
+            other => other,
+        })?;
+        st.stored.insert(group.to_string(), hash);
+        Ok(())
     }
 
     /// ConsumerGroupDescribe for one group: `None` when it is not a consumer group.
@@ -1173,6 +1252,7 @@ impl GroupCoordinator {
                     }
                 }
                 if left == 0 {
+                    writes.push((records::consumer_group_key(id), None));
                     dead_groups.push(id.clone());
                 }
             }
@@ -1220,6 +1300,7 @@ impl GroupCoordinator {
             for g in dead_groups {
                 st.groups.remove(&g);
                 st.consumers.remove(&g);
+                st.stored.remove(&g);
             }
         }
         if total > 0 {
@@ -1227,6 +1308,13 @@ impl GroupCoordinator {
         }
         total
     }
+}
+
+fn snapshot_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 /// Topics as the consumer protocol state machine sees them: the current metadata image.

@@ -83,8 +83,28 @@ pub enum OffsetsRecord {
         /// `None`: deleted.
         value: Option<GroupValue>,
     },
+    /// A consumer-protocol (KIP-848) group's state, or its removal (Tributary's own record).
+    ConsumerGroup {
+        /// Group.
+        group: String,
+        /// `None`: deleted; else the group's snapshot.
+        value: Option<Bytes>,
+    },
     /// A record of a kind this version does not know (kept for forward compatibility).
     Unknown(i16),
+}
+
+/// Key version of Tributary's consumer group snapshot records. Kafka stores consumer-protocol
+/// groups in several record kinds (key versions 3-8); Tributary stores one snapshot per group
+/// under a version Kafka does not use.
+pub const CONSUMER_GROUP_KEY_VERSION: i16 = 1000;
+
+/// Encodes the key of a consumer-protocol group's snapshot.
+pub fn consumer_group_key(group: &str) -> Bytes {
+    let mut b = BytesMut::with_capacity(4 + group.len());
+    b.put_i16(CONSUMER_GROUP_KEY_VERSION);
+    put_str(&mut b, group);
+    b.freeze()
 }
 
 /// Encodes an offset commit key.
@@ -181,6 +201,13 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<OffsetsRecord, DecodeE
             let group = k.string()?;
             let value = value.map(decode_group_value).transpose()?;
             Ok(OffsetsRecord::Group { group, value })
+        }
+        CONSUMER_GROUP_KEY_VERSION => {
+            let group = k.string()?;
+            Ok(OffsetsRecord::ConsumerGroup {
+                group,
+                value: value.map(Bytes::copy_from_slice),
+            })
         }
         v => Ok(OffsetsRecord::Unknown(v)),
     }
