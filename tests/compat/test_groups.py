@@ -1,11 +1,18 @@
-"""Consumer groups (classic rebalance protocol) with Python clients against a running Tributary broker.
+"""Consumer groups with Python clients against a running Tributary broker: the classic rebalance
+protocol (confluent-kafka, kafka-python) and the consumer protocol of KIP-848 (confluent-kafka with
+group.protocol=consumer).
 
 Run by tests/compat/run.sh in the same pytest invocation as test_python.py (COMPAT_BOOTSTRAP set).
 By hand:  COMPAT_BOOTSTRAP=127.0.0.1:9092 $COMPAT_VENV/bin/pytest -v tests/compat/test_groups.py
 
-The broker runs with its defaults: group.initial.rebalance.delay.ms=3000 (a new group's first
+Classic groups use the broker's defaults: group.initial.rebalance.delay.ms=3000 (a new group's first
 rebalance waits 3 s for more members, so members started together land in one generation) and
 group.min.session.timeout.ms=6000 (the session timeout used here for failure detection).
+KIP-848 groups take the heartbeat interval and session timeout from the broker
+(group.consumer.heartbeat.interval.ms, group.consumer.session.timeout.ms; librdkafka refuses the
+client-side settings): run.sh sets 500 ms and 6 s. The tests read both with DescribeConfigs, scale
+their waits with the heartbeat interval and skip the SIGKILL test if the session is over 15 s
+(Kafka's defaults are 5 s and 45 s).
 
 confluent-kafka group members run as subprocesses of this file (`python test_groups.py member
 JSON`) so that one can be killed with SIGKILL; each prints one JSON line per event (assignment
@@ -604,10 +611,25 @@ def run_kip848_group(assignor):
 def describe_kip848(group, members, owned):
     """AdminClient list/describe of a settled consumer-protocol group (ListGroups v5,
     ConsumerGroupDescribe): type CONSUMER, state STABLE, each member with its client id and its
-    current and target assignment = what the member owns."""
+    current and target assignment = what the member owns.
+
+    The members holding their target partitions is not enough for STABLE: a member whose
+    partitions did not change moves to the group's new epoch on its next heartbeat, and until then
+    the group is Reconciling (librdkafka has no enum value for Assigning/Reconciling: UNKNOWN)."""
     from confluent_kafka import ConsumerGroupState, ConsumerGroupType
 
     a = admin()
+    states = []
+
+    def stable():
+        d = a.describe_consumer_groups([group], request_timeout=TIMEOUT)[group].result(TIMEOUT)
+        states.append(d.state)
+        return d.state == ConsumerGroupState.STABLE
+
+    try:
+        wait_for(stable, converge_s(), "the group described as STABLE", members)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nstates described: {states}") from None
     listed = [g for g in a.list_consumer_groups(request_timeout=TIMEOUT).result(TIMEOUT).valid if g.group_id == group]
     assert len(listed) == 1, listed
     assert listed[0].type == ConsumerGroupType.CONSUMER, listed[0].type
@@ -714,10 +736,11 @@ def kip848_takeover(how):
     for p, o, _ in victim.records():
         victim_last[p] = max(victim_last.get(p, -1), o)
     for p in victim_owned:
-        firsts = [min(o for q, o, _ in m.records(since=t_gone) if q == p) for m in survivors if p in {q for q, _, _ in m.records(since=t_gone)}]
-        assert firsts, f"no survivor read partition {p}"
-        ok = (victim_last.get(p, -1) + 1,) if how == "close" else (victim_last.get(p, -1), victim_last.get(p, -1) + 1)
-        assert min(firsts) in ok, f"partition {p}: the victim read up to offset {victim_last.get(p)}, survivors resumed at {min(firsts)}"
+        after = [o for m in survivors for q, o, _ in m.records(since=t_gone) if q == p]
+        assert after, f"no survivor read partition {p}"
+        last = victim_last.get(p, -1)
+        ok = (last + 1,) if how == "close" else (last, last + 1)
+        assert min(after) in ok, f"partition {p}: the victim read up to offset {last}, survivors resumed at {min(after)}"
     got = [r for m in members for r in m.records()]
     if how == "close":
         check_exactly_once(want, got)
@@ -747,8 +770,8 @@ def test_confluent_kip848_killed_member_session_expires():
 
 
 def test_confluent_kip848_commit_committed():
-    """commit()/committed() of a consumer-protocol member (OffsetCommit/OffsetFetch v9 carry its
-    member id and epoch): commit(message), commit(offsets) with metadata, commit() of the
+    """commit()/committed() of a consumer-protocol member (its OffsetCommit carries its member id
+    and member epoch): commit(message), commit(offsets) with metadata, commit() of the
     positions, an unknown partition refused; the offsets seen by a non-member and by the
     AdminClient; after a close, a new member of the group resumes there."""
     from confluent_kafka import ConsumerGroupTopicPartitions
@@ -800,8 +823,9 @@ def test_confluent_kip848_commit_committed():
         assert ei.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, ei.value
         # while the member is in the group: a non-member and the AdminClient read the same offsets
         assert committed_offsets(group, topic, 3) == ends
-        res = admin().list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=TIMEOUT)[group].result(TIMEOUT)
-        assert {t.partition: t.offset for t in res.topic_partitions if t.topic == topic} == ends
+        res = admin().list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=TIMEOUT)
+        listed = res[group].result(TIMEOUT)
+        assert {t.partition: t.offset for t in listed.topic_partitions if t.topic == topic} == ends
     finally:
         c.close()
     # new records; a new member of the group reads only those

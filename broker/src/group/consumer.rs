@@ -286,13 +286,30 @@ impl ConsumerGroup {
         self.state_since = now;
     }
 
-    /// Checks an OffsetCommit / OffsetFetch by a member at `epoch`.
+    /// Checks an OffsetFetch by a member at `epoch`.
     pub fn validate_member_epoch(&self, member_id: &str, epoch: i32) -> Result<(), ErrorCode> {
+        self.validate_member_commit(member_id, epoch, &[])
+    }
+
+    /// Checks an OffsetCommit by a member at `epoch` for `partitions`. Besides the current
+    /// epoch, the member's previous epoch is accepted for partitions it held then and still
+    /// holds: a heartbeat that moved it to a new epoch without changing those partitions may
+    /// cross a commit in flight (the rule of KIP-1251, narrowed to one epoch back).
+    pub fn validate_member_commit(
+        &self,
+        member_id: &str,
+        epoch: i32,
+        partitions: &[(Uuid, i32)],
+    ) -> Result<(), ErrorCode> {
         let m = self
             .members
             .get(member_id)
             .ok_or(ErrorCode::UnknownMemberId)?;
-        if epoch != m.epoch {
+        let previous_still_owned = epoch == m.previous_epoch
+            && epoch > 0
+            && !partitions.is_empty()
+            && partitions.iter().all(|(t, p)| contains(&m.assigned, t, *p));
+        if epoch != m.epoch && !previous_still_owned {
             return Err(ErrorCode::StaleMemberEpoch);
         }
         Ok(())

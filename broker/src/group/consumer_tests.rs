@@ -283,3 +283,34 @@ fn snapshots_are_stable_and_restore_the_group() {
     );
     assert!(ConsumerGroup::restore(b"not json", &s, 0).is_none());
 }
+
+#[test]
+fn a_commit_from_the_previous_epoch_is_accepted_for_partitions_still_owned() {
+    let (mut g, topics, t) = setup();
+    let s = settings();
+    g.heartbeat(join("a", &["t"]), &topics, &s, 0).unwrap();
+    g.heartbeat(join("b", &["t"]), &topics, &s, 0).unwrap();
+    let kept = g
+        .heartbeat(beat("a", 1, None), &topics, &s, 1)
+        .unwrap()
+        .assignment
+        .unwrap();
+    // a confirms the revocation and moves to epoch 2 with the partitions it kept
+    let r = g
+        .heartbeat(beat("a", 1, Some(&kept)), &topics, &s, 2)
+        .unwrap();
+    assert_eq!(r.member_epoch, 2);
+    let kept_p = *kept[&t].iter().next().unwrap();
+    let given_up = (0..4).find(|p| !kept[&t].contains(p)).unwrap();
+    // a commit sent at epoch 1 crossed that heartbeat: fine for a partition a still owns
+    assert_eq!(g.validate_member_commit("a", 1, &[(t, kept_p)]), Ok(()));
+    // not for one it gave up, nor from an older epoch
+    assert_eq!(
+        g.validate_member_commit("a", 1, &[(t, given_up)]),
+        Err(ErrorCode::StaleMemberEpoch)
+    );
+    assert_eq!(
+        g.validate_member_commit("a", 0, &[(t, kept_p)]),
+        Err(ErrorCode::StaleMemberEpoch)
+    );
+}

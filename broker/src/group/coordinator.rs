@@ -740,7 +740,12 @@ impl GroupCoordinator {
                     return Err(ErrorCode::UnknownMemberId);
                 }
             } else {
-                c.validate_member_epoch(member_id, generation)
+                let image = self.controller.image();
+                let partitions: Vec<(Uuid, i32)> = commits
+                    .iter()
+                    .filter_map(|o| image.topics.get(&o.topic).map(|t| (t.id, o.partition)))
+                    .collect();
+                c.validate_member_commit(member_id, generation, &partitions)
                     .map_err(|e| {
                         // a classic client (v8 and older) committing to a consumer group
                         if e == ErrorCode::StaleMemberEpoch && version < 9 {
