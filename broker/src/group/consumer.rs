@@ -167,6 +167,9 @@ pub struct ConsumerGroup {
     topics_seen: BTreeMap<Uuid, i32>,
     assignor: String,
     state_since: i64,
+    /// Something stored changed since the last [`ConsumerGroup::take_dirty`].
+    #[serde(skip)]
+    dirty: bool,
 }
 
 fn remove_all(from: &mut Assignment, what: &Assignment) {
@@ -204,7 +207,18 @@ impl ConsumerGroup {
             topics_seen: BTreeMap::new(),
             assignor: String::new(),
             state_since: now,
+            dirty: true,
         }
+    }
+
+    /// Whether the group changed since the last call (then it must be stored again).
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The last store failed: store again next time.
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
     }
 
     /// The group as stored in `__consumer_offsets` (everything but timers).
@@ -284,6 +298,7 @@ impl ConsumerGroup {
     fn bump(&mut self, now: i64) {
         self.group_epoch += 1;
         self.state_since = now;
+        self.dirty = true;
     }
 
     /// Checks an OffsetFetch by a member at `epoch`.
@@ -360,10 +375,15 @@ impl ConsumerGroup {
                         ),
                     )
                 })?;
+                // the previous epoch is accepted only from a member that says what it owns and
+                // owns nothing new (its last answer was lost), as in Kafka
                 let fenced = epoch > m.epoch
                     || (epoch < m.epoch
                         && !(epoch == m.previous_epoch
-                            && req.owned.as_ref().is_none_or(|o| is_subset(o, &m.assigned))));
+                            && req
+                                .owned
+                                .as_ref()
+                                .is_some_and(|o| is_subset(o, &m.assigned))));
                 if fenced {
                     return Err((
                         ErrorCode::FencedMemberEpoch,
@@ -376,7 +396,19 @@ impl ConsumerGroup {
                 req.member_id.clone()
             }
         };
+        // A full request (the client's first, or after an error or a lost answer) always gets
+        // the whole assignment back.
+        let full = req.member_epoch == 0
+            || (req.rebalance_timeout_ms != -1
+                && (req.subscribed_topic_names.is_some() || req.subscribed_topic_regex.is_some())
+                && req.owned.is_some());
+        let mut member_changed = false;
         if let Some(m) = self.members.get_mut(&id) {
+            if full {
+                m.sent = None;
+            }
+            m.client_id.clone_from(&req.client_id);
+            m.client_host.clone_from(&req.client_host);
             if let Some(names) = &req.subscribed_topic_names {
                 let mut names = names.clone();
                 names.sort();
@@ -386,26 +418,32 @@ impl ConsumerGroup {
                     changed = true;
                 }
             }
-            if req.subscribed_topic_regex.is_some()
-                && req.subscribed_topic_regex != m.subscribed_regex
-            {
-                m.subscribed_regex = req.subscribed_topic_regex.clone().filter(|r| !r.is_empty());
-                changed = true;
+            if let Some(r) = &req.subscribed_topic_regex {
+                let r = Some(r.clone()).filter(|r| !r.is_empty());
+                if r != m.subscribed_regex {
+                    m.subscribed_regex = r;
+                    changed = true;
+                }
             }
             if req.server_assignor.is_some() && req.server_assignor != m.server_assignor {
                 m.server_assignor = req.server_assignor.clone();
                 changed = true;
             }
-            if req.rack_id.is_some() {
+            if req.rack_id.is_some() && req.rack_id != m.rack_id {
                 m.rack_id = req.rack_id.clone();
+                member_changed = true;
             }
-            if req.rebalance_timeout_ms > 0 {
+            if req.rebalance_timeout_ms > 0 && req.rebalance_timeout_ms != m.rebalance_timeout_ms {
                 m.rebalance_timeout_ms = req.rebalance_timeout_ms;
+                member_changed = true;
             }
             m.session_deadline = now + i64::from(settings.session_timeout_ms);
         }
         if changed {
             self.bump(now);
+        }
+        if member_changed {
+            self.dirty = true;
         }
         // topics created, deleted or grown change the assignment too
         let seen = self.subscribed_topics(topics);
@@ -478,16 +516,20 @@ impl ConsumerGroup {
                     }
                     self.members.insert(id.clone(), m);
                     self.statics.insert(inst.clone(), id.clone());
+                    self.dirty = true;
                     return Ok((id, false));
                 }
             }
         }
         if let Some(m) = self.members.get_mut(&id) {
-            // a fenced member starting over: it holds nothing any more
+            // a fenced member starting over: it holds nothing any more, and gets its target
+            // partitions back as they are free (no group-wide rebalance for it)
             m.assigned.clear();
             m.revoking.clear();
             m.epoch = 0;
             m.sent = None;
+            self.dirty = true;
+            return Ok((id, false));
         } else {
             if self.members.len() >= settings.max_size {
                 return Err((
@@ -545,6 +587,7 @@ impl ConsumerGroup {
         if req.member_epoch == -2 && m.instance_id.is_some() {
             // a static member restarting: its partitions wait for it until its session ends
             m.left_static = true;
+            self.dirty = true;
         } else {
             self.remove_member(&req.member_id);
             self.bump(now);
@@ -640,12 +683,26 @@ impl ConsumerGroup {
     fn reconcile(&mut self, id: &str, owned: Option<Assignment>, now: i64) {
         let target = self.target_of(id);
         let epoch = self.assignment_epoch;
-        let others: Vec<(Assignment, Assignment)> = self
-            .members
-            .values()
-            .filter(|m| m.id != id)
-            .map(|m| (m.assigned.clone(), m.revoking.clone()))
-            .collect();
+        let Some(m) = self.members.get(id) else {
+            return;
+        };
+        let before = (m.epoch, m.assigned.clone(), m.revoking.clone());
+        self.reconcile_member(id, &target, epoch, owned, now);
+        if let Some(m) = self.members.get(id) {
+            if (m.epoch, &m.assigned, &m.revoking) != (before.0, &before.1, &before.2) {
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn reconcile_member(
+        &mut self,
+        id: &str,
+        target: &Assignment,
+        epoch: i32,
+        owned: Option<Assignment>,
+        now: i64,
+    ) {
         let Some(m) = self.members.get_mut(id) else {
             return;
         };
@@ -668,11 +725,11 @@ impl ConsumerGroup {
             return;
         }
         m.revoke_deadline = None;
-        if m.epoch == epoch && m.assigned == target {
+        if m.epoch == epoch && m.assigned == *target {
             return;
         }
         let mut to_revoke = m.assigned.clone();
-        remove_all(&mut to_revoke, &target);
+        remove_all(&mut to_revoke, target);
         if !to_revoke.is_empty() {
             remove_all(&mut m.assigned, &to_revoke);
             m.revoking = to_revoke;
@@ -683,14 +740,24 @@ impl ConsumerGroup {
             m.previous_epoch = m.epoch;
             m.epoch = epoch;
         }
-        for (t, ps) in &target {
-            for &p in ps {
-                let held = others
-                    .iter()
-                    .any(|(a, r)| contains(a, t, p) || contains(r, t, p));
-                if !held {
-                    m.assigned.entry(*t).or_default().insert(p);
-                }
+        let mut missing = target.clone();
+        remove_all(&mut missing, &m.assigned);
+        if missing.is_empty() {
+            return;
+        }
+        // partitions still held by another member wait for a later heartbeat
+        let free: Vec<(Uuid, i32)> = missing
+            .iter()
+            .flat_map(|(t, ps)| ps.iter().map(move |p| (*t, *p)))
+            .filter(|(t, p)| {
+                !self.members.values().any(|o| {
+                    o.id != id && (contains(&o.assigned, t, *p) || contains(&o.revoking, t, *p))
+                })
+            })
+            .collect();
+        if let Some(m) = self.members.get_mut(id) {
+            for (t, p) in free {
+                m.assigned.entry(t).or_default().insert(p);
             }
         }
     }

@@ -127,9 +127,12 @@ fn wrong_epochs_are_fenced_and_strangers_unknown() {
         Err(ErrorCode::StaleMemberEpoch)
     );
     assert_eq!(g.validate_member_epoch("a", 1), Ok(()));
-    // a fenced member starts over with epoch 0
+    // a fenced member starts over with epoch 0: no group-wide rebalance, its partitions back
+    let epoch = g.group_epoch();
     let r = g.heartbeat(join("a", &["t"]), &topics, &s, 2).unwrap();
-    assert!(r.member_epoch > 1);
+    assert_eq!(r.member_epoch, 1);
+    assert_eq!(count(&r.assignment.unwrap()), 4);
+    assert_eq!(g.group_epoch(), epoch);
 }
 
 #[test]
@@ -302,6 +305,24 @@ fn a_commit_from_the_previous_epoch_is_accepted_for_partitions_still_owned() {
     assert_eq!(r.member_epoch, 2);
     let kept_p = *kept[&t].iter().next().unwrap();
     let given_up = (0..4).find(|p| !kept[&t].contains(p)).unwrap();
+    // the answer was lost: a heartbeat with the previous epoch must say what it owns (and own
+    // nothing new), or it is fenced
+    let e = g.heartbeat(beat("a", 1, None), &topics, &s, 3).unwrap_err();
+    assert_eq!(e.0, ErrorCode::FencedMemberEpoch);
+    let r = g
+        .heartbeat(beat("a", 1, Some(&kept)), &topics, &s, 4)
+        .unwrap();
+    assert_eq!(r.member_epoch, 2);
+    // a full request (after an error the client resends everything) gets the assignment again
+    let full = HeartbeatRequest {
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["t".into()]),
+        ..beat("a", 2, Some(&kept))
+    };
+    let r = g.heartbeat(full, &topics, &s, 5).unwrap();
+    assert_eq!(r.assignment.as_ref(), Some(&kept));
+    let r = g.heartbeat(beat("a", 2, None), &topics, &s, 6).unwrap();
+    assert!(r.assignment.is_none());
     // a commit sent at epoch 1 crossed that heartbeat: fine for a partition a still owns
     assert_eq!(g.validate_member_commit("a", 1, &[(t, kept_p)]), Ok(()));
     // not for one it gave up, nor from an older epoch

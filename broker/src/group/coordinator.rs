@@ -111,8 +111,6 @@ struct ShardState {
     groups: HashMap<String, ClassicGroup<Waiter>>,
     /// Groups of the consumer protocol (KIP-848); a group id is in one map or the other.
     consumers: HashMap<String, ConsumerGroup>,
-    /// Hash of each consumer group's last stored snapshot (unchanged groups are not rewritten).
-    stored: HashMap<String, u64>,
     /// group → (topic, partition) → committed offset
     offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
 }
@@ -416,8 +414,8 @@ impl GroupCoordinator {
         let mut st = shard.state.lock();
         for (id, bytes) in consumers {
             match ConsumerGroup::restore(&bytes, &self.settings, now) {
-                Some(c) => {
-                    st.stored.insert(id.clone(), snapshot_hash(&bytes));
+                Some(mut c) => {
+                    c.take_dirty();
                     st.consumers.insert(id, c);
                 }
                 None => tracing::warn!(group = %id, "cannot read a stored consumer group; skipped"),
@@ -465,8 +463,18 @@ impl GroupCoordinator {
 
     /// Appends records to the shard's partition. Small writes run inline (like a small produce).
     fn append(&self, shard: &Shard, recs: &[(Bytes, Option<Bytes>)]) -> Result<(), ErrorCode> {
+        self.append_with(shard, recs, kafka_protocol::records::Compression::None)
+    }
+
+    /// [`Self::append`] with a compression codec for the batch.
+    fn append_with(
+        &self,
+        shard: &Shard,
+        recs: &[(Bytes, Option<Bytes>)],
+        compression: kafka_protocol::records::Compression,
+    ) -> Result<(), ErrorCode> {
         use kafka_protocol::records::{
-            Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+            Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
         };
         let now = now_ms();
         let batch: Vec<Record> = recs
@@ -494,7 +502,7 @@ impl GroupCoordinator {
             &batch,
             &RecordEncodeOptions {
                 version: 2,
-                compression: Compression::None,
+                compression,
             },
         )
         .map_err(|e| {
@@ -644,7 +652,6 @@ impl GroupCoordinator {
             }
             self.append(&shard, &[(records::consumer_group_key(group), None)])?;
             st.consumers.remove(group);
-            st.stored.remove(group);
         }
         if !st.groups.contains_key(group) {
             if !req.member_id.is_empty() {
@@ -735,7 +742,8 @@ impl GroupCoordinator {
         let now = now_ms();
         let mut st = shard.state.lock();
         if let Some(c) = st.consumers.get(group) {
-            if generation < 0 && member_id.is_empty() {
+            if generation < 0 {
+                // admin tools and standalone consumers: only while the group has no members
                 if c.members().next().is_some() {
                     return Err(ErrorCode::UnknownMemberId);
                 }
@@ -830,10 +838,9 @@ impl GroupCoordinator {
         let shard = self.shard_for(group)?;
         let st = shard.state.lock();
         if let Some((member_id, epoch)) = member.filter(|(_, e)| *e >= 0) {
-            // v9: a member of a consumer group fetches with its epoch
-            match st.consumers.get(group) {
-                Some(c) => c.validate_member_epoch(member_id, epoch)?,
-                None => return Err(ErrorCode::GroupIdNotFound),
+            // v9: a member of a consumer group fetches with its epoch (other groups ignore it)
+            if let Some(c) = st.consumers.get(group) {
+                c.validate_member_epoch(member_id, epoch)?;
             }
         }
         let committed = st.offsets.get(group);
@@ -971,7 +978,6 @@ impl GroupCoordinator {
         }
         st.groups.remove(group);
         st.consumers.remove(group);
-        st.stored.remove(group);
         st.offsets.remove(group);
         ErrorCode::None
     }
@@ -1083,6 +1089,7 @@ impl GroupCoordinator {
                 .map_err(|e| (e, e.message().to_string()))?;
             st.groups.remove(group);
         }
+        let created = !st.consumers.contains_key(group);
         let c = st
             .consumers
             .entry(group.to_string())
@@ -1091,6 +1098,11 @@ impl GroupCoordinator {
         let r = c.heartbeat(req, &ImageTopics(&image), &self.settings, now);
         if let Some(d) = c.next_deadline() {
             self.schedule(&shard, group, d);
+        }
+        if created && r.is_err() {
+            // a refused request leaves no group behind
+            st.consumers.remove(group);
+            return r;
         }
         // the new state is stored before the member hears of it
         self.store_consumer_group(&shard, &mut st, group)
@@ -1110,24 +1122,31 @@ impl GroupCoordinator {
         st: &mut ShardState,
         group: &str,
     ) -> Result<(), ErrorCode> {
-        let Some(c) = st.consumers.get(group) else {
+        let Some(c) = st.consumers.get_mut(group) else {
             return Ok(());
         };
-        let bytes = c.snapshot();
-        let hash = snapshot_hash(&bytes);
-        if st.stored.get(group) == Some(&hash) {
+        if !c.take_dirty() {
             return Ok(());
         }
-        self.append(
+        let bytes = c.snapshot();
+        // large groups repeat topic ids many times: compress what is big
+        let compression = if bytes.len() > 16 * 1024 {
+            kafka_protocol::records::Compression::Zstd
+        } else {
+            kafka_protocol::records::Compression::None
+        };
+        let stored = self.append_with(
             shard,
             &[(records::consumer_group_key(group), Some(Bytes::from(bytes)))],
-        )
-        .map_err(|e| match e {
+            compression,
+        );
+        if stored.is_err() {
+            c.mark_dirty();
+        }
+        stored.map_err(|e| match e {
             ErrorCode::InvalidCommitOffsetSize => ErrorCode::UnknownServerError,
             other => other,
-        })?;
-        st.stored.insert(group.to_string(), hash);
-        Ok(())
+        })
     }
 
     /// ConsumerGroupDescribe for one group: `None` when it is not a consumer group.
@@ -1305,7 +1324,6 @@ impl GroupCoordinator {
             for g in dead_groups {
                 st.groups.remove(&g);
                 st.consumers.remove(&g);
-                st.stored.remove(&g);
             }
         }
         if total > 0 {
@@ -1313,13 +1331,6 @@ impl GroupCoordinator {
         }
         total
     }
-}
-
-fn snapshot_hash(bytes: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
 }
 
 /// Topics as the consumer protocol state machine sees them: the current metadata image.

@@ -21,13 +21,29 @@ pub async fn handle(
             .with_error_message(Some(sb(msg)))
             .with_member_epoch(-1)
     };
+    // Kafka's request validation
     if req.group_id.0.is_empty() {
-        return fail(ErrorCode::InvalidGroupId, "GroupId can't be empty.".into());
+        return fail(ErrorCode::InvalidRequest, "GroupId can't be empty.".into());
     }
-    if req.rebalance_timeout_ms < -1 || (req.member_epoch == 0 && req.rebalance_timeout_ms <= 0) {
+    if req.member_epoch < -2 {
+        return fail(ErrorCode::InvalidRequest, "MemberEpoch is invalid.".into());
+    }
+    if req.member_epoch == -2 && req.instance_id.is_none() {
+        return fail(
+            ErrorCode::InvalidRequest,
+            "InstanceId can't be null when MemberEpoch is -2.".into(),
+        );
+    }
+    if req.member_epoch == 0 && req.rebalance_timeout_ms == -1 {
         return fail(
             ErrorCode::InvalidRequest,
             "RebalanceTimeoutMs must be provided in first request.".into(),
+        );
+    }
+    if req.member_epoch == 0 && req.topic_partitions.as_ref().is_some_and(|t| !t.is_empty()) {
+        return fail(
+            ErrorCode::InvalidRequest,
+            "TopicPartitions must be empty when (re-)joining.".into(),
         );
     }
     let owned = req.topic_partitions.map(|tps| {
