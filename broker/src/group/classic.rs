@@ -116,7 +116,8 @@ pub struct JoinResult {
 }
 
 impl JoinResult {
-    fn error(error: ErrorCode, member_id: &str) -> Self {
+    /// A failed join.
+    pub fn error(error: ErrorCode, member_id: &str) -> Self {
         JoinResult {
             error,
             generation: -1,
@@ -223,6 +224,21 @@ impl<W> Member<W> {
             .find(|(n, _)| n == protocol)
             .map(|(_, m)| m.clone())
             .unwrap_or_default()
+    }
+
+    /// Answers the member's parked requests with `code`.
+    fn fail_waiters(&mut self, code: ErrorCode) -> Vec<Action<W>> {
+        let mut out = Vec::new();
+        if let Some(w) = self.awaiting_join.take() {
+            out.push(Action::Reply(
+                w,
+                Reply::Join(JoinResult::error(code, &self.id)),
+            ));
+        }
+        if let Some(w) = self.awaiting_sync.take() {
+            out.push(Action::Reply(w, Reply::Sync(SyncResult::error(code))));
+        }
+        out
     }
 
     fn alive_at(&self, now: i64) -> bool {
@@ -671,18 +687,8 @@ impl<W> ClassicGroup<W> {
         let Some(mut m) = self.members.shift_remove(old_id) else {
             return self.add_member_and_rebalance(new_id, req, waiter, now);
         };
-        if let Some(w) = m.awaiting_join.take() {
-            self.reply(
-                w,
-                Reply::Join(JoinResult::error(ErrorCode::FencedInstanceId, old_id)),
-            );
-        }
-        if let Some(w) = m.awaiting_sync.take() {
-            self.reply(
-                w,
-                Reply::Sync(SyncResult::error(ErrorCode::FencedInstanceId)),
-            );
-        }
+        let fenced = m.fail_waiters(ErrorCode::FencedInstanceId);
+        self.actions.extend(fenced);
         let was_leader = self.leader.as_deref() == Some(old_id);
         if was_leader {
             self.leader = Some(new_id.clone());
@@ -857,18 +863,8 @@ impl<W> ClassicGroup<W> {
             }
         }
         self.pending_sync.remove(id);
-        if let Some(w) = m.awaiting_join.take() {
-            self.reply(
-                w,
-                Reply::Join(JoinResult::error(ErrorCode::UnknownMemberId, id)),
-            );
-        }
-        if let Some(w) = m.awaiting_sync.take() {
-            self.reply(
-                w,
-                Reply::Sync(SyncResult::error(ErrorCode::UnknownMemberId)),
-            );
-        }
+        let gone = m.fail_waiters(ErrorCode::UnknownMemberId);
+        self.actions.extend(gone);
         if self.leader.as_deref() == Some(id) {
             self.leader = self
                 .members
@@ -1189,22 +1185,10 @@ impl<W> ClassicGroup<W> {
     /// The coordinator is going away: every parked request is answered `NOT_COORDINATOR`, so
     /// that its client finds the new coordinator.
     pub fn unload(&mut self) -> Vec<Action<W>> {
-        let mut out = Vec::new();
-        for m in self.members.values_mut() {
-            if let Some(w) = m.awaiting_join.take() {
-                out.push(Action::Reply(
-                    w,
-                    Reply::Join(JoinResult::error(ErrorCode::NotCoordinator, &m.id)),
-                ));
-            }
-            if let Some(w) = m.awaiting_sync.take() {
-                out.push(Action::Reply(
-                    w,
-                    Reply::Sync(SyncResult::error(ErrorCode::NotCoordinator)),
-                ));
-            }
-        }
-        out
+        self.members
+            .values_mut()
+            .flat_map(|m| m.fail_waiters(ErrorCode::NotCoordinator))
+            .collect()
     }
 }
 

@@ -13,7 +13,7 @@ pub async fn handle(ctx: RequestContext, req: JoinGroupRequest) -> JoinGroupResp
     let version = ctx.version;
     let group = req.group_id.0.to_string();
     let member_id = req.member_id.to_string();
-    let fail = |code: ErrorCode| respond(version, error_result(code, &member_id));
+    let fail = |code: ErrorCode| respond(version, JoinResult::error(code, &member_id));
     if group.is_empty() {
         return fail(ErrorCode::InvalidGroupId);
     }
@@ -51,19 +51,6 @@ pub async fn handle(ctx: RequestContext, req: JoinGroupRequest) -> JoinGroupResp
     match rx.await {
         Ok(Reply::Join(r)) => respond(version, r),
         _ => fail(ErrorCode::NotCoordinator),
-    }
-}
-
-fn error_result(code: ErrorCode, member_id: &str) -> JoinResult {
-    JoinResult {
-        error: code,
-        generation: -1,
-        protocol_type: None,
-        protocol: None,
-        leader: String::new(),
-        member_id: member_id.to_string(),
-        members: Vec::new(),
-        skip_assignment: false,
     }
 }
 
