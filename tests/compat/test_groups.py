@@ -14,10 +14,11 @@ client-side settings): run.sh sets 500 ms and 6 s. The tests read both with Desc
 their waits with the heartbeat interval and skip the SIGKILL test if the session is over 15 s
 (Kafka's defaults are 5 s and 45 s).
 
-confluent-kafka group members run as subprocesses of this file (`python test_groups.py member
-JSON`) so that one can be killed with SIGKILL; each prints one JSON line per event (assignment
-change, record, commit error) that the test collects. They commit synchronously after every
-batch, so without failures every record is read exactly once across the group.
+confluent-kafka group members (and the kafka-python members of the SIGKILL test) run as subprocesses
+of this file (`python test_groups.py member JSON`) so that one can be killed with SIGKILL; each
+prints one JSON line per event (assignment change, record, commit, commit error) that the test
+collects, a record before its offset is committed. They commit synchronously after every batch, so
+without failures every record is read exactly once across the group.
 """
 import json
 import os
@@ -39,10 +40,9 @@ SESSION_MS = 6000
 
 
 def member_main(cfg):
-    """A confluent-kafka group member: subscribes, prints events as JSON lines on stdout, stops on
-    "stop" (or EOF) on stdin and closes (LeaveGroup for dynamic members)."""
-    from confluent_kafka import Consumer, KafkaError, KafkaException
-
+    """A group member (confluent-kafka, or kafka-python with cfg["client"] == "kafka-python"):
+    subscribes, prints events as JSON lines on stdout, stops on "stop" (or EOF) on stdin and closes
+    (LeaveGroup for dynamic members)."""
     out_lock = threading.Lock()
 
     def emit(**ev):
@@ -59,6 +59,78 @@ def member_main(cfg):
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
+    if cfg.get("client") == "kafka-python":
+        kafka_python_member(cfg, emit, stop)
+    else:
+        confluent_member(cfg, emit, stop)
+
+
+def kafka_python_member(cfg, emit, stop):
+    """The kafka-python member: eager rebalances (range assignor first by default), a synchronous
+    commit of the offsets after each batch poll() returned (emitted as a "commit" event once the
+    broker accepted it), at most cfg["conf"]["max_poll_records"] records a batch."""
+    from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata
+    from kafka import TopicPartition as KTP
+    from kafka.errors import KafkaError as KPyError
+
+    conf = dict(
+        bootstrap_servers=cfg["boot"],
+        group_id=cfg["group"],
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=SESSION_MS,
+        heartbeat_interval_ms=500,
+        request_timeout_ms=10000,
+        fetch_max_wait_ms=100,
+        metadata_max_age_ms=2000,
+    )
+    conf.update(cfg.get("conf", {}))
+    c = KafkaConsumer(**conf)
+    owned = set()
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked):
+            owned.clear()
+            emit(ev="revoke", parts=sorted(tp.partition for tp in revoked), owned=[], t=time.time())
+
+        def on_partitions_assigned(self, assigned):
+            owned.clear()
+            owned.update(tp.partition for tp in assigned)
+            generation = getattr(c._coordinator, "_generation", None)
+            emit(
+                ev="assign",
+                parts=sorted(owned),
+                owned=sorted(owned),
+                member_id=getattr(generation, "member_id", None),
+                t=time.time(),
+            )
+
+    c.subscribe([cfg["topic"]], listener=Listener())
+    emit(ev="started", pid=os.getpid())
+    per_record = cfg.get("per_record_s", 0)
+    try:
+        while not stop.is_set():
+            batch = c.poll(timeout_ms=100)
+            offsets = {}
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    emit(ev="rec", p=m.partition, o=m.offset, k=m.key.decode(), t=time.time())
+                    offsets[tp.partition] = m.offset + 1
+                    if per_record:
+                        time.sleep(per_record)
+            if offsets:
+                try:
+                    c.commit({KTP(cfg["topic"], p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
+                    emit(ev="commit", offsets=offsets, t=time.time())
+                except KPyError as e:
+                    emit(ev="commit_error", err=repr(e))
+    finally:
+        c.close(autocommit=False)
+        emit(ev="closed")
+
+
+def confluent_member(cfg, emit, stop):
+    from confluent_kafka import Consumer, KafkaError, KafkaException
 
     conf = {
         "bootstrap.servers": cfg["boot"],
@@ -181,10 +253,16 @@ HERE = os.path.abspath(__file__)
 class Member:
     """One `test_groups.py member` subprocess and the events it printed."""
 
-    def __init__(self, name, group, topic, conf=None, per_record_s=0, commit_on_revoke=False):
+    def __init__(self, name, group, topic, conf=None, per_record_s=0, commit_on_revoke=False, client="confluent-kafka"):
         self.name = name
         cfg = dict(
-            boot=BOOT, group=group, topic=topic, conf=conf or {}, per_record_s=per_record_s, commit_on_revoke=commit_on_revoke
+            boot=BOOT,
+            group=group,
+            topic=topic,
+            conf=conf or {},
+            per_record_s=per_record_s,
+            commit_on_revoke=commit_on_revoke,
+            client=client,
         )
         self.proc = subprocess.Popen(
             [sys.executable, HERE, "member", json.dumps(cfg)],
@@ -404,22 +482,26 @@ def test_confluent_group_cooperative_sticky_exactly_once():
     assert desc.members == [], desc.members
 
 
-def test_confluent_member_killed_partitions_taken_over():
-    """One of three members is killed with SIGKILL after reading some records; after its session
-    times out (6 s) the others take over its partitions from its last committed offsets: every
-    record read at least once, and a taken-over partition restarts at the offset the dead member
-    last committed (it commits after every record)."""
-    topic, want = keyed_topic(tag="grp-kill")
-    group = uniq("grp-kill")
-    conf = {"partition.assignment.strategy": "range"}
-    members = [Member(f"m{i}", group, topic, conf, per_record_s=0.01) for i in range(3)]
+def kill_one_member(members, want, group, topic):
+    """members[0] (the victim) is killed with SIGKILL once it has read 20 records; the others (the
+    survivors) must end up owning all partitions, disjoint and balanced, and every record must be
+    read at least once. The takeover (the first assignment of a survivor after the kill that
+    includes one of the victim's partitions) may only come after the victim's session timed out:
+    its last heartbeat was at most a heartbeat interval (0.5 s) before the kill, and a closed TCP
+    connection is no reason to evict a classic-protocol member. Returns {member name: partitions}
+    at the kill and once every record was read, the time of the kill and the time the survivors
+    were told to stop."""
     victim, survivors = members[0], members[1:]
     try:
+        wait_for(lambda: settled(members, 2), 20, "2 partitions each", members)
         wait_for(lambda: len(victim.records()) >= 20, 20, "the victim reading 20 records", members)
-        victim_owned = victim.owned()
+        before = {m.name: m.owned() for m in members}
+        victim_owned = before[victim.name]
         t_kill = time.time()
         victim.kill()
         assert victim_owned, victim.describe()
+        in_victims = sum(1 for p, _ in want if p in victim_owned)
+        assert len(victim.records()) < in_victims, f"killed after reading all its partitions: {victim.describe()}"
         # the survivors end up with all 6 partitions
         wait_for(
             lambda: sorted(p for m in survivors for p in m.owned()) == list(range(NPART)),
@@ -436,29 +518,24 @@ def test_confluent_member_killed_partitions_taken_over():
             "every record read at least once",
             members,
         )
+        time.sleep(0.5)  # a late duplicate of the survivors' own partitions would show up now
         check_partition_split({m.name: m.owned() for m in survivors})
+        after = {m.name: m.owned() for m in survivors}
     finally:
+        t_stop = time.time()
         try:
             stop_all(survivors)
         finally:
             if victim.proc.poll() is None:
                 victim.kill()
-    print(f"takeover {t_takeover - t_kill:.1f}s after the kill")
-    assert t_takeover - t_kill >= 2, "partitions taken over before the victim's session could expire"
+    print(f"takeover {t_takeover - t_kill:.1f}s after the kill; the victim read {len(victim.records())} records")
+    assert t_takeover - t_kill >= SESSION_MS / 1000 - 1.5, (
+        f"partitions taken over {t_takeover - t_kill:.1f}s after the kill, before the victim's session could expire"
+    )
     got = [r for m in members for r in m.records()]
     assert set(want) <= {(p, o) for p, o, _ in got}
-    # Where the survivors resumed each of the victim's partitions: its last committed offset, i.e.
-    # the offset after its last record there, or that record itself if it died before committing.
-    victim_last = {}
-    for p, o, _ in victim.records():
-        victim_last[p] = max(victim_last.get(p, -1), o)
-    for p in victim_owned:
-        firsts = [min(o for q, o, _ in m.records() if q == p) for m in survivors if any(q == p for q, _, _ in m.records())]
-        assert firsts, f"no survivor read partition {p}"
-        last = victim_last.get(p, -1)
-        assert min(firsts) in (last, last + 1) or (last == -1 and min(firsts) == 0), (
-            f"partition {p}: victim read up to offset {last}, survivors resumed at {min(firsts)}"
-        )
+    for p, o, k in got:
+        assert want.get((p, o)) == k, f"record at {(p, o)}: key {k}, produced {want.get((p, o))}"
     # The survivors' own records: exactly once (their commits succeed during the rebalance)
     dups = {}
     for m in survivors:
@@ -468,7 +545,82 @@ def test_confluent_member_killed_partitions_taken_over():
     assert all(n == 1 for n in dups.values()), {k: n for k, n in dups.items() if n > 1}
     for m in survivors:
         assert not m.evs("commit_error"), m.describe()
+        assert not m.evs("error"), m.describe()
     assert committed_offsets(group, topic) == end_offsets(want)
+    return before, after, t_kill, t_stop
+
+
+def survivors_resumed_at(victim, survivors, victim_owned, t_kill):
+    """{partition: (the last offset the victim read there or -1, the lowest offset a survivor read
+    there after the kill)} for the victim's partitions."""
+    victim_last = {}
+    for p, o, _ in victim.records():
+        victim_last[p] = max(victim_last.get(p, -1), o)
+    res = {}
+    for p in victim_owned:
+        firsts = [o for m in survivors for q, o, _ in m.records(since=t_kill) if q == p]
+        assert firsts, f"no survivor read partition {p}"
+        res[p] = (victim_last.get(p, -1), min(firsts))
+    return res
+
+
+@pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])
+def test_confluent_member_killed_partitions_taken_over(strategy):
+    """One of three members is killed with SIGKILL after reading some records; after its session
+    times out (6 s) the others take over its partitions from its last committed offsets: every
+    record read at least once, and a taken-over partition restarts at the offset the dead member
+    last committed (it commits after every record). With the eager range assignor and with the
+    incremental cooperative-sticky one (the survivors keep their partitions and get the victim's)."""
+    topic, want = keyed_topic(tag=f"grp-kill-{strategy}")
+    group = uniq(f"grp-kill-{strategy}")
+    conf = {"partition.assignment.strategy": strategy}
+    # the victim reads slowly (and commits after every record), the others at full speed
+    members = [Member(f"m{i}", group, topic, conf, per_record_s=0.01 if i == 0 else 0) for i in range(3)]
+    victim, survivors = members[0], members[1:]
+    before, after, t_kill, t_stop = kill_one_member(members, want, group, topic)
+    victim_owned = before[victim.name]
+    # Where the survivors resumed each of the victim's partitions: its last committed offset, i.e.
+    # the offset after its last record there, or that record itself if it died before committing.
+    for p, (last, first) in survivors_resumed_at(victim, survivors, victim_owned, t_kill).items():
+        print(f"partition {p}: the victim read up to {last}, survivors resumed at {first}")
+        assert first in (last, last + 1) or (last == -1 and first == 0), (
+            f"partition {p}: victim read up to offset {last}, survivors resumed at {first}"
+        )
+    if strategy == "cooperative-sticky":
+        # incremental: a survivor never gave up a partition, it only gained the victim's
+        for m in survivors:
+            assert not [e for e in m.evs() if e["ev"] in ("revoke", "lost") and t_kill < e["t"] < t_stop], m.describe()
+            assert before[m.name] <= after[m.name], f"{m.name} owned {before[m.name]}, then {after[m.name]}"
+
+
+def test_kafka_python_member_killed_partitions_taken_over():
+    """Three kafka-python members (subprocesses, eager protocol, range assignor; a synchronous
+    commit after each batch of at most 10 records), one killed with SIGKILL after reading some
+    records: after its 6 s session the other two take over its partitions, every record read at
+    least once, and each taken-over partition restarts at the victim's last commit there (between
+    the last commit it reported and the offset after the last record it read)."""
+    topic, want = keyed_topic(tag="grp-kpy-kill")
+    group = uniq("grp-kpy-kill")
+    conf = {"max_poll_records": 10}
+    # the victim reads slowly, the others at full speed
+    members = [
+        Member(f"kpy{i}", group, topic, conf, per_record_s=0.01 if i == 0 else 0, client="kafka-python") for i in range(3)
+    ]
+    victim, survivors = members[0], members[1:]
+    before, _, t_kill, _ = kill_one_member(members, want, group, topic)
+    victim_owned = before[victim.name]
+    committed = {}
+    for e in victim.evs("commit"):
+        committed.update({int(p): o for p, o in e["offsets"].items()})
+    assert committed, f"the victim never committed: {victim.describe()}"
+    for p, (last, first) in survivors_resumed_at(victim, survivors, victim_owned, t_kill).items():
+        print(f"partition {p}: the victim read up to {last}, last reported commit {committed.get(p)}, survivors resumed at {first}")
+        assert committed.get(p, 0) <= first <= last + 1, (
+            f"partition {p}: the victim committed {committed.get(p)} (last reported) and read up to {last}, "
+            f"survivors resumed at {first}"
+        )
+    for m in members:
+        assert m.proc.returncode in (0, -signal.SIGKILL), m.describe()
 
 
 def test_confluent_static_member_restart_keeps_partitions():

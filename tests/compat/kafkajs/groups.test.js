@@ -8,8 +8,10 @@
 // OffsetCommit, OffsetFetch, LeaveGroup) over a 6-partition topic read every record exactly once,
 // with disjoint assignments covering all partitions; the admin client's listGroups, describeGroups
 // (members and their assignments), fetchOffsets, deleteGroups (refused while the group has
-// members, GROUP_ID_NOT_FOUND for an unknown group). Not admin.setOffsets: kafkajs implements it
-// with a throwaway consumer that joins the group (3 s initial delay + a 5 s fetch wait).
+// members, GROUP_ID_NOT_FOUND for an unknown group); a member in a child process (member.js) killed
+// with SIGKILL: the other two take its partitions over once its session expired, every record read
+// at least once. Not admin.setOffsets: kafkajs implements it with a throwaway consumer that joins
+// the group (3 s initial delay + a 5 s fetch wait).
 //
 // The broker runs with group.initial.rebalance.delay.ms=3000: the first generation of a new group
 // forms 3 s after the last of the members started together joined, so expect ~6 s per group.
@@ -17,9 +19,11 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const os = require('node:os');
 const path = require('node:path');
+const readline = require('node:readline');
 
 const NODE_DIR = process.env.COMPAT_NODE || path.join(os.homedir(), '.cache', 'tributary', 'node');
 const { Kafka, Partitioners, AssignerProtocol, logLevel } = require(
@@ -96,7 +100,7 @@ async function keyedTopic() {
   return [topic, want, ends];
 }
 
-function startMember(i, groupId, topic, got, assignments) {
+function startMember(i, groupId, topic, got, assignments, joins = []) {
   const consumer = kafka.consumer({
     groupId,
     sessionTimeout: 6000,
@@ -107,6 +111,7 @@ function startMember(i, groupId, topic, got, assignments) {
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     assignments[i] = [...(e.payload.memberAssignment[topic] || [])].sort((a, b) => a - b);
+    joins.push({ member: i, parts: assignments[i], t: Date.now() });
   });
   const crashed = [];
   consumer.on(consumer.events.CRASH, (e) => crashed.push(String(e.payload.error)));
@@ -115,7 +120,14 @@ function startMember(i, groupId, topic, got, assignments) {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        got.push({ member: i, partition, offset: Number(message.offset), key: message.key.toString(), value: message.value.toString() });
+        got.push({
+          member: i,
+          partition,
+          offset: Number(message.offset),
+          key: message.key.toString(),
+          value: message.value.toString(),
+          t: Date.now(),
+        });
       },
     });
   })();
@@ -230,5 +242,130 @@ test('three consumers in one group read every record exactly once; admin list/de
     });
   } finally {
     if (!disconnected) await Promise.allSettled(members.map((m) => m.consumer.disconnect()));
+  }
+});
+
+/** A member.js child process (a group member of its own, so that it can be SIGKILLed) and the events it printed. */
+function startChildMember(groupId, topic, opts) {
+  const proc = spawn(process.execPath, [path.join(__dirname, 'member.js'), JSON.stringify({ boot: BOOT, groupId, topic, ...opts })], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, COMPAT_NODE: NODE_DIR },
+  });
+  const child = { proc, events: [], stderr: [], garbage: [] };
+  child.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  child.outClosed = new Promise((resolve) => {
+    const rl = readline.createInterface({ input: proc.stdout });
+    rl.on('line', (line) => {
+      try {
+        child.events.push(JSON.parse(line));
+      } catch {
+        child.garbage.push(line);
+      }
+    });
+    rl.on('close', resolve);
+  });
+  readline.createInterface({ input: proc.stderr }).on('line', (line) => child.stderr.push(line));
+  child.evs = (kind) => child.events.filter((e) => e.ev === kind);
+  child.owned = () => {
+    const joins = child.evs('join');
+    return joins.length ? joins[joins.length - 1].parts : [];
+  };
+  child.describe = () =>
+    `child member: ${child.evs('rec').length} records, events ${JSON.stringify(child.events.filter((e) => e.ev !== 'rec'))}, ` +
+    `other stdout ${JSON.stringify(child.garbage.slice(-5))}, stderr ${JSON.stringify(child.stderr.slice(-10))}`;
+  return child;
+}
+
+test('a member killed with SIGKILL: after its session expires the other two take its partitions over; every record read at least once', async () => {
+  const [topic, want, ends] = await keyedTopic();
+  const groupId = uniq('grp-kill');
+  const got = [];
+  const assignments = {};
+  const joins = [];
+  // the victim (a child process) reads slowly and commits every 5 records; the survivors (in this
+  // process) at full speed, committing after each batch
+  const victim = startChildMember(groupId, topic, { perRecordMs: 10, autoCommitThreshold: 5 });
+  const survivors = [1, 2].map((i) => startMember(i, groupId, topic, got, assignments, joins));
+  const sorted = (a) => [...a].sort((x, y) => x - y);
+  let tKill;
+  let tTakeover;
+  let victimOwned;
+  try {
+    await Promise.all(survivors.map((m) => m.run));
+    const settled = () =>
+      victim.owned().length === 2 &&
+      [1, 2].every((i) => (assignments[i] || []).length === 2) &&
+      JSON.stringify(sorted([...victim.owned(), ...assignments[1], ...assignments[2]])) === '[0,1,2,3,4,5]';
+    await waitFor(settled, 20000, '2 partitions each');
+    await waitFor(() => victim.evs('rec').length >= 20, 20000, 'the victim reading 20 records');
+    victimOwned = victim.owned();
+    tKill = Date.now();
+    victim.proc.kill('SIGKILL');
+    assert.deepEqual(await victim.exited, { code: null, signal: 'SIGKILL' });
+    await victim.outClosed; // every line it wrote before it died
+    const victimRecs = victim.evs('rec');
+    const victimTotal = victimOwned.reduce((n, p) => n + ends[p], 0);
+    assert.ok(victimRecs.length < victimTotal, `killed after reading all its partitions: ${victim.describe()}`);
+
+    // the survivors end up with all 6 partitions, 3 each
+    await waitFor(
+      () => JSON.stringify(sorted([...(assignments[1] || []), ...(assignments[2] || [])])) === '[0,1,2,3,4,5]',
+      6000 + 15000,
+      'the survivors owning all partitions',
+    );
+    assert.deepEqual([assignments[1].length, assignments[2].length], [3, 3], JSON.stringify(assignments));
+    tTakeover = Math.min(...joins.filter((j) => j.t > tKill && j.parts.some((p) => victimOwned.includes(p))).map((j) => j.t));
+    assert.ok(Number.isFinite(tTakeover), 'no survivor was assigned a partition of the victim after the kill');
+    const readPositions = () => new Set([...got, ...victimRecs.map((r) => ({ partition: r.p, offset: r.o }))].map((r) => `${r.partition}/${r.offset}`));
+    await waitFor(() => readPositions().size >= NREC, 30000, 'every record read at least once');
+    await sleep(500); // a late duplicate would show up now
+    for (const m of survivors) assert.deepEqual(m.crashed, []);
+    console.log(`takeover ${((tTakeover - tKill) / 1000).toFixed(1)} s after the kill; the victim read ${victimRecs.length} records`);
+    assert.ok(
+      tTakeover - tKill >= 6000 - 1500,
+      `partitions taken over ${tTakeover - tKill} ms after the kill, before the victim's session (6 s) could expire`,
+    );
+
+    // at least once: every produced record, with its key and value; offsets 0..end-1 per partition
+    const all = [...got, ...victimRecs.map((r) => ({ member: 0, partition: r.p, offset: r.o, key: r.k, value: r.v }))];
+    assert.deepEqual(new Set(all.map((r) => r.key)), new Set(want.keys()));
+    for (const r of all) assert.equal(r.value, want.get(r.key));
+    for (let p = 0; p < NPART; p++) {
+      const offs = new Set(all.filter((r) => r.partition === p).map((r) => r.offset));
+      assert.deepEqual(sorted(offs), [...Array(ends[p]).keys()], `partition ${p}`);
+    }
+    // the survivors' own partitions: exactly once (committed before the rebalance)
+    const own = got.filter((r) => !victimOwned.includes(r.partition)).map((r) => `${r.partition}/${r.offset}`);
+    assert.equal(new Set(own).size, own.length, 'a survivor re-read records of a partition the victim never had');
+    // each of the victim's partitions resumed at its last commit: between the last commit it
+    // reported and the offset after the last record it read
+    const committed = {};
+    for (const e of victim.evs('commit')) Object.assign(committed, e.offsets);
+    assert.ok(Object.keys(committed).length > 0, `the victim never committed: ${victim.describe()}`);
+    for (const p of victimOwned) {
+      const last = Math.max(-1, ...victimRecs.filter((r) => r.p === p).map((r) => r.o));
+      const firsts = got.filter((r) => r.partition === p && r.t > tKill).map((r) => r.offset);
+      assert.ok(firsts.length > 0, `no survivor read partition ${p}`);
+      const first = Math.min(...firsts);
+      const low = committed[p] === undefined ? 0 : committed[p];
+      console.log(`partition ${p}: the victim read up to ${last}, last reported commit ${committed[p]}, survivors resumed at ${first}`);
+      assert.ok(
+        low <= first && first <= last + 1,
+        `partition ${p}: the victim committed ${committed[p]} (last reported) and read up to ${last}, survivors resumed at ${first}`,
+      );
+    }
+
+    // the group's committed offsets = the end offsets
+    const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    assert.deepEqual(
+      fetched.partitions.map((p) => [p.partition, p.offset]).sort((a, b) => a[0] - b[0]),
+      ends.map((n, p) => [p, String(n)]),
+    );
+  } catch (e) {
+    e.message += `\n${victim.describe()}\nsurvivor joins ${JSON.stringify(joins)}`;
+    throw e;
+  } finally {
+    if (victim.proc.exitCode === null && victim.proc.signalCode === null) victim.proc.kill('SIGKILL');
+    await Promise.allSettled(survivors.map((m) => m.consumer.disconnect()));
   }
 });
