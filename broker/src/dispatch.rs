@@ -38,6 +38,19 @@ pub(crate) struct Permits {
 }
 
 impl RequestContext {
+    /// `client.id` from the request header, empty when absent.
+    pub fn client_id_string(&self) -> String {
+        self.client_id
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default()
+    }
+
+    /// The client's address as Kafka shows it in group descriptions (`/127.0.0.1`).
+    pub fn client_host(&self) -> String {
+        format!("/{}", self.peer.ip())
+    }
+
     /// Gives back the request's `queued.max.requests` slot before a long wait (a Fetch parked
     /// until data arrives), so that parked requests never starve the ones that would wake them.
     /// The memory it holds stays reserved.

@@ -65,12 +65,8 @@ pub async fn handle(
         subscribed_topic_regex: req.subscribed_topic_regex.map(|s| s.to_string()),
         server_assignor: req.server_assignor.map(|s| s.to_string()),
         owned,
-        client_id: ctx
-            .client_id
-            .as_ref()
-            .map(|c| c.to_string())
-            .unwrap_or_default(),
-        client_host: format!("/{}", ctx.peer.ip()),
+        client_id: ctx.client_id_string(),
+        client_host: ctx.client_host(),
         version: ctx.version,
         unique: uuid::Uuid::new_v4().to_string(),
     };

@@ -20,12 +20,8 @@ pub async fn handle(ctx: RequestContext, req: JoinGroupRequest) -> JoinGroupResp
     let join = JoinRequest {
         member_id: member_id.clone(),
         instance_id: req.group_instance_id.map(|s| s.to_string()),
-        client_id: ctx
-            .client_id
-            .as_ref()
-            .map(|c| c.to_string())
-            .unwrap_or_default(),
-        client_host: format!("/{}", ctx.peer.ip()),
+        client_id: ctx.client_id_string(),
+        client_host: ctx.client_host(),
         session_timeout_ms: req.session_timeout_ms,
         rebalance_timeout_ms: if version >= 1 {
             req.rebalance_timeout_ms
