@@ -32,6 +32,29 @@ fn position(v: &Option<OffsetValue>) -> (i64, i32, String) {
     }
 }
 
+/// The v8+ (per group) shape of committed offsets.
+fn group_topics(committed: Committed) -> Vec<OffsetFetchResponseTopics> {
+    committed
+        .into_iter()
+        .map(|(t, parts)| {
+            let partitions = parts
+                .iter()
+                .map(|(p, v)| {
+                    let (o, e, m) = position(v);
+                    OffsetFetchResponsePartitions::default()
+                        .with_partition_index(*p)
+                        .with_committed_offset(o)
+                        .with_committed_leader_epoch(e)
+                        .with_metadata(Some(sb(m)))
+                })
+                .collect();
+            OffsetFetchResponseTopics::default()
+                .with_name(topic_name(t))
+                .with_partitions(partitions)
+        })
+        .collect()
+}
+
 /// Handles OffsetFetch.
 pub async fn handle(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFetchResponse {
     let version = ctx.version;
@@ -54,28 +77,7 @@ pub async fn handle(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFetch
                 match fetch(&ctx, g.group_id.0.as_str(), member, topics) {
                     Ok(committed) => OffsetFetchResponseGroup::default()
                         .with_group_id(g.group_id)
-                        .with_topics(
-                            committed
-                                .into_iter()
-                                .map(|(t, parts)| {
-                                    OffsetFetchResponseTopics::default()
-                                        .with_name(topic_name(t))
-                                        .with_partitions(
-                                            parts
-                                                .iter()
-                                                .map(|(p, v)| {
-                                                    let (o, e, m) = position(v);
-                                                    OffsetFetchResponsePartitions::default()
-                                                        .with_partition_index(*p)
-                                                        .with_committed_offset(o)
-                                                        .with_committed_leader_epoch(e)
-                                                        .with_metadata(Some(sb(m)))
-                                                })
-                                                .collect(),
-                                        )
-                                })
-                                .collect(),
-                        ),
+                        .with_topics(group_topics(committed)),
                     Err(code) => OffsetFetchResponseGroup::default()
                         .with_group_id(GroupId(g.group_id.0))
                         .with_error_code(code.code()),
