@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::log::LogConfig;
+use crate::log::{Codec, LogConfig, TargetCompression};
 
 /// The value type of a config, as `DescribeConfigs` v3+ reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,33 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"],
         0,
         "The final compression type for a topic; 'producer' keeps the codec the producer used."
+    ),
+    topic_config!(
+        "compression.gzip.level",
+        ["compression.gzip.level"],
+        "-1",
+        Int,
+        [],
+        -1,
+        "The compression level to use if compression.type is gzip (1-9, or -1 for the codec's default)."
+    ),
+    topic_config!(
+        "compression.lz4.level",
+        ["compression.lz4.level"],
+        "9",
+        Int,
+        [],
+        1,
+        "The compression level to use if compression.type is lz4 (1-17)."
+    ),
+    topic_config!(
+        "compression.zstd.level",
+        ["compression.zstd.level"],
+        "3",
+        Int,
+        [],
+        -131072,
+        "The compression level to use if compression.type is zstd (-131072 to 22)."
     ),
     topic_config!(
         "delete.retention.ms",
@@ -286,6 +313,17 @@ fn synonym_scale(synonym: &str) -> i64 {
     }
 }
 
+/// Upper bounds (and the values allowed besides the range) of the numeric configs that have one.
+const RANGES: &[(&str, f64, &[i64])] = &[
+    ("compression.gzip.level", 9.0, &[-1]),
+    ("compression.lz4.level", 17.0, &[]),
+    ("compression.zstd.level", 22.0, &[]),
+    ("log.cleaner.io.buffer.load.factor", 0.9, &[]),
+    ("min.cleanable.dirty.ratio", 1.0, &[]),
+    ("log.cleaner.min.cleanable.ratio", 1.0, &[]),
+    ("log.cleaner.threads", 8.0, &[]),
+];
+
 fn check_value(
     name: &str,
     kind: ConfigType,
@@ -298,6 +336,18 @@ fn check_value(
             "Invalid value {value} for configuration {name}: {why}"
         ))
     };
+    if let Some((_, max, also)) = RANGES.iter().find(|(n, _, _)| *n == name) {
+        if let Ok(n) = value.trim().parse::<f64>() {
+            let special = also.iter().any(|a| *a as f64 == n);
+            if !special && (n < min || n > *max) {
+                let extra: String = also.iter().map(|a| format!(" or {a}")).collect();
+                return bad(format!("Value must be in [{min}, {max}]{extra}"));
+            }
+            if special {
+                return Ok(());
+            }
+        }
+    }
     match kind {
         ConfigType::Boolean => {
             if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
@@ -436,6 +486,16 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker_config!("log.retention.minutes", "", Int, [], -1, "The number of minutes to keep a log file before deleting it."),
     broker_config!("log.retention.hours", "168", Int, [], -1, "The number of hours to keep a log file before deleting it."),
     broker_config!("log.retention.bytes", "-1", Long, [], -1, "The maximum size of the log before deleting it."),
+    broker_config!("log.retention.check.interval.ms", "300000", Long, [], 1, "The frequency in milliseconds that the log cleaner checks whether any log is eligible for deletion."),
+    broker_config!("log.cleaner.enable", "true", Boolean, [], 0, "Enable the log cleaner process to run on the server (needed for compacted topics, including the internal offsets topic)."),
+    broker_config!("log.cleaner.threads", "1", Int, [], 1, "The number of background threads to use for log cleaning."),
+    broker_config!("log.cleaner.dedupe.buffer.size", "134217728", Long, [], 1048576, "The total memory used for log deduplication across all cleaner threads."),
+    broker_config!("log.cleaner.io.buffer.load.factor", "0.9", Double, [], 0.1, "Log cleaner dedupe buffer load factor: the share of the buffer that may fill up."),
+    broker_config!("log.cleaner.io.max.bytes.per.second", "1.7976931348623157E308", Double, [], 1, "The log cleaner will be throttled so that the sum of its read and write i/o will be less than this value on average."),
+    broker_config!("log.cleaner.backoff.ms", "15000", Long, [], 0, "The amount of time to sleep when there are no logs to clean."),
+    broker_config!("compression.gzip.level", "-1", Int, [], -1, "The compression level to use if compression.type is gzip."),
+    broker_config!("compression.lz4.level", "9", Int, [], 1, "The compression level to use if compression.type is lz4."),
+    broker_config!("compression.zstd.level", "3", Int, [], -131072, "The compression level to use if compression.type is zstd."),
     broker_config!("log.cleanup.policy", "delete", List, ["compact", "delete"], 0, "The default cleanup policy for segments beyond the retention window."),
     broker_config!("log.cleaner.delete.retention.ms", "86400000", Long, [], 0, "How long delete tombstones are retained."),
     broker_config!("log.cleaner.min.cleanable.ratio", "0.5", Double, [], 0, "The minimum ratio of dirty log to total log for a log to be eligible for cleaning."),
@@ -504,6 +564,27 @@ pub struct BrokerConfig {
     pub fetch_max_bytes: usize,
     /// The group coordinator's settings.
     pub group: GroupConfig,
+    /// `log.retention.check.interval.ms`.
+    pub retention_check_interval_ms: u64,
+    /// The log cleaner's settings (`log.cleaner.*`).
+    pub cleaner: CleanerConfig,
+}
+
+/// The log cleaner's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanerConfig {
+    /// `log.cleaner.enable`.
+    pub enable: bool,
+    /// `log.cleaner.threads`.
+    pub threads: usize,
+    /// `log.cleaner.dedupe.buffer.size`, shared by the threads.
+    pub dedupe_buffer_size: u64,
+    /// `log.cleaner.io.buffer.load.factor`.
+    pub load_factor: f64,
+    /// `log.cleaner.io.max.bytes.per.second`: read plus write throttle.
+    pub io_max_bytes_per_second: f64,
+    /// `log.cleaner.backoff.ms`: sleep when no log needs cleaning.
+    pub backoff_ms: u64,
 }
 
 /// The group coordinator's settings (`offsets.*`, `group.*`).
@@ -630,6 +711,11 @@ impl BrokerConfig {
                 ConfigError(format!("Invalid value for configuration {k}: not a number"))
             })
         };
+        let float = |v: &str| -> Result<f64, ConfigError> {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| ConfigError(format!("Invalid value {v}: not a number")))
+        };
         let (host, port) = parse_listener(&get("listeners"))?;
         let listen_addr: SocketAddr = format!("{host}:{port}")
             .parse()
@@ -704,6 +790,15 @@ impl BrokerConfig {
                     .map(|a| a.trim().to_string())
                     .filter(|a| !a.is_empty())
                     .collect(),
+            },
+            retention_check_interval_ms: num("log.retention.check.interval.ms")? as u64,
+            cleaner: CleanerConfig {
+                enable: get("log.cleaner.enable").eq_ignore_ascii_case("true"),
+                threads: num("log.cleaner.threads")? as usize,
+                dedupe_buffer_size: num("log.cleaner.dedupe.buffer.size")? as u64,
+                load_factor: float(&get("log.cleaner.io.buffer.load.factor"))?,
+                io_max_bytes_per_second: float(&get("log.cleaner.io.max.bytes.per.second"))?,
+                backoff_ms: num("log.cleaner.backoff.ms")? as u64,
             },
             props,
         };
@@ -808,9 +903,33 @@ impl BrokerConfig {
                 .parse::<i64>()
                 .map_err(|_| format!("Invalid value for configuration {name}: not a number"))
         };
+        let policy = value("cleanup.policy");
+        let compacted = policy.split(',').any(|p| p.trim() == "compact");
+        let max_compaction_lag_ms = long("max.compaction.lag.ms")?.max(1);
+        let mut segment_ms = long("segment.ms")?.max(1);
+        if compacted {
+            // Kafka rolls a compacted log's segment in time for max.compaction.lag.ms.
+            segment_ms = segment_ms.min(max_compaction_lag_ms);
+        }
+        let codec_name = value("compression.type");
+        let level = |name: &str| long(name).ok().map(|l| l as i32);
+        let compression = match codec_name.as_str() {
+            "gzip" => Codec::named("gzip", level("compression.gzip.level").filter(|l| *l != -1)),
+            "lz4" => Codec::named("lz4", level("compression.lz4.level")),
+            "zstd" => Codec::named("zstd", level("compression.zstd.level")),
+            other => Codec::named(other, None),
+        }
+        .map_or(TargetCompression::Producer, TargetCompression::Codec);
+        let ratio = value("min.cleanable.dirty.ratio")
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| {
+                "Invalid value for configuration min.cleanable.dirty.ratio: not a number"
+                    .to_string()
+            })?;
         Ok(LogConfig {
             segment_bytes: long("segment.bytes")?.max(14) as u64,
-            segment_ms: long("segment.ms")?.max(1),
+            segment_ms,
             segment_index_bytes: long("segment.index.bytes")?.max(4) as u64,
             index_interval_bytes: long("index.interval.bytes")?.max(0) as u64,
             flush_messages: long("flush.messages")?.max(1),
@@ -819,10 +938,17 @@ impl BrokerConfig {
             log_append_time: value("message.timestamp.type") == "LogAppendTime",
             timestamp_before_max_ms: long("message.timestamp.before.max.ms")?.max(0),
             timestamp_after_max_ms: long("message.timestamp.after.max.ms")?.max(0),
-            compacted: value("cleanup.policy")
-                .split(',')
-                .any(|p| p.trim() == "compact"),
+            compacted,
             min_insync_replicas: long("min.insync.replicas")?.clamp(1, i64::from(i32::MAX)) as i32,
+            delete: policy.split(',').any(|p| p.trim() == "delete"),
+            retention_ms: long("retention.ms")?,
+            retention_bytes: long("retention.bytes")?,
+            file_delete_delay_ms: long("file.delete.delay.ms")?.max(0),
+            delete_retention_ms: long("delete.retention.ms")?.max(0),
+            min_cleanable_ratio: ratio.clamp(0.0, 1.0),
+            min_compaction_lag_ms: long("min.compaction.lag.ms")?.max(0),
+            max_compaction_lag_ms,
+            compression,
         })
     }
 }

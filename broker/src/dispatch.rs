@@ -150,6 +150,7 @@ routes! {
     ApiVersions: ApiVersionsRequest => handlers::api_versions::handle, 0, 4;
     CreateTopics: CreateTopicsRequest => handlers::create_topics::handle, 2, 7;
     DeleteTopics: DeleteTopicsRequest => handlers::delete_topics::handle, 1, 6;
+    DeleteRecords: DeleteRecordsRequest => handlers::delete_records::handle, 0, 2;
     OffsetForLeaderEpoch: OffsetForLeaderEpochRequest => handlers::offset_for_leader_epoch::handle, 2, 4;
     DescribeConfigs: DescribeConfigsRequest => handlers::describe_configs::handle, 1, 4;
     CreatePartitions: CreatePartitionsRequest => handlers::create_partitions::handle, 0, 3;

@@ -175,6 +175,9 @@ pub enum BrokerError {
     /// A config key or value is not acceptable.
     #[error("{0}")]
     InvalidConfig(String),
+    /// The topic's configuration forbids the operation (DeleteRecords on a compact-only topic).
+    #[error("{0}")]
+    PolicyViolation(String),
     /// A disk operation failed; the log that saw it refuses further writes.
     #[error("storage error on {path}: {source}")]
     Storage {
@@ -199,6 +202,7 @@ impl BrokerError {
             BrokerError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             BrokerError::UnknownTopicOrPartition(_) => ErrorCode::UnknownTopicOrPartition,
             BrokerError::InvalidConfig(_) => ErrorCode::InvalidConfig,
+            BrokerError::PolicyViolation(_) => ErrorCode::PolicyViolation,
             BrokerError::InvalidTimestamp(_) => ErrorCode::InvalidTimestamp,
             BrokerError::NotEnoughReplicas { .. } => ErrorCode::NotEnoughReplicas,
             BrokerError::Storage { .. } | BrokerError::LogOffline(_) => {

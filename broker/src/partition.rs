@@ -121,12 +121,10 @@ impl Partition {
     /// acks=all (`acks == -1`) is refused with `NOT_ENOUGH_REPLICAS` while the in-sync replica
     /// set is smaller than `min.insync.replicas`, before anything is written.
     pub fn append(&self, batch: &mut [u8], acks: i16, now_ms: i64) -> Result<AppendInfo> {
-        let (max, min) = {
+        let (max, min, compression) = {
             let log = self.log.lock();
-            (
-                log.config().max_message_bytes,
-                log.config().min_insync_replicas,
-            )
+            let c = log.config();
+            (c.max_message_bytes, c.min_insync_replicas, c.compression)
         };
         if batch.len() > max {
             return Err(crate::error::BrokerError::MessageTooLarge {
@@ -140,7 +138,14 @@ impl Partition {
         }
         // Validation may decompress the batch: it runs before the log lock is taken, so that
         // fetches and other appends on this partition do not wait for it.
-        let validated = crate::log::Validated::check(batch)?;
+        let mut validated = crate::log::Validated::check(batch)?;
+        let mut recompressed;
+        let mut batch = batch;
+        if let Some((bytes, checked)) = validated.recompress(batch, compression)? {
+            recompressed = bytes;
+            validated = checked;
+            batch = &mut recompressed[..];
+        }
         let mut log = self.log.lock();
         let info = log.append_validated(batch, validated, self.leader_epoch(), now_ms)?;
         let leo = log.log_end_offset();
@@ -207,9 +212,44 @@ impl Partition {
         }
     }
 
-    /// Fsyncs when `flush.ms` says so. Blocking.
+    /// Fsyncs when `flush.ms` says so, and removes deleted segment files whose
+    /// `file.delete.delay.ms` has passed. Blocking.
     pub(crate) fn flush_if_due(&self, now_ms: i64) -> Result<()> {
-        self.log.lock().flush_if_due(now_ms)
+        let mut log = self.log.lock();
+        log.delete_due_files(now_ms);
+        log.flush_if_due(now_ms)
+    }
+
+    /// Deletes segments past retention (time, size, log start offset). Blocking.
+    pub(crate) fn apply_retention(&self, now_ms: i64) -> Result<usize> {
+        let mut log = self.log.lock();
+        let hw = *self.high_watermark.borrow();
+        let deleted = log.apply_retention(hw, now_ms)?;
+        self.publish_start(&log);
+        Ok(deleted)
+    }
+
+    /// DeleteRecords: moves the log start offset to `offset` (-1: the high watermark) and
+    /// returns the new low watermark. Refused with `POLICY_VIOLATION` unless the topic's
+    /// `cleanup.policy` includes `delete`, as in Kafka. Blocking.
+    pub fn delete_records(&self, offset: i64, now_ms: i64) -> Result<i64> {
+        let mut log = self.log.lock();
+        if !log.config().delete {
+            return Err(crate::error::BrokerError::PolicyViolation(format!(
+                "Records of partition {}-{} can not be deleted due to the configured policy",
+                self.topic, self.index
+            )));
+        }
+        let hw = *self.high_watermark.borrow();
+        let target = if offset == -1 { hw } else { offset };
+        let low = log.delete_records_before(target, hw, now_ms)?;
+        self.publish_start(&log);
+        Ok(low)
+    }
+
+    fn publish_start(&self, log: &Log) {
+        self.log_start_offset
+            .store(log.log_start_offset(), Ordering::Release);
     }
 
     /// Writes buffered state for a clean restart. Blocking.

@@ -253,6 +253,20 @@ impl ReplicaManager {
         }
     }
 
+    /// Deletes segments past retention in every hosted log. Blocking.
+    pub fn apply_retention(&self, now_ms: i64) -> usize {
+        let mut total = 0;
+        for p in self.all() {
+            match p.apply_retention(now_ms) {
+                Ok(n) => total += n,
+                Err(e) => {
+                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "retention failed")
+                }
+            }
+        }
+        total
+    }
+
     /// Flushes and closes every log for a clean restart; returns whether all closed cleanly.
     pub fn shutdown(&self) -> bool {
         let mut clean = !self.open_failed.load(std::sync::atomic::Ordering::Acquire);

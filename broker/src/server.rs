@@ -198,6 +198,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     let tasks = vec![
         tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))),
         tokio::spawn(flusher(Arc::clone(&state))),
+        tokio::spawn(retention(Arc::clone(&state))),
         groups.start(),
     ];
     tracing::info!(%addr, dir = %dir.display(), node_id = config.node_id, "broker started");
@@ -259,6 +260,20 @@ async fn flusher(state: Arc<BrokerState>) {
         }
         let replicas = Arc::clone(&state.replicas);
         let _ = tokio::task::spawn_blocking(move || replicas.flush_due(now_ms())).await;
+    }
+}
+
+/// Deletes segments past retention every `log.retention.check.interval.ms`.
+async fn retention(state: Arc<BrokerState>) {
+    let mut shutdown = state.shutdown.clone();
+    let period = Duration::from_millis(state.config.retention_check_interval_ms.max(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.changed() => return,
+        }
+        let replicas = Arc::clone(&state.replicas);
+        let _ = tokio::task::spawn_blocking(move || replicas.apply_retention(now_ms())).await;
     }
 }
 

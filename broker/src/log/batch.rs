@@ -37,6 +37,10 @@ const MAX_TIMESTAMP_OFFSET: usize = 35;
 const TIMESTAMP_TYPE_FLAG: i16 = 0x08;
 const TRANSACTIONAL_FLAG: i16 = 0x10;
 const CONTROL_FLAG: i16 = 0x20;
+/// KIP-534: the base timestamp holds the time after which the cleaner may drop this batch's
+/// tombstones and transaction markers.
+const DELETE_HORIZON_FLAG: i16 = 0x40;
+const COMPRESSION_MASK: i16 = 0x07;
 
 /// Why a batch was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -184,6 +188,11 @@ impl BatchHeader {
         self.attributes & TRANSACTIONAL_FLAG != 0
     }
 
+    /// The delete horizon the cleaner stamped into the batch (KIP-534), if any.
+    pub fn delete_horizon(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_FLAG != 0).then_some(self.base_timestamp)
+    }
+
     /// Whether the batch is a control batch (transaction marker).
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_FLAG != 0
@@ -246,6 +255,8 @@ pub struct RecordInfo<'a> {
     pub key: Option<&'a [u8]>,
     /// The value, `None` when null (a tombstone).
     pub value: Option<&'a [u8]>,
+    /// The headers section as encoded (count, then each header).
+    pub headers: &'a [u8],
 }
 
 /// Validates a batch a producer sent: everything [`check_stored`] checks, plus the record count
@@ -271,7 +282,7 @@ pub fn validate_produced(batch: &[u8]) -> Result<(BatchHeader, RecordSummary), B
         max_timestamp: i64::MIN,
         null_key: false,
     };
-    for_each_record(batch, &header, |r| {
+    walk_batch(batch, &header, true, |r| {
         summary.min_timestamp = summary.min_timestamp.min(r.timestamp);
         summary.max_timestamp = summary.max_timestamp.max(r.timestamp);
         summary.null_key |= r.null_key;
@@ -280,32 +291,46 @@ pub fn validate_produced(batch: &[u8]) -> Result<(BatchHeader, RecordSummary), B
     Ok((header, summary))
 }
 
-/// Calls `f` for each record of a stored or produced batch, in order, after checking its framing
-/// and that offset deltas run 0, 1, 2, ...; `f` returns false to stop early. Compressed batches
-/// are decompressed first, up to [`super::compression::DECOMPRESSED_LIMIT`] bytes.
+/// Calls `f` for each record of a stored batch, in order, after checking its framing and that
+/// offset deltas rise (a compacted batch has gaps) up to the last offset delta; `f` returns false
+/// to stop early. Compressed batches are decompressed first, up to
+/// [`super::compression::DECOMPRESSED_LIMIT`] bytes.
 pub fn for_each_record(
     batch: &[u8],
     header: &BatchHeader,
+    f: impl FnMut(RecordInfo<'_>) -> bool,
+) -> Result<(), BatchError> {
+    walk_batch(batch, header, false, f)
+}
+
+/// [`for_each_record`]; with `strict`, offset deltas must run 0, 1, 2, ... as a producer writes
+/// them.
+fn walk_batch(
+    batch: &[u8],
+    header: &BatchHeader,
+    strict: bool,
     f: impl FnMut(RecordInfo<'_>) -> bool,
 ) -> Result<(), BatchError> {
     let body = batch
         .get(HEADER_LEN..)
         .ok_or_else(|| BatchError::Truncated("no records section".into()))?;
     if header.compression() == 0 {
-        return walk_records(body, header, f);
+        return walk_records(body, header, strict, f);
     }
     let _turn = super::compression::turn(body.len());
     let plain = super::compression::decompress(header.compression(), body)?;
-    walk_records(&plain, header, f)
+    walk_records(&plain, header, strict, f)
 }
 
 /// Walks the records section of a batch (uncompressed bytes).
 fn walk_records(
     mut rest: &[u8],
     header: &BatchHeader,
+    strict: bool,
     mut f: impl FnMut(RecordInfo<'_>) -> bool,
 ) -> Result<(), BatchError> {
     let count = header.records_count;
+    let mut previous = -1;
     for expected in 0..count {
         let bad = |what: &str| BatchError::InvalidRecord(format!("record {expected}: {what}"));
         let (len, n) = read_varint(rest).ok_or_else(|| bad("bad length"))?;
@@ -322,17 +347,24 @@ fn walk_records(
         let body = record.get(1..).ok_or_else(|| bad("empty"))?;
         let (ts_delta, a) = read_varlong(body).ok_or_else(|| bad("bad timestamp"))?;
         let (delta, b) = read_varint(&body[a..]).ok_or_else(|| bad("bad offset delta"))?;
-        if delta != expected {
+        let in_order = if strict {
+            delta == expected
+        } else {
+            delta > previous && delta <= header.last_offset_delta
+        };
+        if !in_order {
             return Err(BatchError::InvalidRecord(format!(
                 "record {expected} has offset delta {delta}"
             )));
         }
+        previous = delta;
         // key, value and headers must fill the record exactly, as Kafka's DefaultRecord reads it
         let mut at = a + b;
         let key = read_field(body, &mut at).ok_or_else(|| bad("key overruns the record"))?;
         let value = read_field(body, &mut at).ok_or_else(|| bad("value overruns the record"))?;
         let (headers, n) = read_varint(body.get(at..).unwrap_or_default())
             .ok_or_else(|| bad("bad header count"))?;
+        let headers_start = at;
         at += n;
         if headers < 0 {
             return Err(bad(&format!("negative header count {headers}")));
@@ -357,6 +389,7 @@ fn walk_records(
             null_key: key.is_none(),
             key,
             value,
+            headers: &body[headers_start..at],
         };
         if !f(info) {
             return Ok(());
@@ -420,6 +453,144 @@ pub fn read_varlong(buf: &[u8]) -> Option<(i64, usize)> {
         }
     }
     None
+}
+
+fn put_varlong(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8 & 0x7f) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+fn put_field(out: &mut Vec<u8>, field: Option<&[u8]>) {
+    match field {
+        None => put_varlong(out, -1),
+        Some(b) => {
+            put_varlong(out, b.len() as i64);
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+/// A record to write into a new batch: its absolute offset delta and timestamp, key, value and
+/// encoded headers, as [`for_each_record`] shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRecord {
+    /// Offset relative to the batch's base offset.
+    pub offset_delta: i32,
+    /// Absolute timestamp.
+    pub timestamp: i64,
+    /// The key, `None` when null.
+    pub key: Option<Vec<u8>>,
+    /// The value, `None` for a tombstone.
+    pub value: Option<Vec<u8>>,
+    /// The headers section as encoded.
+    pub headers: Vec<u8>,
+}
+
+impl From<RecordInfo<'_>> for OwnedRecord {
+    fn from(r: RecordInfo<'_>) -> Self {
+        OwnedRecord {
+            offset_delta: r.offset_delta,
+            timestamp: r.timestamp,
+            key: r.key.map(<[u8]>::to_vec),
+            value: r.value.map(<[u8]>::to_vec),
+            headers: r.headers.to_vec(),
+        }
+    }
+}
+
+/// How [`rebuild`] writes the new batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Rebuild {
+    /// The codec (and level) of the records section.
+    pub codec: super::compression::Codec,
+    /// Stamp this delete horizon (KIP-534) as the base timestamp.
+    pub delete_horizon: Option<i64>,
+}
+
+/// Builds a batch that keeps `header`'s base offset, last offset delta, leader epoch, producer
+/// fields and flags but holds only `records` (in offset order), written with `how.codec`, as
+/// Kafka's cleaner and recompressing validator write them. An empty `records` gives an empty
+/// batch, which Kafka keeps to remember a producer's last sequence.
+pub fn rebuild(
+    header: &BatchHeader,
+    records: &[OwnedRecord],
+    how: Rebuild,
+) -> Result<Vec<u8>, BatchError> {
+    let first_ts = records
+        .first()
+        .map_or(header.base_timestamp, |r| r.timestamp);
+    let base_timestamp = how.delete_horizon.unwrap_or(first_ts);
+    let mut body = Vec::with_capacity(
+        records
+            .iter()
+            .map(|r| {
+                24 + r.key.as_ref().map_or(0, Vec::len)
+                    + r.value.as_ref().map_or(0, Vec::len)
+                    + r.headers.len()
+            })
+            .sum(),
+    );
+    let mut one = Vec::new();
+    let mut max_ts = -1;
+    for r in records {
+        one.clear();
+        one.push(0);
+        put_varlong(&mut one, r.timestamp.wrapping_sub(base_timestamp));
+        put_varlong(&mut one, i64::from(r.offset_delta));
+        put_field(&mut one, r.key.as_deref());
+        put_field(&mut one, r.value.as_deref());
+        one.extend_from_slice(&r.headers);
+        put_varlong(&mut body, one.len() as i64);
+        body.extend_from_slice(&one);
+        max_ts = max_ts.max(r.timestamp);
+    }
+    let packed = if how.codec.id == 0 || records.is_empty() {
+        body
+    } else {
+        super::compression::compress(how.codec, &body)?
+    };
+    let codec = if records.is_empty() { 0 } else { how.codec.id };
+    let mut attributes = (header.attributes & !COMPRESSION_MASK) | codec;
+    if how.delete_horizon.is_some() {
+        attributes |= DELETE_HORIZON_FLAG;
+    }
+    let max_timestamp = if header.is_log_append_time() || records.is_empty() {
+        header.max_timestamp
+    } else {
+        max_ts
+    };
+    let mut b = Vec::with_capacity(HEADER_LEN + packed.len());
+    b.extend_from_slice(&header.base_offset.to_be_bytes());
+    b.extend_from_slice(&((HEADER_LEN - LOG_OVERHEAD + packed.len()) as i32).to_be_bytes());
+    b.extend_from_slice(&header.partition_leader_epoch.to_be_bytes());
+    b.push(2);
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&attributes.to_be_bytes());
+    b.extend_from_slice(&header.last_offset_delta.to_be_bytes());
+    b.extend_from_slice(&base_timestamp.to_be_bytes());
+    b.extend_from_slice(&max_timestamp.to_be_bytes());
+    b.extend_from_slice(&header.producer_id.to_be_bytes());
+    b.extend_from_slice(&header.producer_epoch.to_be_bytes());
+    b.extend_from_slice(&header.base_sequence.to_be_bytes());
+    b.extend_from_slice(&(records.len() as i32).to_be_bytes());
+    b.extend_from_slice(&packed);
+    let crc = compute_crc(&b);
+    b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(b)
+}
+
+/// Every record of a batch, owned.
+pub fn records_of(batch: &[u8], header: &BatchHeader) -> Result<Vec<OwnedRecord>, BatchError> {
+    let mut out = Vec::with_capacity(header.records_count.clamp(0, 1 << 16) as usize);
+    for_each_record(batch, header, |r| {
+        out.push(r.into());
+        true
+    })?;
+    Ok(out)
 }
 
 /// Writes the broker-owned fields of a batch about to be appended.
@@ -624,6 +795,68 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn rebuild_keeps_offsets_and_producer_fields_with_any_codec() {
+        let original = make_batch(&[b"a", b"bb", b"ccc"], 1_000);
+        let header = check_stored(&original).unwrap();
+        let records = records_of(&original, &header).unwrap();
+        for id in 0..=4 {
+            let codec = crate::log::Codec { id, level: None };
+            // drop the middle record: the offsets of the others do not move
+            let kept = [records[0].clone(), records[2].clone()];
+            let b = rebuild(
+                &header,
+                &kept,
+                Rebuild {
+                    codec,
+                    delete_horizon: None,
+                },
+            )
+            .unwrap();
+            let h = check_stored(&b).unwrap();
+            assert_eq!(
+                (h.compression(), h.records_count, h.last_offset_delta),
+                (id, 2, 2)
+            );
+            assert_eq!(h.delete_horizon(), None);
+            assert_eq!(records_of(&b, &h).unwrap(), kept);
+            assert!(
+                validate_produced(&b).is_err(),
+                "a gap is not what producers may send"
+            );
+        }
+        let stamped = rebuild(
+            &header,
+            &records,
+            Rebuild {
+                codec: crate::log::Codec { id: 0, level: None },
+                delete_horizon: Some(5_000),
+            },
+        )
+        .unwrap();
+        let h = check_stored(&stamped).unwrap();
+        assert_eq!((h.delete_horizon(), h.max_timestamp), (Some(5_000), 1_000));
+        let back = records_of(&stamped, &h).unwrap();
+        assert_eq!(
+            back, records,
+            "record timestamps survive a moved base timestamp"
+        );
+        let empty = rebuild(
+            &header,
+            &[],
+            Rebuild {
+                codec: crate::log::Codec { id: 4, level: None },
+                delete_horizon: None,
+            },
+        )
+        .unwrap();
+        let h = check_stored(&empty).unwrap();
+        assert_eq!(
+            (h.records_count, h.last_offset_delta, h.compression()),
+            (0, 2, 0)
+        );
+    }
+
+    #[test]
     fn varints_round_trip() {
         for v in [
             0i64,
@@ -640,6 +873,9 @@ pub(crate) mod tests {
             let mut out = Vec::new();
             put_varint(&mut out, v);
             assert_eq!(read_varlong(&out), Some((v, out.len())));
+            let mut again = Vec::new();
+            super::put_varlong(&mut again, v);
+            assert_eq!(again, out);
         }
         assert_eq!(read_varlong(&[0x80; 11]), None);
     }

@@ -18,7 +18,8 @@ mod index;
 mod segment;
 
 pub use batch::{
-    for_each_record, BatchError, BatchHeader, RecordInfo, HEADER_LEN as BATCH_HEADER_LEN,
+    for_each_record, BatchError, BatchHeader, OwnedRecord, RecordInfo,
+    HEADER_LEN as BATCH_HEADER_LEN,
 };
 pub use segment::FileSlice;
 
@@ -47,6 +48,39 @@ impl Validated {
             ));
         }
         Ok(Validated { header, summary })
+    }
+
+    /// The batch rewritten with `codec` when `target` asks for a codec other than the one the
+    /// producer used (topic or broker `compression.type`), as Kafka's `LogValidator` recompresses;
+    /// `None` when the batch is stored as sent.
+    pub fn recompress(
+        &self,
+        batch: &[u8],
+        target: TargetCompression,
+    ) -> std::result::Result<Option<(Vec<u8>, Validated)>, BatchError> {
+        let TargetCompression::Codec(codec) = target else {
+            return Ok(None);
+        };
+        if codec.id == self.header.compression() {
+            return Ok(None);
+        }
+        let records = batch::records_of(batch, &self.header)?;
+        let rewritten = batch::rebuild(
+            &self.header,
+            &records,
+            batch::Rebuild {
+                codec,
+                delete_horizon: None,
+            },
+        )?;
+        let header = BatchHeader::parse(&rewritten)?;
+        Ok(Some((
+            rewritten,
+            Validated {
+                header,
+                summary: self.summary,
+            },
+        )))
     }
 }
 
@@ -88,7 +122,36 @@ pub struct LogConfig {
     pub compacted: bool,
     /// `min.insync.replicas`: acks=all writes need this many in-sync replicas.
     pub min_insync_replicas: i32,
+    /// `cleanup.policy` includes `delete`: retention applies.
+    pub delete: bool,
+    /// `retention.ms`: closed segments whose newest record is older are deleted (-1: never).
+    pub retention_ms: i64,
+    /// `retention.bytes`: oldest segments are deleted while the log is bigger (-1: no limit).
+    pub retention_bytes: i64,
+    /// `file.delete.delay.ms`: deleted segment files linger as `.deleted` this long.
+    pub file_delete_delay_ms: i64,
+    /// `delete.retention.ms`: how long tombstones and transaction markers survive compaction.
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`: share of uncompacted bytes that makes a log worth cleaning.
+    pub min_cleanable_ratio: f64,
+    /// `min.compaction.lag.ms`: records younger than this are never compacted.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: records older than this make the log cleanable whatever its ratio.
+    pub max_compaction_lag_ms: i64,
+    /// `compression.type` and its level: what appended batches are stored as.
+    pub compression: TargetCompression,
 }
+
+/// What `compression.type` asks the broker to store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetCompression {
+    /// `producer`: keep the producer's codec.
+    Producer,
+    /// A codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd) with its level.
+    Codec(Codec),
+}
+
+pub use compression::Codec;
 
 impl Default for LogConfig {
     fn default() -> Self {
@@ -105,6 +168,15 @@ impl Default for LogConfig {
             timestamp_after_max_ms: i64::MAX,
             compacted: false,
             min_insync_replicas: 1,
+            delete: true,
+            retention_ms: 7 * 24 * 3600 * 1000,
+            retention_bytes: -1,
+            file_delete_delay_ms: 60_000,
+            delete_retention_ms: 24 * 3600 * 1000,
+            min_cleanable_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            compression: TargetCompression::Producer,
         }
     }
 }
@@ -144,7 +216,13 @@ pub struct Log {
     offline: bool,
     /// Set when the partition is deleted: nothing may write into its directory any more.
     deleted: bool,
+    /// Files of deleted segments (renamed `*.deleted`) and when `file.delete.delay.ms` lets
+    /// them go.
+    doomed_files: Vec<(i64, PathBuf)>,
 }
+
+/// Suffix of segment files waiting out `file.delete.delay.ms`.
+const DELETED_SUFFIX: &str = ".deleted";
 
 const RECOVERY_POINT_FILE: &str = "recovery-point";
 const LOG_START_FILE: &str = "log-start-offset";
@@ -177,7 +255,8 @@ impl Log {
                 if let Ok(base) = stem.parse::<i64>() {
                     bases.push(base);
                 }
-            } else if name.ends_with(".tmp") {
+            } else if name.ends_with(".tmp") || name.ends_with(DELETED_SUFFIX) {
+                // half-written checkpoints, and deleted segments whose delay a restart ends
                 let _ = std::fs::remove_file(dir.join(&*name));
             }
         }
@@ -228,6 +307,7 @@ impl Log {
             recovery_point: 0,
             offline: false,
             deleted: false,
+            doomed_files: Vec::new(),
         };
         if log.segments.is_empty() {
             let base = log_start_file.max(0);
@@ -582,21 +662,23 @@ impl Log {
     /// The offset of the first record with timestamp `>= ts` and its timestamp (ListOffsets by
     /// time), or `None` when every record is older.
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>> {
+        let start = self.log_start_offset;
         for seg in self.segments.values() {
-            if seg.max_timestamp < ts {
+            if seg.max_timestamp < ts || seg.next_offset <= start {
                 continue;
             }
             let io = |e| BrokerError::storage(seg.log_path(), e);
-            let Some(found) = seg.find_timestamp(ts).map_err(io)? else {
-                continue;
-            };
-            let bytes = seg
-                .read_batch(found.position, found.header.size())
-                .map_err(io)?;
-            if let Some((offset, t)) = batch_record_at_or_after(&bytes, &found.header, ts) {
-                if offset >= self.log_start_offset {
-                    return Ok(Some((offset, t)));
+            let mut found = seg.find_timestamp_from(ts, start).map_err(io)?;
+            while let Some(batch) = found {
+                let bytes = seg
+                    .read_batch(batch.position, batch.header.size())
+                    .map_err(io)?;
+                if let Some(hit) = batch_record_at_or_after(&bytes, &batch.header, ts, start) {
+                    return Ok(Some(hit));
                 }
+                // The batch's newer records lie below the log start: look further on.
+                let next = batch.position + batch.header.size() as u64;
+                found = seg.scan_for_timestamp(next, ts).map_err(io)?;
             }
         }
         Ok(None)
@@ -621,9 +703,158 @@ impl Log {
             .read_batch(found.position, found.header.size())
             .map_err(io)?;
         Ok(
-            batch_record_at_or_after(&bytes, &found.header, seg.max_timestamp)
+            batch_record_at_or_after(&bytes, &found.header, seg.max_timestamp, i64::MIN)
                 .or(Some((found.header.last_offset(), seg.max_timestamp))),
         )
+    }
+
+    /// Deletes old segments as Kafka's `deleteOldSegments` does: with `cleanup.policy=delete`,
+    /// those past `retention.ms` (by their newest timestamp) and the oldest ones while the log
+    /// is over `retention.bytes`; under any policy, those wholly below the log start offset.
+    /// Only data below `high_watermark` goes; when the active segment itself is due, a new one
+    /// is rolled first so that offsets carry on. Returns the number of segments deleted.
+    pub fn apply_retention(&mut self, high_watermark: i64, now_ms: i64) -> Result<usize> {
+        self.check_online()?;
+        let mut deleted = 0;
+        if self.config.delete {
+            if self.config.retention_ms >= 0 {
+                let limit = self.config.retention_ms;
+                deleted += self.delete_segments_while(high_watermark, now_ms, |seg, _| {
+                    now_ms.saturating_sub(seg.largest_timestamp()) > limit
+                })?;
+            }
+            if self.config.retention_bytes >= 0 {
+                let mut excess = self.size_bytes() as i64 - self.config.retention_bytes;
+                deleted += self.delete_segments_while(high_watermark, now_ms, |seg, _| {
+                    let due = excess - seg.size as i64 >= 0;
+                    if due {
+                        excess -= seg.size as i64;
+                    }
+                    due
+                })?;
+            }
+        }
+        let start = self.log_start_offset;
+        deleted += self.delete_segments_while(high_watermark, now_ms, |_, next| {
+            next.is_some_and(|n| n <= start)
+        })?;
+        Ok(deleted)
+    }
+
+    /// Deletes segments from the oldest on while `due(segment, next segment's base)` holds and
+    /// the segment lies below `high_watermark`.
+    fn delete_segments_while(
+        &mut self,
+        high_watermark: i64,
+        now_ms: i64,
+        mut due: impl FnMut(&Segment, Option<i64>) -> bool,
+    ) -> Result<usize> {
+        let leo = self.log_end_offset();
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        let mut doomed = Vec::new();
+        for (i, &base) in bases.iter().enumerate() {
+            let seg = &self.segments[&base];
+            let next = bases.get(i + 1).copied();
+            let upper = next.unwrap_or(leo);
+            let empty_active = next.is_none() && seg.size == 0;
+            if empty_active || upper > high_watermark || !due(seg, next) {
+                break;
+            }
+            doomed.push(base);
+        }
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        if doomed.len() == self.segments.len() {
+            // Everything is due: a fresh active segment keeps the log end offset.
+            self.roll(now_ms)?;
+        }
+        let delay = self.config.file_delete_delay_ms.max(0);
+        for base in &doomed {
+            let Some(seg) = self.segments.remove(base) else {
+                continue;
+            };
+            match seg.rename_for_deletion(DELETED_SUFFIX) {
+                Ok(files) => self
+                    .doomed_files
+                    .extend(files.into_iter().map(|f| (now_ms.saturating_add(delay), f))),
+                Err(e) => return Err(self.fail(self.dir.clone(), e)),
+            }
+        }
+        let first_base = self.segments.keys().next().copied().unwrap_or(leo);
+        if first_base > self.log_start_offset {
+            self.log_start_offset = first_base;
+        }
+        self.write_log_start()?;
+        tracing::info!(log = %self.dir.display(), segments = doomed.len(), log_start_offset = self.log_start_offset, "deleted old segments");
+        Ok(doomed.len())
+    }
+
+    /// Moves the log start offset up to `offset` (DeleteRecords), durably, then deletes the
+    /// segments wholly below it. `offset` may not pass `high_watermark`. Returns the new log
+    /// start offset (the low watermark).
+    pub fn delete_records_before(
+        &mut self,
+        offset: i64,
+        high_watermark: i64,
+        now_ms: i64,
+    ) -> Result<i64> {
+        self.check_online()?;
+        if offset < 0 || offset > high_watermark {
+            return Err(BrokerError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset,
+                end: high_watermark,
+            });
+        }
+        if offset > self.log_start_offset {
+            self.log_start_offset = offset;
+            self.write_log_start()?;
+            let start = self.log_start_offset;
+            self.delete_segments_while(high_watermark, now_ms, |_, next| {
+                next.is_some_and(|n| n <= start)
+            })?;
+        }
+        Ok(self.log_start_offset)
+    }
+
+    /// Removes the files of deleted segments whose `file.delete.delay.ms` has passed.
+    pub fn delete_due_files(&mut self, now_ms: i64) {
+        if self.doomed_files.is_empty() {
+            return;
+        }
+        self.doomed_files.retain(|(due, path)| {
+            if *due > now_ms {
+                return true;
+            }
+            if let Err(e) = std::fs::remove_file(path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(file = %path.display(), error = %e, "cannot delete segment file");
+                }
+            }
+            false
+        });
+    }
+
+    /// Writes the log start offset checkpoint when the start lies past the first segment's
+    /// base (after DeleteRecords); otherwise the segments say it and the file goes.
+    fn write_log_start(&mut self) -> Result<()> {
+        let first_base = self.segments.keys().next().copied().unwrap_or(0);
+        let path = self.dir.join(LOG_START_FILE);
+        if self.log_start_offset > first_base {
+            if read_checkpoint(&path) != Some(self.log_start_offset) {
+                if let Err(e) =
+                    write_atomically(&path, self.log_start_offset.to_string().as_bytes())
+                {
+                    return Err(self.fail(path, e));
+                }
+            }
+        } else if let Err(e) = std::fs::remove_file(&path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(self.fail(path, e));
+            }
+        }
+        Ok(())
     }
 
     /// Removes every record at or after `offset` (cut at the start of the batch holding it).
@@ -758,31 +989,28 @@ impl Log {
             seg.write_indexes()
                 .map_err(|e| BrokerError::storage(&dir, e))?;
         }
-        // The log start offset only needs a checkpoint when it is past the first segment's base
-        // (after records are deleted); otherwise the segments say it.
-        let first_base = self.segments.keys().next().copied().unwrap_or(0);
-        let path = dir.join(LOG_START_FILE);
-        if self.log_start_offset > first_base {
-            if read_checkpoint(&path) != Some(self.log_start_offset) {
-                write_atomically(&path, self.log_start_offset.to_string().as_bytes())
-                    .map_err(|e| BrokerError::storage(&dir, e))?;
-            }
-        } else {
-            let _ = std::fs::remove_file(&path);
-        }
-        Ok(())
+        self.write_log_start()
     }
 }
 
 /// Within one stored batch, the first record with timestamp `>= ts`: its offset and timestamp.
-fn batch_record_at_or_after(bytes: &[u8], header: &BatchHeader, ts: i64) -> Option<(i64, i64)> {
-    if header.is_log_append_time() {
-        return Some((header.base_offset, header.max_timestamp));
-    }
+fn batch_record_at_or_after(
+    bytes: &[u8],
+    header: &BatchHeader,
+    ts: i64,
+    min_offset: i64,
+) -> Option<(i64, i64)> {
+    let append_time = header.is_log_append_time();
     let mut found = None;
     let walked = batch::for_each_record(bytes, header, |r| {
-        if r.timestamp >= ts {
-            found = Some((header.base_offset + i64::from(r.offset_delta), r.timestamp));
+        let offset = header.base_offset + i64::from(r.offset_delta);
+        let timestamp = if append_time {
+            header.max_timestamp
+        } else {
+            r.timestamp
+        };
+        if timestamp >= ts && offset >= min_offset {
+            found = Some((offset, timestamp));
             return false;
         }
         true

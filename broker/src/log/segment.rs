@@ -354,14 +354,24 @@ impl Segment {
 
     /// The first batch whose max timestamp is `>= ts`.
     pub fn find_timestamp(&self, ts: i64) -> io::Result<Option<Located>> {
-        let start_offset = match self.time_index.lookup(ts)? {
+        self.find_timestamp_from(ts, self.base_offset)
+    }
+
+    /// The first batch holding `min_offset` or later whose max timestamp is `>= ts`.
+    pub fn find_timestamp_from(&self, ts: i64, min_offset: i64) -> io::Result<Option<Located>> {
+        let indexed = match self.time_index.lookup(ts)? {
             Some((_, rel)) => self.base_offset + i64::from(rel),
             None => self.base_offset,
         };
-        let mut position = match self.locate(start_offset)? {
+        let position = match self.locate(indexed.max(min_offset))? {
             Some(l) => l.position,
             None => return Ok(None),
         };
+        self.scan_for_timestamp(position, ts)
+    }
+
+    /// From `position` on, the first batch whose max timestamp is `>= ts`.
+    pub fn scan_for_timestamp(&self, mut position: u64, ts: i64) -> io::Result<Option<Located>> {
         let mut buf = [0u8; HEADER_LEN];
         while let Some(header) = self.read_header(position, &mut buf)? {
             if header.max_timestamp >= ts {
@@ -414,6 +424,38 @@ impl Segment {
         self.maybe_append_time_entry();
         self.index.seal()?;
         self.time_index.seal()
+    }
+
+    /// The newest timestamp in the segment, or the file's modification time when no record has
+    /// one (Kafka's `largestTimestamp`), for `retention.ms`.
+    pub fn largest_timestamp(&self) -> i64 {
+        if self.max_timestamp >= 0 {
+            return self.max_timestamp;
+        }
+        self.file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    /// Renames the segment's files to `<name><suffix>` so that they leave the log at once but
+    /// open readers keep them; returns the new paths, to delete later.
+    pub fn rename_for_deletion(self, suffix: &str) -> io::Result<Vec<PathBuf>> {
+        let mut out = Vec::with_capacity(3);
+        for path in [&self.log_path, self.index.path(), self.time_index.path()] {
+            let mut target = path.as_os_str().to_owned();
+            target.push(suffix);
+            let target = PathBuf::from(target);
+            match std::fs::rename(path, &target) {
+                Ok(()) => out.push(target),
+                // sealed indexes may never have been written
+                Err(e) if e.kind() == io::ErrorKind::NotFound && path != &self.log_path => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes the segment's files.

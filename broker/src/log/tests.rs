@@ -424,3 +424,167 @@ fn max_timestamp_offset_points_at_the_record_inside_the_batch() {
         .unwrap();
     assert_eq!(log.max_timestamp_offset().unwrap(), Some((1, 90)));
 }
+
+fn files_with_suffix(dir: &Path, suffix: &str) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(suffix)
+        })
+        .count()
+}
+
+/// 20 one-record batches of 200 bytes, record `i` stamped `i * 1000` ms: about three per segment.
+fn twenty_batches(dir: &Path, cfg: LogConfig) -> Log {
+    let mut log = Log::open(dir, cfg, true, 0).unwrap();
+    for i in 0..20 {
+        log.append_as_leader(&mut make_batch(&[&[i as u8; 200]], i * 1000), 0, 0)
+            .unwrap();
+    }
+    log
+}
+
+#[test]
+fn time_retention_deletes_whole_old_segments_and_moves_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        retention_ms: 5_000,
+        file_delete_delay_ms: 1_000,
+        ..small_config()
+    };
+    let mut log = twenty_batches(dir.path(), cfg);
+    let segments = log.segment_count();
+    // at t=20s, records stamped before 15s are past retention; the segment holding 15s stays
+    let deleted = log.apply_retention(i64::MAX, 20_000).unwrap();
+    assert!(deleted > 0 && deleted < segments);
+    let start = log.log_start_offset();
+    assert!(start > 0 && start <= 15, "start {start}");
+    assert_eq!(log.segments.keys().next().copied(), Some(start));
+    assert!(matches!(
+        log.read(start - 1, 1 << 20, i64::MAX, true),
+        Err(BrokerError::OffsetOutOfRange { .. })
+    ));
+    let got = read_all(&log, start);
+    assert_eq!(got.first().map(|b| b.0), Some(start));
+    assert_eq!(got.last().map(|b| b.0), Some(19));
+    // the files linger as .deleted for file.delete.delay.ms, then go
+    assert_eq!(files_with_suffix(dir.path(), ".log.deleted"), deleted);
+    log.delete_due_files(20_500);
+    assert_eq!(files_with_suffix(dir.path(), ".log.deleted"), deleted);
+    log.delete_due_files(21_000);
+    assert_eq!(files_with_suffix(dir.path(), ".deleted"), 0);
+    // offsets are never reused, and a reopened log starts where retention left it
+    assert_eq!(
+        log.append_as_leader(&mut make_batch(&[b"x"], 30_000), 0, 0)
+            .unwrap()
+            .base_offset,
+        20
+    );
+    log.close().unwrap();
+    drop(log);
+    let log = Log::open(dir.path(), small_config(), true, 0).unwrap();
+    assert_eq!(log.log_start_offset(), start);
+    assert_eq!(log.log_end_offset(), 21);
+}
+
+#[test]
+fn expired_active_segment_is_rolled_then_deleted_and_offsets_carry_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        retention_ms: 1_000,
+        ..small_config()
+    };
+    let mut log = twenty_batches(dir.path(), cfg);
+    // nothing above the high watermark goes
+    log.apply_retention(10, 1_000_000).unwrap();
+    assert!(log.log_start_offset() <= 10);
+    log.apply_retention(i64::MAX, 1_000_000).unwrap();
+    assert_eq!(log.segment_count(), 1);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (20, 20));
+    assert!(read_all(&log, 20).is_empty());
+    let info = log
+        .append_as_leader(&mut make_batch(&[b"after"], 2_000_000), 0, 0)
+        .unwrap();
+    assert_eq!(info.base_offset, 20);
+    // a retention of -1 keeps everything
+    let mut log = twenty_batches(
+        tempfile::tempdir().unwrap().path(),
+        LogConfig {
+            retention_ms: -1,
+            ..small_config()
+        },
+    );
+    assert_eq!(log.apply_retention(i64::MAX, i64::MAX / 2).unwrap(), 0);
+}
+
+#[test]
+fn size_retention_keeps_the_newest_segments_within_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        retention_ms: -1,
+        retention_bytes: 2_000,
+        ..small_config()
+    };
+    let mut log = twenty_batches(dir.path(), cfg.clone());
+    let before = log.size_bytes();
+    assert!(before > 2_000);
+    log.apply_retention(i64::MAX, 0).unwrap();
+    let after = log.size_bytes();
+    assert!(after <= 2_000 + 1_024, "{after} bytes left");
+    assert!(
+        after >= 2_000 - 1_024,
+        "at most one segment too many went: {after}"
+    );
+    assert_eq!(
+        read_all(&log, log.log_start_offset()).last().map(|b| b.0),
+        Some(19)
+    );
+    // compact-only logs ignore retention.bytes and retention.ms
+    let mut compacted = twenty_batches(
+        tempfile::tempdir().unwrap().path(),
+        LogConfig {
+            delete: false,
+            retention_ms: 0,
+            ..cfg
+        },
+    );
+    assert_eq!(
+        compacted.apply_retention(i64::MAX, i64::MAX / 2).unwrap(),
+        0
+    );
+}
+
+#[test]
+fn delete_records_moves_the_start_durably_and_timestamp_lookups_respect_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = twenty_batches(dir.path(), small_config());
+    assert!(matches!(
+        log.delete_records_before(21, 20, 0),
+        Err(BrokerError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(log.delete_records_before(7, 20, 0).unwrap(), 7);
+    // a smaller offset later does not move the start back
+    assert_eq!(log.delete_records_before(3, 20, 0).unwrap(), 7);
+    assert!(log.segments.keys().next().copied().unwrap() <= 7);
+    assert!(matches!(
+        log.read(6, 1 << 20, i64::MAX, true),
+        Err(BrokerError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(read_all(&log, 7).first().map(|b| b.0), Some(7));
+    // record 2 (t=2s) is gone: the first record at or after t=0 is now offset 7
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((7, 7_000)));
+    assert_eq!(
+        log.offset_for_timestamp(12_000).unwrap(),
+        Some((12, 12_000))
+    );
+    // the start survives a crash (the checkpoint is written before the answer)
+    drop(log);
+    let mut log = Log::open(dir.path(), small_config(), false, 0).unwrap();
+    assert_eq!(log.log_start_offset(), 7);
+    assert_eq!(log.delete_records_before(20, 20, 0).unwrap(), 20);
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), None);
+}
