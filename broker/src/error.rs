@@ -175,6 +175,9 @@ pub enum BrokerError {
     /// A config key or value is not acceptable.
     #[error("{0}")]
     InvalidConfig(String),
+    /// Background work gave up because the broker is stopping.
+    #[error("{0}")]
+    Interrupted(String),
     /// The topic's configuration forbids the operation (DeleteRecords on a compact-only topic).
     #[error("{0}")]
     PolicyViolation(String),
@@ -203,6 +206,7 @@ impl BrokerError {
             BrokerError::UnknownTopicOrPartition(_) => ErrorCode::UnknownTopicOrPartition,
             BrokerError::InvalidConfig(_) => ErrorCode::InvalidConfig,
             BrokerError::PolicyViolation(_) => ErrorCode::PolicyViolation,
+            BrokerError::Interrupted(_) => ErrorCode::UnknownServerError,
             BrokerError::InvalidTimestamp(_) => ErrorCode::InvalidTimestamp,
             BrokerError::NotEnoughReplicas { .. } => ErrorCode::NotEnoughReplicas,
             BrokerError::Storage { .. } | BrokerError::LogOffline(_) => {

@@ -26,6 +26,7 @@ pub mod error;
 pub mod group;
 pub mod handlers;
 pub mod log;
+pub mod log_cleaner;
 pub mod metadata;
 mod network;
 pub mod partition;

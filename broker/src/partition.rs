@@ -247,6 +247,33 @@ impl Partition {
         Ok(low)
     }
 
+    /// Whether the log wants compaction, and how much.
+    pub fn cleanable(&self, now_ms: i64) -> Option<crate::log::Cleanable> {
+        let hw = *self.high_watermark.borrow();
+        self.log.lock().cleanable(hw, now_ms)
+    }
+
+    /// Compacts the log once; the log lock is held only to plan and to swap segments in, so
+    /// produce and fetch carry on. Blocking.
+    pub fn clean(
+        &self,
+        map: &mut crate::log::OffsetMap,
+        throttle: &crate::log::Throttler,
+        now_ms: i64,
+    ) -> Result<Option<crate::log::CleanStats>> {
+        let hw = *self.high_watermark.borrow();
+        Log::clean_with(
+            |f| {
+                let mut log = self.log.lock();
+                f(&mut log)
+            },
+            hw,
+            map,
+            throttle,
+            now_ms,
+        )
+    }
+
     fn publish_start(&self, log: &Log) {
         self.log_start_offset
             .store(log.log_start_offset(), Ordering::Release);

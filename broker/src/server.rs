@@ -50,6 +50,7 @@ pub struct BrokerHandle {
     state: Arc<BrokerState>,
     shutdown_tx: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    cleaner: crate::log_cleaner::LogCleaner,
     _lock: DirLock,
 }
 
@@ -201,12 +202,14 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         tokio::spawn(retention(Arc::clone(&state))),
         groups.start(),
     ];
+    let cleaner = crate::log_cleaner::LogCleaner::start(&state.replicas, config.cleaner.clone());
     tracing::info!(%addr, dir = %dir.display(), node_id = config.node_id, "broker started");
     Ok(BrokerHandle {
         addr,
         state,
         shutdown_tx,
         tasks,
+        cleaner,
         _lock: lock,
     })
 }
@@ -288,6 +291,11 @@ impl BrokerHandle {
         &self.state
     }
 
+    /// The log cleaner (metrics, and a wake-up for tests and tools).
+    pub fn cleaner(&self) -> &crate::log_cleaner::LogCleaner {
+        &self.cleaner
+    }
+
     /// Stops accepting, closes connections, flushes and closes every log, and leaves the clean
     /// shutdown marker so the next start skips recovery.
     pub async fn shutdown(self) {
@@ -309,9 +317,14 @@ impl BrokerHandle {
             .await;
         let state = Arc::clone(&self.state);
         let dir = state.config.data_dir.clone();
-        let clean = tokio::task::spawn_blocking(move || state.replicas.shutdown())
-            .await
-            .unwrap_or(false);
+        let mut cleaner = self.cleaner;
+        let clean = tokio::task::spawn_blocking(move || {
+            // a pass in progress gives up; its partial file is discarded
+            cleaner.stop();
+            state.replicas.shutdown()
+        })
+        .await
+        .unwrap_or(false);
         if clean {
             if let Err(e) = std::fs::write(dir.join(CLEAN_SHUTDOWN_FILE), b"") {
                 tracing::warn!(error = %e, "cannot write clean shutdown marker");

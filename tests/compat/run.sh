@@ -8,7 +8,8 @@
 #   kcat         Debian's kcat on PATH
 #
 # Starts one broker on a free 127.0.0.1 port with a temporary data dir, runs the kcat, Python
-# (kafka-python, confluent-kafka; test_python.py and the consumer-group tests test_groups.py) and
+# (kafka-python, confluent-kafka; test_python.py, the codec and large-record tests test_codecs.py and
+# the consumer-group tests test_groups.py) and
 # kafkajs (produce_consume.test.js, groups.test.js) suites against it, stops it and removes the data dir
 # on exit. The last line printed is "N passed, M failed" (read by CI); exit status 1 if M > 0.
 set -euo pipefail
@@ -112,10 +113,11 @@ else
 fi
 
 # --- python: kafka-python and confluent-kafka ----------------------------------------------------
-echo "=== python (kafka-python, confluent-kafka) ==="
+echo "=== python (kafka-python, confluent-kafka; test_python.py, test_codecs.py, test_groups.py) ==="
 rc=0
-timeout 300 "$PY" -m pytest -p no:cacheprovider --rootdir "$HERE" -q -rfEsxX \
-    -o junit_family=xunit2 --junitxml="$WORK/pytest.xml" "$HERE/test_python.py" "$HERE/test_groups.py" 2>&1 || rc=$?
+timeout 360 "$PY" -m pytest -p no:cacheprovider --rootdir "$HERE" -q -rfEsxX \
+    -o junit_family=xunit2 --junitxml="$WORK/pytest.xml" \
+    "$HERE/test_python.py" "$HERE/test_codecs.py" "$HERE/test_groups.py" 2>&1 || rc=$?
 if [ -s "$WORK/pytest.xml" ] && read -r t f e s names < <("$PY" - "$WORK/pytest.xml" <<'EOF'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()

@@ -317,7 +317,6 @@ fn walk_batch(
     if header.compression() == 0 {
         return walk_records(body, header, strict, f);
     }
-    let _turn = super::compression::turn(body.len());
     let plain = super::compression::decompress(header.compression(), body)?;
     walk_records(&plain, header, strict, f)
 }

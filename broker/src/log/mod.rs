@@ -12,6 +12,7 @@
 //! or corrupt batch; after a clean shutdown only the tail behind the last index entry is read.
 
 mod batch;
+mod cleaner;
 mod compression;
 mod epoch;
 mod index;
@@ -21,6 +22,7 @@ pub use batch::{
     for_each_record, BatchError, BatchHeader, OwnedRecord, RecordInfo,
     HEADER_LEN as BATCH_HEADER_LEN,
 };
+pub use cleaner::{first_dirty_offset, CleanStats, Cleanable, OffsetMap, Throttler};
 pub use segment::FileSlice;
 
 /// Validates a record batch as a producer sent it (header, sizes, CRC-32C, record framing and
@@ -247,6 +249,7 @@ impl Log {
     pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool, now_ms: i64) -> Result<Log> {
         let io = |e| BrokerError::storage(dir, e);
         std::fs::create_dir_all(dir).map_err(io)?;
+        Log::recover_cleaner_files(dir).map_err(io)?;
         let mut bases = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let name = entry.map_err(io)?.file_name();

@@ -160,6 +160,20 @@ impl Segment {
         &self.log_path
     }
 
+    /// The open log file.
+    pub fn file(&self) -> Arc<File> {
+        Arc::clone(&self.file)
+    }
+
+    /// The base timestamp of the first batch, if the segment has one.
+    pub fn first_batch_timestamp(&self) -> Option<i64> {
+        let mut buf = [0u8; HEADER_LEN];
+        self.read_header(0, &mut buf)
+            .ok()
+            .flatten()
+            .map(|h| h.base_timestamp)
+    }
+
     fn indexes_look_sane(&self) -> io::Result<bool> {
         // An empty (or missing) offset index over more data than one index interval would make
         // every lookup scan the segment from its start: rebuild it.
@@ -451,7 +465,7 @@ impl Segment {
             match std::fs::rename(path, &target) {
                 Ok(()) => out.push(target),
                 // sealed indexes may never have been written
-                Err(e) if e.kind() == io::ErrorKind::NotFound && path != &self.log_path => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound && *path != self.log_path => {}
                 Err(e) => return Err(e),
             }
         }

@@ -588,3 +588,413 @@ fn delete_records_moves_the_start_durably_and_timestamp_lookups_respect_it() {
     assert_eq!(log.delete_records_before(20, 20, 0).unwrap(), 20);
     assert_eq!(log.offset_for_timestamp(0).unwrap(), None);
 }
+
+// ---- compaction ----
+
+/// A batch of keyed records as a client writes them (`None` value: a tombstone).
+fn keyed_batch(recs: &[(String, Option<String>)], ts: i64, codec: i16) -> Vec<u8> {
+    let header = BatchHeader {
+        base_offset: 0,
+        batch_length: 0,
+        partition_leader_epoch: -1,
+        magic: 2,
+        crc: 0,
+        attributes: 0,
+        last_offset_delta: recs.len() as i32 - 1,
+        base_timestamp: ts,
+        max_timestamp: ts,
+        producer_id: -1,
+        producer_epoch: -1,
+        base_sequence: -1,
+        records_count: 0,
+    };
+    let records: Vec<OwnedRecord> = recs
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| OwnedRecord {
+            offset_delta: i as i32,
+            timestamp: ts,
+            key: Some(k.as_bytes().to_vec()),
+            value: v.as_ref().map(|v| v.as_bytes().to_vec()),
+            headers: vec![0],
+        })
+        .collect();
+    let how = batch::Rebuild {
+        codec: Codec {
+            id: codec,
+            level: None,
+        },
+        delete_horizon: None,
+    };
+    batch::rebuild(&header, &records, how).unwrap()
+}
+
+type Rec = (i64, String, Option<String>);
+
+/// Every record from the log start on: `(offset, key, value)`.
+fn records(log: &Log) -> Vec<Rec> {
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let Some(slice) = log.read(offset, 1 << 20, i64::MAX, true).unwrap().slice else {
+            break;
+        };
+        let bytes = slice.read().unwrap();
+        let mut pos = 0;
+        let mut next = offset;
+        while pos + HEADER_LEN <= bytes.len() {
+            let h = BatchHeader::parse(&bytes[pos..]).unwrap();
+            if pos + h.size() > bytes.len() {
+                break;
+            }
+            batch::check_stored(&bytes[pos..pos + h.size()]).unwrap();
+            batch::for_each_record(&bytes[pos..pos + h.size()], &h, |r| {
+                let o = h.base_offset + i64::from(r.offset_delta);
+                if o >= offset {
+                    let s = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+                    out.push((o, s(r.key.unwrap()), r.value.map(s)));
+                }
+                true
+            })
+            .unwrap();
+            next = h.next_offset();
+            pos += h.size();
+        }
+        if next <= offset {
+            break;
+        }
+        offset = next;
+    }
+    out
+}
+
+fn clean(log: &mut Log, map: &mut OffsetMap, now_ms: i64) -> Option<CleanStats> {
+    let cell = parking_lot::Mutex::new(log);
+    Log::clean_with(
+        |f| f(&mut cell.lock()),
+        i64::MAX,
+        map,
+        &Throttler::new(f64::INFINITY),
+        now_ms,
+    )
+    .unwrap()
+}
+
+/// Cleans until a pass changes nothing more (several passes when the map is small).
+fn clean_fully(log: &mut Log, map: &mut OffsetMap, now_ms: i64) {
+    for _ in 0..1000 {
+        let before = records(log);
+        let dirty_left = first_dirty_offset(log.dir()).unwrap_or(0) < log.active().base_offset;
+        clean(log, map, now_ms);
+        if !dirty_left && records(log) == before {
+            return;
+        }
+    }
+    panic!("cleaning does not converge");
+}
+
+fn compact_config() -> LogConfig {
+    LogConfig {
+        compacted: true,
+        delete: false,
+        delete_retention_ms: 1_000,
+        ..small_config()
+    }
+}
+
+#[test]
+fn compaction_keeps_the_latest_value_per_key_and_every_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), compact_config(), true, 0).unwrap();
+    for round in 0..10 {
+        for codec in [0, 4] {
+            let recs: Vec<(String, Option<String>)> = (0..5)
+                .map(|k| (format!("key{k}"), Some(format!("v{round}-{codec}-{k}"))))
+                .collect();
+            log.append_as_leader(&mut keyed_batch(&recs, 1_000, codec), 0, 0)
+                .unwrap();
+        }
+    }
+    let before = records(&log);
+    assert_eq!(before.len(), 100);
+    log.roll(0).unwrap();
+    let mut map = OffsetMap::new(1 << 20, 0.9);
+    let stats = clean(&mut log, &mut map, 0).unwrap();
+    assert_eq!(stats.records_removed, 95);
+    let after = records(&log);
+    assert_eq!(after.len(), 5);
+    for (i, (offset, key, value)) in after.iter().enumerate() {
+        // the last batch (offsets 95..100) holds the latest value of each key, at its offset
+        assert_eq!(*offset, 95 + i as i64);
+        assert_eq!(key, &format!("key{i}"));
+        assert_eq!(value.as_deref(), Some(format!("v9-4-{i}").as_str()));
+        assert_eq!(before.iter().find(|r| r.0 == *offset), Some(&after[i]));
+    }
+    assert_eq!(first_dirty_offset(dir.path()), Some(100));
+    assert_eq!(log.log_end_offset(), 100, "the log end never moves");
+    // a read from the start (offset 0, now in a gap) returns the first record left
+    assert!(log
+        .read(0, 1 << 20, i64::MAX, true)
+        .unwrap()
+        .slice
+        .is_some());
+    // appends carry on after the swap, and a reopen sees the same log
+    log.append_as_leader(
+        &mut keyed_batch(&[("key0".into(), Some("new".into()))], 1, 0),
+        0,
+        0,
+    )
+    .unwrap();
+    log.close().unwrap();
+    drop(log);
+    let log = Log::open(dir.path(), compact_config(), false, 0).unwrap();
+    assert_eq!(records(&log).len(), 6);
+    assert_eq!(log.log_end_offset(), 101);
+}
+
+#[test]
+fn tombstones_go_after_delete_retention_and_min_lag_and_ratio_gate_cleaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), compact_config(), true, 0).unwrap();
+    let put = |log: &mut Log, k: &str, v: Option<&str>| {
+        log.append_as_leader(
+            &mut keyed_batch(&[(k.into(), v.map(String::from))], 5_000, 0),
+            0,
+            0,
+        )
+        .unwrap();
+    };
+    put(&mut log, "a", Some("1"));
+    put(&mut log, "b", Some("1"));
+    put(&mut log, "a", None);
+    log.roll(0).unwrap();
+    // nothing clean yet, all dirty: ratio 1
+    let c = log.cleanable(i64::MAX, 10_000).unwrap();
+    assert_eq!((c.dirty_ratio, c.forced), (1.0, false));
+    let mut map = OffsetMap::new(1 << 20, 0.9);
+    clean(&mut log, &mut map, 10_000);
+    // the tombstone stays (its horizon is stamped: 10s + 1s) and hides a's older value
+    let got = records(&log);
+    assert_eq!(
+        got,
+        vec![(1, "b".into(), Some("1".into())), (2, "a".into(), None)]
+    );
+    assert!(
+        log.cleanable(i64::MAX, 10_500).is_none(),
+        "all clean, horizon not due"
+    );
+    let due = log.cleanable(i64::MAX, 11_001).unwrap();
+    assert!(due.forced, "a passed delete horizon forces a pass");
+    clean(&mut log, &mut map, 11_001);
+    assert_eq!(records(&log), vec![(1, "b".into(), Some("1".into()))]);
+
+    // min.compaction.lag.ms keeps young segments out of reach
+    let mut cfg = compact_config();
+    cfg.min_compaction_lag_ms = 60_000;
+    log.set_config(cfg);
+    put(&mut log, "b", Some("2"));
+    log.roll(0).unwrap();
+    // record timestamps are 5s: young at 30s, old enough at 70s
+    assert!(clean(&mut log, &mut map, 30_000).is_none() || records(&log).len() == 2);
+    assert_eq!(records(&log).len(), 2);
+    clean(&mut log, &mut map, 70_000);
+    assert_eq!(records(&log), vec![(3, "b".into(), Some("2".into()))]);
+
+    // min.cleanable.dirty.ratio: one dirty segment among many clean ones is not enough
+    let mut cfg = compact_config();
+    cfg.min_cleanable_ratio = 0.99;
+    log.set_config(cfg);
+    for i in 0..30 {
+        put(&mut log, &format!("k{i}"), Some("x"));
+    }
+    log.roll(0).unwrap();
+    clean(&mut log, &mut map, 70_000);
+    put(&mut log, "k0", Some("y"));
+    log.roll(0).unwrap();
+    assert!(log.cleanable(i64::MAX, 70_000).is_none());
+    // max.compaction.lag.ms forces it once the dirty records are that old
+    let mut cfg = compact_config();
+    cfg.min_cleanable_ratio = 0.99;
+    cfg.max_compaction_lag_ms = 10_000;
+    log.set_config(cfg);
+    assert!(log.cleanable(i64::MAX, 70_000).unwrap().forced);
+}
+
+#[test]
+fn a_small_offset_map_cleans_in_several_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), compact_config(), true, 0).unwrap();
+    for round in 0..4 {
+        for k in 0..40 {
+            log.append_as_leader(
+                &mut keyed_batch(&[(format!("k{k}"), Some(format!("{round}")))], 1, 0),
+                0,
+                0,
+            )
+            .unwrap();
+        }
+    }
+    log.roll(0).unwrap();
+    // room for 10 keys: each pass covers about 10 batches of the 160
+    let mut map = OffsetMap::new(24 * 10, 1.0);
+    assert_eq!(map.capacity(), 10);
+    let first = clean(&mut log, &mut map, 0).unwrap();
+    assert!(first.cleaned_up_to < 160, "one pass cannot cover 40 keys");
+    clean_fully(&mut log, &mut map, 0);
+    let got = records(&log);
+    assert_eq!(got.len(), 40);
+    assert!(got
+        .iter()
+        .all(|(o, _, v)| *o >= 120 && v.as_deref() == Some("3")));
+}
+
+#[test]
+fn an_interrupted_swap_is_finished_or_discarded_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), compact_config(), true, 0).unwrap();
+    for i in 0..60 {
+        log.append_as_leader(
+            &mut keyed_batch(&[(format!("k{}", i % 7), Some(format!("{i}")))], 1, 0),
+            0,
+            0,
+        )
+        .unwrap();
+    }
+    log.roll(0).unwrap();
+    log.close().unwrap();
+    // a copy of the log before cleaning
+    let before = tempfile::tempdir().unwrap();
+    let copy_dir = |from: &Path, to: &Path| {
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    };
+    copy_dir(dir.path(), before.path());
+    let uncleaned = records(&log);
+    let bases: Vec<i64> = log.segments.keys().copied().collect();
+    let mut map = OffsetMap::new(1 << 20, 0.9);
+    let stats = clean(&mut log, &mut map, 0).unwrap();
+    assert_eq!(
+        stats.groups_swapped,
+        bases.len() - 1,
+        "one group per full segment"
+    );
+    let (first_base, second_base) = (bases[0], bases[1]);
+    // what the log holds once the first group alone is swapped in
+    let cleaned: Vec<Rec> = records(&log)
+        .into_iter()
+        .filter(|r| r.0 < second_base)
+        .chain(uncleaned.iter().filter(|r| r.0 >= second_base).cloned())
+        .collect();
+    assert!(cleaned.len() < uncleaned.len());
+    log.close().unwrap();
+
+    // crash right after the commit point: old segments still there, plus the .swap file
+    let crashed = tempfile::tempdir().unwrap();
+    copy_dir(before.path(), crashed.path());
+    std::fs::copy(
+        dir.path().join(format!("{first_base:020}.log")),
+        crashed
+            .path()
+            .join(format!("{first_base:020}.log.{second_base}.swap")),
+    )
+    .unwrap();
+    let reopened = Log::open(crashed.path(), compact_config(), false, 0).unwrap();
+    assert_eq!(records(&reopened), cleaned);
+
+    // crash before the commit point: the .cleaned file is dropped and the old data stays
+    let early = tempfile::tempdir().unwrap();
+    copy_dir(before.path(), early.path());
+    std::fs::write(
+        early.path().join(format!("{first_base:020}.log.cleaned")),
+        b"junk",
+    )
+    .unwrap();
+    let reopened = Log::open(early.path(), compact_config(), false, 0).unwrap();
+    assert_eq!(records(&reopened).len(), 60);
+    assert_eq!(files_with_suffix(early.path(), ".cleaned"), 0);
+}
+
+#[derive(Debug, Clone)]
+enum Write {
+    Put(u8, u16),
+    Delete(u8),
+    Roll,
+    Clean,
+}
+
+fn write_op() -> impl Strategy<Value = Write> {
+    prop_oneof![
+        6 => (0u8..12, any::<u16>()).prop_map(|(k, v)| Write::Put(k, v)),
+        2 => (0u8..12).prop_map(Write::Delete),
+        1 => Just(Write::Roll),
+        1 => Just(Write::Clean),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random keyed writes, deletes and compactions against a model map: after every pass the
+    /// log replays to the model's state; after a full clean past the tombstones' horizon it holds
+    /// exactly the latest value of each live key, in offset order, at the offsets written.
+    #[test]
+    fn compaction_matches_a_model_map(
+        ops in proptest::collection::vec(write_op(), 1..120),
+        map_keys in 3usize..40,
+        codec in prop_oneof![Just(0i16), Just(2i16), Just(4i16)],
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = compact_config();
+        cfg.segment_bytes = 300;
+        let mut log = Log::open(dir.path(), cfg, true, 0).unwrap();
+        let mut map = OffsetMap::new(24 * map_keys as u64, 1.0);
+        let mut model: BTreeMap<String, String> = BTreeMap::new();
+        let mut written: BTreeMap<i64, (String, Option<String>)> = BTreeMap::new();
+        let now = 1_000;
+        for op in ops {
+            match op {
+                Write::Put(k, v) => {
+                    let (k, v) = (format!("k{k}"), format!("{v}"));
+                    let info = log.append_as_leader(&mut keyed_batch(&[(k.clone(), Some(v.clone()))], 1, codec), 0, 0).unwrap();
+                    written.insert(info.base_offset, (k.clone(), Some(v.clone())));
+                    model.insert(k, v);
+                }
+                Write::Delete(k) => {
+                    let k = format!("k{k}");
+                    let info = log.append_as_leader(&mut keyed_batch(&[(k.clone(), None)], 1, codec), 0, 0).unwrap();
+                    written.insert(info.base_offset, (k.clone(), None));
+                    model.remove(&k);
+                }
+                Write::Roll => log.roll(0).unwrap(),
+                Write::Clean => { clean(&mut log, &mut map, now); }
+            }
+            let got = records(&log);
+            // offsets rise, and every record is the one written at its offset
+            prop_assert!(got.windows(2).all(|w| w[0].0 < w[1].0));
+            for (o, k, v) in &got {
+                prop_assert_eq!(written.get(o), Some(&(k.clone(), v.clone())));
+            }
+            // replaying the log gives the model's table
+            let mut replay = BTreeMap::new();
+            for (_, k, v) in got {
+                match v { Some(v) => { replay.insert(k, v); } None => { replay.remove(&k); } }
+            }
+            prop_assert_eq!(&replay, &model);
+        }
+        log.roll(0).unwrap();
+        clean_fully(&mut log, &mut map, now);
+        clean_fully(&mut log, &mut map, now + 1_000_000);
+        let got = records(&log);
+        let mut expected: Vec<Rec> = model
+            .iter()
+            .map(|(k, v)| {
+                let offset = *written.iter().rev().find(|(_, (wk, _))| wk == k).unwrap().0;
+                (offset, k.clone(), Some(v.clone()))
+            })
+            .collect();
+        expected.sort();
+        prop_assert_eq!(got, expected);
+    }
+}
