@@ -37,6 +37,9 @@ enum Command {
     /// List, describe and delete consumer groups; reset their offsets
     #[command(subcommand)]
     Group(cli::group::GroupCommand),
+    /// Show and change broker configs
+    #[command(subcommand)]
+    Broker(cli::broker::BrokerCommand),
     /// Measure produce, consume and end-to-end performance
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
             Command::Produce(args) => cli::produce::run(args).await,
             Command::Consume(args) => cli::consume::run(args).await,
             Command::Group(cmd) => cli::group::run(cmd).await,
+            Command::Broker(cmd) => cli::broker::run(cmd).await,
             Command::Bench(cmd) => cli::bench::run(cmd).await,
         }
     });

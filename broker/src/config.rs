@@ -410,10 +410,53 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
 pub enum ConfigSource {
     /// Set on the topic.
     TopicConfig = 1,
+    /// Set on this broker at runtime (IncrementalAlterConfigs / AlterConfigs).
+    DynamicBrokerConfig = 2,
+    /// Set at runtime as the default of every broker (the resource named "").
+    DynamicDefaultBrokerConfig = 3,
     /// Set in the broker's properties file or flags.
     StaticBrokerConfig = 4,
     /// Kafka's default.
     DefaultConfig = 5,
+}
+
+/// Broker configs set at runtime, kept in the metadata log: this broker's own and the
+/// cluster-wide defaults. They rank below topic overrides and above the properties file.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Dynamic<'a> {
+    /// Set for this broker.
+    pub broker: Option<&'a BTreeMap<String, String>>,
+    /// Set for every broker.
+    pub default: Option<&'a BTreeMap<String, String>>,
+}
+
+impl Dynamic<'_> {
+    /// No dynamic configs.
+    pub const NONE: Dynamic<'static> = Dynamic {
+        broker: None,
+        default: None,
+    };
+}
+
+/// Whether a broker config may be changed at runtime: the broker-level defaults of topic
+/// configs, which apply to every log without a restart (as Kafka's cluster-wide dynamic
+/// configs do).
+pub fn is_dynamic_broker_config(name: &str) -> bool {
+    TOPIC_CONFIGS.iter().any(|d| d.synonyms.contains(&name))
+}
+
+/// Validates a broker config set at runtime: a known, dynamic key and a value of its kind.
+pub fn validate_dynamic_broker_config(name: &str, value: &str) -> Result<(), String> {
+    let def = BROKER_CONFIGS
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| format!("Unknown broker config name: {name}"))?;
+    if !is_dynamic_broker_config(name) {
+        return Err(format!(
+            "Cannot update these configs dynamically: Set({name})"
+        ));
+    }
+    check_value(name, def.kind, def.allowed, def.min, value)
 }
 
 /// One resolved config value with its provenance.
@@ -829,7 +872,7 @@ impl BrokerConfig {
                 "group.consumer.assignors must name at least one of: uniform, range".into(),
             ));
         }
-        cfg.resolve_log_config(&BTreeMap::new())
+        cfg.resolve_log_config(&BTreeMap::new(), &Dynamic::NONE)
             .map_err(ConfigError)?;
         Ok(cfg)
     }
@@ -851,14 +894,25 @@ impl BrokerConfig {
         &self,
         def: &TopicConfigDef,
         overrides: &BTreeMap<String, String>,
+        dynamic: &Dynamic<'_>,
     ) -> ResolvedConfig {
         let mut synonyms = Vec::new();
         if let Some(v) = overrides.get(def.name) {
             synonyms.push((def.name.to_string(), v.clone(), ConfigSource::TopicConfig));
         }
-        for syn in def.synonyms {
-            if let Some(v) = self.props.get(*syn) {
-                synonyms.push((syn.to_string(), v.clone(), ConfigSource::StaticBrokerConfig));
+        // level by level (dynamic broker, dynamic default, static); within a level the
+        // smaller unit wins (log.retention.ms before .minutes before .hours)
+        let levels = [
+            (dynamic.broker, ConfigSource::DynamicBrokerConfig),
+            (dynamic.default, ConfigSource::DynamicDefaultBrokerConfig),
+            (Some(&self.props), ConfigSource::StaticBrokerConfig),
+        ];
+        for (props, source) in levels {
+            let Some(props) = props else { continue };
+            for syn in def.synonyms {
+                if let Some(v) = props.get(*syn) {
+                    synonyms.push((syn.to_string(), v.clone(), source));
+                }
             }
         }
         // The last synonym of a time config in hours holds Kafka's default, reported as such.
@@ -891,10 +945,11 @@ impl BrokerConfig {
     pub fn resolve_log_config(
         &self,
         overrides: &BTreeMap<String, String>,
+        dynamic: &Dynamic<'_>,
     ) -> Result<LogConfig, String> {
         let value = |name: &str| -> String {
             topic_config_def(name)
-                .map(|d| self.resolve_topic_config(d, overrides).value)
+                .map(|d| self.resolve_topic_config(d, overrides, dynamic).value)
                 .unwrap_or_default()
         };
         let long = |name: &str| -> Result<i64, String> {
@@ -985,9 +1040,15 @@ mod tests {
         assert_eq!(c.listen_addr.to_string(), "127.0.0.1:9092");
         assert_eq!(c.num_partitions, 1);
         assert!(c.auto_create_topics);
-        let log = c.resolve_log_config(&BTreeMap::new()).unwrap();
+        let log = c
+            .resolve_log_config(&BTreeMap::new(), &Dynamic::NONE)
+            .unwrap();
         assert_eq!(log, LogConfig::default());
-        let r = c.resolve_topic_config(topic_config_def("retention.ms").unwrap(), &BTreeMap::new());
+        let r = c.resolve_topic_config(
+            topic_config_def("retention.ms").unwrap(),
+            &BTreeMap::new(),
+            &Dynamic::NONE,
+        );
         assert_eq!(
             (r.value.as_str(), r.source),
             ("604800000", ConfigSource::DefaultConfig)
@@ -999,16 +1060,24 @@ mod tests {
     #[test]
     fn broker_synonyms_and_topic_overrides_take_precedence() {
         let c = cfg(&[("log.retention.hours", "1"), ("log.segment.bytes", "2048")]).unwrap();
-        let r = c.resolve_topic_config(topic_config_def("retention.ms").unwrap(), &BTreeMap::new());
+        let r = c.resolve_topic_config(
+            topic_config_def("retention.ms").unwrap(),
+            &BTreeMap::new(),
+            &Dynamic::NONE,
+        );
         assert_eq!(
             (r.value.as_str(), r.source),
             ("3600000", ConfigSource::StaticBrokerConfig)
         );
         let c = cfg(&[("log.retention.hours", "1"), ("log.retention.ms", "5000")]).unwrap();
-        let r = c.resolve_topic_config(topic_config_def("retention.ms").unwrap(), &BTreeMap::new());
+        let r = c.resolve_topic_config(
+            topic_config_def("retention.ms").unwrap(),
+            &BTreeMap::new(),
+            &Dynamic::NONE,
+        );
         assert_eq!(r.value, "5000", "the smaller unit wins");
         let overrides = BTreeMap::from([("segment.bytes".to_string(), "4096".to_string())]);
-        let log = c.resolve_log_config(&overrides).unwrap();
+        let log = c.resolve_log_config(&overrides, &Dynamic::NONE).unwrap();
         assert_eq!(log.segment_bytes, 4096);
     }
 

@@ -153,6 +153,8 @@ routes! {
     DeleteRecords: DeleteRecordsRequest => handlers::delete_records::handle, 0, 2;
     OffsetForLeaderEpoch: OffsetForLeaderEpochRequest => handlers::offset_for_leader_epoch::handle, 2, 4;
     DescribeConfigs: DescribeConfigsRequest => handlers::describe_configs::handle, 1, 4;
+    AlterConfigs: AlterConfigsRequest => handlers::alter_configs::handle, 0, 2;
+    IncrementalAlterConfigs: IncrementalAlterConfigsRequest => handlers::incremental_alter_configs::handle, 0, 1;
     CreatePartitions: CreatePartitionsRequest => handlers::create_partitions::handle, 0, 3;
     DescribeCluster: DescribeClusterRequest => handlers::describe_cluster::handle, 0, 1;
     FindCoordinator: FindCoordinatorRequest => handlers::find_coordinator::handle, 0, 5;

@@ -100,7 +100,10 @@ impl ReplicaManager {
             let name: Arc<str> = Arc::from(topic.name.as_str());
             // A config that does not resolve (it was validated when set, so this is a bug or a
             // hand-edited log) keeps the previous settings; it never drops the partition.
-            let log_config = match self.config.resolve_log_config(&topic.configs) {
+            let log_config = match self
+                .config
+                .resolve_log_config(&topic.configs, &image.dynamic_configs(node))
+            {
                 Ok(c) => Some(c),
                 Err(e) => {
                     tracing::error!(topic = %topic.name, error = %e, "bad topic config; keeping previous settings");

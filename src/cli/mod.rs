@@ -1,7 +1,9 @@
 //! The subcommands. Client subcommands share [`client`] for connection settings and errors.
 
 pub mod bench;
+pub mod broker;
 pub mod client;
+pub mod config;
 pub mod consume;
 pub mod group;
 pub mod group_bench;

@@ -25,6 +25,34 @@ pub enum TopicCommand {
     Delete(DeleteArgs),
     /// Raise the partition count of a topic
     AddPartitions(AddPartitionsArgs),
+    /// Set or remove topic config overrides (applied at once, no restart)
+    AlterConfig(AlterConfigArgs),
+    /// Delete the records before an offset (moves the log start offset)
+    DeleteRecords(DeleteRecordsArgs),
+}
+
+#[derive(Args)]
+pub struct AlterConfigArgs {
+    /// Topic name
+    pub topic: String,
+    #[command(flatten)]
+    pub changes: super::config::ChangeArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Args)]
+pub struct DeleteRecordsArgs {
+    /// Topic name
+    pub topic: String,
+    /// Partition (default: every partition of the topic)
+    #[arg(long, short = 'p')]
+    pub partition: Option<i32>,
+    /// Delete every record before this offset; -1 means the high watermark (everything)
+    #[arg(long, allow_negative_numbers = true)]
+    pub offset: i64,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Args)]
@@ -167,6 +195,15 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
                 println!("Deleted topic {name}.");
             }
         }
+        TopicCommand::AlterConfig(a) => {
+            if a.changes.is_empty() {
+                bail!("nothing to change: give --set KEY=VALUE and/or --delete KEY");
+            }
+            super::config::alter(&a.connect, super::config::TOPIC, &a.topic, &a.changes).await?;
+            println!("Updated the configs of topic {}.", a.topic);
+            super::config::print(&a.connect, ResourceSpecifier::Topic(&a.topic), true).await?;
+        }
+        TopicCommand::DeleteRecords(a) => delete_records(a).await?,
         TopicCommand::AddPartitions(a) => {
             let client = admin(&a.connect)?;
             let np = NewPartitions::new(&a.topic, a.partitions);
@@ -174,6 +211,61 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
             check(results, &a.connect.bootstrap_server, "add partitions to")?;
             println!("Topic {} now has {} partitions.", a.topic, a.partitions);
         }
+    }
+    Ok(())
+}
+
+async fn delete_records(a: DeleteRecordsArgs) -> anyhow::Result<()> {
+    if a.offset < -1 {
+        bail!(
+            "--offset must be -1 (the high watermark) or an offset, got {}",
+            a.offset
+        );
+    }
+    let client = Arc::new(admin(&a.connect)?);
+    let md = all_metadata(&client, &a.connect).await?;
+    let count = super::client::partition_count(&md, &a.topic)?;
+    let partitions: Vec<i32> = match a.partition {
+        Some(p) if p < 0 || p as usize >= count => {
+            bail!("topic '{}' has no partition {p} (it has {count})", a.topic)
+        }
+        Some(p) => vec![p],
+        None => (0..count as i32).collect(),
+    };
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in &partitions {
+        let offset = if a.offset == -1 {
+            rdkafka::Offset::End
+        } else {
+            rdkafka::Offset::Offset(a.offset)
+        };
+        tpl.add_partition_offset(&a.topic, *p, offset)
+            .map_err(|e| anyhow::anyhow!("bad offset: {e}"))?;
+    }
+    let done = client
+        .delete_records(&tpl, &options(&a.connect))
+        .await
+        .map_err(|e| explain(e, &a.connect.bootstrap_server))?;
+    let mut failed = false;
+    for e in done.elements() {
+        match e.error() {
+            Ok(()) => println!(
+                "Partition {}-{}: low watermark {}",
+                e.topic(),
+                e.partition(),
+                match e.offset() {
+                    rdkafka::Offset::Offset(o) => o.to_string(),
+                    other => format!("{other:?}"),
+                }
+            ),
+            Err(err) => {
+                failed = true;
+                eprintln!("Partition {}-{}: {err}", e.topic(), e.partition());
+            }
+        }
+    }
+    if failed {
+        bail!("some partitions could not be trimmed");
     }
     Ok(())
 }

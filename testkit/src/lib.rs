@@ -8,11 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::protocol::Request;
 use rdkafka::config::ClientConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tributary_broker::{BrokerConfig, BrokerHandle};
 
@@ -152,38 +151,19 @@ impl RawClient {
     /// Reads one response frame (without the size prefix), or `None` if the broker closed
     /// the connection; gives up after 10 s.
     pub async fn read_frame(&mut self) -> std::io::Result<Option<Bytes>> {
-        let read = async {
-            let mut len = [0u8; 4];
-            if self.stream.read_exact(&mut len).await.is_err() {
-                return Ok(None);
-            }
-            let mut buf = vec![0u8; i32::from_be_bytes(len).max(0) as usize];
-            self.stream.read_exact(&mut buf).await?;
-            Ok(Some(Bytes::from(buf)))
-        };
-        tokio::time::timeout(Duration::from_secs(10), read)
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no response in 10 s"))?
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            tributary_broker::wire::read_frame(&mut self.stream),
+        )
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no response in 10 s"))?
     }
 
     /// Encodes a request frame for `req` at `version` with this client's next correlation id.
     pub fn encode<R: Request>(&mut self, req: &R, version: i16) -> Bytes {
         self.correlation += 1;
-        let key = ApiKey::try_from(R::KEY).expect("known key");
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("testkit")));
-        let mut body = BytesMut::new();
-        header
-            .encode(&mut body, key.request_header_version(version))
-            .expect("encode header");
-        req.encode(&mut body, version).expect("encode request");
-        let mut frame = BytesMut::with_capacity(body.len() + 4);
-        frame.put_i32(body.len() as i32);
-        frame.put_slice(&body);
-        frame.freeze()
+        tributary_broker::wire::encode_request(req, version, self.correlation, "testkit")
+            .expect("encode request")
     }
 
     /// Sends `req` at `version` and decodes the answer; `None` if the connection was closed.
@@ -194,18 +174,14 @@ impl RawClient {
     ) -> std::io::Result<Option<R::Response>> {
         let frame = self.encode(req, version);
         self.send_raw(&frame).await?;
-        let Some(mut resp) = self.read_frame().await? else {
+        let Some(resp) = self.read_frame().await? else {
             return Ok(None);
         };
-        let header_version = <R::Response as HeaderVersion>::header_version(version);
-        let header =
-            ResponseHeader::decode(&mut resp, header_version).map_err(std::io::Error::other)?;
+        let (correlation, body) = tributary_broker::wire::decode_response::<R>(resp, version)?;
         assert_eq!(
-            header.correlation_id, self.correlation,
+            correlation, self.correlation,
             "responses come back in order"
         );
-        let body = R::Response::decode(&mut resp, version).map_err(std::io::Error::other)?;
-        assert!(!resp.has_remaining(), "response fully consumed");
         Ok(Some(body))
     }
 }

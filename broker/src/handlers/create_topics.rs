@@ -80,6 +80,8 @@ pub async fn handle(ctx: RequestContext, req: CreateTopicsRequest) -> CreateTopi
         .await
         .into_iter();
     let config = &ctx.state.config;
+    let image = ctx.state.image();
+    let dynamic = image.dynamic_configs(config.node_id);
     let topics = results
         .into_iter()
         .zip(req.topics)
@@ -92,7 +94,7 @@ pub async fn handle(ctx: RequestContext, req: CreateTopicsRequest) -> CreateTopi
                     let configs = TOPIC_CONFIGS
                         .iter()
                         .map(|def| {
-                            let r = config.resolve_topic_config(def, &topic.configs);
+                            let r = config.resolve_topic_config(def, &topic.configs, &dynamic);
                             CreatableTopicConfigs::default()
                                 .with_name(sb(def.name))
                                 .with_value(Some(sb(r.value)))

@@ -6,7 +6,9 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::sb;
-use crate::config::{ConfigSource, ResolvedConfig, BROKER_CONFIGS, TOPIC_CONFIGS};
+use crate::config::{
+    is_dynamic_broker_config, ConfigSource, ResolvedConfig, BROKER_CONFIGS, TOPIC_CONFIGS,
+};
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
 
@@ -73,7 +75,11 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                             .filter(|d| wanted(d.name))
                             .map(|d| {
                                 entry(
-                                    config.resolve_topic_config(d, &topic.configs),
+                                    config.resolve_topic_config(
+                                        d,
+                                        &topic.configs,
+                                        &image.dynamic_configs(config.node_id),
+                                    ),
                                     d.kind as i8,
                                     d.doc,
                                     synonyms,
@@ -89,26 +95,45 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                         .with_error_message(Some(sb(format!("Topic {name} does not exist")))),
                 },
                 BROKER if name.is_empty() || name == config.node_id.to_string() => {
+                    let dynamic = image.dynamic_configs(config.node_id);
+                    // the cluster-default resource ("") lists only the dynamic defaults
+                    let levels = if name.is_empty() {
+                        vec![(dynamic.default, ConfigSource::DynamicDefaultBrokerConfig)]
+                    } else {
+                        vec![
+                            (dynamic.broker, ConfigSource::DynamicBrokerConfig),
+                            (dynamic.default, ConfigSource::DynamicDefaultBrokerConfig),
+                            (Some(&config.props), ConfigSource::StaticBrokerConfig),
+                        ]
+                    };
                     let configs = BROKER_CONFIGS
                         .iter()
                         .filter(|d| wanted(d.name))
                         .filter_map(|d| {
-                            let (value, source) = match config.props.get(d.name) {
-                                Some(v) => (v.clone(), ConfigSource::StaticBrokerConfig),
-                                None if d.default.is_empty() => return None,
-                                None => (d.default.to_string(), ConfigSource::DefaultConfig),
-                            };
-                            // The cluster-default resource ("") lists only dynamic defaults, of which there are none yet.
-                            if name.is_empty() {
-                                return None;
+                            let mut set: Vec<(String, String, ConfigSource)> = levels
+                                .iter()
+                                .filter_map(|(props, source)| {
+                                    (*props)?
+                                        .get(d.name)
+                                        .map(|v| (d.name.to_string(), v.clone(), *source))
+                                })
+                                .collect();
+                            if !name.is_empty() && !d.default.is_empty() {
+                                set.push((
+                                    d.name.to_string(),
+                                    d.default.to_string(),
+                                    ConfigSource::DefaultConfig,
+                                ));
                             }
+                            let (_, value, source) = set.first()?.clone();
                             let r = ResolvedConfig {
                                 name: d.name.to_string(),
-                                value: value.clone(),
+                                value,
                                 source,
-                                synonyms: vec![(d.name.to_string(), value, source)],
+                                synonyms: set,
                             };
-                            Some(entry(r, d.kind as i8, d.doc, synonyms, docs, true))
+                            let read_only = !is_dynamic_broker_config(d.name);
+                            Some(entry(r, d.kind as i8, d.doc, synonyms, docs, read_only))
                         })
                         .collect();
                     base.with_configs(configs)

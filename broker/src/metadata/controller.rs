@@ -319,6 +319,38 @@ impl Controller {
         .unwrap_or_else(|e| vec![Err(e); count])
     }
 
+    /// Changes topic or broker configs (AlterConfigs, IncrementalAlterConfigs), or only
+    /// validates the changes. Answers each resource in order; a resource that fails changes
+    /// nothing, the others still apply.
+    pub async fn alter_configs(
+        &self,
+        changes: Vec<super::ConfigAlteration>,
+        validate_only: bool,
+    ) -> Vec<Result<(), OpError>> {
+        let count = changes.len();
+        self.run(move |image, config| {
+            let mut staged = image.clone();
+            let mut records = Vec::new();
+            let mut answers = Vec::with_capacity(changes.len());
+            for change in &changes {
+                let planned = super::config_change::plan(&staged, config, change);
+                let answer = planned.and_then(|batch| {
+                    staged = staged
+                        .apply(staged.offset + 1, &batch)
+                        .map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
+                    if !validate_only {
+                        records.extend(batch);
+                    }
+                    Ok(())
+                });
+                answers.push(answer);
+            }
+            (records, answers)
+        })
+        .await
+        .unwrap_or_else(|e| vec![Err(e); count])
+    }
+
     /// Raises a topic's partition count to `count`.
     pub async fn create_partitions(
         &self,
@@ -465,7 +497,7 @@ fn plan_topic(
         validate_topic_config(k, v).map_err(|m| (ErrorCode::InvalidConfig, m))?;
     }
     config
-        .resolve_log_config(&spec.configs)
+        .resolve_log_config(&spec.configs, &image.dynamic_configs(config.node_id))
         .map_err(|m| (ErrorCode::InvalidConfig, m))?;
     let topic_id = Uuid::new_v4();
     let mut records = vec![MetadataRecord::Topic {

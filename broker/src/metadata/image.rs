@@ -82,6 +82,14 @@ impl MetadataImage {
         }
     }
 
+    /// The broker configs set at runtime for broker `node` and for every broker.
+    pub fn dynamic_configs(&self, node: i32) -> crate::config::Dynamic<'_> {
+        crate::config::Dynamic {
+            broker: self.broker_configs.get(&Some(node)),
+            default: self.broker_configs.get(&None),
+        }
+    }
+
     /// Looks up a topic by id.
     pub fn topic_by_id(&self, id: &Uuid) -> Option<&Arc<TopicImage>> {
         self.topic_ids.get(id).and_then(|n| self.topics.get(n))

@@ -9,11 +9,13 @@
 //! The image and its apply code know nothing of where the log lives: today a local file
 //! ([`FileMetadataLog`]); later a controller quorum replicates the same records.
 
+mod config_change;
 mod controller;
 mod image;
 mod records;
 mod store;
 
+pub use config_change::{ConfigAlteration, ConfigOp};
 pub use controller::{Controller, TopicSpec};
 pub use image::{MetadataImage, PartitionImage, TopicImage};
 pub use records::{ConfigResource, MetadataRecord};

@@ -1,0 +1,185 @@
+//! Planning config changes (AlterConfigs, IncrementalAlterConfigs): validate the operations
+//! against the current image and turn them into `Config` records.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::image::MetadataImage;
+use super::records::{ConfigResource, MetadataRecord};
+use crate::config::{
+    topic_config_def, validate_dynamic_broker_config, validate_topic_config, BrokerConfig,
+    ConfigType, BROKER_CONFIGS,
+};
+use crate::error::ErrorCode;
+
+/// What to do to one config key (IncrementalAlterConfigs' operations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOp {
+    /// Set the value.
+    Set(String),
+    /// Remove the override, back to the default.
+    Delete,
+    /// Add list items (lists only).
+    Append(String),
+    /// Remove list items (lists only).
+    Subtract(String),
+}
+
+/// The changes to one resource.
+#[derive(Debug, Clone)]
+pub struct ConfigAlteration {
+    /// The topic or broker.
+    pub resource: ConfigResource,
+    /// Key and operation, in request order.
+    pub ops: Vec<(String, ConfigOp)>,
+    /// AlterConfigs (the legacy API): the operations give the whole new set of overrides,
+    /// and every override not named goes.
+    pub replace: bool,
+}
+
+type OpError = (ErrorCode, String);
+
+fn invalid(message: String) -> OpError {
+    (ErrorCode::InvalidConfig, message)
+}
+
+/// The records that make `change` happen, or why it cannot.
+pub(crate) fn plan(
+    image: &MetadataImage,
+    config: &BrokerConfig,
+    change: &ConfigAlteration,
+) -> Result<Vec<MetadataRecord>, OpError> {
+    let current = match &change.resource {
+        ConfigResource::Topic(name) => {
+            &image
+                .topics
+                .get(name)
+                .ok_or_else(|| {
+                    (
+                        ErrorCode::UnknownTopicOrPartition,
+                        format!("Topic {name} does not exist"),
+                    )
+                })?
+                .configs
+        }
+        ConfigResource::Broker(id) => {
+            if let Some(id) = id {
+                if !image.brokers.contains_key(id) && *id != config.node_id {
+                    return Err((ErrorCode::InvalidRequest, format!("Unknown broker id {id}")));
+                }
+            }
+            static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+            image.broker_configs.get(id).unwrap_or(&EMPTY)
+        }
+    };
+    let mut seen = HashSet::new();
+    for (name, _) in &change.ops {
+        if !seen.insert(name.as_str()) {
+            return Err((
+                ErrorCode::InvalidRequest,
+                format!("Error due to duplicate config keys: {name}"),
+            ));
+        }
+    }
+    let topic = matches!(change.resource, ConfigResource::Topic(_));
+    let kind = |name: &str| -> Option<(ConfigType, &'static str)> {
+        if topic {
+            topic_config_def(name).map(|d| (d.kind, d.default))
+        } else {
+            BROKER_CONFIGS
+                .iter()
+                .find(|d| d.name == name)
+                .map(|d| (d.kind, d.default))
+        }
+    };
+    let mut next = if change.replace {
+        BTreeMap::new()
+    } else {
+        current.clone()
+    };
+    for (name, op) in &change.ops {
+        let value = match op {
+            ConfigOp::Delete => {
+                if kind(name).is_none() {
+                    return Err(invalid(unknown(topic, name)));
+                }
+                next.remove(name);
+                continue;
+            }
+            ConfigOp::Set(v) => v.clone(),
+            ConfigOp::Append(items) | ConfigOp::Subtract(items) => {
+                let Some((k, default)) = kind(name) else {
+                    return Err(invalid(unknown(topic, name)));
+                };
+                if k != ConfigType::List {
+                    let verb = if matches!(op, ConfigOp::Append(_)) {
+                        "append"
+                    } else {
+                        "subtract"
+                    };
+                    return Err(invalid(format!(
+                        "Config value {verb} is not allowed for config key: {name}"
+                    )));
+                }
+                let old = next.get(name).map_or(default, String::as_str);
+                let mut list: Vec<String> = split_list(old);
+                let given = split_list(items);
+                if matches!(op, ConfigOp::Append(_)) {
+                    for item in given {
+                        if !list.contains(&item) {
+                            list.push(item);
+                        }
+                    }
+                } else {
+                    list.retain(|item| !given.contains(item));
+                }
+                list.join(",")
+            }
+        };
+        let checked = if topic {
+            validate_topic_config(name, &value)
+        } else {
+            validate_dynamic_broker_config(name, &value)
+        };
+        checked.map_err(invalid)?;
+        next.insert(name.clone(), value);
+    }
+    if let ConfigResource::Topic(_) = change.resource {
+        config
+            .resolve_log_config(&next, &image.dynamic_configs(config.node_id))
+            .map_err(invalid)?;
+    }
+    let mut records = Vec::new();
+    for name in current.keys().filter(|k| !next.contains_key(*k)) {
+        records.push(MetadataRecord::Config {
+            resource: change.resource.clone(),
+            name: name.clone(),
+            value: None,
+        });
+    }
+    for (name, value) in &next {
+        if current.get(name) != Some(value) {
+            records.push(MetadataRecord::Config {
+                resource: change.resource.clone(),
+                name: name.clone(),
+                value: Some(value.clone()),
+            });
+        }
+    }
+    Ok(records)
+}
+
+fn unknown(topic: bool, name: &str) -> String {
+    if topic {
+        format!("Unknown topic config name: {name}")
+    } else {
+        format!("Unknown broker config name: {name}")
+    }
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .map(String::from)
+        .collect()
+}

@@ -1,0 +1,589 @@
+//! Log management against in-process brokers with real clients: compaction, retention,
+//! DeleteRecords, config changes (AlterConfigs, IncrementalAlterConfigs, dynamic broker
+//! configs), recompression and large records.
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
+use kafka_protocol::messages::IncrementalAlterConfigsRequest;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::Compression;
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use tributary_testkit::requests::{fetch, produce};
+use tributary_testkit::{record_batch_with, unique_name, RawClient, TestBroker};
+
+const INVALID_CONFIG: i16 = 40;
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const INVALID_REQUEST: i16 = 42;
+
+fn admin(broker: &TestBroker) -> AdminClient<DefaultClientContext> {
+    broker.client_config().create().unwrap()
+}
+
+async fn create(broker: &TestBroker, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
+    let mut t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for (k, v) in configs {
+        t = t.set(k, v);
+    }
+    let r = admin(broker)
+        .create_topics([&t], &AdminOptions::new())
+        .await
+        .unwrap();
+    r[0].as_ref().unwrap();
+}
+
+/// Produces `(key, value)` pairs (`None` value: a tombstone) to partition 0, in order.
+async fn send(broker: &TestBroker, topic: &str, records: &[(String, Option<String>)], codec: &str) {
+    let producer: FutureProducer = broker
+        .client_config()
+        .set("compression.type", codec)
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    let mut futs = Vec::new();
+    for (k, v) in records {
+        let mut r = FutureRecord::to(topic).partition(0).key(k.as_str());
+        if let Some(v) = v {
+            r = r.payload(v.as_str());
+        }
+        futs.push(producer.send_result(r).map_err(|_| ()).unwrap());
+    }
+    for f in futs {
+        f.await.unwrap().unwrap();
+    }
+}
+
+type Read = Vec<(i64, String, Option<String>)>;
+
+/// Every record of partition 0 from the log start to the end as `(offset, key, value)`.
+fn read_all(broker: &TestBroker, topic: &str) -> Read {
+    let consumer: BaseConsumer = broker
+        .consumer_config()
+        .set("group.id", unique_name("reader"))
+        .set("enable.partition.eof", "true")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let s = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).to_string());
+                out.push((m.offset(), s(m.key()).unwrap_or_default(), s(m.payload())));
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => return out,
+            Some(Err(e)) => panic!("consume failed: {e}"),
+            None => {}
+        }
+    }
+    panic!("no end of partition in 20 s");
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_topic_keeps_the_latest_value_per_key_for_every_client_codec() {
+    let broker = TestBroker::start_with(&[("log.cleaner.backoff.ms", "100")]).await;
+    let topic = unique_name("compacted");
+    create(
+        &broker,
+        &topic,
+        1,
+        &[
+            ("cleanup.policy", "compact"),
+            ("segment.bytes", "4096"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+            ("delete.retention.ms", "0"),
+        ],
+    )
+    .await;
+    let mut model = BTreeMap::new();
+    for (round, codec) in ["none", "gzip", "snappy", "lz4", "zstd"].iter().enumerate() {
+        let recs: Vec<(String, Option<String>)> = (0..40)
+            .map(|k| {
+                let v = (k % 7 != round).then(|| format!("{round}-{k}-{}", "x".repeat(40)));
+                (format!("key-{k:02}"), v)
+            })
+            .collect();
+        for (k, v) in &recs {
+            match v {
+                Some(v) => model.insert(k.clone(), v.clone()),
+                None => model.remove(k),
+            };
+        }
+        send(&broker, &topic, &recs, codec).await;
+    }
+    // a record without a key is refused on a compacted topic, and nothing is written
+    let producer: FutureProducer = broker.client_config().create().unwrap();
+    let refused = producer
+        .send(
+            FutureRecord::<(), str>::to(&topic)
+                .partition(0)
+                .payload("no key"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.0.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::InvalidRecord)
+    );
+    // roll the active segment so that everything is cleanable, then let the cleaner run
+    send(
+        &broker,
+        &topic,
+        &[("roll".into(), Some("x".repeat(4096)))],
+        "none",
+    )
+    .await;
+    model.insert("roll".into(), "x".repeat(4096));
+    let cleaner = broker.handle().cleaner();
+    wait_until("a compaction pass", || {
+        cleaner
+            .metrics()
+            .passes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    })
+    .await;
+    wait_until("tombstones to go and one record per key", || {
+        let got = read_all(&broker, &topic);
+        let keys: std::collections::BTreeSet<_> = got.iter().map(|r| &r.1).collect();
+        keys.len() + 1 >= got.len() && got.iter().all(|r| r.2.is_some() || r.1 == "roll")
+    })
+    .await;
+    let got = read_all(&broker, &topic);
+    // offsets only rise, and replaying the log gives the table the producer wrote
+    assert!(got.windows(2).all(|w| w[0].0 < w[1].0));
+    let mut table = BTreeMap::new();
+    for (_, k, v) in &got {
+        match v {
+            Some(v) => table.insert(k.clone(), v.clone()),
+            None => table.remove(k),
+        };
+    }
+    assert_eq!(table, model);
+    assert!(
+        got.len() < 200,
+        "compaction removed the old values: {}",
+        got.len()
+    );
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_and_delete_records_move_the_start_and_consumers_follow_auto_offset_reset() {
+    let broker = TestBroker::start_with(&[("log.retention.check.interval.ms", "100")]).await;
+    let topic = unique_name("retained");
+    create(&broker, &topic, 1, &[("segment.bytes", "2048")]).await;
+    let recs: Vec<(String, Option<String>)> = (0..100)
+        .map(|i| {
+            (
+                format!("k{i}"),
+                Some(format!("value-{i}-{}", "y".repeat(60))),
+            )
+        })
+        .collect();
+    send(&broker, &topic, &recs, "none").await;
+
+    // DeleteRecords through the admin client
+    let admin = admin(&broker);
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, Offset::Offset(30))
+        .unwrap();
+    let done = admin
+        .delete_records(&tpl, &AdminOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(done.elements()[0].offset(), Offset::Offset(30));
+    assert_eq!(read_all(&broker, &topic).first().map(|r| r.0), Some(30));
+    let mut beyond = TopicPartitionList::new();
+    beyond
+        .add_partition_offset(&topic, 0, Offset::Offset(500))
+        .unwrap();
+    let refused = admin
+        .delete_records(&beyond, &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(
+        refused.elements()[0].error().is_err(),
+        "beyond the high watermark"
+    );
+
+    // a consumer positioned before the start follows auto.offset.reset
+    let consumer: BaseConsumer = broker
+        .consumer_config()
+        .set("group.id", unique_name("g"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    let mut at = TopicPartitionList::new();
+    at.add_partition_offset(&topic, 0, Offset::Offset(5))
+        .unwrap();
+    consumer.assign(&at).unwrap();
+    let first = loop {
+        if let Some(m) = consumer.poll(Duration::from_millis(500)) {
+            break m.unwrap().offset();
+        }
+    };
+    assert_eq!(first, 30, "reset to the new log start offset");
+
+    // retention.ms changed at runtime: old segments go without a restart
+    let change = AlterConfig::new(ResourceSpecifier::Topic(&topic))
+        .set("retention.ms", "1")
+        .set("segment.bytes", "2048");
+    let r = admin
+        .alter_configs([&change], &AdminOptions::new())
+        .await
+        .unwrap();
+    r[0].as_ref().unwrap();
+    wait_until("retention to delete the old segments", || {
+        let (low, high) = consumer
+            .fetch_watermarks(&topic, 0, Duration::from_secs(5))
+            .unwrap();
+        low == high && high == 100
+    })
+    .await;
+    // offsets carry on after everything was deleted (AlterConfigs replaces the whole set)
+    let keep = AlterConfig::new(ResourceSpecifier::Topic(&topic)).set("retention.ms", "600000");
+    let r = admin
+        .alter_configs([&keep], &AdminOptions::new())
+        .await
+        .unwrap();
+    r[0].as_ref().unwrap();
+    let c = describe(&broker, ResourceSpecifier::Topic(&topic)).await;
+    assert_eq!(
+        c["segment.bytes"].1, "Default",
+        "AlterConfigs drops what it does not name"
+    );
+    send(
+        &broker,
+        &topic,
+        &[("after".into(), Some("v".into()))],
+        "none",
+    )
+    .await;
+    assert_eq!(
+        read_all(&broker, &topic),
+        vec![(100, "after".into(), Some("v".into()))]
+    );
+    broker.stop().await;
+}
+
+fn incremental(
+    resource_type: i8,
+    name: &str,
+    ops: &[(&str, i8, Option<&str>)],
+) -> IncrementalAlterConfigsRequest {
+    let configs = ops
+        .iter()
+        .map(|(k, op, v)| {
+            AlterableConfig::default()
+                .with_name(StrBytes::from_string(k.to_string()))
+                .with_config_operation(*op)
+                .with_value(v.map(|v| StrBytes::from_string(v.to_string())))
+        })
+        .collect();
+    IncrementalAlterConfigsRequest::default().with_resources(vec![AlterConfigsResource::default()
+        .with_resource_type(resource_type)
+        .with_resource_name(StrBytes::from_string(name.to_string()))
+        .with_configs(configs)])
+}
+
+async fn describe(
+    broker: &TestBroker,
+    spec: ResourceSpecifier<'_>,
+) -> BTreeMap<String, (String, String)> {
+    let r = admin(broker)
+        .describe_configs([&spec], &AdminOptions::new())
+        .await
+        .unwrap();
+    r.into_iter()
+        .next()
+        .unwrap()
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| {
+            (
+                e.name,
+                (e.value.unwrap_or_default(), format!("{:?}", e.source)),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_alter_configs_validates_persists_and_applies_dynamically() {
+    let mut broker = TestBroker::start().await;
+    let topic = unique_name("configs");
+    create(&broker, &topic, 1, &[]).await;
+    let mut raw = RawClient::connect(&broker.bootstrap()).await.unwrap();
+
+    // set, append, subtract, delete
+    let r = raw
+        .call(
+            &incremental(
+                2,
+                &topic,
+                &[
+                    ("retention.ms", 0, Some("60000")),
+                    ("cleanup.policy", 2, Some("compact")),
+                    ("max.message.bytes", 0, Some("2000000")),
+                ],
+            ),
+            1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        r.responses[0].error_code, 0,
+        "{:?}",
+        r.responses[0].error_message
+    );
+    let c = describe(&broker, ResourceSpecifier::Topic(&topic)).await;
+    assert_eq!(c["cleanup.policy"].0, "delete,compact");
+    assert_eq!(c["retention.ms"], ("60000".into(), "DynamicTopic".into()));
+    let r = raw
+        .call(
+            &incremental(
+                2,
+                &topic,
+                &[
+                    ("cleanup.policy", 3, Some("delete")),
+                    ("max.message.bytes", 1, None),
+                ],
+            ),
+            1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.responses[0].error_code, 0);
+    let c = describe(&broker, ResourceSpecifier::Topic(&topic)).await;
+    assert_eq!(c["cleanup.policy"].0, "compact");
+    assert_eq!(c["max.message.bytes"], ("1048588".into(), "Default".into()));
+
+    // bad input: Kafka's codes, messages naming the key and the allowed values
+    for (ops, code, words) in [
+        (
+            vec![("cleanup.policy", 0, Some("shred"))],
+            INVALID_CONFIG,
+            vec!["cleanup.policy", "compact, delete"],
+        ),
+        (
+            vec![("retention.ms", 0, Some("soon"))],
+            INVALID_CONFIG,
+            vec!["retention.ms", "LONG"],
+        ),
+        (
+            vec![("no.such.config", 0, Some("1"))],
+            INVALID_CONFIG,
+            vec!["no.such.config"],
+        ),
+        (
+            vec![("retention.ms", 2, Some("5"))],
+            INVALID_CONFIG,
+            vec!["append", "retention.ms"],
+        ),
+        (
+            vec![("retention.ms", 0, Some("5")), ("retention.ms", 1, None)],
+            INVALID_REQUEST,
+            vec!["duplicate"],
+        ),
+        (
+            vec![("retention.ms", 9, Some("5"))],
+            INVALID_REQUEST,
+            vec!["operation"],
+        ),
+    ] {
+        let r = raw
+            .call(&incremental(2, &topic, &ops), 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let msg = r.responses[0]
+            .error_message
+            .as_ref()
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        assert_eq!(r.responses[0].error_code, code, "{ops:?}: {msg}");
+        for w in words {
+            assert!(msg.contains(w), "{msg:?} names {w}");
+        }
+    }
+    let r = raw
+        .call(
+            &incremental(2, "no-such-topic", &[("retention.ms", 0, Some("1"))]),
+            1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.responses[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
+
+    // broker dynamic configs: only the dynamic ones, and they feed every topic's defaults
+    let r = raw
+        .call(
+            &incremental(4, "", &[("log.retention.ms", 0, Some("3600000"))]),
+            1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.responses[0].error_code, 0);
+    let r = raw
+        .call(&incremental(4, "1", &[("node.id", 0, Some("3"))]), 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.responses[0].error_code, INVALID_CONFIG);
+    let other = unique_name("defaults");
+    create(&broker, &other, 1, &[]).await;
+    let c = describe(&broker, ResourceSpecifier::Topic(&other)).await;
+    assert_eq!(
+        c["retention.ms"],
+        ("3600000".into(), "DynamicDefaultBroker".into())
+    );
+    let b = describe(&broker, ResourceSpecifier::Broker(1)).await;
+    assert_eq!(
+        b["log.retention.ms"],
+        ("3600000".into(), "DynamicDefaultBroker".into())
+    );
+
+    // everything survives a restart (the metadata log keeps it)
+    drop(raw);
+    broker.restart().await;
+    let c = describe(&broker, ResourceSpecifier::Topic(&topic)).await;
+    assert_eq!(c["cleanup.policy"].0, "compact");
+    assert_eq!(c["retention.ms"].0, "60000");
+    let c = describe(&broker, ResourceSpecifier::Topic(&other)).await;
+    assert_eq!(c["retention.ms"].0, "3600000");
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_compression_type_recompresses_batches_on_write() {
+    let broker = TestBroker::start().await;
+    let topic = unique_name("zstd-topic");
+    create(&broker, &topic, 1, &[("compression.type", "zstd")]).await;
+    let mut raw = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let values: Vec<Vec<u8>> = (0..20)
+        .map(|i| format!("record {i} {}", "z".repeat(100)).into_bytes())
+        .collect();
+    let recs: Vec<tributary_testkit::TestRecord<'_>> = values
+        .iter()
+        .map(|v| (Some(&b"k"[..]), &v[..], 1_700_000_000_000))
+        .collect();
+    let batch = record_batch_with(&recs, Compression::Gzip);
+    let r = raw
+        .call(&produce(&topic, 0, batch), 9)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    let r = raw
+        .call(&fetch(&topic, 0, 0, 100, 1), 12)
+        .await
+        .unwrap()
+        .unwrap();
+    let records = r.responses[0].partitions[0].records.clone().unwrap();
+    // attributes' low 3 bits: the codec, 4 = zstd
+    assert_eq!(records[21..23][1] & 0x07, 4, "stored as the topic's codec");
+    // and every client reads it back
+    let got = read_all(&broker, &topic);
+    assert_eq!(got.len(), 20);
+    assert_eq!(
+        got[19].2.as_deref(),
+        Some(std::str::from_utf8(&values[19]).unwrap())
+    );
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_megabyte_records_pass_with_raised_limits_and_are_refused_by_default() {
+    let broker = TestBroker::start().await;
+    let big = unique_name("big");
+    create(&broker, &big, 1, &[("max.message.bytes", "15728640")]).await;
+    let value: Vec<u8> = (0..10 * 1024 * 1024u32)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let producer: FutureProducer = broker
+        .client_config()
+        .set("message.max.bytes", "16000000")
+        .create()
+        .unwrap();
+    producer
+        .send(
+            FutureRecord::to(&big).partition(0).key("k").payload(&value),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    let consumer: BaseConsumer = broker
+        .consumer_config()
+        .set("group.id", unique_name("g"))
+        .set("fetch.max.bytes", "16000000")
+        .set("max.partition.fetch.bytes", "16000000")
+        .set("receive.message.max.bytes", "17000000")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&big, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let got = loop {
+        if let Some(m) = consumer.poll(Duration::from_millis(500)) {
+            break m.unwrap().payload().unwrap().to_vec();
+        }
+    };
+    assert!(got == value, "the 10 MB record comes back whole");
+
+    let small = unique_name("default-limit");
+    create(&broker, &small, 1, &[]).await;
+    let refused = producer
+        .send(
+            FutureRecord::to(&small)
+                .partition(0)
+                .key("k")
+                .payload(&value[..2 << 20]),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.0.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::MessageSizeTooLarge)
+    );
+    let (low, high) = consumer
+        .fetch_watermarks(&small, 0, Duration::from_secs(5))
+        .unwrap();
+    assert_eq!((low, high), (0, 0), "nothing was written");
+    broker.stop().await;
+}
