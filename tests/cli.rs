@@ -373,3 +373,144 @@ fn group_list_describe_reset_and_delete() {
     assert!(!gone.status.success());
     assert!(String::from_utf8_lossy(&gone.stderr).contains("does not exist"));
 }
+
+fn fails_with(out: &Output, words: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "should fail: {err}");
+    for w in words {
+        assert!(err.contains(w), "{err:?} should name {w}");
+    }
+}
+
+#[test]
+fn alter_configs_delete_records_and_broker_configs() {
+    let s = server();
+    let b = s.bootstrap.as_str();
+    ok(&run(&["topic", "create", "logs", "-p", "1", "-b", b], None));
+    let lines: String = (0..50).map(|i| format!("k{i}:v{i}\n")).collect();
+    ok(&run(
+        &["produce", "logs", "--key-separator", ":", "-b", b],
+        Some(&lines),
+    ));
+
+    let out = ok(&run(
+        &[
+            "topic",
+            "alter-config",
+            "logs",
+            "--set",
+            "retention.ms=3600000",
+            "--set",
+            "cleanup.policy=compact,delete",
+            "-b",
+            b,
+        ],
+        None,
+    ));
+    assert!(out.contains("retention.ms=3600000"), "{out}");
+    let described = ok(&run(
+        &["topic", "describe", "logs", "--configs", "-b", b],
+        None,
+    ));
+    assert!(
+        described.contains("cleanup.policy=compact,delete"),
+        "{described}"
+    );
+    let out = ok(&run(
+        &[
+            "topic",
+            "alter-config",
+            "logs",
+            "--delete",
+            "retention.ms",
+            "-b",
+            b,
+        ],
+        None,
+    ));
+    assert!(!out.contains("retention.ms"), "back to the default: {out}");
+    fails_with(
+        &run(
+            &[
+                "topic",
+                "alter-config",
+                "logs",
+                "--set",
+                "cleanup.policy=shred",
+                "-b",
+                b,
+            ],
+            None,
+        ),
+        &["cleanup.policy", "compact, delete"],
+    );
+    fails_with(
+        &run(&["topic", "alter-config", "logs", "-b", b], None),
+        &["nothing to change"],
+    );
+
+    let out = ok(&run(
+        &[
+            "topic",
+            "delete-records",
+            "logs",
+            "--partition",
+            "0",
+            "--offset",
+            "20",
+            "-b",
+            b,
+        ],
+        None,
+    ));
+    assert!(out.contains("low watermark 20"), "{out}");
+    let consumed = ok(&run(
+        &[
+            "consume",
+            "logs",
+            "--from-beginning",
+            "--exit-at-end",
+            "-b",
+            b,
+        ],
+        None,
+    ));
+    assert_eq!(consumed.lines().count(), 30, "{consumed}");
+    fails_with(
+        &run(
+            &[
+                "topic",
+                "delete-records",
+                "logs",
+                "--offset",
+                "500",
+                "-b",
+                b,
+            ],
+            None,
+        ),
+        &["OffsetOutOfRange"],
+    );
+
+    let out = ok(&run(
+        &[
+            "broker",
+            "config",
+            "--set",
+            "log.retention.hours=24",
+            "-b",
+            b,
+        ],
+        None,
+    ));
+    assert!(
+        out.contains("log.retention.hours=24\t(DynamicBroker)"),
+        "{out}"
+    );
+    fails_with(
+        &run(&["broker", "config", "--set", "node.id=7", "-b", b], None),
+        &["node.id", "dynamically"],
+    );
+    let all = ok(&run(&["broker", "config", "-b", b], None));
+    assert!(all.contains("node.id=1\t(Default, read-only)"), "{all}");
+}

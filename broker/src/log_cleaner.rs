@@ -178,14 +178,17 @@ fn clean_one(shared: &Shared, p: &Arc<Partition>, map: &mut OffsetMap, throttle:
                 .fetch_add(stats.bytes_written, Ordering::Relaxed);
             m.records_removed
                 .fetch_add(stats.records_removed, Ordering::Relaxed);
+            let ms = started.elapsed().as_millis() as u64;
             tracing::info!(
                 topic = %p.topic,
                 partition = p.index,
+                cleaned = stats.bytes_cleaned,
+                mb_per_sec = format!("{:.1}", stats.bytes_cleaned as f64 / 1e3 / ms.max(1) as f64),
                 read = stats.bytes_read,
                 written = stats.bytes_written,
                 removed = stats.records_removed,
                 cleaned_up_to = stats.cleaned_up_to,
-                ms = started.elapsed().as_millis() as u64,
+                ms,
                 "log cleaned"
             );
         }

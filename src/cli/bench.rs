@@ -55,6 +55,45 @@ pub struct ProducerOpts {
     /// Compression: none, gzip, snappy, lz4, zstd
     #[arg(long, default_value = "none")]
     pub compression: String,
+    /// Key records with this many distinct keys (`key-0` ... round robin); 0: no keys
+    #[arg(long, default_value_t = 0)]
+    pub keys: u64,
+    /// Values of text-like bytes (compress about 2-3x, like logs or JSON) instead of one
+    /// repeated byte (which every codec shrinks to nothing)
+    #[arg(long)]
+    pub text_values: bool,
+}
+
+/// A block of text-like bytes (words of a small vocabulary, pseudo-random order) that record
+/// values are cut from, so that codecs see data with a realistic ratio.
+fn text_block(len: usize) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "order", "user", "id", "amount", "status", "created", "shipped", "\"eur\"", "true",
+        "false", "null", "{", "}", "42", "1970", "paris", "tokyo", "kafka", "stream", "event",
+    ];
+    let mut out = Vec::with_capacity(len + 16);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(WORDS[(x % WORDS.len() as u64) as usize].as_bytes());
+        out.push(if x & 0x100 == 0 { b' ' } else { b',' });
+        if x & 0xf000 == 0 {
+            out.extend_from_slice(format!("{}", x % 100_000).as_bytes());
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// The value of record `i`: `size` bytes, from `block` when text values are wanted.
+fn value_of<'a>(block: &'a [u8], fill: &'a [u8], size: usize, i: u64) -> &'a [u8] {
+    if block.is_empty() {
+        return fill;
+    }
+    let start = (i.wrapping_mul(7919) as usize) % (block.len() - size).max(1);
+    &block[start..start + size]
 }
 
 #[derive(Args)]
@@ -214,13 +253,27 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
 
 fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
     let (p, start) = producer(&b.connect, &b.producer)?;
-    let value = vec![b'x'; b.producer.record_size];
+    let size = b.producer.record_size;
+    let fill = vec![b'x'; size];
+    let block = if b.producer.text_values {
+        text_block(size + (1 << 20))
+    } else {
+        Vec::new()
+    };
     let deadline = b.duration_secs.map(|s| *start + Duration::from_secs(s));
     let mut sent = 0u64;
+    let mut key = String::new();
     while sent < b.records && deadline.is_none_or(|d| Instant::now() < d) {
         let ns = start.elapsed().as_nanos() as usize;
-        let record =
-            BaseRecord::<(), [u8], usize>::with_opaque_to(&b.producer.topic, ns).payload(&value);
+        let value = value_of(&block, &fill, size, sent);
+        let mut record =
+            BaseRecord::<str, [u8], usize>::with_opaque_to(&b.producer.topic, ns).payload(value);
+        if b.producer.keys > 0 {
+            use std::fmt::Write;
+            key.clear();
+            let _ = write!(key, "key-{}", sent % b.producer.keys);
+            record = record.key(key.as_str());
+        }
         match p.send(record) {
             Ok(()) => sent += 1,
             Err((e, _))

@@ -220,6 +220,8 @@ pub struct CleanStats {
     pub bytes_read: u64,
     /// Bytes written to cleaned segments.
     pub bytes_written: u64,
+    /// Size of the segments rewritten (the log cleaned).
+    pub bytes_cleaned: u64,
     /// Records dropped.
     pub records_removed: u64,
     /// Segment groups swapped in.
@@ -233,7 +235,7 @@ pub struct CleanStats {
 struct Producers {
     /// Per producer id: its markers in offset order, `(offset, is_abort)`.
     markers: HashMap<i64, Vec<(i64, bool)>>,
-    /// Per producer id: the last offset of its last batch in the log.
+    /// Per producer id: the last offset of its last data batch in the log.
     last_batch: HashMap<i64, i64>,
 }
 
@@ -316,13 +318,18 @@ fn marker_is_abort(bytes: &[u8], header: &BatchHeader) -> bool {
 }
 
 impl Log {
-    /// The cleaner checkpoint: first dirty offset and the earliest delete horizon stamped.
-    fn cleaner_checkpoint(&self) -> (i64, Option<i64>) {
-        let text = std::fs::read_to_string(self.dir.join(CHECKPOINT_FILE)).unwrap_or_default();
+    /// Reads the cleaner checkpoint of `dir`: first dirty offset and the earliest delete
+    /// horizon stamped (kept in memory by the log after open).
+    pub(crate) fn read_cleaner_checkpoint(dir: &Path) -> (i64, Option<i64>) {
+        let text = std::fs::read_to_string(dir.join(CHECKPOINT_FILE)).unwrap_or_default();
         let mut parts = text.split_whitespace().map(|p| p.parse::<i64>().ok());
         let first = parts.next().flatten().unwrap_or(0);
         let horizon = parts.next().flatten();
         (first, horizon)
+    }
+
+    fn cleaner_checkpoint(&self) -> (i64, Option<i64>) {
+        self.cleaner_state
     }
 
     fn write_cleaner_checkpoint(&mut self, first_dirty: i64, horizon: Option<i64>) -> Result<()> {
@@ -334,6 +341,7 @@ impl Log {
         if let Err(e) = write_atomically(&path, text.as_bytes()) {
             return Err(self.fail(path, e));
         }
+        self.cleaner_state = (first_dirty, horizon);
         Ok(())
     }
 
@@ -457,7 +465,7 @@ impl Log {
         let Some(&(base, _)) = replaced.first() else {
             return Ok(false);
         };
-        if !unchanged {
+        if !unchanged || self.deleted || self.offline {
             let _ = std::fs::remove_file(cleaned);
             return Ok(false);
         }
@@ -529,6 +537,7 @@ impl Log {
                 return Err(e);
             }
             let replaced: Vec<(i64, u64)> = group.iter().map(|s| (s.base, s.size)).collect();
+            stats.bytes_cleaned += replaced.iter().map(|(_, size)| size).sum::<u64>();
             let mut swapped = false;
             lock(&mut |log: &mut Log| {
                 swapped = log.swap_in(&replaced, &cleaned, end, now_ms)?;
@@ -681,8 +690,10 @@ fn scan_producers(
             throttle.spent(HEADER_LEN);
             stats.bytes_read += HEADER_LEN as u64;
             if header.producer_id >= 0 {
-                p.last_batch
-                    .insert(header.producer_id, header.last_offset());
+                if !header.is_control() {
+                    p.last_batch
+                        .insert(header.producer_id, header.last_offset());
+                }
                 if header.is_control() {
                     let mut bytes = vec![0u8; size as usize];
                     view.file
@@ -823,13 +834,10 @@ impl Pass<'_> {
                 return out.keep(bytes, None, throttle);
             }
             // a marker with no data left is kept until its horizon, then goes
+            // (a marker never counts as a producer's last batch: Kafka keeps its last data batch)
             return match header.delete_horizon() {
                 Some(_) if horizon_passed => {
                     out.removed += header.records_count.max(0) as u64;
-                    if last_of_producer {
-                        let empty = batch::rebuild(header, &[], same_codec(header, None))?;
-                        return out.keep(&empty, None, throttle);
-                    }
                     Ok(true)
                 }
                 Some(h) => out.keep(bytes, Some(h), throttle),

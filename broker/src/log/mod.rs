@@ -221,6 +221,8 @@ pub struct Log {
     /// Files of deleted segments (renamed `*.deleted`) and when `file.delete.delay.ms` lets
     /// them go.
     doomed_files: Vec<(i64, PathBuf)>,
+    /// The cleaner checkpoint: first dirty offset, earliest delete horizon stamped.
+    cleaner_state: (i64, Option<i64>),
 }
 
 /// Suffix of segment files waiting out `file.delete.delay.ms`.
@@ -311,6 +313,7 @@ impl Log {
             offline: false,
             deleted: false,
             doomed_files: Vec::new(),
+            cleaner_state: Log::read_cleaner_checkpoint(dir),
         };
         if log.segments.is_empty() {
             let base = log_start_file.max(0);

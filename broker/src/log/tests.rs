@@ -998,3 +998,148 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// A batch from producer `pid`: transactional data, or a control marker (`Some(commit)`).
+fn producer_batch(pid: i64, marker: Option<bool>, recs: &[(&str, &str)]) -> Vec<u8> {
+    let control = marker.is_some();
+    let header = BatchHeader {
+        base_offset: 0,
+        batch_length: 0,
+        partition_leader_epoch: -1,
+        magic: 2,
+        crc: 0,
+        attributes: if control { 0x30 } else { 0x10 },
+        last_offset_delta: if control { 0 } else { recs.len() as i32 - 1 },
+        base_timestamp: 1,
+        max_timestamp: 1,
+        producer_id: pid,
+        producer_epoch: 0,
+        base_sequence: if control { -1 } else { 0 },
+        records_count: 0,
+    };
+    let records: Vec<OwnedRecord> = match marker {
+        // key: version 0, type (0 abort, 1 commit); value: version 0, coordinator epoch 0
+        Some(commit) => vec![OwnedRecord {
+            offset_delta: 0,
+            timestamp: 1,
+            key: Some(vec![0, 0, 0, u8::from(commit)]),
+            value: Some(vec![0; 6]),
+            headers: vec![0],
+        }],
+        None => recs
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| OwnedRecord {
+                offset_delta: i as i32,
+                timestamp: 1,
+                key: Some(k.as_bytes().to_vec()),
+                value: Some(v.as_bytes().to_vec()),
+                headers: vec![0],
+            })
+            .collect(),
+    };
+    let how = batch::Rebuild {
+        codec: Codec { id: 0, level: None },
+        delete_horizon: None,
+    };
+    batch::rebuild(&header, &records, how).unwrap()
+}
+
+/// Appends as the broker does for its own writes (control batches included).
+fn append_any(log: &mut Log, mut b: Vec<u8>) {
+    let (header, summary) = batch::validate_produced(&b).unwrap();
+    log.append_validated(&mut b, Validated { header, summary }, 0, 0)
+        .unwrap();
+}
+
+/// Every batch: `(base offset, producer id, control, record count)`.
+fn batches(log: &Log) -> Vec<(i64, i64, bool, i32)> {
+    let mut out = Vec::new();
+    for seg in log.segments.values() {
+        let bytes = seg.read_batch(0, seg.size as usize).unwrap();
+        let mut pos = 0;
+        while pos + HEADER_LEN <= bytes.len() {
+            let h = BatchHeader::parse(&bytes[pos..]).unwrap();
+            out.push((
+                h.base_offset,
+                h.producer_id,
+                h.is_control(),
+                h.records_count,
+            ));
+            pos += h.size();
+        }
+    }
+    out
+}
+
+#[test]
+fn compaction_drops_aborted_data_and_markers_of_finished_transactions_as_kafka_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), compact_config(), true, 0).unwrap();
+    append_any(
+        &mut log,
+        producer_batch(7, None, &[("k1", "a1"), ("k2", "a2")]),
+    ); // 0-1
+    append_any(&mut log, producer_batch(8, None, &[("k3", "aborted")])); // 2
+    append_any(&mut log, producer_batch(8, Some(false), &[])); // 3: abort
+    append_any(&mut log, producer_batch(7, Some(true), &[])); // 4: commit
+    log.append_as_leader(
+        &mut keyed_batch(&[("k1".into(), Some("new".into()))], 1, 0),
+        0,
+        0,
+    )
+    .unwrap(); // 5
+    log.roll(0).unwrap();
+    let mut map = OffsetMap::new(1 << 20, 0.9);
+    clean(&mut log, &mut map, 0);
+    // aborted data is gone, its producer's batch kept empty (its last data batch); the commit
+    // marker stays while k2 of its transaction is left; the abort marker waits for its horizon
+    assert_eq!(
+        batches(&log),
+        vec![
+            (0, 7, false, 1),
+            (2, 8, false, 0),
+            (3, 8, true, 1),
+            (4, 7, true, 1),
+            (5, -1, false, 1)
+        ]
+    );
+    let data: Vec<(i64, String)> = records(&log)
+        .into_iter()
+        .filter(|r| r.1.starts_with('k'))
+        .map(|r| (r.0, r.2.unwrap()))
+        .collect();
+    assert_eq!(data, vec![(1, "a2".to_string()), (5, "new".to_string())]);
+
+    // k2 overwritten: the transaction has no data left, so its marker gets a horizon too
+    log.append_as_leader(
+        &mut keyed_batch(&[("k2".into(), Some("new".into()))], 1, 0),
+        0,
+        0,
+    )
+    .unwrap(); // 6
+    log.roll(0).unwrap();
+    clean(&mut log, &mut map, 0);
+    assert_eq!(
+        batches(&log),
+        vec![
+            (0, 7, false, 0),
+            (2, 8, false, 0),
+            (3, 8, true, 1),
+            (4, 7, true, 1),
+            (5, -1, false, 1),
+            (6, -1, false, 1)
+        ]
+    );
+    // past delete.retention.ms both markers go; the empty batches keep the producers' sequences
+    clean(&mut log, &mut map, 5_000);
+    assert_eq!(
+        batches(&log),
+        vec![
+            (0, 7, false, 0),
+            (2, 8, false, 0),
+            (5, -1, false, 1),
+            (6, -1, false, 1)
+        ]
+    );
+}
