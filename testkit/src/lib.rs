@@ -259,14 +259,28 @@ pub fn free_port() -> u16 {
 impl ServerProcess {
     /// Starts `binary server` on `port` with `data_dir` and waits until it listens (30 s max).
     pub fn start(binary: &str, data_dir: &Path, port: u16) -> ServerProcess {
-        let child = std::process::Command::new(binary)
-            .args([
-                "server",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(data_dir)
+        Self::start_with(binary, data_dir, port, &[])
+    }
+
+    /// [`ServerProcess::start`] with broker properties, e.g. `("log.cleaner.backoff.ms", "50")`.
+    pub fn start_with(
+        binary: &str,
+        data_dir: &Path,
+        port: u16,
+        props: &[(&str, &str)],
+    ) -> ServerProcess {
+        let mut cmd = std::process::Command::new(binary);
+        cmd.args([
+            "server",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data_dir);
+        for (k, v) in props {
+            cmd.arg("--override").arg(format!("{k}={v}"));
+        }
+        let child = cmd
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
