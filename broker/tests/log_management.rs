@@ -587,3 +587,54 @@ async fn ten_megabyte_records_pass_with_raised_limits_and_are_refused_by_default
     assert_eq!((low, high), (0, 0), "nothing was written");
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_consumer_offsets_still_load_after_a_restart() {
+    use rdkafka::consumer::CommitMode;
+    let mut broker = TestBroker::start_with(&[
+        ("offsets.topic.num.partitions", "1"),
+        ("offsets.topic.segment.bytes", "2048"),
+        ("log.cleaner.backoff.ms", "100"),
+        ("log.cleaner.min.cleanable.ratio", "0.01"),
+    ])
+    .await;
+    let topic = unique_name("committed");
+    create(&broker, &topic, 1, &[]).await;
+    let group = unique_name("g");
+    let consumer: BaseConsumer = broker
+        .consumer_config()
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    for offset in 1..=300 {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, 0, Offset::Offset(offset))
+            .unwrap();
+        consumer.commit(&tpl, CommitMode::Sync).unwrap();
+    }
+    drop(consumer);
+    let cleaner = broker.handle().cleaner();
+    wait_until("__consumer_offsets to be compacted", || {
+        cleaner
+            .metrics()
+            .records_removed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 100
+    })
+    .await;
+    broker.restart().await;
+    let consumer: BaseConsumer = broker
+        .consumer_config()
+        .set("group.id", &group)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(&topic, 0);
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(committed.elements()[0].offset(), Offset::Offset(300));
+    drop(consumer);
+    broker.stop().await;
+}

@@ -620,9 +620,16 @@ fn build_offset_map(
 ) -> Result<i64> {
     let mut map_end = plan.first_uncleanable;
     let mut full = false;
-    for view in &plan.segments {
+    for (i, view) in plan.segments.iter().enumerate() {
         if full {
             break;
+        }
+        let end = plan
+            .segments
+            .get(i + 1)
+            .map_or(plan.first_uncleanable, |s| s.base);
+        if end <= plan.first_dirty {
+            continue; // cleaned before: nothing of it goes into the map
         }
         stats.bytes_read += for_each_batch(view, 0, throttle, |_, header, bytes| {
             if header.next_offset() <= plan.first_dirty {
