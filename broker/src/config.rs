@@ -896,49 +896,107 @@ impl BrokerConfig {
         overrides: &BTreeMap<String, String>,
         dynamic: &Dynamic<'_>,
     ) -> ResolvedConfig {
+        let levels = self.levels(dynamic);
+        // the value: the topic override, else level by level (dynamic broker, dynamic
+        // default, static) the first synonym set, the smaller unit winning within a level
+        let set = overrides
+            .get(def.name)
+            .map(|v| (def.name, v.clone()))
+            .or_else(|| {
+                levels.iter().find_map(|(props, _)| {
+                    def.synonyms
+                        .iter()
+                        .find_map(|syn| props.get(*syn).map(|v| (*syn, v.clone())))
+                })
+            });
+        let value = match set {
+            None => def.default.to_string(),
+            Some((name, v)) if name == def.name => v,
+            Some((name, v)) => match (synonym_scale(name), v.trim().parse::<i64>()) {
+                (scale, Ok(n)) if scale > 1 && n >= 0 => n.saturating_mul(scale).to_string(),
+                _ => v,
+            },
+        };
+        // the synonyms and source as Kafka's ConfigHelper reports them
         let mut synonyms = Vec::new();
         if let Some(v) = overrides.get(def.name) {
             synonyms.push((def.name.to_string(), v.clone(), ConfigSource::TopicConfig));
         }
-        // level by level (dynamic broker, dynamic default, static); within a level the
-        // smaller unit wins (log.retention.ms before .minutes before .hours)
-        let levels = [
-            (dynamic.broker, ConfigSource::DynamicBrokerConfig),
-            (dynamic.default, ConfigSource::DynamicDefaultBrokerConfig),
-            (Some(&self.props), ConfigSource::StaticBrokerConfig),
-        ];
-        for (props, source) in levels {
-            let Some(props) = props else { continue };
-            for syn in def.synonyms {
-                if let Some(v) = props.get(*syn) {
-                    synonyms.push((syn.to_string(), v.clone(), source));
-                }
-            }
+        if let Some(primary) = def.synonyms.first() {
+            synonyms.extend(self.broker_synonyms(primary, dynamic));
         }
-        // The last synonym of a time config in hours holds Kafka's default, reported as such.
-        synonyms.push((
-            def.synonyms.last().copied().unwrap_or(def.name).to_string(),
-            default_in_synonym_unit(def),
-            ConfigSource::DefaultConfig,
-        ));
-        let (first_name, first_value, source) = synonyms[0].clone();
-        let value = if first_name == def.name {
-            first_value
-        } else {
-            match (
-                synonym_scale(&first_name),
-                first_value.trim().parse::<i64>(),
-            ) {
-                (scale, Ok(n)) if scale > 1 && n >= 0 => n.saturating_mul(scale).to_string(),
-                _ => first_value,
-            }
-        };
+        let source = synonyms
+            .first()
+            .map_or(ConfigSource::DefaultConfig, |s| s.2);
         ResolvedConfig {
             name: def.name.to_string(),
             value,
             source,
             synonyms,
         }
+    }
+
+    /// The levels a broker setting can come from, highest precedence first (Kafka's own
+    /// defaults not included).
+    fn levels<'a>(
+        &'a self,
+        dynamic: &Dynamic<'a>,
+    ) -> Vec<(&'a BTreeMap<String, String>, ConfigSource)> {
+        [
+            (dynamic.broker, ConfigSource::DynamicBrokerConfig),
+            (dynamic.default, ConfigSource::DynamicDefaultBrokerConfig),
+            (Some(&self.props), ConfigSource::StaticBrokerConfig),
+        ]
+        .into_iter()
+        .filter_map(|(p, s)| p.map(|p| (p, s)))
+        .collect()
+    }
+
+    /// The synonyms of broker config `name` as Kafka's `ConfigHelper.configSynonyms` lists
+    /// them: level by level (dynamic broker, dynamic default, static, default), each of
+    /// `name`'s synonyms that is set there, then everything before the first entry for `name`
+    /// itself dropped. (So `log.retention.hours` alone is not listed for `log.retention.ms`,
+    /// exactly as Kafka answers.)
+    pub fn broker_synonyms(
+        &self,
+        name: &str,
+        dynamic: &Dynamic<'_>,
+    ) -> Vec<(String, String, ConfigSource)> {
+        let names: &[&str] = match name {
+            "log.roll.ms" => &["log.roll.ms", "log.roll.hours"],
+            "log.roll.jitter.ms" => &["log.roll.jitter.ms", "log.roll.jitter.hours"],
+            "log.flush.interval.ms" => {
+                &["log.flush.interval.ms", "log.flush.scheduler.interval.ms"]
+            }
+            "log.retention.ms" => &[
+                "log.retention.ms",
+                "log.retention.minutes",
+                "log.retention.hours",
+            ],
+            _ => std::slice::from_ref(&name),
+        };
+        let mut out = Vec::new();
+        for (props, source) in self.levels(dynamic) {
+            for n in names {
+                if let Some(v) = props.get(*n) {
+                    out.push((n.to_string(), v.clone(), source));
+                }
+            }
+        }
+        for n in names {
+            if let Some(d) = BROKER_CONFIGS
+                .iter()
+                .find(|d| d.name == *n && !d.default.is_empty())
+            {
+                out.push((
+                    n.to_string(),
+                    d.default.to_string(),
+                    ConfigSource::DefaultConfig,
+                ));
+            }
+        }
+        let first = out.iter().position(|s| s.0 == name).unwrap_or(out.len());
+        out.split_off(first)
     }
 
     /// Resolves every setting the log needs for a topic with these overrides.
@@ -1008,19 +1066,6 @@ impl BrokerConfig {
     }
 }
 
-/// Kafka's default for a topic config, expressed in the unit of its last broker synonym
-/// (`log.retention.hours` = 168), which is how Kafka reports the default synonym.
-fn default_in_synonym_unit(def: &TopicConfigDef) -> String {
-    match def.synonyms.last() {
-        Some(syn) if synonym_scale(syn) > 1 => def
-            .default
-            .parse::<i64>()
-            .map(|n| (n / synonym_scale(syn)).to_string())
-            .unwrap_or_else(|_| def.default.to_string()),
-        _ => def.default.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1053,8 +1098,21 @@ mod tests {
             (r.value.as_str(), r.source),
             ("604800000", ConfigSource::DefaultConfig)
         );
-        assert_eq!(r.synonyms[0].0, "log.retention.hours");
-        assert_eq!(r.synonyms[0].1, "168");
+        // as Kafka: log.retention.hours alone is dropped from retention.ms's synonyms
+        assert!(r.synonyms.is_empty(), "{:?}", r.synonyms);
+        let r = c.resolve_topic_config(
+            topic_config_def("max.message.bytes").unwrap(),
+            &BTreeMap::new(),
+            &Dynamic::NONE,
+        );
+        assert_eq!(
+            r.synonyms,
+            vec![(
+                "message.max.bytes".to_string(),
+                "1048588".to_string(),
+                ConfigSource::DefaultConfig
+            )]
+        );
     }
 
     #[test]
@@ -1065,9 +1123,11 @@ mod tests {
             &BTreeMap::new(),
             &Dynamic::NONE,
         );
+        // the value follows log.retention.hours; the source is reported as Kafka reports it
+        // (DEFAULT_CONFIG: only entries from log.retention.ms on are kept as synonyms)
         assert_eq!(
             (r.value.as_str(), r.source),
-            ("3600000", ConfigSource::StaticBrokerConfig)
+            ("3600000", ConfigSource::DefaultConfig)
         );
         let c = cfg(&[("log.retention.hours", "1"), ("log.retention.ms", "5000")]).unwrap();
         let r = c.resolve_topic_config(
@@ -1076,6 +1136,27 @@ mod tests {
             &Dynamic::NONE,
         );
         assert_eq!(r.value, "5000", "the smaller unit wins");
+        assert_eq!(r.source, ConfigSource::StaticBrokerConfig);
+        let names: Vec<&str> = r.synonyms.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "log.retention.ms",
+                "log.retention.hours",
+                "log.retention.hours"
+            ]
+        );
+        let dynamic = BTreeMap::from([("log.retention.minutes".to_string(), "2".to_string())]);
+        let d = Dynamic {
+            broker: Some(&dynamic),
+            default: None,
+        };
+        let r = c.resolve_topic_config(
+            topic_config_def("retention.ms").unwrap(),
+            &BTreeMap::new(),
+            &d,
+        );
+        assert_eq!(r.value, "120000", "a dynamic value ranks above static ones");
         let overrides = BTreeMap::from([("segment.bytes".to_string(), "4096".to_string())]);
         let log = c.resolve_log_config(&overrides, &Dynamic::NONE).unwrap();
         assert_eq!(log.segment_bytes, 4096);

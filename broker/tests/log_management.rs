@@ -463,7 +463,10 @@ async fn incremental_alter_configs_validates_persists_and_applies_dynamically() 
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(r.responses[0].error_code, INVALID_CONFIG);
+    assert_eq!(
+        r.responses[0].error_code, INVALID_REQUEST,
+        "as Kafka answers"
+    );
     let other = unique_name("defaults");
     create(&broker, &other, 1, &[]).await;
     let c = describe(&broker, ResourceSpecifier::Topic(&other)).await;

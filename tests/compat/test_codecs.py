@@ -9,12 +9,15 @@ What is checked:
   default compression.type (producer); the broker stores each batch as sent (a raw Fetch through
   kafka-python's low-level client shows the producer's codec in every batch's attributes) and every
   other client reads the records back: keys, values, headers, order, offsets 0..n-1;
-- topics created with compression.type=zstd / gzip: records sent uncompressed or with another codec
-  by all three clients are all read back correctly by all three; Kafka also rewrites such batches
-  in the topic's codec (LogValidator), which a separate, non-strict xfail test checks;
+- topics created with compression.type=zstd / gzip / lz4 / snappy: records sent uncompressed or with
+  another codec by all three clients are all read back correctly by all three, and the broker stores
+  every batch in the topic's codec, as Kafka rewrites them (LogValidator); a compression.type=uncompressed
+  topic written with gzip, lz4, snappy and zstd stores every batch uncompressed (codec 0);
 - a 10 MiB record in a topic with max.message.bytes=15728640 goes through produce and fetch with
   both Python clients (each reads what either produced); a 2 MiB record in a topic with the default
-  max.message.bytes (1048588) is refused with MESSAGE_TOO_LARGE (10) and nothing is written.
+  max.message.bytes (1048588) is refused with MESSAGE_TOO_LARGE (10) and nothing is written; 2 MiB
+  records compressing about 4:1 and over 256:1 (gzip, zstd) are accepted by that topic (the limit
+  counts the compressed batch) and read back whole.
 
 Consumers use manual assignment (assign + seek to the beginning), as in test_python.py.
 """
@@ -389,20 +392,28 @@ def test_batches_stored_as_sent(producer, codec):
 # (producer, codec it sends); none of them is the topic's codec except the last, which Kafka keeps as is
 TOPIC_CODEC_WRITES = [("kafka-python", "none"), ("confluent", "lz4"), ("kcat", "snappy"), ("kafka-python", "gzip"),
                       ("confluent", "none"), ("confluent", "TOPIC")]
+# compression.type=uncompressed: every write compressed (all four codecs, all three clients) but the first
+UNCOMPRESSED_WRITES = [("kafka-python", "none"), ("confluent", "lz4"), ("kcat", "snappy"), ("kafka-python", "gzip"),
+                       ("confluent", "gzip"), ("kcat", "zstd")]
+TOPIC_CODECS = ["zstd", "gzip", "lz4", "snappy", "uncompressed"]
+# the codec id a topic's batches are stored with (compression.type=uncompressed: no compression, 0)
+TOPIC_CODEC_IDS = dict(CODEC_IDS, uncompressed=0)
 
 _topic_codec = {}
 
 
 def topic_codec_topic(topic_codec):
     """A 1-partition topic created with compression.type=TOPIC_CODEC, written by all three clients
-    with other codecs (and once with the topic's own); returns (topic, records in offset order)."""
+    with other codecs (and once with the topic's own; compression.type=uncompressed: uncompressed
+    once, then gzip, lz4, snappy and zstd); returns (topic, records in offset order)."""
     if topic_codec not in _topic_codec:
         topic = create_topic(uniq(f"topic-{topic_codec}"), config={"compression.type": topic_codec})
         cfg = admin().describe_configs([ConfigResource(ResourceType.TOPIC, topic)], request_timeout=TIMEOUT)
         ((_, fut),) = cfg.items()
         assert fut.result(TIMEOUT)["compression.type"].value == topic_codec
         all_recs = []
-        for n, (producer, codec) in enumerate(TOPIC_CODEC_WRITES):
+        writes = UNCOMPRESSED_WRITES if topic_codec == "uncompressed" else TOPIC_CODEC_WRITES
+        for n, (producer, codec) in enumerate(writes):
             codec = topic_codec if codec == "TOPIC" else codec
             recs = make_records(f"{producer}{n}", codec, n=12)
             PRODUCERS[producer](topic, recs, codec)
@@ -416,32 +427,28 @@ def topic_codec_topic(topic_codec):
 
 
 @pytest.mark.parametrize("consumer", list(CONSUMERS))
-@pytest.mark.parametrize("topic_codec", ["zstd", "gzip"])
+@pytest.mark.parametrize("topic_codec", TOPIC_CODECS)
 def test_topic_compression_type_all_records(topic_codec, consumer):
-    """Whatever the broker does with batches in a compression.type=zstd/gzip topic (keep or
-    recompress), every client reads every record, in order, with key, value and headers."""
+    """Whatever the broker does with batches in a compression.type=zstd/gzip/lz4/snappy/uncompressed
+    topic (keep or recompress), every client reads every record, in order, with key, value and headers."""
     topic, recs = topic_codec_topic(topic_codec)
     check_in_order(recs, CONSUMERS[consumer](topic, len(recs)))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="broker-side recompression to the topic's compression.type is not implemented yet in the "
-    "broker this suite was written against (batches are stored in the producer's codec); Kafka rewrites "
-    "them (LogValidator.validateMessagesAndAssignOffsetsCompressed). Remove this mark once it is.",
-)
-@pytest.mark.parametrize("topic_codec", ["zstd", "gzip"])
+@pytest.mark.parametrize("topic_codec", TOPIC_CODECS)
 def test_topic_compression_type_recompresses(topic_codec):
-    """Kafka stores every batch of a compression.type=zstd/gzip topic in that codec: batches sent
-    uncompressed or in another codec are recompressed on write, offsets and records unchanged."""
+    """Kafka stores every batch of a compression.type=zstd/gzip/lz4/snappy topic in that codec
+    (LogValidator.validateMessagesAndAssignOffsetsCompressed): batches sent uncompressed or in another
+    codec are recompressed on write, offsets and records unchanged. compression.type=uncompressed:
+    batches sent with gzip, lz4, snappy or zstd are stored uncompressed (codec 0)."""
     topic, recs = topic_codec_topic(topic_codec)
     batches = raw_batches(topic)
     summary = [(base, codec_id, n) for base, codec_id, n, _ in batches]
     flat = [r for _, _, _, rs in batches for r in rs]
     assert [(o, k, v, h) for o, k, v, h in flat] == [(i, r["key"], r["value"], r["headers"]) for i, r in enumerate(recs)]
-    assert all(codec_id == CODEC_IDS[topic_codec] for _, codec_id, _, _ in batches), (
+    assert all(codec_id == TOPIC_CODEC_IDS[topic_codec] for _, codec_id, _, _ in batches), (
         f"batches (base offset, codec id, records) {summary}; topic compression.type={topic_codec} "
-        f"(codec id {CODEC_IDS[topic_codec]})"
+        f"(codec id {TOPIC_CODEC_IDS[topic_codec]})"
     )
 
 
@@ -570,13 +577,6 @@ def test_2mib_compressible_record_accepted_by_default_topic(codec):
     produce_compressed_2mib(topic, codec, words_text(2 * 1024 * 1024, codec))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the broker refuses a batch whose records decompress to more than max(1 MiB, 256 x its "
-    "compressed size) with INVALID_RECORD (87) 'batch decompresses to more than N bytes' "
-    "(broker/src/log/compression.rs, a decompression-bomb guard); Kafka has no such ratio limit and "
-    "accepts the batch",
-)
 @pytest.mark.parametrize("codec", ["gzip", "zstd"])
 def test_2mib_highly_compressible_record_accepted(codec):
     """A 2 MiB record of one repeated 16-byte pattern compresses to a few kB (over 256:1); Kafka

@@ -96,44 +96,43 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                 },
                 BROKER if name.is_empty() || name == config.node_id.to_string() => {
                     let dynamic = image.dynamic_configs(config.node_id);
-                    // the cluster-default resource ("") lists only the dynamic defaults
-                    let levels = if name.is_empty() {
-                        vec![(dynamic.default, ConfigSource::DynamicDefaultBrokerConfig)]
-                    } else {
-                        vec![
-                            (dynamic.broker, ConfigSource::DynamicBrokerConfig),
-                            (dynamic.default, ConfigSource::DynamicDefaultBrokerConfig),
-                            (Some(&config.props), ConfigSource::StaticBrokerConfig),
-                        ]
-                    };
+                    let per_broker = !name.is_empty();
                     let configs = BROKER_CONFIGS
                         .iter()
                         .filter(|d| wanted(d.name))
                         .filter_map(|d| {
-                            let mut set: Vec<(String, String, ConfigSource)> = levels
-                                .iter()
-                                .filter_map(|(props, source)| {
-                                    (*props)?
-                                        .get(d.name)
-                                        .map(|v| (d.name.to_string(), v.clone(), *source))
-                                })
-                                .collect();
-                            if !name.is_empty() && !d.default.is_empty() {
-                                set.push((
-                                    d.name.to_string(),
-                                    d.default.to_string(),
-                                    ConfigSource::DefaultConfig,
-                                ));
+                            // the cluster-default resource ("") lists only the dynamic defaults
+                            let value = if per_broker {
+                                [dynamic.broker, dynamic.default, Some(&config.props)]
+                                    .into_iter()
+                                    .find_map(|p| p?.get(d.name).cloned())
+                                    .or_else(|| {
+                                        (!d.default.is_empty()).then(|| d.default.to_string())
+                                    })
+                            } else {
+                                Some(dynamic.default?.get(d.name)?.clone())
+                            };
+                            if !per_broker && value.is_none() {
+                                return None;
                             }
-                            let (_, value, source) = set.first()?.clone();
+                            let mut list = config.broker_synonyms(d.name, &dynamic);
+                            if !per_broker {
+                                list.retain(|s| s.2 != ConfigSource::DynamicBrokerConfig);
+                            }
+                            let source = list.first().map_or(ConfigSource::DefaultConfig, |s| s.2);
                             let r = ResolvedConfig {
                                 name: d.name.to_string(),
-                                value,
+                                value: value.clone().unwrap_or_default(),
                                 source,
-                                synonyms: set,
+                                synonyms: list,
                             };
                             let read_only = !is_dynamic_broker_config(d.name);
-                            Some(entry(r, d.kind as i8, d.doc, synonyms, docs, read_only))
+                            let mut e = entry(r, d.kind as i8, d.doc, synonyms, docs, read_only);
+                            if value.is_none() {
+                                // set nowhere and no default: Kafka lists it with a null value
+                                e.value = None;
+                            }
+                            Some(e)
                         })
                         .collect();
                     base.with_configs(configs)

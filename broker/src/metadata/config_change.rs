@@ -42,8 +42,22 @@ fn invalid(message: String) -> OpError {
     (ErrorCode::InvalidConfig, message)
 }
 
-/// The records that make `change` happen, or why it cannot.
+/// The records that make `change` happen, or why it cannot. Refused topic configs get
+/// `INVALID_CONFIG`; refused broker configs `INVALID_REQUEST`, as Kafka answers them.
 pub(crate) fn plan(
+    image: &MetadataImage,
+    config: &BrokerConfig,
+    change: &ConfigAlteration,
+) -> Result<Vec<MetadataRecord>, OpError> {
+    plan_checked(image, config, change).map_err(|(code, message)| match (&change.resource, code) {
+        (ConfigResource::Broker(_), ErrorCode::InvalidConfig) => {
+            (ErrorCode::InvalidRequest, message)
+        }
+        _ => (code, message),
+    })
+}
+
+fn plan_checked(
     image: &MetadataImage,
     config: &BrokerConfig,
     change: &ConfigAlteration,
@@ -135,12 +149,11 @@ pub(crate) fn plan(
                 list.join(",")
             }
         };
-        let checked = if topic {
-            validate_topic_config(name, &value)
+        if topic {
+            validate_topic_config(name, &value).map_err(invalid)?;
         } else {
-            validate_dynamic_broker_config(name, &value)
-        };
-        checked.map_err(invalid)?;
+            validate_dynamic_broker_config(name, &value).map_err(invalid)?;
+        }
         next.insert(name.clone(), value);
     }
     if let ConfigResource::Topic(_) = change.resource {
