@@ -115,6 +115,7 @@ impl Drop for LogCleaner {
 }
 
 fn run(shared: &Shared) {
+    lower_priority();
     let threads = shared.config.threads.max(1) as u64;
     let mut map = OffsetMap::new(
         shared.config.dedupe_buffer_size / threads,
@@ -138,6 +139,15 @@ fn run(shared: &Shared) {
             }
             *woken = false;
         }
+    }
+}
+
+/// Cleaning is background work: the cleaner threads run at the lowest priority (nice 19), so
+/// request threads get the CPU first and the cleaner uses what is left.
+fn lower_priority() {
+    use thread_priority::{set_current_thread_priority, ThreadPriority};
+    if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
+        tracing::warn!(error = ?e, "cannot lower the log cleaner's priority");
     }
 }
 
