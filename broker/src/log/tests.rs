@@ -591,31 +591,42 @@ fn delete_records_moves_the_start_durably_and_timestamp_lookups_respect_it() {
 
 // ---- compaction ----
 
-/// A batch of keyed records as a client writes them (`None` value: a tombstone).
-fn keyed_batch(recs: &[(String, Option<String>)], ts: i64, codec: i16) -> Vec<u8> {
+/// A batch as a client (or, for markers, the broker) writes it: `records` as key and value,
+/// stamped `ts`, from producer `pid` (-1: none) with these attributes.
+fn build_batch(
+    records: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ts: i64,
+    codec: i16,
+    pid: i64,
+    attributes: i16,
+) -> Vec<u8> {
     let header = BatchHeader {
         base_offset: 0,
         batch_length: 0,
         partition_leader_epoch: -1,
         magic: 2,
         crc: 0,
-        attributes: 0,
-        last_offset_delta: recs.len() as i32 - 1,
+        attributes,
+        last_offset_delta: records.len() as i32 - 1,
         base_timestamp: ts,
         max_timestamp: ts,
-        producer_id: -1,
-        producer_epoch: -1,
-        base_sequence: -1,
+        producer_id: pid,
+        producer_epoch: if pid < 0 { -1 } else { 0 },
+        base_sequence: if pid < 0 || attributes & 0x20 != 0 {
+            -1
+        } else {
+            0
+        },
         records_count: 0,
     };
-    let records: Vec<OwnedRecord> = recs
-        .iter()
+    let records: Vec<OwnedRecord> = records
+        .into_iter()
         .enumerate()
-        .map(|(i, (k, v))| OwnedRecord {
+        .map(|(i, (key, value))| OwnedRecord {
             offset_delta: i as i32,
             timestamp: ts,
-            key: Some(k.as_bytes().to_vec()),
-            value: v.as_ref().map(|v| v.as_bytes().to_vec()),
+            key: Some(key),
+            value,
             headers: vec![0],
         })
         .collect();
@@ -627,6 +638,20 @@ fn keyed_batch(recs: &[(String, Option<String>)], ts: i64, codec: i16) -> Vec<u8
         delete_horizon: None,
     };
     batch::rebuild(&header, &records, how).unwrap()
+}
+
+/// A batch of keyed records as a client writes them (`None` value: a tombstone).
+fn keyed_batch(recs: &[(String, Option<String>)], ts: i64, codec: i16) -> Vec<u8> {
+    let records = recs
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_bytes().to_vec(),
+                v.as_ref().map(|v| v.as_bytes().to_vec()),
+            )
+        })
+        .collect();
+    build_batch(records, ts, codec, -1, 0)
 }
 
 type Rec = (i64, String, Option<String>);
@@ -1001,48 +1026,23 @@ proptest! {
 
 /// A batch from producer `pid`: transactional data, or a control marker (`Some(commit)`).
 fn producer_batch(pid: i64, marker: Option<bool>, recs: &[(&str, &str)]) -> Vec<u8> {
-    let control = marker.is_some();
-    let header = BatchHeader {
-        base_offset: 0,
-        batch_length: 0,
-        partition_leader_epoch: -1,
-        magic: 2,
-        crc: 0,
-        attributes: if control { 0x30 } else { 0x10 },
-        last_offset_delta: if control { 0 } else { recs.len() as i32 - 1 },
-        base_timestamp: 1,
-        max_timestamp: 1,
-        producer_id: pid,
-        producer_epoch: 0,
-        base_sequence: if control { -1 } else { 0 },
-        records_count: 0,
-    };
-    let records: Vec<OwnedRecord> = match marker {
+    match marker {
         // key: version 0, type (0 abort, 1 commit); value: version 0, coordinator epoch 0
-        Some(commit) => vec![OwnedRecord {
-            offset_delta: 0,
-            timestamp: 1,
-            key: Some(vec![0, 0, 0, u8::from(commit)]),
-            value: Some(vec![0; 6]),
-            headers: vec![0],
-        }],
-        None => recs
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| OwnedRecord {
-                offset_delta: i as i32,
-                timestamp: 1,
-                key: Some(k.as_bytes().to_vec()),
-                value: Some(v.as_bytes().to_vec()),
-                headers: vec![0],
-            })
-            .collect(),
-    };
-    let how = batch::Rebuild {
-        codec: Codec { id: 0, level: None },
-        delete_horizon: None,
-    };
-    batch::rebuild(&header, &records, how).unwrap()
+        Some(commit) => build_batch(
+            vec![(vec![0, 0, 0, u8::from(commit)], Some(vec![0; 6]))],
+            1,
+            0,
+            pid,
+            0x30,
+        ),
+        None => {
+            let records = recs
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), Some(v.as_bytes().to_vec())))
+                .collect();
+            build_batch(records, 1, 0, pid, 0x10)
+        }
+    }
 }
 
 /// Appends as the broker does for its own writes (control batches included).
