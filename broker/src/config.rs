@@ -897,16 +897,17 @@ impl BrokerConfig {
         dynamic: &Dynamic<'_>,
     ) -> ResolvedConfig {
         let levels = self.levels(dynamic);
-        // the value: the topic override, else level by level (dynamic broker, dynamic
-        // default, static) the first synonym set, the smaller unit winning within a level
+        // the value: the topic override, else the first synonym set at any level (dynamic
+        // broker, dynamic default, static), the smaller unit winning
+        // (Kafka merges the levels first, then takes .ms before .minutes before .hours)
         let set = overrides
             .get(def.name)
             .map(|v| (def.name, v.clone()))
             .or_else(|| {
-                levels.iter().find_map(|(props, _)| {
-                    def.synonyms
+                def.synonyms.iter().find_map(|syn| {
+                    levels
                         .iter()
-                        .find_map(|syn| props.get(*syn).map(|v| (*syn, v.clone())))
+                        .find_map(|(props, _)| props.get(*syn).map(|v| (*syn, v.clone())))
                 })
             });
         let value = match set {
@@ -1146,17 +1147,28 @@ mod tests {
                 "log.retention.hours"
             ]
         );
+        // Kafka merges the levels, then .ms wins over .minutes: a static log.retention.ms
+        // beats a dynamic log.retention.minutes, and a dynamic log.retention.ms beats both
         let dynamic = BTreeMap::from([("log.retention.minutes".to_string(), "2".to_string())]);
         let d = Dynamic {
             broker: Some(&dynamic),
             default: None,
         };
-        let r = c.resolve_topic_config(
-            topic_config_def("retention.ms").unwrap(),
-            &BTreeMap::new(),
-            &d,
+        let def = topic_config_def("retention.ms").unwrap();
+        assert_eq!(
+            c.resolve_topic_config(def, &BTreeMap::new(), &d).value,
+            "5000"
         );
-        assert_eq!(r.value, "120000", "a dynamic value ranks above static ones");
+        let dynamic = BTreeMap::from([("log.retention.ms".to_string(), "7".to_string())]);
+        let d = Dynamic {
+            broker: None,
+            default: Some(&dynamic),
+        };
+        let r = c.resolve_topic_config(def, &BTreeMap::new(), &d);
+        assert_eq!(
+            (r.value.as_str(), r.source),
+            ("7", ConfigSource::DynamicDefaultBrokerConfig)
+        );
         let overrides = BTreeMap::from([("segment.bytes".to_string(), "4096".to_string())]);
         let log = c.resolve_log_config(&overrides, &Dynamic::NONE).unwrap();
         assert_eq!(log.segment_bytes, 4096);

@@ -20,7 +20,8 @@ use crate::log::{OffsetMap, Throttler};
 use crate::partition::Partition;
 use crate::replica_manager::{now_ms, ReplicaManager};
 
-type Key = (Arc<str>, i32);
+/// A partition by topic id, so that a topic deleted and re-created under its name starts afresh.
+type Key = (uuid::Uuid, i32);
 
 /// Counters of what the cleaner did since start.
 #[derive(Debug, Default)]
@@ -159,7 +160,7 @@ fn pick(shared: &Shared) -> Option<Arc<Partition>> {
     let uncleanable = shared.uncleanable.lock();
     let mut best: Option<(bool, f64, Arc<Partition>)> = None;
     for p in replicas.all() {
-        let key: Key = (Arc::clone(&p.topic), p.index);
+        let key: Key = (p.topic_id, p.index);
         if in_progress.contains(&key) || uncleanable.contains(&key) {
             continue;
         }
@@ -172,12 +173,12 @@ fn pick(shared: &Shared) -> Option<Arc<Partition>> {
         }
     }
     let (_, _, p) = best?;
-    in_progress.insert((Arc::clone(&p.topic), p.index));
+    in_progress.insert((p.topic_id, p.index));
     Some(p)
 }
 
 fn clean_one(shared: &Shared, p: &Arc<Partition>, map: &mut OffsetMap, throttle: &Throttler) {
-    let key: Key = (Arc::clone(&p.topic), p.index);
+    let key: Key = (p.topic_id, p.index);
     let started = std::time::Instant::now();
     match p.clean(map, throttle, now_ms()) {
         Ok(Some(stats)) => {
@@ -203,13 +204,13 @@ fn clean_one(shared: &Shared, p: &Arc<Partition>, map: &mut OffsetMap, throttle:
             );
         }
         Ok(None) => {}
-        Err(e) if shared.stop.load(Ordering::Acquire) => {
+        Err(e) if shared.stop.load(Ordering::Acquire) || p.is_deleted() => {
             tracing::debug!(topic = %p.topic, partition = p.index, error = %e, "cleaning stopped by shutdown");
         }
         Err(e) => {
             shared.metrics.failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(topic = %p.topic, partition = p.index, error = %e, "log cleaning failed; the log is marked uncleanable until restart");
-            shared.uncleanable.lock().insert(key.clone());
+            shared.uncleanable.lock().insert(key);
         }
     }
     shared.in_progress.lock().remove(&key);

@@ -247,6 +247,11 @@ impl Partition {
         Ok(low)
     }
 
+    /// Whether the partition was deleted (handles taken before still exist).
+    pub fn is_deleted(&self) -> bool {
+        self.log.lock().is_deleted()
+    }
+
     /// Whether the log wants compaction, and how much.
     pub fn cleanable(&self, now_ms: i64) -> Option<crate::log::Cleanable> {
         let hw = *self.high_watermark.borrow();

@@ -418,6 +418,14 @@ async fn incremental_alter_configs_validates_persists_and_applies_dynamically() 
             vec!["duplicate"],
         ),
         (
+            vec![
+                ("min.compaction.lag.ms", 0, Some("10")),
+                ("max.compaction.lag.ms", 0, Some("5")),
+            ],
+            INVALID_CONFIG,
+            vec!["conflict", "min.compaction.lag.ms"],
+        ),
+        (
             vec![("retention.ms", 9, Some("5"))],
             INVALID_REQUEST,
             vec!["operation"],
@@ -438,6 +446,11 @@ async fn incremental_alter_configs_validates_persists_and_applies_dynamically() 
             assert!(msg.contains(w), "{msg:?} names {w}");
         }
     }
+    // a resource named twice is refused both times, and nothing changes
+    let mut twice = incremental(2, &topic, &[("retention.ms", 0, Some("1"))]);
+    twice.resources.push(twice.resources[0].clone());
+    let r = raw.call(&twice, 1).await.unwrap().unwrap();
+    assert!(r.responses.iter().all(|a| a.error_code == INVALID_REQUEST));
     let r = raw
         .call(
             &incremental(2, "no-such-topic", &[("retention.ms", 0, Some("1"))]),

@@ -39,12 +39,25 @@ pub(crate) fn resource(kind: i8, name: &str) -> Result<ConfigResource, (ErrorCod
 }
 
 /// Runs the parsed alterations and fills in every resource's answer, in request order.
-/// `parsed[i]` is `Err` for resources already refused.
+/// `parsed[i]` is `Err` for resources already refused; a resource named twice is refused
+/// everywhere it appears, as Kafka answers.
 pub(crate) async fn apply(
     ctx: &RequestContext,
-    parsed: Vec<Result<ConfigAlteration, (ErrorCode, String)>>,
+    mut parsed: Vec<Result<ConfigAlteration, (ErrorCode, String)>>,
     validate_only: bool,
 ) -> Vec<Result<(), (ErrorCode, String)>> {
+    let mut seen = std::collections::HashMap::new();
+    for p in parsed.iter().flatten() {
+        *seen.entry(p.resource.clone()).or_insert(0) += 1;
+    }
+    for p in parsed.iter_mut() {
+        if p.as_ref().is_ok_and(|a| seen[&a.resource] > 1) {
+            *p = Err((
+                ErrorCode::InvalidRequest,
+                "Each resource must appear at most once.".to_string(),
+            ));
+        }
+    }
     let valid: Vec<ConfigAlteration> = parsed.iter().filter_map(|p| p.clone().ok()).collect();
     let mut done = ctx
         .state
@@ -92,14 +105,14 @@ pub async fn handle(ctx: RequestContext, req: AlterConfigsRequest) -> AlterConfi
             let ops = r
                 .configs
                 .iter()
-                .map(|c| {
-                    let op = match &c.value {
-                        Some(v) => ConfigOp::Set(v.to_string()),
-                        None => ConfigOp::Delete,
-                    };
-                    (c.name.to_string(), op)
+                .map(|c| match &c.value {
+                    Some(v) => Ok((c.name.to_string(), ConfigOp::Set(v.to_string()))),
+                    None => Err((
+                        ErrorCode::InvalidRequest,
+                        format!("Null value not supported for : {}", c.name.as_str()),
+                    )),
                 })
-                .collect();
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(ConfigAlteration {
                 resource,
                 ops,

@@ -74,17 +74,22 @@ impl Hasher for PreHashed {
     }
 }
 
-/// Key hash → offset of the latest record with that key, holding at most `capacity` keys
-/// (`log.cleaner.dedupe.buffer.size` × `log.cleaner.io.buffer.load.factor`, 24 bytes a key).
+/// Key hash → offset of the latest record with that key. Its table is sized once, on first
+/// use, to fit `log.cleaner.dedupe.buffer.size` bytes (the table's real layout: a 16-byte hash,
+/// an 8-byte offset with padding, a control byte, a power-of-two bucket count filled to 7/8),
+/// and never grows: when it is full, the pass stops there.
 pub struct OffsetMap {
     map: HashMap<u128, i64, BuildHasherDefault<PreHashed>>,
     capacity: usize,
 }
 
 impl OffsetMap {
-    /// A map for `buffer_bytes` of memory filled to `load_factor`.
+    /// A map for `buffer_bytes` of memory, filled to at most `load_factor` of its keys.
     pub fn new(buffer_bytes: u64, load_factor: f64) -> OffsetMap {
-        let capacity = ((buffer_bytes as f64 / 24.0) * load_factor.clamp(0.1, 1.0)) as usize;
+        let bucket = std::mem::size_of::<(u128, i64)>() as u64 + 1;
+        let buckets = (buffer_bytes / bucket).max(8);
+        let buckets = 1u64 << (63 - buckets.leading_zeros()); // largest power of two that fits
+        let capacity = (buckets as f64 * 7.0 / 8.0 * load_factor.clamp(0.1, 1.0)) as usize;
         OffsetMap {
             map: HashMap::default(),
             capacity: capacity.max(1),
@@ -107,6 +112,9 @@ impl OffsetMap {
         if self.map.len() >= self.capacity {
             return false;
         }
+        if self.map.capacity() < self.capacity {
+            self.map.reserve(self.capacity);
+        }
         self.map.insert(h, offset);
         true
     }
@@ -116,11 +124,8 @@ impl OffsetMap {
     }
 
     fn clear(&mut self) {
+        // the table stays allocated for the next pass
         self.map.clear();
-        // Keep the table for the next pass, but give back what a huge pass grew.
-        if self.map.capacity() > self.capacity * 2 {
-            self.map.shrink_to(self.capacity);
-        }
     }
 }
 
@@ -170,7 +175,11 @@ impl Throttler {
         let elapsed = start.elapsed().as_secs_f64();
         let due = spent / self.rate;
         if due > elapsed {
-            std::thread::sleep(Duration::from_secs_f64((due - elapsed).min(10.0)));
+            // in short steps, so that a stop is noticed at once
+            let until = Instant::now() + Duration::from_secs_f64((due - elapsed).min(10.0));
+            while Instant::now() < until && self.check_stop().is_ok() {
+                std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
+            }
         }
         if elapsed > 1.0 {
             self.window.set((Instant::now(), 0.0));
@@ -242,10 +251,11 @@ struct Producers {
 impl Producers {
     /// Whether the transactional batch of `pid` ending at `last_offset` was aborted.
     fn aborted(&self, pid: i64, last_offset: i64) -> bool {
-        self.markers
-            .get(&pid)
-            .and_then(|m| m.iter().find(|(o, _)| *o > last_offset))
-            .is_some_and(|(_, abort)| *abort)
+        // markers are in offset order: the first after the batch ends its transaction
+        self.markers.get(&pid).is_some_and(|m| {
+            m.get(m.partition_point(|(o, _)| *o <= last_offset))
+                .is_some_and(|(_, abort)| *abort)
+        })
     }
 }
 
@@ -292,6 +302,15 @@ fn for_each_batch(
                 }
             }
             progressed = true;
+            // A sealed segment is trusted at start; the cleaner checks every batch it reads, so
+            // that bit rot is refused here instead of being copied (or rebuilt with a new CRC).
+            batch::check_stored(&buf[at..at + size]).map_err(|e| {
+                BrokerError::Batch(batch::BatchError::InvalidRecord(format!(
+                    "corrupt batch at position {} of segment {}: {e}",
+                    pos + at as u64,
+                    view.base
+                )))
+            })?;
             if !f(pos + at as u64, &header, &buf[at..at + size])? {
                 return Ok(read);
             }
@@ -333,6 +352,9 @@ impl Log {
     }
 
     fn write_cleaner_checkpoint(&mut self, first_dirty: i64, horizon: Option<i64>) -> Result<()> {
+        if self.deleted {
+            return Ok(());
+        }
         let text = match horizon {
             Some(h) => format!("{first_dirty} {h}"),
             None => first_dirty.to_string(),
@@ -381,7 +403,7 @@ impl Log {
         let first_dirty = self.first_dirty();
         let end = self.first_uncleanable(high_watermark, now_ms);
         let (mut clean, mut dirty) = (0u64, 0u64);
-        let mut first_dirty_segment = None;
+        let mut dirty_segments = Vec::new();
         for seg in self.segments.values() {
             if seg.base_offset >= end {
                 break;
@@ -390,23 +412,25 @@ impl Log {
                 clean += seg.size;
             } else {
                 dirty += seg.size;
-                first_dirty_segment.get_or_insert(seg);
+                dirty_segments.push(seg);
             }
         }
         let horizon_due = self.cleaner_checkpoint().1.is_some_and(|h| h <= now_ms);
-        let lag_due = first_dirty_segment.is_some_and(|seg| {
-            self.config.max_compaction_lag_ms < i64::MAX
-                && seg
-                    .first_batch_timestamp()
-                    .is_some_and(|ts| now_ms.saturating_sub(ts) > self.config.max_compaction_lag_ms)
-        });
+        // Kafka's rule: the earliest first-batch max timestamp of the dirty segments, ignoring
+        // records without one
+        let lag_due = self.config.max_compaction_lag_ms < i64::MAX
+            && dirty_segments
+                .iter()
+                .filter_map(|seg| seg.first_batch_timestamp().filter(|ts| *ts > 0))
+                .min()
+                .is_some_and(|ts| now_ms.saturating_sub(ts) > self.config.max_compaction_lag_ms);
         let total = clean + dirty;
         if total == 0 {
             return None;
         }
         let ratio = dirty as f64 / total as f64;
         let forced = horizon_due || lag_due;
-        (forced || (dirty > 0 && ratio >= self.config.min_cleanable_ratio)).then_some(Cleanable {
+        (forced || (dirty > 0 && ratio > self.config.min_cleanable_ratio)).then_some(Cleanable {
             dirty_ratio: ratio,
             forced,
         })
@@ -682,10 +706,15 @@ fn scan_producers(
     stats: &mut CleanStats,
 ) -> Result<Producers> {
     let mut p = Producers::default();
+    let mut headers = 0u64;
     for view in plan.segments.iter().chain(plan.tail.iter()) {
         let mut pos = 0u64;
         let mut head = [0u8; HEADER_LEN];
         while pos + HEADER_LEN as u64 <= view.size {
+            headers += 1;
+            if headers % 4096 == 0 {
+                throttle.check_stop()?;
+            }
             view.file
                 .read_exact_at(&mut head, pos)
                 .map_err(|e| BrokerError::storage(format!("segment {}", view.base), e))?;
@@ -817,6 +846,15 @@ impl Pass<'_> {
         stats.records_removed += out.removed;
         *horizon = out.horizon;
         let file = out.writer.into_inner().map_err(|e| io(e.into_error()))?;
+        // Keep the group's newest modification time, as Kafka does: time retention falls back
+        // to it for segments without timestamps, and a rewrite must not make old data young.
+        let newest = group
+            .iter()
+            .filter_map(|v| v.file.metadata().and_then(|m| m.modified()).ok())
+            .max();
+        if let Some(t) = newest {
+            file.set_modified(t).map_err(io)?;
+        }
         file.sync_all().map_err(io)
     }
 

@@ -242,7 +242,12 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(contents)?;
     f.sync_data()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    // the rename itself survives a power loss only once the directory is synced
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::File::open(dir)?.sync_all(),
+        _ => Ok(()),
+    }
 }
 
 impl Log {
@@ -438,6 +443,11 @@ impl Log {
         self.segments.len()
     }
 
+    /// Whether the log belongs to a deleted partition.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted
+    }
+
     /// Marks the log as belonging to a deleted partition.
     pub fn mark_deleted(&mut self) {
         self.deleted = true;
@@ -619,6 +629,10 @@ impl Log {
             return Err(BrokerError::UnknownTopicOrPartition(
                 self.dir.display().to_string(),
             ));
+        }
+        if self.offline {
+            // its segment map may be incomplete: never answer from it
+            return Err(BrokerError::LogOffline(self.dir.display().to_string()));
         }
         let leo = self.log_end_offset();
         if offset < self.log_start_offset || offset > leo {

@@ -165,13 +165,14 @@ impl Segment {
         Arc::clone(&self.file)
     }
 
-    /// The base timestamp of the first batch, if the segment has one.
+    /// The max timestamp of the first batch, if the segment has one (Kafka's
+    /// `firstBatchTimestamp`, for `max.compaction.lag.ms`).
     pub fn first_batch_timestamp(&self) -> Option<i64> {
         let mut buf = [0u8; HEADER_LEN];
         self.read_header(0, &mut buf)
             .ok()
             .flatten()
-            .map(|h| h.base_timestamp)
+            .map(|h| h.max_timestamp)
     }
 
     fn indexes_look_sane(&self) -> io::Result<bool> {

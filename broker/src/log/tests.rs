@@ -860,9 +860,9 @@ fn a_small_offset_map_cleans_in_several_passes() {
         }
     }
     log.roll(0).unwrap();
-    // room for 10 keys: each pass covers about 10 batches of the 160
-    let mut map = OffsetMap::new(24 * 10, 1.0);
-    assert_eq!(map.capacity(), 10);
+    // room for 14 keys (16 buckets of 33 bytes, 7/8 full): each pass covers a few batches
+    let mut map = OffsetMap::new(33 * 16, 1.0);
+    assert_eq!(map.capacity(), 14);
     let first = clean(&mut log, &mut map, 0).unwrap();
     assert!(first.cleaned_up_to < 160, "one pass cannot cover 40 keys");
     clean_fully(&mut log, &mut map, 0);
@@ -974,7 +974,7 @@ proptest! {
         let mut cfg = compact_config();
         cfg.segment_bytes = 300;
         let mut log = Log::open(dir.path(), cfg, true, 0).unwrap();
-        let mut map = OffsetMap::new(24 * map_keys as u64, 1.0);
+        let mut map = OffsetMap::new(33 * map_keys as u64, 1.0);
         let mut model: BTreeMap<String, String> = BTreeMap::new();
         let mut written: BTreeMap<i64, (String, Option<String>)> = BTreeMap::new();
         let now = 1_000;

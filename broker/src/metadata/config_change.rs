@@ -157,9 +157,15 @@ fn plan_checked(
         next.insert(name.clone(), value);
     }
     if let ConfigResource::Topic(_) = change.resource {
-        config
+        let log = config
             .resolve_log_config(&next, &image.dynamic_configs(config.node_id))
             .map_err(invalid)?;
+        if log.min_compaction_lag_ms > log.max_compaction_lag_ms {
+            return Err(invalid(format!(
+                "conflict topic config setting min.compaction.lag.ms ({}) > max.compaction.lag.ms ({})",
+                log.min_compaction_lag_ms, log.max_compaction_lag_ms
+            )));
+        }
     }
     let mut records = Vec::new();
     for name in current.keys().filter(|k| !next.contains_key(*k)) {
