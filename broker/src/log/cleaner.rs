@@ -3,8 +3,10 @@
 //! ```text
 //!  plan (log lock)      first dirty offset ─ first uncleanable offset, segment snapshots
 //!  offset map           key hash → latest offset, over the dirty part, bounded in size
-//!  rewrite (no lock)    per group of segments: copy or rebuild each batch into `<base>.log.cleaned`
-//!  swap (log lock)      `.cleaned` → `<base>.log.<end>.swap` (commit) → old files out → `<base>.log`
+//!  rewrite (no lock)    per group of segments: copy or rebuild each batch into
+//!                       `cleaner-tmp/<base>.log`, then check it and build its indexes there
+//!  swap (log lock)      → `<base>.log.<end>.swap` (commit) → old files out → `<base>.log`,
+//!                       indexes moved beside it
 //! ```
 //!
 //! Offsets never change: a rebuilt batch keeps its base offset and last offset delta, and only
@@ -19,7 +21,7 @@
 //! stops at a batch boundary and the rest waits for the next pass. Nothing here holds the log
 //! lock while reading or writing data, so produce and fetch carry on; the swap checks that the
 //! segments it replaces are still the ones it read. A crash before the `.swap` rename leaves a
-//! `.cleaned` file that the next open deletes; after it, the next open finishes the swap.
+//! `cleaner-tmp/` directory that the next open deletes; after it, the next open finishes the swap.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -38,7 +40,8 @@ use crate::error::{BrokerError, Result};
 
 /// Per partition: `first-dirty-offset [next-delete-horizon]`.
 pub(crate) const CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
-const CLEANED_SUFFIX: &str = ".cleaned";
+/// Where a group's cleaned segment is written and indexed before the swap (per partition).
+const CLEANER_DIR: &str = "cleaner-tmp";
 const SWAP_SUFFIX: &str = ".swap";
 /// Bytes read from a segment at a time.
 const READ_CHUNK: usize = 1 << 20;
@@ -211,6 +214,7 @@ pub(crate) struct CleanPlan {
     tail: Vec<SegmentView>,
     segment_bytes: u64,
     delete_retention_ms: i64,
+    index_interval_bytes: u64,
 }
 
 /// Why a log wants cleaning, with the numbers the cleaner ranks logs by.
@@ -467,6 +471,7 @@ impl Log {
             tail,
             segment_bytes: self.config.segment_bytes,
             delete_retention_ms: self.config.delete_retention_ms,
+            index_interval_bytes: self.config.index_interval_bytes,
         })
     }
 
@@ -489,8 +494,9 @@ impl Log {
         let Some(&(base, _)) = replaced.first() else {
             return Ok(false);
         };
+        let tmp = self.dir.join(CLEANER_DIR);
         if !unchanged || self.deleted || self.offline {
-            let _ = std::fs::remove_file(cleaned);
+            let _ = std::fs::remove_dir_all(&tmp);
             return Ok(false);
         }
         let dir = self.dir.clone();
@@ -507,8 +513,18 @@ impl Log {
             // the files are gone already; open readers keep their handles
             self.segments.remove(b);
         }
+        // The indexes were built with the cleaned file, outside the lock: move them beside it
+        // and open the segment trusting them (only the tail after the last entry is read). A
+        // crash before this point leaves no index: the next start rebuilds it.
+        let stem = file_stem(base);
+        let mut indexed = true;
+        for ext in ["index", "timeindex"] {
+            let name = format!("{stem}.{ext}");
+            indexed &= std::fs::rename(tmp.join(&name), dir.join(&name)).is_ok();
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
         let interval = self.config.index_interval_bytes;
-        match Segment::open(&dir, base, false, false, interval, now_ms) {
+        match Segment::open(&dir, base, false, indexed, interval, now_ms) {
             Ok((seg, _)) => {
                 self.segments.insert(base, seg);
                 Ok(true)
@@ -546,7 +562,8 @@ impl Log {
                 .iter()
                 .find(|s| s.base > group.last().map_or(0, |g| g.base))
                 .map_or(plan.first_uncleanable, |s| s.base);
-            let cleaned = cleaned_path(&plan.dir, group[0].base);
+            let cleaned = prepare_cleaned_path(&plan.dir, group[0].base)
+                .map_err(|e| BrokerError::storage(plan.dir.join(CLEANER_DIR), e))?;
             let pass = Pass {
                 plan: &plan,
                 map,
@@ -555,9 +572,11 @@ impl Log {
                 throttle,
                 now_ms,
             };
-            let written = pass.rewrite_group(&group, &cleaned, &mut stats, &mut horizon);
+            let written = pass
+                .rewrite_group(&group, &cleaned, &mut stats, &mut horizon)
+                .and_then(|()| index_cleaned(&plan, group[0].base, now_ms));
             if let Err(e) = written {
-                let _ = std::fs::remove_file(&cleaned);
+                let _ = std::fs::remove_dir_all(plan.dir.join(CLEANER_DIR));
                 return Err(e);
             }
             let replaced: Vec<(i64, u64)> = group.iter().map(|s| (s.base, s.size)).collect();
@@ -578,13 +597,14 @@ impl Log {
         Ok(Some(stats))
     }
 
-    /// Finishes or discards cleaner work a crash interrupted: `.cleaned` files are deleted,
+    /// Finishes or discards cleaner work a crash interrupted: `cleaner-tmp/` is deleted,
     /// `.swap` files (committed) replace the segments they cover. Runs before segments load.
     pub(crate) fn recover_cleaner_files(dir: &Path) -> io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name().to_string_lossy().to_string();
-            if name.ends_with(CLEANED_SUFFIX) {
-                std::fs::remove_file(dir.join(&name))?;
+            if name == CLEANER_DIR {
+                // a pass that never reached its commit point
+                std::fs::remove_dir_all(dir.join(&name))?;
             } else if let Some((base, end)) = parse_swap_name(&name) {
                 tracing::warn!(dir = %dir.display(), base, end, "finishing an interrupted compaction swap");
                 finish_swap(dir, base, end, &dir.join(&name))?;
@@ -594,8 +614,34 @@ impl Log {
     }
 }
 
-fn cleaned_path(dir: &Path, base: i64) -> PathBuf {
-    dir.join(format!("{}.log{CLEANED_SUFFIX}", file_stem(base)))
+/// A fresh `cleaner-tmp/<base>.log` to write a group's cleaned segment to.
+fn prepare_cleaned_path(dir: &Path, base: i64) -> io::Result<PathBuf> {
+    let tmp = dir.join(CLEANER_DIR);
+    match std::fs::remove_dir_all(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::create_dir(&tmp)?;
+    Ok(tmp.join(format!("{}.log", file_stem(base))))
+}
+
+/// Checks the cleaned segment in `cleaner-tmp/` batch by batch (CRC) and writes its indexes
+/// there, before any lock is taken; a cut would mean the cleaner wrote a bad batch.
+fn index_cleaned(plan: &CleanPlan, base: i64, now_ms: i64) -> Result<()> {
+    let tmp = plan.dir.join(CLEANER_DIR);
+    let io = |e| BrokerError::storage(&tmp, e);
+    let (seg, truncated) =
+        Segment::open(&tmp, base, false, false, plan.index_interval_bytes, now_ms).map_err(io)?;
+    drop(seg);
+    if truncated {
+        return Err(BrokerError::Batch(batch::BatchError::InvalidRecord(
+            format!(
+                "the cleaned segment {base} of {} does not read back whole",
+                plan.dir.display()
+            ),
+        )));
+    }
+    Ok(())
 }
 
 fn swap_path(dir: &Path, base: i64, end: i64) -> PathBuf {

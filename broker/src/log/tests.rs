@@ -756,6 +756,9 @@ fn compaction_keeps_the_latest_value_per_key_and_every_offset() {
         assert_eq!(before.iter().find(|r| r.0 == *offset), Some(&after[i]));
     }
     assert_eq!(first_dirty_offset(dir.path()), Some(100));
+    // the cleaned segment came in with the indexes built beside it, and nothing is left over
+    assert!(!dir.path().join("cleaner-tmp").exists());
+    assert!(dir.path().join(format!("{:020}.index", 0)).exists());
     assert_eq!(log.log_end_offset(), 100, "the log end never moves");
     // a read from the start (offset 0, now in a gap) returns the first record left
     assert!(log
@@ -928,17 +931,15 @@ fn an_interrupted_swap_is_finished_or_discarded_on_open() {
     let reopened = Log::open(crashed.path(), compact_config(), false, 0).unwrap();
     assert_eq!(records(&reopened), cleaned);
 
-    // crash before the commit point: the .cleaned file is dropped and the old data stays
+    // crash before the commit point: cleaner-tmp/ is dropped and the old data stays
     let early = tempfile::tempdir().unwrap();
     copy_dir(before.path(), early.path());
-    std::fs::write(
-        early.path().join(format!("{first_base:020}.log.cleaned")),
-        b"junk",
-    )
-    .unwrap();
+    let tmp = early.path().join("cleaner-tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::write(tmp.join(format!("{first_base:020}.log")), b"junk").unwrap();
     let reopened = Log::open(early.path(), compact_config(), false, 0).unwrap();
     assert_eq!(records(&reopened).len(), 60);
-    assert_eq!(files_with_suffix(early.path(), ".cleaned"), 0);
+    assert!(!tmp.exists());
 }
 
 #[derive(Debug, Clone)]
