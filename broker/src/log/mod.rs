@@ -707,14 +707,68 @@ impl Log {
     /// The offset and timestamp of the record with the largest timestamp (ListOffsets -3): the
     /// first record holding it, found inside the batch that holds it, as Kafka answers.
     pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>> {
-        // the first segment holding the largest timestamp
+        let start = self.log_start_offset;
+        // A segment the log start cuts through (DeleteRecords) may hold its newest record
+        // below the start: its visible part is read record by record.
+        let mut straddling = None;
+        // the first whole segment holding the largest timestamp
         let mut best: Option<&Segment> = None;
-        for s in self.segments.values().filter(|s| s.max_timestamp >= 0) {
-            if best.is_none_or(|b| s.max_timestamp > b.max_timestamp) {
+        for s in self
+            .segments
+            .values()
+            .filter(|s| s.max_timestamp >= 0 && s.next_offset > start)
+        {
+            if s.base_offset < start {
+                straddling = self.visible_max_timestamp(s, start)?;
+            } else if best.is_none_or(|b| s.max_timestamp > b.max_timestamp) {
                 best = Some(s);
             }
         }
-        let Some(seg) = best else { return Ok(None) };
+        let whole = match best {
+            Some(seg) => self.max_timestamp_in(seg)?,
+            None => None,
+        };
+        Ok(match (straddling, whole) {
+            (Some(s), Some(w)) if w.1 > s.1 => Some(w),
+            (Some(s), _) => Some(s),
+            (None, w) => w,
+        })
+    }
+
+    /// The newest record at or after `start` in `seg`: `(offset, timestamp)`.
+    fn visible_max_timestamp(&self, seg: &Segment, start: i64) -> Result<Option<(i64, i64)>> {
+        let io = |e| BrokerError::storage(seg.log_path(), e);
+        let mut best: Option<(i64, i64)> = None;
+        let mut offset = start;
+        while let Some(found) = seg.locate(offset).map_err(io)? {
+            let bytes = seg
+                .read_batch(found.position, found.header.size())
+                .map_err(io)?;
+            // (locate reads only the start of the header)
+            let h = &BatchHeader::parse(&bytes)?;
+            let append_time = h.is_log_append_time();
+            let walked = batch::for_each_record(&bytes, h, |r| {
+                let o = h.base_offset + i64::from(r.offset_delta);
+                let ts = if append_time {
+                    h.max_timestamp
+                } else {
+                    r.timestamp
+                };
+                if o >= start && best.is_none_or(|b| ts > b.1) {
+                    best = Some((o, ts));
+                }
+                true
+            });
+            if let Err(e) = walked {
+                tracing::warn!(base_offset = h.base_offset, error = %e, "stored batch cannot be read for a timestamp lookup");
+            }
+            offset = h.next_offset();
+        }
+        Ok(best)
+    }
+
+    /// The record with the largest timestamp in a whole segment: `(offset, timestamp)`.
+    fn max_timestamp_in(&self, seg: &Segment) -> Result<Option<(i64, i64)>> {
         let io = |e| BrokerError::storage(seg.log_path(), e);
         let Some(found) = seg.find_timestamp(seg.max_timestamp).map_err(io)? else {
             return Ok(Some((seg.offset_of_max_timestamp, seg.max_timestamp)));

@@ -423,6 +423,11 @@ fn max_timestamp_offset_points_at_the_record_inside_the_batch() {
     log.append_as_leader(&mut make_batch(&[b"y"], 20), 0, 0)
         .unwrap();
     assert_eq!(log.max_timestamp_offset().unwrap(), Some((1, 90)));
+    // after DeleteRecords inside the batch, the answer is the newest record still visible
+    log.delete_records_before(2, 5, 0).unwrap();
+    assert_eq!(log.max_timestamp_offset().unwrap(), Some((2, 90)));
+    log.delete_records_before(4, 5, 0).unwrap();
+    assert_eq!(log.max_timestamp_offset().unwrap(), Some((4, 20)));
 }
 
 fn files_with_suffix(dir: &Path, suffix: &str) -> usize {
@@ -581,6 +586,8 @@ fn delete_records_moves_the_start_durably_and_timestamp_lookups_respect_it() {
         log.offset_for_timestamp(12_000).unwrap(),
         Some((12, 12_000))
     );
+    // the newest visible record is asked for from the log start on
+    assert_eq!(log.max_timestamp_offset().unwrap(), Some((19, 19_000)));
     // the start survives a crash (the checkpoint is written before the answer)
     drop(log);
     let mut log = Log::open(dir.path(), small_config(), false, 0).unwrap();
