@@ -314,7 +314,7 @@ class Member:
     def rebalances(self):
         return [e for e in self.evs() if e["ev"] in ("assign", "revoke", "lost")]
 
-    def stop(self, timeout=15):
+    def stop(self, timeout=30):
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.write("stop\n")
