@@ -276,13 +276,15 @@ async fn compacted_table_survives_kill_9_during_cleaning() {
         drop(producer);
         server = start();
     }
-    assert!(
-        dir.path()
-            .join(format!("{topic}-0/cleaner-offset-checkpoint"))
-            .exists(),
-        "the cleaner ran"
-    );
-    // let the cleaner go over everything once more, then read the table back
+    // the cleaner (every 50 ms) has compacted the log at least once since the last restart
+    let checkpoint = dir
+        .path()
+        .join(format!("{topic}-0/cleaner-offset-checkpoint"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !checkpoint.exists() {
+        assert!(Instant::now() < deadline, "the cleaner never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
