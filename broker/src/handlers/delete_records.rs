@@ -9,7 +9,7 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
-use super::{blocking, lookup_partition};
+use super::{blocking, lookup_partition, repeated_partitions};
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
 use crate::replica_manager::now_ms;
@@ -17,15 +17,11 @@ use crate::replica_manager::now_ms;
 /// Handles DeleteRecords.
 pub async fn handle(ctx: RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
     let state = ctx.state.clone();
-    // A partition named twice anywhere in the request is refused wherever it appears.
-    let mut counts = std::collections::HashMap::new();
-    for t in &req.topics {
-        for p in &t.partitions {
-            *counts
-                .entry((t.name.0.to_string(), p.partition_index))
-                .or_insert(0) += 1;
-        }
-    }
+    let repeated = repeated_partitions(req.topics.iter().flat_map(|t| {
+        t.partitions
+            .iter()
+            .map(|p| (t.name.0.as_str(), p.partition_index))
+    }));
     let topics = req.topics;
     let answer = blocking(move || {
         topics
@@ -36,7 +32,7 @@ pub async fn handle(ctx: RequestContext, req: DeleteRecordsRequest) -> DeleteRec
                     .partitions
                     .into_iter()
                     .map(|p| {
-                        let result = if counts[&(name.clone(), p.partition_index)] > 1 {
+                        let result = if repeated.contains(&(name.clone(), p.partition_index)) {
                             Err(ErrorCode::InvalidRequest)
                         } else if crate::metadata::is_internal_topic(&name) {
                             // "Cannot delete records of internal topic", as Kafka answers

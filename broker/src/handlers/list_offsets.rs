@@ -5,7 +5,7 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
-use super::{blocking, check_leader_epoch, lookup_partition};
+use super::{blocking, check_leader_epoch, lookup_partition, repeated_partitions};
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
 
@@ -19,15 +19,11 @@ pub async fn handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsets
     let state = ctx.state.clone();
     let version = ctx.version;
     let read_committed = req.isolation_level == 1;
-    // Kafka answers a partition listed twice anywhere in the request with INVALID_REQUEST.
-    let mut counts = std::collections::HashMap::new();
-    for t in &req.topics {
-        for p in &t.partitions {
-            *counts
-                .entry((t.name.0.to_string(), p.partition_index))
-                .or_insert(0) += 1;
-        }
-    }
+    let repeated = repeated_partitions(req.topics.iter().flat_map(|t| {
+        t.partitions
+            .iter()
+            .map(|p| (t.name.0.as_str(), p.partition_index))
+    }));
     let topics = blocking(move || {
         req.topics
             .into_iter()
@@ -39,10 +35,7 @@ pub async fn handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsets
                     .map(|p| {
                         let base = ListOffsetsPartitionResponse::default()
                             .with_partition_index(p.partition_index);
-                        let found = if counts
-                            .get(&(name.clone(), p.partition_index))
-                            .is_some_and(|n| *n > 1)
-                        {
+                        let found = if repeated.contains(&(name.clone(), p.partition_index)) {
                             Err(ErrorCode::InvalidRequest)
                         } else {
                             lookup_partition(&state, &name, p.partition_index)

@@ -88,6 +88,22 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })
 }
 
+/// The partitions a request names more than once; Kafka answers each of their entries with
+/// INVALID_REQUEST wherever it appears.
+pub(crate) fn repeated_partitions<'a>(
+    named: impl IntoIterator<Item = (&'a str, i32)>,
+) -> std::collections::HashSet<(String, i32)> {
+    let mut counts = std::collections::HashMap::new();
+    for (topic, partition) in named {
+        *counts.entry((topic.to_string(), partition)).or_insert(0) += 1;
+    }
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(k, _)| k)
+        .collect()
+}
+
 /// Finds a hosted partition, or the error a client gets for it.
 pub(crate) fn lookup_partition(
     state: &BrokerState,
