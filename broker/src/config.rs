@@ -565,6 +565,16 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker_config!("group.consumer.heartbeat.interval.ms", "5000", Int, [], 1, "The heartbeat interval given to the members of a consumer group."),
     broker_config!("group.consumer.max.size", "2147483647", Int, [], 1, "The maximum number of consumers that a single consumer group (consumer protocol) can accommodate."),
     broker_config!("group.consumer.assignors", "uniform,range", List, ["uniform", "range"], 0, "The server-side assignors, by name; the first is the default."),
+    broker_config!("producer.id.expiration.ms", "86400000", Int, [], 1, "The time in ms that a topic partition leader will wait before expiring producer IDs."),
+    broker_config!("producer.id.expiration.check.interval.ms", "600000", Int, [], 1, "The interval at which to remove producer IDs that have expired due to producer.id.expiration.ms passing."),
+    broker_config!("transactional.id.expiration.ms", "604800000", Int, [], 1, "The time in ms that the transaction coordinator will wait without receiving any transaction status updates for the current transaction before expiring its transactional id."),
+    broker_config!("transaction.max.timeout.ms", "900000", Int, [], 1, "The maximum allowed timeout for transactions."),
+    broker_config!("transaction.state.log.num.partitions", "50", Int, [], 1, "The number of partitions for the transaction topic (should not change after deployment)."),
+    broker_config!("transaction.state.log.replication.factor", "3", Int, [], 1, "The replication factor for the transaction topic; capped at the number of live brokers when it is created."),
+    broker_config!("transaction.state.log.segment.bytes", "104857600", Int, [], 1, "The transaction topic segment bytes should be kept relatively small in order to facilitate faster log compaction and cache loads."),
+    broker_config!("transaction.state.log.min.isr", "2", Int, [], 1, "The minimum number of replicas that must acknowledge a write to transaction topic in order to be considered successful."),
+    broker_config!("transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000", Int, [], 1, "The interval at which to rollback transactions that have timed out."),
+    broker_config!("transaction.remove.expired.transaction.cleanup.interval.ms", "3600000", Int, [], 1, "The interval at which to remove transactions that have expired due to transactional.id.expiration.ms passing."),
 ];
 
 /// A config problem found at start: names the key and says what is allowed.
@@ -611,6 +621,50 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// The log cleaner's settings (`log.cleaner.*`).
     pub cleaner: CleanerConfig,
+    /// The transaction coordinator's and producer state settings.
+    pub txn: TxnConfig,
+}
+
+/// Settings of idempotence and transactions (`producer.id.*`, `transaction.*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxnConfig {
+    /// `producer.id.expiration.ms`: idle producers are forgotten by partitions after this.
+    pub producer_id_expiration_ms: i64,
+    /// `producer.id.expiration.check.interval.ms`.
+    pub producer_id_expiration_check_interval_ms: u64,
+    /// `transactional.id.expiration.ms`: idle transactional ids are forgotten after this.
+    pub transactional_id_expiration_ms: i64,
+    /// `transaction.max.timeout.ms`.
+    pub max_timeout_ms: i32,
+    /// `transaction.state.log.num.partitions`.
+    pub log_partitions: i32,
+    /// `transaction.state.log.replication.factor`.
+    pub log_replication_factor: i16,
+    /// `transaction.state.log.segment.bytes`.
+    pub log_segment_bytes: i64,
+    /// `transaction.state.log.min.isr`.
+    pub log_min_isr: i32,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+    pub abort_timed_out_interval_ms: u64,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`.
+    pub remove_expired_interval_ms: u64,
+}
+
+impl Default for TxnConfig {
+    fn default() -> Self {
+        TxnConfig {
+            producer_id_expiration_ms: 86_400_000,
+            producer_id_expiration_check_interval_ms: 600_000,
+            transactional_id_expiration_ms: 604_800_000,
+            max_timeout_ms: 900_000,
+            log_partitions: 50,
+            log_replication_factor: 3,
+            log_segment_bytes: 104_857_600,
+            log_min_isr: 2,
+            abort_timed_out_interval_ms: 10_000,
+            remove_expired_interval_ms: 3_600_000,
+        }
+    }
 }
 
 /// The log cleaner's settings.
@@ -842,6 +896,24 @@ impl BrokerConfig {
                 load_factor: float(&get("log.cleaner.io.buffer.load.factor"))?,
                 io_max_bytes_per_second: float(&get("log.cleaner.io.max.bytes.per.second"))?,
                 backoff_ms: num("log.cleaner.backoff.ms")? as u64,
+            },
+            txn: TxnConfig {
+                producer_id_expiration_ms: num("producer.id.expiration.ms")?,
+                producer_id_expiration_check_interval_ms: num(
+                    "producer.id.expiration.check.interval.ms",
+                )? as u64,
+                transactional_id_expiration_ms: num("transactional.id.expiration.ms")?,
+                max_timeout_ms: num("transaction.max.timeout.ms")? as i32,
+                log_partitions: num("transaction.state.log.num.partitions")? as i32,
+                log_replication_factor: num("transaction.state.log.replication.factor")? as i16,
+                log_segment_bytes: num("transaction.state.log.segment.bytes")?,
+                log_min_isr: num("transaction.state.log.min.isr")? as i32,
+                abort_timed_out_interval_ms: num(
+                    "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                )? as u64,
+                remove_expired_interval_ms: num(
+                    "transaction.remove.expired.transaction.cleanup.interval.ms",
+                )? as u64,
             },
             props,
         };

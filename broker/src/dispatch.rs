@@ -170,6 +170,15 @@ routes! {
     OffsetDelete: OffsetDeleteRequest => handlers::offset_delete::handle, 0, 0;
     ConsumerGroupHeartbeat: ConsumerGroupHeartbeatRequest => handlers::consumer_group_heartbeat::handle, 0, 1;
     ConsumerGroupDescribe: ConsumerGroupDescribeRequest => handlers::consumer_group_describe::handle, 0, 1;
+    InitProducerId: InitProducerIdRequest => handlers::init_producer_id::handle, 0, 5;
+    AddPartitionsToTxn: AddPartitionsToTxnRequest => handlers::add_partitions_to_txn::handle, 0, 3;
+    AddOffsetsToTxn: AddOffsetsToTxnRequest => handlers::add_offsets_to_txn::handle, 0, 4;
+    EndTxn: EndTxnRequest => handlers::end_txn::handle, 0, 4;
+    TxnOffsetCommit: TxnOffsetCommitRequest => handlers::txn_offset_commit::handle, 0, 4;
+    WriteTxnMarkers: WriteTxnMarkersRequest => handlers::write_txn_markers::handle, 1, 1;
+    DescribeProducers: DescribeProducersRequest => handlers::describe_producers::handle, 0, 0;
+    DescribeTransactions: DescribeTransactionsRequest => handlers::describe_transactions::handle, 0, 0;
+    ListTransactions: ListTransactionsRequest => handlers::list_transactions::handle, 0, 1;
 }
 
 /// Encodes `[size][response header][body]` for a response at `version`.

@@ -65,6 +65,19 @@ pub enum ErrorCode {
     UnsupportedAssignor = 112,
     StaleMemberEpoch = 113,
     InvalidRegularExpression = 128,
+    OutOfOrderSequenceNumber = 45,
+    DuplicateSequenceNumber = 46,
+    InvalidProducerEpoch = 47,
+    InvalidTxnState = 48,
+    InvalidProducerIdMapping = 49,
+    InvalidTransactionTimeout = 50,
+    ConcurrentTransactions = 51,
+    TransactionCoordinatorFenced = 52,
+    TransactionalIdAuthorizationFailed = 53,
+    OperationNotAttempted = 55,
+    UnknownProducerId = 59,
+    TransactionalIdNotFound = 105,
+    ProducerFenced = 90,
 }
 
 impl ErrorCode {
@@ -130,6 +143,19 @@ impl ErrorCode {
             ErrorCode::UnsupportedAssignor => "The assignor or its version range is not supported by the consumer group.",
             ErrorCode::StaleMemberEpoch => "The member epoch is stale. The member must retry after receiving its updated member epoch via the ConsumerGroupHeartbeat API.",
             ErrorCode::InvalidRegularExpression => "The regular expression is not valid.",
+            ErrorCode::OutOfOrderSequenceNumber => "The broker received an out of order sequence number.",
+            ErrorCode::DuplicateSequenceNumber => "The broker received a duplicate sequence number.",
+            ErrorCode::InvalidProducerEpoch => "Producer attempted to produce with an old epoch.",
+            ErrorCode::InvalidTxnState => "The producer attempted a transactional operation in an invalid state.",
+            ErrorCode::InvalidProducerIdMapping => "The producer attempted to use a producer id which is not currently assigned to its transactional id.",
+            ErrorCode::InvalidTransactionTimeout => "The transaction timeout is larger than the maximum value allowed by the broker (as configured by transaction.max.timeout.ms).",
+            ErrorCode::ConcurrentTransactions => "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing.",
+            ErrorCode::TransactionCoordinatorFenced => "Indicates that the transaction coordinator sending a WriteTxnMarker is no longer the current coordinator for a given producer.",
+            ErrorCode::TransactionalIdAuthorizationFailed => "Transactional Id authorization failed.",
+            ErrorCode::OperationNotAttempted => "The broker did not attempt to execute this operation. This may happen for batched RPCs where some operations in the batch failed, causing the broker to respond without trying the rest.",
+            ErrorCode::UnknownProducerId => "This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question.",
+            ErrorCode::TransactionalIdNotFound => "The transactionalId could not be found.",
+            ErrorCode::ProducerFenced => "There is a newer producer with the same transactionalId which fences the current one.",
         }
     }
 }
@@ -194,6 +220,9 @@ pub enum BrokerError {
     /// failed fsync is never retried blindly because the kernel may have dropped the pages).
     #[error("log {0} is offline after an earlier storage error")]
     LogOffline(String),
+    /// A producer's batch or marker refused by the partition's producer state.
+    #[error("{0}")]
+    Producer(#[from] crate::log::ProducerError),
 }
 
 impl BrokerError {
@@ -212,6 +241,14 @@ impl BrokerError {
             BrokerError::Storage { .. } | BrokerError::LogOffline(_) => {
                 ErrorCode::KafkaStorageError
             }
+            BrokerError::Producer(e) => match e {
+                crate::log::ProducerError::InvalidEpoch(_) => ErrorCode::InvalidProducerEpoch,
+                crate::log::ProducerError::OutOfOrder(_) => ErrorCode::OutOfOrderSequenceNumber,
+                crate::log::ProducerError::InvalidTxnState(_) => ErrorCode::InvalidTxnState,
+                crate::log::ProducerError::CoordinatorFenced(_) => {
+                    ErrorCode::TransactionCoordinatorFenced
+                }
+            },
         }
     }
 

@@ -32,6 +32,7 @@ mod network;
 pub mod partition;
 pub mod replica_manager;
 pub mod server;
+pub mod txn;
 pub mod wire;
 
 pub use config::BrokerConfig;

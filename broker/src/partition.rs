@@ -1,8 +1,7 @@
 //! A partition: its log plus the replication state every partition carries from day one.
 //!
-//! With one replica the high watermark equals the log end offset and the last stable offset
-//! equals the high watermark; the fields and the code paths are those replication and
-//! transactions will use, so they need no rewrite later.
+//! With one replica the high watermark equals the log end offset. The last stable offset is
+//! the high watermark, or the first offset of the oldest open transaction when that is lower.
 
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,7 +11,9 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::log::{AppendInfo, Log, LogConfig, ReadInfo};
+use crate::log::{
+    AbortedTxn, AppendInfo, Log, LogConfig, Marker, Origin, ProducerEntry, ReadInfo,
+};
 
 /// Offsets a fetch or list-offsets answer reports, read together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub struct Partition {
     log_end_offset: AtomicI64,
     /// The high watermark; fetchers waiting for data watch it.
     high_watermark: watch::Sender<i64>,
+    /// The last stable offset (moves with appends and transaction markers).
+    last_stable_offset: AtomicI64,
     /// Size of the in-sync replica set, for `min.insync.replicas` on acks=all writes.
     isr_size: AtomicUsize,
 }
@@ -59,6 +62,7 @@ impl Partition {
             tracing::error!(%topic, partition = index, error = %e, "cannot record leader epoch");
         }
         let (start, end) = (log.log_start_offset(), log.log_end_offset());
+        let lso = log.last_stable_offset(end);
         let (hw, _) = watch::channel(end);
         Partition {
             topic,
@@ -69,6 +73,7 @@ impl Partition {
             log_start_offset: AtomicI64::new(start),
             log_end_offset: AtomicI64::new(end),
             high_watermark: hw,
+            last_stable_offset: AtomicI64::new(lso),
             isr_size: AtomicUsize::new(isr_size),
         }
     }
@@ -107,7 +112,7 @@ impl Partition {
             log_start_offset: self.log_start_offset.load(Ordering::Acquire),
             log_end_offset: self.log_end_offset.load(Ordering::Acquire),
             high_watermark: hw,
-            last_stable_offset: hw,
+            last_stable_offset: self.last_stable_offset.load(Ordering::Acquire).min(hw),
         }
     }
 
@@ -121,6 +126,17 @@ impl Partition {
     /// acks=all (`acks == -1`) is refused with `NOT_ENOUGH_REPLICAS` while the in-sync replica
     /// set is smaller than `min.insync.replicas`, before anything is written.
     pub fn append(&self, batch: &mut [u8], acks: i16, now_ms: i64) -> Result<AppendInfo> {
+        self.append_from(batch, acks, now_ms, Origin::Client)
+    }
+
+    /// [`Self::append`] for a batch from `origin` (a coordinator writing for a producer).
+    pub fn append_from(
+        &self,
+        batch: &mut [u8],
+        acks: i16,
+        now_ms: i64,
+        origin: Origin,
+    ) -> Result<AppendInfo> {
         let (max, min, compression) = {
             let log = self.log.lock();
             let c = log.config();
@@ -147,12 +163,112 @@ impl Partition {
             batch = &mut recompressed[..];
         }
         let mut log = self.log.lock();
-        let info = log.append_validated(batch, validated, self.leader_epoch(), now_ms)?;
+        let info = log.append_validated(batch, validated, self.leader_epoch(), now_ms, origin)?;
+        self.publish_end(&log);
+        Ok(info)
+    }
+
+    /// Moves the log end, the last stable offset and the high watermark after a write.
+    fn publish_end(&self, log: &Log) {
         let leo = log.log_end_offset();
         self.log_end_offset.store(leo, Ordering::Release);
+        self.last_stable_offset
+            .store(log.last_stable_offset(leo), Ordering::Release);
         // One replica: the ISR is this broker alone, so the high watermark follows the LEO.
         self.high_watermark.send_replace(leo);
+    }
+
+    /// Appends `(key, value)` records as one batch written by the broker itself (a
+    /// coordinator's internal topic), acks=all. With `txn`, the batch is transactional for that
+    /// producer id and epoch. Blocking, but small writes are cheap enough to run inline.
+    pub fn append_records(
+        &self,
+        recs: &[(bytes::Bytes, Option<bytes::Bytes>)],
+        compression: kafka_protocol::records::Compression,
+        txn: Option<(i64, i16)>,
+        now_ms: i64,
+    ) -> Result<AppendInfo> {
+        use kafka_protocol::records::{
+            Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let (producer_id, producer_epoch) = txn.unwrap_or((-1, -1));
+        let batch: Vec<Record> = recs
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| Record {
+                transactional: txn.is_some(),
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id,
+                producer_epoch,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                // the first record's sequence is the batch's (none); the encoder keeps records
+                // in one batch only while offsets and sequences move together
+                sequence: i as i32 - 1,
+                timestamp: now_ms,
+                key: Some(k.clone()),
+                value: v.clone(),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &batch,
+            &RecordEncodeOptions {
+                version: 2,
+                compression,
+            },
+        )
+        .map_err(|e| {
+            crate::error::BrokerError::Batch(crate::log::BatchError::InvalidRecord(format!(
+                "cannot encode records: {e}"
+            )))
+        })?;
+        let origin = if txn.is_some() {
+            Origin::Coordinator
+        } else {
+            Origin::Client
+        };
+        self.append_from(&mut buf, -1, now_ms, origin)
+    }
+
+    /// Writes an end-transaction marker (COMMIT or ABORT) for `producer_id` as leader.
+    /// Blocking.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: Marker,
+        now_ms: i64,
+    ) -> Result<AppendInfo> {
+        let mut log = self.log.lock();
+        let info = log.append_marker(producer_id, producer_epoch, marker, self.leader_epoch(), now_ms)?;
+        self.publish_end(&log);
         Ok(info)
+    }
+
+    /// The producers that wrote here (DescribeProducers), by id.
+    pub fn producers(&self) -> Vec<ProducerEntry> {
+        let mut out: Vec<ProducerEntry> = self.log.lock().producers().entries().cloned().collect();
+        out.sort_by_key(|e| e.producer_id);
+        out
+    }
+
+    /// Whether `producer_id` has an open transaction on this partition.
+    pub fn has_open_txn(&self, producer_id: i64) -> bool {
+        self.log
+            .lock()
+            .producers()
+            .get(producer_id)
+            .is_some_and(|e| e.current_txn_first_offset.is_some())
+    }
+
+    /// Forgets producers idle longer than `producer.id.expiration.ms`. Blocking.
+    pub(crate) fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.log.lock().expire_producers(now_ms, expiration_ms)
     }
 
     /// Reads from `offset` up to the high watermark (or LSO for `read_committed`). Blocking.
@@ -172,6 +288,12 @@ impl Partition {
         };
         let info = log.read(offset, max_bytes, bound, min_one)?;
         Ok((info, offsets))
+    }
+
+    /// The aborted transactions a `read_committed` fetch from `from` needs for data below
+    /// `upper`.
+    pub fn aborted_txns(&self, from: i64, upper: i64) -> Vec<AbortedTxn> {
+        self.log.lock().aborted_txns(from, upper)
     }
 
     /// ListOffsets by timestamp. Blocking.
@@ -254,8 +376,9 @@ impl Partition {
 
     /// Whether the log wants compaction, and how much.
     pub fn cleanable(&self, now_ms: i64) -> Option<crate::log::Cleanable> {
-        let hw = *self.high_watermark.borrow();
-        self.log.lock().cleanable(hw, now_ms)
+        // never past an open transaction: whether its data is aborted is not known yet
+        let lso = self.offsets().last_stable_offset;
+        self.log.lock().cleanable(lso, now_ms)
     }
 
     /// Compacts the log once; the log lock is held only to plan and to swap segments in, so
@@ -266,7 +389,7 @@ impl Partition {
         throttle: &crate::log::Throttler,
         now_ms: i64,
     ) -> Result<Option<crate::log::CleanStats>> {
-        let hw = *self.high_watermark.borrow();
+        let hw = self.offsets().last_stable_offset;
         Log::clean_with(
             |f| {
                 let mut log = self.log.lock();
@@ -277,6 +400,53 @@ impl Partition {
             throttle,
             now_ms,
         )
+    }
+
+    /// Reads the partition from its start to the high watermark and calls `f` with each
+    /// batch header and each of its records (control batches included): how the coordinators
+    /// rebuild their state from their internal topics. Blocking.
+    pub fn replay(
+        &self,
+        mut f: impl FnMut(&crate::log::BatchHeader, crate::log::RecordInfo<'_>),
+    ) -> Result<()> {
+        let mut offset = self.offsets().log_start_offset;
+        loop {
+            let (info, offsets) = self.read(offset, 1 << 20, false, true)?;
+            let Some(slice) = info.slice else { break };
+            if offset >= offsets.high_watermark || slice.is_empty() {
+                break;
+            }
+            let buf = slice
+                .read()
+                .map_err(|e| crate::error::BrokerError::storage(self.dir(), e))?;
+            let mut at = 0;
+            let before = offset;
+            // the read may end inside a batch (at its size limit): that batch comes whole next time
+            while buf.len() - at >= crate::log::BATCH_HEADER_LEN {
+                let header = crate::log::BatchHeader::parse(&buf[at..])?;
+                let size = header.size();
+                let Some(batch) = buf.get(at..at + size) else {
+                    break;
+                };
+                at += size;
+                if header.next_offset() <= offset {
+                    continue;
+                }
+                crate::log::for_each_record(batch, &header, |r| {
+                    if header.base_offset + i64::from(r.offset_delta) >= offset {
+                        f(&header, r);
+                    }
+                    true
+                })?;
+                offset = header.next_offset();
+            }
+            if offset == before {
+                return Err(crate::error::BrokerError::Batch(
+                    crate::log::BatchError::Truncated(format!("no whole batch at offset {offset}")),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn publish_start(&self, log: &Log) {

@@ -270,6 +270,15 @@ impl ReplicaManager {
         total
     }
 
+    /// Forgets producers idle longer than `producer.id.expiration.ms` on every partition.
+    pub fn expire_producers(&self, now_ms: i64) -> usize {
+        let expiration = self.config.txn.producer_id_expiration_ms;
+        self.all()
+            .iter()
+            .map(|p| p.expire_producers(now_ms, expiration))
+            .sum()
+    }
+
     /// Flushes and closes every log for a clean restart; returns whether all closed cleanly.
     pub fn shutdown(&self) -> bool {
         let mut clean = !self.open_failed.load(std::sync::atomic::Ordering::Acquire);

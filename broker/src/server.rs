@@ -23,6 +23,8 @@ pub struct BrokerState {
     pub replicas: Arc<ReplicaManager>,
     /// The group coordinator.
     pub groups: Arc<GroupCoordinator>,
+    /// The transaction coordinator (and producer id allocation).
+    pub txns: Arc<crate::txn::TransactionCoordinator>,
     /// Bounds the bytes of requests read but not yet answered (`queued.max.request.bytes`).
     pub request_memory: Arc<Semaphore>,
     /// Bounds the requests being handled at once (`queued.max.requests`).
@@ -182,6 +184,13 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         Arc::clone(&replicas),
         controller.clone(),
     );
+    let txns = crate::txn::TransactionCoordinator::new(
+        config.txn.clone(),
+        config.node_id,
+        Arc::clone(&replicas),
+        controller.clone(),
+        Arc::clone(&groups),
+    );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = Arc::new(BrokerState {
         request_memory: Arc::new(Semaphore::new(config.queued_max_request_bytes)),
@@ -193,6 +202,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         controller,
         replicas,
         groups: Arc::clone(&groups),
+        txns: Arc::clone(&txns),
         shutdown: shutdown_rx,
         connections: Arc::default(),
     });
@@ -200,7 +210,9 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))),
         tokio::spawn(flusher(Arc::clone(&state))),
         tokio::spawn(retention(Arc::clone(&state))),
+        tokio::spawn(producer_expiry(Arc::clone(&state))),
         groups.start(),
+        txns.start(),
     ];
     let cleaner = crate::log_cleaner::LogCleaner::start(&state.replicas, config.cleaner.clone());
     tracing::info!(%addr, dir = %dir.display(), node_id = config.node_id, "broker started");
@@ -280,6 +292,26 @@ async fn retention(state: Arc<BrokerState>) {
     }
 }
 
+/// Forgets idle producers every `producer.id.expiration.check.interval.ms`.
+async fn producer_expiry(state: Arc<BrokerState>) {
+    let mut shutdown = state.shutdown.clone();
+    let period = Duration::from_millis(
+        state
+            .config
+            .txn
+            .producer_id_expiration_check_interval_ms
+            .max(1),
+    );
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.changed() => return,
+        }
+        let replicas = Arc::clone(&state.replicas);
+        let _ = tokio::task::spawn_blocking(move || replicas.expire_producers(now_ms())).await;
+    }
+}
+
 impl BrokerHandle {
     /// The address the Kafka listener is bound to.
     pub fn local_addr(&self) -> std::net::SocketAddr {
@@ -303,6 +335,7 @@ impl BrokerHandle {
         // Parked JoinGroup / SyncGroup requests are answered NOT_COORDINATOR so that their
         // connections can finish.
         self.state.groups.close();
+        self.state.txns.close();
         // Stop accepting first, then let connections finish the request in hand (an append is
         // never cut in half) and close; only then are the logs closed.
         for t in &self.tasks {

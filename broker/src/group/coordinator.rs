@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::oneshot;
 
@@ -113,6 +113,19 @@ struct ShardState {
     consumers: HashMap<String, ConsumerGroup>,
     /// group → (topic, partition) → committed offset
     offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
+    /// Offsets committed inside transactions not yet ended: producer id → commits in order.
+    /// They become visible with the COMMIT marker and vanish with the ABORT marker.
+    pending_txn: HashMap<i64, Vec<PendingOffset>>,
+}
+
+/// An offset committed by TxnOffsetCommit, waiting for its transaction's marker.
+#[derive(Debug, Clone)]
+struct PendingOffset {
+    group: String,
+    topic: String,
+    partition: i32,
+    /// `None`: a tombstone replayed inside the transaction.
+    value: Option<OffsetValue>,
 }
 
 struct Shard {
@@ -346,8 +359,8 @@ impl GroupCoordinator {
         let mut consumers: HashMap<String, Bytes> = HashMap::new();
         let mut offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>> = HashMap::new();
         let mut records = 0u64;
-        let result = replay(&shard.partition, |rec| {
-            records += 1;
+        let mut pending_txn: HashMap<i64, Vec<OffsetsRecord>> = HashMap::new();
+        let mut apply = |rec: OffsetsRecord| {
             match rec {
                 OffsetsRecord::Offset {
                     group,
@@ -392,7 +405,41 @@ impl GroupCoordinator {
                     tracing::debug!(version = v, "skipping record of unknown kind");
                 }
             }
+        };
+        let result = shard.partition.replay(|header, r| {
+            records += 1;
+            let abs = header.base_offset + i64::from(r.offset_delta);
+            if header.is_control() {
+                // a transaction marker: its offsets apply (COMMIT) or go (ABORT)
+                let commit = r
+                    .key
+                    .filter(|k| k.len() >= 4)
+                    .is_some_and(|k| i16::from_be_bytes([k[2], k[3]]) == 1);
+                for rec in pending_txn.remove(&header.producer_id).unwrap_or_default() {
+                    if commit {
+                        apply(rec);
+                    }
+                }
+                return;
+            }
+            let rec = match r.key.map(|k| records::decode(k, r.value)) {
+                Some(Ok(rec)) => rec,
+                Some(Err(e)) => {
+                    tracing::warn!(offset = abs, error = %e, "skipping record");
+                    return;
+                }
+                None => {
+                    tracing::warn!(offset = abs, "skipping record without key");
+                    return;
+                }
+            };
+            if header.is_transactional() {
+                pending_txn.entry(header.producer_id).or_default().push(rec);
+            } else {
+                apply(rec);
+            }
         });
+        drop(apply);
         if let Err(e) = result {
             tracing::error!(partition = shard.index, error = %e, "cannot load {OFFSETS_TOPIC}; retrying in 5 s (its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile)");
             let (me, p) = (self.me.clone(), shard.index);
@@ -436,6 +483,29 @@ impl GroupCoordinator {
             }
         }
         st.offsets = offsets;
+        st.pending_txn = pending_txn
+            .into_iter()
+            .map(|(pid, recs)| {
+                let pending = recs
+                    .into_iter()
+                    .filter_map(|rec| match rec {
+                        OffsetsRecord::Offset {
+                            group,
+                            topic,
+                            partition,
+                            value,
+                        } => Some(PendingOffset {
+                            group,
+                            topic,
+                            partition,
+                            value,
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                (pid, pending)
+            })
+            .collect();
         let deadlines: Vec<(String, i64)> = st
             .groups
             .values()
@@ -473,46 +543,26 @@ impl GroupCoordinator {
         recs: &[(Bytes, Option<Bytes>)],
         compression: kafka_protocol::records::Compression,
     ) -> Result<(), ErrorCode> {
-        use kafka_protocol::records::{
-            Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-        };
-        let now = now_ms();
-        let batch: Vec<Record> = recs
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32 - 1,
-                timestamp: now,
-                key: Some(k.clone()),
-                value: v.clone(),
-                headers: Default::default(),
+        self.append_batch(shard, recs, compression, None)
+    }
+
+    /// Appends records as one batch; `txn` makes it a transactional batch of that producer
+    /// (TxnOffsetCommit), whose offsets apply once the transaction commits.
+    fn append_batch(
+        &self,
+        shard: &Shard,
+        recs: &[(Bytes, Option<Bytes>)],
+        compression: kafka_protocol::records::Compression,
+        txn: Option<(i64, i16)>,
+    ) -> Result<(), ErrorCode> {
+        shard
+            .partition
+            .append_records(recs, compression, txn, now_ms())
+            .map(|_| ())
+            .map_err(|e| {
+                tracing::warn!(partition = shard.index, error = %e, "cannot write to {OFFSETS_TOPIC}");
+                map_append_error(e.code())
             })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &batch,
-            &RecordEncodeOptions {
-                version: 2,
-                compression,
-            },
-        )
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot encode {OFFSETS_TOPIC} records");
-            ErrorCode::UnknownServerError
-        })?;
-        shard.partition.append(&mut buf, -1, now).map(|_| ()).map_err(|e| {
-            tracing::warn!(partition = shard.index, error = %e, "cannot write to {OFFSETS_TOPIC}");
-            map_append_error(e.code())
-        })
     }
 
     /// Runs the actions of one group event: writes first, then answers.
@@ -738,6 +788,35 @@ impl GroupCoordinator {
         generation: i32,
         commits: Vec<OffsetCommit>,
     ) -> Result<Vec<ErrorCode>, ErrorCode> {
+        self.commit(version, group, member_id, instance_id, generation, commits, None)
+    }
+
+    /// TxnOffsetCommit: the offsets are written inside the transaction of `producer` (id,
+    /// epoch) and apply when it commits.
+    #[allow(clippy::too_many_arguments)]
+    pub fn txn_commit_offsets(
+        &self,
+        group: &str,
+        producer: (i64, i16),
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        commits: Vec<OffsetCommit>,
+    ) -> Result<Vec<ErrorCode>, ErrorCode> {
+        self.commit(9, group, member_id, instance_id, generation, commits, Some(producer))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &self,
+        version: i16,
+        group: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        commits: Vec<OffsetCommit>,
+        txn: Option<(i64, i16)>,
+    ) -> Result<Vec<ErrorCode>, ErrorCode> {
         let shard = self.shard_for(group)?;
         let now = now_ms();
         let mut st = shard.state.lock();
@@ -813,9 +892,23 @@ impl GroupCoordinator {
         if writes.is_empty() {
             return Ok(codes);
         }
-        if let Err(code) = self.append(&shard, &writes) {
+        let written =
+            self.append_batch(&shard, &writes, kafka_protocol::records::Compression::None, txn);
+        if let Err(code) = written {
             for (i, ..) in &values {
                 codes[*i] = code;
+            }
+            return Ok(codes);
+        }
+        if let Some((pid, _)) = txn {
+            let pending = st.pending_txn.entry(pid).or_default();
+            for (_, topic, partition, v) in values {
+                pending.push(PendingOffset {
+                    group: group.to_string(),
+                    topic,
+                    partition,
+                    value: Some(v),
+                });
             }
             return Ok(codes);
         }
@@ -824,6 +917,57 @@ impl GroupCoordinator {
             offsets.insert((topic, partition), v);
         }
         Ok(codes)
+    }
+
+    /// A transaction marker was written to partition `partition` of `__consumer_offsets`:
+    /// the offsets `producer_id` committed in it apply (COMMIT) or are dropped (ABORT).
+    pub fn complete_txn(&self, partition: i32, producer_id: i64, commit: bool) {
+        let Some(shard) = self.shards.read().get(&partition).cloned() else {
+            return;
+        };
+        let mut st = shard.state.lock();
+        let Some(pending) = st.pending_txn.remove(&producer_id) else {
+            return;
+        };
+        if !commit {
+            return;
+        }
+        for p in pending {
+            match p.value {
+                Some(v) => {
+                    if !st.groups.contains_key(&p.group) && !st.consumers.contains_key(&p.group) {
+                        st.groups.insert(
+                            p.group.clone(),
+                            ClassicGroup::new(&p.group, self.limits, now_ms()),
+                        );
+                    }
+                    st.offsets
+                        .entry(p.group)
+                        .or_default()
+                        .insert((p.topic, p.partition), v);
+                }
+                None => {
+                    if let Some(o) = st.offsets.get_mut(&p.group) {
+                        o.remove(&(p.topic, p.partition));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The partitions of `group` with offsets committed in a transaction not yet ended
+    /// (OffsetFetch with `require_stable` answers them `UNSTABLE_OFFSET_COMMIT`).
+    pub fn pending_txn_partitions(&self, group: &str) -> std::collections::HashSet<(String, i32)> {
+        let Ok(shard) = self.shard_for(group) else {
+            return Default::default();
+        };
+        let st = shard.state.lock();
+        st.pending_txn
+            .values()
+            .flatten()
+            .filter(|p| p.group == group)
+            .map(|p| (p.topic.clone(), p.partition))
+            .collect()
     }
 
     /// OffsetFetch: the committed offsets of `group` for `topics` (all when `None`).
@@ -1346,59 +1490,6 @@ impl TopicView for ImageTopics<'_> {
     fn names(&self) -> Vec<String> {
         self.0.topics.keys().cloned().collect()
     }
-}
-
-/// Replays a partition of `__consumer_offsets` from its start to its high watermark.
-fn replay(
-    partition: &Partition,
-    mut apply: impl FnMut(OffsetsRecord),
-) -> Result<(), crate::error::BrokerError> {
-    let mut offset = partition.offsets().log_start_offset;
-    loop {
-        let (info, offsets) = partition.read(offset, 1 << 20, false, true)?;
-        let Some(slice) = info.slice else { break };
-        if offset >= offsets.high_watermark || slice.is_empty() {
-            break;
-        }
-        let buf = slice
-            .read()
-            .map_err(|e| crate::error::BrokerError::storage(partition.dir(), e))?;
-        let mut at = 0;
-        let before = offset;
-        // the read may end inside a batch (at its size limit): that batch comes whole next time
-        while buf.len() - at >= crate::log::BATCH_HEADER_LEN {
-            let header = crate::log::BatchHeader::parse(&buf[at..])?;
-            let size = header.size();
-            let Some(batch) = buf.get(at..at + size) else {
-                break;
-            };
-            at += size;
-            if header.next_offset() <= offset {
-                continue;
-            }
-            if !header.is_control() {
-                crate::log::for_each_record(batch, &header, |r| {
-                    let abs = header.base_offset + i64::from(r.offset_delta);
-                    if abs < offset {
-                        return true;
-                    }
-                    match r.key.map(|k| records::decode(k, r.value)) {
-                        Some(Ok(rec)) => apply(rec),
-                        Some(Err(e)) => tracing::warn!(offset = abs, error = %e, "skipping record"),
-                        None => tracing::warn!(offset = abs, "skipping record without key"),
-                    }
-                    true
-                })?;
-            }
-            offset = header.next_offset();
-        }
-        if offset == before {
-            return Err(crate::error::BrokerError::Batch(
-                crate::log::BatchError::Truncated(format!("no whole batch at offset {offset}")),
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -19,8 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId};
 use uuid::Uuid;
 
 use super::{blocking_io, check_leader_epoch, topic_name};
@@ -49,6 +51,8 @@ enum Planned {
     Data {
         slice: Option<FileSlice>,
         offsets: PartitionOffsets,
+        /// `read_committed`: the aborted transactions overlapping the data (else `None`).
+        aborted: Option<Vec<crate::log::AbortedTxn>>,
     },
     Error {
         code: ErrorCode,
@@ -199,7 +203,11 @@ fn plan_all(wanted: &[Wanted], max_bytes: usize, read_committed: bool) -> Vec<Pl
                         first_data = false;
                         budget = budget.saturating_sub(slice.len());
                     }
-                    Planned::Data { slice: info.slice, offsets }
+                    let aborted = read_committed.then(|| match &info.slice {
+                        Some(_) => partition.aborted_txns(w.offset, info.upper_offset),
+                        None => Vec::new(),
+                    });
+                    Planned::Data { slice: info.slice, offsets, aborted }
                 }
                 Err(e @ BrokerError::OffsetOutOfRange { .. }) => {
                     tracing::debug!(topic = %w.topic, partition = w.index, error = %e, "fetch out of range");
@@ -219,7 +227,7 @@ fn read_planned(planned: Vec<Planned>) -> Vec<PartitionData> {
     planned
         .into_iter()
         .map(|p| match p {
-            Planned::Data { slice, offsets } => {
+            Planned::Data { slice, offsets, aborted } => {
                 let records = match slice.map(|s| s.read()) {
                     Some(Ok(b)) => b,
                     Some(Err(e)) => {
@@ -232,6 +240,15 @@ fn read_planned(planned: Vec<Planned>) -> Vec<PartitionData> {
                     .with_high_watermark(offsets.high_watermark)
                     .with_last_stable_offset(offsets.last_stable_offset)
                     .with_log_start_offset(offsets.log_start_offset)
+                    .with_aborted_transactions(aborted.map(|list| {
+                        list.into_iter()
+                            .map(|t| {
+                                AbortedTransaction::default()
+                                    .with_producer_id(ProducerId(t.producer_id))
+                                    .with_first_offset(t.first_offset)
+                            })
+                            .collect()
+                    }))
                     .with_records(Some(records))
             }
             Planned::Error { code, offsets } => partition_error(code, offsets),

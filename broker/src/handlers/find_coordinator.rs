@@ -1,5 +1,6 @@
-//! FindCoordinator: which broker coordinates a group (creating `__consumer_offsets` on first
-//! use, as Kafka does). v4+ looks up several keys at once.
+//! FindCoordinator: which broker coordinates a group or a transactional id (creating
+//! `__consumer_offsets` or `__transaction_state` on first use, as Kafka does). v4+ looks up
+//! several keys at once.
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
@@ -43,14 +44,24 @@ async fn find(ctx: &RequestContext, key_type: i8, key: StrBytes) -> Coordinator 
             .with_error_code(code.code())
             .with_error_message(Some(sb(msg)))
     };
-    match key_type {
-        GROUP_KEY => {}
+    let hosted = match key_type {
+        GROUP_KEY => {
+            let groups = &ctx.state.groups;
+            if let Err(code) = groups.ensure_offsets_topic().await {
+                return fail(code, key, code.message());
+            }
+            // The coordinator is the leader of the group's partition; with one broker, this one.
+            groups
+                .partition_of(key.as_str())
+                .and_then(|p| ctx.state.replicas.get(crate::group::OFFSETS_TOPIC, p))
+        }
         TRANSACTION_KEY => {
-            return fail(
-                ErrorCode::CoordinatorNotAvailable,
-                key,
-                "The transaction coordinator is not available.",
-            )
+            let txns = &ctx.state.txns;
+            if let Err(code) = txns.ensure_topic().await {
+                return fail(code, key, code.message());
+            }
+            txns.partition_of(key.as_str())
+                .and_then(|p| ctx.state.replicas.get(crate::txn::TRANSACTION_TOPIC, p))
         }
         other => {
             return fail(
@@ -59,15 +70,7 @@ async fn find(ctx: &RequestContext, key_type: i8, key: StrBytes) -> Coordinator 
                 &format!("Unknown coordinator key type {other}."),
             )
         }
-    }
-    let groups = &ctx.state.groups;
-    if let Err(code) = groups.ensure_offsets_topic().await {
-        return fail(code, key, code.message());
-    }
-    // The coordinator is the leader of the group's partition; with one broker, this one.
-    let hosted = groups
-        .partition_of(key.as_str())
-        .and_then(|p| ctx.state.replicas.get(crate::group::OFFSETS_TOPIC, p));
+    };
     let image = ctx.state.image();
     match (hosted, image.brokers.get(&ctx.state.config.node_id)) {
         (Some(_), Some(me)) => Coordinator::default()

@@ -1,5 +1,7 @@
 //! One module per Kafka API. Each exports `handle(ctx, request) -> response`.
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod consumer_group_describe;
@@ -12,14 +14,19 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_producers;
+pub mod describe_transactions;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
+pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -27,6 +34,8 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::StrBytes;
@@ -114,6 +123,16 @@ pub(crate) fn lookup_partition(
         .replicas
         .get(topic, partition)
         .ok_or(ErrorCode::UnknownTopicOrPartition)
+}
+
+/// PRODUCER_FENCED as a client at `version` knows it: clients before `since` (the version
+/// that introduced it, KIP-588) get INVALID_PRODUCER_EPOCH instead.
+pub(crate) fn fenced_for(code: ErrorCode, version: i16, since: i16) -> ErrorCode {
+    if code == ErrorCode::ProducerFenced && version < since {
+        ErrorCode::InvalidProducerEpoch
+    } else {
+        code
+    }
 }
 
 /// Checks a client's `current_leader_epoch` against ours (KIP-320); -1 skips the check.

@@ -12,6 +12,8 @@ use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
 use crate::group::records::OffsetValue;
 
+use std::collections::HashSet;
+
 type Committed = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
 
 fn fetch(
@@ -24,6 +26,17 @@ fn fetch(
     ctx.state.groups.fetch_offsets(group, member, topics)
 }
 
+/// With `require_stable` (v7+), partitions with offsets committed in a transaction not yet
+/// ended answer UNSTABLE_OFFSET_COMMIT, so that a consumer does not start from an offset its
+/// transactional producer may still abort.
+fn unstable(ctx: &RequestContext, group: &str, require_stable: bool) -> HashSet<(String, i32)> {
+    if require_stable {
+        ctx.state.groups.pending_txn_partitions(group)
+    } else {
+        HashSet::new()
+    }
+}
+
 /// `(offset, epoch, metadata)` of a partition's answer.
 fn position(v: &Option<OffsetValue>) -> (i64, i32, String) {
     match v {
@@ -33,7 +46,10 @@ fn position(v: &Option<OffsetValue>) -> (i64, i32, String) {
 }
 
 /// The v8+ (per group) shape of committed offsets.
-fn group_topics(committed: Committed) -> Vec<OffsetFetchResponseTopics> {
+fn group_topics(
+    committed: Committed,
+    unstable: &HashSet<(String, i32)>,
+) -> Vec<OffsetFetchResponseTopics> {
     committed
         .into_iter()
         .map(|(t, parts)| {
@@ -41,11 +57,17 @@ fn group_topics(committed: Committed) -> Vec<OffsetFetchResponseTopics> {
                 .iter()
                 .map(|(p, v)| {
                     let (o, e, m) = position(v);
-                    OffsetFetchResponsePartitions::default()
+                    let part = OffsetFetchResponsePartitions::default()
                         .with_partition_index(*p)
                         .with_committed_offset(o)
                         .with_committed_leader_epoch(e)
-                        .with_metadata(Some(sb(m)))
+                        .with_metadata(Some(sb(m)));
+                    if unstable.contains(&(t.clone(), *p)) {
+                        part.with_committed_offset(-1)
+                            .with_error_code(ErrorCode::UnstableOffsetCommit.code())
+                    } else {
+                        part
+                    }
                 })
                 .collect();
             OffsetFetchResponseTopics::default()
@@ -75,9 +97,12 @@ pub async fn handle(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFetch
                     .filter(|_| version >= 9)
                     .map(|m| (m.as_str(), g.member_epoch));
                 match fetch(&ctx, g.group_id.0.as_str(), member, topics) {
-                    Ok(committed) => OffsetFetchResponseGroup::default()
-                        .with_group_id(g.group_id)
-                        .with_topics(group_topics(committed)),
+                    Ok(committed) => {
+                        let unstable = unstable(&ctx, g.group_id.0.as_str(), req.require_stable);
+                        OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id)
+                            .with_topics(group_topics(committed, &unstable))
+                    }
                     Err(code) => OffsetFetchResponseGroup::default()
                         .with_group_id(GroupId(g.group_id.0))
                         .with_error_code(code.code()),
@@ -106,21 +131,27 @@ pub async fn handle(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFetch
         Err(code) => (Vec::new(), code),
     };
     let partition_error = if version < 2 { error } else { ErrorCode::None };
+    let unstable = unstable(&ctx, req.group_id.0.as_str(), version >= 7 && req.require_stable);
     let topics = committed
         .into_iter()
         .map(|(t, parts)| {
             OffsetFetchResponseTopic::default()
-                .with_name(topic_name(t))
+                .with_name(topic_name(t.clone()))
                 .with_partitions(
                     parts
                         .iter()
                         .map(|(p, v)| {
                             let (o, e, m) = position(v);
+                            let stable = !unstable.contains(&(t.clone(), *p));
                             let mut part = OffsetFetchResponsePartition::default()
                                 .with_partition_index(*p)
-                                .with_committed_offset(o)
+                                .with_committed_offset(if stable { o } else { -1 })
                                 .with_metadata(Some(sb(m)))
-                                .with_error_code(partition_error.code());
+                                .with_error_code(if stable {
+                                    partition_error.code()
+                                } else {
+                                    ErrorCode::UnstableOffsetCommit.code()
+                                });
                             if version >= 5 {
                                 part = part.with_committed_leader_epoch(e);
                             }

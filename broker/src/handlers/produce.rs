@@ -50,6 +50,32 @@ fn with_scratch<T>(records: &[u8], f: impl FnOnce(&mut [u8]) -> T) -> T {
     })
 }
 
+/// The first transactional batch of a producer on a partition must belong to a partition the
+/// producer added to its open transaction (KIP-890): a late batch of a finished transaction
+/// would otherwise open a transaction no marker ever ends, and hold the LSO forever.
+fn verify_transactional(
+    txns: &crate::txn::TransactionCoordinator,
+    partition: &crate::partition::Partition,
+    records: &[u8],
+) -> Result<(), (ErrorCode, String)> {
+    let Ok(h) = crate::log::BatchHeader::parse(records) else {
+        return Ok(()); // the append reports what is wrong with it
+    };
+    if !h.is_transactional() || h.producer_id < 0 || partition.has_open_txn(h.producer_id) {
+        return Ok(());
+    }
+    txns.verify_partition(h.producer_id, h.producer_epoch, &partition.topic, partition.index)
+        .map_err(|code| {
+            (
+                code,
+                format!(
+                    "transactional batch of producer {} for {}-{}, which is not in its open transaction",
+                    h.producer_id, partition.topic, partition.index
+                ),
+            )
+        })
+}
+
 /// Handles Produce.
 pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceResponse> {
     let acks = req.acks;
@@ -98,11 +124,16 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
         work.push((name, index, partition, records));
     }
     let io_bytes: usize = work.iter().map(|w| w.3.len()).sum();
+    let txns = std::sync::Arc::clone(&state.txns);
     let results = blocking_io(io_bytes, move || {
         let now = now_ms();
         work.into_iter()
             .map(|(name, index, partition, records)| {
-                let result = with_scratch(&records, |batch| partition.append(batch, acks, now));
+                let result = verify_transactional(&txns, &partition, &records)
+                    .and_then(|()| {
+                        with_scratch(&records, |batch| partition.append(batch, acks, now))
+                            .map_err(|e| (e.code(), e.to_string()))
+                    });
                 (name, index, result, partition.offsets().log_start_offset)
             })
             .collect::<Vec<_>>()
@@ -117,9 +148,9 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
                         .with_base_offset(info.base_offset)
                         .with_log_append_time_ms(info.log_append_time)
                         .with_log_start_offset(log_start),
-                    Err(e) => {
-                        tracing::info!(topic = %name, partition = index, peer = %ctx.peer, error = %e, "produce rejected");
-                        partition_error(index, e.code(), Some(e.to_string()))
+                    Err((code, msg)) => {
+                        tracing::info!(topic = %name, partition = index, peer = %ctx.peer, error = %msg, "produce rejected");
+                        partition_error(index, code, Some(msg))
                     }
                 };
                 answers.insert((name, index), resp);

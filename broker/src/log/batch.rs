@@ -608,6 +608,83 @@ pub fn assign(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_
     }
 }
 
+/// An end-transaction marker read from a control batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marker {
+    /// COMMIT (true) or ABORT (false).
+    pub commit: bool,
+    /// The coordinator epoch that wrote it.
+    pub coordinator_epoch: i32,
+}
+
+/// Reads the marker of a control batch: key `version: i16, type: i16` (0 ABORT, 1 COMMIT),
+/// value `version: i16, coordinator_epoch: i32`. `None` for other control records.
+pub fn read_marker(bytes: &[u8], header: &BatchHeader) -> Option<Marker> {
+    let mut found = None;
+    let _ = for_each_record(bytes, header, |r| {
+        if let Some(key) = r.key.filter(|k| k.len() >= 4) {
+            let kind = i16::from_be_bytes([key[2], key[3]]);
+            let coordinator_epoch = r
+                .value
+                .filter(|v| v.len() >= 6)
+                .map_or(-1, |v| i32::from_be_bytes([v[2], v[3], v[4], v[5]]));
+            if kind == 0 || kind == 1 {
+                found = Some(Marker {
+                    commit: kind == 1,
+                    coordinator_epoch,
+                });
+            }
+        }
+        false
+    });
+    found
+}
+
+/// Builds the control batch of an end-transaction marker, as Kafka's `MemoryRecords.withEndTransactionMarker`
+/// does (offsets and leader epoch are assigned on append).
+pub fn marker_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    marker: Marker,
+    timestamp: i64,
+) -> Result<Vec<u8>, BatchError> {
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    let mut key = Vec::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&i16::from(marker.commit).to_be_bytes());
+    let mut value = Vec::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&marker.coordinator_epoch.to_be_bytes());
+    let record = Record {
+        transactional: true,
+        control: true,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id,
+        producer_epoch,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp,
+        key: Some(key.into()),
+        value: Some(value.into()),
+        headers: Default::default(),
+    };
+    let mut buf = bytes::BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        std::slice::from_ref(&record),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .map_err(|e| BatchError::InvalidRecord(format!("cannot encode a transaction marker: {e}")))?;
+    Ok(buf.to_vec())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -661,6 +661,35 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 /// After the `.swap` rename: deletes every segment file with a base in `[base, end)` and
 /// renames the swap file to `<base>.log`. Safe to run again after a crash part-way.
 fn finish_swap(dir: &Path, base: i64, end: i64, swap: &Path) -> io::Result<()> {
+    // The aborted transactions of the replaced segments move to the cleaned one first (merged
+    // without duplicates, so that running this again after a crash changes nothing).
+    let mut aborted: Vec<super::AbortedTxn> = Vec::new();
+    let mut txn_files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().to_string();
+        if let Some(b) = name
+            .strip_suffix(".txnindex")
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            if b >= base && b < end {
+                for t in super::txn_index::read_entries(&dir.join(&name))? {
+                    if !aborted.contains(&t) {
+                        aborted.push(t);
+                    }
+                }
+                if b != base {
+                    txn_files.push(dir.join(&name));
+                }
+            }
+        }
+    }
+    if !txn_files.is_empty() {
+        aborted.sort_by_key(|t| t.last_offset);
+        super::txn_index::write_entries(&Segment::txn_index_path(dir, base), &aborted)?;
+        for f in txn_files {
+            std::fs::remove_file(f)?;
+        }
+    }
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().to_string();
         let stem = name.split('.').next().unwrap_or_default();

@@ -16,13 +16,18 @@ mod cleaner;
 mod compression;
 mod epoch;
 mod index;
+mod producer_state;
 mod segment;
+mod transactions;
+mod txn_index;
 
 pub use batch::{
     for_each_record, BatchError, BatchHeader, OwnedRecord, RecordInfo,
     HEADER_LEN as BATCH_HEADER_LEN,
 };
+pub use batch::Marker;
 pub use cleaner::{first_dirty_offset, CleanStats, Cleanable, OffsetMap, Throttler};
+pub use producer_state::{AbortedTxn, ProducerEntry, ProducerError, ProducerState};
 pub use segment::FileSlice;
 
 /// Validates a record batch as a producer sent it (header, sizes, CRC-32C, record framing and
@@ -144,6 +149,17 @@ pub struct LogConfig {
     pub compression: TargetCompression,
 }
 
+/// Who writes a batch, as Kafka's `AppendOrigin`: a client's batches get sequence checks and
+/// duplicate detection; a coordinator's (offsets committed inside a transaction) carry the
+/// producer's id and epoch without sequences, so only the epoch is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A producer.
+    Client,
+    /// The group coordinator.
+    Coordinator,
+}
+
 /// What `compression.type` asks the broker to store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetCompression {
@@ -201,6 +217,18 @@ pub struct AppendInfo {
 pub struct ReadInfo {
     /// Whole batches starting at or before the requested offset; `None` when nothing is there yet.
     pub slice: Option<FileSlice>,
+    /// An offset at or after the end of the returned data (bounds the aborted transactions a
+    /// `read_committed` fetch needs).
+    pub upper_offset: i64,
+}
+
+impl ReadInfo {
+    fn empty(offset: i64) -> ReadInfo {
+        ReadInfo {
+            slice: None,
+            upper_offset: offset,
+        }
+    }
 }
 
 /// A partition's log.
@@ -223,6 +251,8 @@ pub struct Log {
     doomed_files: Vec<(i64, PathBuf)>,
     /// The cleaner checkpoint: first dirty offset, earliest delete horizon stamped.
     cleaner_state: (i64, Option<i64>),
+    /// Producer ids, epochs, recent sequences and open transactions.
+    producers: ProducerState,
 }
 
 /// Suffix of segment files waiting out `file.delete.delay.ms`.
@@ -287,6 +317,7 @@ impl Log {
                 let stem = dir.join(segment::file_stem(base));
                 let _ = std::fs::remove_file(stem.with_extension("index"));
                 let _ = std::fs::remove_file(stem.with_extension("timeindex"));
+                let _ = std::fs::remove_file(stem.with_extension("txnindex"));
                 continue;
             }
             let active = i + 1 == bases.len();
@@ -319,6 +350,7 @@ impl Log {
             deleted: false,
             doomed_files: Vec::new(),
             cleaner_state: Log::read_cleaner_checkpoint(dir),
+            producers: ProducerState::default(),
         };
         if log.segments.is_empty() {
             let base = log_start_file.max(0);
@@ -359,6 +391,7 @@ impl Log {
         if read_checkpoint(&dir.join(RECOVERY_POINT_FILE)) != Some(log.recovery_point) {
             log.write_recovery_point()?;
         }
+        log.load_producer_state()?;
         Ok(log)
     }
 
@@ -481,7 +514,7 @@ impl Log {
         now_ms: i64,
     ) -> Result<AppendInfo> {
         let validated = Validated::check(batch)?;
-        self.append_validated(batch, validated, leader_epoch, now_ms)
+        self.append_validated(batch, validated, leader_epoch, now_ms, Origin::Client)
     }
 
     /// Appends a batch already checked by [`Validated::check`] (done outside the partition
@@ -493,6 +526,7 @@ impl Log {
         validated: Validated,
         leader_epoch: i32,
         now_ms: i64,
+        origin: Origin,
     ) -> Result<AppendInfo> {
         self.check_online()?;
         if batch.len() > self.config.max_message_bytes {
@@ -503,6 +537,23 @@ impl Log {
         }
         let Validated { header, summary } = validated;
         self.check_records(&summary, now_ms)?;
+        if header.producer_id >= 0 && origin == Origin::Coordinator {
+            self.producers.check_epoch(&header)?;
+        } else if header.producer_id >= 0 {
+            if let producer_state::Checked::Duplicate(dup) = self.producers.check(&header)? {
+                // a retry of a batch already written: its original offsets, nothing written
+                return Ok(AppendInfo {
+                    base_offset: dup.first_offset(),
+                    last_offset: dup.last_offset,
+                    log_append_time: if self.config.log_append_time {
+                        dup.timestamp
+                    } else {
+                        -1
+                    },
+                    records: header.records_count,
+                });
+            }
+        }
         let base_offset = self.log_end_offset();
         let append_time = self.config.log_append_time.then_some(now_ms);
         // CreateTime: the batch's max timestamp is what its records say and the timestamp type
@@ -520,6 +571,9 @@ impl Log {
             ..header
         };
         self.append_checked(batch, &header, now_ms)?;
+        if header.producer_id >= 0 {
+            self.producers.on_data(&header);
+        }
         Ok(AppendInfo {
             base_offset,
             last_offset: header.last_offset(),
@@ -612,7 +666,7 @@ impl Log {
         };
         tracing::debug!(log = %self.dir.display(), base_offset = base, "rolled new segment");
         self.segments.insert(base, seg);
-        Ok(())
+        self.take_snapshot(false)
     }
 
     /// Reads from `offset`: up to `max_bytes` (but at least one whole batch when `min_one`),
@@ -643,7 +697,7 @@ impl Log {
             });
         }
         if offset >= max_offset {
-            return Ok(ReadInfo { slice: None });
+            return Ok(ReadInfo::empty(offset));
         }
         let io = |s: &Segment, e| BrokerError::storage(s.log_path(), e);
         for (_, seg) in self
@@ -657,7 +711,7 @@ impl Log {
                 continue;
             };
             if found.header.base_offset >= max_offset {
-                return Ok(ReadInfo { slice: None });
+                return Ok(ReadInfo::empty(offset));
             }
             let end = if max_offset >= seg.next_offset {
                 seg.size
@@ -670,13 +724,14 @@ impl Log {
                 len = found.header.size().min(available);
             }
             if len == 0 {
-                return Ok(ReadInfo { slice: None });
+                return Ok(ReadInfo::empty(offset));
             }
             return Ok(ReadInfo {
                 slice: Some(seg.slice(found.position, len)),
+                upper_offset: max_offset.min(seg.next_offset),
             });
         }
-        Ok(ReadInfo { slice: None })
+        Ok(ReadInfo::empty(offset))
     }
 
     /// The offset of the first record with timestamp `>= ts` and its timestamp (ListOffsets by
@@ -859,6 +914,7 @@ impl Log {
         if first_base > self.log_start_offset {
             self.log_start_offset = first_base;
         }
+        producer_state::prune_snapshots(&self.dir, first_base, leo);
         self.write_log_start()?;
         tracing::info!(log = %self.dir.display(), segments = doomed.len(), log_start_offset = self.log_start_offset, "deleted old segments");
         Ok(doomed.len())
@@ -979,7 +1035,8 @@ impl Log {
             .truncate_from_end(leo)
             .map_err(|e| BrokerError::storage(&dir, e))?;
         self.recovery_point = self.recovery_point.min(leo);
-        self.write_recovery_point()
+        self.write_recovery_point()?;
+        self.load_producer_state()
     }
 
     /// Fsyncs everything appended so far and moves the recovery point.
@@ -1063,6 +1120,7 @@ impl Log {
             seg.write_indexes()
                 .map_err(|e| BrokerError::storage(&dir, e))?;
         }
+        self.take_snapshot(true)?;
         self.write_log_start()
     }
 }

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use super::batch::{self, BatchHeader, HEADER_LEN, LOCATE_LEN};
 use super::index::{Index, OffsetKind, TimeKind};
+use super::producer_state::AbortedTxn;
+use super::txn_index::TxnIndex;
 
 /// File name stem of a segment with the given base offset.
 pub(crate) fn file_stem(base_offset: i64) -> String {
@@ -55,6 +57,8 @@ pub(crate) struct Segment {
     pub next_offset: i64,
     index: Index<OffsetKind>,
     time_index: Index<TimeKind>,
+    /// Aborted transactions whose abort marker is in this segment.
+    txn_index: TxnIndex,
     bytes_since_index: u64,
     /// Largest batch max-timestamp seen, and the last offset of that batch.
     pub max_timestamp: i64,
@@ -72,6 +76,11 @@ pub(crate) struct Located {
 }
 
 impl Segment {
+    /// Path of the aborted transaction index of the segment at `base`.
+    pub fn txn_index_path(dir: &Path, base: i64) -> PathBuf {
+        dir.join(format!("{}.txnindex", file_stem(base)))
+    }
+
     fn paths(dir: &Path, base: i64) -> (PathBuf, PathBuf, PathBuf) {
         let stem = file_stem(base);
         (
@@ -98,7 +107,8 @@ impl Segment {
         // A stale index from an earlier life of this offset would mislead lookups.
         let _ = std::fs::remove_file(&idx);
         let _ = std::fs::remove_file(&tidx);
-        Self::assemble(dir, base_offset, file, 0, index_interval, now_ms)
+        let txn_index = TxnIndex::create(Self::txn_index_path(dir, base_offset))?;
+        Self::assemble(dir, base_offset, file, 0, index_interval, now_ms, txn_index)
     }
 
     /// A segment over an open log file, with both indexes opened (active: cached in memory).
@@ -109,9 +119,11 @@ impl Segment {
         size: u64,
         index_interval: u64,
         now_ms: i64,
+        txn_index: TxnIndex,
     ) -> io::Result<Self> {
         let (log, idx, tidx) = Self::paths(dir, base_offset);
         Ok(Segment {
+            txn_index,
             base_offset,
             log_path: log,
             file: Arc::new(file),
@@ -141,7 +153,16 @@ impl Segment {
         let (log, _, _) = Self::paths(dir, base_offset);
         let file = OpenOptions::new().read(true).write(true).open(&log)?;
         let size = file.metadata()?.len();
-        let mut seg = Self::assemble(dir, base_offset, file, size, index_interval, now_ms)?;
+        let txn_index = TxnIndex::open(Self::txn_index_path(dir, base_offset))?;
+        let mut seg = Self::assemble(
+            dir,
+            base_offset,
+            file,
+            size,
+            index_interval,
+            now_ms,
+            txn_index,
+        )?;
         let truncated = if trust_indexes && seg.indexes_look_sane()? {
             seg.scan_tail()?
         } else {
@@ -331,7 +352,9 @@ impl Segment {
             || (self.time_index.len() as u64 + 1) * 12 > max_index_bytes
     }
 
-    fn read_header(&self, position: u64, buf: &mut [u8]) -> io::Result<Option<BatchHeader>> {
+    /// Reads the header of the batch at `position` into `buf` (a full header when `buf` is
+    /// [`HEADER_LEN`] long); `None` past the end or when it does not parse.
+    pub fn read_header(&self, position: u64, buf: &mut [u8]) -> io::Result<Option<BatchHeader>> {
         if position + buf.len() as u64 > self.size {
             return Ok(None);
         }
@@ -416,15 +439,35 @@ impl Segment {
     pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
         let position = self.position_of(offset)?;
         self.file.set_len(position)?;
+        self.txn_index.truncate_from(offset)?;
         self.recover()?;
         Ok(())
     }
 
-    /// Writes pending index entries and fsyncs all three files.
+    /// Writes pending index entries and fsyncs the files.
     pub fn flush(&mut self) -> io::Result<()> {
         self.file.sync_data()?;
         self.index.flush()?;
-        self.time_index.flush()
+        self.time_index.flush()?;
+        if !self.txn_index.entries().is_empty() {
+            self.txn_index.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The aborted transactions whose marker is in this segment.
+    pub fn aborted_txns(&self) -> &[AbortedTxn] {
+        self.txn_index.entries()
+    }
+
+    /// Records an aborted transaction whose marker was just appended here.
+    pub fn add_aborted_txn(&mut self, txn: AbortedTxn) -> io::Result<()> {
+        self.txn_index.append(txn)
+    }
+
+    /// Drops aborted transactions whose marker is at or after `offset`.
+    pub fn truncate_aborted_txns(&mut self, offset: i64) -> io::Result<()> {
+        self.txn_index.truncate_from(offset)
     }
 
     /// Writes pending index entries without fsync (clean shutdown of an unflushed log).
@@ -458,8 +501,14 @@ impl Segment {
     /// Renames the segment's files to `<name><suffix>` so that they leave the log at once but
     /// open readers keep them; returns the new paths, to delete later.
     pub fn rename_for_deletion(self, suffix: &str) -> io::Result<Vec<PathBuf>> {
-        let mut out = Vec::with_capacity(3);
-        for path in [&self.log_path, self.index.path(), self.time_index.path()] {
+        let mut out = Vec::with_capacity(4);
+        let txn_path = self.txn_index.path().to_path_buf();
+        for path in [
+            &self.log_path,
+            self.index.path(),
+            self.time_index.path(),
+            &txn_path,
+        ] {
             let mut target = path.as_os_str().to_owned();
             target.push(suffix);
             let target = PathBuf::from(target);
@@ -478,6 +527,7 @@ impl Segment {
         std::fs::remove_file(&self.log_path)?;
         let _ = std::fs::remove_file(self.index.path());
         let _ = std::fs::remove_file(self.time_index.path());
+        let _ = std::fs::remove_file(self.txn_index.path());
         Ok(())
     }
 }

@@ -351,6 +351,32 @@ impl Controller {
         .unwrap_or_else(|e| vec![Err(e); count])
     }
 
+    /// Gives broker `broker_id` the next block of `size` producer ids (AllocateProducerIds):
+    /// returns its first id. The block is in the metadata log before it is used, so no id is
+    /// ever handed out twice, across restarts too.
+    pub async fn allocate_producer_ids(&self, broker_id: i32, size: i64) -> Result<i64, OpError> {
+        self.run(move |image, _| {
+            let start = image.next_producer_id;
+            match start.checked_add(size) {
+                Some(next) => (
+                    vec![MetadataRecord::ProducerIds {
+                        broker_id,
+                        next_producer_id: next,
+                    }],
+                    Ok(start),
+                ),
+                None => (
+                    vec![],
+                    Err((
+                        ErrorCode::UnknownServerError,
+                        "producer ids are exhausted".to_string(),
+                    )),
+                ),
+            }
+        })
+        .await?
+    }
+
     /// Raises a topic's partition count to `count`.
     pub async fn create_partitions(
         &self,

@@ -61,6 +61,8 @@ pub struct MetadataImage {
     pub topic_ids: HashMap<Uuid, String>,
     /// Broker-level dynamic configs (unused by topics, kept for DescribeConfigs).
     pub broker_configs: BTreeMap<Option<i32>, BTreeMap<String, String>>,
+    /// The first producer id not yet given to any broker.
+    pub next_producer_id: i64,
 }
 
 /// A record that cannot apply to the image (a bug or a corrupt log).
@@ -209,6 +211,17 @@ impl MetadataImage {
                     };
                 }
             },
+            MetadataRecord::ProducerIds {
+                next_producer_id, ..
+            } => {
+                if *next_producer_id <= self.next_producer_id {
+                    return Err(err(format!(
+                        "producer id block ends at {next_producer_id}, below {}",
+                        self.next_producer_id
+                    )));
+                }
+                self.next_producer_id = *next_producer_id;
+            }
             MetadataRecord::RemoveTopic { topic_id } => {
                 let name = self
                     .topic_ids

@@ -69,4 +69,12 @@ pub enum MetadataRecord {
         /// Topic id.
         topic_id: Uuid,
     },
+    /// A block of producer ids went to a broker: ids below `next_producer_id` are taken
+    /// (KRaft's `ProducerIdsRecord`).
+    ProducerIds {
+        /// The broker the block went to.
+        broker_id: i32,
+        /// The first id of the next block.
+        next_producer_id: i64,
+    },
 }

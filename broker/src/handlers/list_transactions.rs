@@ -1,0 +1,57 @@
+//! ListTransactions: the transactional ids this broker coordinates, filtered by state, by
+//! producer id and (v1) by how long the transaction has been open.
+
+use kafka_protocol::messages::list_transactions_response::TransactionState;
+use kafka_protocol::messages::{ListTransactionsRequest, ListTransactionsResponse, ProducerId};
+
+use super::sb;
+use crate::dispatch::RequestContext;
+use crate::error::ErrorCode;
+use crate::replica_manager::now_ms;
+use crate::txn::TxnState;
+
+/// Handles ListTransactions.
+pub async fn handle(ctx: RequestContext, req: ListTransactionsRequest) -> ListTransactionsResponse {
+    let mut states = Vec::new();
+    let mut unknown = Vec::new();
+    for f in &req.state_filters {
+        match TxnState::from_name(f.as_str()) {
+            Some(s) => states.push(s),
+            None => unknown.push(f.clone()),
+        }
+    }
+    let (txns, loading) = ctx.state.txns.list();
+    let now = now_ms();
+    let listed = txns
+        .into_iter()
+        .filter(|m| req.state_filters.is_empty() || states.contains(&m.state))
+        .filter(|m| {
+            req.producer_id_filters.is_empty()
+                || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id)
+        })
+        .filter(|m| {
+            // v1: only transactions open longer than the filter
+            req.duration_filter < 0
+                || (m.state == TxnState::Ongoing
+                    && m.start_ms >= 0
+                    && now - m.start_ms >= req.duration_filter)
+        })
+        .map(|m| {
+            TransactionState::default()
+                .with_transactional_id(kafka_protocol::messages::TransactionalId(sb(
+                    m.transactional_id.clone(),
+                )))
+                .with_producer_id(ProducerId(m.producer_id))
+                .with_transaction_state(sb(m.state.name()))
+        })
+        .collect();
+    let code = if loading {
+        ErrorCode::CoordinatorLoadInProgress
+    } else {
+        ErrorCode::None
+    };
+    ListTransactionsResponse::default()
+        .with_error_code(code.code())
+        .with_unknown_state_filters(unknown)
+        .with_transaction_states(listed)
+}

@@ -1,0 +1,682 @@
+//! The transaction coordinator's runtime: the I/O around [`super::state`].
+//!
+//! Each hosted partition of `__transaction_state` is a [`Shard`] holding the transactional ids
+//! that hash to it. A shard is rebuilt by replaying its partition (answering
+//! `COORDINATOR_LOAD_IN_PROGRESS` meanwhile); transactions found in PrepareCommit or
+//! PrepareAbort then get their markers written and complete, so a restart finishes what a
+//! crash interrupted. Every new state is appended to the partition before it applies.
+//!
+//! EndTxn is answered once PrepareCommit/PrepareAbort is in the log; a task then writes the
+//! markers to every partition of the transaction (retrying until each is written) and
+//! appends CompleteCommit/CompleteAbort. A timer aborts transactions past their timeout and
+//! removes transactional ids idle past `transactional.id.expiration.ms`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+
+use super::producer_ids::ProducerIdManager;
+use super::records;
+use super::state::{EndOutcome, InitOutcome, TxnMetadata, TxnState};
+use crate::config::TxnConfig;
+use crate::error::ErrorCode;
+use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::log::Marker;
+use crate::metadata::{Controller, TopicSpec};
+use crate::partition::Partition;
+use crate::replica_manager::{now_ms, ReplicaManager};
+
+/// Name of the internal topic holding transaction states.
+pub const TRANSACTION_TOPIC: &str = "__transaction_state";
+
+/// Transactional ids of one `__transaction_state` partition.
+struct Shard {
+    index: i32,
+    partition: Arc<Partition>,
+    txns: Mutex<HashMap<String, TxnMetadata>>,
+    loaded: AtomicBool,
+}
+
+impl Shard {
+    /// The coordinator epoch: the partition's leader epoch, as in Kafka.
+    fn coordinator_epoch(&self) -> i32 {
+        self.partition.leader_epoch()
+    }
+}
+
+/// A transaction as DescribeTransactions and ListTransactions show it.
+pub type TxnDescription = TxnMetadata;
+
+/// The transaction coordinator of this broker.
+pub struct TransactionCoordinator {
+    config: TxnConfig,
+    replicas: Arc<ReplicaManager>,
+    controller: Controller,
+    groups: Arc<GroupCoordinator>,
+    producer_ids: ProducerIdManager,
+    shards: RwLock<HashMap<i32, Arc<Shard>>>,
+    /// Producer id → transactional id, for the partition-side check that a transactional
+    /// batch belongs to a partition added to the transaction (KIP-890).
+    by_producer: Mutex<HashMap<i64, String>>,
+    closed: AtomicBool,
+    me: Weak<TransactionCoordinator>,
+}
+
+fn map_append_error(code: ErrorCode) -> ErrorCode {
+    // Kafka's mapping of transaction log append errors
+    match code {
+        ErrorCode::UnknownTopicOrPartition
+        | ErrorCode::NotEnoughReplicas
+        | ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
+        ErrorCode::NotLeaderOrFollower | ErrorCode::KafkaStorageError => ErrorCode::NotCoordinator,
+        _ => ErrorCode::UnknownServerError,
+    }
+}
+
+impl TransactionCoordinator {
+    /// A coordinator over the partitions `replicas` hosts.
+    pub fn new(
+        config: TxnConfig,
+        node_id: i32,
+        replicas: Arc<ReplicaManager>,
+        controller: Controller,
+        groups: Arc<GroupCoordinator>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| TransactionCoordinator {
+            config,
+            producer_ids: ProducerIdManager::new(controller.clone(), node_id),
+            replicas,
+            controller,
+            groups,
+            shards: RwLock::new(HashMap::new()),
+            by_producer: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            me: me.clone(),
+        })
+    }
+
+    /// Loads the hosted partitions of `__transaction_state` and starts the timers (aborting
+    /// timed-out transactions, expiring idle transactional ids). Returns the timer task.
+    pub fn start(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let image = self.controller.image();
+        if let Some(t) = image.topics.get(TRANSACTION_TOPIC) {
+            for p in 0..t.partitions.len() as i32 {
+                let _ = self.shard(p);
+            }
+        }
+        let me = Arc::downgrade(self);
+        let abort_every = self.config.abort_timed_out_interval_ms.max(1);
+        let expire_every = self.config.remove_expired_interval_ms.max(1);
+        tokio::spawn(async move {
+            let mut last_expiry = std::time::Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(abort_every)).await;
+                let Some(c) = me.upgrade() else { return };
+                if c.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                let expire = last_expiry.elapsed() >= Duration::from_millis(expire_every);
+                if expire {
+                    last_expiry = std::time::Instant::now();
+                }
+                let _ = tokio::task::spawn_blocking(move || {
+                    c.abort_timed_out(now_ms());
+                    if expire {
+                        c.expire_transactional_ids(now_ms());
+                    }
+                })
+                .await;
+            }
+        })
+    }
+
+    /// Refuses further work (shutdown).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// A new producer id for an idempotent producer (InitProducerId without
+    /// `transactional.id`).
+    pub async fn new_producer_id(&self) -> Result<i64, ErrorCode> {
+        self.producer_ids.next().await
+    }
+
+    /// Creates `__transaction_state` if it does not exist yet (FindCoordinator and
+    /// InitProducerId do this, as in Kafka), with `transaction.state.log.*` settings.
+    pub async fn ensure_topic(&self) -> Result<(), ErrorCode> {
+        if self.controller.image().topics.contains_key(TRANSACTION_TOPIC) {
+            return Ok(());
+        }
+        let brokers = self.controller.image().brokers.len().max(1) as i16;
+        let rf = self.config.log_replication_factor.min(brokers);
+        let configs = BTreeMap::from([
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            ("compression.type".to_string(), "uncompressed".to_string()),
+            (
+                "segment.bytes".to_string(),
+                self.config.log_segment_bytes.to_string(),
+            ),
+            (
+                "min.insync.replicas".to_string(),
+                self.config.log_min_isr.min(i32::from(rf)).to_string(),
+            ),
+            ("unclean.leader.election.enable".to_string(), "false".to_string()),
+        ]);
+        let spec = TopicSpec {
+            name: TRANSACTION_TOPIC.to_string(),
+            partitions: self.config.log_partitions,
+            replication_factor: rf,
+            assignments: vec![],
+            configs,
+        };
+        match self.controller.create_topics(vec![spec], false).await.pop() {
+            Some(Ok(_)) => {
+                tracing::info!(partitions = self.config.log_partitions, "created {TRANSACTION_TOPIC}");
+                let image = self.controller.image();
+                if let Some(t) = image.topics.get(TRANSACTION_TOPIC) {
+                    for p in 0..t.partitions.len() as i32 {
+                        let _ = self.shard(p);
+                    }
+                }
+                Ok(())
+            }
+            Some(Err((ErrorCode::TopicAlreadyExists, _))) => Ok(()),
+            Some(Err((code, msg))) => {
+                tracing::warn!(?code, error = %msg, "cannot create {TRANSACTION_TOPIC}");
+                Err(ErrorCode::CoordinatorNotAvailable)
+            }
+            None => Err(ErrorCode::CoordinatorNotAvailable),
+        }
+    }
+
+    /// The partition of `__transaction_state` for `transactional_id`, once the topic exists.
+    pub fn partition_of(&self, transactional_id: &str) -> Option<i32> {
+        let image = self.controller.image();
+        let t = image.topics.get(TRANSACTION_TOPIC)?;
+        Some(crate::group::partition_for(
+            transactional_id,
+            t.partitions.len(),
+        ))
+    }
+
+    fn shard(&self, p: i32) -> Result<Arc<Shard>, ErrorCode> {
+        let partition = self
+            .replicas
+            .get(TRANSACTION_TOPIC, p)
+            .ok_or(ErrorCode::NotCoordinator)?;
+        if let Some(s) = self.shards.read().get(&p) {
+            if Arc::ptr_eq(&s.partition, &partition) {
+                return Ok(Arc::clone(s));
+            }
+        }
+        let mut shards = self.shards.write();
+        if let Some(s) = shards.get(&p) {
+            if Arc::ptr_eq(&s.partition, &partition) {
+                return Ok(Arc::clone(s));
+            }
+        }
+        let shard = Arc::new(Shard {
+            index: p,
+            partition,
+            txns: Mutex::new(HashMap::new()),
+            loaded: AtomicBool::new(false),
+        });
+        shards.insert(p, Arc::clone(&shard));
+        drop(shards);
+        let offsets = shard.partition.offsets();
+        if offsets.log_end_offset == offsets.log_start_offset {
+            shard.loaded.store(true, Ordering::Release);
+        } else if let Some(me) = self.me.upgrade() {
+            let s = Arc::clone(&shard);
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn_blocking(move || me.load(&s));
+            } else {
+                me.load(&s);
+            }
+        }
+        Ok(shard)
+    }
+
+    /// The loaded shard that coordinates `transactional_id`.
+    fn shard_for(&self, transactional_id: &str) -> Result<Arc<Shard>, ErrorCode> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ErrorCode::NotCoordinator);
+        }
+        let p = self
+            .partition_of(transactional_id)
+            .ok_or(ErrorCode::CoordinatorNotAvailable)?;
+        let shard = self.shard(p)?;
+        if !shard.loaded.load(Ordering::Acquire) {
+            return Err(ErrorCode::CoordinatorLoadInProgress);
+        }
+        Ok(shard)
+    }
+
+    /// Whether this broker coordinates `transactional_id` and has loaded it.
+    pub fn check_coordinator(&self, transactional_id: &str) -> Result<(), ErrorCode> {
+        self.shard_for(transactional_id).map(|_| ())
+    }
+
+    /// Replays a shard's partition, then finishes transactions caught in a Prepare state.
+    /// Blocking.
+    fn load(&self, shard: &Arc<Shard>) {
+        let started = std::time::Instant::now();
+        let mut txns: HashMap<String, TxnMetadata> = HashMap::new();
+        let result = shard.partition.replay(|header, r| {
+            if header.is_control() {
+                return;
+            }
+            let Some(key) = r.key else { return };
+            let id = match records::decode_key(key) {
+                Ok(id) => id,
+                Err(e) => {
+                    tracing::warn!(partition = shard.index, error = %e, "skipping transaction log record");
+                    return;
+                }
+            };
+            match r.value {
+                None => {
+                    txns.remove(&id);
+                }
+                Some(v) => match records::decode_value(&id, v) {
+                    Ok(m) => {
+                        txns.insert(id, m);
+                    }
+                    Err(e) => {
+                        tracing::warn!(partition = shard.index, transactional_id = %id, error = %e, "skipping transaction log record")
+                    }
+                },
+            }
+        });
+        if let Err(e) = result {
+            tracing::error!(partition = shard.index, error = %e, "cannot load {TRANSACTION_TOPIC}; retrying in 5 s");
+            let (me, p) = (self.me.clone(), shard.index);
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    let Some(c) = me.upgrade() else { return };
+                    let Some(s) = c.shards.read().get(&p).cloned() else {
+                        return;
+                    };
+                    if !c.closed.load(Ordering::Acquire) {
+                        let _ = tokio::task::spawn_blocking(move || c.load(&s)).await;
+                    }
+                });
+            }
+            return;
+        }
+        let unfinished: Vec<TxnMetadata> = txns
+            .values()
+            .filter(|m| matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .cloned()
+            .collect();
+        {
+            let mut by_producer = self.by_producer.lock();
+            for m in txns.values() {
+                by_producer.insert(m.producer_id, m.transactional_id.clone());
+            }
+        }
+        let count = txns.len();
+        *shard.txns.lock() = txns;
+        shard.loaded.store(true, Ordering::Release);
+        tracing::info!(
+            partition = shard.index,
+            transactional_ids = count,
+            unfinished = unfinished.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "loaded {TRANSACTION_TOPIC} partition"
+        );
+        for m in unfinished {
+            self.write_markers(Arc::clone(shard), m);
+        }
+    }
+
+    /// Appends the new state of a transaction, then applies it. Blocking (small write).
+    fn store(
+        &self,
+        shard: &Shard,
+        txns: &mut HashMap<String, TxnMetadata>,
+        next: TxnMetadata,
+    ) -> Result<(), ErrorCode> {
+        let key = records::key(&next.transactional_id);
+        let value = (next.state != TxnState::Dead).then(|| records::value(&next));
+        shard
+            .partition
+            .append_records(
+                &[(key, value)],
+                kafka_protocol::records::Compression::None,
+                None,
+                now_ms(),
+            )
+            .map_err(|e| {
+                tracing::warn!(partition = shard.index, error = %e, "cannot write to {TRANSACTION_TOPIC}");
+                map_append_error(e.code())
+            })?;
+        self.by_producer
+            .lock()
+            .insert(next.producer_id, next.transactional_id.clone());
+        if next.state == TxnState::Dead {
+            txns.remove(&next.transactional_id);
+        } else {
+            txns.insert(next.transactional_id.clone(), next);
+        }
+        Ok(())
+    }
+
+    /// InitProducerId with a `transactional.id`: returns the producer id and epoch.
+    pub async fn init_producer_id(
+        &self,
+        transactional_id: &str,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+    ) -> Result<(i64, i16), ErrorCode> {
+        if transactional_id.is_empty() {
+            return Err(ErrorCode::InvalidRequest);
+        }
+        if timeout_ms <= 0 || timeout_ms > self.config.max_timeout_ms {
+            return Err(ErrorCode::InvalidTransactionTimeout);
+        }
+        self.shard_for(transactional_id)?;
+        // an id for a new transactional id or a rotation; unused ones are simply skipped
+        let fresh = self.producer_ids.next().await?;
+        let shard = self.shard_for(transactional_id)?;
+        let mut txns = shard.txns.lock();
+        let now = now_ms();
+        let current = txns
+            .get(transactional_id)
+            .cloned()
+            .unwrap_or_else(|| TxnMetadata::new(transactional_id, fresh, timeout_ms, now));
+        match current.init(timeout_ms, expected, fresh, now)? {
+            InitOutcome::Ready(next) => {
+                let answer = (next.producer_id, next.producer_epoch);
+                self.store(&shard, &mut txns, next)?;
+                Ok(answer)
+            }
+            InitOutcome::FenceAndAbort(abort) => {
+                let stored = self.store(&shard, &mut txns, abort.clone());
+                if let Err(code) = stored {
+                    if let Some(m) = txns.get_mut(transactional_id) {
+                        m.failed_epoch_fence = true;
+                    }
+                    return Err(code);
+                }
+                drop(txns);
+                tracing::info!(transactional_id, producer_id = abort.producer_id, epoch = abort.producer_epoch, "fenced the open transaction of an older producer; aborting it");
+                self.write_markers(shard, abort);
+                Err(ErrorCode::ConcurrentTransactions)
+            }
+        }
+    }
+
+    /// AddPartitionsToTxn / AddOffsetsToTxn.
+    pub fn add_partitions(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: &[(String, i32)],
+    ) -> Result<(), ErrorCode> {
+        if transactional_id.is_empty() {
+            return Err(ErrorCode::InvalidRequest);
+        }
+        let shard = self.shard_for(transactional_id)?;
+        let mut txns = shard.txns.lock();
+        let current = txns
+            .get(transactional_id)
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        match current.add_partitions(producer_id, epoch, partitions, now_ms())? {
+            None => Ok(()),
+            Some(next) => self.store(&shard, &mut txns, next),
+        }
+    }
+
+    /// EndTxn: logs the decision, answers, and writes the markers in the background.
+    pub fn end_txn(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> Result<(), ErrorCode> {
+        if transactional_id.is_empty() {
+            return Err(ErrorCode::InvalidRequest);
+        }
+        let shard = self.shard_for(transactional_id)?;
+        let mut txns = shard.txns.lock();
+        let current = txns
+            .get(transactional_id)
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        match current.end(producer_id, epoch, commit, true, now_ms())? {
+            EndOutcome::AlreadyDone => Ok(()),
+            EndOutcome::Prepare(prepared) => {
+                self.store(&shard, &mut txns, prepared.clone())?;
+                drop(txns);
+                self.write_markers(shard, prepared);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the markers of a prepared transaction to each of its partitions (retrying
+    /// until each is written or its partition is gone), then completes it.
+    fn write_markers(&self, shard: Arc<Shard>, prepared: TxnMetadata) {
+        let Some(me) = self.me.upgrade() else { return };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            tracing::error!("no runtime to write transaction markers on");
+            return;
+        };
+        rt.spawn(async move {
+            let commit = prepared.state == TxnState::PrepareCommit;
+            let marker = Marker {
+                commit,
+                coordinator_epoch: shard.coordinator_epoch(),
+            };
+            let (pid, epoch) = (prepared.producer_id, prepared.producer_epoch);
+            let mut pending: Vec<(String, i32)> = prepared.partitions.iter().cloned().collect();
+            let mut backoff = Duration::from_millis(20);
+            loop {
+                let c = Arc::clone(&me);
+                let todo = std::mem::take(&mut pending);
+                pending = tokio::task::spawn_blocking(move || c.write_marker_batch(todo, pid, epoch, marker))
+                    .await
+                    .unwrap_or_default();
+                if pending.is_empty() || me.closed.load(Ordering::Acquire) {
+                    break;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+            if !pending.is_empty() {
+                return;
+            }
+            let c = Arc::clone(&me);
+            let _ = tokio::task::spawn_blocking(move || c.complete(&shard, &prepared)).await;
+        });
+    }
+
+    /// Writes one round of markers; returns the partitions to retry. Blocking.
+    fn write_marker_batch(
+        &self,
+        partitions: Vec<(String, i32)>,
+        producer_id: i64,
+        epoch: i16,
+        marker: Marker,
+    ) -> Vec<(String, i32)> {
+        let now = now_ms();
+        let image = self.controller.image();
+        partitions
+            .into_iter()
+            .filter(|(topic, p)| {
+                let Some(part) = self.replicas.get(topic, *p) else {
+                    // a deleted partition needs no marker; one not hosted yet is retried
+                    return image
+                        .topics
+                        .get(topic)
+                        .is_some_and(|t| (*p as usize) < t.partitions.len());
+                };
+                match part.append_marker(producer_id, epoch, marker, now) {
+                    Ok(_) => {
+                        if topic == OFFSETS_TOPIC {
+                            self.groups.complete_txn(*p, producer_id, marker.commit);
+                        }
+                        false
+                    }
+                    Err(e) => match e.code() {
+                        // a newer epoch or coordinator already owns the partition's producer
+                        ErrorCode::InvalidProducerEpoch
+                        | ErrorCode::TransactionCoordinatorFenced
+                        | ErrorCode::UnknownTopicOrPartition => {
+                            tracing::warn!(topic, partition = p, producer_id, error = %e, "transaction marker not written");
+                            false
+                        }
+                        _ => {
+                            tracing::warn!(topic, partition = p, producer_id, error = %e, "cannot write transaction marker; retrying");
+                            true
+                        }
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// Appends CompleteCommit/CompleteAbort once every marker is written. Blocking.
+    fn complete(&self, shard: &Shard, prepared: &TxnMetadata) {
+        let mut txns = shard.txns.lock();
+        let Some(current) = txns.get(&prepared.transactional_id) else {
+            return;
+        };
+        if current.producer_id != prepared.producer_id
+            || current.producer_epoch != prepared.producer_epoch
+            || current.state != prepared.state
+        {
+            return;
+        }
+        match current.complete(now_ms()) {
+            Ok(done) => {
+                if let Err(code) = self.store(shard, &mut txns, done) {
+                    tracing::warn!(transactional_id = %prepared.transactional_id, ?code, "cannot complete transaction; it stays prepared until a reload");
+                }
+            }
+            Err(code) => {
+                tracing::error!(transactional_id = %prepared.transactional_id, ?code, "cannot complete transaction")
+            }
+        }
+    }
+
+    /// Aborts open transactions past their timeout, fencing their producers. Blocking.
+    pub fn abort_timed_out(&self, now: i64) -> usize {
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        let mut aborted = 0;
+        for shard in shards {
+            if !shard.loaded.load(Ordering::Acquire) {
+                continue;
+            }
+            let mut txns = shard.txns.lock();
+            let due: Vec<TxnMetadata> = txns.values().filter(|m| m.timed_out(now)).cloned().collect();
+            for m in due {
+                let planned = m.fence_epoch().and_then(|f| {
+                    f.end(f.producer_id, f.producer_epoch, false, false, now)
+                });
+                let Ok(EndOutcome::Prepare(abort)) = planned else {
+                    continue;
+                };
+                tracing::info!(transactional_id = %m.transactional_id, producer_id = m.producer_id, timeout_ms = m.timeout_ms, "aborting transaction past its timeout");
+                match self.store(&shard, &mut txns, abort.clone()) {
+                    Ok(()) => {
+                        aborted += 1;
+                        self.write_markers(Arc::clone(&shard), abort);
+                    }
+                    Err(code) => {
+                        if let Some(cur) = txns.get_mut(&m.transactional_id) {
+                            cur.failed_epoch_fence = true;
+                        }
+                        tracing::warn!(transactional_id = %m.transactional_id, ?code, "cannot abort timed-out transaction; retrying later");
+                    }
+                }
+            }
+        }
+        aborted
+    }
+
+    /// Removes transactional ids idle past `transactional.id.expiration.ms`. Blocking.
+    pub fn expire_transactional_ids(&self, now: i64) -> usize {
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        let mut removed = 0;
+        for shard in shards {
+            if !shard.loaded.load(Ordering::Acquire) {
+                continue;
+            }
+            let mut txns = shard.txns.lock();
+            let due: Vec<TxnMetadata> = txns
+                .values()
+                .filter(|m| m.expired(now, self.config.transactional_id_expiration_ms))
+                .cloned()
+                .collect();
+            for m in due {
+                if let Ok(dead) = m.dead() {
+                    if self.store(&shard, &mut txns, dead).is_ok() {
+                        self.by_producer.lock().remove(&m.producer_id);
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        removed
+    }
+
+    /// Whether `partition` of `topic` is in the open transaction of `producer_id` at `epoch`
+    /// (the check a partition makes before the first transactional batch of a producer,
+    /// KIP-890). `Err` with the code the produce gets.
+    pub fn verify_partition(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), ErrorCode> {
+        let Some(id) = self.by_producer.lock().get(&producer_id).cloned() else {
+            return Err(ErrorCode::InvalidTxnState);
+        };
+        let shard = self.shard_for(&id).map_err(|_| ErrorCode::NotEnoughReplicas)?;
+        let txns = shard.txns.lock();
+        let Some(m) = txns.get(&id) else {
+            return Err(ErrorCode::InvalidTxnState);
+        };
+        if m.producer_id != producer_id || epoch < m.producer_epoch {
+            return Err(ErrorCode::InvalidProducerEpoch);
+        }
+        if m.state == TxnState::Ongoing && m.partitions.contains(&(topic.to_string(), partition))
+        {
+            Ok(())
+        } else {
+            Err(ErrorCode::InvalidTxnState)
+        }
+    }
+
+    /// DescribeTransactions: the state of `transactional_id` (`Ok(None)`: unknown here).
+    pub fn describe(&self, transactional_id: &str) -> Result<Option<TxnDescription>, ErrorCode> {
+        let shard = self.shard_for(transactional_id)?;
+        let txns = shard.txns.lock();
+        Ok(txns.get(transactional_id).cloned())
+    }
+
+    /// ListTransactions: every transaction of every loaded shard, and whether some shard is
+    /// still loading.
+    pub fn list(&self) -> (Vec<TxnDescription>, bool) {
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        let mut out = Vec::new();
+        let mut loading = false;
+        for s in shards {
+            if !s.loaded.load(Ordering::Acquire) {
+                loading = true;
+                continue;
+            }
+            out.extend(s.txns.lock().values().cloned());
+        }
+        out.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+        (out, loading)
+    }
+}
