@@ -40,6 +40,12 @@ enum Command {
     /// Show and change broker configs
     #[command(subcommand)]
     Broker(cli::broker::BrokerCommand),
+    /// List and describe transactions
+    #[command(subcommand)]
+    Txn(cli::txn::TxnCommand),
+    /// Describe the producers of a topic's partitions
+    #[command(subcommand)]
+    Producers(cli::txn::ProducersCommand),
     /// Measure produce, consume and end-to-end performance
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -78,6 +84,8 @@ fn main() -> ExitCode {
             Command::Consume(args) => cli::consume::run(args).await,
             Command::Group(cmd) => cli::group::run(cmd).await,
             Command::Broker(cmd) => cli::broker::run(cmd).await,
+            Command::Txn(cmd) => cli::txn::run(cmd).await,
+            Command::Producers(cmd) => cli::txn::run_producers(cmd).await,
             Command::Bench(cmd) => cli::bench::run(cmd).await,
         }
     });

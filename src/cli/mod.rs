@@ -10,3 +10,4 @@ pub mod group_bench;
 pub mod produce;
 pub mod server;
 pub mod topic;
+pub mod txn;

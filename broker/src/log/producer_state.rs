@@ -584,7 +584,7 @@ mod tests {
     #[test]
     fn sequences_wrap_after_i32_max() {
         let mut s = ProducerState::default();
-        append(&mut s, &header(1, 0, i32::MAX - 1, 0, 2, false)).unwrap();
+        append(&mut s, &header(1, 0, i32::MAX, 0, 2, false)).unwrap();
         assert_eq!(s.get(1).unwrap().last_seq(), 0);
         let mut s = ProducerState::default();
         append(&mut s, &header(1, 0, i32::MAX, 0, 1, false)).unwrap();

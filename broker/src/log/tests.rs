@@ -1053,11 +1053,23 @@ fn producer_batch(pid: i64, marker: Option<bool>, recs: &[(&str, &str)]) -> Vec<
     }
 }
 
-/// Appends as the broker does for its own writes (control batches included).
+/// Appends a producer's batch, or writes its marker as the coordinator does.
 fn append_any(log: &mut Log, mut b: Vec<u8>) {
     let (header, summary) = batch::validate_produced(&b).unwrap();
-    log.append_validated(&mut b, Validated { header, summary }, 0, 0)
-        .unwrap();
+    if header.is_control() {
+        let marker = batch::read_marker(&b, &header).unwrap();
+        log.append_marker(header.producer_id, header.producer_epoch, marker, 0, 0)
+            .unwrap();
+        return;
+    }
+    log.append_validated(
+        &mut b,
+        Validated { header, summary },
+        0,
+        0,
+        Origin::Client,
+    )
+    .unwrap();
 }
 
 /// Every batch: `(base offset, producer id, control, record count)`.

@@ -235,7 +235,11 @@ impl TxnMetadata {
                     };
                     next.producer_id = fresh_producer_id;
                     next.producer_epoch = 0;
-                    next.last_producer_epoch = NO_PRODUCER_EPOCH;
+                    next.last_producer_epoch = if expected.is_some() {
+                        self.producer_epoch
+                    } else {
+                        NO_PRODUCER_EPOCH
+                    };
                 } else {
                     let bumped = self.producer_epoch + 1;
                     let (epoch, last) = match expected {
@@ -556,8 +560,9 @@ mod tests {
         let next = ready(m.init(60_000, Some((10, i16::MAX - 1)), 77, 2));
         assert_eq!((next.producer_id, next.producer_epoch), (77, 0));
         assert_eq!(next.previous_producer_id, 10);
-        // the retry of that call, with the old id and its exhausted epoch, is still accepted
-        assert!(next.init(60_000, Some((10, i16::MAX - 1)), 78, 3).is_ok());
+        // the retry of that call, with the old id and its exhausted epoch, gets the same answer
+        let retried = ready(next.init(60_000, Some((10, i16::MAX - 1)), 78, 3));
+        assert_eq!((retried.producer_id, retried.producer_epoch), (77, 0));
     }
 
     #[test]
