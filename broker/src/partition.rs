@@ -11,9 +11,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::log::{
-    AbortedTxn, AppendInfo, Log, LogConfig, Marker, Origin, ProducerEntry, ReadInfo,
-};
+use crate::log::{AbortedTxn, AppendInfo, Log, LogConfig, Marker, Origin, ProducerEntry, ReadInfo};
 
 /// Offsets a fetch or list-offsets answer reports, read together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +243,13 @@ impl Partition {
         now_ms: i64,
     ) -> Result<AppendInfo> {
         let mut log = self.log.lock();
-        let info = log.append_marker(producer_id, producer_epoch, marker, self.leader_epoch(), now_ms)?;
+        let info = log.append_marker(
+            producer_id,
+            producer_epoch,
+            marker,
+            self.leader_epoch(),
+            now_ms,
+        )?;
         self.publish_end(&log);
         Ok(info)
     }

@@ -71,7 +71,9 @@ fn sb(s: &str) -> StrBytes {
 async fn connect(connect: &ConnectArgs, addr: &str) -> anyhow::Result<Client> {
     Client::connect(addr, connect.timeout())
         .await
-        .with_context(|| format!("cannot reach a broker at {addr}; is `tributary server` running there?"))
+        .with_context(|| {
+            format!("cannot reach a broker at {addr}; is `tributary server` running there?")
+        })
 }
 
 /// Every broker of the cluster, `host:port`.
@@ -116,7 +118,11 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("ListTransactions to {addr} failed"))?;
         if !resp.unknown_state_filters.is_empty() {
-            let unknown: Vec<String> = resp.unknown_state_filters.iter().map(|s| s.to_string()).collect();
+            let unknown: Vec<String> = resp
+                .unknown_state_filters
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
             bail!("unknown state {}; states are Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort", unknown.join(", "));
         }
         if resp.error_code != 0 {
@@ -131,7 +137,10 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
         }
     }
     rows.sort();
-    println!("{:<40} {:>12} {:<16}", "TRANSACTIONAL ID", "PRODUCER ID", "STATE");
+    println!(
+        "{:<40} {:>12} {:<16}",
+        "TRANSACTIONAL ID", "PRODUCER ID", "STATE"
+    );
     for (id, pid, state) in rows {
         println!("{id:<40} {pid:>12} {state:<16}");
     }
@@ -152,7 +161,10 @@ async fn describe(args: DescribeArgs) -> anyhow::Result<()> {
             .await
             .context("FindCoordinator failed")?;
         if found.error_code != 0 {
-            failed.push(format!("{id}: no coordinator (error code {})", found.error_code));
+            failed.push(format!(
+                "{id}: no coordinator (error code {})",
+                found.error_code
+            ));
             continue;
         }
         let addr = format!("{}:{}", found.host, found.port);
@@ -177,7 +189,11 @@ async fn describe(args: DescribeArgs) -> anyhow::Result<()> {
             let partitions: Vec<String> = t
                 .topics
                 .iter()
-                .flat_map(|tp| tp.partitions.iter().map(move |p| format!("{}-{p}", tp.topic.0)))
+                .flat_map(|tp| {
+                    tp.partitions
+                        .iter()
+                        .map(move |p| format!("{}-{p}", tp.topic.0))
+                })
                 .collect();
             let start = if t.transaction_start_time_ms < 0 {
                 "-".to_string()
@@ -230,7 +246,13 @@ pub async fn run_producers(cmd: ProducersCommand) -> anyhow::Result<()> {
     }
     println!(
         "{:<10} {:>12} {:>6} {:>14} {:>14} {:>18} {:>22}",
-        "PARTITION", "PRODUCER ID", "EPOCH", "LAST SEQUENCE", "COORD. EPOCH", "LAST TIMESTAMP", "CURRENT TXN START"
+        "PARTITION",
+        "PRODUCER ID",
+        "EPOCH",
+        "LAST SEQUENCE",
+        "COORD. EPOCH",
+        "LAST TIMESTAMP",
+        "CURRENT TXN START"
     );
     for (p, leader) in partitions {
         let addr = md
@@ -254,7 +276,9 @@ pub async fn run_producers(cmd: ProducersCommand) -> anyhow::Result<()> {
                 if part.error_code != 0 {
                     bail!(
                         "partition {p}: {}",
-                        part.error_message.map(|m| m.to_string()).unwrap_or_else(|| format!("error code {}", part.error_code))
+                        part.error_message
+                            .map(|m| m.to_string())
+                            .unwrap_or_else(|| format!("error code {}", part.error_code))
                     );
                 }
                 for s in part.active_producers {
@@ -265,7 +289,13 @@ pub async fn run_producers(cmd: ProducersCommand) -> anyhow::Result<()> {
                     };
                     println!(
                         "{:<10} {:>12} {:>6} {:>14} {:>14} {:>18} {:>22}",
-                        part.partition_index, s.producer_id.0, s.producer_epoch, s.last_sequence, s.coordinator_epoch, s.last_timestamp, txn
+                        part.partition_index,
+                        s.producer_id.0,
+                        s.producer_epoch,
+                        s.last_sequence,
+                        s.coordinator_epoch,
+                        s.last_timestamp,
+                        txn
                     );
                 }
             }

@@ -241,6 +241,49 @@ pub fn record_batch_with(
     buf.freeze()
 }
 
+/// A batch from producer `producer_id` at `epoch` whose records carry sequences from
+/// `base_sequence` on, as an idempotent (or, with `transactional`, a transactional) producer
+/// writes it.
+pub fn producer_batch(
+    producer_id: i64,
+    epoch: i16,
+    base_sequence: i32,
+    values: &[&[u8]],
+    transactional: bool,
+) -> Bytes {
+    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: base_sequence + i as i32,
+            timestamp: 1_700_000_000_000,
+            key: None,
+            value: Some(Bytes::copy_from_slice(v)),
+            headers: indexmap::IndexMap::new(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: kafka_protocol::records::Compression::None,
+        },
+    )
+    .expect("encode batch");
+    buf.freeze()
+}
+
 /// A `tributary server` child process (for tests that kill, restart or drive the CLI), on
 /// 127.0.0.1 at a fixed port so that it can be restarted on the same address.
 pub struct ServerProcess {

@@ -360,50 +360,48 @@ impl GroupCoordinator {
         let mut offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>> = HashMap::new();
         let mut records = 0u64;
         let mut pending_txn: HashMap<i64, Vec<OffsetsRecord>> = HashMap::new();
-        let mut apply = |rec: OffsetsRecord| {
-            match rec {
-                OffsetsRecord::Offset {
-                    group,
-                    topic,
-                    partition,
-                    value: Some(v),
-                } => {
-                    offsets
-                        .entry(group)
-                        .or_default()
-                        .insert((topic, partition), v);
-                }
-                OffsetsRecord::Offset {
-                    group,
-                    topic,
-                    partition,
-                    value: None,
-                } => {
-                    if let Some(o) = offsets.get_mut(&group) {
-                        o.remove(&(topic, partition));
-                        if o.is_empty() {
-                            offsets.remove(&group);
-                        }
+        let mut apply = |rec: OffsetsRecord| match rec {
+            OffsetsRecord::Offset {
+                group,
+                topic,
+                partition,
+                value: Some(v),
+            } => {
+                offsets
+                    .entry(group)
+                    .or_default()
+                    .insert((topic, partition), v);
+            }
+            OffsetsRecord::Offset {
+                group,
+                topic,
+                partition,
+                value: None,
+            } => {
+                if let Some(o) = offsets.get_mut(&group) {
+                    o.remove(&(topic, partition));
+                    if o.is_empty() {
+                        offsets.remove(&group);
                     }
                 }
-                OffsetsRecord::Group { group, value } => {
-                    if value.is_some() {
-                        consumers.remove(&group);
-                    }
-                    groups.insert(group, value);
+            }
+            OffsetsRecord::Group { group, value } => {
+                if value.is_some() {
+                    consumers.remove(&group);
                 }
-                OffsetsRecord::ConsumerGroup { group, value } => match value {
-                    Some(v) => {
-                        groups.remove(&group);
-                        consumers.insert(group, v);
-                    }
-                    None => {
-                        consumers.remove(&group);
-                    }
-                },
-                OffsetsRecord::Unknown(v) => {
-                    tracing::debug!(version = v, "skipping record of unknown kind");
+                groups.insert(group, value);
+            }
+            OffsetsRecord::ConsumerGroup { group, value } => match value {
+                Some(v) => {
+                    groups.remove(&group);
+                    consumers.insert(group, v);
                 }
+                None => {
+                    consumers.remove(&group);
+                }
+            },
+            OffsetsRecord::Unknown(v) => {
+                tracing::debug!(version = v, "skipping record of unknown kind");
             }
         };
         let result = shard.partition.replay(|header, r| {
@@ -788,7 +786,15 @@ impl GroupCoordinator {
         generation: i32,
         commits: Vec<OffsetCommit>,
     ) -> Result<Vec<ErrorCode>, ErrorCode> {
-        self.commit(version, group, member_id, instance_id, generation, commits, None)
+        self.commit(
+            version,
+            group,
+            member_id,
+            instance_id,
+            generation,
+            commits,
+            None,
+        )
     }
 
     /// TxnOffsetCommit: the offsets are written inside the transaction of `producer` (id,
@@ -803,7 +809,15 @@ impl GroupCoordinator {
         generation: i32,
         commits: Vec<OffsetCommit>,
     ) -> Result<Vec<ErrorCode>, ErrorCode> {
-        self.commit(9, group, member_id, instance_id, generation, commits, Some(producer))
+        self.commit(
+            9,
+            group,
+            member_id,
+            instance_id,
+            generation,
+            commits,
+            Some(producer),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -892,8 +906,12 @@ impl GroupCoordinator {
         if writes.is_empty() {
             return Ok(codes);
         }
-        let written =
-            self.append_batch(&shard, &writes, kafka_protocol::records::Compression::None, txn);
+        let written = self.append_batch(
+            &shard,
+            &writes,
+            kafka_protocol::records::Compression::None,
+            txn,
+        );
         if let Err(code) = written {
             for (i, ..) in &values {
                 codes[*i] = code;

@@ -227,7 +227,11 @@ fn read_planned(planned: Vec<Planned>) -> Vec<PartitionData> {
     planned
         .into_iter()
         .map(|p| match p {
-            Planned::Data { slice, offsets, aborted } => {
+            Planned::Data {
+                slice,
+                offsets,
+                aborted,
+            } => {
                 let records = match slice.map(|s| s.read()) {
                     Some(Ok(b)) => b,
                     Some(Err(e)) => {

@@ -38,9 +38,9 @@ pub async fn handle(ctx: RequestContext, req: ListTransactionsRequest) -> ListTr
         })
         .map(|m| {
             TransactionState::default()
-                .with_transactional_id(kafka_protocol::messages::TransactionalId(sb(
-                    m.transactional_id.clone(),
-                )))
+                .with_transactional_id(kafka_protocol::messages::TransactionalId(sb(m
+                    .transactional_id
+                    .clone())))
                 .with_producer_id(ProducerId(m.producer_id))
                 .with_transaction_state(sb(m.state.name()))
         })

@@ -131,7 +131,11 @@ pub async fn handle(ctx: RequestContext, req: OffsetFetchRequest) -> OffsetFetch
         Err(code) => (Vec::new(), code),
     };
     let partition_error = if version < 2 { error } else { ErrorCode::None };
-    let unstable = unstable(&ctx, req.group_id.0.as_str(), version >= 7 && req.require_stable);
+    let unstable = unstable(
+        &ctx,
+        req.group_id.0.as_str(),
+        version >= 7 && req.require_stable,
+    );
     let topics = committed
         .into_iter()
         .map(|(t, parts)| {

@@ -129,11 +129,10 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
         let now = now_ms();
         work.into_iter()
             .map(|(name, index, partition, records)| {
-                let result = verify_transactional(&txns, &partition, &records)
-                    .and_then(|()| {
-                        with_scratch(&records, |batch| partition.append(batch, acks, now))
-                            .map_err(|e| (e.code(), e.to_string()))
-                    });
+                let result = verify_transactional(&txns, &partition, &records).and_then(|()| {
+                    with_scratch(&records, |batch| partition.append(batch, acks, now))
+                        .map_err(|e| (e.code(), e.to_string()))
+                });
                 (name, index, result, partition.offsets().log_start_offset)
             })
             .collect::<Vec<_>>()

@@ -21,11 +21,11 @@ mod segment;
 mod transactions;
 mod txn_index;
 
+pub use batch::Marker;
 pub use batch::{
     for_each_record, BatchError, BatchHeader, OwnedRecord, RecordInfo,
     HEADER_LEN as BATCH_HEADER_LEN,
 };
-pub use batch::Marker;
 pub use cleaner::{first_dirty_offset, CleanStats, Cleanable, OffsetMap, Throttler};
 pub use producer_state::{AbortedTxn, ProducerEntry, ProducerError, ProducerState};
 pub use segment::FileSlice;

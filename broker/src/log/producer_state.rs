@@ -455,7 +455,10 @@ impl ProducerState {
 
 /// Path of the snapshot taken at `offset`.
 pub fn snapshot_path(dir: &Path, offset: i64) -> PathBuf {
-    dir.join(format!("{}{SNAPSHOT_SUFFIX}", super::segment::file_stem(offset)))
+    dir.join(format!(
+        "{}{SNAPSHOT_SUFFIX}",
+        super::segment::file_stem(offset)
+    ))
 }
 
 /// Offsets of the snapshots in `dir`, ascending.
@@ -526,8 +529,14 @@ mod tests {
     #[test]
     fn in_order_batches_append_and_retries_are_duplicates() {
         let mut s = ProducerState::default();
-        assert_eq!(append(&mut s, &header(7, 0, 0, 0, 3, false)), Ok(Checked::Append));
-        assert_eq!(append(&mut s, &header(7, 0, 3, 3, 2, false)), Ok(Checked::Append));
+        assert_eq!(
+            append(&mut s, &header(7, 0, 0, 0, 3, false)),
+            Ok(Checked::Append)
+        );
+        assert_eq!(
+            append(&mut s, &header(7, 0, 3, 3, 2, false)),
+            Ok(Checked::Append)
+        );
         // the retry of the first batch, sent again with other offsets
         match append(&mut s, &header(7, 0, 0, 99, 3, false)) {
             Ok(Checked::Duplicate(m)) => {
@@ -555,14 +564,23 @@ mod tests {
             append(&mut s, &header(7, 2, 5, 1, 1, false)),
             Err(ProducerError::OutOfOrder(_))
         ));
-        assert_eq!(append(&mut s, &header(7, 2, 0, 1, 1, false)), Ok(Checked::Append));
+        assert_eq!(
+            append(&mut s, &header(7, 2, 0, 1, 1, false)),
+            Ok(Checked::Append)
+        );
     }
 
     #[test]
     fn an_unknown_producer_may_start_at_any_sequence() {
         let mut s = ProducerState::default();
-        assert_eq!(append(&mut s, &header(9, 4, 42, 0, 1, false)), Ok(Checked::Append));
-        assert_eq!(append(&mut s, &header(9, 4, 43, 1, 1, false)), Ok(Checked::Append));
+        assert_eq!(
+            append(&mut s, &header(9, 4, 42, 0, 1, false)),
+            Ok(Checked::Append)
+        );
+        assert_eq!(
+            append(&mut s, &header(9, 4, 43, 1, 1, false)),
+            Ok(Checked::Append)
+        );
     }
 
     #[test]
@@ -588,7 +606,10 @@ mod tests {
         assert_eq!(s.get(1).unwrap().last_seq(), 0);
         let mut s = ProducerState::default();
         append(&mut s, &header(1, 0, i32::MAX, 0, 1, false)).unwrap();
-        assert_eq!(append(&mut s, &header(1, 0, 0, 1, 1, false)), Ok(Checked::Append));
+        assert_eq!(
+            append(&mut s, &header(1, 0, 0, 1, 1, false)),
+            Ok(Checked::Append)
+        );
     }
 
     #[test]
@@ -617,9 +638,15 @@ mod tests {
         assert_eq!(s.stable_offset_after(&done), 12);
         assert_eq!(s.first_unstable_offset(), Some(12));
         // markers from an older epoch or coordinator are fenced
-        assert!(matches!(s.check_marker(1, 0, -1), Err(ProducerError::CoordinatorFenced(_))));
+        assert!(matches!(
+            s.check_marker(1, 0, -1),
+            Err(ProducerError::CoordinatorFenced(_))
+        ));
         s.on_marker(2, 1, 3, false, 15, 0);
-        assert!(matches!(s.check_marker(2, 0, 3), Err(ProducerError::InvalidEpoch(_))));
+        assert!(matches!(
+            s.check_marker(2, 0, 3),
+            Err(ProducerError::InvalidEpoch(_))
+        ));
         assert_eq!(s.first_unstable_offset(), None);
     }
 
@@ -633,7 +660,10 @@ mod tests {
         assert_eq!(back.get(1), s.get(1));
         assert_eq!(back.first_unstable_offset(), Some(4));
         // the last batch is still a duplicate after the reload
-        assert!(matches!(back.check(&header(1, 3, 0, 9, 4, false)), Ok(Checked::Duplicate(_))));
+        assert!(matches!(
+            back.check(&header(1, 3, 0, 9, 4, false)),
+            Ok(Checked::Duplicate(_))
+        ));
         let mut bad = bytes.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;

@@ -1062,14 +1062,8 @@ fn append_any(log: &mut Log, mut b: Vec<u8>) {
             .unwrap();
         return;
     }
-    log.append_validated(
-        &mut b,
-        Validated { header, summary },
-        0,
-        0,
-        Origin::Client,
-    )
-    .unwrap();
+    log.append_validated(&mut b, Validated { header, summary }, 0, 0, Origin::Client)
+        .unwrap();
 }
 
 /// Every batch: `(base offset, producer id, control, record count)`.

@@ -132,7 +132,8 @@ impl Log {
         prune_snapshots(&self.dir, first, leo);
         let mut from = first;
         self.producers = ProducerState::default();
-        let snapshots = list_snapshots(&self.dir).map_err(|e| BrokerError::storage(&self.dir, e))?;
+        let snapshots =
+            list_snapshots(&self.dir).map_err(|e| BrokerError::storage(&self.dir, e))?;
         for offset in snapshots.into_iter().rev().filter(|o| *o <= leo) {
             let path = snapshot_path(&self.dir, offset);
             let loaded = std::fs::read(&path)

@@ -147,7 +147,12 @@ impl TransactionCoordinator {
     /// Creates `__transaction_state` if it does not exist yet (FindCoordinator and
     /// InitProducerId do this, as in Kafka), with `transaction.state.log.*` settings.
     pub async fn ensure_topic(&self) -> Result<(), ErrorCode> {
-        if self.controller.image().topics.contains_key(TRANSACTION_TOPIC) {
+        if self
+            .controller
+            .image()
+            .topics
+            .contains_key(TRANSACTION_TOPIC)
+        {
             return Ok(());
         }
         let brokers = self.controller.image().brokers.len().max(1) as i16;
@@ -163,7 +168,10 @@ impl TransactionCoordinator {
                 "min.insync.replicas".to_string(),
                 self.config.log_min_isr.min(i32::from(rf)).to_string(),
             ),
-            ("unclean.leader.election.enable".to_string(), "false".to_string()),
+            (
+                "unclean.leader.election.enable".to_string(),
+                "false".to_string(),
+            ),
         ]);
         let spec = TopicSpec {
             name: TRANSACTION_TOPIC.to_string(),
@@ -174,7 +182,10 @@ impl TransactionCoordinator {
         };
         match self.controller.create_topics(vec![spec], false).await.pop() {
             Some(Ok(_)) => {
-                tracing::info!(partitions = self.config.log_partitions, "created {TRANSACTION_TOPIC}");
+                tracing::info!(
+                    partitions = self.config.log_partitions,
+                    "created {TRANSACTION_TOPIC}"
+                );
                 let image = self.controller.image();
                 if let Some(t) = image.topics.get(TRANSACTION_TOPIC) {
                     for p in 0..t.partitions.len() as i32 {
@@ -404,7 +415,12 @@ impl TransactionCoordinator {
                     return Err(code);
                 }
                 drop(txns);
-                tracing::info!(transactional_id, producer_id = abort.producer_id, epoch = abort.producer_epoch, "fenced the open transaction of an older producer; aborting it");
+                tracing::info!(
+                    transactional_id,
+                    producer_id = abort.producer_id,
+                    epoch = abort.producer_epoch,
+                    "fenced the open transaction of an older producer; aborting it"
+                );
                 self.write_markers(shard, abort);
                 Err(ErrorCode::ConcurrentTransactions)
             }
@@ -480,9 +496,11 @@ impl TransactionCoordinator {
             loop {
                 let c = Arc::clone(&me);
                 let todo = std::mem::take(&mut pending);
-                pending = tokio::task::spawn_blocking(move || c.write_marker_batch(todo, pid, epoch, marker))
-                    .await
-                    .unwrap_or_default();
+                pending = tokio::task::spawn_blocking(move || {
+                    c.write_marker_batch(todo, pid, epoch, marker)
+                })
+                .await
+                .unwrap_or_default();
                 if pending.is_empty() || me.closed.load(Ordering::Acquire) {
                     break;
                 }
@@ -575,11 +593,15 @@ impl TransactionCoordinator {
                 continue;
             }
             let mut txns = shard.txns.lock();
-            let due: Vec<TxnMetadata> = txns.values().filter(|m| m.timed_out(now)).cloned().collect();
+            let due: Vec<TxnMetadata> = txns
+                .values()
+                .filter(|m| m.timed_out(now))
+                .cloned()
+                .collect();
             for m in due {
-                let planned = m.fence_epoch().and_then(|f| {
-                    f.end(f.producer_id, f.producer_epoch, false, false, now)
-                });
+                let planned = m
+                    .fence_epoch()
+                    .and_then(|f| f.end(f.producer_id, f.producer_epoch, false, false, now));
                 let Ok(EndOutcome::Prepare(abort)) = planned else {
                     continue;
                 };
@@ -640,7 +662,9 @@ impl TransactionCoordinator {
         let Some(id) = self.by_producer.lock().get(&producer_id).cloned() else {
             return Err(ErrorCode::InvalidTxnState);
         };
-        let shard = self.shard_for(&id).map_err(|_| ErrorCode::NotEnoughReplicas)?;
+        let shard = self
+            .shard_for(&id)
+            .map_err(|_| ErrorCode::NotEnoughReplicas)?;
         let txns = shard.txns.lock();
         let Some(m) = txns.get(&id) else {
             return Err(ErrorCode::InvalidTxnState);
@@ -648,8 +672,7 @@ impl TransactionCoordinator {
         if m.producer_id != producer_id || epoch < m.producer_epoch {
             return Err(ErrorCode::InvalidProducerEpoch);
         }
-        if m.state == TxnState::Ongoing && m.partitions.contains(&(topic.to_string(), partition))
-        {
+        if m.state == TxnState::Ongoing && m.partitions.contains(&(topic.to_string(), partition)) {
             Ok(())
         } else {
             Err(ErrorCode::InvalidTxnState)

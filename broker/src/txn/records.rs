@@ -154,9 +154,13 @@ mod tests {
         m.producer_epoch = 3;
         m.state = TxnState::PrepareCommit;
         m.start_ms = 10;
-        m.partitions = [("a".to_string(), 0), ("a".to_string(), 2), ("b".to_string(), 1)]
-            .into_iter()
-            .collect();
+        m.partitions = [
+            ("a".to_string(), 0),
+            ("a".to_string(), 2),
+            ("b".to_string(), 1),
+        ]
+        .into_iter()
+        .collect();
         let k = key("app-1");
         assert_eq!(decode_key(&k).unwrap(), "app-1");
         let back = decode_value("app-1", &value(&m)).unwrap();

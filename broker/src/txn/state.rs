@@ -83,7 +83,9 @@ impl TxnState {
 
     /// The state with a reported name (ListTransactions filters), case-sensitive as Kafka.
     pub fn from_name(name: &str) -> Option<TxnState> {
-        (0..=7).filter_map(TxnState::from_id).find(|s| s.name() == name)
+        (0..=7)
+            .filter_map(TxnState::from_id)
+            .find(|s| s.name() == name)
     }
 
     /// The states this one may follow (Kafka's `validPreviousStates`).
@@ -442,7 +444,10 @@ mod tests {
     #[test]
     fn a_new_id_starts_at_epoch_zero_and_each_init_bumps_it() {
         let m = started();
-        assert_eq!((m.producer_id, m.producer_epoch, m.state), (10, 0, TxnState::Empty));
+        assert_eq!(
+            (m.producer_id, m.producer_epoch, m.state),
+            (10, 0, TxnState::Empty)
+        );
         let again = ready(m.init(30_000, None, 99, 2));
         assert_eq!((again.producer_id, again.producer_epoch), (10, 1));
         assert_eq!(again.timeout_ms, 30_000);
@@ -451,57 +456,93 @@ mod tests {
     #[test]
     fn commit_goes_through_prepare_and_complete() {
         let m = started();
-        let on = m.add_partitions(10, 0, &parts(&[("a", 0), ("b", 1)]), 5).unwrap().unwrap();
+        let on = m
+            .add_partitions(10, 0, &parts(&[("a", 0), ("b", 1)]), 5)
+            .unwrap()
+            .unwrap();
         assert_eq!(on.state, TxnState::Ongoing);
         assert_eq!(on.start_ms, 5);
         // adding what is already there writes nothing
         assert_eq!(on.add_partitions(10, 0, &parts(&[("a", 0)]), 6), Ok(None));
-        let more = on.add_partitions(10, 0, &parts(&[("c", 0)]), 7).unwrap().unwrap();
+        let more = on
+            .add_partitions(10, 0, &parts(&[("c", 0)]), 7)
+            .unwrap()
+            .unwrap();
         assert_eq!(more.partitions.len(), 3);
         assert_eq!(more.start_ms, 5, "the transaction keeps its start");
         let prep = prepared(more.end(10, 0, true, true, 8));
         assert_eq!(prep.state, TxnState::PrepareCommit);
         // while markers are written: the same EndTxn again, and new partitions, must wait
-        assert_eq!(prep.end(10, 0, true, true, 9), Err(ErrorCode::ConcurrentTransactions));
-        assert_eq!(prep.end(10, 0, false, true, 9), Err(ErrorCode::InvalidTxnState));
+        assert_eq!(
+            prep.end(10, 0, true, true, 9),
+            Err(ErrorCode::ConcurrentTransactions)
+        );
+        assert_eq!(
+            prep.end(10, 0, false, true, 9),
+            Err(ErrorCode::InvalidTxnState)
+        );
         assert_eq!(
             prep.add_partitions(10, 0, &parts(&[("d", 0)]), 9),
             Err(ErrorCode::ConcurrentTransactions)
         );
-        assert_eq!(prep.init(60_000, None, 99, 9), Err(ErrorCode::ConcurrentTransactions));
+        assert_eq!(
+            prep.init(60_000, None, 99, 9),
+            Err(ErrorCode::ConcurrentTransactions)
+        );
         let done = prep.complete(10).unwrap();
         assert_eq!(done.state, TxnState::CompleteCommit);
         assert!(done.partitions.is_empty());
         assert_eq!(done.end(10, 0, true, true, 11), Ok(EndOutcome::AlreadyDone));
-        assert_eq!(done.end(10, 0, false, true, 11), Err(ErrorCode::InvalidTxnState));
+        assert_eq!(
+            done.end(10, 0, false, true, 11),
+            Err(ErrorCode::InvalidTxnState)
+        );
         // the next transaction starts from CompleteCommit
-        let next = done.add_partitions(10, 0, &parts(&[("a", 0)]), 12).unwrap().unwrap();
+        let next = done
+            .add_partitions(10, 0, &parts(&[("a", 0)]), 12)
+            .unwrap()
+            .unwrap();
         assert_eq!((next.state, next.start_ms), (TxnState::Ongoing, 12));
     }
 
     #[test]
     fn abort_goes_through_prepare_and_complete() {
-        let on = started().add_partitions(10, 0, &parts(&[("a", 0)]), 5).unwrap().unwrap();
+        let on = started()
+            .add_partitions(10, 0, &parts(&[("a", 0)]), 5)
+            .unwrap()
+            .unwrap();
         let prep = prepared(on.end(10, 0, false, true, 6));
         assert_eq!(prep.state, TxnState::PrepareAbort);
-        assert_eq!(prep.end(10, 0, false, true, 7), Err(ErrorCode::ConcurrentTransactions));
+        assert_eq!(
+            prep.end(10, 0, false, true, 7),
+            Err(ErrorCode::ConcurrentTransactions)
+        );
         let done = prep.complete(8).unwrap();
         assert_eq!(done.state, TxnState::CompleteAbort);
         assert_eq!(done.end(10, 0, false, true, 9), Ok(EndOutcome::AlreadyDone));
-        assert_eq!(done.end(10, 0, true, true, 9), Err(ErrorCode::InvalidTxnState));
+        assert_eq!(
+            done.end(10, 0, true, true, 9),
+            Err(ErrorCode::InvalidTxnState)
+        );
     }
 
     #[test]
     fn end_without_a_transaction_is_invalid() {
         let m = started();
         assert_eq!(m.end(10, 0, true, true, 5), Err(ErrorCode::InvalidTxnState));
-        assert_eq!(m.end(10, 0, false, true, 5), Err(ErrorCode::InvalidTxnState));
+        assert_eq!(
+            m.end(10, 0, false, true, 5),
+            Err(ErrorCode::InvalidTxnState)
+        );
         assert_eq!(m.complete(5), Err(ErrorCode::InvalidTxnState));
     }
 
     #[test]
     fn wrong_producer_ids_and_epochs_are_refused() {
-        let on = started().add_partitions(10, 0, &parts(&[("a", 0)]), 5).unwrap().unwrap();
+        let on = started()
+            .add_partitions(10, 0, &parts(&[("a", 0)]), 5)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             on.add_partitions(11, 0, &parts(&[("a", 0)]), 6),
             Err(ErrorCode::InvalidProducerIdMapping)
@@ -510,24 +551,42 @@ mod tests {
             on.add_partitions(10, 1, &parts(&[("a", 0)]), 6),
             Err(ErrorCode::ProducerFenced)
         );
-        assert_eq!(on.end(11, 0, true, true, 6), Err(ErrorCode::InvalidProducerIdMapping));
+        assert_eq!(
+            on.end(11, 0, true, true, 6),
+            Err(ErrorCode::InvalidProducerIdMapping)
+        );
         assert_eq!(on.end(10, 1, true, true, 6), Err(ErrorCode::ProducerFenced));
-        assert_eq!(on.end(10, -1, true, true, 6), Err(ErrorCode::ProducerFenced));
+        assert_eq!(
+            on.end(10, -1, true, true, 6),
+            Err(ErrorCode::ProducerFenced)
+        );
     }
 
     #[test]
     fn a_new_producer_fences_the_open_transaction_and_aborts_it() {
-        let on = started().add_partitions(10, 0, &parts(&[("a", 0)]), 5).unwrap().unwrap();
+        let on = started()
+            .add_partitions(10, 0, &parts(&[("a", 0)]), 5)
+            .unwrap()
+            .unwrap();
         let fence = on.fence_epoch().unwrap();
-        assert_eq!((fence.state, fence.producer_epoch), (TxnState::PrepareEpochFence, 1));
+        assert_eq!(
+            (fence.state, fence.producer_epoch),
+            (TxnState::PrepareEpochFence, 1)
+        );
         let abort = match on.init(60_000, None, 99, 6) {
             Ok(InitOutcome::FenceAndAbort(m)) => m,
             other => panic!("expected a fence, got {other:?}"),
         };
-        assert_eq!((abort.state, abort.producer_epoch), (TxnState::PrepareAbort, 1));
+        assert_eq!(
+            (abort.state, abort.producer_epoch),
+            (TxnState::PrepareAbort, 1)
+        );
         assert_eq!(abort.partitions, on.partitions);
         // the old producer is fenced from now on
-        assert_eq!(abort.end(10, 0, true, true, 7), Err(ErrorCode::ProducerFenced));
+        assert_eq!(
+            abort.end(10, 0, true, true, 7),
+            Err(ErrorCode::ProducerFenced)
+        );
         // the retried InitProducerId after the abort completes bumps again
         let done = abort.complete(8).unwrap();
         let m = ready(done.init(60_000, None, 99, 9));
@@ -549,8 +608,14 @@ mod tests {
         assert_eq!(retried.producer_epoch, 1);
         // a stale epoch, or another producer id, is fenced
         let fresh = ready(bumped.init(60_000, None, 99, 4));
-        assert_eq!(fresh.init(60_000, Some((10, 0)), 99, 5), Err(ErrorCode::ProducerFenced));
-        assert_eq!(fresh.init(60_000, Some((12, 2)), 99, 5), Err(ErrorCode::ProducerFenced));
+        assert_eq!(
+            fresh.init(60_000, Some((10, 0)), 99, 5),
+            Err(ErrorCode::ProducerFenced)
+        );
+        assert_eq!(
+            fresh.init(60_000, Some((12, 2)), 99, 5),
+            Err(ErrorCode::ProducerFenced)
+        );
     }
 
     #[test]
@@ -567,10 +632,16 @@ mod tests {
 
     #[test]
     fn timeouts_and_expiry() {
-        let on = started().add_partitions(10, 0, &parts(&[("a", 0)]), 100).unwrap().unwrap();
+        let on = started()
+            .add_partitions(10, 0, &parts(&[("a", 0)]), 100)
+            .unwrap()
+            .unwrap();
         assert!(!on.timed_out(60_100));
         assert!(on.timed_out(60_101));
-        assert!(!on.expired(i64::MAX, 1), "an open transaction never expires");
+        assert!(
+            !on.expired(i64::MAX, 1),
+            "an open transaction never expires"
+        );
         let m = started();
         assert!(m.expired(1_001, 1000));
         assert_eq!(m.dead().unwrap().state, TxnState::Dead);
