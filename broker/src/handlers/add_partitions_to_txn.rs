@@ -17,33 +17,20 @@ pub async fn handle(
     req: AddPartitionsToTxnRequest,
 ) -> AddPartitionsToTxnResponse {
     let image = ctx.state.image();
-    let mut partitions = Vec::new();
-    let mut unknown = Vec::new();
+    // every partition named, in request order, and whether its topic and index exist
+    let mut named: Vec<(String, i32, bool)> = Vec::new();
     for t in &req.v3_and_below_topics {
         let name = t.name.0.to_string();
         let known = image.topics.get(&name);
         for p in &t.partitions {
-            if known.is_some_and(|k| *p >= 0 && (*p as usize) < k.partitions.len()) {
-                partitions.push((name.clone(), *p));
-            } else {
-                unknown.push((name.clone(), *p));
-            }
+            let exists = known.is_some_and(|k| *p >= 0 && (*p as usize) < k.partitions.len());
+            named.push((name.clone(), *p, exists));
         }
     }
-    let answer = |code: ErrorCode| -> Vec<(String, i32, ErrorCode)> {
-        let mut out: Vec<(String, i32, ErrorCode)> = Vec::new();
-        for (t, p) in &unknown {
-            out.push((t.clone(), *p, ErrorCode::UnknownTopicOrPartition));
-        }
-        for (t, p) in &partitions {
-            out.push((t.clone(), *p, code));
-        }
-        out
-    };
-    let results = if !unknown.is_empty() {
-        answer(ErrorCode::OperationNotAttempted)
-    } else {
-        let code = match ctx.state.txns.add_partitions(
+    let code = if named.iter().all(|n| n.2) {
+        let partitions: Vec<(String, i32)> =
+            named.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
+        match ctx.state.txns.add_partitions(
             req.v3_and_below_transactional_id.0.as_str(),
             req.v3_and_below_producer_id.0,
             req.v3_and_below_producer_epoch,
@@ -51,9 +38,18 @@ pub async fn handle(
         ) {
             Ok(()) => ErrorCode::None,
             Err(code) => fenced_for(code, ctx.version, 2),
-        };
-        answer(code)
+        }
+    } else {
+        ErrorCode::OperationNotAttempted
     };
+    let results = named.into_iter().map(|(t, p, exists)| {
+        let c = if exists {
+            code
+        } else {
+            ErrorCode::UnknownTopicOrPartition
+        };
+        (t, p, c)
+    });
     let mut topics: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
     for (t, p, code) in results {
         let r = AddPartitionsToTxnPartitionResult::default()
