@@ -791,3 +791,102 @@ async fn rdkafka_commit_and_abort_across_partitions() {
         );
     }
 }
+
+/// OffsetFetch of the group's committed offset: `require_stable` answers
+/// UNSTABLE_OFFSET_COMMIT while the transaction is open.
+async fn committed_offset(c: &mut RawClient, group: &str, topic: &str, stable: bool) -> (i16, i64) {
+    let r = c
+        .call(
+            &OffsetFetchRequest::default()
+                .with_group_id(GroupId(sb(group)))
+                .with_topics(Some(vec![
+                    offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(topic_name(topic))
+                        .with_partition_indexes(vec![0]),
+                ]))
+                .with_require_stable(stable),
+            7,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let p = &r.topics[0].partitions[0];
+    (p.error_code, p.committed_offset)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_committed_in_a_transaction_show_only_when_it_commits() {
+    const UNSTABLE_OFFSET_COMMIT: i16 = 88;
+    let mut b = broker().await;
+    let mut c = client(&b).await;
+    let topic = unique_name("offs");
+    make_topic(&mut c, &topic, 1).await;
+    let group = unique_name("txn-group");
+    c.call(&tributary_testkit::requests::find_coordinator(&group), 3)
+        .await
+        .unwrap()
+        .unwrap();
+    let txn = unique_name("offs-app");
+    let (pid, epoch) = init(&mut c, &txn, 60_000).await;
+    let commit_at = |offset: i64| {
+        TxnOffsetCommitRequest::default()
+            .with_transactional_id(TransactionalId(sb(&txn)))
+            .with_group_id(GroupId(sb(&group)))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_generation_id(-1)
+            .with_member_id(sb(""))
+            .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+                .with_name(topic_name(&topic))
+                .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(offset)])])
+    };
+    for (offset, commit) in [(7, false), (9, true)] {
+        let add = AddOffsetsToTxnRequest::default()
+            .with_transactional_id(TransactionalId(sb(&txn)))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_group_id(GroupId(sb(&group)));
+        assert_eq!(c.call(&add, 3).await.unwrap().unwrap().error_code, 0);
+        let r = c.call(&commit_at(offset), 3).await.unwrap().unwrap();
+        assert_eq!(r.topics[0].partitions[0].error_code, 0);
+        assert_eq!(
+            committed_offset(&mut c, &group, &topic, true).await.0,
+            UNSTABLE_OFFSET_COMMIT
+        );
+        assert_ne!(
+            committed_offset(&mut c, &group, &topic, false).await.1,
+            offset
+        );
+        assert_eq!(end_txn(&mut c, &txn, pid, epoch, commit).await, 0);
+        wait_state(
+            &mut c,
+            &txn,
+            if commit {
+                "CompleteCommit"
+            } else {
+                "CompleteAbort"
+            },
+        )
+        .await;
+    }
+    // the aborted 7 never showed; the committed 9 does, also after a restart (replay)
+    assert_eq!(committed_offset(&mut c, &group, &topic, true).await, (0, 9));
+    drop(c);
+    b.restart().await;
+    let mut c = client(&b).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, off) = committed_offset(&mut c, &group, &topic, true).await;
+        if code == 0 {
+            assert_eq!(off, 9);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "offset fetch kept failing with {code}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
