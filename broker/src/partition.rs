@@ -110,7 +110,13 @@ impl Partition {
             log_start_offset: self.log_start_offset.load(Ordering::Acquire),
             log_end_offset: self.log_end_offset.load(Ordering::Acquire),
             high_watermark: hw,
-            last_stable_offset: self.last_stable_offset.load(Ordering::Acquire).min(hw),
+            // an open transaction whose start fell to retention or DeleteRecords holds the
+            // LSO at the log start, as in Kafka
+            last_stable_offset: self
+                .last_stable_offset
+                .load(Ordering::Acquire)
+                .min(hw)
+                .max(self.log_start_offset.load(Ordering::Acquire)),
         }
     }
 

@@ -106,6 +106,15 @@ pub struct ProduceBench {
     /// Stop after this many seconds even if records remain
     #[arg(long)]
     pub duration_secs: Option<u64>,
+    /// Write in transactions with this transactional.id (commits measured)
+    #[arg(long)]
+    pub transactional_id: Option<String>,
+    /// With --transactional-id: commit every this many milliseconds
+    #[arg(long, default_value_t = 100)]
+    pub txn_ms: u64,
+    /// With --transactional-id: commit after at most this many records
+    #[arg(long, default_value_t = u64::MAX)]
+    pub txn_records: u64,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }
@@ -252,7 +261,20 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
 }
 
 fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
-    let (p, start) = producer(&b.connect, &b.producer)?;
+    let mut connect = b.connect.clone();
+    if let Some(id) = &b.transactional_id {
+        connect.properties.push(format!("transactional.id={id}"));
+    }
+    let (p, start) = producer(&connect, &b.producer)?;
+    let txn_timeout = Duration::from_secs(60);
+    let mut commits = new_histogram()?;
+    let mut txn_started = Instant::now();
+    let mut txn_records = 0u64;
+    if b.transactional_id.is_some() {
+        p.init_transactions(txn_timeout)
+            .context("init_transactions")?;
+        p.begin_transaction().context("begin_transaction")?;
+    }
     let size = b.producer.record_size;
     let fill = vec![b'x'; size];
     let block = if b.producer.text_values {
@@ -275,7 +297,10 @@ fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
             record = record.key(key.as_str());
         }
         match p.send(record) {
-            Ok(()) => sent += 1,
+            Ok(()) => {
+                sent += 1;
+                txn_records += 1;
+            }
             Err((e, _))
                 if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
             {
@@ -283,6 +308,22 @@ fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
             }
             Err((e, _)) => bail!("send failed: {e}"),
         }
+        if b.transactional_id.is_some()
+            && (txn_records >= b.txn_records
+                || txn_started.elapsed() >= Duration::from_millis(b.txn_ms))
+        {
+            let t = Instant::now();
+            commit(&p, txn_timeout)?;
+            let _ = commits.record((t.elapsed().as_micros() as u64).max(1));
+            p.begin_transaction().context("begin_transaction")?;
+            txn_started = Instant::now();
+            txn_records = 0;
+        }
+    }
+    if b.transactional_id.is_some() {
+        let t = Instant::now();
+        commit(&p, txn_timeout)?;
+        let _ = commits.record((t.elapsed().as_micros() as u64).max(1));
     }
     p.flush(Duration::from_secs(120))
         .context("flush timed out")?;
@@ -298,7 +339,28 @@ fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
     if let Ok(h) = ctx.histogram.lock() {
         report_latency("produce", &h);
     }
+    if b.transactional_id.is_some() {
+        println!("{} transactions committed", commits.len());
+        report_latency("commit", &commits);
+    }
     Ok(())
+}
+
+/// Commits the open transaction, once every record of it is delivered.
+///
+/// The wait is done here: rust-rdkafka's `flush` (and the one librdkafka's commit runs with
+/// event-based delivery reports) polls in 100 ms slices, which alone would add 100 ms to every
+/// commit; the threaded producer's own thread serves the delivery reports meanwhile.
+fn commit(p: &ThreadedProducer<LatencyContext>, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while p.in_flight_count() > 0 {
+        if Instant::now() > deadline {
+            bail!("records of the transaction were not delivered in time");
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    p.commit_transaction(timeout)
+        .context("commit_transaction")
 }
 
 /// Assigns every partition of `topic` at `offset`; returns the partition count.

@@ -61,7 +61,13 @@ pub async fn handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsets
                                     }
                                 }
                                 ts if ts < 0 => return Err(ErrorCode::UnsupportedVersion),
+                                // read_committed: only records below the last stable offset
                                 ts => match part.offset_for_timestamp(ts) {
+                                    Ok(Some((off, _)))
+                                        if read_committed && off >= o.last_stable_offset =>
+                                    {
+                                        (-1, -1)
+                                    }
                                     Ok(Some((off, t))) => (off, t),
                                     Ok(None) => (-1, -1),
                                     Err(e) => return Err(e.code()),

@@ -106,6 +106,11 @@ impl Log {
     /// an older one is used.
     pub(super) fn take_snapshot(&mut self, sync: bool) -> Result<()> {
         let leo = self.log_end_offset();
+        // the state only changes with appends, which move the log end (expiry aside, which a
+        // restart simply repeats)
+        if snapshot_path(&self.dir, leo).exists() {
+            return Ok(());
+        }
         let result = if sync {
             write_snapshot(&self.dir, leo, &self.producers)
         } else {

@@ -17,6 +17,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
+use tokio::sync::oneshot;
 
 use super::producer_ids::ProducerIdManager;
 use super::records;
@@ -449,14 +450,17 @@ impl TransactionCoordinator {
         }
     }
 
-    /// EndTxn: logs the decision, answers, and writes the markers in the background.
+    /// EndTxn: logs the decision, then writes the markers in the background. The decision is
+    /// durable when this returns; the receiver fires once the markers are written and the
+    /// transaction is complete (answering then spares the producer a CONCURRENT_TRANSACTIONS
+    /// retry when it starts its next transaction right away).
     pub fn end_txn(
         &self,
         transactional_id: &str,
         producer_id: i64,
         epoch: i16,
         commit: bool,
-    ) -> Result<(), ErrorCode> {
+    ) -> Result<Option<oneshot::Receiver<()>>, ErrorCode> {
         if transactional_id.is_empty() {
             return Err(ErrorCode::InvalidRequest);
         }
@@ -466,12 +470,13 @@ impl TransactionCoordinator {
             .get(transactional_id)
             .ok_or(ErrorCode::InvalidProducerIdMapping)?;
         match current.end(producer_id, epoch, commit, true, now_ms())? {
-            EndOutcome::AlreadyDone => Ok(()),
+            EndOutcome::AlreadyDone => Ok(None),
             EndOutcome::Prepare(prepared) => {
                 self.store(&shard, &mut txns, prepared.clone())?;
                 drop(txns);
-                self.write_markers(shard, prepared);
-                Ok(())
+                let (tx, rx) = oneshot::channel();
+                self.write_markers_then(shard, prepared, Some(tx));
+                Ok(Some(rx))
             }
         }
     }
@@ -479,6 +484,17 @@ impl TransactionCoordinator {
     /// Writes the markers of a prepared transaction to each of its partitions (retrying
     /// until each is written or its partition is gone), then completes it.
     fn write_markers(&self, shard: Arc<Shard>, prepared: TxnMetadata) {
+        self.write_markers_then(shard, prepared, None);
+    }
+
+    /// [`Self::write_markers`], then `done` fires (when the transaction completed, or the
+    /// writer gave up at shutdown).
+    fn write_markers_then(
+        &self,
+        shard: Arc<Shard>,
+        prepared: TxnMetadata,
+        done: Option<oneshot::Sender<()>>,
+    ) {
         let Some(me) = self.me.upgrade() else { return };
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             tracing::error!("no runtime to write transaction markers on");
@@ -507,11 +523,13 @@ impl TransactionCoordinator {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
-            if !pending.is_empty() {
-                return;
+            if pending.is_empty() {
+                let c = Arc::clone(&me);
+                let _ = tokio::task::spawn_blocking(move || c.complete(&shard, &prepared)).await;
             }
-            let c = Arc::clone(&me);
-            let _ = tokio::task::spawn_blocking(move || c.complete(&shard, &prepared)).await;
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
         });
     }
 
@@ -660,7 +678,17 @@ impl TransactionCoordinator {
         partition: i32,
     ) -> Result<(), ErrorCode> {
         let Some(id) = self.by_producer.lock().get(&producer_id).cloned() else {
-            return Err(ErrorCode::InvalidTxnState);
+            // a shard still loading may know the producer: retriable until it is loaded
+            let loading = self
+                .shards
+                .read()
+                .values()
+                .any(|s| !s.loaded.load(Ordering::Acquire));
+            return Err(if loading {
+                ErrorCode::NotEnoughReplicas
+            } else {
+                ErrorCode::InvalidTxnState
+            });
         };
         let shard = self
             .shard_for(&id)
