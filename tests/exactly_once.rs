@@ -19,6 +19,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
+use tributary_examples::exactly_once::Pipeline;
 use tributary_testkit::{free_port, ServerProcess};
 
 const PARTITIONS: i32 = 6;
@@ -55,70 +56,20 @@ fn ctp_worker() {
     let input = std::env::var("CTP_INPUT").unwrap();
     let output = std::env::var("CTP_OUTPUT").unwrap();
     let group = std::env::var("CTP_GROUP").unwrap();
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", &group)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[&input]).unwrap();
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("transactional.id", format!("{group}-tx"))
-        .set("transaction.timeout.ms", "10000")
-        .set("linger.ms", "5")
-        .create()
-        .unwrap();
-    let timeout = Duration::from_secs(20);
-    if let Err(e) = producer.init_transactions(timeout) {
-        eprintln!("init_transactions: {e}");
-        std::process::exit(2);
-    }
+    // the example's loop (examples/src/exactly_once.rs), in small transactions so that the
+    // kills land in the middle of the work
+    let pipeline = match Pipeline::new(&bootstrap, &input, &output, &group, &format!("{group}-tx"))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("start: {e}");
+            std::process::exit(2);
+        }
+    };
     loop {
-        let mut batch = Vec::new();
-        let started = Instant::now();
-        // small transactions, so that the kills land in the middle of the work
-        while batch.len() < 25 && started.elapsed() < Duration::from_millis(100) {
-            match consumer.poll(Duration::from_millis(20)) {
-                Some(Ok(m)) => batch.push((
-                    m.partition(),
-                    m.offset(),
-                    m.payload().map(|p| p.to_vec()).unwrap_or_default(),
-                )),
-                Some(Err(e)) => {
-                    eprintln!("consume: {e}");
-                    std::process::exit(3);
-                }
-                None => {}
-            }
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let step = (|| -> rdkafka::error::KafkaResult<()> {
-            producer.begin_transaction()?;
-            let mut positions: HashMap<i32, i64> = HashMap::new();
-            for (p, o, v) in &batch {
-                let value = [b"out-".as_slice(), v].concat();
-                producer
-                    .send(BaseRecord::to(&output).key(&p.to_string()).payload(&value))
-                    .map_err(|(e, _)| e)?;
-                positions.insert(*p, o + 1);
-            }
-            let mut offsets = TopicPartitionList::new();
-            for (p, o) in positions {
-                offsets.add_partition_offset(&input, p, Offset::Offset(o))?;
-            }
-            let Some(meta) = consumer.group_metadata() else {
-                eprintln!("no group metadata");
-                std::process::exit(5);
-            };
-            producer.send_offsets_to_transaction(&offsets, &meta, timeout)?;
-            producer.commit_transaction(timeout)
-        })();
+        let step = pipeline.step(25, Duration::from_millis(100), |v| {
+            [b"out-".as_slice(), v].concat()
+        });
         if let Err(e) = step {
             eprintln!("transaction failed: {e}");
             std::process::exit(4);

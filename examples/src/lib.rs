@@ -7,8 +7,10 @@
 //! |-----------------|--------------------------------------------------------------------|
 //! | `at_least_once` | a consumer group member that processes, then commits               |
 //! | `at_most_once`  | a consumer group member that commits, then processes               |
+//! | `exactly_once`  | consume-transform-produce with offsets committed in the transaction |
 //!
 //! The loops live here, in [`delivery`], so that tests can check the guarantee each one gives
 //! when the process dies half-way.
 
 pub mod delivery;
+pub mod exactly_once;

@@ -359,8 +359,7 @@ fn commit(p: &ThreadedProducer<LatencyContext>, timeout: Duration) -> anyhow::Re
         }
         std::thread::sleep(Duration::from_micros(200));
     }
-    p.commit_transaction(timeout)
-        .context("commit_transaction")
+    p.commit_transaction(timeout).context("commit_transaction")
 }
 
 /// Assigns every partition of `topic` at `offset`; returns the partition count.

@@ -10,8 +10,9 @@
 # Starts one broker on a free 127.0.0.1 port with a temporary data dir, runs the kcat, Python
 # (kafka-python, confluent-kafka; test_python.py, the codec and large-record tests test_codecs.py, the
 # config, DeleteRecords, retention and compaction tests test_configs.py and the consumer-group tests
-# test_groups.py) and kafkajs (produce_consume.test.js, groups.test.js, configs.test.js) suites against
-# it, stops it and removes the data dir on exit. The last line printed is "N passed, M failed" (read
+# test_groups.py, the idempotence and transaction tests test_transactions.py) and kafkajs
+# (produce_consume.test.js, groups.test.js, configs.test.js, transactions.test.js) suites against it,
+# stops it and removes the data dir on exit. The last line printed is "N passed, M failed" (read
 # by CI); exit status 1 if M > 0.
 set -euo pipefail
 
@@ -78,12 +79,15 @@ BOOT=127.0.0.1:$PORT
 # expiry: a 0.5 s heartbeat interval instead of 5 s and a 6 s session instead of 45 s (the same as
 # the classic-protocol tests use) keep those tests to seconds. Retention is checked every 0.5 s
 # instead of 5 min and the cleaner looks for work every 0.2 s instead of 15 s, so that the retention
-# and compaction tests (test_configs.py) see segments go within seconds. Everything else runs with
+# and compaction tests (test_configs.py) see segments go within seconds. Timed-out transactions are
+# looked for every 0.5 s instead of 10 s, so that the transaction timeout test (test_transactions.py,
+# transaction.timeout.ms=2000) sees its transaction aborted within seconds. Everything else runs with
 # defaults.
 "$BIN" server --data-dir "$DATA" --listen "$BOOT" \
     -o group.consumer.heartbeat.interval.ms=500 \
     -o group.consumer.min.session.timeout.ms=6000 -o group.consumer.session.timeout.ms=6000 \
     -o log.retention.check.interval.ms=500 -o log.cleaner.backoff.ms=200 \
+    -o transaction.abort.timed.out.transaction.cleanup.interval.ms=500 \
     >"$LOG" 2>&1 &
 SERVER_PID=$!
 up=0
@@ -118,11 +122,12 @@ else
 fi
 
 # --- python: kafka-python and confluent-kafka ----------------------------------------------------
-echo "=== python (kafka-python, confluent-kafka; test_python.py, test_codecs.py, test_configs.py, test_groups.py) ==="
+echo "=== python (kafka-python, confluent-kafka; test_python.py, test_codecs.py, test_configs.py, test_groups.py, test_transactions.py) ==="
 rc=0
-timeout 360 "$PY" -m pytest -p no:cacheprovider --rootdir "$HERE" -q -rfEsxX \
+timeout 480 "$PY" -m pytest -p no:cacheprovider --rootdir "$HERE" -q -rfEsxX \
     -o junit_family=xunit2 --junitxml="$WORK/pytest.xml" \
-    "$HERE/test_python.py" "$HERE/test_codecs.py" "$HERE/test_configs.py" "$HERE/test_groups.py" 2>&1 || rc=$?
+    "$HERE/test_python.py" "$HERE/test_codecs.py" "$HERE/test_configs.py" "$HERE/test_groups.py" \
+    "$HERE/test_transactions.py" 2>&1 || rc=$?
 if [ -s "$WORK/pytest.xml" ] && read -r t f e s names < <("$PY" - "$WORK/pytest.xml" <<'EOF'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
@@ -148,7 +153,8 @@ fi
 echo "=== kafkajs ==="
 if [ -f "$COMPAT_NODE/node_modules/kafkajs/package.json" ]; then
     rc=0
-    (cd "$HERE/kafkajs" && timeout 180 node --test --test-reporter=tap produce_consume.test.js groups.test.js configs.test.js) \
+    (cd "$HERE/kafkajs" && timeout 240 node --test --test-reporter=tap produce_consume.test.js groups.test.js configs.test.js \
+        transactions.test.js) \
         >"$WORK/node.out" 2>&1 || rc=$?
     # the TAP stream without kafkajs's own JSON log lines
     grep -v '^# {"level"' "$WORK/node.out" | grep -v '^ *{"level"' || true

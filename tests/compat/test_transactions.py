@@ -768,9 +768,12 @@ class CuttingProxy:
     and responses, matched by correlation id). While `cutting` is set it alternates, every `every`
     seconds, between closing every connection at once (at whatever point its requests are) and
     swallowing the next Produce response the broker sends, closing that connection (the batch was
-    written but the client never learns it: its retry must be recognised as a duplicate)."""
+    written but the client never learns it: its retry must be recognised as a duplicate). `drop_apis`
+    widens the responses swallowed to other APIs (the transaction ones), taken in turn."""
 
     PRODUCE = 0
+    API_NAMES = {0: "Produce", 22: "InitProducerId", 24: "AddPartitionsToTxn", 25: "AddOffsetsToTxn",
+                 26: "EndTxn", 28: "TxnOffsetCommit"}
 
     def __init__(self, upstream, every):
         self.upstream, self.every = upstream, every
@@ -785,8 +788,9 @@ class CuttingProxy:
         self.cuts = 0  # close-everything cuts
         self.cut_conns = 0  # connections closed by them
         self.cut_produces = 0  # Produce requests in flight on them
-        self.dropped_responses = 0  # Produce responses swallowed
-        self.drop_next_produce_response = False
+        self.drop_apis = [self.PRODUCE]
+        self.dropped = {}  # api name -> responses swallowed
+        self.drop_next_response = None  # the api whose next response is swallowed
         self.cutting = threading.Event()
         self.stopped = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -831,11 +835,12 @@ class CuttingProxy:
                         apis[int.from_bytes(frame[8:12], "big", signed=True)] = int.from_bytes(frame[4:6], "big")
                     else:
                         api = apis.pop(int.from_bytes(frame[4:8], "big", signed=True), None)
-                        if api == self.PRODUCE and self.drop_next_produce_response:
+                        if api is not None and api == self.drop_next_response:
                             with self.lock:
-                                drop, self.drop_next_produce_response = self.drop_next_produce_response, False
+                                drop, self.drop_next_response = self.drop_next_response == api, None
                             if drop:
-                                self.dropped_responses += 1
+                                name = self.API_NAMES.get(api, str(api))
+                                self.dropped[name] = self.dropped.get(name, 0) + 1
                                 b.sendall(b"".join(out))
                                 raise ConnectionAbortedError
                     out.append(frame)
@@ -853,11 +858,11 @@ class CuttingProxy:
         n = 0
         while not self.stopped.wait(self.every):
             if not self.cutting.is_set():
-                self.drop_next_produce_response = False
+                self.drop_next_response = None
                 continue
             n += 1
             if n % 2 == 0:
-                self.drop_next_produce_response = True
+                self.drop_next_response = self.drop_apis[(n // 2) % len(self.drop_apis)]
                 continue
             with self.lock:
                 conns, self.conns = self.conns, []
@@ -998,13 +1003,13 @@ def test_confluent_idempotence_through_connection_cuts(proxied_broker):
     left = p.flush(60)
     took = time.time() - started
     print(f"{proxy.cuts} cuts closing {proxy.cut_conns} connections ({proxy.cut_produces} Produce requests "
-          f"in flight), {proxy.dropped_responses} Produce responses dropped, {proxy.accepted} connections "
-          f"accepted; {len(acks)} acked in {took:.1f}s")
+          f"in flight), responses dropped {proxy.dropped}, {proxy.accepted} connections accepted; "
+          f"{len(acks)} acked in {took:.1f}s")
     assert left == 0, f"{left} records not delivered"
     assert not errors, errors[:10]
     assert proxy.cuts >= 10 and proxy.cut_conns >= 10, "the proxy did not cut connections"
     # each of these was answered by the broker, never seen by the producer, and resent
-    assert proxy.dropped_responses >= 5, "the proxy dropped too few Produce responses"
+    assert proxy.dropped.get("Produce", 0) >= 5, "the proxy dropped too few Produce responses"
     assert len(acks) == n and all(len(v) == 1 for v in acks.values()), "some record acknowledged twice"
 
     got = read_all(topic, [0, 1], "read_uncommitted", boot=boot, timeout=60)
@@ -1019,6 +1024,110 @@ def test_confluent_idempotence_through_connection_cuts(proxied_broker):
     for q, prods in describe_producers(topic, [0, 1], boot=boot).items():
         last = n // 2 if q == 0 else n // 2 - 1  # sequences from 0, the warm-up record first in 0
         assert [(x["last_sequence"], x["current_txn_start_offset"]) for x in prods] == [(last, -1)], prods
+
+
+def test_confluent_transactions_through_connection_cuts(proxied_broker):
+    """A confluent-kafka transactional producer runs transactions (2 x 25 sequenced records, the
+    consumed position committed with send_offsets_to_transaction; every fourth one aborted on
+    purpose) through the cutting proxy, which here also swallows AddPartitionsToTxn,
+    AddOffsetsToTxn, TxnOffsetCommit and EndTxn responses: the client resends them, and the broker
+    must treat a resent request of the current transaction as such (e.g. a resent commit of a
+    transaction it has committed succeeds). The application follows librdkafka's documented error
+    handling (retry the call on a retriable error, abort and redo the transaction when it requires
+    an abort). Afterwards read_committed shows every committed transaction exactly once, in order,
+    none of the aborted ones, and the group's committed offset is the last committed
+    transaction's."""
+    proxy, boot = proxied_broker
+    proxy.drop_apis = [CuttingProxy.PRODUCE, 24, 25, 28, 26]  # and AddPartitions, AddOffsets, TxnOffsetCommit, EndTxn
+    topic = create_topic(uniq("txn-cuts"), 2, boot=boot)
+    src = create_topic(uniq("txn-cuts-src"), 1, boot=boot)
+    group = uniq("txn-cuts-group")
+    p = Producer(
+        {
+            "bootstrap.servers": boot,
+            "transactional.id": uniq("txn-cuts-txid"),
+            "linger.ms": 2,
+            "retry.backoff.ms": 20,
+            "retry.backoff.max.ms": 200,
+            "reconnect.backoff.ms": 20,
+            "reconnect.backoff.max.ms": 200,
+            "socket.timeout.ms": 5000,
+            "transaction.timeout.ms": 60000,
+            "metadata.recovery.strategy": "none",  # see test_confluent_idempotence_through_connection_cuts
+        }
+    )
+    meta_c = Consumer({"bootstrap.servers": boot, "group.id": group, "enable.auto.commit": False})
+    p.init_transactions(TIMEOUT)
+    committed = {0: [], 1: []}
+    problems = []
+
+    def retrying(what, call):
+        for _ in range(20):
+            try:
+                return call()
+            except KafkaException as e:
+                err = e.args[0]
+                problems.append(f"{what}: {err}")
+                if err.fatal() or err.txn_requires_abort():
+                    raise
+                if not err.retriable():
+                    raise
+                time.sleep(0.1)
+        raise AssertionError(f"{what} kept failing: {problems[-3:]}")
+
+    proxy.cutting.set()
+    started = time.time()
+    txns = 0
+    redone = 0
+    while time.time() - started < 6:
+        time.sleep(0.02)  # some 100 transactions over 20 cuts
+        n = txns
+        keep = n % 4 != 3
+        for attempt in range(10):
+            try:
+                p.begin_transaction()
+                for i in range(50):
+                    p.produce(topic, value=f"t{n}-{i // 2}", partition=i % 2)
+                retrying("send_offsets_to_transaction", lambda: p.send_offsets_to_transaction(
+                    [TopicPartition(src, 0, n + 1)], meta_c.consumer_group_metadata(), TIMEOUT))
+                if keep:
+                    retrying("commit_transaction", lambda: p.commit_transaction(TIMEOUT))
+                else:
+                    assert p.flush(TIMEOUT) == 0
+                    retrying("abort_transaction", lambda: p.abort_transaction(TIMEOUT))
+                break
+            except KafkaException as e:
+                if not e.args[0].txn_requires_abort():
+                    raise
+                redone += 1
+                retrying("abort_transaction", lambda: p.abort_transaction(TIMEOUT))
+        else:
+            raise AssertionError(f"transaction {n} failed 10 times: {problems[-5:]}")
+        if keep:
+            for q in (0, 1):
+                committed[q].extend(f"t{n}-{j}" for j in range(25))
+        txns += 1
+    proxy.cutting.clear()
+    took = time.time() - started
+    meta_c.close()
+    p.flush(1)
+    print(f"{txns} transactions ({redone} redone) in {took:.1f}s; {proxy.cuts} cuts closing {proxy.cut_conns} "
+          f"connections, responses dropped {proxy.dropped}; {len(problems)} retried calls: {problems[:5]}")
+    assert proxy.cuts >= 8, "the proxy did not cut connections"
+    assert sum(proxy.dropped.values()) >= 5, f"the proxy dropped too few responses: {proxy.dropped}"
+    assert proxy.dropped.get("EndTxn", 0) >= 1, f"no EndTxn response dropped: {proxy.dropped}"
+
+    got = values(read_all(topic, [0, 1], "read_committed", boot=boot, timeout=30))
+    for q in (0, 1):
+        assert len(got[q]) == len(committed[q]), f"partition {q}: {len(got[q])} records, want {len(committed[q])}"
+        assert got[q] == committed[q], f"partition {q}: committed records duplicated, lost or reordered"
+    last_kept = max(n for n in range(txns) if n % 4 != 3)
+    admin_c = Consumer({"bootstrap.servers": boot, "group.id": group, "isolation.level": "read_committed"})
+    try:
+        (tp,) = admin_c.committed([TopicPartition(src, 0)], timeout=TIMEOUT)
+    finally:
+        admin_c.close()
+    assert tp.offset == last_kept + 1, f"committed offset {tp.offset}, the last committed transaction wrote {last_kept + 1}"
 
 
 # ------------------------------------------------------------------------------------------------
