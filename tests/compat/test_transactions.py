@@ -2,7 +2,7 @@
 against a running Tributary broker.
 
 Run by tests/compat/run.sh in the same pytest invocation as test_python.py (COMPAT_BOOTSTRAP set;
-TRIBUTARY_BIN for the connection-cutting test, which starts a broker of its own).
+TRIBUTARY_BIN for the two connection-cutting tests, which start a broker of their own).
 By hand:  COMPAT_BOOTSTRAP=127.0.0.1:9092 TRIBUTARY_BIN=target/debug/tributary \
           $COMPAT_VENV/bin/pytest -v tests/compat/test_transactions.py
 
@@ -25,16 +25,17 @@ Covered:
   transaction is aborted.
 - transaction.timeout.ms: the broker aborts a transaction its producer forgot, the LSO moves on.
 - kafka-python: idempotent producer (exactly once, producer id and sequences via DescribeProducers),
-  transactional producer commit + abort, read_committed KafkaConsumer.
-- idempotence across connections cut every 300 ms by a TCP proxy (a second broker advertising the
-  proxy; half of the cuts swallow a response the broker sent): every record written exactly once,
-  in order.
+  transactional producer commit + abort with send_offsets_to_transaction, read_committed
+  KafkaConsumer.
+- connections cut every 300 ms by a TCP proxy (a second broker advertising the proxy; half of the
+  cuts swallow a response the broker sent): an idempotent producer writes every record exactly
+  once, in order; a transactional producer's committed transactions are read exactly once (resent
+  Produce, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and EndTxn requests).
 - kcat: transactional produce (-X transactional.id, committed at EOF) and
   -X isolation.level=read_committed.
 """
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -72,20 +73,22 @@ def uniq(what):
 # ------------------------------------------------------------------------------------------------
 # helpers
 
-_admins = {}
+_admin = None
 
 
-def admin(boot=None):
-    """One AdminClient per broker for the module (its futures fail with _DESTROY if the handle is
-    freed)."""
-    boot = boot or BOOT
-    if boot not in _admins:
-        _admins[boot] = AdminClient({"bootstrap.servers": boot, "socket.timeout.ms": 5000})
-    return _admins[boot]
+def admin():
+    """One AdminClient for the module (its futures fail with _DESTROY if the handle is freed)."""
+    global _admin
+    if _admin is None:
+        _admin = AdminClient({"bootstrap.servers": BOOT, "socket.timeout.ms": 5000})
+    return _admin
 
 
 def create_topic(name, partitions, boot=None):
-    futs = admin(boot).create_topics(
+    """Creates a topic on the suite's broker, or on the broker at `boot` (with an AdminClient of its
+    own, gone when this returns: not left reconnecting to a broker that is stopped)."""
+    adm = admin() if boot is None else AdminClient({"bootstrap.servers": boot, "socket.timeout.ms": 5000})
+    futs = adm.create_topics(
         [NewTopic(name, num_partitions=partitions, replication_factor=1)],
         operation_timeout=TIMEOUT,
         request_timeout=TIMEOUT,
@@ -679,7 +682,9 @@ def test_confluent_transaction_timeout_aborts():
 
     with pytest.raises(KafkaException) as ei:
         p.commit_transaction(TIMEOUT)
-    print("commit after the timeout:", ei.value.args[0])
+    err = ei.value.args[0]
+    print("commit after the timeout:", err)
+    assert err.fatal() or err.txn_requires_abort(), err  # Kafka bumped the epoch: fenced
 
     # the transactional id is usable again by a new producer
     p2 = txn_producer(txid)
@@ -718,22 +723,34 @@ def test_kafka_python_idempotent_producer():
 
 
 def test_kafka_python_transactions():
-    """kafka-python's transactional producer (transactional_id=...): commit, abort, commit;
+    """kafka-python's transactional producer (transactional_id=...): commit, abort, commit, with
+    send_offsets_to_transaction in the last two (only the committed offset counts);
     kafka-python's KafkaConsumer with isolation_level='read_committed' and confluent-kafka's
     read_committed consumer read exactly the committed records, read_uncommitted reads all."""
+    from kafka import OffsetAndMetadata
+
     topic = create_topic(uniq("kp-txn"), 2)
+    src = create_topic(uniq("kp-txn-src"), 1)
+    group = uniq("kp-txn-group")
     p = KafkaProducer(bootstrap_servers=BOOT, transactional_id=uniq("kp-txid"), linger_ms=5,
                       request_timeout_ms=5000, max_block_ms=TIMEOUT * 1000)
     try:
         p.init_transactions()
-        for tag, end in (("c1", "commit"), ("a1", "abort"), ("c2", "commit")):
+        for tag, end, offset in (("c1", "commit", None), ("a1", "abort", 7), ("c2", "commit", 4)):
             p.begin_transaction()
             for i in range(10):
                 p.send(topic, value=f"{tag}-{i}".encode(), partition=i % 2)
+            if offset is not None:
+                p.send_offsets_to_transaction({KTopicPartition(src, 0): OffsetAndMetadata(offset, "", -1)}, group)
             p.flush(timeout=TIMEOUT)
             (p.commit_transaction if end == "commit" else p.abort_transaction)()
     finally:
         p.close(timeout=5)
+    gc = KafkaConsumer(bootstrap_servers=BOOT, group_id=group, enable_auto_commit=False)
+    try:
+        assert gc.committed(KTopicPartition(src, 0)) == 4
+    finally:
+        gc.close(autocommit=False)
     want = {q: [f"{t}-{i}" for t in ("c1", "c2") for i in range(10) if i % 2 == q] for q in (0, 1)}
     assert values(read_all(topic, [0, 1], "read_committed")) == want
     ru = values(read_all(topic, [0, 1], "read_uncommitted"))

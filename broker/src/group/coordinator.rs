@@ -437,7 +437,6 @@ impl GroupCoordinator {
                 apply(rec);
             }
         });
-        drop(apply);
         if let Err(e) = result {
             tracing::error!(partition = shard.index, error = %e, "cannot load {OFFSETS_TOPIC}; retrying in 5 s (its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile)");
             let (me, p) = (self.me.clone(), shard.index);
