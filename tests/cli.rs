@@ -514,3 +514,77 @@ fn alter_configs_delete_records_and_broker_configs() {
     let all = ok(&run(&["broker", "config", "-b", b], None));
     assert!(all.contains("node.id=1\t(Default, read-only)"), "{all}");
 }
+
+#[test]
+fn txn_list_describe_and_producers_describe() {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let s = server();
+    let b = s.bootstrap.as_str();
+    ok(&run(&["topic", "create", "paid", "-p", "2", "-b", b], None));
+    let producer: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", b)
+        .set("transactional.id", "billing-tx")
+        .create()
+        .unwrap();
+    let t = std::time::Duration::from_secs(20);
+    producer.init_transactions(t).unwrap();
+    producer.begin_transaction().unwrap();
+    for p in 0..2 {
+        producer
+            .send(BaseRecord::<(), _>::to("paid").partition(p).payload("x"))
+            .unwrap();
+    }
+    producer.flush(t).unwrap();
+    // the transaction is open: listed as Ongoing, described with its partitions
+    let listed = ok(&run(&["txn", "list", "--state", "Ongoing", "-b", b], None));
+    assert!(
+        listed.contains("billing-tx") && listed.contains("Ongoing"),
+        "{listed}"
+    );
+    let described = ok(&run(&["txn", "describe", "billing-tx", "-b", b], None));
+    assert!(
+        described.contains("state:             Ongoing"),
+        "{described}"
+    );
+    assert!(described.contains("paid-0,paid-1"), "{described}");
+    let producers = ok(&run(
+        &["producers", "describe", "paid", "--partition", "0", "-b", b],
+        None,
+    ));
+    // one producer, epoch 0, last sequence 0, its transaction open at offset 0
+    let row: Vec<&str> = producers
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        (row[0], row[2], row[3], row[6]),
+        ("0", "0", "0", "0"),
+        "{producers}"
+    );
+    producer.commit_transaction(t).unwrap();
+    let listed = ok(&run(&["txn", "list", "-b", b], None));
+    assert!(listed.contains("CompleteCommit"), "{listed}");
+    let producers = ok(&run(&["producers", "describe", "paid", "-b", b], None));
+    assert!(
+        producers
+            .lines()
+            .skip(1)
+            .all(|l| l.trim_end().ends_with('-')),
+        "{producers}"
+    );
+    // errors a user can act on
+    fails_with(
+        &run(&["txn", "describe", "nope", "-b", b], None),
+        &["nope", "no such transactional id"],
+    );
+    fails_with(
+        &run(&["txn", "list", "--state", "Running", "-b", b], None),
+        &["unknown state Running"],
+    );
+    fails_with(
+        &run(&["producers", "describe", "missing", "-b", b], None),
+        &["missing", "does not exist"],
+    );
+}

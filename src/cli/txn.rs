@@ -223,10 +223,12 @@ pub async fn run_producers(cmd: ProducersCommand) -> anyhow::Result<()> {
     let mut client = connect(&args.connect, &args.connect.bootstrap_server).await?;
     let md = client
         .call(
-            &MetadataRequest::default().with_topics(Some(vec![
-                kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
-                    .with_name(Some(TopicName(sb(&args.topic)))),
-            ])),
+            &MetadataRequest::default()
+                .with_allow_auto_topic_creation(false)
+                .with_topics(Some(vec![
+                    kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                        .with_name(Some(TopicName(sb(&args.topic)))),
+                ])),
             12,
         )
         .await
