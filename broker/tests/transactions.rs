@@ -890,3 +890,69 @@ async fn offsets_committed_in_a_transaction_show_only_when_it_commits() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A coordinator that stopped between the commit decision and the markers finishes the
+/// transaction when it loads `__transaction_state` again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_coordinator_completes_a_prepared_commit() {
+    use tributary_broker::txn::{records, TxnMetadata, TxnState, TRANSACTION_TOPIC};
+    let mut b = broker().await;
+    let mut c = client(&b).await;
+    let topic = unique_name("prepared");
+    make_topic(&mut c, &topic, 2).await;
+    let txn = unique_name("prepared-app");
+    let (pid, epoch) = init(&mut c, &txn, 60_000).await;
+    let parts = [(topic.as_str(), 0), (topic.as_str(), 1)];
+    assert_eq!(
+        add_partitions(&mut c, &txn, pid, epoch, &parts).await,
+        [0, 0]
+    );
+    for p in 0..2 {
+        let batch = producer_batch(pid, epoch, 0, &[b"decided"], true);
+        assert_eq!(send(&mut c, &topic, p, batch).await.0, 0);
+    }
+    // the decision is in the log, the markers are not (as if the broker died right there)
+    let mut prepared = TxnMetadata::new(&txn, pid, 60_000, 0);
+    prepared.producer_epoch = epoch;
+    prepared.state = TxnState::PrepareCommit;
+    prepared.partitions = [(topic.clone(), 0), (topic.clone(), 1)]
+        .into_iter()
+        .collect();
+    prepared.start_ms = 1;
+    let n = b.handle().state().image().topics[TRANSACTION_TOPIC]
+        .partitions
+        .len();
+    let p = tributary_broker::group::partition_for(&txn, n);
+    let log = b
+        .handle()
+        .state()
+        .replicas
+        .get(TRANSACTION_TOPIC, p)
+        .unwrap();
+    log.append_records(
+        &[(records::key(&txn), Some(records::value(&prepared)))],
+        kafka_protocol::records::Compression::None,
+        None,
+        0,
+    )
+    .unwrap();
+    drop(c);
+    b.restart().await;
+    let mut c = client(&b).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, state, _) = describe(&mut c, &txn).await;
+        if code == 0 && state == "CompleteCommit" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "stayed {state} ({code})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for p in 0..2 {
+        assert_eq!(
+            latest(&mut c, &topic, p, 1).await,
+            2,
+            "COMMIT marker on partition {p}"
+        );
+    }
+}
