@@ -12,7 +12,7 @@ The test reads the value with DescribeConfigs and scales its wait with it.
 
 Covered:
 - confluent-kafka transactional producer: committed, aborted and open transactions over 3
-  partitions; read_committed consumers see exactly the committed records, in order, and stop at
+  partitions, and two producers interleaving transactions on the same partitions; read_committed consumers see exactly the committed records, in order, and stop at
   the LSO while a transaction is open (also non-transactional records written after it);
   read_uncommitted consumers see everything; watermarks and AdminClient list_offsets with
   read_committed give the LSO; DescribeTransactions, ListTransactions and DescribeProducers (as
@@ -358,7 +358,9 @@ def test_confluent_commit_abort_read_committed():
     - watermarks / list_offsets(latest) with read_committed give the LSO, with read_uncommitted the
       high watermark; after the last commit both are the high watermark (markers included);
     - DescribeTransactions (Ongoing, the partitions, the timeout), ListTransactions (state filter),
-      DescribeProducers (current_txn_start_offset = the LSO) while open; CompleteCommit after."""
+      DescribeProducers (current_txn_start_offset = the LSO) while open; CompleteCommit after;
+      an unknown state filter is echoed back, an unknown transactional id is
+      TRANSACTIONAL_ID_NOT_FOUND."""
     parts = [0, 1, 2]
     topic = create_topic(uniq("commit-abort"), len(parts))
     txid = uniq("txid")
@@ -430,6 +432,11 @@ def test_confluent_commit_abort_read_committed():
     assert txid in list_transactions(["Ongoing"])
     assert list_transactions(["Ongoing"])[txid]["producer_id"] == st["producer_id"]
     assert txid not in list_transactions(["CompleteCommit"])
+    res = kafka_python_request(ListTransactionsRequest_v0(state_filters=["Bogus", "Ongoing"], producer_id_filters=[], tags={}))
+    assert res["error_code"] == 0 and res["unknown_state_filters"] == ["Bogus"], res
+    unknown = uniq("unknown-txid")
+    res = kafka_python_request(DescribeTransactionsRequest_v0(transactional_ids=[unknown], tags={}))
+    assert [(x["transactional_id"], x["error_code"]) for x in res["transaction_states"]] == [(unknown, 105)]  # TRANSACTIONAL_ID_NOT_FOUND
     producers = describe_producers(topic, parts)
     for q in parts:
         mine = [x for x in producers[q] if x["producer_id"] == st["producer_id"]]
@@ -453,6 +460,62 @@ def test_confluent_commit_abort_read_committed():
     for q, prods in describe_producers(topic, parts).items():
         assert all(x["current_txn_start_offset"] == -1 for x in prods), prods
     p.flush(1)
+
+
+def test_confluent_interleaved_transactions():
+    """Two transactional producers (gzip and zstd batches) interleave their transactions on the same
+    2 partitions, as concurrent applications do: A begins and writes, B writes, A writes again,
+    B writes again. While both are open the LSO is A's first offset; A aborts, the LSO moves to B's
+    first offset (B still open) and read_committed shows nothing of A and nothing of B yet; B
+    commits, and read_committed shows exactly B's records, in order, although A's aborted batches
+    lie between them (the aborted-transactions index filters by producer id)."""
+    topic = create_topic(uniq("interleaved"), 2)
+    a = txn_producer(uniq("a-txid"), **{"compression.type": "gzip"})
+    b = txn_producer(uniq("b-txid"), **{"compression.type": "zstd"})
+    a.init_transactions(TIMEOUT)
+    b.init_transactions(TIMEOUT)
+    plain_produce(topic, [(q, None, f"before-{q}") for q in (0, 1)])  # offset 0: committed data first
+    a.begin_transaction()
+    b.begin_transaction()
+    for rnd in range(2):
+        for who, p in (("a", a), ("b", b)):
+            for i in range(10):
+                p.produce(topic, value=f"{who}{rnd}-{i}", partition=i % 2)
+            assert p.flush(TIMEOUT) == 0  # each producer's batch lands before the other's next one
+    # per partition: before (0), a0 x5 (1-5), b0 x5 (6-10), a1 x5 (11-15), b1 x5 (16-20)
+    for q in (0, 1):
+        assert watermarks(topic, q, "read_uncommitted") == (0, 21)
+        assert watermarks(topic, q, "read_committed") == (0, 1), "LSO is not the first open transaction's start"
+    a.abort_transaction(TIMEOUT)
+    for q in (0, 1):
+        assert watermarks(topic, q, "read_committed") == (0, 6), "LSO did not move to B's first offset"
+    assert values(read_all(topic, [0, 1], "read_committed")) == {0: ["before-0"], 1: ["before-1"]}
+    b.commit_transaction(TIMEOUT)
+    for q in (0, 1):
+        assert watermarks(topic, q, "read_committed") == watermarks(topic, q, "read_uncommitted") == (0, 23)
+    want = {q: [f"before-{q}"] + [f"b{r}-{i}" for r in range(2) for i in range(10) if i % 2 == q] for q in (0, 1)}
+    rc = read_all(topic, [0, 1], "read_committed")
+    assert values(rc) == want
+    for q in (0, 1):
+        assert [o for o, _, _ in rc[q]] == [0] + list(range(6, 11)) + list(range(16, 21))
+    ru = values(read_all(topic, [0, 1], "read_uncommitted"))
+    assert {q: len(v) for q, v in ru.items()} == {0: 21, 1: 21}
+    # kafka-python's read_committed consumer filters the same way
+    c = KafkaConsumer(bootstrap_servers=BOOT, isolation_level="read_committed", enable_auto_commit=False,
+                      auto_offset_reset="earliest", fetch_max_wait_ms=100, request_timeout_ms=5000)
+    got = {0: [], 1: []}
+    try:
+        c.assign([KTopicPartition(topic, q) for q in (0, 1)])
+        c.seek_to_beginning()
+        deadline = time.time() + TIMEOUT
+        while sum(map(len, got.values())) < 22 and time.time() < deadline:
+            for tp, msgs in c.poll(timeout_ms=200).items():
+                got[tp.partition].extend(m.value.decode() for m in msgs)
+        for tp, msgs in c.poll(timeout_ms=500).items():
+            got[tp.partition].extend(m.value.decode() for m in msgs)
+    finally:
+        c.close(autocommit=False)
+    assert got == want
 
 
 # ------------------------------------------------------------------------------------------------
