@@ -32,6 +32,8 @@ const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const OPERATION_NOT_ATTEMPTED: i16 = 55;
 const PRODUCER_FENCED: i16 = 90;
 const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+const ILLEGAL_GENERATION: i16 = 22;
+const INVALID_RECORD: i16 = 87;
 
 fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -452,6 +454,40 @@ async fn bad_input_gets_kafkas_error_codes() {
         .unwrap();
     let r = c.call(&commit, 3).await.unwrap().unwrap();
     assert_eq!(r.topics[0].partitions[0].error_code, INVALID_TXN_STATE);
+    // with the offsets partition added: a member of a group that does not exist
+    let add = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(TransactionalId(sb(&txn)))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_group_id(GroupId(sb(&group)));
+    assert_eq!(c.call(&add, 3).await.unwrap().unwrap().error_code, 0);
+    let as_member = commit
+        .clone()
+        .with_generation_id(3)
+        .with_member_id(sb("some-member"));
+    let r = c.call(&as_member, 3).await.unwrap().unwrap();
+    assert_eq!(r.topics[0].partitions[0].error_code, ILLEGAL_GENERATION);
+    // TxnOffsetCommit at another epoch: fenced
+    let r = c
+        .call(&commit.clone().with_producer_epoch(epoch + 1), 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.topics[0].partitions[0].error_code, INVALID_PRODUCER_EPOCH);
+    // a transactional batch at another epoch than the transaction's is refused (KIP-890)
+    assert_eq!(
+        send(
+            &mut c,
+            &topic,
+            0,
+            producer_batch(pid, epoch + 1, 0, &[b"zombie"], true)
+        )
+        .await
+        .0,
+        INVALID_PRODUCER_EPOCH
+    );
+    assert_eq!(end_txn(&mut c, &txn, pid, epoch, false).await, 0);
+    wait_state(&mut c, &txn, "CompleteAbort").await;
 
     // idempotent producer: gaps and old epochs
     let r = c
@@ -526,6 +562,18 @@ async fn bad_input_gets_kafkas_error_codes() {
     )
     .await;
     assert_eq!(again, off);
+    // a producer id without a sequence is malformed (Kafka's LogValidator)
+    assert_eq!(
+        send(
+            &mut c,
+            &topic,
+            0,
+            producer_batch(ipid, 1, -1, &[b"no-seq"], false)
+        )
+        .await
+        .0,
+        INVALID_RECORD
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

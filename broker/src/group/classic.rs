@@ -1091,6 +1091,7 @@ impl<W> ClassicGroup<W> {
         member_id: &str,
         instance_id: Option<&str>,
         generation: i32,
+        transactional: bool,
         now: i64,
     ) -> Result<(), ErrorCode> {
         if self.state == GroupState::Dead {
@@ -1102,11 +1103,14 @@ impl<W> ClassicGroup<W> {
         }
         if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
             self.check_member(member_id, instance_id, generation)?;
-        } else if self.state != GroupState::Empty {
-            // A commit without member and generation is accepted only from outside the group.
+        } else if !transactional && self.state != GroupState::Empty {
+            // A commit without member and generation is accepted only from outside the group
+            // (a transactional one, as in Kafka, also while the group has members).
             return Err(ErrorCode::UnknownMemberId);
         }
-        if self.state == GroupState::CompletingRebalance {
+        // Kafka lets transactional commits through while the leader computes the assignment:
+        // they apply only when the transaction commits.
+        if !transactional && self.state == GroupState::CompletingRebalance {
             return Err(ErrorCode::RebalanceInProgress);
         }
         if !member_id.is_empty() {

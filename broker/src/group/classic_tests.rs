@@ -189,7 +189,7 @@ fn unknown_members_are_refused_everywhere() {
     assert_eq!(sync_result(&r[0].1).error, ErrorCode::UnknownMemberId);
     assert_eq!(g.leave("nobody", None, 0).0, ErrorCode::UnknownMemberId);
     assert_eq!(
-        g.validate_offset_commit("nobody", None, 1, 0),
+        g.validate_offset_commit("nobody", None, 1, false, 0),
         Err(ErrorCode::UnknownMemberId)
     );
 }
@@ -201,10 +201,10 @@ fn stale_generations_are_illegal() {
     let r = replies(g.sync(sync_req(&id, 7, &[]), 9, 0));
     assert_eq!(sync_result(&r[0].1).error, ErrorCode::IllegalGeneration);
     assert_eq!(
-        g.validate_offset_commit(&id, None, 0, 0),
+        g.validate_offset_commit(&id, None, 0, false, 0),
         Err(ErrorCode::IllegalGeneration)
     );
-    assert_eq!(g.validate_offset_commit(&id, None, 1, 0), Ok(()));
+    assert_eq!(g.validate_offset_commit(&id, None, 1, false, 0), Ok(()));
 }
 
 #[test]
@@ -213,8 +213,14 @@ fn commits_during_completing_rebalance_are_refused() {
     let (id, _) = join_new(&mut g, 1, 0);
     assert_eq!(g.state(), GroupState::CompletingRebalance);
     assert_eq!(
-        g.validate_offset_commit(&id, None, 1, 0),
+        g.validate_offset_commit(&id, None, 1, false, 0),
         Err(ErrorCode::RebalanceInProgress)
+    );
+    // a transactional commit is accepted (it applies when the transaction commits), as in Kafka
+    assert_eq!(g.validate_offset_commit(&id, None, 1, true, 0), Ok(()));
+    assert_eq!(
+        g.validate_offset_commit(&id, None, 0, true, 0),
+        Err(ErrorCode::IllegalGeneration)
     );
     // heartbeats are fine while the leader computes the assignment
     assert_eq!(g.heartbeat(&id, None, 1, 0), ErrorCode::None);
@@ -223,12 +229,14 @@ fn commits_during_completing_rebalance_are_refused() {
 #[test]
 fn standalone_commits_only_to_groups_without_members() {
     let mut empty = group(0);
-    assert_eq!(empty.validate_offset_commit("", None, -1, 0), Ok(()));
+    assert_eq!(empty.validate_offset_commit("", None, -1, false, 0), Ok(()));
     let (mut g, _) = stable_one();
     assert_eq!(
-        g.validate_offset_commit("", None, -1, 0),
+        g.validate_offset_commit("", None, -1, false, 0),
         Err(ErrorCode::UnknownMemberId)
     );
+    // Kafka takes a transactional commit without member and generation also then
+    assert_eq!(g.validate_offset_commit("", None, -1, true, 0), Ok(()));
 }
 
 #[test]
@@ -352,7 +360,7 @@ fn static_member_rejoining_takes_its_place_and_fences_the_old_id() {
     let r = replies(g.join(static_req(&old, "inst-1", "x"), 5, 200));
     assert_eq!(join_result(&r[0].1).error, ErrorCode::FencedInstanceId);
     assert_eq!(
-        g.validate_offset_commit(&old, Some("inst-1"), 1, 200),
+        g.validate_offset_commit(&old, Some("inst-1"), 1, false, 200),
         Err(ErrorCode::FencedInstanceId)
     );
     // a static member leaves by instance id alone
@@ -540,7 +548,7 @@ fn a_parked_request_always_has_a_deadline() {
 fn standalone_commits_with_ids_are_accepted_while_the_group_is_empty() {
     let mut g = group(0);
     assert_eq!(
-        g.validate_offset_commit("some-member", Some("inst"), -1, 0),
+        g.validate_offset_commit("some-member", Some("inst"), -1, false, 0),
         Ok(())
     );
 }

@@ -116,6 +116,43 @@ struct ShardState {
     /// Offsets committed inside transactions not yet ended: producer id → commits in order.
     /// They become visible with the COMMIT marker and vanish with the ABORT marker.
     pending_txn: HashMap<i64, Vec<PendingOffset>>,
+    /// Transaction markers written while the shard was loading (producer id, commit): the
+    /// load applies them once its replay is installed (the replay may have ended before them).
+    early_markers: Vec<(i64, bool)>,
+}
+
+impl ShardState {
+    /// The transaction of `producer_id` ended: its pending offsets apply or go.
+    fn complete_txn(&mut self, producer_id: i64, commit: bool, limits: Limits) {
+        let Some(pending) = self.pending_txn.remove(&producer_id) else {
+            return;
+        };
+        if !commit {
+            return;
+        }
+        for p in pending {
+            match p.value {
+                Some(v) => {
+                    if !self.groups.contains_key(&p.group) && !self.consumers.contains_key(&p.group)
+                    {
+                        self.groups.insert(
+                            p.group.clone(),
+                            ClassicGroup::new(&p.group, limits, now_ms()),
+                        );
+                    }
+                    self.offsets
+                        .entry(p.group)
+                        .or_default()
+                        .insert((p.topic, p.partition), v);
+                }
+                None => {
+                    if let Some(o) = self.offsets.get_mut(&p.group) {
+                        o.remove(&(p.topic, p.partition));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// An offset committed by TxnOffsetCommit, waiting for its transaction's marker.
@@ -503,6 +540,14 @@ impl GroupCoordinator {
                 (pid, pending)
             })
             .collect();
+        // Markers written during the replay (the replay may or may not have read them; no
+        // transactional offsets can be committed while loading, so applying them is safe).
+        for (pid, commit) in std::mem::take(&mut st.early_markers) {
+            st.complete_txn(pid, commit, self.limits);
+        }
+        // loaded is set under the lock, so that a marker either finds it set or is queued
+        // before the queue is drained
+        shard.loaded.store(true, Ordering::Release);
         let deadlines: Vec<(String, i64)> = st
             .groups
             .values()
@@ -515,7 +560,6 @@ impl GroupCoordinator {
             .collect();
         let count = st.groups.len();
         drop(st);
-        shard.loaded.store(true, Ordering::Release);
         for (g, d) in deadlines {
             self.schedule(shard, &g, d);
         }
@@ -797,7 +841,9 @@ impl GroupCoordinator {
     }
 
     /// TxnOffsetCommit: the offsets are written inside the transaction of `producer` (id,
-    /// epoch) and apply when it commits.
+    /// epoch) and apply when it commits. The member checks are Kafka's transactional ones:
+    /// commits pass while the group completes a rebalance, and a stale generation or epoch is
+    /// `ILLEGAL_GENERATION`.
     #[allow(clippy::too_many_arguments)]
     pub fn txn_commit_offsets(
         &self,
@@ -847,8 +893,9 @@ impl GroupCoordinator {
                     .collect();
                 c.validate_member_commit(member_id, generation, &partitions)
                     .map_err(|e| {
-                        // a classic client (v8 and older) committing to a consumer group
-                        if e == ErrorCode::StaleMemberEpoch && version < 9 {
+                        // a classic client (v8 and older) committing to a consumer group, and
+                        // every TxnOffsetCommit (Kafka answers those ILLEGAL_GENERATION too)
+                        if e == ErrorCode::StaleMemberEpoch && (version < 9 || txn.is_some()) {
                             ErrorCode::IllegalGeneration
                         } else {
                             e
@@ -858,10 +905,15 @@ impl GroupCoordinator {
         }
         let is_consumer = st.consumers.contains_key(group);
         match st.groups.get_mut(group) {
-            Some(g) => g.validate_offset_commit(member_id, instance_id, generation, now)?,
+            Some(g) => {
+                g.validate_offset_commit(member_id, instance_id, generation, txn.is_some(), now)?
+            }
             None if is_consumer => {}
-            // A member of a group that does not exist (Kafka: v9+ says so plainly).
-            None if generation >= 0 && version >= 9 => return Err(ErrorCode::GroupIdNotFound),
+            // A member of a group that does not exist (Kafka: OffsetCommit v9+ says so plainly,
+            // TxnOffsetCommit never does).
+            None if generation >= 0 && version >= 9 && txn.is_none() => {
+                return Err(ErrorCode::GroupIdNotFound)
+            }
             None if generation >= 0 => return Err(ErrorCode::IllegalGeneration),
             None => {
                 st.groups.insert(
@@ -939,36 +991,15 @@ impl GroupCoordinator {
     /// A transaction marker was written to partition `partition` of `__consumer_offsets`:
     /// the offsets `producer_id` committed in it apply (COMMIT) or are dropped (ABORT).
     pub fn complete_txn(&self, partition: i32, producer_id: i64, commit: bool) {
+        // No shard yet: its load will replay the marker from the log.
         let Some(shard) = self.shards.read().get(&partition).cloned() else {
             return;
         };
         let mut st = shard.state.lock();
-        let Some(pending) = st.pending_txn.remove(&producer_id) else {
-            return;
-        };
-        if !commit {
-            return;
-        }
-        for p in pending {
-            match p.value {
-                Some(v) => {
-                    if !st.groups.contains_key(&p.group) && !st.consumers.contains_key(&p.group) {
-                        st.groups.insert(
-                            p.group.clone(),
-                            ClassicGroup::new(&p.group, self.limits, now_ms()),
-                        );
-                    }
-                    st.offsets
-                        .entry(p.group)
-                        .or_default()
-                        .insert((p.topic, p.partition), v);
-                }
-                None => {
-                    if let Some(o) = st.offsets.get_mut(&p.group) {
-                        o.remove(&(p.topic, p.partition));
-                    }
-                }
-            }
+        if shard.loaded.load(Ordering::Acquire) {
+            st.complete_txn(producer_id, commit, self.limits);
+        } else {
+            st.early_markers.push((producer_id, commit));
         }
     }
 
@@ -1633,6 +1664,18 @@ mod tests {
                 .unwrap();
             assert_eq!(codes, vec![ErrorCode::None]);
         }
+        // an offset committed in a transaction (producer 77), its marker not yet written
+        let txn_commit = OffsetCommit {
+            topic: "t".into(),
+            partition: 0,
+            offset: 12_345,
+            leader_epoch: -1,
+            metadata: None,
+        };
+        let codes = first
+            .txn_commit_offsets("gt", (77, 0), "", None, -1, vec![txn_commit])
+            .unwrap();
+        assert_eq!(codes, vec![ErrorCode::None]);
         first.close();
         assert_eq!(
             first.check_coordinator("g1"),
@@ -1644,6 +1687,13 @@ mod tests {
         assert_eq!(
             second.fetch_offsets("g1", None, None).unwrap_err(),
             ErrorCode::CoordinatorLoadInProgress
+        );
+        // the transaction's COMMIT marker lands while the partition loads (here: after the
+        // part the replay reads): the load must still apply it
+        second.complete_txn(0, 77, true);
+        assert_eq!(
+            second.check_coordinator("gt"),
+            Err(ErrorCode::CoordinatorLoadInProgress)
         );
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         let loaded = loop {
@@ -1657,6 +1707,14 @@ mod tests {
         };
         let offset = loaded[0].1[0].1.as_ref().unwrap().offset;
         assert_eq!(offset, 29_991, "the last commit of g1 wins");
+        let committed = second.fetch_offsets("gt", None, None).unwrap();
+        let offset = committed[0].1[0].1.as_ref().map(|v| v.offset);
+        assert_eq!(
+            offset,
+            Some(12_345),
+            "the marker sent during the load was lost"
+        );
+        assert!(second.pending_txn_partitions("gt").is_empty());
     }
 
     #[test]

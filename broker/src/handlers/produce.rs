@@ -66,6 +66,13 @@ fn verify_transactional(
     }
     txns.verify_partition(h.producer_id, h.producer_epoch, &partition.topic, partition.index)
         .map_err(|code| {
+            // Kafka's retriable answer to a produce whose verification cannot finish yet
+            let code = match code {
+                ErrorCode::CoordinatorLoadInProgress | ErrorCode::ConcurrentTransactions => {
+                    ErrorCode::NotEnoughReplicas
+                }
+                c => c,
+            };
             (
                 code,
                 format!(

@@ -39,6 +39,12 @@ pub async fn handle(ctx: RequestContext, req: TxnOffsetCommitRequest) -> TxnOffs
         ctx.state
             .txns
             .verify_partition(producer.0, producer.1, OFFSETS_TOPIC, p)
+            .map_err(|code| match code {
+                // retriable without a coordinator lookup (what Kafka answers for a
+                // verification that cannot finish yet)
+                ErrorCode::ConcurrentTransactions => ErrorCode::CoordinatorLoadInProgress,
+                c => c,
+            })
     });
     let codes = verified.and_then(|()| {
         groups.txn_commit_offsets(

@@ -391,7 +391,12 @@ impl Log {
         if read_checkpoint(&dir.join(RECOVERY_POINT_FILE)) != Some(log.recovery_point) {
             log.write_recovery_point()?;
         }
-        log.load_producer_state()?;
+        let trusted = if clean_shutdown {
+            i64::MAX
+        } else {
+            log.recovery_point
+        };
+        log.load_producer_state(trusted)?;
         Ok(log)
     }
 
@@ -538,7 +543,15 @@ impl Log {
         let Validated { header, summary } = validated;
         self.check_records(&summary, now_ms)?;
         if header.producer_id >= 0 && origin == Origin::Coordinator {
+            // (transactional offset commits carry no sequence, as in Kafka)
             self.producers.check_epoch(&header)?;
+        } else if header.producer_id >= 0 && header.base_sequence < 0 {
+            // Kafka's LogValidator: a producer's idempotent batch always carries a sequence
+            return Err(BatchError::InvalidRecord(format!(
+                "Invalid sequence number {} in record batch with producerId {}",
+                header.base_sequence, header.producer_id
+            ))
+            .into());
         } else if header.producer_id >= 0 {
             if let producer_state::Checked::Duplicate(dup) = self.producers.check(&header)? {
                 // a retry of a batch already written: its original offsets, nothing written
@@ -1036,7 +1049,7 @@ impl Log {
             .map_err(|e| BrokerError::storage(&dir, e))?;
         self.recovery_point = self.recovery_point.min(leo);
         self.write_recovery_point()?;
-        self.load_producer_state()
+        self.load_producer_state(leo)
     }
 
     /// Fsyncs everything appended so far and moves the recovery point.

@@ -1157,3 +1157,33 @@ fn compaction_drops_aborted_data_and_markers_of_finished_transactions_as_kafka_d
         ]
     );
 }
+
+#[test]
+fn unclean_open_rebuilds_the_aborted_index_past_the_recovery_point_despite_a_newer_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), true);
+    append_any(&mut log, producer_batch(7, None, &[("k1", "a")])); // 0
+    append_any(&mut log, producer_batch(7, Some(true), &[])); // 1: commit
+    log.flush().unwrap(); // recovery point 2
+    append_any(&mut log, producer_batch(8, None, &[("k2", "b")])); // 2
+    append_any(&mut log, producer_batch(8, Some(false), &[])); // 3: abort
+    let want = vec![AbortedTxn {
+        producer_id: 8,
+        first_offset: 2,
+        last_offset: 3,
+        last_stable_offset: 4,
+    }];
+    assert_eq!(log.aborted_txns(0, 4), want);
+    // a snapshot at the log end reached the disk, the index entry of the abort did not
+    log.take_snapshot(true).unwrap();
+    let txnindex = Segment::txn_index_path(dir.path(), 0);
+    drop(log);
+    std::fs::write(&txnindex, b"").unwrap();
+    let log = open(dir.path(), false);
+    assert_eq!(
+        log.aborted_txns(0, 4),
+        want,
+        "the aborted transaction is lost"
+    );
+    assert_eq!(log.last_stable_offset(4), 4);
+}

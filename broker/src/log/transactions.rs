@@ -128,13 +128,15 @@ impl Log {
         Ok(())
     }
 
-    /// Rebuilds producer state: the newest readable snapshot at or below the log end, then
-    /// every batch after it (markers read whole). Also rebuilds the aborted transaction index
-    /// entries of the replayed part.
-    pub(super) fn load_producer_state(&mut self) -> Result<()> {
+    /// Rebuilds producer state: the newest readable snapshot at or below `trusted` (and the log
+    /// end), then every batch after it (markers read whole). Also rebuilds the aborted
+    /// transaction index entries of the replayed part. Snapshots above `trusted` are deleted:
+    /// after an unclean shutdown that is the recovery point, since a snapshot past it may
+    /// describe data (and `.txnindex` entries) that never reached the disk.
+    pub(super) fn load_producer_state(&mut self, trusted: i64) -> Result<()> {
         let leo = self.log_end_offset();
         let first = self.segments.keys().next().copied().unwrap_or(leo);
-        prune_snapshots(&self.dir, first, leo);
+        prune_snapshots(&self.dir, first, leo.min(trusted));
         let mut from = first;
         self.producers = ProducerState::default();
         let snapshots =

@@ -411,7 +411,7 @@ impl TransactionCoordinator {
                 let stored = self.store(&shard, &mut txns, abort.clone());
                 if let Err(code) = stored {
                     if let Some(m) = txns.get_mut(transactional_id) {
-                        m.failed_epoch_fence = true;
+                        m.fence_failed(abort.producer_epoch);
                     }
                     return Err(code);
                 }
@@ -523,9 +523,24 @@ impl TransactionCoordinator {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
-            if pending.is_empty() {
-                let c = Arc::clone(&me);
-                let _ = tokio::task::spawn_blocking(move || c.complete(&shard, &prepared)).await;
+            // the Complete* record, retried until written: a transaction left prepared would
+            // refuse its producer's next InitProducerId and EndTxn until a reload
+            let mut backoff = Duration::from_millis(20);
+            while pending.is_empty() && !me.closed.load(Ordering::Acquire) {
+                let (c, s, p) = (Arc::clone(&me), Arc::clone(&shard), prepared.clone());
+                let done = tokio::task::spawn_blocking(move || c.complete(&s, &p))
+                    .await
+                    .unwrap_or(true);
+                let current = me
+                    .shards
+                    .read()
+                    .get(&shard.index)
+                    .is_some_and(|s| Arc::ptr_eq(s, &shard));
+                if done || !current {
+                    break;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
             }
             if let Some(done) = done {
                 let _ = done.send(());
@@ -578,26 +593,30 @@ impl TransactionCoordinator {
             .collect()
     }
 
-    /// Appends CompleteCommit/CompleteAbort once every marker is written. Blocking.
-    fn complete(&self, shard: &Shard, prepared: &TxnMetadata) {
+    /// Appends CompleteCommit/CompleteAbort once every marker is written. Blocking. `false`
+    /// when the write failed and is worth retrying.
+    fn complete(&self, shard: &Shard, prepared: &TxnMetadata) -> bool {
         let mut txns = shard.txns.lock();
         let Some(current) = txns.get(&prepared.transactional_id) else {
-            return;
+            return true;
         };
         if current.producer_id != prepared.producer_id
             || current.producer_epoch != prepared.producer_epoch
             || current.state != prepared.state
         {
-            return;
+            return true;
         }
         match current.complete(now_ms()) {
-            Ok(done) => {
-                if let Err(code) = self.store(shard, &mut txns, done) {
-                    tracing::warn!(transactional_id = %prepared.transactional_id, ?code, "cannot complete transaction; it stays prepared until a reload");
+            Ok(done) => match self.store(shard, &mut txns, done) {
+                Ok(()) => true,
+                Err(code) => {
+                    tracing::warn!(transactional_id = %prepared.transactional_id, ?code, "cannot complete transaction; retrying");
+                    false
                 }
-            }
+            },
             Err(code) => {
-                tracing::error!(transactional_id = %prepared.transactional_id, ?code, "cannot complete transaction")
+                tracing::error!(transactional_id = %prepared.transactional_id, ?code, "cannot complete transaction");
+                true
             }
         }
     }
@@ -631,7 +650,7 @@ impl TransactionCoordinator {
                     }
                     Err(code) => {
                         if let Some(cur) = txns.get_mut(&m.transactional_id) {
-                            cur.failed_epoch_fence = true;
+                            cur.fence_failed(abort.producer_epoch);
                         }
                         tracing::warn!(transactional_id = %m.transactional_id, ?code, "cannot abort timed-out transaction; retrying later");
                     }
@@ -669,7 +688,10 @@ impl TransactionCoordinator {
 
     /// Whether `partition` of `topic` is in the open transaction of `producer_id` at `epoch`
     /// (the check a partition makes before the first transactional batch of a producer,
-    /// KIP-890). `Err` with the code the produce gets.
+    /// KIP-890). Errors: `COORDINATOR_LOAD_IN_PROGRESS` while a shard loads and
+    /// `CONCURRENT_TRANSACTIONS` while the transaction ends (both retriable: each caller maps them
+    /// to the retriable code of its API), `INVALID_PRODUCER_EPOCH` for another epoch or producer,
+    /// `INVALID_TXN_STATE` when the partition is not in an open transaction.
     pub fn verify_partition(
         &self,
         producer_id: i64,
@@ -685,25 +707,27 @@ impl TransactionCoordinator {
                 .values()
                 .any(|s| !s.loaded.load(Ordering::Acquire));
             return Err(if loading {
-                ErrorCode::NotEnoughReplicas
+                ErrorCode::CoordinatorLoadInProgress
             } else {
                 ErrorCode::InvalidTxnState
             });
         };
         let shard = self
             .shard_for(&id)
-            .map_err(|_| ErrorCode::NotEnoughReplicas)?;
+            .map_err(|_| ErrorCode::CoordinatorLoadInProgress)?;
         let txns = shard.txns.lock();
         let Some(m) = txns.get(&id) else {
             return Err(ErrorCode::InvalidTxnState);
         };
-        if m.producer_id != producer_id || epoch < m.producer_epoch {
+        if m.producer_id != producer_id || epoch != m.producer_epoch {
             return Err(ErrorCode::InvalidProducerEpoch);
         }
-        if m.state == TxnState::Ongoing && m.partitions.contains(&(topic.to_string(), partition)) {
-            Ok(())
-        } else {
-            Err(ErrorCode::InvalidTxnState)
+        match m.state {
+            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence => {
+                Err(ErrorCode::ConcurrentTransactions)
+            }
+            TxnState::Ongoing if m.partitions.contains(&(topic.to_string(), partition)) => Ok(()),
+            _ => Err(ErrorCode::InvalidTxnState),
         }
     }
 

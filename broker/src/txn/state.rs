@@ -282,9 +282,10 @@ impl TxnMetadata {
     }
 
     /// Fences the producer of the open transaction: PrepareEpochFence at epoch + 1 (not
-    /// written to the log; the abort that follows is).
+    /// written to the log; the abort that follows is). After a fence whose write failed the
+    /// epoch in memory is already the bumped one ([`TxnMetadata::fence_failed`]) and is reused.
     pub fn fence_epoch(&self) -> Result<TxnMetadata, ErrorCode> {
-        if self.producer_epoch == i16::MAX {
+        if self.producer_epoch == i16::MAX && !self.failed_epoch_fence {
             return Err(ErrorCode::InvalidProducerEpoch);
         }
         let mut next = self.transition(TxnState::PrepareEpochFence)?;
@@ -292,7 +293,17 @@ impl TxnMetadata {
             next.producer_epoch = self.producer_epoch + 1;
         }
         next.last_producer_epoch = NO_PRODUCER_EPOCH;
+        next.failed_epoch_fence = false;
         Ok(next)
+    }
+
+    /// The write of a fence (the abort at `fenced_epoch`) failed: as in Kafka the open
+    /// transaction stays as it was, but with the bumped epoch in memory, so the fenced producer
+    /// stays fenced, and the next fence attempt reuses that epoch instead of bumping again.
+    pub fn fence_failed(&mut self, fenced_epoch: i16) {
+        self.producer_epoch = fenced_epoch;
+        self.last_producer_epoch = NO_PRODUCER_EPOCH;
+        self.failed_epoch_fence = true;
     }
 
     /// Checks the producer id and epoch of a client request against this transaction.
@@ -591,10 +602,25 @@ mod tests {
         let done = abort.complete(8).unwrap();
         let m = ready(done.init(60_000, None, 99, 9));
         assert_eq!(m.producer_epoch, 2);
-        // a fence whose write failed reuses its epoch
+        // a fence whose write failed keeps the bumped epoch: the old producer stays fenced and
+        // the next fence reuses the epoch instead of bumping again
         let mut failed = on.clone();
-        failed.failed_epoch_fence = true;
-        assert_eq!(failed.fence_epoch().unwrap().producer_epoch, 0);
+        failed.fence_failed(abort.producer_epoch);
+        assert_eq!(failed.state, TxnState::Ongoing);
+        assert_eq!(
+            failed.end(10, 0, true, true, 7),
+            Err(ErrorCode::ProducerFenced)
+        );
+        assert_eq!(
+            failed.add_partitions(10, 0, &[("t".into(), 9)], 7),
+            Err(ErrorCode::ProducerFenced)
+        );
+        let again = failed.fence_epoch().unwrap();
+        assert_eq!((again.producer_epoch, again.failed_epoch_fence), (1, false));
+        match failed.init(60_000, None, 99, 9).unwrap() {
+            InitOutcome::FenceAndAbort(a) => assert_eq!(a.producer_epoch, 1),
+            InitOutcome::Ready(_) => panic!("an open transaction must be aborted first"),
+        }
     }
 
     #[test]
