@@ -223,6 +223,15 @@ pub enum BrokerError {
     /// A producer's batch or marker refused by the partition's producer state.
     #[error("{0}")]
     Producer(#[from] crate::log::ProducerError),
+    /// A check the caller made under the partition lock refused the batch (the transaction
+    /// check of a producer's first transactional batch, KIP-890).
+    #[error("{message}")]
+    Refused {
+        /// The code the client gets.
+        code: ErrorCode,
+        /// Why.
+        message: String,
+    },
 }
 
 impl BrokerError {
@@ -241,6 +250,7 @@ impl BrokerError {
             BrokerError::Storage { .. } | BrokerError::LogOffline(_) => {
                 ErrorCode::KafkaStorageError
             }
+            BrokerError::Refused { code, .. } => *code,
             BrokerError::Producer(e) => match e {
                 crate::log::ProducerError::InvalidEpoch(_) => ErrorCode::InvalidProducerEpoch,
                 crate::log::ProducerError::OutOfOrder(_) => ErrorCode::OutOfOrderSequenceNumber,

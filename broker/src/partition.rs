@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::error::Result;
+use crate::error::{ErrorCode, Result};
 use crate::log::{AbortedTxn, AppendInfo, Log, LogConfig, Marker, Origin, ProducerEntry, ReadInfo};
 
 /// Offsets a fetch or list-offsets answer reports, read together.
@@ -133,6 +133,20 @@ impl Partition {
         self.append_from(batch, acks, now_ms, Origin::Client)
     }
 
+    /// [`Self::append`] of a producer's batch; when it is the first transactional batch of its
+    /// producer here (no transaction of that producer open on this partition), `verify` must
+    /// accept it first. `verify` runs under the log lock, so that the transaction cannot end
+    /// (its marker needs the same lock) between the check and the write (KIP-890).
+    pub fn append_verified(
+        &self,
+        batch: &mut [u8],
+        acks: i16,
+        now_ms: i64,
+        verify: impl FnOnce(&crate::log::BatchHeader) -> std::result::Result<(), (ErrorCode, String)>,
+    ) -> Result<AppendInfo> {
+        self.append_checked(batch, acks, now_ms, Origin::Client, Some(verify))
+    }
+
     /// [`Self::append`] for a batch from `origin` (a coordinator writing for a producer).
     pub fn append_from(
         &self,
@@ -140,6 +154,20 @@ impl Partition {
         acks: i16,
         now_ms: i64,
         origin: Origin,
+    ) -> Result<AppendInfo> {
+        type NoCheck = fn(&crate::log::BatchHeader) -> std::result::Result<(), (ErrorCode, String)>;
+        self.append_checked(batch, acks, now_ms, origin, None::<NoCheck>)
+    }
+
+    fn append_checked(
+        &self,
+        batch: &mut [u8],
+        acks: i16,
+        now_ms: i64,
+        origin: Origin,
+        verify: Option<
+            impl FnOnce(&crate::log::BatchHeader) -> std::result::Result<(), (ErrorCode, String)>,
+        >,
     ) -> Result<AppendInfo> {
         let (max, min, compression) = {
             let log = self.log.lock();
@@ -167,6 +195,19 @@ impl Partition {
             batch = &mut recompressed[..];
         }
         let mut log = self.log.lock();
+        let h = validated.header();
+        if let Some(verify) = verify {
+            let open = log
+                .producers()
+                .get(h.producer_id)
+                .is_some_and(|e| e.current_txn_first_offset.is_some());
+            if h.is_transactional() && h.producer_id >= 0 && !open {
+                verify(h).map_err(|(code, message)| crate::error::BrokerError::Refused {
+                    code,
+                    message,
+                })?;
+            }
+        }
         let info = log.append_validated(batch, validated, self.leader_epoch(), now_ms, origin)?;
         self.publish_end(&log);
         Ok(info)
@@ -265,15 +306,6 @@ impl Partition {
         let mut out: Vec<ProducerEntry> = self.log.lock().producers().entries().cloned().collect();
         out.sort_by_key(|e| e.producer_id);
         out
-    }
-
-    /// Whether `producer_id` has an open transaction on this partition.
-    pub fn has_open_txn(&self, producer_id: i64) -> bool {
-        self.log
-            .lock()
-            .producers()
-            .get(producer_id)
-            .is_some_and(|e| e.current_txn_first_offset.is_some())
     }
 
     /// Forgets producers idle longer than `producer.id.expiration.ms`. Blocking.

@@ -34,6 +34,7 @@ const PRODUCER_FENCED: i16 = 90;
 const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
 const ILLEGAL_GENERATION: i16 = 22;
 const INVALID_RECORD: i16 = 87;
+const INVALID_TOPIC_EXCEPTION: i16 = 17;
 
 fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -562,6 +563,20 @@ async fn bad_input_gets_kafkas_error_codes() {
     )
     .await;
     assert_eq!(again, off);
+    // only the coordinators write to the internal topics
+    for internal in ["__consumer_offsets", "__transaction_state"] {
+        assert_eq!(
+            send(
+                &mut c,
+                internal,
+                0,
+                producer_batch(ipid, 1, 1, &[b"x"], false)
+            )
+            .await
+            .0,
+            INVALID_TOPIC_EXCEPTION
+        );
+    }
     // a producer id without a sequence is malformed (Kafka's LogValidator)
     assert_eq!(
         send(
@@ -919,8 +934,27 @@ async fn offsets_committed_in_a_transaction_show_only_when_it_commits() {
         )
         .await;
     }
-    // the aborted 7 never showed; the committed 9 does, also after a restart (replay)
+    // the aborted 7 never showed; the committed 9 does
     assert_eq!(committed_offset(&mut c, &group, &topic, true).await, (0, 9));
+    // a plain commit written after a transactional one wins when the transaction commits
+    let add = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(TransactionalId(sb(&txn)))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_group_id(GroupId(sb(&group)));
+    assert_eq!(c.call(&add, 3).await.unwrap().unwrap().error_code, 0);
+    let r = c.call(&commit_at(20), 3).await.unwrap().unwrap();
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    let plain = tributary_testkit::requests::offset_commit(&group, -1, "", &topic, 0, 25);
+    let r = c.call(&plain, 8).await.unwrap().unwrap();
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    assert_eq!(end_txn(&mut c, &txn, pid, epoch, true).await, 0);
+    wait_state(&mut c, &txn, "CompleteCommit").await;
+    assert_eq!(
+        committed_offset(&mut c, &group, &topic, true).await,
+        (0, 25)
+    );
+    // the same after a restart (replay)
     drop(c);
     b.restart().await;
     let mut c = client(&b).await;
@@ -928,7 +962,7 @@ async fn offsets_committed_in_a_transaction_show_only_when_it_commits() {
     loop {
         let (code, off) = committed_offset(&mut c, &group, &topic, true).await;
         if code == 0 {
-            assert_eq!(off, 9);
+            assert_eq!(off, 25);
             break;
         }
         assert!(

@@ -37,7 +37,8 @@ pub struct ListArgs {
     /// Only these producer ids; repeatable
     #[arg(long = "producer-id")]
     pub producer_ids: Vec<i64>,
-    /// Only transactions open for at least this many milliseconds (hanging ones)
+    /// Only transactions that started more than this many milliseconds ago (Kafka's rule: any
+    /// state; with `--state Ongoing` the ones open that long, i.e. hanging)
     #[arg(long = "duration-ms")]
     pub duration_ms: Option<i64>,
     #[command(flatten)]

@@ -471,6 +471,22 @@ impl GroupCoordinator {
             if header.is_transactional() {
                 pending_txn.entry(header.producer_id).or_default().push(rec);
             } else {
+                if let OffsetsRecord::Offset {
+                    group,
+                    topic,
+                    partition,
+                    value: Some(_),
+                } = &rec
+                {
+                    // a plain commit written after a transactional one wins (Kafka compares
+                    // the records' log offsets when the transaction completes)
+                    for recs in pending_txn.values_mut() {
+                        recs.retain(|p| {
+                            !matches!(p, OffsetsRecord::Offset { group: g, topic: t, partition: q, .. }
+                                if g == group && t == topic && q == partition)
+                        });
+                    }
+                }
                 apply(rec);
             }
         });
@@ -980,6 +996,16 @@ impl GroupCoordinator {
                 });
             }
             return Ok(codes);
+        }
+        // this commit is newer than any transactional one still pending for the same partitions:
+        // those must not overwrite it when their transactions commit (as in Kafka)
+        for pending in st.pending_txn.values_mut() {
+            pending.retain(|p| {
+                p.group != group
+                    || !values
+                        .iter()
+                        .any(|(_, t, q, _)| *t == p.topic && *q == p.partition)
+            });
         }
         let offsets = st.offsets.entry(group.to_string()).or_default();
         for (_, topic, partition, v) in values {

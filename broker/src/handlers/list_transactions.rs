@@ -30,11 +30,9 @@ pub async fn handle(ctx: RequestContext, req: ListTransactionsRequest) -> ListTr
                 || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id)
         })
         .filter(|m| {
-            // v1: only transactions open longer than the filter
-            req.duration_filter < 0
-                || (m.state == TxnState::Ongoing
-                    && m.start_ms >= 0
-                    && now - m.start_ms >= req.duration_filter)
+            // v1: only transactions that started longer ago than the filter, by Kafka's rule
+            // (any state: its start time is that of the last transaction, -1 before the first)
+            req.duration_filter < 0 || now - m.start_ms > req.duration_filter
         })
         .map(|m| {
             TransactionState::default()

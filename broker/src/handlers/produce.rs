@@ -52,18 +52,13 @@ fn with_scratch<T>(records: &[u8], f: impl FnOnce(&mut [u8]) -> T) -> T {
 
 /// The first transactional batch of a producer on a partition must belong to a partition the
 /// producer added to its open transaction (KIP-890): a late batch of a finished transaction
-/// would otherwise open a transaction no marker ever ends, and hold the LSO forever.
+/// would otherwise open a transaction no marker ever ends, and hold the LSO forever. Runs
+/// under the partition's lock ([`crate::partition::Partition::append_verified`]).
 fn verify_transactional(
     txns: &crate::txn::TransactionCoordinator,
     partition: &crate::partition::Partition,
-    records: &[u8],
+    h: &crate::log::BatchHeader,
 ) -> Result<(), (ErrorCode, String)> {
-    let Ok(h) = crate::log::BatchHeader::parse(records) else {
-        return Ok(()); // the append reports what is wrong with it
-    };
-    if !h.is_transactional() || h.producer_id < 0 || partition.has_open_txn(h.producer_id) {
-        return Ok(());
-    }
     txns.verify_partition(h.producer_id, h.producer_epoch, &partition.topic, partition.index)
         .map_err(|code| {
             // Kafka's retriable answer to a produce whose verification cannot finish yet
@@ -107,6 +102,18 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
             );
             continue;
         }
+        if crate::metadata::is_internal_topic(&name) {
+            // only the coordinators write there (Kafka: "Cannot append to internal topic")
+            answers.insert(
+                (name.clone(), index),
+                partition_error(
+                    index,
+                    ErrorCode::InvalidTopicException,
+                    Some(format!("Cannot append to internal topic {name}")),
+                ),
+            );
+            continue;
+        }
         let partition = match lookup_partition(state, &name, index) {
             Ok(part) => part,
             Err(code) => {
@@ -136,10 +143,12 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
         let now = now_ms();
         work.into_iter()
             .map(|(name, index, partition, records)| {
-                let result = verify_transactional(&txns, &partition, &records).and_then(|()| {
-                    with_scratch(&records, |batch| partition.append(batch, acks, now))
-                        .map_err(|e| (e.code(), e.to_string()))
-                });
+                let result = with_scratch(&records, |batch| {
+                    partition.append_verified(batch, acks, now, |h| {
+                        verify_transactional(&txns, &partition, h)
+                    })
+                })
+                .map_err(|e| (e.code(), e.to_string()));
                 (name, index, result, partition.offsets().log_start_offset)
             })
             .collect::<Vec<_>>()

@@ -44,6 +44,11 @@ pub struct Validated {
 }
 
 impl Validated {
+    /// The batch's header.
+    pub fn header(&self) -> &BatchHeader {
+        &self.header
+    }
+
     /// Checks a batch as a producer sent it: everything stored batches must satisfy, every
     /// record's framing (decompressing if needed), and no control records (only the broker
     /// writes those).
