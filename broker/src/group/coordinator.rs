@@ -122,6 +122,26 @@ struct ShardState {
 }
 
 impl ShardState {
+    /// Plain (non-transactional) records were written for offsets of `group` (`doomed` picks
+    /// them by topic and partition): commits still pending in open transactions for the same
+    /// partitions are older, so they must not apply when their transactions commit. Kafka keeps
+    /// the most recent record, transactional or not; the replay applies the same rule.
+    fn supersede_pending(&mut self, group: &str, doomed: impl Fn(&str, i32) -> bool) {
+        for pending in self.pending_txn.values_mut() {
+            pending.retain(|p| p.group != group || !doomed(&p.topic, p.partition));
+        }
+    }
+
+    /// The partitions of `group` with offsets pending in open transactions.
+    fn pending_partitions(&self, group: &str) -> std::collections::BTreeSet<(String, i32)> {
+        self.pending_txn
+            .values()
+            .flatten()
+            .filter(|p| p.group == group)
+            .map(|p| (p.topic.clone(), p.partition))
+            .collect()
+    }
+
     /// The transaction of `producer_id` ended: its pending offsets apply or go.
     fn complete_txn(&mut self, producer_id: i64, commit: bool, limits: Limits) {
         let Some(pending) = self.pending_txn.remove(&producer_id) else {
@@ -475,11 +495,11 @@ impl GroupCoordinator {
                     group,
                     topic,
                     partition,
-                    value: Some(_),
+                    ..
                 } = &rec
                 {
-                    // a plain commit written after a transactional one wins (Kafka compares
-                    // the records' log offsets when the transaction completes)
+                    // a plain commit or tombstone written after a transactional commit wins
+                    // (Kafka keeps the most recent record when the transaction completes)
                     for recs in pending_txn.values_mut() {
                         recs.retain(|p| {
                             !matches!(p, OffsetsRecord::Offset { group: g, topic: t, partition: q, .. }
@@ -997,16 +1017,9 @@ impl GroupCoordinator {
             }
             return Ok(codes);
         }
-        // this commit is newer than any transactional one still pending for the same partitions:
-        // those must not overwrite it when their transactions commit (as in Kafka)
-        for pending in st.pending_txn.values_mut() {
-            pending.retain(|p| {
-                p.group != group
-                    || !values
-                        .iter()
-                        .any(|(_, t, q, _)| *t == p.topic && *q == p.partition)
-            });
-        }
+        st.supersede_pending(group, |t, q| {
+            values.iter().any(|(_, vt, vq, _)| vt == t && *vq == q)
+        });
         let offsets = st.offsets.entry(group.to_string()).or_default();
         for (_, topic, partition, v) in values {
             offsets.insert((topic, partition), v);
@@ -1180,12 +1193,19 @@ impl GroupCoordinator {
                 Some(_) => {}
             }
         }
-        let mut writes: Vec<(Bytes, Option<Bytes>)> = st
-            .offsets
-            .get(group)
-            .into_iter()
-            .flatten()
-            .map(|((t, p), _)| (records::offset_key(group, t, *p), None))
+        // tombstones for the committed offsets and for those pending in open transactions (as
+        // Kafka does: the pending ones must not bring the group back when they commit)
+        let mut doomed = st.pending_partitions(group);
+        doomed.extend(
+            st.offsets
+                .get(group)
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone()),
+        );
+        let mut writes: Vec<(Bytes, Option<Bytes>)> = doomed
+            .iter()
+            .map(|(t, p)| (records::offset_key(group, t, *p), None))
             .collect();
         writes.push((records::group_key(group), None));
         if st.consumers.contains_key(group) {
@@ -1197,6 +1217,7 @@ impl GroupCoordinator {
         st.groups.remove(group);
         st.consumers.remove(group);
         st.offsets.remove(group);
+        st.supersede_pending(group, |_, _| true);
         ErrorCode::None
     }
 
@@ -1209,6 +1230,15 @@ impl GroupCoordinator {
     ) -> Result<Vec<ErrorCode>, ErrorCode> {
         let shard = self.shard_for(group)?;
         let mut st = shard.state.lock();
+        // partitions with a committed offset, or one pending in an open transaction
+        let pending = st.pending_partitions(group);
+        let has = |st: &ShardState, t: &str, p: i32| {
+            pending.contains(&(t.to_string(), p))
+                || st
+                    .offsets
+                    .get(group)
+                    .is_some_and(|o| o.contains_key(&(t.to_string(), p)))
+        };
         if let Some(c) = st.consumers.get(group) {
             let codes: Vec<ErrorCode> = partitions
                 .iter()
@@ -1223,13 +1253,7 @@ impl GroupCoordinator {
             let doomed: Vec<(String, i32)> = partitions
                 .iter()
                 .zip(&codes)
-                .filter(|(tp, code)| {
-                    **code == ErrorCode::None
-                        && st
-                            .offsets
-                            .get(group)
-                            .is_some_and(|o| o.contains_key(&(tp.0.clone(), tp.1)))
-                })
+                .filter(|(tp, code)| **code == ErrorCode::None && has(&st, &tp.0, tp.1))
                 .map(|(tp, _)| tp.clone())
                 .collect();
             if !doomed.is_empty() {
@@ -1243,6 +1267,7 @@ impl GroupCoordinator {
                         o.remove(k);
                     }
                 }
+                st.supersede_pending(group, |t, p| doomed.iter().any(|d| d.0 == t && d.1 == p));
             }
             return Ok(codes);
         }
@@ -1261,11 +1286,7 @@ impl GroupCoordinator {
                 continue;
             }
             codes.push(ErrorCode::None);
-            let has = st
-                .offsets
-                .get(group)
-                .is_some_and(|o| o.contains_key(&(t.clone(), *p)));
-            if has {
+            if has(&st, t, *p) {
                 writes.push((records::offset_key(group, t, *p), None));
                 removed.push((t.clone(), *p));
             }
@@ -1280,6 +1301,7 @@ impl GroupCoordinator {
                     st.offsets.remove(group);
                 }
             }
+            st.supersede_pending(group, |t, p| removed.iter().any(|d| d.0 == t && d.1 == p));
         }
         Ok(codes)
     }
@@ -1427,7 +1449,8 @@ impl GroupCoordinator {
                 continue;
             }
             let mut st = shard.state.lock();
-            let doomed: Vec<(String, (String, i32))> = st
+            // committed offsets of the topics, and those pending in open transactions
+            let mut doomed: Vec<(String, (String, i32))> = st
                 .offsets
                 .iter()
                 .flat_map(|(g, o)| {
@@ -1435,7 +1458,16 @@ impl GroupCoordinator {
                         .filter(|(t, _)| topics.contains(t))
                         .map(move |k| (g.clone(), k.clone()))
                 })
+                .chain(
+                    st.pending_txn
+                        .values()
+                        .flatten()
+                        .filter(|p| topics.contains(&p.topic))
+                        .map(|p| (p.group.clone(), (p.topic.clone(), p.partition))),
+                )
                 .collect();
+            doomed.sort();
+            doomed.dedup();
             if doomed.is_empty() {
                 continue;
             }
@@ -1452,6 +1484,7 @@ impl GroupCoordinator {
                 continue;
             }
             for (g, k) in doomed {
+                st.supersede_pending(&g, |t, p| t == k.0 && p == k.1);
                 if let Some(o) = st.offsets.get_mut(&g) {
                     o.remove(&k);
                     if o.is_empty() {
@@ -1483,17 +1516,26 @@ impl GroupCoordinator {
                 .filter(|c| c.state() == ConsumerGroupState::Empty)
                 .map(|c| (c.id().to_string(), c.state_since()))
                 .collect();
+            // offsets with a transactional commit pending stay until it ends (as in Kafka)
+            let pending: std::collections::HashSet<(&str, &str, i32)> = st
+                .pending_txn
+                .values()
+                .flatten()
+                .map(|p| (p.group.as_str(), p.topic.as_str(), p.partition))
+                .collect();
             for (id, since) in &empty_consumers {
                 let mut left = 0;
                 for k in st.offsets.get(id).into_iter().flatten().map(|(k, _)| k) {
-                    if now.saturating_sub(*since) >= retention {
+                    if now.saturating_sub(*since) >= retention
+                        && !pending.contains(&(id.as_str(), k.0.as_str(), k.1))
+                    {
                         writes.push((records::offset_key(id, &k.0, k.1), None));
                         expired.push((id.clone(), k.clone()));
                     } else {
                         left += 1;
                     }
                 }
-                if left == 0 {
+                if left == 0 && !pending.iter().any(|(g, ..)| g == id) {
                     writes.push((records::consumer_group_key(id), None));
                     dead_groups.push(id.clone());
                 }
@@ -1511,14 +1553,16 @@ impl GroupCoordinator {
                     } else {
                         g.state_since()
                     };
-                    if now.saturating_sub(base) >= retention {
+                    if now.saturating_sub(base) >= retention
+                        && !pending.contains(&(id.as_str(), k.0.as_str(), k.1))
+                    {
                         writes.push((records::offset_key(id, &k.0, k.1), None));
                         expired.push((id.clone(), k.clone()));
                     } else {
                         left += 1;
                     }
                 }
-                if left == 0 {
+                if left == 0 && !pending.iter().any(|(g, ..)| g == id) {
                     writes.push((records::group_key(id), None));
                     dead_groups.push(id.clone());
                 }
@@ -1646,6 +1690,67 @@ mod tests {
         );
         let left = c.fetch_offsets("old", None, None).unwrap();
         assert!(left.is_empty());
+    }
+
+    #[tokio::test]
+    async fn offsets_pending_in_a_transaction_neither_expire_nor_outlive_their_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let (controller, replicas, config) = node(
+            dir.path(),
+            &[
+                ("offsets.topic.num.partitions", "1"),
+                ("offsets.retention.minutes", "1"),
+            ],
+        );
+        controller
+            .create_topics(
+                vec![TopicSpec {
+                    name: "t".into(),
+                    partitions: 2,
+                    replication_factor: -1,
+                    assignments: vec![],
+                    configs: BTreeMap::new(),
+                }],
+                false,
+            )
+            .await;
+        let c = GroupCoordinator::new(config.group.clone(), replicas, controller);
+        c.ensure_offsets_topic().await.unwrap();
+        let commit = |p: i32, offset: i64| OffsetCommit {
+            topic: "t".into(),
+            partition: p,
+            offset,
+            leader_epoch: -1,
+            metadata: None,
+        };
+        let offsets = |group: &str| -> Vec<(i32, i64)> {
+            c.fetch_offsets(group, None, None)
+                .unwrap()
+                .into_iter()
+                .flat_map(|(_, ps)| ps)
+                .filter_map(|(p, v)| v.map(|v| (p, v.offset)))
+                .collect()
+        };
+        c.commit_offsets(8, "g", "", None, -1, vec![commit(0, 1), commit(1, 1)])
+            .unwrap();
+        c.txn_commit_offsets("g", (5, 0), "", None, -1, vec![commit(0, 7)])
+            .unwrap();
+        // past the retention: partition 1 expires, partition 0 waits for its transaction
+        assert_eq!(c.expire_offsets(now_ms() + 3_600_000), 1);
+        assert_eq!(offsets("g"), vec![(0, 1)]);
+        c.complete_txn(0, 5, true);
+        assert_eq!(offsets("g"), vec![(0, 7)]);
+
+        // a group deleted while a transaction holds offsets for it stays deleted
+        c.txn_commit_offsets("h", (6, 0), "", None, -1, vec![commit(1, 9)])
+            .unwrap();
+        assert!(!c.pending_txn_partitions("h").is_empty());
+        assert_eq!(c.delete_group("h"), ErrorCode::None);
+        assert!(c.pending_txn_partitions("h").is_empty());
+        c.complete_txn(0, 6, true);
+        assert!(offsets("h").is_empty());
+        let (groups, _) = c.list_groups();
+        assert!(!groups.iter().any(|g| g.group_id == "h"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 
 use super::producer_ids::ProducerIdManager;
 use super::records;
-use super::state::{EndOutcome, InitOutcome, TxnMetadata, TxnState};
+use super::state::{EndOutcome, InitOutcome, TxnMetadata, TxnState, NO_PRODUCER_ID};
 use crate::config::TxnConfig;
 use crate::error::ErrorCode;
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
@@ -46,6 +46,13 @@ impl Shard {
     fn coordinator_epoch(&self) -> i32 {
         self.partition.leader_epoch()
     }
+}
+
+/// Whether InitProducerId for `transactional_id` may need a new producer id: the id is new, or
+/// its epoch is at most two bumps from exhaustion (a fence and the retry that follows).
+fn needs_fresh(txns: &HashMap<String, TxnMetadata>, transactional_id: &str) -> bool {
+    txns.get(transactional_id)
+        .is_none_or(|m| m.producer_epoch >= i16::MAX - 3)
 }
 
 /// A transaction as DescribeTransactions and ListTransactions show it.
@@ -391,11 +398,38 @@ impl TransactionCoordinator {
         if timeout_ms <= 0 || timeout_ms > self.config.max_timeout_ms {
             return Err(ErrorCode::InvalidTransactionTimeout);
         }
-        self.shard_for(transactional_id)?;
-        // an id for a new transactional id or a rotation; unused ones are simply skipped
-        let fresh = self.producer_ids.next().await?;
-        let shard = self.shard_for(transactional_id)?;
+        // A fresh producer id is drawn (outside the lock) only for a new transactional id or a
+        // rotation; the need is checked again under the lock.
+        let mut fresh = NO_PRODUCER_ID;
+        loop {
+            let shard = self.shard_for(transactional_id)?;
+            let need = fresh == NO_PRODUCER_ID && needs_fresh(&shard.txns.lock(), transactional_id);
+            if need {
+                fresh = self.producer_ids.next().await?;
+                continue;
+            }
+            if let Some(answer) =
+                self.init_locked(shard, transactional_id, timeout_ms, expected, fresh)?
+            {
+                return Ok(answer);
+            }
+        }
+    }
+
+    /// [`Self::init_producer_id`] under the shard's lock; `Ok(None)` when it needs a fresh
+    /// producer id and `fresh` is none.
+    fn init_locked(
+        &self,
+        shard: Arc<Shard>,
+        transactional_id: &str,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+        fresh: i64,
+    ) -> Result<Option<(i64, i16)>, ErrorCode> {
         let mut txns = shard.txns.lock();
+        if fresh == NO_PRODUCER_ID && needs_fresh(&txns, transactional_id) {
+            return Ok(None);
+        }
         let now = now_ms();
         let current = txns
             .get(transactional_id)
@@ -405,7 +439,7 @@ impl TransactionCoordinator {
             InitOutcome::Ready(next) => {
                 let answer = (next.producer_id, next.producer_epoch);
                 self.store(&shard, &mut txns, next)?;
-                Ok(answer)
+                Ok(Some(answer))
             }
             InitOutcome::FenceAndAbort(abort) => {
                 let stored = self.store(&shard, &mut txns, abort.clone());
@@ -422,7 +456,7 @@ impl TransactionCoordinator {
                     epoch = abort.producer_epoch,
                     "fenced the open transaction of an older producer; aborting it"
                 );
-                self.write_markers(shard, abort);
+                self.write_markers(Arc::clone(&shard), abort);
                 Err(ErrorCode::ConcurrentTransactions)
             }
         }
