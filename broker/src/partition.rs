@@ -196,12 +196,12 @@ impl Partition {
         }
         let mut log = self.log.lock();
         let h = validated.header();
-        if let Some(verify) = verify {
+        if let Some(verify) = verify.filter(|_| h.is_transactional() && h.producer_id >= 0) {
             let open = log
                 .producers()
                 .get(h.producer_id)
                 .is_some_and(|e| e.current_txn_first_offset.is_some());
-            if h.is_transactional() && h.producer_id >= 0 && !open {
+            if !open {
                 verify(h).map_err(|(code, message)| crate::error::BrokerError::Refused {
                     code,
                     message,

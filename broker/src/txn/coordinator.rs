@@ -374,9 +374,16 @@ impl TransactionCoordinator {
                 tracing::warn!(partition = shard.index, error = %e, "cannot write to {TRANSACTION_TOPIC}");
                 map_append_error(e.code())
             })?;
-        self.by_producer
-            .lock()
-            .insert(next.producer_id, next.transactional_id.clone());
+        {
+            let mut by_producer = self.by_producer.lock();
+            // a rotation (exhausted epoch) retires the old producer id
+            if let Some(old) = txns.get(&next.transactional_id) {
+                if old.producer_id != next.producer_id {
+                    by_producer.remove(&old.producer_id);
+                }
+            }
+            by_producer.insert(next.producer_id, next.transactional_id.clone());
+        }
         if next.state == TxnState::Dead {
             txns.remove(&next.transactional_id);
         } else {
