@@ -11,6 +11,12 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::{ErrorCode, Result};
+
+/// The check a producer's first transactional batch on a partition must pass (KIP-890: the
+/// partition is in the producer's open transaction), run under the partition's log lock; `Err`
+/// carries the code and message the writer gets.
+pub type TxnCheck<'a> =
+    &'a dyn Fn(&crate::log::BatchHeader) -> std::result::Result<(), (ErrorCode, String)>;
 use crate::log::{AbortedTxn, AppendInfo, Log, LogConfig, Marker, Origin, ProducerEntry, ReadInfo};
 
 /// Offsets a fetch or list-offsets answer reports, read together.
@@ -142,7 +148,7 @@ impl Partition {
         batch: &mut [u8],
         acks: i16,
         now_ms: i64,
-        verify: impl FnOnce(&crate::log::BatchHeader) -> std::result::Result<(), (ErrorCode, String)>,
+        verify: TxnCheck<'_>,
     ) -> Result<AppendInfo> {
         self.append_checked(batch, acks, now_ms, Origin::Client, Some(verify))
     }
@@ -155,8 +161,7 @@ impl Partition {
         now_ms: i64,
         origin: Origin,
     ) -> Result<AppendInfo> {
-        type NoCheck = fn(&crate::log::BatchHeader) -> std::result::Result<(), (ErrorCode, String)>;
-        self.append_checked(batch, acks, now_ms, origin, None::<NoCheck>)
+        self.append_checked(batch, acks, now_ms, origin, None)
     }
 
     fn append_checked(
@@ -165,9 +170,7 @@ impl Partition {
         acks: i16,
         now_ms: i64,
         origin: Origin,
-        verify: Option<
-            impl FnOnce(&crate::log::BatchHeader) -> std::result::Result<(), (ErrorCode, String)>,
-        >,
+        verify: Option<TxnCheck<'_>>,
     ) -> Result<AppendInfo> {
         let (max, min, compression) = {
             let log = self.log.lock();
@@ -224,14 +227,18 @@ impl Partition {
     }
 
     /// Appends `(key, value)` records as one batch written by the broker itself (a
-    /// coordinator's internal topic), acks=all. With `txn`, the batch is transactional for that
-    /// producer id and epoch. Blocking, but small writes are cheap enough to run inline.
+    /// coordinator's internal topic), acks=all. Blocking, but small writes are cheap enough to
+    /// run inline. With `txn`, the batch is transactional for that producer id and epoch
+    /// (offsets a group coordinator writes for a transaction); `verify` then checks, under the
+    /// log lock, that the transaction is still open when the batch is the producer's first here
+    /// (as for [`Self::append_verified`]).
     pub fn append_records(
         &self,
         recs: &[(bytes::Bytes, Option<bytes::Bytes>)],
         compression: kafka_protocol::records::Compression,
         txn: Option<(i64, i16)>,
         now_ms: i64,
+        verify: Option<TxnCheck<'_>>,
     ) -> Result<AppendInfo> {
         use kafka_protocol::records::{
             Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -277,7 +284,7 @@ impl Partition {
         } else {
             Origin::Client
         };
-        self.append_from(&mut buf, -1, now_ms, origin)
+        self.append_checked(&mut buf, -1, now_ms, origin, verify)
     }
 
     /// Writes an end-transaction marker (COMMIT or ABORT) for `producer_id` as leader.

@@ -116,7 +116,10 @@ impl ReplicaManager {
                 }
                 let key: Key = (Arc::clone(&name), index as i32);
                 wanted.insert(key.clone(), (topic.id, p.leader_epoch));
-                if let Some(existing) = self.partitions.read().get(&key) {
+                // (the map's lock is not held while a partition's log lock is taken: produce holds
+                // a log lock while it looks partitions up)
+                let existing = self.partitions.read().get(&key).cloned();
+                if let Some(existing) = existing {
                     if existing.topic_id == topic.id {
                         if let Some(c) = &log_config {
                             existing.set_config(c.clone());

@@ -1016,6 +1016,7 @@ async fn a_restarted_coordinator_completes_a_prepared_commit() {
         kafka_protocol::records::Compression::None,
         None,
         0,
+        None,
     )
     .unwrap();
     drop(c);

@@ -26,7 +26,7 @@ use super::records::{self, GroupValue, OffsetValue, OffsetsRecord};
 use crate::config::GroupConfig;
 use crate::error::ErrorCode;
 use crate::metadata::{Controller, TopicSpec};
-use crate::partition::Partition;
+use crate::partition::{Partition, TxnCheck};
 use crate::replica_manager::{now_ms, ReplicaManager};
 use uuid::Uuid;
 
@@ -624,17 +624,19 @@ impl GroupCoordinator {
     }
 
     /// Appends records as one batch; `txn` makes it a transactional batch of that producer
-    /// (TxnOffsetCommit), whose offsets apply once the transaction commits.
+    /// (TxnOffsetCommit), whose offsets apply once the transaction commits, after the
+    /// transaction's check passes under the partition lock.
     fn append_batch(
         &self,
         shard: &Shard,
         recs: &[(Bytes, Option<Bytes>)],
         compression: kafka_protocol::records::Compression,
-        txn: Option<(i64, i16)>,
+        txn: Option<((i64, i16), TxnCheck<'_>)>,
     ) -> Result<(), ErrorCode> {
+        let (producer, check) = txn.unzip();
         shard
             .partition
-            .append_records(recs, compression, txn, now_ms())
+            .append_records(recs, compression, producer, now_ms(), check)
             .map(|_| ())
             .map_err(|e| {
                 tracing::warn!(partition = shard.index, error = %e, "cannot write to {OFFSETS_TOPIC}");
@@ -877,7 +879,8 @@ impl GroupCoordinator {
     }
 
     /// TxnOffsetCommit: the offsets are written inside the transaction of `producer` (id,
-    /// epoch) and apply when it commits. The member checks are Kafka's transactional ones:
+    /// epoch) and apply when it commits; `check` verifies, under the partition lock, that the
+    /// transaction is still open (KIP-890). The member checks are Kafka's transactional ones:
     /// commits pass while the group completes a rebalance, and a stale generation or epoch is
     /// `ILLEGAL_GENERATION`.
     #[allow(clippy::too_many_arguments)]
@@ -889,6 +892,7 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         generation: i32,
         commits: Vec<OffsetCommit>,
+        check: TxnCheck<'_>,
     ) -> Result<Vec<ErrorCode>, ErrorCode> {
         self.commit(
             9,
@@ -897,7 +901,7 @@ impl GroupCoordinator {
             instance_id,
             generation,
             commits,
-            Some(producer),
+            Some((producer, check)),
         )
     }
 
@@ -910,12 +914,16 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         generation: i32,
         commits: Vec<OffsetCommit>,
-        txn: Option<(i64, i16)>,
+        txn: Option<((i64, i16), TxnCheck<'_>)>,
     ) -> Result<Vec<ErrorCode>, ErrorCode> {
         let shard = self.shard_for(group)?;
         let now = now_ms();
         let mut st = shard.state.lock();
-        if let Some(c) = st.consumers.get(group) {
+        // TxnOffsetCommit may come without member, generation and instance (v0-2, and producers
+        // given only the group id): Kafka accepts those without member checks
+        let anonymous_txn =
+            txn.is_some() && generation < 0 && member_id.is_empty() && instance_id.is_none();
+        if let Some(c) = st.consumers.get(group).filter(|_| !anonymous_txn) {
             if generation < 0 {
                 // admin tools and standalone consumers: only while the group has no members
                 if c.members().next().is_some() {
@@ -1005,7 +1013,7 @@ impl GroupCoordinator {
             }
             return Ok(codes);
         }
-        if let Some((pid, _)) = txn {
+        if let Some(((pid, _), _)) = txn {
             let pending = st.pending_txn.entry(pid).or_default();
             for (_, topic, partition, v) in values {
                 pending.push(PendingOffset {
@@ -1733,7 +1741,7 @@ mod tests {
         };
         c.commit_offsets(8, "g", "", None, -1, vec![commit(0, 1), commit(1, 1)])
             .unwrap();
-        c.txn_commit_offsets("g", (5, 0), "", None, -1, vec![commit(0, 7)])
+        c.txn_commit_offsets("g", (5, 0), "", None, -1, vec![commit(0, 7)], &|_| Ok(()))
             .unwrap();
         // past the retention: partition 1 expires, partition 0 waits for its transaction
         assert_eq!(c.expire_offsets(now_ms() + 3_600_000), 1);
@@ -1742,7 +1750,7 @@ mod tests {
         assert_eq!(offsets("g"), vec![(0, 7)]);
 
         // a group deleted while a transaction holds offsets for it stays deleted
-        c.txn_commit_offsets("h", (6, 0), "", None, -1, vec![commit(1, 9)])
+        c.txn_commit_offsets("h", (6, 0), "", None, -1, vec![commit(1, 9)], &|_| Ok(()))
             .unwrap();
         assert!(!c.pending_txn_partitions("h").is_empty());
         assert_eq!(c.delete_group("h"), ErrorCode::None);
@@ -1751,6 +1759,58 @@ mod tests {
         assert!(offsets("h").is_empty());
         let (groups, _) = c.list_groups();
         assert!(!groups.iter().any(|g| g.group_id == "h"));
+
+        // the transaction check runs as the offsets are written, for the producer's first
+        // offsets in a transaction: refused, nothing is written or pending
+        let refuse: TxnCheck<'_> = &|_| Err((ErrorCode::InvalidTxnState, "ended".into()));
+        let codes = c
+            .txn_commit_offsets("k", (8, 0), "", None, -1, vec![commit(0, 3)], refuse)
+            .unwrap();
+        assert_eq!(codes, vec![ErrorCode::InvalidTxnState]);
+        assert!(c.pending_txn_partitions("k").is_empty());
+        let codes = c
+            .txn_commit_offsets("k", (8, 0), "", None, -1, vec![commit(0, 3)], &|_| Ok(()))
+            .unwrap();
+        assert_eq!(codes, vec![ErrorCode::None]);
+        // once its transaction is open on the partition, no check is needed (its marker,
+        // which would end it, takes the same lock)
+        let codes = c
+            .txn_commit_offsets("k", (8, 0), "", None, -1, vec![commit(1, 4)], refuse)
+            .unwrap();
+        assert_eq!(codes, vec![ErrorCode::None]);
+        assert_eq!(c.pending_txn_partitions("k").len(), 2);
+
+        // a consumer-protocol group with members takes a transactional commit that names no
+        // member (TxnOffsetCommit v0-2, producers given only the group id), as Kafka does; a
+        // plain one without member is refused
+        let joined = c
+            .consumer_heartbeat(
+                "cg",
+                super::super::consumer::HeartbeatRequest {
+                    member_id: "m1".into(),
+                    member_epoch: 0,
+                    rebalance_timeout_ms: 30_000,
+                    subscribed_topic_names: Some(vec!["t".into()]),
+                    version: 1,
+                    unique: "m1".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert!(joined.member_epoch > 0);
+        assert_eq!(
+            c.commit_offsets(9, "cg", "", None, -1, vec![commit(0, 5)]),
+            Err(ErrorCode::UnknownMemberId)
+        );
+        let codes = c
+            .txn_commit_offsets("cg", (9, 0), "", None, -1, vec![commit(0, 5)], &|_| Ok(()))
+            .unwrap();
+        assert_eq!(codes, vec![ErrorCode::None]);
+        // a member named with a stale epoch is ILLEGAL_GENERATION for TxnOffsetCommit
+        assert_eq!(
+            c.txn_commit_offsets("cg", (9, 0), "m1", None, 0, vec![commit(0, 5)], &|_| Ok(())),
+            Err(ErrorCode::IllegalGeneration)
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1804,7 +1864,7 @@ mod tests {
             metadata: None,
         };
         let codes = first
-            .txn_commit_offsets("gt", (77, 0), "", None, -1, vec![txn_commit])
+            .txn_commit_offsets("gt", (77, 0), "", None, -1, vec![txn_commit], &|_| Ok(()))
             .unwrap();
         assert_eq!(codes, vec![ErrorCode::None]);
         first.close();
@@ -1822,10 +1882,6 @@ mod tests {
         // the transaction's COMMIT marker lands while the partition loads (here: after the
         // part the replay reads): the load must still apply it
         second.complete_txn(0, 77, true);
-        assert_eq!(
-            second.check_coordinator("gt"),
-            Err(ErrorCode::CoordinatorLoadInProgress)
-        );
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         let loaded = loop {
             match second.fetch_offsets("g1", None, None) {

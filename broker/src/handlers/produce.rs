@@ -144,7 +144,7 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
         work.into_iter()
             .map(|(name, index, partition, records)| {
                 let result = with_scratch(&records, |batch| {
-                    partition.append_verified(batch, acks, now, |h| {
+                    partition.append_verified(batch, acks, now, &|h| {
                         verify_transactional(&txns, &partition, h)
                     })
                 })

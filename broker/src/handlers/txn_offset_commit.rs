@@ -31,22 +31,26 @@ pub async fn handle(ctx: RequestContext, req: TxnOffsetCommitRequest) -> TxnOffs
             })
         })
         .collect();
-    // the offsets partition must be in the producer's open transaction (KIP-890)
-    let verified = groups.check_coordinator(group).and_then(|()| {
-        let p = groups
-            .partition_of(group)
-            .ok_or(ErrorCode::CoordinatorNotAvailable)?;
-        ctx.state
-            .txns
-            .verify_partition(producer.0, producer.1, OFFSETS_TOPIC, p)
+    // the offsets partition must be in the producer's open transaction (KIP-890): checked
+    // first (for Kafka's error precedence), and again under the partition lock as the offsets
+    // are written (the transaction may have ended in between)
+    let txns = &ctx.state.txns;
+    let verify = |p: i32| {
+        txns.verify_partition(producer.0, producer.1, OFFSETS_TOPIC, p)
             .map_err(|code| match code {
                 // retriable without a coordinator lookup (what Kafka answers for a
                 // verification that cannot finish yet)
                 ErrorCode::ConcurrentTransactions => ErrorCode::CoordinatorLoadInProgress,
                 c => c,
             })
+    };
+    let partition = groups.check_coordinator(group).and_then(|()| {
+        groups
+            .partition_of(group)
+            .ok_or(ErrorCode::CoordinatorNotAvailable)
     });
-    let codes = verified.and_then(|()| {
+    let codes = partition.and_then(|p| {
+        verify(p)?;
         groups.txn_commit_offsets(
             group,
             producer,
@@ -54,6 +58,7 @@ pub async fn handle(ctx: RequestContext, req: TxnOffsetCommitRequest) -> TxnOffs
             req.group_instance_id.as_ref().map(|s| s.as_str()),
             req.generation_id,
             commits.clone(),
+            &|_| verify(p).map_err(|code| (code, "the transaction is not open".to_string())),
         )
     });
     let codes: Vec<ErrorCode> = match codes {

@@ -369,6 +369,7 @@ impl TransactionCoordinator {
                 kafka_protocol::records::Compression::None,
                 None,
                 now_ms(),
+                None,
             )
             .map_err(|e| {
                 tracing::warn!(partition = shard.index, error = %e, "cannot write to {TRANSACTION_TOPIC}");

@@ -243,7 +243,7 @@ impl TxnMetadata {
                         NO_PRODUCER_EPOCH
                     };
                 } else {
-                    let bumped = self.producer_epoch + 1;
+                    let bumped = self.producer_epoch.saturating_add(1);
                     let (epoch, last) = match expected {
                         None => (bumped, NO_PRODUCER_EPOCH),
                         Some((_, e))
