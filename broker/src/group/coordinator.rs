@@ -1648,21 +1648,18 @@ mod tests {
         (controller, replicas, config)
     }
 
-    #[tokio::test]
-    async fn offsets_expire_after_the_retention_and_empty_groups_go_with_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let (controller, replicas, config) = node(
-            dir.path(),
-            &[
-                ("offsets.topic.num.partitions", "2"),
-                ("offsets.retention.minutes", "1"),
-            ],
-        );
+    /// [`node`] with a topic `t` of `partitions` partitions.
+    async fn node_with_topic(
+        dir: &std::path::Path,
+        props: &[(&str, &str)],
+        partitions: i32,
+    ) -> (Controller, Arc<ReplicaManager>, Arc<BrokerConfig>) {
+        let (controller, replicas, config) = node(dir, props);
         controller
             .create_topics(
                 vec![TopicSpec {
                     name: "t".into(),
-                    partitions: 2,
+                    partitions,
                     replication_factor: -1,
                     assignments: vec![],
                     configs: BTreeMap::new(),
@@ -1670,6 +1667,21 @@ mod tests {
                 false,
             )
             .await;
+        (controller, replicas, config)
+    }
+
+    #[tokio::test]
+    async fn offsets_expire_after_the_retention_and_empty_groups_go_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (controller, replicas, config) = node_with_topic(
+            dir.path(),
+            &[
+                ("offsets.topic.num.partitions", "2"),
+                ("offsets.retention.minutes", "1"),
+            ],
+            2,
+        )
+        .await;
         let c = GroupCoordinator::new(config.group.clone(), replicas, controller);
         c.ensure_offsets_topic().await.unwrap();
         let commit = |p: i32| OffsetCommit {
@@ -1703,25 +1715,15 @@ mod tests {
     #[tokio::test]
     async fn offsets_pending_in_a_transaction_neither_expire_nor_outlive_their_group() {
         let dir = tempfile::tempdir().unwrap();
-        let (controller, replicas, config) = node(
+        let (controller, replicas, config) = node_with_topic(
             dir.path(),
             &[
                 ("offsets.topic.num.partitions", "1"),
                 ("offsets.retention.minutes", "1"),
             ],
-        );
-        controller
-            .create_topics(
-                vec![TopicSpec {
-                    name: "t".into(),
-                    partitions: 2,
-                    replication_factor: -1,
-                    assignments: vec![],
-                    configs: BTreeMap::new(),
-                }],
-                false,
-            )
-            .await;
+            2,
+        )
+        .await;
         let c = GroupCoordinator::new(config.group.clone(), replicas, controller);
         c.ensure_offsets_topic().await.unwrap();
         let commit = |p: i32, offset: i64| OffsetCommit {
@@ -1817,19 +1819,7 @@ mod tests {
     async fn groups_answer_load_in_progress_until_their_partition_is_replayed() {
         let dir = tempfile::tempdir().unwrap();
         let (controller, replicas, config) =
-            node(dir.path(), &[("offsets.topic.num.partitions", "1")]);
-        controller
-            .create_topics(
-                vec![TopicSpec {
-                    name: "t".into(),
-                    partitions: 1,
-                    replication_factor: -1,
-                    assignments: vec![],
-                    configs: BTreeMap::new(),
-                }],
-                false,
-            )
-            .await;
+            node_with_topic(dir.path(), &[("offsets.topic.num.partitions", "1")], 1).await;
         let first = GroupCoordinator::new(
             config.group.clone(),
             Arc::clone(&replicas),
