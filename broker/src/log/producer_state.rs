@@ -671,6 +671,55 @@ mod tests {
         assert!(ProducerState::decode_snapshot(&bytes[..7]).is_err());
     }
 
+    proptest::proptest! {
+        /// A snapshot file is input from disk: whatever it holds, decoding answers an error or a
+        /// state, never a panic, also when its CRC is right (a foreign or buggy writer).
+        #[test]
+        fn any_snapshot_bytes_decode_without_panicking(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            count in proptest::prelude::any::<i32>(),
+            use_count in proptest::prelude::any::<bool>(),
+        ) {
+            let mut inner = Vec::new();
+            if use_count {
+                inner.extend_from_slice(&count.to_be_bytes());
+            }
+            inner.extend_from_slice(&body);
+            let mut bytes = SNAPSHOT_VERSION.to_be_bytes().to_vec();
+            bytes.extend_from_slice(&crc32c::crc32c(&inner).to_be_bytes());
+            bytes.extend_from_slice(&inner);
+            let _ = ProducerState::decode_snapshot(&bytes);
+            let _ = ProducerState::decode_snapshot(&body);
+        }
+
+        /// Entries with any field values (negative offsets, sequences at the wrap) decode, and
+        /// the state they give takes further batches without panicking.
+        #[test]
+        fn snapshot_entries_with_any_values_decode(
+            entries in proptest::collection::vec(
+                proptest::collection::vec(proptest::prelude::any::<u8>(), SNAPSHOT_ENTRY),
+                0..5,
+            ),
+            seq in proptest::prelude::any::<i32>(),
+            epoch in proptest::prelude::any::<i16>(),
+        ) {
+            let mut inner = (entries.len() as i32).to_be_bytes().to_vec();
+            for e in &entries {
+                inner.extend_from_slice(e);
+            }
+            let mut bytes = SNAPSHOT_VERSION.to_be_bytes().to_vec();
+            bytes.extend_from_slice(&crc32c::crc32c(&inner).to_be_bytes());
+            bytes.extend_from_slice(&inner);
+            let mut s = ProducerState::decode_snapshot(&bytes).unwrap();
+            for e in &entries {
+                let pid = i64::from_be_bytes(e[0..8].try_into().unwrap());
+                let mut h = header(pid, epoch, seq, 1_000, 3, false);
+                h.producer_id = pid.max(0);
+                let _ = append(&mut s, &h);
+            }
+        }
+    }
+
     #[test]
     fn idle_producers_expire_but_open_transactions_stay() {
         let mut s = ProducerState::default();
