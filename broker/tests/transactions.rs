@@ -381,6 +381,19 @@ async fn bad_input_gets_kafkas_error_codes() {
         .unwrap()
         .unwrap();
     assert_eq!(r.error_code, INVALID_REQUEST);
+    // an id longer than a Kafka string can hold in __transaction_state (flexible versions
+    // could carry it)
+    let r = c
+        .call(
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(sb(&"x".repeat(40_000)))))
+                .with_transaction_timeout_ms(1000),
+            4,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.error_code, INVALID_REQUEST);
 
     let (pid, epoch) = init(&mut c, &txn, 60_000).await;
     // EndTxn without a transaction; unknown producer id; wrong epochs

@@ -32,7 +32,7 @@ pub async fn handle(ctx: RequestContext, req: ListTransactionsRequest) -> ListTr
         .filter(|m| {
             // v1: only transactions that started longer ago than the filter, by Kafka's rule
             // (any state: its start time is that of the last transaction, -1 before the first)
-            req.duration_filter < 0 || now - m.start_ms > req.duration_filter
+            req.duration_filter < 0 || now.saturating_sub(m.start_ms) > req.duration_filter
         })
         .map(|m| {
             TransactionState::default()

@@ -408,7 +408,7 @@ impl ProducerState {
         }
         let count = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
         let entries = &body[4..];
-        if count < 0 || entries.len() != count as usize * SNAPSHOT_ENTRY {
+        if count < 0 || Some(entries.len()) != (count as usize).checked_mul(SNAPSHOT_ENTRY) {
             return Err(format!(
                 "snapshot holds {} bytes for {count} entries",
                 entries.len()
@@ -426,6 +426,11 @@ impl ProducerState {
             let timestamp = i64_at(26);
             let coordinator_epoch = i32_at(34);
             let txn_first = i64_at(38);
+            if offset_delta < 0 || (last_offset >= 0 && i64::from(offset_delta) > last_offset) {
+                return Err(format!(
+                    "producer {pid}: offset delta {offset_delta} with last offset {last_offset}"
+                ));
+            }
             let mut entry = ProducerEntry::empty(pid);
             entry.epoch = epoch;
             entry.coordinator_epoch = coordinator_epoch;
@@ -710,12 +715,14 @@ mod tests {
             let mut bytes = SNAPSHOT_VERSION.to_be_bytes().to_vec();
             bytes.extend_from_slice(&crc32c::crc32c(&inner).to_be_bytes());
             bytes.extend_from_slice(&inner);
-            let mut s = ProducerState::decode_snapshot(&bytes).unwrap();
-            for e in &entries {
-                let pid = i64::from_be_bytes(e[0..8].try_into().unwrap());
-                let mut h = header(pid, epoch, seq, 1_000, 3, false);
-                h.producer_id = pid.max(0);
-                let _ = append(&mut s, &h);
+            // entries whose offsets cannot be (a delta past the last offset) are refused
+            if let Ok(mut s) = ProducerState::decode_snapshot(&bytes) {
+                for e in &entries {
+                    let pid = i64::from_be_bytes(e[0..8].try_into().unwrap());
+                    let mut h = header(pid, epoch, seq, 1_000, 3, false);
+                    h.producer_id = pid.max(0);
+                    let _ = append(&mut s, &h);
+                }
             }
         }
     }

@@ -400,7 +400,8 @@ impl TransactionCoordinator {
         timeout_ms: i32,
         expected: Option<(i64, i16)>,
     ) -> Result<(i64, i16), ErrorCode> {
-        if transactional_id.is_empty() {
+        // (`__transaction_state` keys store the id as a Kafka string: at most i16::MAX bytes)
+        if transactional_id.is_empty() || transactional_id.len() > i16::MAX as usize {
             return Err(ErrorCode::InvalidRequest);
         }
         if timeout_ms <= 0 || timeout_ms > self.config.max_timeout_ms {
@@ -554,11 +555,13 @@ impl TransactionCoordinator {
             loop {
                 let c = Arc::clone(&me);
                 let todo = std::mem::take(&mut pending);
+                let retry = todo.clone();
+                // a writer task that failed wrote nothing known: all of its partitions again
                 pending = tokio::task::spawn_blocking(move || {
                     c.write_marker_batch(todo, pid, epoch, marker)
                 })
                 .await
-                .unwrap_or_default();
+                .unwrap_or(retry);
                 if pending.is_empty() || me.closed.load(Ordering::Acquire) {
                     break;
                 }
