@@ -172,6 +172,11 @@ async fn send(c: &mut RawClient, topic: &str, partition: i32, batch: bytes::Byte
 }
 
 /// ListOffsets latest for one partition with an isolation level (1: read_committed).
+/// [`send`], the error code only.
+async fn send_code(c: &mut RawClient, topic: &str, partition: i32, batch: bytes::Bytes) -> i16 {
+    send(c, topic, partition, batch).await.0
+}
+
 async fn latest(c: &mut RawClient, topic: &str, partition: i32, isolation: i8) -> i64 {
     let r = c
         .call(
@@ -490,14 +495,13 @@ async fn bad_input_gets_kafkas_error_codes() {
     assert_eq!(r.topics[0].partitions[0].error_code, INVALID_PRODUCER_EPOCH);
     // a transactional batch at another epoch than the transaction's is refused (KIP-890)
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(pid, epoch + 1, 0, &[b"zombie"], true)
         )
-        .await
-        .0,
+        .await,
         INVALID_PRODUCER_EPOCH
     );
     assert_eq!(end_txn(&mut c, &txn, pid, epoch, false).await, 0);
@@ -516,47 +520,43 @@ async fn bad_input_gets_kafkas_error_codes() {
         .unwrap();
     let ipid = r.producer_id.0;
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(ipid, 0, 0, &[b"1"], false)
         )
-        .await
-        .0,
+        .await,
         0
     );
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(ipid, 0, 5, &[b"gap"], false)
         )
-        .await
-        .0,
+        .await,
         OUT_OF_ORDER_SEQUENCE_NUMBER
     );
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(ipid, 1, 0, &[b"2"], false)
         )
-        .await
-        .0,
+        .await,
         0
     );
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(ipid, 0, 1, &[b"old"], false)
         )
-        .await
-        .0,
+        .await,
         INVALID_PRODUCER_EPOCH
     );
     // a retried batch gets its original offset and is not written again
@@ -579,27 +579,25 @@ async fn bad_input_gets_kafkas_error_codes() {
     // only the coordinators write to the internal topics
     for internal in ["__consumer_offsets", "__transaction_state"] {
         assert_eq!(
-            send(
+            send_code(
                 &mut c,
                 internal,
                 0,
                 producer_batch(ipid, 1, 1, &[b"x"], false)
             )
-            .await
-            .0,
+            .await,
             INVALID_TOPIC_EXCEPTION
         );
     }
     // a producer id without a sequence is malformed (Kafka's LogValidator)
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(ipid, 1, -1, &[b"no-seq"], false)
         )
-        .await
-        .0,
+        .await,
         INVALID_RECORD
     );
 }
@@ -617,14 +615,13 @@ async fn a_new_producer_fences_the_old_one_and_aborts_its_transaction() {
         [0]
     );
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(pid, old, 0, &[b"zombie"], true)
         )
-        .await
-        .0,
+        .await,
         0
     );
     assert_eq!(
@@ -648,14 +645,13 @@ async fn a_new_producer_fences_the_old_one_and_aborts_its_transaction() {
     );
     // the zombie is fenced everywhere
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(pid, old, 1, &[b"late"], true)
         )
-        .await
-        .0,
+        .await,
         INVALID_PRODUCER_EPOCH
     );
     assert_eq!(
@@ -696,14 +692,13 @@ async fn a_transaction_that_never_ends_is_aborted_at_its_timeout() {
         [0]
     );
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(pid, epoch, 0, &[b"never"], true)
         )
-        .await
-        .0,
+        .await,
         0
     );
     // other producers keep writing; the LSO waits for the hanging transaction
@@ -735,14 +730,13 @@ async fn transactions_survive_a_broker_restart() {
         [0]
     );
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(pid, epoch, 0, &[b"open"], true)
         )
-        .await
-        .0,
+        .await,
         0
     );
     drop(c);
@@ -761,14 +755,13 @@ async fn transactions_survive_a_broker_restart() {
     }
     assert_eq!(latest(&mut c, &topic, 0, 1).await, 0);
     assert_eq!(
-        send(
+        send_code(
             &mut c,
             &topic,
             0,
             producer_batch(pid, epoch, 1, &[b"more"], true)
         )
-        .await
-        .0,
+        .await,
         0
     );
     assert_eq!(end_txn(&mut c, &txn, pid, epoch, true).await, 0);

@@ -162,6 +162,29 @@ def read_all(topic, partitions, isolation, boot=None, timeout=TIMEOUT):
     return out
 
 
+def kafka_python_read_committed(topic, partitions, count):
+    """kafka-python's read_committed consumer from the beginning: values per partition, read
+    until `count` records came (or the timeout), then once more to see that nothing else
+    arrives; and the partitions' end offsets."""
+    c = KafkaConsumer(bootstrap_servers=BOOT, isolation_level="read_committed", enable_auto_commit=False,
+                      auto_offset_reset="earliest", fetch_max_wait_ms=100, request_timeout_ms=5000)
+    got = {q: [] for q in partitions}
+    try:
+        c.assign([KTopicPartition(topic, q) for q in partitions])
+        c.seek_to_beginning()
+        deadline = time.time() + TIMEOUT
+        while sum(map(len, got.values())) < count and time.time() < deadline:
+            for tp, msgs in c.poll(timeout_ms=200).items():
+                got[tp.partition].extend(m.value.decode() for m in msgs)
+        time.sleep(0.5)
+        for tp, msgs in c.poll(timeout_ms=200).items():
+            got[tp.partition].extend(m.value.decode() for m in msgs)
+        ends = c.end_offsets([KTopicPartition(topic, q) for q in partitions])
+    finally:
+        c.close(autocommit=False)
+    return got, {tp.partition: o for tp, o in ends.items()}
+
+
 def values(read):
     return {p: [v for _, _, v in recs] for p, recs in read.items()}
 
@@ -501,20 +524,7 @@ def test_confluent_interleaved_transactions():
     ru = values(read_all(topic, [0, 1], "read_uncommitted"))
     assert {q: len(v) for q, v in ru.items()} == {0: 21, 1: 21}
     # kafka-python's read_committed consumer filters the same way
-    c = KafkaConsumer(bootstrap_servers=BOOT, isolation_level="read_committed", enable_auto_commit=False,
-                      auto_offset_reset="earliest", fetch_max_wait_ms=100, request_timeout_ms=5000)
-    got = {0: [], 1: []}
-    try:
-        c.assign([KTopicPartition(topic, q) for q in (0, 1)])
-        c.seek_to_beginning()
-        deadline = time.time() + TIMEOUT
-        while sum(map(len, got.values())) < 22 and time.time() < deadline:
-            for tp, msgs in c.poll(timeout_ms=200).items():
-                got[tp.partition].extend(m.value.decode() for m in msgs)
-        for tp, msgs in c.poll(timeout_ms=500).items():
-            got[tp.partition].extend(m.value.decode() for m in msgs)
-    finally:
-        c.close(autocommit=False)
+    got, _ = kafka_python_read_committed(topic, (0, 1), 22)
     assert got == want
 
 
@@ -819,24 +829,9 @@ def test_kafka_python_transactions():
     ru = values(read_all(topic, [0, 1], "read_uncommitted"))
     assert ru == {q: [f"{t}-{i}" for t in ("c1", "a1", "c2") for i in range(10) if i % 2 == q] for q in (0, 1)}
 
-    c = KafkaConsumer(bootstrap_servers=BOOT, isolation_level="read_committed", enable_auto_commit=False,
-                      auto_offset_reset="earliest", fetch_max_wait_ms=100, request_timeout_ms=5000)
-    got = {0: [], 1: []}
-    try:
-        c.assign([KTopicPartition(topic, q) for q in (0, 1)])
-        c.seek_to_beginning()
-        deadline = time.time() + TIMEOUT
-        while sum(map(len, got.values())) < 20 and time.time() < deadline:
-            for tp, msgs in c.poll(timeout_ms=200).items():
-                got[tp.partition].extend(m.value.decode() for m in msgs)
-        time.sleep(0.5)  # nothing else arrives
-        for tp, msgs in c.poll(timeout_ms=200).items():
-            got[tp.partition].extend(m.value.decode() for m in msgs)
-        ends = c.end_offsets([KTopicPartition(topic, q) for q in (0, 1)])
-    finally:
-        c.close(autocommit=False)
+    got, ends = kafka_python_read_committed(topic, (0, 1), 20)
     assert got == want
-    assert {tp.partition: o for tp, o in ends.items()} == {0: 18, 1: 18}  # 15 records + 3 markers
+    assert ends == {0: 18, 1: 18}  # 15 records + 3 markers
 
 
 # ------------------------------------------------------------------------------------------------
