@@ -1052,17 +1052,12 @@ impl GroupCoordinator {
 
     /// The partitions of `group` with offsets committed in a transaction not yet ended
     /// (OffsetFetch with `require_stable` answers them `UNSTABLE_OFFSET_COMMIT`).
-    pub fn pending_txn_partitions(&self, group: &str) -> std::collections::HashSet<(String, i32)> {
+    pub fn pending_txn_partitions(&self, group: &str) -> std::collections::BTreeSet<(String, i32)> {
         let Ok(shard) = self.shard_for(group) else {
             return Default::default();
         };
         let st = shard.state.lock();
-        st.pending_txn
-            .values()
-            .flatten()
-            .filter(|p| p.group == group)
-            .map(|p| (p.topic.clone(), p.partition))
-            .collect()
+        st.pending_partitions(group)
     }
 
     /// OffsetFetch: the committed offsets of `group` for `topics` (all when `None`).

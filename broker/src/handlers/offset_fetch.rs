@@ -12,7 +12,7 @@ use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
 use crate::group::records::OffsetValue;
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 type Committed = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
 
@@ -29,11 +29,11 @@ fn fetch(
 /// With `require_stable` (v7+), partitions with offsets committed in a transaction not yet
 /// ended answer UNSTABLE_OFFSET_COMMIT, so that a consumer does not start from an offset its
 /// transactional producer may still abort.
-fn unstable(ctx: &RequestContext, group: &str, require_stable: bool) -> HashSet<(String, i32)> {
+fn unstable(ctx: &RequestContext, group: &str, require_stable: bool) -> BTreeSet<(String, i32)> {
     if require_stable {
         ctx.state.groups.pending_txn_partitions(group)
     } else {
-        HashSet::new()
+        BTreeSet::new()
     }
 }
 
@@ -48,7 +48,7 @@ fn position(v: &Option<OffsetValue>) -> (i64, i32, String) {
 /// The v8+ (per group) shape of committed offsets.
 fn group_topics(
     committed: Committed,
-    unstable: &HashSet<(String, i32)>,
+    unstable: &BTreeSet<(String, i32)>,
 ) -> Vec<OffsetFetchResponseTopics> {
     committed
         .into_iter()
