@@ -21,6 +21,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Show the client library's (librdkafka's) own log lines: connection attempts, retries
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -53,12 +56,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli::client::VERBOSE.store(cli.verbose, std::sync::atomic::Ordering::Relaxed);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        // Client subcommands report errors themselves; librdkafka's own log lines would repeat them.
-        let default = if matches!(cli.command, Command::Server(_)) {
+        // Client subcommands report errors themselves; librdkafka's own log lines (connection
+        // refused, retries) would repeat them, so they show only with --verbose.
+        let default = if matches!(cli.command, Command::Server(_)) || cli.verbose {
             "info"
         } else {
-            "warn,rdkafka::client=off"
+            "warn,librdkafka=off,rdkafka=off"
         };
         tracing_subscriber::EnvFilter::new(default)
     });
@@ -91,6 +96,8 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // the reader of our output went away (`| head`): a normal end
+        Err(e) if cli::output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -588,3 +588,93 @@ fn txn_list_describe_and_producers_describe() {
         &["missing", "does not exist"],
     );
 }
+
+/// Runs `tributary ARGS | head -n LINES` the way a shell does: our stdout is a pipe whose reader
+/// closes after `lines` lines. Returns the status and stderr of tributary.
+fn into_head(args: &[&str], lines: usize) -> (std::process::ExitStatus, String, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let read: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .take(lines)
+        .map(|l| l.unwrap())
+        .collect();
+    // the reader is gone: the next write hits a closed pipe
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        read,
+    )
+}
+
+#[test]
+fn a_closed_pipe_ends_client_commands_quietly_with_status_0() {
+    let s = server();
+    let b = s.bootstrap.as_str();
+    let lines: String = (0..5000).map(|i| format!("record-{i}\n")).collect();
+    ok(&run(&["produce", "piped", "-b", b], Some(&lines)));
+    for i in 0..50 {
+        ok(&run(&["topic", "create", &format!("t{i}"), "-b", b], None));
+    }
+    for args in [
+        // streaming until the reader goes, also with no end in sight
+        vec!["consume", "piped", "--from-beginning", "-b", b],
+        vec![
+            "consume",
+            "piped",
+            "--from-beginning",
+            "--format",
+            "json",
+            "--exit-at-end",
+            "-b",
+            b,
+        ],
+        vec!["topic", "list", "-b", b],
+    ] {
+        let (status, stderr, read) = into_head(&args, 2);
+        assert_eq!(read.len(), 2, "{args:?}");
+        assert!(status.success(), "{args:?} ended with {status}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn client_commands_show_librdkafka_log_lines_only_with_verbose() {
+    // nothing listens on this port: a producer retries for message.timeout.ms, and librdkafka
+    // logs every failed connection attempt
+    let b = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "produce",
+        "t",
+        "-b",
+        &b,
+        "-X",
+        "message.timeout.ms=2000",
+        "--timeout-ms",
+        "2000",
+    ];
+    let quiet = run(&args, Some("x\n"));
+    assert!(!quiet.status.success());
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(stderr.contains("cannot reach a broker"), "{stderr}");
+    assert!(
+        !stderr.contains("librdkafka"),
+        "no client library noise: {stderr}"
+    );
+    let verbose = run(&[&args[..], &["--verbose"]].concat(), Some("x\n"));
+    let stderr = String::from_utf8_lossy(&verbose.stderr);
+    assert!(
+        stderr.contains("librdkafka"),
+        "--verbose shows it: {stderr}"
+    );
+    assert!(stderr.contains("cannot reach a broker"), "{stderr}");
+}

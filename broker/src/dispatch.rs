@@ -179,6 +179,9 @@ routes! {
     DescribeProducers: DescribeProducersRequest => handlers::describe_producers::handle, 0, 0;
     DescribeTransactions: DescribeTransactionsRequest => handlers::describe_transactions::handle, 0, 0;
     ListTransactions: ListTransactionsRequest => handlers::list_transactions::handle, 0, 1;
+    DescribeAcls: DescribeAclsRequest => handlers::acls::describe, 1, 3;
+    CreateAcls: CreateAclsRequest => handlers::acls::create, 1, 3;
+    DeleteAcls: DeleteAclsRequest => handlers::acls::delete, 1, 3;
 }
 
 /// Encodes `[size][response header][body]` for a response at `version`.

@@ -74,6 +74,7 @@ pub enum ErrorCode {
     ConcurrentTransactions = 51,
     TransactionCoordinatorFenced = 52,
     TransactionalIdAuthorizationFailed = 53,
+    SecurityDisabled = 54,
     OperationNotAttempted = 55,
     UnknownProducerId = 59,
     TransactionalIdNotFound = 105,
@@ -152,6 +153,7 @@ impl ErrorCode {
             ErrorCode::ConcurrentTransactions => "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing.",
             ErrorCode::TransactionCoordinatorFenced => "Indicates that the transaction coordinator sending a WriteTxnMarker is no longer the current coordinator for a given producer.",
             ErrorCode::TransactionalIdAuthorizationFailed => "Transactional Id authorization failed.",
+            ErrorCode::SecurityDisabled => "Security features are disabled.",
             ErrorCode::OperationNotAttempted => "The broker did not attempt to execute this operation. This may happen for batched RPCs where some operations in the batch failed, causing the broker to respond without trying the rest.",
             ErrorCode::UnknownProducerId => "This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question.",
             ErrorCode::TransactionalIdNotFound => "The transactionalId could not be found.",
@@ -223,6 +225,18 @@ pub enum BrokerError {
     /// A producer's batch or marker refused by the partition's producer state.
     #[error("{0}")]
     Producer(#[from] crate::log::ProducerError),
+    /// Records of a batch broke the topic's record rules (a null key on a compacted topic, a
+    /// timestamp out of bounds): the whole batch is refused and the offending records are named
+    /// (KIP-467), as Kafka's `RecordValidationException` carries them.
+    #[error("{message}")]
+    RecordsRejected {
+        /// INVALID_TIMESTAMP when any record's timestamp is at fault, else INVALID_RECORD.
+        code: ErrorCode,
+        /// Kafka's summary message for the batch.
+        message: String,
+        /// Each offending record: its index in the batch and why.
+        records: Vec<RecordError>,
+    },
     /// A check the caller made under the partition lock refused the batch (the transaction
     /// check of a producer's first transactional batch, KIP-890).
     #[error("{message}")]
@@ -250,7 +264,7 @@ impl BrokerError {
             BrokerError::Storage { .. } | BrokerError::LogOffline(_) => {
                 ErrorCode::KafkaStorageError
             }
-            BrokerError::Refused { code, .. } => *code,
+            BrokerError::Refused { code, .. } | BrokerError::RecordsRejected { code, .. } => *code,
             BrokerError::Producer(e) => match e {
                 crate::log::ProducerError::InvalidEpoch(_) => ErrorCode::InvalidProducerEpoch,
                 crate::log::ProducerError::OutOfOrder(_) => ErrorCode::OutOfOrderSequenceNumber,
@@ -262,12 +276,55 @@ impl BrokerError {
         }
     }
 
+    /// The refusal of a batch whose `records` broke the topic's rules, with Kafka's messages:
+    /// a timestamp error anywhere makes it INVALID_TIMESTAMP, otherwise INVALID_RECORD listing
+    /// the first three record errors.
+    pub fn records_rejected(any_timestamp: bool, records: Vec<RecordError>) -> Self {
+        if any_timestamp {
+            return BrokerError::RecordsRejected {
+                code: ErrorCode::InvalidTimestamp,
+                message: "One or more records have been rejected due to invalid timestamp".into(),
+                records,
+            };
+        }
+        let first: Vec<String> = records.iter().take(3).map(|r| r.to_string()).collect();
+        BrokerError::RecordsRejected {
+            code: ErrorCode::InvalidRecord,
+            message: format!(
+                "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+                records.len(),
+                first.join(", ")
+            ),
+            records,
+        }
+    }
+
     /// Wraps an I/O error with the path it happened on.
     pub fn storage(path: impl AsRef<std::path::Path>, source: io::Error) -> Self {
         BrokerError::Storage {
             path: path.as_ref().display().to_string(),
             source,
         }
+    }
+}
+
+/// One record of a produced batch that broke a rule, as a Produce response names it (KIP-467).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// The record's index in its batch.
+    pub batch_index: i32,
+    /// Why it was refused.
+    pub message: String,
+}
+
+impl std::fmt::Display for RecordError {
+    /// Kafka's `RecordError.toString`, which its batch-level message embeds.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RecordError(batchIndex={}, message='{}')",
+            self.batch_index, self.message
+        )
     }
 }
 

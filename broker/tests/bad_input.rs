@@ -516,24 +516,79 @@ async fn record_rules_of_the_topic_are_enforced_before_anything_is_written() {
         r.acks = acks;
         r
     };
+    // the offending records named (KIP-467): (batch index, message), and the batch's message
+    let record_errors = |p: &produce_response::PartitionProduceResponse| -> Vec<(i32, String)> {
+        p.record_errors
+            .iter()
+            .map(|e| {
+                let m = e.batch_index_error_message.as_ref().map(|m| m.to_string());
+                (e.batch_index, m.unwrap_or_default())
+            })
+            .collect()
+    };
     for compression in [Compression::None, Compression::Gzip] {
-        let null_key =
-            record_batch_with(&[(Some(b"k"), b"v", now), (None, b"v", now)], compression);
+        let null_key = record_batch_with(
+            &[
+                (Some(b"k"), b"v", now),
+                (None, b"v", now),
+                (None, b"w", now),
+            ],
+            compression,
+        );
         let r = c.call(&send(null_key, 1), 9).await.unwrap().unwrap();
+        let p = &r.responses[0].partition_responses[0];
         assert_eq!(
-            r.responses[0].partition_responses[0].error_code,
+            p.error_code,
             ErrorCode::InvalidRecord.code(),
             "null key on a compacted topic"
+        );
+        let why = format!(
+            "Compacted topic cannot accept message without key in topic partition {topic}-0"
+        );
+        assert_eq!(record_errors(p), vec![(1, why.clone()), (2, why.clone())]);
+        assert_eq!(
+            p.error_message.as_ref().map(|m| m.to_string()),
+            Some(format!(
+                "One or more records have been rejected due to 2 record errors in total, and only showing the first three errors at most: [RecordError(batchIndex=1, message='{why}'), RecordError(batchIndex=2, message='{why}')]"
+            ))
         );
         let old = record_batch_with(
             &[(Some(b"k"), b"v", now), (Some(b"k"), b"v", now - 7_200_000)],
             compression,
         );
         let r = c.call(&send(old, 1), 9).await.unwrap().unwrap();
+        let p = &r.responses[0].partition_responses[0];
         assert_eq!(
-            r.responses[0].partition_responses[0].error_code,
+            p.error_code,
             ErrorCode::InvalidTimestamp.code(),
             "2 h old with before.max.ms=1h"
+        );
+        let errors = record_errors(p);
+        assert_eq!(errors.len(), 1, "only the old record: {errors:?}");
+        assert_eq!(errors[0].0, 1);
+        assert!(
+            errors[0].1.starts_with(&format!(
+                "Timestamp {} of message with offset 1 is out of range. The timestamp should be within [",
+                now - 7_200_000
+            )),
+            "{errors:?}"
+        );
+        assert_eq!(
+            p.error_message.as_ref().map(|m| m.to_string()).as_deref(),
+            Some("One or more records have been rejected due to invalid timestamp")
+        );
+        // Produce v7 has no record errors: the code alone
+        let r = c
+            .call(
+                &send(record_batch_with(&[(None, b"v", now)], compression), 1),
+                7,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            r.responses[0].partition_responses[0].error_code,
+            ErrorCode::InvalidRecord.code()
         );
     }
     let future = record_batch_with(&[(Some(b"k"), b"v", now + 7_200_000)], Compression::None);
@@ -555,5 +610,74 @@ async fn record_rules_of_the_topic_are_enforced_before_anything_is_written() {
         "acks=1 is not bound by min.insync.replicas"
     );
     assert_eq!(leo(&mut c, &topic).await, 1);
+    broker.stop().await;
+}
+
+/// Without an authorizer, the ACL APIs answer as a Kafka broker without one does:
+/// SECURITY_DISABLED with Kafka's messages, for every creation and every filter.
+#[tokio::test]
+async fn acl_apis_answer_security_disabled_as_kafka_without_an_authorizer() {
+    use kafka_protocol::messages::create_acls_request::AclCreation;
+    use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+    let broker = TestBroker::start().await;
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    for version in 1..=3 {
+        let r = c
+            .call(
+                &DescribeAclsRequest::default().with_resource_type_filter(1),
+                version,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.error_code, ErrorCode::SecurityDisabled.code());
+        assert_eq!(
+            r.error_message.as_deref(),
+            Some("No Authorizer is configured on the broker")
+        );
+        assert!(r.resources.is_empty());
+        let creation = AclCreation::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_static_str("t"))
+            .with_resource_pattern_type(3)
+            .with_principal(StrBytes::from_static_str("User:alice"))
+            .with_host(StrBytes::from_static_str("*"))
+            .with_operation(3)
+            .with_permission_type(3);
+        let r = c
+            .call(
+                &CreateAclsRequest::default().with_creations(vec![creation.clone(), creation]),
+                version,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.results.len(), 2);
+        for result in &r.results {
+            assert_eq!(result.error_code, ErrorCode::SecurityDisabled.code());
+            assert_eq!(
+                result.error_message.as_deref(),
+                Some("No Authorizer is configured.")
+            );
+        }
+        let r = c
+            .call(
+                &DeleteAclsRequest::default().with_filters(vec![DeleteAclsFilter::default()
+                    .with_resource_type_filter(1)
+                    .with_pattern_type_filter(1)
+                    .with_operation(1)
+                    .with_permission_type(1)]),
+                version,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.filter_results.len(), 1);
+        assert_eq!(
+            r.filter_results[0].error_code,
+            ErrorCode::SecurityDisabled.code()
+        );
+        assert!(r.filter_results[0].matching_acls.is_empty());
+    }
     broker.stop().await;
 }

@@ -504,6 +504,190 @@ async fn incremental_alter_configs_validates_persists_and_applies_dynamically() 
     broker.stop().await;
 }
 
+/// Broker configs follow Kafka's `DynamicBrokerConfig` rules: names Kafka lets change at runtime
+/// are stored and described even where Tributary does not act on them, names Kafka does not know
+/// are stored as Kafka stores them (sensitive, no value shown), and only what Kafka refuses is
+/// refused, with its messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_configs_are_accepted_and_refused_as_kafka_does() {
+    let mut broker = TestBroker::start().await;
+    let mut raw = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let mut alter = async |resource: &str, name: &str, value: &str| {
+        let r = raw
+            .call(&incremental(4, resource, &[(name, 0, Some(value))]), 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let msg = r.responses[0].error_message.as_ref().map(|m| m.to_string());
+        (r.responses[0].error_code, msg.unwrap_or_default())
+    };
+    for (name, value) in [
+        ("sasl.kerberos.min.time.before.relogin", "1000"),
+        ("num.io.threads", "4"),
+        ("log.cleaner.threads", "2"),
+        ("listener.name.plaintext.ssl.keystore.type", "PKCS12"),
+        ("leader.replication.throttled.rate", "100"),
+        ("some.plugin.setting", "x"),
+    ] {
+        assert_eq!(alter("1", name, value).await, (0, String::new()), "{name}");
+    }
+    for (resource, name, value, message) in [
+        ("1", "node.id", "3", "Cannot update these configs dynamically: [node.id]"),
+        (
+            "1",
+            "num.io.threads",
+            "0",
+            "Invalid value 0 for configuration num.io.threads: Value must be at least 1",
+        ),
+        (
+            "1",
+            "log.retention.ms",
+            "soon",
+            "Invalid value soon for configuration log.retention.ms: Not a number of type LONG",
+        ),
+        (
+            "1",
+            "ssl.keystore.type",
+            "PKCS12",
+            "These security configs can be dynamically updated only per-listener using the listener prefix: [ssl.keystore.type]",
+        ),
+        (
+            "",
+            "listeners",
+            "PLAINTEXT://:1",
+            "Cannot update these configs at default cluster level, broker id must be specified: [listeners]",
+        ),
+    ] {
+        assert_eq!(
+            alter(resource, name, value).await,
+            (INVALID_REQUEST, message.to_string()),
+            "{name}={value}"
+        );
+    }
+    // described as stored, also after a restart (the metadata log keeps them)
+    for round in 0..2 {
+        let r = admin(&broker)
+            .describe_configs([&ResourceSpecifier::Broker(1)], &AdminOptions::new())
+            .await
+            .unwrap();
+        let entries = r.into_iter().next().unwrap().unwrap().entries;
+        let find = |n: &str| {
+            entries
+                .iter()
+                .find(|e| e.name == n)
+                .unwrap_or_else(|| panic!("{n} described (round {round})"))
+        };
+        let io = find("num.io.threads");
+        assert_eq!(io.value.as_deref(), Some("4"));
+        assert!(!io.is_sensitive && !io.is_read_only);
+        assert_eq!(
+            find("sasl.kerberos.min.time.before.relogin")
+                .value
+                .as_deref(),
+            Some("1000")
+        );
+        let keystore = find("listener.name.plaintext.ssl.keystore.type");
+        assert_eq!(keystore.value.as_deref(), Some("PKCS12"));
+        let unknown = find("some.plugin.setting");
+        assert!(unknown.is_sensitive, "Kafka hides names it does not know");
+        assert_eq!(unknown.value, None);
+        if round == 0 {
+            drop(raw);
+            broker.restart().await;
+            raw = RawClient::connect(&broker.bootstrap()).await.unwrap();
+        }
+    }
+    // and deleted again
+    let r = raw
+        .call(
+            &incremental(
+                4,
+                "1",
+                &[
+                    ("some.plugin.setting", 1, None),
+                    ("num.io.threads", 1, None),
+                ],
+            ),
+            1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.responses[0].error_code, 0);
+    let b = describe(&broker, ResourceSpecifier::Broker(1)).await;
+    assert!(!b.contains_key("some.plugin.setting") && !b.contains_key("num.io.threads"));
+    broker.stop().await;
+}
+
+/// Topic configs Kafka 3.x accepted and 4.0 removed are accepted as Kafka 3.9 accepts them;
+/// `message.timestamp.difference.max.ms` still bounds timestamps as it did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deprecated_topic_configs_are_accepted_as_kafka_3_9_does() {
+    let broker = TestBroker::start().await;
+    let topic = unique_name("deprecated");
+    create(
+        &broker,
+        &topic,
+        1,
+        &[
+            ("message.format.version", "2.8-IV1"),
+            ("message.timestamp.difference.max.ms", "3600000"),
+            ("message.downconversion.enable", "false"),
+        ],
+    )
+    .await;
+    let c = describe(&broker, ResourceSpecifier::Topic(&topic)).await;
+    assert_eq!(
+        c["message.format.version"],
+        ("2.8-IV1".into(), "DynamicTopic".into())
+    );
+    assert_eq!(c["message.downconversion.enable"].0, "false");
+    let mut raw = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let old = record_batch_with(&[(Some(b"k"), b"v", now - 7_200_000)], Compression::None);
+    let r = raw
+        .call(&produce(&topic, 0, old), 9)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        32, // INVALID_TIMESTAMP
+        "2 h old with message.timestamp.difference.max.ms=1h"
+    );
+    let r = raw
+        .call(
+            &incremental(
+                2,
+                &topic,
+                &[("message.downconversion.enable", 0, Some("maybe"))],
+            ),
+            1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        r.responses[0].error_code, INVALID_CONFIG,
+        "still type-checked"
+    );
+    let r = raw
+        .call(
+            &incremental(2, &topic, &[("message.format.version", 1, None)]),
+            1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.responses[0].error_code, 0);
+    let c = describe(&broker, ResourceSpecifier::Topic(&topic)).await;
+    assert!(!c.contains_key("message.format.version"));
+    broker.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_compression_type_recompresses_batches_on_write() {
     let broker = TestBroker::start().await;

@@ -1,6 +1,7 @@
 //! `tributary bench`: produce, consume and end-to-end performance, in the spirit of Kafka's
 //! `kafka-producer-perf-test` and `kafka-consumer-perf-test`.
 
+use crate::cli::output::outln;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -180,7 +181,7 @@ fn new_histogram() -> anyhow::Result<Histogram<u64>> {
 
 fn report_latency(label: &str, h: &Histogram<u64>) {
     let ms = |us: u64| us as f64 / 1000.0;
-    println!(
+    outln!(
         "{label} latency ms: p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
         ms(h.value_at_quantile(0.5)),
         ms(h.value_at_quantile(0.99)),
@@ -330,7 +331,7 @@ fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let ctx = p.context();
     let acked = ctx.acked.load(Ordering::Relaxed);
-    println!(
+    outln!(
         "{acked} records sent, {:.0} records/sec ({:.2} MB/sec), {} failed",
         acked as f64 / elapsed,
         acked as f64 * b.producer.record_size as f64 / elapsed / 1e6,
@@ -340,7 +341,7 @@ fn produce_bench(b: ProduceBench) -> anyhow::Result<()> {
         report_latency("produce", &h);
     }
     if b.transactional_id.is_some() {
-        println!("{} transactions committed", commits.len());
+        outln!("{} transactions committed", commits.len());
         report_latency("commit", &commits);
     }
     Ok(())
@@ -417,7 +418,7 @@ fn consume_bench(b: ConsumeBench) -> anyhow::Result<()> {
         }
     }
     let elapsed = start.map_or(0.0, |s| s.elapsed().as_secs_f64()).max(1e-9);
-    println!(
+    outln!(
         "{n} records consumed, {:.0} records/sec ({:.2} MB/sec)",
         n as f64 / elapsed,
         bytes as f64 / elapsed / 1e6
@@ -489,7 +490,7 @@ fn e2e_bench(b: E2eBench) -> anyhow::Result<()> {
     let h = consumer_thread
         .join()
         .map_err(|_| anyhow::anyhow!("consumer thread panicked"))??;
-    println!("{total} records at {} records/sec", b.rate);
+    outln!("{total} records at {} records/sec", b.rate);
     report_latency("end-to-end", &h);
     if let Ok(ph) = p.context().histogram.lock() {
         report_latency("produce", &ph);

@@ -1,6 +1,7 @@
 //! `tributary broker config`: show a broker's configs, or change the ones Kafka lets change at
 //! runtime (the broker-wide defaults of topic configs such as `log.retention.ms`).
 
+use crate::cli::output::outln;
 use clap::{Args, Subcommand};
 use rdkafka::admin::ResourceSpecifier;
 
@@ -45,7 +46,7 @@ pub async fn run(cmd: BrokerCommand) -> anyhow::Result<()> {
                 } else {
                     format!("broker {}", a.broker)
                 };
-                println!("Updated the configs of {whose}.");
+                outln!("Updated the configs of {whose}.");
             }
             print(
                 &a.connect,

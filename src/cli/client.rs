@@ -9,6 +9,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::metadata::Metadata;
 use rdkafka::types::RDKafkaErrorCode;
 
+/// Set from `--verbose`: client subcommands then show librdkafka's own log lines.
+pub static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// `--bootstrap-server`, `--command-property`.
 #[derive(Args, Debug, Clone)]
 pub struct ConnectArgs {
@@ -33,7 +36,14 @@ impl ConnectArgs {
     pub fn client_config(&self) -> anyhow::Result<ClientConfig> {
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", &self.bootstrap_server);
-        cfg.set("log_level", "3");
+        // librdkafka's errors always reach the logger (shown with --verbose); its notices and
+        // informational lines too with --verbose
+        let level = if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+            "6"
+        } else {
+            "3"
+        };
+        cfg.set("log_level", level);
         for p in &self.properties {
             let (k, v) = p
                 .split_once('=')

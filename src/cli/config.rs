@@ -2,6 +2,7 @@
 //! `tributary broker config`, through IncrementalAlterConfigs (set and delete single keys,
 //! as `kafka-configs.sh --alter --add-config/--delete-config` does).
 
+use crate::cli::output::outln;
 use anyhow::{bail, Context};
 use clap::Args;
 use kafka_protocol::messages::incremental_alter_configs_request::{
@@ -121,7 +122,7 @@ pub async fn print(
             } else {
                 ""
             };
-            println!(
+            outln!(
                 "{}={}\t({source}{ro})",
                 entry.name,
                 entry.value.as_deref().unwrap_or("null")

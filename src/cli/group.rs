@@ -1,6 +1,7 @@
 //! `tributary group`: list, describe, delete consumer groups and reset their offsets, as
 //! Kafka's `kafka-consumer-groups.sh` does.
 
+use crate::cli::output::outln;
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Context};
@@ -155,7 +156,7 @@ async fn groups(connect: &ConnectArgs, group: Option<String>) -> anyhow::Result<
 async fn list(a: ListArgs) -> anyhow::Result<()> {
     let mut all = groups(&a.connect, None).await?;
     all.sort_by(|x, y| x.name.cmp(&y.name));
-    println!("{:<40} {:<20} {:<12} MEMBERS", "GROUP", "STATE", "TYPE");
+    outln!("{:<40} {:<20} {:<12} MEMBERS", "GROUP", "STATE", "TYPE");
     for g in all {
         if a.state
             .as_ref()
@@ -163,7 +164,7 @@ async fn list(a: ListArgs) -> anyhow::Result<()> {
         {
             continue;
         }
-        println!(
+        outln!(
             "{:<40} {:<20} {:<12} {}",
             g.name,
             g.state,
@@ -240,7 +241,7 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
         } else {
             format!("{}/{}", g.protocol_type, g.protocol)
         };
-        println!(
+        outln!(
             "Group: {name}\tState: {}\tProtocol: {}\tMembers: {}",
             g.state,
             if protocol.is_empty() { "-" } else { &protocol },
@@ -249,10 +250,12 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
         // who holds which partition
         let mut owner: BTreeMap<(String, i32), String> = BTreeMap::new();
         if !g.members.is_empty() {
-            println!();
-            println!(
+            outln!();
+            outln!(
                 "{:<50} {:<24} {:<18} ASSIGNMENT",
-                "MEMBER-ID", "CLIENT-ID", "HOST"
+                "MEMBER-ID",
+                "CLIENT-ID",
+                "HOST"
             );
         }
         for m in &g.members {
@@ -264,7 +267,7 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
                     format!("{t}:{}", ps.join(","))
                 })
                 .collect();
-            println!(
+            outln!(
                 "{:<50} {:<24} {:<18} {}",
                 m.id,
                 m.client_id,
@@ -285,10 +288,14 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
         let mut partitions: BTreeSet<(String, i32)> = offsets.keys().cloned().collect();
         partitions.extend(owner.keys().cloned());
         let marks = watermarks(&a.connect, partitions.iter().cloned().collect()).await?;
-        println!();
-        println!(
+        outln!();
+        outln!(
             "{:<30} {:>9} {:>15} {:>15} {:>10}  CONSUMER-ID",
-            "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG"
+            "TOPIC",
+            "PARTITION",
+            "CURRENT-OFFSET",
+            "LOG-END-OFFSET",
+            "LAG"
         );
         for tp in &partitions {
             let end = marks.get(tp).map(|w| w.1);
@@ -297,7 +304,7 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
                 (Some(c), Some(e)) => (e - c).max(0).to_string(),
                 _ => "-".into(),
             };
-            println!(
+            outln!(
                 "{:<30} {:>9} {:>15} {:>15} {:>10}  {}",
                 tp.0,
                 tp.1,
@@ -307,7 +314,7 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
                 owner.get(tp).map_or("-", String::as_str)
             );
         }
-        println!();
+        outln!();
     }
     Ok(())
 }
@@ -327,7 +334,7 @@ async fn delete(a: DeleteArgs) -> anyhow::Result<()> {
     let mut failed = 0;
     for r in results {
         match r {
-            Ok(g) => println!("Deleted group {g}."),
+            Ok(g) => outln!("Deleted group {g}."),
             Err((g, code)) => {
                 failed += 1;
                 let why = match code {
@@ -514,15 +521,18 @@ async fn reset(a: ResetArgs) -> anyhow::Result<()> {
         };
         plan.push((tp.clone(), new));
     }
-    println!(
+    outln!(
         "{:<30} {:<30} {:>9} {:>12}",
-        "GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"
+        "GROUP",
+        "TOPIC",
+        "PARTITION",
+        "NEW-OFFSET"
     );
     for ((t, p), o) in &plan {
-        println!("{:<30} {:<30} {:>9} {:>12}", a.group, t, p, o);
+        outln!("{:<30} {:<30} {:>9} {:>12}", a.group, t, p, o);
     }
     if !a.execute {
-        println!("(dry run: nothing changed; add --execute to commit these offsets)");
+        outln!("(dry run: nothing changed; add --execute to commit these offsets)");
         return Ok(());
     }
     let client = offsets_client(&a.connect, &a.group)?;
@@ -534,7 +544,7 @@ async fn reset(a: ResetArgs) -> anyhow::Result<()> {
     blocking(&bootstrap, move || client.commit(&tpl, CommitMode::Sync))
         .await
         .context("committing the new offsets (is a consumer of the group running?)")?;
-    println!("Committed {} offset(s).", plan.len());
+    outln!("Committed {} offset(s).", plan.len());
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `tributary bench rebalance` and `tributary bench commits`: consumer group benchmarks.
 
+use crate::cli::output::outln;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -161,7 +162,7 @@ pub fn rebalance(b: RebalanceBench) -> anyhow::Result<()> {
         members.push(Member::start(&b, &group, &topic)?);
     }
     let first = wait_settled(&members, partitions, Duration::from_secs(120))?;
-    println!(
+    outln!(
         "{} members ({:?}) settled on {partitions} partitions in {:.0} ms (includes group.initial.rebalance.delay.ms)",
         b.members,
         b.protocol,
@@ -174,7 +175,7 @@ pub fn rebalance(b: RebalanceBench) -> anyhow::Result<()> {
         members.push(Member::start(&b, &group, &topic)?);
         wait_settled(&members, partitions, Duration::from_secs(120))?;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
-        println!(
+        outln!(
             "round {round}: member {} joined; all {} consuming again after {ms:.0} ms",
             members.len(),
             members.len()
@@ -183,7 +184,7 @@ pub fn rebalance(b: RebalanceBench) -> anyhow::Result<()> {
     }
     times.sort_by(f64::total_cmp);
     if !times.is_empty() {
-        println!(
+        outln!(
             "rebalance on join, {} members: median {:.0} ms, max {:.0} ms",
             b.members + 1,
             times[times.len() / 2],
@@ -245,7 +246,7 @@ pub fn commits(b: CommitsBench) -> anyhow::Result<()> {
     for t in threads {
         let _ = t.join();
     }
-    println!(
+    outln!(
         "{} consumers, {} commit(s) in flight each, {} partition(s) per commit: {:.0} commits/sec ({} failed)",
         b.consumers,
         b.in_flight,

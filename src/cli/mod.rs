@@ -7,6 +7,7 @@ pub mod config;
 pub mod consume;
 pub mod group;
 pub mod group_bench;
+pub mod output;
 pub mod produce;
 pub mod server;
 pub mod topic;

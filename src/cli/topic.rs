@@ -1,6 +1,7 @@
 //! `tributary topic`: create, list, describe, delete and add partitions, through the Kafka
 //! admin API.
 
+use crate::cli::output::outln;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -167,7 +168,7 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
             }
             let results = client.create_topics([&topic], &options(&a.connect)).await;
             match check(results, &a.connect.bootstrap_server, "create topic") {
-                Ok(_) => println!("Created topic {}.", a.topic),
+                Ok(_) => outln!("Created topic {}.", a.topic),
                 Err(e) if a.if_not_exists && e.to_string().contains("already exists") => {}
                 Err(e) => return Err(e),
             }
@@ -183,7 +184,7 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
                 .collect();
             names.sort_unstable();
             for n in names {
-                println!("{n}");
+                outln!("{n}");
             }
         }
         TopicCommand::Describe(a) => describe(a).await?,
@@ -192,7 +193,7 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
             let names: Vec<&str> = a.topics.iter().map(String::as_str).collect();
             let results = client.delete_topics(&names, &options(&a.connect)).await;
             for name in check(results, &a.connect.bootstrap_server, "delete topic")? {
-                println!("Deleted topic {name}.");
+                outln!("Deleted topic {name}.");
             }
         }
         TopicCommand::AlterConfig(a) => {
@@ -200,7 +201,7 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
                 bail!("nothing to change: give --set KEY=VALUE and/or --delete KEY");
             }
             super::config::alter(&a.connect, super::config::TOPIC, &a.topic, &a.changes).await?;
-            println!("Updated the configs of topic {}.", a.topic);
+            outln!("Updated the configs of topic {}.", a.topic);
             super::config::print(&a.connect, ResourceSpecifier::Topic(&a.topic), true).await?;
         }
         TopicCommand::DeleteRecords(a) => delete_records(a).await?,
@@ -209,7 +210,7 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
             let np = NewPartitions::new(&a.topic, a.partitions);
             let results = client.create_partitions([&np], &options(&a.connect)).await;
             check(results, &a.connect.bootstrap_server, "add partitions to")?;
-            println!("Topic {} now has {} partitions.", a.topic, a.partitions);
+            outln!("Topic {} now has {} partitions.", a.topic, a.partitions);
         }
     }
     Ok(())
@@ -249,7 +250,7 @@ async fn delete_records(a: DeleteRecordsArgs) -> anyhow::Result<()> {
     let mut failed = false;
     for e in done.elements() {
         match e.error() {
-            Ok(()) => println!(
+            Ok(()) => outln!(
                 "Partition {}-{}: low watermark {}",
                 e.topic(),
                 e.partition(),
@@ -306,7 +307,7 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
     topics.sort_by_key(|t| t.name());
     for t in topics {
         let rf = t.partitions().first().map_or(0, |p| p.replicas().len());
-        println!(
+        outln!(
             "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}",
             t.name(),
             t.partitions().len(),
@@ -326,7 +327,7 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(",")
             };
-            println!(
+            outln!(
                 "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tLogStartOffset: {}\tLogEndOffset: {}",
                 t.name(),
                 p.id(),
@@ -348,7 +349,7 @@ async fn describe(a: DescribeArgs) -> anyhow::Result<()> {
                     anyhow::anyhow!("cannot describe configs of '{}': {e}", t.name())
                 })?;
                 for entry in r.entries {
-                    println!(
+                    outln!(
                         "\tConfig: {}={}\t({:?})",
                         entry.name,
                         entry.value.as_deref().unwrap_or("null"),

@@ -2,6 +2,7 @@
 //! them, as Kafka's `kafka-transactions.sh` shows them (`list`, `describe`,
 //! `describe-producers`).
 
+use crate::cli::output::outln;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use kafka_protocol::messages::describe_producers_request::TopicRequest;
@@ -138,12 +139,14 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
         }
     }
     rows.sort();
-    println!(
+    outln!(
         "{:<40} {:>12} {:<16}",
-        "TRANSACTIONAL ID", "PRODUCER ID", "STATE"
+        "TRANSACTIONAL ID",
+        "PRODUCER ID",
+        "STATE"
     );
     for (id, pid, state) in rows {
-        println!("{id:<40} {pid:>12} {state:<16}");
+        outln!("{id:<40} {pid:>12} {state:<16}");
     }
     Ok(())
 }
@@ -201,15 +204,15 @@ async fn describe(args: DescribeArgs) -> anyhow::Result<()> {
             } else {
                 t.transaction_start_time_ms.to_string()
             };
-            println!("transactional id:  {}", t.transactional_id.0);
-            println!("coordinator:       {}", found.node_id.0);
-            println!("state:             {}", t.transaction_state);
-            println!("producer id:       {}", t.producer_id.0);
-            println!("producer epoch:    {}", t.producer_epoch);
-            println!("timeout ms:        {}", t.transaction_timeout_ms);
-            println!("start time ms:     {start}");
-            println!("partitions:        {}", partitions.join(","));
-            println!();
+            outln!("transactional id:  {}", t.transactional_id.0);
+            outln!("coordinator:       {}", found.node_id.0);
+            outln!("state:             {}", t.transaction_state);
+            outln!("producer id:       {}", t.producer_id.0);
+            outln!("producer epoch:    {}", t.producer_epoch);
+            outln!("timeout ms:        {}", t.transaction_timeout_ms);
+            outln!("start time ms:     {start}");
+            outln!("partitions:        {}", partitions.join(","));
+            outln!();
         }
     }
     if !failed.is_empty() {
@@ -247,7 +250,7 @@ pub async fn run_producers(cmd: ProducersCommand) -> anyhow::Result<()> {
     if partitions.is_empty() {
         bail!("topic {} has no partition {:?}", args.topic, args.partition);
     }
-    println!(
+    outln!(
         "{:<10} {:>12} {:>6} {:>14} {:>14} {:>18} {:>22}",
         "PARTITION",
         "PRODUCER ID",
@@ -290,7 +293,7 @@ pub async fn run_producers(cmd: ProducersCommand) -> anyhow::Result<()> {
                     } else {
                         s.current_txn_start_offset.to_string()
                     };
-                    println!(
+                    outln!(
                         "{:<10} {:>12} {:>6} {:>14} {:>14} {:>18} {:>22}",
                         part.partition_index,
                         s.producer_id.0,

@@ -84,11 +84,16 @@ pub(crate) fn answer(
 ) -> AlterConfigsResourceResponse {
     let base = AlterConfigsResourceResponse::default()
         .with_resource_type(kind)
-        .with_resource_name(name);
+        .with_resource_name(name.clone());
     match result {
         Ok(()) => base,
         Err((code, message)) => {
-            tracing::debug!(%message, "config change refused");
+            let resource = match kind {
+                TOPIC => "topic",
+                BROKER => "broker",
+                _ => "resource",
+            };
+            tracing::info!(resource, name = %name.as_str(), error = ?code, reason = %message, "config change refused");
             base.with_error_code(code.code())
                 .with_error_message(Some(sb(message)))
         }

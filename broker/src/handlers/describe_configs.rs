@@ -7,7 +7,8 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::sb;
 use crate::config::{
-    is_dynamic_broker_config, ConfigSource, ResolvedConfig, BROKER_CONFIGS, TOPIC_CONFIGS,
+    is_dynamic_broker_config, kafka_broker_config, ConfigSource, ConfigType, Dynamic,
+    ResolvedConfig, BROKER_CONFIGS, DEPRECATED_TOPIC_CONFIGS, TOPIC_CONFIGS,
 };
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
@@ -45,6 +46,68 @@ fn entry(
         .with_synonyms(syns)
         .with_config_type(kind)
         .with_documentation(documentation.then(|| sb(doc)))
+}
+
+/// Broker configs set at runtime that Tributary does not act on (names Kafka lets change at
+/// runtime, and names Kafka does not know, which it stores too): described as stored, at the
+/// dynamic levels only. Secrets and unknown names are sensitive and shown without a value, as
+/// Kafka shows them.
+fn stored_only(
+    dynamic: &Dynamic<'_>,
+    per_broker: bool,
+    wanted: &dyn Fn(&str) -> bool,
+    synonyms: bool,
+    docs: bool,
+) -> Vec<DescribeConfigsResourceResult> {
+    let levels = [
+        (
+            dynamic.broker.filter(|_| per_broker),
+            ConfigSource::DynamicBrokerConfig,
+        ),
+        (dynamic.default, ConfigSource::DynamicDefaultBrokerConfig),
+    ];
+    let mut names: Vec<&String> = levels
+        .iter()
+        .filter_map(|(map, _)| *map)
+        .flat_map(|m| m.keys())
+        .filter(|n| !BROKER_CONFIGS.iter().any(|d| d.name == n.as_str()) && wanted(n))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let set: Vec<(String, String, ConfigSource)> = levels
+                .iter()
+                .filter_map(|(map, source)| {
+                    Some((name.clone(), (*map)?.get(name)?.clone(), *source))
+                })
+                .collect();
+            let kind = kafka_broker_config(name).map(|d| d.kind);
+            let sensitive = matches!(kind, None | Some(ConfigType::Password));
+            let (value, source) = set
+                .first()
+                .map(|(_, v, s)| (v.clone(), *s))
+                .unwrap_or((String::new(), ConfigSource::DefaultConfig));
+            let r = ResolvedConfig {
+                name: name.clone(),
+                value,
+                source,
+                synonyms: set,
+            };
+            let doc =
+                "Accepted and stored for compatibility with Kafka; Tributary does not act on it.";
+            let mut e = entry(r, kind.map_or(0, |k| k as i8), doc, synonyms, docs, false)
+                .with_is_sensitive(sensitive);
+            if sensitive {
+                e.value = None;
+                for s in &mut e.synonyms {
+                    s.value = None;
+                }
+            }
+            e
+        })
+        .collect()
 }
 
 /// Handles DescribeConfigs.
@@ -87,8 +150,33 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                                     false,
                                 )
                             })
-                            .collect();
-                        base.with_configs(configs)
+                            .collect::<Vec<_>>();
+                        // overrides of Kafka 3.x's deprecated topic configs, as 3.9 lists them
+                        let deprecated =
+                            DEPRECATED_TOPIC_CONFIGS
+                                .iter()
+                                .filter_map(|(n, kind, effect)| {
+                                    let value = topic.configs.get(*n).filter(|_| wanted(n))?;
+                                    let r = ResolvedConfig {
+                                        name: n.to_string(),
+                                        value: value.clone(),
+                                        source: ConfigSource::TopicConfig,
+                                        synonyms: vec![(
+                                            n.to_string(),
+                                            value.clone(),
+                                            ConfigSource::TopicConfig,
+                                        )],
+                                    };
+                                    Some(entry(
+                                        r,
+                                        *kind as i8,
+                                        &format!("Deprecated (removed in Kafka 4.0): {effect}."),
+                                        synonyms,
+                                        docs,
+                                        false,
+                                    ))
+                                });
+                        base.with_configs(configs.into_iter().chain(deprecated).collect())
                     }
                     None => base
                         .with_error_code(ErrorCode::UnknownTopicOrPartition.code())
@@ -134,8 +222,9 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                             }
                             Some(e)
                         })
-                        .collect();
-                    base.with_configs(configs)
+                        .collect::<Vec<_>>();
+                    let stored = stored_only(&dynamic, per_broker, &wanted, synonyms, docs);
+                    base.with_configs(configs.into_iter().chain(stored).collect())
                 }
                 BROKER => base
                     .with_error_code(ErrorCode::InvalidRequest.code())

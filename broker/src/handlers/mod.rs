@@ -1,5 +1,6 @@
 //! One module per Kafka API. Each exports `handle(ctx, request) -> response`.
 
+pub mod acls;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::{blocking_io, lookup_partition, sb};
@@ -25,6 +27,35 @@ fn partition_error(
         .with_error_code(code.code())
         .with_base_offset(-1)
         .with_error_message(message.map(sb))
+}
+
+/// Why a partition's batch was refused, as the Produce response tells it.
+struct Rejected {
+    code: ErrorCode,
+    message: String,
+    /// The offending records (KIP-467), when the batch broke a record-level rule.
+    records: Vec<BatchIndexAndErrorMessage>,
+}
+
+impl From<crate::error::BrokerError> for Rejected {
+    fn from(e: crate::error::BrokerError) -> Self {
+        let records = match &e {
+            crate::error::BrokerError::RecordsRejected { records, .. } => records
+                .iter()
+                .map(|r| {
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(r.batch_index)
+                        .with_batch_index_error_message(Some(sb(r.message.clone())))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Rejected {
+            code: e.code(),
+            message: e.to_string(),
+            records,
+        }
+    }
 }
 
 thread_local! {
@@ -148,7 +179,7 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
                         verify_transactional(&txns, &partition, h)
                     })
                 })
-                .map_err(|e| (e.code(), e.to_string()));
+                .map_err(Rejected::from);
                 (name, index, result, partition.offsets().log_start_offset)
             })
             .collect::<Vec<_>>()
@@ -163,9 +194,13 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
                         .with_base_offset(info.base_offset)
                         .with_log_append_time_ms(info.log_append_time)
                         .with_log_start_offset(log_start),
-                    Err((code, msg)) => {
-                        tracing::info!(topic = %name, partition = index, peer = %ctx.peer, error = %msg, "produce rejected");
-                        partition_error(index, code, Some(msg))
+                    Err(Rejected {
+                        code,
+                        message,
+                        records,
+                    }) => {
+                        tracing::info!(topic = %name, partition = index, peer = %ctx.peer, error = %message, "produce rejected");
+                        partition_error(index, code, Some(message)).with_record_errors(records)
                     }
                 };
                 answers.insert((name, index), resp);

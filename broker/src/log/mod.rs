@@ -99,7 +99,7 @@ impl Validated {
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::error::{BrokerError, Result};
+use crate::error::{BrokerError, RecordError, Result};
 use epoch::LeaderEpochCache;
 use segment::Segment;
 
@@ -546,7 +546,7 @@ impl Log {
             });
         }
         let Validated { header, summary } = validated;
-        self.check_records(&summary, now_ms)?;
+        self.check_records(batch, &header, &summary, now_ms)?;
         if header.producer_id >= 0 && origin == Origin::Coordinator {
             // (transactional offset commits carry no sequence, as in Kafka)
             self.producers.check_epoch(&header)?;
@@ -601,27 +601,61 @@ impl Log {
     }
 
     /// The record-level rules of the topic: keys on compacted topics, timestamp bounds on
-    /// CreateTime topics (`message.timestamp.before.max.ms` / `after.max.ms`).
-    fn check_records(&self, summary: &batch::RecordSummary, now_ms: i64) -> Result<()> {
+    /// CreateTime topics (`message.timestamp.before.max.ms` / `after.max.ms`). The summary tells
+    /// cheaply whether a rule is broken; only then are the records walked again to name each
+    /// offending one, as Kafka's `LogValidator` lists them (KIP-467), so that a client can tell
+    /// bad records from innocent ones in the same batch.
+    fn check_records(
+        &self,
+        batch: &[u8],
+        header: &BatchHeader,
+        summary: &batch::RecordSummary,
+        now_ms: i64,
+    ) -> Result<()> {
         let c = &self.config;
-        if c.compacted && summary.null_key {
-            return Err(BrokerError::Batch(BatchError::InvalidRecord(
-                "Compacted topic cannot accept message without key".into(),
-            )));
-        }
-        if c.log_append_time {
-            return Ok(());
-        }
+        let keyless = c.compacted && summary.null_key;
         let upper = now_ms.saturating_add(c.timestamp_after_max_ms);
         let lower = now_ms.saturating_sub(c.timestamp_before_max_ms);
-        for ts in [summary.min_timestamp, summary.max_timestamp] {
-            if ts < lower || ts > upper {
-                return Err(BrokerError::InvalidTimestamp(format!(
-                    "Timestamp {ts} of message is out of range. The timestamp should be within [{lower}, {upper}]"
-                )));
-            }
+        let timestamps_checked = !c.log_append_time;
+        let out_of_range = |ts: i64| ts < lower || ts > upper;
+        let bad_time = timestamps_checked
+            && (out_of_range(summary.min_timestamp) || out_of_range(summary.max_timestamp));
+        if !keyless && !bad_time {
+            return Ok(());
         }
-        Ok(())
+        let tp = self.topic_partition_name();
+        let mut records = Vec::new();
+        let mut any_timestamp = false;
+        batch::for_each_record(batch, header, |r| {
+            if c.compacted && r.null_key {
+                records.push(RecordError {
+                    batch_index: r.offset_delta,
+                    message: format!(
+                        "Compacted topic cannot accept message without key in topic partition {tp}"
+                    ),
+                });
+            } else if timestamps_checked && out_of_range(r.timestamp) {
+                any_timestamp = true;
+                records.push(RecordError {
+                    batch_index: r.offset_delta,
+                    message: format!(
+                        "Timestamp {} of message with offset {} is out of range. The timestamp should be within [{lower}, {upper}]",
+                        r.timestamp,
+                        header.base_offset.saturating_add(i64::from(r.offset_delta)),
+                    ),
+                });
+            }
+            true
+        })?;
+        Err(BrokerError::records_rejected(any_timestamp, records))
+    }
+
+    /// `topic-partition`, as Kafka names a partition in messages, from the log's directory name.
+    fn topic_partition_name(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
     fn append_checked(&mut self, bytes: &[u8], header: &BatchHeader, now_ms: i64) -> Result<()> {

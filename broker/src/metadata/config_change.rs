@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 use super::image::MetadataImage;
 use super::records::{ConfigResource, MetadataRecord};
 use crate::config::{
-    topic_config_def, validate_dynamic_broker_config, validate_topic_config, BrokerConfig,
-    ConfigType, BROKER_CONFIGS,
+    kafka_broker_config, topic_config_def, validate_dynamic_broker_config, validate_topic_config,
+    BrokerConfig, ConfigType, BROKER_CONFIGS, DEPRECATED_TOPIC_CONFIGS,
 };
 use crate::error::ErrorCode;
 
@@ -95,14 +95,23 @@ fn plan_checked(
         }
     }
     let topic = matches!(change.resource, ConfigResource::Topic(_));
+    let per_broker = matches!(change.resource, ConfigResource::Broker(Some(_)));
     let kind = |name: &str| -> Option<(ConfigType, &'static str)> {
         if topic {
-            topic_config_def(name).map(|d| (d.kind, d.default))
+            topic_config_def(name)
+                .map(|d| (d.kind, d.default))
+                .or_else(|| {
+                    DEPRECATED_TOPIC_CONFIGS
+                        .iter()
+                        .find(|d| d.0 == name)
+                        .map(|d| (d.1, ""))
+                })
         } else {
             BROKER_CONFIGS
                 .iter()
                 .find(|d| d.name == name)
                 .map(|d| (d.kind, d.default))
+                .or_else(|| kafka_broker_config(name).map(|d| (d.kind, "")))
         }
     };
     let mut next = if change.replace {
@@ -113,17 +122,19 @@ fn plan_checked(
     for (name, op) in &change.ops {
         let value = match op {
             ConfigOp::Delete => {
-                if kind(name).is_none() {
-                    return Err(invalid(unknown(topic, name)));
+                // Kafka stores broker config names it does not know, so it deletes them too
+                if topic && kind(name).is_none() {
+                    return Err(invalid(unknown(name)));
                 }
                 next.remove(name);
                 continue;
             }
             ConfigOp::Set(v) => v.clone(),
             ConfigOp::Append(items) | ConfigOp::Subtract(items) => {
-                let Some((k, default)) = kind(name) else {
-                    return Err(invalid(unknown(topic, name)));
-                };
+                let (k, default) = kind(name).unwrap_or((ConfigType::String, ""));
+                if topic && kind(name).is_none() {
+                    return Err(invalid(unknown(name)));
+                }
                 if k != ConfigType::List {
                     let verb = if matches!(op, ConfigOp::Append(_)) {
                         "append"
@@ -152,7 +163,7 @@ fn plan_checked(
         if topic {
             validate_topic_config(name, &value).map_err(invalid)?;
         } else {
-            validate_dynamic_broker_config(name, &value).map_err(invalid)?;
+            validate_dynamic_broker_config(name, &value, per_broker).map_err(invalid)?;
         }
         next.insert(name.clone(), value);
     }
@@ -187,12 +198,8 @@ fn plan_checked(
     Ok(records)
 }
 
-fn unknown(topic: bool, name: &str) -> String {
-    if topic {
-        format!("Unknown topic config name: {name}")
-    } else {
-        format!("Unknown broker config name: {name}")
-    }
+fn unknown(name: &str) -> String {
+    format!("Unknown topic config name: {name}")
 }
 
 fn split_list(s: &str) -> Vec<String> {

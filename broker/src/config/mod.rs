@@ -20,390 +20,33 @@ pub enum ConfigType {
     String = 2,
     /// 32-bit integer.
     Int = 3,
+    /// 16-bit integer.
+    Short = 4,
     /// 64-bit integer.
     Long = 5,
     /// Floating point.
     Double = 6,
     /// Comma-separated list.
     List = 7,
+    /// A Java class name.
+    Class = 8,
+    /// A secret, never described with its value.
+    Password = 9,
 }
 
-/// One topic-level config: its name, broker synonym, default and rules.
-#[derive(Debug)]
-pub struct TopicConfigDef {
-    /// Topic-level name.
-    pub name: &'static str,
-    /// Broker-level properties that set its default, highest precedence first.
-    pub synonyms: &'static [&'static str],
-    /// Kafka's default value.
-    pub default: &'static str,
-    /// Value type.
-    pub kind: ConfigType,
-    /// Allowed values for strings and list elements; empty means any.
-    pub allowed: &'static [&'static str],
-    /// Smallest allowed number, for numeric configs.
-    pub min: f64,
-    /// What it does.
-    pub doc: &'static str,
-}
+mod broker;
+mod kafka_names;
+mod topic;
 
-const LONG_MAX: &str = "9223372036854775807";
-
-macro_rules! topic_config {
-    ($name:expr, [$($syn:expr),*], $default:expr, $kind:ident, [$($allowed:expr),*], $min:expr, $doc:expr) => {
-        TopicConfigDef { name: $name, synonyms: &[$($syn),*], default: $default, kind: ConfigType::$kind, allowed: &[$($allowed),*], min: $min as f64, doc: $doc }
-    };
-}
-
-/// Every topic config Tributary knows, in Kafka's alphabetical order.
-pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    topic_config!(
-        "cleanup.policy",
-        ["log.cleanup.policy"],
-        "delete",
-        List,
-        ["compact", "delete"],
-        0,
-        "The retention policy to use on log segments: delete and/or compact."
-    ),
-    topic_config!(
-        "compression.type",
-        ["compression.type"],
-        "producer",
-        String,
-        ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"],
-        0,
-        "The final compression type for a topic; 'producer' keeps the codec the producer used."
-    ),
-    topic_config!(
-        "compression.gzip.level",
-        ["compression.gzip.level"],
-        "-1",
-        Int,
-        [],
-        -1,
-        "The compression level to use if compression.type is gzip (1-9, or -1 for the codec's default)."
-    ),
-    topic_config!(
-        "compression.lz4.level",
-        ["compression.lz4.level"],
-        "9",
-        Int,
-        [],
-        1,
-        "The compression level to use if compression.type is lz4 (1-17)."
-    ),
-    topic_config!(
-        "compression.zstd.level",
-        ["compression.zstd.level"],
-        "3",
-        Int,
-        [],
-        -131072,
-        "The compression level to use if compression.type is zstd (-131072 to 22)."
-    ),
-    topic_config!(
-        "delete.retention.ms",
-        ["log.cleaner.delete.retention.ms"],
-        "86400000",
-        Long,
-        [],
-        0,
-        "How long delete tombstones are retained on compacted topics."
-    ),
-    topic_config!(
-        "file.delete.delay.ms",
-        ["log.segment.delete.delay.ms"],
-        "60000",
-        Long,
-        [],
-        0,
-        "How long to wait before deleting a file from the filesystem."
-    ),
-    topic_config!(
-        "flush.messages",
-        ["log.flush.interval.messages"],
-        LONG_MAX,
-        Long,
-        [],
-        1,
-        "Force an fsync of the log after this many messages."
-    ),
-    topic_config!(
-        "flush.ms",
-        ["log.flush.interval.ms"],
-        LONG_MAX,
-        Long,
-        [],
-        0,
-        "Force an fsync of the log after this much time."
-    ),
-    topic_config!(
-        "index.interval.bytes",
-        ["log.index.interval.bytes"],
-        "4096",
-        Int,
-        [],
-        0,
-        "How frequently an entry is added to the offset index."
-    ),
-    topic_config!(
-        "max.compaction.lag.ms",
-        ["log.cleaner.max.compaction.lag.ms"],
-        LONG_MAX,
-        Long,
-        [],
-        1,
-        "The maximum time a message will remain ineligible for compaction."
-    ),
-    topic_config!(
-        "max.message.bytes",
-        ["message.max.bytes"],
-        "1048588",
-        Int,
-        [],
-        0,
-        "The largest record batch size allowed by Kafka (after compression)."
-    ),
-    topic_config!(
-        "message.timestamp.after.max.ms",
-        ["log.message.timestamp.after.max.ms"],
-        LONG_MAX,
-        Long,
-        [],
-        0,
-        "How far a record timestamp may be ahead of the broker's time."
-    ),
-    topic_config!(
-        "message.timestamp.before.max.ms",
-        ["log.message.timestamp.before.max.ms"],
-        LONG_MAX,
-        Long,
-        [],
-        0,
-        "How far a record timestamp may be behind the broker's time."
-    ),
-    topic_config!(
-        "message.timestamp.type",
-        ["log.message.timestamp.type"],
-        "CreateTime",
-        String,
-        ["CreateTime", "LogAppendTime"],
-        0,
-        "Whether the timestamp is the message create time or the log append time."
-    ),
-    topic_config!(
-        "min.cleanable.dirty.ratio",
-        ["log.cleaner.min.cleanable.ratio"],
-        "0.5",
-        Double,
-        [],
-        0,
-        "The minimum ratio of dirty log to total log for a log to be eligible for cleaning."
-    ),
-    topic_config!(
-        "min.compaction.lag.ms",
-        ["log.cleaner.min.compaction.lag.ms"],
-        "0",
-        Long,
-        [],
-        0,
-        "The minimum time a message will remain uncompacted in the log."
-    ),
-    topic_config!(
-        "min.insync.replicas",
-        ["min.insync.replicas"],
-        "1",
-        Int,
-        [],
-        1,
-        "The minimum number of replicas that must acknowledge a write for acks=all to succeed."
-    ),
-    topic_config!(
-        "preallocate",
-        ["log.preallocate"],
-        "false",
-        Boolean,
-        [],
-        0,
-        "Whether to preallocate the file on disk when creating a new log segment."
-    ),
-    topic_config!(
-        "retention.bytes",
-        ["log.retention.bytes"],
-        "-1",
-        Long,
-        [],
-        -1,
-        "The maximum size a partition can grow to before old segments are discarded."
-    ),
-    topic_config!(
-        "retention.ms",
-        [
-            "log.retention.ms",
-            "log.retention.minutes",
-            "log.retention.hours"
-        ],
-        "604800000",
-        Long,
-        [],
-        -1,
-        "The maximum time a log is retained before old segments are discarded."
-    ),
-    topic_config!(
-        "segment.bytes",
-        ["log.segment.bytes"],
-        "1073741824",
-        Int,
-        [],
-        14,
-        "The segment file size for the log."
-    ),
-    topic_config!(
-        "segment.index.bytes",
-        ["log.index.size.max.bytes"],
-        "10485760",
-        Int,
-        [],
-        4,
-        "The size of the index that maps offsets to file positions."
-    ),
-    topic_config!(
-        "segment.jitter.ms",
-        ["log.roll.jitter.ms", "log.roll.jitter.hours"],
-        "0",
-        Long,
-        [],
-        0,
-        "The maximum random jitter subtracted from the scheduled segment roll time."
-    ),
-    topic_config!(
-        "segment.ms",
-        ["log.roll.ms", "log.roll.hours"],
-        "604800000",
-        Long,
-        [],
-        1,
-        "The period of time after which the log rolls a new segment."
-    ),
-    topic_config!(
-        "unclean.leader.election.enable",
-        ["unclean.leader.election.enable"],
-        "false",
-        Boolean,
-        [],
-        0,
-        "Whether replicas not in the ISR may be elected leader as a last resort."
-    ),
-];
-
-/// Looks up a topic config definition by name.
-pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
-    TOPIC_CONFIGS.iter().find(|d| d.name == name)
-}
-
-/// Multiplier from a broker synonym's unit to the topic config's unit (milliseconds).
-fn synonym_scale(synonym: &str) -> i64 {
-    if synonym.ends_with(".hours") {
-        3_600_000
-    } else if synonym.ends_with(".minutes") {
-        60_000
-    } else {
-        1
-    }
-}
-
-/// Upper bounds (and the values allowed besides the range) of the numeric configs that have one.
-const RANGES: &[(&str, f64, &[i64])] = &[
-    ("compression.gzip.level", 9.0, &[-1]),
-    ("compression.lz4.level", 17.0, &[]),
-    ("compression.zstd.level", 22.0, &[]),
-    ("log.cleaner.io.buffer.load.factor", 0.9, &[]),
-    ("min.cleanable.dirty.ratio", 1.0, &[]),
-    ("log.cleaner.min.cleanable.ratio", 1.0, &[]),
-    ("log.cleaner.threads", 8.0, &[]),
-];
-
-fn check_value(
-    name: &str,
-    kind: ConfigType,
-    allowed: &[&str],
-    min: f64,
-    value: &str,
-) -> Result<(), String> {
-    let bad = |why: String| {
-        Err(format!(
-            "Invalid value {value} for configuration {name}: {why}"
-        ))
-    };
-    if let Some((_, max, also)) = RANGES.iter().find(|(n, _, _)| *n == name) {
-        if let Ok(n) = value.trim().parse::<f64>() {
-            let special = also.iter().any(|a| *a as f64 == n);
-            if !special && (n < min || n > *max) {
-                let extra: String = also.iter().map(|a| format!(" or {a}")).collect();
-                return bad(format!("Value must be in [{min}, {max}]{extra}"));
-            }
-            if special {
-                return Ok(());
-            }
-        }
-    }
-    match kind {
-        ConfigType::Boolean => {
-            if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
-                return bad("Expected value to be either true or false".into());
-            }
-        }
-        ConfigType::Int | ConfigType::Long => {
-            let parsed = if kind == ConfigType::Int {
-                value
-                    .trim()
-                    .parse::<i32>()
-                    .map(i64::from)
-                    .map_err(|_| "Not a number of type INT")
-            } else {
-                value
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| "Not a number of type LONG")
-            };
-            match parsed {
-                Ok(n) if (n as f64) < min => return bad(format!("Value must be at least {min}")),
-                Ok(_) => {}
-                Err(e) => return bad(e.into()),
-            }
-        }
-        ConfigType::Double => match value.trim().parse::<f64>() {
-            Ok(n) if n < min || !n.is_finite() => {
-                return bad(format!("Value must be at least {min}"))
-            }
-            Ok(_) => {}
-            Err(_) => return bad("Not a number of type DOUBLE".into()),
-        },
-        ConfigType::String => {
-            if !allowed.is_empty() && !allowed.contains(&value) {
-                return bad(format!("String must be one of: {}", allowed.join(", ")));
-            }
-        }
-        ConfigType::List => {
-            for item in value.split(',').map(str::trim) {
-                if !allowed.is_empty() && !allowed.contains(&item) {
-                    return bad(format!(
-                        "List elements must be one of: {}",
-                        allowed.join(", ")
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Validates a topic config override: a known name and a value of the right kind.
-pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
-    let def = topic_config_def(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
-    check_value(name, def.kind, def.allowed, def.min, value)
-}
+pub use broker::{
+    is_dynamic_broker_config, kafka_broker_config, validate_dynamic_broker_config, BrokerConfigDef,
+    KafkaBrokerConfig, Update, BROKER_CONFIGS,
+};
+use topic::{check_value, synonym_scale};
+pub use topic::{
+    topic_config_def, validate_topic_config, TopicConfigDef, DEPRECATED_TOPIC_CONFIGS,
+    TOPIC_CONFIGS,
+};
 
 /// Where a config value came from, with `DescribeConfigs`' numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,27 +81,6 @@ impl Dynamic<'_> {
     };
 }
 
-/// Whether a broker config may be changed at runtime: the broker-level defaults of topic
-/// configs, which apply to every log without a restart (as Kafka's cluster-wide dynamic
-/// configs do).
-pub fn is_dynamic_broker_config(name: &str) -> bool {
-    TOPIC_CONFIGS.iter().any(|d| d.synonyms.contains(&name))
-}
-
-/// Validates a broker config set at runtime: a known, dynamic key and a value of its kind.
-pub fn validate_dynamic_broker_config(name: &str, value: &str) -> Result<(), String> {
-    let def = BROKER_CONFIGS
-        .iter()
-        .find(|d| d.name == name)
-        .ok_or_else(|| format!("Unknown broker config name: {name}"))?;
-    if !is_dynamic_broker_config(name) {
-        return Err(format!(
-            "Cannot update these configs dynamically: Set({name})"
-        ));
-    }
-    check_value(name, def.kind, def.allowed, def.min, value)
-}
-
 /// One resolved config value with its provenance.
 #[derive(Debug, Clone)]
 pub struct ResolvedConfig {
@@ -471,111 +93,6 @@ pub struct ResolvedConfig {
     /// Every level that sets it, highest precedence first: `(name, value, source)`.
     pub synonyms: Vec<(String, String, ConfigSource)>,
 }
-
-/// A broker setting known to Tributary.
-#[derive(Debug)]
-pub struct BrokerConfigDef {
-    /// Property name.
-    pub name: &'static str,
-    /// Default value ("" for none).
-    pub default: &'static str,
-    /// Value type.
-    pub kind: ConfigType,
-    /// Allowed values for strings.
-    pub allowed: &'static [&'static str],
-    /// Smallest allowed number.
-    pub min: f64,
-    /// What it does.
-    pub doc: &'static str,
-}
-
-macro_rules! broker_config {
-    ($name:expr, $default:expr, $kind:ident, [$($allowed:expr),*], $min:expr, $doc:expr) => {
-        BrokerConfigDef { name: $name, default: $default, kind: ConfigType::$kind, allowed: &[$($allowed),*], min: $min as f64, doc: $doc }
-    };
-}
-
-/// Broker properties Tributary understands (topic-config synonyms included).
-pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
-    broker_config!("node.id", "1", Int, [], 0, "The node id of this broker."),
-    broker_config!("process.roles", "broker,controller", List, ["broker", "controller"], 0, "The roles of this node; the single-node default is combined mode."),
-    broker_config!("listeners", "PLAINTEXT://127.0.0.1:9092", List, [], 0, "The address the Kafka listener binds to."),
-    broker_config!("advertised.listeners", "", List, [], 0, "The address given to clients in metadata; defaults to listeners."),
-    broker_config!("log.dirs", "./tributary-data", String, [], 0, "The directory in which the log data and metadata are kept."),
-    broker_config!("num.partitions", "1", Int, [], 1, "The default number of partitions per topic."),
-    broker_config!("default.replication.factor", "1", Int, [], 1, "The default replication factor for automatically created topics."),
-    broker_config!("auto.create.topics.enable", "true", Boolean, [], 0, "Enable auto creation of topics on the server."),
-    broker_config!("socket.request.max.bytes", "104857600", Int, [], 1, "The maximum number of bytes in a socket request."),
-    broker_config!("connections.max.idle.ms", "600000", Long, [], 1, "Idle connections timeout: connections idle longer than this are closed."),
-    broker_config!("queued.max.requests", "500", Int, [], 1, "The number of requests being processed at once before the network threads stop reading."),
-    broker_config!("queued.max.request.bytes", "-1", Long, [], -1, "The bytes of requests being processed at once; -1 means 512 MiB in Tributary."),
-    broker_config!("max.connections", "2147483647", Int, [], 0, "The maximum number of connections allowed at any time."),
-    broker_config!("fetch.max.bytes", "57671680", Int, [], 1024, "The maximum number of bytes returned for a fetch request."),
-    broker_config!("message.max.bytes", "1048588", Int, [], 0, "The largest record batch size allowed."),
-    broker_config!("log.segment.bytes", "1073741824", Int, [], 14, "The maximum size of a single log file."),
-    broker_config!("log.roll.ms", "", Long, [], 1, "The maximum time before a new log segment is rolled out (in milliseconds)."),
-    broker_config!("log.roll.hours", "168", Int, [], 1, "The maximum time before a new log segment is rolled out (in hours)."),
-    broker_config!("log.roll.jitter.ms", "", Long, [], 0, "The maximum jitter subtracted from logRollTimeMillis (in milliseconds)."),
-    broker_config!("log.roll.jitter.hours", "0", Int, [], 0, "The maximum jitter subtracted from logRollTimeMillis (in hours)."),
-    broker_config!("log.index.size.max.bytes", "10485760", Int, [], 4, "The maximum size in bytes of the offset index."),
-    broker_config!("log.index.interval.bytes", "4096", Int, [], 0, "The interval with which an entry is added to the offset index."),
-    broker_config!("log.flush.interval.messages", LONG_MAX, Long, [], 1, "The number of messages accumulated on a log partition before messages are flushed to disk."),
-    broker_config!("log.flush.interval.ms", "", Long, [], 0, "The maximum time a message stays in memory before it is flushed to disk."),
-    broker_config!("log.flush.scheduler.interval.ms", "1000", Long, [], 1, "How often the flusher checks whether any log needs to be flushed."),
-    broker_config!("log.message.timestamp.type", "CreateTime", String, ["CreateTime", "LogAppendTime"], 0, "Whether the timestamp is the message create time or the log append time."),
-    broker_config!("log.message.timestamp.before.max.ms", LONG_MAX, Long, [], 0, "How far a record timestamp may be behind the broker's time."),
-    broker_config!("log.message.timestamp.after.max.ms", LONG_MAX, Long, [], 0, "How far a record timestamp may be ahead of the broker's time."),
-    broker_config!("log.retention.ms", "", Long, [], -1, "The number of milliseconds to keep a log file before deleting it."),
-    broker_config!("log.retention.minutes", "", Int, [], -1, "The number of minutes to keep a log file before deleting it."),
-    broker_config!("log.retention.hours", "168", Int, [], -1, "The number of hours to keep a log file before deleting it."),
-    broker_config!("log.retention.bytes", "-1", Long, [], -1, "The maximum size of the log before deleting it."),
-    broker_config!("log.retention.check.interval.ms", "300000", Long, [], 1, "The frequency in milliseconds that the log cleaner checks whether any log is eligible for deletion."),
-    broker_config!("log.cleaner.enable", "true", Boolean, [], 0, "Enable the log cleaner process to run on the server (needed for compacted topics, including the internal offsets topic)."),
-    broker_config!("log.cleaner.threads", "1", Int, [], 1, "The number of background threads to use for log cleaning."),
-    broker_config!("log.cleaner.dedupe.buffer.size", "134217728", Long, [], 1048576, "The total memory used for log deduplication across all cleaner threads."),
-    broker_config!("log.cleaner.io.buffer.load.factor", "0.9", Double, [], 0.1, "Log cleaner dedupe buffer load factor: the share of the buffer that may fill up."),
-    broker_config!("log.cleaner.io.max.bytes.per.second", "1.7976931348623157E308", Double, [], 1, "The log cleaner will be throttled so that the sum of its read and write i/o will be less than this value on average."),
-    broker_config!("log.cleaner.backoff.ms", "15000", Long, [], 0, "The amount of time to sleep when there are no logs to clean."),
-    broker_config!("compression.gzip.level", "-1", Int, [], -1, "The compression level to use if compression.type is gzip."),
-    broker_config!("compression.lz4.level", "9", Int, [], 1, "The compression level to use if compression.type is lz4."),
-    broker_config!("compression.zstd.level", "3", Int, [], -131072, "The compression level to use if compression.type is zstd."),
-    broker_config!("log.cleanup.policy", "delete", List, ["compact", "delete"], 0, "The default cleanup policy for segments beyond the retention window."),
-    broker_config!("log.cleaner.delete.retention.ms", "86400000", Long, [], 0, "How long delete tombstones are retained."),
-    broker_config!("log.cleaner.min.cleanable.ratio", "0.5", Double, [], 0, "The minimum ratio of dirty log to total log for a log to be eligible for cleaning."),
-    broker_config!("log.cleaner.min.compaction.lag.ms", "0", Long, [], 0, "The minimum time a message will remain uncompacted in the log."),
-    broker_config!("log.cleaner.max.compaction.lag.ms", LONG_MAX, Long, [], 1, "The maximum time a message will remain ineligible for compaction."),
-    broker_config!("log.segment.delete.delay.ms", "60000", Long, [], 0, "The amount of time to wait before deleting a file from the filesystem."),
-    broker_config!("log.preallocate", "false", Boolean, [], 0, "Whether to preallocate the file when creating a new segment."),
-    broker_config!("compression.type", "producer", String, ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], 0, "The final compression type for a given topic."),
-    broker_config!("min.insync.replicas", "1", Int, [], 1, "The minimum number of replicas that must acknowledge a write with acks=all."),
-    broker_config!("unclean.leader.election.enable", "false", Boolean, [], 0, "Whether replicas not in the ISR may be elected leader as a last resort."),
-    broker_config!("offsets.topic.num.partitions", "50", Int, [], 1, "The number of partitions for the offset commit topic (should not change after deployment)."),
-    broker_config!("offsets.topic.replication.factor", "3", Int, [], 1, "The replication factor for the offsets topic; capped at the number of live brokers when it is created."),
-    broker_config!("offsets.topic.segment.bytes", "104857600", Int, [], 1, "The offsets topic segment bytes should be kept relatively small to facilitate faster log compaction and cache loads."),
-    broker_config!("offsets.retention.minutes", "10080", Int, [], 1, "For subscribed consumers, committed offset of a specific partition will be expired and discarded when the group has been empty this long; for standalone consumers, this long after the last commit."),
-    broker_config!("offsets.retention.check.interval.ms", "600000", Long, [], 1, "Frequency at which to check for stale offsets."),
-    broker_config!("offset.metadata.max.bytes", "4096", Int, [], 0, "The maximum size for a metadata entry associated with an offset commit."),
-    broker_config!("group.min.session.timeout.ms", "6000", Int, [], 0, "The minimum allowed session timeout for registered consumers."),
-    broker_config!("group.max.session.timeout.ms", "1800000", Int, [], 0, "The maximum allowed session timeout for registered consumers."),
-    broker_config!("group.initial.rebalance.delay.ms", "3000", Int, [], 0, "The amount of time the group coordinator will wait for more consumers to join a new group before performing the first rebalance."),
-    broker_config!("group.max.size", "2147483647", Int, [], 1, "The maximum number of consumers that a single consumer group can accommodate."),
-    broker_config!("group.consumer.session.timeout.ms", "45000", Int, [], 1, "The timeout to detect client failures when using the consumer group protocol."),
-    broker_config!("group.consumer.min.session.timeout.ms", "45000", Int, [], 1, "The minimum allowed session timeout for registered consumers (consumer group protocol)."),
-    broker_config!("group.consumer.max.session.timeout.ms", "60000", Int, [], 1, "The maximum allowed session timeout for registered consumers (consumer group protocol)."),
-    broker_config!("group.consumer.heartbeat.interval.ms", "5000", Int, [], 1, "The heartbeat interval given to the members of a consumer group."),
-    broker_config!("group.consumer.max.size", "2147483647", Int, [], 1, "The maximum number of consumers that a single consumer group (consumer protocol) can accommodate."),
-    broker_config!("group.consumer.assignors", "uniform,range", List, ["uniform", "range"], 0, "The server-side assignors, by name; the first is the default."),
-    broker_config!("producer.id.expiration.ms", "86400000", Int, [], 1, "The time in ms that a topic partition leader will wait before expiring producer IDs."),
-    broker_config!("producer.id.expiration.check.interval.ms", "600000", Int, [], 1, "The interval at which to remove producer IDs that have expired due to producer.id.expiration.ms passing."),
-    broker_config!("transactional.id.expiration.ms", "604800000", Int, [], 1, "The time in ms that the transaction coordinator will wait without receiving any transaction status updates for the current transaction before expiring its transactional id."),
-    broker_config!("transaction.max.timeout.ms", "900000", Int, [], 1, "The maximum allowed timeout for transactions."),
-    broker_config!("transaction.state.log.num.partitions", "50", Int, [], 1, "The number of partitions for the transaction topic (should not change after deployment)."),
-    broker_config!("transaction.state.log.replication.factor", "3", Int, [], 1, "The replication factor for the transaction topic; capped at the number of live brokers when it is created."),
-    broker_config!("transaction.state.log.segment.bytes", "104857600", Int, [], 1, "The transaction topic segment bytes should be kept relatively small in order to facilitate faster log compaction and cache loads."),
-    broker_config!("transaction.state.log.min.isr", "2", Int, [], 1, "The minimum number of replicas that must acknowledge a write to transaction topic in order to be considered successful."),
-    broker_config!("transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000", Int, [], 1, "The interval at which to rollback transactions that have timed out."),
-    broker_config!("transaction.remove.expired.transaction.cleanup.interval.ms", "3600000", Int, [], 1, "The interval at which to remove transactions that have expired due to transactional.id.expiration.ms passing."),
-];
 
 /// A config problem found at start: names the key and says what is allowed.
 #[derive(Debug, thiserror::Error)]
@@ -1089,6 +606,19 @@ impl BrokerConfig {
                 .parse::<i64>()
                 .map_err(|_| format!("Invalid value for configuration {name}: not a number"))
         };
+        // Kafka 3.x's deprecated message.timestamp.difference.max.ms (a topic override) bounds
+        // both sides while the KIP-937 bound of that side is left at its default
+        let difference = overrides
+            .get("message.timestamp.difference.max.ms")
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let timestamp_bound = |name: &str| -> Result<i64, String> {
+            let bound = long(name)?;
+            Ok(match difference {
+                Some(d) if bound == i64::MAX => d,
+                _ => bound,
+            }
+            .max(0))
+        };
         let policy = value("cleanup.policy");
         let compacted = policy.split(',').any(|p| p.trim() == "compact");
         let max_compaction_lag_ms = long("max.compaction.lag.ms")?.max(1);
@@ -1122,8 +652,8 @@ impl BrokerConfig {
             flush_ms: long("flush.ms")?.max(0),
             max_message_bytes: long("max.message.bytes")?.max(0) as usize,
             log_append_time: value("message.timestamp.type") == "LogAppendTime",
-            timestamp_before_max_ms: long("message.timestamp.before.max.ms")?.max(0),
-            timestamp_after_max_ms: long("message.timestamp.after.max.ms")?.max(0),
+            timestamp_before_max_ms: timestamp_bound("message.timestamp.before.max.ms")?,
+            timestamp_after_max_ms: timestamp_bound("message.timestamp.after.max.ms")?,
             compacted,
             min_insync_replicas: long("min.insync.replicas")?.clamp(1, i64::from(i32::MAX)) as i32,
             delete: policy.split(',').any(|p| p.trim() == "delete"),
