@@ -8,7 +8,7 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use super::sb;
 use crate::config::{
     is_dynamic_broker_config, kafka_broker_config, ConfigSource, ConfigType, Dynamic,
-    ResolvedConfig, BROKER_CONFIGS, DEPRECATED_TOPIC_CONFIGS, TOPIC_CONFIGS,
+    ResolvedConfig, Update, BROKER_CONFIGS, DEPRECATED_TOPIC_CONFIGS, TOPIC_CONFIGS,
 };
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
@@ -214,7 +214,11 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                                 source,
                                 synonyms: list,
                             };
-                            let read_only = !is_dynamic_broker_config(d.name);
+                            // as Kafka reports it: whether Kafka lets it change at runtime
+                            // (Tributary may store a change without acting on it)
+                            let read_only = !is_dynamic_broker_config(d.name)
+                                && kafka_broker_config(d.name)
+                                    .is_none_or(|k| k.update == Update::ReadOnly);
                             let mut e = entry(r, d.kind as i8, d.doc, synonyms, docs, read_only);
                             if value.is_none() {
                                 // set nowhere and no default: Kafka lists it with a null value
