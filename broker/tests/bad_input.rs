@@ -78,6 +78,19 @@ async fn api_versions_advertises_exactly_the_route_table() {
             .map(|r| (r.key as i16, r.min, r.max))
             .collect();
         assert_eq!(got, want);
+        // feature flags (v3+): the KIP-848 consumer group protocol, finalized at level 1
+        let features: Vec<(String, i16, i16)> = resp
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.to_string(), f.min_version_level, f.max_version_level))
+            .collect();
+        if version >= 3 {
+            assert_eq!(features, vec![("group.version".to_string(), 1, 1)]);
+            assert_eq!(resp.supported_features.len(), 1);
+            assert!(resp.finalized_features_epoch >= 0);
+        } else {
+            assert!(features.is_empty());
+        }
     }
     let produce = ROUTES.iter().find(|r| r.key == ApiKey::Produce).unwrap();
     assert_eq!(
