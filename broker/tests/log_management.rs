@@ -619,6 +619,90 @@ async fn broker_configs_are_accepted_and_refused_as_kafka_does() {
     broker.stop().await;
 }
 
+/// Every topic config name Kafka 4.4 has is accepted; the ones for features Tributary does not
+/// have (tiered storage, replication throttles, share-group dead letter queues) are stored and
+/// described, and refused only where Kafka refuses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kafka_topic_config_name_is_accepted() {
+    let broker = TestBroker::start().await;
+    let topic = unique_name("kafka-names");
+    create(
+        &broker,
+        &topic,
+        1,
+        &[
+            ("leader.replication.throttled.replicas", "*"),
+            ("follower.replication.throttled.replicas", "0:1,1:1"),
+            ("local.retention.ms", "-2"),
+            ("remote.copy.lag.ms", "1000"),
+            ("max.decompressed.message.bytes", "1048576"),
+            ("errors.deadletterqueue.group.enable", "true"),
+        ],
+    )
+    .await;
+    let c = describe(&broker, ResourceSpecifier::Topic(&topic)).await;
+    assert_eq!(
+        c["follower.replication.throttled.replicas"],
+        ("0:1,1:1".into(), "DynamicTopic".into())
+    );
+    assert_eq!(
+        c["remote.storage.enable"],
+        ("false".into(), "Default".into())
+    );
+    assert_eq!(
+        c["message.timestamp.after.max.ms"],
+        ("3600000".into(), "Default".into()),
+        "Kafka 4's default"
+    );
+    let mut raw = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    for (name, value, words) in [
+        (
+            "leader.replication.throttled.replicas",
+            "leader",
+            "[partitionId]:[brokerId]",
+        ),
+        (
+            "remote.storage.enable",
+            "true",
+            "Tiered Storage functionality is disabled in the broker",
+        ),
+        (
+            "max.decompressed.message.bytes",
+            "0",
+            "max.decompressed.message.bytes",
+        ),
+    ] {
+        let r = raw
+            .call(&incremental(2, &topic, &[(name, 0, Some(value))]), 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let msg = r.responses[0]
+            .error_message
+            .as_ref()
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        assert_eq!(r.responses[0].error_code, INVALID_CONFIG, "{name}={value}");
+        assert!(msg.contains(words), "{msg}");
+    }
+    // a record two hours ahead of the broker's clock: Kafka 4 refuses it by default
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let ahead = record_batch_with(&[(Some(b"k"), b"v", now + 7_200_000)], Compression::None);
+    let r = raw
+        .call(&produce(&topic, 0, ahead), 9)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code, 32,
+        "INVALID_TIMESTAMP"
+    );
+    broker.stop().await;
+}
+
 /// Topic configs Kafka 3.x accepted and 4.0 removed are accepted as Kafka 3.9 accepts them;
 /// `message.timestamp.difference.max.ms` still bounds timestamps as it did.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -175,7 +175,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker_config!("log.flush.scheduler.interval.ms", "1000", Long, [], 1, "How often the flusher checks whether any log needs to be flushed."),
     broker_config!("log.message.timestamp.type", "CreateTime", String, ["CreateTime", "LogAppendTime"], 0, "Whether the timestamp is the message create time or the log append time."),
     broker_config!("log.message.timestamp.before.max.ms", LONG_MAX, Long, [], 0, "How far a record timestamp may be behind the broker's time."),
-    broker_config!("log.message.timestamp.after.max.ms", LONG_MAX, Long, [], 0, "How far a record timestamp may be ahead of the broker's time."),
+    broker_config!("log.message.timestamp.after.max.ms", "3600000", Long, [], 0, "How far a record timestamp may be ahead of the broker's time."),
     broker_config!("log.retention.ms", "", Long, [], -1, "The number of milliseconds to keep a log file before deleting it."),
     broker_config!("log.retention.minutes", "", Int, [], -1, "The number of minutes to keep a log file before deleting it."),
     broker_config!("log.retention.hours", "168", Int, [], -1, "The number of hours to keep a log file before deleting it."),

@@ -607,14 +607,14 @@ impl BrokerConfig {
                 .map_err(|_| format!("Invalid value for configuration {name}: not a number"))
         };
         // Kafka 3.x's deprecated message.timestamp.difference.max.ms (a topic override) bounds
-        // both sides while the KIP-937 bound of that side is left at its default
+        // both sides where the topic does not set the KIP-937 bound of that side
         let difference = overrides
             .get("message.timestamp.difference.max.ms")
             .and_then(|v| v.trim().parse::<i64>().ok());
         let timestamp_bound = |name: &str| -> Result<i64, String> {
             let bound = long(name)?;
             Ok(match difference {
-                Some(d) if bound == i64::MAX => d,
+                Some(d) if !overrides.contains_key(name) => d,
                 _ => bound,
             }
             .max(0))

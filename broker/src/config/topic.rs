@@ -86,6 +86,15 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "How long delete tombstones are retained on compacted topics."
     ),
     topic_config!(
+        "errors.deadletterqueue.group.enable",
+        [],
+        "false",
+        Boolean,
+        [],
+        0,
+        "Whether share groups may write undeliverable records of this topic to a dead letter queue (accepted and reported; Tributary has no share groups)."
+    ),
+    topic_config!(
         "file.delete.delay.ms",
         ["log.segment.delete.delay.ms"],
         "60000",
@@ -113,6 +122,15 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "Force an fsync of the log after this much time."
     ),
     topic_config!(
+        "follower.replication.throttled.replicas",
+        [],
+        "",
+        List,
+        [],
+        0,
+        "Replicas whose follower-side replication is throttled, as partitionId:brokerId pairs or * (accepted and reported; the single-node broker does not replicate)."
+    ),
+    topic_config!(
         "index.interval.bytes",
         ["log.index.interval.bytes"],
         "4096",
@@ -122,6 +140,33 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "How frequently an entry is added to the offset index."
     ),
     topic_config!(
+        "leader.replication.throttled.replicas",
+        [],
+        "",
+        List,
+        [],
+        0,
+        "Replicas whose leader-side replication is throttled, as partitionId:brokerId pairs or * (accepted and reported; the single-node broker does not replicate)."
+    ),
+    topic_config!(
+        "local.retention.bytes",
+        ["log.local.retention.bytes"],
+        "-2",
+        Long,
+        [],
+        -2,
+        "Bytes of a tiered topic kept on local disk; -2 means retention.bytes (accepted and reported; Tributary has no tiered storage)."
+    ),
+    topic_config!(
+        "local.retention.ms",
+        ["log.local.retention.ms"],
+        "-2",
+        Long,
+        [],
+        -2,
+        "Time a tiered topic keeps segments on local disk; -2 means retention.ms (accepted and reported; Tributary has no tiered storage)."
+    ),
+    topic_config!(
         "max.compaction.lag.ms",
         ["log.cleaner.max.compaction.lag.ms"],
         LONG_MAX,
@@ -129,6 +174,15 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         [],
         1,
         "The maximum time a message will remain ineligible for compaction."
+    ),
+    topic_config!(
+        "max.decompressed.message.bytes",
+        ["max.decompressed.message.bytes"],
+        "2147483639",
+        Int,
+        [],
+        1,
+        "The largest size a compressed record batch may decompress to (accepted and reported; Tributary bounds decompression by its own limit)."
     ),
     topic_config!(
         "max.message.bytes",
@@ -142,7 +196,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     topic_config!(
         "message.timestamp.after.max.ms",
         ["log.message.timestamp.after.max.ms"],
-        LONG_MAX,
+        "3600000",
         Long,
         [],
         0,
@@ -201,6 +255,51 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         [],
         0,
         "Whether to preallocate the file on disk when creating a new log segment."
+    ),
+    topic_config!(
+        "remote.copy.lag.bytes",
+        ["log.remote.copy.lag.bytes"],
+        "-1",
+        Long,
+        [],
+        -1,
+        "Bytes a tiered topic may hold before copying to remote storage (accepted and reported; Tributary has no tiered storage)."
+    ),
+    topic_config!(
+        "remote.copy.lag.ms",
+        ["log.remote.copy.lag.ms"],
+        "0",
+        Long,
+        [],
+        -1,
+        "Time a tiered topic may wait before copying to remote storage (accepted and reported; Tributary has no tiered storage)."
+    ),
+    topic_config!(
+        "remote.log.copy.disable",
+        [],
+        "false",
+        Boolean,
+        [],
+        0,
+        "Stops copying segments of a tiered topic to remote storage (accepted and reported; Tributary has no tiered storage)."
+    ),
+    topic_config!(
+        "remote.log.delete.on.disable",
+        [],
+        "false",
+        Boolean,
+        [],
+        0,
+        "Deletes remote segments when tiered storage is turned off for the topic (accepted and reported; Tributary has no tiered storage)."
+    ),
+    topic_config!(
+        "remote.storage.enable",
+        [],
+        "false",
+        Boolean,
+        [],
+        0,
+        "Tiered storage for the topic; true is refused, as by a Kafka broker with remote.log.storage.system.enable=false."
     ),
     topic_config!(
         "retention.bytes",
@@ -292,6 +391,7 @@ const RANGES: &[(&str, f64, &[i64])] = &[
     ("compression.gzip.level", 9.0, &[-1]),
     ("compression.lz4.level", 17.0, &[]),
     ("compression.zstd.level", 22.0, &[]),
+    ("max.decompressed.message.bytes", 2147483639.0, &[]),
     ("log.cleaner.io.buffer.load.factor", 0.9, &[]),
     ("min.cleanable.dirty.ratio", 1.0, &[]),
     ("log.cleaner.min.cleanable.ratio", 1.0, &[]),
@@ -398,7 +498,7 @@ pub const DEPRECATED_TOPIC_CONFIGS: &[(&str, ConfigType, &str)] = &[
     (
         "message.timestamp.difference.max.ms",
         ConfigType::Long,
-        "applied as message.timestamp.before.max.ms and message.timestamp.after.max.ms where those are left at their defaults (KIP-937)",
+        "applied as message.timestamp.before.max.ms and message.timestamp.after.max.ms where the topic does not set those (KIP-937)",
     ),
 ];
 
@@ -415,5 +515,25 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
         return Ok(());
     }
     let def = topic_config_def(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
-    check_value(name, def.kind, def.allowed, def.min, value)
+    check_value(name, def.kind, def.allowed, def.min, value)?;
+    match name {
+        "leader.replication.throttled.replicas" | "follower.replication.throttled.replicas" => {
+            // Kafka's ThrottledReplicaListValidator: * or partitionId:brokerId pairs
+            let pair = |item: &str| {
+                item.split_once(':')
+                    .is_some_and(|(p, b)| p.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+            };
+            let all = value.trim();
+            if !(all.is_empty() || all == "*" || all.split(',').map(str::trim).all(pair)) {
+                return Err(format!(
+                    "Invalid value {value} for configuration {name}: {name} must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],..."
+                ));
+            }
+        }
+        "remote.storage.enable" if value.trim().eq_ignore_ascii_case("true") => {
+            return Err("Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.".into());
+        }
+        _ => {}
+    }
+    Ok(())
 }

@@ -9,13 +9,10 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::sb;
+use super::{sb, GROUP_AUTHORIZED_OPERATIONS};
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
 use crate::group::assignor;
-
-/// ACL operations allowed on a group with no authorizer (READ, DELETE, DESCRIBE).
-const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 fn assignment(a: &assignor::Assignment, name_of: &dyn Fn(&Uuid) -> Option<String>) -> Assignment {
     Assignment::default().with_topic_partitions(
@@ -86,13 +83,16 @@ pub async fn handle(
                 });
             match described {
                 Ok(Some(d)) => d,
+                // no operations for a group that does not exist, as Kafka answers
                 Ok(None) => base
+                    .with_authorized_operations(i32::MIN)
                     .with_error_code(ErrorCode::GroupIdNotFound.code())
                     .with_error_message(Some(sb(format!(
                         "Group {} not found or not a consumer group.",
                         id.0
                     )))),
                 Err(code) => base
+                    .with_authorized_operations(i32::MIN)
                     .with_error_code(code.code())
                     .with_error_message(Some(sb(code.message()))),
             }

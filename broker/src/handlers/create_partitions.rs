@@ -6,6 +6,7 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use super::sb;
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
+use crate::metadata::MAX_PARTITIONS_PER_REQUEST;
 
 /// Handles CreatePartitions.
 pub async fn handle(ctx: RequestContext, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
@@ -14,10 +15,28 @@ pub async fn handle(ctx: RequestContext, req: CreatePartitionsRequest) -> Create
     for t in &req.topics {
         *counts.entry(t.name.0.to_string()).or_insert(0) += 1;
     }
+    // Kafka refuses the whole request when the existing topics named would grow by more than
+    // MAX_PARTITIONS_PER_REQUEST partitions in all
+    let image = ctx.state.image();
+    let adding: i64 = req
+        .topics
+        .iter()
+        .filter_map(|t| {
+            let current = image.topics.get(t.name.0.as_str())?.partitions.len() as i64;
+            Some((i64::from(t.count) - current).max(0))
+        })
+        .sum();
+    let too_many = adding > MAX_PARTITIONS_PER_REQUEST;
+    drop(image);
     for t in req.topics {
         let name = t.name.0.to_string();
         // Kafka refuses every occurrence of a topic named twice.
-        let outcome = if counts[&name] > 1 {
+        let outcome = if too_many {
+            Err((
+                ErrorCode::PolicyViolation,
+                "Excessively large number of additional partitions per request.".to_string(),
+            ))
+        } else if counts[&name] > 1 {
             Err((
                 ErrorCode::InvalidRequest,
                 format!("Duplicate topic {name} in request"),

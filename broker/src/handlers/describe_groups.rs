@@ -3,12 +3,9 @@
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
-use super::sb;
+use super::{sb, GROUP_AUTHORIZED_OPERATIONS};
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
-
-/// ACL operations allowed on a group with no authorizer (READ, DELETE, DESCRIBE).
-const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 /// Handles DescribeGroups.
 pub async fn handle(ctx: RequestContext, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
@@ -27,8 +24,12 @@ pub async fn handle(ctx: RequestContext, req: DescribeGroupsRequest) -> Describe
             }
             let result = ctx.state.groups.describe(id.0.as_str());
             match result {
-                Err(code) => d.with_error_code(code.code()),
+                // operations only for a group described without an error, as Kafka answers
+                Err(code) => d
+                    .with_error_code(code.code())
+                    .with_authorized_operations(i32::MIN),
                 Ok(None) if version >= 6 => d
+                    .with_authorized_operations(i32::MIN)
                     .with_error_code(ErrorCode::GroupIdNotFound.code())
                     .with_error_message(Some(sb(format!("Group {} not found.", id.0))))
                     .with_group_state(sb("Dead")),

@@ -57,6 +57,11 @@ pub(crate) const CLUSTER_AUTHORIZED_OPERATIONS: i32 =
 pub(crate) const TOPIC_AUTHORIZED_OPERATIONS: i32 =
     (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 
+/// ACL operations allowed on a group with no authorizer (READ, DELETE, DESCRIBE,
+/// DESCRIBE_CONFIGS, ALTER_CONFIGS), reported only for groups that exist, as Kafka reports them.
+pub(crate) const GROUP_AUTHORIZED_OPERATIONS: i32 =
+    (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
+
 /// A `StrBytes` from any string.
 pub(crate) fn sb(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())

@@ -188,7 +188,7 @@ impl Default for LogConfig {
             max_message_bytes: 1_048_588,
             log_append_time: false,
             timestamp_before_max_ms: i64::MAX,
-            timestamp_after_max_ms: i64::MAX,
+            timestamp_after_max_ms: 3_600_000,
             compacted: false,
             min_insync_replicas: 1,
             delete: true,

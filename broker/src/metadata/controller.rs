@@ -25,6 +25,11 @@ use crate::error::ErrorCode;
 /// in the same place.
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
 
+/// Most partitions one CreateTopics request may create, or one CreatePartitions request add, in
+/// all: Kafka's controller refuses more with POLICY_VIOLATION ("Excessively large number of
+/// partitions per request.").
+pub const MAX_PARTITIONS_PER_REQUEST: i64 = 10_000;
+
 /// Largest number of partitions the cluster may hold in all, for the same reason.
 pub const MAX_PARTITIONS_TOTAL: usize = 100_000;
 
@@ -201,6 +206,21 @@ impl Controller {
             .run(move |image, config| {
                 let mut records = Vec::new();
                 let mut answers = Vec::new();
+                let requested: i64 = specs
+                    .iter()
+                    .map(|s| match (s.assignments.len(), s.partitions) {
+                        (0, -1) => i64::from(config.num_partitions),
+                        (0, n) => i64::from(n.max(0)),
+                        (n, _) => n as i64,
+                    })
+                    .sum();
+                if requested > MAX_PARTITIONS_PER_REQUEST {
+                    let refused = (
+                        ErrorCode::PolicyViolation,
+                        "Excessively large number of partitions per request.".to_string(),
+                    );
+                    return (records, vec![Err(refused); specs.len()]);
+                }
                 let mut staged = image.clone();
                 for spec in specs {
                     match plan_topic(&staged, config, &spec) {
@@ -485,7 +505,13 @@ fn plan_topic(
         } else {
             spec.replication_factor
         };
-        if !(1..=MAX_PARTITIONS_PER_TOPIC).contains(&partitions) {
+        if partitions < 1 {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                "Number of partitions was set to an invalid non-positive value.".into(),
+            ));
+        }
+        if partitions > MAX_PARTITIONS_PER_TOPIC {
             return Err((ErrorCode::InvalidPartitions, format!("Number of partitions must be between 1 and {MAX_PARTITIONS_PER_TOPIC}, got {partitions}.")));
         }
         if rf < 1 {

@@ -16,7 +16,7 @@ mod records;
 mod store;
 
 pub use config_change::{ConfigAlteration, ConfigOp};
-pub use controller::{Controller, TopicSpec};
+pub use controller::{Controller, TopicSpec, MAX_PARTITIONS_PER_REQUEST};
 pub use image::{MetadataImage, PartitionImage, TopicImage};
 pub use records::{ConfigResource, MetadataRecord};
 pub use store::{FileMetadataLog, MetadataLog};
@@ -26,17 +26,18 @@ pub fn is_internal_topic(name: &str) -> bool {
     name == "__consumer_offsets" || name == "__transaction_state"
 }
 
-/// Kafka's topic name rules: 1-249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+/// Kafka's topic name rules: 1-249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`; the
+/// messages are those of Kafka's controller.
 pub fn validate_topic_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
-        return Err("Topic name is illegal, it can't be empty".into());
+        return Err("Topic name is invalid: the empty string is not allowed".into());
     }
     if name == "." || name == ".." {
-        return Err("Topic name cannot be \".\" or \"..\"".into());
+        return Err(format!("Topic name is invalid: '{name}' is not allowed"));
     }
     if name.len() > 249 {
         return Err(format!(
-            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
+            "Topic name is invalid: the length of '{name}' is longer than the max allowed length 249"
         ));
     }
     if !name
@@ -44,7 +45,7 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     {
         return Err(format!(
-            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+            "Topic name is invalid: '{name}' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
         ));
     }
     Ok(())
