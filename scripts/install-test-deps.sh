@@ -3,7 +3,12 @@
 #   - Debian's kcat (links librdkafka 2.0.2: an older client that must keep working)
 #   - a Python venv with kafka-python, confluent-kafka and pytest (tests/compat/requirements.txt)
 #   - kafkajs through npm (tests/compat/kafkajs/package.json)
-# Locations: $TRIBUTARY_CACHE (default ~/.cache/tributary)/venv and /node.
+#   - Go (Debian's, if none is on PATH; a newer toolchain that go.mod asks for comes from the Go
+#     module proxy) and the Go suite's modules (franz-go, sarama) in Go's own caches
+#   - Java 17 and Maven (Debian's, if missing) and Apache Kafka's 4.x jars from Maven Central
+#     (scripts/kafka-jars.sh) for the Java client, Kafka tools and Streams/Connect suites
+# Locations: $TRIBUTARY_CACHE (default ~/.cache/tributary)/venv, /node, /m2 and /kafka; Go's
+# module and build caches (~/go/pkg/mod, ~/.cache/go-build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
@@ -20,6 +25,10 @@ missing=()
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"
   apt_install "${missing[@]}"
@@ -46,4 +55,6 @@ if [ ! -f "$nstamp" ] || [ "$(sha256sum "$PKG" | cut -d' ' -f1)" != "$(cat "$nst
   (cd "$NODE" && npm install --no-audit --no-fund --silent >/dev/null)
   sha256sum "$PKG" | cut -d' ' -f1 > "$nstamp"
 fi
+GOTOOLCHAIN=auto bash tests/compat/go/run.sh --prepare
+
 echo "test dependencies ready in $CACHE"

@@ -106,16 +106,27 @@ echo "broker pid $SERVER_PID listening on $BOOT (data $DATA)"
 export COMPAT_BOOTSTRAP=$BOOT COMPAT_NODE TRIBUTARY_BIN=$BIN PYTHON=$PY
 
 # --- kcat -------------------------------------------------------------------------------------
+# A suite that prints "ok - NAME" / "ok - NAME # SKIP why" / "not ok - NAME" lines: counted here;
+# a suite that ends with a non-zero status without a "not ok" line counts as one failure.
+tap_suite() {
+    local name=$1 limit=$2
+    shift 2
+    local out="$WORK/$name.out" rc=0
+    timeout "$limit" "$@" 2>&1 | tee "$out" || rc=$?
+    local ok bad skip
+    ok=$(grep -c '^ok - ' "$out" || true)
+    skip=$(grep -c '^ok - .*# SKIP' "$out" || true)
+    bad=$(grep -c '^not ok - ' "$out" || true)
+    passed=$((passed + ok - skip))
+    skipped=$((skipped + skip))
+    failed=$((failed + bad))
+    [ "$bad" -eq 0 ] || failures+=($(sed -n 's/^not ok - \([^ ]*\).*/\1/p' "$out"))
+    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then note_fail "$name (exit $rc)"; fi
+}
+
 echo "=== kcat ==="
 if command -v kcat >/dev/null; then
-    rc=0
-    timeout 180 bash "$HERE/kcat.sh" "$PORT" 2>&1 | tee "$WORK/kcat.out" || rc=$?
-    ok=$(grep -c '^ok - ' "$WORK/kcat.out" || true)
-    bad=$(grep -c '^not ok - ' "$WORK/kcat.out" || true)
-    passed=$((passed + ok))
-    failed=$((failed + bad))
-    [ "$bad" -eq 0 ] || failures+=($(sed -n 's/^not ok - //p' "$WORK/kcat.out"))
-    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then note_fail "kcat.sh (exit $rc)"; fi
+    tap_suite kcat 180 bash "$HERE/kcat.sh" "$PORT"
 else
     echo "kcat not on PATH (apt-get install kcat)"
     note_fail "kcat-missing"
@@ -173,6 +184,15 @@ if [ -f "$COMPAT_NODE/node_modules/kafkajs/package.json" ]; then
 else
     echo "kafkajs not installed under $COMPAT_NODE (see tests/compat/README.md)"
     note_fail "kafkajs-missing"
+fi
+
+# --- Go: franz-go (kgo, kadm) and IBM/sarama ---------------------------------------------------
+echo "=== go (franz-go, sarama) ==="
+if command -v go >/dev/null; then
+    tap_suite go 480 bash "$HERE/go/run.sh" "$BOOT"
+else
+    echo "go not on PATH (scripts/install-test-deps.sh installs it)"
+    note_fail "go-missing"
 fi
 
 # --- the broker survived all of it --------------------------------------------------------------
