@@ -497,15 +497,30 @@ fn alter_configs_delete_records_and_broker_configs() {
             "broker",
             "config",
             "--set",
-            "log.retention.hours=24",
+            "log.retention.ms=86400000",
             "-b",
             b,
         ],
         None,
     ));
     assert!(
-        out.contains("log.retention.hours=24\t(DynamicBroker)"),
+        out.contains("log.retention.ms=86400000\t(DynamicBroker)"),
         "{out}"
+    );
+    // as in Kafka, only the .ms form of a time config changes at runtime
+    fails_with(
+        &run(
+            &[
+                "broker",
+                "config",
+                "--set",
+                "log.retention.hours=24",
+                "-b",
+                b,
+            ],
+            None,
+        ),
+        &["log.retention.hours", "dynamically"],
     );
     fails_with(
         &run(&["broker", "config", "--set", "node.id=7", "-b", b], None),

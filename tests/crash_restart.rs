@@ -31,7 +31,7 @@ async fn acknowledged_records_survive_kill_9() {
             "-p",
             "3",
             "-c",
-            "segment.bytes=20000",
+            "internal.segment.bytes=20000",
             "-b",
             &bootstrap,
         ])
@@ -230,7 +230,12 @@ async fn compacted_table_survives_kill_9_during_cleaning() {
     let mut server = start();
     let status = Command::new(env!("CARGO_BIN_EXE_tributary"))
         .args(["topic", "create", &topic, "-p", "1", "-b", &bootstrap])
-        .args(["-c", "cleanup.policy=compact", "-c", "segment.bytes=4096"])
+        .args([
+            "-c",
+            "cleanup.policy=compact",
+            "-c",
+            "internal.segment.bytes=4096",
+        ])
         .status()
         .unwrap();
     assert!(status.success());

@@ -50,6 +50,9 @@ pub struct Partition {
     last_stable_offset: AtomicI64,
     /// Size of the in-sync replica set, for `min.insync.replicas` on acks=all writes.
     isr_size: AtomicUsize,
+    /// Number of replicas: `min.insync.replicas` above it counts as the replica count, as in
+    /// Kafka 4 (KIP-966), so a topic is never made unwritable by its own settings.
+    replica_count: AtomicUsize,
 }
 
 impl Partition {
@@ -60,6 +63,7 @@ impl Partition {
         mut log: Log,
         leader_epoch: i32,
         isr_size: usize,
+        replica_count: usize,
     ) -> Self {
         // A new leader records the epoch it starts at the log end (KIP-101).
         if let Err(e) = log.assign_epoch(leader_epoch) {
@@ -79,6 +83,7 @@ impl Partition {
             high_watermark: hw,
             last_stable_offset: AtomicI64::new(lso),
             isr_size: AtomicUsize::new(isr_size),
+            replica_count: AtomicUsize::new(replica_count),
         }
     }
 
@@ -105,8 +110,9 @@ impl Partition {
         self.high_watermark.send_modify(|_| {});
     }
 
-    pub(crate) fn set_isr_size(&self, n: usize) {
-        self.isr_size.store(n, Ordering::Release);
+    pub(crate) fn set_replication(&self, isr_size: usize, replica_count: usize) {
+        self.isr_size.store(isr_size, Ordering::Release);
+        self.replica_count.store(replica_count, Ordering::Release);
     }
 
     /// Current offsets, without taking the log lock.
@@ -184,8 +190,13 @@ impl Partition {
             });
         }
         let isr = self.isr_size.load(Ordering::Acquire);
-        if acks == -1 && (isr as i64) < i64::from(min) {
-            return Err(crate::error::BrokerError::NotEnoughReplicas { isr, min });
+        let replicas = self.replica_count.load(Ordering::Acquire);
+        let min = (min.max(1) as usize).min(replicas.max(1));
+        if acks == -1 && isr < min {
+            return Err(crate::error::BrokerError::NotEnoughReplicas {
+                isr,
+                min: min as i32,
+            });
         }
         // Validation may decompress the batch: it runs before the log lock is taken, so that
         // fetches and other appends on this partition do not wait for it.

@@ -125,7 +125,7 @@ impl ReplicaManager {
                             existing.set_config(c.clone());
                         }
                         existing.set_leader_epoch(p.leader_epoch);
-                        existing.set_isr_size(p.isr.len());
+                        existing.set_replication(p.isr.len(), p.replicas.len());
                         continue;
                     }
                 }
@@ -171,6 +171,7 @@ impl ReplicaManager {
                             log,
                             p.leader_epoch,
                             p.isr.len(),
+                            p.replicas.len(),
                         );
                         self.partitions.write().insert(key, Arc::new(partition));
                     }

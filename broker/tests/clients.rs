@@ -521,7 +521,7 @@ async fn auto_creation_follows_broker_settings() {
 async fn data_and_topics_survive_a_restart() {
     let mut broker = TestBroker::start().await;
     let topic = unique_name("restart");
-    create_topic(&broker, &topic, 2, &[("segment.bytes", "2048")]).await;
+    create_topic(&broker, &topic, 2, &[("internal.segment.bytes", "2048")]).await;
     let producer: FutureProducer = broker
         .client_config()
         .set("linger.ms", "0")

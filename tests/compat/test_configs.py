@@ -384,7 +384,10 @@ def test_describe_broker_configs(kadmin):
     for name in ["node.id", "num.partitions", "log.dirs"]:
         assert cfg[name].is_read_only, f"{name} described as dynamically updatable"
     assert not cfg["listeners"].is_read_only, "Kafka describes listeners as dynamically updatable"
-    for name, value in [("log.retention.hours", "168"), ("log.segment.bytes", SEGMENT_BYTES_DEFAULT),
+    # Kafka changes only the .ms form of a time config at runtime: log.retention.hours is read-only
+    e = cfg["log.retention.hours"]
+    assert (e.value, e.source, e.is_read_only) == ("168", DEFAULT, True)
+    for name, value in [("log.segment.bytes", SEGMENT_BYTES_DEFAULT),
                         ("message.max.bytes", "1048588"), ("log.cleaner.delete.retention.ms", "86400000"),
                         ("compression.type", "producer"), ("log.cleanup.policy", "delete")]:
         e = cfg[name]
@@ -634,7 +637,7 @@ def test_broker_dynamic_log_retention_ms(kadmin):
         assert b["log.retention.ms"][:4] == (BROKER_RETENTION, False, DYNAMIC_BROKER, False), b["log.retention.ms"]
         # (Kafka adds ("log.retention.hours", "168", DEFAULT): test_config_synonyms_as_kafka)
         assert b["log.retention.ms"][4][0] == ("log.retention.ms", BROKER_RETENTION, DYNAMIC_BROKER), b["log.retention.ms"]
-        assert b["log.retention.hours"][:3] == ("168", False, DEFAULT)
+        assert b["log.retention.hours"][:3] == ("168", True, DEFAULT)
         e = describe(ResourceType.BROKER, "1")["log.retention.ms"]
         assert (e.value, e.source, e.is_read_only, e.is_default) == (BROKER_RETENTION, DYNAMIC_BROKER, False, False)
 
@@ -875,7 +878,7 @@ def test_retention_ms(fast_retention_checks):
     (the active segment too, as Kafka does once its newest record is past retention.ms): the low
     watermark reaches the end offset; nothing is left to read; the next record lands at offset 300
     and is read back."""
-    topic = create_topic(uniq("retention-ms"), config={"segment.bytes": "2048", "retention.ms": "1000"})
+    topic = create_topic(uniq("retention-ms"), config={"internal.segment.bytes": "2048", "retention.ms": "1000"})
     recs = [dict(key=f"k{i}".encode(), value=f"value {i} ".encode() * 4) for i in range(300)]
     produce_confluent(topic, recs, batch=20)
     assert recs[-1]["offset"] == 299
@@ -892,7 +895,7 @@ def test_retention_ms(fast_retention_checks):
 def test_retention_bytes(fast_retention_checks):
     """segment.bytes=2048, retention.bytes=4096: old segments go until the partition is about
     retention.bytes; the newest records stay and are read back intact from the new start."""
-    topic = create_topic(uniq("retention-bytes"), config={"segment.bytes": "2048", "retention.bytes": "4096"})
+    topic = create_topic(uniq("retention-bytes"), config={"internal.segment.bytes": "2048", "retention.bytes": "4096"})
     recs = [dict(key=f"k{i}".encode(), value=f"value {i} ".encode() * 4, headers=[]) for i in range(300)]
     produce_confluent(topic, recs, batch=20)
     lo, hi, seen = wait_for_low_watermark(topic, lambda lo, hi: lo >= 200, RETENTION_WAIT)
@@ -909,7 +912,7 @@ def test_retention_bytes(fast_retention_checks):
 # compaction
 
 
-COMPACT_CONFIG = {"cleanup.policy": "compact", "segment.bytes": "4096", "min.cleanable.dirty.ratio": "0.01",
+COMPACT_CONFIG = {"cleanup.policy": "compact", "internal.segment.bytes": "4096", "min.cleanable.dirty.ratio": "0.01",
                   "delete.retention.ms": "0"}
 # (client, codec) of each round of writes
 COMPACT_ROUNDS = [("kafka-python", "gzip"), ("confluent", "lz4"), ("kafka-python", "none"), ("confluent", "zstd"),

@@ -149,6 +149,8 @@ macro_rules! broker_config {
 /// Broker properties Tributary understands (topic-config synonyms included).
 pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker_config!("node.id", "1", Int, [], 0, "The node id of this broker."),
+    broker_config!("broker.id", "", Int, [], -1, "The broker id; the same as node.id (set either, or both to one value)."),
+    broker_config!("delete.topic.enable", "true", Boolean, [], 0, "Enables topic deletion; with false, DeleteTopics is refused with TOPIC_DELETION_DISABLED."),
     broker_config!("process.roles", "broker,controller", List, ["broker", "controller"], 0, "The roles of this node; the single-node default is combined mode."),
     broker_config!("listeners", "PLAINTEXT://127.0.0.1:9092", List, [], 0, "The address the Kafka listener binds to."),
     broker_config!("advertised.listeners", "", List, [], 0, "The address given to clients in metadata; defaults to listeners."),
@@ -163,7 +165,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker_config!("max.connections", "2147483647", Int, [], 0, "The maximum number of connections allowed at any time."),
     broker_config!("fetch.max.bytes", "57671680", Int, [], 1024, "The maximum number of bytes returned for a fetch request."),
     broker_config!("message.max.bytes", "1048588", Int, [], 0, "The largest record batch size allowed."),
-    broker_config!("log.segment.bytes", "1073741824", Int, [], 14, "The maximum size of a single log file."),
+    broker_config!("log.segment.bytes", "1073741824", Int, [], 1048576, "The maximum size of a single log file."),
     broker_config!("log.roll.ms", "", Long, [], 1, "The maximum time before a new log segment is rolled out (in milliseconds)."),
     broker_config!("log.roll.hours", "168", Int, [], 1, "The maximum time before a new log segment is rolled out (in hours)."),
     broker_config!("log.roll.jitter.ms", "", Long, [], 0, "The maximum jitter subtracted from logRollTimeMillis (in milliseconds)."),

@@ -44,8 +44,8 @@ pub use broker::{
 };
 use topic::{check_value, synonym_scale};
 pub use topic::{
-    topic_config_def, validate_topic_config, TopicConfigDef, DEPRECATED_TOPIC_CONFIGS,
-    TOPIC_CONFIGS,
+    extra_topic_config, segment_size_config, topic_config_def, validate_topic_config,
+    ExtraTopicConfig, TopicConfigDef, EXTRA_TOPIC_CONFIGS, TOPIC_CONFIGS,
 };
 
 /// Where a config value came from, with `DescribeConfigs`' numbers.
@@ -118,6 +118,8 @@ pub struct BrokerConfig {
     pub default_replication_factor: i16,
     /// `auto.create.topics.enable`.
     pub auto_create_topics: bool,
+    /// `delete.topic.enable`: whether DeleteTopics may delete.
+    pub delete_topic_enable: bool,
     /// `socket.request.max.bytes`.
     pub socket_request_max_bytes: usize,
     /// `connections.max.idle.ms`.
@@ -300,7 +302,28 @@ pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>, ConfigEr
 
 impl BrokerConfig {
     /// Builds and validates a config from properties; unknown keys are logged and kept.
-    pub fn from_props(props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+    pub fn from_props(mut props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        // broker.id is node.id under its pre-KRaft name: either may be given, both must agree,
+        // and the broker describes both
+        match (props.get("node.id").cloned(), props.get("broker.id").cloned()) {
+            (Some(n), Some(b)) if n.trim() != b.trim() => {
+                return Err(ConfigError(format!(
+                    "If both broker.id and node.id are set, they must match: broker.id={b}, node.id={n}"
+                )))
+            }
+            (None, Some(b)) => {
+                props.insert("node.id".into(), b);
+            }
+            (Some(n), None) => {
+                props.insert("broker.id".into(), n);
+            }
+            (None, None) => {
+                let default = BROKER_CONFIGS.iter().find(|d| d.name == "node.id");
+                let id = default.map_or("1", |d| d.default);
+                props.insert("broker.id".into(), id.to_string());
+            }
+            _ => {}
+        }
         for (k, v) in &props {
             match BROKER_CONFIGS.iter().find(|d| d.name == k) {
                 Some(def) => {
@@ -369,6 +392,7 @@ impl BrokerConfig {
             num_partitions: num("num.partitions")? as i32,
             default_replication_factor: num("default.replication.factor")? as i16,
             auto_create_topics: get("auto.create.topics.enable").eq_ignore_ascii_case("true"),
+            delete_topic_enable: get("delete.topic.enable").eq_ignore_ascii_case("true"),
             socket_request_max_bytes: num("socket.request.max.bytes")? as usize,
             connections_max_idle_ms: num("connections.max.idle.ms")? as u64,
             queued_max_requests: num("queued.max.requests")? as usize,
@@ -644,7 +668,16 @@ impl BrokerConfig {
                     .to_string()
             })?;
         Ok(LogConfig {
-            segment_bytes: long("segment.bytes")?.max(14) as u64,
+            // Kafka 4's internal.segment.bytes (tests' small segments) wins over segment.bytes
+            segment_bytes: match overrides.get("internal.segment.bytes") {
+                Some(v) => v.trim().parse::<i64>().map_err(|_| {
+                    format!(
+                        "Invalid value {v} for configuration internal.segment.bytes: not a number"
+                    )
+                })?,
+                None => long("segment.bytes")?,
+            }
+            .max(14) as u64,
             segment_ms,
             segment_index_bytes: long("segment.index.bytes")?.max(4) as u64,
             index_interval_bytes: long("index.interval.bytes")?.max(0) as u64,
@@ -720,7 +753,11 @@ mod tests {
 
     #[test]
     fn broker_synonyms_and_topic_overrides_take_precedence() {
-        let c = cfg(&[("log.retention.hours", "1"), ("log.segment.bytes", "2048")]).unwrap();
+        let c = cfg(&[
+            ("log.retention.hours", "1"),
+            ("log.segment.bytes", "2097152"),
+        ])
+        .unwrap();
         let r = c.resolve_topic_config(
             topic_config_def("retention.ms").unwrap(),
             &BTreeMap::new(),
@@ -797,7 +834,8 @@ mod tests {
             .contains("Unknown"));
         assert!(validate_topic_config("segment.bytes", "10")
             .unwrap_err()
-            .contains("at least 14"));
+            .contains("at least 1048576"));
+        assert!(validate_topic_config("internal.segment.bytes", "2048").is_ok());
     }
 
     #[test]

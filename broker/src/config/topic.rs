@@ -329,8 +329,8 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "1073741824",
         Int,
         [],
-        14,
-        "The segment file size for the log."
+        1048576,
+        "The segment file size for the log (at least 1 MiB, as in Kafka 4; tests use internal.segment.bytes for smaller segments)."
     ),
     topic_config!(
         "segment.index.bytes",
@@ -481,37 +481,87 @@ pub(super) fn check_value(
     Ok(())
 }
 
-/// Topic configs that Kafka 3.x accepted and Kafka 4.0 removed: accepted and stored as Kafka 3.9
-/// does, so that scripts and tools written for 3.x keep working: `(name, type, what Tributary does
-/// with it)`.
-pub const DEPRECATED_TOPIC_CONFIGS: &[(&str, ConfigType, &str)] = &[
-    (
-        "message.downconversion.enable",
-        ConfigType::Boolean,
-        "ignored: Tributary never converts record batches to older formats",
-    ),
-    (
-        "message.format.version",
-        ConfigType::String,
-        "ignored: record batches are always stored in format v2, as with any inter-broker protocol of 3.0 or later",
-    ),
-    (
-        "message.timestamp.difference.max.ms",
-        ConfigType::Long,
-        "applied as message.timestamp.before.max.ms and message.timestamp.after.max.ms where the topic does not set those (KIP-937)",
-    ),
+/// A topic config that is not among Kafka's documented ones but is accepted and stored, and
+/// described only where a topic sets it.
+#[derive(Debug)]
+pub struct ExtraTopicConfig {
+    /// Config name.
+    pub name: &'static str,
+    /// Value type.
+    pub kind: ConfigType,
+    /// Smallest allowed number, for numeric configs.
+    pub min: f64,
+    /// Kafka 3.x accepted it and Kafka 4.0 removed it: a deprecation warning is logged.
+    pub deprecated: bool,
+    /// What Tributary does with it.
+    pub effect: &'static str,
+}
+
+/// Topic configs accepted besides [`TOPIC_CONFIGS`]: those Kafka 3.x accepted and Kafka 4.0
+/// removed (accepted as Kafka 3.9 does, so that scripts and tools written for 3.x keep working),
+/// and Kafka 4's internal `internal.segment.bytes`, which its own tests use for segments smaller
+/// than `segment.bytes` allows.
+pub const EXTRA_TOPIC_CONFIGS: &[ExtraTopicConfig] = &[
+    ExtraTopicConfig {
+        name: "internal.segment.bytes",
+        kind: ConfigType::Int,
+        min: 14.0,
+        deprecated: false,
+        effect: "the segment size, in place of segment.bytes, with no 1 MiB minimum (for tests)",
+    },
+    ExtraTopicConfig {
+        name: "message.downconversion.enable",
+        kind: ConfigType::Boolean,
+        min: 0.0,
+        deprecated: true,
+        effect: "ignored: Tributary never converts record batches to older formats",
+    },
+    ExtraTopicConfig {
+        name: "message.format.version",
+        kind: ConfigType::String,
+        min: 0.0,
+        deprecated: true,
+        effect: "ignored: record batches are always stored in format v2, as with any inter-broker protocol of 3.0 or later",
+    },
+    ExtraTopicConfig {
+        name: "message.timestamp.difference.max.ms",
+        kind: ConfigType::Long,
+        min: 0.0,
+        deprecated: true,
+        effect: "applied as message.timestamp.before.max.ms and message.timestamp.after.max.ms where the topic does not set those (KIP-937)",
+    },
 ];
 
+/// The topic config that gives a log `bytes`-sized segments: `segment.bytes`, or Kafka 4's
+/// `internal.segment.bytes` below its 1 MiB minimum (an internal topic's
+/// `offsets.topic.segment.bytes` or `transaction.state.log.segment.bytes` may be smaller).
+pub fn segment_size_config(bytes: i64) -> (String, String) {
+    let name = if bytes < 1_048_576 {
+        "internal.segment.bytes"
+    } else {
+        "segment.bytes"
+    };
+    (name.to_string(), bytes.to_string())
+}
+
+/// Looks up an accepted topic config outside [`TOPIC_CONFIGS`].
+pub fn extra_topic_config(name: &str) -> Option<&'static ExtraTopicConfig> {
+    EXTRA_TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
+
 /// Validates a topic config override: a known name and a value of the right kind. A deprecated
-/// name ([`DEPRECATED_TOPIC_CONFIGS`]) is accepted with a warning logged.
+/// name ([`EXTRA_TOPIC_CONFIGS`]) is accepted with a warning logged.
 pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
-    if let Some((_, kind, effect)) = DEPRECATED_TOPIC_CONFIGS.iter().find(|d| d.0 == name) {
-        check_value(name, *kind, &[], 0.0, value)?;
-        tracing::warn!(
-            config = name,
-            value,
-            "topic config {name} is deprecated (removed in Kafka 4.0); accepted and {effect}"
-        );
+    if let Some(extra) = extra_topic_config(name) {
+        check_value(name, extra.kind, &[], extra.min, value)?;
+        if extra.deprecated {
+            tracing::warn!(
+                config = name,
+                value,
+                "topic config {name} is deprecated (removed in Kafka 4.0); accepted and {}",
+                extra.effect
+            );
+        }
         return Ok(());
     }
     let def = topic_config_def(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;

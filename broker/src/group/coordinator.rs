@@ -304,10 +304,7 @@ impl GroupCoordinator {
         let configs = BTreeMap::from([
             ("cleanup.policy".to_string(), "compact".to_string()),
             ("compression.type".to_string(), "producer".to_string()),
-            (
-                "segment.bytes".to_string(),
-                self.config.offsets_topic_segment_bytes.to_string(),
-            ),
+            crate::config::segment_size_config(self.config.offsets_topic_segment_bytes),
         ]);
         let spec = TopicSpec {
             name: OFFSETS_TOPIC.to_string(),

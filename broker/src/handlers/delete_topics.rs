@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{sb, topic_name};
 use crate::dispatch::RequestContext;
+use crate::error::ErrorCode;
 
 /// Handles DeleteTopics.
 pub async fn handle(ctx: RequestContext, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
@@ -20,7 +21,16 @@ pub async fn handle(ctx: RequestContext, req: DeleteTopicsRequest) -> DeleteTopi
             .map(|n| (Some(n.0.to_string()), Uuid::nil()))
             .collect()
     };
-    let results = ctx.state.controller.delete_topics(asked.clone()).await;
+    let results = if ctx.state.config.delete_topic_enable {
+        ctx.state.controller.delete_topics(asked.clone()).await
+    } else {
+        // delete.topic.enable=false: Kafka refuses every topic
+        let refused = (
+            ErrorCode::TopicDeletionDisabled,
+            "Topic deletion is disabled.".to_string(),
+        );
+        vec![Err(refused); asked.len()]
+    };
     let deleted: Vec<String> = results
         .iter()
         .filter_map(|r| r.as_ref().ok().map(|(name, _)| name.clone()))

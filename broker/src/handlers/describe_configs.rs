@@ -8,7 +8,7 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use super::sb;
 use crate::config::{
     is_dynamic_broker_config, kafka_broker_config, ConfigSource, ConfigType, Dynamic,
-    ResolvedConfig, Update, BROKER_CONFIGS, DEPRECATED_TOPIC_CONFIGS, TOPIC_CONFIGS,
+    ResolvedConfig, Update, BROKER_CONFIGS, EXTRA_TOPIC_CONFIGS, TOPIC_CONFIGS,
 };
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
@@ -97,8 +97,17 @@ fn stored_only(
             };
             let doc =
                 "Accepted and stored for compatibility with Kafka; Tributary does not act on it.";
-            let mut e = entry(r, kind.map_or(0, |k| k as i8), doc, synonyms, docs, false)
-                .with_is_sensitive(sensitive);
+            // Kafka describes a name it does not know as read-only (and sensitive)
+            let read_only = kind.is_none();
+            let mut e = entry(
+                r,
+                kind.map_or(0, |k| k as i8),
+                doc,
+                synonyms,
+                docs,
+                read_only,
+            )
+            .with_is_sensitive(sensitive);
             if sensitive {
                 e.value = None;
                 for s in &mut e.synonyms {
@@ -151,32 +160,28 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                                 )
                             })
                             .collect::<Vec<_>>();
-                        // overrides of Kafka 3.x's deprecated topic configs, as 3.9 lists them
-                        let deprecated =
-                            DEPRECATED_TOPIC_CONFIGS
-                                .iter()
-                                .filter_map(|(n, kind, effect)| {
-                                    let value = topic.configs.get(*n).filter(|_| wanted(n))?;
-                                    let r = ResolvedConfig {
-                                        name: n.to_string(),
-                                        value: value.clone(),
-                                        source: ConfigSource::TopicConfig,
-                                        synonyms: vec![(
-                                            n.to_string(),
-                                            value.clone(),
-                                            ConfigSource::TopicConfig,
-                                        )],
-                                    };
-                                    Some(entry(
-                                        r,
-                                        *kind as i8,
-                                        &format!("Deprecated (removed in Kafka 4.0): {effect}."),
-                                        synonyms,
-                                        docs,
-                                        false,
-                                    ))
-                                });
-                        base.with_configs(configs.into_iter().chain(deprecated).collect())
+                        // the accepted extras (deprecated 3.x names, internal.segment.bytes)
+                        // where the topic sets them, as Kafka lists them
+                        let extras = EXTRA_TOPIC_CONFIGS.iter().filter_map(|d| {
+                            let value = topic.configs.get(d.name).filter(|_| wanted(d.name))?;
+                            let r = ResolvedConfig {
+                                name: d.name.to_string(),
+                                value: value.clone(),
+                                source: ConfigSource::TopicConfig,
+                                synonyms: vec![(
+                                    d.name.to_string(),
+                                    value.clone(),
+                                    ConfigSource::TopicConfig,
+                                )],
+                            };
+                            let doc = if d.deprecated {
+                                format!("Deprecated (removed in Kafka 4.0): {}.", d.effect)
+                            } else {
+                                format!("Internal: {}.", d.effect)
+                            };
+                            Some(entry(r, d.kind as i8, &doc, synonyms, docs, false))
+                        });
+                        base.with_configs(configs.into_iter().chain(extras).collect())
                     }
                     None => base
                         .with_error_code(ErrorCode::UnknownTopicOrPartition.code())
@@ -216,9 +221,10 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                             };
                             // as Kafka reports it: whether Kafka lets it change at runtime
                             // (Tributary may store a change without acting on it)
-                            let read_only = !is_dynamic_broker_config(d.name)
-                                && kafka_broker_config(d.name)
-                                    .is_none_or(|k| k.update == Update::ReadOnly);
+                            let read_only = match kafka_broker_config(d.name) {
+                                Some(k) => k.update == Update::ReadOnly,
+                                None => !is_dynamic_broker_config(d.name),
+                            };
                             let mut e = entry(r, d.kind as i8, d.doc, synonyms, docs, read_only);
                             if value.is_none() {
                                 // set nowhere and no default: Kafka lists it with a null value

@@ -60,7 +60,10 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
     } else {
         for requested in req.topics.unwrap_or_default() {
             let image = state.image();
-            let resp = match requested.name {
+            // a topic named by id (v10+) is looked up by id, whatever the name says: the Java
+            // client sends an empty name beside the id
+            let by_id = !requested.topic_id.is_nil();
+            let resp = match requested.name.filter(|_| !by_id) {
                 Some(name) => {
                     let name = name.0.to_string();
                     match image.topics.get(&name) {

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 use super::image::MetadataImage;
 use super::records::{ConfigResource, MetadataRecord};
 use crate::config::{
-    kafka_broker_config, topic_config_def, validate_dynamic_broker_config, validate_topic_config,
-    BrokerConfig, ConfigType, BROKER_CONFIGS, DEPRECATED_TOPIC_CONFIGS,
+    extra_topic_config, kafka_broker_config, topic_config_def, validate_dynamic_broker_config,
+    validate_topic_config, BrokerConfig, ConfigType, BROKER_CONFIGS,
 };
 use crate::error::ErrorCode;
 
@@ -100,12 +100,7 @@ fn plan_checked(
         if topic {
             topic_config_def(name)
                 .map(|d| (d.kind, d.default))
-                .or_else(|| {
-                    DEPRECATED_TOPIC_CONFIGS
-                        .iter()
-                        .find(|d| d.0 == name)
-                        .map(|d| (d.1, ""))
-                })
+                .or_else(|| extra_topic_config(name).map(|d| (d.kind, "")))
         } else {
             BROKER_CONFIGS
                 .iter()
@@ -122,10 +117,7 @@ fn plan_checked(
     for (name, op) in &change.ops {
         let value = match op {
             ConfigOp::Delete => {
-                // Kafka stores broker config names it does not know, so it deletes them too
-                if topic && kind(name).is_none() {
-                    return Err(invalid(unknown(name)));
-                }
+                // Kafka deletes any name: an override that is not there is a no-op
                 next.remove(name);
                 continue;
             }

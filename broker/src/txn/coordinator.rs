@@ -168,10 +168,7 @@ impl TransactionCoordinator {
         let configs = BTreeMap::from([
             ("cleanup.policy".to_string(), "compact".to_string()),
             ("compression.type".to_string(), "uncompressed".to_string()),
-            (
-                "segment.bytes".to_string(),
-                self.config.log_segment_bytes.to_string(),
-            ),
+            crate::config::segment_size_config(self.config.log_segment_bytes),
             (
                 "min.insync.replicas".to_string(),
                 self.config.log_min_isr.min(i32::from(rf)).to_string(),

@@ -147,7 +147,8 @@ test('describeConfigs: topic overrides and defaults, synonyms, configNames, brok
   const broker = await describe(ConfigResourceTypes.BROKER, '1');
   assert.deepEqual([broker.get('node.id').configValue, broker.get('node.id').readOnly], ['1', true]);
   const hours = broker.get('log.retention.hours');
-  assert.deepEqual([hours.configValue, hours.configSource, hours.readOnly], ['168', DEFAULT_CONFIG, false]);
+  // as in Kafka, only the .ms form of a time config changes at runtime: the hours form is read-only
+  assert.deepEqual([hours.configValue, hours.configSource, hours.readOnly], ['168', DEFAULT_CONFIG, true]);
   const hb = broker.get('group.consumer.heartbeat.interval.ms'); // run.sh: -o ...=500
   assert.deepEqual([hb.configValue, hb.configSource, hb.readOnly], ['500', ConfigSource.STATIC_BROKER_CONFIG, true]);
   assert.deepEqual(synonyms(hb), [
