@@ -56,5 +56,10 @@ if [ ! -f "$nstamp" ] || [ "$(sha256sum "$PKG" | cut -d' ' -f1)" != "$(cat "$nst
   sha256sum "$PKG" | cut -d' ' -f1 > "$nstamp"
 fi
 GOTOOLCHAIN=auto bash tests/compat/go/run.sh --prepare
+# Kafka's jars (newest and oldest 4.x) and the Java suites' Maven plugins, compiled once
+bash scripts/kafka-jars.sh 4.4.0 >/dev/null
+bash scripts/kafka-jars.sh 4.0.0 >/dev/null
+bash tests/compat/java/run.sh --prepare
+bash tests/compat/workloads/run.sh --prepare
 
 echo "test dependencies ready in $CACHE"

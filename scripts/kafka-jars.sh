@@ -16,7 +16,9 @@ CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
 DIR="$CACHE/kafka/$VERSION"
 CP="$DIR/classpath.txt"
 # connect-file (FileStreamSource/Sink, only used by the Connect workload) is not served for every
-# version; 4.4.0's is missing, and the newest served one runs on connect-runtime 4.4.0 unchanged.
+# version; 4.4.0's is missing, so the newest served one (4.3.1) is taken. It calls
+# org.apache.kafka.common.utils.AppInfoParser, which kafka-clients 4.4 moved to utils.internals:
+# tests/compat/workloads/ puts a one-class shim on the workers' classpath for it.
 case "$VERSION" in
     4.4.*) FILE_VERSION=${CONNECT_FILE_VERSION:-4.3.1} ;;
     *) FILE_VERSION=${CONNECT_FILE_VERSION:-$VERSION} ;;

@@ -195,6 +195,14 @@ else
     note_fail "go-missing"
 fi
 
+# --- Java: kafka-clients 4.4.0 and 4.0.0 (JUnit 5 through Maven) ------------------------------
+echo "=== java (kafka-clients 4.4.0, 4.0.0) ==="
+tap_suite java 900 env TRIBUTARY_BIN="$BIN" bash "$HERE/java/run.sh" "$BOOT"
+
+# --- Kafka Streams and Kafka Connect (Java) as workloads ---------------------------------------
+echo "=== workloads (Kafka Streams exactly_once_v2, Kafka Connect distributed) ==="
+tap_suite workloads 600 bash "$HERE/workloads/run.sh" "$BOOT"
+
 # --- the broker survived all of it --------------------------------------------------------------
 if kill -0 "$SERVER_PID" 2>/dev/null; then
     passed=$((passed + 1))
