@@ -263,6 +263,11 @@ impl ConsumerGroup {
     pub fn members(&self) -> impl Iterator<Item = &ConsumerMember> {
         self.members.values()
     }
+
+    /// Whether `member_id` is a member.
+    pub fn has_member(&self, member_id: &str) -> bool {
+        self.members.contains_key(member_id)
+    }
     /// A member's target assignment.
     pub fn target_of(&self, member: &str) -> Assignment {
         self.target.get(member).cloned().unwrap_or_default()

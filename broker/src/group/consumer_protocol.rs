@@ -1,6 +1,6 @@
 //! The embedded "consumer" protocol: what Kafka consumers put in the opaque member metadata
-//! (subscriptions) and assignments of the classic protocol. The broker reads them only to show
-//! and check them (DescribeGroups tools, OffsetDelete's subscribed-topic check).
+//! (subscriptions) and assignments of the classic protocol. The broker reads them only to check
+//! them (OffsetDelete's subscribed-topic check).
 
 use bytes::Bytes;
 use kafka_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
@@ -35,46 +35,6 @@ pub fn assigned_partitions(assignment: &[u8]) -> Option<Vec<(String, Vec<i32>)>>
             .map(|tp| (tp.topic.0.to_string(), tp.partitions))
             .collect(),
     )
-}
-
-fn encode<T: kafka_protocol::protocol::Encodable>(value: &T, version: i16) -> Bytes {
-    use bytes::BufMut;
-    let mut buf = bytes::BytesMut::new();
-    buf.put_i16(version);
-    if value.encode(&mut buf, version).is_err() {
-        return Bytes::new();
-    }
-    buf.freeze()
-}
-
-/// Encodes a subscription (v0), as a consumer would, for showing consumer-protocol members
-/// through the classic DescribeGroups.
-pub fn encode_subscription(topics: &[String]) -> Bytes {
-    let s = ConsumerProtocolSubscription::default().with_topics(
-        topics
-            .iter()
-            .map(|t| kafka_protocol::protocol::StrBytes::from_string(t.clone()))
-            .collect(),
-    );
-    encode(&s, 0)
-}
-
-/// Encodes an assignment (v0) of `(topic, partitions)`.
-pub fn encode_assignment(partitions: &[(String, Vec<i32>)]) -> Bytes {
-    use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition;
-    let a = ConsumerProtocolAssignment::default().with_assigned_partitions(
-        partitions
-            .iter()
-            .map(|(t, ps)| {
-                TopicPartition::default()
-                    .with_topic(kafka_protocol::messages::TopicName(
-                        kafka_protocol::protocol::StrBytes::from_string(t.clone()),
-                    ))
-                    .with_partitions(ps.clone())
-            })
-            .collect(),
-    );
-    encode(&a, 0)
 }
 
 #[cfg(test)]

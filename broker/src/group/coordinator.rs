@@ -927,6 +927,11 @@ impl GroupCoordinator {
                     return Err(ErrorCode::UnknownMemberId);
                 }
             } else {
+                if txn.is_none() && version < 9 && c.has_member(member_id) {
+                    // Kafka: consumer-protocol members commit with OffsetCommit v9+ (which
+                    // carries their member epoch)
+                    return Err(ErrorCode::UnsupportedVersion);
+                }
                 let image = self.controller.image();
                 let partitions: Vec<(Uuid, i32)> = commits
                     .iter()
@@ -1134,9 +1139,8 @@ impl GroupCoordinator {
     pub fn describe(&self, group: &str) -> Result<Option<GroupDescription>, ErrorCode> {
         let shard = self.shard_for(group)?;
         let st = shard.state.lock();
-        if let Some(c) = st.consumers.get(group) {
-            return Ok(Some(self.describe_consumer_as_classic(c)));
-        }
+        // a consumer-protocol (KIP-848) group is not a classic group: DescribeGroups answers as
+        // for a group that does not exist, as Kafka does (ConsumerGroupDescribe describes it)
         let Some(g) = st.groups.get(group) else {
             return Ok(None);
         };
@@ -1400,41 +1404,6 @@ impl GroupCoordinator {
         let image = self.controller.image();
         let name_of = |id: &Uuid| image.topic_ids.get(id).cloned();
         Ok(st.consumers.get(group).map(|c| f(c, &name_of)))
-    }
-
-    /// A consumer group in the classic DescribeGroups shape, so that older tools see it.
-    fn describe_consumer_as_classic(&self, c: &ConsumerGroup) -> GroupDescription {
-        let image = self.controller.image();
-        let by_name = |a: &super::assignor::Assignment| -> Vec<(String, Vec<i32>)> {
-            a.iter()
-                .filter_map(|(t, ps)| {
-                    image
-                        .topic_ids
-                        .get(t)
-                        .map(|n| (n.clone(), ps.iter().copied().collect()))
-                })
-                .collect()
-        };
-        GroupDescription {
-            state: c.state().name(),
-            protocol_type: "consumer".into(),
-            protocol: if c.state() == ConsumerGroupState::Empty {
-                String::new()
-            } else {
-                c.assignor().to_string()
-            },
-            members: c
-                .members()
-                .map(|m| MemberDescription {
-                    member_id: m.id.clone(),
-                    instance_id: m.instance_id.clone(),
-                    client_id: m.client_id.clone(),
-                    client_host: m.client_host.clone(),
-                    metadata: super::consumer_protocol::encode_subscription(&m.subscribed_names),
-                    assignment: super::consumer_protocol::encode_assignment(&by_name(&m.assigned)),
-                })
-                .collect(),
-        }
     }
 
     /// Topics were deleted: their committed offsets go too, so that a topic created again
