@@ -145,7 +145,7 @@ fn parse_prefix(frame: &[u8]) -> Result<(ApiKey, i16, i32), CloseReason> {
 routes! {
     Produce: ProduceRequest => handlers::produce::handle, 0, 11;
     Fetch: FetchRequest => handlers::fetch::handle, 4, 16;
-    ListOffsets: ListOffsetsRequest => handlers::list_offsets::handle, 1, 8;
+    ListOffsets: ListOffsetsRequest => handlers::list_offsets::handle, 1, 10;
     Metadata: MetadataRequest => handlers::metadata::handle, 0, 12;
     ApiVersions: ApiVersionsRequest => handlers::api_versions::handle, 0, 4;
     CreateTopics: CreateTopicsRequest => handlers::create_topics::handle, 2, 7;
@@ -178,7 +178,7 @@ routes! {
     WriteTxnMarkers: WriteTxnMarkersRequest => handlers::write_txn_markers::handle, 1, 1;
     DescribeProducers: DescribeProducersRequest => handlers::describe_producers::handle, 0, 0;
     DescribeTransactions: DescribeTransactionsRequest => handlers::describe_transactions::handle, 0, 0;
-    ListTransactions: ListTransactionsRequest => handlers::list_transactions::handle, 0, 1;
+    ListTransactions: ListTransactionsRequest => handlers::list_transactions::handle, 0, 2;
     DescribeAcls: DescribeAclsRequest => handlers::acls::describe, 1, 3;
     CreateAcls: CreateAclsRequest => handlers::acls::create, 1, 3;
     DeleteAcls: DeleteAclsRequest => handlers::acls::delete, 1, 3;

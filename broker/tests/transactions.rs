@@ -353,6 +353,29 @@ async fn the_protocol_step_by_step_with_the_last_stable_offset() {
     assert_eq!(r.unknown_state_filters, [sb("Nope")]);
     assert_eq!(r.transaction_states.len(), 1);
     assert_eq!(r.transaction_states[0].transactional_id.0.as_str(), txn);
+    // v2 (KIP-1152): a regular expression the whole transactional id matches
+    let pattern = |p: &str| {
+        ListTransactionsRequest::default()
+            .with_duration_filter(-1)
+            .with_transactional_id_pattern(Some(sb(p)))
+    };
+    let ids = |r: &ListTransactionsResponse| -> Vec<String> {
+        r.transaction_states
+            .iter()
+            .map(|t| t.transactional_id.0.to_string())
+            .collect()
+    };
+    let prefix = &txn[..txn.len() - 3];
+    let r = c
+        .call(&pattern(&format!("{prefix}.*")), 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&r), vec![txn.clone()]);
+    let r = c.call(&pattern(prefix), 2).await.unwrap().unwrap();
+    assert!(ids(&r).is_empty(), "the whole id must match");
+    let r = c.call(&pattern("(unclosed"), 2).await.unwrap().unwrap();
+    assert_eq!(r.error_code, 128, "INVALID_REGULAR_EXPRESSION");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

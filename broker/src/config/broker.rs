@@ -98,13 +98,14 @@ pub fn validate_dynamic_broker_config(
             "Cannot update these configs at default cluster level, broker id must be specified: [{name}]"
         ));
     }
-    let checked_name = base.unwrap_or(name);
-    if let Some(ours) = BROKER_CONFIGS.iter().find(|d| d.name == checked_name) {
-        // a name Tributary acts on: its own rules, which are Kafka's
-        return check_value(name, ours.kind, ours.allowed, ours.min, value);
-    }
+    // Kafka's own validator decides (refuse only what Kafka refuses); a name only Tributary
+    // knows gets Tributary's rules
     let Some(def) = kafka else {
-        return Ok(());
+        let checked_name = base.unwrap_or(name);
+        return match BROKER_CONFIGS.iter().find(|d| d.name == checked_name) {
+            Some(ours) => check_value(name, ours.kind, ours.allowed, ours.min, value),
+            None => Ok(()),
+        };
     };
     check_value(
         name,
@@ -182,6 +183,11 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker_config!("log.retention.minutes", "", Int, [], -1, "The number of minutes to keep a log file before deleting it."),
     broker_config!("log.retention.hours", "168", Int, [], -1, "The number of hours to keep a log file before deleting it."),
     broker_config!("log.retention.bytes", "-1", Long, [], -1, "The maximum size of the log before deleting it."),
+    broker_config!("log.local.retention.bytes", "-2", Long, [], -2, "The default of local.retention.bytes (tiered storage; accepted and reported, Tributary has none)."),
+    broker_config!("log.local.retention.ms", "-2", Long, [], -2, "The default of local.retention.ms (tiered storage; accepted and reported, Tributary has none)."),
+    broker_config!("log.remote.copy.lag.bytes", "-1", Long, [], -1, "The default of remote.copy.lag.bytes (tiered storage; accepted and reported, Tributary has none)."),
+    broker_config!("log.remote.copy.lag.ms", "0", Long, [], -1, "The default of remote.copy.lag.ms (tiered storage; accepted and reported, Tributary has none)."),
+    broker_config!("max.decompressed.message.bytes", "2147483639", Int, [], 1, "The default of max.decompressed.message.bytes (accepted and reported; Tributary bounds decompression by its own limit)."),
     broker_config!("log.retention.check.interval.ms", "300000", Long, [], 1, "The frequency in milliseconds that the log cleaner checks whether any log is eligible for deletion."),
     broker_config!("log.cleaner.enable", "true", Boolean, [], 0, "Enable the log cleaner process to run on the server (needed for compacted topics, including the internal offsets topic)."),
     broker_config!("log.cleaner.threads", "1", Int, [], 1, "The number of background threads to use for log cleaning."),

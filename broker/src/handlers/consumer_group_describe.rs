@@ -87,10 +87,10 @@ pub async fn handle(
                 Ok(None) => base
                     .with_authorized_operations(i32::MIN)
                     .with_error_code(ErrorCode::GroupIdNotFound.code())
-                    .with_error_message(Some(sb(format!(
-                        "Group {} not found or not a consumer group.",
-                        id.0
-                    )))),
+                    .with_error_message(Some(sb(match ctx.state.groups.describe(id.0.as_str()) {
+                        Ok(Some(_)) => format!("Group {} is not a consumer group.", id.0),
+                        _ => format!("Group {} not found.", id.0),
+                    }))),
                 Err(code) => base
                     .with_authorized_operations(i32::MIN)
                     .with_error_code(code.code())

@@ -185,7 +185,9 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                     }
                     None => base
                         .with_error_code(ErrorCode::UnknownTopicOrPartition.code())
-                        .with_error_message(Some(sb(format!("Topic {name} does not exist")))),
+                        .with_error_message(Some(sb(format!(
+                            "The topic '{name}' does not exist."
+                        )))),
                 },
                 BROKER if name.is_empty() || name == config.node_id.to_string() => {
                     let dynamic = image.dynamic_configs(config.node_id);
@@ -210,7 +212,8 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                             }
                             let mut list = config.broker_synonyms(d.name, &dynamic);
                             if !per_broker {
-                                list.retain(|s| s.2 != ConfigSource::DynamicBrokerConfig);
+                                // the cluster-default resource shows only its own level
+                                list.retain(|s| s.2 == ConfigSource::DynamicDefaultBrokerConfig);
                             }
                             let source = list.first().map_or(ConfigSource::DefaultConfig, |s| s.2);
                             let r = ResolvedConfig {

@@ -13,6 +13,8 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
+/// KIP-1005 (v9+): the newest offset in tiered storage; without tiered storage Kafka answers -1.
+const LATEST_TIERED: i64 = -5;
 
 /// Handles ListOffsets.
 pub async fn handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse {
@@ -54,6 +56,7 @@ pub async fn handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsets
                                 ),
                                 EARLIEST => (o.log_start_offset, -1),
                                 EARLIEST_LOCAL if version >= 8 => (o.log_start_offset, -1),
+                                LATEST_TIERED if version >= 9 => (-1, -1),
                                 MAX_TIMESTAMP if version >= 7 => {
                                     match part.max_timestamp_offset() {
                                         Ok(found) => found.unwrap_or((-1, -1)),

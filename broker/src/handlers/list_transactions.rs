@@ -1,5 +1,6 @@
 //! ListTransactions: the transactional ids this broker coordinates, filtered by state, by
-//! producer id and (v1) by how long the transaction has been open.
+//! producer id, (v1) by how long the transaction has been open and (v2, KIP-1152) by a regular
+//! expression the whole transactional id must match.
 
 use kafka_protocol::messages::list_transactions_response::TransactionState;
 use kafka_protocol::messages::{ListTransactionsRequest, ListTransactionsResponse, ProducerId};
@@ -20,6 +21,22 @@ pub async fn handle(ctx: RequestContext, req: ListTransactionsRequest) -> ListTr
             None => unknown.push(f.clone()),
         }
     }
+    // v2: a pattern the whole id must match (Kafka compiles it with RE2/J); an empty one matches all
+    let pattern = match req
+        .transactional_id_pattern
+        .as_ref()
+        .filter(|p| !p.is_empty())
+    {
+        None => None,
+        Some(p) => match regex::Regex::new(&format!("^(?:{})$", p.as_str())) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                tracing::info!(pattern = %p.as_str(), error = %e, "ListTransactions pattern refused");
+                return ListTransactionsResponse::default()
+                    .with_error_code(ErrorCode::InvalidRegularExpression.code());
+            }
+        },
+    };
     let (txns, loading) = ctx.state.txns.list();
     let now = now_ms();
     let listed = txns
@@ -28,6 +45,11 @@ pub async fn handle(ctx: RequestContext, req: ListTransactionsRequest) -> ListTr
         .filter(|m| {
             req.producer_id_filters.is_empty()
                 || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id)
+        })
+        .filter(|m| {
+            pattern
+                .as_ref()
+                .is_none_or(|re| re.is_match(&m.transactional_id))
         })
         .filter(|m| {
             // v1: only transactions that started longer ago than the filter, by Kafka's rule

@@ -70,7 +70,7 @@ fn plan_checked(
                 .ok_or_else(|| {
                     (
                         ErrorCode::UnknownTopicOrPartition,
-                        format!("Topic {name} does not exist"),
+                        format!("The topic '{name}' does not exist."),
                     )
                 })?
                 .configs

@@ -593,12 +593,12 @@ fn plan_partitions(
     }
     let current = t.partitions.len() as i32;
     if count < current {
-        return Err((ErrorCode::InvalidPartitions, format!("Topic currently has {current} partitions, which is higher than the requested {count}.")));
+        return Err((ErrorCode::InvalidPartitions, format!("The topic {topic} currently has {current} partition(s); {count} would not be an increase.")));
     }
     if count == current {
         return Err((
             ErrorCode::InvalidPartitions,
-            format!("Topic already has {current} partitions."),
+            format!("Topic already has {current} partition(s)."),
         ));
     }
     if count > MAX_PARTITIONS_PER_TOPIC {
