@@ -61,5 +61,6 @@ bash scripts/kafka-jars.sh 4.4.0 >/dev/null
 bash scripts/kafka-jars.sh 4.0.0 >/dev/null
 bash tests/compat/java/run.sh --prepare
 bash tests/compat/workloads/run.sh --prepare
+bash tests/compat/kafka-tools.sh --prepare
 
 echo "test dependencies ready in $CACHE"

@@ -199,6 +199,10 @@ fi
 echo "=== java (kafka-clients 4.4.0, 4.0.0) ==="
 tap_suite java 900 env TRIBUTARY_BIN="$BIN" bash "$HERE/java/run.sh" "$BOOT"
 
+# --- Kafka's own command-line tools (4.4.0 jars) ------------------------------------------------
+echo "=== kafka tools (kafka-topics, console producer/consumer, consumer-groups, configs, ...) ==="
+tap_suite kafka-tools 600 bash "$HERE/kafka-tools.sh" "$BOOT"
+
 # --- Kafka Streams and Kafka Connect (Java) as workloads ---------------------------------------
 echo "=== workloads (Kafka Streams exactly_once_v2, Kafka Connect distributed) ==="
 tap_suite workloads 600 bash "$HERE/workloads/run.sh" "$BOOT"
