@@ -836,3 +836,141 @@ async fn consumer_protocol_groups_survive_a_broker_restart() {
 fn uuid_like() -> String {
     unique_name("member")
 }
+
+/// Group configs (KIP-848): a group's own session timeout and heartbeat interval are validated
+/// against the broker's bounds, described with their sources, applied to the group's members on
+/// their next heartbeat, and kept across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_configs_override_the_brokers_consumer_timeouts() {
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use kafka_protocol::messages::{
+        ConsumerGroupHeartbeatRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest,
+    };
+    use kafka_protocol::protocol::StrBytes;
+    const GROUP: i8 = 32;
+    let mut broker = TestBroker::start_with(&[
+        ("group.consumer.min.session.timeout.ms", "6000"),
+        ("offsets.topic.num.partitions", "3"),
+    ])
+    .await;
+    let topic = unique_name("group-configs");
+    let group = unique_name("g");
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    c.call(&create_topic(&topic, 2), 5).await.unwrap().unwrap();
+    c.call(&find_coordinator(&group), 3).await.unwrap().unwrap();
+    let alter = |ops: &[(&str, Option<&str>)]| {
+        IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(GROUP)
+                .with_resource_name(StrBytes::from_string(group.clone()))
+                .with_configs(
+                    ops.iter()
+                        .map(|(k, v)| {
+                            AlterableConfig::default()
+                                .with_name(StrBytes::from_string(k.to_string()))
+                                .with_config_operation(if v.is_some() { 0 } else { 1 })
+                                .with_value(v.map(|v| StrBytes::from_string(v.to_string())))
+                        })
+                        .collect(),
+                ),
+        ])
+    };
+    let describe =
+        DescribeConfigsRequest::default().with_resources(vec![DescribeConfigsResource::default()
+            .with_resource_type(GROUP)
+            .with_resource_name(StrBytes::from_string(group.clone()))
+            .with_configuration_keys(None)]);
+    // bad values and names: Kafka's messages, nothing stored
+    for (ops, message) in [
+        (
+            vec![("consumer.session.timeout.ms", Some("1"))],
+            "consumer.session.timeout.ms must be in the range 6000 to 60000 inclusive.",
+        ),
+        (
+            vec![("no.such", Some("1"))],
+            "Unknown group config name: no.such",
+        ),
+        (
+            vec![
+                ("consumer.heartbeat.interval.ms", Some("9000")),
+                ("consumer.session.timeout.ms", Some("8000")),
+            ],
+            "consumer.heartbeat.interval.ms must be less than consumer.session.timeout.ms",
+        ),
+    ] {
+        let r = c.call(&alter(&ops), 1).await.unwrap().unwrap();
+        assert_eq!(r.responses[0].error_code, 40, "{ops:?}");
+        assert_eq!(r.responses[0].error_message.as_deref(), Some(message));
+    }
+    let r = c
+        .call(
+            &alter(&[
+                ("consumer.session.timeout.ms", Some("20000")),
+                ("consumer.heartbeat.interval.ms", Some("7000")),
+            ]),
+            1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        r.responses[0].error_code, 0,
+        "{:?}",
+        r.responses[0].error_message
+    );
+    // a member gets the group's heartbeat interval
+    let hb = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(tributary_testkit::requests::group_id(&group))
+        .with_member_id(StrBytes::from_string(uuid_like()))
+        .with_member_epoch(0)
+        .with_rebalance_timeout_ms(30_000)
+        .with_subscribed_topic_names(Some(vec![tributary_testkit::requests::topic_name(&topic)]));
+    let r = c.call(&hb, 1).await.unwrap().unwrap();
+    assert_eq!((r.error_code, r.heartbeat_interval_ms), (NONE, 7000));
+    for round in 0..2 {
+        let d = c.call(&describe, 4).await.unwrap().unwrap();
+        let entries = &d.results[0].configs;
+        let find = |n: &str| entries.iter().find(|e| e.name.as_str() == n).unwrap();
+        let session = find("consumer.session.timeout.ms");
+        assert_eq!(session.value.as_deref(), Some("20000"), "round {round}");
+        assert_eq!(session.config_source, 8, "GROUP_CONFIG");
+        let lock = find("share.record.lock.duration.ms");
+        assert_eq!(
+            (lock.value.as_deref(), lock.config_source),
+            (Some("30000"), 5)
+        );
+        assert_eq!(entries.len(), 21, "every Kafka 4.4 group config");
+        if round == 0 {
+            drop(c);
+            broker.restart().await;
+            c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+        }
+    }
+    let r = c
+        .call(
+            &alter(&[
+                ("consumer.session.timeout.ms", None),
+                ("consumer.heartbeat.interval.ms", None),
+            ]),
+            1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.responses[0].error_code, 0);
+    let d = c.call(&describe, 4).await.unwrap().unwrap();
+    let session = d.results[0]
+        .configs
+        .iter()
+        .find(|e| e.name.as_str() == "consumer.session.timeout.ms")
+        .unwrap();
+    assert_eq!(
+        session.value.as_deref(),
+        Some("45000"),
+        "back to the broker's"
+    );
+    broker.stop().await;
+}

@@ -35,6 +35,7 @@ pub enum ConfigType {
 }
 
 mod broker;
+mod group;
 mod kafka_names;
 mod topic;
 
@@ -42,6 +43,7 @@ pub use broker::{
     is_dynamic_broker_config, kafka_broker_config, validate_dynamic_broker_config, BrokerConfigDef,
     KafkaBrokerConfig, Update, BROKER_CONFIGS,
 };
+pub use group::{group_config_def, validate_group_config, GroupConfigDef, GROUP_CONFIGS};
 use topic::{check_value, synonym_scale};
 pub use topic::{
     extra_topic_config, segment_size_config, topic_config_def, validate_topic_config,
@@ -61,6 +63,8 @@ pub enum ConfigSource {
     StaticBrokerConfig = 4,
     /// Kafka's default.
     DefaultConfig = 5,
+    /// Set on a group (KIP-848 group configs).
+    GroupConfig = 8,
 }
 
 /// Broker configs set at runtime, kept in the metadata log: this broker's own and the

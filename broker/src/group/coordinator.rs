@@ -334,6 +334,22 @@ impl GroupCoordinator {
         }
     }
 
+    /// The consumer-protocol settings of `group`: the broker's, with the group's own
+    /// `consumer.session.timeout.ms` and `consumer.heartbeat.interval.ms` (group configs) on top.
+    fn settings_for(&self, group: &str, image: &crate::metadata::MetadataImage) -> Settings {
+        let mut s = self.settings.clone();
+        if let Some(o) = image.group_configs.get(group) {
+            let get = |name: &str| o.get(name).and_then(|v| v.trim().parse::<i32>().ok());
+            if let Some(v) = get("consumer.session.timeout.ms") {
+                s.session_timeout_ms = v;
+            }
+            if let Some(v) = get("consumer.heartbeat.interval.ms") {
+                s.heartbeat_interval_ms = v;
+            }
+        }
+        s
+    }
+
     /// The partition of `__consumer_offsets` for `group`, once the topic exists.
     pub fn partition_of(&self, group: &str) -> Option<i32> {
         let image = self.controller.image();
@@ -1339,7 +1355,8 @@ impl GroupCoordinator {
             .entry(group.to_string())
             .or_insert_with(|| ConsumerGroup::new(group, now, 0));
         let image = self.controller.image();
-        let r = c.heartbeat(req, &ImageTopics(&image), &self.settings, now);
+        let settings = self.settings_for(group, &image);
+        let r = c.heartbeat(req, &ImageTopics(&image), &settings, now);
         if let Some(d) = c.next_deadline() {
             self.schedule(&shard, group, d);
         }

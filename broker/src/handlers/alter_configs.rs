@@ -12,6 +12,7 @@ use crate::metadata::{ConfigAlteration, ConfigOp, ConfigResource};
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
+const GROUP: i8 = 32;
 
 /// The metadata resource a request names, or the error its answer carries.
 pub(crate) fn resource(kind: i8, name: &str) -> Result<ConfigResource, (ErrorCode, String)> {
@@ -31,9 +32,10 @@ pub(crate) fn resource(kind: i8, name: &str) -> Result<ConfigResource, (ErrorCod
                     format!("Broker id must be an integer, got '{name}'"),
                 )
             }),
+        GROUP => Ok(ConfigResource::Group(name.to_string())),
         other => Err((
             ErrorCode::InvalidRequest,
-            format!("Unsupported resource type {other}; Tributary alters topic (2) and broker (4) configs"),
+            format!("Unsupported resource type {other}; Tributary alters topic (2), broker (4) and group (32) configs"),
         )),
     }
 }
@@ -91,6 +93,7 @@ pub(crate) fn answer(
             let resource = match kind {
                 TOPIC => "topic",
                 BROKER => "broker",
+                GROUP => "group",
                 _ => "resource",
             };
             tracing::info!(resource, name = %name.as_str(), error = ?code, reason = %message, "config change refused");

@@ -8,13 +8,14 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use super::sb;
 use crate::config::{
     is_dynamic_broker_config, kafka_broker_config, ConfigSource, ConfigType, Dynamic,
-    ResolvedConfig, Update, BROKER_CONFIGS, EXTRA_TOPIC_CONFIGS, TOPIC_CONFIGS,
+    ResolvedConfig, Update, BROKER_CONFIGS, EXTRA_TOPIC_CONFIGS, GROUP_CONFIGS, TOPIC_CONFIGS,
 };
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
+const GROUP: i8 = 32;
 const BROKER_LOGGER: i8 = 8;
 
 fn entry(
@@ -245,6 +246,44 @@ pub async fn handle(ctx: RequestContext, req: DescribeConfigsRequest) -> Describ
                         "Unexpected broker id, expected {} or empty string, but received {name}",
                         config.node_id
                     )))),
+                // any group id, existing or not, as Kafka describes them
+                GROUP => {
+                    let overrides = image.group_configs.get(&name);
+                    let configs = GROUP_CONFIGS
+                        .iter()
+                        .filter(|d| wanted(d.name))
+                        .map(|d| {
+                            let set = overrides.and_then(|o| o.get(d.name));
+                            let broker_source = if config.props.contains_key(d.synonym) {
+                                ConfigSource::StaticBrokerConfig
+                            } else {
+                                ConfigSource::DefaultConfig
+                            };
+                            let broker_value = config.group_config_default(d);
+                            let mut list = Vec::new();
+                            if let Some(v) = set {
+                                list.push((
+                                    d.name.to_string(),
+                                    v.clone(),
+                                    ConfigSource::GroupConfig,
+                                ));
+                            }
+                            list.push((d.synonym.to_string(), broker_value.clone(), broker_source));
+                            let r = ResolvedConfig {
+                                name: d.name.to_string(),
+                                value: set.cloned().unwrap_or(broker_value),
+                                source: list[0].2,
+                                synonyms: list,
+                            };
+                            let doc = format!(
+                                "The group's {}; the broker's {} by default.",
+                                d.name, d.synonym
+                            );
+                            entry(r, d.kind as i8, &doc, synonyms, docs, false)
+                        })
+                        .collect();
+                    base.with_configs(configs)
+                }
                 BROKER_LOGGER => base
                     .with_error_code(ErrorCode::InvalidRequest.code())
                     .with_error_message(Some(sb(

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 use super::image::MetadataImage;
 use super::records::{ConfigResource, MetadataRecord};
 use crate::config::{
-    extra_topic_config, kafka_broker_config, topic_config_def, validate_dynamic_broker_config,
-    validate_topic_config, BrokerConfig, ConfigType, BROKER_CONFIGS,
+    extra_topic_config, group_config_def, kafka_broker_config, topic_config_def,
+    validate_dynamic_broker_config, validate_group_config, validate_topic_config, BrokerConfig,
+    ConfigType, BROKER_CONFIGS,
 };
 use crate::error::ErrorCode;
 
@@ -37,6 +38,8 @@ pub struct ConfigAlteration {
 }
 
 type OpError = (ErrorCode, String);
+
+static EMPTY: BTreeMap<String, String> = BTreeMap::new();
 
 fn invalid(message: String) -> OpError {
     (ErrorCode::InvalidConfig, message)
@@ -81,8 +84,16 @@ fn plan_checked(
                     return Err((ErrorCode::InvalidRequest, format!("Unknown broker id {id}")));
                 }
             }
-            static EMPTY: BTreeMap<String, String> = BTreeMap::new();
             image.broker_configs.get(id).unwrap_or(&EMPTY)
+        }
+        ConfigResource::Group(group) => {
+            if group.is_empty() {
+                return Err((
+                    ErrorCode::InvalidRequest,
+                    "Group id must not be empty".into(),
+                ));
+            }
+            image.group_configs.get(group).unwrap_or(&EMPTY)
         }
     };
     let mut seen = HashSet::new();
@@ -95,9 +106,12 @@ fn plan_checked(
         }
     }
     let topic = matches!(change.resource, ConfigResource::Topic(_));
+    let group = matches!(change.resource, ConfigResource::Group(_));
     let per_broker = matches!(change.resource, ConfigResource::Broker(Some(_)));
     let kind = |name: &str| -> Option<(ConfigType, &'static str)> {
-        if topic {
+        if group {
+            group_config_def(name).map(|d| (d.kind, d.default))
+        } else if topic {
             topic_config_def(name)
                 .map(|d| (d.kind, d.default))
                 .or_else(|| extra_topic_config(name).map(|d| (d.kind, "")))
@@ -124,8 +138,12 @@ fn plan_checked(
             ConfigOp::Set(v) => v.clone(),
             ConfigOp::Append(items) | ConfigOp::Subtract(items) => {
                 let (k, default) = kind(name).unwrap_or((ConfigType::String, ""));
-                if topic && kind(name).is_none() {
-                    return Err(invalid(unknown(name)));
+                if (topic || group) && kind(name).is_none() {
+                    return Err(invalid(if group {
+                        format!("Unknown group config name: {name}")
+                    } else {
+                        unknown(name)
+                    }));
                 }
                 if k != ConfigType::List {
                     let verb = if matches!(op, ConfigOp::Append(_)) {
@@ -152,12 +170,45 @@ fn plan_checked(
                 list.join(",")
             }
         };
-        if topic {
+        if group {
+            validate_group_config(name, &value, config).map_err(invalid)?;
+        } else if topic {
             validate_topic_config(name, &value).map_err(invalid)?;
         } else {
             validate_dynamic_broker_config(name, &value, per_broker).map_err(invalid)?;
         }
         next.insert(name.clone(), value);
+    }
+    if group {
+        // Kafka's GroupConfig: each heartbeat interval below its session timeout
+        for (kind, hb, session) in [
+            (
+                "consumer",
+                "consumer.heartbeat.interval.ms",
+                "consumer.session.timeout.ms",
+            ),
+            (
+                "share",
+                "share.heartbeat.interval.ms",
+                "share.session.timeout.ms",
+            ),
+            (
+                "streams",
+                "streams.heartbeat.interval.ms",
+                "streams.session.timeout.ms",
+            ),
+        ] {
+            let value = |name: &str| -> i64 {
+                next.get(name)
+                    .cloned()
+                    .or_else(|| group_config_def(name).map(|d| config.group_config_default(d)))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0)
+            };
+            if value(hb) >= value(session) && change.ops.iter().any(|(n, _)| n.starts_with(kind)) {
+                return Err(invalid(format!("{hb} must be less than {session}")));
+            }
+        }
     }
     if let ConfigResource::Topic(_) = change.resource {
         let log = config

@@ -61,6 +61,8 @@ pub struct MetadataImage {
     pub topic_ids: HashMap<Uuid, String>,
     /// Broker-level dynamic configs (unused by topics, kept for DescribeConfigs).
     pub broker_configs: BTreeMap<Option<i32>, BTreeMap<String, String>>,
+    /// Group config overrides (KIP-848), by group id.
+    pub group_configs: BTreeMap<String, BTreeMap<String, String>>,
     /// The first producer id not yet given to any broker.
     pub next_producer_id: i64,
 }
@@ -209,6 +211,16 @@ impl MetadataImage {
                         Some(v) => m.insert(name.clone(), v.clone()),
                         None => m.remove(name),
                     };
+                }
+                ConfigResource::Group(group) => {
+                    let m = self.group_configs.entry(group.clone()).or_default();
+                    match value {
+                        Some(v) => m.insert(name.clone(), v.clone()),
+                        None => m.remove(name),
+                    };
+                    if m.is_empty() {
+                        self.group_configs.remove(group);
+                    }
                 }
             },
             MetadataRecord::ProducerIds {

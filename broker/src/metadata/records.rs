@@ -11,6 +11,8 @@ pub enum ConfigResource {
     Topic(String),
     /// A broker, by id; `None` is the cluster-wide default.
     Broker(Option<i32>),
+    /// A consumer group, by id (KIP-848 group configs).
+    Group(String),
 }
 
 /// One change to cluster metadata. A change made by one request is appended as one batch.
