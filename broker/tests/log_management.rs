@@ -922,3 +922,70 @@ async fn compacted_consumer_offsets_still_load_after_a_restart() {
     drop(consumer);
     broker.stop().await;
 }
+
+/// DescribeLogDirs: the one log dir, with every partition's size on disk, or only the partitions
+/// asked for; the disk's total and usable bytes (v4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_log_dirs_lists_partitions_with_their_sizes() {
+    use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
+    use kafka_protocol::messages::DescribeLogDirsRequest;
+    let broker = TestBroker::start().await;
+    let topic = unique_name("logdirs");
+    create(&broker, &topic, 2, &[]).await;
+    let mut raw = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let batch = record_batch_with(
+        &[(Some(b"k"), b"value", 1_700_000_000_000)],
+        Compression::None,
+    );
+    let r = raw
+        .call(&produce(&topic, 1, batch.clone()), 9)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    let sizes = |r: &kafka_protocol::messages::DescribeLogDirsResponse| -> Vec<(i32, i64)> {
+        r.results[0]
+            .topics
+            .iter()
+            .filter(|t| t.name.0.as_str() == topic)
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| (p.partition_index, p.partition_size))
+            })
+            .collect()
+    };
+    let all = raw
+        .call(&DescribeLogDirsRequest::default().with_topics(None), 4)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(all.results.len(), 1);
+    let dir = &all.results[0];
+    assert_eq!(dir.error_code, 0);
+    let expected = std::fs::canonicalize(broker.data_dir()).unwrap();
+    assert_eq!(dir.log_dir.as_str(), expected.display().to_string());
+    assert!(dir.total_bytes > 0 && dir.usable_bytes > 0 && dir.usable_bytes <= dir.total_bytes);
+    assert_eq!(sizes(&all), vec![(0, 0), (1, batch.len() as i64)]);
+    let one = raw
+        .call(
+            &DescribeLogDirsRequest::default().with_topics(Some(vec![
+                DescribableLogDirTopic::default()
+                    .with_topic(kafka_protocol::messages::TopicName(StrBytes::from_string(
+                        topic.clone(),
+                    )))
+                    .with_partitions(vec![1, 7]),
+            ])),
+            1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sizes(&one),
+        vec![(1, batch.len() as i64)],
+        "only what was asked and exists"
+    );
+    assert_eq!(one.results[0].topics.len(), 1);
+    broker.stop().await;
+}
