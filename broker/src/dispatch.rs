@@ -10,6 +10,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 
+use crate::frame::{ResponseFrame, SplicingBuf};
 use crate::handlers;
 use crate::network::CloseReason;
 use crate::server::BrokerState;
@@ -68,6 +69,9 @@ pub enum Reply<R> {
     /// Close the connection (Produce with acks=0 that failed: the client learns of the error
     /// by reconnecting and refreshing metadata, as with Kafka).
     Close(String),
+    /// Send this response with these file ranges in place of its records placeholders, in the
+    /// order the encoder writes them (Fetch; see [`crate::frame`]).
+    Spliced(R, Vec<crate::log::FileSlice>),
 }
 
 impl<R> From<R> for Reply<R> {
@@ -92,7 +96,7 @@ macro_rules! routes {
         /// Every API served, with the versions advertised in ApiVersions.
         pub const ROUTES: &[Route] = &[ $( Route { key: ApiKey::$key, min: $min, max: $max }, )* ];
 
-        async fn route(ctx: RequestContext, key: ApiKey, correlation_id: i32, body: &mut Bytes) -> Result<Option<Bytes>, CloseReason> {
+        async fn route(ctx: RequestContext, key: ApiKey, correlation_id: i32, body: &mut Bytes) -> Result<Option<ResponseFrame>, CloseReason> {
             match key {
                 $( ApiKey::$key => {
                     let request = <$req>::decode(body, ctx.version)
@@ -100,7 +104,8 @@ macro_rules! routes {
                     let version = ctx.version;
                     let reply: Reply<<$req as kafka_protocol::protocol::Request>::Response> = $handler(ctx, request).await.into();
                     match reply {
-                        Reply::Respond(r) => encode_response(correlation_id, version, &r).map(Some),
+                        Reply::Respond(r) => encode_response(correlation_id, version, &r).map(|b| Some(b.into())),
+                        Reply::Spliced(r, files) => encode_spliced(correlation_id, version, &r, files).map(Some),
                         Reply::Silent => Ok(None),
                         Reply::Close(why) => Err(CloseReason::BadRequest(why)),
                     }
@@ -213,6 +218,40 @@ fn encode_response<R: Encodable + HeaderVersion>(
     Ok(buf.freeze())
 }
 
+/// Encodes a response whose records placeholders are to be replaced by `files` (see
+/// [`crate::frame`]); refuses to produce a frame where one was not.
+fn encode_spliced<R: Encodable + HeaderVersion>(
+    correlation_id: i32,
+    version: i16,
+    response: &R,
+    files: Vec<crate::log::FileSlice>,
+) -> Result<ResponseFrame, CloseReason> {
+    let header_version = R::header_version(version);
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let fail = |what: &str, e: String| {
+        CloseReason::BadRequest(format!("cannot encode {what} v{version}: {e}"))
+    };
+    let size = header
+        .compute_size(header_version)
+        .map_err(|e| fail("response header", e.to_string()))?
+        + response
+            .compute_size(version)
+            .map_err(|e| fail("response", e.to_string()))?;
+    let spliced: usize = files.iter().map(|f| f.len()).sum();
+    let mut buf = SplicingBuf::new((size + 4).saturating_sub(spliced), files);
+    buf.put_i32(size as i32);
+    header
+        .encode(&mut buf, header_version)
+        .map_err(|e| fail("response header", e.to_string()))?;
+    response
+        .encode(&mut buf, version)
+        .map_err(|e| fail("response", e.to_string()))?;
+    buf.into_frame().ok_or_else(|| {
+        tracing::error!("a spliced response left file ranges unplaced");
+        CloseReason::BadRequest("internal error: records left out of a response".into())
+    })
+}
+
 /// The versions advertised for `key`, if served.
 pub fn route_for(key: ApiKey) -> Option<Route> {
     ROUTES.iter().copied().find(|r| r.key == key)
@@ -225,7 +264,7 @@ pub(crate) async fn handle(
     peer: SocketAddr,
     frame: Bytes,
     permits: Permits,
-) -> Result<Option<Bytes>, CloseReason> {
+) -> Result<Option<ResponseFrame>, CloseReason> {
     let (key, version, correlation_id) = parse_prefix(&frame)?;
     let Some(served) = route_for(key) else {
         return Err(CloseReason::BadRequest(format!(
@@ -235,7 +274,7 @@ pub(crate) async fn handle(
     };
     if key == ApiKey::Produce && (0..3).contains(&version) {
         return match handlers::produce::unsupported_old_version(correlation_id, version, frame) {
-            Some(answer) => Ok(Some(answer)),
+            Some(answer) => Ok(Some(answer.into())),
             None => Err(CloseReason::BadRequest(format!(
                 "Produce v{version} with acks=0 is not supported"
             ))),
@@ -246,7 +285,7 @@ pub(crate) async fn handle(
             // Kafka answers an ApiVersions version it does not know in v0 with
             // UNSUPPORTED_VERSION, so that the client can retry with a version it supports.
             return encode_response(correlation_id, 0, &handlers::api_versions::unsupported())
-                .map(Some);
+                .map(|b| Some(b.into()));
         }
         return Err(CloseReason::BadRequest(format!(
             "unsupported version {version} of {key:?}; supported {}..={}",

@@ -9,6 +9,7 @@
 //!  server      start/stop: data dir, metadata replay, logs, listener, background tasks
 //!  network     TCP accept, framing, per-connection read/write tasks
 //!  dispatch    header decoding and the route table (which also answers ApiVersions)
+//!  frame       response frames; Fetch records sent from the page cache with sendfile
 //!  handlers/   one module per Kafka API
 //!  metadata/   metadata records, image, log store, controller
 //!  group/      the group coordinator: membership state machines and committed offsets
@@ -23,6 +24,7 @@
 pub mod config;
 pub mod dispatch;
 pub mod error;
+mod frame;
 pub mod group;
 pub mod handlers;
 pub mod log;

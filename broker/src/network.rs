@@ -14,12 +14,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::dispatch;
+use crate::frame::ResponseFrame;
 use crate::server::BrokerState;
 
 /// Counts open connections so that shutdown can wait for them to finish their last request.
@@ -120,14 +121,18 @@ async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>) {
     let (mut reader, mut writer) = stream.into_split();
     // Two responses in flight at most (Kafka mutes a connection until its response is sent):
     // the reader may finish the next request while the writer sends the previous answer.
-    let (tx, mut rx) = mpsc::channel::<Bytes>(1);
+    let (tx, mut rx) = mpsc::channel::<ResponseFrame>(1);
     let idle = Duration::from_millis(state.config.connections_max_idle_ms);
     let mut writer_task = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
             // A peer that stops reading (zero TCP window) is cut off after the idle time.
-            match tokio::time::timeout(idle, writer.write_all(&frame)).await {
+            match tokio::time::timeout(idle, frame.send(&mut writer)).await {
                 Ok(Ok(())) => {}
-                _ => return,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "cannot send a response");
+                    return;
+                }
+                Err(_) => return,
             }
         }
         let _ = tokio::time::timeout(idle, writer.shutdown()).await;
@@ -149,7 +154,7 @@ async fn read_loop(
     reader: &mut tokio::net::tcp::OwnedReadHalf,
     peer: SocketAddr,
     state: &Arc<BrokerState>,
-    tx: &mpsc::Sender<Bytes>,
+    tx: &mpsc::Sender<ResponseFrame>,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Option<CloseReason> {
     let idle = Duration::from_millis(state.config.connections_max_idle_ms);

@@ -10,7 +10,10 @@
 //! Byte limits follow KIP-74: `max_bytes` (capped by the broker's `fetch.max.bytes`) bounds
 //! the whole response and `partition_max_bytes` each partition, but the first batch of the
 //! first partition with data is always returned whole so that a consumer can make progress.
-//! While waiting, only positions are computed; bytes are read once, when the answer is built.
+//! While waiting, only positions are computed. When the answer is built, a partition's records of
+//! at least [`SPLICE_MIN`] bytes are not read at all: the response carries a placeholder and the
+//! connection's writer sends the file range with `sendfile` (see [`crate::frame`]); smaller ones
+//! are read into the response.
 //! Fetch sessions (KIP-227) are declined: the response carries session id 0, and clients then
 //! send full fetch requests, as Kafka allows.
 
@@ -26,13 +29,17 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId};
 use uuid::Uuid;
 
 use super::{blocking_io, check_leader_epoch, topic_name};
-use crate::dispatch::RequestContext;
+use crate::dispatch::{Reply, RequestContext};
 use crate::error::{BrokerError, ErrorCode};
 use crate::log::FileSlice;
 use crate::partition::{Partition, PartitionOffsets};
 
 /// Kafka's FETCH_SESSION_ID_NOT_FOUND.
 const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+
+/// Smallest records field sent from the file with `sendfile`; below it one positional read and a
+/// copy cost less than another system call on the socket.
+const SPLICE_MIN: usize = 32 * 1024;
 
 /// Longest a fetch waits for data, whatever `max_wait_ms` asks; the client simply fetches again.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -61,11 +68,12 @@ enum Planned {
 }
 
 /// Handles Fetch.
-pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
+pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchResponse> {
     if req.session_id != 0 {
         return FetchResponse::default()
             .with_error_code(FETCH_SESSION_ID_NOT_FOUND)
-            .with_session_id(0);
+            .with_session_id(0)
+            .into();
     }
     let state = Arc::clone(&ctx.state);
     let image = state.image();
@@ -144,7 +152,7 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
         // planning reads batch headers and index entries only
         let planned = match blocking_io(0, move || plan_all(&w, max_bytes, read_committed)).await {
             Ok(p) => p,
-            Err(code) => return error_response(&wanted, code, by_id, ctx.version),
+            Err(code) => return error_response(&wanted, code, by_id, ctx.version).into(),
         };
         let bytes: usize = planned
             .iter()
@@ -161,9 +169,18 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse {
             || *shutdown.borrow()
             || stopping;
         if done {
-            return match blocking_io(bytes, move || read_planned(planned)).await {
-                Ok(results) => build_response(&wanted, results, by_id),
-                Err(code) => error_response(&wanted, code, by_id, ctx.version),
+            let read: usize = planned
+                .iter()
+                .map(|p| match p {
+                    Planned::Data { slice: Some(s), .. } if s.len() < SPLICE_MIN => s.len(),
+                    _ => 0,
+                })
+                .sum();
+            return match blocking_io(read, move || read_planned(planned)).await {
+                Ok((results, files)) => {
+                    Reply::Spliced(build_response(&wanted, results, by_id), files)
+                }
+                Err(code) => error_response(&wanted, code, by_id, ctx.version).into(),
             };
         }
         if !released {
@@ -222,9 +239,12 @@ fn plan_all(wanted: &[Wanted], max_bytes: usize, read_committed: bool) -> Vec<Pl
         .collect()
 }
 
-/// Reads the planned byte ranges.
-fn read_planned(planned: Vec<Planned>) -> Vec<PartitionData> {
-    planned
+/// Reads the small planned byte ranges and stands placeholders in for the large ones, which are
+/// returned, in response order, to be sent from their files; the kernel is asked to read those
+/// ahead, so that `sendfile` finds them in the page cache.
+fn read_planned(planned: Vec<Planned>) -> (Vec<PartitionData>, Vec<FileSlice>) {
+    let mut files = Vec::new();
+    let results = planned
         .into_iter()
         .map(|p| match p {
             Planned::Data {
@@ -232,13 +252,24 @@ fn read_planned(planned: Vec<Planned>) -> Vec<PartitionData> {
                 offsets,
                 aborted,
             } => {
-                let records = match slice.map(|s| s.read()) {
-                    Some(Ok(b)) => b,
-                    Some(Err(e)) => {
-                        tracing::error!(error = %e, "fetch read failed");
-                        return partition_error(ErrorCode::KafkaStorageError, None);
+                let spliced = slice
+                    .as_ref()
+                    .filter(|s| s.len() >= SPLICE_MIN)
+                    .and_then(|s| crate::frame::placeholder(s.len()));
+                let records = match (slice, spliced) {
+                    (Some(s), Some(placeholder)) => {
+                        s.will_need();
+                        files.push(s);
+                        placeholder
                     }
-                    None => Bytes::new(),
+                    (Some(s), None) => match s.read() {
+                        Ok(b) => b,
+                        Err(e) => {
+                            tracing::error!(error = %e, "fetch read failed");
+                            return partition_error(ErrorCode::KafkaStorageError, None);
+                        }
+                    },
+                    (None, _) => Bytes::new(),
                 };
                 PartitionData::default()
                     .with_high_watermark(offsets.high_watermark)
@@ -257,7 +288,8 @@ fn read_planned(planned: Vec<Planned>) -> Vec<PartitionData> {
             }
             Planned::Error { code, offsets } => partition_error(code, offsets),
         })
-        .collect()
+        .collect();
+    (results, files)
 }
 
 /// A partition-level error, with offsets where Kafka gives them (OFFSET_OUT_OF_RANGE) and -1

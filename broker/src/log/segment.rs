@@ -36,6 +36,18 @@ impl FileSlice {
         Ok(buf.into())
     }
 
+    /// Asks the kernel to read the range into the page cache ahead of a `sendfile` of it (a
+    /// hint; failures change nothing and are ignored).
+    pub fn will_need(&self) {
+        let len = std::num::NonZeroU64::new(self.len as u64);
+        let _ = rustix::fs::fadvise(
+            &*self.file,
+            self.position,
+            len,
+            rustix::fs::Advice::WillNeed,
+        );
+    }
+
     /// Number of bytes.
     pub fn len(&self) -> usize {
         self.len
