@@ -22,6 +22,9 @@
 #   5. peak RSS (VmHWM) over 2-4, and the flush settings as the broker describes them
 #   6. start-up: process start to the first answered ApiVersions and to the first Metadata
 #      answer listing the broker, STARTUP_RUNS times on fresh data dirs
+#   7. for every step of 2-4: the CPU seconds of the broker, of the client and of the machine,
+#      over the step and over the tool's measured window, per record and "cores busy"; and for
+#      each missed throughput target the ceiling those CPU costs put on 2 cores
 # plus scripts/machine-limits.sh first.
 #
 # Environment (defaults for SCALE=full / SCALE=small):
@@ -252,6 +255,141 @@ main()
 PY
 probe() { python3 "$WORK/probe.py" "$@"; }
 
+# --- CPU accounting: where the two cores go during a client step -----------------------------
+CLK_TCK=$(getconf CLK_TCK)
+export CLK_TCK
+cat >"$WORK/cpu.py" <<'PY'
+"""run BPID OUT REGEX CMD...   runs CMD (its stdout and stderr to this stdout); every 20 ms samples
+   utime+stime of the broker (/proc/BPID/stat), of CMD (its own plus its reaped children's) and of
+   the whole machine (/proc/stat: all but idle and iowait), in clock ticks (CLK_TCK); notes when CMD
+   last printed a line matching REGEX (the end of the tool's measured window). Writes to OUT a
+   line "wall broker_s client_s sampler_s mark machine_s" (broker and machine from /proc before and
+   after; client from wait4's rusage: CMD and all it waited for; sampler: this process), then the
+   samples. Exits with CMD's status.
+window OUT RECORDS RATE   prints "wall broker_s client_s sampler_s machine_s" of the step, then
+   "length broker_s client_s machine_s" over the RECORDS/RATE seconds that end at the mark ('-'
+   where unknown: no RATE, no mark)"""
+import os, re, resource, selectors, subprocess, sys, time
+
+TCK = int(os.environ.get("CLK_TCK") or os.sysconf("SC_CLK_TCK"))
+
+def ticks(pid, children=False):
+    if pid <= 0:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            s = f.read()
+    except OSError:
+        return None
+    f = s[s.rindex(b")") + 2:].split()  # f[0] is field 3 (state): utime is field 14
+    return int(f[11]) + int(f[12]) + ((int(f[13]) + int(f[14])) if children else 0)
+
+def machine():  # busy ticks of all cores: user nice system (idle iowait) irq softirq steal
+    with open("/proc/stat", "rb") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return sum(v) - v[3] - v[4]
+
+def fmt(x):
+    return "-" if x is None else str(x)
+
+def run(bpid, out, regex, cmd):
+    pat = re.compile(regex.encode()) if regex else None
+    b0, m0 = ticks(bpid), machine()
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    fd = p.stdout.fileno()
+    sel = selectors.DefaultSelector()
+    sel.register(fd, selectors.EVENT_READ)
+    samples, mark, buf, eof, nxt = [], None, b"", False, t0
+    w = sys.stdout.buffer
+    while not eof:
+        now = time.monotonic()
+        if now >= nxt:
+            samples.append((now - t0, ticks(bpid), ticks(p.pid, True), machine()))
+            nxt = max(nxt + 0.02, now + 0.005)
+        for _ in sel.select(max(0.0, nxt - time.monotonic())):
+            data = os.read(fd, 65536)
+            if not data:
+                eof = True
+                break
+            w.write(data)
+            w.flush()
+            lines = (buf + data).split(b"\n")
+            buf = lines.pop()
+            if pat and any(pat.search(l) for l in lines):
+                mark = time.monotonic() - t0
+    if pat and buf and pat.search(buf):
+        mark = time.monotonic() - t0
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    b1, m1 = ticks(bpid), machine()
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    with open(out, "w") as f:
+        bcpu = f"{(b1 - b0) / TCK:.2f}" if b0 is not None and b1 is not None else "-"
+        f.write(f"{wall:.3f} {bcpu} {ru.ru_utime + ru.ru_stime:.3f} {me.ru_utime + me.ru_stime:.3f} "
+                f"{'-' if mark is None else f'{mark:.3f}'} {(m1 - m0) / TCK:.2f}\n")
+        for s in samples:
+            f.write(f"{s[0]:.4f} {fmt(s[1])} {fmt(s[2])} {s[3]}\n")
+    rc = os.waitstatus_to_exitcode(status)
+    return rc if rc >= 0 else 128 - rc  # killed by signal -rc
+
+def at(samples, t, i):  # the i-th counter at time t, interpolated between samples
+    pts = [(s[0], s[i]) for s in samples if s[i] is not None]
+    if not pts:
+        return None
+    if t <= pts[0][0]:
+        return pts[0][1]
+    for (ta, a), (tb, b) in zip(pts, pts[1:]):
+        if ta <= t <= tb:
+            return a + (b - a) * (t - ta) / (tb - ta) if tb > ta else b
+    return pts[-1][1]
+
+def window(out, records, rate):
+    lines = open(out).read().split("\n")
+    head = lines[0].split()
+    samples = [tuple(float(x) if i == 0 else (None if x == "-" else int(x)) for i, x in enumerate(l.split()))
+               for l in lines[1:] if l]
+    res = head[:4] + [head[5], "-", "-", "-", "-"]
+    try:
+        length = float(records) / float(rate)
+    except (ValueError, ZeroDivisionError):
+        length = None
+    if length and head[4] != "-":
+        end = float(head[4])
+        start = max(0.0, end - length)
+        res[5] = f"{end - start:.3f}"
+        for i in (1, 2, 3):
+            a, b = at(samples, start, i), at(samples, end, i)
+            res[5 + i] = "-" if a is None or b is None else f"{(b - a) / TCK:.3f}"
+    print(" ".join(res))
+
+if sys.argv[1] == "run":
+    sys.exit(run(int(sys.argv[2] or 0), sys.argv[3], sys.argv[4], sys.argv[5:]))
+window(*sys.argv[2:5])
+PY
+# cstep NAME TIMEOUT REGEX CMD...: step, with the CPU of the broker ($BPID), of the client and of
+# the machine sampled (cpu.py run); REGEX matches the tool's line that ends its measured window
+# ('' for none)
+cstep() {
+    local name=$1 t=$2 re=$3
+    shift 3
+    step "$name" "$t" python3 "$WORK/cpu.py" run "${BPID:-0}" "$WORK/cpu-$BROKER-$name" "$re" "$@"
+}
+# cpu_put KEY RECORDS [RATE]: the CPU figures of step KEY into the results; with RATE also over
+# the tool's measured window (RECORDS/RATE seconds ending at its summary line)
+cpu_put() {
+    local key=$1 n=$2 rate=${3:-} got
+    got=$(python3 "$WORK/cpu.py" window "$WORK/cpu-$BROKER-$key" "$n" "$rate") || return 0
+    set -- $got
+    put "$BROKER" "$key.n" "$n"
+    put "$BROKER" "$key.wall" "$1"; put "$BROKER" "$key.bcpu" "$2"; put "$BROKER" "$key.ccpu" "$3"
+    put "$BROKER" sampler.cpu "$4"; put "$BROKER" "$key.mcpu" "$5"
+    put "$BROKER" "$key.win" "$6"; put "$BROKER" "$key.wbcpu" "$7"; put "$BROKER" "$key.wccpu" "$8"
+    put "$BROKER" "$key.wmcpu" "$9"
+    log "$BROKER:   CPU s: broker $2, client $3, machine $5 in $1 s$([ "$6" != - ] &&
+        echo "; in the tool's $6 s: broker $7, client $8, machine $9")"
+}
+
 # --- starting and stopping the brokers ---------------------------------------------------
 # Sets B (bootstrap), BPID (broker pid), NODE (node id), DATA (data dir).
 start_broker() { # start_broker INSTANCE
@@ -339,11 +477,12 @@ produce_row() { # produce_row SIZE ACKS CLIENT RECORDS
     create_topic "$topic" 6 || return 0
     log "$BROKER: produce $size B acks=$acks, $n records ($client)"
     if [ "$client" = java ]; then
-        step "$key" "$STEP_TIMEOUT" "${TOOL[@]}" kafka-producer-perf-test --topic "$topic" --num-records "$n" \
-            --record-size "$size" --throughput -1 --command-property bootstrap.servers="$B" acks="$acks" || return 0
+        cstep "$key" "$STEP_TIMEOUT" '^[0-9]+ records sent, ' "${TOOL[@]}" kafka-producer-perf-test --topic "$topic" \
+            --num-records "$n" --record-size "$size" --throughput -1 \
+            --command-property bootstrap.servers="$B" acks="$acks" || return 0
     else
-        step "$key" "$STEP_TIMEOUT" "$BIN" bench produce --topic "$topic" --partitions 6 --records "$n" \
-            --record-size "$size" --acks "$acks" -b "$B" || return 0
+        cstep "$key" "$STEP_TIMEOUT" '^[0-9]+ records sent, ' "$BIN" bench produce --topic "$topic" --partitions 6 \
+            --records "$n" --record-size "$size" --acks "$acks" -b "$B" || return 0
     fi
     got=$(parse_sent "$LOGS/$BROKER-$key.log")
     set -- $got
@@ -354,6 +493,7 @@ produce_row() { # produce_row SIZE ACKS CLIENT RECORDS
     put "$BROKER" "$key.rps" "$2"
     put "$BROKER" "$key.mbs" "$3"
     log "$BROKER:   $2 records/s ($3 MB/s)"
+    cpu_put "$key" "$n" "$2"
 }
 
 consume_row() { # consume_row SIZE CLIENT RECORDS
@@ -361,11 +501,13 @@ consume_row() { # consume_row SIZE CLIENT RECORDS
     [ -n "$topic" ] || { fail "$key" "nothing was produced to read"; return 0; }
     log "$BROKER: consume $size B, $n records ($client)"
     if [ "$client" = java ]; then
-        step "$key" "$STEP_TIMEOUT" "${TOOL[@]}" kafka-consumer-perf-test --bootstrap-server "$B" --topic "$topic" \
-            --num-records "$n" --timeout 30000 || return 0
+        # its one CSV line (start.time, end.time, ...) ends the window
+        cstep "$key" "$STEP_TIMEOUT" '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]+, ' "${TOOL[@]}" kafka-consumer-perf-test \
+            --bootstrap-server "$B" --topic "$topic" --num-records "$n" --timeout 30000 || return 0
         got=$(parse_consumer_perf "$LOGS/$BROKER-$key.log")
     else
-        step "$key" "$STEP_TIMEOUT" "$BIN" bench consume --topic "$topic" --records "$n" -b "$B" || return 0
+        cstep "$key" "$STEP_TIMEOUT" '^[0-9]+ records consumed, ' "$BIN" bench consume --topic "$topic" \
+            --records "$n" -b "$B" || return 0
         got=$(parse_consumed "$LOGS/$BROKER-$key.log")
     fi
     set -- $got
@@ -377,6 +519,7 @@ consume_row() { # consume_row SIZE CLIENT RECORDS
     put "$BROKER" "$key.mbs" "$3"
     [ -n "${4:-}" ] && put "$BROKER" "$key.join_ms" "$4"
     log "$BROKER:   $2 records/s ($3 MB/s)"
+    cpu_put "$key" "$n" "$2"
 }
 
 # e2e_variant KEY LABEL [-X PROPERTY]: one measured `tributary bench e2e` run on $topic
@@ -384,7 +527,7 @@ e2e_variant() {
     local key=$1 label=$2 got
     shift 2
     log "$BROKER: end-to-end latency, $E2E_RATE records/s for $E2E_SECS s, $label (tributary bench e2e)"
-    step "$key" "$STEP_TIMEOUT" "$BIN" bench e2e --topic "$topic" --partitions 6 --rate "$E2E_RATE" \
+    cstep "$key" "$STEP_TIMEOUT" '' "$BIN" bench e2e --topic "$topic" --partitions 6 --rate "$E2E_RATE" \
         --duration-secs "$E2E_SECS" --linger-ms 0 --record-size 100 -b "$B" "$@" || return 0
     got=$(parse_e2e "$LOGS/$BROKER-$key.log")
     if [ -z "$got" ]; then
@@ -394,6 +537,9 @@ e2e_variant() {
     set -- $got
     put "$BROKER" "$key.p50" "$1"; put "$BROKER" "$key.p99" "$2"; put "$BROKER" "$key.p999" "$3"; put "$BROKER" "$key.max" "$4"
     log "$BROKER:   p50 $1 ms, p99 $2 ms, p99.9 $3 ms, max $4 ms"
+    # "N records at R records/sec": what was produced (and consumed) over the whole step
+    got=$(sed -n 's/^\([0-9]*\) records at [0-9.]* records\/sec.*/\1/p' "$LOGS/$BROKER-$key.log" | tail -n 1)
+    cpu_put "$key" "${got:-$((E2E_RATE * E2E_SECS))}"
 }
 
 latency_rows() {
@@ -415,13 +561,14 @@ latency_rows() {
     topic="e2e-java-$(suffix)"
     create_topic "$topic" 6 || return 0
     log "$BROKER: round trip one record at a time, $E2E_JAVA_RECORDS records (kafka-e2e-latency)"
-    if step e2e-java "$STEP_TIMEOUT" "${TOOL[@]}" kafka-e2e-latency --bootstrap-server "$B" --topic "$topic" \
+    if cstep e2e-java "$STEP_TIMEOUT" '' "${TOOL[@]}" kafka-e2e-latency --bootstrap-server "$B" --topic "$topic" \
         --num-records "$E2E_JAVA_RECORDS" --producer-acks 1 --record-size 100; then
         got=$(parse_java_e2e "$LOGS/$BROKER-e2e-java.log")
         if [ -n "$got" ]; then
             set -- $got
             put "$BROKER" je2e.avg "$1"; put "$BROKER" je2e.p50 "$2"; put "$BROKER" je2e.p99 "$3"; put "$BROKER" je2e.p999 "$4"
             log "$BROKER:   avg $1 ms, p50 $2 ms, p99 $3 ms, p99.9 $4 ms"
+            cpu_put e2e-java "$E2E_JAVA_RECORDS"
         else
             fail e2e-java "no 'Avg latency' / 'Percentiles' lines"
         fi
@@ -562,6 +709,7 @@ done
     echo "scale=$SCALE"
     echo "params=RECORDS_100=$RECORDS_100 RECORDS_1K=$RECORDS_1K WARMUP_RECORDS=$WARMUP_RECORDS E2E_RATE=$E2E_RATE E2E_SECS=$E2E_SECS E2E_WARMUP_SECS=$E2E_WARMUP_SECS E2E_JAVA_RECORDS=$E2E_JAVA_RECORDS STORE_MB=$STORE_MB IDLE_SECS=$IDLE_SECS STARTUP_RUNS=$STARTUP_RUNS"
     echo "wall=$((SECONDS / 60)) min $((SECONDS % 60)) s"
+    echo "cores=$(nproc)"
 } >"$WORK/meta"
 python3 - "$RESULTS" "$WORK/meta" "$LOGS/machine-limits.log" "$RECORDS_100" "$RECORDS_1K" \
     "$E2E_RATE" "$E2E_SECS" "$E2E_JAVA_RECORDS" "$STORE_MB" "$IDLE_SECS" "$STARTUP_RUNS" \
@@ -647,6 +795,7 @@ P(f"Sizes: {meta['params']}.")
 P("")
 P("| measurement | client | Kafka | Tributary | Tributary/Kafka | target |")
 P("|---|---|---|---|---|---|")
+missed = []  # throughput rows that missed their target: (what, tool, key, target, Kafka, Tributary)
 for what, tool, k, unit, target in rows:
     if unit == "startup":
         (ks, kx), (ts, tx) = startup("kafka", k), startup("tributary", k)
@@ -672,7 +821,146 @@ for what, tool, k, unit, target in rows:
             r = tx / kx
             ok = r >= t if op == ">=" else r <= t
             tcell += ": **met**" if ok else ": **missed**"
+            if not ok and op == ">=" and unit == "rec/s":
+                missed.append((what, tool, k, t, kx, tx))
     P(f"| {what} | {tool} | {ks} | {ts} | {ratio} | {tcell} |")
+P("")
+P("## Where the CPU goes")
+P("")
+cores = int(meta.get("cores", "2"))
+
+def cpu(b, base):
+    return {f: num(b, f"{base}.{f}") for f in ("n", "wall", "bcpu", "ccpu", "mcpu", "win", "wbcpu", "wccpu", "wmcpu")}
+
+def per_record(d):
+    """broker ns/record, client ns/record, rest-of-machine ns/record (or None), broker+client cores
+    busy, machine cores busy (or None), over the tool's window (True) or the whole step (False)"""
+    if not d["n"]:
+        return None
+    for t, b, c, m, win in ((d["win"], d["wbcpu"], d["wccpu"], d["wmcpu"], True),
+                            (d["wall"], d["bcpu"], d["ccpu"], d["mcpu"], False)):
+        if t and b is not None and c is not None:
+            rest = None if m is None else max(0.0, m - b - c) * 1e9 / d["n"]
+            return b * 1e9 / d["n"], c * 1e9 / d["n"], rest, (b + c) / t, None if m is None else m / t, win
+    return None
+
+cpu_rows = []
+for size, label in (("100", "100 B"), ("1024", "1 KiB")):
+    for acks in ("1", "all"):
+        for client, tool in (("java", "kafka-producer-perf-test"), ("tributary", "tributary bench produce")):
+            cpu_rows.append((f"produce {label}, acks={acks}", tool, f"produce.{size}.{acks}.{client}"))
+for size, label in (("100", "100 B"), ("1024", "1 KiB")):
+    for client, tool in (("java", "kafka-consumer-perf-test"), ("tributary", "tributary bench consume")):
+        cpu_rows.append((f"consume {label}", tool, f"consume.{size}.{client}"))
+cpu_rows.append((f"end-to-end, {int(rate):,} records/s, 5 in flight", "tributary bench e2e", "e2e"))
+cpu_rows.append((f"end-to-end, {int(rate):,} records/s, librdkafka's default in flight", "tributary bench e2e", "e2e-pipelined"))
+cpu_rows.append((f"round trip, one record at a time ({int(jn):,} records)", "kafka-e2e-latency", "e2e-java"))
+
+def f2(x):
+    return "—" if x is None else f"{x:.2f}"
+
+def fns(x):
+    return "—" if x is None else f"{x:,.0f}"
+
+P(f"CPU seconds (utime+stime) of the broker process (`/proc/PID/stat`), of the client process (its "
+  f"rusage; the JVM's for Kafka's tools) and of the whole machine ({cores} cores, `/proc/stat`: every "
+  f"process and the kernel). *Step*: the client's whole run, from its start to its exit (JVM start, "
+  f"connecting, group join, shutdown). *Window*: the tool's own measured interval (its N records / its "
+  f"rate, ending when it printed the result), from samples every 20 ms. Per-record figures are over the "
+  f"window, or over the step for the end-to-end rows (which have none); cores busy = CPU s / s, "
+  f"of broker + client and of the whole machine.")
+for b, name in (("kafka", f"Apache Kafka {meta['kafka_version']}"), ("tributary", "Tributary")):
+    P("")
+    P(f"### {name}")
+    P("")
+    if b not in ran:
+        P("not run")
+        continue
+    P("| measurement | client | rec/s | step s | broker CPU s | client CPU s | machine CPU s | cores busy | "
+      "window s | broker CPU s | client CPU s | machine CPU s | broker CPU ns/record | client CPU ns/record | "
+      "cores busy | machine cores busy |")
+    P("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for what, tool, base in cpu_rows:
+        d = cpu(b, base)
+        if d["n"] is None:
+            P(f"| {what} | {tool} | failed |" + " — |" * 13)
+            continue
+        rps = num(b, base + ".rps")
+        if rps is None and base in ("e2e", "e2e-pipelined"):
+            rps = float(rate)
+        busy = (d["bcpu"] + d["ccpu"]) / d["wall"] if d["wall"] and d["bcpu"] is not None and d["ccpu"] is not None else None
+        pr = per_record(d)
+        bn, cn, u, m = (pr[0], pr[1], pr[3], pr[4]) if pr else (None,) * 4
+        P(f"| {what} | {tool} | {fns(rps)} | {f2(d['wall'])} | {f2(d['bcpu'])} | {f2(d['ccpu'])} | {f2(d['mcpu'])} | "
+          f"{f2(busy)} | {f2(d['win'])} | {f2(d['wbcpu'])} | {f2(d['wccpu'])} | {f2(d['wmcpu'])} | {fns(bn)} | "
+          f"{fns(cn)} | {f2(u)} | {f2(m)} |")
+samp = sum(float(v) for b in ("kafka", "tributary") for v in R.get((b, "sampler.cpu"), []) if v != "-")
+P("")
+P(f"Machine CPU beyond broker + client is the kernel's threads (softirq work for the loopback traffic, "
+  f"writeback), the sampler ({samp:.2f} CPU s over all these steps together) and anything else that ran.")
+
+P("")
+P("### Ceilings for the missed throughput targets")
+P("")
+if not missed:
+    P("No throughput target was missed.")
+
+def budget(x, now):  # the broker's CPU per record allowed: x ns
+    return f"at ≤ {x:,.0f} ns/record (now {now:,.0f})" if x > 0 else "to cost less than nothing: out of reach"
+
+for what, tool, k, t, K, T in missed:
+    base = k[:-len(".rps")]
+    pt, pk = per_record(cpu("tributary", base)), per_record(cpu("kafka", base))
+    need = t * K
+    s = (f"* **{what}, {tool}**: the target needs {need:,.0f} rec/s ({t:g} × Kafka's {K:,.0f}); "
+         f"Tributary did {T:,.0f} ({T / K:.2f} ×).")
+    if not pt or pt[1] <= 0:
+        P(s + " No CPU figures for this row.")
+        continue
+    b_, c_, o_, u, m, inwin = pt
+    o_ = o_ or 0.0
+    s += (f" Per record {'in the tool' + chr(39) + 's window' if inwin else 'over the whole step'}, against "
+          f"Tributary: client {c_:,.0f} ns, broker {b_:,.0f} ns, rest of the machine {o_:,.0f} ns; cores busy: "
+          f"broker + client {u:.2f}, machine {f2(m)} of {cores}")
+    if pk:
+        s += (f" (against Kafka: client {pk[1]:,.0f} ns, broker {pk[0]:,.0f} ns, rest {pk[2] or 0:,.0f} ns; "
+              f"cores busy {pk[3]:.2f}, machine {f2(pk[4])})")
+    s += "."
+    free = cores * 1e9 / c_
+    both = cores * 1e9 / (b_ + c_) if b_ + c_ > 0 else float("inf")
+    turns = 1e9 / (b_ + c_) if b_ + c_ > 0 else float("inf")
+    s += (f" Ceilings on {cores} cores at these costs: the client alone (a broker that cost nothing) "
+          f"{cores}e9 / {c_:,.0f} = {free:,.0f} rec/s ({free / K:.2f} × Kafka); client and broker keeping every "
+          f"core busy, {cores}e9 / ({c_:,.0f} + {b_:,.0f}) = {both:,.0f} rec/s ({both / K:.2f} ×); client and "
+          f"broker strictly taking turns (one core), 1e9 / ({c_:,.0f} + {b_:,.0f}) = {turns:,.0f} rec/s "
+          f"({turns / K:.2f} ×).")
+    if free < need:
+        s += (f" **Which applies: the client's own CPU.** At {c_:,.0f} ns/record this client cannot reach "
+              f"{need:,.0f} rec/s on {cores} cores even against a broker that costs nothing: the target is out of "
+              f"reach on this machine with this client, whatever the broker does.")
+    elif m is not None and m >= 0.9 * cores:
+        s += (f" **Which applies: the {cores}-core bound.** The machine's cores were saturated ({m:.2f} busy), "
+              f"{u:.2f} of them broker + client and {m - u:.2f} the rest (the kernel's work for the traffic, or "
+              f"other processes: if that share is large, something else competed and this row should be rerun on "
+              f"an idle machine). The target needs the broker {budget(cores * 1e9 / need - c_ - o_, b_)} with "
+              f"the rest as measured, {budget(cores * 1e9 / need - c_, b_)} without it.")
+    else:
+        idle = cores - (m if m is not None else u)
+        s += (f" **Which applies: the sum of client and broker time per record at the overlap observed.** "
+              f"The cores were not saturated ({idle:.2f} of {cores} idle; broker + client busy {u:.2f}): client "
+              f"and broker {'largely' if u < 0.6 * cores else 'partly'} wait for each other. At this overlap the "
+              f"target needs client + broker ≤ {u * 1e9 / need:,.0f} ns/record, i.e. the broker "
+              f"{budget(u * 1e9 / need - c_, b_)}; ")
+        if both >= need:
+            s += (f"with every core busy the present costs would allow {both:,.0f} rec/s, so the lever is more "
+                  f"overlap (more in flight, the broker answering sooner), not less CPU.")
+        else:
+            s += (f"even with every core busy it needs the broker "
+                  f"{budget(cores * 1e9 / need - c_ - o_, b_)}.")
+    P(s)
+P("")
+P("These ceilings take the client's CPU per record as fixed; it differs somewhat between the two brokers "
+  "(above: batching, polling and waiting cost the client CPU too).")
 P("")
 P("## Flush settings, as each broker describes them (`kafka-configs --describe --all`)")
 P("")
@@ -729,6 +1017,11 @@ P(f"""* The brokers run one after the other, each on fresh data dirs, never both
   No other process of the script competes for the cores meanwhile (kafka-peer.sh's own readiness check starts a JVM
   every 0.5 s, which is why it is not used for this). Both numbers include process start; for Kafka that
   is the JVM's start and class loading, with the JDK's default class data sharing and no AppCDS archive.
+* CPU: each produce, consume and end-to-end client runs under a small Python sampler that reads the
+  broker's utime+stime from `/proc/PID/stat` (clock ticks, `getconf CLK_TCK`) before and after the step
+  and every 20 ms, the client's from `/proc` every 20 ms and, for the step total, from its rusage when it
+  exits (`wait4`: the process and all it waited for), and the machine's busy time from `/proc/stat`. The
+  window figures are interpolated between samples at the start and end of the tool's own measured interval.
 * Ratios are Tributary/Kafka: above 1 is better for throughput, below 1 is better for latency, memory
   and start-up.""")
 if os.path.exists(limits):
