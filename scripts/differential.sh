@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The differential test: one scripted scenario (tests/differential/Scenario.java, about 300 steps of
+# The differential test: one scripted scenario (tests/differential/Scenario.java, about 380 steps of
 # good and bad requests through the Java Admin, Producer and Consumer of kafka-clients 4.4.0) is
 # sent to Apache Kafka 4.4 (scripts/kafka-peer.sh) and to a `tributary server`, and the two
 # normalized transcripts are compared step by step. A step whose answers differ fails the run

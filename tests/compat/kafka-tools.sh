@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Apache Kafka's own command-line tools (4.x, run from the jars by scripts/kafka-tool.sh) against a
 # running broker: kafka-topics, kafka-console-producer/-consumer, kafka-consumer-groups,
-# kafka-configs, kafka-get-offsets, kafka-delete-records, kafka-transactions,
-# kafka-broker-api-versions, kafka-features, kafka-verifiable-producer/-consumer,
+# kafka-configs (topics, brokers, groups), kafka-get-offsets, kafka-delete-records, kafka-log-dirs,
+# kafka-transactions, kafka-broker-api-versions, kafka-features, kafka-verifiable-producer/-consumer,
 # kafka-producer-perf-test and kafka-consumer-perf-test. Every check asserts what the tool prints
 # against Apache Kafka 4.4 (the same script passes against scripts/kafka-peer.sh).
 #
@@ -745,6 +745,61 @@ t_configs_broker_all() {
     has "$ALL" '^Caused by: org\.apache\.kafka\.common\.errors\.InvalidRequestException: Invalid value abc for configuration log\.retention\.ms: Not a number of type LONG$'
 }
 
+# Group configs (KIP-848, --entity-type groups): Kafka 4.4's 21 names, each defaulting to a
+# broker setting; set, described with both synonyms, refused when out of the broker's bounds or
+# unknown, deleted back to the default. A group needs no members to have configs. (One config
+# stays set: describing a group that has neither members nor configs asks ListConfigResources.)
+GCFG=$P-cfg-g
+GROUP_CONFIG_NAMES='consumer.assignment.interval.ms consumer.heartbeat.interval.ms consumer.session.timeout.ms
+errors.deadletterqueue.copy.record.enable errors.deadletterqueue.topic.name share.assignment.interval.ms
+share.auto.offset.reset share.delivery.count.limit share.heartbeat.interval.ms share.isolation.level
+share.partition.max.record.locks share.record.lock.duration.ms share.renew.acknowledge.enable
+share.session.timeout.ms streams.assignment.interval.ms streams.assignor.name streams.heartbeat.interval.ms
+streams.initial.rebalance.delay.ms streams.num.standby.replicas streams.rack.aware.assignment.tags
+streams.session.timeout.ms'
+# the session timeout's default comes from the broker: Kafka's default or the broker's own setting
+SESSION_DEFAULT='(DEFAULT_CONFIG|STATIC_BROKER_CONFIG):group\.consumer\.session\.timeout\.ms=([0-9]+)'
+t_configs_group() {
+    run kafka-configs --bootstrap-server "$BOOT" --describe --all --entity-type groups --entity-name "$GCFG"
+    ok_rc
+    has "$OUT" "^All configs for group $GCFG are:\$"
+    same "$(sed -n 's/^  \([a-z.]*\)=.*/\1/p' <<<"$OUT" | tr '\n' ' ')" "$(printf '%s ' $GROUP_CONFIG_NAMES)"
+    has "$OUT" "^  consumer\.session\.timeout\.ms=([0-9]+) sensitive=false synonyms=\{$SESSION_DEFAULT\}\$"
+    has "$OUT" '^  share\.isolation\.level=read_uncommitted sensitive=false synonyms=\{DEFAULT_CONFIG:share\.isolation\.level=read_uncommitted\}$'
+    has "$OUT" '^  streams\.assignor\.name=sticky sensitive=false synonyms=\{DEFAULT_CONFIG:group\.streams\.assignors=sticky\}$'
+    run kafka-configs --bootstrap-server "$BOOT" --alter --entity-type groups --entity-name "$GCFG" \
+        --add-config consumer.session.timeout.ms=50000,share.isolation.level=read_committed
+    ok_rc
+    same "$OUT" "Completed updating config for group $GCFG."
+    run kafka-configs --bootstrap-server "$BOOT" --describe --entity-type groups --entity-name "$GCFG"
+    ok_rc
+    same "$(head -n 1 <<<"$OUT")" "Dynamic configs for group $GCFG are:"
+    has "$OUT" "^  consumer\.session\.timeout\.ms=50000 sensitive=false synonyms=\{DYNAMIC_GROUP_CONFIG:consumer\.session\.timeout\.ms=50000, $SESSION_DEFAULT\}\$"
+    has "$OUT" '^  share\.isolation\.level=read_committed sensitive=false synonyms=\{DYNAMIC_GROUP_CONFIG:share\.isolation\.level=read_committed, DEFAULT_CONFIG:share\.isolation\.level=read_uncommitted\}$'
+    same "$(printf '%s\n' "$OUT" | wc -l | tr -d ' ')" 3
+    # refused with Kafka's messages (the bounds are the broker's group.consumer.min/max.session.timeout.ms)
+    run kafka-configs --bootstrap-server "$BOOT" --alter --entity-type groups --entity-name "$GCFG" --add-config consumer.session.timeout.ms=1
+    fail_rc
+    has "$ALL" '^Caused by: org\.apache\.kafka\.common\.errors\.InvalidConfigurationException: consumer\.session\.timeout\.ms must be in the range [0-9]+ to [0-9]+ inclusive\.$'
+    run kafka-configs --bootstrap-server "$BOOT" --alter --entity-type groups --entity-name "$GCFG" --add-config consumer.heartbeat.interval.ms=abc
+    fail_rc
+    has "$ALL" '^Caused by: org\.apache\.kafka\.common\.errors\.InvalidConfigurationException: Invalid value abc for configuration consumer\.heartbeat\.interval\.ms: Not a number of type INT$'
+    run kafka-configs --bootstrap-server "$BOOT" --alter --entity-type groups --entity-name "$GCFG" --add-config no.such.config=1
+    fail_rc
+    has "$ALL" '^Caused by: org\.apache\.kafka\.common\.errors\.InvalidConfigurationException: Unknown group config name: no\.such\.config$'
+    run kafka-configs --bootstrap-server "$BOOT" --describe --entity-type groups --entity-name "$GCFG"
+    has "$OUT" '^  consumer\.session\.timeout\.ms=50000 '
+    hasnt "$OUT" 'heartbeat|no\.such'
+    # deleted: back to the broker's default
+    run kafka-configs --bootstrap-server "$BOOT" --alter --entity-type groups --entity-name "$GCFG" --delete-config consumer.session.timeout.ms
+    ok_rc
+    same "$OUT" "Completed updating config for group $GCFG."
+    run kafka-configs --bootstrap-server "$BOOT" --describe --all --entity-type groups --entity-name "$GCFG"
+    ok_rc
+    has "$OUT" "^  consumer\.session\.timeout\.ms=([0-9]+) sensitive=false synonyms=\{$SESSION_DEFAULT\}\$"
+    has "$OUT" '^  share\.isolation\.level=read_committed sensitive=false synonyms=\{DYNAMIC_GROUP_CONFIG:share\.isolation\.level=read_committed, DEFAULT_CONFIG:share\.isolation\.level=read_uncommitted\}$'
+}
+
 # ============================================================================================
 # kafka-get-offsets on the groups topic (10 records, known timestamps)
 t_get_offsets() {
@@ -824,6 +879,71 @@ $TG:1:1"
     has "$OUT" "^partition: $TG-1	low_watermark: $e1\$"
     run kafka-get-offsets --bootstrap-server "$BOOT" --topic-partitions "$TG:1" --time -2
     same "$OUT" "$TG:1:$e1"
+}
+
+# ============================================================================================
+# kafka-log-dirs (DescribeLogDirs): the broker's log directory and each partition's size on disk.
+# All records of one key go to one partition: it has a size, the other is empty; the size grows
+# with the next records.
+TL=$P-logdirs
+# log_dirs_check JSON_FILE FULL_PARTITION MIN_SIZE: checks the tool's JSON, prints the size of the
+# partition that holds the records
+log_dirs_check() {
+    py "$1" "$TL" "$BROKER_ID" "$2" "$3" <<'EOF'
+import json, sys
+path, topic, broker, full, min_size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+(line,) = [l for l in open(path) if l.startswith("{")]
+d = json.loads(line)
+assert d["version"] == 1, d
+assert [b["broker"] for b in d["brokers"]] == [broker], d["brokers"]
+dirs = d["brokers"][0]["logDirs"]
+assert dirs, "no log dir"
+for l in dirs:
+    assert l["error"] is None, l
+    assert l["logDir"].startswith("/"), l["logDir"]
+parts = {p["partition"]: p for l in dirs for p in l["partitions"] if p["partition"].startswith(topic + "-")}
+assert set(parts) == {f"{topic}-0", f"{topic}-1"}, sorted(parts)
+for p in parts.values():
+    assert p["offsetLag"] == 0 and p["isFuture"] is False, p
+assert parts[f"{topic}-{1 - full}"]["size"] == 0, parts
+size = parts[f"{topic}-{full}"]["size"]
+assert size >= min_size, f"{size} bytes, expected at least {min_size}"
+print(size)
+EOF
+}
+t_log_dirs() {
+    run kafka-topics --bootstrap-server "$BOOT" --create --topic "$TL" --partitions 2
+    ok_rc
+    seq -w 1 20 | sed 's/.*/k:value-&/' >"$WORK/ld1.in"
+    STDIN=$WORK/ld1.in run kafka-console-producer --bootstrap-server "$BOOT" --topic "$TL" \
+        --reader-property parse.key=true --reader-property key.separator=:
+    ok_rc
+    run kafka-get-offsets --bootstrap-server "$BOOT" --topic "$TL"
+    local full
+    full=$(sed -n "s/^$TL:\([01]\):20\$/\1/p" <<<"$OUT")
+    [ -n "$full" ] || { echo "ASSERT: expected one partition with all 20 records"; return 1; }
+    run kafka-log-dirs --bootstrap-server "$BOOT" --describe --topic-list "$TL"
+    ok_rc
+    has "$OUT" '^Querying brokers for log directories information$'
+    has "$OUT" "^Received log directory information from brokers $BROKER_ID\$"
+    printf '%s\n' "$OUT" >"$WORK/ld1.json"
+    local size1 size2
+    size1=$(log_dirs_check "$WORK/ld1.json" "$full" 160) # 20 values of 8 bytes, at the least
+    echo "size of $TL-$full: $size1"
+    seq -w 21 40 | sed 's/.*/k:value-&/' >"$WORK/ld2.in"
+    STDIN=$WORK/ld2.in run kafka-console-producer --bootstrap-server "$BOOT" --topic "$TL" \
+        --reader-property parse.key=true --reader-property key.separator=:
+    ok_rc
+    # without --topic-list: every partition of the broker, this topic's among them
+    run kafka-log-dirs --bootstrap-server "$BOOT" --describe
+    ok_rc
+    printf '%s\n' "$OUT" >"$WORK/ld2.json"
+    size2=$(log_dirs_check "$WORK/ld2.json" "$full" $((size1 + 160)))
+    echo "size of $TL-$full after 20 more records: $size2"
+    # a broker that does not exist
+    run kafka-log-dirs --bootstrap-server "$BOOT" --describe --broker-list 99
+    fail_rc
+    has "$ALL" "^ERROR: The given brokers do not exist from --broker-list: 99\. Current existent brokers: $BROKER_ID\$"
 }
 
 # ============================================================================================
@@ -1140,10 +1260,12 @@ check configs-topic-all t_configs_topic_all
 check configs-broker t_configs_broker
 check configs-broker-default t_configs_broker_default
 check configs-broker-all t_configs_broker_all
+check configs-group t_configs_group
 
 check get-offsets t_get_offsets
 check get-offsets-latest-tiered t_get_offsets_latest_tiered
 check delete-records t_delete_records
+check log-dirs t_log_dirs
 
 set +e
 setup_start=$SECONDS

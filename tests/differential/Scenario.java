@@ -811,6 +811,19 @@ public final class Scenario {
                 var info = m.values().iterator().next();
                 return "current=" + (info.getCurrentReplicaLogDir() == null ? "null" : "<dir>");
             });
+            step("logDirs.describe.topic", () -> {
+                // the topic's replicas in the broker's one log dir: each partition, whether it holds
+                // data, its offset lag and whether it is a future replica
+                var dirs = get(admin.describeLogDirs(List.of(1)).allDescriptions()).get(1);
+                Map<String, String> out = new TreeMap<>();
+                dirs.values().forEach(d -> d.replicaInfos().forEach((tp, r) -> {
+                    if (tp.topic().equals(main)) {
+                        out.put(tp.toString(), (r.size() > 0 ? "data" : "empty") + "/lag=" + r.offsetLag()
+                                + (r.isFuture() ? "/future" : ""));
+                    }
+                }));
+                return dirs.size() + " dir(s) " + out;
+            });
             // delete and re-create
             String doomed = t("doomed");
             step("topic.delete.create", () -> {
@@ -1137,6 +1150,54 @@ public final class Scenario {
             step("config.group.alter.outOfRange", () -> {
                 alter(new ConfigResource(ConfigResource.Type.GROUP, g("cfg")), set("consumer.session.timeout.ms", "1"));
                 return null;
+            });
+            // every group config of Kafka 4.4, with its default, source and flags
+            step("config.group.describe.all", () -> {
+                Config c = describe(new ConfigResource(ConfigResource.Type.GROUP, g("cfgall")));
+                return entries(c, new ArrayList<>(new TreeSet<>(c.entries().stream().map(ConfigEntry::name)
+                        .collect(Collectors.toList()))));
+            });
+            step("config.group.delete", () -> {
+                ConfigResource gr = new ConfigResource(ConfigResource.Type.GROUP, g("cfg"));
+                alter(gr, del("consumer.session.timeout.ms"));
+                return entries(describe(gr), List.of("consumer.session.timeout.ms"));
+            });
+            stepMsg("config.group.alter.unknownName", () -> {
+                alter(new ConfigResource(ConfigResource.Type.GROUP, g("cfg")), set("no.such.config", "1"));
+                return null;
+            });
+            // Kafka's GroupConfig rules: each refused value (INVALID_CONFIG), on its own group
+            String[][] refused = {
+                {"notANumber", "consumer.session.timeout.ms", "abc"},
+                {"heartbeatOutOfRange", "consumer.heartbeat.interval.ms", "15001"},
+                {"assignmentIntervalOutOfRange", "consumer.assignment.interval.ms", "15001"},
+                {"shareAssignmentIntervalOutOfRange", "share.assignment.interval.ms", "15001"},
+                {"streamsAssignmentIntervalOutOfRange", "streams.assignment.interval.ms", "15001"},
+                {"dlqInternalTopic", "errors.deadletterqueue.topic.name", "__dlq"},
+                {"shareAutoOffsetResetInvalid", "share.auto.offset.reset", "bogus"},
+                {"shareDeliveryCountOutOfRange", "share.delivery.count.limit", "11"},
+                {"shareIsolationLevelInvalid", "share.isolation.level", "bogus"},
+                {"shareRecordLocksOutOfRange", "share.partition.max.record.locks", "4001"},
+                {"shareRecordLockDurationOutOfRange", "share.record.lock.duration.ms", "14999"},
+                {"shareSessionTimeoutOutOfRange", "share.session.timeout.ms", "60001"},
+                {"streamsAssignorUnknown", "streams.assignor.name", "bogus"},
+                {"streamsStandbyReplicasTooMany", "streams.num.standby.replicas", "3"},
+                {"streamsSessionTimeoutOutOfRange", "streams.session.timeout.ms", "44999"},
+            };
+            for (String[] r : refused) {
+                stepMsg("config.group.alter." + r[0], () -> {
+                    alter(new ConfigResource(ConfigResource.Type.GROUP, g("cfg-" + r[0])), set(r[1], r[2]));
+                    return null;
+                });
+            }
+            // and values Kafka accepts
+            step("config.group.alter.accepted", () -> {
+                ConfigResource gr = new ConfigResource(ConfigResource.Type.GROUP, g("cfgok"));
+                alter(gr, set("share.auto.offset.reset", "by_duration:PT1H"), set("share.delivery.count.limit", "10"),
+                        set("streams.num.standby.replicas", "2"), set("share.record.lock.duration.ms", "15000"),
+                        set("errors.deadletterqueue.topic.name", "dlq-" + run), set("streams.assignor.name", "sticky"));
+                return entries(describe(gr), List.of("share.auto.offset.reset", "share.delivery.count.limit",
+                        "streams.num.standby.replicas", "share.record.lock.duration.ms", "streams.assignor.name"));
             });
         }
     }
@@ -1883,6 +1944,22 @@ public final class Scenario {
             return out.toString();
         }
 
+        /**
+         * The offsets of a group that had none before a transaction committed some, once they show
+         * (at most 10 s): a busy Kafka shows them a moment after commitTransaction returns, even
+         * with requireStable.
+         */
+        static String groupOffsetsAfterTxn(String group) throws Exception {
+            until(10_000, () -> {
+                try {
+                    return !groupOffsets(group).equals("{}");
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            return groupOffsets(group);
+        }
+
         static String rawCommit(String group, int generation, String member, String topic) throws Exception {
             return rawCommit(group, generation, member, topic, 8);
         }
@@ -2206,7 +2283,7 @@ public final class Scenario {
                     get(p3.send(new ProducerRecord<>(topic, 0, "k", "eos")));
                     p3.sendOffsetsToTransaction(Map.of(tp(t("grp"), 0), new OffsetAndMetadata(5, "txn")), c.groupMetadata());
                     p3.commitTransaction();
-                    return ClassicGroups.groupOffsets(group);
+                    return ClassicGroups.groupOffsetsAfterTxn(group);
                 });
                 step("txn.sendOffsets.unknownMember", () -> {
                     p3.beginTransaction();
@@ -2247,7 +2324,7 @@ public final class Scenario {
                     p3.sendOffsetsToTransaction(Map.of(tp(t("grp"), 1), new OffsetAndMetadata(3)),
                             new ConsumerGroupMetadata(g("eos-simple")));
                     p3.commitTransaction();
-                    return ClassicGroups.groupOffsets(g("eos-simple"));
+                    return ClassicGroups.groupOffsetsAfterTxn(g("eos-simple"));
                 });
             } finally {
                 close(c);

@@ -264,6 +264,138 @@ pub fn validate_group_config(name: &str, value: &str, broker: &BrokerConfig) -> 
             broker.group_bound("group.streams.min.heartbeat.interval.ms", 5_000),
             broker.group_bound("group.streams.max.heartbeat.interval.ms", 15_000),
         ),
+        "consumer.assignment.interval.ms" => range(
+            broker.group_bound("group.consumer.min.assignment.interval.ms", 0),
+            broker.group_bound("group.consumer.max.assignment.interval.ms", 15_000),
+        ),
+        "share.assignment.interval.ms" => range(
+            broker.group_bound("group.share.min.assignment.interval.ms", 0),
+            broker.group_bound("group.share.max.assignment.interval.ms", 15_000),
+        ),
+        "streams.assignment.interval.ms" => range(
+            broker.group_bound("group.streams.min.assignment.interval.ms", 0),
+            broker.group_bound("group.streams.max.assignment.interval.ms", 15_000),
+        ),
+        "share.delivery.count.limit" => range(
+            broker.group_bound("group.share.min.delivery.count.limit", 2),
+            broker.group_bound("group.share.max.delivery.count.limit", 10),
+        ),
+        "share.partition.max.record.locks" => range(
+            broker.group_bound("group.share.min.partition.max.record.locks", 100),
+            broker.group_bound("group.share.max.partition.max.record.locks", 4_000),
+        ),
+        "share.record.lock.duration.ms" => range(
+            broker.group_bound("group.share.min.record.lock.duration.ms", 15_000),
+            broker.group_bound("group.share.max.record.lock.duration.ms", 60_000),
+        ),
+        "streams.num.standby.replicas" => {
+            let max = broker.group_bound("group.streams.max.standby.replicas", 2);
+            match n {
+                Some(n) if n > max => Err(format!("{name} must be less than or equal to {max}")),
+                _ => Ok(()),
+            }
+        }
+        "share.auto.offset.reset" => {
+            let v = value.trim();
+            let ok = v == "earliest"
+                || v == "latest"
+                || v.strip_prefix("by_duration:")
+                    .is_some_and(is_iso8601_duration);
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("Invalid value {value} for configuration {name}: Invalid value `{value}` for configuration {name}. The value must be either 'earliest', 'latest' or of the format 'by_duration:<PnDTnHnMn.nS>'."))
+            }
+        }
+        "streams.assignor.name" => {
+            let registered = broker
+                .props
+                .get("group.streams.assignors")
+                .cloned()
+                .unwrap_or_else(|| "sticky".to_string());
+            let names: Vec<&str> = registered.split(',').map(str::trim).collect();
+            if names.contains(&value.trim()) && !value.trim().is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{name} '{value}' is not a registered task assignor. Registered assignors are: [{}].",
+                    names.join(", ")
+                ))
+            }
+        }
+        "errors.deadletterqueue.topic.name" if value.starts_with("__") => {
+            Err(format!("{name}: DLQ topic name must not start with '__'"))
+        }
         _ => Ok(()),
+    }
+}
+
+/// Java's `Duration.parse` format, which `share.auto.offset.reset=by_duration:` takes:
+/// `PnDTnHnMn.nS` with at least one part, an optional sign.
+fn is_iso8601_duration(s: &str) -> bool {
+    let re = regex::Regex::new(
+        r"^[-+]?P(?:[-+]?[0-9]+D)?(?:T(?:[-+]?[0-9]+H)?(?:[-+]?[0-9]+M)?(?:[-+]?[0-9]+(?:[.,][0-9]{0,9})?S)?)?$",
+    );
+    re.is_ok_and(|re| re.is_match(s)) && s.len() > 1 && !s.ends_with('T') && s != "P"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kafka 4.4's answers, as its peer gave them with default broker settings.
+    #[test]
+    fn group_config_values_are_checked_as_kafka_checks_them() {
+        let b = BrokerConfig::from_props(Default::default()).unwrap();
+        let refused = |name: &str, value: &str| validate_group_config(name, value, &b).unwrap_err();
+        assert_eq!(
+            refused("consumer.session.timeout.ms", "1"),
+            "consumer.session.timeout.ms must be in the range 45000 to 60000 inclusive."
+        );
+        assert_eq!(
+            refused("share.assignment.interval.ms", "15001"),
+            "share.assignment.interval.ms must be in the range 0 to 15000 inclusive."
+        );
+        assert_eq!(
+            refused("share.delivery.count.limit", "11"),
+            "share.delivery.count.limit must be in the range 2 to 10 inclusive."
+        );
+        assert_eq!(
+            refused("share.record.lock.duration.ms", "14999"),
+            "share.record.lock.duration.ms must be in the range 15000 to 60000 inclusive."
+        );
+        assert_eq!(
+            refused("streams.num.standby.replicas", "3"),
+            "streams.num.standby.replicas must be less than or equal to 2"
+        );
+        assert!(refused("share.auto.offset.reset", "by_duration:xyz")
+            .contains("by_duration:<PnDTnHnMn.nS>"));
+        assert_eq!(
+            refused("streams.assignor.name", "bogus"),
+            "streams.assignor.name 'bogus' is not a registered task assignor. Registered assignors are: [sticky]."
+        );
+        assert_eq!(
+            refused("errors.deadletterqueue.topic.name", "__x"),
+            "errors.deadletterqueue.topic.name: DLQ topic name must not start with '__'"
+        );
+        assert_eq!(
+            refused("no.such", "1"),
+            "Unknown group config name: no.such"
+        );
+        for (name, value) in [
+            ("share.auto.offset.reset", "by_duration:PT1H30M"),
+            ("share.auto.offset.reset", "by_duration:P1DT2.5S"),
+            ("share.auto.offset.reset", "earliest"),
+            ("streams.num.standby.replicas", "2"),
+            ("streams.assignor.name", "sticky"),
+            ("consumer.session.timeout.ms", "50000"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+        ] {
+            assert_eq!(
+                validate_group_config(name, value, &b),
+                Ok(()),
+                "{name}={value}"
+            );
+        }
     }
 }
