@@ -6,8 +6,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
+use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 
 use crate::frame::{ResponseFrame, SplicingBuf};
@@ -190,12 +191,14 @@ routes! {
     DeleteAcls: DeleteAclsRequest => handlers::acls::delete, 1, 3;
 }
 
-/// Encodes `[size][response header][body]` for a response at `version`.
-fn encode_response<R: Encodable + HeaderVersion>(
+/// Encodes `[size][response header][body]` for a response at `version` into the buffer
+/// `make(size)` gives, `size` being the whole frame's.
+fn encode_with<R: Encodable + HeaderVersion, B: ByteBufMut>(
     correlation_id: i32,
     version: i16,
     response: &R,
-) -> Result<Bytes, CloseReason> {
+    make: impl FnOnce(usize) -> B,
+) -> Result<B, CloseReason> {
     let header_version = R::header_version(version);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let fail = |what: &str, e: String| {
@@ -207,7 +210,7 @@ fn encode_response<R: Encodable + HeaderVersion>(
         + response
             .compute_size(version)
             .map_err(|e| fail("response", e.to_string()))?;
-    let mut buf = BytesMut::with_capacity(size + 4);
+    let mut buf = make(size + 4);
     buf.put_i32(size as i32);
     header
         .encode(&mut buf, header_version)
@@ -215,7 +218,16 @@ fn encode_response<R: Encodable + HeaderVersion>(
     response
         .encode(&mut buf, version)
         .map_err(|e| fail("response", e.to_string()))?;
-    Ok(buf.freeze())
+    Ok(buf)
+}
+
+/// Encodes `[size][response header][body]` for a response at `version`.
+fn encode_response<R: Encodable + HeaderVersion>(
+    correlation_id: i32,
+    version: i16,
+    response: &R,
+) -> Result<Bytes, CloseReason> {
+    encode_with(correlation_id, version, response, BytesMut::with_capacity).map(|b| b.freeze())
 }
 
 /// Encodes a response whose records placeholders are to be replaced by `files` (see
@@ -226,26 +238,10 @@ fn encode_spliced<R: Encodable + HeaderVersion>(
     response: &R,
     files: Vec<crate::log::FileSlice>,
 ) -> Result<ResponseFrame, CloseReason> {
-    let header_version = R::header_version(version);
-    let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let fail = |what: &str, e: String| {
-        CloseReason::BadRequest(format!("cannot encode {what} v{version}: {e}"))
-    };
-    let size = header
-        .compute_size(header_version)
-        .map_err(|e| fail("response header", e.to_string()))?
-        + response
-            .compute_size(version)
-            .map_err(|e| fail("response", e.to_string()))?;
     let spliced: usize = files.iter().map(|f| f.len()).sum();
-    let mut buf = SplicingBuf::new((size + 4).saturating_sub(spliced), files);
-    buf.put_i32(size as i32);
-    header
-        .encode(&mut buf, header_version)
-        .map_err(|e| fail("response header", e.to_string()))?;
-    response
-        .encode(&mut buf, version)
-        .map_err(|e| fail("response", e.to_string()))?;
+    let buf = encode_with(correlation_id, version, response, |frame| {
+        SplicingBuf::new(frame.saturating_sub(spliced), files)
+    })?;
     buf.into_frame().ok_or_else(|| {
         tracing::error!("a spliced response left file ranges unplaced");
         CloseReason::BadRequest("internal error: records left out of a response".into())
