@@ -178,6 +178,10 @@ final class Harness {
         cmd.add("-XX:+UseSerialGC");
         cmd.add("-XX:TieredStopAtLevel=1");
         cmd.add("-Djava.awt.headless=true");
+        // temporary files (RocksDB's JNI library, 20 MB per Streams JVM) go to the run's work dir,
+        // which is removed afterwards, and a SIGKILLed JVM leaves no hsperfdata file behind
+        cmd.add("-Djava.io.tmpdir=" + workDir);
+        cmd.add("-XX:-UsePerfData");
         String log4j = System.getProperty("log4j2.configurationFile");
         if (log4j != null) cmd.add("-Dlog4j2.configurationFile=" + log4j);
         cmd.addAll(jvmProps);

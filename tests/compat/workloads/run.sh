@@ -77,7 +77,8 @@ for w in "${WORKLOADS[@]}"; do
     mkdir -p "$WORK/$w"
     start=$(date +%s)
     wrc=0
-    timeout -k 10 "$limit" java -Xmx256m -XX:+UseSerialGC -Dlog4j2.configurationFile="$LOG4J" -Dworkloads.shim="$OUT/shim" \
+    timeout -k 10 "$limit" java -Xmx256m -XX:+UseSerialGC -XX:-UsePerfData -Djava.io.tmpdir="$WORK/$w" \
+        -Dlog4j2.configurationFile="$LOG4J" -Dworkloads.shim="$OUT/shim" \
         -cp "$OUT:$JARS" "$main" driver "$BOOT" "$WORK/$w" 2>"$WORK/$w.err" || wrc=$?
     echo "# $w took $(($(date +%s) - start)) s"
     if [ "$wrc" -ne 0 ]; then
