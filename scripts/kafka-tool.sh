@@ -37,6 +37,12 @@ classes_of() {
         kafka-streams-application-reset) echo org.apache.kafka.tools.StreamsResetter ;;
         kafka-e2e-latency) echo org.apache.kafka.tools.EndToEndLatency ;;
         kafka-storage) echo kafka.tools.StorageTool ;;
+        kafka-cluster) echo org.apache.kafka.tools.ClusterTool ;;
+        kafka-reassign-partitions) echo org.apache.kafka.tools.reassign.ReassignPartitionsCommand ;;
+        kafka-client-metrics) echo org.apache.kafka.tools.ClientMetricsCommand ;;
+        kafka-delegation-tokens) echo org.apache.kafka.tools.DelegationTokenCommand ;;
+        kafka-share-groups) echo org.apache.kafka.tools.consumer.group.ShareGroupCommand ;;
+        kafka-streams-groups) echo org.apache.kafka.tools.streams.StreamsGroupCommand ;;
         connect-distributed) echo org.apache.kafka.connect.cli.ConnectDistributed ;;
         connect-standalone) echo org.apache.kafka.connect.cli.ConnectStandalone ;;
         *) return 1 ;;
@@ -46,7 +52,8 @@ TOOLS="kafka-topics kafka-console-producer kafka-console-consumer kafka-consumer
 kafka-get-offsets kafka-delete-records kafka-transactions kafka-broker-api-versions kafka-features
 kafka-verifiable-producer kafka-verifiable-consumer kafka-producer-perf-test kafka-consumer-perf-test
 kafka-leader-election kafka-log-dirs kafka-metadata-quorum kafka-acls kafka-streams-application-reset
-kafka-e2e-latency kafka-storage connect-distributed connect-standalone"
+kafka-e2e-latency kafka-storage kafka-cluster kafka-reassign-partitions kafka-client-metrics
+kafka-delegation-tokens kafka-share-groups kafka-streams-groups connect-distributed connect-standalone"
 
 [ $# -ge 1 ] || { echo "usage: $0 TOOL [ARGS...]   ($0 --classes lists them)" >&2; exit 64; }
 rc=0

@@ -30,6 +30,9 @@ struct Cli {
 enum Command {
     /// Run a broker (single-node, combined broker and controller)
     Server(cli::server::ServerArgs),
+    /// Prepare data directories: make a cluster id, format a directory, show its cluster
+    #[command(subcommand)]
+    Storage(cli::storage::StorageCommand),
     /// Create, list, describe and delete topics
     #[command(subcommand)]
     Topic(cli::topic::TopicCommand),
@@ -60,11 +63,12 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // Client subcommands report errors themselves; librdkafka's own log lines (connection
         // refused, retries) would repeat them, so they show only with --verbose.
-        let default = if matches!(cli.command, Command::Server(_)) || cli.verbose {
-            "info"
-        } else {
-            "warn,librdkafka=off,rdkafka=off"
-        };
+        let default =
+            if matches!(cli.command, Command::Server(_) | Command::Storage(_)) || cli.verbose {
+                "info"
+            } else {
+                "warn,librdkafka=off,rdkafka=off"
+            };
         tracing_subscriber::EnvFilter::new(default)
     });
     tracing_subscriber::fmt()
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Server(args) => cli::server::run(args).await,
+            Command::Storage(cmd) => cli::storage::run(cmd).await,
             Command::Topic(cmd) => cli::topic::run(cmd).await,
             Command::Produce(args) => cli::produce::run(args).await,
             Command::Consume(args) => cli::consume::run(args).await,

@@ -693,3 +693,115 @@ fn client_commands_show_librdkafka_log_lines_only_with_verbose() {
     );
     assert!(stderr.contains("cannot reach a broker"), "{stderr}");
 }
+
+/// `tributary storage`, as `kafka-storage`: a cluster id, a formatted directory the server then
+/// uses (its metadata starts with that cluster id), and refusals a user can act on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_format_gives_the_cluster_its_id() {
+    use kafka_protocol::messages::DescribeClusterRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let id = ok(&run(&["storage", "random-uuid"], None))
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 22, "{id}");
+    let formatted = ok(&run(
+        &[
+            "storage",
+            "format",
+            "-t",
+            &id,
+            "--data-dir",
+            data_arg,
+            "--node-id",
+            "7",
+        ],
+        None,
+    ));
+    assert!(formatted.contains(&id), "{formatted}");
+    let info = ok(&run(&["storage", "info", "--data-dir", data_arg], None));
+    assert!(
+        info.contains(&format!("cluster.id={id}")) && info.contains("node.id=7"),
+        "{info}"
+    );
+    // formatting twice is refused, unless asked to leave it
+    fails_with(
+        &run(
+            &[
+                "storage",
+                "format",
+                "-t",
+                &id,
+                "--data-dir",
+                data_arg,
+                "--node-id",
+                "7",
+            ],
+            None,
+        ),
+        &["already formatted"],
+    );
+    ok(&run(
+        &[
+            "storage",
+            "format",
+            "-t",
+            &id,
+            "--data-dir",
+            data_arg,
+            "--node-id",
+            "7",
+            "--ignore-formatted",
+        ],
+        None,
+    ));
+    fails_with(
+        &run(
+            &[
+                "storage",
+                "format",
+                "-t",
+                "not-a-uuid",
+                "--data-dir",
+                data_arg,
+            ],
+            None,
+        ),
+        &["not-a-uuid", "UUID"],
+    );
+    // a server of another node id refuses the directory (and exits: bounded wait)
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["server", "--data-dir", data_arg, "--node-id", "8"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("a server on another node's directory kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    fails_with(&child.wait_with_output().unwrap(), &["node.id=7"]);
+    // the server of node 7 serves the cluster it was formatted for
+    let server = ServerProcess::start_with(
+        env!("CARGO_BIN_EXE_tributary"),
+        &data,
+        port,
+        &[("node.id", "7")],
+    );
+    let mut raw = tributary_testkit::RawClient::connect(&server.bootstrap())
+        .await
+        .unwrap();
+    let r = raw
+        .call(&DescribeClusterRequest::default(), 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.cluster_id.as_str(), id);
+}

@@ -16,6 +16,7 @@
 //!  replica_manager, partition   the partitions hosted here and their offsets
 //!  log/        segments, indexes, batches, recovery
 //!  config      broker and topic configs with Kafka's names
+//!  meta_properties   which cluster and node a data directory belongs to (storage format)
 //!  error       Kafka error codes and the broker error type
 //! ```
 //!
@@ -29,6 +30,7 @@ pub mod group;
 pub mod handlers;
 pub mod log;
 pub mod log_cleaner;
+pub mod meta_properties;
 pub mod metadata;
 mod network;
 pub mod partition;

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::BrokerConfig;
 use crate::group::GroupCoordinator;
+use crate::meta_properties::{random_uuid, MetaError, MetaProperties};
 use crate::metadata::{Controller, FileMetadataLog, MetadataImage};
 use crate::replica_manager::{now_ms, ReplicaManager};
 
@@ -79,6 +80,9 @@ pub enum StartError {
     /// Metadata could not be loaded.
     #[error("metadata: {0}")]
     Metadata(String),
+    /// The data directory belongs to another node or cluster, or is not formatted.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
 }
 
 const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
@@ -157,16 +161,33 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
             (host, addr.port())
         });
 
+    // a formatted directory says which cluster it belongs to; a single node formats its own
+    let formatted = MetaProperties::read(&dir)?;
+    if let Some(m) = &formatted {
+        m.check(&dir, config.node_id, None)?;
+    }
     let metadata_dir = dir.join("__cluster_metadata-0");
     let store = FileMetadataLog::open(&metadata_dir).map_err(dir_err)?;
     let controller = {
         let config = Arc::clone(&config);
-        tokio::task::spawn_blocking(move || Controller::open(Box::new(store), config, advertised))
-            .await
-            .map_err(|e| StartError::Metadata(e.to_string()))?
-            .map_err(StartError::Metadata)?
+        let cluster_id = formatted.as_ref().map(|m| m.cluster_id.clone());
+        tokio::task::spawn_blocking(move || {
+            Controller::open_formatted(Box::new(store), config, advertised, cluster_id)
+        })
+        .await
+        .map_err(|e| StartError::Metadata(e.to_string()))?
+        .map_err(StartError::Metadata)?
     };
-    check_meta_properties(&dir, config.node_id, &controller.image().cluster_id)?;
+    let cluster_id = controller.image().cluster_id.clone();
+    match &formatted {
+        Some(m) => m.check(&dir, config.node_id, Some(&cluster_id)),
+        None => MetaProperties {
+            cluster_id,
+            node_id: config.node_id,
+            directory_id: random_uuid(),
+        }
+        .write(&dir),
+    }?;
     let replicas = Arc::new(ReplicaManager::new(&dir, Arc::clone(&config), clean));
     {
         let (replicas, controller) = (Arc::clone(&replicas), controller.clone());
@@ -224,44 +245,6 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         cleaner,
         _lock: lock,
     })
-}
-
-/// Kafka's `meta.properties`: the node id and cluster id a data directory belongs to. A broker
-/// started on a directory written by another node id or cluster refuses to start, instead of
-/// treating every partition in it as foreign.
-fn check_meta_properties(dir: &Path, node_id: i32, cluster_id: &str) -> Result<(), StartError> {
-    let path = dir.join("meta.properties");
-    let bad = |reason: String| StartError::DataDir {
-        path: dir.display().to_string(),
-        reason,
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let props = crate::config::parse_properties(&text)
-                .map_err(|e| bad(format!("meta.properties: {e}")))?;
-            if let Some(stored) = props.get("node.id") {
-                if stored != &node_id.to_string() {
-                    return Err(bad(format!("it belongs to node.id={stored}, but this broker has node.id={node_id}; start it with node.id={stored} or use another log.dirs")));
-                }
-            }
-            if let Some(stored) = props.get("cluster.id") {
-                if stored != cluster_id {
-                    return Err(bad(format!(
-                        "it belongs to cluster {stored}, but the metadata log says {cluster_id}"
-                    )));
-                }
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let text = format!(
-                "#Written by Tributary\nversion=1\nnode.id={node_id}\ncluster.id={cluster_id}\n"
-            );
-            crate::log::write_atomically(&path, text.as_bytes())
-                .map_err(|e| bad(format!("cannot write meta.properties: {e}")))
-        }
-        Err(e) => Err(bad(format!("cannot read meta.properties: {e}"))),
-    }
 }
 
 /// Fsyncs logs whose `flush.ms` has passed, every `log.flush.scheduler.interval.ms`.

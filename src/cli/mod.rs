@@ -10,5 +10,6 @@ pub mod group_bench;
 pub mod output;
 pub mod produce;
 pub mod server;
+pub mod storage;
 pub mod topic;
 pub mod txn;

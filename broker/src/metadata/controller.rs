@@ -75,33 +75,24 @@ pub struct Controller {
     inner: Arc<Inner>,
 }
 
-fn new_cluster_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = Uuid::new_v4().into_bytes();
-    let mut out = String::new();
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
-    }
-    out
-}
-
 impl Controller {
     /// Replays the metadata log into an image, registers this broker at `advertised`, and
     /// returns the controller.
     pub fn open(
+        log: Box<dyn MetadataLog>,
+        config: Arc<BrokerConfig>,
+        advertised: (String, u16),
+    ) -> Result<Self, String> {
+        Self::open_formatted(log, config, advertised, None)
+    }
+
+    /// [`Self::open`] for a data directory formatted with `cluster_id` (`meta.properties`): a new
+    /// metadata log starts with that id instead of a random one.
+    pub fn open_formatted(
         mut log: Box<dyn MetadataLog>,
         config: Arc<BrokerConfig>,
         advertised: (String, u16),
+        cluster_id: Option<String>,
     ) -> Result<Self, String> {
         let batches = log
             .replay()
@@ -113,7 +104,7 @@ impl Controller {
         let mut startup = Vec::new();
         if image.cluster_id.is_empty() {
             startup.push(MetadataRecord::Cluster {
-                cluster_id: new_cluster_id(),
+                cluster_id: cluster_id.unwrap_or_else(crate::meta_properties::random_uuid),
             });
         }
         let node = config.node_id;
