@@ -80,6 +80,9 @@ pub enum StartError {
     /// Metadata could not be loaded.
     #[error("metadata: {0}")]
     Metadata(String),
+    /// The configuration asks for something this version cannot run yet.
+    #[error("{0}")]
+    Unsupported(String),
     /// The data directory belongs to another node or cluster, or is not formatted.
     #[error(transparent)]
     Meta(#[from] MetaError),
@@ -123,6 +126,11 @@ impl Drop for DirLock {
 
 /// Starts a broker with `config` on the current tokio runtime.
 pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
+    if let crate::config::ClusterMode::Quorum(_) = config.cluster.mode {
+        return Err(StartError::Unsupported(
+            "controller.quorum.voters: running as a member of a multi-node cluster is not implemented yet (docs/design/replication.md); leave it unset to run a single node".into(),
+        ));
+    }
     let config = Arc::new(config);
     let dir = config.data_dir.clone();
     let dir_err = |e: std::io::Error| StartError::DataDir {

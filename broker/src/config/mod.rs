@@ -35,6 +35,7 @@ pub enum ConfigType {
 }
 
 mod broker;
+mod cluster;
 mod group;
 mod kafka_names;
 mod topic;
@@ -42,6 +43,10 @@ mod topic;
 pub use broker::{
     is_dynamic_broker_config, kafka_broker_config, validate_dynamic_broker_config, BrokerConfigDef,
     KafkaBrokerConfig, Update, BROKER_CONFIGS,
+};
+pub use cluster::{
+    parse_listeners, parse_voters, ClusterConfig, ClusterMode, LifecycleConfig, Listener,
+    QuorumConfig, ReplicationConfig, Roles, Voter,
 };
 pub use group::{group_config_def, validate_group_config, GroupConfigDef, GROUP_CONFIGS};
 use topic::{check_value, synonym_scale};
@@ -146,6 +151,8 @@ pub struct BrokerConfig {
     pub cleaner: CleanerConfig,
     /// The transaction coordinator's and producer state settings.
     pub txn: TxnConfig,
+    /// Listeners, roles, the controller quorum, replication and lifecycle settings.
+    pub cluster: ClusterConfig,
 }
 
 /// Settings of idempotence and transactions (`producer.id.*`, `transaction.*`).
@@ -267,24 +274,6 @@ impl Default for GroupConfig {
     }
 }
 
-fn parse_listener(value: &str) -> Result<(String, u16), ConfigError> {
-    let first = value.split(',').next().unwrap_or("").trim();
-    let addr = first.split_once("://").map_or(first, |(_, a)| a);
-    let (host, port) = addr.rsplit_once(':').ok_or_else(|| {
-        ConfigError(format!(
-            "Invalid listener '{value}': expected PLAINTEXT://HOST:PORT"
-        ))
-    })?;
-    let port: u16 = port.parse().map_err(|_| {
-        ConfigError(format!(
-            "Invalid listener '{value}': port '{port}' is not a number 0-65535"
-        ))
-    })?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = if host.is_empty() { "0.0.0.0" } else { host };
-    Ok((host.to_string(), port))
-}
-
 /// Parses a Kafka-style properties file: `key=value` or `key: value`, `#`/`!` comments.
 pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut out = BTreeMap::new();
@@ -357,7 +346,15 @@ impl BrokerConfig {
                 .parse::<f64>()
                 .map_err(|_| ConfigError(format!("Invalid value {v}: not a number")))
         };
-        let (host, port) = parse_listener(&get("listeners"))?;
+        let node_id = num("node.id")? as i32;
+        let cluster = ClusterConfig::from_props(&get, node_id)?;
+        let bind = cluster.broker_listener();
+        let host = if bind.host.is_empty() {
+            "0.0.0.0".to_string()
+        } else {
+            bind.host.clone()
+        };
+        let port = bind.port;
         let listen_addr: SocketAddr = format!("{host}:{port}")
             .parse()
             .or_else(|_| {
@@ -374,12 +371,20 @@ impl BrokerConfig {
                 ))
             })?;
         let advertised = match props.get("advertised.listeners") {
-            Some(v) if !v.trim().is_empty() => Some(parse_listener(v)?),
+            Some(v) if !v.trim().is_empty() => cluster.advertised_broker().map(|l| {
+                let host = if l.host.is_empty() {
+                    "127.0.0.1"
+                } else {
+                    &l.host
+                };
+                (host.to_string(), l.port)
+            }),
             _ => None,
         };
         let queued_bytes = num("queued.max.request.bytes")?;
         let cfg = BrokerConfig {
-            node_id: num("node.id")? as i32,
+            node_id,
+            cluster,
             listen_addr,
             advertised,
             data_dir: PathBuf::from(

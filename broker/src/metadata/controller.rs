@@ -114,7 +114,7 @@ impl Controller {
                 broker_id: node,
                 host: advertised.0,
                 port: advertised.1,
-                rack: config.props.get("broker.rack").cloned(),
+                rack: config.cluster.rack.clone(),
             });
         }
         if !startup.is_empty() {
