@@ -186,6 +186,7 @@ routes! {
     DescribeTransactions: DescribeTransactionsRequest => handlers::describe_transactions::handle, 0, 0;
     ListTransactions: ListTransactionsRequest => handlers::list_transactions::handle, 0, 2;
     DescribeLogDirs: DescribeLogDirsRequest => handlers::describe_log_dirs::handle, 1, 4;
+    DescribeQuorum: DescribeQuorumRequest => handlers::describe_quorum::handle, 0, 2;
     DescribeAcls: DescribeAclsRequest => handlers::acls::describe, 1, 3;
     CreateAcls: CreateAclsRequest => handlers::acls::create, 1, 3;
     DeleteAcls: DeleteAclsRequest => handlers::acls::delete, 1, 3;

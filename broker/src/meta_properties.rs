@@ -79,6 +79,32 @@ fn encode_uuid(bytes: &[u8; 16]) -> String {
     out
 }
 
+/// Decodes an id of Kafka's form back to its 16 bytes (`None` when it is not one).
+pub fn decode_uuid(id: &str) -> Option<Uuid> {
+    validate_cluster_id(id).ok()?;
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'-' => 62,
+            _ => 63,
+        }
+    };
+    let mut out = [0u8; 16];
+    let (mut acc, mut bits, mut n) = (0u32, 0, 0);
+    for c in id.bytes() {
+        acc = (acc << 6) | value(c);
+        bits += 6;
+        if bits >= 8 && n < 16 {
+            bits -= 8;
+            out[n] = (acc >> bits) as u8;
+            n += 1;
+        }
+    }
+    Some(Uuid::from_bytes(out))
+}
+
 /// Checks a cluster id as Kafka's `Uuid.fromString` does: 22 characters of URL-safe base64 that
 /// decode to 16 bytes.
 pub fn validate_cluster_id(id: &str) -> Result<(), String> {

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::BrokerConfig;
 use crate::group::GroupCoordinator;
-use crate::meta_properties::{random_uuid, MetaError, MetaProperties};
+use crate::meta_properties::{decode_uuid, random_uuid, MetaError, MetaProperties};
 use crate::metadata::{Controller, FileMetadataLog, MetadataImage};
 use crate::replica_manager::{now_ms, ReplicaManager};
 
@@ -36,6 +36,8 @@ pub struct BrokerState {
     pub shutdown: watch::Receiver<bool>,
     /// Open connections, which shutdown waits for.
     pub(crate) connections: Arc<crate::network::Connections>,
+    /// The data directory's id (`directory.id` of `meta.properties`, KIP-858).
+    pub directory_id: uuid::Uuid,
 }
 
 impl BrokerState {
@@ -187,15 +189,33 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         .map_err(StartError::Metadata)?
     };
     let cluster_id = controller.image().cluster_id.clone();
-    match &formatted {
-        Some(m) => m.check(&dir, config.node_id, Some(&cluster_id)),
-        None => MetaProperties {
-            cluster_id,
-            node_id: config.node_id,
-            directory_id: random_uuid(),
+    let meta = match formatted {
+        Some(m) => {
+            m.check(&dir, config.node_id, Some(&cluster_id))?;
+            m
         }
-        .write(&dir),
-    }?;
+        None => {
+            let m = MetaProperties {
+                cluster_id,
+                node_id: config.node_id,
+                directory_id: random_uuid(),
+            };
+            m.write(&dir)?;
+            m
+        }
+    };
+    // a directory formatted before directory ids has none: it gets one, kept from now on
+    let directory_id = match decode_uuid(&meta.directory_id) {
+        Some(id) => id,
+        None => {
+            let m = MetaProperties {
+                directory_id: random_uuid(),
+                ..meta
+            };
+            m.write(&dir)?;
+            decode_uuid(&m.directory_id).unwrap_or_default()
+        }
+    };
     let replicas = Arc::new(ReplicaManager::new(&dir, Arc::clone(&config), clean));
     {
         let (replicas, controller) = (Arc::clone(&replicas), controller.clone());
@@ -234,6 +254,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         txns: Arc::clone(&txns),
         shutdown: shutdown_rx,
         connections: Arc::default(),
+        directory_id,
     });
     let tasks = vec![
         tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))),

@@ -264,3 +264,65 @@ async fn delete_topics_naming_a_topic_twice_deletes_nothing() {
     );
     broker.stop().await;
 }
+
+/// DescribeQuorum on a single node: a quorum of one voter that leads, whose log end and high
+/// watermark follow the metadata log, with the data directory's id; any partition other than
+/// `__cluster_metadata-0` is unknown.
+#[tokio::test]
+async fn a_single_node_describes_itself_as_a_one_voter_quorum() {
+    use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+    let broker = TestBroker::start().await;
+    let mut c = RawClient::connect(&broker.bootstrap()).await.unwrap();
+    let ask = |topic: &str, partition: i32| {
+        DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
+            .with_topic_name(requests::topic_name(topic))
+            .with_partitions(vec![
+                PartitionData::default().with_partition_index(partition)
+            ])])
+    };
+    let before = c
+        .call(&ask("__cluster_metadata", 0), 2)
+        .await
+        .unwrap()
+        .unwrap();
+    let p = &before.topics[0].partitions[0];
+    assert_eq!((p.error_code, p.leader_id.0, p.leader_epoch), (0, 1, 1));
+    assert_eq!(p.current_voters.len(), 1);
+    assert!(p.observers.is_empty());
+    let voter = &p.current_voters[0];
+    assert_eq!(voter.replica_id.0, 1);
+    assert_eq!(voter.log_end_offset, p.high_watermark);
+    assert!(!voter.replica_directory_id.is_nil());
+    assert_eq!(before.nodes.len(), 1);
+    // a metadata change moves the log end
+    c.call(&requests::create_topic(&unique_name("quorum"), 1), 7)
+        .await
+        .unwrap()
+        .unwrap();
+    let after = c
+        .call(&ask("__cluster_metadata", 0), 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after.topics[0].partitions[0].high_watermark > p.high_watermark);
+    assert_eq!(
+        after.topics[0].partitions[0].current_voters[0].replica_directory_id,
+        voter.replica_directory_id,
+        "the directory keeps its id"
+    );
+    let other = c.call(&ask("orders", 0), 0).await.unwrap().unwrap();
+    assert_eq!(
+        other.topics[0].partitions[0].error_code,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+    // every version answers, with the fields it has
+    for version in 0..=2 {
+        let r = c
+            .call(&ask("__cluster_metadata", 0), version)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.topics[0].partitions[0].leader_id.0, 1, "v{version}");
+    }
+    broker.stop().await;
+}

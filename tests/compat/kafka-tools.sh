@@ -268,6 +268,22 @@ t_broker_api_versions() {
     hasnt "$OUT" 'UNKNOWN'
 }
 
+# kafka-metadata-quorum describe: a one-node quorum whose single voter leads and is caught up
+# (--status), and the same node as the one replica line of --replication.
+t_metadata_quorum() {
+    run kafka-metadata-quorum --bootstrap-server "$BOOT" describe --status
+    ok_rc
+    has "$OUT" '^ClusterId:[[:space:]]+[A-Za-z0-9_-]{22}$'
+    has "$OUT" "^LeaderId:[[:space:]]+$BROKER_ID\$"
+    has "$OUT" '^HighWatermark:[[:space:]]+[1-9][0-9]*$'
+    has "$OUT" '^MaxFollowerLag:[[:space:]]+0$'
+    has "$OUT" "^CurrentVoters:[[:space:]]+\\[\\{\"id\": $BROKER_ID, \"directoryId\": \"[A-Za-z0-9_-]{22}\", \"endpoints\": \\[\"[A-Z]+://[0-9.]+:[0-9]+\"\\]\\}\\]\$"
+    has "$OUT" '^CurrentObservers:[[:space:]]+\[\]$'
+    run kafka-metadata-quorum --bootstrap-server "$BOOT" describe --replication
+    ok_rc
+    has "$OUT" "^$BROKER_ID[[:space:]]+[A-Za-z0-9_-]{22}[[:space:]]+[1-9][0-9]*[[:space:]]+0[[:space:]]+[0-9]+[[:space:]]+[0-9]+[[:space:]]+Leader[[:space:]]*\$"
+}
+
 # kafka-features describe: the finalized feature levels (from ApiVersions v3+). group.version >= 1
 # says the KIP-848 consumer protocol is on; every line is a well-formed feature line.
 t_features() {
@@ -1220,6 +1236,7 @@ check broker-api-versions t_broker_api_versions
 BROKER_ID=$(sed -n 's/.*(id: \([0-9]*\) rack.*/\1/p' "$WORK/broker-api-versions.log" | head -n 1)
 BROKER_ID=${BROKER_ID:-1}
 check features t_features
+check metadata-quorum t_metadata_quorum
 
 check topics-create t_topics_create
 check topics-list t_topics_list

@@ -1,0 +1,102 @@
+//! DescribeQuorum: the metadata quorum (`kafka-metadata-quorum describe --status|--replication`).
+//!
+//! A single node is its own quorum: one voter, always the leader, its metadata log's end as high
+//! watermark. (A multi-node cluster answers from its controller quorum; see
+//! `docs/design/replication.md`.)
+
+use kafka_protocol::messages::describe_quorum_response::{
+    Listener, Node, PartitionData, ReplicaState, TopicData,
+};
+use kafka_protocol::messages::{BrokerId, DescribeQuorumRequest, DescribeQuorumResponse};
+
+use super::{sb, topic_name};
+use crate::dispatch::RequestContext;
+use crate::error::ErrorCode;
+use crate::replica_manager::now_ms;
+
+/// The metadata log's topic, as Kafka names it.
+const METADATA_TOPIC: &str = "__cluster_metadata";
+
+/// The leader epoch of a single node's quorum: it never holds an election.
+const SINGLE_NODE_EPOCH: i32 = 1;
+
+/// Handles DescribeQuorum.
+pub async fn handle(ctx: RequestContext, req: DescribeQuorumRequest) -> DescribeQuorumResponse {
+    let state = &ctx.state;
+    let me = state.config.node_id;
+    // the metadata log's end: the offset after the last applied record
+    let end = state.image().offset.max(-1) + 1;
+    let now = now_ms();
+    // the fields each version has: timestamps from v1, directory ids and endpoints from v2
+    let version = ctx.version;
+    let mut voter = ReplicaState::default()
+        .with_replica_id(BrokerId(me))
+        .with_log_end_offset(end);
+    if version >= 1 {
+        voter = voter
+            .with_last_fetch_timestamp(now)
+            .with_last_caught_up_timestamp(now);
+    }
+    if version >= 2 {
+        voter = voter.with_replica_directory_id(state.directory_id);
+    }
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let base = PartitionData::default().with_partition_index(p.partition_index);
+                    if t.topic_name.0.as_str() != METADATA_TOPIC || p.partition_index != 0 {
+                        return base
+                            .with_error_code(ErrorCode::UnknownTopicOrPartition.code())
+                            .with_error_message(Some(sb(format!(
+                                "{}-{} is not the metadata log",
+                                t.topic_name.0.as_str(),
+                                p.partition_index
+                            ))));
+                    }
+                    base.with_leader_id(BrokerId(me))
+                        .with_leader_epoch(SINGLE_NODE_EPOCH)
+                        .with_high_watermark(end)
+                        .with_current_voters(vec![voter.clone()])
+                })
+                .collect();
+            TopicData::default()
+                .with_topic_name(topic_name(t.topic_name.0.to_string()))
+                .with_partitions(partitions)
+        })
+        .collect();
+    // v2: the voters' endpoints: this node's listeners
+    let listeners = state
+        .config
+        .cluster
+        .listeners
+        .iter()
+        .map(|l| {
+            let host = if l.host.is_empty() {
+                "0.0.0.0"
+            } else {
+                &l.host
+            };
+            let port = if l.port == 0 {
+                state.config.listen_addr.port()
+            } else {
+                l.port
+            };
+            Listener::default()
+                .with_name(sb(l.name.clone()))
+                .with_host(sb(host.to_string()))
+                .with_port(port)
+        })
+        .collect();
+    let response = DescribeQuorumResponse::default().with_topics(topics);
+    if version < 2 {
+        return response;
+    }
+    response.with_nodes(vec![Node::default()
+        .with_node_id(BrokerId(me))
+        .with_listeners(listeners)])
+}
