@@ -23,6 +23,7 @@
 //! Start one with [`server::start`] and a [`config::BrokerConfig`].
 
 pub mod config;
+pub mod controller;
 pub mod dispatch;
 pub mod error;
 mod frame;

@@ -147,12 +147,17 @@ fn host_port(key: &str, value: &str, entry: &str) -> Result<(String, u16), Confi
     Ok((host.to_string(), port))
 }
 
+/// The listener name of a bare `host:port` and of a single node's broker listener.
+pub const DEFAULT_LISTENER_NAME: &str = "PLAINTEXT";
+
 /// Parses `listeners` / `advertised.listeners`: `NAME://host:port,...` (a bare `host:port` is
 /// `PLAINTEXT`); names are unique, and so are non-zero ports.
 pub fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigError> {
     let mut out: Vec<Listener> = Vec::new();
     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (name, addr) = entry.split_once("://").unwrap_or(("PLAINTEXT", entry));
+        let (name, addr) = entry
+            .split_once("://")
+            .unwrap_or((DEFAULT_LISTENER_NAME, entry));
         let name = name.trim().to_ascii_uppercase();
         if name.is_empty()
             || !name
@@ -318,7 +323,7 @@ impl ClusterConfig {
             listeners
                 .iter()
                 .find(|l| !for_controllers(&l.name))
-                .map_or("PLAINTEXT".to_string(), |l| l.name.clone())
+                .map_or(DEFAULT_LISTENER_NAME.to_string(), |l| l.name.clone())
         } else {
             inter_value.trim().to_ascii_uppercase()
         };

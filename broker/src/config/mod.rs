@@ -46,7 +46,7 @@ pub use broker::{
 };
 pub use cluster::{
     parse_listeners, parse_voters, ClusterConfig, ClusterMode, LifecycleConfig, Listener,
-    QuorumConfig, ReplicationConfig, Roles, Voter,
+    QuorumConfig, ReplicationConfig, Roles, Voter, DEFAULT_LISTENER_NAME,
 };
 pub use group::{group_config_def, validate_group_config, GroupConfigDef, GROUP_CONFIGS};
 use topic::{check_value, synonym_scale};

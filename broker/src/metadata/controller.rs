@@ -14,10 +14,11 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::image::{MetadataImage, TopicImage};
-use super::records::{ConfigResource, MetadataRecord};
+use super::records::{ConfigResource, LeaderRecovery, MetadataRecord};
 use super::store::MetadataLog;
 use super::{is_internal_topic, validate_topic_name};
 use crate::config::{validate_topic_config, BrokerConfig};
+use crate::controller::placement::{place, PlacementBroker, Stripe};
 use crate::error::ErrorCode;
 
 /// Largest partition count a single topic may have. Each partition is a directory with open
@@ -115,6 +116,12 @@ impl Controller {
                 host: advertised.0,
                 port: advertised.1,
                 rack: config.cluster.rack.clone(),
+                epoch: 0,
+                incarnation_id: Uuid::nil(),
+                endpoints: Vec::new(),
+                fenced: false,
+                in_controlled_shutdown: false,
+                directory_ids: Vec::new(),
             });
         }
         if !startup.is_empty() {
@@ -418,6 +425,23 @@ fn plan_partition_records(
     rf: i16,
 ) -> Result<Vec<MetadataRecord>, OpError> {
     let brokers: Vec<i32> = image.brokers.keys().copied().collect();
+    // replicas for the partitions without a manual assignment, over the brokers that may take
+    // them (one broker: every partition on it)
+    let placed = if (assignments.len() as i64) < i64::from(to - from) {
+        let usable: Vec<PlacementBroker> = image
+            .brokers
+            .values()
+            .filter(|b| b.is_active())
+            .map(|b| PlacementBroker {
+                id: b.id,
+                rack: b.rack.clone(),
+            })
+            .collect();
+        place(&usable, from, to, rf, Stripe::random())
+            .map_err(|e| (ErrorCode::InvalidReplicationFactor, e.to_string()))?
+    } else {
+        Vec::new()
+    };
     let mut records = Vec::new();
     for p in from..to {
         let replicas = match assignments.get((p - from) as usize) {
@@ -436,9 +460,7 @@ fn plan_partition_records(
                 }
                 r.clone()
             }
-            None => (0..rf as usize)
-                .map(|i| brokers[(p as usize + i) % brokers.len()])
-                .collect(),
+            None => placed[(p - from) as usize].clone(),
         };
         let leader = replicas.first().copied().unwrap_or(config.node_id);
         records.push(MetadataRecord::Partition {
@@ -448,6 +470,10 @@ fn plan_partition_records(
             replicas,
             leader,
             leader_epoch: 0,
+            partition_epoch: 0,
+            adding: Vec::new(),
+            removing: Vec::new(),
+            leader_recovery: LeaderRecovery::Recovered,
         });
     }
     Ok(records)
@@ -511,8 +537,9 @@ fn plan_topic(
                 "Replication factor must be larger than 0.".into(),
             ));
         }
-        if rf as usize > image.brokers.len() {
-            return Err((ErrorCode::InvalidReplicationFactor, format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only {} broker(s) are registered.", image.brokers.len())));
+        let usable = image.brokers.values().filter(|b| b.is_active()).count();
+        if rf as usize > usable {
+            return Err((ErrorCode::InvalidReplicationFactor, format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only {usable} broker(s) are registered.")));
         }
         (partitions, rf)
     } else {

@@ -13,12 +13,13 @@ mod config_change;
 mod controller;
 mod image;
 mod records;
+mod snapshot;
 mod store;
 
 pub use config_change::{ConfigAlteration, ConfigOp};
 pub use controller::{Controller, TopicSpec, MAX_PARTITIONS_PER_REQUEST};
-pub use image::{MetadataImage, PartitionImage, TopicImage};
-pub use records::{ConfigResource, MetadataRecord};
+pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage, NO_LEADER};
+pub use records::{ConfigResource, Endpoint, LeaderRecovery, MetadataRecord};
 pub use store::{FileMetadataLog, MetadataLog};
 
 /// Whether a topic is one of Kafka's internal topics.

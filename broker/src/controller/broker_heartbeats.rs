@@ -1,0 +1,582 @@
+//! `BrokerHeartbeatManager`: the active controller's view of broker sessions (Kafka's class of
+//! the same name and `calculateNextBrokerState`).
+//!
+//! Pure: the caller passes the current image and the time (monotonic milliseconds), and turns the
+//! returned [`BrokerTransition`]s into records (`replication_control::transition_records`). The
+//! manager's state is not in the metadata log: a newly active controller calls
+//! [`BrokerHeartbeatManager::activated`], which gives every unfenced broker a whole new session,
+//! as Kafka's controller does after a failover.
+//!
+//! | broker is   | heartbeat / event                                   | then                |
+//! |-------------|-----------------------------------------------------|---------------------|
+//! | fenced      | wants to shut down                                  | shut down now       |
+//! | fenced      | does not want fencing, has seen its registration    | unfence             |
+//! | unfenced    | wants fencing                                       | fence (or shut down)|
+//! | unfenced    | wants to shut down                                  | controlled shutdown |
+//! | shutting down | leads nothing and the others have seen that       | shut down now       |
+//! | any         | no heartbeat for `broker.session.timeout.ms`        | fence               |
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use crate::error::ErrorCode;
+use crate::metadata::{Endpoint, MetadataImage, MetadataRecord};
+
+/// A broker's registration request (BrokerRegistration, API 62), as the controller needs it.
+#[derive(Debug, Clone)]
+pub struct RegistrationRequest {
+    /// Node id.
+    pub broker_id: i32,
+    /// The cluster id in the broker's `meta.properties`.
+    pub cluster_id: String,
+    /// Random per process start.
+    pub incarnation_id: Uuid,
+    /// Advertised listeners; the first is the inter-broker one.
+    pub endpoints: Vec<Endpoint>,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+    /// Log directory ids.
+    pub directory_ids: Vec<Uuid>,
+}
+
+/// A BrokerHeartbeat (API 63), as the controller needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat {
+    /// Node id.
+    pub broker_id: i32,
+    /// The epoch its registration got.
+    pub broker_epoch: i64,
+    /// The metadata offset the broker has applied.
+    pub metadata_offset: i64,
+    /// The broker asks to stay fenced (still catching up).
+    pub want_fence: bool,
+    /// The broker asks to shut down.
+    pub want_shut_down: bool,
+}
+
+/// What the controller answers a heartbeat, besides the records of a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatAnswer {
+    /// The broker has applied the metadata up to its own registration.
+    pub is_caught_up: bool,
+    /// The broker is fenced (after the transition, if any).
+    pub is_fenced: bool,
+    /// The broker may stop now.
+    pub should_shut_down: bool,
+}
+
+/// A change of one broker's state that the controller must commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerTransition {
+    /// Unfence it; offline partitions it can lead get a leader.
+    Unfence,
+    /// Fence it: it leaves ISRs and leaderships.
+    Fence,
+    /// Mark it in controlled shutdown: its leaderships move away.
+    ControlledShutdown,
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    epoch: i64,
+    incarnation_id: Uuid,
+    last_contact_ms: u64,
+    metadata_offset: i64,
+    /// The broker must have applied this offset (its own registration) before it is unfenced.
+    registration_offset: i64,
+    /// Set once its controlled shutdown is committed: others must have applied it.
+    shutdown_offset: Option<i64>,
+}
+
+/// Broker sessions on the active controller.
+#[derive(Debug, Clone)]
+pub struct BrokerHeartbeatManager {
+    session_timeout_ms: u64,
+    sessions: BTreeMap<i32, Session>,
+}
+
+impl BrokerHeartbeatManager {
+    /// A manager for a newly active controller: every registered broker starts a whole session
+    /// now, and must have applied `image.offset` before it is unfenced.
+    pub fn activated(session_timeout_ms: u64, image: &MetadataImage, now_ms: u64) -> Self {
+        let sessions = image
+            .brokers
+            .values()
+            .map(|b| {
+                (
+                    b.id,
+                    Session {
+                        epoch: b.epoch,
+                        incarnation_id: b.incarnation_id,
+                        last_contact_ms: now_ms,
+                        metadata_offset: -1,
+                        registration_offset: image.offset,
+                        shutdown_offset: None,
+                    },
+                )
+            })
+            .collect();
+        BrokerHeartbeatManager {
+            session_timeout_ms,
+            sessions,
+        }
+    }
+
+    fn expired(&self, s: &Session, now_ms: u64) -> bool {
+        now_ms.saturating_sub(s.last_contact_ms) > self.session_timeout_ms
+    }
+
+    /// Checks a registration and gives the record to commit (a fenced registration with the next
+    /// broker epoch). A broker re-registering with the same incarnation (it lost its session),
+    /// or with a new one after its old session expired or it was fenced, is accepted; another
+    /// live incarnation of the same id is DUPLICATE_BROKER_REGISTRATION.
+    pub fn register(
+        &self,
+        image: &MetadataImage,
+        req: &RegistrationRequest,
+        now_ms: u64,
+    ) -> Result<MetadataRecord, (ErrorCode, String)> {
+        if req.cluster_id != image.cluster_id {
+            return Err((
+                ErrorCode::InconsistentClusterId,
+                format!(
+                    "Expected cluster ID {}, but got cluster ID {}",
+                    image.cluster_id, req.cluster_id
+                ),
+            ));
+        }
+        let Some(first) = req.endpoints.first() else {
+            return Err((
+                ErrorCode::InvalidRegistration,
+                format!("Broker {} registered without a listener.", req.broker_id),
+            ));
+        };
+        if let (Some(existing), Some(session)) = (
+            image.brokers.get(&req.broker_id),
+            self.sessions.get(&req.broker_id),
+        ) {
+            if existing.incarnation_id != req.incarnation_id
+                && !existing.fenced
+                && !self.expired(session, now_ms)
+            {
+                return Err((
+                    ErrorCode::DuplicateBrokerRegistration,
+                    format!(
+                        "Another broker is registered with that broker id. (incarnation {})",
+                        existing.incarnation_id
+                    ),
+                ));
+            }
+        }
+        Ok(MetadataRecord::RegisterBroker {
+            broker_id: req.broker_id,
+            host: first.host.clone(),
+            port: first.port,
+            rack: req.rack.clone(),
+            epoch: image.next_broker_epoch.max(1),
+            incarnation_id: req.incarnation_id,
+            endpoints: req.endpoints.clone(),
+            fenced: true,
+            in_controlled_shutdown: false,
+            directory_ids: req.directory_ids.clone(),
+        })
+    }
+
+    /// Records a committed registration: `epoch` from the record, `offset` where it was committed.
+    pub fn registered(
+        &mut self,
+        broker_id: i32,
+        epoch: i64,
+        incarnation_id: Uuid,
+        offset: i64,
+        now_ms: u64,
+    ) {
+        self.sessions.insert(
+            broker_id,
+            Session {
+                epoch,
+                incarnation_id,
+                last_contact_ms: now_ms,
+                metadata_offset: -1,
+                registration_offset: offset,
+                shutdown_offset: None,
+            },
+        );
+    }
+
+    /// Records that `broker_id`'s controlled shutdown was committed at `offset`.
+    pub fn shutdown_committed(&mut self, broker_id: i32, offset: i64) {
+        if let Some(s) = self.sessions.get_mut(&broker_id) {
+            s.shutdown_offset = Some(offset);
+        }
+    }
+
+    /// Handles a heartbeat: renews the session and decides the broker's next state.
+    pub fn heartbeat(
+        &mut self,
+        image: &MetadataImage,
+        hb: &Heartbeat,
+        now_ms: u64,
+    ) -> Result<(HeartbeatAnswer, Option<BrokerTransition>), (ErrorCode, String)> {
+        let Some(broker) = image.brokers.get(&hb.broker_id) else {
+            return Err((
+                ErrorCode::BrokerIdNotRegistered,
+                format!("Broker {} is not registered.", hb.broker_id),
+            ));
+        };
+        if broker.epoch != hb.broker_epoch {
+            return Err((
+                ErrorCode::StaleBrokerEpoch,
+                format!(
+                    "Expected broker epoch {}, but got broker epoch {}",
+                    broker.epoch, hb.broker_epoch
+                ),
+            ));
+        }
+        let min_other_offset = self
+            .sessions
+            .iter()
+            .filter(|(id, _)| **id != hb.broker_id)
+            .filter(|(id, _)| image.brokers.get(id).is_some_and(|b| b.is_active()))
+            .map(|(_, s)| s.metadata_offset)
+            .min();
+        let session = self
+            .sessions
+            .entry(hb.broker_id)
+            .or_insert_with(|| Session {
+                epoch: broker.epoch,
+                incarnation_id: broker.incarnation_id,
+                last_contact_ms: now_ms,
+                metadata_offset: -1,
+                registration_offset: image.offset,
+                shutdown_offset: None,
+            });
+        session.epoch = broker.epoch;
+        session.last_contact_ms = now_ms;
+        session.metadata_offset = session.metadata_offset.max(hb.metadata_offset);
+        let caught_up = session.metadata_offset >= session.registration_offset;
+        let leads = image.partitions_led_by(hb.broker_id).next().is_some();
+        let answer = |fenced, shut| HeartbeatAnswer {
+            is_caught_up: caught_up,
+            is_fenced: fenced,
+            should_shut_down: shut,
+        };
+        let decision = if broker.fenced {
+            if hb.want_shut_down {
+                (answer(true, true), None)
+            } else if !hb.want_fence && caught_up {
+                (answer(false, false), Some(BrokerTransition::Unfence))
+            } else {
+                (answer(true, false), None)
+            }
+        } else if broker.in_controlled_shutdown {
+            // done when it leads nothing and every other active broker has seen that
+            let seen = match (session.shutdown_offset, min_other_offset) {
+                (Some(at), Some(min)) => min >= at,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            (answer(false, !leads && seen), None)
+        } else if hb.want_fence {
+            (
+                answer(true, hb.want_shut_down),
+                Some(BrokerTransition::Fence),
+            )
+        } else if hb.want_shut_down {
+            if leads {
+                (
+                    answer(false, false),
+                    Some(BrokerTransition::ControlledShutdown),
+                )
+            } else {
+                // nothing to hand over
+                (
+                    answer(false, true),
+                    Some(BrokerTransition::ControlledShutdown),
+                )
+            }
+        } else {
+            (answer(false, false), None)
+        };
+        Ok(decision)
+    }
+
+    /// The unfenced brokers whose session expired at `now_ms`: fence them.
+    pub fn expired_brokers(&self, image: &MetadataImage, now_ms: u64) -> Vec<i32> {
+        self.sessions
+            .iter()
+            .filter(|(id, s)| {
+                image
+                    .brokers
+                    .get(id)
+                    .is_some_and(|b| !b.fenced && b.epoch == s.epoch)
+                    && self.expired(s, now_ms)
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Forgets a broker that was unregistered.
+    pub fn remove(&mut self, broker_id: i32) {
+        self.sessions.remove(&broker_id);
+    }
+
+    /// The incarnation the manager knows for `broker_id`.
+    pub fn incarnation(&self, broker_id: i32) -> Option<Uuid> {
+        self.sessions.get(&broker_id).map(|s| s.incarnation_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: u64 = 9_000;
+
+    fn req(id: i32, incarnation: u128) -> RegistrationRequest {
+        RegistrationRequest {
+            broker_id: id,
+            cluster_id: "c".into(),
+            incarnation_id: Uuid::from_u128(incarnation),
+            endpoints: vec![Endpoint {
+                name: "PLAINTEXT".into(),
+                host: "127.0.0.1".into(),
+                port: 9000 + id as u16,
+            }],
+            rack: None,
+            directory_ids: vec![],
+        }
+    }
+
+    fn cluster() -> MetadataImage {
+        MetadataImage::empty()
+            .apply(
+                0,
+                &[MetadataRecord::Cluster {
+                    cluster_id: "c".into(),
+                }],
+            )
+            .unwrap()
+    }
+
+    /// Registers `id` through the manager, committing the record.
+    fn register(
+        m: &mut BrokerHeartbeatManager,
+        img: &MetadataImage,
+        id: i32,
+        inc: u128,
+        now: u64,
+    ) -> (MetadataImage, i64) {
+        let record = m.register(img, &req(id, inc), now).unwrap();
+        let MetadataRecord::RegisterBroker { epoch, .. } = record else {
+            unreachable!()
+        };
+        let next = img.apply(img.offset + 1, &[record]).unwrap();
+        m.registered(id, epoch, Uuid::from_u128(inc), next.offset, now);
+        (next, epoch)
+    }
+
+    fn hb(id: i32, epoch: i64, offset: i64, fence: bool, shut: bool) -> Heartbeat {
+        Heartbeat {
+            broker_id: id,
+            broker_epoch: epoch,
+            metadata_offset: offset,
+            want_fence: fence,
+            want_shut_down: shut,
+        }
+    }
+
+    #[test]
+    fn a_broker_is_unfenced_once_it_has_seen_its_registration() {
+        let img = cluster();
+        let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
+        let (img, epoch) = register(&mut m, &img, 1, 1, 0);
+        assert!(img.brokers[&1].fenced);
+        // behind its registration: stays fenced
+        let (a, t) = m
+            .heartbeat(&img, &hb(1, epoch, img.offset - 1, false, false), 10)
+            .unwrap();
+        assert_eq!((a.is_caught_up, a.is_fenced, t), (false, true, None));
+        // caught up but asking to stay fenced
+        let (a, t) = m
+            .heartbeat(&img, &hb(1, epoch, img.offset, true, false), 20)
+            .unwrap();
+        assert_eq!((a.is_caught_up, a.is_fenced, t), (true, true, None));
+        let (a, t) = m
+            .heartbeat(&img, &hb(1, epoch, img.offset, false, false), 30)
+            .unwrap();
+        assert_eq!((a.is_fenced, t), (false, Some(BrokerTransition::Unfence)));
+    }
+
+    #[test]
+    fn stale_epochs_unknown_brokers_and_other_clusters_are_refused() {
+        let img = cluster();
+        let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
+        let (img, epoch) = register(&mut m, &img, 1, 1, 0);
+        let e = m
+            .heartbeat(&img, &hb(1, epoch - 1, 0, false, false), 1)
+            .unwrap_err();
+        assert_eq!(e.0, ErrorCode::StaleBrokerEpoch);
+        let e = m
+            .heartbeat(&img, &hb(2, epoch, 0, false, false), 1)
+            .unwrap_err();
+        assert_eq!(e.0, ErrorCode::BrokerIdNotRegistered);
+        let mut other = req(2, 2);
+        other.cluster_id = "d".into();
+        assert_eq!(
+            m.register(&img, &other, 1).unwrap_err().0,
+            ErrorCode::InconsistentClusterId
+        );
+    }
+
+    #[test]
+    fn a_second_live_incarnation_is_a_duplicate_until_the_first_session_expires() {
+        let img = cluster();
+        let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
+        let (img, epoch) = register(&mut m, &img, 1, 1, 0);
+        m.heartbeat(&img, &hb(1, epoch, img.offset, false, false), 0)
+            .unwrap();
+        let img = img
+            .apply(
+                img.offset + 1,
+                &[MetadataRecord::UnfenceBroker {
+                    broker_id: 1,
+                    epoch,
+                }],
+            )
+            .unwrap();
+        let e = m.register(&img, &req(1, 2), 5_000).unwrap_err();
+        assert_eq!(e.0, ErrorCode::DuplicateBrokerRegistration);
+        // the same incarnation may register again (it lost its session), with a newer epoch
+        let (img2, epoch2) = register(&mut m, &img, 1, 1, 5_000);
+        assert!(epoch2 > epoch);
+        assert!(img2.brokers[&1].fenced);
+        // another incarnation after the session expired
+        assert!(m.register(&img, &req(1, 3), 5_000 + SESSION + 1).is_ok());
+    }
+
+    #[test]
+    fn a_silent_broker_is_fenced_after_the_session_timeout() {
+        let img = cluster();
+        let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
+        let (img, epoch) = register(&mut m, &img, 1, 1, 0);
+        m.heartbeat(&img, &hb(1, epoch, img.offset, false, false), 1_000)
+            .unwrap();
+        let img = img
+            .apply(
+                img.offset + 1,
+                &[MetadataRecord::UnfenceBroker {
+                    broker_id: 1,
+                    epoch,
+                }],
+            )
+            .unwrap();
+        assert!(m.expired_brokers(&img, 1_000 + SESSION).is_empty());
+        assert_eq!(m.expired_brokers(&img, 1_000 + SESSION + 1), vec![1]);
+        // a fenced broker is not fenced again
+        let fenced = img
+            .apply(
+                img.offset + 1,
+                &[MetadataRecord::FenceBroker {
+                    broker_id: 1,
+                    epoch,
+                }],
+            )
+            .unwrap();
+        assert!(m.expired_brokers(&fenced, 100_000).is_empty());
+    }
+
+    #[test]
+    fn a_newly_active_controller_gives_every_broker_a_whole_session() {
+        let img = cluster();
+        let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
+        let (img, _) = register(&mut m, &img, 1, 1, 0);
+        let m2 = BrokerHeartbeatManager::activated(SESSION, &img, 50_000);
+        assert!(m2.expired_brokers(&img, 50_000 + SESSION).is_empty());
+        assert_eq!(m2.incarnation(1), Some(Uuid::from_u128(1)));
+    }
+
+    #[test]
+    fn controlled_shutdown_waits_until_leaderships_moved_and_others_saw_it() {
+        let id = Uuid::from_u128(3);
+        let img = cluster();
+        let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
+        let (img, e1) = register(&mut m, &img, 1, 1, 0);
+        let (img, e2) = register(&mut m, &img, 2, 2, 0);
+        let leads = |leader: i32| {
+            vec![
+                MetadataRecord::UnfenceBroker {
+                    broker_id: 1,
+                    epoch: e1,
+                },
+                MetadataRecord::UnfenceBroker {
+                    broker_id: 2,
+                    epoch: e2,
+                },
+                MetadataRecord::Topic {
+                    name: "t".into(),
+                    topic_id: id,
+                },
+                MetadataRecord::Partition {
+                    topic_id: id,
+                    partition: 0,
+                    replicas: vec![1, 2],
+                    isr: vec![1, 2],
+                    leader,
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                    adding: vec![],
+                    removing: vec![],
+                    leader_recovery: crate::metadata::LeaderRecovery::Recovered,
+                },
+            ]
+        };
+        let img = img.apply(img.offset + 1, &leads(1)).unwrap();
+        m.heartbeat(&img, &hb(2, e2, img.offset, false, false), 1)
+            .unwrap();
+        let (a, t) = m
+            .heartbeat(&img, &hb(1, e1, img.offset, false, true), 1)
+            .unwrap();
+        assert_eq!(
+            (a.should_shut_down, t),
+            (false, Some(BrokerTransition::ControlledShutdown))
+        );
+        // the controller commits the shutdown and moves the leadership to 2
+        let img = img
+            .apply(
+                img.offset + 1,
+                &[
+                    MetadataRecord::BrokerRegistrationChange {
+                        broker_id: 1,
+                        epoch: e1,
+                        in_controlled_shutdown: Some(true),
+                    },
+                    MetadataRecord::PartitionChange {
+                        topic_id: id,
+                        partition: 0,
+                        leader: Some(2),
+                        isr: Some(vec![2]),
+                        replicas: None,
+                        adding: None,
+                        removing: None,
+                        leader_recovery: None,
+                        bump_leader_epoch: false,
+                    },
+                ],
+            )
+            .unwrap();
+        m.shutdown_committed(1, img.offset);
+        // broker 2 has not applied it yet
+        let (a, _) = m
+            .heartbeat(&img, &hb(1, e1, img.offset, false, true), 2)
+            .unwrap();
+        assert!(!a.should_shut_down);
+        m.heartbeat(&img, &hb(2, e2, img.offset, false, false), 3)
+            .unwrap();
+        let (a, t) = m
+            .heartbeat(&img, &hb(1, e1, img.offset, false, true), 4)
+            .unwrap();
+        assert_eq!((a.should_shut_down, t), (true, None));
+    }
+}
