@@ -275,6 +275,9 @@ pub enum BrokerError {
         /// Each offending record: its index in the batch and why.
         records: Vec<RecordError>,
     },
+    /// This broker does not lead the partition (any more).
+    #[error("{0}")]
+    NotLeader(String),
     /// A check the caller made under the partition lock refused the batch (the transaction
     /// check of a producer's first transactional batch, KIP-890).
     #[error("{message}")]
@@ -294,6 +297,7 @@ impl BrokerError {
             BrokerError::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
             BrokerError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             BrokerError::UnknownTopicOrPartition(_) => ErrorCode::UnknownTopicOrPartition,
+            BrokerError::NotLeader(_) => ErrorCode::NotLeaderOrFollower,
             BrokerError::InvalidConfig(_) => ErrorCode::InvalidConfig,
             BrokerError::PolicyViolation(_) => ErrorCode::PolicyViolation,
             BrokerError::Interrupted(_) => ErrorCode::UnknownServerError,

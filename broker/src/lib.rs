@@ -13,7 +13,10 @@
 //!  handlers/   one module per Kafka API
 //!  metadata/   metadata records, image, log store, controller
 //!  group/      the group coordinator: membership state machines and committed offsets
-//!  replica_manager, partition   the partitions hosted here and their offsets
+//!  replica_manager, partition   the partitions hosted here, their offsets and roles
+//!  replication/   ISR replication: leader state, follower fetchers, truncation, acks=all waits
+//!  controller/    the controller's decisions (placement, elections, broker sessions), pure
+//!  lifecycle   a cluster member's registration, heartbeats and controlled shutdown
 //!  log/        segments, indexes, batches, recovery
 //!  config      broker and topic configs with Kafka's names
 //!  meta_properties   which cluster and node a data directory belongs to (storage format)
@@ -29,6 +32,7 @@ pub mod error;
 mod frame;
 pub mod group;
 pub mod handlers;
+pub mod lifecycle;
 pub mod log;
 pub mod log_cleaner;
 pub mod meta_properties;
@@ -36,9 +40,10 @@ pub mod metadata;
 mod network;
 pub mod partition;
 pub mod replica_manager;
+pub mod replication;
 pub mod server;
 pub mod txn;
 pub mod wire;
 
 pub use config::BrokerConfig;
-pub use server::{start, BrokerHandle};
+pub use server::{start, start_member, BrokerHandle};

@@ -1,9 +1,14 @@
-//! A partition: its log plus the replication state every partition carries from day one.
+//! A partition: its log plus its replication role.
 //!
-//! With one replica the high watermark equals the log end offset. The last stable offset is
-//! the high watermark, or the first offset of the oldest open transaction when that is lower.
+//! The leader takes writes and moves the high watermark when its in-sync replicas have the data
+//! ([`LeaderState`]); a follower stores what it fetches from the leader as the leader wrote it.
+//! With one replica the ISR is this broker alone, so the high watermark follows the log end.
+//! The last stable offset is the high watermark, or the first offset of the oldest open
+//! transaction when that is lower.
+//!
+//! Locks: the log lock is taken before the role lock, never the other way round.
 
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -17,7 +22,25 @@ use crate::error::{ErrorCode, Result};
 /// carries the code and message the writer gets.
 pub type TxnCheck<'a> =
     &'a dyn Fn(&crate::log::BatchHeader) -> std::result::Result<(), (ErrorCode, String)>;
-use crate::log::{AbortedTxn, AppendInfo, Log, LogConfig, Marker, Origin, ProducerEntry, ReadInfo};
+use crate::log::{
+    AbortedTxn, AppendInfo, FollowerAppend, Log, LogConfig, Marker, Origin, ProducerEntry, ReadInfo,
+};
+use crate::metadata::PartitionImage;
+use crate::replication::{mono_ms, IsrProposal, LeaderSettings, LeaderState, Role};
+
+/// How a metadata change moved this replica's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleChange {
+    /// Nothing moved (an ISR or config change at most).
+    Unchanged,
+    /// This broker now leads the partition.
+    BecameLeader,
+    /// This broker now follows `leader` (-1: the partition has no leader).
+    BecameFollower {
+        /// The new leader.
+        leader: i32,
+    },
+}
 
 /// Offsets a fetch or list-offsets answer reports, read together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,42 +71,78 @@ pub struct Partition {
     high_watermark: watch::Sender<i64>,
     /// The last stable offset (moves with appends and transaction markers).
     last_stable_offset: AtomicI64,
-    /// Size of the in-sync replica set, for `min.insync.replicas` on acks=all writes.
-    isr_size: AtomicUsize,
-    /// Number of replicas: `min.insync.replicas` above it counts as the replica count, as in
-    /// Kafka 4 (KIP-966), so a topic is never made unwritable by its own settings.
-    replica_count: AtomicUsize,
+    /// Followers waiting for data (replica fetches) watch the log end.
+    log_end: watch::Sender<i64>,
+    /// This broker's node id.
+    me: i32,
+    /// Leader (with its followers' state) or follower.
+    role: Mutex<Role>,
+    /// `replica.lag.time.max.ms`, for a new leadership.
+    lag_time_max_ms: u64,
 }
 
 impl Partition {
+    /// A replica of partition `index` of `topic` in the state `state` of the metadata image:
+    /// it leads when `state.leader` is `me`.
     pub(crate) fn new(
         topic: Arc<str>,
         topic_id: Uuid,
         index: i32,
         mut log: Log,
-        leader_epoch: i32,
-        isr_size: usize,
-        replica_count: usize,
+        me: i32,
+        state: &PartitionImage,
+        lag_time_max_ms: u64,
     ) -> Self {
-        // A new leader records the epoch it starts at the log end (KIP-101).
-        if let Err(e) = log.assign_epoch(leader_epoch) {
-            tracing::error!(%topic, partition = index, error = %e, "cannot record leader epoch");
-        }
         let (start, end) = (log.log_start_offset(), log.log_end_offset());
+        let role = if state.leader == me {
+            // A new leader records the epoch it starts at the log end (KIP-101); a follower
+            // learns epochs from the batches it copies.
+            if let Err(e) = log.assign_epoch(state.leader_epoch) {
+                tracing::error!(%topic, partition = index, error = %e, "cannot record leader epoch");
+            }
+            let settings = LeaderSettings {
+                min_insync_replicas: log.config().min_insync_replicas.max(1) as usize,
+                lag_time_max_ms,
+            };
+            // the high watermark is not known yet: the log start until the ISR has the data
+            // (with the ISR {self} that is the log end at once)
+            Role::Leader(LeaderState::new(
+                me,
+                state.leader_epoch,
+                state.partition_epoch,
+                state.replicas.clone(),
+                state.isr.clone(),
+                end,
+                start,
+                settings,
+                mono_ms(),
+            ))
+        } else {
+            Role::Follower {
+                leader: state.leader,
+            }
+        };
+        let hw = match &role {
+            Role::Leader(l) => l.high_watermark(),
+            Role::Follower { .. } => start,
+        };
         let lso = log.last_stable_offset(end);
-        let (hw, _) = watch::channel(end);
+        let (hw, _) = watch::channel(hw);
+        let (log_end, _) = watch::channel(end);
         Partition {
             topic,
             topic_id,
             index,
             log: Mutex::new(log),
-            leader_epoch: AtomicI32::new(leader_epoch),
+            leader_epoch: AtomicI32::new(state.leader_epoch),
             log_start_offset: AtomicI64::new(start),
             log_end_offset: AtomicI64::new(end),
             high_watermark: hw,
             last_stable_offset: AtomicI64::new(lso),
-            isr_size: AtomicUsize::new(isr_size),
-            replica_count: AtomicUsize::new(replica_count),
+            log_end,
+            me,
+            role: Mutex::new(role),
+            lag_time_max_ms,
         }
     }
 
@@ -92,14 +151,99 @@ impl Partition {
         self.leader_epoch.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_leader_epoch(&self, epoch: i32) {
-        let mut log = self.log.lock();
-        if epoch > self.leader_epoch() {
-            if let Err(e) = log.assign_epoch(epoch) {
-                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot record leader epoch");
-            }
+    /// Whether this broker leads the partition at `epoch`.
+    pub fn leads_at(&self, epoch: i32) -> bool {
+        self.role.lock().is_leader() && self.leader_epoch() == epoch
+    }
+
+    /// Whether this broker leads the partition.
+    pub fn is_leader(&self) -> bool {
+        self.role.lock().is_leader()
+    }
+
+    /// The leader's node id as this replica knows it.
+    pub fn leader_id(&self) -> i32 {
+        match &*self.role.lock() {
+            Role::Leader(_) => self.me,
+            Role::Follower { leader } => *leader,
         }
+    }
+
+    /// Whether the ISR that the high watermark waits for is smaller than
+    /// `min.insync.replicas` (a write replicated meanwhile gets NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+    pub fn under_min_isr(&self) -> bool {
+        match &*self.role.lock() {
+            Role::Leader(l) => l.maximal_isr().len() < l.effective_min_isr(),
+            Role::Follower { .. } => false,
+        }
+    }
+
+    /// Applies the partition's state from a new metadata image: this broker becomes or stays
+    /// leader (adopting the committed ISR), or follows the named leader. Waiting writes and
+    /// fetches wake and re-check their leadership.
+    pub(crate) fn apply_state(&self, state: &PartitionImage) -> RoleChange {
+        let mut log = self.log.lock();
+        let mut role = self.role.lock();
+        let now = mono_ms();
+        let epoch = state.leader_epoch;
+        if state.leader_epoch < self.leader_epoch() {
+            // an older image than the one this replica already applied
+            return RoleChange::Unchanged;
+        }
+        let change = match (&mut *role, state.leader == self.me) {
+            (Role::Leader(l), true) if l.leader_epoch() == epoch => {
+                if let Some(hw) = l.on_isr_committed(state.isr.clone(), state.partition_epoch, now)
+                {
+                    self.high_watermark.send_replace(hw);
+                }
+                return RoleChange::Unchanged;
+            }
+            (Role::Follower { leader }, false)
+                if *leader == state.leader && self.leader_epoch() == epoch =>
+            {
+                return RoleChange::Unchanged;
+            }
+            (_, true) => {
+                if let Err(e) = log.assign_epoch(epoch) {
+                    tracing::error!(topic = %self.topic, partition = self.index, error = %e, "cannot record leader epoch");
+                }
+                let settings = LeaderSettings {
+                    min_insync_replicas: log.config().min_insync_replicas.max(1) as usize,
+                    lag_time_max_ms: self.lag_time_max_ms,
+                };
+                let leader = LeaderState::new(
+                    self.me,
+                    epoch,
+                    state.partition_epoch,
+                    state.replicas.clone(),
+                    state.isr.clone(),
+                    log.log_end_offset(),
+                    *self.high_watermark.borrow(),
+                    settings,
+                    now,
+                );
+                let hw = leader.high_watermark();
+                *role = Role::Leader(leader);
+                if hw > *self.high_watermark.borrow() {
+                    self.high_watermark.send_replace(hw);
+                }
+                RoleChange::BecameLeader
+            }
+            (_, false) => {
+                *role = Role::Follower {
+                    leader: state.leader,
+                };
+                RoleChange::BecameFollower {
+                    leader: state.leader,
+                }
+            }
+        };
         self.leader_epoch.store(epoch, Ordering::Release);
+        tracing::info!(topic = %self.topic, partition = self.index, epoch, leader = state.leader, "partition role changed");
+        // waiting writes re-check their leadership; parked fetches answer
+        self.high_watermark.send_modify(|_| {});
+        self.log_end.send_modify(|_| {});
+        change
     }
 
     /// The topic was deleted: later appends, flushes and closes through handles that were
@@ -108,11 +252,6 @@ impl Partition {
         self.log.lock().mark_deleted();
         // Wake parked fetches so that they answer UNKNOWN_TOPIC_OR_PARTITION now.
         self.high_watermark.send_modify(|_| {});
-    }
-
-    pub(crate) fn set_replication(&self, isr_size: usize, replica_count: usize) {
-        self.isr_size.store(isr_size, Ordering::Release);
-        self.replica_count.store(replica_count, Ordering::Release);
     }
 
     /// Current offsets, without taking the log lock.
@@ -178,10 +317,10 @@ impl Partition {
         origin: Origin,
         verify: Option<TxnCheck<'_>>,
     ) -> Result<AppendInfo> {
-        let (max, min, compression) = {
+        let (max, compression) = {
             let log = self.log.lock();
             let c = log.config();
-            (c.max_message_bytes, c.min_insync_replicas, c.compression)
+            (c.max_message_bytes, c.compression)
         };
         if batch.len() > max {
             return Err(crate::error::BrokerError::MessageTooLarge {
@@ -189,14 +328,15 @@ impl Partition {
                 max,
             });
         }
-        let isr = self.isr_size.load(Ordering::Acquire);
-        let replicas = self.replica_count.load(Ordering::Acquire);
-        let min = (min.max(1) as usize).min(replicas.max(1));
-        if acks == -1 && isr < min {
-            return Err(crate::error::BrokerError::NotEnoughReplicas {
-                isr,
-                min: min as i32,
-            });
+        match &*self.role.lock() {
+            Role::Follower { .. } => return Err(self.not_leader()),
+            Role::Leader(l) if acks == -1 && l.under_min_isr() => {
+                return Err(crate::error::BrokerError::NotEnoughReplicas {
+                    isr: l.isr().len(),
+                    min: l.effective_min_isr() as i32,
+                });
+            }
+            Role::Leader(_) => {}
         }
         // Validation may decompress the batch: it runs before the log lock is taken, so that
         // fetches and other appends on this partition do not wait for it.
@@ -209,6 +349,10 @@ impl Partition {
             batch = &mut recompressed[..];
         }
         let mut log = self.log.lock();
+        // leadership may have moved while the batch was validated
+        if !self.role.lock().is_leader() {
+            return Err(self.not_leader());
+        }
         let h = validated.header();
         if let Some(verify) = verify.filter(|_| h.is_transactional() && h.producer_id >= 0) {
             let open = log
@@ -227,14 +371,28 @@ impl Partition {
         Ok(info)
     }
 
-    /// Moves the log end, the last stable offset and the high watermark after a write.
+    fn not_leader(&self) -> crate::error::BrokerError {
+        crate::error::BrokerError::NotLeader(format!(
+            "this broker is not the leader of {}-{}",
+            self.topic, self.index
+        ))
+    }
+
+    /// Moves the log end, the last stable offset and (on the leader, as far as the ISR allows)
+    /// the high watermark after a write.
     fn publish_end(&self, log: &Log) {
         let leo = log.log_end_offset();
         self.log_end_offset.store(leo, Ordering::Release);
         self.last_stable_offset
             .store(log.last_stable_offset(leo), Ordering::Release);
-        // One replica: the ISR is this broker alone, so the high watermark follows the LEO.
-        self.high_watermark.send_replace(leo);
+        let hw = match &mut *self.role.lock() {
+            Role::Leader(l) => l.on_local_append(leo, mono_ms()),
+            Role::Follower { .. } => None,
+        };
+        if let Some(hw) = hw {
+            self.high_watermark.send_replace(hw);
+        }
+        self.log_end.send_replace(leo);
     }
 
     /// Appends `(key, value)` records as one batch written by the broker itself (a
@@ -308,6 +466,9 @@ impl Partition {
         now_ms: i64,
     ) -> Result<AppendInfo> {
         let mut log = self.log.lock();
+        if !self.role.lock().is_leader() {
+            return Err(self.not_leader());
+        }
         let info = log.append_marker(
             producer_id,
             producer_epoch,
@@ -390,7 +551,13 @@ impl Partition {
     pub(crate) fn set_config(&self, config: LogConfig) {
         let mut log = self.log.lock();
         if *log.config() != config {
+            let min_isr = config.min_insync_replicas.max(1) as usize;
             log.set_config(config);
+            if let Role::Leader(l) = &mut *self.role.lock() {
+                if let Some(hw) = l.set_min_isr(min_isr, mono_ms()) {
+                    self.high_watermark.send_replace(hw);
+                }
+            }
         }
     }
 
@@ -507,6 +674,168 @@ impl Partition {
             }
         }
         Ok(())
+    }
+
+    /// A receiver that wakes when the log end moves (replica fetches long-poll on it).
+    pub fn watch_log_end(&self) -> watch::Receiver<i64> {
+        self.log_end.subscribe()
+    }
+
+    /// Reads from `offset` up to the log end, for a follower (replicas copy what the ISR does
+    /// not have yet). Blocking.
+    pub fn read_for_replica(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<(ReadInfo, PartitionOffsets)> {
+        let log = self.log.lock();
+        let offsets = self.offsets();
+        let info = log.read(offset, max_bytes, offsets.log_end_offset, true)?;
+        Ok((info, offsets))
+    }
+
+    /// The leader saw follower `id` fetch from `fetch_offset` (its log end) with its log starting
+    /// at `log_start`: the high watermark may move and the follower may join the ISR (the
+    /// returned proposal goes to the controller). Ignored when this broker does not lead.
+    pub fn on_follower_fetch(
+        &self,
+        id: i32,
+        fetch_offset: i64,
+        log_start: i64,
+        broker_epoch: i64,
+        eligible: bool,
+    ) -> Option<IsrProposal> {
+        let outcome = match &mut *self.role.lock() {
+            Role::Leader(l) => l.on_follower_fetch(
+                id,
+                fetch_offset,
+                log_start,
+                broker_epoch,
+                eligible,
+                mono_ms(),
+            ),
+            Role::Follower { .. } => return None,
+        };
+        if let Some(hw) = outcome.high_watermark {
+            self.high_watermark.send_replace(hw);
+        }
+        outcome.proposal
+    }
+
+    /// The leader's periodic ISR check: a proposal to drop lagging followers.
+    pub fn check_isr(&self) -> Option<IsrProposal> {
+        match &mut *self.role.lock() {
+            Role::Leader(l) => l.on_tick(mono_ms()),
+            Role::Follower { .. } => None,
+        }
+    }
+
+    /// The controller answered an ISR proposal with an error: the next fetch or check proposes
+    /// again.
+    pub fn isr_proposal_failed(&self) {
+        if let Role::Leader(l) = &mut *self.role.lock() {
+            l.on_proposal_failed();
+        }
+    }
+
+    /// Appends what a fetch from the leader returned (whole batches, as the leader wrote them)
+    /// and takes the leader's high watermark (capped at this log's end) and log start. Refused
+    /// on the leader. Blocking.
+    pub fn append_as_follower(
+        &self,
+        leader_epoch: i32,
+        records: &[u8],
+        leader_hw: i64,
+        leader_log_start: i64,
+        now_ms: i64,
+    ) -> Result<Option<FollowerAppend>> {
+        let mut log = self.log.lock();
+        self.check_follower(leader_epoch)?;
+        let appended = log.append_as_follower(records, now_ms)?;
+        if leader_log_start > log.log_start_offset() {
+            log.advance_log_start(leader_log_start, now_ms)?;
+            self.publish_start(&log);
+        }
+        let leo = log.log_end_offset();
+        self.log_end_offset.store(leo, Ordering::Release);
+        self.last_stable_offset
+            .store(log.last_stable_offset(leo), Ordering::Release);
+        let hw = leader_hw.min(leo);
+        if hw > *self.high_watermark.borrow() {
+            self.high_watermark.send_replace(hw);
+        }
+        self.log_end.send_replace(leo);
+        Ok(appended)
+    }
+
+    /// Refuses follower work from a fetch made for another leadership than the current one: data
+    /// of an older leader must never land after a newer one took over.
+    fn check_follower(&self, leader_epoch: i32) -> Result<()> {
+        if self.role.lock().is_leader() || self.leader_epoch() != leader_epoch {
+            return Err(crate::error::BrokerError::NotLeader(format!(
+                "{}-{} is not followed at leader epoch {leader_epoch} any more",
+                self.topic, self.index
+            )));
+        }
+        Ok(())
+    }
+
+    /// Cuts the log at `offset` (a follower's truncation by leader epoch, for the leadership at
+    /// `leader_epoch`); the high watermark follows when it was above. Blocking.
+    pub fn truncate_to(&self, leader_epoch: i32, offset: i64, now_ms: i64) -> Result<()> {
+        let mut log = self.log.lock();
+        self.check_follower(leader_epoch)?;
+        if offset >= log.log_end_offset() {
+            return Ok(());
+        }
+        log.truncate_to(offset, now_ms)?;
+        self.after_truncation(&log);
+        Ok(())
+    }
+
+    /// Empties the log and restarts it at `offset` (a follower behind the leader's log start).
+    /// Blocking.
+    pub fn truncate_fully_and_start_at(
+        &self,
+        leader_epoch: i32,
+        offset: i64,
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut log = self.log.lock();
+        self.check_follower(leader_epoch)?;
+        log.truncate_fully_and_start_at(offset, now_ms)?;
+        self.after_truncation(&log);
+        if *self.high_watermark.borrow() < offset {
+            self.high_watermark.send_replace(offset);
+        }
+        Ok(())
+    }
+
+    fn after_truncation(&self, log: &Log) {
+        let leo = log.log_end_offset();
+        self.publish_start(log);
+        self.log_end_offset.store(leo, Ordering::Release);
+        self.last_stable_offset
+            .store(log.last_stable_offset(leo), Ordering::Release);
+        if *self.high_watermark.borrow() > leo {
+            self.high_watermark.send_replace(leo);
+        }
+        self.log_end.send_replace(leo);
+    }
+
+    /// The latest leader epoch this log holds data or a start for, and where it starts.
+    pub fn latest_epoch(&self) -> Option<(i32, i64)> {
+        self.log.lock().latest_epoch()
+    }
+
+    /// The low watermark DeleteRecords reports: the smallest log start over the replicas the
+    /// leader knows of.
+    pub fn low_watermark(&self) -> i64 {
+        let local = self.offsets().log_start_offset;
+        match &*self.role.lock() {
+            Role::Leader(l) => l.low_watermark(local),
+            Role::Follower { .. } => local,
+        }
     }
 
     fn publish_start(&self, log: &Log) {

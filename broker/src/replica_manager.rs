@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::config::BrokerConfig;
 use crate::log::Log;
 use crate::metadata::MetadataImage;
-use crate::partition::Partition;
+use crate::partition::{Partition, RoleChange};
 
 type Key = (Arc<str>, i32);
 
@@ -27,6 +27,8 @@ pub struct ReplicaManager {
     /// Set when a partition could not be opened: such a log was never checked, so the next
     /// start must not trust it as cleanly closed.
     open_failed: std::sync::atomic::AtomicBool,
+    /// The fetchers of the partitions followed here (cluster members only).
+    fetchers: Option<crate::replication::fetcher::FetcherManager>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -73,6 +75,36 @@ impl ReplicaManager {
             clean_shutdown,
             partitions: RwLock::new(HashMap::new()),
             open_failed: Default::default(),
+            fetchers: None,
+        }
+    }
+
+    /// Makes followers fetch from their leaders (a cluster member).
+    pub fn set_fetchers(&mut self, fetchers: crate::replication::fetcher::FetcherManager) {
+        self.fetchers = Some(fetchers);
+    }
+
+    /// The fetchers, if this broker is a cluster member.
+    pub fn fetchers(&self) -> Option<&crate::replication::fetcher::FetcherManager> {
+        self.fetchers.as_ref()
+    }
+
+    /// Stops every follower fetch (shutdown).
+    pub fn stop_fetchers(&self) {
+        if let Some(f) = &self.fetchers {
+            f.stop();
+        }
+    }
+
+    /// Starts or stops fetching for a partition whose role moved.
+    fn on_role(&self, partition: &Arc<Partition>, change: RoleChange) {
+        let Some(fetchers) = &self.fetchers else {
+            return;
+        };
+        match change {
+            RoleChange::BecameFollower { leader } => fetchers.follow(Arc::clone(partition), leader),
+            RoleChange::BecameLeader => fetchers.unfollow(partition),
+            RoleChange::Unchanged => {}
         }
     }
 
@@ -124,8 +156,8 @@ impl ReplicaManager {
                         if let Some(c) = &log_config {
                             existing.set_config(c.clone());
                         }
-                        existing.set_leader_epoch(p.leader_epoch);
-                        existing.set_replication(p.isr.len(), p.replicas.len());
+                        let change = existing.apply_state(p);
+                        self.on_role(&existing, change);
                         continue;
                     }
                 }
@@ -169,11 +201,18 @@ impl ReplicaManager {
                             topic.id,
                             index as i32,
                             log,
-                            p.leader_epoch,
-                            p.isr.len(),
-                            p.replicas.len(),
+                            node,
+                            p,
+                            self.config.cluster.replication.lag_time_max_ms,
                         );
-                        self.partitions.write().insert(key, Arc::new(partition));
+                        let partition = Arc::new(partition);
+                        if !partition.is_leader() {
+                            self.on_role(
+                                &partition,
+                                RoleChange::BecameFollower { leader: p.leader },
+                            );
+                        }
+                        self.partitions.write().insert(key, partition);
                     }
                     Err(e) => {
                         tracing::error!(dir = %dir.display(), error = %e, "cannot open partition log; partition is offline");
@@ -194,6 +233,9 @@ impl ReplicaManager {
         };
         for p in removed {
             tracing::info!(topic = %p.topic, partition = p.index, "deleting partition");
+            if let Some(f) = &self.fetchers {
+                f.unfollow(&p);
+            }
             // In-flight requests holding the partition must not write into a deleted directory.
             p.mark_deleted();
             if let Err(e) = self.delete_dir(&p.dir()) {

@@ -38,12 +38,19 @@ pub struct BrokerState {
     pub(crate) connections: Arc<crate::network::Connections>,
     /// The data directory's id (`directory.id` of `meta.properties`, KIP-858).
     pub directory_id: uuid::Uuid,
+    /// This broker's registration epoch in a cluster (-1 on a single node).
+    pub(crate) broker_epoch: std::sync::atomic::AtomicI64,
 }
 
 impl BrokerState {
     /// The current metadata image.
     pub fn image(&self) -> Arc<MetadataImage> {
         self.controller.image()
+    }
+
+    /// This broker's registration epoch in a cluster (-1 on a single node).
+    pub fn broker_epoch(&self) -> i64 {
+        self.broker_epoch.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 
@@ -216,12 +223,124 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
             decode_uuid(&m.directory_id).unwrap_or_default()
         }
     };
-    let replicas = Arc::new(ReplicaManager::new(&dir, Arc::clone(&config), clean));
+    launch(Launch {
+        config,
+        controller,
+        member: false,
+        listener,
+        addr,
+        clean,
+        directory_id,
+        lock,
+    })
+    .await
+}
+
+/// Starts a broker that is a member of an in-process cluster whose controller is `controller`
+/// (opened with [`Controller::open_cluster`]): it registers, heartbeats, follows the leaders of
+/// the partitions it replicates and leads the others. Its data directory is formatted with the
+/// controller's cluster id. For tests of replication without a controller quorum.
+pub async fn start_member(
+    config: BrokerConfig,
+    controller: Controller,
+) -> Result<BrokerHandle, StartError> {
+    let config = Arc::new(config);
+    let dir = config.data_dir.clone();
+    let dir_err = |e: std::io::Error| StartError::DataDir {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(&dir).map_err(dir_err)?;
+    let lock = DirLock::acquire(&dir)?;
+    let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+    let clean = marker.exists();
+    let _ = std::fs::remove_file(&marker);
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen_addr.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen_addr.to_string(),
+        source,
+    })?;
+    let cluster_id = controller.image().cluster_id.clone();
+    let meta = match MetaProperties::read(&dir)? {
+        Some(m) => {
+            m.check(&dir, config.node_id, Some(&cluster_id))?;
+            m
+        }
+        None => {
+            let m = MetaProperties {
+                cluster_id,
+                node_id: config.node_id,
+                directory_id: random_uuid(),
+            };
+            m.write(&dir)?;
+            m
+        }
+    };
+    let directory_id = decode_uuid(&meta.directory_id).unwrap_or_default();
+    launch(Launch {
+        config,
+        controller,
+        member: true,
+        listener,
+        addr,
+        clean,
+        directory_id,
+        lock,
+    })
+    .await
+}
+
+/// What both kinds of start hand to [`launch`].
+struct Launch {
+    config: Arc<BrokerConfig>,
+    controller: Controller,
+    member: bool,
+    listener: TcpListener,
+    addr: std::net::SocketAddr,
+    clean: bool,
+    directory_id: uuid::Uuid,
+    lock: DirLock,
+}
+
+/// Opens the replicas, starts the coordinators, the listener and the background tasks.
+async fn launch(l: Launch) -> Result<BrokerHandle, StartError> {
+    let Launch {
+        config,
+        controller,
+        member,
+        listener,
+        addr,
+        clean,
+        directory_id,
+        lock,
+    } = l;
+    let dir = config.data_dir.clone();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut replica_manager = ReplicaManager::new(&dir, Arc::clone(&config), clean);
+    if member {
+        let image_source = {
+            let controller = controller.clone();
+            Arc::new(move || controller.image()) as crate::replication::fetcher::ImageSource
+        };
+        replica_manager.set_fetchers(crate::replication::fetcher::FetcherManager::new(
+            config.node_id,
+            Arc::clone(&config),
+            image_source,
+            tokio::runtime::Handle::current(),
+            shutdown_rx.clone(),
+        ));
+    }
+    let replicas = Arc::new(replica_manager);
     {
         let (replicas, controller) = (Arc::clone(&replicas), controller.clone());
         tokio::task::spawn_blocking(move || {
             let rm = Arc::clone(&replicas);
-            controller.set_listener(Box::new(move |image| rm.reconcile(image)));
+            controller.add_listener(Box::new(move |image| rm.reconcile(image)));
             replicas.handle_stray_dirs(&controller.image());
         })
         .await
@@ -240,7 +359,6 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         controller.clone(),
         Arc::clone(&groups),
     );
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = Arc::new(BrokerState {
         request_memory: Arc::new(Semaphore::new(config.queued_max_request_bytes)),
         request_slots: Arc::new(Semaphore::new(config.queued_max_requests)),
@@ -255,8 +373,9 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         shutdown: shutdown_rx,
         connections: Arc::default(),
         directory_id,
+        broker_epoch: std::sync::atomic::AtomicI64::new(-1),
     });
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))),
         tokio::spawn(flusher(Arc::clone(&state))),
         tokio::spawn(retention(Arc::clone(&state))),
@@ -264,6 +383,13 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         groups.start(),
         txns.start(),
     ];
+    if member {
+        tasks.push(tokio::spawn(crate::lifecycle::run(
+            Arc::clone(&state),
+            addr,
+        )));
+        tasks.push(tokio::spawn(isr_checks(Arc::clone(&state))));
+    }
     let cleaner = crate::log_cleaner::LogCleaner::start(&state.replicas, config.cleaner.clone());
     tracing::info!(%addr, dir = %dir.display(), node_id = config.node_id, "broker started");
     Ok(BrokerHandle {
@@ -274,6 +400,20 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         cleaner,
         _lock: lock,
     })
+}
+
+/// Checks the ISRs of the partitions led here every `replica.lag.time.max.ms / 2`.
+async fn isr_checks(state: Arc<BrokerState>) {
+    let mut shutdown = state.shutdown.clone();
+    let period =
+        Duration::from_millis((state.config.cluster.replication.lag_time_max_ms / 2).max(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.changed() => return,
+        }
+        crate::replication::alter_partition::check_isrs(&state);
+    }
 }
 
 /// Fsyncs logs whose `flush.ms` has passed, every `log.flush.scheduler.interval.ms`.
@@ -340,14 +480,37 @@ impl BrokerHandle {
         &self.cleaner
     }
 
+    /// Stops at once, as a crash would: no controlled shutdown, no flush, no clean-shutdown
+    /// marker (the next start recovers the logs). A cluster member stops heartbeating and is
+    /// fenced when its session expires.
+    pub async fn kill(self) {
+        let _ = self.shutdown_tx.send(true);
+        self.state.replicas.stop_fetchers();
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.state
+            .connections
+            .wait_closed(Duration::from_secs(10))
+            .await;
+        tracing::info!("broker killed");
+    }
+
     /// Stops accepting, closes connections, flushes and closes every log, and leaves the clean
     /// shutdown marker so the next start skips recovery.
     pub async fn shutdown(self) {
+        // a cluster member hands its leaderships over first (the lifecycle task stops with the
+        // shutdown signal, so the heartbeats asking to stop come from here)
+        crate::lifecycle::controlled_shutdown(&self.state).await;
         let _ = self.shutdown_tx.send(true);
         // Parked JoinGroup / SyncGroup requests are answered NOT_COORDINATOR so that their
         // connections can finish.
         self.state.groups.close();
         self.state.txns.close();
+        self.state.replicas.stop_fetchers();
         // Stop accepting first, then let connections finish the request in hand (an append is
         // never cut in half) and close; only then are the logs closed.
         for t in &self.tasks {

@@ -15,6 +15,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tributary_broker::{BrokerConfig, BrokerHandle};
 
+mod cluster;
+pub use cluster::TestCluster;
+
 /// A broker running inside the test process, on 127.0.0.1 with a free port and its own data
 /// directory (removed when the `TestBroker` is dropped).
 pub struct TestBroker {

@@ -179,7 +179,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker_config!("controlled.shutdown.enable", "true", Boolean, [], 0, "Move partition leadership away from a broker before it stops."),
     broker_config!("auto.leader.rebalance.enable", "true", Boolean, [], 0, "Move leadership back to the preferred replicas when it is out of balance."),
     broker_config!("leader.imbalance.check.interval.seconds", "300", Long, [], 1, "How often leader balance is checked."),
-    broker_config!("leader.imbalance.per.broker.percentage", "10", Int, [], 0, "The share of a broker's partitions led elsewhere that triggers a rebalance."),
+    broker_config!("leader.imbalance.per.broker.percentage", "10", Int, [], 0, "Accepted for compatibility; as in KRaft, every partition not led by its preferred replica is rebalanced."),
     broker_config!("log.dirs", "./tributary-data", String, [], 0, "The directory in which the log data and metadata are kept."),
     broker_config!("num.partitions", "1", Int, [], 1, "The default number of partitions per topic."),
     broker_config!("default.replication.factor", "1", Int, [], 1, "The default replication factor for automatically created topics."),

@@ -100,6 +100,8 @@ pub struct LifecycleConfig {
     pub controlled_shutdown: bool,
     /// `auto.leader.rebalance.enable`: move leadership back to preferred replicas.
     pub auto_leader_rebalance: bool,
+    /// `leader.imbalance.check.interval.seconds`, in milliseconds.
+    pub leader_imbalance_check_interval_ms: u64,
 }
 
 /// Everything of a node's place in a cluster.
@@ -431,6 +433,9 @@ impl ClusterConfig {
                 controlled_shutdown: get("controlled.shutdown.enable").eq_ignore_ascii_case("true"),
                 auto_leader_rebalance: get("auto.leader.rebalance.enable")
                     .eq_ignore_ascii_case("true"),
+                leader_imbalance_check_interval_ms:
+                    (num("leader.imbalance.check.interval.seconds")?.max(1) as u64)
+                        .saturating_mul(1000),
             },
         })
     }

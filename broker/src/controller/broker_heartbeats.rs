@@ -12,16 +12,18 @@
 //! | fenced      | wants to shut down                                  | shut down now       |
 //! | fenced      | does not want fencing, has seen its registration    | unfence             |
 //! | unfenced    | wants fencing                                       | fence (or shut down)|
-//! | unfenced    | wants to shut down                                  | controlled shutdown |
-//! | shutting down | leads nothing and the others have seen that       | shut down now       |
+//! | unfenced    | wants to shut down, leads partitions                | controlled shutdown |
+//! | unfenced    | wants to shut down, leads nothing                   | fence, shut down now|
+//! | shutting down | leads nothing and the others have seen that       | fence, shut down now|
 //! | any         | no heartbeat for `broker.session.timeout.ms`        | fence               |
 
 use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use super::replication_control::{transition_records, BrokerTransition};
 use crate::error::ErrorCode;
-use crate::metadata::{Endpoint, MetadataImage, MetadataRecord};
+use crate::metadata::{Endpoint, MetadataImage, MetadataRecord, TopicImage};
 
 /// A broker's registration request (BrokerRegistration, API 62), as the controller needs it.
 #[derive(Debug, Clone)]
@@ -64,17 +66,6 @@ pub struct HeartbeatAnswer {
     pub is_fenced: bool,
     /// The broker may stop now.
     pub should_shut_down: bool,
-}
-
-/// A change of one broker's state that the controller must commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BrokerTransition {
-    /// Unfence it; offline partitions it can lead get a leader.
-    Unfence,
-    /// Fence it: it leaves ISRs and leaderships.
-    Fence,
-    /// Mark it in controlled shutdown: its leaderships move away.
-    ControlledShutdown,
 }
 
 #[derive(Debug, Clone)]
@@ -127,16 +118,19 @@ impl BrokerHeartbeatManager {
         now_ms.saturating_sub(s.last_contact_ms) > self.session_timeout_ms
     }
 
-    /// Checks a registration and gives the record to commit (a fenced registration with the next
-    /// broker epoch). A broker re-registering with the same incarnation (it lost its session),
-    /// or with a new one after its old session expired or it was fenced, is accepted; another
-    /// live incarnation of the same id is DUPLICATE_BROKER_REGISTRATION.
+    /// Checks a registration and gives the records to commit (Kafka's
+    /// `ClusterControlManager.registerBroker`). The same incarnation registering again (it lost
+    /// its answer or its session) amends its registration: same epoch, same fencing. A new
+    /// incarnation gets the next broker epoch and starts fenced; when the previous one is still
+    /// unfenced, it is fenced first (its leaderships move, `unclean` as for any fencing). A new
+    /// incarnation while the previous one's session is alive is DUPLICATE_BROKER_REGISTRATION.
     pub fn register(
         &self,
         image: &MetadataImage,
         req: &RegistrationRequest,
         now_ms: u64,
-    ) -> Result<MetadataRecord, (ErrorCode, String)> {
+        unclean: &dyn Fn(&TopicImage) -> bool,
+    ) -> Result<Vec<MetadataRecord>, (ErrorCode, String)> {
         if req.cluster_id != image.cluster_id {
             return Err((
                 ErrorCode::InconsistentClusterId,
@@ -152,35 +146,46 @@ impl BrokerHeartbeatManager {
                 format!("Broker {} registered without a listener.", req.broker_id),
             ));
         };
-        if let (Some(existing), Some(session)) = (
-            image.brokers.get(&req.broker_id),
-            self.sessions.get(&req.broker_id),
-        ) {
-            if existing.incarnation_id != req.incarnation_id
-                && !existing.fenced
-                && !self.expired(session, now_ms)
-            {
+        let existing = image.brokers.get(&req.broker_id);
+        let live = self
+            .sessions
+            .get(&req.broker_id)
+            .is_some_and(|s| !self.expired(s, now_ms));
+        let mut records = Vec::new();
+        let (epoch, fenced, in_controlled_shutdown) = match existing {
+            Some(b) if b.incarnation_id == req.incarnation_id => {
+                (b.epoch, b.fenced, b.in_controlled_shutdown)
+            }
+            Some(_) if live => {
                 return Err((
                     ErrorCode::DuplicateBrokerRegistration,
-                    format!(
-                        "Another broker is registered with that broker id. (incarnation {})",
-                        existing.incarnation_id
-                    ),
-                ));
+                    "Another broker is registered with that broker id.".to_string(),
+                ))
             }
-        }
-        Ok(MetadataRecord::RegisterBroker {
+            Some(b) => {
+                if !b.fenced {
+                    records.extend(
+                        transition_records(image, b.id, BrokerTransition::Fence, unclean)
+                            .unwrap_or_default(),
+                    );
+                }
+                (image.next_broker_epoch.max(1), true, false)
+            }
+            None => (image.next_broker_epoch.max(1), true, false),
+        };
+        records.push(MetadataRecord::RegisterBroker {
             broker_id: req.broker_id,
             host: first.host.clone(),
             port: first.port,
             rack: req.rack.clone(),
-            epoch: image.next_broker_epoch.max(1),
+            epoch,
             incarnation_id: req.incarnation_id,
             endpoints: req.endpoints.clone(),
-            fenced: true,
-            in_controlled_shutdown: false,
+            fenced,
+            in_controlled_shutdown,
             directory_ids: req.directory_ids.clone(),
-        })
+        });
+        Ok(records)
     }
 
     /// Records a committed registration: `epoch` from the record, `offset` where it was committed.
@@ -262,6 +267,10 @@ impl BrokerHeartbeatManager {
             is_fenced: fenced,
             should_shut_down: shut,
         };
+        // a controlled shutdown this controller saw committed (after a failover it starts over)
+        let shutdown_seen = session
+            .shutdown_offset
+            .map(|at| min_other_offset.is_none_or(|m| m >= at));
         let decision = if broker.fenced {
             if hb.want_shut_down {
                 (answer(true, true), None)
@@ -270,35 +279,32 @@ impl BrokerHeartbeatManager {
             } else {
                 (answer(true, false), None)
             }
-        } else if broker.in_controlled_shutdown {
-            // done when it leads nothing and every other active broker has seen that
-            let seen = match (session.shutdown_offset, min_other_offset) {
-                (Some(at), Some(min)) => min >= at,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            (answer(false, !leads && seen), None)
         } else if hb.want_fence {
             (
                 answer(true, hb.want_shut_down),
                 Some(BrokerTransition::Fence),
             )
-        } else if hb.want_shut_down {
-            if leads {
-                (
+        } else if hb.want_shut_down || broker.in_controlled_shutdown {
+            match (leads, broker.in_controlled_shutdown, shutdown_seen) {
+                // done: it leads nothing and every other active broker has seen that
+                (false, _, None) | (false, _, Some(true)) => {
+                    (answer(true, true), Some(BrokerTransition::Fence))
+                }
+                (_, true, Some(_)) => (answer(false, false), None),
+                _ => (
                     answer(false, false),
                     Some(BrokerTransition::ControlledShutdown),
-                )
-            } else {
-                // nothing to hand over
-                (
-                    answer(false, true),
-                    Some(BrokerTransition::ControlledShutdown),
-                )
+                ),
             }
         } else {
             (answer(false, false), None)
         };
+        if matches!(
+            decision.1,
+            Some(BrokerTransition::Fence | BrokerTransition::Unfence)
+        ) {
+            session.shutdown_offset = None;
+        }
         Ok(decision)
     }
 
@@ -331,8 +337,11 @@ impl BrokerHeartbeatManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::LeaderRecovery;
 
     const SESSION: u64 = 9_000;
+    const NO_UNCLEAN: &dyn Fn(&TopicImage) -> bool = &|_| false;
+    const TOPIC: Uuid = Uuid::from_u128(3);
 
     fn req(id: i32, incarnation: u128) -> RegistrationRequest {
         RegistrationRequest {
@@ -360,7 +369,11 @@ mod tests {
             .unwrap()
     }
 
-    /// Registers `id` through the manager, committing the record.
+    fn apply(img: &MetadataImage, records: &[MetadataRecord]) -> MetadataImage {
+        img.apply(img.offset + 1, records).unwrap()
+    }
+
+    /// Registers `id` through the manager, committing the records.
     fn register(
         m: &mut BrokerHeartbeatManager,
         img: &MetadataImage,
@@ -368,13 +381,43 @@ mod tests {
         inc: u128,
         now: u64,
     ) -> (MetadataImage, i64) {
-        let record = m.register(img, &req(id, inc), now).unwrap();
-        let MetadataRecord::RegisterBroker { epoch, .. } = record else {
+        let records = m.register(img, &req(id, inc), now, NO_UNCLEAN).unwrap();
+        let Some(MetadataRecord::RegisterBroker { epoch, .. }) = records.last() else {
             unreachable!()
         };
-        let next = img.apply(img.offset + 1, &[record]).unwrap();
+        let epoch = *epoch;
+        let next = apply(img, &records);
         m.registered(id, epoch, Uuid::from_u128(inc), next.offset, now);
         (next, epoch)
+    }
+
+    fn unfence(id: i32, epoch: i64) -> MetadataRecord {
+        MetadataRecord::UnfenceBroker {
+            broker_id: id,
+            epoch,
+        }
+    }
+
+    /// Topic "t" with one partition on `replicas`, led by the first.
+    fn topic(replicas: &[i32]) -> Vec<MetadataRecord> {
+        vec![
+            MetadataRecord::Topic {
+                name: "t".into(),
+                topic_id: TOPIC,
+            },
+            MetadataRecord::Partition {
+                topic_id: TOPIC,
+                partition: 0,
+                replicas: replicas.to_vec(),
+                isr: replicas.to_vec(),
+                leader: replicas[0],
+                leader_epoch: 0,
+                partition_epoch: 0,
+                adding: vec![],
+                removing: vec![],
+                leader_recovery: LeaderRecovery::Recovered,
+            },
+        ]
     }
 
     fn hb(id: i32, epoch: i64, offset: i64, fence: bool, shut: bool) -> Heartbeat {
@@ -424,10 +467,8 @@ mod tests {
         assert_eq!(e.0, ErrorCode::BrokerIdNotRegistered);
         let mut other = req(2, 2);
         other.cluster_id = "d".into();
-        assert_eq!(
-            m.register(&img, &other, 1).unwrap_err().0,
-            ErrorCode::InconsistentClusterId
-        );
+        let e = m.register(&img, &other, 1, NO_UNCLEAN).unwrap_err();
+        assert_eq!(e.0, ErrorCode::InconsistentClusterId);
     }
 
     #[test]
@@ -435,25 +476,31 @@ mod tests {
         let img = cluster();
         let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
         let (img, epoch) = register(&mut m, &img, 1, 1, 0);
+        let (img, e2) = register(&mut m, &img, 2, 2, 0);
         m.heartbeat(&img, &hb(1, epoch, img.offset, false, false), 0)
             .unwrap();
-        let img = img
-            .apply(
-                img.offset + 1,
-                &[MetadataRecord::UnfenceBroker {
-                    broker_id: 1,
-                    epoch,
-                }],
-            )
-            .unwrap();
-        let e = m.register(&img, &req(1, 2), 5_000).unwrap_err();
+        let mut records = vec![unfence(1, epoch), unfence(2, e2)];
+        records.extend(topic(&[1, 2]));
+        let img = apply(&img, &records);
+        let e = m.register(&img, &req(1, 2), 5_000, NO_UNCLEAN).unwrap_err();
         assert_eq!(e.0, ErrorCode::DuplicateBrokerRegistration);
-        // the same incarnation may register again (it lost its session), with a newer epoch
-        let (img2, epoch2) = register(&mut m, &img, 1, 1, 5_000);
-        assert!(epoch2 > epoch);
-        assert!(img2.brokers[&1].fenced);
-        // another incarnation after the session expired
-        assert!(m.register(&img, &req(1, 3), 5_000 + SESSION + 1).is_ok());
+        // the same incarnation registering again amends its registration: same epoch, unfenced
+        let amended = apply(
+            &img,
+            &m.register(&img, &req(1, 1), 5_000, NO_UNCLEAN).unwrap(),
+        );
+        assert_eq!(amended.brokers[&1].epoch, epoch);
+        assert!(!amended.brokers[&1].fenced);
+        // another incarnation after the session expired: the old one is fenced first (its
+        // leadership moves), then the new one registers fenced with a newer epoch
+        let records = m
+            .register(&img, &req(1, 3), 5_000 + SESSION + 1, NO_UNCLEAN)
+            .unwrap();
+        let next = apply(&img, &records);
+        let b = &next.brokers[&1];
+        assert!(b.fenced && b.epoch > epoch);
+        let p = &next.topics["t"].partitions[0];
+        assert_eq!((p.leader, p.isr.clone()), (2, vec![2]));
     }
 
     #[test]
@@ -463,27 +510,17 @@ mod tests {
         let (img, epoch) = register(&mut m, &img, 1, 1, 0);
         m.heartbeat(&img, &hb(1, epoch, img.offset, false, false), 1_000)
             .unwrap();
-        let img = img
-            .apply(
-                img.offset + 1,
-                &[MetadataRecord::UnfenceBroker {
-                    broker_id: 1,
-                    epoch,
-                }],
-            )
-            .unwrap();
+        let img = apply(&img, &[unfence(1, epoch)]);
         assert!(m.expired_brokers(&img, 1_000 + SESSION).is_empty());
         assert_eq!(m.expired_brokers(&img, 1_000 + SESSION + 1), vec![1]);
         // a fenced broker is not fenced again
-        let fenced = img
-            .apply(
-                img.offset + 1,
-                &[MetadataRecord::FenceBroker {
-                    broker_id: 1,
-                    epoch,
-                }],
-            )
-            .unwrap();
+        let fenced = apply(
+            &img,
+            &[MetadataRecord::FenceBroker {
+                broker_id: 1,
+                epoch,
+            }],
+        );
         assert!(m.expired_brokers(&fenced, 100_000).is_empty());
     }
 
@@ -499,40 +536,13 @@ mod tests {
 
     #[test]
     fn controlled_shutdown_waits_until_leaderships_moved_and_others_saw_it() {
-        let id = Uuid::from_u128(3);
         let img = cluster();
         let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
         let (img, e1) = register(&mut m, &img, 1, 1, 0);
         let (img, e2) = register(&mut m, &img, 2, 2, 0);
-        let leads = |leader: i32| {
-            vec![
-                MetadataRecord::UnfenceBroker {
-                    broker_id: 1,
-                    epoch: e1,
-                },
-                MetadataRecord::UnfenceBroker {
-                    broker_id: 2,
-                    epoch: e2,
-                },
-                MetadataRecord::Topic {
-                    name: "t".into(),
-                    topic_id: id,
-                },
-                MetadataRecord::Partition {
-                    topic_id: id,
-                    partition: 0,
-                    replicas: vec![1, 2],
-                    isr: vec![1, 2],
-                    leader,
-                    leader_epoch: 0,
-                    partition_epoch: 0,
-                    adding: vec![],
-                    removing: vec![],
-                    leader_recovery: crate::metadata::LeaderRecovery::Recovered,
-                },
-            ]
-        };
-        let img = img.apply(img.offset + 1, &leads(1)).unwrap();
+        let mut records = vec![unfence(1, e1), unfence(2, e2)];
+        records.extend(topic(&[1, 2]));
+        let img = apply(&img, &records);
         m.heartbeat(&img, &hb(2, e2, img.offset, false, false), 1)
             .unwrap();
         let (a, t) = m
@@ -543,40 +553,67 @@ mod tests {
             (false, Some(BrokerTransition::ControlledShutdown))
         );
         // the controller commits the shutdown and moves the leadership to 2
-        let img = img
-            .apply(
-                img.offset + 1,
-                &[
-                    MetadataRecord::BrokerRegistrationChange {
-                        broker_id: 1,
-                        epoch: e1,
-                        in_controlled_shutdown: Some(true),
-                    },
-                    MetadataRecord::PartitionChange {
-                        topic_id: id,
-                        partition: 0,
-                        leader: Some(2),
-                        isr: Some(vec![2]),
-                        replicas: None,
-                        adding: None,
-                        removing: None,
-                        leader_recovery: None,
-                        bump_leader_epoch: false,
-                    },
-                ],
-            )
-            .unwrap();
+        let records = crate::controller::replication_control::transition_records(
+            &img,
+            1,
+            BrokerTransition::ControlledShutdown,
+            NO_UNCLEAN,
+        )
+        .unwrap();
+        let img = apply(&img, &records);
+        assert_eq!(img.topics["t"].partitions[0].leader, 2);
         m.shutdown_committed(1, img.offset);
         // broker 2 has not applied it yet
-        let (a, _) = m
+        let (a, t) = m
             .heartbeat(&img, &hb(1, e1, img.offset, false, true), 2)
             .unwrap();
-        assert!(!a.should_shut_down);
+        assert_eq!((a.should_shut_down, t), (false, None));
         m.heartbeat(&img, &hb(2, e2, img.offset, false, false), 3)
             .unwrap();
         let (a, t) = m
             .heartbeat(&img, &hb(1, e1, img.offset, false, true), 4)
             .unwrap();
-        assert_eq!((a.should_shut_down, t), (true, None));
+        assert_eq!(
+            (a.should_shut_down, a.is_fenced, t),
+            (true, true, Some(BrokerTransition::Fence))
+        );
+    }
+
+    #[test]
+    fn a_broker_that_leads_nothing_is_fenced_and_stops_at_once() {
+        let img = cluster();
+        let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
+        let (img, e1) = register(&mut m, &img, 1, 1, 0);
+        let img = apply(&img, &[unfence(1, e1)]);
+        let (a, t) = m
+            .heartbeat(&img, &hb(1, e1, img.offset, false, true), 1)
+            .unwrap();
+        assert_eq!(
+            (a.should_shut_down, a.is_fenced, t),
+            (true, true, Some(BrokerTransition::Fence))
+        );
+    }
+
+    #[test]
+    fn a_controlled_shutdown_starts_over_after_a_controller_failover() {
+        let img = cluster();
+        let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
+        let (img, e1) = register(&mut m, &img, 1, 1, 0);
+        let mut records = vec![
+            unfence(1, e1),
+            MetadataRecord::BrokerRegistrationChange {
+                broker_id: 1,
+                epoch: e1,
+                in_controlled_shutdown: Some(true),
+            },
+        ];
+        records.extend(topic(&[1]));
+        let img = apply(&img, &records);
+        // the new controller never saw the shutdown committed: it plans it again
+        let mut m2 = BrokerHeartbeatManager::activated(SESSION, &img, 10);
+        let (_, t) = m2
+            .heartbeat(&img, &hb(1, e1, img.offset, false, true), 11)
+            .unwrap();
+        assert_eq!(t, Some(BrokerTransition::ControlledShutdown));
     }
 }

@@ -11,6 +11,8 @@
 //!   in replica order, makes the ISR `[it]` and marks it RECOVERING (KIP-704); otherwise the
 //!   partition goes offline (`leader = -1`) and keeps its ISR, so that its last members can come
 //!   back and lead cleanly;
+//! * the leader epoch also rises when replicas are removed (the removed ones must not act on
+//!   it), and the ISR never becomes empty;
 //! * the record is `None` when nothing changes.
 
 use uuid::Uuid;
@@ -22,7 +24,8 @@ use crate::metadata::{LeaderRecovery, MetadataRecord, PartitionImage, NO_LEADER}
 pub enum Election {
     /// Keep the current leader while it is eligible, else the first eligible replica.
     Clean,
-    /// The first replica (the preferred leader) when it is eligible, else as `Clean`.
+    /// The first replica (the preferred leader) when it is eligible, else the current leader,
+    /// else the first eligible replica.
     Preferred,
     /// As `Clean`, and when no replica in the ISR is eligible, the first active replica.
     Unclean,
@@ -106,9 +109,11 @@ impl<'a> PartitionChangeBuilder<'a> {
             .replicas
             .clone()
             .unwrap_or_else(|| cur.replicas.clone());
+        // the ISR never empties (without eligible leader replicas, Kafka keeps its last member)
         let mut isr: Vec<i32> = self
             .isr
             .clone()
+            .filter(|isr| !isr.is_empty())
             .unwrap_or_else(|| cur.isr.clone())
             .into_iter()
             .filter(|b| replicas.contains(b))
@@ -120,17 +125,13 @@ impl<'a> PartitionChangeBuilder<'a> {
             Some(cur.leader).filter(|b| *b != NO_LEADER && replicas.contains(b) && eligible(*b));
         let first_eligible = replicas.iter().copied().find(|b| eligible(*b));
         let clean = match self.election {
-            Election::Preferred => preferred.or(keep),
+            Election::Preferred => preferred.or(keep).or(first_eligible),
             Election::Clean | Election::Unclean => keep.or(first_eligible),
         };
+        // (a clean election keeps the recovery state: only the recovering leader's AlterPartition
+        // says it has recovered, KIP-704)
         let leader = match clean {
-            Some(l) => {
-                if l != cur.leader {
-                    // a clean election: the new leader has everything acknowledged
-                    recovery = LeaderRecovery::Recovered;
-                }
-                l
-            }
+            Some(l) => l,
             None => match replicas.iter().copied().find(|b| (self.active)(*b)) {
                 Some(l) if self.election == Election::Unclean => {
                     isr = vec![l];
@@ -155,7 +156,10 @@ impl<'a> PartitionChangeBuilder<'a> {
             adding: changed(&adding, &cur.adding),
             removing: changed(&removing, &cur.removing),
             leader_recovery: (recovery != cur.leader_recovery).then_some(recovery),
-            bump_leader_epoch: self.bump_leader_epoch && leader == cur.leader,
+            // a replica removed from the partition must stop acting on the old epoch
+            bump_leader_epoch: (self.bump_leader_epoch
+                || cur.replicas.iter().any(|r| !replicas.contains(r)))
+                && leader == cur.leader,
         };
         match &record {
             MetadataRecord::PartitionChange {
@@ -282,6 +286,53 @@ mod tests {
         let p = partition(&[1, 2, 3], &[2, 3], 2);
         assert!(PartitionChangeBuilder::new(ID, 0, &p, &all)
             .election(Election::Preferred)
+            .build()
+            .is_none());
+        // a leaderless partition gets the first eligible replica
+        let p = partition(&[1, 2, 3], &[2, 3], NO_LEADER);
+        let r = PartitionChangeBuilder::new(ID, 0, &p, &all)
+            .election(Election::Preferred)
+            .build();
+        assert_eq!(fields(r), Some((Some(2), None, None)));
+    }
+
+    #[test]
+    fn a_recovering_leader_stays_recovering_until_it_says_otherwise() {
+        let mut p = partition(&[1, 2, 3], &[3], NO_LEADER);
+        p.leader_recovery = LeaderRecovery::Recovering;
+        let all = |_| true;
+        let r = PartitionChangeBuilder::new(ID, 0, &p, &all).build();
+        assert_eq!(fields(r), Some((Some(3), None, None)));
+        let p = partition(&[1, 2, 3], &[3], 3);
+        let r = PartitionChangeBuilder::new(ID, 0, &p, &all)
+            .recovery(LeaderRecovery::Recovering)
+            .build();
+        assert_eq!(
+            fields(r),
+            Some((None, None, Some(LeaderRecovery::Recovering)))
+        );
+    }
+
+    #[test]
+    fn removing_a_replica_raises_the_leader_epoch_and_an_empty_isr_is_ignored() {
+        let p = partition(&[1, 2, 3], &[1, 2, 3], 1);
+        let all = |_| true;
+        let r = PartitionChangeBuilder::new(ID, 0, &p, &all)
+            .replicas(vec![1, 2], vec![], vec![])
+            .build();
+        match r {
+            Some(MetadataRecord::PartitionChange {
+                isr,
+                bump_leader_epoch,
+                ..
+            }) => {
+                assert_eq!(isr, Some(vec![1, 2]));
+                assert!(bump_leader_epoch);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(PartitionChangeBuilder::new(ID, 0, &p, &all)
+            .isr(vec![])
             .build()
             .is_none());
     }

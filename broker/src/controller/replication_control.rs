@@ -5,12 +5,22 @@
 
 use crate::metadata::{MetadataImage, MetadataRecord, TopicImage, NO_LEADER};
 
-use super::broker_heartbeats::BrokerTransition;
 use super::partition_change::{Election, PartitionChangeBuilder};
 
-/// The topic whose partitions are never elected uncleanly: a transaction coordinator that lost
-/// acknowledged state would break exactly-once.
-const NEVER_UNCLEAN: &str = "__transaction_state";
+/// A change of one broker's state that the controller must commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerTransition {
+    /// Unfence it; offline partitions it can lead get a leader.
+    Unfence,
+    /// Fence it: it leaves ISRs and leaderships.
+    Fence,
+    /// Mark it in controlled shutdown: its leaderships move away.
+    ControlledShutdown,
+}
+
+/// Most preferred-leader elections one rebalance check makes (Kafka's
+/// `maxElectionsPerImbalance`).
+pub const MAX_ELECTIONS_PER_REBALANCE: usize = 1_000;
 
 /// Whether `broker` may lead and be in ISRs in `image`: registered, unfenced, not shutting down.
 pub fn is_active(image: &MetadataImage, broker: i32) -> bool {
@@ -18,7 +28,7 @@ pub fn is_active(image: &MetadataImage, broker: i32) -> bool {
 }
 
 fn election_for(topic: &TopicImage, unclean: &dyn Fn(&TopicImage) -> bool) -> Election {
-    if topic.name != NEVER_UNCLEAN && unclean(topic) {
+    if unclean(topic) {
         Election::Unclean
     } else {
         Election::Clean
@@ -115,37 +125,18 @@ pub fn on_broker_active(
     out
 }
 
-/// Preferred-leader elections for the brokers whose share of partitions that prefer them but are
-/// led elsewhere is above `imbalance_percentage` (`leader.imbalance.per.broker.percentage`, what
-/// `auto.leader.rebalance.enable` checks every `leader.imbalance.check.interval.seconds`).
-pub fn rebalance_leaders(image: &MetadataImage, imbalance_percentage: u32) -> Vec<MetadataRecord> {
-    use std::collections::BTreeMap;
-    // per preferred broker: (partitions preferring it, those led by another)
-    let mut counts: BTreeMap<i32, (u64, u64)> = BTreeMap::new();
-    for topic in image.topics.values() {
-        for p in &topic.partitions {
-            if let Some(&preferred) = p.replicas.first() {
-                let c = counts.entry(preferred).or_default();
-                c.0 += 1;
-                if p.leader != preferred {
-                    c.1 += 1;
-                }
-            }
-        }
-    }
-    let imbalanced = |b: i32| {
-        counts
-            .get(&b)
-            .is_some_and(|(all, off)| *all > 0 && off * 100 > u64::from(imbalance_percentage) * all)
-    };
+/// Preferred-leader elections for every partition not led by its first replica where that
+/// replica is eligible (Kafka's `maybeBalancePartitionLeaders`, run every
+/// `leader.imbalance.check.interval.seconds` when `auto.leader.rebalance.enable`), at most `max`.
+pub fn rebalance_leaders(image: &MetadataImage, max: usize) -> Vec<MetadataRecord> {
     let active = |b: i32| is_active(image, b);
     let mut out = Vec::new();
     for topic in image.topics.values() {
         for (index, p) in topic.partitions.iter().enumerate() {
-            let Some(&preferred) = p.replicas.first() else {
-                continue;
-            };
-            if p.leader == preferred || !imbalanced(preferred) {
+            if out.len() >= max {
+                return out;
+            }
+            if p.replicas.first() == Some(&p.leader) {
                 continue;
             }
             out.extend(
@@ -153,6 +144,29 @@ pub fn rebalance_leaders(image: &MetadataImage, imbalance_percentage: u32) -> Ve
                     .election(Election::Preferred)
                     .build(),
             );
+        }
+    }
+    out
+}
+
+/// Unclean elections for the partitions without a leader whose topic now allows them (Kafka's
+/// periodic `maybeElectUncleanLeaders`): a topic whose `unclean.leader.election.enable` was
+/// turned on after its partitions went offline gets leaders back.
+pub fn elect_unclean_leaders(
+    image: &MetadataImage,
+    unclean: &dyn Fn(&TopicImage) -> bool,
+) -> Vec<MetadataRecord> {
+    let active = |b: i32| is_active(image, b);
+    let mut out = Vec::new();
+    for topic in image.topics.values().filter(|t| unclean(t)) {
+        for (index, p) in topic.partitions.iter().enumerate() {
+            if p.leader == NO_LEADER {
+                out.extend(
+                    PartitionChangeBuilder::new(topic.id, index as i32, p, &active)
+                        .election(Election::Unclean)
+                        .build(),
+                );
+            }
         }
     }
     out
@@ -291,20 +305,28 @@ mod tests {
     }
 
     #[test]
-    fn an_unclean_topic_elects_an_out_of_sync_replica_but_the_transaction_log_never_does() {
+    fn an_unclean_topic_elects_an_out_of_sync_replica() {
         let img = image(3, "t", &[(&[1, 2, 3], &[1], 1)]);
         let img = fence(&img, 1);
         let next = apply(&img, &on_broker_inactive(&img, 1, UNCLEAN));
         let p = &next.topics["t"].partitions[0];
         assert_eq!((p.leader, p.isr.clone()), (2, vec![2]));
         assert_eq!(p.leader_recovery, LeaderRecovery::Recovering);
+    }
 
-        let img = image(3, "__transaction_state", &[(&[1, 2, 3], &[1], 1)]);
+    #[test]
+    fn turning_unclean_election_on_later_brings_offline_partitions_back() {
+        let img = image(3, "t", &[(&[1, 2, 3], &[1], 1), (&[2, 3], &[2, 3], 2)]);
         let img = fence(&img, 1);
-        let next = apply(&img, &on_broker_inactive(&img, 1, UNCLEAN));
+        let img = apply(&img, &on_broker_inactive(&img, 1, CLEAN));
+        assert_eq!(state(&img, "t")[0].0, NO_LEADER);
+        assert!(elect_unclean_leaders(&img, CLEAN).is_empty());
+        let next = apply(&img, &elect_unclean_leaders(&img, UNCLEAN));
+        assert_eq!(state(&next, "t")[0].0, 2);
         assert_eq!(
-            state(&next, "__transaction_state"),
-            vec![(NO_LEADER, vec![1], 1)]
+            state(&next, "t")[1],
+            (2, vec![2, 3], 0),
+            "a led partition is left alone"
         );
     }
 
@@ -327,28 +349,24 @@ mod tests {
     }
 
     #[test]
-    fn leaders_go_back_to_preferred_replicas_above_the_imbalance_ratio() {
-        // broker 1 prefers 4 partitions and leads only 1 of them: 75 % imbalance
+    fn leaders_go_back_to_eligible_preferred_replicas() {
         let img = image(
             3,
             "t",
             &[
                 (&[1, 2], &[1, 2], 2),
-                (&[1, 2], &[1, 2], 2),
                 (&[1, 3], &[3], 3),
                 (&[1, 3], &[1, 3], 1),
                 (&[2, 3], &[2, 3], 3),
+                (&[3, 2], &[3, 2], NO_LEADER),
             ],
         );
-        let changes = rebalance_leaders(&img, 10);
-        let next = apply(&img, &changes);
+        let next = apply(&img, &rebalance_leaders(&img, MAX_ELECTIONS_PER_REBALANCE));
         let leaders: Vec<i32> = state(&next, "t").iter().map(|s| s.0).collect();
-        // partition 2's preferred leader is out of the ISR; broker 2 prefers 1 partition that
-        // broker 3 leads: 100 % > 10 %, so it moves too
-        assert_eq!(leaders, vec![1, 1, 3, 1, 2]);
-        assert!(rebalance_leaders(&next, 10).is_empty());
-        // at 100 % nothing is ever imbalanced enough
-        assert!(rebalance_leaders(&img, 100).is_empty());
+        // partition 1's preferred leader is out of the ISR; a leaderless partition is elected
+        assert_eq!(leaders, vec![1, 3, 1, 2, 3]);
+        assert!(rebalance_leaders(&next, MAX_ELECTIONS_PER_REBALANCE).is_empty());
+        assert_eq!(rebalance_leaders(&img, 2).len(), 2, "at most max per check");
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //! are read into the response.
 //! Fetch sessions (KIP-227) are declined: the response carries session id 0, and clients then
 //! send full fetch requests, as Kafka allows.
+//!
+//! A fetch from a follower (a `replica_id`) reads up to the log end instead of the high
+//! watermark, waits on the log end, and first tells the partition where the follower is: the
+//! high watermark may move and the follower may join the ISR.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,6 +53,8 @@ struct Wanted {
     topic_id: Uuid,
     index: i32,
     offset: i64,
+    /// A follower's log start offset.
+    log_start: i64,
     max_bytes: usize,
     target: Result<Arc<Partition>, ErrorCode>,
 }
@@ -78,6 +84,16 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
     let state = Arc::clone(&ctx.state);
     let image = state.image();
     let by_id = ctx.version >= 13;
+    // a follower names itself (KIP-903 moved the id into `replica_state` in v15)
+    let (replica_id, replica_epoch) = if ctx.version >= 15 {
+        (
+            req.replica_state.replica_id.0,
+            req.replica_state.replica_epoch,
+        )
+    } else {
+        (req.replica_id.0, -1)
+    };
+    let follower = replica_id >= 0;
     let mut wanted = Vec::new();
     let mut seen = HashMap::new();
     for topic in &req.topics {
@@ -119,14 +135,47 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
                             .map(|_| part)
                     })
             };
+            let target = target.and_then(|part| {
+                // followers fetch only from replicas of the partition
+                let replica = !follower
+                    || image.topics.get(&name).is_some_and(|t| {
+                        usize::try_from(p.partition)
+                            .ok()
+                            .and_then(|i| t.partitions.get(i))
+                            .is_some_and(|ps| ps.replicas.contains(&replica_id))
+                    });
+                if replica {
+                    Ok(part)
+                } else {
+                    Err(ErrorCode::NotLeaderOrFollower)
+                }
+            });
             wanted.push(Wanted {
                 topic: name.clone(),
                 topic_id: id,
                 index: p.partition,
                 offset: p.fetch_offset,
+                log_start: p.log_start_offset,
                 max_bytes: p.partition_max_bytes.max(0) as usize,
                 target,
             });
+        }
+    }
+    if follower {
+        // the follower's log ends where it fetches from: the leader's view moves first
+        let eligible = image
+            .brokers
+            .get(&replica_id)
+            .is_some_and(|b| b.is_active() && (replica_epoch < 0 || b.epoch == replica_epoch));
+        for (w, p) in wanted
+            .iter()
+            .filter_map(|w| w.target.as_ref().ok().map(|p| (w, p)))
+        {
+            if let Some(proposal) =
+                p.on_follower_fetch(replica_id, w.offset, w.log_start, replica_epoch, eligible)
+            {
+                crate::replication::alter_partition::propose(&state, p, proposal);
+            }
         }
     }
     let wanted = Arc::new(wanted);
@@ -139,7 +188,15 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
     // Subscribe before the first plan so that an append between the plan and the wait wakes us.
     let mut watchers: Vec<_> = wanted
         .iter()
-        .filter_map(|w| w.target.as_ref().ok().map(|p| p.watch_high_watermark()))
+        .filter_map(|w| {
+            w.target.as_ref().ok().map(|p| {
+                if follower {
+                    p.watch_log_end()
+                } else {
+                    p.watch_high_watermark()
+                }
+            })
+        })
         .collect();
     let mut shutdown = state.shutdown.clone();
     let mut released = false;
@@ -150,10 +207,11 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
         }
         let w = Arc::clone(&wanted);
         // planning reads batch headers and index entries only
-        let planned = match blocking_io(0, move || plan_all(&w, max_bytes, read_committed)).await {
-            Ok(p) => p,
-            Err(code) => return error_response(&wanted, code, by_id, ctx.version).into(),
-        };
+        let planned =
+            match blocking_io(0, move || plan_all(&w, max_bytes, read_committed, follower)).await {
+                Ok(p) => p,
+                Err(code) => return error_response(&wanted, code, by_id, ctx.version).into(),
+            };
         let bytes: usize = planned
             .iter()
             .map(|p| match p {
@@ -203,7 +261,12 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
 }
 
 /// Decides, per partition, which byte range to return (no bytes are read here).
-fn plan_all(wanted: &[Wanted], max_bytes: usize, read_committed: bool) -> Vec<Planned> {
+fn plan_all(
+    wanted: &[Wanted],
+    max_bytes: usize,
+    read_committed: bool,
+    follower: bool,
+) -> Vec<Planned> {
     let mut budget = max_bytes;
     let mut first_data = true;
     wanted
@@ -214,7 +277,12 @@ fn plan_all(wanted: &[Wanted], max_bytes: usize, read_committed: bool) -> Vec<Pl
                 Err(code) => return Planned::Error { code: *code, offsets: None },
             };
             let limit = w.max_bytes.min(budget);
-            match partition.read(w.offset, limit, read_committed, first_data) {
+            let read = if follower {
+                partition.read_for_replica(w.offset, limit)
+            } else {
+                partition.read(w.offset, limit, read_committed, first_data)
+            };
+            match read {
                 Ok((info, offsets)) => {
                     if let Some(slice) = &info.slice {
                         first_data = false;

@@ -10,20 +10,35 @@ use uuid::Uuid;
 use super::{sb, topic_name};
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
-use crate::metadata::{is_internal_topic, validate_topic_name, TopicImage};
+use crate::metadata::{is_internal_topic, validate_topic_name, MetadataImage, TopicImage};
 
-fn topic_response(t: &TopicImage) -> MetadataResponseTopic {
+fn topic_response(image: &MetadataImage, t: &TopicImage) -> MetadataResponseTopic {
+    let live = |b: &i32| image.brokers.get(b).is_some_and(|b| !b.fenced);
     let partitions = t
         .partitions
         .iter()
         .enumerate()
         .map(|(i, p)| {
+            // a partition without a leader is LEADER_NOT_AVAILABLE; fenced replicas are offline
+            let code = if p.has_leader() {
+                ErrorCode::None
+            } else {
+                ErrorCode::LeaderNotAvailable
+            };
             MetadataResponsePartition::default()
+                .with_error_code(code.code())
                 .with_partition_index(i as i32)
                 .with_leader_id(BrokerId(p.leader))
                 .with_leader_epoch(p.leader_epoch)
                 .with_replica_nodes(p.replicas.iter().map(|b| BrokerId(*b)).collect())
                 .with_isr_nodes(p.isr.iter().map(|b| BrokerId(*b)).collect())
+                .with_offline_replicas(
+                    p.replicas
+                        .iter()
+                        .filter(|b| !live(b))
+                        .map(|b| BrokerId(*b))
+                        .collect(),
+                )
         })
         .collect();
     MetadataResponseTopic::default()
@@ -51,11 +66,11 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
         state.config.auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
     let mut topics = Vec::new();
     if all {
-        topics = state
-            .image()
+        let image = state.image();
+        topics = image
             .topics
             .values()
-            .map(|t| topic_response(t))
+            .map(|t| topic_response(&image, t))
             .collect();
     } else {
         for requested in req.topics.unwrap_or_default() {
@@ -67,7 +82,7 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
                 Some(name) => {
                     let name = name.0.to_string();
                     match image.topics.get(&name) {
-                        Some(t) => topic_response(t),
+                        Some(t) => topic_response(&image, t),
                         None if validate_topic_name(&name).is_err() => {
                             error_topic(Some(name), Uuid::nil(), ErrorCode::InvalidTopicException)
                         }
@@ -75,7 +90,7 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
                             match state.controller.ensure_topic(&name).await {
                                 Ok(t) => {
                                     tracing::info!(topic = %name, client = ?ctx.client_id, "auto-created topic");
-                                    topic_response(&t)
+                                    topic_response(&state.image(), &t)
                                 }
                                 Err((code, msg)) => {
                                     tracing::warn!(topic = %name, error = %msg, "auto-creation failed");
@@ -89,7 +104,7 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
                     }
                 }
                 None => match image.topic_by_id(&requested.topic_id) {
-                    Some(t) => topic_response(t),
+                    Some(t) => topic_response(&image, t),
                     None => error_topic(None, requested.topic_id, ErrorCode::UnknownTopicId),
                 },
             };
@@ -104,9 +119,12 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
         }
     }
     let image = state.image();
-    let brokers = image
+    // fenced brokers are not listed (KRaft); the controller id is a live broker, since clients
+    // cannot reach controllers
+    let brokers: Vec<MetadataResponseBroker> = image
         .brokers
         .values()
+        .filter(|b| !b.fenced)
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.id))
@@ -124,6 +142,17 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
         .with_cluster_authorized_operations(cluster_ops)
         .with_brokers(brokers)
         .with_cluster_id(Some(sb(image.cluster_id.clone())))
-        .with_controller_id(BrokerId(state.config.node_id))
+        .with_controller_id(BrokerId(controller_id(&image, state.config.node_id)))
         .with_topics(topics)
+}
+
+/// The controller id brokers report: this broker when it is live (a single node always is), else
+/// the lowest live broker.
+pub(crate) fn controller_id(image: &MetadataImage, me: i32) -> i32 {
+    let live = image.unfenced_brokers();
+    if live.contains(&me) || live.is_empty() {
+        me
+    } else {
+        live[0]
+    }
 }

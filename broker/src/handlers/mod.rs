@@ -70,7 +70,7 @@ pub(crate) fn sb(s: impl Into<String>) -> StrBytes {
 }
 
 /// A `TopicName` from any string.
-pub(crate) fn topic_name(s: impl Into<String>) -> TopicName {
+pub fn topic_name(s: impl Into<String>) -> TopicName {
     TopicName(sb(s))
 }
 
@@ -127,10 +127,22 @@ pub(crate) fn lookup_partition(
     topic: &str,
     partition: i32,
 ) -> Result<Arc<Partition>, ErrorCode> {
-    state
-        .replicas
-        .get(topic, partition)
-        .ok_or(ErrorCode::UnknownTopicOrPartition)
+    match state.replicas.get(topic, partition) {
+        Some(p) if p.is_leader() => Ok(p),
+        // a follower here: the client's metadata is stale
+        Some(_) => Err(ErrorCode::NotLeaderOrFollower),
+        None => {
+            let known =
+                state.image().topics.get(topic).is_some_and(|t| {
+                    usize::try_from(partition).is_ok_and(|i| i < t.partitions.len())
+                });
+            Err(if known {
+                ErrorCode::NotLeaderOrFollower
+            } else {
+                ErrorCode::UnknownTopicOrPartition
+            })
+        }
+    }
 }
 
 /// PRODUCER_FENCED as a client at `version` knows it: clients before `since` (the version

@@ -1,7 +1,9 @@
 //! Produce: validate each partition's record batch and append it to the log.
 //!
-//! acks=0 gets no response; acks=1 and acks=-1 are answered once the batch is in the log (with
-//! one replica the high watermark moves with the log end, so acks=all needs no wait).
+//! acks=0 gets no response; acks=1 is answered once the batch is in the leader's log; acks=-1
+//! once the high watermark passed it (every in-sync replica has it), or at the request's
+//! `timeout_ms` with REQUEST_TIMED_OUT. With one replica the high watermark moves with the log
+//! end, so acks=all answers at once.
 
 use std::collections::HashMap;
 
@@ -16,6 +18,7 @@ use crate::dispatch::{Reply, RequestContext};
 use crate::error::ErrorCode;
 use crate::log::locate_batch;
 use crate::replica_manager::now_ms;
+use crate::replication::purgatory::wait_for_high_watermark;
 
 fn partition_error(
     index: i32,
@@ -174,20 +177,38 @@ pub async fn handle(ctx: RequestContext, req: ProduceRequest) -> Reply<ProduceRe
         let now = now_ms();
         work.into_iter()
             .map(|(name, index, partition, records)| {
+                // the epoch the write is made in: if leadership moves before it is replicated,
+                // the wait below answers NOT_LEADER_OR_FOLLOWER
+                let epoch = partition.leader_epoch();
                 let result = with_scratch(&records, |batch| {
                     partition.append_verified(batch, acks, now, &|h| {
                         verify_transactional(&txns, &partition, h)
                     })
                 })
                 .map_err(Rejected::from);
-                (name, index, result, partition.offsets().log_start_offset)
+                let log_start = partition.offsets().log_start_offset;
+                (name, index, result, log_start, partition, epoch)
             })
             .collect::<Vec<_>>()
     })
     .await;
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(req.timeout_ms.max(0) as u64);
     match results {
         Ok(results) => {
-            for (name, index, result, log_start) in results {
+            for (name, index, mut result, log_start, partition, epoch) in results {
+                if let (Ok(info), -1) = (&result, acks) {
+                    let code =
+                        wait_for_high_watermark(&partition, info.last_offset + 1, epoch, deadline)
+                            .await;
+                    if code != ErrorCode::None {
+                        result = Err(Rejected {
+                            code,
+                            message: code.message().to_string(),
+                            records: Vec::new(),
+                        });
+                    }
+                }
                 let resp = match result {
                     Ok(info) => PartitionProduceResponse::default()
                         .with_index(index)

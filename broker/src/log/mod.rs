@@ -15,18 +15,22 @@ mod batch;
 mod cleaner;
 mod compression;
 mod epoch;
+mod follower;
 mod index;
 mod producer_state;
 mod segment;
 mod transactions;
 mod txn_index;
 
+#[cfg(test)]
+pub(crate) use batch::tests::make_batch;
 pub use batch::Marker;
 pub use batch::{
     for_each_record, BatchError, BatchHeader, OwnedRecord, RecordInfo,
     HEADER_LEN as BATCH_HEADER_LEN,
 };
 pub use cleaner::{first_dirty_offset, CleanStats, Cleanable, OffsetMap, Throttler};
+pub use follower::FollowerAppend;
 pub use producer_state::{AbortedTxn, ProducerEntry, ProducerError, ProducerState};
 pub use segment::FileSlice;
 

@@ -42,17 +42,34 @@ impl Log {
         batch::assign(&mut bytes, base_offset, leader_epoch, None);
         let header = BatchHeader::parse(&bytes)?;
         self.append_checked(&bytes, &header, now_ms)?;
+        self.on_marker_appended(&header, marker, now_ms)?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: base_offset,
+            log_append_time: -1,
+            records: 1,
+        })
+    }
+
+    /// Ends the marker's transaction in the producer state after its batch was appended (here
+    /// or by the leader); an aborted one goes into the active segment's aborted index.
+    pub(super) fn on_marker_appended(
+        &mut self,
+        header: &BatchHeader,
+        marker: Marker,
+        now_ms: i64,
+    ) -> Result<()> {
         let done = self.producers.on_marker(
-            producer_id,
-            producer_epoch,
+            header.producer_id,
+            header.producer_epoch,
             marker.coordinator_epoch,
             !marker.commit,
-            base_offset,
+            header.base_offset,
             now_ms,
         );
         if let Some(txn) = done.filter(|t| t.aborted) {
             let entry = AbortedTxn {
-                producer_id,
+                producer_id: header.producer_id,
                 first_offset: txn.first_offset,
                 last_offset: txn.last_offset,
                 last_stable_offset: self.producers.stable_offset_after(&txn),
@@ -63,12 +80,7 @@ impl Log {
                 return Err(self.fail(path, e));
             }
         }
-        Ok(AppendInfo {
-            base_offset,
-            last_offset: base_offset,
-            log_append_time: -1,
-            records: 1,
-        })
+        Ok(())
     }
 
     /// The aborted transactions a `read_committed` fetch from `from` needs, for data below

@@ -63,17 +63,20 @@ pub type OpError = (ErrorCode, String);
 /// Called with every newly published image, before the change is acknowledged.
 pub type ImageListener = Box<dyn Fn(&MetadataImage) + Send + Sync>;
 
-struct Inner {
+pub(super) struct Inner {
     log: Mutex<Box<dyn MetadataLog>>,
     image_tx: watch::Sender<Arc<MetadataImage>>,
-    listener: Mutex<Option<ImageListener>>,
-    config: Arc<BrokerConfig>,
+    listeners: Mutex<Vec<ImageListener>>,
+    pub(super) config: Arc<BrokerConfig>,
+    /// Broker sessions, when brokers register with this controller (a cluster).
+    pub(super) cluster: Option<Mutex<super::cluster_control::ClusterControl>>,
 }
 
-/// The single-node controller. Cheap to clone.
+/// The controller: in process on a single node, and the active controller of a cluster. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct Controller {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl Controller {
@@ -136,16 +139,65 @@ impl Controller {
             inner: Arc::new(Inner {
                 log: Mutex::new(log),
                 image_tx,
-                listener: Mutex::new(None),
+                listeners: Mutex::new(Vec::new()),
                 config,
+                cluster: None,
+            }),
+        })
+    }
+
+    /// The controller of a cluster whose brokers register with it (BrokerRegistration and
+    /// BrokerHeartbeat): no broker is registered on opening; each one joins fenced and is
+    /// unfenced once it has caught up. `cluster_id` names a new metadata log.
+    pub fn open_cluster(
+        mut log: Box<dyn MetadataLog>,
+        config: Arc<BrokerConfig>,
+        cluster_id: String,
+    ) -> Result<Self, String> {
+        let batches = log
+            .replay()
+            .map_err(|e| format!("cannot read the metadata log: {e}"))?;
+        let mut image = MetadataImage::empty();
+        for (offset, records) in &batches {
+            image = image.apply(*offset, records).map_err(|e| e.to_string())?;
+        }
+        if image.cluster_id.is_empty() {
+            let first = [MetadataRecord::Cluster { cluster_id }];
+            let offset = log
+                .append(&first)
+                .map_err(|e| format!("cannot write the metadata log: {e}"))?;
+            image = image.apply(offset, &first).map_err(|e| e.to_string())?;
+        }
+        let control = super::cluster_control::ClusterControl::activated(&config, &image);
+        tracing::info!(cluster_id = %image.cluster_id, brokers = image.brokers.len(), offset = image.offset, "cluster metadata loaded");
+        let (image_tx, _) = watch::channel(Arc::new(image));
+        Ok(Controller {
+            inner: Arc::new(Inner {
+                log: Mutex::new(log),
+                image_tx,
+                listeners: Mutex::new(Vec::new()),
+                config,
+                cluster: Some(Mutex::new(control)),
             }),
         })
     }
 
     /// Sets the listener that sees every new image (and calls it with the current one).
     pub fn set_listener(&self, listener: ImageListener) {
+        self.add_listener(listener);
+    }
+
+    /// Adds a listener that sees every new image, in order, before the change is answered
+    /// (and calls it with the current one): each broker of an in-process cluster reconciles its
+    /// replicas this way.
+    pub fn add_listener(&self, listener: ImageListener) {
         listener(&self.image());
-        *self.inner.listener.lock() = Some(listener);
+        self.inner.listeners.lock().push(listener);
+    }
+
+    /// A receiver of every new image.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<MetadataImage>> {
+        self.inner.image_tx.subscribe()
     }
 
     /// The current image.
@@ -155,7 +207,7 @@ impl Controller {
 
     /// Runs `op` under the controller lock in a blocking task: it sees the current image and
     /// returns the records to commit plus its answer.
-    async fn run<T: Send + 'static>(
+    pub(super) async fn run<T: Send + 'static>(
         &self,
         op: impl FnOnce(&MetadataImage, &BrokerConfig) -> (Vec<MetadataRecord>, T) + Send + 'static,
     ) -> Result<T, OpError> {
@@ -179,7 +231,7 @@ impl Controller {
                 .map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
             let next = Arc::new(next);
             inner.image_tx.send_replace(Arc::clone(&next));
-            if let Some(listener) = inner.listener.lock().as_ref() {
+            for listener in inner.listeners.lock().iter() {
                 listener(&next);
             }
             Ok(answer)
@@ -403,8 +455,8 @@ impl Controller {
         assignments: Option<Vec<Vec<i32>>>,
         validate_only: bool,
     ) -> Result<(), OpError> {
-        self.run(move |image, config| {
-            let answer = plan_partitions(image, config, &topic, count, assignments.as_deref());
+        self.run(move |image, _config| {
+            let answer = plan_partitions(image, &topic, count, assignments.as_deref());
             match answer {
                 Ok(records) if !validate_only => (records, Ok(())),
                 Ok(_) => (vec![], Ok(())),
@@ -417,7 +469,6 @@ impl Controller {
 
 fn plan_partition_records(
     image: &MetadataImage,
-    config: &BrokerConfig,
     topic_id: Uuid,
     from: i32,
     to: i32,
@@ -428,15 +479,25 @@ fn plan_partition_records(
     // replicas for the partitions without a manual assignment, over the brokers that may take
     // them (one broker: every partition on it)
     let placed = if (assignments.len() as i64) < i64::from(to - from) {
-        let usable: Vec<PlacementBroker> = image
-            .brokers
-            .values()
-            .filter(|b| b.is_active())
-            .map(|b| PlacementBroker {
-                id: b.id,
-                rack: b.rack.clone(),
-            })
-            .collect();
+        // brokers not shutting down; fenced ones only when the unfenced are too few (Kafka's
+        // striped placer prefers unfenced brokers)
+        let candidates = |fenced_too: bool| -> Vec<PlacementBroker> {
+            image
+                .brokers
+                .values()
+                .filter(|b| !b.in_controlled_shutdown && (fenced_too || !b.fenced))
+                .map(|b| PlacementBroker {
+                    id: b.id,
+                    rack: b.rack.clone(),
+                })
+                .collect()
+        };
+        let unfenced = candidates(false);
+        let usable = if unfenced.len() >= rf.max(0) as usize {
+            unfenced
+        } else {
+            candidates(true)
+        };
         place(&usable, from, to, rf, Stripe::random())
             .map_err(|e| (ErrorCode::InvalidReplicationFactor, e.to_string()))?
     } else {
@@ -462,11 +523,23 @@ fn plan_partition_records(
             }
             None => placed[(p - from) as usize].clone(),
         };
-        let leader = replicas.first().copied().unwrap_or(config.node_id);
+        // the ISR is the replicas that may lead now; the first of them leads
+        let isr: Vec<i32> = replicas
+            .iter()
+            .copied()
+            .filter(|b| image.brokers.get(b).is_some_and(|b| b.is_active()))
+            .collect();
+        let Some(&leader) = isr.first() else {
+            return Err(if p - from < assignments.len() as i32 {
+                (ErrorCode::InvalidReplicaAssignment, format!("All brokers specified in the manual partition assignment for partition {p} are fenced or in controlled shutdown."))
+            } else {
+                (ErrorCode::InvalidReplicationFactor, format!("Unable to replicate the partition {rf} time(s): All brokers are currently fenced or in controlled shutdown."))
+            });
+        };
         records.push(MetadataRecord::Partition {
             topic_id,
             partition: p,
-            isr: replicas.clone(),
+            isr,
             replicas,
             leader,
             leader_epoch: 0,
@@ -537,7 +610,11 @@ fn plan_topic(
                 "Replication factor must be larger than 0.".into(),
             ));
         }
-        let usable = image.brokers.values().filter(|b| b.is_active()).count();
+        let usable = image
+            .brokers
+            .values()
+            .filter(|b| !b.in_controlled_shutdown)
+            .count();
         if rf as usize > usable {
             return Err((ErrorCode::InvalidReplicationFactor, format!("Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only {usable} broker(s) are registered.")));
         }
@@ -585,14 +662,13 @@ fn plan_topic(
     assignments.sort_by_key(|(p, _)| *p);
     let manual: Vec<Vec<i32>> = assignments.into_iter().map(|(_, r)| r).collect();
     records.extend(plan_partition_records(
-        image, config, topic_id, 0, partitions, &manual, rf,
+        image, topic_id, 0, partitions, &manual, rf,
     )?);
     Ok(records)
 }
 
 fn plan_partitions(
     image: &MetadataImage,
-    config: &BrokerConfig,
     topic: &str,
     count: i32,
     assignments: Option<&[Vec<i32>]>,
@@ -635,7 +711,7 @@ fn plan_partitions(
         ));
     }
     let rf = t.partitions.first().map_or(1, |p| p.replicas.len() as i16);
-    plan_partition_records(image, config, t.id, current, count, manual, rf)
+    plan_partition_records(image, t.id, current, count, manual, rf)
 }
 
 #[cfg(test)]

@@ -211,14 +211,19 @@ impl MetadataImage {
                 in_controlled_shutdown,
                 directory_ids,
             } => {
-                if *epoch < self.next_broker_epoch && *epoch != 0 {
+                // a new registration has a new epoch; the same one again amends it
+                let amends = self
+                    .brokers
+                    .get(broker_id)
+                    .is_some_and(|b| b.epoch == *epoch);
+                if *epoch < self.next_broker_epoch && *epoch != 0 && !amends {
                     return Err(err(format!(
                         "broker {broker_id} registers with epoch {epoch}, below {}",
                         self.next_broker_epoch
                     )));
                 }
                 if *epoch != 0 {
-                    self.next_broker_epoch = epoch + 1;
+                    self.next_broker_epoch = self.next_broker_epoch.max(epoch + 1);
                 }
                 let endpoints = if endpoints.is_empty() {
                     vec![Endpoint {

@@ -9,6 +9,7 @@
 //! The image and its apply code know nothing of where the log lives: today a local file
 //! ([`FileMetadataLog`]); later a controller quorum replicates the same records.
 
+mod cluster_control;
 mod config_change;
 mod controller;
 mod image;
@@ -16,6 +17,7 @@ mod records;
 mod snapshot;
 mod store;
 
+pub use cluster_control::{unclean_allowed, IsrChange};
 pub use config_change::{ConfigAlteration, ConfigOp};
 pub use controller::{Controller, TopicSpec, MAX_PARTITIONS_PER_REQUEST};
 pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage, NO_LEADER};

@@ -1,0 +1,302 @@
+//! The controller's side of a cluster: brokers register, heartbeat and are fenced when silent;
+//! leaders change their partitions' ISR (AlterPartition). Each operation plans its records with
+//! the pure deciders of [`crate::controller`] on the current image and commits them like any
+//! other metadata change, so that every broker applies the same leadership changes.
+
+use uuid::Uuid;
+
+use super::controller::{Controller, OpError};
+use super::image::{MetadataImage, TopicImage};
+use super::records::{LeaderRecovery, MetadataRecord};
+use crate::config::BrokerConfig;
+use crate::controller::broker_heartbeats::{
+    BrokerHeartbeatManager, Heartbeat, HeartbeatAnswer, RegistrationRequest,
+};
+use crate::controller::partition_change::PartitionChangeBuilder;
+use crate::controller::replication_control::{
+    elect_unclean_leaders, is_active, rebalance_leaders, transition_records, BrokerTransition,
+    MAX_ELECTIONS_PER_REBALANCE,
+};
+use crate::error::ErrorCode;
+use crate::replication::mono_ms;
+
+/// The in-memory state of the active controller (not in the metadata log).
+pub(super) struct ClusterControl {
+    heartbeats: BrokerHeartbeatManager,
+}
+
+impl ClusterControl {
+    pub(super) fn activated(config: &BrokerConfig, image: &MetadataImage) -> Self {
+        ClusterControl {
+            heartbeats: BrokerHeartbeatManager::activated(
+                config.cluster.lifecycle.session_timeout_ms,
+                image,
+                mono_ms(),
+            ),
+        }
+    }
+}
+
+/// Whether `topic` may elect a leader from outside its ISR (`unclean.leader.election.enable`:
+/// the topic's value, else the brokers').
+pub fn unclean_allowed(config: &BrokerConfig, image: &MetadataImage, topic: &TopicImage) -> bool {
+    let Some(def) = crate::config::topic_config_def("unclean.leader.election.enable") else {
+        return false;
+    };
+    config
+        .resolve_topic_config(def, &topic.configs, &image.dynamic_configs(config.node_id))
+        .value
+        .eq_ignore_ascii_case("true")
+}
+
+/// A leader's ISR change, as AlterPartition carries it.
+#[derive(Debug, Clone)]
+pub struct IsrChange {
+    /// The leader sending it.
+    pub broker_id: i32,
+    /// Its broker epoch (-1: not checked).
+    pub broker_epoch: i64,
+    /// The partition.
+    pub topic_id: Uuid,
+    /// Partition index.
+    pub partition: i32,
+    /// The leader epoch it leads at.
+    pub leader_epoch: i32,
+    /// The partition epoch its view is at.
+    pub partition_epoch: i32,
+    /// The ISR it proposes.
+    pub new_isr: Vec<i32>,
+    /// The recovery state it reports.
+    pub leader_recovery: LeaderRecovery,
+}
+
+fn no_cluster() -> OpError {
+    (
+        ErrorCode::UnknownServerError,
+        "this controller does not manage broker registrations".to_string(),
+    )
+}
+
+impl Controller {
+    fn control(&self) -> Result<&parking_lot::Mutex<ClusterControl>, OpError> {
+        self.inner.cluster.as_ref().ok_or_else(no_cluster)
+    }
+
+    /// Registers a broker (BrokerRegistration); answers its broker epoch.
+    pub async fn register_broker(&self, req: RegistrationRequest) -> Result<i64, OpError> {
+        self.control()?;
+        let this = self.clone();
+        let (id, incarnation) = (req.broker_id, req.incarnation_id);
+        let epoch = self
+            .run(move |image, config| {
+                let control = this.control().expect("checked");
+                let unclean = |t: &TopicImage| unclean_allowed(config, image, t);
+                match control
+                    .lock()
+                    .heartbeats
+                    .register(image, &req, mono_ms(), &unclean)
+                {
+                    Ok(records) => {
+                        let epoch = match records.last() {
+                            Some(MetadataRecord::RegisterBroker { epoch, .. }) => *epoch,
+                            _ => -1,
+                        };
+                        (records, Ok(epoch))
+                    }
+                    Err(e) => (Vec::new(), Err(e)),
+                }
+            })
+            .await??;
+        // the broker must apply at least this far before it is unfenced
+        let offset = self.image().offset;
+        self.control()?
+            .lock()
+            .heartbeats
+            .registered(id, epoch, incarnation, offset, mono_ms());
+        tracing::info!(broker = id, epoch, "broker registered");
+        Ok(epoch)
+    }
+
+    /// Handles a broker's heartbeat (BrokerHeartbeat): renews its session and commits the
+    /// fencing, unfencing or controlled shutdown it calls for.
+    pub async fn broker_heartbeat(&self, hb: Heartbeat) -> Result<HeartbeatAnswer, OpError> {
+        self.control()?;
+        let this = self.clone();
+        let (answer, transition) = self
+            .run(move |image, config| {
+                let control = this.control().expect("checked");
+                let decided = control.lock().heartbeats.heartbeat(image, &hb, mono_ms());
+                match decided {
+                    Ok((answer, transition)) => {
+                        let unclean = |t: &TopicImage| unclean_allowed(config, image, t);
+                        let records = transition
+                            .and_then(|t| transition_records(image, hb.broker_id, t, &unclean))
+                            .unwrap_or_default();
+                        (records, Ok((answer, transition)))
+                    }
+                    Err(e) => (Vec::new(), Err(e)),
+                }
+            })
+            .await??;
+        if let Some(t) = transition {
+            tracing::info!(broker = hb.broker_id, transition = ?t, "broker state changed");
+            if t == BrokerTransition::ControlledShutdown {
+                let offset = self.image().offset;
+                self.control()?
+                    .lock()
+                    .heartbeats
+                    .shutdown_committed(hb.broker_id, offset);
+            }
+        }
+        Ok(answer)
+    }
+
+    /// Fences the brokers whose session expired (`broker.session.timeout.ms` without a
+    /// heartbeat); returns them.
+    pub async fn fence_expired_brokers(&self) -> Result<Vec<i32>, OpError> {
+        self.control()?;
+        let this = self.clone();
+        self.run(move |image, config| {
+            let control = this.control().expect("checked");
+            let expired = control.lock().heartbeats.expired_brokers(image, mono_ms());
+            let unclean = |t: &TopicImage| unclean_allowed(config, image, t);
+            let mut staged = image.clone();
+            let mut records = Vec::new();
+            for b in &expired {
+                tracing::warn!(broker = b, "broker session expired: fencing it");
+                if let Some(r) = transition_records(&staged, *b, BrokerTransition::Fence, &unclean)
+                {
+                    match staged.apply(staged.offset + 1, &r) {
+                        Ok(next) => staged = next,
+                        Err(e) => {
+                            tracing::error!(error = %e, "fencing plan does not apply");
+                            continue;
+                        }
+                    }
+                    records.extend(r);
+                }
+            }
+            (records, expired)
+        })
+        .await
+    }
+
+    /// Elects preferred leaders where they are eligible and not leading
+    /// (`auto.leader.rebalance.enable`), and unclean leaders for offline partitions of topics that
+    /// allow it.
+    pub async fn balance_leaders(&self) -> Result<usize, OpError> {
+        self.run(move |image, config| {
+            let unclean = |t: &TopicImage| unclean_allowed(config, image, t);
+            let mut records = elect_unclean_leaders(image, &unclean);
+            if config.cluster.lifecycle.auto_leader_rebalance {
+                // planned on the image after the unclean elections
+                let staged = image
+                    .apply(image.offset + 1, &records)
+                    .unwrap_or_else(|_| image.clone());
+                records.extend(rebalance_leaders(&staged, MAX_ELECTIONS_PER_REBALANCE));
+            }
+            let n = records.len();
+            (records, n)
+        })
+        .await
+    }
+
+    /// The active controller's periodic work until `stop` turns true: fencing brokers whose
+    /// session expired (every 100 ms) and balancing leaders (every
+    /// `leader.imbalance.check.interval.seconds`).
+    pub async fn run_periodic(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let fence_every = std::time::Duration::from_millis(100);
+        let balance_every = std::time::Duration::from_millis(
+            self.inner
+                .config
+                .cluster
+                .lifecycle
+                .leader_imbalance_check_interval_ms,
+        );
+        let mut next_balance = tokio::time::Instant::now() + balance_every;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(fence_every) => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+            if let Err((code, message)) = self.fence_expired_brokers().await {
+                tracing::warn!(?code, %message, "fencing expired brokers failed");
+            }
+            if tokio::time::Instant::now() >= next_balance {
+                next_balance = tokio::time::Instant::now() + balance_every;
+                if let Err((code, message)) = self.balance_leaders().await {
+                    tracing::warn!(?code, %message, "leader balancing failed");
+                }
+            }
+        }
+    }
+
+    /// Applies a leader's ISR change (AlterPartition), with Kafka's checks: the sender leads at
+    /// the current leader epoch (FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER) with the current
+    /// broker epoch (STALE_BROKER_EPOCH), from the current partition epoch
+    /// (INVALID_UPDATE_VERSION); the ISR holds the leader and only active replicas
+    /// (INELIGIBLE_REPLICA); a recovering leader reports recovery with the ISR `[itself]`.
+    pub async fn alter_partition(&self, change: IsrChange) -> Result<(), ErrorCode> {
+        let result = self
+            .run(move |image, _| match plan_isr_change(image, &change) {
+                Ok(records) => (records, Ok(())),
+                Err(code) => (Vec::new(), Err(code)),
+            })
+            .await;
+        match result {
+            Ok(r) => r,
+            Err((code, _)) => Err(code),
+        }
+    }
+}
+
+/// The records of an ISR change, or why it is refused.
+fn plan_isr_change(image: &MetadataImage, c: &IsrChange) -> Result<Vec<MetadataRecord>, ErrorCode> {
+    let topic = image
+        .topic_by_id(&c.topic_id)
+        .ok_or(ErrorCode::UnknownTopicId)?;
+    let p = usize::try_from(c.partition)
+        .ok()
+        .and_then(|i| topic.partitions.get(i))
+        .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+    match image.brokers.get(&c.broker_id) {
+        Some(b) if c.broker_epoch >= 0 && b.epoch != c.broker_epoch => {
+            return Err(ErrorCode::StaleBrokerEpoch)
+        }
+        None => return Err(ErrorCode::StaleBrokerEpoch),
+        _ => {}
+    }
+    if c.leader_epoch < p.leader_epoch {
+        return Err(ErrorCode::FencedLeaderEpoch);
+    }
+    if p.leader != c.broker_id || c.leader_epoch > p.leader_epoch {
+        return Err(ErrorCode::NotLeaderOrFollower);
+    }
+    if c.partition_epoch != p.partition_epoch {
+        return Err(ErrorCode::InvalidUpdateVersion);
+    }
+    if !c.new_isr.contains(&c.broker_id) || c.new_isr.iter().any(|b| !p.replicas.contains(b)) {
+        return Err(ErrorCode::InvalidRequest);
+    }
+    if c.new_isr
+        .iter()
+        .any(|b| !p.isr.contains(b) && !is_active(image, *b))
+    {
+        return Err(ErrorCode::IneligibleReplica);
+    }
+    if p.leader_recovery == LeaderRecovery::Recovering
+        && c.leader_recovery == LeaderRecovery::Recovered
+        && c.new_isr != [c.broker_id]
+    {
+        return Err(ErrorCode::InvalidRequest);
+    }
+    let active = |b: i32| is_active(image, b);
+    let record = PartitionChangeBuilder::new(topic.id, c.partition, p, &active)
+        .isr(c.new_isr.clone())
+        .recovery(c.leader_recovery)
+        .build();
+    Ok(record.into_iter().collect())
+}

@@ -1,0 +1,194 @@
+//! A replicated cluster inside the test process: N brokers on loopback ports with their own
+//! data directories, registered with one in-process controller (its metadata log in a directory
+//! of its own). Brokers can be killed (a crash: no controlled shutdown, heartbeats stop, the
+//! controller fences them after `broker.session.timeout.ms`), stopped cleanly, and restarted on
+//! the same port and data.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tributary_broker::metadata::{Controller, FileMetadataLog, MetadataImage};
+use tributary_broker::{BrokerConfig, BrokerHandle};
+
+/// Settings that make failure detection and ISR changes quick enough for tests.
+const FAST: &[(&str, &str)] = &[
+    ("broker.session.timeout.ms", "1500"),
+    ("broker.heartbeat.interval.ms", "100"),
+    ("replica.lag.time.max.ms", "2000"),
+    ("replica.fetch.wait.max.ms", "200"),
+    ("replica.fetch.backoff.ms", "100"),
+    ("leader.imbalance.check.interval.seconds", "3600"),
+];
+
+struct Member {
+    handle: Option<BrokerHandle>,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+/// An in-process cluster of brokers sharing one controller.
+pub struct TestCluster {
+    controller: Controller,
+    _controller_dir: tempfile::TempDir,
+    stop: watch::Sender<bool>,
+    members: BTreeMap<i32, Member>,
+    props: BTreeMap<String, String>,
+}
+
+impl TestCluster {
+    /// Starts `n` brokers (ids 1..=n) with extra properties (Kafka names), and waits until every
+    /// one is registered and unfenced.
+    pub async fn start(n: i32, props: &[(&str, &str)]) -> TestCluster {
+        let controller_dir = tempfile::Builder::new()
+            .prefix("tributary-controller-")
+            .tempdir()
+            .expect("temp dir");
+        let mut map: BTreeMap<String, String> = FAST
+            .iter()
+            .chain(props.iter())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.insert(
+            "log.dirs".into(),
+            controller_dir.path().display().to_string(),
+        );
+        let config = Arc::new(BrokerConfig::from_props(map.clone()).expect("valid config"));
+        let log = FileMetadataLog::open(&controller_dir.path().join("__cluster_metadata-0"))
+            .expect("metadata log");
+        let controller = Controller::open_cluster(
+            Box::new(log),
+            config,
+            tributary_broker::meta_properties::random_uuid(),
+        )
+        .expect("controller");
+        let (stop, stop_rx) = watch::channel(false);
+        tokio::spawn(controller.clone().run_periodic(stop_rx));
+        let mut cluster = TestCluster {
+            controller,
+            _controller_dir: controller_dir,
+            stop,
+            members: BTreeMap::new(),
+            props: map,
+        };
+        for id in 1..=n {
+            let dir = tempfile::Builder::new()
+                .prefix(&format!("tributary-node{id}-"))
+                .tempdir()
+                .expect("temp dir");
+            cluster.members.insert(
+                id,
+                Member {
+                    handle: None,
+                    dir,
+                    port: 0,
+                },
+            );
+            cluster.boot(id).await;
+        }
+        cluster
+            .wait_for(Duration::from_secs(20), |img| {
+                img.unfenced_brokers().len() == n as usize
+            })
+            .await;
+        cluster
+    }
+
+    async fn boot(&mut self, id: i32) {
+        let member = self.members.get_mut(&id).expect("member");
+        let mut props = self.props.clone();
+        props.insert("node.id".into(), id.to_string());
+        props.insert("log.dirs".into(), member.dir.path().display().to_string());
+        props.insert(
+            "listeners".into(),
+            format!("PLAINTEXT://127.0.0.1:{}", member.port),
+        );
+        let config = BrokerConfig::from_props(props).expect("valid member config");
+        let handle = tributary_broker::start_member(config, self.controller.clone())
+            .await
+            .expect("member starts");
+        member.port = handle.local_addr().port();
+        member.handle = Some(handle);
+    }
+
+    /// The controller.
+    pub fn controller(&self) -> &Controller {
+        &self.controller
+    }
+
+    /// The current metadata image.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.controller.image()
+    }
+
+    /// The running broker `id`.
+    pub fn broker(&self, id: i32) -> &BrokerHandle {
+        self.members[&id].handle.as_ref().expect("broker running")
+    }
+
+    /// `host:port` of every running broker, comma-separated.
+    pub fn bootstrap(&self) -> String {
+        self.members
+            .values()
+            .filter(|m| m.handle.is_some())
+            .map(|m| format!("127.0.0.1:{}", m.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Kills broker `id` as a crash would.
+    pub async fn kill(&mut self, id: i32) {
+        if let Some(h) = self.members.get_mut(&id).and_then(|m| m.handle.take()) {
+            h.kill().await;
+        }
+    }
+
+    /// Stops broker `id` cleanly (controlled shutdown).
+    pub async fn stop_broker(&mut self, id: i32) {
+        if let Some(h) = self.members.get_mut(&id).and_then(|m| m.handle.take()) {
+            h.shutdown().await;
+        }
+    }
+
+    /// Starts broker `id` again on its port and data, and waits until it is unfenced.
+    pub async fn restart(&mut self, id: i32) {
+        self.boot(id).await;
+        self.wait_for(Duration::from_secs(20), |img| {
+            img.brokers.get(&id).is_some_and(|b| !b.fenced)
+        })
+        .await;
+    }
+
+    /// Waits until `done` holds for the image, panicking after `timeout`.
+    pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&MetadataImage) -> bool) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut rx = self.controller.subscribe();
+        loop {
+            if done(&rx.borrow_and_update()) {
+                return;
+            }
+            tokio::select! {
+                _ = rx.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    panic!("cluster did not reach the expected state in {timeout:?}: {:?}", self.image().brokers);
+                }
+            }
+        }
+    }
+
+    /// Stops every broker cleanly and the controller's periodic work.
+    pub async fn shutdown(mut self) {
+        let ids: Vec<i32> = self.members.keys().copied().collect();
+        for id in ids {
+            self.stop_broker(id).await;
+        }
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
