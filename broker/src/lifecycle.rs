@@ -46,8 +46,20 @@ pub async fn run(state: Arc<BrokerState>, addr: SocketAddr) {
         if !registered {
             match state.controller.register_broker(request.clone()).await {
                 Ok(epoch) => {
+                    let first = state.broker_epoch() < 0;
                     state.broker_epoch.store(epoch, Ordering::Release);
                     registered = true;
+                    if first {
+                        // only now does this broker take up its replicas
+                        let attached = crate::server::attach_replicas(
+                            Arc::clone(&state.replicas),
+                            state.controller.clone(),
+                        )
+                        .await;
+                        if let Err(e) = attached {
+                            tracing::error!(error = %e, "cannot open replicas");
+                        }
+                    }
                     continue;
                 }
                 Err((code, message)) => {

@@ -79,6 +79,8 @@ pub struct Partition {
     role: Mutex<Role>,
     /// `replica.lag.time.max.ms`, for a new leadership.
     lag_time_max_ms: u64,
+    /// Set once the partition is deleted.
+    deleted: std::sync::atomic::AtomicBool,
 }
 
 impl Partition {
@@ -143,6 +145,7 @@ impl Partition {
             me,
             role: Mutex::new(role),
             lag_time_max_ms,
+            deleted: Default::default(),
         }
     }
 
@@ -192,6 +195,9 @@ impl Partition {
         }
         let change = match (&mut *role, state.leader == self.me) {
             (Role::Leader(l), true) if l.leader_epoch() == epoch => {
+                if state.replicas != l.replicas() {
+                    l.set_replicas(state.replicas.clone());
+                }
                 if let Some(hw) = l.on_isr_committed(state.isr.clone(), state.partition_epoch, now)
                 {
                     self.high_watermark.send_replace(hw);
@@ -250,6 +256,7 @@ impl Partition {
     /// taken before the deletion fail or do nothing instead of touching a deleted directory.
     pub(crate) fn mark_deleted(&self) {
         self.log.lock().mark_deleted();
+        self.deleted.store(true, Ordering::Release);
         // Wake parked fetches so that they answer UNKNOWN_TOPIC_OR_PARTITION now.
         self.high_watermark.send_modify(|_| {});
     }
@@ -596,9 +603,9 @@ impl Partition {
         Ok(low)
     }
 
-    /// Whether the partition was deleted (handles taken before still exist).
+    /// Whether the partition was deleted (handles taken before still exist). Lock-free.
     pub fn is_deleted(&self) -> bool {
-        self.log.lock().is_deleted()
+        self.deleted.load(Ordering::Acquire)
     }
 
     /// Whether the log wants compaction, and how much.
@@ -629,7 +636,7 @@ impl Partition {
         )
     }
 
-    /// Reads the partition from its start to the high watermark and calls `f` with each
+    /// Reads the partition from its start to the log end and calls `f` with each
     /// batch header and each of its records (control batches included): how the coordinators
     /// rebuild their state from their internal topics. Blocking.
     pub fn replay(
@@ -638,9 +645,10 @@ impl Partition {
     ) -> Result<()> {
         let mut offset = self.offsets().log_start_offset;
         loop {
-            let (info, offsets) = self.read(offset, 1 << 20, false, true)?;
+            // to the log end: a new leader's log is the partition's truth, replicated or not yet
+            let (info, offsets) = self.read_for_replica(offset, 1 << 20)?;
             let Some(slice) = info.slice else { break };
-            if offset >= offsets.high_watermark || slice.is_empty() {
+            if offset >= offsets.log_end_offset || slice.is_empty() {
                 break;
             }
             let buf = slice
@@ -732,9 +740,9 @@ impl Partition {
 
     /// The controller answered an ISR proposal with an error: the next fetch or check proposes
     /// again.
-    pub fn isr_proposal_failed(&self) {
+    pub fn isr_proposal_failed(&self, proposal: &IsrProposal) {
         if let Role::Leader(l) = &mut *self.role.lock() {
-            l.on_proposal_failed();
+            l.on_proposal_failed(proposal, mono_ms());
         }
     }
 
@@ -785,9 +793,7 @@ impl Partition {
     pub fn truncate_to(&self, leader_epoch: i32, offset: i64, now_ms: i64) -> Result<()> {
         let mut log = self.log.lock();
         self.check_follower(leader_epoch)?;
-        if offset >= log.log_end_offset() {
-            return Ok(());
-        }
+        // (at or past the log end this still drops an epoch started there and never written in)
         log.truncate_to(offset, now_ms)?;
         self.after_truncation(&log);
         Ok(())

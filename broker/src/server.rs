@@ -39,7 +39,7 @@ pub struct BrokerState {
     /// The data directory's id (`directory.id` of `meta.properties`, KIP-858).
     pub directory_id: uuid::Uuid,
     /// This broker's registration epoch in a cluster (-1 on a single node).
-    pub(crate) broker_epoch: std::sync::atomic::AtomicI64,
+    pub(crate) broker_epoch: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl BrokerState {
@@ -322,6 +322,7 @@ async fn launch(l: Launch) -> Result<BrokerHandle, StartError> {
     let dir = config.data_dir.clone();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut replica_manager = ReplicaManager::new(&dir, Arc::clone(&config), clean);
+    let broker_epoch = Arc::new(std::sync::atomic::AtomicI64::new(-1));
     if member {
         let image_source = {
             let controller = controller.clone();
@@ -333,18 +334,15 @@ async fn launch(l: Launch) -> Result<BrokerHandle, StartError> {
             image_source,
             tokio::runtime::Handle::current(),
             shutdown_rx.clone(),
+            Arc::clone(&broker_epoch),
         ));
     }
     let replicas = Arc::new(replica_manager);
-    {
-        let (replicas, controller) = (Arc::clone(&replicas), controller.clone());
-        tokio::task::spawn_blocking(move || {
-            let rm = Arc::clone(&replicas);
-            controller.add_listener(Box::new(move |image| rm.reconcile(image)));
-            replicas.handle_stray_dirs(&controller.image());
-        })
-        .await
-        .map_err(|e| StartError::Metadata(e.to_string()))?;
+    if !member {
+        // (a cluster member does this once it is registered: see `attach_replicas`)
+        attach_replicas(Arc::clone(&replicas), controller.clone())
+            .await
+            .map_err(|e| StartError::Metadata(e.to_string()))?;
     }
 
     let groups = GroupCoordinator::new(
@@ -373,7 +371,7 @@ async fn launch(l: Launch) -> Result<BrokerHandle, StartError> {
         shutdown: shutdown_rx,
         connections: Arc::default(),
         directory_id,
-        broker_epoch: std::sync::atomic::AtomicI64::new(-1),
+        broker_epoch,
     });
     let mut tasks = vec![
         tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))),
@@ -400,6 +398,21 @@ async fn launch(l: Launch) -> Result<BrokerHandle, StartError> {
         cleaner,
         _lock: lock,
     })
+}
+
+/// Makes the hosted replicas follow the metadata from now on. A cluster member calls it only
+/// after registering: its new incarnation fences the old one first, so that it never leads again
+/// at an epoch it may have led with data it since lost.
+pub(crate) async fn attach_replicas(
+    replicas: Arc<ReplicaManager>,
+    controller: Controller,
+) -> Result<(), tokio::task::JoinError> {
+    tokio::task::spawn_blocking(move || {
+        let rm = Arc::clone(&replicas);
+        controller.add_listener(Box::new(move |image| rm.reconcile(image)));
+        replicas.handle_stray_dirs(&controller.image());
+    })
+    .await
 }
 
 /// Checks the ISRs of the partitions led here every `replica.lag.time.max.ms / 2`.

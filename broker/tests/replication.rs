@@ -342,3 +342,214 @@ async fn a_leaders_unreplicated_tail_is_truncated_when_it_comes_back() {
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unclean_election_brings_an_offline_partition_back_and_its_isr_grows_again() {
+    let mut cluster = TestCluster::start(3, &[]).await;
+    let topic = unique_name("unclean");
+    create_topic(
+        &cluster,
+        &topic,
+        3,
+        &[("unclean.leader.election.enable", "true")],
+    )
+    .await;
+    let old = leader_of(&cluster, &topic);
+    let followers: Vec<i32> = (1..=3).filter(|b| *b != old).collect();
+    for b in &followers {
+        cluster
+            .broker(*b)
+            .state()
+            .replicas
+            .fetchers()
+            .unwrap()
+            .set_paused(true);
+    }
+    // the followers fall out of the ISR; the leader goes on alone
+    cluster
+        .wait_for(Duration::from_secs(20), |img| {
+            img.topics[&topic].partitions[0].isr == [old]
+        })
+        .await;
+    send(&producer(&cluster, "1"), &topic, "only on the old leader")
+        .await
+        .unwrap();
+    cluster.kill(old).await;
+    for b in &followers {
+        cluster
+            .broker(*b)
+            .state()
+            .replicas
+            .fetchers()
+            .unwrap()
+            .set_paused(false);
+    }
+    // no ISR member is left: an out-of-sync replica leads, recovering
+    cluster
+        .wait_for(Duration::from_secs(20), |img| {
+            let p = &img.topics[&topic].partitions[0];
+            followers.contains(&p.leader)
+        })
+        .await;
+    send(&producer(&cluster, "1"), &topic, "after")
+        .await
+        .unwrap();
+    // the other follower and then the old leader join it; the partition has recovered
+    cluster.restart(old).await;
+    cluster
+        .wait_for(Duration::from_secs(20), |img| {
+            let p = &img.topics[&topic].partitions[0];
+            p.isr.len() == 3 && p.leader_recovery.is_recovered()
+        })
+        .await;
+    let bytes = replica_bytes(&cluster, &[1, 2, 3], &topic);
+    assert!(
+        bytes.values().all(|b| *b == bytes[&1]),
+        "replica logs are identical"
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_keeps_its_committed_offsets_when_its_coordinator_is_killed() {
+    use rdkafka::consumer::CommitMode;
+    let mut cluster = TestCluster::start(3, &[]).await;
+    let topic = unique_name("group-failover");
+    create_topic(&cluster, &topic, 3, &[]).await;
+    let p = producer(&cluster, "all");
+    for i in 0..10 {
+        send(&p, &topic, &format!("m{i}")).await.unwrap();
+    }
+    let group = unique_name("g");
+    let consumer = |cluster: &TestCluster| -> BaseConsumer {
+        client(cluster)
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .unwrap()
+    };
+    let c = consumer(&cluster);
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, Offset::Offset(6))
+        .unwrap();
+    // the commit is answered once the coordinator's followers have it
+    c.commit(&tpl, CommitMode::Sync).unwrap();
+    drop(c);
+    let offsets_topic = "__consumer_offsets";
+    let coordinator_partition = cluster
+        .broker(1)
+        .state()
+        .groups
+        .partition_of(&group)
+        .unwrap();
+    let coordinator =
+        cluster.image().topics[offsets_topic].partitions[coordinator_partition as usize].leader;
+    cluster.kill(coordinator).await;
+    cluster
+        .wait_for(Duration::from_secs(20), |img| {
+            let l = img.topics[offsets_topic].partitions[coordinator_partition as usize].leader;
+            l >= 0 && l != coordinator
+        })
+        .await;
+    // a new member of the group resumes from the committed offset, served by the new coordinator
+    let c = consumer(&cluster);
+    let committed = {
+        let mut want = TopicPartitionList::new();
+        want.add_partition(&topic, 0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match c.committed_offsets(want.clone(), Duration::from_secs(5)) {
+                Ok(got) => break got,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    eprintln!("committed offsets not yet available: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("committed offsets: {e}"),
+            }
+        }
+    };
+    assert_eq!(
+        committed.find_partition(&topic, 0).unwrap().offset(),
+        Offset::Offset(6)
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_spanning_brokers_commit_and_abort_for_read_committed_readers() {
+    use rdkafka::producer::Producer;
+    let cluster = TestCluster::start(3, &[]).await;
+    let topic = unique_name("txn");
+    {
+        let admin: AdminClient<DefaultClientContext> = client(&cluster).create().unwrap();
+        let t = NewTopic::new(&topic, 3, TopicReplication::Fixed(3));
+        let r = admin
+            .create_topics([&t], &AdminOptions::new())
+            .await
+            .unwrap();
+        assert!(r[0].is_ok(), "{r:?}");
+    }
+    let leaders: std::collections::BTreeSet<i32> = cluster.image().topics[&topic]
+        .partitions
+        .iter()
+        .map(|p| p.leader)
+        .collect();
+    assert!(
+        leaders.len() > 1,
+        "the partitions are led by several brokers"
+    );
+    let p: FutureProducer = client(&cluster)
+        .set("transactional.id", unique_name("tx"))
+        .set("message.timeout.ms", "20000")
+        .create()
+        .unwrap();
+    p.init_transactions(Duration::from_secs(20)).unwrap();
+    for (round, commit) in [(0, true), (1, false), (2, true)] {
+        p.begin_transaction().unwrap();
+        for part in 0..3 {
+            p.send(
+                FutureRecord::<(), _>::to(&topic)
+                    .partition(part)
+                    .payload(&format!("r{round}p{part}")),
+                Duration::from_secs(20),
+            )
+            .await
+            .unwrap();
+        }
+        if commit {
+            p.commit_transaction(Duration::from_secs(20)).unwrap();
+        } else {
+            p.abort_transaction(Duration::from_secs(20)).unwrap();
+        }
+    }
+    let consumer: BaseConsumer = client(&cluster)
+        .set("group.id", unique_name("g"))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for part in 0..3 {
+        tpl.add_partition_offset(&topic, part, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while got.len() < 6 && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            got.push(String::from_utf8(m.payload().unwrap().to_vec()).unwrap());
+        }
+    }
+    // a little longer: an aborted record must never arrive
+    let until = std::time::Instant::now() + Duration::from_millis(500);
+    while std::time::Instant::now() < until {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            got.push(String::from_utf8(m.payload().unwrap().to_vec()).unwrap());
+        }
+    }
+    got.sort();
+    assert_eq!(got, vec!["r0p0", "r0p1", "r0p2", "r2p0", "r2p1", "r2p2"]);
+    cluster.shutdown().await;
+}

@@ -20,6 +20,8 @@ const FAST: &[(&str, &str)] = &[
     ("replica.fetch.wait.max.ms", "200"),
     ("replica.fetch.backoff.ms", "100"),
     ("leader.imbalance.check.interval.seconds", "3600"),
+    ("offsets.topic.num.partitions", "3"),
+    ("transaction.state.log.num.partitions", "3"),
 ];
 
 struct Member {

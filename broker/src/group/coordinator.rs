@@ -187,6 +187,8 @@ struct PendingOffset {
 
 struct Shard {
     index: i32,
+    /// The leadership of the partition this shard was loaded for.
+    leader_epoch: i32,
     partition: Arc<Partition>,
     state: Mutex<ShardState>,
     loaded: AtomicBool,
@@ -218,6 +220,24 @@ fn map_append_error(code: ErrorCode) -> ErrorCode {
         }
         other => other,
     }
+}
+
+/// The replication factor of an internal topic created now: on a single node the configured
+/// one capped at the brokers there are (one); in a cluster the configured one, and an error
+/// (Kafka's message) until enough brokers are alive, so that a coordinator lookup during start-up
+/// never creates it under-replicated for ever.
+pub fn internal_topic_rf(controller: &Controller, configured: i16) -> Result<i16, String> {
+    let image = controller.image();
+    if !controller.manages_brokers() {
+        return Ok(configured.min(image.brokers.len().max(1) as i16));
+    }
+    let alive = image.unfenced_brokers().len();
+    if alive < configured.max(1) as usize {
+        return Err(format!(
+            "Number of alive brokers '{alive}' does not meet the required replication factor '{configured}'"
+        ));
+    }
+    Ok(configured)
 }
 
 impl GroupCoordinator {
@@ -299,8 +319,16 @@ impl GroupCoordinator {
         if self.controller.image().topics.contains_key(OFFSETS_TOPIC) {
             return Ok(());
         }
-        let brokers = self.controller.image().brokers.len().max(1) as i16;
-        let rf = self.config.offsets_topic_replication_factor.min(brokers);
+        let rf = match internal_topic_rf(
+            &self.controller,
+            self.config.offsets_topic_replication_factor,
+        ) {
+            Ok(rf) => rf,
+            Err(message) => {
+                tracing::info!("{message} for the offsets topic");
+                return Err(ErrorCode::CoordinatorNotAvailable);
+            }
+        };
         let configs = BTreeMap::from([
             ("cleanup.policy".to_string(), "compact".to_string()),
             ("compression.type".to_string(), "producer".to_string()),
@@ -363,26 +391,35 @@ impl GroupCoordinator {
             .replicas
             .get(OFFSETS_TOPIC, p)
             .ok_or(ErrorCode::NotCoordinator)?;
+        // only the leader coordinates; a shard belongs to one leadership, so that a broker that
+        // leads again after another one did reloads what that one wrote
+        if !partition.is_leader() {
+            return Err(ErrorCode::NotCoordinator);
+        }
+        let epoch = partition.leader_epoch();
+        let current = |s: &Shard| Arc::ptr_eq(&s.partition, &partition) && s.leader_epoch == epoch;
         if let Some(s) = self.shards.read().get(&p) {
-            if Arc::ptr_eq(&s.partition, &partition) {
+            if current(s) {
                 return Ok(Arc::clone(s));
             }
         }
         let mut shards = self.shards.write();
         if let Some(s) = shards.get(&p) {
-            if Arc::ptr_eq(&s.partition, &partition) {
+            if current(s) {
                 return Ok(Arc::clone(s));
             }
         }
         let shard = Arc::new(Shard {
             index: p,
+            leader_epoch: epoch,
             partition,
             state: Mutex::new(ShardState::default()),
             loaded: AtomicBool::new(false),
             wakeups: Mutex::new(HashMap::new()),
         });
         if let Some(old) = shards.insert(p, Arc::clone(&shard)) {
-            // The topic was recreated: the old shard's parked requests go elsewhere.
+            // The topic was recreated or leadership moved: the old shard's parked requests go
+            // elsewhere.
             for g in old.state.lock().groups.values_mut() {
                 for a in g.unload() {
                     if let Action::Reply(w, r) = a {
@@ -415,6 +452,30 @@ impl GroupCoordinator {
             return Err(ErrorCode::CoordinatorLoadInProgress);
         }
         Ok(shard)
+    }
+
+    /// Waits until everything written so far to the `__consumer_offsets` partition of `group`
+    /// is replicated (its high watermark reached the log end), for at most 5 s
+    /// (`offsets.commit.timeout.ms`): a commit is answered only when a failover cannot lose it.
+    /// The error is Kafka's mapping for group writes; NONE at once on a single node.
+    pub async fn replicated(&self, group: &str) -> ErrorCode {
+        let Ok(shard) = self.shard_for(group) else {
+            return ErrorCode::NotCoordinator;
+        };
+        let required = shard.partition.offsets().log_end_offset;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(5_000);
+        let code = crate::replication::purgatory::wait_for_high_watermark(
+            &shard.partition,
+            required,
+            shard.leader_epoch,
+            deadline,
+        )
+        .await;
+        match code {
+            ErrorCode::None => ErrorCode::None,
+            ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
+            _ => ErrorCode::CoordinatorNotAvailable,
+        }
     }
 
     /// Whether this broker coordinates `group` and has loaded it.
@@ -647,6 +708,10 @@ impl GroupCoordinator {
         txn: Option<((i64, i16), TxnCheck<'_>)>,
     ) -> Result<(), ErrorCode> {
         let (producer, check) = txn.unzip();
+        // a shard of an older leadership never writes (its timers may still fire)
+        if !shard.partition.leads_at(shard.leader_epoch) {
+            return Err(ErrorCode::NotCoordinator);
+        }
         shard
             .partition
             .append_records(recs, compression, producer, now_ms(), check)

@@ -19,4 +19,4 @@ pub mod consumer_protocol;
 pub mod coordinator;
 pub mod records;
 
-pub use coordinator::{partition_for, GroupCoordinator, OFFSETS_TOPIC};
+pub use coordinator::{internal_topic_rf, partition_for, GroupCoordinator, OFFSETS_TOPIC};

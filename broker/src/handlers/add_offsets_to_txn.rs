@@ -21,7 +21,12 @@ pub async fn handle(ctx: RequestContext, req: AddOffsetsToTxnRequest) -> AddOffs
                 req.producer_epoch,
                 &[(OFFSETS_TOPIC.to_string(), p)],
             ) {
-                Ok(()) => ErrorCode::None,
+                Ok(()) => {
+                    ctx.state
+                        .txns
+                        .replicated(req.transactional_id.0.as_str())
+                        .await
+                }
                 Err(code) => fenced_for(code, ctx.version, 2),
             },
         },

@@ -36,7 +36,13 @@ pub async fn handle(
             req.v3_and_below_producer_epoch,
             &partitions,
         ) {
-            Ok(()) => ErrorCode::None,
+            // answered once the new state is replicated
+            Ok(()) => {
+                ctx.state
+                    .txns
+                    .replicated(req.v3_and_below_transactional_id.0.as_str())
+                    .await
+            }
             Err(code) => fenced_for(code, ctx.version, 2),
         }
     } else {

@@ -20,6 +20,15 @@ pub async fn handle(ctx: RequestContext, req: EndTxnRequest) -> EndTxnResponse {
         req.committed,
     ) {
         Ok(completion) => {
+            // the decision counts once it is replicated
+            let replicated = ctx
+                .state
+                .txns
+                .replicated(req.transactional_id.0.as_str())
+                .await;
+            if replicated != ErrorCode::None {
+                return EndTxnResponse::default().with_error_code(replicated.code());
+            }
             if let Some(done) = completion {
                 // markers that cannot be written yet keep being retried in the background;
                 // the decision stands either way

@@ -55,6 +55,8 @@ struct Wanted {
     offset: i64,
     /// A follower's log start offset.
     log_start: i64,
+    /// The leader epoch the partition was looked up at.
+    leader_epoch: i32,
     max_bytes: usize,
     target: Result<Arc<Partition>, ErrorCode>,
 }
@@ -156,28 +158,20 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
                 index: p.partition,
                 offset: p.fetch_offset,
                 log_start: p.log_start_offset,
+                leader_epoch: target.as_ref().map_or(-1, |part| part.leader_epoch()),
                 max_bytes: p.partition_max_bytes.max(0) as usize,
                 target,
             });
         }
     }
-    if follower {
-        // the follower's log ends where it fetches from: the leader's view moves first
-        let eligible = image
+    // the follower's log ends where it fetches from: once its fetch offset proved valid (the
+    // first plan read there), the leader's view of it moves
+    let eligible = follower
+        && image
             .brokers
             .get(&replica_id)
             .is_some_and(|b| b.is_active() && (replica_epoch < 0 || b.epoch == replica_epoch));
-        for (w, p) in wanted
-            .iter()
-            .filter_map(|w| w.target.as_ref().ok().map(|p| (w, p)))
-        {
-            if let Some(proposal) =
-                p.on_follower_fetch(replica_id, w.offset, w.log_start, replica_epoch, eligible)
-            {
-                crate::replication::alter_partition::propose(&state, p, proposal);
-            }
-        }
-    }
+    let mut follower_seen = !follower;
     let wanted = Arc::new(wanted);
     let read_committed = req.isolation_level == 1;
     let max_bytes = (req.max_bytes.max(0) as usize).min(state.config.fetch_max_bytes);
@@ -212,6 +206,22 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
                 Ok(p) => p,
                 Err(code) => return error_response(&wanted, code, by_id, ctx.version).into(),
             };
+        if !follower_seen {
+            follower_seen = true;
+            for (w, plan) in wanted.iter().zip(&planned) {
+                if let (Ok(p), Planned::Data { .. }) = (&w.target, plan) {
+                    if let Some(proposal) = p.on_follower_fetch(
+                        replica_id,
+                        w.offset,
+                        w.log_start,
+                        replica_epoch,
+                        eligible,
+                    ) {
+                        crate::replication::alter_partition::propose(&state, p, proposal);
+                    }
+                }
+            }
+        }
         let bytes: usize = planned
             .iter()
             .map(|p| match p {
@@ -276,6 +286,13 @@ fn plan_all(
                 Ok(p) => p,
                 Err(code) => return Planned::Error { code: *code, offsets: None },
             };
+            // leadership may have moved while the fetch waited
+            if !partition.leads_at(w.leader_epoch) {
+                return Planned::Error {
+                    code: ErrorCode::NotLeaderOrFollower,
+                    offsets: None,
+                };
+            }
             let limit = w.max_bytes.min(budget);
             let read = if follower {
                 partition.read_for_replica(w.offset, limit)

@@ -44,24 +44,26 @@ async fn find(ctx: &RequestContext, key_type: i8, key: StrBytes) -> Coordinator 
             .with_error_code(code.code())
             .with_error_message(Some(sb(msg)))
     };
-    let hosted = match key_type {
+    let (topic, partition) = match key_type {
         GROUP_KEY => {
             let groups = &ctx.state.groups;
             if let Err(code) = groups.ensure_offsets_topic().await {
                 return fail(code, key, code.message());
             }
-            // The coordinator is the leader of the group's partition; with one broker, this one.
-            groups
-                .partition_of(key.as_str())
-                .and_then(|p| ctx.state.replicas.get(crate::group::OFFSETS_TOPIC, p))
+            (
+                crate::group::OFFSETS_TOPIC,
+                groups.partition_of(key.as_str()),
+            )
         }
         TRANSACTION_KEY => {
             let txns = &ctx.state.txns;
             if let Err(code) = txns.ensure_topic().await {
                 return fail(code, key, code.message());
             }
-            txns.partition_of(key.as_str())
-                .and_then(|p| ctx.state.replicas.get(crate::txn::TRANSACTION_TOPIC, p))
+            (
+                crate::txn::TRANSACTION_TOPIC,
+                txns.partition_of(key.as_str()),
+            )
         }
         other => {
             return fail(
@@ -71,16 +73,29 @@ async fn find(ctx: &RequestContext, key_type: i8, key: StrBytes) -> Coordinator 
             )
         }
     };
+    // The coordinator is the leader of the key's partition (with one broker, this one), reached
+    // on the listener the request came in on.
     let image = ctx.state.image();
-    match (hosted, image.brokers.get(&ctx.state.config.node_id)) {
-        (Some(_), Some(me)) => Coordinator::default()
+    let leader = partition
+        .and_then(|p| {
+            image
+                .topics
+                .get(topic)?
+                .partitions
+                .get(usize::try_from(p).ok()?)
+                .map(|ps| ps.leader)
+        })
+        .and_then(|l| image.brokers.get(&l))
+        .filter(|b| !b.fenced);
+    match leader {
+        Some(b) => Coordinator::default()
             .with_key(key)
-            .with_node_id(BrokerId(me.id))
-            .with_host(sb(me.host.clone()))
-            .with_port(i32::from(me.port))
+            .with_node_id(BrokerId(b.id))
+            .with_host(sb(b.host.clone()))
+            .with_port(i32::from(b.port))
             .with_error_code(0)
             .with_error_message(None),
-        _ => fail(
+        None => fail(
             ErrorCode::CoordinatorNotAvailable,
             key,
             ErrorCode::CoordinatorNotAvailable.message(),

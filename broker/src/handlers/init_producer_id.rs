@@ -24,8 +24,17 @@ pub async fn handle(ctx: RequestContext, req: InitProducerIdRequest) -> InitProd
         None => txns.new_producer_id().await.map(|id| (id, 0)),
         Some(id) => match txns.ensure_topic().await {
             Ok(()) => {
-                txns.init_producer_id(id, req.transaction_timeout_ms, expected)
+                match txns
+                    .init_producer_id(id, req.transaction_timeout_ms, expected)
                     .await
+                {
+                    // answered once the new epoch is replicated
+                    Ok(done) => match txns.replicated(id).await {
+                        ErrorCode::None => Ok(done),
+                        code => Err(code),
+                    },
+                    Err(code) => Err(code),
+                }
             }
             Err(code) => Err(code),
         },

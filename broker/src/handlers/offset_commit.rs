@@ -41,7 +41,18 @@ pub async fn handle(ctx: RequestContext, req: OffsetCommitRequest) -> OffsetComm
         )
     };
     let mut codes = match result {
-        Ok(codes) => codes.into_iter(),
+        Ok(mut codes) => {
+            // committed means replicated: a failover must not lose an acknowledged offset
+            if codes.contains(&ErrorCode::None) {
+                let replicated = ctx.state.groups.replicated(req.group_id.0.as_str()).await;
+                if replicated != ErrorCode::None {
+                    for c in codes.iter_mut().filter(|c| **c == ErrorCode::None) {
+                        *c = replicated;
+                    }
+                }
+            }
+            codes.into_iter()
+        }
         Err(code) => {
             let n = req.topics.iter().map(|t| t.partitions.len()).sum();
             vec![code; n].into_iter()

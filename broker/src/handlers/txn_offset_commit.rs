@@ -62,7 +62,18 @@ pub async fn handle(ctx: RequestContext, req: TxnOffsetCommitRequest) -> TxnOffs
         )
     });
     let codes: Vec<ErrorCode> = match codes {
-        Ok(c) => c,
+        Ok(mut c) => {
+            // answered once the offsets are replicated
+            if c.contains(&ErrorCode::None) {
+                let replicated = groups.replicated(group).await;
+                if replicated != ErrorCode::None {
+                    for code in c.iter_mut().filter(|x| **x == ErrorCode::None) {
+                        *code = replicated;
+                    }
+                }
+            }
+            c
+        }
         Err(code) => vec![fenced_for(code, ctx.version, 3); commits.len()],
     };
     let mut topics: Vec<TxnOffsetCommitResponseTopic> = Vec::new();

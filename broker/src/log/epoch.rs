@@ -57,10 +57,26 @@ impl LeaderEpochCache {
         self.entries.last().copied()
     }
 
-    /// Records that `epoch` starts at `start_offset`.
+    /// Records that `epoch` starts at `start_offset` (Kafka's `LeaderEpochFileCache.assign`):
+    /// nothing to do when it is the latest epoch already; otherwise the entries that would break
+    /// monotonicity (an epoch at least as large, or a start at least as late) are dropped first:
+    /// an epoch a leader started but never wrote in, met by a follower copying another leader's
+    /// data.
     pub fn assign(&mut self, epoch: i32, start_offset: i64) -> io::Result<()> {
-        if self.latest().is_some_and(|(e, _)| e >= epoch) {
+        let needed = self
+            .latest()
+            .is_none_or(|(e, o)| e != epoch || start_offset < o);
+        if !needed || epoch < 0 || start_offset < 0 {
             return Ok(());
+        }
+        let before = self.entries.len();
+        self.entries
+            .retain(|(e, o)| *e < epoch && *o < start_offset);
+        if self.entries.len() + 1 < before
+            || (self.entries.len() < before
+                && self.entries.last().map(|x| x.1) != Some(start_offset))
+        {
+            tracing::warn!(path = %self.path.display(), epoch, start_offset, dropped = before - self.entries.len(), "new leader epoch entry dropped conflicting entries");
         }
         self.entries.push((epoch, start_offset));
         self.persist()

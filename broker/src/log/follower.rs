@@ -31,6 +31,16 @@ impl Log {
         now_ms: i64,
     ) -> Result<Option<FollowerAppend>> {
         self.check_online()?;
+        // the leader's log start may lie inside its first batch (DeleteRecords): an empty log
+        // then starts at that batch instead (Kafka's follower append does the same)
+        if self.log_end_offset() == self.log_start_offset && records.len() >= HEADER_LEN {
+            let first = BatchHeader::parse(records)?;
+            let leo = self.log_end_offset();
+            if first.base_offset < leo && first.last_offset() >= leo {
+                tracing::info!(log = %self.dir.display(), from = first.base_offset, "first fetched batch starts before the log start; restarting the log there");
+                self.truncate_fully_and_start_at(first.base_offset, now_ms)?;
+            }
+        }
         let mut batches: Vec<(usize, BatchHeader)> = Vec::new();
         let mut at = 0;
         let mut next = self.log_end_offset();
@@ -406,6 +416,39 @@ mod tests {
         assert!(f.append_as_follower(&b, 0).is_err());
         // a partial batch is no batch
         assert_eq!(f.append_as_follower(&b[..b.len() - 3], 0).unwrap(), None);
+    }
+
+    #[test]
+    fn a_leaders_log_start_inside_a_batch_restarts_an_empty_follower_at_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = open(dir.path(), true);
+        f.truncate_fully_and_start_at(105, 0).unwrap();
+        let mut b = batch(-1, 0, false, 10, 1);
+        super::super::batch::assign(&mut b, 100, 0, None);
+        f.append_as_follower(&b, 0).unwrap();
+        assert_eq!(f.log_end_offset(), 110);
+        f.advance_log_start(105, 0).unwrap();
+        assert_eq!(f.log_start_offset(), 105);
+    }
+
+    #[test]
+    fn an_epoch_started_but_never_written_is_dropped_by_a_truncation_at_the_log_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = open(dir.path(), true);
+        let mut b = batch(-1, 0, false, 2, 1);
+        super::super::batch::assign(&mut b, 0, 2, None);
+        f.append_as_follower(&b, 0).unwrap();
+        // elected at epoch 3, wrote nothing
+        f.assign_epoch(3).unwrap();
+        assert_eq!(f.latest_epoch(), Some((3, 2)));
+        f.truncate_to(2, 0).unwrap();
+        assert_eq!(f.latest_epoch(), Some((2, 0)));
+        // and data of a lower epoch after a stale entry replaces it
+        f.assign_epoch(5).unwrap();
+        let mut b = batch(-1, 0, false, 1, 1);
+        super::super::batch::assign(&mut b, 2, 4, None);
+        f.append_as_follower(&b, 0).unwrap();
+        assert_eq!(f.latest_epoch(), Some((4, 2)));
     }
 
     #[test]

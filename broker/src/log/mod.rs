@@ -674,7 +674,7 @@ impl Log {
         if self
             .epochs
             .latest()
-            .is_none_or(|(e, _)| header.partition_leader_epoch > e)
+            .is_none_or(|(e, _)| header.partition_leader_epoch != e)
             && header.partition_leader_epoch >= 0
         {
             if let Err(e) = self
@@ -1056,7 +1056,13 @@ impl Log {
 
     fn truncate_inner(&mut self, offset: i64, now_ms: i64) -> Result<()> {
         if offset >= self.log_end_offset() {
-            return Ok(());
+            // nothing to cut, but an epoch started at the log end and never written in goes
+            // (Kafka truncates the epoch cache even when the log is not cut)
+            let leo = self.log_end_offset();
+            return self
+                .epochs
+                .truncate_from_end(leo)
+                .map_err(|e| BrokerError::storage(self.dir.join("leader-epoch-checkpoint"), e));
         }
         let dir = self.dir.clone();
         let interval = self.config.index_interval_bytes;

@@ -238,7 +238,7 @@ impl Controller {
     /// the current leader epoch (FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER) with the current
     /// broker epoch (STALE_BROKER_EPOCH), from the current partition epoch
     /// (INVALID_UPDATE_VERSION); the ISR holds the leader and only active replicas
-    /// (INELIGIBLE_REPLICA); a recovering leader reports recovery with the ISR `[itself]`.
+    /// (INELIGIBLE_REPLICA); RECOVERING only with the ISR `[leader]`, and never after RECOVERED.
     pub async fn alter_partition(&self, change: IsrChange) -> Result<(), ErrorCode> {
         let result = self
             .run(move |image, _| match plan_isr_change(image, &change) {
@@ -287,9 +287,9 @@ fn plan_isr_change(image: &MetadataImage, c: &IsrChange) -> Result<Vec<MetadataR
     {
         return Err(ErrorCode::IneligibleReplica);
     }
-    if p.leader_recovery == LeaderRecovery::Recovering
-        && c.leader_recovery == LeaderRecovery::Recovered
-        && c.new_isr != [c.broker_id]
+    // (Kafka's rules: RECOVERING only with the ISR [leader]; RECOVERED never goes back)
+    if c.leader_recovery == LeaderRecovery::Recovering
+        && (c.new_isr.len() > 1 || p.leader_recovery == LeaderRecovery::Recovered)
     {
         return Err(ErrorCode::InvalidRequest);
     }

@@ -191,8 +191,17 @@ impl Controller {
     /// (and calls it with the current one): each broker of an in-process cluster reconciles its
     /// replicas this way.
     pub fn add_listener(&self, listener: ImageListener) {
+        // under the log lock, so that no change commits between the first call and the
+        // registration
+        let _log = self.inner.log.lock();
         listener(&self.image());
         self.inner.listeners.lock().push(listener);
+    }
+
+    /// Whether brokers register with this controller (a cluster), rather than one node being
+    /// the whole cluster.
+    pub fn manages_brokers(&self) -> bool {
+        self.inner.cluster.is_some()
     }
 
     /// A receiver of every new image.

@@ -18,7 +18,7 @@ pub fn propose(state: &Arc<BrokerState>, partition: &Arc<Partition>, proposal: I
         partition: partition.index,
         leader_epoch: proposal.leader_epoch,
         partition_epoch: proposal.partition_epoch,
-        new_isr: proposal.isr,
+        new_isr: proposal.isr.clone(),
         leader_recovery: LeaderRecovery::Recovered,
     };
     let (controller, partition) = (state.controller.clone(), Arc::clone(partition));
@@ -26,7 +26,7 @@ pub fn propose(state: &Arc<BrokerState>, partition: &Arc<Partition>, proposal: I
         tracing::info!(topic = %partition.topic, partition = partition.index, isr = ?change.new_isr, "proposing ISR change");
         if let Err(code) = controller.alter_partition(change).await {
             tracing::info!(topic = %partition.topic, partition = partition.index, ?code, "ISR change refused");
-            partition.isr_proposal_failed();
+            partition.isr_proposal_failed(&proposal);
         }
     });
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
 use kafka_protocol::messages::offset_for_leader_epoch_request::{
     OffsetForLeaderPartition, OffsetForLeaderTopic,
 };
@@ -38,8 +38,9 @@ use crate::partition::Partition;
 use crate::replica_manager::now_ms;
 use crate::wire::Client;
 
-/// The Fetch version followers send (topic names, `replica_id` in the request).
-const FETCH_VERSION: i16 = 12;
+/// The Fetch version followers send: topic ids, and the follower's broker epoch in
+/// `replica_state` (KIP-903), so that a fetch from an older incarnation never adds it to an ISR.
+const FETCH_VERSION: i16 = 15;
 /// The OffsetForLeaderEpoch version followers send (`replica_id`).
 const EPOCH_VERSION: i16 = 4;
 
@@ -79,19 +80,22 @@ pub struct FetcherManager {
     image: ImageSource,
     runtime: tokio::runtime::Handle,
     shutdown: watch::Receiver<bool>,
+    broker_epoch: Arc<std::sync::atomic::AtomicI64>,
     fetchers: Mutex<HashMap<i32, Fetcher>>,
     /// While true, fetchers send nothing (a stalled follower, for tests and operators).
     paused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FetcherManager {
-    /// A manager for broker `me`, spawning its tasks on `runtime`.
+    /// A manager for broker `me` (whose registration epoch `broker_epoch` holds), spawning its
+    /// tasks on `runtime`.
     pub fn new(
         me: i32,
         config: Arc<BrokerConfig>,
         image: ImageSource,
         runtime: tokio::runtime::Handle,
         shutdown: watch::Receiver<bool>,
+        broker_epoch: Arc<std::sync::atomic::AtomicI64>,
     ) -> Self {
         FetcherManager {
             me,
@@ -99,6 +103,7 @@ impl FetcherManager {
             image,
             runtime,
             shutdown,
+            broker_epoch,
             fetchers: Mutex::new(HashMap::new()),
             paused: Arc::default(),
         }
@@ -189,6 +194,7 @@ impl FetcherManager {
             shutdown: self.shutdown.clone(),
             conn: None,
             paused: Arc::clone(&self.paused),
+            broker_epoch: Arc::clone(&self.broker_epoch),
         };
         let task = self.runtime.spawn(task.run());
         Fetcher {
@@ -222,6 +228,7 @@ struct FetcherTask {
     shutdown: watch::Receiver<bool>,
     conn: Option<Client>,
     paused: Arc<std::sync::atomic::AtomicBool>,
+    broker_epoch: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl FetcherTask {
@@ -342,9 +349,22 @@ impl FetcherTask {
     }
 
     async fn truncate(&mut self, parts: &[&(Key, Followed)]) -> std::io::Result<()> {
+        // (the epoch cache sits behind the log lock: read it off the runtime)
+        let latest: Vec<i32> = {
+            let ps: Vec<Arc<Partition>> = parts
+                .iter()
+                .map(|(_, f)| Arc::clone(&f.partition))
+                .collect();
+            tokio::task::spawn_blocking(move || {
+                ps.iter()
+                    .map(|p| p.latest_epoch().map_or(-1, |(e, _)| e))
+                    .collect()
+            })
+            .await
+            .map_err(std::io::Error::other)?
+        };
         let mut topics: BTreeMap<Arc<str>, Vec<OffsetForLeaderPartition>> = BTreeMap::new();
-        for ((topic, index), f) in parts.iter().map(|(k, f)| (k, f)) {
-            let latest = f.partition.latest_epoch().map_or(-1, |(e, _)| e);
+        for (((topic, index), f), latest) in parts.iter().map(|(k, f)| (k, f)).zip(latest) {
             topics.entry(Arc::clone(topic)).or_default().push(
                 OffsetForLeaderPartition::default()
                     .with_partition(*index)
@@ -366,6 +386,21 @@ impl FetcherTask {
             );
         let resp: OffsetForLeaderEpochResponse =
             self.connection().await?.call(&req, EPOCH_VERSION).await?;
+        // a partition the answer leaves out is asked again after a backoff
+        let answered: Vec<Key> = resp
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| (Arc::from(t.topic.0.as_str()), p.partition))
+            })
+            .collect();
+        for (key, f) in parts.iter().map(|(k, f)| (k, f)) {
+            if !answered.contains(key) {
+                self.delay(key, f.leader_epoch);
+            }
+        }
         let mut cuts = Vec::new();
         for t in resp.topics {
             for p in t.partitions {
@@ -395,6 +430,7 @@ impl FetcherTask {
                 .map(|(key, f, answer)| {
                     let p = &f.partition;
                     let o = p.offsets();
+                    let before = (o.log_end_offset, p.latest_epoch());
                     let cut: Truncation = truncation_point(
                         answer,
                         |e| p.end_offset_for_epoch(e),
@@ -403,19 +439,26 @@ impl FetcherTask {
                     );
                     let result = p.truncate_to(f.leader_epoch, cut.to, now_ms());
                     let leo = p.offsets().log_end_offset;
-                    (key, f, cut, result, leo)
+                    let progressed = (leo, p.latest_epoch()) != before;
+                    (key, f, cut, result, leo, progressed)
                 })
                 .collect::<Vec<_>>()
         })
         .await
         .map_err(std::io::Error::other)?;
-        for (key, f, cut, result, leo) in done {
+        for (key, f, cut, result, leo, progressed) in done {
             match result {
                 Ok(()) if cut.complete => {
                     tracing::info!(topic = %key.0, partition = key.1, leader = self.leader, offset = leo, "follower truncated; fetching");
                     self.set_state(&key, f.leader_epoch, FetchState::Fetching(leo));
                 }
-                Ok(()) => {}
+                // the next round asks with the new latest epoch; one that moved nothing would
+                // ask the same again at once
+                Ok(()) if progressed => {}
+                Ok(()) => {
+                    tracing::warn!(topic = %key.0, partition = key.1, leader = self.leader, "truncation made no progress; backing off");
+                    self.delay(&key, f.leader_epoch);
+                }
                 Err(e) => {
                     tracing::warn!(topic = %key.0, partition = key.1, error = %e, "truncation failed");
                     self.delay(&key, f.leader_epoch);
@@ -427,9 +470,9 @@ impl FetcherTask {
 
     async fn fetch(&mut self, parts: Vec<(Key, Followed, i64)>) -> std::io::Result<()> {
         let r = &self.config.cluster.replication;
-        let mut topics: BTreeMap<Arc<str>, Vec<FetchPartition>> = BTreeMap::new();
-        for ((topic, index), f, offset) in &parts {
-            topics.entry(Arc::clone(topic)).or_default().push(
+        let mut topics: BTreeMap<uuid::Uuid, Vec<FetchPartition>> = BTreeMap::new();
+        for ((_, index), f, offset) in &parts {
+            topics.entry(f.partition.topic_id).or_default().push(
                 FetchPartition::default()
                     .with_partition(*index)
                     .with_current_leader_epoch(f.leader_epoch)
@@ -438,8 +481,13 @@ impl FetcherTask {
                     .with_partition_max_bytes(r.fetch_max_bytes),
             );
         }
+        let epoch = self.broker_epoch.load(std::sync::atomic::Ordering::Acquire);
         let req = FetchRequest::default()
-            .with_replica_id(BrokerId(self.me))
+            .with_replica_state(
+                ReplicaState::default()
+                    .with_replica_id(BrokerId(self.me))
+                    .with_replica_epoch(epoch),
+            )
             .with_max_wait_ms(r.fetch_wait_max_ms as i32)
             .with_min_bytes(r.fetch_min_bytes)
             .with_max_bytes(r.fetch_response_max_bytes)
@@ -449,21 +497,19 @@ impl FetcherTask {
             .with_topics(
                 topics
                     .into_iter()
-                    .map(|(t, ps)| {
-                        FetchTopic::default()
-                            .with_topic(crate::handlers::topic_name(t.to_string()))
-                            .with_partitions(ps)
-                    })
+                    .map(|(id, ps)| FetchTopic::default().with_topic_id(id).with_partitions(ps))
                     .collect(),
             );
         let resp: FetchResponse = self.connection().await?.call(&req, FETCH_VERSION).await?;
         let mut appends = Vec::new();
         for t in resp.responses {
             for p in t.partitions {
-                let key: Key = (Arc::from(t.topic.0.as_str()), p.partition_index);
-                let Some((_, f, offset)) = parts.iter().find(|(k, _, _)| *k == key) else {
+                let Some((key, f, offset)) = parts.iter().find(|(k, f, _)| {
+                    f.partition.topic_id == t.topic_id && k.1 == p.partition_index
+                }) else {
                     continue;
                 };
+                let key = key.clone();
                 const OUT_OF_RANGE: i16 = ErrorCode::OffsetOutOfRange as i16;
                 match p.error_code {
                     0 => appends.push((

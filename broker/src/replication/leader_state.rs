@@ -77,7 +77,12 @@ pub struct LeaderState {
     hw: i64,
     min_isr: usize,
     lag_time_max_ms: u64,
+    /// No new proposal before this time (after a refused one).
+    retry_at_ms: u64,
 }
+
+/// How long a leader waits after a refused ISR proposal before proposing again.
+pub const PROPOSAL_BACKOFF_MS: u64 = 500;
 
 /// The settings a leader's decisions need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +140,7 @@ impl LeaderState {
             hw: hw.min(leo),
             min_isr: settings.min_insync_replicas,
             lag_time_max_ms: settings.lag_time_max_ms,
+            retry_at_ms: 0,
         };
         state.advance_hw(now_ms);
         state
@@ -143,6 +149,11 @@ impl LeaderState {
     /// The high watermark.
     pub fn high_watermark(&self) -> i64 {
         self.hw
+    }
+
+    /// The replicas.
+    pub fn replicas(&self) -> &[i32] {
+        &self.replicas
     }
 
     /// The committed ISR.
@@ -223,6 +234,7 @@ impl LeaderState {
         f.eligible = eligible;
         let joins = eligible
             && self.pending.is_none()
+            && now_ms >= self.retry_at_ms
             && !self.isr.contains(&id)
             && f.leo >= self.hw
             && f.leo >= self.epoch_start_offset;
@@ -241,7 +253,7 @@ impl LeaderState {
     /// The periodic check (every `replica.lag.time.max.ms / 2`): ISR followers not caught up for
     /// `replica.lag.time.max.ms` leave the ISR.
     pub fn on_tick(&mut self, now_ms: u64) -> Option<IsrProposal> {
-        if self.pending.is_some() {
+        if self.pending.is_some() || now_ms < self.retry_at_ms {
             return None;
         }
         let out: Vec<i32> = self
@@ -285,9 +297,59 @@ impl LeaderState {
         self.advance_hw(now_ms)
     }
 
-    /// The proposal in flight failed: forget it (the next fetch or tick proposes again).
-    pub fn on_proposal_failed(&mut self) {
-        self.pending = None;
+    /// The controller refused `proposal`: if it is still the one in flight, forget it; the next
+    /// fetch or tick proposes again after [`PROPOSAL_BACKOFF_MS`]. A late answer to an older
+    /// proposal changes nothing.
+    pub fn on_proposal_failed(&mut self, proposal: &IsrProposal, now_ms: u64) {
+        if self.pending.is_some()
+            && proposal.partition_epoch == self.partition_epoch
+            && proposal.leader_epoch == self.leader_epoch
+            && self.pending_target().as_ref() == Some(&proposal.isr)
+        {
+            self.pending = None;
+            self.retry_at_ms = now_ms + PROPOSAL_BACKOFF_MS;
+        }
+    }
+
+    /// The ISR the pending proposal asks for.
+    fn pending_target(&self) -> Option<Vec<i32>> {
+        match self.pending.as_ref()? {
+            Pending::Expand(id) => {
+                let mut isr = self.isr.clone();
+                isr.push(*id);
+                Some(isr)
+            }
+            Pending::Shrink(out) => Some(
+                self.isr
+                    .iter()
+                    .copied()
+                    .filter(|b| !out.contains(b))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The replicas changed at the same leader epoch (a reassignment adds or removes some):
+    /// followers are added or forgotten.
+    pub fn set_replicas(&mut self, replicas: Vec<i32>) {
+        for r in &replicas {
+            if *r != self.me && !self.followers.contains_key(r) {
+                self.followers.insert(
+                    *r,
+                    Follower {
+                        leo: -1,
+                        log_start: -1,
+                        last_caught_up_ms: 0,
+                        last_fetch_ms: 0,
+                        leader_leo_at_last_fetch: -1,
+                        broker_epoch: -1,
+                        eligible: false,
+                    },
+                );
+            }
+        }
+        self.followers.retain(|id, _| replicas.contains(id));
+        self.replicas = replicas;
     }
 
     /// `min.insync.replicas` changed. Returns the new high watermark if it moved.
@@ -475,12 +537,12 @@ mod tests {
                         follower_leo.insert(who, offset);
                         let out = s.on_follower_fetch(who, offset, 0, 7, flag, now);
                         if let Some(p) = out.proposal {
-                            if flag { s.on_isr_committed(p.isr, p.partition_epoch + 1, now); } else { s.on_proposal_failed(); }
+                            if flag { s.on_isr_committed(p.isr, p.partition_epoch + 1, now); } else { s.on_proposal_failed(&p, now); }
                         }
                     }
                     3 => {
                         if let Some(p) = s.on_tick(now) {
-                            if flag { s.on_isr_committed(p.isr, p.partition_epoch + 1, now); } else { s.on_proposal_failed(); }
+                            if flag { s.on_isr_committed(p.isr, p.partition_epoch + 1, now); } else { s.on_proposal_failed(&p, now); }
                         }
                     }
                     _ => {}

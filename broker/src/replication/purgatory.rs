@@ -23,7 +23,12 @@ pub async fn wait_for_high_watermark(
         if !p.leads_at(leader_epoch) || p.is_deleted() {
             return Some(ErrorCode::NotLeaderOrFollower);
         }
+        // (leadership is checked again after the HW: a replica that lost it meanwhile may have
+        // truncated the write and copied other data up to that offset)
         if p.offsets().high_watermark >= required {
+            if !p.leads_at(leader_epoch) {
+                return Some(ErrorCode::NotLeaderOrFollower);
+            }
             return Some(if p.under_min_isr() {
                 ErrorCode::NotEnoughReplicasAfterAppend
             } else {

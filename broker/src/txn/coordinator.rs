@@ -36,15 +36,18 @@ pub const TRANSACTION_TOPIC: &str = "__transaction_state";
 /// Transactional ids of one `__transaction_state` partition.
 struct Shard {
     index: i32,
+    /// The leadership of the partition this shard was loaded for.
+    leader_epoch: i32,
     partition: Arc<Partition>,
     txns: Mutex<HashMap<String, TxnMetadata>>,
     loaded: AtomicBool,
 }
 
 impl Shard {
-    /// The coordinator epoch: the partition's leader epoch, as in Kafka.
+    /// The coordinator epoch: the partition's leader epoch when the shard was loaded, as in
+    /// Kafka.
     fn coordinator_epoch(&self) -> i32 {
-        self.partition.leader_epoch()
+        self.leader_epoch
     }
 }
 
@@ -61,6 +64,7 @@ pub type TxnDescription = TxnMetadata;
 /// The transaction coordinator of this broker.
 pub struct TransactionCoordinator {
     config: TxnConfig,
+    node_id: i32,
     replicas: Arc<ReplicaManager>,
     controller: Controller,
     groups: Arc<GroupCoordinator>,
@@ -71,6 +75,22 @@ pub struct TransactionCoordinator {
     by_producer: Mutex<HashMap<i64, String>>,
     closed: AtomicBool,
     me: Weak<TransactionCoordinator>,
+}
+
+/// How long the coordinator waits for a marker it wrote here to be replicated before it tries
+/// that partition again.
+const MARKER_REPLICATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One round of marker writes.
+#[derive(Default)]
+struct MarkerRound {
+    /// Partitions to try again.
+    retry: Vec<(String, i32)>,
+    /// Partitions led by other brokers, by leader.
+    remote: BTreeMap<i32, Vec<(String, i32)>>,
+    /// Markers written here: (topic, partition, partition, offset after the marker, leader
+    /// epoch written at).
+    written: Vec<(String, i32, Arc<Partition>, i64, i32)>,
 }
 
 fn map_append_error(code: ErrorCode) -> ErrorCode {
@@ -96,6 +116,7 @@ impl TransactionCoordinator {
         Arc::new_cyclic(|me| TransactionCoordinator {
             config,
             producer_ids: ProducerIdManager::new(controller.clone(), node_id),
+            node_id,
             replicas,
             controller,
             groups,
@@ -163,8 +184,16 @@ impl TransactionCoordinator {
         {
             return Ok(());
         }
-        let brokers = self.controller.image().brokers.len().max(1) as i16;
-        let rf = self.config.log_replication_factor.min(brokers);
+        let rf = match crate::group::internal_topic_rf(
+            &self.controller,
+            self.config.log_replication_factor,
+        ) {
+            Ok(rf) => rf,
+            Err(message) => {
+                tracing::info!("{message} for the transaction state topic");
+                return Err(ErrorCode::CoordinatorNotAvailable);
+            }
+        };
         let configs = BTreeMap::from([
             ("cleanup.policy".to_string(), "compact".to_string()),
             ("compression.type".to_string(), "uncompressed".to_string()),
@@ -223,19 +252,26 @@ impl TransactionCoordinator {
             .replicas
             .get(TRANSACTION_TOPIC, p)
             .ok_or(ErrorCode::NotCoordinator)?;
+        // only the leader coordinates, and a shard belongs to one leadership
+        if !partition.is_leader() {
+            return Err(ErrorCode::NotCoordinator);
+        }
+        let epoch = partition.leader_epoch();
+        let current = |s: &Shard| Arc::ptr_eq(&s.partition, &partition) && s.leader_epoch == epoch;
         if let Some(s) = self.shards.read().get(&p) {
-            if Arc::ptr_eq(&s.partition, &partition) {
+            if current(s) {
                 return Ok(Arc::clone(s));
             }
         }
         let mut shards = self.shards.write();
         if let Some(s) = shards.get(&p) {
-            if Arc::ptr_eq(&s.partition, &partition) {
+            if current(s) {
                 return Ok(Arc::clone(s));
             }
         }
         let shard = Arc::new(Shard {
             index: p,
+            leader_epoch: epoch,
             partition,
             txns: Mutex::new(HashMap::new()),
             loaded: AtomicBool::new(false),
@@ -359,6 +395,10 @@ impl TransactionCoordinator {
     ) -> Result<(), ErrorCode> {
         let key = records::key(&next.transactional_id);
         let value = (next.state != TxnState::Dead).then(|| records::value(&next));
+        // a shard of an older leadership never writes
+        if !shard.partition.leads_at(shard.leader_epoch) {
+            return Err(ErrorCode::NotCoordinator);
+        }
         shard
             .partition
             .append_records(
@@ -554,11 +594,42 @@ impl TransactionCoordinator {
                 let todo = std::mem::take(&mut pending);
                 let retry = todo.clone();
                 // a writer task that failed wrote nothing known: all of its partitions again
-                pending = tokio::task::spawn_blocking(move || {
+                let round = tokio::task::spawn_blocking(move || {
                     c.write_marker_batch(todo, pid, epoch, marker)
                 })
                 .await
-                .unwrap_or(retry);
+                .unwrap_or_else(|_| MarkerRound {
+                    retry,
+                    ..MarkerRound::default()
+                });
+                pending = round.retry;
+                // a marker counts once its partition's followers have it: a new leader without
+                // it would keep the transaction open there for ever
+                let deadline = tokio::time::Instant::now() + MARKER_REPLICATION_TIMEOUT;
+                for (topic, p, part, required, leader_epoch) in round.written {
+                    let code = crate::replication::purgatory::wait_for_high_watermark(
+                        &part,
+                        required,
+                        leader_epoch,
+                        deadline,
+                    )
+                    .await;
+                    if code != ErrorCode::None {
+                        tracing::info!(
+                            topic,
+                            partition = p,
+                            ?code,
+                            "transaction marker not replicated; retrying"
+                        );
+                        pending.push((topic, p));
+                    }
+                }
+                let image = me.controller.image();
+                for (leader, parts) in round.remote {
+                    pending.extend(
+                        super::marker_sender::send(&image, leader, pid, epoch, marker, parts).await,
+                    );
+                }
                 if pending.is_empty() || me.closed.load(Ordering::Acquire) {
                     break;
                 }
@@ -590,49 +661,65 @@ impl TransactionCoordinator {
         });
     }
 
-    /// Writes one round of markers; returns the partitions to retry. Blocking.
+    /// Writes one round of markers to the partitions led here, and sorts the others by leader.
+    /// Blocking.
     fn write_marker_batch(
         &self,
         partitions: Vec<(String, i32)>,
         producer_id: i64,
         epoch: i16,
         marker: Marker,
-    ) -> Vec<(String, i32)> {
+    ) -> MarkerRound {
         let now = now_ms();
         let image = self.controller.image();
-        partitions
-            .into_iter()
-            .filter(|(topic, p)| {
-                let Some(part) = self.replicas.get(topic, *p) else {
-                    // a deleted partition needs no marker; one not hosted yet is retried
-                    return image
-                        .topics
-                        .get(topic)
-                        .is_some_and(|t| (*p as usize) < t.partitions.len());
-                };
-                match part.append_marker(producer_id, epoch, marker, now) {
-                    Ok(_) => {
-                        if topic == OFFSETS_TOPIC {
-                            self.groups.complete_txn(*p, producer_id, marker.commit);
-                        }
-                        false
-                    }
-                    Err(e) => match e.code() {
-                        // a newer epoch or coordinator already owns the partition's producer
-                        ErrorCode::InvalidProducerEpoch
-                        | ErrorCode::TransactionCoordinatorFenced
-                        | ErrorCode::UnknownTopicOrPartition => {
-                            tracing::warn!(topic, partition = p, producer_id, error = %e, "transaction marker not written");
-                            false
-                        }
-                        _ => {
-                            tracing::warn!(topic, partition = p, producer_id, error = %e, "cannot write transaction marker; retrying");
-                            true
-                        }
-                    },
+        let me = self.node_id;
+        let mut round = MarkerRound::default();
+        for (topic, p) in partitions {
+            let Some(state) = image
+                .topics
+                .get(&topic)
+                .and_then(|t| t.partitions.get(usize::try_from(p).ok()?))
+            else {
+                // a deleted partition needs no marker
+                continue;
+            };
+            if state.leader != me {
+                if state.leader >= 0 {
+                    round
+                        .remote
+                        .entry(state.leader)
+                        .or_default()
+                        .push((topic, p));
+                } else {
+                    round.retry.push((topic, p));
                 }
-            })
-            .collect()
+                continue;
+            }
+            let Some(part) = self.replicas.get(&topic, p) else {
+                // led here but not open yet
+                round.retry.push((topic, p));
+                continue;
+            };
+            let leader_epoch = part.leader_epoch();
+            match part.append_marker(producer_id, epoch, marker, now) {
+                Ok(info) => {
+                    if topic == OFFSETS_TOPIC {
+                        self.groups.complete_txn(p, producer_id, marker.commit);
+                    }
+                    round
+                        .written
+                        .push((topic, p, part, info.last_offset + 1, leader_epoch));
+                }
+                Err(e) if super::marker_sender::NO_RETRY.contains(&e.code()) => {
+                    tracing::warn!(topic, partition = p, producer_id, error = %e, "transaction marker not written");
+                }
+                Err(e) => {
+                    tracing::warn!(topic, partition = p, producer_id, error = %e, "cannot write transaction marker; retrying");
+                    round.retry.push((topic, p));
+                }
+            }
+        }
+        round
     }
 
     /// Appends CompleteCommit/CompleteAbort once every marker is written. Blocking. `false`
@@ -728,6 +815,39 @@ impl TransactionCoordinator {
         removed
     }
 
+    /// Waits until everything written so far to the `__transaction_state` partition of
+    /// `transactional_id` is replicated, for at most 5 s: a transaction's state change is
+    /// answered only when a failover cannot lose it. NONE at once on a single node.
+    pub async fn replicated(&self, transactional_id: &str) -> ErrorCode {
+        let Ok(shard) = self.shard_for(transactional_id) else {
+            return ErrorCode::NotCoordinator;
+        };
+        let required = shard.partition.offsets().log_end_offset;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(5_000);
+        let code = crate::replication::purgatory::wait_for_high_watermark(
+            &shard.partition,
+            required,
+            shard.leader_epoch,
+            deadline,
+        )
+        .await;
+        match code {
+            ErrorCode::None => ErrorCode::None,
+            ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
+            _ => ErrorCode::CoordinatorNotAvailable,
+        }
+    }
+
+    /// Whether this broker leads every partition of `__transaction_state` (a single node
+    /// does): then every producer's coordinator is here.
+    fn leads_every_partition(&self) -> bool {
+        let image = self.controller.image();
+        image
+            .topics
+            .get(TRANSACTION_TOPIC)
+            .is_none_or(|t| t.partitions.iter().all(|p| p.leader == self.node_id))
+    }
+
     /// Whether `partition` of `topic` is in the open transaction of `producer_id` at `epoch`
     /// (the check a partition makes before the first transactional batch of a producer,
     /// KIP-890). Errors: `COORDINATOR_LOAD_IN_PROGRESS` while a shard loads and
@@ -742,6 +862,12 @@ impl TransactionCoordinator {
         partition: i32,
     ) -> Result<(), ErrorCode> {
         let Some(id) = self.by_producer.lock().get(&producer_id).cloned() else {
+            // the producer's coordinator may be another broker: this one cannot check (the
+            // AddPartitionsToTxn v4 `verify_only` call to it is not made yet), so the batch is
+            // taken as before KIP-890
+            if !self.leads_every_partition() {
+                return Ok(());
+            }
             // a shard still loading may know the producer: retriable until it is loaded
             let loading = self
                 .shards

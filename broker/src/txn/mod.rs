@@ -9,6 +9,7 @@
 //! aborted transaction index) lives with the log, in `crate::log`.
 
 pub mod coordinator;
+pub mod marker_sender;
 pub mod producer_ids;
 pub mod records;
 pub mod state;
