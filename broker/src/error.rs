@@ -6,8 +6,9 @@
 
 use std::io;
 
-/// A Kafka protocol error code, with the numbers Kafka uses on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A Kafka protocol error code, with the numbers Kafka uses on the wire. (Serialized by name
+/// between brokers and controllers.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(i16)]
 #[allow(missing_docs)] // the names are Kafka's and documented there
 pub enum ErrorCode {

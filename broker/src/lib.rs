@@ -46,4 +46,4 @@ pub mod txn;
 pub mod wire;
 
 pub use config::BrokerConfig;
-pub use server::{start, start_member, BrokerHandle};
+pub use server::{start, start_member, start_node, BrokerHandle, NodeHandle};

@@ -184,7 +184,11 @@ impl Partition {
     /// Applies the partition's state from a new metadata image: this broker becomes or stays
     /// leader (adopting the committed ISR), or follows the named leader. Waiting writes and
     /// fetches wake and re-check their leadership.
-    pub(crate) fn apply_state(&self, state: &PartitionImage) -> RoleChange {
+    pub(crate) fn apply_state(
+        &self,
+        state: &PartitionImage,
+        active: &dyn Fn(i32) -> bool,
+    ) -> RoleChange {
         let mut log = self.log.lock();
         let mut role = self.role.lock();
         let now = mono_ms();
@@ -198,8 +202,9 @@ impl Partition {
                 if state.replicas != l.replicas() {
                     l.set_replicas(state.replicas.clone());
                 }
-                if let Some(hw) = l.on_isr_committed(state.isr.clone(), state.partition_epoch, now)
-                {
+                let committed = l.on_isr_committed(state.isr.clone(), state.partition_epoch, now);
+                let refreshed = l.on_metadata(active, now);
+                if let Some(hw) = refreshed.or(committed) {
                     self.high_watermark.send_replace(hw);
                 }
                 return RoleChange::Unchanged;

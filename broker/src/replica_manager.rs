@@ -127,6 +127,7 @@ impl ReplicaManager {
     /// applies config and epoch changes, and deletes partitions of removed topics. Blocking.
     pub fn reconcile(&self, image: &MetadataImage) {
         let node = self.config.node_id;
+        let active = |b: i32| image.brokers.get(&b).is_some_and(|x| x.is_active());
         let mut wanted: HashMap<Key, (Uuid, i32)> = HashMap::new();
         for topic in image.topics.values() {
             let name: Arc<str> = Arc::from(topic.name.as_str());
@@ -156,7 +157,7 @@ impl ReplicaManager {
                         if let Some(c) = &log_config {
                             existing.set_config(c.clone());
                         }
-                        let change = existing.apply_state(p);
+                        let change = existing.apply_state(p, &active);
                         self.on_role(&existing, change);
                         continue;
                     }

@@ -133,11 +133,203 @@ impl Drop for DirLock {
     }
 }
 
-/// Starts a broker with `config` on the current tokio runtime.
+/// A running node: a broker, a controller, or both (`process.roles`).
+pub struct NodeHandle {
+    controller: Option<ControllerHandle>,
+    broker: Option<BrokerHandle>,
+}
+
+/// The controller part of a cluster node: the metadata log, broker sessions, and the
+/// controller listener brokers connect to.
+pub struct ControllerHandle {
+    addr: std::net::SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    _lock: DirLock,
+}
+
+impl NodeHandle {
+    /// The broker listener's address, if this node is a broker.
+    pub fn broker_addr(&self) -> Option<std::net::SocketAddr> {
+        self.broker.as_ref().map(|b| b.local_addr())
+    }
+
+    /// The controller listener's address, if this node is a controller.
+    pub fn controller_addr(&self) -> Option<std::net::SocketAddr> {
+        self.controller.as_ref().map(|c| c.addr)
+    }
+
+    /// The broker part.
+    pub fn broker(&self) -> Option<&BrokerHandle> {
+        self.broker.as_ref()
+    }
+
+    /// Stops the broker part cleanly (a controlled shutdown first), then the controller part.
+    pub async fn shutdown(self) {
+        if let Some(b) = self.broker {
+            b.shutdown().await;
+        }
+        if let Some(c) = self.controller {
+            let _ = c.stop.send(true);
+            for t in c.tasks {
+                let _ = t.await;
+            }
+            tracing::info!("controller stopped");
+        }
+    }
+}
+
+/// Starts a node with `config`: on a single node (no `controller.quorum.voters`) today's
+/// broker; in a cluster the controller and/or broker `process.roles` names. A cluster has one
+/// controller for now (one voter): a quorum of several needs the metadata log replicated by Raft,
+/// which is not there yet (`docs/design/replication.md`).
+pub async fn start_node(config: BrokerConfig) -> Result<NodeHandle, StartError> {
+    let crate::config::ClusterMode::Quorum(quorum) = config.cluster.mode.clone() else {
+        let broker = start(config).await?;
+        return Ok(NodeHandle {
+            controller: None,
+            broker: Some(broker),
+        });
+    };
+    if quorum.voters.len() != 1 {
+        return Err(StartError::Unsupported(format!(
+            "controller.quorum.voters names {} controllers: a quorum of more than one controller (the metadata log replicated by Raft) is not implemented yet; name one controller (for example 1@127.0.0.1:9093) for now",
+            quorum.voters.len()
+        )));
+    }
+    let voter = quorum.voters[0].clone();
+    let roles = config.cluster.roles;
+    if roles.controller && voter.id != config.node_id {
+        return Err(StartError::Unsupported(format!(
+            "node {} has the controller role but controller.quorum.voters names only node {}",
+            config.node_id, voter.id
+        )));
+    }
+    let config = Arc::new(config);
+    let controller = if roles.controller {
+        Some(start_controller(Arc::clone(&config)).await?)
+    } else {
+        None
+    };
+    let broker = if roles.broker {
+        let addr = format!("{}:{}", voter.host, voter.port);
+        let remote = connect_to_controller(Arc::clone(&config), &addr).await?;
+        Some(start_member((*config).clone(), remote).await?)
+    } else {
+        None
+    };
+    Ok(NodeHandle { controller, broker })
+}
+
+/// Connects to the controller at `addr`, waiting (and saying so every few seconds) while it is
+/// not up yet.
+async fn connect_to_controller(
+    config: Arc<BrokerConfig>,
+    addr: &str,
+) -> Result<Controller, StartError> {
+    let started = std::time::Instant::now();
+    let mut last_said = std::time::Instant::now();
+    loop {
+        match Controller::connect(Arc::clone(&config), addr).await {
+            Ok(c) => return Ok(c),
+            Err(e) => {
+                if last_said.elapsed() >= Duration::from_secs(5) || started == last_said {
+                    tracing::warn!(controller = addr, error = %e, "waiting for the controller");
+                    last_said = std::time::Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// Starts the controller part: the metadata log of a formatted data directory, broker sessions
+/// and the controller listener (`controller.listener.names`).
+async fn start_controller(config: Arc<BrokerConfig>) -> Result<ControllerHandle, StartError> {
+    let dir = config.data_dir.clone();
+    let dir_err = |e: std::io::Error| StartError::DataDir {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(&dir).map_err(dir_err)?;
+    let lock = DirLock::acquire(&dir)?;
+    // the controller's directory says which cluster this is: it must be formatted (Kafka too)
+    let Some(meta) = MetaProperties::read(&dir)? else {
+        return Err(StartError::DataDir {
+            path: dir.display().to_string(),
+            reason: "not formatted: a controller needs a cluster id; run `tributary storage random-uuid`, then `tributary storage format -t <id> --config <this file>`".into(),
+        });
+    };
+    meta.check(&dir, config.node_id, None)?;
+    let listener_conf = config
+        .cluster
+        .listeners
+        .iter()
+        .find(|l| config.cluster.controller_listener_names.contains(&l.name))
+        .cloned()
+        .ok_or_else(|| {
+            StartError::Unsupported(
+                "a controller needs a listener named in controller.listener.names".into(),
+            )
+        })?;
+    let host = if listener_conf.host.is_empty() {
+        "0.0.0.0".to_string()
+    } else {
+        listener_conf.host.clone()
+    };
+    let bind = format!("{host}:{}", listener_conf.port);
+    let listener = TcpListener::bind(&bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: bind.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: bind.clone(),
+        source,
+    })?;
+    let store = FileMetadataLog::open(&dir.join("__cluster_metadata-0")).map_err(dir_err)?;
+    let controller = {
+        let config = Arc::clone(&config);
+        let cluster_id = meta.cluster_id.clone();
+        tokio::task::spawn_blocking(move || {
+            Controller::open_cluster(Box::new(store), config, cluster_id)
+        })
+        .await
+        .map_err(|e| StartError::Metadata(e.to_string()))?
+        .map_err(StartError::Metadata)?
+    };
+    if controller.image().cluster_id != meta.cluster_id {
+        return Err(StartError::Metadata(format!(
+            "the metadata log belongs to cluster {}, the data directory to {}",
+            controller.image().cluster_id,
+            meta.cluster_id
+        )));
+    }
+    let (stop, stop_rx) = watch::channel(false);
+    let tasks = vec![
+        tokio::spawn(controller.clone().run_periodic(stop_rx.clone())),
+        tokio::spawn(crate::metadata::remote::serve(
+            listener,
+            controller.clone(),
+            stop_rx,
+        )),
+    ];
+    tracing::info!(%addr, cluster_id = %meta.cluster_id, node_id = config.node_id, "controller started");
+    Ok(ControllerHandle {
+        addr,
+        stop,
+        tasks,
+        _lock: lock,
+    })
+}
+
+/// Starts a single-node broker with `config` on the current tokio runtime (a cluster node is
+/// started with [`start_node`]).
 pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     if let crate::config::ClusterMode::Quorum(_) = config.cluster.mode {
         return Err(StartError::Unsupported(
-            "controller.quorum.voters: running as a member of a multi-node cluster is not implemented yet (docs/design/replication.md); leave it unset to run a single node".into(),
+            "controller.quorum.voters is set: start a cluster node with start_node".into(),
         ));
     }
     let config = Arc::new(config);
@@ -236,10 +428,11 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     .await
 }
 
-/// Starts a broker that is a member of an in-process cluster whose controller is `controller`
-/// (opened with [`Controller::open_cluster`]): it registers, heartbeats, follows the leaders of
-/// the partitions it replicates and leads the others. Its data directory is formatted with the
-/// controller's cluster id. For tests of replication without a controller quorum.
+/// Starts a broker that is a member of a cluster whose controller is `controller`: one opened
+/// with [`Controller::open_cluster`] in this process, or a connection to one in another process
+/// ([`Controller::connect`], whose metadata the broker then keeps fetching). It registers,
+/// heartbeats, follows the leaders of the partitions it replicates and leads the others. Its
+/// data directory is formatted with the controller's cluster id.
 pub async fn start_member(
     config: BrokerConfig,
     controller: Controller,
@@ -381,6 +574,14 @@ async fn launch(l: Launch) -> Result<BrokerHandle, StartError> {
         groups.start(),
         txns.start(),
     ];
+    if state.controller.is_remote() {
+        tasks.push(tokio::spawn(
+            state
+                .controller
+                .clone()
+                .follow_metadata(state.shutdown.clone()),
+        ));
+    }
     if member {
         tasks.push(tokio::spawn(crate::lifecycle::run(
             Arc::clone(&state),
@@ -505,6 +706,8 @@ impl BrokerHandle {
         for t in self.tasks {
             let _ = t.await;
         }
+        // a dead process's sockets close
+        self.state.controller.disconnect().await;
         self.state
             .connections
             .wait_closed(Duration::from_secs(10))
@@ -536,6 +739,7 @@ impl BrokerHandle {
             .connections
             .wait_closed(Duration::from_secs(10))
             .await;
+        self.state.controller.disconnect().await;
         let state = Arc::clone(&self.state);
         let dir = state.config.data_dir.clone();
         let mut cleaner = self.cleaner;

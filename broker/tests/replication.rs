@@ -553,3 +553,23 @@ async fn transactions_spanning_brokers_commit_and_abort_for_read_committed_reade
     assert_eq!(got, vec!["r0p0", "r0p1", "r0p2", "r2p0", "r2p1", "r2p2"]);
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_broker_is_fenced_without_waiting_for_its_session_to_expire() {
+    // a session of a minute: only the closed heartbeat connection can fence the broker sooner
+    let mut cluster = TestCluster::start(3, &[("broker.session.timeout.ms", "60000")]).await;
+    let topic = unique_name("early-fence");
+    create_topic(&cluster, &topic, 3, &[]).await;
+    let old = leader_of(&cluster, &topic);
+    cluster.kill(old).await;
+    cluster
+        .wait_for(Duration::from_secs(20), |img| {
+            let l = img.topics[&topic].partitions[0].leader;
+            img.brokers[&old].fenced && l >= 0 && l != old
+        })
+        .await;
+    send(&producer(&cluster, "all"), &topic, "after")
+        .await
+        .unwrap();
+    cluster.shutdown().await;
+}

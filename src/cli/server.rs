@@ -74,11 +74,16 @@ pub fn load(args: &ServerArgs) -> anyhow::Result<BrokerConfig> {
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let config = load(&args).context("invalid configuration")?;
     let _ = rlimit::increase_nofile_limit(1 << 20);
-    let broker = tributary_broker::start(config).await?;
-    println!("Tributary broker listening on {}", broker.local_addr());
+    let node = tributary_broker::start_node(config).await?;
+    if let Some(addr) = node.controller_addr() {
+        println!("Tributary controller listening on {addr}");
+    }
+    if let Some(addr) = node.broker_addr() {
+        println!("Tributary broker listening on {addr}");
+    }
     wait_for_signal().await?;
     tracing::info!("shutting down");
-    broker.shutdown().await;
+    node.shutdown().await;
     Ok(())
 }
 

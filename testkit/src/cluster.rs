@@ -1,6 +1,7 @@
 //! A replicated cluster inside the test process: N brokers on loopback ports with their own
-//! data directories, registered with one in-process controller (its metadata log in a directory
-//! of its own). Brokers can be killed (a crash: no controlled shutdown, heartbeats stop, the
+//! data directories, and one controller (its metadata log in a directory of its own) that the
+//! brokers reach over TCP, as brokers of separate processes do: they register, heartbeat, send
+//! their ISR changes and fetch the metadata through its listener. Brokers can be killed (a crash: no controlled shutdown, heartbeats stop, the
 //! controller fences them after `broker.session.timeout.ms`), stopped cleanly, and restarted on
 //! the same port and data.
 
@@ -33,6 +34,7 @@ struct Member {
 /// An in-process cluster of brokers sharing one controller.
 pub struct TestCluster {
     controller: Controller,
+    controller_addr: String,
     _controller_dir: tempfile::TempDir,
     stop: watch::Sender<bool>,
     members: BTreeMap<i32, Member>,
@@ -66,9 +68,19 @@ impl TestCluster {
         )
         .expect("controller");
         let (stop, stop_rx) = watch::channel(false);
-        tokio::spawn(controller.clone().run_periodic(stop_rx));
+        tokio::spawn(controller.clone().run_periodic(stop_rx.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("controller listener");
+        let controller_addr = listener.local_addr().expect("address").to_string();
+        tokio::spawn(tributary_broker::metadata::remote::serve(
+            listener,
+            controller.clone(),
+            stop_rx,
+        ));
         let mut cluster = TestCluster {
             controller,
+            controller_addr,
             _controller_dir: controller_dir,
             stop,
             members: BTreeMap::new(),
@@ -107,7 +119,10 @@ impl TestCluster {
             format!("PLAINTEXT://127.0.0.1:{}", member.port),
         );
         let config = BrokerConfig::from_props(props).expect("valid member config");
-        let handle = tributary_broker::start_member(config, self.controller.clone())
+        let remote = Controller::connect(Arc::new(config.clone()), &self.controller_addr)
+            .await
+            .expect("controller reachable");
+        let handle = tributary_broker::start_member(config, remote)
             .await
             .expect("member starts");
         member.port = handle.local_addr().port();

@@ -343,6 +343,30 @@ impl ServerProcess {
         ServerProcess { child, port }
     }
 
+    /// Starts `binary server --config CONFIG` (a cluster node's properties file) and waits until
+    /// its broker listener on `port` accepts connections (60 s max: a broker waits for its
+    /// controller).
+    pub fn start_config(binary: &str, config: &Path, port: u16) -> ServerProcess {
+        let child = std::process::Command::new(binary)
+            .arg("server")
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start tributary server");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server did not start listening on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ServerProcess { child, port }
+    }
+
     /// `127.0.0.1:PORT`.
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)

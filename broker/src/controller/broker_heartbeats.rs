@@ -26,7 +26,7 @@ use crate::error::ErrorCode;
 use crate::metadata::{Endpoint, MetadataImage, MetadataRecord, TopicImage};
 
 /// A broker's registration request (BrokerRegistration, API 62), as the controller needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RegistrationRequest {
     /// Node id.
     pub broker_id: i32,
@@ -43,7 +43,7 @@ pub struct RegistrationRequest {
 }
 
 /// A BrokerHeartbeat (API 63), as the controller needs it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Heartbeat {
     /// Node id.
     pub broker_id: i32,
@@ -58,7 +58,7 @@ pub struct Heartbeat {
 }
 
 /// What the controller answers a heartbeat, besides the records of a transition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HeartbeatAnswer {
     /// The broker has applied the metadata up to its own registration.
     pub is_caught_up: bool,
@@ -72,7 +72,9 @@ pub struct HeartbeatAnswer {
 struct Session {
     epoch: i64,
     incarnation_id: Uuid,
-    last_contact_ms: u64,
+    /// The last heartbeat; `None`: no session (a fenced broker when this controller became
+    /// active).
+    last_contact_ms: Option<u64>,
     metadata_offset: i64,
     /// The broker must have applied this offset (its own registration) before it is unfenced.
     registration_offset: i64,
@@ -88,8 +90,9 @@ pub struct BrokerHeartbeatManager {
 }
 
 impl BrokerHeartbeatManager {
-    /// A manager for a newly active controller: every registered broker starts a whole session
-    /// now, and must have applied `image.offset` before it is unfenced.
+    /// A manager for a newly active controller: every registered unfenced broker starts a whole
+    /// session now (a fenced one has none, so that a restarted broker may register at once),
+    /// and must have applied `image.offset` before it is unfenced.
     pub fn activated(session_timeout_ms: u64, image: &MetadataImage, now_ms: u64) -> Self {
         let sessions = image
             .brokers
@@ -100,7 +103,7 @@ impl BrokerHeartbeatManager {
                     Session {
                         epoch: b.epoch,
                         incarnation_id: b.incarnation_id,
-                        last_contact_ms: now_ms,
+                        last_contact_ms: (!b.fenced).then_some(now_ms),
                         metadata_offset: -1,
                         registration_offset: image.offset,
                         shutdown_offset: None,
@@ -115,7 +118,8 @@ impl BrokerHeartbeatManager {
     }
 
     fn expired(&self, s: &Session, now_ms: u64) -> bool {
-        now_ms.saturating_sub(s.last_contact_ms) > self.session_timeout_ms
+        s.last_contact_ms
+            .is_none_or(|t| now_ms.saturating_sub(t) > self.session_timeout_ms)
     }
 
     /// Checks a registration and gives the records to commit (Kafka's
@@ -202,7 +206,7 @@ impl BrokerHeartbeatManager {
             Session {
                 epoch,
                 incarnation_id,
-                last_contact_ms: now_ms,
+                last_contact_ms: Some(now_ms),
                 metadata_offset: -1,
                 registration_offset: offset,
                 shutdown_offset: None,
@@ -252,13 +256,13 @@ impl BrokerHeartbeatManager {
             .or_insert_with(|| Session {
                 epoch: broker.epoch,
                 incarnation_id: broker.incarnation_id,
-                last_contact_ms: now_ms,
+                last_contact_ms: Some(now_ms),
                 metadata_offset: -1,
                 registration_offset: image.offset,
                 shutdown_offset: None,
             });
         session.epoch = broker.epoch;
-        session.last_contact_ms = now_ms;
+        session.last_contact_ms = Some(now_ms);
         session.metadata_offset = session.metadata_offset.max(hb.metadata_offset);
         let caught_up = session.metadata_offset >= session.registration_offset;
         let leads = image.partitions_led_by(hb.broker_id).next().is_some();
@@ -321,6 +325,13 @@ impl BrokerHeartbeatManager {
             })
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    /// Whether broker `broker_id`'s session at `epoch` has had no heartbeat since `since_ms`.
+    pub fn silent_since(&self, broker_id: i32, epoch: i64, since_ms: u64) -> bool {
+        self.sessions
+            .get(&broker_id)
+            .is_some_and(|s| s.epoch == epoch && s.last_contact_ms.is_none_or(|t| t <= since_ms))
     }
 
     /// Forgets a broker that was unregistered.
@@ -532,6 +543,17 @@ mod tests {
         let m2 = BrokerHeartbeatManager::activated(SESSION, &img, 50_000);
         assert!(m2.expired_brokers(&img, 50_000 + SESSION).is_empty());
         assert_eq!(m2.incarnation(1), Some(Uuid::from_u128(1)));
+    }
+
+    #[test]
+    fn a_broker_fenced_before_a_controller_restart_registers_again_at_once() {
+        let img = cluster();
+        let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
+        let (img, _) = register(&mut m, &img, 1, 1, 0);
+        assert!(img.brokers[&1].fenced);
+        // the controller restarts; the broker restarts with a new incarnation
+        let m2 = BrokerHeartbeatManager::activated(SESSION, &img, 5);
+        assert!(m2.register(&img, &req(1, 2), 6, NO_UNCLEAN).is_ok());
     }
 
     #[test]

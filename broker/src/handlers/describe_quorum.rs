@@ -1,8 +1,9 @@
 //! DescribeQuorum: the metadata quorum (`kafka-metadata-quorum describe --status|--replication`).
 //!
 //! A single node is its own quorum: one voter, always the leader, its metadata log's end as high
-//! watermark. (A multi-node cluster answers from its controller quorum; see
-//! `docs/design/replication.md`.)
+//! watermark. A cluster has one controller for now: it is the voter and leader, and the live
+//! brokers are observers (a Raft quorum of controllers comes later; see
+//! `docs/design/replication.md`).
 
 use kafka_protocol::messages::describe_quorum_response::{
     Listener, Node, PartitionData, ReplicaState, TopicData,
@@ -40,6 +41,40 @@ pub async fn handle(ctx: RequestContext, req: DescribeQuorumRequest) -> Describe
     if version >= 2 {
         voter = voter.with_replica_directory_id(state.directory_id);
     }
+    // a cluster: its one controller votes and leads; the brokers registered with it observe
+    // (their positions as this broker knows them: the metadata it has applied)
+    let image = state.image();
+    let quorum = match &state.config.cluster.mode {
+        crate::config::ClusterMode::Quorum(q) => {
+            let replica = |id: i32, dir: uuid::Uuid| {
+                let mut r = ReplicaState::default()
+                    .with_replica_id(BrokerId(id))
+                    .with_log_end_offset(end);
+                if version >= 1 {
+                    r = r
+                        .with_last_fetch_timestamp(now)
+                        .with_last_caught_up_timestamp(now);
+                }
+                if version >= 2 {
+                    r = r.with_replica_directory_id(dir);
+                }
+                r
+            };
+            let voters: Vec<ReplicaState> = q
+                .voters
+                .iter()
+                .map(|v| replica(v.id, uuid::Uuid::nil()))
+                .collect();
+            let observers: Vec<ReplicaState> = image
+                .brokers
+                .values()
+                .filter(|b| !b.fenced && !q.voters.iter().any(|v| v.id == b.id))
+                .map(|b| replica(b.id, b.directory_ids.first().copied().unwrap_or_default()))
+                .collect();
+            Some((voters, observers))
+        }
+        crate::config::ClusterMode::SingleNode => None,
+    };
     let topics = req
         .topics
         .iter()
@@ -58,10 +93,19 @@ pub async fn handle(ctx: RequestContext, req: DescribeQuorumRequest) -> Describe
                                 p.partition_index
                             ))));
                     }
-                    base.with_leader_id(BrokerId(me))
-                        .with_leader_epoch(SINGLE_NODE_EPOCH)
-                        .with_high_watermark(end)
-                        .with_current_voters(vec![voter.clone()])
+                    match &quorum {
+                        Some((voters, observers)) => base
+                            .with_leader_id(BrokerId(voters[0].replica_id.0))
+                            .with_leader_epoch(SINGLE_NODE_EPOCH)
+                            .with_high_watermark(end)
+                            .with_current_voters(voters.clone())
+                            .with_observers(observers.clone()),
+                        None => base
+                            .with_leader_id(BrokerId(me))
+                            .with_leader_epoch(SINGLE_NODE_EPOCH)
+                            .with_high_watermark(end)
+                            .with_current_voters(vec![voter.clone()]),
+                    }
                 })
                 .collect();
             TopicData::default()
@@ -95,6 +139,28 @@ pub async fn handle(ctx: RequestContext, req: DescribeQuorumRequest) -> Describe
     let response = DescribeQuorumResponse::default().with_topics(topics);
     if version < 2 {
         return response;
+    }
+    if let crate::config::ClusterMode::Quorum(q) = &state.config.cluster.mode {
+        let controller_listener = state
+            .config
+            .cluster
+            .controller_listener_names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "CONTROLLER".to_string());
+        let nodes = q
+            .voters
+            .iter()
+            .map(|v| {
+                Node::default()
+                    .with_node_id(BrokerId(v.id))
+                    .with_listeners(vec![Listener::default()
+                        .with_name(sb(controller_listener.clone()))
+                        .with_host(sb(v.host.clone()))
+                        .with_port(v.port)])
+            })
+            .collect();
+        return response.with_nodes(nodes);
     }
     response.with_nodes(vec![Node::default()
         .with_node_id(BrokerId(me))

@@ -50,7 +50,7 @@ pub fn unclean_allowed(config: &BrokerConfig, image: &MetadataImage, topic: &Top
 }
 
 /// A leader's ISR change, as AlterPartition carries it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IsrChange {
     /// The leader sending it.
     pub broker_id: i32,
@@ -84,6 +84,9 @@ impl Controller {
 
     /// Registers a broker (BrokerRegistration); answers its broker epoch.
     pub async fn register_broker(&self, req: RegistrationRequest) -> Result<i64, OpError> {
+        if let Some(remote) = &self.inner.remote {
+            return remote.register_broker(req).await;
+        }
         self.control()?;
         let this = self.clone();
         let (id, incarnation) = (req.broker_id, req.incarnation_id);
@@ -120,6 +123,9 @@ impl Controller {
     /// Handles a broker's heartbeat (BrokerHeartbeat): renews its session and commits the
     /// fencing, unfencing or controlled shutdown it calls for.
     pub async fn broker_heartbeat(&self, hb: Heartbeat) -> Result<HeartbeatAnswer, OpError> {
+        if let Some(remote) = &self.inner.remote {
+            return remote.broker_heartbeat(hb).await;
+        }
         self.control()?;
         let this = self.clone();
         let (answer, transition) = self
@@ -181,6 +187,48 @@ impl Controller {
         .await
     }
 
+    /// The connection a broker heartbeats on closed (a killed process closes its sockets at
+    /// once): unless it heartbeats again within `broker.heartbeat.interval.ms`, it is fenced now
+    /// rather than after the whole `broker.session.timeout.ms`. So a crashed broker's partitions
+    /// fail over in about a heartbeat interval; a broker cut off without a closed connection (a
+    /// network partition) still takes the session timeout, as in Kafka.
+    pub async fn heartbeat_connection_closed(&self, broker_id: i32, epoch: i64) {
+        if self.control().is_err() {
+            return;
+        }
+        let closed_at = crate::replication::mono_ms();
+        let wait = self.inner.config.cluster.lifecycle.heartbeat_interval_ms;
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        let this = self.clone();
+        let result = self
+            .run(move |image, config| {
+                let control = this.control().expect("checked");
+                let silent = control
+                    .lock()
+                    .heartbeats
+                    .silent_since(broker_id, epoch, closed_at);
+                let unfenced = image
+                    .brokers
+                    .get(&broker_id)
+                    .is_some_and(|b| b.epoch == epoch && !b.fenced);
+                if !(silent && unfenced) {
+                    return (Vec::new(), false);
+                }
+                let unclean = |t: &TopicImage| unclean_allowed(config, image, t);
+                let records =
+                    transition_records(image, broker_id, BrokerTransition::Fence, &unclean)
+                        .unwrap_or_default();
+                (records, true)
+            })
+            .await;
+        if let Ok(true) = result {
+            tracing::warn!(
+                broker = broker_id,
+                "broker's connection closed and it did not come back: fenced"
+            );
+        }
+    }
+
     /// Elects preferred leaders where they are eligible and not leading
     /// (`auto.leader.rebalance.enable`), and unclean leaders for offline partitions of topics that
     /// allow it.
@@ -240,6 +288,9 @@ impl Controller {
     /// (INVALID_UPDATE_VERSION); the ISR holds the leader and only active replicas
     /// (INELIGIBLE_REPLICA); RECOVERING only with the ISR `[leader]`, and never after RECOVERED.
     pub async fn alter_partition(&self, change: IsrChange) -> Result<(), ErrorCode> {
+        if let Some(remote) = &self.inner.remote {
+            return remote.alter_partition(change).await;
+        }
         let result = self
             .run(move |image, _| match plan_isr_change(image, &change) {
                 Ok(records) => (records, Ok(())),

@@ -13,7 +13,7 @@ use crate::config::{
 use crate::error::ErrorCode;
 
 /// What to do to one config key (IncrementalAlterConfigs' operations).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ConfigOp {
     /// Set the value.
     Set(String),
@@ -26,7 +26,7 @@ pub enum ConfigOp {
 }
 
 /// The changes to one resource.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ConfigAlteration {
     /// The topic or broker.
     pub resource: ConfigResource,

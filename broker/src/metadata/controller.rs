@@ -43,7 +43,7 @@ fn check_total(image: &MetadataImage, adding: i32) -> Result<(), OpError> {
 }
 
 /// A topic to create.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TopicSpec {
     /// Name.
     pub name: String,
@@ -64,12 +64,16 @@ pub type OpError = (ErrorCode, String);
 pub type ImageListener = Box<dyn Fn(&MetadataImage) + Send + Sync>;
 
 pub(super) struct Inner {
-    log: Mutex<Box<dyn MetadataLog>>,
-    image_tx: watch::Sender<Arc<MetadataImage>>,
-    listeners: Mutex<Vec<ImageListener>>,
+    pub(super) log: Mutex<Box<dyn MetadataLog>>,
+    pub(super) image_tx: watch::Sender<Arc<MetadataImage>>,
+    pub(super) listeners: Mutex<Vec<ImageListener>>,
     pub(super) config: Arc<BrokerConfig>,
     /// Broker sessions, when brokers register with this controller (a cluster).
     pub(super) cluster: Option<Mutex<super::cluster_control::ClusterControl>>,
+    /// The latest committed batches, for brokers that fetch metadata (a cluster).
+    pub(super) history: Mutex<std::collections::VecDeque<(i64, Vec<MetadataRecord>)>>,
+    /// Set on a broker whose controller is another process: operations go there.
+    pub(super) remote: Option<super::remote::RemoteController>,
 }
 
 /// The controller: in process on a single node, and the active controller of a cluster. Cheap to
@@ -142,6 +146,8 @@ impl Controller {
                 listeners: Mutex::new(Vec::new()),
                 config,
                 cluster: None,
+                history: Mutex::default(),
+                remote: None,
             }),
         })
     }
@@ -178,6 +184,8 @@ impl Controller {
                 listeners: Mutex::new(Vec::new()),
                 config,
                 cluster: Some(Mutex::new(control)),
+                history: Mutex::default(),
+                remote: None,
             }),
         })
     }
@@ -196,6 +204,11 @@ impl Controller {
         let _log = self.inner.log.lock();
         listener(&self.image());
         self.inner.listeners.lock().push(listener);
+    }
+
+    /// Whether this is a broker's handle on a controller in another process.
+    pub fn is_remote(&self) -> bool {
+        self.inner.remote.is_some()
     }
 
     /// Whether brokers register with this controller (a cluster), rather than one node being
@@ -239,6 +252,14 @@ impl Controller {
                 .apply(offset, &records)
                 .map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
             let next = Arc::new(next);
+            if inner.cluster.is_some() {
+                // what brokers fetch: kept before the image is published
+                let mut history = inner.history.lock();
+                history.push_back((offset, records));
+                while history.len() > super::remote::HISTORY_BATCHES {
+                    history.pop_front();
+                }
+            }
             inner.image_tx.send_replace(Arc::clone(&next));
             for listener in inner.listeners.lock().iter() {
                 listener(&next);
@@ -260,6 +281,9 @@ impl Controller {
         specs: Vec<TopicSpec>,
         validate_only: bool,
     ) -> Vec<Result<Arc<TopicImage>, OpError>> {
+        if let Some(remote) = &self.inner.remote {
+            return remote.create_topics(self, specs, validate_only).await;
+        }
         let count = specs.len();
         let result = self
             .run(move |image, config| {
@@ -341,6 +365,9 @@ impl Controller {
         &self,
         topics: Vec<(Option<String>, Uuid)>,
     ) -> Vec<Result<(String, Uuid), OpError>> {
+        if let Some(remote) = &self.inner.remote {
+            return remote.delete_topics(self, topics).await;
+        }
         let count = topics.len();
         self.run(move |image, _| {
             // Resolve every entry first: a topic named twice (by name, by id, or both) is refused
@@ -406,6 +433,9 @@ impl Controller {
         changes: Vec<super::ConfigAlteration>,
         validate_only: bool,
     ) -> Vec<Result<(), OpError>> {
+        if let Some(remote) = &self.inner.remote {
+            return remote.alter_configs(self, changes, validate_only).await;
+        }
         let count = changes.len();
         self.run(move |image, config| {
             let mut staged = image.clone();
@@ -434,6 +464,9 @@ impl Controller {
     /// returns its first id. The block is in the metadata log before it is used, so no id is
     /// ever handed out twice, across restarts too.
     pub async fn allocate_producer_ids(&self, broker_id: i32, size: i64) -> Result<i64, OpError> {
+        if let Some(remote) = &self.inner.remote {
+            return remote.allocate_producer_ids(broker_id, size).await;
+        }
         self.run(move |image, _| {
             let start = image.next_producer_id;
             match start.checked_add(size) {
@@ -464,6 +497,11 @@ impl Controller {
         assignments: Option<Vec<Vec<i32>>>,
         validate_only: bool,
     ) -> Result<(), OpError> {
+        if let Some(remote) = &self.inner.remote {
+            return remote
+                .create_partitions(self, topic, count, assignments, validate_only)
+                .await;
+        }
         self.run(move |image, _config| {
             let answer = plan_partitions(image, &topic, count, assignments.as_deref());
             match answer {

@@ -11,7 +11,7 @@ use super::records::{ConfigResource, Endpoint, LeaderRecovery, MetadataRecord};
 pub const NO_LEADER: i32 = -1;
 
 /// One partition's placement.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PartitionImage {
     /// Replica broker ids.
     pub replicas: Vec<i32>,
@@ -39,7 +39,7 @@ impl PartitionImage {
 }
 
 /// One topic.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TopicImage {
     /// Name.
     pub name: String,

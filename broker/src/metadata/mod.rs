@@ -14,6 +14,7 @@ mod config_change;
 mod controller;
 mod image;
 mod records;
+pub mod remote;
 mod snapshot;
 mod store;
 

@@ -352,6 +352,19 @@ impl LeaderState {
         self.replicas = replicas;
     }
 
+    /// New metadata: a follower whose broker is no longer active (fenced, shutting down,
+    /// gone) stops counting as about to join the ISR, so that the high watermark no longer waits
+    /// for it (Kafka checks eligibility against the metadata each time). It becomes eligible
+    /// again with its next fetch. Returns the new high watermark if it moved.
+    pub fn on_metadata(&mut self, active: &dyn Fn(i32) -> bool, now_ms: u64) -> Option<i64> {
+        for (id, f) in self.followers.iter_mut() {
+            if !active(*id) {
+                f.eligible = false;
+            }
+        }
+        self.advance_hw(now_ms)
+    }
+
     /// `min.insync.replicas` changed. Returns the new high watermark if it moved.
     pub fn set_min_isr(&mut self, min_isr: usize, now_ms: u64) -> Option<i64> {
         self.min_isr = min_isr;
@@ -505,6 +518,33 @@ mod tests {
         assert_eq!(s.on_local_append(110, 1), None);
         // lowering min.insync.replicas releases it
         assert_eq!(s.set_min_isr(1, 2), Some(110));
+    }
+
+    #[test]
+    fn a_fenced_follower_about_to_join_stops_holding_the_high_watermark() {
+        // 3 was just dropped from the ISR (fenced) but had fetched recently
+        let mut s = LeaderState::new(
+            1,
+            5,
+            10,
+            vec![1, 2, 3],
+            vec![1, 2, 3],
+            100,
+            100,
+            settings(1),
+            0,
+        );
+        s.on_follower_fetch(2, 100, 0, 7, true, 1);
+        s.on_follower_fetch(3, 100, 0, 7, true, 1);
+        s.on_isr_committed(vec![1, 2], 11, 2);
+        s.on_local_append(110, 3);
+        assert_eq!(
+            s.on_follower_fetch(2, 110, 0, 7, true, 4).high_watermark,
+            None,
+            "3 looks about to join"
+        );
+        // the metadata says 3 is fenced: the high watermark no longer waits for it
+        assert_eq!(s.on_metadata(&|b| b != 3, 5), Some(110));
     }
 
     #[test]

@@ -110,7 +110,7 @@ async fn a_write_whose_leadership_moves_is_not_acknowledged() {
         })
     };
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let change = leader.apply_state(&state(&[1, 2], &[2], 2, 4));
+    let change = leader.apply_state(&state(&[1, 2], &[2], 2, 4), &|_| true);
     assert_eq!(change, RoleChange::BecameFollower { leader: 2 });
     assert_eq!(waiting.await.unwrap(), ErrorCode::NotLeaderOrFollower);
     // and a follower takes no writes
@@ -141,7 +141,7 @@ fn acks_all_is_refused_up_front_below_min_insync_replicas() {
     leader.append(&mut make_batch(&[b"a"], 1), 1, 0).unwrap();
     // the ISR grows (the controller committed it): acks=all is taken again
     assert_eq!(
-        leader.apply_state(&state(&[1, 2, 3], &[1, 2], 1, 0)),
+        leader.apply_state(&state(&[1, 2, 3], &[1, 2], 1, 0), &|_| true),
         RoleChange::Unchanged
     );
     leader.append(&mut make_batch(&[b"a"], 1), -1, 0).unwrap();
@@ -156,23 +156,26 @@ fn a_follower_records_no_epoch_it_did_not_copy_and_a_new_leader_starts_one() {
     let p = replica(dir.path(), 2, &state(&[1, 2], &[1, 2], 1, 0), 1);
     p.append(&mut make_batch(&[b"x"], 1), 1, 0).unwrap_err();
     let leader_state = state(&[1, 2], &[1, 2], 2, 0);
-    assert_eq!(p.apply_state(&leader_state), RoleChange::BecameLeader);
+    assert_eq!(
+        p.apply_state(&leader_state, &|_| true),
+        RoleChange::BecameLeader
+    );
     p.append(&mut make_batch(&[b"x", b"y"], 1), 1, 0).unwrap();
     assert_eq!(
-        p.apply_state(&state(&[1, 2], &[1, 2], 1, 5)),
+        p.apply_state(&state(&[1, 2], &[1, 2], 1, 5), &|_| true),
         RoleChange::BecameFollower { leader: 1 }
     );
     // following at epoch 5 records nothing: epoch 5 starts where the leader says it does
     assert_eq!(p.latest_epoch(), Some((0, 0)));
     // leading at epoch 6 starts epoch 6 at the log end
     assert_eq!(
-        p.apply_state(&state(&[1, 2], &[1, 2], 2, 6)),
+        p.apply_state(&state(&[1, 2], &[1, 2], 2, 6), &|_| true),
         RoleChange::BecameLeader
     );
     assert_eq!(p.latest_epoch(), Some((6, 2)));
     // an older image changes nothing
     assert_eq!(
-        p.apply_state(&state(&[1, 2], &[1, 2], 1, 5)),
+        p.apply_state(&state(&[1, 2], &[1, 2], 1, 5), &|_| true),
         RoleChange::Unchanged
     );
 }

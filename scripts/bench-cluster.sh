@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Replication benchmark: a 3-node cluster of release `tributary server` processes on loopback
+# (node 1 broker and controller, nodes 2 and 3 brokers, as config/cluster/), one producer,
+# 100 B records. Prints, for BENCHMARKS.md:
+#   1. produce throughput and p50/p99 latency (`tributary bench produce`, 6 partitions) with
+#      RF=1 acks=1, RF=3 acks=1 and RF=3 acks=all (min.insync.replicas=2)
+#   2. failover time: SIGKILL of a partition leader to the first acknowledged acks=all write on
+#      that partition, over KILLS kills (scripts/bench-failover.py, confluent-kafka), with the
+#      default broker.session.timeout.ms and broker.heartbeat.interval.ms
+# Not part of CI: it wants an otherwise idle machine.
+#
+# Environment: RECORDS (2000000), KILLS (20), TRIBUTARY_BIN (default: a release build into
+# CARGO_TARGET_DIR), PYTHON (default ~/.cache/tributary/venv/bin/python, made by
+# scripts/install-test-deps.sh).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+CACHE="${TRIBUTARY_CACHE:-$HOME/.cache/tributary}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+RECORDS="${RECORDS:-2000000}"
+KILLS="${KILLS:-20}"
+PYTHON="${PYTHON:-$CACHE/venv/bin/python}"
+if [ -z "${TRIBUTARY_BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --release --locked --bin tributary >&2)
+    TRIBUTARY_BIN="$CARGO_TARGET_DIR/release/tributary"
+fi
+WORK=$(mktemp -d /tmp/tributary-bench-cluster.XXXXXX)
+PIDS="$WORK/pids"
+mkdir -p "$PIDS"
+cleanup() {
+    for f in "$PIDS"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+CPORT=$(port)
+declare -A BPORT
+for i in 1 2 3; do BPORT[$i]=$(port); done
+for i in 1 2 3; do
+    if [ "$i" = 1 ]; then
+        roles=broker,controller
+        listeners="PLAINTEXT://127.0.0.1:${BPORT[$i]},CONTROLLER://127.0.0.1:$CPORT"
+    else
+        roles=broker
+        listeners="PLAINTEXT://127.0.0.1:${BPORT[$i]}"
+    fi
+    cat > "$WORK/node$i.properties" <<PROPS
+process.roles=$roles
+node.id=$i
+controller.quorum.voters=1@127.0.0.1:$CPORT
+controller.listener.names=CONTROLLER
+listeners=$listeners
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$WORK/node$i
+default.replication.factor=3
+min.insync.replicas=2
+PROPS
+done
+"$TRIBUTARY_BIN" storage format -t "$("$TRIBUTARY_BIN" storage random-uuid)" --config "$WORK/node1.properties" >/dev/null
+
+start_node() {
+    RUST_LOG=warn "$TRIBUTARY_BIN" server --config "$WORK/node$1.properties" >>"$WORK/node$1.log" 2>&1 &
+    echo $! >"$PIDS/node$1.pid"
+    for _ in $(seq 600); do
+        (echo >"/dev/tcp/127.0.0.1/${BPORT[$1]}") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "node $1 did not start" >&2
+    exit 1
+}
+for i in 1 2 3; do start_node "$i"; done
+BOOT="127.0.0.1:${BPORT[1]},127.0.0.1:${BPORT[2]},127.0.0.1:${BPORT[3]}"
+sleep 2
+
+echo "## produce, 100 B records, 6 partitions, one producer ($RECORDS records)"
+"$TRIBUTARY_BIN" topic create bench-rf1 -p 6 -r 1 -b "$BOOT" >/dev/null
+"$TRIBUTARY_BIN" topic create bench-rf3 -p 6 -r 3 -b "$BOOT" >/dev/null
+for row in "rf1 1 bench-rf1" "rf3 1 bench-rf3" "rf3 all bench-rf3"; do
+    set -- $row
+    echo "### RF=${1#rf} acks=$2"
+    "$TRIBUTARY_BIN" bench produce -b "$BOOT" --topic "$3" --acks "$2" --records "$RECORDS" --record-size 100
+done
+
+echo "## failover ($KILLS kills of a partition leader)"
+"$TRIBUTARY_BIN" topic create failover -p 6 -r 3 -b "$BOOT" >/dev/null
+cat >"$WORK/restart.sh" <<R
+#!/usr/bin/env bash
+RUST_LOG=warn "$TRIBUTARY_BIN" server --config "$WORK/node\$1.properties" >>"$WORK/node\$1.log" 2>&1 &
+echo \$! >"$PIDS/node\$1.pid"
+R
+chmod +x "$WORK/restart.sh"
+"$PYTHON" "$HERE/bench-failover.py" "$BOOT" failover "$KILLS" "$PIDS" "bash $WORK/restart.sh"
