@@ -76,10 +76,13 @@ def main():
               f"{'no write acknowledged in 60 s' if took is None else f'{took * 1000:.0f} ms'}",
               flush=True)
         subprocess.run([*restart.split(), str(node)], check=True)
+        rejoin_deadline = time.monotonic() + 120
         while True:
             pump(0.5)
             if all(len(m.isrs) == len(m.replicas) for m in partitions().values()):
                 break
+            if time.monotonic() > rejoin_deadline:
+                sys.exit(f"node {node} did not rejoin every ISR within 120 s after its restart")
     producer.flush(30)
     done = sorted(r for r in results if r is not None)
     if not done:

@@ -111,7 +111,7 @@ impl DirLock {
         let me = std::process::id();
         if let Ok(text) = std::fs::read_to_string(&path) {
             if let Ok(pid) = text.trim().parse::<u32>() {
-                if pid != me && Path::new(&format!("/proc/{pid}")).exists() {
+                if pid != me && process_alive(pid) {
                     return Err(StartError::DataDir {
                         path: dir.display().to_string(),
                         reason: format!("in use by another broker process (pid {pid}); stop it or choose another log.dirs"),
@@ -124,6 +124,19 @@ impl DirLock {
             reason: e.to_string(),
         })?;
         Ok(DirLock { path })
+    }
+}
+
+/// Whether process `pid` runs: it exists and is not a zombie (a killed broker whose parent has
+/// not reaped it yet holds no file any more).
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // the state follows the command name in parentheses: `pid (comm) S ...`
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
     }
 }
 
@@ -387,22 +400,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         .map_err(|e| StartError::Metadata(e.to_string()))?
         .map_err(StartError::Metadata)?
     };
-    let cluster_id = controller.image().cluster_id.clone();
-    let meta = match formatted {
-        Some(m) => {
-            m.check(&dir, config.node_id, Some(&cluster_id))?;
-            m
-        }
-        None => {
-            let m = MetaProperties {
-                cluster_id,
-                node_id: config.node_id,
-                directory_id: random_uuid(),
-            };
-            m.write(&dir)?;
-            m
-        }
-    };
+    let meta = claim_directory(&dir, config.node_id, formatted, &controller)?;
     // a directory formatted before directory ids has none: it gets one, kept from now on
     let directory_id = match decode_uuid(&meta.directory_id) {
         Some(id) => id,
@@ -458,22 +456,8 @@ pub async fn start_member(
         addr: config.listen_addr.to_string(),
         source,
     })?;
-    let cluster_id = controller.image().cluster_id.clone();
-    let meta = match MetaProperties::read(&dir)? {
-        Some(m) => {
-            m.check(&dir, config.node_id, Some(&cluster_id))?;
-            m
-        }
-        None => {
-            let m = MetaProperties {
-                cluster_id,
-                node_id: config.node_id,
-                directory_id: random_uuid(),
-            };
-            m.write(&dir)?;
-            m
-        }
-    };
+    let formatted = MetaProperties::read(&dir)?;
+    let meta = claim_directory(&dir, config.node_id, formatted, &controller)?;
     let directory_id = decode_uuid(&meta.directory_id).unwrap_or_default();
     launch(Launch {
         config,
@@ -486,6 +470,32 @@ pub async fn start_member(
         lock,
     })
     .await
+}
+
+/// The data directory's `meta.properties` for the cluster `controller` knows: checked when the
+/// directory was formatted, written (formatting it) when not.
+fn claim_directory(
+    dir: &Path,
+    node_id: i32,
+    formatted: Option<MetaProperties>,
+    controller: &Controller,
+) -> Result<MetaProperties, StartError> {
+    let cluster_id = controller.image().cluster_id.clone();
+    match formatted {
+        Some(m) => {
+            m.check(dir, node_id, Some(&cluster_id))?;
+            Ok(m)
+        }
+        None => {
+            let m = MetaProperties {
+                cluster_id,
+                node_id,
+                directory_id: random_uuid(),
+            };
+            m.write(dir)?;
+            Ok(m)
+        }
+    }
 }
 
 /// What both kinds of start hand to [`launch`].
@@ -756,5 +766,27 @@ impl BrokerHandle {
             }
         }
         tracing::info!("broker stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::process_alive;
+
+    #[test]
+    fn a_killed_process_not_yet_reaped_holds_no_data_directory() {
+        assert!(process_alive(std::process::id()));
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert!(process_alive(pid));
+        child.kill().unwrap();
+        // a zombie until reaped
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!process_alive(pid));
+        child.wait().unwrap();
+        assert!(!process_alive(pid));
     }
 }

@@ -116,26 +116,7 @@ fn consume(cluster: &TestCluster, topic: &str, want: usize) -> Vec<String> {
 /// The bytes of every replica's log of partition 0, read up to its log end.
 fn replica_bytes(cluster: &TestCluster, ids: &[i32], topic: &str) -> BTreeMap<i32, Vec<u8>> {
     ids.iter()
-        .map(|id| {
-            let p = replica(cluster, *id, topic);
-            let mut out = Vec::new();
-            let mut offset = p.offsets().log_start_offset;
-            while offset < p.offsets().log_end_offset {
-                let (info, _) = p.read_for_replica(offset, 1 << 20).unwrap();
-                let bytes = info.slice.unwrap().read().unwrap();
-                let mut pos = 0;
-                while pos + 61 <= bytes.len() {
-                    let h = tributary_broker::log::BatchHeader::parse(&bytes[pos..]).unwrap();
-                    if pos + h.size() > bytes.len() {
-                        break;
-                    }
-                    out.extend_from_slice(&bytes[pos..pos + h.size()]);
-                    offset = h.next_offset();
-                    pos += h.size();
-                }
-            }
-            (*id, out)
-        })
+        .map(|id| (*id, cluster.replica_log(*id, topic, 0)))
         .collect()
 }
 

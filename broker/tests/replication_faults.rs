@@ -243,29 +243,7 @@ async fn run(fault: Fault) {
     // divergent replicas: every broker's log of every partition, byte for byte
     let mut divergent = 0;
     for p in 0..PARTITIONS {
-        let logs: BTreeSet<Vec<u8>> = (1..=3)
-            .map(|b| {
-                let part = cluster.broker(b).state().replicas.get(&topic, p).unwrap();
-                let end = part.offsets().log_end_offset;
-                let mut bytes = Vec::new();
-                let mut offset = part.offsets().log_start_offset;
-                while offset < end {
-                    let (info, _) = part.read_for_replica(offset, 1 << 20).unwrap();
-                    let chunk = info.slice.unwrap().read().unwrap();
-                    let mut pos = 0;
-                    while pos + 61 <= chunk.len() {
-                        let h = tributary_broker::log::BatchHeader::parse(&chunk[pos..]).unwrap();
-                        if pos + h.size() > chunk.len() {
-                            break;
-                        }
-                        bytes.extend_from_slice(&chunk[pos..pos + h.size()]);
-                        offset = h.next_offset();
-                        pos += h.size();
-                    }
-                }
-                bytes
-            })
-            .collect();
+        let logs: BTreeSet<Vec<u8>> = (1..=3).map(|b| cluster.replica_log(b, &topic, p)).collect();
         if logs.len() != 1 {
             divergent += 1;
         }

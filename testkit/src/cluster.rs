@@ -129,6 +129,38 @@ impl TestCluster {
         member.handle = Some(handle);
     }
 
+    /// The bytes of broker `id`'s log of partition `p` of `topic`, from its log start to its log
+    /// end, whole batches only: replicas of one partition must hold the same.
+    pub fn replica_log(&self, id: i32, topic: &str, p: i32) -> Vec<u8> {
+        let part = self
+            .broker(id)
+            .state()
+            .replicas
+            .get(topic, p)
+            .expect("replica hosted");
+        let end = part.offsets().log_end_offset;
+        let mut out = Vec::new();
+        let mut offset = part.offsets().log_start_offset;
+        while offset < end {
+            let (info, _) = part
+                .read_for_replica(offset, 1 << 20)
+                .expect("readable log");
+            let Some(slice) = info.slice else { break };
+            let chunk = slice.read().expect("readable log");
+            let mut pos = 0;
+            while pos + tributary_broker::log::BATCH_HEADER_LEN <= chunk.len() {
+                let h = tributary_broker::log::BatchHeader::parse(&chunk[pos..]).expect("batch");
+                if pos + h.size() > chunk.len() {
+                    break;
+                }
+                out.extend_from_slice(&chunk[pos..pos + h.size()]);
+                offset = h.next_offset();
+                pos += h.size();
+            }
+        }
+        out
+    }
+
     /// The controller.
     pub fn controller(&self) -> &Controller {
         &self.controller

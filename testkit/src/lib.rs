@@ -294,6 +294,18 @@ pub struct ServerProcess {
     port: u16,
 }
 
+/// Waits until something accepts connections on 127.0.0.1:`port`, panicking after `limit`.
+fn wait_listening(port: u16, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server did not start listening on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -332,14 +344,7 @@ impl ServerProcess {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start tributary server");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "server did not start listening on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(port, Duration::from_secs(30));
         ServerProcess { child, port }
     }
 
@@ -356,14 +361,7 @@ impl ServerProcess {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start tributary server");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "server did not start listening on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(port, Duration::from_secs(60));
         ServerProcess { child, port }
     }
 

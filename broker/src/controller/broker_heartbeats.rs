@@ -127,7 +127,8 @@ impl BrokerHeartbeatManager {
     /// its answer or its session) amends its registration: same epoch, same fencing. A new
     /// incarnation gets the next broker epoch and starts fenced; when the previous one is still
     /// unfenced, it is fenced first (its leaderships move, `unclean` as for any fencing). A new
-    /// incarnation while the previous one's session is alive is DUPLICATE_BROKER_REGISTRATION.
+    /// incarnation while the previous one is unfenced with a live session is
+    /// DUPLICATE_BROKER_REGISTRATION.
     pub fn register(
         &self,
         image: &MetadataImage,
@@ -160,7 +161,8 @@ impl BrokerHeartbeatManager {
             Some(b) if b.incarnation_id == req.incarnation_id => {
                 (b.epoch, b.fenced, b.in_controlled_shutdown)
             }
-            Some(_) if live => {
+            // (a fenced registration serves nothing: a new incarnation may replace it at once)
+            Some(b) if live && !b.fenced => {
                 return Err((
                     ErrorCode::DuplicateBrokerRegistration,
                     "Another broker is registered with that broker id.".to_string(),

@@ -188,16 +188,16 @@ impl Controller {
     }
 
     /// The connection a broker heartbeats on closed (a killed process closes its sockets at
-    /// once): unless it heartbeats again within `broker.heartbeat.interval.ms`, it is fenced now
-    /// rather than after the whole `broker.session.timeout.ms`. So a crashed broker's partitions
-    /// fail over in about a heartbeat interval; a broker cut off without a closed connection (a
+    /// once): unless it heartbeats again within half a `broker.heartbeat.interval.ms`, it is
+    /// fenced now rather than after the whole `broker.session.timeout.ms`. So a crashed broker's
+    /// partitions fail over in about a second; a broker cut off without a closed connection (a
     /// network partition) still takes the session timeout, as in Kafka.
     pub async fn heartbeat_connection_closed(&self, broker_id: i32, epoch: i64) {
         if self.control().is_err() {
             return;
         }
         let closed_at = crate::replication::mono_ms();
-        let wait = self.inner.config.cluster.lifecycle.heartbeat_interval_ms;
+        let wait = self.inner.config.cluster.lifecycle.heartbeat_interval_ms / 2;
         tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
         let this = self.clone();
         let result = self

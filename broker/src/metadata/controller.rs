@@ -60,6 +60,18 @@ pub struct TopicSpec {
 /// A failed request item: the Kafka error and a message for the client.
 pub type OpError = (ErrorCode, String);
 
+/// The image a metadata log holds.
+fn replay(log: &mut dyn MetadataLog) -> Result<MetadataImage, String> {
+    let batches = log
+        .replay()
+        .map_err(|e| format!("cannot read the metadata log: {e}"))?;
+    let mut image = MetadataImage::empty();
+    for (offset, records) in &batches {
+        image = image.apply(*offset, records).map_err(|e| e.to_string())?;
+    }
+    Ok(image)
+}
+
 /// Called with every newly published image, before the change is acknowledged.
 pub type ImageListener = Box<dyn Fn(&MetadataImage) + Send + Sync>;
 
@@ -102,13 +114,7 @@ impl Controller {
         advertised: (String, u16),
         cluster_id: Option<String>,
     ) -> Result<Self, String> {
-        let batches = log
-            .replay()
-            .map_err(|e| format!("cannot read the metadata log: {e}"))?;
-        let mut image = MetadataImage::empty();
-        for (offset, records) in &batches {
-            image = image.apply(*offset, records).map_err(|e| e.to_string())?;
-        }
+        let mut image = replay(log.as_mut())?;
         let mut startup = Vec::new();
         if image.cluster_id.is_empty() {
             startup.push(MetadataRecord::Cluster {
@@ -160,13 +166,7 @@ impl Controller {
         config: Arc<BrokerConfig>,
         cluster_id: String,
     ) -> Result<Self, String> {
-        let batches = log
-            .replay()
-            .map_err(|e| format!("cannot read the metadata log: {e}"))?;
-        let mut image = MetadataImage::empty();
-        for (offset, records) in &batches {
-            image = image.apply(*offset, records).map_err(|e| e.to_string())?;
-        }
+        let mut image = replay(log.as_mut())?;
         if image.cluster_id.is_empty() {
             let first = [MetadataRecord::Cluster { cluster_id }];
             let offset = log

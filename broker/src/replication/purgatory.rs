@@ -54,3 +54,21 @@ pub async fn wait_for_high_watermark(
         .await
         .unwrap_or(ErrorCode::RequestTimedOut)
 }
+
+/// Waits until everything written so far to a coordinator's partition is replicated (its high
+/// watermark reached the log end it has now), while this broker leads it at `leader_epoch`, for
+/// at most `timeout`; the error is Kafka's mapping for coordinator writes (NOT_COORDINATOR when
+/// leadership moved, COORDINATOR_NOT_AVAILABLE otherwise). NONE at once on a single node.
+pub async fn coordinator_write_replicated(
+    partition: &Partition,
+    leader_epoch: i32,
+    timeout: std::time::Duration,
+) -> ErrorCode {
+    let required = partition.offsets().log_end_offset;
+    let deadline = tokio::time::Instant::now() + timeout;
+    match wait_for_high_watermark(partition, required, leader_epoch, deadline).await {
+        ErrorCode::None => ErrorCode::None,
+        ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
+        _ => ErrorCode::CoordinatorNotAvailable,
+    }
+}

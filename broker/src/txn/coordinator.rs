@@ -822,20 +822,12 @@ impl TransactionCoordinator {
         let Ok(shard) = self.shard_for(transactional_id) else {
             return ErrorCode::NotCoordinator;
         };
-        let required = shard.partition.offsets().log_end_offset;
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(5_000);
-        let code = crate::replication::purgatory::wait_for_high_watermark(
+        crate::replication::purgatory::coordinator_write_replicated(
             &shard.partition,
-            required,
             shard.leader_epoch,
-            deadline,
+            std::time::Duration::from_millis(5_000),
         )
-        .await;
-        match code {
-            ErrorCode::None => ErrorCode::None,
-            ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
-            _ => ErrorCode::CoordinatorNotAvailable,
-        }
+        .await
     }
 
     /// Whether this broker leads every partition of `__transaction_state` (a single node
