@@ -79,7 +79,14 @@ pub async fn run(state: Arc<BrokerState>, addr: SocketAddr) {
                     continue;
                 }
                 Err((code, message)) => {
-                    tracing::warn!(?code, %message, "heartbeat failed");
+                    // again soon: a connection that closed under this broker must not look like
+                    // a crash to the controller (it fences after half an interval of silence)
+                    tracing::warn!(?code, %message, "heartbeat failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    continue;
                 }
             }
         }

@@ -57,7 +57,14 @@ pub enum MetaError {
 /// A new random id in Kafka's form (`Uuid.randomUuid().toString()`: URL-safe base64 of the 16
 /// bytes, without padding), as `kafka-storage random-uuid` prints it.
 pub fn random_uuid() -> String {
-    encode_uuid(Uuid::new_v4().as_bytes())
+    // as Kafka's Uuid.randomUuid: never one that starts with '-', which a command line would
+    // take for an option (`-t -Hx...`)
+    loop {
+        let id = encode_uuid(Uuid::new_v4().as_bytes());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
 }
 
 fn encode_uuid(bytes: &[u8; 16]) -> String {
@@ -239,6 +246,16 @@ pub fn format(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn random_ids_never_start_like_an_option() {
+        for _ in 0..10_000 {
+            let id = random_uuid();
+            assert!(!id.starts_with('-'), "{id}");
+            assert_eq!(id.len(), 22);
+        }
+    }
+
     use super::*;
 
     #[test]

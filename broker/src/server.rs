@@ -100,14 +100,24 @@ pub enum StartError {
 const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 
 /// An exclusive lock on the data directory (a lock file holding our pid), so that two brokers
-/// never write the same logs.
+/// never write the same logs. The parts of one node (controller and broker) share it: the file
+/// goes when the last of them lets go.
 struct DirLock {
     path: std::path::PathBuf,
 }
 
+/// How many holders each lock file of this process has.
+static DIR_LOCKS: std::sync::Mutex<std::collections::BTreeMap<std::path::PathBuf, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
 impl DirLock {
     fn acquire(dir: &Path) -> Result<Self, StartError> {
         let path = dir.join(".lock");
+        let mut held = DIR_LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&path) {
+            *n += 1;
+            return Ok(DirLock { path });
+        }
         let me = std::process::id();
         if let Ok(text) = std::fs::read_to_string(&path) {
             if let Ok(pid) = text.trim().parse::<u32>() {
@@ -123,6 +133,7 @@ impl DirLock {
             path: dir.display().to_string(),
             reason: e.to_string(),
         })?;
+        held.insert(path.clone(), 1);
         Ok(DirLock { path })
     }
 }
@@ -142,7 +153,20 @@ fn process_alive(pid: u32) -> bool {
 
 impl Drop for DirLock {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        let mut held = DIR_LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+        let last = match held.get_mut(&self.path) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            _ => {
+                held.remove(&self.path);
+                true
+            }
+        };
+        if last {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -156,6 +180,7 @@ pub struct NodeHandle {
 /// controller listener brokers connect to.
 pub struct ControllerHandle {
     addr: std::net::SocketAddr,
+    controller: Controller,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _lock: DirLock,
@@ -184,6 +209,8 @@ impl NodeHandle {
         }
         if let Some(c) = self.controller {
             let _ = c.stop.send(true);
+            let controller = c.controller.clone();
+            let _ = tokio::task::spawn_blocking(move || controller.stop()).await;
             for t in c.tasks {
                 let _ = t.await;
             }
@@ -331,6 +358,7 @@ async fn start_controller(config: Arc<BrokerConfig>) -> Result<ControllerHandle,
     tracing::info!(%addr, cluster_id = %meta.cluster_id, node_id = config.node_id, "controller started");
     Ok(ControllerHandle {
         addr,
+        controller,
         stop,
         tasks,
         _lock: lock,

@@ -85,7 +85,7 @@ impl Controller {
     /// Registers a broker (BrokerRegistration); answers its broker epoch.
     pub async fn register_broker(&self, req: RegistrationRequest) -> Result<i64, OpError> {
         if let Some(remote) = &self.inner.remote {
-            return remote.register_broker(req).await;
+            return remote.register_broker(self, req).await;
         }
         self.control()?;
         let this = self.clone();

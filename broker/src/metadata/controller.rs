@@ -86,6 +86,8 @@ pub(super) struct Inner {
     pub(super) history: Mutex<std::collections::VecDeque<(i64, Vec<MetadataRecord>)>>,
     /// Set on a broker whose controller is another process: operations go there.
     pub(super) remote: Option<super::remote::RemoteController>,
+    /// Set when the controller stops: nothing is written any more.
+    pub(super) stopped: std::sync::atomic::AtomicBool,
 }
 
 /// The controller: in process on a single node, and the active controller of a cluster. Cheap to
@@ -154,6 +156,7 @@ impl Controller {
                 cluster: None,
                 history: Mutex::default(),
                 remote: None,
+                stopped: Default::default(),
             }),
         })
     }
@@ -186,6 +189,7 @@ impl Controller {
                 cluster: Some(Mutex::new(control)),
                 history: Mutex::default(),
                 remote: None,
+                stopped: Default::default(),
             }),
         })
     }
@@ -204,6 +208,16 @@ impl Controller {
         let _log = self.inner.log.lock();
         listener(&self.image());
         self.inner.listeners.lock().push(listener);
+    }
+
+    /// Stops writing: every later change is refused with NOT_CONTROLLER (background work that
+    /// outlives a controller's shutdown never appends to its log). Waits for a change in
+    /// progress to finish.
+    pub fn stop(&self) {
+        let _log = self.inner.log.lock();
+        self.inner
+            .stopped
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether this is a broker's handle on a controller in another process.
@@ -236,6 +250,12 @@ impl Controller {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let mut log = inner.log.lock();
+            if inner.stopped.load(std::sync::atomic::Ordering::Acquire) {
+                return Err((
+                    ErrorCode::NotController,
+                    "the controller is stopping".to_string(),
+                ));
+            }
             let current = inner.image_tx.borrow().clone();
             let (records, answer) = op(&current, &inner.config);
             if records.is_empty() {
@@ -464,6 +484,12 @@ impl Controller {
     /// returns its first id. The block is in the metadata log before it is used, so no id is
     /// ever handed out twice, across restarts too.
     pub async fn allocate_producer_ids(&self, broker_id: i32, size: i64) -> Result<i64, OpError> {
+        if size <= 0 {
+            return Err((
+                ErrorCode::InvalidRequest,
+                format!("a block of {size} producer ids"),
+            ));
+        }
         if let Some(remote) = &self.inner.remote {
             return remote.allocate_producer_ids(broker_id, size).await;
         }

@@ -41,6 +41,9 @@ pub const CONTROLLER_API_KEY: i16 = 10020;
 /// snapshot of the image instead.
 pub const HISTORY_BATCHES: usize = 10_000;
 
+/// Most batches one metadata fetch answers with.
+const MAX_BATCHES_PER_FETCH: usize = 500;
+
 /// Largest request or answer frame (a snapshot of a large image is the biggest).
 const MAX_FRAME: usize = 256 << 20;
 
@@ -137,6 +140,8 @@ pub async fn serve(listener: TcpListener, controller: Controller, shutdown: watc
             _ = stop.changed() => return,
         };
         let Ok((stream, peer)) = accepted else {
+            // (out of file descriptors, say: do not spin)
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -284,11 +289,14 @@ async fn fetch_metadata(controller: &Controller, from: i64, wait: Duration) -> R
         let image = rx.borrow_and_update().clone();
         if image.offset >= from {
             let history = controller.inner.history.lock();
-            let reaches = history.front().is_some_and(|(o, _)| *o <= from);
+            // (`from` -1 asks for a snapshot)
+            let reaches = from >= 0 && history.front().is_some_and(|(o, _)| *o <= from);
             if reaches {
+                // (bounded: the broker fetches again at once for the rest)
                 let batches = history
                     .iter()
                     .filter(|(o, _)| *o >= from)
+                    .take(MAX_BATCHES_PER_FETCH)
                     .cloned()
                     .collect();
                 return Response::Metadata {
@@ -331,6 +339,9 @@ pub struct RemoteController {
     fetch: tokio::sync::Mutex<Option<(TcpStream, i32)>>,
     /// Set when the broker stops: no new connection is opened.
     closed: std::sync::atomic::AtomicBool,
+    /// Set when the image cannot follow the controller's batches (a batch that does not apply,
+    /// a controller whose log is behind this image): the next fetch rebuilds it from scratch.
+    resync: std::sync::atomic::AtomicBool,
 }
 
 /// The metadata log of a broker whose controller is elsewhere: it writes nothing.
@@ -362,11 +373,13 @@ impl Controller {
                 config,
                 cluster: None,
                 history: parking_lot::Mutex::default(),
+                stopped: Default::default(),
                 remote: Some(RemoteController {
                     addr: addr.to_string(),
                     ops: tokio::sync::Mutex::new(None),
                     fetch: tokio::sync::Mutex::new(None),
                     closed: Default::default(),
+                    resync: Default::default(),
                 }),
             }),
         };
@@ -406,7 +419,9 @@ impl Controller {
     /// One metadata fetch: applies what came and returns the controller's latest offset.
     async fn fetch_once(&self, wait: Duration) -> std::io::Result<i64> {
         let remote = self.remote_or_err()?;
-        let from = self.image().offset + 1;
+        let resync = remote.resync.load(std::sync::atomic::Ordering::Acquire);
+        // a whole snapshot (-1) when resynchronizing
+        let from = if resync { -1 } else { self.image().offset + 1 };
         let resp = remote
             .call(
                 &remote.fetch,
@@ -425,10 +440,25 @@ impl Controller {
         else {
             return Err(unexpected(&resp));
         };
+        if !resync && committed < self.image().offset {
+            tracing::warn!(
+                committed,
+                applied = self.image().offset,
+                "the controller's metadata is behind this broker's: rebuilding it"
+            );
+            remote
+                .resync
+                .store(true, std::sync::atomic::Ordering::Release);
+            return Ok(committed);
+        }
         if snapshot.is_none() && batches.is_empty() {
             return Ok(committed);
         }
-        let current = self.image();
+        let current = if resync {
+            Arc::new(MetadataImage::empty())
+        } else {
+            self.image()
+        };
         let inner = Arc::clone(&self.inner);
         // applying and reconciling touch the disk: off the runtime
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -443,9 +473,10 @@ impl Controller {
                 if offset <= image.offset {
                     continue;
                 }
-                image = image
-                    .apply(offset, &records)
-                    .map_err(std::io::Error::other)?;
+                image = image.apply(offset, &records).map_err(|e| {
+                    inner_resync(&inner);
+                    std::io::Error::other(e)
+                })?;
             }
             let image = Arc::new(image);
             // the same order as the controller itself: publish, then the listeners
@@ -458,6 +489,9 @@ impl Controller {
         })
         .await
         .map_err(std::io::Error::other)??;
+        remote
+            .resync
+            .store(false, std::sync::atomic::Ordering::Release);
         Ok(committed)
     }
 
@@ -490,6 +524,15 @@ impl Controller {
                 _ = tokio::time::sleep_until(deadline) => return,
             }
         }
+    }
+}
+
+/// Asks the next metadata fetch to rebuild the image from scratch.
+fn inner_resync(inner: &super::controller::Inner) {
+    if let Some(remote) = &inner.remote {
+        remote
+            .resync
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 
@@ -671,9 +714,18 @@ impl RemoteController {
         }
     }
 
-    pub(super) async fn register_broker(&self, req: RegistrationRequest) -> Result<i64, OpError> {
+    pub(super) async fn register_broker(
+        &self,
+        me: &Controller,
+        req: RegistrationRequest,
+    ) -> Result<i64, OpError> {
         match self.op(Request::RegisterBroker(req)).await? {
-            Response::Registered { result, .. } => result,
+            Response::Registered { result, offset } => {
+                // the broker takes up its replicas next: from an image that has the
+                // registration (and the fencing of its previous incarnation)
+                me.applied(offset).await;
+                result
+            }
             other => Err(op_error(&other)),
         }
     }
