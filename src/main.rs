@@ -28,11 +28,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a broker (single-node, combined broker and controller)
+    /// Run a node: a single-node broker, or a cluster's broker and/or controller (process.roles)
     Server(cli::server::ServerArgs),
     /// Prepare data directories: make a cluster id, format a directory, show its cluster
     #[command(subcommand)]
     Storage(cli::storage::StorageCommand),
+    /// Show the cluster: nodes, controller, under-replicated and offline partitions
+    #[command(subcommand)]
+    Cluster(cli::cluster::ClusterCommand),
     /// Create, list, describe and delete topics
     #[command(subcommand)]
     Topic(cli::topic::TopicCommand),
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Server(args) => cli::server::run(args).await,
             Command::Storage(cmd) => cli::storage::run(cmd).await,
+            Command::Cluster(cmd) => cli::cluster::run(cmd).await,
             Command::Topic(cmd) => cli::topic::run(cmd).await,
             Command::Produce(args) => cli::produce::run(args).await,
             Command::Consume(args) => cli::consume::run(args).await,

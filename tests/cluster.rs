@@ -197,6 +197,27 @@ async fn a_three_process_cluster_survives_the_kill_of_a_leader() {
     let mut want = acked.clone();
     want.sort();
     assert_eq!(got, want, "every acknowledged record, exactly once");
+    // `tributary cluster describe` shows the controller, the live brokers, and what is missing
+    let describe = |boot: &str| {
+        let out = Command::new(BIN)
+            .args(["cluster", "describe", "-b", boot])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first_alive = alive.split(',').next().unwrap().to_string();
+    let text = describe(&first_alive);
+    assert!(text.contains("Controller: node 1"), "{text}");
+    assert!(!text.contains(&format!("  {victim}  ")), "{text}");
+    for p in 0..3 {
+        assert!(text.contains(&format!("orders-{p} (")), "{text}");
+    }
+    assert!(text.contains("Offline partitions: 0"), "{text}");
     // the killed broker comes back and rejoins every ISR
     nodes.insert(
         victim,
@@ -206,4 +227,7 @@ async fn a_three_process_cluster_survives_the_kill_of_a_leader() {
         (0..3).all(|p| partition_state(&bootstrap, topic, p).is_some_and(|(_, isr)| isr.len() == 3))
     })
     .await;
+    let text = describe(&first_alive);
+    assert!(text.contains("Under-replicated partitions: 0"), "{text}");
+    assert!(text.contains(&format!("  {victim}  ")), "{text}");
 }

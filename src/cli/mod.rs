@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod broker;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod consume;
 pub mod group;

@@ -18,9 +18,11 @@ pub async fn handle(ctx: RequestContext, req: DescribeClusterRequest) -> Describ
             .with_error_message(Some(sb("The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER")))
             .with_endpoint_type(req.endpoint_type);
     }
+    // live brokers only, as KRaft brokers answer (a fenced broker cannot be reached)
     let brokers = image
         .brokers
         .values()
+        .filter(|b| !b.fenced)
         .map(|b| {
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.id))
@@ -37,7 +39,10 @@ pub async fn handle(ctx: RequestContext, req: DescribeClusterRequest) -> Describ
     DescribeClusterResponse::default()
         .with_cluster_authorized_operations(ops)
         .with_cluster_id(sb(image.cluster_id.clone()))
-        .with_controller_id(BrokerId(ctx.state.config.node_id))
+        .with_controller_id(BrokerId(super::metadata::controller_id(
+            &image,
+            ctx.state.config.node_id,
+        )))
         .with_endpoint_type(1)
         .with_brokers(brokers)
 }
