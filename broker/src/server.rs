@@ -138,6 +138,34 @@ impl DirLock {
     }
 }
 
+/// Creates and locks a data directory; says whether the last stop was clean (the marker is
+/// consumed: a crash from now on leaves none).
+fn open_data_dir(dir: &Path) -> Result<(DirLock, bool), StartError> {
+    std::fs::create_dir_all(dir).map_err(|e| StartError::DataDir {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let lock = DirLock::acquire(dir)?;
+    let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+    let clean = marker.exists();
+    let _ = std::fs::remove_file(&marker);
+    if !clean {
+        tracing::info!(dir = %dir.display(), "no clean shutdown marker: logs will be recovered");
+    }
+    Ok((lock, clean))
+}
+
+/// Binds a listener on `addr` (`host:port`; port 0 picks one) and gives its bound address.
+async fn bind(addr: &str) -> Result<(TcpListener, std::net::SocketAddr), StartError> {
+    let error = |source| StartError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(error)?;
+    let bound = listener.local_addr().map_err(error)?;
+    Ok((listener, bound))
+}
+
 /// Whether process `pid` runs: it exists and is not a zombie (a killed broker whose parent has
 /// not reaped it yet holds no file any more).
 fn process_alive(pid: u32) -> bool {
@@ -317,17 +345,7 @@ async fn start_controller(config: Arc<BrokerConfig>) -> Result<ControllerHandle,
     } else {
         listener_conf.host.clone()
     };
-    let bind = format!("{host}:{}", listener_conf.port);
-    let listener = TcpListener::bind(&bind)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: bind.clone(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: bind.clone(),
-        source,
-    })?;
+    let (listener, addr) = bind(&format!("{host}:{}", listener_conf.port)).await?;
     let store = FileMetadataLog::open(&dir.join("__cluster_metadata-0")).map_err(dir_err)?;
     let controller = {
         let config = Arc::clone(&config);
@@ -379,25 +397,8 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         path: dir.display().to_string(),
         reason: e.to_string(),
     };
-    std::fs::create_dir_all(&dir).map_err(dir_err)?;
-    let lock = DirLock::acquire(&dir)?;
-    let marker = dir.join(CLEAN_SHUTDOWN_FILE);
-    let clean = marker.exists();
-    let _ = std::fs::remove_file(&marker);
-    if !clean {
-        tracing::info!(dir = %dir.display(), "no clean shutdown marker: logs will be recovered");
-    }
-
-    let listener = TcpListener::bind(config.listen_addr)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.listen_addr.to_string(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.listen_addr.to_string(),
-        source,
-    })?;
+    let (lock, clean) = open_data_dir(&dir)?;
+    let (listener, addr) = bind(&config.listen_addr.to_string()).await?;
     let advertised = config
         .advertised
         .clone()
@@ -465,25 +466,8 @@ pub async fn start_member(
 ) -> Result<BrokerHandle, StartError> {
     let config = Arc::new(config);
     let dir = config.data_dir.clone();
-    let dir_err = |e: std::io::Error| StartError::DataDir {
-        path: dir.display().to_string(),
-        reason: e.to_string(),
-    };
-    std::fs::create_dir_all(&dir).map_err(dir_err)?;
-    let lock = DirLock::acquire(&dir)?;
-    let marker = dir.join(CLEAN_SHUTDOWN_FILE);
-    let clean = marker.exists();
-    let _ = std::fs::remove_file(&marker);
-    let listener = TcpListener::bind(config.listen_addr)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.listen_addr.to_string(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.listen_addr.to_string(),
-        source,
-    })?;
+    let (lock, clean) = open_data_dir(&dir)?;
+    let (listener, addr) = bind(&config.listen_addr.to_string()).await?;
     let formatted = MetaProperties::read(&dir)?;
     let meta = claim_directory(&dir, config.node_id, formatted, &controller)?;
     let directory_id = decode_uuid(&meta.directory_id).unwrap_or_default();

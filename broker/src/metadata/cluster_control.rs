@@ -3,6 +3,8 @@
 //! the pure deciders of [`crate::controller`] on the current image and commits them like any
 //! other metadata change, so that every broker applies the same leadership changes.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::controller::{Controller, OpError};
@@ -78,8 +80,9 @@ fn no_cluster() -> OpError {
 }
 
 impl Controller {
-    fn control(&self) -> Result<&parking_lot::Mutex<ClusterControl>, OpError> {
-        self.inner.cluster.as_ref().ok_or_else(no_cluster)
+    /// The broker sessions of a cluster's controller.
+    fn control(&self) -> Result<Arc<parking_lot::Mutex<ClusterControl>>, OpError> {
+        self.inner.cluster.clone().ok_or_else(no_cluster)
     }
 
     /// Registers a broker (BrokerRegistration); answers its broker epoch.
@@ -87,12 +90,10 @@ impl Controller {
         if let Some(remote) = &self.inner.remote {
             return remote.register_broker(self, req).await;
         }
-        self.control()?;
-        let this = self.clone();
+        let control = self.control()?;
         let (id, incarnation) = (req.broker_id, req.incarnation_id);
         let epoch = self
             .run(move |image, config| {
-                let control = this.control().expect("checked");
                 let unclean = |t: &TopicImage| unclean_allowed(config, image, t);
                 match control
                     .lock()
@@ -126,11 +127,9 @@ impl Controller {
         if let Some(remote) = &self.inner.remote {
             return remote.broker_heartbeat(hb).await;
         }
-        self.control()?;
-        let this = self.clone();
+        let control = self.control()?;
         let (answer, transition) = self
             .run(move |image, config| {
-                let control = this.control().expect("checked");
                 let decided = control.lock().heartbeats.heartbeat(image, &hb, mono_ms());
                 match decided {
                     Ok((answer, transition)) => {
@@ -160,10 +159,8 @@ impl Controller {
     /// Fences the brokers whose session expired (`broker.session.timeout.ms` without a
     /// heartbeat); returns them.
     pub async fn fence_expired_brokers(&self) -> Result<Vec<i32>, OpError> {
-        self.control()?;
-        let this = self.clone();
+        let control = self.control()?;
         self.run(move |image, config| {
-            let control = this.control().expect("checked");
             let expired = control.lock().heartbeats.expired_brokers(image, mono_ms());
             let unclean = |t: &TopicImage| unclean_allowed(config, image, t);
             let mut staged = image.clone();
@@ -193,16 +190,14 @@ impl Controller {
     /// partitions fail over in about a second; a broker cut off without a closed connection (a
     /// network partition) still takes the session timeout, as in Kafka.
     pub async fn heartbeat_connection_closed(&self, broker_id: i32, epoch: i64) {
-        if self.control().is_err() {
+        let Ok(control) = self.control() else {
             return;
-        }
+        };
         let closed_at = crate::replication::mono_ms();
         let wait = self.inner.config.cluster.lifecycle.heartbeat_interval_ms / 2;
         tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-        let this = self.clone();
         let result = self
             .run(move |image, config| {
-                let control = this.control().expect("checked");
                 let silent = control
                     .lock()
                     .heartbeats

@@ -81,7 +81,7 @@ pub(super) struct Inner {
     pub(super) listeners: Mutex<Vec<ImageListener>>,
     pub(super) config: Arc<BrokerConfig>,
     /// Broker sessions, when brokers register with this controller (a cluster).
-    pub(super) cluster: Option<Mutex<super::cluster_control::ClusterControl>>,
+    pub(super) cluster: Option<Arc<Mutex<super::cluster_control::ClusterControl>>>,
     /// The latest committed batches, for brokers that fetch metadata (a cluster).
     pub(super) history: Mutex<std::collections::VecDeque<(i64, Vec<MetadataRecord>)>>,
     /// Set on a broker whose controller is another process: operations go there.
@@ -186,7 +186,7 @@ impl Controller {
                 image_tx,
                 listeners: Mutex::new(Vec::new()),
                 config,
-                cluster: Some(Mutex::new(control)),
+                cluster: Some(Arc::new(Mutex::new(control))),
                 history: Mutex::default(),
                 remote: None,
                 stopped: Default::default(),
