@@ -33,6 +33,8 @@ enum Command {
     /// Prepare data directories: make a cluster id, format a directory, show its cluster
     #[command(subcommand)]
     Storage(cli::storage::StorageCommand),
+    /// Start a local cluster of separate server processes on loopback ports; Ctrl-C stops it
+    DevCluster(cli::dev_cluster::DevClusterArgs),
     /// Show the cluster: nodes, controller, under-replicated and offline partitions
     #[command(subcommand)]
     Cluster(cli::cluster::ClusterCommand),
@@ -66,12 +68,17 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // Client subcommands report errors themselves; librdkafka's own log lines (connection
         // refused, retries) would repeat them, so they show only with --verbose.
-        let default =
-            if matches!(cli.command, Command::Server(_) | Command::Storage(_)) || cli.verbose {
-                "info"
-            } else {
-                "warn,librdkafka=off,rdkafka=off"
-            };
+        let default = if matches!(
+            cli.command,
+            Command::Server(_) | Command::Storage(_) | Command::DevCluster(_)
+        ) || cli.verbose
+        {
+            // (openraft narrates every vote, and logs each failed send to a voter that is down
+            // as an error, twice a second: the quorum's own watcher says what matters)
+            "info,openraft=off"
+        } else {
+            "warn,librdkafka=off,rdkafka=off"
+        };
         tracing_subscriber::EnvFilter::new(default)
     });
     tracing_subscriber::fmt()
@@ -92,6 +99,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Server(args) => cli::server::run(args).await,
             Command::Storage(cmd) => cli::storage::run(cmd).await,
+            Command::DevCluster(args) => cli::dev_cluster::run(args).await,
             Command::Cluster(cmd) => cli::cluster::run(cmd).await,
             Command::Topic(cmd) => cli::topic::run(cmd).await,
             Command::Produce(args) => cli::produce::run(args).await,

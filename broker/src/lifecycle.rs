@@ -42,10 +42,14 @@ pub async fn run(state: Arc<BrokerState>, addr: SocketAddr) {
     };
     let mut shutdown = state.shutdown.clone();
     let mut registered = false;
+    // failures in a row: the first is a warning, the rest (a controller election, a controller
+    // down) are not repeated every 100 ms
+    let mut failing = 0u32;
     loop {
         if !registered {
             match state.controller.register_broker(request.clone()).await {
                 Ok(epoch) => {
+                    failing = 0;
                     let first = state.broker_epoch() < 0;
                     state.broker_epoch.store(epoch, Ordering::Release);
                     registered = true;
@@ -63,7 +67,10 @@ pub async fn run(state: Arc<BrokerState>, addr: SocketAddr) {
                     continue;
                 }
                 Err((code, message)) => {
-                    tracing::warn!(?code, %message, "broker registration failed; retrying");
+                    failing += 1;
+                    if failing == 1 || failing % 50 == 0 {
+                        tracing::warn!(?code, %message, failing, "broker registration failed; retrying");
+                    }
                 }
             }
         } else {
@@ -72,7 +79,12 @@ pub async fn run(state: Arc<BrokerState>, addr: SocketAddr) {
                 .broker_heartbeat(heartbeat(&state, false))
                 .await
             {
-                Ok(_) => {}
+                Ok(_) => {
+                    if failing > 0 {
+                        tracing::info!(failed = failing, "heartbeats answered again");
+                        failing = 0;
+                    }
+                }
                 Err((ErrorCode::StaleBrokerEpoch | ErrorCode::BrokerIdNotRegistered, _)) => {
                     tracing::warn!("broker registration lost; registering again");
                     registered = false;
@@ -81,7 +93,10 @@ pub async fn run(state: Arc<BrokerState>, addr: SocketAddr) {
                 Err((code, message)) => {
                     // again soon: a connection that closed under this broker must not look like
                     // a crash to the controller (it fences after half an interval of silence)
-                    tracing::warn!(?code, %message, "heartbeat failed; retrying");
+                    failing += 1;
+                    if failing == 1 || failing % 50 == 0 {
+                        tracing::warn!(?code, %message, failing, "heartbeat failed; retrying");
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                         _ = shutdown.changed() => return,

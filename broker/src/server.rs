@@ -238,19 +238,20 @@ impl NodeHandle {
         if let Some(c) = self.controller {
             let _ = c.stop.send(true);
             let controller = c.controller.clone();
-            let _ = tokio::task::spawn_blocking(move || controller.stop()).await;
+            let stopping = controller.clone();
+            let _ = tokio::task::spawn_blocking(move || stopping.stop()).await;
             for t in c.tasks {
                 let _ = t.await;
             }
+            controller.leave_quorum().await;
             tracing::info!("controller stopped");
         }
     }
 }
 
 /// Starts a node with `config`: on a single node (no `controller.quorum.voters`) today's
-/// broker; in a cluster the controller and/or broker `process.roles` names. A cluster has one
-/// controller for now (one voter): a quorum of several needs the metadata log replicated by Raft,
-/// which is not there yet (`docs/design/replication.md`).
+/// broker; in a cluster the controller (a voter of the Raft quorum `controller.quorum.voters`
+/// names) and/or the broker `process.roles` names.
 pub async fn start_node(config: BrokerConfig) -> Result<NodeHandle, StartError> {
     let crate::config::ClusterMode::Quorum(quorum) = config.cluster.mode.clone() else {
         let broker = start(config).await?;
@@ -259,20 +260,7 @@ pub async fn start_node(config: BrokerConfig) -> Result<NodeHandle, StartError> 
             broker: Some(broker),
         });
     };
-    if quorum.voters.len() != 1 {
-        return Err(StartError::Unsupported(format!(
-            "controller.quorum.voters names {} controllers: a quorum of more than one controller (the metadata log replicated by Raft) is not implemented yet; name one controller (for example 1@127.0.0.1:9093) for now",
-            quorum.voters.len()
-        )));
-    }
-    let voter = quorum.voters[0].clone();
     let roles = config.cluster.roles;
-    if roles.controller && voter.id != config.node_id {
-        return Err(StartError::Unsupported(format!(
-            "node {} has the controller role but controller.quorum.voters names only node {}",
-            config.node_id, voter.id
-        )));
-    }
     let config = Arc::new(config);
     let controller = if roles.controller {
         Some(start_controller(Arc::clone(&config)).await?)
@@ -280,8 +268,20 @@ pub async fn start_node(config: BrokerConfig) -> Result<NodeHandle, StartError> 
         None
     };
     let broker = if roles.broker {
-        let addr = format!("{}:{}", voter.host, voter.port);
-        let remote = connect_to_controller(Arc::clone(&config), &addr).await?;
+        // the voters, else the bootstrap servers (whose ids the broker learns by asking)
+        let mut voters: Vec<(i32, String)> = quorum
+            .voters
+            .iter()
+            .map(|v| (v.id, format!("{}:{}", v.host, v.port)))
+            .collect();
+        if voters.is_empty() {
+            voters = quorum
+                .bootstrap
+                .iter()
+                .map(|(host, port)| (-1, format!("{host}:{port}")))
+                .collect();
+        }
+        let remote = connect_to_controller(Arc::clone(&config), &voters).await?;
         Some(start_member((*config).clone(), remote).await?)
     } else {
         None
@@ -293,16 +293,16 @@ pub async fn start_node(config: BrokerConfig) -> Result<NodeHandle, StartError> 
 /// not up yet.
 async fn connect_to_controller(
     config: Arc<BrokerConfig>,
-    addr: &str,
+    voters: &[(i32, String)],
 ) -> Result<Controller, StartError> {
     let started = std::time::Instant::now();
     let mut last_said = std::time::Instant::now();
     loop {
-        match Controller::connect(Arc::clone(&config), addr).await {
+        match Controller::connect(Arc::clone(&config), voters).await {
             Ok(c) => return Ok(c),
             Err(e) => {
                 if last_said.elapsed() >= Duration::from_secs(5) || started == last_said {
-                    tracing::warn!(controller = addr, error = %e, "waiting for the controller");
+                    tracing::warn!(error = %e, "waiting for the controller quorum");
                     last_said = std::time::Instant::now();
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -346,21 +346,18 @@ async fn start_controller(config: Arc<BrokerConfig>) -> Result<ControllerHandle,
         listener_conf.host.clone()
     };
     let (listener, addr) = bind(&format!("{host}:{}", listener_conf.port)).await?;
-    let store = FileMetadataLog::open(&dir.join("__cluster_metadata-0")).map_err(dir_err)?;
-    let controller = {
-        let config = Arc::clone(&config);
-        let cluster_id = meta.cluster_id.clone();
-        tokio::task::spawn_blocking(move || {
-            Controller::open_cluster(Box::new(store), config, cluster_id)
-        })
-        .await
-        .map_err(|e| StartError::Metadata(e.to_string()))?
-        .map_err(StartError::Metadata)?
-    };
-    if controller.image().cluster_id != meta.cluster_id {
+    let controller = Controller::open_quorum(
+        Arc::clone(&config),
+        &dir.join("__cluster_metadata-0"),
+        meta.cluster_id.clone(),
+    )
+    .await
+    .map_err(StartError::Metadata)?;
+    let known = controller.image().cluster_id.clone();
+    if !known.is_empty() && known != meta.cluster_id {
+        controller.leave_quorum().await;
         return Err(StartError::Metadata(format!(
-            "the metadata log belongs to cluster {}, the data directory to {}",
-            controller.image().cluster_id,
+            "the metadata log belongs to cluster {known}, the data directory to {}",
             meta.cluster_id
         )));
     }

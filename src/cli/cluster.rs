@@ -31,12 +31,25 @@ pub async fn run(cmd: ClusterCommand) -> anyhow::Result<()> {
 }
 
 async fn describe(connect: &ConnectArgs) -> anyhow::Result<()> {
+    // (a bootstrap list, as Kafka's tools take it: the first broker that answers)
     let addr = &connect.bootstrap_server;
-    let mut client = Client::connect(addr, connect.timeout())
-        .await
-        .with_context(|| {
-            format!("cannot reach a broker at {addr}; is `tributary server` running there?")
-        })?;
+    let mut reached = None;
+    let mut last_error = None;
+    for one in addr.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        match Client::connect(one, connect.timeout()).await {
+            Ok(c) => {
+                reached = Some(c);
+                break;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let mut client = reached.ok_or_else(|| {
+        let why = last_error.map_or_else(|| "no address given".to_string(), |e| e.to_string());
+        anyhow::anyhow!(
+            "cannot reach a broker at {addr} ({why}); is `tributary server` running there?"
+        )
+    })?;
     let md = client
         .call(&MetadataRequest::default().with_topics(None), 12)
         .await

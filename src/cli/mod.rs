@@ -6,6 +6,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod consume;
+pub mod dev_cluster;
 pub mod group;
 pub mod group_bench;
 pub mod output;

@@ -119,9 +119,12 @@ impl TestCluster {
             format!("PLAINTEXT://127.0.0.1:{}", member.port),
         );
         let config = BrokerConfig::from_props(props).expect("valid member config");
-        let remote = Controller::connect(Arc::new(config.clone()), &self.controller_addr)
-            .await
-            .expect("controller reachable");
+        let remote = Controller::connect(
+            Arc::new(config.clone()),
+            &[(0, self.controller_addr.clone())],
+        )
+        .await
+        .expect("controller reachable");
         let handle = tributary_broker::start_member(config, remote)
             .await
             .expect("member starts");

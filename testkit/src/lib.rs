@@ -352,17 +352,36 @@ impl ServerProcess {
     /// its broker listener on `port` accepts connections (60 s max: a broker waits for its
     /// controller).
     pub fn start_config(binary: &str, config: &Path, port: u16) -> ServerProcess {
+        let server = Self::spawn_config(binary, config, port);
+        server.wait_listening();
+        server
+    }
+
+    /// Starts `binary server --config CONFIG` without waiting: the members of a controller
+    /// quorum wait for each other, so they are all started before any is waited for. Its log
+    /// (warnings and errors) goes to CONFIG with the extension `log`.
+    pub fn spawn_config(binary: &str, config: &Path, port: u16) -> ServerProcess {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(config.with_extension("log"))
+            .map(std::process::Stdio::from)
+            .unwrap_or_else(|_| std::process::Stdio::null());
         let child = std::process::Command::new(binary)
             .arg("server")
             .arg("--config")
             .arg(config)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start tributary server");
-        wait_listening(port, Duration::from_secs(60));
         ServerProcess { child, port }
+    }
+
+    /// Waits until the broker listener accepts connections (60 s max).
+    pub fn wait_listening(&self) {
+        wait_listening(self.port, Duration::from_secs(60));
     }
 
     /// `127.0.0.1:PORT`.

@@ -1,9 +1,9 @@
 //! DescribeQuorum: the metadata quorum (`kafka-metadata-quorum describe --status|--replication`).
 //!
 //! A single node is its own quorum: one voter, always the leader, its metadata log's end as high
-//! watermark. A cluster has one controller for now: it is the voter and leader, and the live
-//! brokers are observers (a Raft quorum of controllers comes later; see
-//! `docs/design/replication.md`).
+//! watermark. In a cluster the controllers of `controller.quorum.voters` vote, one of them leads
+//! (its Raft term is the leader epoch), and the brokers that fetch the metadata observe; a
+//! broker answers with what the active controller last told it (at most one metadata fetch old).
 
 use kafka_protocol::messages::describe_quorum_response::{
     Listener, Node, PartitionData, ReplicaState, TopicData,
@@ -41,39 +41,33 @@ pub async fn handle(ctx: RequestContext, req: DescribeQuorumRequest) -> Describe
     if version >= 2 {
         voter = voter.with_replica_directory_id(state.directory_id);
     }
-    // a cluster: its one controller votes and leads; the brokers registered with it observe
-    // (their positions as this broker knows them: the metadata it has applied)
-    let image = state.image();
+    // a cluster: the controllers vote (one of them leads), the brokers following the metadata
+    // observe, as the active controller last described them
     let quorum = match &state.config.cluster.mode {
-        crate::config::ClusterMode::Quorum(q) => {
-            let replica = |id: i32, dir: uuid::Uuid| {
-                let mut r = ReplicaState::default()
-                    .with_replica_id(BrokerId(id))
-                    .with_log_end_offset(end);
-                if version >= 1 {
-                    r = r
-                        .with_last_fetch_timestamp(now)
-                        .with_last_caught_up_timestamp(now);
-                }
-                if version >= 2 {
-                    r = r.with_replica_directory_id(dir);
-                }
-                r
-            };
-            let voters: Vec<ReplicaState> = q
-                .voters
-                .iter()
-                .map(|v| replica(v.id, uuid::Uuid::nil()))
-                .collect();
-            let observers: Vec<ReplicaState> = image
-                .brokers
-                .values()
-                .filter(|b| !b.fenced && !q.voters.iter().any(|v| v.id == b.id))
-                .map(|b| replica(b.id, b.directory_ids.first().copied().unwrap_or_default()))
-                .collect();
-            Some((voters, observers))
+        crate::config::ClusterMode::Quorum(_) => {
+            Some(state.controller.quorum_view().unwrap_or_default())
         }
         crate::config::ClusterMode::SingleNode => None,
+    };
+    let replica = |r: &crate::metadata::ReplicaView| {
+        let mut out = ReplicaState::default()
+            .with_replica_id(BrokerId(r.id))
+            .with_log_end_offset(r.log_end_offset);
+        if version >= 1 {
+            out = out
+                .with_last_fetch_timestamp(r.last_fetch_ms)
+                .with_last_caught_up_timestamp(r.last_caught_up_ms);
+        }
+        if version >= 2 {
+            let dir = state
+                .image()
+                .brokers
+                .get(&r.id)
+                .and_then(|b| b.directory_ids.first().copied())
+                .unwrap_or_default();
+            out = out.with_replica_directory_id(dir);
+        }
+        out
     };
     let topics = req
         .topics
@@ -94,12 +88,12 @@ pub async fn handle(ctx: RequestContext, req: DescribeQuorumRequest) -> Describe
                             ))));
                     }
                     match &quorum {
-                        Some((voters, observers)) => base
-                            .with_leader_id(BrokerId(voters[0].replica_id.0))
-                            .with_leader_epoch(SINGLE_NODE_EPOCH)
-                            .with_high_watermark(end)
-                            .with_current_voters(voters.clone())
-                            .with_observers(observers.clone()),
+                        Some(q) => base
+                            .with_leader_id(BrokerId(q.leader_id))
+                            .with_leader_epoch(q.leader_epoch)
+                            .with_high_watermark(q.high_watermark)
+                            .with_current_voters(q.voters.iter().map(replica).collect())
+                            .with_observers(q.observers.iter().map(replica).collect()),
                         None => base
                             .with_leader_id(BrokerId(me))
                             .with_leader_epoch(SINGLE_NODE_EPOCH)

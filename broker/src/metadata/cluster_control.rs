@@ -23,7 +23,7 @@ use crate::error::ErrorCode;
 use crate::replication::mono_ms;
 
 /// The in-memory state of the active controller (not in the metadata log).
-pub(super) struct ClusterControl {
+pub(crate) struct ClusterControl {
     heartbeats: BrokerHeartbeatManager,
 }
 
@@ -264,6 +264,11 @@ impl Controller {
             }
             if *stop.borrow() {
                 return;
+            }
+            if !self.is_active() {
+                // (a controller of a quorum that does not lead: the leader does this)
+                next_balance = tokio::time::Instant::now() + balance_every;
+                continue;
             }
             if let Err((code, message)) = self.fence_expired_brokers().await {
                 tracing::warn!(?code, %message, "fencing expired brokers failed");

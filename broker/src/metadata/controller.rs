@@ -57,6 +57,10 @@ pub struct TopicSpec {
     pub configs: BTreeMap<String, String>,
 }
 
+/// Committed batches a cluster's controller keeps for fetching brokers; one further behind gets
+/// a snapshot of the image instead.
+const HISTORY_BATCHES: usize = 10_000;
+
 /// A failed request item: the Kafka error and a message for the client.
 pub type OpError = (ErrorCode, String);
 
@@ -83,11 +87,117 @@ pub(super) struct Inner {
     /// Broker sessions, when brokers register with this controller (a cluster).
     pub(super) cluster: Option<Arc<Mutex<super::cluster_control::ClusterControl>>>,
     /// The latest committed batches, for brokers that fetch metadata (a cluster).
-    pub(super) history: Mutex<std::collections::VecDeque<(i64, Vec<MetadataRecord>)>>,
+    pub(super) history: Mutex<History>,
     /// Set on a broker whose controller is another process: operations go there.
     pub(super) remote: Option<super::remote::RemoteController>,
+    /// Set on a controller of a quorum: changes are committed through Raft.
+    pub(super) quorum: std::sync::OnceLock<super::quorum::Quorum>,
+    /// Brokers following the metadata: the offset each has fetched to, and when (unix ms).
+    pub(super) observers: Mutex<BTreeMap<i32, (i64, i64)>>,
     /// Set when the controller stops: nothing is written any more.
     pub(super) stopped: std::sync::atomic::AtomicBool,
+}
+
+impl Inner {
+    pub(super) fn new(
+        log: Box<dyn MetadataLog>,
+        image: MetadataImage,
+        config: Arc<BrokerConfig>,
+        cluster: Option<super::cluster_control::ClusterControl>,
+        remote: Option<super::remote::RemoteController>,
+    ) -> Inner {
+        let history = History::after(image.offset);
+        let (image_tx, _) = watch::channel(Arc::new(image));
+        Inner {
+            log: Mutex::new(log),
+            image_tx,
+            listeners: Mutex::new(Vec::new()),
+            config,
+            cluster: cluster.map(|c| Arc::new(Mutex::new(c))),
+            history: Mutex::new(history),
+            remote,
+            quorum: std::sync::OnceLock::new(),
+            observers: Mutex::default(),
+            stopped: Default::default(),
+        }
+    }
+
+    /// Publishes `image`, the result of committing `records` (the image's offset is `end`):
+    /// keeps the batch for fetching brokers, then sends the image to subscribers and listeners.
+    /// The caller holds the log lock, so that images are published in order.
+    fn publish(&self, end: i64, records: Vec<MetadataRecord>, image: Arc<MetadataImage>) {
+        if self.cluster.is_some() {
+            // what brokers fetch: kept before the image is published
+            self.history.lock().push(end, records);
+        }
+        self.image_tx.send_replace(Arc::clone(&image));
+        for listener in self.listeners.lock().iter() {
+            listener(&image);
+        }
+    }
+
+    /// [`Self::publish`] of a batch the quorum applied.
+    pub(super) fn publish_applied(
+        &self,
+        end: i64,
+        records: Vec<MetadataRecord>,
+        image: Arc<MetadataImage>,
+    ) {
+        let _log = self.log.lock();
+        self.publish(end, records, image);
+    }
+
+    /// Replaces the image with one from a snapshot: the history starts over after it.
+    pub(super) fn reset(&self, image: Arc<MetadataImage>) {
+        let _log = self.log.lock();
+        *self.history.lock() = History::after(image.offset);
+        self.image_tx.send_replace(Arc::clone(&image));
+        for listener in self.listeners.lock().iter() {
+            listener(&image);
+        }
+    }
+}
+
+/// The latest committed batches, each with the image's offset after it, for brokers that fetch
+/// metadata; a broker further behind gets a snapshot.
+pub(super) struct History {
+    /// The offset the kept batches follow.
+    base: i64,
+    batches: std::collections::VecDeque<(i64, Vec<MetadataRecord>)>,
+}
+
+impl History {
+    /// An empty history following offset `base`.
+    fn after(base: i64) -> History {
+        History {
+            base,
+            batches: Default::default(),
+        }
+    }
+
+    fn push(&mut self, end: i64, records: Vec<MetadataRecord>) {
+        self.batches.push_back((end, records));
+        while self.batches.len() > HISTORY_BATCHES {
+            if let Some((dropped, _)) = self.batches.pop_front() {
+                self.base = dropped;
+            }
+        }
+    }
+
+    /// Up to `max` batches after offset `from - 1`, or `None` when some are no longer kept.
+    fn since(&self, from: i64, max: usize) -> Option<Vec<(i64, Vec<MetadataRecord>)>> {
+        if from - 1 < self.base {
+            return None;
+        }
+        Some(
+            self.batches
+                .iter()
+                .filter(|(end, _)| *end >= from)
+                .take(max)
+                .cloned()
+                .collect(),
+        )
+    }
 }
 
 /// The controller: in process on a single node, and the active controller of a cluster. Cheap to
@@ -146,18 +256,8 @@ impl Controller {
             image = image.apply(offset, &startup).map_err(|e| e.to_string())?;
         }
         tracing::info!(cluster_id = %image.cluster_id, topics = image.topics.len(), offset = image.offset, "metadata loaded");
-        let (image_tx, _) = watch::channel(Arc::new(image));
         Ok(Controller {
-            inner: Arc::new(Inner {
-                log: Mutex::new(log),
-                image_tx,
-                listeners: Mutex::new(Vec::new()),
-                config,
-                cluster: None,
-                history: Mutex::default(),
-                remote: None,
-                stopped: Default::default(),
-            }),
+            inner: Arc::new(Inner::new(log, image, config, None, None)),
         })
     }
 
@@ -179,19 +279,44 @@ impl Controller {
         }
         let control = super::cluster_control::ClusterControl::activated(&config, &image);
         tracing::info!(cluster_id = %image.cluster_id, brokers = image.brokers.len(), offset = image.offset, "cluster metadata loaded");
-        let (image_tx, _) = watch::channel(Arc::new(image));
         Ok(Controller {
-            inner: Arc::new(Inner {
-                log: Mutex::new(log),
-                image_tx,
-                listeners: Mutex::new(Vec::new()),
-                config,
-                cluster: Some(Arc::new(Mutex::new(control))),
-                history: Mutex::default(),
-                remote: None,
-                stopped: Default::default(),
-            }),
+            inner: Arc::new(Inner::new(log, image, config, Some(control), None)),
         })
+    }
+
+    /// The controller of a quorum member before its Raft node starts: the image of its state
+    /// machine, broker sessions (given out once it leads), nothing written locally.
+    pub(super) fn with_state_machine(
+        config: Arc<BrokerConfig>,
+        sm: &super::quorum::ImageStateMachine,
+    ) -> Self {
+        let image = (*sm.image()).clone();
+        let control = super::cluster_control::ClusterControl::activated(&config, &image);
+        Controller {
+            inner: Arc::new(Inner::new(
+                Box::new(super::store::NoLog),
+                image,
+                config,
+                Some(control),
+                None,
+            )),
+        }
+    }
+
+    /// Up to `max` committed batches after offset `from - 1` for a fetching broker, or `None`
+    /// when it is too far behind (it gets a snapshot).
+    pub(super) fn history_since(
+        &self,
+        from: i64,
+        max: usize,
+    ) -> Option<Vec<(i64, Vec<MetadataRecord>)>> {
+        self.inner.history.lock().since(from, max)
+    }
+
+    /// Notes that broker `id` has fetched the metadata up to `offset`.
+    pub(super) fn observer_fetched(&self, id: i32, offset: i64) {
+        let now = crate::replica_manager::now_ms();
+        self.inner.observers.lock().insert(id, (offset, now));
     }
 
     /// Sets the listener that sees every new image (and calls it with the current one).
@@ -247,6 +372,9 @@ impl Controller {
         &self,
         op: impl FnOnce(&MetadataImage, &BrokerConfig) -> (Vec<MetadataRecord>, T) + Send + 'static,
     ) -> Result<T, OpError> {
+        if let Some(q) = self.inner.quorum.get() {
+            return self.run_in_quorum(q, op).await;
+        }
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let mut log = inner.log.lock();
@@ -271,19 +399,8 @@ impl Controller {
             let next = current
                 .apply(offset, &records)
                 .map_err(|e| (ErrorCode::UnknownServerError, e.to_string()))?;
-            let next = Arc::new(next);
-            if inner.cluster.is_some() {
-                // what brokers fetch: kept before the image is published
-                let mut history = inner.history.lock();
-                history.push_back((offset, records));
-                while history.len() > super::remote::HISTORY_BATCHES {
-                    history.pop_front();
-                }
-            }
-            inner.image_tx.send_replace(Arc::clone(&next));
-            for listener in inner.listeners.lock().iter() {
-                listener(&next);
-            }
+            let end = next.offset;
+            inner.publish(end, records, Arc::new(next));
             Ok(answer)
         })
         .await

@@ -13,6 +13,7 @@ mod cluster_control;
 mod config_change;
 mod controller;
 mod image;
+mod quorum;
 mod records;
 pub mod remote;
 mod snapshot;
@@ -22,6 +23,7 @@ pub use cluster_control::{unclean_allowed, IsrChange};
 pub use config_change::{ConfigAlteration, ConfigOp};
 pub use controller::{Controller, TopicSpec, MAX_PARTITIONS_PER_REQUEST};
 pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage, NO_LEADER};
+pub use quorum::{QuorumView, ReplicaView};
 pub use records::{ConfigResource, Endpoint, LeaderRecovery, MetadataRecord};
 pub use store::{FileMetadataLog, MetadataLog};
 

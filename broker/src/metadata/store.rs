@@ -18,6 +18,22 @@ pub trait MetadataLog: Send {
     fn replay(&mut self) -> io::Result<Vec<(i64, Vec<MetadataRecord>)>>;
 }
 
+/// The metadata log of a node that does not write one itself: a broker whose controller is
+/// elsewhere, or a controller of a quorum (Raft writes its log).
+pub(super) struct NoLog;
+
+impl MetadataLog for NoLog {
+    fn append(&mut self, _records: &[MetadataRecord]) -> io::Result<i64> {
+        Err(io::Error::other(
+            "metadata is written by the active controller through its log, not here",
+        ))
+    }
+
+    fn replay(&mut self) -> io::Result<Vec<(i64, Vec<MetadataRecord>)>> {
+        Ok(Vec::new())
+    }
+}
+
 /// The metadata log as one local file (single-node mode).
 pub struct FileMetadataLog {
     path: PathBuf,
@@ -45,11 +61,7 @@ impl FileMetadataLog {
 
 impl MetadataLog for FileMetadataLog {
     fn append(&mut self, records: &[MetadataRecord]) -> io::Result<i64> {
-        let payload = serde_json::to_vec(records).map_err(io::Error::other)?;
-        let mut frame = Vec::with_capacity(payload.len() + 8);
-        frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        frame.extend_from_slice(&crc32c::crc32c(&payload).to_be_bytes());
-        frame.extend_from_slice(&payload);
+        let frame = frame(&serde_json::to_vec(records).map_err(io::Error::other)?);
         let before = self.file.metadata()?.len();
         if let Err(e) = self
             .file
@@ -72,7 +84,6 @@ impl MetadataLog for FileMetadataLog {
         let mut data = Vec::new();
         File::open(&self.path)?.read_to_end(&mut data)?;
         let mut out = Vec::new();
-        let mut pos = 0usize;
         let mut offset = 0i64;
         let corrupt = |pos: usize, why: String| {
             io::Error::new(
@@ -80,27 +91,8 @@ impl MetadataLog for FileMetadataLog {
                 format!("{} at byte {pos}: {why}", self.path.display()),
             )
         };
-        while pos + 8 <= data.len() {
-            let len = u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]])
-                as usize;
-            let crc =
-                u32::from_be_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]);
-            let end = pos.saturating_add(8).saturating_add(len);
-            if len == 0 && data[pos..].iter().all(|b| *b == 0) {
-                break; // zero-filled tail (space allocated but never written, e.g. power loss)
-            }
-            let Some(payload) = data.get(pos + 8..end) else {
-                break;
-            };
-            if crc32c::crc32c(payload) != crc {
-                if end == data.len() {
-                    break; // torn last frame
-                }
-                return Err(corrupt(
-                    pos,
-                    "checksum mismatch in the middle of the log".into(),
-                ));
-            }
+        let (frames, valid) = read_frames(&data).map_err(|(pos, why)| corrupt(pos, why))?;
+        for (pos, payload) in frames {
             let records = serde_json::from_slice::<Vec<MetadataRecord>>(payload).map_err(|e| {
                 corrupt(
                     pos,
@@ -110,16 +102,56 @@ impl MetadataLog for FileMetadataLog {
             let n = records.len() as i64;
             out.push((offset, records));
             offset += n;
-            pos = end;
         }
-        if pos < data.len() {
-            tracing::warn!(path = %self.path.display(), valid = pos, total = data.len(), "cutting torn tail of the metadata log");
-            self.file.set_len(pos as u64)?;
+        if valid < data.len() {
+            tracing::warn!(path = %self.path.display(), valid, total = data.len(), "cutting torn tail of the metadata log");
+            self.file.set_len(valid as u64)?;
             self.file.sync_data()?;
         }
         self.next_offset = offset;
         Ok(out)
     }
+}
+
+/// One frame of a metadata log file: `len: u32 BE, crc32c: u32 BE, payload`.
+pub(super) fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(payload.len() + 8);
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&crc32c::crc32c(payload).to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Frames read from a file: each payload with its position, and the length of the valid part.
+pub(super) type Frames<'a> = (Vec<(usize, &'a [u8])>, usize);
+
+/// The payloads of the frames in `data`, each with its position, and the length of the valid
+/// part. A torn *last* frame (a crash during its write) or a zero-filled tail ends the valid
+/// part; a bad frame followed by more data is corruption: its position and why.
+pub(super) fn read_frames(data: &[u8]) -> Result<Frames<'_>, (usize, String)> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos + 8 <= data.len() {
+        let len =
+            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        let crc = u32::from_be_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]);
+        let end = pos.saturating_add(8).saturating_add(len);
+        if len == 0 && data[pos..].iter().all(|b| *b == 0) {
+            break; // zero-filled tail (space allocated but never written, e.g. power loss)
+        }
+        let Some(payload) = data.get(pos + 8..end) else {
+            break;
+        };
+        if crc32c::crc32c(payload) != crc {
+            if end == data.len() {
+                break; // torn last frame
+            }
+            return Err((pos, "checksum mismatch in the middle of the log".into()));
+        }
+        out.push((pos, payload));
+        pos = end;
+    }
+    Ok((out, pos))
 }
 
 #[cfg(test)]

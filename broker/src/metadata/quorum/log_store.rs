@@ -1,0 +1,439 @@
+//! A controller's Raft log on disk, in `__cluster_metadata-0/raft/`:
+//!
+//! ```text
+//!  log             frames of the metadata log's format (len | crc32c | JSON entry), in index order
+//!  vote.json       the vote this node granted or holds (written atomically before it is used)
+//!  committed.json  the last index known committed (a restart re-applies up to it at once)
+//!  purged.json     the last index folded into a snapshot; older frames are dead
+//! ```
+//!
+//! Every entry since the last purge is also kept in memory (the metadata log is small and a
+//! snapshot bounds it). A torn last frame is cut on opening; a bad frame in the middle refuses
+//! to open, as for the single node's metadata log. Appends and truncations are synced to disk
+//! in a blocking task before openraft hears they are done.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::ops::RangeBounds;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{RaftLogReader, StorageIOError};
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::types::{Entry, LogId, MetadataRaft, StorageError, Vote};
+use crate::log::write_atomically;
+use crate::metadata::store::{frame, read_frames};
+
+/// Dead frames (before the purge point) the file may hold beyond the live ones before it is
+/// rewritten without them.
+const COMPACT_AFTER: usize = 1_000;
+
+/// The Raft log store; clones share the same files.
+#[derive(Clone)]
+pub struct RaftLogStore {
+    disk: Arc<Mutex<Disk>>,
+}
+
+struct Disk {
+    dir: PathBuf,
+    file: File,
+    /// Bytes of valid frames.
+    len: u64,
+    /// Live entries by index, with the position of their frame.
+    entries: BTreeMap<u64, (u64, Entry)>,
+    /// Frames in the file before the purge point.
+    dead: usize,
+    purged: Option<LogId>,
+    vote: Option<Vote>,
+    committed: Option<LogId>,
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    write_atomically(path, &serde_json::to_vec(value).map_err(io::Error::other)?)
+}
+
+impl RaftLogStore {
+    /// Opens (or creates) the log in `dir`.
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("log");
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        let data = std::fs::read(&path)?;
+        let (frames, valid) = read_frames(&data).map_err(|(pos, why)| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} at byte {pos}: {why}", path.display()),
+            )
+        })?;
+        let purged: Option<LogId> = read_json(&dir.join("purged.json"))?;
+        let mut entries = BTreeMap::new();
+        let mut dead = 0;
+        for (pos, payload) in frames {
+            let entry: Entry = serde_json::from_slice(payload).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} at byte {pos}: undecodable entry: {e}", path.display()),
+                )
+            })?;
+            if purged.is_some_and(|p| entry.log_id.index <= p.index) {
+                dead += 1;
+                continue;
+            }
+            entries.insert(entry.log_id.index, (pos as u64, entry));
+        }
+        if valid < data.len() {
+            tracing::warn!(path = %path.display(), valid, total = data.len(), "cutting the torn tail of the Raft log");
+            file.set_len(valid as u64)?;
+            file.sync_data()?;
+        }
+        Ok(RaftLogStore {
+            disk: Arc::new(Mutex::new(Disk {
+                dir: dir.to_path_buf(),
+                file,
+                len: valid as u64,
+                entries,
+                dead,
+                purged,
+                vote: read_json(&dir.join("vote.json"))?,
+                committed: read_json(&dir.join("committed.json"))?,
+            })),
+        })
+    }
+
+    /// Runs `f` on the disk state in a blocking task (it writes and syncs files).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Disk) -> io::Result<T> + Send + 'static,
+    ) -> io::Result<T> {
+        let disk = Arc::clone(&self.disk);
+        tokio::task::spawn_blocking(move || f(&mut disk.lock()))
+            .await
+            .map_err(io::Error::other)?
+    }
+}
+
+impl Disk {
+    fn append(&mut self, entries: Vec<Entry>) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        let mut positions = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            positions.push(self.len + bytes.len() as u64);
+            bytes.extend(frame(&serde_json::to_vec(entry).map_err(io::Error::other)?));
+        }
+        if let Err(e) = self
+            .file
+            .write_all(&bytes)
+            .and_then(|_| self.file.sync_data())
+        {
+            // leave no torn frame behind that later appends would follow
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        self.len += bytes.len() as u64;
+        for (entry, pos) in entries.into_iter().zip(positions) {
+            self.entries.insert(entry.log_id.index, (pos, entry));
+        }
+        Ok(())
+    }
+
+    /// Removes the entries from `index` on.
+    fn truncate(&mut self, index: u64) -> io::Result<()> {
+        let Some((&first, &(pos, _))) = self.entries.range(index..).next() else {
+            return Ok(());
+        };
+        self.file.set_len(pos)?;
+        self.file.sync_data()?;
+        self.len = pos;
+        self.entries.split_off(&first);
+        Ok(())
+    }
+
+    /// Forgets the entries up to `log_id` (they are in a snapshot); rewrites the file once it
+    /// holds many dead frames.
+    fn purge(&mut self, log_id: LogId) -> io::Result<()> {
+        write_json(&self.dir.join("purged.json"), &log_id)?;
+        self.purged = Some(log_id);
+        let kept = self.entries.split_off(&(log_id.index + 1));
+        self.dead += self.entries.len();
+        self.entries = kept;
+        if self.dead > COMPACT_AFTER && self.dead > self.entries.len() {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the log file with the live entries only.
+    fn compact(&mut self) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        let mut entries = BTreeMap::new();
+        for (index, (_, entry)) in std::mem::take(&mut self.entries) {
+            let pos = bytes.len() as u64;
+            bytes.extend(frame(
+                &serde_json::to_vec(&entry).map_err(io::Error::other)?,
+            ));
+            entries.insert(index, (pos, entry));
+        }
+        let path = self.dir.join("log");
+        write_atomically(&path, &bytes)?;
+        self.file = OpenOptions::new().read(true).append(true).open(&path)?;
+        self.len = bytes.len() as u64;
+        self.entries = entries;
+        self.dead = 0;
+        Ok(())
+    }
+}
+
+impl RaftLogReader<MetadataRaft> for RaftLogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let disk = self.disk.lock();
+        Ok(disk
+            .entries
+            .range(range)
+            .map(|(_, (_, e))| e.clone())
+            .collect())
+    }
+}
+
+impl RaftLogStorage<MetadataRaft> for RaftLogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<MetadataRaft>, StorageError> {
+        let disk = self.disk.lock();
+        let last = disk
+            .entries
+            .values()
+            .next_back()
+            .map(|(_, e)| e.log_id)
+            .or(disk.purged);
+        Ok(LogState {
+            last_purged_log_id: disk.purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        let vote = *vote;
+        self.blocking(move |disk| {
+            write_json(&disk.dir.join("vote.json"), &vote)?;
+            disk.vote = Some(vote);
+            Ok(())
+        })
+        .await
+        .map_err(|e| StorageIOError::write_vote(&e).into())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        Ok(self.disk.lock().vote)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        self.blocking(move |disk| {
+            if let Some(c) = committed {
+                write_json(&disk.dir.join("committed.json"), &c)?;
+            }
+            disk.committed = committed;
+            Ok(())
+        })
+        .await
+        .map_err(|e| StorageIOError::write(&e).into())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self.disk.lock().committed)
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<MetadataRaft>,
+    ) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let result = self.blocking(move |disk| disk.append(entries)).await;
+        match result {
+            Ok(()) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                let reported = io::Error::new(e.kind(), e.to_string());
+                callback.log_io_completed(Err(reported));
+                Err(StorageIOError::write_logs(&e).into())
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.blocking(move |disk| disk.truncate(log_id.index))
+            .await
+            .map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.blocking(move |disk| disk.purge(log_id))
+            .await
+            .map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::testing::{StoreBuilder, Suite};
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    use super::*;
+    use crate::metadata::quorum::{ImageStateMachine, MetadataBatch};
+
+    struct Fresh;
+
+    impl StoreBuilder<MetadataRaft, RaftLogStore, ImageStateMachine, tempfile::TempDir> for Fresh {
+        async fn build(
+            &self,
+        ) -> Result<(tempfile::TempDir, RaftLogStore, ImageStateMachine), StorageError> {
+            let dir = tempfile::tempdir().map_err(|e| StorageIOError::write(&e))?;
+            let log = RaftLogStore::open(dir.path()).map_err(|e| StorageIOError::write(&e))?;
+            let sm = ImageStateMachine::open(dir.path()).map_err(|e| StorageIOError::write(&e))?;
+            Ok((dir, log, sm))
+        }
+    }
+
+    #[test]
+    fn passes_openraft_storage_suite() {
+        Suite::test_all(Fresh).unwrap();
+    }
+
+    fn entry(term: u64, index: u64) -> Entry {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(term, 1), index),
+            payload: EntryPayload::Normal(MetadataBatch {
+                records: vec![crate::metadata::MetadataRecord::Cluster {
+                    cluster_id: format!("c{index}"),
+                }],
+            }),
+        }
+    }
+
+    async fn indexes(store: &mut RaftLogStore) -> Vec<u64> {
+        store
+            .try_get_log_entries(0..)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.log_id.index)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn entries_votes_truncation_and_purges_survive_a_restart_and_a_torn_tail_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = RaftLogStore::open(dir.path()).unwrap();
+        {
+            let mut disk = store.disk.lock();
+            disk.append((1..=6).map(|i| entry(1, i)).collect()).unwrap();
+            disk.truncate(5).unwrap();
+            disk.append(vec![entry(2, 5)]).unwrap();
+            disk.purge(LogId::new(CommittedLeaderId::new(1, 1), 2))
+                .unwrap();
+        }
+        store.save_vote(&Vote::new_committed(2, 1)).await.unwrap();
+        assert_eq!(indexes(&mut store).await, vec![3, 4, 5]);
+        drop(store);
+        // a crash in the middle of an append: half a frame at the end
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("log"))
+            .unwrap();
+        f.write_all(&[0, 0, 1, 0, 9, 9, 9]).unwrap();
+        let mut store = RaftLogStore::open(dir.path()).unwrap();
+        assert_eq!(indexes(&mut store).await, vec![3, 4, 5]);
+        let five = store.try_get_log_entries(5..6).await.unwrap();
+        assert_eq!(
+            five[0].log_id.leader_id.term, 2,
+            "the entry written after truncation"
+        );
+        assert_eq!(
+            store.read_vote().await.unwrap(),
+            Some(Vote::new_committed(2, 1))
+        );
+        let state = store.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(2));
+        assert_eq!(state.last_log_id.map(|l| l.index), Some(5));
+        // appends after the cut tail are readable again
+        store.disk.lock().append(vec![entry(2, 6)]).unwrap();
+        drop(store);
+        let mut store = RaftLogStore::open(dir.path()).unwrap();
+        assert_eq!(indexes(&mut store).await, vec![3, 4, 5, 6]);
+    }
+
+    #[tokio::test]
+    async fn many_purged_entries_are_compacted_away_and_the_rest_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RaftLogStore::open(dir.path()).unwrap();
+        let n = (COMPACT_AFTER as u64) * 2 + 10;
+        {
+            let mut disk = store.disk.lock();
+            disk.append((1..=n).map(|i| entry(1, i)).collect()).unwrap();
+            let before = disk.len;
+            disk.purge(LogId::new(CommittedLeaderId::new(1, 1), n - 5))
+                .unwrap();
+            assert!(
+                disk.len < before / 10,
+                "the file was rewritten without dead frames"
+            );
+        }
+        drop(store);
+        let mut store = RaftLogStore::open(dir.path()).unwrap();
+        assert_eq!(indexes(&mut store).await, ((n - 4)..=n).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_bad_frame_in_the_middle_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RaftLogStore::open(dir.path()).unwrap();
+        store
+            .disk
+            .lock()
+            .append((1..=3).map(|i| entry(1, i)).collect())
+            .unwrap();
+        drop(store);
+        let path = dir.path().join("log");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[12] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = RaftLogStore::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("checksum"), "{err}");
+    }
+}

@@ -1,0 +1,477 @@
+//! The controller quorum: the metadata log replicated by Raft (openraft) over the voters of
+//! `controller.quorum.voters`. The metadata image and its apply code are the same as on a single
+//! node; only where the log lives and who may write it change.
+//!
+//! ```text
+//!  broker request ─▶ active controller (the Raft leader, once it applied an entry of its term)
+//!                      plan records on the image ─▶ raft.client_write ─▶ replicated, committed
+//!                                                                        ─▶ every voter applies
+//!                      answer ◀── applied here ◀────────────────────────────┘
+//! ```
+//!
+//! Proposals are serialized: one in flight at a time, each answered once applied, so that the
+//! plan of the next one sees it. A controller that is not the leader answers NOT_CONTROLLER and
+//! names the leader it knows. A new leader first gives every registered broker a fresh session
+//! (brokers move their heartbeats to it), as Kafka's controller does on activation.
+
+mod log_store;
+mod state_machine;
+mod types;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::BasicNode;
+use serde::{Deserialize, Serialize};
+
+use super::controller::{Controller, OpError};
+use super::image::MetadataImage;
+use super::records::MetadataRecord;
+use super::store::{FileMetadataLog, MetadataLog};
+use crate::config::{BrokerConfig, ClusterMode};
+use crate::error::ErrorCode;
+
+pub use log_store::RaftLogStore;
+pub use state_machine::ImageStateMachine;
+pub use types::{BatchApplied, MetadataBatch, MetadataRaft, Raft};
+
+/// Entries between two snapshots of the image.
+const SNAPSHOT_EVERY: u64 = 10_000;
+
+/// The quorum as DescribeQuorum reports it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QuorumView {
+    /// The active controller, or -1.
+    pub leader_id: i32,
+    /// The leader's term (KRaft's leader epoch).
+    pub leader_epoch: i32,
+    /// The offset after the last committed entry.
+    pub high_watermark: i64,
+    /// The voters with their log ends.
+    pub voters: Vec<ReplicaView>,
+    /// Brokers following the metadata, with the offset after what they fetched.
+    pub observers: Vec<ReplicaView>,
+}
+
+/// One voter or observer of [`QuorumView`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReplicaView {
+    /// Node id.
+    pub id: i32,
+    /// The offset after its last entry.
+    pub log_end_offset: i64,
+    /// When it last fetched or acknowledged (unix ms), -1 if unknown.
+    pub last_fetch_ms: i64,
+    /// When it last had everything the leader had (unix ms), -1 if unknown.
+    pub last_caught_up_ms: i64,
+}
+
+/// This controller's part of the quorum.
+pub(super) struct Quorum {
+    raft: Raft,
+    id: u64,
+    /// Serializes proposals; holds the term this controller activated in.
+    propose: tokio::sync::Mutex<Option<u64>>,
+    /// How long an operation waits for an election in progress.
+    election_wait: Duration,
+    /// This data directory's cluster id.
+    cluster_id: String,
+    /// An image from a one-controller metadata log of an earlier version, committed as the
+    /// first entry when the quorum's log is still empty.
+    import: parking_lot::Mutex<Option<Vec<MetadataRecord>>>,
+}
+
+fn not_controller(message: String) -> OpError {
+    (ErrorCode::NotController, message)
+}
+
+impl Controller {
+    /// Opens the controller of a quorum member: its Raft log and snapshot under
+    /// `dir/raft/`, joins the voters of `controller.quorum.voters` (their first start forms
+    /// the quorum) and returns at once; the quorum elects a leader on its own.
+    pub async fn open_quorum(
+        config: Arc<BrokerConfig>,
+        dir: &Path,
+        cluster_id: String,
+    ) -> Result<Controller, String> {
+        let ClusterMode::Quorum(q) = &config.cluster.mode else {
+            return Err("controller.quorum.voters is empty: not a quorum".into());
+        };
+        let voters: BTreeMap<u64, BasicNode> = q
+            .voters
+            .iter()
+            .map(|v| {
+                (
+                    v.id as u64,
+                    BasicNode::new(format!("{}:{}", v.host, v.port)),
+                )
+            })
+            .collect();
+        let election_ms = q.election_timeout_ms.max(50);
+        let raft_dir = dir.join("raft");
+        let log = RaftLogStore::open(&raft_dir)
+            .map_err(|e| format!("cannot open the Raft log in {}: {e}", raft_dir.display()))?;
+        let sm = ImageStateMachine::open(&raft_dir).map_err(|e| {
+            format!(
+                "cannot open the metadata snapshot in {}: {e}",
+                raft_dir.display()
+            )
+        })?;
+        let import = import_single_controller_log(dir)?;
+        let controller = Controller::with_state_machine(Arc::clone(&config), &sm);
+        sm.attach(Arc::downgrade(&controller.inner));
+        let raft_config = openraft::Config {
+            cluster_name: "tributary-metadata".into(),
+            election_timeout_min: election_ms,
+            election_timeout_max: election_ms * 2,
+            heartbeat_interval: (election_ms / 5).max(10),
+            install_snapshot_timeout: q.request_timeout_ms.max(election_ms),
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY),
+            max_in_snapshot_log_to_keep: 1_000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| format!("controller quorum settings: {e}"))?;
+        let id = config.node_id as u64;
+        let raft = Raft::new(
+            id,
+            Arc::new(raft_config),
+            super::remote::PeerNetwork,
+            log,
+            sm,
+        )
+        .await
+        .map_err(|e| format!("cannot start the controller quorum: {e}"))?;
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| format!("controller quorum: {e}"))?;
+        if !initialized {
+            // every voter proposes the same first membership: whichever arrives first wins, the
+            // others find the same entry
+            if let Err(e) = raft.initialize(voters.clone()).await {
+                tracing::debug!(error = %e, "quorum already initialized elsewhere");
+            }
+        }
+        tracing::info!(node = id, voters = ?voters.keys().collect::<Vec<_>>(), "controller quorum member started");
+        tokio::spawn(report_quorum_changes(raft.metrics(), id));
+        let quorum = Quorum {
+            raft,
+            id,
+            propose: tokio::sync::Mutex::new(None),
+            election_wait: Duration::from_millis(election_ms * 4),
+            cluster_id,
+            import: parking_lot::Mutex::new(import),
+        };
+        if controller.inner.quorum.set(quorum).is_err() {
+            return Err("the quorum was opened twice".into());
+        }
+        Ok(controller)
+    }
+
+    /// This controller's Raft node, in a quorum.
+    pub(crate) fn raft(&self) -> Option<&Raft> {
+        self.inner.quorum.get().map(|q| &q.raft)
+    }
+
+    /// Whether this controller may act: always on a single controller; in a quorum only the
+    /// leader once it has applied an entry of its own term. A broker's handle is never active.
+    pub fn is_active(&self) -> bool {
+        self.active_or_leader().is_ok()
+    }
+
+    /// `Ok` when this controller is active, else the active controller it knows of.
+    pub(crate) fn active_or_leader(&self) -> Result<(), Option<i32>> {
+        if self.inner.remote.is_some() {
+            return Err(None);
+        }
+        let Some(q) = self.inner.quorum.get() else {
+            return Ok(());
+        };
+        let m = q.raft.metrics();
+        let m = m.borrow();
+        let leader = m.current_leader;
+        if leader == Some(q.id)
+            && m.last_applied
+                .is_some_and(|l| l.leader_id.term == m.current_term)
+        {
+            Ok(())
+        } else {
+            Err(leader.map(|l| l as i32))
+        }
+    }
+
+    /// The quorum as DescribeQuorum shows it: a quorum's Raft state, a single controller as its
+    /// only voter, or on a broker what the active controller last said.
+    pub fn quorum_view(&self) -> Option<QuorumView> {
+        if let Some(remote) = &self.inner.remote {
+            return remote.quorum_view();
+        }
+        let now = crate::replica_manager::now_ms();
+        let image = self.image();
+        // (a voter's broker part is the voter itself, not an observer)
+        let voter_ids: Vec<i32> = match &self.inner.config.cluster.mode {
+            ClusterMode::Quorum(q) => q.voters.iter().map(|v| v.id).collect(),
+            ClusterMode::SingleNode => vec![self.inner.config.node_id],
+        };
+        let observers = self
+            .inner
+            .observers
+            .lock()
+            .iter()
+            .filter(|(id, _)| !voter_ids.contains(id))
+            .map(|(&id, &(offset, at))| ReplicaView {
+                id,
+                log_end_offset: offset + 1,
+                last_fetch_ms: at,
+                last_caught_up_ms: if offset >= image.offset { at } else { -1 },
+            })
+            .collect();
+        let Some(q) = self.inner.quorum.get() else {
+            let end = image.offset + 1;
+            let me = ReplicaView {
+                id: self.inner.config.node_id,
+                log_end_offset: end,
+                last_fetch_ms: now,
+                last_caught_up_ms: now,
+            };
+            return Some(QuorumView {
+                leader_id: me.id,
+                leader_epoch: 1,
+                high_watermark: end,
+                voters: vec![me],
+                observers,
+            });
+        };
+        let m = q.raft.metrics().borrow().clone();
+        let applied_end = m.last_applied.map_or(0, |l| l.index as i64 + 1);
+        let own_end = m.last_log_index.map_or(0, |i| i as i64 + 1);
+        let matched = m.replication.clone().unwrap_or_default();
+        let voters = m
+            .membership_config
+            .voter_ids()
+            .map(|id| {
+                let end = if id == q.id {
+                    Some(own_end)
+                } else {
+                    matched
+                        .get(&id)
+                        .map(|l| l.map_or(0, |l| l.index as i64 + 1))
+                };
+                ReplicaView {
+                    id: id as i32,
+                    log_end_offset: end.unwrap_or(-1),
+                    last_fetch_ms: if end.is_some() { now } else { -1 },
+                    last_caught_up_ms: if end.is_some_and(|e| e >= applied_end) {
+                        now
+                    } else {
+                        -1
+                    },
+                }
+            })
+            .collect();
+        Some(QuorumView {
+            leader_id: m.current_leader.map_or(-1, |l| l as i32),
+            leader_epoch: m.current_term as i32,
+            high_watermark: applied_end,
+            voters,
+            observers,
+        })
+    }
+
+    /// Runs `op` as the active controller of the quorum: on the current image, then commits its
+    /// records through Raft and answers once they are applied here.
+    pub(super) async fn run_in_quorum<T: Send + 'static>(
+        &self,
+        q: &Quorum,
+        op: impl FnOnce(&MetadataImage, &BrokerConfig) -> (Vec<MetadataRecord>, T) + Send + 'static,
+    ) -> Result<T, OpError> {
+        let mut activated = q.propose.lock().await;
+        if self
+            .inner
+            .stopped
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Err(not_controller("the controller is stopping".into()));
+        }
+        let term = self.wait_until_leading(q).await?;
+        if *activated != Some(term) {
+            self.activate(q).await?;
+            *activated = Some(term);
+        }
+        let current = self.image();
+        let config = Arc::clone(&self.inner.config);
+        let (records, answer) = tokio::task::spawn_blocking(move || op(&current, &config))
+            .await
+            .map_err(|e| {
+                (
+                    ErrorCode::UnknownServerError,
+                    format!("controller task failed: {e}"),
+                )
+            })?;
+        if !records.is_empty() {
+            commit(q, records).await?;
+        }
+        Ok(answer)
+    }
+
+    /// Waits (for an election in progress) until this controller leads with an entry of its
+    /// term applied; answers the term, or NOT_CONTROLLER naming the leader.
+    async fn wait_until_leading(&self, q: &Quorum) -> Result<u64, OpError> {
+        let mut rx = q.raft.metrics();
+        let deadline = tokio::time::Instant::now() + q.election_wait;
+        loop {
+            {
+                let m = rx.borrow_and_update();
+                match m.current_leader {
+                    Some(l)
+                        if l == q.id
+                            && m.last_applied
+                                .is_some_and(|a| a.leader_id.term == m.current_term) =>
+                    {
+                        return Ok(m.current_term);
+                    }
+                    Some(l) if l == q.id => {}
+                    Some(l) => {
+                        return Err(not_controller(format!("the active controller is node {l}")))
+                    }
+                    None => {}
+                }
+            }
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return Err(not_controller("the controller quorum stopped".into()));
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(not_controller("no active controller: the quorum is electing one".into()));
+                }
+            }
+        }
+    }
+
+    /// Becomes the active controller: every registered broker gets a fresh session, and a new
+    /// cluster gets its id (or the image of an earlier one-controller log).
+    async fn activate(&self, q: &Quorum) -> Result<(), OpError> {
+        let image = self.image();
+        if let Some(control) = &self.inner.cluster {
+            *control.lock() =
+                super::cluster_control::ClusterControl::activated(&self.inner.config, &image);
+        }
+        self.inner.observers.lock().clear();
+        if image.cluster_id.is_empty() {
+            let records = q.import.lock().take().unwrap_or_else(|| {
+                vec![MetadataRecord::Cluster {
+                    cluster_id: q.cluster_id.clone(),
+                }]
+            });
+            commit(q, records).await?;
+        } else if image.cluster_id != q.cluster_id {
+            tracing::error!(quorum = %image.cluster_id, directory = %q.cluster_id, "the quorum's cluster id differs from this data directory's");
+        }
+        tracing::info!(
+            node = q.id,
+            offset = self.image().offset,
+            "this controller is now the active controller"
+        );
+        Ok(())
+    }
+
+    /// Stops this controller's part of the quorum (the others elect a new leader).
+    pub async fn leave_quorum(&self) {
+        if let Some(q) = self.inner.quorum.get() {
+            if let Err(e) = q.raft.shutdown().await {
+                tracing::warn!(error = %e, "controller quorum did not stop cleanly");
+            }
+        }
+    }
+}
+
+/// Logs what an operator wants to know of the quorum as it happens: a new leader (and term), a
+/// voter the leader cannot reach or that caught up again, a Raft failure.
+async fn report_quorum_changes(
+    mut metrics: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, BasicNode>>,
+    me: u64,
+) {
+    let mut leader = None;
+    let mut lagging: Vec<u64> = Vec::new();
+    loop {
+        {
+            let m = metrics.borrow_and_update();
+            if let Err(e) = &m.running_state {
+                tracing::error!(error = %e, "the controller quorum stopped on an error");
+                return;
+            }
+            if m.current_leader != leader {
+                leader = m.current_leader;
+                match leader {
+                    Some(l) => tracing::info!(
+                        leader = l,
+                        term = m.current_term,
+                        "controller quorum leader elected"
+                    ),
+                    None => tracing::warn!(
+                        term = m.current_term,
+                        "the controller quorum has no leader: electing one"
+                    ),
+                }
+            }
+            if leader == Some(me) {
+                // voters more than a few entries behind the leader's log
+                let end = m.last_log_index.unwrap_or(0);
+                let now_lagging: Vec<u64> = m
+                    .replication
+                    .iter()
+                    .flatten()
+                    .filter(|(id, matched)| {
+                        **id != me && matched.map_or(0, |l| l.index) + 100 < end
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in now_lagging.iter().filter(|id| !lagging.contains(id)) {
+                    tracing::warn!(
+                        voter = id,
+                        "a controller is not keeping up with the metadata log"
+                    );
+                }
+                for id in lagging.iter().filter(|id| !now_lagging.contains(id)) {
+                    tracing::info!(voter = id, "a controller caught up with the metadata log");
+                }
+                lagging = now_lagging;
+            } else {
+                lagging.clear();
+            }
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Commits `records` through Raft; answers once applied here.
+async fn commit(q: &Quorum, records: Vec<MetadataRecord>) -> Result<BatchApplied, OpError> {
+    match q.raft.client_write(MetadataBatch { records }).await {
+        Ok(resp) => match resp.data.error {
+            None => Ok(resp.data),
+            Some(e) => Err((ErrorCode::UnknownServerError, e)),
+        },
+        Err(e) => Err(not_controller(format!("the change was not committed: {e}"))),
+    }
+}
+
+/// The image of a one-controller metadata log (`metadata.log`, an earlier version's cluster
+/// controller), as records to commit first; `None` when there is none.
+fn import_single_controller_log(dir: &Path) -> Result<Option<Vec<MetadataRecord>>, String> {
+    if !dir.join("metadata.log").exists() {
+        return Ok(None);
+    }
+    let mut log = FileMetadataLog::open(dir).map_err(|e| e.to_string())?;
+    let mut image = MetadataImage::empty();
+    for (offset, records) in log.replay().map_err(|e| e.to_string())? {
+        image = image.apply(offset, &records).map_err(|e| e.to_string())?;
+    }
+    Ok((!image.cluster_id.is_empty()).then(|| image.to_records()))
+}

@@ -1,0 +1,286 @@
+//! `tributary dev-cluster`: a local cluster of separate `tributary server` processes on loopback
+//! ports, for trying replication and failover on one machine.
+//!
+//! Nodes 1..=`--controllers` are broker and controller (a Raft quorum of that many voters), the
+//! rest brokers only. Broker `i` listens on `--port + i - 1`, controller `i` on
+//! `--port + 100 + i - 1`. Each node has its own data directory and log file under the cluster
+//! directory (a fresh temporary one, removed at the end, unless `--data-dir` names one to keep).
+//! Ctrl-C (or SIGTERM) stops every node cleanly; a node that does not stop within the grace
+//! period is killed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use tributary_broker::meta_properties;
+
+#[derive(Args)]
+pub struct DevClusterArgs {
+    /// Number of brokers (separate processes)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=9))]
+    pub brokers: u16,
+    /// How many of them are also controllers (the Raft quorum); default: all of them, at most 3
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=9))]
+    pub controllers: Option<u16>,
+    /// Port of broker 1; broker i listens on PORT + i - 1, controller i on PORT + 100 + i - 1
+    #[arg(long, default_value_t = 9092)]
+    pub port: u16,
+    /// Directory for the nodes' data and logs, kept at the end (default: a temporary one,
+    /// removed at the end); a directory of an earlier run starts that cluster again
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Extra broker property for every node, KEY=VALUE; repeatable
+    #[arg(long = "override", short = 'o', value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+/// How long the nodes get to stop cleanly before they are killed.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// How long the brokers get to start listening.
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+struct Node {
+    id: u16,
+    broker_port: u16,
+    log: PathBuf,
+    child: Child,
+}
+
+pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
+    let brokers = args.brokers;
+    let controllers = args.controllers.unwrap_or(brokers.min(3));
+    anyhow::ensure!(
+        controllers <= brokers,
+        "--controllers {controllers} is more than --brokers {brokers}: every controller is also a broker here"
+    );
+    let last_port = u32::from(args.port) + 100 + u32::from(brokers);
+    anyhow::ensure!(
+        last_port <= u32::from(u16::MAX),
+        "--port {} leaves no room for {brokers} brokers and their controllers",
+        args.port
+    );
+    for o in &args.overrides {
+        anyhow::ensure!(o.contains('='), "bad --override '{o}': expected KEY=VALUE");
+    }
+    let temp = match &args.data_dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("tributary-dev-cluster-")
+                .tempdir()
+                .context("cannot make a temporary directory")?,
+        ),
+    };
+    let root: PathBuf = match (&args.data_dir, &temp) {
+        (Some(d), _) => d.clone(),
+        (None, Some(t)) => t.path().to_path_buf(),
+        (None, None) => unreachable!("one of them is set"),
+    };
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    let voters = (1..=controllers)
+        .map(|i| format!("{i}@127.0.0.1:{}", args.port + 100 + i - 1))
+        .collect::<Vec<_>>()
+        .join(",");
+    let cluster_id = existing_cluster_id(&root).unwrap_or_else(meta_properties::random_uuid);
+    let exe = std::env::current_exe().context("cannot find the tributary binary")?;
+    let mut nodes = Vec::new();
+    for id in 1..=brokers {
+        let config = write_node_config(
+            &root,
+            id,
+            args.port,
+            brokers,
+            controllers,
+            &voters,
+            &args.overrides,
+        )?;
+        let data = root.join(format!("node{id}"));
+        meta_properties::format(&data, &cluster_id, i32::from(id), true)
+            .with_context(|| format!("cannot format {}", data.display()))?;
+        let log = root.join(format!("node{id}.log"));
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("cannot open {}", log.display()))?;
+        let child = Command::new(&exe)
+            .arg("server")
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("cannot start node {id}"))?;
+        nodes.push(Node {
+            id,
+            broker_port: args.port + id - 1,
+            log,
+            child,
+        });
+    }
+    let started = wait_until_listening(&mut nodes).await;
+    if let Err(e) = started {
+        stop_all(&mut nodes).await;
+        return Err(e);
+    }
+    let bootstrap = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.broker_port))
+        .collect::<Vec<_>>()
+        .join(",");
+    println!(
+        "Tributary dev cluster {cluster_id}: {brokers} broker(s), nodes 1-{controllers} also controllers (quorum {voters})"
+    );
+    match &temp {
+        Some(_) => println!("Data and logs: {} (removed on exit)", root.display()),
+        None => println!("Data and logs: {} (kept)", root.display()),
+    }
+    println!("Bootstrap servers: {bootstrap}");
+    println!("Press Ctrl-C to stop.");
+    let outcome = supervise(&mut nodes).await;
+    println!("Stopping the cluster...");
+    stop_all(&mut nodes).await;
+    println!("Stopped.");
+    outcome
+}
+
+/// The cluster id of an earlier run's directory, if any node's data directory is formatted.
+fn existing_cluster_id(root: &Path) -> Option<String> {
+    let meta = meta_properties::MetaProperties::read(&root.join("node1")).ok()??;
+    Some(meta.cluster_id)
+}
+
+/// Writes node `id`'s properties (unless an earlier run did) and returns the file.
+fn write_node_config(
+    root: &Path,
+    id: u16,
+    port: u16,
+    brokers: u16,
+    controllers: u16,
+    voters: &str,
+    overrides: &[String],
+) -> anyhow::Result<PathBuf> {
+    let broker_port = port + id - 1;
+    let (roles, listeners) = if id <= controllers {
+        (
+            "broker,controller",
+            format!(
+                "PLAINTEXT://127.0.0.1:{broker_port},CONTROLLER://127.0.0.1:{}",
+                port + 100 + id - 1
+            ),
+        )
+    } else {
+        ("broker", format!("PLAINTEXT://127.0.0.1:{broker_port}"))
+    };
+    let mut text = format!(
+        "# node {id} of a tributary dev-cluster\n\
+         process.roles={roles}\n\
+         node.id={id}\n\
+         controller.quorum.voters={voters}\n\
+         controller.listener.names=CONTROLLER\n\
+         listeners={listeners}\n\
+         inter.broker.listener.name=PLAINTEXT\n\
+         listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+         log.dirs={}\n",
+        root.join(format!("node{id}")).display()
+    );
+    if brokers < 3 {
+        // (Kafka's defaults for the internal topics need three brokers)
+        let min_isr = brokers.min(2);
+        text.push_str(&format!(
+            "offsets.topic.replication.factor={brokers}\ntransaction.state.log.replication.factor={brokers}\ntransaction.state.log.min.isr={min_isr}\n"
+        ));
+    }
+    for o in overrides {
+        text.push_str(o);
+        text.push('\n');
+    }
+    let path = root.join(format!("node{id}.properties"));
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// Waits until every broker accepts connections; fails when a node exits first or the time is up.
+async fn wait_until_listening(nodes: &mut [Node]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + START_LIMIT;
+    for i in 0..nodes.len() {
+        loop {
+            exited(nodes)?;
+            let port = nodes[i].broker_port;
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "node {} did not start listening on port {port} within {} s; see {}",
+                nodes[i].id,
+                START_LIMIT.as_secs(),
+                nodes[i].log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+/// An error naming the first node that exited.
+fn exited(nodes: &mut [Node]) -> anyhow::Result<()> {
+    for n in nodes.iter_mut() {
+        if let Ok(Some(status)) = n.child.try_wait() {
+            anyhow::bail!(
+                "node {} exited ({status}); its log: {}",
+                n.id,
+                n.log.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs until Ctrl-C or SIGTERM (`Ok`), or until a node exits on its own (an error).
+async fn supervise(nodes: &mut [Node]) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => return r.context("cannot listen for SIGINT"),
+            _ = term.recv() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(500)) => exited(nodes)?,
+        }
+    }
+}
+
+/// Asks every node to stop (SIGTERM: a controlled shutdown), waits for them, and kills those
+/// still running after the grace period.
+async fn stop_all(nodes: &mut [Node]) {
+    for n in nodes.iter() {
+        let pid = rustix::process::Pid::from_child(&n.child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    for n in nodes.iter_mut() {
+        loop {
+            match n.child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() >= deadline => {
+                    eprintln!(
+                        "node {} did not stop within {} s: killing it",
+                        n.id,
+                        STOP_GRACE.as_secs()
+                    );
+                    let _ = n.child.kill();
+                    let _ = n.child.wait();
+                    break;
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+}
