@@ -8,6 +8,7 @@
 //! Ctrl-C (or SIGTERM) stops every node cleanly; a node that does not stop within the grace
 //! period is killed.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,6 +50,21 @@ struct Node {
     child: Child,
 }
 
+/// The started nodes; whatever way `run` ends, none is left running (they are killed if they
+/// were not stopped).
+struct Nodes(Vec<Node>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for n in &mut self.0 {
+            if matches!(n.child.try_wait(), Ok(None)) {
+                let _ = n.child.kill();
+                let _ = n.child.wait();
+            }
+        }
+    }
+}
+
 pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     let brokers = args.brokers;
     let controllers = args.controllers.unwrap_or(brokers.min(3));
@@ -84,9 +100,18 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         .map(|i| format!("{i}@127.0.0.1:{}", args.port + 100 + i - 1))
         .collect::<Vec<_>>()
         .join(",");
+    if let Some(earlier) = earlier_voters(&root) {
+        anyhow::ensure!(
+            earlier == voters,
+            "{} holds a cluster whose controllers are {earlier}; start it with the same --brokers, --controllers and --port",
+            root.display()
+        );
+    }
     let cluster_id = existing_cluster_id(&root).unwrap_or_else(meta_properties::random_uuid);
     let exe = std::env::current_exe().context("cannot find the tributary binary")?;
-    let mut nodes = Vec::new();
+    // (listening before any node starts: Ctrl-C during the start stops them too)
+    let mut signals = Signals::new()?;
+    let mut nodes = Nodes(Vec::new());
     for id in 1..=brokers {
         let config = write_node_config(
             &root,
@@ -106,6 +131,8 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
             .append(true)
             .open(&log)
             .with_context(|| format!("cannot open {}", log.display()))?;
+        // (a process group of its own: a terminal's Ctrl-C reaches this command only, which
+        // then stops the nodes)
         let child = Command::new(&exe)
             .arg("server")
             .arg("--config")
@@ -113,21 +140,31 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
+            .process_group(0)
             .spawn()
             .with_context(|| format!("cannot start node {id}"))?;
-        nodes.push(Node {
+        nodes.0.push(Node {
             id,
             broker_port: args.port + id - 1,
             log,
             child,
         });
     }
-    let started = wait_until_listening(&mut nodes).await;
-    if let Err(e) = started {
-        stop_all(&mut nodes).await;
-        return Err(e);
+    tokio::select! {
+        started = wait_until_listening(&mut nodes.0) => {
+            if let Err(e) = started {
+                stop_all(&mut nodes.0).await;
+                return Err(e);
+            }
+        }
+        _ = signals.next() => {
+            println!("Stopping the cluster...");
+            stop_all(&mut nodes.0).await;
+            return Ok(());
+        }
     }
     let bootstrap = nodes
+        .0
         .iter()
         .map(|n| format!("127.0.0.1:{}", n.broker_port))
         .collect::<Vec<_>>()
@@ -141,11 +178,19 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     }
     println!("Bootstrap servers: {bootstrap}");
     println!("Press Ctrl-C to stop.");
-    let outcome = supervise(&mut nodes).await;
+    let outcome = supervise(&mut nodes.0, &mut signals).await;
     println!("Stopping the cluster...");
-    stop_all(&mut nodes).await;
+    stop_all(&mut nodes.0).await;
     println!("Stopped.");
     outcome
+}
+
+/// The voters of an earlier run's directory, if it has one.
+fn earlier_voters(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("node1.properties")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("controller.quorum.voters="))
+        .map(str::to_string)
 }
 
 /// The cluster id of an earlier run's directory, if any node's data directory is formatted.
@@ -244,14 +289,35 @@ fn exited(nodes: &mut [Node]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    /// The next one.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
+
 /// Runs until Ctrl-C or SIGTERM (`Ok`), or until a node exits on its own (an error).
-async fn supervise(nodes: &mut [Node]) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+async fn supervise(nodes: &mut [Node], signals: &mut Signals) -> anyhow::Result<()> {
     loop {
         tokio::select! {
-            r = tokio::signal::ctrl_c() => return r.context("cannot listen for SIGINT"),
-            _ = term.recv() => return Ok(()),
+            _ = signals.next() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_millis(500)) => exited(nodes)?,
         }
     }

@@ -649,7 +649,7 @@ mod example_files {
     use crate::config::{parse_properties, BrokerConfig};
 
     /// The example cluster configuration in `config/cluster/` parses into three cluster members
-    /// (node 1 the controller) with distinct ports that agree on the voters.
+    /// (each also one of the three controllers) with distinct ports that agree on the voters.
     #[test]
     fn the_three_node_examples_are_valid() {
         let mut ports = Vec::new();

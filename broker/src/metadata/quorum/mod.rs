@@ -76,6 +76,10 @@ pub(super) struct Quorum {
     propose: tokio::sync::Mutex<Option<u64>>,
     /// How long an operation waits for an election in progress.
     election_wait: Duration,
+    /// How long an operation waits for its turn, for the majority, or for its commit.
+    op_timeout: Duration,
+    /// The term this controller activated in (0: none yet).
+    active_term: std::sync::atomic::AtomicU64,
     /// This data directory's cluster id.
     cluster_id: String,
     /// An image from a one-controller metadata log of an earlier version, committed as the
@@ -119,6 +123,7 @@ impl Controller {
                 raft_dir.display()
             )
         })?;
+        log.follow_snapshots(sm.snapshot_index());
         let import = import_single_controller_log(dir)?;
         let controller = Controller::with_state_machine(Arc::clone(&config), &sm);
         sm.attach(Arc::downgrade(&controller.inner));
@@ -156,18 +161,21 @@ impl Controller {
             }
         }
         tracing::info!(node = id, voters = ?voters.keys().collect::<Vec<_>>(), "controller quorum member started");
-        tokio::spawn(report_quorum_changes(raft.metrics(), id));
+        let metrics = raft.metrics();
         let quorum = Quorum {
             raft,
             id,
             propose: tokio::sync::Mutex::new(None),
             election_wait: Duration::from_millis(election_ms * 4),
+            op_timeout: Duration::from_millis(q.request_timeout_ms.max(election_ms * 2)),
+            active_term: Default::default(),
             cluster_id,
             import: parking_lot::Mutex::new(import),
         };
         if controller.inner.quorum.set(quorum).is_err() {
             return Err("the quorum was opened twice".into());
         }
+        tokio::spawn(follow_quorum(metrics, controller.clone()));
         Ok(controller)
     }
 
@@ -177,7 +185,8 @@ impl Controller {
     }
 
     /// Whether this controller may act: always on a single controller; in a quorum only the
-    /// leader once it has applied an entry of its own term. A broker's handle is never active.
+    /// leader, once it has applied an entry of its own term and activated (broker sessions given
+    /// out). A broker's handle is never active.
     pub fn is_active(&self) -> bool {
         self.active_or_leader().is_ok()
     }
@@ -196,6 +205,7 @@ impl Controller {
         if leader == Some(q.id)
             && m.last_applied
                 .is_some_and(|l| l.leader_id.term == m.current_term)
+            && q.active_term.load(std::sync::atomic::Ordering::Acquire) == m.current_term
         {
             Ok(())
         } else {
@@ -288,7 +298,10 @@ impl Controller {
         q: &Quorum,
         op: impl FnOnce(&MetadataImage, &BrokerConfig) -> (Vec<MetadataRecord>, T) + Send + 'static,
     ) -> Result<T, OpError> {
-        let mut activated = q.propose.lock().await;
+        // (bounded: a leader cut off from the others must not queue requests forever)
+        let mut activated = tokio::time::timeout(q.op_timeout, q.propose.lock())
+            .await
+            .map_err(|_| timed_out("the controller is busy with an uncommitted change"))?;
         if self
             .inner
             .stopped
@@ -297,9 +310,22 @@ impl Controller {
             return Err(not_controller("the controller is stopping".into()));
         }
         let term = self.wait_until_leading(q).await?;
+        // a leader that lost its majority does not know it: a round with the others proves it
+        // still leads (and that everything committed before is applied here) before it acts
+        match tokio::time::timeout(q.op_timeout, q.raft.ensure_linearizable()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(not_controller(format!("not the active controller: {e}"))),
+            Err(_) => {
+                return Err(not_controller(
+                    "no majority of the controllers answered: not the active controller".into(),
+                ))
+            }
+        }
         if *activated != Some(term) {
             self.activate(q).await?;
             *activated = Some(term);
+            q.active_term
+                .store(term, std::sync::atomic::Ordering::Release);
         }
         let current = self.image();
         let config = Arc::clone(&self.inner.config);
@@ -315,6 +341,15 @@ impl Controller {
             commit(q, records).await?;
         }
         Ok(answer)
+    }
+
+    /// The active controller as this controller knows it, for a broker to go to.
+    pub(crate) fn leader_hint(&self) -> Option<i32> {
+        self.inner
+            .quorum
+            .get()
+            .and_then(|q| q.raft.metrics().borrow().current_leader)
+            .map(|l| l as i32)
     }
 
     /// Waits (for an election in progress) until this controller leads with an entry of its
@@ -363,12 +398,15 @@ impl Controller {
         }
         self.inner.observers.lock().clear();
         if image.cluster_id.is_empty() {
-            let records = q.import.lock().take().unwrap_or_else(|| {
+            // (the import is dropped only once committed: a leader that loses its term before
+            // leaves it to the next activation)
+            let records = q.import.lock().clone().unwrap_or_else(|| {
                 vec![MetadataRecord::Cluster {
                     cluster_id: q.cluster_id.clone(),
                 }]
             });
             commit(q, records).await?;
+            q.import.lock().take();
         } else if image.cluster_id != q.cluster_id {
             tracing::error!(quorum = %image.cluster_id, directory = %q.cluster_id, "the quorum's cluster id differs from this data directory's");
         }
@@ -390,17 +428,29 @@ impl Controller {
     }
 }
 
-/// Logs what an operator wants to know of the quorum as it happens: a new leader (and term), a
-/// voter the leader cannot reach or that caught up again, a Raft failure.
-async fn report_quorum_changes(
+/// Follows the quorum's state until it stops: activates this controller as soon as it leads (so
+/// that brokers get sessions and a new cluster its id without waiting for a request), and logs
+/// what an operator wants to know as it happens: a new leader (and term), a voter falling behind
+/// or catching up, a Raft failure.
+async fn follow_quorum(
     mut metrics: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, BasicNode>>,
-    me: u64,
+    controller: Controller,
 ) {
+    let me = controller.inner.config.node_id as u64;
     let mut leader = None;
+    let mut activated_term = None;
     let mut lagging: Vec<u64> = Vec::new();
     loop {
+        let mut activate = false;
         {
             let m = metrics.borrow_and_update();
+            let ready = m.current_leader == Some(me)
+                && m.last_applied
+                    .is_some_and(|a| a.leader_id.term == m.current_term);
+            if ready && activated_term != Some(m.current_term) {
+                activated_term = Some(m.current_term);
+                activate = true;
+            }
             if let Err(e) = &m.running_state {
                 tracing::error!(error = %e, "the controller quorum stopped on an error");
                 return;
@@ -445,6 +495,13 @@ async fn report_quorum_changes(
                 lagging.clear();
             }
         }
+        if activate {
+            // (a change without records: it activates, then commits nothing)
+            if let Err((code, message)) = controller.run(|_, _| (Vec::new(), ())).await {
+                tracing::warn!(?code, %message, "activation as the active controller failed");
+                activated_term = None;
+            }
+        }
         if metrics.changed().await.is_err() {
             return;
         }
@@ -453,13 +510,23 @@ async fn report_quorum_changes(
 
 /// Commits `records` through Raft; answers once applied here.
 async fn commit(q: &Quorum, records: Vec<MetadataRecord>) -> Result<BatchApplied, OpError> {
-    match q.raft.client_write(MetadataBatch { records }).await {
+    let written =
+        tokio::time::timeout(q.op_timeout, q.raft.client_write(MetadataBatch { records }))
+            .await
+            // (it may still commit later: a timeout, not NOT_CONTROLLER, so that nobody retries it
+            // elsewhere as if it had not been proposed)
+            .map_err(|_| timed_out("the change was not committed in time"))?;
+    match written {
         Ok(resp) => match resp.data.error {
             None => Ok(resp.data),
             Some(e) => Err((ErrorCode::UnknownServerError, e)),
         },
         Err(e) => Err(not_controller(format!("the change was not committed: {e}"))),
     }
+}
+
+fn timed_out(message: &str) -> OpError {
+    (ErrorCode::RequestTimedOut, message.to_string())
 }
 
 /// The image of a one-controller metadata log (`metadata.log`, an earlier version's cluster

@@ -7,12 +7,15 @@
 //! A batch that does not apply (a planner bug) is skipped, as a whole and on every controller
 //! alike, and its error goes back to the proposer.
 //!
-//! Snapshots are the image as records (`MetadataImage::to_records`), kept in
-//! `raft/snapshot.data` with its metadata in `raft/snapshot.json`; a restarted controller starts
-//! from the snapshot and re-applies the committed entries after it.
+//! Snapshots are the image as records (`MetadataImage::to_records`), kept with their metadata in
+//! one file, `raft/snapshot`, replaced atomically and only by a newer snapshot; a restarted
+//! controller starts from it and re-applies the committed entries after it. The index of the
+//! snapshot on disk is shared with the log store, which never forgets entries that no stored
+//! snapshot covers.
 
 use std::io::{self, Cursor};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -37,6 +40,17 @@ struct SnapshotBody {
     records: Vec<MetadataRecord>,
 }
 
+/// The file a snapshot is stored in: its metadata and its body.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta,
+    /// The JSON of a [`SnapshotBody`].
+    data: Vec<u8>,
+}
+
+/// The index of the newest snapshot on disk, plus one (0: none), shared with the log store.
+pub type SnapshotIndex = Arc<AtomicU64>;
+
 /// The state machine; clones share it.
 #[derive(Clone)]
 pub struct ImageStateMachine {
@@ -48,6 +62,10 @@ struct Shared {
     state: Mutex<State>,
     /// The newest snapshot: its metadata and bytes.
     snapshot: Mutex<Option<(SnapshotMeta, Vec<u8>)>>,
+    /// Serializes snapshot stores (building one and installing one may overlap).
+    storing: tokio::sync::Mutex<()>,
+    /// The newest stored snapshot's index, plus one.
+    on_disk: SnapshotIndex,
     /// Where new images are published.
     controller: OnceLock<Weak<Inner>>,
 }
@@ -72,32 +90,34 @@ impl ImageStateMachine {
     /// The state machine of `dir` (`raft/`): the newest snapshot if there is one, else the empty
     /// image.
     pub(super) fn open(dir: &Path) -> io::Result<Self> {
-        let meta_path = dir.join("snapshot.json");
+        let path = dir.join("snapshot");
         let mut state = State {
             image: Arc::new(MetadataImage::empty()),
             applied: None,
             membership: StoredMembership::default(),
         };
         let mut snapshot = None;
-        if meta_path.exists() {
-            let meta: SnapshotMeta =
-                serde_json::from_slice(&std::fs::read(&meta_path)?).map_err(|e| {
+        if path.exists() {
+            let stored: StoredSnapshot =
+                serde_json::from_slice(&std::fs::read(&path)?).map_err(|e| {
                     io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("{}: {e}", meta_path.display()),
+                        format!("{}: {e}", path.display()),
                     )
                 })?;
-            let data = std::fs::read(dir.join("snapshot.data"))?;
-            state.image = Arc::new(decode(&data)?);
-            state.applied = meta.last_log_id;
-            state.membership = meta.last_membership.clone();
-            snapshot = Some((meta, data));
+            state.image = Arc::new(decode(&stored.data)?);
+            state.applied = stored.meta.last_log_id;
+            state.membership = stored.meta.last_membership.clone();
+            snapshot = Some((stored.meta, stored.data));
         }
+        let on_disk = Arc::new(AtomicU64::new(state.applied.map_or(0, |l| l.index + 1)));
         Ok(ImageStateMachine {
             shared: Arc::new(Shared {
                 dir: dir.to_path_buf(),
                 state: Mutex::new(state),
                 snapshot: Mutex::new(snapshot),
+                storing: tokio::sync::Mutex::new(()),
+                on_disk,
                 controller: OnceLock::new(),
             }),
         })
@@ -117,21 +137,36 @@ impl ImageStateMachine {
         Arc::clone(&self.shared.state.lock().image)
     }
 
-    /// Stores a snapshot (data first, then the metadata that names it) and keeps it in memory.
-    async fn store_snapshot(&self, meta: SnapshotMeta, data: Vec<u8>) -> io::Result<()> {
-        let dir = self.shared.dir.clone();
-        let (meta_copy, data_copy) = (meta.clone(), data.clone());
-        tokio::task::spawn_blocking(move || {
-            write_atomically(&dir.join("snapshot.data"), &data_copy)?;
-            write_atomically(
-                &dir.join("snapshot.json"),
-                &serde_json::to_vec(&meta_copy).map_err(io::Error::other)?,
-            )
-        })
-        .await
-        .map_err(io::Error::other)??;
-        *self.shared.snapshot.lock() = Some((meta, data));
-        Ok(())
+    /// The index of the newest snapshot on disk (plus one), for the log store.
+    pub(crate) fn snapshot_index(&self) -> SnapshotIndex {
+        Arc::clone(&self.shared.on_disk)
+    }
+
+    /// Stores a snapshot (its metadata and body in one file, replaced atomically) and keeps it
+    /// in memory, unless the stored one is as new: answers whether it was stored.
+    async fn store_snapshot(&self, meta: SnapshotMeta, data: Vec<u8>) -> io::Result<bool> {
+        let _one_at_a_time = self.shared.storing.lock().await;
+        let newer = |stored: &Option<(SnapshotMeta, Vec<u8>)>| {
+            stored
+                .as_ref()
+                .is_none_or(|(m, _)| m.last_log_id < meta.last_log_id)
+        };
+        if !newer(&self.shared.snapshot.lock()) {
+            return Ok(false);
+        }
+        let path = self.shared.dir.join("snapshot");
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(io::Error::other)?;
+        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+            .await
+            .map_err(io::Error::other)??;
+        let index = meta.last_log_id.map_or(0, |l| l.index + 1);
+        *self.shared.snapshot.lock() = Some((meta, stored.data));
+        self.shared.on_disk.store(index, Ordering::Release);
+        Ok(true)
     }
 }
 

@@ -24,6 +24,9 @@ const FETCH_WAIT: Duration = Duration::from_millis(500);
 /// How long an operation waits for its answer.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a heartbeat looks for the active controller.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The pause before asking another controller when none answered or none is active.
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -155,13 +158,13 @@ impl Controller {
             *remote.quorum.lock() = quorum;
         }
         if !resync && committed < self.image().offset {
-            tracing::warn!(
-                committed,
-                applied = self.image().offset,
-                "the controller's metadata is behind this broker's: rebuilding it"
-            );
-            remote.resync.store(true, Ordering::Release);
-            return Ok(committed);
+            // a controller behind what this broker applied is no longer the active one (a leader
+            // cut off from the others): never go back to its older image, ask another
+            remote.pass_over();
+            return Err(std::io::Error::other(format!(
+                "the controller's metadata (offset {committed}) is behind this broker's ({}): asking another controller",
+                self.image().offset
+            )));
         }
         if snapshot.is_none() && batches.is_empty() {
             return Ok(committed);
@@ -259,6 +262,13 @@ fn unreachable_controller(e: std::io::Error) -> OpError {
 }
 
 impl RemoteController {
+    /// Sends the next requests to another controller.
+    fn pass_over(&self) {
+        let n = self.voters.len();
+        let at = self.target.load(Ordering::Acquire);
+        self.target.store((at + 1) % n, Ordering::Release);
+    }
+
     /// The quorum as the active controller last described it.
     pub(crate) fn quorum_view(&self) -> Option<QuorumView> {
         self.quorum.lock().clone()
@@ -443,7 +453,13 @@ impl RemoteController {
     }
 
     pub(crate) async fn broker_heartbeat(&self, hb: Heartbeat) -> Result<HeartbeatAnswer, OpError> {
-        match self.op(Request::Heartbeat(hb)).await? {
+        // (shorter than other operations: a heartbeat that finds no active controller is tried
+        // again soon anyway, and a controlled shutdown must not hang on it)
+        let answer = self
+            .call(&self.ops, &Request::Heartbeat(hb), HEARTBEAT_TIMEOUT)
+            .await
+            .map_err(unreachable_controller)?;
+        match answer {
             Response::Heartbeat { result } => result,
             other => Err(op_error(&other)),
         }

@@ -9,7 +9,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::{read_frame, Request, Response, CONTROLLER_API_KEY};
-use crate::metadata::controller::Controller;
+use crate::error::ErrorCode;
+use crate::metadata::controller::{Controller, OpError};
 
 /// Most batches one metadata fetch answers with.
 const MAX_BATCHES_PER_FETCH: usize = 500;
@@ -104,7 +105,39 @@ async fn serve_frames(
     }
 }
 
+/// A refusal because this controller is not (or no longer) the active one: the broker asks the
+/// active controller instead.
+fn refused<T>(controller: &Controller, results: &[Result<T, OpError>]) -> Option<Response> {
+    let all_refused = !results.is_empty()
+        && results
+            .iter()
+            .all(|r| matches!(r, Err((ErrorCode::NotController, _))));
+    all_refused.then(|| Response::NotController {
+        leader: controller.leader_hint(),
+    })
+}
+
 async fn handle(controller: &Controller, req: Request) -> Response {
+    let response = handle_request(controller, req).await;
+    let redirect = match &response {
+        Response::Topics { results, .. } => refused(controller, results),
+        Response::Deleted { results, .. } => refused(controller, results),
+        Response::Altered { results, .. } => refused(controller, results),
+        Response::Done { result, .. } => refused(controller, std::slice::from_ref(result)),
+        Response::ProducerIds { result } => refused(controller, std::slice::from_ref(result)),
+        Response::Registered { result, .. } => refused(controller, std::slice::from_ref(result)),
+        Response::Heartbeat { result } => refused(controller, std::slice::from_ref(result)),
+        Response::AlterPartition {
+            result: Err(ErrorCode::NotController),
+        } => Some(Response::NotController {
+            leader: controller.leader_hint(),
+        }),
+        _ => None,
+    };
+    redirect.unwrap_or(response)
+}
+
+async fn handle_request(controller: &Controller, req: Request) -> Response {
     let offset = |c: &Controller| c.image().offset;
     match req {
         Request::CreateTopics {
