@@ -104,9 +104,18 @@ impl Quorum {
     }
 
     async fn restart(&mut self, id: i32) {
-        let listener = TcpListener::bind(("127.0.0.1", self.ports[&id]))
-            .await
-            .unwrap();
+        // (the stopped listener closes as its task ends: a moment later)
+        let mut bound = None;
+        for _ in 0..100 {
+            match TcpListener::bind(("127.0.0.1", self.ports[&id])).await {
+                Ok(l) => {
+                    bound = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let listener = bound.expect("the controller's port is free again");
         self.open(id, listener).await;
     }
 
@@ -210,6 +219,47 @@ async fn only_the_leader_acts_and_a_new_one_keeps_every_committed_change() {
         "{alone:?}"
     );
     q.stop(second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_behind_the_kept_log_catches_up_from_a_snapshot() {
+    let mut q = Quorum::start(3).await;
+    let leader = q.active().await;
+    let behind = (1..=3).find(|id| *id != leader).unwrap();
+    q.stop(behind).await;
+    let mut last = 0;
+    for _ in 0..20 {
+        last = q.allocate(leader).await.unwrap();
+    }
+    // the others fold their log into a snapshot and drop it: the stopped one cannot be sent
+    // the entries it misses any more
+    let offset = q.members[&leader].controller.image().offset;
+    for (id, m) in &q.members {
+        q.caught_up(*id, offset).await;
+        let at = m.controller.compact_metadata_log().await.unwrap();
+        assert!(at >= offset, "snapshot at {at}, applied {offset}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    q.restart(behind).await;
+    q.caught_up(behind, offset).await;
+    let image = q.members[&behind].controller.image();
+    assert_eq!(image.next_producer_id, last + 10);
+    assert_eq!(image.cluster_id, CLUSTER);
+    // and it keeps following after the snapshot
+    let next = q.allocate(leader).await.unwrap();
+    let offset = q.members[&leader].controller.image().offset;
+    q.caught_up(behind, offset).await;
+    assert_eq!(
+        q.members[&behind].controller.image().next_producer_id,
+        next + 10
+    );
+    // a restart of a controller whose own state came from that snapshot
+    q.stop(behind).await;
+    q.restart(behind).await;
+    q.caught_up(behind, offset).await;
+    for id in (1..=3).collect::<Vec<_>>() {
+        q.stop(id).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,6 +65,8 @@ struct Disk {
     dead: usize,
     /// The purge point on disk.
     purged: Option<LogId>,
+    /// A purge not yet on disk: the snapshot that covers it was not stored yet.
+    pending: Option<LogId>,
     /// The newest snapshot on disk (index plus one), when the state machine says.
     snapshot: Option<SnapshotIndex>,
 }
@@ -87,8 +89,10 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
 }
 
 impl RaftLogStore {
-    /// Opens (or creates) the log in `dir`.
-    pub fn open(dir: &Path) -> io::Result<Self> {
+    /// Opens (or creates) the log in `dir`, for a state machine whose stored snapshot ends at
+    /// `snapshot`: the entries it covers are purged, whether or not their purge reached the disk
+    /// before a crash (there can be a hole in the file below the snapshot, never above it).
+    pub fn open_after(dir: &Path, snapshot: Option<LogId>) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("log");
         let file = OpenOptions::new()
@@ -103,7 +107,12 @@ impl RaftLogStore {
                 format!("{} at byte {pos}: {why}", path.display()),
             )
         })?;
-        let purged: Option<LogId> = read_json(&dir.join("purged.json"))?;
+        let persisted: Option<LogId> = read_json(&dir.join("purged.json"))?;
+        let purged = match (persisted, snapshot) {
+            (Some(p), Some(s)) if s.index > p.index => Some(s),
+            (None, s) => s,
+            (p, _) => p,
+        };
         let mut entries = BTreeMap::new();
         let mut positions = BTreeMap::new();
         let mut dead = 0;
@@ -140,6 +149,7 @@ impl RaftLogStore {
                 positions,
                 dead,
                 purged,
+                pending: None,
                 snapshot: None,
             })),
         })
@@ -164,6 +174,9 @@ impl RaftLogStore {
 
 impl Disk {
     fn append(&mut self, entries: &[Entry]) -> io::Result<()> {
+        if let Some(pending) = self.pending {
+            self.purge(pending)?;
+        }
         let mut bytes = Vec::new();
         let mut positions = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -204,8 +217,10 @@ impl Disk {
             .as_ref()
             .is_none_or(|s| s.load(Ordering::Acquire) > log_id.index);
         if !covered {
+            self.pending = Some(log_id);
             return Ok(());
         }
+        self.pending = None;
         write_json(&self.dir.join("purged.json"), &log_id)?;
         self.purged = Some(log_id);
         let kept = self.positions.split_off(&(log_id.index + 1));
@@ -352,6 +367,12 @@ mod tests {
     use super::*;
     use crate::metadata::quorum::{ImageStateMachine, MetadataBatch};
 
+    impl RaftLogStore {
+        fn open(dir: &Path) -> io::Result<Self> {
+            Self::open_after(dir, None)
+        }
+    }
+
     struct Fresh;
 
     impl StoreBuilder<MetadataRaft, RaftLogStore, ImageStateMachine, tempfile::TempDir> for Fresh {
@@ -383,6 +404,22 @@ mod tests {
         // a crash now: the entries after the snapshot on disk are all there
         let mut store = RaftLogStore::open(dir.path()).unwrap();
         assert_eq!(indexes(&mut store).await, (1..=8).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn entries_a_stored_snapshot_covers_are_purged_on_opening_holes_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RaftLogStore::open(dir.path()).unwrap();
+        // (a snapshot up to 6 was installed; its purge never reached the disk; 7 came after)
+        store.append_now((1..=3).map(|i| entry(1, i)).collect());
+        store.append_now((7..=8).map(|i| entry(2, i)).collect());
+        drop(store);
+        let six = LogId::new(CommittedLeaderId::new(2, 1), 6);
+        let mut store = RaftLogStore::open_after(dir.path(), Some(six)).unwrap();
+        assert_eq!(indexes(&mut store).await, vec![7, 8]);
+        let state = store.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, Some(six));
+        assert_eq!(state.last_log_id.map(|l| l.index), Some(8));
     }
 
     #[test]

@@ -115,14 +115,14 @@ impl Controller {
             .collect();
         let election_ms = q.election_timeout_ms.max(50);
         let raft_dir = dir.join("raft");
-        let log = RaftLogStore::open(&raft_dir)
-            .map_err(|e| format!("cannot open the Raft log in {}: {e}", raft_dir.display()))?;
         let sm = ImageStateMachine::open(&raft_dir).map_err(|e| {
             format!(
                 "cannot open the metadata snapshot in {}: {e}",
                 raft_dir.display()
             )
         })?;
+        let log = RaftLogStore::open_after(&raft_dir, sm.snapshot_last_log_id())
+            .map_err(|e| format!("cannot open the Raft log in {}: {e}", raft_dir.display()))?;
         log.follow_snapshots(sm.snapshot_index());
         let import = import_single_controller_log(dir)?;
         let controller = Controller::with_state_machine(Arc::clone(&config), &sm);
@@ -416,6 +416,50 @@ impl Controller {
             "this controller is now the active controller"
         );
         Ok(())
+    }
+
+    /// Takes a snapshot of the image now and drops the log entries it covers (they are
+    /// otherwise dropped every 10,000 entries). A controller that falls behind the log kept
+    /// then catches up from the snapshot. Answers the snapshot's offset.
+    pub async fn compact_metadata_log(&self) -> Result<i64, String> {
+        let q = self
+            .inner
+            .quorum
+            .get()
+            .ok_or("this controller keeps no Raft log")?;
+        let applied = q
+            .raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map_or(0, |l| l.index);
+        q.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut metrics = q.raft.metrics();
+        let snapshot = tokio::time::timeout(q.op_timeout, async {
+            loop {
+                if let Some(s) = metrics.borrow_and_update().snapshot {
+                    if s.index >= applied {
+                        return Ok::<u64, String>(s.index);
+                    }
+                }
+                metrics
+                    .changed()
+                    .await
+                    .map_err(|_| "the controller quorum stopped".to_string())?;
+            }
+        })
+        .await
+        .map_err(|_| "the snapshot was not taken in time".to_string())??;
+        q.raft
+            .trigger()
+            .purge_log(snapshot)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(snapshot as i64)
     }
 
     /// Stops this controller's part of the quorum (the others elect a new leader).

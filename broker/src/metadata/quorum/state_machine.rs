@@ -137,6 +137,15 @@ impl ImageStateMachine {
         Arc::clone(&self.shared.state.lock().image)
     }
 
+    /// Where the stored snapshot ends.
+    pub(crate) fn snapshot_last_log_id(&self) -> Option<LogId> {
+        self.shared
+            .snapshot
+            .lock()
+            .as_ref()
+            .and_then(|(meta, _)| meta.last_log_id)
+    }
+
     /// The index of the newest snapshot on disk (plus one), for the log store.
     pub(crate) fn snapshot_index(&self) -> SnapshotIndex {
         Arc::clone(&self.shared.on_disk)
