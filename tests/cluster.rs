@@ -155,6 +155,16 @@ fn client(bootstrap: &str) -> ClientConfig {
     c
 }
 
+/// An idempotent producer with acks=all that retries for a minute.
+fn idempotent_producer(bootstrap: &str) -> FutureProducer {
+    client(bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", "60000")
+        .create()
+        .unwrap()
+}
+
 /// (leader, isr) of partition `p` of `topic`, from the cluster's metadata.
 fn partition_state(bootstrap: &str, topic: &str, p: i32) -> Option<(i32, Vec<i32>)> {
     let consumer: BaseConsumer = client(bootstrap).create().unwrap();
@@ -197,12 +207,7 @@ async fn a_three_process_cluster_survives_the_kill_of_a_leader() {
     let topic = "orders";
     // (the brokers register in the background)
     create_topic(&bootstrap, topic).await;
-    let producer: FutureProducer = client(&bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("message.timeout.ms", "60000")
-        .create()
-        .unwrap();
+    let producer = idempotent_producer(&bootstrap);
     let mut acked = Vec::new();
     for i in 0..90 {
         let v = format!("a{i}");
@@ -306,12 +311,7 @@ async fn a_quorum_of_three_controllers_survives_kills_of_its_active_controller()
         let (bootstrap, stop) = (bootstrap.clone(), std::sync::Arc::clone(&stop));
         let progress = std::sync::Arc::clone(&acked_so_far);
         tokio::spawn(async move {
-            let producer: FutureProducer = client(&bootstrap)
-                .set("acks", "all")
-                .set("enable.idempotence", "true")
-                .set("message.timeout.ms", "60000")
-                .create()
-                .unwrap();
+            let producer = idempotent_producer(&bootstrap);
             let mut acked = Vec::new();
             let mut i = 0;
             while !stop.load(std::sync::atomic::Ordering::Acquire) {
