@@ -539,14 +539,23 @@ async fn follow_quorum(
                 lagging.clear();
             }
         }
+        let mut retry = false;
         if activate {
             // (a change without records: it activates, then commits nothing)
             if let Err((code, message)) = controller.run(|_, _| (Vec::new(), ())).await {
-                tracing::warn!(?code, %message, "activation as the active controller failed");
+                tracing::warn!(?code, %message, "activation as the active controller failed; retrying");
                 activated_term = None;
+                retry = true;
             }
         }
-        if metrics.changed().await.is_err() {
+        if retry {
+            // (a slow disk or a busy machine: try again while still leading, even if nothing in
+            // the quorum changes meanwhile)
+            tokio::select! {
+                changed = metrics.changed() => if changed.is_err() { return },
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        } else if metrics.changed().await.is_err() {
             return;
         }
     }
