@@ -165,6 +165,29 @@ fn idempotent_producer(bootstrap: &str) -> FutureProducer {
         .unwrap()
 }
 
+/// Sends 90 records `PREFIX0`.. over the 3 partitions of `topic`, each acknowledged before
+/// the next, and adds them to `acked`.
+async fn send_numbered(
+    producer: &FutureProducer,
+    topic: &str,
+    prefix: &str,
+    acked: &mut Vec<String>,
+) {
+    for i in 0..90 {
+        let v = format!("{prefix}{i}");
+        producer
+            .send(
+                FutureRecord::<(), _>::to(topic)
+                    .partition(i % 3)
+                    .payload(&v),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        acked.push(v);
+    }
+}
+
 /// (leader, isr) of partition `p` of `topic`, from the cluster's metadata.
 fn partition_state(bootstrap: &str, topic: &str, p: i32) -> Option<(i32, Vec<i32>)> {
     let consumer: BaseConsumer = client(bootstrap).create().unwrap();
@@ -209,19 +232,7 @@ async fn a_three_process_cluster_survives_the_kill_of_a_leader() {
     create_topic(&bootstrap, topic).await;
     let producer = idempotent_producer(&bootstrap);
     let mut acked = Vec::new();
-    for i in 0..90 {
-        let v = format!("a{i}");
-        producer
-            .send(
-                FutureRecord::<(), _>::to(topic)
-                    .partition(i % 3)
-                    .payload(&v),
-                Duration::from_secs(60),
-            )
-            .await
-            .unwrap();
-        acked.push(v);
-    }
+    send_numbered(&producer, topic, "a", &mut acked).await;
     // kill -9 the leader of partition 0 (not node 1: it is the only controller here; the quorum
     // test below kills controllers)
     let (leader, _) = partition_state(&bootstrap, topic, 0).unwrap();
@@ -234,19 +245,7 @@ async fn a_three_process_cluster_survives_the_kill_of_a_leader() {
         leader
     };
     nodes.get_mut(&victim).unwrap().kill9();
-    for i in 0..90 {
-        let v = format!("b{i}");
-        producer
-            .send(
-                FutureRecord::<(), _>::to(topic)
-                    .partition(i % 3)
-                    .payload(&v),
-                Duration::from_secs(60),
-            )
-            .await
-            .unwrap();
-        acked.push(v);
-    }
+    send_numbered(&producer, topic, "b", &mut acked).await;
     // every acknowledged record, once
     let alive = ports
         .iter()

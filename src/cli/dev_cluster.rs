@@ -81,19 +81,16 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     for o in &args.overrides {
         anyhow::ensure!(o.contains('='), "bad --override '{o}': expected KEY=VALUE");
     }
-    let temp = match &args.data_dir {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
+    // (a temporary directory is removed when `temp` drops, at the end)
+    let (root, temp) = match &args.data_dir {
+        Some(d) => (d.clone(), None),
+        None => {
+            let t = tempfile::Builder::new()
                 .prefix("tributary-dev-cluster-")
                 .tempdir()
-                .context("cannot make a temporary directory")?,
-        ),
-    };
-    let root: PathBuf = match (&args.data_dir, &temp) {
-        (Some(d), _) => d.clone(),
-        (None, Some(t)) => t.path().to_path_buf(),
-        (None, None) => unreachable!("one of them is set"),
+                .context("cannot make a temporary directory")?;
+            (t.path().to_path_buf(), Some(t))
+        }
     };
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let voters = (1..=controllers)

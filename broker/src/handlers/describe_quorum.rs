@@ -25,8 +25,9 @@ const SINGLE_NODE_EPOCH: i32 = 1;
 pub async fn handle(ctx: RequestContext, req: DescribeQuorumRequest) -> DescribeQuorumResponse {
     let state = &ctx.state;
     let me = state.config.node_id;
+    let image = state.image();
     // the metadata log's end: the offset after the last applied record
-    let end = state.image().offset.max(-1) + 1;
+    let end = image.offset.max(-1) + 1;
     let now = now_ms();
     // the fields each version has: timestamps from v1, directory ids and endpoints from v2
     let version = ctx.version;
@@ -59,8 +60,7 @@ pub async fn handle(ctx: RequestContext, req: DescribeQuorumRequest) -> Describe
                 .with_last_caught_up_timestamp(r.last_caught_up_ms);
         }
         if version >= 2 {
-            let dir = state
-                .image()
+            let dir = image
                 .brokers
                 .get(&r.id)
                 .and_then(|b| b.directory_ids.first().copied())

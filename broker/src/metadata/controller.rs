@@ -130,6 +130,11 @@ impl Inner {
             // what brokers fetch: kept before the image is published
             self.history.lock().push(end, records);
         }
+        self.send(image);
+    }
+
+    /// Sends `image` to subscribers, then to the listeners (the caller holds the log lock).
+    pub(super) fn send(&self, image: Arc<MetadataImage>) {
         self.image_tx.send_replace(Arc::clone(&image));
         for listener in self.listeners.lock().iter() {
             listener(&image);
@@ -151,10 +156,7 @@ impl Inner {
     pub(super) fn reset(&self, image: Arc<MetadataImage>) {
         let _log = self.log.lock();
         *self.history.lock() = History::after(image.offset);
-        self.image_tx.send_replace(Arc::clone(&image));
-        for listener in self.listeners.lock().iter() {
-            listener(&image);
-        }
+        self.send(image);
     }
 }
 

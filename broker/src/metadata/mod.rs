@@ -6,8 +6,9 @@
 //!                                                                               └─▶ ReplicaManager reconciles logs
 //! ```
 //!
-//! The image and its apply code know nothing of where the log lives: today a local file
-//! ([`FileMetadataLog`]); later a controller quorum replicates the same records.
+//! The image and its apply code know nothing of where the log lives: on a single node a local
+//! file ([`FileMetadataLog`]); in a cluster the controller quorum replicates the same records
+//! with Raft (`quorum/`), and brokers fetch them from the active controller (`remote/`).
 
 mod cluster_control;
 mod config_change;

@@ -160,7 +160,13 @@ impl RaftLogStore {
         self.disk.lock().snapshot = Some(snapshot);
     }
 
-    /// Runs `f` on the files in a blocking task, then `then` on the memory.
+    /// Whether the log has never held an entry (nothing kept, nothing purged).
+    pub(crate) fn is_empty(&self) -> bool {
+        let mem = self.mem.lock();
+        mem.entries.is_empty() && mem.purged.is_none()
+    }
+
+    /// Runs `f` on the files in a blocking task.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Disk) -> io::Result<T> + Send + 'static,

@@ -124,7 +124,12 @@ impl Controller {
         let log = RaftLogStore::open_after(&raft_dir, sm.snapshot_last_log_id())
             .map_err(|e| format!("cannot open the Raft log in {}: {e}", raft_dir.display()))?;
         log.follow_snapshots(sm.snapshot_index());
-        let import = import_single_controller_log(dir)?;
+        // (only a controller whose quorum log is still empty looks for an older one to import)
+        let import = if log.is_empty() && sm.snapshot_last_log_id().is_none() {
+            import_single_controller_log(dir)?
+        } else {
+            None
+        };
         let controller = Controller::with_state_machine(Arc::clone(&config), &sm);
         sm.attach(Arc::downgrade(&controller.inner));
         let raft_config = openraft::Config {
@@ -201,15 +206,11 @@ impl Controller {
         };
         let m = q.raft.metrics();
         let m = m.borrow();
-        let leader = m.current_leader;
-        if leader == Some(q.id)
-            && m.last_applied
-                .is_some_and(|l| l.leader_id.term == m.current_term)
-            && q.active_term.load(std::sync::atomic::Ordering::Acquire) == m.current_term
-        {
+        let activated = q.active_term.load(std::sync::atomic::Ordering::Acquire);
+        if leading_term(&m, q.id).is_some_and(|term| term == activated) {
             Ok(())
         } else {
-            Err(leader.map(|l| l as i32))
+            Err(m.current_leader.map(|l| l as i32))
         }
     }
 
@@ -360,14 +361,10 @@ impl Controller {
         loop {
             {
                 let m = rx.borrow_and_update();
+                if let Some(term) = leading_term(&m, q.id) {
+                    return Ok(term);
+                }
                 match m.current_leader {
-                    Some(l)
-                        if l == q.id
-                            && m.last_applied
-                                .is_some_and(|a| a.leader_id.term == m.current_term) =>
-                    {
-                        return Ok(m.current_term);
-                    }
                     Some(l) if l == q.id => {}
                     Some(l) => {
                         return Err(not_controller(format!("the active controller is node {l}")))
@@ -488,11 +485,8 @@ async fn follow_quorum(
         let mut activate = false;
         {
             let m = metrics.borrow_and_update();
-            let ready = m.current_leader == Some(me)
-                && m.last_applied
-                    .is_some_and(|a| a.leader_id.term == m.current_term);
-            if ready && activated_term != Some(m.current_term) {
-                activated_term = Some(m.current_term);
+            if let Some(term) = leading_term(&m, me).filter(|t| activated_term != Some(*t)) {
+                activated_term = Some(term);
                 activate = true;
             }
             if let Err(e) = &m.running_state {
@@ -576,6 +570,15 @@ async fn commit(q: &Quorum, records: Vec<MetadataRecord>) -> Result<BatchApplied
         },
         Err(e) => Err(not_controller(format!("the change was not committed: {e}"))),
     }
+}
+
+/// The term in which node `me` leads with an entry of that term applied (so that its image holds
+/// everything committed before), if it does.
+fn leading_term(m: &openraft::RaftMetrics<u64, BasicNode>, me: u64) -> Option<u64> {
+    let leads = m.current_leader == Some(me)
+        && m.last_applied
+            .is_some_and(|a| a.leader_id.term == m.current_term);
+    leads.then_some(m.current_term)
 }
 
 fn timed_out(message: &str) -> OpError {

@@ -152,8 +152,8 @@ impl ImageStateMachine {
     }
 
     /// Stores a snapshot (its metadata and body in one file, replaced atomically) and keeps it
-    /// in memory, unless the stored one is as new: answers whether it was stored.
-    async fn store_snapshot(&self, meta: SnapshotMeta, data: Vec<u8>) -> io::Result<bool> {
+    /// in memory, unless the stored one is as new.
+    async fn store_snapshot(&self, meta: SnapshotMeta, data: Vec<u8>) -> io::Result<()> {
         let _one_at_a_time = self.shared.storing.lock().await;
         let newer = |stored: &Option<(SnapshotMeta, Vec<u8>)>| {
             stored
@@ -161,7 +161,7 @@ impl ImageStateMachine {
                 .is_none_or(|(m, _)| m.last_log_id < meta.last_log_id)
         };
         if !newer(&self.shared.snapshot.lock()) {
-            return Ok(false);
+            return Ok(());
         }
         let path = self.shared.dir.join("snapshot");
         let stored = StoredSnapshot {
@@ -175,7 +175,7 @@ impl ImageStateMachine {
         let index = meta.last_log_id.map_or(0, |l| l.index + 1);
         *self.shared.snapshot.lock() = Some((meta, stored.data));
         self.shared.on_disk.store(index, Ordering::Release);
-        Ok(true)
+        Ok(())
     }
 }
 

@@ -198,10 +198,7 @@ impl Controller {
             let image = Arc::new(image);
             // the same order as the controller itself: publish, then the listeners
             let _log = inner.log.lock();
-            inner.image_tx.send_replace(Arc::clone(&image));
-            for listener in inner.listeners.lock().iter() {
-                listener(&image);
-            }
+            inner.send(image);
             Ok(())
         })
         .await
