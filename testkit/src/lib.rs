@@ -17,6 +17,7 @@ use tributary_broker::{BrokerConfig, BrokerHandle};
 
 mod cluster;
 pub use cluster::TestCluster;
+pub mod faults;
 
 /// A broker running inside the test process, on 127.0.0.1 with a free port and its own data
 /// directory (removed when the `TestBroker` is dropped).

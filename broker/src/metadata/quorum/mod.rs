@@ -489,9 +489,14 @@ async fn follow_quorum(
                 activated_term = Some(term);
                 activate = true;
             }
-            if let Err(e) = &m.running_state {
-                tracing::error!(error = %e, "the controller quorum stopped on an error");
-                return;
+            match &m.running_state {
+                Ok(()) => {}
+                // (this node is stopping)
+                Err(openraft::error::Fatal::Stopped) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "the controller quorum stopped on an error");
+                    return;
+                }
             }
             if m.current_leader != leader {
                 leader = m.current_leader;

@@ -36,9 +36,11 @@ pub struct RemoteController {
     voters: Vec<(i32, String)>,
     /// The voter requests go to: the active controller as far as this broker knows.
     target: AtomicUsize,
-    /// One connection for operations and one for metadata long polls, so that an operation
-    /// never waits behind a fetch.
+    /// One connection for operations, one for registration and heartbeats, and one for
+    /// metadata long polls: a heartbeat never waits behind an operation that waits for a commit
+    /// (the broker would look dead and be fenced), and nothing waits behind a fetch.
     ops: Connection,
+    lifecycle: Connection,
     fetch: Connection,
     /// Set when the broker stops: no new connection is opened.
     closed: AtomicBool,
@@ -65,6 +67,7 @@ impl Controller {
             voters: voters.to_vec(),
             target: AtomicUsize::new(0),
             ops: Connection::default(),
+            lifecycle: Connection::default(),
             fetch: Connection::default(),
             closed: Default::default(),
             resync: Default::default(),
@@ -213,6 +216,7 @@ impl Controller {
         if let Some(remote) = &self.inner.remote {
             remote.closed.store(true, Ordering::Release);
             remote.ops.close().await;
+            remote.lifecycle.close().await;
             remote.fetch.close().await;
         }
     }
@@ -438,7 +442,11 @@ impl RemoteController {
         me: &Controller,
         req: RegistrationRequest,
     ) -> Result<i64, OpError> {
-        match self.op(Request::RegisterBroker(req)).await? {
+        let answer = self
+            .call(&self.lifecycle, &Request::RegisterBroker(req), CALL_TIMEOUT)
+            .await
+            .map_err(unreachable_controller)?;
+        match answer {
             Response::Registered { result, offset } => {
                 // the broker takes up its replicas next: from an image that has the
                 // registration (and the fencing of its previous incarnation)
@@ -453,7 +461,7 @@ impl RemoteController {
         // (shorter than other operations: a heartbeat that finds no active controller is tried
         // again soon anyway, and a controlled shutdown must not hang on it)
         let answer = self
-            .call(&self.ops, &Request::Heartbeat(hb), HEARTBEAT_TIMEOUT)
+            .call(&self.lifecycle, &Request::Heartbeat(hb), HEARTBEAT_TIMEOUT)
             .await
             .map_err(unreachable_controller)?;
         match answer {

@@ -182,7 +182,14 @@ impl Connection {
         req: &Request,
         timeout: Duration,
     ) -> Result<Response, CallError> {
-        let mut guard = self.open.lock().await;
+        // (the wait for an earlier request's answer counts against this one's timeout)
+        let mut guard = tokio::time::timeout(timeout, self.open.lock())
+            .await
+            .map_err(|_| {
+                CallError::Unreachable(std::io::Error::other(
+                    "an earlier request to the controller is still waiting for its answer",
+                ))
+            })?;
         if guard.as_ref().is_none_or(|(a, _, _)| a != addr) {
             *guard = None;
             let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
