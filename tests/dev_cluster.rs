@@ -85,11 +85,20 @@ async fn dev_cluster_starts_three_nodes_and_stops_them_on_ctrl_c() {
             .await
             .unwrap();
     }
-    let describe = Command::new(BIN)
-        .args(["cluster", "describe", "-b", &bootstrap])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(describe.stdout).unwrap();
+    // (brokers still catching up when the topic was created join its ISRs a moment later)
+    let describe = || {
+        let out = Command::new(BIN)
+            .args(["cluster", "describe", "-b", &bootstrap])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut text = describe();
+    while !text.contains("Under-replicated partitions: 0") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        text = describe();
+    }
     assert!(text.contains("voters [1, 2, 3]"), "{text}");
     assert!(text.contains("Under-replicated partitions: 0"), "{text}");
 

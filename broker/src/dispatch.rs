@@ -187,6 +187,9 @@ routes! {
     ListTransactions: ListTransactionsRequest => handlers::list_transactions::handle, 0, 2;
     DescribeLogDirs: DescribeLogDirsRequest => handlers::describe_log_dirs::handle, 1, 4;
     DescribeQuorum: DescribeQuorumRequest => handlers::describe_quorum::handle, 0, 2;
+    ElectLeaders: ElectLeadersRequest => handlers::elect_leaders::handle, 0, 2;
+    AlterPartitionReassignments: AlterPartitionReassignmentsRequest => handlers::alter_partition_reassignments::handle, 0, 1;
+    ListPartitionReassignments: ListPartitionReassignmentsRequest => handlers::list_partition_reassignments::handle, 0, 0;
     DescribeAcls: DescribeAclsRequest => handlers::acls::describe, 1, 3;
     CreateAcls: CreateAclsRequest => handlers::acls::create, 1, 3;
     DeleteAcls: DeleteAclsRequest => handlers::acls::delete, 1, 3;

@@ -203,6 +203,10 @@ tap_suite java 900 env TRIBUTARY_BIN="$BIN" bash "$HERE/java/run.sh" "$BOOT"
 echo "=== kafka tools (kafka-topics, console producer/consumer, consumer-groups, configs, ...) ==="
 tap_suite kafka-tools 600 bash "$HERE/kafka-tools.sh" "$BOOT"
 
+# --- Kafka's cluster tools against a local 4-node cluster of their own ----------------------------
+echo "=== kafka cluster tools (kafka-reassign-partitions, kafka-leader-election, quorum) ==="
+tap_suite kafka-tools-cluster 400 bash "$HERE/kafka-tools-cluster.sh" "$BIN"
+
 # --- Kafka Streams and Kafka Connect (Java) as workloads ---------------------------------------
 echo "=== workloads (Kafka Streams exactly_once_v2, Kafka Connect distributed) ==="
 tap_suite workloads 600 bash "$HERE/workloads/run.sh" "$BOOT"

@@ -5,6 +5,7 @@
 //! * [`partition_change`]: one partition's next leader and ISR (`PartitionChangeBuilder`);
 //! * [`replication_control`]: what fencing, unfencing, controlled shutdown and leader rebalancing
 //!   do to partitions;
+//! * [`reassignment`]: leader elections on request (ElectLeaders) and partition reassignments;
 //! * [`broker_heartbeats`]: broker sessions, registrations and state transitions.
 //!
 //! They take the image and the time as arguments and return records to commit; the single-node
@@ -14,4 +15,5 @@
 pub mod broker_heartbeats;
 pub mod partition_change;
 pub mod placement;
+pub mod reassignment;
 pub mod replication_control;

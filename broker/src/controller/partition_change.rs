@@ -105,10 +105,15 @@ impl<'a> PartitionChangeBuilder<'a> {
     /// The change, or `None` when nothing would change.
     pub fn build(self) -> Option<MetadataRecord> {
         let cur = self.current;
-        let replicas = self
+        let mut replicas = self
             .replicas
             .clone()
             .unwrap_or_else(|| cur.replicas.clone());
+        let mut adding = self.adding.clone().unwrap_or_else(|| cur.adding.clone());
+        let mut removing = self
+            .removing
+            .clone()
+            .unwrap_or_else(|| cur.removing.clone());
         // the ISR never empties (without eligible leader replicas, Kafka keeps its last member)
         let mut isr: Vec<i32> = self
             .isr
@@ -118,6 +123,13 @@ impl<'a> PartitionChangeBuilder<'a> {
             .into_iter()
             .filter(|b| replicas.contains(b))
             .collect();
+        if let Some((done_replicas, done_isr)) =
+            completed_reassignment(&replicas, &isr, &adding, &removing)
+        {
+            (replicas, isr) = (done_replicas, done_isr);
+            adding.clear();
+            removing.clear();
+        }
         let mut recovery = self.recovery.unwrap_or(cur.leader_recovery);
         let eligible = |b: i32| isr.contains(&b) && (self.active)(b);
         let preferred = replicas.first().copied().filter(|b| eligible(*b));
@@ -141,11 +153,6 @@ impl<'a> PartitionChangeBuilder<'a> {
                 _ => NO_LEADER,
             },
         };
-        let adding = self.adding.clone().unwrap_or_else(|| cur.adding.clone());
-        let removing = self
-            .removing
-            .clone()
-            .unwrap_or_else(|| cur.removing.clone());
         let changed = |new: &Vec<i32>, old: &Vec<i32>| (new != old).then(|| new.clone());
         let record = MetadataRecord::PartitionChange {
             topic_id: self.topic_id,
@@ -175,6 +182,32 @@ impl<'a> PartitionChangeBuilder<'a> {
             _ => Some(record),
         }
     }
+}
+
+/// The replicas and ISR a reassignment ends with, once its target replicas (the replicas less
+/// the ones being removed) are all in the ISR and some of them are; `None` while it must wait,
+/// or when none is in progress (Kafka's `PartitionReassignmentReplicas`).
+fn completed_reassignment(
+    replicas: &[i32],
+    isr: &[i32],
+    adding: &[i32],
+    removing: &[i32],
+) -> Option<(Vec<i32>, Vec<i32>)> {
+    if adding.is_empty() && removing.is_empty() {
+        return None;
+    }
+    let target: Vec<i32> = replicas
+        .iter()
+        .copied()
+        .filter(|r| !removing.contains(r))
+        .collect();
+    let target_isr: Vec<i32> = isr
+        .iter()
+        .copied()
+        .filter(|r| !removing.contains(r))
+        .collect();
+    (!target.is_empty() && !target_isr.is_empty() && target.iter().all(|r| target_isr.contains(r)))
+        .then_some((target, target_isr))
 }
 
 #[cfg(test)]
@@ -335,6 +368,82 @@ mod tests {
             .isr(vec![])
             .build()
             .is_none());
+    }
+
+    /// (replicas, isr, leader, adding, removing) after a change.
+    fn after(p: &PartitionImage, r: Option<MetadataRecord>) -> PartitionImage {
+        let mut next = p.clone();
+        if let Some(MetadataRecord::PartitionChange {
+            leader,
+            isr,
+            replicas,
+            adding,
+            removing,
+            ..
+        }) = r
+        {
+            next.leader = leader.unwrap_or(p.leader);
+            next.isr = isr.unwrap_or_else(|| p.isr.clone());
+            next.replicas = replicas.unwrap_or_else(|| p.replicas.clone());
+            next.adding = adding.unwrap_or_else(|| p.adding.clone());
+            next.removing = removing.unwrap_or_else(|| p.removing.clone());
+        }
+        next
+    }
+
+    #[test]
+    fn a_reassignment_waits_for_its_new_replicas_then_drops_the_old_ones() {
+        let all = |_| true;
+        // [1, 2, 3] -> [2, 3, 4]: 4 is added, 1 removed once 4 is in sync
+        let p = partition(&[1, 2, 3], &[1, 2, 3], 1);
+        let started = after(
+            &p,
+            PartitionChangeBuilder::new(ID, 0, &p, &all)
+                .replicas(vec![2, 3, 4, 1], vec![4], vec![1])
+                .build(),
+        );
+        assert_eq!(
+            (&started.replicas, &started.isr, started.leader),
+            (&vec![2, 3, 4, 1], &vec![1, 2, 3], 1)
+        );
+        assert_eq!((&started.adding, &started.removing), (&vec![4], &vec![1]));
+        // an ISR change without 4 leaves it in progress
+        let still = after(
+            &started,
+            PartitionChangeBuilder::new(ID, 0, &started, &all)
+                .isr(vec![1, 2])
+                .build(),
+        );
+        assert_eq!(still.adding, vec![4]);
+        // 4 joins the ISR: the reassignment completes, and leader 1, removed, is replaced
+        let done = after(
+            &started,
+            PartitionChangeBuilder::new(ID, 0, &started, &all)
+                .isr(vec![1, 2, 3, 4])
+                .build(),
+        );
+        assert_eq!(
+            (&done.replicas, &done.isr, done.leader),
+            (&vec![2, 3, 4], &vec![2, 3, 4], 2)
+        );
+        assert!(done.adding.is_empty() && done.removing.is_empty());
+    }
+
+    #[test]
+    fn a_reassignment_that_only_removes_in_sync_replicas_completes_at_once() {
+        let all = |_| true;
+        let p = partition(&[1, 2, 3], &[1, 2, 3], 3);
+        let done = after(
+            &p,
+            PartitionChangeBuilder::new(ID, 0, &p, &all)
+                .replicas(vec![1, 2, 3], vec![], vec![3])
+                .build(),
+        );
+        assert_eq!(
+            (&done.replicas, &done.isr, done.leader),
+            (&vec![1, 2], &vec![1, 2], 1)
+        );
+        assert!(done.removing.is_empty());
     }
 
     #[test]

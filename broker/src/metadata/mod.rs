@@ -15,6 +15,7 @@ mod config_change;
 mod controller;
 mod image;
 mod quorum;
+mod reassignments;
 mod records;
 pub mod remote;
 mod snapshot;
@@ -25,6 +26,7 @@ pub use config_change::{ConfigAlteration, ConfigOp};
 pub use controller::{Controller, TopicSpec, MAX_PARTITIONS_PER_REQUEST};
 pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage, NO_LEADER};
 pub use quorum::{QuorumView, ReplicaView};
+pub use reassignments::{is_reassigning, ElectionType, PartitionResults, ReassignmentTargets};
 pub use records::{ConfigResource, Endpoint, LeaderRecovery, MetadataRecord};
 pub use store::{FileMetadataLog, MetadataLog};
 

@@ -16,7 +16,7 @@ use crate::metadata::config_change::ConfigAlteration;
 use crate::metadata::controller::{Controller, OpError, TopicSpec};
 use crate::metadata::image::{MetadataImage, TopicImage};
 use crate::metadata::quorum::QuorumView;
-use crate::metadata::IsrChange;
+use crate::metadata::{ElectionType, IsrChange, PartitionResults, ReassignmentTargets};
 
 /// How long a metadata fetch waits for news.
 const FETCH_WAIT: Duration = Duration::from_millis(500);
@@ -466,6 +466,47 @@ impl RemoteController {
             .map_err(unreachable_controller)?;
         match answer {
             Response::Heartbeat { result } => result,
+            other => Err(op_error(&other)),
+        }
+    }
+
+    pub(crate) async fn elect_leaders(
+        &self,
+        me: &Controller,
+        kind: ElectionType,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Result<PartitionResults, OpError> {
+        self.partitions_op(me, Request::ElectLeaders { kind, partitions })
+            .await
+    }
+
+    pub(crate) async fn alter_partition_reassignments(
+        &self,
+        me: &Controller,
+        changes: ReassignmentTargets,
+        allow_rf_change: bool,
+    ) -> Result<PartitionResults, OpError> {
+        self.partitions_op(
+            me,
+            Request::AlterReassignments {
+                changes,
+                allow_rf_change,
+            },
+        )
+        .await
+    }
+
+    /// An operation answered per partition; returns once this broker's image has its records.
+    async fn partitions_op(
+        &self,
+        me: &Controller,
+        req: Request,
+    ) -> Result<PartitionResults, OpError> {
+        match self.op(req).await? {
+            Response::Partitions { results, offset } => {
+                me.applied(offset).await;
+                results
+            }
             other => Err(op_error(&other)),
         }
     }

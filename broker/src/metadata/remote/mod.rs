@@ -39,7 +39,7 @@ use super::controller::{OpError, TopicSpec};
 use super::image::TopicImage;
 use super::quorum::{MetadataRaft, QuorumView};
 use super::records::MetadataRecord;
-use super::IsrChange;
+use super::{ElectionType, IsrChange, PartitionResults, ReassignmentTargets};
 use crate::controller::broker_heartbeats::{Heartbeat, HeartbeatAnswer, RegistrationRequest};
 use crate::error::ErrorCode;
 
@@ -79,6 +79,14 @@ enum Request {
     RegisterBroker(RegistrationRequest),
     Heartbeat(Heartbeat),
     AlterPartition(IsrChange),
+    ElectLeaders {
+        kind: ElectionType,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    },
+    AlterReassignments {
+        changes: ReassignmentTargets,
+        allow_rf_change: bool,
+    },
     FetchMetadata {
         from: i64,
         max_wait_ms: u64,
@@ -152,6 +160,10 @@ enum Response {
     RaftAppend(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
     RaftVote(Result<VoteResponse<u64>, RaftError<u64>>),
     RaftSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+    Partitions {
+        results: Result<PartitionResults, OpError>,
+        offset: i64,
+    },
     Failed {
         message: String,
     },

@@ -177,6 +177,19 @@ async fn handle_request(controller: &Controller, req: Request) -> Response {
                 .await,
             offset: offset(controller),
         },
+        Request::ElectLeaders { kind, partitions } => Response::Partitions {
+            results: controller.elect_leaders(kind, partitions).await,
+            offset: offset(controller),
+        },
+        Request::AlterReassignments {
+            changes,
+            allow_rf_change,
+        } => Response::Partitions {
+            results: controller
+                .alter_partition_reassignments(changes, allow_rf_change)
+                .await,
+            offset: offset(controller),
+        },
         Request::AllocateProducerIds { broker_id, size } => Response::ProducerIds {
             result: controller.allocate_producer_ids(broker_id, size).await,
         },
