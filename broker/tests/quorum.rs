@@ -184,8 +184,14 @@ async fn only_the_leader_acts_and_a_new_one_keeps_every_committed_change() {
             blocks[4] + 10
         );
     }
-    // DescribeQuorum's view: three voters, the leader at the head of the log
-    let view = q.members[&leader].controller.quorum_view().unwrap();
+    // DescribeQuorum's view: three voters, the leader at the head of the log (from Raft's
+    // metrics, which may trail the applied image by a moment)
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut view = q.members[&leader].controller.quorum_view().unwrap();
+    while view.high_watermark <= offset && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        view = q.members[&leader].controller.quorum_view().unwrap();
+    }
     assert_eq!(view.leader_id, leader);
     assert_eq!(view.voters.len(), 3);
     assert!(view.high_watermark > offset, "{view:?}");

@@ -75,6 +75,9 @@ struct Session {
     /// The last heartbeat; `None`: no session (a fenced broker when this controller became
     /// active).
     last_contact_ms: Option<u64>,
+    /// Whether the broker itself registered or heartbeat with this controller (a session given
+    /// out at activation has not).
+    heard: bool,
     metadata_offset: i64,
     /// The broker must have applied this offset (its own registration) before it is unfenced.
     registration_offset: i64,
@@ -104,6 +107,7 @@ impl BrokerHeartbeatManager {
                         epoch: b.epoch,
                         incarnation_id: b.incarnation_id,
                         last_contact_ms: (!b.fenced).then_some(now_ms),
+                        heard: false,
                         metadata_offset: -1,
                         registration_offset: image.offset,
                         shutdown_offset: None,
@@ -209,6 +213,7 @@ impl BrokerHeartbeatManager {
                 epoch,
                 incarnation_id,
                 last_contact_ms: Some(now_ms),
+                heard: true,
                 metadata_offset: -1,
                 registration_offset: offset,
                 shutdown_offset: None,
@@ -259,12 +264,14 @@ impl BrokerHeartbeatManager {
                 epoch: broker.epoch,
                 incarnation_id: broker.incarnation_id,
                 last_contact_ms: Some(now_ms),
+                heard: true,
                 metadata_offset: -1,
                 registration_offset: image.offset,
                 shutdown_offset: None,
             });
         session.epoch = broker.epoch;
         session.last_contact_ms = Some(now_ms);
+        session.heard = true;
         session.metadata_offset = session.metadata_offset.max(hb.metadata_offset);
         let caught_up = session.metadata_offset >= session.registration_offset;
         let leads = image.partitions_led_by(hb.broker_id).next().is_some();
@@ -334,6 +341,14 @@ impl BrokerHeartbeatManager {
         self.sessions
             .get(&broker_id)
             .is_some_and(|s| s.epoch == epoch && s.last_contact_ms.is_none_or(|t| t <= since_ms))
+    }
+
+    /// Whether broker `broker_id`'s session at `epoch` has heard from the broker itself (a
+    /// registration or a heartbeat) after `since_ms`.
+    pub fn heard_since(&self, broker_id: i32, epoch: i64, since_ms: u64) -> bool {
+        self.sessions.get(&broker_id).is_some_and(|s| {
+            s.epoch == epoch && s.heard && s.last_contact_ms.is_some_and(|t| t > since_ms)
+        })
     }
 
     /// Forgets a broker that was unregistered.
@@ -545,6 +560,22 @@ mod tests {
         let m2 = BrokerHeartbeatManager::activated(SESSION, &img, 50_000);
         assert!(m2.expired_brokers(&img, 50_000 + SESSION).is_empty());
         assert_eq!(m2.incarnation(1), Some(Uuid::from_u128(1)));
+    }
+
+    #[test]
+    fn a_session_given_out_at_activation_has_not_heard_from_the_broker() {
+        let img = cluster();
+        let mut m = BrokerHeartbeatManager::activated(SESSION, &img, 0);
+        let (img, epoch) = register(&mut m, &img, 1, 1, 0);
+        let img = apply(&img, &[unfence(1, epoch)]);
+        // a new active controller: a session, but nothing from the broker yet
+        let mut m2 = BrokerHeartbeatManager::activated(SESSION, &img, 1_000);
+        assert!(!m2.heard_since(1, epoch, 500));
+        m2.heartbeat(&img, &hb(1, epoch, img.offset, false, false), 1_200)
+            .unwrap();
+        assert!(m2.heard_since(1, epoch, 500));
+        assert!(!m2.heard_since(1, epoch, 1_200));
+        assert!(!m2.heard_since(1, epoch + 1, 500));
     }
 
     #[test]

@@ -157,16 +157,42 @@ impl Controller {
     }
 
     /// Fences the brokers whose session expired (`broker.session.timeout.ms` without a
-    /// heartbeat); returns them.
+    /// heartbeat), and those of nodes whose controller listener has refused the quorum's
+    /// connections for half a `broker.heartbeat.interval.ms` while the broker sent nothing: in
+    /// combined mode nothing listening means the process is gone, so a new active controller
+    /// need not wait a whole session for a node that died with the old one. Returns them.
     pub async fn fence_expired_brokers(&self) -> Result<Vec<i32>, OpError> {
         let control = self.control()?;
+        let refusing = self.refusing_voters();
         self.run(move |image, config| {
-            let expired = control.lock().heartbeats.expired_brokers(image, mono_ms());
+            let now = mono_ms();
+            let grace = config.cluster.lifecycle.heartbeat_interval_ms / 2;
+            let mut expired = control.lock().heartbeats.expired_brokers(image, now);
+            for b in &expired {
+                tracing::warn!(broker = b, "broker session expired: fencing it");
+            }
+            for (voter, since) in &refusing {
+                let id = *voter as i32;
+                let Some(broker) = image.brokers.get(&id) else {
+                    continue;
+                };
+                if broker.fenced
+                    || expired.contains(&id)
+                    || now.saturating_sub(*since) < grace
+                    || control.lock().heartbeats.heard_since(id, broker.epoch, *since)
+                {
+                    continue;
+                }
+                tracing::warn!(
+                    broker = id,
+                    "node's controller listener refuses connections and its broker is silent: fencing it"
+                );
+                expired.push(id);
+            }
             let unclean = |t: &TopicImage| unclean_allowed(config, image, t);
             let mut staged = image.clone();
             let mut records = Vec::new();
             for b in &expired {
-                tracing::warn!(broker = b, "broker session expired: fencing it");
                 if let Some(r) = transition_records(&staged, *b, BrokerTransition::Fence, &unclean)
                 {
                     match staged.apply(staged.offset + 1, &r) {

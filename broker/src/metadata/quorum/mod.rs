@@ -85,6 +85,8 @@ pub(super) struct Quorum {
     /// An image from a one-controller metadata log of an earlier version, committed as the
     /// first entry when the quorum's log is still empty.
     import: parking_lot::Mutex<Option<Vec<MetadataRecord>>>,
+    /// The voters whose controller listener refuses connections.
+    refusing: Arc<super::remote::RefusingVoters>,
 }
 
 fn not_controller(message: String) -> OpError {
@@ -145,10 +147,11 @@ impl Controller {
         .validate()
         .map_err(|e| format!("controller quorum settings: {e}"))?;
         let id = config.node_id as u64;
+        let refusing = Arc::new(super::remote::RefusingVoters::default());
         let raft = Raft::new(
             id,
             Arc::new(raft_config),
-            super::remote::PeerNetwork,
+            super::remote::PeerNetwork::new(Arc::clone(&refusing)),
             log,
             sm,
         )
@@ -176,12 +179,23 @@ impl Controller {
             active_term: Default::default(),
             cluster_id,
             import: parking_lot::Mutex::new(import),
+            refusing,
         };
         if controller.inner.quorum.set(quorum).is_err() {
             return Err("the quorum was opened twice".into());
         }
         tokio::spawn(follow_quorum(metrics, controller.clone()));
         Ok(controller)
+    }
+
+    /// The voters whose controller listener refuses connections, with since when (monotonic
+    /// ms); empty outside a quorum.
+    pub(crate) fn refusing_voters(&self) -> Vec<(u64, u64)> {
+        self.inner
+            .quorum
+            .get()
+            .map(|q| q.refusing.since())
+            .unwrap_or_default()
     }
 
     /// This controller's Raft node, in a quorum.

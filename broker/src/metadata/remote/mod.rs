@@ -44,7 +44,7 @@ use crate::controller::broker_heartbeats::{Heartbeat, HeartbeatAnswer, Registrat
 use crate::error::ErrorCode;
 
 pub use client::RemoteController;
-pub use peer::PeerNetwork;
+pub use peer::{PeerNetwork, RefusingVoters};
 pub use server::serve;
 
 /// The private API key of controller requests.

@@ -3,6 +3,9 @@
 //! (`controller.quorum.voters`). Votes have a connection of their own so that a vote never
 //! waits behind a large append or a snapshot.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -17,7 +20,42 @@ use super::{CallError, Connection, Request, Response};
 use crate::metadata::quorum::MetadataRaft;
 
 /// Makes a [`Peer`] for each voter openraft talks to.
-pub struct PeerNetwork;
+pub struct PeerNetwork {
+    refusing: Arc<RefusingVoters>,
+}
+
+impl PeerNetwork {
+    /// A network that records in `refusing` the voters whose controller listener refuses
+    /// connections.
+    pub fn new(refusing: Arc<RefusingVoters>) -> PeerNetwork {
+        PeerNetwork { refusing }
+    }
+}
+
+/// The voters whose controller listener refused a connection (nothing listens: in combined
+/// mode, the node's process is gone), with the monotonic time (ms) since when; a voter that
+/// answers again leaves the set. The active controller fences such a node's broker without
+/// waiting for its session to expire.
+#[derive(Default)]
+pub struct RefusingVoters(parking_lot::Mutex<HashMap<u64, u64>>);
+
+impl RefusingVoters {
+    /// The voters refusing connections, with the time the refusals began.
+    pub fn since(&self) -> Vec<(u64, u64)> {
+        self.0.lock().iter().map(|(id, t)| (*id, *t)).collect()
+    }
+
+    fn refused(&self, id: u64) {
+        self.0
+            .lock()
+            .entry(id)
+            .or_insert_with(crate::replication::mono_ms);
+    }
+
+    fn answered(&self, id: u64) {
+        self.0.lock().remove(&id);
+    }
+}
 
 /// The connections to one voter.
 pub struct Peer {
@@ -25,6 +63,7 @@ pub struct Peer {
     addr: String,
     append: Connection,
     vote: Connection,
+    refusing: Arc<RefusingVoters>,
 }
 
 impl RaftNetworkFactory<MetadataRaft> for PeerNetwork {
@@ -36,6 +75,7 @@ impl RaftNetworkFactory<MetadataRaft> for PeerNetwork {
             addr: node.addr.clone(),
             append: Connection::default(),
             vote: Connection::default(),
+            refusing: Arc::clone(&self.refusing),
         }
     }
 }
@@ -51,7 +91,15 @@ impl Peer {
         option: RPCOption,
         pick: impl FnOnce(Response) -> Result<Result<T, RaftError<u64, E>>, String>,
     ) -> Result<T, PeerError<E>> {
-        match conn.call(&self.addr, &req, option.hard_ttl()).await {
+        let result = conn.call(&self.addr, &req, option.hard_ttl()).await;
+        match &result {
+            Err(CallError::Unreachable(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                self.refusing.refused(self.target)
+            }
+            Err(CallError::Unreachable(_)) => {}
+            _ => self.refusing.answered(self.target),
+        }
+        match result {
             Ok(resp) => match pick(resp) {
                 Ok(Ok(answer)) => Ok(answer),
                 Ok(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
