@@ -9,9 +9,8 @@ use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse,
 };
 
-use super::sb;
+use super::{outcome_fields, sb};
 use crate::dispatch::RequestContext;
-use crate::error::ErrorCode;
 use crate::metadata::ReassignmentTargets;
 
 /// Handles AlterPartitionReassignments.
@@ -56,13 +55,10 @@ pub async fn handle(
                             parts
                                 .into_iter()
                                 .map(|(p, r)| {
-                                    let (code, message) = match r {
-                                        Ok(()) => (ErrorCode::None, None),
-                                        Err((code, m)) => (code, Some(sb(m))),
-                                    };
+                                    let (code, message) = outcome_fields(r);
                                     ReassignablePartitionResponse::default()
                                         .with_partition_index(p)
-                                        .with_error_code(code.code())
+                                        .with_error_code(code)
                                         .with_error_message(message)
                                 })
                                 .collect(),

@@ -4,7 +4,7 @@
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
 
-use super::{sb, topic_name};
+use super::{outcome_fields, sb, topic_name};
 use crate::dispatch::RequestContext;
 use crate::error::ErrorCode;
 use crate::metadata::ElectionType;
@@ -50,13 +50,10 @@ pub async fn handle(ctx: RequestContext, req: ElectLeadersRequest) -> ElectLeade
                                 parts
                                     .into_iter()
                                     .map(|(p, r)| {
-                                        let (code, message) = match r {
-                                            Ok(()) => (ErrorCode::None, None),
-                                            Err((code, m)) => (code, Some(sb(m))),
-                                        };
+                                        let (code, message) = outcome_fields(r);
                                         PartitionResult::default()
                                             .with_partition_id(p)
-                                            .with_error_code(code.code())
+                                            .with_error_code(code)
                                             .with_error_message(message)
                                     })
                                     .collect(),

@@ -72,6 +72,14 @@ pub(crate) fn sb(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
 }
 
+/// The error code and message a response carries for `outcome`.
+pub(crate) fn outcome_fields(outcome: Result<(), (ErrorCode, String)>) -> (i16, Option<StrBytes>) {
+    match outcome {
+        Ok(()) => (ErrorCode::None.code(), None),
+        Err((code, message)) => (code.code(), Some(sb(message))),
+    }
+}
+
 /// A `TopicName` from any string.
 pub fn topic_name(s: impl Into<String>) -> TopicName {
     TopicName(sb(s))

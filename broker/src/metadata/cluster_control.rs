@@ -158,7 +158,8 @@ impl Controller {
 
     /// Fences the brokers whose session expired (`broker.session.timeout.ms` without a
     /// heartbeat), and those of nodes whose controller listener has refused the quorum's
-    /// connections for half a `broker.heartbeat.interval.ms` while the broker sent nothing: in
+    /// connections for a quarter of an election timeout (or half a heartbeat interval, if
+    /// shorter) while the broker sent nothing: in
     /// combined mode nothing listening means the process is gone, so a new active controller
     /// need not wait a whole session for a node that died with the old one. Returns them.
     pub async fn fence_expired_brokers(&self) -> Result<Vec<i32>, OpError> {
@@ -166,7 +167,15 @@ impl Controller {
         let refusing = self.refusing_voters();
         self.run(move |image, config| {
             let now = mono_ms();
-            let grace = config.cluster.lifecycle.heartbeat_interval_ms / 2;
+            // (a refused connection means nothing listens: one more of Raft's heartbeats,
+            // sent every fifth of an election timeout, is all the confirmation it needs)
+            let half_interval = config.cluster.lifecycle.heartbeat_interval_ms / 2;
+            let grace = match &config.cluster.mode {
+                crate::config::ClusterMode::Quorum(q) => {
+                    (q.election_timeout_ms / 4).min(half_interval)
+                }
+                crate::config::ClusterMode::SingleNode => half_interval,
+            };
             let mut expired = control.lock().heartbeats.expired_brokers(image, now);
             for b in &expired {
                 tracing::warn!(broker = b, "broker session expired: fencing it");

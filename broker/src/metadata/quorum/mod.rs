@@ -136,8 +136,11 @@ impl Controller {
         sm.attach(Arc::downgrade(&controller.inner));
         let raft_config = openraft::Config {
             cluster_name: "tributary-metadata".into(),
+            // (openraft 0.9's voters refuse votes for a leader lease of election_timeout_max
+            // after the leader's last heartbeat, so a candidate's first try after a leader dies
+            // always comes too early: a narrow window makes its second come soon after)
             election_timeout_min: election_ms,
-            election_timeout_max: election_ms * 2,
+            election_timeout_max: election_ms + election_ms / 4,
             heartbeat_interval: (election_ms / 5).max(10),
             install_snapshot_timeout: q.request_timeout_ms.max(election_ms),
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY),
