@@ -33,6 +33,9 @@ use uuid::Uuid;
 /// Name of the internal topic holding groups and offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
+/// How often shards of partitions led elsewhere now are released.
+const RESIGN_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The partition of `__consumer_offsets` that holds `group`: Kafka's
 /// `Utils.abs(groupId.hashCode()) % partitions`, with Java's `String.hashCode`.
 pub fn partition_for(group: &str, partitions: usize) -> i32 {
@@ -282,6 +285,22 @@ impl GroupCoordinator {
             }
         }
         let me = Arc::downgrade(self);
+        // a shard whose partition this broker no longer leads answers its parked requests
+        // NOT_COORDINATOR at once, so that their members rejoin at the new coordinator instead
+        // of waiting out their request timeout
+        tokio::spawn({
+            let me = me.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(RESIGN_CHECK).await;
+                    let Some(c) = me.upgrade() else { return };
+                    if c.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    c.release_resigned();
+                }
+            }
+        });
         let period = std::time::Duration::from_millis(
             self.config.offsets_retention_check_interval_ms.max(1),
         );
@@ -295,6 +314,34 @@ impl GroupCoordinator {
                 let _ = tokio::task::spawn_blocking(move || c.expire_offsets(now_ms())).await;
             }
         })
+    }
+
+    /// Drops the shards of partitions this broker no longer leads (at the shard's leader epoch),
+    /// answering their parked JoinGroup and SyncGroup requests NOT_COORDINATOR.
+    fn release_resigned(&self) {
+        let stale: Vec<Arc<Shard>> = {
+            let mut shards = self.shards.write();
+            let gone: Vec<i32> = shards
+                .iter()
+                .filter(|(_, s)| !s.partition.leads_at(s.leader_epoch))
+                .map(|(p, _)| *p)
+                .collect();
+            gone.iter().filter_map(|p| shards.remove(p)).collect()
+        };
+        for shard in stale {
+            tracing::info!(
+                partition = shard.index,
+                "no longer the group coordinator of this partition"
+            );
+            let mut st = shard.state.lock();
+            for g in st.groups.values_mut() {
+                for a in g.unload() {
+                    if let Action::Reply(w, r) = a {
+                        let _ = w.send(r);
+                    }
+                }
+            }
+        }
     }
 
     /// Answers every parked request `NOT_COORDINATOR` and refuses further work (shutdown).

@@ -752,6 +752,10 @@ impl TransactionCoordinator {
 
     /// Aborts open transactions past their timeout, fencing their producers. Blocking.
     pub fn abort_timed_out(&self, now: i64) -> usize {
+        // (shards of partitions led elsewhere now are dropped: their new leader aborts)
+        self.shards
+            .write()
+            .retain(|_, s| s.partition.leads_at(s.leader_epoch));
         let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
         let mut aborted = 0;
         for shard in shards {

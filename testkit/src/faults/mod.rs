@@ -179,7 +179,7 @@ pub async fn run(config: RunConfig) -> Result<RunSummary, String> {
         .map_err(|e| e.to_string())??;
     wait_in_sync(&bootstrap, RECOVERY_LIMIT).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    workload.stop().await;
+    problems.extend(workload.stop().await);
     wait_in_sync(&bootstrap, RECOVERY_LIMIT).await?;
     let (b, h) = (bootstrap.clone(), history.clone());
     let read = tokio::task::spawn_blocking(move || {

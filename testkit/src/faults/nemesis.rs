@@ -106,6 +106,8 @@ pub fn inject(
 ) -> Result<(), String> {
     let ids = cluster.ids();
     let bootstrap = cluster.bootstrap();
+    // (-1, or nothing, while the quorum elects)
+    let controller = || active_controller(binary, &bootstrap).filter(|c| ids.contains(c));
     let random_node = |rng: &mut StdRng| *ids.choose(rng).unwrap_or(&1);
     let leader_or_random = |rng: &mut StdRng| {
         let leaders = leaders(&bootstrap, topic);
@@ -126,7 +128,7 @@ pub fn inject(
             let victim = if kind == FaultKind::KillLeader {
                 leader_or_random(rng)
             } else {
-                active_controller(binary, &bootstrap).unwrap_or_else(|| random_node(rng))
+                controller().unwrap_or_else(|| random_node(rng))
             };
             cluster.kill9(victim);
             fault(kind.name(), format!("node {victim}"));
@@ -138,7 +140,7 @@ pub fn inject(
             let victim = if rng.random_bool(0.5) {
                 leader_or_random(rng)
             } else {
-                active_controller(binary, &bootstrap).unwrap_or_else(|| random_node(rng))
+                controller().unwrap_or_else(|| random_node(rng))
             };
             cluster.pause(victim);
             fault("pause", format!("node {victim}"));
@@ -147,7 +149,7 @@ pub fn inject(
             fault("resume", format!("node {victim}"));
         }
         FaultKind::Partition => {
-            let controller = active_controller(binary, &bootstrap);
+            let controller = controller();
             let net = cluster
                 .net()
                 .ok_or("network partitions need network namespaces")?;

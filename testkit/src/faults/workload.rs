@@ -141,16 +141,31 @@ impl Workload {
 
     /// Stops every client and waits for them: producers first wait for their sends in flight,
     /// and transactions left open are aborted by re-initialising their transactional ids.
-    pub async fn stop(self) {
+    /// Returns what did not stop in time (a client stuck closing, say a consumer that cannot
+    /// leave its group): a liveness problem of the cluster, reported rather than waited for.
+    pub async fn stop(self) -> Vec<String> {
         self.stop.store(true, Ordering::Release);
         for t in self.tasks {
             let _ = t.await;
         }
         let threads = self.threads;
         let config = self.config;
-        let _ = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
+            let mut problems = Vec::new();
+            let deadline = Instant::now() + CLIENT_STOP_LIMIT;
             for t in threads {
-                let _ = t.join();
+                while !t.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                if t.is_finished() {
+                    let _ = t.join();
+                } else {
+                    // (left running: a thread cannot be cancelled)
+                    problems.push(format!(
+                        "a client ({:?}) did not stop within {CLIENT_STOP_LIMIT:?} of being asked to",
+                        t.thread().name()
+                    ));
+                }
             }
             // a fresh producer with each transactional id fences and aborts what its
             // predecessor left open, so the last stable offset reaches the log end
@@ -164,10 +179,15 @@ impl Workload {
                     }
                 }
             }
+            problems
         })
-        .await;
+        .await
+        .unwrap_or_else(|e| vec![format!("stopping the clients failed: {e}")])
     }
 }
+
+/// How long the clients get to stop (a consumer leaving its group, a transaction ending).
+const CLIENT_STOP_LIMIT: Duration = Duration::from_secs(120);
 
 async fn idempotent_producer(
     process: u32,
@@ -365,7 +385,9 @@ fn consumer(
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000");
     if in_group {
-        c.set("group.id", format!("{}-group", config.run_id));
+        // (librdkafka's default is read_committed; these read what the leader acknowledged)
+        c.set("group.id", format!("{}-group", config.run_id))
+            .set("isolation.level", "read_uncommitted");
     } else {
         c.set("group.id", format!("{}-reader-{process}", config.run_id))
             .set("isolation.level", "read_committed");
