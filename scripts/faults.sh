@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fault suite's long form: a release build, every fault kind (or --kinds), 25,000 writes per
-# kind by default (100,000 in total with the four kinds) and at least 20 faults per kind. Keeps
+# kind by default (125,000 in total with the five kinds) and at least 20 faults per kind. Keeps
 # each run's history (history.jsonl) and node logs in $CARGO_TARGET_DIR/faults/<time>/.
 #
 #   bash scripts/faults.sh [--ops N] [--faults N] [--kinds kill-leader,pause,...] [--seed N]

@@ -27,7 +27,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_anomaly_under_kills_pauses_and_partitions() {
+async fn no_anomaly_under_kills_pauses_partitions_and_rolling_restarts() {
     let kinds: Vec<FaultKind> = match std::env::var("TRIBUTARY_FAULT_KINDS") {
         Ok(list) => list
             .split(',')

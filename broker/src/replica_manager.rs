@@ -15,6 +15,7 @@ use crate::config::BrokerConfig;
 use crate::log::Log;
 use crate::metadata::MetadataImage;
 use crate::partition::{Partition, RoleChange};
+use crate::replication::quota::ReplicationQuotas;
 
 type Key = (Arc<str>, i32);
 
@@ -29,6 +30,8 @@ pub struct ReplicaManager {
     open_failed: std::sync::atomic::AtomicBool,
     /// The fetchers of the partitions followed here (cluster members only).
     fetchers: Option<crate::replication::fetcher::FetcherManager>,
+    /// The replication throttles of this broker, leader and follower side.
+    quotas: Arc<ReplicationQuotas>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -71,12 +74,18 @@ impl ReplicaManager {
     pub fn new(data_dir: &Path, config: Arc<BrokerConfig>, clean_shutdown: bool) -> Self {
         ReplicaManager {
             data_dir: data_dir.to_path_buf(),
-            config,
             clean_shutdown,
             partitions: RwLock::new(HashMap::new()),
             open_failed: Default::default(),
             fetchers: None,
+            quotas: Arc::new(ReplicationQuotas::new(config.node_id)),
+            config,
         }
+    }
+
+    /// The replication throttles of this broker.
+    pub fn quotas(&self) -> &Arc<ReplicationQuotas> {
+        &self.quotas
     }
 
     /// Makes followers fetch from their leaders (a cluster member).

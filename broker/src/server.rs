@@ -547,6 +547,7 @@ async fn launch(l: Launch) -> Result<BrokerHandle, StartError> {
             tokio::runtime::Handle::current(),
             shutdown_rx.clone(),
             Arc::clone(&broker_epoch),
+            Arc::clone(replica_manager.quotas()),
         ));
     }
     let replicas = Arc::new(replica_manager);

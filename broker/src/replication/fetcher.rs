@@ -30,6 +30,7 @@ use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
+use super::quota::{ReplicationQuotas, Side};
 use super::truncation::{initial_fetch_offset, truncation_point, EpochEndOffset, Truncation};
 use crate::config::BrokerConfig;
 use crate::error::ErrorCode;
@@ -84,11 +85,13 @@ pub struct FetcherManager {
     fetchers: Mutex<HashMap<i32, Fetcher>>,
     /// While true, fetchers send nothing (a stalled follower, for tests and operators).
     paused: Arc<std::sync::atomic::AtomicBool>,
+    /// The follower-side replication throttle.
+    quotas: Arc<ReplicationQuotas>,
 }
 
 impl FetcherManager {
     /// A manager for broker `me` (whose registration epoch `broker_epoch` holds), spawning its
-    /// tasks on `runtime`.
+    /// tasks on `runtime`; `quotas` throttles what it fetches for throttled replicas.
     pub fn new(
         me: i32,
         config: Arc<BrokerConfig>,
@@ -96,8 +99,10 @@ impl FetcherManager {
         runtime: tokio::runtime::Handle,
         shutdown: watch::Receiver<bool>,
         broker_epoch: Arc<std::sync::atomic::AtomicI64>,
+        quotas: Arc<ReplicationQuotas>,
     ) -> Self {
         FetcherManager {
+            quotas,
             me,
             config,
             image,
@@ -195,6 +200,7 @@ impl FetcherManager {
             conn: None,
             paused: Arc::clone(&self.paused),
             broker_epoch: Arc::clone(&self.broker_epoch),
+            quotas: Arc::clone(&self.quotas),
         };
         let task = self.runtime.spawn(task.run());
         Fetcher {
@@ -229,6 +235,7 @@ struct FetcherTask {
     conn: Option<Client>,
     paused: Arc<std::sync::atomic::AtomicBool>,
     broker_epoch: Arc<std::sync::atomic::AtomicI64>,
+    quotas: Arc<ReplicationQuotas>,
 }
 
 impl FetcherTask {
@@ -468,10 +475,46 @@ impl FetcherTask {
         Ok(())
     }
 
+    /// Marks each partition throttled (follower side: named in the topic's
+    /// `follower.replication.throttled.replicas` and not in the ISR) and leaves out those held
+    /// back because the throttle's rate is exceeded.
+    fn throttled(&self, parts: Vec<(Key, Followed, i64)>) -> Vec<(Key, Followed, i64, bool)> {
+        let image = (self.image)();
+        let Some(throttle) = self.quotas.throttle(Side::Follower, &image) else {
+            return parts.into_iter().map(|(k, f, o)| (k, f, o, false)).collect();
+        };
+        let in_isr = |topic: &str, index: i32| {
+            image
+                .topics
+                .get(topic)
+                .and_then(|t| t.partitions.get(usize::try_from(index).ok()?))
+                .is_some_and(|p| p.isr.contains(&self.me))
+        };
+        parts
+            .into_iter()
+            .map(|((topic, index), f, o)| {
+                let throttled = throttle.applies(&image, &topic, index) && !in_isr(&topic, index);
+                ((topic, index), f, o, throttled)
+            })
+            .filter(|(_, _, _, throttled)| !(*throttled && throttle.exceeded))
+            .collect()
+    }
+
     async fn fetch(&mut self, parts: Vec<(Key, Followed, i64)>) -> std::io::Result<()> {
+        let parts = self.throttled(parts);
+        if parts.is_empty() {
+            // everything is held back by the throttle: wait as Kafka's fetcher does
+            let mut shutdown = self.shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(self.backoff()) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+            return Ok(());
+        }
         let r = &self.config.cluster.replication;
         let mut topics: BTreeMap<uuid::Uuid, Vec<FetchPartition>> = BTreeMap::new();
-        for ((_, index), f, offset) in &parts {
+        for ((_, index), f, offset, _) in &parts {
             topics.entry(f.partition.topic_id).or_default().push(
                 FetchPartition::default()
                     .with_partition(*index)
@@ -504,7 +547,7 @@ impl FetcherTask {
         let mut appends = Vec::new();
         for t in resp.responses {
             for p in t.partitions {
-                let Some((key, f, offset)) = parts.iter().find(|(k, f, _)| {
+                let Some((key, f, offset, throttled)) = parts.iter().find(|(k, f, _, _)| {
                     f.partition.topic_id == t.topic_id && k.1 == p.partition_index
                 }) else {
                     continue;
@@ -512,13 +555,19 @@ impl FetcherTask {
                 let key = key.clone();
                 const OUT_OF_RANGE: i16 = ErrorCode::OffsetOutOfRange as i16;
                 match p.error_code {
-                    0 => appends.push((
-                        key,
-                        f.clone(),
-                        p.records.unwrap_or_default(),
-                        p.high_watermark,
-                        p.log_start_offset,
-                    )),
+                    0 => {
+                        let records = p.records.unwrap_or_default();
+                        if *throttled {
+                            self.quotas.record(Side::Follower, records.len());
+                        }
+                        appends.push((
+                            key,
+                            f.clone(),
+                            records,
+                            p.high_watermark,
+                            p.log_start_offset,
+                        ))
+                    }
                     OUT_OF_RANGE if *offset < p.log_start_offset => {
                         // the leader deleted what we lack: start over at its log start
                         let (part, epoch, start) =

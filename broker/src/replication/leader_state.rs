@@ -187,6 +187,18 @@ impl LeaderState {
         self.isr.len() < self.effective_min_isr()
     }
 
+    /// The in-sync followers a consumer fetching from `fetch_offset` could read from instead
+    /// (KIP-392): those whose log holds that offset, as `(id, log end, ms since caught up)`.
+    pub fn read_replicas(&self, fetch_offset: i64, now_ms: u64) -> Vec<(i32, i64, u64)> {
+        self.followers
+            .iter()
+            .filter(|(id, f)| {
+                self.isr.contains(id) && f.leo >= fetch_offset && f.log_start <= fetch_offset
+            })
+            .map(|(id, f)| (*id, f.leo, now_ms.saturating_sub(f.last_caught_up_ms)))
+            .collect()
+    }
+
     /// The smallest log start offset over the leader (`local_start`) and the followers that have
     /// fetched: the low watermark DeleteRecords reports.
     pub fn low_watermark(&self, local_start: i64) -> i64 {

@@ -11,6 +11,8 @@ pub mod alter_partition;
 pub mod fetcher;
 pub mod leader_state;
 pub mod purgatory;
+pub mod quota;
+pub mod replica_selector;
 pub mod truncation;
 
 pub use leader_state::{FetchOutcome, IsrProposal, LeaderSettings, LeaderState};

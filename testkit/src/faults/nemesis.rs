@@ -26,15 +26,20 @@ pub enum FaultKind {
     /// Network partitions: a node isolated from the others (often the active controller), a
     /// non-transitive bridge, one-way cuts; healed after a few seconds.
     Partition,
+    /// A rolling restart: each fault stops one node cleanly (SIGTERM: controlled shutdown
+    /// moves its leaderships away first) and starts it again, the nodes taken in turn; the
+    /// next node goes once every replica is back in sync, as operators roll a cluster.
+    RollingRestart,
 }
 
 impl FaultKind {
     /// Every kind, in the order a suite runs them.
-    pub const ALL: [FaultKind; 4] = [
+    pub const ALL: [FaultKind; 5] = [
         FaultKind::KillLeader,
         FaultKind::KillController,
         FaultKind::Pause,
         FaultKind::Partition,
+        FaultKind::RollingRestart,
     ];
 
     /// The kind's name on the command line and in reports.
@@ -44,6 +49,7 @@ impl FaultKind {
             FaultKind::KillController => "kill-controller",
             FaultKind::Pause => "pause",
             FaultKind::Partition => "partition",
+            FaultKind::RollingRestart => "rolling-restart",
         }
     }
 
@@ -93,10 +99,12 @@ pub fn active_controller(binary: &Path, bootstrap: &str) -> Option<i32> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
-/// One fault, injected then healed; returns when the cluster is whole again (not necessarily
-/// caught up).
+/// One fault, the `step`-th of its run, injected then healed; returns when the cluster is whole
+/// again (not necessarily caught up).
+#[allow(clippy::too_many_arguments)]
 pub fn inject(
     kind: FaultKind,
+    step: usize,
     cluster: &mut ProcessCluster,
     binary: &Path,
     topic: &str,
@@ -184,6 +192,13 @@ pub fn inject(
             std::thread::sleep(Duration::from_millis(rng.random_range(4000..8000)));
             net.heal()?;
             fault("heal", String::new());
+        }
+        FaultKind::RollingRestart => {
+            let victim = ids[step % ids.len().max(1)];
+            cluster.stop(victim);
+            fault("stop", format!("node {victim}"));
+            cluster.restart(victim)?;
+            fault("restart", format!("node {victim}"));
         }
     }
     Ok(())
