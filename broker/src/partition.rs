@@ -735,6 +735,15 @@ impl Partition {
         outcome.proposal
     }
 
+    /// On the leader: the in-sync followers a consumer fetching from `fetch_offset` could read
+    /// from instead (KIP-392), as `(id, log end, ms since caught up)`; `None` on a follower.
+    pub fn read_replicas(&self, fetch_offset: i64) -> Option<Vec<(i32, i64, u64)>> {
+        match &*self.role.lock() {
+            Role::Leader(l) => Some(l.read_replicas(fetch_offset, mono_ms())),
+            Role::Follower { .. } => None,
+        }
+    }
+
     /// The leader's periodic ISR check: a proposal to drop lagging followers.
     pub fn check_isr(&self) -> Option<IsrProposal> {
         match &mut *self.role.lock() {

@@ -32,7 +32,8 @@ pub struct DevClusterArgs {
     /// removed at the end); a directory of an earlier run starts that cluster again
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Extra broker property for every node, KEY=VALUE; repeatable
+    /// Extra broker property for every node, KEY=VALUE; repeatable; `{id}` in the value stands
+    /// for the node's id (`-o broker.rack=rack-{id}`)
     #[arg(long = "override", short = 'o', value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
 }
@@ -238,7 +239,7 @@ fn write_node_config(
         ));
     }
     for o in overrides {
-        text.push_str(o);
+        text.push_str(&o.replace("{id}", &id.to_string()));
         text.push('\n');
     }
     let path = root.join(format!("node{id}.properties"));

@@ -43,7 +43,8 @@ pub struct TestCluster {
 
 impl TestCluster {
     /// Starts `n` brokers (ids 1..=n) with extra properties (Kafka names), and waits until every
-    /// one is registered and unfenced.
+    /// one is registered and unfenced. `{id}` in a value stands for each broker's id
+    /// (`("broker.rack", "rack-{id}")`).
     pub async fn start(n: i32, props: &[(&str, &str)]) -> TestCluster {
         let controller_dir = tempfile::Builder::new()
             .prefix("tributary-controller-")
@@ -111,7 +112,11 @@ impl TestCluster {
 
     async fn boot(&mut self, id: i32) {
         let member = self.members.get_mut(&id).expect("member");
-        let mut props = self.props.clone();
+        let mut props: BTreeMap<String, String> = self
+            .props
+            .iter()
+            .map(|(k, v)| (k.clone(), v.replace("{id}", &id.to_string())))
+            .collect();
         props.insert("node.id".into(), id.to_string());
         props.insert("log.dirs".into(), member.dir.path().display().to_string());
         props.insert(

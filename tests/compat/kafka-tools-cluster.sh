@@ -2,7 +2,7 @@
 # Apache Kafka's cluster tools (4.x jars, through scripts/kafka-tool.sh) against a local cluster of
 # four `tributary server` processes (`tributary dev-cluster --brokers 4`: a quorum of three
 # controllers and a fourth broker): kafka-reassign-partitions (--execute, --verify, --list,
-# --cancel), kafka-leader-election (PREFERRED and UNCLEAN, one partition and all) and
+# --cancel, --throttle), Java's consumer with client.rack fetching from its rack's replica (KIP-392), kafka-leader-election (PREFERRED and UNCLEAN, one partition and all) and
 # kafka-metadata-quorum. Every check asserts what the tool prints as Apache Kafka 4.4 prints it.
 #
 # Usage: tests/compat/kafka-tools-cluster.sh TRIBUTARY_BINARY
@@ -88,7 +88,8 @@ check() {
 }
 
 # --- the cluster --------------------------------------------------------------------------------
-"$BIN" dev-cluster --brokers 4 --port "$PORT" --data-dir "$WORK/cluster" >"$WORK/cluster.out" 2>&1 &
+"$BIN" dev-cluster --brokers 4 --port "$PORT" --data-dir "$WORK/cluster" -o 'broker.rack=rack-{id}' \
+    -o replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector >"$WORK/cluster.out" 2>&1 &
 CLUSTER_PID=$!
 for _ in $(seq 1 600); do
     grep -q '^Bootstrap servers:' "$WORK/cluster.out" && break
@@ -151,6 +152,59 @@ t_reassign_list_cancel() {
     has "$OUT" 'Partition: 0	Leader: 1	Replicas: 1,2	'
 }
 
+# kafka-reassign-partitions --throttle: the tool sets the rates on the brokers and the throttled
+# replicas on the topic, and the copy is held back (2 MB at 100 kB/s is still in progress after
+# 3 s); --execute --additional raises the limit, and --verify clears every throttle once done
+t_reassign_throttled() {
+    run kafka-topics --bootstrap-server "$BOOT" --create --topic "$T-thr" --replica-assignment 1
+    ok_rc
+    run kafka-producer-perf-test --topic "$T-thr" --num-records 2000 --record-size 1000 --throughput -1 \
+        --producer-props bootstrap.servers="$BOOT" acks=all
+    ok_rc
+    printf '{"version":1,"partitions":[{"topic":"%s","partition":0,"replicas":[1,2]}]}\n' "$T-thr" >"$WORK/thr.json"
+    run kafka-reassign-partitions --bootstrap-server "$BOOT" --reassignment-json-file "$WORK/thr.json" --execute --throttle 100000
+    ok_rc
+    has "$OUT" '^The inter-broker throttle limit was set to 100000 B/s$'
+    run kafka-configs --bootstrap-server "$BOOT" --describe --entity-type brokers --entity-name 2
+    has "$OUT" 'follower.replication.throttled.rate=100000'
+    run kafka-configs --bootstrap-server "$BOOT" --describe --entity-type topics --entity-name "$T-thr"
+    has "$OUT" 'follower.replication.throttled.replicas=0:2'
+    has "$OUT" 'leader.replication.throttled.replicas=0:1'
+    sleep 3
+    run kafka-reassign-partitions --bootstrap-server "$BOOT" --reassignment-json-file "$WORK/thr.json" --verify
+    has "$OUT" "^Reassignment of partition $T-thr-0 is still in progress\.\$"
+    run kafka-reassign-partitions --bootstrap-server "$BOOT" --reassignment-json-file "$WORK/thr.json" --execute --additional --throttle 100000000
+    ok_rc
+    has "$OUT" '^The inter-broker throttle limit was set to 100000000 B/s$'
+    until_has 60 '^Clearing broker-level throttles on brokers' \
+        kafka-reassign-partitions --bootstrap-server "$BOOT" --reassignment-json-file "$WORK/thr.json" --verify
+    has "$ALL" "^Clearing topic-level throttles on topic $T-thr\$"
+    run kafka-configs --bootstrap-server "$BOOT" --describe --entity-type brokers --entity-name 2
+    ! grep -q 'throttled.rate' <<<"$OUT" || { echo "ASSERT: throttle rate still set"; return 1; }
+    run kafka-topics --bootstrap-server "$BOOT" --describe --topic "$T-thr"
+    has "$OUT" "Partition: 0	Leader: 1	Replicas: 1,2	Isr: (1,2|2,1)"
+}
+
+# fetching from the closest replica: a consumer in rack-3 reads a partition led by broker 1 from
+# broker 3 (its metrics count the records' bytes as coming from node 3)
+t_closest_replica() {
+    run kafka-topics --bootstrap-server "$BOOT" --create --topic "$T-rack" --replica-assignment 1:2:3
+    ok_rc
+    run kafka-producer-perf-test --topic "$T-rack" --num-records 1000 --record-size 1000 --throughput -1 \
+        --producer-props bootstrap.servers="$BOOT" acks=all
+    ok_rc
+    printf 'client.rack=rack-3\n' >"$WORK/rack3.properties"
+    run kafka-consumer-perf-test --bootstrap-server "$BOOT" --topic "$T-rack" --messages 1000 \
+        --command-config "$WORK/rack3.properties" --print-metrics --timeout 30000
+    ok_rc
+    local node1 node3
+    node1=$(grep -E '^consumer-node-metrics:incoming-byte-total:\{client-id=[^,]*, node-id=node-1\}' <<<"$OUT" | awk '{print $NF}')
+    node3=$(grep -E '^consumer-node-metrics:incoming-byte-total:\{client-id=[^,]*, node-id=node-3\}' <<<"$OUT" | awk '{print $NF}')
+    echo "incoming bytes: node 1 ${node1:-none}, node 3 ${node3:-none}"
+    awk -v n3="${node3:-0}" 'BEGIN { exit !(n3 + 0 >= 1000000) }' || { echo "ASSERT: the records did not come from node 3"; return 1; }
+    awk -v n1="${node1:-0}" 'BEGIN { exit !(n1 + 0 < 1000000) }' || { echo "ASSERT: the records came from the leader"; return 1; }
+}
+
 # kafka-leader-election: a preferred election moves leadership to the first replica; one that is
 # not needed says so; an unclean election of a partition with a leader is not needed either
 t_leader_election() {
@@ -187,6 +241,8 @@ t_metadata_quorum() {
 
 check reassign-execute-verify t_reassign_execute_verify
 check reassign-list-cancel t_reassign_list_cancel
+check reassign-throttled t_reassign_throttled
+check closest-replica t_closest_replica
 check leader-election t_leader_election
 check metadata-quorum t_metadata_quorum
 

@@ -172,6 +172,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     broker_config!("replica.fetch.response.max.bytes", "10485760", Int, [], 0, "The bytes of one follower fetch response at most."),
     broker_config!("replica.fetch.backoff.ms", "1000", Int, [], 0, "The pause after a failed follower fetch."),
     broker_config!("num.replica.fetchers", "1", Int, [], 1, "Fetcher tasks per source broker."),
+    broker_config!("replica.selector.class", "", String, [], 0, "How a consumer that names its rack (client.rack) is pointed at a replica to read from (KIP-392): unset, consumers read from leaders; org.apache.kafka.common.replica.RackAwareReplicaSelector sends them to an in-sync replica in their rack."),
     broker_config!("replica.socket.timeout.ms", "30000", Int, [], 1, "The socket timeout of follower fetches."),
     broker_config!("replica.high.watermark.checkpoint.interval.ms", "5000", Long, [], 1, "How often each partition's high watermark is saved to disk."),
     broker_config!("broker.session.timeout.ms", "9000", Int, [], 1, "A broker that has not heartbeated to the controller for this long is fenced."),

@@ -87,6 +87,8 @@ pub struct ReplicationConfig {
     pub num_fetchers: usize,
     /// `replica.high.watermark.checkpoint.interval.ms`.
     pub hw_checkpoint_interval_ms: u64,
+    /// `replica.selector.class`: where consumers that name their rack read from.
+    pub selector: crate::replication::replica_selector::ReplicaSelector,
 }
 
 /// Broker registration and failure detection (`broker.*`, `controlled.shutdown.*`).
@@ -426,6 +428,10 @@ impl ClusterConfig {
                 num_fetchers: num("num.replica.fetchers")?.max(1) as usize,
                 hw_checkpoint_interval_ms: num("replica.high.watermark.checkpoint.interval.ms")?
                     .max(1) as u64,
+                selector: crate::replication::replica_selector::ReplicaSelector::parse(&get(
+                    "replica.selector.class",
+                ))
+                .map_err(ConfigError)?,
             },
             lifecycle: LifecycleConfig {
                 session_timeout_ms: num("broker.session.timeout.ms")?.max(1) as u64,

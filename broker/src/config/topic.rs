@@ -128,7 +128,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         List,
         [],
         0,
-        "Replicas whose follower-side replication is throttled, as partitionId:brokerId pairs or * (accepted and reported; the single-node broker does not replicate)."
+        "Replicas whose follower-side replication is throttled while out of the ISR, as partitionId:brokerId pairs or *; the broker config follower.replication.throttled.rate bounds their bytes per second."
     ),
     topic_config!(
         "index.interval.bytes",
@@ -146,7 +146,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         List,
         [],
         0,
-        "Replicas whose leader-side replication is throttled, as partitionId:brokerId pairs or * (accepted and reported; the single-node broker does not replicate)."
+        "Replicas whose leader-side replication is throttled while their followers are out of the ISR, as partitionId:brokerId pairs or *; the broker config leader.replication.throttled.rate bounds their bytes per second."
     ),
     topic_config!(
         "local.retention.bytes",

@@ -19,7 +19,14 @@
 //!
 //! A fetch from a follower (a `replica_id`) reads up to the log end instead of the high
 //! watermark, waits on the log end, and first tells the partition where the follower is: the
-//! high watermark may move and the follower may join the ISR.
+//! high watermark may move and the follower may join the ISR. Partitions under a leader-side
+//! replication throttle ([`crate::replication::quota`]) answer such a fetch with no records
+//! while the throttle's rate is exceeded.
+//!
+//! Consumers at v11+ may fetch from followers, which serve them up to their own high watermark,
+//! and name their rack: with `replica.selector.class` set, a leader answers a consumer in
+//! another rack with no records and the in-sync replica to read from instead
+//! (`preferred_read_replica`, KIP-392; see [`crate::replication::replica_selector`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,7 +43,10 @@ use super::{blocking_io, check_leader_epoch, topic_name};
 use crate::dispatch::{Reply, RequestContext};
 use crate::error::{BrokerError, ErrorCode};
 use crate::log::FileSlice;
+use crate::metadata::MetadataImage;
 use crate::partition::{Partition, PartitionOffsets};
+use crate::replication::quota::Side;
+use crate::replication::replica_selector::{ReplicaSelector, ReplicaView};
 
 /// Kafka's FETCH_SESSION_ID_NOT_FOUND.
 const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
@@ -59,6 +69,10 @@ struct Wanted {
     leader_epoch: i32,
     max_bytes: usize,
     target: Result<Arc<Partition>, ErrorCode>,
+    /// The replica a consumer should read from instead of this leader (KIP-392).
+    preferred: Option<i32>,
+    /// A follower's fetch of a partition under the leader-side replication throttle.
+    throttled: bool,
 }
 
 /// One partition's part of the answer before bytes are read.
@@ -72,6 +86,11 @@ enum Planned {
     Error {
         code: ErrorCode,
         offsets: Option<PartitionOffsets>,
+    },
+    /// Read from that replica instead (no records).
+    Elsewhere {
+        offsets: PartitionOffsets,
+        replica: i32,
     },
 }
 
@@ -96,6 +115,25 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
         (req.replica_id.0, -1)
     };
     let follower = replica_id >= 0;
+    // consumers at v11+ may read from followers and name their rack (KIP-392)
+    let from_followers = !follower && ctx.version >= 11;
+    let client_rack = if from_followers {
+        req.rack_id.to_string()
+    } else {
+        String::new()
+    };
+    let selector = state.config.cluster.replication.selector;
+    let quotas = Arc::clone(state.replicas.quotas());
+    let throttle = if follower {
+        quotas.throttle(Side::Leader, &image)
+    } else {
+        None
+    };
+    let lookup = if from_followers {
+        super::lookup_replica
+    } else {
+        super::lookup_partition
+    };
     let mut wanted = Vec::new();
     let mut seen = HashMap::new();
     for topic in &req.topics {
@@ -124,7 +162,7 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
             let target = if !known {
                 Err(ErrorCode::UnknownTopicId)
             } else {
-                super::lookup_partition(&state, &name, p.partition)
+                lookup(&state, &name, p.partition)
                     .and_then(|part| {
                         if by_id && part.topic_id != id {
                             Err(ErrorCode::UnknownTopicId)
@@ -152,7 +190,17 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
                     Err(ErrorCode::NotLeaderOrFollower)
                 }
             });
+            let preferred = match &target {
+                Ok(part) if !client_rack.is_empty() && selector != ReplicaSelector::LeaderOnly => {
+                    preferred_read_replica(&state, &image, part, p.fetch_offset, &client_rack)
+                }
+                _ => None,
+            };
+            let throttled = throttle.is_some_and(|t| t.applies(&image, &name, p.partition))
+                && !in_isr(&image, &name, p.partition, replica_id);
             wanted.push(Wanted {
+                preferred,
+                throttled,
                 topic: name.clone(),
                 topic_id: id,
                 index: p.partition,
@@ -200,12 +248,23 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
             w.borrow_and_update();
         }
         let w = Arc::clone(&wanted);
+        // throttled partitions wait while the leader-side rate is exceeded
+        let hold = throttle.is_some()
+            && quotas
+                .throttle(Side::Leader, &image)
+                .is_some_and(|t| t.exceeded);
+        let how = Plan {
+            max_bytes,
+            read_committed,
+            follower,
+            from_followers,
+            hold,
+        };
         // planning reads batch headers and index entries only
-        let planned =
-            match blocking_io(0, move || plan_all(&w, max_bytes, read_committed, follower)).await {
-                Ok(p) => p,
-                Err(code) => return error_response(&wanted, code, by_id, ctx.version).into(),
-            };
+        let planned = match blocking_io(0, move || plan_all(&w, how)).await {
+            Ok(p) => p,
+            Err(code) => return error_response(&wanted, code, by_id, ctx.version).into(),
+        };
         if !follower_seen {
             follower_seen = true;
             for (w, plan) in wanted.iter().zip(&planned) {
@@ -230,13 +289,28 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
             })
             .sum();
         let has_error = planned.iter().any(|p| matches!(p, Planned::Error { .. }));
+        // a consumer sent elsewhere learns it at once, as Kafka answers
+        let redirected = planned
+            .iter()
+            .any(|p| matches!(p, Planned::Elsewhere { .. }));
         let done = bytes >= min_bytes
             || has_error
+            || redirected
             || tokio::time::Instant::now() >= deadline
             || watchers.is_empty()
             || *shutdown.borrow()
             || stopping;
         if done {
+            let throttled: usize = wanted
+                .iter()
+                .zip(&planned)
+                .filter(|(w, _)| w.throttled)
+                .map(|(_, p)| match p {
+                    Planned::Data { slice: Some(s), .. } => s.len(),
+                    _ => 0,
+                })
+                .sum();
+            quotas.record(Side::Leader, throttled);
             let read: usize = planned
                 .iter()
                 .map(|p| match p {
@@ -270,13 +344,73 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
     }
 }
 
-/// Decides, per partition, which byte range to return (no bytes are read here).
-fn plan_all(
-    wanted: &[Wanted],
+/// Whether `replica` is in the ISR of `topic`-`index` as the image has it.
+fn in_isr(image: &MetadataImage, topic: &str, index: i32, replica: i32) -> bool {
+    image
+        .topics
+        .get(topic)
+        .and_then(|t| t.partitions.get(usize::try_from(index).ok()?))
+        .is_some_and(|p| p.isr.contains(&replica))
+}
+
+/// On a leader, with `replica.selector.class` set: the follower a consumer in `client_rack`
+/// fetching from `offset` should read from instead (an in-sync replica on an active broker).
+fn preferred_read_replica(
+    state: &crate::server::BrokerState,
+    image: &MetadataImage,
+    partition: &Partition,
+    offset: i64,
+    client_rack: &str,
+) -> Option<i32> {
+    let candidates = partition.read_replicas(offset)?;
+    let leader = ReplicaView {
+        id: state.config.node_id,
+        rack: state.config.cluster.rack.clone(),
+        log_end_offset: partition.offsets().log_end_offset,
+        since_caught_up_ms: 0,
+    };
+    let followers: Vec<ReplicaView> = candidates
+        .into_iter()
+        .filter_map(|(id, leo, lag)| {
+            let broker = image.brokers.get(&id).filter(|b| b.is_active())?;
+            Some(ReplicaView {
+                id,
+                rack: broker.rack.clone(),
+                log_end_offset: leo,
+                since_caught_up_ms: lag,
+            })
+        })
+        .collect();
+    state
+        .config
+        .cluster
+        .replication
+        .selector
+        .select(client_rack, &leader, &followers)
+}
+
+/// How one fetch plans its reads.
+#[derive(Clone, Copy)]
+struct Plan {
     max_bytes: usize,
     read_committed: bool,
+    /// A follower's fetch: up to the log end.
     follower: bool,
-) -> Vec<Planned> {
+    /// A consumer that may read from a follower.
+    from_followers: bool,
+    /// Throttled partitions get no records this time.
+    hold: bool,
+}
+
+/// Decides, per partition, which byte range to return (no bytes are read here).
+fn plan_all(wanted: &[Wanted], how: Plan) -> Vec<Planned> {
+    let Plan {
+        max_bytes,
+        read_committed,
+        follower,
+        from_followers,
+        hold,
+    } = how;
     let mut budget = max_bytes;
     let mut first_data = true;
     wanted
@@ -287,10 +421,28 @@ fn plan_all(
                 Err(code) => return Planned::Error { code: *code, offsets: None },
             };
             // leadership may have moved while the fetch waited
-            if !partition.leads_at(w.leader_epoch) {
+            let serves = if from_followers {
+                partition.leader_epoch() == w.leader_epoch
+            } else {
+                partition.leads_at(w.leader_epoch)
+            };
+            if !serves {
                 return Planned::Error {
                     code: ErrorCode::NotLeaderOrFollower,
                     offsets: None,
+                };
+            }
+            if let Some(replica) = w.preferred {
+                return Planned::Elsewhere {
+                    offsets: partition.offsets(),
+                    replica,
+                };
+            }
+            if w.throttled && hold {
+                return Planned::Data {
+                    slice: None,
+                    offsets: partition.offsets(),
+                    aborted: None,
                 };
             }
             let limit = w.max_bytes.min(budget);
@@ -372,6 +524,12 @@ fn read_planned(planned: Vec<Planned>) -> (Vec<PartitionData>, Vec<FileSlice>) {
                     .with_records(Some(records))
             }
             Planned::Error { code, offsets } => partition_error(code, offsets),
+            Planned::Elsewhere { offsets, replica } => PartitionData::default()
+                .with_high_watermark(offsets.high_watermark)
+                .with_last_stable_offset(offsets.last_stable_offset)
+                .with_log_start_offset(offsets.log_start_offset)
+                .with_preferred_read_replica(kafka_protocol::messages::BrokerId(replica))
+                .with_records(Some(Bytes::new())),
         })
         .collect();
     (results, files)

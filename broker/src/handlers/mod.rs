@@ -156,6 +156,19 @@ pub(crate) fn lookup_partition(
     }
 }
 
+/// The partition hosted here, leader or follower: consumers that fetch from followers
+/// (KIP-392) reach it this way; `lookup_partition` answers for leaders only.
+pub(crate) fn lookup_replica(
+    state: &BrokerState,
+    topic: &str,
+    partition: i32,
+) -> Result<Arc<Partition>, ErrorCode> {
+    match state.replicas.get(topic, partition) {
+        Some(p) => Ok(p),
+        None => lookup_partition(state, topic, partition),
+    }
+}
+
 /// PRODUCER_FENCED as a client at `version` knows it: clients before `since` (the version
 /// that introduced it, KIP-588) get INVALID_PRODUCER_EPOCH instead.
 pub(crate) fn fenced_for(code: ErrorCode, version: i16, since: i16) -> ErrorCode {

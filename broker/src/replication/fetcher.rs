@@ -481,7 +481,10 @@ impl FetcherTask {
     fn throttled(&self, parts: Vec<(Key, Followed, i64)>) -> Vec<(Key, Followed, i64, bool)> {
         let image = (self.image)();
         let Some(throttle) = self.quotas.throttle(Side::Follower, &image) else {
-            return parts.into_iter().map(|(k, f, o)| (k, f, o, false)).collect();
+            return parts
+                .into_iter()
+                .map(|(k, f, o)| (k, f, o, false))
+                .collect();
         };
         let in_isr = |topic: &str, index: i32| {
             image

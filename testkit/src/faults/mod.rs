@@ -150,7 +150,9 @@ pub async fn run(config: RunConfig) -> Result<RunSummary, String> {
         let (kind, binary, history) = (config.kind, config.binary.clone(), history.clone());
         let (c, r, result) = tokio::task::spawn_blocking(move || {
             let (mut c, mut r) = (cluster, rng);
-            let result = nemesis::inject(kind, faults, &mut c, &binary, TOPIC, session, &mut r, &history);
+            let result = nemesis::inject(
+                kind, faults, &mut c, &binary, TOPIC, session, &mut r, &history,
+            );
             (c, r, result)
         })
         .await
