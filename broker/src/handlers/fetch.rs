@@ -71,8 +71,13 @@ struct Wanted {
     target: Result<Arc<Partition>, ErrorCode>,
     /// The replica a consumer should read from instead of this leader (KIP-392).
     preferred: Option<i32>,
-    /// A follower's fetch of a partition under the leader-side replication throttle.
+    /// The leader epoch the client asked for (-1: any).
+    requested_epoch: i32,
+    /// A follower's fetch of a partition under the leader-side replication throttle (its bytes
+    /// count against the rate).
     throttled: bool,
+    /// ... and held back while the rate is exceeded (the follower is not in the ISR).
+    holdable: bool,
 }
 
 /// One partition's part of the answer before bytes are read.
@@ -196,11 +201,13 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
                 }
                 _ => None,
             };
-            let throttled = throttle.is_some_and(|t| t.applies(&image, &name, p.partition))
-                && !in_isr(&image, &name, p.partition, replica_id);
+            let throttled = throttle.is_some_and(|t| t.applies(&image, &name, p.partition));
+            let holdable = throttled && !in_isr(&image, &name, p.partition, replica_id);
             wanted.push(Wanted {
                 preferred,
+                requested_epoch: p.current_leader_epoch,
                 throttled,
+                holdable,
                 topic: name.clone(),
                 topic_id: id,
                 index: p.partition,
@@ -260,8 +267,9 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
             from_followers,
             hold,
         };
+        let img = Arc::clone(&image);
         // planning reads batch headers and index entries only
-        let planned = match blocking_io(0, move || plan_all(&w, how)).await {
+        let planned = match blocking_io(0, move || plan_all(&w, how, &img)).await {
             Ok(p) => p,
             Err(code) => return error_response(&wanted, code, by_id, ctx.version).into(),
         };
@@ -403,7 +411,7 @@ struct Plan {
 }
 
 /// Decides, per partition, which byte range to return (no bytes are read here).
-fn plan_all(wanted: &[Wanted], how: Plan) -> Vec<Planned> {
+fn plan_all(wanted: &[Wanted], how: Plan, image: &MetadataImage) -> Vec<Planned> {
     let Plan {
         max_bytes,
         read_committed,
@@ -420,29 +428,30 @@ fn plan_all(wanted: &[Wanted], how: Plan) -> Vec<Planned> {
                 Ok(p) => p,
                 Err(code) => return Planned::Error { code: *code, offsets: None },
             };
-            // leadership may have moved while the fetch waited
-            let serves = if from_followers {
-                partition.leader_epoch() == w.leader_epoch
-            } else {
-                partition.leads_at(w.leader_epoch)
-            };
-            if !serves {
+            // a replica removed from here (the topic lives on) is served elsewhere
+            if partition.is_deleted() && image.topics.get(&w.topic).is_some_and(|t| t.id == partition.topic_id) {
                 return Planned::Error {
                     code: ErrorCode::NotLeaderOrFollower,
                     offsets: None,
                 };
             }
+            // leadership may have moved while the fetch waited: a leader's consumers and
+            // followers go elsewhere; a consumer of any replica is checked against the epoch it
+            // asked for, as on arrival
+            let serves = if from_followers {
+                check_leader_epoch(w.requested_epoch, partition.leader_epoch())
+            } else if partition.leads_at(w.leader_epoch) {
+                Ok(())
+            } else {
+                Err(ErrorCode::NotLeaderOrFollower)
+            };
+            if let Err(code) = serves {
+                return Planned::Error { code, offsets: None };
+            }
             if let Some(replica) = w.preferred {
                 return Planned::Elsewhere {
                     offsets: partition.offsets(),
                     replica,
-                };
-            }
-            if w.throttled && hold {
-                return Planned::Data {
-                    slice: None,
-                    offsets: partition.offsets(),
-                    aborted: None,
                 };
             }
             let limit = w.max_bytes.min(budget);
@@ -451,6 +460,13 @@ fn plan_all(wanted: &[Wanted], how: Plan) -> Vec<Planned> {
             } else {
                 partition.read(w.offset, limit, read_committed, first_data)
             };
+            // a held-back partition is read (the offset checked) but answered without records
+            let read = read.map(|(mut info, offsets)| {
+                if w.holdable && hold {
+                    info.slice = None;
+                }
+                (info, offsets)
+            });
             match read {
                 Ok((info, offsets)) => {
                     if let Some(slice) = &info.slice {

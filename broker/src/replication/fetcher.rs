@@ -476,8 +476,8 @@ impl FetcherTask {
     }
 
     /// Marks each partition throttled (follower side: named in the topic's
-    /// `follower.replication.throttled.replicas` and not in the ISR) and leaves out those held
-    /// back because the throttle's rate is exceeded.
+    /// `follower.replication.throttled.replicas`; its bytes count against the rate) and leaves
+    /// out those held back: throttled, not in the ISR, and the rate exceeded.
     fn throttled(&self, parts: Vec<(Key, Followed, i64)>) -> Vec<(Key, Followed, i64, bool)> {
         let image = (self.image)();
         let Some(throttle) = self.quotas.throttle(Side::Follower, &image) else {
@@ -495,11 +495,16 @@ impl FetcherTask {
         };
         parts
             .into_iter()
+            .filter(|((topic, index), _, _)| {
+                let held = throttle.exceeded
+                    && throttle.applies(&image, topic, *index)
+                    && !in_isr(topic, *index);
+                !held
+            })
             .map(|((topic, index), f, o)| {
-                let throttled = throttle.applies(&image, &topic, index) && !in_isr(&topic, index);
+                let throttled = throttle.applies(&image, &topic, index);
                 ((topic, index), f, o, throttled)
             })
-            .filter(|(_, _, _, throttled)| !(*throttled && throttle.exceeded))
             .collect()
     }
 

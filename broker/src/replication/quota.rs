@@ -5,14 +5,15 @@
 //! `follower.replication.throttled.rate` what it fetches as a follower. Which replicas are
 //! throttled comes from two topic configs, `leader.replication.throttled.replicas` and
 //! `follower.replication.throttled.replicas`: `partition:broker` pairs naming this broker, or `*`
-//! for every partition. Only replicas outside the ISR are held back, so that a throttle never
-//! slows down the writes waiting for the ISR; `kafka-reassign-partitions --throttle` sets both
-//! for the replicas a reassignment moves.
+//! for every partition. The traffic of every throttled replica counts against the rate, but only
+//! replicas outside the ISR are held back, so that a throttle never slows down the writes waiting
+//! for the ISR; `kafka-reassign-partitions --throttle` sets both for the replicas a reassignment
+//! moves.
 //!
-//! The rate is measured as Kafka's quota sensors measure it: bytes over 11 one-second samples,
-//! the elapsed time counted as at least ten seconds. While the measured rate is above the bound,
-//! a leader answers a throttled partition with no records and a follower leaves it out of its
-//! fetches.
+//! The rate is measured as Kafka's replication quotas measure it (`SimpleRate`): bytes over 11
+//! one-second samples, divided by the time since the oldest sample began (one second at least).
+//! While the measured rate is above the bound, a leader answers a held-back partition with no
+//! records and a follower leaves it out of its fetches.
 
 use std::collections::VecDeque;
 
@@ -85,14 +86,9 @@ impl RateMeter {
             return 0.0;
         };
         let total: u64 = self.samples.iter().map(|(_, b)| b).sum();
-        // Kafka counts at least SAMPLES - 1 whole samples, so that a young meter does not
-        // report a burst as a huge rate
-        let mut elapsed = now.saturating_sub(*oldest);
-        let full = elapsed / SAMPLE_MS;
-        if full < SAMPLES - 1 {
-            elapsed += (SAMPLES - 1 - full) * SAMPLE_MS;
-        }
-        total as f64 * 1000.0 / elapsed.max(1) as f64
+        // (Kafka's SimpleRate: the time since the oldest sample, one sample's length at least)
+        let elapsed = now.saturating_sub(*oldest).max(SAMPLE_MS);
+        total as f64 * 1000.0 / elapsed as f64
     }
 }
 
@@ -161,8 +157,8 @@ impl ReplicationQuotas {
 
 impl Throttle {
     /// Whether partition `index` of `topic` is throttled on this side of this broker: named in
-    /// the topic's throttled-replicas config (and so counted against the rate); whether it is
-    /// held back also depends on the ISR and [`Throttle::exceeded`].
+    /// the topic's throttled-replicas config, its traffic counts against the rate; it is held
+    /// back when its replica is out of the ISR and [`Throttle::exceeded`].
     pub fn applies(&self, image: &MetadataImage, topic: &str, index: i32) -> bool {
         image
             .topics
@@ -198,13 +194,13 @@ mod tests {
     }
 
     #[test]
-    fn a_young_meter_spreads_a_burst_over_ten_seconds() {
+    fn a_rate_is_measured_since_the_oldest_sample_one_second_at_least() {
         let mut m = RateMeter::default();
         m.record(100_000, 0);
-        // 100 kB in the first instant counts as 10 kB/s, as Kafka measures it
-        assert!((m.rate(1) - 10_000.0).abs() < 10.0, "{}", m.rate(1));
+        // 100 kB in the first instant counts as 100 kB/s, as Kafka's SimpleRate measures it
+        assert!((m.rate(1) - 100_000.0).abs() < 1.0, "{}", m.rate(1));
         m.record(100_000, 5_500);
-        assert!((m.rate(6_000) - 20_000.0).abs() < 10.0);
+        assert!((m.rate(8_000) - 25_000.0).abs() < 1.0, "{}", m.rate(8_000));
     }
 
     #[test]
@@ -212,8 +208,8 @@ mod tests {
         let mut m = RateMeter::default();
         m.record(1_000_000, 0);
         m.record(1_000, 11_000);
-        // the first sample is 11 s old: only the second counts
-        assert!(m.rate(11_500) < 200.0, "{}", m.rate(11_500));
+        // the first sample is 11 s old: only the second counts, over one second
+        assert!((m.rate(11_500) - 1_000.0).abs() < 1.0, "{}", m.rate(11_500));
         assert_eq!(m.samples.len(), 1);
     }
 }

@@ -14,6 +14,7 @@
 //! names the leader it knows. A new leader first gives every registered broker a fresh session
 //! (brokers move their heartbeats to it), as Kafka's controller does on activation.
 
+mod leader_watch;
 mod log_store;
 mod state_machine;
 mod types;
@@ -87,6 +88,8 @@ pub(super) struct Quorum {
     import: parking_lot::Mutex<Option<Vec<MetadataRecord>>>,
     /// The voters whose controller listener refuses connections.
     refusing: Arc<super::remote::RefusingVoters>,
+    /// When a leader's append last arrived here.
+    heard: Arc<leader_watch::LastHeard>,
 }
 
 fn not_controller(message: String) -> OpError {
@@ -173,7 +176,20 @@ impl Controller {
         }
         tracing::info!(node = id, voters = ?voters.keys().collect::<Vec<_>>(), "controller quorum member started");
         let metrics = raft.metrics();
+        let heard = Arc::new(leader_watch::LastHeard::default());
+        tokio::spawn(leader_watch::watch(
+            raft.clone(),
+            id,
+            voters.clone(),
+            Arc::clone(&heard),
+            leader_watch::Timing {
+                heartbeat_ms: (election_ms / 5).max(10),
+                election_ms,
+                lease_ms: election_ms + election_ms / 4,
+            },
+        ));
         let quorum = Quorum {
+            heard,
             raft,
             id,
             propose: tokio::sync::Mutex::new(None),
@@ -204,6 +220,13 @@ impl Controller {
     /// This controller's Raft node, in a quorum.
     pub(crate) fn raft(&self) -> Option<&Raft> {
         self.inner.quorum.get().map(|q| &q.raft)
+    }
+
+    /// A leader's append or heartbeat arrived (see [`leader_watch`]).
+    pub(crate) fn heard_from_leader(&self) {
+        if let Some(q) = self.inner.quorum.get() {
+            q.heard.heard();
+        }
     }
 
     /// Whether this controller may act: always on a single controller; in a quorum only the

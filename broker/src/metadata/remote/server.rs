@@ -219,7 +219,10 @@ async fn handle_request(controller: &Controller, req: Request) -> Response {
             .await
         }
         Request::RaftAppend(req) => match controller.raft() {
-            Some(raft) => Response::RaftAppend(raft.append_entries(req).await),
+            Some(raft) => {
+                controller.heard_from_leader();
+                Response::RaftAppend(raft.append_entries(req).await)
+            }
             None => not_a_quorum(),
         },
         Request::RaftVote(req) => match controller.raft() {
