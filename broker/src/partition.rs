@@ -257,6 +257,19 @@ impl Partition {
         change
     }
 
+    /// Starts from a high watermark saved before a restart (see
+    /// [`crate::replication::hw_checkpoint`]), capped at the log end: what was committed then is
+    /// committed still.
+    pub(crate) fn restore_high_watermark(&self, hw: i64) {
+        let hw = hw.min(self.log_end_offset.load(Ordering::Acquire));
+        if let Role::Leader(l) = &mut *self.role.lock() {
+            l.restore_high_watermark(hw);
+        }
+        if hw > *self.high_watermark.borrow() {
+            self.high_watermark.send_replace(hw);
+        }
+    }
+
     /// The topic was deleted: later appends, flushes and closes through handles that were
     /// taken before the deletion fail or do nothing instead of touching a deleted directory.
     pub(crate) fn mark_deleted(&self) {

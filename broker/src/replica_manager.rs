@@ -15,6 +15,7 @@ use crate::config::BrokerConfig;
 use crate::log::Log;
 use crate::metadata::MetadataImage;
 use crate::partition::{Partition, RoleChange};
+use crate::replication::hw_checkpoint;
 use crate::replication::quota::ReplicationQuotas;
 
 type Key = (Arc<str>, i32);
@@ -32,6 +33,9 @@ pub struct ReplicaManager {
     fetchers: Option<crate::replication::fetcher::FetcherManager>,
     /// The replication throttles of this broker, leader and follower side.
     quotas: Arc<ReplicationQuotas>,
+    /// High watermarks saved before this start, taken by partitions as they open (members
+    /// only).
+    saved_hws: parking_lot::Mutex<hw_checkpoint::Checkpoint>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -79,6 +83,7 @@ impl ReplicaManager {
             open_failed: Default::default(),
             fetchers: None,
             quotas: Arc::new(ReplicationQuotas::new(config.node_id)),
+            saved_hws: Default::default(),
             config,
         }
     }
@@ -88,9 +93,34 @@ impl ReplicaManager {
         &self.quotas
     }
 
-    /// Makes followers fetch from their leaders (a cluster member).
+    /// Makes followers fetch from their leaders (a cluster member), and has partitions start
+    /// from the high watermarks saved before this start.
     pub fn set_fetchers(&mut self, fetchers: crate::replication::fetcher::FetcherManager) {
         self.fetchers = Some(fetchers);
+        match hw_checkpoint::read(&self.data_dir) {
+            Ok(saved) => *self.saved_hws.lock() = saved,
+            Err(e) => {
+                tracing::warn!(error = %e, "high watermark checkpoint unreadable; partitions start from their log start")
+            }
+        }
+    }
+
+    /// Saves every hosted partition's high watermark (cluster members; a single node's follows
+    /// its log end). Blocking.
+    pub fn checkpoint_high_watermarks(&self) {
+        if self.fetchers.is_none() {
+            return;
+        }
+        let mut entries: Vec<(String, i32, i64)> = self
+            .all()
+            .iter()
+            .filter(|p| !p.is_deleted())
+            .map(|p| (p.topic.to_string(), p.index, p.offsets().high_watermark))
+            .collect();
+        entries.sort();
+        if let Err(e) = hw_checkpoint::write(&self.data_dir, &entries) {
+            tracing::warn!(error = %e, "cannot write the high watermark checkpoint");
+        }
     }
 
     /// The fetchers, if this broker is a cluster member.
@@ -216,6 +246,13 @@ impl ReplicaManager {
                             self.config.cluster.replication.lag_time_max_ms,
                         );
                         let partition = Arc::new(partition);
+                        let saved = self
+                            .saved_hws
+                            .lock()
+                            .remove(&(topic.name.clone(), index as i32));
+                        if let Some(hw) = saved {
+                            partition.restore_high_watermark(hw);
+                        }
                         if !partition.is_leader() {
                             self.on_role(
                                 &partition,
@@ -337,6 +374,7 @@ impl ReplicaManager {
 
     /// Flushes and closes every log for a clean restart; returns whether all closed cleanly.
     pub fn shutdown(&self) -> bool {
+        self.checkpoint_high_watermarks();
         let mut clean = !self.open_failed.load(std::sync::atomic::Ordering::Acquire);
         for p in self.all() {
             if let Err(e) = p.close() {

@@ -608,6 +608,7 @@ async fn launch(l: Launch) -> Result<BrokerHandle, StartError> {
             addr,
         )));
         tasks.push(tokio::spawn(isr_checks(Arc::clone(&state))));
+        tasks.push(tokio::spawn(hw_checkpoints(Arc::clone(&state))));
     }
     let cleaner = crate::log_cleaner::LogCleaner::start(&state.replicas, config.cleaner.clone());
     tracing::info!(%addr, dir = %dir.display(), node_id = config.node_id, "broker started");
@@ -647,6 +648,20 @@ async fn isr_checks(state: Arc<BrokerState>) {
             _ = shutdown.changed() => return,
         }
         crate::replication::alter_partition::check_isrs(&state);
+    }
+}
+
+/// Saves the high watermarks every `replica.high.watermark.checkpoint.interval.ms`.
+async fn hw_checkpoints(state: Arc<BrokerState>) {
+    let mut shutdown = state.shutdown.clone();
+    let period = Duration::from_millis(state.config.cluster.replication.hw_checkpoint_interval_ms);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.changed() => return,
+        }
+        let replicas = Arc::clone(&state.replicas);
+        let _ = tokio::task::spawn_blocking(move || replicas.checkpoint_high_watermarks()).await;
     }
 }
 

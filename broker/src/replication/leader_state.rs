@@ -187,6 +187,12 @@ impl LeaderState {
         self.isr.len() < self.effective_min_isr()
     }
 
+    /// Takes a high watermark saved before a restart (capped at the log end) when it is ahead
+    /// of what this leadership knows.
+    pub fn restore_high_watermark(&mut self, hw: i64) {
+        self.hw = self.hw.max(hw.min(self.leo));
+    }
+
     /// The in-sync followers a consumer fetching from `fetch_offset` could read from instead
     /// (KIP-392): those whose log holds that offset, as `(id, log end, ms since caught up)`.
     pub fn read_replicas(&self, fetch_offset: i64, now_ms: u64) -> Vec<(i32, i64, u64)> {

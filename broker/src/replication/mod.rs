@@ -9,6 +9,7 @@
 
 pub mod alter_partition;
 pub mod fetcher;
+pub mod hw_checkpoint;
 pub mod leader_state;
 pub mod purgatory;
 pub mod quota;
