@@ -15,9 +15,12 @@
 #   each kill is followed by a restart and the wait until every ISR is whole again)
 # Not part of CI: it wants an otherwise idle machine.
 #
-# Environment: RECORDS (2000000), KILLS (20), TRIBUTARY_BIN (default: a release build into
-# CARGO_TARGET_DIR), PYTHON (default ~/.cache/tributary/venv/bin/python, made by
-# scripts/install-test-deps.sh).
+# Environment: RECORDS (2000000), ROUNDS (2: the three rows are measured that many times, in
+# turn), KILLS (20; 0 skips the failover parts), BENCH_DIR (where the nodes' data goes, default
+# /tmp; /dev/shm takes the disk out of the measurement), TRIBUTARY_BIN (default: a release
+# build into CARGO_TARGET_DIR), PYTHON (default ~/.cache/tributary/venv/bin/python, made by
+# scripts/install-test-deps.sh). Each row starts after a `sync`, so that no row pays for the
+# writeback of the one before it.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -30,7 +33,8 @@ if [ -z "${TRIBUTARY_BIN:-}" ]; then
     (cd "$ROOT" && cargo build --release --locked --bin tributary >&2)
     TRIBUTARY_BIN="$CARGO_TARGET_DIR/release/tributary"
 fi
-WORK=$(mktemp -d /tmp/tributary-bench-cluster.XXXXXX)
+ROUNDS="${ROUNDS:-2}"
+WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/tributary-bench-cluster.XXXXXX")
 PIDS="$WORK/pids"
 mkdir -p "$PIDS"
 cleanup() {
@@ -102,11 +106,21 @@ echo "## produce, 100 B records, 6 partitions, one producer ($RECORDS records)"
 for t in bench-rf1 bench-rf3; do
     "$TRIBUTARY_BIN" bench produce -b "$BOOT" --topic "$t" --acks all --records 300000 --record-size 100 >/dev/null
 done
-for row in "rf1 1 bench-rf1" "rf3 1 bench-rf3" "rf3 all bench-rf3"; do
-    set -- $row
-    echo "### RF=${1#rf} acks=$2"
-    "$TRIBUTARY_BIN" bench produce -b "$BOOT" --topic "$3" --acks "$2" --records "$RECORDS" --record-size 100
+# every row finds memory ready: fresh pages on this VM can come slower than the replicas write
+# them (scripts/touch-memory.py); touch most of the free memory once, and say how fast it came
+free_mib=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
+if [ "$free_mib" -gt 3072 ]; then
+    python3 "$HERE/touch-memory.py" $((free_mib - 2048))
+fi
+for round in $(seq "$ROUNDS"); do
+    for row in "rf1 1 bench-rf1" "rf3 1 bench-rf3" "rf3 all bench-rf3"; do
+        set -- $row
+        sync
+        echo "### RF=${1#rf} acks=$2 (round $round)"
+        "$TRIBUTARY_BIN" bench produce -b "$BOOT" --topic "$3" --acks "$2" --records "$RECORDS" --record-size 100
+    done
 done
+[ "$KILLS" -gt 0 ] || exit 0
 
 echo "## failover ($KILLS kills of a partition leader, then kills of a group coordinator)"
 "$TRIBUTARY_BIN" topic create failover -p 6 -r 3 -b "$BOOT" >/dev/null

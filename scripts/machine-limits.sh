@@ -3,6 +3,7 @@
 #   1. single-stream loopback TCP throughput (one sender, one receiver, 1 MiB writes)
 #   2. sequential disk write throughput with fdatasync at the end (dd, 2 GiB)
 #   3. memory copy bandwidth (a ceiling for every byte the broker copies)
+#   4. how fast fresh memory comes (first touch; slow on a VM whose host backs pages lazily)
 # Usage: bash scripts/machine-limits.sh [DIR_FOR_DISK_TEST]
 set -euo pipefail
 dir="${1:-${TMPDIR:-/tmp}}"
@@ -43,3 +44,7 @@ f="$dir/tributary-disk-test-$$"
 out=$(dd if=/dev/zero of="$f" bs=1M count=2048 conv=fdatasync 2>&1 | tail -1)
 rm -f "$f"
 echo "sequential disk write (dd 2 GiB, fdatasync): ${out##*, }"
+# (the first figure is how fast pages the guest has not used lately come; the second, the same
+# pages touched again)
+python3 "$(dirname "${BASH_SOURCE[0]}")/touch-memory.py" 4096
+python3 "$(dirname "${BASH_SOURCE[0]}")/touch-memory.py" 4096
