@@ -267,7 +267,8 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
             from_followers,
             hold,
         };
-        let img = Arc::clone(&image);
+        // (the image of now: a partition deleted meanwhile is gone from it)
+        let img = state.image();
         // planning reads batch headers and index entries only
         let planned = match blocking_io(0, move || plan_all(&w, how, &img)).await {
             Ok(p) => p,
