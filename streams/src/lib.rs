@@ -2,11 +2,40 @@
 //!
 //! A stream-processing library in the spirit of Kafka Streams, for Rust applications.
 //!
-//! This crate will hold `StreamsBuilder`, `KStream`, `KTable` and `GlobalKTable`, serdes,
-//! stateless and stateful operators, windows, joins and punctuation; topologies split into
-//! sub-topologies whose tasks spread over threads and instances through a consumer group, with
-//! local state stores backed by compacted changelog topics and `exactly_once_v2` processing
-//! through broker transactions. A `TestDriver` will run a topology without a broker.
+//! Built so far: serdes byte-compatible with Kafka's ([`Serdes`]); the [`StreamsBuilder`] DSL
+//! with [`KStream`]'s stateless operations (filter, filter_not, map, map_values, flat_map,
+//! flat_map_values, select_key, peek, foreach, merge, split into branches, to); the
+//! [`Topology`] with a `describe()` that prints what Kafka Streams prints for the same
+//! topology; and a [`TestDriver`] that runs a topology without a broker.
 //!
-//! It talks to brokers through the `rdkafka` crate like any application. It is built in a later
-//! issue; today it holds no code.
+//! To come (see `docs/design/streams.md`): the runtime on brokers through `rdkafka` (tasks per
+//! partition group over threads and instances, `exactly_once_v2`), KTable and GlobalKTable,
+//! aggregations, windows, joins, state stores with changelogs, the processor API and
+//! punctuation, interactive queries.
+//!
+//! ```
+//! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder};
+//!
+//! let builder = StreamsBuilder::new();
+//! builder
+//!     .stream("input", Consumed::with(Serdes::string(), Serdes::string()))
+//!     .filter(|_, v: &String| !v.is_empty())
+//!     .map_values(|v: &String| v.len() as i64)
+//!     .to("lengths", Produced::with(Serdes::string(), Serdes::long()));
+//! let topology = builder.build().unwrap();
+//! assert!(topology.describe().to_string().contains("Processor: KSTREAM-FILTER-0000000001"));
+//! ```
+
+mod builder;
+mod kstream;
+mod processor;
+mod serde;
+mod test_driver;
+mod topology;
+
+pub use builder::{Consumed, Produced, StreamsBuilder};
+pub use kstream::{BranchedKStream, KStream};
+pub use processor::{Header, OutputRecord, StreamsError};
+pub use serde::{JsonSerde, Nullable, Serde, SerdeError, Serdes, SharedSerde};
+pub use test_driver::{TestDriver, TestInputTopic, TestOutputTopic, TestRecord};
+pub use topology::{Topology, TopologyDescription};

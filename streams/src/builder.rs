@@ -1,0 +1,216 @@
+//! `StreamsBuilder`: where a topology starts. It names nodes as Kafka Streams does
+//! (`KSTREAM-FILTER-0000000001`: one counter per builder, used by every operation), so that
+//! `describe()` and the internal topic names match a Java app built the same way.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::kstream::KStream;
+use crate::processor::{Decoder, Dyn, NodeFactory, StreamsError};
+use crate::serde::SharedSerde;
+use crate::topology::{Kind, NodeDef, Topology};
+
+/// How a stream's records are read: key and value serdes, and optionally the source's name.
+pub struct Consumed<K, V> {
+    pub(crate) key: SharedSerde<K>,
+    pub(crate) value: SharedSerde<V>,
+    pub(crate) name: Option<String>,
+}
+
+impl<K, V> Consumed<K, V> {
+    /// Reads keys with `key` and values with `value`.
+    pub fn with(key: SharedSerde<K>, value: SharedSerde<V>) -> Self {
+        Consumed {
+            key,
+            value,
+            name: None,
+        }
+    }
+
+    /// Names the source node (instead of `KSTREAM-SOURCE-<n>`).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
+        self
+    }
+}
+
+/// How a stream's records are written: key and value serdes, and optionally the sink's name.
+pub struct Produced<K, V> {
+    pub(crate) key: SharedSerde<K>,
+    pub(crate) value: SharedSerde<V>,
+    pub(crate) name: Option<String>,
+}
+
+impl<K, V> Produced<K, V> {
+    /// Writes keys with `key` and values with `value`.
+    pub fn with(key: SharedSerde<K>, value: SharedSerde<V>) -> Self {
+        Produced {
+            key,
+            value,
+            name: None,
+        }
+    }
+
+    /// Names the sink node (instead of `KSTREAM-SINK-<n>`).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
+        self
+    }
+}
+
+/// The graph being built, shared by the builder and its streams.
+#[derive(Default)]
+pub(crate) struct Graph {
+    pub nodes: Vec<NodeDef>,
+    /// Kafka Streams' builder index: every operation takes the next one, named or not.
+    index: u32,
+    /// The first error met (a bad name); `build()` reports it.
+    pub error: Option<String>,
+}
+
+impl Graph {
+    /// The next generated name with `prefix` (`KSTREAM-FILTER-0000000001`); a given name is
+    /// used instead, but takes an index all the same, as in Kafka Streams.
+    pub fn name(&mut self, prefix: &str, given: Option<&str>) -> String {
+        let generated = format!("{prefix}{:010}", self.index);
+        self.index += 1;
+        match given {
+            Some(name) => {
+                if let Err(e) = check_name(name) {
+                    self.error.get_or_insert(e);
+                }
+                name.to_string()
+            }
+            None => generated,
+        }
+    }
+
+    /// Adds a node; returns its index.
+    pub fn add(
+        &mut self,
+        name: String,
+        kind: Kind,
+        parents: Vec<usize>,
+        factory: Option<NodeFactory>,
+    ) -> usize {
+        if self.nodes.iter().any(|n| n.name == name) {
+            self.error
+                .get_or_insert(format!("Processor {name} is already added."));
+        }
+        self.nodes.push(NodeDef {
+            name,
+            kind,
+            parents,
+            factory,
+        });
+        self.nodes.len() - 1
+    }
+}
+
+/// Kafka's rule for user-given names (`Named`).
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(format!(
+            "Name \"{name}\" is illegal, it cannot be empty, \".\" or \"..\""
+        ));
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "Name \"{name}\" is illegal, it can't be longer than 249"
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(format!(
+            "Name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+/// Builds a topology with the DSL: streams from topics, operations on them, sinks.
+#[derive(Default)]
+pub struct StreamsBuilder {
+    graph: Rc<RefCell<Graph>>,
+}
+
+impl StreamsBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The records of `topic`, read with `consumed`'s serdes.
+    pub fn stream<K, V>(&self, topic: &str, consumed: Consumed<K, V>) -> KStream<K, V>
+    where
+        K: Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        self.stream_from(&[topic], consumed)
+    }
+
+    /// The records of several topics, read with the same serdes.
+    pub fn stream_from<K, V>(&self, topics: &[&str], consumed: Consumed<K, V>) -> KStream<K, V>
+    where
+        K: Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        let (key, value) = (consumed.key, consumed.value);
+        let decoder: Decoder = Arc::new(move |topic: &str, k: Option<&[u8]>, v: Option<&[u8]>| {
+            let k = key
+                .deserialize(topic, k)
+                .map_err(|source| StreamsError::Serde {
+                    what: "key",
+                    topic: topic.to_string(),
+                    source,
+                })?;
+            let v = value
+                .deserialize(topic, v)
+                .map_err(|source| StreamsError::Serde {
+                    what: "value",
+                    topic: topic.to_string(),
+                    source,
+                })?;
+            Ok((Arc::new(k) as Dyn, Arc::new(v) as Dyn))
+        });
+        let mut g = self.graph.borrow_mut();
+        let name = g.name("KSTREAM-SOURCE-", consumed.name.as_deref());
+        let taken = g.nodes.iter().find_map(|n| match &n.kind {
+            Kind::Source { topics: t, .. } => {
+                t.iter().find(|x| topics.contains(&x.as_str())).cloned()
+            }
+            _ => None,
+        });
+        if let Some(t) = taken {
+            g.error.get_or_insert(format!(
+                "Topic {t} has already been registered by another source."
+            ));
+        }
+        let node = g.add(
+            name,
+            Kind::Source {
+                topics: topics.iter().map(|t| t.to_string()).collect(),
+                decoder,
+            },
+            Vec::new(),
+            None,
+        );
+        drop(g);
+        KStream::new(Rc::clone(&self.graph), node)
+    }
+
+    /// The topology built so far; `Err` names the first invalid part (a bad or repeated name, a
+    /// topic read by two sources), as Kafka's `TopologyException` does.
+    pub fn build(self) -> Result<Topology, StreamsError> {
+        let g = self.graph.borrow();
+        if let Some(e) = &g.error {
+            return Err(StreamsError::Topology(e.clone()));
+        }
+        Ok(Topology {
+            nodes: g.nodes.clone(),
+        })
+    }
+}

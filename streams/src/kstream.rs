@@ -1,0 +1,452 @@
+//! `KStream<K, V>`: an unbounded stream of records, and its stateless operations, as Kafka
+//! Streams' `KStream` has them. Every operation adds a node to the builder's graph and returns
+//! the stream after it; a stream may be used more than once (each use is another branch).
+//!
+//! Closures see keys and values by reference; keys or values that may be null are `Option`s
+//! (see [`crate::Serdes::nullable`]).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use crate::builder::{Graph, Produced};
+use crate::processor::{
+    stateless, typed, DynRecord, FnNode, Forward, Node, NodeFactory, OutputRecord, StreamsError,
+};
+use crate::topology::Kind;
+
+/// A stream of records with keys of `K` and values of `V`.
+pub struct KStream<K, V> {
+    graph: Rc<RefCell<Graph>>,
+    node: usize,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Clone for KStream<K, V> {
+    fn clone(&self) -> Self {
+        KStream {
+            graph: Rc::clone(&self.graph),
+            node: self.node,
+            _types: PhantomData,
+        }
+    }
+}
+
+type Predicate<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
+
+impl<K, V> KStream<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    pub(crate) fn new(graph: Rc<RefCell<Graph>>, node: usize) -> Self {
+        KStream {
+            graph,
+            node,
+            _types: PhantomData,
+        }
+    }
+
+    /// Adds a processor after this stream's node.
+    fn then<K2, V2>(&self, prefix: &str, factory: NodeFactory) -> KStream<K2, V2>
+    where
+        K2: Send + Sync + 'static,
+        V2: Send + Sync + 'static,
+    {
+        let mut g = self.graph.borrow_mut();
+        let name = g.name(prefix, None);
+        let node = g.add(
+            name,
+            Kind::Processor { stores: Vec::new() },
+            vec![self.node],
+            Some(factory),
+        );
+        drop(g);
+        KStream::new(Rc::clone(&self.graph), node)
+    }
+
+    /// The records `predicate` holds for.
+    pub fn filter(
+        &self,
+        predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
+    ) -> KStream<K, V> {
+        self.then(
+            "KSTREAM-FILTER-",
+            filter_node::<K, V>(Arc::new(predicate), false),
+        )
+    }
+
+    /// The records `predicate` does not hold for.
+    pub fn filter_not(
+        &self,
+        predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
+    ) -> KStream<K, V> {
+        self.then(
+            "KSTREAM-FILTER-",
+            filter_node::<K, V>(Arc::new(predicate), true),
+        )
+    }
+
+    /// Each record as a new key and value.
+    pub fn map<K2, V2>(
+        &self,
+        mapper: impl Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
+    ) -> KStream<K2, V2>
+    where
+        K2: Send + Sync + 'static,
+        V2: Send + Sync + 'static,
+    {
+        self.then(
+            "KSTREAM-MAP-",
+            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+                let (k, v) = mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+                out.push(Forward::All(DynRecord {
+                    key: Arc::new(k),
+                    value: Arc::new(v),
+                    ..r
+                }));
+                Ok(())
+            }),
+        )
+    }
+
+    /// Each record with a new value.
+    pub fn map_values<V2>(
+        &self,
+        mapper: impl Fn(&V) -> V2 + Send + Sync + 'static,
+    ) -> KStream<K, V2>
+    where
+        V2: Send + Sync + 'static,
+    {
+        self.map_values_with_key(move |_, v| mapper(v))
+    }
+
+    /// Each record with a new value computed from its key and value.
+    pub fn map_values_with_key<V2>(
+        &self,
+        mapper: impl Fn(&K, &V) -> V2 + Send + Sync + 'static,
+    ) -> KStream<K, V2>
+    where
+        V2: Send + Sync + 'static,
+    {
+        self.then(
+            "KSTREAM-MAPVALUES-",
+            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+                let v = mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+                out.push(Forward::All(DynRecord {
+                    value: Arc::new(v),
+                    ..r
+                }));
+                Ok(())
+            }),
+        )
+    }
+
+    /// Each record as zero or more new records.
+    pub fn flat_map<K2, V2, I>(
+        &self,
+        mapper: impl Fn(&K, &V) -> I + Send + Sync + 'static,
+    ) -> KStream<K2, V2>
+    where
+        K2: Send + Sync + 'static,
+        V2: Send + Sync + 'static,
+        I: IntoIterator<Item = (K2, V2)>,
+    {
+        self.then(
+            "KSTREAM-FLATMAP-",
+            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+                for (k, v) in mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?) {
+                    out.push(Forward::All(DynRecord {
+                        key: Arc::new(k),
+                        value: Arc::new(v),
+                        timestamp: r.timestamp,
+                        headers: Arc::clone(&r.headers),
+                    }));
+                }
+                Ok(())
+            }),
+        )
+    }
+
+    /// Each record as zero or more records with its key and new values.
+    pub fn flat_map_values<V2, I>(
+        &self,
+        mapper: impl Fn(&V) -> I + Send + Sync + 'static,
+    ) -> KStream<K, V2>
+    where
+        V2: Send + Sync + 'static,
+        I: IntoIterator<Item = V2>,
+    {
+        self.then(
+            "KSTREAM-FLATMAPVALUES-",
+            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+                for v in mapper(typed::<V>(&r.value)?) {
+                    out.push(Forward::All(DynRecord {
+                        value: Arc::new(v),
+                        key: Arc::clone(&r.key),
+                        timestamp: r.timestamp,
+                        headers: Arc::clone(&r.headers),
+                    }));
+                }
+                Ok(())
+            }),
+        )
+    }
+
+    /// Each record with a new key (its value unchanged).
+    pub fn select_key<K2>(
+        &self,
+        mapper: impl Fn(&K, &V) -> K2 + Send + Sync + 'static,
+    ) -> KStream<K2, V>
+    where
+        K2: Send + Sync + 'static,
+    {
+        self.then(
+            "KSTREAM-KEY-SELECT-",
+            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+                let k = mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+                out.push(Forward::All(DynRecord {
+                    key: Arc::new(k),
+                    ..r
+                }));
+                Ok(())
+            }),
+        )
+    }
+
+    /// Runs `action` on each record and passes it on.
+    pub fn peek(&self, action: impl Fn(&K, &V) + Send + Sync + 'static) -> KStream<K, V> {
+        self.then(
+            "KSTREAM-PEEK-",
+            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+                action(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+                out.push(Forward::All(r));
+                Ok(())
+            }),
+        )
+    }
+
+    /// Runs `action` on each record; the stream ends here.
+    pub fn foreach(&self, action: impl Fn(&K, &V) + Send + Sync + 'static) {
+        let _: KStream<K, V> = self.then(
+            "KSTREAM-FOREACH-",
+            stateless(move |r: DynRecord, _: &mut Vec<Forward>| {
+                action(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+                Ok(())
+            }),
+        );
+    }
+
+    /// The records of this stream and of `other`, as they come.
+    pub fn merge(&self, other: &KStream<K, V>) -> KStream<K, V> {
+        let mut g = self.graph.borrow_mut();
+        let name = g.name("KSTREAM-MERGE-", None);
+        let node = g.add(
+            name,
+            Kind::Processor { stores: Vec::new() },
+            vec![self.node, other.node],
+            Some(pass_through()),
+        );
+        drop(g);
+        KStream::new(Rc::clone(&self.graph), node)
+    }
+
+    /// Splits the stream by predicates: each record goes to the first branch whose predicate
+    /// holds (see [`BranchedKStream`]).
+    pub fn split(&self) -> BranchedKStream<K, V> {
+        self.split_with(None)
+    }
+
+    /// [`KStream::split`] with the splitter named `name` (branches are named after it).
+    pub fn split_named(&self, name: &str) -> BranchedKStream<K, V> {
+        self.split_with(Some(name))
+    }
+
+    fn split_with(&self, name: Option<&str>) -> BranchedKStream<K, V> {
+        let predicates: Arc<Mutex<Vec<Predicate<K, V>>>> = Arc::default();
+        let default = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let factory: NodeFactory = {
+            let (predicates, default) = (Arc::clone(&predicates), Arc::clone(&default));
+            Arc::new(move || {
+                // (the branches are all known once the topology runs)
+                let preds: Vec<Predicate<K, V>> =
+                    predicates.lock().map(|p| p.clone()).unwrap_or_default();
+                let default = default.load(std::sync::atomic::Ordering::Acquire);
+                Box::new(FnNode(move |r: DynRecord, out: &mut Vec<Forward>| {
+                    let (k, v) = (typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+                    match preds.iter().position(|p| p(k, v)) {
+                        Some(i) => out.push(Forward::Child(i, r)),
+                        None if default => out.push(Forward::Child(preds.len(), r)),
+                        None => {}
+                    }
+                    Ok(())
+                })) as Box<dyn Node>
+            })
+        };
+        let mut g = self.graph.borrow_mut();
+        let name = g.name("KSTREAM-BRANCH-", name);
+        let splitter = g.add(
+            name.clone(),
+            Kind::Processor { stores: Vec::new() },
+            vec![self.node],
+            Some(factory),
+        );
+        drop(g);
+        BranchedKStream {
+            graph: Rc::clone(&self.graph),
+            splitter,
+            name,
+            predicates,
+            default,
+            branches: HashMap::new(),
+        }
+    }
+
+    /// Writes the stream to `topic` with `produced`'s serdes.
+    pub fn to(&self, topic: &str, produced: Produced<K, V>) {
+        let (key, value, topic_name) = (produced.key, produced.value, topic.to_string());
+        let factory = stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+            let k = key
+                .serialize(&topic_name, typed::<K>(&r.key)?)
+                .map_err(|source| StreamsError::Serde {
+                    what: "key",
+                    topic: topic_name.clone(),
+                    source,
+                })?;
+            let v = value
+                .serialize(&topic_name, typed::<V>(&r.value)?)
+                .map_err(|source| StreamsError::Serde {
+                    what: "value",
+                    topic: topic_name.clone(),
+                    source,
+                })?;
+            out.push(Forward::Produce(OutputRecord {
+                topic: topic_name.clone(),
+                key: k,
+                value: v,
+                timestamp: r.timestamp,
+                headers: r.headers.as_ref().clone(),
+            }));
+            Ok(())
+        });
+        let mut g = self.graph.borrow_mut();
+        let name = g.name("KSTREAM-SINK-", produced.name.as_deref());
+        g.add(
+            name,
+            Kind::Sink {
+                topic: topic.to_string(),
+            },
+            vec![self.node],
+            Some(factory),
+        );
+    }
+}
+
+fn filter_node<K: 'static, V: 'static>(predicate: Predicate<K, V>, not: bool) -> NodeFactory {
+    stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+        if predicate(typed::<K>(&r.key)?, typed::<V>(&r.value)?) != not {
+            out.push(Forward::All(r));
+        }
+        Ok(())
+    })
+}
+
+fn pass_through() -> NodeFactory {
+    stateless(|r: DynRecord, out: &mut Vec<Forward>| {
+        out.push(Forward::All(r));
+        Ok(())
+    })
+}
+
+/// A stream being split ([`KStream::split`]): branches are added in order, and a record goes to
+/// the first whose predicate holds, else to the default branch if there is one, else nowhere.
+/// The branches come back by name: the splitter's name followed by the branch's name, or by its
+/// position (from 1; the default branch is `0`), as Kafka Streams names them.
+pub struct BranchedKStream<K, V> {
+    graph: Rc<RefCell<Graph>>,
+    splitter: usize,
+    name: String,
+    predicates: Arc<Mutex<Vec<Predicate<K, V>>>>,
+    default: Arc<std::sync::atomic::AtomicBool>,
+    branches: HashMap<String, KStream<K, V>>,
+}
+
+impl<K, V> BranchedKStream<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    fn add_branch(&mut self, suffix: Option<&str>) {
+        let position = self.branches.len() + 1;
+        let child = format!(
+            "{}{}",
+            self.name,
+            suffix.map_or(position.to_string(), str::to_string)
+        );
+        let mut g = self.graph.borrow_mut();
+        // (a generated name is thrown away, but its index is taken, as in Kafka Streams)
+        let _ = g.name(&child, None);
+        let node = g.add(
+            child.clone(),
+            Kind::Processor { stores: Vec::new() },
+            vec![self.splitter],
+            Some(pass_through()),
+        );
+        drop(g);
+        self.branches
+            .insert(child, KStream::new(Rc::clone(&self.graph), node));
+    }
+
+    /// A branch for the records `predicate` holds for (named by its position).
+    pub fn branch(self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> Self {
+        self.branch_with(None, predicate)
+    }
+
+    /// A branch named `name` for the records `predicate` holds for.
+    pub fn branch_named(
+        self,
+        name: &str,
+        predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.branch_with(Some(name), predicate)
+    }
+
+    fn branch_with(
+        mut self,
+        name: Option<&str>,
+        predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        if let Ok(mut p) = self.predicates.lock() {
+            p.push(Arc::new(predicate));
+        }
+        self.add_branch(name);
+        self
+    }
+
+    /// The branches, with a default branch (`<splitter>0`) for the records no predicate holds
+    /// for.
+    pub fn default_branch(mut self) -> HashMap<String, KStream<K, V>> {
+        self.default
+            .store(true, std::sync::atomic::Ordering::Release);
+        let mut g = self.graph.borrow_mut();
+        let child = format!("{}0", self.name);
+        let _ = g.name(&child, None);
+        let node = g.add(
+            child.clone(),
+            Kind::Processor { stores: Vec::new() },
+            vec![self.splitter],
+            Some(pass_through()),
+        );
+        drop(g);
+        self.branches
+            .insert(child, KStream::new(Rc::clone(&self.graph), node));
+        self.branches
+    }
+
+    /// The branches; records no predicate holds for are dropped.
+    pub fn no_default_branch(self) -> HashMap<String, KStream<K, V>> {
+        self.branches
+    }
+}

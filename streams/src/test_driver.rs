@@ -1,0 +1,370 @@
+//! `TestDriver`: runs a topology without a broker, as Kafka Streams' `TopologyTestDriver` does.
+//!
+//! Records piped into an input topic are serialized with the topic's serdes, read by the
+//! topology's source as a broker's record would be, and processed at once, depth-first through
+//! their whole sub-topology; what sinks write is kept per topic for the output topics to read.
+//! A record written to a topic the topology also reads is processed next, within the same pipe.
+//! Every topic has one partition; output records keep the input record's timestamp and headers.
+//!
+//! ```
+//! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder, TestDriver};
+//!
+//! let builder = StreamsBuilder::new();
+//! builder
+//!     .stream("words", Consumed::with(Serdes::string(), Serdes::string()))
+//!     .map_values(|v: &String| v.to_uppercase())
+//!     .to("shout", Produced::with(Serdes::string(), Serdes::string()));
+//! let driver = TestDriver::new(builder.build().unwrap());
+//! let mut input = driver.input_topic("words", Serdes::string(), Serdes::string());
+//! let mut output = driver.output_topic("shout", Serdes::string(), Serdes::string());
+//! input.pipe_input("k".to_string(), "hello".to_string()).unwrap();
+//! assert_eq!(output.read_key_value().unwrap(), ("k".to_string(), "HELLO".to_string()));
+//! ```
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::processor::{Decoder, DynRecord, Forward, Header, Node, OutputRecord, StreamsError};
+use crate::serde::SharedSerde;
+use crate::topology::{Kind, Topology};
+
+/// A record as test topics give and take it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRecord<K, V> {
+    /// Key.
+    pub key: K,
+    /// Value.
+    pub value: V,
+    /// Timestamp (ms).
+    pub timestamp: i64,
+    /// Headers.
+    pub headers: Vec<Header>,
+}
+
+struct Driver {
+    nodes: Vec<Option<Box<dyn Node>>>,
+    children: Vec<Vec<usize>>,
+    /// Source node and decoder by topic.
+    sources: HashMap<String, (usize, Decoder)>,
+    /// Records written, by topic.
+    outputs: HashMap<String, VecDeque<OutputRecord>>,
+}
+
+impl Driver {
+    /// Processes one record of `topic` and then every record it made for a topic the topology
+    /// reads.
+    fn pipe(&mut self, first: OutputRecord) -> Result<(), StreamsError> {
+        let mut queue = VecDeque::from([first]);
+        while let Some(record) = queue.pop_front() {
+            let (source, decoder) = self
+                .sources
+                .get(&record.topic)
+                .cloned()
+                .ok_or_else(|| StreamsError::UnknownTopic(record.topic.clone()))?;
+            let (key, value) = decoder(
+                &record.topic,
+                record.key.as_deref(),
+                record.value.as_deref(),
+            )?;
+            let rec = DynRecord {
+                key,
+                value,
+                timestamp: record.timestamp,
+                headers: Arc::new(record.headers),
+            };
+            let mut produced = Vec::new();
+            for child in self.children[source].clone() {
+                self.run(child, rec.clone(), &mut produced)?;
+            }
+            for out in produced {
+                if self.sources.contains_key(&out.topic) {
+                    queue.push_back(out.clone());
+                }
+                self.outputs
+                    .entry(out.topic.clone())
+                    .or_default()
+                    .push_back(out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `record` through `node` and on, depth-first.
+    fn run(
+        &mut self,
+        node: usize,
+        record: DynRecord,
+        produced: &mut Vec<OutputRecord>,
+    ) -> Result<(), StreamsError> {
+        let mut out = Vec::new();
+        if let Some(n) = self.nodes[node].as_mut() {
+            n.process(record, &mut out)?;
+        }
+        for forward in out {
+            match forward {
+                Forward::All(r) => {
+                    for child in self.children[node].clone() {
+                        self.run(child, r.clone(), produced)?;
+                    }
+                }
+                Forward::Child(i, r) => {
+                    if let Some(&child) = self.children[node].get(i) {
+                        self.run(child, r, produced)?;
+                    }
+                }
+                Forward::Produce(o) => produced.push(o),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs a topology without a broker (see the module docs).
+pub struct TestDriver {
+    driver: Rc<RefCell<Driver>>,
+}
+
+impl TestDriver {
+    /// A driver running `topology`.
+    pub fn new(topology: Topology) -> TestDriver {
+        let children = topology.children();
+        let mut sources = HashMap::new();
+        let nodes = topology
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                if let Kind::Source { topics, decoder } = &n.kind {
+                    for t in topics {
+                        sources.insert(t.clone(), (i, Arc::clone(decoder)));
+                    }
+                }
+                n.factory.as_ref().map(|f| f())
+            })
+            .collect();
+        TestDriver {
+            driver: Rc::new(RefCell::new(Driver {
+                nodes,
+                children,
+                sources,
+                outputs: HashMap::new(),
+            })),
+        }
+    }
+
+    /// An input topic whose records start at timestamp 0 and do not advance by themselves.
+    pub fn input_topic<K, V>(
+        &self,
+        topic: &str,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> TestInputTopic<K, V> {
+        self.input_topic_from(topic, key, value, 0, 0)
+    }
+
+    /// An input topic whose records without a timestamp start at `start_ms`, each next one
+    /// `advance_ms` later (Kafka's auto-advance).
+    pub fn input_topic_from<K, V>(
+        &self,
+        topic: &str,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+        start_ms: i64,
+        advance_ms: i64,
+    ) -> TestInputTopic<K, V> {
+        TestInputTopic {
+            driver: Rc::clone(&self.driver),
+            topic: topic.to_string(),
+            key,
+            value,
+            time: start_ms,
+            advance: advance_ms.max(0),
+        }
+    }
+
+    /// An output topic, read with these serdes.
+    pub fn output_topic<K, V>(
+        &self,
+        topic: &str,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> TestOutputTopic<K, V> {
+        TestOutputTopic {
+            driver: Rc::clone(&self.driver),
+            topic: topic.to_string(),
+            key,
+            value,
+        }
+    }
+
+    /// Every topic written to so far.
+    pub fn produced_topics(&self) -> Vec<String> {
+        let mut t: Vec<String> = self.driver.borrow().outputs.keys().cloned().collect();
+        t.sort();
+        t
+    }
+}
+
+/// Pipes records into a topic of a [`TestDriver`].
+pub struct TestInputTopic<K, V> {
+    driver: Rc<RefCell<Driver>>,
+    topic: String,
+    key: SharedSerde<K>,
+    value: SharedSerde<V>,
+    time: i64,
+    advance: i64,
+}
+
+impl<K, V> TestInputTopic<K, V> {
+    /// Pipes a record at the topic's current time (which then advances).
+    pub fn pipe_input(&mut self, key: K, value: V) -> Result<(), StreamsError> {
+        let at = self.time;
+        self.time += self.advance;
+        self.pipe_record(TestRecord {
+            key,
+            value,
+            timestamp: at,
+            headers: Vec::new(),
+        })
+    }
+
+    /// Pipes a record with its own timestamp (the topic's time does not move).
+    pub fn pipe_input_at(&mut self, key: K, value: V, timestamp: i64) -> Result<(), StreamsError> {
+        self.pipe_record(TestRecord {
+            key,
+            value,
+            timestamp,
+            headers: Vec::new(),
+        })
+    }
+
+    /// Pipes a record as given; a negative timestamp is refused, as Kafka refuses it.
+    pub fn pipe_record(&mut self, record: TestRecord<K, V>) -> Result<(), StreamsError> {
+        if record.timestamp < 0 {
+            return Err(StreamsError::Topology(format!(
+                "Invalid timestamp: {}. Timestamp should always be non-negative.",
+                record.timestamp
+            )));
+        }
+        let serde_err = |what: &'static str, topic: &str| {
+            let topic = topic.to_string();
+            move |source| StreamsError::Serde {
+                what,
+                topic,
+                source,
+            }
+        };
+        let key = self
+            .key
+            .serialize(&self.topic, &record.key)
+            .map_err(serde_err("key", &self.topic))?;
+        let value = self
+            .value
+            .serialize(&self.topic, &record.value)
+            .map_err(serde_err("value", &self.topic))?;
+        self.driver.borrow_mut().pipe(OutputRecord {
+            topic: self.topic.clone(),
+            key,
+            value,
+            timestamp: record.timestamp,
+            headers: record.headers,
+        })
+    }
+
+    /// Moves the topic's time forward by `ms`.
+    pub fn advance_time(&mut self, ms: i64) {
+        self.time += ms.max(0);
+    }
+}
+
+/// Reads what a [`TestDriver`]'s topology wrote to a topic, oldest first.
+pub struct TestOutputTopic<K, V> {
+    driver: Rc<RefCell<Driver>>,
+    topic: String,
+    key: SharedSerde<K>,
+    value: SharedSerde<V>,
+}
+
+impl<K, V> TestOutputTopic<K, V> {
+    /// The next record; Kafka's errors when there is none.
+    pub fn read_record(&mut self) -> Result<TestRecord<K, V>, StreamsError> {
+        let next = {
+            let mut d = self.driver.borrow_mut();
+            match d.outputs.get_mut(&self.topic) {
+                None => {
+                    return Err(StreamsError::NoRecord(format!(
+                        "Uninitialized topic: {}",
+                        self.topic
+                    )))
+                }
+                Some(q) => q.pop_front(),
+            }
+        };
+        let r =
+            next.ok_or_else(|| StreamsError::NoRecord(format!("Empty topic: {}", self.topic)))?;
+        let serde_err = |what: &'static str, topic: &str| {
+            let topic = topic.to_string();
+            move |source| StreamsError::Serde {
+                what,
+                topic,
+                source,
+            }
+        };
+        Ok(TestRecord {
+            key: self
+                .key
+                .deserialize(&self.topic, r.key.as_deref())
+                .map_err(serde_err("key", &self.topic))?,
+            value: self
+                .value
+                .deserialize(&self.topic, r.value.as_deref())
+                .map_err(serde_err("value", &self.topic))?,
+            timestamp: r.timestamp,
+            headers: r.headers,
+        })
+    }
+
+    /// The next record's key and value.
+    pub fn read_key_value(&mut self) -> Result<(K, V), StreamsError> {
+        self.read_record().map(|r| (r.key, r.value))
+    }
+
+    /// The next record's value.
+    pub fn read_value(&mut self) -> Result<V, StreamsError> {
+        self.read_record().map(|r| r.value)
+    }
+
+    /// Every record left, as keys and values.
+    pub fn read_key_values_to_list(&mut self) -> Result<Vec<(K, V)>, StreamsError> {
+        let mut out = Vec::new();
+        while !self.is_empty() {
+            out.push(self.read_key_value()?);
+        }
+        Ok(out)
+    }
+
+    /// Every value left.
+    pub fn read_values_to_list(&mut self) -> Result<Vec<V>, StreamsError> {
+        let mut out = Vec::new();
+        while !self.is_empty() {
+            out.push(self.read_value()?);
+        }
+        Ok(out)
+    }
+
+    /// Whether nothing is left to read.
+    pub fn is_empty(&self) -> bool {
+        self.queue_size() == 0
+    }
+
+    /// How many records are left to read.
+    pub fn queue_size(&self) -> usize {
+        self.driver
+            .borrow()
+            .outputs
+            .get(&self.topic)
+            .map_or(0, VecDeque::len)
+    }
+}
