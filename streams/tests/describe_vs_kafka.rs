@@ -1,0 +1,245 @@
+//! Differential test of `Topology::describe()`: random topologies of stateless operations are
+//! built here and by Kafka Streams' own `StreamsBuilder` (`tests/java/DescribeScripts.java`,
+//! run on the kafka-streams jar that `scripts/kafka-jars.sh` resolves), and the two texts must
+//! be the same, character for character.
+//!
+//! Environment: `TRIBUTARY_DESCRIBE_CASES` (default 300), `TRIBUTARY_DESCRIBE_SEED`.
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use tributary_streams::{Consumed, KStream, Produced, Serdes, StreamsBuilder};
+
+type S = KStream<String, String>;
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A random script of operations (see the Java harness for the language).
+fn script(rng: &mut Rng, case: usize) -> String {
+    let mut lines = Vec::new();
+    let mut streams: Vec<String> = Vec::new();
+    let mut id = 0;
+    let mut fresh = |prefix: &str| {
+        id += 1;
+        format!("{prefix}{id}")
+    };
+    let sources = 1 + rng.below(3);
+    for s in 0..sources {
+        let topics: Vec<String> = (0..1 + rng.below(2))
+            .map(|t| format!("c{case}-s{s}-t{t}"))
+            .collect();
+        let name = fresh("s");
+        lines.push(format!("stream {name} {}", topics.join(",")));
+        streams.push(name);
+    }
+    const UNARY: [&str; 8] = [
+        "filter",
+        "filternot",
+        "map",
+        "mapvalues",
+        "flatmap",
+        "flatmapvalues",
+        "selectkey",
+        "peek",
+    ];
+    for _ in 0..3 + rng.below(14) {
+        let src = streams[rng.below(streams.len())].clone();
+        match rng.below(10) {
+            0..=4 => {
+                let name = fresh("u");
+                lines.push(format!("{} {name} {src}", UNARY[rng.below(UNARY.len())]));
+                streams.push(name);
+            }
+            5 => {
+                let other = streams[rng.below(streams.len())].clone();
+                if other != src {
+                    let name = fresh("m");
+                    lines.push(format!("merge {name} {src} {other}"));
+                    streams.push(name);
+                }
+            }
+            6 => {
+                let n = 1 + rng.below(3);
+                let default = rng.below(2);
+                let ids: Vec<String> = (0..n + default).map(|_| fresh("b")).collect();
+                lines.push(format!("split {src} {n} {default} {}", ids.join(" ")));
+                streams.extend(ids);
+            }
+            7 => lines.push(format!("foreach {src}")),
+            _ => lines.push(format!("to {src} c{case}-out{}", rng.below(3))),
+        }
+    }
+    lines.join("\n")
+}
+
+/// Builds `script` with this crate's DSL and describes it.
+fn describe_here(script: &str) -> String {
+    let b = StreamsBuilder::new();
+    let consumed = || Consumed::with(Serdes::string(), Serdes::string());
+    let mut s: HashMap<String, S> = HashMap::new();
+    for line in script.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let get = |name: &str| s[name].clone();
+        let made: Option<(String, S)> = match f[0] {
+            "stream" => {
+                let topics: Vec<&str> = f[2].split(',').collect();
+                Some((f[1].into(), b.stream_from(&topics, consumed())))
+            }
+            "filter" => Some((f[1].into(), get(f[2]).filter(|_, _| true))),
+            "filternot" => Some((f[1].into(), get(f[2]).filter_not(|_, _| false))),
+            "map" => Some((
+                f[1].into(),
+                get(f[2]).map(|k: &String, v: &String| (k.clone(), v.clone())),
+            )),
+            "mapvalues" => Some((f[1].into(), get(f[2]).map_values(|v: &String| v.clone()))),
+            "flatmap" => Some((
+                f[1].into(),
+                get(f[2]).flat_map(|k: &String, v: &String| vec![(k.clone(), v.clone())]),
+            )),
+            "flatmapvalues" => Some((
+                f[1].into(),
+                get(f[2]).flat_map_values(|v: &String| vec![v.clone()]),
+            )),
+            "selectkey" => Some((
+                f[1].into(),
+                get(f[2]).select_key(|k: &String, _: &String| k.clone()),
+            )),
+            "peek" => Some((f[1].into(), get(f[2]).peek(|_, _| {}))),
+            "foreach" => {
+                get(f[1]).foreach(|_, _| {});
+                None
+            }
+            "merge" => Some((f[1].into(), get(f[2]).merge(&get(f[3])))),
+            "to" => {
+                get(f[1]).to(f[2], Produced::with(Serdes::string(), Serdes::string()));
+                None
+            }
+            "split" => {
+                let n: usize = f[2].parse().unwrap();
+                let default = f[3] == "1";
+                let mut br = get(f[1]).split();
+                for _ in 0..n {
+                    br = br.branch(|_, _| true);
+                }
+                let map = if default {
+                    br.default_branch()
+                } else {
+                    br.no_default_branch()
+                };
+                let mut by_position: HashMap<usize, S> = map
+                    .into_iter()
+                    .map(|(k, v)| (k[25..].parse().unwrap(), v))
+                    .collect();
+                for i in 0..n {
+                    s.insert(f[4 + i].into(), by_position.remove(&(i + 1)).unwrap());
+                }
+                if default {
+                    s.insert(f[4 + n].into(), by_position.remove(&0).unwrap());
+                }
+                None
+            }
+            other => panic!("unknown operation {other}"),
+        };
+        if let Some((name, stream)) = made {
+            s.insert(name, stream);
+        }
+    }
+    b.build().unwrap().describe().to_string()
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Kafka Streams' texts for `scripts`, from the Java harness.
+fn describe_in_kafka(scripts: &[String]) -> Vec<String> {
+    let jars = Command::new("bash")
+        .arg(root().join("scripts/kafka-jars.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        jars.status.success(),
+        "scripts/kafka-jars.sh failed (Java 17 and Maven are needed): {}",
+        String::from_utf8_lossy(&jars.stderr)
+    );
+    let cp_file = String::from_utf8(jars.stdout).unwrap();
+    let classpath = std::fs::read_to_string(cp_file.trim()).unwrap();
+    let classes = tempfile::tempdir().unwrap();
+    let javac = Command::new("javac")
+        .arg("-d")
+        .arg(classes.path())
+        .arg("-cp")
+        .arg(classpath.trim())
+        .arg(root().join("streams/tests/java/DescribeScripts.java"))
+        .output()
+        .expect("javac runs");
+    assert!(
+        javac.status.success(),
+        "{}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    // (the scripts go in from a file: a pipe both ways could fill up in both directions)
+    let input = classes.path().join("scripts.txt");
+    std::fs::write(&input, scripts.join("\n---\n")).unwrap();
+    let out = Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}:{}", classpath.trim(), classes.path().display()))
+        .arg("DescribeScripts")
+        .stdin(std::fs::File::open(&input).unwrap())
+        .stderr(Stdio::null())
+        .output()
+        .expect("java runs");
+    assert!(out.status.success(), "the Java harness failed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split("<<END>>\n")
+        .map(str::to_string)
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+#[test]
+fn random_topologies_describe_as_kafka_streams_describes_them() {
+    let cases: usize = std::env::var("TRIBUTARY_DESCRIBE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let seed: u64 = std::env::var("TRIBUTARY_DESCRIBE_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| u64::from(std::process::id()) | 1);
+    let mut rng = Rng(seed);
+    let scripts: Vec<String> = (0..cases).map(|c| script(&mut rng, c)).collect();
+    let kafka = describe_in_kafka(&scripts);
+    assert_eq!(kafka.len(), scripts.len(), "one text per script");
+    let mut mismatches = 0;
+    for (i, (script, expected)) in scripts.iter().zip(&kafka).enumerate() {
+        let ours = describe_here(script);
+        if &ours != expected {
+            mismatches += 1;
+            if mismatches <= 3 {
+                eprintln!("case {i} (seed {seed}):\n{script}\n--- Kafka Streams:\n{expected}--- ours:\n{ours}");
+            }
+        }
+    }
+    assert_eq!(
+        mismatches, 0,
+        "{mismatches} of {cases} topologies differ (seed {seed})"
+    );
+}

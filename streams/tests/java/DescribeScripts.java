@@ -1,0 +1,73 @@
+// Builds each topology script read from stdin with Kafka Streams' own StreamsBuilder and prints
+// its describe() text: the oracle of streams/tests/describe_vs_kafka.rs. Scripts are separated
+// by lines "---"; each output is followed by a line "<<END>>". One operation per line:
+//   stream ID TOPIC[,TOPIC...]   filter|filternot|map|mapvalues|flatmap|flatmapvalues|
+//   selectkey|peek ID SRC        foreach SRC        merge ID A B
+//   split SRC N DEFAULT(0|1) ID...   (branch streams, the default one last)   to SRC TOPIC
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.BranchedKStream;
+import org.apache.kafka.streams.kstream.KStream;
+
+public class DescribeScripts {
+    public static void main(String[] args) throws Exception {
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        List<String> script = new ArrayList<>();
+        String line;
+        while ((line = in.readLine()) != null) {
+            if (line.equals("---")) {
+                run(script);
+                script.clear();
+            } else if (!line.isBlank()) {
+                script.add(line);
+            }
+        }
+        if (!script.isEmpty()) run(script);
+    }
+
+    static void run(List<String> script) {
+        StreamsBuilder b = new StreamsBuilder();
+        Map<String, KStream<Object, Object>> s = new HashMap<>();
+        for (String op : script) {
+            String[] f = op.split(" ");
+            switch (f[0]) {
+                case "stream": s.put(f[1], b.stream(Arrays.asList(f[2].split(",")))); break;
+                case "filter": s.put(f[1], s.get(f[2]).filter((k, v) -> true)); break;
+                case "filternot": s.put(f[1], s.get(f[2]).filterNot((k, v) -> false)); break;
+                case "map": s.put(f[1], s.get(f[2]).map((k, v) -> KeyValue.pair(k, v))); break;
+                case "mapvalues": s.put(f[1], s.get(f[2]).mapValues(v -> v)); break;
+                case "flatmap": s.put(f[1], s.get(f[2]).flatMap((k, v) -> List.of(KeyValue.pair(k, v)))); break;
+                case "flatmapvalues": s.put(f[1], s.get(f[2]).flatMapValues(v -> List.of(v))); break;
+                case "selectkey": s.put(f[1], s.get(f[2]).selectKey((k, v) -> k)); break;
+                case "peek": s.put(f[1], s.get(f[2]).peek((k, v) -> {})); break;
+                case "foreach": s.get(f[1]).foreach((k, v) -> {}); break;
+                case "merge": s.put(f[1], s.get(f[2]).merge(s.get(f[3]))); break;
+                case "to": s.get(f[1]).to(f[2]); break;
+                case "split": {
+                    int n = Integer.parseInt(f[2]);
+                    boolean dflt = f[3].equals("1");
+                    BranchedKStream<Object, Object> br = s.get(f[1]).split();
+                    for (int i = 0; i < n; i++) br = br.branch((k, v) -> true);
+                    Map<String, KStream<Object, Object>> m = dflt ? br.defaultBranch() : br.noDefaultBranch();
+                    Map<Integer, KStream<Object, Object>> byPosition = new HashMap<>();
+                    // keys are KSTREAM-BRANCH-<10 digits><position>
+                    for (Map.Entry<String, KStream<Object, Object>> e : m.entrySet())
+                        byPosition.put(Integer.parseInt(e.getKey().substring(25)), e.getValue());
+                    for (int i = 0; i < n; i++) s.put(f[4 + i], byPosition.get(i + 1));
+                    if (dflt) s.put(f[4 + n], byPosition.get(0));
+                    break;
+                }
+                default: throw new IllegalArgumentException("unknown operation " + op);
+            }
+        }
+        System.out.print(b.build().describe());
+        System.out.println("<<END>>");
+    }
+}
