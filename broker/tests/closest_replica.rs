@@ -14,12 +14,10 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::protocol::StrBytes;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 use tributary_broker::error::ErrorCode;
@@ -51,14 +49,7 @@ fn client(cluster: &TestCluster) -> ClientConfig {
 /// acks=all, and every replica in sync with the leader's high watermark.
 async fn topic_with_records(cluster: &TestCluster, replicas: &[i32]) -> String {
     let topic = unique_name("racks");
-    let admin: AdminClient<DefaultClientContext> = client(cluster).create().unwrap();
-    let assignment = [replicas];
-    let t = NewTopic::new(&topic, 1, TopicReplication::Variable(&assignment));
-    let r = admin
-        .create_topics([&t], &AdminOptions::new())
-        .await
-        .unwrap();
-    assert!(r[0].is_ok(), "{r:?}");
+    cluster.create_topic_on(&topic, replicas).await;
     cluster
         .wait_for(Duration::from_secs(20), |img| {
             img.topics.get(&topic).is_some_and(|t| {
@@ -66,17 +57,7 @@ async fn topic_with_records(cluster: &TestCluster, replicas: &[i32]) -> String {
             })
         })
         .await;
-    let producer: FutureProducer = client(cluster).set("acks", "all").create().unwrap();
-    for i in 0..RECORDS {
-        let v = format!("v{i}");
-        producer
-            .send(
-                FutureRecord::<(), _>::to(&topic).payload(&v),
-                Duration::from_secs(20),
-            )
-            .await
-            .unwrap();
-    }
+    cluster.produce_numbered(&topic, RECORDS).await;
     // the followers learn the high watermark on their next fetch
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     for &id in &replicas[1..] {

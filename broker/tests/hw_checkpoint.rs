@@ -7,10 +7,6 @@
 
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use tributary_testkit::{unique_name, TestCluster};
 
 const RECORDS: i64 = 50;
@@ -19,35 +15,8 @@ const RECORDS: i64 = 50;
 async fn a_restarted_replica_starts_from_its_saved_high_watermark() {
     let mut cluster = TestCluster::start(2, &[]).await;
     let topic = unique_name("checkpointed");
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap())
-        .create()
-        .unwrap();
-    let replicas: &[i32] = &[1, 2];
-    let assignment = [replicas];
-    let t = NewTopic::new(&topic, 1, TopicReplication::Variable(&assignment));
-    let r = admin
-        .create_topics([&t], &AdminOptions::new())
-        .await
-        .unwrap();
-    assert!(r[0].is_ok(), "{r:?}");
-    drop(admin);
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap())
-        .set("acks", "all")
-        .create()
-        .unwrap();
-    for i in 0..RECORDS {
-        let v = format!("v{i}");
-        producer
-            .send(
-                FutureRecord::<(), _>::to(&topic).payload(&v),
-                Duration::from_secs(20),
-            )
-            .await
-            .unwrap();
-    }
-    drop(producer);
+    cluster.create_topic_on(&topic, &[1, 2]).await;
+    cluster.produce_numbered(&topic, RECORDS as usize).await;
     // the follower learns the high watermark on its next fetch
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while cluster

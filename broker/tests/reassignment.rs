@@ -17,12 +17,9 @@ use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId,
     ElectLeadersRequest, ElectLeadersResponse, ListPartitionReassignmentsRequest,
 };
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tributary_broker::error::ErrorCode;
 use tributary_testkit::requests::topic_name;
@@ -36,38 +33,9 @@ fn client(cluster: &TestCluster) -> ClientConfig {
     c
 }
 
-/// Creates `topic` with one partition on the replicas `replicas`.
-async fn create(cluster: &TestCluster, topic: &str, replicas: &[i32]) {
-    let admin: AdminClient<DefaultClientContext> = client(cluster).create().unwrap();
-    let assignment = [replicas];
-    let t = NewTopic::new(topic, 1, TopicReplication::Variable(&assignment));
-    let r = admin
-        .create_topics([&t], &AdminOptions::new())
-        .await
-        .unwrap();
-    assert!(r[0].is_ok(), "{r:?}");
-}
-
 async fn raw(cluster: &TestCluster) -> RawClient {
     let first = cluster.bootstrap().split(',').next().unwrap().to_string();
     RawClient::connect(&first).await.unwrap()
-}
-
-/// Asks for `topic`-0 to move to `replicas` (`None`: cancel); returns the partition's error.
-async fn reassign(cluster: &TestCluster, topic: &str, replicas: Option<&[i32]>) -> i16 {
-    let req = AlterPartitionReassignmentsRequest::default()
-        .with_timeout_ms(30_000)
-        .with_topics(vec![ReassignableTopic::default()
-            .with_name(topic_name(topic))
-            .with_partitions(vec![ReassignablePartition::default()
-                .with_partition_index(0)
-                .with_replicas(
-                    replicas.map(|r| r.iter().map(|b| BrokerId(*b)).collect()),
-                )])]);
-    let resp: AlterPartitionReassignmentsResponse =
-        raw(cluster).await.call(&req, 0).await.unwrap().unwrap();
-    assert_eq!(resp.error_code, 0, "{resp:?}");
-    resp.responses[0].partitions[0].error_code
 }
 
 /// The ongoing reassignments of `topic` as (replicas, adding, removing) of partition 0.
@@ -107,21 +75,11 @@ fn partition(cluster: &TestCluster, topic: &str) -> tributary_broker::metadata::
 async fn a_partition_moves_to_other_brokers_and_keeps_every_record() {
     let cluster = TestCluster::start(4, &[]).await;
     let topic = unique_name("moving");
-    create(&cluster, &topic, &[1, 2]).await;
-    let producer: FutureProducer = client(&cluster).set("acks", "all").create().unwrap();
-    for i in 0..200 {
-        let v = format!("v{i}");
-        producer
-            .send(
-                FutureRecord::<(), _>::to(&topic).payload(&v),
-                Duration::from_secs(20),
-            )
-            .await
-            .unwrap();
-    }
+    cluster.create_topic_on(&topic, &[1, 2]).await;
+    cluster.produce_numbered(&topic, 200).await;
     // [1, 2] -> [3, 4]: both new replicas copy the log, then the old ones are dropped
     assert_eq!(
-        reassign(&cluster, &topic, Some(&[3, 4])).await,
+        cluster.reassign(&topic, Some(&[3, 4])).await,
         ErrorCode::None.code()
     );
     cluster
@@ -177,11 +135,11 @@ async fn a_partition_moves_to_other_brokers_and_keeps_every_record() {
 async fn a_reassignment_waiting_for_a_stopped_broker_is_listed_and_can_be_cancelled() {
     let mut cluster = TestCluster::start(4, &[]).await;
     let topic = unique_name("waiting");
-    create(&cluster, &topic, &[1, 2]).await;
+    cluster.create_topic_on(&topic, &[1, 2]).await;
     cluster.stop_broker(4).await;
     // 4 cannot catch up while it is down: the reassignment stays in progress
     assert_eq!(
-        reassign(&cluster, &topic, Some(&[1, 4])).await,
+        cluster.reassign(&topic, Some(&[1, 4])).await,
         ErrorCode::None.code()
     );
     assert_eq!(
@@ -190,18 +148,15 @@ async fn a_reassignment_waiting_for_a_stopped_broker_is_listed_and_can_be_cancel
     );
     // bad targets are refused as Kafka refuses them
     assert_eq!(
-        reassign(&cluster, &topic, Some(&[1, 9])).await,
+        cluster.reassign(&topic, Some(&[1, 9])).await,
         ErrorCode::InvalidReplicaAssignment.code()
     );
     assert_eq!(
-        reassign(&cluster, &topic, Some(&[1, 1])).await,
+        cluster.reassign(&topic, Some(&[1, 1])).await,
         ErrorCode::InvalidReplicaAssignment.code()
     );
     // cancelled: back to the original replicas, nothing in progress
-    assert_eq!(
-        reassign(&cluster, &topic, None).await,
-        ErrorCode::None.code()
-    );
+    assert_eq!(cluster.reassign(&topic, None).await, ErrorCode::None.code());
     let p = partition(&cluster, &topic);
     assert_eq!(
         (p.replicas.clone(), p.adding.is_empty()),
@@ -209,7 +164,7 @@ async fn a_reassignment_waiting_for_a_stopped_broker_is_listed_and_can_be_cancel
     );
     assert_eq!(listed(&cluster, &topic).await, None);
     assert_eq!(
-        reassign(&cluster, &topic, None).await,
+        cluster.reassign(&topic, None).await,
         ErrorCode::NoReassignmentInProgress.code()
     );
     cluster.shutdown().await;
@@ -220,7 +175,7 @@ async fn a_preferred_election_moves_leadership_to_the_first_replica() {
     // (no automatic rebalancing, so that only the election moves the leader)
     let cluster = TestCluster::start(3, &[("auto.leader.rebalance.enable", "false")]).await;
     let topic = unique_name("elect");
-    create(&cluster, &topic, &[1, 2, 3]).await;
+    cluster.create_topic_on(&topic, &[1, 2, 3]).await;
     cluster
         .wait_for(Duration::from_secs(20), |img| {
             img.topics[&topic].partitions[0].isr.len() == 3
@@ -228,7 +183,7 @@ async fn a_preferred_election_moves_leadership_to_the_first_replica() {
         .await;
     // reordering the replicas completes at once and keeps the leader: 1 leads, 2 is preferred
     assert_eq!(
-        reassign(&cluster, &topic, Some(&[2, 3, 1])).await,
+        cluster.reassign(&topic, Some(&[2, 3, 1])).await,
         ErrorCode::None.code()
     );
     let p = partition(&cluster, &topic);

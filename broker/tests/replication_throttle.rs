@@ -76,28 +76,6 @@ async fn topic_on_broker_1(cluster: &TestCluster) -> String {
     topic
 }
 
-/// Moves `topic`-0 to `replicas`.
-async fn reassign(cluster: &TestCluster, topic: &str, replicas: &[i32]) {
-    let req = AlterPartitionReassignmentsRequest::default()
-        .with_timeout_ms(30_000)
-        .with_topics(vec![ReassignableTopic::default()
-            .with_name(topic_name(topic))
-            .with_partitions(vec![ReassignablePartition::default()
-                .with_partition_index(0)
-                .with_replicas(Some(
-                    replicas.iter().map(|b| BrokerId(*b)).collect(),
-                ))])]);
-    let first = cluster.bootstrap().split(',').next().unwrap().to_string();
-    let resp: AlterPartitionReassignmentsResponse = RawClient::connect(&first)
-        .await
-        .unwrap()
-        .call(&req, 0)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(resp.responses[0].partitions[0].error_code, 0, "{resp:?}");
-}
-
 /// Broker 2's log end for `topic`-0 (0 before it hosts the partition).
 fn copied(cluster: &TestCluster, topic: &str) -> i64 {
     cluster
@@ -146,7 +124,7 @@ async fn throttled_move(side: &str, broker: i32) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    reassign(&cluster, &topic, &[1, 2]).await;
+    assert_eq!(cluster.reassign(&topic, Some(&[1, 2])).await, 0);
 
     // unthrottled the copy takes a moment; at 100 kB/s it takes over ten seconds
     tokio::time::sleep(Duration::from_secs(3)).await;

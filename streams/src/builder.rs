@@ -2,6 +2,7 @@
 //! (`KSTREAM-FILTER-0000000001`: one counter per builder, used by every operation), so that
 //! `describe()` and the internal topic names match a Java app built the same way.
 
+use std::any::TypeId;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -91,9 +92,16 @@ impl Graph {
         &mut self,
         name: String,
         kind: Kind,
-        parents: Vec<usize>,
+        mut parents: Vec<usize>,
         factory: Option<NodeFactory>,
     ) -> usize {
+        // one edge per parent (`s.merge(&s)` reads each record once), as Kafka keeps them in a set
+        let mut seen = Vec::new();
+        parents.retain(|p| {
+            let first = !seen.contains(p);
+            seen.push(*p);
+            first
+        });
         if self.nodes.iter().any(|n| n.name == name) {
             self.error
                 .get_or_insert(format!("Processor {name} is already added."));
@@ -103,6 +111,7 @@ impl Graph {
             kind,
             parents,
             factory,
+            folded_into: None,
         });
         self.nodes.len() - 1
     }
@@ -110,14 +119,15 @@ impl Graph {
 
 /// Kafka's rule for user-given names (`Named`).
 fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name == "." || name == ".." {
-        return Err(format!(
-            "Name \"{name}\" is illegal, it cannot be empty, \".\" or \"..\""
-        ));
+    if name.is_empty() {
+        return Err("Name is illegal, it can't be empty".to_string());
+    }
+    if name == "." || name == ".." {
+        return Err("Name cannot be \".\" or \"..\"".to_string());
     }
     if name.len() > 249 {
         return Err(format!(
-            "Name \"{name}\" is illegal, it can't be longer than 249"
+            "Name is illegal, it can't be longer than 249 characters, name: {name}"
         ));
     }
     if !name
@@ -160,44 +170,84 @@ impl StreamsBuilder {
     {
         let (key, value) = (consumed.key, consumed.value);
         let decoder: Decoder = Arc::new(move |topic: &str, k: Option<&[u8]>, v: Option<&[u8]>| {
-            let k = key
-                .deserialize(topic, k)
-                .map_err(|source| StreamsError::Serde {
-                    what: "key",
-                    topic: topic.to_string(),
-                    source,
-                })?;
-            let v = value
-                .deserialize(topic, v)
-                .map_err(|source| StreamsError::Serde {
-                    what: "value",
-                    topic: topic.to_string(),
-                    source,
-                })?;
+            let (k, v) = crate::serde::decode((&key, &value), topic, k, v)?;
             Ok((Arc::new(k) as Dyn, Arc::new(v) as Dyn))
         });
+        let mut wanted: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        wanted.sort();
+        wanted.dedup();
+        let types = (TypeId::of::<K>(), TypeId::of::<V>());
         let mut g = self.graph.borrow_mut();
         let name = g.name("KSTREAM-SOURCE-", consumed.name.as_deref());
-        let taken = g.nodes.iter().find_map(|n| match &n.kind {
-            Kind::Source { topics: t, .. } => {
-                t.iter().find(|x| topics.contains(&x.as_str())).cloned()
-            }
-            _ => None,
-        });
-        if let Some(t) = taken {
-            g.error.get_or_insert(format!(
-                "Topic {t} has already been registered by another source."
-            ));
+        if wanted.is_empty() {
+            g.error
+                .get_or_insert("a stream needs at least one topic".to_string());
         }
-        let node = g.add(
-            name,
-            Kind::Source {
-                topics: topics.iter().map(|t| t.to_string()).collect(),
-                decoder,
-            },
-            Vec::new(),
-            None,
-        );
+        // Kafka Streams folds sources of the same topics into the first one; sources that only
+        // share some topics cannot both read them
+        let mut same = None;
+        let mut problem = None;
+        for (i, n) in g.nodes.iter().enumerate() {
+            let Kind::Source {
+                topics: t,
+                types: ty,
+                ..
+            } = &n.kind
+            else {
+                continue;
+            };
+            let mut theirs = t.clone();
+            theirs.sort();
+            if theirs == wanted && *ty == types {
+                same = same.or(Some(i));
+            } else if theirs == wanted {
+                problem.get_or_insert(format!(
+                    "Topics {wanted:?} are read twice with different key or value types"
+                ));
+            } else if theirs.iter().any(|x| wanted.contains(x)) {
+                problem.get_or_insert(
+                    "Two source nodes are subscribed to overlapping but not equal input topics"
+                        .to_string(),
+                );
+            }
+        }
+        if let Some(p) = problem {
+            g.error.get_or_insert(p);
+        }
+        let node = match same {
+            Some(main) => {
+                let node = g.add(
+                    name,
+                    Kind::Source {
+                        topics: wanted.clone(),
+                        decoder,
+                        types,
+                    },
+                    Vec::new(),
+                    None,
+                );
+                g.nodes[node].folded_into = Some(main);
+                node
+            }
+            None => g.add(
+                name,
+                Kind::Source {
+                    topics: topics
+                        .iter()
+                        .map(|t| t.to_string())
+                        .fold(Vec::new(), |mut v, t| {
+                            if !v.contains(&t) {
+                                v.push(t);
+                            }
+                            v
+                        }),
+                    decoder,
+                    types,
+                },
+                Vec::new(),
+                None,
+            ),
+        };
         drop(g);
         KStream::new(Rc::clone(&self.graph), node)
     }
@@ -209,8 +259,6 @@ impl StreamsBuilder {
         if let Some(e) = &g.error {
             return Err(StreamsError::Topology(e.clone()));
         }
-        Ok(Topology {
-            nodes: g.nodes.clone(),
-        })
+        Ok(Topology::from_nodes(g.nodes.clone()))
     }
 }

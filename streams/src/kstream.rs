@@ -9,15 +9,14 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::builder::{Graph, Produced};
-use crate::processor::{
-    stateless, typed, DynRecord, FnNode, Forward, Node, NodeFactory, OutputRecord, StreamsError,
-};
+use crate::processor::{stateless, typed, Context, DynRecord, NodeFactory, OutputRecord};
 use crate::topology::Kind;
 
 /// A stream of records with keys of `K` and values of `V`.
+#[must_use = "an operation whose stream is never used or written adds a dead branch"]
 pub struct KStream<K, V> {
     graph: Rc<RefCell<Graph>>,
     node: usize,
@@ -100,13 +99,13 @@ where
     {
         self.then(
             "KSTREAM-MAP-",
-            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+            stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 let (k, v) = mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
-                out.push(Forward::All(DynRecord {
+                ctx.forward(DynRecord {
                     key: Arc::new(k),
                     value: Arc::new(v),
                     ..r
-                }));
+                })?;
                 Ok(())
             }),
         )
@@ -133,12 +132,12 @@ where
     {
         self.then(
             "KSTREAM-MAPVALUES-",
-            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+            stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 let v = mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
-                out.push(Forward::All(DynRecord {
+                ctx.forward(DynRecord {
                     value: Arc::new(v),
                     ..r
-                }));
+                })?;
                 Ok(())
             }),
         )
@@ -156,14 +155,14 @@ where
     {
         self.then(
             "KSTREAM-FLATMAP-",
-            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+            stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 for (k, v) in mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?) {
-                    out.push(Forward::All(DynRecord {
+                    ctx.forward(DynRecord {
                         key: Arc::new(k),
                         value: Arc::new(v),
                         timestamp: r.timestamp,
                         headers: Arc::clone(&r.headers),
-                    }));
+                    })?;
                 }
                 Ok(())
             }),
@@ -181,14 +180,14 @@ where
     {
         self.then(
             "KSTREAM-FLATMAPVALUES-",
-            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+            stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 for v in mapper(typed::<V>(&r.value)?) {
-                    out.push(Forward::All(DynRecord {
+                    ctx.forward(DynRecord {
                         value: Arc::new(v),
                         key: Arc::clone(&r.key),
                         timestamp: r.timestamp,
                         headers: Arc::clone(&r.headers),
-                    }));
+                    })?;
                 }
                 Ok(())
             }),
@@ -205,12 +204,12 @@ where
     {
         self.then(
             "KSTREAM-KEY-SELECT-",
-            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+            stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 let k = mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
-                out.push(Forward::All(DynRecord {
+                ctx.forward(DynRecord {
                     key: Arc::new(k),
                     ..r
-                }));
+                })?;
                 Ok(())
             }),
         )
@@ -220,9 +219,9 @@ where
     pub fn peek(&self, action: impl Fn(&K, &V) + Send + Sync + 'static) -> KStream<K, V> {
         self.then(
             "KSTREAM-PEEK-",
-            stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+            stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 action(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
-                out.push(Forward::All(r));
+                ctx.forward(r)?;
                 Ok(())
             }),
         )
@@ -232,7 +231,7 @@ where
     pub fn foreach(&self, action: impl Fn(&K, &V) + Send + Sync + 'static) {
         let _: KStream<K, V> = self.then(
             "KSTREAM-FOREACH-",
-            stateless(move |r: DynRecord, _: &mut Vec<Forward>| {
+            stateless(move |r: DynRecord, _: &mut dyn Context| {
                 action(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
                 Ok(())
             }),
@@ -242,6 +241,10 @@ where
     /// The records of this stream and of `other`, as they come.
     pub fn merge(&self, other: &KStream<K, V>) -> KStream<K, V> {
         let mut g = self.graph.borrow_mut();
+        if !Rc::ptr_eq(&self.graph, &other.graph) {
+            g.error
+                .get_or_insert("merge() of streams from different builders".to_string());
+        }
         let name = g.name("KSTREAM-MERGE-", None);
         let node = g.add(
             name,
@@ -265,41 +268,20 @@ where
     }
 
     fn split_with(&self, name: Option<&str>) -> BranchedKStream<K, V> {
-        let predicates: Arc<Mutex<Vec<Predicate<K, V>>>> = Arc::default();
-        let default = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let factory: NodeFactory = {
-            let (predicates, default) = (Arc::clone(&predicates), Arc::clone(&default));
-            Arc::new(move || {
-                // (the branches are all known once the topology runs)
-                let preds: Vec<Predicate<K, V>> =
-                    predicates.lock().map(|p| p.clone()).unwrap_or_default();
-                let default = default.load(std::sync::atomic::Ordering::Acquire);
-                Box::new(FnNode(move |r: DynRecord, out: &mut Vec<Forward>| {
-                    let (k, v) = (typed::<K>(&r.key)?, typed::<V>(&r.value)?);
-                    match preds.iter().position(|p| p(k, v)) {
-                        Some(i) => out.push(Forward::Child(i, r)),
-                        None if default => out.push(Forward::Child(preds.len(), r)),
-                        None => {}
-                    }
-                    Ok(())
-                })) as Box<dyn Node>
-            })
-        };
         let mut g = self.graph.borrow_mut();
         let name = g.name("KSTREAM-BRANCH-", name);
         let splitter = g.add(
             name.clone(),
             Kind::Processor { stores: Vec::new() },
             vec![self.node],
-            Some(factory),
+            Some(splitter::<K, V>(Arc::new(Vec::new()), false)),
         );
         drop(g);
         BranchedKStream {
             graph: Rc::clone(&self.graph),
             splitter,
             name,
-            predicates,
-            default,
+            predicates: Vec::new(),
             branches: HashMap::new(),
         }
     }
@@ -307,28 +289,20 @@ where
     /// Writes the stream to `topic` with `produced`'s serdes.
     pub fn to(&self, topic: &str, produced: Produced<K, V>) {
         let (key, value, topic_name) = (produced.key, produced.value, topic.to_string());
-        let factory = stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
-            let k = key
-                .serialize(&topic_name, typed::<K>(&r.key)?)
-                .map_err(|source| StreamsError::Serde {
-                    what: "key",
-                    topic: topic_name.clone(),
-                    source,
-                })?;
-            let v = value
-                .serialize(&topic_name, typed::<V>(&r.value)?)
-                .map_err(|source| StreamsError::Serde {
-                    what: "value",
-                    topic: topic_name.clone(),
-                    source,
-                })?;
-            out.push(Forward::Produce(OutputRecord {
+        let factory = stateless(move |r: DynRecord, ctx: &mut dyn Context| {
+            let (k, v) = crate::serde::encode(
+                (&key, &value),
+                &topic_name,
+                typed::<K>(&r.key)?,
+                typed::<V>(&r.value)?,
+            )?;
+            ctx.produce(OutputRecord {
                 topic: topic_name.clone(),
                 key: k,
                 value: v,
                 timestamp: r.timestamp,
                 headers: r.headers.as_ref().clone(),
-            }));
+            });
             Ok(())
         });
         let mut g = self.graph.borrow_mut();
@@ -345,17 +319,17 @@ where
 }
 
 fn filter_node<K: 'static, V: 'static>(predicate: Predicate<K, V>, not: bool) -> NodeFactory {
-    stateless(move |r: DynRecord, out: &mut Vec<Forward>| {
+    stateless(move |r: DynRecord, ctx: &mut dyn Context| {
         if predicate(typed::<K>(&r.key)?, typed::<V>(&r.value)?) != not {
-            out.push(Forward::All(r));
+            ctx.forward(r)?;
         }
         Ok(())
     })
 }
 
 fn pass_through() -> NodeFactory {
-    stateless(|r: DynRecord, out: &mut Vec<Forward>| {
-        out.push(Forward::All(r));
+    stateless(|r: DynRecord, ctx: &mut dyn Context| {
+        ctx.forward(r)?;
         Ok(())
     })
 }
@@ -364,13 +338,28 @@ fn pass_through() -> NodeFactory {
 /// the first whose predicate holds, else to the default branch if there is one, else nowhere.
 /// The branches come back by name: the splitter's name followed by the branch's name, or by its
 /// position (from 1; the default branch is `0`), as Kafka Streams names them.
+#[must_use = "the branches are only made by default_branch() or no_default_branch()"]
 pub struct BranchedKStream<K, V> {
     graph: Rc<RefCell<Graph>>,
     splitter: usize,
     name: String,
-    predicates: Arc<Mutex<Vec<Predicate<K, V>>>>,
-    default: Arc<std::sync::atomic::AtomicBool>,
+    predicates: Vec<Predicate<K, V>>,
     branches: HashMap<String, KStream<K, V>>,
+}
+
+/// The splitter node routing by `predicates` (and to a last, default child when `default`).
+fn splitter<K: 'static, V: 'static>(
+    predicates: Arc<Vec<Predicate<K, V>>>,
+    default: bool,
+) -> NodeFactory {
+    stateless(move |r: DynRecord, ctx: &mut dyn Context| {
+        let (k, v) = (typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+        match predicates.iter().position(|p| p(k, v)) {
+            Some(i) => ctx.forward_to(i, r),
+            None if default => ctx.forward_to(predicates.len(), r),
+            None => Ok(()),
+        }
+    })
 }
 
 impl<K, V> BranchedKStream<K, V>
@@ -378,13 +367,9 @@ where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    fn add_branch(&mut self, suffix: Option<&str>) {
-        let position = self.branches.len() + 1;
-        let child = format!(
-            "{}{}",
-            self.name,
-            suffix.map_or(position.to_string(), str::to_string)
-        );
+    /// Adds the child `<splitter><suffix>` and routes with the predicates so far.
+    fn add_child(&mut self, suffix: &str, default: bool) {
+        let child = format!("{}{suffix}", self.name);
         let mut g = self.graph.borrow_mut();
         // (a generated name is thrown away, but its index is taken, as in Kafka Streams)
         let _ = g.name(&child, None);
@@ -394,6 +379,8 @@ where
             vec![self.splitter],
             Some(pass_through()),
         );
+        // the splitter of the topology built from now on routes with exactly these branches
+        g.nodes[self.splitter].factory = Some(splitter(Arc::new(self.predicates.clone()), default));
         drop(g);
         self.branches
             .insert(child, KStream::new(Rc::clone(&self.graph), node));
@@ -418,30 +405,16 @@ where
         name: Option<&str>,
         predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
     ) -> Self {
-        if let Ok(mut p) = self.predicates.lock() {
-            p.push(Arc::new(predicate));
-        }
-        self.add_branch(name);
+        self.predicates.push(Arc::new(predicate));
+        let position = self.predicates.len().to_string();
+        self.add_child(name.unwrap_or(&position), false);
         self
     }
 
     /// The branches, with a default branch (`<splitter>0`) for the records no predicate holds
     /// for.
     pub fn default_branch(mut self) -> HashMap<String, KStream<K, V>> {
-        self.default
-            .store(true, std::sync::atomic::Ordering::Release);
-        let mut g = self.graph.borrow_mut();
-        let child = format!("{}0", self.name);
-        let _ = g.name(&child, None);
-        let node = g.add(
-            child.clone(),
-            Kind::Processor { stores: Vec::new() },
-            vec![self.splitter],
-            Some(pass_through()),
-        );
-        drop(g);
-        self.branches
-            .insert(child, KStream::new(Rc::clone(&self.graph), node));
+        self.add_child("0", true);
         self.branches
     }
 

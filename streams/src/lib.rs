@@ -30,12 +30,13 @@ mod builder;
 mod kstream;
 mod processor;
 mod serde;
+mod task;
 mod test_driver;
 mod topology;
 
 pub use builder::{Consumed, Produced, StreamsBuilder};
 pub use kstream::{BranchedKStream, KStream};
-pub use processor::{Header, OutputRecord, StreamsError};
+pub use processor::{Header, StreamsError};
 pub use serde::{JsonSerde, Nullable, Serde, SerdeError, Serdes, SharedSerde};
 pub use test_driver::{TestDriver, TestInputTopic, TestOutputTopic, TestRecord};
 pub use topology::{Topology, TopologyDescription};

@@ -28,7 +28,7 @@ pub(crate) struct DynRecord {
 
 /// A record a sink writes: the bytes for a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputRecord {
+pub(crate) struct OutputRecord {
     /// The topic.
     pub topic: String,
     /// Key bytes (`None`: null).
@@ -43,6 +43,7 @@ pub struct OutputRecord {
 
 /// What processing a record went wrong on.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StreamsError {
     /// A key or value could not be read or written.
     #[error("{what} of a record of topic {topic}: {source}")]
@@ -60,26 +61,30 @@ pub enum StreamsError {
     /// Input for a topic no source reads.
     #[error("Unknown topic: {0}")]
     UnknownTopic(String),
+    /// A bad argument to a test topic (a negative timestamp or time step), with Kafka's message.
+    #[error("{0}")]
+    InvalidArgument(String),
     /// A test output topic read with nothing to read: nothing was ever written to it
     /// (`Uninitialized topic: <name>`) or everything was read (`Empty topic: <name>`).
     #[error("{0}")]
     NoRecord(String),
 }
 
-/// What a node does with a record.
-pub(crate) enum Forward {
-    /// To every child.
-    All(DynRecord),
-    /// To its `n`-th child only.
-    Child(usize, DynRecord),
-    /// Out of the topology, to a topic.
-    Produce(OutputRecord),
+/// What a node can do while it handles a record. Forwarding is synchronous: a forwarded
+/// record goes all the way through the children before `forward` returns, as in Kafka Streams.
+pub(crate) trait Context {
+    /// Sends `record` to every child, one after the other.
+    fn forward(&mut self, record: DynRecord) -> Result<(), StreamsError>;
+    /// Sends `record` to the `n`-th child only (children in the order they were added).
+    fn forward_to(&mut self, child: usize, record: DynRecord) -> Result<(), StreamsError>;
+    /// Writes `record` out of the topology (a sink).
+    fn produce(&mut self, record: OutputRecord);
 }
 
 /// A node of a running task.
 pub(crate) trait Node: Send {
-    /// Handles one record, pushing what follows from it to `out` in order.
-    fn process(&mut self, record: DynRecord, out: &mut Vec<Forward>) -> Result<(), StreamsError>;
+    /// Handles one record.
+    fn process(&mut self, record: DynRecord, ctx: &mut dyn Context) -> Result<(), StreamsError>;
 }
 
 /// Makes a node for each task.
@@ -105,23 +110,21 @@ pub(crate) struct FnNode<F>(pub F);
 
 impl<F> Node for FnNode<F>
 where
-    F: FnMut(DynRecord, &mut Vec<Forward>) -> Result<(), StreamsError> + Send,
+    F: FnMut(DynRecord, &mut dyn Context) -> Result<(), StreamsError> + Send,
 {
-    fn process(&mut self, record: DynRecord, out: &mut Vec<Forward>) -> Result<(), StreamsError> {
-        (self.0)(record, out)
+    fn process(&mut self, record: DynRecord, ctx: &mut dyn Context) -> Result<(), StreamsError> {
+        (self.0)(record, ctx)
     }
 }
 
 /// A factory of [`FnNode`]s sharing one stateless function.
 pub(crate) fn stateless<F>(f: F) -> NodeFactory
 where
-    F: Fn(DynRecord, &mut Vec<Forward>) -> Result<(), StreamsError> + Send + Sync + 'static,
+    F: Fn(DynRecord, &mut dyn Context) -> Result<(), StreamsError> + Send + Sync + 'static,
 {
     let f = Arc::new(f);
     Arc::new(move || {
         let f = Arc::clone(&f);
-        Box::new(FnNode(move |r: DynRecord, out: &mut Vec<Forward>| {
-            f(r, out)
-        })) as Box<dyn Node>
+        Box::new(FnNode(move |r: DynRecord, ctx: &mut dyn Context| f(r, ctx))) as Box<dyn Node>
     })
 }

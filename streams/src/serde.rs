@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use crate::processor::StreamsError;
+
 /// A key or value that could not be (de)serialized; the message is Kafka's where Kafka has one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -23,6 +25,54 @@ pub trait Serde<T>: Send + Sync {
 
 /// A shareable serde, as the DSL keeps them.
 pub type SharedSerde<T> = Arc<dyn Serde<T>>;
+
+/// A record's key and value bytes (`None`: null).
+pub(crate) type FieldBytes = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The bytes of a record's key and value, errors naming the field and the topic.
+pub(crate) fn encode<K, V>(
+    serdes: (&SharedSerde<K>, &SharedSerde<V>),
+    topic: &str,
+    key: &K,
+    value: &V,
+) -> Result<FieldBytes, StreamsError> {
+    let k = serdes
+        .0
+        .serialize(topic, key)
+        .map_err(field_error("key", topic))?;
+    let v = serdes
+        .1
+        .serialize(topic, value)
+        .map_err(field_error("value", topic))?;
+    Ok((k, v))
+}
+
+/// A record's key and value from their bytes, errors naming the field and the topic.
+pub(crate) fn decode<K, V>(
+    serdes: (&SharedSerde<K>, &SharedSerde<V>),
+    topic: &str,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) -> Result<(K, V), StreamsError> {
+    let k = serdes
+        .0
+        .deserialize(topic, key)
+        .map_err(field_error("key", topic))?;
+    let v = serdes
+        .1
+        .deserialize(topic, value)
+        .map_err(field_error("value", topic))?;
+    Ok((k, v))
+}
+
+fn field_error(what: &'static str, topic: &str) -> impl FnOnce(SerdeError) -> StreamsError {
+    let topic = topic.to_string();
+    move |source| StreamsError::Serde {
+        what,
+        topic,
+        source,
+    }
+}
 
 fn not_null<'a>(data: Option<&'a [u8]>, name: &str) -> Result<&'a [u8], SerdeError> {
     data.ok_or_else(|| {
@@ -205,7 +255,7 @@ impl Serdes {
         Arc::new(StringSerde)
     }
     /// Raw bytes.
-    pub fn bytes() -> SharedSerde<Vec<u8>> {
+    pub fn byte_array() -> SharedSerde<Vec<u8>> {
         Arc::new(BytesSerde)
     }
     /// `i16`, big-endian.

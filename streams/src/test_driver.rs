@@ -26,8 +26,9 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::processor::{Decoder, DynRecord, Forward, Header, Node, OutputRecord, StreamsError};
+use crate::processor::{Decoder, DynRecord, Header, OutputRecord, StreamsError};
 use crate::serde::SharedSerde;
+use crate::task::Task;
 use crate::topology::{Kind, Topology};
 
 /// A record as test topics give and take it.
@@ -43,9 +44,12 @@ pub struct TestRecord<K, V> {
     pub headers: Vec<Header>,
 }
 
+/// Records processed in one pipe at most: a topology writing to a topic it reads (directly or
+/// round a loop) would otherwise never stop.
+const PIPE_LIMIT: usize = 1_000_000;
+
 struct Driver {
-    nodes: Vec<Option<Box<dyn Node>>>,
-    children: Vec<Vec<usize>>,
+    task: Task,
     /// Source node and decoder by topic.
     sources: HashMap<String, (usize, Decoder)>,
     /// Records written, by topic.
@@ -54,10 +58,18 @@ struct Driver {
 
 impl Driver {
     /// Processes one record of `topic` and then every record it made for a topic the topology
-    /// reads.
+    /// reads. What was written before an error stays written.
     fn pipe(&mut self, first: OutputRecord) -> Result<(), StreamsError> {
         let mut queue = VecDeque::from([first]);
+        let mut processed = 0;
         while let Some(record) = queue.pop_front() {
+            processed += 1;
+            if processed > PIPE_LIMIT {
+                return Err(StreamsError::Topology(format!(
+                    "one piped record led to more than {PIPE_LIMIT} records: does the topology write to a topic it reads ({})?",
+                    record.topic
+                )));
+            }
             let (source, decoder) = self
                 .sources
                 .get(&record.topic)
@@ -74,11 +86,8 @@ impl Driver {
                 timestamp: record.timestamp,
                 headers: Arc::new(record.headers),
             };
-            let mut produced = Vec::new();
-            for child in self.children[source].clone() {
-                self.run(child, rec.clone(), &mut produced)?;
-            }
-            for out in produced {
+            let result = self.task.process(source, rec);
+            for out in self.task.take_produced() {
                 if self.sources.contains_key(&out.topic) {
                     queue.push_back(out.clone());
                 }
@@ -87,35 +96,7 @@ impl Driver {
                     .or_default()
                     .push_back(out);
             }
-        }
-        Ok(())
-    }
-
-    /// Runs `record` through `node` and on, depth-first.
-    fn run(
-        &mut self,
-        node: usize,
-        record: DynRecord,
-        produced: &mut Vec<OutputRecord>,
-    ) -> Result<(), StreamsError> {
-        let mut out = Vec::new();
-        if let Some(n) = self.nodes[node].as_mut() {
-            n.process(record, &mut out)?;
-        }
-        for forward in out {
-            match forward {
-                Forward::All(r) => {
-                    for child in self.children[node].clone() {
-                        self.run(child, r.clone(), produced)?;
-                    }
-                }
-                Forward::Child(i, r) => {
-                    if let Some(&child) = self.children[node].get(i) {
-                        self.run(child, r, produced)?;
-                    }
-                }
-                Forward::Produce(o) => produced.push(o),
-            }
+            result?;
         }
         Ok(())
     }
@@ -129,32 +110,28 @@ pub struct TestDriver {
 impl TestDriver {
     /// A driver running `topology`.
     pub fn new(topology: Topology) -> TestDriver {
-        let children = topology.children();
         let mut sources = HashMap::new();
-        let nodes = topology
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                if let Kind::Source { topics, decoder } = &n.kind {
-                    for t in topics {
-                        sources.insert(t.clone(), (i, Arc::clone(decoder)));
-                    }
+        for (i, n) in topology.nodes.iter().enumerate() {
+            if let Kind::Source {
+                topics, decoder, ..
+            } = &n.kind
+            {
+                for t in topics {
+                    sources.insert(t.clone(), (i, Arc::clone(decoder)));
                 }
-                n.factory.as_ref().map(|f| f())
-            })
-            .collect();
+            }
+        }
         TestDriver {
             driver: Rc::new(RefCell::new(Driver {
-                nodes,
-                children,
+                task: Task::new(&topology),
                 sources,
                 outputs: HashMap::new(),
             })),
         }
     }
 
-    /// An input topic whose records start at timestamp 0 and do not advance by themselves.
+    /// An input topic whose records start at timestamp 0 (Kafka's start at the wall clock's
+    /// now; a fixed start keeps tests repeatable) and do not advance by themselves.
     pub fn input_topic<K, V>(
         &self,
         topic: &str,
@@ -165,7 +142,7 @@ impl TestDriver {
     }
 
     /// An input topic whose records without a timestamp start at `start_ms`, each next one
-    /// `advance_ms` later (Kafka's auto-advance).
+    /// `advance_ms` later (Kafka's auto-advance; a negative step is taken as none).
     pub fn input_topic_from<K, V>(
         &self,
         topic: &str,
@@ -221,7 +198,7 @@ impl<K, V> TestInputTopic<K, V> {
     /// Pipes a record at the topic's current time (which then advances).
     pub fn pipe_input(&mut self, key: K, value: V) -> Result<(), StreamsError> {
         let at = self.time;
-        self.time += self.advance;
+        self.time = self.time.saturating_add(self.advance);
         self.pipe_record(TestRecord {
             key,
             value,
@@ -243,27 +220,17 @@ impl<K, V> TestInputTopic<K, V> {
     /// Pipes a record as given; a negative timestamp is refused, as Kafka refuses it.
     pub fn pipe_record(&mut self, record: TestRecord<K, V>) -> Result<(), StreamsError> {
         if record.timestamp < 0 {
-            return Err(StreamsError::Topology(format!(
-                "Invalid timestamp: {}. Timestamp should always be non-negative.",
+            return Err(StreamsError::InvalidArgument(format!(
+                "Invalid timestamp: {}. Timestamp should always be non-negative or null.",
                 record.timestamp
             )));
         }
-        let serde_err = |what: &'static str, topic: &str| {
-            let topic = topic.to_string();
-            move |source| StreamsError::Serde {
-                what,
-                topic,
-                source,
-            }
-        };
-        let key = self
-            .key
-            .serialize(&self.topic, &record.key)
-            .map_err(serde_err("key", &self.topic))?;
-        let value = self
-            .value
-            .serialize(&self.topic, &record.value)
-            .map_err(serde_err("value", &self.topic))?;
+        let (key, value) = crate::serde::encode(
+            (&self.key, &self.value),
+            &self.topic,
+            &record.key,
+            &record.value,
+        )?;
         self.driver.borrow_mut().pipe(OutputRecord {
             topic: self.topic.clone(),
             key,
@@ -273,9 +240,15 @@ impl<K, V> TestInputTopic<K, V> {
         })
     }
 
-    /// Moves the topic's time forward by `ms`.
-    pub fn advance_time(&mut self, ms: i64) {
-        self.time += ms.max(0);
+    /// Moves the topic's time forward by `ms`; a negative step is refused, as Kafka refuses it.
+    pub fn advance_time(&mut self, ms: i64) -> Result<(), StreamsError> {
+        if ms < 0 {
+            return Err(StreamsError::InvalidArgument(
+                "advance must be positive".to_string(),
+            ));
+        }
+        self.time = self.time.saturating_add(ms);
+        Ok(())
     }
 }
 
@@ -304,23 +277,15 @@ impl<K, V> TestOutputTopic<K, V> {
         };
         let r =
             next.ok_or_else(|| StreamsError::NoRecord(format!("Empty topic: {}", self.topic)))?;
-        let serde_err = |what: &'static str, topic: &str| {
-            let topic = topic.to_string();
-            move |source| StreamsError::Serde {
-                what,
-                topic,
-                source,
-            }
-        };
+        let (key, value) = crate::serde::decode(
+            (&self.key, &self.value),
+            &self.topic,
+            r.key.as_deref(),
+            r.value.as_deref(),
+        )?;
         Ok(TestRecord {
-            key: self
-                .key
-                .deserialize(&self.topic, r.key.as_deref())
-                .map_err(serde_err("key", &self.topic))?,
-            value: self
-                .value
-                .deserialize(&self.topic, r.value.as_deref())
-                .map_err(serde_err("value", &self.topic))?,
+            key,
+            value,
             timestamp: r.timestamp,
             headers: r.headers,
         })

@@ -193,20 +193,41 @@ fn an_empty_topology_and_bad_topologies() {
             .to_string(),
         "Topologies:\n "
     );
-    // a topic read by two sources
+    // two streams of the same topic are one source (which took an index for each), as Kafka
+    // Streams folds them
     let b = StreamsBuilder::new();
-    b.stream("t", strings());
-    b.stream("t", strings());
+    b.stream("t", strings()).to("o1", out());
+    b.stream("t", strings()).to("o2", out());
+    let text = b.build().unwrap().describe().to_string();
+    assert!(
+        text.contains(
+            "Source: KSTREAM-SOURCE-0000000000 (topics: [t])\n      --> KSTREAM-SINK-0000000001, KSTREAM-SINK-0000000003"
+        ),
+        "{text}"
+    );
+    // sources sharing only some topics cannot both read them
+    let b = StreamsBuilder::new();
+    let _ = b.stream_from(&["a", "b"], strings());
+    let _ = b.stream("b", strings());
     let err = b.build().err().unwrap().to_string();
     assert_eq!(
         err,
-        "Invalid topology: Topic t has already been registered by another source."
+        "Invalid topology: Two source nodes are subscribed to overlapping but not equal input topics"
     );
     // a name Kafka refuses
     let b = StreamsBuilder::new();
-    b.stream("t", strings().named("bad name"));
+    let _ = b.stream("t", strings().named("bad name"));
     let err = b.build().err().unwrap().to_string();
     assert!(err.contains("Name \"bad name\" is illegal"), "{err}");
+    let b = StreamsBuilder::new();
+    let _ = b.stream("t", strings().named(""));
+    let err = b.build().err().unwrap().to_string();
+    assert_eq!(err, "Invalid topology: Name is illegal, it can't be empty");
+    // merging streams of two builders is refused
+    let (b1, b2) = (StreamsBuilder::new(), StreamsBuilder::new());
+    let _ = b1.stream("x", strings()).merge(&b2.stream("y", strings()));
+    let err = b1.build().err().unwrap().to_string();
+    assert!(err.contains("different builders"), "{err}");
     // a name used twice
     let b = StreamsBuilder::new();
     let s = b.stream("t", strings());

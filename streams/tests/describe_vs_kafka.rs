@@ -82,7 +82,19 @@ fn script(rng: &mut Rng, case: usize) -> String {
                 lines.push(format!("split {src} {n} {default} {}", ids.join(" ")));
                 streams.extend(ids);
             }
-            7 => lines.push(format!("foreach {src}")),
+            7 if rng.below(2) == 0 => lines.push(format!("foreach {src}")),
+            7 => {
+                // the topics of an existing source again: Kafka folds the two
+                let again = lines
+                    .iter()
+                    .find(|l| l.starts_with("stream "))
+                    .and_then(|l| l.split(' ').nth(2))
+                    .unwrap_or("none")
+                    .to_string();
+                let name = fresh("s");
+                lines.push(format!("stream {name} {again}"));
+                streams.push(name);
+            }
             _ => lines.push(format!("to {src} c{case}-out{}", rng.below(3))),
         }
     }

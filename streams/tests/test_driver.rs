@@ -155,7 +155,11 @@ fn timestamps_advance_automatically_and_explicit_ones_do_not_move_the_clock() {
     input.pipe_input(s("a"), s("1")).unwrap();
     input.pipe_input_at(s("b"), s("2"), 5).unwrap();
     input.pipe_input(s("c"), s("3")).unwrap();
-    input.advance_time(100);
+    input.advance_time(100).unwrap();
+    assert_eq!(
+        input.advance_time(-1).unwrap_err().to_string(),
+        "advance must be positive"
+    );
     input.pipe_input(s("d"), s("4")).unwrap();
     let mut output = driver.output_topic("out", Serdes::string(), Serdes::string());
     let times: Vec<i64> = (0..4)
@@ -230,4 +234,22 @@ fn null_keys_need_a_nullable_serde_and_bad_bytes_name_the_topic() {
             .ends_with("Size of data received by IntegerDeserializer is not 4"),
         "{err}"
     );
+}
+
+#[test]
+fn a_stream_merged_with_itself_reads_each_record_once() {
+    let b = StreamsBuilder::new();
+    let s = b.stream("in", strings());
+    s.merge(&s).to("out", out());
+    let driver = TestDriver::new(b.build().unwrap());
+    driver
+        .input_topic("in", Serdes::string(), Serdes::string())
+        .pipe_input(s_("k"), s_("v"))
+        .unwrap();
+    let output = driver.output_topic("out", Serdes::string(), Serdes::string());
+    assert_eq!(output.queue_size(), 1);
+}
+
+fn s_(x: &str) -> String {
+    x.to_string()
 }

@@ -217,6 +217,78 @@ impl TestCluster {
         .await;
     }
 
+    /// Creates `topic` with one partition on `replicas` (the first leads), panicking on failure.
+    pub async fn create_topic_on(&self, topic: &str, replicas: &[i32]) {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+            rdkafka::ClientConfig::new()
+                .set("bootstrap.servers", self.bootstrap())
+                .create()
+                .expect("admin client");
+        let assignment = [replicas];
+        let t = NewTopic::new(topic, 1, TopicReplication::Variable(&assignment));
+        let r = admin
+            .create_topics([&t], &AdminOptions::new())
+            .await
+            .expect("CreateTopics answered");
+        assert!(r[0].is_ok(), "{r:?}");
+    }
+
+    /// Asks (AlterPartitionReassignments, over the wire) for `topic`-0 to move to `replicas`
+    /// (`None`: cancel its reassignment); returns the partition's error code.
+    pub async fn reassign(&self, topic: &str, replicas: Option<&[i32]>) -> i16 {
+        use kafka_protocol::messages::alter_partition_reassignments_request::{
+            ReassignablePartition, ReassignableTopic,
+        };
+        use kafka_protocol::messages::{
+            AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId,
+        };
+        let req = AlterPartitionReassignmentsRequest::default()
+            .with_timeout_ms(30_000)
+            .with_topics(vec![ReassignableTopic::default()
+                .with_name(crate::requests::topic_name(topic))
+                .with_partitions(vec![ReassignablePartition::default()
+                    .with_partition_index(0)
+                    .with_replicas(
+                        replicas.map(|r| r.iter().map(|b| BrokerId(*b)).collect()),
+                    )])]);
+        let first = self
+            .bootstrap()
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let resp: AlterPartitionReassignmentsResponse = crate::RawClient::connect(&first)
+            .await
+            .expect("broker reachable")
+            .call(&req, 0)
+            .await
+            .expect("answered")
+            .expect("decodable");
+        assert_eq!(resp.error_code, 0, "{resp:?}");
+        resp.responses[0].partitions[0].error_code
+    }
+
+    /// Writes `v0`, `v1`, ... `v<n-1>` to `topic` with acks=all, one after the other.
+    pub async fn produce_numbered(&self, topic: &str, n: usize) {
+        use rdkafka::producer::{FutureProducer, FutureRecord};
+        let producer: FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .set("acks", "all")
+            .create()
+            .expect("producer");
+        for i in 0..n {
+            let v = format!("v{i}");
+            producer
+                .send(
+                    FutureRecord::<(), _>::to(topic).payload(&v),
+                    Duration::from_secs(20),
+                )
+                .await
+                .expect("acks=all write");
+        }
+    }
+
     /// Waits until `done` holds for the image, panicking after `timeout`.
     pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&MetadataImage) -> bool) {
         let deadline = tokio::time::Instant::now() + timeout;

@@ -15,6 +15,8 @@ pub(crate) enum Kind {
     Source {
         topics: Vec<String>,
         decoder: Decoder,
+        /// The key and value types it decodes to.
+        types: (std::any::TypeId, std::any::TypeId),
     },
     /// Processes records (with state stores, later).
     Processor { stores: Vec<String> },
@@ -31,15 +33,78 @@ pub(crate) struct NodeDef {
     pub parents: Vec<usize>,
     /// Makes the running node (sources decode instead and pass records on).
     pub factory: Option<NodeFactory>,
+    /// A source of the same topics as an earlier one, which Kafka Streams folds into it.
+    pub folded_into: Option<usize>,
 }
 
 /// A processing graph, ready to describe or run.
 #[derive(Clone, Default)]
 pub struct Topology {
     pub(crate) nodes: Vec<NodeDef>,
+    /// Each node's children, by index, in the order records are forwarded to them.
+    children: Vec<Vec<usize>>,
 }
 
 impl Topology {
+    /// The topology of the builder's `nodes`, with sources of the same topics folded into the
+    /// first as Kafka Streams folds them: the later source's children become the first's (after
+    /// its own), and a folded parent moves to the end of its child's parents.
+    pub(crate) fn from_nodes(mut nodes: Vec<NodeDef>) -> Topology {
+        let n = nodes.len();
+        let mut children = vec![Vec::new(); n];
+        for (i, node) in nodes.iter().enumerate() {
+            for &p in &node.parents {
+                children[p].push(i);
+            }
+        }
+        let folded: Vec<(usize, usize)> = nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, node)| node.folded_into.map(|main| (i, main)))
+            .collect();
+        for &(dup, main) in &folded {
+            let moved = std::mem::take(&mut children[dup]);
+            children[main].extend(moved);
+        }
+        for node in &mut nodes {
+            for &(dup, main) in &folded {
+                if node.parents.contains(&dup) {
+                    node.parents.retain(|p| *p != dup && *p != main);
+                    node.parents.push(main);
+                }
+            }
+        }
+        // drop the folded sources and renumber
+        let keep: Vec<bool> = nodes
+            .iter()
+            .map(|node| node.folded_into.is_none())
+            .collect();
+        let mut new_index = vec![usize::MAX; n];
+        let mut next = 0;
+        for i in 0..n {
+            if keep[i] {
+                new_index[i] = next;
+                next += 1;
+            }
+        }
+        let nodes: Vec<NodeDef> = nodes
+            .into_iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(mut node, _)| {
+                node.parents = node.parents.iter().map(|p| new_index[*p]).collect();
+                node
+            })
+            .collect();
+        let children = children
+            .into_iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c.into_iter().map(|i| new_index[i]).collect())
+            .collect();
+        Topology { nodes, children }
+    }
+
     /// The topology as Kafka Streams' `Topology.describe()` prints it.
     pub fn describe(&self) -> TopologyDescription {
         TopologyDescription::of(self)
@@ -91,14 +156,8 @@ impl Topology {
         groups.into_iter().map(|(_, m)| m).collect()
     }
 
-    /// Each node's children, by index, in the order they were added.
+    /// Each node's children, by index, in the order records are forwarded to them.
     pub(crate) fn children(&self) -> Vec<Vec<usize>> {
-        let mut children = vec![Vec::new(); self.nodes.len()];
-        for (i, n) in self.nodes.iter().enumerate() {
-            for &p in &n.parents {
-                children[p].push(i);
-            }
-        }
-        children
+        self.children.clone()
     }
 }
