@@ -8,20 +8,13 @@
 
 use std::time::Duration;
 
-use kafka_protocol::messages::alter_partition_reassignments_request::{
-    ReassignablePartition, ReassignableTopic,
-};
-use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId,
-};
 use rdkafka::admin::{
     AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use tributary_testkit::requests::topic_name;
-use tributary_testkit::{unique_name, RawClient, TestCluster};
+use tributary_testkit::{unique_name, TestCluster};
 
 /// Records written before the move: about 2 MB, twice what one fetch copies.
 const RECORDS: i64 = 2000;
