@@ -54,12 +54,26 @@ where
         K2: Send + Sync + 'static,
         V2: Send + Sync + 'static,
     {
+        self.processor(prefix, vec![self.node], factory)
+    }
+
+    /// Adds a processor after `parents`, named with `prefix`.
+    fn processor<K2, V2>(
+        &self,
+        prefix: &str,
+        parents: Vec<usize>,
+        factory: NodeFactory,
+    ) -> KStream<K2, V2>
+    where
+        K2: Send + Sync + 'static,
+        V2: Send + Sync + 'static,
+    {
         let mut g = self.graph.borrow_mut();
         let name = g.name(prefix, None);
         let node = g.add(
             name,
             Kind::Processor { stores: Vec::new() },
-            vec![self.node],
+            parents,
             Some(factory),
         );
         drop(g);
@@ -240,20 +254,17 @@ where
 
     /// The records of this stream and of `other`, as they come.
     pub fn merge(&self, other: &KStream<K, V>) -> KStream<K, V> {
-        let mut g = self.graph.borrow_mut();
         if !Rc::ptr_eq(&self.graph, &other.graph) {
-            g.error
+            self.graph
+                .borrow_mut()
+                .error
                 .get_or_insert("merge() of streams from different builders".to_string());
         }
-        let name = g.name("KSTREAM-MERGE-", None);
-        let node = g.add(
-            name,
-            Kind::Processor { stores: Vec::new() },
+        self.processor(
+            "KSTREAM-MERGE-",
             vec![self.node, other.node],
-            Some(pass_through()),
-        );
-        drop(g);
-        KStream::new(Rc::clone(&self.graph), node)
+            pass_through(),
+        )
     }
 
     /// Splits the stream by predicates: each record goes to the first branch whose predicate

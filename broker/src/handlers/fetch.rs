@@ -183,12 +183,9 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
             let target = target.and_then(|part| {
                 // followers fetch only from replicas of the partition
                 let replica = !follower
-                    || image.topics.get(&name).is_some_and(|t| {
-                        usize::try_from(p.partition)
-                            .ok()
-                            .and_then(|i| t.partitions.get(i))
-                            .is_some_and(|ps| ps.replicas.contains(&replica_id))
-                    });
+                    || image
+                        .partition(&name, p.partition)
+                        .is_some_and(|ps| ps.replicas.contains(&replica_id));
                 if replica {
                     Ok(part)
                 } else {
@@ -202,7 +199,7 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
                 _ => None,
             };
             let throttled = throttle.is_some_and(|t| t.applies(&image, &name, p.partition));
-            let holdable = throttled && !in_isr(&image, &name, p.partition, replica_id);
+            let holdable = throttled && !image.in_isr(&name, p.partition, replica_id);
             wanted.push(Wanted {
                 preferred,
                 requested_epoch: p.current_leader_epoch,
@@ -351,15 +348,6 @@ pub async fn handle(ctx: RequestContext, req: FetchRequest) -> Reply<FetchRespon
             }
         }
     }
-}
-
-/// Whether `replica` is in the ISR of `topic`-`index` as the image has it.
-fn in_isr(image: &MetadataImage, topic: &str, index: i32, replica: i32) -> bool {
-    image
-        .topics
-        .get(topic)
-        .and_then(|t| t.partitions.get(usize::try_from(index).ok()?))
-        .is_some_and(|p| p.isr.contains(&replica))
 }
 
 /// On a leader, with `replica.selector.class` set: the follower a consumer in `client_rack`

@@ -122,6 +122,19 @@ pub struct ApplyError {
 }
 
 impl MetadataImage {
+    /// Partition `index` of `topic`, if both exist.
+    pub fn partition(&self, topic: &str, index: i32) -> Option<&PartitionImage> {
+        self.topics
+            .get(topic)
+            .and_then(|t| t.partitions.get(usize::try_from(index).ok()?))
+    }
+
+    /// Whether `broker` is in the ISR of `topic`-`index`.
+    pub fn in_isr(&self, topic: &str, index: i32, broker: i32) -> bool {
+        self.partition(topic, index)
+            .is_some_and(|p| p.isr.contains(&broker))
+    }
+
     /// An empty image.
     pub fn empty() -> Self {
         MetadataImage {

@@ -486,24 +486,12 @@ impl FetcherTask {
                 .map(|(k, f, o)| (k, f, o, false))
                 .collect();
         };
-        let in_isr = |topic: &str, index: i32| {
-            image
-                .topics
-                .get(topic)
-                .and_then(|t| t.partitions.get(usize::try_from(index).ok()?))
-                .is_some_and(|p| p.isr.contains(&self.me))
-        };
         parts
             .into_iter()
-            .filter(|((topic, index), _, _)| {
-                let held = throttle.exceeded
-                    && throttle.applies(&image, topic, *index)
-                    && !in_isr(topic, *index);
-                !held
-            })
-            .map(|((topic, index), f, o)| {
+            .filter_map(|((topic, index), f, o)| {
                 let throttled = throttle.applies(&image, &topic, index);
-                ((topic, index), f, o, throttled)
+                let held = throttled && throttle.exceeded && !image.in_isr(&topic, index, self.me);
+                (!held).then_some(((topic, index), f, o, throttled))
             })
             .collect()
     }

@@ -675,11 +675,7 @@ impl TransactionCoordinator {
         let me = self.node_id;
         let mut round = MarkerRound::default();
         for (topic, p) in partitions {
-            let Some(state) = image
-                .topics
-                .get(&topic)
-                .and_then(|t| t.partitions.get(usize::try_from(p).ok()?))
-            else {
+            let Some(state) = image.partition(&topic, p) else {
                 // a deleted partition needs no marker
                 continue;
             };
