@@ -7,9 +7,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::grouped::Materialized;
 use crate::kstream::KStream;
+use crate::ktable::KTable;
 use crate::processor::{Decoder, Dyn, NodeFactory, StreamsError};
 use crate::serde::SharedSerde;
+use crate::store::StoreDef;
 use crate::topology::{Kind, NodeDef, Topology};
 
 /// How a stream's records are read: key and value serdes, and optionally the source's name.
@@ -64,6 +67,8 @@ impl<K, V> Produced<K, V> {
 #[derive(Default)]
 pub(crate) struct Graph {
     pub nodes: Vec<NodeDef>,
+    /// The state stores, by id.
+    pub stores: Vec<StoreDef>,
     /// Kafka Streams' builder index: every operation takes the next one, named or not.
     index: u32,
     /// The first error met (a bad name); `build()` reports it.
@@ -78,13 +83,30 @@ impl Graph {
         self.index += 1;
         match given {
             Some(name) => {
-                if let Err(e) = check_name(name) {
-                    self.error.get_or_insert(e);
-                }
+                self.check_name(name);
                 name.to_string()
             }
             None => generated,
         }
+    }
+
+    /// Records an error when `name` breaks Kafka's rule for user-given names.
+    pub fn check_name(&mut self, name: &str) {
+        if let Err(e) = check_name(name) {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// Adds a store; returns its id. A name used twice is an error, as in Kafka Streams.
+    pub fn add_store(&mut self, def: StoreDef) -> usize {
+        if self.stores.iter().any(|s| s.name == def.name) {
+            self.error.get_or_insert(format!(
+                "A different StateStore has already been added with the name {}",
+                def.name
+            ));
+        }
+        self.stores.push(def);
+        self.stores.len() - 1
     }
 
     /// Adds a node; returns its index.
@@ -168,7 +190,7 @@ impl StreamsBuilder {
         K: Send + Sync + 'static,
         V: Send + Sync + 'static,
     {
-        let (key, value) = (consumed.key, consumed.value);
+        let (key, value) = (consumed.key.clone(), consumed.value.clone());
         let decoder: Decoder = Arc::new(move |topic: &str, k: Option<&[u8]>, v: Option<&[u8]>| {
             let (k, v) = crate::serde::decode((&key, &value), topic, k, v)?;
             Ok((Arc::new(k) as Dyn, Arc::new(v) as Dyn))
@@ -220,6 +242,7 @@ impl StreamsBuilder {
                     name,
                     Kind::Source {
                         topics: wanted.clone(),
+                        internal: false,
                         decoder,
                         types,
                     },
@@ -241,6 +264,7 @@ impl StreamsBuilder {
                             }
                             v
                         }),
+                    internal: false,
                     decoder,
                     types,
                 },
@@ -249,7 +273,59 @@ impl StreamsBuilder {
             ),
         };
         drop(g);
-        KStream::new(Rc::clone(&self.graph), node)
+        KStream::new(Rc::clone(&self.graph), node).with_serdes(
+            Some(consumed.key),
+            Some(consumed.value),
+            false,
+        )
+    }
+
+    /// The table of `topic`'s latest value per key: a record updates its key, a record with a
+    /// null value deletes it, and a record with a null key is dropped. Given a store name,
+    /// `materialized` keeps the table in that store (queryable, logged to
+    /// `<application.id>-<name>-changelog`); else the table is not kept, as in Kafka Streams.
+    pub fn table<K, V>(
+        &self,
+        topic: &str,
+        consumed: Consumed<K, V>,
+        materialized: Materialized<K, V>,
+    ) -> KTable<K, V>
+    where
+        K: Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        if materialized.name.is_none() {
+            // Kafka Streams names (but does not add) the store first
+            let _ = self
+                .graph
+                .borrow_mut()
+                .name(&format!("{topic}-STATE-STORE-"), None);
+        }
+        let materialized =
+            materialized.or_serdes(Some(consumed.key.clone()), Some(consumed.value.clone()));
+        let stream: KStream<K, Option<V>> = self.stream(
+            topic,
+            Consumed {
+                key: consumed.key,
+                value: crate::serde::Serdes::nullable(consumed.value),
+                name: consumed.name,
+            },
+        );
+        let mut g = self.graph.borrow_mut();
+        let name = g.name("KTABLE-SOURCE-", None);
+        let store = materialized
+            .name
+            .is_some()
+            .then(|| materialized.add_store(&mut g, ""));
+        drop(g);
+        crate::ktable::table_from_stream(
+            &self.graph,
+            stream.node(),
+            name,
+            store,
+            &materialized,
+            None,
+        )
     }
 
     /// The topology built so far; `Err` names the first invalid part (a bad or repeated name, a
@@ -259,6 +335,6 @@ impl StreamsBuilder {
         if let Some(e) = &g.error {
             return Err(StreamsError::Topology(e.clone()));
         }
-        Ok(Topology::from_nodes(g.nodes.clone()))
+        Ok(Topology::from_nodes(g.nodes.clone(), g.stores.clone()))
     }
 }

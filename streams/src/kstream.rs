@@ -12,7 +12,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::builder::{Graph, Produced};
+use crate::grouped::{Grouped, KGroupedStream, Materialized};
+use crate::ktable::KTable;
 use crate::processor::{stateless, typed, Context, DynRecord, NodeFactory, OutputRecord};
+use crate::serde::SharedSerde;
 use crate::topology::Kind;
 
 /// A stream of records with keys of `K` and values of `V`.
@@ -20,6 +23,14 @@ use crate::topology::Kind;
 pub struct KStream<K, V> {
     graph: Rc<RefCell<Graph>>,
     node: usize,
+    /// The serdes the stream's keys and values were read with, while they still apply
+    /// (Kafka Streams' serde inheritance: an operation that changes the key drops the key
+    /// serde, one that changes the value drops the value serde).
+    key_serde: Option<SharedSerde<K>>,
+    value_serde: Option<SharedSerde<V>>,
+    /// Whether a key-changing operation came before: a stateful operation must then go through
+    /// a repartition topic first.
+    repartition_required: bool,
     _types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -28,6 +39,9 @@ impl<K, V> Clone for KStream<K, V> {
         KStream {
             graph: Rc::clone(&self.graph),
             node: self.node,
+            key_serde: self.key_serde.clone(),
+            value_serde: self.value_serde.clone(),
+            repartition_required: self.repartition_required,
             _types: PhantomData,
         }
     }
@@ -44,8 +58,61 @@ where
         KStream {
             graph,
             node,
+            key_serde: None,
+            value_serde: None,
+            repartition_required: false,
             _types: PhantomData,
         }
+    }
+
+    /// The stream with these serdes and repartition flag.
+    pub(crate) fn with_serdes(
+        mut self,
+        key: Option<SharedSerde<K>>,
+        value: Option<SharedSerde<V>>,
+        repartition_required: bool,
+    ) -> Self {
+        self.key_serde = key;
+        self.value_serde = value;
+        self.repartition_required = repartition_required;
+        self
+    }
+
+    /// `next` (of the same types) with this stream's serdes and repartition flag.
+    fn same(&self, next: KStream<K, V>) -> KStream<K, V> {
+        next.with_serdes(
+            self.key_serde.clone(),
+            self.value_serde.clone(),
+            self.repartition_required,
+        )
+    }
+
+    /// `next` (same key) with this stream's key serde and repartition flag.
+    fn same_key<V2>(&self, next: KStream<K, V2>) -> KStream<K, V2>
+    where
+        V2: Send + Sync + 'static,
+    {
+        next.with_serdes(self.key_serde.clone(), None, self.repartition_required)
+    }
+
+    /// The builder's graph.
+    pub(crate) fn graph(&self) -> &Rc<RefCell<Graph>> {
+        &self.graph
+    }
+
+    /// The stream's last node.
+    pub(crate) fn node(&self) -> usize {
+        self.node
+    }
+
+    /// The key serde, while it still applies.
+    pub(crate) fn key_serde(&self) -> Option<SharedSerde<K>> {
+        self.key_serde.clone()
+    }
+
+    /// The value serde, while it still applies.
+    pub(crate) fn value_serde(&self) -> Option<SharedSerde<V>> {
+        self.value_serde.clone()
     }
 
     /// Adds a processor after this stream's node.
@@ -58,7 +125,7 @@ where
     }
 
     /// Adds a processor after `parents`, named with `prefix`.
-    fn processor<K2, V2>(
+    pub(crate) fn processor<K2, V2>(
         &self,
         prefix: &str,
         parents: Vec<usize>,
@@ -85,10 +152,10 @@ where
         &self,
         predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
     ) -> KStream<K, V> {
-        self.then(
+        self.same(self.then(
             "KSTREAM-FILTER-",
             filter_node::<K, V>(Arc::new(predicate), false),
-        )
+        ))
     }
 
     /// The records `predicate` does not hold for.
@@ -96,10 +163,10 @@ where
         &self,
         predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
     ) -> KStream<K, V> {
-        self.then(
+        self.same(self.then(
             "KSTREAM-FILTER-",
             filter_node::<K, V>(Arc::new(predicate), true),
-        )
+        ))
     }
 
     /// Each record as a new key and value.
@@ -111,7 +178,7 @@ where
         K2: Send + Sync + 'static,
         V2: Send + Sync + 'static,
     {
-        self.then(
+        let next: KStream<K2, V2> = self.then(
             "KSTREAM-MAP-",
             stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 let (k, v) = mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
@@ -122,7 +189,8 @@ where
                 })?;
                 Ok(())
             }),
-        )
+        );
+        next.with_serdes(None, None, true)
     }
 
     /// Each record with a new value.
@@ -144,7 +212,7 @@ where
     where
         V2: Send + Sync + 'static,
     {
-        self.then(
+        self.same_key(self.then(
             "KSTREAM-MAPVALUES-",
             stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 let v = mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
@@ -154,7 +222,7 @@ where
                 })?;
                 Ok(())
             }),
-        )
+        ))
     }
 
     /// Each record as zero or more new records.
@@ -167,7 +235,7 @@ where
         V2: Send + Sync + 'static,
         I: IntoIterator<Item = (K2, V2)>,
     {
-        self.then(
+        let next: KStream<K2, V2> = self.then(
             "KSTREAM-FLATMAP-",
             stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 for (k, v) in mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?) {
@@ -180,7 +248,8 @@ where
                 }
                 Ok(())
             }),
-        )
+        );
+        next.with_serdes(None, None, true)
     }
 
     /// Each record as zero or more records with its key and new values.
@@ -192,7 +261,7 @@ where
         V2: Send + Sync + 'static,
         I: IntoIterator<Item = V2>,
     {
-        self.then(
+        self.same_key(self.then(
             "KSTREAM-FLATMAPVALUES-",
             stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 for v in mapper(typed::<V>(&r.value)?) {
@@ -205,7 +274,7 @@ where
                 }
                 Ok(())
             }),
-        )
+        ))
     }
 
     /// Each record with a new key (its value unchanged).
@@ -216,29 +285,20 @@ where
     where
         K2: Send + Sync + 'static,
     {
-        self.then(
-            "KSTREAM-KEY-SELECT-",
-            stateless(move |r: DynRecord, ctx: &mut dyn Context| {
-                let k = mapper(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
-                ctx.forward(DynRecord {
-                    key: Arc::new(k),
-                    ..r
-                })?;
-                Ok(())
-            }),
-        )
+        let next: KStream<K2, V> = self.then("KSTREAM-KEY-SELECT-", key_select(mapper));
+        next.with_serdes(None, self.value_serde.clone(), true)
     }
 
     /// Runs `action` on each record and passes it on.
     pub fn peek(&self, action: impl Fn(&K, &V) + Send + Sync + 'static) -> KStream<K, V> {
-        self.then(
+        self.same(self.then(
             "KSTREAM-PEEK-",
             stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 action(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
                 ctx.forward(r)?;
                 Ok(())
             }),
-        )
+        ))
     }
 
     /// Runs `action` on each record; the stream ends here.
@@ -260,10 +320,15 @@ where
                 .error
                 .get_or_insert("merge() of streams from different builders".to_string());
         }
-        self.processor(
+        let merged: KStream<K, V> = self.processor(
             "KSTREAM-MERGE-",
             vec![self.node, other.node],
             pass_through(),
+        );
+        merged.with_serdes(
+            None,
+            None,
+            self.repartition_required || other.repartition_required,
         )
     }
 
@@ -289,12 +354,99 @@ where
         );
         drop(g);
         BranchedKStream {
+            parent: self.clone(),
             graph: Rc::clone(&self.graph),
             splitter,
             name,
             predicates: Vec::new(),
             branches: HashMap::new(),
         }
+    }
+
+    /// Groups the records by their key, for an aggregation. The key and value serdes are
+    /// `grouped`'s, else the stream's; a repartition topic comes first when the key was changed.
+    pub fn group_by_key(&self, grouped: Grouped<K, V>) -> KGroupedStream<K, V> {
+        KGroupedStream::new(
+            self.clone(),
+            grouped.or_serdes(self.key_serde(), self.value_serde()),
+            self.repartition_required,
+        )
+    }
+
+    /// Groups the records by a new key, for an aggregation (through a repartition topic).
+    pub fn group_by<K2>(
+        &self,
+        selector: impl Fn(&K, &V) -> K2 + Send + Sync + 'static,
+        grouped: Grouped<K2, V>,
+    ) -> KGroupedStream<K2, V>
+    where
+        K2: Send + Sync + 'static,
+    {
+        // the key selector is named as the grouping, when it is named
+        let mut g = self.graph.borrow_mut();
+        let name = g.name("KSTREAM-KEY-SELECT-", grouped.name.as_deref());
+        let node = g.add(
+            name,
+            Kind::Processor { stores: Vec::new() },
+            vec![self.node],
+            Some(key_select(selector)),
+        );
+        drop(g);
+        let selected: KStream<K2, V> = KStream::new(Rc::clone(&self.graph), node).with_serdes(
+            None,
+            self.value_serde.clone(),
+            true,
+        );
+        KGroupedStream::new(
+            selected.clone(),
+            grouped.or_serdes(None, self.value_serde()),
+            true,
+        )
+    }
+
+    /// The table of the stream's latest value per key. Given a store name, `materialized`
+    /// keeps the table in that store; else the table is not kept, as in Kafka Streams.
+    pub fn to_table(&self, materialized: Materialized<K, V>) -> KTable<K, V>
+    where
+        V: Clone,
+    {
+        let mut g = self.graph.borrow_mut();
+        let name = g.name("KSTREAM-TOTABLE-", None);
+        let store = match materialized.name {
+            Some(_) => Some(materialized.add_store(&mut g, "")),
+            None => {
+                // Kafka Streams names (but does not add) the store
+                let _ = g.name("KSTREAM-TOTABLE-STATE-STORE-", None);
+                None
+            }
+        };
+        let materialized = materialized.or_serdes(self.key_serde(), self.value_serde());
+        let mut parent = self.node;
+        if self.repartition_required {
+            let names = crate::grouped::RepartitionNames::new(&mut g, &name, false);
+            match (materialized.key.clone(), materialized.value.clone()) {
+                (Some(k), Some(v)) => {
+                    parent = crate::grouped::repartition(&mut g, self.node, &name, &names, k, v)
+                }
+                _ => {
+                    g.error.get_or_insert(format!(
+                        "the repartition topic {name}-repartition needs a key serde and a value serde: give them with Materialized::with"
+                    ));
+                }
+            }
+        }
+        drop(g);
+        // the stream's values are the table's present values
+        let convert: crate::ktable::ToOption =
+            Arc::new(|d| Ok(Arc::new(Some(typed::<V>(d)?.clone()))));
+        crate::ktable::table_from_stream(
+            &self.graph,
+            parent,
+            name,
+            store,
+            &materialized,
+            Some(convert),
+        )
     }
 
     /// Writes the stream to `topic` with `produced`'s serdes.
@@ -309,6 +461,7 @@ where
             )?;
             ctx.produce(OutputRecord {
                 topic: topic_name.clone(),
+                partition: None,
                 key: k,
                 value: v,
                 timestamp: r.timestamp,
@@ -322,6 +475,7 @@ where
             name,
             Kind::Sink {
                 topic: topic.to_string(),
+                internal: false,
             },
             vec![self.node],
             Some(factory),
@@ -338,7 +492,23 @@ fn filter_node<K: 'static, V: 'static>(predicate: Predicate<K, V>, not: bool) ->
     })
 }
 
-fn pass_through() -> NodeFactory {
+/// A node giving each record the key `selector` computes.
+fn key_select<K, V, K2>(selector: impl Fn(&K, &V) -> K2 + Send + Sync + 'static) -> NodeFactory
+where
+    K: 'static,
+    V: 'static,
+    K2: Send + Sync + 'static,
+{
+    stateless(move |r: DynRecord, ctx: &mut dyn Context| {
+        let k = selector(typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+        ctx.forward(DynRecord {
+            key: Arc::new(k),
+            ..r
+        })
+    })
+}
+
+pub(crate) fn pass_through() -> NodeFactory {
     stateless(|r: DynRecord, ctx: &mut dyn Context| {
         ctx.forward(r)?;
         Ok(())
@@ -351,6 +521,8 @@ fn pass_through() -> NodeFactory {
 /// position (from 1; the default branch is `0`), as Kafka Streams names them.
 #[must_use = "the branches are only made by default_branch() or no_default_branch()"]
 pub struct BranchedKStream<K, V> {
+    /// The stream split (its serdes go to the branches).
+    parent: KStream<K, V>,
     graph: Rc<RefCell<Graph>>,
     splitter: usize,
     name: String,
@@ -393,8 +565,8 @@ where
         // the splitter of the topology built from now on routes with exactly these branches
         g.nodes[self.splitter].factory = Some(splitter(Arc::new(self.predicates.clone()), default));
         drop(g);
-        self.branches
-            .insert(child, KStream::new(Rc::clone(&self.graph), node));
+        let branch = self.parent.same(KStream::new(Rc::clone(&self.graph), node));
+        self.branches.insert(child, branch);
     }
 
     /// A branch for the records `predicate` holds for (named by its position).

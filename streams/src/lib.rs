@@ -4,14 +4,17 @@
 //!
 //! Built so far: serdes byte-compatible with Kafka's ([`Serdes`]); the [`StreamsBuilder`] DSL
 //! with [`KStream`]'s stateless operations (filter, filter_not, map, map_values, flat_map,
-//! flat_map_values, select_key, peek, foreach, merge, split into branches, to); the
+//! flat_map_values, select_key, peek, foreach, merge, split into branches, to), grouping
+//! ([`KGroupedStream`]: count, reduce, aggregate, through repartition topics when the key
+//! changed) and tables ([`KTable`]: `builder.table`, `to_table`, filter, map_values,
+//! to_stream), with key-value stores logged to changelog topics and a write cache; the
 //! [`Topology`] with a `describe()` that prints what Kafka Streams prints for the same
-//! topology; and a [`TestDriver`] that runs a topology without a broker.
+//! topology; and a [`TestDriver`] that runs a topology without a broker and reads its stores.
 //!
 //! To come (see `docs/design/streams.md`): the runtime on brokers through `rdkafka` (tasks per
-//! partition group over threads and instances, `exactly_once_v2`), KTable and GlobalKTable,
-//! aggregations, windows, joins, state stores with changelogs, the processor API and
-//! punctuation, interactive queries.
+//! partition group over threads and instances, `exactly_once_v2`), GlobalKTable, table
+//! grouping, windows, joins, persistent stores, the processor API and punctuation,
+//! interactive queries on running apps.
 //!
 //! ```
 //! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder};
@@ -27,16 +30,24 @@
 //! ```
 
 mod builder;
+mod config;
+mod grouped;
 mod kstream;
+mod ktable;
 mod processor;
 mod serde;
+mod store;
 mod task;
 mod test_driver;
 mod topology;
 
 pub use builder::{Consumed, Produced, StreamsBuilder};
+pub use config::StreamsConfig;
+pub use grouped::{Grouped, KGroupedStream, Materialized};
 pub use kstream::{BranchedKStream, KStream};
+pub use ktable::KTable;
 pub use processor::{Header, StreamsError};
 pub use serde::{JsonSerde, Nullable, Serde, SerdeError, Serdes, SharedSerde};
+pub use store::ReadOnlyKeyValueStore;
 pub use test_driver::{TestDriver, TestInputTopic, TestOutputTopic, TestRecord};
 pub use topology::{Topology, TopologyDescription};

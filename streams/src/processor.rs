@@ -10,6 +10,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::serde::SerdeError;
+use crate::store::KeyValueBytes;
 
 /// A key or value between nodes.
 pub(crate) type Dyn = Arc<dyn Any + Send + Sync>;
@@ -26,11 +27,22 @@ pub(crate) struct DynRecord {
     pub headers: Arc<Vec<Header>>,
 }
 
+/// A table's update, as a table node forwards it: the new value and the one it replaced, each
+/// an `Option<V>` (`None`: no value, a deletion). The old value is only sent where a node
+/// downstream asked for it (Kafka Streams' "send old values"); elsewhere `old` is `None`.
+pub(crate) struct Change {
+    pub new: Dyn,
+    pub old: Option<Dyn>,
+}
+
 /// A record a sink writes: the bytes for a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OutputRecord {
     /// The topic.
     pub topic: String,
+    /// The partition, when the writer chose one (changelogs: the task's); else the
+    /// producer's partitioner decides from the key.
+    pub partition: Option<i32>,
     /// Key bytes (`None`: null).
     pub key: Option<Vec<u8>>,
     /// Value bytes (`None`: null).
@@ -61,6 +73,12 @@ pub enum StreamsError {
     /// Input for a topic no source reads.
     #[error("Unknown topic: {0}")]
     UnknownTopic(String),
+    /// A setting with a bad or missing value.
+    #[error("{0}")]
+    Config(String),
+    /// A store that does not exist, or that the asker may not use.
+    #[error("{0}")]
+    UnknownStore(String),
     /// A bad argument to a test topic (a negative timestamp or time step), with Kafka's message.
     #[error("{0}")]
     InvalidArgument(String),
@@ -79,6 +97,21 @@ pub(crate) trait Context {
     fn forward_to(&mut self, child: usize, record: DynRecord) -> Result<(), StreamsError>;
     /// Writes `record` out of the topology (a sink).
     fn produce(&mut self, record: OutputRecord);
+    /// The application's id (internal topics' names start with it).
+    fn application_id(&self) -> &str;
+    /// Store `id` of the task.
+    fn store(&self, id: usize) -> Result<&dyn KeyValueBytes, StreamsError>;
+    /// Writes `key` = `value` in store `id` and forwards `record` (a table's change of that
+    /// key). When the store has a write cache, the changelog write and the forward wait for
+    /// the cache's flush, and a later update of the key replaces them (the change keeps the
+    /// first old value).
+    fn put_and_forward(
+        &mut self,
+        id: usize,
+        key: &[u8],
+        value: Option<&[u8]>,
+        record: DynRecord,
+    ) -> Result<(), StreamsError>;
 }
 
 /// A node of a running task.
@@ -127,4 +160,13 @@ where
         let f = Arc::clone(&f);
         Box::new(FnNode(move |r: DynRecord, ctx: &mut dyn Context| f(r, ctx))) as Box<dyn Node>
     })
+}
+
+/// A factory of nodes with state of their own: `make` gives each task's instance its function.
+pub(crate) fn stateful<M, F>(make: M) -> NodeFactory
+where
+    M: Fn() -> F + Send + Sync + 'static,
+    F: FnMut(DynRecord, &mut dyn Context) -> Result<(), StreamsError> + Send + 'static,
+{
+    Arc::new(move || Box::new(FnNode(make())) as Box<dyn Node>)
 }

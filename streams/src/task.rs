@@ -1,30 +1,171 @@
-//! A task: instances of a topology's nodes that records run through, depth-first, each
-//! forwarded record finishing its way through the children before the next one goes (as Kafka
-//! Streams' `StreamTask` runs them). The [`crate::TestDriver`] runs one task over the whole
-//! topology; the runtime on brokers will run one per partition group.
+//! A task: instances of a topology's nodes and stores that records run through, depth-first,
+//! each forwarded record finishing its way through the children before the next one goes (as
+//! Kafka Streams' `StreamTask` runs them). The [`crate::TestDriver`] runs one task over the
+//! whole topology; the runtime on brokers runs one per sub-topology and partition.
 
-use crate::processor::{Context, DynRecord, Node, OutputRecord, StreamsError};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::processor::{Change, Context, DynRecord, Node, OutputRecord, StreamsError};
+use crate::store::{KeyValueBytes, StoreDef};
 use crate::topology::Topology;
 
+/// A store instance of a task, with where its writes are logged.
+pub(crate) struct StoreSlot {
+    pub def: StoreDef,
+    pub store: Box<dyn KeyValueBytes>,
+    /// The changelog topic, when the store is logged.
+    pub changelog: Option<String>,
+    /// The write cache, when the store has one: updates not yet logged nor forwarded.
+    cache: Option<Cache>,
+}
+
+/// Updates of a store waiting for the cache's flush, by key, the least recently updated first
+/// (Kafka Streams' dirty keys), and the node that forwards them.
+#[derive(Default)]
+struct Cache {
+    pending: IndexMap<Vec<u8>, Pending>,
+    bytes: usize,
+    owner: usize,
+}
+
+struct Pending {
+    /// The stored bytes (`None`: deleted).
+    value: Option<Vec<u8>>,
+    /// The change to forward.
+    record: DynRecord,
+}
+
+/// What a cached entry costs besides its key and value bytes (Kafka counts a fixed overhead
+/// per entry too).
+const ENTRY_OVERHEAD: usize = 64;
+
+fn pending_size(key: &[u8], value: Option<&[u8]>) -> usize {
+    key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD
+}
+
 pub(crate) struct Task {
-    /// Each node's instance (`None` for sources, which only decode, and while a node runs).
+    /// Each node's instance (`None` for sources, which only decode, for nodes of other
+    /// sub-topologies, and while a node runs).
     nodes: Vec<Option<Box<dyn Node>>>,
     children: Vec<Vec<usize>>,
-    /// What sinks wrote, in order, until taken.
+    /// The stores by id (`None`: not this task's).
+    stores: Vec<Option<StoreSlot>>,
+    application_id: String,
+    /// The partition of the task (changelog records go to it).
+    partition: i32,
+    /// The most bytes the write caches may hold (`cache.max.bytes.buffering`'s share).
+    cache_max_bytes: usize,
+    cache_bytes: usize,
+    /// What sinks and changelogs wrote, in order, until taken.
     produced: Vec<OutputRecord>,
 }
 
 impl Task {
-    /// Instances of every node of `topology`.
-    pub fn new(topology: &Topology) -> Task {
+    /// Instances of the nodes `members` of `topology` and of the stores they use, for
+    /// `partition` of application `application_id`; the stores' write caches hold at most
+    /// `cache_max_bytes` (0: no caching).
+    pub fn new(
+        topology: &Topology,
+        members: &[usize],
+        application_id: &str,
+        partition: i32,
+        cache_max_bytes: usize,
+    ) -> Task {
+        let mut stores: Vec<Option<StoreSlot>> = (0..topology.stores.len()).map(|_| None).collect();
+        for id in topology.stores_of(members) {
+            let def = topology.stores[id].clone();
+            stores[id] = Some(StoreSlot {
+                store: def.create(),
+                changelog: def.logged.then(|| def.changelog_topic(application_id)),
+                cache: (def.cached && cache_max_bytes > 0).then(Cache::default),
+                def,
+            });
+        }
         Task {
             nodes: topology
                 .nodes
                 .iter()
-                .map(|n| n.factory.as_ref().map(|f| f()))
+                .enumerate()
+                .map(|(i, n)| {
+                    if members.contains(&i) {
+                        n.factory.as_ref().map(|f| f())
+                    } else {
+                        None
+                    }
+                })
                 .collect(),
             children: topology.children(),
+            stores,
+            application_id: application_id.to_string(),
+            partition,
+            cache_max_bytes,
+            cache_bytes: 0,
             produced: Vec::new(),
+        }
+    }
+
+    /// Logs and forwards every cached update, until no cache holds any (a forwarded update may
+    /// fill another store's cache).
+    pub fn flush(&mut self) -> Result<(), StreamsError> {
+        loop {
+            let Some(id) = self.stores.iter().position(|s| {
+                s.as_ref()
+                    .is_some_and(|s| s.cache.as_ref().is_some_and(|c| !c.pending.is_empty()))
+            }) else {
+                return Ok(());
+            };
+            self.evict(id, usize::MAX)?;
+        }
+    }
+
+    /// Logs and forwards the `n` least recently updated entries of store `id`'s cache.
+    fn evict(&mut self, id: usize, n: usize) -> Result<(), StreamsError> {
+        let Some(cache) = self.stores[id].as_mut().and_then(|s| s.cache.as_mut()) else {
+            return Ok(());
+        };
+        let owner = cache.owner;
+        let count = n.min(cache.pending.len());
+        let taken: Vec<(Vec<u8>, Pending)> = cache.pending.drain(..count).collect();
+        let freed: usize = taken
+            .iter()
+            .map(|(k, p)| pending_size(k, p.value.as_deref()))
+            .sum();
+        cache.bytes -= freed;
+        self.cache_bytes -= freed;
+        for (key, pending) in taken {
+            self.log(id, &key, pending.value.as_deref(), pending.record.timestamp);
+            NodeContext {
+                task: self,
+                node: owner,
+            }
+            .forward(pending.record)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a store's update to its changelog, if it has one: the value without the
+    /// timestamp a timestamped store keeps in front, which travels as the record's.
+    fn log(&mut self, id: usize, key: &[u8], value: Option<&[u8]>, timestamp: i64) {
+        let partition = self.partition;
+        let Some(slot) = self.stores[id].as_ref() else {
+            return;
+        };
+        if let Some(topic) = &slot.changelog {
+            let value = match value {
+                Some(v) if slot.def.timestamped => v.get(8..).map(<[u8]>::to_vec),
+                v => v.map(<[u8]>::to_vec),
+            };
+            let record = OutputRecord {
+                topic: topic.clone(),
+                partition: Some(partition),
+                key: Some(key.to_vec()),
+                value,
+                timestamp,
+                headers: Vec::new(),
+            };
+            self.produced.push(record);
         }
     }
 
@@ -36,9 +177,19 @@ impl Task {
         Ok(())
     }
 
-    /// What the sinks wrote since the last call.
+    /// What the sinks and changelogs wrote since the last call.
     pub fn take_produced(&mut self) -> Vec<OutputRecord> {
         std::mem::take(&mut self.produced)
+    }
+
+    /// Store `id`, if this task has it.
+    pub fn store(&self, id: usize) -> Option<&StoreSlot> {
+        self.stores.get(id).and_then(Option::as_ref)
+    }
+
+    /// Store `id` for restoring it from its changelog (writes are not logged again).
+    pub fn store_mut(&mut self, id: usize) -> Option<&mut StoreSlot> {
+        self.stores.get_mut(id).and_then(Option::as_mut)
     }
 
     fn run(&mut self, node: usize, record: DynRecord) -> Result<(), StreamsError> {
@@ -58,12 +209,30 @@ struct NodeContext<'a> {
     node: usize,
 }
 
+impl NodeContext<'_> {
+    fn slot(&self, id: usize) -> Result<&StoreSlot, StreamsError> {
+        self.task.store(id).ok_or_else(|| {
+            StreamsError::UnknownStore(format!("node {} has no store {id}", self.node))
+        })
+    }
+}
+
 impl Context for NodeContext<'_> {
     fn forward(&mut self, record: DynRecord) -> Result<(), StreamsError> {
-        for child in self.task.children[self.node].clone() {
-            self.task.run(child, record.clone())?;
+        let children = &self.task.children[self.node];
+        match children.len() {
+            0 => Ok(()),
+            1 => {
+                let child = children[0];
+                self.task.run(child, record)
+            }
+            _ => {
+                for child in children.clone() {
+                    self.task.run(child, record.clone())?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     fn forward_to(&mut self, child: usize, record: DynRecord) -> Result<(), StreamsError> {
@@ -78,5 +247,66 @@ impl Context for NodeContext<'_> {
 
     fn produce(&mut self, record: OutputRecord) {
         self.task.produced.push(record);
+    }
+
+    fn application_id(&self) -> &str {
+        &self.task.application_id
+    }
+
+    fn store(&self, id: usize) -> Result<&dyn KeyValueBytes, StreamsError> {
+        Ok(self.slot(id)?.store.as_ref())
+    }
+
+    fn put_and_forward(
+        &mut self,
+        id: usize,
+        key: &[u8],
+        value: Option<&[u8]>,
+        record: DynRecord,
+    ) -> Result<(), StreamsError> {
+        self.slot(id)?;
+        let node = self.node;
+        let Some(slot) = self.task.store_mut(id) else {
+            return Ok(());
+        };
+        slot.store.put(key, value);
+        let Some(cache) = slot.cache.as_mut() else {
+            self.task.log(id, key, value, record.timestamp);
+            return self.forward(record);
+        };
+        cache.owner = node;
+        let mut record = record;
+        let mut freed = 0;
+        if let Some(earlier) = cache.pending.shift_remove(key) {
+            freed = pending_size(key, earlier.value.as_deref());
+            // the change keeps the value from before the first cached update
+            if let (Ok(first), Ok(now)) = (
+                crate::processor::typed::<Change>(&earlier.record.value),
+                crate::processor::typed::<Change>(&record.value),
+            ) {
+                record.value = Arc::new(Change {
+                    new: Arc::clone(&now.new),
+                    old: first.old.clone(),
+                });
+            }
+        }
+        let added = pending_size(key, value);
+        cache.bytes = cache.bytes + added - freed;
+        cache.pending.insert(
+            key.to_vec(),
+            Pending {
+                value: value.map(<[u8]>::to_vec),
+                record,
+            },
+        );
+        self.task.cache_bytes = self.task.cache_bytes + added - freed;
+        while self.task.cache_bytes > self.task.cache_max_bytes {
+            let before = self.task.cache_bytes;
+            self.task.evict(id, 1)?;
+            if self.task.cache_bytes == before {
+                break;
+            }
+        }
+        Ok(())
     }
 }

@@ -21,15 +21,19 @@
 //! assert_eq!(output.read_key_value().unwrap(), ("k".to_string(), "HELLO".to_string()));
 //! ```
 
-use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::config::StreamsConfig;
 use crate::processor::{Decoder, DynRecord, Header, OutputRecord, StreamsError};
 use crate::serde::SharedSerde;
+use crate::store::query::StoreAccess;
+use crate::store::{KeyValueBytes, ReadOnlyKeyValueStore};
 use crate::task::Task;
 use crate::topology::{Kind, Topology};
+
+/// The application id when the config gives none.
+const DEFAULT_APPLICATION_ID: &str = "test-driver";
 
 /// A record as test topics give and take it.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +54,8 @@ const PIPE_LIMIT: usize = 1_000_000;
 
 struct Driver {
     task: Task,
+    /// Store ids by name.
+    stores: HashMap<String, usize>,
     /// Source node and decoder by topic.
     sources: HashMap<String, (usize, Decoder)>,
     /// Records written, by topic.
@@ -86,7 +92,11 @@ impl Driver {
                 timestamp: record.timestamp,
                 headers: Arc::new(record.headers),
             };
-            let result = self.task.process(source, rec);
+            // a commit after each record, as Kafka's driver does: caches flush
+            let result = self
+                .task
+                .process(source, rec)
+                .and_then(|()| self.task.flush());
             for out in self.task.take_produced() {
                 if self.sources.contains_key(&out.topic) {
                     queue.push_back(out.clone());
@@ -102,32 +112,85 @@ impl Driver {
     }
 }
 
+type Shared = Arc<Mutex<Driver>>;
+
+fn lock(driver: &Shared) -> MutexGuard<'_, Driver> {
+    driver
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs a topology without a broker (see the module docs).
 pub struct TestDriver {
-    driver: Rc<RefCell<Driver>>,
+    driver: Shared,
 }
 
 impl TestDriver {
-    /// A driver running `topology`.
+    /// A driver running `topology` as the application `test-driver`, with Kafka's defaults.
     pub fn new(topology: Topology) -> TestDriver {
+        Self::with_config(topology, &StreamsConfig::new())
+            .unwrap_or_else(|_| unreachable!("the default config is valid"))
+    }
+
+    /// A driver running `topology` with `config` (`application.id`, which names internal
+    /// topics, and `cache.max.bytes.buffering`; the rest is for brokers and unused here).
+    pub fn with_config(
+        topology: Topology,
+        config: &StreamsConfig,
+    ) -> Result<TestDriver, StreamsError> {
+        let application_id = config.application_id().unwrap_or(DEFAULT_APPLICATION_ID);
+        let cache = config.cache_max_bytes()?;
         let mut sources = HashMap::new();
-        for (i, n) in topology.nodes.iter().enumerate() {
-            if let Kind::Source {
-                topics, decoder, ..
-            } = &n.kind
-            {
+        for (node, topics) in topology.sources(application_id) {
+            if let Kind::Source { decoder, .. } = &topology.nodes[node].kind {
                 for t in topics {
-                    sources.insert(t.clone(), (i, Arc::clone(decoder)));
+                    sources.insert(t, (node, Arc::clone(decoder)));
                 }
             }
         }
-        TestDriver {
-            driver: Rc::new(RefCell::new(Driver {
-                task: Task::new(&topology),
+        let all: Vec<usize> = (0..topology.nodes.len()).collect();
+        let stores = topology
+            .stores
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        Ok(TestDriver {
+            driver: Arc::new(Mutex::new(Driver {
+                task: Task::new(&topology, &all, application_id, 0, cache),
+                stores,
                 sources,
                 outputs: HashMap::new(),
             })),
-        }
+        })
+    }
+
+    /// The key-value store `name`, read with its key and value serdes; `UnknownStore` when the
+    /// topology has no store of that name.
+    pub fn key_value_store<K, V>(
+        &self,
+        name: &str,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Result<ReadOnlyKeyValueStore<K, V>, StreamsError> {
+        let d = lock(&self.driver);
+        let id = *d
+            .stores
+            .get(name)
+            .ok_or_else(|| StreamsError::UnknownStore(format!("no store named {name}")))?;
+        let timestamped = d.task.store(id).is_some_and(|s| s.def.timestamped);
+        drop(d);
+        let access = DriverStore {
+            driver: Arc::clone(&self.driver),
+            id,
+            timestamped,
+        };
+        Ok(ReadOnlyKeyValueStore::new(
+            Arc::new(access),
+            name,
+            key,
+            value,
+        ))
     }
 
     /// An input topic whose records start at timestamp 0 (Kafka's start at the wall clock's
@@ -152,7 +215,7 @@ impl TestDriver {
         advance_ms: i64,
     ) -> TestInputTopic<K, V> {
         TestInputTopic {
-            driver: Rc::clone(&self.driver),
+            driver: Arc::clone(&self.driver),
             topic: topic.to_string(),
             key,
             value,
@@ -169,7 +232,7 @@ impl TestDriver {
         value: SharedSerde<V>,
     ) -> TestOutputTopic<K, V> {
         TestOutputTopic {
-            driver: Rc::clone(&self.driver),
+            driver: Arc::clone(&self.driver),
             topic: topic.to_string(),
             key,
             value,
@@ -178,7 +241,7 @@ impl TestDriver {
 
     /// Every topic written to so far.
     pub fn produced_topics(&self) -> Vec<String> {
-        let mut t: Vec<String> = self.driver.borrow().outputs.keys().cloned().collect();
+        let mut t: Vec<String> = lock(&self.driver).outputs.keys().cloned().collect();
         t.sort();
         t
     }
@@ -186,7 +249,7 @@ impl TestDriver {
 
 /// Pipes records into a topic of a [`TestDriver`].
 pub struct TestInputTopic<K, V> {
-    driver: Rc<RefCell<Driver>>,
+    driver: Shared,
     topic: String,
     key: SharedSerde<K>,
     value: SharedSerde<V>,
@@ -231,8 +294,9 @@ impl<K, V> TestInputTopic<K, V> {
             &record.key,
             &record.value,
         )?;
-        self.driver.borrow_mut().pipe(OutputRecord {
+        lock(&self.driver).pipe(OutputRecord {
             topic: self.topic.clone(),
+            partition: None,
             key,
             value,
             timestamp: record.timestamp,
@@ -254,7 +318,7 @@ impl<K, V> TestInputTopic<K, V> {
 
 /// Reads what a [`TestDriver`]'s topology wrote to a topic, oldest first.
 pub struct TestOutputTopic<K, V> {
-    driver: Rc<RefCell<Driver>>,
+    driver: Shared,
     topic: String,
     key: SharedSerde<K>,
     value: SharedSerde<V>,
@@ -264,7 +328,7 @@ impl<K, V> TestOutputTopic<K, V> {
     /// The next record; Kafka's errors when there is none.
     pub fn read_record(&mut self) -> Result<TestRecord<K, V>, StreamsError> {
         let next = {
-            let mut d = self.driver.borrow_mut();
+            let mut d = lock(&self.driver);
             match d.outputs.get_mut(&self.topic) {
                 None => {
                     return Err(StreamsError::NoRecord(format!(
@@ -327,9 +391,33 @@ impl<K, V> TestOutputTopic<K, V> {
     /// How many records are left to read.
     pub fn queue_size(&self) -> usize {
         self.driver
-            .borrow()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .outputs
             .get(&self.topic)
             .map_or(0, VecDeque::len)
+    }
+}
+
+/// A driver's store, for reading.
+struct DriverStore {
+    driver: Shared,
+    id: usize,
+    timestamped: bool,
+}
+
+impl StoreAccess for DriverStore {
+    fn visit(&self, visit: &mut dyn FnMut(&dyn KeyValueBytes)) -> Result<(), StreamsError> {
+        let d = lock(&self.driver);
+        let slot = d
+            .task
+            .store(self.id)
+            .ok_or_else(|| StreamsError::UnknownStore(format!("store {} is gone", self.id)))?;
+        visit(slot.store.as_ref());
+        Ok(())
+    }
+
+    fn timestamped(&self) -> bool {
+        self.timestamped
     }
 }

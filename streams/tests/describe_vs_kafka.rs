@@ -12,9 +12,31 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use tributary_streams::{Consumed, KStream, Produced, Serdes, StreamsBuilder};
+use tributary_streams::{
+    Consumed, Grouped, KStream, KTable, Materialized, Produced, Serdes, StreamsBuilder,
+};
 
 type S = KStream<String, String>;
+
+/// A table of the script: of strings, or of counts.
+#[derive(Clone)]
+enum T {
+    Str(KTable<String, String>),
+    Count(KTable<String, i64>),
+}
+
+fn store(name: &str) -> Option<&str> {
+    (name != "-").then_some(name)
+}
+
+/// A store of strings (Kafka's default serdes would be given by config; here they are explicit).
+fn materialized(name: &str) -> Materialized<String, String> {
+    let m = Materialized::with(Serdes::string(), Serdes::string());
+    match store(name) {
+        Some(n) => m.with_name(n),
+        None => m,
+    }
+}
 
 /// A small deterministic generator (xorshift64*).
 struct Rng(u64);
@@ -40,6 +62,16 @@ fn script(rng: &mut Rng, case: usize) -> String {
         id += 1;
         format!("{prefix}{id}")
     };
+    let mut tables: Vec<String> = Vec::new();
+    let mut stores = 0;
+    let mut store_name = |rng: &mut Rng| {
+        if rng.below(3) == 0 {
+            stores += 1;
+            format!("st{stores}")
+        } else {
+            "-".to_string()
+        }
+    };
     let sources = 1 + rng.below(3);
     for s in 0..sources {
         let topics: Vec<String> = (0..1 + rng.below(2))
@@ -61,7 +93,7 @@ fn script(rng: &mut Rng, case: usize) -> String {
     ];
     for _ in 0..3 + rng.below(14) {
         let src = streams[rng.below(streams.len())].clone();
-        match rng.below(10) {
+        match rng.below(11) {
             0..=4 => {
                 let name = fresh("u");
                 lines.push(format!("{} {name} {src}", UNARY[rng.below(UNARY.len())]));
@@ -83,6 +115,45 @@ fn script(rng: &mut Rng, case: usize) -> String {
                 streams.extend(ids);
             }
             7 if rng.below(2) == 0 => lines.push(format!("foreach {src}")),
+            8 if rng.below(2) == 0 => {
+                let name = fresh("t");
+                let st = store_name(rng);
+                match rng.below(5) {
+                    0 => lines.push(format!("count {name} {src} {st}")),
+                    1 => {
+                        let g = if rng.below(2) == 0 {
+                            fresh("g")
+                        } else {
+                            "-".to_string()
+                        };
+                        lines.push(format!("groupcount {name} {src} {g} {st}"));
+                    }
+                    2 => lines.push(format!("reduce {name} {src} {st}")),
+                    3 => lines.push(format!("table {name} c{case}-tt-{name} {st}")),
+                    _ => lines.push(format!("totable {name} {src} {st}")),
+                }
+                tables.push(name);
+            }
+            8 if !tables.is_empty() => {
+                let table = tables[rng.below(tables.len())].clone();
+                match rng.below(3) {
+                    0 => {
+                        let name = fresh("t");
+                        lines.push(format!("tfilter {name} {table}"));
+                        tables.push(name);
+                    }
+                    1 => {
+                        let name = fresh("t");
+                        lines.push(format!("tmapvalues {name} {table}"));
+                        tables.push(name);
+                    }
+                    _ => {
+                        let name = fresh("u");
+                        lines.push(format!("tostream {name} {table}"));
+                        streams.push(name);
+                    }
+                }
+            }
             7 => {
                 // the topics of an existing source again: Kafka folds the two
                 let again = lines
@@ -106,7 +177,80 @@ fn describe_here(script: &str) -> String {
     let b = StreamsBuilder::new();
     let consumed = || Consumed::with(Serdes::string(), Serdes::string());
     let mut s: HashMap<String, S> = HashMap::new();
+    let mut t: HashMap<String, T> = HashMap::new();
     for line in script.lines() {
+        let table = |name: &str| t[name].clone();
+        let made_table: Option<T> = match f_table(line) {
+            Some(op) => match op {
+                "count" => {
+                    let f: Vec<&str> = line.split(' ').collect();
+                    let g = s[f[2]].group_by_key(Grouped::with(Serdes::string(), Serdes::string()));
+                    Some(T::Count(match store(f[3]) {
+                        Some(n) => g.count_with(Materialized::named(n)),
+                        None => g.count(),
+                    }))
+                }
+                "groupcount" => {
+                    let f: Vec<&str> = line.split(' ').collect();
+                    let grouped = match store(f[3]) {
+                        Some(n) => Grouped::with(Serdes::string(), Serdes::string()).with_name(n),
+                        None => Grouped::with(Serdes::string(), Serdes::string()),
+                    };
+                    let g = s[f[2]].group_by(|_: &String, v: &String| v.clone(), grouped);
+                    Some(T::Count(match store(f[4]) {
+                        Some(n) => g.count_with(Materialized::named(n)),
+                        None => g.count(),
+                    }))
+                }
+                "reduce" => {
+                    let f: Vec<&str> = line.split(' ').collect();
+                    let g = s[f[2]].group_by_key(Grouped::with(Serdes::string(), Serdes::string()));
+                    Some(T::Str(g.reduce(
+                        |_: &String, b: &String| b.clone(),
+                        materialized(f[3]),
+                    )))
+                }
+                "table" => {
+                    let f: Vec<&str> = line.split(' ').collect();
+                    Some(T::Str(b.table(f[2], consumed(), materialized(f[3]))))
+                }
+                "totable" => {
+                    let f: Vec<&str> = line.split(' ').collect();
+                    Some(T::Str(s[f[2]].to_table(materialized(f[3]))))
+                }
+                "tfilter" => {
+                    let f: Vec<&str> = line.split(' ').collect();
+                    Some(match table(f[2]) {
+                        T::Str(x) => T::Str(x.filter(|_, _| true)),
+                        T::Count(x) => T::Count(x.filter(|_, _| true)),
+                    })
+                }
+                "tmapvalues" => {
+                    let f: Vec<&str> = line.split(' ').collect();
+                    Some(match table(f[2]) {
+                        T::Str(x) => T::Str(x.map_values(|v: &String| v.clone())),
+                        T::Count(x) => T::Count(x.map_values(|v: &i64| *v)),
+                    })
+                }
+                _ => None,
+            },
+            None => None,
+        };
+        if let Some(made) = made_table {
+            t.insert(line.split(' ').nth(1).unwrap().to_string(), made);
+            continue;
+        }
+        if line.starts_with("tostream ") {
+            let f: Vec<&str> = line.split(' ').collect();
+            let stream: S = match table(f[2]) {
+                T::Str(x) => x
+                    .to_stream()
+                    .map_values(|v: &Option<String>| v.clone().unwrap_or_default()),
+                T::Count(x) => x.to_stream().map_values(|v: &Option<i64>| format!("{v:?}")),
+            };
+            s.insert(f[1].to_string(), stream);
+            continue;
+        }
         let f: Vec<&str> = line.split(' ').collect();
         let get = |name: &str| s[name].clone();
         let made: Option<(String, S)> = match f[0] {
@@ -174,6 +318,16 @@ fn describe_here(script: &str) -> String {
         }
     }
     b.build().unwrap().describe().to_string()
+}
+
+/// The table operation a script line is, if it is one that makes a table.
+fn f_table(line: &str) -> Option<&str> {
+    let op = line.split(' ').next()?;
+    matches!(
+        op,
+        "count" | "groupcount" | "reduce" | "table" | "totable" | "tfilter" | "tmapvalues"
+    )
+    .then_some(op)
 }
 
 fn root() -> PathBuf {

@@ -121,7 +121,10 @@ fn describe_group(topology: &Topology, members: &[usize]) -> Vec<String> {
                     )
                 }
                 Kind::Processor { stores } => {
-                    let stores: Vec<&str> = stores.iter().map(String::as_str).collect();
+                    let stores: Vec<&str> = stores
+                        .iter()
+                        .map(|&s| topology.stores[s].name.as_str())
+                        .collect();
                     format!(
                         "Processor: {} (stores: [{}])\n      --> {}\n      <-- {}",
                         node.name,
@@ -130,7 +133,7 @@ fn describe_group(topology: &Topology, members: &[usize]) -> Vec<String> {
                         list(&preds[i])
                     )
                 }
-                Kind::Sink { topic } => format!(
+                Kind::Sink { topic, .. } => format!(
                     "Sink: {} (topic: {})\n      <-- {}",
                     node.name,
                     topic,

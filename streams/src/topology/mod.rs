@@ -7,6 +7,7 @@ mod java_order;
 pub use describe::TopologyDescription;
 
 use crate::processor::{Decoder, NodeFactory};
+use crate::store::StoreDef;
 
 /// What a node is.
 #[derive(Clone)]
@@ -14,14 +15,16 @@ pub(crate) enum Kind {
     /// Reads topics.
     Source {
         topics: Vec<String>,
+        /// An internal (repartition) topic: its name at run time is `<application.id>-<topic>`.
+        internal: bool,
         decoder: Decoder,
         /// The key and value types it decodes to.
         types: (std::any::TypeId, std::any::TypeId),
     },
-    /// Processes records (with state stores, later).
-    Processor { stores: Vec<String> },
-    /// Writes a topic.
-    Sink { topic: String },
+    /// Processes records, with the stores of these ids.
+    Processor { stores: Vec<usize> },
+    /// Writes a topic; an internal (repartition) one is `<application.id>-<topic>` at run time.
+    Sink { topic: String, internal: bool },
 }
 
 /// One node as the builder defined it.
@@ -41,6 +44,8 @@ pub(crate) struct NodeDef {
 #[derive(Clone, Default)]
 pub struct Topology {
     pub(crate) nodes: Vec<NodeDef>,
+    /// The state stores, by id.
+    pub(crate) stores: Vec<StoreDef>,
     /// Each node's children, by index, in the order records are forwarded to them.
     children: Vec<Vec<usize>>,
 }
@@ -49,7 +54,7 @@ impl Topology {
     /// The topology of the builder's `nodes`, with sources of the same topics folded into the
     /// first as Kafka Streams folds them: the later source's children become the first's (after
     /// its own), and a folded parent moves to the end of its child's parents.
-    pub(crate) fn from_nodes(mut nodes: Vec<NodeDef>) -> Topology {
+    pub(crate) fn from_nodes(mut nodes: Vec<NodeDef>, stores: Vec<StoreDef>) -> Topology {
         let n = nodes.len();
         let mut children = vec![Vec::new(); n];
         for (i, node) in nodes.iter().enumerate() {
@@ -102,7 +107,11 @@ impl Topology {
             .filter(|(_, k)| **k)
             .map(|(c, _)| c.into_iter().map(|i| new_index[i]).collect())
             .collect();
-        Topology { nodes, children }
+        Topology {
+            nodes,
+            stores,
+            children,
+        }
     }
 
     /// The topology as Kafka Streams' `Topology.describe()` prints it.
@@ -110,7 +119,8 @@ impl Topology {
         TopologyDescription::of(self)
     }
 
-    /// The topics its sources read.
+    /// The topics its sources read, as described (internal topics without the application
+    /// id in front).
     pub fn source_topics(&self) -> Vec<String> {
         let mut topics: Vec<String> = self
             .nodes
@@ -126,6 +136,64 @@ impl Topology {
         topics
     }
 
+    /// The internal topics the topology needs in application `application_id`: its
+    /// repartition topics and its stores' changelogs, as `(name, is_changelog)`.
+    pub fn internal_topics(&self, application_id: &str) -> Vec<(String, bool)> {
+        let mut topics: Vec<(String, bool)> = self
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                Kind::Sink {
+                    topic,
+                    internal: true,
+                } => Some((runtime_topic(application_id, topic, true), false)),
+                _ => None,
+            })
+            .collect();
+        topics.extend(
+            self.stores
+                .iter()
+                .filter(|s| s.logged)
+                .map(|s| (s.changelog_topic(application_id), true)),
+        );
+        topics
+    }
+
+    /// Each source node with the topics it reads at run time in `application_id`.
+    pub(crate) fn sources(&self, application_id: &str) -> Vec<(usize, Vec<String>)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| match &n.kind {
+                Kind::Source {
+                    topics, internal, ..
+                } => Some((
+                    i,
+                    topics
+                        .iter()
+                        .map(|t| runtime_topic(application_id, t, *internal))
+                        .collect(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The ids of the stores the nodes `members` use.
+    pub(crate) fn stores_of(&self, members: &[usize]) -> Vec<usize> {
+        let mut ids: Vec<usize> = members
+            .iter()
+            .filter_map(|&i| match &self.nodes[i].kind {
+                Kind::Processor { stores } => Some(stores.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// The sub-topologies: groups of connected nodes (by index, in definition order), numbered
     /// by their earliest node, as Kafka Streams numbers them.
     pub(crate) fn subtopologies(&self) -> Vec<Vec<usize>> {
@@ -137,11 +205,24 @@ impl Topology {
             }
             x
         }
+        // a node joins its parents' group, and processors sharing a store join one group
+        let mut store_user: Vec<Option<usize>> = vec![None; self.stores.len()];
         for (i, n) in self.nodes.iter().enumerate() {
-            for &p in &n.parents {
+            let mut linked = n.parents.clone();
+            if let Kind::Processor { stores } = &n.kind {
+                for &s in stores {
+                    match store_user[s] {
+                        Some(other) => linked.push(other),
+                        None => store_user[s] = Some(i),
+                    }
+                }
+            }
+            for p in linked {
                 let (a, b) = (find(&mut root, i), find(&mut root, p));
                 if a != b {
-                    root[a] = b;
+                    // the group's root is its earliest node
+                    let (lo, hi) = (a.min(b), a.max(b));
+                    root[hi] = lo;
                 }
             }
         }
@@ -159,5 +240,14 @@ impl Topology {
     /// Each node's children, by index, in the order records are forwarded to them.
     pub(crate) fn children(&self) -> Vec<Vec<usize>> {
         self.children.clone()
+    }
+}
+
+/// The name a topic has at run time: an internal one gets the application id in front.
+pub(crate) fn runtime_topic(application_id: &str, topic: &str, internal: bool) -> String {
+    if internal {
+        format!("{application_id}-{topic}")
+    } else {
+        topic.to_string()
     }
 }

@@ -4,6 +4,10 @@
 //   stream ID TOPIC[,TOPIC...]   filter|filternot|map|mapvalues|flatmap|flatmapvalues|
 //   selectkey|peek ID SRC        foreach SRC        merge ID A B
 //   split SRC N DEFAULT(0|1) ID...   (branch streams, the default one last)   to SRC TOPIC
+// Stateful ones (T* are tables; a STORE of "-" means none given):
+//   count T SRC STORE   groupcount T SRC GROUPNAME STORE   reduce T SRC STORE
+//   table T TOPIC STORE   totable T SRC STORE   tfilter T T0   tmapvalues T T0
+//   tostream ID T   (toStream().mapValues(v -> v))
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.util.ArrayList;
@@ -14,7 +18,10 @@ import java.util.Map;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.BranchedKStream;
+import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Materialized;
 
 public class DescribeScripts {
     public static void main(String[] args) throws Exception {
@@ -32,9 +39,15 @@ public class DescribeScripts {
         if (!script.isEmpty()) run(script);
     }
 
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    static KTable<Object, Object> cast(KTable<Object, Long> c) {
+        return (KTable) c;
+    }
+
     static void run(List<String> script) {
         StreamsBuilder b = new StreamsBuilder();
         Map<String, KStream<Object, Object>> s = new HashMap<>();
+        Map<String, KTable<Object, Object>> t = new HashMap<>();
         for (String op : script) {
             String[] f = op.split(" ");
             switch (f[0]) {
@@ -64,6 +77,32 @@ public class DescribeScripts {
                     if (dflt) s.put(f[4 + n], byPosition.get(0));
                     break;
                 }
+                case "count": {
+                    KTable<Object, Long> c = f[3].equals("-") ? s.get(f[2]).groupByKey().count()
+                        : s.get(f[2]).groupByKey().count(Materialized.as(f[3]));
+                    t.put(f[1], cast(c));
+                    break;
+                }
+                case "groupcount": {
+                    Grouped<Object, Object> g = f[3].equals("-") ? Grouped.with(null, null) : Grouped.as(f[3]);
+                    KTable<Object, Long> c = f[4].equals("-") ? s.get(f[2]).groupBy((k, v) -> v, g).count()
+                        : s.get(f[2]).groupBy((k, v) -> v, g).count(Materialized.as(f[4]));
+                    t.put(f[1], cast(c));
+                    break;
+                }
+                case "reduce":
+                    t.put(f[1], f[3].equals("-") ? s.get(f[2]).groupByKey().reduce((x, y) -> y)
+                        : s.get(f[2]).groupByKey().reduce((x, y) -> y, Materialized.as(f[3])));
+                    break;
+                case "table":
+                    t.put(f[1], f[3].equals("-") ? b.table(f[2]) : b.table(f[2], Materialized.as(f[3])));
+                    break;
+                case "totable":
+                    t.put(f[1], f[3].equals("-") ? s.get(f[2]).toTable() : s.get(f[2]).toTable(Materialized.as(f[3])));
+                    break;
+                case "tfilter": t.put(f[1], t.get(f[2]).filter((k, v) -> true)); break;
+                case "tmapvalues": t.put(f[1], t.get(f[2]).mapValues(v -> v)); break;
+                case "tostream": s.put(f[1], t.get(f[2]).toStream().mapValues(v -> v)); break;
                 default: throw new IllegalArgumentException("unknown operation " + op);
             }
         }

@@ -1,0 +1,538 @@
+//! Grouped streams and their aggregations (`count`, `reduce`, `aggregate`), and the options
+//! that name and type them: [`Grouped`] (the repartition topic) and [`Materialized`] (the
+//! store).
+//!
+//! An aggregation keeps its result per key in a timestamped key-value store (logged to
+//! `<application.id>-<store>-changelog`) and emits each update as a table's change. When the
+//! key was changed upstream (`group_by`, `select_key`, `map`, ...), the records first go
+//! through the repartition topic `<application.id>-<name>-repartition`, so that all records of
+//! one key meet in one task.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::kstream::KStream;
+use crate::ktable::KTable;
+use crate::processor::{
+    typed, Change, Context, Dyn, DynRecord, NodeFactory, OutputRecord, StreamsError,
+};
+use crate::serde::{Serdes, SharedSerde};
+use crate::store::{split_timestamp, with_timestamp, StoreDef};
+use crate::topology::Kind;
+
+/// How grouped records are typed and named: the serdes of the repartition topic and its name
+/// (`<application.id>-<name>-repartition`).
+pub struct Grouped<K, V> {
+    pub(crate) key: Option<SharedSerde<K>>,
+    pub(crate) value: Option<SharedSerde<V>>,
+    pub(crate) name: Option<String>,
+}
+
+impl<K, V> Default for Grouped<K, V> {
+    fn default() -> Self {
+        Grouped {
+            key: None,
+            value: None,
+            name: None,
+        }
+    }
+}
+
+impl<K, V> Grouped<K, V> {
+    /// The stream's own serdes, a generated name.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keys with `key` and values with `value`.
+    pub fn with(key: SharedSerde<K>, value: SharedSerde<V>) -> Self {
+        Grouped {
+            key: Some(key),
+            value: Some(value),
+            name: None,
+        }
+    }
+
+    /// Named `name` (the repartition topic is `<application.id>-<name>-repartition`).
+    pub fn named(name: &str) -> Self {
+        Self::new().with_name(name)
+    }
+
+    /// This grouping named `name`.
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
+        self
+    }
+
+    /// This grouping with the key serde `key`.
+    pub fn with_key_serde(mut self, key: SharedSerde<K>) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// This grouping with the value serde `value`.
+    pub fn with_value_serde(mut self, value: SharedSerde<V>) -> Self {
+        self.value = Some(value);
+        self
+    }
+
+    pub(crate) fn or_serdes(
+        mut self,
+        key: Option<SharedSerde<K>>,
+        value: Option<SharedSerde<V>>,
+    ) -> Self {
+        self.key = self.key.or(key);
+        self.value = self.value.or(value);
+        self
+    }
+}
+
+/// How a table is kept: its store's name (else a generated one), serdes, and whether it is
+/// logged to a changelog topic (by default it is).
+pub struct Materialized<K, V> {
+    pub(crate) name: Option<String>,
+    pub(crate) key: Option<SharedSerde<K>>,
+    pub(crate) value: Option<SharedSerde<V>>,
+    pub(crate) logging: bool,
+    pub(crate) caching: bool,
+}
+
+impl<K, V> Default for Materialized<K, V> {
+    fn default() -> Self {
+        Materialized {
+            name: None,
+            key: None,
+            value: None,
+            logging: true,
+            caching: true,
+        }
+    }
+}
+
+impl<K, V> Materialized<K, V> {
+    /// A store with a generated name and the serdes known upstream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store named `name` (queryable by that name; its changelog is
+    /// `<application.id>-<name>-changelog`).
+    pub fn named(name: &str) -> Self {
+        Self::new().with_name(name)
+    }
+
+    /// A store with these serdes.
+    pub fn with(key: SharedSerde<K>, value: SharedSerde<V>) -> Self {
+        Materialized {
+            key: Some(key),
+            value: Some(value),
+            ..Self::default()
+        }
+    }
+
+    /// This store named `name`.
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
+        self
+    }
+
+    /// This store with the key serde `key`.
+    pub fn with_key_serde(mut self, key: SharedSerde<K>) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// This store with the value serde `value`.
+    pub fn with_value_serde(mut self, value: SharedSerde<V>) -> Self {
+        self.value = Some(value);
+        self
+    }
+
+    /// This store without a changelog topic (its state is lost with the task).
+    pub fn with_logging_disabled(mut self) -> Self {
+        self.logging = false;
+        self
+    }
+
+    /// This store without a write cache: every update is sent downstream.
+    pub fn with_caching_disabled(mut self) -> Self {
+        self.caching = false;
+        self
+    }
+
+    pub(crate) fn or_serdes(
+        mut self,
+        key: Option<SharedSerde<K>>,
+        value: Option<SharedSerde<V>>,
+    ) -> Self {
+        self.key = self.key.or(key);
+        self.value = self.value.or(value);
+        self
+    }
+
+    /// Adds the store to the graph (named `name`, or `<prefix><n>`); its id.
+    pub(crate) fn add_store(&self, graph: &mut crate::builder::Graph, prefix: &str) -> usize {
+        let name = match &self.name {
+            Some(n) => {
+                graph.check_name(n);
+                n.clone()
+            }
+            None => graph.name(prefix, None),
+        };
+        graph.add_store(StoreDef {
+            name,
+            logged: self.logging,
+            timestamped: true,
+            cached: self.caching,
+        })
+    }
+}
+
+/// A stream grouped by key, ready to aggregate.
+pub struct KGroupedStream<K, V> {
+    stream: KStream<K, V>,
+    grouped: Grouped<K, V>,
+    repartition: bool,
+}
+
+/// A reducer: the aggregate so far and a new value give the new aggregate.
+type Reducer<V> = Arc<dyn Fn(&V, &V) -> V + Send + Sync>;
+/// An aggregator: a record's key and value and the aggregate so far give the new aggregate.
+type Aggregator<K, V, VA> = Arc<dyn Fn(&K, &V, VA) -> VA + Send + Sync>;
+/// One step of an aggregation: a record and the aggregate so far (if any) give the new one.
+type Step<K, V, VA> = Arc<dyn Fn(&K, &V, Option<VA>) -> VA + Send + Sync>;
+
+impl<K, V> KGroupedStream<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    pub(crate) fn new(stream: KStream<K, V>, grouped: Grouped<K, V>, repartition: bool) -> Self {
+        KGroupedStream {
+            stream,
+            grouped,
+            repartition,
+        }
+    }
+
+    /// The number of records per key, in a store with a generated name.
+    pub fn count(&self) -> KTable<K, i64> {
+        self.count_inner(Materialized::new())
+    }
+
+    /// The number of records per key, kept as `materialized` says.
+    pub fn count_with(&self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
+        if materialized.name.is_none() {
+            // Kafka Streams' count(Materialized) takes one more index than count()
+            let _ = self.stream.graph().borrow_mut().name("", None);
+        }
+        self.count_inner(materialized)
+    }
+
+    fn count_inner(&self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
+        let materialized = materialized.or_serdes(self.grouped.key.clone(), Some(Serdes::long()));
+        self.aggregate_with(
+            materialized,
+            Arc::new(|| 0i64),
+            Arc::new(|_: &K, _: &V, count: i64| count + 1),
+        )
+    }
+
+    /// Each key's values combined with `reducer` (the first value as it is).
+    pub fn reduce(
+        &self,
+        reducer: impl Fn(&V, &V) -> V + Send + Sync + 'static,
+        materialized: Materialized<K, V>,
+    ) -> KTable<K, V>
+    where
+        V: Clone,
+    {
+        let materialized =
+            materialized.or_serdes(self.grouped.key.clone(), self.grouped.value.clone());
+        let reducer: Reducer<V> = Arc::new(reducer);
+        self.build(
+            materialized,
+            "KSTREAM-REDUCE-",
+            Arc::new(move |_: &K, v: &V, old: Option<V>| match old {
+                None => v.clone(),
+                Some(agg) => reducer(&agg, v),
+            }),
+        )
+    }
+
+    /// Each key's values folded into an aggregate: `initializer` starts it, `aggregator` adds
+    /// a record.
+    pub fn aggregate<VA>(
+        &self,
+        initializer: impl Fn() -> VA + Send + Sync + 'static,
+        aggregator: impl Fn(&K, &V, VA) -> VA + Send + Sync + 'static,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<K, VA>
+    where
+        VA: Send + Sync + 'static,
+    {
+        let materialized = materialized.or_serdes(self.grouped.key.clone(), None);
+        self.aggregate_with(materialized, Arc::new(initializer), Arc::new(aggregator))
+    }
+
+    fn aggregate_with<VA>(
+        &self,
+        materialized: Materialized<K, VA>,
+        initializer: Arc<dyn Fn() -> VA + Send + Sync>,
+        aggregator: Aggregator<K, V, VA>,
+    ) -> KTable<K, VA>
+    where
+        VA: Send + Sync + 'static,
+    {
+        self.build(
+            materialized,
+            "KSTREAM-AGGREGATE-",
+            Arc::new(move |k: &K, v: &V, old: Option<VA>| {
+                aggregator(k, v, old.unwrap_or_else(|| initializer()))
+            }),
+        )
+    }
+
+    /// The aggregation node (after a repartition topic when needed) and its table. Names take
+    /// the builder's indices in Kafka Streams' order: the store (unless named), the
+    /// aggregation, then the repartition sink, filter and source.
+    fn build<VA>(
+        &self,
+        materialized: Materialized<K, VA>,
+        prefix: &str,
+        step: Step<K, V, VA>,
+    ) -> KTable<K, VA>
+    where
+        VA: Send + Sync + 'static,
+    {
+        let graph = std::rc::Rc::clone(self.stream.graph());
+        let mut g = graph.borrow_mut();
+        let store = materialized.add_store(&mut g, &format!("{prefix}STATE-STORE-"));
+        let store_name = g.stores[store].name.clone();
+        let agg_name = g.name(prefix, None);
+        let parent = if self.repartition {
+            let given = self.grouped.name.clone().or(materialized.name.clone());
+            let base = self
+                .grouped
+                .name
+                .clone()
+                .unwrap_or_else(|| store_name.clone());
+            let names = RepartitionNames::new(&mut g, &base, given.is_some());
+            match (self.grouped.key.clone(), self.grouped.value.clone()) {
+                (Some(k), Some(v)) => repartition(&mut g, self.stream.node(), &base, &names, k, v),
+                _ => {
+                    g.error.get_or_insert(format!(
+                        "the repartition topic {base}-repartition needs a key serde and a value serde: give them with Grouped::with"
+                    ));
+                    self.stream.node()
+                }
+            }
+        } else {
+            self.stream.node()
+        };
+        let send_old = Arc::new(AtomicBool::new(false));
+        let factory = match (materialized.key.clone(), materialized.value.clone()) {
+            (Some(k), Some(v)) => Some(aggregate_node::<K, V, VA>(
+                store,
+                k,
+                v,
+                step,
+                Arc::clone(&send_old),
+            )),
+            _ => {
+                g.error.get_or_insert(format!(
+                    "the store {store_name} needs a key serde and a value serde: give them with Grouped::with or Materialized::with"
+                ));
+                None
+            }
+        };
+        let node = g.add(
+            agg_name,
+            Kind::Processor {
+                stores: vec![store],
+            },
+            vec![parent],
+            factory,
+        );
+        drop(g);
+        KTable::new(
+            graph,
+            node,
+            materialized.key,
+            materialized.value,
+            Some(store),
+        )
+        .with_old_values(Some(send_old))
+    }
+}
+
+/// The names of a repartition topic's nodes, taking the builder's indices (sink, filter,
+/// source) whether they are used or not: `<base>-repartition-sink` etc. when the base name was
+/// given, else generated ones.
+pub(crate) struct RepartitionNames {
+    sink: String,
+    filter: String,
+    source: String,
+}
+
+impl RepartitionNames {
+    pub(crate) fn new(g: &mut crate::builder::Graph, base: &str, given: bool) -> Self {
+        let sink = g.name("KSTREAM-SINK-", None);
+        let filter = g.name("KSTREAM-FILTER-", None);
+        let source = g.name("KSTREAM-SOURCE-", None);
+        if given {
+            RepartitionNames {
+                sink: format!("{base}-repartition-sink"),
+                filter: format!("{base}-repartition-filter"),
+                source: format!("{base}-repartition-source"),
+            }
+        } else {
+            RepartitionNames {
+                sink,
+                filter,
+                source,
+            }
+        }
+    }
+}
+
+/// Adds the filter, sink and source of the repartition topic `<base>-repartition` after
+/// `parent`; the source's index.
+pub(crate) fn repartition<K, V>(
+    g: &mut crate::builder::Graph,
+    parent: usize,
+    base: &str,
+    names: &RepartitionNames,
+    key: SharedSerde<K>,
+    value: SharedSerde<V>,
+) -> usize
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    let topic = format!("{base}-repartition");
+    let filter = g.add(
+        names.filter.clone(),
+        Kind::Processor { stores: Vec::new() },
+        vec![parent],
+        Some(crate::kstream::pass_through()),
+    );
+    let (k2, v2) = (key.clone(), value.clone());
+    let sink_topic = topic.clone();
+    let sink = crate::processor::stateful(move || {
+        let (key, value, base) = (key.clone(), value.clone(), sink_topic.clone());
+        let mut topic: Option<String> = None;
+        move |r: DynRecord, ctx: &mut dyn Context| {
+            let topic = topic
+                .get_or_insert_with(|| format!("{}-{}", ctx.application_id(), base))
+                .clone();
+            let (k, v) = crate::serde::encode(
+                (&key, &value),
+                &topic,
+                typed::<K>(&r.key)?,
+                typed::<V>(&r.value)?,
+            )?;
+            // records without a key are dropped: no task could own them
+            if k.is_some() {
+                ctx.produce(OutputRecord {
+                    topic,
+                    partition: None,
+                    key: k,
+                    value: v,
+                    timestamp: r.timestamp,
+                    headers: r.headers.as_ref().clone(),
+                });
+            }
+            Ok(())
+        }
+    });
+    g.add(
+        names.sink.clone(),
+        Kind::Sink {
+            topic: topic.clone(),
+            internal: true,
+        },
+        vec![filter],
+        Some(sink),
+    );
+    let decoder: crate::processor::Decoder =
+        Arc::new(move |t: &str, kb: Option<&[u8]>, vb: Option<&[u8]>| {
+            let (k, v) = crate::serde::decode((&k2, &v2), t, kb, vb)?;
+            Ok((Arc::new(k) as Dyn, Arc::new(v) as Dyn))
+        });
+    g.add(
+        names.source.clone(),
+        Kind::Source {
+            topics: vec![topic],
+            internal: true,
+            decoder,
+            types: (std::any::TypeId::of::<K>(), std::any::TypeId::of::<V>()),
+        },
+        Vec::new(),
+        None,
+    )
+}
+
+/// The aggregation node: reads the key's aggregate, applies `step`, writes and forwards it.
+fn aggregate_node<K, V, VA>(
+    store: usize,
+    key_serde: SharedSerde<K>,
+    agg_serde: SharedSerde<VA>,
+    step: Step<K, V, VA>,
+    send_old: Arc<AtomicBool>,
+) -> NodeFactory
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    VA: Send + Sync + 'static,
+{
+    crate::processor::stateless(move |r: DynRecord, ctx: &mut dyn Context| {
+        let key = typed::<K>(&r.key)?;
+        let Some(kb) = key_serde
+            .serialize("", key)
+            .map_err(|source| StreamsError::Serde {
+                what: "key",
+                topic: String::new(),
+                source,
+            })?
+        else {
+            // Kafka Streams skips (and counts) records whose key is null
+            return Ok(());
+        };
+        let value_err = |source| StreamsError::Serde {
+            what: "value",
+            topic: String::new(),
+            source,
+        };
+        let (old, old_for_change, old_ts) =
+            match ctx.store(store)?.get(&kb).and_then(split_timestamp) {
+                Some((ts, bytes)) => {
+                    let old = agg_serde.deserialize("", Some(bytes)).map_err(value_err)?;
+                    let again = if send_old.load(Ordering::Relaxed) {
+                        Some(agg_serde.deserialize("", Some(bytes)).map_err(value_err)?)
+                    } else {
+                        None
+                    };
+                    (Some(old), again, Some(ts))
+                }
+                None => (None, None, None),
+            };
+        let new = step(key, typed::<V>(&r.value)?, old);
+        let timestamp = old_ts.map_or(r.timestamp, |t| t.max(r.timestamp));
+        let new_bytes = agg_serde.serialize("", &new).map_err(value_err)?;
+        let stored = new_bytes.as_deref().map(|b| with_timestamp(timestamp, b));
+        let old: Option<Dyn> = send_old
+            .load(Ordering::Relaxed)
+            .then(|| Arc::new(old_for_change) as Dyn);
+        let record = DynRecord {
+            key: r.key,
+            value: Arc::new(Change {
+                new: Arc::new(Some(new)),
+                old,
+            }),
+            timestamp,
+            headers: r.headers,
+        };
+        ctx.put_and_forward(store, &kb, stored.as_deref(), record)
+    })
+}
