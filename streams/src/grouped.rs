@@ -13,10 +13,8 @@ use std::sync::Arc;
 
 use crate::kstream::KStream;
 use crate::ktable::KTable;
-use crate::processor::{
-    typed, Change, Context, Dyn, DynRecord, NodeFactory, OutputRecord, StreamsError,
-};
-use crate::serde::{Serdes, SharedSerde};
+use crate::processor::{typed, Change, Context, Dyn, DynRecord, NodeFactory};
+use crate::serde::{from_bytes, to_bytes, Serdes, SharedSerde};
 use crate::store::{split_timestamp, with_timestamp, StoreDef};
 use crate::topology::Kind;
 
@@ -333,7 +331,7 @@ where
         let send_old = Arc::new(AtomicBool::new(false));
         let factory = match (materialized.key.clone(), materialized.value.clone()) {
             (Some(k), Some(v)) => Some(aggregate_node::<K, V, VA>(
-                store,
+                (store, store_name.clone()),
                 k,
                 v,
                 step,
@@ -423,25 +421,12 @@ where
         let (key, value, base) = (key.clone(), value.clone(), sink_topic.clone());
         let mut topic: Option<String> = None;
         move |r: DynRecord, ctx: &mut dyn Context| {
-            let topic = topic
-                .get_or_insert_with(|| format!("{}-{}", ctx.application_id(), base))
-                .clone();
-            let (k, v) = crate::serde::encode(
-                (&key, &value),
-                &topic,
-                typed::<K>(&r.key)?,
-                typed::<V>(&r.value)?,
-            )?;
+            let topic: &str =
+                topic.get_or_insert_with(|| format!("{}-{}", ctx.application_id(), base));
+            let out = crate::serde::sink_record((&key, &value), topic, &r)?;
             // records without a key are dropped: no task could own them
-            if k.is_some() {
-                ctx.produce(OutputRecord {
-                    topic,
-                    partition: None,
-                    key: k,
-                    value: v,
-                    timestamp: r.timestamp,
-                    headers: r.headers.as_ref().clone(),
-                });
+            if out.key.is_some() {
+                ctx.produce(out);
             }
             Ok(())
         }
@@ -475,7 +460,7 @@ where
 
 /// The aggregation node: reads the key's aggregate, applies `step`, writes and forwards it.
 fn aggregate_node<K, V, VA>(
-    store: usize,
+    (store, store_name): (usize, String),
     key_serde: SharedSerde<K>,
     agg_serde: SharedSerde<VA>,
     step: Step<K, V, VA>,
@@ -488,28 +473,16 @@ where
 {
     crate::processor::stateless(move |r: DynRecord, ctx: &mut dyn Context| {
         let key = typed::<K>(&r.key)?;
-        let Some(kb) = key_serde
-            .serialize("", key)
-            .map_err(|source| StreamsError::Serde {
-                what: "key",
-                topic: String::new(),
-                source,
-            })?
-        else {
+        let Some(kb) = to_bytes(&key_serde, "key", &store_name, key)? else {
             // Kafka Streams skips (and counts) records whose key is null
             return Ok(());
-        };
-        let value_err = |source| StreamsError::Serde {
-            what: "value",
-            topic: String::new(),
-            source,
         };
         let (old, old_for_change, old_ts) =
             match ctx.store(store)?.get(&kb).and_then(split_timestamp) {
                 Some((ts, bytes)) => {
-                    let old = agg_serde.deserialize("", Some(bytes)).map_err(value_err)?;
+                    let old = from_bytes(&agg_serde, "value", &store_name, Some(bytes))?;
                     let again = if send_old.load(Ordering::Relaxed) {
-                        Some(agg_serde.deserialize("", Some(bytes)).map_err(value_err)?)
+                        Some(from_bytes(&agg_serde, "value", &store_name, Some(bytes))?)
                     } else {
                         None
                     };
@@ -519,7 +492,7 @@ where
             };
         let new = step(key, typed::<V>(&r.value)?, old);
         let timestamp = old_ts.map_or(r.timestamp, |t| t.max(r.timestamp));
-        let new_bytes = agg_serde.serialize("", &new).map_err(value_err)?;
+        let new_bytes = to_bytes(&agg_serde, "value", &store_name, &new)?;
         let stored = new_bytes.as_deref().map(|b| with_timestamp(timestamp, b));
         let old: Option<Dyn> = send_old
             .load(Ordering::Relaxed)

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::builder::{Graph, Produced};
 use crate::grouped::{Grouped, KGroupedStream, Materialized};
 use crate::ktable::KTable;
-use crate::processor::{stateless, typed, Context, DynRecord, NodeFactory, OutputRecord};
+use crate::processor::{stateless, typed, Context, DynRecord, NodeFactory};
 use crate::serde::SharedSerde;
 use crate::topology::Kind;
 
@@ -453,20 +453,7 @@ where
     pub fn to(&self, topic: &str, produced: Produced<K, V>) {
         let (key, value, topic_name) = (produced.key, produced.value, topic.to_string());
         let factory = stateless(move |r: DynRecord, ctx: &mut dyn Context| {
-            let (k, v) = crate::serde::encode(
-                (&key, &value),
-                &topic_name,
-                typed::<K>(&r.key)?,
-                typed::<V>(&r.value)?,
-            )?;
-            ctx.produce(OutputRecord {
-                topic: topic_name.clone(),
-                partition: None,
-                key: k,
-                value: v,
-                timestamp: r.timestamp,
-                headers: r.headers.as_ref().clone(),
-            });
+            ctx.produce(crate::serde::sink_record((&key, &value), &topic_name, &r)?);
             Ok(())
         });
         let mut g = self.graph.borrow_mut();

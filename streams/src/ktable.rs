@@ -14,7 +14,7 @@ use crate::kstream::{pass_through, KStream};
 use crate::processor::{
     stateless, typed, Change, Context, Dyn, DynRecord, NodeFactory, StreamsError,
 };
-use crate::serde::{Serdes, SharedSerde};
+use crate::serde::{from_bytes, to_bytes, Serdes, SharedSerde};
 use crate::store::{split_timestamp, with_timestamp};
 use crate::topology::Kind;
 
@@ -148,12 +148,7 @@ where
         &self,
         predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
     ) -> KTable<K, V> {
-        self.request_old_values();
-        self.add(
-            "KTABLE-FILTER-",
-            table_filter::<K, V>(Arc::new(predicate), false),
-            self.value_serde.clone(),
-        )
+        self.filtered(Arc::new(predicate), false)
     }
 
     /// The rows `predicate` does not hold for.
@@ -161,10 +156,14 @@ where
         &self,
         predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
     ) -> KTable<K, V> {
+        self.filtered(Arc::new(predicate), true)
+    }
+
+    fn filtered(&self, predicate: TablePredicate<K, V>, not: bool) -> KTable<K, V> {
         self.request_old_values();
         self.add(
             "KTABLE-FILTER-",
-            table_filter::<K, V>(Arc::new(predicate), true),
+            table_filter::<K, V>(predicate, not),
             self.value_serde.clone(),
         )
     }
@@ -256,7 +255,8 @@ where
             ctx.forward(DynRecord { value, ..r })
         }),
         (Some(store), Some(k), Some(v)) => {
-            table_node::<K, V>(store, k.clone(), v.clone(), Arc::clone(&send_old))
+            let name = g.stores[store].name.clone();
+            table_node::<K, V>((store, name), k.clone(), v.clone(), Arc::clone(&send_old))
         }
         (Some(store), _, _) => {
             let store_name = g.stores[store].name.clone();
@@ -295,7 +295,7 @@ where
 /// value deletes it; deleting a row that is not there does nothing) and the change is
 /// forwarded, with the replaced row when old values are asked for.
 fn table_node<K, V>(
-    store: usize,
+    (store, store_name): (usize, String),
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
     send_old: Arc<AtomicBool>,
@@ -305,22 +305,12 @@ where
     V: Send + Sync + 'static,
 {
     stateless(move |r: DynRecord, ctx: &mut dyn Context| {
-        let serde_err = |what: &'static str| {
-            move |source| StreamsError::Serde {
-                what,
-                topic: String::new(),
-                source,
-            }
-        };
-        let Some(kb) = key_serde
-            .serialize("", typed::<K>(&r.key)?)
-            .map_err(serde_err("key"))?
-        else {
+        let Some(kb) = to_bytes(&key_serde, "key", &store_name, typed::<K>(&r.key)?)? else {
             // a row needs a key: Kafka Streams skips (and counts) records without one
             return Ok(());
         };
         let new_bytes = match typed::<Option<V>>(&r.value)? {
-            Some(v) => value_serde.serialize("", v).map_err(serde_err("value"))?,
+            Some(v) => to_bytes(&value_serde, "value", &store_name, v)?,
             None => None,
         };
         let existing = ctx.store(store)?.get(&kb).and_then(split_timestamp);
@@ -329,9 +319,7 @@ where
         }
         let old: Option<Dyn> = match existing {
             Some((_, bytes)) if send_old.load(AtomicOrdering::Relaxed) => Some(Arc::new(Some(
-                value_serde
-                    .deserialize("", Some(bytes))
-                    .map_err(serde_err("value"))?,
+                from_bytes(&value_serde, "value", &store_name, Some(bytes))?,
             ))),
             None if send_old.load(AtomicOrdering::Relaxed) => Some(Arc::new(None::<V>)),
             _ => None,

@@ -65,6 +65,53 @@ pub(crate) fn decode<K, V>(
     Ok((k, v))
 }
 
+/// The bytes of one field (`what`: "key" or "value"), errors naming it and the topic (or store).
+pub(crate) fn to_bytes<T>(
+    serde: &SharedSerde<T>,
+    what: &'static str,
+    topic: &str,
+    value: &T,
+) -> Result<Option<Vec<u8>>, StreamsError> {
+    serde
+        .serialize(topic, value)
+        .map_err(field_error(what, topic))
+}
+
+/// One field from its bytes, errors naming it and the topic (or store).
+pub(crate) fn from_bytes<T>(
+    serde: &SharedSerde<T>,
+    what: &'static str,
+    topic: &str,
+    data: Option<&[u8]>,
+) -> Result<T, StreamsError> {
+    serde
+        .deserialize(topic, data)
+        .map_err(field_error(what, topic))
+}
+
+/// The record a sink writes for `record` to `topic`, with these serdes.
+pub(crate) fn sink_record<K: 'static, V: 'static>(
+    serdes: (&SharedSerde<K>, &SharedSerde<V>),
+    topic: &str,
+    record: &crate::processor::DynRecord,
+) -> Result<crate::processor::OutputRecord, StreamsError> {
+    use crate::processor::typed;
+    let (key, value) = encode(
+        serdes,
+        topic,
+        typed::<K>(&record.key)?,
+        typed::<V>(&record.value)?,
+    )?;
+    Ok(crate::processor::OutputRecord {
+        topic: topic.to_string(),
+        partition: None,
+        key,
+        value,
+        timestamp: record.timestamp,
+        headers: record.headers.as_ref().clone(),
+    })
+}
+
 fn field_error(what: &'static str, topic: &str) -> impl FnOnce(SerdeError) -> StreamsError {
     let topic = topic.to_string();
     move |source| StreamsError::Serde {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{split_timestamp, KeyValueBytes};
 use crate::processor::StreamsError;
-use crate::serde::SharedSerde;
+use crate::serde::{from_bytes, to_bytes, SharedSerde};
 
 /// Where a view finds the store instances it reads (one per task holding the store).
 pub(crate) trait StoreAccess: Send + Sync {
@@ -46,17 +46,9 @@ impl<K, V> ReadOnlyKeyValueStore<K, V> {
     }
 
     fn key_bytes(&self, key: &K) -> Result<Vec<u8>, StreamsError> {
-        match self.key.serialize(&self.name, key) {
-            Ok(Some(k)) => Ok(k),
-            Ok(None) => Err(StreamsError::InvalidArgument(
-                "a store has no entry for a null key".to_string(),
-            )),
-            Err(source) => Err(StreamsError::Serde {
-                what: "key",
-                topic: self.name.clone(),
-                source,
-            }),
-        }
+        to_bytes(&self.key, "key", &self.name, key)?.ok_or_else(|| {
+            StreamsError::InvalidArgument("a store has no entry for a null key".to_string())
+        })
     }
 
     fn value_of(&self, stored: &[u8]) -> Result<V, StreamsError> {
@@ -72,13 +64,7 @@ impl<K, V> ReadOnlyKeyValueStore<K, V> {
         } else {
             stored
         };
-        self.value
-            .deserialize(&self.name, Some(bytes))
-            .map_err(|source| StreamsError::Serde {
-                what: "value",
-                topic: self.name.clone(),
-                source,
-            })
+        from_bytes(&self.value, "value", &self.name, Some(bytes))
     }
 
     /// The value of `key`, if the store has one.
@@ -117,14 +103,7 @@ impl<K, V> ReadOnlyKeyValueStore<K, V> {
             .visit(&mut |store| raw.extend(store.range(from, to)))?;
         raw.into_iter()
             .map(|(k, v)| {
-                let key = self
-                    .key
-                    .deserialize(&self.name, Some(&k))
-                    .map_err(|source| StreamsError::Serde {
-                        what: "key",
-                        topic: self.name.clone(),
-                        source,
-                    })?;
+                let key = from_bytes(&self.key, "key", &self.name, Some(&k))?;
                 Ok((key, self.value_of(&v)?))
             })
             .collect()
