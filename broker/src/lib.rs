@@ -43,7 +43,7 @@ pub mod replica_manager;
 pub mod replication;
 pub mod server;
 pub mod txn;
-pub mod wire;
+pub use tributary_client::wire;
 
 pub use config::BrokerConfig;
 pub use server::{start, start_member, start_node, BrokerHandle, NodeHandle};

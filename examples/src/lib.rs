@@ -8,9 +8,11 @@
 //! | `at_least_once` | a consumer group member that processes, then commits               |
 //! | `at_most_once`  | a consumer group member that commits, then processes               |
 //! | `exactly_once`  | consume-transform-produce with offsets committed in the transaction |
+//! | `word_count`    | Kafka's word count on the streams library (`KafkaStreams`)         |
 //!
 //! The loops live here, in [`delivery`], so that tests can check the guarantee each one gives
 //! when the process dies half-way.
 
 pub mod delivery;
 pub mod exactly_once;
+pub mod word_count;

@@ -16,6 +16,102 @@ pub const STATESTORE_CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
 /// Kafka Streams' default for the write caches: 10 MiB.
 const DEFAULT_CACHE_MAX_BYTES: usize = 10 * 1024 * 1024;
 
+/// `bootstrap.servers`: the brokers to start from.
+pub const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
+/// `num.stream.threads`: the threads processing records (1).
+pub const NUM_STREAM_THREADS: &str = "num.stream.threads";
+/// `processing.guarantee`: `at_least_once` (the default) or `exactly_once_v2`.
+pub const PROCESSING_GUARANTEE: &str = "processing.guarantee";
+/// `commit.interval.ms`: how often progress is committed (30 s; 100 ms under exactly-once).
+pub const COMMIT_INTERVAL_MS: &str = "commit.interval.ms";
+/// `num.standby.replicas`: standby copies of each task's state (0).
+pub const NUM_STANDBY_REPLICAS: &str = "num.standby.replicas";
+/// `replication.factor`: of internal topics (-1: the brokers' default).
+pub const REPLICATION_FACTOR: &str = "replication.factor";
+/// `application.server`: `host:port` of this instance, for interactive queries.
+pub const APPLICATION_SERVER: &str = "application.server";
+/// `state.dir`: where local state lives (`/tmp/kafka-streams`).
+pub const STATE_DIR: &str = "state.dir";
+/// `default.deserialization.exception.handler`: what a record that cannot be read does.
+pub const DESERIALIZATION_EXCEPTION_HANDLER: &str = "default.deserialization.exception.handler";
+/// `processing.exception.handler`: what a record whose processing fails does.
+pub const PROCESSING_EXCEPTION_HANDLER: &str = "processing.exception.handler";
+/// `production.exception.handler`: what a record that cannot be written does.
+pub const PRODUCTION_EXCEPTION_HANDLER: &str = "production.exception.handler";
+
+/// The processing guarantee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarantee {
+    /// Records are processed at least once: after a failure some may be processed again.
+    AtLeastOnce,
+    /// Each record's effects (outputs, state, input offsets) are committed exactly once, in
+    /// transactions.
+    ExactlyOnceV2,
+}
+
+/// What to do with a record the handler is asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Log it and stop the application (Kafka's `LogAndFail...` handlers, the default).
+    Fail,
+    /// Log it and go on with the next record.
+    Continue,
+}
+
+/// Properties of Kafka Streams itself, not passed to the Kafka clients.
+const STREAMS_KEYS: [&str; 22] = [
+    APPLICATION_ID,
+    NUM_STREAM_THREADS,
+    PROCESSING_GUARANTEE,
+    COMMIT_INTERVAL_MS,
+    NUM_STANDBY_REPLICAS,
+    REPLICATION_FACTOR,
+    APPLICATION_SERVER,
+    STATE_DIR,
+    DESERIALIZATION_EXCEPTION_HANDLER,
+    PROCESSING_EXCEPTION_HANDLER,
+    PRODUCTION_EXCEPTION_HANDLER,
+    CACHE_MAX_BYTES_BUFFERING,
+    STATESTORE_CACHE_MAX_BYTES,
+    "topology.optimization",
+    "max.task.idle.ms",
+    "acceptable.recovery.lag",
+    "probing.rebalance.interval.ms",
+    "max.warmup.replicas",
+    "buffered.records.per.partition",
+    "poll.ms",
+    "task.timeout.ms",
+    "state.cleanup.delay.ms",
+];
+
+/// Prefixes of Kafka Streams' own properties, and of the per-client ones.
+const STREAMS_PREFIXES: [&str; 11] = [
+    "default.",
+    "windowstore.",
+    "repartition.",
+    "rocksdb.",
+    "upgrade.",
+    "rack.aware.",
+    "dsl.",
+    "consumer.",
+    "producer.",
+    "admin.",
+    "restore.consumer.",
+];
+
+/// The Kafka client a property set is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientRole {
+    /// The consumer of a stream thread's input.
+    MainConsumer,
+    /// The consumer restoring state from changelogs.
+    RestoreConsumer,
+    /// A stream thread's producer.
+    Producer,
+    /// The admin client creating internal topics.
+    Admin,
+}
+
 /// Settings by Kafka Streams' property names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamsConfig {
@@ -59,6 +155,162 @@ impl StreamsConfig {
         }
     }
 
+    fn number<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        default: T,
+        what: &str,
+    ) -> Result<T, StreamsError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.trim().parse::<T>().map_err(|_| {
+                StreamsError::Config(format!("Invalid value {v} for configuration {key}: {what}"))
+            }),
+        }
+    }
+
+    /// `bootstrap.servers`, which must be set.
+    pub fn bootstrap_servers(&self) -> Result<&str, StreamsError> {
+        match self.get(BOOTSTRAP_SERVERS) {
+            Some(b) if !b.trim().is_empty() => Ok(b),
+            _ => Err(StreamsError::Config(format!(
+                "Missing required configuration \"{BOOTSTRAP_SERVERS}\" which has no default value."
+            ))),
+        }
+    }
+
+    /// `num.stream.threads` (1; at least 1).
+    pub fn num_stream_threads(&self) -> Result<usize, StreamsError> {
+        let n: usize = self.number(NUM_STREAM_THREADS, 1, "Not a number of type INT at least 1")?;
+        if n == 0 {
+            return Err(StreamsError::Config(format!(
+                "Invalid value 0 for configuration {NUM_STREAM_THREADS}: Value must be at least 1"
+            )));
+        }
+        Ok(n)
+    }
+
+    /// `processing.guarantee`.
+    pub fn processing_guarantee(&self) -> Result<Guarantee, StreamsError> {
+        match self.get(PROCESSING_GUARANTEE).map(str::trim) {
+            None | Some("at_least_once") => Ok(Guarantee::AtLeastOnce),
+            Some("exactly_once_v2") => Ok(Guarantee::ExactlyOnceV2),
+            Some(other) => Err(StreamsError::Config(format!(
+                "Invalid value {other} for configuration {PROCESSING_GUARANTEE}: String must be one of: at_least_once, exactly_once_v2"
+            ))),
+        }
+    }
+
+    /// `commit.interval.ms` (30 s, or 100 ms under exactly-once).
+    pub fn commit_interval(&self) -> Result<std::time::Duration, StreamsError> {
+        let default = match self.processing_guarantee()? {
+            Guarantee::AtLeastOnce => 30_000,
+            Guarantee::ExactlyOnceV2 => 100,
+        };
+        let ms: u64 = self.number(
+            COMMIT_INTERVAL_MS,
+            default,
+            "Not a number of type LONG at least 0",
+        )?;
+        Ok(std::time::Duration::from_millis(ms))
+    }
+
+    /// `num.standby.replicas` (0).
+    pub fn num_standby_replicas(&self) -> Result<usize, StreamsError> {
+        self.number(
+            NUM_STANDBY_REPLICAS,
+            0,
+            "Not a number of type INT at least 0",
+        )
+    }
+
+    /// `replication.factor` of internal topics (-1: the brokers' default).
+    pub fn replication_factor(&self) -> Result<i32, StreamsError> {
+        self.number(REPLICATION_FACTOR, -1, "Not a number of type INT")
+    }
+
+    /// `application.server`, if set.
+    pub fn application_server(&self) -> Option<&str> {
+        self.get(APPLICATION_SERVER).filter(|s| !s.is_empty())
+    }
+
+    /// `default.deserialization.exception.handler`.
+    pub fn deserialization_handler(&self) -> Result<OnError, StreamsError> {
+        self.handler(
+            DESERIALIZATION_EXCEPTION_HANDLER,
+            "LogAndFailExceptionHandler",
+            "LogAndContinueExceptionHandler",
+        )
+    }
+
+    /// `processing.exception.handler`.
+    pub fn processing_handler(&self) -> Result<OnError, StreamsError> {
+        self.handler(
+            PROCESSING_EXCEPTION_HANDLER,
+            "LogAndFailProcessingExceptionHandler",
+            "LogAndContinueProcessingExceptionHandler",
+        )
+    }
+
+    /// `production.exception.handler`.
+    pub fn production_handler(&self) -> Result<OnError, StreamsError> {
+        self.handler(
+            PRODUCTION_EXCEPTION_HANDLER,
+            "DefaultProductionExceptionHandler",
+            "LogAndContinueProductionExceptionHandler",
+        )
+    }
+
+    /// A handler given by Kafka's class name (`org.apache.kafka.streams.errors.` may be left
+    /// out).
+    fn handler(&self, key: &str, fail: &str, go_on: &str) -> Result<OnError, StreamsError> {
+        let Some(v) = self.get(key) else {
+            return Ok(OnError::Fail);
+        };
+        let class = v
+            .trim()
+            .trim_start_matches("org.apache.kafka.streams.errors.");
+        if class == fail {
+            Ok(OnError::Fail)
+        } else if class == go_on {
+            Ok(OnError::Continue)
+        } else {
+            Err(StreamsError::Config(format!(
+                "Invalid value {v} for configuration {key}: Class {v} could not be found (known: org.apache.kafka.streams.errors.{fail}, org.apache.kafka.streams.errors.{go_on})"
+            )))
+        }
+    }
+
+    /// The properties of one of the app's Kafka clients: every property that is not Kafka
+    /// Streams' own, then the ones prefixed for that client (`consumer.`, `main.consumer.`,
+    /// `restore.consumer.`, `producer.`, `admin.`), which win.
+    pub(crate) fn client_props(&self, role: ClientRole) -> Vec<(String, String)> {
+        let mut out: BTreeMap<String, String> = self
+            .props
+            .iter()
+            .filter(|(k, _)| {
+                !STREAMS_KEYS.contains(&k.as_str())
+                    && !STREAMS_PREFIXES.iter().any(|p| k.starts_with(p))
+                    && !k.starts_with("main.consumer.")
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let prefixes: &[&str] = match role {
+            ClientRole::MainConsumer => &["consumer.", "main.consumer."],
+            ClientRole::RestoreConsumer => &["consumer.", "restore.consumer."],
+            ClientRole::Producer => &["producer."],
+            ClientRole::Admin => &["admin."],
+        };
+        for prefix in prefixes {
+            for (k, v) in &self.props {
+                if let Some(rest) = k.strip_prefix(prefix) {
+                    out.insert(rest.to_string(), v.clone());
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
     /// The bytes the write caches may hold (`statestore.cache.max.bytes`, else
     /// `cache.max.bytes.buffering`, else 10 MiB).
     pub fn cache_max_bytes(&self) -> Result<usize, StreamsError> {
@@ -78,6 +330,62 @@ impl StreamsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_properties_pass_through_with_prefixes_winning() {
+        let c = StreamsConfig::new()
+            .with(APPLICATION_ID, "app")
+            .with(BOOTSTRAP_SERVERS, "b:9092")
+            .with("security.protocol", "plaintext")
+            .with("consumer.fetch.min.bytes", "10")
+            .with("main.consumer.fetch.min.bytes", "20")
+            .with("producer.linger.ms", "5")
+            .with(NUM_STREAM_THREADS, "3");
+        let main = c.client_props(ClientRole::MainConsumer);
+        assert!(main.contains(&("fetch.min.bytes".to_string(), "20".to_string())));
+        assert!(main.contains(&("bootstrap.servers".to_string(), "b:9092".to_string())));
+        assert!(!main
+            .iter()
+            .any(|(k, _)| k == "application.id" || k == "num.stream.threads" || k == "linger.ms"));
+        let restore = c.client_props(ClientRole::RestoreConsumer);
+        assert!(restore.contains(&("fetch.min.bytes".to_string(), "10".to_string())));
+        let producer = c.client_props(ClientRole::Producer);
+        assert!(producer.contains(&("linger.ms".to_string(), "5".to_string())));
+        assert!(producer.contains(&("security.protocol".to_string(), "plaintext".to_string())));
+        assert_eq!(c.num_stream_threads().unwrap(), 3);
+    }
+
+    #[test]
+    fn settings_are_checked_with_kafka_s_messages() {
+        let c = StreamsConfig::new();
+        assert_eq!(c.processing_guarantee().unwrap(), Guarantee::AtLeastOnce);
+        assert_eq!(c.commit_interval().unwrap().as_millis(), 30_000);
+        let eos = c.clone().with(PROCESSING_GUARANTEE, "exactly_once_v2");
+        assert_eq!(eos.commit_interval().unwrap().as_millis(), 100);
+        let old = c.clone().with(PROCESSING_GUARANTEE, "exactly_once");
+        assert!(old
+            .processing_guarantee()
+            .unwrap_err()
+            .to_string()
+            .contains("at_least_once, exactly_once_v2"));
+        assert!(c
+            .clone()
+            .with(NUM_STREAM_THREADS, 0)
+            .num_stream_threads()
+            .is_err());
+        assert!(c.bootstrap_servers().is_err());
+        let h = c.clone().with(
+            DESERIALIZATION_EXCEPTION_HANDLER,
+            "org.apache.kafka.streams.errors.LogAndContinueExceptionHandler",
+        );
+        assert_eq!(h.deserialization_handler().unwrap(), OnError::Continue);
+        assert_eq!(c.deserialization_handler().unwrap(), OnError::Fail);
+        assert!(c
+            .clone()
+            .with(PROCESSING_EXCEPTION_HANDLER, "Nope")
+            .processing_handler()
+            .is_err());
+    }
 
     #[test]
     fn application_id_is_required_and_caches_default_to_ten_mib() {

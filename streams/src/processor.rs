@@ -73,6 +73,12 @@ pub enum StreamsError {
     /// Input for a topic no source reads.
     #[error("Unknown topic: {0}")]
     UnknownTopic(String),
+    /// Source topics that do not exist (Kafka Streams' `MissingSourceTopicException`).
+    #[error("One or more source topics were missing during rebalance: {0:?}")]
+    MissingSourceTopic(Vec<String>),
+    /// A Kafka client or broker error.
+    #[error("{0}")]
+    Kafka(String),
     /// A setting with a bad or missing value.
     #[error("{0}")]
     Config(String),

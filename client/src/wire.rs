@@ -94,6 +94,18 @@ impl Client {
         req: &R,
         version: i16,
     ) -> std::io::Result<R::Response> {
+        let timeout = self.timeout;
+        self.call_with_timeout(req, version, timeout).await
+    }
+
+    /// Sends `req` at `version` and waits at most `timeout` for its answer (a JoinGroup waits
+    /// for the whole group).
+    pub async fn call_with_timeout<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> std::io::Result<R::Response> {
         self.correlation += 1;
         let frame = encode_request(req, version, self.correlation, "tributary")?;
         let exchange = async {
@@ -102,7 +114,7 @@ impl Client {
                 .await?
                 .ok_or_else(|| std::io::Error::other("the broker closed the connection"))
         };
-        let resp = tokio::time::timeout(self.timeout, exchange)
+        let resp = tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in time")

@@ -1,0 +1,11 @@
+//! # tributary-client
+//!
+//! A small Kafka protocol client on the `kafka-protocol` codecs, for what `rdkafka`
+//! (librdkafka) cannot do: APIs its admin client lacks, and group membership with a protocol of
+//! our own (a Streams application's task assignment, Connect's workers).
+//!
+//! * [`wire`]: request framing and a one-connection, one-request-at-a-time [`wire::Client`].
+//! * [`group`]: a member of a classic group whose assignment is computed here.
+
+pub mod group;
+pub mod wire;

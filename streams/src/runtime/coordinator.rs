@@ -1,0 +1,543 @@
+//! The instance's coordinator: it prepares the internal topics, starts the stream threads,
+//! holds the instance's group membership (joins, heartbeats, commits the threads' offsets with
+//! the member's generation) and hands each thread its tasks.
+//!
+//! Rebalances are eager: when the group rebalances, every thread commits and stops
+//! processing, the instance joins again, and each thread gets its new tasks. A task that stays
+//! with a thread keeps its state and position; a new one is restored from its changelogs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use tokio::sync::{mpsc, oneshot};
+use tributary_client::group::{Assignor, GroupConfig, GroupError, GroupMember, Member};
+
+use super::assignor::{self, Assignment, Subscription, TaskId};
+use super::plan::Plan;
+use super::thread::{Command, StreamThread};
+use super::{State, Status};
+use crate::config::{ClientRole, StreamsConfig};
+use crate::processor::StreamsError;
+use crate::topology::Topology;
+
+/// What a stream thread tells the coordinator.
+pub(crate) enum Event {
+    /// It runs the tasks it was given.
+    Ready,
+    /// It committed and stopped processing, for a rebalance.
+    Revoked,
+    /// Commit these offsets (topic, partition, next offset) with the member's generation.
+    Commit {
+        offsets: Vec<(String, i32, i64)>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// It stopped on an error.
+    Failed(StreamsError),
+}
+
+/// How often the coordinator looks at the shutdown flag while it waits.
+const TICK: Duration = Duration::from_millis(50);
+
+pub(crate) struct Coordinator {
+    topology: Arc<Topology>,
+    config: StreamsConfig,
+    status: Arc<Status>,
+    shutdown: Arc<AtomicBool>,
+    application_id: String,
+    plan: Arc<Plan>,
+    process_id: String,
+}
+
+/// The assignor for one join.
+struct StreamsAssignor {
+    topics: Vec<String>,
+    subscription: Subscription,
+    tasks: Vec<TaskId>,
+    standbys: usize,
+    plan: Arc<Plan>,
+    /// Partitions of each topic the app reads.
+    counts: BTreeMap<String, i32>,
+}
+
+impl Assignor for StreamsAssignor {
+    fn name(&self) -> &str {
+        "stream"
+    }
+
+    fn metadata(&self) -> Bytes {
+        assignor::encode_subscription(&self.topics, &self.subscription)
+    }
+
+    fn assign(&self, members: &[GroupMember]) -> BTreeMap<String, Bytes> {
+        let clients: Vec<assignor::Client> = members
+            .iter()
+            .map(|m| assignor::Client {
+                member_id: m.member_id.clone(),
+                // a member whose data cannot be read still gets work, as a fresh instance
+                sub: assignor::decode_subscription(&m.metadata).unwrap_or_else(|| Subscription {
+                    version: 1,
+                    process_id: m.member_id.clone(),
+                    threads: 1,
+                    active: BTreeSet::new(),
+                    standby: BTreeSet::new(),
+                    endpoint: None,
+                }),
+            })
+            .collect();
+        assignor::assign(&clients, &self.tasks, self.standbys)
+            .into_iter()
+            .map(|(member, a)| {
+                let mut partitions: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+                for (topic, p) in source_partitions(&self.plan, &self.counts, &a.active) {
+                    partitions.entry(topic).or_default().push(p);
+                }
+                let bytes = assignor::encode_assignment(&partitions, &a);
+                (member, bytes)
+            })
+            .collect()
+    }
+}
+
+/// The input partitions of `tasks`: each topic of the task's sub-topology that has the task's
+/// partition.
+pub(crate) fn source_partitions(
+    plan: &Plan,
+    counts: &BTreeMap<String, i32>,
+    tasks: &BTreeSet<TaskId>,
+) -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    for t in tasks {
+        if let Some(sub) = plan.subs.get(t.subtopology as usize) {
+            for topic in sub.topics() {
+                if counts.get(topic).is_some_and(|&n| t.partition < n) {
+                    out.push((topic.clone(), t.partition));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A stream thread as the coordinator drives it.
+struct ThreadHandle {
+    commands: std_mpsc::Sender<Command>,
+    join: std::thread::JoinHandle<()>,
+    tasks: BTreeSet<TaskId>,
+}
+
+impl Coordinator {
+    pub fn new(
+        topology: Arc<Topology>,
+        config: StreamsConfig,
+        status: Arc<Status>,
+        shutdown: Arc<AtomicBool>,
+    ) -> Result<Coordinator, StreamsError> {
+        let application_id = config.application_id()?.to_string();
+        let plan = Arc::new(Plan::new(&topology, &application_id));
+        Ok(Coordinator {
+            topology,
+            config,
+            status,
+            shutdown,
+            application_id,
+            plan,
+            process_id: uuid::Uuid::new_v4().to_string(),
+        })
+    }
+
+    /// Runs until shutdown or an error; the instance is in ERROR after an error.
+    pub fn run(self) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                self.status
+                    .fail(&StreamsError::Kafka(format!("cannot start a runtime: {e}")));
+                self.status.set(State::Error);
+                return;
+            }
+        };
+        let mut threads = Vec::new();
+        let result = rt.block_on(self.run_async(&mut threads));
+        // the threads stop (committing what they did when the instance closes cleanly)
+        for t in &threads {
+            let _ = t.commands.send(Command::Shutdown);
+        }
+        for t in threads {
+            let _ = t.join.join();
+        }
+        if let Err(e) = result {
+            self.status.fail(&e);
+        }
+        if self.status.get() == State::PendingError {
+            self.status.set(State::Error);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst) || self.status.get() == State::PendingError
+    }
+
+    /// The partitions of every topic the app reads, creating the internal ones.
+    async fn prepare(&self) -> Result<BTreeMap<String, i32>, StreamsError> {
+        let kafka = |e: rdkafka::error::KafkaError| StreamsError::Kafka(e.to_string());
+        let timeout = Duration::from_secs(30);
+        let mut admin_config = ClientConfig::new();
+        for (k, v) in self.config.client_props(ClientRole::Admin) {
+            admin_config.set(k, v);
+        }
+        let probe: BaseConsumer = admin_config.create().map_err(kafka)?;
+        let metadata = probe.fetch_metadata(None, timeout).map_err(kafka)?;
+        let mut existing: BTreeMap<String, i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+            .collect();
+        let partitions = self.plan.partitions(&existing)?;
+        let wanted = self.plan.internal_topics(&partitions);
+        let admin: AdminClient<DefaultClientContext> = admin_config.create().map_err(kafka)?;
+        let replication = self.config.replication_factor()?;
+        let mut to_create = Vec::new();
+        for t in &wanted {
+            match existing.get(&t.name) {
+                Some(&n) if n != t.partitions => {
+                    return Err(StreamsError::Topology(format!(
+                        "Existing internal topic {} has invalid partitions: expected: {}; actual: {}. Use 'kafka-streams-application-reset' tool to clean up invalid topics before processing.",
+                        t.name, t.partitions, n
+                    )))
+                }
+                Some(_) => {}
+                None => to_create.push(t),
+            }
+        }
+        if !to_create.is_empty() {
+            let topics: Vec<NewTopic> = to_create
+                .iter()
+                .map(|t| {
+                    let mut n =
+                        NewTopic::new(&t.name, t.partitions, TopicReplication::Fixed(replication));
+                    for (k, v) in &t.configs {
+                        n = n.set(k, v);
+                    }
+                    n
+                })
+                .collect();
+            let results = admin
+                .create_topics(
+                    &topics,
+                    &AdminOptions::new().operation_timeout(Some(timeout)),
+                )
+                .await
+                .map_err(kafka)?;
+            for r in results {
+                match r {
+                    Ok(name) => tracing::info!("created internal topic {name}"),
+                    Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                    Err((name, code)) => {
+                        return Err(StreamsError::Kafka(format!(
+                            "could not create internal topic {name}: {code}"
+                        )))
+                    }
+                }
+            }
+        }
+        for t in wanted {
+            existing.insert(t.name, t.partitions);
+        }
+        Ok(existing)
+    }
+
+    async fn run_async(&self, threads: &mut Vec<ThreadHandle>) -> Result<(), StreamsError> {
+        // (before any heartbeat is due, so the blocking metadata call does not delay one)
+        let counts = self.prepare().await?;
+        let partitions: Vec<i32> = {
+            // the partitions per sub-topology, now that every topic exists
+            self.plan.partitions(&counts)?
+        };
+        let tasks = self.plan.tasks(&partitions);
+        let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
+        let n = self.config.num_stream_threads()?;
+        let cache = self.config.cache_max_bytes()? / n;
+        for index in 0..n {
+            let (tx, rx) = std_mpsc::channel();
+            let thread = StreamThread::new(
+                index,
+                &self.process_id,
+                Arc::clone(&self.topology),
+                Arc::clone(&self.plan),
+                &self.config,
+                cache,
+                rx,
+                events_tx.clone(),
+            )?;
+            let join = std::thread::Builder::new()
+                .name(format!(
+                    "{}-StreamThread-{}",
+                    self.application_id,
+                    index + 1
+                ))
+                .spawn(move || thread.run())
+                .map_err(|e| StreamsError::Kafka(format!("cannot start a thread: {e}")))?;
+            threads.push(ThreadHandle {
+                commands: tx,
+                join,
+                tasks: BTreeSet::new(),
+            });
+        }
+        let session = duration_ms(&self.config, "session.timeout.ms", 45_000);
+        let heartbeat = duration_ms(&self.config, "heartbeat.interval.ms", 3_000);
+        let rebalance = duration_ms(&self.config, "max.poll.interval.ms", 300_000);
+        let bootstrap: Vec<String> = self
+            .config
+            .bootstrap_servers()?
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut member = Member::new(GroupConfig {
+            bootstrap,
+            group_id: self.application_id.clone(),
+            protocol_type: "consumer".to_string(),
+            session_timeout: session,
+            rebalance_timeout: rebalance,
+            request_timeout: Duration::from_secs(30),
+        });
+        let mut standby: BTreeSet<TaskId> = BTreeSet::new();
+        'join: loop {
+            if self.stopping() {
+                break;
+            }
+            self.status.set(State::Rebalancing);
+            let active: BTreeSet<TaskId> = threads
+                .iter()
+                .flat_map(|t| t.tasks.iter().copied())
+                .collect();
+            let assignor = StreamsAssignor {
+                topics: self.plan.all_topics(),
+                subscription: Subscription {
+                    version: 1,
+                    process_id: self.process_id.clone(),
+                    threads: n as u32,
+                    active,
+                    standby: standby.clone(),
+                    endpoint: self.config.application_server().map(str::to_string),
+                },
+                tasks: tasks.clone(),
+                standbys: self.config.num_standby_replicas()?,
+                plan: Arc::clone(&self.plan),
+                counts: counts.clone(),
+            };
+            let joined = tokio::select! {
+                j = member.join(&assignor) => j.map_err(group_error)?,
+                () = self.wait_stop() => break 'join,
+            };
+            let assignment = assignor::decode_assignment(&joined.assignment).ok_or_else(|| {
+                StreamsError::Kafka(
+                    "the group leader sent an assignment this instance cannot read".to_string(),
+                )
+            })?;
+            tracing::info!(
+                "generation {}: active tasks {:?}, standby tasks {:?}",
+                joined.generation,
+                assignment
+                    .active
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+                assignment
+                    .standby
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            );
+            standby = assignment.standby.clone();
+            let parts = source_partitions(&self.plan, &counts, &assignment.active);
+            let committed = match member.committed(&parts).await {
+                Ok(c) => c,
+                Err(GroupError::Rejoin(_)) => continue 'join,
+                Err(e) => return Err(group_error(e)),
+            };
+            let offsets: HashMap<(String, i32), i64> = parts
+                .into_iter()
+                .zip(committed)
+                .filter_map(|(tp, o)| o.map(|o| (tp, o)))
+                .collect();
+            distribute(threads, &assignment);
+            *self
+                .status
+                .threads
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = threads
+                .iter()
+                .enumerate()
+                .map(|(i, t)| super::ThreadMetadata {
+                    thread_name: format!("{}-StreamThread-{}", self.application_id, i + 1),
+                    active_tasks: t.tasks.iter().copied().collect(),
+                    standby_tasks: if i == 0 {
+                        assignment.standby.iter().copied().collect()
+                    } else {
+                        Vec::new()
+                    },
+                })
+                .collect();
+            for t in threads.iter() {
+                let _ = t.commands.send(Command::Assign {
+                    tasks: t.tasks.clone(),
+                    offsets: offsets.clone(),
+                });
+            }
+            // wait for every thread to run its tasks, heartbeating meanwhile
+            let mut ready = 0;
+            let mut beat = tokio::time::interval(heartbeat);
+            beat.tick().await;
+            loop {
+                if self.stopping() {
+                    break 'join;
+                }
+                if ready == threads.len() && self.status.get() == State::Rebalancing {
+                    self.status.set(State::Running);
+                }
+                tokio::select! {
+                    _ = beat.tick() => match member.heartbeat().await {
+                        Ok(()) => {}
+                        Err(GroupError::Rejoin(e)) => {
+                            tracing::info!("the group rebalances ({e}): revoking tasks");
+                            self.revoke(threads, &mut events, &mut member).await?;
+                            continue 'join;
+                        }
+                        Err(e) => tracing::warn!("heartbeat failed: {e}"),
+                    },
+                    ev = events.recv() => match ev {
+                        Some(Event::Ready) => ready += 1,
+                        Some(Event::Revoked) => {}
+                        Some(Event::Commit { offsets, reply }) => {
+                            let r = member.commit(&offsets).await.map_err(|e| e.to_string());
+                            let _ = reply.send(r);
+                        }
+                        Some(Event::Failed(e)) => return Err(e),
+                        None => return Err(StreamsError::Kafka("every stream thread stopped".to_string())),
+                    },
+                    () = tokio::time::sleep(TICK) => {}
+                }
+            }
+        }
+        // closing: the threads commit (through the member) and stop, then the member leaves
+        for t in threads.iter() {
+            let _ = t.commands.send(Command::Shutdown);
+        }
+        let mut stopped = 0;
+        while stopped < threads.len() {
+            if threads.iter().all(|t| t.join.is_finished()) {
+                break;
+            }
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(Event::Commit { offsets, reply }) => {
+                        let r = member.commit(&offsets).await.map_err(|e| e.to_string());
+                        let _ = reply.send(r);
+                    }
+                    Some(Event::Revoked) => stopped += 1,
+                    Some(Event::Failed(e)) => tracing::warn!("a thread failed while closing: {e}"),
+                    Some(Event::Ready) => {}
+                    None => break,
+                },
+                () = tokio::time::sleep(TICK) => {}
+            }
+        }
+        if let Err(e) = member.leave().await {
+            tracing::warn!("could not leave the group: {e}");
+        }
+        Ok(())
+    }
+
+    /// Resolves when the instance is closing or failing.
+    async fn wait_stop(&self) {
+        while !self.stopping() {
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    /// Has every thread commit and stop processing, serving their commits meanwhile.
+    async fn revoke(
+        &self,
+        threads: &[ThreadHandle],
+        events: &mut mpsc::UnboundedReceiver<Event>,
+        member: &mut Member,
+    ) -> Result<(), StreamsError> {
+        for t in threads {
+            let _ = t.commands.send(Command::Revoke);
+        }
+        let mut revoked = 0;
+        while revoked < threads.len() {
+            match events.recv().await {
+                Some(Event::Revoked) => revoked += 1,
+                Some(Event::Commit { offsets, reply }) => {
+                    let r = member.commit(&offsets).await.map_err(|e| e.to_string());
+                    let _ = reply.send(r);
+                }
+                Some(Event::Failed(e)) => return Err(e),
+                Some(Event::Ready) => {}
+                None => {
+                    return Err(StreamsError::Kafka(
+                        "every stream thread stopped".to_string(),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Spreads the instance's active tasks over its threads: a task stays on the thread that ran
+/// it, the others go to the threads with the fewest.
+fn distribute(threads: &mut [ThreadHandle], assignment: &Assignment) {
+    for t in threads.iter_mut() {
+        t.tasks.retain(|task| assignment.active.contains(task));
+    }
+    let placed: BTreeSet<TaskId> = threads
+        .iter()
+        .flat_map(|t| t.tasks.iter().copied())
+        .collect();
+    let share = assignment.active.len().div_ceil(threads.len().max(1));
+    // rebalance kept tasks beyond a fair share, then place the new ones
+    let mut loose: Vec<TaskId> = assignment.active.difference(&placed).copied().collect();
+    for t in threads.iter_mut() {
+        while t.tasks.len() > share {
+            if let Some(last) = t.tasks.iter().next_back().copied() {
+                t.tasks.remove(&last);
+                loose.push(last);
+            }
+        }
+    }
+    loose.sort();
+    for task in loose {
+        if let Some(t) = threads.iter_mut().min_by_key(|t| t.tasks.len()) {
+            t.tasks.insert(task);
+        }
+    }
+}
+
+fn group_error(e: GroupError) -> StreamsError {
+    StreamsError::Kafka(format!("group membership failed: {e}"))
+}
+
+fn duration_ms(config: &StreamsConfig, key: &str, default: u64) -> Duration {
+    let ms = config
+        .get(&format!("consumer.{key}"))
+        .or_else(|| config.get(&format!("main.consumer.{key}")))
+        .or_else(|| config.get(key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default);
+    Duration::from_millis(ms)
+}

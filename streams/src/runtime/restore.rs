@@ -1,0 +1,83 @@
+//! Restoring a task's stores from their changelog topics: each changelog partition is read
+//! from its start to its end as it is when the restore begins, and each record put into the
+//! store (a record without a value deletes its key).
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::processor::StreamsError;
+use crate::store::with_timestamp;
+use crate::task::Task;
+
+/// How long a restore may go without reading anything before it is an error.
+const STALL: Duration = Duration::from_secs(60);
+
+/// Restores the logged `stores` (id and changelog) of `task` from partition `partition` of
+/// their changelogs; the number of records read.
+pub(crate) fn restore(
+    consumer: &BaseConsumer,
+    task: &mut Task,
+    stores: &[(usize, String)],
+    partition: i32,
+) -> Result<u64, StreamsError> {
+    let kafka = |e: KafkaError| StreamsError::Kafka(e.to_string());
+    let mut total = 0;
+    for (id, topic) in stores {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, Duration::from_secs(30))
+            .map_err(kafka)?;
+        if high <= low {
+            continue;
+        }
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(topic, partition, Offset::Beginning)
+            .map_err(kafka)?;
+        consumer.assign(&list).map_err(kafka)?;
+        let Some(slot) = task.store_mut(*id) else {
+            continue;
+        };
+        let timestamped = slot.def.timestamped;
+        let started = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut next = low;
+        while next < high {
+            let msg = match consumer.poll(Duration::from_millis(200)) {
+                None => {
+                    if last_progress.elapsed() > STALL {
+                        return Err(StreamsError::Kafka(format!(
+                            "restoring {topic}-{partition} made no progress for {}s (at offset {next} of {high})",
+                            STALL.as_secs()
+                        )));
+                    }
+                    continue;
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => break,
+                Some(Err(e)) => return Err(kafka(e)),
+                Some(Ok(m)) => m,
+            };
+            last_progress = Instant::now();
+            next = msg.offset() + 1;
+            let Some(key) = msg.key() else {
+                continue;
+            };
+            let ts = msg.timestamp().to_millis().unwrap_or(0);
+            match msg.payload() {
+                Some(v) if timestamped => slot.store.put(key, Some(&with_timestamp(ts, v))),
+                Some(v) => slot.store.put(key, Some(v)),
+                None => slot.store.put(key, None),
+            }
+            total += 1;
+        }
+        tracing::info!(
+            "restored {} from {topic}-{partition} (offsets {low}..{high}) in {} ms",
+            slot.def.name,
+            started.elapsed().as_millis()
+        );
+        consumer.unassign().map_err(kafka)?;
+    }
+    Ok(total)
+}

@@ -1,0 +1,541 @@
+//! A stream thread: runs its tasks over the records of their partitions, with its own consumer
+//! and producer, and commits every `commit.interval.ms` (at least once: caches flushed, every
+//! output acknowledged by the brokers, then the input offsets committed).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{
+    BorrowedMessage, DeliveryResult, Header as KafkaHeader, Headers, Message, OwnedHeaders,
+};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::sync::{mpsc, oneshot};
+
+use super::assignor::TaskId;
+use super::coordinator::Event;
+use super::plan::Plan;
+use super::restore::restore;
+use crate::config::{ClientRole, OnError, StreamsConfig};
+use crate::processor::{DynRecord, Header, OutputRecord, StreamsError};
+use crate::task::Task;
+use crate::topology::{Kind, Topology};
+
+/// What the coordinator tells a thread.
+pub(crate) enum Command {
+    /// Run these tasks (offsets: where committed input starts).
+    Assign {
+        tasks: BTreeSet<TaskId>,
+        offsets: HashMap<(String, i32), i64>,
+    },
+    /// Commit and stop processing until the next assignment.
+    Revoke,
+    /// Commit and stop.
+    Shutdown,
+}
+
+/// Records a thread takes from its consumer between looks at its commands.
+const BATCH: usize = 1000;
+
+/// The producer's delivery reports: the first failure, for the production handler.
+#[derive(Default, Clone)]
+struct Deliveries {
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, msg)) = result {
+            let mut failed = self
+                .failed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            failed.get_or_insert_with(|| {
+                format!(
+                    "Error encountered sending record to topic {} for task: {e}",
+                    msg.topic()
+                )
+            });
+        }
+    }
+}
+
+/// A task with the input it reads.
+struct Running {
+    task: Task,
+    /// Next offset to read, per input partition (`None`: from the reset position).
+    next: BTreeMap<(String, i32), Option<i64>>,
+    /// Whether it read anything since its last commit.
+    dirty: bool,
+}
+
+pub(crate) struct StreamThread {
+    index: usize,
+    topology: Arc<Topology>,
+    plan: Arc<Plan>,
+    application_id: String,
+    cache: usize,
+    commit_interval: Duration,
+    on_bad_record: OnError,
+    on_failed_processing: OnError,
+    on_failed_send: OnError,
+    reset: Offset,
+    commands: Receiver<Command>,
+    events: mpsc::UnboundedSender<Event>,
+    consumer: BaseConsumer,
+    restorer: BaseConsumer,
+    producer: BaseProducer<Deliveries>,
+    deliveries: Deliveries,
+    tasks: BTreeMap<TaskId, Running>,
+    /// Input partition → its task and source node.
+    routes: HashMap<(String, i32), (TaskId, usize)>,
+    /// Revoked: waiting for the next assignment.
+    suspended: bool,
+}
+
+fn kafka(e: KafkaError) -> StreamsError {
+    StreamsError::Kafka(e.to_string())
+}
+
+impl StreamThread {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        index: usize,
+        process_id: &str,
+        topology: Arc<Topology>,
+        plan: Arc<Plan>,
+        config: &StreamsConfig,
+        cache: usize,
+        commands: Receiver<Command>,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Result<StreamThread, StreamsError> {
+        let application_id = config.application_id()?.to_string();
+        // Kafka Streams' client ids: `<client.id, else application.id-process id>-StreamThread-n-role`
+        let client_id = |role: &str| {
+            config
+                .get("client.id")
+                .map_or_else(|| format!("{application_id}-{process_id}"), str::to_string)
+                + &format!("-StreamThread-{}-{role}", index + 1)
+        };
+        let mut consumer_config = ClientConfig::new();
+        for (k, v) in config.client_props(ClientRole::MainConsumer) {
+            consumer_config.set(k, v);
+        }
+        let reset = match consumer_config.get("auto.offset.reset") {
+            Some("latest") | Some("largest") | Some("end") => Offset::End,
+            _ => Offset::Beginning,
+        };
+        // the group id lets librdkafka take explicit assignments; offsets are committed by the
+        // instance's group member, never by this consumer, which never subscribes
+        consumer_config
+            .set("group.id", &application_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("allow.auto.create.topics", "false")
+            .set("client.id", client_id("consumer"));
+        let mut restore_config = ClientConfig::new();
+        for (k, v) in config.client_props(ClientRole::RestoreConsumer) {
+            restore_config.set(k, v);
+        }
+        restore_config
+            .set("group.id", format!("{application_id}-restore"))
+            .set("enable.auto.commit", "false")
+            .set("client.id", client_id("restore-consumer"));
+        let mut producer_config = ClientConfig::new();
+        // Kafka's partitioner, so keys land where Java clients put them; Kafka Streams' linger
+        producer_config
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "100");
+        for (k, v) in config.client_props(ClientRole::Producer) {
+            producer_config.set(k, v);
+        }
+        producer_config.set("client.id", client_id("producer"));
+        let deliveries = Deliveries::default();
+        Ok(StreamThread {
+            index,
+            topology,
+            plan,
+            application_id,
+            cache,
+            commit_interval: config.commit_interval()?,
+            on_bad_record: config.deserialization_handler()?,
+            on_failed_processing: config.processing_handler()?,
+            on_failed_send: config.production_handler()?,
+            reset,
+            commands,
+            events,
+            consumer: consumer_config.create().map_err(kafka)?,
+            restorer: restore_config.create().map_err(kafka)?,
+            producer: producer_config
+                .create_with_context(deliveries.clone())
+                .map_err(kafka)?,
+            deliveries,
+            tasks: BTreeMap::new(),
+            routes: HashMap::new(),
+            suspended: true,
+        })
+    }
+
+    /// Runs until told to stop; reports a failure to the coordinator.
+    pub fn run(mut self) {
+        if let Err(e) = self.run_loop() {
+            tracing::error!("stream thread {} failed: {e}", self.index + 1);
+            let _ = self.events.send(Event::Failed(e));
+        }
+    }
+
+    fn run_loop(&mut self) -> Result<(), StreamsError> {
+        let mut last_commit = Instant::now();
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Assign { tasks, offsets }) => {
+                    self.assign(tasks, &offsets)?;
+                    self.suspended = false;
+                    last_commit = Instant::now();
+                    let _ = self.events.send(Event::Ready);
+                }
+                Ok(Command::Revoke) => {
+                    self.commit()?;
+                    self.suspended = true;
+                    let _ = self.events.send(Event::Revoked);
+                }
+                Ok(Command::Shutdown) | Err(TryRecvError::Disconnected) => {
+                    if !self.suspended {
+                        self.commit()?;
+                    }
+                    let _ = self.events.send(Event::Revoked);
+                    return Ok(());
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            if self.suspended || self.tasks.is_empty() {
+                self.producer.poll(Duration::ZERO);
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            self.process_batch()?;
+            self.producer.poll(Duration::ZERO);
+            self.check_deliveries()?;
+            if last_commit.elapsed() >= self.commit_interval {
+                self.commit()?;
+                last_commit = Instant::now();
+            }
+        }
+    }
+
+    /// Makes the thread run `tasks`: keeps the ones it has, restores the new ones, and reads
+    /// every input partition from where it stands (or from the committed offset).
+    fn assign(
+        &mut self,
+        tasks: BTreeSet<TaskId>,
+        offsets: &HashMap<(String, i32), i64>,
+    ) -> Result<(), StreamsError> {
+        self.tasks.retain(|id, _| tasks.contains(id));
+        for &id in &tasks {
+            if self.tasks.contains_key(&id) {
+                continue;
+            }
+            let Some(sub) = self.plan.subs.get(id.subtopology as usize) else {
+                continue;
+            };
+            let mut task = Task::new(
+                &self.topology,
+                &sub.members,
+                &self.application_id,
+                id.partition,
+                self.cache,
+            );
+            let stores: Vec<(usize, String)> = self
+                .topology
+                .stores_of(&sub.members)
+                .into_iter()
+                .filter_map(|s| {
+                    let def = &self.topology.stores[s];
+                    def.logged
+                        .then(|| (s, def.changelog_topic(&self.application_id)))
+                })
+                .collect();
+            let restored = restore(&self.restorer, &mut task, &stores, id.partition)?;
+            if restored > 0 {
+                tracing::info!("task {id}: restored {restored} records from its changelogs");
+            }
+            let next = sub
+                .topics()
+                .map(|t| {
+                    let tp = (t.clone(), id.partition);
+                    let at = offsets.get(&tp).copied();
+                    (tp, at)
+                })
+                .collect();
+            self.tasks.insert(
+                id,
+                Running {
+                    task,
+                    next,
+                    dirty: false,
+                },
+            );
+        }
+        self.routes.clear();
+        let mut list = TopicPartitionList::new();
+        let positions = self.positions();
+        for (&id, running) in &self.tasks {
+            let sub = &self.plan.subs[id.subtopology as usize];
+            for (node, topics) in &sub.sources {
+                for t in topics {
+                    let tp = (t.clone(), id.partition);
+                    let Some(next) = running.next.get(&tp) else {
+                        continue;
+                    };
+                    self.routes.insert(tp.clone(), (id, *node));
+                    let offset = match next.or_else(|| positions.get(&tp).copied()) {
+                        Some(o) => Offset::Offset(o),
+                        None => self.reset,
+                    };
+                    list.add_partition_offset(t, id.partition, offset)
+                        .map_err(kafka)?;
+                }
+            }
+        }
+        self.consumer.assign(&list).map_err(kafka)
+    }
+
+    /// Where the consumer stands on each partition it has fetched from.
+    fn positions(&self) -> HashMap<(String, i32), i64> {
+        let Ok(list) = self.consumer.position() else {
+            return HashMap::new();
+        };
+        list.elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Processes up to a batch of records, or what comes within 100 ms.
+    fn process_batch(&mut self) -> Result<(), StreamsError> {
+        let deadline = Instant::now() + Duration::from_millis(100);
+        for _ in 0..BATCH {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(msg) = self.consumer.poll(left) else {
+                break;
+            };
+            let msg = match msg {
+                Ok(m) => m,
+                Err(KafkaError::PartitionEOF(_)) => continue,
+                Err(e) => {
+                    tracing::warn!("consumer error: {e}");
+                    continue;
+                }
+            };
+            let produced = process(
+                &mut self.tasks,
+                &self.routes,
+                &self.topology,
+                (self.on_bad_record, self.on_failed_processing),
+                &msg,
+            )?;
+            for out in produced {
+                send(&self.producer, &out)?;
+            }
+            if left.is_zero() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails the thread on a failed send, unless the production handler goes on.
+    fn check_deliveries(&self) -> Result<(), StreamsError> {
+        let failed = self
+            .deliveries
+            .failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        match (failed, self.on_failed_send) {
+            (Some(e), OnError::Fail) => Err(StreamsError::Kafka(e)),
+            (Some(e), OnError::Continue) => {
+                tracing::warn!("{e}; the record is dropped");
+                Ok(())
+            }
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// Commits at least once: caches flushed, every output acknowledged, then the input
+    /// offsets committed through the instance's group member.
+    fn commit(&mut self) -> Result<(), StreamsError> {
+        let mut offsets = Vec::new();
+        for running in self.tasks.values_mut() {
+            running.task.flush()?;
+            for out in running.task.take_produced() {
+                send(&self.producer, &out)?;
+            }
+            if running.dirty {
+                for ((t, p), next) in &running.next {
+                    if let Some(o) = next {
+                        offsets.push((t.clone(), *p, *o));
+                    }
+                }
+                running.dirty = false;
+            }
+        }
+        self.producer
+            .flush(Duration::from_secs(120))
+            .map_err(kafka)?;
+        self.check_deliveries()?;
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        if self.events.send(Event::Commit { offsets, reply }).is_err() {
+            return Err(StreamsError::Kafka(
+                "the instance's coordinator is gone".to_string(),
+            ));
+        }
+        match answer.blocking_recv() {
+            Ok(Ok(())) => Ok(()),
+            // the group moved on: the next assignment says where to resume
+            Ok(Err(e)) => {
+                tracing::warn!(
+                    "commit failed: {e}; the records since the last commit may be processed again"
+                );
+                Ok(())
+            }
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// Sends one record, waiting while the producer's queue is full.
+fn send(producer: &BaseProducer<Deliveries>, out: &OutputRecord) -> Result<(), StreamsError> {
+    let mut headers = OwnedHeaders::new_with_capacity(out.headers.len());
+    for (k, v) in &out.headers {
+        headers = headers.insert(KafkaHeader {
+            key: k,
+            value: v.as_deref(),
+        });
+    }
+    let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&out.topic)
+        .timestamp(out.timestamp)
+        .headers(headers);
+    if let Some(k) = &out.key {
+        record = record.key(k.as_slice());
+    }
+    if let Some(v) = &out.value {
+        record = record.payload(v.as_slice());
+    }
+    if let Some(p) = out.partition {
+        record = record.partition(p);
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                record = r;
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((e, _)) => return Err(kafka(e)),
+        }
+    }
+}
+
+/// Runs one record through its task; what the task wrote.
+fn process(
+    tasks: &mut BTreeMap<TaskId, Running>,
+    routes: &HashMap<(String, i32), (TaskId, usize)>,
+    topology: &Topology,
+    (on_bad_record, on_failed_processing): (OnError, OnError),
+    msg: &BorrowedMessage<'_>,
+) -> Result<Vec<OutputRecord>, StreamsError> {
+    let tp = (msg.topic().to_string(), msg.partition());
+    let Some(&(id, source)) = routes.get(&tp) else {
+        return Ok(Vec::new());
+    };
+    let Some(running) = tasks.get_mut(&id) else {
+        return Ok(Vec::new());
+    };
+    running.next.insert(tp.clone(), Some(msg.offset() + 1));
+    running.dirty = true;
+    let Kind::Source { decoder, .. } = &topology.nodes[source].kind else {
+        return Ok(Vec::new());
+    };
+    let timestamp = msg.timestamp().to_millis().unwrap_or(-1);
+    let decoded = decoder(msg.topic(), msg.key(), msg.payload());
+    let (key, value) = match decoded {
+        Ok(kv) => kv,
+        Err(e) => {
+            let what = format!(
+                "Exception caught during Deserialization, taskId: {id}, topic: {}, partition: {}, offset: {}",
+                tp.0,
+                tp.1,
+                msg.offset()
+            );
+            return match on_bad_record {
+                OnError::Continue => {
+                    tracing::warn!("{what}: {e}");
+                    tracing::warn!(
+                        "task [{id}] Skipping record due to deserialization error. topic=[{}] partition=[{}] offset=[{}]",
+                        tp.0,
+                        tp.1,
+                        msg.offset()
+                    );
+                    Ok(Vec::new())
+                }
+                OnError::Fail => {
+                    tracing::error!("{what}: {e}");
+                    Err(StreamsError::Kafka(format!(
+                        "Deserialization exception handler is set to fail upon a deserialization error. If you would rather have the streaming pipeline continue after a deserialization error, please set the default.deserialization.exception.handler appropriately. ({what}: {e})"
+                    )))
+                }
+            };
+        }
+    };
+    if timestamp < 0 {
+        return Err(StreamsError::Kafka(format!(
+            "Input record of topic {} partition {} offset {} has invalid (negative) timestamp",
+            tp.0,
+            tp.1,
+            msg.offset()
+        )));
+    }
+    let headers: Vec<Header> = msg
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|KafkaHeader { key, value }| (key.to_string(), value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let record = DynRecord {
+        key,
+        value,
+        timestamp,
+        headers: Arc::new(headers),
+    };
+    if let Err(e) = running.task.process(source, record) {
+        match on_failed_processing {
+            OnError::Continue => tracing::warn!(
+                "Exception caught during processing of task {id}, topic {}, partition {}, offset {}: {e}; skipping the record",
+                tp.0,
+                tp.1,
+                msg.offset()
+            ),
+            OnError::Fail => return Err(e),
+        }
+    }
+    Ok(running.task.take_produced())
+}

@@ -1,0 +1,393 @@
+//! The runtime on a broker: `KafkaStreams` runs the word count against an in-process broker,
+//! with threads, repartition and changelog topics, commits, restore after a restart, two
+//! instances sharing the work, and its errors.
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tributary_streams::{
+    Consumed, Grouped, KafkaStreams, Materialized, Produced, Serdes, State, StreamsBuilder,
+    StreamsConfig,
+};
+use tributary_testkit::{unique_name, TestBroker};
+
+async fn create(broker: &TestBroker, topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = broker.client_config().create().unwrap();
+    let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for r in admin
+        .create_topics([&t], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        r.unwrap();
+    }
+}
+
+async fn produce(broker: &TestBroker, topic: &str, lines: &[&str]) {
+    let producer: FutureProducer = broker.client_config().create().unwrap();
+    for (i, line) in lines.iter().enumerate() {
+        let key = format!("line-{i}");
+        producer
+            .send(
+                FutureRecord::to(topic).key(&key).payload(*line),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+fn word_count(input: &str, output: &str) -> tributary_streams::Topology {
+    let b = StreamsBuilder::new();
+    b.stream(input, Consumed::with(Serdes::string(), Serdes::string()))
+        .flat_map_values(|line: &String| {
+            line.to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .group_by(
+            |_, word: &String| word.clone(),
+            Grouped::with(Serdes::string(), Serdes::string()),
+        )
+        .count_with(Materialized::named("counts"))
+        .to_stream()
+        .to(
+            output,
+            Produced::with(Serdes::string(), Serdes::nullable(Serdes::long())),
+        );
+    b.build().unwrap()
+}
+
+fn config(broker: &TestBroker, app: &str, threads: usize) -> StreamsConfig {
+    StreamsConfig::new()
+        .with("application.id", app)
+        .with("bootstrap.servers", broker.bootstrap())
+        .with("num.stream.threads", threads)
+        .with("commit.interval.ms", 100)
+        .with("session.timeout.ms", 10_000)
+        .with("heartbeat.interval.ms", 500)
+}
+
+/// The latest count of each word in `topic`, once they equal `expected` (or what they are at
+/// the deadline).
+fn read_counts(
+    broker: &TestBroker,
+    topic: &str,
+    expected: &BTreeMap<String, i64>,
+) -> BTreeMap<String, i64> {
+    let consumer: BaseConsumer = broker.consumer_config().create().unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut latest = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && &latest != expected {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let word = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+            let count = i64::from_be_bytes(m.payload().unwrap().try_into().unwrap());
+            latest.insert(word, count);
+        }
+    }
+    latest
+}
+
+fn counts(text: &[&str]) -> BTreeMap<String, i64> {
+    let mut m = BTreeMap::new();
+    for line in text {
+        for w in line
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            *m.entry(w.to_string()).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+fn start(
+    topology: tributary_streams::Topology,
+    config: StreamsConfig,
+) -> (KafkaStreams, Arc<Mutex<Vec<State>>>) {
+    let mut streams = KafkaStreams::new(topology, config).unwrap();
+    let seen = Arc::new(Mutex::new(vec![State::Created]));
+    let s = Arc::clone(&seen);
+    streams.set_state_listener(move |new, _old| s.lock().unwrap().push(new));
+    streams.start().unwrap();
+    assert!(
+        streams.wait_for_state(State::Running, Duration::from_secs(60)),
+        "not running: {:?} {:?}",
+        streams.state(),
+        streams.error()
+    );
+    (streams, seen)
+}
+
+const FIRST: [&str; 4] = [
+    "the quick brown fox",
+    "jumps over the lazy dog",
+    "The Dog barks",
+    "quick quick",
+];
+const SECOND: [&str; 2] = ["the end", "a brown dog"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn word_count_runs_commits_and_resumes_with_its_state_after_a_restart() {
+    let broker = TestBroker::start().await;
+    let (input, output, app) = (
+        unique_name("wc-in"),
+        unique_name("wc-out"),
+        unique_name("wc"),
+    );
+    create(&broker, &input, 3).await;
+    create(&broker, &output, 2).await;
+    produce(&broker, &input, &FIRST).await;
+
+    let b = &broker;
+    let (mut streams, seen) =
+        tokio::task::block_in_place(|| start(word_count(&input, &output), config(b, &app, 2)));
+    let expected = counts(&FIRST);
+    let got = tokio::task::block_in_place(|| read_counts(b, &output, &expected));
+    assert_eq!(got, expected);
+    tokio::task::block_in_place(|| streams.close());
+    assert_eq!(streams.state(), State::NotRunning);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            State::Created,
+            State::Rebalancing,
+            State::Running,
+            State::PendingShutdown,
+            State::NotRunning
+        ]
+    );
+
+    // the internal topics exist with the input's partitions, the offsets are committed
+    let probe: BaseConsumer = broker.client_config().create().unwrap();
+    let md = probe.fetch_metadata(None, Duration::from_secs(5)).unwrap();
+    let partitions = |name: &str| {
+        md.topics()
+            .iter()
+            .find(|t| t.name() == name)
+            .map(|t| t.partitions().len())
+    };
+    assert_eq!(partitions(&format!("{app}-counts-changelog")), Some(3));
+    assert_eq!(partitions(&format!("{app}-counts-repartition")), Some(3));
+    let mut group = broker.client_config();
+    group.set("group.id", &app);
+    let committer: BaseConsumer = group.create().unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition(&input, p);
+    }
+    let committed = committer
+        .committed_offsets(tpl, Duration::from_secs(5))
+        .unwrap();
+    let mut sum = 0;
+    for e in committed.elements() {
+        if let Offset::Offset(o) = e.offset() {
+            sum += o;
+        }
+    }
+    assert_eq!(sum, FIRST.len() as i64, "every input record committed");
+
+    // a new instance restores the counts from the changelog and goes on from the commits
+    produce(&broker, &input, &SECOND).await;
+    let (mut again, _) =
+        tokio::task::block_in_place(|| start(word_count(&input, &output), config(b, &app, 1)));
+    let all: Vec<&str> = FIRST.iter().chain(SECOND.iter()).copied().collect();
+    let expected = counts(&all);
+    let got = tokio::task::block_in_place(|| read_counts(b, &output, &expected));
+    assert_eq!(got, expected);
+    tokio::task::block_in_place(|| again.close());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_missing_source_topic_puts_the_instance_in_error() {
+    let broker = TestBroker::start().await;
+    let b = &broker;
+    let mut streams = KafkaStreams::new(
+        word_count(&unique_name("nope"), "out"),
+        config(b, &unique_name("missing"), 1),
+    )
+    .unwrap();
+    streams.start().unwrap();
+    assert!(tokio::task::block_in_place(
+        || streams.wait_for_state(State::Error, Duration::from_secs(30))
+    ));
+    let error = streams.error().unwrap();
+    assert!(error.contains("source topics were missing"), "{error}");
+    tokio::task::block_in_place(|| streams.close());
+    assert_eq!(streams.state(), State::Error);
+}
+
+#[test]
+fn bad_settings_are_refused_before_start() {
+    let topology = word_count("in", "out");
+    let err = KafkaStreams::new(
+        topology.clone(),
+        StreamsConfig::new().with("application.id", "a"),
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("bootstrap.servers"), "{err}");
+    let err = KafkaStreams::new(
+        topology,
+        StreamsConfig::new()
+            .with("application.id", "a")
+            .with("bootstrap.servers", "localhost:9")
+            .with("processing.guarantee", "exactly_once"),
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("processing.guarantee"), "{err}");
+}
+
+fn active(streams: &KafkaStreams) -> Vec<tributary_streams::TaskId> {
+    let mut t: Vec<_> = streams
+        .metadata_for_local_threads()
+        .into_iter()
+        .flat_map(|m| m.active_tasks)
+        .collect();
+    t.sort();
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes() {
+    let broker = TestBroker::start().await;
+    let (input, output, app) = (
+        unique_name("wc-in"),
+        unique_name("wc-out"),
+        unique_name("wc2"),
+    );
+    create(&broker, &input, 4).await;
+    create(&broker, &output, 1).await;
+    let b = &broker;
+    let (mut one, _) =
+        tokio::task::block_in_place(|| start(word_count(&input, &output), config(b, &app, 1)));
+    assert_eq!(
+        active(&one).len(),
+        8,
+        "two sub-topologies of four partitions"
+    );
+    let (mut two, _) =
+        tokio::task::block_in_place(|| start(word_count(&input, &output), config(b, &app, 1)));
+    // the first instance rebalances too; wait until both run
+    tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline
+            && !(one.state() == State::Running
+                && two.state() == State::Running
+                && active(&one).len() + active(&two).len() == 8
+                && !active(&two).is_empty())
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let (a, c) = (active(&one), active(&two));
+    assert_eq!(a.len(), 4, "{a:?} / {c:?}");
+    assert_eq!(c.len(), 4, "{a:?} / {c:?}");
+    assert!(a.iter().all(|t| !c.contains(t)));
+
+    produce(&broker, &input, &FIRST).await;
+    let expected = counts(&FIRST);
+    assert_eq!(
+        tokio::task::block_in_place(|| read_counts(b, &output, &expected)),
+        expected
+    );
+    // the second leaves; the first takes its tasks, restores their state, and goes on exactly
+    tokio::task::block_in_place(|| two.close());
+    produce(&broker, &input, &SECOND).await;
+    let all: Vec<&str> = FIRST.iter().chain(SECOND.iter()).copied().collect();
+    let expected = counts(&all);
+    assert_eq!(
+        tokio::task::block_in_place(|| read_counts(b, &output, &expected)),
+        expected
+    );
+    assert_eq!(active(&one).len(), 8);
+    tokio::task::block_in_place(|| one.close());
+}
+
+/// Doubles integers from `input` to `output`; what comes out, and the instance's end state.
+async fn doubled(broker: &TestBroker, handler: Option<&str>) -> (Vec<i32>, State, Option<String>) {
+    let (input, output) = (unique_name("ints"), unique_name("doubled"));
+    create(broker, &input, 1).await;
+    create(broker, &output, 1).await;
+    let producer: FutureProducer = broker.client_config().create().unwrap();
+    for payload in [
+        1i32.to_be_bytes().to_vec(),
+        b"bad".to_vec(),
+        3i32.to_be_bytes().to_vec(),
+    ] {
+        producer
+            .send(
+                FutureRecord::<(), _>::to(&input).payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let b = StreamsBuilder::new();
+    b.stream(
+        &input,
+        Consumed::with(Serdes::nullable(Serdes::string()), Serdes::integer()),
+    )
+    .map_values(|v: &i32| v * 2)
+    .to(
+        &output,
+        Produced::with(Serdes::nullable(Serdes::string()), Serdes::integer()),
+    );
+    let mut config = config(broker, &unique_name("ints"), 1);
+    if let Some(h) = handler {
+        config.set("default.deserialization.exception.handler", h);
+    }
+    let mut streams = KafkaStreams::new(b.build().unwrap(), config).unwrap();
+    streams.start().unwrap();
+    let consumer: BaseConsumer = broker.consumer_config().create().unwrap();
+    consumer.subscribe(&[output.as_str()]).unwrap();
+    let mut out = Vec::new();
+    tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && out.len() < 2 && streams.state() != State::Error {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                out.push(i32::from_be_bytes(m.payload().unwrap().try_into().unwrap()));
+            }
+        }
+        streams.close();
+    });
+    (out, streams.state(), streams.error())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn records_that_cannot_be_read_stop_the_app_or_are_skipped_as_configured() {
+    let broker = TestBroker::start().await;
+    let (out, state, _) = doubled(
+        &broker,
+        Some("org.apache.kafka.streams.errors.LogAndContinueExceptionHandler"),
+    )
+    .await;
+    assert_eq!(out, vec![2, 6]);
+    assert_eq!(state, State::NotRunning);
+    let (out, state, error) = doubled(&broker, None).await;
+    assert!(out.len() <= 1, "{out:?}");
+    assert_eq!(state, State::Error);
+    let error = error.unwrap();
+    assert!(
+        error.contains("set to fail upon a deserialization error"),
+        "{error}"
+    );
+    assert!(
+        error.contains("Size of data received by IntegerDeserializer is not 4"),
+        "{error}"
+    );
+}
