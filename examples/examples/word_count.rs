@@ -35,13 +35,24 @@ struct Args {
     /// Stream threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// How often progress is committed (ms).
-    #[arg(long, default_value_t = 1000)]
-    commit_interval_ms: u64,
+    /// How often progress is committed (ms; default: 1000, or 100 with --exactly-once).
+    #[arg(long)]
+    commit_interval_ms: Option<u64>,
+    /// Any other Kafka Streams or client property, KEY=VALUE (repeatable).
+    #[arg(long = "property", short = 'p', value_parser = parse_property)]
+    properties: Vec<(String, String)>,
+}
+
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -52,10 +63,16 @@ fn main() -> anyhow::Result<()> {
         .with("bootstrap.servers", &args.bootstrap_server)
         .with("num.stream.threads", args.threads)
         // every update goes out, as in Kafka's demo (which sets the cache to 0 too)
-        .with("statestore.cache.max.bytes", 0)
-        .with("commit.interval.ms", args.commit_interval_ms);
+        .with("statestore.cache.max.bytes", 0);
     if args.exactly_once {
         config.set("processing.guarantee", "exactly_once_v2");
+    }
+    let commit = args
+        .commit_interval_ms
+        .unwrap_or(if args.exactly_once { 100 } else { 1000 });
+    config.set("commit.interval.ms", commit);
+    for (k, v) in &args.properties {
+        config.set(k, v);
     }
     let topology = tributary_examples::word_count::topology(&args.input, &args.output)?;
     eprintln!("{}", topology.describe());

@@ -99,6 +99,40 @@ const STREAMS_PREFIXES: [&str; 11] = [
     "restore.consumer.",
 ];
 
+/// Properties only consumers take (librdkafka warns about them elsewhere).
+const CONSUMER_ONLY: [&str; 14] = [
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "max.poll.records",
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "isolation.level",
+    "fetch.min.bytes",
+    "fetch.max.bytes",
+    "fetch.max.wait.ms",
+    "max.partition.fetch.bytes",
+    "partition.assignment.strategy",
+    "group.instance.id",
+];
+
+/// Properties only producers take.
+const PRODUCER_ONLY: [&str; 12] = [
+    "acks",
+    "linger.ms",
+    "batch.size",
+    "compression.type",
+    "retries",
+    "delivery.timeout.ms",
+    "enable.idempotence",
+    "transactional.id",
+    "transaction.timeout.ms",
+    "max.in.flight.requests.per.connection",
+    "buffer.memory",
+    "partitioner",
+];
+
 /// The Kafka client a property set is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ClientRole {
@@ -295,6 +329,16 @@ impl StreamsConfig {
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let other: &[&str] = match role {
+            ClientRole::MainConsumer | ClientRole::RestoreConsumer => &PRODUCER_ONLY,
+            ClientRole::Producer => &CONSUMER_ONLY,
+            ClientRole::Admin => &[],
+        };
+        out.retain(|k, _| {
+            !other.contains(&k.as_str())
+                && !(role == ClientRole::Admin
+                    && (CONSUMER_ONLY.contains(&k.as_str()) || PRODUCER_ONLY.contains(&k.as_str())))
+        });
         let prefixes: &[&str] = match role {
             ClientRole::MainConsumer => &["consumer.", "main.consumer."],
             ClientRole::RestoreConsumer => &["consumer.", "restore.consumer."],
@@ -340,6 +384,8 @@ mod tests {
             .with("consumer.fetch.min.bytes", "10")
             .with("main.consumer.fetch.min.bytes", "20")
             .with("producer.linger.ms", "5")
+            .with("session.timeout.ms", "6000")
+            .with("acks", "all")
             .with(NUM_STREAM_THREADS, "3");
         let main = c.client_props(ClientRole::MainConsumer);
         assert!(main.contains(&("fetch.min.bytes".to_string(), "20".to_string())));
@@ -352,6 +398,11 @@ mod tests {
         let producer = c.client_props(ClientRole::Producer);
         assert!(producer.contains(&("linger.ms".to_string(), "5".to_string())));
         assert!(producer.contains(&("security.protocol".to_string(), "plaintext".to_string())));
+        assert!(producer.contains(&("acks".to_string(), "all".to_string())));
+        // each client gets only what it takes
+        assert!(!producer.iter().any(|(k, _)| k == "session.timeout.ms"));
+        assert!(main.contains(&("session.timeout.ms".to_string(), "6000".to_string())));
+        assert!(!main.iter().any(|(k, _)| k == "acks"));
         assert_eq!(c.num_stream_threads().unwrap(), 3);
     }
 

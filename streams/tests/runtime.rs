@@ -391,3 +391,58 @@ async fn records_that_cannot_be_read_stop_the_app_or_are_skipped_as_configured()
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_once_commits_outputs_state_and_offsets_in_transactions() {
+    let broker = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", "0")]).await;
+    let (input, output, app) = (
+        unique_name("eos-in"),
+        unique_name("eos-out"),
+        unique_name("eos"),
+    );
+    create(&broker, &input, 3).await;
+    create(&broker, &output, 1).await;
+    produce(&broker, &input, &FIRST).await;
+    let b = &broker;
+    let eos = || {
+        config(b, &app, 2)
+            .with("processing.guarantee", "exactly_once_v2")
+            .with("statestore.cache.max.bytes", 0)
+    };
+    let (mut streams, _) =
+        tokio::task::block_in_place(|| start(word_count(&input, &output), eos()));
+    // every update of every word, in order, read committed: 1, 2, ... n and nothing twice
+    let expected = counts(&FIRST);
+    let total: i64 = expected.values().sum();
+    let mut consumer_config = broker.consumer_config();
+    consumer_config.set("isolation.level", "read_committed");
+    let consumer: BaseConsumer = consumer_config.create().unwrap();
+    consumer.subscribe(&[output.as_str()]).unwrap();
+    let mut seen: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline
+            && seen.values().map(|v| v.len() as i64).sum::<i64>() < total
+        {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                let word = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+                let count = i64::from_be_bytes(m.payload().unwrap().try_into().unwrap());
+                seen.entry(word).or_default().push(count);
+            }
+        }
+    });
+    for (word, n) in &expected {
+        assert_eq!(seen[word], (1..=*n).collect::<Vec<_>>(), "{word}");
+    }
+    tokio::task::block_in_place(|| streams.close());
+    // a restart goes on from the transaction's offsets and state
+    produce(&broker, &input, &SECOND).await;
+    let (mut again, _) = tokio::task::block_in_place(|| start(word_count(&input, &output), eos()));
+    let all: Vec<&str> = FIRST.iter().chain(SECOND.iter()).copied().collect();
+    let expected = counts(&all);
+    assert_eq!(
+        tokio::task::block_in_place(|| read_counts(b, &output, &expected)),
+        expected
+    );
+    tokio::task::block_in_place(|| again.close());
+}

@@ -39,6 +39,11 @@ pub(crate) enum Event {
         offsets: Vec<(String, i32, i64)>,
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// The committed offsets of these partitions (a thread starting its tasks again).
+    Committed {
+        partitions: Vec<(String, i32)>,
+        reply: oneshot::Sender<Result<Vec<Option<i64>>, String>>,
+    },
     /// It stopped on an error.
     Failed(StreamsError),
 }
@@ -395,6 +400,11 @@ impl Coordinator {
                 let _ = t.commands.send(Command::Assign {
                     tasks: t.tasks.clone(),
                     offsets: offsets.clone(),
+                    member: super::txn_offsets::GroupMember {
+                        group_id: self.application_id.clone(),
+                        member_id: joined.member_id.clone(),
+                        generation: joined.generation,
+                    },
                 });
             }
             // wait for every thread to run its tasks, heartbeating meanwhile
@@ -425,6 +435,10 @@ impl Coordinator {
                             let r = member.commit(&offsets).await.map_err(|e| e.to_string());
                             let _ = reply.send(r);
                         }
+                        Some(Event::Committed { partitions, reply }) => {
+                            let r = member.committed(&partitions).await.map_err(|e| e.to_string());
+                            let _ = reply.send(r);
+                        }
                         Some(Event::Failed(e)) => return Err(e),
                         None => return Err(StreamsError::Kafka("every stream thread stopped".to_string())),
                     },
@@ -449,6 +463,10 @@ impl Coordinator {
                     }
                     Some(Event::Revoked) => stopped += 1,
                     Some(Event::Failed(e)) => tracing::warn!("a thread failed while closing: {e}"),
+                    Some(Event::Committed { partitions, reply }) => {
+                        let r = member.committed(&partitions).await.map_err(|e| e.to_string());
+                        let _ = reply.send(r);
+                    }
                     Some(Event::Ready) => {}
                     None => break,
                 },
@@ -484,6 +502,13 @@ impl Coordinator {
                 Some(Event::Revoked) => revoked += 1,
                 Some(Event::Commit { offsets, reply }) => {
                     let r = member.commit(&offsets).await.map_err(|e| e.to_string());
+                    let _ = reply.send(r);
+                }
+                Some(Event::Committed { partitions, reply }) => {
+                    let r = member
+                        .committed(&partitions)
+                        .await
+                        .map_err(|e| e.to_string());
                     let _ = reply.send(r);
                 }
                 Some(Event::Failed(e)) => return Err(e),

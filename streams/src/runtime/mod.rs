@@ -16,6 +16,7 @@ mod coordinator;
 mod plan;
 mod restore;
 mod thread;
+mod txn_offsets;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -191,11 +192,7 @@ impl KafkaStreams {
         config.application_id()?;
         config.bootstrap_servers()?;
         config.num_stream_threads()?;
-        if config.processing_guarantee()? == crate::config::Guarantee::ExactlyOnceV2 {
-            return Err(StreamsError::Config(
-                "processing.guarantee=exactly_once_v2 is not supported by this runtime yet; use at_least_once".to_string(),
-            ));
-        }
+        config.processing_guarantee()?;
         config.commit_interval()?;
         config.num_standby_replicas()?;
         config.replication_factor()?;

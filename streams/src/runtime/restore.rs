@@ -45,8 +45,12 @@ pub(crate) fn restore(
         let mut last_progress = Instant::now();
         let mut next = low;
         while next < high {
-            let msg = match consumer.poll(Duration::from_millis(200)) {
+            let msg = match consumer.poll(Duration::from_millis(50)) {
                 None => {
+                    // read committed, the end may be transaction markers the position passed
+                    if position(consumer, topic, partition).is_some_and(|p| p >= high) {
+                        break;
+                    }
                     if last_progress.elapsed() > STALL {
                         return Err(StreamsError::Kafka(format!(
                             "restoring {topic}-{partition} made no progress for {}s (at offset {next} of {high})",
@@ -55,7 +59,6 @@ pub(crate) fn restore(
                     }
                     continue;
                 }
-                Some(Err(KafkaError::PartitionEOF(_))) => break,
                 Some(Err(e)) => return Err(kafka(e)),
                 Some(Ok(m)) => m,
             };
@@ -80,4 +83,16 @@ pub(crate) fn restore(
         consumer.unassign().map_err(kafka)?;
     }
     Ok(total)
+}
+
+/// Where `consumer` will fetch `topic`-`partition` next, once it has fetched.
+fn position(consumer: &BaseConsumer, topic: &str, partition: i32) -> Option<i64> {
+    consumer
+        .position()
+        .ok()?
+        .find_partition(topic, partition)
+        .and_then(|e| match e.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        })
 }

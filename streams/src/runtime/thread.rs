@@ -22,17 +22,19 @@ use super::assignor::TaskId;
 use super::coordinator::Event;
 use super::plan::Plan;
 use super::restore::restore;
-use crate::config::{ClientRole, OnError, StreamsConfig};
+use super::txn_offsets::{send_offsets_to_transaction, GroupMember};
+use crate::config::{ClientRole, Guarantee, OnError, StreamsConfig};
 use crate::processor::{DynRecord, Header, OutputRecord, StreamsError};
 use crate::task::Task;
 use crate::topology::{Kind, Topology};
 
 /// What the coordinator tells a thread.
 pub(crate) enum Command {
-    /// Run these tasks (offsets: where committed input starts).
+    /// Run these tasks (offsets: where committed input starts), as this group member.
     Assign {
         tasks: BTreeSet<TaskId>,
         offsets: HashMap<(String, i32), i64>,
+        member: GroupMember,
     },
     /// Commit and stop processing until the next assignment.
     Revoke,
@@ -70,6 +72,15 @@ impl ProducerContext for Deliveries {
     }
 }
 
+/// A thread's transactional state under exactly-once.
+struct Eos {
+    member: GroupMember,
+    open: bool,
+}
+
+/// How long a transaction call may take.
+const TXN_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A task with the input it reads.
 struct Running {
     task: Task,
@@ -95,7 +106,12 @@ pub(crate) struct StreamThread {
     consumer: BaseConsumer,
     restorer: BaseConsumer,
     producer: BaseProducer<Deliveries>,
+    /// How the producer is made (again, after it was fenced).
+    producer_config: ClientConfig,
     deliveries: Deliveries,
+    /// Exactly once: the group member the offsets are committed for, and whether a
+    /// transaction is open. `None` at least once.
+    eos: Option<Eos>,
     tasks: BTreeMap<TaskId, Running>,
     /// Input partition → its task and source node.
     routes: HashMap<(String, i32), (TaskId, usize)>,
@@ -131,6 +147,10 @@ impl StreamThread {
         for (k, v) in config.client_props(ClientRole::MainConsumer) {
             consumer_config.set(k, v);
         }
+        let eos = config.processing_guarantee()? == Guarantee::ExactlyOnceV2;
+        if eos {
+            consumer_config.set("isolation.level", "read_committed");
+        }
         let reset = match consumer_config.get("auto.offset.reset") {
             Some("latest") | Some("largest") | Some("end") => Offset::End,
             _ => Offset::Beginning,
@@ -147,6 +167,9 @@ impl StreamThread {
         for (k, v) in config.client_props(ClientRole::RestoreConsumer) {
             restore_config.set(k, v);
         }
+        if eos {
+            restore_config.set("isolation.level", "read_committed");
+        }
         restore_config
             .set("group.id", format!("{application_id}-restore"))
             .set("enable.auto.commit", "false")
@@ -160,6 +183,18 @@ impl StreamThread {
             producer_config.set(k, v);
         }
         producer_config.set("client.id", client_id("producer"));
+        if eos {
+            // Kafka Streams' transactional id: one producer per thread of this process
+            producer_config
+                .set(
+                    "transactional.id",
+                    format!("{application_id}-{process_id}-{}", index + 1),
+                )
+                .set("enable.idempotence", "true");
+            if producer_config.get("transaction.timeout.ms").is_none() {
+                producer_config.set("transaction.timeout.ms", "10000");
+            }
+        }
         let deliveries = Deliveries::default();
         Ok(StreamThread {
             index,
@@ -179,7 +214,16 @@ impl StreamThread {
             producer: producer_config
                 .create_with_context(deliveries.clone())
                 .map_err(kafka)?,
+            producer_config,
             deliveries,
+            eos: eos.then(|| Eos {
+                member: GroupMember {
+                    group_id: String::new(),
+                    member_id: String::new(),
+                    generation: -1,
+                },
+                open: false,
+            }),
             tasks: BTreeMap::new(),
             routes: HashMap::new(),
             suspended: true,
@@ -195,10 +239,22 @@ impl StreamThread {
     }
 
     fn run_loop(&mut self) -> Result<(), StreamsError> {
+        if self.eos.is_some() {
+            self.producer
+                .init_transactions(TXN_TIMEOUT)
+                .map_err(kafka)?;
+        }
         let mut last_commit = Instant::now();
         loop {
             match self.commands.try_recv() {
-                Ok(Command::Assign { tasks, offsets }) => {
+                Ok(Command::Assign {
+                    tasks,
+                    offsets,
+                    member,
+                }) => {
+                    if let Some(eos) = &mut self.eos {
+                        eos.member = member;
+                    }
                     self.assign(tasks, &offsets)?;
                     self.suspended = false;
                     last_commit = Instant::now();
@@ -340,6 +396,7 @@ impl StreamThread {
                     continue;
                 }
             };
+            begin(&self.producer, &mut self.eos)?;
             let produced = process(
                 &mut self.tasks,
                 &self.routes,
@@ -375,15 +432,16 @@ impl StreamThread {
         }
     }
 
-    /// Commits at least once: caches flushed, every output acknowledged, then the input
-    /// offsets committed through the instance's group member.
+    /// Commits what the tasks did since the last commit. At least once: caches flushed, every
+    /// output acknowledged, then the input offsets committed through the instance's group
+    /// member. Exactly once: outputs, changelogs and input offsets in one transaction; when it
+    /// fails, it is aborted and the tasks start again from their last commit.
     fn commit(&mut self) -> Result<(), StreamsError> {
         let mut offsets = Vec::new();
+        let mut flushed = Vec::new();
         for running in self.tasks.values_mut() {
             running.task.flush()?;
-            for out in running.task.take_produced() {
-                send(&self.producer, &out)?;
-            }
+            flushed.extend(running.task.take_produced());
             if running.dirty {
                 for ((t, p), next) in &running.next {
                     if let Some(o) = next {
@@ -392,6 +450,25 @@ impl StreamThread {
                 }
                 running.dirty = false;
             }
+        }
+        if self.eos.is_some() {
+            if flushed.is_empty()
+                && offsets.is_empty()
+                && !self.eos.as_ref().is_some_and(|e| e.open)
+            {
+                return Ok(());
+            }
+            if let Err(e) = self.commit_transaction(flushed, &offsets) {
+                tracing::warn!(
+                    "stream thread {}: the transaction failed ({e}); its tasks start again from their last commit",
+                    self.index + 1
+                );
+                self.recover(e)?;
+            }
+            return Ok(());
+        }
+        for out in &flushed {
+            send(&self.producer, out)?;
         }
         self.producer
             .flush(Duration::from_secs(120))
@@ -417,6 +494,141 @@ impl StreamThread {
             }
             Err(_) => Ok(()),
         }
+    }
+
+    /// Sends `flushed`, adds `offsets` to the open transaction and commits it.
+    fn commit_transaction(
+        &mut self,
+        flushed: Vec<OutputRecord>,
+        offsets: &[(String, i32, i64)],
+    ) -> Result<(), TxnFailure> {
+        begin(&self.producer, &mut self.eos).map_err(TxnFailure::from)?;
+        for out in &flushed {
+            send(&self.producer, out).map_err(TxnFailure::from)?;
+        }
+        let Some(eos) = &self.eos else {
+            return Ok(());
+        };
+        if !offsets.is_empty() {
+            let mut list = TopicPartitionList::new();
+            for (t, p, o) in offsets {
+                list.add_partition_offset(t, *p, Offset::Offset(*o))
+                    .map_err(|e| TxnFailure::from(kafka(e)))?;
+            }
+            send_offsets_to_transaction(&self.producer, &list, &eos.member, TXN_TIMEOUT).map_err(
+                |e| TxnFailure {
+                    message: e.message,
+                    fatal: e.fatal,
+                },
+            )?;
+        }
+        self.producer
+            .commit_transaction(TXN_TIMEOUT)
+            .map_err(|e| TxnFailure {
+                fatal: matches!(&e, KafkaError::Transaction(t) if t.is_fatal()),
+                message: e.to_string(),
+            })?;
+        self.check_deliveries().map_err(TxnFailure::from)?;
+        if let Some(eos) = &mut self.eos {
+            eos.open = false;
+        }
+        Ok(())
+    }
+
+    /// After a failed transaction: aborts it (or makes a new producer when this one was
+    /// fenced), drops the tasks' state, which holds uncommitted updates, and starts each task
+    /// again from its committed offsets and its changelogs.
+    fn recover(&mut self, failure: TxnFailure) -> Result<(), StreamsError> {
+        if failure.fatal {
+            self.producer = self
+                .producer_config
+                .create_with_context(self.deliveries.clone())
+                .map_err(kafka)?;
+            self.producer
+                .init_transactions(TXN_TIMEOUT)
+                .map_err(kafka)?;
+        } else if let Err(e) = self.producer.abort_transaction(TXN_TIMEOUT) {
+            tracing::warn!("abort failed ({e}); making a new producer");
+            self.producer = self
+                .producer_config
+                .create_with_context(self.deliveries.clone())
+                .map_err(kafka)?;
+            self.producer
+                .init_transactions(TXN_TIMEOUT)
+                .map_err(kafka)?;
+        }
+        if let Some(eos) = &mut self.eos {
+            eos.open = false;
+        }
+        self.deliveries
+            .failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let tasks: BTreeSet<TaskId> = self.tasks.keys().copied().collect();
+        let partitions: Vec<(String, i32)> = self
+            .tasks
+            .values()
+            .flat_map(|r| r.next.keys().cloned())
+            .collect();
+        let (reply, answer) = oneshot::channel();
+        if self
+            .events
+            .send(Event::Committed {
+                partitions: partitions.clone(),
+                reply,
+            })
+            .is_err()
+        {
+            return Err(StreamsError::Kafka(
+                "the instance's coordinator is gone".to_string(),
+            ));
+        }
+        let committed = answer
+            .blocking_recv()
+            .map_err(|_| StreamsError::Kafka("the instance's coordinator is gone".to_string()))?
+            .map_err(StreamsError::Kafka)?;
+        let offsets: HashMap<(String, i32), i64> = partitions
+            .into_iter()
+            .zip(committed)
+            .filter_map(|(tp, o)| o.map(|o| (tp, o)))
+            .collect();
+        self.tasks.clear();
+        self.assign(tasks, &offsets)
+    }
+}
+
+/// Opens a transaction if exactly-once needs one and none is open.
+fn begin(producer: &BaseProducer<Deliveries>, eos: &mut Option<Eos>) -> Result<(), StreamsError> {
+    if let Some(eos) = eos {
+        if !eos.open {
+            producer.begin_transaction().map_err(kafka)?;
+            eos.open = true;
+        }
+    }
+    Ok(())
+}
+
+/// A transaction that could not commit.
+#[derive(Debug)]
+struct TxnFailure {
+    message: String,
+    /// The producer was fenced or broke: a new one is needed.
+    fatal: bool,
+}
+
+impl From<StreamsError> for TxnFailure {
+    fn from(e: StreamsError) -> Self {
+        TxnFailure {
+            message: e.to_string(),
+            fatal: false,
+        }
+    }
+}
+
+impl std::fmt::Display for TxnFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 

@@ -1,0 +1,222 @@
+//! The `word_count` example as a user runs it, a separate process against a broker: at least
+//! once it counts; exactly once it survives `kill -9` at random moments and restarts, and the
+//! output read with read_committed holds every word's counts 1, 2, ... n, none lost or doubled.
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::Message;
+use tributary_examples::word_count::words;
+use tributary_testkit::{unique_name, TestBroker};
+
+/// The example binary cargo built next to this test (`target/<profile>/examples/word_count`).
+fn example() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let path = profile_dir.join("examples").join("word_count");
+    assert!(path.exists(), "{} is built by `cargo test`", path.display());
+    path
+}
+
+fn spawn(broker: &TestBroker, input: &str, output: &str, app: &str, exactly_once: bool) -> Child {
+    let mut cmd = Command::new(example());
+    cmd.args(["--bootstrap-server", &broker.bootstrap()])
+        .args([
+            "--input",
+            input,
+            "--output",
+            output,
+            "--application-id",
+            app,
+        ])
+        .args(["--threads", "2"])
+        .args([
+            "-p",
+            "session.timeout.ms=6000",
+            "-p",
+            "heartbeat.interval.ms=500",
+        ])
+        .stdout(Stdio::null())
+        .stderr(log(app));
+    if exactly_once {
+        cmd.arg("--exactly-once");
+    }
+    cmd.spawn().unwrap()
+}
+
+/// The app's log, appended to `<tmp>/<app>.log` (kept for a failed run).
+fn log(app: &str) -> Stdio {
+    let path = std::env::temp_dir().join(format!("{app}.log"));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
+async fn create(broker: &TestBroker, topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = broker.client_config().create().unwrap();
+    let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for r in admin
+        .create_topics([&t], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        r.unwrap();
+    }
+}
+
+/// Lines of words from a small vocabulary, deterministic.
+fn lines(n: usize, seed: u64) -> Vec<String> {
+    const VOCABULARY: [&str; 12] = [
+        "kafka", "stream", "table", "join", "window", "count", "state", "store", "topic", "record",
+        "offset", "commit",
+    ];
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            (0..1 + (x % 5) as usize)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    VOCABULARY[(x % VOCABULARY.len() as u64) as usize]
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn produce(broker: &TestBroker, topic: &str, lines: &[String]) {
+    let p: ThreadedProducer<DefaultProducerContext> = broker.client_config().create().unwrap();
+    for (i, line) in lines.iter().enumerate() {
+        let key = i.to_string();
+        p.send(BaseRecord::to(topic).key(&key).payload(line))
+            .unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+}
+
+fn expected(lines: &[String]) -> BTreeMap<String, i64> {
+    let mut m = BTreeMap::new();
+    for w in lines.iter().flat_map(|l| words(l)) {
+        *m.entry(w).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Every count of every word in `topic`, read committed, until the last ones are `want` (or
+/// the deadline).
+fn read(
+    broker: &TestBroker,
+    topic: &str,
+    want: &BTreeMap<String, i64>,
+) -> BTreeMap<String, Vec<i64>> {
+    let mut config = broker.consumer_config();
+    config.set("isolation.level", "read_committed");
+    let consumer: BaseConsumer = config.create().unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut seen: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let done = |seen: &BTreeMap<String, Vec<i64>>| {
+        want.iter()
+            .all(|(w, n)| seen.get(w).and_then(|v| v.last()) == Some(n))
+    };
+    while Instant::now() < deadline && !done(&seen) {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let word = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+            let count = i64::from_be_bytes(m.payload().unwrap().try_into().unwrap());
+            seen.entry(word).or_default().push(count);
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_word_count_survives_kill_9_and_restarts() {
+    let broker = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", "0")]).await;
+    let (input, output, app) = (
+        unique_name("lines"),
+        unique_name("counts"),
+        unique_name("wc-eos"),
+    );
+    create(&broker, &input, 6).await;
+    create(&broker, &output, 3).await;
+    let all = lines(3000, 42);
+    let seed = std::process::id() as u64;
+    // sees output as it is written, committed or not: the app is at work
+    let watcher: BaseConsumer = broker.consumer_config().create().unwrap();
+    watcher.subscribe(&[output.as_str()]).unwrap();
+    tokio::task::block_in_place(|| {
+        // input arrives while the app is killed and restarted
+        let mut sent = 0;
+        for round in 0..4u64 {
+            // what earlier rounds wrote is behind the watcher before this round starts
+            while watcher.poll(Duration::from_millis(500)).is_some() {}
+            let mut app_process = spawn(&broker, &input, &output, &app, true);
+            let chunk = all.len() / 4;
+            produce(&broker, &input, &all[sent..sent + chunk]);
+            sent += chunk;
+            // wait until it processes, then kill it a random moment later (0.1 to 1.5 s)
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
+                if let Some(Ok(_)) = watcher.poll(Duration::from_millis(100)) {
+                    break;
+                }
+            }
+            let wait = 100 + seed.wrapping_mul(round + 7).wrapping_mul(2_654_435_761) % 1400;
+            std::thread::sleep(Duration::from_millis(wait));
+            app_process.kill().unwrap(); // SIGKILL
+            app_process.wait().unwrap();
+        }
+        produce(&broker, &input, &all[sent..]);
+        let mut last = spawn(&broker, &input, &output, &app, true);
+        let want = expected(&all);
+        let seen = read(&broker, &output, &want);
+        let _ = last.kill();
+        let _ = last.wait();
+        for (word, n) in &want {
+            assert_eq!(
+                seen.get(word).cloned().unwrap_or_default(),
+                (1..=*n).collect::<Vec<_>>(),
+                "the counts of {word:?}: none lost, none doubled"
+            );
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_word_count_counts_every_word() {
+    let broker = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", "0")]).await;
+    let (input, output, app) = (
+        unique_name("lines"),
+        unique_name("counts"),
+        unique_name("wc"),
+    );
+    create(&broker, &input, 3).await;
+    create(&broker, &output, 1).await;
+    let all = lines(200, 7);
+    tokio::task::block_in_place(|| {
+        produce(&broker, &input, &all);
+        let mut app_process = spawn(&broker, &input, &output, &app, false);
+        let want = expected(&all);
+        let seen = read(&broker, &output, &want);
+        let _ = app_process.kill();
+        let _ = app_process.wait();
+        let last: BTreeMap<String, i64> = seen
+            .iter()
+            .map(|(w, v)| (w.clone(), *v.last().unwrap()))
+            .collect();
+        assert_eq!(last, want);
+    });
+}
