@@ -9,12 +9,12 @@
 //! changed) and tables ([`KTable`]: `builder.table`, `to_table`, filter, map_values,
 //! to_stream), with key-value stores logged to changelog topics and a write cache; the
 //! [`Topology`] with a `describe()` that prints what Kafka Streams prints for the same
-//! topology; and a [`TestDriver`] that runs a topology without a broker and reads its stores.
+//! topology; a [`TestDriver`] that runs a topology without a broker and reads its stores; and
+//! [`KafkaStreams`], which runs it on brokers: tasks over threads and over the instances of an
+//! application, state restored from changelogs, at least once or `exactly_once_v2`.
 //!
-//! To come (see `docs/design/streams.md`): the runtime on brokers through `rdkafka` (tasks per
-//! partition group over threads and instances, `exactly_once_v2`), GlobalKTable, table
-//! grouping, windows, joins, persistent stores, the processor API and punctuation,
-//! interactive queries on running apps.
+//! To come (see `docs/design/streams.md`): GlobalKTable, table grouping, windows, joins,
+//! persistent stores, the processor API and punctuation, interactive queries on running apps.
 //!
 //! ```
 //! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder};
