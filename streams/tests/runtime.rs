@@ -77,6 +77,7 @@ fn config(broker: &TestBroker, app: &str, threads: usize) -> StreamsConfig {
         .with("commit.interval.ms", 100)
         .with("session.timeout.ms", 10_000)
         .with("heartbeat.interval.ms", 500)
+        .with("repartition.purge.interval.ms", 0)
 }
 
 /// The latest count of each word in `topic`, once they equal `expected` (or what they are at
@@ -199,6 +200,20 @@ async fn word_count_runs_commits_and_resumes_with_its_state_after_a_restart() {
         }
     }
     assert_eq!(sum, FIRST.len() as i64, "every input record committed");
+    // processed repartition records were deleted after their commit
+    let purged: i64 = (0..3)
+        .map(|p| {
+            probe
+                .fetch_watermarks(
+                    &format!("{app}-counts-repartition"),
+                    p,
+                    Duration::from_secs(5),
+                )
+                .unwrap()
+                .0
+        })
+        .sum();
+    assert!(purged > 0, "repartition records purged");
 
     // a new instance restores the counts from the changelog and goes on from the commits
     produce(&broker, &input, &SECOND).await;

@@ -7,6 +7,8 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -117,6 +119,47 @@ pub(crate) struct StreamThread {
     routes: HashMap<(String, i32), (TaskId, usize)>,
     /// Revoked: waiting for the next assignment.
     suspended: bool,
+    /// Deletes repartition records that were committed, every `repartition.purge.interval.ms`.
+    purger: Purger,
+}
+
+/// Deletes the records of repartition topics below their committed offsets, as Kafka Streams
+/// does after commits: they were processed, and repartition topics keep records forever
+/// otherwise (`retention.ms=-1`).
+struct Purger {
+    admin: Option<AdminClient<DefaultClientContext>>,
+    interval: Duration,
+    last: Instant,
+    /// The committed offsets of repartition partitions not purged yet.
+    pending: BTreeMap<(String, i32), i64>,
+}
+
+impl Purger {
+    /// Notes committed offsets; purges when the interval passed.
+    fn committed(&mut self, plan: &Plan, offsets: &[(String, i32, i64)]) {
+        for (t, p, o) in offsets {
+            if plan.repartition.contains(t) {
+                self.pending.insert((t.clone(), *p), *o);
+            }
+        }
+        if self.pending.is_empty() || self.last.elapsed() < self.interval {
+            return;
+        }
+        self.last = Instant::now();
+        let Some(admin) = &self.admin else {
+            return;
+        };
+        let mut list = TopicPartitionList::new();
+        for ((t, p), o) in std::mem::take(&mut self.pending) {
+            if list.add_partition_offset(&t, p, Offset::Offset(o)).is_err() {
+                return;
+            }
+        }
+        // the request is queued at once; its answer is not waited for (a purge that fails is
+        // retried with the next commit's offsets)
+        drop(admin.delete_records(&list, &AdminOptions::new()));
+        tracing::debug!("purging {} committed repartition partitions", list.count());
+    }
 }
 
 fn kafka(e: KafkaError) -> StreamsError {
@@ -196,6 +239,24 @@ impl StreamThread {
             }
         }
         let deliveries = Deliveries::default();
+        let mut admin_config = ClientConfig::new();
+        for (k, v) in config.client_props(ClientRole::Admin) {
+            admin_config.set(k, v);
+        }
+        admin_config.set("client.id", client_id("admin"));
+        let purge_ms: u64 = config
+            .get("repartition.purge.interval.ms")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(30_000);
+        let purger = Purger {
+            admin: admin_config
+                .create()
+                .map_err(|e| tracing::warn!("no purging of repartition topics: {e}"))
+                .ok(),
+            interval: Duration::from_millis(purge_ms),
+            last: Instant::now(),
+            pending: BTreeMap::new(),
+        };
         Ok(StreamThread {
             index,
             topology,
@@ -227,6 +288,7 @@ impl StreamThread {
             tasks: BTreeMap::new(),
             routes: HashMap::new(),
             suspended: true,
+            purger,
         })
     }
 
@@ -458,12 +520,15 @@ impl StreamThread {
             {
                 return Ok(());
             }
-            if let Err(e) = self.commit_transaction(flushed, &offsets) {
-                tracing::warn!(
-                    "stream thread {}: the transaction failed ({e}); its tasks start again from their last commit",
-                    self.index + 1
-                );
-                self.recover(e)?;
+            match self.commit_transaction(flushed, &offsets) {
+                Ok(()) => self.purger.committed(&self.plan, &offsets),
+                Err(e) => {
+                    tracing::warn!(
+                        "stream thread {}: the transaction failed ({e}); its tasks start again from their last commit",
+                        self.index + 1
+                    );
+                    self.recover(e)?;
+                }
             }
             return Ok(());
         }
@@ -478,13 +543,20 @@ impl StreamThread {
             return Ok(());
         }
         let (reply, answer) = oneshot::channel();
-        if self.events.send(Event::Commit { offsets, reply }).is_err() {
+        let commit = Event::Commit {
+            offsets: offsets.clone(),
+            reply,
+        };
+        if self.events.send(commit).is_err() {
             return Err(StreamsError::Kafka(
                 "the instance's coordinator is gone".to_string(),
             ));
         }
         match answer.blocking_recv() {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => {
+                self.purger.committed(&self.plan, &offsets);
+                Ok(())
+            }
             // the group moved on: the next assignment says where to resume
             Ok(Err(e)) => {
                 tracing::warn!(
