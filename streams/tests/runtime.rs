@@ -267,6 +267,16 @@ fn bad_settings_are_refused_before_start() {
     assert!(err.to_string().contains("processing.guarantee"), "{err}");
 }
 
+fn standby(streams: &KafkaStreams) -> Vec<tributary_streams::TaskId> {
+    let mut t: Vec<_> = streams
+        .metadata_for_local_threads()
+        .into_iter()
+        .flat_map(|m| m.standby_tasks)
+        .collect();
+    t.sort();
+    t
+}
+
 fn active(streams: &KafkaStreams) -> Vec<tributary_streams::TaskId> {
     let mut t: Vec<_> = streams
         .metadata_for_local_threads()
@@ -288,15 +298,20 @@ async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes(
     create(&broker, &input, 4).await;
     create(&broker, &output, 1).await;
     let b = &broker;
+    let with_standby = || config(b, &app, 1).with("num.standby.replicas", 1);
     let (mut one, _) =
-        tokio::task::block_in_place(|| start(word_count(&input, &output), config(b, &app, 1)));
+        tokio::task::block_in_place(|| start(word_count(&input, &output), with_standby()));
+    assert!(
+        standby(&one).is_empty(),
+        "no other instance to keep a standby on"
+    );
     assert_eq!(
         active(&one).len(),
         8,
         "two sub-topologies of four partitions"
     );
     let (mut two, _) =
-        tokio::task::block_in_place(|| start(word_count(&input, &output), config(b, &app, 1)));
+        tokio::task::block_in_place(|| start(word_count(&input, &output), with_standby()));
     // the first instance rebalances too; wait until both run
     tokio::task::block_in_place(|| {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -304,7 +319,8 @@ async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes(
             && !(one.state() == State::Running
                 && two.state() == State::Running
                 && active(&one).len() + active(&two).len() == 8
-                && !active(&two).is_empty())
+                && !active(&two).is_empty()
+                && standby(&one).len() + standby(&two).len() == 4)
         {
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -313,6 +329,16 @@ async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes(
     assert_eq!(a.len(), 4, "{a:?} / {c:?}");
     assert_eq!(c.len(), 4, "{a:?} / {c:?}");
     assert!(a.iter().all(|t| !c.contains(t)));
+    // each counting task (sub-topology 1) has a standby on the other instance
+    let (sa, sc) = (standby(&one), standby(&two));
+    assert!(
+        sa.iter().all(|t| t.subtopology == 1 && c.contains(t)),
+        "{sa:?} / {c:?}"
+    );
+    assert!(
+        sc.iter().all(|t| t.subtopology == 1 && a.contains(t)),
+        "{sc:?} / {a:?}"
+    );
 
     produce(&broker, &input, &FIRST).await;
     let expected = counts(&FIRST);

@@ -143,11 +143,12 @@ pub(crate) struct Client {
     pub sub: Subscription,
 }
 
-/// Each member's tasks: sticky, balanced by threads, with `standbys` copies of each task's
-/// state on other instances where there are enough of them.
+/// Each member's tasks: sticky, balanced by threads, with `standbys` copies of the state of
+/// each `stateful` task on other instances where there are enough of them.
 pub(crate) fn assign(
     clients: &[Client],
     tasks: &[TaskId],
+    stateful: &BTreeSet<TaskId>,
     standbys: usize,
 ) -> BTreeMap<String, Assignment> {
     let mut out: BTreeMap<String, Assignment> = clients
@@ -205,7 +206,7 @@ pub(crate) fn assign(
     }
     // standbys: other instances, those with the task's state first, then the least loaded
     let mut standby_load = vec![0usize; clients.len()];
-    for (&task, &active) in &owner {
+    for (&task, &active) in owner.iter().filter(|(t, _)| stateful.contains(t)) {
         let mut holders = BTreeSet::from([active]);
         for _ in 0..standbys {
             let pick = (0..clients.len())
@@ -274,6 +275,10 @@ mod tests {
         }
     }
 
+    fn all_stateful(n: i32) -> BTreeSet<TaskId> {
+        tasks(n).into_iter().collect()
+    }
+
     fn tasks(n: i32) -> Vec<TaskId> {
         (0..2).flat_map(|s| (0..n).map(move |p| t(s, p))).collect()
     }
@@ -281,7 +286,7 @@ mod tests {
     #[test]
     fn tasks_spread_by_threads_and_every_task_runs_once() {
         let clients = [client("a", 1, &[], &[]), client("b", 2, &[], &[])];
-        let out = assign(&clients, &tasks(6), 0);
+        let out = assign(&clients, &tasks(6), &all_stateful(6), 0);
         let (a, b) = (&out["a"].active, &out["b"].active);
         assert_eq!(a.len() + b.len(), 12);
         assert!(a.is_disjoint(b));
@@ -292,19 +297,20 @@ mod tests {
     #[test]
     fn tasks_stay_where_they_ran_and_a_new_instance_gets_a_fair_share() {
         let all = tasks(3);
-        let first = assign(&[client("a", 1, &[], &[])], &all, 0);
+        let first = assign(&[client("a", 1, &[], &[])], &all, &all_stateful(3), 0);
         assert_eq!(first["a"].active.len(), 6);
         let had: Vec<TaskId> = first["a"].active.iter().copied().collect();
         let out = assign(
             &[client("a", 1, &had, &[]), client("b", 1, &[], &[])],
             &all,
+            &all_stateful(3),
             0,
         );
         assert_eq!(out["a"].active.len(), 3);
         assert_eq!(out["b"].active.len(), 3);
         // and back: the survivor keeps its tasks and takes the others
         let kept: Vec<TaskId> = out["a"].active.iter().copied().collect();
-        let back = assign(&[client("a", 1, &kept, &[])], &all, 0);
+        let back = assign(&[client("a", 1, &kept, &[])], &all, &all_stateful(3), 0);
         assert!(out["a"].active.is_subset(&back["a"].active));
         assert_eq!(back["a"].active.len(), 6);
     }
@@ -317,7 +323,7 @@ mod tests {
             client("b", 1, &[t(1, 0), t(1, 1)], &[]),
             client("c", 1, &[], &[t(0, 0)]),
         ];
-        let out = assign(&clients, &all, 1);
+        let out = assign(&clients, &all, &all_stateful(2), 1);
         for task in &all {
             let active: Vec<&String> = out
                 .iter()
@@ -334,7 +340,10 @@ mod tests {
             assert_ne!(active, standby, "{task}");
         }
         // one instance: no standby possible
-        let alone = assign(&clients[..1], &all, 1);
+        let alone = assign(&clients[..1], &all, &all_stateful(2), 1);
+        // stateless tasks have no standbys
+        let stateless = assign(&clients, &all, &BTreeSet::new(), 1);
+        assert!(stateless.values().all(|a| a.standby.is_empty()));
         assert!(alone["a"].standby.is_empty());
     }
 
@@ -345,7 +354,7 @@ mod tests {
         assert_eq!(&bytes[..2], &[0, 0]);
         assert_eq!(decode_subscription(&bytes), Some(sub));
         assert_eq!(decode_subscription(b"\x00\x00junk"), None);
-        let a = assign(&[client("a", 1, &[], &[])], &tasks(1), 0)
+        let a = assign(&[client("a", 1, &[], &[])], &tasks(1), &all_stateful(1), 0)
             .remove("a")
             .unwrap_or_default();
         let parts = BTreeMap::from([("in".to_string(), vec![0])]);

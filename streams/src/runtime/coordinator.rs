@@ -66,6 +66,8 @@ struct StreamsAssignor {
     topics: Vec<String>,
     subscription: Subscription,
     tasks: Vec<TaskId>,
+    /// The tasks with state (the only ones with standbys).
+    stateful: BTreeSet<TaskId>,
     standbys: usize,
     plan: Arc<Plan>,
     /// Partitions of each topic the app reads.
@@ -97,7 +99,7 @@ impl Assignor for StreamsAssignor {
                 }),
             })
             .collect();
-        assignor::assign(&clients, &self.tasks, self.standbys)
+        assignor::assign(&clients, &self.tasks, &self.stateful, self.standbys)
             .into_iter()
             .map(|(member, a)| {
                 let mut partitions: BTreeMap<String, Vec<i32>> = BTreeMap::new();
@@ -136,6 +138,7 @@ struct ThreadHandle {
     commands: std_mpsc::Sender<Command>,
     join: std::thread::JoinHandle<()>,
     tasks: BTreeSet<TaskId>,
+    standbys: BTreeSet<TaskId>,
 }
 
 impl Coordinator {
@@ -298,6 +301,7 @@ impl Coordinator {
                 commands: tx,
                 join,
                 tasks: BTreeSet::new(),
+                standbys: BTreeSet::new(),
             });
         }
         let session = duration_ms(&self.config, "session.timeout.ms", 45_000);
@@ -339,6 +343,16 @@ impl Coordinator {
                     endpoint: self.config.application_server().map(str::to_string),
                 },
                 tasks: tasks.clone(),
+                stateful: tasks
+                    .iter()
+                    .filter(|t| {
+                        self.plan
+                            .subs
+                            .get(t.subtopology as usize)
+                            .is_some_and(|s| !s.changelogs.is_empty())
+                    })
+                    .copied()
+                    .collect(),
                 standbys: self.config.num_standby_replicas()?,
                 plan: Arc::clone(&self.plan),
                 counts: counts.clone(),
@@ -389,16 +403,13 @@ impl Coordinator {
                 .map(|(i, t)| super::ThreadMetadata {
                     thread_name: format!("{}-StreamThread-{}", self.application_id, i + 1),
                     active_tasks: t.tasks.iter().copied().collect(),
-                    standby_tasks: if i == 0 {
-                        assignment.standby.iter().copied().collect()
-                    } else {
-                        Vec::new()
-                    },
+                    standby_tasks: t.standbys.iter().copied().collect(),
                 })
                 .collect();
             for t in threads.iter() {
                 let _ = t.commands.send(Command::Assign {
                     tasks: t.tasks.clone(),
+                    standbys: t.standbys.clone(),
                     offsets: offsets.clone(),
                     member: super::txn_offsets::GroupMember {
                         group_id: self.application_id.clone(),
@@ -524,19 +535,16 @@ impl Coordinator {
     }
 }
 
-/// Spreads the instance's active tasks over its threads: a task stays on the thread that ran
-/// it, the others go to the threads with the fewest.
+/// Spreads the instance's tasks over its threads: an active task stays on the thread that ran
+/// it, or goes to the thread keeping its standby, else to the thread with the fewest; standbys
+/// stay where they are kept, the new ones go to the threads with the fewest.
 fn distribute(threads: &mut [ThreadHandle], assignment: &Assignment) {
     for t in threads.iter_mut() {
         t.tasks.retain(|task| assignment.active.contains(task));
     }
-    let placed: BTreeSet<TaskId> = threads
-        .iter()
-        .flat_map(|t| t.tasks.iter().copied())
-        .collect();
     let share = assignment.active.len().div_ceil(threads.len().max(1));
-    // rebalance kept tasks beyond a fair share, then place the new ones
-    let mut loose: Vec<TaskId> = assignment.active.difference(&placed).copied().collect();
+    // kept tasks beyond a fair share are placed again
+    let mut loose: Vec<TaskId> = Vec::new();
     for t in threads.iter_mut() {
         while t.tasks.len() > share {
             if let Some(last) = t.tasks.iter().next_back().copied() {
@@ -545,10 +553,32 @@ fn distribute(threads: &mut [ThreadHandle], assignment: &Assignment) {
             }
         }
     }
+    let placed: BTreeSet<TaskId> = threads
+        .iter()
+        .flat_map(|t| t.tasks.iter().copied())
+        .collect();
+    loose.extend(assignment.active.difference(&placed).copied());
     loose.sort();
+    loose.dedup();
     for task in loose {
-        if let Some(t) = threads.iter_mut().min_by_key(|t| t.tasks.len()) {
-            t.tasks.insert(task);
+        let warm = threads
+            .iter()
+            .position(|t| t.standbys.contains(&task) && t.tasks.len() < share);
+        let i = warm.or_else(|| (0..threads.len()).min_by_key(|&i| threads[i].tasks.len()));
+        if let Some(i) = i {
+            threads[i].tasks.insert(task);
+        }
+    }
+    for t in threads.iter_mut() {
+        t.standbys.retain(|task| assignment.standby.contains(task));
+    }
+    let kept: BTreeSet<TaskId> = threads
+        .iter()
+        .flat_map(|t| t.standbys.iter().copied())
+        .collect();
+    for &task in assignment.standby.difference(&kept) {
+        if let Some(t) = threads.iter_mut().min_by_key(|t| t.standbys.len()) {
+            t.standbys.insert(task);
         }
     }
 }

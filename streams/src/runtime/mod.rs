@@ -15,6 +15,7 @@ pub(crate) mod assignor;
 mod coordinator;
 mod plan;
 mod restore;
+mod standby;
 mod thread;
 mod txn_offsets;
 

@@ -2,11 +2,12 @@
 //! from its start to its end as it is when the restore begins, and each record put into the
 //! store (a record without a value deletes its key).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::processor::StreamsError;
@@ -17,12 +18,14 @@ use crate::task::Task;
 const STALL: Duration = Duration::from_secs(60);
 
 /// Restores the logged `stores` (id and changelog) of `task` from partition `partition` of
-/// their changelogs; the number of records read.
+/// their changelogs, each from `from`'s offset for it (else from its start) to its end; the
+/// number of records read.
 pub(crate) fn restore(
     consumer: &BaseConsumer,
     task: &mut Task,
     stores: &[(usize, String)],
     partition: i32,
+    from: &BTreeMap<String, i64>,
 ) -> Result<u64, StreamsError> {
     let kafka = |e: KafkaError| StreamsError::Kafka(e.to_string());
     let mut total = 0;
@@ -30,20 +33,17 @@ pub(crate) fn restore(
         let (low, high) = consumer
             .fetch_watermarks(topic, partition, Duration::from_secs(30))
             .map_err(kafka)?;
-        if high <= low {
+        let start = from.get(topic).copied().unwrap_or(low).max(low);
+        if high <= start {
             continue;
         }
         let mut list = TopicPartitionList::new();
-        list.add_partition_offset(topic, partition, Offset::Beginning)
+        list.add_partition_offset(topic, partition, Offset::Offset(start))
             .map_err(kafka)?;
         consumer.assign(&list).map_err(kafka)?;
-        let Some(slot) = task.store_mut(*id) else {
-            continue;
-        };
-        let timestamped = slot.def.timestamped;
         let started = Instant::now();
         let mut last_progress = Instant::now();
-        let mut next = low;
+        let mut next = start;
         while next < high {
             let msg = match consumer.poll(Duration::from_millis(50)) {
                 None => {
@@ -64,25 +64,32 @@ pub(crate) fn restore(
             };
             last_progress = Instant::now();
             next = msg.offset() + 1;
-            let Some(key) = msg.key() else {
-                continue;
-            };
-            let ts = msg.timestamp().to_millis().unwrap_or(0);
-            match msg.payload() {
-                Some(v) if timestamped => slot.store.put(key, Some(&with_timestamp(ts, v))),
-                Some(v) => slot.store.put(key, Some(v)),
-                None => slot.store.put(key, None),
+            if apply(task, *id, &msg) {
+                total += 1;
             }
-            total += 1;
         }
         tracing::info!(
-            "restored {} from {topic}-{partition} (offsets {low}..{high}) in {} ms",
-            slot.def.name,
+            "restored {topic}-{partition} (offsets {start}..{high}) in {} ms",
             started.elapsed().as_millis()
         );
         consumer.unassign().map_err(kafka)?;
     }
     Ok(total)
+}
+
+/// Puts a changelog record into store `id` of `task` (no value: deletes the key); whether it
+/// was applied (a record without a key is not).
+pub(crate) fn apply(task: &mut Task, id: usize, msg: &BorrowedMessage<'_>) -> bool {
+    let (Some(slot), Some(key)) = (task.store_mut(id), msg.key()) else {
+        return false;
+    };
+    let ts = msg.timestamp().to_millis().unwrap_or(0);
+    match msg.payload() {
+        Some(v) if slot.def.timestamped => slot.store.put(key, Some(&with_timestamp(ts, v))),
+        Some(v) => slot.store.put(key, Some(v)),
+        None => slot.store.put(key, None),
+    }
+    true
 }
 
 /// Where `consumer` will fetch `topic`-`partition` next, once it has fetched.

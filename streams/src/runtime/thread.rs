@@ -24,6 +24,7 @@ use super::assignor::TaskId;
 use super::coordinator::Event;
 use super::plan::Plan;
 use super::restore::restore;
+use super::standby::Standbys;
 use super::txn_offsets::{send_offsets_to_transaction, GroupMember};
 use crate::config::{ClientRole, Guarantee, OnError, StreamsConfig};
 use crate::processor::{DynRecord, Header, OutputRecord, StreamsError};
@@ -35,6 +36,7 @@ pub(crate) enum Command {
     /// Run these tasks (offsets: where committed input starts), as this group member.
     Assign {
         tasks: BTreeSet<TaskId>,
+        standbys: BTreeSet<TaskId>,
         offsets: HashMap<(String, i32), i64>,
         member: GroupMember,
     },
@@ -115,6 +117,8 @@ pub(crate) struct StreamThread {
     /// transaction is open. `None` at least once.
     eos: Option<Eos>,
     tasks: BTreeMap<TaskId, Running>,
+    /// Copies of other instances' tasks, kept warm through the restore consumer.
+    standbys: Standbys,
     /// Input partition → its task and source node.
     routes: HashMap<(String, i32), (TaskId, usize)>,
     /// Revoked: waiting for the next assignment.
@@ -286,6 +290,7 @@ impl StreamThread {
                 open: false,
             }),
             tasks: BTreeMap::new(),
+            standbys: Standbys::default(),
             routes: HashMap::new(),
             suspended: true,
             purger,
@@ -311,13 +316,14 @@ impl StreamThread {
             match self.commands.try_recv() {
                 Ok(Command::Assign {
                     tasks,
+                    standbys,
                     offsets,
                     member,
                 }) => {
                     if let Some(eos) = &mut self.eos {
                         eos.member = member;
                     }
-                    self.assign(tasks, &offsets)?;
+                    self.assign(tasks, standbys, &offsets)?;
                     self.suspended = false;
                     last_commit = Instant::now();
                     let _ = self.events.send(Event::Ready);
@@ -337,11 +343,15 @@ impl StreamThread {
                 Err(TryRecvError::Empty) => {}
             }
             if self.suspended || self.tasks.is_empty() {
+                if !self.suspended {
+                    self.update_standbys();
+                }
                 self.producer.poll(Duration::ZERO);
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
             self.process_batch()?;
+            self.update_standbys();
             self.producer.poll(Duration::ZERO);
             self.check_deliveries()?;
             if last_commit.elapsed() >= self.commit_interval {
@@ -351,11 +361,37 @@ impl StreamThread {
         }
     }
 
-    /// Makes the thread run `tasks`: keeps the ones it has, restores the new ones, and reads
-    /// every input partition from where it stands (or from the committed offset).
+    /// A new task `id` with its logged stores (id and changelog), or `None` when the plan has
+    /// no such sub-topology.
+    fn make_task(&self, id: TaskId) -> Option<(Task, Vec<(usize, String)>)> {
+        let sub = self.plan.subs.get(id.subtopology as usize)?;
+        let task = Task::new(
+            &self.topology,
+            &sub.members,
+            &self.application_id,
+            id.partition,
+            self.cache,
+        );
+        let stores = self
+            .topology
+            .stores_of(&sub.members)
+            .into_iter()
+            .filter_map(|s| {
+                let def = &self.topology.stores[s];
+                def.logged
+                    .then(|| (s, def.changelog_topic(&self.application_id)))
+            })
+            .collect();
+        Some((task, stores))
+    }
+
+    /// Makes the thread run `tasks` and keep `standbys` warm: keeps the tasks it has, restores
+    /// the new ones (from their standby state when it has one), and reads every input
+    /// partition from where it stands (or from the committed offset).
     fn assign(
         &mut self,
         tasks: BTreeSet<TaskId>,
+        standbys: BTreeSet<TaskId>,
         offsets: &HashMap<(String, i32), i64>,
     ) -> Result<(), StreamsError> {
         self.tasks.retain(|id, _| tasks.contains(id));
@@ -363,30 +399,25 @@ impl StreamThread {
             if self.tasks.contains_key(&id) {
                 continue;
             }
-            let Some(sub) = self.plan.subs.get(id.subtopology as usize) else {
-                continue;
+            let (mut task, stores, from) = match self.standbys.take(id) {
+                Some(standby) => (standby.task, standby.stores, standby.next),
+                None => match self.make_task(id) {
+                    Some((task, stores)) => (task, stores, BTreeMap::new()),
+                    None => continue,
+                },
             };
-            let mut task = Task::new(
-                &self.topology,
-                &sub.members,
-                &self.application_id,
-                id.partition,
-                self.cache,
-            );
-            let stores: Vec<(usize, String)> = self
-                .topology
-                .stores_of(&sub.members)
-                .into_iter()
-                .filter_map(|s| {
-                    let def = &self.topology.stores[s];
-                    def.logged
-                        .then(|| (s, def.changelog_topic(&self.application_id)))
-                })
-                .collect();
-            let restored = restore(&self.restorer, &mut task, &stores, id.partition)?;
-            if restored > 0 {
-                tracing::info!("task {id}: restored {restored} records from its changelogs");
+            let restored = restore(&self.restorer, &mut task, &stores, id.partition, &from)?;
+            if restored > 0 || !from.is_empty() {
+                tracing::info!(
+                    "task {id}: restored {restored} records from its changelogs{}",
+                    if from.is_empty() {
+                        ""
+                    } else {
+                        " (from its standby state)"
+                    }
+                );
             }
+            let sub = &self.plan.subs[id.subtopology as usize];
             let next = sub
                 .topics()
                 .map(|t| {
@@ -404,6 +435,13 @@ impl StreamThread {
                 },
             );
         }
+        let wanted: BTreeSet<TaskId> = standbys.difference(&tasks).copied().collect();
+        let mut standbys = std::mem::take(&mut self.standbys);
+        standbys.set(&wanted, |id| self.make_task(id));
+        self.standbys = standbys;
+        self.restorer
+            .assign(&self.standbys.assignment())
+            .map_err(kafka)?;
         self.routes.clear();
         let mut list = TopicPartitionList::new();
         let positions = self.positions();
@@ -426,6 +464,23 @@ impl StreamThread {
             }
         }
         self.consumer.assign(&list).map_err(kafka)
+    }
+
+    /// Applies what the standbys' changelogs got since the last look, without waiting.
+    fn update_standbys(&mut self) {
+        if self.standbys.ids().is_empty() {
+            return;
+        }
+        for _ in 0..BATCH {
+            match self.restorer.poll(Duration::ZERO) {
+                Some(Ok(msg)) => self.standbys.apply(&msg),
+                Some(Err(e)) => {
+                    tracing::debug!("standby read: {e}");
+                    break;
+                }
+                None => break,
+            }
+        }
     }
 
     /// Where the consumer stands on each partition it has fetched from.
@@ -666,7 +721,8 @@ impl StreamThread {
             .filter_map(|(tp, o)| o.map(|o| (tp, o)))
             .collect();
         self.tasks.clear();
-        self.assign(tasks, &offsets)
+        let standbys: BTreeSet<TaskId> = self.standbys.ids().into_iter().collect();
+        self.assign(tasks, standbys, &offsets)
     }
 }
 
