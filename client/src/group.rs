@@ -98,6 +98,19 @@ pub struct Joined {
     pub assignment: Bytes,
 }
 
+/// Sends a member's heartbeats on a connection of its own ([`Member::heartbeats`]).
+pub struct Heartbeats {
+    member: Member,
+}
+
+impl Heartbeats {
+    /// One heartbeat; [`GroupError::Rejoin`] when the group is rebalancing or has dropped the
+    /// member.
+    pub async fn beat(&mut self) -> Result<(), GroupError> {
+        self.member.heartbeat().await
+    }
+}
+
 /// A member of a group.
 pub struct Member {
     config: GroupConfig,
@@ -125,6 +138,17 @@ fn coordinator_moved(e: ResponseError) -> bool {
         ResponseError::NotCoordinator
             | ResponseError::CoordinatorNotAvailable
             | ResponseError::CoordinatorLoadInProgress
+    )
+}
+
+/// Whether `error` (from [`GroupError::Rejoin`]) means the group no longer knows this member,
+/// so its work may have gone to others meanwhile (rather than a plain rebalance).
+pub fn lost_membership(error: ResponseError) -> bool {
+    matches!(
+        error,
+        ResponseError::UnknownMemberId
+            | ResponseError::IllegalGeneration
+            | ResponseError::FencedInstanceId
     )
 }
 
@@ -228,18 +252,32 @@ impl Member {
     /// connection broke), a few times and a little later each time; forgets the coordinator
     /// then.
     async fn retry(&mut self, error: &GroupError, attempt: &mut u32) -> bool {
-        let moved = match error {
-            GroupError::Broker { error, .. } => coordinator_moved(*error),
-            GroupError::Io(_) => true,
-            _ => false,
+        let (moved, transient) = match error {
+            GroupError::Broker { error, .. } => (
+                coordinator_moved(*error),
+                // offsets of a transaction whose markers are not written yet
+                *error == ResponseError::UnstableOffsetCommit,
+            ),
+            GroupError::Io(_) | GroupError::NoBroker(_) => (true, false),
+            GroupError::Rejoin(_) => (false, false),
         };
-        if !moved || *attempt >= 10 {
+        // about a minute of tries, a second apart at most: a broker restart or an offsets
+        // topic loading takes that long
+        if !(moved || transient) || *attempt >= 60 {
             return false;
         }
-        self.coordinator = None;
+        if moved {
+            self.coordinator = None;
+        }
         *attempt += 1;
-        tokio::time::sleep(Duration::from_millis(100 * u64::from(*attempt))).await;
+        tokio::time::sleep(Duration::from_millis(100 * u64::from((*attempt).min(10)))).await;
         true
+    }
+
+    /// Forgets the coordinator connection (after a call on it was cancelled midway, its
+    /// answer would be read as the next call's).
+    pub fn disconnect(&mut self) {
+        self.coordinator = None;
     }
 
     /// Joins the group (JoinGroup, then SyncGroup with the assignment this member computes when
@@ -338,6 +376,19 @@ impl Member {
             leader,
             assignment: resp.assignment,
         })
+    }
+
+    /// A heartbeat sender for this member's current generation, with a connection of its own,
+    /// so that heartbeats go on while this member waits on a long call.
+    pub fn heartbeats(&self) -> Heartbeats {
+        Heartbeats {
+            member: Member {
+                config: self.config.clone(),
+                coordinator: None,
+                member_id: self.member_id.clone(),
+                generation: self.generation,
+            },
+        }
     }
 
     /// Tells the coordinator this member is alive; [`GroupError::Rejoin`] when the group is
@@ -447,12 +498,6 @@ impl Member {
         let mut found: BTreeMap<(String, i32), i64> = BTreeMap::new();
         for t in &resp.topics {
             for p in &t.partitions {
-                if let Some(error) = code_error(p.error_code) {
-                    return Err(GroupError::Broker {
-                        api: "OffsetFetch",
-                        error,
-                    });
-                }
                 if p.committed_offset >= 0 {
                     found.insert(
                         (t.name.0.to_string(), p.partition_index),
@@ -476,6 +521,17 @@ impl Member {
             .await?
             .call(req, OFFSET_FETCH_VERSION)
             .await?;
+        // a partition's error (UNSTABLE_OFFSET_COMMIT while a transaction completes) fails the
+        // whole fetch, which is then tried again
+        if let Some(code) = resp
+            .topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .map(|p| p.error_code)
+            .find(|&c| c != 0)
+        {
+            self.check("OffsetFetch", code)?;
+        }
         self.check("OffsetFetch", resp.error_code)?;
         Ok(resp)
     }

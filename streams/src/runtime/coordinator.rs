@@ -18,7 +18,9 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use tokio::sync::{mpsc, oneshot};
-use tributary_client::group::{Assignor, GroupConfig, GroupError, GroupMember, Member};
+use tributary_client::group::{
+    lost_membership, Assignor, GroupConfig, GroupError, GroupMember, Member,
+};
 
 use super::assignor::{self, Assignment, Subscription, TaskId};
 use super::plan::Plan;
@@ -295,7 +297,23 @@ impl Coordinator {
                     self.application_id,
                     index + 1
                 ))
-                .spawn(move || thread.run())
+                .spawn({
+                    let events = events_tx.clone();
+                    move || {
+                        let run = std::panic::AssertUnwindSafe(move || thread.run());
+                        if let Err(panic) = std::panic::catch_unwind(run) {
+                            let why = panic
+                                .downcast_ref::<&str>()
+                                .map(|s| s.to_string())
+                                .or_else(|| panic.downcast_ref::<String>().cloned())
+                                .unwrap_or_else(|| "a panic".to_string());
+                            let _ = events.send(Event::Failed(StreamsError::Kafka(format!(
+                                "stream thread {} panicked: {why}",
+                                index + 1
+                            ))));
+                        }
+                    }
+                })
                 .map_err(|e| StreamsError::Kafka(format!("cannot start a thread: {e}")))?;
             threads.push(ThreadHandle {
                 commands: tx,
@@ -322,10 +340,76 @@ impl Coordinator {
             rebalance_timeout: rebalance,
             request_timeout: Duration::from_secs(30),
         });
+        let stateful: BTreeSet<TaskId> = tasks
+            .iter()
+            .filter(|t| {
+                self.plan
+                    .subs
+                    .get(t.subtopology as usize)
+                    .is_some_and(|s| !s.changelogs.is_empty())
+            })
+            .copied()
+            .collect();
+        let timing = Timing { session, heartbeat };
+        let result = self
+            .drive(
+                &mut member,
+                threads,
+                &mut events,
+                &tasks,
+                &stateful,
+                &counts,
+                timing,
+            )
+            .await;
+        if result.is_ok() {
+            // closing: the threads commit (through the member) and stop
+            for t in threads.iter() {
+                let _ = t.commands.send(Command::Shutdown);
+            }
+            let mut stopped = 0;
+            while stopped < threads.len() && !threads.iter().all(|t| t.join.is_finished()) {
+                tokio::select! {
+                    ev = events.recv() => match ev {
+                        Some(ev) => match self.serve(ev, &mut member).await {
+                            Served::Revoked => stopped += 1,
+                            Served::Failed(e) => tracing::warn!("a thread failed while closing: {e}"),
+                            Served::Ready | Served::Done => {}
+                        },
+                        None => break,
+                    },
+                    () = tokio::time::sleep(TICK) => {}
+                }
+            }
+        }
+        // leaving moves the tasks to the other instances at once, also after an error
+        if let Err(e) = member.leave().await {
+            tracing::warn!("could not leave the group: {e}");
+        }
+        result
+    }
+
+    /// Joins, hands the tasks out, heartbeats and serves the threads until the instance stops;
+    /// joins again whenever the group rebalances.
+    #[allow(clippy::too_many_arguments)]
+    async fn drive(
+        &self,
+        member: &mut Member,
+        threads: &mut [ThreadHandle],
+        events: &mut mpsc::UnboundedReceiver<Event>,
+        tasks: &[TaskId],
+        stateful: &BTreeSet<TaskId>,
+        counts: &BTreeMap<String, i32>,
+        timing: Timing,
+    ) -> Result<(), StreamsError> {
+        let counts_shared = Arc::new(counts.clone());
         let mut standby: BTreeSet<TaskId> = BTreeSet::new();
+        let mut last_generation = -1;
+        // the tasks' state and positions are not to be trusted (the membership was lost)
+        let mut fresh = false;
         'join: loop {
             if self.stopping() {
-                break;
+                return Ok(());
             }
             self.status.set(State::Rebalancing);
             let active: BTreeSet<TaskId> = threads
@@ -337,29 +421,32 @@ impl Coordinator {
                 subscription: Subscription {
                     version: 1,
                     process_id: self.process_id.clone(),
-                    threads: n as u32,
-                    active,
+                    threads: threads.len() as u32,
+                    active: if fresh { BTreeSet::new() } else { active },
                     standby: standby.clone(),
                     endpoint: self.config.application_server().map(str::to_string),
                 },
-                tasks: tasks.clone(),
-                stateful: tasks
-                    .iter()
-                    .filter(|t| {
-                        self.plan
-                            .subs
-                            .get(t.subtopology as usize)
-                            .is_some_and(|s| !s.changelogs.is_empty())
-                    })
-                    .copied()
-                    .collect(),
+                tasks: tasks.to_vec(),
+                stateful: stateful.clone(),
                 standbys: self.config.num_standby_replicas()?,
                 plan: Arc::clone(&self.plan),
                 counts: counts.clone(),
             };
             let joined = tokio::select! {
-                j = member.join(&assignor) => j.map_err(group_error)?,
-                () = self.wait_stop() => break 'join,
+                j = member.join(&assignor) => j,
+                () = self.wait_stop() => {
+                    // the join's answer would be read as the next call's
+                    member.disconnect();
+                    return Ok(());
+                }
+            };
+            let joined = match joined {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::warn!("joining the group failed: {e}; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue 'join;
+                }
             };
             let assignment = assignor::decode_assignment(&joined.assignment).ok_or_else(|| {
                 StreamsError::Kafka(
@@ -380,12 +467,19 @@ impl Coordinator {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
             );
+            // a generation this instance was not part of: others may have run its tasks
+            if last_generation >= 0 && joined.generation > last_generation + 1 {
+                fresh = true;
+            }
+            last_generation = joined.generation;
             standby = assignment.standby.clone();
-            let parts = source_partitions(&self.plan, &counts, &assignment.active);
+            let parts = source_partitions(&self.plan, counts, &assignment.active);
             let committed = match member.committed(&parts).await {
                 Ok(c) => c,
-                Err(GroupError::Rejoin(_)) => continue 'join,
-                Err(e) => return Err(group_error(e)),
+                Err(e) => {
+                    tracing::warn!("reading the committed offsets failed: {e}; joining again");
+                    continue 'join;
+                }
             };
             let offsets: HashMap<(String, i32), i64> = parts
                 .into_iter()
@@ -411,6 +505,8 @@ impl Coordinator {
                     tasks: t.tasks.clone(),
                     standbys: t.standbys.clone(),
                     offsets: offsets.clone(),
+                    partitions: Arc::clone(&counts_shared),
+                    fresh,
                     member: super::txn_offsets::GroupMember {
                         group_id: self.application_id.clone(),
                         member_id: joined.member_id.clone(),
@@ -418,76 +514,72 @@ impl Coordinator {
                     },
                 });
             }
-            // wait for every thread to run its tasks, heartbeating meanwhile
+            fresh = false;
+            // wait for every thread to run its tasks, heartbeating meanwhile (on a task of
+            // their own, so that a long commit or offsets lookup does not hold them back)
             let mut ready = 0;
-            let mut beat = tokio::time::interval(heartbeat);
-            beat.tick().await;
+            let mut beats = Beating::start(member, timing.heartbeat);
+            let mut last_beat = tokio::time::Instant::now();
             loop {
                 if self.stopping() {
-                    break 'join;
+                    return Ok(());
                 }
                 if ready == threads.len() && self.status.get() == State::Rebalancing {
                     self.status.set(State::Running);
                 }
                 tokio::select! {
-                    _ = beat.tick() => match member.heartbeat().await {
-                        Ok(()) => {}
-                        Err(GroupError::Rejoin(e)) => {
-                            tracing::info!("the group rebalances ({e}): revoking tasks");
-                            self.revoke(threads, &mut events, &mut member).await?;
+                    beat = beats.results.recv() => match beat {
+                        Some(Ok(())) | None => last_beat = tokio::time::Instant::now(),
+                        Some(Err(GroupError::Rejoin(e))) => {
+                            let lost = lost_membership(e);
+                            tracing::info!("the group rebalances ({e}): {} tasks", if lost { "dropping" } else { "revoking" });
+                            self.revoke(threads, events, member, lost, &mut beats).await?;
+                            fresh |= lost;
                             continue 'join;
                         }
-                        Err(e) => tracing::warn!("heartbeat failed: {e}"),
+                        Some(Err(e)) if last_beat.elapsed() > timing.session => {
+                            tracing::warn!("no heartbeat for the session timeout ({e}): the group has dropped this instance; dropping tasks");
+                            self.revoke(threads, events, member, true, &mut beats).await?;
+                            fresh = true;
+                            continue 'join;
+                        }
+                        Some(Err(e)) => tracing::warn!("heartbeat failed: {e}"),
                     },
                     ev = events.recv() => match ev {
-                        Some(Event::Ready) => ready += 1,
-                        Some(Event::Revoked) => {}
-                        Some(Event::Commit { offsets, reply }) => {
-                            let r = member.commit(&offsets).await.map_err(|e| e.to_string());
-                            let _ = reply.send(r);
-                        }
-                        Some(Event::Committed { partitions, reply }) => {
-                            let r = member.committed(&partitions).await.map_err(|e| e.to_string());
-                            let _ = reply.send(r);
-                        }
-                        Some(Event::Failed(e)) => return Err(e),
+                        Some(ev) => match self.serve(ev, member).await {
+                            Served::Ready => ready += 1,
+                            Served::Failed(e) => return Err(e),
+                            Served::Revoked | Served::Done => {}
+                        },
                         None => return Err(StreamsError::Kafka("every stream thread stopped".to_string())),
                     },
                     () = tokio::time::sleep(TICK) => {}
                 }
             }
         }
-        // closing: the threads commit (through the member) and stop, then the member leaves
-        for t in threads.iter() {
-            let _ = t.commands.send(Command::Shutdown);
-        }
-        let mut stopped = 0;
-        while stopped < threads.len() {
-            if threads.iter().all(|t| t.join.is_finished()) {
-                break;
+    }
+
+    /// Handles a thread's event: a commit or offsets lookup is answered here; the others are
+    /// for the caller.
+    async fn serve(&self, event: Event, member: &mut Member) -> Served {
+        match event {
+            Event::Commit { offsets, reply } => {
+                let r = member.commit(&offsets).await.map_err(|e| e.to_string());
+                let _ = reply.send(r);
+                Served::Done
             }
-            tokio::select! {
-                ev = events.recv() => match ev {
-                    Some(Event::Commit { offsets, reply }) => {
-                        let r = member.commit(&offsets).await.map_err(|e| e.to_string());
-                        let _ = reply.send(r);
-                    }
-                    Some(Event::Revoked) => stopped += 1,
-                    Some(Event::Failed(e)) => tracing::warn!("a thread failed while closing: {e}"),
-                    Some(Event::Committed { partitions, reply }) => {
-                        let r = member.committed(&partitions).await.map_err(|e| e.to_string());
-                        let _ = reply.send(r);
-                    }
-                    Some(Event::Ready) => {}
-                    None => break,
-                },
-                () = tokio::time::sleep(TICK) => {}
+            Event::Committed { partitions, reply } => {
+                let r = member
+                    .committed(&partitions)
+                    .await
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(r);
+                Served::Done
             }
+            Event::Ready => Served::Ready,
+            Event::Revoked => Served::Revoked,
+            Event::Failed(e) => Served::Failed(e),
         }
-        if let Err(e) = member.leave().await {
-            tracing::warn!("could not leave the group: {e}");
-        }
-        Ok(())
     }
 
     /// Resolves when the instance is closing or failing.
@@ -497,42 +589,88 @@ impl Coordinator {
         }
     }
 
-    /// Has every thread commit and stop processing, serving their commits meanwhile.
+    /// Has every thread commit and stop processing (or, when the membership was `lost`, drop
+    /// its tasks without committing), heartbeating and serving their commits meanwhile.
     async fn revoke(
         &self,
         threads: &[ThreadHandle],
         events: &mut mpsc::UnboundedReceiver<Event>,
         member: &mut Member,
+        lost: bool,
+        beats: &mut Beating,
     ) -> Result<(), StreamsError> {
         for t in threads {
-            let _ = t.commands.send(Command::Revoke);
+            let _ = t
+                .commands
+                .send(if lost { Command::Lost } else { Command::Revoke });
         }
         let mut revoked = 0;
         while revoked < threads.len() {
-            match events.recv().await {
-                Some(Event::Revoked) => revoked += 1,
-                Some(Event::Commit { offsets, reply }) => {
-                    let r = member.commit(&offsets).await.map_err(|e| e.to_string());
-                    let _ = reply.send(r);
+            tokio::select! {
+                // still a member while the threads commit: the rebalance waits for the join
+                Some(beat) = beats.results.recv() => {
+                    if let Err(e) = beat {
+                        tracing::debug!("heartbeat while revoking: {e}");
+                    }
                 }
-                Some(Event::Committed { partitions, reply }) => {
-                    let r = member
-                        .committed(&partitions)
-                        .await
-                        .map_err(|e| e.to_string());
-                    let _ = reply.send(r);
-                }
-                Some(Event::Failed(e)) => return Err(e),
-                Some(Event::Ready) => {}
-                None => {
-                    return Err(StreamsError::Kafka(
-                        "every stream thread stopped".to_string(),
-                    ))
-                }
+                ev = events.recv() => match ev {
+                    Some(ev) => match self.serve(ev, member).await {
+                        Served::Revoked => revoked += 1,
+                        Served::Failed(e) => return Err(e),
+                        Served::Ready | Served::Done => {}
+                    },
+                    None => return Err(StreamsError::Kafka("every stream thread stopped".to_string())),
+                },
             }
         }
         Ok(())
     }
+}
+
+/// What [`Coordinator::serve`] left to its caller.
+enum Served {
+    Done,
+    Ready,
+    Revoked,
+    Failed(StreamsError),
+}
+
+/// The heartbeats of one generation, sent by a task of their own; what each one got comes
+/// back through `results`. Dropping it stops them.
+struct Beating {
+    task: tokio::task::JoinHandle<()>,
+    results: mpsc::UnboundedReceiver<Result<(), GroupError>>,
+}
+
+impl Beating {
+    fn start(member: &Member, every: Duration) -> Beating {
+        let (tx, results) = mpsc::unbounded_channel();
+        let mut heartbeats = member.heartbeats();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if tx.send(heartbeats.beat().await).is_err() {
+                    break;
+                }
+            }
+        });
+        Beating { task, results }
+    }
+}
+
+impl Drop for Beating {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The group's timers.
+#[derive(Clone, Copy)]
+struct Timing {
+    session: Duration,
+    heartbeat: Duration,
 }
 
 /// Spreads the instance's tasks over its threads: an active task stays on the thread that ran
@@ -581,10 +719,6 @@ fn distribute(threads: &mut [ThreadHandle], assignment: &Assignment) {
             t.standbys.insert(task);
         }
     }
-}
-
-fn group_error(e: GroupError) -> StreamsError {
-    StreamsError::Kafka(format!("group membership failed: {e}"))
 }
 
 fn duration_ms(config: &StreamsConfig, key: &str, default: u64) -> Duration {

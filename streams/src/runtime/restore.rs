@@ -14,8 +14,9 @@ use crate::processor::StreamsError;
 use crate::store::with_timestamp;
 use crate::task::Task;
 
-/// How long a restore may go without reading anything before it is an error.
-const STALL: Duration = Duration::from_secs(60);
+/// How long a restore may go without reading anything before it is an error: longer than a
+/// transaction may stay open in the changelog (the end waits for it, read committed).
+const STALL: Duration = Duration::from_secs(300);
 
 /// Restores the logged `stores` (id and changelog) of `task` from partition `partition` of
 /// their changelogs, each from `from`'s offset for it (else from its start) to its end; the
@@ -59,7 +60,11 @@ pub(crate) fn restore(
                     }
                     continue;
                 }
-                Some(Err(e)) => return Err(kafka(e)),
+                // a broker that restarts, a leader that moves: the consumer goes on by itself
+                Some(Err(e)) => {
+                    tracing::debug!("restoring {topic}-{partition}: {e}");
+                    continue;
+                }
                 Some(Ok(m)) => m,
             };
             last_progress = Instant::now();

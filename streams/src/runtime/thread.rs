@@ -38,10 +38,18 @@ pub(crate) enum Command {
         tasks: BTreeSet<TaskId>,
         standbys: BTreeSet<TaskId>,
         offsets: HashMap<(String, i32), i64>,
+        /// The partitions of each topic the app reads.
+        partitions: Arc<BTreeMap<String, i32>>,
+        /// Rebuild every task from its changelogs and committed offsets, even kept ones
+        /// (others may have run them meanwhile).
+        fresh: bool,
         member: GroupMember,
     },
     /// Commit and stop processing until the next assignment.
     Revoke,
+    /// The group dropped this instance: stop processing and drop the tasks without committing
+    /// (their work since the last commit is done again by whoever runs them now).
+    Lost,
     /// Commit and stop.
     Shutdown,
 }
@@ -81,6 +89,9 @@ struct Eos {
     member: GroupMember,
     open: bool,
 }
+
+/// Transactions that may fail in a row before the thread gives up.
+const MAX_FAILED_TRANSACTIONS: u32 = 5;
 
 /// How long a transaction call may take.
 const TXN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -123,6 +134,10 @@ pub(crate) struct StreamThread {
     routes: HashMap<(String, i32), (TaskId, usize)>,
     /// Revoked: waiting for the next assignment.
     suspended: bool,
+    /// The partitions of each topic the app reads.
+    partitions: Arc<BTreeMap<String, i32>>,
+    /// Transactions that failed in a row (a failure that repeats stops the thread).
+    failed_transactions: u32,
     /// Deletes repartition records that were committed, every `repartition.purge.interval.ms`.
     purger: Purger,
 }
@@ -217,7 +232,9 @@ impl StreamThread {
         if eos {
             restore_config.set("isolation.level", "read_committed");
         }
+        // an offset gone from a changelog (compacted or deleted) restarts from the earliest
         restore_config
+            .set("auto.offset.reset", "earliest")
             .set("group.id", format!("{application_id}-restore"))
             .set("enable.auto.commit", "false")
             .set("client.id", client_id("restore-consumer"));
@@ -294,6 +311,8 @@ impl StreamThread {
             routes: HashMap::new(),
             suspended: true,
             purger,
+            partitions: Arc::new(BTreeMap::new()),
+            failed_transactions: 0,
         })
     }
 
@@ -301,8 +320,50 @@ impl StreamThread {
     pub fn run(mut self) {
         if let Err(e) = self.run_loop() {
             tracing::error!("stream thread {} failed: {e}", self.index + 1);
+            // an open transaction would hold back read-committed readers until it times out
+            if self.eos.as_ref().is_some_and(|e| e.open) {
+                let _ = self.producer.abort_transaction(Duration::from_secs(5));
+            }
             let _ = self.events.send(Event::Failed(e));
         }
+    }
+
+    /// Drops every task without committing (aborting an open transaction): their state and
+    /// positions hold work that was not committed.
+    fn drop_tasks(&mut self) -> Result<(), StreamsError> {
+        if self.eos.as_ref().is_some_and(|e| e.open) {
+            self.abort_or_renew()?;
+        }
+        self.tasks.clear();
+        self.routes.clear();
+        self.consumer.unassign().map_err(kafka)
+    }
+
+    /// Aborts the open transaction, or makes a new producer when this one cannot.
+    fn abort_or_renew(&mut self) -> Result<(), StreamsError> {
+        if let Err(e) = self.producer.abort_transaction(TXN_TIMEOUT) {
+            tracing::warn!("abort failed ({e}); making a new producer");
+            self.renew_producer()?;
+        }
+        if let Some(eos) = &mut self.eos {
+            eos.open = false;
+        }
+        Ok(())
+    }
+
+    /// A new transactional producer in place of one that was fenced or broke.
+    fn renew_producer(&mut self) -> Result<(), StreamsError> {
+        self.producer = self
+            .producer_config
+            .create_with_context(self.deliveries.clone())
+            .map_err(kafka)?;
+        self.producer
+            .init_transactions(TXN_TIMEOUT)
+            .map_err(kafka)?;
+        if let Some(eos) = &mut self.eos {
+            eos.open = false;
+        }
+        Ok(())
     }
 
     fn run_loop(&mut self) -> Result<(), StreamsError> {
@@ -318,10 +379,16 @@ impl StreamThread {
                     tasks,
                     standbys,
                     offsets,
+                    partitions,
+                    fresh,
                     member,
                 }) => {
                     if let Some(eos) = &mut self.eos {
                         eos.member = member;
+                    }
+                    self.partitions = partitions;
+                    if fresh {
+                        self.drop_tasks()?;
                     }
                     self.assign(tasks, standbys, &offsets)?;
                     self.suspended = false;
@@ -330,6 +397,11 @@ impl StreamThread {
                 }
                 Ok(Command::Revoke) => {
                     self.commit()?;
+                    self.suspended = true;
+                    let _ = self.events.send(Event::Revoked);
+                }
+                Ok(Command::Lost) => {
+                    self.drop_tasks()?;
                     self.suspended = true;
                     let _ = self.events.send(Event::Revoked);
                 }
@@ -353,7 +425,10 @@ impl StreamThread {
             self.process_batch()?;
             self.update_standbys();
             self.producer.poll(Duration::ZERO);
-            self.check_deliveries()?;
+            // (under exactly-once a failed send fails the transaction at its commit)
+            if self.eos.is_none() {
+                self.check_deliveries()?;
+            }
             if last_commit.elapsed() >= self.commit_interval {
                 self.commit()?;
                 last_commit = Instant::now();
@@ -418,8 +493,11 @@ impl StreamThread {
                 );
             }
             let sub = &self.plan.subs[id.subtopology as usize];
+            let partitions = &self.partitions;
             let next = sub
                 .topics()
+                // a topic with fewer partitions has no input for this task
+                .filter(|t| partitions.get(*t).is_some_and(|&n| id.partition < n))
                 .map(|t| {
                     let tp = (t.clone(), id.partition);
                     let at = offsets.get(&tp).copied();
@@ -522,13 +600,23 @@ impl StreamThread {
                 &msg,
             )?;
             for out in produced {
-                send(&self.producer, &out)?;
+                emit(&self.producer, &out, self.send_errors())?;
             }
             if left.is_zero() {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// What a failed send does: the production handler's choice at least once; under
+    /// exactly-once the transaction fails (and is done again), whatever the handler says.
+    fn send_errors(&self) -> OnError {
+        if self.eos.is_some() {
+            OnError::Fail
+        } else {
+            self.on_failed_send
+        }
     }
 
     /// Fails the thread on a failed send, unless the production handler goes on.
@@ -539,7 +627,7 @@ impl StreamThread {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        match (failed, self.on_failed_send) {
+        match (failed, self.send_errors()) {
             (Some(e), OnError::Fail) => Err(StreamsError::Kafka(e)),
             (Some(e), OnError::Continue) => {
                 tracing::warn!("{e}; the record is dropped");
@@ -576,8 +664,19 @@ impl StreamThread {
                 return Ok(());
             }
             match self.commit_transaction(flushed, &offsets) {
-                Ok(()) => self.purger.committed(&self.plan, &offsets),
+                Ok(()) => {
+                    self.failed_transactions = 0;
+                    self.purger.committed(&self.plan, &offsets);
+                }
                 Err(e) => {
+                    self.failed_transactions += 1;
+                    // a failure that comes back each time (a record too large for the topic)
+                    // would abort and redo the same work forever
+                    if self.failed_transactions >= MAX_FAILED_TRANSACTIONS {
+                        return Err(StreamsError::Kafka(format!(
+                            "{MAX_FAILED_TRANSACTIONS} transactions in a row failed; the last: {e}"
+                        )));
+                    }
                     tracing::warn!(
                         "stream thread {}: the transaction failed ({e}); its tasks start again from their last commit",
                         self.index + 1
@@ -588,7 +687,7 @@ impl StreamThread {
             return Ok(());
         }
         for out in &flushed {
-            send(&self.producer, out)?;
+            emit(&self.producer, out, self.on_failed_send)?;
         }
         self.producer
             .flush(Duration::from_secs(120))
@@ -667,25 +766,9 @@ impl StreamThread {
     /// again from its committed offsets and its changelogs.
     fn recover(&mut self, failure: TxnFailure) -> Result<(), StreamsError> {
         if failure.fatal {
-            self.producer = self
-                .producer_config
-                .create_with_context(self.deliveries.clone())
-                .map_err(kafka)?;
-            self.producer
-                .init_transactions(TXN_TIMEOUT)
-                .map_err(kafka)?;
-        } else if let Err(e) = self.producer.abort_transaction(TXN_TIMEOUT) {
-            tracing::warn!("abort failed ({e}); making a new producer");
-            self.producer = self
-                .producer_config
-                .create_with_context(self.deliveries.clone())
-                .map_err(kafka)?;
-            self.producer
-                .init_transactions(TXN_TIMEOUT)
-                .map_err(kafka)?;
-        }
-        if let Some(eos) = &mut self.eos {
-            eos.open = false;
+            self.renew_producer()?;
+        } else {
+            self.abort_or_renew()?;
         }
         self.deliveries
             .failed
@@ -720,7 +803,10 @@ impl StreamThread {
             .zip(committed)
             .filter_map(|(tp, o)| o.map(|o| (tp, o)))
             .collect();
+        // every task starts again from its commit: where the consumer stands is past the
+        // aborted records
         self.tasks.clear();
+        self.consumer.unassign().map_err(kafka)?;
         let standbys: BTreeSet<TaskId> = self.standbys.ids().into_iter().collect();
         self.assign(tasks, standbys, &offsets)
     }
@@ -757,6 +843,25 @@ impl From<StreamsError> for TxnFailure {
 impl std::fmt::Display for TxnFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+/// Sends one record; a record the producer refuses at once (too large, an unknown partition)
+/// is dropped with a warning when `on_failed` says to go on.
+fn emit(
+    producer: &BaseProducer<Deliveries>,
+    out: &OutputRecord,
+    on_failed: OnError,
+) -> Result<(), StreamsError> {
+    match (send(producer, out), on_failed) {
+        (Err(e), OnError::Continue) => {
+            tracing::warn!(
+                "Error encountered sending record to topic {}: {e}; the record is dropped",
+                out.topic
+            );
+            Ok(())
+        }
+        (result, _) => result,
     }
 }
 
