@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Resolves Apache Kafka's jars (broker, clients, tools, Streams, Connect) of one 4.x version from
+# Resolves Apache Kafka's jars (broker, clients, tools, Streams and its test utils, Connect) of one 4.x version from
 # Maven Central into a cache outside the clone, and prints the path of a file holding their
 # classpath. Every Java-side test, tool run and benchmark gets its jars here; they are test tools
 # only, never part of what users run.
@@ -27,7 +27,7 @@ esac
 command -v java >/dev/null 2>&1 || { echo "kafka-jars: java not found" >&2; exit 2; }
 command -v mvn >/dev/null 2>&1 || { echo "kafka-jars: mvn not found" >&2; exit 2; }
 
-if [ -s "$CP" ] && tr ':' '\n' <"$CP" | while read -r jar; do [ -f "$jar" ] || exit 1; done; then
+if [ -s "$CP" ] && grep -q kafka-streams-test-utils "$CP" && tr ':' '\n' <"$CP" | while read -r jar; do [ -f "$jar" ] || exit 1; done; then
     echo "$CP"
     exit 0
 fi
@@ -44,6 +44,7 @@ cat >"$DIR/pom.xml" <<EOF
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$VERSION</version></dependency>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$VERSION</version></dependency>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-streams</artifactId><version>$VERSION</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-streams-test-utils</artifactId><version>$VERSION</version></dependency>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>connect-runtime</artifactId><version>$VERSION</version></dependency>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>connect-file</artifactId><version>$FILE_VERSION</version>
       <exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions></dependency>

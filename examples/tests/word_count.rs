@@ -10,8 +10,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::Message;
@@ -61,18 +59,6 @@ fn log(app: &str) -> Stdio {
         .append(true)
         .open(path)
         .map_or_else(|_| Stdio::null(), Stdio::from)
-}
-
-async fn create(broker: &TestBroker, topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = broker.client_config().create().unwrap();
-    let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
-    for r in admin
-        .create_topics([&t], &AdminOptions::new())
-        .await
-        .unwrap()
-    {
-        r.unwrap();
-    }
 }
 
 /// Lines of words from a small vocabulary, deterministic.
@@ -150,8 +136,8 @@ async fn exactly_once_word_count_survives_kill_9_and_restarts() {
         unique_name("counts"),
         unique_name("wc-eos"),
     );
-    create(&broker, &input, 6).await;
-    create(&broker, &output, 3).await;
+    broker.create_topic(&input, 6).await;
+    broker.create_topic(&output, 3).await;
     let all = lines(3000, 42);
     let seed = std::process::id() as u64;
     // sees output as it is written, committed or not: the app is at work
@@ -203,8 +189,8 @@ async fn at_least_once_word_count_counts_every_word() {
         unique_name("counts"),
         unique_name("wc"),
     );
-    create(&broker, &input, 3).await;
-    create(&broker, &output, 1).await;
+    broker.create_topic(&input, 3).await;
+    broker.create_topic(&output, 1).await;
     let all = lines(200, 7);
     tokio::task::block_in_place(|| {
         produce(&broker, &input, &all);

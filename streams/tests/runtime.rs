@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -19,18 +17,6 @@ use tributary_streams::{
     StreamsConfig,
 };
 use tributary_testkit::{unique_name, TestBroker};
-
-async fn create(broker: &TestBroker, topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = broker.client_config().create().unwrap();
-    let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
-    for r in admin
-        .create_topics([&t], &AdminOptions::new())
-        .await
-        .unwrap()
-    {
-        r.unwrap();
-    }
-}
 
 async fn produce(broker: &TestBroker, topic: &str, lines: &[&str]) {
     let producer: FutureProducer = broker.client_config().create().unwrap();
@@ -149,8 +135,8 @@ async fn word_count_runs_commits_and_resumes_with_its_state_after_a_restart() {
         unique_name("wc-out"),
         unique_name("wc"),
     );
-    create(&broker, &input, 3).await;
-    create(&broker, &output, 2).await;
+    broker.create_topic(&input, 3).await;
+    broker.create_topic(&output, 2).await;
     produce(&broker, &input, &FIRST).await;
 
     let b = &broker;
@@ -295,8 +281,8 @@ async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes(
         unique_name("wc-out"),
         unique_name("wc2"),
     );
-    create(&broker, &input, 4).await;
-    create(&broker, &output, 1).await;
+    broker.create_topic(&input, 4).await;
+    broker.create_topic(&output, 1).await;
     let b = &broker;
     let with_standby = || config(b, &app, 1).with("num.standby.replicas", 1);
     let (mut one, _) =
@@ -362,8 +348,8 @@ async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes(
 /// Doubles integers from `input` to `output`; what comes out, and the instance's end state.
 async fn doubled(broker: &TestBroker, handler: Option<&str>) -> (Vec<i32>, State, Option<String>) {
     let (input, output) = (unique_name("ints"), unique_name("doubled"));
-    create(broker, &input, 1).await;
-    create(broker, &output, 1).await;
+    broker.create_topic(&input, 1).await;
+    broker.create_topic(&output, 1).await;
     let producer: FutureProducer = broker.client_config().create().unwrap();
     for payload in [
         1i32.to_be_bytes().to_vec(),
@@ -441,8 +427,8 @@ async fn exactly_once_commits_outputs_state_and_offsets_in_transactions() {
         unique_name("eos-out"),
         unique_name("eos"),
     );
-    create(&broker, &input, 3).await;
-    create(&broker, &output, 1).await;
+    broker.create_topic(&input, 3).await;
+    broker.create_topic(&output, 1).await;
     produce(&broker, &input, &FIRST).await;
     let b = &broker;
     let eos = || {

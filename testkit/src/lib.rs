@@ -119,6 +119,22 @@ impl TestBroker {
         c
     }
 
+    /// Creates `topic` with `partitions` partitions (one replica) through the admin client;
+    /// panics when the broker refuses.
+    pub async fn create_topic(&self, topic: &str, partitions: i32) {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+            self.client_config().create().expect("admin client");
+        let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+        for r in admin
+            .create_topics([&t], &AdminOptions::new())
+            .await
+            .expect("CreateTopics answered")
+        {
+            r.unwrap_or_else(|(name, code)| panic!("topic {name} not created: {code}"));
+        }
+    }
+
     /// Stops the broker cleanly.
     pub async fn stop(mut self) {
         if let Some(h) = self.handle.take() {

@@ -13,7 +13,9 @@
 
 pub(crate) mod assignor;
 mod coordinator;
+mod output;
 mod plan;
+mod purge;
 mod restore;
 mod standby;
 mod thread;

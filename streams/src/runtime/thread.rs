@@ -4,25 +4,22 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{
-    BorrowedMessage, DeliveryResult, Header as KafkaHeader, Headers, Message, OwnedHeaders,
-};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
-use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::message::{BorrowedMessage, Header as KafkaHeader, Headers, Message};
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, oneshot};
 
 use super::assignor::TaskId;
 use super::coordinator::Event;
+use super::output::{emit, send, Deliveries};
 use super::plan::Plan;
+use super::purge::Purger;
 use super::restore::restore;
 use super::standby::Standbys;
 use super::txn_offsets::{send_offsets_to_transaction, GroupMember};
@@ -56,33 +53,6 @@ pub(crate) enum Command {
 
 /// Records a thread takes from its consumer between looks at its commands.
 const BATCH: usize = 1000;
-
-/// The producer's delivery reports: the first failure, for the production handler.
-#[derive(Default, Clone)]
-struct Deliveries {
-    failed: Arc<Mutex<Option<String>>>,
-}
-
-impl ClientContext for Deliveries {}
-
-impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, msg)) = result {
-            let mut failed = self
-                .failed
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            failed.get_or_insert_with(|| {
-                format!(
-                    "Error encountered sending record to topic {} for task: {e}",
-                    msg.topic()
-                )
-            });
-        }
-    }
-}
 
 /// A thread's transactional state under exactly-once.
 struct Eos {
@@ -140,45 +110,6 @@ pub(crate) struct StreamThread {
     failed_transactions: u32,
     /// Deletes repartition records that were committed, every `repartition.purge.interval.ms`.
     purger: Purger,
-}
-
-/// Deletes the records of repartition topics below their committed offsets, as Kafka Streams
-/// does after commits: they were processed, and repartition topics keep records forever
-/// otherwise (`retention.ms=-1`).
-struct Purger {
-    admin: Option<AdminClient<DefaultClientContext>>,
-    interval: Duration,
-    last: Instant,
-    /// The committed offsets of repartition partitions not purged yet.
-    pending: BTreeMap<(String, i32), i64>,
-}
-
-impl Purger {
-    /// Notes committed offsets; purges when the interval passed.
-    fn committed(&mut self, plan: &Plan, offsets: &[(String, i32, i64)]) {
-        for (t, p, o) in offsets {
-            if plan.repartition.contains(t) {
-                self.pending.insert((t.clone(), *p), *o);
-            }
-        }
-        if self.pending.is_empty() || self.last.elapsed() < self.interval {
-            return;
-        }
-        self.last = Instant::now();
-        let Some(admin) = &self.admin else {
-            return;
-        };
-        let mut list = TopicPartitionList::new();
-        for ((t, p), o) in std::mem::take(&mut self.pending) {
-            if list.add_partition_offset(&t, p, Offset::Offset(o)).is_err() {
-                return;
-            }
-        }
-        // the request is queued at once; its answer is not waited for (a purge that fails is
-        // retried with the next commit's offsets)
-        drop(admin.delete_records(&list, &AdminOptions::new()));
-        tracing::debug!("purging {} committed repartition partitions", list.count());
-    }
 }
 
 fn kafka(e: KafkaError) -> StreamsError {
@@ -843,58 +774,6 @@ impl From<StreamsError> for TxnFailure {
 impl std::fmt::Display for TxnFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
-    }
-}
-
-/// Sends one record; a record the producer refuses at once (too large, an unknown partition)
-/// is dropped with a warning when `on_failed` says to go on.
-fn emit(
-    producer: &BaseProducer<Deliveries>,
-    out: &OutputRecord,
-    on_failed: OnError,
-) -> Result<(), StreamsError> {
-    match (send(producer, out), on_failed) {
-        (Err(e), OnError::Continue) => {
-            tracing::warn!(
-                "Error encountered sending record to topic {}: {e}; the record is dropped",
-                out.topic
-            );
-            Ok(())
-        }
-        (result, _) => result,
-    }
-}
-
-/// Sends one record, waiting while the producer's queue is full.
-fn send(producer: &BaseProducer<Deliveries>, out: &OutputRecord) -> Result<(), StreamsError> {
-    let mut headers = OwnedHeaders::new_with_capacity(out.headers.len());
-    for (k, v) in &out.headers {
-        headers = headers.insert(KafkaHeader {
-            key: k,
-            value: v.as_deref(),
-        });
-    }
-    let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&out.topic)
-        .timestamp(out.timestamp)
-        .headers(headers);
-    if let Some(k) = &out.key {
-        record = record.key(k.as_slice());
-    }
-    if let Some(v) = &out.value {
-        record = record.payload(v.as_slice());
-    }
-    if let Some(p) = out.partition {
-        record = record.partition(p);
-    }
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                record = r;
-                producer.poll(Duration::from_millis(10));
-            }
-            Err((e, _)) => return Err(kafka(e)),
-        }
     }
 }
 
