@@ -316,7 +316,7 @@ impl StreamsBuilder {
         let store = materialized
             .name
             .is_some()
-            .then(|| materialized.add_store(&mut g, ""));
+            .then(|| materialized.add_store(&mut g, "", crate::store::StoreKind::KeyValue));
         drop(g);
         crate::ktable::table_from_stream(
             &self.graph,

@@ -10,12 +10,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::kstream::KStream;
 use crate::ktable::KTable;
 use crate::processor::{typed, Change, Context, Dyn, DynRecord, NodeFactory};
 use crate::serde::{from_bytes, to_bytes, Serdes, SharedSerde};
-use crate::store::{split_timestamp, with_timestamp, StoreDef};
+use crate::store::{split_timestamp, with_timestamp, StoreDef, StoreKind};
 use crate::topology::Kind;
 
 /// How grouped records are typed and named: the serdes of the repartition topic and its name
@@ -93,6 +94,8 @@ pub struct Materialized<K, V> {
     pub(crate) value: Option<SharedSerde<V>>,
     pub(crate) logging: bool,
     pub(crate) caching: bool,
+    /// How long a windowed store keeps windows (ms); `None`: the windows' size plus grace.
+    pub(crate) retention: Option<Duration>,
 }
 
 impl<K, V> Default for Materialized<K, V> {
@@ -103,6 +106,7 @@ impl<K, V> Default for Materialized<K, V> {
             value: None,
             logging: true,
             caching: true,
+            retention: None,
         }
     }
 }
@@ -152,6 +156,13 @@ impl<K, V> Materialized<K, V> {
         self
     }
 
+    /// This (windowed) store keeping windows for `retention` of stream time after their start
+    /// (sessions: after their end); at least the windows' size plus their grace period.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
     /// This store without a write cache: every update is sent downstream.
     pub fn with_caching_disabled(mut self) -> Self {
         self.caching = false;
@@ -169,7 +180,12 @@ impl<K, V> Materialized<K, V> {
     }
 
     /// Adds the store to the graph (named `name`, or `<prefix><n>`); its id.
-    pub(crate) fn add_store(&self, graph: &mut crate::builder::Graph, prefix: &str) -> usize {
+    pub(crate) fn add_store(
+        &self,
+        graph: &mut crate::builder::Graph,
+        prefix: &str,
+        kind: StoreKind,
+    ) -> usize {
         let name = match &self.name {
             Some(n) => {
                 graph.check_name(n);
@@ -180,8 +196,9 @@ impl<K, V> Materialized<K, V> {
         graph.add_store(StoreDef {
             name,
             logged: self.logging,
-            timestamped: true,
+            timestamped: !matches!(kind, StoreKind::Session { .. }),
             cached: self.caching,
+            kind,
         })
     }
 }
@@ -193,8 +210,22 @@ pub struct KGroupedStream<K, V> {
     repartition: bool,
 }
 
+impl<K, V> Clone for KGroupedStream<K, V> {
+    fn clone(&self) -> Self {
+        KGroupedStream {
+            stream: self.stream.clone(),
+            grouped: Grouped {
+                key: self.grouped.key.clone(),
+                value: self.grouped.value.clone(),
+                name: self.grouped.name.clone(),
+            },
+            repartition: self.repartition,
+        }
+    }
+}
+
 /// A reducer: the aggregate so far and a new value give the new aggregate.
-type Reducer<V> = Arc<dyn Fn(&V, &V) -> V + Send + Sync>;
+pub(crate) type Reducer<V> = Arc<dyn Fn(&V, &V) -> V + Send + Sync>;
 /// An aggregator: a record's key and value and the aggregate so far give the new aggregate.
 type Aggregator<K, V, VA> = Arc<dyn Fn(&K, &V, VA) -> VA + Send + Sync>;
 /// One step of an aggregation: a record and the aggregate so far (if any) give the new one.
@@ -303,9 +334,53 @@ where
     where
         VA: Send + Sync + 'static,
     {
+        let send_old = Arc::new(AtomicBool::new(false));
+        let switch = Arc::clone(&send_old);
+        let is_null = self.is_null();
+        let (node, store) = self.add_aggregation(
+            &materialized,
+            prefix,
+            StoreKind::KeyValue,
+            |g, store, store_name| match (materialized.key.clone(), materialized.value.clone()) {
+                (Some(k), Some(v)) => Some(aggregate_node::<K, V, VA>(
+                    (store, store_name.to_string()),
+                    k,
+                    v,
+                    step,
+                    switch,
+                    is_null,
+                )),
+                _ => {
+                    g.error.get_or_insert(missing_serdes(store_name));
+                    None
+                }
+            },
+        );
+        KTable::new(
+            std::rc::Rc::clone(self.stream.graph()),
+            node,
+            materialized.key,
+            materialized.value,
+            Some(store),
+        )
+        .with_old_values(Some(send_old))
+    }
+
+    /// Adds an aggregation's node and store after the grouping (through the repartition topic
+    /// when the key changed upstream), taking the builder's indices in Kafka Streams' order: the
+    /// store (unless named), the node, then the repartition sink, filter and source. `factory`
+    /// makes the node for its store (id and name), or records why it cannot. Returns the
+    /// node's and the store's ids.
+    pub(crate) fn add_aggregation<VA>(
+        &self,
+        materialized: &Materialized<K, VA>,
+        prefix: &str,
+        kind: StoreKind,
+        factory: impl FnOnce(&mut crate::builder::Graph, usize, &str) -> Option<NodeFactory>,
+    ) -> (usize, usize) {
         let graph = std::rc::Rc::clone(self.stream.graph());
         let mut g = graph.borrow_mut();
-        let store = materialized.add_store(&mut g, &format!("{prefix}STATE-STORE-"));
+        let store = materialized.add_store(&mut g, &format!("{prefix}STATE-STORE-"), kind);
         let store_name = g.stores[store].name.clone();
         let agg_name = g.name(prefix, None);
         let parent = if self.repartition {
@@ -328,22 +403,7 @@ where
         } else {
             self.stream.node()
         };
-        let send_old = Arc::new(AtomicBool::new(false));
-        let factory = match (materialized.key.clone(), materialized.value.clone()) {
-            (Some(k), Some(v)) => Some(aggregate_node::<K, V, VA>(
-                (store, store_name.clone()),
-                k,
-                v,
-                step,
-                Arc::clone(&send_old),
-            )),
-            _ => {
-                g.error.get_or_insert(format!(
-                    "the store {store_name} needs a key serde and a value serde: give them with Grouped::with or Materialized::with"
-                ));
-                None
-            }
-        };
+        let factory = factory(&mut g, store, &store_name);
         let node = g.add(
             agg_name,
             Kind::Processor {
@@ -352,16 +412,39 @@ where
             vec![parent],
             factory,
         );
-        drop(g);
-        KTable::new(
-            graph,
-            node,
-            materialized.key,
-            materialized.value,
-            Some(store),
-        )
-        .with_old_values(Some(send_old))
+        (node, store)
     }
+
+    /// Tells null values (which Kafka Streams' aggregations skip) by the grouping's value
+    /// serde: only a nullable serde's `None` is one.
+    pub(crate) fn is_null(&self) -> crate::window::IsNull<V> {
+        match self.grouped.value.clone() {
+            Some(serde) => Arc::new(move |v: &V| serde.is_null(v)),
+            None => Arc::new(|_: &V| false),
+        }
+    }
+
+    /// The grouping's key serde (the grouped stream's or `Grouped`'s).
+    pub(crate) fn key_serde(&self) -> Option<SharedSerde<K>> {
+        self.grouped.key.clone()
+    }
+
+    /// The grouping's value serde.
+    pub(crate) fn value_serde(&self) -> Option<SharedSerde<V>> {
+        self.grouped.value.clone()
+    }
+
+    /// The builder's graph.
+    pub(crate) fn graph(&self) -> &std::rc::Rc<std::cell::RefCell<crate::builder::Graph>> {
+        self.stream.graph()
+    }
+}
+
+/// The error of a store made without the serdes it needs.
+pub(crate) fn missing_serdes(store_name: &str) -> String {
+    format!(
+        "the store {store_name} needs a key serde and a value serde: give them with Grouped::with or Materialized::with"
+    )
 }
 
 /// The names of a repartition topic's nodes, taking the builder's indices (sink, filter,
@@ -465,6 +548,7 @@ fn aggregate_node<K, V, VA>(
     agg_serde: SharedSerde<VA>,
     step: Step<K, V, VA>,
     send_old: Arc<AtomicBool>,
+    is_null: crate::window::IsNull<V>,
 ) -> NodeFactory
 where
     K: Send + Sync + 'static,
@@ -474,9 +558,12 @@ where
     crate::processor::stateless(move |r: DynRecord, ctx: &mut dyn Context| {
         let key = typed::<K>(&r.key)?;
         let Some(kb) = to_bytes(&key_serde, "key", &store_name, key)? else {
-            // Kafka Streams skips (and counts) records whose key is null
+            // Kafka Streams skips (and counts) records whose key or value is null
             return Ok(());
         };
+        if is_null(typed::<V>(&r.value)?) {
+            return Ok(());
+        }
         let (old, old_for_change, old_ts) =
             match ctx.store(store)?.get(&kb).and_then(split_timestamp) {
                 Some((ts, bytes)) => {
@@ -506,6 +593,6 @@ where
             timestamp,
             headers: r.headers,
         };
-        ctx.put_and_forward(store, &kb, stored.as_deref(), record)
+        ctx.put_and_forward(store, &kb, stored.as_deref(), timestamp, record)
     })
 }

@@ -413,7 +413,7 @@ where
         let mut g = self.graph.borrow_mut();
         let name = g.name("KSTREAM-TOTABLE-", None);
         let store = match materialized.name {
-            Some(_) => Some(materialized.add_store(&mut g, "")),
+            Some(_) => Some(materialized.add_store(&mut g, "", crate::store::StoreKind::KeyValue)),
             None => {
                 // Kafka Streams names (but does not add) the store
                 let _ = g.name("KSTREAM-TOTABLE-STATE-STORE-", None);

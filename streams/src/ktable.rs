@@ -30,6 +30,9 @@ pub struct KTable<K, V> {
     /// The switch that makes the nearest materialized table upstream send old values with its
     /// changes (`None`: none can).
     old_values: Option<Arc<AtomicBool>>,
+    /// For a windowed aggregation's table (and tables derived from it): how long after a
+    /// window's end it closes (its grace period; for sessions, plus the gap).
+    window_close: Option<i64>,
     _types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -42,6 +45,7 @@ impl<K, V> Clone for KTable<K, V> {
             value_serde: self.value_serde.clone(),
             store: self.store,
             old_values: self.old_values.clone(),
+            window_close: self.window_close,
             _types: PhantomData,
         }
     }
@@ -68,8 +72,35 @@ where
             value_serde,
             store,
             old_values: None,
+            window_close: None,
             _types: PhantomData,
         }
+    }
+
+    /// The table with this window close time.
+    pub(crate) fn with_window_close(mut self, close: Option<i64>) -> Self {
+        self.window_close = close;
+        self
+    }
+
+    pub(crate) fn window_close(&self) -> Option<i64> {
+        self.window_close
+    }
+
+    pub(crate) fn graph(&self) -> &Rc<RefCell<Graph>> {
+        &self.graph
+    }
+
+    pub(crate) fn node(&self) -> usize {
+        self.node
+    }
+
+    pub(crate) fn key_serde(&self) -> Option<SharedSerde<K>> {
+        self.key_serde.clone()
+    }
+
+    pub(crate) fn value_serde(&self) -> Option<SharedSerde<V>> {
+        self.value_serde.clone()
     }
 
     /// The table with this switch for old values upstream.
@@ -79,7 +110,7 @@ where
     }
 
     /// Asks the tables upstream to send old values, where one can.
-    fn request_old_values(&self) {
+    pub(crate) fn request_old_values(&self) {
         if let Some(s) = &self.old_values {
             s.store(true, AtomicOrdering::Relaxed);
         }
@@ -118,6 +149,7 @@ where
             None,
         )
         .with_old_values(self.old_values.clone())
+        .with_window_close(self.window_close)
     }
 
     /// The table's changes as a stream: each update as a record, each deletion as a record
@@ -329,6 +361,7 @@ where
             new: Arc::clone(&r.value),
             old,
         });
-        ctx.put_and_forward(store, &kb, stored.as_deref(), DynRecord { value, ..r })
+        let ts = r.timestamp;
+        ctx.put_and_forward(store, &kb, stored.as_deref(), ts, DynRecord { value, ..r })
     })
 }

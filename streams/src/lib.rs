@@ -7,14 +7,17 @@
 //! flat_map_values, select_key, peek, foreach, merge, split into branches, to), grouping
 //! ([`KGroupedStream`]: count, reduce, aggregate, through repartition topics when the key
 //! changed) and tables ([`KTable`]: `builder.table`, `to_table`, filter, map_values,
-//! to_stream), with key-value stores logged to changelog topics and a write cache; the
+//! to_stream, suppress), with key-value stores logged to changelog topics and a write cache;
+//! windowed aggregations ([`TimeWindows`] tumbling and hopping, [`SlidingWindows`],
+//! [`SessionWindows`], grace periods, [`Suppressed`] emit-final) in window and session
+//! stores, with [`Windowed`] keys written as Kafka Streams writes them; the
 //! [`Topology`] with a `describe()` that prints what Kafka Streams prints for the same
 //! topology; a [`TestDriver`] that runs a topology without a broker and reads its stores; and
 //! [`KafkaStreams`], which runs it on brokers: tasks over threads and over the instances of an
 //! application, state restored from changelogs, at least once or `exactly_once_v2`.
 //!
-//! To come (see `docs/design/streams.md`): GlobalKTable, table grouping, windows, joins,
-//! persistent stores, the processor API and punctuation, interactive queries on running apps.
+//! To come (see `docs/design/streams.md`): GlobalKTable, table grouping, joins, persistent
+//! stores, the processor API and punctuation, interactive queries on running apps.
 //!
 //! ```
 //! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder};
@@ -41,6 +44,7 @@ mod store;
 mod task;
 mod test_driver;
 mod topology;
+mod window;
 
 pub use builder::{Consumed, Produced, StreamsBuilder};
 pub use config::{Guarantee, OnError, StreamsConfig};
@@ -50,6 +54,10 @@ pub use ktable::KTable;
 pub use processor::{Header, StreamsError};
 pub use runtime::{KafkaStreams, State, TaskId, ThreadMetadata};
 pub use serde::{JsonSerde, Nullable, Serde, SerdeError, Serdes, SharedSerde};
-pub use store::ReadOnlyKeyValueStore;
+pub use store::{ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore};
 pub use test_driver::{TestDriver, TestInputTopic, TestOutputTopic, TestRecord};
 pub use topology::{Topology, TopologyDescription};
+pub use window::{
+    BufferConfig, SessionWindowedKStream, SessionWindowedSerde, SessionWindows, SlidingWindows,
+    Suppressed, TimeWindowedKStream, TimeWindowedSerde, TimeWindows, Window, Windowed,
+};

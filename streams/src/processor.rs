@@ -108,15 +108,25 @@ pub(crate) trait Context {
     /// Store `id` of the task.
     fn store(&self, id: usize) -> Result<&dyn KeyValueBytes, StreamsError>;
     /// Writes `key` = `value` in store `id` and forwards `record` (a table's change of that
-    /// key). When the store has a write cache, the changelog write and the forward wait for
-    /// the cache's flush, and a later update of the key replaces them (the change keeps the
-    /// first old value).
+    /// key); the changelog record gets `log_timestamp`. When the store has a write cache, the
+    /// changelog write and the forward wait for the cache's flush, and a later update of the
+    /// key replaces them (the change keeps the first old value).
     fn put_and_forward(
         &mut self,
         id: usize,
         key: &[u8],
         value: Option<&[u8]>,
+        log_timestamp: i64,
         record: DynRecord,
+    ) -> Result<(), StreamsError>;
+    /// Writes `key` = `value` in store `id` (and its changelog, with `log_timestamp`) at once,
+    /// forwarding nothing.
+    fn put(
+        &mut self,
+        id: usize,
+        key: &[u8],
+        value: Option<&[u8]>,
+        log_timestamp: i64,
     ) -> Result<(), StreamsError>;
 }
 

@@ -21,6 +21,11 @@ pub trait Serde<T>: Send + Sync {
     fn serialize(&self, topic: &str, value: &T) -> Result<Option<Vec<u8>>, SerdeError>;
     /// The value in `data` (`None`: a null field).
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError>;
+    /// Whether `value` is written as a null field (only a nullable serde's `None` is).
+    fn is_null(&self, value: &T) -> bool {
+        let _ = value;
+        false
+    }
 }
 
 /// A shareable serde, as the DSL keeps them.
@@ -291,6 +296,9 @@ impl<T> Serde<Option<T>> for Nullable<T> {
             None => Ok(None),
         }
     }
+    fn is_null(&self, value: &Option<T>) -> bool {
+        value.is_none()
+    }
 }
 
 /// The built-in serdes, as Kafka's `Serdes` class offers them.
@@ -336,6 +344,20 @@ impl Serdes {
     /// `Option<T>` with `None` as a null field.
     pub fn nullable<T: 'static>(inner: SharedSerde<T>) -> SharedSerde<Option<T>> {
         Arc::new(Nullable(inner))
+    }
+    /// Time-windowed keys (`inner`'s bytes, then the window start), for windows of
+    /// `window_size_ms` (the reader's window end is start + size): Kafka's
+    /// `WindowedSerdes.timeWindowedSerdeFrom`.
+    pub fn time_windowed<K: 'static>(
+        inner: SharedSerde<K>,
+        window_size_ms: i64,
+    ) -> SharedSerde<crate::Windowed<K>> {
+        Arc::new(crate::window::TimeWindowedSerde::new(inner, window_size_ms))
+    }
+    /// Session-windowed keys (`inner`'s bytes, then the end, then the start): Kafka's
+    /// `WindowedSerdes.sessionWindowedSerdeFrom`.
+    pub fn session_windowed<K: 'static>(inner: SharedSerde<K>) -> SharedSerde<crate::Windowed<K>> {
+        Arc::new(crate::window::SessionWindowedSerde::new(inner))
     }
 }
 

@@ -33,6 +33,12 @@ struct Cache {
 struct Pending {
     /// The stored bytes (`None`: deleted).
     value: Option<Vec<u8>>,
+    /// The changelog record's timestamp.
+    log_timestamp: i64,
+    /// Whether the store held the key before the first cached update: a deletion of a key
+    /// that was never stored is neither logged nor forwarded (as Kafka's caching stores skip
+    /// an entry whose old and new values are both null).
+    had_value: bool,
     /// The change to forward.
     record: DynRecord,
 }
@@ -76,10 +82,11 @@ impl Task {
         let mut stores: Vec<Option<StoreSlot>> = (0..topology.stores.len()).map(|_| None).collect();
         for id in topology.stores_of(members) {
             let def = topology.stores[id].clone();
+            let cached = def.cached && cache_max_bytes > 0;
             stores[id] = Some(StoreSlot {
-                store: def.create(),
+                store: def.create(cached),
                 changelog: def.logged.then(|| def.changelog_topic(application_id)),
-                cache: (def.cached && cache_max_bytes > 0).then(Cache::default),
+                cache: cached.then(Cache::default),
                 def,
             });
         }
@@ -135,7 +142,10 @@ impl Task {
         cache.bytes -= freed;
         self.cache_bytes -= freed;
         for (key, pending) in taken {
-            self.log(id, &key, pending.value.as_deref(), pending.record.timestamp);
+            if pending.value.is_none() && !pending.had_value {
+                continue;
+            }
+            self.log(id, &key, pending.value.as_deref(), pending.log_timestamp);
             NodeContext {
                 task: self,
                 node: owner,
@@ -257,11 +267,27 @@ impl Context for NodeContext<'_> {
         Ok(self.slot(id)?.store.as_ref())
     }
 
+    fn put(
+        &mut self,
+        id: usize,
+        key: &[u8],
+        value: Option<&[u8]>,
+        log_timestamp: i64,
+    ) -> Result<(), StreamsError> {
+        self.slot(id)?;
+        if let Some(slot) = self.task.store_mut(id) {
+            slot.store.put(key, value);
+            self.task.log(id, key, value, log_timestamp);
+        }
+        Ok(())
+    }
+
     fn put_and_forward(
         &mut self,
         id: usize,
         key: &[u8],
         value: Option<&[u8]>,
+        log_timestamp: i64,
         record: DynRecord,
     ) -> Result<(), StreamsError> {
         self.slot(id)?;
@@ -269,9 +295,10 @@ impl Context for NodeContext<'_> {
         let Some(slot) = self.task.store_mut(id) else {
             return Ok(());
         };
+        let mut had_value = slot.cache.is_some() && slot.store.retains(key);
         slot.store.put(key, value);
         let Some(cache) = slot.cache.as_mut() else {
-            self.task.log(id, key, value, record.timestamp);
+            self.task.log(id, key, value, log_timestamp);
             return self.forward(record);
         };
         cache.owner = node;
@@ -279,6 +306,7 @@ impl Context for NodeContext<'_> {
         let mut freed = 0;
         if let Some(earlier) = cache.pending.shift_remove(key) {
             freed = pending_size(key, earlier.value.as_deref());
+            had_value = earlier.had_value;
             // the change keeps the value from before the first cached update
             if let (Ok(first), Ok(now)) = (
                 crate::processor::typed::<Change>(&earlier.record.value),
@@ -296,6 +324,8 @@ impl Context for NodeContext<'_> {
             key.to_vec(),
             Pending {
                 value: value.map(<[u8]>::to_vec),
+                log_timestamp,
+                had_value,
                 record,
             },
         );

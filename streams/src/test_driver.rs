@@ -28,7 +28,9 @@ use crate::config::StreamsConfig;
 use crate::processor::{Decoder, DynRecord, Header, OutputRecord, StreamsError};
 use crate::serde::SharedSerde;
 use crate::store::query::StoreAccess;
-use crate::store::{KeyValueBytes, ReadOnlyKeyValueStore};
+use crate::store::{
+    KeyValueBytes, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore, StoreKind,
+};
 use crate::task::Task;
 use crate::topology::{Kind, Topology};
 
@@ -191,6 +193,55 @@ impl TestDriver {
             key,
             value,
         ))
+    }
+
+    /// The window store `name` (of a windowed aggregation), read with the record key's serde
+    /// and the value's.
+    pub fn window_store<K, V>(
+        &self,
+        name: &str,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Result<ReadOnlyWindowStore<K, V>, StreamsError> {
+        let size = match self.store_kind(name)? {
+            StoreKind::Window { size, .. } => size,
+            _ => {
+                return Err(StreamsError::UnknownStore(format!(
+                    "{name} is not a window store"
+                )))
+            }
+        };
+        Ok(ReadOnlyWindowStore::new(
+            self.key_value_store(name, key, value)?,
+            size,
+        ))
+    }
+
+    /// The session store `name` (of a session aggregation), read with the record key's serde
+    /// and the value's.
+    pub fn session_store<K, V>(
+        &self,
+        name: &str,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Result<ReadOnlySessionStore<K, V>, StreamsError> {
+        if !matches!(self.store_kind(name)?, StoreKind::Session { .. }) {
+            return Err(StreamsError::UnknownStore(format!(
+                "{name} is not a session store"
+            )));
+        }
+        Ok(ReadOnlySessionStore::new(
+            self.key_value_store(name, key, value)?,
+        ))
+    }
+
+    fn store_kind(&self, name: &str) -> Result<StoreKind, StreamsError> {
+        let d = lock(&self.driver);
+        d.stores
+            .get(name)
+            .and_then(|&id| d.task.store(id))
+            .map(|s| s.def.kind)
+            .ok_or_else(|| StreamsError::UnknownStore(format!("no store named {name}")))
     }
 
     /// An input topic whose records start at timestamp 0 (Kafka's start at the wall clock's

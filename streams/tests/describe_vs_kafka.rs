@@ -8,12 +8,15 @@
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
+use std::time::Duration;
 
 use tributary_streams::{
-    Consumed, Grouped, KStream, KTable, Materialized, Produced, Serdes, StreamsBuilder,
+    BufferConfig, Consumed, Grouped, KStream, KTable, Materialized, Produced, Serdes,
+    SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows, Windowed,
 };
 
 type S = KStream<String, String>;
@@ -115,6 +118,21 @@ fn script(rng: &mut Rng, case: usize) -> String {
                 streams.extend(ids);
             }
             7 if rng.below(2) == 0 => lines.push(format!("foreach {src}")),
+            9 if rng.below(2) == 0 => {
+                let name = fresh("w");
+                let kind = ["time", "sliding", "session"][rng.below(3)];
+                let st = match rng.below(3) {
+                    0 => "+".to_string(),
+                    _ => store_name(rng),
+                };
+                let suppress = match rng.below(3) {
+                    0 => "-".to_string(),
+                    1 => "+".to_string(),
+                    _ => fresh("sp"),
+                };
+                lines.push(format!("wcount {name} {src} {kind} {st} {suppress}"));
+                streams.push(name);
+            }
             8 if rng.below(2) == 0 => {
                 let name = fresh("t");
                 let st = store_name(rng);
@@ -240,6 +258,51 @@ fn describe_here(script: &str) -> String {
             t.insert(line.split(' ').nth(1).unwrap().to_string(), made);
             continue;
         }
+        if line.starts_with("wcount ") {
+            let f: Vec<&str> = line.split(' ').collect();
+            let g = s[f[2]].group_by_key(Grouped::with(Serdes::string(), Serdes::string()));
+            let d = Duration::from_millis(10);
+            let materialized = |st: &str| match st {
+                "+" => Materialized::new(),
+                n => Materialized::named(n),
+            };
+            let counted = match f[3] {
+                "session" => {
+                    let w = g.windowed_by_session(
+                        SessionWindows::of_inactivity_gap_with_no_grace(d).unwrap(),
+                    );
+                    match f[4] {
+                        "-" => w.count(),
+                        st => w.count_with(materialized(st)),
+                    }
+                }
+                kind => {
+                    let w = if kind == "time" {
+                        g.windowed_by(TimeWindows::of_size_with_no_grace(d).unwrap())
+                    } else {
+                        g.windowed_by_sliding(
+                            SlidingWindows::of_time_difference_with_no_grace(d).unwrap(),
+                        )
+                    };
+                    match f[4] {
+                        "-" => w.count(),
+                        st => w.count_with(materialized(st)),
+                    }
+                }
+            };
+            let counted = match f[5] {
+                "-" => counted,
+                "+" => counted.suppress(Suppressed::until_window_closes(BufferConfig::unbounded())),
+                n => counted.suppress(
+                    Suppressed::until_window_closes(BufferConfig::unbounded()).with_name(n),
+                ),
+            };
+            let stream: S = counted
+                .to_stream()
+                .map(|k: &Windowed<String>, v: &Option<i64>| (k.key.clone(), format!("{v:?}")));
+            s.insert(f[1].to_string(), stream);
+            continue;
+        }
         if line.starts_with("tostream ") {
             let f: Vec<&str> = line.split(' ').collect();
             let stream: S = match table(f[2]) {
@@ -330,54 +393,9 @@ fn f_table(line: &str) -> Option<&str> {
     .then_some(op)
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// Kafka Streams' texts for `scripts`, from the Java harness.
 fn describe_in_kafka(scripts: &[String]) -> Vec<String> {
-    let jars = Command::new("bash")
-        .arg(root().join("scripts/kafka-jars.sh"))
-        .output()
-        .expect("bash runs");
-    assert!(
-        jars.status.success(),
-        "scripts/kafka-jars.sh failed (Java 17 and Maven are needed): {}",
-        String::from_utf8_lossy(&jars.stderr)
-    );
-    let cp_file = String::from_utf8(jars.stdout).unwrap();
-    let classpath = std::fs::read_to_string(cp_file.trim()).unwrap();
-    let classes = tempfile::tempdir().unwrap();
-    let javac = Command::new("javac")
-        .arg("-d")
-        .arg(classes.path())
-        .arg("-cp")
-        .arg(classpath.trim())
-        .arg(root().join("streams/tests/java/DescribeScripts.java"))
-        .output()
-        .expect("javac runs");
-    assert!(
-        javac.status.success(),
-        "{}",
-        String::from_utf8_lossy(&javac.stderr)
-    );
-    // (the scripts go in from a file: a pipe both ways could fill up in both directions)
-    let input = classes.path().join("scripts.txt");
-    std::fs::write(&input, scripts.join("\n---\n")).unwrap();
-    let out = Command::new("java")
-        .arg("-cp")
-        .arg(format!("{}:{}", classpath.trim(), classes.path().display()))
-        .arg("DescribeScripts")
-        .stdin(std::fs::File::open(&input).unwrap())
-        .stderr(Stdio::null())
-        .output()
-        .expect("java runs");
-    assert!(out.status.success(), "the Java harness failed");
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.split("<<END>>\n")
-        .map(str::to_string)
-        .filter(|t| !t.is_empty())
-        .collect()
+    common::run_java_harness("DescribeScripts", &scripts.join("\n---\n"))
 }
 
 #[test]
@@ -392,6 +410,8 @@ fn random_topologies_describe_as_kafka_streams_describes_them() {
         .unwrap_or_else(|| u64::from(std::process::id()) | 1);
     let mut rng = Rng(seed);
     let scripts: Vec<String> = (0..cases).map(|c| script(&mut rng, c)).collect();
+    let windowed = scripts.iter().filter(|s| s.contains("wcount ")).count();
+    eprintln!("{cases} topologies, {windowed} with windowed aggregations (seed {seed})");
     let kafka = describe_in_kafka(&scripts);
     assert_eq!(kafka.len(), scripts.len(), "one text per script");
     let mut mismatches = 0;

@@ -20,6 +20,8 @@ pub(crate) struct Sub {
     pub writes: Vec<String>,
     /// The changelogs of its stores.
     pub changelogs: Vec<String>,
+    /// Each changelog's `retention.ms` when its store is windowed (`compact,delete`).
+    pub changelog_retention: Vec<Option<i64>>,
 }
 
 impl Sub {
@@ -34,7 +36,7 @@ impl Sub {
 pub(crate) struct InternalTopic {
     pub name: String,
     pub partitions: i32,
-    pub configs: Vec<(&'static str, &'static str)>,
+    pub configs: Vec<(&'static str, String)>,
 }
 
 /// The run-time shape of a topology in one application.
@@ -60,6 +62,10 @@ const CHANGELOG_CONFIGS: [(&str, &str); 2] = [
     ("message.timestamp.type", "CreateTime"),
 ];
 
+fn owned(configs: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
+    configs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+}
+
 impl Plan {
     pub fn new(topology: &Topology, application_id: &str) -> Plan {
         let sources = topology.sources(application_id);
@@ -80,11 +86,18 @@ impl Plan {
                     })
                     .collect();
                 repartition.extend(writes.iter().cloned());
-                let changelogs = topology
+                let logged: Vec<usize> = topology
                     .stores_of(&members)
                     .into_iter()
                     .filter(|&s| topology.stores[s].logged)
-                    .map(|s| topology.stores[s].changelog_topic(application_id))
+                    .collect();
+                let changelogs = logged
+                    .iter()
+                    .map(|&s| topology.stores[s].changelog_topic(application_id))
+                    .collect();
+                let changelog_retention = logged
+                    .iter()
+                    .map(|&s| topology.stores[s].changelog_retention())
                     .collect();
                 Sub {
                     id: id as u32,
@@ -96,6 +109,7 @@ impl Plan {
                     members,
                     writes,
                     changelogs,
+                    changelog_retention,
                 }
             })
             .collect();
@@ -174,14 +188,22 @@ impl Plan {
                 out.push(InternalTopic {
                     name: w.clone(),
                     partitions: n,
-                    configs: REPARTITION_CONFIGS.to_vec(),
+                    configs: owned(&REPARTITION_CONFIGS),
                 });
             }
-            for c in &sub.changelogs {
+            for (c, retention) in sub.changelogs.iter().zip(&sub.changelog_retention) {
+                let configs = match retention {
+                    None => owned(&CHANGELOG_CONFIGS),
+                    Some(ms) => vec![
+                        ("cleanup.policy", "compact,delete".to_string()),
+                        ("retention.ms", ms.to_string()),
+                        ("message.timestamp.type", "CreateTime".to_string()),
+                    ],
+                };
                 out.push(InternalTopic {
                     name: c.clone(),
                     partitions: n,
-                    configs: CHANGELOG_CONFIGS.to_vec(),
+                    configs,
                 });
             }
         }

@@ -10,8 +10,9 @@
 
 mod memory;
 pub(crate) mod query;
+pub(crate) mod window;
 
-pub use query::ReadOnlyKeyValueStore;
+pub use query::{ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore};
 
 pub(crate) use memory::InMemoryKeyValueStore;
 
@@ -27,7 +28,25 @@ pub(crate) struct StoreDef {
     /// Whether updates wait in a write cache (`cache.max.bytes.buffering`) before they are
     /// logged and forwarded.
     pub cached: bool,
+    /// Key-value, window or session store.
+    pub kind: StoreKind,
 }
+
+/// What a store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreKind {
+    /// The latest value per key.
+    KeyValue,
+    /// Values per key and window start (windows of `size` ms), kept for `retention` ms of
+    /// stream time.
+    Window { retention: i64, size: i64 },
+    /// Values per key and session, kept for `retention` ms of stream time after their end.
+    Session { retention: i64 },
+}
+
+/// Kafka Streams' `windowstore.changelog.additional.retention.ms` default: a windowed
+/// changelog keeps records this much longer than its store.
+pub(crate) const CHANGELOG_ADDITIONAL_RETENTION_MS: i64 = 86_400_000;
 
 impl StoreDef {
     /// The changelog topic of this store in application `application_id`.
@@ -35,9 +54,34 @@ impl StoreDef {
         format!("{application_id}-{}-changelog", self.name)
     }
 
-    /// A new, empty instance.
-    pub fn create(&self) -> Box<dyn KeyValueBytes> {
-        Box::new(InMemoryKeyValueStore::default())
+    /// A new, empty instance; `cached` when a write cache is in front of it (a windowed
+    /// store then shows entries past its retention as long as it keeps them, as Kafka's cache
+    /// does).
+    pub fn create(&self, cached: bool) -> Box<dyn KeyValueBytes> {
+        match self.kind {
+            StoreKind::KeyValue => Box::new(InMemoryKeyValueStore::default()),
+            StoreKind::Window { retention, .. } => Box::new(window::InMemoryWindowStore::new(
+                window::Schema::Window,
+                retention,
+                cached,
+            )),
+            StoreKind::Session { retention } => Box::new(window::InMemoryWindowStore::new(
+                window::Schema::Session,
+                retention,
+                cached,
+            )),
+        }
+    }
+
+    /// The `retention.ms` of a windowed store's changelog (which is `compact,delete`);
+    /// `None` for a key-value store's (compacted only).
+    pub fn changelog_retention(&self) -> Option<i64> {
+        match self.kind {
+            StoreKind::KeyValue => None,
+            StoreKind::Window { retention, .. } | StoreKind::Session { retention } => {
+                Some(retention.saturating_add(CHANGELOG_ADDITIONAL_RETENTION_MS))
+            }
+        }
     }
 }
 
@@ -51,6 +95,11 @@ pub(crate) trait KeyValueBytes: Send {
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)>;
     /// How many entries there are.
     fn len(&self) -> usize;
+    /// Whether `key` is held and within the store's retention: what a read below a write
+    /// cache would find.
+    fn retains(&self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
 }
 
 /// A timestamped store's value: the timestamp and the value's bytes.

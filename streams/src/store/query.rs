@@ -109,3 +109,112 @@ impl<K, V> ReadOnlyKeyValueStore<K, V> {
             .collect()
     }
 }
+
+/// A window store (of a windowed aggregation), read with the record key's serde and the
+/// value's.
+pub struct ReadOnlyWindowStore<K, V> {
+    kv: ReadOnlyKeyValueStore<K, V>,
+    size: i64,
+}
+
+impl<K, V> ReadOnlyWindowStore<K, V> {
+    pub(crate) fn new(kv: ReadOnlyKeyValueStore<K, V>, size: i64) -> Self {
+        ReadOnlyWindowStore { kv, size }
+    }
+
+    /// The value of `key`'s window starting at `start`, if there is one.
+    pub fn fetch(&self, key: &K, start: i64) -> Result<Option<V>, StreamsError> {
+        let k = super::window::window_key(&self.kv.key_bytes(key)?, start);
+        let mut found = None;
+        self.kv.access.visit(&mut |store| {
+            if found.is_none() {
+                found = store.get(&k).map(<[u8]>::to_vec);
+            }
+        })?;
+        found.map(|v| self.kv.value_of(&v)).transpose()
+    }
+
+    /// `key`'s windows starting in `[from, to]`, by start: `(start, value)`.
+    pub fn fetch_range(&self, key: &K, from: i64, to: i64) -> Result<Vec<(i64, V)>, StreamsError> {
+        let k = self.kv.key_bytes(key)?;
+        let mut raw = Vec::new();
+        self.kv.access.visit(&mut |store| {
+            raw.extend(super::window::fetch(
+                store,
+                super::window::Schema::Window,
+                &k,
+                from,
+                to,
+            ))
+        })?;
+        raw.into_iter()
+            .map(|(sk, v)| {
+                let start = super::window::read_long(&sk[sk.len() - 12..]);
+                Ok((start, self.kv.value_of(&v)?))
+            })
+            .collect()
+    }
+
+    /// Every window, in the store's order (by key bytes, then start).
+    pub fn all(&self) -> Result<Vec<(crate::Windowed<K>, V)>, StreamsError> {
+        let mut raw = Vec::new();
+        self.kv
+            .access
+            .visit(&mut |store| raw.extend(store.range(None, None)))?;
+        raw.into_iter()
+            .map(|(sk, v)| {
+                let at = sk.len() - 12;
+                let start = super::window::read_long(&sk[at..]);
+                let key = from_bytes(&self.kv.key, "key", &self.kv.name, Some(&sk[..at]))?;
+                let window = crate::Window {
+                    start,
+                    end: start.saturating_add(self.size),
+                };
+                Ok((crate::Windowed { key, window }, self.kv.value_of(&v)?))
+            })
+            .collect()
+    }
+}
+
+/// A session store (of a session aggregation), read with the record key's serde and the
+/// value's.
+pub struct ReadOnlySessionStore<K, V> {
+    kv: ReadOnlyKeyValueStore<K, V>,
+}
+
+impl<K, V> ReadOnlySessionStore<K, V> {
+    pub(crate) fn new(kv: ReadOnlyKeyValueStore<K, V>) -> Self {
+        ReadOnlySessionStore { kv }
+    }
+
+    /// `key`'s sessions, by end then start.
+    pub fn fetch(&self, key: &K) -> Result<Vec<(crate::Windowed<K>, V)>, StreamsError>
+    where
+        K: Clone,
+    {
+        let k = self.kv.key_bytes(key)?;
+        let mut raw = Vec::new();
+        self.kv.access.visit(&mut |store| {
+            raw.extend(super::window::fetch(
+                store,
+                super::window::Schema::Session,
+                &k,
+                0,
+                i64::MAX,
+            ))
+        })?;
+        raw.into_iter()
+            .map(|(sk, v)| {
+                let (start, end) = super::window::session_bounds(&sk);
+                let window = crate::Window { start, end };
+                Ok((
+                    crate::Windowed {
+                        key: key.clone(),
+                        window,
+                    },
+                    self.kv.value_of(&v)?,
+                ))
+            })
+            .collect()
+    }
+}

@@ -4,12 +4,15 @@
 //   stream ID TOPIC[,TOPIC...]   filter|filternot|map|mapvalues|flatmap|flatmapvalues|
 //   selectkey|peek ID SRC        foreach SRC        merge ID A B
 //   split SRC N DEFAULT(0|1) ID...   (branch streams, the default one last)   to SRC TOPIC
-// Stateful ones (T* are tables; a STORE of "-" means none given):
+// Stateful ones (T* are tables; a STORE of "-" means none given, "+" an unnamed Materialized):
+//   wcount ID SRC time|sliding|session STORE SUPPRESS   (windowed count of 10 ms windows, then
+//   suppress untilWindowCloses when SUPPRESS is "+" (unnamed) or a name, toStream, map to the key)
 //   count T SRC STORE   groupcount T SRC GROUPNAME STORE   reduce T SRC STORE
 //   table T TOPIC STORE   totable T SRC STORE   tfilter T T0   tmapvalues T T0
 //   tostream ID T   (toStream().mapValues(v -> v))
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -19,6 +22,14 @@ import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.BranchedKStream;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KGroupedStream;
+import org.apache.kafka.streams.kstream.SessionWindowedKStream;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.TimeWindowedKStream;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
@@ -103,6 +114,24 @@ public class DescribeScripts {
                 case "tfilter": t.put(f[1], t.get(f[2]).filter((k, v) -> true)); break;
                 case "tmapvalues": t.put(f[1], t.get(f[2]).mapValues(v -> v)); break;
                 case "tostream": s.put(f[1], t.get(f[2]).toStream().mapValues(v -> v)); break;
+                case "wcount": {
+                    KGroupedStream<Object, Object> g = s.get(f[2]).groupByKey();
+                    Duration d = Duration.ofMillis(10);
+                    KTable<Windowed<Object>, Long> c;
+                    if (f[3].equals("session")) {
+                        SessionWindowedKStream<Object, Object> w = g.windowedBy(SessionWindows.ofInactivityGapWithNoGrace(d));
+                        c = f[4].equals("-") ? w.count() : f[4].equals("+") ? w.count(Materialized.with(null, null)) : w.count(Materialized.as(f[4]));
+                    } else {
+                        TimeWindowedKStream<Object, Object> w = f[3].equals("time")
+                            ? g.windowedBy(TimeWindows.ofSizeWithNoGrace(d))
+                            : g.windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(d));
+                        c = f[4].equals("-") ? w.count() : f[4].equals("+") ? w.count(Materialized.with(null, null)) : w.count(Materialized.as(f[4]));
+                    }
+                    if (f[5].equals("+")) c = c.suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()));
+                    else if (!f[5].equals("-")) c = c.suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()).withName(f[5]));
+                    s.put(f[1], c.toStream().map((k, v) -> KeyValue.pair(k.key(), v)));
+                    break;
+                }
                 default: throw new IllegalArgumentException("unknown operation " + op);
             }
         }

@@ -1,0 +1,382 @@
+//! The differential suite: topologies built here and, the same way, with Kafka Streams' DSL
+//! (`tests/java/TopologyScenarios.java`), fed the same random records (out of order, late,
+//! null keys and values) through our `TestDriver` and Kafka's `TopologyTestDriver`, with and
+//! without the write cache. Every output topic's records (keys, values, timestamps, order)
+//! and the stores' changelogs must be equal byte for byte. `docs/streams.md` lists the
+//! scenarios.
+//!
+//! Environment: `TRIBUTARY_DIFF_ROUNDS` (random inputs per scenario and cache size, default
+//! 8), `TRIBUTARY_DIFF_SEED`.
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use tributary_streams::{
+    BufferConfig, Consumed, Grouped, KGroupedStream, KStream, Materialized, Produced, Serdes,
+    SessionWindows, SlidingWindows, StreamsBuilder, StreamsConfig, Suppressed, TestDriver,
+    TimeWindows,
+};
+
+type Key = Option<String>;
+type Value = Option<String>;
+
+const SCENARIOS: [&str; 9] = [
+    "word_count",
+    "tumbling_count_suppress",
+    "hopping_reduce",
+    "hopping_aggregate_suppress",
+    "sliding_count",
+    "sliding_reduce",
+    "session_count",
+    "session_aggregate",
+    "count_time_limit",
+];
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn keys_values() -> Grouped<Key, Value> {
+    Grouped::with(
+        Serdes::nullable(Serdes::string()),
+        Serdes::nullable(Serdes::string()),
+    )
+}
+
+/// Java's `split("\\W+")` of a lowercased line, without empty words.
+fn words(line: &str) -> Vec<String> {
+    line.to_lowercase()
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn text(v: &Value) -> &str {
+    v.as_deref().unwrap_or("null")
+}
+
+/// Builds `scenario` as the Java harness does; the topics to compare.
+fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
+    let ns = || Serdes::nullable(Serdes::string());
+    let nl = || Serdes::nullable(Serdes::long());
+    let input: KStream<Key, Value> = b.stream("in", Consumed::with(ns(), ns()));
+    let by_key: KGroupedStream<Key, Value> = input.group_by_key(keys_values());
+    let time_windowed = |size| Serdes::time_windowed(ns(), size);
+    let session_windowed = || Serdes::session_windowed(ns());
+    match scenario {
+        "word_count" => {
+            input
+                .flat_map_values(|v: &Value| v.as_deref().map(words).unwrap_or_default())
+                .filter(|_, w: &String| !w.is_empty())
+                .group_by(
+                    |_, w: &String| w.clone(),
+                    Grouped::with(Serdes::string(), Serdes::string()),
+                )
+                .count_with(Materialized::named("counts"))
+                .to_stream()
+                .to("out", Produced::with(Serdes::string(), nl()));
+            vec!["out", "app-counts-changelog", "app-counts-repartition"]
+        }
+        "tumbling_count_suppress" => {
+            let counts = by_key
+                .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(5)).unwrap())
+                .count_with(Materialized::named("counts"));
+            counts
+                .to_stream()
+                .to("out", Produced::with(time_windowed(10), nl()));
+            counts
+                .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+                .to_stream()
+                .to("final", Produced::with(time_windowed(10), nl()));
+            vec!["out", "final", "app-counts-changelog"]
+        }
+        "hopping_reduce" => {
+            let windows = TimeWindows::of_size_and_grace(ms(10), ms(3))
+                .unwrap()
+                .advance_by(ms(4))
+                .unwrap();
+            by_key
+                .windowed_by(windows)
+                .reduce(
+                    |a: &Value, v: &Value| Some(format!("{}+{}", text(a), text(v))),
+                    Materialized::new(),
+                )
+                .to_stream()
+                .to(
+                    "out",
+                    Produced::with(time_windowed(10), Serdes::nullable(ns())),
+                );
+            vec!["out", "app-KSTREAM-REDUCE-STATE-STORE-0000000001-changelog"]
+        }
+        "hopping_aggregate_suppress" => {
+            let windows = TimeWindows::of_size_with_no_grace(ms(8))
+                .unwrap()
+                .advance_by(ms(2))
+                .unwrap();
+            by_key
+                .windowed_by(windows)
+                .aggregate(
+                    String::new,
+                    |_, v: &Value, a: String| match v {
+                        Some(v) => a + &v[..1],
+                        None => a + "~",
+                    },
+                    Materialized::with(ns(), Serdes::string()),
+                )
+                .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+                .to_stream()
+                .to(
+                    "final",
+                    Produced::with(time_windowed(8), Serdes::nullable(Serdes::string())),
+                );
+            vec![
+                "final",
+                "app-KSTREAM-AGGREGATE-STATE-STORE-0000000001-changelog",
+            ]
+        }
+        "sliding_count" => {
+            let counts = by_key
+                .windowed_by_sliding(
+                    SlidingWindows::of_time_difference_and_grace(ms(5), ms(2)).unwrap(),
+                )
+                .count();
+            counts
+                .to_stream()
+                .to("out", Produced::with(time_windowed(5), nl()));
+            counts
+                .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+                .to_stream()
+                .to("final", Produced::with(time_windowed(5), nl()));
+            vec![
+                "out",
+                "final",
+                "app-KSTREAM-AGGREGATE-STATE-STORE-0000000001-changelog",
+            ]
+        }
+        "sliding_reduce" => {
+            input
+                .filter(|_, v: &Value| v.is_some())
+                .group_by_key(keys_values())
+                .windowed_by_sliding(
+                    SlidingWindows::of_time_difference_with_no_grace(ms(7)).unwrap(),
+                )
+                .reduce(
+                    |a: &Value, v: &Value| Some(format!("{}+{}", text(a), text(v))),
+                    Materialized::new(),
+                )
+                .to_stream()
+                .to(
+                    "out",
+                    Produced::with(time_windowed(7), Serdes::nullable(ns())),
+                );
+            vec!["out"]
+        }
+        "session_count" => {
+            let counts = by_key
+                .windowed_by_session(
+                    SessionWindows::of_inactivity_gap_and_grace(ms(5), ms(3)).unwrap(),
+                )
+                .count_with(Materialized::named("sessions"));
+            counts
+                .to_stream()
+                .to("out", Produced::with(session_windowed(), nl()));
+            counts
+                .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+                .to_stream()
+                .to("final", Produced::with(session_windowed(), nl()));
+            vec!["out", "final", "app-sessions-changelog"]
+        }
+        "session_aggregate" => {
+            input
+                .filter(|_, v: &Value| v.is_some())
+                .group_by_key(keys_values())
+                .windowed_by_session(
+                    SessionWindows::of_inactivity_gap_with_no_grace(ms(4)).unwrap(),
+                )
+                .aggregate(
+                    String::new,
+                    |_, v: &Value, a: String| a + &text(v)[..1],
+                    |_, a: String, b: String| format!("{a}|{b}"),
+                    Materialized::with(ns(), Serdes::string()),
+                )
+                .to_stream()
+                .to(
+                    "out",
+                    Produced::with(session_windowed(), Serdes::nullable(Serdes::string())),
+                );
+            vec![
+                "out",
+                "app-KSTREAM-AGGREGATE-STATE-STORE-0000000002-changelog",
+            ]
+        }
+        "count_time_limit" => {
+            by_key
+                .count()
+                .suppress(Suppressed::until_time_limit(
+                    ms(7),
+                    BufferConfig::max_records(2),
+                ))
+                .to_stream()
+                .to("out", Produced::with(ns(), nl()));
+            vec!["out"]
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// An input record: key, value, timestamp.
+type Input = (Key, Value, i64);
+
+/// Random records: a few keys (some null), values (some null), timestamps mostly rising with
+/// repeats, some out of order and some late.
+fn random_input(rng: &mut Rng) -> Vec<Input> {
+    const KEYS: [&str; 3] = ["a", "b", "c"];
+    const VALUES: [&str; 5] = ["x1", "Yes no", "zz top", "Hello, world!", "q"];
+    let n = 30 + rng.below(50);
+    let mut time = rng.below(6) as i64;
+    (0..n)
+        .map(|_| {
+            let key = (rng.below(20) != 0).then(|| KEYS[rng.below(3) as usize].to_string());
+            let value = (rng.below(12) != 0).then(|| VALUES[rng.below(5) as usize].to_string());
+            time += rng.below(5) as i64;
+            let ts = if rng.below(7) == 0 {
+                (time - rng.below(25) as i64).max(0)
+            } else {
+                time
+            };
+            (key, value, ts)
+        })
+        .collect()
+}
+
+fn hex(b: &Option<Vec<u8>>) -> String {
+    match b {
+        None => "-".to_string(),
+        Some(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+    }
+}
+
+/// The case as the Java harness reads it.
+fn case_text(scenario: &str, cache: usize, input: &[Input]) -> String {
+    let mut s = format!("case {scenario} {cache}\n");
+    for (k, v, ts) in input {
+        let k = k.as_ref().map(|k| k.as_bytes().to_vec());
+        let v = v.as_ref().map(|v| v.as_bytes().to_vec());
+        s.push_str(&format!("in {} {} {ts}\n", hex(&k), hex(&v)));
+    }
+    s
+}
+
+/// Our output for the case, in the harness's format.
+fn run_here(scenario: &str, cache: usize, input: &[Input]) -> String {
+    let b = StreamsBuilder::new();
+    let topics = build(scenario, &b);
+    let config = StreamsConfig::new()
+        .with("application.id", "app")
+        .with("statestore.cache.max.bytes", cache);
+    let driver = TestDriver::with_config(b.build().unwrap(), &config).unwrap();
+    let mut topic = driver.input_topic(
+        "in",
+        Serdes::nullable(Serdes::string()),
+        Serdes::nullable(Serdes::string()),
+    );
+    for (k, v, ts) in input {
+        if let Err(e) = topic.pipe_input_at(k.clone(), v.clone(), *ts) {
+            return format!("ERROR {e}\n");
+        }
+    }
+    let mut out = String::new();
+    for t in topics {
+        let mut o = driver.output_topic(
+            t,
+            Serdes::nullable(Serdes::byte_array()),
+            Serdes::nullable(Serdes::byte_array()),
+        );
+        while !o.is_empty() {
+            let r = o.read_record().unwrap();
+            out.push_str(&format!(
+                "{t} {} {} {}\n",
+                hex(&r.key),
+                hex(&r.value),
+                r.timestamp
+            ));
+        }
+    }
+    out
+}
+
+/// The lines around the first line where `expected` and `ours` differ.
+fn first_difference(expected: &str, ours: &str) -> String {
+    let (e, o): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), ours.lines().collect());
+    let at = e.iter().zip(&o).take_while(|(a, b)| a == b).count();
+    let from = at.saturating_sub(3);
+    let show = |lines: &[&str]| lines[from.min(lines.len())..(at + 4).min(lines.len())].join("\n");
+    format!(
+        "(line {at}) Kafka Streams:\n{}\n--- ours:\n{}\n",
+        show(&e),
+        show(&o)
+    )
+}
+
+#[test]
+fn topologies_write_what_kafka_streams_writes_for_the_same_input() {
+    let rounds: usize = std::env::var("TRIBUTARY_DIFF_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let seed: u64 = std::env::var("TRIBUTARY_DIFF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| u64::from(std::process::id()) | 1);
+    let mut rng = Rng(seed);
+    let mut cases = Vec::new();
+    for scenario in SCENARIOS {
+        for cache in [10 * 1024 * 1024, 0] {
+            for _ in 0..rounds {
+                cases.push((scenario, cache, random_input(&mut rng)));
+            }
+        }
+    }
+    let texts: Vec<String> = cases.iter().map(|(s, c, i)| case_text(s, *c, i)).collect();
+    let kafka = common::run_java_harness("TopologyScenarios", &texts.join("---\n"));
+    assert_eq!(kafka.len(), cases.len(), "one output per case");
+    let mut failed: Vec<&str> = Vec::new();
+    for ((case, text), expected) in cases.iter().zip(&texts).zip(&kafka) {
+        let ours = run_here(case.0, case.1, &case.2);
+        if &ours != expected {
+            if failed.len() < 3 {
+                eprintln!(
+                    "case (seed {seed}):\n{text}--- first difference:\n{}",
+                    first_difference(expected, &ours)
+                );
+            }
+            failed.push(case.0);
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases differ (seed {seed}): {failed:?}",
+        failed.len(),
+        cases.len()
+    );
+}

@@ -1,0 +1,190 @@
+// Runs named topologies through Kafka Streams' own TopologyTestDriver and prints every record
+// of their output topics: the oracle of streams/tests/differential.rs, which builds the same
+// topologies with Tributary's DSL and feeds its TestDriver the same records.
+//
+// Input (stdin): cases separated by lines "---"; a case starts with "case SCENARIO CACHE_BYTES",
+// then one record per line: "TOPIC KEY VALUE TIMESTAMP" with KEY and VALUE in hex ("-": null).
+// Output: per case, the records of each output topic the scenario lists, one per line
+// "TOPIC KEY VALUE TIMESTAMP" (hex, "-" for null), topics in the listed order, then "<<END>>".
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Properties;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KGroupedStream;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.Windowed;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
+import org.apache.kafka.streams.test.TestRecord;
+
+public class TopologyScenarios {
+    static final HexFormat HEX = HexFormat.of();
+    static final Serde<String> S = Serdes.String();
+    static final Serde<Long> L = Serdes.Long();
+
+    public static void main(String[] args) throws Exception {
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        List<String> lines = new ArrayList<>();
+        String line;
+        while ((line = in.readLine()) != null) {
+            if (line.equals("---")) {
+                run(lines);
+                lines.clear();
+            } else if (!line.isBlank()) {
+                lines.add(line);
+            }
+        }
+        if (!lines.isEmpty()) run(lines);
+    }
+
+    static Serde<Windowed<String>> timeWindowed(long size) {
+        return WindowedSerdes.timeWindowedSerdeFrom(String.class, size);
+    }
+
+    static Serde<Windowed<String>> sessionWindowed() {
+        return WindowedSerdes.sessionWindowedSerdeFrom(String.class);
+    }
+
+    /** Builds the scenario's topology; returns the topics to print. */
+    static List<String> build(String scenario, StreamsBuilder b) {
+        KStream<String, String> in = b.stream("in", Consumed.with(S, S));
+        KGroupedStream<String, String> byKey = in.groupByKey(Grouped.with(S, S));
+        switch (scenario) {
+            case "word_count": {
+                in.flatMapValues(v -> v == null ? List.of() : Arrays.asList(v.toLowerCase(Locale.ROOT).split("\\W+")))
+                    .filter((k, w) -> !w.isEmpty())
+                    .groupBy((k, w) -> w, Grouped.with(S, S))
+                    .count(Materialized.as("counts"))
+                    .toStream()
+                    .to("out", Produced.with(S, L));
+                return List.of("out", "app-counts-changelog", "app-counts-repartition");
+            }
+            case "tumbling_count_suppress": {
+                var counts = byKey.windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                    .count(Materialized.as("counts"));
+                counts.toStream().to("out", Produced.with(timeWindowed(10), L));
+                counts.suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+                    .toStream().to("final", Produced.with(timeWindowed(10), L));
+                return List.of("out", "final", "app-counts-changelog");
+            }
+            case "hopping_reduce": {
+                byKey.windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(3)).advanceBy(Duration.ofMillis(4)))
+                    .reduce((a, v) -> a + "+" + v)
+                    .toStream().to("out", Produced.with(timeWindowed(10), S));
+                return List.of("out", "app-KSTREAM-REDUCE-STATE-STORE-0000000001-changelog");
+            }
+            case "hopping_aggregate_suppress": {
+                byKey.windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMillis(8)).advanceBy(Duration.ofMillis(2)))
+                    .aggregate(() -> "", (k, v, a) -> a + (v == null ? "~" : v.substring(0, 1)), Materialized.with(S, S))
+                    .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+                    .toStream().to("final", Produced.with(timeWindowed(8), S));
+                return List.of("final", "app-KSTREAM-AGGREGATE-STATE-STORE-0000000001-changelog");
+            }
+            case "sliding_count": {
+                var counts = byKey.windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(5), Duration.ofMillis(2)))
+                    .count();
+                counts.toStream().to("out", Produced.with(timeWindowed(5), L));
+                counts.suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+                    .toStream().to("final", Produced.with(timeWindowed(5), L));
+                return List.of("out", "final", "app-KSTREAM-AGGREGATE-STATE-STORE-0000000001-changelog");
+            }
+            case "sliding_reduce": {
+                in.filter((k, v) -> v != null).groupByKey(Grouped.with(S, S))
+                    .windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(Duration.ofMillis(7)))
+                    .reduce((a, v) -> a + "+" + v)
+                    .toStream().to("out", Produced.with(timeWindowed(7), S));
+                return List.of("out");
+            }
+            case "session_count": {
+                var counts = byKey.windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(3)))
+                    .count(Materialized.as("sessions"));
+                counts.toStream().to("out", Produced.with(sessionWindowed(), L));
+                counts.suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+                    .toStream().to("final", Produced.with(sessionWindowed(), L));
+                return List.of("out", "final", "app-sessions-changelog");
+            }
+            case "session_aggregate": {
+                in.filter((k, v) -> v != null).groupByKey(Grouped.with(S, S))
+                    .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofMillis(4)))
+                    .aggregate(() -> "", (k, v, a) -> a + v.substring(0, 1), (k, a, c) -> a + "|" + c, Materialized.with(S, S))
+                    .toStream().to("out", Produced.with(sessionWindowed(), S));
+                return List.of("out", "app-KSTREAM-AGGREGATE-STATE-STORE-0000000002-changelog");
+            }
+            case "count_time_limit": {
+                byKey.count()
+                    .suppress(Suppressed.untilTimeLimit(Duration.ofMillis(7), Suppressed.BufferConfig.maxRecords(2)))
+                    .toStream().to("out", Produced.with(S, L));
+                return List.of("out");
+            }
+            default:
+                throw new IllegalArgumentException("unknown scenario " + scenario);
+        }
+    }
+
+    static byte[] field(String hex) {
+        return hex.equals("-") ? null : HEX.parseHex(hex);
+    }
+
+    static String hex(byte[] b) {
+        return b == null ? "-" : (b.length == 0 ? "" : HEX.formatHex(b));
+    }
+
+    static void run(List<String> lines) {
+        String[] head = lines.get(0).split(" ");
+        StreamsBuilder b = new StreamsBuilder();
+        List<String> topics = build(head[1], b);
+        Topology topology = b.build();
+        Properties props = new Properties();
+        props.put(StreamsConfig.APPLICATION_ID_CONFIG, "app");
+        props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+        props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, head[2]);
+        StringBuilder out = new StringBuilder();
+        try (TopologyTestDriver driver = new TopologyTestDriver(topology, props, Instant.EPOCH)) {
+            TestInputTopic<byte[], byte[]> input =
+                driver.createInputTopic("in", new ByteArraySerializer(), new ByteArraySerializer());
+            for (String r : lines.subList(1, lines.size())) {
+                String[] f = r.split(" ", -1);
+                String k = f[1].isEmpty() ? "" : f[1];
+                String v = f[2].isEmpty() ? "" : f[2];
+                input.pipeInput(new TestRecord<>(k.equals("-") ? null : HEX.parseHex(k),
+                    v.equals("-") ? null : HEX.parseHex(v), null, Long.parseLong(f[3])));
+            }
+            for (String t : topics) {
+                TestOutputTopic<byte[], byte[]> o =
+                    driver.createOutputTopic(t, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+                for (TestRecord<byte[], byte[]> r : o.readRecordsToList()) {
+                    out.append(t).append(' ').append(hex(r.key())).append(' ').append(hex(r.value()))
+                        .append(' ').append(r.timestamp()).append('\n');
+                }
+            }
+        } catch (RuntimeException e) {
+            out.append("ERROR ").append(e.getClass().getSimpleName()).append('\n');
+        }
+        System.out.print(out);
+        System.out.println("<<END>>");
+    }
+}
