@@ -9,10 +9,15 @@
 //! | `at_most_once`  | a consumer group member that commits, then processes               |
 //! | `exactly_once`  | consume-transform-produce with offsets committed in the transaction |
 //! | `word_count`    | Kafka's word count on the streams library (`KafkaStreams`)         |
+//! | `page_views`    | views per user per minute: tumbling windows, emit-final            |
+//! | `fraud_alerts`  | bursts of payments per card: session windows, emit-final           |
 //!
 //! The loops live here, in [`delivery`], so that tests can check the guarantee each one gives
 //! when the process dies half-way.
 
+pub mod app;
 pub mod delivery;
 pub mod exactly_once;
+pub mod fraud_alerts;
+pub mod page_views;
 pub mod word_count;

@@ -5,8 +5,9 @@
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,17 +17,8 @@ use rdkafka::Message;
 use tributary_examples::word_count::words;
 use tributary_testkit::{unique_name, TestBroker};
 
-/// The example binary cargo built next to this test (`target/<profile>/examples/word_count`).
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let path = profile_dir.join("examples").join("word_count");
-    assert!(path.exists(), "{} is built by `cargo test`", path.display());
-    path
-}
-
 fn spawn(broker: &TestBroker, input: &str, output: &str, app: &str, exactly_once: bool) -> Child {
-    let mut cmd = Command::new(example());
+    let mut cmd = Command::new(common::example("word_count"));
     cmd.args(["--bootstrap-server", &broker.bootstrap()])
         .args([
             "--input",
@@ -44,21 +36,11 @@ fn spawn(broker: &TestBroker, input: &str, output: &str, app: &str, exactly_once
             "heartbeat.interval.ms=500",
         ])
         .stdout(Stdio::null())
-        .stderr(log(app));
+        .stderr(common::log(app));
     if exactly_once {
         cmd.arg("--exactly-once");
     }
     cmd.spawn().unwrap()
-}
-
-/// The app's log, appended to `<tmp>/<app>.log` (kept for a failed run).
-fn log(app: &str) -> Stdio {
-    let path = std::env::temp_dir().join(format!("{app}.log"));
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
 /// Lines of words from a small vocabulary, deterministic.
