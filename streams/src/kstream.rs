@@ -18,6 +18,50 @@ use crate::processor::{stateless, typed, Context, DynRecord, NodeFactory};
 use crate::serde::SharedSerde;
 use crate::topology::Kind;
 
+/// How [`KStream::repartition`] writes its topic: serdes (else the stream's) and a name.
+pub struct Repartitioned<K, V> {
+    key: Option<SharedSerde<K>>,
+    value: Option<SharedSerde<V>>,
+    name: Option<String>,
+}
+
+impl<K, V> Default for Repartitioned<K, V> {
+    fn default() -> Self {
+        Repartitioned {
+            key: None,
+            value: None,
+            name: None,
+        }
+    }
+}
+
+impl<K, V> Repartitioned<K, V> {
+    /// The stream's serdes, a generated name.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keys with `key` and values with `value`.
+    pub fn with(key: SharedSerde<K>, value: SharedSerde<V>) -> Self {
+        Repartitioned {
+            key: Some(key),
+            value: Some(value),
+            name: None,
+        }
+    }
+
+    /// Named `name` (the topic is `<application.id>-<name>-repartition`).
+    pub fn named(name: &str) -> Self {
+        Self::new().with_name(name)
+    }
+
+    /// This repartitioning named `name`.
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
+        self
+    }
+}
+
 /// A stream of records with keys of `K` and values of `V`.
 #[must_use = "an operation whose stream is never used or written adds a dead branch"]
 pub struct KStream<K, V> {
@@ -447,6 +491,37 @@ where
             &materialized,
             Some(convert),
         )
+    }
+
+    /// The stream written to, and read back from, the topic `<application.id>-<name>-repartition`
+    /// (so that its records are partitioned by their current key), as Kafka Streams'
+    /// `repartition()`: the name is `repartitioned`'s, else `KSTREAM-REPARTITION-<n>`.
+    pub fn repartition(&self, repartitioned: Repartitioned<K, V>) -> KStream<K, V> {
+        let mut g = self.graph.borrow_mut();
+        let given = repartitioned.name.is_some();
+        let name = match repartitioned.name {
+            Some(n) => {
+                g.check_name(&n);
+                n
+            }
+            None => g.name("KSTREAM-REPARTITION-", None),
+        };
+        let names = crate::grouped::RepartitionNames::new(&mut g, &name, given);
+        let key = repartitioned.key.or_else(|| self.key_serde());
+        let value = repartitioned.value.or_else(|| self.value_serde());
+        let node = match (key.clone(), value.clone()) {
+            (Some(k), Some(v)) => {
+                crate::grouped::repartition(&mut g, self.node, &name, &names, k, v)
+            }
+            _ => {
+                g.error.get_or_insert(format!(
+                    "the repartition topic {name}-repartition needs a key serde and a value serde: give them with Repartitioned::with"
+                ));
+                self.node
+            }
+        };
+        drop(g);
+        KStream::new(Rc::clone(&self.graph), node).with_serdes(key, value, false)
     }
 
     /// Writes the stream to `topic` with `produced`'s serdes.

@@ -49,7 +49,7 @@ mod window;
 pub use builder::{Consumed, Produced, StreamsBuilder};
 pub use config::{Guarantee, OnError, StreamsConfig};
 pub use grouped::{Grouped, KGroupedStream, Materialized};
-pub use kstream::{BranchedKStream, KStream};
+pub use kstream::{BranchedKStream, KStream, Repartitioned};
 pub use ktable::KTable;
 pub use processor::{Header, StreamsError};
 pub use runtime::{KafkaStreams, State, TaskId, ThreadMetadata};

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tributary_streams::{
-    BufferConfig, Consumed, Grouped, KStream, KTable, Materialized, Produced, Serdes,
-    SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows, Windowed,
+    BufferConfig, Consumed, Grouped, KStream, KTable, Materialized, Produced, Repartitioned,
+    Serdes, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows, Windowed,
 };
 
 type S = KStream<String, String>;
@@ -118,6 +118,16 @@ fn script(rng: &mut Rng, case: usize) -> String {
                 streams.extend(ids);
             }
             7 if rng.below(2) == 0 => lines.push(format!("foreach {src}")),
+            10 if rng.below(3) == 0 => {
+                let name = fresh("r");
+                let topic = if rng.below(2) == 0 {
+                    fresh("rp")
+                } else {
+                    "-".to_string()
+                };
+                lines.push(format!("repartition {name} {src} {topic}"));
+                streams.push(name);
+            }
             9 if rng.below(2) == 0 => {
                 let name = fresh("w");
                 let kind = ["time", "sliding", "session"][rng.below(3)];
@@ -341,6 +351,13 @@ fn describe_here(script: &str) -> String {
                 get(f[2]).select_key(|k: &String, _: &String| k.clone()),
             )),
             "peek" => Some((f[1].into(), get(f[2]).peek(|_, _| {}))),
+            "repartition" => Some((
+                f[1].into(),
+                get(f[2]).repartition(match f[3] {
+                    "-" => Repartitioned::with(Serdes::string(), Serdes::string()),
+                    n => Repartitioned::with(Serdes::string(), Serdes::string()).with_name(n),
+                }),
+            )),
             "foreach" => {
                 get(f[1]).foreach(|_, _| {});
                 None

@@ -2,7 +2,7 @@
 // its describe() text: the oracle of streams/tests/describe_vs_kafka.rs. Scripts are separated
 // by lines "---"; each output is followed by a line "<<END>>". One operation per line:
 //   stream ID TOPIC[,TOPIC...]   filter|filternot|map|mapvalues|flatmap|flatmapvalues|
-//   selectkey|peek ID SRC        foreach SRC        merge ID A B
+//   selectkey|peek ID SRC        foreach SRC        merge ID A B    repartition ID SRC NAME|-
 //   split SRC N DEFAULT(0|1) ID...   (branch streams, the default one last)   to SRC TOPIC
 // Stateful ones (T* are tables; a STORE of "-" means none given, "+" an unnamed Materialized):
 //   wcount ID SRC time|sliding|session STORE SUPPRESS   (windowed count of 10 ms windows, then
@@ -33,6 +33,7 @@ import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Repartitioned;
 
 public class DescribeScripts {
     public static void main(String[] args) throws Exception {
@@ -72,6 +73,8 @@ public class DescribeScripts {
                 case "selectkey": s.put(f[1], s.get(f[2]).selectKey((k, v) -> k)); break;
                 case "peek": s.put(f[1], s.get(f[2]).peek((k, v) -> {})); break;
                 case "foreach": s.get(f[1]).foreach((k, v) -> {}); break;
+                case "repartition": s.put(f[1], f[3].equals("-") ? s.get(f[2]).repartition()
+                    : s.get(f[2]).repartition(Repartitioned.as(f[3]))); break;
                 case "merge": s.put(f[1], s.get(f[2]).merge(s.get(f[3]))); break;
                 case "to": s.get(f[1]).to(f[2]); break;
                 case "split": {
