@@ -73,6 +73,11 @@ pub(crate) struct Graph {
     index: u32,
     /// The first error met (a bad name); `build()` reports it.
     pub error: Option<String>,
+    /// Groups of topics (name, internal) that must have as many partitions as each other (the
+    /// topics read upstream of each join).
+    pub copartition_groups: Vec<Vec<(String, bool)>>,
+    /// Ids of task state shared by nodes, given out so far.
+    shared_states: usize,
 }
 
 impl Graph {
@@ -95,6 +100,34 @@ impl Graph {
         if let Err(e) = check_name(name) {
             self.error.get_or_insert(e);
         }
+    }
+
+    /// A new id for state that nodes of a task share (`Context::task_state`).
+    pub fn shared_state_id(&mut self) -> usize {
+        self.shared_states += 1;
+        self.shared_states
+    }
+
+    /// Records that the sources upstream of `nodes` must be co-partitioned (they are joined).
+    pub fn copartition(&mut self, nodes: &[usize]) {
+        let mut sources = Vec::new();
+        let mut stack: Vec<usize> = nodes.to_vec();
+        let mut seen = vec![false; self.nodes.len()];
+        while let Some(n) = stack.pop() {
+            if std::mem::replace(&mut seen[n], true) {
+                continue;
+            }
+            if let Kind::Source {
+                topics, internal, ..
+            } = &self.nodes[n].kind
+            {
+                sources.extend(topics.iter().map(|t| (t.clone(), *internal)));
+            }
+            stack.extend(self.nodes[n].parents.iter().copied());
+        }
+        sources.sort();
+        sources.dedup();
+        self.copartition_groups.push(sources);
     }
 
     /// Adds a store; returns its id. A name used twice is an error, as in Kafka Streams.
@@ -294,13 +327,14 @@ impl StreamsBuilder {
         K: Send + Sync + 'static,
         V: Send + Sync + 'static,
     {
-        if materialized.name.is_none() {
-            // Kafka Streams names (but does not add) the store first
-            let _ = self
+        // Kafka Streams names (but does not add) the store first
+        let reserved = match &materialized.name {
+            Some(n) => n.clone(),
+            None => self
                 .graph
                 .borrow_mut()
-                .name(&format!("{topic}-STATE-STORE-"), None);
-        }
+                .name(&format!("{topic}-STATE-STORE-"), None),
+        };
         let materialized =
             materialized.or_serdes(Some(consumed.key.clone()), Some(consumed.value.clone()));
         let stream: KStream<K, Option<V>> = self.stream(
@@ -321,7 +355,7 @@ impl StreamsBuilder {
         crate::ktable::table_from_stream(
             &self.graph,
             stream.node(),
-            name,
+            (name, reserved),
             store,
             &materialized,
             None,
@@ -335,6 +369,8 @@ impl StreamsBuilder {
         if let Some(e) = &g.error {
             return Err(StreamsError::Topology(e.clone()));
         }
-        Ok(Topology::from_nodes(g.nodes.clone(), g.stores.clone()))
+        let mut topology = Topology::from_nodes(g.nodes.clone(), g.stores.clone());
+        topology.copartition_groups = g.copartition_groups.clone();
+        Ok(topology)
     }
 }

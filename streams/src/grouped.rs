@@ -384,13 +384,12 @@ where
         let store_name = g.stores[store].name.clone();
         let agg_name = g.name(prefix, None);
         let parent = if self.repartition {
-            let given = self.grouped.name.clone().or(materialized.name.clone());
             let base = self
                 .grouped
                 .name
                 .clone()
                 .unwrap_or_else(|| store_name.clone());
-            let names = RepartitionNames::new(&mut g, &base, given.is_some());
+            let names = RepartitionNames::new(&mut g, &base);
             match (self.grouped.key.clone(), self.grouped.value.clone()) {
                 (Some(k), Some(v)) => repartition(&mut g, self.stream.node(), &base, &names, k, v),
                 _ => {
@@ -448,20 +447,29 @@ pub(crate) fn missing_serdes(store_name: &str) -> String {
 }
 
 /// The names of a repartition topic's nodes, taking the builder's indices (sink, filter,
-/// source) whether they are used or not: `<base>-repartition-sink` etc. when the base name was
-/// given, else generated ones.
+/// source) whether they are used or not: generated ones when the base name is itself a
+/// generated one (`KSTREAM...-<10 digits>`), else `<base>-repartition-sink` etc., as Kafka
+/// Streams decides.
 pub(crate) struct RepartitionNames {
     sink: String,
     filter: String,
     source: String,
 }
 
+/// Whether `name` looks generated (Kafka's `KSTREAM.*-[0-9]{10}`).
+fn generated(name: &str) -> bool {
+    let digits = name.len() >= 11
+        && name.as_bytes()[name.len() - 11] == b'-'
+        && name[name.len() - 10..].bytes().all(|b| b.is_ascii_digit());
+    name.starts_with("KSTREAM") && digits
+}
+
 impl RepartitionNames {
-    pub(crate) fn new(g: &mut crate::builder::Graph, base: &str, given: bool) -> Self {
+    pub(crate) fn new(g: &mut crate::builder::Graph, base: &str) -> Self {
         let sink = g.name("KSTREAM-SINK-", None);
         let filter = g.name("KSTREAM-FILTER-", None);
         let source = g.name("KSTREAM-SOURCE-", None);
-        if given {
+        if !generated(base) {
             RepartitionNames {
                 sink: format!("{base}-repartition-sink"),
                 filter: format!("{base}-repartition-filter"),

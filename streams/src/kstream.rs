@@ -456,18 +456,18 @@ where
     {
         let mut g = self.graph.borrow_mut();
         let name = g.name("KSTREAM-TOTABLE-", None);
-        let store = match materialized.name {
-            Some(_) => Some(materialized.add_store(&mut g, "", crate::store::StoreKind::KeyValue)),
-            None => {
-                // Kafka Streams names (but does not add) the store
-                let _ = g.name("KSTREAM-TOTABLE-STATE-STORE-", None);
-                None
-            }
+        let (store, reserved) = match &materialized.name {
+            Some(n) => (
+                Some(materialized.add_store(&mut g, "", crate::store::StoreKind::KeyValue)),
+                n.clone(),
+            ),
+            // Kafka Streams names (but does not add) the store
+            None => (None, g.name("KSTREAM-TOTABLE-STATE-STORE-", None)),
         };
         let materialized = materialized.or_serdes(self.key_serde(), self.value_serde());
         let mut parent = self.node;
         if self.repartition_required {
-            let names = crate::grouped::RepartitionNames::new(&mut g, &name, false);
+            let names = crate::grouped::RepartitionNames::new(&mut g, &name);
             match (materialized.key.clone(), materialized.value.clone()) {
                 (Some(k), Some(v)) => {
                     parent = crate::grouped::repartition(&mut g, self.node, &name, &names, k, v)
@@ -486,7 +486,7 @@ where
         crate::ktable::table_from_stream(
             &self.graph,
             parent,
-            name,
+            (name, reserved),
             store,
             &materialized,
             Some(convert),
@@ -498,7 +498,6 @@ where
     /// `repartition()`: the name is `repartitioned`'s, else `KSTREAM-REPARTITION-<n>`.
     pub fn repartition(&self, repartitioned: Repartitioned<K, V>) -> KStream<K, V> {
         let mut g = self.graph.borrow_mut();
-        let given = repartitioned.name.is_some();
         let name = match repartitioned.name {
             Some(n) => {
                 g.check_name(&n);
@@ -506,22 +505,39 @@ where
             }
             None => g.name("KSTREAM-REPARTITION-", None),
         };
-        let names = crate::grouped::RepartitionNames::new(&mut g, &name, given);
+        drop(g);
         let key = repartitioned.key.or_else(|| self.key_serde());
         let value = repartitioned.value.or_else(|| self.value_serde());
+        self.repartition_as(&name, key, value)
+    }
+
+    /// The stream through the repartition topic `<base>-repartition` with these serdes.
+    pub(crate) fn repartition_as(
+        &self,
+        base: &str,
+        key: Option<SharedSerde<K>>,
+        value: Option<SharedSerde<V>>,
+    ) -> KStream<K, V> {
+        let mut g = self.graph.borrow_mut();
+        let names = crate::grouped::RepartitionNames::new(&mut g, base);
         let node = match (key.clone(), value.clone()) {
             (Some(k), Some(v)) => {
-                crate::grouped::repartition(&mut g, self.node, &name, &names, k, v)
+                crate::grouped::repartition(&mut g, self.node, base, &names, k, v)
             }
             _ => {
                 g.error.get_or_insert(format!(
-                    "the repartition topic {name}-repartition needs a key serde and a value serde: give them with Repartitioned::with"
+                    "the repartition topic {base}-repartition needs a key serde and a value serde: give them with Repartitioned::with or Joined::with"
                 ));
                 self.node
             }
         };
         drop(g);
         KStream::new(Rc::clone(&self.graph), node).with_serdes(key, value, false)
+    }
+
+    /// Whether the key was changed upstream (stateful operations repartition first).
+    pub(crate) fn repartition_required(&self) -> bool {
+        self.repartition_required
     }
 
     /// Writes the stream to `topic` with `produced`'s serdes.

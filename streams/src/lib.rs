@@ -35,6 +35,7 @@
 mod builder;
 mod config;
 mod grouped;
+mod join;
 mod kstream;
 mod ktable;
 mod processor;
@@ -49,6 +50,7 @@ mod window;
 pub use builder::{Consumed, Produced, StreamsBuilder};
 pub use config::{Guarantee, OnError, StreamsConfig};
 pub use grouped::{Grouped, KGroupedStream, Materialized};
+pub use join::{JoinWindows, Joined, StreamJoined};
 pub use kstream::{BranchedKStream, KStream, Repartitioned};
 pub use ktable::KTable;
 pub use processor::{Header, StreamsError};

@@ -119,6 +119,9 @@ pub(crate) trait Context {
         log_timestamp: i64,
         record: DynRecord,
     ) -> Result<(), StreamsError>;
+    /// State that several nodes of one task share (the two sides of a stream-stream join),
+    /// under an id the builder gave out (`Graph::shared_state_id`).
+    fn task_state(&mut self, id: usize) -> &mut Option<Box<dyn Any + Send>>;
     /// Writes `key` = `value` in store `id` (and its changelog, with `log_timestamp`) at once,
     /// forwarding nothing.
     fn put(

@@ -3,6 +3,8 @@
 //! Kafka Streams' `StreamTask` runs them). The [`crate::TestDriver`] runs one task over the
 //! whole topology; the runtime on brokers runs one per sub-topology and partition.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -66,6 +68,8 @@ pub(crate) struct Task {
     cache_bytes: usize,
     /// What sinks and changelogs wrote, in order, until taken.
     produced: Vec<OutputRecord>,
+    /// State shared by several nodes, by id.
+    shared: HashMap<usize, Option<Box<dyn Any + Send>>>,
 }
 
 impl Task {
@@ -110,6 +114,7 @@ impl Task {
             cache_max_bytes,
             cache_bytes: 0,
             produced: Vec::new(),
+            shared: HashMap::new(),
         }
     }
 
@@ -265,6 +270,10 @@ impl Context for NodeContext<'_> {
 
     fn store(&self, id: usize) -> Result<&dyn KeyValueBytes, StreamsError> {
         Ok(self.slot(id)?.store.as_ref())
+    }
+
+    fn task_state(&mut self, id: usize) -> &mut Option<Box<dyn Any + Send>> {
+        self.task.shared.entry(id).or_default()
     }
 
     fn put(

@@ -16,15 +16,15 @@ mod common;
 use std::time::Duration;
 
 use tributary_streams::{
-    BufferConfig, Consumed, Grouped, KGroupedStream, KStream, Materialized, Produced, Serdes,
-    SessionWindows, SlidingWindows, StreamsBuilder, StreamsConfig, Suppressed, TestDriver,
-    TimeWindows,
+    BufferConfig, Consumed, Grouped, JoinWindows, Joined, KGroupedStream, KStream, KTable,
+    Materialized, Produced, Serdes, SessionWindows, SlidingWindows, StreamJoined, StreamsBuilder,
+    StreamsConfig, Suppressed, TestDriver, TimeWindows,
 };
 
 type Key = Option<String>;
 type Value = Option<String>;
 
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 16] = [
     "word_count",
     "tumbling_count_suppress",
     "hopping_reduce",
@@ -34,7 +34,25 @@ const SCENARIOS: [&str; 9] = [
     "session_count",
     "session_aggregate",
     "count_time_limit",
+    "stream_table_join",
+    "table_table_joins",
+    "table_join_materialized",
+    "stream_stream_inner",
+    "stream_stream_left",
+    "stream_stream_outer",
+    "table_sources",
 ];
+
+/// The scenarios that read a second topic, `tbl`.
+fn two_topics(scenario: &str) -> bool {
+    scenario.contains("join")
+        || scenario.starts_with("stream_stream")
+        || scenario == "table_sources"
+}
+
+fn or_null<T: AsRef<str>>(v: Option<T>) -> String {
+    v.map_or_else(|| "null".to_string(), |s| s.as_ref().to_string())
+}
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -64,6 +82,73 @@ fn text(v: &Value) -> &str {
 fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
     let ns = || Serdes::nullable(Serdes::string());
     let nl = || Serdes::nullable(Serdes::long());
+    // (table scenarios read "in" as a table: no stream of it)
+    match scenario {
+        "table_table_joins" => {
+            let t1: KTable<Key, String> = b.table(
+                "in",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            let t2: KTable<Key, String> = b.table(
+                "tbl",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            t1.join(&t2, |x: &String, y: &String| format!("{x}*{y}"))
+                .to_stream()
+                .to("out", Produced::with(ns(), ns()));
+            t1.left_join(&t2, |x: &String, y: Option<&String>| {
+                format!("{x}*{}", or_null(y))
+            })
+            .to_stream()
+            .to("out2", Produced::with(ns(), ns()));
+            t1.outer_join(&t2, |x: Option<&String>, y: Option<&String>| {
+                format!("{}*{}", or_null(x), or_null(y))
+            })
+            .to_stream()
+            .to("out3", Produced::with(ns(), ns()));
+            return vec!["out", "out2", "out3"];
+        }
+        "table_sources" => {
+            b.table(
+                "in",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::named("s"),
+            )
+            .to_stream()
+            .to("out", Produced::with(ns(), ns()));
+            let t2: KTable<Key, String> = b.table(
+                "tbl",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            t2.to_stream().to("out2", Produced::with(ns(), ns()));
+            return vec!["out", "out2", "app-s-changelog"];
+        }
+        "table_join_materialized" => {
+            let t1: KTable<Key, String> = b.table(
+                "in",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            let t2: KTable<Key, String> = b.table(
+                "tbl",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            t1.filter(|_, v: &String| !v.starts_with('x'))
+                .join_materialized(
+                    &t2,
+                    |x: &String, y: &String| format!("{x}*{y}"),
+                    Materialized::with(ns(), Serdes::string()).with_name("joined"),
+                )
+                .to_stream()
+                .to("out", Produced::with(ns(), ns()));
+            return vec!["out", "app-joined-changelog"];
+        }
+        _ => {}
+    }
     let input: KStream<Key, Value> = b.stream("in", Consumed::with(ns(), ns()));
     let by_key: KGroupedStream<Key, Value> = input.group_by_key(keys_values());
     let time_windowed = |size| Serdes::time_windowed(ns(), size);
@@ -225,6 +310,81 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
                 .to("out", Produced::with(ns(), nl()));
             vec!["out"]
         }
+        "stream_table_join" => {
+            let t: KTable<Key, String> = b.table(
+                "tbl",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            input
+                .join(
+                    &t,
+                    |v: &Value, w: &String| format!("{}*{w}", text(v)),
+                    Joined::new(),
+                )
+                .to("out", Produced::with(ns(), Serdes::string()));
+            input
+                .left_join(
+                    &t,
+                    |v: &Value, w: Option<&String>| format!("{}*{}", text(v), or_null(w)),
+                    Joined::new(),
+                )
+                .to("out2", Produced::with(ns(), Serdes::string()));
+            vec!["out", "out2"]
+        }
+        s if s.starts_with("stream_stream") => {
+            let other: KStream<Key, Value> = b.stream("tbl", Consumed::with(ns(), ns()));
+            let w = JoinWindows::of_time_difference_and_grace(ms(5), ms(2)).unwrap();
+            let sj = || StreamJoined::with(ns(), ns(), ns());
+            let joined: KStream<Key, String> = match s {
+                "stream_stream_inner" => input.join_windowed(
+                    &other,
+                    |x: &Value, y: &Value| format!("{}*{}", text(x), text(y)),
+                    w,
+                    sj(),
+                ),
+                "stream_stream_left" => input.left_join_windowed(
+                    &other,
+                    |x: &Value, y: Option<&Value>| {
+                        format!("{}*{}", text(x), or_null(y.and_then(|y| y.as_deref())))
+                    },
+                    w,
+                    sj(),
+                ),
+                _ => input.outer_join_windowed(
+                    &other,
+                    |x: Option<&Value>, y: Option<&Value>| {
+                        format!(
+                            "{}*{}",
+                            or_null(x.and_then(|x| x.as_deref())),
+                            or_null(y.and_then(|y| y.as_deref()))
+                        )
+                    },
+                    w,
+                    sj(),
+                ),
+            };
+            joined.to("out", Produced::with(ns(), Serdes::string()));
+            match s {
+                "stream_stream_inner" => vec![
+                    "out",
+                    "app-KSTREAM-JOINTHIS-0000000004-store-changelog",
+                    "app-KSTREAM-JOINOTHER-0000000005-store-changelog",
+                ],
+                "stream_stream_left" => vec![
+                    "out",
+                    "app-KSTREAM-JOINTHIS-0000000004-store-changelog",
+                    "app-KSTREAM-OUTEROTHER-0000000005-store-changelog",
+                    "app-KSTREAM-OUTERSHARED-0000000004-store-changelog",
+                ],
+                _ => vec![
+                    "out",
+                    "app-KSTREAM-OUTERTHIS-0000000004-store-changelog",
+                    "app-KSTREAM-OUTEROTHER-0000000005-store-changelog",
+                    "app-KSTREAM-OUTERSHARED-0000000004-store-changelog",
+                ],
+            }
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -244,12 +404,12 @@ impl Rng {
     }
 }
 
-/// An input record: key, value, timestamp.
-type Input = (Key, Value, i64);
+/// An input record: topic, key, value, timestamp.
+type Input = (&'static str, Key, Value, i64);
 
 /// Random records: a few keys (some null), values (some null), timestamps mostly rising with
 /// repeats, some out of order and some late.
-fn random_input(rng: &mut Rng) -> Vec<Input> {
+fn random_input(rng: &mut Rng, two_topics: bool) -> Vec<Input> {
     const KEYS: [&str; 3] = ["a", "b", "c"];
     const VALUES: [&str; 5] = ["x1", "Yes no", "zz top", "Hello, world!", "q"];
     let n = 30 + rng.below(50);
@@ -264,7 +424,12 @@ fn random_input(rng: &mut Rng) -> Vec<Input> {
             } else {
                 time
             };
-            (key, value, ts)
+            let topic = if two_topics && rng.below(2) == 0 {
+                "tbl"
+            } else {
+                "in"
+            };
+            (topic, key, value, ts)
         })
         .collect()
 }
@@ -279,10 +444,10 @@ fn hex(b: &Option<Vec<u8>>) -> String {
 /// The case as the Java harness reads it.
 fn case_text(scenario: &str, cache: usize, input: &[Input]) -> String {
     let mut s = format!("case {scenario} {cache}\n");
-    for (k, v, ts) in input {
+    for (topic, k, v, ts) in input {
         let k = k.as_ref().map(|k| k.as_bytes().to_vec());
         let v = v.as_ref().map(|v| v.as_bytes().to_vec());
-        s.push_str(&format!("in {} {} {ts}\n", hex(&k), hex(&v)));
+        s.push_str(&format!("{topic} {} {} {ts}\n", hex(&k), hex(&v)));
     }
     s
 }
@@ -295,13 +460,17 @@ fn run_here(scenario: &str, cache: usize, input: &[Input]) -> String {
         .with("application.id", "app")
         .with("statestore.cache.max.bytes", cache);
     let driver = TestDriver::with_config(b.build().unwrap(), &config).unwrap();
-    let mut topic = driver.input_topic(
-        "in",
-        Serdes::nullable(Serdes::string()),
-        Serdes::nullable(Serdes::string()),
-    );
-    for (k, v, ts) in input {
-        if let Err(e) = topic.pipe_input_at(k.clone(), v.clone(), *ts) {
+    let topic = |name: &str| {
+        driver.input_topic(
+            name,
+            Serdes::nullable(Serdes::string()),
+            Serdes::nullable(Serdes::string()),
+        )
+    };
+    let (mut main, mut second) = (topic("in"), topic("tbl"));
+    for (t, k, v, ts) in input {
+        let into = if *t == "tbl" { &mut second } else { &mut main };
+        if let Err(e) = into.pipe_input_at(k.clone(), v.clone(), *ts) {
             return format!("ERROR {e}\n");
         }
     }
@@ -353,7 +522,11 @@ fn topologies_write_what_kafka_streams_writes_for_the_same_input() {
     for scenario in SCENARIOS {
         for cache in [10 * 1024 * 1024, 0] {
             for _ in 0..rounds {
-                cases.push((scenario, cache, random_input(&mut rng)));
+                cases.push((
+                    scenario,
+                    cache,
+                    random_input(&mut rng, two_topics(scenario)),
+                ));
             }
         }
     }

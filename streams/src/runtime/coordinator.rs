@@ -215,7 +215,8 @@ impl Coordinator {
             .map(|t| (t.name().to_string(), t.partitions().len() as i32))
             .collect();
         let partitions = self.plan.partitions(&existing)?;
-        let wanted = self.plan.internal_topics(&partitions);
+        let counts = self.plan.topic_partitions(&existing)?;
+        let wanted = self.plan.internal_topics(&partitions, &counts);
         let admin: AdminClient<DefaultClientContext> = admin_config.create().map_err(kafka)?;
         let replication = self.config.replication_factor()?;
         let mut to_create = Vec::new();

@@ -20,8 +20,8 @@ pub(crate) struct Sub {
     pub writes: Vec<String>,
     /// The changelogs of its stores.
     pub changelogs: Vec<String>,
-    /// Each changelog's `retention.ms` when its store is windowed (`compact,delete`).
-    pub changelog_retention: Vec<Option<i64>>,
+    /// Each changelog's topic configs.
+    pub changelog_configs: Vec<Vec<(&'static str, String)>>,
 }
 
 impl Sub {
@@ -45,6 +45,8 @@ pub(crate) struct Plan {
     pub subs: Vec<Sub>,
     /// Repartition topics (run-time names): written by one sub-topology, read by another.
     pub repartition: Vec<String>,
+    /// Groups of topics (run-time names) that joins need partitioned alike.
+    pub copartition: Vec<Vec<String>>,
 }
 
 /// Kafka Streams' configs for repartition topics: records are deleted once processed (by
@@ -53,12 +55,6 @@ const REPARTITION_CONFIGS: [(&str, &str); 4] = [
     ("cleanup.policy", "delete"),
     ("retention.ms", "-1"),
     ("segment.bytes", "52428800"),
-    ("message.timestamp.type", "CreateTime"),
-];
-
-/// Kafka Streams' configs for a key-value store's changelog.
-const CHANGELOG_CONFIGS: [(&str, &str); 2] = [
-    ("cleanup.policy", "compact"),
     ("message.timestamp.type", "CreateTime"),
 ];
 
@@ -95,9 +91,9 @@ impl Plan {
                     .iter()
                     .map(|&s| topology.stores[s].changelog_topic(application_id))
                     .collect();
-                let changelog_retention = logged
+                let changelog_configs = logged
                     .iter()
-                    .map(|&s| topology.stores[s].changelog_retention())
+                    .map(|&s| topology.stores[s].changelog_configs())
                     .collect();
                 Sub {
                     id: id as u32,
@@ -109,11 +105,27 @@ impl Plan {
                     members,
                     writes,
                     changelogs,
-                    changelog_retention,
+                    changelog_configs,
                 }
             })
             .collect();
-        Plan { subs, repartition }
+        let copartition = topology
+            .copartition_groups
+            .iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|(t, internal)| {
+                        crate::topology::runtime_topic(application_id, t, *internal)
+                    })
+                    .collect()
+            })
+            .collect();
+        Plan {
+            subs,
+            repartition,
+            copartition,
+        }
     }
 
     /// The topics the application reads that it does not create.
@@ -142,6 +154,22 @@ impl Plan {
     /// (`existing`): the most of its input topics, a repartition topic having as many as the
     /// sub-topology writing it. A user topic that does not exist is an error.
     pub fn partitions(&self, existing: &BTreeMap<String, i32>) -> Result<Vec<i32>, StreamsError> {
+        self.resolve(existing).map(|(per_sub, _)| per_sub)
+    }
+
+    /// Every topic's partitions, repartition topics included (see [`Plan::partitions`]).
+    pub fn topic_partitions(
+        &self,
+        existing: &BTreeMap<String, i32>,
+    ) -> Result<BTreeMap<String, i32>, StreamsError> {
+        self.resolve(existing).map(|(_, counts)| counts)
+    }
+
+    /// The partitions per sub-topology and per topic.
+    fn resolve(
+        &self,
+        existing: &BTreeMap<String, i32>,
+    ) -> Result<(Vec<i32>, BTreeMap<String, i32>), StreamsError> {
         let missing: Vec<String> = self
             .user_topics()
             .into_iter()
@@ -151,6 +179,31 @@ impl Plan {
             return Err(StreamsError::MissingSourceTopic(missing));
         }
         let mut counts: BTreeMap<String, i32> = existing.clone();
+        // a join's topics must be partitioned alike: its user topics must agree, and its
+        // repartition topics take their count
+        let mut fixed: BTreeMap<String, i32> = BTreeMap::new();
+        for group in &self.copartition {
+            let users: BTreeMap<&String, i32> = group
+                .iter()
+                .filter(|t| !self.repartition.contains(t))
+                .filter_map(|t| existing.get(t).map(|n| (t, *n)))
+                .collect();
+            let mut distinct: Vec<i32> = users.values().copied().collect();
+            distinct.dedup();
+            if distinct.len() > 1 {
+                let list: Vec<String> = users.iter().map(|(t, n)| format!("{t}={n}")).collect();
+                return Err(StreamsError::Topology(format!(
+                    "Topics not co-partitioned: [{{{}}}]",
+                    list.join(", ")
+                )));
+            }
+            if let Some(&n) = distinct.first() {
+                for t in group.iter().filter(|t| self.repartition.contains(t)) {
+                    fixed.insert(t.clone(), n);
+                }
+            }
+        }
+        counts.extend(fixed.iter().map(|(t, n)| (t.clone(), *n)));
         let mut per_sub = vec![0i32; self.subs.len()];
         // a repartition topic's reader comes after its writer, but resolve to a fixed point
         for _ in 0..=self.subs.len() {
@@ -167,6 +220,7 @@ impl Plan {
                     changed = true;
                 }
                 for w in &sub.writes {
+                    let n = fixed.get(w).copied().unwrap_or(n);
                     if counts.get(w) != Some(&n) && n > 0 {
                         counts.insert(w.clone(), n);
                         changed = true;
@@ -177,33 +231,30 @@ impl Plan {
                 break;
             }
         }
-        Ok(per_sub)
+        Ok((per_sub, counts))
     }
 
-    /// The internal topics to create, for these partition counts.
-    pub fn internal_topics(&self, partitions: &[i32]) -> Vec<InternalTopic> {
+    /// The internal topics to create, for these partition counts (per sub-topology, and per
+    /// topic for repartition topics).
+    pub fn internal_topics(
+        &self,
+        partitions: &[i32],
+        counts: &BTreeMap<String, i32>,
+    ) -> Vec<InternalTopic> {
         let mut out = Vec::new();
         for (sub, &n) in self.subs.iter().zip(partitions) {
             for w in &sub.writes {
                 out.push(InternalTopic {
                     name: w.clone(),
-                    partitions: n,
+                    partitions: counts.get(w).copied().unwrap_or(n),
                     configs: owned(&REPARTITION_CONFIGS),
                 });
             }
-            for (c, retention) in sub.changelogs.iter().zip(&sub.changelog_retention) {
-                let configs = match retention {
-                    None => owned(&CHANGELOG_CONFIGS),
-                    Some(ms) => vec![
-                        ("cleanup.policy", "compact,delete".to_string()),
-                        ("retention.ms", ms.to_string()),
-                        ("message.timestamp.type", "CreateTime".to_string()),
-                    ],
-                };
+            for (c, configs) in sub.changelogs.iter().zip(&sub.changelog_configs) {
                 out.push(InternalTopic {
                     name: c.clone(),
                     partitions: n,
-                    configs,
+                    configs: configs.clone(),
                 });
             }
         }
@@ -222,5 +273,59 @@ impl Plan {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Consumed, Joined, Materialized, Serdes, StreamsBuilder};
+
+    fn plan(rekey: bool) -> Plan {
+        let b = StreamsBuilder::new();
+        let table = b.table(
+            "tbl",
+            Consumed::with(Serdes::string(), Serdes::string()),
+            Materialized::new(),
+        );
+        let mut stream = b.stream("in", Consumed::with(Serdes::string(), Serdes::string()));
+        if rekey {
+            stream = stream.select_key(|_, v: &String| v.clone());
+        }
+        stream
+            .join(
+                &table,
+                |v: &String, t: &String| format!("{v}{t}"),
+                Joined::with(Serdes::string(), Serdes::string(), Serdes::string()),
+            )
+            .to(
+                "out",
+                crate::Produced::with(Serdes::string(), Serdes::string()),
+            );
+        Plan::new(&b.build().unwrap(), "app")
+    }
+
+    #[test]
+    fn joined_topics_must_be_co_partitioned_and_repartition_topics_follow_them() {
+        let existing =
+            |a: i32, b: i32| BTreeMap::from([("in".to_string(), a), ("tbl".to_string(), b)]);
+        let err = plan(false).partitions(&existing(2, 3)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid topology: Topics not co-partitioned: [{in=2, tbl=3}]"
+        );
+        assert_eq!(plan(false).partitions(&existing(3, 3)).ok(), Some(vec![3]));
+        // a re-keyed stream goes through a repartition topic with the table's partitions
+        let rekeyed = plan(true);
+        let per_sub = rekeyed.partitions(&existing(2, 5)).ok();
+        // (sub-topology 0: the table and the join; 1: the stream and the repartition sink)
+        assert_eq!(per_sub, Some(vec![5, 2]));
+        let counts = rekeyed.topic_partitions(&existing(2, 5)).unwrap();
+        let topics = rekeyed.internal_topics(&[5, 2], &counts);
+        let repartition = topics
+            .iter()
+            .find(|t| t.name.ends_with("-repartition"))
+            .map(|t| t.partitions);
+        assert_eq!(repartition, Some(5));
     }
 }

@@ -38,8 +38,12 @@ pub(crate) enum StoreKind {
     /// The latest value per key.
     KeyValue,
     /// Values per key and window start (windows of `size` ms), kept for `retention` ms of
-    /// stream time.
-    Window { retention: i64, size: i64 },
+    /// stream time; with `duplicates`, one entry per put (a stream-stream join's records).
+    Window {
+        retention: i64,
+        size: i64,
+        duplicates: bool,
+    },
     /// Values per key and session, kept for `retention` ms of stream time after their end.
     Session { retention: i64 },
 }
@@ -73,14 +77,40 @@ impl StoreDef {
         }
     }
 
-    /// The `retention.ms` of a windowed store's changelog (which is `compact,delete`);
-    /// `None` for a key-value store's (compacted only).
-    pub fn changelog_retention(&self) -> Option<i64> {
+    /// The configs of the store's changelog topic, as Kafka Streams makes them: compacted for
+    /// a key-value store; `compact,delete` with the retention plus a day for a windowed one
+    /// (`delete` only when it keeps duplicates).
+    pub fn changelog_configs(&self) -> Vec<(&'static str, String)> {
+        let windowed = |policy: &str, retention: i64| {
+            vec![
+                ("cleanup.policy", policy.to_string()),
+                (
+                    "retention.ms",
+                    retention
+                        .saturating_add(CHANGELOG_ADDITIONAL_RETENTION_MS)
+                        .to_string(),
+                ),
+                ("message.timestamp.type", "CreateTime".to_string()),
+            ]
+        };
         match self.kind {
-            StoreKind::KeyValue => None,
-            StoreKind::Window { retention, .. } | StoreKind::Session { retention } => {
-                Some(retention.saturating_add(CHANGELOG_ADDITIONAL_RETENTION_MS))
-            }
+            StoreKind::KeyValue => vec![
+                ("cleanup.policy", "compact".to_string()),
+                ("message.timestamp.type", "CreateTime".to_string()),
+            ],
+            StoreKind::Window {
+                retention,
+                duplicates,
+                ..
+            } => windowed(
+                if duplicates {
+                    "delete"
+                } else {
+                    "compact,delete"
+                },
+                retention,
+            ),
+            StoreKind::Session { retention } => windowed("compact,delete", retention),
         }
     }
 }

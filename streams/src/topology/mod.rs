@@ -48,6 +48,8 @@ pub struct Topology {
     pub(crate) stores: Vec<StoreDef>,
     /// Each node's children, by index, in the order records are forwarded to them.
     children: Vec<Vec<usize>>,
+    /// Groups of topics (name, internal) that must have as many partitions as each other.
+    pub(crate) copartition_groups: Vec<Vec<(String, bool)>>,
 }
 
 impl Topology {
@@ -111,6 +113,7 @@ impl Topology {
             nodes,
             stores,
             children,
+            copartition_groups: Vec::new(),
         }
     }
 

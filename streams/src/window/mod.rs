@@ -62,7 +62,7 @@ impl<K: fmt::Display> fmt::Display for Windowed<K> {
 }
 
 /// A duration in whole milliseconds, or Kafka's error naming the parameter.
-fn millis(d: Duration, name: &str) -> Result<i64, StreamsError> {
+pub(crate) fn millis(d: Duration, name: &str) -> Result<i64, StreamsError> {
     i64::try_from(d.as_millis()).map_err(|_| {
         StreamsError::InvalidArgument(format!(
             "Invalid value for parameter \"{name}\" (value was: {d:?}). It can't be converted to milliseconds."

@@ -174,6 +174,7 @@ where
             StoreKind::Window {
                 retention: r,
                 size,
+                duplicates: false,
             },
             |g, store, store_name| {
                 if r < minimum {

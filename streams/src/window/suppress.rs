@@ -217,6 +217,7 @@ where
         )
         .with_old_values(Some(send_old))
         .with_window_close(self.window_close())
+        .with_kept(self.kept())
     }
 }
 

@@ -29,6 +29,9 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.JoinWindows;
+import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Materialized;
@@ -40,6 +43,8 @@ import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
 import org.apache.kafka.streams.test.TestRecord;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.state.KeyValueStore;
 
 public class TopologyScenarios {
     static final HexFormat HEX = HexFormat.of();
@@ -71,6 +76,32 @@ public class TopologyScenarios {
 
     /** Builds the scenario's topology; returns the topics to print. */
     static List<String> build(String scenario, StreamsBuilder b) {
+        // (table scenarios read "in" as a table: no stream of it)
+        switch (scenario) {
+        case "table_table_joins": {
+            KTable<String, String> t1 = b.table("in", Consumed.with(S, S));
+            KTable<String, String> t2 = b.table("tbl", Consumed.with(S, S));
+            t1.join(t2, (x, y) -> x + "*" + y).toStream().to("out", Produced.with(S, S));
+            t1.leftJoin(t2, (x, y) -> x + "*" + y).toStream().to("out2", Produced.with(S, S));
+            t1.outerJoin(t2, (x, y) -> x + "*" + y).toStream().to("out3", Produced.with(S, S));
+            return List.of("out", "out2", "out3");
+        }
+        case "table_join_materialized": {
+            KTable<String, String> t1 = b.table("in", Consumed.with(S, S));
+            KTable<String, String> t2 = b.table("tbl", Consumed.with(S, S));
+            t1.filter((k, v) -> !v.startsWith("x")).join(t2, (x, y) -> x + "*" + y, Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("joined").withKeySerde(S).withValueSerde(S))
+                .toStream().to("out", Produced.with(S, S));
+            return List.of("out", "app-joined-changelog");
+        }
+        case "table_sources": {
+            b.table("in", Consumed.with(S, S), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("s").withKeySerde(S).withValueSerde(S))
+                .toStream().to("out", Produced.with(S, S));
+            b.table("tbl", Consumed.with(S, S)).toStream().to("out2", Produced.with(S, S));
+            return List.of("out", "out2", "app-s-changelog");
+        }
+        default:
+            break;
+        }
         KStream<String, String> in = b.stream("in", Consumed.with(S, S));
         KGroupedStream<String, String> byKey = in.groupByKey(Grouped.with(S, S));
         switch (scenario) {
@@ -140,6 +171,32 @@ public class TopologyScenarios {
                     .toStream().to("out", Produced.with(S, L));
                 return List.of("out");
             }
+            case "stream_table_join": {
+                KTable<String, String> t = b.table("tbl", Consumed.with(S, S));
+                in.join(t, (v, w) -> v + "*" + w).to("out", Produced.with(S, S));
+                in.leftJoin(t, (v, w) -> v + "*" + w).to("out2", Produced.with(S, S));
+                return List.of("out", "out2");
+            }
+            case "stream_stream_inner":
+            case "stream_stream_left":
+            case "stream_stream_outer": {
+                KStream<String, String> other = b.stream("tbl", Consumed.with(S, S));
+                JoinWindows w = JoinWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(5), Duration.ofMillis(2));
+                StreamJoined<String, String, String> sj = StreamJoined.with(S, S, S);
+                KStream<String, String> joined;
+                if (scenario.endsWith("inner")) joined = in.join(other, (x, y) -> x + "*" + y, w, sj);
+                else if (scenario.endsWith("left")) joined = in.leftJoin(other, (x, y) -> x + "*" + y, w, sj);
+                else joined = in.outerJoin(other, (x, y) -> x + "*" + y, w, sj);
+                joined.to("out", Produced.with(S, S));
+                String app = "app-KSTREAM-";
+                if (scenario.endsWith("inner"))
+                    return List.of("out", app + "JOINTHIS-0000000004-store-changelog", app + "JOINOTHER-0000000005-store-changelog");
+                if (scenario.endsWith("left"))
+                    return List.of("out", app + "JOINTHIS-0000000004-store-changelog", app + "OUTEROTHER-0000000005-store-changelog",
+                        app + "OUTERSHARED-0000000004-store-changelog");
+                return List.of("out", app + "OUTERTHIS-0000000004-store-changelog", app + "OUTEROTHER-0000000005-store-changelog",
+                    app + "OUTERSHARED-0000000004-store-changelog");
+            }
             default:
                 throw new IllegalArgumentException("unknown scenario " + scenario);
         }
@@ -164,10 +221,11 @@ public class TopologyScenarios {
         props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, head[2]);
         StringBuilder out = new StringBuilder();
         try (TopologyTestDriver driver = new TopologyTestDriver(topology, props, Instant.EPOCH)) {
-            TestInputTopic<byte[], byte[]> input =
-                driver.createInputTopic("in", new ByteArraySerializer(), new ByteArraySerializer());
+            java.util.Map<String, TestInputTopic<byte[], byte[]>> inputs = new java.util.HashMap<>();
             for (String r : lines.subList(1, lines.size())) {
                 String[] f = r.split(" ", -1);
+                TestInputTopic<byte[], byte[]> input = inputs.computeIfAbsent(f[0],
+                    t -> driver.createInputTopic(t, new ByteArraySerializer(), new ByteArraySerializer()));
                 String k = f[1].isEmpty() ? "" : f[1];
                 String v = f[2].isEmpty() ? "" : f[2];
                 input.pipeInput(new TestRecord<>(k.equals("-") ? null : HEX.parseHex(k),

@@ -18,6 +18,10 @@ use crate::serde::{from_bytes, to_bytes, Serdes, SharedSerde};
 use crate::store::{split_timestamp, with_timestamp};
 use crate::topology::Kind;
 
+mod getter;
+
+pub(crate) use getter::{store_getter, Getter, GetterMaker};
+
 /// A table: the latest value of each key.
 #[must_use = "a table that is never used adds a dead branch"]
 pub struct KTable<K, V> {
@@ -29,10 +33,16 @@ pub struct KTable<K, V> {
     store: Option<usize>,
     /// The switch that makes the nearest materialized table upstream send old values with its
     /// changes (`None`: none can).
-    old_values: Option<Arc<AtomicBool>>,
+    old_values: Vec<Arc<AtomicBool>>,
     /// For a windowed aggregation's table (and tables derived from it): how long after a
     /// window's end it closes (its grace period; for sessions, plus the gap).
     window_close: Option<i64>,
+    /// Makes the reader of the table's current values that joins use (`None`: this table
+    /// cannot be read that way).
+    getter: Option<GetterMaker<K, V>>,
+    /// Whether the table can send old values without being given a store: it, or the table it
+    /// derives from, is kept in one (Kafka's `enableSendingOldValues(false)` succeeding).
+    kept: bool,
     _types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -46,6 +56,8 @@ impl<K, V> Clone for KTable<K, V> {
             store: self.store,
             old_values: self.old_values.clone(),
             window_close: self.window_close,
+            getter: self.getter.clone(),
+            kept: self.kept,
             _types: PhantomData,
         }
     }
@@ -71,9 +83,50 @@ where
             key_serde,
             value_serde,
             store,
-            old_values: None,
+            old_values: Vec::new(),
             window_close: None,
+            getter: None,
+            kept: store.is_some(),
             _types: PhantomData,
+        }
+        .with_store_getter()
+    }
+
+    /// A table kept in a store is read from it.
+    fn with_store_getter(mut self) -> Self {
+        if let (Some(store), Some(k), Some(v)) =
+            (self.store, self.key_serde.clone(), self.value_serde.clone())
+        {
+            self.getter = Some(Rc::new(move |g: &mut Graph| {
+                let name = g.stores[store].name.clone();
+                Ok((store_getter(store, name, k.clone(), v.clone()), vec![store]))
+            }));
+        }
+        self
+    }
+
+    /// The table marked as able (or not) to send old values without a new store.
+    pub(crate) fn with_kept(mut self, kept: bool) -> Self {
+        self.kept = kept;
+        self
+    }
+
+    /// The table with this getter maker.
+    pub(crate) fn with_getter(mut self, getter: Option<GetterMaker<K, V>>) -> Self {
+        self.getter = getter;
+        self
+    }
+
+    /// The reader of the table's current values, and the stores it reads (which the reading
+    /// node must be given); a table that is not kept in a store yet gets one, as Kafka Streams
+    /// materializes a table source that a join reads.
+    pub(crate) fn value_getter(&self, g: &mut Graph) -> Result<(Getter<K, V>, Vec<usize>), String> {
+        match &self.getter {
+            Some(make) => make(g),
+            None => Err(format!(
+                "the table of node {} cannot be joined: it is not kept in a store and cannot compute its values (a suppressed or windowed table)",
+                g.nodes[self.node].name
+            )),
         }
     }
 
@@ -81,6 +134,10 @@ where
     pub(crate) fn with_window_close(mut self, close: Option<i64>) -> Self {
         self.window_close = close;
         self
+    }
+
+    pub(crate) fn kept(&self) -> bool {
+        self.kept
     }
 
     pub(crate) fn window_close(&self) -> Option<i64> {
@@ -105,13 +162,24 @@ where
 
     /// The table with this switch for old values upstream.
     pub(crate) fn with_old_values(mut self, switch: Option<Arc<AtomicBool>>) -> Self {
-        self.old_values = switch;
+        self.old_values = switch.into_iter().collect();
         self
+    }
+
+    /// The table with these switches for old values (all are turned on together).
+    pub(crate) fn with_old_value_switches(mut self, switches: Vec<Arc<AtomicBool>>) -> Self {
+        self.old_values = switches;
+        self
+    }
+
+    /// The switches that make the tables upstream send old values.
+    pub(crate) fn old_value_switches(&self) -> Vec<Arc<AtomicBool>> {
+        self.old_values.clone()
     }
 
     /// Asks the tables upstream to send old values, where one can.
     pub(crate) fn request_old_values(&self) {
-        if let Some(s) = &self.old_values {
+        for s in &self.old_values {
             s.store(true, AtomicOrdering::Relaxed);
         }
     }
@@ -148,8 +216,9 @@ where
             value_serde,
             None,
         )
-        .with_old_values(self.old_values.clone())
+        .with_old_value_switches(self.old_values.clone())
         .with_window_close(self.window_close)
+        .with_kept(self.kept)
     }
 
     /// The table's changes as a stream: each update as a record, each deletion as a record
@@ -192,12 +261,24 @@ where
     }
 
     fn filtered(&self, predicate: TablePredicate<K, V>, not: bool) -> KTable<K, V> {
-        self.request_old_values();
+        // with old values, a filter drops changes that stay filtered out; it asks for them only
+        // where upstream can send them without a new store, as Kafka Streams' filter does
+        if self.kept {
+            self.request_old_values();
+        }
+        let getter = self.getter.clone().map(|parent| {
+            let predicate = Arc::clone(&predicate);
+            getter::derived(
+                parent,
+                Arc::new(move |k: &K, v: V| (predicate(k, &v) != not).then_some(v)),
+            )
+        });
         self.add(
             "KTABLE-FILTER-",
             table_filter::<K, V>(predicate, not),
             self.value_serde.clone(),
         )
+        .with_getter(getter)
     }
 
     /// Each row's value mapped with `mapper`.
@@ -205,8 +286,13 @@ where
     where
         V2: Send + Sync + 'static,
     {
+        let mapper = Arc::new(mapper);
+        let getter = self.getter.clone().map(|parent| {
+            let mapper = Arc::clone(&mapper);
+            getter::derived(parent, Arc::new(move |_: &K, v: V| Some(mapper(&v))))
+        });
         let map = move |d: &Dyn| -> Result<Dyn, StreamsError> {
-            Ok(Arc::new(typed::<Option<V>>(d)?.as_ref().map(&mapper)))
+            Ok(Arc::new(typed::<Option<V>>(d)?.as_ref().map(|v| mapper(v))))
         };
         self.add(
             "KTABLE-MAPVALUES-",
@@ -220,6 +306,7 @@ where
             }),
             None,
         )
+        .with_getter(getter)
     }
 }
 
@@ -261,11 +348,11 @@ pub(crate) type ToOption = Arc<dyn Fn(&Dyn) -> Result<Dyn, StreamsError> + Send 
 
 /// The table of the records of `parent`'s node (a `None` value deletes its key; values that
 /// are not `Option<V>` yet go through `convert`), in the node `name`; kept in store `store`
-/// when there is one.
+/// when there is one, else in a store named `reserved` once a join needs to read it.
 pub(crate) fn table_from_stream<K, V>(
     graph: &Rc<RefCell<Graph>>,
     parent: usize,
-    name: String,
+    (name, reserved): (String, String),
     store: Option<usize>,
     materialized: &Materialized<K, V>,
     convert: Option<ToOption>,
@@ -278,17 +365,92 @@ where
     let mut g = graph.borrow_mut();
     let (key, value) = (materialized.key.clone(), materialized.value.clone());
     let send_old = Arc::new(AtomicBool::new(false));
-    let factory = match (store, &key, &value) {
-        (None, _, _) => stateless(|r: DynRecord, ctx: &mut dyn Context| {
-            let value: Dyn = Arc::new(Change {
-                new: Arc::clone(&r.value),
-                old: None,
-            });
-            ctx.forward(DynRecord { value, ..r })
-        }),
+    let factory = table_factory(&mut g, store, (&key, &value), &send_old, convert.clone());
+    let node = g.add(
+        name,
+        Kind::Processor {
+            stores: store.into_iter().collect(),
+        },
+        vec![parent],
+        Some(factory),
+    );
+    drop(g);
+    let table = KTable::new(graph, node, key.clone(), value.clone(), store)
+        .with_old_values(Some(Arc::clone(&send_old)));
+    if store.is_some() {
+        return table;
+    }
+    let logging = materialized.logging;
+    let caching = materialized.caching;
+    let materialize: GetterMaker<K, V> = Rc::new(move |g: &mut Graph| {
+        let (Some(k), Some(v)) = (key.clone(), value.clone()) else {
+            return Err(format!(
+                "the table of node {} needs a key serde and a value serde to be joined: give them with Consumed::with or Materialized::with",
+                g.nodes[node].name
+            ));
+        };
+        let existing = match &g.nodes[node].kind {
+            Kind::Processor { stores } => stores.first().copied(),
+            _ => None,
+        };
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let id = g.add_store(crate::store::StoreDef {
+                    name: reserved.clone(),
+                    logged: logging,
+                    timestamped: true,
+                    cached: caching,
+                    kind: crate::store::StoreKind::KeyValue,
+                });
+                let factory = table_factory(
+                    g,
+                    Some(id),
+                    (&Some(k.clone()), &Some(v.clone())),
+                    &send_old,
+                    convert.clone(),
+                );
+                g.nodes[node].kind = Kind::Processor { stores: vec![id] };
+                g.nodes[node].factory = Some(factory);
+                id
+            }
+        };
+        Ok((store_getter(id, reserved.clone(), k, v), vec![id]))
+    });
+    table.with_getter(Some(materialize))
+}
+
+/// The node of a table from a stream: kept in `store` when there is one, else passing the
+/// records on as changes.
+fn table_factory<K, V>(
+    g: &mut Graph,
+    store: Option<usize>,
+    (key, value): (&Option<SharedSerde<K>>, &Option<SharedSerde<V>>),
+    send_old: &Arc<AtomicBool>,
+    convert: Option<ToOption>,
+) -> NodeFactory
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    let factory = match (store, key, value) {
+        (None, _, _) => {
+            let key_is_null = crate::join::is_null(key.clone());
+            stateless(move |r: DynRecord, ctx: &mut dyn Context| {
+                // a row needs a key: Kafka Streams skips (and counts) records without one
+                if key_is_null(typed::<K>(&r.key)?) {
+                    return Ok(());
+                }
+                let value: Dyn = Arc::new(Change {
+                    new: Arc::clone(&r.value),
+                    old: None,
+                });
+                ctx.forward(DynRecord { value, ..r })
+            })
+        }
         (Some(store), Some(k), Some(v)) => {
             let name = g.stores[store].name.clone();
-            table_node::<K, V>((store, name), k.clone(), v.clone(), Arc::clone(&send_old))
+            table_node::<K, V>((store, name), k.clone(), v.clone(), Arc::clone(send_old))
         }
         (Some(store), _, _) => {
             let store_name = g.stores[store].name.clone();
@@ -298,7 +460,7 @@ where
             pass_through()
         }
     };
-    let factory = match convert {
+    match convert {
         None => factory,
         Some(convert) => Arc::new(move || {
             let mut inner = factory();
@@ -310,17 +472,7 @@ where
                 },
             )) as Box<dyn crate::processor::Node>
         }),
-    };
-    let node = g.add(
-        name,
-        Kind::Processor {
-            stores: store.into_iter().collect(),
-        },
-        vec![parent],
-        Some(factory),
-    );
-    drop(g);
-    KTable::new(graph, node, key, value, store).with_old_values(store.map(|_| send_old))
+    }
 }
 
 /// The node keeping a table in store `store`: each record replaces its key's row (a `None`
@@ -345,10 +497,9 @@ where
             Some(v) => to_bytes(&value_serde, "value", &store_name, v)?,
             None => None,
         };
+        // (a deletion of a row that is not there still goes on, as in Kafka: a write cache
+        // drops it, an uncached table forwards it)
         let existing = ctx.store(store)?.get(&kb).and_then(split_timestamp);
-        if new_bytes.is_none() && existing.is_none() {
-            return Ok(());
-        }
         let old: Option<Dyn> = match existing {
             Some((_, bytes)) if send_old.load(AtomicOrdering::Relaxed) => Some(Arc::new(Some(
                 from_bytes(&value_serde, "value", &store_name, Some(bytes))?,

@@ -1,0 +1,463 @@
+//! Table-table joins (inner, left, outer), as Kafka Streams' `KTableKTableJoin`: an update of
+//! either table is joined with the other table's current value of the key; the result is a
+//! table (`KTABLE-JOINTHIS`/`-JOINOTHER` into `KTABLE-MERGE`), kept in a store when
+//! `Materialized` is given. A result's timestamp is the larger of the two sides'.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::grouped::Materialized;
+use crate::ktable::{Getter, KTable};
+use crate::processor::{typed, Change, Context, Dyn, DynRecord, NodeFactory, StreamsError};
+use crate::serde::to_bytes;
+use crate::store::{with_timestamp, StoreKind};
+use crate::topology::Kind;
+
+/// A joiner over both sides' values (`None`: no row on that side); `None` when the variant does
+/// not join those (an inner join's joiner without both values).
+type Joiner<V, VO, VR> = Arc<dyn Fn(Option<&V>, Option<&VO>) -> Option<VR> + Send + Sync>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Inner,
+    Left,
+    Outer,
+}
+
+impl<K, V> KTable<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    /// The rows of keys both tables have, their values joined by `joiner`.
+    pub fn join<VO, VR>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(&V, &VO) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR>
+    where
+        VO: Send + Sync + 'static,
+        VR: Send + Sync + 'static,
+    {
+        self.table_join(other, inner_joiner(joiner), Variant::Inner, None)
+    }
+
+    /// [`KTable::join`], the result kept as `materialized` says (queryable, logged).
+    pub fn join_materialized<VO, VR>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(&V, &VO) -> VR + Send + Sync + 'static,
+        materialized: Materialized<K, VR>,
+    ) -> KTable<K, VR>
+    where
+        VO: Send + Sync + 'static,
+        VR: Send + Sync + 'static,
+    {
+        self.table_join(
+            other,
+            inner_joiner(joiner),
+            Variant::Inner,
+            Some(materialized),
+        )
+    }
+
+    /// Every row of this table, joined with the other table's value of the key when it has one.
+    pub fn left_join<VO, VR>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR>
+    where
+        VO: Send + Sync + 'static,
+        VR: Send + Sync + 'static,
+    {
+        self.table_join(other, left_joiner(joiner), Variant::Left, None)
+    }
+
+    /// [`KTable::left_join`], the result kept as `materialized` says.
+    pub fn left_join_materialized<VO, VR>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+        materialized: Materialized<K, VR>,
+    ) -> KTable<K, VR>
+    where
+        VO: Send + Sync + 'static,
+        VR: Send + Sync + 'static,
+    {
+        self.table_join(
+            other,
+            left_joiner(joiner),
+            Variant::Left,
+            Some(materialized),
+        )
+    }
+
+    /// Every key of either table, joined with whatever each side has.
+    pub fn outer_join<VO, VR>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR>
+    where
+        VO: Send + Sync + 'static,
+        VR: Send + Sync + 'static,
+    {
+        self.table_join(
+            other,
+            Arc::new(move |v, o| Some(joiner(v, o))),
+            Variant::Outer,
+            None,
+        )
+    }
+
+    /// [`KTable::outer_join`], the result kept as `materialized` says.
+    pub fn outer_join_materialized<VO, VR>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+        materialized: Materialized<K, VR>,
+    ) -> KTable<K, VR>
+    where
+        VO: Send + Sync + 'static,
+        VR: Send + Sync + 'static,
+    {
+        self.table_join(
+            other,
+            Arc::new(move |v, o| Some(joiner(v, o))),
+            Variant::Outer,
+            Some(materialized),
+        )
+    }
+
+    fn table_join<VO, VR>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: Joiner<V, VO, VR>,
+        variant: Variant,
+        materialized: Option<Materialized<K, VR>>,
+    ) -> KTable<K, VR>
+    where
+        VO: Send + Sync + 'static,
+        VR: Send + Sync + 'static,
+    {
+        let graph = Rc::clone(self.graph());
+        let mut g = graph.borrow_mut();
+        // names in Kafka Streams' order: the result's store, the merge, then the two joins
+        let materialized = materialized.map(|m| m.or_serdes(self.key_serde(), None));
+        let store = materialized
+            .as_ref()
+            .map(|m| m.add_store(&mut g, "KTABLE-MERGE-STATE-STORE-", StoreKind::KeyValue));
+        let merge_name = g.name("KTABLE-MERGE-", None);
+        let this_name = g.name("KTABLE-JOINTHIS-", None);
+        let other_name = g.name("KTABLE-JOINOTHER-", None);
+        let getters = self
+            .value_getter(&mut g)
+            .and_then(|this| other.value_getter(&mut g).map(|other| (this, other)));
+        let ((this_getter, this_stores), (other_getter, other_stores)) = match getters {
+            Ok(x) => x,
+            Err(e) => {
+                g.error.get_or_insert(e);
+                drop(g);
+                return KTable::new(graph, self.node(), None, None, None);
+            }
+        };
+        drop(g);
+        // old values: a left join needs this side's, an outer join both sides'
+        if variant != Variant::Inner {
+            self.request_old_values();
+        }
+        if variant == Variant::Outer {
+            other.request_old_values();
+        }
+        let send_old = Arc::new(AtomicBool::new(false));
+        let this_node = join_side::<K, V, VO, VR>(
+            Side::This(other_getter),
+            Arc::clone(&joiner),
+            variant,
+            Arc::clone(&send_old),
+        );
+        let other_node = join_side::<K, V, VO, VR>(
+            Side::Other(this_getter),
+            joiner,
+            variant,
+            Arc::clone(&send_old),
+        );
+        let mut g = graph.borrow_mut();
+        g.copartition(&[self.node(), other.node()]);
+        let joins = [
+            g.add(
+                this_name,
+                Kind::Processor {
+                    stores: other_stores,
+                },
+                vec![self.node()],
+                Some(this_node),
+            ),
+            g.add(
+                other_name,
+                Kind::Processor {
+                    stores: this_stores,
+                },
+                vec![other.node()],
+                Some(other_node),
+            ),
+        ];
+        let merge_factory = match (&materialized, store) {
+            (Some(m), Some(id)) => match (m.key.clone(), m.value.clone()) {
+                (Some(k), Some(v)) => {
+                    let store_name = g.stores[id].name.clone();
+                    Some(materialized_merge::<K, VR>(
+                        id,
+                        store_name,
+                        k,
+                        v,
+                        Arc::clone(&send_old),
+                    ))
+                }
+                _ => {
+                    let store_name = g.stores[id].name.clone();
+                    g.error
+                        .get_or_insert(crate::grouped::missing_serdes(&store_name));
+                    None
+                }
+            },
+            _ => Some(merge(Arc::clone(&send_old))),
+        };
+        let merge_node = g.add(
+            merge_name,
+            Kind::Processor {
+                stores: store.into_iter().collect(),
+            },
+            joins.to_vec(),
+            merge_factory,
+        );
+        drop(g);
+        let (key_serde, value_serde) = match &materialized {
+            Some(m) => (m.key.clone(), m.value.clone()),
+            None => (self.key_serde(), None),
+        };
+        let mut switches = vec![send_old];
+        switches.extend(self.old_value_switches());
+        switches.extend(other.old_value_switches());
+        KTable::new(graph, merge_node, key_serde, value_serde, store)
+            .with_old_value_switches(switches)
+            .with_kept(true)
+    }
+}
+
+fn inner_joiner<V, VO, VR>(
+    joiner: impl Fn(&V, &VO) -> VR + Send + Sync + 'static,
+) -> Joiner<V, VO, VR>
+where
+    V: 'static,
+    VO: 'static,
+    VR: 'static,
+{
+    Arc::new(move |v: Option<&V>, o: Option<&VO>| match (v, o) {
+        (Some(v), Some(o)) => Some(joiner(v, o)),
+        _ => None,
+    })
+}
+
+fn left_joiner<V, VO, VR>(
+    joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+) -> Joiner<V, VO, VR>
+where
+    V: 'static,
+    VO: 'static,
+    VR: 'static,
+{
+    Arc::new(move |v: Option<&V>, o: Option<&VO>| v.map(|v| joiner(v, o)))
+}
+
+/// Which table's updates a join node receives, with the getter of the other table.
+enum Side<K, V, VO> {
+    This(Getter<K, VO>),
+    Other(Getter<K, V>),
+}
+
+/// A side's update as values: the new and the old (each `None` when absent).
+fn values<T: 'static>(change: &Change) -> Result<(Option<&T>, Option<&T>), StreamsError> {
+    let new = typed::<Option<T>>(&change.new)?.as_ref();
+    let old = match &change.old {
+        Some(o) => typed::<Option<T>>(o)?.as_ref(),
+        None => None,
+    };
+    Ok((new, old))
+}
+
+fn join_side<K, V, VO, VR>(
+    side: Side<K, V, VO>,
+    joiner: Joiner<V, VO, VR>,
+    variant: Variant,
+    send_old: Arc<AtomicBool>,
+) -> NodeFactory
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    VO: Send + Sync + 'static,
+    VR: Send + Sync + 'static,
+{
+    crate::processor::stateless(move |r: DynRecord, ctx: &mut dyn Context| {
+        let key = typed::<K>(&r.key)?;
+        let change = typed::<Change>(&r.value)?;
+        let sends_old = send_old.load(Ordering::Relaxed);
+        // (new, old) of the result, and its timestamp; None: nothing to forward
+        let result: Option<(Option<VR>, Option<VR>, i64)> = match &side {
+            Side::This(other_getter) => {
+                let (new, old) = values::<V>(change)?;
+                let other = other_getter(&*ctx, key)?;
+                let ts = other
+                    .as_ref()
+                    .map_or(r.timestamp, |(_, t)| r.timestamp.max(*t));
+                let o = other.as_ref().map(|(v, _)| v);
+                match variant {
+                    Variant::Inner => o.map(|o| {
+                        (
+                            new.and_then(|n| joiner(Some(n), Some(o))),
+                            old.filter(|_| sends_old)
+                                .and_then(|x| joiner(Some(x), Some(o))),
+                            ts,
+                        )
+                    }),
+                    Variant::Left => (o.is_some() || new.is_some() || old.is_some()).then(|| {
+                        (
+                            new.and_then(|n| joiner(Some(n), o)),
+                            old.filter(|_| sends_old).and_then(|x| joiner(Some(x), o)),
+                            ts,
+                        )
+                    }),
+                    Variant::Outer => (o.is_some() || new.is_some() || old.is_some()).then(|| {
+                        (
+                            (o.is_some() || new.is_some())
+                                .then(|| joiner(new, o))
+                                .flatten(),
+                            (sends_old && (o.is_some() || old.is_some()))
+                                .then(|| joiner(old, o))
+                                .flatten(),
+                            ts,
+                        )
+                    }),
+                }
+            }
+            Side::Other(this_getter) => {
+                let (new, old) = values::<VO>(change)?;
+                let this = this_getter(&*ctx, key)?;
+                let ts = this
+                    .as_ref()
+                    .map_or(r.timestamp, |(_, t)| r.timestamp.max(*t));
+                let t = this.as_ref().map(|(v, _)| v);
+                match variant {
+                    Variant::Inner => t.map(|t| {
+                        (
+                            new.and_then(|n| joiner(Some(t), Some(n))),
+                            old.filter(|_| sends_old)
+                                .and_then(|x| joiner(Some(t), Some(x))),
+                            ts,
+                        )
+                    }),
+                    // the other side of a left join: this side's row, whatever the other has
+                    Variant::Left => t.map(|t| {
+                        (
+                            joiner(Some(t), new),
+                            sends_old.then(|| joiner(Some(t), old)).flatten(),
+                            ts,
+                        )
+                    }),
+                    Variant::Outer => (t.is_some() || new.is_some() || old.is_some()).then(|| {
+                        (
+                            (t.is_some() || new.is_some())
+                                .then(|| joiner(t, new))
+                                .flatten(),
+                            (sends_old && (t.is_some() || old.is_some()))
+                                .then(|| joiner(t, old))
+                                .flatten(),
+                            ts,
+                        )
+                    }),
+                }
+            }
+        };
+        let Some((new, old, timestamp)) = result else {
+            return Ok(());
+        };
+        let old: Option<Dyn> = sends_old.then(|| Arc::new(old) as Dyn);
+        ctx.forward(DynRecord {
+            key: r.key,
+            value: Arc::new(Change {
+                new: Arc::new(new),
+                old,
+            }),
+            timestamp,
+            headers: r.headers,
+        })
+    })
+}
+
+/// The merge of an unkept join: the changes as they come (without old values unless asked).
+fn merge(send_old: Arc<AtomicBool>) -> NodeFactory {
+    crate::processor::stateless(move |r: DynRecord, ctx: &mut dyn Context| {
+        if send_old.load(Ordering::Relaxed) {
+            return ctx.forward(r);
+        }
+        let change = typed::<Change>(&r.value)?;
+        let value: Dyn = Arc::new(Change {
+            new: Arc::clone(&change.new),
+            old: None,
+        });
+        ctx.forward(DynRecord { value, ..r })
+    })
+}
+
+/// The merge of a kept join: each result is written to the store (and its changelog) and
+/// forwarded, through the store's write cache when it has one.
+fn materialized_merge<K, VR>(
+    store: usize,
+    store_name: String,
+    key_serde: crate::serde::SharedSerde<K>,
+    value_serde: crate::serde::SharedSerde<VR>,
+    send_old: Arc<AtomicBool>,
+) -> NodeFactory
+where
+    K: Send + Sync + 'static,
+    VR: Send + Sync + 'static,
+{
+    crate::processor::stateless(move |r: DynRecord, ctx: &mut dyn Context| {
+        let Some(kb) = to_bytes(&key_serde, "key", &store_name, typed::<K>(&r.key)?)? else {
+            return Ok(());
+        };
+        let change = typed::<Change>(&r.value)?;
+        let new_bytes = match typed::<Option<VR>>(&change.new)? {
+            Some(v) => to_bytes(&value_serde, "value", &store_name, v)?,
+            None => None,
+        };
+        let old: Option<Dyn> = if send_old.load(Ordering::Relaxed) {
+            Some(
+                match ctx
+                    .store(store)?
+                    .get(&kb)
+                    .and_then(crate::store::split_timestamp)
+                {
+                    Some((_, bytes)) => Arc::new(Some(crate::serde::from_bytes(
+                        &value_serde,
+                        "value",
+                        &store_name,
+                        Some(bytes),
+                    )?)),
+                    None => Arc::new(None::<VR>),
+                },
+            )
+        } else {
+            None
+        };
+        let stored = new_bytes.as_deref().map(|b| with_timestamp(r.timestamp, b));
+        let value: Dyn = Arc::new(Change {
+            new: Arc::clone(&change.new),
+            old,
+        });
+        let ts = r.timestamp;
+        ctx.put_and_forward(store, &kb, stored.as_deref(), ts, DynRecord { value, ..r })
+    })
+}
