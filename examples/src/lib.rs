@@ -11,6 +11,7 @@
 //! | `word_count`    | Kafka's word count on the streams library (`KafkaStreams`)         |
 //! | `page_views`    | views per user per minute: tumbling windows, emit-final            |
 //! | `fraud_alerts`  | bursts of payments per card: session windows, emit-final           |
+//! | `orders`        | orders enriched from a customers table: a stream-table join        |
 //!
 //! The loops live here, in [`delivery`], so that tests can check the guarantee each one gives
 //! when the process dies half-way.
@@ -19,5 +20,6 @@ pub mod app;
 pub mod delivery;
 pub mod exactly_once;
 pub mod fraud_alerts;
+pub mod orders;
 pub mod page_views;
 pub mod word_count;
