@@ -78,6 +78,9 @@ pub(crate) struct Graph {
     pub copartition_groups: Vec<Vec<(String, bool)>>,
     /// Ids of task state shared by nodes, given out so far.
     shared_states: usize,
+    /// The last repartition source made for a stream's node by a join, which an unnamed join
+    /// of that stream reads again (as Kafka's `KStreamImpl` keeps its repartition node).
+    pub repartitioned: std::collections::HashMap<usize, usize>,
 }
 
 impl Graph {

@@ -508,21 +508,36 @@ where
         drop(g);
         let key = repartitioned.key.or_else(|| self.key_serde());
         let value = repartitioned.value.or_else(|| self.value_serde());
-        self.repartition_as(&name, key, value)
+        self.repartition_as(&name, key, value, false)
     }
 
     /// The stream through the repartition topic `<base>-repartition` with these serdes.
+    ///
+    /// For a join (`for_join`), as Kafka Streams' `repartitionForJoin`: a stream repartitioned
+    /// for a join before keeps the last topic it was given, and an unnamed join (`base` is the
+    /// stream's own node name) reads that one again (the indices are taken all the same).
     pub(crate) fn repartition_as(
         &self,
         base: &str,
         key: Option<SharedSerde<K>>,
         value: Option<SharedSerde<V>>,
+        for_join: bool,
     ) -> KStream<K, V> {
         let mut g = self.graph.borrow_mut();
         let names = crate::grouped::RepartitionNames::new(&mut g, base);
-        let node = match (key.clone(), value.clone()) {
-            (Some(k), Some(v)) => {
-                crate::grouped::repartition(&mut g, self.node, base, &names, k, v)
+        let unnamed = g.nodes[self.node].name == base;
+        let reused = match g.repartitioned.get(&self.node) {
+            Some(&source) if for_join && unnamed => Some(source),
+            _ => None,
+        };
+        let node = match (reused, key.clone(), value.clone()) {
+            (Some(source), _, _) => source,
+            (None, Some(k), Some(v)) => {
+                let source = crate::grouped::repartition(&mut g, self.node, base, &names, k, v);
+                if for_join {
+                    g.repartitioned.insert(self.node, source);
+                }
+                source
             }
             _ => {
                 g.error.get_or_insert(format!(

@@ -24,7 +24,7 @@ use tributary_streams::{
 type Key = Option<String>;
 type Value = Option<String>;
 
-const SCENARIOS: [&str; 16] = [
+const SCENARIOS: [&str; 17] = [
     "word_count",
     "tumbling_count_suppress",
     "hopping_reduce",
@@ -41,6 +41,7 @@ const SCENARIOS: [&str; 16] = [
     "stream_stream_left",
     "stream_stream_outer",
     "table_sources",
+    "table_join_of_join",
 ];
 
 /// The scenarios that read a second topic, `tbl`.
@@ -109,6 +110,27 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
             .to_stream()
             .to("out3", Produced::with(ns(), ns()));
             return vec!["out", "out2", "out3"];
+        }
+        "table_join_of_join" => {
+            let t1: KTable<Key, String> = b.table(
+                "in",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            let t2: KTable<Key, String> = b.table(
+                "tbl",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            let j = t1.outer_join(&t2, |x: Option<&String>, y: Option<&String>| {
+                format!("{}*{}", or_null(x), or_null(y))
+            });
+            t2.left_join(&j, |x: &String, y: Option<&String>| {
+                format!("{x}/{}", or_null(y))
+            })
+            .to_stream()
+            .to("out", Produced::with(ns(), ns()));
+            return vec!["out"];
         }
         "table_sources" => {
             b.table(

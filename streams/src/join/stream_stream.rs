@@ -262,7 +262,7 @@ where
             None => self.graph().borrow().nodes[s].name.clone(),
         };
         let this = if self.repartition_required() {
-            self.repartition_as(&base(self.node(), "left"), key.clone(), value.clone())
+            self.repartition_as(&base(self.node(), "left"), key.clone(), value.clone(), true)
         } else {
             self.clone()
         };
@@ -271,6 +271,7 @@ where
                 &base(other.node(), "right"),
                 key.clone(),
                 other_value.clone(),
+                true,
             )
         } else {
             other.clone()

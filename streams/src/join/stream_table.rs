@@ -76,7 +76,7 @@ where
                 .name
                 .clone()
                 .unwrap_or_else(|| self.graph().borrow().nodes[self.node()].name.clone());
-            self.repartition_as(&base, key_serde.clone(), value_serde.clone())
+            self.repartition_as(&base, key_serde.clone(), value_serde.clone(), true)
         } else {
             self.clone()
         };

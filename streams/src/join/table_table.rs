@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::grouped::Materialized;
-use crate::ktable::{Getter, KTable};
+use crate::ktable::{Getter, GetterMaker, KTable};
 use crate::processor::{typed, Change, Context, Dyn, DynRecord, NodeFactory, StreamsError};
 use crate::serde::to_bytes;
 use crate::store::{with_timestamp, StoreKind};
@@ -172,6 +172,7 @@ where
             other.request_old_values();
         }
         let send_old = Arc::new(AtomicBool::new(false));
+        let joiner_for_getter = Arc::clone(&joiner);
         let this_node = join_side::<K, V, VO, VR>(
             Side::This(other_getter),
             Arc::clone(&joiner),
@@ -241,9 +242,49 @@ where
         let mut switches = vec![send_old];
         switches.extend(self.old_value_switches());
         switches.extend(other.old_value_switches());
-        KTable::new(graph, merge_node, key_serde, value_serde, store)
+        let table = KTable::new(graph, merge_node, key_serde, value_serde, store)
             .with_old_value_switches(switches)
-            .with_kept(true)
+            .with_kept(true);
+        if store.is_some() {
+            return table;
+        }
+        // unkept, the result is read by joining both sides' current values
+        let (this, that) = (self.clone(), other.clone());
+        let joiner = Arc::clone(&joiner_for_getter);
+        let getter: GetterMaker<K, VR> = Rc::new(move |g| {
+            let (this_get, mut stores) = this.value_getter(g)?;
+            let (that_get, that_stores) = that.value_getter(g)?;
+            for s in that_stores {
+                if !stores.contains(&s) {
+                    stores.push(s);
+                }
+            }
+            let joiner = Arc::clone(&joiner);
+            let get: Getter<K, VR> = Arc::new(move |ctx: &dyn Context, k: &K| {
+                let t = this_get(ctx, k)?;
+                let o = that_get(ctx, k)?;
+                let timestamp = match (&t, &o) {
+                    (Some((_, a)), Some((_, b))) => (*a).max(*b),
+                    (Some((_, a)), None) => *a,
+                    (None, Some((_, b))) => *b,
+                    (None, None) => return Ok(None),
+                };
+                let joins = match variant {
+                    Variant::Inner => t.is_some() && o.is_some(),
+                    Variant::Left => t.is_some(),
+                    Variant::Outer => true,
+                };
+                if !joins {
+                    return Ok(None);
+                }
+                Ok(
+                    joiner(t.as_ref().map(|(v, _)| v), o.as_ref().map(|(v, _)| v))
+                        .map(|v| (v, timestamp)),
+                )
+            });
+            Ok((get, stores))
+        });
+        table.with_getter(Some(getter))
     }
 }
 

@@ -93,6 +93,13 @@ public class TopologyScenarios {
                 .toStream().to("out", Produced.with(S, S));
             return List.of("out", "app-joined-changelog");
         }
+        case "table_join_of_join": {
+            KTable<String, String> t1 = b.table("in", Consumed.with(S, S));
+            KTable<String, String> t2 = b.table("tbl", Consumed.with(S, S));
+            KTable<String, String> j = t1.outerJoin(t2, (x, y) -> x + "*" + y);
+            t2.leftJoin(j, (x, y) -> x + "/" + y).toStream().to("out", Produced.with(S, S));
+            return List.of("out");
+        }
         case "table_sources": {
             b.table("in", Consumed.with(S, S), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("s").withKeySerde(S).withValueSerde(S))
                 .toStream().to("out", Produced.with(S, S));
