@@ -329,6 +329,52 @@ fn values<T: 'static>(change: &Change) -> Result<(Option<&T>, Option<&T>), Strea
     Ok((new, old))
 }
 
+/// The result of one side's update (`new`, `old`) against the other side's current value
+/// `other` (`join(mine, theirs)` calls the user's joiner in its order): the new and old joined
+/// values, or `None` when nothing is forwarded.
+fn side_result<M, O, VR>(
+    variant: Variant,
+    this_side: bool,
+    (new, old): (Option<&M>, Option<&M>),
+    other: Option<&O>,
+    sends_old: bool,
+    join: impl Fn(Option<&M>, Option<&O>) -> Option<VR>,
+) -> Option<(Option<VR>, Option<VR>)> {
+    let any = other.is_some() || new.is_some() || old.is_some();
+    match (variant, this_side) {
+        (Variant::Inner, _) => other.map(|o| {
+            (
+                new.and_then(|n| join(Some(n), Some(o))),
+                old.filter(|_| sends_old)
+                    .and_then(|x| join(Some(x), Some(o))),
+            )
+        }),
+        (Variant::Left, true) => any.then(|| {
+            (
+                new.and_then(|n| join(Some(n), other)),
+                old.filter(|_| sends_old).and_then(|x| join(Some(x), other)),
+            )
+        }),
+        // the other side of a left join: this side's row, whatever the other has
+        (Variant::Left, false) => other.map(|o| {
+            (
+                join(new, Some(o)),
+                sends_old.then(|| join(old, Some(o))).flatten(),
+            )
+        }),
+        (Variant::Outer, _) => any.then(|| {
+            (
+                (other.is_some() || new.is_some())
+                    .then(|| join(new, other))
+                    .flatten(),
+                (sends_old && (other.is_some() || old.is_some()))
+                    .then(|| join(old, other))
+                    .flatten(),
+            )
+        }),
+    }
+}
+
 fn join_side<K, V, VO, VR>(
     side: Side<K, V, VO>,
     joiner: Joiner<V, VO, VR>,
@@ -348,77 +394,34 @@ where
         // (new, old) of the result, and its timestamp; None: nothing to forward
         let result: Option<(Option<VR>, Option<VR>, i64)> = match &side {
             Side::This(other_getter) => {
-                let (new, old) = values::<V>(change)?;
                 let other = other_getter(&*ctx, key)?;
                 let ts = other
                     .as_ref()
                     .map_or(r.timestamp, |(_, t)| r.timestamp.max(*t));
-                let o = other.as_ref().map(|(v, _)| v);
-                match variant {
-                    Variant::Inner => o.map(|o| {
-                        (
-                            new.and_then(|n| joiner(Some(n), Some(o))),
-                            old.filter(|_| sends_old)
-                                .and_then(|x| joiner(Some(x), Some(o))),
-                            ts,
-                        )
-                    }),
-                    Variant::Left => (o.is_some() || new.is_some() || old.is_some()).then(|| {
-                        (
-                            new.and_then(|n| joiner(Some(n), o)),
-                            old.filter(|_| sends_old).and_then(|x| joiner(Some(x), o)),
-                            ts,
-                        )
-                    }),
-                    Variant::Outer => (o.is_some() || new.is_some() || old.is_some()).then(|| {
-                        (
-                            (o.is_some() || new.is_some())
-                                .then(|| joiner(new, o))
-                                .flatten(),
-                            (sends_old && (o.is_some() || old.is_some()))
-                                .then(|| joiner(old, o))
-                                .flatten(),
-                            ts,
-                        )
-                    }),
-                }
+                side_result(
+                    variant,
+                    true,
+                    values::<V>(change)?,
+                    other.as_ref().map(|(v, _)| v),
+                    sends_old,
+                    |mine, theirs| joiner(mine, theirs),
+                )
+                .map(|(new, old)| (new, old, ts))
             }
             Side::Other(this_getter) => {
-                let (new, old) = values::<VO>(change)?;
                 let this = this_getter(&*ctx, key)?;
                 let ts = this
                     .as_ref()
                     .map_or(r.timestamp, |(_, t)| r.timestamp.max(*t));
-                let t = this.as_ref().map(|(v, _)| v);
-                match variant {
-                    Variant::Inner => t.map(|t| {
-                        (
-                            new.and_then(|n| joiner(Some(t), Some(n))),
-                            old.filter(|_| sends_old)
-                                .and_then(|x| joiner(Some(t), Some(x))),
-                            ts,
-                        )
-                    }),
-                    // the other side of a left join: this side's row, whatever the other has
-                    Variant::Left => t.map(|t| {
-                        (
-                            joiner(Some(t), new),
-                            sends_old.then(|| joiner(Some(t), old)).flatten(),
-                            ts,
-                        )
-                    }),
-                    Variant::Outer => (t.is_some() || new.is_some() || old.is_some()).then(|| {
-                        (
-                            (t.is_some() || new.is_some())
-                                .then(|| joiner(t, new))
-                                .flatten(),
-                            (sends_old && (t.is_some() || old.is_some()))
-                                .then(|| joiner(t, old))
-                                .flatten(),
-                            ts,
-                        )
-                    }),
-                }
+                side_result(
+                    variant,
+                    false,
+                    values::<VO>(change)?,
+                    this.as_ref().map(|(v, _)| v),
+                    sends_old,
+                    |mine, theirs| joiner(theirs, mine),
+                )
+                .map(|(new, old)| (new, old, ts))
             }
         };
         let Some((new, old, timestamp)) = result else {

@@ -6,6 +6,28 @@ use std::ops::Bound;
 
 use super::KeyValueBytes;
 
+/// The entries of `entries` with `from <= key <= to` (an open end when `None`) that `keep`
+/// accepts, in key order.
+pub(crate) fn range(
+    entries: &BTreeMap<Vec<u8>, Vec<u8>>,
+    from: Option<&[u8]>,
+    to: Option<&[u8]>,
+    keep: impl Fn(&[u8]) -> bool,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Vec::new();
+        }
+    }
+    let lower = from.map_or(Bound::Unbounded, Bound::Included);
+    let upper = to.map_or(Bound::Unbounded, Bound::Included);
+    entries
+        .range::<[u8], _>((lower, upper))
+        .filter(|(k, _)| keep(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// Entries in a B-tree, in unsigned byte order of keys.
 #[derive(Debug, Default)]
 pub(crate) struct InMemoryKeyValueStore {
@@ -35,17 +57,7 @@ impl KeyValueBytes for InMemoryKeyValueStore {
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
-        if let (Some(f), Some(t)) = (from, to) {
-            if f > t {
-                return Vec::new();
-            }
-        }
-        let lower = from.map_or(Bound::Unbounded, Bound::Included);
-        let upper = to.map_or(Bound::Unbounded, Bound::Included);
-        self.entries
-            .range::<[u8], _>((lower, upper))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        range(&self.entries, from, to, |_| true)
     }
 
     fn len(&self) -> usize {

@@ -8,7 +8,6 @@
 //! bytes go to and come back from the changelog unchanged.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
 
 use super::KeyValueBytes;
 
@@ -186,18 +185,7 @@ impl KeyValueBytes for InMemoryWindowStore {
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
-        if let (Some(f), Some(t)) = (from, to) {
-            if f > t {
-                return Vec::new();
-            }
-        }
-        let lower = from.map_or(Bound::Unbounded, Bound::Included);
-        let upper = to.map_or(Bound::Unbounded, Bound::Included);
-        self.entries
-            .range::<[u8], _>((lower, upper))
-            .filter(|(k, _)| self.visible(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        super::memory::range(&self.entries, from, to, |k| self.visible(k))
     }
 
     fn len(&self) -> usize {
