@@ -35,6 +35,7 @@
 mod builder;
 mod config;
 mod grouped;
+mod grouped_table;
 mod join;
 mod kstream;
 mod ktable;
@@ -50,6 +51,7 @@ mod window;
 pub use builder::{Consumed, Produced, StreamsBuilder};
 pub use config::{Guarantee, OnError, StreamsConfig};
 pub use grouped::{Grouped, KGroupedStream, Materialized};
+pub use grouped_table::KGroupedTable;
 pub use join::{JoinWindows, Joined, StreamJoined};
 pub use kstream::{BranchedKStream, KStream, Repartitioned};
 pub use ktable::KTable;

@@ -146,9 +146,17 @@ impl Task {
             .sum();
         cache.bytes -= freed;
         self.cache_bytes -= freed;
-        for (key, pending) in taken {
+        let key_value = self.stores[id]
+            .as_ref()
+            .is_some_and(|s| s.def.kind == crate::store::StoreKind::KeyValue);
+        for (key, mut pending) in taken {
             if pending.value.is_none() && !pending.had_value {
                 continue;
+            }
+            if pending.value.is_none() && key_value {
+                // (Kafka's cache forwards a deletion at the timestamp of the record that made
+                // it, not the one computed for the change)
+                pending.record.timestamp = pending.log_timestamp;
             }
             self.log(id, &key, pending.value.as_deref(), pending.log_timestamp);
             NodeContext {

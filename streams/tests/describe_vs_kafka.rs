@@ -177,7 +177,18 @@ fn script(rng: &mut Rng, case: usize) -> String {
             }
             8 if !tables.is_empty() => {
                 let table = tables[rng.below(tables.len())].clone();
-                match rng.below(5) {
+                match rng.below(6) {
+                    5 => {
+                        let name = fresh("t");
+                        let g = if rng.below(2) == 0 {
+                            fresh("g")
+                        } else {
+                            "-".to_string()
+                        };
+                        let st = store_name(rng);
+                        lines.push(format!("tgroupcount {name} {table} {g} {st}"));
+                        tables.push(name);
+                    }
                     3 => {
                         let name = fresh("u");
                         lines.push(format!("stjoin {name} {src} {table} {}", rng.below(2)));
@@ -292,6 +303,25 @@ fn describe_here(script: &str) -> String {
         };
         if let Some(made) = made_table {
             t.insert(line.split(' ').nth(1).unwrap().to_string(), made);
+            continue;
+        }
+        if line.starts_with("tgroupcount ") {
+            let f: Vec<&str> = line.split(' ').collect();
+            let grouped = match f[3] {
+                "-" => Grouped::with(Serdes::string(), Serdes::string()),
+                n => Grouped::with(Serdes::string(), Serdes::string()).with_name(n),
+            };
+            let g = match table(f[2]) {
+                T::Str(x) => x.group_by(|k: &String, v: &String| (k.clone(), v.clone()), grouped),
+                T::Count(x) => {
+                    x.group_by(|k: &String, v: &i64| (k.clone(), v.to_string()), grouped)
+                }
+            };
+            let counted = match store(f[4]) {
+                Some(n) => g.count_with(Materialized::named(n)),
+                None => g.count(),
+            };
+            t.insert(f[1].to_string(), T::Count(counted));
             continue;
         }
         if line.starts_with("stjoin ") {

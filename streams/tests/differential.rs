@@ -24,7 +24,7 @@ use tributary_streams::{
 type Key = Option<String>;
 type Value = Option<String>;
 
-const SCENARIOS: [&str; 17] = [
+const SCENARIOS: [&str; 20] = [
     "word_count",
     "tumbling_count_suppress",
     "hopping_reduce",
@@ -42,6 +42,9 @@ const SCENARIOS: [&str; 17] = [
     "stream_stream_outer",
     "table_sources",
     "table_join_of_join",
+    "table_group_count",
+    "table_group_reduce",
+    "table_group_aggregate",
 ];
 
 /// The scenarios that read a second topic, `tbl`.
@@ -131,6 +134,68 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
             .to_stream()
             .to("out", Produced::with(ns(), ns()));
             return vec!["out"];
+        }
+        "table_group_count" => {
+            let t: KTable<Key, String> = b.table(
+                "in",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            t.group_by(
+                |k: &Key, v: &String| (v.clone(), k.clone()),
+                Grouped::with(Serdes::string(), ns()),
+            )
+            .count()
+            .to_stream()
+            .to("out", Produced::with(Serdes::string(), nl()));
+            return vec![
+                "out",
+                "app-KTABLE-AGGREGATE-STATE-STORE-0000000004-repartition",
+                "app-KTABLE-AGGREGATE-STATE-STORE-0000000004-changelog",
+            ];
+        }
+        "table_group_reduce" => {
+            let t: KTable<Key, String> = b.table(
+                "in",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            t.group_by(
+                |k: &Key, v: &String| (v[..1].to_string(), k.clone().unwrap_or_default()),
+                Grouped::with(Serdes::string(), Serdes::string()),
+            )
+            .reduce(
+                |a: &String, v: &String| format!("{a}{v}"),
+                |a: &String, v: &String| a.replacen(v.as_str(), "", 1),
+                Materialized::new(),
+            )
+            .to_stream()
+            .to("out", Produced::with(Serdes::string(), ns()));
+            return vec![
+                "out",
+                "app-KTABLE-AGGREGATE-STATE-STORE-0000000004-changelog",
+            ];
+        }
+        "table_group_aggregate" => {
+            let t: KTable<Key, String> = b.table(
+                "in",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            t.filter(|_, v: &String| !v.starts_with('q'))
+                .group_by(
+                    |_: &Key, v: &String| (v[..1].to_string(), v.clone()),
+                    Grouped::with(Serdes::string(), Serdes::string()).with_name("g"),
+                )
+                .aggregate(
+                    || 0i64,
+                    |_, v: &String, a: i64| a + v.len() as i64,
+                    |_, v: &String, a: i64| a - v.len() as i64,
+                    Materialized::with(Serdes::string(), Serdes::long()).with_name("lengths"),
+                )
+                .to_stream()
+                .to("out", Produced::with(Serdes::string(), nl()));
+            return vec!["out", "app-g-repartition", "app-lengths-changelog"];
         }
         "table_sources" => {
             b.table(
@@ -564,6 +629,17 @@ fn topologies_write_what_kafka_streams_writes_for_the_same_input() {
                     "case (seed {seed}):\n{text}--- first difference:\n{}",
                     first_difference(expected, &ours)
                 );
+            }
+            // the whole case, both outputs, kept for a rerun with the harness
+            let kept = std::env::temp_dir().join(format!("tributary-differential-{seed}.txt"));
+            let dump = format!("{text}--- Kafka Streams:\n{expected}--- ours:\n{ours}---\n");
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&kept)
+            {
+                use std::io::Write;
+                let _ = f.write_all(dump.as_bytes());
             }
             failed.push(case.0);
         }

@@ -40,7 +40,13 @@ pub fn run_java_harness(class: &str, input: &str) -> Vec<String> {
     // (the input goes in from a file: a pipe both ways could fill up in both directions)
     let input_file = classes.path().join("input.txt");
     std::fs::write(&input_file, input).expect("the input file is written");
+    // Kafka's logs go to stderr (kafka-jars.sh writes that log4j2 configuration)
+    let log_config = Path::new(cp_file.trim()).with_file_name("log4j2.yaml");
     let out = Command::new("java")
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            log_config.display()
+        ))
         .arg("-cp")
         .arg(format!("{}:{}", classpath.trim(), classes.path().display()))
         .arg(class)

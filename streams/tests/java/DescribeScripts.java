@@ -5,6 +5,7 @@
 //   selectkey|peek ID SRC        foreach SRC        merge ID A B    repartition ID SRC NAME|-
 //   split SRC N DEFAULT(0|1) ID...   (branch streams, the default one last)   to SRC TOPIC
 // Stateful ones (T* are tables; a STORE of "-" means none given, "+" an unnamed Materialized):
+//   tgroupcount T T0 GROUPNAME STORE   (groupBy((k, v) -> (k, v)).count())
 //   stjoin ID SRC T LEFT(0|1)   ttjoin T A B inner|left|outer STORE   ssjoin ID A B inner|left|outer NAME|-
 //   wcount ID SRC time|sliding|session STORE SUPPRESS   (windowed count of 10 ms windows, then
 //   suppress untilWindowCloses when SUPPRESS is "+" (unnamed) or a name, toStream, map to the key)
@@ -121,6 +122,12 @@ public class DescribeScripts {
                     case "tfilter": t.put(f[1], t.get(f[2]).filter((k, v) -> true)); break;
                     case "tmapvalues": t.put(f[1], t.get(f[2]).mapValues(v -> v)); break;
                     case "tostream": s.put(f[1], t.get(f[2]).toStream().mapValues(v -> v)); break;
+                    case "tgroupcount": {
+                        var grouped = t.get(f[2]).groupBy((k, v) -> KeyValue.pair(k, v),
+                            f[3].equals("-") ? Grouped.with(null, null) : Grouped.as(f[3]));
+                        t.put(f[1], cast(f[4].equals("-") ? grouped.count() : grouped.count(Materialized.as(f[4]))));
+                        break;
+                    }
                     case "stjoin":
                         s.put(f[1], f[4].equals("1") ? s.get(f[2]).leftJoin(t.get(f[3]), (v, w) -> v)
                             : s.get(f[2]).join(t.get(f[3]), (v, w) -> v));

@@ -50,6 +50,23 @@ public class TopologyScenarios {
     static final HexFormat HEX = HexFormat.of();
     static final Serde<String> S = Serdes.String();
     static final Serde<Long> L = Serdes.Long();
+    static final java.nio.file.Path STATE_DIR = stateDir();
+
+    static java.nio.file.Path stateDir() {
+        try {
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("tributary-tts-");
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try (var paths = java.nio.file.Files.walk(dir)) {
+                    paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                } catch (java.io.IOException ignored) {
+                    // (a temp dir left behind)
+                }
+            }));
+            return dir;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 
     public static void main(String[] args) throws Exception {
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
@@ -99,6 +116,27 @@ public class TopologyScenarios {
             KTable<String, String> j = t1.outerJoin(t2, (x, y) -> x + "*" + y);
             t2.leftJoin(j, (x, y) -> x + "/" + y).toStream().to("out", Produced.with(S, S));
             return List.of("out");
+        }
+        case "table_group_count": {
+            b.table("in", Consumed.with(S, S)).groupBy((k, v) -> KeyValue.pair(v, k), Grouped.with(S, S))
+                .count().toStream().to("out", Produced.with(S, L));
+            return List.of("out", "app-KTABLE-AGGREGATE-STATE-STORE-0000000004-repartition",
+                "app-KTABLE-AGGREGATE-STATE-STORE-0000000004-changelog");
+        }
+        case "table_group_reduce": {
+            b.table("in", Consumed.with(S, S)).groupBy((k, v) -> KeyValue.pair(v.substring(0, 1), k), Grouped.with(S, S))
+                .reduce((a, v) -> a + v, (a, v) -> a.replaceFirst(v, ""))
+                .toStream().to("out", Produced.with(S, S));
+            return List.of("out", "app-KTABLE-AGGREGATE-STATE-STORE-0000000004-changelog");
+        }
+        case "table_group_aggregate": {
+            KTable<String, String> t = b.table("in", Consumed.with(S, S));
+            t.filter((k, v) -> !v.startsWith("q"))
+                .groupBy((k, v) -> KeyValue.pair(v.substring(0, 1), v), Grouped.<String, String>as("g").withKeySerde(S).withValueSerde(S))
+                .aggregate(() -> 0L, (k, v, a) -> a + v.length(), (k, v, a) -> a - v.length(),
+                    Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as("lengths").withKeySerde(S).withValueSerde(L))
+                .toStream().to("out", Produced.with(S, L));
+            return List.of("out", "app-g-repartition", "app-lengths-changelog");
         }
         case "table_sources": {
             b.table("in", Consumed.with(S, S), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("s").withKeySerde(S).withValueSerde(S))
@@ -226,6 +264,8 @@ public class TopologyScenarios {
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "app");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, head[2]);
+        // (a state directory of this run's own: runs side by side must not share one)
+        props.put(StreamsConfig.STATE_DIR_CONFIG, STATE_DIR.toString());
         StringBuilder out = new StringBuilder();
         try (TopologyTestDriver driver = new TopologyTestDriver(topology, props, Instant.EPOCH)) {
             java.util.Map<String, TestInputTopic<byte[], byte[]>> inputs = new java.util.HashMap<>();
