@@ -12,11 +12,13 @@
 //! | `page_views`    | views per user per minute: tumbling windows, emit-final            |
 //! | `fraud_alerts`  | bursts of payments per card: session windows, emit-final           |
 //! | `orders`        | orders enriched from a customers table: a stream-table join        |
+//! | `streams_bench` | one run of the streams benchmark (`scripts/bench-streams.sh`)      |
 //!
 //! The loops live here, in [`delivery`], so that tests can check the guarantee each one gives
 //! when the process dies half-way.
 
 pub mod app;
+pub mod bench;
 pub mod delivery;
 pub mod exactly_once;
 pub mod fraud_alerts;

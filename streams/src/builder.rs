@@ -170,6 +170,7 @@ impl Graph {
             parents,
             factory,
             folded_into: None,
+            global: false,
         });
         self.nodes.len() - 1
     }
@@ -209,6 +210,11 @@ impl StreamsBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The graph being built.
+    pub(crate) fn graph(&self) -> &Rc<RefCell<Graph>> {
+        &self.graph
     }
 
     /// The records of `topic`, read with `consumed`'s serdes.

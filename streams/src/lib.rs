@@ -16,8 +16,11 @@
 //! [`KafkaStreams`], which runs it on brokers: tasks over threads and over the instances of an
 //! application, state restored from changelogs, at least once or `exactly_once_v2`.
 //!
-//! To come (see `docs/design/streams.md`): GlobalKTable, table grouping, joins, persistent
-//! stores, the processor API and punctuation, interactive queries on running apps.
+//! Joins ([`Joined`], [`JoinWindows`], [`StreamJoined`], [`GlobalKTable`]): stream-table,
+//! table-table, windowed stream-stream and stream-global; table grouping ([`KGroupedTable`]).
+//!
+//! To come (see `docs/design/streams.md`): foreign-key joins, persistent stores, the processor
+//! API and punctuation, interactive queries on running apps.
 //!
 //! ```
 //! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder};
@@ -52,7 +55,7 @@ pub use builder::{Consumed, Produced, StreamsBuilder};
 pub use config::{Guarantee, OnError, StreamsConfig};
 pub use grouped::{Grouped, KGroupedStream, Materialized};
 pub use grouped_table::KGroupedTable;
-pub use join::{JoinWindows, Joined, StreamJoined};
+pub use join::{GlobalKTable, JoinWindows, Joined, StreamJoined};
 pub use kstream::{BranchedKStream, KStream, Repartitioned};
 pub use ktable::KTable;
 pub use processor::{Header, StreamsError};

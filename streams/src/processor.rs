@@ -119,6 +119,9 @@ pub(crate) trait Context {
         log_timestamp: i64,
         record: DynRecord,
     ) -> Result<(), StreamsError>;
+    /// The value of `key` in the global store `id` (a global table's), whole on every
+    /// instance.
+    fn global_get(&self, id: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StreamsError>;
     /// State that several nodes of one task share (the two sides of a stream-stream join),
     /// under an id the builder gave out (`Graph::shared_state_id`).
     fn task_state(&mut self, id: usize) -> &mut Option<Box<dyn Any + Send>>;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::processor::{Change, Context, DynRecord, Node, OutputRecord, StreamsError};
+use crate::store::global::GlobalStores;
 use crate::store::{KeyValueBytes, StoreDef};
 use crate::topology::Topology;
 
@@ -70,6 +71,9 @@ pub(crate) struct Task {
     produced: Vec<OutputRecord>,
     /// State shared by several nodes, by id.
     shared: HashMap<usize, Option<Box<dyn Any + Send>>>,
+    /// The instance's global stores, when the task runs on brokers (the test driver keeps
+    /// global stores in its one task).
+    globals: Option<Arc<GlobalStores>>,
 }
 
 impl Task {
@@ -115,7 +119,14 @@ impl Task {
             cache_bytes: 0,
             produced: Vec::new(),
             shared: HashMap::new(),
+            globals: None,
         }
+    }
+
+    /// This task reading global tables from `globals`.
+    pub fn with_globals(mut self, globals: Arc<GlobalStores>) -> Task {
+        self.globals = Some(globals);
+        self
     }
 
     /// Logs and forwards every cached update, until no cache holds any (a forwarded update may
@@ -278,6 +289,19 @@ impl Context for NodeContext<'_> {
 
     fn store(&self, id: usize) -> Result<&dyn KeyValueBytes, StreamsError> {
         Ok(self.slot(id)?.store.as_ref())
+    }
+
+    fn global_get(&self, id: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StreamsError> {
+        if let Some(slot) = self.task.store(id) {
+            return Ok(slot.store.get(key).map(<[u8]>::to_vec));
+        }
+        match &self.task.globals {
+            Some(globals) => Ok(globals.get(id, key)),
+            None => Err(StreamsError::UnknownStore(format!(
+                "node {} reads a global store {id} this instance does not keep",
+                self.node
+            ))),
+        }
     }
 
     fn task_state(&mut self, id: usize) -> &mut Option<Box<dyn Any + Send>> {

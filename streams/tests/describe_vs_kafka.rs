@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tributary_streams::{
-    BufferConfig, Consumed, Grouped, JoinWindows, Joined, KStream, KTable, Materialized, Produced,
-    Repartitioned, Serdes, SessionWindows, SlidingWindows, StreamJoined, StreamsBuilder,
-    Suppressed, TimeWindows, Windowed,
+    BufferConfig, Consumed, GlobalKTable, Grouped, JoinWindows, Joined, KStream, KTable,
+    Materialized, Produced, Repartitioned, Serdes, SessionWindows, SlidingWindows, StreamJoined,
+    StreamsBuilder, Suppressed, TimeWindows, Windowed,
 };
 
 type S = KStream<String, String>;
@@ -67,6 +67,7 @@ fn script(rng: &mut Rng, case: usize) -> String {
         format!("{prefix}{id}")
     };
     let mut tables: Vec<String> = Vec::new();
+    let mut globals: Vec<String> = Vec::new();
     let mut stores = 0;
     let mut store_name = |rng: &mut Rng| {
         if rng.below(3) == 0 {
@@ -97,7 +98,20 @@ fn script(rng: &mut Rng, case: usize) -> String {
     ];
     for _ in 0..3 + rng.below(14) {
         let src = streams[rng.below(streams.len())].clone();
-        match rng.below(12) {
+        match rng.below(13) {
+            12 => {
+                if globals.is_empty() || rng.below(3) == 0 {
+                    let name = fresh("g");
+                    let st = store_name(rng);
+                    lines.push(format!("gtable {name} c{case}-gt-{name} {st}"));
+                    globals.push(name);
+                } else {
+                    let global = globals[rng.below(globals.len())].clone();
+                    let name = fresh("u");
+                    lines.push(format!("gjoin {name} {src} {global} {}", rng.below(2)));
+                    streams.push(name);
+                }
+            }
             11 => {
                 let other = streams[rng.below(streams.len())].clone();
                 let name = fresh("j");
@@ -243,6 +257,7 @@ fn describe_here(script: &str) -> String {
     let consumed = || Consumed::with(Serdes::string(), Serdes::string());
     let mut s: HashMap<String, S> = HashMap::new();
     let mut t: HashMap<String, T> = HashMap::new();
+    let mut gt: HashMap<String, GlobalKTable<String, String>> = HashMap::new();
     for line in script.lines() {
         let table = |name: &str| t[name].clone();
         let made_table: Option<T> = match f_table(line) {
@@ -303,6 +318,34 @@ fn describe_here(script: &str) -> String {
         };
         if let Some(made) = made_table {
             t.insert(line.split(' ').nth(1).unwrap().to_string(), made);
+            continue;
+        }
+        if line.starts_with("gtable ") {
+            let f: Vec<&str> = line.split(' ').collect();
+            let m = match store(f[3]) {
+                Some(n) => Materialized::named(n),
+                None => Materialized::new(),
+            };
+            gt.insert(f[1].to_string(), b.global_table(f[2], consumed(), m));
+            continue;
+        }
+        if line.starts_with("gjoin ") {
+            let f: Vec<&str> = line.split(' ').collect();
+            let (stream, global) = (&s[f[2]], &gt[f[3]]);
+            let out: S = if f[4] == "1" {
+                stream.left_join_global(
+                    global,
+                    |k: &String, _: &String| k.clone(),
+                    |v: &String, _: Option<&String>| v.clone(),
+                )
+            } else {
+                stream.join_global(
+                    global,
+                    |k: &String, _: &String| k.clone(),
+                    |v: &String, _: &String| v.clone(),
+                )
+            };
+            s.insert(f[1].to_string(), out);
             continue;
         }
         if line.starts_with("tgroupcount ") {

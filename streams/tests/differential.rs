@@ -24,7 +24,7 @@ use tributary_streams::{
 type Key = Option<String>;
 type Value = Option<String>;
 
-const SCENARIOS: [&str; 20] = [
+const SCENARIOS: [&str; 21] = [
     "word_count",
     "tumbling_count_suppress",
     "hopping_reduce",
@@ -45,6 +45,7 @@ const SCENARIOS: [&str; 20] = [
     "table_group_count",
     "table_group_reduce",
     "table_group_aggregate",
+    "stream_global_join",
 ];
 
 /// The scenarios that read a second topic, `tbl`.
@@ -396,6 +397,28 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
                 .to_stream()
                 .to("out", Produced::with(ns(), nl()));
             vec!["out"]
+        }
+        "stream_global_join" => {
+            let g = b.global_table(
+                "tbl",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            input
+                .join_global(
+                    &g,
+                    |k: &Key, _: &Value| k.clone(),
+                    |v: &Value, w: &String| format!("{}*{w}", text(v)),
+                )
+                .to("out", Produced::with(ns(), Serdes::string()));
+            input
+                .left_join_global(
+                    &g,
+                    |_: &Key, v: &Value| v.as_deref().map(|s| s[..1].to_string()),
+                    |v: &Value, w: Option<&String>| format!("{}*{}", text(v), or_null(w)),
+                )
+                .to("out2", Produced::with(ns(), Serdes::string()));
+            vec!["out", "out2"]
         }
         "stream_table_join" => {
             let t: KTable<Key, String> = b.table(

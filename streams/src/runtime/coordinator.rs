@@ -6,6 +6,7 @@
 //! processing, the instance joins again, and each thread gets its new tasks. A task that stays
 //! with a thread keeps its state and position; a new one is restored from its changelogs.
 
+use crate::store::global::GlobalStores;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
@@ -62,6 +63,12 @@ pub(crate) struct Coordinator {
     plan: Arc<Plan>,
     process_id: String,
 }
+
+/// The flag that stops the global thread, and the thread once started.
+type GlobalThread<'a> = (
+    &'a Arc<AtomicBool>,
+    &'a mut Option<std::thread::JoinHandle<()>>,
+);
 
 /// The assignor for one join.
 struct StreamsAssignor {
@@ -178,13 +185,19 @@ impl Coordinator {
             }
         };
         let mut threads = Vec::new();
-        let result = rt.block_on(self.run_async(&mut threads));
+        let stop_globals = Arc::new(AtomicBool::new(false));
+        let mut global_thread = None;
+        let result = rt.block_on(self.run_async(&mut threads, (&stop_globals, &mut global_thread)));
         // the threads stop (committing what they did when the instance closes cleanly)
         for t in &threads {
             let _ = t.commands.send(Command::Shutdown);
         }
         for t in threads {
             let _ = t.join.join();
+        }
+        stop_globals.store(true, Ordering::SeqCst);
+        if let Some(g) = global_thread {
+            let _ = g.join();
         }
         if let Err(e) = result {
             self.status.fail(&e);
@@ -269,9 +282,21 @@ impl Coordinator {
         Ok(existing)
     }
 
-    async fn run_async(&self, threads: &mut Vec<ThreadHandle>) -> Result<(), StreamsError> {
+    async fn run_async(
+        &self,
+        threads: &mut Vec<ThreadHandle>,
+        (stop_globals, global_thread): GlobalThread<'_>,
+    ) -> Result<(), StreamsError> {
         // (before any heartbeat is due, so the blocking metadata call does not delay one)
         let counts = self.prepare().await?;
+        // the global tables are read whole before any task runs
+        let globals = Arc::new(GlobalStores::default());
+        *global_thread = super::global::start(
+            &self.topology,
+            &self.config,
+            Arc::clone(&globals),
+            Arc::clone(stop_globals),
+        )?;
         let partitions: Vec<i32> = {
             // the partitions per sub-topology, now that every topic exists
             self.plan.partitions(&counts)?
@@ -288,7 +313,7 @@ impl Coordinator {
                 Arc::clone(&self.topology),
                 Arc::clone(&self.plan),
                 &self.config,
-                cache,
+                (cache, Arc::clone(&globals)),
                 rx,
                 events_tx.clone(),
             )?;

@@ -13,6 +13,7 @@
 
 pub(crate) mod assignor;
 mod coordinator;
+mod global;
 mod output;
 mod plan;
 mod purge;

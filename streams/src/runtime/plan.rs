@@ -47,6 +47,8 @@ pub(crate) struct Plan {
     pub repartition: Vec<String>,
     /// Groups of topics (run-time names) that joins need partitioned alike.
     pub copartition: Vec<Vec<String>>,
+    /// The topics of global tables (read whole by every instance, outside of tasks).
+    pub global_topics: Vec<String>,
 }
 
 /// Kafka Streams' configs for repartition topics: records are deleted once processed (by
@@ -125,6 +127,7 @@ impl Plan {
             subs,
             repartition,
             copartition,
+            global_topics: super::global::global_topics(topology),
         }
     }
 
@@ -135,6 +138,7 @@ impl Plan {
             .iter()
             .flat_map(Sub::topics)
             .filter(|t| !self.repartition.contains(t))
+            .chain(&self.global_topics)
             .cloned()
             .collect();
         t.sort();

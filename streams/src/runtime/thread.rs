@@ -25,6 +25,7 @@ use super::standby::Standbys;
 use super::txn_offsets::{send_offsets_to_transaction, GroupMember};
 use crate::config::{ClientRole, Guarantee, OnError, StreamsConfig};
 use crate::processor::{DynRecord, Header, OutputRecord, StreamsError};
+use crate::store::global::GlobalStores;
 use crate::task::Task;
 use crate::topology::{Kind, Topology};
 
@@ -81,6 +82,8 @@ pub(crate) struct StreamThread {
     plan: Arc<Plan>,
     application_id: String,
     cache: usize,
+    /// The instance's global stores, which the tasks' stream-global joins read.
+    globals: Arc<GlobalStores>,
     commit_interval: Duration,
     on_bad_record: OnError,
     on_failed_processing: OnError,
@@ -124,7 +127,7 @@ impl StreamThread {
         topology: Arc<Topology>,
         plan: Arc<Plan>,
         config: &StreamsConfig,
-        cache: usize,
+        (cache, globals): (usize, Arc<GlobalStores>),
         commands: Receiver<Command>,
         events: mpsc::UnboundedSender<Event>,
     ) -> Result<StreamThread, StreamsError> {
@@ -215,6 +218,7 @@ impl StreamThread {
             plan,
             application_id,
             cache,
+            globals,
             commit_interval: config.commit_interval()?,
             on_bad_record: config.deserialization_handler()?,
             on_failed_processing: config.processing_handler()?,
@@ -377,7 +381,8 @@ impl StreamThread {
             &self.application_id,
             id.partition,
             self.cache,
-        );
+        )
+        .with_globals(Arc::clone(&self.globals));
         let stores = self
             .topology
             .stores_of(&sub.members)

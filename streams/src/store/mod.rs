@@ -8,6 +8,7 @@
 //! Kafka Streams: a value is the record timestamp (8 bytes, big-endian) followed by the value's
 //! bytes, and the changelog holds the same bytes.
 
+pub(crate) mod global;
 pub(crate) mod memory;
 pub(crate) mod query;
 pub(crate) mod window;

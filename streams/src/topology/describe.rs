@@ -37,16 +37,26 @@ impl TopologyDescription {
     }
 
     pub(super) fn of(topology: &Topology) -> TopologyDescription {
-        let groups = topology.subtopologies();
+        let groups = topology.groups();
         let mut text = String::from("Topologies:\n ");
         for (id, members) in groups.iter().enumerate() {
-            text.push_str(&format!("  Sub-topology: {id}\n"));
+            let global = members.iter().any(|&i| topology.nodes[i].global);
+            if global {
+                text.push_str(&format!(
+                    "  Sub-topology: {id} for global store (will not generate tasks)\n"
+                ));
+            } else {
+                text.push_str(&format!("  Sub-topology: {id}\n"));
+            }
             for line in describe_group(topology, members) {
                 text.push_str("    ");
                 text.push_str(&line);
                 text.push('\n');
             }
-            text.push('\n');
+            // (a global store's block has no blank line after it, in Kafka's text too)
+            if !global {
+                text.push('\n');
+            }
         }
         TopologyDescription {
             text,

@@ -38,6 +38,9 @@ pub(crate) struct NodeDef {
     pub factory: Option<NodeFactory>,
     /// A source of the same topics as an earlier one, which Kafka Streams folds into it.
     pub folded_into: Option<usize>,
+    /// A node of a global table (its source and the node keeping its store): it runs outside
+    /// of tasks, on every instance.
+    pub global: bool,
 }
 
 /// A processing graph, ready to describe or run.
@@ -200,6 +203,15 @@ impl Topology {
     /// The sub-topologies: groups of connected nodes (by index, in definition order), numbered
     /// by their earliest node, as Kafka Streams numbers them.
     pub(crate) fn subtopologies(&self) -> Vec<Vec<usize>> {
+        self.groups()
+            .into_iter()
+            .filter(|g| !g.iter().any(|&i| self.nodes[i].global))
+            .collect()
+    }
+
+    /// Every group of connected nodes, global tables' included, numbered as
+    /// [`Topology::subtopologies`] numbers them.
+    pub(crate) fn groups(&self) -> Vec<Vec<usize>> {
         let mut root: Vec<usize> = (0..self.nodes.len()).collect();
         fn find(root: &mut [usize], mut x: usize) -> usize {
             while root[x] != x {

@@ -5,6 +5,7 @@
 //   selectkey|peek ID SRC        foreach SRC        merge ID A B    repartition ID SRC NAME|-
 //   split SRC N DEFAULT(0|1) ID...   (branch streams, the default one last)   to SRC TOPIC
 // Stateful ones (T* are tables; a STORE of "-" means none given, "+" an unnamed Materialized):
+//   gtable G TOPIC STORE   gjoin ID SRC G LEFT(0|1)   (global table, joined on the stream's key)
 //   tgroupcount T T0 GROUPNAME STORE   (groupBy((k, v) -> (k, v)).count())
 //   stjoin ID SRC T LEFT(0|1)   ttjoin T A B inner|left|outer STORE   ssjoin ID A B inner|left|outer NAME|-
 //   wcount ID SRC time|sliding|session STORE SUPPRESS   (windowed count of 10 ms windows, then
@@ -23,6 +24,7 @@ import java.util.Map;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.BranchedKStream;
+import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.StreamJoined;
@@ -64,6 +66,7 @@ public class DescribeScripts {
         StreamsBuilder b = new StreamsBuilder();
         Map<String, KStream<Object, Object>> s = new HashMap<>();
         Map<String, KTable<Object, Object>> t = new HashMap<>();
+        Map<String, GlobalKTable<Object, Object>> gts = new HashMap<>();
         try {
             for (String op : script) {
                 String[] f = op.split(" ");
@@ -128,6 +131,13 @@ public class DescribeScripts {
                         t.put(f[1], cast(f[4].equals("-") ? grouped.count() : grouped.count(Materialized.as(f[4]))));
                         break;
                     }
+                    case "gtable":
+                        gts.put(f[1], f[3].equals("-") ? b.globalTable(f[2]) : b.globalTable(f[2], Materialized.as(f[3])));
+                        break;
+                    case "gjoin":
+                        s.put(f[1], f[4].equals("1") ? s.get(f[2]).leftJoin(gts.get(f[3]), (k, v) -> k, (v, w) -> v)
+                            : s.get(f[2]).join(gts.get(f[3]), (k, v) -> k, (v, w) -> v));
+                        break;
                     case "stjoin":
                         s.put(f[1], f[4].equals("1") ? s.get(f[2]).leftJoin(t.get(f[3]), (v, w) -> v)
                             : s.get(f[2]).join(t.get(f[3]), (v, w) -> v));

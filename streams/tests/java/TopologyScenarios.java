@@ -28,6 +28,7 @@ import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KTable;
@@ -215,6 +216,13 @@ public class TopologyScenarios {
                     .suppress(Suppressed.untilTimeLimit(Duration.ofMillis(7), Suppressed.BufferConfig.maxRecords(2)))
                     .toStream().to("out", Produced.with(S, L));
                 return List.of("out");
+            }
+            case "stream_global_join": {
+                GlobalKTable<String, String> g = b.globalTable("tbl", Consumed.with(S, S));
+                in.join(g, (k, v) -> k, (v, w) -> v + "*" + w).to("out", Produced.with(S, S));
+                in.leftJoin(g, (k, v) -> v == null ? null : v.substring(0, 1), (v, w) -> v + "*" + w)
+                    .to("out2", Produced.with(S, S));
+                return List.of("out", "out2");
             }
             case "stream_table_join": {
                 KTable<String, String> t = b.table("tbl", Consumed.with(S, S));
