@@ -12,6 +12,10 @@ use tributary_examples::app::AppArgs;
 use tributary_examples::bench::{peak_rss_kib, topology, App};
 use tributary_streams::KafkaStreams;
 
+/// mimalloc, as the `tributary` binary uses (an app's choice; the JVM brings its own).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(about = "Measures a streams app's records per second over a filled topic")]
 struct Args {

@@ -514,10 +514,21 @@ impl StreamThread {
     /// Processes up to a batch of records, or what comes within 100 ms.
     fn process_batch(&mut self) -> Result<(), StreamsError> {
         let deadline = Instant::now() + Duration::from_millis(100);
-        for _ in 0..BATCH {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(msg) = self.consumer.poll(left) else {
-                break;
+        // (the clock is read to wait, and every 64 records: records that are there are taken
+        // at once)
+        for n in 0..BATCH {
+            let msg = match self.consumer.poll(Duration::ZERO) {
+                Some(m) => m,
+                None => {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    if wait.is_zero() {
+                        break;
+                    }
+                    match self.consumer.poll(wait) {
+                        Some(m) => m,
+                        None => break,
+                    }
+                }
             };
             let msg = match msg {
                 Ok(m) => m,
@@ -538,7 +549,7 @@ impl StreamThread {
             for out in produced {
                 emit(&self.producer, &out, self.send_errors())?;
             }
-            if left.is_zero() {
+            if n % 64 == 63 && Instant::now() >= deadline {
                 break;
             }
         }
