@@ -57,6 +57,15 @@ async fn streams_join_a_global_table_read_whole_and_kept_up_to_date() {
     broker.create_topic(&products, 3).await;
     broker.create_topic(&output, 1).await;
     produce(&broker, &products, &[("tea", "green"), ("cake", "lemon")]).await;
+    // a record without a key has no row: skipped, not an error
+    let producer: FutureProducer = broker.client_config().create().unwrap();
+    producer
+        .send(
+            FutureRecord::<(), str>::to(&products).payload("keyless"),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
 
     let b = StreamsBuilder::new();
     let products_table = b.global_table(
@@ -100,4 +109,17 @@ async fn streams_join_a_global_table_read_whole_and_kept_up_to_date() {
     streams.close();
     assert!(all.contains(&"pie:apple".to_string()), "{all:?}");
     assert_eq!(streams.state(), State::NotRunning);
+}
+
+#[test]
+fn a_topic_read_by_two_global_tables_is_refused() {
+    let b = StreamsBuilder::new();
+    let consumed = || Consumed::with(Serdes::string(), Serdes::string());
+    let _ = b.global_table("g", consumed(), Materialized::new());
+    let _ = b.global_table("g", consumed(), Materialized::new());
+    let err = b.build().err().unwrap().to_string();
+    assert!(
+        err.contains("Topic g has already been registered by another source."),
+        "{err}"
+    );
 }

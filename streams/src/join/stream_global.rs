@@ -66,16 +66,18 @@ impl StreamsBuilder {
             cached: false,
             kind: StoreKind::KeyValue,
         });
-        let (k, v) = (
-            materialized
-                .key
-                .clone()
-                .unwrap_or(Arc::clone(&consumed.key)),
-            materialized
-                .value
-                .clone()
-                .unwrap_or(Arc::clone(&consumed.value)),
-        );
+        // (the store holds the topic's bytes as they are, read with the topic's serdes, on
+        // brokers as in the test driver)
+        let (k, v) = (Arc::clone(&consumed.key), Arc::clone(&consumed.value));
+        let taken = g.nodes.iter().any(|n| {
+            n.global
+                && matches!(&n.kind, Kind::Source { topics, .. } if topics.iter().any(|t| t == topic))
+        });
+        if taken {
+            g.error.get_or_insert(format!(
+                "Topic {topic} has already been registered by another source."
+            ));
+        }
         let nullable_value = crate::serde::Serdes::nullable(Arc::clone(&consumed.value));
         let (dk, dv) = (Arc::clone(&consumed.key), nullable_value);
         let decoder: crate::processor::Decoder =

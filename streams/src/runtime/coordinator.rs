@@ -295,7 +295,8 @@ impl Coordinator {
             &self.topology,
             &self.config,
             Arc::clone(&globals),
-            Arc::clone(stop_globals),
+            (Arc::clone(stop_globals), Arc::clone(&self.shutdown)),
+            Arc::clone(&self.status),
         )?;
         let partitions: Vec<i32> = {
             // the partitions per sub-topology, now that every topic exists

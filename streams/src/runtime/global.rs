@@ -27,7 +27,7 @@ struct Global {
 }
 
 /// The global tables of `topology`, by topic.
-fn globals(topology: &Topology) -> HashMap<String, Global> {
+fn globals(topology: &Topology) -> Result<HashMap<String, Global>, StreamsError> {
     let children = topology.children();
     let mut out = HashMap::new();
     for (i, node) in topology.nodes.iter().enumerate() {
@@ -48,35 +48,44 @@ fn globals(topology: &Topology) -> HashMap<String, Global> {
             });
         if let Some(store) = store {
             for t in topics {
-                out.insert(
-                    t.clone(),
-                    Global {
-                        decoder: Arc::clone(decoder),
-                        store,
-                    },
-                );
+                let global = Global {
+                    decoder: Arc::clone(decoder),
+                    store,
+                };
+                if out.insert(t.clone(), global).is_some() {
+                    return Err(StreamsError::Topology(format!(
+                        "Topic {t} has already been registered by another source."
+                    )));
+                }
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// The topics of `topology`'s global tables.
 pub(crate) fn global_topics(topology: &Topology) -> Vec<String> {
-    let mut topics: Vec<String> = globals(topology).into_keys().collect();
+    let mut topics: Vec<String> = globals(topology)
+        .map(HashMap::into_keys)
+        .into_iter()
+        .flatten()
+        .collect();
     topics.sort();
     topics
 }
 
 /// Fills `stores` from the global topics to their ends, then follows them on a thread of its
-/// own until `shutdown`; `None` when the topology has no global table.
+/// own until `stop`; `None` when the topology has no global table. The bootstrap gives up when
+/// `close` is set or when no partition moves for five minutes; an error after it (a record the
+/// handler does not skip) fails the instance through `status`.
 pub(crate) fn start(
     topology: &Topology,
     config: &StreamsConfig,
     stores: Arc<GlobalStores>,
-    shutdown: Arc<AtomicBool>,
+    (stop, close): (Arc<AtomicBool>, Arc<AtomicBool>),
+    status: Arc<super::Status>,
 ) -> Result<Option<std::thread::JoinHandle<()>>, StreamsError> {
-    let globals = globals(topology);
+    let globals = globals(topology)?;
     if globals.is_empty() {
         return Ok(None);
     }
@@ -97,6 +106,7 @@ pub(crate) fn start(
     let consumer: BaseConsumer = client.create().map_err(kafka)?;
     let timeout = Duration::from_secs(30);
     let mut assignment = TopicPartitionList::new();
+    // the offset each partition must reach (partitions with nothing to read are left out)
     let mut ends: HashMap<(String, i32), i64> = HashMap::new();
     for topic in globals.keys() {
         let metadata = consumer
@@ -110,52 +120,60 @@ pub(crate) fn start(
                 assignment
                     .add_partition_offset(topic, p.id(), Offset::Beginning)
                     .map_err(kafka)?;
-                let (_, high) = consumer
+                let (low, high) = consumer
                     .fetch_watermarks(topic, p.id(), timeout)
                     .map_err(kafka)?;
-                ends.insert((topic.clone(), p.id()), high);
+                if low < high {
+                    ends.insert((topic.clone(), p.id()), high);
+                }
             }
         }
     }
     consumer.assign(&assignment).map_err(kafka)?;
-    let on_error = config.deserialization_handler()?;
     let keeper = Keeper {
         globals,
         stores,
-        on_error,
+        on_error: config.deserialization_handler()?,
     };
     // the bootstrap: every partition to the end it had when the instance started
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut positions: HashMap<(String, i32), i64> = HashMap::new();
-    let behind = |positions: &HashMap<(String, i32), i64>| {
-        ends.iter()
-            .any(|(tp, &end)| end > 0 && positions.get(tp).is_none_or(|&p| p + 1 < end))
-    };
-    while behind(&positions) {
-        if Instant::now() > deadline || shutdown.load(Ordering::SeqCst) {
+    let stall = Duration::from_secs(300);
+    let mut progress = Instant::now();
+    let mut checked = Instant::now();
+    while !ends.is_empty() {
+        if close.load(Ordering::SeqCst) || stop.load(Ordering::SeqCst) {
             return Err(StreamsError::Kafka(
-                "the global tables could not be read to their end".into(),
+                "the instance closed while it read its global tables".into(),
             ));
         }
-        match consumer.poll(Duration::from_millis(100)) {
+        if progress.elapsed() > stall {
+            return Err(StreamsError::Kafka(format!(
+                "the global tables could not be read to their end: no progress for {stall:?}"
+            )));
+        }
+        let polled = consumer.poll(Duration::from_millis(100));
+        let idle = polled.is_none();
+        match polled {
             Some(Ok(m)) => {
-                positions.insert((m.topic().to_string(), m.partition()), m.offset());
+                progress = Instant::now();
                 keeper.apply(&m)?;
+                let tp = (m.topic().to_string(), m.partition());
+                if ends.get(&tp).is_some_and(|&end| m.offset() + 1 >= end) {
+                    ends.remove(&tp);
+                }
             }
             Some(Err(e)) => tracing::warn!("the global consumer: {e}"),
-            None => {
-                // (transaction markers and compacted gaps leave offsets no record has)
-                for (tp, end) in &ends {
-                    if let Ok(Offset::Offset(p)) = consumer.position().and_then(|l| {
-                        l.find_partition(&tp.0, tp.1)
-                            .map(|e| e.offset())
-                            .ok_or(rdkafka::error::KafkaError::NoMessageReceived)
-                    }) {
-                        if p >= *end {
-                            positions.insert(tp.clone(), end - 1);
-                        }
-                    }
-                }
+            None => {}
+        }
+        // (transaction markers and compacted offsets have no record: the position tells)
+        if idle || checked.elapsed() > Duration::from_millis(100) {
+            checked = Instant::now();
+            if let Ok(positions) = consumer.position() {
+                ends.retain(|(topic, partition), end| {
+                    !matches!(
+                        positions.find_partition(topic, *partition).map(|e| e.offset()),
+                        Some(Offset::Offset(p)) if p >= *end
+                    )
+                });
             }
         }
     }
@@ -163,11 +181,12 @@ pub(crate) fn start(
     let handle = std::thread::Builder::new()
         .name(format!("{application_id}-GlobalStreamThread"))
         .spawn(move || {
-            while !shutdown.load(Ordering::SeqCst) {
+            while !stop.load(Ordering::SeqCst) {
                 match consumer.poll(Duration::from_millis(100)) {
                     Some(Ok(m)) => {
                         if let Err(e) = keeper.apply(&m) {
-                            tracing::error!("the global thread stops: {e}");
+                            // (joins must not go on reading a table that stopped following)
+                            status.fail(&e);
                             return;
                         }
                     }
@@ -192,7 +211,11 @@ impl Keeper {
         let Some(global) = self.globals.get(m.topic()) else {
             return Ok(());
         };
-        if let Err(e) = (global.decoder)(m.topic(), m.key(), m.payload()) {
+        // a record without a key has no row (and is not read)
+        let Some(key) = m.key() else {
+            return Ok(());
+        };
+        if let Err(e) = (global.decoder)(m.topic(), Some(key), m.payload()) {
             return match self.on_error {
                 OnError::Continue => {
                     tracing::warn!(
@@ -206,10 +229,6 @@ impl Keeper {
                 OnError::Fail => Err(e),
             };
         }
-        // a record without a key has no row
-        let Some(key) = m.key() else {
-            return Ok(());
-        };
         let timestamp = m.timestamp().to_millis().unwrap_or(0);
         let value = m.payload().map(|v| with_timestamp(timestamp, v));
         self.stores.put(global.store, key, value.as_deref());
