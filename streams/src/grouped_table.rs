@@ -111,11 +111,7 @@ where
     crate::processor::stateless(move |r: DynRecord, ctx: &mut dyn Context| {
         let key = typed::<K>(&r.key)?;
         let change = typed::<Change>(&r.value)?;
-        let new = typed::<Option<V>>(&change.new)?.as_ref();
-        let old = match &change.old {
-            Some(o) => typed::<Option<V>>(o)?.as_ref(),
-            None => None,
-        };
+        let (new, old) = change.values::<V>()?;
         // (a pair with a null key or value is skipped, as in Kafka)
         let usable = |pair: (K2, V2)| -> Result<Option<(Vec<u8>, K2, V2)>, StreamsError> {
             if value_serde.as_ref().is_some_and(|s| s.is_null(&pair.1)) {
@@ -500,11 +496,7 @@ where
             return Ok(());
         };
         let change = typed::<Change>(&r.value)?;
-        let new = typed::<Option<V>>(&change.new)?.as_ref();
-        let old = match &change.old {
-            Some(o) => typed::<Option<V>>(o)?.as_ref(),
-            None => None,
-        };
+        let (new, old) = change.values::<V>()?;
         let existing = ctx
             .store(store)?
             .get(&kb)

@@ -35,6 +35,18 @@ pub(crate) struct Change {
     pub old: Option<Dyn>,
 }
 
+impl Change {
+    /// The new and the old value as `V`s (each `None` when absent or not sent).
+    pub fn values<V: 'static>(&self) -> Result<(Option<&V>, Option<&V>), StreamsError> {
+        let new = typed::<Option<V>>(&self.new)?.as_ref();
+        let old = match &self.old {
+            Some(o) => typed::<Option<V>>(o)?.as_ref(),
+            None => None,
+        };
+        Ok((new, old))
+    }
+}
+
 /// A record a sink writes: the bytes for a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OutputRecord {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::grouped::Materialized;
 use crate::ktable::{Getter, GetterMaker, KTable};
-use crate::processor::{typed, Change, Context, Dyn, DynRecord, NodeFactory, StreamsError};
+use crate::processor::{typed, Change, Context, Dyn, DynRecord, NodeFactory};
 use crate::serde::to_bytes;
 use crate::store::{with_timestamp, StoreKind};
 use crate::topology::Kind;
@@ -319,16 +319,6 @@ enum Side<K, V, VO> {
     Other(Getter<K, V>),
 }
 
-/// A side's update as values: the new and the old (each `None` when absent).
-fn values<T: 'static>(change: &Change) -> Result<(Option<&T>, Option<&T>), StreamsError> {
-    let new = typed::<Option<T>>(&change.new)?.as_ref();
-    let old = match &change.old {
-        Some(o) => typed::<Option<T>>(o)?.as_ref(),
-        None => None,
-    };
-    Ok((new, old))
-}
-
 /// The result of one side's update (`new`, `old`) against the other side's current value
 /// `other` (`join(mine, theirs)` calls the user's joiner in its order): the new and old joined
 /// values, or `None` when nothing is forwarded.
@@ -401,7 +391,7 @@ where
                 side_result(
                     variant,
                     true,
-                    values::<V>(change)?,
+                    change.values::<V>()?,
                     other.as_ref().map(|(v, _)| v),
                     sends_old,
                     |mine, theirs| joiner(mine, theirs),
@@ -416,7 +406,7 @@ where
                 side_result(
                     variant,
                     false,
-                    values::<VO>(change)?,
+                    change.values::<VO>()?,
                     this.as_ref().map(|(v, _)| v),
                     sends_old,
                     |mine, theirs| joiner(theirs, mine),
