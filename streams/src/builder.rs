@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::grouped::Materialized;
 use crate::kstream::KStream;
 use crate::ktable::KTable;
+use crate::process::{ConnectedStore, StoreBuilder};
 use crate::processor::{Decoder, Dyn, NodeFactory, StreamsError};
 use crate::serde::SharedSerde;
 use crate::store::StoreDef;
@@ -81,6 +82,8 @@ pub(crate) struct Graph {
     /// The last repartition source made for a stream's node by a join, which an unnamed join
     /// of that stream reads again (as Kafka's `KStreamImpl` keeps its repartition node).
     pub repartitioned: std::collections::HashMap<usize, usize>,
+    /// The stores added for processors (`add_state_store`), by name.
+    pub user_stores: std::collections::HashMap<String, ConnectedStore>,
 }
 
 impl Graph {
@@ -143,6 +146,23 @@ impl Graph {
         }
         self.stores.push(def);
         self.stores.len() - 1
+    }
+
+    /// The stores `names` added for processors, for processor `node` to connect to; an
+    /// error recorded for a name never added, as Kafka's builder refuses it.
+    pub fn connect_stores(&mut self, node: &str, names: &[&str]) -> Vec<ConnectedStore> {
+        let mut connected = Vec::new();
+        for name in names {
+            match self.user_stores.get(*name) {
+                Some(store) => connected.push(store.clone()),
+                None => {
+                    self.error.get_or_insert(format!(
+                        "StateStore {name} is not added yet (processor {node})."
+                    ));
+                }
+            }
+        }
+        connected
     }
 
     /// Adds a node; returns its index.
@@ -215,6 +235,22 @@ impl StreamsBuilder {
     /// The graph being built.
     pub(crate) fn graph(&self) -> &Rc<RefCell<Graph>> {
         &self.graph
+    }
+
+    /// Adds a store for processors, which [`KStream::process`] connects to the processors
+    /// that name it. A name used twice is an error at [`StreamsBuilder::build`].
+    pub fn add_state_store<K, V>(&self, store: StoreBuilder<K, V>) -> &Self
+    where
+        K: Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        let (def, serdes) = store.into_parts();
+        let name = def.name.clone();
+        let mut g = self.graph.borrow_mut();
+        let id = g.add_store(def);
+        g.user_stores
+            .insert(name.clone(), ConnectedStore { name, id, serdes });
+        self
     }
 
     /// The records of `topic`, read with `consumed`'s serdes.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::builder::{Graph, Produced};
 use crate::grouped::{Grouped, KGroupedStream, Materialized};
 use crate::ktable::KTable;
+use crate::process::{processor_node, Processor};
 use crate::processor::{stateless, typed, Context, DynRecord, NodeFactory};
 use crate::serde::SharedSerde;
 use crate::topology::Kind;
@@ -354,6 +355,77 @@ where
                 Ok(())
             }),
         );
+    }
+
+    /// Runs each record through a [`Processor`] made by `supplier` (one per task), connected
+    /// to the stores `stores` (added with [`crate::StreamsBuilder::add_state_store`]); the
+    /// stream of what it forwards. As the processor may change keys, a grouping or join
+    /// after it goes through a repartition topic, and the stream has no serdes.
+    pub fn process<KOut, VOut, P>(
+        &self,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+        stores: &[&str],
+    ) -> KStream<KOut, VOut>
+    where
+        K: Clone,
+        V: Clone,
+        KOut: Send + Sync + 'static,
+        VOut: Send + Sync + 'static,
+        P: Processor<K, V, KOut, VOut> + 'static,
+    {
+        self.process_as(None, supplier, stores)
+    }
+
+    /// [`KStream::process`] with the processor named `name`.
+    pub fn process_named<KOut, VOut, P>(
+        &self,
+        name: &str,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+        stores: &[&str],
+    ) -> KStream<KOut, VOut>
+    where
+        K: Clone,
+        V: Clone,
+        KOut: Send + Sync + 'static,
+        VOut: Send + Sync + 'static,
+        P: Processor<K, V, KOut, VOut> + 'static,
+    {
+        self.process_as(Some(name), supplier, stores)
+    }
+
+    fn process_as<KOut, VOut, P>(
+        &self,
+        name: Option<&str>,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+        stores: &[&str],
+    ) -> KStream<KOut, VOut>
+    where
+        K: Clone,
+        V: Clone,
+        KOut: Send + Sync + 'static,
+        VOut: Send + Sync + 'static,
+        P: Processor<K, V, KOut, VOut> + 'static,
+    {
+        let mut g = self.graph.borrow_mut();
+        // (a given name takes no index here, as in Kafka's `process`)
+        let name = match name {
+            Some(given) => {
+                g.check_name(given);
+                given.to_string()
+            }
+            None => g.name("KSTREAM-PROCESSOR-", None),
+        };
+        let connected = g.connect_stores(&name, stores);
+        let ids = connected.iter().map(|s| s.id).collect();
+        let factory = processor_node(supplier, name.clone(), connected);
+        let node = g.add(
+            name,
+            Kind::Processor { stores: ids },
+            vec![self.node],
+            Some(factory),
+        );
+        drop(g);
+        KStream::new(Rc::clone(&self.graph), node).with_serdes(None, None, true)
     }
 
     /// The records of this stream and of `other`, as they come.

@@ -42,6 +42,7 @@ mod grouped_table;
 mod join;
 mod kstream;
 mod ktable;
+pub mod process;
 mod processor;
 mod runtime;
 mod serde;

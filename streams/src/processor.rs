@@ -7,7 +7,10 @@
 //! depth-first before the next one starts, as in Kafka Streams.
 
 use std::any::Any;
+use std::fmt;
 use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 
 use crate::serde::SerdeError;
 use crate::store::KeyValueBytes;
@@ -17,6 +20,68 @@ pub(crate) type Dyn = Arc<dyn Any + Send + Sync>;
 
 /// A record header: name and value (null allowed), as Kafka keeps them.
 pub type Header = (String, Option<Vec<u8>>);
+
+/// A task: one partition of one sub-topology, printed `<subtopology>_<partition>` as Kafka
+/// Streams prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TaskId {
+    /// The sub-topology.
+    pub subtopology: u32,
+    /// The partition.
+    pub partition: i32,
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}", self.subtopology, self.partition)
+    }
+}
+
+/// Where the record being processed was read: its topic, partition and offset (Kafka
+/// Streams' `RecordMetadata`). A record a processor forwards keeps its input record's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    topic: Arc<str>,
+    partition: i32,
+    offset: i64,
+}
+
+impl RecordMetadata {
+    pub(crate) fn new(topic: Arc<str>, partition: i32, offset: i64) -> Self {
+        RecordMetadata {
+            topic,
+            partition,
+            offset,
+        }
+    }
+
+    /// The topic (an internal topic's full name, `<application.id>-...-repartition`).
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The partition.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// The offset.
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+}
+
+/// The time a punctuation follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PunctuationType {
+    /// Stream time: the largest timestamp of the records the task has processed. It moves only
+    /// when records come; a punctuation every `interval` fires at multiples of the interval
+    /// once stream time reaches them (one call for a jump over several).
+    StreamTime,
+    /// The wall clock: fires `interval` after it was scheduled and every `interval` after
+    /// that, whether records come or not (skipping the times missed during a pause).
+    WallClockTime,
+}
 
 /// A record between nodes.
 #[derive(Clone)]
@@ -146,12 +211,43 @@ pub(crate) trait Context {
         value: Option<&[u8]>,
         log_timestamp: i64,
     ) -> Result<(), StreamsError>;
+    /// Punctuates this node every `interval_ms` (at least 1) of `kind` of time; the schedule's
+    /// id, which [`Node::punctuate`] gets back.
+    fn schedule(&mut self, interval_ms: i64, kind: PunctuationType) -> u64;
+    /// Cancels a schedule of this node (from within its punctuation too).
+    fn cancel(&mut self, schedule: u64);
+    /// The task's stream time: the largest timestamp of the records it processed (-1 before
+    /// the first).
+    fn stream_time(&self) -> i64;
+    /// The wall clock as the task last read it (ms since the epoch).
+    fn wall_clock(&self) -> i64;
+    /// Where the record being processed was read (`None` in a punctuation or at init).
+    fn record_metadata(&self) -> Option<&RecordMetadata>;
+    /// The task the node runs in.
+    fn task_id(&self) -> TaskId;
 }
 
 /// A node of a running task.
 pub(crate) trait Node: Send {
     /// Handles one record.
     fn process(&mut self, record: DynRecord, ctx: &mut dyn Context) -> Result<(), StreamsError>;
+    /// Prepares the node once its task's stores are restored, before its first record.
+    fn init(&mut self, ctx: &mut dyn Context) -> Result<(), StreamsError> {
+        let _ = ctx;
+        Ok(())
+    }
+    /// A punctuation of `schedule` at `timestamp` (stream time or the wall clock).
+    fn punctuate(
+        &mut self,
+        schedule: u64,
+        timestamp: i64,
+        ctx: &mut dyn Context,
+    ) -> Result<(), StreamsError> {
+        let _ = (schedule, timestamp, ctx);
+        Ok(())
+    }
+    /// The task is closing (revoked, migrated, failed or the instance stops).
+    fn close(&mut self) {}
 }
 
 /// Makes a node for each task.

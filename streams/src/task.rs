@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::processor::{Change, Context, DynRecord, Node, OutputRecord, StreamsError};
+use crate::processor::{
+    Change, Context, DynRecord, Node, OutputRecord, PunctuationType, RecordMetadata, StreamsError,
+    TaskId,
+};
 use crate::store::global::GlobalStores;
 use crate::store::{KeyValueBytes, StoreDef};
 use crate::topology::Topology;
@@ -54,6 +57,31 @@ fn pending_size(key: &[u8], value: Option<&[u8]>) -> usize {
     key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD
 }
 
+/// A punctuation schedule of a node.
+struct Scheduled {
+    id: u64,
+    node: usize,
+    kind: PunctuationType,
+    interval: i64,
+    /// When it fires next.
+    next: i64,
+}
+
+impl Scheduled {
+    /// The first time after `now` on the schedule's grid (times missed are skipped, as Kafka
+    /// Streams skips them).
+    fn advance(&mut self, now: i64) {
+        let next = self.next.saturating_add(self.interval);
+        self.next = if now >= next {
+            let missed = (now - self.next) / self.interval;
+            self.next
+                .saturating_add((missed + 1).saturating_mul(self.interval))
+        } else {
+            next
+        };
+    }
+}
+
 pub(crate) struct Task {
     /// Each node's instance (`None` for sources, which only decode, for nodes of other
     /// sub-topologies, and while a node runs).
@@ -62,8 +90,19 @@ pub(crate) struct Task {
     /// The stores by id (`None`: not this task's).
     stores: Vec<Option<StoreSlot>>,
     application_id: String,
-    /// The partition of the task (changelog records go to it).
-    partition: i32,
+    /// The task's id (its partition is the one changelog records go to).
+    id: TaskId,
+    /// The largest timestamp of the records processed (-1: none yet).
+    stream_time: i64,
+    /// The wall clock as last given (ms since the epoch).
+    wall_clock: i64,
+    /// Where the record being processed was read.
+    current: Option<RecordMetadata>,
+    /// The nodes' punctuation schedules.
+    schedules: Vec<Scheduled>,
+    last_schedule: u64,
+    /// Whether the nodes were initialized (and are to be closed).
+    initialized: bool,
     /// The most bytes the write caches may hold (`cache.max.bytes.buffering`'s share).
     cache_max_bytes: usize,
     cache_bytes: usize,
@@ -77,14 +116,14 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    /// Instances of the nodes `members` of `topology` and of the stores they use, for
-    /// `partition` of application `application_id`; the stores' write caches hold at most
-    /// `cache_max_bytes` (0: no caching).
+    /// Instances of the nodes `members` of `topology` and of the stores they use, for task
+    /// `id` of application `application_id`; the stores' write caches hold at most
+    /// `cache_max_bytes` (0: no caching). The nodes run once [`Task::init`] prepared them.
     pub fn new(
         topology: &Topology,
         members: &[usize],
         application_id: &str,
-        partition: i32,
+        id: TaskId,
         cache_max_bytes: usize,
     ) -> Task {
         let mut stores: Vec<Option<StoreSlot>> = (0..topology.stores.len()).map(|_| None).collect();
@@ -114,12 +153,69 @@ impl Task {
             children: topology.children(),
             stores,
             application_id: application_id.to_string(),
-            partition,
+            id,
+            stream_time: -1,
+            wall_clock: 0,
+            current: None,
+            schedules: Vec::new(),
+            last_schedule: 0,
+            initialized: false,
             cache_max_bytes,
             cache_bytes: 0,
             produced: Vec::new(),
             shared: HashMap::new(),
             globals: None,
+        }
+    }
+
+    /// Initializes the nodes, in the order they were defined, with the wall clock at `now`
+    /// (their stores restored by now): they may read their stores and schedule punctuations.
+    pub fn init(&mut self, now: i64) -> Result<(), StreamsError> {
+        self.wall_clock = now;
+        self.initialized = true;
+        for node in 0..self.nodes.len() {
+            self.with_node(node, |instance, ctx| instance.init(ctx))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on node `node`'s instance, if it has one here.
+    fn with_node(
+        &mut self,
+        node: usize,
+        f: impl FnOnce(&mut dyn Node, &mut dyn Context) -> Result<(), StreamsError>,
+    ) -> Result<(), StreamsError> {
+        let Some(mut instance) = self.nodes.get_mut(node).and_then(Option::take) else {
+            return Ok(());
+        };
+        let result = f(instance.as_mut(), &mut NodeContext { task: self, node });
+        self.nodes[node] = Some(instance);
+        result
+    }
+
+    /// Moves the wall clock to `now` and runs the wall-clock punctuations due.
+    pub fn advance_wall_clock(&mut self, now: i64) -> Result<(), StreamsError> {
+        self.wall_clock = self.wall_clock.max(now);
+        self.punctuate(PunctuationType::WallClockTime, self.wall_clock)
+    }
+
+    /// Runs the punctuations of `kind` due at `now`, earliest first, each once however many
+    /// of its times passed, until none is due (a punctuation may schedule another).
+    fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<(), StreamsError> {
+        self.current = None;
+        loop {
+            let due = self
+                .schedules
+                .iter_mut()
+                .filter(|s| s.kind == kind && s.next <= now)
+                .min_by_key(|s| (s.next, s.id));
+            let Some(schedule) = due else {
+                return Ok(());
+            };
+            // the next time is set first: the punctuation may cancel its schedule
+            schedule.advance(now);
+            let (id, node) = (schedule.id, schedule.node);
+            self.with_node(node, |instance, ctx| instance.punctuate(id, now, ctx))?;
         }
     }
 
@@ -182,7 +278,7 @@ impl Task {
     /// Writes a store's update to its changelog, if it has one: the value without the
     /// timestamp a timestamped store keeps in front, which travels as the record's.
     fn log(&mut self, id: usize, key: &[u8], value: Option<&[u8]>, timestamp: i64) {
-        let partition = self.partition;
+        let partition = self.id.partition;
         let Some(slot) = self.stores[id].as_ref() else {
             return;
         };
@@ -203,12 +299,24 @@ impl Task {
         }
     }
 
-    /// Runs `record`, read by source `source`, through its children.
-    pub fn process(&mut self, source: usize, record: DynRecord) -> Result<(), StreamsError> {
+    /// Runs `record`, read by source `source` from `metadata`'s place, through its children;
+    /// then the stream-time punctuations its timestamp made due.
+    pub fn process(
+        &mut self,
+        source: usize,
+        record: DynRecord,
+        metadata: RecordMetadata,
+    ) -> Result<(), StreamsError> {
+        self.stream_time = self.stream_time.max(record.timestamp);
+        self.current = Some(metadata);
         for child in self.children[source].clone() {
             self.run(child, record.clone())?;
         }
-        Ok(())
+        self.current = None;
+        if self.schedules.is_empty() {
+            return Ok(());
+        }
+        self.punctuate(PunctuationType::StreamTime, self.stream_time)
     }
 
     /// What the sinks and changelogs wrote since the last call.
@@ -235,6 +343,17 @@ impl Task {
         let result = instance.process(record, &mut NodeContext { task: self, node });
         self.nodes[node] = Some(instance);
         result
+    }
+}
+
+impl Drop for Task {
+    /// Closes the nodes, when they were initialized.
+    fn drop(&mut self) {
+        if self.initialized {
+            for node in self.nodes.iter_mut().flatten() {
+                node.close();
+            }
+        }
     }
 }
 
@@ -306,6 +425,48 @@ impl Context for NodeContext<'_> {
 
     fn task_state(&mut self, id: usize) -> &mut Option<Box<dyn Any + Send>> {
         self.task.shared.entry(id).or_default()
+    }
+
+    fn schedule(&mut self, interval_ms: i64, kind: PunctuationType) -> u64 {
+        let task = &mut *self.task;
+        task.last_schedule += 1;
+        let interval = interval_ms.max(1);
+        // stream time on a grid from 0, the wall clock from now
+        let next = match kind {
+            PunctuationType::StreamTime => 0,
+            PunctuationType::WallClockTime => task.wall_clock.saturating_add(interval),
+        };
+        task.schedules.push(Scheduled {
+            id: task.last_schedule,
+            node: self.node,
+            kind,
+            interval,
+            next,
+        });
+        task.last_schedule
+    }
+
+    fn cancel(&mut self, schedule: u64) {
+        let node = self.node;
+        self.task
+            .schedules
+            .retain(|s| !(s.id == schedule && s.node == node));
+    }
+
+    fn stream_time(&self) -> i64 {
+        self.task.stream_time
+    }
+
+    fn wall_clock(&self) -> i64 {
+        self.task.wall_clock
+    }
+
+    fn record_metadata(&self) -> Option<&RecordMetadata> {
+        self.task.current.as_ref()
+    }
+
+    fn task_id(&self) -> TaskId {
+        self.task.id
     }
 
     fn put(

@@ -4,7 +4,10 @@
 //! topology's source as a broker's record would be, and processed at once, depth-first through
 //! their whole sub-topology; what sinks write is kept per topic for the output topics to read.
 //! A record written to a topic the topology also reads is processed next, within the same pipe.
-//! Every topic has one partition; output records keep the input record's timestamp and headers.
+//! Every topic has one partition, its records numbered from offset 0; output records keep the
+//! input record's timestamp and headers. Stream time moves with the records piped; the wall
+//! clock only when told to ([`TestDriver::advance_wall_clock_time`]), each move running the
+//! wall-clock punctuations due, as Kafka's driver runs them.
 //!
 //! ```
 //! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder, TestDriver};
@@ -25,7 +28,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::config::StreamsConfig;
-use crate::processor::{Decoder, DynRecord, Header, OutputRecord, StreamsError};
+use crate::processor::{
+    Decoder, DynRecord, Header, OutputRecord, RecordMetadata, StreamsError, TaskId,
+};
 use crate::serde::SharedSerde;
 use crate::store::query::StoreAccess;
 use crate::store::{
@@ -62,13 +67,50 @@ struct Driver {
     sources: HashMap<String, (usize, Decoder)>,
     /// Records written, by topic.
     outputs: HashMap<String, VecDeque<OutputRecord>>,
+    /// The next offset of each input topic, with its name shared by the records' metadata.
+    offsets: HashMap<String, (Arc<str>, i64)>,
+    /// The mocked wall clock (ms since the epoch).
+    wall_clock: i64,
 }
 
 impl Driver {
     /// Processes one record of `topic` and then every record it made for a topic the topology
     /// reads. What was written before an error stays written.
     fn pipe(&mut self, first: OutputRecord) -> Result<(), StreamsError> {
-        let mut queue = VecDeque::from([first]);
+        self.run(VecDeque::from([first]))
+    }
+
+    /// Moves the wall clock on by `ms`, runs the punctuations due and commits (caches flush),
+    /// then processes what they wrote to topics the topology reads.
+    fn advance_wall_clock(&mut self, ms: i64) -> Result<(), StreamsError> {
+        self.wall_clock = self.wall_clock.saturating_add(ms);
+        let result = self
+            .task
+            .advance_wall_clock(self.wall_clock)
+            .and_then(|()| self.task.flush());
+        let mut queue = VecDeque::new();
+        self.capture(&mut queue);
+        result?;
+        self.run(queue)
+    }
+
+    /// Keeps what the task wrote for the output topics, and queues what went to topics the
+    /// topology reads.
+    fn capture(&mut self, queue: &mut VecDeque<OutputRecord>) {
+        for out in self.task.take_produced() {
+            if self.sources.contains_key(&out.topic) {
+                queue.push_back(out.clone());
+            }
+            self.outputs
+                .entry(out.topic.clone())
+                .or_default()
+                .push_back(out);
+        }
+    }
+
+    /// Processes the records of `queue` and every record they make for a topic the topology
+    /// reads, one after the other.
+    fn run(&mut self, mut queue: VecDeque<OutputRecord>) -> Result<(), StreamsError> {
         let mut processed = 0;
         while let Some(record) = queue.pop_front() {
             processed += 1;
@@ -94,20 +136,18 @@ impl Driver {
                 timestamp: record.timestamp,
                 headers: Arc::new(record.headers),
             };
+            let (name, next) = self
+                .offsets
+                .entry(record.topic.clone())
+                .or_insert_with(|| (Arc::from(record.topic.as_str()), 0));
+            let metadata = RecordMetadata::new(Arc::clone(name), 0, *next);
+            *next += 1;
             // a commit after each record, as Kafka's driver does: caches flush
             let result = self
                 .task
-                .process(source, rec)
+                .process(source, rec, metadata)
                 .and_then(|()| self.task.flush());
-            for out in self.task.take_produced() {
-                if self.sources.contains_key(&out.topic) {
-                    queue.push_back(out.clone());
-                }
-                self.outputs
-                    .entry(out.topic.clone())
-                    .or_default()
-                    .push_back(out);
-            }
+            self.capture(&mut queue);
             result?;
         }
         Ok(())
@@ -129,16 +169,36 @@ pub struct TestDriver {
 
 impl TestDriver {
     /// A driver running `topology` as the application `test-driver`, with Kafka's defaults.
+    ///
+    /// # Panics
+    /// When a processor fails to initialize (see [`TestDriver::with_config`] for the error).
     pub fn new(topology: Topology) -> TestDriver {
-        Self::with_config(topology, &StreamsConfig::new())
-            .unwrap_or_else(|_| unreachable!("the default config is valid"))
+        match Self::with_config(topology, &StreamsConfig::new()) {
+            Ok(driver) => driver,
+            Err(e) => panic!("the topology could not start: {e}"),
+        }
     }
 
     /// A driver running `topology` with `config` (`application.id`, which names internal
-    /// topics, and `cache.max.bytes.buffering`; the rest is for brokers and unused here).
+    /// topics, and `cache.max.bytes.buffering`; the rest is for brokers and unused here), its
+    /// wall clock starting at the system's time as Kafka's driver starts it. An error when a
+    /// processor fails to initialize.
     pub fn with_config(
         topology: Topology,
         config: &StreamsConfig,
+    ) -> Result<TestDriver, StreamsError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Self::with_wall_clock(topology, config, now)
+    }
+
+    /// A driver as [`TestDriver::with_config`] makes it, its wall clock starting at
+    /// `wall_clock_ms` (ms since the epoch).
+    pub fn with_wall_clock(
+        topology: Topology,
+        config: &StreamsConfig,
+        wall_clock_ms: i64,
     ) -> Result<TestDriver, StreamsError> {
         let application_id = config.application_id().unwrap_or(DEFAULT_APPLICATION_ID);
         let cache = config.cache_max_bytes()?;
@@ -157,14 +217,37 @@ impl TestDriver {
             .enumerate()
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
+        let id = TaskId {
+            subtopology: 0,
+            partition: 0,
+        };
+        let mut task = Task::new(&topology, &all, application_id, id, cache);
+        task.init(wall_clock_ms)?;
+        let mut driver = Driver {
+            task,
+            stores,
+            sources,
+            outputs: HashMap::new(),
+            offsets: HashMap::new(),
+            wall_clock: wall_clock_ms,
+        };
+        // (what processors wrote while they initialized)
+        let mut queue = VecDeque::new();
+        driver.capture(&mut queue);
+        driver.run(queue)?;
         Ok(TestDriver {
-            driver: Arc::new(Mutex::new(Driver {
-                task: Task::new(&topology, &all, application_id, 0, cache),
-                stores,
-                sources,
-                outputs: HashMap::new(),
-            })),
+            driver: Arc::new(Mutex::new(driver)),
         })
+    }
+
+    /// Moves the wall clock on by `advance`, running the wall-clock punctuations due (each
+    /// once, however many of its times passed), as Kafka's `advanceWallClockTime` does.
+    pub fn advance_wall_clock_time(
+        &self,
+        advance: std::time::Duration,
+    ) -> Result<(), StreamsError> {
+        let ms = i64::try_from(advance.as_millis()).unwrap_or(i64::MAX);
+        lock(&self.driver).advance_wall_clock(ms)
     }
 
     /// The key-value store `name`, read with its key and value serdes; `UnknownStore` when the
@@ -414,6 +497,15 @@ impl<K, V> TestOutputTopic<K, V> {
     /// The next record's value.
     pub fn read_value(&mut self) -> Result<V, StreamsError> {
         self.read_record().map(|r| r.value)
+    }
+
+    /// Every record left, whole.
+    pub fn read_records_to_list(&mut self) -> Result<Vec<TestRecord<K, V>>, StreamsError> {
+        let mut out = Vec::new();
+        while !self.is_empty() {
+            out.push(self.read_record()?);
+        }
+        Ok(out)
     }
 
     /// Every record left, as keys and values.

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 use std::time::Duration;
 
+use tributary_streams::process::{Processor, ProcessorContext, Record, StoreBuilder};
 use tributary_streams::{
     BufferConfig, Consumed, GlobalKTable, Grouped, JoinWindows, Joined, KStream, KTable,
     Materialized, Produced, Repartitioned, Serdes, SessionWindows, SlidingWindows, StreamJoined,
@@ -21,6 +22,19 @@ use tributary_streams::{
 };
 
 type S = KStream<String, String>;
+
+/// A processor that forwards what it gets.
+struct PassThrough;
+
+impl Processor<String, String, String, String> for PassThrough {
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), tributary_streams::StreamsError> {
+        ctx.forward(record)
+    }
+}
 
 /// A table of the script: of strings, or of counts.
 #[derive(Clone)]
@@ -145,6 +159,21 @@ fn script(rng: &mut Rng, case: usize) -> String {
                 streams.extend(ids);
             }
             7 if rng.below(2) == 0 => lines.push(format!("foreach {src}")),
+            10 if rng.below(2) == 0 => {
+                let name = fresh("p");
+                let store = if rng.below(2) == 0 {
+                    fresh("ps")
+                } else {
+                    "-".to_string()
+                };
+                let named = if rng.below(2) == 0 {
+                    fresh("pn")
+                } else {
+                    "-".to_string()
+                };
+                lines.push(format!("process {name} {src} {store} {named}"));
+                streams.push(name);
+            }
             10 if rng.below(3) == 0 => {
                 let name = fresh("r");
                 let topic = if rng.below(2) == 0 {
@@ -515,6 +544,24 @@ fn describe_here(script: &str) -> String {
             "foreach" => {
                 get(f[1]).foreach(|_, _| {});
                 None
+            }
+            "process" => {
+                let stores: Vec<&str> = match f[3] {
+                    "-" => vec![],
+                    store => {
+                        b.add_state_store(StoreBuilder::key_value(
+                            store,
+                            Serdes::string(),
+                            Serdes::string(),
+                        ));
+                        vec![store]
+                    }
+                };
+                let processed = match f[4] {
+                    "-" => get(f[2]).process(|| PassThrough, &stores),
+                    name => get(f[2]).process_named(name, || PassThrough, &stores),
+                };
+                Some((f[1].into(), processed))
             }
             "merge" => Some((f[1].into(), get(f[2]).merge(&get(f[3])))),
             "to" => {

@@ -15,16 +15,19 @@ mod common;
 
 use std::time::Duration;
 
+use tributary_streams::process::{
+    Processor, ProcessorContext, PunctuationType, Record, Schedule, StoreBuilder,
+};
 use tributary_streams::{
     BufferConfig, Consumed, Grouped, JoinWindows, Joined, KGroupedStream, KStream, KTable,
-    Materialized, Produced, Serdes, SessionWindows, SlidingWindows, StreamJoined, StreamsBuilder,
-    StreamsConfig, Suppressed, TestDriver, TimeWindows,
+    Materialized, Produced, Repartitioned, Serdes, SessionWindows, SlidingWindows, StreamJoined,
+    StreamsBuilder, StreamsConfig, StreamsError, Suppressed, TestDriver, TimeWindows,
 };
 
 type Key = Option<String>;
 type Value = Option<String>;
 
-const SCENARIOS: [&str; 21] = [
+const SCENARIOS: [&str; 23] = [
     "word_count",
     "tumbling_count_suppress",
     "hopping_reduce",
@@ -46,6 +49,8 @@ const SCENARIOS: [&str; 21] = [
     "table_group_reduce",
     "table_group_aggregate",
     "stream_global_join",
+    "processor_punctuate",
+    "processor_repartition",
 ];
 
 /// The scenarios that read a second topic, `tbl`.
@@ -81,6 +86,114 @@ fn words(line: &str) -> Vec<String> {
 
 fn text(v: &Value) -> &str {
     v.as_deref().unwrap_or("null")
+}
+
+/// The processor of `processor_punctuate` (`Counting` in the Java harness): counts records
+/// per key in store `counts` (a null value deletes the key), forwards records without a key
+/// with their metadata, and forwards every count on punctuations: every 10 ms of stream time,
+/// and every 7 ms of wall-clock time until stream time reaches 40, every 13 ms after that.
+#[derive(Default)]
+struct Counting {
+    wall: Option<Schedule>,
+    rescheduled: bool,
+}
+
+fn metadata_text(ctx: &ProcessorContext<'_, Key, Value>) -> String {
+    let m = ctx.record_metadata().unwrap();
+    format!(
+        "{}:{}:{}:{}",
+        m.topic(),
+        m.partition(),
+        m.offset(),
+        ctx.current_stream_time_ms()
+    )
+}
+
+impl Processor<Key, Value, Key, Value> for Counting {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Key, Value>) -> Result<(), StreamsError> {
+        ctx.schedule(ms(10), PunctuationType::StreamTime)?;
+        self.wall = Some(ctx.schedule(ms(7), PunctuationType::WallClockTime)?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<Key, Value>,
+        ctx: &mut ProcessorContext<'_, Key, Value>,
+    ) -> Result<(), StreamsError> {
+        let Some(key) = &record.key else {
+            let text = format!("meta:{}", metadata_text(ctx));
+            let bytes = record.value.as_ref().map(|v| v.as_bytes().to_vec());
+            let mut out = record.with_value(Some(text));
+            out.headers = vec![("h".to_string(), bytes)];
+            return ctx.forward(out);
+        };
+        let mut counts = ctx.key_value_store::<String, i64>("counts")?;
+        if record.value.is_none() {
+            counts.delete(key)?;
+            return Ok(());
+        }
+        let count = counts.get(key)?.unwrap_or(0) + 1;
+        counts.put(key, &count)
+    }
+
+    fn punctuate(
+        &mut self,
+        schedule: Schedule,
+        timestamp: i64,
+        ctx: &mut ProcessorContext<'_, Key, Value>,
+    ) -> Result<(), StreamsError> {
+        let kind = if Some(schedule) == self.wall {
+            if self.rescheduled {
+                "wall2"
+            } else {
+                "wall"
+            }
+        } else {
+            "stream"
+        };
+        for (key, count) in ctx.key_value_store::<String, i64>("counts")?.all()? {
+            let record = Record::new(Some(key), Some(format!("{kind}:{count}")), timestamp)
+                .with_header("type", Some(kind.as_bytes()));
+            ctx.forward(record)?;
+        }
+        if kind == "stream" && timestamp >= 40 && !self.rescheduled {
+            if let Some(wall) = self.wall {
+                ctx.cancel(wall);
+            }
+            self.wall = Some(ctx.schedule(ms(13), PunctuationType::WallClockTime)?);
+            self.rescheduled = true;
+        }
+        Ok(())
+    }
+}
+
+/// Swaps key and value (`Swap` in the Java harness).
+struct Swap;
+
+impl Processor<Key, Value, Key, Value> for Swap {
+    fn process(
+        &mut self,
+        record: Record<Key, Value>,
+        ctx: &mut ProcessorContext<'_, Key, Value>,
+    ) -> Result<(), StreamsError> {
+        let (key, value) = (record.key.clone(), record.value.clone());
+        ctx.forward(record.with_key(value).with_value(key))
+    }
+}
+
+/// Replaces the value with where the record was read (`Meta` in the Java harness).
+struct Meta;
+
+impl Processor<Key, Value, Key, Value> for Meta {
+    fn process(
+        &mut self,
+        record: Record<Key, Value>,
+        ctx: &mut ProcessorContext<'_, Key, Value>,
+    ) -> Result<(), StreamsError> {
+        let text = metadata_text(ctx);
+        ctx.forward(record.with_value(Some(text)))
+    }
 }
 
 /// Builds `scenario` as the Java harness does; the topics to compare.
@@ -242,6 +355,36 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
     let time_windowed = |size| Serdes::time_windowed(ns(), size);
     let session_windowed = || Serdes::session_windowed(ns());
     match scenario {
+        "processor_punctuate" => {
+            b.add_state_store(StoreBuilder::key_value(
+                "counts",
+                Serdes::string(),
+                Serdes::long(),
+            ));
+            input
+                .process(Counting::default, &["counts"])
+                .to("out", Produced::with(ns(), ns()));
+            vec!["out", "app-counts-changelog"]
+        }
+        "processor_repartition" => {
+            let swapped: KStream<Key, Value> = input.process(|| Swap, &[]);
+            swapped
+                .repartition(Repartitioned::with(ns(), ns()))
+                .process(|| Meta, &[])
+                .to("out", Produced::with(ns(), ns()));
+            swapped
+                .group_by_key(keys_values())
+                .count()
+                .to_stream()
+                .to("out2", Produced::with(ns(), nl()));
+            vec![
+                "out",
+                "out2",
+                "app-KSTREAM-REPARTITION-0000000002-repartition",
+                "app-KSTREAM-AGGREGATE-STATE-STORE-0000000008-repartition",
+                "app-KSTREAM-AGGREGATE-STATE-STORE-0000000008-changelog",
+            ]
+        }
         "word_count" => {
             input
                 .flat_map_values(|v: &Value| v.as_deref().map(words).unwrap_or_default())
@@ -514,12 +657,13 @@ impl Rng {
     }
 }
 
-/// An input record: topic, key, value, timestamp.
+/// An input record: topic, key, value, timestamp; or, for topic `wall`, a move of the wall
+/// clock by "timestamp" ms.
 type Input = (&'static str, Key, Value, i64);
 
 /// Random records: a few keys (some null), values (some null), timestamps mostly rising with
-/// repeats, some out of order and some late.
-fn random_input(rng: &mut Rng, two_topics: bool) -> Vec<Input> {
+/// repeats, some out of order and some late; with `wall`, moves of the wall clock among them.
+fn random_input(rng: &mut Rng, two_topics: bool, wall: bool) -> Vec<Input> {
     const KEYS: [&str; 3] = ["a", "b", "c"];
     const VALUES: [&str; 5] = ["x1", "Yes no", "zz top", "Hello, world!", "q"];
     let n = 30 + rng.below(50);
@@ -534,6 +678,9 @@ fn random_input(rng: &mut Rng, two_topics: bool) -> Vec<Input> {
             } else {
                 time
             };
+            if wall && rng.below(5) == 0 {
+                return ("wall", None, None, 1 + rng.below(20) as i64);
+            }
             let topic = if two_topics && rng.below(2) == 0 {
                 "tbl"
             } else {
@@ -569,7 +716,8 @@ fn run_here(scenario: &str, cache: usize, input: &[Input]) -> String {
     let config = StreamsConfig::new()
         .with("application.id", "app")
         .with("statestore.cache.max.bytes", cache);
-    let driver = TestDriver::with_config(b.build().unwrap(), &config).unwrap();
+    // (the wall clock starts at 0, as the harness starts Kafka's)
+    let driver = TestDriver::with_wall_clock(b.build().unwrap(), &config, 0).unwrap();
     let topic = |name: &str| {
         driver.input_topic(
             name,
@@ -579,8 +727,12 @@ fn run_here(scenario: &str, cache: usize, input: &[Input]) -> String {
     };
     let (mut main, mut second) = (topic("in"), topic("tbl"));
     for (t, k, v, ts) in input {
-        let into = if *t == "tbl" { &mut second } else { &mut main };
-        if let Err(e) = into.pipe_input_at(k.clone(), v.clone(), *ts) {
+        let result = match *t {
+            "wall" => driver.advance_wall_clock_time(ms(*ts as u64)),
+            "tbl" => second.pipe_input_at(k.clone(), v.clone(), *ts),
+            _ => main.pipe_input_at(k.clone(), v.clone(), *ts),
+        };
+        if let Err(e) = result {
             return format!("ERROR {e}\n");
         }
     }
@@ -594,11 +746,15 @@ fn run_here(scenario: &str, cache: usize, input: &[Input]) -> String {
         while !o.is_empty() {
             let r = o.read_record().unwrap();
             out.push_str(&format!(
-                "{t} {} {} {}\n",
+                "{t} {} {} {}",
                 hex(&r.key),
                 hex(&r.value),
                 r.timestamp
             ));
+            for (name, value) in &r.headers {
+                out.push_str(&format!(" {name}={}", hex(value)));
+            }
+            out.push('\n');
         }
     }
     out
@@ -635,7 +791,11 @@ fn topologies_write_what_kafka_streams_writes_for_the_same_input() {
                 cases.push((
                     scenario,
                     cache,
-                    random_input(&mut rng, two_topics(scenario)),
+                    random_input(
+                        &mut rng,
+                        two_topics(scenario),
+                        scenario.starts_with("processor"),
+                    ),
                 ));
             }
         }

@@ -12,9 +12,12 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use tributary_streams::process::{
+    Processor, ProcessorContext, PunctuationType, Record, Schedule, StoreBuilder,
+};
 use tributary_streams::{
     Consumed, Grouped, KafkaStreams, Materialized, Produced, Serdes, State, StreamsBuilder,
-    StreamsConfig,
+    StreamsConfig, StreamsError,
 };
 use tributary_testkit::{unique_name, TestBroker};
 
@@ -471,5 +474,136 @@ async fn exactly_once_commits_outputs_state_and_offsets_in_transactions() {
         tokio::task::block_in_place(|| read_counts(b, &output, &expected)),
         expected
     );
+    tokio::task::block_in_place(|| again.close());
+}
+
+/// Counts records per key in its store; every 200 ms of wall-clock time forwards
+/// `tick-<partition>` = the sum of its counts. A record read from elsewhere than its task's
+/// partition of `input` fails it.
+struct Tally {
+    input: String,
+}
+
+impl Processor<String, String, String, String> for Tally {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, String>) -> Result<(), StreamsError> {
+        ctx.schedule(Duration::from_millis(200), PunctuationType::WallClockTime)?;
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), StreamsError> {
+        let m = ctx.record_metadata().unwrap();
+        if m.topic() != self.input || m.partition() != ctx.task_id().partition {
+            return Err(StreamsError::Config(format!("read from {m:?}")));
+        }
+        let mut tally = ctx.key_value_store::<String, i64>("tally")?;
+        let n = tally.get(&record.key)?.unwrap_or(0);
+        tally.put(&record.key, &(n + 1))
+    }
+
+    fn punctuate(
+        &mut self,
+        _: Schedule,
+        timestamp: i64,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), StreamsError> {
+        let sum: i64 = ctx
+            .key_value_store::<String, i64>("tally")?
+            .all()?
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        let key = format!("tick-{}", ctx.task_id().partition);
+        ctx.forward(Record::new(key, sum.to_string(), timestamp))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn processors_punctuate_on_the_wall_clock_and_keep_their_stores_across_a_restart() {
+    let broker = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", "0")]).await;
+    let (input, output, app) = (
+        unique_name("tally-in"),
+        unique_name("tally-out"),
+        unique_name("tally"),
+    );
+    broker.create_topic(&input, 2).await;
+    broker.create_topic(&output, 1).await;
+    produce(&broker, &input, &FIRST).await;
+    let topology = || {
+        let b = StreamsBuilder::new();
+        b.add_state_store(StoreBuilder::key_value(
+            "tally",
+            Serdes::string(),
+            Serdes::long(),
+        ));
+        let name = input.clone();
+        b.stream(&input, Consumed::with(Serdes::string(), Serdes::string()))
+            .process(
+                move || Tally {
+                    input: name.clone(),
+                },
+                &["tally"],
+            )
+            .to(&output, Produced::with(Serdes::string(), Serdes::string()));
+        b.build().unwrap()
+    };
+    let b = &broker;
+    let eos = || config(b, &app, 2).with("processing.guarantee", "exactly_once_v2");
+    // the latest sum of each task, read committed, once they add up to `total` and every task
+    // ticked at least `ticks` times
+    let tallies = |total: i64, ticks: usize| {
+        let mut consumer_config = b.consumer_config();
+        consumer_config.set("isolation.level", "read_committed");
+        let consumer: BaseConsumer = consumer_config.create().unwrap();
+        consumer.subscribe(&[output.as_str()]).unwrap();
+        let mut latest: BTreeMap<String, (i64, usize)> = BTreeMap::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let done = |l: &BTreeMap<String, (i64, usize)>| {
+            l.len() == 2
+                && l.values().map(|(s, _)| s).sum::<i64>() == total
+                && l.values().all(|(_, n)| *n >= ticks)
+        };
+        while Instant::now() < deadline && !done(&latest) {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+                let sum: i64 = std::str::from_utf8(m.payload().unwrap())
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let entry = latest.entry(key).or_default();
+                *entry = (sum, entry.1 + 1);
+            }
+        }
+        latest
+    };
+    let (mut streams, _) = tokio::task::block_in_place(|| start(topology(), eos()));
+    // ticks come with no input too: several per task after the records were counted
+    let got = tokio::task::block_in_place(|| tallies(FIRST.len() as i64, 3));
+    assert_eq!(
+        got.values().map(|(s, _)| s).sum::<i64>(),
+        FIRST.len() as i64,
+        "{got:?}"
+    );
+    assert!(got.values().all(|(_, n)| *n >= 3), "{got:?}");
+    assert_eq!(streams.state(), State::Running, "{:?}", streams.error());
+    tokio::task::block_in_place(|| streams.close());
+    // a new instance restores the tallies from their changelog and counts on
+    produce(&broker, &input, &SECOND).await;
+    let (mut again, _) = tokio::task::block_in_place(|| start(topology(), eos()));
+    let total = (FIRST.len() + SECOND.len()) as i64;
+    let got = tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            // (the first instance's last ticks come first: read until the new sums show)
+            let got = tallies(total, 1);
+            if got.values().map(|(s, _)| s).sum::<i64>() == total || Instant::now() > deadline {
+                return got;
+            }
+        }
+    });
+    assert_eq!(got.values().map(|(s, _)| s).sum::<i64>(), total, "{got:?}");
     tokio::task::block_in_place(|| again.close());
 }

@@ -11,7 +11,6 @@
 //! show the partitions each member reads), with this assignor's data as JSON in `user_data`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedPartitions;
@@ -21,21 +20,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use serde::{Deserialize, Serialize};
 
-/// A task: one partition of one sub-topology, printed `<subtopology>_<partition>` as Kafka
-/// Streams prints it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct TaskId {
-    /// The sub-topology.
-    pub subtopology: u32,
-    /// The partition.
-    pub partition: i32,
-}
-
-impl fmt::Display for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}_{}", self.subtopology, self.partition)
-    }
-}
+pub use crate::processor::TaskId;
 
 /// What an instance tells the leader when it joins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

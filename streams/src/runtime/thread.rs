@@ -24,7 +24,7 @@ use super::restore::restore;
 use super::standby::Standbys;
 use super::txn_offsets::{send_offsets_to_transaction, GroupMember};
 use crate::config::{ClientRole, Guarantee, OnError, StreamsConfig};
-use crate::processor::{DynRecord, Header, OutputRecord, StreamsError};
+use crate::processor::{DynRecord, Header, OutputRecord, RecordMetadata, StreamsError};
 use crate::store::global::GlobalStores;
 use crate::task::Task;
 use crate::topology::{Kind, Topology};
@@ -103,8 +103,9 @@ pub(crate) struct StreamThread {
     tasks: BTreeMap<TaskId, Running>,
     /// Copies of other instances' tasks, kept warm through the restore consumer.
     standbys: Standbys,
-    /// Input partition → its task and source node.
-    routes: HashMap<(String, i32), (TaskId, usize)>,
+    /// Input partition → its task, its source node and the topic's name for the records'
+    /// metadata.
+    routes: HashMap<(String, i32), Route>,
     /// Revoked: waiting for the next assignment.
     suspended: bool,
     /// The partitions of each topic the app reads.
@@ -113,6 +114,17 @@ pub(crate) struct StreamThread {
     failed_transactions: u32,
     /// Deletes repartition records that were committed, every `repartition.purge.interval.ms`.
     purger: Purger,
+}
+
+/// Where an input partition's records go: the task, its source node, and the topic's name
+/// the records' metadata shares.
+type Route = (TaskId, usize, Arc<str>);
+
+/// The system's time in ms since the epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn kafka(e: KafkaError) -> StreamsError {
@@ -358,6 +370,7 @@ impl StreamThread {
                 continue;
             }
             self.process_batch()?;
+            self.punctuate_wall_clock()?;
             self.update_standbys();
             self.producer.poll(Duration::ZERO);
             // (under exactly-once a failed send fails the transaction at its commit)
@@ -379,7 +392,7 @@ impl StreamThread {
             &self.topology,
             &sub.members,
             &self.application_id,
-            id.partition,
+            id,
             self.cache,
         )
         .with_globals(Arc::clone(&self.globals));
@@ -428,6 +441,9 @@ impl StreamThread {
                     }
                 );
             }
+            task.init(now_ms())?;
+            let produced = task.take_produced();
+            self.emit_all(&produced)?;
             let sub = &self.plan.subs[id.subtopology as usize];
             let partitions = &self.partitions;
             let next = sub
@@ -467,7 +483,8 @@ impl StreamThread {
                     let Some(next) = running.next.get(&tp) else {
                         continue;
                     };
-                    self.routes.insert(tp.clone(), (id, *node));
+                    self.routes
+                        .insert(tp.clone(), (id, *node, Arc::from(t.as_str())));
                     let offset = match next.or_else(|| positions.get(&tp).copied()) {
                         Some(o) => Offset::Offset(o),
                         None => self.reset,
@@ -552,6 +569,37 @@ impl StreamThread {
             if n % 64 == 63 && Instant::now() >= deadline {
                 break;
             }
+        }
+        Ok(())
+    }
+
+    /// Runs each task's wall-clock punctuations that are due, and sends what they wrote.
+    fn punctuate_wall_clock(&mut self) -> Result<(), StreamsError> {
+        let now = now_ms();
+        let mut produced = Vec::new();
+        for (id, running) in &mut self.tasks {
+            if let Err(e) = running.task.advance_wall_clock(now) {
+                match self.on_failed_processing {
+                    OnError::Continue => tracing::warn!(
+                        "Exception caught while punctuating task {id}: {e}; going on"
+                    ),
+                    OnError::Fail => return Err(e),
+                }
+            }
+            produced.extend(running.task.take_produced());
+        }
+        self.emit_all(&produced)
+    }
+
+    /// Sends records a task wrote outside of processing an input record (in a punctuation,
+    /// or as it started), in the open transaction under exactly-once.
+    fn emit_all(&mut self, produced: &[OutputRecord]) -> Result<(), StreamsError> {
+        if produced.is_empty() {
+            return Ok(());
+        }
+        begin(&self.producer, &mut self.eos)?;
+        for out in produced {
+            emit(&self.producer, out, self.send_errors())?;
         }
         Ok(())
     }
@@ -796,15 +844,16 @@ impl std::fmt::Display for TxnFailure {
 /// Runs one record through its task; what the task wrote.
 fn process(
     tasks: &mut BTreeMap<TaskId, Running>,
-    routes: &HashMap<(String, i32), (TaskId, usize)>,
+    routes: &HashMap<(String, i32), Route>,
     topology: &Topology,
     (on_bad_record, on_failed_processing): (OnError, OnError),
     msg: &BorrowedMessage<'_>,
 ) -> Result<Vec<OutputRecord>, StreamsError> {
     let tp = (msg.topic().to_string(), msg.partition());
-    let Some(&(id, source)) = routes.get(&tp) else {
+    let Some((id, source, topic)) = routes.get(&tp) else {
         return Ok(Vec::new());
     };
+    let (id, source) = (*id, *source);
     let Some(running) = tasks.get_mut(&id) else {
         return Ok(Vec::new());
     };
@@ -866,7 +915,8 @@ fn process(
         timestamp,
         headers: Arc::new(headers),
     };
-    if let Err(e) = running.task.process(source, record) {
+    let metadata = RecordMetadata::new(Arc::clone(topic), tp.1, msg.offset());
+    if let Err(e) = running.task.process(source, record, metadata) {
         match on_failed_processing {
             OnError::Continue => tracing::warn!(
                 "Exception caught during processing of task {id}, topic {}, partition {}, offset {}: {e}; skipping the record",

@@ -40,6 +40,10 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.processor.api.ContextualProcessor;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.Stores;
 
 public class DescribeScripts {
     public static void main(String[] args) throws Exception {
@@ -81,6 +85,18 @@ public class DescribeScripts {
                     case "selectkey": s.put(f[1], s.get(f[2]).selectKey((k, v) -> k)); break;
                     case "peek": s.put(f[1], s.get(f[2]).peek((k, v) -> {})); break;
                     case "foreach": s.get(f[1]).foreach((k, v) -> {}); break;
+                    case "process": {
+                        String[] stores = f[3].equals("-") ? new String[0] : new String[] {f[3]};
+                        if (!f[3].equals("-"))
+                            b.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(f[3]), null, null));
+                        var supplier = (org.apache.kafka.streams.processor.api.ProcessorSupplier<Object, Object, Object, Object>)
+                            () -> new ContextualProcessor<Object, Object, Object, Object>() {
+                                public void process(Record<Object, Object> r) { context().forward(r); }
+                            };
+                        s.put(f[1], f[4].equals("-") ? s.get(f[2]).process(supplier, stores)
+                            : s.get(f[2]).process(supplier, Named.as(f[4]), stores));
+                        break;
+                    }
                     case "repartition": s.put(f[1], f[3].equals("-") ? s.get(f[2]).repartition()
                         : s.get(f[2]).repartition(Repartitioned.as(f[3]))); break;
                     case "merge": s.put(f[1], s.get(f[2]).merge(s.get(f[3]))); break;

@@ -3,9 +3,11 @@
 // topologies with Tributary's DSL and feeds its TestDriver the same records.
 //
 // Input (stdin): cases separated by lines "---"; a case starts with "case SCENARIO CACHE_BYTES",
-// then one record per line: "TOPIC KEY VALUE TIMESTAMP" with KEY and VALUE in hex ("-": null).
+// then one record per line: "TOPIC KEY VALUE TIMESTAMP" with KEY and VALUE in hex ("-": null),
+// or "wall - - MS": the wall clock moves on by MS.
 // Output: per case, the records of each output topic the scenario lists, one per line
-// "TOPIC KEY VALUE TIMESTAMP" (hex, "-" for null), topics in the listed order, then "<<END>>".
+// "TOPIC KEY VALUE TIMESTAMP" (hex, "-" for null) followed by " NAME=VALUE" per header,
+// topics in the listed order, then "<<END>>".
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.time.Duration;
@@ -46,8 +48,95 @@ import org.apache.kafka.streams.kstream.WindowedSerdes;
 import org.apache.kafka.streams.test.TestRecord;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.Stores;
+import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.processor.Cancellable;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 
 public class TopologyScenarios {
+    static String metadataText(ProcessorContext<String, String> ctx) {
+        RecordMetadata m = ctx.recordMetadata().get();
+        return m.topic() + ":" + m.partition() + ":" + m.offset() + ":" + ctx.currentStreamTimeMs();
+    }
+
+    // Counts records per key in store "counts" (a null value deletes the key), forwards records
+    // without a key with their metadata, and forwards every count on punctuations: every 10 ms
+    // of stream time, and every 7 ms of wall-clock time until stream time reaches 40, every 13 ms
+    // after that.
+    static class Counting implements Processor<String, String, String, String> {
+        ProcessorContext<String, String> ctx;
+        KeyValueStore<String, Long> store;
+        Cancellable wall;
+        boolean rescheduled;
+
+        public void init(ProcessorContext<String, String> context) {
+            ctx = context;
+            store = context.getStateStore("counts");
+            context.schedule(Duration.ofMillis(10), PunctuationType.STREAM_TIME, ts -> punctuate("stream", ts));
+            wall = context.schedule(Duration.ofMillis(7), PunctuationType.WALL_CLOCK_TIME, ts -> punctuate("wall", ts));
+        }
+
+        void punctuate(String kind, long ts) {
+            try (KeyValueIterator<String, Long> it = store.all()) {
+                while (it.hasNext()) {
+                    KeyValue<String, Long> kv = it.next();
+                    ctx.forward(new Record<>(kv.key, kind + ":" + kv.value, ts,
+                        new RecordHeaders().add("type", kind.getBytes())));
+                }
+            }
+            if (kind.equals("stream") && ts >= 40 && !rescheduled) {
+                wall.cancel();
+                wall = ctx.schedule(Duration.ofMillis(13), PunctuationType.WALL_CLOCK_TIME, t -> punctuate("wall2", t));
+                rescheduled = true;
+            }
+        }
+
+        public void process(Record<String, String> r) {
+            if (r.key() == null) {
+                ctx.forward(r.withValue("meta:" + metadataText(ctx))
+                    .withHeaders(new RecordHeaders().add("h", r.value() == null ? null : r.value().getBytes())));
+                return;
+            }
+            if (r.value() == null) {
+                store.delete(r.key());
+                return;
+            }
+            Long c = store.get(r.key());
+            store.put(r.key(), c == null ? 1L : c + 1);
+        }
+    }
+
+    static class Swap implements Processor<String, String, String, String> {
+        ProcessorContext<String, String> ctx;
+
+        public void init(ProcessorContext<String, String> context) {
+            ctx = context;
+        }
+
+        public void process(Record<String, String> r) {
+            ctx.forward(r.withKey(r.value()).withValue(r.key()));
+        }
+    }
+
+    static class Meta implements Processor<String, String, String, String> {
+        ProcessorContext<String, String> ctx;
+
+        public void init(ProcessorContext<String, String> context) {
+            ctx = context;
+        }
+
+        public void process(Record<String, String> r) {
+            ctx.forward(r.withValue(metadataText(ctx)));
+        }
+    }
+
     static final HexFormat HEX = HexFormat.of();
     static final Serde<String> S = Serdes.String();
     static final Serde<Long> L = Serdes.Long();
@@ -151,6 +240,19 @@ public class TopologyScenarios {
         KStream<String, String> in = b.stream("in", Consumed.with(S, S));
         KGroupedStream<String, String> byKey = in.groupByKey(Grouped.with(S, S));
         switch (scenario) {
+            case "processor_punctuate": {
+                b.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore("counts"), S, L));
+                in.process(Counting::new, "counts").to("out", Produced.with(S, S));
+                return List.of("out", "app-counts-changelog");
+            }
+            case "processor_repartition": {
+                KStream<String, String> swapped = in.process(Swap::new);
+                swapped.repartition(Repartitioned.with(S, S)).process(Meta::new).to("out", Produced.with(S, S));
+                swapped.groupByKey(Grouped.with(S, S)).count().toStream().to("out2", Produced.with(S, L));
+                return List.of("out", "out2", "app-KSTREAM-REPARTITION-0000000002-repartition",
+                    "app-KSTREAM-AGGREGATE-STATE-STORE-0000000008-repartition",
+                    "app-KSTREAM-AGGREGATE-STATE-STORE-0000000008-changelog");
+            }
             case "word_count": {
                 in.flatMapValues(v -> v == null ? List.of() : Arrays.asList(v.toLowerCase(Locale.ROOT).split("\\W+")))
                     .filter((k, w) -> !w.isEmpty())
@@ -279,6 +381,10 @@ public class TopologyScenarios {
             java.util.Map<String, TestInputTopic<byte[], byte[]>> inputs = new java.util.HashMap<>();
             for (String r : lines.subList(1, lines.size())) {
                 String[] f = r.split(" ", -1);
+                if (f[0].equals("wall")) {
+                    driver.advanceWallClockTime(Duration.ofMillis(Long.parseLong(f[3])));
+                    continue;
+                }
                 TestInputTopic<byte[], byte[]> input = inputs.computeIfAbsent(f[0],
                     t -> driver.createInputTopic(t, new ByteArraySerializer(), new ByteArraySerializer()));
                 String k = f[1].isEmpty() ? "" : f[1];
@@ -291,7 +397,11 @@ public class TopologyScenarios {
                     driver.createOutputTopic(t, new ByteArrayDeserializer(), new ByteArrayDeserializer());
                 for (TestRecord<byte[], byte[]> r : o.readRecordsToList()) {
                     out.append(t).append(' ').append(hex(r.key())).append(' ').append(hex(r.value()))
-                        .append(' ').append(r.timestamp()).append('\n');
+                        .append(' ').append(r.timestamp());
+                    for (Header h : r.headers()) {
+                        out.append(' ').append(h.key()).append('=').append(hex(h.value()));
+                    }
+                    out.append('\n');
                 }
             }
         } catch (RuntimeException e) {

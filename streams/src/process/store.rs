@@ -1,0 +1,180 @@
+//! Stores of the processor API: declared with a [`StoreBuilder`], used through a typed
+//! [`KeyValueStore`] handle.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use super::ConnectedStore;
+use crate::processor::{Context, StreamsError};
+use crate::serde::{from_bytes, to_bytes, SharedSerde};
+use crate::store::{StoreDef, StoreKind};
+
+/// A store for processors to keep state in (Kafka's `Stores.keyValueStoreBuilder`): its name,
+/// its key and value serdes, and whether its writes go to the changelog topic
+/// `<application.id>-<name>-changelog` (they do unless logging is disabled), from which it is
+/// restored where its task runs next. Values are stored as the value serde writes them,
+/// without a timestamp; there is no write cache in front (Kafka's builders have caching off
+/// unless asked).
+pub struct StoreBuilder<K, V> {
+    name: String,
+    serdes: StoreSerdes<K, V>,
+    logged: bool,
+}
+
+/// A store's serdes, which its typed handles read and write with.
+pub(crate) struct StoreSerdes<K, V> {
+    key: SharedSerde<K>,
+    value: SharedSerde<V>,
+}
+
+impl<K: 'static, V: 'static> StoreBuilder<K, V> {
+    /// An in-memory key-value store `name` with these serdes, logged to its changelog.
+    pub fn key_value(name: &str, key: SharedSerde<K>, value: SharedSerde<V>) -> Self {
+        StoreBuilder {
+            name: name.to_string(),
+            serdes: StoreSerdes { key, value },
+            logged: true,
+        }
+    }
+
+    /// The store without a changelog: its content is lost when its task moves or the
+    /// application restarts.
+    pub fn with_logging_disabled(mut self) -> Self {
+        self.logged = false;
+        self
+    }
+
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The store's definition and its serdes, for the builder.
+    pub(crate) fn into_parts(self) -> (StoreDef, Arc<dyn Any + Send + Sync>)
+    where
+        K: Send + Sync,
+        V: Send + Sync,
+    {
+        let def = StoreDef {
+            name: self.name,
+            logged: self.logged,
+            timestamped: false,
+            cached: false,
+            kind: StoreKind::KeyValue,
+        };
+        (def, Arc::new(self.serdes))
+    }
+}
+
+/// A processor's key-value store, typed by its serdes. Writes go to the store and its
+/// changelog at once, the changelog record stamped with the timestamp of the record being
+/// processed (or of the punctuation).
+pub struct KeyValueStore<'a, K, V> {
+    ctx: &'a mut dyn Context,
+    id: usize,
+    name: &'a str,
+    serdes: &'a StoreSerdes<K, V>,
+    timestamp: i64,
+}
+
+impl<'a, K: 'static, V: 'static> KeyValueStore<'a, K, V> {
+    pub(crate) fn new(
+        ctx: &'a mut dyn Context,
+        store: &'a ConnectedStore,
+        timestamp: i64,
+    ) -> Result<Self, StreamsError> {
+        let serdes = store
+            .serdes
+            .downcast_ref::<StoreSerdes<K, V>>()
+            .ok_or_else(|| {
+                StreamsError::UnknownStore(format!(
+                    "store {} does not hold keys of {} and values of {}",
+                    store.name,
+                    std::any::type_name::<K>(),
+                    std::any::type_name::<V>()
+                ))
+            })?;
+        Ok(KeyValueStore {
+            ctx,
+            id: store.id,
+            name: &store.name,
+            serdes,
+            timestamp,
+        })
+    }
+
+    fn key_bytes(&self, key: &K) -> Result<Vec<u8>, StreamsError> {
+        to_bytes(&self.serdes.key, "key", self.name, key)?
+            .ok_or_else(|| StreamsError::InvalidArgument("key cannot be null".to_string()))
+    }
+
+    fn entry(&self, key: &[u8], value: &[u8]) -> Result<(K, V), StreamsError> {
+        Ok((
+            from_bytes(&self.serdes.key, "key", self.name, Some(key))?,
+            from_bytes(&self.serdes.value, "value", self.name, Some(value))?,
+        ))
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &K) -> Result<Option<V>, StreamsError> {
+        let key = self.key_bytes(key)?;
+        match self.ctx.store(self.id)?.get(&key) {
+            Some(bytes) => {
+                from_bytes(&self.serdes.value, "value", self.name, Some(bytes)).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Sets `key` to `value` (a value the serde writes as null deletes the key).
+    pub fn put(&mut self, key: &K, value: &V) -> Result<(), StreamsError> {
+        let key = self.key_bytes(key)?;
+        let value = to_bytes(&self.serdes.value, "value", self.name, value)?;
+        self.ctx
+            .put(self.id, &key, value.as_deref(), self.timestamp)
+    }
+
+    /// Sets `key` to `value` unless it has a value; the value it had.
+    pub fn put_if_absent(&mut self, key: &K, value: &V) -> Result<Option<V>, StreamsError> {
+        let old = self.get(key)?;
+        if old.is_none() {
+            self.put(key, value)?;
+        }
+        Ok(old)
+    }
+
+    /// Deletes `key`; the value it had. The changelog gets a tombstone even for a key the
+    /// store did not hold, as Kafka's logging store writes one.
+    pub fn delete(&mut self, key: &K) -> Result<Option<V>, StreamsError> {
+        let old = self.get(key)?;
+        let key = self.key_bytes(key)?;
+        self.ctx.put(self.id, &key, None, self.timestamp)?;
+        Ok(old)
+    }
+
+    /// The entries with `from <= key <= to`, in the order of their key bytes (unsigned);
+    /// none when `from` comes after `to`.
+    pub fn range(&self, from: &K, to: &K) -> Result<Vec<(K, V)>, StreamsError> {
+        let (from, to) = (self.key_bytes(from)?, self.key_bytes(to)?);
+        self.entries(Some(&from), Some(&to))
+    }
+
+    /// Every entry, in the order of their key bytes.
+    pub fn all(&self) -> Result<Vec<(K, V)>, StreamsError> {
+        self.entries(None, None)
+    }
+
+    fn entries(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<Vec<(K, V)>, StreamsError> {
+        self.ctx
+            .store(self.id)?
+            .range(from, to)
+            .iter()
+            .map(|(k, v)| self.entry(k, v))
+            .collect()
+    }
+
+    /// How many entries the store holds.
+    pub fn approximate_num_entries(&self) -> Result<u64, StreamsError> {
+        Ok(self.ctx.store(self.id)?.len() as u64)
+    }
+}

@@ -1,0 +1,381 @@
+//! The processor API through the `TestDriver`: punctuation on the wall clock and on stream
+//! time, stores of processors and their changelogs, headers and metadata, and the errors a
+//! user meets. (`differential.rs` compares the same features with Kafka Streams' driver.)
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tributary_streams::process::{
+    Processor, ProcessorContext, PunctuationType, Record, Schedule, StoreBuilder,
+};
+use tributary_streams::{
+    Consumed, Produced, Serdes, StreamsBuilder, StreamsConfig, StreamsError, TestDriver,
+};
+
+type Ctx<'a> = ProcessorContext<'a, String, String>;
+
+/// Forwards a record per punctuation: key = the kind, value = its timestamp; with `cancel_at`,
+/// its wall-clock schedule stops at the first punctuation at or after that time.
+struct Ticker {
+    kind: PunctuationType,
+    interval: u64,
+    cancel_at: Option<i64>,
+    schedule: Option<Schedule>,
+}
+
+impl Processor<String, String, String, String> for Ticker {
+    fn init(&mut self, ctx: &mut Ctx<'_>) -> Result<(), StreamsError> {
+        self.schedule = Some(ctx.schedule(Duration::from_millis(self.interval), self.kind)?);
+        Ok(())
+    }
+
+    fn process(&mut self, _: Record<String, String>, _: &mut Ctx<'_>) -> Result<(), StreamsError> {
+        Ok(())
+    }
+
+    fn punctuate(
+        &mut self,
+        schedule: Schedule,
+        timestamp: i64,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), StreamsError> {
+        assert_eq!(Some(schedule), self.schedule);
+        assert!(
+            ctx.record_metadata().is_none(),
+            "no record in a punctuation"
+        );
+        if self.cancel_at.is_some_and(|at| timestamp >= at) {
+            ctx.cancel(schedule);
+        }
+        let kind = format!("{:?}", self.kind);
+        ctx.forward(Record::new(kind, timestamp.to_string(), timestamp))
+    }
+}
+
+fn ticker_driver(ticker: fn() -> Ticker, wall_clock: i64) -> TestDriver {
+    let b = StreamsBuilder::new();
+    b.stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .process(ticker, &[])
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    TestDriver::with_wall_clock(b.build().unwrap(), &StreamsConfig::new(), wall_clock).unwrap()
+}
+
+fn values(driver: &TestDriver) -> Vec<String> {
+    driver
+        .output_topic("out", Serdes::string(), Serdes::string())
+        .read_values_to_list()
+        .unwrap()
+}
+
+#[test]
+fn wall_clock_punctuations_fire_an_interval_after_scheduling_and_skip_missed_times() {
+    let driver = ticker_driver(
+        || Ticker {
+            kind: PunctuationType::WallClockTime,
+            interval: 100,
+            cancel_at: Some(1_500),
+            schedule: None,
+        },
+        1_000,
+    );
+    let ms = Duration::from_millis;
+    driver.advance_wall_clock_time(ms(99)).unwrap();
+    assert!(values(&driver).is_empty(), "not due before 1100");
+    driver.advance_wall_clock_time(ms(1)).unwrap();
+    assert_eq!(values(&driver), ["1100"]);
+    // a jump over several times: one call, at the time reached; then on the grid again
+    driver.advance_wall_clock_time(ms(250)).unwrap();
+    assert_eq!(values(&driver), ["1350"]);
+    driver.advance_wall_clock_time(ms(49)).unwrap();
+    assert!(values(&driver).is_empty(), "next at 1400");
+    driver.advance_wall_clock_time(ms(1)).unwrap();
+    assert_eq!(values(&driver), ["1400"]);
+    // records do not move the wall clock
+    let mut input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    input
+        .pipe_input_at("k".into(), "v".into(), 1_000_000)
+        .unwrap();
+    assert!(values(&driver).is_empty());
+    // cancelled from within its punctuation at 1500: nothing after
+    driver.advance_wall_clock_time(ms(100)).unwrap();
+    assert_eq!(values(&driver), ["1500"]);
+    driver.advance_wall_clock_time(ms(1_000)).unwrap();
+    assert!(values(&driver).is_empty(), "cancelled");
+}
+
+#[test]
+fn stream_time_punctuations_follow_the_largest_timestamp_on_a_grid_from_zero() {
+    let driver = ticker_driver(
+        || Ticker {
+            kind: PunctuationType::StreamTime,
+            interval: 10,
+            cancel_at: None,
+            schedule: None,
+        },
+        0,
+    );
+    let mut input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    let mut at = |ts: i64| {
+        input.pipe_input_at("k".into(), "v".into(), ts).unwrap();
+        values(&driver)
+    };
+    assert!(values(&driver).is_empty(), "no stream time before a record");
+    assert_eq!(at(3), ["3"], "due at 0 as soon as stream time is known");
+    assert!(at(9).is_empty());
+    assert_eq!(at(10), ["10"]);
+    assert!(
+        at(2).is_empty(),
+        "an older record does not move stream time"
+    );
+    assert_eq!(at(47), ["47"], "one call for the times jumped over");
+    assert_eq!(at(50), ["50"]);
+    driver
+        .advance_wall_clock_time(Duration::from_secs(3_600))
+        .unwrap();
+    assert!(
+        values(&driver).is_empty(),
+        "the wall clock does not move stream time"
+    );
+}
+
+/// Keeps the last value per key and the number of records; reports the record's metadata,
+/// stream time and headers; adds a header.
+struct Keeper;
+
+impl Processor<String, String, String, String> for Keeper {
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), StreamsError> {
+        let mut last = ctx.key_value_store::<String, String>("last")?;
+        let before = last.put_if_absent(&record.key, &record.value)?;
+        if before.is_some() {
+            last.put(&record.key, &record.value)?;
+        }
+        if record.value == "forget" {
+            last.delete(&record.key)?;
+        }
+        let mut total = ctx.key_value_store::<String, i64>("total")?;
+        let n = total.get(&"n".to_string())?.unwrap_or(0) + 1;
+        total.put(&"n".to_string(), &n)?;
+        let m = ctx.record_metadata().unwrap();
+        let seen = format!(
+            "{}/{}/{} st={} h={:?} before={before:?} task={}",
+            m.topic(),
+            m.partition(),
+            m.offset(),
+            ctx.current_stream_time_ms(),
+            record.last_header("trace").map(|v| v.map(<[u8]>::to_vec)),
+            ctx.task_id()
+        );
+        ctx.forward(record.with_value(seen).with_header("by", Some(b"keeper")))
+    }
+}
+
+#[test]
+fn processors_keep_state_in_logged_stores_and_see_each_records_metadata_and_headers() {
+    let b = StreamsBuilder::new();
+    b.add_state_store(StoreBuilder::key_value(
+        "last",
+        Serdes::string(),
+        Serdes::string(),
+    ))
+    .add_state_store(
+        StoreBuilder::key_value("total", Serdes::string(), Serdes::long()).with_logging_disabled(),
+    );
+    b.stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .process_named("keeper", || Keeper, &["last", "total"])
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let topology = b.build().unwrap();
+    let described = topology.describe().to_string();
+    assert!(
+        // (in the order of Java's hash set, as Kafka Streams prints them)
+        described.contains("Processor: keeper (stores: [total, last])"),
+        "{described}"
+    );
+    let config = StreamsConfig::new().with("application.id", "app");
+    let driver = TestDriver::with_config(topology, &config).unwrap();
+    let mut input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    input.pipe_input_at("a".into(), "1".into(), 5).unwrap();
+    input
+        .pipe_record(tributary_streams::TestRecord {
+            key: "a".into(),
+            value: "2".into(),
+            timestamp: 3,
+            headers: vec![("trace".into(), Some(b"t-1".to_vec()))],
+        })
+        .unwrap();
+    input.pipe_input_at("b".into(), "forget".into(), 9).unwrap();
+    let out: Vec<_> = driver
+        .output_topic("out", Serdes::string(), Serdes::string())
+        .read_records_to_list()
+        .unwrap();
+    let seen: Vec<&str> = out.iter().map(|r| r.value.as_str()).collect();
+    assert_eq!(
+        seen,
+        [
+            "in/0/0 st=5 h=None before=None task=0_0",
+            "in/0/1 st=5 h=Some(Some([116, 45, 49])) before=Some(\"1\") task=0_0",
+            "in/0/2 st=9 h=None before=None task=0_0",
+        ]
+    );
+    // the input's headers travel on, with the one added after them
+    assert_eq!(
+        out[1].headers,
+        [
+            ("trace".to_string(), Some(b"t-1".to_vec())),
+            ("by".to_string(), Some(b"keeper".to_vec())),
+        ]
+    );
+    assert_eq!(out[1].timestamp, 3);
+    // the stores hold what the processor left; only "last" is logged, at the records' times
+    let last = driver
+        .key_value_store("last", Serdes::string(), Serdes::string())
+        .unwrap();
+    assert_eq!(last.get(&"a".to_string()).unwrap(), Some("2".to_string()));
+    assert_eq!(last.get(&"b".to_string()).unwrap(), None);
+    let total = driver
+        .key_value_store("total", Serdes::string(), Serdes::long())
+        .unwrap();
+    assert_eq!(total.get(&"n".to_string()).unwrap(), Some(3));
+    let changelog: Vec<_> = driver
+        .output_topic(
+            "app-last-changelog",
+            Serdes::string(),
+            Serdes::nullable(Serdes::string()),
+        )
+        .read_records_to_list()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    assert_eq!(
+        changelog,
+        [
+            ("a".to_string(), Some("1".to_string()), 5),
+            ("a".to_string(), Some("2".to_string()), 3),
+            ("b".to_string(), Some("forget".to_string()), 9),
+            ("b".to_string(), None, 9),
+        ]
+    );
+    assert!(!driver
+        .produced_topics()
+        .contains(&"app-total-changelog".to_string()));
+}
+
+/// Counts how many processors were closed.
+struct Closing(Arc<AtomicUsize>);
+
+impl Processor<String, String, String, String> for Closing {
+    fn process(&mut self, _: Record<String, String>, _: &mut Ctx<'_>) -> Result<(), StreamsError> {
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn processors_are_closed_with_their_task() {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let b = StreamsBuilder::new();
+    let counter = Arc::clone(&closed);
+    b.stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .process(move || Closing(Arc::clone(&counter)), &[])
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = TestDriver::new(b.build().unwrap());
+    assert_eq!(closed.load(Ordering::SeqCst), 0);
+    drop(driver);
+    assert_eq!(closed.load(Ordering::SeqCst), 1);
+}
+
+/// Uses store `store` as `String -> i64`, and schedules every `interval` ms.
+struct Misuse {
+    store: &'static str,
+    interval: u64,
+}
+
+impl Processor<String, String, String, String> for Misuse {
+    fn init(&mut self, ctx: &mut Ctx<'_>) -> Result<(), StreamsError> {
+        ctx.schedule(
+            Duration::from_millis(self.interval),
+            PunctuationType::StreamTime,
+        )?;
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), StreamsError> {
+        ctx.key_value_store::<String, i64>(self.store)?
+            .put(&record.key, &1)
+    }
+}
+
+fn misuse(store: &'static str, added: &[&str], connected: &[&str], interval: u64) -> String {
+    let b = StreamsBuilder::new();
+    for name in added {
+        b.add_state_store(StoreBuilder::key_value(
+            name,
+            Serdes::string(),
+            Serdes::string(),
+        ));
+    }
+    b.stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .process(move || Misuse { store, interval }, connected)
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let topology = match b.build() {
+        Ok(t) => t,
+        Err(e) => return e.to_string(),
+    };
+    let driver = match TestDriver::with_config(topology, &StreamsConfig::new()) {
+        Ok(d) => d,
+        Err(e) => return e.to_string(),
+    };
+    let mut input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    match input.pipe_input("k".into(), "v".into()) {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn misused_stores_and_schedules_are_clear_errors() {
+    assert_eq!(
+        misuse("s", &[], &["s"], 10),
+        "Invalid topology: StateStore s is not added yet (processor KSTREAM-PROCESSOR-0000000001)."
+    );
+    assert!(misuse("s", &["s"], &[], 10)
+        .starts_with("Processor KSTREAM-PROCESSOR-0000000001 has no access to StateStore s"));
+    assert_eq!(
+        misuse("s", &["s"], &["s"], 10),
+        "store s does not hold keys of alloc::string::String and values of i64"
+    );
+    assert_eq!(
+        misuse("s", &["s"], &["s"], 0),
+        "The minimum supported scheduling interval is 1 millisecond."
+    );
+    let b = StreamsBuilder::new();
+    b.add_state_store(StoreBuilder::key_value(
+        "twice",
+        Serdes::string(),
+        Serdes::string(),
+    ))
+    .add_state_store(StoreBuilder::key_value(
+        "twice",
+        Serdes::string(),
+        Serdes::long(),
+    ));
+    assert_eq!(
+        b.build().err().unwrap().to_string(),
+        "Invalid topology: A different StateStore has already been added with the name twice"
+    );
+}
