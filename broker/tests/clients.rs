@@ -17,6 +17,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
+use tributary_client::partition::partition_for_key;
 use tributary_testkit::{unique_name, TestBroker};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,51 +84,6 @@ fn consume_all(config: ClientConfig, topic: &str, partitions: i32, want: usize) 
     out
 }
 
-/// Kafka's murmur2, as the Java client's default partitioner uses it.
-fn murmur2(data: &[u8]) -> i32 {
-    let m: u32 = 0x5bd1_e995;
-    let seed: u32 = 0x9747_b28c;
-    let len = data.len();
-    let mut h = seed ^ len as u32;
-    let chunks = data.chunks_exact(4);
-    let tail = chunks.remainder();
-    for c in chunks {
-        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        k = k.wrapping_mul(m);
-        k ^= k >> 24;
-        k = k.wrapping_mul(m);
-        h = h.wrapping_mul(m);
-        h ^= k;
-    }
-    if tail.len() >= 3 {
-        h ^= u32::from(tail[2]) << 16;
-    }
-    if tail.len() >= 2 {
-        h ^= u32::from(tail[1]) << 8;
-    }
-    if !tail.is_empty() {
-        h ^= u32::from(tail[0]);
-        h = h.wrapping_mul(m);
-    }
-    h ^= h >> 13;
-    h = h.wrapping_mul(m);
-    h ^= h >> 15;
-    h as i32
-}
-
-#[test]
-fn murmur2_matches_kafkas_test_vectors() {
-    assert_eq!(murmur2(b"21"), -973932308);
-    assert_eq!(murmur2(b"foobar"), -790332482);
-    assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
-    assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
-    assert_eq!(
-        murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
-        -58897971
-    );
-    assert_eq!(murmur2(b"abc"), 479470107);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_records_with_headers_round_trip_byte_for_byte() {
     let broker = TestBroker::start().await;
@@ -170,7 +126,7 @@ async fn keyed_records_with_headers_round_trip_byte_for_byte() {
         let (p, o) = (d.partition, d.offset);
         assert_eq!(
             p,
-            (murmur2(key.as_bytes()) & 0x7fff_ffff) % 3,
+            partition_for_key(key.as_bytes(), 3),
             "murmur2 placement of {key}"
         );
         expected.insert(key, (p, o, value, 1_000 + i as i64));

@@ -6,6 +6,8 @@
 //!
 //! * [`wire`]: request framing and a one-connection, one-request-at-a-time [`wire::Client`].
 //! * [`group`]: a member of a classic group whose assignment is computed here.
+//! * [`partition`]: Kafka's default partitioning of keyed records (murmur2).
 
 pub mod group;
+pub mod partition;
 pub mod wire;

@@ -268,6 +268,18 @@ impl StreamsConfig {
         self.get(APPLICATION_SERVER).filter(|s| !s.is_empty())
     }
 
+    /// Checks that `application.server`, if set, is `host:port`.
+    pub(crate) fn check_application_server(&self) -> Result<(), StreamsError> {
+        match self.application_server() {
+            Some(endpoint) if crate::runtime::HostInfo::parse(endpoint).is_none() => {
+                Err(StreamsError::Config(format!(
+                    "Invalid value {endpoint} for configuration {APPLICATION_SERVER}: Error parsing host address {endpoint}. Expected format host:port."
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `default.deserialization.exception.handler`.
     pub fn deserialization_handler(&self) -> Result<OnError, StreamsError> {
         self.handler(

@@ -19,8 +19,12 @@
 //! Joins ([`Joined`], [`JoinWindows`], [`StreamJoined`], [`GlobalKTable`]): stream-table,
 //! table-table, windowed stream-stream and stream-global; table grouping ([`KGroupedTable`]).
 //!
-//! To come (see `docs/design/streams.md`): foreign-key joins, persistent stores, the processor
-//! API and punctuation, interactive queries on running apps.
+//! The processor API ([`process`]): processors with stores of their own, punctuation on
+//! stream time and on the wall clock, record headers and metadata. Interactive queries of a
+//! running [`KafkaStreams`]: its local stores, and which instance holds a key
+//! ([`KeyQueryMetadata`], from `application.server`).
+//!
+//! To come (see `docs/design/streams.md`): foreign-key joins, persistent stores.
 //!
 //! ```
 //! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder};
@@ -60,7 +64,9 @@ pub use join::{GlobalKTable, JoinWindows, Joined, StreamJoined};
 pub use kstream::{BranchedKStream, KStream, Repartitioned};
 pub use ktable::KTable;
 pub use processor::{Header, StreamsError};
-pub use runtime::{KafkaStreams, State, TaskId, ThreadMetadata};
+pub use runtime::{
+    HostInfo, KafkaStreams, KeyQueryMetadata, State, StreamsMetadata, TaskId, ThreadMetadata,
+};
 pub use serde::{JsonSerde, Nullable, Serde, SerdeError, Serdes, SharedSerde};
 pub use store::{ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore};
 pub use test_driver::{TestDriver, TestInputTopic, TestOutputTopic, TestRecord};

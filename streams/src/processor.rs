@@ -162,6 +162,10 @@ pub enum StreamsError {
     /// A store that does not exist, or that the asker may not use.
     #[error("{0}")]
     UnknownStore(String),
+    /// A store that cannot be queried now (the instance is not running, or is rebalancing):
+    /// Kafka's `InvalidStateStoreException`. Asking again later may work.
+    #[error("{0}")]
+    StoreUnavailable(String),
     /// A bad argument to a test topic (a negative timestamp or time step), with Kafka's message.
     #[error("{0}")]
     InvalidArgument(String),

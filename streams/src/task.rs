@@ -68,17 +68,21 @@ struct Scheduled {
 }
 
 impl Scheduled {
-    /// The first time after `now` on the schedule's grid (times missed are skipped, as Kafka
-    /// Streams skips them).
-    fn advance(&mut self, now: i64) {
-        let next = self.next.saturating_add(self.interval);
-        self.next = if now >= next {
-            let missed = (now - self.next) / self.interval;
-            self.next
-                .saturating_add((missed + 1).saturating_mul(self.interval))
-        } else {
-            next
-        };
+    /// Moves to the first time after `now` (at least the schedule's time) on the schedule's
+    /// grid, times missed skipped as Kafka Streams skips them; `false` when there is none
+    /// (past `i64::MAX`).
+    fn advance(&mut self, now: i64) -> bool {
+        let missed = (now - self.next) / self.interval;
+        let next = (missed + 1)
+            .checked_mul(self.interval)
+            .and_then(|step| self.next.checked_add(step));
+        match next {
+            Some(next) if next > now => {
+                self.next = next;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -101,8 +105,8 @@ pub(crate) struct Task {
     /// The nodes' punctuation schedules.
     schedules: Vec<Scheduled>,
     last_schedule: u64,
-    /// Whether the nodes were initialized (and are to be closed).
-    initialized: bool,
+    /// The nodes whose `init` succeeded (and which are to be closed).
+    initialized: Vec<bool>,
     /// The most bytes the write caches may hold (`cache.max.bytes.buffering`'s share).
     cache_max_bytes: usize,
     cache_bytes: usize,
@@ -159,7 +163,7 @@ impl Task {
             current: None,
             schedules: Vec::new(),
             last_schedule: 0,
-            initialized: false,
+            initialized: vec![false; topology.nodes.len()],
             cache_max_bytes,
             cache_bytes: 0,
             produced: Vec::new(),
@@ -170,13 +174,23 @@ impl Task {
 
     /// Initializes the nodes, in the order they were defined, with the wall clock at `now`
     /// (their stores restored by now): they may read their stores and schedule punctuations.
+    /// A node whose `init` failed is not closed.
     pub fn init(&mut self, now: i64) -> Result<(), StreamsError> {
         self.wall_clock = now;
-        self.initialized = true;
         for node in 0..self.nodes.len() {
             self.with_node(node, |instance, ctx| instance.init(ctx))?;
+            self.initialized[node] = true;
         }
         Ok(())
+    }
+
+    /// Closes the nodes that were initialized (once).
+    pub fn close(&mut self) {
+        for (node, initialized) in self.nodes.iter_mut().zip(&mut self.initialized) {
+            if let (Some(node), true) = (node, std::mem::take(initialized)) {
+                node.close();
+            }
+        }
     }
 
     /// Runs `f` on node `node`'s instance, if it has one here.
@@ -199,22 +213,37 @@ impl Task {
         self.punctuate(PunctuationType::WallClockTime, self.wall_clock)
     }
 
+    /// Runs the stream-time punctuations due.
+    pub fn punctuate_stream_time(&mut self) -> Result<(), StreamsError> {
+        if self.schedules.is_empty() || self.stream_time < 0 {
+            return Ok(());
+        }
+        self.punctuate(PunctuationType::StreamTime, self.stream_time)
+    }
+
     /// Runs the punctuations of `kind` due at `now`, earliest first, each once however many
-    /// of its times passed, until none is due (a punctuation may schedule another).
+    /// of its times passed, until none is due (a punctuation may schedule another). A failed
+    /// punctuation ends the call; calling again runs the others due.
     fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<(), StreamsError> {
         self.current = None;
         loop {
             let due = self
                 .schedules
-                .iter_mut()
-                .filter(|s| s.kind == kind && s.next <= now)
-                .min_by_key(|s| (s.next, s.id));
-            let Some(schedule) = due else {
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.kind == kind && s.next <= now)
+                .min_by_key(|(_, s)| (s.next, s.id))
+                .map(|(i, _)| i);
+            let Some(i) = due else {
                 return Ok(());
             };
-            // the next time is set first: the punctuation may cancel its schedule
-            schedule.advance(now);
+            // the next time is set first: the punctuation may cancel its schedule; one with
+            // no time left after this one ends with it
+            let schedule = &mut self.schedules[i];
             let (id, node) = (schedule.id, schedule.node);
+            if !schedule.advance(now) {
+                self.schedules.remove(i);
+            }
             self.with_node(node, |instance, ctx| instance.punctuate(id, now, ctx))?;
         }
     }
@@ -299,8 +328,8 @@ impl Task {
         }
     }
 
-    /// Runs `record`, read by source `source` from `metadata`'s place, through its children;
-    /// then the stream-time punctuations its timestamp made due.
+    /// Runs `record`, read by source `source` from `metadata`'s place, through its children
+    /// (the stream-time punctuations it made due are for [`Task::punctuate_stream_time`]).
     pub fn process(
         &mut self,
         source: usize,
@@ -309,14 +338,15 @@ impl Task {
     ) -> Result<(), StreamsError> {
         self.stream_time = self.stream_time.max(record.timestamp);
         self.current = Some(metadata);
+        let mut result = Ok(());
         for child in self.children[source].clone() {
-            self.run(child, record.clone())?;
+            result = self.run(child, record.clone());
+            if result.is_err() {
+                break;
+            }
         }
         self.current = None;
-        if self.schedules.is_empty() {
-            return Ok(());
-        }
-        self.punctuate(PunctuationType::StreamTime, self.stream_time)
+        result
     }
 
     /// What the sinks and changelogs wrote since the last call.
@@ -347,13 +377,9 @@ impl Task {
 }
 
 impl Drop for Task {
-    /// Closes the nodes, when they were initialized.
+    /// Closes the nodes that were initialized.
     fn drop(&mut self) {
-        if self.initialized {
-            for node in self.nodes.iter_mut().flatten() {
-                node.close();
-            }
-        }
+        self.close();
     }
 }
 

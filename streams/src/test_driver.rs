@@ -32,7 +32,7 @@ use crate::processor::{
     Decoder, DynRecord, Header, OutputRecord, RecordMetadata, StreamsError, TaskId,
 };
 use crate::serde::SharedSerde;
-use crate::store::query::StoreAccess;
+use crate::store::query::{session_view, window_view, StoreAccess};
 use crate::store::{
     KeyValueBytes, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore, StoreKind,
 };
@@ -146,6 +146,7 @@ impl Driver {
             let result = self
                 .task
                 .process(source, rec, metadata)
+                .and_then(|()| self.task.punctuate_stream_time())
                 .and_then(|()| self.task.flush());
             self.capture(&mut queue);
             result?;
@@ -240,6 +241,13 @@ impl TestDriver {
         })
     }
 
+    /// Closes the processors (their `close` runs), as Kafka's `TopologyTestDriver.close`
+    /// does; the driver is not to be used after. Dropping the driver and every topic and store
+    /// taken from it closes them too.
+    pub fn close(&self) {
+        lock(&self.driver).task.close();
+    }
+
     /// Moves the wall clock on by `advance`, running the wall-clock punctuations due (each
     /// once, however many of its times passed), as Kafka's `advanceWallClockTime` does.
     pub fn advance_wall_clock_time(
@@ -286,18 +294,8 @@ impl TestDriver {
         key: SharedSerde<K>,
         value: SharedSerde<V>,
     ) -> Result<ReadOnlyWindowStore<K, V>, StreamsError> {
-        let size = match self.store_kind(name)? {
-            StoreKind::Window { size, .. } => size,
-            _ => {
-                return Err(StreamsError::UnknownStore(format!(
-                    "{name} is not a window store"
-                )))
-            }
-        };
-        Ok(ReadOnlyWindowStore::new(
-            self.key_value_store(name, key, value)?,
-            size,
-        ))
+        let kind = self.store_kind(name)?;
+        window_view(Some(kind), name, self.key_value_store(name, key, value)?)
     }
 
     /// The session store `name` (of a session aggregation), read with the record key's serde
@@ -308,14 +306,8 @@ impl TestDriver {
         key: SharedSerde<K>,
         value: SharedSerde<V>,
     ) -> Result<ReadOnlySessionStore<K, V>, StreamsError> {
-        if !matches!(self.store_kind(name)?, StoreKind::Session { .. }) {
-            return Err(StreamsError::UnknownStore(format!(
-                "{name} is not a session store"
-            )));
-        }
-        Ok(ReadOnlySessionStore::new(
-            self.key_value_store(name, key, value)?,
-        ))
+        let kind = self.store_kind(name)?;
+        session_view(Some(kind), name, self.key_value_store(name, key, value)?)
     }
 
     fn store_kind(&self, name: &str) -> Result<StoreKind, StreamsError> {

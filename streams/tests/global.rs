@@ -71,7 +71,7 @@ async fn streams_join_a_global_table_read_whole_and_kept_up_to_date() {
     let products_table = b.global_table(
         &products,
         Consumed::with(Serdes::string(), Serdes::string()),
-        Materialized::new(),
+        Materialized::named("products"),
     );
     // orders: key = order id, value = product name
     b.stream(&orders, Consumed::with(Serdes::string(), Serdes::string()))
@@ -106,6 +106,21 @@ async fn streams_join_a_global_table_read_whole_and_kept_up_to_date() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     produce(&broker, &orders, &[("o4", "pie")]).await;
     let all = read(&broker, &output, 4);
+    // the global store, queried: every partition's rows, on this instance
+    let rows = streams
+        .key_value_store("products", Serdes::string(), Serdes::string())
+        .unwrap()
+        .all()
+        .unwrap();
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        rows,
+        [
+            pair("cake", "lemon"),
+            pair("pie", "apple"),
+            pair("tea", "green")
+        ]
+    );
     streams.close();
     assert!(all.contains(&"pie:apple".to_string()), "{all:?}");
     assert_eq!(streams.state(), State::NotRunning);

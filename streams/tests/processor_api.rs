@@ -133,6 +133,9 @@ fn stream_time_punctuations_follow_the_largest_timestamp_on_a_grid_from_zero() {
     );
     assert_eq!(at(47), ["47"], "one call for the times jumped over");
     assert_eq!(at(50), ["50"]);
+    // the end of time: one last punctuation, then the schedule has no time left
+    assert_eq!(at(i64::MAX), [i64::MAX.to_string()]);
+    assert!(at(i64::MAX).is_empty());
     driver
         .advance_wall_clock_time(Duration::from_secs(3_600))
         .unwrap();
@@ -268,31 +271,74 @@ fn processors_keep_state_in_logged_stores_and_see_each_records_metadata_and_head
         .contains(&"app-total-changelog".to_string()));
 }
 
-/// Counts how many processors were closed.
-struct Closing(Arc<AtomicUsize>);
+/// Counts how many processors were closed; fails its `init` when told to.
+struct Closing {
+    closed: Arc<AtomicUsize>,
+    fail_init: bool,
+}
 
 impl Processor<String, String, String, String> for Closing {
+    fn init(&mut self, _: &mut Ctx<'_>) -> Result<(), StreamsError> {
+        if self.fail_init {
+            return Err(StreamsError::Config("cannot start".to_string()));
+        }
+        Ok(())
+    }
+
     fn process(&mut self, _: Record<String, String>, _: &mut Ctx<'_>) -> Result<(), StreamsError> {
         Ok(())
     }
 
     fn close(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.closed.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-#[test]
-fn processors_are_closed_with_their_task() {
-    let closed = Arc::new(AtomicUsize::new(0));
+/// A topology of two processors in a row, the second failing its `init` when told to.
+fn closing(closed: &Arc<AtomicUsize>, fail_init: bool) -> tributary_streams::Topology {
     let b = StreamsBuilder::new();
-    let counter = Arc::clone(&closed);
+    let (first, second) = (Arc::clone(closed), Arc::clone(closed));
     b.stream("in", Consumed::with(Serdes::string(), Serdes::string()))
-        .process(move || Closing(Arc::clone(&counter)), &[])
+        .process(
+            move || Closing {
+                closed: Arc::clone(&first),
+                fail_init: false,
+            },
+            &[],
+        )
+        .process(
+            move || Closing {
+                closed: Arc::clone(&second),
+                fail_init,
+            },
+            &[],
+        )
         .to("out", Produced::with(Serdes::string(), Serdes::string()));
-    let driver = TestDriver::new(b.build().unwrap());
+    b.build().unwrap()
+}
+
+#[test]
+fn processors_are_closed_with_their_task_unless_their_init_failed() {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let driver = TestDriver::new(closing(&closed, false));
+    let mut input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    input.pipe_input("k".into(), "v".into()).unwrap();
     assert_eq!(closed.load(Ordering::SeqCst), 0);
-    drop(driver);
-    assert_eq!(closed.load(Ordering::SeqCst), 1);
+    driver.close();
+    assert_eq!(closed.load(Ordering::SeqCst), 2);
+    drop((driver, input));
+    assert_eq!(closed.load(Ordering::SeqCst), 2, "closed once");
+
+    let closed = Arc::new(AtomicUsize::new(0));
+    let err = TestDriver::with_config(closing(&closed, true), &StreamsConfig::new())
+        .err()
+        .unwrap();
+    assert_eq!(err.to_string(), "cannot start");
+    assert_eq!(
+        closed.load(Ordering::SeqCst),
+        1,
+        "only the processor whose init succeeded is closed"
+    );
 }
 
 /// Uses store `store` as `String -> i64`, and schedules every `interval` ms.

@@ -16,8 +16,8 @@ use tributary_streams::process::{
     Processor, ProcessorContext, PunctuationType, Record, Schedule, StoreBuilder,
 };
 use tributary_streams::{
-    Consumed, Grouped, KafkaStreams, Materialized, Produced, Serdes, State, StreamsBuilder,
-    StreamsConfig, StreamsError,
+    Consumed, Grouped, HostInfo, KafkaStreams, Materialized, Produced, Serdes, State,
+    StreamsBuilder, StreamsConfig, StreamsError,
 };
 use tributary_testkit::{unique_name, TestBroker};
 
@@ -606,4 +606,164 @@ async fn processors_punctuate_on_the_wall_clock_and_keep_their_stores_across_a_r
     });
     assert_eq!(got.values().map(|(s, _)| s).sum::<i64>(), total, "{got:?}");
     tokio::task::block_in_place(|| again.close());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn interactive_queries_read_local_stores_and_find_the_instance_of_each_key() {
+    let broker = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", "0")]).await;
+    let (input, output, app) = (
+        unique_name("iq-in"),
+        unique_name("iq-out"),
+        unique_name("iq"),
+    );
+    broker.create_topic(&input, 2).await;
+    broker.create_topic(&output, 1).await;
+    let b = &broker;
+    let at = |port: u16| {
+        config(b, &app, 1)
+            .with("num.standby.replicas", 1)
+            .with("application.server", format!("localhost:{port}"))
+    };
+    let (s, l) = (Serdes::string(), Serdes::long());
+    // not started: no store to read
+    let idle = KafkaStreams::new(word_count(&input, &output), at(1111)).unwrap();
+    let err = idle
+        .key_value_store("counts", s.clone(), l.clone())
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "KafkaStreams is not running. State is Created."
+    );
+    drop(idle);
+    let bad = KafkaStreams::new(
+        word_count(&input, &output),
+        at(1).with("application.server", "no-port"),
+    );
+    assert!(bad
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("Expected format host:port"));
+
+    let (mut one, _) = tokio::task::block_in_place(|| start(word_count(&input, &output), at(1111)));
+    let (mut two, _) = tokio::task::block_in_place(|| start(word_count(&input, &output), at(2222)));
+    tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline
+            && !(one.state() == State::Running
+                && two.state() == State::Running
+                && !active(&one).is_empty()
+                && !active(&two).is_empty()
+                && standby(&one).len() + standby(&two).len() == 2)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    produce(&broker, &input, &FIRST).await;
+    let expected = counts(&FIRST);
+    assert_eq!(
+        tokio::task::block_in_place(|| read_counts(b, &output, &expected)),
+        expected
+    );
+    let host = |port: u16| HostInfo {
+        host: "localhost".to_string(),
+        port,
+    };
+    let mut union = BTreeMap::new();
+    for (word, n) in &expected {
+        // both instances know where the word is: the task of its repartition partition
+        let meta = one
+            .query_metadata_for_key("counts", word, &s)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            Some(&meta),
+            two.query_metadata_for_key("counts", word, &s)
+                .unwrap()
+                .as_ref()
+        );
+        let (holder, other, other_port) = if meta.active_host == host(1111) {
+            (&one, &two, 2222)
+        } else {
+            assert_eq!(meta.active_host, host(2222));
+            (&two, &one, 1111)
+        };
+        assert_eq!(meta.standby_hosts, [host(other_port)], "{word}");
+        assert_eq!(
+            holder
+                .key_value_store("counts", s.clone(), l.clone())
+                .unwrap()
+                .get(word)
+                .unwrap(),
+            Some(*n),
+            "{word} is where its metadata says"
+        );
+        assert_eq!(
+            other
+                .key_value_store("counts", s.clone(), l.clone())
+                .unwrap()
+                .get(word)
+                .unwrap(),
+            None,
+            "{word} only where it is active"
+        );
+    }
+    for instance in [&one, &two] {
+        let store = instance
+            .key_value_store("counts", s.clone(), l.clone())
+            .unwrap();
+        for (word, n) in store.all().unwrap() {
+            assert!(union.insert(word, n).is_none(), "a word on both instances");
+        }
+    }
+    assert_eq!(union, expected);
+    // what each instance holds
+    let meta = one.streams_metadata_for_store("counts").unwrap();
+    assert_eq!(meta, two.streams_metadata_for_store("counts").unwrap());
+    assert_eq!(
+        meta.iter().map(|m| m.host_info.clone()).collect::<Vec<_>>(),
+        [host(1111), host(2222)]
+    );
+    // the counting tasks read the repartition topic: its partitions are each on one instance
+    let repartition = format!("{app}-counts-repartition");
+    let mut counting = Vec::new();
+    for m in &meta {
+        let read: Vec<i32> = m
+            .topic_partitions
+            .iter()
+            .filter(|(t, _)| *t == repartition)
+            .map(|(_, p)| *p)
+            .collect();
+        assert_eq!(
+            m.state_store_names.contains("counts"),
+            !read.is_empty(),
+            "{m:?}"
+        );
+        counting.extend(read);
+    }
+    counting.sort_unstable();
+    assert_eq!(counting, [0, 1]);
+    assert_eq!(one.metadata_for_all_streams_clients().unwrap(), meta);
+    // misuse
+    let unknown = one
+        .key_value_store("nope", s.clone(), l.clone())
+        .err()
+        .unwrap();
+    assert_eq!(
+        unknown.to_string(),
+        "Cannot get state store nope because no such store is registered in the topology."
+    );
+    assert!(one.window_store("counts", s.clone(), l.clone()).is_err());
+    assert!(one.streams_metadata_for_store("nope").is_err());
+    tokio::task::block_in_place(|| two.close());
+    tokio::task::block_in_place(|| one.close());
+    let closed = one
+        .key_value_store("counts", s.clone(), l.clone())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(closed, StreamsError::StoreUnavailable(_)),
+        "{closed}"
+    );
 }

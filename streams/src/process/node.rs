@@ -98,9 +98,8 @@ where
     }
 
     fn init(&mut self, ctx: &mut dyn Context) -> Result<(), StreamsError> {
-        // (what a store logs here gets the wall clock's time)
-        let now = ctx.wall_clock();
-        let (processor, mut pc) = self.parts(ctx, now);
+        // (what a store logs here gets timestamp 0, as in Kafka, where no record is at hand)
+        let (processor, mut pc) = self.parts(ctx, 0);
         processor.init(&mut pc)
     }
 

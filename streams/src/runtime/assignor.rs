@@ -50,6 +50,9 @@ pub(crate) struct Assignment {
     pub standby: BTreeSet<TaskId>,
     /// Every instance's endpoint and the tasks it runs (for interactive queries).
     pub hosts: BTreeMap<String, BTreeSet<TaskId>>,
+    /// Every instance's endpoint and the tasks it keeps standby copies of.
+    #[serde(default)]
+    pub standby_hosts: BTreeMap<String, BTreeSet<TaskId>>,
 }
 
 const CONSUMER_PROTOCOL_VERSION: i16 = 0;
@@ -218,8 +221,21 @@ pub(crate) fn assign(
             hosts.entry(endpoint.clone()).or_default().insert(task);
         }
     }
+    let mut standby_hosts: BTreeMap<String, BTreeSet<TaskId>> = BTreeMap::new();
+    for (client, a) in clients
+        .iter()
+        .filter_map(|c| Some((c, out.get(&c.member_id)?)))
+    {
+        if let Some(endpoint) = &client.sub.endpoint {
+            standby_hosts
+                .entry(endpoint.clone())
+                .or_default()
+                .extend(a.standby.iter().copied());
+        }
+    }
     for a in out.values_mut() {
         a.hosts = hosts.clone();
+        a.standby_hosts = standby_hosts.clone();
     }
     out
 }

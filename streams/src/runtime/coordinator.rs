@@ -6,7 +6,6 @@
 //! processing, the instance joins again, and each thread gets its new tasks. A task that stays
 //! with a thread keeps its state and position; a new one is restored from its changelogs.
 
-use crate::store::global::GlobalStores;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
@@ -290,7 +289,7 @@ impl Coordinator {
         // (before any heartbeat is due, so the blocking metadata call does not delay one)
         let counts = self.prepare().await?;
         // the global tables are read whole before any task runs
-        let globals = Arc::new(GlobalStores::default());
+        let globals = Arc::clone(&self.status.registry.globals);
         *global_thread = super::global::start(
             &self.topology,
             &self.config,
@@ -314,7 +313,7 @@ impl Coordinator {
                 Arc::clone(&self.topology),
                 Arc::clone(&self.plan),
                 &self.config,
-                (cache, Arc::clone(&globals)),
+                (cache, Arc::clone(&self.status.registry)),
                 rx,
                 events_tx.clone(),
             )?;
@@ -514,6 +513,11 @@ impl Coordinator {
                 .filter_map(|(tp, o)| o.map(|o| (tp, o)))
                 .collect();
             distribute(threads, &assignment);
+            self.status.registry.set_cluster(super::query::Cluster {
+                active: assignment.hosts.clone(),
+                standby: assignment.standby_hosts.clone(),
+                partitions: Arc::clone(&counts_shared),
+            });
             *self
                 .status
                 .threads

@@ -17,6 +17,7 @@ mod global;
 mod output;
 mod plan;
 mod purge;
+mod query;
 mod restore;
 mod standby;
 mod thread;
@@ -31,6 +32,7 @@ use crate::processor::StreamsError;
 use crate::topology::Topology;
 
 pub use assignor::TaskId;
+pub use query::{HostInfo, KeyQueryMetadata, StreamsMetadata};
 
 /// The states of a [`KafkaStreams`] instance, as Kafka Streams names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,6 +94,8 @@ pub(crate) struct Status {
     pub(crate) threads: Mutex<Vec<ThreadMetadata>>,
     changed: Condvar,
     listener: Mutex<Option<Listener>>,
+    /// What interactive queries read.
+    pub(crate) registry: Arc<query::Registry>,
 }
 
 impl Status {
@@ -101,6 +105,7 @@ impl Status {
             threads: Mutex::new(Vec::new()),
             changed: Condvar::new(),
             listener: Mutex::new(None),
+            registry: Arc::new(query::Registry::default()),
         }
     }
 
@@ -204,6 +209,7 @@ impl KafkaStreams {
         config.processing_handler()?;
         config.production_handler()?;
         config.cache_max_bytes()?;
+        config.check_application_server()?;
         if topology.nodes.is_empty() {
             return Err(StreamsError::Topology(
                 "Topology has no stream threads and no global threads, must subscribe to at least one source topic or global table.".to_string(),

@@ -20,6 +20,7 @@ use super::coordinator::Event;
 use super::output::{emit, send, Deliveries};
 use super::plan::Plan;
 use super::purge::Purger;
+use super::query::{locked, Registry, SharedTask};
 use super::restore::restore;
 use super::standby::Standbys;
 use super::txn_offsets::{send_offsets_to_transaction, GroupMember};
@@ -69,7 +70,8 @@ const TXN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A task with the input it reads.
 struct Running {
-    task: Task,
+    /// The task (shared with queries of its stores).
+    task: SharedTask,
     /// Next offset to read, per input partition (`None`: from the reset position).
     next: BTreeMap<(String, i32), Option<i64>>,
     /// Whether it read anything since its last commit.
@@ -84,6 +86,8 @@ pub(crate) struct StreamThread {
     cache: usize,
     /// The instance's global stores, which the tasks' stream-global joins read.
     globals: Arc<GlobalStores>,
+    /// Where the thread publishes its tasks for interactive queries.
+    registry: Arc<Registry>,
     commit_interval: Duration,
     on_bad_record: OnError,
     on_failed_processing: OnError,
@@ -139,7 +143,7 @@ impl StreamThread {
         topology: Arc<Topology>,
         plan: Arc<Plan>,
         config: &StreamsConfig,
-        (cache, globals): (usize, Arc<GlobalStores>),
+        (cache, registry): (usize, Arc<Registry>),
         commands: Receiver<Command>,
         events: mpsc::UnboundedSender<Event>,
     ) -> Result<StreamThread, StreamsError> {
@@ -230,7 +234,8 @@ impl StreamThread {
             plan,
             application_id,
             cache,
-            globals,
+            globals: Arc::clone(&registry.globals),
+            registry,
             commit_interval: config.commit_interval()?,
             on_bad_record: config.deserialization_handler()?,
             on_failed_processing: config.processing_handler()?,
@@ -282,8 +287,19 @@ impl StreamThread {
             self.abort_or_renew()?;
         }
         self.tasks.clear();
+        self.publish();
         self.routes.clear();
         self.consumer.unassign().map_err(kafka)
+    }
+
+    /// Tells queries which tasks the thread runs now.
+    fn publish(&self) {
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|(id, r)| (*id, Arc::clone(&r.task)))
+            .collect();
+        self.registry.publish(self.index, tasks);
     }
 
     /// Aborts the open transaction, or makes a new producer when this one cannot.
@@ -459,7 +475,7 @@ impl StreamThread {
             self.tasks.insert(
                 id,
                 Running {
-                    task,
+                    task: Arc::new(std::sync::Mutex::new(task)),
                     next,
                     dirty: false,
                 },
@@ -494,6 +510,7 @@ impl StreamThread {
                 }
             }
         }
+        self.publish();
         self.consumer.assign(&list).map_err(kafka)
     }
 
@@ -578,15 +595,12 @@ impl StreamThread {
         let now = now_ms();
         let mut produced = Vec::new();
         for (id, running) in &mut self.tasks {
-            if let Err(e) = running.task.advance_wall_clock(now) {
-                match self.on_failed_processing {
-                    OnError::Continue => tracing::warn!(
-                        "Exception caught while punctuating task {id}: {e}; going on"
-                    ),
-                    OnError::Fail => return Err(e),
-                }
-            }
-            produced.extend(running.task.take_produced());
+            let mut task = locked(&running.task);
+            let result = punctuate_all(self.on_failed_processing, *id, || {
+                task.advance_wall_clock(now)
+            });
+            produced.extend(task.take_produced());
+            result?;
         }
         self.emit_all(&produced)
     }
@@ -640,8 +654,10 @@ impl StreamThread {
         let mut offsets = Vec::new();
         let mut flushed = Vec::new();
         for running in self.tasks.values_mut() {
-            running.task.flush()?;
-            flushed.extend(running.task.take_produced());
+            let mut task = locked(&running.task);
+            task.flush()?;
+            flushed.extend(task.take_produced());
+            drop(task);
             if running.dirty {
                 for ((t, p), next) in &running.next {
                     if let Some(o) = next {
@@ -801,6 +817,7 @@ impl StreamThread {
         // every task starts again from its commit: where the consumer stands is past the
         // aborted records
         self.tasks.clear();
+        self.publish();
         self.consumer.unassign().map_err(kafka)?;
         let standbys: BTreeSet<TaskId> = self.standbys.ids().into_iter().collect();
         self.assign(tasks, standbys, &offsets)
@@ -916,7 +933,8 @@ fn process(
         headers: Arc::new(headers),
     };
     let metadata = RecordMetadata::new(Arc::clone(topic), tp.1, msg.offset());
-    if let Err(e) = running.task.process(source, record, metadata) {
+    let mut task = locked(&running.task);
+    if let Err(e) = task.process(source, record, metadata) {
         match on_failed_processing {
             OnError::Continue => tracing::warn!(
                 "Exception caught during processing of task {id}, topic {}, partition {}, offset {}: {e}; skipping the record",
@@ -927,5 +945,24 @@ fn process(
             OnError::Fail => return Err(e),
         }
     }
-    Ok(running.task.take_produced())
+    punctuate_all(on_failed_processing, id, || task.punctuate_stream_time())?;
+    Ok(task.take_produced())
+}
+
+/// Runs `punctuate` (a task's due punctuations) to the end: with the `Continue` processing
+/// handler a failed punctuation is logged and the others due still run.
+fn punctuate_all(
+    on_failed: OnError,
+    id: TaskId,
+    mut punctuate: impl FnMut() -> Result<(), StreamsError>,
+) -> Result<(), StreamsError> {
+    loop {
+        match (punctuate(), on_failed) {
+            (Ok(()), _) => return Ok(()),
+            (Err(e), OnError::Continue) => {
+                tracing::warn!("Exception caught while punctuating in task {id}: {e}; going on")
+            }
+            (Err(e), OnError::Fail) => return Err(e),
+        }
+    }
 }

@@ -2,16 +2,15 @@
 //! their topic), kept by the instance's global thread and read by every task's stream-global
 //! joins.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::RwLock;
 
-/// A global store's entries: key bytes to the timestamped value bytes.
-type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
+use super::{InMemoryKeyValueStore, KeyValueBytes};
 
-/// The global stores of an instance, by store id.
+/// The global stores of an instance, by store id: key bytes to the timestamped value bytes.
 #[derive(Debug, Default)]
 pub(crate) struct GlobalStores {
-    stores: RwLock<HashMap<usize, Entries>>,
+    stores: RwLock<HashMap<usize, InMemoryKeyValueStore>>,
 }
 
 impl GlobalStores {
@@ -21,7 +20,19 @@ impl GlobalStores {
             .stores
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        stores.get(&id).and_then(|s| s.get(key)).cloned()
+        stores.get(&id).and_then(|s| s.get(key)).map(<[u8]>::to_vec)
+    }
+
+    /// Calls `visit` with store `id` (an empty one until it holds something).
+    pub fn visit(&self, id: usize, visit: &mut dyn FnMut(&dyn KeyValueBytes)) {
+        let stores = self
+            .stores
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match stores.get(&id) {
+            Some(store) => visit(store),
+            None => visit(&InMemoryKeyValueStore::default()),
+        }
     }
 
     /// Sets `key` in store `id` (`None`: deletes it).
@@ -30,14 +41,6 @@ impl GlobalStores {
             .stores
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let store = stores.entry(id).or_default();
-        match value {
-            Some(v) => {
-                store.insert(key.to_vec(), v.to_vec());
-            }
-            None => {
-                store.remove(key);
-            }
-        }
+        stores.entry(id).or_default().put(key, value);
     }
 }

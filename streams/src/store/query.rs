@@ -4,9 +4,37 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{split_timestamp, KeyValueBytes};
+use super::{split_timestamp, KeyValueBytes, StoreKind};
 use crate::processor::StreamsError;
 use crate::serde::{from_bytes, to_bytes, SharedSerde};
+
+/// A window view of store `name` (of `kind`), or an error naming what it is instead.
+pub(crate) fn window_view<K, V>(
+    kind: Option<StoreKind>,
+    name: &str,
+    kv: ReadOnlyKeyValueStore<K, V>,
+) -> Result<ReadOnlyWindowStore<K, V>, StreamsError> {
+    match kind {
+        Some(StoreKind::Window { size, .. }) => Ok(ReadOnlyWindowStore::new(kv, size)),
+        _ => Err(StreamsError::UnknownStore(format!(
+            "{name} is not a window store"
+        ))),
+    }
+}
+
+/// A session view of store `name` (of `kind`), or an error naming what it is instead.
+pub(crate) fn session_view<K, V>(
+    kind: Option<StoreKind>,
+    name: &str,
+    kv: ReadOnlyKeyValueStore<K, V>,
+) -> Result<ReadOnlySessionStore<K, V>, StreamsError> {
+    match kind {
+        Some(StoreKind::Session { .. }) => Ok(ReadOnlySessionStore::new(kv)),
+        _ => Err(StreamsError::UnknownStore(format!(
+            "{name} is not a session store"
+        ))),
+    }
+}
 
 /// Where a view finds the store instances it reads (one per task holding the store).
 pub(crate) trait StoreAccess: Send + Sync {

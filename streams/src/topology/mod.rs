@@ -185,6 +185,13 @@ impl Topology {
             .collect()
     }
 
+    /// Whether store `id` is a global table's (kept whole on every instance).
+    pub(crate) fn global_store(&self, id: usize) -> bool {
+        self.nodes.iter().any(|n| {
+            n.global && matches!(&n.kind, Kind::Processor { stores } if stores.contains(&id))
+        })
+    }
+
     /// The ids of the stores the nodes `members` use.
     pub(crate) fn stores_of(&self, members: &[usize]) -> Vec<usize> {
         let mut ids: Vec<usize> = members
