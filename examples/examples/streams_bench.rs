@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     let config = args
         .app_args
         .config(&args.application_id, &[("auto.offset.reset", "earliest")]);
-    let mut streams = KafkaStreams::new(topology, config)?;
+    let streams = KafkaStreams::new(topology, config)?;
     streams.start()?;
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut first: Option<Instant> = None;

@@ -2,6 +2,7 @@
 //! application id, the guarantee, threads, any Kafka Streams property) and the run loop (start,
 //! run until Ctrl-C or SIGTERM, close).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -72,14 +73,37 @@ pub fn init_logging() {
 /// Runs `topology` with `config` until Ctrl-C or SIGTERM (or an error), then closes it: commits
 /// what was processed and leaves the group. An error that stopped the application is returned.
 pub fn run(topology: Topology, config: StreamsConfig) -> anyhow::Result<()> {
+    serve(topology, config, None)
+}
+
+/// Makes the HTTP API an instance serves, over the running instance.
+pub type Api = Box<dyn FnOnce(Arc<KafkaStreams>) -> axum::Router + Send>;
+
+/// [`run`], serving `api` on its address (`host:port`) meanwhile.
+pub fn serve(
+    topology: Topology,
+    config: StreamsConfig,
+    api: Option<(String, Api)>,
+) -> anyhow::Result<()> {
     eprintln!("{}", topology.describe());
-    let mut streams = KafkaStreams::new(topology, config)?;
+    let streams = Arc::new(KafkaStreams::new(topology, config)?);
     streams.set_state_listener(|new, old| eprintln!("state {old:?} -> {new:?}"));
     streams.start()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        if let Some((address, api)) = api {
+            let listener = tokio::net::TcpListener::bind(&address).await?;
+            eprintln!("serving on http://{address}");
+            let router = api(Arc::clone(&streams));
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    eprintln!("the HTTP server stopped: {e}");
+                }
+            });
+        }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
             tokio::select! {

@@ -12,6 +12,7 @@
 //! | `page_views`    | views per user per minute: tumbling windows, emit-final            |
 //! | `fraud_alerts`  | bursts of payments per card: session windows, emit-final           |
 //! | `orders`        | orders enriched from a customers table: a stream-table join        |
+//! | `word_count_service` | the word count over several instances, queried over HTTP      |
 //! | `streams_bench` | one run of the streams benchmark (`scripts/bench-streams.sh`)      |
 //!
 //! The loops live here, in [`delivery`], so that tests can check the guarantee each one gives
@@ -25,3 +26,4 @@ pub mod fraud_alerts;
 pub mod orders;
 pub mod page_views;
 pub mod word_count;
+pub mod word_count_service;

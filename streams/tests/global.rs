@@ -87,7 +87,7 @@ async fn streams_join_a_global_table_read_whole_and_kept_up_to_date() {
         .with("application.id", &app)
         .with("bootstrap.servers", broker.bootstrap())
         .with("commit.interval.ms", 100);
-    let mut streams = KafkaStreams::new(b.build().unwrap(), config).unwrap();
+    let streams = KafkaStreams::new(b.build().unwrap(), config).unwrap();
     streams.start().unwrap();
     assert!(streams.wait_for_state(State::Running, Duration::from_secs(60)));
 

@@ -108,7 +108,7 @@ fn start(
     topology: tributary_streams::Topology,
     config: StreamsConfig,
 ) -> (KafkaStreams, Arc<Mutex<Vec<State>>>) {
-    let mut streams = KafkaStreams::new(topology, config).unwrap();
+    let streams = KafkaStreams::new(topology, config).unwrap();
     let seen = Arc::new(Mutex::new(vec![State::Created]));
     let s = Arc::clone(&seen);
     streams.set_state_listener(move |new, _old| s.lock().unwrap().push(new));
@@ -143,7 +143,7 @@ async fn word_count_runs_commits_and_resumes_with_its_state_after_a_restart() {
     produce(&broker, &input, &FIRST).await;
 
     let b = &broker;
-    let (mut streams, seen) =
+    let (streams, seen) =
         tokio::task::block_in_place(|| start(word_count(&input, &output), config(b, &app, 2)));
     let expected = counts(&FIRST);
     let got = tokio::task::block_in_place(|| read_counts(b, &output, &expected));
@@ -206,7 +206,7 @@ async fn word_count_runs_commits_and_resumes_with_its_state_after_a_restart() {
 
     // a new instance restores the counts from the changelog and goes on from the commits
     produce(&broker, &input, &SECOND).await;
-    let (mut again, _) =
+    let (again, _) =
         tokio::task::block_in_place(|| start(word_count(&input, &output), config(b, &app, 1)));
     let all: Vec<&str> = FIRST.iter().chain(SECOND.iter()).copied().collect();
     let expected = counts(&all);
@@ -219,7 +219,7 @@ async fn word_count_runs_commits_and_resumes_with_its_state_after_a_restart() {
 async fn a_missing_source_topic_puts_the_instance_in_error() {
     let broker = TestBroker::start().await;
     let b = &broker;
-    let mut streams = KafkaStreams::new(
+    let streams = KafkaStreams::new(
         word_count(&unique_name("nope"), "out"),
         config(b, &unique_name("missing"), 1),
     )
@@ -288,7 +288,7 @@ async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes(
     broker.create_topic(&output, 1).await;
     let b = &broker;
     let with_standby = || config(b, &app, 1).with("num.standby.replicas", 1);
-    let (mut one, _) =
+    let (one, _) =
         tokio::task::block_in_place(|| start(word_count(&input, &output), with_standby()));
     assert!(
         standby(&one).is_empty(),
@@ -299,7 +299,7 @@ async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes(
         8,
         "two sub-topologies of four partitions"
     );
-    let (mut two, _) =
+    let (two, _) =
         tokio::task::block_in_place(|| start(word_count(&input, &output), with_standby()));
     // the first instance rebalances too; wait until both run
     tokio::task::block_in_place(|| {
@@ -381,7 +381,7 @@ async fn doubled(broker: &TestBroker, handler: Option<&str>) -> (Vec<i32>, State
     if let Some(h) = handler {
         config.set("default.deserialization.exception.handler", h);
     }
-    let mut streams = KafkaStreams::new(b.build().unwrap(), config).unwrap();
+    let streams = KafkaStreams::new(b.build().unwrap(), config).unwrap();
     streams.start().unwrap();
     let consumer: BaseConsumer = broker.consumer_config().create().unwrap();
     consumer.subscribe(&[output.as_str()]).unwrap();
@@ -439,8 +439,7 @@ async fn exactly_once_commits_outputs_state_and_offsets_in_transactions() {
             .with("processing.guarantee", "exactly_once_v2")
             .with("statestore.cache.max.bytes", 0)
     };
-    let (mut streams, _) =
-        tokio::task::block_in_place(|| start(word_count(&input, &output), eos()));
+    let (streams, _) = tokio::task::block_in_place(|| start(word_count(&input, &output), eos()));
     // every update of every word, in order, read committed: 1, 2, ... n and nothing twice
     let expected = counts(&FIRST);
     let total: i64 = expected.values().sum();
@@ -467,7 +466,7 @@ async fn exactly_once_commits_outputs_state_and_offsets_in_transactions() {
     tokio::task::block_in_place(|| streams.close());
     // a restart goes on from the transaction's offsets and state
     produce(&broker, &input, &SECOND).await;
-    let (mut again, _) = tokio::task::block_in_place(|| start(word_count(&input, &output), eos()));
+    let (again, _) = tokio::task::block_in_place(|| start(word_count(&input, &output), eos()));
     let all: Vec<&str> = FIRST.iter().chain(SECOND.iter()).copied().collect();
     let expected = counts(&all);
     assert_eq!(
@@ -579,7 +578,7 @@ async fn processors_punctuate_on_the_wall_clock_and_keep_their_stores_across_a_r
         }
         latest
     };
-    let (mut streams, _) = tokio::task::block_in_place(|| start(topology(), eos()));
+    let (streams, _) = tokio::task::block_in_place(|| start(topology(), eos()));
     // ticks come with no input too: several per task after the records were counted
     let got = tokio::task::block_in_place(|| tallies(FIRST.len() as i64, 3));
     assert_eq!(
@@ -592,7 +591,7 @@ async fn processors_punctuate_on_the_wall_clock_and_keep_their_stores_across_a_r
     tokio::task::block_in_place(|| streams.close());
     // a new instance restores the tallies from their changelog and counts on
     produce(&broker, &input, &SECOND).await;
-    let (mut again, _) = tokio::task::block_in_place(|| start(topology(), eos()));
+    let (again, _) = tokio::task::block_in_place(|| start(topology(), eos()));
     let total = (FIRST.len() + SECOND.len()) as i64;
     let got = tokio::task::block_in_place(|| {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -646,8 +645,8 @@ async fn interactive_queries_read_local_stores_and_find_the_instance_of_each_key
         .to_string()
         .contains("Expected format host:port"));
 
-    let (mut one, _) = tokio::task::block_in_place(|| start(word_count(&input, &output), at(1111)));
-    let (mut two, _) = tokio::task::block_in_place(|| start(word_count(&input, &output), at(2222)));
+    let (one, _) = tokio::task::block_in_place(|| start(word_count(&input, &output), at(1111)));
+    let (two, _) = tokio::task::block_in_place(|| start(word_count(&input, &output), at(2222)));
     tokio::task::block_in_place(|| {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline

@@ -181,7 +181,7 @@ impl Status {
 /// let config = StreamsConfig::new()
 ///     .with("application.id", "shout")
 ///     .with("bootstrap.servers", "localhost:9092");
-/// let mut streams = KafkaStreams::new(builder.build().unwrap(), config).unwrap();
+/// let streams = KafkaStreams::new(builder.build().unwrap(), config).unwrap();
 /// streams.start().unwrap();
 /// // ... until the app should stop:
 /// streams.close();
@@ -190,7 +190,8 @@ pub struct KafkaStreams {
     topology: Arc<Topology>,
     config: StreamsConfig,
     status: Arc<Status>,
-    coordinator: Option<JoinHandle<()>>,
+    /// The instance's coordinator thread, once started.
+    coordinator: Mutex<Option<JoinHandle<()>>>,
     shutdown: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -219,7 +220,7 @@ impl KafkaStreams {
             topology: Arc::new(topology),
             config,
             status: Arc::new(Status::new()),
-            coordinator: None,
+            coordinator: Mutex::new(None),
             shutdown: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
@@ -264,8 +265,12 @@ impl KafkaStreams {
 
     /// Starts the instance: it joins the group, restores its tasks' state and processes.
     /// Errors when it was started before.
-    pub fn start(&mut self) -> Result<(), StreamsError> {
-        if self.state() != State::Created || self.coordinator.is_some() {
+    pub fn start(&self) -> Result<(), StreamsError> {
+        let mut coordinator = self
+            .coordinator
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.state() != State::Created || coordinator.is_some() {
             return Err(StreamsError::InvalidArgument(
                 "The client is either already started or already stopped, cannot re-start"
                     .to_string(),
@@ -282,25 +287,31 @@ impl KafkaStreams {
             .name(format!("{}-coordinator", self.config.application_id()?))
             .spawn(move || run.run())
             .map_err(|e| StreamsError::Kafka(format!("cannot start a thread: {e}")))?;
-        self.coordinator = Some(handle);
+        *coordinator = Some(handle);
         Ok(())
     }
 
     /// Stops the instance: each thread commits what it processed, the instance leaves the
-    /// group, and the state becomes NOT_RUNNING (or stays ERROR). Waits for all of it.
-    pub fn close(&mut self) {
+    /// group, and the state becomes NOT_RUNNING (or stays ERROR). Waits for all of it. Any
+    /// thread may call it (the instance can be shared, for queries, behind an `Arc`).
+    pub fn close(&self) {
         self.close_timeout(Duration::from_secs(u64::from(u32::MAX)));
     }
 
     /// [`KafkaStreams::close`], waiting at most `timeout`; whether everything stopped in time.
-    pub fn close_timeout(&mut self, timeout: Duration) -> bool {
+    pub fn close_timeout(&self, timeout: Duration) -> bool {
         let errored = self.state() == State::Error;
         if !errored {
             self.status.set(State::PendingShutdown);
         }
         self.shutdown
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let done = match self.coordinator.take() {
+        let handle = self
+            .coordinator
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let done = match handle {
             None => true,
             Some(handle) => {
                 let deadline = Instant::now() + timeout;
@@ -323,7 +334,8 @@ impl KafkaStreams {
 
 impl Drop for KafkaStreams {
     fn drop(&mut self) {
-        if self.coordinator.is_some() {
+        let started = self.coordinator.get_mut().map_or(true, |c| c.is_some());
+        if started {
             self.close();
         }
     }
