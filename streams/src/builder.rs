@@ -40,11 +40,18 @@ impl<K, V> Consumed<K, V> {
     }
 }
 
-/// How a stream's records are written: key and value serdes, and optionally the sink's name.
+/// Chooses a record's partition (Kafka's `StreamPartitioner`): given the topic, the key, the
+/// value and the topic's number of partitions, a partition in `0..partitions`, or `None` for
+/// the producer's default (murmur2 of the key bytes).
+pub type StreamPartitioner<K, V> = Arc<dyn Fn(&str, &K, &V, i32) -> Option<i32> + Send + Sync>;
+
+/// How a stream's records are written: key and value serdes, optionally the sink's name and a
+/// partitioner.
 pub struct Produced<K, V> {
     pub(crate) key: SharedSerde<K>,
     pub(crate) value: SharedSerde<V>,
     pub(crate) name: Option<String>,
+    pub(crate) partitioner: Option<StreamPartitioner<K, V>>,
 }
 
 impl<K, V> Produced<K, V> {
@@ -54,7 +61,17 @@ impl<K, V> Produced<K, V> {
             key,
             value,
             name: None,
+            partitioner: None,
         }
+    }
+
+    /// Chooses each record's partition with `partitioner` (see [`StreamPartitioner`]).
+    pub fn with_partitioner(
+        mut self,
+        partitioner: impl Fn(&str, &K, &V, i32) -> Option<i32> + Send + Sync + 'static,
+    ) -> Self {
+        self.partitioner = Some(Arc::new(partitioner));
+        self
     }
 
     /// Names the sink node (instead of `KSTREAM-SINK-<n>`).
@@ -82,6 +99,8 @@ pub(crate) struct Graph {
     /// The last repartition source made for a stream's node by a join, which an unnamed join
     /// of that stream reads again (as Kafka's `KStreamImpl` keeps its repartition node).
     pub repartitioned: std::collections::HashMap<usize, usize>,
+    /// Repartition topics (names without the application id) given a number of partitions.
+    pub repartition_partitions: std::collections::BTreeMap<String, i32>,
     /// The stores added for processors (`add_state_store`), by name.
     pub user_stores: std::collections::HashMap<String, ConnectedStore>,
 }
@@ -416,6 +435,7 @@ impl StreamsBuilder {
         }
         let mut topology = Topology::from_nodes(g.nodes.clone(), g.stores.clone());
         topology.copartition_groups = g.copartition_groups.clone();
+        topology.repartition_partitions = g.repartition_partitions.clone();
         Ok(topology)
     }
 }

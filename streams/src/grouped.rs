@@ -391,7 +391,9 @@ where
                 .unwrap_or_else(|| store_name.clone());
             let names = RepartitionNames::new(&mut g, &base);
             match (self.grouped.key.clone(), self.grouped.value.clone()) {
-                (Some(k), Some(v)) => repartition(&mut g, self.stream.node(), &base, &names, k, v),
+                (Some(k), Some(v)) => {
+                    repartition(&mut g, self.stream.node(), (&base, &names), (k, v), None)
+                }
                 _ => {
                     g.error.get_or_insert(format!(
                         "the repartition topic {base}-repartition needs a key serde and a value serde: give them with Grouped::with"
@@ -490,10 +492,9 @@ impl RepartitionNames {
 pub(crate) fn repartition<K, V>(
     g: &mut crate::builder::Graph,
     parent: usize,
-    base: &str,
-    names: &RepartitionNames,
-    key: SharedSerde<K>,
-    value: SharedSerde<V>,
+    (base, names): (&str, &RepartitionNames),
+    (key, value): (SharedSerde<K>, SharedSerde<V>),
+    partitioner: Option<crate::builder::StreamPartitioner<K, V>>,
 ) -> usize
 where
     K: Send + Sync + 'static,
@@ -510,15 +511,21 @@ where
     let sink_topic = topic.clone();
     let sink = crate::processor::stateful(move || {
         let (key, value, base) = (key.clone(), value.clone(), sink_topic.clone());
+        let partitioner = partitioner.clone();
         let mut topic: Option<String> = None;
         move |r: DynRecord, ctx: &mut dyn Context| {
             let topic: &str =
                 topic.get_or_insert_with(|| format!("{}-{}", ctx.application_id(), base));
-            let out = crate::serde::sink_record((&key, &value), topic, &r)?;
+            let mut out = crate::serde::sink_record((&key, &value), topic, &r)?;
             // records without a key are dropped: no task could own them
-            if out.key.is_some() {
-                ctx.produce(out);
+            if out.key.is_none() {
+                return Ok(());
             }
+            if let Some(p) = &partitioner {
+                let (k, v) = (typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+                crate::processor::choose_partition(p.as_ref(), &mut out, k, v, ctx)?;
+            }
+            ctx.produce(out);
             Ok(())
         }
     });

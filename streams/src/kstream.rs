@@ -11,19 +11,22 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::builder::{Graph, Produced};
+use crate::builder::{Graph, Produced, StreamPartitioner};
 use crate::grouped::{Grouped, KGroupedStream, Materialized};
 use crate::ktable::KTable;
 use crate::process::{processor_node, Processor};
-use crate::processor::{stateless, typed, Context, DynRecord, NodeFactory};
+use crate::processor::{stateless, typed, Context, DynRecord, NodeFactory, RecordMetadata};
 use crate::serde::SharedSerde;
 use crate::topology::Kind;
 
-/// How [`KStream::repartition`] writes its topic: serdes (else the stream's) and a name.
+/// How [`KStream::repartition`] writes its topic: serdes (else the stream's), a name, a
+/// number of partitions (else the input's) and a partitioner (else the key's murmur2).
 pub struct Repartitioned<K, V> {
     key: Option<SharedSerde<K>>,
     value: Option<SharedSerde<V>>,
     name: Option<String>,
+    partitions: Option<i32>,
+    partitioner: Option<StreamPartitioner<K, V>>,
 }
 
 impl<K, V> Default for Repartitioned<K, V> {
@@ -32,6 +35,8 @@ impl<K, V> Default for Repartitioned<K, V> {
             key: None,
             value: None,
             name: None,
+            partitions: None,
+            partitioner: None,
         }
     }
 }
@@ -47,8 +52,24 @@ impl<K, V> Repartitioned<K, V> {
         Repartitioned {
             key: Some(key),
             value: Some(value),
-            name: None,
+            ..Self::default()
         }
+    }
+
+    /// The topic with `partitions` partitions (at least 1), whatever the input has; the
+    /// tasks after it are as many.
+    pub fn with_number_of_partitions(mut self, partitions: i32) -> Self {
+        self.partitions = Some(partitions);
+        self
+    }
+
+    /// Records go to the partitions `partitioner` chooses (see [`StreamPartitioner`]).
+    pub fn with_stream_partitioner(
+        mut self,
+        partitioner: impl Fn(&str, &K, &V, i32) -> Option<i32> + Send + Sync + 'static,
+    ) -> Self {
+        self.partitioner = Some(Arc::new(partitioner));
+        self
     }
 
     /// Named `name` (the topic is `<application.id>-<name>-repartition`).
@@ -542,7 +563,13 @@ where
             let names = crate::grouped::RepartitionNames::new(&mut g, &name);
             match (materialized.key.clone(), materialized.value.clone()) {
                 (Some(k), Some(v)) => {
-                    parent = crate::grouped::repartition(&mut g, self.node, &name, &names, k, v)
+                    parent = crate::grouped::repartition(
+                        &mut g,
+                        self.node,
+                        (&name, &names),
+                        (k, v),
+                        None,
+                    )
                 }
                 _ => {
                     g.error.get_or_insert(format!(
@@ -577,10 +604,22 @@ where
             }
             None => g.name("KSTREAM-REPARTITION-", None),
         };
+        match repartitioned.partitions {
+            Some(n) if n < 1 => {
+                g.error.get_or_insert(format!(
+                    "Number of partitions must be at least 1 (repartition {name}), got {n}"
+                ));
+            }
+            Some(n) => {
+                g.repartition_partitions
+                    .insert(format!("{name}-repartition"), n);
+            }
+            None => {}
+        }
         drop(g);
         let key = repartitioned.key.or_else(|| self.key_serde());
         let value = repartitioned.value.or_else(|| self.value_serde());
-        self.repartition_as(&name, key, value, false)
+        self.repartition_through(&name, (key, value), repartitioned.partitioner, false)
     }
 
     /// The stream through the repartition topic `<base>-repartition` with these serdes.
@@ -595,6 +634,17 @@ where
         value: Option<SharedSerde<V>>,
         for_join: bool,
     ) -> KStream<K, V> {
+        self.repartition_through(base, (key, value), None, for_join)
+    }
+
+    /// [`KStream::repartition_as`], records placed by `partitioner` when given.
+    fn repartition_through(
+        &self,
+        base: &str,
+        (key, value): (Option<SharedSerde<K>>, Option<SharedSerde<V>>),
+        partitioner: Option<StreamPartitioner<K, V>>,
+        for_join: bool,
+    ) -> KStream<K, V> {
         let mut g = self.graph.borrow_mut();
         let names = crate::grouped::RepartitionNames::new(&mut g, base);
         let unnamed = g.nodes[self.node].name == base;
@@ -605,7 +655,13 @@ where
         let node = match (reused, key.clone(), value.clone()) {
             (Some(source), _, _) => source,
             (None, Some(k), Some(v)) => {
-                let source = crate::grouped::repartition(&mut g, self.node, base, &names, k, v);
+                let source = crate::grouped::repartition(
+                    &mut g,
+                    self.node,
+                    (base, &names),
+                    (k, v),
+                    partitioner,
+                );
                 if for_join {
                     g.repartitioned.insert(self.node, source);
                 }
@@ -627,13 +683,32 @@ where
         self.repartition_required
     }
 
-    /// Writes the stream to `topic` with `produced`'s serdes.
+    /// Writes each record to the topic `extractor` names for it (Kafka's `to` with a
+    /// `TopicNameExtractor`), with `produced`'s serdes and partitioner. The topics must exist.
+    pub fn to_dynamic(
+        &self,
+        extractor: impl Fn(&K, &V, Option<&RecordMetadata>) -> String + Send + Sync + 'static,
+        produced: Produced<K, V>,
+    ) {
+        let factory = sink_node(
+            produced.key,
+            produced.value,
+            produced.partitioner,
+            SinkTopic::Extracted(Arc::new(extractor)),
+        );
+        let mut g = self.graph.borrow_mut();
+        let name = g.name("KSTREAM-SINK-", produced.name.as_deref());
+        g.add(name, Kind::DynamicSink, vec![self.node], Some(factory));
+    }
+
+    /// Writes the stream to `topic` with `produced`'s serdes (and partitioner).
     pub fn to(&self, topic: &str, produced: Produced<K, V>) {
-        let (key, value, topic_name) = (produced.key, produced.value, topic.to_string());
-        let factory = stateless(move |r: DynRecord, ctx: &mut dyn Context| {
-            ctx.produce(crate::serde::sink_record((&key, &value), &topic_name, &r)?);
-            Ok(())
-        });
+        let factory = sink_node(
+            produced.key,
+            produced.value,
+            produced.partitioner,
+            SinkTopic::Fixed(topic.to_string()),
+        );
         let mut g = self.graph.borrow_mut();
         let name = g.name("KSTREAM-SINK-", produced.name.as_deref());
         g.add(
@@ -646,6 +721,48 @@ where
             Some(factory),
         );
     }
+}
+
+/// Chooses a record's topic (Kafka's `TopicNameExtractor`) from its key, value and where it
+/// was read.
+pub type TopicNameExtractor<K, V> =
+    Arc<dyn Fn(&K, &V, Option<&RecordMetadata>) -> String + Send + Sync>;
+
+/// Where a sink writes.
+enum SinkTopic<K, V> {
+    Fixed(String),
+    Extracted(TopicNameExtractor<K, V>),
+}
+
+/// A sink writing each record to its topic, with these serdes and partitioner.
+fn sink_node<K, V>(
+    key: SharedSerde<K>,
+    value: SharedSerde<V>,
+    partitioner: Option<crate::builder::StreamPartitioner<K, V>>,
+    topic: SinkTopic<K, V>,
+) -> NodeFactory
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    stateless(move |r: DynRecord, ctx: &mut dyn Context| {
+        let extracted;
+        let topic: &str = match &topic {
+            SinkTopic::Fixed(t) => t,
+            SinkTopic::Extracted(extract) => {
+                let (k, v) = (typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+                extracted = extract(k, v, ctx.record_metadata());
+                &extracted
+            }
+        };
+        let mut out = crate::serde::sink_record((&key, &value), topic, &r)?;
+        if let Some(p) = &partitioner {
+            let (k, v) = (typed::<K>(&r.key)?, typed::<V>(&r.value)?);
+            crate::processor::choose_partition(p.as_ref(), &mut out, k, v, ctx)?;
+        }
+        ctx.produce(out);
+        Ok(())
+    })
 }
 
 fn filter_node<K: 'static, V: 'static>(predicate: Predicate<K, V>, not: bool) -> NodeFactory {

@@ -229,6 +229,33 @@ pub(crate) trait Context {
     fn record_metadata(&self) -> Option<&RecordMetadata>;
     /// The task the node runs in.
     fn task_id(&self) -> TaskId;
+    /// How many partitions `topic` (a run-time name) has, for a partitioner.
+    fn partitions(&self, topic: &str) -> Result<i32, StreamsError>;
+}
+
+/// Tells how many partitions a topic has (the runtime asks the brokers).
+pub(crate) type PartitionCounts = Arc<dyn Fn(&str) -> Result<i32, StreamsError> + Send + Sync>;
+
+/// Sets `out`'s partition with `partitioner` over its topic's partitions, for a record of `key`
+/// and `value`; an error for a partition out of range, as Kafka refuses it.
+pub(crate) fn choose_partition<K, V>(
+    partitioner: &(dyn Fn(&str, &K, &V, i32) -> Option<i32> + Send + Sync),
+    out: &mut OutputRecord,
+    key: &K,
+    value: &V,
+    ctx: &dyn Context,
+) -> Result<(), StreamsError> {
+    let partitions = ctx.partitions(&out.topic)?;
+    if let Some(p) = partitioner(&out.topic, key, value, partitions) {
+        if !(0..partitions).contains(&p) {
+            return Err(StreamsError::InvalidArgument(format!(
+                "The partitioner returned partition {p} for topic {}, which has {partitions} partitions",
+                out.topic
+            )));
+        }
+        out.partition = Some(p);
+    }
+    Ok(())
 }
 
 /// A node of a running task.

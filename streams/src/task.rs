@@ -10,8 +10,8 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::processor::{
-    Change, Context, DynRecord, Node, OutputRecord, PunctuationType, RecordMetadata, StreamsError,
-    TaskId,
+    Change, Context, DynRecord, Node, OutputRecord, PartitionCounts, PunctuationType,
+    RecordMetadata, StreamsError, TaskId,
 };
 use crate::store::global::GlobalStores;
 use crate::store::{KeyValueBytes, StoreDef};
@@ -117,6 +117,9 @@ pub(crate) struct Task {
     /// The instance's global stores, when the task runs on brokers (the test driver keeps
     /// global stores in its one task).
     globals: Option<Arc<GlobalStores>>,
+    /// The partitions of topics, when the task runs on brokers (every topic of the test
+    /// driver has one).
+    partition_counts: Option<PartitionCounts>,
 }
 
 impl Task {
@@ -169,7 +172,14 @@ impl Task {
             produced: Vec::new(),
             shared: HashMap::new(),
             globals: None,
+            partition_counts: None,
         }
+    }
+
+    /// This task finding the partitions of topics with `counts`.
+    pub fn with_partition_counts(mut self, counts: PartitionCounts) -> Task {
+        self.partition_counts = Some(counts);
+        self
     }
 
     /// Initializes the nodes, in the order they were defined, with the wall clock at `now`
@@ -493,6 +503,13 @@ impl Context for NodeContext<'_> {
 
     fn task_id(&self) -> TaskId {
         self.task.id
+    }
+
+    fn partitions(&self, topic: &str) -> Result<i32, StreamsError> {
+        match &self.task.partition_counts {
+            Some(counts) => counts(topic),
+            None => Ok(1),
+        }
     }
 
     fn put(

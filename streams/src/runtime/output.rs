@@ -1,9 +1,11 @@
 //! The output side of a stream thread: its producer's delivery reports and the sending of
 //! records, waiting while the producer's queue is full.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Header as KafkaHeader, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, ProducerContext};
@@ -11,7 +13,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
 use crate::config::OnError;
-use crate::processor::{OutputRecord, StreamsError};
+use crate::processor::{OutputRecord, PartitionCounts, StreamsError};
 
 /// The producer's delivery reports: the first failure, for the production handler.
 #[derive(Default, Clone)]
@@ -93,4 +95,47 @@ pub(crate) fn send(
             Err((e, _)) => return Err(StreamsError::Kafka(e.to_string())),
         }
     }
+}
+
+/// How long a topic's partition count is trusted before it is asked again (Kafka's
+/// `metadata.max.age.ms` default).
+const COUNT_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// Partition counts of topics asked of the brokers (for partitioners), through a client made
+/// with `config` the first time one is needed, each kept for a while.
+pub(crate) fn partition_counts(config: rdkafka::ClientConfig) -> PartitionCounts {
+    let client: std::sync::OnceLock<Result<BaseConsumer, String>> = std::sync::OnceLock::new();
+    let known: Mutex<HashMap<String, (i32, Instant)>> = Mutex::new(HashMap::new());
+    Arc::new(move |topic: &str| {
+        let mut known = known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((n, at)) = known.get(topic) {
+            if at.elapsed() < COUNT_MAX_AGE {
+                return Ok(*n);
+            }
+        }
+        let client = client
+            .get_or_init(|| config.create().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| StreamsError::Kafka(e.clone()))?;
+        let unknown = || {
+            StreamsError::Kafka(format!(
+                "Could not get partition information for topic {topic}. This can happen if the topic does not exist."
+            ))
+        };
+        let metadata = client
+            .fetch_metadata(Some(topic), Duration::from_secs(30))
+            .map_err(|e| StreamsError::Kafka(format!("{}: {e}", unknown())))?;
+        let n = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+            .map(|t| t.partitions().len())
+            .filter(|&n| n > 0)
+            .ok_or_else(unknown)?;
+        let n = i32::try_from(n).unwrap_or(i32::MAX);
+        known.insert(topic.to_string(), (n, Instant::now()));
+        Ok(n)
+    })
 }

@@ -49,6 +49,8 @@ pub(crate) struct Plan {
     pub copartition: Vec<Vec<String>>,
     /// The topics of global tables (read whole by every instance, outside of tasks).
     pub global_topics: Vec<String>,
+    /// Repartition topics (run-time names) with a number of partitions of their own.
+    pub explicit: BTreeMap<String, i32>,
 }
 
 /// Kafka Streams' configs for repartition topics: records are deleted once processed (by
@@ -123,11 +125,17 @@ impl Plan {
                     .collect()
             })
             .collect();
+        let explicit = topology
+            .repartition_partitions
+            .iter()
+            .map(|(t, n)| (crate::topology::runtime_topic(application_id, t, true), *n))
+            .collect();
         Plan {
             subs,
             repartition,
             copartition,
             global_topics: super::global::global_topics(topology),
+            explicit,
         }
     }
 
@@ -185,12 +193,16 @@ impl Plan {
         let mut counts: BTreeMap<String, i32> = existing.clone();
         // a join's topics must be partitioned alike: its user topics must agree, and its
         // repartition topics take their count
-        let mut fixed: BTreeMap<String, i32> = BTreeMap::new();
+        let mut fixed: BTreeMap<String, i32> = self.explicit.clone();
         for group in &self.copartition {
+            // (repartition topics with a count of their own count as given ones)
             let users: BTreeMap<&String, i32> = group
                 .iter()
-                .filter(|t| !self.repartition.contains(t))
-                .filter_map(|t| existing.get(t).map(|n| (t, *n)))
+                .filter_map(|t| match self.explicit.get(t) {
+                    Some(n) => Some((t, *n)),
+                    None if self.repartition.contains(t) => None,
+                    None => existing.get(t).map(|n| (t, *n)),
+                })
                 .collect();
             let mut distinct: Vec<i32> = users.values().copied().collect();
             distinct.dedup();
@@ -203,7 +215,7 @@ impl Plan {
             }
             if let Some(&n) = distinct.first() {
                 for t in group.iter().filter(|t| self.repartition.contains(t)) {
-                    fixed.insert(t.clone(), n);
+                    fixed.entry(t.clone()).or_insert(n);
                 }
             }
         }

@@ -88,6 +88,8 @@ pub(crate) struct StreamThread {
     globals: Arc<GlobalStores>,
     /// Where the thread publishes its tasks for interactive queries.
     registry: Arc<Registry>,
+    /// The partitions of output topics, for partitioners.
+    partition_counts: crate::processor::PartitionCounts,
     commit_interval: Duration,
     on_bad_record: OnError,
     on_failed_processing: OnError,
@@ -215,6 +217,7 @@ impl StreamThread {
             admin_config.set(k, v);
         }
         admin_config.set("client.id", client_id("admin"));
+        let partition_counts = super::output::partition_counts(admin_config.clone());
         let purge_ms: u64 = config
             .get("repartition.purge.interval.ms")
             .and_then(|v| v.trim().parse().ok())
@@ -236,6 +239,7 @@ impl StreamThread {
             cache,
             globals: Arc::clone(&registry.globals),
             registry,
+            partition_counts,
             commit_interval: config.commit_interval()?,
             on_bad_record: config.deserialization_handler()?,
             on_failed_processing: config.processing_handler()?,
@@ -411,7 +415,8 @@ impl StreamThread {
             id,
             self.cache,
         )
-        .with_globals(Arc::clone(&self.globals));
+        .with_globals(Arc::clone(&self.globals))
+        .with_partition_counts(Arc::clone(&self.partition_counts));
         let stores = self
             .topology
             .stores_of(&sub.members)

@@ -149,6 +149,12 @@ fn describe_group(topology: &Topology, members: &[usize]) -> Vec<String> {
                     topic,
                     list(&preds[i])
                 ),
+                // (Kafka prints the extractor object, which a closure does not have)
+                Kind::DynamicSink => format!(
+                    "Sink: {} (extractor class: TopicNameExtractor)\n      <-- {}",
+                    node.name,
+                    list(&preds[i])
+                ),
             }
         })
         .collect()

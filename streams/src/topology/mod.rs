@@ -25,6 +25,8 @@ pub(crate) enum Kind {
     Processor { stores: Vec<usize> },
     /// Writes a topic; an internal (repartition) one is `<application.id>-<topic>` at run time.
     Sink { topic: String, internal: bool },
+    /// Writes each record to the topic a function chooses for it.
+    DynamicSink,
 }
 
 /// One node as the builder defined it.
@@ -53,6 +55,8 @@ pub struct Topology {
     children: Vec<Vec<usize>>,
     /// Groups of topics (name, internal) that must have as many partitions as each other.
     pub(crate) copartition_groups: Vec<Vec<(String, bool)>>,
+    /// Repartition topics (names without the application id) given a number of partitions.
+    pub(crate) repartition_partitions: std::collections::BTreeMap<String, i32>,
 }
 
 impl Topology {
@@ -117,6 +121,7 @@ impl Topology {
             stores,
             children,
             copartition_groups: Vec::new(),
+            repartition_partitions: std::collections::BTreeMap::new(),
         }
     }
 
