@@ -16,15 +16,16 @@
 //! [`KafkaStreams`], which runs it on brokers: tasks over threads and over the instances of an
 //! application, state restored from changelogs, at least once or `exactly_once_v2`.
 //!
-//! Joins ([`Joined`], [`JoinWindows`], [`StreamJoined`], [`GlobalKTable`]): stream-table,
-//! table-table, windowed stream-stream and stream-global; table grouping ([`KGroupedTable`]).
+//! Joins ([`Joined`], [`JoinWindows`], [`StreamJoined`], [`GlobalKTable`], [`TableJoined`]):
+//! stream-table, table-table, foreign-key, windowed stream-stream and stream-global; table
+//! grouping ([`KGroupedTable`]).
 //!
 //! The processor API ([`process`]): processors with stores of their own, punctuation on
 //! stream time and on the wall clock, record headers and metadata. Interactive queries of a
 //! running [`KafkaStreams`]: its local stores, and which instance holds a key
 //! ([`KeyQueryMetadata`], from `application.server`).
 //!
-//! To come (see `docs/design/streams.md`): foreign-key joins, persistent stores.
+//! To come (see `docs/design/streams.md`): persistent stores.
 //!
 //! ```
 //! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder};
@@ -60,7 +61,7 @@ pub use builder::{Consumed, Produced, StreamsBuilder};
 pub use config::{Guarantee, OnError, StreamsConfig};
 pub use grouped::{Grouped, KGroupedStream, Materialized};
 pub use grouped_table::KGroupedTable;
-pub use join::{GlobalKTable, JoinWindows, Joined, StreamJoined};
+pub use join::{GlobalKTable, JoinWindows, Joined, StreamJoined, TableJoined};
 pub use kstream::{BranchedKStream, KStream, Repartitioned};
 pub use ktable::KTable;
 pub use processor::{Header, StreamsError};

@@ -18,7 +18,7 @@ use tributary_streams::process::{Processor, ProcessorContext, Record, StoreBuild
 use tributary_streams::{
     BufferConfig, Consumed, GlobalKTable, Grouped, JoinWindows, Joined, KStream, KTable,
     Materialized, Produced, Repartitioned, Serdes, SessionWindows, SlidingWindows, StreamJoined,
-    StreamsBuilder, Suppressed, TimeWindows, Windowed,
+    StreamsBuilder, Suppressed, TableJoined, TimeWindows, Windowed,
 };
 
 type S = KStream<String, String>;
@@ -237,6 +237,19 @@ fn script(rng: &mut Rng, case: usize) -> String {
                         lines.push(format!("stjoin {name} {src} {table} {}", rng.below(2)));
                         streams.push(name);
                     }
+                    4 if rng.below(3) == 0 => {
+                        let other = tables[rng.below(tables.len())].clone();
+                        let name = fresh("t");
+                        let kind = ["inner", "left"][rng.below(2)];
+                        let st = store_name(rng);
+                        let named = if rng.below(2) == 0 {
+                            fresh("fk")
+                        } else {
+                            "-".to_string()
+                        };
+                        lines.push(format!("fkjoin {name} {table} {other} {kind} {named} {st}"));
+                        tables.push(name);
+                    }
                     4 => {
                         let other = tables[rng.below(tables.len())].clone();
                         let name = fresh("t");
@@ -423,6 +436,18 @@ fn describe_here(script: &str) -> String {
                 (T::Str(a), T::Count(b)) => tt_join(&a, &b, kind, st),
                 (T::Count(a), T::Str(b)) => tt_join(&a, &b, kind, st),
                 (T::Count(a), T::Count(b)) => tt_join(&a, &b, kind, st),
+            };
+            t.insert(f[1].to_string(), T::Str(made));
+            continue;
+        }
+        if line.starts_with("fkjoin ") {
+            let f: Vec<&str> = line.split(' ').collect();
+            let (kind, named, st) = (f[4], store(f[5]), store(f[6]));
+            let made = match (table(f[2]), table(f[3])) {
+                (T::Str(a), T::Str(b)) => fk_join(&a, &b, kind, named, st),
+                (T::Str(a), T::Count(b)) => fk_join(&a, &b, kind, named, st),
+                (T::Count(a), T::Str(b)) => fk_join(&a, &b, kind, named, st),
+                (T::Count(a), T::Count(b)) => fk_join(&a, &b, kind, named, st),
             };
             t.insert(f[1].to_string(), T::Str(made));
             continue;
@@ -627,6 +652,32 @@ where
         (_, Some(n)) => {
             a.outer_join_materialized(b, |_: Option<&V1>, _: Option<&V2>| String::new(), m(n))
         }
+    }
+}
+
+/// A foreign-key join of `a` with `b` (the foreign key: `a`'s key), `kind` inner or left,
+/// named `named` and kept in `store` when given.
+fn fk_join<V1, V2>(
+    a: &KTable<String, V1>,
+    b: &KTable<String, V2>,
+    kind: &str,
+    named: Option<&str>,
+    store: Option<&str>,
+) -> KTable<String, String>
+where
+    V1: Send + Sync + 'static,
+    V2: Send + Sync + 'static,
+{
+    let joined = named.map_or_else(TableJoined::new, TableJoined::named);
+    let m = match store {
+        Some(n) => Materialized::with(Serdes::string(), Serdes::string()).with_name(n),
+        None => Materialized::new(),
+    };
+    let fk = |k: &String, _: &V1| Some(k.clone());
+    if kind == "inner" {
+        a.join_on_foreign_key_with(b, fk, |_: &V1, _: &V2| String::new(), joined, m)
+    } else {
+        a.left_join_on_foreign_key_with(b, fk, |_: &V1, _: Option<&V2>| String::new(), joined, m)
     }
 }
 

@@ -21,13 +21,13 @@ use tributary_streams::process::{
 use tributary_streams::{
     BufferConfig, Consumed, Grouped, JoinWindows, Joined, KGroupedStream, KStream, KTable,
     Materialized, Produced, Repartitioned, Serdes, SessionWindows, SlidingWindows, StreamJoined,
-    StreamsBuilder, StreamsConfig, StreamsError, Suppressed, TestDriver, TimeWindows,
+    StreamsBuilder, StreamsConfig, StreamsError, Suppressed, TableJoined, TestDriver, TimeWindows,
 };
 
 type Key = Option<String>;
 type Value = Option<String>;
 
-const SCENARIOS: [&str; 23] = [
+const SCENARIOS: [&str; 26] = [
     "word_count",
     "tumbling_count_suppress",
     "hopping_reduce",
@@ -51,6 +51,9 @@ const SCENARIOS: [&str; 23] = [
     "stream_global_join",
     "processor_punctuate",
     "processor_repartition",
+    "fk_join",
+    "fk_left_join",
+    "fk_join_named",
 ];
 
 /// The scenarios that read a second topic, `tbl`.
@@ -196,6 +199,13 @@ impl Processor<Key, Value, Key, Value> for Meta {
     }
 }
 
+/// The foreign key of a left value in the foreign-key join scenarios (`fk` in the Java
+/// harness): "a", "b", "c" or none, from its first byte and length.
+fn foreign_key(v: &str) -> Option<Key> {
+    let i = (usize::from(v.as_bytes()[0]) + v.len()) % 4;
+    (i < 3).then(|| Some(["a", "b", "c"][i].to_string()))
+}
+
 /// Builds `scenario` as the Java harness does; the topics to compare.
 fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
     let ns = || Serdes::nullable(Serdes::string());
@@ -326,6 +336,58 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
             );
             t2.to_stream().to("out2", Produced::with(ns(), ns()));
             return vec!["out", "out2", "app-s-changelog"];
+        }
+        "fk_join" | "fk_left_join" | "fk_join_named" => {
+            let left: KTable<Key, String> = b.table(
+                "in",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            let right: KTable<Key, String> = b.table(
+                "tbl",
+                Consumed::with(ns(), Serdes::string()),
+                Materialized::new(),
+            );
+            let fk = |_: &Key, v: &String| foreign_key(v);
+            let joined = match scenario {
+                "fk_join" => left
+                    .join_on_foreign_key(&right, fk, |x: &String, y: &String| format!("{x}*{y}")),
+                "fk_left_join" => left.left_join_on_foreign_key_with(
+                    &right,
+                    fk,
+                    |x: &String, y: Option<&String>| format!("{x}*{}", or_null(y)),
+                    TableJoined::new(),
+                    Materialized::with(ns(), Serdes::string()).with_name("fkres"),
+                ),
+                _ => left.join_on_foreign_key_with(
+                    &right,
+                    fk,
+                    |x: &String, y: &String| format!("{x}*{y}"),
+                    TableJoined::named("fkj"),
+                    Materialized::new(),
+                ),
+            };
+            joined.to_stream().to("out", Produced::with(ns(), ns()));
+            return match scenario {
+                "fk_join" => vec![
+                    "out",
+                    "app-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000006-topic",
+                    "app-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000014-topic",
+                    "app-KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE-0000000010-changelog",
+                ],
+                "fk_left_join" => vec![
+                    "out",
+                    "app-fkres-changelog",
+                    "app-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000006-topic",
+                    "app-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000014-topic",
+                ],
+                _ => vec![
+                    "out",
+                    "app-fkj-subscription-registration-topic",
+                    "app-fkj-subscription-response-topic",
+                    "app-fkj-subscription-store-changelog",
+                ],
+            };
         }
         "table_join_materialized" => {
             let t1: KTable<Key, String> = b.table(

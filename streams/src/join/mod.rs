@@ -5,11 +5,13 @@
 //! without a key); table sides are read through their stores; a stream that changed its key is
 //! repartitioned first, so that both sides of a join are partitioned alike.
 
+mod foreign_key;
 mod stream_global;
 mod stream_stream;
 mod stream_table;
 mod table_table;
 
+pub use foreign_key::TableJoined;
 pub use stream_global::GlobalKTable;
 pub use stream_stream::{JoinWindows, StreamJoined};
 pub(crate) use stream_table::is_null;

@@ -41,6 +41,9 @@ import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.TableJoined;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.processor.api.ContextualProcessor;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.Stores;
@@ -158,6 +161,15 @@ public class DescribeScripts {
                         s.put(f[1], f[4].equals("1") ? s.get(f[2]).leftJoin(t.get(f[3]), (v, w) -> v)
                             : s.get(f[2]).join(t.get(f[3]), (v, w) -> v));
                         break;
+                    case "fkjoin": {
+                        KTable<Object, Object> a = t.get(f[2]), o = t.get(f[3]);
+                        boolean left = f[4].equals("left");
+                        TableJoined<Object, Object> tj = f[5].equals("-") ? TableJoined.with(null, null) : TableJoined.as(f[5]);
+                        Materialized<Object, Object, KeyValueStore<Bytes, byte[]>> m = f[6].equals("-") ? Materialized.with(null, null) : Materialized.as(f[6]);
+                        java.util.function.BiFunction<Object, Object, Object> fk = (k, v) -> k;
+                        t.put(f[1], left ? a.leftJoin(o, fk, (x, y) -> x, tj, m) : a.join(o, fk, (x, y) -> x, tj, m));
+                        break;
+                    }
                     case "ttjoin": {
                         KTable<Object, Object> a = t.get(f[2]), o = t.get(f[3]);
                         boolean kept = !f[5].equals("-");

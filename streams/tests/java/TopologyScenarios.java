@@ -34,6 +34,7 @@ import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.TableJoined;
 import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KStream;
@@ -61,6 +62,12 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 
 public class TopologyScenarios {
+    // the foreign key of a left value: "a", "b", "c" or none, from its first byte and length
+    static String fk(String v) {
+        int i = ((v.charAt(0) & 0xff) + v.length()) % 4;
+        return i == 3 ? null : new String[] {"a", "b", "c"}[i];
+    }
+
     static String metadataText(ProcessorContext<String, String> ctx) {
         RecordMetadata m = ctx.recordMetadata().get();
         return m.topic() + ":" + m.partition() + ":" + m.offset() + ":" + ctx.currentStreamTimeMs();
@@ -192,6 +199,31 @@ public class TopologyScenarios {
             t1.leftJoin(t2, (x, y) -> x + "*" + y).toStream().to("out2", Produced.with(S, S));
             t1.outerJoin(t2, (x, y) -> x + "*" + y).toStream().to("out3", Produced.with(S, S));
             return List.of("out", "out2", "out3");
+        }
+        case "fk_join":
+        case "fk_left_join":
+        case "fk_join_named": {
+            KTable<String, String> left = b.table("in", Consumed.with(S, S));
+            KTable<String, String> right = b.table("tbl", Consumed.with(S, S));
+            KTable<String, String> joined;
+            if (scenario.equals("fk_join")) {
+                joined = left.join(right, TopologyScenarios::fk, (x, y) -> x + "*" + y);
+            } else if (scenario.equals("fk_left_join")) {
+                joined = left.leftJoin(right, TopologyScenarios::fk, (x, y) -> x + "*" + y,
+                    Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("fkres").withKeySerde(S).withValueSerde(S));
+            } else {
+                joined = left.join(right, TopologyScenarios::fk, (x, y) -> x + "*" + y, TableJoined.as("fkj"));
+            }
+            joined.toStream().to("out", Produced.with(S, S));
+            if (scenario.equals("fk_join"))
+                return List.of("out", "app-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000006-topic",
+                    "app-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000014-topic",
+                    "app-KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE-0000000010-changelog");
+            if (scenario.equals("fk_left_join"))
+                return List.of("out", "app-fkres-changelog", "app-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000006-topic",
+                    "app-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000014-topic");
+            return List.of("out", "app-fkj-subscription-registration-topic", "app-fkj-subscription-response-topic",
+                "app-fkj-subscription-store-changelog");
         }
         case "table_join_materialized": {
             KTable<String, String> t1 = b.table("in", Consumed.with(S, S));
