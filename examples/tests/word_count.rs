@@ -13,13 +13,27 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::ClientConfig;
 use rdkafka::Message;
 use tributary_examples::word_count::words;
-use tributary_testkit::{unique_name, TestBroker};
+use tributary_testkit::{unique_name, TestBroker, TestCluster};
 
-fn spawn(broker: &TestBroker, input: &str, output: &str, app: &str, exactly_once: bool) -> Child {
+fn spawn(bootstrap: &str, input: &str, output: &str, app: &str, exactly_once: bool) -> Child {
+    spawn_with(bootstrap, (input, output, app), exactly_once, &[])
+}
+
+/// [`spawn`] with more `-p` properties.
+fn spawn_with(
+    bootstrap: &str,
+    (input, output, app): (&str, &str, &str),
+    exactly_once: bool,
+    properties: &[&str],
+) -> Child {
     let mut cmd = Command::new(common::example("word_count"));
-    cmd.args(["--bootstrap-server", &broker.bootstrap()])
+    for p in properties {
+        cmd.args(["-p", p]);
+    }
+    cmd.args(["--bootstrap-server", bootstrap])
         .args([
             "--input",
             input,
@@ -65,8 +79,20 @@ fn lines(n: usize, seed: u64) -> Vec<String> {
         .collect()
 }
 
-fn produce(broker: &TestBroker, topic: &str, lines: &[String]) {
-    let p: ThreadedProducer<DefaultProducerContext> = broker.client_config().create().unwrap();
+/// A client of the brokers at `bootstrap`.
+fn client(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("message.timeout.ms", "60000")
+        .set("socket.timeout.ms", "10000");
+    c
+}
+
+fn produce(bootstrap: &str, topic: &str, lines: &[String]) {
+    let p: ThreadedProducer<DefaultProducerContext> = client(bootstrap)
+        .set("enable.idempotence", "true")
+        .create()
+        .unwrap();
     for (i, line) in lines.iter().enumerate() {
         let key = i.to_string();
         p.send(BaseRecord::to(topic).key(&key).payload(line))
@@ -85,13 +111,13 @@ fn expected(lines: &[String]) -> BTreeMap<String, i64> {
 
 /// Every count of every word in `topic`, read committed, until the last ones are `want` (or
 /// the deadline).
-fn read(
-    broker: &TestBroker,
-    topic: &str,
-    want: &BTreeMap<String, i64>,
-) -> BTreeMap<String, Vec<i64>> {
-    let mut config = broker.consumer_config();
-    config.set("isolation.level", "read_committed");
+fn read(bootstrap: &str, topic: &str, want: &BTreeMap<String, i64>) -> BTreeMap<String, Vec<i64>> {
+    let mut config = client(bootstrap);
+    config
+        .set("group.id", unique_name("reader"))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed");
     let consumer: BaseConsumer = config.create().unwrap();
     consumer.subscribe(&[topic]).unwrap();
     let mut seen: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -121,6 +147,7 @@ async fn exactly_once_word_count_survives_kill_9_and_restarts() {
     broker.create_topic(&input, 6).await;
     broker.create_topic(&output, 3).await;
     let all = lines(3000, 42);
+    let bootstrap = broker.bootstrap();
     let seed = std::process::id() as u64;
     // sees output as it is written, committed or not: the app is at work
     let watcher: BaseConsumer = broker.consumer_config().create().unwrap();
@@ -131,9 +158,9 @@ async fn exactly_once_word_count_survives_kill_9_and_restarts() {
         for round in 0..4u64 {
             // what earlier rounds wrote is behind the watcher before this round starts
             while watcher.poll(Duration::from_millis(500)).is_some() {}
-            let mut app_process = spawn(&broker, &input, &output, &app, true);
+            let mut app_process = spawn(&bootstrap, &input, &output, &app, true);
             let chunk = all.len() / 4;
-            produce(&broker, &input, &all[sent..sent + chunk]);
+            produce(&bootstrap, &input, &all[sent..sent + chunk]);
             sent += chunk;
             // wait until it processes, then kill it a random moment later (0.1 to 1.5 s)
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -147,10 +174,10 @@ async fn exactly_once_word_count_survives_kill_9_and_restarts() {
             app_process.kill().unwrap(); // SIGKILL
             app_process.wait().unwrap();
         }
-        produce(&broker, &input, &all[sent..]);
-        let mut last = spawn(&broker, &input, &output, &app, true);
+        produce(&bootstrap, &input, &all[sent..]);
+        let mut last = spawn(&bootstrap, &input, &output, &app, true);
         let want = expected(&all);
-        let seen = read(&broker, &output, &want);
+        let seen = read(&bootstrap, &output, &want);
         let _ = last.kill();
         let _ = last.wait();
         for (word, n) in &want {
@@ -174,11 +201,12 @@ async fn at_least_once_word_count_counts_every_word() {
     broker.create_topic(&input, 3).await;
     broker.create_topic(&output, 1).await;
     let all = lines(200, 7);
+    let bootstrap = broker.bootstrap();
     tokio::task::block_in_place(|| {
-        produce(&broker, &input, &all);
-        let mut app_process = spawn(&broker, &input, &output, &app, false);
+        produce(&bootstrap, &input, &all);
+        let mut app_process = spawn(&bootstrap, &input, &output, &app, false);
         let want = expected(&all);
-        let seen = read(&broker, &output, &want);
+        let seen = read(&bootstrap, &output, &want);
         let _ = app_process.kill();
         let _ = app_process.wait();
         let last: BTreeMap<String, i64> = seen
@@ -187,4 +215,84 @@ async fn at_least_once_word_count_counts_every_word() {
             .collect();
         assert_eq!(last, want);
     });
+}
+
+/// Creates `topic` with `partitions` partitions of three replicas on the brokers at
+/// `bootstrap`.
+async fn create_replicated(bootstrap: &str, topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+        client(bootstrap).create().unwrap();
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(3))],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    for r in results {
+        r.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_once_word_count_survives_broker_crashes() {
+    // three brokers, everything replicated three times and written to two at least
+    let mut cluster = TestCluster::start(
+        3,
+        &[
+            ("group.initial.rebalance.delay.ms", "0"),
+            ("offsets.topic.replication.factor", "3"),
+            ("transaction.state.log.replication.factor", "3"),
+            ("transaction.state.log.min.isr", "2"),
+            ("default.replication.factor", "3"),
+            ("min.insync.replicas", "2"),
+        ],
+    )
+    .await;
+    let bootstrap = cluster.bootstrap();
+    let (input, output, app) = (
+        unique_name("lines"),
+        unique_name("counts"),
+        unique_name("wc-crash"),
+    );
+    create_replicated(&bootstrap, &input, 6).await;
+    create_replicated(&bootstrap, &output, 3).await;
+    let all = lines(2400, 11);
+    let chunk = all.len() / 4;
+    let mut app_process = spawn_with(
+        &bootstrap,
+        (&input, &output, &app),
+        true,
+        &["replication.factor=3"],
+    );
+    // each broker in turn crashes while the app works, and comes back
+    for (round, id) in [1, 2, 3].into_iter().enumerate() {
+        let lines = &all[round * chunk..(round + 1) * chunk];
+        tokio::task::block_in_place(|| {
+            produce(&bootstrap, &input, &lines[..chunk / 2]);
+            std::thread::sleep(Duration::from_millis(500));
+        });
+        cluster.kill(id).await;
+        tokio::task::block_in_place(|| {
+            produce(&bootstrap, &input, &lines[chunk / 2..]);
+            std::thread::sleep(Duration::from_secs(2));
+        });
+        cluster.restart(id).await;
+    }
+    let want = expected(&all);
+    let seen = tokio::task::block_in_place(|| {
+        produce(&bootstrap, &input, &all[3 * chunk..]);
+        read(&bootstrap, &output, &want)
+    });
+    let _ = app_process.kill();
+    let _ = app_process.wait();
+    for (word, n) in &want {
+        assert_eq!(
+            seen.get(word).cloned().unwrap_or_default(),
+            (1..=*n).collect::<Vec<_>>(),
+            "the counts of {word:?}: none lost, none doubled"
+        );
+    }
+    cluster.shutdown().await;
 }
