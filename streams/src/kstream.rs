@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::builder::{Graph, Produced, StreamPartitioner};
 use crate::grouped::{Grouped, KGroupedStream, Materialized};
 use crate::ktable::KTable;
-use crate::process::{processor_node, Processor};
+use crate::process::{processor_node, Fixed, FixedKeyProcessor, Plain, Processor, Runner};
 use crate::processor::{stateless, typed, Context, DynRecord, NodeFactory, RecordMetadata};
 use crate::serde::SharedSerde;
 use crate::topology::Kind;
@@ -427,6 +427,79 @@ where
         VOut: Send + Sync + 'static,
         P: Processor<K, V, KOut, VOut> + 'static,
     {
+        let make = move || Plain {
+            processor: supplier(),
+            _types: PhantomData,
+        };
+        let node = self.add_processor("KSTREAM-PROCESSOR-", name, make, stores);
+        KStream::new(Rc::clone(&self.graph), node).with_serdes(None, None, true)
+    }
+
+    /// Runs each record through a [`FixedKeyProcessor`] made by `supplier` (one per task),
+    /// connected to the stores `stores`: it may change values, timestamps and headers, not
+    /// keys, so the stream keeps its key serde and needs no repartitioning (Kafka's
+    /// `processValues`).
+    pub fn process_values<VOut, P>(
+        &self,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+        stores: &[&str],
+    ) -> KStream<K, VOut>
+    where
+        V: Clone,
+        VOut: Send + Sync + 'static,
+        P: FixedKeyProcessor<K, V, VOut> + 'static,
+    {
+        self.process_values_as(None, supplier, stores)
+    }
+
+    /// [`KStream::process_values`] with the processor named `name`.
+    pub fn process_values_named<VOut, P>(
+        &self,
+        name: &str,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+        stores: &[&str],
+    ) -> KStream<K, VOut>
+    where
+        V: Clone,
+        VOut: Send + Sync + 'static,
+        P: FixedKeyProcessor<K, V, VOut> + 'static,
+    {
+        self.process_values_as(Some(name), supplier, stores)
+    }
+
+    fn process_values_as<VOut, P>(
+        &self,
+        name: Option<&str>,
+        supplier: impl Fn() -> P + Send + Sync + 'static,
+        stores: &[&str],
+    ) -> KStream<K, VOut>
+    where
+        V: Clone,
+        VOut: Send + Sync + 'static,
+        P: FixedKeyProcessor<K, V, VOut> + 'static,
+    {
+        let make = move || Fixed {
+            processor: supplier(),
+            _types: PhantomData,
+        };
+        let node = self.add_processor("KSTREAM-PROCESSVALUES-", name, make, stores);
+        self.same_key(KStream::new(Rc::clone(&self.graph), node))
+    }
+
+    /// Adds the node of a user's processor (run by what `make` makes), named `name` or with
+    /// `prefix`, connected to `stores`.
+    fn add_processor<R, KOut, VOut>(
+        &self,
+        prefix: &str,
+        name: Option<&str>,
+        make: impl Fn() -> R + Send + Sync + 'static,
+        stores: &[&str],
+    ) -> usize
+    where
+        R: Runner<KOut, VOut> + 'static,
+        KOut: Send + Sync + 'static,
+        VOut: Send + Sync + 'static,
+    {
         let mut g = self.graph.borrow_mut();
         // (a given name takes no index here, as in Kafka's `process`)
         let name = match name {
@@ -434,19 +507,17 @@ where
                 g.check_name(given);
                 given.to_string()
             }
-            None => g.name("KSTREAM-PROCESSOR-", None),
+            None => g.name(prefix, None),
         };
         let connected = g.connect_stores(&name, stores);
         let ids = connected.iter().map(|s| s.id).collect();
-        let factory = processor_node(supplier, name.clone(), connected);
-        let node = g.add(
+        let factory = processor_node(make, name.clone(), connected);
+        g.add(
             name,
             Kind::Processor { stores: ids },
             vec![self.node],
             Some(factory),
-        );
-        drop(g);
-        KStream::new(Rc::clone(&self.graph), node).with_serdes(None, None, true)
+        )
     }
 
     /// The records of this stream and of `other`, as they come.

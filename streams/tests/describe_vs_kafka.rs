@@ -14,7 +14,10 @@ use std::collections::HashMap;
 
 use std::time::Duration;
 
-use tributary_streams::process::{Processor, ProcessorContext, Record, StoreBuilder};
+use tributary_streams::process::{
+    FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, Processor, ProcessorContext,
+    Record, StoreBuilder,
+};
 use tributary_streams::{
     BufferConfig, Consumed, GlobalKTable, Grouped, JoinWindows, Joined, KStream, KTable,
     Materialized, Produced, Repartitioned, Serdes, SessionWindows, SlidingWindows, StreamJoined,
@@ -31,6 +34,16 @@ impl Processor<String, String, String, String> for PassThrough {
         &mut self,
         record: Record<String, String>,
         ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), tributary_streams::StreamsError> {
+        ctx.forward(record)
+    }
+}
+
+impl FixedKeyProcessor<String, String, String> for PassThrough {
+    fn process(
+        &mut self,
+        record: FixedKeyRecord<String, String>,
+        ctx: &mut FixedKeyProcessorContext<'_, String, String>,
     ) -> Result<(), tributary_streams::StreamsError> {
         ctx.forward(record)
     }
@@ -171,7 +184,8 @@ fn script(rng: &mut Rng, case: usize) -> String {
                 } else {
                     "-".to_string()
                 };
-                lines.push(format!("process {name} {src} {store} {named}"));
+                let op = ["process", "processvalues"][rng.below(2)];
+                lines.push(format!("{op} {name} {src} {store} {named}"));
                 streams.push(name);
             }
             10 if rng.below(3) == 0 => {
@@ -570,7 +584,7 @@ fn describe_here(script: &str) -> String {
                 get(f[1]).foreach(|_, _| {});
                 None
             }
-            "process" => {
+            "process" | "processvalues" => {
                 let stores: Vec<&str> = match f[3] {
                     "-" => vec![],
                     store => {
@@ -582,9 +596,11 @@ fn describe_here(script: &str) -> String {
                         vec![store]
                     }
                 };
-                let processed = match f[4] {
-                    "-" => get(f[2]).process(|| PassThrough, &stores),
-                    name => get(f[2]).process_named(name, || PassThrough, &stores),
+                let processed = match (f[0], f[4]) {
+                    ("process", "-") => get(f[2]).process(|| PassThrough, &stores),
+                    ("process", name) => get(f[2]).process_named(name, || PassThrough, &stores),
+                    (_, "-") => get(f[2]).process_values(|| PassThrough, &stores),
+                    (_, name) => get(f[2]).process_values_named(name, || PassThrough, &stores),
                 };
                 Some((f[1].into(), processed))
             }

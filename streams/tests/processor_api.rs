@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tributary_streams::process::{
-    Processor, ProcessorContext, PunctuationType, Record, Schedule, StoreBuilder,
+    FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, Processor, ProcessorContext,
+    PunctuationType, Record, Schedule, StoreBuilder,
 };
 use tributary_streams::{
     Consumed, Produced, Serdes, StreamsBuilder, StreamsConfig, StreamsError, TestDriver,
@@ -424,4 +425,69 @@ fn misused_stores_and_schedules_are_clear_errors() {
         b.build().err().unwrap().to_string(),
         "Invalid topology: A different StateStore has already been added with the name twice"
     );
+}
+
+/// Upper-cases values and stamps them 1 ms later, keys untouched.
+struct Shout;
+
+impl FixedKeyProcessor<String, String, String> for Shout {
+    fn process(
+        &mut self,
+        record: FixedKeyRecord<String, String>,
+        ctx: &mut FixedKeyProcessorContext<'_, String, String>,
+    ) -> Result<(), StreamsError> {
+        let shouted = record.value.to_uppercase();
+        let timestamp = record.timestamp + 1;
+        assert_eq!(ctx.record_metadata().unwrap().topic(), "in");
+        ctx.forward(
+            record
+                .with_value(shouted)
+                .with_timestamp(timestamp)
+                .with_header("shouted", None),
+        )
+    }
+}
+
+#[test]
+fn value_processors_keep_keys_so_groupings_after_them_need_no_repartition() {
+    let b = StreamsBuilder::new();
+    let shouted = b
+        .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .process_values(|| Shout, &[]);
+    shouted.to("loud", Produced::with(Serdes::string(), Serdes::string()));
+    shouted
+        .group_by_key(tributary_streams::Grouped::new())
+        .count()
+        .to_stream()
+        .to(
+            "counts",
+            Produced::with(Serdes::string(), Serdes::nullable(Serdes::long())),
+        );
+    let topology = b.build().unwrap();
+    let described = topology.describe().to_string();
+    assert!(
+        described.contains("KSTREAM-PROCESSVALUES-0000000001"),
+        "{described}"
+    );
+    assert!(!described.contains("repartition"), "{described}");
+    let driver = TestDriver::new(topology);
+    let mut input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    input.pipe_input_at("k".into(), "hey".into(), 10).unwrap();
+    input.pipe_input_at("k".into(), "you".into(), 20).unwrap();
+    let loud = driver
+        .output_topic("loud", Serdes::string(), Serdes::string())
+        .read_records_to_list()
+        .unwrap();
+    assert_eq!(
+        loud.iter()
+            .map(|r| (r.key.as_str(), r.value.as_str(), r.timestamp))
+            .collect::<Vec<_>>(),
+        [("k", "HEY", 11), ("k", "YOU", 21)]
+    );
+    assert_eq!(loud[0].headers, [("shouted".to_string(), None)]);
+    let counts = driver
+        .output_topic("counts", Serdes::string(), Serdes::nullable(Serdes::long()))
+        .read_values_to_list()
+        .unwrap();
+    assert_eq!(counts, [Some(1), Some(2)]);
 }

@@ -69,7 +69,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use node::processor_node;
+pub(crate) use node::{processor_node, Fixed, Plain, Runner};
 pub use store::{KeyValueStore, StoreBuilder};
 
 use crate::processor::{Context, DynRecord, Header, StreamsError, TaskId};
@@ -182,6 +182,153 @@ pub trait Processor<KIn, VIn, KOut, VOut>: Send {
 
     /// Called when the task closes (revoked, migrated, failed, or the application stops).
     fn close(&mut self) {}
+}
+
+/// A record of a [`FixedKeyProcessor`]: its key cannot change (Kafka's `FixedKeyRecord`), so
+/// the stream after the processor keeps its partitioning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixedKeyRecord<K, V> {
+    key: Arc<K>,
+    /// The value.
+    pub value: V,
+    /// The timestamp (ms).
+    pub timestamp: i64,
+    /// The headers, in order.
+    pub headers: Vec<Header>,
+}
+
+impl<K, V> FixedKeyRecord<K, V> {
+    /// The key.
+    pub fn key(&self) -> &K {
+        &self.key
+    }
+
+    /// The record with another value.
+    pub fn with_value<V2>(self, value: V2) -> FixedKeyRecord<K, V2> {
+        FixedKeyRecord {
+            key: self.key,
+            value,
+            timestamp: self.timestamp,
+            headers: self.headers,
+        }
+    }
+
+    /// The record with another timestamp.
+    pub fn with_timestamp(mut self, timestamp: i64) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// The record with `header` added after the others.
+    pub fn with_header(mut self, name: &str, value: Option<&[u8]>) -> Self {
+        self.headers
+            .push((name.to_string(), value.map(<[u8]>::to_vec)));
+        self
+    }
+}
+
+/// A processor that keeps each record's key and changes only its value, timestamp or
+/// headers (Kafka Streams' `FixedKeyProcessor`), added with [`crate::KStream::process_values`]:
+/// a grouping or join after it needs no repartitioning.
+pub trait FixedKeyProcessor<K, VIn, VOut>: Send {
+    /// Called once when the task starts, as [`Processor::init`].
+    fn init(
+        &mut self,
+        ctx: &mut FixedKeyProcessorContext<'_, K, VOut>,
+    ) -> Result<(), StreamsError> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Processes one record.
+    fn process(
+        &mut self,
+        record: FixedKeyRecord<K, VIn>,
+        ctx: &mut FixedKeyProcessorContext<'_, K, VOut>,
+    ) -> Result<(), StreamsError>;
+
+    /// A punctuation of `schedule`, as [`Processor::punctuate`].
+    fn punctuate(
+        &mut self,
+        schedule: Schedule,
+        timestamp: i64,
+        ctx: &mut FixedKeyProcessorContext<'_, K, VOut>,
+    ) -> Result<(), StreamsError> {
+        let _ = (schedule, timestamp, ctx);
+        Ok(())
+    }
+
+    /// Called when the task closes.
+    fn close(&mut self) {}
+}
+
+/// What a [`FixedKeyProcessor`] can do: as a [`ProcessorContext`], forwarding records whose
+/// key it kept.
+pub struct FixedKeyProcessorContext<'a, K, VOut> {
+    inner: ProcessorContext<'a, K, VOut>,
+}
+
+impl<K, VOut> FixedKeyProcessorContext<'_, K, VOut>
+where
+    K: Send + Sync + 'static,
+    VOut: Send + Sync + 'static,
+{
+    /// Sends `record` to every processor after this one.
+    pub fn forward(&mut self, record: FixedKeyRecord<K, VOut>) -> Result<(), StreamsError> {
+        self.inner.inner.forward(DynRecord {
+            key: record.key,
+            value: Arc::new(record.value),
+            timestamp: record.timestamp,
+            headers: Arc::new(record.headers),
+        })
+    }
+
+    /// See [`ProcessorContext::schedule`].
+    pub fn schedule(
+        &mut self,
+        interval: Duration,
+        kind: PunctuationType,
+    ) -> Result<Schedule, StreamsError> {
+        self.inner.schedule(interval, kind)
+    }
+
+    /// See [`ProcessorContext::cancel`].
+    pub fn cancel(&mut self, schedule: Schedule) {
+        self.inner.cancel(schedule);
+    }
+
+    /// See [`ProcessorContext::key_value_store`].
+    pub fn key_value_store<KS: 'static, VS: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<KeyValueStore<'_, KS, VS>, StreamsError> {
+        self.inner.key_value_store(name)
+    }
+
+    /// See [`ProcessorContext::record_metadata`].
+    pub fn record_metadata(&self) -> Option<&RecordMetadata> {
+        self.inner.record_metadata()
+    }
+
+    /// See [`ProcessorContext::current_stream_time_ms`].
+    pub fn current_stream_time_ms(&self) -> i64 {
+        self.inner.current_stream_time_ms()
+    }
+
+    /// See [`ProcessorContext::current_system_time_ms`].
+    pub fn current_system_time_ms(&self) -> i64 {
+        self.inner.current_system_time_ms()
+    }
+
+    /// See [`ProcessorContext::task_id`].
+    pub fn task_id(&self) -> TaskId {
+        self.inner.task_id()
+    }
+
+    /// See [`ProcessorContext::application_id`].
+    pub fn application_id(&self) -> &str {
+        self.inner.application_id()
+    }
 }
 
 /// A store a processor was connected to, with its serdes (a `StoreSerdes<K, V>`).

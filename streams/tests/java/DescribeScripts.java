@@ -88,6 +88,18 @@ public class DescribeScripts {
                     case "selectkey": s.put(f[1], s.get(f[2]).selectKey((k, v) -> k)); break;
                     case "peek": s.put(f[1], s.get(f[2]).peek((k, v) -> {})); break;
                     case "foreach": s.get(f[1]).foreach((k, v) -> {}); break;
+                    case "processvalues": {
+                        String[] stores = f[3].equals("-") ? new String[0] : new String[] {f[3]};
+                        if (!f[3].equals("-"))
+                            b.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(f[3]), null, null));
+                        org.apache.kafka.streams.processor.api.FixedKeyProcessorSupplier<Object, Object, Object> supplier =
+                            () -> new org.apache.kafka.streams.processor.api.ContextualFixedKeyProcessor<Object, Object, Object>() {
+                                public void process(org.apache.kafka.streams.processor.api.FixedKeyRecord<Object, Object> r) { context().forward(r); }
+                            };
+                        s.put(f[1], f[4].equals("-") ? s.get(f[2]).processValues(supplier, stores)
+                            : s.get(f[2]).processValues(supplier, Named.as(f[4]), stores));
+                        break;
+                    }
                     case "process": {
                         String[] stores = f[3].equals("-") ? new String[0] : new String[] {f[3]};
                         if (!f[3].equals("-"))
