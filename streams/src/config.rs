@@ -263,6 +263,15 @@ impl StreamsConfig {
         self.number(REPLICATION_FACTOR, -1, "Not a number of type INT")
     }
 
+    /// `state.dir`: where instances keep persistent stores (Kafka's default,
+    /// `<temp dir>/kafka-streams`).
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        match self.get(STATE_DIR).filter(|s| !s.is_empty()) {
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => std::env::temp_dir().join("kafka-streams"),
+        }
+    }
+
     /// `application.server`, if set.
     pub fn application_server(&self) -> Option<&str> {
         self.get(APPLICATION_SERVER).filter(|s| !s.is_empty())

@@ -96,6 +96,19 @@ pub struct Materialized<K, V> {
     pub(crate) caching: bool,
     /// How long a windowed store keeps windows (ms); `None`: the windows' size plus grace.
     pub(crate) retention: Option<Duration>,
+    pub(crate) store_type: StoreType,
+}
+
+/// Where a DSL store keeps its state (Kafka's `Materialized.StoreType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreType {
+    /// In memory (the default here; Kafka's is RocksDB).
+    #[default]
+    InMemory,
+    /// In a file under the task's state directory (`state.dir/<application.id>/<task>/`), for
+    /// key-value state larger than memory (Kafka's `ROCKS_DB`); window and session stores
+    /// stay in memory for now.
+    Persistent,
 }
 
 impl<K, V> Default for Materialized<K, V> {
@@ -107,6 +120,7 @@ impl<K, V> Default for Materialized<K, V> {
             logging: true,
             caching: true,
             retention: None,
+            store_type: StoreType::InMemory,
         }
     }
 }
@@ -163,6 +177,12 @@ impl<K, V> Materialized<K, V> {
         self
     }
 
+    /// This store kept as `store_type` says.
+    pub fn with_store_type(mut self, store_type: StoreType) -> Self {
+        self.store_type = store_type;
+        self
+    }
+
     /// This store without a write cache: every update is sent downstream.
     pub fn with_caching_disabled(mut self) -> Self {
         self.caching = false;
@@ -196,6 +216,7 @@ impl<K, V> Materialized<K, V> {
         graph.add_store(StoreDef {
             name,
             logged: self.logging,
+            persistent: self.store_type == StoreType::Persistent && kind == StoreKind::KeyValue,
             timestamped: !matches!(kind, StoreKind::Session { .. }),
             cached: self.caching,
             kind,

@@ -25,7 +25,9 @@
 //! running [`KafkaStreams`]: its local stores, and which instance holds a key
 //! ([`KeyQueryMetadata`], from `application.server`).
 //!
-//! To come (see `docs/design/streams.md`): persistent stores.
+//! Persistent key-value stores ([`StoreType::Persistent`]) under `state.dir`.
+//!
+//! To come (see `docs/design/streams.md`): checkpointed restarts, persistent window stores.
 //!
 //! ```
 //! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder};
@@ -59,7 +61,7 @@ mod window;
 
 pub use builder::{Consumed, Produced, StreamsBuilder};
 pub use config::{Guarantee, OnError, StreamsConfig};
-pub use grouped::{Grouped, KGroupedStream, Materialized};
+pub use grouped::{Grouped, KGroupedStream, Materialized, StoreType};
 pub use grouped_table::KGroupedTable;
 pub use join::{GlobalKTable, JoinWindows, Joined, StreamJoined, TableJoined};
 pub use kstream::{BranchedKStream, KStream, Repartitioned};

@@ -125,26 +125,27 @@ pub(crate) struct Task {
 impl Task {
     /// Instances of the nodes `members` of `topology` and of the stores they use, for task
     /// `id` of application `application_id`; the stores' write caches hold at most
-    /// `cache_max_bytes` (0: no caching). The nodes run once [`Task::init`] prepared them.
+    /// `cache_max_bytes` (0: no caching); persistent stores are files in `state_dir` (the
+    /// task's directory). The nodes run once [`Task::init`] prepared them.
     pub fn new(
         topology: &Topology,
         members: &[usize],
-        application_id: &str,
-        id: TaskId,
+        (application_id, id): (&str, TaskId),
         cache_max_bytes: usize,
-    ) -> Task {
+        state_dir: Option<&std::path::Path>,
+    ) -> Result<Task, StreamsError> {
         let mut stores: Vec<Option<StoreSlot>> = (0..topology.stores.len()).map(|_| None).collect();
-        for id in topology.stores_of(members) {
-            let def = topology.stores[id].clone();
+        for store_id in topology.stores_of(members) {
+            let def = topology.stores[store_id].clone();
             let cached = def.cached && cache_max_bytes > 0;
-            stores[id] = Some(StoreSlot {
-                store: def.create(cached),
+            stores[store_id] = Some(StoreSlot {
+                store: def.create(cached, state_dir)?,
                 changelog: def.logged.then(|| def.changelog_topic(application_id)),
                 cache: cached.then(Cache::default),
                 def,
             });
         }
-        Task {
+        Ok(Task {
             nodes: topology
                 .nodes
                 .iter()
@@ -173,7 +174,7 @@ impl Task {
             shared: HashMap::new(),
             globals: None,
             partition_counts: None,
-        }
+        })
     }
 
     /// This task finding the partitions of topics with `counts`.
@@ -265,17 +266,18 @@ impl Task {
     }
 
     /// Logs and forwards every cached update, until no cache holds any (a forwarded update may
-    /// fill another store's cache).
+    /// fill another store's cache); then the stores commit their writes.
     pub fn flush(&mut self) -> Result<(), StreamsError> {
-        loop {
-            let Some(id) = self.stores.iter().position(|s| {
-                s.as_ref()
-                    .is_some_and(|s| s.cache.as_ref().is_some_and(|c| !c.pending.is_empty()))
-            }) else {
-                return Ok(());
-            };
+        while let Some(id) = self.stores.iter().position(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.cache.as_ref().is_some_and(|c| !c.pending.is_empty()))
+        }) {
             self.evict(id, usize::MAX)?;
         }
+        for slot in self.stores.iter_mut().flatten() {
+            slot.store.commit()?;
+        }
+        Ok(())
     }
 
     /// Logs and forwards the `n` least recently updated entries of store `id`'s cache.

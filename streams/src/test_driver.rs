@@ -71,6 +71,8 @@ struct Driver {
     offsets: HashMap<String, (Arc<str>, i64)>,
     /// The mocked wall clock (ms since the epoch).
     wall_clock: i64,
+    /// Where persistent stores are (declared after the task, so dropped after it).
+    _state_dir: Option<tempfile::TempDir>,
 }
 
 impl Driver {
@@ -222,7 +224,21 @@ impl TestDriver {
             subtopology: 0,
             partition: 0,
         };
-        let mut task = Task::new(&topology, &all, application_id, id, cache);
+        // (persistent stores live in a directory of the driver's own, removed with it)
+        let state_dir = if topology.stores.iter().any(|s| s.persistent) {
+            Some(tempfile::tempdir().map_err(|e| {
+                StreamsError::Config(format!("no state directory for persistent stores: {e}"))
+            })?)
+        } else {
+            None
+        };
+        let mut task = Task::new(
+            &topology,
+            &all,
+            (application_id, id),
+            cache,
+            state_dir.as_ref().map(tempfile::TempDir::path),
+        )?;
         task.init(wall_clock_ms)?;
         let mut driver = Driver {
             task,
@@ -231,6 +247,7 @@ impl TestDriver {
             outputs: HashMap::new(),
             offsets: HashMap::new(),
             wall_clock: wall_clock_ms,
+            _state_dir: state_dir,
         };
         // (what processors wrote while they initialized)
         let mut queue = VecDeque::new();

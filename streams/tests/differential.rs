@@ -20,14 +20,15 @@ use tributary_streams::process::{
 };
 use tributary_streams::{
     BufferConfig, Consumed, Grouped, JoinWindows, Joined, KGroupedStream, KStream, KTable,
-    Materialized, Produced, Repartitioned, Serdes, SessionWindows, SlidingWindows, StreamJoined,
-    StreamsBuilder, StreamsConfig, StreamsError, Suppressed, TableJoined, TestDriver, TimeWindows,
+    Materialized, Produced, Repartitioned, Serdes, SessionWindows, SlidingWindows, StoreType,
+    StreamJoined, StreamsBuilder, StreamsConfig, StreamsError, Suppressed, TableJoined, TestDriver,
+    TimeWindows,
 };
 
 type Key = Option<String>;
 type Value = Option<String>;
 
-const SCENARIOS: [&str; 26] = [
+const SCENARIOS: [&str; 27] = [
     "word_count",
     "tumbling_count_suppress",
     "hopping_reduce",
@@ -54,6 +55,7 @@ const SCENARIOS: [&str; 26] = [
     "fk_join",
     "fk_left_join",
     "fk_join_named",
+    "word_count_persistent",
 ];
 
 /// The scenarios that read a second topic, `tbl`.
@@ -447,7 +449,12 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
                 "app-KSTREAM-AGGREGATE-STATE-STORE-0000000008-changelog",
             ]
         }
-        "word_count" => {
+        "word_count" | "word_count_persistent" => {
+            let store_type = if scenario == "word_count" {
+                StoreType::InMemory
+            } else {
+                StoreType::Persistent
+            };
             input
                 .flat_map_values(|v: &Value| v.as_deref().map(words).unwrap_or_default())
                 .filter(|_, w: &String| !w.is_empty())
@@ -455,7 +462,7 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
                     |_, w: &String| w.clone(),
                     Grouped::with(Serdes::string(), Serdes::string()),
                 )
-                .count_with(Materialized::named("counts"))
+                .count_with(Materialized::named("counts").with_store_type(store_type))
                 .to_stream()
                 .to("out", Produced::with(Serdes::string(), nl()));
             vec!["out", "app-counts-changelog", "app-counts-repartition"]

@@ -190,7 +190,8 @@ fn processors_keep_state_in_logged_stores_and_see_each_records_metadata_and_head
         Serdes::string(),
     ))
     .add_state_store(
-        StoreBuilder::key_value("total", Serdes::string(), Serdes::long()).with_logging_disabled(),
+        StoreBuilder::persistent_key_value("total", Serdes::string(), Serdes::long())
+            .with_logging_disabled(),
     );
     b.stream("in", Consumed::with(Serdes::string(), Serdes::string()))
         .process_named("keeper", || Keeper, &["last", "total"])

@@ -62,6 +62,7 @@ impl StreamsBuilder {
         let store = g.add_store(StoreDef {
             name: store_name.clone(),
             logged: false,
+            persistent: false,
             timestamped: true,
             cached: false,
             kind: StoreKind::KeyValue,

@@ -304,6 +304,7 @@ where
         let window_store = |name: String| StoreDef {
             name,
             logged: joined.logging,
+            persistent: false,
             timestamped: false,
             cached: false,
             kind: StoreKind::Window {
@@ -326,6 +327,7 @@ where
             g.add_store(StoreDef {
                 name,
                 logged: joined.logging,
+                persistent: false,
                 timestamped: false,
                 cached: false,
                 kind: StoreKind::KeyValue,

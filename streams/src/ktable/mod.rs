@@ -399,6 +399,7 @@ where
                 let id = g.add_store(crate::store::StoreDef {
                     name: reserved.clone(),
                     logged: logging,
+                    persistent: false,
                     timestamped: true,
                     cached: caching,
                     kind: crate::store::StoreKind::KeyValue,

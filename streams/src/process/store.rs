@@ -19,6 +19,7 @@ pub struct StoreBuilder<K, V> {
     name: String,
     serdes: StoreSerdes<K, V>,
     logged: bool,
+    persistent: bool,
 }
 
 /// A store's serdes, which its typed handles read and write with.
@@ -34,6 +35,16 @@ impl<K: 'static, V: 'static> StoreBuilder<K, V> {
             name: name.to_string(),
             serdes: StoreSerdes { key, value },
             logged: true,
+            persistent: false,
+        }
+    }
+
+    /// A persistent key-value store `name` (a file under the task's state directory, for
+    /// state larger than memory), logged to its changelog.
+    pub fn persistent_key_value(name: &str, key: SharedSerde<K>, value: SharedSerde<V>) -> Self {
+        StoreBuilder {
+            persistent: true,
+            ..Self::key_value(name, key, value)
         }
     }
 
@@ -58,6 +69,7 @@ impl<K: 'static, V: 'static> StoreBuilder<K, V> {
         let def = StoreDef {
             name: self.name,
             logged: self.logged,
+            persistent: self.persistent,
             timestamped: false,
             cached: false,
             kind: StoreKind::KeyValue,

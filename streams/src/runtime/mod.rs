@@ -192,6 +192,8 @@ pub struct KafkaStreams {
     status: Arc<Status>,
     /// The instance's coordinator thread, once started.
     coordinator: Mutex<Option<JoinHandle<()>>>,
+    /// The lock on `<state.dir>/<application.id>` while the instance runs persistent stores.
+    state_lock: Mutex<Option<std::fs::File>>,
     shutdown: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -221,6 +223,7 @@ impl KafkaStreams {
             config,
             status: Arc::new(Status::new()),
             coordinator: Mutex::new(None),
+            state_lock: Mutex::new(None),
             shutdown: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
@@ -276,6 +279,10 @@ impl KafkaStreams {
                     .to_string(),
             ));
         }
+        *self
+            .state_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = self.lock_state_dir()?;
         self.status.set(State::Rebalancing);
         let run = coordinator::Coordinator::new(
             Arc::clone(&self.topology),
@@ -289,6 +296,37 @@ impl KafkaStreams {
             .map_err(|e| StreamsError::Kafka(format!("cannot start a thread: {e}")))?;
         *coordinator = Some(handle);
         Ok(())
+    }
+
+    /// Locks `<state.dir>/<application.id>` for this instance when its topology has
+    /// persistent stores: two instances of an application cannot share one state directory.
+    fn lock_state_dir(&self) -> Result<Option<std::fs::File>, StreamsError> {
+        if !self.topology.stores.iter().any(|s| s.persistent) {
+            return Ok(None);
+        }
+        let dir = self.config.state_dir().join(self.config.application_id()?);
+        let failed = |e: std::io::Error| {
+            StreamsError::Config(format!(
+                "cannot use the state directory {}: {e}",
+                dir.display()
+            ))
+        };
+        std::fs::create_dir_all(&dir).map_err(failed)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(".lock"))
+            .map_err(failed)?;
+        use rustix::fs::{flock, FlockOperation};
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(file)),
+            Err(rustix::io::Errno::WOULDBLOCK) => Err(StreamsError::Config(format!(
+                "Unable to initialize state, this can happen if multiple instances of Kafka Streams are running in the same state directory ({})",
+                dir.display()
+            ))),
+            Err(e) => Err(failed(e.into())),
+        }
     }
 
     /// Stops the instance: each thread commits what it processed, the instance leaves the
@@ -327,6 +365,12 @@ impl KafkaStreams {
         };
         if !errored && done {
             self.status.set(State::NotRunning);
+        }
+        if done {
+            self.state_lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
         }
         done
     }

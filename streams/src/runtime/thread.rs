@@ -90,6 +90,8 @@ pub(crate) struct StreamThread {
     registry: Arc<Registry>,
     /// The partitions of output topics, for partitioners.
     partition_counts: crate::processor::PartitionCounts,
+    /// Where tasks keep persistent stores: `<state.dir>/<application.id>`.
+    state_dir: std::path::PathBuf,
     commit_interval: Duration,
     on_bad_record: OnError,
     on_failed_processing: OnError,
@@ -121,6 +123,9 @@ pub(crate) struct StreamThread {
     /// Deletes repartition records that were committed, every `repartition.purge.interval.ms`.
     purger: Purger,
 }
+
+/// A task just made, with its logged stores (id and changelog topic).
+type NewTask = (Task, Vec<(usize, String)>);
 
 /// Where an input partition's records go: the task, its source node, and the topic's name
 /// the records' metadata shares.
@@ -231,8 +236,10 @@ impl StreamThread {
             last: Instant::now(),
             pending: BTreeMap::new(),
         };
+        let state_dir = config.state_dir().join(&application_id);
         Ok(StreamThread {
             index,
+            state_dir,
             topology,
             plan,
             application_id,
@@ -405,16 +412,19 @@ impl StreamThread {
     }
 
     /// A new task `id` with its logged stores (id and changelog), or `None` when the plan has
-    /// no such sub-topology.
-    fn make_task(&self, id: TaskId) -> Option<(Task, Vec<(usize, String)>)> {
-        let sub = self.plan.subs.get(id.subtopology as usize)?;
+    /// no such sub-topology; an error when a persistent store cannot be opened.
+    fn make_task(&self, id: TaskId) -> Result<Option<NewTask>, StreamsError> {
+        let Some(sub) = self.plan.subs.get(id.subtopology as usize) else {
+            return Ok(None);
+        };
+        let dir = self.state_dir.join(id.to_string());
         let task = Task::new(
             &self.topology,
             &sub.members,
-            &self.application_id,
-            id,
+            (&self.application_id, id),
             self.cache,
-        )
+            Some(&dir),
+        )?
         .with_globals(Arc::clone(&self.globals))
         .with_partition_counts(Arc::clone(&self.partition_counts));
         let stores = self
@@ -427,7 +437,7 @@ impl StreamThread {
                     .then(|| (s, def.changelog_topic(&self.application_id)))
             })
             .collect();
-        Some((task, stores))
+        Ok(Some((task, stores)))
     }
 
     /// Makes the thread run `tasks` and keep `standbys` warm: keeps the tasks it has, restores
@@ -446,7 +456,7 @@ impl StreamThread {
             }
             let (mut task, stores, from) = match self.standbys.take(id) {
                 Some(standby) => (standby.task, standby.stores, standby.next),
-                None => match self.make_task(id) {
+                None => match self.make_task(id)? {
                     Some((task, stores)) => (task, stores, BTreeMap::new()),
                     None => continue,
                 },
@@ -488,7 +498,13 @@ impl StreamThread {
         }
         let wanted: BTreeSet<TaskId> = standbys.difference(&tasks).copied().collect();
         let mut standbys = std::mem::take(&mut self.standbys);
-        standbys.set(&wanted, |id| self.make_task(id));
+        standbys.set(&wanted, |id| {
+            // (a standby that cannot be made is not kept; the task restores when it moves)
+            self.make_task(id)
+                .map_err(|e| tracing::warn!("standby task {id}: {e}"))
+                .ok()
+                .flatten()
+        });
         self.standbys = standbys;
         self.restorer
             .assign(&self.standbys.assignment())

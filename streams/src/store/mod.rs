@@ -10,12 +10,15 @@
 
 pub(crate) mod global;
 pub(crate) mod memory;
+pub(crate) mod persistent;
 pub(crate) mod query;
 pub(crate) mod window;
 
 pub use query::{ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore};
 
 pub(crate) use memory::InMemoryKeyValueStore;
+
+use crate::processor::StreamsError;
 
 /// A store as the topology declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +27,9 @@ pub(crate) struct StoreDef {
     pub name: String,
     /// Whether writes go to a changelog topic.
     pub logged: bool,
+    /// Whether the store is a file under the task's state directory (key-value stores only)
+    /// rather than in memory.
+    pub persistent: bool,
     /// Whether values carry their timestamp (the DSL's stores) or are plain bytes.
     pub timestamped: bool,
     /// Whether updates wait in a write cache (`cache.max.bytes.buffering`) before they are
@@ -61,8 +67,27 @@ impl StoreDef {
 
     /// A new, empty instance; `cached` when a write cache is in front of it (a windowed
     /// store then shows entries past its retention as long as it keeps them, as Kafka's cache
-    /// does).
-    pub fn create(&self, cached: bool) -> Box<dyn KeyValueBytes> {
+    /// does). A persistent store is a file in `dir/<name>`.
+    pub fn create(
+        &self,
+        cached: bool,
+        dir: Option<&std::path::Path>,
+    ) -> Result<Box<dyn KeyValueBytes>, StreamsError> {
+        if self.persistent && self.kind == StoreKind::KeyValue {
+            let Some(dir) = dir else {
+                return Err(StreamsError::Config(format!(
+                    "the persistent store {} needs a state directory",
+                    self.name
+                )));
+            };
+            let store = persistent::PersistentKeyValueStore::open(&dir.join(&self.name))?;
+            return Ok(Box::new(store));
+        }
+        Ok(self.create_in_memory(cached))
+    }
+
+    /// A new, empty in-memory instance (see [`StoreDef::create`]).
+    fn create_in_memory(&self, cached: bool) -> Box<dyn KeyValueBytes> {
         match self.kind {
             StoreKind::KeyValue => Box::new(InMemoryKeyValueStore::default()),
             StoreKind::Window { retention, .. } => Box::new(window::InMemoryWindowStore::new(
@@ -130,6 +155,11 @@ pub(crate) trait KeyValueBytes: Send {
     /// cache would find.
     fn retains(&self, key: &[u8]) -> bool {
         self.get(key).is_some()
+    }
+    /// Makes the writes so far part of the store's state on disk (a commit); nothing to do
+    /// in memory.
+    fn commit(&mut self) -> Result<(), StreamsError> {
+        Ok(())
     }
 }
 

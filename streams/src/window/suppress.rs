@@ -156,6 +156,7 @@ where
         let store = g.add_store(StoreDef {
             name: store_name.clone(),
             logged: true,
+            persistent: false,
             timestamped: false,
             cached: false,
             kind: StoreKind::KeyValue,

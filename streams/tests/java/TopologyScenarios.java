@@ -285,6 +285,8 @@ public class TopologyScenarios {
                     "app-KSTREAM-AGGREGATE-STATE-STORE-0000000008-repartition",
                     "app-KSTREAM-AGGREGATE-STATE-STORE-0000000008-changelog");
             }
+            // (a store of Kafka's default kind, RocksDB: the persistent store of Tributary's twin)
+            case "word_count_persistent":
             case "word_count": {
                 in.flatMapValues(v -> v == null ? List.of() : Arrays.asList(v.toLowerCase(Locale.ROOT).split("\\W+")))
                     .filter((k, w) -> !w.isEmpty())

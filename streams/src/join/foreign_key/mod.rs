@@ -293,6 +293,7 @@ where
         let subscriptions = g.add_store(StoreDef {
             name: store_name,
             logged: true,
+            persistent: false,
             timestamped: true,
             cached: false,
             kind: StoreKind::KeyValue,
