@@ -351,7 +351,9 @@ impl Task {
         self.stream_time = self.stream_time.max(record.timestamp);
         self.current = Some(metadata);
         let mut result = Ok(());
-        for child in self.children[source].clone() {
+        // (by index: the children list is not copied per record)
+        for i in 0..self.children[source].len() {
+            let child = self.children[source][i];
             result = self.run(child, record.clone());
             if result.is_err() {
                 break;
@@ -417,8 +419,9 @@ impl Context for NodeContext<'_> {
                 let child = children[0];
                 self.task.run(child, record)
             }
-            _ => {
-                for child in children.clone() {
+            n => {
+                for i in 0..n {
+                    let child = self.task.children[self.node][i];
                     self.task.run(child, record.clone())?;
                 }
                 Ok(())
