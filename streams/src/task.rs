@@ -7,7 +7,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use hashlink::LinkedHashMap;
 
 use crate::processor::{
     Change, Context, DynRecord, Node, OutputRecord, PartitionCounts, PunctuationType,
@@ -28,10 +28,11 @@ pub(crate) struct StoreSlot {
 }
 
 /// Updates of a store waiting for the cache's flush, by key, the least recently updated first
-/// (Kafka Streams' dirty keys), and the node that forwards them.
+/// (Kafka Streams' dirty keys), and the node that forwards them. A linked hash map: an update
+/// moves its key to the back and an eviction takes the front, each in constant time.
 #[derive(Default)]
 struct Cache {
-    pending: IndexMap<Vec<u8>, Pending>,
+    pending: LinkedHashMap<Vec<u8>, Pending>,
     bytes: usize,
     owner: usize,
 }
@@ -287,7 +288,9 @@ impl Task {
         };
         let owner = cache.owner;
         let count = n.min(cache.pending.len());
-        let taken: Vec<(Vec<u8>, Pending)> = cache.pending.drain(..count).collect();
+        let taken: Vec<(Vec<u8>, Pending)> = (0..count)
+            .map_while(|_| cache.pending.pop_front())
+            .collect();
         let freed: usize = taken
             .iter()
             .map(|(k, p)| pending_size(k, p.value.as_deref()))
@@ -554,7 +557,7 @@ impl Context for NodeContext<'_> {
         cache.owner = node;
         let mut record = record;
         let mut freed = 0;
-        if let Some(earlier) = cache.pending.shift_remove(key) {
+        if let Some(earlier) = cache.pending.remove(key) {
             freed = pending_size(key, earlier.value.as_deref());
             had_value = earlier.had_value;
             // the change keeps the value from before the first cached update

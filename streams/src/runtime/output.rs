@@ -66,16 +66,18 @@ pub(crate) fn send(
     producer: &BaseProducer<Deliveries>,
     out: &OutputRecord,
 ) -> Result<(), StreamsError> {
-    let mut headers = OwnedHeaders::new_with_capacity(out.headers.len());
-    for (k, v) in &out.headers {
-        headers = headers.insert(KafkaHeader {
-            key: k,
-            value: v.as_deref(),
-        });
+    let mut record: BaseRecord<'_, [u8], [u8]> =
+        BaseRecord::to(&out.topic).timestamp(out.timestamp);
+    if !out.headers.is_empty() {
+        let mut headers = OwnedHeaders::new_with_capacity(out.headers.len());
+        for (k, v) in &out.headers {
+            headers = headers.insert(KafkaHeader {
+                key: k,
+                value: v.as_deref(),
+            });
+        }
+        record = record.headers(headers);
     }
-    let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&out.topic)
-        .timestamp(out.timestamp)
-        .headers(headers);
     if let Some(k) = &out.key {
         record = record.key(k.as_slice());
     }
