@@ -103,6 +103,7 @@ pub(crate) fn start(
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("client.id", format!("{application_id}-global-consumer"));
+    super::thread::fetch_without_backoff(&mut client);
     let consumer: BaseConsumer = client.create().map_err(kafka)?;
     let timeout = Duration::from_secs(30);
     let mut assignment = TopicPartitionList::new();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Header as KafkaHeader, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
@@ -59,6 +59,31 @@ pub(crate) fn emit(
         }
         (result, _) => result,
     }
+}
+
+/// Waits until every record sent is acknowledged or failed (failures go to [`Deliveries`]),
+/// at most `timeout`. rust-rdkafka's `flush` polls in steps of 100 ms that always run to their
+/// end, and lets the flag that makes records go without lingering drop at once: each commit
+/// waited 100 to 200 ms. Here the producer's broker threads are woken to send what lingers,
+/// and the thread looks again every millisecond.
+pub(crate) fn flush(
+    producer: &BaseProducer<Deliveries>,
+    timeout: Duration,
+) -> Result<(), StreamsError> {
+    let deadline = Instant::now() + timeout;
+    // (returns at once: it only wakes the broker threads)
+    let _ = producer.flush(Duration::ZERO);
+    while producer.in_flight_count() > 0 {
+        if Instant::now() >= deadline {
+            return Err(StreamsError::Kafka(format!(
+                "Failed to flush all records within {} ms: {} still in flight",
+                timeout.as_millis(),
+                producer.in_flight_count()
+            )));
+        }
+        producer.poll(Duration::from_millis(1));
+    }
+    Ok(())
 }
 
 /// Sends one record, waiting while the producer's queue is full.

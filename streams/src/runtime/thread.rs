@@ -138,6 +138,15 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// librdkafka stops fetching for `fetch.queue.backoff.ms` (1 s by default) whenever its queue
+/// of prefetched records is full, which a consumer that keeps up hits all the time: 1 ms,
+/// unless the app set it.
+pub(super) fn fetch_without_backoff(config: &mut ClientConfig) {
+    if config.get("fetch.queue.backoff.ms").is_none() {
+        config.set("fetch.queue.backoff.ms", "1");
+    }
+}
+
 fn kafka(e: KafkaError) -> StreamsError {
     StreamsError::Kafka(e.to_string())
 }
@@ -175,16 +184,15 @@ impl StreamThread {
             _ => Offset::Beginning,
         };
         // the group id lets librdkafka take explicit assignments; offsets are committed by the
-        // instance's group member, never by this consumer, which never subscribes. librdkafka
-        // stops fetching for fetch.queue.backoff.ms (1 s by default) whenever its queue is full,
-        // which held the thread to a third of the records/s it reaches with 1 ms.
+        // instance's group member, never by this consumer, which never subscribes (without the
+        // fetch backoff the thread ran at a third of its records/s)
         consumer_config
             .set("group.id", &application_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("allow.auto.create.topics", "false")
-            .set("fetch.queue.backoff.ms", "1")
             .set("client.id", client_id("consumer"));
+        fetch_without_backoff(&mut consumer_config);
         let mut restore_config = ClientConfig::new();
         for (k, v) in config.client_props(ClientRole::RestoreConsumer) {
             restore_config.set(k, v);
@@ -198,13 +206,17 @@ impl StreamThread {
             .set("group.id", format!("{application_id}-restore"))
             .set("enable.auto.commit", "false")
             .set("client.id", client_id("restore-consumer"));
+        fetch_without_backoff(&mut restore_config);
         let mut producer_config = ClientConfig::new();
-        // Kafka's partitioner, so keys land where Java clients put them; Kafka Streams' linger;
-        // delivery reports only for failures (the only ones the thread looks at: a commit
-        // waits for every send with `flush`), which spares the thread an event per record
+        // Kafka's partitioner, so keys land where Java clients put them; librdkafka's linger
+        // (Kafka Streams lingers 100 ms, but the Java producer's flush sends at once what
+        // lingers, and librdkafka's flush as rust-rdkafka calls it does not: each commit waited
+        // for the linger, which cost exactly once a third of its records/s); delivery reports
+        // only for failures (the only ones the thread looks at: a commit waits for every send
+        // with `flush`), which spares the thread an event per record
         producer_config
             .set("partitioner", "murmur2_random")
-            .set("linger.ms", "100")
+            .set("linger.ms", "5")
             .set("delivery.report.only.error", "true");
         for (k, v) in config.client_props(ClientRole::Producer) {
             producer_config.set(k, v);
@@ -727,9 +739,7 @@ impl StreamThread {
         for out in &flushed {
             emit(&self.producer, out, self.on_failed_send)?;
         }
-        self.producer
-            .flush(Duration::from_secs(120))
-            .map_err(kafka)?;
+        super::output::flush(&self.producer, Duration::from_secs(120))?;
         self.check_deliveries()?;
         if offsets.is_empty() {
             return Ok(());
@@ -786,6 +796,8 @@ impl StreamThread {
                 },
             )?;
         }
+        // (with nothing in flight, the producer's own flush in its commit returns at once)
+        super::output::flush(&self.producer, TXN_TIMEOUT).map_err(TxnFailure::from)?;
         self.producer
             .commit_transaction(TXN_TIMEOUT)
             .map_err(|e| TxnFailure {
