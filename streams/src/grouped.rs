@@ -105,9 +105,8 @@ pub enum StoreType {
     /// In memory (the default here; Kafka's is RocksDB).
     #[default]
     InMemory,
-    /// In a file under the task's state directory (`state.dir/<application.id>/<task>/`), for
-    /// key-value state larger than memory (Kafka's `ROCKS_DB`); window and session stores
-    /// stay in memory for now.
+    /// In files under the task's state directory (`state.dir/<application.id>/<task>/`), for
+    /// state larger than memory (Kafka's `ROCKS_DB`): key-value, window and session stores.
     Persistent,
 }
 
@@ -216,7 +215,7 @@ impl<K, V> Materialized<K, V> {
         graph.add_store(StoreDef {
             name,
             logged: self.logging,
-            persistent: self.store_type == StoreType::Persistent && kind == StoreKind::KeyValue,
+            persistent: self.store_type == StoreType::Persistent,
             timestamped: !matches!(kind, StoreKind::Session { .. }),
             cached: self.caching,
             kind,

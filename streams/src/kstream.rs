@@ -883,6 +883,67 @@ pub struct BranchedKStream<K, V> {
     branches: HashMap<String, KStream<K, V>>,
 }
 
+/// How a branch of [`KStream::split`] is named and what becomes of it (Kafka's `Branched`):
+/// in the map of branches under `<splitter><name>` (by default its position, `0` for the
+/// default branch), or handed to a chain: [`Branched::with_consumer`] takes it (the map
+/// leaves it out), [`Branched::with_function`] puts in the map the stream it gives back.
+pub struct Branched<K, V> {
+    name: Option<String>,
+    chain: Option<BranchChain<K, V>>,
+}
+
+/// What a chain makes of a branch: the stream for the map of branches, if any.
+type BranchChain<K, V> = Box<dyn FnOnce(KStream<K, V>) -> Option<KStream<K, V>>>;
+
+impl<K, V> Branched<K, V> {
+    /// A branch named by its position, kept in the map as it is.
+    pub fn new() -> Self {
+        Branched {
+            name: None,
+            chain: None,
+        }
+    }
+
+    /// A branch named `name` (Kafka's `Branched.as`).
+    pub fn named(name: &str) -> Self {
+        Branched {
+            name: Some(name.to_string()),
+            chain: None,
+        }
+    }
+
+    /// A branch handed to `chain`, and left out of the map of branches.
+    pub fn with_consumer(chain: impl FnOnce(KStream<K, V>) + 'static) -> Self {
+        Branched {
+            name: None,
+            chain: Some(Box::new(move |branch| {
+                chain(branch);
+                None
+            })),
+        }
+    }
+
+    /// A branch handed to `chain`; the map of branches holds the stream it returns.
+    pub fn with_function(chain: impl FnOnce(KStream<K, V>) -> KStream<K, V> + 'static) -> Self {
+        Branched {
+            name: None,
+            chain: Some(Box::new(move |branch| Some(chain(branch)))),
+        }
+    }
+
+    /// This branch named `name`.
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
+        self
+    }
+}
+
+impl<K, V> Default for Branched<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The splitter node routing by `predicates` (and to a last, default child when `default`).
 fn splitter<K: 'static, V: 'static>(
     predicates: Arc<Vec<Predicate<K, V>>>,
@@ -903,8 +964,9 @@ where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    /// Adds the child `<splitter><suffix>` and routes with the predicates so far.
-    fn add_child(&mut self, suffix: &str, default: bool) {
+    /// Adds the child `<splitter><suffix>` and routes with the predicates so far; the branch
+    /// goes to `branched`'s chain, if any, and to the result what the chain gives.
+    fn add_child(&mut self, suffix: &str, default: bool, branched: Branched<K, V>) {
         let child = format!("{}{suffix}", self.name);
         let mut g = self.graph.borrow_mut();
         // (a generated name is thrown away, but its index is taken, as in Kafka Streams)
@@ -919,12 +981,18 @@ where
         g.nodes[self.splitter].factory = Some(splitter(Arc::new(self.predicates.clone()), default));
         drop(g);
         let branch = self.parent.same(KStream::new(Rc::clone(&self.graph), node));
-        self.branches.insert(child, branch);
+        let kept = match branched.chain {
+            Some(chain) => chain(branch),
+            None => Some(branch),
+        };
+        if let Some(kept) = kept {
+            self.branches.insert(child, kept);
+        }
     }
 
     /// A branch for the records `predicate` holds for (named by its position).
     pub fn branch(self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> Self {
-        self.branch_with(None, predicate)
+        self.branch_with(predicate, Branched::new())
     }
 
     /// A branch named `name` for the records `predicate` holds for.
@@ -933,24 +1001,38 @@ where
         name: &str,
         predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.branch_with(Some(name), predicate)
+        self.branch_with(predicate, Branched::named(name))
     }
 
-    fn branch_with(
+    /// A branch for the records `predicate` holds for, named and handled as `branched` says
+    /// (Kafka's `branch(predicate, Branched)`): with a chain, the branch goes to it at once.
+    pub fn branch_with(
         mut self,
-        name: Option<&str>,
         predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static,
+        mut branched: Branched<K, V>,
     ) -> Self {
         self.predicates.push(Arc::new(predicate));
-        let position = self.predicates.len().to_string();
-        self.add_child(name.unwrap_or(&position), false);
+        let suffix = branched
+            .name
+            .take()
+            .unwrap_or_else(|| self.predicates.len().to_string());
+        self.add_child(&suffix, false, branched);
         self
     }
 
     /// The branches, with a default branch (`<splitter>0`) for the records no predicate holds
     /// for.
-    pub fn default_branch(mut self) -> HashMap<String, KStream<K, V>> {
-        self.add_child("0", true);
+    pub fn default_branch(self) -> HashMap<String, KStream<K, V>> {
+        self.default_branch_with(Branched::new())
+    }
+
+    /// [`BranchedKStream::default_branch`] named and handled as `branched` says.
+    pub fn default_branch_with(
+        mut self,
+        mut branched: Branched<K, V>,
+    ) -> HashMap<String, KStream<K, V>> {
+        let suffix = branched.name.take().unwrap_or_else(|| "0".to_string());
+        self.add_child(&suffix, true, branched);
         self.branches
     }
 

@@ -25,9 +25,10 @@
 //! running [`KafkaStreams`]: its local stores, and which instance holds a key
 //! ([`KeyQueryMetadata`], from `application.server`).
 //!
-//! Persistent key-value stores ([`StoreType::Persistent`]) under `state.dir`.
+//! Persistent key-value, window and session stores ([`StoreType::Persistent`]) under
+//! `state.dir`.
 //!
-//! To come (see `docs/design/streams.md`): checkpointed restarts, persistent window stores.
+//! To come (see `docs/design/streams.md`): checkpointed restarts of persistent stores.
 //!
 //! ```
 //! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder};
@@ -64,7 +65,7 @@ pub use config::{Guarantee, OnError, StreamsConfig};
 pub use grouped::{Grouped, KGroupedStream, Materialized, StoreType};
 pub use grouped_table::KGroupedTable;
 pub use join::{GlobalKTable, JoinWindows, Joined, StreamJoined, TableJoined};
-pub use kstream::{BranchedKStream, KStream, Repartitioned};
+pub use kstream::{Branched, BranchedKStream, KStream, Repartitioned};
 pub use ktable::KTable;
 pub use processor::{Header, StreamsError};
 pub use runtime::{

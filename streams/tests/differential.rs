@@ -28,7 +28,7 @@ use tributary_streams::{
 type Key = Option<String>;
 type Value = Option<String>;
 
-const SCENARIOS: [&str; 27] = [
+const SCENARIOS: [&str; 29] = [
     "word_count",
     "tumbling_count_suppress",
     "hopping_reduce",
@@ -56,6 +56,8 @@ const SCENARIOS: [&str; 27] = [
     "fk_left_join",
     "fk_join_named",
     "word_count_persistent",
+    "tumbling_count_suppress_persistent",
+    "session_count_persistent",
 ];
 
 /// The scenarios that read a second topic, `tbl`.
@@ -418,6 +420,12 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
     let by_key: KGroupedStream<Key, Value> = input.group_by_key(keys_values());
     let time_windowed = |size| Serdes::time_windowed(ns(), size);
     let session_windowed = || Serdes::session_windowed(ns());
+    // (Kafka's default stores are RocksDB: its twin of a `_persistent` scenario is the same)
+    let store_type = if scenario.ends_with("_persistent") {
+        StoreType::Persistent
+    } else {
+        StoreType::InMemory
+    };
     match scenario {
         "processor_punctuate" => {
             b.add_state_store(StoreBuilder::key_value(
@@ -450,11 +458,6 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
             ]
         }
         "word_count" | "word_count_persistent" => {
-            let store_type = if scenario == "word_count" {
-                StoreType::InMemory
-            } else {
-                StoreType::Persistent
-            };
             input
                 .flat_map_values(|v: &Value| v.as_deref().map(words).unwrap_or_default())
                 .filter(|_, w: &String| !w.is_empty())
@@ -467,10 +470,10 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
                 .to("out", Produced::with(Serdes::string(), nl()));
             vec!["out", "app-counts-changelog", "app-counts-repartition"]
         }
-        "tumbling_count_suppress" => {
+        "tumbling_count_suppress" | "tumbling_count_suppress_persistent" => {
             let counts = by_key
                 .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(5)).unwrap())
-                .count_with(Materialized::named("counts"));
+                .count_with(Materialized::named("counts").with_store_type(store_type));
             counts
                 .to_stream()
                 .to("out", Produced::with(time_windowed(10), nl()));
@@ -561,12 +564,12 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
                 );
             vec!["out"]
         }
-        "session_count" => {
+        "session_count" | "session_count_persistent" => {
             let counts = by_key
                 .windowed_by_session(
                     SessionWindows::of_inactivity_gap_and_grace(ms(5), ms(3)).unwrap(),
                 )
-                .count_with(Materialized::named("sessions"));
+                .count_with(Materialized::named("sessions").with_store_type(store_type));
             counts
                 .to_stream()
                 .to("out", Produced::with(session_windowed(), nl()));

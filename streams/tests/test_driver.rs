@@ -9,7 +9,8 @@
 use std::sync::{Arc, Mutex};
 
 use tributary_streams::{
-    Consumed, Produced, Serdes, StreamsBuilder, StreamsError, TestDriver, TestRecord,
+    Branched, Consumed, KStream, Produced, Serdes, StreamsBuilder, StreamsError, TestDriver,
+    TestRecord,
 };
 
 fn strings() -> Consumed<String, String> {
@@ -90,6 +91,53 @@ fn a_split_sends_each_record_to_its_first_matching_branch() {
     };
     assert_eq!(read("negative"), [-5, -1]);
     assert_eq!(read("small"), [3, 9]);
+    assert_eq!(read("large"), [50]);
+}
+
+#[test]
+fn branches_handed_to_a_consumer_or_a_function_as_kafkas_branched_does() {
+    let b = StreamsBuilder::new();
+    let ints = || Produced::with(Serdes::string(), Serdes::integer());
+    let branches = b
+        .stream(
+            "numbers",
+            Consumed::with(Serdes::string(), Serdes::integer()),
+        )
+        .split_named("n-")
+        // taken by the consumer: not in the map
+        .branch_with(
+            |_, v: &i32| *v < 0,
+            Branched::with_consumer(move |neg: KStream<String, i32>| {
+                neg.map_values(|v: &i32| -v).to("negated", ints())
+            })
+            .with_name("neg"),
+        )
+        // the function's stream is the one in the map
+        .branch_with(
+            |_, v: &i32| *v < 10,
+            Branched::with_function(|small: KStream<String, i32>| {
+                small.map_values(|v: &i32| v * 100)
+            }),
+        )
+        .default_branch_with(Branched::named("rest"));
+    let mut names: Vec<&String> = branches.keys().collect();
+    names.sort();
+    assert_eq!(names, ["n-2", "n-rest"]);
+    branches["n-2"].to("small", ints());
+    branches["n-rest"].to("large", ints());
+    let driver = TestDriver::new(b.build().unwrap());
+    let mut input = driver.input_topic("numbers", Serdes::string(), Serdes::integer());
+    for v in [-5, 3, 50, -1, 9] {
+        input.pipe_input(s("k"), v).unwrap();
+    }
+    let read = |topic: &str| {
+        driver
+            .output_topic(topic, Serdes::string(), Serdes::integer())
+            .read_values_to_list()
+            .unwrap()
+    };
+    assert_eq!(read("negated"), [5, 1]);
+    assert_eq!(read("small"), [300, 900]);
     assert_eq!(read("large"), [50]);
 }
 

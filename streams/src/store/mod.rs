@@ -27,8 +27,7 @@ pub(crate) struct StoreDef {
     pub name: String,
     /// Whether writes go to a changelog topic.
     pub logged: bool,
-    /// Whether the store is a file under the task's state directory (key-value stores only)
-    /// rather than in memory.
+    /// Whether the store is in files under the task's state directory rather than in memory.
     pub persistent: bool,
     /// Whether values carry their timestamp (the DSL's stores) or are plain bytes.
     pub timestamped: bool,
@@ -73,29 +72,50 @@ impl StoreDef {
         cached: bool,
         dir: Option<&std::path::Path>,
     ) -> Result<Box<dyn KeyValueBytes>, StreamsError> {
-        if self.persistent && self.kind == StoreKind::KeyValue {
-            let Some(dir) = dir else {
-                return Err(StreamsError::Config(format!(
-                    "the persistent store {} needs a state directory",
-                    self.name
-                )));
-            };
-            let store = persistent::PersistentKeyValueStore::open(&dir.join(&self.name))?;
-            return Ok(Box::new(store));
+        if !self.persistent {
+            return Ok(self.create_in_memory(cached));
         }
-        Ok(self.create_in_memory(cached))
+        let Some(dir) = dir else {
+            return Err(StreamsError::Config(format!(
+                "the persistent store {} needs a state directory",
+                self.name
+            )));
+        };
+        let dir = dir.join(&self.name);
+        let open = |part: &str| -> Result<Box<dyn KeyValueBytes>, StreamsError> {
+            Ok(Box::new(persistent::PersistentKeyValueStore::open(
+                &dir.join(part),
+            )?))
+        };
+        Ok(match self.kind {
+            StoreKind::KeyValue => Box::new(persistent::PersistentKeyValueStore::open(&dir)?),
+            StoreKind::Window { retention, .. } => Box::new(window::WindowStore::over(
+                window::Schema::Window,
+                retention,
+                cached,
+                open("entries")?,
+                open("by-time")?,
+            )),
+            StoreKind::Session { retention } => Box::new(window::WindowStore::over(
+                window::Schema::Session,
+                retention,
+                cached,
+                open("entries")?,
+                open("by-time")?,
+            )),
+        })
     }
 
     /// A new, empty in-memory instance (see [`StoreDef::create`]).
     fn create_in_memory(&self, cached: bool) -> Box<dyn KeyValueBytes> {
         match self.kind {
             StoreKind::KeyValue => Box::new(InMemoryKeyValueStore::default()),
-            StoreKind::Window { retention, .. } => Box::new(window::InMemoryWindowStore::new(
+            StoreKind::Window { retention, .. } => Box::new(window::WindowStore::in_memory(
                 window::Schema::Window,
                 retention,
                 cached,
             )),
-            StoreKind::Session { retention } => Box::new(window::InMemoryWindowStore::new(
+            StoreKind::Session { retention } => Box::new(window::WindowStore::in_memory(
                 window::Schema::Session,
                 retention,
                 cached,

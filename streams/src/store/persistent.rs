@@ -5,6 +5,7 @@
 //! store's record, and a store opened anew starts empty and is restored from it.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::path::Path;
 
 use redb::{Database, Durability, ReadableTableMetadata, TableDefinition};
@@ -88,7 +89,6 @@ impl PersistentKeyValueStore {
 
     /// The file's entries from `from` to `to` (inclusive, open ends when `None`).
     fn read_range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<Entries, StreamsError> {
-        use std::ops::Bound;
         let tx = self.db.begin_read().map_err(storage)?;
         let table = tx.open_table(TABLE).map_err(storage)?;
         let lower = from.map_or(Bound::Unbounded, Bound::Included);
@@ -140,8 +140,9 @@ impl KeyValueBytes for PersistentKeyValueStore {
         });
         // the gathered writes over the file's entries
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = stored.into_iter().collect();
-        let in_range = |k: &[u8]| from.is_none_or(|f| k >= f) && to.is_none_or(|t| k <= t);
-        for (k, v) in self.pending.iter().filter(|(k, _)| in_range(k)) {
+        let lower = from.map_or(Bound::Unbounded, Bound::Included);
+        let upper = to.map_or(Bound::Unbounded, Bound::Included);
+        for (k, v) in self.pending.range::<[u8], _>((lower, upper)) {
             match v {
                 Some(v) => {
                     merged.insert(k.clone(), v.clone());

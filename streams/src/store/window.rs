@@ -7,9 +7,8 @@
 //! session end and the session start. So one key's windows are in time order, and the store's
 //! bytes go to and come back from the changelog unchanged.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use super::KeyValueBytes;
+use super::{InMemoryKeyValueStore, KeyValueBytes};
+use crate::processor::StreamsError;
 
 /// Which time a store's keys carry, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,28 +96,61 @@ pub(crate) fn fetch(
 /// `max(retention / 2, 60 s)` at once, entries stay a segment longer than the retention
 /// (a put older than that is ignored). Reads show them only with a write cache in front, as
 /// Kafka's cache still holds them; without one, a read sees only entries within the retention.
-#[derive(Debug)]
-pub(crate) struct InMemoryWindowStore {
+///
+/// The entries and a time index (keys: [`time_index_key`]) are two key-value stores: in
+/// memory, or two files under the task's state directory (a persistent window or session
+/// store).
+pub(crate) struct WindowStore {
     schema: Schema,
     retention: i64,
     /// How long entries are kept: the retention plus a segment.
     keep: i64,
     cached: bool,
     observed: i64,
-    entries: BTreeMap<Vec<u8>, Vec<u8>>,
-    by_time: BTreeSet<(i64, Vec<u8>)>,
+    /// No entry is older than this (a lower bound: deletions do not raise it).
+    oldest: i64,
+    entries: Box<dyn KeyValueBytes>,
+    by_time: Box<dyn KeyValueBytes>,
 }
 
-impl InMemoryWindowStore {
-    pub fn new(schema: Schema, retention: i64, cached: bool) -> Self {
-        InMemoryWindowStore {
+/// The time index's key of a store entry: its time, the sign bit flipped so that the bytes
+/// sort as the numbers do, then the entry's key.
+fn time_index_key(time: i64, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + key.len());
+    out.extend_from_slice(&((time as u64) ^ (1 << 63)).to_be_bytes());
+    out.extend_from_slice(key);
+    out
+}
+
+impl WindowStore {
+    /// A store in memory.
+    pub fn in_memory(schema: Schema, retention: i64, cached: bool) -> Self {
+        Self::over(
+            schema,
+            retention,
+            cached,
+            Box::new(InMemoryKeyValueStore::default()),
+            Box::new(InMemoryKeyValueStore::default()),
+        )
+    }
+
+    /// A store over `entries` and its time index `by_time`, both empty.
+    pub fn over(
+        schema: Schema,
+        retention: i64,
+        cached: bool,
+        entries: Box<dyn KeyValueBytes>,
+        by_time: Box<dyn KeyValueBytes>,
+    ) -> Self {
+        WindowStore {
             schema,
             retention,
             keep: retention.saturating_add((retention / 2).max(60_000)),
             cached,
             observed: i64::MIN,
-            entries: BTreeMap::new(),
-            by_time: BTreeSet::new(),
+            oldest: i64::MAX,
+            entries,
+            by_time,
         }
     }
 
@@ -139,24 +171,38 @@ impl InMemoryWindowStore {
                 .is_some_and(|t| !self.older_than(t, self.retention))
     }
 
+    /// Drops the entries kept long enough.
     fn expire(&mut self) {
-        while let Some((time, _)) = self.by_time.first() {
-            if !self.expired(*time) {
-                break;
-            }
-            if let Some((_, key)) = self.by_time.pop_first() {
-                self.entries.remove(&key);
-            }
+        let cutoff = self.observed.saturating_sub(self.keep);
+        if self.oldest > cutoff {
+            return;
         }
+        // (every index key of a time up to the cutoff sorts before this one)
+        let upper = time_index_key(cutoff.saturating_add(1), &[]);
+        for (index_key, _) in self.by_time.range(None, Some(&upper)) {
+            self.by_time.put(&index_key, None);
+            self.entries.put(&index_key[8..], None);
+        }
+        self.oldest = cutoff.saturating_add(1);
     }
 }
 
-impl KeyValueBytes for InMemoryWindowStore {
+impl std::fmt::Debug for WindowStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowStore")
+            .field("schema", &self.schema)
+            .field("retention", &self.retention)
+            .field("observed", &self.observed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyValueBytes for WindowStore {
     fn get(&self, key: &[u8]) -> Option<&[u8]> {
         if !self.visible(key) {
             return None;
         }
-        self.entries.get(key).map(Vec::as_slice)
+        self.entries.get(key)
     }
 
     fn put(&mut self, key: &[u8], value: Option<&[u8]>) {
@@ -165,17 +211,20 @@ impl KeyValueBytes for InMemoryWindowStore {
         };
         match value {
             None => {
-                if self.entries.remove(key).is_some() {
-                    self.by_time.remove(&(time, key.to_vec()));
+                if self.entries.get(key).is_some() {
+                    self.entries.put(key, None);
+                    self.by_time.put(&time_index_key(time, key), None);
                 }
             }
             Some(v) => {
                 if self.expired(time) {
                     return;
                 }
-                if self.entries.insert(key.to_vec(), v.to_vec()).is_none() {
-                    self.by_time.insert((time, key.to_vec()));
+                if self.entries.get(key).is_none() {
+                    self.by_time.put(&time_index_key(time, key), Some(&[]));
                 }
+                self.entries.put(key, Some(v));
+                self.oldest = self.oldest.min(time);
                 if time > self.observed {
                     self.observed = time;
                     self.expire();
@@ -185,7 +234,9 @@ impl KeyValueBytes for InMemoryWindowStore {
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
-        super::memory::range(&self.entries, from, to, |k| self.visible(k))
+        let mut found = self.entries.range(from, to);
+        found.retain(|(k, _)| self.visible(k));
+        found
     }
 
     fn len(&self) -> usize {
@@ -193,11 +244,16 @@ impl KeyValueBytes for InMemoryWindowStore {
     }
 
     fn retains(&self, key: &[u8]) -> bool {
-        self.entries.contains_key(key)
+        self.entries.get(key).is_some()
             && self
                 .schema
                 .time(key)
                 .is_some_and(|t| !self.older_than(t, self.retention))
+    }
+
+    fn commit(&mut self) -> Result<(), StreamsError> {
+        self.entries.commit()?;
+        self.by_time.commit()
     }
 }
 
@@ -207,7 +263,30 @@ mod tests {
 
     #[test]
     fn windows_are_fetched_by_key_and_time_and_expire_with_retention() {
-        let mut s = InMemoryWindowStore::new(Schema::Window, 100, false);
+        windows_expire(WindowStore::in_memory(Schema::Window, 100, false));
+    }
+
+    #[test]
+    fn persistent_windows_expire_as_in_memory_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |part: &str| -> Box<dyn KeyValueBytes> {
+            Box::new(
+                crate::store::persistent::PersistentKeyValueStore::open(&dir.path().join(part))
+                    .unwrap(),
+            )
+        };
+        let store = WindowStore::over(Schema::Window, 100, false, open("entries"), open("by-time"));
+        windows_expire(store);
+    }
+
+    #[test]
+    fn negative_times_sort_before_positive_ones_in_the_index() {
+        assert!(time_index_key(-5, b"z") < time_index_key(0, b"a"));
+        assert!(time_index_key(i64::MIN, b"") < time_index_key(-1, b""));
+        assert!(time_index_key(1, b"") < time_index_key(i64::MAX, b""));
+    }
+
+    fn windows_expire(mut s: WindowStore) {
         s.put(&window_key(b"a", 0), Some(b"a0"));
         s.put(&window_key(b"a", 50), Some(b"a50"));
         s.put(&window_key(b"ab", 10), Some(b"ab10"));
@@ -220,6 +299,7 @@ mod tests {
         assert_eq!(fetch(&s, Schema::Window, b"a", 1, 49).len(), 0);
         // stream time 120: windows starting at or before 20 are out of reads
         s.put(&window_key(b"b", 120), Some(b"b"));
+        s.commit().unwrap();
         assert_eq!(s.get(&window_key(b"a", 0)), None);
         assert_eq!(s.get(&window_key(b"ab", 10)), None);
         assert_eq!(fetch(&s, Schema::Window, b"a", 0, 200).len(), 1);
@@ -235,7 +315,7 @@ mod tests {
 
     #[test]
     fn sessions_are_found_by_end_then_start() {
-        let mut s = InMemoryWindowStore::new(Schema::Session, 1000, true);
+        let mut s = WindowStore::in_memory(Schema::Session, 1000, true);
         s.put(&session_key(b"k", 5, 10), Some(b"1"));
         s.put(&session_key(b"k", 0, 3), Some(b"2"));
         s.put(&session_key(b"k", 20, 20), Some(b"3"));

@@ -296,6 +296,7 @@ public class TopologyScenarios {
                     .to("out", Produced.with(S, L));
                 return List.of("out", "app-counts-changelog", "app-counts-repartition");
             }
+            case "tumbling_count_suppress_persistent":
             case "tumbling_count_suppress": {
                 var counts = byKey.windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
                     .count(Materialized.as("counts"));
@@ -332,6 +333,7 @@ public class TopologyScenarios {
                     .toStream().to("out", Produced.with(timeWindowed(7), S));
                 return List.of("out");
             }
+            case "session_count_persistent":
             case "session_count": {
                 var counts = byKey.windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(3)))
                     .count(Materialized.as("sessions"));
