@@ -415,16 +415,30 @@ impl Member {
     /// Commits `offsets` (topic, partition, next offset to read) with this member's
     /// generation.
     pub async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), GroupError> {
+        let with: Vec<(String, i32, i64, String)> = offsets
+            .iter()
+            .map(|(t, p, o)| (t.clone(), *p, *o, String::new()))
+            .collect();
+        self.commit_with_metadata(&with).await
+    }
+
+    /// Commits `offsets` (topic, partition, next offset to read, the offset's metadata) with
+    /// this member's generation.
+    pub async fn commit_with_metadata(
+        &mut self,
+        offsets: &[(String, i32, i64, String)],
+    ) -> Result<(), GroupError> {
         if offsets.is_empty() {
             return Ok(());
         }
         let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-        for (topic, partition, offset) in offsets {
+        for (topic, partition, offset, metadata) in offsets {
             topics.entry(topic).or_default().push(
                 OffsetCommitRequestPartition::default()
                     .with_partition_index(*partition)
                     .with_committed_offset(*offset)
-                    .with_committed_leader_epoch(-1),
+                    .with_committed_leader_epoch(-1)
+                    .with_committed_metadata(Some(str(metadata))),
             );
         }
         let req = OffsetCommitRequest::default()
@@ -470,6 +484,16 @@ impl Member {
         &mut self,
         partitions: &[(String, i32)],
     ) -> Result<Vec<Option<i64>>, GroupError> {
+        let found = self.committed_with_metadata(partitions).await?;
+        Ok(found.into_iter().map(|c| c.map(|(o, _)| o)).collect())
+    }
+
+    /// The committed offsets of `partitions` (topic, partition) with their metadata: `None`
+    /// where there is none.
+    pub async fn committed_with_metadata(
+        &mut self,
+        partitions: &[(String, i32)],
+    ) -> Result<Vec<Option<(i64, String)>>, GroupError> {
         let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
         for (topic, partition) in partitions {
             topics.entry(topic).or_default().push(*partition);
@@ -495,20 +519,21 @@ impl Member {
                 _ => break result?,
             }
         };
-        let mut found: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        let mut found: BTreeMap<(String, i32), (i64, String)> = BTreeMap::new();
         for t in &resp.topics {
             for p in &t.partitions {
                 if p.committed_offset >= 0 {
+                    let metadata = p.metadata.as_ref().map_or("", |m| m.as_str());
                     found.insert(
                         (t.name.0.to_string(), p.partition_index),
-                        p.committed_offset,
+                        (p.committed_offset, metadata.to_string()),
                     );
                 }
             }
         }
         Ok(partitions
             .iter()
-            .map(|(t, p)| found.get(&(t.clone(), *p)).copied())
+            .map(|(t, p)| found.get(&(t.clone(), *p)).cloned())
             .collect())
     }
 

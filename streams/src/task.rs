@@ -225,6 +225,12 @@ impl Task {
         self.punctuate(PunctuationType::WallClockTime, self.wall_clock)
     }
 
+    /// Takes up the stream time a previous run of the task reached (from its committed
+    /// partition times), before it processes anything.
+    pub fn restore_stream_time(&mut self, time: i64) {
+        self.stream_time = self.stream_time.max(time);
+    }
+
     /// Runs the stream-time punctuations due.
     pub fn punctuate_stream_time(&mut self) -> Result<(), StreamsError> {
         if self.schedules.is_empty() || self.stream_time < 0 {

@@ -36,19 +36,25 @@ pub(crate) enum Event {
     Ready,
     /// It committed and stopped processing, for a rebalance.
     Revoked,
-    /// Commit these offsets (topic, partition, next offset) with the member's generation.
+    /// Commit these offsets (topic, partition, next offset, partition time) with the
+    /// member's generation.
     Commit {
-        offsets: Vec<(String, i32, i64)>,
+        offsets: Vec<(String, i32, i64, i64)>,
         reply: oneshot::Sender<Result<(), String>>,
     },
-    /// The committed offsets of these partitions (a thread starting its tasks again).
+    /// The committed offsets and partition times of these partitions (a thread starting its
+    /// tasks again).
     Committed {
         partitions: Vec<(String, i32)>,
-        reply: oneshot::Sender<Result<Vec<Option<i64>>, String>>,
+        reply: oneshot::Sender<Result<Vec<Option<Position>>, String>>,
     },
     /// It stopped on an error.
     Failed(StreamsError),
 }
+
+/// A committed input position: the next offset and the partition time
+/// ([`super::partition_time::UNKNOWN`] when none was committed).
+pub(crate) type Position = (i64, i64);
 
 /// How often the coordinator looks at the shutdown flag while it waits.
 const TICK: Duration = Duration::from_millis(50);
@@ -500,14 +506,14 @@ impl Coordinator {
             last_generation = joined.generation;
             standby = assignment.standby.clone();
             let parts = source_partitions(&self.plan, counts, &assignment.active);
-            let committed = match member.committed(&parts).await {
+            let committed = match committed(member, &parts).await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!("reading the committed offsets failed: {e}; joining again");
                     continue 'join;
                 }
             };
-            let offsets: HashMap<(String, i32), i64> = parts
+            let offsets: HashMap<(String, i32), (i64, i64)> = parts
                 .into_iter()
                 .zip(committed)
                 .filter_map(|(tp, o)| o.map(|o| (tp, o)))
@@ -595,13 +601,19 @@ impl Coordinator {
     async fn serve(&self, event: Event, member: &mut Member) -> Served {
         match event {
             Event::Commit { offsets, reply } => {
-                let r = member.commit(&offsets).await.map_err(|e| e.to_string());
+                let offsets: Vec<(String, i32, i64, String)> = offsets
+                    .into_iter()
+                    .map(|(t, p, o, time)| (t, p, o, super::partition_time::encode(time)))
+                    .collect();
+                let r = member
+                    .commit_with_metadata(&offsets)
+                    .await
+                    .map_err(|e| e.to_string());
                 let _ = reply.send(r);
                 Served::Done
             }
             Event::Committed { partitions, reply } => {
-                let r = member
-                    .committed(&partitions)
+                let r = committed(member, &partitions)
                     .await
                     .map_err(|e| e.to_string());
                 let _ = reply.send(r);
@@ -760,4 +772,17 @@ fn duration_ms(config: &StreamsConfig, key: &str, default: u64) -> Duration {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default);
     Duration::from_millis(ms)
+}
+
+/// The committed offsets of `partitions` with the partition times in their metadata
+/// ([`super::partition_time::UNKNOWN`] where there is none): `None` where nothing is committed.
+async fn committed(
+    member: &mut Member,
+    partitions: &[(String, i32)],
+) -> Result<Vec<Option<Position>>, GroupError> {
+    let found = member.committed_with_metadata(partitions).await?;
+    Ok(found
+        .into_iter()
+        .map(|c| c.map(|(offset, metadata)| (offset, super::partition_time::decode(&metadata))))
+        .collect())
 }

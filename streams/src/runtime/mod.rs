@@ -15,6 +15,7 @@ pub(crate) mod assignor;
 mod coordinator;
 mod global;
 mod output;
+mod partition_time;
 mod plan;
 mod purge;
 mod query;

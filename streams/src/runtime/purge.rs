@@ -22,8 +22,8 @@ pub(crate) struct Purger {
 
 impl Purger {
     /// Notes committed offsets; purges when the interval passed.
-    pub fn committed(&mut self, plan: &Plan, offsets: &[(String, i32, i64)]) {
-        for (t, p, o) in offsets {
+    pub fn committed(&mut self, plan: &Plan, offsets: &[(String, i32, i64, i64)]) {
+        for (t, p, o, _) in offsets {
             if plan.repartition.contains(t) {
                 self.pending.insert((t.clone(), *p), *o);
             }

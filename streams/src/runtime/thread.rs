@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::assignor::TaskId;
 use super::coordinator::Event;
 use super::output::{emit, send, Deliveries};
+use super::partition_time;
 use super::plan::Plan;
 use super::purge::Purger;
 use super::query::{locked, Registry, SharedTask};
@@ -36,7 +37,8 @@ pub(crate) enum Command {
     Assign {
         tasks: BTreeSet<TaskId>,
         standbys: BTreeSet<TaskId>,
-        offsets: HashMap<(String, i32), i64>,
+        /// (next offset, partition time) by input partition
+        offsets: HashMap<(String, i32), (i64, i64)>,
         /// The partitions of each topic the app reads.
         partitions: Arc<BTreeMap<String, i32>>,
         /// Rebuild every task from its changelogs and committed offsets, even kept ones
@@ -74,6 +76,8 @@ struct Running {
     task: SharedTask,
     /// Next offset to read, per input partition (`None`: from the reset position).
     next: BTreeMap<(String, i32), Option<i64>>,
+    /// The largest timestamp read from each input partition (committed with its offset).
+    times: HashMap<(String, i32), i64>,
     /// Whether it read anything since its last commit.
     dirty: bool,
 }
@@ -465,7 +469,7 @@ impl StreamThread {
         &mut self,
         tasks: BTreeSet<TaskId>,
         standbys: BTreeSet<TaskId>,
-        offsets: &HashMap<(String, i32), i64>,
+        offsets: &HashMap<(String, i32), (i64, i64)>,
     ) -> Result<(), StreamsError> {
         self.tasks.retain(|id, _| tasks.contains(id));
         for &id in &tasks {
@@ -490,26 +494,39 @@ impl StreamThread {
                     }
                 );
             }
-            task.init(now_ms())?;
-            let produced = task.take_produced();
-            self.emit_all(&produced)?;
             let sub = &self.plan.subs[id.subtopology as usize];
             let partitions = &self.partitions;
-            let next = sub
+            let next: BTreeMap<(String, i32), Option<i64>> = sub
                 .topics()
                 // a topic with fewer partitions has no input for this task
                 .filter(|t| partitions.get(*t).is_some_and(|&n| id.partition < n))
                 .map(|t| {
                     let tp = (t.clone(), id.partition);
-                    let at = offsets.get(&tp).copied();
+                    let at = offsets.get(&tp).map(|&(offset, _)| offset);
                     (tp, at)
                 })
                 .collect();
+            // the stream time goes on from the committed partition times, before the
+            // processors start (as Kafka Streams initializes a task's time)
+            let times: HashMap<(String, i32), i64> = next
+                .keys()
+                .map(|tp| {
+                    let time = offsets.get(tp).map_or(partition_time::UNKNOWN, |&(_, t)| t);
+                    (tp.clone(), time)
+                })
+                .collect();
+            if let Some(&time) = times.values().max() {
+                task.restore_stream_time(time);
+            }
+            task.init(now_ms())?;
+            let produced = task.take_produced();
+            self.emit_all(&produced)?;
             self.tasks.insert(
                 id,
                 Running {
                     task: Arc::new(std::sync::Mutex::new(task)),
                     next,
+                    times,
                     dirty: false,
                 },
             );
@@ -698,9 +715,14 @@ impl StreamThread {
             flushed.extend(task.take_produced());
             drop(task);
             if running.dirty {
-                for ((t, p), next) in &running.next {
+                for (tp, next) in &running.next {
                     if let Some(o) = next {
-                        offsets.push((t.clone(), *p, *o));
+                        let time = running
+                            .times
+                            .get(tp)
+                            .copied()
+                            .unwrap_or(partition_time::UNKNOWN);
+                        offsets.push((tp.0.clone(), tp.1, *o, time));
                     }
                 }
                 running.dirty = false;
@@ -774,7 +796,7 @@ impl StreamThread {
     fn commit_transaction(
         &mut self,
         flushed: Vec<OutputRecord>,
-        offsets: &[(String, i32, i64)],
+        offsets: &[(String, i32, i64, i64)],
     ) -> Result<(), TxnFailure> {
         begin(&self.producer, &mut self.eos).map_err(TxnFailure::from)?;
         for out in &flushed {
@@ -785,9 +807,12 @@ impl StreamThread {
         };
         if !offsets.is_empty() {
             let mut list = TopicPartitionList::new();
-            for (t, p, o) in offsets {
+            for (t, p, o, time) in offsets {
                 list.add_partition_offset(t, *p, Offset::Offset(*o))
                     .map_err(|e| TxnFailure::from(kafka(e)))?;
+                if let Some(mut e) = list.find_partition(t, *p) {
+                    e.set_metadata(partition_time::encode(*time));
+                }
             }
             send_offsets_to_transaction(&self.producer, &list, &eos.member, TXN_TIMEOUT).map_err(
                 |e| TxnFailure {
@@ -848,7 +873,7 @@ impl StreamThread {
             .blocking_recv()
             .map_err(|_| StreamsError::Kafka("the instance's coordinator is gone".to_string()))?
             .map_err(StreamsError::Kafka)?;
-        let offsets: HashMap<(String, i32), i64> = partitions
+        let offsets: HashMap<(String, i32), (i64, i64)> = partitions
             .into_iter()
             .zip(committed)
             .filter_map(|(tp, o)| o.map(|o| (tp, o)))
@@ -956,6 +981,10 @@ fn process(
             tp.1,
             msg.offset()
         )));
+    }
+    // (records that could not be read do not move the partition time, as in Kafka Streams)
+    if let Some(time) = running.times.get_mut(&tp) {
+        *time = (*time).max(timestamp);
     }
     let headers: Vec<Header> = msg
         .headers()
