@@ -62,6 +62,23 @@ fn stateless_operations_transform_records_and_keep_their_timestamps() {
     );
 }
 
+/// Runs `b`'s topology over `values` (key "k") in topic `numbers`; what each output topic
+/// got.
+fn run_numbers(b: StreamsBuilder, values: &[i32]) -> impl Fn(&str) -> Vec<i32> {
+    let driver = TestDriver::new(b.build().unwrap());
+    let mut input = driver.input_topic("numbers", Serdes::string(), Serdes::integer());
+    for &v in values {
+        input.pipe_input(s("k"), v).unwrap();
+    }
+    drop(input);
+    move |topic: &str| {
+        driver
+            .output_topic(topic, Serdes::string(), Serdes::integer())
+            .read_values_to_list()
+            .unwrap()
+    }
+}
+
 #[test]
 fn a_split_sends_each_record_to_its_first_matching_branch() {
     let b = StreamsBuilder::new();
@@ -78,17 +95,7 @@ fn a_split_sends_each_record_to_its_first_matching_branch() {
     branches["n-neg"].to("negative", ints());
     branches["n-small"].to("small", ints());
     branches["n-0"].to("large", ints());
-    let driver = TestDriver::new(b.build().unwrap());
-    let mut input = driver.input_topic("numbers", Serdes::string(), Serdes::integer());
-    for v in [-5, 3, 50, -1, 9] {
-        input.pipe_input(s("k"), v).unwrap();
-    }
-    let read = |topic: &str| {
-        driver
-            .output_topic(topic, Serdes::string(), Serdes::integer())
-            .read_values_to_list()
-            .unwrap()
-    };
+    let read = run_numbers(b, &[-5, 3, 50, -1, 9]);
     assert_eq!(read("negative"), [-5, -1]);
     assert_eq!(read("small"), [3, 9]);
     assert_eq!(read("large"), [50]);
@@ -125,17 +132,7 @@ fn branches_handed_to_a_consumer_or_a_function_as_kafkas_branched_does() {
     assert_eq!(names, ["n-2", "n-rest"]);
     branches["n-2"].to("small", ints());
     branches["n-rest"].to("large", ints());
-    let driver = TestDriver::new(b.build().unwrap());
-    let mut input = driver.input_topic("numbers", Serdes::string(), Serdes::integer());
-    for v in [-5, 3, 50, -1, 9] {
-        input.pipe_input(s("k"), v).unwrap();
-    }
-    let read = |topic: &str| {
-        driver
-            .output_topic(topic, Serdes::string(), Serdes::integer())
-            .read_values_to_list()
-            .unwrap()
-    };
+    let read = run_numbers(b, &[-5, 3, 50, -1, 9]);
     assert_eq!(read("negated"), [5, 1]);
     assert_eq!(read("small"), [300, 900]);
     assert_eq!(read("large"), [50]);
