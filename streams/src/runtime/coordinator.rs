@@ -513,7 +513,7 @@ impl Coordinator {
                     continue 'join;
                 }
             };
-            let offsets: HashMap<(String, i32), (i64, i64)> = parts
+            let offsets: HashMap<(String, i32), Position> = parts
                 .into_iter()
                 .zip(committed)
                 .filter_map(|(tp, o)| o.map(|o| (tp, o)))

@@ -16,7 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, oneshot};
 
 use super::assignor::TaskId;
-use super::coordinator::Event;
+use super::coordinator::{Event, Position};
 use super::output::{emit, send, Deliveries};
 use super::partition_time;
 use super::plan::Plan;
@@ -37,8 +37,8 @@ pub(crate) enum Command {
     Assign {
         tasks: BTreeSet<TaskId>,
         standbys: BTreeSet<TaskId>,
-        /// (next offset, partition time) by input partition
-        offsets: HashMap<(String, i32), (i64, i64)>,
+        /// Committed positions by input partition.
+        offsets: HashMap<(String, i32), Position>,
         /// The partitions of each topic the app reads.
         partitions: Arc<BTreeMap<String, i32>>,
         /// Rebuild every task from its changelogs and committed offsets, even kept ones
@@ -469,7 +469,7 @@ impl StreamThread {
         &mut self,
         tasks: BTreeSet<TaskId>,
         standbys: BTreeSet<TaskId>,
-        offsets: &HashMap<(String, i32), (i64, i64)>,
+        offsets: &HashMap<(String, i32), Position>,
     ) -> Result<(), StreamsError> {
         self.tasks.retain(|id, _| tasks.contains(id));
         for &id in &tasks {
@@ -873,7 +873,7 @@ impl StreamThread {
             .blocking_recv()
             .map_err(|_| StreamsError::Kafka("the instance's coordinator is gone".to_string()))?
             .map_err(StreamsError::Kafka)?;
-        let offsets: HashMap<(String, i32), (i64, i64)> = partitions
+        let offsets: HashMap<(String, i32), Position> = partitions
             .into_iter()
             .zip(committed)
             .filter_map(|(tp, o)| o.map(|o| (tp, o)))
