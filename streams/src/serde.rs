@@ -44,11 +44,11 @@ pub(crate) fn encode<K, V>(
     let k = serdes
         .0
         .serialize(topic, key)
-        .map_err(field_error("key", topic))?;
+        .map_err(|e| field_error("key", topic, e))?;
     let v = serdes
         .1
         .serialize(topic, value)
-        .map_err(field_error("value", topic))?;
+        .map_err(|e| field_error("value", topic, e))?;
     Ok((k, v))
 }
 
@@ -62,11 +62,11 @@ pub(crate) fn decode<K, V>(
     let k = serdes
         .0
         .deserialize(topic, key)
-        .map_err(field_error("key", topic))?;
+        .map_err(|e| field_error("key", topic, e))?;
     let v = serdes
         .1
         .deserialize(topic, value)
-        .map_err(field_error("value", topic))?;
+        .map_err(|e| field_error("value", topic, e))?;
     Ok((k, v))
 }
 
@@ -79,7 +79,7 @@ pub(crate) fn to_bytes<T>(
 ) -> Result<Option<Vec<u8>>, StreamsError> {
     serde
         .serialize(topic, value)
-        .map_err(field_error(what, topic))
+        .map_err(|e| field_error(what, topic, e))
 }
 
 /// One field from its bytes, errors naming it and the topic (or store).
@@ -91,7 +91,7 @@ pub(crate) fn from_bytes<T>(
 ) -> Result<T, StreamsError> {
     serde
         .deserialize(topic, data)
-        .map_err(field_error(what, topic))
+        .map_err(|e| field_error(what, topic, e))
 }
 
 /// The record a sink writes for `record` to `topic`, with these serdes.
@@ -117,11 +117,11 @@ pub(crate) fn sink_record<K: 'static, V: 'static>(
     })
 }
 
-fn field_error(what: &'static str, topic: &str) -> impl FnOnce(SerdeError) -> StreamsError {
-    let topic = topic.to_string();
-    move |source| StreamsError::Serde {
+// (called on the error only: the topic is copied when there is an error to name it in)
+fn field_error(what: &'static str, topic: &str, source: SerdeError) -> StreamsError {
+    StreamsError::Serde {
         what,
-        topic,
+        topic: topic.to_string(),
         source,
     }
 }

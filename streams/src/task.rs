@@ -377,6 +377,12 @@ impl Task {
         std::mem::take(&mut self.produced)
     }
 
+    /// Moves what the sinks and changelogs wrote since the last call to the end of `into`
+    /// (the task keeps its buffer: nothing is allocated per record).
+    pub fn drain_produced_into(&mut self, into: &mut Vec<OutputRecord>) {
+        into.append(&mut self.produced);
+    }
+
     /// Store `id`, if this task has it.
     pub fn store(&self, id: usize) -> Option<&StoreSlot> {
         self.stores.get(id).and_then(Option::as_ref)

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tributary_streams::process::{
@@ -420,6 +421,96 @@ async fn records_that_cannot_be_read_stop_the_app_or_are_skipped_as_configured()
         error.contains("Size of data received by IntegerDeserializer is not 4"),
         "{error}"
     );
+}
+
+/// One record as a reader sees it: key, value, timestamp, headers.
+type Fields = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    i64,
+    Vec<(String, Option<Vec<u8>>)>,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn records_keep_null_and_empty_fields_timestamps_and_headers_on_the_way_through() {
+    let broker = TestBroker::start().await;
+    let (input, output) = (unique_name("fields-in"), unique_name("fields-out"));
+    broker.create_topic(&input, 1).await;
+    broker.create_topic(&output, 1).await;
+    let sent: Vec<Fields> = vec![
+        (None, Some(b"v".to_vec()), 1_000, vec![]),
+        (Some(vec![]), Some(vec![]), 2_000, vec![]),
+        (Some(b"k".to_vec()), None, 3_000, vec![]),
+        (
+            Some(b"k".to_vec()),
+            Some(b"with headers".to_vec()),
+            4_000,
+            vec![
+                ("h".to_string(), Some(b"1".to_vec())),
+                ("nothing".to_string(), None),
+                ("h".to_string(), Some(vec![])),
+            ],
+        ),
+    ];
+    let producer: FutureProducer = broker.client_config().create().unwrap();
+    for (key, value, timestamp, headers) in &sent {
+        let mut owned = OwnedHeaders::new();
+        for (name, v) in headers {
+            owned = owned.insert(Header {
+                key: name,
+                value: v.as_deref(),
+            });
+        }
+        let mut record = FutureRecord::<[u8], [u8]>::to(&input)
+            .timestamp(*timestamp)
+            .headers(owned);
+        if let Some(k) = key {
+            record = record.key(k.as_slice());
+        }
+        if let Some(v) = value {
+            record = record.payload(v.as_slice());
+        }
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .unwrap();
+    }
+    let b = StreamsBuilder::new();
+    let bytes = || Serdes::nullable(Serdes::byte_array());
+    b.stream(&input, Consumed::with(bytes(), bytes()))
+        .to(&output, Produced::with(bytes(), bytes()));
+    let streams = KafkaStreams::new(
+        b.build().unwrap(),
+        config(&broker, &unique_name("fields"), 1).with("auto.offset.reset", "earliest"),
+    )
+    .unwrap();
+    streams.start().unwrap();
+    let consumer: BaseConsumer = broker.consumer_config().create().unwrap();
+    consumer.subscribe(&[output.as_str()]).unwrap();
+    let mut got: Vec<Fields> = Vec::new();
+    tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && got.len() < sent.len() {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                got.push((
+                    m.key().map(<[u8]>::to_vec),
+                    m.payload().map(<[u8]>::to_vec),
+                    m.timestamp().to_millis().unwrap(),
+                    headers,
+                ));
+            }
+        }
+        streams.close();
+    });
+    assert_eq!(got, sent);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -13,7 +13,9 @@
 
 pub(crate) mod assignor;
 mod coordinator;
+mod fetched;
 mod global;
+mod inputs;
 mod output;
 mod partition_time;
 mod plan;

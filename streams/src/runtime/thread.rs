@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Header as KafkaHeader, Headers, Message};
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, oneshot};
 
 use super::assignor::TaskId;
 use super::coordinator::{Event, Position};
+use super::fetched::{Batch, Fetched, Poller};
+use super::inputs::{Input, Route, Routes};
 use super::output::{emit, send, Deliveries};
 use super::partition_time;
 use super::plan::Plan;
@@ -74,10 +75,8 @@ const TXN_TIMEOUT: Duration = Duration::from_secs(60);
 struct Running {
     /// The task (shared with queries of its stores).
     task: SharedTask,
-    /// Next offset to read, per input partition (`None`: from the reset position).
-    next: BTreeMap<(String, i32), Option<i64>>,
-    /// The largest timestamp read from each input partition (committed with its offset).
-    times: HashMap<(String, i32), i64>,
+    /// Its input partitions.
+    inputs: Vec<Input>,
     /// Whether it read anything since its last commit.
     dirty: bool,
 }
@@ -103,6 +102,8 @@ pub(crate) struct StreamThread {
     reset: Offset,
     commands: Receiver<Command>,
     events: mpsc::UnboundedSender<Event>,
+    /// Takes the consumer's records a batch at a time (declared first: dropped before it).
+    poller: Poller,
     consumer: BaseConsumer,
     restorer: BaseConsumer,
     producer: BaseProducer<Deliveries>,
@@ -117,7 +118,11 @@ pub(crate) struct StreamThread {
     standbys: Standbys,
     /// Input partition → its task, its source node and the topic's name for the records'
     /// metadata.
-    routes: HashMap<(String, i32), Route>,
+    routes: Routes,
+    /// What a record without headers shares.
+    no_headers: Arc<Vec<Header>>,
+    /// What the tasks wrote while processing a record, to send.
+    produced: Vec<OutputRecord>,
     /// Revoked: waiting for the next assignment.
     suspended: bool,
     /// The partitions of each topic the app reads.
@@ -130,10 +135,6 @@ pub(crate) struct StreamThread {
 
 /// A task just made, with its logged stores (id and changelog topic).
 type NewTask = (Task, Vec<(usize, String)>);
-
-/// Where an input partition's records go: the task, its source node, and the topic's name
-/// the records' metadata shares.
-type Route = (TaskId, usize, Arc<str>);
 
 /// The system's time in ms since the epoch.
 fn now_ms() -> i64 {
@@ -239,6 +240,8 @@ impl StreamThread {
             }
         }
         let deliveries = Deliveries::default();
+        let consumer: BaseConsumer = consumer_config.create().map_err(kafka)?;
+        let poller = Poller::new(&consumer)?;
         let mut admin_config = ClientConfig::new();
         for (k, v) in config.client_props(ClientRole::Admin) {
             admin_config.set(k, v);
@@ -276,7 +279,8 @@ impl StreamThread {
             reset,
             commands,
             events,
-            consumer: consumer_config.create().map_err(kafka)?,
+            poller,
+            consumer,
             restorer: restore_config.create().map_err(kafka)?,
             producer: producer_config
                 .create_with_context(deliveries.clone())
@@ -293,7 +297,9 @@ impl StreamThread {
             }),
             tasks: BTreeMap::new(),
             standbys: Standbys::default(),
-            routes: HashMap::new(),
+            routes: Routes::default(),
+            no_headers: Arc::new(Vec::new()),
+            produced: Vec::new(),
             suspended: true,
             purger,
             partitions: Arc::new(BTreeMap::new()),
@@ -496,26 +502,26 @@ impl StreamThread {
             }
             let sub = &self.plan.subs[id.subtopology as usize];
             let partitions = &self.partitions;
-            let next: BTreeMap<(String, i32), Option<i64>> = sub
+            let topics: BTreeSet<&String> = sub
                 .topics()
                 // a topic with fewer partitions has no input for this task
                 .filter(|t| partitions.get(*t).is_some_and(|&n| id.partition < n))
+                .collect();
+            let inputs: Vec<Input> = topics
+                .into_iter()
                 .map(|t| {
-                    let tp = (t.clone(), id.partition);
-                    let at = offsets.get(&tp).map(|&(offset, _)| offset);
-                    (tp, at)
+                    let committed = offsets.get(&(t.clone(), id.partition));
+                    Input {
+                        topic: t.clone(),
+                        partition: id.partition,
+                        next: committed.map(|&(offset, _)| offset),
+                        time: committed.map_or(partition_time::UNKNOWN, |&(_, time)| time),
+                    }
                 })
                 .collect();
             // the stream time goes on from the committed partition times, before the
             // processors start (as Kafka Streams initializes a task's time)
-            let times: HashMap<(String, i32), i64> = next
-                .keys()
-                .map(|tp| {
-                    let time = offsets.get(tp).map_or(partition_time::UNKNOWN, |&(_, t)| t);
-                    (tp.clone(), time)
-                })
-                .collect();
-            if let Some(&time) = times.values().max() {
+            if let Some(time) = inputs.iter().map(|i| i.time).max() {
                 task.restore_stream_time(time);
             }
             task.init(now_ms())?;
@@ -525,8 +531,7 @@ impl StreamThread {
                 id,
                 Running {
                     task: Arc::new(std::sync::Mutex::new(task)),
-                    next,
-                    times,
+                    inputs,
                     dirty: false,
                 },
             );
@@ -551,12 +556,18 @@ impl StreamThread {
             let sub = &self.plan.subs[id.subtopology as usize];
             for (node, topics) in &sub.sources {
                 for t in topics {
-                    let tp = (t.clone(), id.partition);
-                    let Some(next) = running.next.get(&tp) else {
+                    let Some(input) = running.inputs.iter().position(|i| &i.topic == t) else {
                         continue;
                     };
-                    self.routes
-                        .insert(tp.clone(), (id, *node, Arc::from(t.as_str())));
+                    let route = Route {
+                        task: id,
+                        source: *node,
+                        topic: Arc::from(t.as_str()),
+                        input,
+                    };
+                    self.routes.insert(t, id.partition, route);
+                    let next = running.inputs[input].next;
+                    let tp = (t.clone(), id.partition);
                     let offset = match next.or_else(|| positions.get(&tp).copied()) {
                         Some(o) => Offset::Offset(o),
                         None => self.reset,
@@ -604,44 +615,43 @@ impl StreamThread {
     /// Processes up to a batch of records, or what comes within 100 ms.
     fn process_batch(&mut self) -> Result<(), StreamsError> {
         let deadline = Instant::now() + Duration::from_millis(100);
-        // (the clock is read to wait, and every 64 records: records that are there are taken
-        // at once)
-        for n in 0..BATCH {
-            let msg = match self.consumer.poll(Duration::ZERO) {
-                Some(m) => m,
-                None => {
-                    let wait = deadline.saturating_duration_since(Instant::now());
-                    if wait.is_zero() {
-                        break;
-                    }
-                    match self.consumer.poll(wait) {
-                        Some(m) => m,
-                        None => break,
-                    }
-                }
+        let mut batch = Batch::new(BATCH);
+        // (what is there is taken at once; the clock is read to wait)
+        self.poller.poll(&mut batch, Duration::ZERO);
+        if batch.len() == 0 {
+            self.poller.poll(
+                &mut batch,
+                deadline.saturating_duration_since(Instant::now()),
+            );
+        }
+        for i in 0..batch.len() {
+            let Some(msg) = self.poller.get(&batch, i) else {
+                break;
             };
-            let msg = match msg {
-                Ok(m) => m,
-                Err(KafkaError::PartitionEOF(_)) => continue,
-                Err(e) => {
+            if !msg.is_record() {
+                if let Some(e) = msg.error() {
                     tracing::warn!("consumer error: {e}");
-                    continue;
                 }
-            };
+                continue;
+            }
             begin(&self.producer, &mut self.eos)?;
-            let produced = process(
+            let mut produced = std::mem::take(&mut self.produced);
+            let result = process(
                 &mut self.tasks,
                 &self.routes,
                 &self.topology,
                 (self.on_bad_record, self.on_failed_processing),
+                &self.no_headers,
                 &msg,
-            )?;
-            for out in produced {
-                emit(&self.producer, &out, self.send_errors())?;
-            }
-            if n % 64 == 63 && Instant::now() >= deadline {
-                break;
-            }
+                &mut produced,
+            );
+            let sent = produced
+                .iter()
+                .try_for_each(|out| emit(&self.producer, out, self.send_errors()));
+            produced.clear();
+            self.produced = produced;
+            result?;
+            sent?;
         }
         Ok(())
     }
@@ -715,14 +725,9 @@ impl StreamThread {
             flushed.extend(task.take_produced());
             drop(task);
             if running.dirty {
-                for (tp, next) in &running.next {
-                    if let Some(o) = next {
-                        let time = running
-                            .times
-                            .get(tp)
-                            .copied()
-                            .unwrap_or(partition_time::UNKNOWN);
-                        offsets.push((tp.0.clone(), tp.1, *o, time));
+                for input in &running.inputs {
+                    if let Some(o) = input.next {
+                        offsets.push((input.topic.clone(), input.partition, o, input.time));
                     }
                 }
                 running.dirty = false;
@@ -854,7 +859,7 @@ impl StreamThread {
         let partitions: Vec<(String, i32)> = self
             .tasks
             .values()
-            .flat_map(|r| r.next.keys().cloned())
+            .flat_map(|r| r.inputs.iter().map(|i| (i.topic.clone(), i.partition)))
             .collect();
         let (reply, answer) = oneshot::channel();
         if self
@@ -922,28 +927,33 @@ impl std::fmt::Display for TxnFailure {
     }
 }
 
-/// Runs one record through its task; what the task wrote.
+/// Runs one record through its task; what the task wrote is added to `produced`.
 fn process(
     tasks: &mut BTreeMap<TaskId, Running>,
-    routes: &HashMap<(String, i32), Route>,
+    routes: &Routes,
     topology: &Topology,
     (on_bad_record, on_failed_processing): (OnError, OnError),
-    msg: &BorrowedMessage<'_>,
-) -> Result<Vec<OutputRecord>, StreamsError> {
-    let tp = (msg.topic().to_string(), msg.partition());
-    let Some((id, source, topic)) = routes.get(&tp) else {
-        return Ok(Vec::new());
+    no_headers: &Arc<Vec<Header>>,
+    msg: &Fetched<'_>,
+    produced: &mut Vec<OutputRecord>,
+) -> Result<(), StreamsError> {
+    let Some(route) = routes.get(msg.topic(), msg.partition()) else {
+        return Ok(());
     };
-    let (id, source) = (*id, *source);
+    let (id, source, topic) = (route.task, route.source, &route.topic);
     let Some(running) = tasks.get_mut(&id) else {
-        return Ok(Vec::new());
+        return Ok(());
     };
-    running.next.insert(tp.clone(), Some(msg.offset() + 1));
+    let Some(input) = running.inputs.get_mut(route.input) else {
+        return Ok(());
+    };
+    input.next = Some(msg.offset() + 1);
     running.dirty = true;
+    let tp = (topic, msg.partition());
     let Kind::Source { decoder, .. } = &topology.nodes[source].kind else {
-        return Ok(Vec::new());
+        return Ok(());
     };
-    let timestamp = msg.timestamp().to_millis().unwrap_or(-1);
+    let timestamp = msg.timestamp();
     let decoded = decoder(msg.topic(), msg.key(), msg.payload());
     let (key, value) = match decoded {
         Ok(kv) => kv,
@@ -963,7 +973,7 @@ fn process(
                         tp.1,
                         msg.offset()
                     );
-                    Ok(Vec::new())
+                    Ok(())
                 }
                 OnError::Fail => {
                     tracing::error!("{what}: {e}");
@@ -983,22 +993,18 @@ fn process(
         )));
     }
     // (records that could not be read do not move the partition time, as in Kafka Streams)
-    if let Some(time) = running.times.get_mut(&tp) {
-        *time = (*time).max(timestamp);
-    }
-    let headers: Vec<Header> = msg
-        .headers()
-        .map(|h| {
-            h.iter()
-                .map(|KafkaHeader { key, value }| (key.to_string(), value.map(<[u8]>::to_vec)))
-                .collect()
-        })
-        .unwrap_or_default();
+    input.time = input.time.max(timestamp);
+    let headers = msg.headers();
+    let headers = if headers.is_empty() {
+        Arc::clone(no_headers)
+    } else {
+        Arc::new(headers)
+    };
     let record = DynRecord {
         key,
         value,
         timestamp,
-        headers: Arc::new(headers),
+        headers,
     };
     let metadata = RecordMetadata::new(Arc::clone(topic), tp.1, msg.offset());
     let mut task = locked(&running.task);
@@ -1013,8 +1019,9 @@ fn process(
             OnError::Fail => return Err(e),
         }
     }
-    punctuate_all(on_failed_processing, id, || task.punctuate_stream_time())?;
-    Ok(task.take_produced())
+    let punctuated = punctuate_all(on_failed_processing, id, || task.punctuate_stream_time());
+    task.drain_produced_into(produced);
+    punctuated
 }
 
 /// Runs `punctuate` (a task's due punctuations) to the end: with the `Continue` processing
