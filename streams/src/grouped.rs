@@ -532,10 +532,10 @@ where
     let sink = crate::processor::stateful(move || {
         let (key, value, base) = (key.clone(), value.clone(), sink_topic.clone());
         let partitioner = partitioner.clone();
-        let mut topic: Option<String> = None;
+        let mut topic: Option<Arc<str>> = None;
         move |r: DynRecord, ctx: &mut dyn Context| {
-            let topic: &str =
-                topic.get_or_insert_with(|| format!("{}-{}", ctx.application_id(), base));
+            let topic: &Arc<str> =
+                topic.get_or_insert_with(|| format!("{}-{}", ctx.application_id(), base).into());
             let mut out = crate::serde::sink_record((&key, &value), topic, &r)?;
             // records without a key are dropped: no task could own them
             if out.key.is_none() {

@@ -372,10 +372,10 @@ where
     let base = topic.to_string();
     let sink = crate::processor::stateful(move || {
         let (key, value, base) = (Arc::clone(&key), Arc::clone(&value), base.clone());
-        let mut topic: Option<String> = None;
+        let mut topic: Option<Arc<str>> = None;
         move |r: DynRecord, ctx: &mut dyn Context| {
-            let topic: &str =
-                topic.get_or_insert_with(|| format!("{}-{}", ctx.application_id(), base));
+            let topic: &Arc<str> =
+                topic.get_or_insert_with(|| format!("{}-{}", ctx.application_id(), base).into());
             let change = typed::<Change>(&r.value)?;
             let take = |d: &Dyn| -> Result<Option<Vec<u8>>, StreamsError> {
                 match typed::<Option<V>>(d)? {
@@ -395,7 +395,7 @@ where
             })?;
             let kb = to_bytes(&key, "key", topic, typed::<K>(&r.key)?)?;
             ctx.produce(crate::processor::OutputRecord {
-                topic: topic.to_string(),
+                topic: Arc::clone(topic),
                 partition: None,
                 key: kb,
                 value: Some(value),

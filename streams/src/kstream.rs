@@ -778,7 +778,7 @@ where
             produced.key,
             produced.value,
             produced.partitioner,
-            SinkTopic::Fixed(topic.to_string()),
+            SinkTopic::Fixed(Arc::from(topic)),
         );
         let mut g = self.graph.borrow_mut();
         let name = g.name("KSTREAM-SINK-", produced.name.as_deref());
@@ -801,7 +801,7 @@ pub type TopicNameExtractor<K, V> =
 
 /// Where a sink writes.
 enum SinkTopic<K, V> {
-    Fixed(String),
+    Fixed(Arc<str>),
     Extracted(TopicNameExtractor<K, V>),
 }
 
@@ -818,11 +818,11 @@ where
 {
     stateless(move |r: DynRecord, ctx: &mut dyn Context| {
         let extracted;
-        let topic: &str = match &topic {
+        let topic: &Arc<str> = match &topic {
             SinkTopic::Fixed(t) => t,
             SinkTopic::Extracted(extract) => {
                 let (k, v) = (typed::<K>(&r.key)?, typed::<V>(&r.value)?);
-                extracted = extract(k, v, ctx.record_metadata());
+                extracted = Arc::from(extract(k, v, ctx.record_metadata()));
                 &extracted
             }
         };

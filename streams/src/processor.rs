@@ -115,8 +115,8 @@ impl Change {
 /// A record a sink writes: the bytes for a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OutputRecord {
-    /// The topic.
-    pub topic: String,
+    /// The topic (shared by the records a sink writes).
+    pub topic: Arc<str>,
     /// The partition, when the writer chose one (changelogs: the task's); else the
     /// producer's partitioner decides from the key.
     pub partition: Option<i32>,

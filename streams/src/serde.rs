@@ -97,7 +97,7 @@ pub(crate) fn from_bytes<T>(
 /// The record a sink writes for `record` to `topic`, with these serdes.
 pub(crate) fn sink_record<K: 'static, V: 'static>(
     serdes: (&SharedSerde<K>, &SharedSerde<V>),
-    topic: &str,
+    topic: &Arc<str>,
     record: &crate::processor::DynRecord,
 ) -> Result<crate::processor::OutputRecord, StreamsError> {
     use crate::processor::typed;
@@ -108,7 +108,7 @@ pub(crate) fn sink_record<K: 'static, V: 'static>(
         typed::<V>(&record.value)?,
     )?;
     Ok(crate::processor::OutputRecord {
-        topic: topic.to_string(),
+        topic: Arc::clone(topic),
         partition: None,
         key,
         value,

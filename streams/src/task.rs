@@ -22,7 +22,7 @@ pub(crate) struct StoreSlot {
     pub def: StoreDef,
     pub store: Box<dyn KeyValueBytes>,
     /// The changelog topic, when the store is logged.
-    pub changelog: Option<String>,
+    pub changelog: Option<Arc<str>>,
     /// The write cache, when the store has one: updates not yet logged nor forwarded.
     cache: Option<Cache>,
 }
@@ -141,7 +141,9 @@ impl Task {
             let cached = def.cached && cache_max_bytes > 0;
             stores[store_id] = Some(StoreSlot {
                 store: def.create(cached, state_dir)?,
-                changelog: def.logged.then(|| def.changelog_topic(application_id)),
+                changelog: def
+                    .logged
+                    .then(|| Arc::from(def.changelog_topic(application_id))),
                 cache: cached.then(Cache::default),
                 def,
             });

@@ -100,11 +100,11 @@ impl Driver {
     /// topology reads.
     fn capture(&mut self, queue: &mut VecDeque<OutputRecord>) {
         for out in self.task.take_produced() {
-            if self.sources.contains_key(&out.topic) {
+            if self.sources.contains_key(&*out.topic) {
                 queue.push_back(out.clone());
             }
             self.outputs
-                .entry(out.topic.clone())
+                .entry(out.topic.to_string())
                 .or_default()
                 .push_back(out);
         }
@@ -124,9 +124,9 @@ impl Driver {
             }
             let (source, decoder) = self
                 .sources
-                .get(&record.topic)
+                .get(&*record.topic)
                 .cloned()
-                .ok_or_else(|| StreamsError::UnknownTopic(record.topic.clone()))?;
+                .ok_or_else(|| StreamsError::UnknownTopic(record.topic.to_string()))?;
             let (key, value) = decoder(
                 &record.topic,
                 record.key.as_deref(),
@@ -140,8 +140,8 @@ impl Driver {
             };
             let (name, next) = self
                 .offsets
-                .entry(record.topic.clone())
-                .or_insert_with(|| (Arc::from(record.topic.as_str()), 0));
+                .entry(record.topic.to_string())
+                .or_insert_with(|| (Arc::clone(&record.topic), 0));
             let metadata = RecordMetadata::new(Arc::clone(name), 0, *next);
             *next += 1;
             // a commit after each record, as Kafka's driver does: caches flush
@@ -438,7 +438,7 @@ impl<K, V> TestInputTopic<K, V> {
             &record.value,
         )?;
         lock(&self.driver).pipe(OutputRecord {
-            topic: self.topic.clone(),
+            topic: Arc::from(self.topic.as_str()),
             partition: None,
             key,
             value,

@@ -19,6 +19,7 @@ mod inputs;
 mod output;
 mod partition_time;
 mod plan;
+mod producer;
 mod purge;
 mod query;
 mod restore;

@@ -12,6 +12,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
+use super::producer::ThreadProducer;
 use crate::config::OnError;
 use crate::processor::{OutputRecord, PartitionCounts, StreamsError};
 
@@ -45,7 +46,7 @@ impl ProducerContext for Deliveries {
 /// Sends one record; a record the producer refuses at once (too large, an unknown partition)
 /// is dropped with a warning when `on_failed` says to go on.
 pub(crate) fn emit(
-    producer: &BaseProducer<Deliveries>,
+    producer: &ThreadProducer,
     out: &OutputRecord,
     on_failed: OnError,
 ) -> Result<(), StreamsError> {
@@ -87,10 +88,29 @@ pub(crate) fn flush(
 }
 
 /// Sends one record, waiting while the producer's queue is full.
-pub(crate) fn send(
-    producer: &BaseProducer<Deliveries>,
-    out: &OutputRecord,
-) -> Result<(), StreamsError> {
+pub(crate) fn send(producer: &ThreadProducer, out: &OutputRecord) -> Result<(), StreamsError> {
+    if out.headers.is_empty() {
+        loop {
+            let sent = producer.send_plain(
+                &out.topic,
+                out.partition,
+                out.key.as_deref(),
+                out.value.as_deref(),
+                out.timestamp,
+            );
+            match sent {
+                Ok(()) => return Ok(()),
+                Err(RDKafkaErrorCode::QueueFull) => {
+                    producer.poll(Duration::from_millis(10));
+                }
+                Err(e) => {
+                    return Err(StreamsError::Kafka(
+                        KafkaError::MessageProduction(e).to_string(),
+                    ))
+                }
+            }
+        }
+    }
     let mut record: BaseRecord<'_, [u8], [u8]> =
         BaseRecord::to(&out.topic).timestamp(out.timestamp);
     if !out.headers.is_empty() {

@@ -21,6 +21,7 @@ use super::inputs::{Input, Route, Routes};
 use super::output::{emit, send, Deliveries};
 use super::partition_time;
 use super::plan::Plan;
+use super::producer::ThreadProducer;
 use super::purge::Purger;
 use super::query::{locked, Registry, SharedTask};
 use super::restore::restore;
@@ -106,7 +107,7 @@ pub(crate) struct StreamThread {
     poller: Poller,
     consumer: BaseConsumer,
     restorer: BaseConsumer,
-    producer: BaseProducer<Deliveries>,
+    producer: ThreadProducer,
     /// How the producer is made (again, after it was fenced).
     producer_config: ClientConfig,
     deliveries: Deliveries,
@@ -282,9 +283,11 @@ impl StreamThread {
             poller,
             consumer,
             restorer: restore_config.create().map_err(kafka)?,
-            producer: producer_config
-                .create_with_context(deliveries.clone())
-                .map_err(kafka)?,
+            producer: ThreadProducer::new(
+                producer_config
+                    .create_with_context(deliveries.clone())
+                    .map_err(kafka)?,
+            ),
             producer_config,
             deliveries,
             eos: eos.then(|| Eos {
@@ -355,10 +358,11 @@ impl StreamThread {
 
     /// A new transactional producer in place of one that was fenced or broke.
     fn renew_producer(&mut self) -> Result<(), StreamsError> {
-        self.producer = self
-            .producer_config
-            .create_with_context(self.deliveries.clone())
-            .map_err(kafka)?;
+        self.producer = ThreadProducer::new(
+            self.producer_config
+                .create_with_context(self.deliveries.clone())
+                .map_err(kafka)?,
+        );
         self.producer
             .init_transactions(TXN_TIMEOUT)
             .map_err(kafka)?;

@@ -517,10 +517,10 @@ where
 fn registration_sink_node(base: String) -> NodeFactory {
     stateful(move || {
         let base = base.clone();
-        let mut topic: Option<String> = None;
+        let mut topic: Option<Arc<str>> = None;
         move |r: DynRecord, ctx: &mut dyn Context| {
             let topic = topic
-                .get_or_insert_with(|| format!("{}-{base}", ctx.application_id()))
+                .get_or_insert_with(|| format!("{}-{base}", ctx.application_id()).into())
                 .clone();
             ctx.produce(OutputRecord {
                 topic,
@@ -687,10 +687,10 @@ where
 fn response_sink_node(base: String) -> NodeFactory {
     stateful(move || {
         let base = base.clone();
-        let mut topic: Option<String> = None;
+        let mut topic: Option<Arc<str>> = None;
         move |r: DynRecord, ctx: &mut dyn Context| {
             let topic = topic
-                .get_or_insert_with(|| format!("{}-{base}", ctx.application_id()))
+                .get_or_insert_with(|| format!("{}-{base}", ctx.application_id()).into())
                 .clone();
             let response = typed::<Response>(&r.value)?;
             ctx.produce(OutputRecord {
