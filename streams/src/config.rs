@@ -39,6 +39,13 @@ pub const PROCESSING_EXCEPTION_HANDLER: &str = "processing.exception.handler";
 /// `production.exception.handler`: what a record that cannot be written does.
 pub const PRODUCTION_EXCEPTION_HANDLER: &str = "production.exception.handler";
 
+/// `default.dsl.store`: where the DSL's stores are kept unless the topology says
+/// (`rocksDB`: in files under `state.dir`; `in_memory`, the default here).
+pub const DEFAULT_DSL_STORE: &str = "default.dsl.store";
+/// `dsl.store.suppliers.class`: the same choice by Kafka's class names (it wins over
+/// `default.dsl.store`).
+pub const DSL_STORE_SUPPLIERS_CLASS: &str = "dsl.store.suppliers.class";
+
 /// The processing guarantee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guarantee {
@@ -376,6 +383,28 @@ impl StreamsConfig {
         out.into_iter().collect()
     }
 
+    /// Whether the DSL's stores are persistent unless the topology says
+    /// (`dsl.store.suppliers.class`, else `default.dsl.store`; in memory when neither is set).
+    pub fn dsl_stores_persistent(&self) -> Result<bool, StreamsError> {
+        const SUPPLIERS: &str = "org.apache.kafka.streams.state.BuiltInDslStoreSuppliers$";
+        if let Some(v) = self.get(DSL_STORE_SUPPLIERS_CLASS) {
+            return match v.trim().strip_prefix(SUPPLIERS) {
+                Some("RocksDBDslStoreSuppliers") => Ok(true),
+                Some("InMemoryDslStoreSuppliers") => Ok(false),
+                _ => Err(StreamsError::Config(format!(
+                    "Invalid value {v} for configuration {DSL_STORE_SUPPLIERS_CLASS}: Class {v} could not be found (the built-in {SUPPLIERS}RocksDBDslStoreSuppliers and {SUPPLIERS}InMemoryDslStoreSuppliers are)"
+                ))),
+            };
+        }
+        match self.get(DEFAULT_DSL_STORE).map(str::trim) {
+            None | Some("in_memory") => Ok(false),
+            Some("rocksDB") => Ok(true),
+            Some(v) => Err(StreamsError::Config(format!(
+                "Invalid value {v} for configuration {DEFAULT_DSL_STORE}: String must be one of: rocksDB, in_memory"
+            ))),
+        }
+    }
+
     /// The bytes the write caches may hold (`statestore.cache.max.bytes`, else
     /// `cache.max.bytes.buffering`, else 10 MiB).
     pub fn cache_max_bytes(&self) -> Result<usize, StreamsError> {
@@ -479,5 +508,36 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("statestore.cache.max.bytes"));
+    }
+
+    #[test]
+    fn the_dsl_store_type_is_chosen_by_kafkas_names() {
+        let persistent = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .fold(StreamsConfig::new(), |c, (k, v)| c.with(k, *v))
+                .dsl_stores_persistent()
+        };
+        assert!(!persistent(&[]).unwrap());
+        assert!(persistent(&[(DEFAULT_DSL_STORE, "rocksDB")]).unwrap());
+        assert!(!persistent(&[(DEFAULT_DSL_STORE, "in_memory")]).unwrap());
+        let supplier =
+            "org.apache.kafka.streams.state.BuiltInDslStoreSuppliers$InMemoryDslStoreSuppliers";
+        // the suppliers class wins
+        assert!(!persistent(&[
+            (DEFAULT_DSL_STORE, "rocksDB"),
+            (DSL_STORE_SUPPLIERS_CLASS, supplier)
+        ])
+        .unwrap());
+        assert_eq!(
+            persistent(&[(DEFAULT_DSL_STORE, "RocksDB")]).unwrap_err().to_string(),
+            "Invalid value RocksDB for configuration default.dsl.store: String must be one of: rocksDB, in_memory"
+        );
+        assert!(
+            persistent(&[(DSL_STORE_SUPPLIERS_CLASS, "com.example.Mine")])
+                .unwrap_err()
+                .to_string()
+                .contains("could not be found")
+        );
     }
 }

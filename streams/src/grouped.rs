@@ -96,13 +96,15 @@ pub struct Materialized<K, V> {
     pub(crate) caching: bool,
     /// How long a windowed store keeps windows (ms); `None`: the windows' size plus grace.
     pub(crate) retention: Option<Duration>,
-    pub(crate) store_type: StoreType,
+    /// `None`: the application's `default.dsl.store`.
+    pub(crate) store_type: Option<StoreType>,
 }
 
 /// Where a DSL store keeps its state (Kafka's `Materialized.StoreType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StoreType {
-    /// In memory (the default here; Kafka's is RocksDB).
+    /// In memory (the default here unless `default.dsl.store` says `rocksDB`, Kafka's
+    /// default).
     #[default]
     InMemory,
     /// In files under the task's state directory (`state.dir/<application.id>/<task>/`), for
@@ -119,7 +121,7 @@ impl<K, V> Default for Materialized<K, V> {
             logging: true,
             caching: true,
             retention: None,
-            store_type: StoreType::InMemory,
+            store_type: None,
         }
     }
 }
@@ -176,9 +178,9 @@ impl<K, V> Materialized<K, V> {
         self
     }
 
-    /// This store kept as `store_type` says.
+    /// This store kept as `store_type` says, whatever the application's `default.dsl.store`.
     pub fn with_store_type(mut self, store_type: StoreType) -> Self {
-        self.store_type = store_type;
+        self.store_type = Some(store_type);
         self
     }
 
@@ -215,7 +217,8 @@ impl<K, V> Materialized<K, V> {
         graph.add_store(StoreDef {
             name,
             logged: self.logging,
-            persistent: self.store_type == StoreType::Persistent,
+            persistent: self.store_type == Some(StoreType::Persistent),
+            dsl_default: self.store_type.is_none(),
             timestamped: !matches!(kind, StoreKind::Session { .. }),
             cached: self.caching,
             kind,

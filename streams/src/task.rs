@@ -121,6 +121,11 @@ pub(crate) struct Task {
     /// The partitions of topics, when the task runs on brokers (every topic of the test
     /// driver has one).
     partition_counts: Option<PartitionCounts>,
+    /// Changelog records written since the last checkpoint of the persistent stores.
+    logged: u64,
+    /// What keeps other threads out of the task's state directory while its files are open
+    /// (declared last: released after the stores are closed).
+    dir_lock: Option<Box<dyn Send>>,
 }
 
 impl Task {
@@ -177,7 +182,31 @@ impl Task {
             shared: HashMap::new(),
             globals: None,
             partition_counts: None,
+            logged: 0,
+            dir_lock: None,
         })
+    }
+
+    /// This task holding `lock` (on its state directory) as long as it lives.
+    pub fn holding(mut self, lock: impl Send + 'static) -> Task {
+        self.dir_lock = Some(Box::new(lock));
+        self
+    }
+
+    /// Changelog records written since the last [`Task::make_durable`].
+    pub fn logged_since_durable(&self) -> u64 {
+        self.logged
+    }
+
+    /// Puts every update of the stores so far into their files for good (nothing to do for
+    /// stores in memory): what a checkpoint then records.
+    pub fn make_durable(&mut self) -> Result<(), StreamsError> {
+        for slot in self.stores.iter_mut().flatten() {
+            slot.store.commit()?;
+            slot.store.make_durable()?;
+        }
+        self.logged = 0;
+        Ok(())
     }
 
     /// This task finding the partitions of topics with `counts`.
@@ -348,6 +377,7 @@ impl Task {
                 headers: Vec::new(),
             };
             self.produced.push(record);
+            self.logged += 1;
         }
     }
 

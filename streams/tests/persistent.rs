@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::Message;
+use rdkafka::{Message, Offset, TopicPartitionList};
 use tributary_streams::{
     Consumed, Grouped, KafkaStreams, Materialized, Produced, Serdes, State, StoreType,
     StreamsBuilder, StreamsConfig, StreamsError,
@@ -123,7 +125,11 @@ async fn persistent_counts_live_in_the_state_directory_which_one_instance_locks(
     let again = KafkaStreams::new(topology(&input, &output), config()).unwrap();
     tokio::task::block_in_place(|| {
         again.start().unwrap();
-        assert!(again.wait_for_state(State::Running, Duration::from_secs(60)));
+        assert!(
+            again.wait_for_state(State::Running, Duration::from_secs(60)),
+            "{:?}",
+            again.error()
+        );
     });
     let second_round = want(&[("a", 2), ("b", 2), ("c", 1)]);
     assert_eq!(
@@ -135,4 +141,111 @@ async fn persistent_counts_live_in_the_state_directory_which_one_instance_locks(
         .unwrap();
     assert_eq!(store.get(&"a".to_string()).unwrap(), Some(2));
     tokio::task::block_in_place(|| again.close());
+}
+
+/// The checkpoint in each task directory of `app`: `(changelog partition, offset)` lines.
+fn checkpoints(state: &std::path::Path, app: &str) -> Vec<String> {
+    ["0_0", "0_1"]
+        .iter()
+        .filter_map(|task| {
+            std::fs::read_to_string(state.join(app).join(task).join(".checkpoint")).ok()
+        })
+        .collect()
+}
+
+/// Deletes every record of `app`'s `tallies` changelog (made a `delete` topic for that: the
+/// records of a compacted topic cannot be deleted): a task that started again from its
+/// changelog would find nothing in it.
+async fn empty_the_changelog(broker: &TestBroker, app: &str) {
+    let admin: AdminClient<DefaultClientContext> = broker.client_config().create().unwrap();
+    let changelog = format!("{app}-tallies-changelog");
+    let policy =
+        AlterConfig::new(ResourceSpecifier::Topic(&changelog)).set("cleanup.policy", "delete");
+    for result in admin
+        .alter_configs(&[policy], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        result.unwrap();
+    }
+    let consumer: BaseConsumer = broker.consumer_config().create().unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in 0..2 {
+        let (_, high) = consumer
+            .fetch_watermarks(&changelog, p, Duration::from_secs(10))
+            .unwrap();
+        list.add_partition_offset(&changelog, p, Offset::Offset(high))
+            .unwrap();
+    }
+    admin
+        .delete_records(&list, &AdminOptions::new())
+        .await
+        .unwrap();
+    for p in 0..2 {
+        let (low, high) = consumer
+            .fetch_watermarks(&changelog, p, Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(low, high, "{changelog}-{p} emptied");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clean_close_checkpoints_the_files_and_a_restart_reads_only_newer_changelog_records() {
+    let broker = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", "0")]).await;
+    for guarantee in ["at_least_once", "exactly_once_v2"] {
+        let (input, output, app) = (
+            unique_name("keys"),
+            unique_name("tallies"),
+            unique_name("checkpointed"),
+        );
+        broker.create_topic(&input, 2).await;
+        broker.create_topic(&output, 1).await;
+        produce(&broker, &input, &["a", "b", "a"]).await;
+        let state = tempfile::tempdir().unwrap();
+        let config = || {
+            StreamsConfig::new()
+                .with("application.id", &app)
+                .with("bootstrap.servers", broker.bootstrap())
+                .with("commit.interval.ms", 100)
+                .with("processing.guarantee", guarantee)
+                .with("state.dir", state.path().display().to_string())
+        };
+        let want = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
+            pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+        };
+        let b = &broker;
+        let run = |expected: BTreeMap<String, i64>| {
+            let streams = KafkaStreams::new(topology(&input, &output), config()).unwrap();
+            tokio::task::block_in_place(|| {
+                streams.start().unwrap();
+                assert!(streams.wait_for_state(State::Running, Duration::from_secs(60)));
+                assert_eq!(counts(b, &output, &expected), expected, "{guarantee}");
+            });
+            streams
+        };
+        let streams = run(want(&[("a", 2), ("b", 1)]));
+        if guarantee == "exactly_once_v2" {
+            // exactly once, a running task has no checkpoint: a crash wipes its files
+            assert_eq!(checkpoints(state.path(), &app), Vec::<String>::new());
+        }
+        tokio::task::block_in_place(|| streams.close());
+        // a clean close writes each task's checkpoint: its changelog partition's last offset
+        let written = checkpoints(state.path(), &app);
+        assert_eq!(written.len(), 2, "{guarantee}: {written:?}");
+        for text in &written {
+            assert!(
+                text.starts_with("0\n1\n") && text.contains(&format!("{app}-tallies-changelog ")),
+                "{guarantee}: {text:?}"
+            );
+        }
+        // with the changelog emptied, only the files can remember a=2 and b=1
+        empty_the_changelog(&broker, &app).await;
+        produce(&broker, &input, &["b", "c"]).await;
+        let again = run(want(&[("a", 2), ("b", 2), ("c", 1)]));
+        let store = again
+            .key_value_store("tallies", Serdes::string(), Serdes::long())
+            .unwrap();
+        assert_eq!(store.get(&"a".to_string()).unwrap(), Some(2), "{guarantee}");
+        tokio::task::block_in_place(|| again.close());
+    }
 }

@@ -63,6 +63,7 @@ impl StreamsBuilder {
             name: store_name.clone(),
             logged: false,
             persistent: false,
+            dsl_default: false,
             timestamped: true,
             cached: false,
             kind: StoreKind::KeyValue,

@@ -305,6 +305,7 @@ where
             name,
             logged: joined.logging,
             persistent: false,
+            dsl_default: true,
             timestamped: false,
             cached: false,
             kind: StoreKind::Window {
@@ -328,6 +329,7 @@ where
                 name,
                 logged: joined.logging,
                 persistent: false,
+                dsl_default: true,
                 timestamped: false,
                 cached: false,
                 kind: StoreKind::KeyValue,

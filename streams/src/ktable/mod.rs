@@ -400,6 +400,7 @@ where
                     name: reserved.clone(),
                     logged: logging,
                     persistent: false,
+                    dsl_default: true,
                     timestamped: true,
                     cached: caching,
                     kind: crate::store::StoreKind::KeyValue,

@@ -70,6 +70,7 @@ impl<K: 'static, V: 'static> StoreBuilder<K, V> {
             name: self.name,
             logged: self.logged,
             persistent: self.persistent,
+            dsl_default: false,
             timestamped: false,
             cached: false,
             kind: StoreKind::KeyValue,

@@ -12,6 +12,7 @@
 //! * Internal topics are created before the first join (`plan`).
 
 pub(crate) mod assignor;
+mod checkpoint;
 mod coordinator;
 mod fetched;
 mod global;
@@ -24,6 +25,7 @@ mod purge;
 mod query;
 mod restore;
 mod standby;
+mod task_dirs;
 mod thread;
 mod txn_offsets;
 
@@ -217,6 +219,13 @@ impl KafkaStreams {
         config.production_handler()?;
         config.cache_max_bytes()?;
         config.check_application_server()?;
+        let persistent = config.dsl_stores_persistent()?;
+        let mut topology = topology;
+        for store in &mut topology.stores {
+            if store.dsl_default {
+                store.persistent = persistent;
+            }
+        }
         if topology.nodes.is_empty() {
             return Err(StreamsError::Topology(
                 "Topology has no stream threads and no global threads, must subscribe to at least one source topic or global table.".to_string(),

@@ -103,6 +103,8 @@ pub(crate) struct Registry {
     tasks: Mutex<BTreeMap<usize, BTreeMap<TaskId, SharedTask>>>,
     pub cluster: Mutex<Cluster>,
     pub globals: Arc<GlobalStores>,
+    /// Which thread holds each task's state directory.
+    pub task_dirs: Arc<super::task_dirs::TaskDirs>,
 }
 
 impl Registry {

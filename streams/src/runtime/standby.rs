@@ -9,6 +9,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::assignor::TaskId;
 use super::restore::apply;
+use super::thread::NewTask;
 use crate::task::Task;
 
 /// A standby task: its stores, their changelogs, and how far each was read.
@@ -27,28 +28,27 @@ pub(crate) struct Standbys {
 }
 
 impl Standbys {
-    /// Keeps the standbys in `wanted`, adds the missing ones with `make`, drops the others.
+    /// Keeps the standbys in `wanted`, adds the missing ones with `make` (which says where
+    /// each changelog is read from), drops the others.
     pub fn set(
         &mut self,
         wanted: &BTreeSet<TaskId>,
-        mut make: impl FnMut(TaskId) -> Option<(Task, Vec<(usize, String)>)>,
+        mut make: impl FnMut(TaskId) -> Option<NewTask>,
     ) {
-        self.tasks.retain(|id, _| wanted.contains(id));
+        self.retain(|id| wanted.contains(id));
         for &id in wanted {
             if self.tasks.contains_key(&id) {
                 continue;
             }
-            if let Some((task, stores)) = make(id) {
-                self.tasks.insert(
-                    id,
-                    Standby {
-                        task,
-                        stores,
-                        next: BTreeMap::new(),
-                    },
-                );
+            if let Some((task, stores, next)) = make(id) {
+                self.tasks.insert(id, Standby { task, stores, next });
             }
         }
+    }
+
+    /// Drops the standbys `keep` says no to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&TaskId) -> bool) {
+        self.tasks.retain(|id, _| keep(id));
     }
 
     /// The standby of `id`, taken out (it becomes active).

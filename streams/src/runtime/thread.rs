@@ -15,6 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, oneshot};
 
 use super::assignor::TaskId;
+use super::checkpoint;
 use super::coordinator::{Event, Position};
 use super::fetched::{Batch, Fetched, Poller};
 use super::inputs::{Input, Route, Routes};
@@ -26,6 +27,7 @@ use super::purge::Purger;
 use super::query::{locked, Registry, SharedTask};
 use super::restore::restore;
 use super::standby::Standbys;
+use super::task_dirs::TaskDirs;
 use super::txn_offsets::{send_offsets_to_transaction, GroupMember};
 use crate::config::{ClientRole, Guarantee, OnError, StreamsConfig};
 use crate::processor::{DynRecord, Header, OutputRecord, RecordMetadata, StreamsError};
@@ -134,8 +136,12 @@ pub(crate) struct StreamThread {
     purger: Purger,
 }
 
-/// A task just made, with its logged stores (id and changelog topic).
-type NewTask = (Task, Vec<(usize, String)>);
+/// A task just made, with its logged stores (id and changelog topic) and where each
+/// changelog is to be read from (those its checkpoint covers; the others from their start).
+pub(super) type NewTask = (Task, Vec<(usize, String)>, BTreeMap<String, i64>);
+
+/// How long a thread waits for another of the instance to close a task it takes over.
+const TASK_DIR_WAIT: Duration = Duration::from_secs(60);
 
 /// The system's time in ms since the epoch.
 fn now_ms() -> i64 {
@@ -320,6 +326,10 @@ impl StreamThread {
             }
             let _ = self.events.send(Event::Failed(e));
         }
+        // the tasks close here (their files too), not when the last query lets go of them
+        self.tasks.clear();
+        self.standbys.retain(|_| false);
+        self.publish();
     }
 
     /// Drops every task without committing (aborting an open transaction): their state and
@@ -415,6 +425,8 @@ impl StreamThread {
                     if !self.suspended {
                         self.commit()?;
                     }
+                    // a clean close: the next start keeps the files
+                    self.checkpoint_tasks(false);
                     let _ = self.events.send(Event::Revoked);
                     return Ok(());
                 }
@@ -444,13 +456,39 @@ impl StreamThread {
     }
 
     /// A new task `id` with its logged stores (id and changelog), or `None` when the plan has
-    /// no such sub-topology; an error when a persistent store cannot be opened.
+    /// no such sub-topology; an error when a persistent store cannot be opened. Persistent
+    /// stores keep their files when the task's checkpoint covers every logged one (their
+    /// changelogs are then read from past it); else the task's directory is wiped.
     fn make_task(&self, id: TaskId) -> Result<Option<NewTask>, StreamsError> {
         let Some(sub) = self.plan.subs.get(id.subtopology as usize) else {
             return Ok(None);
         };
         let dir = self.state_dir.join(id.to_string());
-        let task = Task::new(
+        let mut from = BTreeMap::new();
+        let mut lock = None;
+        if self.has_persistent_stores(id) {
+            lock = Some(TaskDirs::lock(&self.registry.task_dirs, id, TASK_DIR_WAIT)?);
+            match checkpoint::read(&dir).and_then(|c| self.resume_points(id, &c)) {
+                Some(points) => {
+                    tracing::info!("task {id}: keeps its state files (checkpoint {points:?})");
+                    from = points;
+                }
+                None if dir.exists() => {
+                    std::fs::remove_dir_all(&dir).map_err(|e| {
+                        StreamsError::Kafka(format!("cannot wipe {}: {e}", dir.display()))
+                    })?;
+                }
+                None => {}
+            }
+            // exactly once: a process that dies from now on leaves no checkpoint, and its
+            // files (which may hold uncommitted updates) are wiped when the task starts again
+            if self.eos.is_some() {
+                checkpoint::delete(&dir).map_err(|e| {
+                    StreamsError::Kafka(format!("cannot delete the checkpoint of task {id}: {e}"))
+                })?;
+            }
+        }
+        let mut task = Task::new(
             &self.topology,
             &sub.members,
             (&self.application_id, id),
@@ -459,6 +497,9 @@ impl StreamThread {
         )?
         .with_globals(Arc::clone(&self.globals))
         .with_partition_counts(Arc::clone(&self.partition_counts));
+        if let Some(lock) = lock {
+            task = task.holding(lock);
+        }
         let stores = self
             .topology
             .stores_of(&sub.members)
@@ -469,7 +510,101 @@ impl StreamThread {
                     .then(|| (s, def.changelog_topic(&self.application_id)))
             })
             .collect();
-        Ok(Some((task, stores)))
+        Ok(Some((task, stores, from)))
+    }
+
+    /// The stores of task `id`'s sub-topology: id, and changelog topic when logged.
+    fn stores_of(&self, id: TaskId) -> Vec<(&crate::store::StoreDef, Option<String>)> {
+        let Some(sub) = self.plan.subs.get(id.subtopology as usize) else {
+            return Vec::new();
+        };
+        self.topology
+            .stores_of(&sub.members)
+            .into_iter()
+            .map(|s| {
+                let def = &self.topology.stores[s];
+                (
+                    def,
+                    def.logged
+                        .then(|| def.changelog_topic(&self.application_id)),
+                )
+            })
+            .collect()
+    }
+
+    fn has_persistent_stores(&self, id: TaskId) -> bool {
+        self.stores_of(id).iter().any(|(def, _)| def.persistent)
+    }
+
+    /// Where each persistent store's changelog is read from after `checkpoint`'s offsets, or
+    /// `None` when the checkpoint misses one or one is out of the changelog's range (it was
+    /// deleted, recreated, or truncated past it): then the files cannot be trusted.
+    fn resume_points(
+        &self,
+        id: TaskId,
+        checkpoint: &checkpoint::Offsets,
+    ) -> Option<BTreeMap<String, i64>> {
+        let mut points = BTreeMap::new();
+        for (def, changelog) in self.stores_of(id) {
+            let (true, Some(topic)) = (def.persistent, changelog) else {
+                continue;
+            };
+            let &last = checkpoint.get(&(topic.clone(), id.partition))?;
+            let (low, high) = self
+                .restorer
+                .fetch_watermarks(&topic, id.partition, Duration::from_secs(30))
+                .map_err(|e| tracing::warn!("task {id}: the offsets of {topic}: {e}"))
+                .ok()?;
+            let next = last.checked_add(1)?;
+            if next < low.max(0) || next > high {
+                tracing::warn!(
+                    "task {id}: the checkpointed offset {last} of {topic} is out of its range {low}..{high}; the stores are restored from the changelog"
+                );
+                return None;
+            }
+            points.insert(topic, next);
+        }
+        Some(points)
+    }
+
+    /// Makes task `id`'s persistent stores durable and writes its checkpoint: for each logged
+    /// one, the last offset of its changelog partition, which holds every update written so
+    /// far (called once they are all acknowledged, or committed).
+    fn write_checkpoint(&self, id: TaskId, task: &mut Task) -> Result<(), StreamsError> {
+        if !self.has_persistent_stores(id) {
+            return Ok(());
+        }
+        task.make_durable()?;
+        let mut offsets = checkpoint::Offsets::new();
+        for (def, changelog) in self.stores_of(id) {
+            let (true, Some(topic)) = (def.persistent, changelog) else {
+                continue;
+            };
+            let (_, high) = self
+                .restorer
+                .fetch_watermarks(&topic, id.partition, Duration::from_secs(30))
+                .map_err(kafka)?;
+            offsets.insert((topic, id.partition), high - 1);
+        }
+        let dir = self.state_dir.join(id.to_string());
+        checkpoint::write(&dir, &offsets).map_err(|e| {
+            StreamsError::Kafka(format!("cannot write the checkpoint of task {id}: {e}"))
+        })
+    }
+
+    /// Writes the checkpoint of every task (`only_busy`: of those that logged more than
+    /// [`checkpoint::PROGRESS`] records since their last); a failure is logged, not fatal
+    /// (the next start restores more of the changelog).
+    fn checkpoint_tasks(&self, only_busy: bool) {
+        for (&id, running) in &self.tasks {
+            let mut task = locked(&running.task);
+            if only_busy && task.logged_since_durable() <= checkpoint::PROGRESS {
+                continue;
+            }
+            if let Err(e) = self.write_checkpoint(id, &mut task) {
+                tracing::warn!("task {id}: {e}");
+            }
+        }
     }
 
     /// Makes the thread run `tasks` and keep `standbys` warm: keeps the tasks it has, restores
@@ -481,7 +616,26 @@ impl StreamThread {
         standbys: BTreeSet<TaskId>,
         offsets: &HashMap<(String, i32), Position>,
     ) -> Result<(), StreamsError> {
-        self.tasks.retain(|id, _| tasks.contains(id));
+        // tasks that leave are closed (with a checkpoint when they were committed since they
+        // last processed) before new ones are made: another thread may be waiting for them
+        let leaving: Vec<TaskId> = self
+            .tasks
+            .keys()
+            .filter(|id| !tasks.contains(id))
+            .copied()
+            .collect();
+        for id in leaving {
+            if let Some(running) = self.tasks.remove(&id) {
+                if self.suspended {
+                    if let Err(e) = self.write_checkpoint(id, &mut locked(&running.task)) {
+                        tracing::warn!("task {id}: {e}");
+                    }
+                }
+            }
+        }
+        self.standbys
+            .retain(|id| standbys.contains(id) || tasks.contains(id));
+        self.publish();
         for &id in &tasks {
             if self.tasks.contains_key(&id) {
                 continue;
@@ -489,11 +643,15 @@ impl StreamThread {
             let (mut task, stores, from) = match self.standbys.take(id) {
                 Some(standby) => (standby.task, standby.stores, standby.next),
                 None => match self.make_task(id)? {
-                    Some((task, stores)) => (task, stores, BTreeMap::new()),
+                    Some(made) => made,
                     None => continue,
                 },
             };
             let restored = restore(&self.restorer, &mut task, &stores, id.partition, &from)?;
+            // at least once, the files now hold the whole changelog
+            if self.eos.is_none() {
+                self.write_checkpoint(id, &mut task)?;
+            }
             if restored > 0 || !from.is_empty() {
                 tracing::info!(
                     "task {id}: restored {restored} records from its changelogs{}",
@@ -788,6 +946,7 @@ impl StreamThread {
         match answer.blocking_recv() {
             Ok(Ok(())) => {
                 self.purger.committed(&self.plan, &offsets);
+                self.checkpoint_tasks(true);
                 Ok(())
             }
             // the group moved on: the next assignment says where to resume

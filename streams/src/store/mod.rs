@@ -29,6 +29,9 @@ pub(crate) struct StoreDef {
     pub logged: bool,
     /// Whether the store is in files under the task's state directory rather than in memory.
     pub persistent: bool,
+    /// Whether `persistent` is the application's choice for the DSL's stores
+    /// (`default.dsl.store`) rather than the topology's.
+    pub dsl_default: bool,
     /// Whether values carry their timestamp (the DSL's stores) or are plain bytes.
     pub timestamped: bool,
     /// Whether updates wait in a write cache (`cache.max.bytes.buffering`) before they are
@@ -179,6 +182,11 @@ pub(crate) trait KeyValueBytes: Send {
     /// Makes the writes so far part of the store's state on disk (a commit); nothing to do
     /// in memory.
     fn commit(&mut self) -> Result<(), StreamsError> {
+        Ok(())
+    }
+    /// Makes what was committed survive a crash of the process (a checkpoint follows);
+    /// nothing to do in memory.
+    fn make_durable(&mut self) -> Result<(), StreamsError> {
         Ok(())
     }
 }

@@ -1,8 +1,10 @@
 //! The persistent key-value store: an embedded B-tree file ([`redb`]) under the task's state
 //! directory, for state larger than memory. Writes gather in memory and go to the file in
 //! one transaction at each commit (or every [`FLUSH_AT`] writes); reads look at the
-//! gathered writes first. The file needs no durability of its own: the changelog is the
-//! store's record, and a store opened anew starts empty and is restored from it.
+//! gathered writes first. Commits are not synced to disk: the changelog is the store's
+//! record. When the task checkpoints, the file is made durable first; a task that starts
+//! again keeps the file if its checkpoint says how far the changelog it holds goes, and is
+//! otherwise wiped and restored from the changelog (see `runtime::checkpoint`).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -36,11 +38,8 @@ fn storage(e: impl std::fmt::Display) -> StreamsError {
 }
 
 impl PersistentKeyValueStore {
-    /// A new, empty store in `dir` (whatever was there is removed).
+    /// The store in `dir`: the file there, or a new empty one.
     pub fn open(dir: &Path) -> Result<Self, StreamsError> {
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(storage)?;
-        }
         std::fs::create_dir_all(dir).map_err(storage)?;
         let db = Database::create(dir.join("store.redb")).map_err(storage)?;
         let mut tx = db.begin_write().map_err(storage)?;
@@ -178,6 +177,14 @@ impl KeyValueBytes for PersistentKeyValueStore {
     fn commit(&mut self) -> Result<(), StreamsError> {
         self.write_pending()
     }
+
+    fn make_durable(&mut self) -> Result<(), StreamsError> {
+        self.write_pending()?;
+        // (a synced commit makes the unsynced ones before it durable too)
+        let mut tx = self.db.begin_write().map_err(storage)?;
+        tx.set_durability(Durability::Immediate);
+        tx.commit().map_err(storage)
+    }
 }
 
 #[cfg(test)]
@@ -206,10 +213,13 @@ mod tests {
         s.commit().unwrap();
         assert_eq!(s.len(), 3);
         assert_eq!(s.get(b"a"), None);
-        // a store opened again in the same place starts empty (the changelog restores it)
+        // a store opened again in the same place has what was made durable
+        s.make_durable().unwrap();
         drop(s);
         let s = PersistentKeyValueStore::open(&dir.path().join("s")).unwrap();
-        assert_eq!(s.len(), 0);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.get(b"a"), None);
+        assert_eq!(s.get(b"c"), Some(&b"3"[..]));
     }
 
     #[test]

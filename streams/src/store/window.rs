@@ -134,7 +134,8 @@ impl WindowStore {
         )
     }
 
-    /// A store over `entries` and its time index `by_time`, both empty.
+    /// A store over `entries` and its time index `by_time` (empty, or files kept from an
+    /// earlier run).
     pub fn over(
         schema: Schema,
         retention: i64,
@@ -148,7 +149,12 @@ impl WindowStore {
             keep: retention.saturating_add((retention / 2).max(60_000)),
             cached,
             observed: i64::MIN,
-            oldest: i64::MAX,
+            // (entries kept from an earlier run may be of any time: the first expiry looks)
+            oldest: if entries.len() == 0 {
+                i64::MAX
+            } else {
+                i64::MIN
+            },
             entries,
             by_time,
         }
@@ -254,6 +260,11 @@ impl KeyValueBytes for WindowStore {
     fn commit(&mut self) -> Result<(), StreamsError> {
         self.entries.commit()?;
         self.by_time.commit()
+    }
+
+    fn make_durable(&mut self) -> Result<(), StreamsError> {
+        self.entries.make_durable()?;
+        self.by_time.make_durable()
     }
 }
 

@@ -157,6 +157,7 @@ where
             name: store_name.clone(),
             logged: true,
             persistent: false,
+            dsl_default: false,
             timestamped: false,
             cached: false,
             kind: StoreKind::KeyValue,

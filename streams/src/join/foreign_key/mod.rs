@@ -294,6 +294,7 @@ where
             name: store_name,
             logged: true,
             persistent: false,
+            dsl_default: true,
             timestamped: true,
             cached: false,
             kind: StoreKind::KeyValue,
