@@ -279,6 +279,18 @@ fn active(streams: &KafkaStreams) -> Vec<tributary_streams::TaskId> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes() {
+    two_instances(false).await;
+}
+
+/// As above, the counts in files (each instance its own state directory) and two threads per
+/// instance: tasks also move between the threads of an instance, which take over each
+/// other's files, and standbys become active with their files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_with_persistent_stores_hand_tasks_and_their_files_over() {
+    two_instances(true).await;
+}
+
+async fn two_instances(persistent: bool) {
     let broker = TestBroker::start().await;
     let (input, output, app) = (
         unique_name("wc-in"),
@@ -288,9 +300,18 @@ async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes(
     broker.create_topic(&input, 4).await;
     broker.create_topic(&output, 1).await;
     let b = &broker;
-    let with_standby = || config(b, &app, 1).with("num.standby.replicas", 1);
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let with_standby = |instance: usize| {
+        let c = config(b, &app, if persistent { 2 } else { 1 }).with("num.standby.replicas", 1);
+        if persistent {
+            c.with("default.dsl.store", "rocksDB")
+                .with("state.dir", dirs[instance].path().display().to_string())
+        } else {
+            c
+        }
+    };
     let (one, _) =
-        tokio::task::block_in_place(|| start(word_count(&input, &output), with_standby()));
+        tokio::task::block_in_place(|| start(word_count(&input, &output), with_standby(0)));
     assert!(
         standby(&one).is_empty(),
         "no other instance to keep a standby on"
@@ -301,7 +322,7 @@ async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes(
         "two sub-topologies of four partitions"
     );
     let (two, _) =
-        tokio::task::block_in_place(|| start(word_count(&input, &output), with_standby()));
+        tokio::task::block_in_place(|| start(word_count(&input, &output), with_standby(1)));
     // the first instance rebalances too; wait until both run
     tokio::task::block_in_place(|| {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -347,6 +368,12 @@ async fn two_instances_split_the_tasks_and_one_takes_over_when_the_other_closes(
     );
     assert_eq!(active(&one).len(), 8);
     tokio::task::block_in_place(|| one.close());
+    if persistent {
+        // the counting tasks' files, with the checkpoints of the clean close
+        let tasks = std::fs::read_dir(dirs[0].path().join(&app)).unwrap().count();
+        assert!(tasks >= 4, "{tasks} task directories");
+        assert!(dirs[0].path().join(&app).join("1_0").join(".checkpoint").exists());
+    }
 }
 
 /// Doubles integers from `input` to `output`; what comes out, and the instance's end state.
