@@ -370,9 +370,16 @@ async fn two_instances(persistent: bool) {
     tokio::task::block_in_place(|| one.close());
     if persistent {
         // the counting tasks' files, with the checkpoints of the clean close
-        let tasks = std::fs::read_dir(dirs[0].path().join(&app)).unwrap().count();
+        let tasks = std::fs::read_dir(dirs[0].path().join(&app))
+            .unwrap()
+            .count();
         assert!(tasks >= 4, "{tasks} task directories");
-        assert!(dirs[0].path().join(&app).join("1_0").join(".checkpoint").exists());
+        assert!(dirs[0]
+            .path()
+            .join(&app)
+            .join("1_0")
+            .join(".checkpoint")
+            .exists());
     }
 }
 
