@@ -182,12 +182,16 @@ pub(crate) trait Context {
     fn forward(&mut self, record: DynRecord) -> Result<(), StreamsError>;
     /// Sends `record` to the `n`-th child only (children in the order they were added).
     fn forward_to(&mut self, child: usize, record: DynRecord) -> Result<(), StreamsError>;
+    /// Which child (its place among the children) the node named `name` is.
+    fn child_named(&self, name: &str) -> Option<usize>;
     /// Writes `record` out of the topology (a sink).
     fn produce(&mut self, record: OutputRecord);
     /// The application's id (internal topics' names start with it).
     fn application_id(&self) -> &str;
     /// Store `id` of the task.
     fn store(&self, id: usize) -> Result<&dyn KeyValueBytes, StreamsError>;
+    /// What store `id` of the task keeps (`None`: the task has no such store).
+    fn store_kind(&self, id: usize) -> Option<crate::store::StoreKind>;
     /// Writes `key` = `value` in store `id` and forwards `record` (a table's change of that
     /// key); the changelog record gets `log_timestamp`. When the store has a write cache, the
     /// changelog write and the forward wait for the cache's flush, and a later update of the

@@ -92,6 +92,8 @@ pub(crate) struct Task {
     /// sub-topologies, and while a node runs).
     nodes: Vec<Option<Box<dyn Node>>>,
     children: Vec<Vec<usize>>,
+    /// The nodes' names (a processor forwards to a child by name).
+    names: Vec<String>,
     /// The stores by id (`None`: not this task's).
     stores: Vec<Option<StoreSlot>>,
     application_id: String,
@@ -167,6 +169,7 @@ impl Task {
                 })
                 .collect(),
             children: topology.children(),
+            names: topology.nodes.iter().map(|n| n.name.clone()).collect(),
             stores,
             application_id: application_id.to_string(),
             id,
@@ -486,6 +489,12 @@ impl Context for NodeContext<'_> {
         self.task.run(target, record)
     }
 
+    fn child_named(&self, name: &str) -> Option<usize> {
+        self.task.children[self.node]
+            .iter()
+            .position(|&c| self.task.names.get(c).is_some_and(|n| n == name))
+    }
+
     fn produce(&mut self, record: OutputRecord) {
         self.task.produced.push(record);
     }
@@ -496,6 +505,10 @@ impl Context for NodeContext<'_> {
 
     fn store(&self, id: usize) -> Result<&dyn KeyValueBytes, StreamsError> {
         Ok(self.slot(id)?.store.as_ref())
+    }
+
+    fn store_kind(&self, id: usize) -> Option<crate::store::StoreKind> {
+        self.task.store(id).map(|s| s.def.kind)
     }
 
     fn global_get(&self, id: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StreamsError> {

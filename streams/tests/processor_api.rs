@@ -492,3 +492,157 @@ fn value_processors_keep_keys_so_groupings_after_them_need_no_repartition() {
         .unwrap();
     assert_eq!(counts, [Some(1), Some(2)]);
 }
+
+/// Sends even numbers to the child named "to-evens", odd ones to "to-odds"; "0" to a child
+/// that does not exist.
+struct Router;
+
+impl Processor<String, String, String, String> for Router {
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), StreamsError> {
+        let n: i64 = record.value.parse().unwrap();
+        let child = match n {
+            0 => "nowhere",
+            n if n % 2 == 0 => "to-evens",
+            _ => "to-odds",
+        };
+        ctx.forward_to(record, child)
+    }
+}
+
+#[test]
+fn processors_forward_to_a_child_by_its_name() {
+    let b = StreamsBuilder::new();
+    let s = Serdes::string;
+    let routed = b
+        .stream("in", Consumed::with(s(), s()))
+        .process_named("router", || Router, &[]);
+    routed.to("evens", Produced::with(s(), s()).named("to-evens"));
+    routed.to("odds", Produced::with(s(), s()).named("to-odds"));
+    let driver = TestDriver::new(b.build().unwrap());
+    let mut input = driver.input_topic("in", s(), s());
+    for (i, n) in ["1", "2", "3", "4"].into_iter().enumerate() {
+        input.pipe_input_at("k".into(), n.into(), i as i64).unwrap();
+    }
+    let read = |topic: &str| {
+        driver
+            .output_topic(topic, s(), s())
+            .read_values_to_list()
+            .unwrap()
+    };
+    assert_eq!(read("evens"), ["2", "4"]);
+    assert_eq!(read("odds"), ["1", "3"]);
+    let err = input.pipe_input_at("k".into(), "0".into(), 9).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "Unknown downstream node: nowhere either does not exist or is not connected to this processor."
+        ),
+        "{err}"
+    );
+}
+
+/// Forwards a record unless its key was seen within the last 10 s (a window per record, by
+/// its timestamp); reports what the window store holds for the key.
+struct Dedup;
+
+impl Processor<String, String, String, String> for Dedup {
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), StreamsError> {
+        let ts = record.timestamp;
+        let mut seen = ctx.window_store::<String, String>("seen")?;
+        let recent = seen.fetch_range(&record.key, ts - 10_000, ts)?;
+        seen.put(&record.key, &record.value, ts)?;
+        let held = seen.all()?.len();
+        let first = seen.fetch(&record.key, ts)?;
+        if recent.is_empty() {
+            let value = format!("{} held={held} at={first:?}", record.value);
+            ctx.forward(record.with_value(value))?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn processors_keep_windows_in_window_stores_logged_with_kafkas_window_keys() {
+    let b = StreamsBuilder::new();
+    let s = Serdes::string;
+    b.add_state_store(
+        StoreBuilder::window(
+            "seen",
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+            s(),
+            s(),
+        )
+        .unwrap(),
+    );
+    b.stream("in", Consumed::with(s(), s()))
+        .process(|| Dedup, &["seen"])
+        .to("out", Produced::with(s(), s()));
+    let config = StreamsConfig::new().with("application.id", "app");
+    let driver = TestDriver::with_config(b.build().unwrap(), &config).unwrap();
+    let mut input = driver.input_topic("in", s(), s());
+    input.pipe_input_at("a".into(), "a1".into(), 1_000).unwrap();
+    input.pipe_input_at("a".into(), "a2".into(), 5_000).unwrap(); // within 10 s of a1
+    input.pipe_input_at("b".into(), "b1".into(), 6_000).unwrap();
+    input
+        .pipe_input_at("a".into(), "a3".into(), 20_000)
+        .unwrap();
+    // stream time 100 s: the windows of 1 s to 20 s are past the retention of 60 s
+    input
+        .pipe_input_at("c".into(), "c1".into(), 100_000)
+        .unwrap();
+    let out = driver
+        .output_topic("out", s(), s())
+        .read_values_to_list()
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            "a1 held=1 at=Some(\"a1\")",
+            "b1 held=3 at=Some(\"b1\")",
+            "a3 held=4 at=Some(\"a3\")",
+            "c1 held=1 at=Some(\"c1\")",
+        ]
+    );
+    // the changelog's keys are Kafka's window keys: the key, the window start, a sequence
+    // number
+    let changelog = driver
+        .output_topic("app-seen-changelog", Serdes::byte_array(), s())
+        .read_records_to_list()
+        .unwrap();
+    let mut first_key = b"a".to_vec();
+    first_key.extend_from_slice(&1_000i64.to_be_bytes());
+    first_key.extend_from_slice(&0u32.to_be_bytes());
+    assert_eq!(changelog.len(), 5);
+    assert_eq!(changelog[0].key, first_key);
+    assert_eq!(
+        (changelog[0].value.as_str(), changelog[0].timestamp),
+        ("a1", 1_000)
+    );
+    // interactive queries read it as a window store
+    let store = driver.window_store("seen", s(), s()).unwrap();
+    assert_eq!(
+        store.fetch(&"c".to_string(), 100_000).unwrap(),
+        Some("c1".to_string())
+    );
+    assert_eq!(store.fetch(&"a".to_string(), 1_000).unwrap(), None);
+    // and a window store is not a key-value store
+    assert!(StoreBuilder::<String, String>::window(
+        "short",
+        Duration::from_secs(1),
+        Duration::from_secs(10),
+        s(),
+        s()
+    )
+    .err()
+    .unwrap()
+    .to_string()
+    .contains("must be no smaller than its window size"));
+}

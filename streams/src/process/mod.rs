@@ -70,10 +70,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use node::{processor_node, Fixed, Plain, Runner};
-pub use store::{KeyValueStore, StoreBuilder};
+pub use store::{KeyValueStore, StoreBuilder, WindowStore};
 
 use crate::processor::{Context, DynRecord, Header, StreamsError, TaskId};
 pub use crate::processor::{PunctuationType, RecordMetadata};
+use crate::store::StoreKind;
 
 /// A record as a processor gets and forwards it.
 #[derive(Debug, Clone, PartialEq)]
@@ -262,6 +263,37 @@ pub trait FixedKeyProcessor<K, VIn, VOut>: Send {
     fn close(&mut self) {}
 }
 
+fn dyn_record<K: Send + Sync + 'static, V: Send + Sync + 'static>(
+    record: Record<K, V>,
+) -> DynRecord {
+    DynRecord {
+        key: Arc::new(record.key),
+        value: Arc::new(record.value),
+        timestamp: record.timestamp,
+        headers: Arc::new(record.headers),
+    }
+}
+
+fn fixed_key_dyn_record<K: Send + Sync + 'static, V: Send + Sync + 'static>(
+    record: FixedKeyRecord<K, V>,
+) -> DynRecord {
+    DynRecord {
+        key: record.key,
+        value: Arc::new(record.value),
+        timestamp: record.timestamp,
+        headers: Arc::new(record.headers),
+    }
+}
+
+/// The place of `node`'s child named `child` among its children, or Kafka's error.
+fn child_at(ctx: &dyn Context, node: &str, child: &str) -> Result<usize, StreamsError> {
+    ctx.child_named(child).ok_or_else(|| {
+        StreamsError::Topology(format!(
+            "Unknown downstream node: {child} either does not exist or is not connected to this processor. (processor {node})"
+        ))
+    })
+}
+
 /// What a [`FixedKeyProcessor`] can do: as a [`ProcessorContext`], forwarding records whose
 /// key it kept.
 pub struct FixedKeyProcessorContext<'a, K, VOut> {
@@ -275,12 +307,19 @@ where
 {
     /// Sends `record` to every processor after this one.
     pub fn forward(&mut self, record: FixedKeyRecord<K, VOut>) -> Result<(), StreamsError> {
-        self.inner.inner.forward(DynRecord {
-            key: record.key,
-            value: Arc::new(record.value),
-            timestamp: record.timestamp,
-            headers: Arc::new(record.headers),
-        })
+        self.inner.inner.forward(fixed_key_dyn_record(record))
+    }
+
+    /// See [`ProcessorContext::forward_to`].
+    pub fn forward_to(
+        &mut self,
+        record: FixedKeyRecord<K, VOut>,
+        child: &str,
+    ) -> Result<(), StreamsError> {
+        let at = child_at(&*self.inner.inner, self.inner.node, child)?;
+        self.inner
+            .inner
+            .forward_to(at, fixed_key_dyn_record(record))
     }
 
     /// See [`ProcessorContext::schedule`].
@@ -303,6 +342,14 @@ where
         name: &str,
     ) -> Result<KeyValueStore<'_, KS, VS>, StreamsError> {
         self.inner.key_value_store(name)
+    }
+
+    /// See [`ProcessorContext::window_store`].
+    pub fn window_store<KS: 'static, VS: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<WindowStore<'_, KS, VS>, StreamsError> {
+        self.inner.window_store(name)
     }
 
     /// See [`ProcessorContext::record_metadata`].
@@ -351,7 +398,7 @@ pub struct ProcessorContext<'a, KOut, VOut> {
     _types: PhantomData<fn(KOut, VOut)>,
 }
 
-impl<KOut, VOut> ProcessorContext<'_, KOut, VOut>
+impl<'a, KOut, VOut> ProcessorContext<'a, KOut, VOut>
 where
     KOut: Send + Sync + 'static,
     VOut: Send + Sync + 'static,
@@ -359,12 +406,18 @@ where
     /// Sends `record` to every processor after this one, which process it before this call
     /// returns. It keeps the metadata of the record being processed.
     pub fn forward(&mut self, record: Record<KOut, VOut>) -> Result<(), StreamsError> {
-        self.inner.forward(DynRecord {
-            key: Arc::new(record.key),
-            value: Arc::new(record.value),
-            timestamp: record.timestamp,
-            headers: Arc::new(record.headers),
-        })
+        self.inner.forward(dyn_record(record))
+    }
+
+    /// Sends `record` to the processor (or sink) named `child` after this one only (Kafka's
+    /// `forward(record, childName)`); an error when no node after this one has that name.
+    pub fn forward_to(
+        &mut self,
+        record: Record<KOut, VOut>,
+        child: &str,
+    ) -> Result<(), StreamsError> {
+        let at = child_at(&*self.inner, self.node, child)?;
+        self.inner.forward_to(at, dyn_record(record))
     }
 
     /// Schedules [`Processor::punctuate`] every `interval` (at least 1 ms) of `kind` of time.
@@ -395,13 +448,32 @@ where
         &mut self,
         name: &str,
     ) -> Result<KeyValueStore<'_, K, V>, StreamsError> {
-        let Some(store) = self.stores.iter().find(|s| s.name == name) else {
+        let store = self.connected(name)?;
+        if self.inner.store_kind(store.id) != Some(StoreKind::KeyValue) {
             return Err(StreamsError::UnknownStore(format!(
+                "{name} is not a key-value store"
+            )));
+        }
+        KeyValueStore::new(&mut *self.inner, store, self.timestamp)
+    }
+
+    /// The window store `name` ([`StoreBuilder::window`]), which `process` connected to this
+    /// processor, read and written with its serdes (of `K` and `V`).
+    pub fn window_store<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<WindowStore<'_, K, V>, StreamsError> {
+        let store = self.connected(name)?;
+        WindowStore::new(&mut *self.inner, store, self.timestamp)
+    }
+
+    fn connected(&self, name: &str) -> Result<&'a ConnectedStore, StreamsError> {
+        self.stores.iter().find(|s| s.name == name).ok_or_else(|| {
+            StreamsError::UnknownStore(format!(
                 "Processor {} has no access to StateStore {name} as the store is not connected to the processor. Name the store in `process` to connect it.",
                 self.node
-            )));
-        };
-        KeyValueStore::new(&mut *self.inner, store, self.timestamp)
+            ))
+        })
     }
 
     /// Where the record being processed was read; `None` in a punctuation or in `init`.

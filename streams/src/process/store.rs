@@ -7,7 +7,9 @@ use std::sync::Arc;
 use super::ConnectedStore;
 use crate::processor::{Context, StreamsError};
 use crate::serde::{from_bytes, to_bytes, SharedSerde};
+use crate::store::window::{fetch, read_long, window_key, Schema};
 use crate::store::{StoreDef, StoreKind};
+use crate::window::{Window, Windowed};
 
 /// A store for processors to keep state in (Kafka's `Stores.keyValueStoreBuilder`): its name,
 /// its key and value serdes, and whether its writes go to the changelog topic
@@ -20,6 +22,7 @@ pub struct StoreBuilder<K, V> {
     serdes: StoreSerdes<K, V>,
     logged: bool,
     persistent: bool,
+    kind: StoreKind,
 }
 
 /// A store's serdes, which its typed handles read and write with.
@@ -36,7 +39,57 @@ impl<K: 'static, V: 'static> StoreBuilder<K, V> {
             serdes: StoreSerdes { key, value },
             logged: true,
             persistent: false,
+            kind: StoreKind::KeyValue,
         }
+    }
+
+    /// An in-memory window store `name` (Kafka's `Stores.inMemoryWindowStore` in a
+    /// `windowStoreBuilder`): values per key and window start, windows of `window_size`, kept
+    /// for `retention` of the store's stream time (the largest window start put), logged to
+    /// its changelog with Kafka's window keys. Duplicates are not retained (a put replaces the
+    /// window's value). An error when the retention is shorter than the window, as Kafka's.
+    pub fn window(
+        name: &str,
+        retention: std::time::Duration,
+        window_size: std::time::Duration,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Result<Self, StreamsError> {
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let (retention, size) = (ms(retention), ms(window_size));
+        if size < 1 {
+            return Err(StreamsError::InvalidArgument(format!(
+                "windowSize cannot be zero or negative (store {name})"
+            )));
+        }
+        if retention < size {
+            return Err(StreamsError::InvalidArgument(format!(
+                "The retention period of the window store {name} must be no smaller than its window size. Got size=[{size}], retention=[{retention}]"
+            )));
+        }
+        Ok(StoreBuilder {
+            kind: StoreKind::Window {
+                retention,
+                size,
+                duplicates: false,
+            },
+            ..Self::key_value(name, key, value)
+        })
+    }
+
+    /// [`StoreBuilder::window`] in files under the task's state directory (Kafka's
+    /// `persistentWindowStore`).
+    pub fn persistent_window(
+        name: &str,
+        retention: std::time::Duration,
+        window_size: std::time::Duration,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Result<Self, StreamsError> {
+        Ok(StoreBuilder {
+            persistent: true,
+            ..Self::window(name, retention, window_size, key, value)?
+        })
     }
 
     /// A persistent key-value store `name` (a file under the task's state directory, for
@@ -73,7 +126,7 @@ impl<K: 'static, V: 'static> StoreBuilder<K, V> {
             dsl_default: false,
             timestamped: false,
             cached: false,
-            kind: StoreKind::KeyValue,
+            kind: self.kind,
         };
         (def, Arc::new(self.serdes))
     }
@@ -189,5 +242,99 @@ impl<'a, K: 'static, V: 'static> KeyValueStore<'a, K, V> {
     /// How many entries the store holds.
     pub fn approximate_num_entries(&self) -> Result<u64, StreamsError> {
         Ok(self.ctx.store(self.id)?.len() as u64)
+    }
+}
+
+/// A processor's window store, typed by its serdes: values per key and window start. Writes
+/// go to the store and its changelog at once (key: Kafka's window key, the record key, the
+/// window start and a sequence number), stamped with the timestamp of the record being
+/// processed (or of the punctuation).
+pub struct WindowStore<'a, K, V> {
+    kv: KeyValueStore<'a, K, V>,
+    size: i64,
+}
+
+impl<'a, K: 'static, V: 'static> WindowStore<'a, K, V> {
+    pub(crate) fn new(
+        ctx: &'a mut dyn Context,
+        store: &'a ConnectedStore,
+        timestamp: i64,
+    ) -> Result<Self, StreamsError> {
+        let Some(StoreKind::Window { size, .. }) = ctx.store_kind(store.id) else {
+            return Err(StreamsError::UnknownStore(format!(
+                "{} is not a window store",
+                store.name
+            )));
+        };
+        Ok(WindowStore {
+            kv: KeyValueStore::new(ctx, store, timestamp)?,
+            size,
+        })
+    }
+
+    /// Sets `key`'s window starting at `window_start` to `value` (a value the serde writes as
+    /// null deletes the window). A window older than the retention is not kept.
+    pub fn put(&mut self, key: &K, value: &V, window_start: i64) -> Result<(), StreamsError> {
+        let key = window_key(&self.kv.key_bytes(key)?, window_start);
+        let value = to_bytes(&self.kv.serdes.value, "value", self.kv.name, value)?;
+        self.kv
+            .ctx
+            .put(self.kv.id, &key, value.as_deref(), self.kv.timestamp)
+    }
+
+    /// The value of `key`'s window starting at `window_start`.
+    pub fn fetch(&self, key: &K, window_start: i64) -> Result<Option<V>, StreamsError> {
+        let key = window_key(&self.kv.key_bytes(key)?, window_start);
+        match self.kv.ctx.store(self.kv.id)?.get(&key) {
+            Some(v) => from_bytes(&self.kv.serdes.value, "value", self.kv.name, Some(v)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `key`'s windows starting in `[from, to]`, by start: `(start, value)`.
+    pub fn fetch_range(&self, key: &K, from: i64, to: i64) -> Result<Vec<(i64, V)>, StreamsError> {
+        let key = self.kv.key_bytes(key)?;
+        let store = self.kv.ctx.store(self.kv.id)?;
+        fetch(store, Schema::Window, &key, from, to)
+            .into_iter()
+            .map(|(k, v)| {
+                let start = read_long(&k[k.len() - 12..]);
+                Ok((
+                    start,
+                    from_bytes(&self.kv.serdes.value, "value", self.kv.name, Some(&v))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every key's windows starting in `[from, to]`, in the store's order (by key bytes, then
+    /// start).
+    pub fn fetch_all(&self, from: i64, to: i64) -> Result<Vec<(Windowed<K>, V)>, StreamsError> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|(w, _)| (from..=to).contains(&w.window.start))
+            .collect())
+    }
+
+    /// Every window, in the store's order (by key bytes, then start).
+    pub fn all(&self) -> Result<Vec<(Windowed<K>, V)>, StreamsError> {
+        self.kv
+            .ctx
+            .store(self.kv.id)?
+            .range(None, None)
+            .into_iter()
+            .filter(|(k, _)| k.len() >= 12)
+            .map(|(k, v)| {
+                let at = k.len() - 12;
+                let start = read_long(&k[at..]);
+                let window = Window {
+                    start,
+                    end: start.saturating_add(self.size),
+                };
+                let (key, value) = self.kv.entry(&k[..at], &v)?;
+                Ok((Windowed { key, window }, value))
+            })
+            .collect()
     }
 }
