@@ -605,19 +605,27 @@ impl Context for NodeContext<'_> {
         let Some(slot) = self.task.store_mut(id) else {
             return Ok(());
         };
-        let mut had_value = slot.cache.is_some() && slot.store.retains(key);
-        slot.store.put(key, value);
         let Some(cache) = slot.cache.as_mut() else {
+            slot.store.put(key, value);
             self.task.log(id, key, value, log_timestamp);
             return self.forward(record);
         };
         cache.owner = node;
-        let mut record = record;
-        let mut freed = 0;
-        if let Some(earlier) = cache.pending.remove(key) {
+        let added = pending_size(key, value);
+        let freed;
+        // (a key updated again is moved to the back and updated in place: no allocation)
+        if let Some(earlier) = cache.pending.to_back(key) {
             freed = pending_size(key, earlier.value.as_deref());
-            had_value = earlier.had_value;
+            match (value, earlier.value.as_mut()) {
+                (Some(v), Some(buf)) => {
+                    buf.clear();
+                    buf.extend_from_slice(v);
+                }
+                (v, _) => earlier.value = v.map(<[u8]>::to_vec),
+            }
+            earlier.log_timestamp = log_timestamp;
             // the change keeps the value from before the first cached update
+            let mut record = record;
             if let (Ok(first), Ok(now)) = (
                 crate::processor::typed::<Change>(&earlier.record.value),
                 crate::processor::typed::<Change>(&record.value),
@@ -627,18 +635,22 @@ impl Context for NodeContext<'_> {
                     old: first.old.clone(),
                 });
             }
+            earlier.record = record;
+        } else {
+            freed = 0;
+            let had_value = slot.store.retains(key);
+            cache.pending.insert(
+                key.to_vec(),
+                Pending {
+                    value: value.map(<[u8]>::to_vec),
+                    log_timestamp,
+                    had_value,
+                    record,
+                },
+            );
         }
-        let added = pending_size(key, value);
+        slot.store.put(key, value);
         cache.bytes = cache.bytes + added - freed;
-        cache.pending.insert(
-            key.to_vec(),
-            Pending {
-                value: value.map(<[u8]>::to_vec),
-                log_timestamp,
-                had_value,
-                record,
-            },
-        );
         self.task.cache_bytes = self.task.cache_bytes + added - freed;
         while self.task.cache_bytes > self.task.cache_max_bytes {
             let before = self.task.cache_bytes;

@@ -9,9 +9,11 @@
 //! and it is deleted when the task starts, so that a process that dies leaves none and the
 //! files are wiped and restored from the changelog (they may hold uncommitted updates).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
+
+use super::assignor::TaskId;
 
 /// The file's name in the task's directory.
 const FILE: &str = ".checkpoint";
@@ -86,6 +88,27 @@ pub(crate) fn write(dir: &Path, offsets: &Offsets) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// The tasks whose directories under `app_dir` (`<state.dir>/<application.id>`) hold a
+/// checkpoint: files a task that comes back here keeps (the assignor prefers this instance
+/// for them, as for a standby).
+pub(crate) fn tasks_with_checkpoints(app_dir: &Path) -> BTreeSet<TaskId> {
+    let Ok(entries) = std::fs::read_dir(app_dir) else {
+        return BTreeSet::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join(FILE).is_file())
+        .filter_map(|e| {
+            let name = e.file_name();
+            let (sub, partition) = name.to_str()?.split_once('_')?;
+            Some(TaskId {
+                subtopology: sub.parse().ok()?,
+                partition: partition.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
 /// Removes `dir`'s checkpoint, if it has one.
 pub(crate) fn delete(dir: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(dir.join(FILE)) {
@@ -133,5 +156,25 @@ mod tests {
             assert_eq!(parse(text), None, "{text:?}");
         }
         assert_eq!(parse("0\n0\n"), Some(Offsets::new()));
+    }
+
+    #[test]
+    fn task_directories_with_a_checkpoint_are_found() {
+        let app = tempfile::tempdir().unwrap();
+        write(&app.path().join("1_3"), &Offsets::new()).unwrap();
+        std::fs::create_dir_all(app.path().join("0_0")).unwrap();
+        std::fs::create_dir_all(app.path().join("not-a-task")).unwrap();
+        write(&app.path().join("x_y"), &Offsets::new()).unwrap();
+        std::fs::write(app.path().join(".lock"), b"").unwrap();
+        assert_eq!(
+            tasks_with_checkpoints(app.path())
+                .into_iter()
+                .collect::<Vec<_>>(),
+            [TaskId {
+                subtopology: 1,
+                partition: 3
+            }]
+        );
+        assert!(tasks_with_checkpoints(&app.path().join("missing")).is_empty());
     }
 }

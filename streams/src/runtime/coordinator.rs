@@ -448,6 +448,16 @@ impl Coordinator {
                 .iter()
                 .flat_map(|t| t.tasks.iter().copied())
                 .collect();
+            // tasks whose files here a restart keeps count as state this instance holds
+            let mut held = standby.clone();
+            if self.topology.stores.iter().any(|s| s.persistent) {
+                let app_dir = self.config.state_dir().join(&self.application_id);
+                held.extend(
+                    super::checkpoint::tasks_with_checkpoints(&app_dir)
+                        .into_iter()
+                        .filter(|t| stateful.contains(t) && !active.contains(t)),
+                );
+            }
             let assignor = StreamsAssignor {
                 topics: self.plan.all_topics(),
                 subscription: Subscription {
@@ -455,7 +465,7 @@ impl Coordinator {
                     process_id: self.process_id.clone(),
                     threads: threads.len() as u32,
                     active: if fresh { BTreeSet::new() } else { active },
-                    standby: standby.clone(),
+                    standby: held,
                     endpoint: self.config.application_server().map(str::to_string),
                 },
                 tasks: tasks.to_vec(),
