@@ -14,7 +14,8 @@ use tributary_streams::process::{
     PunctuationType, Record, Schedule, StoreBuilder,
 };
 use tributary_streams::{
-    Consumed, Produced, Serdes, StreamsBuilder, StreamsConfig, StreamsError, TestDriver,
+    Consumed, Produced, Serdes, StreamsBuilder, StreamsConfig, StreamsError, TestDriver, Window,
+    Windowed,
 };
 
 type Ctx<'a> = ProcessorContext<'a, String, String>;
@@ -645,4 +646,107 @@ fn processors_keep_windows_in_window_stores_logged_with_kafkas_window_keys() {
     .unwrap()
     .to_string()
     .contains("must be no smaller than its window size"));
+}
+
+/// Counts records per key in sessions of activity with 5 s gaps, merging the sessions a record
+/// joins (Kafka's session windows, by hand); forwards each session's count.
+struct Sessions;
+
+impl Processor<String, String, String, String> for Sessions {
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), StreamsError> {
+        let ts = record.timestamp;
+        let mut store = ctx.session_store::<String, i64>("sessions")?;
+        let near = store.find_sessions(&record.key, ts - 5_000, ts + 5_000)?;
+        let (mut start, mut end, mut count) = (ts, ts, 1);
+        for (session, n) in &near {
+            start = start.min(session.window.start);
+            end = end.max(session.window.end);
+            count += n;
+            store.remove(session)?;
+        }
+        let merged = Windowed {
+            key: record.key.clone(),
+            window: Window { start, end },
+        };
+        store.put(&merged, &count)?;
+        assert_eq!(store.fetch_session(&record.key, start, end)?, Some(count));
+        let all = store.fetch(&record.key)?.len();
+        let value = format!("[{start},{end}]={count} sessions={all}");
+        ctx.forward(record.with_value(value))
+    }
+}
+
+#[test]
+fn processors_keep_sessions_in_session_stores_logged_with_kafkas_session_keys() {
+    let b = StreamsBuilder::new();
+    let s = Serdes::string;
+    b.add_state_store(StoreBuilder::session(
+        "sessions",
+        Duration::from_secs(60),
+        s(),
+        Serdes::long(),
+    ));
+    b.stream("in", Consumed::with(s(), s()))
+        .process(|| Sessions, &["sessions"])
+        .to("out", Produced::with(s(), s()));
+    let config = StreamsConfig::new().with("application.id", "app");
+    let driver = TestDriver::with_config(b.build().unwrap(), &config).unwrap();
+    let mut input = driver.input_topic("in", s(), s());
+    for (key, ts) in [
+        ("a", 1_000),
+        ("a", 4_000),
+        ("a", 20_000),
+        ("b", 21_000),
+        ("a", 12_000),
+    ] {
+        input.pipe_input_at(key.into(), "x".into(), ts).unwrap();
+    }
+    let out = driver
+        .output_topic("out", s(), s())
+        .read_values_to_list()
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            "[1000,1000]=1 sessions=1",
+            "[1000,4000]=2 sessions=1",
+            "[20000,20000]=1 sessions=2",
+            "[21000,21000]=1 sessions=1",
+            // 12 s is more than 5 s from 4 s and from 20 s: a session of its own
+            "[12000,12000]=1 sessions=3",
+        ]
+    );
+    // the changelog's keys are Kafka's session keys: the key, the end, the start; a merged
+    // session's parts are removed with tombstones
+    let changelog = driver
+        .output_topic(
+            "app-sessions-changelog",
+            Serdes::byte_array(),
+            Serdes::nullable(Serdes::long()),
+        )
+        .read_records_to_list()
+        .unwrap();
+    let mut merged = b"a".to_vec();
+    merged.extend_from_slice(&4_000i64.to_be_bytes());
+    merged.extend_from_slice(&1_000i64.to_be_bytes());
+    let values: Vec<Option<i64>> = changelog.iter().map(|r| r.value).collect();
+    assert_eq!(values, [Some(1), None, Some(2), Some(1), Some(1), Some(1)]);
+    assert_eq!(changelog[2].key, merged);
+    let store = driver
+        .session_store("sessions", s(), Serdes::long())
+        .unwrap();
+    let sessions: Vec<(i64, i64, i64)> = store
+        .fetch(&"a".to_string())
+        .unwrap()
+        .into_iter()
+        .map(|(w, n)| (w.window.start, w.window.end, n))
+        .collect();
+    assert_eq!(
+        sessions,
+        [(1_000, 4_000, 2), (12_000, 12_000, 1), (20_000, 20_000, 1)]
+    );
 }

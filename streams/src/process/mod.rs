@@ -70,7 +70,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use node::{processor_node, Fixed, Plain, Runner};
-pub use store::{KeyValueStore, StoreBuilder, WindowStore};
+pub use store::{KeyValueStore, SessionStore, StoreBuilder, WindowStore};
 
 use crate::processor::{Context, DynRecord, Header, StreamsError, TaskId};
 pub use crate::processor::{PunctuationType, RecordMetadata};
@@ -352,6 +352,14 @@ where
         self.inner.window_store(name)
     }
 
+    /// See [`ProcessorContext::session_store`].
+    pub fn session_store<KS: 'static, VS: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<SessionStore<'_, KS, VS>, StreamsError> {
+        self.inner.session_store(name)
+    }
+
     /// See [`ProcessorContext::record_metadata`].
     pub fn record_metadata(&self) -> Option<&RecordMetadata> {
         self.inner.record_metadata()
@@ -465,6 +473,16 @@ where
     ) -> Result<WindowStore<'_, K, V>, StreamsError> {
         let store = self.connected(name)?;
         WindowStore::new(&mut *self.inner, store, self.timestamp)
+    }
+
+    /// The session store `name` ([`StoreBuilder::session`]), which `process` connected to
+    /// this processor, read and written with its serdes (of `K` and `V`).
+    pub fn session_store<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<SessionStore<'_, K, V>, StreamsError> {
+        let store = self.connected(name)?;
+        SessionStore::new(&mut *self.inner, store, self.timestamp)
     }
 
     fn connected(&self, name: &str) -> Result<&'a ConnectedStore, StreamsError> {

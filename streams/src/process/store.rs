@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::ConnectedStore;
 use crate::processor::{Context, StreamsError};
 use crate::serde::{from_bytes, to_bytes, SharedSerde};
-use crate::store::window::{fetch, read_long, window_key, Schema};
+use crate::store::window::{fetch, read_long, session_bounds, session_key, window_key, Schema};
 use crate::store::{StoreDef, StoreKind};
 use crate::window::{Window, Windowed};
 
@@ -75,6 +75,38 @@ impl<K: 'static, V: 'static> StoreBuilder<K, V> {
             },
             ..Self::key_value(name, key, value)
         })
+    }
+
+    /// An in-memory session store `name` (Kafka's `Stores.inMemorySessionStore` in a
+    /// `sessionStoreBuilder`): a value per key and session `[start, end]`, kept for
+    /// `retention` of the store's stream time after the session's end, logged to its
+    /// changelog with Kafka's session keys (the record key, the end, the start).
+    pub fn session(
+        name: &str,
+        retention: std::time::Duration,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Self {
+        StoreBuilder {
+            kind: StoreKind::Session {
+                retention: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
+            },
+            ..Self::key_value(name, key, value)
+        }
+    }
+
+    /// [`StoreBuilder::session`] in files under the task's state directory (Kafka's
+    /// `persistentSessionStore`).
+    pub fn persistent_session(
+        name: &str,
+        retention: std::time::Duration,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Self {
+        StoreBuilder {
+            persistent: true,
+            ..Self::session(name, retention, key, value)
+        }
     }
 
     /// [`StoreBuilder::window`] in files under the task's state directory (Kafka's
@@ -336,5 +368,95 @@ impl<'a, K: 'static, V: 'static> WindowStore<'a, K, V> {
                 Ok((Windowed { key, window }, value))
             })
             .collect()
+    }
+}
+
+/// A processor's session store, typed by its serdes: a value per key and session. Writes go to
+/// the store and its changelog at once (key: Kafka's session key, the record key, the session
+/// end and its start), stamped with the timestamp of the record being processed (or of the
+/// punctuation).
+pub struct SessionStore<'a, K, V> {
+    kv: KeyValueStore<'a, K, V>,
+}
+
+impl<'a, K: 'static, V: 'static> SessionStore<'a, K, V> {
+    pub(crate) fn new(
+        ctx: &'a mut dyn Context,
+        store: &'a ConnectedStore,
+        timestamp: i64,
+    ) -> Result<Self, StreamsError> {
+        let Some(StoreKind::Session { .. }) = ctx.store_kind(store.id) else {
+            return Err(StreamsError::UnknownStore(format!(
+                "{} is not a session store",
+                store.name
+            )));
+        };
+        Ok(SessionStore {
+            kv: KeyValueStore::new(ctx, store, timestamp)?,
+        })
+    }
+
+    fn session_key(&self, session: &Windowed<K>) -> Result<Vec<u8>, StreamsError> {
+        let key = self.kv.key_bytes(&session.key)?;
+        Ok(session_key(&key, session.window.start, session.window.end))
+    }
+
+    /// Sets `session`'s value to `value` (a value the serde writes as null removes it).
+    pub fn put(&mut self, session: &Windowed<K>, value: &V) -> Result<(), StreamsError> {
+        let key = self.session_key(session)?;
+        let value = to_bytes(&self.kv.serdes.value, "value", self.kv.name, value)?;
+        self.kv
+            .ctx
+            .put(self.kv.id, &key, value.as_deref(), self.kv.timestamp)
+    }
+
+    /// Removes `session`.
+    pub fn remove(&mut self, session: &Windowed<K>) -> Result<(), StreamsError> {
+        let key = self.session_key(session)?;
+        self.kv.ctx.put(self.kv.id, &key, None, self.kv.timestamp)
+    }
+
+    /// The value of `key`'s session `[start, end]`.
+    pub fn fetch_session(&self, key: &K, start: i64, end: i64) -> Result<Option<V>, StreamsError> {
+        let key = session_key(&self.kv.key_bytes(key)?, start, end);
+        match self.kv.ctx.store(self.kv.id)?.get(&key) {
+            Some(v) => from_bytes(&self.kv.serdes.value, "value", self.kv.name, Some(v)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `key`'s sessions that end at or after `earliest_end` and start at or before
+    /// `latest_start` (the sessions a record at a time between them merges with), by end then
+    /// start.
+    pub fn find_sessions(
+        &self,
+        key: &K,
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>, StreamsError> {
+        let kb = self.kv.key_bytes(key)?;
+        let store = self.kv.ctx.store(self.kv.id)?;
+        fetch(store, Schema::Session, &kb, earliest_end, i64::MAX)
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let (start, end) = session_bounds(&k);
+                (start <= latest_start).then_some((start, end, v))
+            })
+            .map(|(start, end, v)| {
+                let (key, value) = self.kv.entry(&kb, &v)?;
+                Ok((
+                    Windowed {
+                        key,
+                        window: Window { start, end },
+                    },
+                    value,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every session of `key`, by end then start.
+    pub fn fetch(&self, key: &K) -> Result<Vec<(Windowed<K>, V)>, StreamsError> {
+        self.find_sessions(key, 0, i64::MAX)
     }
 }
