@@ -359,6 +359,17 @@ async fn two_instances(persistent: bool) {
     );
     // the second leaves; the first takes its tasks, restores their state, and goes on exactly
     tokio::task::block_in_place(|| two.close());
+    if persistent {
+        // its standbys closed with a checkpoint of what they read
+        for task in &sc {
+            let file = dirs[1]
+                .path()
+                .join(&app)
+                .join(task.to_string())
+                .join(".checkpoint");
+            assert!(file.exists(), "{}", file.display());
+        }
+    }
     produce(&broker, &input, &SECOND).await;
     let all: Vec<&str> = FIRST.iter().chain(SECOND.iter()).copied().collect();
     let expected = counts(&all);

@@ -46,9 +46,12 @@ impl Standbys {
         }
     }
 
-    /// Drops the standbys `keep` says no to.
-    pub fn retain(&mut self, mut keep: impl FnMut(&TaskId) -> bool) {
-        self.tasks.retain(|id, _| keep(id));
+    /// Takes out the standbys `keep` says no to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&TaskId) -> bool) -> Vec<(TaskId, Standby)> {
+        let gone: Vec<TaskId> = self.tasks.keys().filter(|id| !keep(id)).copied().collect();
+        gone.into_iter()
+            .filter_map(|id| self.tasks.remove(&id).map(|s| (id, s)))
+            .collect()
     }
 
     /// The standby of `id`, taken out (it becomes active).

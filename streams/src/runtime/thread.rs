@@ -328,7 +328,8 @@ impl StreamThread {
         }
         // the tasks close here (their files too), not when the last query lets go of them
         self.tasks.clear();
-        self.standbys.retain(|_| false);
+        let standbys = self.standbys.retain(|_| false);
+        self.close_standbys(standbys);
         self.publish();
     }
 
@@ -592,6 +593,31 @@ impl StreamThread {
         })
     }
 
+    /// Closes standby tasks, each with a checkpoint of what it read (its files hold only
+    /// committed updates: the restore consumer reads committed records under exactly once).
+    fn close_standbys(&self, standbys: Vec<(TaskId, super::standby::Standby)>) {
+        for (id, mut standby) in standbys {
+            if !self.has_persistent_stores(id) {
+                continue;
+            }
+            let written = standby.task.make_durable().and_then(|()| {
+                let mut offsets = checkpoint::Offsets::new();
+                for (def, changelog) in self.stores_of(id) {
+                    if let (true, Some(topic)) = (def.persistent, changelog) {
+                        if let Some(&next) = standby.next.get(&topic) {
+                            offsets.insert((topic, id.partition), next - 1);
+                        }
+                    }
+                }
+                checkpoint::write(&self.state_dir.join(id.to_string()), &offsets)
+                    .map_err(|e| StreamsError::Kafka(e.to_string()))
+            });
+            if let Err(e) = written {
+                tracing::warn!("standby task {id}: no checkpoint ({e})");
+            }
+        }
+    }
+
     /// Writes the checkpoint of every task (`only_busy`: of those that logged more than
     /// [`checkpoint::PROGRESS`] records since their last); a failure is logged, not fatal
     /// (the next start restores more of the changelog).
@@ -633,8 +659,10 @@ impl StreamThread {
                 }
             }
         }
-        self.standbys
+        let dropped = self
+            .standbys
             .retain(|id| standbys.contains(id) || tasks.contains(id));
+        self.close_standbys(dropped);
         self.publish();
         for &id in &tasks {
             if self.tasks.contains_key(&id) {
