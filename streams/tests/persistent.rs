@@ -63,25 +63,35 @@ fn topology(input: &str, output: &str) -> tributary_streams::Topology {
     b.build().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn persistent_counts_live_in_the_state_directory_which_one_instance_locks() {
-    let broker = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", "0")]).await;
+/// Input and output topics and an application id (`app` its prefix), the input holding the
+/// keys a, b, a.
+async fn counting_app(broker: &TestBroker, app: &str) -> (String, String, String) {
     let (input, output, app) = (
         unique_name("keys"),
         unique_name("tallies"),
-        unique_name("persistent"),
+        unique_name(app),
     );
     broker.create_topic(&input, 2).await;
     broker.create_topic(&output, 1).await;
-    produce(&broker, &input, &["a", "b", "a"]).await;
+    produce(broker, &input, &["a", "b", "a"]).await;
+    (input, output, app)
+}
+
+/// The app's settings: its state in `state`, committing every 100 ms.
+fn app_config(broker: &TestBroker, app: &str, state: &std::path::Path) -> StreamsConfig {
+    StreamsConfig::new()
+        .with("application.id", app)
+        .with("bootstrap.servers", broker.bootstrap())
+        .with("commit.interval.ms", 100)
+        .with("state.dir", state.display().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn persistent_counts_live_in_the_state_directory_which_one_instance_locks() {
+    let broker = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", "0")]).await;
+    let (input, output, app) = counting_app(&broker, "persistent").await;
     let state = tempfile::tempdir().unwrap();
-    let config = || {
-        StreamsConfig::new()
-            .with("application.id", &app)
-            .with("bootstrap.servers", broker.bootstrap())
-            .with("commit.interval.ms", 100)
-            .with("state.dir", state.path().display().to_string())
-    };
+    let config = || app_config(&broker, &app, state.path());
     let want = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
         pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
     };
@@ -193,23 +203,10 @@ async fn empty_the_changelog(broker: &TestBroker, app: &str) {
 async fn a_clean_close_checkpoints_the_files_and_a_restart_reads_only_newer_changelog_records() {
     let broker = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", "0")]).await;
     for guarantee in ["at_least_once", "exactly_once_v2"] {
-        let (input, output, app) = (
-            unique_name("keys"),
-            unique_name("tallies"),
-            unique_name("checkpointed"),
-        );
-        broker.create_topic(&input, 2).await;
-        broker.create_topic(&output, 1).await;
-        produce(&broker, &input, &["a", "b", "a"]).await;
+        let (input, output, app) = counting_app(&broker, "checkpointed").await;
         let state = tempfile::tempdir().unwrap();
-        let config = || {
-            StreamsConfig::new()
-                .with("application.id", &app)
-                .with("bootstrap.servers", broker.bootstrap())
-                .with("commit.interval.ms", 100)
-                .with("processing.guarantee", guarantee)
-                .with("state.dir", state.path().display().to_string())
-        };
+        let config =
+            || app_config(&broker, &app, state.path()).with("processing.guarantee", guarantee);
         let want = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
             pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
         };
