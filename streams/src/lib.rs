@@ -69,7 +69,8 @@ pub use kstream::{Branched, BranchedKStream, KStream, Repartitioned};
 pub use ktable::KTable;
 pub use processor::{Header, StreamsError};
 pub use runtime::{
-    HostInfo, KafkaStreams, KeyQueryMetadata, State, StreamsMetadata, TaskId, ThreadMetadata,
+    HostInfo, KafkaStreams, KeyQueryMetadata, State, StoreQueryParameters, StreamsMetadata, TaskId,
+    ThreadMetadata,
 };
 pub use serde::{JsonSerde, Nullable, Serde, SerdeError, Serdes, SharedSerde};
 pub use store::{ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore};

@@ -18,7 +18,7 @@ use tributary_streams::process::{
 };
 use tributary_streams::{
     Consumed, Grouped, HostInfo, KafkaStreams, Materialized, Produced, Serdes, State,
-    StreamsBuilder, StreamsConfig, StreamsError,
+    StoreQueryParameters, StreamsBuilder, StreamsConfig, StreamsError,
 };
 use tributary_testkit::{unique_name, TestBroker};
 
@@ -357,6 +357,40 @@ async fn two_instances(persistent: bool) {
         tokio::task::block_in_place(|| read_counts(b, &output, &expected)),
         expected
     );
+    // with stale stores, an instance that keeps standbys reads every count: its own tasks'
+    // and the copies its standbys keep of the other's (once they caught up); without, only
+    // its own; one partition's task alone with `with_partition`
+    let reader = if sa.is_empty() { &two } else { &one };
+    let local = |query: StoreQueryParameters| -> BTreeMap<String, i64> {
+        reader
+            .key_value_store_with(&query, Serdes::string(), Serdes::long())
+            .unwrap()
+            .all()
+            .unwrap()
+            .into_iter()
+            .collect()
+    };
+    let stale = || local(StoreQueryParameters::from_name("counts").enable_stale_stores());
+    tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while stale() != expected && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    assert_eq!(stale(), expected);
+    let own = local(StoreQueryParameters::from_name("counts"));
+    assert!(own.len() < expected.len(), "{own:?}");
+    let mut by_partition = BTreeMap::new();
+    for p in 0..4 {
+        let part = local(
+            StoreQueryParameters::from_name("counts")
+                .enable_stale_stores()
+                .with_partition(p),
+        );
+        assert!(part.len() < expected.len(), "partition {p}: {part:?}");
+        by_partition.extend(part);
+    }
+    assert_eq!(by_partition, expected);
     // the second leaves; the first takes its tasks, restores their state, and goes on exactly
     tokio::task::block_in_place(|| two.close());
     if persistent {

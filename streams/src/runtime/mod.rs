@@ -38,7 +38,7 @@ use crate::processor::StreamsError;
 use crate::topology::Topology;
 
 pub use assignor::TaskId;
-pub use query::{HostInfo, KeyQueryMetadata, StreamsMetadata};
+pub use query::{HostInfo, KeyQueryMetadata, StoreQueryParameters, StreamsMetadata};
 
 /// The states of a [`KafkaStreams`] instance, as Kafka Streams names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -100,30 +100,49 @@ pub(crate) struct Cluster {
 /// the last assignment's view of the group.
 #[derive(Default)]
 pub(crate) struct Registry {
-    tasks: Mutex<BTreeMap<usize, BTreeMap<TaskId, SharedTask>>>,
+    /// Each thread's active and standby tasks.
+    tasks: Mutex<BTreeMap<usize, ThreadTasks>>,
     pub cluster: Mutex<Cluster>,
     pub globals: Arc<GlobalStores>,
     /// Which thread holds each task's state directory.
     pub task_dirs: Arc<super::task_dirs::TaskDirs>,
 }
 
+/// A thread's tasks by id: those it runs, and its standbys.
+type ThreadTasks = (BTreeMap<TaskId, SharedTask>, BTreeMap<TaskId, SharedTask>);
+
 impl Registry {
-    /// Thread `thread` now runs `tasks`.
-    pub fn publish(&self, thread: usize, tasks: BTreeMap<TaskId, SharedTask>) {
+    /// Thread `thread` now runs `tasks` and keeps `standbys`.
+    pub fn publish(
+        &self,
+        thread: usize,
+        tasks: BTreeMap<TaskId, SharedTask>,
+        standbys: BTreeMap<TaskId, SharedTask>,
+    ) {
         self.tasks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(thread, tasks);
+            .insert(thread, (tasks, standbys));
     }
 
-    /// The tasks of every thread, in task order.
-    fn tasks(&self) -> BTreeMap<TaskId, SharedTask> {
-        self.tasks
+    /// The tasks of every thread, in task order (`standbys`: their standby tasks too).
+    fn tasks(&self, standbys: bool) -> Vec<(TaskId, SharedTask)> {
+        let threads = self
+            .tasks
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut all: Vec<(TaskId, SharedTask)> = threads
             .values()
-            .flat_map(|t| t.iter().map(|(id, task)| (*id, Arc::clone(task))))
-            .collect()
+            .flat_map(|(active, standby)| {
+                let standby = standbys.then_some(standby).into_iter().flatten();
+                active
+                    .iter()
+                    .chain(standby)
+                    .map(|(id, task)| (*id, Arc::clone(task)))
+            })
+            .collect();
+        all.sort_by_key(|(id, _)| *id);
+        all
     }
 
     pub fn set_cluster(&self, cluster: Cluster) {
@@ -134,20 +153,56 @@ impl Registry {
     }
 }
 
+/// Which store a query reads, and where (Kafka's `StoreQueryParameters`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreQueryParameters {
+    name: String,
+    stale: bool,
+    partition: Option<i32>,
+}
+
+impl StoreQueryParameters {
+    /// Store `name`, in the tasks this instance runs.
+    pub fn from_name(name: &str) -> Self {
+        StoreQueryParameters {
+            name: name.to_string(),
+            stale: false,
+            partition: None,
+        }
+    }
+
+    /// Its standby copies on this instance too, and while the instance rebalances (Kafka's
+    /// `enableStaleStores`): what they hold may lag behind the active task's.
+    pub fn enable_stale_stores(mut self) -> Self {
+        self.stale = true;
+        self
+    }
+
+    /// Only the task of partition `partition` (Kafka's `withPartition`).
+    pub fn with_partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+}
+
 /// A store of a running instance: its instances in the tasks running now (or the global
-/// store), readable while the instance is RUNNING.
+/// store), readable while the instance is RUNNING (also REBALANCING, with its standbys, when
+/// stale stores are asked for).
 struct LiveStore {
     status: Arc<Status>,
     id: usize,
     name: String,
     global: bool,
     timestamped: bool,
+    stale: bool,
+    partition: Option<i32>,
 }
 
 impl StoreAccess for LiveStore {
     fn visit(&self, visit: &mut dyn FnMut(&dyn KeyValueBytes)) -> Result<(), StreamsError> {
         let state = self.status.get();
-        if state != State::Running {
+        let readable = state == State::Running || (self.stale && state == State::Rebalancing);
+        if !readable {
             return Err(StreamsError::StoreUnavailable(format!(
                 "The state store, {}, may have migrated to another instance (the instance is {state:?}).",
                 self.name
@@ -158,8 +213,11 @@ impl StoreAccess for LiveStore {
             registry.globals.visit(self.id, visit);
             return Ok(());
         }
-        for task in registry.tasks().values() {
-            let task = locked(task);
+        for (id, task) in registry.tasks(self.stale) {
+            if self.partition.is_some_and(|p| p != id.partition) {
+                continue;
+            }
+            let task = locked(&task);
             if let Some(slot) = task.store(self.id) {
                 visit(slot.store.as_ref());
             }
@@ -174,7 +232,8 @@ impl StoreAccess for LiveStore {
 
 impl KafkaStreams {
     /// Store `name` of the running instance, for `access`, after Kafka's checks.
-    fn live_store(&self, name: &str) -> Result<LiveStore, StreamsError> {
+    fn live_store(&self, query: &StoreQueryParameters) -> Result<LiveStore, StreamsError> {
+        let name = query.name.as_str();
         let state = self.state();
         if !state.is_running_or_rebalancing() {
             return Err(StreamsError::StoreUnavailable(format!(
@@ -186,7 +245,7 @@ impl KafkaStreams {
                 "Cannot get state store {name} because no such store is registered in the topology."
             )));
         };
-        if state != State::Running {
+        if state != State::Running && !query.stale {
             return Err(StreamsError::StoreUnavailable(format!(
                 "Cannot get state store {name} because the instance is {state:?}, not RUNNING."
             )));
@@ -198,7 +257,49 @@ impl KafkaStreams {
             name: name.to_string(),
             global: self.topology.global_store(id),
             timestamped: def.timestamped,
+            stale: query.stale,
+            partition: query.partition,
         })
+    }
+
+    /// The key-value store `query` names, read with its key and value serdes: over the tasks
+    /// this instance runs, or one partition's, and with stale stores over its standbys too
+    /// (readable while the instance rebalances).
+    pub fn key_value_store_with<K, V>(
+        &self,
+        query: &StoreQueryParameters,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Result<ReadOnlyKeyValueStore<K, V>, StreamsError> {
+        let live = self.live_store(query)?;
+        Ok(ReadOnlyKeyValueStore::new(
+            Arc::new(live),
+            &query.name,
+            key,
+            value,
+        ))
+    }
+
+    /// The window store `query` names (see [`KafkaStreams::key_value_store_with`]).
+    pub fn window_store_with<K, V>(
+        &self,
+        query: &StoreQueryParameters,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Result<ReadOnlyWindowStore<K, V>, StreamsError> {
+        let kv = self.key_value_store_with(query, key, value)?;
+        window_view(self.store_kind(&query.name), &query.name, kv)
+    }
+
+    /// The session store `query` names (see [`KafkaStreams::key_value_store_with`]).
+    pub fn session_store_with<K, V>(
+        &self,
+        query: &StoreQueryParameters,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+    ) -> Result<ReadOnlySessionStore<K, V>, StreamsError> {
+        let kv = self.key_value_store_with(query, key, value)?;
+        session_view(self.store_kind(&query.name), &query.name, kv)
     }
 
     /// The key-value store `name` over the tasks this instance runs (or a global table's
@@ -211,8 +312,7 @@ impl KafkaStreams {
         key: SharedSerde<K>,
         value: SharedSerde<V>,
     ) -> Result<ReadOnlyKeyValueStore<K, V>, StreamsError> {
-        let live = self.live_store(name)?;
-        Ok(ReadOnlyKeyValueStore::new(Arc::new(live), name, key, value))
+        self.key_value_store_with(&StoreQueryParameters::from_name(name), key, value)
     }
 
     /// The window store `name` (of a windowed aggregation) over the tasks this instance

@@ -3,18 +3,20 @@
 //! only what it missed (`num.standby.replicas`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::assignor::TaskId;
+use super::query::{locked, SharedTask};
 use super::restore::apply;
 use super::thread::NewTask;
-use crate::task::Task;
 
 /// A standby task: its stores, their changelogs, and how far each was read.
 pub(crate) struct Standby {
-    pub task: Task,
+    /// (shared with queries of stale stores)
+    pub task: SharedTask,
     /// Store id and changelog topic of each logged store.
     pub stores: Vec<(usize, String)>,
     /// The next offset to read per changelog topic (the task's partition).
@@ -41,6 +43,7 @@ impl Standbys {
                 continue;
             }
             if let Some((task, stores, next)) = make(id) {
+                let task = Arc::new(std::sync::Mutex::new(task));
                 self.tasks.insert(id, Standby { task, stores, next });
             }
         }
@@ -57,6 +60,14 @@ impl Standbys {
     /// The standby of `id`, taken out (it becomes active).
     pub fn take(&mut self, id: TaskId) -> Option<Standby> {
         self.tasks.remove(&id)
+    }
+
+    /// The standby tasks, for queries of stale stores.
+    pub fn shared(&self) -> BTreeMap<TaskId, SharedTask> {
+        self.tasks
+            .iter()
+            .map(|(id, s)| (*id, Arc::clone(&s.task)))
+            .collect()
     }
 
     /// The standby tasks.
@@ -88,7 +99,7 @@ impl Standbys {
                 continue;
             }
             if let Some((store, topic)) = s.stores.iter().find(|(_, t)| t == msg.topic()) {
-                apply(&mut s.task, *store, msg);
+                apply(&mut locked(&s.task), *store, msg);
                 s.next.insert(topic.clone(), msg.offset() + 1);
                 return;
             }

@@ -352,7 +352,8 @@ impl StreamThread {
             .iter()
             .map(|(id, r)| (*id, Arc::clone(&r.task)))
             .collect();
-        self.registry.publish(self.index, tasks);
+        self.registry
+            .publish(self.index, tasks, self.standbys.shared());
     }
 
     /// Aborts the open transaction, or makes a new producer when this one cannot.
@@ -596,11 +597,11 @@ impl StreamThread {
     /// Closes standby tasks, each with a checkpoint of what it read (its files hold only
     /// committed updates: the restore consumer reads committed records under exactly once).
     fn close_standbys(&self, standbys: Vec<(TaskId, super::standby::Standby)>) {
-        for (id, mut standby) in standbys {
+        for (id, standby) in standbys {
             if !self.has_persistent_stores(id) {
                 continue;
             }
-            let written = standby.task.make_durable().and_then(|()| {
+            let written = locked(&standby.task).make_durable().and_then(|()| {
                 let mut offsets = checkpoint::Offsets::new();
                 for (def, changelog) in self.stores_of(id) {
                     if let (true, Some(topic)) = (def.persistent, changelog) {
@@ -668,63 +669,17 @@ impl StreamThread {
             if self.tasks.contains_key(&id) {
                 continue;
             }
-            let (mut task, stores, from) = match self.standbys.take(id) {
+            let (shared, stores, from) = match self.standbys.take(id) {
                 Some(standby) => (standby.task, standby.stores, standby.next),
                 None => match self.make_task(id)? {
-                    Some(made) => made,
+                    Some((task, stores, from)) => {
+                        (Arc::new(std::sync::Mutex::new(task)), stores, from)
+                    }
                     None => continue,
                 },
             };
-            let restored = restore(&self.restorer, &mut task, &stores, id.partition, &from)?;
-            // at least once, the files now hold the whole changelog
-            if self.eos.is_none() {
-                self.write_checkpoint(id, &mut task)?;
-            }
-            if restored > 0 || !from.is_empty() {
-                tracing::info!(
-                    "task {id}: restored {restored} records from its changelogs{}",
-                    if from.is_empty() {
-                        ""
-                    } else {
-                        " (from its standby state)"
-                    }
-                );
-            }
-            let sub = &self.plan.subs[id.subtopology as usize];
-            let partitions = &self.partitions;
-            let topics: BTreeSet<&String> = sub
-                .topics()
-                // a topic with fewer partitions has no input for this task
-                .filter(|t| partitions.get(*t).is_some_and(|&n| id.partition < n))
-                .collect();
-            let inputs: Vec<Input> = topics
-                .into_iter()
-                .map(|t| {
-                    let committed = offsets.get(&(t.clone(), id.partition));
-                    Input {
-                        topic: t.clone(),
-                        partition: id.partition,
-                        next: committed.map(|&(offset, _)| offset),
-                        time: committed.map_or(partition_time::UNKNOWN, |&(_, time)| time),
-                    }
-                })
-                .collect();
-            // the stream time goes on from the committed partition times, before the
-            // processors start (as Kafka Streams initializes a task's time)
-            if let Some(time) = inputs.iter().map(|i| i.time).max() {
-                task.restore_stream_time(time);
-            }
-            task.init(now_ms())?;
-            let produced = task.take_produced();
-            self.emit_all(&produced)?;
-            self.tasks.insert(
-                id,
-                Running {
-                    task: Arc::new(std::sync::Mutex::new(task)),
-                    inputs,
-                    dirty: false,
-                },
-            );
+            let running = self.start_task(id, shared, &stores, &from, offsets)?;
+            self.tasks.insert(id, running);
         }
         let wanted: BTreeSet<TaskId> = standbys.difference(&tasks).copied().collect();
         let mut standbys = std::mem::take(&mut self.standbys);
@@ -769,6 +724,68 @@ impl StreamThread {
         }
         self.publish();
         self.consumer.assign(&list).map_err(kafka)
+    }
+
+    /// Starts task `id` (made anew or taken from its standby): restores its stores from their
+    /// changelogs (each from `from`'s offset, else from its start), sets its stream time from
+    /// the committed partition times, runs its processors' init and sends what they wrote.
+    fn start_task(
+        &mut self,
+        id: TaskId,
+        shared: SharedTask,
+        stores: &[(usize, String)],
+        from: &BTreeMap<String, i64>,
+        offsets: &HashMap<(String, i32), Position>,
+    ) -> Result<Running, StreamsError> {
+        let mut task = locked(&shared);
+        let restored = restore(&self.restorer, &mut task, stores, id.partition, from)?;
+        // at least once, the files now hold the whole changelog
+        if self.eos.is_none() {
+            self.write_checkpoint(id, &mut task)?;
+        }
+        if restored > 0 || !from.is_empty() {
+            tracing::info!(
+                "task {id}: restored {restored} records from its changelogs{}",
+                if from.is_empty() {
+                    ""
+                } else {
+                    " (after its standby state or its checkpointed files)"
+                }
+            );
+        }
+        let sub = &self.plan.subs[id.subtopology as usize];
+        let partitions = &self.partitions;
+        let topics: BTreeSet<&String> = sub
+            .topics()
+            // a topic with fewer partitions has no input for this task
+            .filter(|t| partitions.get(*t).is_some_and(|&n| id.partition < n))
+            .collect();
+        let inputs: Vec<Input> = topics
+            .into_iter()
+            .map(|t| {
+                let committed = offsets.get(&(t.clone(), id.partition));
+                Input {
+                    topic: t.clone(),
+                    partition: id.partition,
+                    next: committed.map(|&(offset, _)| offset),
+                    time: committed.map_or(partition_time::UNKNOWN, |&(_, time)| time),
+                }
+            })
+            .collect();
+        // the stream time goes on from the committed partition times, before the processors
+        // start (as Kafka Streams initializes a task's time)
+        if let Some(time) = inputs.iter().map(|i| i.time).max() {
+            task.restore_stream_time(time);
+        }
+        task.init(now_ms())?;
+        let produced = task.take_produced();
+        drop(task);
+        self.emit_all(&produced)?;
+        Ok(Running {
+            task: shared,
+            inputs,
+            dirty: false,
+        })
     }
 
     /// Applies what the standbys' changelogs got since the last look, without waiting.
