@@ -323,8 +323,7 @@ impl KafkaStreams {
         key: SharedSerde<K>,
         value: SharedSerde<V>,
     ) -> Result<ReadOnlyWindowStore<K, V>, StreamsError> {
-        let kv = self.key_value_store(name, key, value)?;
-        window_view(self.store_kind(name), name, kv)
+        self.window_store_with(&StoreQueryParameters::from_name(name), key, value)
     }
 
     /// The session store `name` (of a session aggregation) over the tasks this instance
@@ -335,8 +334,7 @@ impl KafkaStreams {
         key: SharedSerde<K>,
         value: SharedSerde<V>,
     ) -> Result<ReadOnlySessionStore<K, V>, StreamsError> {
-        let kv = self.key_value_store(name, key, value)?;
-        session_view(self.store_kind(name), name, kv)
+        self.session_store_with(&StoreQueryParameters::from_name(name), key, value)
     }
 
     fn store_kind(&self, name: &str) -> Option<crate::store::StoreKind> {
