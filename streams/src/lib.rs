@@ -20,15 +20,16 @@
 //! stream-table, table-table, foreign-key, windowed stream-stream and stream-global; table
 //! grouping ([`KGroupedTable`]).
 //!
-//! The processor API ([`process`]): processors with stores of their own, punctuation on
-//! stream time and on the wall clock, record headers and metadata. Interactive queries of a
-//! running [`KafkaStreams`]: its local stores, and which instance holds a key
-//! ([`KeyQueryMetadata`], from `application.server`).
+//! The processor API ([`process`]): processors with key-value, window and session stores of
+//! their own, punctuation on stream time and on the wall clock, record headers and metadata,
+//! forwarding to all children or to one by name. Interactive queries of a running
+//! [`KafkaStreams`]: its local stores (with [`StoreQueryParameters`], its standby copies and
+//! one partition's), and which instance holds a key ([`KeyQueryMetadata`], from
+//! `application.server`).
 //!
-//! Persistent key-value, window and session stores ([`StoreType::Persistent`]) under
-//! `state.dir`.
-//!
-//! To come (see `docs/design/streams.md`): checkpointed restarts of persistent stores.
+//! Persistent key-value, window and session stores ([`StoreType::Persistent`], or every DSL
+//! store with `default.dsl.store=rocksDB`) under `state.dir`, which a restart keeps: each task
+//! checkpoints the changelog offsets its files hold, as Kafka Streams does.
 //!
 //! ```
 //! use tributary_streams::{Consumed, Produced, Serdes, StreamsBuilder};
