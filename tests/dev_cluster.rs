@@ -33,30 +33,53 @@ fn free_base_port() -> u16 {
     panic!("no free port range");
 }
 
+/// A started dev cluster: the process, its base port, its bootstrap line, its data directory
+/// (when printed), and the rest of its output (kept open: it writes more).
+type Started = (
+    std::process::Child,
+    u16,
+    String,
+    Option<std::path::PathBuf>,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+);
+
+/// Starts `tributary dev-cluster` on a free port range; once more on another range when it
+/// stops before it printed its bootstrap (a test running beside this one may take a port
+/// between the look and the bind), with what it wrote to stderr when it fails again.
+fn start_dev_cluster() -> Started {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        let port = free_base_port();
+        let stderr = tempfile::NamedTempFile::new().unwrap();
+        let mut child = Command::new(BIN)
+            .args(["dev-cluster", "--brokers", "3", "--port", &port.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(stderr.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut data_dir = None;
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(rest) = line.strip_prefix("Data and logs: ") {
+                data_dir = rest.split(" (").next().map(std::path::PathBuf::from);
+            }
+            if let Some(b) = line.strip_prefix("Bootstrap servers: ") {
+                return (child, port, b.to_string(), data_dir, lines);
+            }
+        }
+        let status = child.wait().unwrap();
+        failures.push(format!(
+            "port {port}: {status}: {}",
+            std::fs::read_to_string(stderr.path()).unwrap_or_default()
+        ));
+    }
+    panic!("dev-cluster printed no bootstrap: {failures:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_cluster_starts_three_nodes_and_stops_them_on_ctrl_c() {
-    let port = free_base_port();
-    let mut child = Command::new(BIN)
-        .args(["dev-cluster", "--brokers", "3", "--port", &port.to_string()])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut data_dir = None;
-    let bootstrap = loop {
-        let line = lines
-            .next()
-            .expect("dev-cluster printed its bootstrap")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("Data and logs: ") {
-            data_dir = rest.split(" (").next().map(std::path::PathBuf::from);
-        }
-        if let Some(b) = line.strip_prefix("Bootstrap servers: ") {
-            break b.to_string();
-        }
-    };
+    let (mut child, port, bootstrap, data_dir, _output) = start_dev_cluster();
     let expected = (0..3)
         .map(|i| format!("127.0.0.1:{}", port + i))
         .collect::<Vec<_>>()
