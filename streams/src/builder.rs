@@ -65,7 +65,9 @@ impl<K, V> Produced<K, V> {
         }
     }
 
-    /// Chooses each record's partition with `partitioner` (see [`StreamPartitioner`]).
+    /// Chooses each record's partition with `partitioner` (given the topic, the key, the value
+    /// and the topic's partition count: a partition in `0..count`, or `None` for the default,
+    /// murmur2 of the key bytes).
     pub fn with_partitioner(
         mut self,
         partitioner: impl Fn(&str, &K, &V, i32) -> Option<i32> + Send + Sync + 'static,

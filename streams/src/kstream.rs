@@ -63,7 +63,7 @@ impl<K, V> Repartitioned<K, V> {
         self
     }
 
-    /// Records go to the partitions `partitioner` chooses (see [`StreamPartitioner`]).
+    /// Records go to the partitions `partitioner` chooses (as `Produced::with_partitioner`).
     pub fn with_stream_partitioner(
         mut self,
         partitioner: impl Fn(&str, &K, &V, i32) -> Option<i32> + Send + Sync + 'static,
