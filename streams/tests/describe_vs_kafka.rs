@@ -685,9 +685,11 @@ where
     V2: Send + Sync + 'static,
 {
     let joined = named.map_or_else(TableJoined::new, TableJoined::named);
+    // (the result's serdes are given even unnamed: a stream-table join of the result reads
+    // its store, and here serdes are known at build, where Kafka takes its default serdes)
     let m = match store {
         Some(n) => Materialized::with(Serdes::string(), Serdes::string()).with_name(n),
-        None => Materialized::new(),
+        None => Materialized::with(Serdes::string(), Serdes::string()),
     };
     let fk = |k: &String, _: &V1| Some(k.clone());
     if kind == "inner" {

@@ -25,7 +25,7 @@ use crate::processor::{Header, StreamsError};
 /// consumer it was taken from (the thread declares it first).
 pub(super) struct Poller {
     queue: *mut rd::rd_kafka_queue_t,
-    /// Topic names by librdkafka's topic handle (a handle lives as long as the client).
+    /// Topic names by librdkafka's topic handle (see [`Poller::forget_topics`]).
     topics: HashMap<usize, Arc<str>>,
 }
 
@@ -78,11 +78,19 @@ impl Poller {
                 continue;
             }
             // SAFETY: a topic handle's name is a NUL-terminated string that lives as long as
-            // the handle, which the client keeps
+            // the handle, which the message holds a reference to
             let name = unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(rkt)) };
             self.topics
                 .insert(rkt as usize, Arc::from(name.to_string_lossy().as_ref()));
         }
+    }
+
+    /// Forgets the topic names it learned: called when the consumer's assignment changes
+    /// (librdkafka may free the handle of a topic no longer read, and a new topic's handle
+    /// may then take its address; while a topic is assigned, or a record of it is held, its
+    /// handle lives).
+    pub fn forget_topics(&mut self) {
+        self.topics.clear();
     }
 
     /// The `i`-th record of `batch`.

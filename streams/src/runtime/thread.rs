@@ -342,6 +342,7 @@ impl StreamThread {
         self.tasks.clear();
         self.publish();
         self.routes.clear();
+        self.poller.forget_topics();
         self.consumer.unassign().map_err(kafka)
     }
 
@@ -723,6 +724,7 @@ impl StreamThread {
             }
         }
         self.publish();
+        self.poller.forget_topics();
         self.consumer.assign(&list).map_err(kafka)
     }
 
@@ -1095,6 +1097,7 @@ impl StreamThread {
         // aborted records
         self.tasks.clear();
         self.publish();
+        self.poller.forget_topics();
         self.consumer.unassign().map_err(kafka)?;
         let standbys: BTreeSet<TaskId> = self.standbys.ids().into_iter().collect();
         self.assign(tasks, standbys, &offsets)
