@@ -539,6 +539,15 @@ impl StreamThread {
         self.stores_of(id).iter().any(|(def, _)| def.persistent)
     }
 
+    /// The changelog topics of task `id`'s persistent logged stores: what its checkpoint
+    /// covers.
+    fn persistent_changelogs(&self, id: TaskId) -> Vec<String> {
+        self.stores_of(id)
+            .into_iter()
+            .filter_map(|(def, changelog)| changelog.filter(|_| def.persistent))
+            .collect()
+    }
+
     /// Where each persistent store's changelog is read from after `checkpoint`'s offsets, or
     /// `None` when the checkpoint misses one or one is out of the changelog's range (it was
     /// deleted, recreated, or truncated past it): then the files cannot be trusted.
@@ -548,10 +557,7 @@ impl StreamThread {
         checkpoint: &checkpoint::Offsets,
     ) -> Option<BTreeMap<String, i64>> {
         let mut points = BTreeMap::new();
-        for (def, changelog) in self.stores_of(id) {
-            let (true, Some(topic)) = (def.persistent, changelog) else {
-                continue;
-            };
+        for topic in self.persistent_changelogs(id) {
             let &last = checkpoint.get(&(topic.clone(), id.partition))?;
             let (low, high) = self
                 .restorer
@@ -579,10 +585,7 @@ impl StreamThread {
         }
         task.make_durable()?;
         let mut offsets = checkpoint::Offsets::new();
-        for (def, changelog) in self.stores_of(id) {
-            let (true, Some(topic)) = (def.persistent, changelog) else {
-                continue;
-            };
+        for topic in self.persistent_changelogs(id) {
             let (_, high) = self
                 .restorer
                 .fetch_watermarks(&topic, id.partition, Duration::from_secs(30))
@@ -604,11 +607,9 @@ impl StreamThread {
             }
             let written = locked(&standby.task).make_durable().and_then(|()| {
                 let mut offsets = checkpoint::Offsets::new();
-                for (def, changelog) in self.stores_of(id) {
-                    if let (true, Some(topic)) = (def.persistent, changelog) {
-                        if let Some(&next) = standby.next.get(&topic) {
-                            offsets.insert((topic, id.partition), next - 1);
-                        }
+                for topic in self.persistent_changelogs(id) {
+                    if let Some(&next) = standby.next.get(&topic) {
+                        offsets.insert((topic, id.partition), next - 1);
                     }
                 }
                 checkpoint::write(&self.state_dir.join(id.to_string()), &offsets)
