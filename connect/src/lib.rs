@@ -1,11 +1,16 @@
 //! # tributary-connect
 //!
-//! A Kafka Connect compatible worker.
+//! A Kafka Connect compatible worker: it runs source and sink connectors and their tasks,
+//! passes records through converters and single message transforms, and behaves as Kafka
+//! Connect does for the same configs.
 //!
-//! This crate will run source and sink connectors and their tasks, in standalone mode (configs
-//! from files, offsets in a local file) and distributed mode (workers forming a cluster through
-//! the group protocol with protocol type `connect`, configs, offsets and statuses in compacted
-//! topics). It will serve Kafka Connect's REST API on port 8083, pass records through converters
-//! and single message transforms, and follow `errors.tolerance` with a dead letter queue.
-//!
-//! It is built in a later issue; today it holds no code.
+//! Layout:
+//! * [`data`]: Connect's data model (schemas, values, structs, logical types).
+//! * [`json`]: JSON as Kafka Connect's Jackson reads and writes it, byte for byte.
+//! * [`converter`]: `key.converter` / `value.converter` (JSON, string, bytes, numbers).
+//! * [`config`]: config maps with Kafka's parsing rules and error messages.
+
+pub mod config;
+pub mod converter;
+pub mod data;
+pub mod json;
