@@ -57,6 +57,9 @@ enum Command {
     /// Describe the producers of a topic's partitions
     #[command(subcommand)]
     Producers(cli::txn::ProducersCommand),
+    /// Run a Kafka Connect worker (standalone) with its REST API
+    #[command(subcommand)]
+    Connect(cli::connect::ConnectCommand),
     /// Measure produce, consume and end-to-end performance
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -70,7 +73,7 @@ fn main() -> ExitCode {
         // refused, retries) would repeat them, so they show only with --verbose.
         let default = if matches!(
             cli.command,
-            Command::Server(_) | Command::Storage(_) | Command::DevCluster(_)
+            Command::Server(_) | Command::Storage(_) | Command::DevCluster(_) | Command::Connect(_)
         ) || cli.verbose
         {
             // (openraft narrates every vote, and logs each failed send to a voter that is down
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
             Command::Txn(cmd) => cli::txn::run(cmd).await,
             Command::Producers(cmd) => cli::txn::run_producers(cmd).await,
             Command::Bench(cmd) => cli::bench::run(cmd).await,
+            Command::Connect(cmd) => cli::connect::run(cmd).await,
         }
     });
     match result {

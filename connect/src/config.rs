@@ -142,3 +142,109 @@ impl ConfigExt for Config {
             })
     }
 }
+
+/// Parses Java properties text (what `worker.properties` and connector `.properties` files
+/// hold): `key=value`, `key: value` or `key value`, `#`/`!` comments, lines continued with a
+/// trailing backslash, and `\t \n \r \f \uXXXX` and `\x` escapes.
+pub fn parse_properties(text: &str) -> Config {
+    let mut out = Config::new();
+    let mut logical = String::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim_start();
+        if logical.is_empty()
+            && (trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!'))
+        {
+            continue;
+        }
+        logical.push_str(trimmed);
+        // an odd number of trailing backslashes continues the line
+        let trailing = logical.chars().rev().take_while(|c| *c == '\\').count();
+        if trailing % 2 == 1 {
+            logical.pop();
+            if lines.clone().next().is_some() {
+                continue;
+            }
+        }
+        let (k, v) = split_property(&logical);
+        out.insert(k, v);
+        logical.clear();
+    }
+    out
+}
+
+fn split_property(line: &str) -> (String, String) {
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    let mut key_end = chars.len();
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 2,
+            '=' | ':' | ' ' | '\t' | '\u{c}' => {
+                key_end = i;
+                break;
+            }
+            _ => i += 1,
+        }
+    }
+    let key: String = chars[..key_end.min(chars.len())].iter().collect();
+    let mut j = key_end;
+    while j < chars.len() && matches!(chars[j], ' ' | '\t' | '\u{c}') {
+        j += 1;
+    }
+    if j < chars.len() && matches!(chars[j], '=' | ':') {
+        j += 1;
+    }
+    while j < chars.len() && matches!(chars[j], ' ' | '\t' | '\u{c}') {
+        j += 1;
+    }
+    let value: String = chars[j.min(chars.len())..].iter().collect();
+    (unescape(&key), unescape(&value))
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(ch) => out.push(ch),
+                    None => out.push_str(&hex),
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_properties() {
+        let p = parse_properties(
+            "# comment\n! also\nname=local-file-source\nconnector.class : FileStreamSource\ntasks.max 1\n\
+             file=/tmp/a\\\n    b.txt\nkey\\=with\\:colon=v\\u00e9\n  spaced = x  \nempty=\n",
+        );
+        assert_eq!(p["name"], "local-file-source");
+        assert_eq!(p["connector.class"], "FileStreamSource");
+        assert_eq!(p["tasks.max"], "1");
+        assert_eq!(p["file"], "/tmp/ab.txt");
+        assert_eq!(p["key=with:colon"], "vé");
+        assert_eq!(p["spaced"], "x  ");
+        assert_eq!(p["empty"], "");
+    }
+}

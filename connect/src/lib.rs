@@ -8,9 +8,21 @@
 //! * [`data`]: Connect's data model (schemas, values, structs, logical types).
 //! * [`json`]: JSON as Kafka Connect's Jackson reads and writes it, byte for byte.
 //! * [`converter`]: `key.converter` / `value.converter` (JSON, string, bytes, numbers).
+//! * [`connector`]: the connector and task traits, and the plugin registry.
 //! * [`config`]: config maps with Kafka's parsing rules and error messages.
+//! * [`record`]: source and sink records with headers.
+//! * [`transforms`]: single message transforms and predicates.
+//! * [`worker`]: runs connectors and tasks (source and sink loops, offsets, statuses).
+//! * [`standalone`]: the standalone herder (configs from files and REST, offsets in a file).
+//! * [`rest`]: Kafka Connect's REST API.
 
 pub mod config;
+pub mod connector;
 pub mod converter;
 pub mod data;
 pub mod json;
+pub mod record;
+pub mod rest;
+pub mod standalone;
+pub mod transforms;
+pub mod worker;

@@ -2,7 +2,9 @@
 //! `tests/java/ConnectOracle.java` on Kafka's jars): the same Connect data and the same bytes go
 //! through both; the bytes written, the data read (as a JSON envelope) and the error messages
 //! must be identical. Hand-picked cases plus random schemas, values and JSON texts
-//! (`TRIBUTARY_CONNECT_SEED` picks the seed, `TRIBUTARY_CONNECT_ROUNDS` the count).
+//! (`TRIBUTARY_CONNECT_SEED` picks the seed, `TRIBUTARY_CONNECT_ROUNDS` the count). The header
+//! converters (SimpleHeaderConverter, and the converters used as header converters) are in
+//! `converters_vs_kafka/headers.rs`.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -10,7 +12,41 @@ use tributary_connect::config::Config;
 use tributary_connect::converter::{self, Converter, JsonConverter};
 use tributary_connect::data::{logical, Decimal, Schema, SchemaBuilder, Struct, Type, Value};
 
+#[path = "converters_vs_kafka/headers.rs"]
+mod headers;
+
 const JSON: &str = "org.apache.kafka.connect.json.JsonConverter";
+
+/// A case for the oracle: its input, what we answer in the oracle's output format, and what
+/// to call it when they differ.
+trait Differential {
+    fn text(&self) -> String;
+    fn ours(&self) -> String;
+    fn label(&self) -> String;
+}
+
+impl Differential for Case {
+    fn text(&self) -> String {
+        Case::text(self)
+    }
+    fn ours(&self) -> String {
+        Case::ours(self)
+    }
+    fn label(&self) -> String {
+        let config: Vec<String> = self
+            .config
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("{} {}", self.class, config.join(","))
+    }
+}
+
+fn boxed(cases: Vec<Case>) -> impl Iterator<Item = Box<dyn Differential>> {
+    cases
+        .into_iter()
+        .map(|c| Box::new(c) as Box<dyn Differential>)
+}
 
 /// One case: a converter with its config, and operations on it.
 struct Case {
@@ -459,10 +495,8 @@ impl Gen {
     }
 }
 
-fn random_cases(seed: u64, rounds: usize) -> Vec<Case> {
-    let mut g = Gen {
-        rng: StdRng::seed_from_u64(seed),
-    };
+/// Random Connect data (with a schema, or schemaless as JSON reads it) as envelopes.
+fn random_envelopes(g: &mut Gen, rounds: usize) -> Vec<String> {
     let envelope = JsonConverter::default();
     let mut envelopes = Vec::new();
     for _ in 0..rounds {
@@ -490,6 +524,14 @@ fn random_cases(seed: u64, rounds: usize) -> Vec<Case> {
             String::from_utf8(b).expect("generated data is valid")
         }));
     }
+    envelopes
+}
+
+fn random_cases(seed: u64, rounds: usize) -> Vec<Case> {
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(seed),
+    };
+    let envelopes = random_envelopes(&mut g, rounds);
     let mut cases = Vec::new();
     for config in [
         vec![],
@@ -549,9 +591,10 @@ fn converters_match_kafka_connect() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
-    let mut cases = hand_cases();
-    cases.extend(random_cases(seed, rounds));
-    let input: Vec<String> = cases.iter().map(Case::text).collect();
+    let mut cases: Vec<Box<dyn Differential>> = boxed(hand_cases()).collect();
+    cases.extend(boxed(random_cases(seed, rounds)));
+    cases.extend(headers::cases(seed, rounds));
+    let input: Vec<String> = cases.iter().map(|c| c.text()).collect();
     let kafka = tributary_testkit::java::run_java_harness(
         "connect/tests/java",
         "ConnectOracle",
@@ -571,15 +614,9 @@ fn converters_match_kafka_connect() {
                     .zip(ours.lines())
                 {
                     if e != o {
-                        let config: Vec<String> = case
-                            .config
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect();
                         eprintln!(
-                            "{} {}\n  {line}\n  kafka: {}\n  ours:  {}",
-                            case.class,
-                            config.join(","),
+                            "{}\n  {line}\n  kafka: {}\n  ours:  {}",
+                            case.label(),
                             readable(e),
                             readable(o)
                         );

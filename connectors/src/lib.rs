@@ -1,7 +1,18 @@
 //! # tributary-connectors
 //!
-//! The connectors that a Tributary Connect worker runs, one folder per connector, with Kafka
-//! Connect's well-known config keys: file source and sink, PostgreSQL source and sink, an HTTP
-//! sink and a data generator source.
+//! The connectors a Tributary Connect worker runs, one folder per connector, with Kafka
+//! Connect's well-known class names and config keys.
 //!
-//! They are built in a later issue; today this crate holds no code.
+//! * [`file`]: `FileStreamSourceConnector` and `FileStreamSinkConnector`.
+//!
+//! [`register`] adds them all to a worker's plugins.
+
+pub mod file;
+
+use tributary_connect::connector::Plugins;
+
+/// Adds every connector of this crate to `plugins`.
+pub fn register(plugins: &mut Plugins) {
+    plugins.register(file::source_plugin());
+    plugins.register(file::sink_plugin());
+}

@@ -5,6 +5,7 @@ pub mod broker;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod connect;
 pub mod consume;
 pub mod dev_cluster;
 pub mod group;

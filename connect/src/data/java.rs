@@ -70,10 +70,19 @@ pub fn bytes_hash(b: &[u8]) -> u32 {
 /// The table size of `new HashMap<>()`.
 pub const DEFAULT_CAPACITY: usize = 16;
 
-/// The table size of `new HashMap<>(m)` for a map `m` of `size` entries.
+/// The table size of `new HashMap<>(m)` for a map `m` of `size` entries (Java 17's rule; an
+/// empty `m` leaves the default).
 pub fn copy_capacity(size: usize) -> usize {
+    if size == 0 {
+        return DEFAULT_CAPACITY;
+    }
     let t = (size as f32 / 0.75f32 + 1.0f32) as usize;
     t.max(1).next_power_of_two()
+}
+
+/// The table size of `new HashMap<>(initialCapacity)`.
+pub fn sized_capacity(initial: usize) -> usize {
+    initial.max(1).next_power_of_two()
 }
 
 /// Reorders entries put in this order into a `java.util.HashMap` whose table starts at
@@ -160,7 +169,7 @@ pub fn date_to_string(millis: i64) -> String {
     let secs = millis.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = java_civil_from_days(days);
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -173,6 +182,27 @@ pub fn date_to_string(millis: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// The first day of the Gregorian calendar in Java's `GregorianCalendar` (1582-10-15), in days
+/// since 1970-01-01; earlier days are in the Julian calendar.
+const GREGORIAN_CUTOVER_DAY: i64 = -141_427;
+
+/// The date Java's `GregorianCalendar` gives a day count since 1970-01-01: Gregorian from
+/// 1582-10-15, Julian before (year 0 is 1 BC).
+pub fn java_civil_from_days(days: i64) -> (i64, u32, u32) {
+    if days >= GREGORIAN_CUTOVER_DAY {
+        return civil_from_days(days);
+    }
+    // Julian calendar from the Julian day number
+    let c = days + 2_440_588 + 32_082;
+    let d = (4 * c + 3).div_euclid(1461);
+    let e = c - (1461 * d).div_euclid(4);
+    let m = (5 * e + 2).div_euclid(153);
+    let day = (e - (153 * m + 2).div_euclid(5) + 1) as u32;
+    let month = (m + 3 - 12 * m.div_euclid(10)) as u32;
+    let year = d - 4800 + m.div_euclid(10);
+    (year, month, day)
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
@@ -240,7 +270,8 @@ mod tests {
         .collect();
         assert_eq!(order, [s("zeta"), s("b"), s("alpha"), s("mid")]);
         assert_eq!(copy_capacity(4), 8);
-        assert_eq!(copy_capacity(0), 1);
+        assert_eq!(copy_capacity(0), 16);
+        assert_eq!(sized_capacity(0), 1);
     }
 
     #[test]
@@ -251,5 +282,8 @@ mod tests {
             "Tue Nov 14 22:13:20 UTC 2023"
         );
         assert_eq!(date_to_string(-1), "Wed Dec 31 23:59:59 UTC 1969");
+        // the day before the Gregorian calendar began, in the Julian calendar
+        assert_eq!(java_civil_from_days(-141_428), (1582, 10, 4));
+        assert_eq!(java_civil_from_days(-141_427), (1582, 10, 15));
     }
 }

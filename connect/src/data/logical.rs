@@ -82,10 +82,12 @@ pub fn decimal_scale(schema: &Schema) -> Result<i32, DataError> {
 
 /// `Decimal.fromLogical`: the unscaled bytes, when the value has the schema's scale.
 pub fn decimal_to_bytes(schema: &Schema, value: &Decimal) -> Result<Vec<u8>, DataError> {
-    if value.scale() != decimal_scale(schema)? {
-        return Err(DataError::new(
-            "Decimal value has mismatching scale for given Decimal schema",
-        ));
+    let scale = decimal_scale(schema)?;
+    if value.scale() != scale {
+        return Err(DataError::new(format!(
+            "Decimal value has mismatching scale for given Decimal schema. Schema has scale {scale}, value has scale {}.",
+            value.scale()
+        )));
     }
     Ok(value.unscaled_bytes())
 }
@@ -114,7 +116,8 @@ pub fn days_to_date(days: i32) -> Value {
 
 /// `Time.fromLogical`: milliseconds of a time on 1970-01-01.
 pub fn time_to_millis(millis: i64) -> Result<i32, DataError> {
-    if !(0..MILLIS_PER_DAY).contains(&millis) {
+    // (Kafka 4 also takes the end of the day, 24:00:00.000)
+    if !(0..=MILLIS_PER_DAY).contains(&millis) {
         return Err(DataError::new(
             "Kafka Connect Time type should not have any date fields set to non-zero values.",
         ));

@@ -5,11 +5,13 @@
 //! `List`, `Map`, `Struct`, `BigDecimal`, `java.util.Date`), so converters and transforms can
 //! follow Kafka's code paths and produce the same bytes.
 
+pub mod date_format;
 mod decimal;
 pub mod java;
 pub mod logical;
 mod schema;
 mod value;
+pub mod values;
 
 pub use decimal::Decimal;
 pub use schema::{Field, Schema, SchemaBuilder, Type};
@@ -39,6 +41,13 @@ impl DataError {
             message: message.into(),
             class: "SchemaBuilderException",
         }
+    }
+
+    /// The same error under another Java exception name (Kafka throws e.g. an
+    /// `IllegalArgumentException` here).
+    pub fn with_class(mut self, class: &'static str) -> DataError {
+        self.class = class;
+        self
     }
 
     /// The simple name of the Java exception Kafka throws here.

@@ -357,6 +357,13 @@ impl SchemaBuilder {
     pub fn ty(&self) -> Type {
         self.data.ty
     }
+    /// Kafka's `SchemaBuilder.mapWithNullValues`: a map schema without a value schema (what
+    /// `Values` infers for a map whose values share no schema).
+    pub fn map_with_null_values(keys: Schema) -> SchemaBuilder {
+        let mut b = SchemaBuilder::new(Type::Map);
+        b.data.key = Some(keys);
+        b
+    }
     /// Allows null.
     pub fn optional(mut self) -> Self {
         self.data.optional = true;

@@ -21,6 +21,10 @@
 //   negate true|false          TransformationStage does (default negate false); otherwise the
 //                              record passes unchanged. The transform is configured first,
 //                              then the predicate with the pconfig map.
+//   defaults true|false      the envelope converter's replace.null.with.default (default true):
+//                            with false a null under a schema with a default stays null when an
+//                            envelope is read and is written as null, so that what a transform
+//                            does with such nulls shows
 //   operations, each printing exactly one line, in order:
 //   from TOPIC ENVELOPE      converter: fromConnectData(TOPIC, schema, value); header_converter:
 //                            fromConnectHeader(TOPIC, "h", schema, value)
@@ -49,6 +53,9 @@
 // {"schema":...,"payload":...}, and "-" for SchemaAndValue.NULL (no schema, no value; the
 // converter's null bytes). Input envelopes are parsed with that converter's toConnectData,
 // output ones written with its fromConnectData.
+// The JVM's default time zone is set to UTC and its default locale to Locale.ROOT first: Cast
+// (Values.dateFormatFor) and InsertHeader (Values.parseString) use the defaults, so results would
+// otherwise depend on the machine.
 // Output: per case one line per operation, then "<<END>>". (Between the fields of every line
 // above, input and output, stands a single TAB.)
 // What the envelope cannot carry (JsonConverter's own limits): schemaless bytes (a schemaless
@@ -68,7 +75,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.TimeZone;
 import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.connect.connector.ConnectRecord;
 import org.apache.kafka.connect.data.SchemaAndValue;
@@ -86,21 +95,27 @@ import org.apache.kafka.connect.transforms.predicates.Predicate;
 @SuppressWarnings({"rawtypes", "unchecked"})
 public class ConnectOracle {
     static final HexFormat HEX = HexFormat.of();
-    static final JsonConverter ENVELOPE = new JsonConverter();
+    static final JsonConverter ENVELOPE = envelopeConverter(true);
+    static final JsonConverter ENVELOPE_KEEPING_NULLS = envelopeConverter(false);
+    // the envelope converter of the case being run
+    static JsonConverter envelopeConverter = ENVELOPE;
 
-    static {
-        ENVELOPE.configure(Map.of("schemas.enable", "true"), false);
+    static JsonConverter envelopeConverter(boolean replaceNullWithDefault) {
+        JsonConverter c = new JsonConverter();
+        c.configure(Map.of("schemas.enable", "true", "replace.null.with.default", String.valueOf(replaceNullWithDefault)),
+            false);
+        return c;
     }
 
     static SchemaAndValue parseEnvelope(String topic, String text) {
         if (text.equals("-")) {
             return SchemaAndValue.NULL;
         }
-        return ENVELOPE.toConnectData(topic, text.getBytes(StandardCharsets.UTF_8));
+        return envelopeConverter.toConnectData(topic, text.getBytes(StandardCharsets.UTF_8));
     }
 
     static String envelope(String topic, org.apache.kafka.connect.data.Schema schema, Object value) {
-        byte[] bytes = ENVELOPE.fromConnectData(topic, schema, value);
+        byte[] bytes = envelopeConverter.fromConnectData(topic, schema, value);
         return bytes == null ? "-" : new String(bytes, StandardCharsets.UTF_8);
     }
 
@@ -145,6 +160,7 @@ public class ConnectOracle {
         String predicateClass;
         Map<String, String> predicateConfig = new HashMap<>();
         boolean negate;
+        boolean envelopeDefaults = true;
         List<String> operations = new ArrayList<>();
 
         Converter converter;
@@ -178,6 +194,9 @@ public class ConnectOracle {
                     break;
                 case "negate":
                     negate = Boolean.parseBoolean(arg);
+                    break;
+                case "defaults":
+                    envelopeDefaults = Boolean.parseBoolean(arg);
                     break;
                 default:
                     operations.add(line);
@@ -324,6 +343,7 @@ public class ConnectOracle {
         for (String line : lines) {
             c.line(line);
         }
+        envelopeConverter = c.envelopeDefaults ? ENVELOPE : ENVELOPE_KEEPING_NULLS;
         Throwable setupError = null;
         try {
             c.setUp();
@@ -349,6 +369,8 @@ public class ConnectOracle {
     }
 
     public static void main(String[] args) throws IOException {
+        TimeZone.setDefault(TimeZone.getTimeZone("UTC"));
+        Locale.setDefault(Locale.ROOT);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         Writer out = new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8));
         List<String> lines = new ArrayList<>();

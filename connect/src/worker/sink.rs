@@ -1,0 +1,360 @@
+//! Runs one sink task: consumer (group `connect-NAME`) → converters → transforms →
+//! `SinkTask::put`, committing the offsets the task says are safe (`pre_commit`) every
+//! `offset.flush.interval.ms` and when it stops. Records that fail to convert or transform go
+//! to the dead letter queue with `errors.tolerance=all`.
+//!
+//! ```text
+//!  consumer ─▶ converters ─▶ transforms ─▶ put(batch)
+//!     ▲                          │ failed (tolerated)
+//!     └ commit(pre_commit(pos))  └─▶ dead letter queue topic (with __connect.errors.* headers)
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::connector::{ConnectError, SinkTask, TopicPartitionOffsets};
+use crate::data::DataError;
+use crate::record::{ConnectRecord, Headers as ConnectHeaders, Origin, TimestampType};
+
+use super::connector_config::{transform_chain, Converters, ErrorPolicy, SinkTopics, Tolerance};
+use super::status::{State, StatusCell};
+use super::{ClientRole, Target, TaskId, WorkerShared};
+
+/// Most records handed to `put` at once (the Java consumer's `max.poll.records`).
+const MAX_BATCH: usize = 500;
+
+/// The sink task loop; returns when told to stop or when the task fails.
+pub(crate) async fn run(
+    id: TaskId,
+    mut task: Box<dyn SinkTask>,
+    task_config: Config,
+    connector_config: Config,
+    shared: Arc<WorkerShared>,
+    mut control: watch::Receiver<Target>,
+    status: StatusCell,
+) {
+    let fail = |e: &ConnectError| {
+        tracing::error!(task = %id, error = %e, "WorkerSinkTask{{id={id}}} Task threw an uncaught and unrecoverable exception");
+        status.fail(e.java_class(), &e.to_string());
+    };
+    let setup = || -> Result<_, ConnectError> {
+        let converters = Converters::new(&connector_config, &shared.config.props)?;
+        let chain = transform_chain(&connector_config)?;
+        let errors = ErrorPolicy::from_config(&connector_config)?;
+        let topics = SinkTopics::from_config(&connector_config)?;
+        let mut cc = shared
+            .config
+            .client_config(ClientRole::Consumer, Some(&connector_config))?;
+        cc.set("group.id", format!("connect-{}", id.connector))
+            .set("enable.auto.commit", "false")
+            .set(
+                "client.id",
+                format!("connector-consumer-{}-{}", id.connector, id.task),
+            );
+        if cc.get("auto.offset.reset").is_none() {
+            cc.set("auto.offset.reset", "earliest");
+        }
+        let consumer: StreamConsumer = cc
+            .create()
+            .map_err(|e| ConnectError::Fatal(format!("Failed to create the consumer: {e}")))?;
+        let subscription: Vec<String> = match &topics {
+            SinkTopics::List(t) => t.clone(),
+            SinkTopics::Regex(r) => vec![format!("^{r}")],
+        };
+        let refs: Vec<&str> = subscription.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&refs)
+            .map_err(|e| ConnectError::Fatal(format!("Failed to subscribe: {e}")))?;
+        let dlq = match &errors.dlq_topic {
+            Some(_) => {
+                let pc = shared
+                    .config
+                    .client_config(ClientRole::Producer, Some(&connector_config))?;
+                Some(pc.create::<FutureProducer>().map_err(|e| {
+                    ConnectError::Fatal(format!(
+                        "Failed to create the dead letter queue producer: {e}"
+                    ))
+                })?)
+            }
+            None => None,
+        };
+        Ok((converters, chain, errors, consumer, dlq))
+    };
+    let (converters, mut chain, errors, consumer, dlq) = match setup() {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = task.start(&task_config).await {
+        return fail(&e);
+    }
+    status.set(State::Running);
+    tracing::info!(task = %id, "WorkerSinkTask{{id={id}}} Sink task finished initialization and start");
+    let mut positions: TopicPartitionOffsets = BTreeMap::new();
+    let mut last_commit = Instant::now();
+    let mut paused = false;
+    loop {
+        let target = *control.borrow_and_update();
+        match target {
+            Target::Stop => break,
+            Target::Pause if !paused => {
+                if let Ok(assignment) = consumer.assignment() {
+                    let _ = consumer.pause(&assignment);
+                }
+                paused = true;
+                status.set(State::Paused);
+            }
+            Target::Run if paused => {
+                if let Ok(assignment) = consumer.assignment() {
+                    let _ = consumer.resume(&assignment);
+                }
+                paused = false;
+                status.set(State::Running);
+            }
+            _ => {}
+        }
+        // a batch: wait for the first record (or a control change), then take what is ready
+        let mut batch: Vec<ConnectRecord> = Vec::new();
+        let first = tokio::select! {
+            m = consumer.recv() => Some(m),
+            _ = control.changed() => None,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => None,
+        };
+        let mut next = first;
+        while let Some(m) = next.take() {
+            match m {
+                Ok(msg) => {
+                    if !positions.contains_key(&(msg.topic().to_string(), msg.partition())) {
+                        shared.topic_used(&id.connector, msg.topic());
+                    }
+                    positions.insert((msg.topic().to_string(), msg.partition()), msg.offset() + 1);
+                    match convert(&msg, &converters, &mut chain) {
+                        Ok(Some(r)) => batch.push(r),
+                        Ok(None) => {}
+                        Err(e) if errors.tolerance == Tolerance::All => {
+                            if errors.log {
+                                tracing::error!(task = %id, error = %e, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), "Error encountered in task {id}. Skipping the record.");
+                            }
+                            if let (Some(p), Some(topic)) = (&dlq, &errors.dlq_topic) {
+                                if let Err(e) =
+                                    send_to_dlq(p, topic, &msg, &e, &id, errors.dlq_context_headers)
+                                        .await
+                                {
+                                    fail(&e);
+                                    task.stop();
+                                    return;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            status.fail(
+                                "org.apache.kafka.connect.errors.ConnectException",
+                                &format!(
+                                    "Tolerance exceeded in error handler\nCaused by: {}: {e}",
+                                    e.class()
+                                ),
+                            );
+                            task.stop();
+                            return;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(task = %id, error = %e, "consumer error"),
+            }
+            if batch.len() >= MAX_BATCH {
+                break;
+            }
+            next = tokio::time::timeout(Duration::ZERO, consumer.recv())
+                .await
+                .ok();
+        }
+        if !batch.is_empty() {
+            if let Err(e) = put_with_retries(&mut task, batch, &mut control).await {
+                fail(&e);
+                task.stop();
+                return;
+            }
+        }
+        if last_commit.elapsed() >= shared.config.offset_flush_interval {
+            if let Err(e) = commit(&mut task, &consumer, &positions, CommitMode::Async).await {
+                fail(&e);
+                task.stop();
+                return;
+            }
+            last_commit = Instant::now();
+        }
+    }
+    // (a synchronous commit: the consumer is dropped right after)
+    if let Err(e) = commit(&mut task, &consumer, &positions, CommitMode::Sync).await {
+        tracing::error!(task = %id, error = %e, "could not commit offsets while stopping");
+    }
+    task.stop();
+    if status.get().state != State::Failed {
+        status.set(State::Unassigned);
+    }
+}
+
+/// Hands a batch to the task; a retriable failure hands the same batch again after a pause
+/// (Kafka Connect redelivers it), unless the task is told to stop.
+async fn put_with_retries(
+    task: &mut Box<dyn SinkTask>,
+    batch: Vec<ConnectRecord>,
+    control: &mut watch::Receiver<Target>,
+) -> Result<(), ConnectError> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match task.put(batch.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_retriable() => {
+                tracing::warn!(error = %e, "RetriableException from the sink task; the batch is delivered again");
+                if *control.borrow() == Target::Stop {
+                    return Err(e);
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The sink record of a Kafka record, through the converters and transforms.
+fn convert(
+    msg: &BorrowedMessage<'_>,
+    converters: &Converters,
+    chain: &mut [crate::transforms::Stage],
+) -> Result<Option<ConnectRecord>, DataError> {
+    let topic = msg.topic();
+    let key = converters.key.to_connect_data(topic, msg.key())?;
+    let value = converters.value.to_connect_data(topic, msg.payload())?;
+    let mut headers = ConnectHeaders::new();
+    if let Some(hs) = msg.headers() {
+        for h in hs.iter() {
+            let data = converters.header.header_to_connect(topic, h.key, h.value)?;
+            headers.add(h.key, data);
+        }
+    }
+    let (timestamp, timestamp_type) = match msg.timestamp() {
+        rdkafka::Timestamp::NotAvailable => (None, TimestampType::None),
+        rdkafka::Timestamp::CreateTime(t) => (Some(t), TimestampType::CreateTime),
+        rdkafka::Timestamp::LogAppendTime(t) => (Some(t), TimestampType::LogAppendTime),
+    };
+    let mut r = ConnectRecord {
+        topic: topic.to_string(),
+        kafka_partition: Some(msg.partition()),
+        key_schema: key.schema,
+        key: key.value,
+        value_schema: value.schema,
+        value: value.value,
+        timestamp,
+        headers,
+        origin: Origin::Sink {
+            offset: msg.offset(),
+            timestamp_type,
+            original_topic: topic.to_string(),
+            original_partition: msg.partition(),
+        },
+    };
+    for stage in chain.iter_mut() {
+        match stage.apply(r)? {
+            Some(next) => r = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(r))
+}
+
+/// Sends the original record to the dead letter queue, with Kafka Connect's
+/// `__connect.errors.*` headers when asked.
+async fn send_to_dlq(
+    producer: &FutureProducer,
+    topic: &str,
+    msg: &BorrowedMessage<'_>,
+    error: &DataError,
+    id: &TaskId,
+    context_headers: bool,
+) -> Result<(), ConnectError> {
+    let mut headers = OwnedHeaders::new();
+    if let Some(hs) = msg.headers() {
+        for h in hs.iter() {
+            headers = headers.insert(Header {
+                key: h.key,
+                value: h.value,
+            });
+        }
+    }
+    if context_headers {
+        let exception = format!("org.apache.kafka.connect.errors.{}", error.class());
+        let partition = msg.partition().to_string();
+        let offset = msg.offset().to_string();
+        let task_id = id.task.to_string();
+        let trace = format!("{exception}: {}", error.message());
+        for (k, v) in [
+            ("__connect.errors.topic", msg.topic()),
+            ("__connect.errors.partition", partition.as_str()),
+            ("__connect.errors.offset", offset.as_str()),
+            ("__connect.errors.connector.name", id.connector.as_str()),
+            ("__connect.errors.task.id", task_id.as_str()),
+            ("__connect.errors.stage", "VALUE_CONVERTER"),
+            (
+                "__connect.errors.class.name",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("__connect.errors.exception.class.name", exception.as_str()),
+            ("__connect.errors.exception.message", error.message()),
+            ("__connect.errors.exception.stacktrace", trace.as_str()),
+        ] {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
+        }
+    }
+    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
+    if let Some(k) = msg.key() {
+        record = record.key(k);
+    }
+    if let Some(v) = msg.payload() {
+        record = record.payload(v);
+    }
+    producer
+        .send(record, Duration::from_secs(30))
+        .await
+        .map(|_| ())
+        .map_err(|(e, _)| {
+            ConnectError::Fatal(format!(
+                "Could not produce message to dead letter queue. topic={topic}: {e}"
+            ))
+        })
+}
+
+/// Asks the task which positions are safe, and commits them for the group.
+async fn commit(
+    task: &mut Box<dyn SinkTask>,
+    consumer: &StreamConsumer,
+    positions: &TopicPartitionOffsets,
+    mode: CommitMode,
+) -> Result<(), ConnectError> {
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let safe = task.pre_commit(positions).await?;
+    if safe.is_empty() {
+        return Ok(());
+    }
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in &safe {
+        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .map_err(|e| ConnectError::Fatal(e.to_string()))?;
+    }
+    consumer
+        .commit(&list, mode)
+        .map_err(|e| ConnectError::Retriable(format!("Commit of offsets failed: {e}")))
+}

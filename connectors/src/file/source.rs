@@ -1,0 +1,269 @@
+//! `FileStreamSourceConnector`: one task that reads lines of `file` (stdin without one) and
+//! writes each as a string value to `topic`, `batch.size` lines at most per poll.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::future::BoxFuture;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
+use tributary_connect::config::{Config, ConfigError, ConfigExt};
+use tributary_connect::connector::{
+    ConfigKey, ConfigType, ConnectError, Importance, SourceConnector, SourceTask, SourceTaskContext,
+};
+use tributary_connect::data::{Schema, SchemaAndValue, Type, Value};
+use tributary_connect::record::ConnectRecord;
+
+/// The settings, as Kafka's connector defines them.
+pub(crate) const CONFIG: &[ConfigKey] = &[
+    ConfigKey::optional("file", ConfigType::String, "", Importance::High, "Source filename. If not specified, the standard input will be used"),
+    ConfigKey::required("topic", ConfigType::List, Importance::High, "The topic to publish data to"),
+    ConfigKey::optional(
+        "batch.size",
+        ConfigType::Int,
+        "2000",
+        Importance::Low,
+        "The maximum number of records the source task can read from the file each time it is polled",
+    ),
+];
+
+/// How long a poll waits when there is nothing to read (Kafka waits one second).
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// Kafka's FileStreamSourceConnector.
+#[derive(Default)]
+pub struct FileStreamSourceConnector {
+    config: Config,
+}
+
+impl SourceConnector for FileStreamSourceConnector {
+    fn start(&mut self, config: &Config) -> Result<(), ConnectError> {
+        let topics = config.list_or("topic", &[]);
+        if !config.contains_key("topic") {
+            return Err(ConfigError::missing("topic").into());
+        }
+        if topics.len() != 1 {
+            return Err(ConfigError::new(
+                "'topic' in FileStreamSourceConnector configuration requires definition of a single topic",
+            )
+            .into());
+        }
+        config.int_or("batch.size", 2000)?;
+        self.config = config.clone();
+        Ok(())
+    }
+
+    fn task_configs(&self, _max_tasks: usize) -> Result<Vec<Config>, ConnectError> {
+        // one task: a file is read in order
+        let mut task = Config::new();
+        if let Some(f) = self.config.string_opt("file") {
+            task.insert("file".into(), f);
+        }
+        task.insert("topic".into(), self.config.string_or("topic", ""));
+        task.insert(
+            "batch.size".into(),
+            self.config.string_or("batch.size", "2000"),
+        );
+        Ok(vec![task])
+    }
+
+    fn create_task(&self) -> Box<dyn SourceTask> {
+        Box::new(FileStreamSourceTask::default())
+    }
+}
+
+/// Kafka's FileStreamSourceTask.
+#[derive(Default)]
+pub struct FileStreamSourceTask {
+    filename: Option<String>,
+    topic: String,
+    batch_size: usize,
+    input: Option<Box<dyn AsyncRead + Send + Unpin>>,
+    /// The byte position after the last line handed out (`None` for stdin).
+    position: Option<i64>,
+    /// Read but not yet split into lines.
+    buffer: Vec<u8>,
+    /// The offset committed before the task started.
+    start_offset: Option<i64>,
+    eof: bool,
+}
+
+impl FileStreamSourceTask {
+    fn partition(&self) -> Value {
+        Value::Map(vec![(
+            Value::String("filename".into()),
+            self.filename.clone().map_or(Value::Null, Value::String),
+        )])
+    }
+
+    async fn open(&mut self) -> Result<bool, ConnectError> {
+        let Some(name) = &self.filename else {
+            self.input = Some(Box::new(tokio::io::stdin()));
+            return Ok(true);
+        };
+        match tokio::fs::File::open(name).await {
+            Ok(mut f) => {
+                let position = self.start_offset.unwrap_or(0);
+                if position > 0 {
+                    f.seek(std::io::SeekFrom::Start(position as u64))
+                        .await
+                        .map_err(|e| {
+                            ConnectError::Fatal(format!(
+                                "Error while trying to seek to previous offset in file {name}: {e}"
+                            ))
+                        })?;
+                }
+                self.position = Some(position);
+                self.input = Some(Box::new(f));
+                tracing::debug!(file = %name, position, "opened for reading");
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(file = %name, "Couldn't find file for FileStreamSourceTask, sleeping to wait for it to be created");
+                Ok(false)
+            }
+            Err(e) => Err(ConnectError::Fatal(format!(
+                "Error while trying to open file {name}: {e}"
+            ))),
+        }
+    }
+
+    /// The next complete line of the buffer (ended by `\n`, `\r\n` or `\r`), if any.
+    fn extract_line(&mut self) -> Option<String> {
+        let mut end = None;
+        for (i, b) in self.buffer.iter().enumerate() {
+            match b {
+                b'\n' => {
+                    end = Some((i, i + 1));
+                    break;
+                }
+                b'\r' => {
+                    // a final \r may be followed by \n in the next read
+                    if i + 1 >= self.buffer.len() && !self.eof {
+                        return None;
+                    }
+                    let next = if self.buffer.get(i + 1) == Some(&b'\n') {
+                        i + 2
+                    } else {
+                        i + 1
+                    };
+                    end = Some((i, next));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let (until, new_start) = end?;
+        let line = String::from_utf8_lossy(&self.buffer[..until]).into_owned();
+        self.buffer.drain(..new_start);
+        if let Some(p) = &mut self.position {
+            *p += new_start as i64;
+        }
+        Some(line)
+    }
+}
+
+impl SourceTask for FileStreamSourceTask {
+    fn start<'a>(
+        &'a mut self,
+        config: &'a Config,
+        context: &'a dyn SourceTaskContext,
+    ) -> BoxFuture<'a, Result<(), ConnectError>> {
+        Box::pin(async move {
+            self.filename = config.string_opt("file").filter(|f| !f.is_empty());
+            self.topic = config.string("topic")?;
+            self.batch_size = config.int_or("batch.size", 2000)?.max(1) as usize;
+            if self.filename.is_some() {
+                self.start_offset = match context.offset(&self.partition()) {
+                    None => None,
+                    Some(offset) => match offset.map_get("position") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::Int64(p)) => Some(*p),
+                        Some(_) => {
+                            return Err(ConnectError::Fatal(
+                                "Offset position is the incorrect type".into(),
+                            ))
+                        }
+                    },
+                };
+            }
+            Ok(())
+        })
+    }
+
+    fn poll(&mut self) -> BoxFuture<'_, Result<Vec<ConnectRecord>, ConnectError>> {
+        Box::pin(async move {
+            if self.input.is_none() && !self.open().await? {
+                tokio::time::sleep(IDLE_WAIT).await;
+                return Ok(Vec::new());
+            }
+            let mut records = Vec::new();
+            loop {
+                while records.len() < self.batch_size {
+                    let Some(line) = self.extract_line() else {
+                        break;
+                    };
+                    let offset = Value::Map(vec![(
+                        Value::String("position".into()),
+                        self.position.map_or(Value::Null, Value::Int64),
+                    )]);
+                    let mut r = ConnectRecord::source(
+                        self.partition(),
+                        offset,
+                        self.topic.clone(),
+                        SchemaAndValue::NULL,
+                        SchemaAndValue::new(
+                            Some(Schema::primitive(Type::String)),
+                            Value::String(line),
+                        ),
+                    );
+                    r.timestamp = Some(now_millis());
+                    records.push(r);
+                }
+                if records.len() >= self.batch_size {
+                    return Ok(records);
+                }
+                // read what is there now; at the end of the file, hand out what we have
+                let mut chunk = vec![0u8; 64 * 1024];
+                let Some(input) = self.input.as_mut() else {
+                    return Ok(records);
+                };
+                let n =
+                    match tokio::time::timeout(Duration::from_millis(50), input.read(&mut chunk))
+                        .await
+                    {
+                        Ok(Ok(n)) => n,
+                        Ok(Err(e)) => {
+                            return Err(ConnectError::Fatal(format!(
+                                "Error reading from {}: {e}",
+                                self.log_name()
+                            )))
+                        }
+                        Err(_) => 0,
+                    };
+                self.eof = n == 0;
+                if n == 0 {
+                    if records.is_empty() {
+                        tokio::time::sleep(IDLE_WAIT).await;
+                    }
+                    return Ok(records);
+                }
+                self.buffer.extend_from_slice(&chunk[..n]);
+            }
+        })
+    }
+
+    fn stop(&mut self) {
+        self.input = None;
+    }
+}
+
+impl FileStreamSourceTask {
+    fn log_name(&self) -> &str {
+        self.filename.as_deref().unwrap_or("stdin")
+    }
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
