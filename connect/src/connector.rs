@@ -217,13 +217,29 @@ pub trait SinkConnector: Send {
     fn stop(&mut self) {}
 }
 
+/// What a sink task may ask the worker (Kafka's `SinkTaskContext`).
+pub trait SinkTaskContext: Send + Sync {
+    /// Reports a record the task could not write (Kafka's `ErrantRecordReporter`, KIP-610):
+    /// with `errors.tolerance=all` it goes to the dead letter queue (when one is configured)
+    /// and the task goes on; otherwise the answer is an error the task should fail with.
+    fn report<'a>(
+        &'a self,
+        record: &'a ConnectRecord,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), ConnectError>>;
+}
+
 /// A topic partition and the next offset to read in it.
 pub type TopicPartitionOffsets = BTreeMap<(String, i32), i64>;
 
 /// A sink task: receives records and writes them out.
 pub trait SinkTask: Send {
-    /// Starts with its task config.
-    fn start<'a>(&'a mut self, config: &'a Config) -> BoxFuture<'a, Result<(), ConnectError>>;
+    /// Starts with its task config; `context` reports records it cannot write.
+    fn start<'a>(
+        &'a mut self,
+        config: &'a Config,
+        context: std::sync::Arc<dyn SinkTaskContext>,
+    ) -> BoxFuture<'a, Result<(), ConnectError>>;
     /// Writes (or buffers) records.
     fn put(&mut self, records: Vec<ConnectRecord>) -> BoxFuture<'_, Result<(), ConnectError>>;
     /// Makes everything put so far durable (Kafka's `flush`).
@@ -284,6 +300,9 @@ pub struct ConnectorPlugin {
     pub kind: ConnectorType,
     /// The plugin version.
     pub version: &'static str,
+    /// The class name of its tasks (added to every task config as `task.class`, as Kafka
+    /// Connect does).
+    pub task_class: &'static str,
     /// The settings it takes (besides the worker's common connector settings).
     pub config: &'static [ConfigKey],
     /// Makes a new instance.

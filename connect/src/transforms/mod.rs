@@ -46,6 +46,7 @@ pub trait Predicate: Send + Sync {
 /// (Kafka's `TransformationStage`).
 pub struct Stage {
     transformation: Box<dyn Transformation>,
+    class: String,
     predicate: Option<Box<dyn Predicate>>,
     negate: bool,
 }
@@ -55,9 +56,21 @@ impl Stage {
     pub fn new(transformation: Box<dyn Transformation>) -> Stage {
         Stage {
             transformation,
+            class: String::new(),
             predicate: None,
             negate: false,
         }
+    }
+
+    /// Names the transform's class (for error reports).
+    pub fn with_class(mut self, class: &str) -> Stage {
+        self.class = class.to_string();
+        self
+    }
+
+    /// The transform's class name.
+    pub fn class(&self) -> &str {
+        &self.class
     }
 
     /// Applies the transform only to records the predicate matches (`negate`: does not match).

@@ -81,6 +81,8 @@ pub fn with_prefix(config: &Config, prefix: &str) -> Config {
 /// The converters of a connector: its own `key.converter` (with its `key.converter.*`) when set,
 /// else the worker's; likewise the value and header converters.
 pub struct Converters {
+    /// The key, value and header converters' class names (for error reports).
+    pub classes: [String; 3],
     /// For record keys.
     pub key: Box<dyn Converter>,
     /// For record values.
@@ -118,6 +120,7 @@ impl Converters {
             ConfigError::invalid(name, class, e.message())
         };
         Ok(Converters {
+            classes: [key_class.clone(), value_class.clone(), header_class.clone()],
             key: converter::create(&key_class, &key_config)
                 .map_err(|e| invalid("key.converter", &key_class, e))?,
             value: converter::create(&value_class, &value_config)
@@ -144,7 +147,7 @@ pub fn transform_chain(config: &Config) -> Result<Vec<Stage>, ConfigError> {
         let own = with_prefix(config, &prefix);
         let t = transforms::transformation(&class, &own)
             .map_err(|e| ConfigError::invalid(&type_key, &class, e.message()))?;
-        let mut stage = Stage::new(t);
+        let mut stage = Stage::new(t).with_class(&class);
         if let Some(p_alias) = own.string_opt("predicate").filter(|p| !p.is_empty()) {
             let p_prefix = format!("predicates.{p_alias}.");
             let p_type = format!("{p_prefix}type");

@@ -10,6 +10,7 @@
 
 mod config;
 pub mod connector_config;
+mod dlq;
 pub mod offsets;
 mod sink;
 mod sink_offsets;
@@ -218,7 +219,12 @@ impl Worker {
             ConnectorInstance::Sink(c) => c.task_configs(max_tasks),
         };
         let task_configs = match task_configs {
-            Ok(t) => t,
+            Ok(mut t) => {
+                for c in &mut t {
+                    c.insert("task.class".into(), plugin.task_class.to_string());
+                }
+                t
+            }
             Err(e) => {
                 status.fail(e.java_class(), &e.to_string());
                 self.publish(name, plugin.kind, plugin.version, &status, &[]);

@@ -9,13 +9,13 @@
 //!     └ commit(pre_commit(pos))  └─▶ dead letter queue topic (with __connect.errors.* headers)
 //! ```
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
@@ -25,6 +25,7 @@ use crate::data::DataError;
 use crate::record::{ConnectRecord, Headers as ConnectHeaders, Origin, TimestampType};
 
 use super::connector_config::{transform_chain, Converters, ErrorPolicy, SinkTopics, Tolerance};
+use super::dlq::{DeadLetterQueue, Failure, RawRecord, Reporter};
 use super::status::{State, StatusCell};
 use super::{ClientRole, Target, TaskId, WorkerShared};
 
@@ -74,25 +75,38 @@ pub(crate) async fn run(
             .subscribe(&refs)
             .map_err(|e| ConnectError::Fatal(format!("Failed to subscribe: {e}")))?;
         let dlq = match &errors.dlq_topic {
-            Some(_) => {
+            Some(topic) => {
                 let pc = shared
                     .config
                     .client_config(ClientRole::Producer, Some(&connector_config))?;
-                Some(pc.create::<FutureProducer>().map_err(|e| {
+                let producer = pc.create::<FutureProducer>().map_err(|e| {
                     ConnectError::Fatal(format!(
                         "Failed to create the dead letter queue producer: {e}"
                     ))
-                })?)
+                })?;
+                Some(DeadLetterQueue {
+                    producer,
+                    topic: topic.clone(),
+                    context_headers: errors.dlq_context_headers,
+                })
             }
             None => None,
         };
-        Ok((converters, chain, errors, consumer, dlq))
+        let reporter = Arc::new(Reporter {
+            id: id.clone(),
+            tolerance: errors.tolerance,
+            log: errors.log,
+            dlq,
+            task_class: task_config.get("task.class").cloned().unwrap_or_default(),
+            batch: Mutex::new(HashMap::new()),
+        });
+        Ok((converters, chain, errors, consumer, reporter))
     };
-    let (converters, mut chain, errors, consumer, dlq) = match setup() {
+    let (converters, mut chain, errors, consumer, reporter) = match setup() {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    if let Err(e) = task.start(&task_config).await {
+    if let Err(e) = task.start(&task_config, reporter.clone()).await {
         return fail(&e);
     }
     status.set(State::Running);
@@ -136,16 +150,25 @@ pub(crate) async fn run(
                     }
                     positions.insert((msg.topic().to_string(), msg.partition()), msg.offset() + 1);
                     match convert(&msg, &converters, &mut chain) {
-                        Ok(Some(r)) => batch.push(r),
+                        Ok(Some(r)) => {
+                            reporter.keep(RawRecord::of(&msg));
+                            batch.push(r)
+                        }
                         Ok(None) => {}
-                        Err(e) if errors.tolerance == Tolerance::All => {
+                        Err((stage, class, e)) if errors.tolerance == Tolerance::All => {
                             if errors.log {
-                                tracing::error!(task = %id, error = %e, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), "Error encountered in task {id}. Skipping the record.");
+                                tracing::error!(task = %id, error = %e, stage, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), "Error encountered in task {id}. Skipping the record.");
                             }
-                            if let (Some(p), Some(topic)) = (&dlq, &errors.dlq_topic) {
-                                if let Err(e) =
-                                    send_to_dlq(p, topic, &msg, &e, &id, errors.dlq_context_headers)
-                                        .await
+                            if let Some(dlq) = &reporter.dlq {
+                                let exception =
+                                    format!("org.apache.kafka.connect.errors.{}", e.class());
+                                let failure = Failure {
+                                    stage,
+                                    class_name: &class,
+                                    exception: &exception,
+                                    message: e.message(),
+                                };
+                                if let Err(e) = dlq.send(&RawRecord::of(&msg), &id, &failure).await
                                 {
                                     fail(&e);
                                     task.stop();
@@ -153,7 +176,7 @@ pub(crate) async fn run(
                                 }
                             }
                         }
-                        Err(e) => {
+                        Err((_, _, e)) => {
                             status.fail(
                                 "org.apache.kafka.connect.errors.ConnectException",
                                 &format!(
@@ -176,7 +199,9 @@ pub(crate) async fn run(
                 .ok();
         }
         if !batch.is_empty() {
-            if let Err(e) = put_with_retries(&mut task, batch, &mut control).await {
+            let put = put_with_retries(&mut task, batch, &mut control).await;
+            reporter.clear();
+            if let Err(e) = put {
                 fail(&e);
                 task.stop();
                 return;
@@ -225,19 +250,32 @@ async fn put_with_retries(
     }
 }
 
+/// Where a record failed: the stage (`KEY_CONVERTER`, ...), the class, the error.
+type StageError = (&'static str, String, DataError);
+
 /// The sink record of a Kafka record, through the converters and transforms.
 fn convert(
     msg: &BorrowedMessage<'_>,
     converters: &Converters,
     chain: &mut [crate::transforms::Stage],
-) -> Result<Option<ConnectRecord>, DataError> {
+) -> Result<Option<ConnectRecord>, StageError> {
     let topic = msg.topic();
-    let key = converters.key.to_connect_data(topic, msg.key())?;
-    let value = converters.value.to_connect_data(topic, msg.payload())?;
+    let class = |i: usize| converters.classes[i].clone();
+    let key = converters
+        .key
+        .to_connect_data(topic, msg.key())
+        .map_err(|e| ("KEY_CONVERTER", class(0), e))?;
+    let value = converters
+        .value
+        .to_connect_data(topic, msg.payload())
+        .map_err(|e| ("VALUE_CONVERTER", class(1), e))?;
     let mut headers = ConnectHeaders::new();
     if let Some(hs) = msg.headers() {
         for h in hs.iter() {
-            let data = converters.header.header_to_connect(topic, h.key, h.value)?;
+            let data = converters
+                .header
+                .header_to_connect(topic, h.key, h.value)
+                .map_err(|e| ("HEADER_CONVERTER", class(2), e))?;
             headers.add(h.key, data);
         }
     }
@@ -263,76 +301,13 @@ fn convert(
         },
     };
     for stage in chain.iter_mut() {
-        match stage.apply(r)? {
+        let class = stage.class().to_string();
+        match stage.apply(r).map_err(|e| ("TRANSFORMATION", class, e))? {
             Some(next) => r = next,
             None => return Ok(None),
         }
     }
     Ok(Some(r))
-}
-
-/// Sends the original record to the dead letter queue, with Kafka Connect's
-/// `__connect.errors.*` headers when asked.
-async fn send_to_dlq(
-    producer: &FutureProducer,
-    topic: &str,
-    msg: &BorrowedMessage<'_>,
-    error: &DataError,
-    id: &TaskId,
-    context_headers: bool,
-) -> Result<(), ConnectError> {
-    let mut headers = OwnedHeaders::new();
-    if let Some(hs) = msg.headers() {
-        for h in hs.iter() {
-            headers = headers.insert(Header {
-                key: h.key,
-                value: h.value,
-            });
-        }
-    }
-    if context_headers {
-        let exception = format!("org.apache.kafka.connect.errors.{}", error.class());
-        let partition = msg.partition().to_string();
-        let offset = msg.offset().to_string();
-        let task_id = id.task.to_string();
-        let trace = format!("{exception}: {}", error.message());
-        for (k, v) in [
-            ("__connect.errors.topic", msg.topic()),
-            ("__connect.errors.partition", partition.as_str()),
-            ("__connect.errors.offset", offset.as_str()),
-            ("__connect.errors.connector.name", id.connector.as_str()),
-            ("__connect.errors.task.id", task_id.as_str()),
-            ("__connect.errors.stage", "VALUE_CONVERTER"),
-            (
-                "__connect.errors.class.name",
-                "org.apache.kafka.connect.json.JsonConverter",
-            ),
-            ("__connect.errors.exception.class.name", exception.as_str()),
-            ("__connect.errors.exception.message", error.message()),
-            ("__connect.errors.exception.stacktrace", trace.as_str()),
-        ] {
-            headers = headers.insert(Header {
-                key: k,
-                value: Some(v.as_bytes()),
-            });
-        }
-    }
-    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
-    if let Some(k) = msg.key() {
-        record = record.key(k);
-    }
-    if let Some(v) = msg.payload() {
-        record = record.payload(v);
-    }
-    producer
-        .send(record, Duration::from_secs(30))
-        .await
-        .map(|_| ())
-        .map_err(|(e, _)| {
-            ConnectError::Fatal(format!(
-                "Could not produce message to dead letter queue. topic={topic}: {e}"
-            ))
-        })
 }
 
 /// Asks the task which positions are safe, and commits them for the group.

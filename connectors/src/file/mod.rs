@@ -20,6 +20,7 @@ pub fn source_plugin() -> ConnectorPlugin {
         class: "org.apache.kafka.connect.file.FileStreamSourceConnector",
         kind: ConnectorType::Source,
         version: VERSION,
+        task_class: "org.apache.kafka.connect.file.FileStreamSourceTask",
         config: source::CONFIG,
         create: || ConnectorInstance::Source(Box::new(FileStreamSourceConnector::default())),
     }
@@ -31,6 +32,7 @@ pub fn sink_plugin() -> ConnectorPlugin {
         class: "org.apache.kafka.connect.file.FileStreamSinkConnector",
         kind: ConnectorType::Sink,
         version: VERSION,
+        task_class: "org.apache.kafka.connect.file.FileStreamSinkTask",
         config: sink::CONFIG,
         create: || ConnectorInstance::Sink(Box::new(FileStreamSinkConnector::default())),
     }

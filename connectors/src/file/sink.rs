@@ -5,7 +5,8 @@ use futures::future::BoxFuture;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tributary_connect::config::{Config, ConfigExt};
 use tributary_connect::connector::{
-    ConfigKey, ConfigType, ConnectError, Importance, SinkConnector, SinkTask, TopicPartitionOffsets,
+    ConfigKey, ConfigType, ConnectError, Importance, SinkConnector, SinkTask, SinkTaskContext,
+    TopicPartitionOffsets,
 };
 use tributary_connect::record::ConnectRecord;
 
@@ -31,11 +32,7 @@ impl SinkConnector for FileStreamSinkConnector {
     }
 
     fn task_configs(&self, max_tasks: usize) -> Result<Vec<Config>, ConnectError> {
-        let mut task = Config::new();
-        if let Some(f) = self.config.string_opt("file") {
-            task.insert("file".into(), f);
-        }
-        Ok(vec![task; max_tasks.max(1)])
+        Ok(vec![self.config.clone(); max_tasks.max(1)])
     }
 
     fn create_task(&self) -> Box<dyn SinkTask> {
@@ -50,7 +47,11 @@ pub struct FileStreamSinkTask {
 }
 
 impl SinkTask for FileStreamSinkTask {
-    fn start<'a>(&'a mut self, config: &'a Config) -> BoxFuture<'a, Result<(), ConnectError>> {
+    fn start<'a>(
+        &'a mut self,
+        config: &'a Config,
+        _context: std::sync::Arc<dyn SinkTaskContext>,
+    ) -> BoxFuture<'a, Result<(), ConnectError>> {
         Box::pin(async move {
             self.output = Some(match config.string_opt("file").filter(|f| !f.is_empty()) {
                 None => Box::new(tokio::io::stdout()),

@@ -52,17 +52,8 @@ impl SourceConnector for FileStreamSourceConnector {
     }
 
     fn task_configs(&self, _max_tasks: usize) -> Result<Vec<Config>, ConnectError> {
-        // one task: a file is read in order
-        let mut task = Config::new();
-        if let Some(f) = self.config.string_opt("file") {
-            task.insert("file".into(), f);
-        }
-        task.insert("topic".into(), self.config.string_or("topic", ""));
-        task.insert(
-            "batch.size".into(),
-            self.config.string_or("batch.size", "2000"),
-        );
-        Ok(vec![task])
+        // one task (a file is read in order), with the connector's config, as Kafka's
+        Ok(vec![self.config.clone()])
     }
 
     fn create_task(&self) -> Box<dyn SourceTask> {
