@@ -121,8 +121,10 @@ pub struct ConfigKey {
     pub name: &'static str,
     /// Its type.
     pub ty: ConfigType,
-    /// The default as text; `None` when the setting is required.
+    /// The default as text; `None` when the setting is required or its default is `null`.
     pub default: Option<&'static str>,
+    /// Whether it must be set (Kafka's `NO_DEFAULT_VALUE`).
+    pub required: bool,
     /// How much it matters.
     pub importance: Importance,
     /// What it does.
@@ -141,12 +143,30 @@ impl ConfigKey {
             name,
             ty,
             default: None,
+            required: true,
             importance,
             documentation,
         }
     }
 
-    /// An optional setting with a default (`""` for Kafka's `null` default as well).
+    /// An optional setting whose default is `null` (not set).
+    pub const fn optional_null(
+        name: &'static str,
+        ty: ConfigType,
+        importance: Importance,
+        documentation: &'static str,
+    ) -> ConfigKey {
+        ConfigKey {
+            name,
+            ty,
+            default: None,
+            required: false,
+            importance,
+            documentation,
+        }
+    }
+
+    /// An optional setting with a default.
     pub const fn optional(
         name: &'static str,
         ty: ConfigType,
@@ -158,6 +178,7 @@ impl ConfigKey {
             name,
             ty,
             default: Some(default),
+            required: false,
             importance,
             documentation,
         }

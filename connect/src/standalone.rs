@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use crate::config::{Config, ConfigError, ConfigExt};
-use crate::connector::{ConnectError, ConnectorType};
+use crate::connector::{ConfigKey, ConfigType, ConnectError, ConnectorPlugin, ConnectorType};
 use crate::worker::{ConnectorStatus, TargetState, Worker};
 
 /// Why a herder request failed, with the HTTP status Kafka Connect answers.
@@ -58,6 +58,9 @@ impl From<ConfigError> for HerderError {
     }
 }
 
+/// A config problem: the key it is about, and the message.
+pub type KeyError = (String, String);
+
 /// A connector as the REST API describes it (`GET /connectors/NAME`).
 #[derive(Clone, Debug)]
 pub struct ConnectorInfo {
@@ -99,6 +102,29 @@ impl StandaloneHerder {
     /// Checks a connector config before it runs: a name, a known `connector.class`, a valid
     /// `tasks.max`, the converters and transforms, and for sinks `topics` / `topics.regex`.
     pub fn validate(&self, config: &Config) -> Result<ConnectorType, HerderError> {
+        let (plugin, errors) = self.config_errors(config)?;
+        if !errors.is_empty() {
+            let mut m = format!(
+                "Connector configuration is invalid and contains the following {} error(s):\n",
+                errors.len()
+            );
+            for (_, e) in &errors {
+                m.push_str(e);
+                m.push('\n');
+            }
+            m.push_str("You can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`");
+            return Err(HerderError::BadRequest(m));
+        }
+        Ok(plugin.kind)
+    }
+
+    /// The plugin a config names and the problems of the config, each with the key it is about,
+    /// in Kafka Connect's order: the framework's keys, then the connector's own. A missing or
+    /// unknown `connector.class` is an error of its own.
+    pub fn config_errors<'a>(
+        &'a self,
+        config: &Config,
+    ) -> Result<(&'a ConnectorPlugin, Vec<KeyError>), HerderError> {
         let class = config.string_opt("connector.class").ok_or_else(|| {
             HerderError::BadRequest("Connector config contains no connector type".to_string())
         })?;
@@ -114,56 +140,94 @@ impl StandaloneHerder {
                     .join(", ")
             ))
         })?;
-        let mut errors = Vec::new();
+        let mut errors: Vec<(String, String)> = Vec::new();
+        let mut push = |e: ConfigError| {
+            let m = e.message();
+            let key = m
+                .split_once(" for configuration ")
+                .and_then(|(_, rest)| rest.split(':').next())
+                .or_else(|| {
+                    m.strip_prefix("Missing required configuration \"")
+                        .and_then(|rest| rest.split('"').next())
+                })
+                .unwrap_or("connector.class")
+                .to_string();
+            errors.push((key, e.message().to_string()));
+        };
+        match config.string_opt("name") {
+            None => push(ConfigError::missing("name")),
+            Some(n) if n.is_empty() => {
+                push(ConfigError::invalid("name", "", "String may not be empty"))
+            }
+            Some(n) => {
+                let control: Vec<String> = n
+                    .chars()
+                    .filter(|c| c.is_control())
+                    .map(|c| u32::from(c).to_string())
+                    .collect();
+                if !control.is_empty() {
+                    push(ConfigError::invalid(
+                        "name",
+                        &n,
+                        &format!(
+                            "String may not contain control sequences but had the following ASCII chars: {}",
+                            control.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
         if let Some(v) = config.string_opt("tasks.max") {
             match v.parse::<i32>() {
                 Ok(n) if n >= 1 => {}
-                Ok(_) => errors.push(
-                    "Invalid value 0 for configuration tasks.max: Value must be at least 1"
-                        .to_string(),
-                ),
-                Err(_) => errors.push(format!(
-                    "Invalid value {v} for configuration tasks.max: Not a number of type INT"
+                Ok(_) => push(ConfigError::invalid(
+                    "tasks.max",
+                    &v,
+                    "Value must be at least 1",
                 )),
+                Err(_) => {
+                    // Kafka reports the parse error, then its validator's on the null left
+                    push(ConfigError::invalid(
+                        "tasks.max",
+                        &v,
+                        "Not a number of type INT",
+                    ));
+                    push(ConfigError::invalid(
+                        "tasks.max",
+                        "null",
+                        "Value must be non-null",
+                    ));
+                }
             }
         }
         if let Err(e) =
             crate::worker::connector_config::Converters::new(config, &self.worker.config().props)
         {
-            errors.push(e.message().to_string());
+            push(e);
         }
         if let Err(e) = crate::worker::connector_config::transform_chain(config) {
-            errors.push(e.message().to_string());
+            push(e);
         }
         if let Err(e) = crate::worker::connector_config::ErrorPolicy::from_config(config) {
-            errors.push(e.message().to_string());
+            push(e);
         }
         if plugin.kind == ConnectorType::Sink {
             if let Err(e) = crate::worker::connector_config::SinkTopics::from_config(config) {
-                errors.push(e.message().to_string());
+                // the mutual exclusion is reported on both keys
+                if config.contains_key("topics") && config.contains_key("topics.regex") {
+                    errors.push(("topics".into(), e.message().to_string()));
+                    errors.push(("topics.regex".into(), e.message().to_string()));
+                } else {
+                    errors.push(("topics".into(), e.message().to_string()));
+                }
             }
         }
-        for key in plugin.config.iter().filter(|k| k.default.is_none()) {
-            if !config.contains_key(key.name) {
-                errors.push(format!(
-                    "Missing required configuration \"{}\" which has no default value.",
-                    key.name
-                ));
+        for key in plugin.config {
+            if let Err(e) = check_value(key, config) {
+                errors.push((key.name.to_string(), e.message().to_string()));
             }
         }
-        if !errors.is_empty() {
-            let mut m = format!(
-                "Connector configuration is invalid and contains the following {} error(s):\n",
-                errors.len()
-            );
-            for e in &errors {
-                m.push_str(e);
-                m.push('\n');
-            }
-            m.push_str("You can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`");
-            return Err(HerderError::BadRequest(m));
-        }
-        Ok(plugin.kind)
+        Ok((plugin, errors))
     }
 
     /// Creates (or, with `allow_replace`, replaces) a connector; returns whether it was new.
@@ -182,7 +246,10 @@ impl StandaloneHerder {
             return Err(HerderError::AlreadyExists(name.to_string()));
         }
         let target = existing.unwrap_or(initial);
-        self.worker.start_connector(name, &config, target).await?;
+        // as Kafka Connect, a connector that is not running gets no task configs (yet)
+        self.worker
+            .start_connector_with(name, &config, target, target == TargetState::Started)
+            .await?;
         connectors.insert(
             name.to_string(),
             Entry {
@@ -266,6 +333,7 @@ impl StandaloneHerder {
             return Err(HerderError::NotFound(name.to_string()));
         }
         self.worker.stop_connector(name).await;
+        self.worker.reset_active_topics(name);
         Ok(())
     }
 
@@ -281,7 +349,9 @@ impl StandaloneHerder {
         drop(connectors);
         match (before, target) {
             (TargetState::Stopped, t) if t != TargetState::Stopped => {
-                self.worker.start_connector(name, &config, t).await?;
+                self.worker
+                    .start_connector_with(name, &config, t, t == TargetState::Started)
+                    .await?;
             }
             (_, TargetState::Stopped) => {
                 self.worker
@@ -322,6 +392,17 @@ impl StandaloneHerder {
             if !only_failed || connector_failed {
                 self.worker.start_connector(name, &config, target).await?;
             }
+            // a plain restart waits for the connector, as Kafka's standalone herder does
+            let failed = self
+                .worker
+                .status(name)
+                .await
+                .is_some_and(|s| s.connector.state == crate::worker::status::State::Failed);
+            if failed && !only_failed {
+                return Err(HerderError::Internal(format!(
+                    "Failed to transition connector {name} to state STARTED"
+                )));
+            }
             return Ok(());
         }
         if !only_failed || connector_failed {
@@ -345,7 +426,7 @@ impl StandaloneHerder {
             Ok(())
         } else {
             Err(HerderError::TaskNotFound(format!(
-                "Task {name}-{task} not found"
+                "Unknown task: {name}-{task}"
             )))
         }
     }
@@ -389,5 +470,35 @@ impl StandaloneHerder {
     /// Stops everything.
     pub async fn stop(&self) {
         self.worker.stop_all().await;
+    }
+}
+
+/// A connector setting's value against its definition: present when required, and of its type.
+pub fn check_value(key: &ConfigKey, config: &Config) -> Result<(), ConfigError> {
+    let Some(v) = config.string_opt(key.name) else {
+        return if key.required {
+            Err(ConfigError::missing(key.name))
+        } else {
+            Ok(())
+        };
+    };
+    let ok = match key.ty {
+        ConfigType::Int => v.parse::<i32>().is_ok(),
+        ConfigType::Short => v.parse::<i16>().is_ok(),
+        ConfigType::Long => v.parse::<i64>().is_ok(),
+        ConfigType::Double => v.parse::<f64>().is_ok(),
+        ConfigType::Boolean => {
+            return config.bool_or(key.name, false).map(|_| ());
+        }
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            key.name,
+            &v,
+            &format!("Not a number of type {}", key.ty.name()),
+        ))
     }
 }

@@ -23,12 +23,14 @@
 //! patterns with text fields (locale), and floats whose text differs between Java 17 (the
 //! oracle's) and later Java versions. The oracle runs with time zone UTC and `Locale.ROOT`.
 
+mod common;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tributary_connect::config::Config;
 use tributary_connect::converter::{Converter, JsonConverter};
 use tributary_connect::data::{
-    logical, DataError, Decimal, Schema, SchemaAndValue, SchemaBuilder, Struct, Type, Value,
+    logical, DataError, Schema, SchemaAndValue, SchemaBuilder, Type, Value,
 };
 use tributary_connect::record::{ConnectRecord, Headers, Origin, TimestampType};
 use tributary_connect::transforms::{self, Stage};
@@ -1567,10 +1569,6 @@ struct Gen {
     rng: StdRng,
 }
 
-/// Doubles whose shortest text is the same in Java 17 (which the oracle runs on) and later.
-const DOUBLES: &[f64] = &[
-    0.0, 1.0, -2.5, 0.1, 1e20, 1e-7, 123456.789, 1e7, 9999999.0, 0.001, 3.0e-3, -1e300,
-];
 const STRINGS: &[&str] = &[
     "",
     "a",
@@ -1661,83 +1659,7 @@ impl Gen {
     }
 
     fn value(&mut self, schema: &Schema) -> Value {
-        if schema.is_optional() && self.rng.random_bool(0.2) {
-            return Value::Null;
-        }
-        if let Some(l) = logical::Logical::of(schema) {
-            return match l {
-                logical::Logical::Decimal => {
-                    let scale = logical::decimal_scale(schema).expect("generated data is valid");
-                    Value::Decimal(Decimal::from_i64(
-                        self.rng.random_range(-100000..100000),
-                        scale,
-                    ))
-                }
-                logical::Logical::Date => {
-                    Value::Date(self.rng.random_range(-1000i64..30000) * 86_400_000)
-                }
-                logical::Logical::Time => Value::Date(self.rng.random_range(0..86_400_000)),
-                logical::Logical::Timestamp => {
-                    Value::Date(self.rng.random_range(-1i64 << 40..1i64 << 42))
-                }
-            };
-        }
-        match schema.ty() {
-            Type::Int8 => Value::Int8(self.rng.random()),
-            Type::Int16 => Value::Int16(self.rng.random()),
-            Type::Int32 => Value::Int32(self.rng.random()),
-            Type::Int64 => Value::Int64(self.rng.random()),
-            Type::Float32 => Value::Float32(DOUBLES[self.rng.random_range(0..8)] as f32),
-            Type::Float64 => Value::Float64(DOUBLES[self.rng.random_range(0..DOUBLES.len())]),
-            Type::Boolean => Value::Boolean(self.rng.random()),
-            Type::String => {
-                Value::String(STRINGS[self.rng.random_range(0..STRINGS.len())].to_string())
-            }
-            Type::Bytes => Value::Bytes(
-                (0..self.rng.random_range(0..6))
-                    .map(|_| self.rng.random())
-                    .collect(),
-            ),
-            Type::Array => {
-                let elem = schema
-                    .value_schema()
-                    .expect("generated data is valid")
-                    .clone();
-                Value::Array(
-                    (0..self.rng.random_range(0..4))
-                        .map(|_| self.value(&elem))
-                        .collect(),
-                )
-            }
-            Type::Map => {
-                let (k, v) = (
-                    schema
-                        .key_schema()
-                        .expect("generated data is valid")
-                        .clone(),
-                    schema
-                        .value_schema()
-                        .expect("generated data is valid")
-                        .clone(),
-                );
-                let mut entries: Vec<(Value, Value)> = Vec::new();
-                for _ in 0..self.rng.random_range(0..5) {
-                    let key = self.value(&k);
-                    if !entries.iter().any(|(k2, _)| *k2 == key) {
-                        entries.push((key, self.value(&v)));
-                    }
-                }
-                Value::Map(entries)
-            }
-            Type::Struct => {
-                let mut s = Struct::new(schema.clone()).expect("generated data is valid");
-                for f in schema.fields() {
-                    let v = self.value(f.schema());
-                    s.put(f.name(), v).expect("generated data is valid");
-                }
-                Value::Struct(s)
-            }
-        }
+        common::value(&mut self.rng, schema, STRINGS)
     }
 
     /// Random JSON text for schemaless data.

@@ -1,7 +1,5 @@
 //! The JSON bodies of the REST API, field for field as Kafka Connect writes them.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -21,13 +19,6 @@ pub(super) struct RootBody {
     pub(super) version: String,
     pub(super) commit: String,
     pub(super) kafka_cluster_id: String,
-}
-
-#[derive(Deserialize)]
-pub(super) struct CreateRequest {
-    pub(super) name: Option<String>,
-    pub(super) config: Option<Config>,
-    pub(super) initial_state: Option<String>,
 }
 
 #[derive(Serialize, Clone)]
@@ -79,11 +70,11 @@ fn version_of(s: &Status, version: &Option<String>) -> Option<String> {
 }
 
 impl StateBody {
-    fn of(s: &Status, version: &Option<String>) -> StateBody {
+    fn of(s: &Status, version: Option<String>) -> StateBody {
         StateBody {
             state: s.state.name().to_string(),
             worker_id: s.worker_id.clone(),
-            version: version_of(s, version),
+            version,
             trace: s.trace.clone(),
         }
     }
@@ -101,11 +92,15 @@ pub(super) struct TaskStatusBody {
 
 impl TaskStatusBody {
     pub(super) fn of(id: u32, s: &Status, version: &Option<String>) -> TaskStatusBody {
+        TaskStatusBody::with_version(id, s, version_of(s, version))
+    }
+
+    fn with_version(id: u32, s: &Status, version: Option<String>) -> TaskStatusBody {
         TaskStatusBody {
             id,
             state: s.state.name().to_string(),
             worker_id: s.worker_id.clone(),
-            version: version_of(s, version),
+            version,
             trace: s.trace.clone(),
         }
     }
@@ -124,7 +119,7 @@ impl StatusBody {
     pub(super) fn of(name: &str, s: &ConnectorStatus) -> StatusBody {
         StatusBody {
             name: name.to_string(),
-            connector: StateBody::of(&s.connector, &s.version),
+            connector: StateBody::of(&s.connector, version_of(&s.connector, &s.version)),
             tasks: s
                 .tasks
                 .iter()
@@ -133,14 +128,46 @@ impl StatusBody {
             kind: s.kind.name().to_string(),
         }
     }
+
+    /// The answer of a restart: what will restart shows `RESTARTING`, with the version (and
+    /// trace) it has now.
+    pub(super) fn planned(name: &str, s: &ConnectorStatus) -> StatusBody {
+        StatusBody {
+            name: name.to_string(),
+            connector: StateBody::of(&s.connector, s.version.clone()),
+            tasks: s
+                .tasks
+                .iter()
+                .map(|(id, t)| TaskStatusBody::with_version(*id, t, s.version.clone()))
+                .collect(),
+            kind: s.kind.name().to_string(),
+        }
+    }
 }
 
-#[derive(Serialize, Default)]
-pub(super) struct ExpandedBody {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) status: Option<StatusBody>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) info: Option<InfoBody>,
+/// One part of a connector in `GET /connectors?expand=...`.
+pub(super) enum Expanded {
+    Status(StatusBody),
+    Info(InfoBody),
+}
+
+/// A connector in `GET /connectors?expand=...`: its parts in the order of the `expand`
+/// parameters.
+#[derive(Default)]
+pub(super) struct ExpandedBody(pub(super) Vec<(&'static str, Expanded)>);
+
+impl Serialize for ExpandedBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, part) in &self.0 {
+            match part {
+                Expanded::Status(b) => map.serialize_entry(key, b)?,
+                Expanded::Info(b) => map.serialize_entry(key, b)?,
+            }
+        }
+        map.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -197,11 +224,28 @@ pub(super) struct ConfigKeyBody {
 }
 
 impl ConfigKeyBody {
+    /// A framework key (`name`, `tasks.max`, ...) with a problem in a validation.
+    fn framework(name: &str) -> ConfigKeyBody {
+        ConfigKeyBody {
+            name: name.to_string(),
+            ty: "STRING".to_string(),
+            required: name == "name" || name == "connector.class",
+            default_value: None,
+            importance: "HIGH".to_string(),
+            documentation: String::new(),
+            group: Some("Common".to_string()),
+            order_in_group: -1,
+            width: "NONE".to_string(),
+            display_name: name.to_string(),
+            dependents: Vec::new(),
+        }
+    }
+
     pub(super) fn of(k: &ConfigKey) -> ConfigKeyBody {
         ConfigKeyBody {
             name: k.name.to_string(),
             ty: k.ty.name().to_string(),
-            required: k.default.is_none(),
+            required: k.required,
             default_value: k.default.map(str::to_string),
             importance: k.importance.name().to_string(),
             documentation: k.documentation.to_string(),
@@ -238,53 +282,72 @@ pub(super) struct ValidateBody {
 }
 
 impl ValidateBody {
-    pub(super) fn of(p: &ConnectorPlugin, config: &Config, errors: &[String]) -> ValidateBody {
-        let mut per_key: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        let mut unplaced: Vec<String> = Vec::new();
-        for e in errors {
-            match p.config.iter().find(|k| {
-                e.contains(&format!("\"{}\"", k.name)) || e.contains(&format!(" {} ", k.name))
-            }) {
-                Some(k) => per_key.entry(k.name).or_default().push(e.clone()),
-                None => unplaced.push(e.clone()),
+    /// The answer for `config`, whose `connector.class` is `class` (the plugin `p`), with its
+    /// problems key by key: the connector's own keys, then any other key with a problem.
+    pub(super) fn of(
+        class: &str,
+        p: &ConnectorPlugin,
+        config: &Config,
+        errors: &[(String, String)],
+    ) -> ValidateBody {
+        let errors_of = |name: &str| -> Vec<String> {
+            errors
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, e)| e.clone())
+                .collect()
+        };
+        // a value that does not parse is shown as null; one a validator refuses as it is
+        let value_of = |name: &str, default: Option<&str>, errors: &[String]| -> Option<String> {
+            let unparsable = errors.iter().any(|e| {
+                e.contains(": Not a number of type ")
+                    || e.contains(": Expected value to be either true or false")
+                    || e.ends_with(" could not be found.")
+            });
+            if unparsable {
+                return None;
+            }
+            config
+                .get(name)
+                .map(|v| v.trim().to_string())
+                .or(default.map(str::to_string))
+        };
+        let mut configs: Vec<ConfigInfoBody> = Vec::new();
+        let mut other: Vec<&str> = Vec::new();
+        for (k, _) in errors {
+            if !p.config.iter().any(|c| c.name == k) && !other.contains(&k.as_str()) {
+                other.push(k);
             }
         }
-        let mut configs: Vec<ConfigInfoBody> = p
-            .config
-            .iter()
-            .map(|k| ConfigInfoBody {
+        // the framework's keys (only those with a problem: their definitions are not listed)
+        for name in other {
+            let errs = errors_of(name);
+            configs.push(ConfigInfoBody {
+                definition: ConfigKeyBody::framework(name),
+                value: ConfigValueBody {
+                    name: name.to_string(),
+                    value: value_of(name, None, &errs),
+                    recommended_values: Vec::new(),
+                    errors: errs,
+                    visible: true,
+                },
+            });
+        }
+        for k in p.config {
+            let errs = errors_of(k.name);
+            configs.push(ConfigInfoBody {
                 definition: ConfigKeyBody::of(k),
                 value: ConfigValueBody {
                     name: k.name.to_string(),
-                    value: config
-                        .get(k.name)
-                        .cloned()
-                        .or(k.default.map(str::to_string)),
+                    value: value_of(k.name, k.default, &errs),
                     recommended_values: Vec::new(),
-                    errors: per_key.remove(k.name).unwrap_or_default(),
-                    visible: true,
-                },
-            })
-            .collect();
-        if !unplaced.is_empty() {
-            configs.push(ConfigInfoBody {
-                definition: ConfigKeyBody::of(&ConfigKey::required(
-                    "connector.class",
-                    crate::connector::ConfigType::String,
-                    crate::connector::Importance::High,
-                    "Name or alias of the class for this connector.",
-                )),
-                value: ConfigValueBody {
-                    name: "connector.class".to_string(),
-                    value: config.get("connector.class").cloned(),
-                    recommended_values: Vec::new(),
-                    errors: unplaced,
+                    errors: errs,
                     visible: true,
                 },
             });
         }
         ValidateBody {
-            name: p.class.to_string(),
+            name: class.to_string(),
             error_count: errors.len(),
             groups: vec!["Common".to_string()],
             configs,

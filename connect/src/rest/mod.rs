@@ -9,22 +9,25 @@
 //! ```
 
 mod bodies;
+mod plugins;
+mod requests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use serde::Serialize;
 
-use crate::config::Config;
 use crate::standalone::{HerderError, StandaloneHerder};
+use crate::worker::status::State as RunState;
 use crate::worker::TargetState;
 use bodies::*;
+use requests::{config_of, jersey_error, parse_json, require_json};
 
 /// What `GET /` reports.
 #[derive(Clone, Debug)]
@@ -53,6 +56,7 @@ pub fn router(herder: Arc<StandaloneHerder>, info: ServerInfo) -> Router {
         .route("/", get(root))
         .route("/health", get(health))
         .route("/connectors", get(list_connectors).post(create_connector))
+        .route("/connectors/", get(list_connectors))
         .route(
             "/connectors/{name}",
             get(connector_info).delete(delete_connector),
@@ -78,11 +82,18 @@ pub fn router(herder: Arc<StandaloneHerder>, info: ServerInfo) -> Router {
         )
         .route("/connectors/{name}/topics", get(topics))
         .route("/connectors/{name}/topics/reset", put(reset_topics))
-        .route("/connector-plugins", get(plugins))
-        .route("/connector-plugins/{plugin}/config", get(plugin_config))
-        .route("/connector-plugins/{plugin}/config/validate", put(validate))
+        .route("/connector-plugins", get(plugins::plugins))
+        .route(
+            "/connector-plugins/{plugin}/config",
+            get(plugins::plugin_config),
+        )
+        .route(
+            "/connector-plugins/{plugin}/config/validate",
+            put(plugins::validate),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(requests::check_accept))
         .with_state(state)
 }
 
@@ -110,11 +121,11 @@ impl IntoResponse for HerderError {
 }
 
 async fn not_found() -> Response {
-    error(404, "HTTP 404 Not Found")
+    jersey_error(404, "Not Found")
 }
 
 async fn method_not_allowed() -> Response {
-    error(405, "HTTP 405 Method Not Allowed")
+    jersey_error(405, "Method Not Allowed")
 }
 
 async fn health() -> Response {
@@ -146,66 +157,75 @@ async fn root(State(s): State<AppState>) -> Response {
     )
 }
 
-/// `?expand=status&expand=info`: axum's `Query` keeps one value per key, so the raw query is
-/// read.
-fn expands(query: Option<&str>) -> (bool, bool) {
-    let mut status = false;
-    let mut info = false;
-    for pair in query.unwrap_or("").split('&') {
-        match pair {
-            "expand=status" => status = true,
-            "expand=info" => info = true,
-            _ => {}
-        }
-    }
-    (status, info)
-}
-
-async fn list_connectors(State(s): State<AppState>, uri: axum::http::Uri) -> Response {
+/// `GET /connectors[?expand=status|info]`: the names, or with `expand` an object of them
+/// whose parts follow the order of the `expand` parameters (an unknown one adds nothing).
+async fn list_connectors(State(s): State<AppState>, uri: Uri) -> Response {
     let names = s.herder.connectors().await;
-    let (with_status, with_info) = expands(uri.query());
-    if !with_status && !with_info {
+    let expand = requests::expands(uri.query());
+    if expand.is_empty() {
         return json(StatusCode::OK, &names);
     }
     let mut out: BTreeMap<String, ExpandedBody> = BTreeMap::new();
     for name in names {
         let mut e = ExpandedBody::default();
-        if with_status {
-            e.status = s
-                .herder
-                .status(&name)
-                .await
-                .ok()
-                .map(|st| StatusBody::of(&name, &st));
-        }
-        if with_info {
-            e.info = s.herder.info(&name).await.ok().map(|i| InfoBody::of(&i));
+        for what in &expand {
+            match what.as_str() {
+                "status" if !e.0.iter().any(|(k, _)| *k == "status") => {
+                    if let Ok(st) = s.herder.status(&name).await {
+                        e.0.push(("status", Expanded::Status(StatusBody::of(&name, &st))));
+                    }
+                }
+                "info" if !e.0.iter().any(|(k, _)| *k == "info") => {
+                    if let Ok(i) = s.herder.info(&name).await {
+                        e.0.push(("info", Expanded::Info(InfoBody::of(&i))));
+                    }
+                }
+                _ => {}
+            }
         }
         out.insert(name, e);
     }
     json(StatusCode::OK, &out)
 }
 
-/// A request body; like Kafka Connect, a body that does not parse is a 500.
-fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    if body.is_empty() {
-        return Err(error(500, "No content to map due to end-of-input"));
+/// A created connector's answer: 201 with its absolute `Location`.
+fn created(s: &AppState, headers: &HeaderMap, info: &crate::standalone::ConnectorInfo) -> Response {
+    let mut resp = json(StatusCode::CREATED, &InfoBody::of(info));
+    if let Some(v) =
+        requests::connector_location(headers, s.herder.worker().worker_id(), &info.name)
+    {
+        resp.headers_mut().insert(header::LOCATION, v);
     }
-    serde_json::from_slice(body).map_err(|e| error(500, &format!("Cannot deserialize value: {e}")))
+    resp
 }
 
-async fn create_connector(State(s): State<AppState>, body: Bytes) -> Response {
-    let req: CreateRequest = match parse_body(&body) {
+async fn create_connector(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(resp) = require_json(&headers) {
+        return resp;
+    }
+    let req = match parse_json(
+        &body,
+        "Cannot invoke \"org.apache.kafka.connect.runtime.rest.entities.CreateConnectorRequest.name()\" because \"createRequest\" is null",
+    ) {
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let Some(config) = req.config else {
-        return error(
-            500,
-            "Cannot invoke \"java.util.Map.get(Object)\" because \"connectorConfig\" is null",
-        );
-    };
-    let name = req.name.clone().unwrap_or_default();
+    let config =
+        match req.get("config") {
+            None | Some(serde_json::Value::Null) => return error(
+                500,
+                "Cannot invoke \"java.util.Map.get(Object)\" because \"connectorConfig\" is null",
+            ),
+            Some(c) => match config_of(c) {
+                Ok(c) => c,
+                Err(m) => return error(500, &m),
+            },
+        };
+    let name = req
+        .get("name")
+        .and_then(|n| n.as_str())
+        .unwrap_or_default()
+        .to_string();
     if name.trim().is_empty() {
         if let Some(n) = config.get("name") {
             return error(
@@ -228,30 +248,18 @@ async fn create_connector(State(s): State<AppState>, body: Bytes) -> Response {
             );
         }
     }
-    let initial = match req
-        .initial_state
-        .as_deref()
-        .map(str::to_ascii_uppercase)
-        .as_deref()
-    {
-        None | Some("RUNNING") => TargetState::Started,
-        Some("PAUSED") => TargetState::Paused,
-        Some("STOPPED") => TargetState::Stopped,
-                Some(other) => {
-            return error(
-                500,
-                &format!("Cannot deserialize value of type `org.apache.kafka.connect.runtime.rest.entities.CreateConnectorRequest$InitialState` from String \"{other}\": not one of the values accepted for Enum class: [STOPPED, RUNNING, PAUSED]"),
-            )
-        }
+    // Kafka's InitialState.forValue: any case
+    let initial = match req.get("initial_state").and_then(|v| v.as_str()) {
+        None => TargetState::Started,
+        Some(v) => match v.to_ascii_uppercase().as_str() {
+            "RUNNING" => TargetState::Started,
+            "PAUSED" => TargetState::Paused,
+            "STOPPED" => TargetState::Stopped,
+            _ => return error(500, &requests::bad_initial_state(&body, v)),
+        },
     };
     match s.herder.put_connector(&name, config, false, initial).await {
-        Ok((_, info)) => {
-            let mut resp = json(StatusCode::CREATED, &InfoBody::of(&info));
-            if let Ok(v) = format!("/connectors/{name}").parse() {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
-            resp
-        }
+        Ok((_, info)) => created(&s, &headers, &info),
         Err(e) => e.into_response(),
     }
 }
@@ -270,11 +278,21 @@ async fn connector_config(State(s): State<AppState>, Path(name): Path<String>) -
     }
 }
 
-async fn put_config(State(s): State<AppState>, Path(name): Path<String>, body: Bytes) -> Response {
-    let config: Config = match parse_body(&body) {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
+async fn put_config(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(resp) = require_json(&headers) {
+        return resp;
+    }
+    let config =
+        match parse_json(&body, "No content to map due to end-of-input").map(|v| config_of(&v)) {
+            Ok(Ok(c)) => c,
+            Ok(Err(m)) => return error(500, &m),
+            Err(resp) => return resp,
+        };
     if let Some(n) = config.get("name") {
         if *n != name {
             return error(
@@ -288,14 +306,8 @@ async fn put_config(State(s): State<AppState>, Path(name): Path<String>, body: B
         .put_connector(&name, config, true, TargetState::Started)
         .await
     {
-        Ok((created, info)) => json(
-            if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            },
-            &InfoBody::of(&info),
-        ),
+        Ok((true, info)) => created(&s, &headers, &info),
+        Ok((false, info)) => json(StatusCode::OK, &InfoBody::of(&info)),
         Err(e) => e.into_response(),
     }
 }
@@ -303,11 +315,33 @@ async fn put_config(State(s): State<AppState>, Path(name): Path<String>, body: B
 async fn patch_config(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let patch: BTreeMap<String, Option<String>> = match parse_body(&body) {
-        Ok(c) => c,
+    if let Err(resp) = require_json(&headers) {
+        return resp;
+    }
+    let value = match parse_json(&body, "No content to map due to end-of-input") {
+        Ok(v) => v,
         Err(resp) => return resp,
+    };
+    // `null` removes a key; the rest is read as a config map
+    let removed: Vec<String> = value
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| v.is_null())
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let patch: BTreeMap<String, Option<String>> = match config_of(&value) {
+        Ok(c) => c
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .chain(removed.into_iter().map(|k| (k, None)))
+            .collect(),
+        Err(m) => return error(500, &m),
     };
     let mut config = match s.herder.config(&name).await {
         Ok(c) => c,
@@ -361,49 +395,35 @@ async fn stop(State(s): State<AppState>, Path(name): Path<String>) -> Response {
     set_target(&s, &name, TargetState::Stopped).await
 }
 
-#[derive(serde::Deserialize)]
-struct RestartQuery {
-    #[serde(rename = "includeTasks", default)]
-    include_tasks: bool,
-    #[serde(rename = "onlyFailed", default)]
-    only_failed: bool,
-}
-
-async fn restart(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-    Query(q): Query<RestartQuery>,
-) -> Response {
+/// Restarts: plain (or both flags false) 204; with `includeTasks` or `onlyFailed` 202 with what
+/// will restart shown `RESTARTING`.
+async fn restart(State(s): State<AppState>, Path(name): Path<String>, uri: Uri) -> Response {
+    let include_tasks = requests::query_flag(uri.query(), "includeTasks");
+    let only_failed = requests::query_flag(uri.query(), "onlyFailed");
     let unknown = |n: &str| format!("Unknown connector: {n}");
-    // what will restart shows RESTARTING in the answer, as Kafka Connect's does
     let before = match s.herder.status(&name).await {
         Ok(st) => st,
         Err(e) => return not_found_as(e, unknown),
     };
-    if let Err(e) = s
-        .herder
-        .restart(&name, q.include_tasks, q.only_failed)
-        .await
-    {
+    if let Err(e) = s.herder.restart(&name, include_tasks, only_failed).await {
         return not_found_as(e, unknown);
     }
-    if !q.include_tasks && !q.only_failed {
+    if !include_tasks && !only_failed {
         return StatusCode::NO_CONTENT.into_response();
     }
     let mut shown = before;
-    let failed =
-        |st: &crate::worker::status::Status| st.state == crate::worker::status::State::Failed;
-    if !q.only_failed || failed(&shown.connector) {
-        shown.connector.state = crate::worker::status::State::Restarting;
+    let failed = |st: &crate::worker::status::Status| st.state == RunState::Failed;
+    if !only_failed || failed(&shown.connector) {
+        shown.connector.state = RunState::Restarting;
     }
-    if q.include_tasks {
+    if include_tasks {
         for (_, t) in shown.tasks.iter_mut() {
-            if !q.only_failed || failed(t) {
-                t.state = crate::worker::status::State::Restarting;
+            if !only_failed || failed(t) {
+                t.state = RunState::Restarting;
             }
         }
     }
-    json(StatusCode::ACCEPTED, &StatusBody::of(&name, &shown))
+    json(StatusCode::ACCEPTED, &StatusBody::planned(&name, &shown))
 }
 
 async fn delete_connector(State(s): State<AppState>, Path(name): Path<String>) -> Response {
@@ -433,26 +453,42 @@ async fn tasks(State(s): State<AppState>, Path(name): Path<String>) -> Response 
     }
 }
 
+/// A task number of a path; anything else matches no resource (Jersey's 404, here with
+/// Kafka Connect's JSON body).
+fn task_number(task: &str) -> Result<u32, Response> {
+    task.parse().map_err(|_| error(404, "HTTP 404 Not Found"))
+}
+
 async fn task_status(
     State(s): State<AppState>,
-    Path((name, task)): Path<(String, u32)>,
+    Path((name, task)): Path<(String, String)>,
 ) -> Response {
+    let task = match task_number(&task) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let none = || error(404, &format!("No status found for task {name}-{task}"));
     match s.herder.status(&name).await {
         Ok(st) => match st.tasks.iter().find(|(id, _)| *id == task) {
             Some((id, status)) => json(
                 StatusCode::OK,
                 &TaskStatusBody::of(*id, status, &st.version),
             ),
-            None => error(404, &format!("No status found for task {name}-{task}")),
+            None => none(),
         },
+        Err(HerderError::NotFound(_)) => none(),
         Err(e) => e.into_response(),
     }
 }
 
 async fn restart_task(
     State(s): State<AppState>,
-    Path((name, task)): Path<(String, u32)>,
+    Path((name, task)): Path<(String, String)>,
 ) -> Response {
+    let task = match task_number(&task) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
     match s.herder.restart_task(&name, task).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => not_found_as(e, |n| format!("Unknown connector: {n}")),
@@ -476,9 +512,16 @@ async fn reset_topics(State(s): State<AppState>, Path(name): Path<String>) -> Re
 async fn alter_offsets(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let req: serde_json::Value = match parse_body(&body) {
+    if let Err(resp) = require_json(&headers) {
+        return resp;
+    }
+    let req = match parse_json(
+        &body,
+        "Cannot invoke \"org.apache.kafka.connect.runtime.rest.entities.ConnectorOffsets.offsets()\" because \"offsets\" is null",
+    ) {
         Ok(r) => r,
         Err(resp) => return resp,
     };
@@ -554,74 +597,4 @@ fn to_json(v: &crate::data::Value) -> serde_json::Value {
         .flatten()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(serde_json::Value::Null)
-}
-
-async fn plugins(State(s): State<AppState>, uri: axum::http::Uri) -> Response {
-    let only_connectors = !uri.query().unwrap_or("").contains("connectorsOnly=false");
-    let mut body: Vec<PluginBody> = s
-        .herder
-        .worker()
-        .plugins()
-        .connectors()
-        .iter()
-        .map(|p| PluginBody {
-            class: p.class.to_string(),
-            kind: p.kind.name().to_string(),
-            version: Some(p.version.to_string()),
-        })
-        .collect();
-    if !only_connectors {
-        let version = s.info.version.clone();
-        let extra = |list: &[&str], kind: &str| -> Vec<PluginBody> {
-            list.iter()
-                .map(|c| PluginBody {
-                    class: c.to_string(),
-                    kind: kind.to_string(),
-                    version: Some(version.clone()),
-                })
-                .collect()
-        };
-        body.extend(extra(crate::transforms::TRANSFORMATIONS, "transformation"));
-        body.extend(extra(crate::transforms::PREDICATES, "predicate"));
-        body.extend(extra(crate::converter::CONVERTERS, "converter"));
-    }
-    json(StatusCode::OK, &body)
-}
-
-async fn plugin_config(State(s): State<AppState>, Path(plugin): Path<String>) -> Response {
-    match s.herder.worker().plugins().connector(&plugin) {
-        Some(p) => {
-            let body: Vec<ConfigKeyBody> = p.config.iter().map(ConfigKeyBody::of).collect();
-            json(StatusCode::OK, &body)
-        }
-        None => error(404, &format!("Unknown plugin {plugin}.")),
-    }
-}
-
-async fn validate(
-    State(s): State<AppState>,
-    Path(plugin): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let _ = headers;
-    let config: Config = match parse_body(&body) {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let Some(p) = s.herder.worker().plugins().connector(&plugin) else {
-        return error(400, &format!("Unknown plugin {plugin}."));
-    };
-    let result = s.herder.validate(&config);
-    let errors: Vec<String> = match &result {
-        Ok(_) => Vec::new(),
-        Err(e) => e
-            .to_string()
-            .lines()
-            .skip(1)
-            .filter(|l| !l.starts_with("You can also find"))
-            .map(str::to_string)
-            .collect(),
-    };
-    json(StatusCode::OK, &ValidateBody::of(p, &config, &errors))
 }

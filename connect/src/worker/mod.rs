@@ -176,6 +176,19 @@ impl Worker {
         config: &Config,
         target: TargetState,
     ) -> Result<(), ConnectError> {
+        self.start_connector_with(name, config, target, true).await
+    }
+
+    /// Starts a connector as [`Worker::start_connector`] does; without `with_tasks` a paused
+    /// connector gets its task configs and tasks only when it is resumed (as Kafka Connect,
+    /// which generates task configs for running connectors only).
+    pub async fn start_connector_with(
+        &self,
+        name: &str,
+        config: &Config,
+        target: TargetState,
+        with_tasks: bool,
+    ) -> Result<(), ConnectError> {
         self.stop_connector(name).await;
         let class = config.string("connector.class")?;
         let plugin = self
@@ -213,19 +226,19 @@ impl Worker {
                 .insert(name.to_string(), running);
             return Ok(());
         }
-        let max_tasks = config.int_or("tasks.max", 1)?.max(1) as usize;
-        let task_configs = match &instance {
-            ConnectorInstance::Source(c) => c.task_configs(max_tasks),
-            ConnectorInstance::Sink(c) => c.task_configs(max_tasks),
-        };
-        let task_configs = match task_configs {
-            Ok(mut t) => {
-                for c in &mut t {
-                    c.insert("task.class".into(), plugin.task_class.to_string());
-                }
-                t
-            }
-            Err(e) => {
+        status.set(if target == TargetState::Paused {
+            State::Paused
+        } else {
+            State::Running
+        });
+        running.instance = Some(instance);
+        if with_tasks || target != TargetState::Paused {
+            let run = if target == TargetState::Paused {
+                Target::Pause
+            } else {
+                Target::Run
+            };
+            if let Err(e) = self.spawn_tasks(name, &mut running, run) {
                 status.fail(e.java_class(), &e.to_string());
                 self.publish(name, plugin.kind, plugin.version, &status, &[]);
                 self.connectors
@@ -234,32 +247,7 @@ impl Worker {
                     .insert(name.to_string(), running);
                 return Ok(());
             }
-        };
-        status.set(if target == TargetState::Paused {
-            State::Paused
-        } else {
-            State::Running
-        });
-        for (i, task_config) in task_configs.iter().enumerate() {
-            let id = TaskId {
-                connector: name.to_string(),
-                task: i as u32,
-            };
-            let run_target = if target == TargetState::Paused {
-                Target::Pause
-            } else {
-                Target::Run
-            };
-            running.tasks.push(self.start_task(
-                id,
-                &instance,
-                task_config.clone(),
-                config.clone(),
-                run_target,
-            ));
         }
-        running.instance = Some(instance);
-        running.task_configs = task_configs;
         tracing::info!(
             connector = name,
             tasks = running.tasks.len(),
@@ -269,6 +257,47 @@ impl Worker {
             .lock()
             .await
             .insert(name.to_string(), running);
+        Ok(())
+    }
+
+    /// Asks a started connector for its task configs and starts a task for each.
+    fn spawn_tasks(
+        &self,
+        name: &str,
+        running: &mut RunningConnector,
+        target: Target,
+    ) -> Result<(), ConnectError> {
+        let Some(instance) = running.instance.as_ref() else {
+            return Ok(());
+        };
+        let max_tasks = running.config.int_or("tasks.max", 1)?.max(1) as usize;
+        let mut task_configs = match instance {
+            ConnectorInstance::Source(c) => c.task_configs(max_tasks)?,
+            ConnectorInstance::Sink(c) => c.task_configs(max_tasks)?,
+        };
+        let plugin = self
+            .plugins
+            .connector(&running.config.string("connector.class")?);
+        for c in &mut task_configs {
+            if let Some(p) = plugin {
+                c.insert("task.class".into(), p.task_class.to_string());
+            }
+        }
+        for (i, task_config) in task_configs.iter().enumerate() {
+            let id = TaskId {
+                connector: name.to_string(),
+                task: i as u32,
+            };
+            let task = self.start_task(
+                id,
+                instance,
+                task_config.clone(),
+                running.config.clone(),
+                target,
+            );
+            running.tasks.push(task);
+        }
+        running.task_configs = task_configs;
         Ok(())
     }
 
@@ -351,8 +380,15 @@ impl Worker {
 
     /// Pauses or resumes a running connector's tasks.
     pub async fn set_paused(&self, name: &str, paused: bool) {
-        let connectors = self.connectors.lock().await;
-        if let Some(c) = connectors.get(name) {
+        let mut connectors = self.connectors.lock().await;
+        if let Some(c) = connectors.get_mut(name) {
+            let failed = c.status.get().state == State::Failed;
+            if !paused && !failed && c.instance.is_some() && c.task_configs.is_empty() {
+                // started paused: its tasks come now
+                if let Err(e) = self.spawn_tasks(name, c, Target::Run) {
+                    c.status.fail(e.java_class(), &e.to_string());
+                }
+            }
             if c.status.get().state != State::Failed {
                 c.status.set(if paused {
                     State::Paused
@@ -502,32 +538,12 @@ impl Worker {
     ) -> Result<(), ConnectError> {
         match self.kind_of(config) {
             Some(ConnectorType::Sink) => {
-                let mut list = Vec::new();
-                for (partition, offset) in offsets {
-                    let topic = partition
-                        .map_get("kafka_topic")
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string);
-                    let p = match partition.map_get("kafka_partition") {
-                        Some(crate::data::Value::Int32(p)) => Some(*p),
-                        Some(crate::data::Value::Int64(p)) => i32::try_from(*p).ok(),
-                        _ => None,
-                    };
-                    let (Some(topic), Some(p)) = (topic, p) else {
-                        return Err(ConnectError::Config(ConfigError::new(
-                            "Partitions for sink connectors must contain the keys 'kafka_topic' and 'kafka_partition'",
-                        )));
-                    };
-                    let o =
-                        match offset.map_get("kafka_offset") {
-                            Some(crate::data::Value::Int64(o)) => Some(*o),
-                            Some(crate::data::Value::Int32(o)) => Some(i64::from(*o)),
-                            _ if offset.is_null() => None,
-                            _ => return Err(ConnectError::Config(ConfigError::new(
-                                "Offsets for sink connectors must contain the key 'kafka_offset'",
-                            ))),
-                        };
-                    list.push((topic, p, o));
+                let list = sink_offsets::parse(&offsets)?;
+                if list.iter().any(|(_, _, o)| o.is_some_and(|o| o < 0)) {
+                    // Kafka's OffsetAndMetadata refuses it before anything is sent
+                    return Err(ConnectError::Fatal(format!(
+                        "Failed to modify offsets for sink connector {name}"
+                    )));
                 }
                 sink_offsets::alter(self.shared.config.clone(), name.to_string(), list).await
             }

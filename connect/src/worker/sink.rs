@@ -100,7 +100,7 @@ pub(crate) async fn run(
             task_class: task_config.get("task.class").cloned().unwrap_or_default(),
             batch: Mutex::new(HashMap::new()),
         });
-        Ok((converters, chain, errors, consumer, reporter))
+        Ok((converters, chain, errors, Closing(Some(consumer)), reporter))
     };
     let (converters, mut chain, errors, consumer, reporter) = match setup() {
         Ok(s) => s,
@@ -329,7 +329,43 @@ async fn commit(
         list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
             .map_err(|e| ConnectError::Fatal(e.to_string()))?;
     }
-    consumer
-        .commit(&list, mode)
-        .map_err(|e| ConnectError::Retriable(format!("Commit of offsets failed: {e}")))
+    let committed = match mode {
+        CommitMode::Sync => blocking(|| consumer.commit(&list, mode)),
+        CommitMode::Async => consumer.commit(&list, mode),
+    };
+    committed.map_err(|e| ConnectError::Retriable(format!("Commit of offsets failed: {e}")))
+}
+
+/// Runs `f`, which waits for the broker, off the runtime's worker thread (when the runtime
+/// has several), so that the tasks queued on this thread go on meanwhile: one of them may be
+/// the broker's answer (a broker in the same process), and the others would stall.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
+/// The task's consumer, closed with [`blocking`] (closing leaves the group and waits for the
+/// broker).
+struct Closing(Option<StreamConsumer>);
+
+impl std::ops::Deref for Closing {
+    type Target = StreamConsumer;
+    fn deref(&self) -> &StreamConsumer {
+        self.0
+            .as_ref()
+            .expect("the consumer is there until dropped")
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.0.take() {
+            blocking(move || drop(consumer));
+        }
+    }
 }

@@ -9,6 +9,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::config::ConfigError;
 use crate::connector::ConnectError;
 use crate::data::Value;
 
@@ -98,6 +99,57 @@ pub(crate) async fn read(
     })
     .await
     .map_err(|e| ConnectError::Fatal(e.to_string()))?
+}
+
+/// The topic partitions and offsets (`None`: reset) of a sink's alter request, with the checks
+/// and messages of Kafka's `SinkUtils.parseSinkConnectorOffsets` (all 400s).
+pub(crate) fn parse(
+    offsets: &[(Value, Value)],
+) -> Result<Vec<(String, i32, Option<i64>)>, ConnectError> {
+    let bad = |m: String| ConnectError::Config(ConfigError::new(m));
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut list = Vec::new();
+    for (partition, offset) in offsets {
+        if partition.is_null() {
+            return Err(bad(
+                "The partition for a sink connector offset cannot be null or missing".into(),
+            ));
+        }
+        let (Some(topic), Some(p)) = (
+            partition.map_get("kafka_topic"),
+            partition.map_get("kafka_partition"),
+        ) else {
+            return Err(bad("The partition for a sink connector offset must contain the keys 'kafka_topic' and 'kafka_partition'".into()));
+        };
+        if topic.is_null() {
+            return Err(bad(
+                "Kafka topic names must be valid strings and may not be null".into(),
+            ));
+        }
+        if p.is_null() {
+            return Err(bad(
+                "Kafka partitions must be valid numbers and may not be null".into(),
+            ));
+        }
+        let p = text(p).parse::<i32>().map_err(|_| {
+            bad(format!("Failed to parse the following Kafka partition value in the provided offsets: '{}'. Partition values for sink connectors need to be integers.", text(p)))
+        })?;
+        let o = if offset.is_null() {
+            None
+        } else {
+            let Some(o) = offset.map_get("kafka_offset") else {
+                return Err(bad("The offset for a sink connector should either be null or contain the key 'kafka_offset'".into()));
+            };
+            Some(text(o).parse::<i64>().map_err(|_| {
+                bad(format!("Failed to parse the following Kafka offset value in the provided offsets: '{}'. Offset values for sink connectors need to be integers.", text(o)))
+            })?)
+        };
+        list.push((text(topic), p, o));
+    }
+    Ok(list)
 }
 
 /// Commits the given offsets (`Value::Null` ones are left alone) for a stopped sink.

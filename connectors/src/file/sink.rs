@@ -11,10 +11,9 @@ use tributary_connect::connector::{
 use tributary_connect::record::ConnectRecord;
 
 /// The settings, as Kafka's connector defines them.
-pub(crate) const CONFIG: &[ConfigKey] = &[ConfigKey::optional(
+pub(crate) const CONFIG: &[ConfigKey] = &[ConfigKey::optional_null(
     "file",
     ConfigType::String,
-    "",
     Importance::High,
     "Destination filename. If not specified, the standard output will be used",
 )];

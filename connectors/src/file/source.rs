@@ -14,8 +14,8 @@ use tributary_connect::record::ConnectRecord;
 
 /// The settings, as Kafka's connector defines them.
 pub(crate) const CONFIG: &[ConfigKey] = &[
-    ConfigKey::optional("file", ConfigType::String, "", Importance::High, "Source filename. If not specified, the standard input will be used"),
-    ConfigKey::required("topic", ConfigType::List, Importance::High, "The topic to publish data to"),
+    ConfigKey::optional_null("file", ConfigType::String, Importance::High, "Source filename. If not specified, the standard input will be used"),
+    ConfigKey::required("topic", ConfigType::String, Importance::High, "The topic to publish data to"),
     ConfigKey::optional(
         "batch.size",
         ConfigType::Int,
@@ -90,7 +90,13 @@ impl FileStreamSourceTask {
             self.input = Some(Box::new(tokio::io::stdin()));
             return Ok(true);
         };
+        let is_dir = tokio::fs::metadata(name).await.is_ok_and(|m| m.is_dir());
         match tokio::fs::File::open(name).await {
+            // Java's FileInputStream cannot open a directory either (FileNotFoundException)
+            Ok(_) if is_dir => {
+                tracing::warn!(file = %name, "Couldn't find file for FileStreamSourceTask, sleeping to wait for it to be created");
+                Ok(false)
+            }
             Ok(mut f) => {
                 let position = self.start_offset.unwrap_or(0);
                 if position > 0 {

@@ -29,6 +29,18 @@ impl ConnectWorker {
         offsets: &Path,
         extra: &[(&str, &str)],
     ) -> ConnectWorker {
+        let mut plugins = Plugins::new();
+        tributary_connectors::register(&mut plugins);
+        Self::start_with_plugins(broker, offsets, extra, plugins).await
+    }
+
+    /// A worker that runs `plugins`.
+    pub async fn start_with_plugins(
+        broker: &TestBroker,
+        offsets: &Path,
+        extra: &[(&str, &str)],
+        plugins: Plugins,
+    ) -> ConnectWorker {
         let mut props = Config::new();
         props.insert("bootstrap.servers".into(), broker.bootstrap());
         props.insert("offset.flush.interval.ms".into(), "200".into());
@@ -44,8 +56,6 @@ impl ConnectWorker {
             props.insert(k.to_string(), v.to_string());
         }
         let config = WorkerConfig::from_props(props).expect("a valid worker config");
-        let mut plugins = Plugins::new();
-        tributary_connectors::register(&mut plugins);
         let store = Arc::new(FileOffsetStore::open(offsets).expect("the offsets file opens"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
