@@ -261,8 +261,12 @@ pub trait SinkTask: Send {
         config: &'a Config,
         context: std::sync::Arc<dyn SinkTaskContext>,
     ) -> BoxFuture<'a, Result<(), ConnectError>>;
-    /// Writes (or buffers) records.
-    fn put(&mut self, records: Vec<ConnectRecord>) -> BoxFuture<'_, Result<(), ConnectError>>;
+    /// Writes (or buffers) records. After a retriable error the worker hands the same records
+    /// again, so they are lent, not given.
+    fn put<'a>(
+        &'a mut self,
+        records: &'a [ConnectRecord],
+    ) -> BoxFuture<'a, Result<(), ConnectError>>;
     /// Makes everything put so far durable (Kafka's `flush`).
     fn flush<'a>(
         &'a mut self,

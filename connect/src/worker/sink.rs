@@ -235,7 +235,7 @@ async fn put_with_retries(
 ) -> Result<(), ConnectError> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match task.put(batch.clone()).await {
+        match task.put(&batch).await {
             Ok(()) => return Ok(()),
             Err(e) if e.is_retriable() => {
                 tracing::warn!(error = %e, "RetriableException from the sink task; the batch is delivered again");

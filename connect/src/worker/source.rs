@@ -132,7 +132,7 @@ pub(crate) async fn run(
                 }
                 crate::record::Origin::Sink { .. } => (Value::Null, Value::Null),
             };
-            let delivery = match send(&record, &mut chain, &converters, &producer) {
+            let delivery = match send(record, &mut chain, &converters, &producer) {
                 Ok(Some((d, topic))) => {
                     shared.topic_used(&id.connector, &topic);
                     Some(d)
@@ -184,12 +184,11 @@ pub(crate) async fn run(
 /// Transforms, converts and sends one record (its delivery and topic); `None` when a transform
 /// dropped it.
 fn send(
-    record: &ConnectRecord,
+    mut r: ConnectRecord,
     chain: &mut [crate::transforms::Stage],
     converters: &Converters,
     producer: &FutureProducer,
 ) -> Result<Option<(DeliveryFuture, String)>, ConnectError> {
-    let mut r = record.clone();
     for stage in chain.iter_mut() {
         match stage.apply(r)? {
             Some(next) => r = next,

@@ -71,10 +71,13 @@ impl SinkTask for FileStreamSinkTask {
         })
     }
 
-    fn put(&mut self, records: Vec<ConnectRecord>) -> BoxFuture<'_, Result<(), ConnectError>> {
+    fn put<'a>(
+        &'a mut self,
+        records: &'a [ConnectRecord],
+    ) -> BoxFuture<'a, Result<(), ConnectError>> {
         Box::pin(async move {
             let mut text = String::new();
-            for r in &records {
+            for r in records {
                 // Java's println(Object): the value's toString, "null" for none
                 text.push_str(&r.value.to_string());
                 text.push('\n');

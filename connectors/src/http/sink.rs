@@ -433,7 +433,10 @@ impl SinkTask for HttpSinkTask {
         })
     }
 
-    fn put(&mut self, records: Vec<ConnectRecord>) -> BoxFuture<'_, Result<(), ConnectError>> {
+    fn put<'a>(
+        &'a mut self,
+        records: &'a [ConnectRecord],
+    ) -> BoxFuture<'a, Result<(), ConnectError>> {
         Box::pin(async move {
             let settings = self
                 .settings
