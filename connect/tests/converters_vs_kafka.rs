@@ -503,6 +503,14 @@ fn readable(line: &str) -> String {
     }
 }
 
+/// Whether our answers equal Kafka's. The one intended difference: a map that `Values` parsed
+/// is a `LinkedHashMap` in Java (a `HashMap` when JSON read it), which our values do not
+/// remember, so an error naming the class of such a map names `HashMap`.
+fn same_answers(ours: &str, kafka: &str) -> bool {
+    ours == kafka
+        || ours == kafka.replace("class java.util.LinkedHashMap", "class java.util.HashMap")
+}
+
 #[test]
 fn converters_match_kafka_connect() {
     let seed: u64 = std::env::var("TRIBUTARY_CONNECT_SEED")
@@ -526,7 +534,7 @@ fn converters_match_kafka_connect() {
     let mut failures = 0;
     for ((case, text), expected) in cases.iter().zip(&input).zip(&kafka) {
         let ours = case.ours();
-        if ours != *expected {
+        if !same_answers(&ours, expected) {
             failures += 1;
             if failures <= 5 {
                 for ((line, e), o) in text
