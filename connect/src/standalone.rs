@@ -474,7 +474,7 @@ impl StandaloneHerder {
 }
 
 /// A connector setting's value against its definition: present when required, and of its type.
-pub fn check_value(key: &ConfigKey, config: &Config) -> Result<(), ConfigError> {
+fn check_value(key: &ConfigKey, config: &Config) -> Result<(), ConfigError> {
     let Some(v) = config.string_opt(key.name) else {
         return if key.required {
             Err(ConfigError::missing(key.name))

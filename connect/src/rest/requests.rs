@@ -55,6 +55,7 @@ pub(super) async fn check_accept(request: Request, next: Next) -> Response {
                 .trim()
                 .to_ascii_lowercase()
         })
+        .filter(|range| !range.is_empty())
         .collect::<Vec<_>>();
     let json_ok = acceptable.is_empty()
         || acceptable
