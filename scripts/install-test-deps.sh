@@ -5,6 +5,7 @@
 #   - kafkajs through npm (tests/compat/kafkajs/package.json)
 #   - Go (Debian's, if none is on PATH; a newer toolchain that go.mod asks for comes from the Go
 #     module proxy) and the Go suite's modules (franz-go, sarama) in Go's own caches
+#   - PostgreSQL (Debian's) for the JDBC connectors' tests
 #   - Java 17 and Maven (Debian's, if missing) and Apache Kafka's 4.x jars from Maven Central
 #     (scripts/kafka-jars.sh) for the Java client, Kafka tools and Streams/Connect suites
 # Locations: $TRIBUTARY_CACHE (default ~/.cache/tributary)/venv, /node, /m2 and /kafka; Go's
@@ -29,6 +30,8 @@ command -v go >/dev/null 2>&1 || missing+=(golang-go)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+# the JDBC connectors' tests start private PostgreSQL servers (testkit/src/postgres.rs)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"
   apt_install "${missing[@]}"

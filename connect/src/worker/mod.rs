@@ -27,9 +27,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, ConfigExt};
-use crate::connector::{ConnectError, ConnectorInstance, ConnectorType, Plugins};
+use crate::connector::{ConnectError, ConnectorInstance, ConnectorPlugin, ConnectorType, Plugins};
 use offsets::OffsetStore;
-use status::{State, Status, StatusCell};
+use status::{State, Status, StatusCell, StatusKey, StatusListener};
 
 /// A task: its connector's name and its number.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -74,15 +74,20 @@ pub(crate) struct WorkerShared {
     pub(crate) offsets: Arc<dyn OffsetStore>,
     /// The topics each connector has produced to or consumed from (`/topics`).
     pub(crate) topics: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// Hears of status changes and topics used.
+    pub(crate) listener: Option<Arc<dyn StatusListener>>,
 }
 
 impl WorkerShared {
-    /// Notes that a connector used a topic.
-    pub(crate) fn topic_used(&self, connector: &str, topic: &str) {
+    /// Notes that a task of a connector used a topic.
+    pub(crate) fn topic_used(&self, connector: &str, task: u32, topic: &str) {
         if let Ok(mut t) = self.topics.lock() {
             let set = t.entry(connector.to_string()).or_default();
             if !set.contains(topic) {
                 set.insert(topic.to_string());
+                if let Some(l) = &self.listener {
+                    l.on_topic(connector, task, topic);
+                }
             }
         }
     }
@@ -92,6 +97,8 @@ struct RunningTask {
     control: watch::Sender<Target>,
     handle: JoinHandle<()>,
     status: StatusCell,
+    config: Config,
+    connector_config: Config,
 }
 
 struct RunningConnector {
@@ -100,8 +107,11 @@ struct RunningConnector {
     config: Config,
     instance: Option<ConnectorInstance>,
     status: StatusCell,
-    tasks: Vec<RunningTask>,
+    /// The task configs it generated (standalone: the tasks this worker runs for it).
     task_configs: Vec<Config>,
+    /// Whether this worker starts the connector's tasks itself (standalone), rather than as a
+    /// herder assigns them (distributed).
+    owns_tasks: bool,
 }
 
 /// A connector's status and its tasks' (for `/status`).
@@ -117,12 +127,18 @@ pub struct ConnectorStatus {
     pub version: Option<String>,
 }
 
+#[derive(Default)]
+struct Running {
+    connectors: BTreeMap<String, RunningConnector>,
+    tasks: BTreeMap<TaskId, RunningTask>,
+}
+
 /// Runs connectors and tasks.
 pub struct Worker {
     shared: Arc<WorkerShared>,
     plugins: Plugins,
     worker_id: String,
-    connectors: tokio::sync::Mutex<BTreeMap<String, RunningConnector>>,
+    running: tokio::sync::Mutex<Running>,
     /// Statuses kept after a connector stops (a `STOPPED` connector still has one).
     statuses: Mutex<BTreeMap<String, ConnectorStatus>>,
 }
@@ -135,15 +151,27 @@ impl Worker {
         offsets: Arc<dyn OffsetStore>,
         worker_id: String,
     ) -> Worker {
+        Worker::with_listener(config, plugins, offsets, worker_id, None)
+    }
+
+    /// A worker as [`Worker::new`] makes, whose status changes `listener` hears of.
+    pub fn with_listener(
+        config: WorkerConfig,
+        plugins: Plugins,
+        offsets: Arc<dyn OffsetStore>,
+        worker_id: String,
+        listener: Option<Arc<dyn StatusListener>>,
+    ) -> Worker {
         Worker {
             shared: Arc::new(WorkerShared {
                 config,
                 offsets,
                 topics: Mutex::new(BTreeMap::new()),
+                listener,
             }),
             plugins,
             worker_id,
-            connectors: tokio::sync::Mutex::new(BTreeMap::new()),
+            running: tokio::sync::Mutex::new(Running::default()),
             statuses: Mutex::new(BTreeMap::new()),
         }
     }
@@ -168,6 +196,25 @@ impl Worker {
         &self.shared.offsets
     }
 
+    fn cell(&self, key: StatusKey, version: Option<&'static str>) -> StatusCell {
+        StatusCell::reported(
+            State::Unassigned,
+            &self.worker_id,
+            key,
+            version,
+            self.shared.listener.clone(),
+        )
+    }
+
+    fn plugin_of(&self, config: &Config) -> Result<ConnectorPlugin, ConnectError> {
+        let class = config.string("connector.class")?;
+        Ok(self
+            .plugins
+            .connector(&class)
+            .ok_or_else(|| ConfigError::new(format!("Failed to find any class that implements Connector and which name matches {class}")))?
+            .clone())
+    }
+
     /// Starts a connector and its tasks in `target` state (a stopped connector starts
     /// nothing). A connector that fails to start is reported `FAILED` with its trace.
     pub async fn start_connector(
@@ -190,13 +237,49 @@ impl Worker {
         with_tasks: bool,
     ) -> Result<(), ConnectError> {
         self.stop_connector(name).await;
-        let class = config.string("connector.class")?;
-        let plugin = self
-            .plugins
-            .connector(&class)
-            .ok_or_else(|| ConfigError::new(format!("Failed to find any class that implements Connector and which name matches {class}")))?
-            .clone();
-        let status = StatusCell::new(State::Unassigned, &self.worker_id);
+        self.run_connector(name, config, target, true).await?;
+        if with_tasks || target != TargetState::Paused {
+            let run = if target == TargetState::Paused {
+                Target::Pause
+            } else {
+                Target::Run
+            };
+            let mut running = self.running.lock().await;
+            self.spawn_own_tasks(&mut running, name, run);
+        }
+        Ok(())
+    }
+
+    /// Starts only a connector (not its tasks: a distributed herder places those), in `target`
+    /// state. A connector that fails to start is reported `FAILED` with its trace.
+    pub async fn start_connector_alone(
+        &self,
+        name: &str,
+        config: &Config,
+        target: TargetState,
+    ) -> Result<(), ConnectError> {
+        self.stop_connector_alone(name).await;
+        self.run_connector(name, config, target, false).await
+    }
+
+    async fn run_connector(
+        &self,
+        name: &str,
+        config: &Config,
+        target: TargetState,
+        owns_tasks: bool,
+    ) -> Result<(), ConnectError> {
+        let plugin = self.plugin_of(config)?;
+        let status = self.cell(StatusKey::Connector(name.to_string()), Some(plugin.version));
+        let mut running = RunningConnector {
+            kind: plugin.kind,
+            version: plugin.version,
+            config: config.clone(),
+            instance: None,
+            status: status.clone(),
+            task_configs: Vec::new(),
+            owns_tasks,
+        };
         if target == TargetState::Stopped {
             status.set(State::Stopped);
             self.publish(name, plugin.kind, plugin.version, &status, &[]);
@@ -207,166 +290,159 @@ impl Worker {
             ConnectorInstance::Source(c) => c.start(config),
             ConnectorInstance::Sink(c) => c.start(config),
         };
-        let mut running = RunningConnector {
-            kind: plugin.kind,
-            version: plugin.version,
-            config: config.clone(),
-            instance: None,
-            status: status.clone(),
-            tasks: Vec::new(),
-            task_configs: Vec::new(),
-        };
         if let Err(e) = started {
             tracing::error!(connector = name, error = %e, "WorkerConnector{{id={name}}} Error while starting connector");
             status.fail(e.java_class(), &e.to_string());
-            self.publish(name, plugin.kind, plugin.version, &status, &[]);
-            self.connectors
-                .lock()
-                .await
-                .insert(name.to_string(), running);
-            return Ok(());
-        }
-        status.set(if target == TargetState::Paused {
-            State::Paused
         } else {
-            State::Running
-        });
-        running.instance = Some(instance);
-        if with_tasks || target != TargetState::Paused {
-            let run = if target == TargetState::Paused {
-                Target::Pause
+            status.set(if target == TargetState::Paused {
+                State::Paused
             } else {
-                Target::Run
-            };
-            if let Err(e) = self.spawn_tasks(name, &mut running, run) {
-                status.fail(e.java_class(), &e.to_string());
-                self.publish(name, plugin.kind, plugin.version, &status, &[]);
-                self.connectors
-                    .lock()
-                    .await
-                    .insert(name.to_string(), running);
-                return Ok(());
-            }
+                State::Running
+            });
+            running.instance = Some(instance);
+            tracing::info!(connector = name, "started connector");
         }
-        tracing::info!(
-            connector = name,
-            tasks = running.tasks.len(),
-            "started connector"
-        );
-        self.connectors
+        self.running
             .lock()
             .await
+            .connectors
             .insert(name.to_string(), running);
         Ok(())
     }
 
-    /// Asks a started connector for its task configs and starts a task for each.
-    fn spawn_tasks(
-        &self,
-        name: &str,
-        running: &mut RunningConnector,
-        target: Target,
-    ) -> Result<(), ConnectError> {
+    /// Asks a started connector for its task configs (each with `task.class`).
+    fn generate(&self, running: &RunningConnector) -> Result<Vec<Config>, ConnectError> {
         let Some(instance) = running.instance.as_ref() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let max_tasks = running.config.int_or("tasks.max", 1)?.max(1) as usize;
         let mut task_configs = match instance {
             ConnectorInstance::Source(c) => c.task_configs(max_tasks)?,
             ConnectorInstance::Sink(c) => c.task_configs(max_tasks)?,
         };
-        let plugin = self
-            .plugins
-            .connector(&running.config.string("connector.class")?);
+        let plugin = self.plugin_of(&running.config)?;
         for c in &mut task_configs {
-            if let Some(p) = plugin {
-                c.insert("task.class".into(), p.task_class.to_string());
+            c.insert("task.class".into(), plugin.task_class.to_string());
+        }
+        Ok(task_configs)
+    }
+
+    /// The task configs a connector running here generates now (`None` when it does not run
+    /// here or failed). A failure to generate them fails the connector.
+    pub async fn generate_task_configs(&self, name: &str) -> Option<Vec<Config>> {
+        let running = self.running.lock().await;
+        let c = running.connectors.get(name)?;
+        c.instance.as_ref()?;
+        match self.generate(c) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                c.status.fail(e.java_class(), &e.to_string());
+                None
             }
         }
-        for (i, task_config) in task_configs.iter().enumerate() {
+    }
+
+    /// Generates a standalone connector's task configs and starts a task for each.
+    fn spawn_own_tasks(&self, running: &mut Running, name: &str, target: Target) {
+        let Some(c) = running.connectors.get_mut(name) else {
+            return;
+        };
+        let task_configs = match self.generate(c) {
+            Ok(t) => t,
+            Err(e) => {
+                c.status.fail(e.java_class(), &e.to_string());
+                self.publish(name, c.kind, c.version, &c.status, &[]);
+                return;
+            }
+        };
+        c.task_configs = task_configs.clone();
+        let connector_config = c.config.clone();
+        for (i, task_config) in task_configs.into_iter().enumerate() {
             let id = TaskId {
                 connector: name.to_string(),
                 task: i as u32,
             };
-            let task = self.start_task(
-                id,
-                instance,
-                task_config.clone(),
-                running.config.clone(),
-                target,
-            );
-            running.tasks.push(task);
+            match self.spawn_task(id.clone(), task_config, connector_config.clone(), target) {
+                Ok(t) => {
+                    running.tasks.insert(id, t);
+                }
+                Err(e) => tracing::error!(task = %id, error = %e, "cannot start the task"),
+            }
         }
-        running.task_configs = task_configs;
-        Ok(())
     }
 
-    fn start_task(
+    fn spawn_task(
         &self,
         id: TaskId,
-        instance: &ConnectorInstance,
         task_config: Config,
         config: Config,
         target: Target,
-    ) -> RunningTask {
-        let status = StatusCell::new(State::Unassigned, &self.worker_id);
+    ) -> Result<RunningTask, ConnectError> {
+        let plugin = self.plugin_of(&config)?;
+        let status = self.cell(StatusKey::Task(id.clone()), Some(plugin.version));
         let (control, rx) = watch::channel(target);
         let shared = self.shared.clone();
-        let handle = match instance {
-            ConnectorInstance::Source(c) => {
-                let task = c.create_task();
-                tokio::spawn(source::run(
-                    id,
-                    task,
-                    task_config,
-                    config,
-                    shared,
-                    rx,
-                    status.clone(),
-                ))
-            }
-            ConnectorInstance::Sink(c) => {
-                let task = c.create_task();
-                tokio::spawn(sink::run(
-                    id,
-                    task,
-                    task_config,
-                    config,
-                    shared,
-                    rx,
-                    status.clone(),
-                ))
-            }
+        let handle = match (plugin.create)() {
+            ConnectorInstance::Source(c) => tokio::spawn(source::run(
+                id,
+                c.create_task(),
+                task_config.clone(),
+                config.clone(),
+                shared,
+                rx,
+                status.clone(),
+            )),
+            ConnectorInstance::Sink(c) => tokio::spawn(sink::run(
+                id,
+                c.create_task(),
+                task_config.clone(),
+                config.clone(),
+                shared,
+                rx,
+                status.clone(),
+            )),
         };
-        RunningTask {
+        Ok(RunningTask {
             control,
             handle,
             status,
+            config: task_config,
+            connector_config: config,
+        })
+    }
+
+    /// Starts one task (a distributed herder's assignment) in `target` state.
+    pub async fn start_task(
+        &self,
+        id: TaskId,
+        task_config: Config,
+        connector_config: Config,
+        target: TargetState,
+    ) -> Result<(), ConnectError> {
+        self.stop_task(&id).await;
+        let run = match target {
+            TargetState::Started => Target::Run,
+            TargetState::Paused => Target::Pause,
+            TargetState::Stopped => return Ok(()),
+        };
+        let task = self.spawn_task(id.clone(), task_config, connector_config, run)?;
+        self.running.lock().await.tasks.insert(id, task);
+        Ok(())
+    }
+
+    /// Stops one task, waiting up to `task.shutdown.graceful.timeout.ms`.
+    pub async fn stop_task(&self, id: &TaskId) {
+        let task = self.running.lock().await.tasks.remove(id);
+        if let Some(t) = task {
+            self.stop_running_tasks(vec![t]).await;
         }
     }
 
-    /// Stops a connector and its tasks (waiting up to `task.shutdown.graceful.timeout.ms` for
-    /// each task); its status is forgotten.
-    pub async fn stop_connector(&self, name: &str) {
-        let running = self.connectors.lock().await.remove(name);
-        if let Some(mut running) = running {
-            self.stop_tasks(&mut running).await;
-            match &mut running.instance {
-                Some(ConnectorInstance::Source(c)) => c.stop(),
-                Some(ConnectorInstance::Sink(c)) => c.stop(),
-                None => {}
-            }
-        }
-        if let Ok(mut s) = self.statuses.lock() {
-            s.remove(name);
-        }
-    }
-
-    async fn stop_tasks(&self, running: &mut RunningConnector) {
-        for t in &running.tasks {
+    async fn stop_running_tasks(&self, tasks: Vec<RunningTask>) {
+        for t in &tasks {
             let _ = t.control.send(Target::Stop);
         }
-        for t in running.tasks.drain(..) {
+        for t in tasks {
             let mut handle = t.handle;
             if tokio::time::timeout(self.shared.config.task_shutdown_timeout, &mut handle)
                 .await
@@ -378,17 +454,64 @@ impl Worker {
         }
     }
 
-    /// Pauses or resumes a running connector's tasks.
-    pub async fn set_paused(&self, name: &str, paused: bool) {
-        let mut connectors = self.connectors.lock().await;
-        if let Some(c) = connectors.get_mut(name) {
-            let failed = c.status.get().state == State::Failed;
-            if !paused && !failed && c.instance.is_some() && c.task_configs.is_empty() {
-                // started paused: its tasks come now
-                if let Err(e) = self.spawn_tasks(name, c, Target::Run) {
-                    c.status.fail(e.java_class(), &e.to_string());
-                }
+    /// The connectors and tasks running here.
+    pub async fn running(&self) -> (Vec<String>, Vec<TaskId>) {
+        let running = self.running.lock().await;
+        (
+            running.connectors.keys().cloned().collect(),
+            running.tasks.keys().cloned().collect(),
+        )
+    }
+
+    /// Stops a connector and its tasks (waiting up to `task.shutdown.graceful.timeout.ms` for
+    /// each task); its status is forgotten.
+    pub async fn stop_connector(&self, name: &str) {
+        let tasks: Vec<RunningTask> = {
+            let mut running = self.running.lock().await;
+            let ids: Vec<TaskId> = running
+                .tasks
+                .keys()
+                .filter(|id| id.connector == name)
+                .cloned()
+                .collect();
+            ids.iter()
+                .filter_map(|id| running.tasks.remove(id))
+                .collect()
+        };
+        self.stop_running_tasks(tasks).await;
+        self.stop_connector_alone(name).await;
+        if let Ok(mut s) = self.statuses.lock() {
+            s.remove(name);
+        }
+    }
+
+    /// Stops only a connector instance (its tasks go on).
+    pub async fn stop_connector_alone(&self, name: &str) {
+        let removed = self.running.lock().await.connectors.remove(name);
+        if let Some(mut running) = removed {
+            match &mut running.instance {
+                Some(ConnectorInstance::Source(c)) => c.stop(),
+                Some(ConnectorInstance::Sink(c)) => c.stop(),
+                None => {}
             }
+            if running.status.get().state != State::Stopped {
+                running.status.set(State::Unassigned);
+            }
+        }
+    }
+
+    /// Pauses or resumes a connector and its tasks that run here.
+    pub async fn set_paused(&self, name: &str, paused: bool) {
+        let mut running = self.running.lock().await;
+        let mut spawn = false;
+        if let Some(c) = running.connectors.get_mut(name) {
+            let failed = c.status.get().state == State::Failed;
+            // started paused: its tasks come now
+            spawn = c.owns_tasks
+                && !paused
+                && !failed
+                && c.instance.is_some()
+                && c.task_configs.is_empty();
             if c.status.get().state != State::Failed {
                 c.status.set(if paused {
                     State::Paused
@@ -396,81 +519,67 @@ impl Worker {
                     State::Running
                 });
             }
-            for t in &c.tasks {
-                let _ = t
-                    .control
-                    .send(if paused { Target::Pause } else { Target::Run });
-            }
+        }
+        if spawn {
+            self.spawn_own_tasks(&mut running, name, Target::Run);
+        }
+        for (_, t) in running.tasks.iter().filter(|(id, _)| id.connector == name) {
+            let _ = t
+                .control
+                .send(if paused { Target::Pause } else { Target::Run });
         }
     }
 
     /// Restarts one task with its current config.
     pub async fn restart_task(&self, name: &str, task: u32) -> bool {
-        let mut connectors = self.connectors.lock().await;
-        let Some(c) = connectors.get_mut(name) else {
-            return false;
-        };
-        let Some(config) = c.task_configs.get(task as usize).cloned() else {
-            return false;
-        };
-        if c.instance.is_none() {
-            return false;
-        }
-        let Some(old) = c.tasks.get_mut(task as usize) else {
-            return false;
-        };
-        let _ = old.control.send(Target::Stop);
-        let mut handle = std::mem::replace(&mut old.handle, tokio::spawn(async {}));
-        if tokio::time::timeout(self.shared.config.task_shutdown_timeout, &mut handle)
-            .await
-            .is_err()
-        {
-            handle.abort();
-        }
-        let Some(instance) = c.instance.as_ref() else {
-            return false;
-        };
-        let paused = c.status.get().state == State::Paused;
         let id = TaskId {
             connector: name.to_string(),
             task,
         };
-        let connector_config = c.config.clone();
-        let fresh = self.start_task(
-            id,
-            instance,
-            config,
-            connector_config,
-            if paused { Target::Pause } else { Target::Run },
-        );
-        c.tasks[task as usize] = fresh;
-        true
+        let old = self.running.lock().await.tasks.remove(&id);
+        let Some(old) = old else {
+            return false;
+        };
+        let paused = *old.control.borrow() == Target::Pause;
+        let (config, connector_config) = (old.config.clone(), old.connector_config.clone());
+        self.stop_running_tasks(vec![old]).await;
+        let target = if paused { Target::Pause } else { Target::Run };
+        match self.spawn_task(id.clone(), config, connector_config, target) {
+            Ok(t) => {
+                self.running.lock().await.tasks.insert(id, t);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// The task configs of a running connector.
     pub async fn task_configs(&self, name: &str) -> Option<Vec<Config>> {
-        self.connectors
+        self.running
             .lock()
             .await
+            .connectors
             .get(name)
             .map(|c| c.task_configs.clone())
     }
 
-    /// A connector's status, if this worker runs (or ran) it.
+    /// A connector's status, if this worker runs (or ran) it, with its tasks that run here.
     pub async fn status(&self, name: &str) -> Option<ConnectorStatus> {
-        if let Some(c) = self.connectors.lock().await.get(name) {
+        let running = self.running.lock().await;
+        if let Some(c) = running.connectors.get(name) {
             return Some(ConnectorStatus {
                 connector: c.status.get(),
-                tasks: c
+                tasks: running
                     .tasks
                     .iter()
-                    .enumerate()
-                    .map(|(i, t)| (i as u32, t.status.get()))
+                    .filter(|(id, _)| id.connector == name)
+                    .map(|(id, t)| (id.task, t.status.get()))
                     .collect(),
                 kind: c.kind,
                 version: Some(c.version.to_string()),
             });
         }
+        drop(running);
         self.statuses.lock().ok()?.get(name).cloned()
     }
 
@@ -575,8 +684,11 @@ impl Worker {
 
     /// Stops everything.
     pub async fn stop_all(&self) {
-        let names: Vec<String> = self.connectors.lock().await.keys().cloned().collect();
-        for name in names {
+        let (connectors, tasks) = self.running().await;
+        for id in tasks {
+            self.stop_task(&id).await;
+        }
+        for name in connectors {
             self.stop_connector(&name).await;
         }
     }

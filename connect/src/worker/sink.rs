@@ -146,7 +146,7 @@ pub(crate) async fn run(
             match m {
                 Ok(msg) => {
                     if !positions.contains_key(&(msg.topic().to_string(), msg.partition())) {
-                        shared.topic_used(&id.connector, msg.topic());
+                        shared.topic_used(&id.connector, id.task, msg.topic());
                     }
                     positions.insert((msg.topic().to_string(), msg.partition()), msg.offset() + 1);
                     match convert(&msg, &converters, &mut chain) {

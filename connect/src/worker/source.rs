@@ -134,7 +134,7 @@ pub(crate) async fn run(
             };
             let delivery = match send(record, &mut chain, &converters, &producer) {
                 Ok(Some((d, topic))) => {
-                    shared.topic_used(&id.connector, &topic);
+                    shared.topic_used(&id.connector, id.task, &topic);
                     Some(d)
                 }
                 Ok(None) => None,
