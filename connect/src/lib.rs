@@ -13,6 +13,7 @@
 //! * [`record`]: source and sink records with headers.
 //! * [`transforms`]: single message transforms and predicates.
 //! * [`worker`]: runs connectors and tasks (source and sink loops, offsets, statuses).
+//! * [`herder`]: what the REST API asks of a herder, and connector config validation.
 //! * [`standalone`]: the standalone herder (configs from files and REST, offsets in a file).
 //! * [`rest`]: Kafka Connect's REST API.
 
@@ -20,6 +21,7 @@ pub mod config;
 pub mod connector;
 pub mod converter;
 pub mod data;
+pub mod herder;
 pub mod json;
 pub mod record;
 pub mod rest;

@@ -24,6 +24,7 @@ use tributary_connect::connector::{
     ConnectError, ConnectorInstance, ConnectorPlugin, ConnectorType, Plugins, SourceConnector,
     SourceTask,
 };
+use tributary_connect::herder::Herder;
 use tributary_connect::worker::TargetState;
 use tributary_testkit::TestBroker;
 

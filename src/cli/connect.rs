@@ -13,6 +13,7 @@ use clap::Subcommand;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use tributary_connect::config::{parse_properties, Config, ConfigExt};
 use tributary_connect::connector::Plugins;
+use tributary_connect::herder::Herder;
 use tributary_connect::rest::{self, ServerInfo};
 use tributary_connect::standalone::StandaloneHerder;
 use tributary_connect::worker::offsets::{FileOffsetStore, OffsetStore};

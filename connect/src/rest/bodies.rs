@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::connector::{ConfigKey, ConnectorPlugin};
-use crate::standalone::ConnectorInfo;
+use crate::herder::ConnectorInfo;
 use crate::worker::status::{State, Status};
 use crate::worker::ConnectorStatus;
 

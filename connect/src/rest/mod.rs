@@ -23,7 +23,7 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use serde::Serialize;
 
-use crate::standalone::{HerderError, StandaloneHerder};
+use crate::herder::{Herder, HerderError};
 use crate::worker::status::State as RunState;
 use crate::worker::TargetState;
 use bodies::*;
@@ -42,12 +42,12 @@ pub struct ServerInfo {
 
 #[derive(Clone)]
 struct AppState {
-    herder: Arc<StandaloneHerder>,
+    herder: Arc<dyn Herder>,
     info: Arc<ServerInfo>,
 }
 
 /// The REST API's routes.
-pub fn router(herder: Arc<StandaloneHerder>, info: ServerInfo) -> Router {
+pub fn router(herder: Arc<dyn Herder>, info: ServerInfo) -> Router {
     let state = AppState {
         herder,
         info: Arc::new(info),
@@ -189,7 +189,7 @@ async fn list_connectors(State(s): State<AppState>, uri: Uri) -> Response {
 }
 
 /// A created connector's answer: 201 with its absolute `Location`.
-fn created(s: &AppState, headers: &HeaderMap, info: &crate::standalone::ConnectorInfo) -> Response {
+fn created(s: &AppState, headers: &HeaderMap, info: &crate::herder::ConnectorInfo) -> Response {
     let mut resp = json(StatusCode::CREATED, &InfoBody::of(info));
     if let Some(v) =
         requests::connector_location(headers, s.herder.worker().worker_id(), &info.name)
@@ -499,13 +499,13 @@ async fn topics(State(s): State<AppState>, Path(name): Path<String>) -> Response
     let mut body = BTreeMap::new();
     body.insert(
         name.clone(),
-        BTreeMap::from([("topics".to_string(), s.herder.worker().active_topics(&name))]),
+        BTreeMap::from([("topics".to_string(), s.herder.active_topics(&name).await)]),
     );
     json(StatusCode::OK, &body)
 }
 
 async fn reset_topics(State(s): State<AppState>, Path(name): Path<String>) -> Response {
-    s.herder.worker().reset_active_topics(&name);
+    s.herder.reset_topics(&name).await;
     StatusCode::ACCEPTED.into_response()
 }
 

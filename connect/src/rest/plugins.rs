@@ -9,7 +9,7 @@ use super::bodies::{ConfigKeyBody, PluginBody, ValidateBody};
 use super::requests::{config_of, parse_json, require_json};
 use super::{error, json, AppState};
 use crate::connector::ConnectorType;
-use crate::standalone::HerderError;
+use crate::herder::HerderError;
 
 /// `GET /connector-plugins[?connectorsOnly=false]`: sinks, then sources, then (with
 /// `connectorsOnly=false`) transformations, predicates, converters and header converters, each
@@ -102,7 +102,7 @@ pub(super) async fn validate(
             );
         }
     }
-    match s.herder.config_errors(&config) {
+    match crate::herder::config_errors(s.herder.worker(), &config) {
         Ok((p, errors)) => json(
             StatusCode::OK,
             &ValidateBody::of(class.as_deref().unwrap_or(""), p, &config, &errors),
