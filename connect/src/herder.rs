@@ -89,6 +89,12 @@ pub trait Herder: Send + Sync {
     fn leader_url(&self) -> Result<Option<String>, HerderError> {
         Ok(None)
     }
+    /// The REST URL of the worker that runs a connector (or one of its tasks), when that is
+    /// another worker; requests about running work go there.
+    fn owner_url(&self, connector: &str, task: Option<u32>) -> Option<String> {
+        let _ = (connector, task);
+        None
+    }
     /// The names of the connectors.
     fn connectors(&self) -> BoxFuture<'_, Vec<String>>;
     /// Creates (or, with `allow_replace`, replaces) a connector; returns whether it was new.

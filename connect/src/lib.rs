@@ -15,12 +15,15 @@
 //! * [`worker`]: runs connectors and tasks (source and sink loops, offsets, statuses).
 //! * [`herder`]: what the REST API asks of a herder, and connector config validation.
 //! * [`standalone`]: the standalone herder (configs from files and REST, offsets in a file).
+//! * [`distributed`]: the distributed herder (a cluster of workers sharing configs, offsets
+//!   and statuses through Kafka topics).
 //! * [`rest`]: Kafka Connect's REST API.
 
 pub mod config;
 pub mod connector;
 pub mod converter;
 pub mod data;
+pub mod distributed;
 pub mod herder;
 pub mod json;
 pub mod record;

@@ -1,7 +1,8 @@
 //! `tributary connect`: a Kafka Connect worker. `standalone WORKER.properties CONNECTOR...`
 //! runs the given connectors (each a `.properties` file, or a `.json` file as the REST API
 //! takes it) with offsets in `offset.storage.file.filename`, and serves the REST API on
-//! `listeners`.
+//! `listeners`; `distributed WORKER.properties` joins a cluster of workers (`group.id`) that
+//! keep configs, offsets and statuses in Kafka topics.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use clap::Subcommand;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use tributary_connect::config::{parse_properties, Config, ConfigExt};
 use tributary_connect::connector::Plugins;
+use tributary_connect::distributed::DistributedHerder;
 use tributary_connect::herder::Herder;
 use tributary_connect::rest::{self, ServerInfo};
 use tributary_connect::standalone::StandaloneHerder;
@@ -31,11 +33,19 @@ pub enum ConnectCommand {
         /// Connector configs: .properties files, or .json files ({"name": ..., "config": {...}} or a flat map)
         connectors: Vec<PathBuf>,
     },
+    /// Run a worker of a cluster: workers with the same group.id share connectors and tasks,
+    /// with configs, offsets and statuses in Kafka topics
+    Distributed {
+        /// The worker's properties (bootstrap.servers, group.id, config.storage.topic,
+        /// offset.storage.topic, status.storage.topic, converters, listeners)
+        worker: PathBuf,
+    },
 }
 
 pub async fn run(cmd: ConnectCommand) -> anyhow::Result<()> {
     match cmd {
         ConnectCommand::Standalone { worker, connectors } => standalone(&worker, &connectors).await,
+        ConnectCommand::Distributed { worker } => distributed(&worker).await,
     }
 }
 
@@ -110,22 +120,22 @@ fn listen_address(listeners: &[String]) -> anyhow::Result<SocketAddr> {
         .map_err(|_| anyhow!("Invalid value {first} for configuration listeners"))
 }
 
-async fn standalone(worker_file: &Path, connector_files: &[PathBuf]) -> anyhow::Result<()> {
+/// What every worker sets up first: its config, its REST listener, its id, and the Kafka
+/// cluster's id.
+struct Prepared {
+    props: Config,
+    config: WorkerConfig,
+    listener: tokio::net::TcpListener,
+    bound: SocketAddr,
+    worker_id: String,
+    cluster_id: String,
+}
+
+async fn prepare(worker_file: &Path) -> anyhow::Result<Prepared> {
     let text = std::fs::read_to_string(worker_file)
         .with_context(|| format!("cannot read {}", worker_file.display()))?;
     let props = parse_properties(&text);
     let config = WorkerConfig::from_props(props.clone()).map_err(|e| anyhow!("{e}"))?;
-    let offsets_file = props
-        .string_opt("offset.storage.file.filename")
-        .filter(|f| !f.is_empty())
-        .ok_or_else(|| anyhow!("Missing required configuration \"offset.storage.file.filename\" which has no default value."))?;
-    let connectors = connector_files
-        .iter()
-        .map(|p| read_connector(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let offsets: Arc<dyn OffsetStore> =
-        Arc::new(FileOffsetStore::open(Path::new(&offsets_file)).map_err(|e| anyhow!("{e}"))?);
-
     let address = listen_address(&config.listeners)?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -144,11 +154,61 @@ async fn standalone(worker_file: &Path, connector_files: &[PathBuf]) -> anyhow::
         .string_opt("rest.advertised.port")
         .unwrap_or_else(|| bound.port().to_string());
     let worker_id = format!("{host}:{port}");
-
     let cluster_id = kafka_cluster_id(&config).await?;
+    Ok(Prepared {
+        props,
+        config,
+        listener,
+        bound,
+        worker_id,
+        cluster_id,
+    })
+}
+
+fn plugins() -> Plugins {
     let mut plugins = Plugins::new();
     tributary_connectors::register(&mut plugins);
-    let worker = Arc::new(Worker::new(config, plugins, offsets, worker_id.clone()));
+    plugins
+}
+
+/// Serves the REST API until SIGTERM or Ctrl-C.
+async fn serve(p: Prepared, herder: Arc<dyn Herder>, mode: &str) -> anyhow::Result<()> {
+    let router = rest::router(
+        herder,
+        ServerInfo {
+            version: KAFKA_VERSION.to_string(),
+            commit: env!("CARGO_PKG_VERSION").to_string(),
+            kafka_cluster_id: p.cluster_id,
+        },
+    );
+    let (bound, worker_id) = (p.bound, p.worker_id);
+    tracing::info!(%worker_id, "REST server listening at http://{bound}/, advertising URL http://{worker_id}/");
+    eprintln!("Kafka Connect {mode} worker {worker_id} started (REST API on http://{bound}/)");
+    let server = axum::serve(p.listener, router).with_graceful_shutdown(shutdown_signal());
+    server.await.context("the REST server failed")?;
+    tracing::info!("Kafka Connect stopping");
+    Ok(())
+}
+
+async fn standalone(worker_file: &Path, connector_files: &[PathBuf]) -> anyhow::Result<()> {
+    let p = prepare(worker_file).await?;
+    let offsets_file = p
+        .props
+        .string_opt("offset.storage.file.filename")
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| anyhow!("Missing required configuration \"offset.storage.file.filename\" which has no default value."))?;
+    let connectors = connector_files
+        .iter()
+        .map(|p| read_connector(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let offsets: Arc<dyn OffsetStore> =
+        Arc::new(FileOffsetStore::open(Path::new(&offsets_file)).map_err(|e| anyhow!("{e}"))?);
+    let worker = Arc::new(Worker::new(
+        p.config.clone(),
+        plugins(),
+        offsets,
+        p.worker_id.clone(),
+    ));
     let herder = Arc::new(StandaloneHerder::new(worker));
     for (name, connector) in connectors {
         herder
@@ -157,21 +217,19 @@ async fn standalone(worker_file: &Path, connector_files: &[PathBuf]) -> anyhow::
             .map_err(|e| anyhow!("Failed to create connector for {name}: {e}"))?;
         tracing::info!(connector = %name, "Created connector {name}");
     }
-    let router = rest::router(
-        herder.clone(),
-        ServerInfo {
-            version: KAFKA_VERSION.to_string(),
-            commit: env!("CARGO_PKG_VERSION").to_string(),
-            kafka_cluster_id: cluster_id,
-        },
-    );
-    tracing::info!(%worker_id, "REST server listening at http://{bound}/, advertising URL http://{worker_id}/");
-    eprintln!("Kafka Connect standalone worker {worker_id} started (REST API on http://{bound}/)");
-    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal());
-    server.await.context("the REST server failed")?;
-    tracing::info!("Kafka Connect stopping");
+    let served = serve(p, herder.clone(), "standalone").await;
     herder.stop().await;
-    Ok(())
+    served
+}
+
+async fn distributed(worker_file: &Path) -> anyhow::Result<()> {
+    let p = prepare(worker_file).await?;
+    let herder = DistributedHerder::start(p.config.clone(), plugins(), p.worker_id.clone())
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let served = serve(p, herder.clone(), "distributed").await;
+    herder.stop().await;
+    served
 }
 
 /// The Kafka cluster's id, asked of the brokers (a worker cannot start without them).

@@ -9,6 +9,7 @@
 //! ```
 
 mod bodies;
+mod forward;
 mod plugins;
 mod requests;
 
@@ -44,6 +45,8 @@ pub struct ServerInfo {
 struct AppState {
     herder: Arc<dyn Herder>,
     info: Arc<ServerInfo>,
+    /// For requests forwarded to other workers.
+    http: reqwest::Client,
 }
 
 /// The REST API's routes.
@@ -51,6 +54,7 @@ pub fn router(herder: Arc<dyn Herder>, info: ServerInfo) -> Router {
     let state = AppState {
         herder,
         info: Arc::new(info),
+        http: reqwest::Client::new(),
     };
     Router::new()
         .route("/", get(root))
@@ -93,6 +97,10 @@ pub fn router(herder: Arc<dyn Herder>, info: ServerInfo) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forward::forward,
+        ))
         .layer(axum::middleware::from_fn(requests::check_accept))
         .with_state(state)
 }

@@ -553,6 +553,16 @@ impl Worker {
         }
     }
 
+    /// The config of a task running here.
+    pub async fn task_config(&self, id: &TaskId) -> Option<Config> {
+        self.running
+            .lock()
+            .await
+            .tasks
+            .get(id)
+            .map(|t| t.config.clone())
+    }
+
     /// The task configs of a running connector.
     pub async fn task_configs(&self, name: &str) -> Option<Vec<Config>> {
         self.running
@@ -656,7 +666,7 @@ impl Worker {
                 }
                 sink_offsets::alter(self.shared.config.clone(), name.to_string(), list).await
             }
-            _ => self.shared.offsets.put_all(name, &offsets),
+            _ => self.shared.offsets.put_all(name, &offsets).await,
         }
     }
 
@@ -672,7 +682,7 @@ impl Worker {
                     .into_iter()
                     .map(|(p, _)| (p, crate::data::Value::Null))
                     .collect();
-                self.shared.offsets.put_all(name, &all)
+                self.shared.offsets.put_all(name, &all).await
             }
         }
     }

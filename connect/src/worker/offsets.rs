@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use futures::future::BoxFuture;
+
 use crate::connector::ConnectError;
 use crate::converter::{Converter, JsonConverter};
 use crate::data::Value;
@@ -17,7 +19,11 @@ pub trait OffsetStore: Send + Sync {
     /// The committed offset of one source partition of a connector.
     fn get(&self, connector: &str, partition: &Value) -> Option<Value>;
     /// Stores offsets (an offset of `Value::Null` removes the partition), durably.
-    fn put_all(&self, connector: &str, offsets: &[(Value, Value)]) -> Result<(), ConnectError>;
+    fn put_all<'a>(
+        &'a self,
+        connector: &'a str,
+        offsets: &'a [(Value, Value)],
+    ) -> BoxFuture<'a, Result<(), ConnectError>>;
     /// Every partition and offset of a connector.
     fn connector_offsets(&self, connector: &str) -> Vec<(Value, Value)>;
 }
@@ -125,40 +131,79 @@ impl FileOffsetStore {
 
 impl OffsetStore for FileOffsetStore {
     fn get(&self, connector: &str, partition: &Value) -> Option<Value> {
-        let data = self.data.lock().ok()?;
-        decode(data.get(&offset_key(connector, partition))?)
+        offset_in(&*self.data.lock().ok()?, connector, partition)
     }
 
-    fn put_all(&self, connector: &str, offsets: &[(Value, Value)]) -> Result<(), ConnectError> {
-        let mut data = self
-            .data
-            .lock()
-            .map_err(|_| ConnectError::Fatal("the offset store lock is poisoned".into()))?;
-        for (partition, offset) in offsets {
-            let key = offset_key(connector, partition);
-            match converter().to_bytes("", None, offset)? {
-                Some(v) if !offset.is_null() => {
-                    data.insert(key, v);
-                }
-                _ => {
-                    data.remove(&key);
-                }
+    fn put_all<'a>(
+        &'a self,
+        connector: &'a str,
+        offsets: &'a [(Value, Value)],
+    ) -> BoxFuture<'a, Result<(), ConnectError>> {
+        Box::pin(async move {
+            let mut data = self
+                .data
+                .lock()
+                .map_err(|_| ConnectError::Fatal("the offset store lock is poisoned".into()))?;
+            for (key, value) in encode_offsets(connector, offsets)? {
+                match value {
+                    Some(v) => data.insert(key, v),
+                    None => data.remove(&key),
+                };
             }
-        }
-        self.save(&data)
+            self.save(&data)
+        })
     }
 
     fn connector_offsets(&self, connector: &str) -> Vec<(Value, Value)> {
-        let Ok(data) = self.data.lock() else {
-            return Vec::new();
-        };
-        data.iter()
-            .filter_map(|(k, v)| {
-                let (name, partition) = parse_offset_key(k)?;
-                (name == connector).then(|| Some((partition, decode(v)?)))?
-            })
-            .collect()
+        match self.data.lock() {
+            Ok(data) => offsets_of(&data, connector),
+            Err(_) => Vec::new(),
+        }
     }
+}
+
+/// A stored key and value (`None`: remove the partition).
+pub(crate) type StoredOffset = (Vec<u8>, Option<Vec<u8>>);
+
+/// The stored keys and values of a connector's offsets.
+pub(crate) fn encode_offsets(
+    connector: &str,
+    offsets: &[(Value, Value)],
+) -> Result<Vec<StoredOffset>, ConnectError> {
+    offsets
+        .iter()
+        .map(|(partition, offset)| {
+            let key = offset_key(connector, partition);
+            let value = if offset.is_null() {
+                None
+            } else {
+                converter().to_bytes("", None, offset)?
+            };
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// A connector's partitions and offsets among stored ones.
+pub(crate) fn offsets_of(
+    data: &BTreeMap<Vec<u8>, Vec<u8>>,
+    connector: &str,
+) -> Vec<(Value, Value)> {
+    data.iter()
+        .filter_map(|(k, v)| {
+            let (name, partition) = parse_offset_key(k)?;
+            (name == connector).then(|| Some((partition, decode(v)?)))?
+        })
+        .collect()
+}
+
+/// The stored offset of a connector's partition.
+pub(crate) fn offset_in(
+    data: &BTreeMap<Vec<u8>, Vec<u8>>,
+    connector: &str,
+    partition: &Value,
+) -> Option<Value> {
+    decode(data.get(&offset_key(connector, partition))?)
 }
 
 /// Java serialization of a `java.util.HashMap<byte[], byte[]>` (what Kafka's
@@ -356,6 +401,7 @@ pub mod java_map {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::FutureExt;
 
     #[test]
     fn java_serialized_map_round_trips() {
@@ -382,6 +428,8 @@ mod tests {
         let store = FileOffsetStore::open(&path).unwrap();
         store
             .put_all("src", &[(partition.clone(), offset.clone())])
+            .now_or_never()
+            .unwrap()
             .unwrap();
         assert_eq!(
             offset_key("src", &partition),
@@ -396,6 +444,8 @@ mod tests {
         assert_eq!(again.get("other", &partition), None);
         again
             .put_all("src", &[(partition.clone(), Value::Null)])
+            .now_or_never()
+            .unwrap()
             .unwrap();
         assert_eq!(
             FileOffsetStore::open(&path).unwrap().get("src", &partition),

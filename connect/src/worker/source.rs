@@ -278,6 +278,6 @@ async fn commit(
             None => latest.push((f.partition, f.offset)),
         }
     }
-    shared.offsets.put_all(&id.connector, &latest)?;
+    shared.offsets.put_all(&id.connector, &latest).await?;
     task.commit().await
 }
