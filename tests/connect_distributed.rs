@@ -26,6 +26,17 @@ struct WorkerProcess {
 
 impl WorkerProcess {
     fn start(dir: &Path, name: &str, bootstrap: &str, cluster: &str) -> WorkerProcess {
+        WorkerProcess::start_with(dir, name, bootstrap, cluster, "")
+    }
+
+    /// A worker with more properties (`key=value` lines).
+    fn start_with(
+        dir: &Path,
+        name: &str,
+        bootstrap: &str,
+        cluster: &str,
+        extra: &str,
+    ) -> WorkerProcess {
         let port = free_port();
         let props = dir.join(format!("{name}.properties"));
         std::fs::write(
@@ -38,7 +49,7 @@ impl WorkerProcess {
                  key.converter=org.apache.kafka.connect.storage.StringConverter\n\
                  value.converter=org.apache.kafka.connect.storage.StringConverter\n\
                  offset.flush.interval.ms=300\nsession.timeout.ms=6000\nheartbeat.interval.ms=1000\n\
-                 scheduled.rebalance.max.delay.ms=3000\nlisteners=http://127.0.0.1:{port}\n"
+                 scheduled.rebalance.max.delay.ms=3000\nlisteners=http://127.0.0.1:{port}\n{extra}"
             ),
         )
         .unwrap();
@@ -158,10 +169,21 @@ async fn running(w: &WorkerProcess, name: &str) -> Option<Vec<String>> {
 
 /// Every record of a topic: key and value as text (`None` for a tombstone).
 fn read_topic(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(String, Option<String>, i32)> {
+    read_topic_as(bootstrap, topic, partitions, "read_uncommitted")
+}
+
+/// Every record of a topic, read at an isolation level.
+fn read_topic_as(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    isolation: &str,
+) -> Vec<(String, Option<String>, i32)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", unique_name("reader"))
         .set("enable.auto.commit", "false")
+        .set("isolation.level", isolation)
         .create()
         .unwrap();
     let mut tpl = TopicPartitionList::new();
@@ -406,4 +428,117 @@ async fn workers_share_connectors_move_a_dead_workers_work_and_spread_over_a_new
         (a == json!([]) && b == json!([])).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_source_tasks_deliver_each_line_once_across_a_worker_kill() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(env!("CARGO_BIN_EXE_tributary"), data.path(), free_port());
+    let bootstrap = server.bootstrap();
+    let work = tempfile::tempdir().unwrap();
+    let cluster = unique_name("connect-eos");
+    let topic = unique_name("eos-lines");
+    let input = work.path().join("in.txt");
+    std::fs::write(&input, "").unwrap();
+    let eos = "exactly.once.source.support=enabled\n";
+    let mut workers = vec![
+        WorkerProcess::start_with(work.path(), "a", &bootstrap, &cluster, eos),
+        WorkerProcess::start_with(work.path(), "b", &bootstrap, &cluster, eos),
+    ];
+
+    // the preflight check of KIP-618: a file can be read exactly once, stdin cannot
+    eventually("the REST API", async || {
+        let (code, _, _) = call(reqwest::Method::GET, &workers[0].url("/"), None).await;
+        (code == 200).then_some(())
+    })
+    .await;
+    let check = |config: Value| {
+        let url = workers[0].url("/connector-plugins/FileStreamSource/config/validate");
+        async move { call(reqwest::Method::PUT, &url, Some(config)).await }
+    };
+    let (code, answer, _) = check(json!({"connector.class": "FileStreamSource", "name": "x",
+        "topic": topic, "file": input.display().to_string(), "exactly.once.support": "required"}))
+    .await;
+    assert_eq!(
+        (code, answer["error_count"].as_i64()),
+        (200, Some(0)),
+        "{answer}"
+    );
+    let (_, answer, _) = check(json!({"connector.class": "FileStreamSource", "name": "x",
+        "topic": topic, "exactly.once.support": "required", "transaction.boundary": "connector"}))
+    .await;
+    assert_eq!(answer["error_count"], 2, "{answer}");
+    let text = answer.to_string();
+    assert!(text.contains("The connector does not support exactly-once semantics with the provided configuration."), "{text}");
+    assert!(
+        text.contains("The connector does not support connector-defined transaction boundaries"),
+        "{text}"
+    );
+
+    let source = json!({"name": "eos", "config": {"connector.class": "FileStreamSource",
+        "tasks.max": "1", "file": input.display().to_string(), "topic": topic,
+        "exactly.once.support": "required", "batch.size": "50"}});
+    let (code, answer, _) = eventually("the cluster to take the connector", async || {
+        let r = call(
+            reqwest::Method::POST,
+            &workers[0].url("/connectors"),
+            Some(source.clone()),
+        )
+        .await;
+        (r.0 != 409 && r.0 != 0).then_some(r)
+    })
+    .await;
+    assert_eq!(code, 201, "{answer}");
+    eventually("the task to run", async || {
+        running(&workers[0], "eos").await
+    })
+    .await;
+
+    // lines keep coming while the worker running the task is killed
+    let total = 3000;
+    let writer = {
+        let input = input.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&input)
+                .unwrap();
+            for i in 0..total {
+                writeln!(f, "line-{i}").unwrap();
+                if i % 100 == 99 {
+                    f.flush().unwrap();
+                    std::thread::sleep(Duration::from_millis(150));
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, s, _) = call(
+        reqwest::Method::GET,
+        &workers[0].url("/connectors/eos/status"),
+        None,
+    )
+    .await;
+    let victim = s["tasks"][0]["worker_id"].as_str().unwrap().to_string();
+    let i = workers.iter().position(|w| w.id() == victim).unwrap();
+    workers[i].kill9();
+    workers.remove(i);
+    writer.join().unwrap();
+
+    // a read_committed consumer sees every line once, in order
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let seen = loop {
+        let seen: Vec<String> = read_topic_as(&bootstrap, &topic, 1, "read_committed")
+            .into_iter()
+            .filter_map(|(_, v, _)| v)
+            .collect();
+        if seen.len() >= total || Instant::now() > deadline {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let expected: Vec<String> = (0..total).map(|i| format!("line-{i}")).collect();
+    assert_eq!(seen.len(), expected.len(), "every line once");
+    assert!(seen == expected, "in order, none twice");
 }

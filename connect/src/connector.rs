@@ -205,6 +205,12 @@ pub trait SourceConnector: Send {
     fn create_task(&self) -> Box<dyn SourceTask>;
     /// Stops; the tasks are stopped first.
     fn stop(&mut self) {}
+    /// Whether it can give exactly-once delivery with `config` (Kafka's `exactlyOnceSupport`,
+    /// KIP-618): `Some(true)` supported, `Some(false)` not, `None` when it does not say.
+    fn exactly_once_support(&self, config: &Config) -> Option<bool> {
+        let _ = config;
+        None
+    }
 }
 
 /// A source task: polls its source for records.

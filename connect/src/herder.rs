@@ -95,6 +95,14 @@ pub trait Herder: Send + Sync {
         let _ = (connector, task);
         None
     }
+    /// The plugin a config names and the problems of the config (see [`config_errors`]); a
+    /// herder may add checks of its own.
+    fn config_errors<'a>(
+        &'a self,
+        config: &Config,
+    ) -> Result<(&'a ConnectorPlugin, Vec<KeyError>), HerderError> {
+        config_errors(self.worker(), config)
+    }
     /// The names of the connectors.
     fn connectors(&self) -> BoxFuture<'_, Vec<String>>;
     /// Creates (or, with `allow_replace`, replaces) a connector; returns whether it was new.
@@ -154,8 +162,8 @@ pub trait Herder: Send + Sync {
 
 /// Checks a connector config before it runs: a name, a known `connector.class`, a valid
 /// `tasks.max`, the converters and transforms, and for sinks `topics` / `topics.regex`.
-pub fn validate(worker: &Worker, config: &Config) -> Result<ConnectorType, HerderError> {
-    let (plugin, errors) = config_errors(worker, config)?;
+pub fn validate(herder: &dyn Herder, config: &Config) -> Result<ConnectorType, HerderError> {
+    let (plugin, errors) = herder.config_errors(config)?;
     if !errors.is_empty() {
         let mut m = format!(
             "Connector configuration is invalid and contains the following {} error(s):\n",

@@ -68,7 +68,7 @@ impl Herder for StandaloneHerder {
     ) -> BoxFuture<'a, Result<(bool, ConnectorInfo), HerderError>> {
         Box::pin(async move {
             config.insert("name".into(), name.to_string());
-            let kind = validate(&self.worker, &config)?;
+            let kind = validate(self, &config)?;
             let mut connectors = self.connectors.lock().await;
             let existing = connectors.get(name).map(|e| e.target);
             if existing.is_some() && !allow_replace {

@@ -157,15 +157,30 @@ impl TopicLog {
                                         offset: m.offset(),
                                     });
                                 }
-                                let (p, next) = (m.partition(), m.offset() + 1);
-                                tx.send_modify(|a| {
-                                    a.insert(p, next);
-                                });
                             }
                             Some(Err(e)) => {
                                 tracing::warn!(%topic, error = %e, "reading an internal topic")
                             }
                             None => {}
+                        }
+                        // the consumer's position, past transaction markers too, once what
+                        // came before it is applied
+                        if let Ok(positions) = consumer.position() {
+                            let now: BTreeMap<i32, i64> = positions
+                                .elements()
+                                .iter()
+                                .filter_map(|e| match e.offset() {
+                                    Offset::Offset(o) => Some((e.partition(), o)),
+                                    _ => None,
+                                })
+                                .collect();
+                            tx.send_if_modified(|a| {
+                                let changed = *a != now;
+                                if changed {
+                                    a.clone_from(&now);
+                                }
+                                changed
+                            });
                         }
                     }
                 })
@@ -180,7 +195,8 @@ impl TopicLog {
         })
     }
 
-    /// Waits until every record written before the call has been applied.
+    /// Waits until every record written (and, in transactions, committed) before the call has
+    /// been applied.
     pub async fn read_to_end(&self) -> Result<(), ConnectError> {
         let consumer = self.consumer.clone();
         let topic = self.topic.clone();

@@ -30,9 +30,15 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, ConfigError, ConfigExt};
 use crate::connector::{ConnectError, Plugins};
-use crate::herder::{require_stopped, validate, ConnectorInfo, Herder, HerderError, Offsets};
+use crate::connector::{ConnectorInstance, ConnectorPlugin, ConnectorType};
+use crate::herder::{
+    config_errors, require_stopped, validate, ConnectorInfo, Herder, HerderError, KeyError, Offsets,
+};
 use crate::worker::status::{State, Status, StatusKey};
-use crate::worker::{ClientRole, ConnectorStatus, TargetState, TaskId, Worker, WorkerConfig};
+use crate::worker::{
+    ClientRole, ConnectorStatus, ExactlyOnceSource, TargetState, TaskId, Worker, WorkerConfig,
+    WorkerHooks,
+};
 use config_topic::ConfigState;
 use log::{LogWriter, TopicLog, TopicSpec};
 use offset_topic::TopicOffsetStore;
@@ -239,12 +245,35 @@ impl DistributedHerder {
             writer: writer.clone(),
             topic: settings.offset_topic.name.clone(),
         });
-        let worker = Arc::new(Worker::with_listener(
+        let exactly_once = match config
+            .props
+            .string_or("exactly.once.source.support", "disabled")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "enabled" => Some(ExactlyOnceSource {
+                group_id: settings.group_id.clone(),
+                offsets_topic: settings.offset_topic.name.clone(),
+            }),
+            "disabled" | "preparing" => None,
+            other => {
+                return Err(ConfigError::invalid(
+                    "exactly.once.source.support",
+                    other,
+                    "String must be one of (case insensitive): disabled, enabled, preparing",
+                )
+                .into())
+            }
+        };
+        let worker = Arc::new(Worker::with_hooks(
             config,
             plugins,
             offsets,
             worker_id.clone(),
-            Some(status_writer.clone()),
+            WorkerHooks {
+                listener: Some(status_writer.clone()),
+                exactly_once,
+            },
         ));
         let (stop, stopped) = watch::channel(false);
         let herder = Arc::new(DistributedHerder {
@@ -335,6 +364,67 @@ impl Herder for DistributedHerder {
         &self.worker
     }
 
+    /// The common checks, and those of exactly-once source support (KIP-618) as Kafka
+    /// Connect's distributed herder makes them.
+    fn config_errors<'a>(
+        &'a self,
+        config: &Config,
+    ) -> Result<(&'a ConnectorPlugin, Vec<KeyError>), HerderError> {
+        let (plugin, mut errors) = config_errors(&self.worker, config)?;
+        if plugin.kind == ConnectorType::Sink {
+            // a sink's consumer group must not be the workers' own
+            let group = &self.settings.group_id;
+            match config.string_opt("consumer.override.group.id") {
+                Some(g) if g == *group => errors.push((
+                    "consumer.override.group.id".into(),
+                    format!("Consumer group {g} conflicts with Connect worker group {group}"),
+                )),
+                Some(_) => {}
+                None => {
+                    let name = config.string_or("name", "");
+                    if format!("connect-{name}") == *group {
+                        errors.push((
+                            "name".into(),
+                            format!("Consumer group for sink connector named {name} conflicts with Connect worker group {group}"),
+                        ));
+                    }
+                }
+            }
+        }
+        if plugin.kind == ConnectorType::Source {
+            let instance = (plugin.create)();
+            let ConnectorInstance::Source(connector) = instance else {
+                return Ok((plugin, errors));
+            };
+            let level = config.string_or("exactly.once.support", "requested");
+            if level.eq_ignore_ascii_case("required") {
+                if self.worker.exactly_once().is_none() {
+                    errors.push((
+                        "exactly.once.support".into(),
+                        "This worker does not have exactly-once source support enabled.".into(),
+                    ));
+                }
+                let message = match connector.exactly_once_support(config) {
+                    Some(true) => None,
+                    Some(false) => Some("The connector does not support exactly-once semantics with the provided configuration.".to_string()),
+                    None => Some("The connector does not implement the API required for preflight validation of exactly-once source support. Please consult the documentation for the connector to determine whether it supports exactly-once semantics, and then consider reconfiguring the connector to use the value \"requested\" for this property (which will disable this preflight check and allow the connector to be created).".to_string()),
+                };
+                if let Some(m) = message {
+                    errors.push(("exactly.once.support".into(), m));
+                }
+            }
+            let boundary = config.string_or("transaction.boundary", "poll");
+            if boundary.eq_ignore_ascii_case("connector") {
+                // no connector here defines its own transaction boundaries
+                errors.push((
+                    "transaction.boundary".into(),
+                    "The connector does not support connector-defined transaction boundaries with the given configuration. Please reconfigure it to use a different transaction boundary definition.".into(),
+                ));
+            }
+        }
+        Ok((plugin, errors))
+    }
+
     fn leader_url(&self) -> Result<Option<String>, HerderError> {
         self.group(|g| {
             if g.leader {
@@ -383,7 +473,7 @@ impl Herder for DistributedHerder {
     ) -> BoxFuture<'a, Result<(bool, ConnectorInfo), HerderError>> {
         Box::pin(async move {
             config.insert("name".into(), name.to_string());
-            let kind = validate(&self.worker, &config)?;
+            let kind = validate(self, &config)?;
             let _writes = self.writes.lock().await;
             let state = self.synced().await?;
             let existed = state.connectors.contains_key(name);

@@ -102,7 +102,7 @@ pub(super) async fn validate(
             );
         }
     }
-    match crate::herder::config_errors(s.herder.worker(), &config) {
+    match s.herder.config_errors(&config) {
         Ok((p, errors)) => json(
             StatusCode::OK,
             &ValidateBody::of(class.as_deref().unwrap_or(""), p, &config, &errors),

@@ -76,6 +76,28 @@ pub(crate) struct WorkerShared {
     pub(crate) topics: Mutex<BTreeMap<String, BTreeSet<String>>>,
     /// Hears of status changes and topics used.
     pub(crate) listener: Option<Arc<dyn StatusListener>>,
+    /// Exactly-once delivery for source tasks, when the worker has it.
+    pub(crate) exactly_once: Option<ExactlyOnceSource>,
+}
+
+/// Exactly-once source delivery (KIP-618, `exactly.once.source.support=enabled`): each source
+/// task produces in transactions (`transactional.id` `GROUP-CONNECTOR-TASK`) that also write its
+/// offsets to the offsets topic, so records and offsets are committed together.
+#[derive(Clone, Debug)]
+pub struct ExactlyOnceSource {
+    /// The worker's `group.id`.
+    pub group_id: String,
+    /// The offsets topic the transactions write to.
+    pub offsets_topic: String,
+}
+
+/// What a herder hooks into a worker.
+#[derive(Clone, Default)]
+pub struct WorkerHooks {
+    /// Hears of status changes and topics used.
+    pub listener: Option<Arc<dyn StatusListener>>,
+    /// Exactly-once delivery for source tasks.
+    pub exactly_once: Option<ExactlyOnceSource>,
 }
 
 impl WorkerShared {
@@ -151,23 +173,24 @@ impl Worker {
         offsets: Arc<dyn OffsetStore>,
         worker_id: String,
     ) -> Worker {
-        Worker::with_listener(config, plugins, offsets, worker_id, None)
+        Worker::with_hooks(config, plugins, offsets, worker_id, WorkerHooks::default())
     }
 
-    /// A worker as [`Worker::new`] makes, whose status changes `listener` hears of.
-    pub fn with_listener(
+    /// A worker as [`Worker::new`] makes, with a herder's hooks.
+    pub fn with_hooks(
         config: WorkerConfig,
         plugins: Plugins,
         offsets: Arc<dyn OffsetStore>,
         worker_id: String,
-        listener: Option<Arc<dyn StatusListener>>,
+        hooks: WorkerHooks,
     ) -> Worker {
         Worker {
             shared: Arc::new(WorkerShared {
                 config,
                 offsets,
                 topics: Mutex::new(BTreeMap::new()),
-                listener,
+                listener: hooks.listener,
+                exactly_once: hooks.exactly_once,
             }),
             plugins,
             worker_id,
@@ -189,6 +212,11 @@ impl Worker {
     /// How others know this worker (`host:port`).
     pub fn worker_id(&self) -> &str {
         &self.worker_id
+    }
+
+    /// Whether source tasks deliver exactly once.
+    pub fn exactly_once(&self) -> Option<&ExactlyOnceSource> {
+        self.shared.exactly_once.as_ref()
     }
 
     /// The offset store.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -77,14 +77,37 @@ pub(crate) async fn run(
             "client.id",
             format!("connector-producer-{}-{}", id.connector, id.task),
         );
+        let eos = match &shared.exactly_once {
+            Some(e) => {
+                pc.set(
+                    "transactional.id",
+                    format!("{}-{}-{}", e.group_id, id.connector, id.task),
+                );
+                Some((
+                    e.offsets_topic.clone(),
+                    Boundary::from_config(&connector_config, &shared.config)?,
+                ))
+            }
+            None => None,
+        };
         let producer: FutureProducer = pc
             .create()
             .map_err(|e| ConnectError::Fatal(format!("Failed to create the producer: {e}")))?;
-        Ok((converters, chain, errors, producer))
+        Ok((converters, chain, errors, producer, eos))
     };
-    let (converters, mut chain, errors, producer) = match setup() {
+    let (converters, mut chain, errors, producer, eos) = match setup() {
         Ok(s) => s,
         Err(e) => return fail(&e),
+    };
+    // exactly once: a transactional producer; its first use fences an older instance of the task
+    let mut txn = match eos {
+        Some((offsets_topic, boundary)) => {
+            match Transactions::start(&producer, offsets_topic, boundary).await {
+                Ok(t) => Some(t),
+                Err(e) => return fail(&e),
+            }
+        }
+        None => None,
     };
     let reader = OffsetReader {
         store: shared.offsets.clone(),
@@ -126,6 +149,13 @@ pub(crate) async fn run(
             }
         };
         for record in records {
+            if let Some(t) = &mut txn {
+                if let Err(e) = t.begin() {
+                    fail(&e);
+                    task.stop();
+                    return;
+                }
+            }
             let (partition, offset) = match &record.origin {
                 crate::record::Origin::Source { partition, offset } => {
                     (partition.clone(), offset.clone())
@@ -162,7 +192,15 @@ pub(crate) async fn run(
                 offset,
             });
         }
-        if last_commit.elapsed() >= shared.config.offset_flush_interval {
+        if let Some(t) = &mut txn {
+            if t.due() {
+                if let Err(e) = t.commit(&id, &mut task, &mut in_flight).await {
+                    fail(&e);
+                    task.stop();
+                    return;
+                }
+            }
+        } else if last_commit.elapsed() >= shared.config.offset_flush_interval {
             if let Err(e) = commit(&id, &mut task, &mut in_flight, &shared, errors.tolerance).await
             {
                 fail(&e);
@@ -172,7 +210,11 @@ pub(crate) async fn run(
             last_commit = Instant::now();
         }
     }
-    if let Err(e) = commit(&id, &mut task, &mut in_flight, &shared, errors.tolerance).await {
+    let stopped = match &mut txn {
+        Some(t) => t.commit(&id, &mut task, &mut in_flight).await,
+        None => commit(&id, &mut task, &mut in_flight, &shared, errors.tolerance).await,
+    };
+    if let Err(e) = stopped {
         tracing::error!(task = %id, error = %e, "could not commit offsets while stopping");
     }
     task.stop();
@@ -231,6 +273,21 @@ fn send(
         .map_err(|(e, _)| ConnectError::Retriable(format!("Failed to send the record: {e}")))
 }
 
+/// The last offset of each source partition among records sent.
+fn latest_offsets(in_flight: Vec<InFlight>) -> Vec<(Value, Value)> {
+    let mut latest: Vec<(Value, Value)> = Vec::new();
+    for f in in_flight {
+        if f.partition.is_null() {
+            continue;
+        }
+        match latest.iter_mut().find(|(p, _)| *p == f.partition) {
+            Some(e) => e.1 = f.offset,
+            None => latest.push((f.partition, f.offset)),
+        }
+    }
+    latest
+}
+
 /// Waits for every record in flight, then stores the last offset of each source partition
 /// and tells the task.
 async fn commit(
@@ -243,14 +300,13 @@ async fn commit(
     if in_flight.is_empty() {
         return Ok(());
     }
-    let mut latest: Vec<(Value, Value)> = Vec::new();
     let deadline = Instant::now()
         + shared
             .config
             .offset_flush_timeout
             .max(Duration::from_secs(30));
-    for f in in_flight.drain(..) {
-        if let Some(d) = f.delivery {
+    for f in in_flight.iter_mut() {
+        if let Some(d) = f.delivery.take() {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, d).await {
                 Ok(Ok(Ok(_))) => {}
@@ -270,14 +326,151 @@ async fn commit(
                 }
             }
         }
-        if f.partition.is_null() {
-            continue;
-        }
-        match latest.iter_mut().find(|(p, _)| *p == f.partition) {
-            Some(e) => e.1 = f.offset,
-            None => latest.push((f.partition, f.offset)),
-        }
     }
+    let latest = latest_offsets(std::mem::take(in_flight));
     shared.offsets.put_all(&id.connector, &latest).await?;
     task.commit().await
+}
+
+/// When a transaction commits (`transaction.boundary`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Boundary {
+    /// After every poll that returned records (`poll`, the default).
+    Poll,
+    /// Every `transaction.boundary.interval.ms` (`interval`; default
+    /// `offset.flush.interval.ms`).
+    Interval(Duration),
+}
+
+impl Boundary {
+    fn from_config(
+        config: &Config,
+        worker: &super::WorkerConfig,
+    ) -> Result<Boundary, ConnectError> {
+        use crate::config::ConfigExt;
+        let boundary = config.string_or("transaction.boundary", "poll");
+        match boundary.trim().to_ascii_lowercase().as_str() {
+            "poll" => Ok(Boundary::Poll),
+            "interval" => {
+                let ms = config.long_or(
+                    "transaction.boundary.interval.ms",
+                    worker.offset_flush_interval.as_millis() as i64,
+                )?;
+                Ok(Boundary::Interval(Duration::from_millis(ms.max(0) as u64)))
+            }
+            _ => Err(ConnectError::Fatal(format!(
+                "transaction.boundary={boundary} is not supported by this connector"
+            ))),
+        }
+    }
+}
+
+/// A source task's transactions: its records and their offsets commit together.
+struct Transactions {
+    producer: FutureProducer,
+    offsets_topic: String,
+    boundary: Boundary,
+    open: bool,
+    opened: Instant,
+}
+
+/// How long a transaction call may take.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs a blocking producer call off the async threads.
+async fn blocking<T: Send + 'static>(
+    producer: &FutureProducer,
+    what: &'static str,
+    call: impl FnOnce(&FutureProducer) -> rdkafka::error::KafkaResult<T> + Send + 'static,
+) -> Result<T, ConnectError> {
+    let producer = producer.clone();
+    tokio::task::spawn_blocking(move || call(&producer))
+        .await
+        .map_err(|e| ConnectError::Fatal(format!("{what}: {e}")))?
+        .map_err(|e| ConnectError::Fatal(format!("{what} failed: {e}")))
+}
+
+impl Transactions {
+    async fn start(
+        producer: &FutureProducer,
+        offsets_topic: String,
+        boundary: Boundary,
+    ) -> Result<Transactions, ConnectError> {
+        blocking(producer, "initializing transactions", |p| {
+            p.init_transactions(TRANSACTION_TIMEOUT)
+        })
+        .await?;
+        Ok(Transactions {
+            producer: producer.clone(),
+            offsets_topic,
+            boundary,
+            open: false,
+            opened: Instant::now(),
+        })
+    }
+
+    /// Opens a transaction if none is open.
+    fn begin(&mut self) -> Result<(), ConnectError> {
+        if !self.open {
+            self.producer
+                .begin_transaction()
+                .map_err(|e| ConnectError::Fatal(format!("Failed to begin a transaction: {e}")))?;
+            self.open = true;
+            self.opened = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Whether the open transaction should commit now.
+    fn due(&self) -> bool {
+        self.open
+            && match self.boundary {
+                Boundary::Poll => true,
+                Boundary::Interval(every) => self.opened.elapsed() >= every,
+            }
+    }
+
+    /// Writes the offsets of the records sent in the transaction to the offsets topic in the
+    /// same transaction and commits it; a failure aborts it (nothing of it is visible to
+    /// `read_committed` readers) and fails the task.
+    async fn commit(
+        &mut self,
+        id: &TaskId,
+        task: &mut Box<dyn SourceTask>,
+        in_flight: &mut Vec<InFlight>,
+    ) -> Result<(), ConnectError> {
+        if !self.open {
+            return Ok(());
+        }
+        let latest = latest_offsets(std::mem::take(in_flight));
+        let records = super::offsets::encode_offsets(&id.connector, &latest)?;
+        let mut result = Ok(());
+        for (key, value) in &records {
+            let mut r: FutureRecord<'_, [u8], [u8]> =
+                FutureRecord::to(&self.offsets_topic).key(key.as_slice());
+            if let Some(v) = value {
+                r = r.payload(v.as_slice());
+            }
+            if let Err((e, _)) = self.producer.send_result(r) {
+                result = Err(ConnectError::Fatal(format!("Failed to send offsets: {e}")));
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = blocking(&self.producer, "committing the transaction", |p| {
+                p.commit_transaction(TRANSACTION_TIMEOUT)
+            })
+            .await;
+        }
+        self.open = false;
+        if let Err(e) = result {
+            tracing::error!(task = %id, error = %e, "aborting the transaction");
+            let _ = blocking(&self.producer, "aborting the transaction", |p| {
+                p.abort_transaction(TRANSACTION_TIMEOUT)
+            })
+            .await;
+            return Err(e);
+        }
+        task.commit().await
+    }
 }

@@ -59,6 +59,11 @@ impl SourceConnector for FileStreamSourceConnector {
     fn create_task(&self) -> Box<dyn SourceTask> {
         Box::new(FileStreamSourceTask::default())
     }
+
+    /// As Kafka's: supported when reading a file (its offsets are exact), not stdin.
+    fn exactly_once_support(&self, config: &Config) -> Option<bool> {
+        Some(config.get("file").is_some_and(|f| !f.is_empty()))
+    }
 }
 
 /// Kafka's FileStreamSourceTask.
