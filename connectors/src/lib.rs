@@ -5,11 +5,14 @@
 //!
 //! * [`file`]: `FileStreamSourceConnector` and `FileStreamSinkConnector`.
 //! * [`http`]: an HTTP sink (`io.confluent.connect.http.HttpSinkConnector`'s keys).
+//! * [`jdbc`]: PostgreSQL source and sink, compatible with Confluent's JDBC connectors
+//!   (`io.confluent.connect.jdbc.JdbcSourceConnector` and `JdbcSinkConnector`).
 //!
 //! [`register`] adds them all to a worker's plugins.
 
 pub mod file;
 pub mod http;
+pub mod jdbc;
 
 use tributary_connect::connector::Plugins;
 
@@ -18,4 +21,6 @@ pub fn register(plugins: &mut Plugins) {
     plugins.register(file::source_plugin());
     plugins.register(file::sink_plugin());
     plugins.register(http::sink_plugin());
+    plugins.register(jdbc::source_plugin());
+    plugins.register(jdbc::sink_plugin());
 }
