@@ -68,26 +68,35 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::client::VERBOSE.store(cli.verbose, std::sync::atomic::Ordering::Relaxed);
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        // Client subcommands report errors themselves; librdkafka's own log lines (connection
-        // refused, retries) would repeat them, so they show only with --verbose.
-        let default = if matches!(
-            cli.command,
-            Command::Server(_) | Command::Storage(_) | Command::DevCluster(_) | Command::Connect(_)
-        ) || cli.verbose
-        {
-            // (openraft narrates every vote, and logs each failed send to a voter that is down
-            // as an error, twice a second: the quorum's own watcher says what matters)
-            "info,openraft=off"
-        } else {
-            "warn,librdkafka=off,rdkafka=off"
-        };
-        tracing_subscriber::EnvFilter::new(default)
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    // Client subcommands report errors themselves; librdkafka's own log lines (connection
+    // refused, retries) would repeat them, so they show only with --verbose.
+    let default = if matches!(
+        cli.command,
+        Command::Server(_) | Command::Storage(_) | Command::DevCluster(_) | Command::Connect(_)
+    ) || cli.verbose
+    {
+        // (openraft narrates every vote, and logs each failed send to a voter that is down
+        // as an error, twice a second: the quorum's own watcher says what matters)
+        "info,openraft=off"
+    } else {
+        "warn,librdkafka=off,rdkafka=off"
+    };
+    let directives = std::env::var(tracing_subscriber::EnvFilter::DEFAULT_ENV)
+        .ok()
+        .filter(|d| tracing_subscriber::EnvFilter::try_new(d).is_ok())
+        .unwrap_or_else(|| default.to_string());
+    let filter = tracing_subscriber::EnvFilter::new(&directives);
+    // the filter can be changed at run time (Connect's /admin/loggers)
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .init();
+    }
+    cli::LOG_FILTER.get_or_init(|| cli::LogFilterHandle { directives, handle });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

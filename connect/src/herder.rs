@@ -103,6 +103,15 @@ pub trait Herder: Send + Sync {
     ) -> Result<(&'a ConnectorPlugin, Vec<KeyError>), HerderError> {
         config_errors(self.worker(), config)
     }
+    /// Sets a log level on every worker (`PUT /admin/loggers/NAME?scope=cluster`); a single
+    /// worker sets it on itself.
+    fn set_cluster_log_level<'a>(
+        &'a self,
+        namespace: &'a str,
+        level: &'a str,
+    ) -> BoxFuture<'a, Result<(), crate::loggers::LevelError>> {
+        Box::pin(async move { self.worker().loggers().set(namespace, level).map(|_| ()) })
+    }
     /// The names of the connectors.
     fn connectors(&self) -> BoxFuture<'_, Vec<String>>;
     /// Creates (or, with `allow_replace`, replaces) a connector; returns whether it was new.

@@ -17,6 +17,7 @@
 //! * [`standalone`]: the standalone herder (configs from files and REST, offsets in a file).
 //! * [`distributed`]: the distributed herder (a cluster of workers sharing configs, offsets
 //!   and statuses through Kafka topics).
+//! * [`loggers`]: log levels changed at run time (`/admin/loggers`).
 //! * [`rest`]: Kafka Connect's REST API.
 
 pub mod config;
@@ -26,6 +27,7 @@ pub mod data;
 pub mod distributed;
 pub mod herder;
 pub mod json;
+pub mod loggers;
 pub mod record;
 pub mod rest;
 pub mod standalone;

@@ -16,10 +16,11 @@ use tributary_connect::config::{parse_properties, Config, ConfigExt};
 use tributary_connect::connector::Plugins;
 use tributary_connect::distributed::DistributedHerder;
 use tributary_connect::herder::Herder;
+use tributary_connect::loggers::{LogFilter, Loggers};
 use tributary_connect::rest::{self, ServerInfo};
 use tributary_connect::standalone::StandaloneHerder;
 use tributary_connect::worker::offsets::{FileOffsetStore, OffsetStore};
-use tributary_connect::worker::{ClientRole, TargetState, Worker, WorkerConfig};
+use tributary_connect::worker::{ClientRole, TargetState, Worker, WorkerConfig, WorkerHooks};
 
 /// The Kafka version whose Connect REST API and formats this worker follows.
 const KAFKA_VERSION: &str = "4.4.0";
@@ -165,6 +166,22 @@ async fn prepare(worker_file: &Path) -> anyhow::Result<Prepared> {
     })
 }
 
+/// The process's loggers, wired to its log filter (`/admin/loggers`).
+fn loggers() -> Option<Arc<Loggers>> {
+    let filter = super::LOG_FILTER.get()?;
+    let loggers = Arc::new(Loggers::new(&filter.directives));
+    loggers.install(Arc::new(LogFilterRef(filter)));
+    Some(loggers)
+}
+
+struct LogFilterRef(&'static super::LogFilterHandle);
+
+impl LogFilter for LogFilterRef {
+    fn apply(&self, directives: &str) -> Result<(), String> {
+        self.0.apply(directives)
+    }
+}
+
 fn plugins() -> Plugins {
     let mut plugins = Plugins::new();
     tributary_connectors::register(&mut plugins);
@@ -203,11 +220,15 @@ async fn standalone(worker_file: &Path, connector_files: &[PathBuf]) -> anyhow::
         .collect::<anyhow::Result<Vec<_>>>()?;
     let offsets: Arc<dyn OffsetStore> =
         Arc::new(FileOffsetStore::open(Path::new(&offsets_file)).map_err(|e| anyhow!("{e}"))?);
-    let worker = Arc::new(Worker::new(
+    let worker = Arc::new(Worker::with_hooks(
         p.config.clone(),
         plugins(),
         offsets,
         p.worker_id.clone(),
+        WorkerHooks {
+            loggers: loggers(),
+            ..WorkerHooks::default()
+        },
     ));
     let herder = Arc::new(StandaloneHerder::new(worker));
     for (name, connector) in connectors {
@@ -224,9 +245,10 @@ async fn standalone(worker_file: &Path, connector_files: &[PathBuf]) -> anyhow::
 
 async fn distributed(worker_file: &Path) -> anyhow::Result<()> {
     let p = prepare(worker_file).await?;
-    let herder = DistributedHerder::start(p.config.clone(), plugins(), p.worker_id.clone())
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let herder =
+        DistributedHerder::start(p.config.clone(), plugins(), p.worker_id.clone(), loggers())
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
     let served = serve(p, herder.clone(), "distributed").await;
     herder.stop().await;
     served

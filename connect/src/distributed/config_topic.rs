@@ -21,6 +21,13 @@ pub enum ConfigEvent {
     Target(String),
     /// A connector's task configs were committed.
     Tasks(String),
+    /// A cluster-wide log level was set (`logger-cluster-NAMESPACE`).
+    Logger {
+        /// The namespace.
+        namespace: String,
+        /// The level.
+        level: String,
+    },
     /// A restart was requested.
     Restart {
         /// The connector.
@@ -43,6 +50,8 @@ pub struct ConfigState {
     pub targets: BTreeMap<String, TargetState>,
     /// Each connector's committed task configs.
     pub tasks: BTreeMap<String, Vec<Config>>,
+    /// Cluster-wide log levels, by namespace.
+    pub loggers: BTreeMap<String, String>,
     /// Task configs written and not committed yet.
     pending: BTreeMap<String, BTreeMap<u32, Config>>,
 }
@@ -139,6 +148,14 @@ impl ConfigState {
             self.tasks.insert(name.to_string(), configs);
             return Some(ConfigEvent::Tasks(name.to_string()));
         }
+        if let Some(namespace) = key.strip_prefix("logger-cluster-") {
+            let level = value?.get("level").and_then(Json::as_str)?.to_string();
+            self.loggers.insert(namespace.to_string(), level.clone());
+            return Some(ConfigEvent::Logger {
+                namespace: namespace.to_string(),
+                level,
+            });
+        }
         if let Some(name) = key.strip_prefix("restart-connector-") {
             let v = value?;
             return Some(ConfigEvent::Restart {
@@ -189,6 +206,13 @@ pub fn target_value(target: TargetState) -> Vec<u8> {
 /// `{"tasks":N}`.
 pub fn commit_value(tasks: usize) -> Vec<u8> {
     format!(r#"{{"tasks":{tasks}}}"#).into_bytes()
+}
+
+/// `{"level":LEVEL}`.
+pub fn logger_value(level: &str) -> Vec<u8> {
+    serde_json::json!({ "level": level })
+        .to_string()
+        .into_bytes()
 }
 
 /// `{"include-tasks":B,"only-failed":B}`.

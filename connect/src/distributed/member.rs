@@ -140,6 +140,11 @@ pub(super) async fn run(
     });
     // what the topic said before this worker started is its starting point, not news
     while events.try_recv().is_ok() {}
+    for (namespace, level) in h.state().loggers {
+        if let Err(e) = h.worker.loggers().set(&namespace, &level) {
+            tracing::warn!(%namespace, error = %e, "a cluster log level cannot be applied");
+        }
+    }
     let assignor = Mutex::new(Assignor::default());
     let placed = Mutex::new(BTreeSet::new());
     // the leader joins again whenever the work differs from what its last assignment placed
@@ -450,6 +455,16 @@ async fn handle(h: &DistributedHerder, event: ConfigEvent) {
                             start_task(h, &id).await;
                         }
                     }
+                }
+            }
+        }
+        ConfigEvent::Logger { namespace, level } => {
+            match h.worker.loggers().set(&namespace, &level) {
+                Ok(changed) => {
+                    tracing::info!(%namespace, %level, changed = changed.len(), "applied a cluster log level")
+                }
+                Err(e) => {
+                    tracing::warn!(%namespace, error = %e, "a cluster log level cannot be applied")
                 }
             }
         }

@@ -180,6 +180,7 @@ impl DistributedHerder {
         config: WorkerConfig,
         plugins: Plugins,
         worker_id: String,
+        loggers: Option<Arc<crate::loggers::Loggers>>,
     ) -> Result<Arc<DistributedHerder>, ConnectError> {
         let settings = DistributedConfig::from_props(&config.props)?;
         let admin = config.client_config(ClientRole::Admin, None)?;
@@ -273,6 +274,7 @@ impl DistributedHerder {
             WorkerHooks {
                 listener: Some(status_writer.clone()),
                 exactly_once,
+                loggers,
             },
         ));
         let (stop, stopped) = watch::channel(false);
@@ -458,6 +460,26 @@ impl Herder for DistributedHerder {
         let s = self.stored(&key)?;
         (s.status.state != State::Unassigned && s.status.worker_id != self.worker.worker_id())
             .then(|| format!("http://{}/", s.status.worker_id))
+    }
+
+    fn set_cluster_log_level<'a>(
+        &'a self,
+        namespace: &'a str,
+        level: &'a str,
+    ) -> BoxFuture<'a, Result<(), crate::loggers::LevelError>> {
+        Box::pin(async move {
+            let upper = level.to_ascii_uppercase();
+            // checked here; every worker (this one too) applies it when it reads the record
+            crate::loggers::Loggers::check(namespace, level)?;
+            let v = config_topic::logger_value(&upper);
+            if let Err(e) = self
+                .write_config(&format!("logger-cluster-{namespace}"), Some(&v))
+                .await
+            {
+                tracing::error!(error = %e, "cannot write a cluster log level");
+            }
+            Ok(())
+        })
     }
 
     fn connectors(&self) -> BoxFuture<'_, Vec<String>> {

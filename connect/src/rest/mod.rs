@@ -10,6 +10,7 @@
 
 mod bodies;
 mod forward;
+mod loggers;
 mod plugins;
 mod requests;
 
@@ -95,6 +96,9 @@ pub fn router(herder: Arc<dyn Herder>, info: ServerInfo) -> Router {
             "/connector-plugins/{plugin}/config/validate",
             put(plugins::validate),
         )
+        .route("/admin/loggers", get(loggers::all))
+        .route("/admin/loggers/", get(loggers::all))
+        .route("/admin/loggers/{name}", get(loggers::one).put(loggers::set))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -98,6 +98,8 @@ pub struct WorkerHooks {
     pub listener: Option<Arc<dyn StatusListener>>,
     /// Exactly-once delivery for source tasks.
     pub exactly_once: Option<ExactlyOnceSource>,
+    /// The process's loggers (`/admin/loggers`); levels are only recorded without them.
+    pub loggers: Option<Arc<crate::loggers::Loggers>>,
 }
 
 impl WorkerShared {
@@ -163,6 +165,7 @@ pub struct Worker {
     running: tokio::sync::Mutex<Running>,
     /// Statuses kept after a connector stops (a `STOPPED` connector still has one).
     statuses: Mutex<BTreeMap<String, ConnectorStatus>>,
+    loggers: Arc<crate::loggers::Loggers>,
 }
 
 impl Worker {
@@ -196,7 +199,13 @@ impl Worker {
             worker_id,
             running: tokio::sync::Mutex::new(Running::default()),
             statuses: Mutex::new(BTreeMap::new()),
+            loggers: hooks.loggers.unwrap_or_default(),
         }
+    }
+
+    /// The process's loggers.
+    pub fn loggers(&self) -> &crate::loggers::Loggers {
+        &self.loggers
     }
 
     /// The worker's config.

@@ -220,6 +220,14 @@ pub async fn run() {
     r.replay("A157").await;
     r.check("A158", plugin_list()).await;
 
+    // 14: loggers, but for the lists of every logger the JVM made (A162, A168, A169, A177)
+    for id in [
+        "A163", "A164", "A165", "A166", "A167", "A170", "A171", "A172", "A173", "A174", "A175",
+        "A176", "A178", "A179", "A180", "A181", "A182", "A183",
+    ] {
+        r.replay(id).await;
+    }
+
     // 15: delete
     for id in ["A184", "A185", "A186", "A187", "A188", "A189", "A190"] {
         r.replay(id).await;
