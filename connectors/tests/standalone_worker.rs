@@ -334,3 +334,49 @@ async fn bad_requests_get_kafka_connects_answers() {
     );
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_producer_queue_slows_a_source_down_and_loses_nothing() {
+    let broker = TestBroker::start().await;
+    let f = files();
+    let topic = unique_name("connect-backpressure");
+    let total = 4000;
+    let text: String = (0..total).map(|i| format!("record-{i}\n")).collect();
+    append(&f.input, &text);
+    let w = ConnectWorker::start(&broker, &f.offsets, &[]).await;
+    // a producer queue of 10 records: sends wait for room rather than fail or drop records
+    let (code, body) = w
+        .request(
+            reqwest::Method::POST,
+            "/connectors",
+            Some(json!({"name": "fast-source", "config": {
+                "connector.class": "FileStreamSource", "file": f.input.display().to_string(),
+                "topic": topic, "batch.size": "2000",
+                "producer.override.queue.buffering.max.messages": "10"}})),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let consumer: rdkafka::consumer::StreamConsumer = broker
+        .consumer_config()
+        .set("group.id", unique_name("reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("a consumer");
+    rdkafka::consumer::Consumer::subscribe(&consumer, &[&topic]).expect("subscribed");
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while seen.len() < total && std::time::Instant::now() < deadline {
+        if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await {
+            let v = rdkafka::Message::payload(&m).map(|p| String::from_utf8_lossy(p).into_owned());
+            seen.push(v.unwrap_or_default());
+        }
+    }
+    let expected: Vec<String> = (0..total).map(|i| format!("record-{i}")).collect();
+    assert_eq!(seen.len(), total, "every record once");
+    assert!(seen == expected, "in order");
+    assert_eq!(
+        status_state(&w, "fast-source").await,
+        ("RUNNING".into(), vec!["RUNNING".into()])
+    );
+    w.stop().await;
+}

@@ -162,7 +162,7 @@ pub(crate) async fn run(
                 }
                 crate::record::Origin::Sink { .. } => (Value::Null, Value::Null),
             };
-            let delivery = match send(record, &mut chain, &converters, &producer) {
+            let delivery = match send(record, &mut chain, &converters, &producer, &errors).await {
                 Ok(Some((d, topic))) => {
                     shared.topic_used(&id.connector, id.task, &topic);
                     Some(d)
@@ -225,11 +225,12 @@ pub(crate) async fn run(
 
 /// Transforms, converts and sends one record (its delivery and topic); `None` when a transform
 /// dropped it.
-fn send(
+async fn send(
     mut r: ConnectRecord,
     chain: &mut [crate::transforms::Stage],
     converters: &Converters,
     producer: &FutureProducer,
+    errors: &ErrorPolicy,
 ) -> Result<Option<(DeliveryFuture, String)>, ConnectError> {
     for stage in chain.iter_mut() {
         match stage.apply(r)? {
@@ -267,10 +268,62 @@ fn send(
     if let Some(ts) = r.timestamp {
         fr = fr.timestamp(ts);
     }
-    producer
-        .send_result(fr)
+    produce(producer, fr, errors)
+        .await
         .map(|d| Some((d, r.topic.clone())))
-        .map_err(|(e, _)| ConnectError::Retriable(format!("Failed to send the record: {e}")))
+}
+
+/// How long a send waits for room in the producer's queue before it counts as failed (the Java
+/// producer's `max.block.ms`).
+const MAX_BLOCK: Duration = Duration::from_secs(60);
+
+/// Hands a record to the producer. A full queue is backpressure: the send waits for room, up
+/// to [`MAX_BLOCK`], and then, as a retriable failure of the `KAFKA_PRODUCE` stage, is retried
+/// as `errors.retry.timeout` allows (waits from 300 ms, doubling up to
+/// `errors.retry.delay.max.ms`), as Kafka Connect's retry operator does.
+async fn produce<'a>(
+    producer: &FutureProducer,
+    mut record: FutureRecord<'a, [u8], [u8]>,
+    errors: &ErrorPolicy,
+) -> Result<DeliveryFuture, ConnectError> {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(300);
+    loop {
+        match producer.send_result(record) {
+            Ok(d) => return Ok(d),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                let waited = start.elapsed();
+                if waited < MAX_BLOCK {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                let retrying = waited - MAX_BLOCK;
+                if retrying >= errors.retry_timeout {
+                    return Err(ConnectError::Retriable(format!(
+                        "Failed to send the record: the producer's queue stayed full for {} ms",
+                        waited.as_millis()
+                    )));
+                }
+                let pause = delay
+                    .min(errors.retry_delay_max)
+                    .min(errors.retry_timeout - retrying);
+                tracing::warn!(
+                    error = "queue full",
+                    "retrying a send in {} ms",
+                    pause.as_millis()
+                );
+                tokio::time::sleep(pause).await;
+                delay = delay.saturating_mul(2);
+            }
+            Err((e, _)) => {
+                return Err(ConnectError::Retriable(format!(
+                    "Failed to send the record: {e}"
+                )))
+            }
+        }
+    }
 }
 
 /// The last offset of each source partition among records sent.
