@@ -208,6 +208,22 @@ fn read_topic_as(
     out
 }
 
+/// Every line of the sink's file, sorted (three sources write to one topic in no set order).
+fn sorted_lines(path: &Path) -> Vec<String> {
+    let mut l = lines(path);
+    l.sort();
+    l
+}
+
+/// The workers (by id) that run the connectors or their tasks, once all of them run.
+async fn placement(w: &WorkerProcess, names: &[&str]) -> Option<BTreeSet<String>> {
+    let mut ids = BTreeSet::new();
+    for name in names {
+        ids.extend(running(w, name).await?);
+    }
+    Some(ids)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_share_connectors_move_a_dead_workers_work_and_spread_over_a_new_one() {
     let data = tempfile::tempdir().unwrap();
@@ -216,20 +232,45 @@ async fn workers_share_connectors_move_a_dead_workers_work_and_spread_over_a_new
     let work = tempfile::tempdir().unwrap();
     let cluster = unique_name("connect-cluster");
     let topic = unique_name("lines");
-    let input = work.path().join("in.txt");
     let output = work.path().join("out.txt");
-    std::fs::write(&input, "one\ntwo\n").unwrap();
+    // three sources (one is `life`, the name the recorded partitions below are for), one sink
+    let sources = ["life", "src2", "src3"];
+    let input = |name: &str| work.path().join(format!("{name}.txt"));
+    let mut expected: Vec<String> = Vec::new();
+    let add_lines = |round: u32, expected: &mut Vec<String>| {
+        for name in sources {
+            let text = format!("{name}-{round}a\n{name}-{round}b\n");
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(input(name))
+                .unwrap();
+            std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+            expected.extend(text.lines().map(str::to_string));
+        }
+        expected.sort();
+    };
+    add_lines(1, &mut expected);
 
-    let a = WorkerProcess::start(work.path(), "a", &bootstrap, &cluster);
-    let b = WorkerProcess::start(work.path(), "b", &bootstrap, &cluster);
-    let mut workers = vec![a, b];
+    let mut workers: Vec<WorkerProcess> = ["a", "b", "c"]
+        .iter()
+        .map(|n| WorkerProcess::start(work.path(), n, &bootstrap, &cluster))
+        .collect();
 
-    // create through one worker and the other (whichever is not the leader forwards)
-    let source = json!({"name": "life", "config": {"connector.class": "FileStreamSource",
-        "tasks.max": "1", "file": input.display().to_string(), "topic": topic}});
-    let sink = json!({"name": "sink", "config": {"connector.class": "FileStreamSink",
-        "tasks.max": "1", "file": output.display().to_string(), "topics": topic}});
-    for (w, body) in [(&workers[1], &source), (&workers[0], &sink)] {
+    // create through every worker (those that are not the leader forward)
+    let mut bodies: Vec<Value> = sources
+        .iter()
+        .map(|name| {
+            json!({"name": name, "config": {"connector.class": "FileStreamSource",
+                "tasks.max": "1", "file": input(name).display().to_string(), "topic": topic}})
+        })
+        .collect();
+    bodies.push(
+        json!({"name": "sink", "config": {"connector.class": "FileStreamSink",
+        "tasks.max": "1", "file": output.display().to_string(), "topics": topic}}),
+    );
+    for (i, body) in bodies.iter().enumerate() {
+        let w = &workers[i % 3];
         let (code, answer, location) = eventually("the cluster to take a connector", async || {
             let (code, answer, location) = call(
                 reqwest::Method::POST,
@@ -250,27 +291,28 @@ async fn workers_share_connectors_move_a_dead_workers_work_and_spread_over_a_new
         );
     }
     // a name is taken once, whichever worker is asked
-    let (code, answer, _) = call(
-        reqwest::Method::POST,
-        &workers[1].url("/connectors"),
-        Some(source.clone()),
-    )
-    .await;
-    assert_eq!(
-        (code, answer["message"].as_str()),
-        (409, Some("Connector life already exists"))
-    );
+    for w in &workers {
+        let (code, answer, _) = call(
+            reqwest::Method::POST,
+            &w.url("/connectors"),
+            Some(bodies[0].clone()),
+        )
+        .await;
+        assert_eq!(
+            (code, answer["message"].as_str()),
+            (409, Some("Connector life already exists"))
+        );
+    }
 
+    let names = ["life", "src2", "src3", "sink"];
     eventually("the lines to go through the topic", async || {
-        (lines(&output) == ["one", "two"]).then_some(())
+        (sorted_lines(&output) == expected).then_some(())
     })
     .await;
-    // two connectors and two tasks over two workers: each runs a share
-    let spread = eventually("both workers to run work", async || {
-        let mut ids = running(&workers[0], "life").await?;
-        ids.extend(running(&workers[1], "sink").await?);
-        let distinct: BTreeSet<String> = ids.into_iter().collect();
-        (distinct.len() == 2).then_some(distinct)
+    // four connectors and four tasks over three workers: each runs a share
+    let spread = eventually("every worker to run work", async || {
+        let ids = placement(&workers[0], &names).await?;
+        (ids.len() == 3).then_some(ids)
     })
     .await;
     assert_eq!(
@@ -304,11 +346,12 @@ async fn workers_share_connectors_move_a_dead_workers_work_and_spread_over_a_new
     );
     assert_eq!(value("commit-life"), r#"{"tasks":1}"#);
     let offsets = read_topic(&bootstrap, &format!("{cluster}-offsets"), 25);
-    let key = format!(r#"["life",{{"filename":"{}"}}]"#, input.display());
+    let key = format!(r#"["life",{{"filename":"{}"}}]"#, input("life").display());
+    let position = format!(r#"{{"position":{}}}"#, "life-1a\nlife-1b\n".len());
     assert!(
         offsets
             .iter()
-            .any(|(k, v, _)| *k == key && v.as_deref() == Some(r#"{"position":8}"#)),
+            .any(|(k, v, _)| *k == key && v.as_deref() == Some(position.as_str())),
         "{offsets:?}"
     );
     let statuses = read_topic(&bootstrap, &format!("{cluster}-status"), 5);
@@ -332,7 +375,7 @@ async fn workers_share_connectors_move_a_dead_workers_work_and_spread_over_a_new
         .unwrap();
     assert_eq!(task.2, 4);
 
-    // kill -9 the worker that runs the source task; its work moves after the delay
+    // kill -9 the worker that runs `life`'s task; its work moves after the delay
     let (_, s, _) = call(
         reqwest::Method::GET,
         &workers[0].url("/connectors/life/status"),
@@ -343,42 +386,36 @@ async fn workers_share_connectors_move_a_dead_workers_work_and_spread_over_a_new
     let i = workers.iter().position(|w| w.id() == victim).unwrap();
     workers[i].kill9();
     let dead = workers.remove(i);
-    let survivor = workers[0].id();
-    std::fs::write(&input, "one\ntwo\nthree\n").unwrap();
-    eventually("the survivor to run everything", async || {
-        let mut ids = running(&workers[0], "life").await?;
-        ids.extend(running(&workers[0], "sink").await?);
-        ids.iter().all(|id| *id == survivor).then_some(())
+    add_lines(2, &mut expected);
+    let survivors: BTreeSet<String> = workers.iter().map(WorkerProcess::id).collect();
+    eventually("the survivors to run everything", async || {
+        let ids = placement(&workers[0], &names).await?;
+        ids.is_subset(&survivors).then_some(())
     })
     .await;
-    eventually("the new line to arrive", async || {
-        (lines(&output).len() >= 3).then_some(())
+    eventually("the new lines to arrive", async || {
+        (lines(&output).len() >= expected.len()).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        lines(&output),
-        ["one", "two", "three"],
-        "no line lost or doubled"
-    );
+    assert_eq!(sorted_lines(&output), expected, "no line lost or doubled");
     drop(dead);
 
     // a worker that joins gets a share
-    workers.push(WorkerProcess::start(work.path(), "c", &bootstrap, &cluster));
-    let newcomer = workers[1].id();
+    workers.push(WorkerProcess::start(work.path(), "d", &bootstrap, &cluster));
+    let newcomer = workers[2].id();
     eventually("the new worker to run work", async || {
-        let mut ids = running(&workers[0], "life").await?;
-        ids.extend(running(&workers[0], "sink").await?);
+        let ids = placement(&workers[0], &names).await?;
         ids.contains(&newcomer).then_some(())
     })
     .await;
-    std::fs::write(&input, "one\ntwo\nthree\nfour\n").unwrap();
-    eventually("the line after the spread to arrive", async || {
-        (lines(&output).len() >= 4).then_some(())
+    add_lines(3, &mut expected);
+    eventually("the lines after the spread to arrive", async || {
+        (lines(&output).len() >= expected.len()).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(lines(&output), ["one", "two", "three", "four"]);
+    assert_eq!(sorted_lines(&output), expected, "no line lost or doubled");
 
     // stop, offsets and delete go through the leader from any worker
     let follower = &workers[1];
@@ -402,7 +439,7 @@ async fn workers_share_connectors_move_a_dead_workers_work_and_spread_over_a_new
     let (code, answer, _) = call(
         reqwest::Method::PATCH,
         &follower.url("/connectors/life/offsets"),
-        Some(json!({"offsets": [{"partition": {"filename": input.display().to_string()}, "offset": {"position": 4}}]})),
+        Some(json!({"offsets": [{"partition": {"filename": input("life").display().to_string()}, "offset": {"position": 4}}]})),
     )
     .await;
     assert_eq!(code, 200, "{answer}");
@@ -413,7 +450,7 @@ async fn workers_share_connectors_move_a_dead_workers_work_and_spread_over_a_new
     )
     .await;
     assert_eq!(answer["offsets"][0]["offset"]["position"], 4);
-    for name in ["life", "sink"] {
+    for name in names {
         let (code, _, _) = call(
             reqwest::Method::DELETE,
             &follower.url(&format!("/connectors/{name}")),
@@ -423,9 +460,13 @@ async fn workers_share_connectors_move_a_dead_workers_work_and_spread_over_a_new
         assert_eq!(code, 204);
     }
     eventually("the connectors to be gone everywhere", async || {
-        let (_, a, _) = call(reqwest::Method::GET, &workers[0].url("/connectors"), None).await;
-        let (_, b, _) = call(reqwest::Method::GET, &workers[1].url("/connectors"), None).await;
-        (a == json!([]) && b == json!([])).then_some(())
+        for w in &workers {
+            let (_, list, _) = call(reqwest::Method::GET, &w.url("/connectors"), None).await;
+            if list != json!([]) {
+                return None;
+            }
+        }
+        Some(())
     })
     .await;
 }
