@@ -205,6 +205,12 @@ pub trait SourceConnector: Send {
     fn create_task(&self) -> Box<dyn SourceTask>;
     /// Stops; the tasks are stopped first.
     fn stop(&mut self) {}
+    /// Problems of a config beyond the types and required keys of its [`ConfigKey`]s (Kafka's
+    /// `Connector.validate`): they answer a create or a validation with 400, as Kafka Connect's.
+    fn validate(&self, config: &Config) -> Vec<ConfigError> {
+        let _ = config;
+        Vec::new()
+    }
     /// Whether it can give exactly-once delivery with `config` (Kafka's `exactlyOnceSupport`,
     /// KIP-618): `Some(true)` supported, `Some(false)` not, `None` when it does not say.
     fn exactly_once_support(&self, config: &Config) -> Option<bool> {
@@ -242,6 +248,12 @@ pub trait SinkConnector: Send {
     fn create_task(&self) -> Box<dyn SinkTask>;
     /// Stops; the tasks are stopped first.
     fn stop(&mut self) {}
+    /// Problems of a config beyond the types and required keys of its [`ConfigKey`]s (Kafka's
+    /// `Connector.validate`).
+    fn validate(&self, config: &Config) -> Vec<ConfigError> {
+        let _ = config;
+        Vec::new()
+    }
 }
 
 /// What a sink task may ask the worker (Kafka's `SinkTaskContext`).

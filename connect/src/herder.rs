@@ -212,17 +212,10 @@ pub fn config_errors<'a>(
     })?;
     let mut errors: Vec<(String, String)> = Vec::new();
     let mut push = |e: ConfigError| {
-        let m = e.message();
-        let key = m
-            .split_once(" for configuration ")
-            .and_then(|(_, rest)| rest.split(':').next())
-            .or_else(|| {
-                m.strip_prefix("Missing required configuration \"")
-                    .and_then(|rest| rest.split('"').next())
-            })
-            .unwrap_or("connector.class")
-            .to_string();
-        errors.push((key, e.message().to_string()));
+        errors.push((
+            key_of(e.message(), "connector.class"),
+            e.message().to_string(),
+        ));
     };
     match config.string_opt("name") {
         None => push(ConfigError::missing("name")),
@@ -296,7 +289,35 @@ pub fn config_errors<'a>(
             errors.push((key.name.to_string(), e.message().to_string()));
         }
     }
+    // the connector's own checks (a message already given is not given twice)
+    let own = match (plugin.create)() {
+        crate::connector::ConnectorInstance::Source(c) => c.validate(config),
+        crate::connector::ConnectorInstance::Sink(c) => c.validate(config),
+    };
+    for e in own {
+        if errors.iter().all(|(_, m)| m != e.message()) {
+            errors.push((
+                key_of(e.message(), "connector.class"),
+                e.message().to_string(),
+            ));
+        }
+    }
     Ok((plugin, errors))
+}
+
+/// The key a Kafka-style config error message is about (`Invalid value V for configuration
+/// KEY: ...`, `Missing required configuration "KEY" ...`), or `default`.
+fn key_of(message: &str, default: &str) -> String {
+    message
+        .split_once(" for configuration ")
+        .and_then(|(_, rest)| rest.split(':').next())
+        .or_else(|| {
+            message
+                .strip_prefix("Missing required configuration \"")
+                .and_then(|rest| rest.split('"').next())
+        })
+        .unwrap_or(default)
+        .to_string()
 }
 
 /// The error a stopped connector's offsets request gets when the connector is not stopped.

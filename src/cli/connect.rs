@@ -104,8 +104,11 @@ fn listen_address(listeners: &[String]) -> anyhow::Result<SocketAddr> {
         .first()
         .map(String::as_str)
         .unwrap_or("http://:8083");
+    // (Kafka's sample config writes `HTTP://:8083`)
     let rest = first
-        .strip_prefix("http://")
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        .map(|_| &first[7..])
         .ok_or_else(|| anyhow!("Invalid value {first} for configuration listeners: only http:// listeners are supported"))?;
     let (host, port) = rest
         .rsplit_once(':')

@@ -2,7 +2,9 @@
 //! (create, config PUT/PATCH, delete, stop, offsets PATCH/DELETE, restarts with
 //! `includeTasks`/`onlyFailed`) goes to the leader, a plain connector restart or a task restart
 //! to the worker that runs it. The first hop adds `forward=true`, the second `forward=false`,
-//! and a worker that gets `forward=false` and still is not the right one answers 409. The
+//! and a worker that gets `forward=false` and still is not the right one answers 409. While
+//! the group has no leader (a worker starting), such a request waits for one up to 15 s, then
+//! gets Kafka Connect's 409. The
 //! answer comes back unchanged, except that `Location` names the worker first asked.
 
 use axum::body::{to_bytes, Body};
@@ -74,13 +76,29 @@ fn destination(method: &Method, path: &str, query: Option<&str>) -> Option<Desti
     }
 }
 
+/// How long a request that needs the leader waits for the group to name one (a worker that
+/// just started is still joining) before it is answered 409.
+const LEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+async fn leader(s: &AppState) -> Result<Option<String>, crate::herder::HerderError> {
+    let deadline = std::time::Instant::now() + LEADER_WAIT;
+    loop {
+        match s.herder.leader_url() {
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The middleware: handles the request here, or forwards it.
 pub(super) async fn forward(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let Some(dest) = destination(req.method(), req.uri().path(), req.uri().query()) else {
         return next.run(req).await;
     };
     let target = match dest {
-        Destination::Leader => match s.herder.leader_url() {
+        Destination::Leader => match leader(&s).await {
             Ok(None) => return next.run(req).await,
             Ok(Some(url)) => url,
             Err(e) => return e.into_response(),

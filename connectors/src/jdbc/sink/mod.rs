@@ -19,7 +19,7 @@ pub use task::JdbcSinkTask;
 
 pub(crate) use config::CONFIG;
 
-use tributary_connect::config::Config;
+use tributary_connect::config::{Config, ConfigError};
 use tributary_connect::connector::{ConnectError, SinkConnector, SinkTask};
 
 use config::SinkSettings;
@@ -43,5 +43,14 @@ impl SinkConnector for JdbcSinkConnector {
 
     fn create_task(&self) -> Box<dyn SinkTask> {
         Box::new(JdbcSinkTask::default())
+    }
+
+    /// The settings' own checks (a bad `connection.url`, `mode`, key combination...), so that a
+    /// create answers 400 with them, as Kafka Connect answers Confluent's connector.
+    fn validate(&self, config: &Config) -> Vec<ConfigError> {
+        SinkSettings::from_config(config)
+            .err()
+            .into_iter()
+            .collect()
     }
 }

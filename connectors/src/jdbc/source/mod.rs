@@ -87,4 +87,13 @@ impl SourceConnector for JdbcSourceConnector {
     fn create_task(&self) -> Box<dyn SourceTask> {
         Box::new(JdbcSourceTask::default())
     }
+
+    /// The settings' own checks (a bad `connection.url`, `mode`, key combination...), so that a
+    /// create answers 400 with them, as Kafka Connect answers Confluent's connector.
+    fn validate(&self, config: &Config) -> Vec<ConfigError> {
+        SourceSettings::from_config(config)
+            .err()
+            .into_iter()
+            .collect()
+    }
 }
