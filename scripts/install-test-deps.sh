@@ -6,6 +6,7 @@
 #   - Go (Debian's, if none is on PATH; a newer toolchain that go.mod asks for comes from the Go
 #     module proxy) and the Go suite's modules (franz-go, sarama) in Go's own caches
 #   - PostgreSQL (Debian's) for the JDBC connectors' tests
+#   - Redis and mosquitto (Debian's) for the Redis sink's and MQTT source's tests
 #   - Java 17 and Maven (Debian's, if missing) and Apache Kafka's 4.x jars from Maven Central
 #     (scripts/kafka-jars.sh) for the Java client, Kafka tools and Streams/Connect suites
 # Locations: $TRIBUTARY_CACHE (default ~/.cache/tributary)/venv, /node, /m2 and /kafka; Go's
@@ -32,6 +33,10 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 # the JDBC connectors' tests start private PostgreSQL servers (testkit/src/postgres.rs)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+# the Redis sink's and the MQTT source's tests start private servers (testkit/src/redis.rs,
+# testkit/src/mqtt.rs); Debian puts mosquitto in /usr/sbin
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"
   apt_install "${missing[@]}"

@@ -3,7 +3,8 @@
 //! Dev-only helpers for tests: in-process brokers on port 0 with temporary data directories,
 //! client configs pointed at them, unique names, and a raw protocol client for sending
 //! hand-made (and malformed) requests, the Java oracles ([`java`]) that run Kafka's own jars,
-//! and private PostgreSQL servers ([`postgres`]) for the JDBC connectors' tests.
+//! and private PostgreSQL servers ([`postgres`]) for the JDBC connectors' tests, Redis servers
+//! ([`redis`]) and MQTT brokers ([`mqtt`]) for the Redis and MQTT connectors' tests.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,10 @@ pub mod faults;
 pub mod java;
 pub mod postgres;
 pub use postgres::Postgres;
+pub mod redis;
+pub use redis::RedisServer;
+pub mod mqtt;
+pub use mqtt::MqttBroker;
 
 /// A broker running inside the test process, on 127.0.0.1 with a free port and its own data
 /// directory (removed when the `TestBroker` is dropped).
