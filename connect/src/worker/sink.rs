@@ -145,13 +145,25 @@ pub(crate) async fn run(
         while let Some(m) = next.take() {
             match m {
                 Ok(msg) => {
-                    if !positions.contains_key(&(msg.topic().to_string(), msg.partition())) {
-                        shared.topic_used(&id.connector, id.task, msg.topic());
+                    // (found without allocating: a task reads few partitions)
+                    let next_offset = msg.offset() + 1;
+                    match positions
+                        .iter_mut()
+                        .find(|((t, p), _)| t == msg.topic() && *p == msg.partition())
+                    {
+                        Some((_, o)) => *o = next_offset,
+                        None => {
+                            shared.topic_used(&id.connector, id.task, msg.topic());
+                            positions
+                                .insert((msg.topic().to_string(), msg.partition()), next_offset);
+                        }
                     }
-                    positions.insert((msg.topic().to_string(), msg.partition()), msg.offset() + 1);
                     match convert(&msg, &converters, &mut chain) {
                         Ok(Some(r)) => {
-                            reporter.keep(RawRecord::of(&msg));
+                            // the raw record is kept only for a dead letter queue
+                            if reporter.dlq.is_some() {
+                                reporter.keep(RawRecord::of(&msg));
+                            }
                             batch.push(r)
                         }
                         Ok(None) => {}
@@ -194,9 +206,8 @@ pub(crate) async fn run(
             if batch.len() >= MAX_BATCH {
                 break;
             }
-            next = tokio::time::timeout(Duration::ZERO, consumer.recv())
-                .await
-                .ok();
+            // what is ready now, without a timer per record
+            next = futures::FutureExt::now_or_never(consumer.recv());
         }
         if !batch.is_empty() {
             let put = put_with_retries(&mut task, batch, &mut control).await;
