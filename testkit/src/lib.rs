@@ -24,6 +24,7 @@ pub mod java;
 pub mod postgres;
 pub use postgres::Postgres;
 pub mod redis;
+mod services;
 pub use redis::RedisServer;
 pub mod mqtt;
 pub use mqtt::MqttBroker;

@@ -19,35 +19,6 @@ pub struct MqttBroker {
     dir: tempfile::TempDir,
 }
 
-/// `mosquitto` on PATH, or in the sbin directories Debian uses.
-fn binary() -> PathBuf {
-    let candidates = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(["/usr/sbin", "/usr/local/sbin", "/usr/bin"].map(PathBuf::from));
-    for dir in candidates {
-        let b = dir.join("mosquitto");
-        if b.is_file() {
-            return b;
-        }
-    }
-    panic!("mosquitto is not installed: run scripts/install-test-deps.sh (Debian's mosquitto)")
-}
-
-/// The uid and gid of a user, from `/etc/passwd`.
-fn user_ids(name: &str) -> Option<(u32, u32)> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        if fields.len() > 3 && fields[0] == name {
-            Some((fields[2].parse().ok()?, fields[3].parse().ok()?))
-        } else {
-            None
-        }
-    })
-}
-
 impl MqttBroker {
     /// Writes the config and starts the broker; waits until it accepts connections (30 s at
     /// most). Blocking: from async code call [`MqttBroker::start_async`].
@@ -62,7 +33,7 @@ impl MqttBroker {
         std::fs::create_dir(&data).expect("the persistence directory");
         let as_root = std::fs::metadata(dir.path()).is_ok_and(|m| m.uid() == 0);
         if as_root {
-            if let Some((uid, gid)) = user_ids("mosquitto") {
+            if let Some((uid, gid)) = crate::services::user_ids("mosquitto") {
                 for p in [dir.path(), data.as_path()] {
                     std::os::unix::fs::chown(p, Some(uid), Some(gid))
                         .expect("the temp dir handed to the mosquitto user");
@@ -76,7 +47,11 @@ impl MqttBroker {
         std::fs::write(dir.path().join("mosquitto.conf"), config).expect("the config written");
         let mut broker = MqttBroker {
             child: None,
-            binary: binary(),
+            binary: crate::services::binary(
+                "mosquitto",
+                &["/usr/sbin", "/usr/local/sbin", "/usr/bin"],
+                "mosquitto",
+            ),
             port,
             dir,
         };

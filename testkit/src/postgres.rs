@@ -41,19 +41,6 @@ fn bin_dir() -> PathBuf {
     )
 }
 
-/// The uid and gid of a user, from `/etc/passwd`.
-fn user_ids(name: &str) -> Option<(u32, u32)> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        if fields.len() > 3 && fields[0] == name {
-            Some((fields[2].parse().ok()?, fields[3].parse().ok()?))
-        } else {
-            None
-        }
-    })
-}
-
 /// Whether this process runs as root (the owner of a file it just made).
 fn running_as_root(probe: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -72,7 +59,7 @@ impl Postgres {
             .tempdir()
             .expect("a temp dir");
         let run_as = if running_as_root(dir.path()) {
-            let ids = user_ids("postgres").expect(
+            let ids = crate::services::user_ids("postgres").expect(
                 "running as root needs the postgres user (Debian's postgresql package makes it)",
             );
             std::os::unix::fs::chown(dir.path(), Some(ids.0), Some(ids.1))

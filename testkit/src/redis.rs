@@ -17,24 +17,6 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
 }
 
-/// `redis-server` on PATH, or where Debian puts it.
-fn binary() -> PathBuf {
-    let candidates = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")]);
-    for dir in candidates {
-        let b = dir.join("redis-server");
-        if b.is_file() {
-            return b;
-        }
-    }
-    panic!(
-        "redis-server is not installed: run scripts/install-test-deps.sh (Debian's redis-server)"
-    )
-}
-
 impl RedisServer {
     /// Starts a server and waits until it answers `PING` (30 s at most). Blocking: from async
     /// code call [`RedisServer::start_async`].
@@ -45,7 +27,11 @@ impl RedisServer {
             .expect("a temp dir");
         let mut server = RedisServer {
             child: None,
-            binary: binary(),
+            binary: crate::services::binary(
+                "redis-server",
+                &["/usr/bin", "/usr/local/bin"],
+                "redis-server",
+            ),
             port: crate::free_port(),
             dir,
         };
