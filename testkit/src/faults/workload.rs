@@ -199,6 +199,12 @@ async fn idempotent_producer(
     let make = || -> FutureProducer {
         client_config(&config.bootstrap)
             .set("enable.idempotence", "true")
+            // A message that times out while its batch may have been written leaves a gap in
+            // the sequence; librdkafka then bumps its epoch and sends the rest again under new
+            // sequences, which can write a batch twice. Kafka allows that duplicate; this test
+            // checks the broker's deduplication, so the producer fails instead (a fatal error,
+            // its writes recorded as maybe-written, and a new producer).
+            .set("enable.gapless.guarantee", "true")
             .set("acks", "all")
             .set("message.timeout.ms", "30000")
             .set("linger.ms", "2")
