@@ -16,6 +16,7 @@ mod sink;
 mod sink_offsets;
 mod source;
 pub mod status;
+mod submitted;
 
 pub use config::{ClientRole, OverridePolicy, WorkerConfig};
 
@@ -106,12 +107,15 @@ impl WorkerShared {
     /// Notes that a task of a connector used a topic.
     pub(crate) fn topic_used(&self, connector: &str, task: u32, topic: &str) {
         if let Ok(mut t) = self.topics.lock() {
-            let set = t.entry(connector.to_string()).or_default();
-            if !set.contains(topic) {
-                set.insert(topic.to_string());
-                if let Some(l) = &self.listener {
-                    l.on_topic(connector, task, topic);
-                }
+            // (once per record: known topics are found without allocating)
+            if t.get(connector).is_some_and(|set| set.contains(topic)) {
+                return;
+            }
+            t.entry(connector.to_string())
+                .or_default()
+                .insert(topic.to_string());
+            if let Some(l) = &self.listener {
+                l.on_topic(connector, task, topic);
             }
         }
     }

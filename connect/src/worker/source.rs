@@ -22,6 +22,7 @@ use crate::record::ConnectRecord;
 use super::connector_config::{transform_chain, Converters, ErrorPolicy, Tolerance};
 use super::offsets::OffsetStore;
 use super::status::{State, StatusCell};
+use super::submitted::Submitted;
 use super::{ClientRole, Target, TaskId, WorkerShared};
 
 /// Reads committed offsets for a source task.
@@ -34,13 +35,6 @@ impl SourceTaskContext for OffsetReader {
     fn offset(&self, partition: &Value) -> Option<Value> {
         self.store.get(&self.connector, partition)
     }
-}
-
-/// A record sent and not yet acknowledged, with the source position it carries.
-struct InFlight {
-    delivery: Option<DeliveryFuture>,
-    partition: Value,
-    offset: Value,
 }
 
 /// The source task loop; returns when told to stop or when the task fails.
@@ -118,7 +112,7 @@ pub(crate) async fn run(
     }
     status.set(State::Running);
     tracing::info!(task = %id, "WorkerSourceTask{{id={id}}} Source task finished initialization and start");
-    let mut in_flight: Vec<InFlight> = Vec::new();
+    let mut submitted: Submitted = Submitted::default();
     let mut last_commit = Instant::now();
     loop {
         let target = *control.borrow_and_update();
@@ -148,7 +142,7 @@ pub(crate) async fn run(
                 break;
             }
         };
-        for record in records {
+        for mut record in records {
             if let Some(t) = &mut txn {
                 if let Err(e) = t.begin() {
                     fail(&e);
@@ -156,18 +150,29 @@ pub(crate) async fn run(
                     return;
                 }
             }
-            let (partition, offset) = match &record.origin {
+            // the offset committed is the record's as the task made it; without transforms
+            // nothing reads it again, and it is moved rather than copied
+            let (partition, offset) = match &mut record.origin {
+                crate::record::Origin::Source { partition, offset } if chain.is_empty() => (
+                    std::mem::replace(partition, Value::Null),
+                    std::mem::replace(offset, Value::Null),
+                ),
                 crate::record::Origin::Source { partition, offset } => {
                     (partition.clone(), offset.clone())
                 }
                 crate::record::Origin::Sink { .. } => (Value::Null, Value::Null),
             };
-            let delivery = match send(record, &mut chain, &converters, &producer, &errors).await {
-                Ok(Some((d, topic))) => {
-                    shared.topic_used(&id.connector, id.task, &topic);
-                    Some(d)
-                }
-                Ok(None) => None,
+            let on_topic = |topic: &str| shared.topic_used(&id.connector, id.task, topic);
+            let sent = send(
+                record,
+                &mut chain,
+                &converters,
+                &producer,
+                &errors,
+                on_topic,
+            );
+            let delivery = match sent.await {
+                Ok(d) => d,
                 Err(e) if errors.tolerance == Tolerance::All => {
                     if errors.log {
                         tracing::error!(task = %id, error = %e, "Error encountered in task {id}. Skipping the record.");
@@ -186,22 +191,24 @@ pub(crate) async fn run(
                     return;
                 }
             };
-            in_flight.push(InFlight {
-                delivery,
-                partition,
-                offset,
-            });
+            submitted.push(delivery, partition, offset);
+        }
+        // (acknowledged records leave as the task goes on: only what is in flight is kept)
+        if let Err(e) = submitted.collect_acknowledged(&id, errors.tolerance) {
+            fail(&e);
+            task.stop();
+            return;
         }
         if let Some(t) = &mut txn {
             if t.due() {
-                if let Err(e) = t.commit(&id, &mut task, &mut in_flight).await {
+                if let Err(e) = t.commit(&id, &mut task, &mut submitted).await {
                     fail(&e);
                     task.stop();
                     return;
                 }
             }
         } else if last_commit.elapsed() >= shared.config.offset_flush_interval {
-            if let Err(e) = commit(&id, &mut task, &mut in_flight, &shared, errors.tolerance).await
+            if let Err(e) = commit(&id, &mut task, &mut submitted, &shared, errors.tolerance).await
             {
                 fail(&e);
                 task.stop();
@@ -211,8 +218,8 @@ pub(crate) async fn run(
         }
     }
     let stopped = match &mut txn {
-        Some(t) => t.commit(&id, &mut task, &mut in_flight).await,
-        None => commit(&id, &mut task, &mut in_flight, &shared, errors.tolerance).await,
+        Some(t) => t.commit(&id, &mut task, &mut submitted).await,
+        None => commit(&id, &mut task, &mut submitted, &shared, errors.tolerance).await,
     };
     if let Err(e) = stopped {
         tracing::error!(task = %id, error = %e, "could not commit offsets while stopping");
@@ -223,15 +230,16 @@ pub(crate) async fn run(
     }
 }
 
-/// Transforms, converts and sends one record (its delivery and topic); `None` when a transform
-/// dropped it.
+/// Transforms, converts and sends one record, telling `on_topic` the topic it went to; its
+/// delivery, or `None` when a transform dropped it.
 async fn send(
     mut r: ConnectRecord,
     chain: &mut [crate::transforms::Stage],
     converters: &Converters,
     producer: &FutureProducer,
     errors: &ErrorPolicy,
-) -> Result<Option<(DeliveryFuture, String)>, ConnectError> {
+    on_topic: impl FnOnce(&str),
+) -> Result<Option<DeliveryFuture>, ConnectError> {
     for stage in chain.iter_mut() {
         match stage.apply(r)? {
             Some(next) => r = next,
@@ -244,18 +252,22 @@ async fn send(
     let value = converters
         .value
         .to_bytes(&r.topic, r.value_schema.as_ref(), &r.value)?;
-    let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
-    for h in &r.headers {
-        let bytes =
-            converters
-                .header
-                .header_to_bytes(&r.topic, &h.key, h.schema.as_ref(), &h.value)?;
-        headers = headers.insert(Header {
-            key: &h.key,
-            value: bytes.as_deref(),
-        });
+    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic);
+    // (librdkafka allocates a headers object even for none)
+    if !r.headers.is_empty() {
+        let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+        for h in &r.headers {
+            let bytes =
+                converters
+                    .header
+                    .header_to_bytes(&r.topic, &h.key, h.schema.as_ref(), &h.value)?;
+            headers = headers.insert(Header {
+                key: &h.key,
+                value: bytes.as_deref(),
+            });
+        }
+        fr = fr.headers(headers);
     }
-    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic).headers(headers);
     if let Some(k) = key.as_deref() {
         fr = fr.key(k);
     }
@@ -268,9 +280,9 @@ async fn send(
     if let Some(ts) = r.timestamp {
         fr = fr.timestamp(ts);
     }
-    produce(producer, fr, errors)
-        .await
-        .map(|d| Some((d, r.topic.clone())))
+    let delivery = produce(producer, fr, errors).await?;
+    on_topic(&r.topic);
+    Ok(Some(delivery))
 }
 
 /// How long a send waits for room in the producer's queue before it counts as failed (the Java
@@ -326,31 +338,16 @@ async fn produce<'a>(
     }
 }
 
-/// The last offset of each source partition among records sent.
-fn latest_offsets(in_flight: Vec<InFlight>) -> Vec<(Value, Value)> {
-    let mut latest: Vec<(Value, Value)> = Vec::new();
-    for f in in_flight {
-        if f.partition.is_null() {
-            continue;
-        }
-        match latest.iter_mut().find(|(p, _)| *p == f.partition) {
-            Some(e) => e.1 = f.offset,
-            None => latest.push((f.partition, f.offset)),
-        }
-    }
-    latest
-}
-
-/// Waits for every record in flight, then stores the last offset of each source partition
-/// and tells the task.
+/// Waits for every record in flight, then stores the last committable offset of each source
+/// partition and tells the task.
 async fn commit(
     id: &TaskId,
     task: &mut Box<dyn SourceTask>,
-    in_flight: &mut Vec<InFlight>,
+    submitted: &mut Submitted,
     shared: &WorkerShared,
     tolerance: Tolerance,
 ) -> Result<(), ConnectError> {
-    if in_flight.is_empty() {
+    if submitted.is_empty() {
         return Ok(());
     }
     let deadline = Instant::now()
@@ -358,29 +355,8 @@ async fn commit(
             .config
             .offset_flush_timeout
             .max(Duration::from_secs(30));
-    for f in in_flight.iter_mut() {
-        if let Some(d) = f.delivery.take() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, d).await {
-                Ok(Ok(Ok(_))) => {}
-                Ok(Ok(Err((e, _)))) if tolerance == Tolerance::All => {
-                    tracing::error!(task = %id, error = %e, "a record could not be produced; skipped");
-                }
-                Ok(Ok(Err((e, _)))) => {
-                    return Err(ConnectError::Fatal(format!(
-                        "Unrecoverable exception from producer send callback: {e}"
-                    )))
-                }
-                Ok(Err(_)) => return Err(ConnectError::Fatal("the producer was closed".into())),
-                Err(_) => {
-                    return Err(ConnectError::Retriable(format!(
-                        "Timed out waiting for records in flight to be acknowledged before committing offsets of {id}"
-                    )))
-                }
-            }
-        }
-    }
-    let latest = latest_offsets(std::mem::take(in_flight));
+    submitted.wait_all(id, tolerance, deadline).await?;
+    let latest = submitted.take_offsets(false);
     shared.offsets.put_all(&id.connector, &latest).await?;
     task.commit().await
 }
@@ -490,12 +466,12 @@ impl Transactions {
         &mut self,
         id: &TaskId,
         task: &mut Box<dyn SourceTask>,
-        in_flight: &mut Vec<InFlight>,
+        submitted: &mut Submitted,
     ) -> Result<(), ConnectError> {
         if !self.open {
             return Ok(());
         }
-        let latest = latest_offsets(std::mem::take(in_flight));
+        let latest = submitted.take_offsets(true);
         let records = super::offsets::encode_offsets(&id.connector, &latest)?;
         let mut result = Ok(());
         for (key, value) in &records {

@@ -27,6 +27,8 @@ pub(crate) const CONFIG: &[ConfigKey] = &[
 
 /// How long a poll waits when there is nothing to read (Kafka waits one second).
 const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// How much one read of the file takes at most.
+const READ_SIZE: usize = 64 * 1024;
 
 /// Kafka's FileStreamSourceConnector.
 #[derive(Default)]
@@ -77,6 +79,9 @@ pub struct FileStreamSourceTask {
     position: Option<i64>,
     /// Read but not yet split into lines.
     buffer: Vec<u8>,
+    /// Where the unread part of `buffer` starts (lines before it were handed out; the buffer
+    /// is compacted before the next read, not per line).
+    start: usize,
     /// The offset committed before the task started.
     start_offset: Option<i64>,
     eof: bool,
@@ -130,34 +135,29 @@ impl FileStreamSourceTask {
 
     /// The next complete line of the buffer (ended by `\n`, `\r\n` or `\r`), if any.
     fn extract_line(&mut self) -> Option<String> {
-        let mut end = None;
-        for (i, b) in self.buffer.iter().enumerate() {
-            match b {
-                b'\n' => {
-                    end = Some((i, i + 1));
-                    break;
-                }
-                b'\r' => {
-                    // a final \r may be followed by \n in the next read
-                    if i + 1 >= self.buffer.len() && !self.eof {
-                        return None;
-                    }
-                    let next = if self.buffer.get(i + 1) == Some(&b'\n') {
-                        i + 2
-                    } else {
-                        i + 1
-                    };
-                    end = Some((i, next));
-                    break;
-                }
-                _ => {}
+        let unread = &self.buffer[self.start..];
+        let i = memchr::memchr2(b'\n', b'\r', unread)?;
+        let next = if unread[i] == b'\n' {
+            i + 1
+        } else if i + 1 < unread.len() {
+            if unread[i + 1] == b'\n' {
+                i + 2
+            } else {
+                i + 1
             }
-        }
-        let (until, new_start) = end?;
-        let line = String::from_utf8_lossy(&self.buffer[..until]).into_owned();
-        self.buffer.drain(..new_start);
+        } else if self.eof {
+            i + 1
+        } else {
+            // a final \r may be followed by \n in the next read
+            return None;
+        };
+        let line = match std::str::from_utf8(&unread[..i]) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(&unread[..i]).into_owned(),
+        };
+        self.start += next;
         if let Some(p) = &mut self.position {
-            *p += new_start as i64;
+            *p += next as i64;
         }
         Some(line)
     }
@@ -197,7 +197,9 @@ impl SourceTask for FileStreamSourceTask {
                 tokio::time::sleep(IDLE_WAIT).await;
                 return Ok(Vec::new());
             }
-            let mut records = Vec::new();
+            let mut records = Vec::with_capacity(self.batch_size.min(4096));
+            // (the records of one poll are read at the same moment)
+            let now = now_millis();
             loop {
                 while records.len() < self.batch_size {
                     let Some(line) = self.extract_line() else {
@@ -217,30 +219,31 @@ impl SourceTask for FileStreamSourceTask {
                             Value::String(line),
                         ),
                     );
-                    r.timestamp = Some(now_millis());
+                    r.timestamp = Some(now);
                     records.push(r);
                 }
                 if records.len() >= self.batch_size {
                     return Ok(records);
                 }
-                // read what is there now; at the end of the file, hand out what we have
-                let mut chunk = vec![0u8; 64 * 1024];
+                // read what is there now, after the unread rest of the buffer; at the end of
+                // the file, hand out what we have
+                self.buffer.drain(..self.start);
+                self.start = 0;
+                self.buffer.reserve(READ_SIZE);
                 let Some(input) = self.input.as_mut() else {
                     return Ok(records);
                 };
-                let n =
-                    match tokio::time::timeout(Duration::from_millis(50), input.read(&mut chunk))
-                        .await
-                    {
-                        Ok(Ok(n)) => n,
-                        Ok(Err(e)) => {
-                            return Err(ConnectError::Fatal(format!(
-                                "Error reading from {}: {e}",
-                                self.log_name()
-                            )))
-                        }
-                        Err(_) => 0,
-                    };
+                let read = input.read_buf(&mut self.buffer);
+                let n = match tokio::time::timeout(Duration::from_millis(50), read).await {
+                    Ok(Ok(n)) => n,
+                    Ok(Err(e)) => {
+                        return Err(ConnectError::Fatal(format!(
+                            "Error reading from {}: {e}",
+                            self.log_name()
+                        )))
+                    }
+                    Err(_) => 0,
+                };
                 self.eof = n == 0;
                 if n == 0 {
                     if records.is_empty() {
@@ -248,7 +251,6 @@ impl SourceTask for FileStreamSourceTask {
                     }
                     return Ok(records);
                 }
-                self.buffer.extend_from_slice(&chunk[..n]);
             }
         })
     }
