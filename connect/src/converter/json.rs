@@ -2,6 +2,9 @@
 //! envelope (`{"schema":...,"payload":...}`, `schemas.enable=true`, the default) or without;
 //! byte-identical to Kafka's.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::config::{Config, ConfigError, ConfigExt};
 use crate::data::logical::{self, Logical};
 use crate::data::{java, DataError, Schema, SchemaAndValue, SchemaBuilder, Struct, Type, Value};
@@ -24,6 +27,7 @@ pub struct JsonConverter {
     schemas_enabled: bool,
     decimal_format: DecimalFormat,
     replace_null_with_default: bool,
+    schemas: Arc<Mutex<SchemaCache>>,
 }
 
 impl Default for JsonConverter {
@@ -32,15 +36,52 @@ impl Default for JsonConverter {
             schemas_enabled: true,
             decimal_format: DecimalFormat::Base64,
             replace_null_with_default: true,
+            schemas: Arc::new(Mutex::new(SchemaCache::new(DEFAULT_CACHE_SIZE))),
         }
+    }
+}
+
+/// `schemas.cache.size`'s default.
+const DEFAULT_CACHE_SIZE: usize = 1000;
+
+/// Connect schemas by the text of the envelope's `schema` they were read from (Kafka's
+/// `toConnectSchemaCache`): a topic's records carry the same schema text record after
+/// record, and parsing and building it again took a third of a JSON sink's time.
+#[derive(Debug)]
+struct SchemaCache {
+    schemas: HashMap<Vec<u8>, Option<Schema>>,
+    capacity: usize,
+}
+
+impl SchemaCache {
+    fn new(capacity: usize) -> SchemaCache {
+        SchemaCache {
+            schemas: HashMap::new(),
+            capacity,
+        }
+    }
+
+    fn get(&self, text: &[u8]) -> Option<Option<Schema>> {
+        self.schemas.get(text).cloned()
+    }
+
+    fn put(&mut self, text: &[u8], schema: Option<Schema>) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.schemas.len() >= self.capacity {
+            // (simpler than Kafka's LRU, and as good for the few schemas a topic has)
+            self.schemas.clear();
+        }
+        self.schemas.insert(text.to_vec(), schema);
     }
 }
 
 impl JsonConverter {
     /// Reads `schemas.enable`, `decimal.format`, `replace.null.with.default` and
-    /// `schemas.cache.size` (accepted; schemas are not cached).
+    /// `schemas.cache.size` (how many schemas read from records are kept).
     pub fn configure(config: &Config) -> Result<JsonConverter, ConfigError> {
-        config.int_or("schemas.cache.size", 1000)?;
+        let cache_size = config.int_or("schemas.cache.size", DEFAULT_CACHE_SIZE as i32)?;
         let format = config.choice_or("decimal.format", "BASE64", &["NUMERIC", "BASE64"])?;
         Ok(JsonConverter {
             schemas_enabled: config.bool_or("schemas.enable", true)?,
@@ -50,6 +91,7 @@ impl JsonConverter {
                 DecimalFormat::Base64
             },
             replace_null_with_default: config.bool_or("replace.null.with.default", true)?,
+            schemas: Arc::new(Mutex::new(SchemaCache::new(cache_size.max(0) as usize))),
         })
     }
 
@@ -572,6 +614,20 @@ impl Converter for JsonConverter {
         let Some(bytes) = bytes else {
             return Ok(SchemaAndValue::NULL);
         };
+        // a schema seen before: only the payload is parsed
+        let envelope = self
+            .schemas_enabled
+            .then(|| json::envelope::split(bytes))
+            .flatten();
+        if let Some((schema_text, payload_text)) = envelope {
+            let known = self.schemas.lock().ok().and_then(|c| c.get(schema_text));
+            if let Some(schema) = known {
+                if let Ok(payload) = json::parse(payload_text) {
+                    let value = self.value_to_connect(schema.as_ref(), &payload)?;
+                    return Ok(SchemaAndValue::new(schema, value));
+                }
+            }
+        }
         let node = json::parse(bytes).map_err(|_| {
             DataError::new(
                 "Converting byte[] to Kafka Connect data failed due to serialization error: ",
@@ -588,6 +644,9 @@ impl Converter for JsonConverter {
                 return Err(envelope_error());
             }
             let schema = self.connect_schema(node.get("schema"))?;
+            if let (Some((schema_text, _)), Ok(mut cache)) = (envelope, self.schemas.lock()) {
+                cache.put(schema_text, schema.clone());
+            }
             let value = self.value_to_connect(schema.as_ref(), node.get("payload"))?;
             Ok(SchemaAndValue::new(schema, value))
         } else {

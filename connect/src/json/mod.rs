@@ -3,6 +3,7 @@
 //! exact decimal), a parser with Jackson's defaults, and a writer that prints exactly Jackson's
 //! bytes (its escapes, Java's number text, base64 for binary).
 
+pub mod envelope;
 mod parse;
 mod write;
 

@@ -115,7 +115,14 @@ pub(crate) async fn run(
             task_class: task_config.get("task.class").cloned().unwrap_or_default(),
             batch: Mutex::new(HashMap::new()),
         });
-        Ok((converters, chain, errors, Closing(Some(consumer)), reporter, wake))
+        Ok((
+            converters,
+            chain,
+            errors,
+            Closing(Some(consumer)),
+            reporter,
+            wake,
+        ))
     };
     let (converters, mut chain, errors, consumer, reporter, wake) = match setup() {
         Ok(s) => s,
@@ -129,6 +136,21 @@ pub(crate) async fn run(
     let mut positions: TopicPartitionOffsets = BTreeMap::new();
     let mut last_commit = Instant::now();
     let mut paused = false;
+    let collector = Collector {
+        id: &id,
+        consumer: &consumer,
+        converters: &converters,
+        errors: &errors,
+        reporter: &reporter,
+    };
+    // a batch converted while the previous one was being put
+    let mut ahead: Option<Collected> = None;
+    let halt = |h: Halt| match h {
+        Halt::Failed(e) => fail(&e),
+        Halt::ToleranceExceeded(message) => {
+            status.fail("org.apache.kafka.connect.errors.ConnectException", &message)
+        }
+    };
     loop {
         let target = *control.borrow_and_update();
         match target {
@@ -150,95 +172,59 @@ pub(crate) async fn run(
             _ => {}
         }
         // a batch: what is ready now, else wait for the first record (or a control change)
-        let mut batch: Vec<ConnectRecord> = Vec::new();
-        let mut next = consumer.poll(Duration::ZERO);
-        // (an empty poll may have served an event, a rebalance or a commit's answer, with
-        // records behind it: the queue then does not turn non-empty to wake the loop)
-        for _ in 0..2 {
-            if next.is_some() {
-                break;
-            }
-            next = consumer.poll(Duration::ZERO);
-        }
-        if next.is_none() {
-            wait_for_records(&wake, &mut control).await;
-            next = consumer.poll(Duration::ZERO);
-        }
-        while let Some(m) = next.take() {
-            match m {
-                Ok(msg) => {
-                    // (found without allocating: a task reads few partitions)
-                    let next_offset = msg.offset() + 1;
-                    match positions
-                        .iter_mut()
-                        .find(|((t, p), _)| t == msg.topic() && *p == msg.partition())
-                    {
-                        Some((_, o)) => *o = next_offset,
-                        None => {
-                            shared.topic_used(&id.connector, id.task, msg.topic());
-                            positions
-                                .insert((msg.topic().to_string(), msg.partition()), next_offset);
-                        }
-                    }
-                    match convert(&msg, &converters, &mut chain) {
-                        Ok(Some(r)) => {
-                            // the raw record is kept only for a dead letter queue
-                            if reporter.dlq.is_some() {
-                                reporter.keep(RawRecord::of(&msg));
-                            }
-                            batch.push(r)
-                        }
-                        Ok(None) => {}
-                        Err((stage, class, e)) if errors.tolerance == Tolerance::All => {
-                            if errors.log {
-                                tracing::error!(task = %id, error = %e, stage, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), "Error encountered in task {id}. Skipping the record.");
-                            }
-                            if let Some(dlq) = &reporter.dlq {
-                                let raw = RawRecord::of(&msg);
-                                let exception =
-                                    format!("org.apache.kafka.connect.errors.{}", e.class());
-                                let failure = Failure {
-                                    stage,
-                                    class_name: &class,
-                                    exception: &exception,
-                                    message: e.message(),
-                                };
-                                if let Err(e) = dlq.send(&raw, &id, &failure).await {
-                                    fail(&e);
-                                    task.stop();
-                                    return;
-                                }
-                            }
-                        }
-                        Err((_, _, e)) => {
-                            status.fail(
-                                "org.apache.kafka.connect.errors.ConnectException",
-                                &format!(
-                                    "Tolerance exceeded in error handler\nCaused by: {}: {e}",
-                                    e.class()
-                                ),
-                            );
-                            task.stop();
-                            return;
-                        }
-                    }
+        let batch = match ahead.take() {
+            Some(b) => Ok(b),
+            None => match collector.collect(&mut chain).await {
+                Ok(b) if b.is_empty() => {
+                    wait_for_records(&wake, &mut control).await;
+                    collector.collect(&mut chain).await
                 }
-                Err(e) => tracing::warn!(task = %id, error = %e, "consumer error"),
+                other => other,
+            },
+        };
+        let batch = match batch {
+            Ok(b) => b,
+            Err(h) => {
+                halt(h);
+                task.stop();
+                return;
             }
-            if batch.len() >= MAX_BATCH {
-                break;
-            }
-            next = consumer.poll(Duration::ZERO);
-        }
-        if !batch.is_empty() {
-            let put = put_with_retries(&mut task, batch, &mut control).await;
+        };
+        if !batch.records.is_empty() {
+            // The next batch is converted while this one is put (the task may wait on a
+            // database or a web service meanwhile); its offsets count only once it is put
+            // in turn. Not with a dead letter queue, which keeps the raw records of one put.
+            let put = put_with_retries(&mut task, batch.records, &control);
+            let (put, next) = if reporter.dlq.is_none() {
+                // (the yield lets what the put woke, a database connection's task, run
+                // before the conversion takes this thread)
+                let ahead = async {
+                    tokio::task::yield_now().await;
+                    collector.collect(&mut chain).await
+                };
+                let (put, next) = tokio::join!(put, ahead);
+                (put, Some(next))
+            } else {
+                (put.await, None)
+            };
             reporter.clear();
             if let Err(e) = put {
                 fail(&e);
                 task.stop();
                 return;
             }
+            match next {
+                Some(Ok(next)) if !next.is_empty() => ahead = Some(next),
+                Some(Err(h)) => {
+                    advance(&mut positions, batch.positions, &shared, &id);
+                    halt(h);
+                    task.stop();
+                    return;
+                }
+                _ => {}
+            }
         }
+        advance(&mut positions, batch.positions, &shared, &id);
         if last_commit.elapsed() >= shared.config.offset_flush_interval {
             if let Err(e) = commit(&mut task, &consumer, &positions, CommitMode::Async).await {
                 fail(&e);
@@ -248,6 +234,7 @@ pub(crate) async fn run(
             last_commit = Instant::now();
         }
     }
+    // (records converted ahead were not put: their offsets are not committed)
     // (a synchronous commit: the consumer is dropped right after)
     if let Err(e) = commit(&mut task, &consumer, &positions, CommitMode::Sync).await {
         tracing::error!(task = %id, error = %e, "could not commit offsets while stopping");
@@ -268,12 +255,142 @@ async fn wait_for_records(wake: &Notify, control: &mut watch::Receiver<Target>) 
     }
 }
 
+/// Records converted for one `put`, and the positions they take their partitions to.
+#[derive(Default)]
+struct Collected {
+    records: Vec<ConnectRecord>,
+    /// The next offset of each partition read (a task reads few: a list).
+    positions: Vec<(String, i32, i64)>,
+}
+
+impl Collected {
+    fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.positions.is_empty()
+    }
+}
+
+/// Why the loop stops after a record failed.
+enum Halt {
+    /// The task fails with this error.
+    Failed(ConnectError),
+    /// A record failed with `errors.tolerance=none`: the task fails with this message.
+    ToleranceExceeded(String),
+}
+
+/// What turns fetched records into a batch for `put`.
+struct Collector<'a> {
+    id: &'a TaskId,
+    consumer: &'a BaseConsumer,
+    converters: &'a Converters,
+    errors: &'a ErrorPolicy,
+    reporter: &'a Reporter,
+}
+
+impl Collector<'_> {
+    /// The records fetched and ready now, up to [`MAX_BATCH`], through the converters and
+    /// transforms; failed ones go to the dead letter queue or stop the task, as
+    /// `errors.tolerance` says. Does not wait for records.
+    async fn collect(&self, chain: &mut [crate::transforms::Stage]) -> Result<Collected, Halt> {
+        let (id, consumer, errors, reporter) = (self.id, self.consumer, self.errors, self.reporter);
+        let mut out = Collected::default();
+        let mut next = consumer.poll(Duration::ZERO);
+        // (an empty poll may have served an event, a rebalance or a commit's answer, with
+        // records behind it: the queue then does not turn non-empty to wake the loop)
+        for _ in 0..2 {
+            if next.is_some() {
+                break;
+            }
+            next = consumer.poll(Duration::ZERO);
+        }
+        while let Some(m) = next.take() {
+            match m {
+                Ok(msg) => {
+                    // (found without allocating: a task reads few partitions)
+                    let next_offset = msg.offset() + 1;
+                    match out
+                        .positions
+                        .iter_mut()
+                        .find(|(t, p, _)| t == msg.topic() && *p == msg.partition())
+                    {
+                        Some((_, _, o)) => *o = next_offset,
+                        None => out.positions.push((
+                            msg.topic().to_string(),
+                            msg.partition(),
+                            next_offset,
+                        )),
+                    }
+                    match convert(&msg, self.converters, chain) {
+                        Ok(Some(r)) => {
+                            // the raw record is kept only for a dead letter queue
+                            if reporter.dlq.is_some() {
+                                reporter.keep(RawRecord::of(&msg));
+                            }
+                            out.records.push(r)
+                        }
+                        Ok(None) => {}
+                        Err((stage, class, e)) if errors.tolerance == Tolerance::All => {
+                            if errors.log {
+                                tracing::error!(task = %id, error = %e, stage, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), "Error encountered in task {id}. Skipping the record.");
+                            }
+                            if let Some(dlq) = &reporter.dlq {
+                                let raw = RawRecord::of(&msg);
+                                let exception =
+                                    format!("org.apache.kafka.connect.errors.{}", e.class());
+                                let failure = Failure {
+                                    stage,
+                                    class_name: &class,
+                                    exception: &exception,
+                                    message: e.message(),
+                                };
+                                dlq.send(&raw, id, &failure).await.map_err(Halt::Failed)?;
+                            }
+                        }
+                        Err((_, _, e)) => {
+                            return Err(Halt::ToleranceExceeded(format!(
+                                "Tolerance exceeded in error handler\nCaused by: {}: {e}",
+                                e.class()
+                            )));
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(task = %id, error = %e, "consumer error"),
+            }
+            if out.records.len() >= MAX_BATCH {
+                break;
+            }
+            next = consumer.poll(Duration::ZERO);
+        }
+        Ok(out)
+    }
+}
+
+/// Moves the committable positions past a batch that was put.
+fn advance(
+    positions: &mut TopicPartitionOffsets,
+    batch: Vec<(String, i32, i64)>,
+    shared: &WorkerShared,
+    id: &TaskId,
+) {
+    for (topic, partition, offset) in batch {
+        match positions
+            .iter_mut()
+            .find(|((t, p), _)| *t == topic && *p == partition)
+        {
+            Some((_, o)) => *o = offset,
+            None => {
+                shared.topic_used(&id.connector, id.task, &topic);
+                positions.insert((topic, partition), offset);
+            }
+        }
+    }
+}
+
 /// Hands a batch to the task; a retriable failure hands the same batch again after a pause
 /// (Kafka Connect redelivers it), unless the task is told to stop.
 async fn put_with_retries(
     task: &mut Box<dyn SinkTask>,
     batch: Vec<ConnectRecord>,
-    control: &mut watch::Receiver<Target>,
+    control: &watch::Receiver<Target>,
 ) -> Result<(), ConnectError> {
     let mut backoff = Duration::from_millis(100);
     loop {

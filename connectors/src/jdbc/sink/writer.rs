@@ -25,7 +25,7 @@ pub struct Writer {
 }
 
 /// Most prepared statements kept per connection.
-const MAX_STATEMENTS: usize = 256;
+const MAX_STATEMENTS: usize = 64;
 
 async fn prepared(
     tx: &Transaction<'_>,
@@ -260,14 +260,11 @@ async fn write_segment(
             .flat_map(|(_, v)| params(v, &schemas))
             .collect();
         let refs: Vec<&(dyn ToSql + Sync)> = all.iter().map(|x| x as &(dyn ToSql + Sync)).collect();
-        let sql = sql_of(chunk.len());
-        if chunk.len() == per || chunk.len() == 1 {
-            let stmt = prepared(tx, statements, &sql).await?;
-            tx.execute(&stmt, &refs).await.map_err(what)?;
-        } else {
-            // a partial chunk's statement is not worth keeping
-            tx.execute(sql.as_str(), &refs).await.map_err(what)?;
-        }
+        // (prepared and kept whatever the row count: a sink that keeps up sees the same
+        // counts again and again, the sink loop's batch most of all, and parsing and planning
+        // a statement of thousands of parameters on every put cost as much as running it)
+        let stmt = prepared(tx, statements, &sql_of(chunk.len())).await?;
+        tx.execute(&stmt, &refs).await.map_err(what)?;
     }
     Ok(())
 }
