@@ -153,6 +153,70 @@ impl WorkerConfig {
                 c.set(rest, v);
             }
         }
+        if connector.is_none() {
+            // (the Java consumer's, which librdkafka does not know; a sink task reads it)
+            c.remove(MAX_POLL_RECORDS);
+        }
         Ok(c)
+    }
+}
+
+/// The Java consumer's `max.poll.records`: most records a poll returns, here most records
+/// handed to a sink task's `put` at once.
+const MAX_POLL_RECORDS: &str = "max.poll.records";
+
+/// Takes `max.poll.records` out of a sink task's consumer config (librdkafka refuses keys it
+/// does not know): its value, 500 (Kafka's default) without one.
+pub(crate) fn take_max_poll_records(c: &mut ClientConfig) -> Result<usize, ConfigError> {
+    let Some(text) = c.get(MAX_POLL_RECORDS).map(str::to_string) else {
+        return Ok(500);
+    };
+    c.remove(MAX_POLL_RECORDS);
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(ConfigError::invalid(
+            MAX_POLL_RECORDS,
+            &text,
+            "Value must be at least 1",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_poll_records_sizes_a_sink_batch_and_never_reaches_librdkafka() {
+        let props: Config = [
+            ("bootstrap.servers", "b:9092"),
+            ("consumer.max.poll.records", "2000"),
+            ("consumer.fetch.min.bytes", "1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let worker = WorkerConfig::from_props(props).expect("a worker config");
+        // a worker-internal consumer: dropped
+        let internal = worker
+            .client_config(ClientRole::Consumer, None)
+            .expect("a client config");
+        assert_eq!(internal.get(MAX_POLL_RECORDS), None);
+        assert_eq!(internal.get("fetch.min.bytes"), Some("1"));
+        // a sink task's: taken, and a connector's override wins
+        let connector: Config = [("consumer.override.max.poll.records", "50")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut sink = worker
+            .client_config(ClientRole::Consumer, Some(&connector))
+            .expect("a client config");
+        assert_eq!(take_max_poll_records(&mut sink).expect("valid"), 50);
+        assert_eq!(sink.get(MAX_POLL_RECORDS), None);
+        assert_eq!(take_max_poll_records(&mut sink).expect("valid"), 500);
+        let mut bad = ClientConfig::new();
+        bad.set(MAX_POLL_RECORDS, "0");
+        let err = take_max_poll_records(&mut bad).expect_err("0 is refused");
+        assert!(err.to_string().contains("max.poll.records"), "{err}");
     }
 }

@@ -29,9 +29,6 @@ use super::dlq::{DeadLetterQueue, Failure, RawRecord, Reporter};
 use super::status::{State, StatusCell};
 use super::{ClientRole, Target, TaskId, WorkerShared};
 
-/// Most records handed to `put` at once (the Java consumer's `max.poll.records`).
-const MAX_BATCH: usize = 500;
-
 /// How long an idle loop waits before it looks at its consumer's queue anyway (the queue's
 /// wake-up comes only when it turns non-empty; see [`wait_for_records`]).
 const IDLE_WAIT: Duration = Duration::from_millis(100);
@@ -58,6 +55,7 @@ pub(crate) async fn run(
         let mut cc = shared
             .config
             .client_config(ClientRole::Consumer, Some(&connector_config))?;
+        let max_batch = super::config::take_max_poll_records(&mut cc)?;
         cc.set("group.id", format!("connect-{}", id.connector))
             .set("enable.auto.commit", "false")
             .set(
@@ -122,9 +120,10 @@ pub(crate) async fn run(
             Closing(Some(consumer)),
             reporter,
             wake,
+            max_batch,
         ))
     };
-    let (converters, mut chain, errors, consumer, reporter, wake) = match setup() {
+    let (converters, mut chain, errors, consumer, reporter, wake, max_batch) = match setup() {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
@@ -142,6 +141,7 @@ pub(crate) async fn run(
         converters: &converters,
         errors: &errors,
         reporter: &reporter,
+        max_batch,
     };
     // a batch converted while the previous one was being put
     let mut ahead: Option<Collected> = None;
@@ -284,10 +284,12 @@ struct Collector<'a> {
     converters: &'a Converters,
     errors: &'a ErrorPolicy,
     reporter: &'a Reporter,
+    /// Most records in a batch (`max.poll.records`).
+    max_batch: usize,
 }
 
 impl Collector<'_> {
-    /// The records fetched and ready now, up to [`MAX_BATCH`], through the converters and
+    /// The records fetched and ready now, up to `max.poll.records`, through the converters and
     /// transforms; failed ones go to the dead letter queue or stop the task, as
     /// `errors.tolerance` says. Does not wait for records.
     async fn collect(&self, chain: &mut [crate::transforms::Stage]) -> Result<Collected, Halt> {
@@ -355,7 +357,7 @@ impl Collector<'_> {
                 }
                 Err(e) => tracing::warn!(task = %id, error = %e, "consumer error"),
             }
-            if out.records.len() >= MAX_BATCH {
+            if out.records.len() >= self.max_batch {
                 break;
             }
             next = consumer.poll(Duration::ZERO);
