@@ -4,7 +4,8 @@
 #      (that topic → a file), in Tributary's standalone worker and in Kafka Connect's (the jars
 #      of scripts/kafka-jars.sh), one after the other, StringConverter, default settings;
 #   2. the PostgreSQL sink (JDBC sink keys) inserting into and upserting into a table that
-#      already holds 1,000,000 rows, JSON records with schemas, batch.size 3000 (its default);
+#      already holds 1,000,000 rows, JSON records with schemas, batch.size 3000 (its default),
+#      puts of 500 records (max.poll.records' default) and, for upserts, of 2000;
 #   3. the PostgreSQL source, bulk and incrementing, copying a 1,000,000-row table to a topic;
 #   4. the datagen source (quickstart users, max.interval=0) when it is built.
 # Records/s are counted from the first record to the last one (a worker's start-up is left
@@ -230,8 +231,12 @@ wait_seq() { # TABLE N FIRST_ID LAST_ID
 }
 
 echo "## PostgreSQL sink: $RECORDS records into a table of $ROWS rows (JsonConverter with schemas)"
-for mode in insert upsert; do
-    table="sink_$mode"
+# (upsert_batched: puts of 2000 records, consumer.override.max.poll.records; 500 by default)
+for variant in insert upsert upsert_batched; do
+    mode=${variant%_batched}
+    table="sink_$variant"
+    batching=""
+    [ "$variant" = upsert_batched ] && batching="consumer.override.max.poll.records=2000"
     psql -d bench -c "CREATE TABLE $table (id bigint PRIMARY KEY, name text NOT NULL, amount double precision NOT NULL, seq bigint NOT NULL);
         INSERT INTO $table SELECT g, 'name-' || g, g * 1.5, 0 FROM generate_series(0, $ROWS - 1) g; ANALYZE $table;"
     start=0
@@ -252,9 +257,10 @@ pk.mode=record_value
 pk.fields=id
 value.converter=org.apache.kafka.connect.json.JsonConverter
 value.converter.schemas.enable=true
+$batching
 EOF
     pid=$(start_worker tributary "$WORK/w-$table.properties" "$WORK/$table.properties")
-    echo -n "$mode: "
+    echo -n "$variant: "
     # (the ids sink_input gives the first and the last record)
     first_id=$start
     last_id=$(python3 -c "s, n = $start, $RECORDS; print((s + (n - 1) * 7919) % 1000000 if s < 1000000 else s + n - 1)")
