@@ -53,7 +53,7 @@ fn start_dev_cluster() -> Started {
         let stderr = tempfile::NamedTempFile::new().unwrap();
         let mut child = Command::new(BIN)
             .args(["dev-cluster", "--brokers", "3", "--port", &port.to_string()])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info,openraft=warn")
             .stdout(Stdio::piped())
             .stderr(stderr.reopen().unwrap())
             .spawn()
@@ -77,9 +77,38 @@ fn start_dev_cluster() -> Started {
     panic!("dev-cluster printed no bootstrap: {failures:#?}");
 }
 
+/// When the test fails: prints the end of every node's log and stops the cluster (which
+/// removes its directory), so that a failure explains itself and leaves no process behind.
+struct OnFailure {
+    pid: rustix::process::Pid,
+    data_dir: std::path::PathBuf,
+}
+
+impl Drop for OnFailure {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for i in 1..=3 {
+            let log = self.data_dir.join(format!("node{i}.log"));
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(60).collect();
+            eprintln!("--- the end of {}:", log.display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+        let _ = rustix::process::kill_process(self.pid, rustix::process::Signal::INT);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_cluster_starts_three_nodes_and_stops_them_on_ctrl_c() {
     let (mut child, port, bootstrap, data_dir, _output) = start_dev_cluster();
+    let _on_failure = OnFailure {
+        pid: rustix::process::Pid::from_child(&child),
+        data_dir: data_dir.clone().unwrap_or_default(),
+    };
     let expected = (0..3)
         .map(|i| format!("127.0.0.1:{}", port + i))
         .collect::<Vec<_>>()

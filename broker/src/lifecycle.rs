@@ -19,8 +19,15 @@ use crate::error::ErrorCode;
 use crate::metadata::Endpoint;
 use crate::server::BrokerState;
 
-/// Registers this broker and keeps its session alive until shutdown.
-pub async fn run(state: Arc<BrokerState>, addr: SocketAddr) {
+/// Registers this broker and keeps its session alive until shutdown. `unfenced` is told the
+/// first time the controller answers a heartbeat with the broker unfenced (Kafka's broker starts
+/// serving clients only then).
+pub async fn run(
+    state: Arc<BrokerState>,
+    addr: SocketAddr,
+    unfenced: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut unfenced = Some(unfenced);
     let config = &state.config;
     let interval = Duration::from_millis(config.cluster.lifecycle.heartbeat_interval_ms.max(1));
     let host = match &config.advertised {
@@ -79,7 +86,12 @@ pub async fn run(state: Arc<BrokerState>, addr: SocketAddr) {
                 .broker_heartbeat(heartbeat(&state, false))
                 .await
             {
-                Ok(_) => {
+                Ok(answer) => {
+                    if !answer.is_fenced {
+                        if let Some(tx) = unfenced.take() {
+                            let _ = tx.send(());
+                        }
+                    }
                     if failing > 0 {
                         tracing::info!(failed = failing, "heartbeats answered again");
                         failing = 0;

@@ -586,8 +586,25 @@ async fn launch(l: Launch) -> Result<BrokerHandle, StartError> {
         directory_id,
         broker_epoch,
     });
+    // A cluster member serves clients once the controller has unfenced it, as Kafka's brokers
+    // do: before that its metadata may not list a single live broker (a client would then wait
+    // for a controller that it is never told about). Connections wait in the listen backlog.
+    let (unfenced_tx, unfenced_rx) = tokio::sync::oneshot::channel();
+    let accept = {
+        let state = Arc::clone(&state);
+        let mut shutdown = state.shutdown.clone();
+        async move {
+            if member {
+                tokio::select! {
+                    first = unfenced_rx => if first.is_err() { return },
+                    _ = shutdown.changed() => return,
+                }
+            }
+            crate::network::accept_loop(listener, state).await;
+        }
+    };
     let mut tasks = vec![
-        tokio::spawn(crate::network::accept_loop(listener, Arc::clone(&state))),
+        tokio::spawn(accept),
         tokio::spawn(flusher(Arc::clone(&state))),
         tokio::spawn(retention(Arc::clone(&state))),
         tokio::spawn(producer_expiry(Arc::clone(&state))),
@@ -606,6 +623,7 @@ async fn launch(l: Launch) -> Result<BrokerHandle, StartError> {
         tasks.push(tokio::spawn(crate::lifecycle::run(
             Arc::clone(&state),
             addr,
+            unfenced_tx,
         )));
         tasks.push(tokio::spawn(isr_checks(Arc::clone(&state))));
         tasks.push(tokio::spawn(hw_checkpoints(Arc::clone(&state))));

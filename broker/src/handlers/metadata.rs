@@ -147,12 +147,14 @@ pub async fn handle(ctx: RequestContext, req: MetadataRequest) -> MetadataRespon
 }
 
 /// The controller id brokers report: this broker when it is live (a single node always is), else
-/// the lowest live broker.
+/// the lowest live broker, and -1 (Kafka's "no controller") when no broker is live: a client
+/// told of a controller missing from the response's brokers would wait for it, while -1 makes
+/// it ask again.
 pub(crate) fn controller_id(image: &MetadataImage, me: i32) -> i32 {
     let live = image.unfenced_brokers();
-    if live.contains(&me) || live.is_empty() {
+    if live.contains(&me) {
         me
     } else {
-        live[0]
+        live.first().copied().unwrap_or(-1)
     }
 }
