@@ -9,3 +9,13 @@ bash scripts/install-test-deps.sh
 cargo test --workspace --locked
 cargo build --locked --bin tributary
 bash tests/compat/run.sh "$CARGO_TARGET_DIR/debug/tributary"
+# ksqlDB's own query-validation tests: every file, the pass rate per file, per format and overall
+# (docs/ksql.md); the per-variant verdicts go to the report
+QTT=../shared/conformance/ksqldb/query-validation-tests
+if [ -d "$QTT" ]; then
+  "$CARGO_TARGET_DIR/debug/tributary" ksql qtt -j 8 "$QTT" --report "$CARGO_TARGET_DIR/qtt-report.json" \
+    > "$CARGO_TARGET_DIR/qtt.log"
+  sed -n '/^file /,$p' "$CARGO_TARGET_DIR/qtt.log"
+else
+  echo "ksqlDB conformance files not found at $QTT: skipped"
+fi

@@ -63,6 +63,8 @@ enum Command {
     /// Measure produce, consume and end-to-end performance
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
+    /// KSQL tools: `qtt` runs ksqlDB's query-validation tests
+    Ksql(cli::ksql::KsqlArgs),
 }
 
 fn main() -> ExitCode {
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
             Command::Storage(cmd) => cli::storage::run(cmd).await,
             Command::DevCluster(args) => cli::dev_cluster::run(args).await,
             Command::Cluster(cmd) => cli::cluster::run(cmd).await,
+            Command::Ksql(args) => cli::ksql::run(args).await,
             Command::Topic(cmd) => cli::topic::run(cmd).await,
             Command::Produce(args) => cli::produce::run(args).await,
             Command::Consume(args) => cli::consume::run(args).await,

@@ -1,10 +1,23 @@
 //! # tributary-ksql
 //!
-//! A KSQL server and CLI compatible with ksqlDB.
+//! A KSQL engine, server and CLI compatible with ksqlDB.
 //!
-//! This crate will parse statements with `sqlparser`, plan and type-check them with DataFusion,
-//! and compile them into topologies of `tributary-streams`; it will serve ksqlDB's REST API on
-//! port 8088 and record its catalogue in a command topic so that a restarted server resumes its
-//! queries.
+//! ```text
+//!  SQL text ─▶ parser (sqlparser, ksqlDB's dialect) ─▶ ast::Statement
+//!           ─▶ engine: DDL into the catalogue; queries planned (expressions typed and
+//!              evaluated by DataFusion over Arrow) and compiled into `tributary-streams`
+//!              topologies that run against the brokers
+//! ```
 //!
-//! It is built in a later issue; today it holds no code.
+//! Built so far: the parser ([`parser`]) and ksqlDB's SQL types ([`types::SqlType`]).
+
+pub mod catalog;
+pub mod engine;
+pub mod exec;
+pub mod format;
+pub mod functions;
+pub mod parser;
+pub mod plan;
+pub mod qtt;
+pub mod types;
+pub mod value;

@@ -10,6 +10,7 @@ pub mod consume;
 pub mod dev_cluster;
 pub mod group;
 pub mod group_bench;
+pub mod ksql;
 pub mod output;
 pub mod produce;
 pub mod server;

@@ -1,0 +1,91 @@
+//! The catalogue: the streams and tables the engine knows (ksqlDB's metastore), custom types,
+//! and the persistent queries writing into its sources.
+
+use std::collections::BTreeMap;
+
+use crate::format::Format;
+use crate::parser::ast::SourceKind;
+use crate::types::SqlType;
+
+/// How a source's keys are windowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Windowing {
+    /// Tumbling or hopping windows of this size (ms): keys carry the window start.
+    Time {
+        /// The window size (ms).
+        size: i64,
+    },
+    /// Session windows: keys carry the window start and end.
+    Session,
+}
+
+/// A stream or a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSource {
+    /// Its name.
+    pub name: String,
+    /// Stream or table.
+    pub kind: SourceKind,
+    /// The Kafka topic it reads.
+    pub topic: String,
+    /// The key columns.
+    pub key: Vec<(String, SqlType)>,
+    /// The value columns.
+    pub value: Vec<(String, SqlType)>,
+    /// The keys' format.
+    pub key_format: Format,
+    /// The values' format.
+    pub value_format: Format,
+    /// A single value column written as its value alone.
+    pub unwrapped_value: bool,
+    /// The column whose value is a record's timestamp (`TIMESTAMP`), and its format.
+    pub timestamp: Option<(String, Option<String>)>,
+    /// How its keys are windowed, if they are.
+    pub windowing: Option<Windowing>,
+    /// The statement that made it.
+    pub sql: String,
+    /// A `CREATE SOURCE` (read-only) source.
+    pub read_only: bool,
+}
+
+impl DataSource {
+    /// Every column, keys first.
+    pub fn columns(&self) -> impl Iterator<Item = &(String, SqlType)> {
+        self.key.iter().chain(self.value.iter())
+    }
+}
+
+/// A persistent query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersistentQuery {
+    /// Its id (`CSAS_S1_0`).
+    pub id: String,
+    /// The source it writes.
+    pub sink: String,
+    /// The sources it reads.
+    pub sources: Vec<String>,
+    /// Its statement.
+    pub sql: String,
+}
+
+/// What the engine knows.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Streams and tables by name.
+    pub sources: BTreeMap<String, DataSource>,
+    /// Custom types by upper-case name.
+    pub types: BTreeMap<String, SqlType>,
+    /// Persistent queries by id.
+    pub queries: BTreeMap<String, PersistentQuery>,
+    /// How many persistent queries were ever started (the number in their ids).
+    pub query_count: u64,
+}
+
+impl Catalog {
+    /// The source `name`, or ksqlDB's error.
+    pub fn source(&self, name: &str) -> Result<&DataSource, String> {
+        self.sources
+            .get(name)
+            .ok_or_else(|| format!("{name} does not exist."))
+    }
+}

@@ -1,0 +1,697 @@
+//! The engine: runs statements against a Kafka cluster. DDL changes the catalogue (and makes
+//! topics); `CREATE ... AS SELECT` and `INSERT INTO ... SELECT` start persistent queries, each a
+//! `tributary-streams` application; `INSERT INTO ... VALUES` writes one record.
+
+mod properties;
+mod topics;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tributary_streams::{Consumed, KafkaStreams, Produced, StreamsBuilder, StreamsConfig};
+
+use crate::catalog::{Catalog, DataSource, PersistentQuery};
+use crate::exec::eval::Evaluator;
+use crate::exec::serde::serdes;
+use crate::exec::stateless::StatelessProcessor;
+use crate::format::RowFormat;
+use crate::parser::ast::{ColumnKind, CreateAsSelect, CreateSource, SourceKind, Statement};
+use crate::parser::{self, Parsed};
+use crate::plan::{self, PlanError};
+use crate::value::Row;
+pub use properties::SourceProperties;
+pub use topics::Topics;
+
+/// A statement that failed, with ksqlDB's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KsqlError {
+    /// The SQL does not parse.
+    #[error("{0}")]
+    Parse(#[from] parser::ParseError),
+    /// The statement is not valid here (ksqlDB's `KsqlStatementException`).
+    #[error("{0}")]
+    Statement(String),
+    /// Something the engine does not do yet.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The cluster failed.
+    #[error("{0}")]
+    Kafka(String),
+}
+
+impl From<PlanError> for KsqlError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Invalid(m) => KsqlError::Statement(m),
+            PlanError::Unsupported(m) => KsqlError::Unsupported(m),
+            PlanError::Internal(m) => KsqlError::Statement(m),
+        }
+    }
+}
+
+/// How the engine reaches its cluster and names what it makes.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// `bootstrap.servers`.
+    pub bootstrap_servers: String,
+    /// `ksql.service.id`: the prefix of query application ids and internal topics.
+    pub service_id: String,
+    /// `ksql.streams.*` properties (without the prefix) given to every query.
+    pub streams: BTreeMap<String, String>,
+}
+
+/// What a statement did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A stream or table was created (or replaced).
+    SourceCreated {
+        /// Its name.
+        name: String,
+        /// Stream or table.
+        kind: SourceKind,
+    },
+    /// A persistent query started.
+    QueryStarted {
+        /// Its id.
+        id: String,
+        /// The source it writes.
+        sink: String,
+    },
+    /// A record was written.
+    Inserted,
+    /// A source was dropped.
+    Dropped {
+        /// Its name.
+        name: String,
+    },
+    /// Queries were terminated.
+    Terminated(Vec<String>),
+    /// A session property changed.
+    PropertySet,
+    /// A custom type was created or dropped.
+    TypeChanged,
+}
+
+struct Running {
+    streams: Arc<KafkaStreams>,
+    application_id: String,
+    inputs: Vec<String>,
+}
+
+/// The engine of one server (or of one conformance test case).
+pub struct Engine {
+    config: EngineConfig,
+    catalog: Catalog,
+    topics: Topics,
+    producer: rdkafka::producer::FutureProducer,
+    running: BTreeMap<String, Running>,
+}
+
+impl Engine {
+    /// An engine on the cluster at `config.bootstrap_servers`.
+    pub fn new(config: EngineConfig) -> Result<Engine, KsqlError> {
+        let topics = Topics::new(&config.bootstrap_servers).map_err(KsqlError::Kafka)?;
+        let producer = rdkafka::config::ClientConfig::new()
+            .set("bootstrap.servers", &config.bootstrap_servers)
+            .set("linger.ms", "0")
+            .create()
+            .map_err(|e| KsqlError::Kafka(format!("cannot create a producer: {e}")))?;
+        Ok(Engine {
+            config,
+            catalog: Catalog::default(),
+            topics,
+            producer,
+            running: BTreeMap::new(),
+        })
+    }
+
+    /// The catalogue.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The producer `INSERT ... VALUES` writes with.
+    pub fn producer(&self) -> &rdkafka::producer::FutureProducer {
+        &self.producer
+    }
+
+    /// The topics client.
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// The application ids and input topics of the running queries.
+    pub fn running_queries(&self) -> Vec<(String, String, Vec<String>)> {
+        self.running
+            .iter()
+            .map(|(id, r)| (id.clone(), r.application_id.clone(), r.inputs.clone()))
+            .collect()
+    }
+
+    /// Why a running query failed, if one did.
+    pub fn failed_query(&self) -> Option<(String, String)> {
+        self.running
+            .iter()
+            .find_map(|(id, r)| r.streams.error().map(|e| (id.clone(), e)))
+    }
+
+    /// Parses `sql` with this engine's custom types.
+    pub fn parse(&self, sql: &str) -> Result<Vec<Parsed>, KsqlError> {
+        Ok(parser::parse(sql, &self.catalog.types)?)
+    }
+
+    /// Runs one statement with session `properties`.
+    pub async fn execute(
+        &mut self,
+        parsed: &Parsed,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<Outcome, KsqlError> {
+        match &parsed.statement {
+            Statement::CreateSource(c) => self.create_source(c, &parsed.text).await,
+            Statement::CreateAsSelect(c) => {
+                self.create_as_select(c, &parsed.text, properties).await
+            }
+            Statement::InsertInto { target, query } => {
+                self.insert_into(target, query, &parsed.text, properties)
+                    .await
+            }
+            Statement::InsertValues {
+                target,
+                columns,
+                values,
+            } => {
+                crate::exec::insert::insert_values(self, target, columns, values).await?;
+                Ok(Outcome::Inserted)
+            }
+            Statement::Drop {
+                kind,
+                name,
+                if_exists,
+                delete_topic,
+            } => {
+                self.drop_source(*kind, name, *if_exists, *delete_topic)
+                    .await
+            }
+            Statement::Terminate(id) => self.terminate(id.as_deref()).await,
+            Statement::CreateType {
+                name,
+                ty,
+                if_not_exists,
+            } => {
+                if self.catalog.types.contains_key(name) && !if_not_exists {
+                    return Err(KsqlError::Statement(format!(
+                        "Cannot register custom type '{name}' since it is already registered with type: {}",
+                        self.catalog.types[name]
+                    )));
+                }
+                self.catalog.types.entry(name.clone()).or_insert(ty.clone());
+                Ok(Outcome::TypeChanged)
+            }
+            Statement::DropType { name, if_exists } => {
+                if self.catalog.types.remove(name).is_none() && !if_exists {
+                    return Err(KsqlError::Statement(format!("Type {name} does not exist.")));
+                }
+                Ok(Outcome::TypeChanged)
+            }
+            Statement::SetProperty { .. } | Statement::UnsetProperty(_) => Ok(Outcome::PropertySet),
+            other => Err(KsqlError::Unsupported(format!(
+                "this statement is not supported yet: {other:?}"
+            ))),
+        }
+    }
+
+    async fn create_source(&mut self, c: &CreateSource, sql: &str) -> Result<Outcome, KsqlError> {
+        if let Some(existing) = self.catalog.sources.get(&c.name) {
+            if c.if_not_exists {
+                return Ok(Outcome::SourceCreated {
+                    name: c.name.clone(),
+                    kind: existing.kind,
+                });
+            }
+            if !c.or_replace {
+                return Err(KsqlError::Statement(format!(
+                    "Cannot add {} '{}': A {} with the same name already exists",
+                    kind_word(c.kind),
+                    c.name,
+                    kind_word(existing.kind)
+                )));
+            }
+        }
+        let props = SourceProperties::parse(&c.properties, c.kind, None)?;
+        let topic = props.topic.clone().ok_or_else(|| {
+            KsqlError::Statement(
+                "Missing required property \"KAFKA_TOPIC\" which has no default value.".into(),
+            )
+        })?;
+        let mut key = Vec::new();
+        let mut value = Vec::new();
+        for col in &c.columns {
+            match &col.kind {
+                ColumnKind::Key => {
+                    if c.kind == SourceKind::Stream && col.primary {
+                        return Err(KsqlError::Statement(format!(
+                            "Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
+                            col.name
+                        )));
+                    }
+                    if c.kind == SourceKind::Table && !col.primary {
+                        return Err(KsqlError::Statement(format!(
+                            "Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
+                            col.name
+                        )));
+                    }
+                    key.push((col.name.clone(), col.ty.clone()));
+                }
+                ColumnKind::Value => value.push((col.name.clone(), col.ty.clone())),
+                ColumnKind::Headers(_) => {
+                    return Err(KsqlError::Unsupported(
+                        "HEADERS columns are not supported yet".into(),
+                    ))
+                }
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (n, _) in key.iter().chain(value.iter()) {
+            if !names.insert(n.clone()) {
+                return Err(KsqlError::Statement(format!("Duplicate column names: {n}")));
+            }
+            if matches!(
+                n.as_str(),
+                "ROWTIME" | "ROWPARTITION" | "ROWOFFSET" | "WINDOWSTART" | "WINDOWEND"
+            ) {
+                return Err(KsqlError::Statement(format!(
+                    "'{n}' is a reserved column name. You cannot use it as a name for a column."
+                )));
+            }
+        }
+        if c.kind == SourceKind::Table && key.is_empty() {
+            return Err(KsqlError::Statement(
+                "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.".into(),
+            ));
+        }
+        let source = DataSource {
+            name: c.name.clone(),
+            kind: c.kind,
+            topic: topic.clone(),
+            key,
+            value,
+            key_format: props.key_format.clone(),
+            value_format: props.value_format.clone(),
+            unwrapped_value: props.unwrapped(),
+            timestamp: props.timestamp.clone(),
+            windowing: props.windowing,
+            sql: sql.to_string(),
+            read_only: c.source,
+        };
+        check_formats(&source)?;
+        if let Some((col, _)) = &source.timestamp {
+            if !source
+                .value
+                .iter()
+                .chain(source.key.iter())
+                .any(|(n, _)| n == col)
+            {
+                return Err(KsqlError::Statement(format!(
+                    "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{col}'"
+                )));
+            }
+            return Err(KsqlError::Unsupported(
+                "TIMESTAMP columns are not supported yet".into(),
+            ));
+        }
+        if !self.topics.exists(&topic).await.map_err(KsqlError::Kafka)? {
+            match props.partitions {
+                Some(p) => self
+                    .topics
+                    .create(&topic, p, props.replicas)
+                    .await
+                    .map_err(KsqlError::Kafka)?,
+                None => {
+                    return Err(KsqlError::Statement(format!(
+                        "Topic '{topic}' does not exist. If you want to create a new topic for the {} please re-run the statement providing the required 'PARTITIONS' configuration in the WITH clause (and optionally 'REPLICAS'). For example: CREATE {} {} (...) WITH (KAFKA_TOPIC='{topic}', PARTITIONS=2, REPLICAS=1, ...);",
+                        kind_word(c.kind), c.kind, c.name
+                    )))
+                }
+            }
+        }
+        self.catalog.sources.insert(c.name.clone(), source);
+        Ok(Outcome::SourceCreated {
+            name: c.name.clone(),
+            kind: c.kind,
+        })
+    }
+
+    fn next_query_id(&mut self, prefix: &str, sink: &str) -> String {
+        let id = format!("{prefix}_{sink}_{}", self.catalog.query_count);
+        self.catalog.query_count += 1;
+        id
+    }
+
+    async fn create_as_select(
+        &mut self,
+        c: &CreateAsSelect,
+        sql: &str,
+        session: &BTreeMap<String, String>,
+    ) -> Result<Outcome, KsqlError> {
+        if self.catalog.sources.contains_key(&c.name) {
+            if c.if_not_exists {
+                return Ok(Outcome::SourceCreated {
+                    name: c.name.clone(),
+                    kind: c.kind,
+                });
+            }
+            if !c.or_replace {
+                let existing = self.catalog.sources[&c.name].kind;
+                return Err(KsqlError::Statement(format!(
+                    "Cannot add {} '{}': A {} with the same name already exists",
+                    kind_word(c.kind),
+                    c.name,
+                    kind_word(existing)
+                )));
+            }
+            return Err(KsqlError::Unsupported(
+                "CREATE OR REPLACE of a query's sink is not supported yet".into(),
+            ));
+        }
+        let plan = plan::plan_stateless(&self.catalog, &c.query, &c.name)?;
+        let input = plan.source.clone();
+        if input.kind != c.kind {
+            return Err(KsqlError::Statement(match c.kind {
+                SourceKind::Table => "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.".to_string(),
+                SourceKind::Stream => "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.".to_string(),
+            }));
+        }
+        let props = SourceProperties::parse(&c.properties, c.kind, Some(&input))?;
+        let topic = props.topic.clone().unwrap_or_else(|| c.name.clone());
+        let sink = DataSource {
+            name: c.name.clone(),
+            kind: c.kind,
+            topic: topic.clone(),
+            key: plan.key_columns(),
+            value: plan.value_columns(),
+            key_format: props.key_format.clone(),
+            value_format: props.value_format.clone(),
+            unwrapped_value: props.unwrapped(),
+            timestamp: None,
+            windowing: input.windowing,
+            sql: sql.to_string(),
+            read_only: false,
+        };
+        check_formats(&sink)?;
+        if !self.topics.exists(&topic).await.map_err(KsqlError::Kafka)? {
+            let partitions = match props.partitions {
+                Some(p) => p,
+                None => self
+                    .topics
+                    .partitions(&input.topic)
+                    .await
+                    .map_err(KsqlError::Kafka)?,
+            };
+            self.topics
+                .create(&topic, partitions, props.replicas)
+                .await
+                .map_err(KsqlError::Kafka)?;
+        }
+        let prefix = match c.kind {
+            SourceKind::Stream => "CSAS",
+            SourceKind::Table => "CTAS",
+        };
+        let id = self.next_query_id(prefix, &c.name);
+        self.start_stateless(&id, plan, &sink, session)?;
+        self.catalog.sources.insert(c.name.clone(), sink);
+        self.catalog.queries.insert(
+            id.clone(),
+            PersistentQuery {
+                id: id.clone(),
+                sink: c.name.clone(),
+                sources: vec![input.name.clone()],
+                sql: sql.to_string(),
+            },
+        );
+        Ok(Outcome::QueryStarted {
+            id,
+            sink: c.name.clone(),
+        })
+    }
+
+    async fn insert_into(
+        &mut self,
+        target: &str,
+        query: &crate::parser::ast::Query,
+        sql: &str,
+        session: &BTreeMap<String, String>,
+    ) -> Result<Outcome, KsqlError> {
+        let sink = self
+            .catalog
+            .source(target)
+            .map_err(KsqlError::Statement)?
+            .clone();
+        if sink.kind == SourceKind::Table {
+            return Err(KsqlError::Statement(format!(
+                "INSERT INTO can only be used to insert into a stream. {target} is a table."
+            )));
+        }
+        let plan = plan::plan_stateless(&self.catalog, query, target)?;
+        if plan.source.kind != SourceKind::Stream {
+            return Err(KsqlError::Statement(
+                "INSERT INTO can only be used to insert into a stream. The query produces a table."
+                    .into(),
+            ));
+        }
+        if plan
+            .key_columns()
+            .iter()
+            .map(|(_, t)| t)
+            .ne(sink.key.iter().map(|(_, t)| t))
+            || plan.value_columns() != sink.value
+        {
+            return Err(KsqlError::Statement(format!(
+                "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",
+                schema_text(&plan.key_columns(), &plan.value_columns()),
+                schema_text(&sink.key, &sink.value)
+            )));
+        }
+        let id = self.next_query_id("INSERTQUERY", "");
+        let id = id.replacen("INSERTQUERY__", "INSERTQUERY_", 1);
+        let input = plan.source.name.clone();
+        self.start_stateless(&id, plan, &sink, session)?;
+        self.catalog.queries.insert(
+            id.clone(),
+            PersistentQuery {
+                id: id.clone(),
+                sink: target.to_string(),
+                sources: vec![input],
+                sql: sql.to_string(),
+            },
+        );
+        Ok(Outcome::QueryStarted {
+            id,
+            sink: target.to_string(),
+        })
+    }
+
+    fn start_stateless(
+        &mut self,
+        id: &str,
+        plan: plan::StatelessPlan,
+        sink: &DataSource,
+        session: &BTreeMap<String, String>,
+    ) -> Result<(), KsqlError> {
+        let input = plan.source.clone();
+        let eval = Evaluator::new(&plan.scope)?;
+        let (in_key, in_value) = source_serdes(&input)?;
+        let (out_key, out_value) = source_serdes(sink)?;
+        let plan = Arc::new(plan);
+        let builder = StreamsBuilder::new();
+        builder
+            .stream(&input.topic, Consumed::with(in_key, in_value))
+            .process(
+                move || StatelessProcessor::new(Arc::clone(&plan), eval.clone()),
+                &[],
+            )
+            .to(&sink.topic, Produced::with(out_key, out_value));
+        let topology = builder
+            .build()
+            .map_err(|e| KsqlError::Statement(e.to_string()))?;
+        let application_id = format!("_confluent-ksql-{}query_{id}", self.config.service_id);
+        let mut config = StreamsConfig::new()
+            .with("application.id", &application_id)
+            .with("bootstrap.servers", &self.config.bootstrap_servers);
+        for (k, v) in &self.config.streams {
+            config.set(k, v);
+        }
+        for (k, v) in session {
+            if let Some(k) = k.strip_prefix("ksql.streams.") {
+                config.set(k, v);
+            } else if !k.starts_with("ksql.") {
+                config.set(k, v);
+            }
+        }
+        let streams =
+            KafkaStreams::new(topology, config).map_err(|e| KsqlError::Statement(e.to_string()))?;
+        streams
+            .start()
+            .map_err(|e| KsqlError::Statement(e.to_string()))?;
+        self.running.insert(
+            id.to_string(),
+            Running {
+                streams: Arc::new(streams),
+                application_id,
+                inputs: vec![input.topic.clone()],
+            },
+        );
+        Ok(())
+    }
+
+    async fn drop_source(
+        &mut self,
+        kind: SourceKind,
+        name: &str,
+        if_exists: bool,
+        delete_topic: bool,
+    ) -> Result<Outcome, KsqlError> {
+        let Some(source) = self.catalog.sources.get(name) else {
+            if if_exists {
+                return Ok(Outcome::Dropped {
+                    name: name.to_string(),
+                });
+            }
+            return Err(KsqlError::Statement(format!(
+                "{} {name} does not exist.",
+                match kind {
+                    SourceKind::Stream => "Stream",
+                    SourceKind::Table => "Table",
+                }
+            )));
+        };
+        if source.kind != kind {
+            return Err(KsqlError::Statement(format!(
+                "Incompatible data source type is {}, but statement was DROP {}",
+                source.kind, kind
+            )));
+        }
+        let users: Vec<String> = self
+            .catalog
+            .queries
+            .values()
+            .filter(|q| q.sink == name || q.sources.iter().any(|s| s == name))
+            .map(|q| q.id.clone())
+            .collect();
+        let writers: Vec<&String> = users
+            .iter()
+            .filter(|id| self.catalog.queries[*id].sink == name)
+            .collect();
+        if !users.is_empty() {
+            let readers: Vec<&String> = users
+                .iter()
+                .filter(|id| self.catalog.queries[*id].sink != name)
+                .collect();
+            let _ = writers;
+            return Err(KsqlError::Statement(format!(
+                "Cannot drop {name}.\nThe following queries read from this source: [{}].\nThe following queries write into this source: [{}].\nYou need to terminate them before dropping {name}.",
+                readers.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                users
+                    .iter()
+                    .filter(|id| self.catalog.queries[*id].sink == name)
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let topic = source.topic.clone();
+        self.catalog.sources.remove(name);
+        if delete_topic {
+            self.topics.delete(&topic).await.map_err(KsqlError::Kafka)?;
+        }
+        Ok(Outcome::Dropped {
+            name: name.to_string(),
+        })
+    }
+
+    async fn terminate(&mut self, id: Option<&str>) -> Result<Outcome, KsqlError> {
+        let ids: Vec<String> = match id {
+            Some(id) => {
+                if !self.catalog.queries.contains_key(id) {
+                    return Err(KsqlError::Statement(format!("Unknown queryId: {id}")));
+                }
+                vec![id.to_string()]
+            }
+            None => self.catalog.queries.keys().cloned().collect(),
+        };
+        for id in &ids {
+            self.catalog.queries.remove(id);
+            if let Some(r) = self.running.remove(id) {
+                stop(r.streams).await;
+            }
+        }
+        Ok(Outcome::Terminated(ids))
+    }
+
+    /// Stops every query.
+    pub async fn close(&mut self) {
+        let running = std::mem::take(&mut self.running);
+        for (_, r) in running {
+            stop(r.streams).await;
+        }
+    }
+}
+
+async fn stop(streams: Arc<KafkaStreams>) {
+    let _ =
+        tokio::task::spawn_blocking(move || streams.close_timeout(Duration::from_secs(10))).await;
+}
+
+fn kind_word(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Stream => "stream",
+        SourceKind::Table => "table",
+    }
+}
+
+fn schema_text(
+    key: &[(String, crate::types::SqlType)],
+    value: &[(String, crate::types::SqlType)],
+) -> String {
+    key.iter()
+        .map(|(n, t)| format!("`{n}` {t} KEY"))
+        .chain(value.iter().map(|(n, t)| format!("`{n}` {t}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks a source's formats against its columns.
+fn check_formats(s: &DataSource) -> Result<(), KsqlError> {
+    key_format(s)?;
+    value_format(s)?;
+    Ok(())
+}
+
+/// The format of a source's keys.
+pub fn key_format(s: &DataSource) -> Result<RowFormat, KsqlError> {
+    RowFormat::new(s.key_format.clone(), s.key.clone(), true, true).map_err(KsqlError::Statement)
+}
+
+/// The format of a source's values.
+pub fn value_format(s: &DataSource) -> Result<RowFormat, KsqlError> {
+    RowFormat::new(
+        s.value_format.clone(),
+        s.value.clone(),
+        s.unwrapped_value,
+        false,
+    )
+    .map_err(KsqlError::Statement)
+}
+
+/// The serdes of a source's records.
+pub fn source_serdes(
+    s: &DataSource,
+) -> Result<
+    (
+        tributary_streams::SharedSerde<Row>,
+        tributary_streams::SharedSerde<Option<Row>>,
+    ),
+    KsqlError,
+> {
+    Ok(serdes(key_format(s)?, value_format(s)?))
+}

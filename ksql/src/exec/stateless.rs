@@ -1,0 +1,111 @@
+//! A stateless query's processor: each record is filtered and projected into the output's key
+//! and value.
+
+use std::sync::Arc;
+
+use datafusion_common::ScalarValue;
+use tributary_streams::process::{Processor, ProcessorContext, Record};
+use tributary_streams::StreamsError;
+
+use super::eval::Evaluator;
+use crate::parser::ast::SourceKind;
+use crate::plan::StatelessPlan;
+use crate::value::Row;
+
+/// Filters and projects records (one per task).
+pub struct StatelessProcessor {
+    plan: Arc<StatelessPlan>,
+    eval: Evaluator,
+}
+
+impl StatelessProcessor {
+    /// A processor running `plan`.
+    pub fn new(plan: Arc<StatelessPlan>, eval: Evaluator) -> Self {
+        StatelessProcessor { plan, eval }
+    }
+}
+
+impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
+    fn process(
+        &mut self,
+        record: Record<Row, Option<Row>>,
+        ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
+    ) -> Result<(), StreamsError> {
+        let table = self.plan.source.kind == SourceKind::Table;
+        let (partition, offset) = ctx
+            .record_metadata()
+            .map_or((0, 0), |m| (m.partition(), m.offset()));
+        // a null value: a table's tombstone deletes its key; a stream forwards it unless a
+        // filter would have to look at it
+        let tombstone = record.value.is_none();
+        if tombstone && !table && self.plan.filter.is_some() {
+            return Ok(());
+        }
+        let nulls;
+        let value = match &record.value {
+            Some(v) => v,
+            None => {
+                nulls = self
+                    .plan
+                    .source
+                    .value
+                    .iter()
+                    .map(|(_, t)| crate::value::null(t))
+                    .collect::<Row>();
+                &nulls
+            }
+        };
+        let mut row: Row = Vec::with_capacity(self.plan.scope.columns.len());
+        row.extend(record.key.iter().cloned());
+        row.extend(value.iter().cloned());
+        row.push(ScalarValue::Int64(Some(record.timestamp)));
+        row.push(ScalarValue::Int32(Some(partition)));
+        row.push(ScalarValue::Int64(Some(offset)));
+        let batch = match self.eval.batch(&row) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot evaluate a record: skipped");
+                return Ok(());
+            }
+        };
+        let key: Row = self
+            .plan
+            .key
+            .iter()
+            .map(|(_, c)| Evaluator::eval(c, &batch))
+            .collect();
+        if tombstone {
+            return ctx.forward(Record {
+                key,
+                value: None,
+                timestamp: record.timestamp,
+                headers: record.headers,
+            });
+        }
+        if let Some(f) = &self.plan.filter {
+            if !Evaluator::is_true(f, &batch) {
+                if table {
+                    ctx.forward(Record {
+                        key,
+                        value: None,
+                        timestamp: record.timestamp,
+                        headers: record.headers,
+                    })?;
+                }
+                return Ok(());
+            }
+        }
+        let out: Row = self
+            .plan
+            .value
+            .iter()
+            .map(|(_, c)| Evaluator::eval(c, &batch))
+            .collect();
+        ctx.forward(Record {
+            key,
+            value: Some(out),
+            timestamp: record.timestamp,
+            headers: record.headers,
+        })
+    }
+}

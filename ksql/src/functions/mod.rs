@@ -1,0 +1,316 @@
+//! ksqlDB's scalar functions by name: DataFusion's own where their meaning is ksqlDB's, with
+//! the argument and result types ksqlDB gives them; ksqlDB's own where they differ
+//! ([`rowfn`]).
+
+pub mod rowfn;
+mod string;
+
+use arrow::datatypes::DataType;
+use datafusion_functions::{core, math, string as df_string, unicode};
+
+use rowfn::row_udf;
+
+use crate::plan::expr::{udf_call, ExprPlanner, Typed};
+use crate::plan::PlanError;
+use crate::types::SqlType;
+
+/// The names of the scalar functions known, sorted.
+pub fn names() -> Vec<&'static str> {
+    let mut n = vec![
+        "ABS",
+        "AS_VALUE",
+        "CEIL",
+        "GREATEST",
+        "INITCAP",
+        "INSTR",
+        "LEAST",
+        "SUBSTRING",
+        "COALESCE",
+        "CONCAT",
+        "EXP",
+        "FLOOR",
+        "IFNULL",
+        "LCASE",
+        "LEN",
+        "LN",
+        "LPAD",
+        "LTRIM",
+        "REPLACE",
+        "ROUND",
+        "RPAD",
+        "RTRIM",
+        "SIGN",
+        "SQRT",
+        "TRIM",
+        "UCASE",
+    ];
+    n.sort_unstable();
+    n
+}
+
+fn arity(name: &str, args: &[Typed], n: std::ops::RangeInclusive<usize>) -> Result<(), PlanError> {
+    if n.contains(&args.len()) {
+        Ok(())
+    } else {
+        Err(PlanError::Invalid(format!(
+            "Function '{name}' does not accept parameters ({}).",
+            args.iter()
+                .map(|a| a.ty.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
+fn strings(p: &ExprPlanner<'_>, args: Vec<Typed>) -> Result<Vec<Typed>, PlanError> {
+    args.into_iter()
+        .map(|a| p.cast(a, &SqlType::String))
+        .collect()
+}
+
+fn doubles(p: &ExprPlanner<'_>, args: Vec<Typed>) -> Result<Vec<Typed>, PlanError> {
+    args.into_iter()
+        .map(|a| p.cast(a, &SqlType::Double))
+        .collect()
+}
+
+/// Plans the call `name(args)`.
+pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, PlanError> {
+    let typed = |r: Result<Typed, PlanError>, ty: SqlType| -> Result<Typed, PlanError> {
+        let v = r?;
+        p.cast(v, &ty)
+    };
+    match name {
+        "AS_VALUE" => {
+            arity(name, &args, 1..=1)?;
+            Ok(args
+                .into_iter()
+                .next()
+                .ok_or_else(|| PlanError::Invalid("AS_VALUE takes 1 argument".into()))?)
+        }
+        "SUBSTRING" => {
+            arity(name, &args, 2..=3)?;
+            let bytes = args[0].ty == SqlType::Bytes;
+            let mut it = args.into_iter();
+            let mut cast = Vec::new();
+            if let Some(s) = it.next() {
+                cast.push(if bytes {
+                    s
+                } else {
+                    p.cast(s, &SqlType::String)?
+                });
+            }
+            for a in it {
+                cast.push(p.cast(a, &SqlType::Bigint)?);
+            }
+            let (ret, ty) = if bytes {
+                (DataType::Binary, SqlType::Bytes)
+            } else {
+                (DataType::Utf8, SqlType::String)
+            };
+            typed(
+                udf_call(p, row_udf("SUBSTRING", ret, string::substring), cast),
+                ty,
+            )
+        }
+        "INSTR" => {
+            arity(name, &args, 2..=4)?;
+            let mut cast = Vec::new();
+            for (i, a) in args.into_iter().enumerate() {
+                cast.push(p.cast(
+                    a,
+                    if i < 2 {
+                        &SqlType::String
+                    } else {
+                        &SqlType::Bigint
+                    },
+                )?);
+            }
+            typed(
+                udf_call(p, row_udf("INSTR", DataType::Int32, string::instr), cast),
+                SqlType::Int,
+            )
+        }
+        "INITCAP" => {
+            arity(name, &args, 1..=1)?;
+            typed(
+                udf_call(
+                    p,
+                    row_udf("INITCAP", DataType::Utf8, string::initcap),
+                    strings(p, args)?,
+                ),
+                SqlType::String,
+            )
+        }
+        "GREATEST" | "LEAST" => {
+            arity(name, &args, 1..=usize::MAX)?;
+            let ty = args.iter().skip(1).fold(args[0].ty.clone(), |acc, a| {
+                crate::plan::expr::common_type(&acc, &a.ty)
+            });
+            let args = args
+                .into_iter()
+                .map(|a| p.cast(a, &ty))
+                .collect::<Result<Vec<_>, _>>()?;
+            let f = if name == "GREATEST" {
+                core::greatest()
+            } else {
+                core::least()
+            };
+            typed(udf_call(p, f, args), ty)
+        }
+        "UCASE" => {
+            arity(name, &args, 1..=1)?;
+            typed(
+                udf_call(p, df_string::upper(), strings(p, args)?),
+                SqlType::String,
+            )
+        }
+        "LCASE" => {
+            arity(name, &args, 1..=1)?;
+            typed(
+                udf_call(p, df_string::lower(), strings(p, args)?),
+                SqlType::String,
+            )
+        }
+        "LEN" => {
+            arity(name, &args, 1..=1)?;
+            typed(
+                udf_call(p, unicode::character_length(), strings(p, args)?),
+                SqlType::Int,
+            )
+        }
+        "TRIM" => {
+            arity(name, &args, 1..=1)?;
+            typed(
+                udf_call(p, df_string::btrim(), strings(p, args)?),
+                SqlType::String,
+            )
+        }
+        "LTRIM" => {
+            arity(name, &args, 1..=1)?;
+            typed(
+                udf_call(p, df_string::ltrim(), strings(p, args)?),
+                SqlType::String,
+            )
+        }
+        "RTRIM" => {
+            arity(name, &args, 1..=1)?;
+            typed(
+                udf_call(p, df_string::rtrim(), strings(p, args)?),
+                SqlType::String,
+            )
+        }
+        "REPLACE" => {
+            arity(name, &args, 3..=3)?;
+            typed(
+                udf_call(p, df_string::replace(), strings(p, args)?),
+                SqlType::String,
+            )
+        }
+        "CONCAT" => {
+            arity(name, &args, 1..=usize::MAX)?;
+            typed(
+                udf_call(p, df_string::concat(), strings(p, args)?),
+                SqlType::String,
+            )
+        }
+        "LPAD" | "RPAD" => {
+            arity(name, &args, 3..=3)?;
+            let mut args = args.into_iter();
+            let (Some(s), Some(n), Some(pad)) = (args.next(), args.next(), args.next()) else {
+                return Err(PlanError::Invalid(format!("{name} takes 3 arguments")));
+            };
+            let s = p.cast(s, &SqlType::String)?;
+            let n = p.cast(n, &SqlType::Bigint)?;
+            let pad = p.cast(pad, &SqlType::String)?;
+            let f = if name == "LPAD" {
+                unicode::lpad()
+            } else {
+                unicode::rpad()
+            };
+            typed(udf_call(p, f, vec![s, n, pad]), SqlType::String)
+        }
+        "COALESCE" | "IFNULL" => {
+            if name == "IFNULL" {
+                arity(name, &args, 2..=2)?;
+            } else {
+                arity(name, &args, 1..=usize::MAX)?;
+            }
+            let ty = args[0].ty.clone();
+            let args = args
+                .into_iter()
+                .map(|a| p.cast(a, &ty))
+                .collect::<Result<Vec<_>, _>>()?;
+            typed(udf_call(p, core::coalesce(), args), ty)
+        }
+        "ABS" => {
+            arity(name, &args, 1..=1)?;
+            let ty = args[0].ty.clone();
+            if !ty.is_numeric() {
+                return Err(PlanError::Invalid(format!(
+                    "Function 'ABS' does not accept parameters ({ty})."
+                )));
+            }
+            typed(udf_call(p, math::abs(), args), ty)
+        }
+        "CEIL" | "FLOOR" => {
+            arity(name, &args, 1..=1)?;
+            let ty = args[0].ty.clone();
+            let f = if name == "CEIL" {
+                math::ceil()
+            } else {
+                math::floor()
+            };
+            match ty {
+                SqlType::Int | SqlType::Bigint => Ok(args
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| PlanError::Invalid(format!("{name} takes 1 argument")))?),
+                _ => typed(udf_call(p, f, doubles(p, args)?), SqlType::Double),
+            }
+        }
+        "SQRT" | "EXP" | "LN" | "SIGN" => {
+            arity(name, &args, 1..=1)?;
+            let f = match name {
+                "SQRT" => math::sqrt(),
+                "EXP" => math::exp(),
+                "LN" => math::ln(),
+                _ => math::signum(),
+            };
+            let ty = if name == "SIGN" {
+                SqlType::Int
+            } else {
+                SqlType::Double
+            };
+            typed(udf_call(p, f, doubles(p, args)?), ty)
+        }
+        "ROUND" => {
+            arity(name, &args, 1..=2)?;
+            let ty = args[0].ty.clone();
+            if args.len() == 1 {
+                match ty {
+                    SqlType::Int | SqlType::Bigint => Ok(args
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| PlanError::Invalid("ROUND takes an argument".into()))?),
+                    // ksqlDB rounds a DOUBLE half up to a BIGINT
+                    _ => typed(
+                        udf_call(p, math::round(), doubles(p, args)?),
+                        SqlType::Bigint,
+                    ),
+                }
+            } else {
+                let mut it = args.into_iter();
+                let (Some(v), Some(d)) = (it.next(), it.next()) else {
+                    return Err(PlanError::Invalid("ROUND takes 2 arguments".into()));
+                };
+                let v = p.cast(v, &SqlType::Double)?;
+                let d = p.cast(d, &SqlType::Int)?;
+                typed(udf_call(p, math::round(), vec![v, d]), SqlType::Double)
+            }
+        }
+        _ => Err(PlanError::Invalid(format!(
+            "Can't find any functions with the name '{name}'"
+        ))),
+    }
+}

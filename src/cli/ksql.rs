@@ -1,0 +1,169 @@
+//! `tributary ksql`: the KSQL tools. `qtt` runs ksqlDB's query-validation tests, each
+//! variant against an embedded single-node broker of its own.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tributary_broker::BrokerConfig;
+use tributary_ksql::qtt::{self, Report};
+
+#[derive(Args)]
+pub struct KsqlArgs {
+    #[command(subcommand)]
+    pub command: KsqlCommand,
+}
+
+#[derive(Subcommand)]
+pub enum KsqlCommand {
+    /// Run ksqlDB query-validation test files (or folders of them) against embedded brokers
+    Qtt(QttArgs),
+}
+
+#[derive(Args)]
+pub struct QttArgs {
+    /// Test files, or folders of them
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Only variants whose full name contains this text
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Where to write the machine-readable report (JSON)
+    #[arg(long, default_value = "qtt-report.json")]
+    pub report: PathBuf,
+    /// Print every variant's verdict, not only failures
+    #[arg(long)]
+    pub verbose: bool,
+    /// How many variants run at once (each with its own embedded broker)
+    #[arg(long, short = 'j', default_value_t = 4)]
+    pub jobs: usize,
+}
+
+pub async fn run(args: KsqlArgs) -> anyhow::Result<()> {
+    match args.command {
+        KsqlCommand::Qtt(a) => qtt_run(a).await,
+    }
+}
+
+fn files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            entries.sort();
+            out.extend(entries);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// A broker of its own for one variant, in a temporary directory.
+async fn embedded_broker() -> anyhow::Result<(tributary_broker::BrokerHandle, tempfile::TempDir)> {
+    let dir = tempfile::Builder::new()
+        .prefix("tributary-qtt-")
+        .tempdir()?;
+    let props = [
+        ("listeners", "PLAINTEXT://127.0.0.1:0".to_string()),
+        ("log.dirs", dir.path().display().to_string()),
+        ("group.initial.rebalance.delay.ms", "0".to_string()),
+        ("auto.create.topics.enable", "false".to_string()),
+        ("offsets.topic.num.partitions", "1".to_string()),
+        ("transaction.state.log.num.partitions", "1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let config = BrokerConfig::from_props(props).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let handle = tributary_broker::start(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start an embedded broker: {e}"))?;
+    Ok((handle, dir))
+}
+
+async fn run_one(v: qtt::Variant) -> anyhow::Result<qtt::CaseResult> {
+    if v.needs_registry() {
+        return Ok(qtt::skipped(&v));
+    }
+    let (broker, _dir) = embedded_broker().await?;
+    let bootstrap = broker.local_addr().to_string();
+    let verdict = qtt::run_variant(&v, &bootstrap).await;
+    broker.shutdown().await;
+    Ok(qtt::result(&v, verdict))
+}
+
+async fn qtt_run(args: QttArgs) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let mut report = Report::default();
+    let started = Instant::now();
+    let mut variants = Vec::new();
+    for file in files(&args.paths)? {
+        match qtt::load(&file) {
+            Ok(v) => variants.extend(v),
+            Err(e) => eprintln!("cannot load {}: {e}", file.display()),
+        }
+    }
+    if let Some(f) = &args.filter {
+        variants.retain(|v| v.name.contains(f.as_str()));
+    }
+    // (each variant on a task of its own: the runner blocks its thread on client calls)
+    let mut results = futures::stream::iter(variants)
+        .map(|v| tokio::spawn(run_one(v)))
+        .buffered(args.jobs.max(1));
+    while let Some(r) = results.next().await {
+        let r = r.map_err(|e| anyhow::anyhow!("a test variant panicked: {e}"))??;
+        match &r.reason {
+            Some(reason) if r.verdict == "fail" => {
+                println!("FAIL {}\n     {}", r.name, reason.replace('\n', "\n     "))
+            }
+            _ if args.verbose && r.verdict == "pass" => println!("PASS {}", r.name),
+            _ => {}
+        }
+        report.add(r);
+    }
+    println!();
+    println!(
+        "{:<40} {:>7} {:>5} {:>8}",
+        "file", "passed", "run", "skipped"
+    );
+    for (file, t) in &report.files {
+        println!("{file:<40} {:>7} {:>5} {:>8}", t.passed, t.run, t.skipped);
+    }
+    println!();
+    for (format, t) in &report.formats {
+        println!(
+            "format {format:<10} {:>5} of {:>5} passed ({:.1} %)",
+            t.passed,
+            t.run,
+            t.percent()
+        );
+    }
+    let t = &report.in_scope;
+    println!(
+        "only JSON/DELIMITED/KAFKA/NONE: {} of {} variants passed ({:.1} %)",
+        t.passed,
+        t.run,
+        t.percent()
+    );
+    println!(
+        "overall: {} of {} variants passed ({:.1} %), {} skipped (schema registry formats), in {:.0} s",
+        report.total.passed,
+        report.total.run,
+        report.total.percent(),
+        report.total.skipped,
+        started.elapsed().as_secs_f64()
+    );
+    write_report(&args.report, &report)?;
+    Ok(())
+}
+
+fn write_report(path: &Path, report: &Report) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(report)?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
