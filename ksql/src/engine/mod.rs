@@ -383,6 +383,11 @@ impl Engine {
             }));
         }
         let props = SourceProperties::parse(&c.properties, c.kind, Some(&input))?;
+        if plan.key.is_empty() && c.properties.contains_key("KEY_FORMAT") {
+            return Err(KsqlError::Statement(
+                "Key format specified for stream without key columns.".into(),
+            ));
+        }
         let topic = props.topic.clone().unwrap_or_else(|| c.name.clone());
         let sink = DataSource {
             name: c.name.clone(),

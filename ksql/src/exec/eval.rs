@@ -40,7 +40,10 @@ impl Evaluator {
                 }
             })
             .collect::<Result<Vec<_>, String>>()?;
-        RecordBatch::try_new(Arc::clone(&self.schema), columns).map_err(|e| e.to_string())
+        // (a row of no columns still is one row: INSERT VALUES evaluates literals on it)
+        let options = arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(1));
+        RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)
+            .map_err(|e| e.to_string())
     }
 
     /// The value of `c` on the one-row `batch` (an evaluation error, such as a division by

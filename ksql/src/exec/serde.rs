@@ -12,7 +12,8 @@ pub struct KeySerde(pub RowFormat);
 
 impl Serde<Row> for KeySerde {
     fn serialize(&self, _topic: &str, value: &Row) -> Result<Option<Vec<u8>>, SerdeError> {
-        if value.is_empty() || value.iter().all(|v| v.is_null()) {
+        // (a single null key column is a null key; several are a row of nulls)
+        if value.is_empty() || (value.len() == 1 && value[0].is_null()) {
             return Ok(None);
         }
         self.0

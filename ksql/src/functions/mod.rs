@@ -216,19 +216,22 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
         }
         "LPAD" | "RPAD" => {
             arity(name, &args, 3..=3)?;
-            let mut args = args.into_iter();
-            let (Some(s), Some(n), Some(pad)) = (args.next(), args.next(), args.next()) else {
-                return Err(PlanError::Invalid(format!("{name} takes 3 arguments")));
-            };
-            let s = p.cast(s, &SqlType::String)?;
-            let n = p.cast(n, &SqlType::Bigint)?;
-            let pad = p.cast(pad, &SqlType::String)?;
-            let f = if name == "LPAD" {
-                unicode::lpad()
+            let bytes = args[0].ty == SqlType::Bytes;
+            let ty = if bytes {
+                SqlType::Bytes
             } else {
-                unicode::rpad()
+                SqlType::String
             };
-            typed(udf_call(p, f, vec![s, n, pad]), SqlType::String)
+            let mut cast = Vec::new();
+            for (i, a) in args.into_iter().enumerate() {
+                cast.push(p.cast(a, if i == 1 { &SqlType::Bigint } else { &ty })?);
+            }
+            let (f, n): (rowfn::RowFn, &'static str) = if name == "LPAD" {
+                (string::lpad, "LPAD")
+            } else {
+                (string::rpad, "RPAD")
+            };
+            typed(udf_call(p, row_udf(n, ty.arrow(), f), cast), ty)
         }
         "COALESCE" | "IFNULL" => {
             if name == "IFNULL" {
@@ -237,11 +240,22 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
                 arity(name, &args, 1..=usize::MAX)?;
             }
             let ty = args[0].ty.clone();
-            let args = args
+            let mut args = args
                 .into_iter()
-                .map(|a| p.cast(a, &ty))
+                .map(|a| p.cast(a, &ty).map(|t| t.expr))
                 .collect::<Result<Vec<_>, _>>()?;
-            typed(udf_call(p, core::coalesce(), args), ty)
+            // (DataFusion's coalesce only runs once simplified into this CASE)
+            let last = args.pop().map(Box::new);
+            let when_then = args
+                .into_iter()
+                .map(|a| (Box::new(a.clone().is_not_null()), Box::new(a)))
+                .collect();
+            Ok(Typed {
+                expr: datafusion_expr::Expr::Case(datafusion_expr::Case::new(
+                    None, when_then, last,
+                )),
+                ty,
+            })
         }
         "ABS" => {
             arity(name, &args, 1..=1)?;

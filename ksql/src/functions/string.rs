@@ -143,6 +143,70 @@ pub fn instr(args: &[ScalarValue]) -> Result<ScalarValue, String> {
     Ok(ScalarValue::Int32(Some(0)))
 }
 
+/// `LPAD`/`RPAD(input, length, padding)` on strings or bytes: padded (or truncated) to
+/// `length`; null when the padding is empty or null or the length negative.
+fn pad(args: &[ScalarValue], left: bool) -> Result<ScalarValue, String> {
+    let bytes = matches!(args.first(), Some(ScalarValue::Binary(_)));
+    let null = || {
+        if bytes {
+            ScalarValue::Binary(None)
+        } else {
+            ScalarValue::Utf8(None)
+        }
+    };
+    let Some(len) = args.get(1).and_then(int) else {
+        return Ok(null());
+    };
+    if len < 0 {
+        return Ok(null());
+    }
+    let len = len as usize;
+    fn padded<T: Clone>(input: &[T], padding: &[T], len: usize, left: bool) -> Vec<T> {
+        if input.len() >= len {
+            return input[..len].to_vec();
+        }
+        let fill: Vec<T> = padding
+            .iter()
+            .cycle()
+            .take(len - input.len())
+            .cloned()
+            .collect();
+        if left {
+            fill.into_iter().chain(input.iter().cloned()).collect()
+        } else {
+            input.iter().cloned().chain(fill).collect()
+        }
+    }
+    match (args.first(), args.get(2)) {
+        (Some(ScalarValue::Binary(Some(i))), Some(ScalarValue::Binary(Some(p))))
+            if !p.is_empty() =>
+        {
+            Ok(ScalarValue::Binary(Some(padded(i, p, len, left))))
+        }
+        (Some(i), Some(p)) if !bytes => match (text(i), text(p)) {
+            (Some(i), Some(p)) if !p.is_empty() => {
+                let i: Vec<char> = i.chars().collect();
+                let p: Vec<char> = p.chars().collect();
+                Ok(ScalarValue::Utf8(Some(
+                    padded(&i, &p, len, left).into_iter().collect(),
+                )))
+            }
+            _ => Ok(null()),
+        },
+        _ => Ok(null()),
+    }
+}
+
+/// `LPAD(input, length, padding)`.
+pub fn lpad(args: &[ScalarValue]) -> Result<ScalarValue, String> {
+    pad(args, true)
+}
+
+/// `RPAD(input, length, padding)`.
+pub fn rpad(args: &[ScalarValue]) -> Result<ScalarValue, String> {
+    pad(args, false)
+}
+
 #[cfg(test)]
 mod tests {
     // Test helpers panic on failure by design.
@@ -190,5 +254,9 @@ mod tests {
             ScalarValue::Int32(Some(0))
         );
         assert_eq!(initcap(&[s("hello wORLD")]).unwrap(), s("Hello World"));
+        assert_eq!(lpad(&[s("abc"), i(6), s("xy")]).unwrap(), s("xyxabc"));
+        assert_eq!(rpad(&[s("abcdef"), i(3), s("xy")]).unwrap(), s("abc"));
+        assert!(lpad(&[s("abc"), i(-1), s("x")]).unwrap().is_null());
+        assert!(rpad(&[s("abc"), i(5), s("")]).unwrap().is_null());
     }
 }

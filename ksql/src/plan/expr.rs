@@ -115,6 +115,11 @@ impl<'a> ExprPlanner<'a> {
         &self.schema
     }
 
+    /// A reference to column `i` of the scope.
+    pub fn column_ref(&self, i: usize) -> Typed {
+        self.column(i)
+    }
+
     fn column(&self, i: usize) -> Typed {
         Typed {
             expr: Expr::Column(Column::from_name(Scope::field_name(i))),

@@ -132,6 +132,161 @@ fn column_name(e: &sql::Expr, position: usize) -> String {
     }
 }
 
+/// The column an expression names, if it is a column reference.
+fn column_of(scope: &Scope, e: &sql::Expr) -> Option<usize> {
+    match e {
+        sql::Expr::Identifier(id) => scope.resolve(None, &id.value).ok(),
+        sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+            scope.resolve(Some(&parts[0].value), &parts[1].value).ok()
+        }
+        sql::Expr::Nested(inner) => column_of(scope, inner),
+        _ => None,
+    }
+}
+
+/// An expression as ksqlDB prints it in messages: its columns qualified by their source.
+fn qualified_text(e: &sql::Expr, source: &str, scope: &Scope) -> String {
+    let text = e.to_string();
+    let mut out = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let called = chars.get(i) == Some(&'(');
+            let qualified = start > 0 && chars[start - 1] == '.';
+            if !called && !qualified && scope.resolve(None, &word).is_ok() {
+                out.push_str(&format!("{source}.{word}"));
+            } else {
+                out.push_str(&word);
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A stateless query re-keyed by `PARTITION BY`: its expressions are the output's key columns
+/// (named after the projection item that selects them, else after the expression), every other
+/// projection item a value column.
+#[allow(clippy::too_many_arguments)]
+fn partition_by(
+    q: &Query,
+    sink: &str,
+    source: DataSource,
+    scope: Scope,
+    planner: &ExprPlanner<'_>,
+    filter: Option<Compiled>,
+    items: Vec<(String, Typed, Option<usize>)>,
+    item_exprs: Vec<Option<sql::Expr>>,
+    star: bool,
+) -> Result<StatelessPlan, PlanError> {
+    let is_null = |e: &sql::Expr| matches!(e, sql::Expr::Value(v) if v.value == sql::Value::Null);
+    let by_null = q.partition_by.len() == 1 && is_null(&q.partition_by[0]);
+    if q.partition_by.len() > 1 && q.partition_by.iter().any(is_null) {
+        return Err(PlanError::Invalid(
+            "Cannot PARTITION BY multiple columns including NULL".into(),
+        ));
+    }
+    // a name the projection gives an output column is not a source column
+    for p in &q.partition_by {
+        if let sql::Expr::Identifier(id) = p {
+            let aliased = q
+                .select
+                .iter()
+                .any(|i| matches!(i, SelectItem::Expr { alias: Some(a), .. } if *a == id.value));
+            if aliased && scope.resolve(None, &id.value).is_err() {
+                return Err(PlanError::Invalid(format!(
+                    "PARTITION BY column '{0}' cannot be resolved. '{0}' must be a column in the source schema since PARTITION BY is applied on the input.",
+                    id.value
+                )));
+            }
+        }
+    }
+    let partitions: Vec<&sql::Expr> = if by_null {
+        Vec::new()
+    } else {
+        q.partition_by.iter().collect()
+    };
+    let mut keys: Vec<Option<(String, Compiled)>> = vec![None; partitions.len()];
+    let mut key_aliases: Vec<Vec<String>> = vec![Vec::new(); partitions.len()];
+    let mut value = Vec::new();
+    let columns: Vec<Option<usize>> = partitions.iter().map(|p| column_of(&scope, p)).collect();
+    for ((name, typed, column), expr) in items.into_iter().zip(item_exprs) {
+        let matched = partitions
+            .iter()
+            .enumerate()
+            .position(|(i, p)| match columns[i] {
+                Some(c) => column == Some(c),
+                None => expr.as_ref() == Some(*p),
+            });
+        match matched {
+            Some(i) => {
+                key_aliases[i].push(name.clone());
+                if keys[i].is_none() {
+                    keys[i] = Some((name, compile(planner, typed)?));
+                }
+            }
+            None => value.push((name, compile(planner, typed)?)),
+        }
+    }
+    for aliases in &key_aliases {
+        if aliases.len() > 1 {
+            return Err(PlanError::Invalid(format!(
+                "The projection contains a key column (`{}`) more than once, aliased as: {}.",
+                aliases[0],
+                join_and(aliases)
+            )));
+        }
+    }
+    let mut key = Vec::new();
+    let mut missing = Vec::new();
+    for (i, (p, k)) in partitions.iter().zip(keys).enumerate() {
+        match k {
+            Some(k) => key.push(k),
+            None if star => {
+                let typed = planner.plan_in("PARTITION BY", p)?;
+                key.push((column_name(p, i), compile(planner, typed)?));
+            }
+            None => {
+                planner.plan_in("PARTITION BY", p)?;
+                missing.push(qualified_text(p, &source.name, &scope));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let noun = if missing.len() == 1 {
+            "expression"
+        } else {
+            "expressions"
+        };
+        return Err(PlanError::Invalid(format!(
+            "The query used to build `{sink}` must include the partitioning {noun} {} in its projection (eg, SELECT {}...).",
+            join_and(&missing),
+            missing.join(", ")
+        )));
+    }
+    if value.is_empty() {
+        return Err(PlanError::Invalid(
+            "The projection contains no value columns.".into(),
+        ));
+    }
+    Ok(StatelessPlan {
+        source,
+        scope,
+        filter,
+        key,
+        value,
+    })
+}
+
 /// `A`, `A and B`, `A, B and C`.
 fn join_and(items: &[String]) -> String {
     match items {
@@ -156,11 +311,6 @@ pub fn plan_stateless(
             "aggregations are not supported yet".into(),
         ));
     }
-    if !q.partition_by.is_empty() {
-        return Err(PlanError::Unsupported(
-            "PARTITION BY is not supported yet".into(),
-        ));
-    }
     let source = catalog
         .source(&q.from.first.name)
         .map_err(PlanError::Invalid)?
@@ -182,19 +332,27 @@ pub fn plan_stateless(
         None => None,
     };
     // the projection, with `*` expanded to the source's columns
+    let partitioned = !q.partition_by.is_empty();
     let mut items: Vec<(String, Typed, Option<usize>)> = Vec::new();
+    let mut item_exprs: Vec<Option<sql::Expr>> = Vec::new();
+    let mut star = false;
     for (position, item) in q.select.iter().enumerate() {
         match item {
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
-                for (i, c) in scope.columns.iter().enumerate() {
-                    let pseudo = i >= source.key.len() + source.value.len();
-                    if !pseudo {
-                        items.push((
-                            c.name.clone(),
-                            planner.plan(&sql::Expr::Identifier(sql::Ident::new(&c.name)))?,
-                            Some(i),
-                        ));
-                    }
+                star = true;
+                let columns = source.key.len() + source.value.len();
+                // (re-keyed by PARTITION BY, the former keys come after the values)
+                let order: Vec<usize> = if partitioned {
+                    (source.key.len()..columns)
+                        .chain(0..source.key.len())
+                        .collect()
+                } else {
+                    (0..columns).collect()
+                };
+                for i in order {
+                    let c = &scope.columns[i];
+                    items.push((c.name.clone(), planner.column_ref(i), Some(i)));
+                    item_exprs.push(None);
                 }
             }
             SelectItem::Expr { expr, alias } => {
@@ -208,8 +366,22 @@ pub fn plan_stateless(
                     _ => None,
                 };
                 items.push((name, typed, column));
+                item_exprs.push(Some((**expr).clone()));
             }
         }
+    }
+    if partitioned {
+        return partition_by(
+            q,
+            sink,
+            source,
+            scope.clone(),
+            &planner,
+            filter,
+            items,
+            item_exprs,
+            star,
+        );
     }
     let mut seen = std::collections::BTreeSet::new();
     for (name, ..) in &items {
