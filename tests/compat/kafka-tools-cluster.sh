@@ -88,13 +88,25 @@ check() {
 }
 
 # --- the cluster --------------------------------------------------------------------------------
-"$BIN" dev-cluster --brokers 4 --port "$PORT" --data-dir "$WORK/cluster" -o 'broker.rack=rack-{id}' \
-    -o replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector >"$WORK/cluster.out" 2>&1 &
-CLUSTER_PID=$!
-for _ in $(seq 1 600); do
-    grep -q '^Bootstrap servers:' "$WORK/cluster.out" && break
-    kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$WORK/cluster.out"; echo "not ok - cluster-tools/start"; exit 1; }
-    sleep 0.1
+# (a port of the random range may be taken between the pick and the bind, by a connection's
+# ephemeral port: a start that exits before printing its bootstrap tries another range)
+for attempt in 1 2 3; do
+    "$BIN" dev-cluster --brokers 4 --port "$PORT" --data-dir "$WORK/cluster" -o 'broker.rack=rack-{id}' \
+        -o replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector >"$WORK/cluster.out" 2>&1 &
+    CLUSTER_PID=$!
+    started=0
+    for _ in $(seq 1 600); do
+        grep -q '^Bootstrap servers:' "$WORK/cluster.out" && { started=1; break; }
+        kill -0 "$CLUSTER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ "$started" -eq 1 ] && break
+    cat "$WORK/cluster.out"
+    CLUSTER_PID=
+    [ "$attempt" -lt 3 ] || { echo "not ok - cluster-tools/start"; exit 1; }
+    rm -rf "$WORK/cluster"
+    PORT=$((20000 + RANDOM % 20000))
+    BOOT=127.0.0.1:$PORT
 done
 # every broker registered and unfenced
 until_has 60 '^4[[:space:]]' kafka-broker-api-versions --bootstrap-server "$BOOT" >/dev/null || true

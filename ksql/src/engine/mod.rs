@@ -305,6 +305,11 @@ impl Engine {
             read_only: c.source,
         };
         check_formats(&source)?;
+        if source.windowing.is_some() {
+            return Err(KsqlError::Unsupported(
+                "windowed sources (WINDOW_TYPE) are not supported yet".into(),
+            ));
+        }
         if let Some((col, _)) = &source.timestamp {
             if !source
                 .value
@@ -383,6 +388,11 @@ impl Engine {
             }));
         }
         let props = SourceProperties::parse(&c.properties, c.kind, Some(&input))?;
+        if props.timestamp.is_some() {
+            return Err(KsqlError::Unsupported(
+                "TIMESTAMP columns are not supported yet".into(),
+            ));
+        }
         if plan.key.is_empty() && c.properties.contains_key("KEY_FORMAT") {
             return Err(KsqlError::Statement(
                 "Key format specified for stream without key columns.".into(),
@@ -526,11 +536,24 @@ impl Engine {
         for (k, v) in &self.config.streams {
             config.set(k, v);
         }
+        // ksqlDB logs a record it cannot read and goes on (unless
+        // `ksql.fail.on.deserialization.error` is true)
+        let fail = session
+            .get("ksql.fail.on.deserialization.error")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if !fail {
+            config.set(
+                "default.deserialization.exception.handler",
+                "LogAndContinueExceptionHandler",
+            );
+        }
+        // only `ksql.streams.*` session properties reach the streams runtime (ksqlDB's internal
+        // `__...__` ones and every other name stay out of the clients' configs)
         for (k, v) in session {
             if let Some(k) = k.strip_prefix("ksql.streams.") {
-                config.set(k, v);
-            } else if !k.starts_with("ksql.") {
-                config.set(k, v);
+                if !k.starts_with("__") {
+                    config.set(k, v);
+                }
             }
         }
         let streams =

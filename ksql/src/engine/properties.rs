@@ -81,12 +81,14 @@ impl SourceProperties {
             }
         }
         let format = text(props, "FORMAT");
-        if format.is_some()
-            && (props.contains_key("KEY_FORMAT") || props.contains_key("VALUE_FORMAT"))
-        {
-            return Err(KsqlError::Statement(
-                "Cannot supply both 'FORMAT' and 'KEY_FORMAT' / 'VALUE_FORMAT' properties, as 'FORMAT' sets both key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.".into(),
-            ));
+        if format.is_some() {
+            for other in ["KEY_FORMAT", "VALUE_FORMAT"] {
+                if props.contains_key(other) {
+                    return Err(KsqlError::Statement(format!(
+                        "Cannot supply both '{other}' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'."
+                    )));
+                }
+            }
         }
         let key_name = text(props, "KEY_FORMAT").or_else(|| format.clone());
         let value_name = text(props, "VALUE_FORMAT").or(format);
@@ -110,7 +112,7 @@ impl SourceProperties {
                         (f, _) => f.clone(),
                     },
                     None => return Err(KsqlError::Statement(
-                        "Missing required property \"VALUE_FORMAT\" which has no default value."
+                        "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either provide one or set a default via the 'ksql.persistence.default.format.value' config."
                             .into(),
                     )),
                 }

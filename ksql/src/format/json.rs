@@ -242,6 +242,17 @@ pub fn java_double(d: f64) -> String {
     }
 }
 
+/// A double in JSON: NaN and the infinities are strings, as Jackson writes them.
+fn write_double(d: f64, out: &mut String) {
+    if d.is_finite() {
+        out.push_str(&java_double(d));
+    } else {
+        out.push('"');
+        out.push_str(&java_double(d));
+        out.push('"');
+    }
+}
+
 /// The JSON text of `v`.
 pub fn scalar_json_text(v: &ScalarValue) -> String {
     let mut out = String::new();
@@ -271,8 +282,8 @@ pub fn write_json(v: &ScalarValue, out: &mut String) {
         ScalarValue::Int64(Some(n)) => {
             let _ = write!(out, "{n}");
         }
-        ScalarValue::Float32(Some(f)) => out.push_str(&java_double(f64::from(*f))),
-        ScalarValue::Float64(Some(f)) => out.push_str(&java_double(*f)),
+        ScalarValue::Float32(Some(f)) => write_double(f64::from(*f), out),
+        ScalarValue::Float64(Some(f)) => write_double(*f, out),
         ScalarValue::Decimal128(Some(u), _, s) => out.push_str(&decimal_text(*u, *s)),
         ScalarValue::Utf8(Some(s))
         | ScalarValue::LargeUtf8(Some(s))

@@ -229,15 +229,14 @@ impl RowFormat {
         }
     }
 
-    /// The row in `data` (`None`: null bytes, which hold no row, except in `NONE` and for a
-    /// single `KAFKA` column, whose null is a row with a null).
+    /// The row in `data` (`None`: null bytes, which hold no row, except in `NONE`).
     pub fn deserialize(&self, data: Option<&[u8]>) -> Result<Option<Row>, FormatError> {
         match &self.format {
             Format::None => Ok(Some(Vec::new())),
             Format::Kafka => match self.columns.first() {
                 None => Ok(Some(Vec::new())),
                 Some((_, t)) => match data {
-                    None => Ok(Some(vec![crate::value::null(t)])),
+                    None => Ok(None),
                     Some(b) => Ok(Some(vec![kafka::deserialize(b, t).map_err(FormatError)?])),
                 },
             },

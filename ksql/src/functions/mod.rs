@@ -182,21 +182,33 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
         "TRIM" => {
             arity(name, &args, 1..=1)?;
             typed(
-                udf_call(p, df_string::btrim(), strings(p, args)?),
+                udf_call(
+                    p,
+                    row_udf("TRIM", DataType::Utf8, string::trim),
+                    strings(p, args)?,
+                ),
                 SqlType::String,
             )
         }
         "LTRIM" => {
             arity(name, &args, 1..=1)?;
             typed(
-                udf_call(p, df_string::ltrim(), strings(p, args)?),
+                udf_call(
+                    p,
+                    row_udf("LTRIM", DataType::Utf8, string::ltrim),
+                    strings(p, args)?,
+                ),
                 SqlType::String,
             )
         }
         "RTRIM" => {
             arity(name, &args, 1..=1)?;
             typed(
-                udf_call(p, df_string::rtrim(), strings(p, args)?),
+                udf_call(
+                    p,
+                    row_udf("RTRIM", DataType::Utf8, string::rtrim),
+                    strings(p, args)?,
+                ),
                 SqlType::String,
             )
         }
@@ -240,6 +252,12 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
                 arity(name, &args, 1..=usize::MAX)?;
             }
             let ty = args[0].ty.clone();
+            if args.len() == 1 {
+                return args
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| PlanError::Invalid("COALESCE takes arguments".into()));
+            }
             let mut args = args
                 .into_iter()
                 .map(|a| p.cast(a, &ty).map(|t| t.expr))

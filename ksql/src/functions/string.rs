@@ -143,6 +143,38 @@ pub fn instr(args: &[ScalarValue]) -> Result<ScalarValue, String> {
     Ok(ScalarValue::Int32(Some(0)))
 }
 
+/// Removes what Java's `String.trim` removes (every character up to U+0020) from the ends
+/// `start` and `end` say.
+fn trimmed(args: &[ScalarValue], start: bool, end: bool) -> Result<ScalarValue, String> {
+    let Some(s) = args.first().and_then(text) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    let blank = |c: char| c <= ' ';
+    let mut t = s;
+    if start {
+        t = t.trim_start_matches(blank);
+    }
+    if end {
+        t = t.trim_end_matches(blank);
+    }
+    Ok(ScalarValue::Utf8(Some(t.to_string())))
+}
+
+/// `TRIM(str)`.
+pub fn trim(args: &[ScalarValue]) -> Result<ScalarValue, String> {
+    trimmed(args, true, true)
+}
+
+/// `LTRIM(str)`.
+pub fn ltrim(args: &[ScalarValue]) -> Result<ScalarValue, String> {
+    trimmed(args, true, false)
+}
+
+/// `RTRIM(str)`.
+pub fn rtrim(args: &[ScalarValue]) -> Result<ScalarValue, String> {
+    trimmed(args, false, true)
+}
+
 /// `LPAD`/`RPAD(input, length, padding)` on strings or bytes: padded (or truncated) to
 /// `length`; null when the padding is empty or null or the length negative.
 fn pad(args: &[ScalarValue], left: bool) -> Result<ScalarValue, String> {
@@ -258,5 +290,7 @@ mod tests {
         assert_eq!(rpad(&[s("abcdef"), i(3), s("xy")]).unwrap(), s("abc"));
         assert!(lpad(&[s("abc"), i(-1), s("x")]).unwrap().is_null());
         assert!(rpad(&[s("abc"), i(5), s("")]).unwrap().is_null());
+        assert_eq!(trim(&[s("\t a b\n")]).unwrap(), s("a b"));
+        assert_eq!(ltrim(&[s("  a ")]).unwrap(), s("a "));
     }
 }

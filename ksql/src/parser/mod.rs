@@ -949,36 +949,30 @@ impl<'a> StatementParser<'a> {
             return Ok(SelectItem::QualifiedWildcard(w.value));
         }
         let expr = self.expr()?;
-        let alias = if self.keyword(Keyword::AS) {
-            Some(self.ident()?)
-        } else {
-            match self.p.peek_token_ref().token.clone() {
-                Token::Word(w) if !is_clause_word(&w.value) || w.quote_style.is_some() => {
-                    self.p.next_token();
-                    Some(w.value)
-                }
-                _ => None,
-            }
-        };
+        let alias = self.alias()?;
         Ok(SelectItem::Expr {
             expr: Box::new(expr),
             alias,
         })
     }
 
+    /// `AS name`, or a bare name that is not the next clause's keyword.
+    fn alias(&mut self) -> Result<Option<String>, ParseError> {
+        if self.keyword(Keyword::AS) {
+            return Ok(Some(self.ident()?));
+        }
+        match self.p.peek_token_ref().token.clone() {
+            Token::Word(w) if !is_clause_word(&w.value) || w.quote_style.is_some() => {
+                self.p.next_token();
+                Ok(Some(w.value))
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn relation(&mut self) -> Result<Relation, ParseError> {
         let name = self.ident()?;
-        let alias = if self.keyword(Keyword::AS) {
-            Some(self.ident()?)
-        } else {
-            match self.p.peek_token_ref().token.clone() {
-                Token::Word(w) if !is_clause_word(&w.value) || w.quote_style.is_some() => {
-                    self.p.next_token();
-                    Some(w.value)
-                }
-                _ => None,
-            }
-        };
+        let alias = self.alias()?;
         Ok(Relation { name, alias })
     }
 

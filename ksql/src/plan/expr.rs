@@ -232,14 +232,7 @@ impl<'a> ExprPlanner<'a> {
                     Operator::And,
                     binary(v2.expr, Operator::LtEq, hi.expr),
                 );
-                Ok(Typed {
-                    expr: if *negated {
-                        Expr::Not(Box::new(within))
-                    } else {
-                        within
-                    },
-                    ty: SqlType::Boolean,
-                })
+                Ok(negated_if(*negated, within))
             }
             sql::Expr::InList {
                 expr,
@@ -257,14 +250,7 @@ impl<'a> ExprPlanner<'a> {
                     });
                 }
                 let any = any.unwrap_or(Expr::Literal(ScalarValue::Boolean(Some(false)), None));
-                Ok(Typed {
-                    expr: if *negated {
-                        Expr::Not(Box::new(any))
-                    } else {
-                        any
-                    },
-                    ty: SqlType::Boolean,
-                })
+                Ok(negated_if(*negated, any))
             }
             sql::Expr::Like {
                 negated,
@@ -317,6 +303,7 @@ impl<'a> ExprPlanner<'a> {
                 self.cast(v, &ty)
             }
             sql::Expr::Function(f) => self.function(f),
+            sql::Expr::Array(a) => self.array(&a.elem),
             sql::Expr::Substring {
                 expr,
                 substring_from,
@@ -686,9 +673,113 @@ impl<'a> ExprPlanner<'a> {
         }
     }
 
+    /// `ARRAY[e, ...]`: an array of the elements' common type.
+    fn array(&self, elems: &[sql::Expr]) -> Result<Typed, PlanError> {
+        let items = elems
+            .iter()
+            .map(|e| self.plan(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let item_ty = items
+            .iter()
+            .filter(|t| !is_null_literal(&t.expr))
+            .map(|t| t.ty.clone())
+            .reduce(|a, b| common_type(&a, &b))
+            .ok_or_else(|| {
+                PlanError::Invalid(
+                    "Cannot construct an array with all NULL elements (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.".into(),
+                )
+            })?;
+        let items = items
+            .into_iter()
+            .map(|t| self.cast(t, &item_ty).map(|t| t.expr))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ty = SqlType::Array(Box::new(item_ty));
+        let made = Typed {
+            expr: Expr::ScalarFunction(ScalarFunction::new_udf(
+                datafusion_functions_nested::make_array::make_array_udf(),
+                items,
+            )),
+            ty: ty.clone(),
+        };
+        Ok(Typed {
+            expr: Expr::Cast(datafusion_expr::Cast::new(Box::new(made.expr), ty.arrow())),
+            ty,
+        })
+    }
+
+    /// `STRUCT(name := e, ...)` and `MAP(k := v, ...)`.
+    fn constructor(&self, name: &str, args: &[sql::Expr]) -> Result<Typed, PlanError> {
+        let mut pairs = Vec::new();
+        for a in args {
+            match a {
+                sql::Expr::BinaryOp {
+                    left,
+                    op: BinaryOperator::Assignment,
+                    right,
+                } => pairs.push((left.as_ref(), right.as_ref())),
+                other => {
+                    return Err(PlanError::Invalid(format!(
+                        "{name} arguments are name := value pairs, found {other}"
+                    )))
+                }
+            }
+        }
+        if name == "STRUCT" {
+            let mut fields = Vec::new();
+            let mut exprs = Vec::new();
+            for (n, v) in pairs {
+                let field = match n {
+                    sql::Expr::Identifier(id) => id.value.clone(),
+                    other => {
+                        return Err(PlanError::Invalid(format!(
+                            "STRUCT field names are identifiers, found {other}"
+                        )))
+                    }
+                };
+                let v = self.plan(v)?;
+                if is_null_literal(&v.expr) {
+                    return Err(PlanError::Invalid(
+                        "Can't infer a type of null. Please explicitly cast it to a required type, e.g. CAST(null AS VARCHAR).".into(),
+                    ));
+                }
+                exprs.push(Expr::Literal(ScalarValue::Utf8(Some(field.clone())), None));
+                exprs.push(v.expr);
+                fields.push((field, v.ty));
+            }
+            let ty = SqlType::Struct(fields);
+            let made = Expr::ScalarFunction(ScalarFunction::new_udf(
+                datafusion_functions::core::named_struct(),
+                exprs,
+            ));
+            return Ok(Typed {
+                expr: Expr::Cast(datafusion_expr::Cast::new(Box::new(made), ty.arrow())),
+                ty,
+            });
+        }
+        let keys: Vec<sql::Expr> = pairs.iter().map(|(k, _)| (*k).clone()).collect();
+        let values: Vec<sql::Expr> = pairs.iter().map(|(_, v)| (*v).clone()).collect();
+        let k = self.array(&keys)?;
+        let v = self.array(&values)?;
+        let (SqlType::Array(kt), SqlType::Array(vt)) = (&k.ty, &v.ty) else {
+            return Err(PlanError::Internal("map parts are not arrays".into()));
+        };
+        let ty = SqlType::Map(kt.clone(), vt.clone());
+        let made = Expr::ScalarFunction(ScalarFunction::new_udf(
+            datafusion_functions_nested::map::map_udf(),
+            vec![k.expr, v.expr],
+        ));
+        Ok(Typed {
+            expr: Expr::Cast(datafusion_expr::Cast::new(Box::new(made), ty.arrow())),
+            ty,
+        })
+    }
+
     fn function(&self, f: &sql::Function) -> Result<Typed, PlanError> {
         let name = function_name(f);
         let args = function_args(f)?;
+        if name == "STRUCT" || name == "MAP" {
+            return self.constructor(&name, &args);
+        }
         let mut typed = Vec::with_capacity(args.len());
         for a in &args {
             typed.push(self.plan(a)?);
@@ -723,6 +814,14 @@ pub fn function_args(f: &sql::Function) -> Result<Vec<sql::Expr>, PlanError> {
                 )))),
             })
             .collect(),
+    }
+}
+
+/// A boolean expression, or its negation.
+fn negated_if(negated: bool, e: Expr) -> Typed {
+    Typed {
+        expr: if negated { Expr::Not(Box::new(e)) } else { e },
+        ty: SqlType::Boolean,
     }
 }
 

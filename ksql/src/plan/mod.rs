@@ -112,24 +112,62 @@ pub fn compile(planner: &ExprPlanner<'_>, t: Typed) -> Result<Compiled, PlanErro
     Ok(Compiled { physical, ty: t.ty })
 }
 
-/// The name ksqlDB gives a projected expression without an alias.
-fn column_name(e: &sql::Expr, position: usize) -> String {
+/// The name ksqlDB gives a projected expression without an alias, when it derives one: a
+/// column's name, a struct field's name.
+fn derived_name(e: &sql::Expr) -> Option<String> {
     match e {
-        sql::Expr::Identifier(id) => id.value.clone(),
-        sql::Expr::CompoundIdentifier(parts) => parts
-            .last()
-            .map_or_else(|| format!("KSQL_COL_{position}"), |p| p.value.clone()),
+        sql::Expr::Identifier(id) => Some(id.value.clone()),
+        sql::Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()),
         sql::Expr::BinaryOp {
             op: sql::BinaryOperator::Arrow,
             right,
             ..
         } => match right.as_ref() {
-            sql::Expr::Identifier(id) => id.value.clone(),
-            _ => format!("KSQL_COL_{position}"),
+            sql::Expr::Identifier(id) => Some(id.value.clone()),
+            _ => None,
         },
-        sql::Expr::Nested(inner) => column_name(inner, position),
-        _ => format!("KSQL_COL_{position}"),
+        sql::Expr::Nested(inner) => derived_name(inner),
+        _ => None,
     }
+}
+
+/// A name for the `position`-th expression of a list, derived or `KSQL_COL_<position>`.
+fn column_name(e: &sql::Expr, position: usize) -> String {
+    derived_name(e).unwrap_or_else(|| format!("KSQL_COL_{position}"))
+}
+
+/// ksqlDB's generated names `KSQL_COL_<n>`: numbered over the generated names only, skipping
+/// names the source's columns already have.
+struct GeneratedNames {
+    next: usize,
+    taken: std::collections::BTreeSet<String>,
+}
+
+impl GeneratedNames {
+    fn new(source: &DataSource) -> Self {
+        GeneratedNames {
+            next: 0,
+            taken: source.columns().map(|(n, _)| n.clone()).collect(),
+        }
+    }
+
+    fn name(&mut self) -> String {
+        loop {
+            let n = format!("KSQL_COL_{}", self.next);
+            self.next += 1;
+            if !self.taken.contains(&n) {
+                return n;
+            }
+        }
+    }
+}
+
+/// Whether `name` is a pseudo column's (which no output column may be named).
+fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "ROWTIME" | "ROWPARTITION" | "ROWOFFSET" | "WINDOWSTART" | "WINDOWEND"
+    )
 }
 
 /// The column an expression names, if it is a column reference.
@@ -336,7 +374,8 @@ pub fn plan_stateless(
     let mut items: Vec<(String, Typed, Option<usize>)> = Vec::new();
     let mut item_exprs: Vec<Option<sql::Expr>> = Vec::new();
     let mut star = false;
-    for (position, item) in q.select.iter().enumerate() {
+    let mut generated = GeneratedNames::new(&source);
+    for item in &q.select {
         match item {
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
                 star = true;
@@ -356,7 +395,22 @@ pub fn plan_stateless(
                 }
             }
             SelectItem::Expr { expr, alias } => {
-                let name = alias.clone().unwrap_or_else(|| column_name(expr, position));
+                if let Some(a) = alias {
+                    if is_reserved(a) {
+                        return Err(PlanError::Invalid(format!(
+                            "`{a}` is a reserved column name. You cannot use it as an alias for a column."
+                        )));
+                    }
+                }
+                let name = match alias {
+                    Some(a) => a.clone(),
+                    None => derived_name(expr).unwrap_or_else(|| generated.name()),
+                };
+                if alias.is_none() && is_reserved(&name) {
+                    return Err(PlanError::Invalid(format!(
+                        "Reserved column name in select: `{name}`. Please remove or alias the column."
+                    )));
+                }
                 let typed = planner.plan_in("SELECT", expr)?;
                 let column = match expr.as_ref() {
                     sql::Expr::Identifier(id) => Some(scope.resolve(None, &id.value)?),
