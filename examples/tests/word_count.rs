@@ -90,16 +90,21 @@ fn client(bootstrap: &str) -> ClientConfig {
 }
 
 fn produce(bootstrap: &str, topic: &str, lines: &[String]) {
+    try_produce(bootstrap, topic, lines).unwrap();
+}
+
+/// Writes `lines` to `topic` and waits until every one is acknowledged (30 s at most).
+fn try_produce(bootstrap: &str, topic: &str, lines: &[String]) -> Result<(), String> {
     let p: ThreadedProducer<DefaultProducerContext> = client(bootstrap)
         .set("enable.idempotence", "true")
         .create()
-        .unwrap();
+        .map_err(|e| e.to_string())?;
     for (i, line) in lines.iter().enumerate() {
         let key = i.to_string();
         p.send(BaseRecord::to(topic).key(&key).payload(line))
-            .unwrap();
+            .map_err(|(e, _)| e.to_string())?;
     }
-    p.flush(Duration::from_secs(30)).unwrap();
+    p.flush(Duration::from_secs(30)).map_err(|e| e.to_string())
 }
 
 fn expected(lines: &[String]) -> BTreeMap<String, i64> {
@@ -184,6 +189,19 @@ async fn exactly_once_word_count_survives_kill_9_and_restarts() {
         let mut last = spawn_with(&bootstrap, (&input, &output, &app), true, &on_disk);
         let want = expected(&all);
         let seen = read(&bootstrap, &output, &want);
+        if !want
+            .iter()
+            .all(|(w, n)| seen.get(w).and_then(|v| v.last()) == Some(n))
+        {
+            // where the output and the app's transactions stand (the app's log is in the temp
+            // dir, named after the application id)
+            let changelog = format!("{app}-counts-changelog");
+            let repartition = format!("{app}-counts-repartition");
+            eprintln!(
+                "the counts of {app} are not complete; the broker:\n{}",
+                broker.describe(&[&output, &input, &changelog, &repartition])
+            );
+        }
         let _ = last.kill();
         let _ = last.wait();
         for (word, n) in &want {
@@ -273,17 +291,36 @@ async fn exactly_once_word_count_survives_broker_crashes() {
         &["replication.factor=3"],
     );
     // each broker in turn crashes while the app works, and comes back
+    let describe = |cluster: &TestCluster| {
+        let changelog = format!("{app}-counts-changelog");
+        let repartition = format!("{app}-counts-repartition");
+        cluster.describe(&[&output, &input, &changelog, &repartition])
+    };
     for (round, id) in [1, 2, 3].into_iter().enumerate() {
         let lines = &all[round * chunk..(round + 1) * chunk];
-        tokio::task::block_in_place(|| {
-            produce(&bootstrap, &input, &lines[..chunk / 2]);
+        let written = tokio::task::block_in_place(|| {
+            let r = try_produce(&bootstrap, &input, &lines[..chunk / 2]);
             std::thread::sleep(Duration::from_millis(500));
+            r
         });
+        if let Err(e) = written {
+            panic!(
+                "round {round}, before the crash: {e}; the cluster:\n{}",
+                describe(&cluster)
+            );
+        }
         cluster.kill(id).await;
-        tokio::task::block_in_place(|| {
-            produce(&bootstrap, &input, &lines[chunk / 2..]);
+        let written = tokio::task::block_in_place(|| {
+            let r = try_produce(&bootstrap, &input, &lines[chunk / 2..]);
             std::thread::sleep(Duration::from_secs(2));
+            r
         });
+        if let Err(e) = written {
+            panic!(
+                "round {round}, broker {id} down: {e}; the cluster:\n{}",
+                describe(&cluster)
+            );
+        }
         cluster.restart(id).await;
     }
     let want = expected(&all);
@@ -291,6 +328,17 @@ async fn exactly_once_word_count_survives_broker_crashes() {
         produce(&bootstrap, &input, &all[3 * chunk..]);
         read(&bootstrap, &output, &want)
     });
+    let complete = want
+        .iter()
+        .all(|(w, n)| seen.get(w).and_then(|v| v.last()) == Some(n));
+    if !complete {
+        // where the output or the app's transactions stand, to tell a stuck app from a stuck
+        // broker (the app's log is in the temp dir, named after the application id)
+        eprintln!(
+            "the counts are not complete; the cluster:\n{}",
+            describe(&cluster)
+        );
+    }
     let _ = app_process.kill();
     let _ = app_process.wait();
     for (word, n) in &want {

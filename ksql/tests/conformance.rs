@@ -38,3 +38,36 @@ async fn project_filter_passes() {
 async fn where_passes() {
     passes_completely("where.json").await;
 }
+
+// GROUP BY aggregations: streams and tables (undo), every aggregate function's state and
+// result, HAVING
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_passes() {
+    passes_completely("count.json").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sum_passes() {
+    passes_completely("sum.json").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attr_passes() {
+    passes_completely("attr.json").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn correlation_passes() {
+    passes_completely("correlation-udaf.json").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_deviation_passes() {
+    passes_completely("standarddeviation.json").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn histogram_passes() {
+    passes_completely("histogram.json").await;
+}

@@ -169,6 +169,17 @@ impl TestCluster {
         out
     }
 
+    /// What a failed test prints: each partition of `topics` (placement, and every running
+    /// replica's offsets and open transactions), then every transaction the running brokers
+    /// coordinate.
+    pub fn describe(&self, topics: &[&str]) -> String {
+        let brokers = self
+            .members
+            .iter()
+            .filter_map(|(id, m)| m.handle.as_ref().map(|h| (*id, h)));
+        crate::describe_brokers(&self.image(), brokers, topics)
+    }
+
     /// The controller.
     pub fn controller(&self) -> &Controller {
         &self.controller

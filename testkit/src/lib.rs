@@ -94,6 +94,14 @@ impl TestBroker {
         self.dir.path()
     }
 
+    /// What a failed test prints: each partition of `topics` (offsets and open transactions),
+    /// then every transaction the broker coordinates.
+    pub fn describe(&self, topics: &[&str]) -> String {
+        let h = self.handle();
+        let image = h.state().image();
+        describe_brokers(&image, [(h.state().config.node_id, h)].into_iter(), topics)
+    }
+
     /// The running broker's handle.
     pub fn handle(&self) -> &BrokerHandle {
         self.handle.as_ref().expect("broker running")
@@ -595,4 +603,60 @@ pub mod requests {
                     .with_fetch_offset(offset)
                     .with_partition_max_bytes(1 << 20)])])
     }
+}
+
+/// Each partition of `topics` (placement, and each of `brokers`' replica offsets and open
+/// transactions), then every transaction `brokers` coordinate: what a failed test prints.
+pub fn describe_brokers<'a>(
+    image: &tributary_broker::metadata::MetadataImage,
+    brokers: impl Iterator<Item = (i32, &'a BrokerHandle)>,
+    topics: &[&str],
+) -> String {
+    use std::fmt::Write;
+    let brokers: Vec<(i32, &BrokerHandle)> = brokers.collect();
+    let mut out = String::new();
+    for topic in topics {
+        let Some(t) = image.topics.get(*topic) else {
+            let _ = writeln!(out, "{topic}: not in the metadata");
+            continue;
+        };
+        for (p, placement) in t.partitions.iter().enumerate() {
+            let p = p as i32;
+            let _ = writeln!(
+                out,
+                "{topic}-{p}: leader {} (epoch {}), isr {:?}",
+                placement.leader, placement.leader_epoch, placement.isr
+            );
+            for (id, h) in &brokers {
+                let Some(part) = h.state().replicas.get(topic, p) else {
+                    continue;
+                };
+                let o = part.offsets();
+                let open: Vec<(i64, i16, i64)> = part
+                    .producers()
+                    .iter()
+                    .filter_map(|e| {
+                        e.current_txn_first_offset
+                            .map(|f| (e.producer_id, e.epoch, f))
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "  broker {id}: log end {}, high watermark {}, last stable {}, open transactions (producer, epoch, first offset) {open:?}",
+                    o.log_end_offset, o.high_watermark, o.last_stable_offset
+                );
+            }
+        }
+    }
+    for (id, h) in &brokers {
+        let (txns, loading) = h.state().txns.list();
+        let _ = writeln!(
+            out,
+            "transactions coordinated by broker {id} (loading: {loading}):"
+        );
+        for t in txns {
+            let _ = writeln!(out, "  {t:?}");
+        }
+    }
+    out
 }

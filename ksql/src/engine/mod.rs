@@ -15,10 +15,11 @@ use crate::catalog::{Catalog, DataSource, PersistentQuery};
 use crate::exec::eval::Evaluator;
 use crate::exec::serde::serdes;
 use crate::exec::stateless::StatelessProcessor;
-use crate::format::RowFormat;
+use crate::format::{Format, RowFormat};
 use crate::parser::ast::{ColumnKind, CreateAsSelect, CreateSource, SourceKind, Statement};
 use crate::parser::{self, Parsed};
 use crate::plan::{self, PlanError};
+use crate::types::SqlType;
 use crate::value::Row;
 pub use properties::SourceProperties;
 pub use topics::Topics;
@@ -379,9 +380,9 @@ impl Engine {
                 "CREATE OR REPLACE of a query's sink is not supported yet".into(),
             ));
         }
-        let plan = plan::plan_stateless(&self.catalog, &c.query, &c.name)?;
-        let input = plan.source.clone();
-        if input.kind != c.kind {
+        let planned = Planned::new(&self.catalog, &c.query, &c.name, session)?;
+        let input = planned.source().clone();
+        if planned.kind() != c.kind {
             return Err(KsqlError::Statement(match c.kind {
                 SourceKind::Table => "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.".to_string(),
                 SourceKind::Stream => "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.".to_string(),
@@ -393,7 +394,8 @@ impl Engine {
                 "TIMESTAMP columns are not supported yet".into(),
             ));
         }
-        if plan.key.is_empty() && c.properties.contains_key("KEY_FORMAT") {
+        let (key_columns, value_columns) = planned.columns();
+        if key_columns.is_empty() && c.properties.contains_key("KEY_FORMAT") {
             return Err(KsqlError::Statement(
                 "Key format specified for stream without key columns.".into(),
             ));
@@ -403,16 +405,17 @@ impl Engine {
             name: c.name.clone(),
             kind: c.kind,
             topic: topic.clone(),
-            key: plan.key_columns(),
-            value: plan.value_columns(),
+            key: key_columns,
+            value: value_columns,
             key_format: props.key_format.clone(),
             value_format: props.value_format.clone(),
             unwrapped_value: props.unwrapped(),
             timestamp: None,
-            windowing: input.windowing,
+            windowing: planned.windowing(),
             sql: sql.to_string(),
             read_only: false,
         };
+        planned.check_sink(&sink)?;
         check_formats(&sink)?;
         if !self.topics.exists(&topic).await.map_err(KsqlError::Kafka)? {
             let partitions = match props.partitions {
@@ -433,7 +436,7 @@ impl Engine {
             SourceKind::Table => "CTAS",
         };
         let id = self.next_query_id(prefix, &c.name);
-        self.start_stateless(&id, plan, &sink, session)?;
+        self.start(&id, planned, &sink, session)?;
         self.catalog.sources.insert(c.name.clone(), sink);
         self.catalog.queries.insert(
             id.clone(),
@@ -490,7 +493,7 @@ impl Engine {
         let id = self.next_query_id("INSERTQUERY", "");
         let id = id.replacen("INSERTQUERY__", "INSERTQUERY_", 1);
         let input = plan.source.name.clone();
-        self.start_stateless(&id, plan, &sink, session)?;
+        self.start(&id, Planned::Stateless(plan), &sink, session)?;
         self.catalog.queries.insert(
             id.clone(),
             PersistentQuery {
@@ -506,29 +509,41 @@ impl Engine {
         })
     }
 
-    fn start_stateless(
+    /// Starts the persistent query `id` running `planned` into `sink`.
+    fn start(
         &mut self,
         id: &str,
-        plan: plan::StatelessPlan,
+        planned: Planned,
         sink: &DataSource,
         session: &BTreeMap<String, String>,
     ) -> Result<(), KsqlError> {
-        let input = plan.source.clone();
-        let eval = Evaluator::new(&plan.scope)?;
-        let (in_key, in_value) = source_serdes(&input)?;
-        let (out_key, out_value) = source_serdes(sink)?;
-        let plan = Arc::new(plan);
-        let builder = StreamsBuilder::new();
-        builder
-            .stream(&input.topic, Consumed::with(in_key, in_value))
-            .process(
-                move || StatelessProcessor::new(Arc::clone(&plan), eval.clone()),
-                &[],
+        let input = planned.source().clone();
+        let topology = match planned {
+            Planned::Stateless(plan) => {
+                let eval = Evaluator::new(&plan.scope)?;
+                let (in_key, in_value) = source_serdes(&input)?;
+                let (out_key, out_value) = source_serdes(sink)?;
+                let plan = Arc::new(plan);
+                let builder = StreamsBuilder::new();
+                builder
+                    .stream(&input.topic, Consumed::with(in_key, in_value))
+                    .process(
+                        move || StatelessProcessor::new(Arc::clone(&plan), eval.clone()),
+                        &[],
+                    )
+                    .to(&sink.topic, Produced::with(out_key, out_value));
+                builder
+                    .build()
+                    .map_err(|e| KsqlError::Statement(e.to_string()))?
+            }
+            Planned::Aggregate(plan) => crate::exec::aggregate::topology(
+                plan,
+                source_serdes(&input)?,
+                &sink.topic,
+                source_serdes(sink)?,
             )
-            .to(&sink.topic, Produced::with(out_key, out_value));
-        let topology = builder
-            .build()
-            .map_err(|e| KsqlError::Statement(e.to_string()))?;
+            .map_err(KsqlError::Statement)?,
+        };
         let application_id = format!("_confluent-ksql-{}query_{id}", self.config.service_id);
         let mut config = StreamsConfig::new()
             .with("application.id", &application_id)
@@ -556,6 +571,15 @@ impl Engine {
                 }
             }
         }
+        // what the query reads: its source and its own repartition topics
+        let mut inputs = vec![input.topic.clone()];
+        inputs.extend(
+            topology
+                .internal_topics(&application_id)
+                .into_iter()
+                .filter(|(_, changelog)| !changelog)
+                .map(|(t, _)| t),
+        );
         let streams =
             KafkaStreams::new(topology, config).map_err(|e| KsqlError::Statement(e.to_string()))?;
         streams
@@ -566,7 +590,7 @@ impl Engine {
             Running {
                 streams: Arc::new(streams),
                 application_id,
-                inputs: vec![input.topic.clone()],
+                inputs,
             },
         );
         Ok(())
@@ -686,6 +710,99 @@ fn schema_text(
         .chain(value.iter().map(|(n, t)| format!("`{n}` {t}")))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Columns by name and type.
+type Columns = Vec<(String, SqlType)>;
+
+/// A planned persistent query.
+enum Planned {
+    /// Filters and projections.
+    Stateless(plan::StatelessPlan),
+    /// A `GROUP BY` aggregation.
+    Aggregate(plan::aggregate::AggregatePlan),
+}
+
+impl Planned {
+    /// Plans `q`, whose output is `sink`, with the session's properties.
+    fn new(
+        catalog: &Catalog,
+        q: &crate::parser::ast::Query,
+        sink: &str,
+        session: &BTreeMap<String, String>,
+    ) -> Result<Planned, KsqlError> {
+        if plan::aggregate::is_aggregation(q) {
+            let limit = |name: &str| {
+                session
+                    .get(name)
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                    .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
+            };
+            let limits = crate::functions::aggregate::Limits {
+                collect_list: limit("ksql.functions.collect_list.limit"),
+                collect_set: limit("ksql.functions.collect_set.limit"),
+            };
+            Ok(Planned::Aggregate(plan::aggregate::plan_aggregate(
+                catalog, q, sink, limits,
+            )?))
+        } else {
+            Ok(Planned::Stateless(plan::plan_stateless(catalog, q, sink)?))
+        }
+    }
+
+    fn source(&self) -> &DataSource {
+        match self {
+            Planned::Stateless(p) => &p.source,
+            Planned::Aggregate(p) => &p.source,
+        }
+    }
+
+    /// What the query makes: an aggregation a table, else what it reads.
+    fn kind(&self) -> SourceKind {
+        match self {
+            Planned::Stateless(p) => p.source.kind,
+            Planned::Aggregate(_) => SourceKind::Table,
+        }
+    }
+
+    /// The output's key and value columns.
+    fn columns(&self) -> (Columns, Columns) {
+        match self {
+            Planned::Stateless(p) => (p.key_columns(), p.value_columns()),
+            Planned::Aggregate(p) => (p.key.clone(), p.value_columns()),
+        }
+    }
+
+    /// How the output's keys are windowed: as the source's, or by the aggregation's window.
+    fn windowing(&self) -> Option<crate::catalog::Windowing> {
+        use crate::catalog::Windowing;
+        use crate::parser::ast::WindowKind;
+        match self {
+            Planned::Stateless(p) => p.source.windowing,
+            Planned::Aggregate(p) => match p.window.map(|w| w.kind) {
+                Some(WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. }) => {
+                    Some(Windowing::Time { size })
+                }
+                Some(WindowKind::Session { .. }) => Some(Windowing::Session),
+                None => p.source.windowing,
+            },
+        }
+    }
+
+    /// Checks that `sink`'s formats can hold what the query keeps.
+    fn check_sink(&self, sink: &DataSource) -> Result<(), KsqlError> {
+        if let Planned::Aggregate(p) = self {
+            // (ksqlDB keeps the states in the value format)
+            if matches!(sink.value_format, Format::Delimited(_))
+                && p.calls.iter().any(|c| c.udaf.structured_state())
+            {
+                return Err(KsqlError::Kafka(
+                    "One of the functions used in the statement has an intermediate type that the value format can not handle. Please remove the function or change the format.\nConsider up-voting https://github.com/confluentinc/ksql/issues/3950, which will resolve this limitation".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Checks a source's formats against its columns.

@@ -56,7 +56,30 @@ impl Serde<Option<Row>> for ValueSerde {
     }
 }
 
+/// An aggregation's states: a row that is never null (a state of one null value is still a
+/// state).
+pub struct StateSerde(pub RowFormat);
+
+impl Serde<Row> for StateSerde {
+    fn serialize(&self, _topic: &str, value: &Row) -> Result<Option<Vec<u8>>, SerdeError> {
+        self.0
+            .serialize(Some(value))
+            .map_err(|e| SerdeError(e.to_string()))
+    }
+
+    fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Row, SerdeError> {
+        match self.0.deserialize(data) {
+            Ok(Some(row)) => Ok(row),
+            Ok(None) => Err(SerdeError("an aggregation state cannot be null".into())),
+            Err(e) => Err(SerdeError(e.to_string())),
+        }
+    }
+}
+
+/// The serdes of a source's keys and values.
+pub type RowSerdes = (SharedSerde<Row>, SharedSerde<Option<Row>>);
+
 /// The shared serdes of a key and a value format.
-pub fn serdes(key: RowFormat, value: RowFormat) -> (SharedSerde<Row>, SharedSerde<Option<Row>>) {
+pub fn serdes(key: RowFormat, value: RowFormat) -> RowSerdes {
     (Arc::new(KeySerde(key)), Arc::new(ValueSerde(value)))
 }

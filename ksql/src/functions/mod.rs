@@ -2,6 +2,7 @@
 //! the argument and result types ksqlDB gives them; ksqlDB's own where they differ
 //! ([`rowfn`]).
 
+pub mod aggregate;
 pub mod rowfn;
 mod string;
 

@@ -1,6 +1,7 @@
 //! Planning: a query resolved against the catalogue into the steps a persistent or push query
 //! runs, with every expression typed and compiled into a DataFusion physical expression.
 
+pub mod aggregate;
 pub mod expr;
 
 use std::sync::Arc;

@@ -373,6 +373,32 @@ async fn drain(engine: &Engine, bootstrap: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A windowed key's inner key bytes and its window (start, end): Kafka Streams writes a time
+/// window's start after the key (its end is start + size) and a session's end then start.
+fn split_window(
+    key: Option<&[u8]>,
+    windowing: Option<crate::catalog::Windowing>,
+) -> (Option<&[u8]>, Option<(i64, i64)>) {
+    use crate::catalog::Windowing;
+    let long = |b: &[u8]| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        i64::from_be_bytes(a)
+    };
+    match (key, windowing) {
+        (Some(k), Some(Windowing::Time { size })) if k.len() >= 8 => {
+            let (inner, start) = k.split_at(k.len() - 8);
+            let start = long(start);
+            (Some(inner), Some((start, start + size)))
+        }
+        (Some(k), Some(Windowing::Session)) if k.len() >= 16 => {
+            let (inner, bounds) = k.split_at(k.len() - 16);
+            (Some(inner), Some((long(&bounds[8..]), long(&bounds[..8]))))
+        }
+        (key, _) => (key, None),
+    }
+}
+
 /// An actual key or value as the test runner's serdes read it.
 fn decode(bytes: Option<&[u8]>, format: &Format, columns: &[(String, SqlType)]) -> J {
     let Some(b) = bytes else { return J::Null };
@@ -486,10 +512,16 @@ async fn check_outputs(v: &Variant, engine: &Engine, bootstrap: &str) -> Verdict
             ));
         }
         for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-            if e.window.is_some() {
-                return Verdict::Fail("windowed output keys are not supported yet".into());
+            let (key_bytes, window) = split_window(a.key.as_deref(), source.windowing);
+            let key = decode(key_bytes, &source.key_format, &source.key);
+            if let Some((start, end, _)) = &e.window {
+                if window != Some((*start, *end)) {
+                    return Verdict::Fail(format!(
+                        "Topic {topic}, record {i}: expected window {start}..{end}, got {window:?} (key {})",
+                        key.to_text()
+                    ));
+                }
             }
-            let key = decode(a.key.as_deref(), &source.key_format, &source.key);
             let value = decode(a.value.as_deref(), &source.value_format, &source.value);
             let expected_key = e.key.clone().unwrap_or(J::Null);
             let key_ok = matches(&key, &expected_key);

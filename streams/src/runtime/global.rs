@@ -121,8 +121,7 @@ pub(crate) fn start(
                 assignment
                     .add_partition_offset(topic, p.id(), Offset::Beginning)
                     .map_err(kafka)?;
-                let (low, high) = consumer
-                    .fetch_watermarks(topic, p.id(), timeout)
+                let (low, high) = super::watermarks::watermarks(&consumer, topic, p.id(), timeout)
                     .map_err(kafka)?;
                 if low < high {
                     ends.insert((topic.clone(), p.id()), high);

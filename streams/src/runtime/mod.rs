@@ -28,6 +28,7 @@ mod standby;
 mod task_dirs;
 mod thread;
 mod txn_offsets;
+mod watermarks;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;

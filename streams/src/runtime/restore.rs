@@ -31,9 +31,9 @@ pub(crate) fn restore(
     let kafka = |e: KafkaError| StreamsError::Kafka(e.to_string());
     let mut total = 0;
     for (id, topic) in stores {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, Duration::from_secs(30))
-            .map_err(kafka)?;
+        let (low, high) =
+            super::watermarks::watermarks(consumer, topic, partition, Duration::from_secs(30))
+                .map_err(kafka)?;
         let start = from.get(topic).copied().unwrap_or(low).max(low);
         if high <= start {
             continue;

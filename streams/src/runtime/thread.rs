@@ -559,11 +559,14 @@ impl StreamThread {
         let mut points = BTreeMap::new();
         for topic in self.persistent_changelogs(id) {
             let &last = checkpoint.get(&(topic.clone(), id.partition))?;
-            let (low, high) = self
-                .restorer
-                .fetch_watermarks(&topic, id.partition, Duration::from_secs(30))
-                .map_err(|e| tracing::warn!("task {id}: the offsets of {topic}: {e}"))
-                .ok()?;
+            let (low, high) = super::watermarks::watermarks(
+                &self.restorer,
+                &topic,
+                id.partition,
+                Duration::from_secs(30),
+            )
+            .map_err(|e| tracing::warn!("task {id}: the offsets of {topic}: {e}"))
+            .ok()?;
             let next = last.checked_add(1)?;
             if next < low.max(0) || next > high {
                 tracing::warn!(
@@ -586,10 +589,13 @@ impl StreamThread {
         task.make_durable()?;
         let mut offsets = checkpoint::Offsets::new();
         for topic in self.persistent_changelogs(id) {
-            let (_, high) = self
-                .restorer
-                .fetch_watermarks(&topic, id.partition, Duration::from_secs(30))
-                .map_err(kafka)?;
+            let (_, high) = super::watermarks::watermarks(
+                &self.restorer,
+                &topic,
+                id.partition,
+                Duration::from_secs(30),
+            )
+            .map_err(kafka)?;
             offsets.insert((topic, id.partition), high - 1);
         }
         let dir = self.state_dir.join(id.to_string());

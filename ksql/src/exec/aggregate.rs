@@ -1,0 +1,407 @@
+//! An aggregation's topology: the source's rows grouped by the grouping expressions (through
+//! a repartition topic), each group's state kept in a store whose changelog holds it, and
+//! every change of a group written out as a row of the output table (or deleted where
+//! `HAVING` stops holding).
+//!
+//! A stream's rows are added to their group; a table's changes move rows between groups: the
+//! old row is taken out of its group (undo) and the new one added to its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion_common::ScalarValue;
+use tributary_streams::process::{Processor, ProcessorContext, Record};
+use tributary_streams::{
+    Consumed, Grouped, KTable, Materialized, Produced, SessionWindowedSerde, SessionWindows,
+    SharedSerde, StreamsBuilder, StreamsError, TimeWindowedSerde, TimeWindows, Topology, Window,
+    Windowed,
+};
+
+use super::eval::Evaluator;
+use super::serde::{KeySerde, RowSerdes, StateSerde, ValueSerde};
+use crate::format::{Format, RowFormat};
+use crate::parser::ast::{SourceKind, WindowKind};
+use crate::plan::aggregate::AggregatePlan;
+use crate::value::Row;
+
+/// The name Kafka Streams' topics and store take in ksqlDB's aggregations.
+const GROUP_BY: &str = "Aggregate-GroupBy";
+const STORE: &str = "Aggregate-Aggregate-Materialize";
+
+/// Evaluates the source side of an aggregation: a source row's group key and its calls'
+/// arguments.
+#[derive(Clone)]
+struct Grouper {
+    plan: Arc<AggregatePlan>,
+    eval: Evaluator,
+}
+
+impl Grouper {
+    /// The group key and the arguments of `value` (with key `key`), or `None` when `WHERE`
+    /// drops the row or a grouping expression is null (ksqlDB leaves such rows out).
+    fn group(
+        &self,
+        key: &Row,
+        value: &Row,
+        meta: (Option<i64>, Option<i32>, Option<i64>),
+    ) -> Option<(Row, Row)> {
+        let mut row: Row = Vec::with_capacity(self.plan.scope.columns.len());
+        row.extend(key.iter().cloned());
+        row.extend(value.iter().cloned());
+        row.push(ScalarValue::Int64(meta.0));
+        row.push(ScalarValue::Int32(meta.1));
+        row.push(ScalarValue::Int64(meta.2));
+        let batch = match self.eval.batch(&row) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot evaluate a record: skipped");
+                return None;
+            }
+        };
+        if let Some(f) = &self.plan.filter {
+            if !Evaluator::is_true(f, &batch) {
+                return None;
+            }
+        }
+        let mut group = Vec::with_capacity(self.plan.group.len());
+        for (i, g) in self.plan.group.iter().enumerate() {
+            let v = Evaluator::eval(g, &batch);
+            if v.is_null() {
+                tracing::warn!(
+                    "Group-by column with index {i} resolved to null. The source row will be excluded from the table."
+                );
+                return None;
+            }
+            group.push(v);
+        }
+        let args = self
+            .plan
+            .calls
+            .iter()
+            .flat_map(|c| c.args.iter())
+            .map(|a| Evaluator::eval(a, &batch))
+            .collect();
+        Some((group, args))
+    }
+}
+
+/// The stream side: each record becomes its group's key and its arguments.
+struct GroupStream {
+    grouper: Grouper,
+}
+
+impl Processor<Row, Option<Row>, Row, Option<Row>> for GroupStream {
+    fn process(
+        &mut self,
+        record: Record<Row, Option<Row>>,
+        ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
+    ) -> Result<(), StreamsError> {
+        // a record of no value is not aggregated
+        let Some(value) = &record.value else {
+            return Ok(());
+        };
+        let (partition, offset) = ctx
+            .record_metadata()
+            .map_or((None, None), |m| (Some(m.partition()), Some(m.offset())));
+        let meta = (Some(record.timestamp), partition, offset);
+        if let Some((key, args)) = self.grouper.group(&record.key, value, meta) {
+            ctx.forward(Record {
+                key,
+                value: Some(args),
+                timestamp: record.timestamp,
+                headers: record.headers,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Folds arguments into states and reads results out of them.
+#[derive(Clone)]
+struct Folder {
+    plan: Arc<AggregatePlan>,
+    eval: Evaluator,
+}
+
+impl Folder {
+    fn init(&self) -> Row {
+        self.plan.calls.iter().flat_map(|c| c.udaf.init()).collect()
+    }
+
+    /// Adds (or, `undo`, takes out) one row's arguments.
+    fn fold(&self, args: &Row, mut state: Row, undo: bool) -> Row {
+        let (mut s, mut a) = (0, 0);
+        for c in &self.plan.calls {
+            let width = c.udaf.state_types().len();
+            let n = c.args.len();
+            let (Some(slot), Some(values)) = (state.get_mut(s..s + width), args.get(a..a + n))
+            else {
+                break;
+            };
+            let done = if undo {
+                c.udaf.undo(slot, values)
+            } else {
+                c.udaf.add(slot, values)
+            };
+            if let Err(e) = done {
+                tracing::error!("{}: {e}", c.udaf.name());
+            }
+            s += width;
+            a += n;
+        }
+        state
+    }
+
+    /// Merges the state of a later session into an earlier one's.
+    fn merge(&self, mut state: Row, later: &Row) -> Row {
+        let mut s = 0;
+        for c in &self.plan.calls {
+            let width = c.udaf.state_types().len();
+            if let (Some(slot), Some(other)) =
+                (state.get_mut(s..s + width), later.get(s..s + width))
+            {
+                if let Err(e) = c.udaf.merge(slot, other) {
+                    tracing::error!("{}: {e}", c.udaf.name());
+                }
+            }
+            s += width;
+        }
+        state
+    }
+
+    /// The aggregated row of a group: its key, each call's result, then the window's bounds.
+    fn row(&self, key: &Row, state: &Row, window: Option<Window>) -> Row {
+        let mut row: Row = key.clone();
+        let mut s = 0;
+        for c in &self.plan.calls {
+            let width = c.udaf.state_types().len();
+            row.push(match state.get(s..s + width) {
+                Some(slot) => c.udaf.result(slot),
+                None => crate::value::null(&c.udaf.result_type()),
+            });
+            s += width;
+        }
+        if let Some(w) = window {
+            row.push(ScalarValue::Int64(Some(w.start)));
+            row.push(ScalarValue::Int64(Some(w.end)));
+        }
+        row
+    }
+
+    fn having(&self, key: &Row, state: &Row, window: Option<Window>) -> bool {
+        let Some(h) = &self.plan.having else {
+            return true;
+        };
+        match self.eval.batch(&self.row(key, state, window)) {
+            Ok(batch) => Evaluator::is_true(h, &batch),
+            Err(e) => {
+                tracing::warn!(error = %e, "Error evaluating predicate HAVING");
+                false
+            }
+        }
+    }
+
+    fn project(&self, key: &Row, state: &Row, window: Option<Window>) -> Option<Row> {
+        let batch = match self.eval.batch(&self.row(key, state, window)) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot evaluate an aggregate: skipped");
+                return None;
+            }
+        };
+        Some(
+            self.plan
+                .value
+                .iter()
+                .map(|(_, c)| Evaluator::eval(c, &batch))
+                .collect(),
+        )
+    }
+}
+
+/// A group key of the aggregated table: the key columns, and the window of a windowed one.
+trait GroupKey: Send + Sync + 'static {
+    fn parts(&self) -> (&Row, Option<Window>);
+}
+
+impl GroupKey for Row {
+    fn parts(&self) -> (&Row, Option<Window>) {
+        (self, None)
+    }
+}
+
+impl GroupKey for Windowed<Row> {
+    fn parts(&self) -> (&Row, Option<Window>) {
+        (&self.key, Some(self.window))
+    }
+}
+
+/// The aggregated table written out: `HAVING` (a group that stops matching is deleted), then
+/// the projection.
+fn write<K: GroupKey>(
+    table: KTable<K, Row>,
+    folder: Folder,
+    sink: &str,
+    (key, value): (SharedSerde<K>, SharedSerde<Option<Row>>),
+) {
+    let (having, project) = (folder.clone(), folder);
+    table
+        .filter(move |k: &K, state: &Row| {
+            let (key, window) = k.parts();
+            having.having(key, state, window)
+        })
+        .to_stream()
+        .map_values_with_key(move |k: &K, state: &Option<Row>| {
+            let (key, window) = k.parts();
+            state.as_ref().and_then(|s| project.project(key, s, window))
+        })
+        .to(sink, Produced::with(key, value));
+}
+
+fn ms(v: i64) -> Duration {
+    Duration::from_millis(u64::try_from(v).unwrap_or(0))
+}
+
+/// ksqlDB's grace period when a window names none.
+const DEFAULT_GRACE: i64 = 24 * 60 * 60 * 1000;
+
+/// The topology of `plan`, reading its source with `input`'s serdes and writing to `sink`
+/// with `output`'s.
+pub fn topology(
+    plan: AggregatePlan,
+    (in_key, in_value): RowSerdes,
+    sink: &str,
+    (out_key, out_value): RowSerdes,
+) -> Result<Topology, String> {
+    let plan = Arc::new(plan);
+    let source = plan.source.clone();
+    let internal = |columns: Vec<(String, crate::types::SqlType)>, is_key: bool| {
+        RowFormat::new(Format::Json, columns, false, is_key)
+    };
+    let group_key = Arc::new(KeySerde(internal(plan.key.clone(), true)?));
+    let arg_columns = plan
+        .calls
+        .iter()
+        .flat_map(|c| c.args.iter())
+        .enumerate()
+        .map(|(i, a)| (format!("A{i}"), a.ty.clone()))
+        .collect();
+    let args = Arc::new(ValueSerde(internal(arg_columns, false)?));
+    let state_columns = plan
+        .state_types()
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (format!("S{i}"), t))
+        .collect();
+    let state = Arc::new(StateSerde(internal(state_columns, false)?));
+    let grouper = Grouper {
+        eval: Evaluator::new(&plan.scope).map_err(|e| e.to_string())?,
+        plan: Arc::clone(&plan),
+    };
+    let folder = Folder {
+        eval: Evaluator::new(&plan.post).map_err(|e| e.to_string())?,
+        plan: Arc::clone(&plan),
+    };
+    let materialized = || {
+        Materialized::with(group_key.clone(), state.clone())
+            .with_name(STORE)
+            .with_caching_disabled()
+    };
+    let grouped = Grouped::with(group_key.clone(), args.clone()).with_name(GROUP_BY);
+    let builder = StreamsBuilder::new();
+    let (init, add) = (folder.clone(), folder.clone());
+    let bad = |e: StreamsError| e.to_string();
+    match source.kind {
+        SourceKind::Stream => {
+            let grouped = builder
+                .stream(&source.topic, Consumed::with(in_key, in_value))
+                .process(
+                    move || GroupStream {
+                        grouper: grouper.clone(),
+                    },
+                    &[],
+                )
+                .group_by_key(grouped);
+            let init = move || init.init();
+            let add = move |_: &Row, args: &Option<Row>, state: Row| match args {
+                Some(a) => add.fold(a, state, false),
+                None => state,
+            };
+            match plan.window {
+                None => {
+                    let table = grouped.aggregate(init, add, materialized());
+                    write(table, folder, sink, (out_key, out_value));
+                }
+                Some(w) => {
+                    let grace = ms(w.grace.unwrap_or(DEFAULT_GRACE));
+                    match w.kind {
+                        WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. } => {
+                            let advance = match w.kind {
+                                WindowKind::Hopping { advance, .. } => advance,
+                                _ => size,
+                            };
+                            let windows = TimeWindows::of_size_and_grace(ms(size), grace)
+                                .and_then(|t| t.advance_by(ms(advance)))
+                                .map_err(bad)?;
+                            let table =
+                                grouped
+                                    .windowed_by(windows)
+                                    .aggregate(init, add, materialized());
+                            let key: SharedSerde<Windowed<Row>> =
+                                Arc::new(TimeWindowedSerde::new(out_key, size));
+                            write(table, folder, sink, (key, out_value));
+                        }
+                        WindowKind::Session { gap } => {
+                            let windows =
+                                SessionWindows::of_inactivity_gap_and_grace(ms(gap), grace)
+                                    .map_err(bad)?;
+                            let merger = folder.clone();
+                            let table = grouped.windowed_by_session(windows).aggregate(
+                                init,
+                                add,
+                                move |_: &Row, a: Row, b: Row| merger.merge(a, &b),
+                                materialized(),
+                            );
+                            let key: SharedSerde<Windowed<Row>> =
+                                Arc::new(SessionWindowedSerde::new(out_key));
+                            write(table, folder, sink, (key, out_value));
+                        }
+                    }
+                }
+            }
+        }
+        SourceKind::Table => {
+            let undo = folder.clone();
+            let table = builder
+                .table(
+                    &source.topic,
+                    Consumed::with(in_key, in_value.clone()),
+                    Materialized::new(),
+                )
+                .group_by(
+                    move |key: &Row, value: &Option<Row>| match value {
+                        Some(v) => match grouper.group(key, v, (None, None, None)) {
+                            Some((k, a)) => (k, Some(a)),
+                            None => (key.clone(), None),
+                        },
+                        None => (key.clone(), None),
+                    },
+                    grouped,
+                )
+                .aggregate(
+                    move || init.init(),
+                    move |_: &Row, args: &Option<Row>, state: Row| match args {
+                        Some(a) => add.fold(a, state, false),
+                        None => state,
+                    },
+                    move |_: &Row, args: &Option<Row>, state: Row| match args {
+                        Some(a) => undo.fold(a, state, true),
+                        None => state,
+                    },
+                    materialized(),
+                );
+            write(table, folder, sink, (out_key, out_value));
+        }
+    }
+    builder.build().map_err(|e| e.to_string())
+}
