@@ -71,3 +71,15 @@ async fn standard_deviation_passes() {
 async fn histogram_passes() {
     passes_completely("histogram.json").await;
 }
+
+// table functions and JSON text
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explode_passes() {
+    passes_completely("explode.json").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn to_json_string_passes() {
+    passes_completely("to_json_string.json").await;
+}

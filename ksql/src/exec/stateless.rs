@@ -25,6 +25,62 @@ impl StatelessProcessor {
     }
 }
 
+/// The element type of an array type.
+fn element(ty: &crate::types::SqlType) -> crate::types::SqlType {
+    match ty {
+        crate::types::SqlType::Array(item) => (**item).clone(),
+        other => other.clone(),
+    }
+}
+
+impl StatelessProcessor {
+    /// One output per element of the longest of the table functions' arrays (the columns
+    /// from `at` on hold each array's element, or null past its end).
+    fn explode(
+        &self,
+        mut row: Row,
+        at: usize,
+        batch: &arrow::record_batch::RecordBatch,
+        record: Record<Row, Option<Row>>,
+        ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
+    ) -> Result<(), StreamsError> {
+        let arrays: Vec<Vec<ScalarValue>> = self
+            .plan
+            .explode
+            .iter()
+            .map(|c| crate::value::list_items(&Evaluator::eval(c, batch)).unwrap_or_default())
+            .collect();
+        let rows = arrays.iter().map(Vec::len).max().unwrap_or(0);
+        for j in 0..rows {
+            for (k, (array, c)) in arrays.iter().zip(&self.plan.explode).enumerate() {
+                row[at + k] = array
+                    .get(j)
+                    .cloned()
+                    .unwrap_or_else(|| crate::value::null(&element(&c.ty)));
+            }
+            let batch = match self.eval.batch(&row) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot evaluate a record: skipped");
+                    return Ok(());
+                }
+            };
+            let eval = |cols: &[(String, crate::plan::Compiled)]| -> Row {
+                cols.iter()
+                    .map(|(_, c)| Evaluator::eval(c, &batch))
+                    .collect()
+            };
+            ctx.forward(Record {
+                key: eval(&self.plan.key),
+                value: Some(eval(&self.plan.value)),
+                timestamp: record.timestamp,
+                headers: record.headers.clone(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
 impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
     fn process(
         &mut self,
@@ -61,6 +117,13 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
         row.push(ScalarValue::Int64(Some(record.timestamp)));
         row.push(ScalarValue::Int32(Some(partition)));
         row.push(ScalarValue::Int64(Some(offset)));
+        let exploded = row.len();
+        row.extend(
+            self.plan
+                .explode
+                .iter()
+                .map(|c| crate::value::null(&element(&c.ty))),
+        );
         let batch = match self.eval.batch(&row) {
             Ok(b) => b,
             Err(e) => {
@@ -68,6 +131,17 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
                 return Ok(());
             }
         };
+        if !self.plan.explode.is_empty() {
+            if tombstone {
+                return Ok(());
+            }
+            if let Some(f) = &self.plan.filter {
+                if !Evaluator::is_true(f, &batch) {
+                    return Ok(());
+                }
+            }
+            return self.explode(row, exploded, &batch, record, ctx);
+        }
         let key: Row = self
             .plan
             .key

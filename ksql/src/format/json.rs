@@ -263,6 +263,43 @@ pub fn scalar_json_text(v: &ScalarValue) -> String {
 /// Writes `v` as JSON text, as ksqlDB's JSON serializer does: numbers as written by Java,
 /// decimals with their scale, bytes in base64, dates in days, times and timestamps in ms.
 pub fn write_json(v: &ScalarValue, out: &mut String) {
+    write_value(v, out, false);
+}
+
+/// `v` as `TO_JSON_STRING` writes it: as [`write_json`], but dates, times and timestamps as
+/// ISO-8601 text (`"1972-09-27"`, `"16:43:40"`, `"1971-11-28T23:46:40.000"`).
+pub fn to_json_string(v: &ScalarValue) -> String {
+    let mut out = String::new();
+    write_value(v, &mut out, true);
+    out
+}
+
+/// The civil date (year, month, day) of `days` since 1970-01-01.
+fn civil(days: i64) -> (i64, u32, u32) {
+    // Howard Hinnant's days-to-civil algorithm
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A time of day in ms as Java's `LocalTime` prints it (`HH:mm:ss`, then `.SSS` if any).
+fn time_text(ms: i64) -> String {
+    let ms = ms.rem_euclid(86_400_000);
+    let (h, m, s, f) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    if f == 0 {
+        format!("{h:02}:{m:02}:{s:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}.{f:03}")
+    }
+}
+
+fn write_value(v: &ScalarValue, out: &mut String, temporal_text: bool) {
     use std::fmt::Write;
     if v.is_null() {
         out.push_str("null");
@@ -295,6 +332,22 @@ pub fn write_json(v: &ScalarValue, out: &mut String) {
             out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
             out.push('"');
         }
+        ScalarValue::Date32(Some(d)) if temporal_text => {
+            let (y, m, d) = civil(i64::from(*d));
+            let _ = write!(out, "\"{y:04}-{m:02}-{d:02}\"");
+        }
+        ScalarValue::Time32Millisecond(Some(t)) if temporal_text => {
+            let _ = write!(out, "\"{}\"", time_text(i64::from(*t)));
+        }
+        ScalarValue::TimestampMillisecond(Some(t), _) if temporal_text => {
+            let (y, mo, d) = civil(t.div_euclid(86_400_000));
+            let ms = t.rem_euclid(86_400_000);
+            let (h, mi, s, f) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+            let _ = write!(
+                out,
+                "\"{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{f:03}\""
+            );
+        }
         ScalarValue::Date32(Some(d)) => {
             let _ = write!(out, "{d}");
         }
@@ -310,7 +363,7 @@ pub fn write_json(v: &ScalarValue, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_json(item, out);
+                write_value(item, out, temporal_text);
             }
             out.push(']');
         }
@@ -326,7 +379,7 @@ pub fn write_json(v: &ScalarValue, out: &mut String) {
                 };
                 out.push_str(&Json::String(key).to_string());
                 out.push(':');
-                write_json(item, out);
+                write_value(item, out, temporal_text);
             }
             out.push('}');
         }
@@ -342,7 +395,7 @@ pub fn write_json(v: &ScalarValue, out: &mut String) {
                 }
                 out.push_str(&Json::String(name.clone()).to_string());
                 out.push(':');
-                write_json(item, out);
+                write_value(item, out, temporal_text);
             }
             out.push('}');
         }

@@ -7,6 +7,7 @@ pub mod rowfn;
 mod string;
 
 use arrow::datatypes::DataType;
+use datafusion_common::ScalarValue;
 use datafusion_functions::{core, math, string as df_string, unicode};
 
 use rowfn::row_udf;
@@ -26,6 +27,7 @@ pub fn names() -> Vec<&'static str> {
         "INSTR",
         "LEAST",
         "SUBSTRING",
+        "TO_JSON_STRING",
         "COALESCE",
         "CONCAT",
         "EXP",
@@ -75,6 +77,14 @@ fn doubles(p: &ExprPlanner<'_>, args: Vec<Typed>) -> Result<Vec<Typed>, PlanErro
         .collect()
 }
 
+/// `TO_JSON_STRING(v)`: the JSON text of any value (`null` for null).
+fn to_json_string(args: &[ScalarValue]) -> Result<ScalarValue, String> {
+    let v = args.first().cloned().unwrap_or(ScalarValue::Null);
+    Ok(ScalarValue::Utf8(Some(
+        crate::format::json::to_json_string(&v),
+    )))
+}
+
 /// Plans the call `name(args)`.
 pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, PlanError> {
     let typed = |r: Result<Typed, PlanError>, ty: SqlType| -> Result<Typed, PlanError> {
@@ -112,6 +122,17 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
             typed(
                 udf_call(p, row_udf("SUBSTRING", ret, string::substring), cast),
                 ty,
+            )
+        }
+        "TO_JSON_STRING" => {
+            arity(name, &args, 1..=1)?;
+            typed(
+                udf_call(
+                    p,
+                    row_udf("TO_JSON_STRING", DataType::Utf8, to_json_string),
+                    args,
+                ),
+                SqlType::String,
             )
         }
         "INSTR" => {

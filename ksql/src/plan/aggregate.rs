@@ -293,6 +293,13 @@ pub fn plan_aggregate(
             "PARTITION BY with GROUP BY is not supported yet".into(),
         ));
     }
+    if q.select.iter().any(|i| {
+        matches!(i, SelectItem::Expr { expr, .. } if super::table_functions::has_table_function(expr))
+    }) {
+        return Err(PlanError::Invalid(
+            "Table functions cannot be used with aggregations.".into(),
+        ));
+    }
     let source = catalog
         .source(&q.from.first.name)
         .map_err(PlanError::Invalid)?
@@ -319,24 +326,13 @@ pub fn plan_aggregate(
     if q.window.is_some() {
         check_window_bounds(q)?;
     }
-    let filter = match &q.filter {
-        Some(f) => {
-            if let Some(name) = has_aggregate(f) {
-                return Err(PlanError::Invalid(format!(
-                    "Can't find any functions with the name '{name}'"
-                )));
-            }
-            let t = planner.plan_in("WHERE", f)?;
-            if t.ty != SqlType::Boolean {
-                return Err(PlanError::Invalid(format!(
-                    "Type error in WHERE expression: Should evaluate to boolean but is {f} ({}) instead.",
-                    t.ty
-                )));
-            }
-            Some(compile(&planner, t)?)
-        }
-        None => None,
-    };
+    // (an aggregate is not a function a row can call)
+    if let Some(name) = q.filter.as_ref().and_then(has_aggregate) {
+        return Err(PlanError::Invalid(format!(
+            "Can't find any functions with the name '{name}'"
+        )));
+    }
+    let filter = super::where_clause(&planner, q.filter.as_ref())?;
     // the grouping expressions, unqualified
     let mut group: Vec<sql::Expr> = Vec::new();
     for g in &q.group_by {

@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod expr;
+pub mod table_functions;
 
 use std::sync::Arc;
 
@@ -53,6 +54,9 @@ pub struct StatelessPlan {
     pub key: Vec<(String, Compiled)>,
     /// The output's value columns and their expressions.
     pub value: Vec<(String, Compiled)>,
+    /// The arrays of the projection's table functions (`EXPLODE`), one per column appended
+    /// to the scope's.
+    pub explode: Vec<Compiled>,
 }
 
 impl StatelessPlan {
@@ -323,7 +327,24 @@ fn partition_by(
         filter,
         key,
         value,
+        explode: Vec::new(),
     })
+}
+
+/// `WHERE`, which must be a boolean.
+fn where_clause(
+    planner: &ExprPlanner<'_>,
+    filter: Option<&sql::Expr>,
+) -> Result<Option<Compiled>, PlanError> {
+    let Some(f) = filter else { return Ok(None) };
+    let t = planner.plan_in("WHERE", f)?;
+    if t.ty != SqlType::Boolean {
+        return Err(PlanError::Invalid(format!(
+            "Type error in WHERE expression: Should evaluate to boolean but is {f} ({}) instead.",
+            t.ty
+        )));
+    }
+    Ok(Some(compile(planner, t)?))
 }
 
 /// `A`, `A and B`, `A, B and C`.
@@ -355,28 +376,40 @@ pub fn plan_stateless(
         .map_err(PlanError::Invalid)?
         .clone();
     let qualifier = q.from.first.qualifier().to_string();
-    let scope = source_scope(&source, &qualifier);
-    let planner = ExprPlanner::new(&scope)?;
-    let filter = match &q.filter {
-        Some(f) => {
-            let t = planner.plan_in("WHERE", f)?;
-            if t.ty != SqlType::Boolean {
-                return Err(PlanError::Invalid(format!(
-                    "Type error in WHERE expression: Should evaluate to boolean but is {f} ({}) instead.",
-                    t.ty
-                )));
-            }
-            Some(compile(&planner, t)?)
-        }
-        None => None,
+    let mut scope = source_scope(&source, &qualifier);
+    // table functions: a column each, after the source's
+    let (select, exploded) = {
+        let planner = ExprPlanner::new(&scope)?;
+        table_functions::extract(&q.select, &planner)?
     };
+    if !exploded.is_empty() && source.kind == crate::parser::ast::SourceKind::Table {
+        return Err(PlanError::Invalid(
+            "Table source is not supported with table functions".into(),
+        ));
+    }
+    for (i, t) in exploded.iter().enumerate() {
+        let SqlType::Array(item) = &t.ty else {
+            return Err(PlanError::Internal("a table function of no array".into()));
+        };
+        scope.columns.push(ScopeColumn {
+            qualifier: None,
+            name: table_functions::column(i),
+            ty: (**item).clone(),
+        });
+    }
+    let planner = ExprPlanner::new(&scope)?;
+    let explode = exploded
+        .into_iter()
+        .map(|t| compile(&planner, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let filter = where_clause(&planner, q.filter.as_ref())?;
     // the projection, with `*` expanded to the source's columns
     let partitioned = !q.partition_by.is_empty();
     let mut items: Vec<(String, Typed, Option<usize>)> = Vec::new();
     let mut item_exprs: Vec<Option<sql::Expr>> = Vec::new();
     let mut star = false;
     let mut generated = GeneratedNames::new(&source);
-    for item in &q.select {
+    for item in &select {
         match item {
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
                 star = true;
@@ -405,7 +438,9 @@ pub fn plan_stateless(
                 }
                 let name = match alias {
                     Some(a) => a.clone(),
-                    None => derived_name(expr).unwrap_or_else(|| generated.name()),
+                    None => derived_name(expr)
+                        .filter(|n| !table_functions::is_column(n))
+                        .unwrap_or_else(|| generated.name()),
                 };
                 if alias.is_none() && is_reserved(&name) {
                     return Err(PlanError::Invalid(format!(
@@ -426,7 +461,7 @@ pub fn plan_stateless(
         }
     }
     if partitioned {
-        return partition_by(
+        let mut plan = partition_by(
             q,
             sink,
             source,
@@ -436,7 +471,9 @@ pub fn plan_stateless(
             items,
             item_exprs,
             star,
-        );
+        )?;
+        plan.explode = explode;
+        return Ok(plan);
     }
     let mut seen = std::collections::BTreeSet::new();
     for (name, ..) in &items {
@@ -502,5 +539,6 @@ pub fn plan_stateless(
         filter,
         key,
         value,
+        explode,
     })
 }

@@ -245,6 +245,14 @@ impl StreamThread {
             if producer_config.get("transaction.timeout.ms").is_none() {
                 producer_config.set("transaction.timeout.ms", "10000");
             }
+            // librdkafka's send_offsets_to_transaction waits, without its timeout, for the
+            // group coordinator it cached when that broker died and left the metadata, until
+            // some broker connection of the producer changes state (librdkafka issues 5456 and
+            // 5511); idle connections closed after a while are such changes, and the call then
+            // looks the coordinator up again
+            if producer_config.get("connections.max.idle.ms").is_none() {
+                producer_config.set("connections.max.idle.ms", "15000");
+            }
         }
         let deliveries = Deliveries::default();
         let consumer: BaseConsumer = consumer_config.create().map_err(kafka)?;
