@@ -12,9 +12,9 @@ use std::time::Duration;
 use datafusion_common::ScalarValue;
 use tributary_streams::process::{Processor, ProcessorContext, Record};
 use tributary_streams::{
-    Consumed, Grouped, KTable, Materialized, Produced, SessionWindowedSerde, SessionWindows,
-    SharedSerde, StreamsBuilder, StreamsError, TimeWindowedSerde, TimeWindows, Topology, Window,
-    Windowed,
+    BufferConfig, Consumed, Grouped, KTable, Materialized, Produced, SessionWindowedSerde,
+    SessionWindows, SharedSerde, StreamsBuilder, StreamsError, Suppressed, TimeWindowedSerde,
+    TimeWindows, Topology, Window, Windowed,
 };
 
 use super::eval::Evaluator;
@@ -262,8 +262,11 @@ fn ms(v: i64) -> Duration {
     Duration::from_millis(u64::try_from(v).unwrap_or(0))
 }
 
-/// ksqlDB's grace period when a window names none.
-const DEFAULT_GRACE: i64 = 24 * 60 * 60 * 1000;
+/// ksqlDB's grace period when a window names none: what is left of 24 hours after the
+/// window's size (or a session's gap).
+fn default_grace(size: i64) -> i64 {
+    (24 * 60 * 60 * 1000 - size).max(0)
+}
 
 /// The topology of `plan`, reading its source with `input`'s serdes and writing to `sink`
 /// with `output`'s.
@@ -333,7 +336,22 @@ pub fn topology(
                     write(table, folder, sink, (out_key, out_value));
                 }
                 Some(w) => {
-                    let grace = ms(w.grace.unwrap_or(DEFAULT_GRACE));
+                    let size = match w.kind {
+                        WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. } => size,
+                        WindowKind::Session { gap } => gap,
+                    };
+                    let grace = ms(w.grace.unwrap_or_else(|| default_grace(size)));
+                    // EMIT FINAL: a window's result once the window closed
+                    let last = |t: KTable<Windowed<Row>, Row>| {
+                        if plan.emit_final {
+                            t.suppress(
+                                Suppressed::until_window_closes(BufferConfig::unbounded())
+                                    .with_name("Suppress"),
+                            )
+                        } else {
+                            t
+                        }
+                    };
                     match w.kind {
                         WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. } => {
                             let advance = match w.kind {
@@ -343,10 +361,11 @@ pub fn topology(
                             let windows = TimeWindows::of_size_and_grace(ms(size), grace)
                                 .and_then(|t| t.advance_by(ms(advance)))
                                 .map_err(bad)?;
-                            let table =
-                                grouped
-                                    .windowed_by(windows)
-                                    .aggregate(init, add, materialized());
+                            let table = last(grouped.windowed_by(windows).aggregate(
+                                init,
+                                add,
+                                materialized(),
+                            ));
                             let key: SharedSerde<Windowed<Row>> =
                                 Arc::new(TimeWindowedSerde::new(out_key, size));
                             write(table, folder, sink, (key, out_value));
@@ -356,12 +375,12 @@ pub fn topology(
                                 SessionWindows::of_inactivity_gap_and_grace(ms(gap), grace)
                                     .map_err(bad)?;
                             let merger = folder.clone();
-                            let table = grouped.windowed_by_session(windows).aggregate(
+                            let table = last(grouped.windowed_by_session(windows).aggregate(
                                 init,
                                 add,
                                 move |_: &Row, a: Row, b: Row| merger.merge(a, &b),
                                 materialized(),
-                            );
+                            ));
                             let key: SharedSerde<Windowed<Row>> =
                                 Arc::new(SessionWindowedSerde::new(out_key));
                             write(table, folder, sink, (key, out_value));

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::catalog::{Catalog, DataSource};
 use crate::functions::aggregate::{is_aggregate, Arg, Limits, Udaf};
-use crate::parser::ast::{Query, SelectItem, SourceKind, WindowExpr};
+use crate::parser::ast::{Emit, Query, SelectItem, SourceKind, WindowExpr};
 use crate::types::SqlType;
 
 /// One aggregate call: its function and the rows' arguments it reads.
@@ -51,6 +51,8 @@ pub struct AggregatePlan {
     /// `WINDOW`: the groups are per key and window (the aggregated row then ends with
     /// `WINDOWSTART` and `WINDOWEND`).
     pub window: Option<WindowExpr>,
+    /// `EMIT FINAL`: a window's result is written once, when the window closes.
+    pub emit_final: bool,
 }
 
 impl AggregatePlan {
@@ -177,7 +179,7 @@ impl Rewriter<'_> {
         }
         // COUNT(*) and COUNT() count ROWTIME, which is never null: as a literal, they also
         // count a table's rows, whose changes carry no time
-        if args.is_empty() {
+        if args.is_empty() && name == "COUNT" {
             args.push(sql::Expr::Value(
                 sql::Value::Number("1".into(), false).with_empty_span(),
             ));
@@ -315,9 +317,14 @@ pub fn plan_aggregate(
             "Windowing not supported for table aggregations.".into(),
         ));
     }
-    if q.window.is_some() && source.windowing.is_some() {
+    if source.windowing.is_some() {
         return Err(PlanError::Unsupported(
-            "windowed aggregations of windowed sources are not supported yet".into(),
+            "aggregations of windowed sources are not supported yet".into(),
+        ));
+    }
+    if q.emit == Some(Emit::Final) && q.window.is_none() {
+        return Err(PlanError::Invalid(
+            "EMIT FINAL is only supported for windowed aggregations.".into(),
         ));
     }
     let qualifier = q.from.first.qualifier().to_string();
@@ -603,6 +610,7 @@ pub fn plan_aggregate(
         key,
         value,
         window: q.window,
+        emit_final: q.emit == Some(Emit::Final),
     })
 }
 

@@ -796,8 +796,21 @@ pub fn function_name(f: &sql::Function) -> String {
     }
 }
 
-/// The arguments of a call (`COUNT(*)` has none).
+/// The arguments of a call (`COUNT(*)` has none). ksqlDB's calls take expressions only:
+/// `DISTINCT`, `ORDER BY`, `OVER`, `FILTER` and the like are refused rather than ignored.
 pub fn function_args(f: &sql::Function) -> Result<Vec<sql::Expr>, PlanError> {
+    let modified = f.over.is_some()
+        || f.filter.is_some()
+        || f.null_treatment.is_some()
+        || !f.within_group.is_empty()
+        || matches!(&f.args, sql::FunctionArguments::List(l)
+            if l.duplicate_treatment.is_some() || !l.clauses.is_empty());
+    if modified {
+        return Err(PlanError::Invalid(format!(
+            "Syntax Error: {} takes expressions only",
+            function_name(f)
+        )));
+    }
     match &f.args {
         sql::FunctionArguments::None => Ok(Vec::new()),
         sql::FunctionArguments::Subquery(_) => {
