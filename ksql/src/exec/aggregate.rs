@@ -6,6 +6,7 @@
 //! A stream's rows are added to their group; a table's changes move rows between groups: the
 //! old row is taken out of its group (undo) and the new one added to its own.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use super::eval::Evaluator;
 use super::serde::{KeySerde, RowSerdes, StateSerde, ValueSerde};
 use crate::format::{Format, RowFormat};
 use crate::parser::ast::{SourceKind, WindowKind};
-use crate::plan::aggregate::AggregatePlan;
+use crate::plan::aggregate::{AggregatePlan, Call};
 use crate::value::Row;
 
 /// The name Kafka Streams' topics and store take in ksqlDB's aggregations.
@@ -121,21 +122,45 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for GroupStream {
 struct Folder {
     plan: Arc<AggregatePlan>,
     eval: Evaluator,
+    /// Where each call's state lies in the state row, and where its arguments lie in the
+    /// arguments row (worked out once: the functions' state types are built on demand).
+    spans: Arc<Vec<(Range<usize>, Range<usize>)>>,
 }
 
 impl Folder {
+    fn new(plan: Arc<AggregatePlan>, eval: Evaluator) -> Folder {
+        let (mut s, mut a) = (0, 0);
+        let spans = plan
+            .calls
+            .iter()
+            .map(|c| {
+                let (width, n) = (c.udaf.state_types().len(), c.args.len());
+                let span = (s..s + width, a..a + n);
+                s += width;
+                a += n;
+                span
+            })
+            .collect();
+        Folder {
+            plan,
+            eval,
+            spans: Arc::new(spans),
+        }
+    }
+
+    /// Each call with its state's and its arguments' places.
+    fn calls(&self) -> impl Iterator<Item = (&Call, &(Range<usize>, Range<usize>))> {
+        self.plan.calls.iter().zip(self.spans.iter())
+    }
+
     fn init(&self) -> Row {
         self.plan.calls.iter().flat_map(|c| c.udaf.init()).collect()
     }
 
     /// Adds (or, `undo`, takes out) one row's arguments.
     fn fold(&self, args: &Row, mut state: Row, undo: bool) -> Row {
-        let (mut s, mut a) = (0, 0);
-        for c in &self.plan.calls {
-            let width = c.udaf.state_types().len();
-            let n = c.args.len();
-            let (Some(slot), Some(values)) = (state.get_mut(s..s + width), args.get(a..a + n))
-            else {
+        for (c, (s, a)) in self.calls() {
+            let (Some(slot), Some(values)) = (state.get_mut(s.clone()), args.get(a.clone())) else {
                 break;
             };
             let done = if undo {
@@ -146,25 +171,18 @@ impl Folder {
             if let Err(e) = done {
                 tracing::error!("{}: {e}", c.udaf.name());
             }
-            s += width;
-            a += n;
         }
         state
     }
 
     /// Merges the state of a later session into an earlier one's.
     fn merge(&self, mut state: Row, later: &Row) -> Row {
-        let mut s = 0;
-        for c in &self.plan.calls {
-            let width = c.udaf.state_types().len();
-            if let (Some(slot), Some(other)) =
-                (state.get_mut(s..s + width), later.get(s..s + width))
-            {
+        for (c, (s, _)) in self.calls() {
+            if let (Some(slot), Some(other)) = (state.get_mut(s.clone()), later.get(s.clone())) {
                 if let Err(e) = c.udaf.merge(slot, other) {
                     tracing::error!("{}: {e}", c.udaf.name());
                 }
             }
-            s += width;
         }
         state
     }
@@ -172,14 +190,11 @@ impl Folder {
     /// The aggregated row of a group: its key, each call's result, then the window's bounds.
     fn row(&self, key: &Row, state: &Row, window: Option<Window>) -> Row {
         let mut row: Row = key.clone();
-        let mut s = 0;
-        for c in &self.plan.calls {
-            let width = c.udaf.state_types().len();
-            row.push(match state.get(s..s + width) {
+        for (c, (s, _)) in self.calls() {
+            row.push(match state.get(s.clone()) {
                 Some(slot) => c.udaf.result(slot),
                 None => crate::value::null(&c.udaf.result_type()),
             });
-            s += width;
         }
         if let Some(w) = window {
             row.push(ScalarValue::Int64(Some(w.start)));
@@ -301,10 +316,10 @@ pub fn topology(
         eval: Evaluator::new(&plan.scope).map_err(|e| e.to_string())?,
         plan: Arc::clone(&plan),
     };
-    let folder = Folder {
-        eval: Evaluator::new(&plan.post).map_err(|e| e.to_string())?,
-        plan: Arc::clone(&plan),
-    };
+    let folder = Folder::new(
+        Arc::clone(&plan),
+        Evaluator::new(&plan.post).map_err(|e| e.to_string())?,
+    );
     let materialized = || {
         Materialized::with(group_key.clone(), state.clone())
             .with_name(STORE)
