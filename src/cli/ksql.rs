@@ -38,6 +38,10 @@ pub struct QttArgs {
     /// How many variants run at once (each with its own embedded broker)
     #[arg(long, short = 'j', default_value_t = 4)]
     pub jobs: usize,
+    /// Files (names without `.json`) every runnable variant of which must pass: the run
+    /// fails when one of them does not, or when such a file was not run at all
+    #[arg(long, value_delimiter = ',')]
+    pub must_pass: Vec<String>,
 }
 
 pub async fn run(args: KsqlArgs) -> anyhow::Result<()> {
@@ -160,7 +164,37 @@ async fn qtt_run(args: QttArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     write_report(&args.report, &report)?;
-    Ok(())
+    check_must_pass(&args.must_pass, &report)
+}
+
+/// Fails when a file that must pass completely has a failing variant or did not run.
+fn check_must_pass(files: &[String], report: &Report) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    for file in files {
+        match report.files.get(file) {
+            Some(t) if t.passed == t.run => {}
+            Some(t) => missing.push(format!("{file} ({} of {} passed)", t.passed, t.run)),
+            None => missing.push(format!("{file} (not run)")),
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        for case in &report.cases {
+            if case.verdict == "fail" && files.contains(&case.file) {
+                let reason = case.reason.as_deref().unwrap_or_default();
+                eprintln!(
+                    "FAIL {}\n     {}",
+                    case.name,
+                    reason.replace('\n', "\n     ")
+                );
+            }
+        }
+        anyhow::bail!(
+            "files that must pass completely did not: {}",
+            missing.join(", ")
+        )
+    }
 }
 
 fn write_report(path: &Path, report: &Report) -> anyhow::Result<()> {
