@@ -343,6 +343,25 @@ fn table_map_values_leaves_deletions_alone_and_to_table_keeps_the_latest_value()
 }
 
 #[test]
+fn table_map_values_with_key_sees_each_rows_key() {
+    let mapped = table_run(|b| {
+        to_out(
+            b.table("t", strings(), Materialized::new())
+                .map_values_with_key(|k: &String, v: &String| format!("{k}={v}")),
+        )
+    });
+    assert_eq!(
+        mapped,
+        vec![
+            (s("a"), Some(s("a=1")), 1),
+            (s("a"), Some(s("a=x")), 2),
+            (s("b"), Some(s("b=x")), 3),
+            (s("a"), None, 4)
+        ]
+    );
+}
+
+#[test]
 fn a_kept_table_source_ignores_deletions_of_rows_it_does_not_have_behind_a_cache() {
     let run = |materialized: Materialized<String, String>, cache: usize| {
         let b = StreamsBuilder::new();

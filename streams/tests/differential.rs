@@ -28,7 +28,7 @@ use tributary_streams::{
 type Key = Option<String>;
 type Value = Option<String>;
 
-const SCENARIOS: [&str; 29] = [
+const SCENARIOS: [&str; 31] = [
     "word_count",
     "tumbling_count_suppress",
     "hopping_reduce",
@@ -44,6 +44,8 @@ const SCENARIOS: [&str; 29] = [
     "stream_stream_inner",
     "stream_stream_left",
     "stream_stream_outer",
+    "stream_stream_left_legacy",
+    "stream_stream_outer_legacy",
     "table_sources",
     "table_join_of_join",
     "table_group_count",
@@ -659,7 +661,14 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
         }
         s if s.starts_with("stream_stream") => {
             let other: KStream<Key, Value> = b.stream("tbl", Consumed::with(ns(), ns()));
-            let w = JoinWindows::of_time_difference_and_grace(ms(5), ms(2)).unwrap();
+            // (legacy: the windows without the spurious-result fix, as ksqlDB uses them)
+            let legacy = s.ends_with("_legacy");
+            let s = s.trim_end_matches("_legacy");
+            let w = if legacy {
+                JoinWindows::of(ms(5)).unwrap()
+            } else {
+                JoinWindows::of_time_difference_and_grace(ms(5), ms(2)).unwrap()
+            };
             let sj = || StreamJoined::with(ns(), ns(), ns());
             let joined: KStream<Key, String> = match s {
                 "stream_stream_inner" => input.join_windowed(
@@ -695,6 +704,16 @@ fn build(scenario: &str, b: &StreamsBuilder) -> Vec<&'static str> {
                     "out",
                     "app-KSTREAM-JOINTHIS-0000000004-store-changelog",
                     "app-KSTREAM-JOINOTHER-0000000005-store-changelog",
+                ],
+                "stream_stream_left" if legacy => vec![
+                    "out",
+                    "app-KSTREAM-JOINTHIS-0000000004-store-changelog",
+                    "app-KSTREAM-OUTEROTHER-0000000005-store-changelog",
+                ],
+                "stream_stream_outer" if legacy => vec![
+                    "out",
+                    "app-KSTREAM-OUTERTHIS-0000000004-store-changelog",
+                    "app-KSTREAM-OUTEROTHER-0000000005-store-changelog",
                 ],
                 "stream_stream_left" => vec![
                     "out",

@@ -32,9 +32,24 @@ pub struct JoinWindows {
     before: i64,
     after: i64,
     grace: i64,
+    /// Whether left and outer joins hold an unmatched record back until its window closed
+    /// (Kafka's spurious-result fix); without it, it is joined with `None` at once.
+    hold_unmatched: bool,
 }
 
 impl JoinWindows {
+    /// Records at most `time_difference` apart join, as Kafka's deprecated `JoinWindows.of`:
+    /// late records are accepted for what is left of 24 hours after twice the difference, and
+    /// left and outer joins give an unmatched record joined with `None` at once (and its later
+    /// matches too), as Kafka Streams did before its spurious-result fix (KIP-633).
+    pub fn of(time_difference: Duration) -> Result<JoinWindows, StreamsError> {
+        let d = millis(time_difference, "timeDifference")?;
+        let grace = (24 * 60 * 60 * 1000 - d.saturating_mul(2)).max(0);
+        let mut w = Self::checked(d, d, grace)?;
+        w.hold_unmatched = false;
+        Ok(w)
+    }
+
     /// Records at most `time_difference` apart join; no late records.
     pub fn of_time_difference_with_no_grace(
         time_difference: Duration,
@@ -55,12 +70,18 @@ impl JoinWindows {
 
     /// These windows reaching `before` back from a record (instead of the time difference).
     pub fn before(self, before: Duration) -> Result<JoinWindows, StreamsError> {
-        Self::checked(millis(before, "timeDifference")?, self.after, self.grace)
+        Ok(JoinWindows {
+            hold_unmatched: self.hold_unmatched,
+            ..Self::checked(millis(before, "timeDifference")?, self.after, self.grace)?
+        })
     }
 
     /// These windows reaching `after` forward from a record.
     pub fn after(self, after: Duration) -> Result<JoinWindows, StreamsError> {
-        Self::checked(self.before, millis(after, "timeDifference")?, self.grace)
+        Ok(JoinWindows {
+            hold_unmatched: self.hold_unmatched,
+            ..Self::checked(self.before, millis(after, "timeDifference")?, self.grace)?
+        })
     }
 
     fn checked(before: i64, after: i64, grace: i64) -> Result<JoinWindows, StreamsError> {
@@ -78,6 +99,7 @@ impl JoinWindows {
             before,
             after,
             grace,
+            hold_unmatched: true,
         })
     }
 
@@ -316,7 +338,7 @@ where
         };
         let this_store = g.add_store(window_store(store_name(&this_generated, this_suffix)));
         let other_store = g.add_store(window_store(store_name(&other_generated, other_suffix)));
-        let shared = (outer.left || outer.right).then(|| {
+        let shared = ((outer.left || outer.right) && windows.hold_unmatched).then(|| {
             let name = match &joined.store_name {
                 Some(s) if outer.right => format!("{s}-outer-shared-join-store"),
                 Some(s) => format!("{s}-left-shared-join-store"),

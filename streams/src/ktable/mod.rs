@@ -286,17 +286,32 @@ where
     where
         V2: Send + Sync + 'static,
     {
+        self.map_values_with_key(move |_: &K, v: &V| mapper(v))
+    }
+
+    /// Each row's value mapped with `mapper`, which sees the row's key too (Kafka's
+    /// `mapValues(ValueMapperWithKey)`).
+    pub fn map_values_with_key<V2>(
+        &self,
+        mapper: impl Fn(&K, &V) -> V2 + Send + Sync + 'static,
+    ) -> KTable<K, V2>
+    where
+        V2: Send + Sync + 'static,
+    {
         let mapper = Arc::new(mapper);
         let getter = self.getter.clone().map(|parent| {
             let mapper = Arc::clone(&mapper);
-            getter::derived(parent, Arc::new(move |_: &K, v: V| Some(mapper(&v))))
+            getter::derived(parent, Arc::new(move |k: &K, v: V| Some(mapper(k, &v))))
         });
-        let map = move |d: &Dyn| -> Result<Dyn, StreamsError> {
-            Ok(Arc::new(typed::<Option<V>>(d)?.as_ref().map(|v| mapper(v))))
-        };
         self.add(
             "KTABLE-MAPVALUES-",
             stateless(move |r: DynRecord, ctx: &mut dyn Context| {
+                let key = typed::<K>(&r.key)?;
+                let map = |d: &Dyn| -> Result<Dyn, StreamsError> {
+                    Ok(Arc::new(
+                        typed::<Option<V>>(d)?.as_ref().map(|v| mapper(key, v)),
+                    ))
+                };
                 let change = typed::<Change>(&r.value)?;
                 let value: Dyn = Arc::new(Change {
                     new: map(&change.new)?,

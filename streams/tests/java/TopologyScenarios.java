@@ -370,9 +370,16 @@ public class TopologyScenarios {
             }
             case "stream_stream_inner":
             case "stream_stream_left":
-            case "stream_stream_outer": {
+            case "stream_stream_outer":
+            case "stream_stream_left_legacy":
+            case "stream_stream_outer_legacy": {
                 KStream<String, String> other = b.stream("tbl", Consumed.with(S, S));
-                JoinWindows w = JoinWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(5), Duration.ofMillis(2));
+                boolean legacy = scenario.endsWith("_legacy");
+                if (legacy) scenario = scenario.substring(0, scenario.length() - "_legacy".length());
+                // (legacy: the deprecated windows without the spurious-result fix, as ksqlDB uses them)
+                @SuppressWarnings("deprecation")
+                JoinWindows w = legacy ? JoinWindows.of(Duration.ofMillis(5))
+                    : JoinWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(5), Duration.ofMillis(2));
                 StreamJoined<String, String, String> sj = StreamJoined.with(S, S, S);
                 KStream<String, String> joined;
                 if (scenario.endsWith("inner")) joined = in.join(other, (x, y) -> x + "*" + y, w, sj);
@@ -382,6 +389,10 @@ public class TopologyScenarios {
                 String app = "app-KSTREAM-";
                 if (scenario.endsWith("inner"))
                     return List.of("out", app + "JOINTHIS-0000000004-store-changelog", app + "JOINOTHER-0000000005-store-changelog");
+                if (legacy && scenario.endsWith("left"))
+                    return List.of("out", app + "JOINTHIS-0000000004-store-changelog", app + "OUTEROTHER-0000000005-store-changelog");
+                if (legacy)
+                    return List.of("out", app + "OUTERTHIS-0000000004-store-changelog", app + "OUTEROTHER-0000000005-store-changelog");
                 if (scenario.endsWith("left"))
                     return List.of("out", app + "JOINTHIS-0000000004-store-changelog", app + "OUTEROTHER-0000000005-store-changelog",
                         app + "OUTERSHARED-0000000004-store-changelog");
