@@ -343,19 +343,20 @@ fn table_map_values_leaves_deletions_alone_and_to_table_keeps_the_latest_value()
 }
 
 #[test]
-fn table_map_values_with_key_sees_each_rows_key() {
+fn table_map_values_with_key_and_transform_values_see_each_rows_key_and_timestamp() {
     let mapped = table_run(|b| {
         to_out(
             b.table("t", strings(), Materialized::new())
-                .map_values_with_key(|k: &String, v: &String| format!("{k}={v}")),
+                .map_values_with_key(|k: &String, v: &String| format!("{k}={v}"))
+                .transform_values(|_: &String, v: &String, ts| format!("{v}@{ts}")),
         )
     });
     assert_eq!(
         mapped,
         vec![
-            (s("a"), Some(s("a=1")), 1),
-            (s("a"), Some(s("a=x")), 2),
-            (s("b"), Some(s("b=x")), 3),
+            (s("a"), Some(s("a=1@1")), 1),
+            (s("a"), Some(s("a=x@2")), 2),
+            (s("b"), Some(s("b=x@3")), 3),
             (s("a"), None, 4)
         ]
     );

@@ -58,11 +58,27 @@ where
     V: 'static,
     V2: 'static,
 {
+    derived_timestamped(parent, Arc::new(move |k: &K, v: V, _| derive(k, v)))
+}
+
+/// Derives a table's value from its parent's and the row's timestamp.
+pub(crate) type DeriveTimestamped<K, V, V2> = Arc<dyn Fn(&K, V, i64) -> Option<V2> + Send + Sync>;
+
+/// [`derived`], `derive` seeing the row's timestamp.
+pub(crate) fn derived_timestamped<K, V, V2>(
+    parent: GetterMaker<K, V>,
+    derive: DeriveTimestamped<K, V, V2>,
+) -> GetterMaker<K, V2>
+where
+    K: 'static,
+    V: 'static,
+    V2: 'static,
+{
     Rc::new(move |g: &mut Graph| {
         let (inner, stores) = parent(g)?;
         let derive = Arc::clone(&derive);
         let getter: Getter<K, V2> = Arc::new(move |ctx: &dyn Context, k: &K| {
-            Ok(inner(ctx, k)?.and_then(|(v, ts)| derive(k, v).map(|v2| (v2, ts))))
+            Ok(inner(ctx, k)?.and_then(|(v, ts)| derive(k, v, ts).map(|v2| (v2, ts))))
         });
         Ok((getter, stores))
     })

@@ -298,18 +298,46 @@ where
     where
         V2: Send + Sync + 'static,
     {
+        self.mapped("KTABLE-MAPVALUES-", move |k: &K, v: &V, _| mapper(k, v))
+    }
+
+    /// Each row's value mapped with `mapper`, which sees the row's key and timestamp (the
+    /// timestamp of its last update), as a value transformer of Kafka's `transformValues`
+    /// reads them from its context.
+    pub fn transform_values<V2>(
+        &self,
+        mapper: impl Fn(&K, &V, i64) -> V2 + Send + Sync + 'static,
+    ) -> KTable<K, V2>
+    where
+        V2: Send + Sync + 'static,
+    {
+        self.mapped("KTABLE-TRANSFORMVALUES-", mapper)
+    }
+
+    fn mapped<V2>(
+        &self,
+        prefix: &str,
+        mapper: impl Fn(&K, &V, i64) -> V2 + Send + Sync + 'static,
+    ) -> KTable<K, V2>
+    where
+        V2: Send + Sync + 'static,
+    {
         let mapper = Arc::new(mapper);
         let getter = self.getter.clone().map(|parent| {
             let mapper = Arc::clone(&mapper);
-            getter::derived(parent, Arc::new(move |k: &K, v: V| Some(mapper(k, &v))))
+            getter::derived_timestamped(
+                parent,
+                Arc::new(move |k: &K, v: V, ts| Some(mapper(k, &v, ts))),
+            )
         });
         self.add(
-            "KTABLE-MAPVALUES-",
+            prefix,
             stateless(move |r: DynRecord, ctx: &mut dyn Context| {
                 let key = typed::<K>(&r.key)?;
+                let ts = r.timestamp;
                 let map = |d: &Dyn| -> Result<Dyn, StreamsError> {
                     Ok(Arc::new(
-                        typed::<Option<V>>(d)?.as_ref().map(|v| mapper(key, v)),
+                        typed::<Option<V>>(d)?.as_ref().map(|v| mapper(key, v, ts)),
                     ))
                 };
                 let change = typed::<Change>(&r.value)?;
