@@ -436,6 +436,7 @@ impl Engine {
             SourceKind::Table => "CTAS",
         };
         let id = self.next_query_id(prefix, &c.name);
+        let sources = planned.sources().iter().map(|s| s.name.clone()).collect();
         self.start(&id, planned, &sink, session)?;
         self.catalog.sources.insert(c.name.clone(), sink);
         self.catalog.queries.insert(
@@ -443,7 +444,7 @@ impl Engine {
             PersistentQuery {
                 id: id.clone(),
                 sink: c.name.clone(),
-                sources: vec![input.name.clone()],
+                sources,
                 sql: sql.to_string(),
             },
         );
@@ -518,6 +519,7 @@ impl Engine {
         session: &BTreeMap<String, String>,
     ) -> Result<(), KsqlError> {
         let input = planned.source().clone();
+        let mut topics: Vec<String> = planned.sources().iter().map(|s| s.topic.clone()).collect();
         let topology = match planned {
             Planned::Stateless(plan) => {
                 let eval = Evaluator::new(&plan.scope)?;
@@ -543,6 +545,15 @@ impl Engine {
                 source_serdes(sink)?,
             )
             .map_err(KsqlError::Statement)?,
+            Planned::Join(plan) => {
+                let inputs = plan
+                    .inputs
+                    .iter()
+                    .map(|i| source_serdes(&i.source))
+                    .collect::<Result<Vec<_>, _>>()?;
+                crate::exec::join::topology(plan, inputs, &sink.topic, source_serdes(sink)?)
+                    .map_err(KsqlError::Statement)?
+            }
         };
         let application_id = format!("_confluent-ksql-{}query_{id}", self.config.service_id);
         let mut config = StreamsConfig::new()
@@ -572,7 +583,7 @@ impl Engine {
             }
         }
         // what the query reads: its source and its own repartition topics
-        let mut inputs = vec![input.topic.clone()];
+        let mut inputs = std::mem::take(&mut topics);
         inputs.extend(
             topology
                 .internal_topics(&application_id)
@@ -721,6 +732,8 @@ enum Planned {
     Stateless(plan::StatelessPlan),
     /// A `GROUP BY` aggregation.
     Aggregate(plan::aggregate::AggregatePlan),
+    /// A join.
+    Join(plan::join::JoinPlan),
 }
 
 impl Planned {
@@ -731,7 +744,14 @@ impl Planned {
         sink: &str,
         session: &BTreeMap<String, String>,
     ) -> Result<Planned, KsqlError> {
-        if plan::aggregate::is_aggregation(q) {
+        if !q.from.joins.is_empty() && !plan::aggregate::is_aggregation(q) {
+            if !q.partition_by.is_empty() {
+                return Err(KsqlError::Unsupported(
+                    "PARTITION BY over joins is not supported yet".into(),
+                ));
+            }
+            Ok(Planned::Join(plan::join::plan_join(catalog, q, sink)?))
+        } else if plan::aggregate::is_aggregation(q) {
             let limit = |name: &str| {
                 session
                     .get(name)
@@ -750,10 +770,20 @@ impl Planned {
         }
     }
 
+    /// The source read (the first, for a join).
     fn source(&self) -> &DataSource {
         match self {
             Planned::Stateless(p) => &p.source,
             Planned::Aggregate(p) => &p.source,
+            Planned::Join(p) => &p.inputs[0].source,
+        }
+    }
+
+    /// Every source read.
+    fn sources(&self) -> Vec<&DataSource> {
+        match self {
+            Planned::Join(p) => p.inputs.iter().map(|i| &i.source).collect(),
+            other => vec![other.source()],
         }
     }
 
@@ -762,6 +792,7 @@ impl Planned {
         match self {
             Planned::Stateless(p) => p.source.kind,
             Planned::Aggregate(_) => SourceKind::Table,
+            Planned::Join(p) => p.kind,
         }
     }
 
@@ -770,6 +801,7 @@ impl Planned {
         match self {
             Planned::Stateless(p) => (p.key_columns(), p.value_columns()),
             Planned::Aggregate(p) => (p.key.clone(), p.value_columns()),
+            Planned::Join(p) => (p.key_columns(), p.value_columns()),
         }
     }
 
@@ -786,6 +818,7 @@ impl Planned {
                 Some(WindowKind::Session { .. }) => Some(Windowing::Session),
                 None => p.source.windowing,
             },
+            Planned::Join(_) => None,
         }
     }
 

@@ -4,5 +4,6 @@
 pub mod aggregate;
 pub mod eval;
 pub mod insert;
+pub mod join;
 pub mod serde;
 pub mod stateless;

@@ -80,17 +80,27 @@ impl Scope {
                 Some(q) => format!("column '{q}.{name}' cannot be resolved."),
                 None => format!("column '{name}' cannot be resolved."),
             })),
-            _ => Err(PlanError::Invalid(format!(
-                "Column '{name}' is ambiguous. Could be any of: {}",
-                found
+            _ => {
+                let mut candidates: Vec<String> = found
                     .iter()
-                    .map(|i| format!(
-                        "{}.{name}",
-                        self.columns[*i].qualifier.as_deref().unwrap_or("")
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+                    .map(|i| {
+                        format!(
+                            "{}.{name}",
+                            self.columns[*i].qualifier.as_deref().unwrap_or("")
+                        )
+                    })
+                    .collect();
+                candidates.sort();
+                let last = candidates.pop().unwrap_or_default();
+                let list = if candidates.is_empty() {
+                    last
+                } else {
+                    format!("{} or {last}", candidates.join(", "))
+                };
+                Err(PlanError::Invalid(format!(
+                    "Column '{name}' is ambiguous. Could be {list}."
+                )))
+            }
         }
     }
 }

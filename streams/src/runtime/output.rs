@@ -89,6 +89,18 @@ pub(crate) fn flush(
 
 /// Sends one record, waiting while the producer's queue is full.
 pub(crate) fn send(producer: &ThreadProducer, out: &OutputRecord) -> Result<(), StreamsError> {
+    if out.timestamp == 0 {
+        let written = producer.send_zero_timestamp(
+            &out.topic,
+            out.partition,
+            out.key.as_deref(),
+            out.value.as_deref(),
+            &out.headers,
+        );
+        if let Some(r) = written {
+            return r.map_err(StreamsError::Kafka);
+        }
+    }
     if out.headers.is_empty() {
         loop {
             let sent = producer.send_plain(

@@ -37,14 +37,92 @@ pub(crate) struct ThreadProducer {
     // (declared first: dropped before the producer whose client they belong to)
     topics: RefCell<HashMap<String, TopicHandle>>,
     producer: BaseProducer<Deliveries>,
+    zero: Option<RefCell<ZeroTimestamps>>,
+}
+
+/// Writes records whose timestamp is 0 with the produce protocol itself: librdkafka writes the
+/// current time in place of a timestamp of 0 (`rd_kafka_msg_new0`), where Kafka's producer
+/// keeps it. Only for producers without transactions on plaintext listeners (a transaction's
+/// records must go through its producer; other listeners need librdkafka's security).
+struct ZeroTimestamps {
+    runtime: tokio::runtime::Runtime,
+    producer: tributary_client::produce::Producer,
 }
 
 impl ThreadProducer {
-    pub fn new(producer: BaseProducer<Deliveries>) -> ThreadProducer {
+    /// The thread's producer, made with `config`.
+    pub fn new(
+        producer: BaseProducer<Deliveries>,
+        config: &rdkafka::ClientConfig,
+    ) -> ThreadProducer {
+        let plaintext = config
+            .get("security.protocol")
+            .is_none_or(|p| p.eq_ignore_ascii_case("plaintext"));
+        let zero = match (
+            config.get("bootstrap.servers"),
+            config.get("transactional.id"),
+        ) {
+            (Some(bootstrap), None) if plaintext => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    tracing::warn!(
+                        "records of timestamp 0 will be written with the current time: {e}"
+                    )
+                })
+                .ok()
+                .map(|runtime| {
+                    let timeout = config
+                        .get("delivery.timeout.ms")
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(120_000);
+                    RefCell::new(ZeroTimestamps {
+                        runtime,
+                        producer: tributary_client::produce::Producer::new(
+                            bootstrap,
+                            std::time::Duration::from_millis(timeout),
+                        ),
+                    })
+                }),
+            _ => None,
+        };
         ThreadProducer {
             topics: RefCell::new(HashMap::new()),
             producer,
+            zero,
         }
+    }
+
+    /// Writes a record whose timestamp is 0 as it is, once every record sent before it is
+    /// delivered (so that the partition keeps their order); `None` when this producer cannot
+    /// (a transactional one, or one on a secured listener): librdkafka then writes it with the
+    /// current time.
+    pub fn send_zero_timestamp(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(String, Option<Vec<u8>>)],
+    ) -> Option<Result<(), String>> {
+        let zero = self.zero.as_ref()?;
+        let mut zero = zero.borrow_mut();
+        let zero = &mut *zero;
+        if let Err(e) = self.producer.flush(std::time::Duration::from_secs(120)) {
+            return Some(Err(e.to_string()));
+        }
+        let record = tributary_client::produce::ProducerRecord {
+            key,
+            value,
+            headers,
+            timestamp: 0,
+        };
+        Some(
+            zero.runtime
+                .block_on(zero.producer.send(topic, partition, record))
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        )
     }
 
     /// Sends a record without headers to `topic` (`partition`: `None` for the partitioner's

@@ -301,6 +301,7 @@ impl StreamThread {
                 producer_config
                     .create_with_context(deliveries.clone())
                     .map_err(kafka)?,
+                &producer_config,
             ),
             producer_config,
             deliveries,
@@ -383,6 +384,7 @@ impl StreamThread {
             self.producer_config
                 .create_with_context(self.deliveries.clone())
                 .map_err(kafka)?,
+            &self.producer_config,
         );
         self.producer
             .init_transactions(TXN_TIMEOUT)

@@ -1,0 +1,440 @@
+//! A join query's topology: each source read into rows of its columns (keys, values, then
+//! `ROWTIME`, `ROWPARTITION`, `ROWOFFSET`), re-keyed by its join expression where it is not
+//! keyed by it (through a repartition topic), then joined step by step with the streams
+//! library's joins, and the joined rows filtered and projected into the output.
+//!
+//! Stream-stream joins use Kafka's windows as ksqlDB does: without `GRACE PERIOD`, the
+//! deprecated `JoinWindows.of` (24 hours of grace, unmatched rows of left and outer joins
+//! joined with nulls at once); with it, the windows that hold those rows until they close.
+//! RIGHT joins are left joins with the sides swapped, as in ksqlDB.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion_common::ScalarValue;
+use tributary_streams::process::{
+    FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, Processor, ProcessorContext,
+    Record,
+};
+use tributary_streams::{
+    Consumed, JoinWindows, Joined, KStream, KTable, Materialized, Produced, SharedSerde,
+    StreamJoined, StreamsBuilder, StreamsError, Topology,
+};
+
+use super::eval::Evaluator;
+use super::serde::{RowSerdes, StateSerde};
+use crate::format::{Format, RowFormat};
+use crate::parser::ast::{JoinKind, SourceKind};
+use crate::plan::expr::{Scope, ScopeColumn};
+use crate::plan::join::{JoinPlan, JoinStep};
+use crate::plan::Compiled;
+use crate::types::SqlType;
+use crate::value::{null, Row};
+
+/// Rows (of one source, or joined so far): a stream or a table of them.
+enum Rows {
+    Stream(KStream<Row, Row>),
+    Table(KTable<Row, Row>),
+}
+
+/// A source's row: its keys, values, then `ROWTIME`, `ROWPARTITION`, `ROWOFFSET`.
+fn source_row(key: &[ScalarValue], value: Option<&Row>, types: &[SqlType], ts: i64) -> Row {
+    let mut row: Row = Vec::with_capacity(types.len());
+    row.extend(key.iter().cloned());
+    match value {
+        Some(v) => row.extend(v.iter().cloned()),
+        None => row.extend(types[key.len()..types.len() - 3].iter().map(null)),
+    }
+    row.push(ScalarValue::Int64(Some(ts)));
+    row.push(ScalarValue::Int32(None));
+    row.push(ScalarValue::Int64(None));
+    row
+}
+
+/// Reads a stream's records into rows (records without a value are dropped, as joins drop
+/// them), keeping their keys.
+struct StreamRows {
+    types: Arc<Vec<SqlType>>,
+}
+
+impl FixedKeyProcessor<Row, Option<Row>, Row> for StreamRows {
+    fn process(
+        &mut self,
+        record: FixedKeyRecord<Row, Option<Row>>,
+        ctx: &mut FixedKeyProcessorContext<'_, Row, Row>,
+    ) -> Result<(), StreamsError> {
+        let Some(value) = &record.value else {
+            return Ok(());
+        };
+        let mut row = source_row(record.key(), Some(value), &self.types, record.timestamp);
+        if let Some(m) = ctx.record_metadata() {
+            let n = row.len();
+            row[n - 2] = ScalarValue::Int32(Some(m.partition()));
+            row[n - 1] = ScalarValue::Int64(Some(m.offset()));
+        }
+        let record = record.with_value(row);
+        ctx.forward(record)
+    }
+}
+
+/// Keys rows by a join expression (rows whose expression is null are dropped: they join
+/// nothing).
+struct Rekey {
+    key: Compiled,
+    eval: Evaluator,
+}
+
+impl Processor<Row, Row, Row, Row> for Rekey {
+    fn process(
+        &mut self,
+        record: Record<Row, Row>,
+        ctx: &mut ProcessorContext<'_, Row, Row>,
+    ) -> Result<(), StreamsError> {
+        let batch = match self.eval.batch(&record.value) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot evaluate a join expression: record skipped");
+                return Ok(());
+            }
+        };
+        let key = Evaluator::eval(&self.key, &batch);
+        if key.is_null() {
+            return Ok(());
+        }
+        ctx.forward(Record {
+            key: vec![key],
+            value: record.value,
+            timestamp: record.timestamp,
+            headers: record.headers,
+        })
+    }
+}
+
+/// Filters and projects joined rows into the output's values (the output's key is the
+/// record's key, the join key).
+struct Project {
+    plan: Arc<JoinPlan>,
+    eval: Evaluator,
+}
+
+impl Project {
+    /// The output value of a joined row; `None` when the filter drops it.
+    fn project(&self, key: &Row, mut row: Row) -> Option<Row> {
+        if self.plan.synthetic_key {
+            row.push(key.first().cloned().unwrap_or(ScalarValue::Null));
+        }
+        let batch = match self.eval.batch(&row) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot evaluate a joined row: skipped");
+                return None;
+            }
+        };
+        if let Some(f) = &self.plan.filter {
+            if !Evaluator::is_true(f, &batch) {
+                return None;
+            }
+        }
+        Some(
+            self.plan
+                .value
+                .iter()
+                .map(|(_, c)| Evaluator::eval(c, &batch))
+                .collect(),
+        )
+    }
+}
+
+impl FixedKeyProcessor<Row, Row, Option<Row>> for Project {
+    fn process(
+        &mut self,
+        record: FixedKeyRecord<Row, Row>,
+        ctx: &mut FixedKeyProcessorContext<'_, Row, Option<Row>>,
+    ) -> Result<(), StreamsError> {
+        let Some(out) = self.project(record.key(), record.value.clone()) else {
+            return Ok(());
+        };
+        let record = record.with_value(Some(out));
+        ctx.forward(record)
+    }
+}
+
+impl FixedKeyProcessor<Row, Option<Row>, Option<Row>> for Project {
+    fn process(
+        &mut self,
+        record: FixedKeyRecord<Row, Option<Row>>,
+        ctx: &mut FixedKeyProcessorContext<'_, Row, Option<Row>>,
+    ) -> Result<(), StreamsError> {
+        // (a table's changes: its rows that the filter drops never get here, the table's
+        // filter turned them into deletions or dropped them)
+        let out = match &record.value {
+            Some(row) => match self.project(record.key(), row.clone()) {
+                Some(out) => Some(out),
+                None => return Ok(()),
+            },
+            None => None,
+        };
+        let record = record.with_value(out);
+        ctx.forward(record)
+    }
+}
+
+/// The internal serde of rows of these types (JSON, never null).
+fn row_serde(types: &[SqlType]) -> Result<SharedSerde<Row>, String> {
+    let columns = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("C{i}"), t.clone()))
+        .collect();
+    Ok(Arc::new(StateSerde(RowFormat::new(
+        Format::Json,
+        columns,
+        false,
+        false,
+    )?)))
+}
+
+fn ms(n: i64) -> Duration {
+    Duration::from_millis(u64::try_from(n).unwrap_or(0))
+}
+
+/// Both sides' rows concatenated; a missing side is all nulls.
+fn concat(left: Option<&Row>, right: Option<&Row>, types: &[SqlType], split: usize) -> Row {
+    let mut row = Row::with_capacity(types.len());
+    match left {
+        Some(l) => row.extend(l.iter().cloned()),
+        None => row.extend(types[..split].iter().map(null)),
+    }
+    match right {
+        Some(r) => row.extend(r.iter().cloned()),
+        None => row.extend(types[split..].iter().map(null)),
+    }
+    row
+}
+
+/// The topology of `plan`: `inputs` are the serdes of its sources' records, `output` those
+/// of the sink's.
+pub fn topology(
+    plan: JoinPlan,
+    inputs: Vec<RowSerdes>,
+    sink: &str,
+    output: RowSerdes,
+) -> Result<Topology, String> {
+    let plan = Arc::new(plan);
+    let builder = StreamsBuilder::new();
+    let types: Vec<SqlType> = plan.scope.columns.iter().map(|c| c.ty.clone()).collect();
+    let bad = |e: StreamsError| e.to_string();
+    // the sources' rows
+    let mut sides = Vec::new();
+    for (input, (key, value)) in plan.inputs.iter().zip(inputs) {
+        let width = input.width();
+        let side_types: Arc<Vec<SqlType>> =
+            Arc::new(types[input.offset..input.offset + width].to_vec());
+        let consumed = Consumed::with(key.clone(), value);
+        let side = match input.source.kind {
+            SourceKind::Stream => {
+                let t = Arc::clone(&side_types);
+                Rows::Stream(
+                    builder
+                        .stream(&input.source.topic, consumed)
+                        .process_values(
+                            move || StreamRows {
+                                types: Arc::clone(&t),
+                            },
+                            &[],
+                        ),
+                )
+            }
+            SourceKind::Table => {
+                let t = Arc::clone(&side_types);
+                Rows::Table(
+                    builder
+                        .table(&input.source.topic, consumed, Materialized::new())
+                        .transform_values(move |k: &Row, v: &Option<Row>, ts| {
+                            source_row(k, v.as_ref(), &t, ts)
+                        }),
+                )
+            }
+        };
+        sides.push((side, key, side_types));
+    }
+    let mut sides = sides.into_iter();
+    let (first, first_key, _) = sides
+        .next()
+        .ok_or_else(|| "a join without sources".to_string())?;
+    let mut acc = first;
+    let mut key_serde = first_key;
+    for (n, (step, (right, right_key, right_types))) in plan.steps.iter().zip(sides).enumerate() {
+        let left_types = types[..step.left_width].to_vec();
+        let left_serde = row_serde(&left_types)?;
+        let right_serde = row_serde(&right_types)?;
+        // the key format of the step's repartition topics: a side kept as it is keeps its own
+        if !step.right_rekey {
+            key_serde = right_key.clone();
+        }
+        let rekeyed = |s: KStream<Row, Row>, key: &Compiled, columns: &[ScopeColumn]| {
+            let eval = Evaluator::new(&Scope {
+                columns: columns.to_vec(),
+            })
+            .map_err(|e| e.to_string())?;
+            let key = key.clone();
+            Ok::<_, String>(s.process(
+                move || Rekey {
+                    key: key.clone(),
+                    eval: eval.clone(),
+                },
+                &[],
+            ))
+        };
+        let right_input = &plan.inputs[n + 1];
+        let right_columns =
+            &plan.scope.columns[right_input.offset..right_input.offset + right_input.width()];
+        let left = match acc {
+            Rows::Stream(s) if step.left_rekey => Rows::Stream(rekeyed(
+                s,
+                &step.left_key,
+                &plan.scope.columns[..step.left_width],
+            )?),
+            other => other,
+        };
+        let right = match right {
+            Rows::Stream(s) if step.right_rekey => {
+                Rows::Stream(rekeyed(s, &step.right_key, right_columns)?)
+            }
+            other => other,
+        };
+        let all: Arc<Vec<SqlType>> = Arc::new(
+            left_types
+                .iter()
+                .chain(right_types.iter())
+                .cloned()
+                .collect(),
+        );
+        let split = step.left_width;
+        let prefix = if n + 1 < plan.steps.len() {
+            format!("L{}_", plan.steps.len() - 1 - n)
+        } else {
+            String::new()
+        };
+        acc = join_step(
+            step,
+            left,
+            right,
+            (all, split),
+            (key_serde.clone(), left_serde, right_serde),
+            &prefix,
+        )
+        .map_err(bad)?;
+    }
+    let eval = Evaluator::new(&plan.scope).map_err(|e| e.to_string())?;
+    let (out_key, out_value) = output;
+    let project = {
+        let plan = Arc::clone(&plan);
+        move || Project {
+            plan: Arc::clone(&plan),
+            eval: eval.clone(),
+        }
+    };
+    match acc {
+        Rows::Stream(s) => s
+            .process_values(project, &[])
+            .to(sink, Produced::with(out_key, out_value)),
+        Rows::Table(t) => {
+            let t = match &plan.filter {
+                Some(_) => {
+                    let p = Arc::clone(&plan);
+                    let filter_eval = Evaluator::new(&plan.scope).map_err(|e| e.to_string())?;
+                    t.filter(move |k: &Row, row: &Row| {
+                        Project {
+                            plan: Arc::clone(&p),
+                            eval: filter_eval.clone(),
+                        }
+                        .project(k, row.clone())
+                        .is_some()
+                    })
+                }
+                None => t,
+            };
+            t.to_stream()
+                .process_values(project, &[])
+                .to(sink, Produced::with(out_key, out_value))
+        }
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// One join of the chain.
+fn join_step(
+    step: &JoinStep,
+    left: Rows,
+    right: Rows,
+    (types, split): (Arc<Vec<SqlType>>, usize),
+    (key, left_serde, right_serde): (SharedSerde<Row>, SharedSerde<Row>, SharedSerde<Row>),
+    prefix: &str,
+) -> Result<Rows, StreamsError> {
+    let t = Arc::clone(&types);
+    let both = move |l: Option<&Row>, r: Option<&Row>| concat(l, r, &t, split);
+    Ok(match (left, right) {
+        (Rows::Stream(l), Rows::Stream(r)) => {
+            let within = step.within.ok_or_else(|| {
+                StreamsError::InvalidArgument("a stream-stream join needs WITHIN".into())
+            })?;
+            let windows = match within.grace {
+                None => JoinWindows::of(ms(within.before))?,
+                Some(g) => JoinWindows::of_time_difference_and_grace(ms(within.before), ms(g))?,
+            }
+            .before(ms(within.before))?
+            .after(ms(within.after))?;
+            let joined = |name: &str, a: SharedSerde<Row>, b: SharedSerde<Row>| {
+                StreamJoined::with(key.clone(), a, b).with_name(&format!("{prefix}{name}"))
+            };
+            Rows::Stream(match step.kind {
+                JoinKind::Inner => l.join_windowed(
+                    &r,
+                    move |a: &Row, b: &Row| both(Some(a), Some(b)),
+                    windows,
+                    joined("Join", left_serde, right_serde),
+                ),
+                JoinKind::Left => l.left_join_windowed(
+                    &r,
+                    move |a: &Row, b: Option<&Row>| both(Some(a), b),
+                    windows,
+                    joined("Join", left_serde, right_serde),
+                ),
+                JoinKind::Right => r.left_join_windowed(
+                    &l,
+                    move |b: &Row, a: Option<&Row>| both(a, Some(b)),
+                    windows,
+                    joined("Join", right_serde, left_serde),
+                ),
+                JoinKind::Outer => l.outer_join_windowed(
+                    &r,
+                    move |a: Option<&Row>, b: Option<&Row>| both(a, b),
+                    windows,
+                    joined("Join", left_serde, right_serde),
+                ),
+            })
+        }
+        (Rows::Stream(l), Rows::Table(r)) => {
+            let joined =
+                Joined::with(key, left_serde, right_serde).with_name(&format!("{prefix}Join"));
+            Rows::Stream(match step.kind {
+                JoinKind::Left => {
+                    l.left_join(&r, move |a: &Row, b: Option<&Row>| both(Some(a), b), joined)
+                }
+                _ => l.join(&r, move |a: &Row, b: &Row| both(Some(a), Some(b)), joined),
+            })
+        }
+        (Rows::Table(l), Rows::Table(r)) => Rows::Table(match step.kind {
+            JoinKind::Inner => l.join(&r, move |a: &Row, b: &Row| both(Some(a), Some(b))),
+            JoinKind::Left => l.left_join(&r, move |a: &Row, b: Option<&Row>| both(Some(a), b)),
+            JoinKind::Right => r.left_join(&l, move |b: &Row, a: Option<&Row>| both(a, Some(b))),
+            JoinKind::Outer => l.outer_join(&r, move |a: Option<&Row>, b: Option<&Row>| both(a, b)),
+        }),
+        (Rows::Table(_), Rows::Stream(_)) => {
+            return Err(StreamsError::InvalidArgument(
+                "a table cannot be joined with a stream".into(),
+            ))
+        }
+    })
+}

@@ -1,0 +1,785 @@
+//! Joins: `FROM a JOIN b ON ... [JOIN c ON ...]` planned as a chain of two-sided steps, each
+//! joining the rows joined so far with one more source, as ksqlDB plans them (a left-deep
+//! tree in `FROM` order).
+//!
+//! The joined row holds every source's columns in `FROM` order (keys, values, `ROWTIME`,
+//! `ROWPARTITION`, `ROWOFFSET`), each qualified by its source's alias; a synthetic key column
+//! (`ROWKEY`) follows when no source column always holds the result's key (a full outer join,
+//! or join expressions that are no columns). The result is keyed by the last step's join
+//! expression, whose value is the record's key.
+
+use std::collections::BTreeSet;
+
+use sqlparser::ast as sql;
+
+use super::expr::{ExprPlanner, Scope, ScopeColumn, Typed};
+use super::{compile, derived_name, is_reserved, join_and, source_scope, where_clause};
+use super::{Compiled, PlanError};
+use crate::catalog::{Catalog, DataSource};
+use crate::format::Format;
+use crate::parser::ast::{JoinKind, Query, SelectItem, SourceKind, Within};
+use crate::types::SqlType;
+
+/// A source of a join.
+#[derive(Debug, Clone)]
+pub struct JoinInput {
+    /// The stream or table read.
+    pub source: DataSource,
+    /// Its alias (or name).
+    pub qualifier: String,
+    /// Where its columns start in the joined row.
+    pub offset: usize,
+}
+
+impl JoinInput {
+    /// How many columns it adds to the joined row: keys, values and the three pseudo columns.
+    pub fn width(&self) -> usize {
+        self.source.key.len() + self.source.value.len() + 3
+    }
+}
+
+/// One join of the chain: the rows joined so far (the first `left_width` columns of the
+/// joined row) with the next source.
+#[derive(Debug, Clone)]
+pub struct JoinStep {
+    /// Inner, left, right or full outer.
+    pub kind: JoinKind,
+    /// `WITHIN` (stream-stream joins).
+    pub within: Option<Within>,
+    /// The left join expression, over the rows joined so far.
+    pub left_key: Compiled,
+    /// Whether the rows joined so far must be keyed by `left_key` first (they are keyed by
+    /// something else).
+    pub left_rekey: bool,
+    /// The right join expression, over the next source's rows (`source_scope`).
+    pub right_key: Compiled,
+    /// Whether the next source must be keyed by `right_key` first.
+    pub right_rekey: bool,
+    /// How many columns of the joined row the left side has.
+    pub left_width: usize,
+    /// What the left side is: a stream, or a table (when all its sources are tables).
+    pub left_kind: SourceKind,
+    /// What the next source is.
+    pub right_kind: SourceKind,
+    /// The columns of the joined row that always hold the step's key (none for a full outer
+    /// join).
+    pub equiv: Vec<usize>,
+    /// The columns the result's key may be named after, in ksqlDB's order of preference.
+    pub viable: Vec<usize>,
+}
+
+/// A join query: its sources, its steps, then a filter and a projection over the joined row.
+#[derive(Debug, Clone)]
+pub struct JoinPlan {
+    /// The sources, in `FROM` order.
+    pub inputs: Vec<JoinInput>,
+    /// `inputs.len() - 1` steps.
+    pub steps: Vec<JoinStep>,
+    /// The joined row's columns (with the synthetic key last when there is one).
+    pub scope: Scope,
+    /// Whether a synthetic key column ends the scope (its value is the record's key).
+    pub synthetic_key: bool,
+    /// `WHERE`.
+    pub filter: Option<Compiled>,
+    /// The output's key column (its value is the record's key).
+    pub key: Vec<(String, Compiled)>,
+    /// The output's value columns.
+    pub value: Vec<(String, Compiled)>,
+    /// A table when every source is one, else a stream.
+    pub kind: SourceKind,
+}
+
+impl JoinPlan {
+    /// The output's key columns.
+    pub fn key_columns(&self) -> Vec<(String, SqlType)> {
+        columns(&self.key)
+    }
+
+    /// The output's value columns.
+    pub fn value_columns(&self) -> Vec<(String, SqlType)> {
+        columns(&self.value)
+    }
+
+    /// The type of the records' keys (the last join expression's).
+    pub fn key_type(&self) -> SqlType {
+        self.steps
+            .last()
+            .map_or(SqlType::String, |s| s.left_key.ty.clone())
+    }
+}
+
+fn columns(c: &[(String, Compiled)]) -> Vec<(String, SqlType)> {
+    c.iter().map(|(n, c)| (n.clone(), c.ty.clone())).collect()
+}
+
+/// How ksqlDB names a join type in messages.
+fn join_words(kind: JoinKind) -> &'static str {
+    match kind {
+        JoinKind::Inner => "[INNER] JOIN",
+        JoinKind::Left => "LEFT [OUTER] JOIN",
+        JoinKind::Right => "RIGHT [OUTER] JOIN",
+        JoinKind::Outer => "[FULL] OUTER JOIN",
+    }
+}
+
+/// The column of `scope` an expression names, if it is a bare column reference.
+fn column_of(scope: &Scope, e: &sql::Expr) -> Option<usize> {
+    match e {
+        sql::Expr::Identifier(id) => scope.resolve(None, &id.value).ok(),
+        sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+            scope.resolve(Some(&parts[0].value), &parts[1].value).ok()
+        }
+        sql::Expr::Nested(inner) => column_of(scope, inner),
+        _ => None,
+    }
+}
+
+/// Checks that every qualifier in `e` names a source of the join.
+fn check_qualifiers(inputs: &[JoinInput], e: &sql::Expr) -> Result<(), PlanError> {
+    let mut bad = None;
+    let _ = sql::visit_expressions(e, |x| {
+        if let sql::Expr::CompoundIdentifier(parts) = x {
+            if parts.len() == 2 && !inputs.iter().any(|i| i.qualifier == parts[0].value) {
+                bad = Some(parts[0].value.clone());
+                return std::ops::ControlFlow::Break(());
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    match bad {
+        Some(q) => Err(PlanError::Invalid(format!(
+            "'{q}' is not a valid stream/table name or alias."
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The sources an expression's columns belong to (indices into `inputs`), resolving every
+/// column (unknown and ambiguous ones are errors, reported for `clause`).
+fn sources_of(
+    inputs: &[JoinInput],
+    scope: &Scope,
+    e: &sql::Expr,
+    clause: &str,
+) -> Result<Vec<usize>, PlanError> {
+    let mut found = Vec::new();
+    let mut error = None;
+    let _ = sql::visit_expressions(e, |x| {
+        let column = match x {
+            sql::Expr::Identifier(id) => Some(scope.resolve(None, &id.value)),
+            sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                Some(scope.resolve(Some(&parts[0].value), &parts[1].value))
+            }
+            _ => None,
+        };
+        match column {
+            Some(Ok(c)) => {
+                if let Some(i) = inputs
+                    .iter()
+                    .position(|s| c >= s.offset && c < s.offset + s.width())
+                {
+                    if !found.contains(&i) {
+                        found.push(i);
+                    }
+                }
+                std::ops::ControlFlow::Continue(())
+            }
+            Some(Err(PlanError::Invalid(m))) if m.starts_with("column '") => {
+                error = Some(PlanError::Invalid(format!("{clause} {m}")));
+                std::ops::ControlFlow::Break(())
+            }
+            Some(Err(e)) => {
+                error = Some(e);
+                std::ops::ControlFlow::Break(())
+            }
+            None => std::ops::ControlFlow::Continue(()),
+        }
+    });
+    match error {
+        Some(e) => Err(e),
+        None => Ok(found),
+    }
+}
+
+/// An expression as ksqlDB prints it in messages: its columns qualified by their source, and
+/// comparisons in parentheses when `parenthesized`.
+fn text(e: &sql::Expr, scope: &Scope, parenthesized: bool) -> String {
+    let mut e = e.clone();
+    let _ = sql::visit_expressions_mut(&mut e, |x| {
+        let column = match &*x {
+            sql::Expr::Identifier(id) => scope.resolve(None, &id.value).ok(),
+            sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                scope.resolve(Some(&parts[0].value), &parts[1].value).ok()
+            }
+            _ => None,
+        };
+        if let Some(c) = column {
+            let c = &scope.columns[c];
+            *x = sql::Expr::CompoundIdentifier(vec![
+                sql::Ident::new(c.qualifier.clone().unwrap_or_default()),
+                sql::Ident::new(c.name.clone()),
+            ]);
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    match &e {
+        sql::Expr::BinaryOp { left, op, right } if parenthesized => {
+            format!(
+                "({} {op} {})",
+                text(left, scope, true),
+                text(right, scope, true)
+            )
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// The sources of a join and the scope of their joined row; a source twice is refused.
+fn inputs(catalog: &Catalog, q: &Query) -> Result<(Vec<JoinInput>, Scope), PlanError> {
+    let mut inputs: Vec<JoinInput> = Vec::new();
+    let mut scope = Scope::default();
+    let relations = std::iter::once(&q.from.first).chain(q.from.joins.iter().map(|j| &j.right));
+    for r in relations {
+        let source = catalog.source(&r.name).map_err(PlanError::Invalid)?.clone();
+        if inputs.iter().any(|i| i.source.name == source.name) {
+            return Err(PlanError::Invalid(if inputs.len() > 1 {
+                format!(
+                    "N-way joins do not support multiple occurrences of the same source. Source: '{}'.",
+                    source.name
+                )
+            } else {
+                format!(
+                    "Can not join '{0}' to '{0}': self joins are not yet supported.",
+                    source.name
+                )
+            }));
+        }
+        let qualifier = r.qualifier().to_string();
+        let offset = scope.columns.len();
+        scope
+            .columns
+            .extend(source_scope(&source, &qualifier).columns);
+        inputs.push(JoinInput {
+            source,
+            qualifier,
+            offset,
+        });
+    }
+    Ok((inputs, scope))
+}
+
+/// What one `ON` condition joins: the expression over the sources joined so far and the one
+/// over the next source, as written (`flipped` when the next source's came first).
+struct Criteria<'a> {
+    left: &'a sql::Expr,
+    right: &'a sql::Expr,
+    flipped: bool,
+}
+
+/// Checks the `ON` condition of the join of source `n + 1` (ksqlDB's analysis, in its order).
+fn criteria<'a>(
+    inputs: &[JoinInput],
+    scope: &Scope,
+    n: usize,
+    on: &'a sql::Expr,
+) -> Result<Criteria<'a>, PlanError> {
+    let (a, b) = match on {
+        sql::Expr::BinaryOp {
+            left,
+            op: sql::BinaryOperator::Eq,
+            right,
+        } => (left.as_ref(), right.as_ref()),
+        sql::Expr::BinaryOp {
+            op: sql::BinaryOperator::And,
+            ..
+        } => return Err(PlanError::Invalid(format!(
+            "Invalid join condition: joins on multiple conditions are not yet supported. Got {}.",
+            text(on, scope, true)
+        ))),
+        sql::Expr::BinaryOp {
+            op:
+                sql::BinaryOperator::NotEq
+                | sql::BinaryOperator::Lt
+                | sql::BinaryOperator::LtEq
+                | sql::BinaryOperator::Gt
+                | sql::BinaryOperator::GtEq,
+            ..
+        } => {
+            return Err(PlanError::Invalid(
+                "Only equality join criteria is supported.".into(),
+            ))
+        }
+        other => {
+            return Err(PlanError::Invalid(format!(
+                "Unsupported join expression: {}",
+                text(other, scope, true)
+            )))
+        }
+    };
+    check_qualifiers(inputs, on)?;
+    let known = &inputs[..n + 2];
+    let sa = sources_of(known, scope, a, "JOIN ON")?;
+    let sb = sources_of(known, scope, b, "JOIN ON")?;
+    for (side, sources) in [(a, &sa), (b, &sb)] {
+        if sources.len() != 1 {
+            return Err(PlanError::Invalid(format!(
+                "Invalid comparison expression '{}' in join '{}'. Each side of the join comparision must contain references from exactly one source.",
+                text(side, scope, true),
+                text(on, scope, true)
+            )));
+        }
+    }
+    let name = |i: usize| &inputs[i].source.name;
+    if sa[0] == sb[0] {
+        return Err(PlanError::Invalid(format!(
+            "Each side of the join must reference exactly one source and not the same source. Left side references `{}` and right references `{}`",
+            name(sa[0]),
+            name(sb[0])
+        )));
+    }
+    let next = n + 1;
+    if sa[0] != next && sb[0] != next {
+        return Err(PlanError::Invalid(format!(
+            "A join criteria is expected to reference the source (`{}`) in the FROM clause, instead the right source references `{}` and the left source references `{}`",
+            name(next),
+            name(sb[0]),
+            name(sa[0])
+        )));
+    }
+    Ok(if sb[0] == next {
+        Criteria {
+            left: a,
+            right: b,
+            flipped: false,
+        }
+    } else {
+        Criteria {
+            left: b,
+            right: a,
+            flipped: true,
+        }
+    })
+}
+
+/// A name for the synthetic key: `ROWKEY`, or `ROWKEY_<n>` when a source has that name.
+fn synthetic_name(inputs: &[JoinInput]) -> String {
+    let taken = |n: &str| {
+        inputs
+            .iter()
+            .any(|i| i.source.columns().any(|(c, _)| c == n))
+    };
+    if !taken("ROWKEY") {
+        return "ROWKEY".into();
+    }
+    (1..)
+        .map(|n| format!("ROWKEY_{n}"))
+        .find(|n| !taken(n))
+        .unwrap_or_default()
+}
+
+/// Plans a query whose `FROM` has joins; `sink` names its output (for messages).
+pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, PlanError> {
+    let (inputs, mut scope) = inputs(catalog, q)?;
+    // ksqlDB's analysis: each ON condition, then the projection's qualifiers, then formats
+    let mut all_criteria = Vec::new();
+    for (n, join) in q.from.joins.iter().enumerate() {
+        all_criteria.push(criteria(&inputs, &scope, n, &join.on)?);
+    }
+    for item in &q.select {
+        match item {
+            SelectItem::QualifiedWildcard(qualifier)
+                if !inputs.iter().any(|i| &i.qualifier == qualifier) =>
+            {
+                return Err(PlanError::Invalid(format!(
+                    "'{qualifier}' is not a valid stream/table name or alias."
+                )))
+            }
+            SelectItem::Expr { expr, .. } => check_qualifiers(&inputs, expr)?,
+            _ => {}
+        }
+    }
+    if inputs.iter().any(|i| i.source.windowing.is_some()) {
+        return Err(PlanError::Unsupported(
+            "joins of windowed sources are not supported yet".into(),
+        ));
+    }
+    let kafka: Vec<&str> = inputs
+        .iter()
+        .filter(|i| i.source.value_format == Format::Kafka)
+        .map(|i| i.qualifier.as_str())
+        .collect();
+    if !kafka.is_empty() {
+        return Err(PlanError::Invalid(format!(
+            "Source(s) {} are using the 'KAFKA' value format. This format does not yet support JOIN.",
+            kafka.join(", ")
+        )));
+    }
+    // the steps (ksqlDB's verification of each join)
+    let mut steps: Vec<JoinStep> = Vec::new();
+    let mut left_kind = inputs[0].source.kind;
+    for (n, (join, c)) in q.from.joins.iter().zip(&all_criteria).enumerate() {
+        let right = &inputs[n + 1];
+        let left_width = right.offset;
+        let right_kind = right.source.kind;
+        let (first, second) = if c.flipped {
+            (c.right, c.left)
+        } else {
+            (c.left, c.right)
+        };
+        let got = format!(
+            "{} = {}",
+            text(first, &scope, false),
+            text(second, &scope, false)
+        );
+        let left_name = &inputs[0].source.name;
+        let right_name = &right.source.name;
+        let left_scope = Scope {
+            columns: scope.columns[..left_width].to_vec(),
+        };
+        let right_scope = Scope {
+            columns: scope.columns[right.offset..right.offset + right.width()].to_vec(),
+        };
+        let l_column = column_of(&left_scope, c.left);
+        let r_column = column_of(&right_scope, c.right);
+        let right_on_key = right.source.key.len() == 1 && r_column == Some(0);
+        match (left_kind, right_kind) {
+            (SourceKind::Stream, SourceKind::Table) => {
+                if matches!(join.kind, JoinKind::Right | JoinKind::Outer) {
+                    let what = if join.kind == JoinKind::Outer {
+                        "full-outer"
+                    } else {
+                        "right"
+                    };
+                    return Err(PlanError::Invalid(format!(
+                        "Invalid join type: {what} join not supported for stream-table join. Got {left_name} {} {right_name}.",
+                        join_words(join.kind)
+                    )));
+                }
+                if !right_on_key {
+                    return Err(PlanError::Invalid(format!(
+                        "Invalid join condition: stream-table joins require to join on the table's primary key. Got {got}."
+                    )));
+                }
+            }
+            (SourceKind::Table, SourceKind::Stream) => {
+                return Err(PlanError::Invalid(format!(
+                    "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {left_name} {} {right_name}.",
+                    join_words(join.kind)
+                )));
+            }
+            (SourceKind::Table, SourceKind::Table) if !right_on_key => {
+                return Err(PlanError::Invalid(format!(
+                    "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {got}."
+                )));
+            }
+            _ => {}
+        }
+        let planned = |side_scope: &Scope, e: &sql::Expr| -> Result<Typed, PlanError> {
+            ExprPlanner::new(side_scope)?.plan_in("JOIN ON", e)
+        };
+        let lt = planned(&left_scope, c.left)?;
+        let rt = planned(&right_scope, c.right)?;
+        if lt.ty != rt.ty {
+            let (ft, st) = if c.flipped {
+                (&rt.ty, &lt.ty)
+            } else {
+                (&lt.ty, &rt.ty)
+            };
+            return Err(PlanError::Invalid(format!(
+                "Invalid join condition: types don't match. Got {}{{{ft}}} = {}{{{st}}}.",
+                text(first, &scope, false),
+                text(second, &scope, false)
+            )));
+        }
+        // the left rows are keyed by the previous step's key (or the first source's key)
+        let left_equiv = match steps.last() {
+            Some(s) => s.equiv.clone(),
+            None if inputs[0].source.key.len() == 1 => vec![0],
+            None => Vec::new(),
+        };
+        let left_rekey = !l_column.is_some_and(|c| left_equiv.contains(&c));
+        if left_kind == SourceKind::Table && left_rekey {
+            return Err(PlanError::Unsupported(
+                "foreign-key joins are not supported yet".into(),
+            ));
+        }
+        let r_column = r_column.map(|c| c + right.offset);
+        // the columns equal to the key: both join expressions that are columns, and those of
+        // the previous step when it is keyed by one of them
+        let mut equiv: Vec<usize> = Vec::new();
+        if join.kind != JoinKind::Outer {
+            equiv.extend(l_column);
+            equiv.extend(r_column);
+            if let Some(prev) = steps.last() {
+                if prev.equiv.iter().any(|c| equiv.contains(c)) {
+                    equiv.extend(prev.equiv.iter().copied());
+                }
+            }
+        }
+        let mut viable: Vec<usize> = Vec::new();
+        let previous = steps.last().map(|s| s.viable.clone()).unwrap_or_default();
+        for c in previous.into_iter().chain(l_column).chain(r_column) {
+            if equiv.contains(&c) && !viable.contains(&c) {
+                viable.push(c);
+            }
+        }
+        steps.push(JoinStep {
+            kind: join.kind,
+            within: join.within,
+            left_key: compile(&ExprPlanner::new(&left_scope)?, lt)?,
+            left_rekey,
+            right_key: compile(&ExprPlanner::new(&right_scope)?, rt)?,
+            right_rekey: !right_on_key,
+            left_width,
+            left_kind,
+            right_kind,
+            equiv,
+            viable,
+        });
+        if right_kind == SourceKind::Stream {
+            left_kind = SourceKind::Stream;
+        }
+    }
+    let last = steps
+        .last()
+        .ok_or_else(|| PlanError::Internal("a join without steps".into()))?
+        .clone();
+    let synthetic_key = last.viable.is_empty();
+    let rowkey = scope.columns.len();
+    let rowkey_name = synthetic_name(&inputs);
+    if synthetic_key {
+        scope.columns.push(ScopeColumn {
+            qualifier: None,
+            name: rowkey_name.clone(),
+            ty: last.left_key.ty.clone(),
+        });
+    }
+    let planner = ExprPlanner::new(&scope)?;
+    let filter = where_clause(&planner, q.filter.as_ref())?;
+    let items = projection(
+        q,
+        &inputs,
+        &scope,
+        &planner,
+        synthetic_key.then_some(rowkey),
+    )?;
+    // the key: the first viable column the projection selects (or the synthetic one)
+    let key_column = if synthetic_key {
+        items.iter().any(|i| i.2 == Some(rowkey)).then_some(rowkey)
+    } else {
+        last.viable
+            .iter()
+            .copied()
+            .find(|c| items.iter().any(|i| i.2 == Some(*c)))
+    };
+    let prefixed = |c: usize| {
+        let col = &scope.columns[c];
+        match &col.qualifier {
+            Some(q) => format!("{q}_{}", col.name),
+            None => col.name.clone(),
+        }
+    };
+    let Some(key_column) = key_column else {
+        return Err(missing_key(sink, &scope, &last.viable, &rowkey_name));
+    };
+    let aliases: Vec<String> = items
+        .iter()
+        .filter(|i| i.2 == Some(key_column))
+        .map(|i| i.0.clone())
+        .collect();
+    if aliases.len() > 1 {
+        let mut sorted = aliases;
+        sorted.sort();
+        return Err(PlanError::Invalid(format!(
+            "The projection contains a key column (`{}`) more than once, aliased as: {}.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
+            prefixed(key_column),
+            join_and(&sorted)
+        )));
+    }
+    let mut key = Vec::new();
+    let mut value = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (name, typed, column) in items {
+        if !seen.insert(name.clone()) {
+            return Err(PlanError::Invalid(format!(
+                "Duplicate value columns found in schema: `{name}`"
+            )));
+        }
+        let compiled = compile(&planner, typed)?;
+        if column == Some(key_column) {
+            key.push((name, compiled));
+        } else {
+            value.push((name, compiled));
+        }
+    }
+    if value.is_empty() {
+        return Err(PlanError::Invalid(
+            "The projection contains no value columns.".into(),
+        ));
+    }
+    check_windows(&steps)?;
+    let kind = if inputs.iter().all(|i| i.source.kind == SourceKind::Table) {
+        SourceKind::Table
+    } else {
+        SourceKind::Stream
+    };
+    Ok(JoinPlan {
+        inputs,
+        steps,
+        scope,
+        synthetic_key,
+        filter,
+        key,
+        value,
+        kind,
+    })
+}
+
+/// The projection's items: output name, expression, and the column it selects if it is a
+/// bare column. `*` is every source's keys and values (after the synthetic key, when there
+/// is one), `x.*` the source `x`'s.
+fn projection(
+    q: &Query,
+    inputs: &[JoinInput],
+    scope: &Scope,
+    planner: &ExprPlanner<'_>,
+    synthetic: Option<usize>,
+) -> Result<Vec<(String, Typed, Option<usize>)>, PlanError> {
+    let shared = |name: &str| {
+        inputs
+            .iter()
+            .filter(|i| i.source.columns().any(|(c, _)| c == name))
+            .count()
+            > 1
+    };
+    let prefixed = |c: &ScopeColumn| match &c.qualifier {
+        Some(q) => format!("{q}_{}", c.name),
+        None => c.name.clone(),
+    };
+    let taken: BTreeSet<String> = inputs
+        .iter()
+        .flat_map(|i| {
+            i.source
+                .columns()
+                .map(|(c, _)| c.clone())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut next_generated = 0usize;
+    let mut items = Vec::new();
+    for item in &q.select {
+        match item {
+            SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
+                let only = match item {
+                    SelectItem::QualifiedWildcard(q) => Some(q.as_str()),
+                    _ => None,
+                };
+                if let (None, Some(k)) = (only, synthetic) {
+                    items.push((
+                        scope.columns[k].name.clone(),
+                        planner.column_ref(k),
+                        Some(k),
+                    ));
+                }
+                for input in inputs {
+                    if only.is_some_and(|o| o != input.qualifier) {
+                        continue;
+                    }
+                    let count = input.source.key.len() + input.source.value.len();
+                    for c in input.offset..input.offset + count {
+                        items.push((prefixed(&scope.columns[c]), planner.column_ref(c), Some(c)));
+                    }
+                }
+            }
+            SelectItem::Expr { expr, alias } => {
+                if let Some(a) = alias {
+                    if is_reserved(a) {
+                        return Err(PlanError::Invalid(format!(
+                            "`{a}` is a reserved column name. You cannot use it as an alias for a column."
+                        )));
+                    }
+                }
+                let typed = planner.plan_in("SELECT", expr)?;
+                let column = column_of(scope, expr);
+                let name = match (alias, column) {
+                    (Some(a), _) => a.clone(),
+                    (None, Some(c)) => {
+                        let col = &scope.columns[c];
+                        if col.qualifier.is_some() && (is_reserved(&col.name) || shared(&col.name))
+                        {
+                            prefixed(col)
+                        } else {
+                            col.name.clone()
+                        }
+                    }
+                    (None, None) => match derived_name(expr) {
+                        Some(n) => n,
+                        None => loop {
+                            let n = format!("KSQL_COL_{next_generated}");
+                            next_generated += 1;
+                            if !taken.contains(&n) {
+                                break n;
+                            }
+                        },
+                    },
+                };
+                items.push((name, typed, column));
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// The `WITHIN` clause each join kind needs or refuses.
+fn check_windows(steps: &[JoinStep]) -> Result<(), PlanError> {
+    for s in steps {
+        match (s.left_kind, s.right_kind, s.within.is_some()) {
+            (SourceKind::Stream, SourceKind::Stream, false) => {
+                return Err(PlanError::Invalid(
+                    "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select".into(),
+                ))
+            }
+            (SourceKind::Stream, SourceKind::Table, true) => {
+                return Err(PlanError::Invalid(
+                    "A window definition was provided for a Stream-Table join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to execute your join again.".into(),
+                ))
+            }
+            (SourceKind::Table, SourceKind::Table, true) => {
+                return Err(PlanError::Invalid(
+                    "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop the window definition (i.e. the WITHIN clause) and try to execute your Table-Table join again.".into(),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// ksqlDB's message when no projection item selects the join key.
+fn missing_key(sink: &str, scope: &Scope, viable: &[usize], rowkey: &str) -> PlanError {
+    if viable.is_empty() {
+        return PlanError::Invalid(format!(
+            "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink}` must include the join expression {rowkey} in its projection (eg, SELECT {rowkey}...).\n{rowkey} was added as a synthetic key column because the join criteria did not match any source column. This expression must be included in the projection and may be aliased. "
+        ));
+    }
+    let names: Vec<String> = viable
+        .iter()
+        .map(|&c| {
+            let col = &scope.columns[c];
+            format!("{}.{}", col.qualifier.as_deref().unwrap_or(""), col.name)
+        })
+        .collect();
+    let noun = if names.len() == 1 {
+        "expression"
+    } else {
+        "expressions"
+    };
+    let list = match names.as_slice() {
+        [init @ .., last] if !init.is_empty() => format!("{} or {last}", init.join(", ")),
+        _ => names[0].clone(),
+    };
+    PlanError::Invalid(format!(
+        "Key missing from projection (ie, SELECT). \nThe query used to build `{sink}` must include the join {noun} {list} in its projection (eg, SELECT {}...).",
+        names[0]
+    ))
+}
