@@ -400,6 +400,17 @@ impl Engine {
                 "Key format specified for stream without key columns.".into(),
             ));
         }
+        // a keyless source's NONE key format cannot hold the key the query gives its output:
+        // ksqlDB then takes the default key format
+        let key_format = match &props.key_format {
+            Format::None if !key_columns.is_empty() && !c.properties.contains_key("KEY_FORMAT") => {
+                match session.get("ksql.persistence.default.format.key") {
+                    Some(name) => Format::parse(name, None).map_err(KsqlError::Statement)?,
+                    None => Format::Kafka,
+                }
+            }
+            other => other.clone(),
+        };
         let topic = props.topic.clone().unwrap_or_else(|| c.name.clone());
         let sink = DataSource {
             name: c.name.clone(),
@@ -407,7 +418,7 @@ impl Engine {
             topic: topic.clone(),
             key: key_columns,
             value: value_columns,
-            key_format: props.key_format.clone(),
+            key_format,
             value_format: props.value_format.clone(),
             unwrapped_value: props.unwrapped(),
             timestamp: None,

@@ -22,7 +22,7 @@ use tributary_streams::{
 };
 
 use super::eval::Evaluator;
-use super::serde::{RowSerdes, StateSerde};
+use super::serde::{KeySerde, RowSerdes, StateSerde};
 use crate::format::{Format, RowFormat};
 use crate::parser::ast::{JoinKind, SourceKind};
 use crate::plan::expr::{Scope, ScopeColumn};
@@ -268,10 +268,21 @@ pub fn topology(
         let left_types = types[..step.left_width].to_vec();
         let left_serde = row_serde(&left_types)?;
         let right_serde = row_serde(&right_types)?;
-        // the key format of the step's repartition topics: a side kept as it is keeps its own
-        if !step.right_rekey {
-            key_serde = right_key.clone();
-        }
+        // the key format of the step's repartition topics and stores: that of a side kept as
+        // it is (so that its partitions and the re-keyed side's agree), else an internal one
+        key_serde = if !step.right_rekey {
+            right_key.clone()
+        } else if !step.left_rekey {
+            key_serde
+        } else {
+            let format = RowFormat::new(
+                Format::Json,
+                vec![("K".to_string(), step.left_key.ty.clone())],
+                false,
+                true,
+            )?;
+            Arc::new(KeySerde(format))
+        };
         let rekeyed = |s: KStream<Row, Row>, key: &Compiled, columns: &[ScopeColumn]| {
             let eval = Evaluator::new(&Scope {
                 columns: columns.to_vec(),

@@ -344,8 +344,21 @@ impl<'a> ExprPlanner<'a> {
                 field: sql::CeilFloorKind::DateTimeField(sql::DateTimeField::NoDateTime),
             } => functions::call(self, "FLOOR", vec![self.plan(expr)?]),
             sql::Expr::CompoundFieldAccess { root, access_chain } => {
-                let mut v = self.plan(root)?;
-                for access in access_chain {
+                // (`source.column[...]`: the root names a source, the first access a column)
+                let qualified = match (root.as_ref(), access_chain.first()) {
+                    (
+                        sql::Expr::Identifier(q),
+                        Some(sql::AccessExpr::Dot(sql::Expr::Identifier(name))),
+                    ) if self.scope.resolve(None, &q.value).is_err() => {
+                        self.scope.resolve(Some(&q.value), &name.value).ok()
+                    }
+                    _ => None,
+                };
+                let (mut v, rest) = match qualified {
+                    Some(c) => (self.column(c), &access_chain[1..]),
+                    None => (self.plan(root)?, &access_chain[..]),
+                };
+                for access in rest {
                     v = match access {
                         sql::AccessExpr::Subscript(sql::Subscript::Index { index }) => {
                             let i = self.plan(index)?;

@@ -66,6 +66,8 @@ pub struct JoinStep {
     pub equiv: Vec<usize>,
     /// The columns the result's key may be named after, in ksqlDB's order of preference.
     pub viable: Vec<usize>,
+    /// The name of the column a re-keyed side's key is (`ALIAS_COL`), for messages.
+    pub key_name: String,
 }
 
 /// A join query: its sources, its steps, then a filter and a projection over the joined row.
@@ -148,7 +150,7 @@ fn check_qualifiers(inputs: &[JoinInput], e: &sql::Expr) -> Result<(), PlanError
     });
     match bad {
         Some(q) => Err(PlanError::Invalid(format!(
-            "'{q}' is not a valid stream/table name or alias."
+            "Failed to prepare statement: '{q}' is not a valid stream/table name or alias."
         ))),
         None => Ok(()),
     }
@@ -162,9 +164,33 @@ fn sources_of(
     e: &sql::Expr,
     clause: &str,
 ) -> Result<Vec<usize>, PlanError> {
+    // (what names no column: the field of `a->field`, the accesses after `source.column`)
+    let mut e = e.clone();
+    let _ = sql::visit_expressions_mut(&mut e, |x| {
+        match x {
+            sql::Expr::BinaryOp {
+                op: sql::BinaryOperator::Arrow,
+                right,
+                ..
+            } => **right = sql::Expr::Value(sql::Value::Null.into()),
+            sql::Expr::CompoundFieldAccess { root, access_chain } => {
+                if let (
+                    sql::Expr::Identifier(q),
+                    Some(sql::AccessExpr::Dot(sql::Expr::Identifier(name))),
+                ) = (root.as_ref(), access_chain.first())
+                {
+                    if scope.resolve(None, &q.value).is_err() {
+                        *x = sql::Expr::CompoundIdentifier(vec![q.clone(), name.clone()]);
+                    }
+                }
+            }
+            _ => {}
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
     let mut found = Vec::new();
     let mut error = None;
-    let _ = sql::visit_expressions(e, |x| {
+    let _ = sql::visit_expressions(&e, |x| {
         let column = match x {
             sql::Expr::Identifier(id) => Some(scope.resolve(None, &id.value)),
             sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
@@ -292,10 +318,12 @@ fn criteria<'a>(
         sql::Expr::BinaryOp {
             op: sql::BinaryOperator::And,
             ..
-        } => return Err(PlanError::Invalid(format!(
+        } => {
+            return Err(PlanError::Invalid(format!(
             "Invalid join condition: joins on multiple conditions are not yet supported. Got {}.",
             text(on, scope, true)
-        ))),
+        )))
+        }
         sql::Expr::BinaryOp {
             op:
                 sql::BinaryOperator::NotEq
@@ -391,7 +419,7 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
                 if !inputs.iter().any(|i| &i.qualifier == qualifier) =>
             {
                 return Err(PlanError::Invalid(format!(
-                    "'{qualifier}' is not a valid stream/table name or alias."
+                    "Failed to prepare statement: '{qualifier}' is not a valid stream/table name or alias."
                 )))
             }
             SelectItem::Expr { expr, .. } => check_qualifiers(&inputs, expr)?,
@@ -523,7 +551,15 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
                 viable.push(c);
             }
         }
+        let key_name = l_column
+            .or(r_column)
+            .map(|c| {
+                let col = &scope.columns[c];
+                format!("{}_{}", col.qualifier.as_deref().unwrap_or(""), col.name)
+            })
+            .unwrap_or_else(|| synthetic_name(&inputs));
         steps.push(JoinStep {
+            key_name,
             kind: join.kind,
             within: join.within,
             left_key: compile(&ExprPlanner::new(&left_scope)?, lt)?,
@@ -730,9 +766,25 @@ fn projection(
     Ok(items)
 }
 
-/// The `WITHIN` clause each join kind needs or refuses.
+/// Whether a type is or holds a map (which no key may be: its serialized form is not stable).
+fn has_map(t: &SqlType) -> bool {
+    match t {
+        SqlType::Map(..) => true,
+        SqlType::Array(item) => has_map(item),
+        SqlType::Struct(fields) => fields.iter().any(|(_, t)| has_map(t)),
+        _ => false,
+    }
+}
+
+/// The `WITHIN` clause each join kind needs or refuses, and the keys sides are re-keyed by.
 fn check_windows(steps: &[JoinStep]) -> Result<(), PlanError> {
     for s in steps {
+        if (s.left_rekey || s.right_rekey) && has_map(&s.left_key.ty) {
+            return Err(PlanError::Invalid(format!(
+                "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {}. See https://github.com/confluentinc/ksql/issues/6621 for more.",
+                s.key_name, s.left_key.ty
+            )));
+        }
         match (s.left_kind, s.right_kind, s.within.is_some()) {
             (SourceKind::Stream, SourceKind::Stream, false) => {
                 return Err(PlanError::Invalid(
