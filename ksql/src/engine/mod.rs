@@ -756,11 +756,6 @@ impl Planned {
         session: &BTreeMap<String, String>,
     ) -> Result<Planned, KsqlError> {
         if !q.from.joins.is_empty() && !plan::aggregate::is_aggregation(q) {
-            if !q.partition_by.is_empty() {
-                return Err(KsqlError::Unsupported(
-                    "PARTITION BY over joins is not supported yet".into(),
-                ));
-            }
             Ok(Planned::Join(plan::join::plan_join(catalog, q, sink)?))
         } else if plan::aggregate::is_aggregation(q) {
             let limit = |name: &str| {

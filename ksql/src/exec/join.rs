@@ -119,7 +119,21 @@ struct Project {
 
 impl Project {
     /// The output value of a joined row; `None` when the filter drops it.
-    fn project(&self, key: &Row, mut row: Row) -> Option<Row> {
+    fn project(&self, key: &Row, row: Row) -> Option<Row> {
+        let batch = self.filtered(key, row)?;
+        Some(Self::columns(&self.plan.value, &batch))
+    }
+
+    fn columns(columns: &[(String, Compiled)], batch: &arrow::record_batch::RecordBatch) -> Row {
+        columns
+            .iter()
+            .map(|(_, c)| Evaluator::eval(c, batch))
+            .collect()
+    }
+
+    /// The one-row batch of a joined row (with the synthetic key's value when there is one);
+    /// `None` when the filter drops it.
+    fn filtered(&self, key: &Row, mut row: Row) -> Option<arrow::record_batch::RecordBatch> {
         if self.plan.synthetic_key {
             row.push(key.first().cloned().unwrap_or(ScalarValue::Null));
         }
@@ -135,13 +149,28 @@ impl Project {
                 return None;
             }
         }
-        Some(
-            self.plan
-                .value
-                .iter()
-                .map(|(_, c)| Evaluator::eval(c, &batch))
-                .collect(),
-        )
+        Some(batch)
+    }
+}
+
+/// [`Project`] for a join re-keyed by `PARTITION BY`: the key is evaluated too.
+struct ProjectPartitioned(Project);
+
+impl Processor<Row, Row, Row, Option<Row>> for ProjectPartitioned {
+    fn process(
+        &mut self,
+        record: Record<Row, Row>,
+        ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
+    ) -> Result<(), StreamsError> {
+        let Some(batch) = self.0.filtered(&record.key, record.value) else {
+            return Ok(());
+        };
+        ctx.forward(Record {
+            key: Project::columns(&self.0.plan.key, &batch),
+            value: Some(Project::columns(&self.0.plan.value, &batch)),
+            timestamp: record.timestamp,
+            headers: record.headers,
+        })
     }
 }
 
@@ -347,6 +376,9 @@ pub fn topology(
         }
     };
     match acc {
+        Rows::Stream(s) if plan.partitioned => s
+            .process(move || ProjectPartitioned(project()), &[])
+            .to(sink, Produced::with(out_key, out_value)),
         Rows::Stream(s) => s
             .process_values(project, &[])
             .to(sink, Produced::with(out_key, out_value)),

@@ -83,12 +83,15 @@ pub struct JoinPlan {
     pub synthetic_key: bool,
     /// `WHERE`.
     pub filter: Option<Compiled>,
-    /// The output's key column (its value is the record's key).
+    /// The output's key columns (without `PARTITION BY`: the join key, the record's key).
     pub key: Vec<(String, Compiled)>,
     /// The output's value columns.
     pub value: Vec<(String, Compiled)>,
     /// A table when every source is one, else a stream.
     pub kind: SourceKind,
+    /// Whether `PARTITION BY` re-keys the output (its key columns are then evaluated; else the
+    /// key is the join key).
+    pub partitioned: bool,
 }
 
 impl JoinPlan {
@@ -599,6 +602,21 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
         &planner,
         synthetic_key.then_some(rowkey),
     )?;
+    if !q.partition_by.is_empty() {
+        let (key, value) = partition_by(q, sink, &scope, &planner, items)?;
+        check_windows(&steps)?;
+        return Ok(JoinPlan {
+            inputs,
+            steps,
+            scope,
+            synthetic_key,
+            filter,
+            key,
+            value,
+            kind: SourceKind::Stream,
+            partitioned: true,
+        });
+    }
     // the key: the first viable column the projection selects (or the synthetic one)
     let key_column = if synthetic_key {
         items.iter().any(|i| i.2 == Some(rowkey)).then_some(rowkey)
@@ -635,7 +653,7 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
     let mut key = Vec::new();
     let mut value = Vec::new();
     let mut seen = BTreeSet::new();
-    for (name, typed, column) in items {
+    for (name, typed, column, _) in items {
         if !seen.insert(name.clone()) {
             return Err(PlanError::Invalid(format!(
                 "Duplicate value columns found in schema: `{name}`"
@@ -668,11 +686,69 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
         key,
         value,
         kind,
+        partitioned: false,
     })
 }
 
-/// The projection's items: output name, expression, and the column it selects if it is a
-/// bare column. `*` is every source's keys and values (after the synthetic key, when there
+/// A join re-keyed by `PARTITION BY`: its expressions (over the joined row) are the output's
+/// key columns, named after the projection item selecting each; every other item is a value.
+fn partition_by(
+    q: &Query,
+    sink: &str,
+    scope: &Scope,
+    planner: &ExprPlanner<'_>,
+    items: Vec<Item>,
+) -> Result<(Vec<(String, Compiled)>, Vec<(String, Compiled)>), PlanError> {
+    let partitions = &q.partition_by;
+    let columns: Vec<Option<usize>> = partitions.iter().map(|p| column_of(scope, p)).collect();
+    let mut keys: Vec<Option<(String, Compiled)>> = vec![None; partitions.len()];
+    let mut value = Vec::new();
+    for (name, typed, column, expr) in items {
+        let matched = partitions.iter().enumerate().position(|(i, p)| match columns[i] {
+            Some(c) => column == Some(c),
+            None => expr.as_ref() == Some(p),
+        });
+        match matched {
+            Some(i) if keys[i].is_none() => keys[i] = Some((name, compile(planner, typed)?)),
+            _ => value.push((name, compile(planner, typed)?)),
+        }
+    }
+    let mut key = Vec::new();
+    let mut missing = Vec::new();
+    for (p, k) in partitions.iter().zip(keys) {
+        match k {
+            Some(k) => key.push(k),
+            None => {
+                planner.plan_in("PARTITION BY", p)?;
+                missing.push(text(p, scope, false));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let noun = if missing.len() == 1 {
+            "expression"
+        } else {
+            "expressions"
+        };
+        return Err(PlanError::Invalid(format!(
+            "The query used to build `{sink}` must include the partitioning {noun} {} in its projection (eg, SELECT {}...).",
+            join_and(&missing),
+            missing.join(", ")
+        )));
+    }
+    if value.is_empty() {
+        return Err(PlanError::Invalid(
+            "The projection contains no value columns.".into(),
+        ));
+    }
+    Ok((key, value))
+}
+
+/// A projection item: output name, typed expression, the column it selects if it is a bare
+/// column, and its expression as written (`None` for `*`'s columns).
+type Item = (String, Typed, Option<usize>, Option<sql::Expr>);
+
+/// The projection's items. `*` is every source's keys and values (after the synthetic key, when there
 /// is one), `x.*` the source `x`'s.
 fn projection(
     q: &Query,
@@ -680,7 +756,7 @@ fn projection(
     scope: &Scope,
     planner: &ExprPlanner<'_>,
     synthetic: Option<usize>,
-) -> Result<Vec<(String, Typed, Option<usize>)>, PlanError> {
+) -> Result<Vec<Item>, PlanError> {
     let shared = |name: &str| {
         inputs
             .iter()
@@ -710,20 +786,35 @@ fn projection(
                     SelectItem::QualifiedWildcard(q) => Some(q.as_str()),
                     _ => None,
                 };
-                if let (None, Some(k)) = (only, synthetic) {
+                let partitioned = !q.partition_by.is_empty();
+                if let (None, Some(k), false) = (only, synthetic, partitioned) {
                     items.push((
                         scope.columns[k].name.clone(),
                         planner.column_ref(k),
                         Some(k),
+                        None,
                     ));
                 }
                 for input in inputs {
                     if only.is_some_and(|o| o != input.qualifier) {
                         continue;
                     }
-                    let count = input.source.key.len() + input.source.value.len();
-                    for c in input.offset..input.offset + count {
-                        items.push((prefixed(&scope.columns[c]), planner.column_ref(c), Some(c)));
+                    let keys = input.source.key.len();
+                    let count = keys + input.source.value.len();
+                    // (re-keyed by PARTITION BY, ksqlDB's `*` is the joined row's values: each
+                    // source's values, pseudo columns, then keys)
+                    let columns: Vec<usize> = if partitioned {
+                        (keys..count + 3).chain(0..keys).collect()
+                    } else {
+                        (0..count).collect()
+                    };
+                    for c in columns.into_iter().map(|c| c + input.offset) {
+                        items.push((
+                            prefixed(&scope.columns[c]),
+                            planner.column_ref(c),
+                            Some(c),
+                            None,
+                        ));
                     }
                 }
             }
@@ -759,7 +850,7 @@ fn projection(
                         },
                     },
                 };
-                items.push((name, typed, column));
+                items.push((name, typed, column, Some((**expr).clone())));
             }
         }
     }
