@@ -18,7 +18,7 @@ use tributary_streams::process::{
 };
 use tributary_streams::{
     Consumed, JoinWindows, Joined, KStream, KTable, Materialized, Produced, SharedSerde,
-    StreamJoined, StreamsBuilder, StreamsError, Topology,
+    StreamJoined, StreamsBuilder, StreamsError, TableJoined, Topology,
 };
 
 use super::eval::Evaluator;
@@ -279,9 +279,10 @@ pub fn topology(
                 Rows::Table(
                     builder
                         .table(&input.source.topic, consumed, Materialized::new())
-                        .transform_values(move |k: &Row, v: &Option<Row>, ts| {
-                            source_row(k, v.as_ref(), &t, ts)
-                        }),
+                        .transform_values_with_serde(
+                            move |k: &Row, v: &Option<Row>, ts| source_row(k, v.as_ref(), &t, ts),
+                            row_serde(&side_types)?,
+                        ),
                 )
             }
         };
@@ -299,7 +300,10 @@ pub fn topology(
         let right_serde = row_serde(&right_types)?;
         // the key format of the step's repartition topics and stores: that of a side kept as
         // it is (so that its partitions and the re-keyed side's agree), else an internal one
-        key_serde = if !step.right_rekey {
+        key_serde = if step.foreign_key {
+            // (the result keeps the left table's key)
+            key_serde
+        } else if !step.right_rekey {
             right_key.clone()
         } else if !step.left_rekey {
             key_serde
@@ -363,6 +367,7 @@ pub fn topology(
             (all, split),
             (key_serde.clone(), left_serde, right_serde),
             &prefix,
+            &plan.scope.columns[..step.left_width],
         )
         .map_err(bad)?;
     }
@@ -414,6 +419,7 @@ fn join_step(
     (types, split): (Arc<Vec<SqlType>>, usize),
     (key, left_serde, right_serde): (SharedSerde<Row>, SharedSerde<Row>, SharedSerde<Row>),
     prefix: &str,
+    left_columns: &[ScopeColumn],
 ) -> Result<Rows, StreamsError> {
     let t = Arc::clone(&types);
     let both = move |l: Option<&Row>, r: Option<&Row>| concat(l, r, &t, split);
@@ -466,6 +472,37 @@ fn join_step(
                     l.left_join(&r, move |a: &Row, b: Option<&Row>| both(Some(a), b), joined)
                 }
                 _ => l.join(&r, move |a: &Row, b: &Row| both(Some(a), Some(b)), joined),
+            })
+        }
+        (Rows::Table(l), Rows::Table(r)) if step.foreign_key => {
+            let fk_expr = step.left_key.clone();
+            let eval = Evaluator::new(&Scope {
+                columns: left_columns.to_vec(),
+            })
+            .map_err(|e| StreamsError::InvalidArgument(e.to_string()))?;
+            let foreign_key = move |_: &Row, row: &Row| -> Option<Row> {
+                let batch = eval.batch(row).ok()?;
+                let fk = Evaluator::eval(&fk_expr, &batch);
+                (!fk.is_null()).then(|| vec![fk])
+            };
+            // (the result's serdes, for joins after it)
+            let joined_serde = row_serde(&types).map_err(StreamsError::InvalidArgument)?;
+            let materialized = Materialized::with(key, joined_serde);
+            Rows::Table(match step.kind {
+                JoinKind::Left => l.left_join_on_foreign_key_with(
+                    &r,
+                    foreign_key,
+                    move |a: &Row, b: Option<&Row>| both(Some(a), b),
+                    TableJoined::new(),
+                    materialized,
+                ),
+                _ => l.join_on_foreign_key_with(
+                    &r,
+                    foreign_key,
+                    move |a: &Row, b: &Row| both(Some(a), Some(b)),
+                    TableJoined::new(),
+                    materialized,
+                ),
             })
         }
         (Rows::Table(l), Rows::Table(r)) => Rows::Table(match step.kind {

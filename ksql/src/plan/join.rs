@@ -55,6 +55,9 @@ pub struct JoinStep {
     pub right_key: Compiled,
     /// Whether the next source must be keyed by `right_key` first.
     pub right_rekey: bool,
+    /// A foreign-key join: the left table's rows join the right table's row whose key is
+    /// `left_key` of theirs, and the result keeps the left table's key.
+    pub foreign_key: bool,
     /// How many columns of the joined row the left side has.
     pub left_width: usize,
     /// What the left side is: a stream, or a table (when all its sources are tables).
@@ -103,13 +106,6 @@ impl JoinPlan {
     /// The output's value columns.
     pub fn value_columns(&self) -> Vec<(String, SqlType)> {
         columns(&self.value)
-    }
-
-    /// The type of the records' keys (the last join expression's).
-    pub fn key_type(&self) -> SqlType {
-        self.steps
-            .last()
-            .map_or(SqlType::String, |s| s.left_key.ty.clone())
     }
 }
 
@@ -505,6 +501,28 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
             }
             _ => {}
         }
+        // the left rows are keyed by the previous step's key (or the first source's key)
+        let left_equiv = match steps.last() {
+            Some(s) => s.equiv.clone(),
+            None if inputs[0].source.key.len() == 1 => vec![0],
+            None => Vec::new(),
+        };
+        let left_rekey = !l_column.is_some_and(|c| left_equiv.contains(&c));
+        // a table joined on something else than its key: a foreign-key join
+        let foreign_key = left_kind == SourceKind::Table && left_rekey;
+        if foreign_key {
+            if join.kind == JoinKind::Outer {
+                return Err(PlanError::Invalid(format!(
+                    "Invalid join type: full-outer join not supported for foreign-key table-table join. Got {left_name} {} {right_name}.",
+                    join_words(join.kind)
+                )));
+            }
+            if n > 0 {
+                return Err(PlanError::Invalid(format!(
+                    "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {got}."
+                )));
+            }
+        }
         let planned = |side_scope: &Scope, e: &sql::Expr| -> Result<Typed, PlanError> {
             ExprPlanner::new(side_scope)?.plan_in("JOIN ON", e)
         };
@@ -522,23 +540,14 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
                 text(second, &scope, false)
             )));
         }
-        // the left rows are keyed by the previous step's key (or the first source's key)
-        let left_equiv = match steps.last() {
-            Some(s) => s.equiv.clone(),
-            None if inputs[0].source.key.len() == 1 => vec![0],
-            None => Vec::new(),
-        };
-        let left_rekey = !l_column.is_some_and(|c| left_equiv.contains(&c));
-        if left_kind == SourceKind::Table && left_rekey {
-            return Err(PlanError::Unsupported(
-                "foreign-key joins are not supported yet".into(),
-            ));
-        }
         let r_column = r_column.map(|c| c + right.offset);
         // the columns equal to the key: both join expressions that are columns, and those of
         // the previous step when it is keyed by one of them
         let mut equiv: Vec<usize> = Vec::new();
-        if join.kind != JoinKind::Outer {
+        if foreign_key {
+            // (the result is keyed by the left table's key)
+            equiv.extend(0..inputs[0].source.key.len());
+        } else if join.kind != JoinKind::Outer {
             equiv.extend(l_column);
             equiv.extend(r_column);
             if let Some(prev) = steps.last() {
@@ -550,7 +559,7 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
         let mut viable: Vec<usize> = Vec::new();
         let previous = steps.last().map(|s| s.viable.clone()).unwrap_or_default();
         for c in previous.into_iter().chain(l_column).chain(r_column) {
-            if equiv.contains(&c) && !viable.contains(&c) {
+            if !foreign_key && equiv.contains(&c) && !viable.contains(&c) {
                 viable.push(c);
             }
         }
@@ -566,7 +575,8 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
             kind: join.kind,
             within: join.within,
             left_key: compile(&ExprPlanner::new(&left_scope)?, lt)?,
-            left_rekey,
+            left_rekey: left_rekey && !foreign_key,
+            foreign_key,
             right_key: compile(&ExprPlanner::new(&right_scope)?, rt)?,
             right_rekey: !right_on_key,
             left_width,
@@ -583,7 +593,7 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
         .last()
         .ok_or_else(|| PlanError::Internal("a join without steps".into()))?
         .clone();
-    let synthetic_key = last.viable.is_empty();
+    let synthetic_key = last.viable.is_empty() && !last.foreign_key;
     let rowkey = scope.columns.len();
     let rowkey_name = synthetic_name(&inputs);
     if synthetic_key {
@@ -615,6 +625,21 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
             value,
             kind: SourceKind::Stream,
             partitioned: true,
+        });
+    }
+    if last.foreign_key {
+        let (key, value) = foreign_key_projection(&inputs[0], &scope, &planner, items)?;
+        check_windows(&steps)?;
+        return Ok(JoinPlan {
+            inputs,
+            steps,
+            scope,
+            synthetic_key,
+            filter,
+            key,
+            value,
+            kind: SourceKind::Table,
+            partitioned: false,
         });
     }
     // the key: the first viable column the projection selects (or the synthetic one)
@@ -690,6 +715,72 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
     })
 }
 
+/// The output of a foreign-key join: keyed by the left table's key columns, each of which the
+/// projection must select once.
+fn foreign_key_projection(
+    left: &JoinInput,
+    scope: &Scope,
+    planner: &ExprPlanner<'_>,
+    items: Vec<Item>,
+) -> Result<(Columns, Columns), PlanError> {
+    let count = left.source.key.len();
+    let mut keys: Vec<Vec<String>> = vec![Vec::new(); count];
+    let mut key: Vec<Option<(String, Compiled)>> = vec![None; count];
+    let mut value = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (name, typed, column, _) in items {
+        if !seen.insert(name.clone()) {
+            return Err(PlanError::Invalid(format!(
+                "Duplicate value columns found in schema: `{name}`"
+            )));
+        }
+        match column.filter(|c| *c < count) {
+            Some(c) => {
+                keys[c].push(name.clone());
+                if key[c].is_none() {
+                    key[c] = Some((name, compile(planner, typed)?));
+                }
+            }
+            None => value.push((name, compile(planner, typed)?)),
+        }
+    }
+    for (c, aliases) in keys.iter().enumerate() {
+        if aliases.len() > 1 {
+            let mut sorted = aliases.clone();
+            sorted.sort();
+            let col = &scope.columns[c];
+            return Err(PlanError::Invalid(format!(
+                "The projection contains a key column (`{}_{}`) more than once, aliased as: {}.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
+                left.qualifier,
+                col.name,
+                join_and(&sorted)
+            )));
+        }
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|c| key[*c].is_none())
+        .map(|c| format!("`{}`", scope.columns[c].name))
+        .collect();
+    if !missing.is_empty() {
+        let (what, columns) = if missing.len() == 1 {
+            ("Primary key column missing", "Missing column")
+        } else {
+            ("Primary key columns missing", "Missing columns")
+        };
+        return Err(PlanError::Invalid(format!(
+            "{what} in projection. For foreign-key table-table joins, the projection must include all primary key columns from the left input table (`{}`). {columns}: {}.",
+            left.source.name,
+            missing.join(", ")
+        )));
+    }
+    if value.is_empty() {
+        return Err(PlanError::Invalid(
+            "The projection contains no value columns.".into(),
+        ));
+    }
+    Ok((key.into_iter().flatten().collect(), value))
+}
+
 /// A join re-keyed by `PARTITION BY`: its expressions (over the joined row) are the output's
 /// key columns, named after the projection item selecting each; every other item is a value.
 fn partition_by(
@@ -698,16 +789,19 @@ fn partition_by(
     scope: &Scope,
     planner: &ExprPlanner<'_>,
     items: Vec<Item>,
-) -> Result<(Vec<(String, Compiled)>, Vec<(String, Compiled)>), PlanError> {
+) -> Result<(Columns, Columns), PlanError> {
     let partitions = &q.partition_by;
     let columns: Vec<Option<usize>> = partitions.iter().map(|p| column_of(scope, p)).collect();
     let mut keys: Vec<Option<(String, Compiled)>> = vec![None; partitions.len()];
     let mut value = Vec::new();
     for (name, typed, column, expr) in items {
-        let matched = partitions.iter().enumerate().position(|(i, p)| match columns[i] {
-            Some(c) => column == Some(c),
-            None => expr.as_ref() == Some(p),
-        });
+        let matched = partitions
+            .iter()
+            .enumerate()
+            .position(|(i, p)| match columns[i] {
+                Some(c) => column == Some(c),
+                None => expr.as_ref() == Some(p),
+            });
         match matched {
             Some(i) if keys[i].is_none() => keys[i] = Some((name, compile(planner, typed)?)),
             _ => value.push((name, compile(planner, typed)?)),
@@ -747,6 +841,9 @@ fn partition_by(
 /// A projection item: output name, typed expression, the column it selects if it is a bare
 /// column, and its expression as written (`None` for `*`'s columns).
 type Item = (String, Typed, Option<usize>, Option<sql::Expr>);
+
+/// Output columns: names and compiled expressions.
+type Columns = Vec<(String, Compiled)>;
 
 /// The projection's items. `*` is every source's keys and values (after the synthetic key, when there
 /// is one), `x.*` the source `x`'s.
@@ -870,6 +967,11 @@ fn has_map(t: &SqlType) -> bool {
 /// The `WITHIN` clause each join kind needs or refuses, and the keys sides are re-keyed by.
 fn check_windows(steps: &[JoinStep]) -> Result<(), PlanError> {
     for s in steps {
+        if s.foreign_key && s.kind == JoinKind::Right {
+            return Err(PlanError::Invalid(
+                "RIGHT OUTER JOIN on a foreign key is not supported".into(),
+            ));
+        }
         if (s.left_rekey || s.right_rekey) && has_map(&s.left_key.ty) {
             return Err(PlanError::Invalid(format!(
                 "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {}. See https://github.com/confluentinc/ksql/issues/6621 for more.",

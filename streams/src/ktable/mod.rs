@@ -298,7 +298,11 @@ where
     where
         V2: Send + Sync + 'static,
     {
-        self.mapped("KTABLE-MAPVALUES-", move |k: &K, v: &V, _| mapper(k, v))
+        self.mapped(
+            "KTABLE-MAPVALUES-",
+            move |k: &K, v: &V, _| mapper(k, v),
+            None,
+        )
     }
 
     /// Each row's value mapped with `mapper`, which sees the row's key and timestamp (the
@@ -311,13 +315,27 @@ where
     where
         V2: Send + Sync + 'static,
     {
-        self.mapped("KTABLE-TRANSFORMVALUES-", mapper)
+        self.mapped("KTABLE-TRANSFORMVALUES-", mapper, None)
+    }
+
+    /// [`KTable::transform_values`] whose values `value_serde` writes and reads, for what needs
+    /// the table's serdes downstream (a foreign-key join).
+    pub fn transform_values_with_serde<V2>(
+        &self,
+        mapper: impl Fn(&K, &V, i64) -> V2 + Send + Sync + 'static,
+        value_serde: SharedSerde<V2>,
+    ) -> KTable<K, V2>
+    where
+        V2: Send + Sync + 'static,
+    {
+        self.mapped("KTABLE-TRANSFORMVALUES-", mapper, Some(value_serde))
     }
 
     fn mapped<V2>(
         &self,
         prefix: &str,
         mapper: impl Fn(&K, &V, i64) -> V2 + Send + Sync + 'static,
+        value_serde: Option<SharedSerde<V2>>,
     ) -> KTable<K, V2>
     where
         V2: Send + Sync + 'static,
@@ -347,7 +365,7 @@ where
                 });
                 ctx.forward(DynRecord { value, ..r })
             }),
-            None,
+            value_serde,
         )
         .with_getter(getter)
     }
