@@ -3,12 +3,13 @@
 //! ([`rowfn`]).
 
 pub mod aggregate;
+mod math;
 pub mod rowfn;
 mod string;
 
 use arrow::datatypes::DataType;
 use datafusion_common::ScalarValue;
-use datafusion_functions::{core, math, string as df_string, unicode};
+use datafusion_functions::{core, math as df_math, string as df_string, unicode};
 
 use rowfn::row_udf;
 
@@ -41,12 +42,14 @@ pub fn names() -> Vec<&'static str> {
         "REPLACE",
         "ROUND",
         "RPAD",
+        "TRUNC",
         "RTRIM",
         "SIGN",
-        "SQRT",
+        "PI",
         "TRIM",
         "UCASE",
     ];
+    n.extend(math::NAMES);
     n.sort_unstable();
     n
 }
@@ -305,15 +308,15 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
                     "Function 'ABS' does not accept parameters ({ty})."
                 )));
             }
-            typed(udf_call(p, math::abs(), args), ty)
+            typed(udf_call(p, df_math::abs(), args), ty)
         }
         "CEIL" | "FLOOR" => {
             arity(name, &args, 1..=1)?;
             let ty = args[0].ty.clone();
             let f = if name == "CEIL" {
-                math::ceil()
+                df_math::ceil()
             } else {
-                math::floor()
+                df_math::floor()
             };
             match ty {
                 SqlType::Int | SqlType::Bigint => Ok(args
@@ -323,13 +326,12 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
                 _ => typed(udf_call(p, f, doubles(p, args)?), SqlType::Double),
             }
         }
-        "SQRT" | "EXP" | "LN" | "SIGN" => {
+        "EXP" | "LN" | "SIGN" => {
             arity(name, &args, 1..=1)?;
             let f = match name {
-                "SQRT" => math::sqrt(),
-                "EXP" => math::exp(),
-                "LN" => math::ln(),
-                _ => math::signum(),
+                "EXP" => df_math::exp(),
+                "LN" => df_math::ln(),
+                _ => df_math::signum(),
             };
             let ty = if name == "SIGN" {
                 SqlType::Int
@@ -338,30 +340,89 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
             };
             typed(udf_call(p, f, doubles(p, args)?), ty)
         }
-        "ROUND" => {
+        "ROUND" | "TRUNC" => {
             arity(name, &args, 1..=2)?;
             let ty = args[0].ty.clone();
-            if args.len() == 1 {
-                match ty {
-                    SqlType::Int | SqlType::Bigint => Ok(args
-                        .into_iter()
-                        .next()
-                        .ok_or_else(|| PlanError::Invalid("ROUND takes an argument".into()))?),
-                    // ksqlDB rounds a DOUBLE half up to a BIGINT
-                    _ => typed(
-                        udf_call(p, math::round(), doubles(p, args)?),
-                        SqlType::Bigint,
-                    ),
-                }
-            } else {
-                let mut it = args.into_iter();
-                let (Some(v), Some(d)) = (it.next(), it.next()) else {
-                    return Err(PlanError::Invalid("ROUND takes 2 arguments".into()));
-                };
-                let v = p.cast(v, &SqlType::Double)?;
-                let d = p.cast(d, &SqlType::Int)?;
-                typed(udf_call(p, math::round(), vec![v, d]), SqlType::Double)
+            let round = name == "ROUND";
+            let types = args
+                .iter()
+                .map(|a| a.ty.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let refused = || {
+                PlanError::Invalid(format!(
+                    "Function '{}' does not accept parameters ({types}).",
+                    if round { "Round" } else { "trunc" },
+                ))
+            };
+            if args.len() == 2 && args[1].ty != SqlType::Int {
+                return Err(refused());
             }
+            let n: &'static str = if round { "ROUND" } else { "TRUNC" };
+            let (f, ret): (rowfn::RowFn, SqlType) = match (&ty, args.len()) {
+                (SqlType::Int | SqlType::Bigint, 1) => {
+                    let v = args.into_iter().next().ok_or_else(refused)?;
+                    return p.cast(v, &SqlType::Bigint);
+                }
+                (SqlType::Double, 1) if round => (math::round_double_to_long, SqlType::Bigint),
+                (SqlType::Double, 1) => (math::trunc_double_to_long, SqlType::Bigint),
+                (SqlType::Int | SqlType::Bigint | SqlType::Double, _) if round => {
+                    (math::round_double_places, SqlType::Double)
+                }
+                (SqlType::Int | SqlType::Bigint | SqlType::Double, _) => {
+                    (math::trunc_double_places, SqlType::Double)
+                }
+                (SqlType::Decimal { precision, scale }, 1) => (
+                    if round {
+                        math::round_decimal
+                    } else {
+                        math::trunc_decimal
+                    },
+                    SqlType::Decimal {
+                        precision: (i16::from(*precision) - i16::from(*scale)).clamp(1, 38) as u8,
+                        scale: 0,
+                    },
+                ),
+                (SqlType::Decimal { .. }, _) => (
+                    if round {
+                        math::round_decimal_places
+                    } else {
+                        math::trunc_decimal_places
+                    },
+                    ty.clone(),
+                ),
+                _ => return Err(refused()),
+            };
+            let mut args = args;
+            if ty != SqlType::Double && !matches!(ty, SqlType::Decimal { .. }) {
+                args[0] = p.cast(args[0].clone(), &SqlType::Double)?;
+            }
+            typed(udf_call(p, row_udf(n, ret.arrow(), f), args), ret)
+        }
+        "PI" => {
+            arity(name, &args, 0..=0)?;
+            Ok(Typed {
+                expr: datafusion_expr::lit(std::f64::consts::PI),
+                ty: SqlType::Double,
+            })
+        }
+        _ if math::NAMES.contains(&name) => {
+            let found =
+                math::by_name(name, args.len()).filter(|_| args.iter().all(|a| a.ty.is_numeric()));
+            let Some((n, f)) = found else {
+                return Err(PlanError::Invalid(format!(
+                    "Function '{}' does not accept parameters ({}).",
+                    name.to_lowercase(),
+                    args.iter()
+                        .map(|a| a.ty.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            };
+            typed(
+                udf_call(p, row_udf(n, DataType::Float64, f), doubles(p, args)?),
+                SqlType::Double,
+            )
         }
         _ => Err(PlanError::Invalid(format!(
             "Can't find any functions with the name '{name}'"

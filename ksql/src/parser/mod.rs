@@ -94,6 +94,11 @@ impl Dialect for KsqlDialect {
         true
     }
 
+    // (ksqlDB's DIGIT_IDENTIFIER: `1R` is an identifier; `1`, `2.0`, `1e5` stay numbers)
+    fn supports_numeric_prefix(&self) -> bool {
+        true
+    }
+
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
         // `a->b` dereferences a struct field, which binds tighter than any operator
         if parser.peek_token_ref().token == Token::Arrow {
