@@ -61,14 +61,14 @@ impl ParseError {
             if let Some((line, column)) = at.split_once(", Column: ") {
                 if let (Ok(line), Ok(column)) = (line.trim().parse(), column.trim().parse()) {
                     return ParseError {
-                        message: message.to_string(),
+                        message: format!("Syntax Error\n{message}"),
                         line,
                         column,
                     };
                 }
             }
         }
-        ParseError::at(fallback, text)
+        ParseError::at(fallback, format!("Syntax Error\n{text}"))
     }
 }
 
@@ -567,6 +567,15 @@ impl<'a> StatementParser<'a> {
             name.value.to_uppercase()
         };
         Ok(match upper.as_str() {
+            "NULL" if name.quote_style.is_none() => {
+                return Err(ParseError::at(
+                    at,
+                    format!(
+                        "Syntax Error\nSyntax error at or near 'NULL' at line {}:{}",
+                        at.line, at.column
+                    ),
+                ))
+            }
             "BOOLEAN" => SqlType::Boolean,
             "INT" | "INTEGER" => SqlType::Int,
             "BIGINT" => SqlType::Bigint,
