@@ -449,8 +449,9 @@ impl<'a> ExprPlanner<'a> {
                     _ => (Operator::GtEq, "GREATER_THAN_OR_EQUAL"),
                 };
                 let (a, b) = self.comparable(l, r, name)?;
+                // (ksqlDB's comparisons are false, never null, when a side is null)
                 Ok(Typed {
-                    expr: binary(a.expr, operator, b.expr),
+                    expr: Expr::IsTrue(Box::new(binary(a.expr, operator, b.expr))),
                     ty: SqlType::Boolean,
                 })
             }
