@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use sqlparser::ast as sql;
 
 use super::expr::{ExprPlanner, Scope, ScopeColumn, Typed};
-use super::{compile, derived_name, is_reserved, join_and, source_scope, where_clause};
+use super::{
+    check_partitioned, compile, derived_name, is_reserved, join_and, source_scope, where_clause,
+};
 use super::{Compiled, PlanError};
 use crate::catalog::{Catalog, DataSource};
 use crate::format::Format;
@@ -612,38 +614,56 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
         &planner,
         synthetic_key.then_some(rowkey),
     )?;
-    if !q.partition_by.is_empty() {
-        let (key, value) = partition_by(q, sink, &scope, &planner, items)?;
-        check_windows(&steps)?;
-        return Ok(JoinPlan {
-            inputs,
-            steps,
-            scope,
-            synthetic_key,
-            filter,
-            key,
-            value,
-            kind: SourceKind::Stream,
-            partitioned: true,
-        });
+    let (key, value) = if !q.partition_by.is_empty() {
+        partition_by(q, sink, &scope, &planner, items)?
+    } else if last.foreign_key {
+        foreign_key_projection(&inputs[0], &scope, &planner, items)?
+    } else {
+        join_key_projection(
+            sink,
+            &scope,
+            &planner,
+            items,
+            &last,
+            synthetic_key.then_some(rowkey),
+        )?
+    };
+    check_windows(&steps)?;
+    let tables = inputs.iter().all(|i| i.source.kind == SourceKind::Table);
+    let partitioned = !q.partition_by.is_empty();
+    if tables && partitioned {
+        return Err(PlanError::Unsupported(
+            "PARTITION BY over a join of tables is not supported".into(),
+        ));
     }
-    if last.foreign_key {
-        let (key, value) = foreign_key_projection(&inputs[0], &scope, &planner, items)?;
-        check_windows(&steps)?;
-        return Ok(JoinPlan {
-            inputs,
-            steps,
-            scope,
-            synthetic_key,
-            filter,
-            key,
-            value,
-            kind: SourceKind::Table,
-            partitioned: false,
-        });
-    }
-    // the key: the first viable column the projection selects (or the synthetic one)
-    let key_column = if synthetic_key {
+    Ok(JoinPlan {
+        inputs,
+        steps,
+        scope,
+        synthetic_key,
+        filter,
+        key,
+        value,
+        kind: if tables {
+            SourceKind::Table
+        } else {
+            SourceKind::Stream
+        },
+        partitioned,
+    })
+}
+
+/// The output of a join keyed by its join key: the first viable column the projection selects
+/// names the key (or the synthetic key column, `rowkey`, when there is one).
+fn join_key_projection(
+    sink: &str,
+    scope: &Scope,
+    planner: &ExprPlanner<'_>,
+    items: Vec<Item>,
+    last: &JoinStep,
+    rowkey: Option<usize>,
+) -> Result<(Columns, Columns), PlanError> {
+    let key_column = if let Some(rowkey) = rowkey {
         items.iter().any(|i| i.2 == Some(rowkey)).then_some(rowkey)
     } else {
         last.viable
@@ -659,7 +679,11 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
         }
     };
     let Some(key_column) = key_column else {
-        return Err(missing_key(sink, &scope, &last.viable, &rowkey_name));
+        let name = match rowkey {
+            Some(k) => scope.columns[k].name.clone(),
+            None => String::new(),
+        };
+        return Err(missing_key(sink, scope, &last.viable, &name));
     };
     let aliases: Vec<String> = items
         .iter()
@@ -684,7 +708,7 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
                 "Duplicate value columns found in schema: `{name}`"
             )));
         }
-        let compiled = compile(&planner, typed)?;
+        let compiled = compile(planner, typed)?;
         if column == Some(key_column) {
             key.push((name, compiled));
         } else {
@@ -696,23 +720,7 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
             "The projection contains no value columns.".into(),
         ));
     }
-    check_windows(&steps)?;
-    let kind = if inputs.iter().all(|i| i.source.kind == SourceKind::Table) {
-        SourceKind::Table
-    } else {
-        SourceKind::Stream
-    };
-    Ok(JoinPlan {
-        inputs,
-        steps,
-        scope,
-        synthetic_key,
-        filter,
-        key,
-        value,
-        kind,
-        partitioned: false,
-    })
+    Ok((key, value))
 }
 
 /// The output of a foreign-key join: keyed by the left table's key columns, each of which the
@@ -818,23 +826,7 @@ fn partition_by(
             }
         }
     }
-    if !missing.is_empty() {
-        let noun = if missing.len() == 1 {
-            "expression"
-        } else {
-            "expressions"
-        };
-        return Err(PlanError::Invalid(format!(
-            "The query used to build `{sink}` must include the partitioning {noun} {} in its projection (eg, SELECT {}...).",
-            join_and(&missing),
-            missing.join(", ")
-        )));
-    }
-    if value.is_empty() {
-        return Err(PlanError::Invalid(
-            "The projection contains no value columns.".into(),
-        ));
-    }
+    check_partitioned(sink, &missing, &value)?;
     Ok((key, value))
 }
 
@@ -919,7 +911,7 @@ fn projection(
                 if let Some(a) = alias {
                     if is_reserved(a) {
                         return Err(PlanError::Invalid(format!(
-                            "`{a}` is a reserved column name. You cannot use it as an alias for a column."
+                            "Reserved column name in select: `{a}`. Please remove or alias the column."
                         )));
                     }
                 }

@@ -305,23 +305,7 @@ fn partition_by(
             }
         }
     }
-    if !missing.is_empty() {
-        let noun = if missing.len() == 1 {
-            "expression"
-        } else {
-            "expressions"
-        };
-        return Err(PlanError::Invalid(format!(
-            "The query used to build `{sink}` must include the partitioning {noun} {} in its projection (eg, SELECT {}...).",
-            join_and(&missing),
-            missing.join(", ")
-        )));
-    }
-    if value.is_empty() {
-        return Err(PlanError::Invalid(
-            "The projection contains no value columns.".into(),
-        ));
-    }
+    check_partitioned(sink, &missing, &value)?;
     Ok(StatelessPlan {
         source,
         scope,
@@ -330,6 +314,29 @@ fn partition_by(
         value,
         explode: Vec::new(),
     })
+}
+
+/// ksqlDB's checks of a projection re-keyed by `PARTITION BY`: every partitioning expression
+/// selected (`missing` are those that are not, as printed), and some value column left.
+fn check_partitioned<T>(sink: &str, missing: &[String], value: &[T]) -> Result<(), PlanError> {
+    if !missing.is_empty() {
+        let noun = if missing.len() == 1 {
+            "expression"
+        } else {
+            "expressions"
+        };
+        return Err(PlanError::Invalid(format!(
+            "The query used to build `{sink}` must include the partitioning {noun} {} in its projection (eg, SELECT {}...).",
+            join_and(missing),
+            missing.join(", ")
+        )));
+    }
+    if value.is_empty() {
+        return Err(PlanError::Invalid(
+            "The projection contains no value columns.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `WHERE`, which must be a boolean.
@@ -419,6 +426,11 @@ pub fn plan_stateless(
     let mut generated = GeneratedNames::new(&source);
     for item in &select {
         match item {
+            SelectItem::QualifiedWildcard(q) if *q != qualifier => {
+                return Err(PlanError::Invalid(format!(
+                    "Failed to prepare statement: '{q}' is not a valid stream/table name or alias."
+                )));
+            }
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
                 star = true;
                 let columns = source.key.len() + source.value.len();
