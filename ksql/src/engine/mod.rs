@@ -306,9 +306,9 @@ impl Engine {
             read_only: c.source,
         };
         check_formats(&source)?;
-        if source.windowing.is_some() {
-            return Err(KsqlError::Unsupported(
-                "windowed sources (WINDOW_TYPE) are not supported yet".into(),
+        if source.windowing.is_some() && source.key.is_empty() {
+            return Err(KsqlError::Statement(
+                "Windowed sources require a key column.".into(),
             ));
         }
         if let Some((col, _)) = &source.timestamp {
@@ -549,11 +549,12 @@ impl Engine {
                     .build()
                     .map_err(|e| KsqlError::Statement(e.to_string()))?
             }
+            // (the aggregation windows its output keys itself)
             Planned::Aggregate(plan) => crate::exec::aggregate::topology(
                 plan,
                 source_serdes(&input)?,
                 &sink.topic,
-                source_serdes(sink)?,
+                serdes(key_format(sink)?, value_format(sink)?),
             )
             .map_err(KsqlError::Statement)?,
             Planned::Join(plan) => {
@@ -877,5 +878,13 @@ pub fn source_serdes(
     ),
     KsqlError,
 > {
-    Ok(serdes(key_format(s)?, value_format(s)?))
+    let (key, value) = serdes(key_format(s)?, value_format(s)?);
+    let key: tributary_streams::SharedSerde<Row> = match s.windowing {
+        Some(windowing) => Arc::new(crate::exec::serde::WindowedKeySerde {
+            key: crate::exec::serde::KeySerde(key_format(s)?),
+            windowing,
+        }),
+        None => key,
+    };
+    Ok((key, value))
 }

@@ -35,6 +35,64 @@ impl Serde<Row> for KeySerde {
     }
 }
 
+/// Keys of a windowed source: the key columns, then the window's start and end
+/// (`WINDOWSTART`, `WINDOWEND`), in Kafka Streams' windowed key bytes (the key, then a time
+/// window's start; a session's end then start).
+pub struct WindowedKeySerde {
+    /// The key columns' serde.
+    pub key: KeySerde,
+    /// How the keys are windowed.
+    pub windowing: crate::catalog::Windowing,
+}
+
+impl Serde<Row> for WindowedKeySerde {
+    fn serialize(&self, topic: &str, value: &Row) -> Result<Option<Vec<u8>>, SerdeError> {
+        let n = value.len().saturating_sub(2);
+        let bound = |i: usize| match value.get(i) {
+            Some(datafusion_common::ScalarValue::Int64(Some(v))) => Ok(*v),
+            _ => Err(SerdeError("a windowed key without its window".into())),
+        };
+        let (start, end) = (bound(n)?, bound(n + 1)?);
+        let mut bytes = self
+            .key
+            .serialize(topic, &value[..n].to_vec())?
+            .unwrap_or_default();
+        match self.windowing {
+            crate::catalog::Windowing::Time { .. } => bytes.extend(start.to_be_bytes()),
+            crate::catalog::Windowing::Session => {
+                bytes.extend(end.to_be_bytes());
+                bytes.extend(start.to_be_bytes());
+            }
+        }
+        Ok(Some(bytes))
+    }
+
+    fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Row, SerdeError> {
+        let data = data.ok_or_else(|| SerdeError("a windowed key cannot be null".into()))?;
+        let long = |b: &[u8]| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            i64::from_be_bytes(a)
+        };
+        let (inner, start, end) = match self.windowing {
+            crate::catalog::Windowing::Time { size } if data.len() >= 8 => {
+                let (inner, start) = data.split_at(data.len() - 8);
+                let start = long(start);
+                (inner, start, start.saturating_add(size))
+            }
+            crate::catalog::Windowing::Session if data.len() >= 16 => {
+                let (inner, bounds) = data.split_at(data.len() - 16);
+                (inner, long(&bounds[8..]), long(&bounds[..8]))
+            }
+            _ => return Err(SerdeError("a windowed key too short for its window".into())),
+        };
+        let mut row = self.key.deserialize(topic, Some(inner))?;
+        row.push(datafusion_common::ScalarValue::Int64(Some(start)));
+        row.push(datafusion_common::ScalarValue::Int64(Some(end)));
+        Ok(row)
+    }
+}
+
 /// Values: a row of the value columns, or none (a null value: a tombstone).
 pub struct ValueSerde(pub RowFormat);
 

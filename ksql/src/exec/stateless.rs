@@ -70,8 +70,11 @@ impl StatelessProcessor {
                     .map(|(_, c)| Evaluator::eval(c, &batch))
                     .collect()
             };
+            let keys = self.plan.source.key.len().min(record.key.len());
+            let mut key = eval(&self.plan.key);
+            key.extend(record.key[keys..].iter().cloned());
             ctx.forward(Record {
-                key: eval(&self.plan.key),
+                key,
                 value: Some(eval(&self.plan.value)),
                 timestamp: record.timestamp,
                 headers: record.headers.clone(),
@@ -111,12 +114,17 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
                 &nulls
             }
         };
+        // (a windowed source's key rows end with the window's start and end, which its scope
+        // has after the pseudo columns)
+        let keys = self.plan.source.key.len().min(record.key.len());
         let mut row: Row = Vec::with_capacity(self.plan.scope.columns.len());
-        row.extend(record.key.iter().cloned());
+        row.extend(record.key[..keys].iter().cloned());
         row.extend(value.iter().cloned());
         row.push(ScalarValue::Int64(Some(record.timestamp)));
         row.push(ScalarValue::Int32(Some(partition)));
         row.push(ScalarValue::Int64(Some(offset)));
+        let window = &record.key[keys..];
+        row.extend(window.iter().cloned());
         let exploded = row.len();
         row.extend(
             self.plan
@@ -142,12 +150,14 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
             }
             return self.explode(row, exploded, &batch, record, ctx);
         }
-        let key: Row = self
+        let mut key: Row = self
             .plan
             .key
             .iter()
             .map(|(_, c)| Evaluator::eval(c, &batch))
             .collect();
+        // (the output of a windowed source keeps the windows)
+        key.extend(window.iter().cloned());
         if tombstone {
             return ctx.forward(Record {
                 key,

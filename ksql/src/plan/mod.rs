@@ -383,11 +383,10 @@ pub fn plan_stateless(
         .source(&q.from.first.name)
         .map_err(PlanError::Invalid)?
         .clone();
-    // (a windowed aggregation's output: its keys carry their windows, which no query reads
-    // yet)
-    if source.windowing.is_some() {
-        return Err(PlanError::Unsupported(
-            "queries over windowed sources are not supported yet".into(),
+    // (a windowed source's keys carry their windows: re-keying would drop them)
+    if source.windowing.is_some() && !q.partition_by.is_empty() {
+        return Err(PlanError::Invalid(
+            "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.".into(),
         ));
     }
     let qualifier = q.from.first.qualifier().to_string();

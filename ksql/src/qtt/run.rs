@@ -268,14 +268,20 @@ async fn write_inputs(v: &Variant, engine: &Engine, bootstrap: &str) -> Result<(
             drain(engine, bootstrap).await?;
         }
         previous = Some(&r.topic);
-        if r.window.is_some() {
-            return Err("windowed input keys are not supported yet".into());
-        }
         let (key, value) = match source_of(engine, &r.topic) {
-            Some(s) => (
-                encode(r.key.as_ref(), &s.key_format, &s.key)?,
-                encode(Some(&r.value), &s.value_format, &s.value)?,
-            ),
+            Some(s) => {
+                let mut key = encode(r.key.as_ref(), &s.key_format, &s.key)?;
+                // a windowed key: the key, then a time window's start or a session's end and
+                // start, as Kafka Streams writes them
+                if let Some((start, end, kind)) = &r.window {
+                    let bytes = key.get_or_insert_with(Vec::new);
+                    if kind.eq_ignore_ascii_case("session") {
+                        bytes.extend(end.to_be_bytes());
+                    }
+                    bytes.extend(start.to_be_bytes());
+                }
+                (key, encode(Some(&r.value), &s.value_format, &s.value)?)
+            }
             None => (
                 encode(r.key.as_ref(), &Format::Kafka, &[])?,
                 encode(Some(&r.value), &Format::Kafka, &[])?,
