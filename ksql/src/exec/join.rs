@@ -131,19 +131,23 @@ impl Project {
             .collect()
     }
 
-    /// The one-row batch of a joined row (with the synthetic key's value when there is one);
-    /// `None` when the filter drops it.
-    fn filtered(&self, key: &Row, mut row: Row) -> Option<arrow::record_batch::RecordBatch> {
+    /// The one-row batch of a joined row (with the synthetic key's value when there is one).
+    fn batch(&self, key: &Row, mut row: Row) -> Option<arrow::record_batch::RecordBatch> {
         if self.plan.synthetic_key {
             row.push(key.first().cloned().unwrap_or(ScalarValue::Null));
         }
-        let batch = match self.eval.batch(&row) {
-            Ok(b) => b,
+        match self.eval.batch(&row) {
+            Ok(b) => Some(b),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot evaluate a joined row: skipped");
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// [`Project::batch`], `None` when the filter drops the row.
+    fn filtered(&self, key: &Row, row: Row) -> Option<arrow::record_batch::RecordBatch> {
+        let batch = self.batch(key, row)?;
         if let Some(f) = &self.plan.filter {
             if !Evaluator::is_true(f, &batch) {
                 return None;
@@ -194,11 +198,11 @@ impl FixedKeyProcessor<Row, Option<Row>, Option<Row>> for Project {
         record: FixedKeyRecord<Row, Option<Row>>,
         ctx: &mut FixedKeyProcessorContext<'_, Row, Option<Row>>,
     ) -> Result<(), StreamsError> {
-        // (a table's changes: its rows that the filter drops never get here, the table's
-        // filter turned them into deletions or dropped them)
+        // (a table's changes: the table's filter already turned the rows it drops into
+        // deletions, or dropped them)
         let out = match &record.value {
-            Some(row) => match self.project(record.key(), row.clone()) {
-                Some(out) => Some(out),
+            Some(row) => match self.batch(record.key(), row.clone()) {
+                Some(batch) => Some(Self::columns(&self.plan.value, &batch)),
                 None => return Ok(()),
             },
             None => None,
@@ -390,16 +394,8 @@ pub fn topology(
         Rows::Table(t) => {
             let t = match &plan.filter {
                 Some(_) => {
-                    let p = Arc::clone(&plan);
-                    let filter_eval = Evaluator::new(&plan.scope).map_err(|e| e.to_string())?;
-                    t.filter(move |k: &Row, row: &Row| {
-                        Project {
-                            plan: Arc::clone(&p),
-                            eval: filter_eval.clone(),
-                        }
-                        .project(k, row.clone())
-                        .is_some()
-                    })
+                    let filter = project();
+                    t.filter(move |k: &Row, row: &Row| filter.filtered(k, row.clone()).is_some())
                 }
                 None => t,
             };

@@ -14,7 +14,8 @@ use sqlparser::ast as sql;
 
 use super::expr::{ExprPlanner, Scope, ScopeColumn, Typed};
 use super::{
-    check_partitioned, compile, derived_name, is_reserved, join_and, source_scope, where_clause,
+    check_partitioned, column_of, compile, derived_name, is_reserved, join_and, source_scope,
+    where_clause,
 };
 use super::{Compiled, PlanError};
 use crate::catalog::{Catalog, DataSource};
@@ -122,18 +123,6 @@ fn join_words(kind: JoinKind) -> &'static str {
         JoinKind::Left => "LEFT [OUTER] JOIN",
         JoinKind::Right => "RIGHT [OUTER] JOIN",
         JoinKind::Outer => "[FULL] OUTER JOIN",
-    }
-}
-
-/// The column of `scope` an expression names, if it is a bare column reference.
-fn column_of(scope: &Scope, e: &sql::Expr) -> Option<usize> {
-    match e {
-        sql::Expr::Identifier(id) => scope.resolve(None, &id.value).ok(),
-        sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-            scope.resolve(Some(&parts[0].value), &parts[1].value).ok()
-        }
-        sql::Expr::Nested(inner) => column_of(scope, inner),
-        _ => None,
     }
 }
 
@@ -693,21 +682,13 @@ fn join_key_projection(
     if aliases.len() > 1 {
         let mut sorted = aliases;
         sorted.sort();
-        return Err(PlanError::Invalid(format!(
-            "The projection contains a key column (`{}`) more than once, aliased as: {}.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
-            prefixed(key_column),
-            join_and(&sorted)
-        )));
+        return Err(doubled_key(&prefixed(key_column), &sorted));
     }
     let mut key = Vec::new();
     let mut value = Vec::new();
     let mut seen = BTreeSet::new();
     for (name, typed, column, _) in items {
-        if !seen.insert(name.clone()) {
-            return Err(PlanError::Invalid(format!(
-                "Duplicate value columns found in schema: `{name}`"
-            )));
-        }
+        check_unique(&mut seen, &name)?;
         let compiled = compile(planner, typed)?;
         if column == Some(key_column) {
             key.push((name, compiled));
@@ -721,6 +702,25 @@ fn join_key_projection(
         ));
     }
     Ok((key, value))
+}
+
+/// ksqlDB's message for a key column the projection selects more than once (`aliases` sorted).
+fn doubled_key(column: &str, aliases: &[String]) -> PlanError {
+    PlanError::Invalid(format!(
+        "The projection contains a key column (`{column}`) more than once, aliased as: {}.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
+        join_and(aliases)
+    ))
+}
+
+/// Refuses an output column name seen before.
+fn check_unique(seen: &mut BTreeSet<String>, name: &str) -> Result<(), PlanError> {
+    if seen.insert(name.to_string()) {
+        Ok(())
+    } else {
+        Err(PlanError::Invalid(format!(
+            "Duplicate value columns found in schema: `{name}`"
+        )))
+    }
 }
 
 /// The output of a foreign-key join: keyed by the left table's key columns, each of which the
@@ -737,11 +737,7 @@ fn foreign_key_projection(
     let mut value = Vec::new();
     let mut seen = BTreeSet::new();
     for (name, typed, column, _) in items {
-        if !seen.insert(name.clone()) {
-            return Err(PlanError::Invalid(format!(
-                "Duplicate value columns found in schema: `{name}`"
-            )));
-        }
+        check_unique(&mut seen, &name)?;
         match column.filter(|c| *c < count) {
             Some(c) => {
                 keys[c].push(name.clone());
@@ -757,12 +753,10 @@ fn foreign_key_projection(
             let mut sorted = aliases.clone();
             sorted.sort();
             let col = &scope.columns[c];
-            return Err(PlanError::Invalid(format!(
-                "The projection contains a key column (`{}_{}`) more than once, aliased as: {}.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
-                left.qualifier,
-                col.name,
-                join_and(&sorted)
-            )));
+            return Err(doubled_key(
+                &format!("{}_{}", left.qualifier, col.name),
+                &sorted,
+            ));
         }
     }
     let missing: Vec<String> = (0..count)
