@@ -44,7 +44,7 @@ pub enum KsqlError {
 impl From<PlanError> for KsqlError {
     fn from(e: PlanError) -> Self {
         match e {
-            PlanError::Invalid(m) => KsqlError::Statement(m),
+            PlanError::Invalid(m) | PlanError::Codegen(m) => KsqlError::Statement(m),
             PlanError::Unsupported(m) => KsqlError::Unsupported(m),
             PlanError::Internal(m) => KsqlError::Statement(m),
         }

@@ -3,6 +3,7 @@
 //! ([`rowfn`]).
 
 pub mod aggregate;
+pub mod cast;
 mod math;
 pub mod rowfn;
 mod string;

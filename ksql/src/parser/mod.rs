@@ -6,6 +6,7 @@
 //! quotes, keep their case), so names compare exactly from here on.
 
 pub mod ast;
+mod types;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -75,7 +76,10 @@ impl ParseError {
 /// ksqlDB's lexical rules: identifiers of letters, digits, `_` and `@`; quoted identifiers in
 /// backquotes or double quotes; strings in single quotes.
 #[derive(Debug, Default)]
-pub struct KsqlDialect;
+pub struct KsqlDialect {
+    /// The custom types `CREATE TYPE` defined, by upper-case name (for `CAST`).
+    types: BTreeMap<String, SqlType>,
+}
 
 impl Dialect for KsqlDialect {
     fn is_identifier_start(&self, ch: char) -> bool {
@@ -97,6 +101,11 @@ impl Dialect for KsqlDialect {
     // (ksqlDB's DIGIT_IDENTIFIER: `1R` is an identifier; `1`, `2.0`, `1e5` stay numbers)
     fn supports_numeric_prefix(&self) -> bool {
         true
+    }
+
+    // (`CAST(e AS type)` takes ksqlDB's type names: `MAP<K, V>`, `STRUCT<A INT>`, ...)
+    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        types::cast(parser, &self.types)
     }
 
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
@@ -122,7 +131,9 @@ pub struct Parsed {
 /// Parses every statement in `sql` (each ends with `;`, the last one may not). `types` are
 /// the custom types `CREATE TYPE` defined, by upper-case name.
 pub fn parse(sql: &str, types: &BTreeMap<String, SqlType>) -> Result<Vec<Parsed>, ParseError> {
-    let dialect = KsqlDialect;
+    let dialect = KsqlDialect {
+        types: types.clone(),
+    };
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| ParseError {
@@ -154,7 +165,7 @@ pub fn parse(sql: &str, types: &BTreeMap<String, SqlType>) -> Result<Vec<Parsed>
             let text = offsets
                 .slice(sql, first.span.start, last.span.end)
                 .to_string();
-            let statement = StatementParser::new(meaningful, types).statement()?;
+            let statement = StatementParser::new(meaningful, &dialect).statement()?;
             statements.push(Parsed { statement, text });
         }
         if token.is_none() || matches!(token.map(|t| t.token), Some(Token::EOF)) {
@@ -179,7 +190,7 @@ pub fn parse_one(sql: &str, types: &BTreeMap<String, SqlType>) -> Result<Parsed,
 
 /// Parses a lone expression (`INSERT ... VALUES` literals, tests).
 pub fn parse_expr(sql: &str) -> Result<Expr, ParseError> {
-    let dialect = KsqlDialect;
+    let dialect = KsqlDialect::default();
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| ParseError {
@@ -191,8 +202,7 @@ pub fn parse_expr(sql: &str) -> Result<Expr, ParseError> {
         .map(normalize)
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .collect();
-    let types = BTreeMap::new();
-    let mut p = StatementParser::new(tokens, &types);
+    let mut p = StatementParser::new(tokens, &dialect);
     let e = p.expr()?;
     p.end()?;
     Ok(e)
@@ -236,24 +246,19 @@ impl LineOffsets {
 
 /// The statement parser: sqlparser's parser over one statement's tokens.
 struct StatementParser<'a> {
-    p: Parser<'static>,
-    types: &'a BTreeMap<String, SqlType>,
-    /// Half of a `>>` token is still to be consumed as a `>` (nested type parameters).
-    pending_gt: bool,
+    p: Parser<'a>,
+    dialect: &'a KsqlDialect,
     /// Where the statement ends (errors at its end point there).
     end: Location,
 }
 
-static DIALECT: KsqlDialect = KsqlDialect;
-
 impl<'a> StatementParser<'a> {
-    fn new(tokens: Vec<TokenWithSpan>, types: &'a BTreeMap<String, SqlType>) -> Self {
+    fn new(tokens: Vec<TokenWithSpan>, dialect: &'a KsqlDialect) -> Self {
         let end = tokens.last().map_or(Location::new(1, 1), |t| t.span.end);
         StatementParser {
             end,
-            p: Parser::new(&DIALECT).with_tokens_with_locations(tokens),
-            types,
-            pending_gt: false,
+            p: Parser::new(dialect).with_tokens_with_locations(tokens),
+            dialect,
         }
     }
 
@@ -537,116 +542,9 @@ impl<'a> StatementParser<'a> {
         }
     }
 
-    fn expect_gt(&mut self) -> Result<(), ParseError> {
-        if self.pending_gt {
-            self.pending_gt = false;
-            return Ok(());
-        }
-        if self.token(&Token::Gt) {
-            return Ok(());
-        }
-        if self.token(&Token::ShiftRight) {
-            self.pending_gt = true;
-            return Ok(());
-        }
-        self.expected("'>'")
-    }
-
     fn data_type(&mut self) -> Result<SqlType, ParseError> {
-        let at = self.here();
-        let name = match self.p.next_token().token {
-            Token::Word(w) => w,
-            _ => {
-                self.p.prev_token();
-                return self.expected("a type");
-            }
-        };
-        let upper = if name.quote_style.is_none() {
-            name.value.clone()
-        } else {
-            name.value.to_uppercase()
-        };
-        Ok(match upper.as_str() {
-            "NULL" if name.quote_style.is_none() => {
-                return Err(ParseError::at(
-                    at,
-                    format!(
-                        "Syntax Error\nSyntax error at or near 'NULL' at line {}:{}",
-                        at.line, at.column
-                    ),
-                ))
-            }
-            "BOOLEAN" => SqlType::Boolean,
-            "INT" | "INTEGER" => SqlType::Int,
-            "BIGINT" => SqlType::Bigint,
-            "DOUBLE" => SqlType::Double,
-            "VARCHAR" | "STRING" => SqlType::String,
-            "BYTES" => SqlType::Bytes,
-            "DATE" => SqlType::Date,
-            "TIME" => SqlType::Time,
-            "TIMESTAMP" => SqlType::Timestamp,
-            "DECIMAL" => {
-                self.expect_token(&Token::LParen)?;
-                let precision = self.uint()?;
-                self.expect_token(&Token::Comma)?;
-                let scale = self.uint()?;
-                self.expect_token(&Token::RParen)?;
-                if !(1..=38).contains(&precision) {
-                    return Err(ParseError::at(
-                        at,
-                        format!("DECIMAL precision must be between 1 and 38: {precision}"),
-                    ));
-                }
-                if scale > precision {
-                    return Err(ParseError::at(
-                        at,
-                        format!(
-                            "DECIMAL precision must be >= scale: DECIMAL({precision}, {scale})"
-                        ),
-                    ));
-                }
-                SqlType::Decimal {
-                    precision: precision as u8,
-                    scale: scale as i8,
-                }
-            }
-            "ARRAY" => {
-                self.expect_token(&Token::Lt)?;
-                let item = self.data_type()?;
-                self.expect_gt()?;
-                SqlType::Array(Box::new(item))
-            }
-            "MAP" => {
-                self.expect_token(&Token::Lt)?;
-                let k = self.data_type()?;
-                self.expect_token(&Token::Comma)?;
-                let v = self.data_type()?;
-                self.expect_gt()?;
-                SqlType::Map(Box::new(k), Box::new(v))
-            }
-            "STRUCT" => {
-                self.expect_token(&Token::Lt)?;
-                let mut fields = Vec::new();
-                if !self.pending_gt && self.token(&Token::Gt) {
-                    return Ok(SqlType::Struct(fields));
-                }
-                loop {
-                    let n = self.ident()?;
-                    let t = self.data_type()?;
-                    fields.push((n, t));
-                    if !self.pending_gt && self.token(&Token::Comma) {
-                        continue;
-                    }
-                    self.expect_gt()?;
-                    break;
-                }
-                SqlType::Struct(fields)
-            }
-            _ => match self.types.get(&name.value) {
-                Some(t) => t.clone(),
-                None => return Err(ParseError::at(at, format!("Unknown type: {}", name.value))),
-            },
-        })
+        let end = self.end;
+        types::TypeParser::new(&mut self.p, &self.dialect.types, end).parse()
     }
 
     fn uint(&mut self) -> Result<u64, ParseError> {

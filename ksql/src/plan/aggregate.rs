@@ -10,6 +10,7 @@ use std::ops::ControlFlow;
 use sqlparser::ast::{self as sql, VisitMut, VisitorMut};
 
 use super::expr::{function_args, function_name, ExprPlanner, Scope, ScopeColumn};
+use super::text::ksql_text;
 use super::{
     compile, derived_name, is_reserved, source_scope, Compiled, GeneratedNames, PlanError,
 };
@@ -121,25 +122,6 @@ fn bare(e: &sql::Expr) -> &sql::Expr {
     match e {
         sql::Expr::Nested(inner) => bare(inner),
         other => other,
-    }
-}
-
-/// An expression as ksqlDB prints it in its messages: binary operations in parentheses.
-pub fn ksql_text(e: &sql::Expr) -> String {
-    match e {
-        sql::Expr::BinaryOp { left, op, right } if *op != sql::BinaryOperator::Arrow => {
-            format!("({} {op} {})", ksql_text(left), ksql_text(right))
-        }
-        sql::Expr::Nested(inner) => ksql_text(inner),
-        sql::Expr::Function(f) => match function_args(f) {
-            Ok(args) => format!(
-                "{}({})",
-                function_name(f),
-                args.iter().map(ksql_text).collect::<Vec<_>>().join(", ")
-            ),
-            Err(_) => e.to_string(),
-        },
-        other => other.to_string(),
     }
 }
 

@@ -10,6 +10,7 @@ use datafusion_expr::expr::ScalarFunction;
 use datafusion_expr::{BinaryExpr, Expr, ExprSchemable, Operator};
 use sqlparser::ast::{self as sql, BinaryOperator, UnaryOperator, Value};
 
+use super::text::ksql_text;
 use super::PlanError;
 use crate::functions;
 use crate::types::SqlType;
@@ -153,6 +154,13 @@ impl<'a> ExprPlanner<'a> {
             PlanError::Invalid(m) if m.starts_with("column '") => {
                 PlanError::Invalid(format!("{clause} {m}"))
             }
+            // (ksqlDB compiles each clause's expressions apart, and names the clause's kind)
+            PlanError::Codegen(m) => PlanError::Invalid(match clause {
+                "WHERE" | "HAVING" => format!("Invalid Predicate: {m}."),
+                "SELECT" => format!("Invalid Select: {m}."),
+                "PARTITION BY" => format!("Invalid SelectKey: {m}."),
+                _ => m,
+            }),
             other => other,
         })
     }
@@ -217,12 +225,12 @@ impl<'a> ExprPlanner<'a> {
                 ty: SqlType::Boolean,
             }),
             sql::Expr::IsDistinctFrom(a, b) | sql::Expr::IsNotDistinctFrom(a, b) => {
-                let (a, b) = self.comparable(self.plan(a)?, self.plan(b)?, "DISTINCT")?;
-                let op = if matches!(e, sql::Expr::IsDistinctFrom(..)) {
-                    Operator::IsDistinctFrom
+                let (op, name) = if matches!(e, sql::Expr::IsDistinctFrom(..)) {
+                    (Operator::IsDistinctFrom, "IS_DISTINCT_FROM")
                 } else {
-                    Operator::IsNotDistinctFrom
+                    (Operator::IsNotDistinctFrom, "IS_NOT_DISTINCT_FROM")
                 };
+                let (a, b) = self.comparable((self.plan(a)?, a), (self.plan(b)?, b), name)?;
                 Ok(Typed {
                     expr: binary(a.expr, op, b.expr),
                     ty: SqlType::Boolean,
@@ -235,8 +243,9 @@ impl<'a> ExprPlanner<'a> {
                 high,
             } => {
                 let v = self.plan(expr)?;
-                let (v1, lo) = self.comparable(v.clone(), self.plan(low)?, "BETWEEN")?;
-                let (v2, hi) = self.comparable(v, self.plan(high)?, "BETWEEN")?;
+                let (v1, lo) =
+                    self.comparable((v.clone(), expr), (self.plan(low)?, low), "BETWEEN")?;
+                let (v2, hi) = self.comparable((v, expr), (self.plan(high)?, high), "BETWEEN")?;
                 let within = binary(
                     binary(v1.expr, Operator::GtEq, lo.expr),
                     Operator::And,
@@ -249,17 +258,22 @@ impl<'a> ExprPlanner<'a> {
                 list,
                 negated,
             } => {
-                let v = self.plan(expr)?;
-                let mut any: Option<Expr> = None;
-                for item in list {
-                    let (a, b) = self.comparable(v.clone(), self.plan(item)?, "IN")?;
-                    let eq = binary(a.expr, Operator::Eq, b.expr);
-                    any = Some(match any {
-                        None => eq,
-                        Some(prev) => binary(prev, Operator::Or, eq),
-                    });
-                }
-                let any = any.unwrap_or(Expr::Literal(ScalarValue::Boolean(Some(false)), None));
+                // (the value and the items coerced to one type together, as ksqlDB does;
+                // NULL items never match)
+                let mut exprs: Vec<&sql::Expr> = vec![expr];
+                exprs.extend(list.iter().filter(|e| !is_sql_null(e)));
+                let (_, items) = self.coerce_list(&exprs)?;
+                let mut items = items.into_iter();
+                let v = items
+                    .next()
+                    .ok_or_else(|| PlanError::Internal("IN without a value".into()))?;
+                let any = items
+                    .map(|item| binary(v.expr.clone(), Operator::Eq, item.expr))
+                    .reduce(|a, b| binary(a, Operator::Or, b));
+                let any = match any {
+                    Some(any) => Expr::IsTrue(Box::new(any)),
+                    None => Expr::Literal(ScalarValue::Boolean(Some(false)), None),
+                };
                 Ok(negated_if(*negated, any))
             }
             sql::Expr::Like {
@@ -310,6 +324,12 @@ impl<'a> ExprPlanner<'a> {
             } => {
                 let v = self.plan(expr)?;
                 let ty = sql_data_type(data_type)?;
+                if !is_null_literal(&v.expr) && !super::cast::supported(&v.ty, &ty) {
+                    return Err(PlanError::Codegen(format!(
+                        "Cast of {} to {ty} is not supported",
+                        v.ty
+                    )));
+                }
                 self.cast(v, &ty)
             }
             sql::Expr::Function(f) => self.function(f),
@@ -448,7 +468,7 @@ impl<'a> ExprPlanner<'a> {
                     BinaryOperator::Gt => (Operator::Gt, "GREATER_THAN"),
                     _ => (Operator::GtEq, "GREATER_THAN_OR_EQUAL"),
                 };
-                let (a, b) = self.comparable(l, r, name)?;
+                let (a, b) = self.comparable((l, left), (r, right), name)?;
                 // (ksqlDB's comparisons are false, never null, when a side is null)
                 Ok(Typed {
                     expr: Expr::IsTrue(Box::new(binary(a.expr, operator, b.expr))),
@@ -515,8 +535,63 @@ impl<'a> ExprPlanner<'a> {
         }
     }
 
-    /// Both sides at a type they can be compared at, or ksqlDB's error.
-    fn comparable(&self, l: Typed, r: Typed, what: &str) -> Result<(Typed, Typed), PlanError> {
+    /// Both sides at a type they can be compared at with `what` (ksqlDB's name of the
+    /// comparison: `EQUAL`, `LESS_THAN`, ...), or ksqlDB's error.
+    fn comparable(
+        &self,
+        (l, ls): (Typed, &sql::Expr),
+        (r, rs): (Typed, &sql::Expr),
+        what: &str,
+    ) -> Result<(Typed, Typed), PlanError> {
+        let (null_l, null_r) = (is_null_literal(&l.expr), is_null_literal(&r.expr));
+        if null_l || null_r {
+            let name = |t: &Typed, null: bool| {
+                if null {
+                    "NULL"
+                } else {
+                    super::coerce::base_name(&t.ty)
+                }
+            };
+            let op = match what {
+                "EQUAL" => "=",
+                "NOT_EQUAL" => "<>",
+                "LESS_THAN" => "<",
+                "LESS_THAN_OR_EQUAL" => "<=",
+                "GREATER_THAN" => ">",
+                "GREATER_THAN_OR_EQUAL" => ">=",
+                "IS_DISTINCT_FROM" => "IS DISTINCT FROM",
+                "IS_NOT_DISTINCT_FROM" => "IS NOT DISTINCT FROM",
+                other => other,
+            };
+            return Err(PlanError::Invalid(format!(
+                "Comparison with NULL not supported: {} {op} {}\nUse 'IS NULL' or 'IS NOT NULL' instead.",
+                name(&l, null_l),
+                name(&r, null_r)
+            )));
+        }
+        let cannot = || {
+            PlanError::Invalid(format!(
+                "Cannot compare {} ({}) to {} ({}) with {what}.",
+                ksql_text(ls),
+                l.ty,
+                ksql_text(rs),
+                r.ty
+            ))
+        };
+        // booleans, arrays, maps and structs are only equal or not
+        let equality = matches!(
+            what,
+            "EQUAL" | "NOT_EQUAL" | "IS_DISTINCT_FROM" | "IS_NOT_DISTINCT_FROM"
+        );
+        let unordered = |t: &SqlType| {
+            matches!(
+                t,
+                SqlType::Boolean | SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)
+            )
+        };
+        if (unordered(&l.ty) || unordered(&r.ty)) && !equality {
+            return Err(cannot());
+        }
         if l.ty == r.ty {
             return Ok((l, r));
         }
@@ -524,9 +599,19 @@ impl<'a> ExprPlanner<'a> {
             let common = common_numeric(&l.ty, &r.ty);
             return Ok((self.cast(l, &common)?, self.cast(r, &common)?));
         }
-        // a string compared with a date, time or timestamp is read as one
+        // a string compared with a date, time or timestamp is read as one; a date compared
+        // with a timestamp is its midnight
         let temporal =
             |t: &SqlType| matches!(t, SqlType::Date | SqlType::Time | SqlType::Timestamp);
+        match (&l.ty, &r.ty) {
+            (SqlType::Date, SqlType::Timestamp) => {
+                return Ok((self.cast(l, &SqlType::Timestamp)?, r));
+            }
+            (SqlType::Timestamp, SqlType::Date) => {
+                return Ok((l, self.cast(r, &SqlType::Timestamp)?));
+            }
+            _ => {}
+        }
         if temporal(&l.ty) && r.ty == SqlType::String {
             let t = l.ty.clone();
             return Ok((l, self.cast(r, &t)?));
@@ -535,27 +620,25 @@ impl<'a> ExprPlanner<'a> {
             let t = r.ty.clone();
             return Ok((self.cast(l, &t)?, r));
         }
-        if is_null_literal(&l.expr) {
-            let t = r.ty.clone();
-            return Ok((self.cast(l, &t)?, r));
-        }
-        if is_null_literal(&r.expr) {
-            let t = l.ty.clone();
-            return Ok((l, self.cast(r, &t)?));
-        }
-        Err(PlanError::Invalid(format!(
-            "Cannot compare {} ({}) to {} ({}) with {what}.",
-            display_expr(&l.expr),
-            l.ty,
-            display_expr(&r.expr),
-            r.ty
-        )))
+        Err(cannot())
     }
 
     /// `v` as `ty`.
     pub fn cast(&self, v: Typed, ty: &SqlType) -> Result<Typed, PlanError> {
+        if is_null_literal(&v.expr) {
+            return Ok(super::coerce::typed_null(ty));
+        }
         if &v.ty == ty {
             return Ok(v);
+        }
+        if !super::cast::arrow_casts_as_ksql(&v.ty, ty) {
+            return Ok(Typed {
+                expr: Expr::ScalarFunction(ScalarFunction::new_udf(
+                    functions::rowfn::row_udf("KSQL_CAST", ty.arrow(), functions::cast::cast_row),
+                    vec![v.expr, super::coerce::typed_null(ty).expr],
+                )),
+                ty: ty.clone(),
+            });
         }
         Ok(Typed {
             expr: Expr::Cast(datafusion_expr::Cast::new(Box::new(v.expr), ty.arrow())),
@@ -569,14 +652,17 @@ impl<'a> ExprPlanner<'a> {
         conditions: &[sql::CaseWhen],
         else_result: Option<&sql::Expr>,
     ) -> Result<Typed, PlanError> {
-        let operand = operand.map(|o| self.plan(o)).transpose()?;
+        let operand = operand
+            .map(|o| Ok::<_, PlanError>((self.plan(o)?, o)))
+            .transpose()?;
         let mut whens = Vec::new();
         let mut results = Vec::new();
         for c in conditions {
             let cond = self.plan(&c.condition)?;
             let cond = match &operand {
-                Some(o) => {
-                    let (a, b) = self.comparable(o.clone(), cond, "EQUAL")?;
+                Some((o, o_sql)) => {
+                    let (a, b) =
+                        self.comparable((o.clone(), o_sql), (cond, &c.condition), "EQUAL")?;
                     Typed {
                         expr: binary(a.expr, Operator::Eq, b.expr),
                         ty: SqlType::Boolean,
@@ -604,7 +690,11 @@ impl<'a> ExprPlanner<'a> {
             .chain(else_v.iter())
             .find(|r| !is_null_literal(&r.expr))
             .map(|r| r.ty.clone())
-            .unwrap_or(SqlType::String);
+            .ok_or_else(|| {
+                PlanError::Invalid(
+                    "Invalid Case expression. All case branches have NULL type".into(),
+                )
+            })?;
         for r in results.iter().chain(else_v.iter()) {
             if !is_null_literal(&r.expr) && r.ty != ty && !(r.ty.is_numeric() && ty.is_numeric()) {
                 return Err(PlanError::Invalid(format!(
@@ -699,35 +789,27 @@ impl<'a> ExprPlanner<'a> {
 
     /// `ARRAY[e, ...]`: an array of the elements' common type.
     fn array(&self, elems: &[sql::Expr]) -> Result<Typed, PlanError> {
-        let items = elems
-            .iter()
-            .map(|e| self.plan(e))
-            .collect::<Result<Vec<_>, _>>()?;
-        let item_ty = items
-            .iter()
-            .filter(|t| !is_null_literal(&t.expr))
-            .map(|t| t.ty.clone())
-            .reduce(|a, b| common_type(&a, &b))
-            .ok_or_else(|| {
-                PlanError::Invalid(
-                    "Cannot construct an array with all NULL elements (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.".into(),
-                )
-            })?;
-        let items = items
-            .into_iter()
-            .map(|t| self.cast(t, &item_ty).map(|t| t.expr))
-            .collect::<Result<Vec<_>, _>>()?;
-        let ty = SqlType::Array(Box::new(item_ty));
-        let made = Typed {
-            expr: Expr::ScalarFunction(ScalarFunction::new_udf(
-                datafusion_functions_nested::make_array::make_array_udf(),
-                items,
-            )),
-            ty: ty.clone(),
-        };
-        Ok(Typed {
-            expr: Expr::Cast(datafusion_expr::Cast::new(Box::new(made.expr), ty.arrow())),
-            ty,
+        if elems.is_empty() {
+            return Err(PlanError::Invalid(
+                "Array constructor cannot be empty. Please supply at least one element (see https://github.com/confluentinc/ksql/issues/4239).".into(),
+            ));
+        }
+        let (item_ty, items) = self.coerced(elems)?;
+        let item_ty = item_ty.ok_or_else(|| {
+            PlanError::Invalid(
+                "Cannot construct an array with all NULL elements (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.".into(),
+            )
+        })?;
+        Ok(make_array(items, item_ty))
+    }
+
+    /// The elements of a constructor at their common type (a coercion error is the
+    /// constructor's own, with no clause named).
+    fn coerced(&self, elems: &[sql::Expr]) -> Result<(Option<SqlType>, Vec<Typed>), PlanError> {
+        let refs: Vec<&sql::Expr> = elems.iter().collect();
+        self.coerce_list(&refs).map_err(|e| match e {
+            PlanError::Codegen(m) => PlanError::Invalid(m),
+            other => other,
         })
     }
 
@@ -780,14 +862,28 @@ impl<'a> ExprPlanner<'a> {
                 ty,
             });
         }
+        if pairs.is_empty() {
+            return Err(PlanError::Invalid(
+                "Map constructor cannot be empty. Please supply at least one key value pair (see https://github.com/confluentinc/ksql/issues/4239).".into(),
+            ));
+        }
         let keys: Vec<sql::Expr> = pairs.iter().map(|(k, _)| (*k).clone()).collect();
         let values: Vec<sql::Expr> = pairs.iter().map(|(_, v)| (*v).clone()).collect();
-        let k = self.array(&keys)?;
-        let v = self.array(&values)?;
-        let (SqlType::Array(kt), SqlType::Array(vt)) = (&k.ty, &v.ty) else {
-            return Err(PlanError::Internal("map parts are not arrays".into()));
-        };
-        let ty = SqlType::Map(kt.clone(), vt.clone());
+        let (kt, keys) = self.coerced(&keys)?;
+        let kt = kt.ok_or_else(|| {
+            PlanError::Invalid(
+                "Cannot construct a map with all NULL keys (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL key to the desired type.".into(),
+            )
+        })?;
+        let (vt, values) = self.coerced(&values)?;
+        let vt = vt.ok_or_else(|| {
+            PlanError::Invalid(
+                "Cannot construct a map with all NULL values (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.".into(),
+            )
+        })?;
+        let k = make_array(keys, kt.clone());
+        let v = make_array(values, vt.clone());
+        let ty = SqlType::Map(Box::new(kt), Box::new(vt));
         let made = Expr::ScalarFunction(ScalarFunction::new_udf(
             datafusion_functions_nested::map::map_udf(),
             vec![k.expr, v.expr],
@@ -854,6 +950,19 @@ pub fn function_args(f: &sql::Function) -> Result<Vec<sql::Expr>, PlanError> {
     }
 }
 
+/// `ARRAY[items]` of items of `item_ty`.
+fn make_array(items: Vec<Typed>, item_ty: SqlType) -> Typed {
+    let ty = SqlType::Array(Box::new(item_ty));
+    let made = Expr::ScalarFunction(ScalarFunction::new_udf(
+        datafusion_functions_nested::make_array::make_array_udf(),
+        items.into_iter().map(|t| t.expr).collect(),
+    ));
+    Typed {
+        expr: Expr::Cast(datafusion_expr::Cast::new(Box::new(made), ty.arrow())),
+        ty,
+    }
+}
+
 /// A boolean expression, or its negation.
 fn negated_if(negated: bool, e: Expr) -> Typed {
     Typed {
@@ -866,9 +975,18 @@ fn binary(l: Expr, op: Operator, r: Expr) -> Expr {
     Expr::BinaryExpr(BinaryExpr::new(Box::new(l), op, Box::new(r)))
 }
 
-fn is_null_literal(e: &Expr) -> bool {
-    matches!(e, Expr::Literal(v, _) if v.is_null())
-        || matches!(e, Expr::Cast(c) if is_null_literal(&c.expr))
+/// Whether `e` is an untyped `NULL` (not `CAST(NULL AS T)`).
+pub fn is_null_literal(e: &Expr) -> bool {
+    matches!(e, Expr::Literal(ScalarValue::Null, _))
+}
+
+/// Whether `e` is the literal `NULL`.
+pub fn is_sql_null(e: &sql::Expr) -> bool {
+    match e {
+        sql::Expr::Value(v) => v.value == Value::Null,
+        sql::Expr::Nested(inner) => is_sql_null(inner),
+        _ => false,
+    }
 }
 
 /// An expression as ksqlDB prints it in messages (columns by their internal names for now).
@@ -880,7 +998,8 @@ pub fn display_expr(e: &Expr) -> String {
 /// point are DECIMAL, with an exponent DOUBLE.
 pub fn literal(v: &Value) -> Result<Typed, PlanError> {
     let (value, ty) = match v {
-        Value::Null => (ScalarValue::Utf8(None), SqlType::String),
+        // (untyped: a null of the type it meets)
+        Value::Null => (ScalarValue::Null, SqlType::String),
         Value::Boolean(b) => (ScalarValue::Boolean(Some(*b)), SqlType::Boolean),
         Value::SingleQuotedString(s) => (ScalarValue::Utf8(Some(s.clone())), SqlType::String),
         Value::Number(n, _) => {

@@ -238,15 +238,10 @@ fn text(e: &sql::Expr, scope: &Scope, parenthesized: bool) -> String {
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
-    match &e {
-        sql::Expr::BinaryOp { left, op, right } if parenthesized => {
-            format!(
-                "({} {op} {})",
-                text(left, scope, true),
-                text(right, scope, true)
-            )
-        }
-        _ => e.to_string(),
+    if parenthesized {
+        super::text::ksql_text(&e)
+    } else {
+        e.to_string()
     }
 }
 

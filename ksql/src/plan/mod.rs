@@ -2,9 +2,12 @@
 //! runs, with every expression typed and compiled into a DataFusion physical expression.
 
 pub mod aggregate;
+pub mod cast;
+pub mod coerce;
 pub mod expr;
 pub mod join;
 pub mod table_functions;
+pub mod text;
 
 use std::sync::Arc;
 
@@ -24,6 +27,10 @@ pub enum PlanError {
     /// The statement is wrong (ksqlDB's message).
     #[error("{0}")]
     Invalid(String),
+    /// An expression ksqlDB types but cannot compile (IN-list coercion, unsupported casts):
+    /// reported with the clause it is in (`Invalid Predicate: ...`).
+    #[error("{0}")]
+    Codegen(String),
     /// Something this engine does not do yet.
     #[error("{0}")]
     Unsupported(String),
