@@ -3,7 +3,9 @@
 //! ([`rowfn`]).
 
 pub mod aggregate;
+mod bytes;
 pub mod cast;
+mod collections;
 mod math;
 pub mod rowfn;
 mod string;
@@ -22,7 +24,12 @@ use crate::types::SqlType;
 pub fn names() -> Vec<&'static str> {
     let mut n = vec![
         "ABS",
+        "ARRAY_LENGTH",
+        "AS_MAP",
         "AS_VALUE",
+        "FROM_BYTES",
+        "NULLIF",
+        "TO_BYTES",
         "CEIL",
         "GREATEST",
         "INITCAP",
@@ -55,17 +62,120 @@ pub fn names() -> Vec<&'static str> {
     n
 }
 
+/// The name a function is declared with in ksqlDB, which its messages use.
+fn declared(name: &str) -> String {
+    match name {
+        "ABS" => "Abs".into(),
+        "CEIL" => "Ceil".into(),
+        "FLOOR" => "Floor".into(),
+        "ROUND" => "Round".into(),
+        "LPAD" => "LPad".into(),
+        "RPAD" => "RPad".into(),
+        "SIGN" | "SQRT" | "EXP" | "LN" | "GREATEST" | "LEAST" | "INSTR" | "INITCAP"
+        | "SUBSTRING" | "CONCAT" | "LCASE" | "UCASE" | "LEN" | "TRIM" | "REPLACE" | "TO_BYTES"
+        | "FROM_BYTES" => name.to_lowercase(),
+        _ if math::NAMES.contains(&name) => name.to_lowercase(),
+        other => other.to_string(),
+    }
+}
+
+/// The text of a call's argument types in messages (`null` for an untyped NULL).
+fn type_list(args: &[Typed]) -> String {
+    args.iter()
+        .map(|a| {
+            if crate::plan::expr::is_null_literal(&a.expr) {
+                "null".to_string()
+            } else {
+                a.ty.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// ksqlDB's message for arguments no declaration of `name` takes.
+fn refused(name: &str, args: &[Typed]) -> PlanError {
+    PlanError::Invalid(format!(
+        "Function '{}' does not accept parameters ({}).",
+        declared(name),
+        type_list(args)
+    ))
+}
+
 fn arity(name: &str, args: &[Typed], n: std::ops::RangeInclusive<usize>) -> Result<(), PlanError> {
     if n.contains(&args.len()) {
         Ok(())
     } else {
-        Err(PlanError::Invalid(format!(
-            "Function '{name}' does not accept parameters ({}).",
-            args.iter()
-                .map(|a| a.ty.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
+        Err(refused(name, args))
+    }
+}
+
+/// The type `LEAST`/`GREATEST` compare at: ksqlDB declares them for each of INT, BIGINT,
+/// DOUBLE, DECIMAL, STRING, BYTES, DATE, TIME and TIMESTAMP and picks the one declaration
+/// every argument converts to implicitly (an untyped NULL fits all).
+fn extremum_type(name: &str, args: &[Typed]) -> Result<SqlType, PlanError> {
+    use SqlType::*;
+    arity(name, args, 1..=usize::MAX)?;
+    let typed: Vec<&SqlType> = args
+        .iter()
+        .filter(|a| !crate::plan::expr::is_null_literal(&a.expr))
+        .map(|a| &a.ty)
+        .collect();
+    let ambiguous = || {
+        PlanError::Invalid(format!(
+            "Function '{}' cannot be resolved due to ambiguous method parameters ({}).",
+            declared(name),
+            type_list(args)
+        ))
+    };
+    let Some(first) = typed.first() else {
+        return Err(ambiguous());
+    };
+    let same = |a: &SqlType, b: &SqlType| std::mem::discriminant(a) == std::mem::discriminant(b);
+    if typed.iter().all(|t| same(t, first)) {
+        return Ok(match first {
+            Decimal { .. } => typed.iter().skip(1).fold((*first).clone(), |acc, t| {
+                crate::plan::coerce::widen(&acc, t)
+            }),
+            other => (*other).clone(),
+        });
+    }
+    // (numbers widen INT < BIGINT < DECIMAL < DOUBLE; strings read as dates, times,
+    // timestamps and bytes)
+    let rank = |t: &SqlType| match t {
+        Int => Some(0),
+        Bigint => Some(1),
+        Decimal { .. } => Some(2),
+        Double => Some(3),
+        _ => None,
+    };
+    let implicit = |from: &SqlType, to: &SqlType| {
+        same(from, to)
+            || matches!((rank(from), rank(to)), (Some(a), Some(b)) if a <= b)
+            || (*from == String && matches!(to, Date | Time | Timestamp | Bytes))
+    };
+    let declared_for = [
+        Int,
+        Bigint,
+        Decimal {
+            precision: 38,
+            scale: 0,
+        },
+        Double,
+        String,
+        Bytes,
+        Date,
+        Time,
+        Timestamp,
+    ];
+    let fits: Vec<&SqlType> = declared_for
+        .iter()
+        .filter(|d| typed.iter().all(|t| implicit(t, d)))
+        .collect();
+    match fits.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(refused(name, args)),
+        _ => Err(ambiguous()),
     }
 }
 
@@ -169,10 +279,7 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
             )
         }
         "GREATEST" | "LEAST" => {
-            arity(name, &args, 1..=usize::MAX)?;
-            let ty = args.iter().skip(1).fold(args[0].ty.clone(), |acc, a| {
-                crate::plan::expr::common_type(&acc, &a.ty)
-            });
+            let ty = extremum_type(name, &args)?;
             let args = args
                 .into_iter()
                 .map(|a| p.cast(a, &ty))
@@ -183,6 +290,77 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
                 core::least()
             };
             typed(udf_call(p, f, args), ty)
+        }
+        "ARRAY_LENGTH" => match args.as_slice() {
+            [a] if matches!(a.ty, SqlType::Array(_)) => typed(
+                udf_call(
+                    p,
+                    row_udf("ARRAY_LENGTH", DataType::Int32, collections::array_length),
+                    args,
+                ),
+                SqlType::Int,
+            ),
+            _ => Err(refused(name, &args)),
+        },
+        "AS_MAP" => match args.as_slice() {
+            [k, v] if k.ty == SqlType::Array(Box::new(SqlType::String)) => {
+                let SqlType::Array(item) = &v.ty else {
+                    return Err(refused(name, &args));
+                };
+                let ty = SqlType::Map(Box::new(SqlType::String), item.clone());
+                typed(
+                    udf_call(p, row_udf("AS_MAP", ty.arrow(), collections::as_map), args),
+                    ty,
+                )
+            }
+            _ => Err(refused(name, &args)),
+        },
+        "TO_BYTES" | "FROM_BYTES" => {
+            let (input, f, ret): (SqlType, rowfn::RowFn, SqlType) = if name == "TO_BYTES" {
+                (SqlType::String, bytes::to_bytes, SqlType::Bytes)
+            } else {
+                (SqlType::Bytes, bytes::from_bytes, SqlType::String)
+            };
+            match args.as_slice() {
+                [a, e] if a.ty == input && e.ty == SqlType::String => {
+                    let n: &'static str = if name == "TO_BYTES" {
+                        "TO_BYTES"
+                    } else {
+                        "FROM_BYTES"
+                    };
+                    typed(udf_call(p, row_udf(n, ret.arrow(), f), args), ret)
+                }
+                _ => Err(refused(name, &args)),
+            }
+        }
+        "NULLIF" => {
+            // (null when both are equal, else the first)
+            arity(name, &args, 2..=2)?;
+            let ty = args[0].ty.clone();
+            let (a, b) = (args[0].clone(), args[1].clone());
+            let b = if b.ty == ty || crate::plan::expr::is_null_literal(&b.expr) {
+                p.cast(b, &ty)?
+            } else if b.ty.is_numeric() && ty.is_numeric() {
+                let common = crate::plan::expr::common_type(&ty, &b.ty);
+                if common != ty {
+                    return Err(refused(name, &args));
+                }
+                p.cast(b, &ty)?
+            } else {
+                return Err(refused(name, &args));
+            };
+            let equal = datafusion_expr::Expr::IsTrue(Box::new(a.expr.clone().eq(b.expr)));
+            Ok(Typed {
+                expr: datafusion_expr::Expr::Case(datafusion_expr::Case::new(
+                    None,
+                    vec![(
+                        Box::new(equal),
+                        Box::new(crate::plan::coerce::typed_null(&ty).expr),
+                    )],
+                    Some(Box::new(a.expr)),
+                )),
+                ty,
+            })
         }
         "UCASE" => {
             arity(name, &args, 1..=1)?;

@@ -560,7 +560,7 @@ pub fn plan_aggregate(
                 t.ty
             )));
         }
-        let t = post_planner.plan_in("SELECT", &e)?;
+        let t = post_planner.plan_projected(&e)?;
         value.push((name, compile(&post_planner, t)?));
     }
     if value.is_empty() {

@@ -154,6 +154,10 @@ impl<'a> ExprPlanner<'a> {
             PlanError::Invalid(m) if m.starts_with("column '") => {
                 PlanError::Invalid(format!("{clause} {m}"))
             }
+            // (ksqlDB type-checks a filter on its own, and says so)
+            PlanError::Invalid(m) if clause == "WHERE" || clause == "HAVING" => {
+                PlanError::Invalid(format!("Error in {clause} expression: {m}"))
+            }
             // (ksqlDB compiles each clause's expressions apart, and names the clause's kind)
             PlanError::Codegen(m) => PlanError::Invalid(match clause {
                 "WHERE" | "HAVING" => format!("Invalid Predicate: {m}."),
@@ -163,6 +167,17 @@ impl<'a> ExprPlanner<'a> {
             }),
             other => other,
         })
+    }
+
+    /// Plans `e`, a column of a projection: an untyped `NULL` has no type to give it.
+    pub fn plan_projected(&self, e: &sql::Expr) -> Result<Typed, PlanError> {
+        let t = self.plan_in("SELECT", e)?;
+        if is_null_literal(&t.expr) {
+            return Err(PlanError::Invalid(
+                "Can't infer a type of null. Please explicitly cast it to a required type, e.g. CAST(null AS VARCHAR).".into(),
+            ));
+        }
+        Ok(t)
     }
 
     /// Plans `e`.
@@ -491,7 +506,16 @@ impl<'a> ExprPlanner<'a> {
                     BinaryOperator::Divide => (Operator::Divide, "/"),
                     _ => (Operator::Modulo, "%"),
                 };
-                self.arithmetic(l, operator, sym, r)
+                if !l.ty.is_numeric() || !r.ty.is_numeric() {
+                    return Err(PlanError::Invalid(format!(
+                        "Error processing expression: ({} {sym} {}). Unsupported arithmetic types. {} {}",
+                        ksql_text(left),
+                        ksql_text(right),
+                        l.ty,
+                        r.ty
+                    )));
+                }
+                self.arithmetic(l, operator, r)
             }
             other => Err(PlanError::Invalid(format!("unsupported operator {other}"))),
         }
@@ -506,13 +530,7 @@ impl<'a> ExprPlanner<'a> {
         })
     }
 
-    fn arithmetic(&self, l: Typed, op: Operator, sym: &str, r: Typed) -> Result<Typed, PlanError> {
-        if !l.ty.is_numeric() || !r.ty.is_numeric() {
-            return Err(PlanError::Invalid(format!(
-                "Error processing expression: ({} {sym} {}). Unsupported arithmetic types. {} {}",
-                l.expr, r.expr, l.ty, r.ty
-            )));
-        }
+    fn arithmetic(&self, l: Typed, op: Operator, r: Typed) -> Result<Typed, PlanError> {
         let result = arithmetic_type(&l.ty, op, &r.ty);
         match &result {
             SqlType::Decimal { .. } => {

@@ -904,7 +904,7 @@ fn projection(
                         )));
                     }
                 }
-                let typed = planner.plan_in("SELECT", expr)?;
+                let typed = planner.plan_projected(expr)?;
                 let column = column_of(scope, expr);
                 let name = match (alias, column) {
                     (Some(a), _) => a.clone(),

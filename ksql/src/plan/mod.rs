@@ -473,7 +473,7 @@ pub fn plan_stateless(
                         "Reserved column name in select: `{name}`. Please remove or alias the column."
                     )));
                 }
-                let typed = planner.plan_in("SELECT", expr)?;
+                let typed = planner.plan_projected(expr)?;
                 let column = match expr.as_ref() {
                     sql::Expr::Identifier(id) => Some(scope.resolve(None, &id.value)?),
                     sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
