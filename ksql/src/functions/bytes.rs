@@ -34,9 +34,11 @@ pub fn to_bytes(args: &[ScalarValue]) -> Result<ScalarValue, String> {
         "base64" => base64::engine::general_purpose::STANDARD
             .decode(s)
             .map_err(|e| e.to_string())?,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "Supported input and output encodings are: hex, utf8, ascii and base64, not '{other}'"
-        )),
+        ))
+        }
     };
     Ok(ScalarValue::Binary(Some(bytes)))
 }
@@ -54,9 +56,11 @@ pub fn from_bytes(args: &[ScalarValue]) -> Result<ScalarValue, String> {
             .map(|&x| if x.is_ascii() { x as char } else { '\u{FFFD}' })
             .collect(),
         "base64" => base64::engine::general_purpose::STANDARD.encode(b),
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "Supported input and output encodings are: hex, utf8, ascii and base64, not '{other}'"
-        )),
+        ))
+        }
     };
     Ok(ScalarValue::Utf8(Some(s)))
 }

@@ -24,8 +24,6 @@ use crate::types::SqlType;
 pub fn names() -> Vec<&'static str> {
     let mut n = vec![
         "ABS",
-        "ARRAY_LENGTH",
-        "AS_MAP",
         "AS_VALUE",
         "FROM_BYTES",
         "NULLIF",
@@ -58,6 +56,7 @@ pub fn names() -> Vec<&'static str> {
         "UCASE",
     ];
     n.extend(math::NAMES);
+    n.extend(collections::NAMES);
     n.sort_unstable();
     n
 }
@@ -291,30 +290,7 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
             };
             typed(udf_call(p, f, args), ty)
         }
-        "ARRAY_LENGTH" => match args.as_slice() {
-            [a] if matches!(a.ty, SqlType::Array(_)) => typed(
-                udf_call(
-                    p,
-                    row_udf("ARRAY_LENGTH", DataType::Int32, collections::array_length),
-                    args,
-                ),
-                SqlType::Int,
-            ),
-            _ => Err(refused(name, &args)),
-        },
-        "AS_MAP" => match args.as_slice() {
-            [k, v] if k.ty == SqlType::Array(Box::new(SqlType::String)) => {
-                let SqlType::Array(item) = &v.ty else {
-                    return Err(refused(name, &args));
-                };
-                let ty = SqlType::Map(Box::new(SqlType::String), item.clone());
-                typed(
-                    udf_call(p, row_udf("AS_MAP", ty.arrow(), collections::as_map), args),
-                    ty,
-                )
-            }
-            _ => Err(refused(name, &args)),
-        },
+        _ if collections::NAMES.contains(&name) => collections::plan(p, name, args),
         "TO_BYTES" | "FROM_BYTES" => {
             let (input, f, ret): (SqlType, rowfn::RowFn, SqlType) = if name == "TO_BYTES" {
                 (SqlType::String, bytes::to_bytes, SqlType::Bytes)
