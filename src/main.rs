@@ -65,6 +65,8 @@ enum Command {
     Bench(cli::bench::BenchCommand),
     /// KSQL tools: `qtt` runs ksqlDB's query-validation tests
     Ksql(cli::ksql::KsqlArgs),
+    /// Run a KSQL server (ksqlDB's REST API) on a cluster
+    KsqlServer(cli::ksql::ServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,7 +76,11 @@ fn main() -> ExitCode {
     // refused, retries) would repeat them, so they show only with --verbose.
     let default = if matches!(
         cli.command,
-        Command::Server(_) | Command::Storage(_) | Command::DevCluster(_) | Command::Connect(_)
+        Command::Server(_)
+            | Command::Storage(_)
+            | Command::DevCluster(_)
+            | Command::Connect(_)
+            | Command::KsqlServer(_)
     ) || cli.verbose
     {
         // (openraft narrates every vote, and logs each failed send to a voter that is down
@@ -116,6 +122,7 @@ fn main() -> ExitCode {
             Command::DevCluster(args) => cli::dev_cluster::run(args).await,
             Command::Cluster(cmd) => cli::cluster::run(cmd).await,
             Command::Ksql(args) => cli::ksql::run(args).await,
+            Command::KsqlServer(args) => cli::ksql::server(args).await,
             Command::Topic(cmd) => cli::topic::run(cmd).await,
             Command::Produce(args) => cli::produce::run(args).await,
             Command::Consume(args) => cli::consume::run(args).await,

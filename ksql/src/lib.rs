@@ -19,5 +19,6 @@ pub mod functions;
 pub mod parser;
 pub mod plan;
 pub mod qtt;
+pub mod server;
 pub mod types;
 pub mod value;

@@ -44,6 +44,56 @@ pub struct QttArgs {
     pub must_pass: Vec<String>,
 }
 
+/// `tributary ksql-server`.
+#[derive(Args)]
+pub struct ServerArgs {
+    /// ksqlDB-style properties file (ksql-server.properties)
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Set a property, KEY=VALUE; repeatable; wins over the file
+    #[arg(long = "override", short = 'o', value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Shortcut for --override bootstrap.servers=HOST:PORT
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bootstrap_server: Option<String>,
+    /// Shortcut for --override listeners=URL
+    #[arg(long, value_name = "URL")]
+    pub listeners: Option<String>,
+}
+
+/// Runs a KSQL server until Ctrl-C.
+pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
+    let mut props = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            tributary_broker::config::parse_properties(&text)
+                .with_context(|| format!("in config file {}", path.display()))?
+        }
+        None => Default::default(),
+    };
+    for o in &args.overrides {
+        let (k, v) = o
+            .split_once('=')
+            .with_context(|| format!("bad --override '{o}': expected KEY=VALUE"))?;
+        props.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    if let Some(b) = &args.bootstrap_server {
+        props.insert("bootstrap.servers".into(), b.clone());
+    }
+    if let Some(l) = &args.listeners {
+        props.insert("listeners".into(), l.clone());
+    }
+    let config = tributary_ksql::server::ServerConfig::from_properties(props)
+        .map_err(anyhow::Error::msg)
+        .context("invalid configuration")?;
+    let server = tributary_ksql::server::KsqlServer::start(config).await?;
+    println!("KSQL server listening on http://{}", server.addr());
+    tokio::signal::ctrl_c().await?;
+    server.stop().await;
+    Ok(())
+}
+
 pub async fn run(args: KsqlArgs) -> anyhow::Result<()> {
     match args.command {
         KsqlCommand::Qtt(a) => qtt_run(a).await,

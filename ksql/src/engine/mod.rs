@@ -3,6 +3,7 @@
 //! `tributary-streams` application; `INSERT INTO ... VALUES` writes one record.
 
 mod properties;
+mod push;
 mod topics;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use crate::plan::{self, PlanError};
 use crate::types::SqlType;
 use crate::value::Row;
 pub use properties::SourceProperties;
+pub use push::PushQuery;
 pub use topics::Topics;
 
 /// A statement that failed, with ksqlDB's message.
@@ -568,8 +570,41 @@ impl Engine {
             }
         };
         let application_id = format!("_confluent-ksql-{}query_{id}", self.config.service_id);
+        let config = self.query_config(&application_id, session);
+        // what the query reads: its source and its own repartition topics
+        let mut inputs = std::mem::take(&mut topics);
+        inputs.extend(
+            topology
+                .internal_topics(&application_id)
+                .into_iter()
+                .filter(|(_, changelog)| !changelog)
+                .map(|(t, _)| t),
+        );
+        let streams =
+            KafkaStreams::new(topology, config).map_err(|e| KsqlError::Statement(e.to_string()))?;
+        streams
+            .start()
+            .map_err(|e| KsqlError::Statement(e.to_string()))?;
+        self.running.insert(
+            id.to_string(),
+            Running {
+                streams: Arc::new(streams),
+                application_id,
+                inputs,
+            },
+        );
+        Ok(())
+    }
+
+    /// The streams configuration of a query: the server's `ksql.streams.*` properties, then
+    /// the session's.
+    fn query_config(
+        &self,
+        application_id: &str,
+        session: &BTreeMap<String, String>,
+    ) -> StreamsConfig {
         let mut config = StreamsConfig::new()
-            .with("application.id", &application_id)
+            .with("application.id", application_id)
             .with("bootstrap.servers", &self.config.bootstrap_servers);
         for (k, v) in &self.config.streams {
             config.set(k, v);
@@ -594,29 +629,7 @@ impl Engine {
                 }
             }
         }
-        // what the query reads: its source and its own repartition topics
-        let mut inputs = std::mem::take(&mut topics);
-        inputs.extend(
-            topology
-                .internal_topics(&application_id)
-                .into_iter()
-                .filter(|(_, changelog)| !changelog)
-                .map(|(t, _)| t),
-        );
-        let streams =
-            KafkaStreams::new(topology, config).map_err(|e| KsqlError::Statement(e.to_string()))?;
-        streams
-            .start()
-            .map_err(|e| KsqlError::Statement(e.to_string()))?;
-        self.running.insert(
-            id.to_string(),
-            Running {
-                streams: Arc::new(streams),
-                application_id,
-                inputs,
-            },
-        );
-        Ok(())
+        config
     }
 
     async fn drop_source(

@@ -37,6 +37,24 @@ impl Topics {
             .map(|t| t.partitions().len() as i32))
     }
 
+    /// Every topic, with each of its partitions' replica count.
+    pub async fn list(&self) -> Result<Vec<(String, Vec<usize>)>, String> {
+        let admin = self.admin.inner();
+        let metadata = tokio::task::block_in_place(|| admin.fetch_metadata(None, TIMEOUT))
+            .map_err(|e| format!("cannot list topics: {e}"))?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| {
+                (
+                    t.name().to_string(),
+                    t.partitions().iter().map(|p| p.replicas().len()).collect(),
+                )
+            })
+            .collect())
+    }
+
     /// Whether `topic` exists.
     pub async fn exists(&self, topic: &str) -> Result<bool, String> {
         Ok(self.describe(topic).await?.is_some())

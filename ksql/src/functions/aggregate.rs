@@ -14,29 +14,31 @@ use crate::value;
 /// HISTOGRAM counts at most this many distinct values (ksqlDB's limit).
 const HISTOGRAM_LIMIT: usize = 1000;
 
+/// The aggregate functions' names.
+pub const NAMES: &[&str] = &[
+    "ATTR",
+    "AVG",
+    "COLLECT_LIST",
+    "COLLECT_SET",
+    "CORRELATION",
+    "COUNT",
+    "COUNT_DISTINCT",
+    "EARLIEST_BY_OFFSET",
+    "HISTOGRAM",
+    "LATEST_BY_OFFSET",
+    "MAX",
+    "MIN",
+    "STDDEV_SAMP",
+    "STDDEV_SAMPLE",
+    "SUM",
+    "SUM_LIST",
+    "TOPK",
+    "TOPKDISTINCT",
+];
+
 /// Whether `name` (upper case) is an aggregate function's.
 pub fn is_aggregate(name: &str) -> bool {
-    matches!(
-        name,
-        "COUNT"
-            | "SUM"
-            | "SUM_LIST"
-            | "AVG"
-            | "MIN"
-            | "MAX"
-            | "COLLECT_LIST"
-            | "COLLECT_SET"
-            | "EARLIEST_BY_OFFSET"
-            | "LATEST_BY_OFFSET"
-            | "HISTOGRAM"
-            | "TOPK"
-            | "TOPKDISTINCT"
-            | "COUNT_DISTINCT"
-            | "STDDEV_SAMP"
-            | "STDDEV_SAMPLE"
-            | "CORRELATION"
-            | "ATTR"
-    )
+    NAMES.contains(&name)
 }
 
 /// One aggregate function, resolved for its argument types.

@@ -69,6 +69,36 @@ pub fn atan2(args: &[ScalarValue]) -> Result<ScalarValue, String> {
     binary(args, f64::atan2)
 }
 
+/// `GEO_DISTANCE(lat1, lon1, lat2, lon2 [, unit])`: the great-circle distance by the
+/// haversine formula, in kilometres (`km`, `kilometers`, ...) or miles (`mi`, `miles`, ...).
+pub fn geo_distance(args: &[ScalarValue]) -> Result<ScalarValue, String> {
+    let (Some(lat1), Some(lon1), Some(lat2), Some(lon2)) =
+        (arg(args, 0), arg(args, 1), arg(args, 2), arg(args, 3))
+    else {
+        return Ok(ScalarValue::Float64(None));
+    };
+    if [lat1, lat2].iter().any(|l| !(-90.0..=90.0).contains(l)) {
+        return Err("valid latitude values for GeoDistance function are in the range of -90 to 90 decimal degrees".into());
+    }
+    if [lon1, lon2].iter().any(|l| !(-180.0..=180.0).contains(l)) {
+        return Err("valid longitude values for GeoDistance function are in the range of -180 to +180 decimal degrees".into());
+    }
+    let radius = match args.get(4) {
+        Some(ScalarValue::Utf8(Some(u))) if !u.trim().is_empty() => {
+            match u.trim().to_lowercase().as_str() {
+                "mi" | "mile" | "miles" => 3959.0,
+                "km" | "kilometer" | "kilometers" | "kilometre" | "kilometres" => 6371.0,
+                _ => return Err("GeoDistance function units parameter must be one of mi, mile, miles, km, kilometer, kilometers, kilometre or kilometres. Values are case-insensitive.".into()),
+            }
+        }
+        _ => 6371.0,
+    };
+    let haversin = |v: f64| (v / 2.0).sin() * (v / 2.0).sin();
+    let a = haversin((lat2 - lat1).to_radians())
+        + haversin((lon2 - lon1).to_radians()) * lat1.to_radians().cos() * lat2.to_radians().cos();
+    Ok(ScalarValue::Float64(Some(2.0 * a.sqrt().asin() * radius)))
+}
+
 /// `POWER(base, exponent)`.
 pub fn power(args: &[ScalarValue]) -> Result<ScalarValue, String> {
     binary(args, f64::powf)

@@ -26,6 +26,7 @@ pub fn names() -> Vec<&'static str> {
         "ABS",
         "AS_VALUE",
         "FROM_BYTES",
+        "GEO_DISTANCE",
         "NULLIF",
         "TO_BYTES",
         "CEIL",
@@ -72,7 +73,7 @@ fn declared(name: &str) -> String {
         "RPAD" => "RPad".into(),
         "SIGN" | "SQRT" | "EXP" | "LN" | "GREATEST" | "LEAST" | "INSTR" | "INITCAP"
         | "SUBSTRING" | "CONCAT" | "LCASE" | "UCASE" | "LEN" | "TRIM" | "REPLACE" | "TO_BYTES"
-        | "FROM_BYTES" => name.to_lowercase(),
+        | "FROM_BYTES" | "GEO_DISTANCE" => name.to_lowercase(),
         _ if math::NAMES.contains(&name) => name.to_lowercase(),
         other => other.to_string(),
     }
@@ -291,6 +292,25 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
             typed(udf_call(p, f, args), ty)
         }
         _ if collections::NAMES.contains(&name) => collections::plan(p, name, args),
+        "GEO_DISTANCE" => {
+            let numbers = args.len() >= 4 && args[..4].iter().all(|a| a.ty.is_numeric());
+            let unit = args.get(4).is_none_or(|u| u.ty == SqlType::String);
+            if !(4..=5).contains(&args.len()) || !numbers || !unit {
+                return Err(refused(name, &args));
+            }
+            let mut args = args;
+            let unit = if args.len() == 5 { args.pop() } else { None };
+            let mut cast = doubles(p, args)?;
+            cast.extend(unit);
+            typed(
+                udf_call(
+                    p,
+                    row_udf("GEO_DISTANCE", DataType::Float64, math::geo_distance),
+                    cast,
+                ),
+                SqlType::Double,
+            )
+        }
         "TO_BYTES" | "FROM_BYTES" => {
             let (input, f, ret): (SqlType, rowfn::RowFn, SqlType) = if name == "TO_BYTES" {
                 (SqlType::String, bytes::to_bytes, SqlType::Bytes)

@@ -378,6 +378,26 @@ pub fn plan_stateless(
     q: &Query,
     sink: &str,
 ) -> Result<StatelessPlan, PlanError> {
+    plan_projection(catalog, q, sink, false)
+}
+
+/// Plans a push query with no join, window or aggregation: every column of its projection
+/// is a value column, in the projection's order (it has no key to keep).
+pub fn plan_transient(catalog: &Catalog, q: &Query) -> Result<StatelessPlan, PlanError> {
+    if !q.partition_by.is_empty() {
+        return Err(PlanError::Unsupported(
+            "PARTITION BY in push queries is not supported yet".into(),
+        ));
+    }
+    plan_projection(catalog, q, "", true)
+}
+
+fn plan_projection(
+    catalog: &Catalog,
+    q: &Query,
+    sink: &str,
+    transient: bool,
+) -> Result<StatelessPlan, PlanError> {
     if !q.from.joins.is_empty() {
         return Err(PlanError::Unsupported("joins are not supported yet".into()));
     }
@@ -508,6 +528,20 @@ pub fn plan_stateless(
                 "Duplicate value columns found in schema: `{name}`"
             )));
         }
+    }
+    if transient {
+        let value = items
+            .into_iter()
+            .map(|(name, typed, _)| Ok((name, compile(&planner, typed)?)))
+            .collect::<Result<Vec<_>, PlanError>>()?;
+        return Ok(StatelessPlan {
+            source,
+            scope,
+            filter,
+            key: Vec::new(),
+            value,
+            explode,
+        });
     }
     // key columns pass through to the output's key
     let key_count = source.key.len();

@@ -1,0 +1,241 @@
+//! The KSQL server: ksqlDB's REST API on `listeners` (`http://0.0.0.0:8088` by default), with
+//! its paths, bodies, `@type`s and error codes, so ksqlDB's clients and `curl` commands work.
+//!
+//! ```text
+//!  POST /ksql           statements: CREATE, INSERT, DROP, TERMINATE, SHOW, LIST, DESCRIBE, ...
+//!  POST /query          a push query, streamed as ksqlDB's chunked JSON array
+//!  POST /query-stream   a push query: a header line then one line per row (or a JSON array)
+//!  POST /close-query    stops a push query by id
+//!  GET  /info  /healthcheck  /status
+//! ```
+//!
+//! One engine serves every request; statements run one at a time, in order, as ksqlDB's
+//! command runner runs them. Push queries run apart, each a streams app of its own.
+
+mod entities;
+mod query;
+mod statements;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex as StdMutex};
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::{oneshot, Mutex};
+
+use crate::engine::{Engine, EngineConfig, KsqlError};
+
+/// The server's settings, by ksqlDB's property names.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `listeners`: where the REST API listens (`http://HOST:PORT`).
+    pub listeners: String,
+    /// `bootstrap.servers`, `ksql.service.id` and `ksql.streams.*`.
+    pub engine: EngineConfig,
+    /// Every property given (for `SHOW PROPERTIES`).
+    pub properties: BTreeMap<String, String>,
+}
+
+impl ServerConfig {
+    /// The settings from properties: `listeners` (default `http://0.0.0.0:8088`),
+    /// `bootstrap.servers` (default `localhost:9092`), `ksql.service.id` (default
+    /// `default_`), and `ksql.streams.*` for every query's streams app.
+    pub fn from_properties(properties: BTreeMap<String, String>) -> Result<ServerConfig, String> {
+        let listeners = properties
+            .get("listeners")
+            .cloned()
+            .unwrap_or_else(|| "http://0.0.0.0:8088".into());
+        if !listeners.starts_with("http://") {
+            return Err(format!(
+                "listeners must be an http:// address, not '{listeners}'"
+            ));
+        }
+        let streams = properties
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("ksql.streams.")?.to_string(), v.clone())))
+            .collect();
+        Ok(ServerConfig {
+            listeners,
+            engine: EngineConfig {
+                bootstrap_servers: properties
+                    .get("bootstrap.servers")
+                    .cloned()
+                    .unwrap_or_else(|| "localhost:9092".into()),
+                service_id: properties
+                    .get("ksql.service.id")
+                    .cloned()
+                    .unwrap_or_else(|| "default_".into()),
+                streams,
+            },
+            properties,
+        })
+    }
+
+    /// The address `listeners` names.
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        let hostport = self
+            .listeners
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        let (host, port) = hostport
+            .rsplit_once(':')
+            .ok_or_else(|| format!("listeners '{}' has no port", self.listeners))?;
+        let host = if host.is_empty() { "0.0.0.0" } else { host };
+        let host = if host == "localhost" {
+            "127.0.0.1"
+        } else {
+            host
+        };
+        format!("{host}:{port}")
+            .parse()
+            .map_err(|e| format!("bad listeners '{}': {e}", self.listeners))
+    }
+}
+
+/// What the handlers share.
+struct Shared {
+    engine: Mutex<Engine>,
+    config: ServerConfig,
+    /// The number of the last statement run (`commandSequenceNumber`).
+    sequence: AtomicU64,
+    /// Each command's id and how it ended (`/status`).
+    statuses: StdMutex<BTreeMap<String, String>>,
+    /// How to stop each running push query, by id.
+    push: StdMutex<BTreeMap<String, oneshot::Sender<()>>>,
+}
+
+type AppState = Arc<Shared>;
+
+/// A running server.
+pub struct KsqlServer {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    shared: AppState,
+}
+
+impl KsqlServer {
+    /// Starts a server with `config`: its engine on the cluster, its REST API on `listeners`.
+    pub async fn start(config: ServerConfig) -> Result<KsqlServer, KsqlError> {
+        let addr = config.listen_addr().map_err(KsqlError::Statement)?;
+        let engine = Engine::new(config.engine.clone())?;
+        let shared = Arc::new(Shared {
+            engine: Mutex::new(engine),
+            config,
+            sequence: AtomicU64::new(0),
+            statuses: StdMutex::new(BTreeMap::new()),
+            push: StdMutex::new(BTreeMap::new()),
+        });
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| KsqlError::Statement(format!("cannot listen on {addr}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| KsqlError::Statement(e.to_string()))?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = router(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "the KSQL REST server stopped");
+            }
+        });
+        tracing::info!(%addr, "KSQL server listening");
+        Ok(KsqlServer {
+            addr,
+            shutdown: Some(tx),
+            task,
+            shared,
+        })
+    }
+
+    /// Where the REST API listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the REST API, the push queries and every persistent query.
+    pub async fn stop(mut self) {
+        if let Ok(mut push) = self.shared.push.lock() {
+            for (_, stop) in std::mem::take(&mut *push) {
+                let _ = stop.send(());
+            }
+        }
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.shared.engine.lock().await.close().await;
+    }
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/ksql", post(statements::ksql))
+        .route("/query", post(query::query))
+        .route("/query-stream", post(query::query_stream))
+        .route("/close-query", post(query::close_query))
+        .route("/info", get(info))
+        .route("/healthcheck", get(healthcheck))
+        .route("/status", get(status))
+        .with_state(state)
+}
+
+/// ksqlDB's error body: `@type`, `error_code` and `message`.
+pub(crate) fn error(status: StatusCode, code: u32, message: &str) -> Response {
+    (
+        status,
+        Json(json!({
+            "@type": "generic_error",
+            "error_code": code,
+            "message": message,
+        })),
+    )
+        .into_response()
+}
+
+async fn info(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    Json(json!({
+        "KsqlServerInfo": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "kafkaClusterId": s.config.engine.bootstrap_servers,
+            "ksqlServiceId": s.config.engine.service_id,
+            "serverStatus": "RUNNING",
+        }
+    }))
+    .into_response()
+}
+
+async fn healthcheck(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    // (the cluster answers when its topics can be listed)
+    let kafka = {
+        let engine = s.engine.lock().await;
+        engine.topics().list().await.is_ok()
+    };
+    let body = json!({
+        "isHealthy": kafka,
+        "details": {
+            "metastore": {"isHealthy": true},
+            "kafka": {"isHealthy": kafka},
+            "commandRunner": {"isHealthy": true},
+        }
+    });
+    let status = if kafka {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn status(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    let statuses = s.statuses.lock().map(|m| m.clone()).unwrap_or_default();
+    Json(json!({ "commandStatuses": statuses })).into_response()
+}

@@ -1,0 +1,280 @@
+//! Push queries over HTTP: `POST /query` (ksqlDB's chunked JSON array of a header, rows and
+//! a final message), `POST /query-stream` (a header line then one JSON array per row, or all
+//! of it as one JSON array for `Accept: application/json`) and `POST /close-query`.
+//!
+//! Rows stream as they come; the query stops at its `LIMIT`, on `/close-query`, or when the
+//! client goes away (the response body is dropped, and the query with it).
+
+use std::collections::BTreeMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::statements::{parse_body, property_map};
+use super::AppState;
+use crate::engine::{KsqlError, PushQuery};
+use crate::parser::ast::Statement;
+
+/// How rows are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// `/query`: `[{"header":...},\n{"row":{"columns":[...]}},\n...{"finalMessage":...}]`.
+    Chunked,
+    /// `/query-stream`, `application/vnd.ksqlapi.delimited.v1`: one JSON value per line.
+    Delimited,
+    /// `/query-stream`, `application/json`: one JSON array.
+    JsonArray,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct QueryRequest {
+    ksql: String,
+    #[serde(default)]
+    streams_properties: BTreeMap<String, Value>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct QueryStreamRequest {
+    sql: String,
+    #[serde(default)]
+    properties: BTreeMap<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CloseRequest {
+    query_id: String,
+}
+
+pub(super) async fn query(State(s): State<AppState>, body: Bytes) -> Response {
+    let request: QueryRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let session = property_map(&request.streams_properties);
+    start(&s, &request.ksql, &session, Style::Chunked).await
+}
+
+pub(super) async fn query_stream(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request: QueryStreamRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let json = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    let style = if json {
+        Style::JsonArray
+    } else {
+        Style::Delimited
+    };
+    let session = property_map(&request.properties);
+    start(&s, &request.sql, &session, style).await
+}
+
+pub(super) async fn close_query(State(s): State<AppState>, body: Bytes) -> Response {
+    let request: CloseRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let stop = s
+        .push
+        .lock()
+        .ok()
+        .and_then(|mut m| m.remove(&request.query_id));
+    match stop {
+        Some(stop) => {
+            let _ = stop.send(());
+            StatusCode::OK.into_response()
+        }
+        None => super::error(
+            StatusCode::BAD_REQUEST,
+            40004,
+            &format!("No query with id {}", request.query_id),
+        ),
+    }
+}
+
+/// Starts the push query in `sql` and streams its rows.
+async fn start(
+    s: &AppState,
+    sql: &str,
+    session: &BTreeMap<String, String>,
+    style: Style,
+) -> Response {
+    let started = {
+        let mut engine = s.engine.lock().await;
+        match engine.parse(sql) {
+            Ok(parsed) => match parsed.as_slice() {
+                [p] => match &p.statement {
+                    Statement::Query(q) => engine.push_query(q, session),
+                    _ => Err(KsqlError::Statement(format!(
+                        "Statement type `{}' not supported for this resource",
+                        p.text.split_whitespace().next().unwrap_or_default()
+                    ))),
+                },
+                _ => Err(KsqlError::Statement(
+                    "Expected exactly one KSQL statement.".into(),
+                )),
+            },
+            Err(e) => Err(e),
+        }
+    };
+    let query = match started {
+        Ok(q) => q,
+        Err(e) => {
+            let body = json!({
+                "@type": "statement_error",
+                "error_code": 40001,
+                "message": e.to_string(),
+                "statementText": sql,
+                "entities": [],
+            });
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
+    };
+    let (stop_tx, stop_rx) = oneshot::channel();
+    if let Ok(mut push) = s.push.lock() {
+        push.insert(query.id.clone(), stop_tx);
+    }
+    let content_type = match style {
+        Style::Chunked | Style::JsonArray => "application/json",
+        Style::Delimited => "application/vnd.ksqlapi.delimited.v1",
+    };
+    let stream = rows(query, stop_rx, style, s.clone());
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|e| super::error(StatusCode::INTERNAL_SERVER_ERROR, 50000, &e.to_string()))
+}
+
+/// Where a row stream is.
+struct Rows {
+    id: String,
+    query: Option<PushQuery>,
+    stop: oneshot::Receiver<()>,
+    style: Style,
+    sent: u64,
+    header_sent: bool,
+    state: AppState,
+}
+
+impl Drop for Rows {
+    fn drop(&mut self) {
+        // (ended, or its client went away: it can no longer be closed by id)
+        if let Ok(mut push) = self.state.push.lock() {
+            push.remove(&self.id);
+        }
+    }
+}
+
+/// The response body: the header, then each row as it comes, then the end.
+fn rows(
+    query: PushQuery,
+    stop: oneshot::Receiver<()>,
+    style: Style,
+    state: AppState,
+) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> {
+    let start = Rows {
+        id: query.id.clone(),
+        query: Some(query),
+        stop,
+        style,
+        sent: 0,
+        header_sent: false,
+        state,
+    };
+    futures::stream::unfold(start, |mut r| async move {
+        let query = r.query.as_mut()?;
+        if !r.header_sent {
+            r.header_sent = true;
+            let text = header_text(query, r.style);
+            return Some((Ok(Bytes::from(text)), r));
+        }
+        let limit_reached = query.limit.is_some_and(|l| r.sent >= l);
+        let next = if limit_reached {
+            None
+        } else {
+            tokio::select! {
+                row = query.next() => row,
+                _ = &mut r.stop => None,
+            }
+        };
+        match next {
+            Some(row) => {
+                r.sent += 1;
+                let values = row
+                    .iter()
+                    .map(crate::format::json::to_json_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let text = match r.style {
+                    Style::Chunked => format!(",\n{{\"row\":{{\"columns\":[{values}]}}}}"),
+                    Style::Delimited => format!("[{values}]\n"),
+                    Style::JsonArray => format!(",\n[{values}]"),
+                };
+                Some((Ok(Bytes::from(text)), r))
+            }
+            None => {
+                let query = r.query.take()?;
+                let error = query.error();
+                query.close().await;
+                let text = match r.style {
+                    Style::Chunked => {
+                        let message = match error {
+                            Some(e) => json!({"errorMessage": {"message": e}}),
+                            None if limit_reached => json!({"finalMessage": "Limit Reached"}),
+                            None => json!({"finalMessage": "Query Completed"}),
+                        };
+                        format!(",\n{message}]\n")
+                    }
+                    Style::Delimited => String::new(),
+                    Style::JsonArray => "]\n".to_string(),
+                };
+                Some((Ok(Bytes::from(text)), r))
+            }
+        }
+    })
+}
+
+/// The first part of the body: the query's id and columns.
+fn header_text(query: &PushQuery, style: Style) -> String {
+    match style {
+        Style::Chunked => {
+            let schema = query
+                .columns
+                .iter()
+                .map(|(n, t)| format!("`{n}` {t}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "[{}",
+                json!({"header": {"queryId": query.id, "schema": schema}})
+            )
+        }
+        Style::Delimited | Style::JsonArray => {
+            let header = json!({
+                "queryId": query.id,
+                "columnNames": query.columns.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                "columnTypes": query.columns.iter().map(|(_, t)| t.to_string()).collect::<Vec<_>>(),
+            });
+            if style == Style::Delimited {
+                format!("{header}\n")
+            } else {
+                format!("[{header}")
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The KSQL server's REST API against an in-process broker, the way ksqlDB's clients use it:
+//! statements through `/ksql` (their entities, and a bad statement's 400), push queries
+//! through `/query` and `/query-stream` (rows as they are inserted, `LIMIT`, `/close-query`),
+//! and `/info`.
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tributary_ksql::server::{KsqlServer, ServerConfig};
+use tributary_testkit::{unique_name, TestBroker};
+
+async fn server(broker: &TestBroker) -> (KsqlServer, String) {
+    let mut props = BTreeMap::new();
+    props.insert("bootstrap.servers".to_string(), broker.bootstrap());
+    props.insert("listeners".to_string(), "http://127.0.0.1:0".to_string());
+    props.insert("ksql.service.id".to_string(), unique_name("svc"));
+    props.insert(
+        "ksql.streams.commit.interval.ms".to_string(),
+        "100".to_string(),
+    );
+    let server = KsqlServer::start(ServerConfig::from_properties(props).unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{}", server.addr());
+    (server, url)
+}
+
+async fn ksql(url: &str, sql: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/ksql"))
+        .json(&json!({"ksql": sql, "streamsProperties": {}}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_answer_with_ksqldb_entities() {
+    let broker = TestBroker::start().await;
+    let (server, url) = server(&broker).await;
+    let topic = unique_name("pageviews");
+    broker.create_topic(&topic, 1).await;
+
+    let info: Value = reqwest::get(format!("{url}/info"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["KsqlServerInfo"]["serverStatus"], "RUNNING");
+
+    let (status, body) = ksql(
+        &url,
+        &format!("CREATE STREAM PAGEVIEWS (USERID STRING KEY, PAGE STRING) WITH (kafka_topic='{topic}', value_format='JSON');"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["@type"], "currentStatus");
+    assert_eq!(body[0]["commandStatus"]["status"], "SUCCESS");
+    assert_eq!(body[0]["commandStatus"]["message"], "Stream created");
+    assert_eq!(body[0]["commandId"], "stream/`PAGEVIEWS`/create");
+
+    let (_, body) = ksql(&url, "SHOW STREAMS; DESCRIBE PAGEVIEWS;").await;
+    assert_eq!(body[0]["@type"], "streams");
+    let streams = body[0]["streams"].as_array().unwrap();
+    let ours = streams.iter().find(|s| s["name"] == "PAGEVIEWS").unwrap();
+    assert_eq!(ours["topic"], topic.as_str());
+    assert_eq!(ours["valueFormat"], "JSON");
+    assert_eq!(body[1]["@type"], "sourceDescription");
+    let fields = body[1]["sourceDescription"]["fields"].as_array().unwrap();
+    assert_eq!(fields[0]["name"], "USERID");
+    assert_eq!(fields[0]["type"], "KEY");
+    assert_eq!(fields[1]["schema"]["type"], "STRING");
+
+    // a bad statement: 400, ksqlDB's error body, and the statement
+    let (status, body) = ksql(&url, "CREATE STREAM X AS SELECT NOPE FROM PAGEVIEWS;").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["@type"], "statement_error");
+    assert_eq!(body["error_code"], 40001);
+    assert!(body["message"].as_str().unwrap().contains("NOPE"), "{body}");
+    let (status, body) = ksql(&url, "SELEC 1;").await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("line 1:1"),
+        "{body}"
+    );
+
+    // a persistent query shows, and is terminated
+    let (status, body) = ksql(
+        &url,
+        "CREATE STREAM HOME AS SELECT * FROM PAGEVIEWS WHERE PAGE = 'home';",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let id = body[0]["commandStatus"]["queryId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, body) = ksql(&url, "SHOW QUERIES;").await;
+    assert!(body[0]["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|q| q["id"] == id.as_str() && q["sinks"][0] == "HOME"));
+    let (status, body) = ksql(&url, &format!("TERMINATE {id}; DROP STREAM HOME;")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["commandStatus"]["message"], "Query terminated.");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_queries_stream_rows_until_their_limit_or_close() {
+    let broker = TestBroker::start().await;
+    let (server, url) = server(&broker).await;
+    let topic = unique_name("clicks");
+    broker.create_topic(&topic, 1).await;
+    let (status, body) = ksql(
+        &url,
+        &format!("CREATE STREAM CLICKS (ID INT KEY, URL STRING, N BIGINT) WITH (kafka_topic='{topic}', value_format='JSON');
+                  INSERT INTO CLICKS (ID, URL, N) VALUES (1, 'a', 10);
+                  INSERT INTO CLICKS (ID, URL, N) VALUES (2, 'b', 20);
+                  INSERT INTO CLICKS (ID, URL, N) VALUES (3, 'c', 30);"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // /query: ksqlDB's chunked JSON array, from the beginning, two rows then the limit
+    let text = reqwest::Client::new()
+        .post(format!("{url}/query"))
+        .json(&json!({
+            "ksql": "SELECT URL, N * 2 AS TWICE, ID FROM CLICKS WHERE N > 10 EMIT CHANGES LIMIT 2;",
+            "streamsProperties": {"auto.offset.reset": "earliest"},
+        }))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let all: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        all[0]["header"]["schema"],
+        "`URL` STRING, `TWICE` BIGINT, `ID` INTEGER"
+    );
+    assert_eq!(all[1]["row"]["columns"], json!(["b", 40, 2]));
+    assert_eq!(all[2]["row"]["columns"], json!(["c", 60, 3]));
+    assert_eq!(all[3]["finalMessage"], "Limit Reached");
+
+    // /query-stream: a header line, then rows as they are inserted; /close-query ends it
+    let mut response = reqwest::Client::new()
+        .post(format!("{url}/query-stream"))
+        .json(&json!({"sql": "SELECT * FROM CLICKS EMIT CHANGES;", "properties": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.ksqlapi.delimited.v1"
+    );
+    // (latest: only what is written once the query reads; keep writing until a row comes)
+    let writer = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            for i in 100.. {
+                let (status, body) = ksql(
+                    &url,
+                    &format!("INSERT INTO CLICKS (ID, URL, N) VALUES ({i}, 'u{i}', {i});"),
+                )
+                .await;
+                assert_eq!(status, 200, "{body}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    };
+    let mut buffered = String::new();
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        let chunk = tokio::time::timeout(Duration::from_secs(60), response.chunk())
+            .await
+            .expect("a row within a minute")
+            .unwrap()
+            .expect("the stream goes on");
+        buffered.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(i) = buffered.find('\n') {
+            lines.push(buffered[..i].to_string());
+            buffered.drain(..=i);
+        }
+    }
+    writer.abort();
+    let header: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(header["columnNames"], json!(["ID", "URL", "N"]));
+    assert_eq!(
+        header["columnTypes"],
+        json!(["INTEGER", "STRING", "BIGINT"])
+    );
+    let row: Value = serde_json::from_str(&lines[1]).unwrap();
+    let id = row[0].as_i64().unwrap();
+    assert!(
+        id >= 100,
+        "only rows written after the query started: {row}"
+    );
+    assert_eq!(row, json!([id, format!("u{id}"), id]));
+    let closed = reqwest::Client::new()
+        .post(format!("{url}/close-query"))
+        .json(&json!({"queryId": header["queryId"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status().as_u16(), 200);
+    let end = tokio::time::timeout(Duration::from_secs(60), async {
+        while response.chunk().await.unwrap().is_some() {}
+    })
+    .await;
+    assert!(end.is_ok(), "the stream ends once the query is closed");
+    server.stop().await;
+}
