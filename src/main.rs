@@ -63,7 +63,7 @@ enum Command {
     /// Measure produce, consume and end-to-end performance
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
-    /// KSQL tools: `qtt` runs ksqlDB's query-validation tests
+    /// The KSQL CLI (`tributary ksql [URL]`); `ksql qtt` runs ksqlDB's query-validation tests
     Ksql(cli::ksql::KsqlArgs),
     /// Run a KSQL server (ksqlDB's REST API) on a cluster
     KsqlServer(cli::ksql::ServerArgs),

@@ -12,6 +12,7 @@
 //! Built so far: the parser ([`parser`]) and ksqlDB's SQL types ([`types::SqlType`]).
 
 pub mod catalog;
+pub mod cli;
 pub mod engine;
 pub mod exec;
 pub mod format;

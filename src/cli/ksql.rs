@@ -1,5 +1,6 @@
-//! `tributary ksql`: the KSQL tools. `qtt` runs ksqlDB's query-validation tests, each
-//! variant against an embedded single-node broker of its own.
+//! `tributary ksql [URL]`: the KSQL CLI, a client of a KSQL server (`tributary ksql-server`);
+//! `tributary ksql qtt` runs ksqlDB's query-validation tests, each variant against an
+//! embedded single-node broker of its own.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -10,9 +11,22 @@ use tributary_broker::BrokerConfig;
 use tributary_ksql::qtt::{self, Report};
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct KsqlArgs {
     #[command(subcommand)]
-    pub command: KsqlCommand,
+    pub command: Option<KsqlCommand>,
+    /// The KSQL server's URL
+    #[arg(default_value = "http://localhost:8088")]
+    pub url: String,
+    /// Run these statements and exit
+    #[arg(long, short = 'e', value_name = "STATEMENTS")]
+    pub execute: Option<String>,
+    /// Run the statements of this file and exit
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// How answers are printed: TABULAR or JSON
+    #[arg(long, default_value = "TABULAR", value_parser = ["TABULAR", "JSON", "tabular", "json"])]
+    pub output: String,
 }
 
 #[derive(Subcommand)]
@@ -95,9 +109,31 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
 }
 
 pub async fn run(args: KsqlArgs) -> anyhow::Result<()> {
-    match args.command {
-        KsqlCommand::Qtt(a) => qtt_run(a).await,
+    if let Some(KsqlCommand::Qtt(a)) = args.command {
+        return qtt_run(a).await;
     }
+    let output = if args.output.eq_ignore_ascii_case("json") {
+        tributary_ksql::cli::OutputFormat::Json
+    } else {
+        tributary_ksql::cli::OutputFormat::Tabular
+    };
+    let mut cli = tributary_ksql::cli::Cli::new(&args.url, output);
+    let script = match (&args.execute, &args.file) {
+        (Some(e), _) => Some(e.clone()),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        ),
+        (None, None) => None,
+    };
+    match script {
+        Some(text) => {
+            if !cli.run_text(&text).await? {
+                anyhow::bail!("a statement failed");
+            }
+        }
+        None => cli.interactive().await?,
+    }
+    Ok(())
 }
 
 fn files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
