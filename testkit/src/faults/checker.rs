@@ -101,6 +101,10 @@ pub struct Report {
     pub ops: OpCounts,
     /// What was wrong.
     pub anomalies: Anomalies,
+    /// Extra copies written under a later producer epoch than the first: Kafka allows them
+    /// (librdkafka sends a batch that timed out again under a new epoch, which no broker can
+    /// tell from a new batch), so they are reported, not counted as anomalies.
+    pub epoch_bump_duplicates: usize,
     /// Notes (such as a missing final read) and the first 20 anomalies, human-readable, then
     /// possibly one line saying how many more were left out.
     pub examples: Vec<String>,
@@ -121,6 +125,13 @@ impl fmt::Display for Report {
         for (name, n) in self.anomalies.by_kind() {
             writeln!(f, "{name}: {n}")?;
         }
+        if self.epoch_bump_duplicates > 0 {
+            writeln!(
+                f,
+                "duplicate under a new producer epoch (allowed): {}",
+                self.epoch_bump_duplicates
+            )?;
+        }
         if !self.examples.is_empty() {
             writeln!(f, "examples:")?;
         }
@@ -137,6 +148,7 @@ pub fn check_file(path: &Path) -> std::io::Result<Report> {
 pub fn check(events: &[Event]) -> Report {
     let mut finals: BTreeMap<(i32, bool), &[Rec]> = BTreeMap::new();
     let mut txns = HashMap::new();
+    let mut writers = BTreeMap::new();
     for op in events.iter().map(|e| &e.op) {
         match op {
             Op::FinalRead {
@@ -147,6 +159,9 @@ pub fn check(events: &[Event]) -> Report {
             Op::Txn {
                 values, outcome, ..
             } => txns.extend(values.iter().map(|(_, v)| (v.as_str(), *outcome))),
+            Op::LogWriters { partition, batches } => {
+                _ = writers.insert(*partition, batches.as_slice())
+            }
             _ => {}
         }
     }
@@ -155,6 +170,7 @@ pub fn check(events: &[Event]) -> Report {
         u,
         c,
         txns,
+        writers,
         ..Checker::default()
     };
     events.iter().for_each(|event| checker.event(&event.op));
@@ -179,6 +195,7 @@ pub fn check(events: &[Event]) -> Report {
     Report {
         ops,
         anomalies,
+        epoch_bump_duplicates: checker.epoch_bump_duplicates,
         examples,
     }
 }
@@ -248,6 +265,10 @@ struct Checker<'a> {
     c: View<'a>,
     /// Transactional values and how their transaction ended.
     txns: HashMap<&'a str, TxnOutcome>,
+    /// Who wrote each partition's batches (first, last offset, producer id, epoch).
+    writers: BTreeMap<i32, &'a [(i64, i64, i64, i16)]>,
+    /// Extra copies written under a new producer epoch (allowed).
+    epoch_bump_duplicates: usize,
     /// Partitions sends and transactions wrote to.
     written: BTreeSet<i32>,
     /// Written (partition, value)s already judged: each counts once.
@@ -320,7 +341,7 @@ impl<'a> Checker<'a> {
                     self.flag(|a| &mut a.divergent, line);
                 }
             }
-            Op::FinalRead { .. } | Op::Fault { .. } => {}
+            Op::FinalRead { .. } | Op::Fault { .. } | Op::LogWriters { .. } => {}
         }
     }
 
@@ -403,12 +424,42 @@ impl<'a> Checker<'a> {
         for v in values.copied().collect::<BTreeSet<_>>() {
             let (in_u, in_c) = (self.u.places(v), self.c.places(v));
             let extra = in_u.len().max(in_c.len()).saturating_sub(1);
-            if extra > 0 {
+            if extra == 0 {
+                continue;
+            }
+            let copies = if in_u.len() >= in_c.len() {
+                &in_u
+            } else {
+                &in_c
+            };
+            let line = format!("duplicate: {v} at {in_u:?}, read_committed at {in_c:?}");
+            if self.each_by_another_epoch(copies) {
+                self.epoch_bump_duplicates += extra;
+                self.examples.push(format!(
+                    "{line} (each copy by another producer epoch: allowed)"
+                ));
+            } else {
                 self.anomalies.duplicate += extra;
-                let line = format!("duplicate: {v} at {in_u:?}, read_committed at {in_c:?}");
                 self.examples.push(line);
             }
         }
+    }
+
+    /// Whether the batches holding these copies were all written by one producer under
+    /// different epochs (unknown writers count as not).
+    fn each_by_another_epoch(&self, copies: &[(i32, i64)]) -> bool {
+        let writer = |(p, o): &(i32, i64)| {
+            let batches = self.writers.get(p)?;
+            let i = batches.partition_point(|b| b.1 < *o);
+            let (first, _, pid, epoch) = *batches.get(i)?;
+            (first <= *o && pid >= 0).then_some((pid, epoch))
+        };
+        let Some(found) = copies.iter().map(writer).collect::<Option<Vec<_>>>() else {
+            return false;
+        };
+        let one_producer = found.iter().all(|(pid, _)| *pid == found[0].0);
+        let epochs: BTreeSet<i16> = found.iter().map(|(_, e)| *e).collect();
+        one_producer && epochs.len() == found.len()
     }
 }
 
@@ -469,6 +520,12 @@ mod tests {
                     partition: num(w[1]),
                     read_committed: w[2] == "rc",
                     records: fields(3).map(|f| rec(w[1], f[0], f[1])).collect(),
+                },
+                "writers" => Op::LogWriters {
+                    partition: num(w[1]),
+                    batches: fields(2)
+                        .map(|f| (num(f[0]), num(f[1]), num(f[2]), num(f[3])))
+                        .collect(),
                 },
                 "replicas" => Op::ReplicaCheck {
                     partition: num(w[1]),
@@ -569,6 +626,29 @@ mod tests {
             report.examples,
             [note("read_uncommitted"), note("read_committed"), lost]
         );
+    }
+
+    #[test]
+    fn a_copy_under_a_new_producer_epoch_is_allowed_one_under_the_same_epoch_is_not() {
+        // (librdkafka sent p2-129 at epoch 1, its batch timed out, and sent it again at 2)
+        let bumped = "
+            send 1 p2-129 ok 68
+            final 1 ru 67:p2-129 68:p2-129
+            final 1 rc 67:p2-129 68:p2-129
+            writers 1 60:66:1:0 67:67:1:1 68:68:1:2";
+        let report = check(&parse(bumped));
+        assert!(report.anomalies.is_empty(), "{report}");
+        assert_eq!(report.epoch_bump_duplicates, 1);
+        assert!(report.examples[0].ends_with("(each copy by another producer epoch: allowed)"));
+        assert!(report
+            .to_string()
+            .contains("duplicate under a new producer epoch (allowed): 1"));
+        // the same epoch twice is the broker's dedup failing; unknown writers count too
+        let same = bumped.replace("67:67:1:1", "67:67:1:2");
+        assert_eq!(only("duplicate", 1, &same).epoch_bump_duplicates, 0);
+        let other_producer = bumped.replace("67:67:1:1", "67:67:7:1");
+        only("duplicate", 1, &other_producer);
+        only("duplicate", 1, &bumped.replace("writers 1", "writers 0"));
     }
 
     #[test]

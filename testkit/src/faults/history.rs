@@ -105,6 +105,16 @@ pub enum Op {
         /// Where they differ, for the report.
         detail: String,
     },
+    /// Who wrote each batch of one partition's log (read from a replica after a clean stop):
+    /// `(first offset, last offset, producer id, producer epoch)` per batch. It tells a
+    /// duplicate the broker let through (two copies by one producer epoch) from one that
+    /// Kafka allows (librdkafka sends a timed-out batch again under a new epoch).
+    LogWriters {
+        /// The partition.
+        partition: i32,
+        /// Its batches, in log order.
+        batches: Vec<(i64, i64, i64, i16)>,
+    },
     /// A fault the nemesis injected or healed (for reading the history; not checked).
     Fault {
         /// `kill-leader`, `pause`, `heal`, ...

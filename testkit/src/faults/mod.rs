@@ -225,6 +225,12 @@ pub async fn run(config: RunConfig) -> Result<RunSummary, String> {
             divergent: result.is_err(),
             detail: result.err().unwrap_or_default(),
         });
+        if let Some(Ok(batches)) = refs.first().map(|(_, dir)| replicas::writers(dir)) {
+            history.record(Op::LogWriters {
+                partition: partition as i32,
+                batches,
+            });
+        }
     }
     drop(cluster);
     history.flush().map_err(|e| e.to_string())?;

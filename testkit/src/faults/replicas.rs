@@ -33,6 +33,19 @@ pub fn read_batches(partition_dir: &Path) -> std::io::Result<BTreeMap<i64, Vec<u
     Ok(batches)
 }
 
+/// Who wrote each batch of one replica's log: `(first offset, last offset, producer id,
+/// producer epoch)`, in log order.
+pub fn writers(partition_dir: &Path) -> std::io::Result<Vec<(i64, i64, i64, i16)>> {
+    Ok(read_batches(partition_dir)?
+        .values()
+        .filter_map(|b| BatchHeader::parse(b).ok())
+        .map(|h| {
+            let last = h.base_offset + i64::from(h.last_offset_delta);
+            (h.base_offset, last, h.producer_id, h.producer_epoch)
+        })
+        .collect())
+}
+
 /// Compares the replicas (node id, partition directory) of one partition over the offsets they
 /// all hold: from the highest first batch to the lowest log end. `Ok(())` when every batch in
 /// that range is the same in every replica, else a description of the first difference.

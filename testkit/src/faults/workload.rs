@@ -101,23 +101,26 @@ impl Workload {
         for _ in 0..config.txn_producers {
             process += 1;
             let (c, h, s, o) = w.shared(&history);
-            w.threads.push(std::thread::spawn(move || {
-                txn_producer(process, &c, &h, &s, &o)
-            }));
+            w.threads
+                .push(spawn_named(format!("txn-producer-{process}"), move || {
+                    txn_producer(process, &c, &h, &s, &o)
+                }));
         }
         for _ in 0..config.group_consumers {
             process += 1;
             let (c, h, s, _) = w.shared(&history);
-            w.threads.push(std::thread::spawn(move || {
-                consumer(process, true, &c, &h, &s)
-            }));
+            w.threads.push(spawn_named(
+                format!("group-consumer-{process}"),
+                move || consumer(process, true, &c, &h, &s),
+            ));
         }
         for _ in 0..config.committed_readers {
             process += 1;
             let (c, h, s, _) = w.shared(&history);
-            w.threads.push(std::thread::spawn(move || {
-                consumer(process, false, &c, &h, &s)
-            }));
+            w.threads.push(spawn_named(
+                format!("committed-reader-{process}"),
+                move || consumer(process, false, &c, &h, &s),
+            ));
         }
         w
     }
@@ -186,6 +189,14 @@ impl Workload {
     }
 }
 
+/// A client's thread, named so that a report says which client did not stop.
+fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .expect("spawn a client thread")
+}
+
 /// How long the clients get to stop (a consumer leaving its group, a transaction ending).
 const CLIENT_STOP_LIMIT: Duration = Duration::from_secs(120);
 
@@ -199,11 +210,12 @@ async fn idempotent_producer(
     let make = || -> FutureProducer {
         client_config(&config.bootstrap)
             .set("enable.idempotence", "true")
-            // A message that times out while its batch may have been written leaves a gap in
-            // the sequence; librdkafka then bumps its epoch and sends the rest again under new
-            // sequences, which can write a batch twice. Kafka allows that duplicate; this test
-            // checks the broker's deduplication, so the producer fails instead (a fatal error,
-            // its writes recorded as maybe-written, and a new producer).
+            // A gap in the sequence fails the producer (a fatal error, its writes recorded as
+            // maybe-written, and a new producer). That does not cover messages that time out
+            // in librdkafka's queue: it then bumps the epoch itself and sends what it still
+            // holds again under the new epoch, so a batch that had been written is written
+            // twice. Kafka allows that duplicate (no broker can tell it from a new batch);
+            // the checker tells it apart by the producer epochs of the copies' batches.
             .set("enable.gapless.guarantee", "true")
             .set("acks", "all")
             .set("message.timeout.ms", "30000")
