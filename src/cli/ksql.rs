@@ -103,7 +103,12 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
         .context("invalid configuration")?;
     let server = tributary_ksql::server::KsqlServer::start(config).await?;
     println!("KSQL server listening on http://{}", server.addr());
-    tokio::signal::ctrl_c().await?;
+    // (Ctrl-C or SIGTERM stop the queries cleanly)
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     server.stop().await;
     Ok(())
 }
@@ -131,7 +136,11 @@ pub async fn run(args: KsqlArgs) -> anyhow::Result<()> {
                 anyhow::bail!("a statement failed");
             }
         }
-        None => cli.interactive().await?,
+        None => {
+            if !cli.interactive().await? {
+                anyhow::bail!("a statement failed");
+            }
+        }
     }
     Ok(())
 }

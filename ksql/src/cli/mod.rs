@@ -71,29 +71,32 @@ impl Cli {
     /// printed and the run stops at the first one (as ksqlDB's CLI does for scripts); the
     /// result says whether all succeeded.
     pub async fn run_text(&mut self, text: &str) -> Result<bool, CliError> {
+        Ok(self.script(text).await.is_ok())
+    }
+
+    /// Runs the statements of a script in order, up to the first that fails.
+    async fn script(&mut self, text: &str) -> Result<Flow, StatementFailed> {
         let (mut statements, rest) = split::statements(text);
         if !rest.trim().is_empty() {
             statements.push(rest.trim().to_string());
         }
         for s in statements {
-            match self.statement(&s).await {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Exit) => return Ok(true),
-                Err(StatementFailed) => return Ok(false),
+            if self.statement(&s).await? == Flow::Exit {
+                return Ok(Flow::Exit);
             }
         }
-        Ok(true)
+        Ok(Flow::Continue)
     }
 
     /// The interactive session: `ksql> ` prompts with line editing and history, until `EXIT`
-    /// or Ctrl-D. Without a terminal, standard input is run as a script.
-    pub async fn interactive(&mut self) -> Result<(), CliError> {
+    /// or Ctrl-D. Without a terminal, standard input is run as a script (the result says
+    /// whether all of it succeeded).
+    pub async fn interactive(&mut self) -> Result<bool, CliError> {
         if !std::io::stdin().is_terminal() {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
                 .map_err(|e| CliError::Io(e.to_string()))?;
-            self.run_text(&text).await?;
-            return Ok(());
+            return self.run_text(&text).await;
         }
         self.banner().await;
         let mut editor =
@@ -144,7 +147,7 @@ impl Cli {
         if let Some(h) = &history {
             let _ = editor.save_history(h);
         }
-        Ok(())
+        Ok(true)
     }
 
     async fn banner(&self) {
@@ -227,23 +230,13 @@ impl Cli {
             eprintln!("RUN SCRIPT takes a file: RUN SCRIPT '/path/to/file.sql';");
             return Err(StatementFailed);
         };
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
+        match std::fs::read_to_string(path) {
+            Ok(text) => self.script(&text).await,
             Err(e) => {
                 eprintln!("cannot read {path}: {e}");
-                return Err(StatementFailed);
-            }
-        };
-        let (mut statements, rest) = split::statements(&text);
-        if !rest.trim().is_empty() {
-            statements.push(rest.trim().to_string());
-        }
-        for st in statements {
-            if self.statement(&st).await? == Flow::Exit {
-                return Ok(Flow::Exit);
+                Err(StatementFailed)
             }
         }
-        Ok(Flow::Continue)
     }
 
     /// A statement through `/ksql`.

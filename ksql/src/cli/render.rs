@@ -171,10 +171,11 @@ pub fn entity(e: &Value) -> String {
         }
         "sourceDescription" => {
             let d = &e["sourceDescription"];
+            let is_table = d["type"] == "TABLE";
             let rows = rows_of(&d["fields"], |f| {
                 let key = match f["type"].as_str() {
+                    Some("KEY") if is_table => "  (primary key)",
                     Some("KEY") => "  (key)",
-                    Some("PRIMARY_KEY") => "  (primary key)",
                     _ => "",
                 };
                 vec![

@@ -56,11 +56,25 @@ pub fn statements(text: &str) -> (Vec<String>, String) {
 
 /// The first words of a statement, upper-cased (to tell queries and client commands apart).
 pub fn leading_words(statement: &str, n: usize) -> Vec<String> {
-    statement
+    without_leading_comments(statement)
         .split_whitespace()
         .take(n)
         .map(|w| w.trim_end_matches(';').to_uppercase())
         .collect()
+}
+
+/// `statement` without the comments before its first word.
+fn without_leading_comments(statement: &str) -> &str {
+    let mut s = statement.trim_start();
+    loop {
+        if let Some(rest) = s.strip_prefix("--") {
+            s = rest.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(rest) = s.strip_prefix("/*") {
+            s = rest.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            return s;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -81,5 +95,9 @@ mod tests {
         );
         assert_eq!(rest.trim(), "SHOW");
         assert_eq!(leading_words(" run  script 'x';", 2), vec!["RUN", "SCRIPT"]);
+        assert_eq!(
+            leading_words("-- the rides\n/* all */ select * from r", 1),
+            vec!["SELECT"]
+        );
     }
 }

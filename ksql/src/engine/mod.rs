@@ -730,7 +730,8 @@ async fn stop(streams: Arc<KafkaStreams>) {
         tokio::task::spawn_blocking(move || streams.close_timeout(Duration::from_secs(10))).await;
 }
 
-fn kind_word(kind: SourceKind) -> &'static str {
+/// `stream` or `table`, as ksqlDB's messages say.
+pub fn kind_word(kind: SourceKind) -> &'static str {
     match kind {
         SourceKind::Stream => "stream",
         SourceKind::Table => "table",

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::mpsc::{channel, error::TrySendError, Receiver};
 use tributary_streams::{Consumed, KafkaStreams, StreamsBuilder};
 
 use super::{source_serdes, Engine, KsqlError};
@@ -17,6 +17,9 @@ use crate::plan;
 use crate::types::SqlType;
 use crate::value::Row;
 
+/// How many rows a push query holds for a client that reads slower than they come.
+const ROWS_BUFFERED: usize = 500;
+
 /// A running push query.
 pub struct PushQuery {
     /// Its id (`transient_PAGEVIEWS_5821973461`).
@@ -25,7 +28,7 @@ pub struct PushQuery {
     pub columns: Vec<(String, SqlType)>,
     /// `LIMIT n`: how many rows it gives before it ends.
     pub limit: Option<u64>,
-    rows: UnboundedReceiver<Row>,
+    rows: Receiver<Row>,
     streams: Option<Arc<KafkaStreams>>,
 }
 
@@ -42,6 +45,8 @@ impl PushQuery {
 
     /// Stops the query and waits until it has.
     pub async fn close(mut self) {
+        // (a stream thread waiting for room in the channel sees it closed)
+        self.rows.close();
         if let Some(s) = self.streams.take() {
             super::stop(s).await;
         }
@@ -50,6 +55,7 @@ impl PushQuery {
 
 impl Drop for PushQuery {
     fn drop(&mut self) {
+        self.rows.close();
         // (a client that went away: stop the app without holding up whoever dropped it)
         if let Some(s) = self.streams.take() {
             std::thread::spawn(move || s.close_timeout(Duration::from_secs(10)));
@@ -91,7 +97,8 @@ impl Engine {
         let (in_key, in_value) = source_serdes(&plan.source)?;
         let columns = plan.value_columns();
         let topic = plan.source.topic.clone();
-        let (tx, rows) = unbounded_channel();
+        // (rows wait for the client: a full channel holds the stream thread back)
+        let (tx, rows) = channel(ROWS_BUFFERED);
         let plan = Arc::new(plan);
         let builder = StreamsBuilder::new();
         builder
@@ -101,9 +108,17 @@ impl Engine {
                 &[],
             )
             .foreach(move |_: &Row, v: &Option<Row>| {
-                if let Some(v) = v {
-                    // (a receiver gone means the query is closing)
-                    let _ = tx.send(v.clone());
+                let Some(v) = v else { return };
+                let mut row = v.clone();
+                loop {
+                    match tx.try_send(row) {
+                        // (closed: the query is closing)
+                        Ok(()) | Err(TrySendError::Closed(_)) => return,
+                        Err(TrySendError::Full(r)) => {
+                            row = r;
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                    }
                 }
             });
         let topology = builder

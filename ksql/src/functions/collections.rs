@@ -52,10 +52,11 @@ pub fn plan(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
     };
     // an argument of the array's element type (numbers widened to it)
     let element = |a: Typed, item: &SqlType| -> Result<Typed, PlanError> {
-        if a.ty == *item
-            || crate::plan::expr::is_null_literal(&a.expr)
-            || (a.ty.is_numeric() && item.is_numeric())
-        {
+        // (a number only widens to the elements' type: 1.5 is never an INT element)
+        let widens = a.ty.is_numeric()
+            && item.is_numeric()
+            && crate::plan::expr::common_type(item, &a.ty) == *item;
+        if a.ty == *item || crate::plan::expr::is_null_literal(&a.expr) || widens {
             p.cast(a, item)
         } else {
             Err(PlanError::Invalid(format!(
@@ -124,8 +125,7 @@ pub fn plan(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
         ("SLICE", 3, Some(item)) => {
             let mut args = args;
             for i in 1..3 {
-                if !matches!(args[i].ty, SqlType::Int | SqlType::Bigint)
-                    && !crate::plan::expr::is_null_literal(&args[i].expr)
+                if args[i].ty != SqlType::Int && !crate::plan::expr::is_null_literal(&args[i].expr)
                 {
                     return Err(refused(name, &args));
                 }
@@ -392,6 +392,10 @@ fn slice(args: &[ScalarValue]) -> Result<ScalarValue, String> {
     value::list(&a[from as usize..to as usize], &ty)
 }
 
+/// The most values `GENERATE_SERIES` makes (a larger series is an error, not an exhausted
+/// memory).
+const SERIES_LIMIT: i128 = 10_000_000;
+
 fn series(args: &[ScalarValue]) -> Result<Vec<i64>, String> {
     let n = |i: usize| match args.get(i) {
         Some(ScalarValue::Int64(Some(v))) => Some(*v),
@@ -404,8 +408,14 @@ fn series(args: &[ScalarValue]) -> Result<Vec<i64>, String> {
     if step == 0 {
         return Err("GENERATE_SERIES step cannot be zero".into());
     }
-    if (end - start).signum() * step.signum() < 0 {
+    if (end > start && step < 0) || (end < start && step > 0) {
         return Err("GENERATE_SERIES step has wrong sign".into());
+    }
+    let count = (i128::from(end) - i128::from(start)) / i128::from(step) + 1;
+    if count > SERIES_LIMIT {
+        return Err(format!(
+            "GENERATE_SERIES would make {count} values, more than {SERIES_LIMIT}"
+        ));
     }
     let mut out = Vec::new();
     let mut v = start;

@@ -402,13 +402,15 @@ fn string_number_type(s: &str) -> Option<SqlType> {
     // BigDecimal's unscaled digits and scale
     let all = format!("{int}{frac}");
     let significant = all.trim_start_matches('0');
-    let precision = significant.len().max(1) as i32;
-    let scale = frac.len() as i32 - exp;
+    let precision = i64::try_from(significant.len().max(1)).unwrap_or(i64::MAX);
+    let scale = i64::try_from(frac.len())
+        .unwrap_or(i64::MAX)
+        .saturating_sub(i64::from(exp));
     let (precision, scale) = if scale < 0 {
-        (precision - scale, 0)
-    } else if significant.len() as i32 <= scale {
+        (precision.saturating_sub(scale), 0)
+    } else if i64::try_from(significant.len()).unwrap_or(i64::MAX) <= scale {
         // |v| < 1: DECIMAL(scale + 1, scale)
-        (scale + 1, scale)
+        (scale.saturating_add(1), scale)
     } else {
         (precision, scale)
     };

@@ -89,18 +89,7 @@ pub fn queries(statement: &str, catalog: &Catalog) -> Value {
     let items: Vec<Value> = catalog
         .queries
         .values()
-        .map(|q| {
-            let topic = catalog.sources.get(&q.sink).map(|s| s.topic.clone());
-            json!({
-                "queryString": q.sql,
-                "sinks": [q.sink],
-                "sinkKafkaTopics": topic.into_iter().collect::<Vec<_>>(),
-                "id": q.id,
-                "statusCount": {"RUNNING": 1},
-                "queryType": "PERSISTENT",
-                "state": "RUNNING",
-            })
-        })
+        .map(|q| running_query(q, catalog))
         .collect();
     json!({
         "@type": "queries",
@@ -139,6 +128,11 @@ pub fn properties(
             } else {
                 "KSQL"
             };
+            // (secrets stay on the server)
+            let secret = ["password", "jaas", "secret"]
+                .iter()
+                .any(|w| k.to_lowercase().contains(w));
+            let v = if secret { "[hidden]" } else { v.as_str() };
             json!({"name": k, "scope": scope, "value": v})
         })
         .collect();
@@ -203,13 +197,7 @@ pub fn source_description(
     let mut fields: Vec<Value> = source
         .key
         .iter()
-        .map(|(n, t)| {
-            let kind = match source.kind {
-                SourceKind::Stream => "KEY",
-                SourceKind::Table => "PRIMARY_KEY",
-            };
-            json!({"name": n, "schema": schema(t), "type": kind})
-        })
+        .map(|(n, t)| json!({"name": n, "schema": schema(t), "type": "KEY"}))
         .collect();
     fields.extend(
         source

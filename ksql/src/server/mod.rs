@@ -100,6 +100,8 @@ impl ServerConfig {
 /// What the handlers share.
 struct Shared {
     engine: Mutex<Engine>,
+    /// The cluster's topics, for `/healthcheck` (which must not wait for a statement).
+    topics: crate::engine::Topics,
     config: ServerConfig,
     /// The number of the last statement run (`commandSequenceNumber`).
     sequence: AtomicU64,
@@ -124,8 +126,11 @@ impl KsqlServer {
     pub async fn start(config: ServerConfig) -> Result<KsqlServer, KsqlError> {
         let addr = config.listen_addr().map_err(KsqlError::Statement)?;
         let engine = Engine::new(config.engine.clone())?;
+        let topics = crate::engine::Topics::new(&config.engine.bootstrap_servers)
+            .map_err(KsqlError::Kafka)?;
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
+            topics,
             config,
             sequence: AtomicU64::new(0),
             statuses: StdMutex::new(BTreeMap::new()),
@@ -215,10 +220,7 @@ async fn info(axum::extract::State(s): axum::extract::State<AppState>) -> Respon
 
 async fn healthcheck(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
     // (the cluster answers when its topics can be listed)
-    let kafka = {
-        let engine = s.engine.lock().await;
-        engine.topics().list().await.is_ok()
-    };
+    let kafka = s.topics.list().await.is_ok();
     let body = json!({
         "isHealthy": kafka,
         "details": {

@@ -6,6 +6,7 @@
 //! client goes away (the response body is dropped, and the query with it).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -100,7 +101,7 @@ pub(super) async fn close_query(State(s): State<AppState>, body: Bytes) -> Respo
         }
         None => super::error(
             StatusCode::BAD_REQUEST,
-            40004,
+            40000,
             &format!("No query with id {}", request.query_id),
         ),
     }
@@ -134,13 +135,7 @@ async fn start(
     let query = match started {
         Ok(q) => q,
         Err(e) => {
-            let body = json!({
-                "@type": "statement_error",
-                "error_code": 40001,
-                "message": e.to_string(),
-                "statementText": sql,
-                "entities": [],
-            });
+            let body = super::entities::statement_error(&e.to_string(), sql, &[]);
             return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
         }
     };
@@ -204,12 +199,22 @@ fn rows(
             return Some((Ok(Bytes::from(text)), r));
         }
         let limit_reached = query.limit.is_some_and(|l| r.sent >= l);
+        let mut error = None;
         let next = if limit_reached {
             None
         } else {
-            tokio::select! {
-                row = query.next() => row,
-                _ = &mut r.stop => None,
+            loop {
+                tokio::select! {
+                    row = query.next() => break row,
+                    _ = &mut r.stop => break None,
+                    // (a query whose app failed gives no more rows: say why and end)
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                        if let Some(e) = query.error() {
+                            error = Some(e);
+                            break None;
+                        }
+                    }
+                }
             }
         };
         match next {
@@ -221,7 +226,7 @@ fn rows(
                     .collect::<Vec<_>>()
                     .join(",");
                 let text = match r.style {
-                    Style::Chunked => format!(",\n{{\"row\":{{\"columns\":[{values}]}}}}"),
+                    Style::Chunked => format!("{{\"row\":{{\"columns\":[{values}]}}}},\n"),
                     Style::Delimited => format!("[{values}]\n"),
                     Style::JsonArray => format!(",\n[{values}]"),
                 };
@@ -229,19 +234,23 @@ fn rows(
             }
             None => {
                 let query = r.query.take()?;
-                let error = query.error();
                 query.close().await;
-                let text = match r.style {
-                    Style::Chunked => {
-                        let message = match error {
-                            Some(e) => json!({"errorMessage": {"message": e}}),
-                            None if limit_reached => json!({"finalMessage": "Limit Reached"}),
-                            None => json!({"finalMessage": "Query Completed"}),
+                let failed = error
+                    .map(|e| json!({"@type": "generic_error", "error_code": 50000, "message": e}));
+                let text = match (r.style, failed) {
+                    (Style::Chunked, Some(e)) => format!("{}]\n", json!({"errorMessage": e})),
+                    (Style::Chunked, None) => {
+                        let message = if limit_reached {
+                            "Limit Reached"
+                        } else {
+                            "Query Completed"
                         };
-                        format!(",\n{message}]\n")
+                        format!("{}]\n", json!({"finalMessage": message}))
                     }
-                    Style::Delimited => String::new(),
-                    Style::JsonArray => "]\n".to_string(),
+                    (Style::Delimited, Some(e)) => format!("{e}\n"),
+                    (Style::Delimited, None) => String::new(),
+                    (Style::JsonArray, Some(e)) => format!(",\n{e}]\n"),
+                    (Style::JsonArray, None) => "]\n".to_string(),
                 };
                 Some((Ok(Bytes::from(text)), r))
             }
@@ -260,7 +269,7 @@ fn header_text(query: &PushQuery, style: Style) -> String {
                 .collect::<Vec<_>>()
                 .join(", ");
             format!(
-                "[{}",
+                "[{},\n",
                 json!({"header": {"queryId": query.id, "schema": schema}})
             )
         }

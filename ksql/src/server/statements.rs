@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::entities;
 use super::AppState;
-use crate::engine::{Engine, KsqlError, Outcome};
+use crate::engine::{kind_word, Engine, KsqlError, Outcome};
 use crate::parser::ast::{ShowWhat, SourceKind, Statement};
 use crate::parser::Parsed;
 
@@ -77,6 +77,9 @@ pub(super) async fn ksql(State(s): State<AppState>, body: Bytes) -> Response {
 }
 
 /// ksqlDB's answer to a failed statement: 400 with the message (and what ran before it).
+/// ksqlDB's answer to a query sent to `/ksql` (error code 40002).
+const QUERY_ENDPOINT: &str = "The following statement types should be issued to the websocket endpoint '/query':\n\t* PRINT\n\t* SELECT";
+
 fn failure(e: &KsqlError, statement: &str, before: &[Value]) -> Response {
     let message = match e {
         KsqlError::Parse(p) if p.line > 0 => format!(
@@ -87,11 +90,11 @@ fn failure(e: &KsqlError, statement: &str, before: &[Value]) -> Response {
         ),
         other => other.to_string(),
     };
-    (
-        StatusCode::BAD_REQUEST,
-        Json(entities::statement_error(&message, statement, before)),
-    )
-        .into_response()
+    let mut body = entities::statement_error(&message, statement, before);
+    if message == QUERY_ENDPOINT {
+        body["error_code"] = 40002.into();
+    }
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
 /// Runs one statement: its entity, if it has one.
@@ -155,9 +158,7 @@ async fn run(
             )));
         }
         Statement::Query(_) | Statement::Print { .. } => {
-            return Err(KsqlError::Statement(
-                "The following statement types should be issued to the websocket endpoint '/query':\n\t* PRINT\n\t* SELECT".into(),
-            ));
+            return Err(KsqlError::Statement(QUERY_ENDPOINT.into()));
         }
         _ => {}
     }
@@ -217,13 +218,6 @@ async fn run(
         query.as_deref(),
         sequence,
     )))
-}
-
-fn kind_word(kind: SourceKind) -> &'static str {
-    match kind {
-        SourceKind::Stream => "stream",
-        SourceKind::Table => "table",
-    }
 }
 
 fn title(kind: SourceKind) -> &'static str {
