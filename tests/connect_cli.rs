@@ -6,33 +6,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tributary_testkit::{free_port, unique_name, ServerProcess};
+use tributary_testkit::{free_port, unique_name, ServerProcess, StopOnDrop};
 
-/// A worker process, stopped with SIGTERM (and killed if it lingers) on drop.
-struct WorkerProcess(Child);
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_worker(dir: &Path, bootstrap: &str, port: u16, topic: &str) -> WorkerProcess {
+fn start_worker(dir: &Path, bootstrap: &str, port: u16, topic: &str) -> StopOnDrop {
     std::fs::write(
         dir.join("worker.properties"),
         format!(
@@ -68,7 +47,10 @@ fn start_worker(dir: &Path, bootstrap: &str, port: u16, topic: &str) -> WorkerPr
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    WorkerProcess(child)
+    StopOnDrop {
+        child,
+        signal: "TERM",
+    }
 }
 
 /// The body of a plain HTTP GET on a loopback port, if it answered 200.

@@ -5,33 +5,12 @@
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tributary_testkit::{free_port, unique_name, ServerProcess};
+use tributary_testkit::{free_port, unique_name, ServerProcess, StopOnDrop};
 
-/// The KSQL server process, stopped with SIGTERM (killed if it lingers) on drop.
-struct KsqlProcess(Child);
-
-impl Drop for KsqlProcess {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-INT")
-            .arg(self.0.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_ksql(bootstrap: &str, port: u16) -> KsqlProcess {
+fn start_ksql(bootstrap: &str, port: u16) -> StopOnDrop {
     let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
         .arg("ksql-server")
         .args(["--bootstrap-server", bootstrap])
@@ -44,7 +23,10 @@ fn start_ksql(bootstrap: &str, port: u16) -> KsqlProcess {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let process = KsqlProcess(child);
+    let process = StopOnDrop {
+        child,
+        signal: "TERM",
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "the KSQL server did not listen");

@@ -88,4 +88,41 @@ impl Catalog {
             .get(name)
             .ok_or_else(|| format!("{name} does not exist."))
     }
+
+    /// ksqlDB's hint for a source name that only differs in case from existing ones (empty
+    /// when none does): `\nDid you mean "input"? Hint: wrap the source name in double quotes
+    /// to make it case-sensitive.`
+    pub fn case_hint(&self, name: &str) -> String {
+        let matched: Vec<&DataSource> = self
+            .sources
+            .values()
+            .filter(|s| s.name.eq_ignore_ascii_case(name))
+            .collect();
+        let quote_hint = "Hint: wrap the source name in double quotes to make it case-sensitive.";
+        match matched.as_slice() {
+            [] => String::new(),
+            [one] if one.name.chars().any(char::is_lowercase) => {
+                format!("\nDid you mean \"{}\"? {quote_hint}", one.name)
+            }
+            [one] => format!(
+                "\nDid you mean {}? Hint: try removing double quotes from the source name.",
+                one.name
+            ),
+            many => {
+                let n = many.len();
+                let mut hint = "\nDid you mean ".to_string();
+                for (i, s) in many.iter().enumerate() {
+                    let punctuation = match (i + 2).cmp(&n) {
+                        std::cmp::Ordering::Less => ", ",
+                        std::cmp::Ordering::Equal if i == 0 => " or ",
+                        std::cmp::Ordering::Equal => ", or ",
+                        std::cmp::Ordering::Greater => "? ",
+                    };
+                    hint.push_str(&format!("\"{}\" ({}){punctuation}", s.name, s.kind));
+                }
+                hint.push_str(quote_hint);
+                hint
+            }
+        }
+    }
 }

@@ -322,6 +322,33 @@ pub fn producer_batch(
     buf.freeze()
 }
 
+/// A child process that is asked to stop with `signal` (`TERM`, `INT`) when dropped, and
+/// killed if it has not stopped 15 s later.
+pub struct StopOnDrop {
+    /// The process.
+    pub child: std::process::Child,
+    /// The signal's name, as `kill -<signal>` takes it.
+    pub signal: &'static str,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(format!("-{}", self.signal))
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A `tributary server` child process (for tests that kill, restart or drive the CLI), on
 /// 127.0.0.1 at a fixed port so that it can be restarted on the same address.
 pub struct ServerProcess {

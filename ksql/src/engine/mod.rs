@@ -484,36 +484,36 @@ impl Engine {
                 "INSERT INTO can only be used to insert into a stream. {target} is a table."
             )));
         }
-        let plan = plan::plan_stateless(&self.catalog, query, target)?;
-        if plan.source.kind != SourceKind::Stream {
+        let planned = Planned::new(&self.catalog, query, target, session)?;
+        if planned.kind() != SourceKind::Stream {
             return Err(KsqlError::Statement(
                 "INSERT INTO can only be used to insert into a stream. The query produces a table."
                     .into(),
             ));
         }
-        if plan
-            .key_columns()
+        let (key, value) = planned.columns();
+        if key
             .iter()
             .map(|(_, t)| t)
             .ne(sink.key.iter().map(|(_, t)| t))
-            || plan.value_columns() != sink.value
+            || value != sink.value
         {
             return Err(KsqlError::Statement(format!(
                 "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",
-                schema_text(&plan.key_columns(), &plan.value_columns()),
+                schema_text(&key, &value),
                 schema_text(&sink.key, &sink.value)
             )));
         }
         let id = self.next_query_id("INSERTQUERY", "");
         let id = id.replacen("INSERTQUERY__", "INSERTQUERY_", 1);
-        let input = plan.source.name.clone();
-        self.start(&id, Planned::Stateless(plan), &sink, session)?;
+        let sources = planned.sources().iter().map(|s| s.name.clone()).collect();
+        self.start(&id, planned, &sink, session)?;
         self.catalog.queries.insert(
             id.clone(),
             PersistentQuery {
                 id: id.clone(),
                 sink: target.to_string(),
-                sources: vec![input],
+                sources,
                 sql: sql.to_string(),
             },
         );

@@ -24,7 +24,12 @@ pub async fn insert_values(
     let source = engine
         .catalog()
         .source(target)
-        .map_err(KsqlError::Statement)?
+        .map_err(|_| {
+            KsqlError::Statement(format!(
+                "Cannot insert values into an unknown stream/table: `{target}`{}",
+                engine.catalog().case_hint(target)
+            ))
+        })?
         .clone();
     let all: Vec<(String, SqlType)> = source.columns().cloned().collect();
     let names: Vec<String> = if columns.is_empty() {
