@@ -128,8 +128,7 @@ fn string(v: &ScalarValue) -> Result<String, String> {
 /// ksqlDB's `SqlBooleans.parseBoolean`: true when the text (trimmed) is a non-empty prefix of
 /// `true` or `yes`, whatever the case; false otherwise.
 pub fn lax_boolean(s: &str) -> bool {
-    let t = s.trim().to_ascii_lowercase();
-    !t.is_empty() && ("true".starts_with(&t) || "yes".starts_with(&t))
+    exact_boolean(s.trim()) == Some(true)
 }
 
 /// ksqlDB's strict boolean text (IN lists, constructors): a non-empty case-insensitive prefix

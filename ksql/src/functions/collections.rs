@@ -429,22 +429,23 @@ fn series(args: &[ScalarValue]) -> Result<Vec<i64>, String> {
     Ok(out)
 }
 
-/// `GENERATE_SERIES(start, end [, step])` of INT.
-fn generate_int_series(args: &[ScalarValue]) -> Result<ScalarValue, String> {
-    let s: Vec<ScalarValue> = series(args)?
-        .into_iter()
-        .map(|v| ScalarValue::Int32(Some(v as i32)))
-        .collect();
-    value::list(&s, &SqlType::Int)
-}
-
-/// `GENERATE_SERIES(start, end [, step])` of BIGINT.
-fn generate_bigint_series(args: &[ScalarValue]) -> Result<ScalarValue, String> {
+/// The series of `args` as an array of `ty` (the values are BIGINTs, narrowed to INT there).
+fn series_of(args: &[ScalarValue], ty: &SqlType) -> Result<ScalarValue, String> {
     let s: Vec<ScalarValue> = series(args)?
         .into_iter()
         .map(|v| ScalarValue::Int64(Some(v)))
         .collect();
-    value::list(&s, &SqlType::Bigint)
+    value::list(&s, ty)
+}
+
+/// `GENERATE_SERIES(start, end [, step])` of INT.
+fn generate_int_series(args: &[ScalarValue]) -> Result<ScalarValue, String> {
+    series_of(args, &SqlType::Int)
+}
+
+/// `GENERATE_SERIES(start, end [, step])` of BIGINT.
+fn generate_bigint_series(args: &[ScalarValue]) -> Result<ScalarValue, String> {
+    series_of(args, &SqlType::Bigint)
 }
 
 /// The key and value types of a map argument.
