@@ -69,7 +69,7 @@ for i in 1 2 3; do
 done
 
 start_node() {
-    env -u TRIBUTARY_BIN RUST_LOG=warn "$TRIBUTARY_BIN" server --config "$WORK/node$1.properties" >>"$WORK/node$1.log" 2>&1 &
+    env -u TRIBUTARY_BIN RUST_LOG=warn "$TRIBUTARY_BIN" server --no-connect --no-ksql --config "$WORK/node$1.properties" >>"$WORK/node$1.log" 2>&1 &
     echo $! >"$PIDS/node$1.pid"
 }
 wait_listening() {
@@ -126,7 +126,7 @@ echo "## failover ($KILLS kills of a partition leader, then kills of a group coo
 "$TRIBUTARY_BIN" topic create failover -p 6 -r 3 -b "$BOOT" >/dev/null
 cat >"$WORK/restart.sh" <<R
 #!/usr/bin/env bash
-env -u TRIBUTARY_BIN RUST_LOG=warn "$TRIBUTARY_BIN" server --config "$WORK/node\$1.properties" >>"$WORK/node\$1.log" 2>&1 &
+env -u TRIBUTARY_BIN RUST_LOG=warn "$TRIBUTARY_BIN" server --no-connect --no-ksql --config "$WORK/node\$1.properties" >>"$WORK/node\$1.log" 2>&1 &
 echo \$! >"$PIDS/node\$1.pid"
 R
 chmod +x "$WORK/restart.sh"

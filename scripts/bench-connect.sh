@@ -44,7 +44,7 @@ cleanup() {
     rm -rf "$WORK" "$SHIM"
 }
 trap cleanup EXIT
-"$BIN" server --data-dir "$WORK/broker" --listen "$B" >"$WORK/broker.log" 2>&1 &
+"$BIN" server --no-connect --no-ksql --data-dir "$WORK/broker" --listen "$B" >"$WORK/broker.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 

@@ -12,7 +12,7 @@ DATA=$(mktemp -d /tmp/tributary-bench-XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 B="127.0.0.1:$PORT"
 # CLEANER_IO_MAX=<bytes/s> sets log.cleaner.io.max.bytes.per.second (default: unthrottled)
-"$BIN" server --data-dir "$DATA" --listen "$B" -o log.cleaner.backoff.ms=1000 \
+"$BIN" server --no-connect --no-ksql --data-dir "$DATA" --listen "$B" -o log.cleaner.backoff.ms=1000 \
     -o message.max.bytes=16000000 \
     ${CLEANER_IO_MAX:+-o log.cleaner.io.max.bytes.per.second=$CLEANER_IO_MAX} >"$DATA.log" 2>&1 &
 SERVER=$!

@@ -409,7 +409,7 @@ start_broker() { # start_broker INSTANCE
         local port
         port=$(free_port)
         B="127.0.0.1:$port"
-        "$BIN" server --data-dir "$DATA" --listen "$B" >"$LOGS/tributary-server-$inst.log" 2>&1 &
+        "$BIN" server --no-connect --no-ksql --data-dir "$DATA" --listen "$B" >"$LOGS/tributary-server-$inst.log" 2>&1 &
         SERVER_PID=$!
         BPID=$SERVER_PID
     fi
@@ -667,7 +667,7 @@ while True:
             mapfile -t cmd <"$WORK/kafka-cmdline"
             cmd[${#cmd[@]} - 1]="$dir/server.properties"
         else
-            cmd=("$BIN" server --data-dir "$dir/data" --listen "127.0.0.1:$port")
+            cmd=("$BIN" server --no-connect --no-ksql --data-dir "$dir/data" --listen "127.0.0.1:$port")
         fi
         log "$BROKER: start-up run $i of $STARTUP_RUNS"
         if step "startup-$i" 300 python3 "$WORK/probe.py" startup "$port" 240 "$WORK/startup.pid" \

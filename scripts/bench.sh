@@ -10,7 +10,7 @@ BIN="$CARGO_TARGET_DIR/release/tributary"
 DATA=$(mktemp -d /tmp/tributary-bench-XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 B="127.0.0.1:$PORT"
-"$BIN" server --data-dir "$DATA" --listen "$B" -o group.consumer.heartbeat.interval.ms=100 >"$DATA.log" 2>&1 &
+"$BIN" server --no-connect --no-ksql --data-dir "$DATA" --listen "$B" -o group.consumer.heartbeat.interval.ms=100 >"$DATA.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA" "$DATA.log"' EXIT
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done

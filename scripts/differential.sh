@@ -87,7 +87,7 @@ free_port() {
 # node (the peer uses the same), so that both brokers answer from the same configuration
 PORT=$(free_port)
 mkdir -p "$WORK/tributary"
-"$BIN" server --data-dir "$WORK/tributary/data" --listen "127.0.0.1:$PORT" --node-id 1 \
+"$BIN" server --no-connect --no-ksql --data-dir "$WORK/tributary/data" --listen "127.0.0.1:$PORT" --node-id 1 \
     -o num.partitions=1 -o offsets.topic.replication.factor=1 -o transaction.state.log.replication.factor=1 \
     -o transaction.state.log.min.isr=1 -o share.coordinator.state.topic.replication.factor=1 \
     -o share.coordinator.state.topic.min.isr=1 -o process.roles=broker,controller >"$WORK/tributary/log" 2>&1 &

@@ -773,7 +773,14 @@ async fn storage_format_gives_the_cluster_its_id() {
     // a server of another node id refuses the directory (and exits: bounded wait)
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["server", "--data-dir", data_arg, "--node-id", "8"])
+        .args([
+            "server",
+            "--no-connect",
+            "--no-ksql",
+            "--data-dir",
+            data_arg,
+        ])
+        .args(["--node-id", "8"])
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -221,3 +221,136 @@ async fn push_queries_stream_rows_until_their_limit_or_close() {
     assert!(end.is_ok(), "the stream ends once the query is closed");
     server.stop().await;
 }
+
+/// The rows of a `/query` push query from the beginning (its `LIMIT` ends it).
+async fn query_rows(url: &str, sql: &str) -> Vec<Value> {
+    let text = reqwest::Client::new()
+        .post(format!("{url}/query"))
+        .json(&json!({"ksql": sql, "streamsProperties": {"auto.offset.reset": "earliest"}}))
+        .timeout(Duration::from_secs(90))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str::<Vec<Value>>(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_queries_aggregate_join_and_show_deletions() {
+    let broker = TestBroker::start().await;
+    let (server, url) = server(&broker).await;
+    let (views, users) = (unique_name("views"), unique_name("users"));
+    broker.create_topic(&views, 1).await;
+    broker.create_topic(&users, 1).await;
+    let (status, body) = ksql(
+        &url,
+        &format!("CREATE STREAM VIEWS (USERID STRING KEY, PAGE STRING) WITH (kafka_topic='{views}', value_format='JSON');
+                  CREATE TABLE USERS (ID STRING PRIMARY KEY, NAME STRING) WITH (kafka_topic='{users}', value_format='JSON');
+                  INSERT INTO VIEWS (ROWTIME, USERID, PAGE) VALUES (60000, 'alice', '/home');
+                  INSERT INTO VIEWS (ROWTIME, USERID, PAGE) VALUES (61000, 'bob', '/cart');
+                  INSERT INTO VIEWS (ROWTIME, USERID, PAGE) VALUES (62000, 'alice', '/cart');
+                  INSERT INTO VIEWS (ROWTIME, USERID, PAGE) VALUES (125000, 'alice', '/home');
+                  INSERT INTO USERS (ROWTIME, ID, NAME) VALUES (1000, 'alice', 'Alice');"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // a windowed count per user, the window bounds selected
+    let rows = query_rows(
+        &url,
+        "SELECT USERID, WINDOWSTART, WINDOWEND, COUNT(*) AS VIEWS FROM VIEWS WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY USERID EMIT CHANGES LIMIT 4;",
+    )
+    .await;
+    assert_eq!(
+        rows[0]["header"]["schema"],
+        "`USERID` STRING, `WINDOWSTART` BIGINT, `WINDOWEND` BIGINT, `VIEWS` BIGINT"
+    );
+    let got: Vec<&Value> = rows[1..5].iter().map(|r| &r["row"]["columns"]).collect();
+    assert_eq!(
+        got,
+        [
+            &json!(["alice", 60000, 120000, 1]),
+            &json!(["bob", 60000, 120000, 1]),
+            &json!(["alice", 60000, 120000, 2]),
+            &json!(["alice", 120000, 180000, 1]),
+        ]
+    );
+    assert_eq!(rows[5]["finalMessage"], "Limit Reached");
+
+    // no GROUP BY: every row is one group; a push query need not select its keys
+    let rows = query_rows(
+        &url,
+        "SELECT COUNT(*) AS N FROM VIEWS EMIT CHANGES LIMIT 4;",
+    )
+    .await;
+    assert_eq!(rows[0]["header"]["schema"], "`N` BIGINT");
+    assert_eq!(rows[4]["row"]["columns"], json!([4]));
+    let rows = query_rows(
+        &url,
+        "SELECT COUNT(*) AS N FROM VIEWS GROUP BY PAGE EMIT CHANGES LIMIT 3;",
+    )
+    .await;
+    let counts: Vec<&Value> = rows[1..4].iter().map(|r| &r["row"]["columns"]).collect();
+    assert_eq!(counts, [&json!([1]), &json!([1]), &json!([2])]);
+
+    // a stream-table join (the streams runtime reads its inputs in the order they are
+    // fetched: views written while the query runs find the table loaded)
+    let writer = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                ksql(
+                    &url,
+                    "INSERT INTO VIEWS (USERID, PAGE) VALUES ('alice', '/later');",
+                )
+                .await;
+            }
+        })
+    };
+    let rows = query_rows(
+        &url,
+        "SELECT V.USERID, U.NAME, V.PAGE FROM VIEWS V JOIN USERS U ON V.USERID = U.ID EMIT CHANGES LIMIT 1;",
+    )
+    .await;
+    writer.abort();
+    assert_eq!(
+        rows[0]["header"]["schema"],
+        "`USERID` STRING, `NAME` STRING, `PAGE` STRING"
+    );
+    let first = &rows[1]["row"]["columns"];
+    assert_eq!(first[0], "alice");
+    assert_eq!(first[1], "Alice");
+
+    // a table's deleted key: a row of its key with null values, marked as a tombstone
+    let producer: rdkafka::producer::FutureProducer = broker.client_config().create().unwrap();
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::<[u8], [u8]>::to(&users).key(b"alice".as_slice()),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    let rows = query_rows(&url, "SELECT * FROM USERS EMIT CHANGES LIMIT 2;").await;
+    assert_eq!(rows[1]["row"]["columns"], json!(["alice", "Alice"]));
+    assert_eq!(
+        rows[2]["row"],
+        json!({"columns": ["alice", null], "tombstone": true})
+    );
+
+    // ended push queries leave no consumer group or internal topic behind
+    server.stop().await;
+    let consumer: rdkafka::consumer::BaseConsumer = broker.client_config().create().unwrap();
+    let metadata =
+        rdkafka::consumer::Consumer::fetch_metadata(&consumer, None, Duration::from_secs(30))
+            .unwrap();
+    let leftovers: Vec<&str> = metadata
+        .topics()
+        .iter()
+        .map(|t| t.name())
+        .filter(|t| t.contains("transient_"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

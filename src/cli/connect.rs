@@ -138,7 +138,10 @@ struct Prepared {
 async fn prepare(worker_file: &Path) -> anyhow::Result<Prepared> {
     let text = std::fs::read_to_string(worker_file)
         .with_context(|| format!("cannot read {}", worker_file.display()))?;
-    let props = parse_properties(&text);
+    prepare_props(parse_properties(&text)).await
+}
+
+async fn prepare_props(props: Config) -> anyhow::Result<Prepared> {
     let config = WorkerConfig::from_props(props.clone()).map_err(|e| anyhow!("{e}"))?;
     let address = listen_address(&config.listeners)?;
     let listener = tokio::net::TcpListener::bind(address)
@@ -191,8 +194,13 @@ fn plugins() -> Plugins {
     plugins
 }
 
-/// Serves the REST API until SIGTERM or Ctrl-C.
-async fn serve(p: Prepared, herder: Arc<dyn Herder>, mode: &str) -> anyhow::Result<()> {
+/// Serves the REST API until `shutdown` completes.
+async fn serve(
+    p: Prepared,
+    herder: Arc<dyn Herder>,
+    mode: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let router = rest::router(
         herder,
         ServerInfo {
@@ -204,7 +212,7 @@ async fn serve(p: Prepared, herder: Arc<dyn Herder>, mode: &str) -> anyhow::Resu
     let (bound, worker_id) = (p.bound, p.worker_id);
     tracing::info!(%worker_id, "REST server listening at http://{bound}/, advertising URL http://{worker_id}/");
     eprintln!("Kafka Connect {mode} worker {worker_id} started (REST API on http://{bound}/)");
-    let server = axum::serve(p.listener, router).with_graceful_shutdown(shutdown_signal());
+    let server = axum::serve(p.listener, router).with_graceful_shutdown(shutdown);
     server.await.context("the REST server failed")?;
     tracing::info!("Kafka Connect stopping");
     Ok(())
@@ -241,20 +249,85 @@ async fn standalone(worker_file: &Path, connector_files: &[PathBuf]) -> anyhow::
             .map_err(|e| anyhow!("Failed to create connector for {name}: {e}"))?;
         tracing::info!(connector = %name, "Created connector {name}");
     }
-    let served = serve(p, herder.clone(), "standalone").await;
+    let served = serve(p, herder.clone(), "standalone", shutdown_signal()).await;
     herder.stop().await;
     served
 }
 
 async fn distributed(worker_file: &Path) -> anyhow::Result<()> {
     let p = prepare(worker_file).await?;
+    run_distributed(p, shutdown_signal()).await
+}
+
+async fn run_distributed(
+    p: Prepared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let herder =
         DistributedHerder::start(p.config.clone(), plugins(), p.worker_id.clone(), loggers())
             .await
             .map_err(|e| anyhow!("{e}"))?;
-    let served = serve(p, herder.clone(), "distributed").await;
+    let served = serve(p, herder.clone(), "distributed", shutdown).await;
     herder.stop().await;
     served
+}
+
+/// A distributed worker of `tributary server` (Kafka's sample `connect-distributed.properties`
+/// on the node's own broker), its REST API on `listeners` (default port 8083 on `host`), until
+/// `shutdown` completes. `None` when the default listener's port is taken (the node runs
+/// without Connect).
+pub async fn embedded(
+    bootstrap: &str,
+    listeners: Option<&str>,
+    host: std::net::IpAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Option<impl std::future::Future<Output = anyhow::Result<()>>>> {
+    let mut props = Config::new();
+    for (k, v) in [
+        ("bootstrap.servers", bootstrap),
+        ("group.id", "connect-cluster"),
+        ("config.storage.topic", "connect-configs"),
+        ("offset.storage.topic", "connect-offsets"),
+        ("status.storage.topic", "connect-status"),
+        // (the broker's default.replication.factor: one on the single-node default)
+        ("config.storage.replication.factor", "-1"),
+        ("offset.storage.replication.factor", "-1"),
+        ("status.storage.replication.factor", "-1"),
+        (
+            "key.converter",
+            "org.apache.kafka.connect.json.JsonConverter",
+        ),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter",
+        ),
+    ] {
+        props.insert(k.to_string(), v.to_string());
+    }
+    props.insert(
+        "listeners".to_string(),
+        listeners.map_or_else(
+            || format!("http://{}", std::net::SocketAddr::new(host, 8083)),
+            str::to_string,
+        ),
+    );
+    let p = match prepare_props(props).await {
+        Ok(p) => p,
+        Err(e) if listeners.is_none() && is_addr_in_use(&e) => {
+            eprintln!("Kafka Connect not started: port 8083 is in use ({e:#}); choose another with --connect-listeners");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.context("Kafka Connect cannot start")),
+    };
+    Ok(Some(run_distributed(p, shutdown)))
+}
+
+/// Whether `e` says a port is taken.
+pub fn is_addr_in_use(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+    })
 }
 
 /// The Kafka cluster's id, asked of the brokers (a worker cannot start without them).

@@ -132,7 +132,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         // (a process group of its own: a terminal's Ctrl-C reaches this command only, which
         // then stops the nodes)
         let child = Command::new(&exe)
-            .arg("server")
+            .args(["server", "--no-connect", "--no-ksql"])
             .arg("--config")
             .arg(&config)
             .stdin(Stdio::null())

@@ -333,6 +333,9 @@ pub struct StopOnDrop {
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = std::process::Command::new("kill")
             .arg(format!("-{}", self.signal))
             .arg(self.child.id().to_string())
@@ -392,6 +395,8 @@ impl ServerProcess {
         let mut cmd = std::process::Command::new(binary);
         cmd.args([
             "server",
+            "--no-connect",
+            "--no-ksql",
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--data-dir",
@@ -430,7 +435,7 @@ impl ServerProcess {
             .map(std::process::Stdio::from)
             .unwrap_or_else(|_| std::process::Stdio::null());
         let child = std::process::Command::new(binary)
-            .arg("server")
+            .args(["server", "--no-connect", "--no-ksql"])
             .arg("--config")
             .arg(config)
             .env("RUST_LOG", "warn")

@@ -83,7 +83,7 @@ BOOT=127.0.0.1:$PORT
 # looked for every 0.5 s instead of 10 s, so that the transaction timeout test (test_transactions.py,
 # transaction.timeout.ms=2000) sees its transaction aborted within seconds. Everything else runs with
 # defaults.
-"$BIN" server --data-dir "$DATA" --listen "$BOOT" \
+"$BIN" server --no-connect --no-ksql --data-dir "$DATA" --listen "$BOOT" \
     -o group.consumer.heartbeat.interval.ms=500 \
     -o group.consumer.min.session.timeout.ms=6000 -o group.consumer.session.timeout.ms=6000 \
     -o log.retention.check.interval.ms=500 -o log.cleaner.backoff.ms=200 \

@@ -983,7 +983,7 @@ def proxied_broker():
     # TRIBUTARY_* variables would be read as broker settings (TRIBUTARY_BIN as "bin")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIBUTARY_")}
     proc = subprocess.Popen(
-        [binary, "server", "--data-dir", os.path.join(data, "data"), "--listen", f"127.0.0.1:{port}",
+        [binary, "server", "--no-connect", "--no-ksql", "--data-dir", os.path.join(data, "data"), "--listen", f"127.0.0.1:{port}",
          "-o", f"advertised.listeners=PLAINTEXT://127.0.0.1:{proxy.port}"],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )

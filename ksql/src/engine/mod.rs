@@ -2,6 +2,7 @@
 //! topics); `CREATE ... AS SELECT` and `INSERT INTO ... SELECT` start persistent queries, each a
 //! `tributary-streams` application; `INSERT INTO ... VALUES` writes one record.
 
+mod planned;
 mod properties;
 mod push;
 mod topics;
@@ -10,20 +11,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tributary_streams::{Consumed, KafkaStreams, Produced, StreamsBuilder, StreamsConfig};
+use tributary_streams::{KafkaStreams, StreamsConfig};
 
 use crate::catalog::{Catalog, DataSource, PersistentQuery};
-use crate::exec::eval::Evaluator;
 use crate::exec::serde::serdes;
-use crate::exec::stateless::StatelessProcessor;
+use crate::exec::Output;
 use crate::format::{Format, RowFormat};
 use crate::parser::ast::{ColumnKind, CreateAsSelect, CreateSource, SourceKind, Statement};
 use crate::parser::{self, Parsed};
-use crate::plan::{self, PlanError};
-use crate::types::SqlType;
+use crate::plan::PlanError;
 use crate::value::Row;
+use planned::Planned;
 pub use properties::SourceProperties;
-pub use push::PushQuery;
+pub use push::{PushQuery, PushRow};
 pub use topics::Topics;
 
 /// A statement that failed, with ksqlDB's message.
@@ -382,7 +382,7 @@ impl Engine {
                 "CREATE OR REPLACE of a query's sink is not supported yet".into(),
             ));
         }
-        let planned = Planned::new(&self.catalog, &c.query, &c.name, session)?;
+        let planned = Planned::new(&self.catalog, &c.query, Some(&c.name), session)?;
         let input = planned.source().clone();
         if planned.kind() != c.kind {
             return Err(KsqlError::Statement(match c.kind {
@@ -484,7 +484,7 @@ impl Engine {
                 "INSERT INTO can only be used to insert into a stream. {target} is a table."
             )));
         }
-        let planned = Planned::new(&self.catalog, query, target, session)?;
+        let planned = Planned::new(&self.catalog, query, Some(target), session)?;
         if planned.kind() != SourceKind::Stream {
             return Err(KsqlError::Statement(
                 "INSERT INTO can only be used to insert into a stream. The query produces a table."
@@ -531,44 +531,17 @@ impl Engine {
         sink: &DataSource,
         session: &BTreeMap<String, String>,
     ) -> Result<(), KsqlError> {
-        let input = planned.source().clone();
         let mut topics: Vec<String> = planned.sources().iter().map(|s| s.topic.clone()).collect();
-        let topology = match planned {
-            Planned::Stateless(plan) => {
-                let eval = Evaluator::new(&plan.scope)?;
-                let (in_key, in_value) = source_serdes(&input)?;
-                let (out_key, out_value) = source_serdes(sink)?;
-                let plan = Arc::new(plan);
-                let builder = StreamsBuilder::new();
-                builder
-                    .stream(&input.topic, Consumed::with(in_key, in_value))
-                    .process(
-                        move || StatelessProcessor::new(Arc::clone(&plan), eval.clone()),
-                        &[],
-                    )
-                    .to(&sink.topic, Produced::with(out_key, out_value));
-                builder
-                    .build()
-                    .map_err(|e| KsqlError::Statement(e.to_string()))?
-            }
-            // (the aggregation windows its output keys itself)
-            Planned::Aggregate(plan) => crate::exec::aggregate::topology(
-                plan,
-                source_serdes(&input)?,
-                &sink.topic,
-                serdes(key_format(sink)?, value_format(sink)?),
-            )
-            .map_err(KsqlError::Statement)?,
-            Planned::Join(plan) => {
-                let inputs = plan
-                    .inputs
-                    .iter()
-                    .map(|i| source_serdes(&i.source))
-                    .collect::<Result<Vec<_>, _>>()?;
-                crate::exec::join::topology(plan, inputs, &sink.topic, source_serdes(sink)?)
-                    .map_err(KsqlError::Statement)?
-            }
+        // (an aggregation windows its output keys itself; other queries keep their source's
+        // windows in the key rows)
+        let serdes = match planned {
+            Planned::Aggregate(_) => serdes(key_format(sink)?, value_format(sink)?),
+            _ => source_serdes(sink)?,
         };
+        let topology = planned.topology(Output::Topic {
+            name: sink.topic.clone(),
+            serdes,
+        })?;
         let application_id = format!("_confluent-ksql-{}query_{id}", self.config.service_id);
         let config = self.query_config(&application_id, session);
         // what the query reads: its source and its own repartition topics
@@ -747,116 +720,6 @@ fn schema_text(
         .chain(value.iter().map(|(n, t)| format!("`{n}` {t}")))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Columns by name and type.
-type Columns = Vec<(String, SqlType)>;
-
-/// A planned persistent query.
-enum Planned {
-    /// Filters and projections.
-    Stateless(plan::StatelessPlan),
-    /// A `GROUP BY` aggregation.
-    Aggregate(plan::aggregate::AggregatePlan),
-    /// A join.
-    Join(plan::join::JoinPlan),
-}
-
-impl Planned {
-    /// Plans `q`, whose output is `sink`, with the session's properties.
-    fn new(
-        catalog: &Catalog,
-        q: &crate::parser::ast::Query,
-        sink: &str,
-        session: &BTreeMap<String, String>,
-    ) -> Result<Planned, KsqlError> {
-        if !q.from.joins.is_empty() && !plan::aggregate::is_aggregation(q) {
-            Ok(Planned::Join(plan::join::plan_join(catalog, q, sink)?))
-        } else if plan::aggregate::is_aggregation(q) {
-            let limit = |name: &str| {
-                session
-                    .get(name)
-                    .and_then(|v| v.trim().parse::<i64>().ok())
-                    .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
-            };
-            let limits = crate::functions::aggregate::Limits {
-                collect_list: limit("ksql.functions.collect_list.limit"),
-                collect_set: limit("ksql.functions.collect_set.limit"),
-            };
-            Ok(Planned::Aggregate(plan::aggregate::plan_aggregate(
-                catalog, q, sink, limits,
-            )?))
-        } else {
-            Ok(Planned::Stateless(plan::plan_stateless(catalog, q, sink)?))
-        }
-    }
-
-    /// The source read (the first, for a join).
-    fn source(&self) -> &DataSource {
-        match self {
-            Planned::Stateless(p) => &p.source,
-            Planned::Aggregate(p) => &p.source,
-            Planned::Join(p) => &p.inputs[0].source,
-        }
-    }
-
-    /// Every source read.
-    fn sources(&self) -> Vec<&DataSource> {
-        match self {
-            Planned::Join(p) => p.inputs.iter().map(|i| &i.source).collect(),
-            other => vec![other.source()],
-        }
-    }
-
-    /// What the query makes: an aggregation a table, else what it reads.
-    fn kind(&self) -> SourceKind {
-        match self {
-            Planned::Stateless(p) => p.source.kind,
-            Planned::Aggregate(_) => SourceKind::Table,
-            Planned::Join(p) => p.kind,
-        }
-    }
-
-    /// The output's key and value columns.
-    fn columns(&self) -> (Columns, Columns) {
-        match self {
-            Planned::Stateless(p) => (p.key_columns(), p.value_columns()),
-            Planned::Aggregate(p) => (p.key.clone(), p.value_columns()),
-            Planned::Join(p) => (p.key_columns(), p.value_columns()),
-        }
-    }
-
-    /// How the output's keys are windowed: as the source's, or by the aggregation's window.
-    fn windowing(&self) -> Option<crate::catalog::Windowing> {
-        use crate::catalog::Windowing;
-        use crate::parser::ast::WindowKind;
-        match self {
-            Planned::Stateless(p) => p.source.windowing,
-            Planned::Aggregate(p) => match p.window.map(|w| w.kind) {
-                Some(WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. }) => {
-                    Some(Windowing::Time { size })
-                }
-                Some(WindowKind::Session { .. }) => Some(Windowing::Session),
-                None => p.source.windowing,
-            },
-            Planned::Join(_) => None,
-        }
-    }
-
-    /// Checks that `sink`'s formats can hold what the query keeps.
-    fn check_sink(&self, sink: &DataSource) -> Result<(), KsqlError> {
-        if let Planned::Aggregate(p) = self {
-            // (ksqlDB keeps the states in the value format)
-            if matches!(sink.value_format, Format::Delimited(_))
-                && p.calls.iter().any(|c| c.udaf.structured_state())
-            {
-                return Err(KsqlError::Kafka(
-                    "One of the functions used in the statement has an intermediate type that the value format can not handle. Please remove the function or change the format.\nConsider up-voting https://github.com/confluentinc/ksql/issues/3950, which will resolve this limitation".into(),
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Checks a source's formats against its columns.

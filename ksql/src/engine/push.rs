@@ -1,24 +1,58 @@
 //! Transient push queries (`SELECT ... EMIT CHANGES`): a streams app of their own whose rows
 //! go to the client that asked, not to a topic, until the client closes the query or its
-//! `LIMIT` is reached.
+//! `LIMIT` is reached. Any query a persistent one could run: filters and projections,
+//! aggregations (windowed too; the keys need not be selected, and with no `GROUP BY` every
+//! row is one group) and joins. When it ends, its consumer group and internal topics are
+//! deleted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::{channel, error::TrySendError, Receiver};
-use tributary_streams::{Consumed, KafkaStreams, StreamsBuilder};
+use tributary_streams::KafkaStreams;
 
-use super::{source_serdes, Engine, KsqlError};
-use crate::exec::eval::Evaluator;
-use crate::exec::stateless::StatelessProcessor;
+use datafusion_common::ScalarValue;
+
+use super::planned::Planned;
+use super::{Engine, KsqlError, Topics};
+use crate::exec::{Output, RowSink};
 use crate::parser::ast::Query;
-use crate::plan;
 use crate::types::SqlType;
 use crate::value::Row;
 
 /// How many rows a push query holds for a client that reads slower than they come.
 const ROWS_BUFFERED: usize = 500;
+
+/// A row of a push query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushRow {
+    /// The projection's values.
+    pub columns: Row,
+    /// The row is a deletion (of a table's key, or an aggregation's group that stops
+    /// matching `HAVING`): its values are null, its keys (and window) known.
+    pub tombstone: bool,
+}
+
+/// What a push query leaves in the cluster.
+struct Cleanup {
+    topics: Topics,
+    internal: Vec<String>,
+    group: String,
+}
+
+impl Cleanup {
+    async fn run(self) {
+        if let Err(e) = self.topics.delete_group(&self.group).await {
+            tracing::debug!(error = %e, "a push query's consumer group stays");
+        }
+        for t in &self.internal {
+            if let Err(e) = self.topics.delete(t).await {
+                tracing::warn!(topic = %t, error = %e, "a push query's internal topic stays");
+            }
+        }
+    }
+}
 
 /// A running push query.
 pub struct PushQuery {
@@ -28,13 +62,14 @@ pub struct PushQuery {
     pub columns: Vec<(String, SqlType)>,
     /// `LIMIT n`: how many rows it gives before it ends.
     pub limit: Option<u64>,
-    rows: Receiver<Row>,
+    rows: Receiver<PushRow>,
     streams: Option<Arc<KafkaStreams>>,
+    cleanup: Option<Cleanup>,
 }
 
 impl PushQuery {
     /// The next row (`None`: the query stopped).
-    pub async fn next(&mut self) -> Option<Row> {
+    pub async fn next(&mut self) -> Option<PushRow> {
         self.rows.recv().await
     }
 
@@ -50,6 +85,9 @@ impl PushQuery {
         if let Some(s) = self.streams.take() {
             super::stop(s).await;
         }
+        if let Some(c) = self.cleanup.take() {
+            c.run().await;
+        }
     }
 }
 
@@ -57,14 +95,21 @@ impl Drop for PushQuery {
     fn drop(&mut self) {
         self.rows.close();
         // (a client that went away: stop the app without holding up whoever dropped it)
-        if let Some(s) = self.streams.take() {
-            std::thread::spawn(move || s.close_timeout(Duration::from_secs(10)));
+        let (streams, cleanup) = (self.streams.take(), self.cleanup.take());
+        if let Some(s) = streams {
+            let handle = tokio::runtime::Handle::try_current().ok();
+            std::thread::spawn(move || {
+                s.close_timeout(Duration::from_secs(10));
+                if let (Some(handle), Some(c)) = (handle, cleanup) {
+                    handle.spawn(c.run());
+                }
+            });
         }
     }
 }
 
 impl Engine {
-    /// Starts the push query `q` with the session's properties: it reads its source from
+    /// Starts the push query `q` with the session's properties: it reads its sources from
     /// the end (`auto.offset.reset` `latest`) unless the session sets `auto.offset.reset`.
     pub fn push_query(
         &mut self,
@@ -77,54 +122,54 @@ impl Engine {
                     .into(),
             ));
         }
-        if !q.from.joins.is_empty()
-            || q.window.is_some()
-            || !q.group_by.is_empty()
-            || q.having.is_some()
-        {
-            return Err(KsqlError::Unsupported(
-                "push queries with joins or aggregations are not supported yet: create a stream or table AS SELECT and query it"
-                    .into(),
-            ));
-        }
-        let plan = plan::plan_transient(&self.catalog, q)?;
+        let planned = Planned::new(&self.catalog, q, None, session)?;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let id = format!("transient_{}_{}", plan.source.name, nanos % 10_000_000_000);
-        let eval = Evaluator::new(&plan.scope)?;
-        let (in_key, in_value) = source_serdes(&plan.source)?;
-        let columns = plan.value_columns();
-        let topic = plan.source.topic.clone();
+        let id = format!(
+            "transient_{}_{}",
+            planned.source().name,
+            nanos % 10_000_000_000
+        );
+        let (_, columns) = planned.columns();
+        let width = columns.len();
         // (rows wait for the client: a full channel holds the stream thread back)
         let (tx, rows) = channel(ROWS_BUFFERED);
-        let plan = Arc::new(plan);
-        let builder = StreamsBuilder::new();
-        builder
-            .stream(&topic, Consumed::with(in_key, in_value))
-            .process(
-                move || StatelessProcessor::new(Arc::clone(&plan), eval.clone()),
-                &[],
-            )
-            .foreach(move |_: &Row, v: &Option<Row>| {
-                let Some(v) = v else { return };
-                let mut row = v.clone();
-                loop {
-                    match tx.try_send(row) {
-                        // (closed: the query is closing)
-                        Ok(()) | Err(TrySendError::Closed(_)) => return,
-                        Err(TrySendError::Full(r)) => {
-                            row = r;
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
+        let sink: RowSink = Arc::new(move |key: &Row, value: Option<&Row>| {
+            let mut row = match value {
+                Some(v) => PushRow {
+                    columns: v.clone(),
+                    tombstone: false,
+                },
+                // (a deletion: the projection of the deleted row, where the plan knows it)
+                None => PushRow {
+                    columns: if key.len() >= width {
+                        key[..width].to_vec()
+                    } else {
+                        vec![ScalarValue::Null; width]
+                    },
+                    tombstone: true,
+                },
+            };
+            loop {
+                match tx.try_send(row) {
+                    // (closed: the query is closing)
+                    Ok(()) | Err(TrySendError::Closed(_)) => return,
+                    Err(TrySendError::Full(r)) => {
+                        row = r;
+                        std::thread::sleep(Duration::from_millis(5));
                     }
                 }
-            });
-        let topology = builder
-            .build()
-            .map_err(|e| KsqlError::Statement(e.to_string()))?;
+            }
+        });
+        let topology = planned.topology(Output::Rows(sink))?;
         let application_id = format!("_confluent-ksql-{}{id}", self.config.service_id);
+        let internal = topology
+            .internal_topics(&application_id)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
         let mut config = self.query_config(&application_id, session);
         let reset = session
             .get("auto.offset.reset")
@@ -142,6 +187,11 @@ impl Engine {
             limit: q.limit,
             rows,
             streams: Some(Arc::new(streams)),
+            cleanup: Some(Cleanup {
+                topics: self.topics.clone(),
+                internal,
+                group: application_id,
+            }),
         })
     }
 }

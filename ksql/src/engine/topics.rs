@@ -7,9 +7,10 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
 
-/// Creates, deletes and describes topics.
+/// Creates, deletes and describes topics (a handle: clones share one admin client).
+#[derive(Clone)]
 pub struct Topics {
-    admin: AdminClient<DefaultClientContext>,
+    admin: std::sync::Arc<AdminClient<DefaultClientContext>>,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -21,7 +22,9 @@ impl Topics {
             .set("bootstrap.servers", bootstrap)
             .create()
             .map_err(|e| format!("cannot create an admin client: {e}"))?;
-        Ok(Topics { admin })
+        Ok(Topics {
+            admin: std::sync::Arc::new(admin),
+        })
     }
 
     /// The number of partitions of `topic` (`None`: it does not exist).
@@ -114,5 +117,34 @@ impl Topics {
             }
         }
         Ok(())
+    }
+
+    /// Deletes the consumer group `group` (gone already is no error).
+    pub async fn delete_group(&self, group: &str) -> Result<(), String> {
+        let results = self
+            .admin
+            .delete_groups(
+                &[group],
+                &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+            )
+            .await
+            .map_err(|e| format!("cannot delete group {group}: {e}"))?;
+        for r in results {
+            if let Err((g, code)) = r {
+                if code != RDKafkaErrorCode::GroupIdNotFound {
+                    return Err(format!("cannot delete group {g}: {code}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The cluster's id (`None`: the cluster did not answer in time).
+    pub async fn cluster_id(&self) -> Option<String> {
+        let admin = std::sync::Arc::clone(&self.admin);
+        tokio::task::spawn_blocking(move || admin.inner().fetch_cluster_id(Duration::from_secs(10)))
+            .await
+            .ok()
+            .flatten()
     }
 }

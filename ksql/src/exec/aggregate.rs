@@ -13,13 +13,14 @@ use std::time::Duration;
 use datafusion_common::ScalarValue;
 use tributary_streams::process::{Processor, ProcessorContext, Record};
 use tributary_streams::{
-    BufferConfig, Consumed, Grouped, KTable, Materialized, Produced, SessionWindowedSerde,
-    SessionWindows, SharedSerde, StreamsBuilder, StreamsError, Suppressed, TimeWindowedSerde,
-    TimeWindows, Topology, Window, Windowed,
+    BufferConfig, Consumed, Grouped, KTable, Materialized, SessionWindowedSerde, SessionWindows,
+    SharedSerde, StreamsBuilder, StreamsError, Suppressed, TimeWindowedSerde, TimeWindows,
+    Topology, Window, Windowed,
 };
 
 use super::eval::Evaluator;
 use super::serde::{KeySerde, RowSerdes, StateSerde, ValueSerde};
+use super::{Output, OutputKey};
 use crate::format::{Format, RowFormat};
 use crate::parser::ast::{SourceKind, WindowKind};
 use crate::plan::aggregate::{AggregatePlan, Call};
@@ -234,43 +235,42 @@ impl Folder {
     }
 }
 
-/// A group key of the aggregated table: the key columns, and the window of a windowed one.
-trait GroupKey: Send + Sync + 'static {
-    fn parts(&self) -> (&Row, Option<Window>);
-}
-
-impl GroupKey for Row {
-    fn parts(&self) -> (&Row, Option<Window>) {
-        (self, None)
-    }
-}
-
-impl GroupKey for Windowed<Row> {
-    fn parts(&self) -> (&Row, Option<Window>) {
-        (&self.key, Some(self.window))
-    }
-}
-
 /// The aggregated table written out: `HAVING` (a group that stops matching is deleted), then
-/// the projection.
-fn write<K: GroupKey>(
+/// the projection. A push query's records are keyed by nothing, and a deleted group's key is
+/// its projection with null aggregates (see [`Output::Rows`]).
+fn write<K: OutputKey + Clone>(
     table: KTable<K, Row>,
     folder: Folder,
-    sink: &str,
-    (key, value): (SharedSerde<K>, SharedSerde<Option<Row>>),
+    output: Output,
+    key: impl FnOnce(SharedSerde<Row>) -> SharedSerde<K>,
 ) {
     let (having, project) = (folder.clone(), folder);
-    table
+    let stream = table
         .filter(move |k: &K, state: &Row| {
             let (key, window) = k.parts();
             having.having(key, state, window)
         })
-        .to_stream()
-        .map_values_with_key(move |k: &K, state: &Option<Row>| {
+        .to_stream();
+    if let Output::Rows(_) = output {
+        let rows = stream.map(move |k: &K, state: &Option<Row>| {
             let (key, window) = k.parts();
-            state.as_ref().and_then(|s| project.project(key, s, window))
-        })
-        .to(sink, Produced::with(key, value));
+            match state {
+                Some(s) => (Row::new(), project.project(key, s, window)),
+                None => (
+                    project
+                        .project(key, &Row::new(), window)
+                        .unwrap_or_default(),
+                    None,
+                ),
+            }
+        });
+        return output.write(rows, |k| k);
+    }
+    let stream = stream.map_values_with_key(move |k: &K, state: &Option<Row>| {
+        let (key, window) = k.parts();
+        state.as_ref().and_then(|s| project.project(key, s, window))
+    });
+    output.write(stream, key);
 }
 
 fn ms(v: i64) -> Duration {
@@ -283,13 +283,11 @@ fn default_grace(size: i64) -> i64 {
     (24 * 60 * 60 * 1000 - size).max(0)
 }
 
-/// The topology of `plan`, reading its source with `input`'s serdes and writing to `sink`
-/// with `output`'s.
+/// The topology of `plan`, reading its source with `input`'s serdes and writing to `output`.
 pub fn topology(
     plan: AggregatePlan,
     (in_key, in_value): RowSerdes,
-    sink: &str,
-    (out_key, out_value): RowSerdes,
+    output: Output,
 ) -> Result<Topology, String> {
     let plan = Arc::new(plan);
     let source = plan.source.clone();
@@ -348,7 +346,7 @@ pub fn topology(
             match plan.window {
                 None => {
                     let table = grouped.aggregate(init, add, materialized());
-                    write(table, folder, sink, (out_key, out_value));
+                    write(table, folder, output, |k| k);
                 }
                 Some(w) => {
                     let size = match w.kind {
@@ -381,9 +379,9 @@ pub fn topology(
                                 add,
                                 materialized(),
                             ));
-                            let key: SharedSerde<Windowed<Row>> =
-                                Arc::new(TimeWindowedSerde::new(out_key, size));
-                            write(table, folder, sink, (key, out_value));
+                            write(table, folder, output, |k| {
+                                Arc::new(TimeWindowedSerde::new(k, size))
+                            });
                         }
                         WindowKind::Session { gap } => {
                             let windows =
@@ -396,9 +394,9 @@ pub fn topology(
                                 move |_: &Row, a: Row, b: Row| merger.merge(a, &b),
                                 materialized(),
                             ));
-                            let key: SharedSerde<Windowed<Row>> =
-                                Arc::new(SessionWindowedSerde::new(out_key));
-                            write(table, folder, sink, (key, out_value));
+                            write(table, folder, output, |k| {
+                                Arc::new(SessionWindowedSerde::new(k))
+                            });
                         }
                     }
                 }
@@ -434,7 +432,7 @@ pub fn topology(
                     },
                     materialized(),
                 );
-            write(table, folder, sink, (out_key, out_value));
+            write(table, folder, output, |k| k);
         }
     }
     builder.build().map_err(|e| e.to_string())

@@ -17,12 +17,13 @@ use tributary_streams::process::{
     Record,
 };
 use tributary_streams::{
-    Consumed, JoinWindows, Joined, KStream, KTable, Materialized, Produced, SharedSerde,
-    StreamJoined, StreamsBuilder, StreamsError, TableJoined, Topology,
+    Consumed, JoinWindows, Joined, KStream, KTable, Materialized, SharedSerde, StreamJoined,
+    StreamsBuilder, StreamsError, TableJoined, Topology,
 };
 
 use super::eval::Evaluator;
 use super::serde::{KeySerde, RowSerdes, StateSerde};
+use super::Output;
 use crate::format::{Format, RowFormat};
 use crate::parser::ast::{JoinKind, SourceKind};
 use crate::plan::expr::{Scope, ScopeColumn};
@@ -245,13 +246,11 @@ fn concat(left: Option<&Row>, right: Option<&Row>, types: &[SqlType], split: usi
     row
 }
 
-/// The topology of `plan`: `inputs` are the serdes of its sources' records, `output` those
-/// of the sink's.
+/// The topology of `plan`: `inputs` are the serdes of its sources' records.
 pub fn topology(
     plan: JoinPlan,
     inputs: Vec<RowSerdes>,
-    sink: &str,
-    output: RowSerdes,
+    output: Output,
 ) -> Result<Topology, String> {
     let plan = Arc::new(plan);
     let builder = StreamsBuilder::new();
@@ -376,7 +375,6 @@ pub fn topology(
         .map_err(bad)?;
     }
     let eval = Evaluator::new(&plan.scope).map_err(|e| e.to_string())?;
-    let (out_key, out_value) = output;
     let project = {
         let plan = Arc::clone(&plan);
         move || Project {
@@ -384,13 +382,11 @@ pub fn topology(
             eval: eval.clone(),
         }
     };
-    match acc {
-        Rows::Stream(s) if plan.partitioned => s
-            .process(move || ProjectPartitioned(project()), &[])
-            .to(sink, Produced::with(out_key, out_value)),
-        Rows::Stream(s) => s
-            .process_values(project, &[])
-            .to(sink, Produced::with(out_key, out_value)),
+    let out = match acc {
+        Rows::Stream(s) if plan.partitioned => {
+            s.process(move || ProjectPartitioned(project()), &[])
+        }
+        Rows::Stream(s) => s.process_values(project, &[]),
         Rows::Table(t) => {
             let t = match &plan.filter {
                 Some(_) => {
@@ -399,11 +395,10 @@ pub fn topology(
                 }
                 None => t,
             };
-            t.to_stream()
-                .process_values(project, &[])
-                .to(sink, Produced::with(out_key, out_value))
+            t.to_stream().process_values(project, &[])
         }
-    }
+    };
+    output.write(out, |k| k);
     builder.build().map_err(|e| e.to_string())
 }
 

@@ -54,6 +54,9 @@ pub struct AggregatePlan {
     pub window: Option<WindowExpr>,
     /// `EMIT FINAL`: a window's result is written once, when the window closes.
     pub emit_final: bool,
+    /// Planned for a push query: the values are the whole projection in its order (keys
+    /// included), and not every key need be selected.
+    pub transient: bool,
 }
 
 impl AggregatePlan {
@@ -268,6 +271,7 @@ pub fn plan_aggregate(
     q: &Query,
     sink: &str,
     limits: Limits,
+    transient: bool,
 ) -> Result<AggregatePlan, PlanError> {
     if !q.from.joins.is_empty() {
         return Err(PlanError::Unsupported("joins are not supported yet".into()));
@@ -340,6 +344,12 @@ pub fn plan_aggregate(
         }
         group.push(g);
     }
+    // (a push query may aggregate every row into one group, and need not select its keys)
+    if transient && group.is_empty() {
+        group.push(sql::Expr::Value(
+            sql::Value::Number("1".into(), false).with_empty_span(),
+        ));
+    }
     // the projection: `*` is every column of the source
     let mut items: Vec<(Option<String>, sql::Expr)> = Vec::new();
     for item in &q.select {
@@ -406,7 +416,14 @@ pub fn plan_aggregate(
     let mut values: Vec<(String, sql::Expr)> = Vec::new();
     let mut not_grouped: Vec<String> = Vec::new();
     for (i, (_, e)) in items.iter().enumerate() {
-        if key_items.iter().any(|k| k.contains(&i)) {
+        if let Some(g) = key_items.iter().position(|k| k.contains(&i)) {
+            // (a push query's rows are its projection: its keys are values too)
+            if transient {
+                values.push((
+                    names[i].clone(),
+                    sql::Expr::Identifier(sql::Ident::new(key_column(g))),
+                ));
+            }
             continue;
         }
         let mut rewritten = e.clone();
@@ -502,7 +519,7 @@ pub fn plan_aggregate(
         .filter(|(_, k)| k.is_empty())
         .map(|(g, _)| ksql_text(g))
         .collect();
-    if !missing.is_empty() {
+    if !missing.is_empty() && !transient {
         let (head, noun) = if missing.len() == 1 {
             ("Key missing from projection (ie, SELECT). ", "expression")
         } else {
@@ -516,9 +533,12 @@ pub fn plan_aggregate(
     }
     let mut group_compiled = Vec::with_capacity(group.len());
     let mut key = Vec::with_capacity(group.len());
-    for (g, k) in group.iter().zip(&key_items) {
+    for (i, (g, k)) in group.iter().zip(&key_items).enumerate() {
         let t = planner.plan_in("GROUP BY", g)?;
-        key.push((names[k[0]].clone(), t.ty.clone()));
+        let name = k
+            .first()
+            .map_or_else(|| key_column(i), |&k| names[k].clone());
+        key.push((name, t.ty.clone()));
         group_compiled.push(compile(&planner, t)?);
     }
     // the aggregated row
@@ -548,8 +568,10 @@ pub fn plan_aggregate(
     }
     let post_planner = ExprPlanner::new(&post)?;
     let mut seen = BTreeSet::new();
-    for (name, _) in &key {
-        seen.insert(name.clone());
+    if !transient {
+        for (name, _) in &key {
+            seen.insert(name.clone());
+        }
     }
     let mut value = Vec::with_capacity(values.len());
     for (name, e) in values {
@@ -593,6 +615,7 @@ pub fn plan_aggregate(
         value,
         window: q.window,
         emit_final: q.emit == Some(Emit::Final),
+        transient,
     })
 }
 

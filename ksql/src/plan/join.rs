@@ -391,7 +391,12 @@ fn synthetic_name(inputs: &[JoinInput]) -> String {
 }
 
 /// Plans a query whose `FROM` has joins; `sink` names its output (for messages).
-pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, PlanError> {
+pub fn plan_join(
+    catalog: &Catalog,
+    q: &Query,
+    sink: &str,
+    transient: bool,
+) -> Result<JoinPlan, PlanError> {
     let (inputs, mut scope) = inputs(catalog, q)?;
     // ksqlDB's analysis: each ON condition, then the projection's qualifiers, then formats
     let mut all_criteria = Vec::new();
@@ -598,7 +603,21 @@ pub fn plan_join(catalog: &Catalog, q: &Query, sink: &str) -> Result<JoinPlan, P
         &planner,
         synthetic_key.then_some(rowkey),
     )?;
-    let (key, value) = if !q.partition_by.is_empty() {
+    let (key, value) = if transient {
+        // (a push query's rows are its projection, in its order)
+        if !q.partition_by.is_empty() {
+            return Err(PlanError::Unsupported(
+                "PARTITION BY in push queries is not supported yet".into(),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut value = Vec::with_capacity(items.len());
+        for (name, typed, ..) in items {
+            check_unique(&mut seen, &name)?;
+            value.push((name, compile(&planner, typed)?));
+        }
+        (Vec::new(), value)
+    } else if !q.partition_by.is_empty() {
         partition_by(q, sink, &scope, &planner, items)?
     } else if last.foreign_key {
         foreign_key_projection(&inputs[0], &scope, &planner, items)?

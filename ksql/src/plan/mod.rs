@@ -472,6 +472,15 @@ fn plan_projection(
                     let c = &scope.columns[i];
                     items.push((c.name.clone(), planner.column_ref(i), Some(i)));
                     item_exprs.push(None);
+                    // (a push query of a windowed source shows each row's window after the
+                    // keys)
+                    if transient && source.windowing.is_some() && i + 1 == source.key.len() {
+                        for bound in ["WINDOWSTART", "WINDOWEND"] {
+                            let w = scope.resolve(None, bound)?;
+                            items.push((bound.to_string(), planner.column_ref(w), Some(w)));
+                            item_exprs.push(None);
+                        }
+                    }
                 }
             }
             SelectItem::Expr { expr, alias } => {
@@ -488,7 +497,7 @@ fn plan_projection(
                         .filter(|n| !table_functions::is_column(n))
                         .unwrap_or_else(|| generated.name()),
                 };
-                if alias.is_none() && is_reserved(&name) {
+                if alias.is_none() && is_reserved(&name) && !transient {
                     return Err(PlanError::Invalid(format!(
                         "Reserved column name in select: `{name}`. Please remove or alias the column."
                     )));
@@ -534,11 +543,17 @@ fn plan_projection(
             .into_iter()
             .map(|(name, typed, _)| Ok((name, compile(&planner, typed)?)))
             .collect::<Result<Vec<_>, PlanError>>()?;
+        // (a table's deleted key is forwarded with the projection as its key: see
+        // `exec::Output::Rows`)
+        let key = match source.kind {
+            crate::parser::ast::SourceKind::Table => value.clone(),
+            crate::parser::ast::SourceKind::Stream => Vec::new(),
+        };
         return Ok(StatelessPlan {
             source,
             scope,
             filter,
-            key: Vec::new(),
+            key,
             value,
             explode,
         });

@@ -125,6 +125,18 @@ impl KsqlServer {
     /// Starts a server with `config`: its engine on the cluster, its REST API on `listeners`.
     pub async fn start(config: ServerConfig) -> Result<KsqlServer, KsqlError> {
         let addr = config.listen_addr().map_err(KsqlError::Statement)?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| KsqlError::Statement(format!("cannot listen on {addr}: {e}")))?;
+        Self::start_on(config, listener).await
+    }
+
+    /// [`KsqlServer::start`] with its REST API on `listener` (bound to `listeners`' address
+    /// already).
+    pub async fn start_on(
+        config: ServerConfig,
+        listener: tokio::net::TcpListener,
+    ) -> Result<KsqlServer, KsqlError> {
         let engine = Engine::new(config.engine.clone())?;
         let topics = crate::engine::Topics::new(&config.engine.bootstrap_servers)
             .map_err(KsqlError::Kafka)?;
@@ -136,9 +148,6 @@ impl KsqlServer {
             statuses: StdMutex::new(BTreeMap::new()),
             push: StdMutex::new(BTreeMap::new()),
         });
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| KsqlError::Statement(format!("cannot listen on {addr}: {e}")))?;
         let addr = listener
             .local_addr()
             .map_err(|e| KsqlError::Statement(e.to_string()))?;
@@ -207,10 +216,11 @@ pub(crate) fn error(status: StatusCode, code: u32, message: &str) -> Response {
 }
 
 async fn info(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    let cluster = s.topics.cluster_id().await;
     Json(json!({
         "KsqlServerInfo": {
             "version": env!("CARGO_PKG_VERSION"),
-            "kafkaClusterId": s.config.engine.bootstrap_servers,
+            "kafkaClusterId": cluster,
             "ksqlServiceId": s.config.engine.service_id,
             "serverStatus": "RUNNING",
         }

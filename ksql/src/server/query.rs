@@ -221,11 +221,15 @@ fn rows(
             Some(row) => {
                 r.sent += 1;
                 let values = row
+                    .columns
                     .iter()
                     .map(crate::format::json::to_json_string)
                     .collect::<Vec<_>>()
                     .join(",");
                 let text = match r.style {
+                    Style::Chunked if row.tombstone => {
+                        format!("{{\"row\":{{\"columns\":[{values}],\"tombstone\":true}}}},\n")
+                    }
                     Style::Chunked => format!("{{\"row\":{{\"columns\":[{values}]}}}},\n"),
                     Style::Delimited => format!("[{values}]\n"),
                     Style::JsonArray => format!(",\n[{values}]"),

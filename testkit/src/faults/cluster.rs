@@ -154,7 +154,7 @@ impl ProcessCluster {
             }
         }
         let child = cmd
-            .arg("server")
+            .args(["server", "--no-connect", "--no-ksql"])
             .arg("--config")
             .arg(&node.config)
             .env("RUST_LOG", "info,openraft=warn")
