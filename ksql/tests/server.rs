@@ -354,3 +354,83 @@ async fn push_queries_aggregate_join_and_show_deletions() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_queries_answer_a_tables_current_rows_and_a_streams_records() {
+    let broker = TestBroker::start().await;
+    let (server, url) = server(&broker).await;
+    let topic = unique_name("orders");
+    broker.create_topic(&topic, 2).await;
+    let (status, body) = ksql(
+        &url,
+        &format!("CREATE STREAM ORDERS (ID INT KEY, CUSTOMER STRING, AMOUNT DOUBLE) WITH (kafka_topic='{topic}', value_format='JSON');
+                  CREATE TABLE TOTALS AS SELECT CUSTOMER, COUNT(*) AS N, SUM(AMOUNT) AS TOTAL FROM ORDERS GROUP BY CUSTOMER;
+                  INSERT INTO ORDERS (ID, CUSTOMER, AMOUNT) VALUES (1, 'ann', 10.0);
+                  INSERT INTO ORDERS (ID, CUSTOMER, AMOUNT) VALUES (2, 'bob', 5.5);
+                  INSERT INTO ORDERS (ID, CUSTOMER, AMOUNT) VALUES (3, 'ann', 2.5);"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let pull = |sql: &'static str| {
+        let url = url.clone();
+        async move {
+            let text = reqwest::Client::new()
+                .post(format!("{url}/query"))
+                .json(&json!({"ksql": sql, "streamsProperties": {}}))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            serde_json::from_str::<Vec<Value>>(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+        }
+    };
+    // a key lookup: the table's current row (the aggregation catches up first)
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let rows = loop {
+        let rows = pull("SELECT * FROM TOTALS WHERE CUSTOMER = 'ann';").await;
+        if rows.get(1).is_some_and(|r| r["row"]["columns"][1] == 2) {
+            break rows;
+        }
+        assert!(std::time::Instant::now() < deadline, "{rows:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        rows[0]["header"]["schema"],
+        "`CUSTOMER` STRING KEY, `N` BIGINT, `TOTAL` DOUBLE"
+    );
+    assert_eq!(rows[1]["row"]["columns"], json!(["ann", 2, 12.5]));
+    assert_eq!(rows.len(), 2, "one row, no final message: {rows:?}");
+    // a scan with a filter on a value; a key that is not there
+    let rows = pull("SELECT CUSTOMER, TOTAL FROM TOTALS WHERE TOTAL < 6;").await;
+    assert_eq!(rows[1]["row"]["columns"], json!(["bob", 5.5]));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let rows = pull("SELECT * FROM TOTALS WHERE CUSTOMER = 'zoe';").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    // a stream's records, then the end
+    let rows = pull("SELECT ID, AMOUNT FROM ORDERS WHERE AMOUNT > 3;").await;
+    let mut got: Vec<Value> = rows[1..3]
+        .iter()
+        .map(|r| r["row"]["columns"].clone())
+        .collect();
+    got.sort_by_key(|r| r[0].as_i64());
+    assert_eq!(got, [json!([1, 10.0]), json!([2, 5.5])]);
+    assert_eq!(rows[3]["finalMessage"], "Query Completed");
+    // what a pull query cannot do
+    let (status, body) = {
+        let r = reqwest::Client::new()
+            .post(format!("{url}/query"))
+            .json(&json!({"ksql": "SELECT * FROM ORDERS WINDOW TUMBLING (SIZE 1 MINUTE);", "streamsProperties": {}}))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, 400);
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Pull queries don't support WINDOW clauses."));
+    server.stop().await;
+}

@@ -250,6 +250,15 @@ async fn qtt_run(args: QttArgs) -> anyhow::Result<()> {
         t.run,
         t.percent()
     );
+    if report.rest.run > 0 {
+        let t = &report.rest;
+        println!(
+            "REST suite (JSON/DELIMITED/KAFKA/NONE): {} of {} cases passed ({:.1} %)",
+            t.passed,
+            t.run,
+            t.percent()
+        );
+    }
     println!(
         "overall: {} of {} variants passed ({:.1} %), {} skipped (schema registry formats), in {:.0} s",
         report.total.passed,

@@ -4,6 +4,7 @@
 
 mod planned;
 mod properties;
+mod pull;
 mod push;
 mod topics;
 
@@ -23,6 +24,7 @@ use crate::plan::PlanError;
 use crate::value::Row;
 use planned::Planned;
 pub use properties::SourceProperties;
+pub use pull::PullQuery;
 pub use push::{PushQuery, PushRow};
 pub use topics::Topics;
 
@@ -382,6 +384,12 @@ impl Engine {
                 "CREATE OR REPLACE of a query's sink is not supported yet".into(),
             ));
         }
+        if c.query.limit.is_some() {
+            return Err(KsqlError::Statement(format!(
+                "CREATE {} AS SELECT statements don't support LIMIT clause.",
+                kind_word(c.kind).to_uppercase()
+            )));
+        }
         let planned = Planned::new(&self.catalog, &c.query, Some(&c.name), session)?;
         let input = planned.source().clone();
         if planned.kind() != c.kind {
@@ -594,12 +602,15 @@ impl Engine {
             );
         }
         // only `ksql.streams.*` session properties reach the streams runtime (ksqlDB's internal
-        // `__...__` ones and every other name stay out of the clients' configs)
+        // `__...__` ones and every other name stay out of the clients' configs), and
+        // `auto.offset.reset` as the CLI's `SET` gives it
         for (k, v) in session {
             if let Some(k) = k.strip_prefix("ksql.streams.") {
                 if !k.starts_with("__") {
                     config.set(k, v);
                 }
+            } else if k == "auto.offset.reset" {
+                config.set(k, v);
             }
         }
         config

@@ -171,9 +171,11 @@ impl Engine {
             .map(|(t, _)| t)
             .collect();
         let mut config = self.query_config(&application_id, session);
+        // (the session's choice, else the server's `ksql.streams.auto.offset.reset`)
         let reset = session
             .get("auto.offset.reset")
             .or_else(|| session.get("ksql.streams.auto.offset.reset"))
+            .or_else(|| self.config.streams.get("auto.offset.reset"))
             .map_or("latest", String::as_str);
         config.set("auto.offset.reset", reset);
         let streams =

@@ -38,10 +38,26 @@ pub async fn insert_values(
         columns.to_vec()
     };
     if names.len() != values.len() {
+        return Err(KsqlError::Statement(if columns.is_empty() {
+            format!(
+                "Failed to prepare statement: Expected a value for each column. Expected Columns: [{}]. Got {}",
+                names.join(", "),
+                values.len()
+            )
+        } else {
+            format!(
+                "Failed to prepare statement: Expected number columns and values to match: {}, {}",
+                names.len(),
+                values.len()
+            )
+        }));
+    }
+    if let Some(pseudo) = names
+        .iter()
+        .find(|n| matches!(n.as_str(), "ROWPARTITION" | "ROWOFFSET"))
+    {
         return Err(KsqlError::Statement(format!(
-            "Failed to prepare statement: Expected a value for each column. Expected Columns: [{}]. Got {}",
-            names.join(", "),
-            values.len()
+            "Inserting into column `{pseudo}` is not allowed."
         )));
     }
     let scope = Scope::default();
@@ -61,6 +77,15 @@ pub async fn insert_values(
                     KsqlError::Statement(format!("Column name {name} does not exist."))
                 })?
         };
+        // (a value cannot name a column)
+        if let sql::Expr::CompoundIdentifier(parts) = e {
+            if let Some(first) = parts.first() {
+                return Err(KsqlError::Statement(format!(
+                    "Failed to prepare statement: '{}' is not a valid stream/table name or alias.",
+                    first.value.to_uppercase()
+                )));
+            }
+        }
         let typed = planner.plan(e)?;
         let typed = planner.cast(typed, &ty)?;
         let v = Evaluator::eval(&compile(&planner, typed)?, &batch);

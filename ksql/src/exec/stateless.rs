@@ -100,31 +100,17 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
         if tombstone && !table && self.plan.filter.is_some() {
             return Ok(());
         }
-        let nulls;
-        let value = match &record.value {
-            Some(v) => v,
-            None => {
-                nulls = self
-                    .plan
-                    .source
-                    .value
-                    .iter()
-                    .map(|(_, t)| crate::value::null(t))
-                    .collect::<Row>();
-                &nulls
+        // (a push query shows a stream's records with values, and a table's keyed ones)
+        if self.plan.transient {
+            let keyless = record.key.iter().all(ScalarValue::is_null);
+            if (tombstone && !table) || (table && keyless) {
+                return Ok(());
             }
-        };
-        // (a windowed source's key rows end with the window's start and end, which its scope
-        // has after the pseudo columns)
+        }
+        let meta = (record.timestamp, partition, offset);
+        let mut row = scope_row(&self.plan, &record.key, record.value.as_ref(), meta);
         let keys = self.plan.source.key.len().min(record.key.len());
-        let mut row: Row = Vec::with_capacity(self.plan.scope.columns.len());
-        row.extend(record.key[..keys].iter().cloned());
-        row.extend(value.iter().cloned());
-        row.push(ScalarValue::Int64(Some(record.timestamp)));
-        row.push(ScalarValue::Int32(Some(partition)));
-        row.push(ScalarValue::Int64(Some(offset)));
         let window = &record.key[keys..];
-        row.extend(window.iter().cloned());
         let exploded = row.len();
         row.extend(
             self.plan
@@ -168,7 +154,9 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
         }
         if let Some(f) = &self.plan.filter {
             if !Evaluator::is_true(f, &batch) {
-                if table {
+                // (a persistent query's table deletes the key the filter drops; a push
+                // query leaves the row out)
+                if table && !self.plan.transient {
                     ctx.forward(Record {
                         key,
                         value: None,
@@ -192,4 +180,57 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
             headers: record.headers,
         })
     }
+}
+
+/// The row a plan's expressions read from a record: the key columns, the values (nulls for a
+/// tombstone), `ROWTIME`, `ROWPARTITION` and `ROWOFFSET` (`meta`), then a windowed key's
+/// start and end (which the key rows of a windowed source end with).
+pub fn scope_row(
+    plan: &StatelessPlan,
+    key: &Row,
+    value: Option<&Row>,
+    (timestamp, partition, offset): (i64, i32, i64),
+) -> Row {
+    let keys = plan.source.key.len().min(key.len());
+    let mut row: Row = Vec::with_capacity(plan.scope.columns.len());
+    row.extend(key[..keys].iter().cloned());
+    match value {
+        Some(v) => row.extend(v.iter().cloned()),
+        None => row.extend(plan.source.value.iter().map(|(_, t)| crate::value::null(t))),
+    }
+    row.push(ScalarValue::Int64(Some(timestamp)));
+    row.push(ScalarValue::Int32(Some(partition)));
+    row.push(ScalarValue::Int64(Some(offset)));
+    row.extend(key[keys..].iter().cloned());
+    row
+}
+
+/// A record of a pull query's source filtered (`None`: the `WHERE` drops it) and projected
+/// by a transient `plan`.
+pub fn pull_row(
+    plan: &StatelessPlan,
+    eval: &Evaluator,
+    key: &Row,
+    value: &Row,
+    meta: (i64, i32, i64),
+) -> Option<Row> {
+    let row = scope_row(plan, key, Some(value), meta);
+    let batch = match eval.batch(&row) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot evaluate a record: skipped");
+            return None;
+        }
+    };
+    if let Some(f) = &plan.filter {
+        if !Evaluator::is_true(f, &batch) {
+            return None;
+        }
+    }
+    Some(
+        plan.value
+            .iter()
+            .map(|(_, c)| Evaluator::eval(c, &batch))
+            .collect(),
+    )
 }

@@ -506,6 +506,23 @@ impl<'a> ExprPlanner<'a> {
                     BinaryOperator::Divide => (Operator::Divide, "/"),
                     _ => (Operator::Modulo, "%"),
                 };
+                let (left_null, right_null) = (is_sql_null(left), is_sql_null(right));
+                if left_null || right_null {
+                    let name = |null: bool, ty: &SqlType| {
+                        if null {
+                            "null".to_string()
+                        } else {
+                            ty.to_string()
+                        }
+                    };
+                    return Err(PlanError::Invalid(format!(
+                        "Error processing expression: ({} {sym} {}). Arithmetic on types {} and {} are not supported.",
+                        ksql_text(left),
+                        ksql_text(right),
+                        name(left_null, &l.ty),
+                        name(right_null, &r.ty)
+                    )));
+                }
                 if !l.ty.is_numeric() || !r.ty.is_numeric() {
                     return Err(PlanError::Invalid(format!(
                         "Error processing expression: ({} {sym} {}). Unsupported arithmetic types. {} {}",
@@ -871,6 +888,14 @@ impl<'a> ExprPlanner<'a> {
                 fields.push((field, v.ty));
             }
             let ty = SqlType::Struct(fields);
+            // (`STRUCT()`: a struct of no fields, which a cast fills with nulls by name)
+            if exprs.is_empty() {
+                let empty = arrow::array::StructArray::new_empty_fields(1, None);
+                return Ok(Typed {
+                    expr: Expr::Literal(ScalarValue::Struct(std::sync::Arc::new(empty)), None),
+                    ty,
+                });
+            }
             let made = Expr::ScalarFunction(ScalarFunction::new_udf(
                 datafusion_functions::core::named_struct(),
                 exprs,

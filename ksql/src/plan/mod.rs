@@ -65,6 +65,8 @@ pub struct StatelessPlan {
     /// The arrays of the projection's table functions (`EXPLODE`), one per column appended
     /// to the scope's.
     pub explode: Vec<Compiled>,
+    /// Planned for a push query (see [`plan_transient`]).
+    pub transient: bool,
 }
 
 impl StatelessPlan {
@@ -320,6 +322,7 @@ fn partition_by(
         key,
         value,
         explode: Vec::new(),
+        transient: false,
     })
 }
 
@@ -556,6 +559,7 @@ fn plan_projection(
             key,
             value,
             explode,
+            transient: true,
         });
     }
     // key columns pass through to the output's key
@@ -615,5 +619,6 @@ fn plan_projection(
         key,
         value,
         explode,
+        transient: false,
     })
 }

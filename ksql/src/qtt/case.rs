@@ -53,6 +53,26 @@ pub struct Variant {
     pub expected_exception: Option<ExpectedException>,
     /// The formats its statements use (upper case).
     pub formats: Vec<String>,
+    /// A case of the REST suite: what goes through the server's REST API and comes back.
+    pub rest: Option<RestCase>,
+}
+
+/// A case of ksqlDB's REST suite (`rest-query-validation-tests`): its statements go to a
+/// server, those before the first `SELECT` in one `/ksql` request, each query to `/query`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestCase {
+    /// The statements, one each, `{FORMAT}` substituted.
+    pub statements: Vec<String>,
+    /// The expected responses: `{"admin": entity}` per entity of the `/ksql` request, then
+    /// `{"query": [header, rows..., final message]}` per query; each lists only the fields
+    /// it checks.
+    pub responses: Vec<J>,
+    /// The error the last statement is expected to answer (`type`, `message`, `status`).
+    pub error: Option<J>,
+    /// Rows must come in the order listed (else in any order).
+    pub verify_order: bool,
+    /// The inputs are written once the first query runs (else before it starts).
+    pub inputs_after_query: bool,
 }
 
 /// Formats that need a schema registry.
@@ -183,6 +203,11 @@ pub fn load(path: &Path) -> Result<Vec<Variant>, String> {
         .get("tests")
         .and_then(J::as_array)
         .ok_or_else(|| format!("{}: no \"tests\" list", path.display()))?;
+    // (a file of the REST suite: its cases expect responses or errors of the REST API)
+    let rest = tests
+        .iter()
+        .any(|t| t.get("responses").is_some() || t.get("expectedError").is_some());
+    let file = if rest { format!("rest/{file}") } else { file };
     let mut variants = Vec::new();
     for t in tests {
         if t.get("enabled") == Some(&J::Bool(false)) {
@@ -260,6 +285,7 @@ pub fn load(path: &Path) -> Result<Vec<Variant>, String> {
                         full.push_str(&format!(" - {k}={c}"));
                     }
                 }
+                let statement_list = sql.clone();
                 let sql = sql.join("\n");
                 let mut formats = formats_named(&sql);
                 for key in [
@@ -275,9 +301,25 @@ pub fn load(path: &Path) -> Result<Vec<Variant>, String> {
                         formats.push(f.clone());
                     }
                 }
+                let rest = rest.then(|| RestCase {
+                    statements: statement_list.clone(),
+                    responses: t
+                        .get("responses")
+                        .and_then(J::as_array)
+                        .unwrap_or(&[])
+                        .to_vec(),
+                    error: t.get("expectedError").cloned(),
+                    verify_order: t.get("outputConditions").and_then(|c| c.get("verifyOrder"))
+                        == Some(&J::Bool(true)),
+                    inputs_after_query: t
+                        .get("inputConditions")
+                        .and_then(|c| c.get("waitForActivePushQuery"))
+                        == Some(&J::Bool(true)),
+                });
                 variants.push(Variant {
                     file: file.clone(),
                     name: full,
+                    rest,
                     statements: sql,
                     inputs: inputs.clone(),
                     outputs: outputs.clone(),

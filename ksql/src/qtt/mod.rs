@@ -5,6 +5,7 @@
 pub mod case;
 pub mod compare;
 pub mod json;
+pub mod rest;
 pub mod run;
 
 use std::collections::BTreeMap;
@@ -72,8 +73,11 @@ pub struct Report {
     pub formats: BTreeMap<String, Tally>,
     /// Variants whose formats are only JSON, DELIMITED, KAFKA or NONE (the measure).
     pub in_scope: Tally,
-    /// Overall.
+    /// Overall (the query-validation tests).
     pub total: Tally,
+    /// The REST suite's cases whose formats are only JSON, DELIMITED, KAFKA or NONE (counted
+    /// apart: in no other tally but their file's).
+    pub rest: Tally,
 }
 
 /// The formats Tributary serves without a schema registry.
@@ -83,6 +87,16 @@ impl Report {
     /// Adds a verdict.
     pub fn add(&mut self, r: CaseResult) {
         self.files.entry(r.file.clone()).or_default().add(&r);
+        if r.file.starts_with("rest/") {
+            if r.formats
+                .iter()
+                .all(|f| BASIC_FORMATS.contains(&f.as_str()))
+            {
+                self.rest.add(&r);
+            }
+            self.cases.push(r);
+            return;
+        }
         for f in &r.formats {
             if BASIC_FORMATS.contains(&f.as_str()) {
                 self.formats.entry(f.clone()).or_default().add(&r);

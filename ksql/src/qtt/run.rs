@@ -91,7 +91,10 @@ fn expected_failure(v: &Variant, class: &str, message: &str) -> Verdict {
 
 /// The topics to make before the statements run: declared ones, those records name, and those
 /// `CREATE` statements with columns name (with their `PARTITIONS`, else 1).
-fn topics_to_create(v: &Variant, statements: &[crate::parser::Parsed]) -> BTreeMap<String, i32> {
+pub(super) fn topics_to_create(
+    v: &Variant,
+    statements: &[crate::parser::Parsed],
+) -> BTreeMap<String, i32> {
     let mut topics = BTreeMap::new();
     for (t, p) in &v.topics {
         topics.insert(t.clone(), *p);
@@ -116,6 +119,9 @@ fn topics_to_create(v: &Variant, statements: &[crate::parser::Parsed]) -> BTreeM
 
 /// Runs `v` on the cluster at `bootstrap` (which holds no topics of an earlier variant).
 pub async fn run_variant(v: &Variant, bootstrap: &str) -> Verdict {
+    if v.rest.is_some() {
+        return super::rest::run(v, bootstrap).await;
+    }
     let mut streams = BTreeMap::new();
     streams.insert("commit.interval.ms".to_string(), "50".to_string());
     streams.insert("cache.max.bytes.buffering".to_string(), "0".to_string());
@@ -244,7 +250,11 @@ fn encode(
     })
 }
 
-async fn write_inputs(v: &Variant, engine: &Engine, bootstrap: &str) -> Result<(), String> {
+pub(super) async fn write_inputs(
+    v: &Variant,
+    engine: &Engine,
+    bootstrap: &str,
+) -> Result<(), String> {
     if v.inputs.is_empty() {
         return Ok(());
     }
@@ -312,7 +322,7 @@ async fn write_inputs(v: &Variant, engine: &Engine, bootstrap: &str) -> Result<(
 
 /// Waits until every query has committed the end of each of its input partitions (twice in a
 /// row, so that what one query wrote for another is read too).
-async fn drain(engine: &Engine, bootstrap: &str) -> Result<(), String> {
+pub(super) async fn drain(engine: &Engine, bootstrap: &str) -> Result<(), String> {
     let queries = engine.running_queries();
     let consumers = queries
         .iter()
@@ -501,7 +511,7 @@ fn read_topic(bootstrap: &str, topic: &str) -> Result<Vec<Actual>, String> {
     Ok(out)
 }
 
-async fn check_outputs(v: &Variant, engine: &Engine, bootstrap: &str) -> Verdict {
+pub(super) async fn check_outputs(v: &Variant, engine: &Engine, bootstrap: &str) -> Verdict {
     let mut by_topic: BTreeMap<&str, Vec<&RecordSpec>> = BTreeMap::new();
     for r in &v.outputs {
         by_topic.entry(r.topic.as_str()).or_default().push(r);

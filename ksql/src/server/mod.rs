@@ -175,6 +175,11 @@ impl KsqlServer {
         self.addr
     }
 
+    /// The server's engine (statements wait while it is held).
+    pub async fn engine(&self) -> tokio::sync::MutexGuard<'_, Engine> {
+        self.shared.engine.lock().await
+    }
+
     /// Stops the REST API, the push queries and every persistent query.
     pub async fn stop(mut self) {
         if let Ok(mut push) = self.shared.push.lock() {

@@ -18,8 +18,9 @@ use tokio::sync::oneshot;
 
 use super::statements::{parse_body, property_map};
 use super::AppState;
-use crate::engine::{KsqlError, PushQuery};
+use crate::engine::{KsqlError, PullQuery, PushQuery};
 use crate::parser::ast::Statement;
+use crate::types::SqlType;
 
 /// How rows are written.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -107,7 +108,15 @@ pub(super) async fn close_query(State(s): State<AppState>, body: Bytes) -> Respo
     }
 }
 
-/// Starts the push query in `sql` and streams its rows.
+/// A query that started.
+enum Started {
+    /// Rows as they come.
+    Push(PushQuery),
+    /// Rows as they are now.
+    Pull(Box<PullQuery>),
+}
+
+/// Starts the query in `sql` and streams its rows.
 async fn start(
     s: &AppState,
     sql: &str,
@@ -119,7 +128,10 @@ async fn start(
         match engine.parse(sql) {
             Ok(parsed) => match parsed.as_slice() {
                 [p] => match &p.statement {
-                    Statement::Query(q) => engine.push_query(q, session),
+                    Statement::Query(q) if q.emit.is_none() => engine
+                        .pull_query(q, session)
+                        .map(|q| Started::Pull(Box::new(q))),
+                    Statement::Query(q) => engine.push_query(q, session).map(Started::Push),
                     _ => Err(KsqlError::Statement(format!(
                         "Statement type `{}' not supported for this resource",
                         p.text.split_whitespace().next().unwrap_or_default()
@@ -132,21 +144,45 @@ async fn start(
             Err(e) => Err(e),
         }
     };
+    let failed = |e: KsqlError| {
+        let body = super::entities::statement_error(&e.to_string(), sql, &[]);
+        (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    };
+    let content_type = match style {
+        Style::Chunked | Style::JsonArray => "application/json",
+        Style::Delimited => "application/vnd.ksqlapi.delimited.v1",
+    };
     let query = match started {
-        Ok(q) => q,
-        Err(e) => {
-            let body = super::entities::statement_error(&e.to_string(), sql, &[]);
-            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        Ok(Started::Push(q)) => q,
+        Ok(Started::Pull(q)) => {
+            let header = header_text(&q.id, &q.columns, style);
+            let (stream, limit) = (q.stream, q.limit);
+            let rows = match q.run().await {
+                Ok(rows) => rows,
+                Err(e) => return failed(e),
+            };
+            // (a stream's answer ends as a push query's does)
+            let last = stream.then(|| {
+                if limit.is_some_and(|l| rows.len() as u64 >= l) {
+                    "Limit Reached"
+                } else {
+                    "Query Completed"
+                }
+            });
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(pull_body(header, &rows, last, style)))
+                .unwrap_or_else(|e| {
+                    super::error(StatusCode::INTERNAL_SERVER_ERROR, 50000, &e.to_string())
+                });
         }
+        Err(e) => return failed(e),
     };
     let (stop_tx, stop_rx) = oneshot::channel();
     if let Ok(mut push) = s.push.lock() {
         push.insert(query.id.clone(), stop_tx);
     }
-    let content_type = match style {
-        Style::Chunked | Style::JsonArray => "application/json",
-        Style::Delimited => "application/vnd.ksqlapi.delimited.v1",
-    };
     let stream = rows(query, stop_rx, style, s.clone());
     Response::builder()
         .status(StatusCode::OK)
@@ -195,7 +231,12 @@ fn rows(
         let query = r.query.as_mut()?;
         if !r.header_sent {
             r.header_sent = true;
-            let text = header_text(query, r.style);
+            let columns: Vec<(String, SqlType, bool)> = query
+                .columns
+                .iter()
+                .map(|(n, t)| (n.clone(), t.clone(), false))
+                .collect();
+            let text = header_text(&query.id, &columns, r.style);
             return Some((Ok(Bytes::from(text)), r));
         }
         let limit_reached = query.limit.is_some_and(|l| r.sent >= l);
@@ -220,12 +261,7 @@ fn rows(
         match next {
             Some(row) => {
                 r.sent += 1;
-                let values = row
-                    .columns
-                    .iter()
-                    .map(crate::format::json::to_json_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let values = values_text(&row.columns);
                 let text = match r.style {
                     Style::Chunked if row.tombstone => {
                         format!("{{\"row\":{{\"columns\":[{values}],\"tombstone\":true}}}},\n")
@@ -263,25 +299,31 @@ fn rows(
 }
 
 /// The first part of the body: the query's id and columns.
-fn header_text(query: &PushQuery, style: Style) -> String {
+fn header_text(id: &str, columns: &[(String, SqlType, bool)], style: Style) -> String {
     match style {
         Style::Chunked => {
-            let schema = query
-                .columns
+            // (a pull query marks its key columns)
+            let schema = columns
                 .iter()
-                .map(|(n, t)| format!("`{n}` {t}"))
+                .map(|(n, t, key)| {
+                    if *key {
+                        format!("`{n}` {t} KEY")
+                    } else {
+                        format!("`{n}` {t}")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
             format!(
                 "[{},\n",
-                json!({"header": {"queryId": query.id, "schema": schema}})
+                json!({"header": {"queryId": id, "schema": schema}})
             )
         }
         Style::Delimited | Style::JsonArray => {
             let header = json!({
-                "queryId": query.id,
-                "columnNames": query.columns.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-                "columnTypes": query.columns.iter().map(|(_, t)| t.to_string()).collect::<Vec<_>>(),
+                "queryId": id,
+                "columnNames": columns.iter().map(|(n, ..)| n).collect::<Vec<_>>(),
+                "columnTypes": columns.iter().map(|(_, t, _)| t.to_string()).collect::<Vec<_>>(),
             });
             if style == Style::Delimited {
                 format!("{header}\n")
@@ -290,4 +332,50 @@ fn header_text(query: &PushQuery, style: Style) -> String {
             }
         }
     }
+}
+
+/// A row's values as JSON.
+fn values_text(row: &[datafusion_common::ScalarValue]) -> String {
+    row.iter()
+        .map(crate::format::json::to_json_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A pull query's whole answer: the header, its rows, its final message if it has one, and
+/// the end of the array.
+fn pull_body(
+    header: String,
+    rows: &[crate::value::Row],
+    last: Option<&str>,
+    style: Style,
+) -> String {
+    let mut text = header;
+    match style {
+        Style::Chunked => {
+            // (the header ended with ",\n": the array goes on with a row, or ends)
+            let rows: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{{\"row\":{{\"columns\":[{}]}}}}", values_text(r)))
+                .chain(last.map(|m| json!({"finalMessage": m}).to_string()))
+                .collect();
+            if rows.is_empty() {
+                text.truncate(text.trim_end_matches(",\n").len());
+            }
+            text.push_str(&rows.join(",\n"));
+            text.push_str("]\n");
+        }
+        Style::Delimited => {
+            for r in rows {
+                text.push_str(&format!("[{}]\n", values_text(r)));
+            }
+        }
+        Style::JsonArray => {
+            for r in rows {
+                text.push_str(&format!(",\n[{}]", values_text(r)));
+            }
+            text.push_str("]\n");
+        }
+    }
+    text
 }
