@@ -224,9 +224,14 @@ async fn push_queries_stream_rows_until_their_limit_or_close() {
 
 /// The rows of a `/query` push query from the beginning (its `LIMIT` ends it).
 async fn query_rows(url: &str, sql: &str) -> Vec<Value> {
+    query_answer(url, sql, json!({"auto.offset.reset": "earliest"})).await
+}
+
+/// The whole answer of a query sent to `/query` with `properties`.
+async fn query_answer(url: &str, sql: &str, properties: Value) -> Vec<Value> {
     let text = reqwest::Client::new()
         .post(format!("{url}/query"))
-        .json(&json!({"ksql": sql, "streamsProperties": {"auto.offset.reset": "earliest"}}))
+        .json(&json!({"ksql": sql, "streamsProperties": properties}))
         .timeout(Duration::from_secs(90))
         .send()
         .await
@@ -371,21 +376,7 @@ async fn pull_queries_answer_a_tables_current_rows_and_a_streams_records() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let pull = |sql: &'static str| {
-        let url = url.clone();
-        async move {
-            let text = reqwest::Client::new()
-                .post(format!("{url}/query"))
-                .json(&json!({"ksql": sql, "streamsProperties": {}}))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            serde_json::from_str::<Vec<Value>>(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-        }
-    };
+    let pull = |sql: &'static str| query_answer(&url, sql, json!({}));
     // a key lookup: the table's current row (the aggregation catches up first)
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let rows = loop {
