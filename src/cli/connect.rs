@@ -273,13 +273,12 @@ async fn run_distributed(
 }
 
 /// A distributed worker of `tributary server` (Kafka's sample `connect-distributed.properties`
-/// on the node's own broker), its REST API on `listeners` (default port 8083 on `host`), until
-/// `shutdown` completes. `None` when the default listener's port is taken (the node runs
+/// on the node's own broker), its REST API on `listeners` (default `http://127.0.0.1:8083`),
+/// until `shutdown` completes. `None` when the default listener's port is taken (the node runs
 /// without Connect).
 pub async fn embedded(
     bootstrap: &str,
     listeners: Option<&str>,
-    host: std::net::IpAddr,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Option<impl std::future::Future<Output = anyhow::Result<()>>>> {
     let mut props = Config::new();
@@ -306,10 +305,7 @@ pub async fn embedded(
     }
     props.insert(
         "listeners".to_string(),
-        listeners.map_or_else(
-            || format!("http://{}", std::net::SocketAddr::new(host, 8083)),
-            str::to_string,
-        ),
+        listeners.unwrap_or("http://127.0.0.1:8083").to_string(),
     );
     let p = match prepare_props(props).await {
         Ok(p) => p,

@@ -1,7 +1,8 @@
 //! `tributary server`: a node from a Kafka-style properties file, environment and flags: a
-//! broker (and/or controller), and on a node with the broker role a Kafka Connect worker
-//! (REST API on 8083) and a KSQL server (8088) on that broker, each of which can be switched
-//! off (`--no-connect`, `--no-ksql`).
+//! broker (and/or controller), and beside the broker of the single-node default a Kafka
+//! Connect worker (REST API on 127.0.0.1:8083) and a KSQL server (127.0.0.1:8088), each of
+//! which can be switched off (`--no-connect`, `--no-ksql`). A cluster's node runs them only
+//! where their listener is given (`--connect-listeners`, `--ksql-listeners`).
 //!
 //! Precedence, lowest first: the properties file, `TRIBUTARY_*` environment variables
 //! (`TRIBUTARY_LOG_DIRS=/data` sets `log.dirs`), then flags (`--override key=value` and the
@@ -33,15 +34,17 @@ pub struct ServerArgs {
     /// Do not run a Kafka Connect worker beside the broker
     #[arg(long)]
     pub no_connect: bool,
-    /// The Connect worker's REST listener (default port 8083 on the broker's listener host;
-    /// when that port is taken, the node runs without Connect)
+    /// The Connect worker's REST listener (default http://127.0.0.1:8083 on the single-node
+    /// default, where a taken port or a failure leaves the broker running without Connect; a
+    /// cluster's node runs a worker only when this is given)
     #[arg(long, value_name = "URL")]
     pub connect_listeners: Option<String>,
     /// Do not run a KSQL server beside the broker
     #[arg(long)]
     pub no_ksql: bool,
-    /// The KSQL server's REST listener (default port 8088 on the broker's listener host; when
-    /// that port is taken, the node runs without KSQL)
+    /// The KSQL server's REST listener (default http://127.0.0.1:8088 on the single-node
+    /// default, where a taken port leaves the broker running without KSQL; a cluster's node
+    /// runs one only when this is given)
     #[arg(long, value_name = "URL")]
     pub ksql_listeners: Option<String>,
 }
@@ -90,6 +93,14 @@ pub fn load(args: &ServerArgs) -> anyhow::Result<BrokerConfig> {
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let config = load(&args).context("invalid configuration")?;
+    // (Connect and KSQL start with the single-node default; on a cluster's nodes, only where
+    // their listener is given)
+    let single = matches!(
+        config.cluster.mode,
+        tributary_broker::config::ClusterMode::SingleNode
+    );
+    let with_ksql = !args.no_ksql && (single || args.ksql_listeners.is_some());
+    let with_connect = !args.no_connect && (single || args.connect_listeners.is_some());
     let _ = rlimit::increase_nofile_limit(1 << 20);
     let node = tributary_broker::start_node(config).await?;
     if let Some(addr) = node.controller_addr() {
@@ -106,55 +117,84 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         } else {
             addr.to_string()
         };
-        // (Connect and KSQL listen where the broker does: loopback on the single-node
-        // default)
-        let host = addr.ip();
-        if !args.no_ksql {
-            let listeners = args.ksql_listeners.as_deref();
-            ksql = start_ksql(&bootstrap, listeners, host).await?;
+        if with_ksql {
+            match start_ksql(&bootstrap, args.ksql_listeners.as_deref()).await {
+                Ok(server) => ksql = server,
+                Err(e) => {
+                    node.shutdown().await;
+                    return Err(e);
+                }
+            }
         }
-        if !args.no_connect {
+        if with_connect {
             let listeners = args.connect_listeners.clone();
             let mut stopped = stopped.clone();
             let until_stopped = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
             connect = Some(tokio::spawn(async move {
-                match super::connect::embedded(
-                    &bootstrap,
-                    listeners.as_deref(),
-                    host,
-                    until_stopped,
-                )
-                .await?
-                {
-                    Some(worker) => worker.await,
-                    None => Ok(()),
+                let explicit = listeners.is_some();
+                let started =
+                    super::connect::embedded(&bootstrap, listeners.as_deref(), until_stopped).await;
+                let result = match started {
+                    Ok(Some(worker)) => worker.await,
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                };
+                // (the default worker failing leaves the broker running; one asked for by
+                // its listener stops the node)
+                match result {
+                    Err(e) if !explicit => {
+                        eprintln!("Kafka Connect stopped: {e:#}");
+                        tracing::error!(error = %format!("{e:#}"), "Kafka Connect stopped");
+                        Ok(())
+                    }
+                    other => other,
                 }
             }));
         }
     }
-    // (a Connect worker that fails stops the node with its error)
-    let failed = tokio::select! {
-        r = wait_for_signal() => { r?; None }
-        Some(Ok(Err(e))) = async { match connect.as_mut() { Some(c) => Some(c.await), None => None } } => Some(e),
+    let outcome = tokio::select! {
+        r = wait_for_signal() => r,
+        e = failure(&mut connect) => Err(e.context("Kafka Connect failed")),
     };
     tracing::info!("shutting down");
     let _ = stop.send(true);
-    if let Some(c) = connect {
-        if !c.is_finished() {
-            if let Ok(Err(e)) = c.await {
-                tracing::warn!(error = %e, "Kafka Connect stopped with an error");
+    if let Some(mut c) = connect {
+        match tokio::time::timeout(SERVICE_STOP, &mut c).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "Kafka Connect stopped with an error"),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::warn!("Kafka Connect did not stop in time: stopped");
+                c.abort();
             }
         }
     }
     if let Some(k) = ksql {
-        k.stop().await;
+        if tokio::time::timeout(SERVICE_STOP, k.stop()).await.is_err() {
+            tracing::warn!("the KSQL server did not stop in time");
+        }
     }
     node.shutdown().await;
-    match failed {
-        Some(e) => Err(e.context("Kafka Connect failed")),
-        None => Ok(()),
+    outcome
+}
+
+/// How long Connect and KSQL get to stop.
+const SERVICE_STOP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The error the Connect worker stops with (pending while it runs, or if it ends well).
+async fn failure(
+    connect: &mut Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+) -> anyhow::Error {
+    let Some(c) = connect.as_mut() else {
+        return std::future::pending().await;
+    };
+    let result = c.await;
+    *connect = None;
+    match result {
+        Ok(Ok(())) => std::future::pending().await,
+        Ok(Err(e)) => e,
+        Err(e) => anyhow::anyhow!("the Connect worker stopped: {e}"),
     }
 }
 
@@ -162,17 +202,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 async fn start_ksql(
     bootstrap: &str,
     listeners: Option<&str>,
-    host: std::net::IpAddr,
 ) -> anyhow::Result<Option<tributary_ksql::server::KsqlServer>> {
     use tributary_ksql::server::{KsqlServer, ServerConfig};
     let mut props = BTreeMap::new();
     props.insert("bootstrap.servers".to_string(), bootstrap.to_string());
     props.insert(
         "listeners".to_string(),
-        listeners.map_or_else(
-            || format!("http://{}", std::net::SocketAddr::new(host, 8088)),
-            str::to_string,
-        ),
+        listeners.unwrap_or("http://127.0.0.1:8088").to_string(),
     );
     let config = ServerConfig::from_properties(props)
         .map_err(anyhow::Error::msg)

@@ -21,6 +21,7 @@ use crate::format::{Format, RowFormat};
 use crate::parser::ast::{ColumnKind, CreateAsSelect, CreateSource, SourceKind, Statement};
 use crate::parser::{self, Parsed};
 use crate::plan::PlanError;
+use crate::types::SqlType;
 use crate::value::Row;
 use planned::Planned;
 pub use properties::SourceProperties;
@@ -64,6 +65,9 @@ pub struct EngineConfig {
     pub service_id: String,
     /// `ksql.streams.*` properties (without the prefix) given to every query.
     pub streams: BTreeMap<String, String>,
+    /// The server's other `ksql.*` settings (`ksql.query.pull.limit.clause.enabled`, ...),
+    /// which a session's properties override.
+    pub settings: BTreeMap<String, String>,
 }
 
 /// What a statement did.
@@ -737,7 +741,25 @@ fn schema_text(
 fn check_formats(s: &DataSource) -> Result<(), KsqlError> {
     key_format(s)?;
     value_format(s)?;
+    // (a JSON object's names are strings)
+    for (format, columns) in [(&s.key_format, &s.key), (&s.value_format, &s.value)] {
+        if matches!(format, Format::Json) && columns.iter().any(|(_, t)| map_key_not_string(t)) {
+            return Err(KsqlError::Statement(
+                "JSON only supports MAP types with STRING keys".into(),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Whether `t` is or holds a map whose keys are not strings.
+fn map_key_not_string(t: &SqlType) -> bool {
+    match t {
+        SqlType::Map(k, v) => **k != SqlType::String || map_key_not_string(v),
+        SqlType::Array(item) => map_key_not_string(item),
+        SqlType::Struct(fields) => fields.iter().any(|(_, t)| map_key_not_string(t)),
+        _ => false,
+    }
 }
 
 /// The format of a source's keys.

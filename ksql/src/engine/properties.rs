@@ -133,7 +133,7 @@ impl SourceProperties {
         };
         let refused = matches!(
             (&value_format, wrap_single_value),
-            (Format::Kafka, Some(true)) | (Format::None, Some(_))
+            (Format::Kafka | Format::Delimited(_), Some(true)) | (Format::None, Some(_))
         );
         if refused {
             return Err(KsqlError::Statement(format!(

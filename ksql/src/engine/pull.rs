@@ -71,7 +71,7 @@ impl Engine {
         let disabled = |name: &str| {
             session
                 .get(name)
-                .or_else(|| self.config.streams.get(name))
+                .or_else(|| self.config.settings.get(name))
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
         };
         if q.limit.is_some() && disabled("ksql.query.pull.limit.clause.enabled") {
@@ -220,6 +220,7 @@ impl PullQuery {
             .set("bootstrap.servers", &self.bootstrap)
             .set("group.id", &self.id)
             .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
             .create()
             .map_err(|e| KsqlError::Kafka(format!("cannot create a consumer: {e}")))?;
         let kafka = |e: rdkafka::error::KafkaError| {
@@ -255,6 +256,15 @@ impl PullQuery {
             consumer.assign(&assignment).map_err(kafka)?;
         }
         let deadline = Instant::now() + READ_LIMIT;
+        // (a partition is read once its end offset is reached, or librdkafka says it reached
+        // the partition's end: past a transaction's markers, which no record shows)
+        let done = |ends: &mut BTreeMap<i32, i64>, partition: i32| {
+            if ends.remove(&partition).is_some() {
+                let mut tpl = TopicPartitionList::new();
+                tpl.add_partition(&source.topic, partition);
+                let _ = consumer.pause(&tpl);
+            }
+        };
         while !ends.is_empty() {
             if Instant::now() > deadline {
                 return Err(KsqlError::Kafka(format!(
@@ -263,22 +273,27 @@ impl PullQuery {
                 )));
             }
             let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-                // (a partition may end in records no consumer sees: transaction markers)
-                if let Ok(positions) = consumer.position() {
-                    for e in positions.elements() {
-                        if let Offset::Offset(at) = e.offset() {
-                            if ends.get(&e.partition()).is_some_and(|end| at >= *end) {
-                                ends.remove(&e.partition());
-                            }
-                        }
-                    }
-                }
                 continue;
             };
-            let m = message.map_err(kafka)?;
+            let m = match message {
+                Ok(m) => m,
+                Err(rdkafka::error::KafkaError::PartitionEOF(p)) => {
+                    done(&mut ends, p);
+                    continue;
+                }
+                Err(e) => return Err(kafka(e)),
+            };
             let (partition, offset) = (m.partition(), m.offset());
-            if ends.get(&partition).is_some_and(|end| offset + 1 >= *end) {
-                ends.remove(&partition);
+            let Some(&end) = ends.get(&partition) else {
+                continue;
+            };
+            // (written after the query started: not part of its answer)
+            if offset >= end {
+                done(&mut ends, partition);
+                continue;
+            }
+            if offset + 1 >= end {
+                done(&mut ends, partition);
             }
             let (key, value) = match (
                 key_serde.deserialize(&source.topic, m.key()),

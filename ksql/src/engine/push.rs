@@ -82,12 +82,18 @@ impl PushQuery {
     pub async fn close(mut self) {
         // (a stream thread waiting for room in the channel sees it closed)
         self.rows.close();
-        if let Some(s) = self.streams.take() {
-            super::stop(s).await;
-        }
-        if let Some(c) = self.cleanup.take() {
-            c.run().await;
-        }
+        let (streams, cleanup) = (self.streams.take(), self.cleanup.take());
+        // (in a task of its own: a caller that goes away meanwhile does not leave the app,
+        // its group or its topics behind)
+        let closing = tokio::spawn(async move {
+            if let Some(s) = streams {
+                super::stop(s).await;
+            }
+            if let Some(c) = cleanup {
+                c.run().await;
+            }
+        });
+        let _ = closing.await;
     }
 }
 
@@ -96,15 +102,18 @@ impl Drop for PushQuery {
         self.rows.close();
         // (a client that went away: stop the app without holding up whoever dropped it)
         let (streams, cleanup) = (self.streams.take(), self.cleanup.take());
-        if let Some(s) = streams {
-            let handle = tokio::runtime::Handle::try_current().ok();
-            std::thread::spawn(move || {
-                s.close_timeout(Duration::from_secs(10));
-                if let (Some(handle), Some(c)) = (handle, cleanup) {
-                    handle.spawn(c.run());
-                }
-            });
+        if streams.is_none() && cleanup.is_none() {
+            return;
         }
+        let handle = tokio::runtime::Handle::try_current().ok();
+        std::thread::spawn(move || {
+            if let Some(s) = streams {
+                s.close_timeout(Duration::from_secs(10));
+            }
+            if let (Some(handle), Some(c)) = (handle, cleanup) {
+                handle.spawn(c.run());
+            }
+        });
     }
 }
 

@@ -398,6 +398,15 @@ pub fn topology(
             t.to_stream().process_values(project, &[])
         }
     };
+    // (a push query's deletion carries the projection it knows as its key: a join knows
+    // only its join key, so none)
+    let out = match output {
+        Output::Rows(_) => out.map(|k: &Row, v: &Option<Row>| match v {
+            Some(v) => (k.clone(), Some(v.clone())),
+            None => (Row::new(), None),
+        }),
+        Output::Topic { .. } => out,
+    };
     output.write(out, |k| k);
     builder.build().map_err(|e| e.to_string())
 }

@@ -106,18 +106,43 @@ fn has_aggregate(e: &sql::Expr) -> Option<String> {
 /// Drops the qualifier of column references that resolve in `scope`, so that `T.A` and `A`
 /// compare equal.
 fn unqualify(e: &mut sql::Expr, scope: &Scope) {
+    // (a window bound qualified by the source, `T.WINDOWSTART`, names the group's window)
+    let qualifier = scope.columns.first().and_then(|c| c.qualifier.clone());
     let _ = sql::visit_expressions_mut(e, |x| {
         if let sql::Expr::CompoundIdentifier(parts) = x {
+            let bound = parts.len() == 2
+                && WINDOW_BOUNDS.contains(&parts[1].value.as_str())
+                && qualifier.as_deref() == Some(parts[0].value.as_str());
             if parts.len() == 2
-                && scope
-                    .resolve(Some(&parts[0].value), &parts[1].value)
-                    .is_ok()
+                && (bound
+                    || scope
+                        .resolve(Some(&parts[0].value), &parts[1].value)
+                        .is_ok())
             {
                 *x = sql::Expr::Identifier(parts[1].clone());
             }
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// The first window bound (`WINDOWSTART`, `WINDOWEND`) `e` names.
+fn window_bound(e: &sql::Expr) -> Option<&'static str> {
+    let mut found = None;
+    let _ = sql::visit_expressions(e, |x| {
+        let name = match x {
+            sql::Expr::Identifier(id) => Some(id.value.as_str()),
+            sql::Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.as_str()),
+            _ => None,
+        };
+        found = name.and_then(|n| WINDOW_BOUNDS.iter().copied().find(|b| *b == n));
+        if found.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    found
 }
 
 /// Strips parentheses around `e`.
@@ -318,6 +343,14 @@ pub fn plan_aggregate(
     let planner = ExprPlanner::new(&scope)?;
     if q.window.is_some() {
         check_window_bounds(q)?;
+    }
+    // (the rows a windowed aggregation filters have no window yet)
+    if q.window.is_some() {
+        if let Some(bound) = q.filter.as_ref().and_then(window_bound) {
+            return Err(PlanError::Invalid(format!(
+                "Error in WHERE expression: Unknown column {bound}."
+            )));
+        }
     }
     // (an aggregate is not a function a row can call)
     if let Some(name) = q.filter.as_ref().and_then(has_aggregate) {

@@ -824,17 +824,18 @@ fn partition_by(
         }
     }
     let mut key = Vec::new();
-    let mut missing = Vec::new();
+    let mut missing = false;
     for (p, k) in partitions.iter().zip(keys) {
         match k {
             Some(k) => key.push(k),
             None => {
                 planner.plan_in("PARTITION BY", p)?;
-                missing.push(text(p, scope, false));
+                missing = true;
             }
         }
     }
-    check_partitioned(sink, &missing, &value)?;
+    let all: Vec<String> = partitions.iter().map(|p| text(p, scope, false)).collect();
+    check_partitioned(sink, &all, missing, &value)?;
     Ok((key, value))
 }
 

@@ -300,7 +300,7 @@ fn partition_by(
         }
     }
     let mut key = Vec::new();
-    let mut missing = Vec::new();
+    let mut missing = false;
     for (i, (p, k)) in partitions.iter().zip(keys).enumerate() {
         match k {
             Some(k) => key.push(k),
@@ -310,11 +310,15 @@ fn partition_by(
             }
             None => {
                 planner.plan_in("PARTITION BY", p)?;
-                missing.push(qualified_text(p, &source.name, &scope));
+                missing = true;
             }
         }
     }
-    check_partitioned(sink, &missing, &value)?;
+    let all: Vec<String> = partitions
+        .iter()
+        .map(|p| qualified_text(p, &source.name, &scope))
+        .collect();
+    check_partitioned(sink, &all, missing, &value)?;
     Ok(StatelessPlan {
         source,
         scope,
@@ -327,18 +331,24 @@ fn partition_by(
 }
 
 /// ksqlDB's checks of a projection re-keyed by `PARTITION BY`: every partitioning expression
-/// selected (`missing` are those that are not, as printed), and some value column left.
-fn check_partitioned<T>(sink: &str, missing: &[String], value: &[T]) -> Result<(), PlanError> {
-    if !missing.is_empty() {
-        let noun = if missing.len() == 1 {
+/// selected (when one is `missing`, the message names them `all`, as printed), and some value
+/// column left.
+fn check_partitioned<T>(
+    sink: &str,
+    all: &[String],
+    missing: bool,
+    value: &[T],
+) -> Result<(), PlanError> {
+    if missing {
+        let noun = if all.len() == 1 {
             "expression"
         } else {
             "expressions"
         };
         return Err(PlanError::Invalid(format!(
             "The query used to build `{sink}` must include the partitioning {noun} {} in its projection (eg, SELECT {}...).",
-            join_and(missing),
-            missing.join(", ")
+            join_and(all),
+            all.join(", ")
         )));
     }
     if value.is_empty() {

@@ -131,6 +131,7 @@ pub async fn run_variant(v: &Variant, bootstrap: &str) -> Verdict {
         bootstrap_servers: bootstrap.to_string(),
         service_id: "some.ksql.service.id".to_string(),
         streams,
+        settings: BTreeMap::new(),
     };
     let mut engine = match Engine::new(config) {
         Ok(e) => e,

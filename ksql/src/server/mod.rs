@@ -59,6 +59,11 @@ impl ServerConfig {
             .iter()
             .filter_map(|(k, v)| Some((k.strip_prefix("ksql.streams.")?.to_string(), v.clone())))
             .collect();
+        let settings = properties
+            .iter()
+            .filter(|(k, _)| k.starts_with("ksql.") && !k.starts_with("ksql.streams."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         Ok(ServerConfig {
             listeners,
             engine: EngineConfig {
@@ -71,6 +76,7 @@ impl ServerConfig {
                     .cloned()
                     .unwrap_or_else(|| "default_".into()),
                 streams,
+                settings,
             },
             properties,
         })
@@ -109,6 +115,8 @@ struct Shared {
     statuses: StdMutex<BTreeMap<String, String>>,
     /// How to stop each running push query, by id.
     push: StdMutex<BTreeMap<String, oneshot::Sender<()>>>,
+    /// The Kafka cluster's id, once it answered.
+    cluster_id: std::sync::OnceLock<String>,
 }
 
 type AppState = Arc<Shared>;
@@ -147,6 +155,7 @@ impl KsqlServer {
             sequence: AtomicU64::new(0),
             statuses: StdMutex::new(BTreeMap::new()),
             push: StdMutex::new(BTreeMap::new()),
+            cluster_id: std::sync::OnceLock::new(),
         });
         let addr = listener
             .local_addr()
@@ -190,7 +199,12 @@ impl KsqlServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let _ = (&mut self.task).await;
+        // (a push query whose client stopped reading holds its response open: it gets a
+        // while, then the connection is dropped)
+        let grace = std::time::Duration::from_secs(10);
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
+            self.task.abort();
+        }
         self.shared.engine.lock().await.close().await;
     }
 }
@@ -221,7 +235,16 @@ pub(crate) fn error(status: StatusCode, code: u32, message: &str) -> Response {
 }
 
 async fn info(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
-    let cluster = s.topics.cluster_id().await;
+    let cluster = match s.cluster_id.get() {
+        Some(id) => Some(id.clone()),
+        None => {
+            let id = s.topics.cluster_id().await;
+            if let Some(id) = &id {
+                let _ = s.cluster_id.set(id.clone());
+            }
+            id
+        }
+    };
     Json(json!({
         "KsqlServerInfo": {
             "version": env!("CARGO_PKG_VERSION"),
