@@ -89,7 +89,10 @@ impl Engine {
             })
             .collect();
         for (clause, exprs) in [("SELECT", select), ("WHERE", q.filter.iter().collect())] {
-            if let Some(pseudo) = exprs.iter().find_map(|e| pseudo_column(e)) {
+            if let Some(pseudo) = exprs
+                .iter()
+                .find_map(|e| plan::first_named(e, &["ROWPARTITION", "ROWOFFSET"]))
+            {
                 return Err(KsqlError::Statement(format!(
                     "Pull queries don't support the following columns in {clause} clauses: `{pseudo}`"
                 )));
@@ -141,30 +144,6 @@ impl Engine {
             bootstrap: self.config.bootstrap_servers.clone(),
         })
     }
-}
-
-/// The first of `ROWPARTITION` and `ROWOFFSET` that `e` names.
-fn pseudo_column(e: &sqlparser::ast::Expr) -> Option<&'static str> {
-    use sqlparser::ast::Expr;
-    let mut found = None;
-    let _ = sqlparser::ast::visit_expressions(e, |x| {
-        let name = match x {
-            Expr::Identifier(id) => Some(&id.value),
-            Expr::CompoundIdentifier(parts) => parts.last().map(|p| &p.value),
-            _ => None,
-        };
-        found = match name.map(String::as_str) {
-            Some("ROWPARTITION") => Some("ROWPARTITION"),
-            Some("ROWOFFSET") => Some("ROWOFFSET"),
-            _ => None,
-        };
-        if found.is_some() {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
-        }
-    });
-    found
 }
 
 /// Which items of the projection are key columns: the source's keys (and a windowed key's

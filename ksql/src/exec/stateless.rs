@@ -145,6 +145,16 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
         // (the output of a windowed source keeps the windows)
         key.extend(window.iter().cloned());
         if tombstone {
+            // (a push query's deletion carries its projection, values null, as its key: see
+            // `exec::Output::Rows`)
+            if self.plan.transient {
+                key = self
+                    .plan
+                    .value
+                    .iter()
+                    .map(|(_, c)| Evaluator::eval(c, &batch))
+                    .collect();
+            }
             return ctx.forward(Record {
                 key,
                 value: None,

@@ -126,25 +126,6 @@ fn unqualify(e: &mut sql::Expr, scope: &Scope) {
     });
 }
 
-/// The first window bound (`WINDOWSTART`, `WINDOWEND`) `e` names.
-fn window_bound(e: &sql::Expr) -> Option<&'static str> {
-    let mut found = None;
-    let _ = sql::visit_expressions(e, |x| {
-        let name = match x {
-            sql::Expr::Identifier(id) => Some(id.value.as_str()),
-            sql::Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.as_str()),
-            _ => None,
-        };
-        found = name.and_then(|n| WINDOW_BOUNDS.iter().copied().find(|b| *b == n));
-        if found.is_some() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    });
-    found
-}
-
 /// Strips parentheses around `e`.
 fn bare(e: &sql::Expr) -> &sql::Expr {
     match e {
@@ -346,7 +327,11 @@ pub fn plan_aggregate(
     }
     // (the rows a windowed aggregation filters have no window yet)
     if q.window.is_some() {
-        if let Some(bound) = q.filter.as_ref().and_then(window_bound) {
+        if let Some(bound) = q
+            .filter
+            .as_ref()
+            .and_then(|f| super::first_named(f, &WINDOW_BOUNDS))
+        {
             return Err(PlanError::Invalid(format!(
                 "Error in WHERE expression: Unknown column {bound}."
             )));

@@ -359,6 +359,25 @@ fn check_partitioned<T>(
     Ok(())
 }
 
+/// The first of `names` that `e` names as a column (qualified or not).
+pub fn first_named(e: &sql::Expr, names: &[&'static str]) -> Option<&'static str> {
+    let mut found = None;
+    let _ = sql::visit_expressions(e, |x| {
+        let name = match x {
+            sql::Expr::Identifier(id) => Some(id.value.as_str()),
+            sql::Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.as_str()),
+            _ => None,
+        };
+        found = name.and_then(|n| names.iter().copied().find(|c| *c == n));
+        if found.is_some() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    });
+    found
+}
+
 /// `WHERE`, which must be a boolean.
 fn where_clause(
     planner: &ExprPlanner<'_>,
@@ -556,17 +575,11 @@ fn plan_projection(
             .into_iter()
             .map(|(name, typed, _)| Ok((name, compile(&planner, typed)?)))
             .collect::<Result<Vec<_>, PlanError>>()?;
-        // (a table's deleted key is forwarded with the projection as its key: see
-        // `exec::Output::Rows`)
-        let key = match source.kind {
-            crate::parser::ast::SourceKind::Table => value.clone(),
-            crate::parser::ast::SourceKind::Stream => Vec::new(),
-        };
         return Ok(StatelessPlan {
             source,
             scope,
             filter,
-            key,
+            key: Vec::new(),
             value,
             explode,
             transient: true,
