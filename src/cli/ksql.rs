@@ -73,6 +73,10 @@ pub struct ServerArgs {
     /// Shortcut for --override listeners=URL
     #[arg(long, value_name = "URL")]
     pub listeners: Option<String>,
+    /// Headless mode: run this file's statements and take none over REST (shortcut for
+    /// --override ksql.queries.file=FILE)
+    #[arg(long, value_name = "FILE")]
+    pub queries_file: Option<PathBuf>,
 }
 
 /// Runs a KSQL server until Ctrl-C.
@@ -97,6 +101,9 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     }
     if let Some(l) = &args.listeners {
         props.insert("listeners".into(), l.clone());
+    }
+    if let Some(f) = &args.queries_file {
+        props.insert("ksql.queries.file".into(), f.display().to_string());
     }
     let config = tributary_ksql::server::ServerConfig::from_properties(props)
         .map_err(anyhow::Error::msg)

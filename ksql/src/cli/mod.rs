@@ -4,7 +4,7 @@
 //! statement; `RUN SCRIPT 'file'` runs a file's statements; `EXIT` (or Ctrl-D) leaves.
 
 pub mod render;
-mod split;
+pub(crate) mod split;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -106,6 +106,15 @@ struct Running {
     streams: Arc<KafkaStreams>,
     application_id: String,
     inputs: Vec<String>,
+    /// Started (a query made while commands are replayed waits for the end of the replay).
+    started: bool,
+}
+
+/// A recorded command being played again: the cluster holds its topics already, and its
+/// query keeps the id it was given.
+#[derive(Debug, Clone, Default)]
+struct Replaying {
+    query_id: Option<String>,
 }
 
 /// The engine of one server (or of one conformance test case).
@@ -115,6 +124,10 @@ pub struct Engine {
     topics: Topics,
     producer: rdkafka::producer::FutureProducer,
     running: BTreeMap<String, Running>,
+    /// Set while a recorded command runs again.
+    replaying: Option<Replaying>,
+    /// Queries wait for [`Engine::start_deferred`] instead of starting.
+    defer: bool,
 }
 
 impl Engine {
@@ -132,6 +145,8 @@ impl Engine {
             topics,
             producer,
             running: BTreeMap::new(),
+            replaying: None,
+            defer: false,
         })
     }
 
@@ -163,6 +178,42 @@ impl Engine {
         self.running
             .iter()
             .find_map(|(id, r)| r.streams.error().map(|e| (id.clone(), e)))
+    }
+
+    /// Runs a statement recorded by a server of this service (the command topic), as it ran
+    /// there: its topics were made (or deleted) then and are left alone, and the query it
+    /// starts keeps `query_id`, its recorded id (so the query resumes from its committed
+    /// offsets and state).
+    pub async fn replay(
+        &mut self,
+        parsed: &Parsed,
+        properties: &BTreeMap<String, String>,
+        query_id: Option<&str>,
+    ) -> Result<Outcome, KsqlError> {
+        self.replaying = Some(Replaying {
+            query_id: query_id.map(str::to_string),
+        });
+        let outcome = self.execute(parsed, properties).await;
+        self.replaying = None;
+        outcome
+    }
+
+    /// Whether queries wait for [`Engine::start_deferred`] instead of starting (while a
+    /// server replays its commands, so a query terminated later in them never runs).
+    pub fn defer_starts(&mut self, defer: bool) {
+        self.defer = defer;
+    }
+
+    /// Starts the queries that waited; the ids of those that failed to, with why.
+    pub fn start_deferred(&mut self) -> Vec<(String, String)> {
+        let mut failed = Vec::new();
+        for (id, r) in self.running.iter_mut().filter(|(_, r)| !r.started) {
+            match r.streams.start() {
+                Ok(()) => r.started = true,
+                Err(e) => failed.push((id.clone(), e.to_string())),
+            }
+        }
+        failed
     }
 
     /// Parses `sql` with this engine's custom types.
@@ -334,7 +385,9 @@ impl Engine {
                 "TIMESTAMP columns are not supported yet".into(),
             ));
         }
-        if !self.topics.exists(&topic).await.map_err(KsqlError::Kafka)? {
+        if self.replaying.is_none()
+            && !self.topics.exists(&topic).await.map_err(KsqlError::Kafka)?
+        {
             match props.partitions {
                 Some(p) => self
                     .topics
@@ -357,6 +410,13 @@ impl Engine {
     }
 
     fn next_query_id(&mut self, prefix: &str, sink: &str) -> String {
+        // (a replayed query keeps its recorded id; later ids count on from the highest)
+        if let Some(id) = self.replaying.as_ref().and_then(|r| r.query_id.clone()) {
+            if let Some(n) = id.rsplit('_').next().and_then(|n| n.parse::<u64>().ok()) {
+                self.catalog.query_count = self.catalog.query_count.max(n + 1);
+            }
+            return id;
+        }
         let id = format!("{prefix}_{sink}_{}", self.catalog.query_count);
         self.catalog.query_count += 1;
         id
@@ -442,7 +502,9 @@ impl Engine {
         };
         planned.check_sink(&sink)?;
         check_formats(&sink)?;
-        if !self.topics.exists(&topic).await.map_err(KsqlError::Kafka)? {
+        if self.replaying.is_none()
+            && !self.topics.exists(&topic).await.map_err(KsqlError::Kafka)?
+        {
             let partitions = match props.partitions {
                 Some(p) => p,
                 None => self
@@ -567,15 +629,18 @@ impl Engine {
         );
         let streams =
             KafkaStreams::new(topology, config).map_err(|e| KsqlError::Statement(e.to_string()))?;
-        streams
-            .start()
-            .map_err(|e| KsqlError::Statement(e.to_string()))?;
+        if !self.defer {
+            streams
+                .start()
+                .map_err(|e| KsqlError::Statement(e.to_string()))?;
+        }
         self.running.insert(
             id.to_string(),
             Running {
                 streams: Arc::new(streams),
                 application_id,
                 inputs,
+                started: !self.defer,
             },
         );
         Ok(())
@@ -677,7 +742,7 @@ impl Engine {
         }
         let topic = source.topic.clone();
         self.catalog.sources.remove(name);
-        if delete_topic {
+        if delete_topic && self.replaying.is_none() {
             self.topics.delete(&topic).await.map_err(KsqlError::Kafka)?;
         }
         Ok(Outcome::Dropped {

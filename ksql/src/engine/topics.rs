@@ -77,11 +77,26 @@ impl Topics {
         partitions: i32,
         replicas: Option<i16>,
     ) -> Result<(), String> {
+        self.create_with_configs(topic, partitions, replicas, &[])
+            .await
+    }
+
+    /// Creates `topic` with topic `configs` (nothing when it exists).
+    pub async fn create_with_configs(
+        &self,
+        topic: &str,
+        partitions: i32,
+        replicas: Option<i16>,
+        configs: &[(&str, &str)],
+    ) -> Result<(), String> {
         let replication = match replicas {
             Some(r) if r > 0 => TopicReplication::Fixed(i32::from(r)),
             _ => TopicReplication::Fixed(-1),
         };
-        let new = NewTopic::new(topic, partitions, replication);
+        let mut new = NewTopic::new(topic, partitions, replication);
+        for (k, v) in configs {
+            new = new.set(k, v);
+        }
         let results = self
             .admin
             .create_topics(

@@ -9,10 +9,16 @@
 //!  GET  /info  /healthcheck  /status
 //! ```
 //!
-//! One engine serves every request; statements run one at a time, in order, as ksqlDB's
-//! command runner runs them. Push queries run apart, each a streams app of its own.
+//! One engine serves every request; statements run one at a time, in order, and those that
+//! change the catalogue or the persistent queries are recorded in the service's command topic
+//! (`commands`): a restarted server plays it again and resumes its queries, and the servers
+//! of one `ksql.service.id` share it and split the queries' work. With `ksql.queries.file`
+//! the server runs headless (`headless`). Push queries run apart, each a streams app of its
+//! own.
 
+mod commands;
 mod entities;
+mod headless;
 mod query;
 mod statements;
 
@@ -105,7 +111,9 @@ impl ServerConfig {
 
 /// What the handlers share.
 struct Shared {
-    engine: Mutex<Engine>,
+    engine: Arc<Mutex<Engine>>,
+    /// The service's command topic (`None`: headless).
+    commands: Option<Arc<commands::CommandLog>>,
     /// The cluster's topics, for `/healthcheck` (which must not wait for a statement).
     topics: crate::engine::Topics,
     config: ServerConfig,
@@ -127,6 +135,11 @@ pub struct KsqlServer {
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     shared: AppState,
+    /// The command runner, and how to stop it.
+    runner: Option<(
+        tokio::task::JoinHandle<()>,
+        tokio::sync::watch::Sender<bool>,
+    )>,
 }
 
 impl KsqlServer {
@@ -140,16 +153,38 @@ impl KsqlServer {
     }
 
     /// [`KsqlServer::start`] with its REST API on `listener` (bound to `listeners`' address
-    /// already).
+    /// already). The server first plays its service's command topic (or, headless, runs its
+    /// queries file), so the queries recorded before run again.
     pub async fn start_on(
         config: ServerConfig,
         listener: tokio::net::TcpListener,
     ) -> Result<KsqlServer, KsqlError> {
-        let engine = Engine::new(config.engine.clone())?;
+        let mut engine = Engine::new(config.engine.clone())?;
         let topics = crate::engine::Topics::new(&config.engine.bootstrap_servers)
             .map_err(KsqlError::Kafka)?;
+        let prepared = match config.properties.get("ksql.queries.file") {
+            Some(path) => headless::run_file(&mut engine, path).await.map(|()| None),
+            None => match commands::CommandLog::open(&config.engine, &topics).await {
+                Ok(log) => log.replay(&mut engine).await.map(|()| Some(Arc::new(log))),
+                Err(e) => Err(e),
+            },
+        };
+        let commands = match prepared {
+            Ok(c) => c,
+            Err(e) => {
+                engine.close().await;
+                return Err(e);
+            }
+        };
+        let engine = Arc::new(Mutex::new(engine));
+        let runner = commands.as_ref().map(|log| {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(Arc::clone(log).run(Arc::clone(&engine), stopped));
+            (task, stop)
+        });
         let shared = Arc::new(Shared {
-            engine: Mutex::new(engine),
+            engine,
+            commands,
             topics,
             config,
             sequence: AtomicU64::new(0),
@@ -176,6 +211,7 @@ impl KsqlServer {
             shutdown: Some(tx),
             task,
             shared,
+            runner,
         })
     }
 
@@ -205,11 +241,28 @@ impl KsqlServer {
         if tokio::time::timeout(grace, &mut self.task).await.is_err() {
             self.task.abort();
         }
+        if let Some((task, stop)) = self.runner.take() {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
         self.shared.engine.lock().await.close().await;
     }
 }
 
 fn router(state: AppState) -> Router {
+    if state.commands.is_none() {
+        // (headless: what the server runs is its queries file's)
+        let refuse = || async { error(StatusCode::METHOD_NOT_ALLOWED, 40500, headless::REFUSED) };
+        return Router::new()
+            .route("/ksql", post(refuse))
+            .route("/query", post(refuse))
+            .route("/query-stream", post(refuse))
+            .route("/close-query", post(refuse))
+            .route("/info", get(info))
+            .route("/healthcheck", get(healthcheck))
+            .route("/status", get(status))
+            .with_state(state);
+    }
     Router::new()
         .route("/ksql", post(statements::ksql))
         .route("/query", post(query::query))

@@ -12,6 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::commands::Command;
 use super::entities;
 use super::AppState;
 use crate::engine::{kind_word, Engine, KsqlError, Outcome};
@@ -60,6 +61,12 @@ pub(super) async fn ksql(State(s): State<AppState>, body: Bytes) -> Response {
         Err(e) => return e,
     };
     let mut session = property_map(&request.streams_properties);
+    // (what other servers recorded runs here first)
+    if let Some(log) = &s.commands {
+        if let Err(e) = log.catch_up().await {
+            return failure(&e, &request.ksql, &[]);
+        }
+    }
     let mut engine = s.engine.lock().await;
     let parsed = match engine.parse(&request.ksql) {
         Ok(p) => p,
@@ -207,7 +214,19 @@ async fn run(
             None,
         ),
     };
-    let sequence = s.sequence.fetch_add(1, Ordering::SeqCst) + 1;
+    // (recorded in the command topic, whose offset is the command's sequence number)
+    let sequence = match &s.commands {
+        Some(log) => {
+            let command = Command {
+                statement: text.clone(),
+                streams_properties: session.clone(),
+                query_id: query.clone(),
+            };
+            let offset = log.record(&command_id, &command).await?;
+            u64::try_from(offset).unwrap_or_default()
+        }
+        None => s.sequence.fetch_add(1, Ordering::SeqCst) + 1,
+    };
     if let Ok(mut statuses) = s.statuses.lock() {
         statuses.insert(command_id.clone(), "SUCCESS".into());
     }
