@@ -14,9 +14,22 @@ pub enum Windowing {
     Time {
         /// The window size (ms).
         size: i64,
+        /// Hopping windows (their keys are a tumbling window's; ksqlDB names them apart).
+        hopping: bool,
     },
     /// Session windows: keys carry the window start and end.
     Session,
+}
+
+impl Windowing {
+    /// ksqlDB's name of the window type: `TUMBLING`, `HOPPING` or `SESSION`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Windowing::Time { hopping: false, .. } => "TUMBLING",
+            Windowing::Time { hopping: true, .. } => "HOPPING",
+            Windowing::Session => "SESSION",
+        }
+    }
 }
 
 /// A stream or a table.

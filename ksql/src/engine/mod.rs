@@ -483,6 +483,8 @@ impl Engine {
                     None => Format::Kafka,
                 }
             }
+            // (and a query that leaves its keys out writes none)
+            _ if key_columns.is_empty() && !c.properties.contains_key("KEY_FORMAT") => Format::None,
             other => other.clone(),
         };
         let topic = props.topic.clone().unwrap_or_else(|| c.name.clone());

@@ -61,7 +61,13 @@ impl Planned {
         } else if transient {
             Ok(Planned::Stateless(plan::plan_transient(catalog, q)?))
         } else {
-            Ok(Planned::Stateless(plan::plan_stateless(catalog, q, sink)?))
+            // (ksqlDB's new planner lets a stream query leave its keys out: keyless output)
+            let keyless = session
+                .get("ksql.new.query.planner.enabled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            Ok(Planned::Stateless(plan::plan_stateless(
+                catalog, q, sink, keyless,
+            )?))
         }
     }
 
@@ -107,9 +113,14 @@ impl Planned {
         match self {
             Planned::Stateless(p) => p.source.windowing,
             Planned::Aggregate(p) => match p.window.map(|w| w.kind) {
-                Some(WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. }) => {
-                    Some(Windowing::Time { size })
-                }
+                Some(WindowKind::Tumbling { size }) => Some(Windowing::Time {
+                    size,
+                    hopping: false,
+                }),
+                Some(WindowKind::Hopping { size, .. }) => Some(Windowing::Time {
+                    size,
+                    hopping: true,
+                }),
                 Some(WindowKind::Session { .. }) => Some(Windowing::Session),
                 None => p.source.windowing,
             },

@@ -144,7 +144,15 @@ impl SourceProperties {
         let windowing = match text(props, "WINDOW_TYPE") {
             None => None,
             Some(t) => match t.to_uppercase().as_str() {
-                "SESSION" => Some(Windowing::Session),
+                "SESSION" => {
+                    // (ksqlDB checks a source's WITH clause as it parses it)
+                    if text(props, "WINDOW_SIZE").is_some() {
+                        return Err(with_clause(
+                            "'WINDOW_SIZE' should not be set for SESSION windows.".into(),
+                        ));
+                    }
+                    Some(Windowing::Session)
+                }
                 "TUMBLING" | "HOPPING" => {
                     let size = text(props, "WINDOW_SIZE").ok_or_else(|| {
                         KsqlError::Statement(format!(
@@ -152,8 +160,12 @@ impl SourceProperties {
                             t.to_uppercase()
                         ))
                     })?;
+                    let size = parse_duration(&size).map_err(|e| {
+                        with_clause(format!("Configuration WINDOW_SIZE is invalid: {e}"))
+                    })?;
                     Some(Windowing::Time {
-                        size: parse_duration(&size)?,
+                        size,
+                        hopping: t.eq_ignore_ascii_case("HOPPING"),
                     })
                 }
                 other => {
@@ -182,21 +194,46 @@ impl SourceProperties {
     }
 }
 
-/// `'10 SECONDS'` in ms.
-fn parse_duration(text: &str) -> Result<i64, KsqlError> {
-    let bad = || KsqlError::Statement(format!("Invalid duration: '{text}'"));
-    let mut parts = text.split_whitespace();
-    let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
+/// An error in a WITH clause that ksqlDB finds as it parses the statement.
+fn with_clause(message: String) -> KsqlError {
+    KsqlError::Parse(crate::parser::ParseError {
+        message,
+        line: 0,
+        column: 0,
+    })
+}
+
+/// `'10 SECONDS'` in ms, or ksqlDB's message (`Invalid duration: '30 bobs'. Unknown time
+/// unit: 'BOBS'...`).
+fn parse_duration(text: &str) -> Result<i64, String> {
+    let reason = || -> Result<i64, String> {
+        let parts: Vec<&str> = text.split(char::is_whitespace).collect();
+        let [n, unit] = parts.as_slice() else {
+            return Err(format!("Expected 2 tokens, got: {}", parts.len()));
+        };
+        let n: i64 = n.parse().map_err(|_| format!("Not numeric: '{n}'"))?;
+        let unit = unit.to_uppercase();
+        let plural = if unit.ends_with('S') {
+            unit.clone()
+        } else {
+            format!("{unit}S")
+        };
+        let ms = match plural.as_str() {
+            "NANOSECONDS" => return Ok(n / 1_000_000),
+            "MICROSECONDS" => return Ok(n / 1_000),
+            "MILLISECONDS" => 1,
+            "SECONDS" => 1_000,
+            "MINUTES" => 60_000,
+            "HOURS" => 3_600_000,
+            "DAYS" => 86_400_000,
+            _ => {
+                return Err(format!(
+                    "Unknown time unit: '{unit}'\nSupported time units are: NANOSECONDS, MICROSECONDS, MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS"
+                ))
+            }
+        };
+        n.checked_mul(ms)
+            .ok_or_else(|| format!("'{n}' {plural} is too long"))
     };
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let ms = match unit.to_uppercase().trim_end_matches('S') {
-        "MILLISECOND" => 1,
-        "SECOND" => 1_000,
-        "MINUTE" => 60_000,
-        "HOUR" => 3_600_000,
-        "DAY" => 86_400_000,
-        _ => return Err(bad()),
-    };
-    Ok(n * ms)
+    reason().map_err(|e| format!("Invalid duration: '{text}'. {e}"))
 }

@@ -75,7 +75,7 @@ impl Serde<Row> for WindowedKeySerde {
             i64::from_be_bytes(a)
         };
         let (inner, start, end) = match self.windowing {
-            crate::catalog::Windowing::Time { size } if data.len() >= 8 => {
+            crate::catalog::Windowing::Time { size, .. } if data.len() >= 8 => {
                 let (inner, start) = data.split_at(data.len() - 8);
                 let start = long(start);
                 (inner, start, start.saturating_add(size))

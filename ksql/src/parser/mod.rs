@@ -11,7 +11,7 @@ mod types;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use sqlparser::ast::Expr;
+use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator};
 use sqlparser::dialect::Dialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -766,12 +766,12 @@ impl<'a> StatementParser<'a> {
             None
         };
         let group_by = if self.p.parse_keywords(&[Keyword::GROUP, Keyword::BY]) {
-            self.expr_list()?
+            self.expr_list("GROUP BY")?
         } else {
             Vec::new()
         };
         let partition_by = if self.p.parse_keywords(&[Keyword::PARTITION, Keyword::BY]) {
-            self.expr_list()?
+            self.expr_list("PARTITION BY")?
         } else {
             Vec::new()
         };
@@ -809,20 +809,77 @@ impl<'a> StatementParser<'a> {
         })
     }
 
-    fn expr_list(&mut self) -> Result<Vec<Expr>, ParseError> {
-        let parens =
-            matches!(self.p.peek_token_ref().token, Token::LParen) && self.paren_list_ahead();
+    /// `GROUP BY`'s or `PARTITION BY`'s value expressions: `a, b` or `(a, b)`.
+    fn expr_list(&mut self, clause: &str) -> Result<Vec<Expr>, ParseError> {
+        let parens = matches!(self.p.peek_token_ref().token, Token::LParen)
+            && (self.paren_list_ahead()
+                || matches!(self.p.peek_nth_token_ref(1).token, Token::RParen));
         if parens {
             self.p.next_token();
+            if self.token(&Token::RParen) {
+                return self.error(format!("{clause} requires at least one expression"));
+            }
         }
-        let mut list = vec![self.expr()?];
+        let mut list = vec![self.value_expr()?];
         while self.token(&Token::Comma) {
-            list.push(self.expr()?);
+            list.push(self.value_expr()?);
         }
         if parens {
             self.expect_token(&Token::RParen)?;
         }
         Ok(list)
+    }
+
+    /// ksqlDB's `valueExpression`: no comparison, logical operator or other predicate outside
+    /// parentheses, and one value in a pair of them.
+    fn value_expr(&mut self) -> Result<Expr, ParseError> {
+        let start = self.here();
+        if matches!(self.p.peek_token_ref().token, Token::LParen) && self.paren_list_ahead() {
+            // (where ksqlDB's grammar wants the `)` closing one value)
+            let mut n = 1;
+            let mut depth = 1;
+            loop {
+                let t = self.p.peek_nth_token_ref(n);
+                match t.token {
+                    Token::LParen | Token::LBracket => depth += 1,
+                    Token::RParen | Token::RBracket => depth -= 1,
+                    Token::Comma if depth == 1 => {
+                        return Err(ParseError::at(
+                            t.span.start,
+                            "Syntax Error\nmissing ')' at ','",
+                        ))
+                    }
+                    Token::EOF => break,
+                    _ => {}
+                }
+                n += 1;
+            }
+        }
+        let e = self.expr()?;
+        let predicate = match &e {
+            Expr::BinaryOp { op, .. } => !matches!(
+                op,
+                BinaryOperator::Plus
+                    | BinaryOperator::Minus
+                    | BinaryOperator::Multiply
+                    | BinaryOperator::Divide
+                    | BinaryOperator::Modulo
+                    | BinaryOperator::StringConcat
+            ),
+            Expr::UnaryOp { op, .. } => *op == UnaryOperator::Not,
+            Expr::Between { .. }
+            | Expr::InList { .. }
+            | Expr::Like { .. }
+            | Expr::IsNull(_)
+            | Expr::IsNotNull(_)
+            | Expr::IsDistinctFrom(..)
+            | Expr::IsNotDistinctFrom(..) => true,
+            _ => false,
+        };
+        if predicate {
+            return Err(ParseError::at(start, "Syntax Error"));
+        }
+        Ok(e)
     }
 
     /// Whether a `(` opens a comma-separated list (`GROUP BY (A, B)`) rather than a

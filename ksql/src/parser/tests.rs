@@ -152,3 +152,32 @@ fn other_statements() {
         Statement::Terminate(Some("CSAS_S1_0".into()))
     );
 }
+
+#[test]
+fn group_by_and_partition_by_take_value_expressions_only() {
+    let types = BTreeMap::new();
+    let error = |sql: &str| parse_one(sql, &types).unwrap_err().to_string();
+    // lists, parenthesized or not, and predicates inside parentheses
+    for sql in [
+        "SELECT A, COUNT(*) FROM T GROUP BY A, B + 1 EMIT CHANGES",
+        "SELECT A, COUNT(*) FROM T GROUP BY (A, B) EMIT CHANGES",
+        "SELECT A, COUNT(*) FROM T GROUP BY (A = B) EMIT CHANGES",
+        "SELECT * FROM T PARTITION BY A || 'x', B EMIT CHANGES",
+    ] {
+        assert!(parse_one(sql, &types).is_ok(), "{sql}");
+    }
+    assert_eq!(
+        error("SELECT COUNT(*) FROM T GROUP BY DATA AND ID"),
+        "line 1:33: Syntax Error"
+    );
+    assert_eq!(
+        error("SELECT * FROM T PARTITION BY A > 1"),
+        "line 1:30: Syntax Error"
+    );
+    assert_eq!(
+        error("SELECT COUNT(*) FROM T GROUP BY F3, (F2, F1)"),
+        "line 1:40: Syntax Error\nmissing ')' at ','"
+    );
+    assert!(error("SELECT * FROM T PARTITION BY ()")
+        .ends_with("PARTITION BY requires at least one expression"));
+}

@@ -18,7 +18,7 @@ use super::{
     where_clause,
 };
 use super::{Compiled, PlanError};
-use crate::catalog::{Catalog, DataSource};
+use crate::catalog::{Catalog, DataSource, Windowing};
 use crate::format::Format;
 use crate::parser::ast::{JoinKind, Query, SelectItem, SourceKind, Within};
 use crate::types::SqlType;
@@ -390,6 +390,30 @@ fn synthetic_name(inputs: &[JoinInput]) -> String {
         .unwrap_or_default()
 }
 
+/// ksqlDB's rule for joining windowed sources: both windowed or neither, and session windows
+/// only with session windows.
+fn check_windowing(left: &JoinInput, right: &JoinInput) -> Result<(), PlanError> {
+    let name = |w: Option<Windowing>| w.map_or("not", |w| w.type_name());
+    match (left.source.windowing, right.source.windowing) {
+        (None, None) => Ok(()),
+        (l, r) if l.is_some() != r.is_some() => Err(PlanError::Invalid(format!(
+            "Can not join windowed source to non-windowed source.\n`{}` is {} windowed\n`{}` is {} windowed",
+            left.qualifier,
+            name(l),
+            right.qualifier,
+            name(r)
+        ))),
+        (Some(l), Some(r)) if (l == Windowing::Session) != (r == Windowing::Session) => {
+            Err(PlanError::Invalid(format!(
+                "Incompatible windowed sources.\nLeft source: {}\nRight source: {}\nSession windowed sources can only be joined to other session windowed sources, and may still not result in expected behaviour as session bounds must be an exact match for the join to work\nHopping and tumbling windowed sources can only be joined to other hopping and tumbling windowed sources",
+                l.type_name(),
+                r.type_name()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Plans a query whose `FROM` has joins; `sink` names its output (for messages).
 pub fn plan_join(
     catalog: &Catalog,
@@ -416,10 +440,9 @@ pub fn plan_join(
             _ => {}
         }
     }
-    if inputs.iter().any(|i| i.source.windowing.is_some()) {
-        return Err(PlanError::Unsupported(
-            "joins of windowed sources are not supported yet".into(),
-        ));
+    // (ksqlDB's analyzer: windowed sources join windowed sources of a like kind)
+    for right in &inputs[1..] {
+        check_windowing(&inputs[0], right)?;
     }
     let kafka: Vec<&str> = inputs
         .iter()
@@ -491,6 +514,19 @@ pub fn plan_join(
                 )));
             }
             _ => {}
+        }
+        if let Some(windowing) = right.source.windowing {
+            // (their keys, window included, must match as they are: ksqlDB cannot repartition
+            // windowed keys, nor give one source's keys another's windows)
+            let left_on_key = inputs[0].source.key.len() == 1 && l_column == Some(0);
+            if !left_on_key || !right_on_key || inputs[0].source.windowing != Some(windowing) {
+                return Err(PlanError::Invalid(
+                    "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.".into(),
+                ));
+            }
+            return Err(PlanError::Unsupported(
+                "joins of windowed sources are not supported yet".into(),
+            ));
         }
         // the left rows are keyed by the previous step's key (or the first source's key)
         let left_equiv = match steps.last() {

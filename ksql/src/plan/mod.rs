@@ -404,13 +404,15 @@ fn join_and(items: &[String]) -> String {
 }
 
 /// Plans a query with no join, window or aggregation, whose output is named `sink` (for
-/// messages).
+/// messages). With `keyless`, a stream query that selects none of its keys writes records
+/// without keys (ksqlDB's new planner) instead of being refused.
 pub fn plan_stateless(
     catalog: &Catalog,
     q: &Query,
     sink: &str,
+    keyless: bool,
 ) -> Result<StatelessPlan, PlanError> {
-    plan_projection(catalog, q, sink, false)
+    plan_projection(catalog, q, sink, false, keyless)
 }
 
 /// Plans a push query with no join, window or aggregation: every column of its projection
@@ -421,7 +423,7 @@ pub fn plan_transient(catalog: &Catalog, q: &Query) -> Result<StatelessPlan, Pla
             "PARTITION BY in push queries is not supported yet".into(),
         ));
     }
-    plan_projection(catalog, q, "", true)
+    plan_projection(catalog, q, "", true, false)
 }
 
 fn plan_projection(
@@ -429,6 +431,7 @@ fn plan_projection(
     q: &Query,
     sink: &str,
     transient: bool,
+    keyless: bool,
 ) -> Result<StatelessPlan, PlanError> {
     if !q.from.joins.is_empty() {
         return Err(PlanError::Unsupported("joins are not supported yet".into()));
@@ -616,7 +619,10 @@ fn plan_projection(
         .filter(|(_, a)| a.is_empty())
         .map(|(i, _)| source.key[i].0.clone())
         .collect();
-    if !missing.is_empty() {
+    let keyless = keyless
+        && missing.len() == key_count
+        && source.kind == crate::parser::ast::SourceKind::Stream;
+    if !missing.is_empty() && !keyless {
         let all: Vec<String> = source.key.iter().map(|(n, _)| n.clone()).collect();
         let (noun, them) = if all.len() == 1 {
             ("column", all[0].clone())

@@ -410,7 +410,7 @@ fn split_window(
         i64::from_be_bytes(a)
     };
     match (key, windowing) {
-        (Some(k), Some(Windowing::Time { size })) if k.len() >= 8 => {
+        (Some(k), Some(Windowing::Time { size, .. })) if k.len() >= 8 => {
             let (inner, start) = k.split_at(k.len() - 8);
             let start = long(start);
             (Some(inner), Some((start, start + size)))

@@ -222,7 +222,7 @@ pub fn source_description(
         "statementText": statement,
         "sourceDescription": {
             "name": source.name,
-            "windowType": source.windowing.as_ref().map(window_type),
+            "windowType": source.windowing.as_ref().map(|w| w.type_name()),
             "readQueries": reads,
             "writeQueries": writes,
             "fields": fields,
@@ -242,15 +242,6 @@ pub fn source_description(
         },
         "warnings": [],
     })
-}
-
-/// ksqlDB's name of a windowing (a hopping window's keys are a tumbling one's: the catalogue
-/// does not tell them apart).
-fn window_type(w: &crate::catalog::Windowing) -> &'static str {
-    match w {
-        crate::catalog::Windowing::Time { .. } => "TUMBLING",
-        crate::catalog::Windowing::Session => "SESSION",
-    }
 }
 
 fn running_query(q: &crate::catalog::PersistentQuery, catalog: &Catalog) -> Value {
