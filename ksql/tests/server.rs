@@ -425,3 +425,55 @@ async fn pull_queries_answer_a_tables_current_rows_and_a_streams_records() {
         .starts_with("Pull queries don't support WINDOW clauses."));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scalable_push_queries_follow_a_persistent_querys_output() {
+    let broker = TestBroker::start().await;
+    let (server, url) = server(&broker).await;
+    let topic = unique_name("orders");
+    let (status, body) = ksql(
+        &url,
+        &format!("CREATE STREAM ORDERS (ID INT KEY, ITEM STRING, QTY INT) WITH (kafka_topic='{topic}', value_format='JSON', partitions=2);
+                  CREATE STREAM BIG AS SELECT ID, ITEM, QTY FROM ORDERS WHERE QTY > 1;
+                  INSERT INTO ORDERS (ID, ITEM, QTY) VALUES (1, 'old', 5);"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // (the persistent query's output before the push query starts is not part of it)
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while query_rows(&url, "SELECT * FROM BIG;").await.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "BIG stays empty");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let query = tokio::spawn({
+        let url = url.clone();
+        async move {
+            query_answer(
+                &url,
+                "SELECT ITEM, QTY * 10 AS TENS FROM BIG WHERE ITEM <> 'skip' EMIT CHANGES LIMIT 2;",
+                json!({"ksql.query.push.v2.enabled": true, "auto.offset.reset": "latest"}),
+            )
+            .await
+        }
+    });
+    // (the query reads from the ends its partitions have when it starts)
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, body) = ksql(
+        &url,
+        "INSERT INTO ORDERS (ID, ITEM, QTY) VALUES (2, 'small', 1);
+         INSERT INTO ORDERS (ID, ITEM, QTY) VALUES (3, 'skip', 7);
+         INSERT INTO ORDERS (ID, ITEM, QTY) VALUES (4, 'pen', 2);
+         INSERT INTO ORDERS (ID, ITEM, QTY) VALUES (5, 'ink', 3);",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let rows = query.await.unwrap();
+    let id = rows[0]["header"]["queryId"].as_str().unwrap();
+    assert!(id.starts_with("SCALABLE_PUSH_QUERY_"), "{id}");
+    assert_eq!(rows[0]["header"]["schema"], "`ITEM` STRING, `TENS` INTEGER");
+    let mut got: Vec<&Value> = rows[1..3].iter().map(|r| &r["row"]["columns"]).collect();
+    got.sort_by_key(|v| v.to_string());
+    assert_eq!(got, [&json!(["ink", 30]), &json!(["pen", 20])]);
+    assert_eq!(rows[3]["finalMessage"], "Limit Reached");
+    server.stop().await;
+}

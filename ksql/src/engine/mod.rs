@@ -6,6 +6,7 @@ mod planned;
 mod properties;
 mod pull;
 mod push;
+mod scalable;
 mod topics;
 
 use std::collections::BTreeMap;

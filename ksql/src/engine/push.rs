@@ -6,7 +6,8 @@
 //! deleted.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::{channel, error::TrySendError, Receiver};
@@ -22,7 +23,17 @@ use crate::types::SqlType;
 use crate::value::Row;
 
 /// How many rows a push query holds for a client that reads slower than they come.
-const ROWS_BUFFERED: usize = 500;
+pub(super) const ROWS_BUFFERED: usize = 500;
+
+/// The reader thread of a scalable push query (see `scalable.rs`).
+pub(super) struct Tail {
+    /// Tells the thread to stop.
+    pub stop: Arc<AtomicBool>,
+    /// The thread.
+    pub thread: Option<std::thread::JoinHandle<()>>,
+    /// Why it stopped reading, if it failed.
+    pub error: Arc<StdMutex<Option<String>>>,
+}
 
 /// A row of a push query.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,9 +76,29 @@ pub struct PushQuery {
     rows: Receiver<PushRow>,
     streams: Option<Arc<KafkaStreams>>,
     cleanup: Option<Cleanup>,
+    tail: Option<Tail>,
 }
 
 impl PushQuery {
+    /// A push query whose rows a [`Tail`] reads.
+    pub(super) fn tailing(
+        id: String,
+        columns: Vec<(String, SqlType)>,
+        limit: Option<u64>,
+        rows: Receiver<PushRow>,
+        tail: Tail,
+    ) -> PushQuery {
+        PushQuery {
+            id,
+            columns,
+            limit,
+            rows,
+            streams: None,
+            cleanup: None,
+            tail: Some(tail),
+        }
+    }
+
     /// The next row (`None`: the query stopped).
     pub async fn next(&mut self) -> Option<PushRow> {
         self.rows.recv().await
@@ -75,6 +106,9 @@ impl PushQuery {
 
     /// Why the query failed, if it did.
     pub fn error(&self) -> Option<String> {
+        if let Some(tail) = &self.tail {
+            return tail.error.lock().ok().and_then(|e| e.clone());
+        }
         self.streams.as_ref().and_then(|s| s.error())
     }
 
@@ -82,6 +116,12 @@ impl PushQuery {
     pub async fn close(mut self) {
         // (a stream thread waiting for room in the channel sees it closed)
         self.rows.close();
+        if let Some(mut tail) = self.tail.take() {
+            tail.stop.store(true, Ordering::Relaxed);
+            if let Some(thread) = tail.thread.take() {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+        }
         let (streams, cleanup) = (self.streams.take(), self.cleanup.take());
         // (in a task of its own: a caller that goes away meanwhile does not leave the app,
         // its group or its topics behind)
@@ -100,6 +140,10 @@ impl PushQuery {
 impl Drop for PushQuery {
     fn drop(&mut self) {
         self.rows.close();
+        // (the reader thread sees the flag, or the closed channel, and ends)
+        if let Some(tail) = &self.tail {
+            tail.stop.store(true, Ordering::Relaxed);
+        }
         // (a client that went away: stop the app without holding up whoever dropped it)
         let (streams, cleanup) = (self.streams.take(), self.cleanup.take());
         if streams.is_none() && cleanup.is_none() {
@@ -130,6 +174,9 @@ impl Engine {
                 "Pull queries are not supported yet: add EMIT CHANGES to stream the query's rows"
                     .into(),
             ));
+        }
+        if self.is_scalable(q, session) {
+            return self.scalable_push_query(q);
         }
         let planned = Planned::new(&self.catalog, q, None, session)?;
         let nanos = SystemTime::now()
@@ -203,6 +250,7 @@ impl Engine {
                 internal,
                 group: application_id,
             }),
+            tail: None,
         })
     }
 }

@@ -38,6 +38,8 @@ pub async fn run(v: &Variant, bootstrap: &str) -> Verdict {
         ("ksql.streams.cache.max.bytes.buffering", "0"),
         ("ksql.streams.auto.offset.reset", "earliest"),
         ("ksql.streams.num.stream.threads", "1"),
+        // (as ksqlDB's REST test harness configures its server)
+        ("ksql.query.push.v2.enabled", "true"),
     ] {
         props.insert(k.to_string(), val.to_string());
     }
