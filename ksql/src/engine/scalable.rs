@@ -87,7 +87,9 @@ impl Engine {
             .map_err(kafka)?;
         let mut assignment = TopicPartitionList::new();
         tokio::task::block_in_place(|| -> Result<(), KsqlError> {
-            let metadata = consumer.fetch_metadata(Some(&topic), TIMEOUT).map_err(kafka)?;
+            let metadata = consumer
+                .fetch_metadata(Some(&topic), TIMEOUT)
+                .map_err(kafka)?;
             for t in metadata.topics().iter().filter(|t| t.name() == topic) {
                 for p in t.partitions() {
                     let (_, high) = consumer

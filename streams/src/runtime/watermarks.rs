@@ -22,6 +22,9 @@ fn retriable(e: &KafkaError) -> bool {
         RDKafkaErrorCode::NotLeaderForPartition
             | RDKafkaErrorCode::LeaderNotAvailable
             | RDKafkaErrorCode::UnknownTopicOrPartition
+            // (librdkafka's own answer while its metadata of a restarting broker's partitions
+            // is incomplete)
+            | RDKafkaErrorCode::UnknownPartition
             | RDKafkaErrorCode::NotCoordinator
             | RDKafkaErrorCode::RequestTimedOut
             | RDKafkaErrorCode::OperationTimedOut
