@@ -314,9 +314,12 @@ fn fields(actual: &J, expected: &J, path: &str) -> Result<(), String> {
         };
     };
     for (key, e) in expected {
+        // (`name|starts_with`: ksqlDB's match operators, EQUALS the default)
         let (name, prefix) = match key.split_once('|') {
-            Some((name, op)) if op.eq_ignore_ascii_case("startsWith") => (name, true),
-            _ => (key.as_str(), false),
+            Some((name, op)) if op.eq_ignore_ascii_case("starts_with") => (name, true),
+            Some((name, op)) if op.eq_ignore_ascii_case("equals") => (name, false),
+            Some((_, op)) => return Err(format!("unknown match operator {op} in {key}")),
+            None => (key.as_str(), false),
         };
         let at = format!("{path}->{name}");
         let Some(a) = actual.get(name) else {
