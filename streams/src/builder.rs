@@ -21,7 +21,15 @@ pub struct Consumed<K, V> {
     pub(crate) key: SharedSerde<K>,
     pub(crate) value: SharedSerde<V>,
     pub(crate) name: Option<String>,
+    pub(crate) extractor: Option<TimestampExtractor<K, V>>,
 }
+
+/// Picks a record's timestamp (Kafka's `TimestampExtractor`): given its deserialized key and
+/// value (`None`: a table's tombstone), the record's own timestamp and its partition's time so
+/// far. A negative answer skips the record (logged, as Kafka Streams skips a negative extracted
+/// timestamp); an error stops the task (`Fatal user code error in TimestampExtractor callback`).
+pub type TimestampExtractor<K, V> =
+    Arc<dyn Fn(&K, Option<&V>, i64, i64) -> Result<i64, String> + Send + Sync>;
 
 impl<K, V> Consumed<K, V> {
     /// Reads keys with `key` and values with `value`.
@@ -30,7 +38,14 @@ impl<K, V> Consumed<K, V> {
             key,
             value,
             name: None,
+            extractor: None,
         }
+    }
+
+    /// Takes each record's timestamp from `extractor` instead of the record's own.
+    pub fn with_timestamp_extractor(mut self, extractor: TimestampExtractor<K, V>) -> Self {
+        self.extractor = Some(extractor);
+        self
     }
 
     /// Names the source node (instead of `KSTREAM-SOURCE-<n>`).
@@ -96,6 +111,8 @@ pub(crate) struct Graph {
     /// Groups of topics (name, internal) that must have as many partitions as each other (the
     /// topics read upstream of each join).
     pub copartition_groups: Vec<Vec<(String, bool)>>,
+    /// The timestamp extractors of sources that have one, by node.
+    pub extractors: std::collections::HashMap<usize, crate::processor::DynExtractor>,
     /// Ids of task state shared by nodes, given out so far.
     shared_states: usize,
     /// The last repartition source made for a stream's node by a join, which an unnamed join
@@ -294,6 +311,19 @@ impl StreamsBuilder {
             let (k, v) = crate::serde::decode((&key, &value), topic, k, v)?;
             Ok((Arc::new(k) as Dyn, Arc::new(v) as Dyn))
         });
+        let extractor: Option<crate::processor::DynExtractor> =
+            consumed.extractor.clone().map(|f| {
+                let f: crate::processor::DynExtractor = Arc::new(
+                    move |k: &Dyn, v: &Dyn, timestamp: i64, partition_time: i64| {
+                        let (Some(k), Some(v)) = (k.downcast_ref::<K>(), v.downcast_ref::<V>())
+                        else {
+                            return Err("a record of another type than its source's".to_string());
+                        };
+                        f(k, Some(v), timestamp, partition_time)
+                    },
+                );
+                f
+            });
         let mut wanted: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
         wanted.sort();
         wanted.dedup();
@@ -371,6 +401,9 @@ impl StreamsBuilder {
                 None,
             ),
         };
+        if let Some(f) = extractor {
+            g.extractors.insert(node, f);
+        }
         drop(g);
         KStream::new(Rc::clone(&self.graph), node).with_serdes(
             Some(consumed.key),
@@ -403,12 +436,22 @@ impl StreamsBuilder {
         };
         let materialized =
             materialized.or_serdes(Some(consumed.key.clone()), Some(consumed.value.clone()));
+        // (the table's records are nullable values: a tombstone's value is `None`)
+        let extractor = consumed.extractor.map(|f| {
+            let f: TimestampExtractor<K, Option<V>> = Arc::new(
+                move |k: &K, v: Option<&Option<V>>, timestamp: i64, partition_time: i64| {
+                    f(k, v.and_then(Option::as_ref), timestamp, partition_time)
+                },
+            );
+            f
+        });
         let stream: KStream<K, Option<V>> = self.stream(
             topic,
             Consumed {
                 key: consumed.key,
                 value: crate::serde::Serdes::nullable(consumed.value),
                 name: consumed.name,
+                extractor,
             },
         );
         let mut g = self.graph.borrow_mut();
@@ -437,6 +480,7 @@ impl StreamsBuilder {
         }
         let mut topology = Topology::from_nodes(g.nodes.clone(), g.stores.clone());
         topology.copartition_groups = g.copartition_groups.clone();
+        topology.extractors = g.extractors.clone();
         topology.repartition_partitions = g.repartition_partitions.clone();
         Ok(topology)
     }

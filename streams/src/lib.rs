@@ -61,7 +61,7 @@ mod test_driver;
 mod topology;
 mod window;
 
-pub use builder::{Consumed, Produced, StreamsBuilder};
+pub use builder::{Consumed, Produced, StreamsBuilder, TimestampExtractor};
 pub use config::{Guarantee, OnError, StreamsConfig};
 pub use grouped::{Grouped, KGroupedStream, Materialized, StoreType};
 pub use grouped_table::KGroupedTable;

@@ -288,6 +288,11 @@ pub(crate) trait Node: Send {
 /// Makes a node for each task.
 pub(crate) type NodeFactory = Arc<dyn Fn() -> Box<dyn Node> + Send + Sync>;
 
+/// Picks a decoded record's timestamp: given its key, its value, the record's own timestamp
+/// and its partition's time so far.
+pub(crate) type DynExtractor =
+    Arc<dyn Fn(&Dyn, &Dyn, i64, i64) -> Result<i64, String> + Send + Sync>;
+
 /// Turns the bytes of an input record into a key and a value.
 pub(crate) type Decoder = Arc<
     dyn Fn(&str, Option<&[u8]>, Option<&[u8]>) -> Result<(Dyn, Dyn), StreamsError> + Send + Sync,

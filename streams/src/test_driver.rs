@@ -65,6 +65,8 @@ struct Driver {
     stores: HashMap<String, usize>,
     /// Source node and decoder by topic.
     sources: HashMap<String, (usize, Decoder)>,
+    /// Sources' timestamp extractors, by node.
+    extractors: HashMap<usize, crate::processor::DynExtractor>,
     /// Records written, by topic.
     outputs: HashMap<String, VecDeque<OutputRecord>>,
     /// The next offset of each input topic, with its name shared by the records' metadata.
@@ -132,10 +134,27 @@ impl Driver {
                 record.key.as_deref(),
                 record.value.as_deref(),
             )?;
+            // (a negative extracted timestamp skips the record, as on a broker)
+            let timestamp = match self.extractors.get(&source) {
+                None => record.timestamp,
+                Some(extract) => {
+                    let t = extract(&key, &value, record.timestamp, record.timestamp).map_err(
+                        |e| {
+                            StreamsError::Kafka(format!(
+                                "Fatal user code error in TimestampExtractor callback for record: {e}"
+                            ))
+                        },
+                    )?;
+                    if t < 0 {
+                        continue;
+                    }
+                    t
+                }
+            };
             let rec = DynRecord {
                 key,
                 value,
-                timestamp: record.timestamp,
+                timestamp,
                 headers: Arc::new(record.headers),
             };
             let (name, next) = self
@@ -213,6 +232,7 @@ impl TestDriver {
                 }
             }
         }
+        let extractors = topology.extractors.clone();
         let all: Vec<usize> = (0..topology.nodes.len()).collect();
         let stores = topology
             .stores
@@ -244,6 +264,7 @@ impl TestDriver {
             task,
             stores,
             sources,
+            extractors,
             outputs: HashMap::new(),
             offsets: HashMap::new(),
             wall_clock: wall_clock_ms,

@@ -298,3 +298,39 @@ fn a_stream_merged_with_itself_reads_each_record_once() {
 fn s_(x: &str) -> String {
     x.to_string()
 }
+
+#[test]
+fn a_timestamp_extractor_gives_records_their_timestamps_and_skips_negative_ones() {
+    let b = StreamsBuilder::new();
+    // the value's leading number is the event time; a value without one stops the task
+    let extractor: tributary_streams::TimestampExtractor<String, String> = Arc::new(
+        |_k: &String, v: Option<&String>, _own: i64, _partition: i64| {
+            let v = v.ok_or("a tombstone")?;
+            v.split(':')
+                .next()
+                .and_then(|n| n.parse::<i64>().ok())
+                .ok_or_else(|| format!("no time in {v:?}"))
+        },
+    );
+    b.stream("events", strings().with_timestamp_extractor(extractor))
+        .to("out", out());
+    let driver = TestDriver::new(b.build().unwrap());
+    let mut input = driver.input_topic("events", Serdes::string(), Serdes::string());
+    let mut output = driver.output_topic("out", Serdes::string(), Serdes::string());
+    input.pipe_input_at(s("a"), s("1000:x"), 5).unwrap();
+    input.pipe_input_at(s("b"), s("-1:y"), 6).unwrap();
+    input.pipe_input_at(s("c"), s("2000:z"), 7).unwrap();
+    let got: Vec<(String, i64)> = output
+        .read_records_to_list()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.key, r.timestamp))
+        .collect();
+    assert_eq!(got, [(s("a"), 1000), (s("c"), 2000)]);
+    let e = input.pipe_input_at(s("d"), s("late"), 8).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Fatal user code error in TimestampExtractor callback"),
+        "{e}"
+    );
+}

@@ -17,6 +17,7 @@ use tributary_streams::{KafkaStreams, StreamsConfig};
 
 use crate::catalog::{Catalog, DataSource, PersistentQuery};
 use crate::exec::serde::serdes;
+use crate::exec::timestamps::TimestampColumn;
 use crate::exec::Output;
 use crate::format::{Format, RowFormat};
 use crate::parser::ast::{ColumnKind, CreateAsSelect, CreateSource, SourceKind, Statement};
@@ -222,6 +223,16 @@ impl Engine {
         Ok(parser::parse(sql, &self.catalog.types)?)
     }
 
+    /// [`Engine::parse`] of a statement parsed before as part of a larger text, where it
+    /// starts at `start` (its messages' positions count from that text's start).
+    pub fn parse_at(
+        &self,
+        sql: &str,
+        start: sqlparser::tokenizer::Location,
+    ) -> Result<Vec<Parsed>, KsqlError> {
+        Ok(parser::parse_at(sql, &self.catalog.types, start)?)
+    }
+
     /// Runs one statement with session `properties`.
     pub async fn execute(
         &mut self,
@@ -233,8 +244,12 @@ impl Engine {
             Statement::CreateAsSelect(c) => {
                 self.create_as_select(c, &parsed.text, properties).await
             }
-            Statement::InsertInto { target, query } => {
-                self.insert_into(target, query, &parsed.text, properties)
+            Statement::InsertInto {
+                target,
+                target_at,
+                query,
+            } => {
+                self.insert_into(target, *target_at, query, &parsed.text, properties)
                     .await
             }
             Statement::InsertValues {
@@ -371,21 +386,7 @@ impl Engine {
                 "Windowed sources require a key column.".into(),
             ));
         }
-        if let Some((col, _)) = &source.timestamp {
-            if !source
-                .value
-                .iter()
-                .chain(source.key.iter())
-                .any(|(n, _)| n == col)
-            {
-                return Err(KsqlError::Statement(format!(
-                    "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{col}'"
-                )));
-            }
-            return Err(KsqlError::Unsupported(
-                "TIMESTAMP columns are not supported yet".into(),
-            ));
-        }
+        TimestampColumn::of(&source).map_err(KsqlError::Statement)?;
         if self.replaying.is_none()
             && !self.topics.exists(&topic).await.map_err(KsqlError::Kafka)?
         {
@@ -464,11 +465,6 @@ impl Engine {
             }));
         }
         let props = SourceProperties::parse(&c.properties, c.kind, Some(&input))?;
-        if props.timestamp.is_some() {
-            return Err(KsqlError::Unsupported(
-                "TIMESTAMP columns are not supported yet".into(),
-            ));
-        }
         let (key_columns, value_columns) = planned.columns();
         if key_columns.is_empty() && c.properties.contains_key("KEY_FORMAT") {
             return Err(KsqlError::Statement(
@@ -498,13 +494,14 @@ impl Engine {
             key_format,
             value_format: props.value_format.clone(),
             unwrapped_value: props.unwrapped(),
-            timestamp: None,
+            timestamp: props.timestamp.clone(),
             windowing: planned.windowing(),
             sql: sql.to_string(),
             read_only: false,
         };
         planned.check_sink(&sink)?;
         check_formats(&sink)?;
+        TimestampColumn::of(&sink).map_err(KsqlError::Statement)?;
         if self.replaying.is_none()
             && !self.topics.exists(&topic).await.map_err(KsqlError::Kafka)?
         {
@@ -547,15 +544,16 @@ impl Engine {
     async fn insert_into(
         &mut self,
         target: &str,
+        (line, column): (u64, u64),
         query: &crate::parser::ast::Query,
         sql: &str,
         session: &BTreeMap<String, String>,
     ) -> Result<Outcome, KsqlError> {
-        let sink = self
-            .catalog
-            .source(target)
-            .map_err(KsqlError::Statement)?
-            .clone();
+        let Some(sink) = self.catalog.sources.get(target).cloned() else {
+            return Err(KsqlError::Statement(format!(
+                "Line: {line}, Col: {column}: Source `{target}` does not exist."
+            )));
+        };
         if sink.kind == SourceKind::Table {
             return Err(KsqlError::Statement(format!(
                 "INSERT INTO can only be used to insert into a stream. {target} is a table."
@@ -615,10 +613,15 @@ impl Engine {
             Planned::Aggregate(_) => serdes(key_format(sink)?, value_format(sink)?),
             _ => source_serdes(sink)?,
         };
-        let topology = planned.topology(Output::Topic {
-            name: sink.topic.clone(),
-            serdes,
-        })?;
+        let timestamp = TimestampColumn::of(sink).map_err(KsqlError::Statement)?;
+        let topology = planned.topology(
+            Output::Topic {
+                name: sink.topic.clone(),
+                serdes,
+                timestamp,
+            },
+            throw_on_invalid_timestamp(session),
+        )?;
         let application_id = format!("_confluent-ksql-{}query_{id}", self.config.service_id);
         let config = self.query_config(&application_id, session);
         // what the query reads: its source and its own repartition topics
@@ -784,6 +787,14 @@ impl Engine {
 async fn stop(streams: Arc<KafkaStreams>) {
     let _ =
         tokio::task::spawn_blocking(move || streams.close_timeout(Duration::from_secs(10))).await;
+}
+
+/// `ksql.timestamp.throw.on.invalid`: a source record whose timestamp column cannot be read
+/// stops the query (instead of being skipped).
+fn throw_on_invalid_timestamp(session: &BTreeMap<String, String>) -> bool {
+    session
+        .get("ksql.timestamp.throw.on.invalid")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 /// `stream` or `table`, as ksqlDB's messages say.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tributary_streams::{Consumed, StreamsBuilder, Topology};
+use tributary_streams::{StreamsBuilder, Topology};
 
 use super::{source_serdes, KsqlError};
 use crate::catalog::{Catalog, DataSource};
@@ -144,7 +144,11 @@ impl Planned {
     }
 
     /// The query's topology, its output written to `output`.
-    pub(super) fn topology(self, output: Output) -> Result<Topology, KsqlError> {
+    pub(super) fn topology(
+        self,
+        output: Output,
+        fail_on_bad_timestamp: bool,
+    ) -> Result<Topology, KsqlError> {
         match self {
             Planned::Stateless(plan) => {
                 let eval = Evaluator::new(&plan.scope)?;
@@ -152,7 +156,13 @@ impl Planned {
                 let topic = plan.source.topic.clone();
                 let plan = Arc::new(plan);
                 let builder = StreamsBuilder::new();
-                let out = builder.stream(&topic, Consumed::with(key, value)).process(
+                let consumed = crate::exec::timestamps::consumed(
+                    &plan.source,
+                    (key, value),
+                    fail_on_bad_timestamp,
+                )
+                .map_err(KsqlError::Statement)?;
+                let out = builder.stream(&topic, consumed).process(
                     move || StatelessProcessor::new(Arc::clone(&plan), eval.clone()),
                     &[],
                 );
@@ -163,7 +173,8 @@ impl Planned {
             }
             Planned::Aggregate(plan) => {
                 let input = source_serdes(&plan.source)?;
-                crate::exec::aggregate::topology(plan, input, output).map_err(KsqlError::Statement)
+                crate::exec::aggregate::topology(plan, input, output, fail_on_bad_timestamp)
+                    .map_err(KsqlError::Statement)
             }
             Planned::Join(plan) => {
                 let inputs = plan
@@ -171,7 +182,8 @@ impl Planned {
                     .iter()
                     .map(|i| source_serdes(&i.source))
                     .collect::<Result<Vec<_>, _>>()?;
-                crate::exec::join::topology(plan, inputs, output).map_err(KsqlError::Statement)
+                crate::exec::join::topology(plan, inputs, output, fail_on_bad_timestamp)
+                    .map_err(KsqlError::Statement)
             }
         }
     }

@@ -219,7 +219,10 @@ impl Engine {
                 }
             }
         });
-        let topology = planned.topology(Output::Rows(sink))?;
+        let topology = planned.topology(
+            Output::Rows(sink),
+            super::throw_on_invalid_timestamp(session),
+        )?;
         let application_id = format!("_confluent-ksql-{}{id}", self.config.service_id);
         let internal = topology
             .internal_topics(&application_id)

@@ -147,6 +147,10 @@ fn follow(
             continue;
         };
         let m = message.map_err(|e| format!("cannot read topic {}: {e}", source.topic))?;
+        // (as ksqlDB's scalable push queries, a keyed source's record without a key is passed)
+        if m.key().is_none() && !source.key.is_empty() {
+            continue;
+        }
         let (key, value) = match (
             key_serde.deserialize(&source.topic, m.key()),
             value_serde.deserialize(&source.topic, m.payload()),

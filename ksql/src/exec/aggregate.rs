@@ -13,9 +13,9 @@ use std::time::Duration;
 use datafusion_common::ScalarValue;
 use tributary_streams::process::{Processor, ProcessorContext, Record};
 use tributary_streams::{
-    BufferConfig, Consumed, Grouped, KTable, Materialized, SessionWindowedSerde, SessionWindows,
-    SharedSerde, StreamsBuilder, StreamsError, Suppressed, TimeWindowedSerde, TimeWindows,
-    Topology, Window, Windowed,
+    BufferConfig, Grouped, KTable, Materialized, SessionWindowedSerde, SessionWindows, SharedSerde,
+    StreamsBuilder, StreamsError, Suppressed, TimeWindowedSerde, TimeWindows, Topology, Window,
+    Windowed,
 };
 
 use super::eval::Evaluator;
@@ -288,6 +288,7 @@ pub fn topology(
     plan: AggregatePlan,
     (in_key, in_value): RowSerdes,
     output: Output,
+    fail_on_bad_timestamp: bool,
 ) -> Result<Topology, String> {
     let plan = Arc::new(plan);
     let source = plan.source.clone();
@@ -330,7 +331,14 @@ pub fn topology(
     match source.kind {
         SourceKind::Stream => {
             let grouped = builder
-                .stream(&source.topic, Consumed::with(in_key, in_value))
+                .stream(
+                    &source.topic,
+                    crate::exec::timestamps::consumed(
+                        &source,
+                        (in_key, in_value),
+                        fail_on_bad_timestamp,
+                    )?,
+                )
                 .process(
                     move || GroupStream {
                         grouper: grouper.clone(),
@@ -407,7 +415,11 @@ pub fn topology(
             let table = builder
                 .table(
                     &source.topic,
-                    Consumed::with(in_key, in_value.clone()),
+                    crate::exec::timestamps::consumed(
+                        &source,
+                        (in_key, in_value.clone()),
+                        fail_on_bad_timestamp,
+                    )?,
                     Materialized::new(),
                 )
                 .group_by(

@@ -17,8 +17,8 @@ use tributary_streams::process::{
     Record,
 };
 use tributary_streams::{
-    Consumed, JoinWindows, Joined, KStream, KTable, Materialized, SharedSerde, StreamJoined,
-    StreamsBuilder, StreamsError, TableJoined, Topology,
+    JoinWindows, Joined, KStream, KTable, Materialized, SharedSerde, StreamJoined, StreamsBuilder,
+    StreamsError, TableJoined, Topology,
 };
 
 use super::eval::Evaluator;
@@ -251,6 +251,7 @@ pub fn topology(
     plan: JoinPlan,
     inputs: Vec<RowSerdes>,
     output: Output,
+    fail_on_bad_timestamp: bool,
 ) -> Result<Topology, String> {
     let plan = Arc::new(plan);
     let builder = StreamsBuilder::new();
@@ -262,7 +263,11 @@ pub fn topology(
         let width = input.width();
         let side_types: Arc<Vec<SqlType>> =
             Arc::new(types[input.offset..input.offset + width].to_vec());
-        let consumed = Consumed::with(key.clone(), value);
+        let consumed = crate::exec::timestamps::consumed(
+            &input.source,
+            (key.clone(), value),
+            fail_on_bad_timestamp,
+        )?;
         let side = match input.source.kind {
             SourceKind::Stream => {
                 let t = Arc::clone(&side_types);

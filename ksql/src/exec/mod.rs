@@ -7,6 +7,7 @@ pub mod insert;
 pub mod join;
 pub mod serde;
 pub mod stateless;
+pub mod timestamps;
 
 use std::sync::Arc;
 
@@ -23,6 +24,8 @@ pub enum Output {
         name: String,
         /// The serdes of its keys (unwindowed) and values.
         serdes: RowSerdes,
+        /// The column each row's timestamp comes from (`WITH (TIMESTAMP=...)`), if any.
+        timestamp: Option<timestamps::TimestampColumn>,
     },
     /// A push query's client. Its plan is transient: each record's value is a row of the
     /// projection; a record without a value is a deletion (of a table's key, or of an
@@ -55,7 +58,7 @@ impl OutputKey for Windowed<Row> {
 impl Output {
     /// Ends `stream` here; `key` makes the serde of the stream's keys from that of their
     /// columns (windowed keys wrap it).
-    pub(crate) fn write<K: OutputKey>(
+    pub(crate) fn write<K: OutputKey + Clone>(
         self,
         stream: KStream<K, Option<Row>>,
         key: impl FnOnce(SharedSerde<Row>) -> SharedSerde<K>,
@@ -64,7 +67,19 @@ impl Output {
             Output::Topic {
                 name,
                 serdes: (k, v),
-            } => stream.to(&name, Produced::with(key(k), v)),
+                timestamp,
+            } => {
+                let stream = match timestamp {
+                    Some(column) => stream.process(
+                        move || timestamps::SetTimestamp {
+                            column: column.clone(),
+                        },
+                        &[],
+                    ),
+                    None => stream,
+                };
+                stream.to(&name, Produced::with(key(k), v))
+            }
             Output::Rows(sink) => {
                 stream.foreach(move |k: &K, v: &Option<Row>| sink(k.parts().0, v.as_ref()))
             }

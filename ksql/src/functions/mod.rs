@@ -6,6 +6,7 @@ pub mod aggregate;
 mod bytes;
 pub mod cast;
 mod collections;
+pub mod datetime;
 mod math;
 pub mod rowfn;
 mod string;
@@ -61,6 +62,7 @@ pub fn names() -> Vec<&'static str> {
     n.extend(math::NAMES);
     n.extend(collections::NAMES);
     n.extend(url::NAMES);
+    n.extend(datetime::NAMES);
     n.sort_unstable();
     n
 }
@@ -77,7 +79,12 @@ fn declared(name: &str) -> String {
         "SIGN" | "SQRT" | "EXP" | "LN" | "GREATEST" | "LEAST" | "INSTR" | "INITCAP"
         | "SUBSTRING" | "CONCAT" | "LCASE" | "UCASE" | "LEN" | "TRIM" | "REPLACE" | "TO_BYTES"
         | "FROM_BYTES" | "GEO_DISTANCE" => name.to_lowercase(),
-        _ if math::NAMES.contains(&name) || url::NAMES.contains(&name) => name.to_lowercase(),
+        _ if math::NAMES.contains(&name)
+            || url::NAMES.contains(&name)
+            || datetime::NAMES.contains(&name) =>
+        {
+            name.to_lowercase()
+        }
         other => other.to_string(),
     }
 }
@@ -296,6 +303,7 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
         }
         _ if collections::NAMES.contains(&name) => collections::plan(p, name, args),
         _ if url::NAMES.contains(&name) => url::plan(p, name, args),
+        _ if datetime::NAMES.contains(&name) => datetime::plan(p, name, args),
         "GEO_DISTANCE" => {
             let numbers = args.len() >= 4 && args[..4].iter().all(|a| a.ty.is_numeric());
             let unit = args.get(4).is_none_or(|u| u.ty == SqlType::String);

@@ -20,6 +20,8 @@ pub enum Statement {
     InsertInto {
         /// The stream written to.
         target: String,
+        /// Where its name is (line and column, from 1).
+        target_at: (u64, u64),
         /// What is written.
         query: Box<Query>,
     },

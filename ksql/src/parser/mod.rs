@@ -126,22 +126,58 @@ pub struct Parsed {
     pub statement: Statement,
     /// Its text as written.
     pub text: String,
+    /// Where it starts in the text parsed (line and column, from 1): the positions in its
+    /// messages count from the text's start, as ksqlDB's do.
+    pub start: Location,
 }
 
 /// Parses every statement in `sql` (each ends with `;`, the last one may not). `types` are
 /// the custom types `CREATE TYPE` defined, by upper-case name.
 pub fn parse(sql: &str, types: &BTreeMap<String, SqlType>) -> Result<Vec<Parsed>, ParseError> {
+    parse_at(sql, types, Location::new(1, 1))
+}
+
+/// [`parse`] of text that starts at `start` of a larger text (a statement parsed again on its
+/// own): positions count from the larger text's start.
+pub fn parse_at(
+    sql: &str,
+    types: &BTreeMap<String, SqlType>,
+    start: Location,
+) -> Result<Vec<Parsed>, ParseError> {
     let dialect = KsqlDialect {
         types: types.clone(),
     };
-    let tokens = Tokenizer::new(&dialect, sql)
+    let shift = |l: Location| {
+        if l.line == 0 {
+            l
+        } else if l.line == 1 {
+            Location::new(start.line, l.column + start.column - 1)
+        } else {
+            Location::new(l.line + start.line - 1, l.column)
+        }
+    };
+    let mut tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
-        .map_err(|e| ParseError {
-            message: e.message,
-            line: e.location.line,
-            column: e.location.column,
+        .map_err(|e| {
+            let at = shift(e.location);
+            ParseError {
+                message: e.message,
+                line: at.line,
+                column: at.column,
+            }
         })?;
+    for t in &mut tokens {
+        t.span.start = shift(t.span.start);
+        t.span.end = shift(t.span.end);
+    }
     let offsets = LineOffsets::new(sql);
+    let unshift = |l: Location| {
+        if l.line == start.line {
+            Location::new(1, l.column + 1 - start.column)
+        } else {
+            Location::new(l.line + 1 - start.line, l.column)
+        }
+    };
     let mut statements = Vec::new();
     let mut current: Vec<TokenWithSpan> = Vec::new();
     let mut tokens = tokens.into_iter().map(normalize).peekable();
@@ -163,10 +199,15 @@ pub fn parse(sql: &str, types: &BTreeMap<String, SqlType>) -> Result<Vec<Parsed>
             .collect();
         if let (Some(first), Some(last)) = (meaningful.first(), meaningful.last()) {
             let text = offsets
-                .slice(sql, first.span.start, last.span.end)
+                .slice(sql, unshift(first.span.start), unshift(last.span.end))
                 .to_string();
+            let start = first.span.start;
             let statement = StatementParser::new(meaningful, &dialect).statement()?;
-            statements.push(Parsed { statement, text });
+            statements.push(Parsed {
+                statement,
+                text,
+                start,
+            });
         }
         if token.is_none() || matches!(token.map(|t| t.token), Some(Token::EOF)) {
             break;
@@ -547,6 +588,32 @@ impl<'a> StatementParser<'a> {
         types::TypeParser::new(&mut self.p, &self.dialect.types, end).parse()
     }
 
+    /// `LIMIT n`'s count, with ksqlDB's messages for a negative one (of a pull query) and a
+    /// number that is not an integer.
+    fn limit(&mut self, pull: bool) -> Result<u64, ParseError> {
+        let unlocated = |message: &str| ParseError {
+            message: message.to_string(),
+            line: 0,
+            column: 0,
+        };
+        let negative = matches!(self.p.peek_token_ref().token, Token::Minus);
+        if let (true, Token::Number(..)) = (negative, &self.p.peek_nth_token_ref(1).token) {
+            if pull {
+                return Err(unlocated(
+                    "Pull queries don't support negative integers in the LIMIT clause. See https://cnfl.io/queries for more info.",
+                ));
+            }
+        }
+        if let Token::Number(n, _) = &self.p.peek_token_ref().token {
+            if n.contains(['.', 'e', 'E']) {
+                return Err(unlocated(
+                    "Failed to prepare statement: Value must be integer for command: LIMIT",
+                ));
+            }
+        }
+        self.uint()
+    }
+
     fn uint(&mut self) -> Result<u64, ParseError> {
         let r = self.p.parse_literal_uint();
         self.wrap(r)
@@ -587,6 +654,7 @@ impl<'a> StatementParser<'a> {
 
     fn insert(&mut self) -> Result<Statement, ParseError> {
         self.expect_word("INTO")?;
+        let target_at = self.here();
         let target = self.ident()?;
         let mut columns = Vec::new();
         if self.token(&Token::LParen) {
@@ -626,7 +694,11 @@ impl<'a> StatementParser<'a> {
             self.properties()?;
         }
         let query = Box::new(self.query()?);
-        Ok(Statement::InsertInto { target, query })
+        Ok(Statement::InsertInto {
+            target,
+            target_at: (target_at.line, target_at.column),
+            query,
+        })
     }
 
     fn drop(&mut self) -> Result<Statement, ParseError> {
@@ -792,7 +864,7 @@ impl<'a> StatementParser<'a> {
             None
         };
         let limit = if self.keyword(Keyword::LIMIT) {
-            Some(self.uint()?)
+            Some(self.limit(emit.is_none())?)
         } else {
             None
         };

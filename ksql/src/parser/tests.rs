@@ -181,3 +181,23 @@ fn group_by_and_partition_by_take_value_expressions_only() {
     assert!(error("SELECT * FROM T PARTITION BY ()")
         .ends_with("PARTITION BY requires at least one expression"));
 }
+
+#[test]
+fn a_statement_parsed_again_keeps_its_positions_in_the_whole_text() {
+    let types = BTreeMap::new();
+    let all = parse(
+        "CREATE STREAM A (X INT) WITH (kafka_topic='a');\nINSERT INTO B SELECT X FROM A;",
+        &types,
+    )
+    .unwrap();
+    assert_eq!(all[1].start, Location::new(2, 1));
+    let again = parse_at(&all[1].text, &types, all[1].start).unwrap();
+    let Statement::InsertInto { target_at, .. } = &again[0].statement else {
+        panic!("{:?}", again[0].statement)
+    };
+    assert_eq!(*target_at, (2, 13));
+    assert_eq!(again[0].text, all[1].text);
+    // an error in a statement that starts mid-line
+    let e = parse_at("SELEC 1", &types, Location::new(3, 7)).unwrap_err();
+    assert_eq!((e.line, e.column), (3, 7));
+}

@@ -106,6 +106,44 @@ impl Scope {
     }
 }
 
+/// `e` with the position it is about (`Line: L, Col: C: `, as ksqlDB's messages start).
+fn located(e: PlanError, at: sqlparser::tokenizer::Location) -> PlanError {
+    match e {
+        PlanError::Invalid(m) if at.line > 0 => {
+            PlanError::Invalid(format!("Line: {}, Col: {}: {m}", at.line, at.column))
+        }
+        other => other,
+    }
+}
+
+/// A message's position prefix (`Line: L, Col: C: `, or empty) and the rest.
+fn split_position(m: &str) -> (&str, &str) {
+    let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let Some(rest) = m.strip_prefix("Line: ") else {
+        return ("", m);
+    };
+    let rest = &rest[digits(rest)..];
+    let Some(rest) = rest.strip_prefix(", Col: ") else {
+        return ("", m);
+    };
+    let rest = &rest[digits(rest)..];
+    match rest.strip_prefix(": ") {
+        Some(after) => m.split_at(m.len() - after.len()),
+        None => ("", m),
+    }
+}
+
+/// Whether `m` says a column cannot be resolved (after its position, if it has one).
+pub fn unresolved(m: &str) -> bool {
+    split_position(m).1.starts_with("column '")
+}
+
+/// `m`, a column that cannot be resolved, in `clause`: `Line: L, Col: C: JOIN ON column ...`.
+pub fn in_clause(clause: &str, m: &str) -> String {
+    let (at, rest) = split_position(m);
+    format!("{at}{clause} {rest}")
+}
+
 /// Plans expressions over a scope.
 pub struct ExprPlanner<'a> {
     scope: &'a Scope,
@@ -151,9 +189,7 @@ impl<'a> ExprPlanner<'a> {
     /// ksqlDB reports them, with the clause.
     pub fn plan_in(&self, clause: &str, e: &sql::Expr) -> Result<Typed, PlanError> {
         self.plan(e).map_err(|err| match err {
-            PlanError::Invalid(m) if m.starts_with("column '") => {
-                PlanError::Invalid(format!("{clause} {m}"))
-            }
+            PlanError::Invalid(m) if unresolved(&m) => PlanError::Invalid(in_clause(clause, &m)),
             // (ksqlDB type-checks a filter on its own, and says so)
             PlanError::Invalid(m) if clause == "WHERE" || clause == "HAVING" => {
                 PlanError::Invalid(format!("Error in {clause} expression: {m}"))
@@ -183,9 +219,17 @@ impl<'a> ExprPlanner<'a> {
     /// Plans `e`.
     pub fn plan(&self, e: &sql::Expr) -> Result<Typed, PlanError> {
         match e {
-            sql::Expr::Identifier(id) => Ok(self.column(self.scope.resolve(None, &id.value)?)),
+            sql::Expr::Identifier(id) => Ok(self.column(
+                self.scope
+                    .resolve(None, &id.value)
+                    .map_err(|e| located(e, id.span.start))?,
+            )),
             sql::Expr::CompoundIdentifier(parts) => match parts.as_slice() {
-                [q, name] => Ok(self.column(self.scope.resolve(Some(&q.value), &name.value)?)),
+                [q, name] => Ok(self.column(
+                    self.scope
+                        .resolve(Some(&q.value), &name.value)
+                        .map_err(|e| located(e, q.span.start))?,
+                )),
                 _ => Err(PlanError::Invalid(format!("{e} cannot be resolved."))),
             },
             sql::Expr::Nested(inner) => self.plan(inner),
@@ -942,6 +986,16 @@ impl<'a> ExprPlanner<'a> {
         let args = function_args(f)?;
         if name == "STRUCT" || name == "MAP" {
             return self.constructor(&name, &args);
+        }
+        // (`DATEADD(DAYS, n, d)`: an interval function's unit is a word, not a column)
+        if let Some(unit) =
+            functions::datetime::interval_unit(&name, &args, |e| self.plan(e).is_ok())
+        {
+            let mut rest = Vec::with_capacity(args.len());
+            for a in &args[1..] {
+                rest.push(self.plan(a)?);
+            }
+            return functions::datetime::plan_interval(self, &name, unit, rest);
         }
         let mut typed = Vec::with_capacity(args.len());
         for a in &args {

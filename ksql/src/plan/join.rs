@@ -200,8 +200,8 @@ fn sources_of(
                 }
                 std::ops::ControlFlow::Continue(())
             }
-            Some(Err(PlanError::Invalid(m))) if m.starts_with("column '") => {
-                error = Some(PlanError::Invalid(format!("{clause} {m}")));
+            Some(Err(PlanError::Invalid(m))) if super::expr::unresolved(&m) => {
+                error = Some(PlanError::Invalid(super::expr::in_clause(clause, &m)));
                 std::ops::ControlFlow::Break(())
             }
             Some(Err(e)) => {
@@ -519,6 +519,11 @@ pub fn plan_join(
             // (their keys, window included, must match as they are: ksqlDB cannot repartition
             // windowed keys, nor give one source's keys another's windows)
             let left_on_key = inputs[0].source.key.len() == 1 && l_column == Some(0);
+            if (left_kind, right_kind) == (SourceKind::Table, SourceKind::Table) && !left_on_key {
+                return Err(PlanError::Invalid(
+                    "Foreign-key table-table joins are not supported on windowed tables.".into(),
+                ));
+            }
             if !left_on_key || !right_on_key || inputs[0].source.windowing != Some(windowing) {
                 return Err(PlanError::Invalid(
                     "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.".into(),

@@ -67,7 +67,13 @@ async fn play(
     // the topics the case's sources and records name
     {
         let engine = server.engine().await;
-        let parsed = engine.parse(&v.statements).unwrap_or_default();
+        // (each statement apart: one that does not parse is the case's expected error)
+        let parsed: Vec<crate::parser::Parsed> = case
+            .statements
+            .iter()
+            .filter_map(|s| engine.parse(s).ok())
+            .flatten()
+            .collect();
         for (topic, partitions) in topics_to_create(v, &parsed) {
             if let Err(e) = engine.topics().create(&topic, partitions, None).await {
                 return Verdict::Fail(format!("cannot create topic {topic}: {e}"));

@@ -160,7 +160,7 @@ async fn run_with(v: &Variant, engine: &mut Engine, bootstrap: &str) -> Verdict 
         // (statements are parsed again as they run: an earlier CREATE TYPE names types later
         // ones use)
         let p = if i > 0 {
-            match engine.parse(&p.text) {
+            match engine.parse_at(&p.text, p.start) {
                 Ok(mut again) if again.len() == 1 => again.remove(0),
                 Ok(_) => p.clone(),
                 Err(e) => return expected_failure(v, error_class(&e), &e.to_string()),

@@ -1212,6 +1212,31 @@ fn process(
             };
         }
     };
+    // (a source's timestamp extractor: a negative answer skips the record, as Kafka Streams'
+    // RecordQueue does; its error stops the task)
+    let timestamp = match topology.extractors.get(&source) {
+        None => timestamp,
+        Some(extract) => match extract(&key, &value, timestamp, input.time) {
+            Ok(t) if t < 0 => {
+                tracing::warn!(
+                    "task [{id}] Skipping record due to negative extracted timestamp. topic=[{}] partition=[{}] offset=[{}] extractedTimestamp=[{t}]",
+                    tp.0,
+                    tp.1,
+                    msg.offset()
+                );
+                return Ok(());
+            }
+            Ok(t) => t,
+            Err(e) => {
+                return Err(StreamsError::Kafka(format!(
+                    "Fatal user code error in TimestampExtractor callback for record of topic {} partition {} offset {}: {e}",
+                    tp.0,
+                    tp.1,
+                    msg.offset()
+                )))
+            }
+        },
+    };
     if timestamp < 0 {
         return Err(StreamsError::Kafka(format!(
             "Input record of topic {} partition {} offset {} has invalid (negative) timestamp",

@@ -55,6 +55,8 @@ pub struct Topology {
     children: Vec<Vec<usize>>,
     /// Groups of topics (name, internal) that must have as many partitions as each other.
     pub(crate) copartition_groups: Vec<Vec<(String, bool)>>,
+    /// The timestamp extractors of sources that have one, by node.
+    pub(crate) extractors: std::collections::HashMap<usize, crate::processor::DynExtractor>,
     /// Repartition topics (names without the application id) given a number of partitions.
     pub(crate) repartition_partitions: std::collections::BTreeMap<String, i32>,
 }
@@ -121,6 +123,7 @@ impl Topology {
             stores,
             children,
             copartition_groups: Vec::new(),
+            extractors: std::collections::HashMap::new(),
             repartition_partitions: std::collections::BTreeMap::new(),
         }
     }
