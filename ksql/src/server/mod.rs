@@ -250,24 +250,22 @@ impl KsqlServer {
 }
 
 fn router(state: AppState) -> Router {
-    if state.commands.is_none() {
+    let router = if state.commands.is_some() {
+        Router::new()
+            .route("/ksql", post(statements::ksql))
+            .route("/query", post(query::query))
+            .route("/query-stream", post(query::query_stream))
+            .route("/close-query", post(query::close_query))
+    } else {
         // (headless: what the server runs is its queries file's)
         let refuse = || async { error(StatusCode::METHOD_NOT_ALLOWED, 40500, headless::REFUSED) };
-        return Router::new()
+        Router::new()
             .route("/ksql", post(refuse))
             .route("/query", post(refuse))
             .route("/query-stream", post(refuse))
             .route("/close-query", post(refuse))
-            .route("/info", get(info))
-            .route("/healthcheck", get(healthcheck))
-            .route("/status", get(status))
-            .with_state(state);
-    }
-    Router::new()
-        .route("/ksql", post(statements::ksql))
-        .route("/query", post(query::query))
-        .route("/query-stream", post(query::query_stream))
-        .route("/close-query", post(query::close_query))
+    };
+    router
         .route("/info", get(info))
         .route("/healthcheck", get(healthcheck))
         .route("/status", get(status))

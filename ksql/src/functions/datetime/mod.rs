@@ -115,12 +115,15 @@ pub fn plan_interval(
     args: Vec<Typed>,
 ) -> Result<Typed, PlanError> {
     let (ty, f): (SqlType, RowFn) = match name {
-        "DATEADD" => (SqlType::Date, date_add),
-        "DATESUB" => (SqlType::Date, date_sub),
-        "TIMEADD" => (SqlType::Time, time_add),
-        "TIMESUB" => (SqlType::Time, time_sub),
-        "TIMESTAMPADD" => (SqlType::Timestamp, timestamp_add),
-        _ => (SqlType::Timestamp, timestamp_sub),
+        "DATEADD" | "DATESUB" => (SqlType::Date, date_shift),
+        "TIMEADD" | "TIMESUB" => (SqlType::Time, time_shift),
+        _ => (SqlType::Timestamp, timestamp_shift),
+    };
+    // (a subtraction adds the opposite)
+    let unit_ms = if name.ends_with("SUB") {
+        -unit_ms
+    } else {
+        unit_ms
     };
     let fits = args.len() == 2
         && (crate::plan::expr::is_null_literal(&args[0].expr) || args[0].ty == SqlType::Int)
@@ -160,7 +163,7 @@ fn interval(a: &[ScalarValue]) -> Option<(i64, &ScalarValue)> {
 
 const DAY_MS: i64 = 86_400_000;
 
-fn date_shift(a: &[ScalarValue], sign: i64) -> Result<ScalarValue, String> {
+fn date_shift(a: &[ScalarValue]) -> Result<ScalarValue, String> {
     let Some((delta, v)) = interval(a) else {
         return Ok(ScalarValue::Date32(None));
     };
@@ -168,22 +171,12 @@ fn date_shift(a: &[ScalarValue], sign: i64) -> Result<ScalarValue, String> {
         return Ok(ScalarValue::Date32(None));
     };
     // (back to days truncating toward zero, as TimeUnit.toDays does)
-    let ms = i64::from(d)
-        .saturating_mul(DAY_MS)
-        .saturating_add(sign.saturating_mul(delta));
+    let ms = i64::from(d).saturating_mul(DAY_MS).saturating_add(delta);
     let d = i32::try_from(ms / DAY_MS).map_err(|_| "the date is out of range".to_string())?;
     Ok(ScalarValue::Date32(Some(d)))
 }
 
-fn date_add(a: &[ScalarValue]) -> Result<ScalarValue, String> {
-    date_shift(a, 1)
-}
-
-fn date_sub(a: &[ScalarValue]) -> Result<ScalarValue, String> {
-    date_shift(a, -1)
-}
-
-fn time_shift(a: &[ScalarValue], sign: i64) -> Result<ScalarValue, String> {
+fn time_shift(a: &[ScalarValue]) -> Result<ScalarValue, String> {
     let Some((delta, ScalarValue::Time32Millisecond(Some(t)))) = interval(a) else {
         return Ok(ScalarValue::Time32Millisecond(None));
     };
@@ -191,21 +184,12 @@ fn time_shift(a: &[ScalarValue], sign: i64) -> Result<ScalarValue, String> {
         return Err(format!("{t} ms is not a time of day"));
     }
     // (around the clock)
-    let moved =
-        (i128::from(*t) + i128::from(sign) * i128::from(delta)).rem_euclid(i128::from(DAY_MS));
+    let moved = (i128::from(*t) + i128::from(delta)).rem_euclid(i128::from(DAY_MS));
     let moved = i32::try_from(moved).map_err(|_| "the time is out of range".to_string())?;
     Ok(ScalarValue::Time32Millisecond(Some(moved)))
 }
 
-fn time_add(a: &[ScalarValue]) -> Result<ScalarValue, String> {
-    time_shift(a, 1)
-}
-
-fn time_sub(a: &[ScalarValue]) -> Result<ScalarValue, String> {
-    time_shift(a, -1)
-}
-
-fn timestamp_shift(a: &[ScalarValue], sign: i64) -> Result<ScalarValue, String> {
+fn timestamp_shift(a: &[ScalarValue]) -> Result<ScalarValue, String> {
     let Some((delta, v)) = interval(a) else {
         return Ok(ScalarValue::TimestampMillisecond(None, None));
     };
@@ -213,17 +197,9 @@ fn timestamp_shift(a: &[ScalarValue], sign: i64) -> Result<ScalarValue, String> 
         return Ok(ScalarValue::TimestampMillisecond(None, None));
     };
     Ok(ScalarValue::TimestampMillisecond(
-        Some(ms.wrapping_add(sign.wrapping_mul(delta))),
+        Some(ms.wrapping_add(delta)),
         None,
     ))
-}
-
-fn timestamp_add(a: &[ScalarValue]) -> Result<ScalarValue, String> {
-    timestamp_shift(a, 1)
-}
-
-fn timestamp_sub(a: &[ScalarValue]) -> Result<ScalarValue, String> {
-    timestamp_shift(a, -1)
 }
 
 /// Plans `name(args)`, one of [`NAMES`].
