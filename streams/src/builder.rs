@@ -401,8 +401,9 @@ impl StreamsBuilder {
                 None,
             ),
         };
+        // (a source folded into another reads through it)
         if let Some(f) = extractor {
-            g.extractors.insert(node, f);
+            g.extractors.insert(same.unwrap_or(node), f);
         }
         drop(g);
         KStream::new(Rc::clone(&self.graph), node).with_serdes(

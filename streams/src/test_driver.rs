@@ -67,6 +67,8 @@ struct Driver {
     sources: HashMap<String, (usize, Decoder)>,
     /// Sources' timestamp extractors, by node.
     extractors: HashMap<usize, crate::processor::DynExtractor>,
+    /// The largest timestamp of each input topic's records so far.
+    partition_times: HashMap<String, i64>,
     /// Records written, by topic.
     outputs: HashMap<String, VecDeque<OutputRecord>>,
     /// The next offset of each input topic, with its name shared by the records' metadata.
@@ -134,35 +136,39 @@ impl Driver {
                 record.key.as_deref(),
                 record.value.as_deref(),
             )?;
-            // (a negative extracted timestamp skips the record, as on a broker)
-            let timestamp = match self.extractors.get(&source) {
-                None => record.timestamp,
-                Some(extract) => {
-                    let t = extract(&key, &value, record.timestamp, record.timestamp).map_err(
-                        |e| {
-                            StreamsError::Kafka(format!(
-                                "Fatal user code error in TimestampExtractor callback for record: {e}"
-                            ))
-                        },
-                    )?;
-                    if t < 0 {
-                        continue;
-                    }
-                    t
-                }
-            };
-            let rec = DynRecord {
-                key,
-                value,
-                timestamp,
-                headers: Arc::new(record.headers),
-            };
             let (name, next) = self
                 .offsets
                 .entry(record.topic.to_string())
                 .or_insert_with(|| (Arc::clone(&record.topic), 0));
             let metadata = RecordMetadata::new(Arc::clone(name), 0, *next);
             *next += 1;
+            // (a negative extracted timestamp skips the record, as on a broker; the partition
+            // time is the largest timestamp of the topic's records so far)
+            let time = self
+                .partition_times
+                .entry(record.topic.to_string())
+                .or_insert(-1);
+            let timestamp = match self.extractors.get(&source) {
+                None => record.timestamp,
+                Some(extract) => {
+                    let t = extract(&key, &value, record.timestamp, *time).map_err(|e| {
+                        StreamsError::Kafka(format!(
+                            "Fatal user code error in TimestampExtractor callback for record: {e}"
+                        ))
+                    })?;
+                    if t < 0 {
+                        continue;
+                    }
+                    t
+                }
+            };
+            *time = (*time).max(timestamp);
+            let rec = DynRecord {
+                key,
+                value,
+                timestamp,
+                headers: Arc::new(record.headers),
+            };
             // a commit after each record, as Kafka's driver does: caches flush
             let result = self
                 .task
@@ -265,6 +271,7 @@ impl TestDriver {
             stores,
             sources,
             extractors,
+            partition_times: HashMap::new(),
             outputs: HashMap::new(),
             offsets: HashMap::new(),
             wall_clock: wall_clock_ms,

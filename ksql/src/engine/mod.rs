@@ -524,7 +524,7 @@ impl Engine {
         };
         let id = self.next_query_id(prefix, &c.name);
         let sources = planned.sources().iter().map(|s| s.name.clone()).collect();
-        self.start(&id, planned, &sink, session)?;
+        self.start(&id, planned, &sink, session, true)?;
         self.catalog.sources.insert(c.name.clone(), sink);
         self.catalog.queries.insert(
             id.clone(),
@@ -582,7 +582,7 @@ impl Engine {
         let id = self.next_query_id("INSERTQUERY", "");
         let id = id.replacen("INSERTQUERY__", "INSERTQUERY_", 1);
         let sources = planned.sources().iter().map(|s| s.name.clone()).collect();
-        self.start(&id, planned, &sink, session)?;
+        self.start(&id, planned, &sink, session, false)?;
         self.catalog.queries.insert(
             id.clone(),
             PersistentQuery {
@@ -605,7 +605,14 @@ impl Engine {
         planned: Planned,
         sink: &DataSource,
         session: &BTreeMap<String, String>,
+        set_timestamps: bool,
     ) -> Result<(), KsqlError> {
+        // (one query per id: a replayed command must not stand in for a running query)
+        if self.running.contains_key(id) {
+            return Err(KsqlError::Statement(format!(
+                "A query with id {id} is running already"
+            )));
+        }
         let mut topics: Vec<String> = planned.sources().iter().map(|s| s.topic.clone()).collect();
         // (an aggregation windows its output keys itself; other queries keep their source's
         // windows in the key rows)
@@ -613,14 +620,20 @@ impl Engine {
             Planned::Aggregate(_) => serdes(key_format(sink)?, value_format(sink)?),
             _ => source_serdes(sink)?,
         };
-        let timestamp = TimestampColumn::of(sink).map_err(KsqlError::Statement)?;
+        // (`CREATE ... AS SELECT`'s TIMESTAMP sets the output's timestamps; INSERT INTO, as in
+        // ksqlDB, keeps the query's)
+        let timestamp = if set_timestamps {
+            TimestampColumn::of(sink).map_err(KsqlError::Statement)?
+        } else {
+            None
+        };
         let topology = planned.topology(
             Output::Topic {
                 name: sink.topic.clone(),
                 serdes,
                 timestamp,
             },
-            throw_on_invalid_timestamp(session),
+            self.throw_on_invalid_timestamp(session),
         )?;
         let application_id = format!("_confluent-ksql-{}query_{id}", self.config.service_id);
         let config = self.query_config(&application_id, session);
@@ -650,6 +663,15 @@ impl Engine {
             },
         );
         Ok(())
+    }
+
+    /// `ksql.timestamp.throw.on.invalid` (the session's, else the server's): a source record
+    /// whose timestamp column cannot be read stops the query (instead of being skipped).
+    fn throw_on_invalid_timestamp(&self, session: &BTreeMap<String, String>) -> bool {
+        session
+            .get("ksql.timestamp.throw.on.invalid")
+            .or_else(|| self.config.settings.get("ksql.timestamp.throw.on.invalid"))
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
     /// The streams configuration of a query: the server's `ksql.streams.*` properties, then
@@ -787,14 +809,6 @@ impl Engine {
 async fn stop(streams: Arc<KafkaStreams>) {
     let _ =
         tokio::task::spawn_blocking(move || streams.close_timeout(Duration::from_secs(10))).await;
-}
-
-/// `ksql.timestamp.throw.on.invalid`: a source record whose timestamp column cannot be read
-/// stops the query (instead of being skipped).
-fn throw_on_invalid_timestamp(session: &BTreeMap<String, String>) -> bool {
-    session
-        .get("ksql.timestamp.throw.on.invalid")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 /// `stream` or `table`, as ksqlDB's messages say.

@@ -219,10 +219,8 @@ impl Engine {
                 }
             }
         });
-        let topology = planned.topology(
-            Output::Rows(sink),
-            super::throw_on_invalid_timestamp(session),
-        )?;
+        let topology =
+            planned.topology(Output::Rows(sink), self.throw_on_invalid_timestamp(session))?;
         let application_id = format!("_confluent-ksql-{}{id}", self.config.service_id);
         let internal = topology
             .internal_topics(&application_id)

@@ -33,6 +33,7 @@ impl Engine {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let reset = session
             .get("auto.offset.reset")
+            .or_else(|| session.get("ksql.streams.auto.offset.reset"))
             .or_else(|| self.config.streams.get("auto.offset.reset"))
             .map_or("latest", String::as_str);
         let writers = self
@@ -50,6 +51,7 @@ impl Engine {
             && q.group_by.is_empty()
             && q.having.is_none()
             && q.partition_by.is_empty()
+            && !plan::aggregate::is_aggregation(q)
             && q.emit == Some(Emit::Changes)
             && reset.eq_ignore_ascii_case("latest")
             && writers == 1

@@ -937,6 +937,8 @@ impl<'a> StatementParser<'a> {
                     | BinaryOperator::Divide
                     | BinaryOperator::Modulo
                     | BinaryOperator::StringConcat
+                    // (struct dereference: `a->b`)
+                    | BinaryOperator::Arrow
             ),
             Expr::UnaryOp { op, .. } => *op == UnaryOperator::Not,
             Expr::Between { .. }

@@ -15,8 +15,8 @@
 //! servers taking conflicting statements at the same moment can still record them in one order
 //! and run them in another; ksqlDB fences with a transactional producer there.)
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
@@ -42,11 +42,16 @@ pub(super) struct Command {
     /// The id of the persistent query it started, if it started one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_id: Option<String>,
+    /// The server process that ran it first (which does not run it again while it lives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// How long a statement waits for the runner to play what other servers recorded.
 const CATCH_UP: Duration = Duration::from_secs(30);
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the reader waits for a record before it checks its position.
+const IDLE: Duration = Duration::from_secs(1);
 
 /// A server's end of its service's command topic.
 pub(super) struct CommandLog {
@@ -55,8 +60,8 @@ pub(super) struct CommandLog {
     consumer: StreamConsumer,
     /// The offset the runner reads next: every command before it has run here.
     next: watch::Sender<i64>,
-    /// The offsets of commands this server ran and recorded itself (the runner passes them).
-    own: StdMutex<BTreeSet<i64>>,
+    /// This server process's id: the commands it records carry it, and its runner passes them.
+    origin: String,
 }
 
 /// The command topic's name for `service_id`.
@@ -105,6 +110,8 @@ impl CommandLog {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "0")
+            // (a statement holds the engine while its command is delivered)
+            .set("message.timeout.ms", "30000")
             .create()
             .map_err(kafka)?;
         let consumer: StreamConsumer = ClientConfig::new()
@@ -120,12 +127,19 @@ impl CommandLog {
             .add_partition_offset(&topic, 0, Offset::Beginning)
             .map_err(kafka)?;
         consumer.assign(&assignment).map_err(kafka)?;
+        let (low, _) =
+            tokio::task::block_in_place(|| consumer.fetch_watermarks(&topic, 0, TIMEOUT))
+                .map_err(kafka)?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
         Ok(CommandLog {
+            origin: format!("{}-{nanos:x}", std::process::id()),
             topic,
             producer,
             consumer,
-            next: watch::Sender::new(0),
-            own: StdMutex::new(BTreeSet::new()),
+            next: watch::Sender::new(low),
         })
     }
 
@@ -146,7 +160,12 @@ impl CommandLog {
         engine.defer_starts(true);
         let mut played = 0;
         while *self.next.borrow() < end {
-            let (offset, command) = self.read().await?;
+            // (offsets without a record, transaction markers, end the replay by position)
+            let Ok(read) = tokio::time::timeout(IDLE, self.read()).await else {
+                self.advance();
+                continue;
+            };
+            let (offset, command) = read?;
             if let Some(command) = command {
                 play(engine, offset, &command).await;
                 played += 1;
@@ -190,6 +209,10 @@ impl CommandLog {
             let read = tokio::select! {
                 r = self.read() => r,
                 _ = stop.changed() => return,
+                _ = tokio::time::sleep(IDLE) => {
+                    self.advance();
+                    continue;
+                }
             };
             let (offset, command) = match read {
                 Ok(r) => r,
@@ -199,20 +222,36 @@ impl CommandLog {
                     continue;
                 }
             };
-            {
-                // (the engine is held by a statement while it runs and records itself)
-                let mut engine = engine.lock().await;
-                let own = self
-                    .own
-                    .lock()
-                    .map(|mut o| o.remove(&offset))
-                    .unwrap_or(false);
-                if let (false, Some(command)) = (own, command) {
-                    play(&mut engine, offset, &command).await;
-                }
+            // (this process's own commands ran when they were recorded)
+            if let Some(command) = command.filter(|c| c.origin.as_deref() != Some(&self.origin)) {
+                play(&mut *engine.lock().await, offset, &command).await;
             }
             self.next.send_replace(offset + 1);
         }
+    }
+
+    /// Moves the next offset to the reader's position when it is further (past offsets that
+    /// hold no record).
+    fn advance(&self) {
+        let Ok(positions) = self.consumer.position() else {
+            return;
+        };
+        if let Some(rdkafka::Offset::Offset(p)) =
+            positions.find_partition(&self.topic, 0).map(|e| e.offset())
+        {
+            self.next.send_if_modified(|n| {
+                let further = p > *n;
+                if further {
+                    *n = p;
+                }
+                further
+            });
+        }
+    }
+
+    /// The id this server's commands carry.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Waits until the runner has played every command recorded so far.
@@ -250,9 +289,6 @@ impl CommandLog {
                     self.topic
                 ))
             })?;
-        if let Ok(mut own) = self.own.lock() {
-            own.insert(delivery.offset);
-        }
         Ok(delivery.offset)
     }
 }

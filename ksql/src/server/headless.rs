@@ -27,6 +27,8 @@ pub(super) async fn run_file(engine: &mut Engine, path: &str) -> Result<(), Ksql
     })?;
     let statements = check(&text, engine)?;
     let mut session = BTreeMap::new();
+    // (the queries start once every statement ran)
+    engine.defer_starts(true);
     for p in &statements {
         match &p.statement {
             Statement::SetProperty { name, value } => {
@@ -36,12 +38,18 @@ pub(super) async fn run_file(engine: &mut Engine, path: &str) -> Result<(), Ksql
                 session.remove(name);
             }
             _ => {
-                engine
-                    .execute(p, &session)
-                    .await
-                    .map_err(|e| KsqlError::Statement(format!("{e}\nStatement: {};", p.text)))?;
+                if let Err(e) = engine.execute(p, &session).await {
+                    engine.defer_starts(false);
+                    return Err(KsqlError::Statement(format!("{e}\nStatement: {};", p.text)));
+                }
             }
         }
+    }
+    engine.defer_starts(false);
+    if let Some((id, why)) = engine.start_deferred().into_iter().next() {
+        return Err(KsqlError::Statement(format!(
+            "the query {id} cannot start: {why}"
+        )));
     }
     tracing::info!(path, statements = statements.len(), "queries file run");
     Ok(())

@@ -246,7 +246,12 @@ fn rows(
         } else {
             loop {
                 tokio::select! {
-                    row = query.next() => break row,
+                    row = query.next() => {
+                        if row.is_none() {
+                            error = query.error();
+                        }
+                        break row;
+                    }
                     _ = &mut r.stop => break None,
                     // (a query whose app failed gives no more rows: say why and end)
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {

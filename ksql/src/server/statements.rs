@@ -60,6 +60,20 @@ pub(super) async fn ksql(State(s): State<AppState>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return e,
     };
+    // (in a task of its own: a client that goes away does not cut a statement off between
+    // running it and recording it in the command topic)
+    match tokio::spawn(run_request(s, request)).await {
+        Ok(response) => response,
+        Err(e) => super::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            50000,
+            &format!("the statements failed: {e}"),
+        ),
+    }
+}
+
+/// Runs a request's statements in order.
+async fn run_request(s: AppState, request: KsqlRequest) -> Response {
     let mut session = property_map(&request.streams_properties);
     // (what other servers recorded runs here first)
     if let Some(log) = &s.commands {
@@ -221,6 +235,7 @@ async fn run(
                 statement: text.clone(),
                 streams_properties: session.clone(),
                 query_id: query.clone(),
+                origin: Some(log.origin().to_string()),
             };
             let offset = log.record(&command_id, &command).await?;
             u64::try_from(offset).unwrap_or_default()

@@ -91,7 +91,7 @@ pub fn interval_unit(
     }
     let word = id.value.to_uppercase();
     let singular = !word.ends_with('S');
-    let ms = match word.trim_end_matches('S') {
+    let ms = match word.strip_suffix('S').unwrap_or(&word) {
         "DAY" => 86_400_000,
         "HOUR" => 3_600_000,
         "MINUTE" => 60_000,
