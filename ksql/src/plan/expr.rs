@@ -107,7 +107,7 @@ impl Scope {
 }
 
 /// `e` with the position it is about (`Line: L, Col: C: `, as ksqlDB's messages start).
-fn located(e: PlanError, at: sqlparser::tokenizer::Location) -> PlanError {
+pub(crate) fn located(e: PlanError, at: sqlparser::tokenizer::Location) -> PlanError {
     match e {
         PlanError::Invalid(m) if at.line > 0 => {
             PlanError::Invalid(format!("Line: {}, Col: {}: {m}", at.line, at.column))

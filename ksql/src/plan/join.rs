@@ -182,10 +182,16 @@ fn sources_of(
     let mut error = None;
     let _ = sql::visit_expressions(&e, |x| {
         let column = match x {
-            sql::Expr::Identifier(id) => Some(scope.resolve(None, &id.value)),
-            sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-                Some(scope.resolve(Some(&parts[0].value), &parts[1].value))
-            }
+            sql::Expr::Identifier(id) => Some(
+                scope
+                    .resolve(None, &id.value)
+                    .map_err(|e| super::expr::located(e, id.span.start)),
+            ),
+            sql::Expr::CompoundIdentifier(parts) if parts.len() == 2 => Some(
+                scope
+                    .resolve(Some(&parts[0].value), &parts[1].value)
+                    .map_err(|e| super::expr::located(e, parts[0].span.start)),
+            ),
             _ => None,
         };
         match column {
@@ -202,6 +208,13 @@ fn sources_of(
             }
             Some(Err(PlanError::Invalid(m))) if super::expr::unresolved(&m) => {
                 error = Some(PlanError::Invalid(super::expr::in_clause(clause, &m)));
+                std::ops::ControlFlow::Break(())
+            }
+            // (ksqlDB finds an ambiguous join column as it prepares the statement)
+            Some(Err(PlanError::Invalid(m))) if m.contains("is ambiguous") => {
+                error = Some(PlanError::Invalid(format!(
+                    "Exception while preparing statement: {m}"
+                )));
                 std::ops::ControlFlow::Break(())
             }
             Some(Err(e)) => {
