@@ -177,10 +177,37 @@ fn key_flags(q: &Query, source: &DataSource) -> Vec<bool> {
 }
 
 /// A record read: its key and value rows and its metadata.
-struct Read {
-    key: Row,
-    value: Option<Row>,
-    meta: (i64, i32, i64),
+pub(super) struct Read {
+    pub key: Row,
+    pub value: Option<Row>,
+    /// Its timestamp, partition and offset.
+    pub meta: (i64, i32, i64),
+}
+
+/// A record of `source`'s topic read with its serdes; `None` (logged) when it cannot be.
+pub(super) fn decode(
+    source: &crate::catalog::DataSource,
+    (key_serde, value_serde): &(
+        tributary_streams::SharedSerde<Row>,
+        tributary_streams::SharedSerde<Option<Row>>,
+    ),
+    m: &rdkafka::message::BorrowedMessage<'_>,
+) -> Option<Read> {
+    let (partition, offset) = (m.partition(), m.offset());
+    match (
+        key_serde.deserialize(&source.topic, m.key()),
+        value_serde.deserialize(&source.topic, m.payload()),
+    ) {
+        (Ok(key), Ok(value)) => Some(Read {
+            key,
+            value,
+            meta: (m.timestamp().to_millis().unwrap_or(0), partition, offset),
+        }),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(topic = %source.topic, partition, offset, error = %e, "a record that cannot be read: skipped");
+            None
+        }
+    }
 }
 
 impl PullQuery {
@@ -193,7 +220,7 @@ impl PullQuery {
 
     fn read(self) -> Result<Vec<Row>, KsqlError> {
         let source = &self.plan.source;
-        let (key_serde, value_serde) = source_serdes(source)?;
+        let serdes = source_serdes(source)?;
         let eval = Evaluator::new(&self.plan.scope)?;
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.bootstrap)
@@ -274,21 +301,8 @@ impl PullQuery {
             if offset + 1 >= end {
                 done(&mut ends, partition);
             }
-            let (key, value) = match (
-                key_serde.deserialize(&source.topic, m.key()),
-                value_serde.deserialize(&source.topic, m.payload()),
-            ) {
-                (Ok(k), Ok(v)) => (k, v),
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::warn!(topic = %source.topic, partition, offset, error = %e, "a record that cannot be read: skipped");
-                    continue;
-                }
-            };
-            let timestamp = m.timestamp().to_millis().unwrap_or(0);
-            let read = Read {
-                key,
-                value,
-                meta: (timestamp, partition, offset),
+            let Some(read) = decode(source, &serdes, &m) else {
+                continue;
             };
             if table {
                 let bytes = m.key().map(<[u8]>::to_vec);

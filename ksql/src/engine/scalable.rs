@@ -16,6 +16,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio::sync::mpsc::{channel, error::TrySendError, Sender};
 
+use super::pull::{decode, Read};
 use super::push::{PushQuery, PushRow, Tail, ROWS_BUFFERED};
 use super::{source_serdes, Engine, KsqlError};
 use crate::exec::eval::Evaluator;
@@ -142,7 +143,7 @@ fn follow(
     stop: &AtomicBool,
 ) -> Result<(), String> {
     let source = &plan.source;
-    let (key_serde, value_serde) = source_serdes(source).map_err(|e| e.to_string())?;
+    let serdes = source_serdes(source).map_err(|e| e.to_string())?;
     let eval = Evaluator::new(&plan.scope).map_err(|e| e.to_string())?;
     while !stop.load(Ordering::Relaxed) && !tx.is_closed() {
         let Some(message) = consumer.poll(Duration::from_millis(100)) else {
@@ -153,23 +154,15 @@ fn follow(
         if m.key().is_none() && !source.key.is_empty() {
             continue;
         }
-        let (key, value) = match (
-            key_serde.deserialize(&source.topic, m.key()),
-            value_serde.deserialize(&source.topic, m.payload()),
-        ) {
-            (Ok(k), Ok(Some(v))) => (k, v),
-            // (a deletion of a table's key shows in no row here)
-            (Ok(_), Ok(None)) => continue,
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!(topic = %source.topic, offset = m.offset(), error = %e, "a record that cannot be read: skipped");
-                continue;
-            }
+        // (a deletion of a table's key shows in no row here)
+        let Some(Read {
+            key,
+            value: Some(value),
+            meta,
+        }) = decode(source, &serdes, &m)
+        else {
+            continue;
         };
-        let meta = (
-            m.timestamp().to_millis().unwrap_or(0),
-            m.partition(),
-            m.offset(),
-        );
         let Some(columns) = pull_row(plan, &eval, &key, &value, meta) else {
             continue;
         };

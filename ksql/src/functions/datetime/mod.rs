@@ -270,22 +270,38 @@ pub fn plan(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
 
 thread_local! {
     /// The last pattern each thread used (most calls of a query use one pattern).
-    static LAST: RefCell<Option<(String, Arc<Pattern>)>> = const { RefCell::new(None) };
+    static LAST_PATTERN: RefCell<Option<(String, Arc<Pattern>)>> = const { RefCell::new(None) };
+    /// The last zone each thread used.
+    static LAST_ZONE: RefCell<Option<(String, Zone)>> = const { RefCell::new(None) };
+}
+
+/// What `make` makes of `text`, made once per thread while `text` stays the same.
+fn cached<T: Clone>(
+    last: &'static std::thread::LocalKey<RefCell<Option<(String, T)>>>,
+    text: &str,
+    make: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, String> {
+    last.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((t, v)) = last.as_ref() {
+            if t == text {
+                return Ok(v.clone());
+            }
+        }
+        let v = make(text)?;
+        *last = Some((text.to_string(), v.clone()));
+        Ok(v)
+    })
 }
 
 /// The pattern `text`, compiled once per thread while it stays the same.
 fn pattern(text: &str) -> Result<Arc<Pattern>, String> {
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        if let Some((t, p)) = last.as_ref() {
-            if t == text {
-                return Ok(Arc::clone(p));
-            }
-        }
-        let p = Arc::new(Pattern::new(text)?);
-        *last = Some((text.to_string(), Arc::clone(&p)));
-        Ok(p)
-    })
+    cached(&LAST_PATTERN, text, |t| Pattern::new(t).map(Arc::new))
+}
+
+/// The zone `id` (a region's rules looked up once per thread while it stays the same).
+fn zone(id: &str) -> Result<Zone, String> {
+    cached(&LAST_ZONE, id, Zone::of)
 }
 
 /// The arguments, each as it was given; `None` when one is null (the call is then null).
@@ -315,10 +331,10 @@ fn utf8(r: Option<Result<String, String>>) -> Result<ScalarValue, String> {
 }
 
 fn format_timestamp(a: &[ScalarValue]) -> Result<ScalarValue, String> {
-    let (Some(ms), Some(p), Some(zone)) = (millis(&a[0]), text(&a[1]), text(&a[2])) else {
+    let (Some(ms), Some(p), Some(zone_id)) = (millis(&a[0]), text(&a[1]), text(&a[2])) else {
         return Ok(ScalarValue::Utf8(None));
     };
-    utf8(Some(pattern(p)?.format_timestamp(ms, &Zone::of(zone)?)))
+    utf8(Some(pattern(p)?.format_timestamp(ms, &zone(zone_id)?)))
 }
 
 fn days_to_string(a: &[ScalarValue]) -> Result<ScalarValue, String> {
@@ -336,19 +352,19 @@ fn format_time(a: &[ScalarValue]) -> Result<ScalarValue, String> {
 }
 
 fn parse_timestamp(a: &[ScalarValue]) -> Result<ScalarValue, String> {
-    let (Some(t), Some(p), Some(zone)) = (text(&a[0]), text(&a[1]), text(&a[2])) else {
+    let (Some(t), Some(p), Some(zone_id)) = (text(&a[0]), text(&a[1]), text(&a[2])) else {
         return Ok(ScalarValue::TimestampMillisecond(None, None));
     };
-    let ms = pattern(p)?.parse_timestamp(t, &Zone::of(zone)?)?;
+    let ms = pattern(p)?.parse_timestamp(t, &zone(zone_id)?)?;
     Ok(ScalarValue::TimestampMillisecond(Some(ms), None))
 }
 
 fn parse_millis(a: &[ScalarValue]) -> Result<ScalarValue, String> {
-    let (Some(t), Some(p), Some(zone)) = (text(&a[0]), text(&a[1]), text(&a[2])) else {
+    let (Some(t), Some(p), Some(zone_id)) = (text(&a[0]), text(&a[1]), text(&a[2])) else {
         return Ok(ScalarValue::Int64(None));
     };
     Ok(ScalarValue::Int64(Some(
-        pattern(p)?.parse_timestamp(t, &Zone::of(zone)?)?,
+        pattern(p)?.parse_timestamp(t, &zone(zone_id)?)?,
     )))
 }
 
@@ -373,7 +389,7 @@ fn convert_tz(a: &[ScalarValue]) -> Result<ScalarValue, String> {
         return Ok(ScalarValue::TimestampMillisecond(None, None));
     };
     // (both offsets at the instant itself, as ksqlDB takes them)
-    let shift = i64::from(Zone::of(to)?.offset_at(ms)) - i64::from(Zone::of(from)?.offset_at(ms));
+    let shift = i64::from(zone(to)?.offset_at(ms)) - i64::from(zone(from)?.offset_at(ms));
     Ok(ScalarValue::TimestampMillisecond(
         Some(ms.wrapping_add(shift * 1000)),
         None,
