@@ -43,8 +43,12 @@ pub struct DataSource {
     pub topic: String,
     /// The key columns.
     pub key: Vec<(String, SqlType)>,
-    /// The value columns.
+    /// The value columns: those of the value format, then those read from the record's
+    /// headers (`headers`).
     pub value: Vec<(String, SqlType)>,
+    /// The last `headers.len()` columns of `value` come from the record's headers: each reads
+    /// every header (`None`: `HEADERS`) or the last one with a key (`HEADER('key')`).
+    pub headers: Vec<Option<String>>,
     /// The keys' format.
     pub key_format: Format,
     /// The values' format.
@@ -66,6 +70,28 @@ impl DataSource {
     pub fn columns(&self) -> impl Iterator<Item = &(String, SqlType)> {
         self.key.iter().chain(self.value.iter())
     }
+
+    /// The value columns the value format holds (the header columns left out).
+    pub fn format_columns(&self) -> &[(String, SqlType)] {
+        &self.value[..self.value.len().saturating_sub(self.headers.len())]
+    }
+
+    /// The header columns: name, and the header key each reads (`None`: every header).
+    pub fn header_columns(&self) -> impl Iterator<Item = (&String, &Option<String>)> {
+        let first = self.value.len().saturating_sub(self.headers.len());
+        self.value[first..]
+            .iter()
+            .map(|(n, _)| n)
+            .zip(self.headers.iter())
+    }
+}
+
+/// The type of a `HEADERS` column: every header, in order, as a key and a value.
+pub fn headers_type() -> SqlType {
+    SqlType::Array(Box::new(SqlType::Struct(vec![
+        ("KEY".into(), SqlType::String),
+        ("VALUE".into(), SqlType::Bytes),
+    ])))
 }
 
 /// A persistent query.

@@ -108,6 +108,43 @@ async fn statements_answer_with_ksqldb_entities() {
         .unwrap()
         .iter()
         .any(|q| q["id"] == id.as_str() && q["sinks"][0] == "HOME"));
+    // EXPLAIN: the query's statement, columns, sources and sink, plan and topology
+    let (status, body) = ksql(&url, &format!("EXPLAIN {id};")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["@type"], "queryDescription");
+    let d = &body[0]["queryDescription"];
+    assert_eq!(d["id"], id.as_str());
+    assert_eq!(d["sources"], json!(["PAGEVIEWS"]));
+    assert_eq!(d["sinks"], json!(["HOME"]));
+    assert_eq!(d["fields"][0]["name"], "USERID");
+    assert_eq!(d["queryType"], "PERSISTENT");
+    let plan = d["executionPlan"].as_str().unwrap();
+    let steps: Vec<&str> = plan
+        .lines()
+        .map(|l| l.trim_start().split(" |").next().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "> [ SINK ]",
+            "> [ PROJECT ]",
+            "> [ FILTER ]",
+            "> [ SOURCE ]"
+        ],
+        "{plan}"
+    );
+    let topology = d["topology"].as_str().unwrap();
+    assert!(
+        topology.contains("Sub-topology: 0") && topology.contains(&topic),
+        "{topology}"
+    );
+    let (status, body) = ksql(&url, "EXPLAIN CSAS_NOPE_0;").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["message"],
+        "Query with id:CSAS_NOPE_0 does not exist, use SHOW QUERIES to view the full set of running queries."
+    );
+
     let (status, body) = ksql(&url, &format!("TERMINATE {id}; DROP STREAM HOME;")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body[0]["commandStatus"]["message"], "Query terminated.");
@@ -480,4 +517,95 @@ async fn scalable_push_queries_follow_a_persistent_querys_output() {
     assert_eq!(got, [&json!(["ink", 30]), &json!(["pen", 20])]);
     assert_eq!(rows[3]["finalMessage"], "Limit Reached");
     server.stop().await;
+}
+
+/// `PRINT` through `/query`: a topic's records as ksqlDB prints them, the formats that could
+/// have written them, `INTERVAL` and `LIMIT`; a missing topic's message names its look-alikes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn print_shows_a_topics_records_and_their_formats() {
+    let broker = TestBroker::start().await;
+    let (server, url) = server(&broker).await;
+    let topic = unique_name("Printed");
+    broker.create_topic(&topic, 1).await;
+    let producer: rdkafka::producer::FutureProducer = broker.client_config().create().unwrap();
+    for (i, value) in ["{\"a\":1}", "{\"a\":2}", "{\"a\":3}"].iter().enumerate() {
+        producer
+            .send(
+                rdkafka::producer::FutureRecord::to(&topic)
+                    .key(format!("k{i}").as_bytes())
+                    .payload(value.as_bytes())
+                    .timestamp(1_609_459_200_000 + i as i64),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let print = |sql: String| {
+        let url = url.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{url}/query"))
+                .json(&json!({"ksql": sql, "streamsProperties": {}}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    // (JSON text is a string too; a key that is not JSON only a string)
+    let (status, text) = tokio::time::timeout(
+        Duration::from_secs(60),
+        print(format!("PRINT '{topic}' FROM BEGINNING LIMIT 3;")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines,
+        vec![
+            "Key format: KAFKA_STRING",
+            "Value format: JSON or KAFKA_STRING",
+            "rowtime: 2021/01/01 00:00:00.000 Z, key: k0, value: {\"a\":1}, partition: 0",
+            "rowtime: 2021/01/01 00:00:00.001 Z, key: k1, value: {\"a\":2}, partition: 0",
+            "rowtime: 2021/01/01 00:00:00.002 Z, key: k2, value: {\"a\":3}, partition: 0",
+        ]
+    );
+    let (_, text) = tokio::time::timeout(
+        Duration::from_secs(60),
+        print(format!(
+            "PRINT '{topic}' FROM BEGINNING INTERVAL 2 LIMIT 2;"
+        )),
+    )
+    .await
+    .unwrap();
+    let records: Vec<&str> = text.lines().filter(|l| l.starts_with("rowtime")).collect();
+    assert_eq!(records.len(), 2, "{text}");
+    assert!(
+        records[0].contains("key: k0") && records[1].contains("key: k2"),
+        "{text}"
+    );
+
+    let (status, body) = ksql(&url, &format!("PRINT '{}';", topic.to_lowercase())).await;
+    assert_eq!(status, 400);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/query"))
+        .json(
+            &json!({"ksql": format!("PRINT '{}';", topic.to_lowercase()), "streamsProperties": {}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "{body}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        format!(
+            "Could not find topic '{}', or the KSQL user does not have permissions to list the topic. Topic names are case-sensitive.\nDid you mean:\n\tprint {topic};",
+            topic.to_lowercase()
+        )
+    );
+    server.stop().await;
+    broker.stop().await;
 }

@@ -307,10 +307,12 @@ impl StreamsBuilder {
         V: Send + Sync + 'static,
     {
         let (key, value) = (consumed.key.clone(), consumed.value.clone());
-        let decoder: Decoder = Arc::new(move |topic: &str, k: Option<&[u8]>, v: Option<&[u8]>| {
-            let (k, v) = crate::serde::decode((&key, &value), topic, k, v)?;
-            Ok((Arc::new(k) as Dyn, Arc::new(v) as Dyn))
-        });
+        let decoder: Decoder = Arc::new(
+            move |topic: &str, k: Option<&[u8]>, v: Option<&[u8]>, headers: &[crate::Header]| {
+                let (k, v) = crate::serde::decode((&key, &value), topic, k, v, headers)?;
+                Ok((Arc::new(k) as Dyn, Arc::new(v) as Dyn))
+            },
+        );
         let extractor: Option<crate::processor::DynExtractor> =
             consumed.extractor.clone().map(|f| {
                 let f: crate::processor::DynExtractor = Arc::new(

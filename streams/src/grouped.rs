@@ -561,11 +561,12 @@ where
         vec![filter],
         Some(sink),
     );
-    let decoder: crate::processor::Decoder =
-        Arc::new(move |t: &str, kb: Option<&[u8]>, vb: Option<&[u8]>| {
-            let (k, v) = crate::serde::decode((&k2, &v2), t, kb, vb)?;
+    let decoder: crate::processor::Decoder = Arc::new(
+        move |t: &str, kb: Option<&[u8]>, vb: Option<&[u8]>, h: &[crate::Header]| {
+            let (k, v) = crate::serde::decode((&k2, &v2), t, kb, vb, h)?;
             Ok((Arc::new(k) as Dyn, Arc::new(v) as Dyn))
-        });
+        },
+    );
     g.add(
         names.source.clone(),
         Kind::Source {

@@ -414,8 +414,8 @@ where
         vec![parent],
         Some(sink),
     );
-    let decoder: crate::processor::Decoder =
-        Arc::new(move |t: &str, kb: Option<&[u8]>, vb: Option<&[u8]>| {
+    let decoder: crate::processor::Decoder = Arc::new(
+        move |t: &str, kb: Option<&[u8]>, vb: Option<&[u8]>, _: &[crate::Header]| {
             let key = from_bytes(&k2, "key", t, kb)?;
             let serde_error = |source| StreamsError::Serde {
                 what: "value",
@@ -433,7 +433,8 @@ where
                 old: Some(Arc::new(read(old)?) as Dyn),
             };
             Ok((Arc::new(key) as Dyn, Arc::new(change) as Dyn))
-        });
+        },
+    );
     g.add(
         source_name,
         Kind::Source {

@@ -293,9 +293,11 @@ pub(crate) type NodeFactory = Arc<dyn Fn() -> Box<dyn Node> + Send + Sync>;
 pub(crate) type DynExtractor =
     Arc<dyn Fn(&Dyn, &Dyn, i64, i64) -> Result<i64, String> + Send + Sync>;
 
-/// Turns the bytes of an input record into a key and a value.
+/// Turns the bytes of an input record (and its headers) into a key and a value.
 pub(crate) type Decoder = Arc<
-    dyn Fn(&str, Option<&[u8]>, Option<&[u8]>) -> Result<(Dyn, Dyn), StreamsError> + Send + Sync,
+    dyn Fn(&str, Option<&[u8]>, Option<&[u8]>, &[Header]) -> Result<(Dyn, Dyn), StreamsError>
+        + Send
+        + Sync,
 >;
 
 /// A typed view of a record's key, which the graph guarantees (the DSL wired the types).

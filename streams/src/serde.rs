@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::processor::StreamsError;
+use crate::processor::{Header, StreamsError};
 
 /// A key or value that could not be (de)serialized; the message is Kafka's where Kafka has one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +21,18 @@ pub trait Serde<T>: Send + Sync {
     fn serialize(&self, topic: &str, value: &T) -> Result<Option<Vec<u8>>, SerdeError>;
     /// The value in `data` (`None`: a null field).
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError>;
+    /// The value in `data` of a record with `headers`, as Kafka's
+    /// `Deserializer.deserialize(topic, headers, data)`: sources read records with it (by
+    /// default the headers are not looked at); stores, which keep no headers, do not.
+    fn deserialize_with_headers(
+        &self,
+        topic: &str,
+        headers: &[Header],
+        data: Option<&[u8]>,
+    ) -> Result<T, SerdeError> {
+        let _ = headers;
+        self.deserialize(topic, data)
+    }
     /// Whether `value` is written as a null field (only a nullable serde's `None` is).
     fn is_null(&self, value: &T) -> bool {
         let _ = value;
@@ -52,20 +64,22 @@ pub(crate) fn encode<K, V>(
     Ok((k, v))
 }
 
-/// A record's key and value from their bytes, errors naming the field and the topic.
+/// A record's key and value from their bytes (and its headers), errors naming the field and
+/// the topic.
 pub(crate) fn decode<K, V>(
     serdes: (&SharedSerde<K>, &SharedSerde<V>),
     topic: &str,
     key: Option<&[u8]>,
     value: Option<&[u8]>,
+    headers: &[Header],
 ) -> Result<(K, V), StreamsError> {
     let k = serdes
         .0
-        .deserialize(topic, key)
+        .deserialize_with_headers(topic, headers, key)
         .map_err(|e| field_error("key", topic, e))?;
     let v = serdes
         .1
-        .deserialize(topic, value)
+        .deserialize_with_headers(topic, headers, value)
         .map_err(|e| field_error("value", topic, e))?;
     Ok((k, v))
 }
@@ -293,6 +307,20 @@ impl<T> Serde<Option<T>> for Nullable<T> {
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Option<T>, SerdeError> {
         match data {
             Some(_) => self.0.deserialize(topic, data).map(Some),
+            None => Ok(None),
+        }
+    }
+    fn deserialize_with_headers(
+        &self,
+        topic: &str,
+        headers: &[Header],
+        data: Option<&[u8]>,
+    ) -> Result<Option<T>, SerdeError> {
+        match data {
+            Some(_) => self
+                .0
+                .deserialize_with_headers(topic, headers, data)
+                .map(Some),
             None => Ok(None),
         }
     }

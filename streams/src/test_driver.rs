@@ -135,6 +135,7 @@ impl Driver {
                 &record.topic,
                 record.key.as_deref(),
                 record.value.as_deref(),
+                &record.headers,
             )?;
             let (name, next) = self
                 .offsets
@@ -517,6 +518,7 @@ impl<K, V> TestOutputTopic<K, V> {
             &self.topic,
             r.key.as_deref(),
             r.value.as_deref(),
+            &r.headers,
         )?;
         Ok(TestRecord {
             key,

@@ -334,3 +334,65 @@ fn a_timestamp_extractor_gives_records_their_timestamps_and_skips_negative_ones(
         "{e}"
     );
 }
+
+/// A value serde that reads the record's headers, as Kafka's
+/// `Deserializer.deserialize(topic, headers, data)`: the value, then each header's key.
+struct WithHeaderKeys;
+
+impl tributary_streams::Serde<String> for WithHeaderKeys {
+    fn serialize(
+        &self,
+        _topic: &str,
+        value: &String,
+    ) -> Result<Option<Vec<u8>>, tributary_streams::SerdeError> {
+        Ok(Some(value.clone().into_bytes()))
+    }
+
+    fn deserialize(
+        &self,
+        _topic: &str,
+        data: Option<&[u8]>,
+    ) -> Result<String, tributary_streams::SerdeError> {
+        Ok(String::from_utf8_lossy(data.unwrap_or_default()).to_string())
+    }
+
+    fn deserialize_with_headers(
+        &self,
+        topic: &str,
+        headers: &[tributary_streams::Header],
+        data: Option<&[u8]>,
+    ) -> Result<String, tributary_streams::SerdeError> {
+        let mut v = self.deserialize(topic, data)?;
+        for (k, _) in headers {
+            v.push('+');
+            v.push_str(k);
+        }
+        Ok(v)
+    }
+}
+
+#[test]
+fn a_sources_serde_reads_the_records_headers() {
+    let b = StreamsBuilder::new();
+    b.stream(
+        "in",
+        Consumed::with(Serdes::string(), Arc::new(WithHeaderKeys)),
+    )
+    .to("out", out());
+    let driver = TestDriver::new(b.build().unwrap());
+    let mut input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    let mut output = driver.output_topic("out", Serdes::string(), Serdes::string());
+    input
+        .pipe_record(TestRecord {
+            key: s("k"),
+            value: s("v"),
+            timestamp: 1,
+            headers: vec![(s("a"), Some(b"1".to_vec())), (s("b"), None)],
+        })
+        .unwrap();
+    input.pipe_input_at(s("k"), s("w"), 2).unwrap();
+    assert_eq!(
+        output.read_values_to_list().unwrap(),
+        vec![s("v+a+b"), s("w")]
+    );
+}

@@ -188,6 +188,7 @@ impl Cli {
                     return self.run_script(s).await;
                 }
                 ("SELECT", _) => self.push_query(s).await,
+                ("PRINT", _) => self.print(s).await,
                 _ => self.ksql(s).await,
             };
             match result {
@@ -264,6 +265,42 @@ impl Cli {
                 OutputFormat::Json => println!("{e}"),
             }
         }
+        Ok(())
+    }
+
+    /// `PRINT` through `/query`: the topic's records as lines, until its `LIMIT` or Ctrl-C
+    /// (which closes the connection, and so the reader on the server).
+    async fn print(&mut self, s: &str) -> Result<(), String> {
+        let body = json!({"ksql": format!("{s};"), "streamsProperties": self.properties});
+        let mut r = self
+            .http
+            .post(format!("{}/query", self.url))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the KSQL server at {}: {e}", self.url))?;
+        if !r.status().is_success() {
+            let answer: Value = r.json().await.unwrap_or(Value::Null);
+            return Err(render::cell(&answer["message"]));
+        }
+        let mut buffered = Vec::new();
+        loop {
+            let chunk = tokio::select! {
+                c = r.chunk() => c.map_err(|e| e.to_string())?,
+                _ = tokio::signal::ctrl_c() => break,
+            };
+            let Some(chunk) = chunk else { break };
+            buffered.extend_from_slice(&chunk);
+            while let Some(i) = buffered.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buffered.drain(..=i).collect();
+                let line = String::from_utf8_lossy(&line);
+                // (empty lines only keep the connection checked)
+                if !line.trim().is_empty() {
+                    print!("{line}");
+                }
+            }
+        }
+        println!("Topic printing ceased");
         Ok(())
     }
 

@@ -173,10 +173,12 @@ pub fn entity(e: &Value) -> String {
             let d = &e["sourceDescription"];
             let is_table = d["type"] == "TABLE";
             let rows = rows_of(&d["fields"], |f| {
-                let key = match f["type"].as_str() {
-                    Some("KEY") if is_table => "  (primary key)",
-                    Some("KEY") => "  (key)",
-                    _ => "",
+                let key = match (f["type"].as_str(), f["headerKey"].as_str()) {
+                    (Some("KEY"), _) if is_table => "  (primary key)".to_string(),
+                    (Some("KEY"), _) => "  (key)".to_string(),
+                    (Some("HEADER"), Some(k)) => format!("  (header('{k}'))"),
+                    (Some("HEADER"), None) => "  (headers)".to_string(),
+                    _ => String::new(),
                 };
                 vec![
                     field(f, "name"),
@@ -189,8 +191,63 @@ pub fn entity(e: &Value) -> String {
                 table(&["Field", "Type"], &rows)
             )
         }
+        "queryDescription" => query_description(&e["queryDescription"]),
         _ => format!("{}\n", serde_json::to_string_pretty(e).unwrap_or_default()),
     }
+}
+
+/// `EXPLAIN`'s answer, laid out as ksqlDB's CLI lays it out.
+fn query_description(d: &Value) -> String {
+    let list = |v: &Value| {
+        v.as_array()
+            .map(|a| a.iter().map(text).collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default()
+    };
+    let statuses = d["ksqlHostQueryStatus"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(h, s)| format!("{h}={}", text(s)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let rows = rows_of(&d["fields"], |f| {
+        let key = if f["type"] == "KEY" { "  (key)" } else { "" };
+        vec![
+            field(f, "name"),
+            format!("{}{key}", type_name(&f["schema"])),
+        ]
+    });
+    let mut out = format!(
+        "\nID                   : {}\nQuery Type           : {}\nSQL                  : {}\nHost Query Status    : {{{statuses}}}\n\n{}",
+        field(d, "id"),
+        field(d, "queryType"),
+        field(d, "statementText"),
+        table(&["Field", "Type"], &rows)
+    );
+    out.push_str(&format!(
+        "\nSources that this query reads from: \n-----------------------------------\n{}\n\nFor source description please run: DESCRIBE [EXTENDED] <SourceId>\n",
+        list(&d["sources"])
+    ));
+    out.push_str(&format!(
+        "\nSinks that this query writes to: \n-----------------------------------\n{}\n\nFor sink description please run: DESCRIBE [EXTENDED] <SinkId>\n",
+        list(&d["sinks"])
+    ));
+    out.push_str(&format!(
+        "\nExecution plan      \n--------------      \n{}\nProcessing topology \n------------------- \n{}\n",
+        field(d, "executionPlan"),
+        field(d, "topology")
+    ));
+    let overridden: Vec<Vec<String>> = d["overriddenProperties"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| vec![k.clone(), text(v)]).collect())
+        .unwrap_or_default();
+    if !overridden.is_empty() {
+        out.push_str("\nOverridden Properties\n---------------------\n");
+        out.push_str(&table(&["Property", "Value"], &overridden));
+    }
+    out
 }
 
 /// The width of each column of a push query's rows (the terminal's width shared out).

@@ -2,7 +2,9 @@
 //! topics); `CREATE ... AS SELECT` and `INSERT INTO ... SELECT` start persistent queries, each a
 //! `tributary-streams` application; `INSERT INTO ... VALUES` writes one record.
 
+mod explain;
 mod planned;
+mod print;
 mod properties;
 mod pull;
 mod push;
@@ -25,7 +27,9 @@ use crate::parser::{self, Parsed};
 use crate::plan::PlanError;
 use crate::types::SqlType;
 use crate::value::Row;
+pub use explain::QueryExplanation;
 use planned::Planned;
+pub use print::{PrintRequest, Printing};
 pub use properties::SourceProperties;
 pub use pull::PullQuery;
 pub use push::{PushQuery, PushRow};
@@ -110,6 +114,8 @@ struct Running {
     inputs: Vec<String>,
     /// Started (a query made while commands are replayed waits for the end of the replay).
     started: bool,
+    /// What `EXPLAIN` shows of it.
+    explained: explain::Explained,
 }
 
 /// A recorded command being played again: the cluster holds its topics already, and its
@@ -322,6 +328,7 @@ impl Engine {
         })?;
         let mut key = Vec::new();
         let mut value = Vec::new();
+        let mut header_columns: Vec<(String, SqlType, Option<String>)> = Vec::new();
         for col in &c.columns {
             match &col.kind {
                 ColumnKind::Key => {
@@ -340,13 +347,34 @@ impl Engine {
                     key.push((col.name.clone(), col.ty.clone()));
                 }
                 ColumnKind::Value => value.push((col.name.clone(), col.ty.clone())),
-                ColumnKind::Headers(_) => {
-                    return Err(KsqlError::Unsupported(
-                        "HEADERS columns are not supported yet".into(),
-                    ))
+                ColumnKind::Headers(header) => {
+                    let expected = match header {
+                        None => crate::catalog::headers_type(),
+                        Some(_) => SqlType::Bytes,
+                    };
+                    if col.ty != expected {
+                        let what = match header {
+                            None => "HEADERS".to_string(),
+                            Some(k) => format!("HEADER('{k}')"),
+                        };
+                        return Err(KsqlError::Statement(format!(
+                            "Invalid type for {what} column: expected {expected}, got {}",
+                            col.ty
+                        )));
+                    }
+                    if header.is_none() && header_columns.iter().any(|(_, _, h)| h.is_none()) {
+                        return Err(KsqlError::Statement(
+                            "Schema already contains a HEADERS column.".into(),
+                        ));
+                    }
+                    header_columns.push((col.name.clone(), col.ty.clone(), header.clone()));
                 }
             }
         }
+        // (as ksqlDB's rows: the value's columns, then the headers')
+        let headers: Vec<Option<String>> =
+            header_columns.iter().map(|(_, _, h)| h.clone()).collect();
+        value.extend(header_columns.into_iter().map(|(n, t, _)| (n, t)));
         let mut names = std::collections::BTreeSet::new();
         for (n, _) in key.iter().chain(value.iter()) {
             if !names.insert(n.clone()) {
@@ -372,6 +400,7 @@ impl Engine {
             topic: topic.clone(),
             key,
             value,
+            headers,
             key_format: props.key_format.clone(),
             value_format: props.value_format.clone(),
             unwrapped_value: props.unwrapped(),
@@ -491,6 +520,7 @@ impl Engine {
             topic: topic.clone(),
             key: key_columns,
             value: value_columns,
+            headers: Vec::new(),
             key_format,
             value_format: props.value_format.clone(),
             unwrapped_value: props.unwrapped(),
@@ -557,6 +587,11 @@ impl Engine {
         if sink.kind == SourceKind::Table {
             return Err(KsqlError::Statement(format!(
                 "INSERT INTO can only be used to insert into a stream. {target} is a table."
+            )));
+        }
+        if !sink.headers.is_empty() {
+            return Err(KsqlError::Statement(format!(
+                "Cannot insert into {target} because it has header columns"
             )));
         }
         let planned = Planned::new(&self.catalog, query, Some(target), session)?;
@@ -627,6 +662,7 @@ impl Engine {
         } else {
             None
         };
+        let plan_outline = explain::outline(&planned, sink);
         let topology = planned.topology(
             Output::Topic {
                 name: sink.topic.clone(),
@@ -646,6 +682,11 @@ impl Engine {
                 .filter(|(_, changelog)| !changelog)
                 .map(|(t, _)| t),
         );
+        let explained = explain::Explained {
+            plan: plan_outline,
+            topology: topology.describe().to_string(),
+            overridden: session.clone(),
+        };
         let streams =
             KafkaStreams::new(topology, config).map_err(|e| KsqlError::Statement(e.to_string()))?;
         if !self.defer {
@@ -660,6 +701,7 @@ impl Engine {
                 application_id,
                 inputs,
                 started: !self.defer,
+                explained,
             },
         );
         Ok(())
@@ -835,7 +877,10 @@ fn check_formats(s: &DataSource) -> Result<(), KsqlError> {
     key_format(s)?;
     value_format(s)?;
     // (a JSON object's names are strings)
-    for (format, columns) in [(&s.key_format, &s.key), (&s.value_format, &s.value)] {
+    for (format, columns) in [
+        (&s.key_format, s.key.as_slice()),
+        (&s.value_format, s.format_columns()),
+    ] {
         if matches!(format, Format::Json) && columns.iter().any(|(_, t)| map_key_not_string(t)) {
             return Err(KsqlError::Statement(
                 "JSON only supports MAP types with STRING keys".into(),
@@ -864,7 +909,7 @@ pub fn key_format(s: &DataSource) -> Result<RowFormat, KsqlError> {
 pub fn value_format(s: &DataSource) -> Result<RowFormat, KsqlError> {
     RowFormat::new(
         s.value_format.clone(),
-        s.value.clone(),
+        s.format_columns().to_vec(),
         s.unwrapped_value,
         false,
     )
@@ -881,7 +926,10 @@ pub fn source_serdes(
     ),
     KsqlError,
 > {
-    let (key, value) = serdes(key_format(s)?, value_format(s)?);
+    let (key, _) = serdes(key_format(s)?, value_format(s)?);
+    let value: tributary_streams::SharedSerde<Option<Row>> = Arc::new(
+        crate::exec::serde::ValueSerde::with_headers(value_format(s)?, s.headers.clone()),
+    );
     let key: tributary_streams::SharedSerde<Row> = match s.windowing {
         Some(windowing) => Arc::new(crate::exec::serde::WindowedKeySerde {
             key: crate::exec::serde::KeySerde(key_format(s)?),

@@ -19,6 +19,7 @@ use crate::catalog::DataSource;
 use crate::exec::eval::Evaluator;
 use crate::exec::stateless::pull_row;
 use crate::parser::ast::{Query, SelectItem, SourceKind};
+use crate::plan::PlanError;
 use crate::plan::{self, StatelessPlan};
 use crate::types::SqlType;
 use crate::value::Row;
@@ -110,7 +111,18 @@ impl Engine {
                 source.name
             )));
         }
-        let plan = plan::plan_transient(&self.catalog, q)?;
+        // (ksqlDB checks a pull query's WHERE again, and names the predicate it checked)
+        let plan = plan::plan_transient(&self.catalog, q).map_err(|e| match (e, &q.filter) {
+            (PlanError::Invalid(m), Some(filter))
+                if m.starts_with("Error in WHERE expression:") =>
+            {
+                PlanError::Invalid(format!(
+                    "{m}\nStatement: {}",
+                    crate::plan::text::ksql_text(filter)
+                ))
+            }
+            (e, _) => e,
+        })?;
         if !plan.explode.is_empty() {
             return Err(KsqlError::Statement(
                 "Pull queries don't support table functions.".into(),
@@ -193,10 +205,19 @@ pub(super) fn decode(
     ),
     m: &rdkafka::message::BorrowedMessage<'_>,
 ) -> Option<Read> {
+    use rdkafka::message::Headers as _;
     let (partition, offset) = (m.partition(), m.offset());
+    let headers: Vec<tributary_streams::Header> = m
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default();
     match (
-        key_serde.deserialize(&source.topic, m.key()),
-        value_serde.deserialize(&source.topic, m.payload()),
+        key_serde.deserialize_with_headers(&source.topic, &headers, m.key()),
+        value_serde.deserialize_with_headers(&source.topic, &headers, m.payload()),
     ) {
         (Ok(key), Ok(value)) => Some(Read {
             key,

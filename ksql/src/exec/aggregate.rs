@@ -303,7 +303,7 @@ pub fn topology(
         .enumerate()
         .map(|(i, a)| (format!("A{i}"), a.ty.clone()))
         .collect();
-    let args = Arc::new(ValueSerde(internal(arg_columns, false)?));
+    let args = Arc::new(ValueSerde::new(internal(arg_columns, false)?));
     let state_columns = plan
         .state_types()
         .into_iter()
@@ -420,7 +420,7 @@ pub fn topology(
                         (in_key, in_value.clone()),
                         fail_on_bad_timestamp,
                     )?,
-                    Materialized::new(),
+                    crate::exec::serde::source_table_store(&source)?,
                 )
                 .group_by(
                     move |key: &Row, value: &Option<Row>| match value {

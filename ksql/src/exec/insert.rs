@@ -37,6 +37,17 @@ pub async fn insert_values(
     } else {
         columns.to_vec()
     };
+    let headers: Vec<&str> = names
+        .iter()
+        .filter(|n| source.header_columns().any(|(h, _)| h == *n))
+        .map(String::as_str)
+        .collect();
+    if !headers.is_empty() {
+        return Err(KsqlError::Statement(format!(
+            "Cannot insert into HEADER columns: {}",
+            headers.join(", ")
+        )));
+    }
     if names.len() != values.len() {
         return Err(KsqlError::Statement(if columns.is_empty() {
             format!(

@@ -286,7 +286,11 @@ pub fn topology(
                 let t = Arc::clone(&side_types);
                 Rows::Table(
                     builder
-                        .table(&input.source.topic, consumed, Materialized::new())
+                        .table(
+                            &input.source.topic,
+                            consumed,
+                            crate::exec::serde::source_table_store(&input.source)?,
+                        )
                         .transform_values_with_serde(
                             move |k: &Row, v: &Option<Row>, ts| source_row(k, v.as_ref(), &t, ts),
                             row_serde(&side_types)?,

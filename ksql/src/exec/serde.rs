@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
-use tributary_streams::{Serde, SerdeError, SharedSerde};
+use datafusion_common::ScalarValue;
+use tributary_streams::{Header, Serde, SerdeError, SharedSerde};
 
 use crate::format::RowFormat;
+use crate::types::SqlType;
 use crate::value::Row;
 
 /// Keys: a row of the key columns (`NONE` and null keys: a row of nulls or none).
@@ -93,20 +95,105 @@ impl Serde<Row> for WindowedKeySerde {
     }
 }
 
-/// Values: a row of the value columns, or none (a null value: a tombstone).
-pub struct ValueSerde(pub RowFormat);
+/// Values: a row of the value columns, or none (a null value: a tombstone). A source with
+/// header columns reads them from the record's headers after its value's columns; they are
+/// never written (nulls when read without headers, as from a store).
+pub struct ValueSerde {
+    format: RowFormat,
+    headers: Vec<Option<String>>,
+}
+
+impl ValueSerde {
+    /// Rows of `format`'s columns.
+    pub fn new(format: RowFormat) -> ValueSerde {
+        ValueSerde {
+            format,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Rows of `format`'s columns, then one column per header column: every header (`None`)
+    /// or the last one with a key.
+    pub fn with_headers(format: RowFormat, headers: Vec<Option<String>>) -> ValueSerde {
+        ValueSerde { format, headers }
+    }
+
+    fn read(
+        &self,
+        data: Option<&[u8]>,
+        headers: Option<&[Header]>,
+    ) -> Result<Option<Row>, SerdeError> {
+        let row = self
+            .format
+            .deserialize(data)
+            .map_err(|e| SerdeError(e.to_string()))?;
+        Ok(row.map(|mut row| {
+            row.extend(
+                self.headers
+                    .iter()
+                    .map(|h| header_value(h.as_deref(), headers)),
+            );
+            row
+        }))
+    }
+}
+
+/// A header column's value: every header as `ARRAY<STRUCT<KEY STRING, VALUE BYTES>>`, or the
+/// last value of the header `key` (null when there is none, or no headers were read).
+fn header_value(key: Option<&str>, headers: Option<&[Header]>) -> ScalarValue {
+    let bytes = |v: &Option<Vec<u8>>| ScalarValue::Binary(v.clone());
+    match key {
+        Some(key) => headers
+            .and_then(|hs| hs.iter().rev().find(|(k, _)| k == key))
+            .map_or(ScalarValue::Binary(None), |(_, v)| bytes(v)),
+        None => {
+            let ty = crate::catalog::headers_type();
+            let SqlType::Array(item) = &ty else {
+                return ScalarValue::Null;
+            };
+            let SqlType::Struct(fields) = item.as_ref() else {
+                return ScalarValue::Null;
+            };
+            let Some(headers) = headers else {
+                return crate::value::null(&ty);
+            };
+            let items: Result<Vec<ScalarValue>, String> = headers
+                .iter()
+                .map(|(k, v)| {
+                    crate::value::strukt(fields, &[ScalarValue::Utf8(Some(k.clone())), bytes(v)])
+                })
+                .collect();
+            items
+                .and_then(|items| crate::value::list(&items, item))
+                .unwrap_or_else(|_| crate::value::null(&ty))
+        }
+    }
+}
 
 impl Serde<Option<Row>> for ValueSerde {
     fn serialize(&self, _topic: &str, value: &Option<Row>) -> Result<Option<Vec<u8>>, SerdeError> {
-        self.0
-            .serialize(value.as_ref())
-            .map_err(|e| SerdeError(e.to_string()))
+        let written = match value {
+            // (a row read with header columns is written without them)
+            Some(row) if !self.headers.is_empty() => {
+                let stored = row.len().saturating_sub(self.headers.len());
+                self.format.serialize(Some(&row[..stored].to_vec()))
+            }
+            _ => self.format.serialize(value.as_ref()),
+        };
+        written.map_err(|e| SerdeError(e.to_string()))
     }
 
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Option<Row>, SerdeError> {
-        self.0
-            .deserialize(data)
-            .map_err(|e| SerdeError(e.to_string()))
+        self.read(data, None)
+    }
+
+    fn deserialize_with_headers(
+        &self,
+        _topic: &str,
+        headers: &[Header],
+        data: Option<&[u8]>,
+    ) -> Result<Option<Row>, SerdeError> {
+        self.read(data, Some(headers))
     }
 
     fn is_null(&self, value: &Option<Row>) -> bool {
@@ -139,5 +226,22 @@ pub type RowSerdes = (SharedSerde<Row>, SharedSerde<Option<Row>>);
 
 /// The shared serdes of a key and a value format.
 pub fn serdes(key: RowFormat, value: RowFormat) -> RowSerdes {
-    (Arc::new(KeySerde(key)), Arc::new(ValueSerde(value)))
+    (Arc::new(KeySerde(key)), Arc::new(ValueSerde::new(value)))
+}
+
+/// How a source table is materialized: a table with header columns keeps them in its store
+/// (as JSON of all its value columns), since stores keep no record headers.
+pub fn source_table_store(
+    source: &crate::catalog::DataSource,
+) -> Result<tributary_streams::Materialized<Row, Option<Row>>, String> {
+    if source.headers.is_empty() {
+        return Ok(tributary_streams::Materialized::new());
+    }
+    let format = RowFormat::new(
+        crate::format::Format::Json,
+        source.value.clone(),
+        false,
+        false,
+    )?;
+    Ok(tributary_streams::Materialized::new().with_value_serde(Arc::new(ValueSerde::new(format))))
 }

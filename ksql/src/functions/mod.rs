@@ -7,10 +7,14 @@ mod bytes;
 pub mod cast;
 mod collections;
 pub mod datetime;
+mod json;
+pub mod lambda;
 mod math;
+mod regex;
 pub mod rowfn;
 mod string;
 pub mod test_udfs;
+mod text;
 mod url;
 
 use arrow::datatypes::DataType;
@@ -63,6 +67,10 @@ pub fn names() -> Vec<&'static str> {
     n.extend(collections::NAMES);
     n.extend(url::NAMES);
     n.extend(datetime::NAMES);
+    n.extend(lambda::NAMES);
+    n.extend(regex::NAMES);
+    n.extend(text::NAMES);
+    n.extend(json::NAMES);
     n.sort_unstable();
     n
 }
@@ -76,12 +84,17 @@ fn declared(name: &str) -> String {
         "ROUND" => "Round".into(),
         "LPAD" => "LPad".into(),
         "RPAD" => "RPad".into(),
+        "CHR" => "Chr".into(),
         "SIGN" | "SQRT" | "EXP" | "LN" | "GREATEST" | "LEAST" | "INSTR" | "INITCAP"
         | "SUBSTRING" | "CONCAT" | "LCASE" | "UCASE" | "LEN" | "TRIM" | "REPLACE" | "TO_BYTES"
         | "FROM_BYTES" | "GEO_DISTANCE" => name.to_lowercase(),
         _ if math::NAMES.contains(&name)
             || url::NAMES.contains(&name)
-            || datetime::NAMES.contains(&name) =>
+            || datetime::NAMES.contains(&name)
+            || lambda::NAMES.contains(&name)
+            || regex::NAMES.contains(&name)
+            || text::NAMES.contains(&name)
+            || name == "EXTRACTJSONFIELD" =>
         {
             name.to_lowercase()
         }
@@ -303,6 +316,9 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
         }
         _ if collections::NAMES.contains(&name) => collections::plan(p, name, args),
         _ if url::NAMES.contains(&name) => url::plan(p, name, args),
+        _ if regex::NAMES.contains(&name) => regex::plan(p, name, args),
+        _ if text::NAMES.contains(&name) => text::plan(p, name, args),
+        _ if json::NAMES.contains(&name) => json::plan(p, name, args),
         _ if datetime::NAMES.contains(&name) => datetime::plan(p, name, args),
         "GEO_DISTANCE" => {
             let numbers = args.len() >= 4 && args[..4].iter().all(|a| a.ty.is_numeric());
@@ -431,6 +447,7 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
                 SqlType::String,
             )
         }
+        "CONCAT" if args.iter().any(|a| a.ty == SqlType::Bytes) => text::plan(p, name, args),
         "CONCAT" => {
             arity(name, &args, 1..=usize::MAX)?;
             typed(

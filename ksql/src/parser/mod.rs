@@ -6,6 +6,7 @@
 //! quotes, keep their case), so names compare exactly from here on.
 
 pub mod ast;
+mod lambda;
 mod types;
 
 use std::collections::BTreeMap;
@@ -94,8 +95,9 @@ impl Dialect for KsqlDialect {
         ch == '`' || ch == '"'
     }
 
+    // (`=>` starts a lambda: `TRANSFORM(a, x => x + 1)`)
     fn supports_named_fn_args_with_rarrow_operator(&self) -> bool {
-        true
+        false
     }
 
     // (ksqlDB's DIGIT_IDENTIFIER: `1R` is an identifier; `1`, `2.0`, `1e5` stay numbers)
@@ -105,7 +107,7 @@ impl Dialect for KsqlDialect {
 
     // (`CAST(e AS type)` takes ksqlDB's type names: `MAP<K, V>`, `STRUCT<A INT>`, ...)
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
-        types::cast(parser, &self.types)
+        types::cast(parser, &self.types).or_else(|| lambda::lambda(parser))
     }
 
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {

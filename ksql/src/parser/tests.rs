@@ -201,3 +201,48 @@ fn a_statement_parsed_again_keeps_its_positions_in_the_whole_text() {
     let e = parse_at("SELEC 1", &types, Location::new(3, 7)).unwrap_err();
     assert_eq!((e.line, e.column), (3, 7));
 }
+
+#[test]
+fn lambdas_of_one_or_more_parameters() {
+    let e = parse_expr("TRANSFORM(m, (k, v) => UCASE(k), x => x->a + 1)").unwrap();
+    let sqlparser::ast::Expr::Function(f) = e else {
+        panic!("{e:?}")
+    };
+    let sqlparser::ast::FunctionArguments::List(list) = f.args else {
+        panic!("no arguments")
+    };
+    let lambdas: Vec<(Vec<String>, String)> = list
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(
+                sqlparser::ast::Expr::Lambda(l),
+            )) => {
+                let names = match &l.params {
+                    sqlparser::ast::OneOrManyWithParens::Many(ps) => {
+                        ps.iter().map(|p| p.name.value.clone()).collect()
+                    }
+                    sqlparser::ast::OneOrManyWithParens::One(p) => vec![p.name.value.clone()],
+                };
+                Some((names, l.body.to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        lambdas,
+        vec![
+            (
+                vec!["K".to_string(), "V".to_string()],
+                "UCASE(K)".to_string()
+            ),
+            (vec!["X".to_string()], "X -> A + 1".to_string()),
+        ]
+    );
+    // (a parenthesized expression is no lambda without `=>`)
+    assert_eq!(
+        parse_expr("(a + b) * 2").unwrap().to_string(),
+        "(A + B) * 2"
+    );
+    assert!(parse_expr("TRANSFORM(a, (x, 1) => x)").is_err());
+}

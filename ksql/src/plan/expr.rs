@@ -159,6 +159,11 @@ impl<'a> ExprPlanner<'a> {
         })
     }
 
+    /// The columns in scope.
+    pub fn scope(&self) -> &Scope {
+        self.scope
+    }
+
     /// The DataFusion schema of the rows.
     pub fn schema(&self) -> &DFSchema {
         &self.schema
@@ -986,6 +991,9 @@ impl<'a> ExprPlanner<'a> {
         let args = function_args(f)?;
         if name == "STRUCT" || name == "MAP" {
             return self.constructor(&name, &args);
+        }
+        if functions::lambda::is_call(&name, &args) {
+            return functions::lambda::plan(self, &name, &args);
         }
         // (`DATEADD(DAYS, n, d)`: an interval function's unit is a word, not a column)
         if let Some(unit) =

@@ -6,6 +6,7 @@ pub mod cast;
 pub mod coerce;
 pub mod expr;
 pub mod join;
+pub mod magic_timestamps;
 pub mod table_functions;
 pub mod text;
 
@@ -384,7 +385,7 @@ fn where_clause(
     filter: Option<&sql::Expr>,
 ) -> Result<Option<Compiled>, PlanError> {
     let Some(f) = filter else { return Ok(None) };
-    let t = planner.plan_in("WHERE", f)?;
+    let t = planner.plan_in("WHERE", &magic_timestamps::rewrite(f)?)?;
     if t.ty != SqlType::Boolean {
         return Err(PlanError::Invalid(format!(
             "Type error in WHERE expression: Should evaluate to boolean but is {f} ({}) instead.",

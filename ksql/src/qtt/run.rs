@@ -293,7 +293,10 @@ pub(super) async fn write_inputs(
                     }
                     bytes.extend(start.to_be_bytes());
                 }
-                (key, encode(Some(&r.value), &s.value_format, &s.value)?)
+                (
+                    key,
+                    encode(Some(&r.value), &s.value_format, s.format_columns())?,
+                )
             }
             None => (
                 encode(r.key.as_ref(), &Format::Kafka, &[])?,
@@ -546,7 +549,11 @@ pub(super) async fn check_outputs(v: &Variant, engine: &Engine, bootstrap: &str)
                     ));
                 }
             }
-            let value = decode(a.value.as_deref(), &source.value_format, &source.value);
+            let value = decode(
+                a.value.as_deref(),
+                &source.value_format,
+                source.format_columns(),
+            );
             let expected_key = e.key.clone().unwrap_or(J::Null);
             let key_ok = matches(&key, &expected_key);
             let value_ok = matches(&value, &e.value);
@@ -591,7 +598,12 @@ fn describe(actual: &[Actual], source: &DataSource) -> String {
             format!(
                 "  key {} value {} timestamp {}",
                 decode(a.key.as_deref(), &source.key_format, &source.key).to_text(),
-                decode(a.value.as_deref(), &source.value_format, &source.value).to_text(),
+                decode(
+                    a.value.as_deref(),
+                    &source.value_format,
+                    source.format_columns()
+                )
+                .to_text(),
                 a.timestamp
             )
         })

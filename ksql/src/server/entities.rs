@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::catalog::{Catalog, DataSource};
+use crate::engine::QueryExplanation;
 use crate::parser::ast::SourceKind;
 use crate::types::SqlType;
 
@@ -186,6 +187,49 @@ pub fn schema(t: &SqlType) -> Value {
     }
 }
 
+/// A source's columns as ksqlDB's `fields` (keys marked).
+fn fields(source: &DataSource) -> Vec<Value> {
+    source
+        .key
+        .iter()
+        .map(|(n, t)| json!({"name": n, "schema": schema(t), "type": "KEY"}))
+        .chain(source.value.iter().map(
+            |(n, t)| match source.header_columns().find(|(h, _)| *h == n) {
+                Some((_, key)) => {
+                    json!({"name": n, "schema": schema(t), "type": "HEADER", "headerKey": key})
+                }
+                None => json!({"name": n, "schema": schema(t)}),
+            },
+        ))
+        .collect()
+}
+
+/// `queryDescription`: `EXPLAIN query_id` (`host`: this server, whose status is given).
+pub fn query_description(statement: &str, q: &QueryExplanation, host: &str) -> Value {
+    json!({
+        "@type": "queryDescription",
+        "statementText": statement,
+        "queryDescription": {
+            "id": q.id,
+            "statementText": q.statement,
+            "windowType": q.sink.windowing.as_ref().map(|w| w.type_name()),
+            "fields": fields(&q.sink),
+            "sources": q.sources,
+            "sinks": [q.sink.name],
+            "sinkKafkaTopics": [q.sink.topic],
+            "topology": q.topology,
+            "executionPlan": q.plan,
+            "overriddenProperties": q.overridden,
+            "ksqlHostQueryStatus": {host: q.state},
+            "queryType": "PERSISTENT",
+            "queryErrors": [],
+            "tasksMetadata": [],
+            "state": q.state,
+        },
+        "warnings": [],
+    })
+}
+
 /// `sourceDescription`: `DESCRIBE name`.
 pub fn source_description(
     statement: &str,
@@ -194,17 +238,7 @@ pub fn source_description(
     partitions: Option<i32>,
     extended: bool,
 ) -> Value {
-    let mut fields: Vec<Value> = source
-        .key
-        .iter()
-        .map(|(n, t)| json!({"name": n, "schema": schema(t), "type": "KEY"}))
-        .collect();
-    fields.extend(
-        source
-            .value
-            .iter()
-            .map(|(n, t)| json!({"name": n, "schema": schema(t)})),
-    );
+    let fields = fields(source);
     let reads: Vec<Value> = catalog
         .queries
         .values()

@@ -1,5 +1,5 @@
 //! Push queries over HTTP: `POST /query` (ksqlDB's chunked JSON array of a header, rows and
-//! a final message), `POST /query-stream` (a header line then one JSON array per row, or all
+//! a final message; or `PRINT`'s lines of text), `POST /query-stream` (a header line then one JSON array per row, or all
 //! of it as one JSON array for `Accept: application/json`) and `POST /close-query`.
 //!
 //! Rows stream as they come; the query stops at its `LIMIT`, on `/close-query`, or when the
@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::statements::{parse_body, property_map};
 use super::AppState;
-use crate::engine::{KsqlError, PullQuery, PushQuery};
+use crate::engine::{KsqlError, PrintRequest, Printing, PullQuery, PushQuery};
 use crate::parser::ast::Statement;
 use crate::types::SqlType;
 
@@ -114,6 +114,8 @@ enum Started {
     Push(PushQuery),
     /// Rows as they are now.
     Pull(Box<PullQuery>),
+    /// A topic's records as text lines.
+    Print(Printing),
 }
 
 /// Starts the query in `sql` and streams its rows.
@@ -128,6 +130,20 @@ async fn start(
         match engine.parse(sql) {
             Ok(parsed) => match parsed.as_slice() {
                 [p] => match &p.statement {
+                    Statement::Print {
+                        topic,
+                        from_beginning,
+                        interval,
+                        limit,
+                    } if style == Style::Chunked => {
+                        let request = PrintRequest {
+                            topic: topic.clone(),
+                            from_beginning: *from_beginning,
+                            interval: interval.unwrap_or(1),
+                            limit: *limit,
+                        };
+                        engine.print(request).await.map(Started::Print)
+                    }
                     Statement::Query(q) if q.emit.is_none() => engine
                         .pull_query(q, session)
                         .map(|q| Started::Pull(Box::new(q))),
@@ -154,6 +170,22 @@ async fn start(
     };
     let query = match started {
         Ok(Started::Push(q)) => q,
+        Ok(Started::Print(printing)) => {
+            let lines = futures::stream::unfold(printing, |mut p| async move {
+                let line = p.next().await?;
+                Some((
+                    Ok::<_, std::convert::Infallible>(Bytes::from(line + "\n")),
+                    p,
+                ))
+            });
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(Body::from_stream(lines))
+                .unwrap_or_else(|e| {
+                    super::error(StatusCode::INTERNAL_SERVER_ERROR, 50000, &e.to_string())
+                });
+        }
         Ok(Started::Pull(q)) => {
             let header = header_text(&q.id, &q.columns, style);
             let (stream, limit) = (q.stream, q.limit);

@@ -16,7 +16,7 @@ use super::commands::Command;
 use super::entities;
 use super::AppState;
 use crate::engine::{kind_word, Engine, KsqlError, Outcome};
-use crate::parser::ast::{ShowWhat, SourceKind, Statement};
+use crate::parser::ast::{ExplainTarget, ShowWhat, SourceKind, Statement};
 use crate::parser::Parsed;
 
 /// The request body.
@@ -180,6 +180,16 @@ async fn run(
         }
         Statement::Query(_) | Statement::Print { .. } => {
             return Err(KsqlError::Statement(QUERY_ENDPOINT.into()));
+        }
+        Statement::Explain(ExplainTarget::QueryId(id)) => {
+            let explanation = engine.explain(id)?;
+            let host = s.config.listeners.rsplit("://").next().unwrap_or_default();
+            return Ok(Some(entities::query_description(&text, &explanation, host)));
+        }
+        Statement::Explain(ExplainTarget::Statement(_)) => {
+            return Err(KsqlError::Unsupported(
+                "EXPLAIN of a statement is not supported yet: EXPLAIN a running query by its id (SHOW QUERIES lists them)".into(),
+            ));
         }
         _ => {}
     }

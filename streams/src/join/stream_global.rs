@@ -82,11 +82,12 @@ impl StreamsBuilder {
         }
         let nullable_value = crate::serde::Serdes::nullable(Arc::clone(&consumed.value));
         let (dk, dv) = (Arc::clone(&consumed.key), nullable_value);
-        let decoder: crate::processor::Decoder =
-            Arc::new(move |t: &str, kb: Option<&[u8]>, vb: Option<&[u8]>| {
-                let (key, value) = crate::serde::decode((&dk, &dv), t, kb, vb)?;
+        let decoder: crate::processor::Decoder = Arc::new(
+            move |t: &str, kb: Option<&[u8]>, vb: Option<&[u8]>, h: &[crate::Header]| {
+                let (key, value) = crate::serde::decode((&dk, &dv), t, kb, vb, h)?;
                 Ok((Arc::new(key) as Dyn, Arc::new(value) as Dyn))
-            });
+            },
+        );
         let source = g.add(
             source_name,
             Kind::Source {

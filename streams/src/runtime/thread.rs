@@ -1182,7 +1182,8 @@ fn process(
         return Ok(());
     };
     let timestamp = msg.timestamp();
-    let decoded = decoder(msg.topic(), msg.key(), msg.payload());
+    let headers = msg.headers();
+    let decoded = decoder(msg.topic(), msg.key(), msg.payload(), &headers);
     let (key, value) = match decoded {
         Ok(kv) => kv,
         Err(e) => {
@@ -1247,7 +1248,6 @@ fn process(
     }
     // (records that could not be read do not move the partition time, as in Kafka Streams)
     input.time = input.time.max(timestamp);
-    let headers = msg.headers();
     let headers = if headers.is_empty() {
         Arc::clone(no_headers)
     } else {

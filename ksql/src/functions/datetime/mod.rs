@@ -412,6 +412,57 @@ fn unix_timestamp(a: &[ScalarValue]) -> Result<ScalarValue, String> {
     Ok(ScalarValue::Int64(millis(&a[0])))
 }
 
+/// ksqlDB's `PartialStringToTimestampParser`: the epoch ms of `yyyy-MM-dd'T'HH:mm:ss.SSS`
+/// text, parts of which may be left out from the end (`2020`, `2020-05-26T23:59`), with an
+/// optional `+hhmm`/`-hhmm` offset or a trailing `Z` (UTC otherwise). It reads the string
+/// literals compared with `ROWTIME`, `WINDOWSTART` and `WINDOWEND`.
+pub fn partial_timestamp(text: &str) -> Result<i64, String> {
+    const TIME_PATTERN: &str = "HH:mm:ss.SSS";
+    let complete_time = |time: &str| {
+        if time.len() >= TIME_PATTERN.len() {
+            time.to_string()
+        } else {
+            let rest: String = TIME_PATTERN
+                .get(time.len()..)
+                .unwrap_or_default()
+                .chars()
+                .map(|c| if c.is_ascii_alphabetic() { '0' } else { c })
+                .collect();
+            format!("{time}{rest}")
+        }
+    };
+    let (date, time, offset) = match text.find('T') {
+        Some(t) => {
+            let date = &text[..t];
+            let with_zone = &text[t + 1..];
+            let offset = match with_zone.find(['+', '-']) {
+                Some(i) => &with_zone[i..],
+                None => "",
+            };
+            let time = &with_zone[..with_zone.len() - offset.len()];
+            let time = time.strip_suffix('Z').unwrap_or(time);
+            (date.to_string(), complete_time(time), offset)
+        }
+        None => {
+            let date = match text.split('-').count() {
+                1 => format!("{text}-01-01"),
+                2 => format!("{text}-01"),
+                _ => text.to_string(),
+            };
+            (date, complete_time(""), "")
+        }
+    };
+    const HELP: &str = "\nRequired format is: \"yyyy-MM-dd'T'HH:mm:ss.SSS\", with an optional numeric 4-digit timezone, for example: '2020-05-26T23:59:58.000' or with tz: '2020-05-26T23:59:58.000+0200'. A trailing 'Z' instead of tz indicates the zero UTC offset. Partials are also supported, for example \"2020-05-26\"";
+    let zone = if offset.trim().is_empty() {
+        Zone::utc()
+    } else {
+        zone(offset).map_err(|e| format!("Failed to parse timezone '{offset}': {e}"))?
+    };
+    pattern("yyyy-MM-dd'T'HH:mm:ss.SSS")?
+        .parse_timestamp(&format!("{date}T{time}"), &zone)
+        .map_err(|e| format!("Failed to parse timestamp '{text}': {e}{HELP}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use wire::{combined_key, prefix, Instruction, Response, Subscription};
 use crate::grouped::Materialized;
 use crate::ktable::{table_from_stream, Getter, KTable};
 use crate::processor::{
-    stateful, stateless, typed, Change, Context, Decoder, Dyn, DynRecord, NodeFactory,
+    stateful, stateless, typed, Change, Context, Decoder, Dyn, DynRecord, Header, NodeFactory,
     OutputRecord, StreamsError,
 };
 use crate::serde::{from_bytes, to_bytes, SharedSerde};
@@ -411,11 +411,13 @@ fn unreachable_inner<VR>() -> VR {
 
 /// A source of an internal topic of the join, passing the bytes on.
 fn raw_source(topic: &str) -> Kind {
-    let decoder: Decoder = Arc::new(|_: &str, k: Option<&[u8]>, v: Option<&[u8]>| {
-        let key: Option<Vec<u8>> = k.map(<[u8]>::to_vec);
-        let value: Vec<u8> = v.map(<[u8]>::to_vec).unwrap_or_default();
-        Ok((Arc::new(key) as Dyn, Arc::new(value) as Dyn))
-    });
+    let decoder: Decoder = Arc::new(
+        |_: &str, k: Option<&[u8]>, v: Option<&[u8]>, _: &[Header]| {
+            let key: Option<Vec<u8>> = k.map(<[u8]>::to_vec);
+            let value: Vec<u8> = v.map(<[u8]>::to_vec).unwrap_or_default();
+            Ok((Arc::new(key) as Dyn, Arc::new(value) as Dyn))
+        },
+    );
     Kind::Source {
         topics: vec![topic.to_string()],
         internal: true,
