@@ -7,14 +7,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{MetadataRequest, ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 
 use crate::partition::partition_for_key;
 use crate::wire::Client;
@@ -230,42 +227,102 @@ impl Producer {
     }
 }
 
-/// A batch of the one record, as a producer without idempotence writes it.
+/// A batch of the one record, as a producer without idempotence writes it (record batch v2,
+/// uncompressed). Written here rather than with `kafka-protocol`'s encoder, whose records keep
+/// headers in a map: a header key may repeat, and each must be written.
 fn batch(r: &ProducerRecord<'_>) -> std::io::Result<Bytes> {
-    let headers = r
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                StrBytes::from_string(k.clone()),
-                v.as_deref().map(Bytes::copy_from_slice),
-            )
-        })
-        .collect();
-    let record = Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp: r.timestamp,
-        key: r.key.map(Bytes::copy_from_slice),
-        value: r.value.map(Bytes::copy_from_slice),
-        headers,
-    };
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &[record],
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .map_err(std::io::Error::other)?;
+    let too_long = || std::io::Error::other("a record field longer than 2 GiB");
+    let len = |n: usize| i32::try_from(n).map_err(|_| too_long());
+    let mut record = BytesMut::new();
+    record.put_i8(0); // attributes
+    put_varint(&mut record, 0); // timestamp delta
+    put_varint(&mut record, 0); // offset delta
+    for field in [r.key, r.value] {
+        match field {
+            Some(b) => {
+                put_varint(&mut record, len(b.len())?);
+                record.put_slice(b);
+            }
+            None => put_varint(&mut record, -1),
+        }
+    }
+    put_varint(&mut record, len(r.headers.len())?);
+    for (k, v) in r.headers {
+        put_varint(&mut record, len(k.len())?);
+        record.put_slice(k.as_bytes());
+        match v {
+            Some(v) => {
+                put_varint(&mut record, len(v.len())?);
+                record.put_slice(v);
+            }
+            None => put_varint(&mut record, -1),
+        }
+    }
+    // from the attributes on: what the CRC covers
+    let mut body = BytesMut::new();
+    body.put_i16(0); // attributes: no compression, create time
+    body.put_i32(0); // last offset delta
+    body.put_i64(r.timestamp); // base timestamp
+    body.put_i64(r.timestamp); // max timestamp
+    body.put_i64(-1); // producer id
+    body.put_i16(-1); // producer epoch
+    body.put_i32(-1); // base sequence
+    body.put_i32(1); // records
+    put_varint(&mut body, len(record.len())?);
+    body.put_slice(&record);
+    let mut buf = BytesMut::with_capacity(body.len() + 21);
+    buf.put_i64(0); // base offset
+    buf.put_i32(len(body.len() + 9)?); // batch length: from the leader epoch on
+    buf.put_i32(-1); // partition leader epoch
+    buf.put_i8(2); // magic
+    buf.put_u32(crc32c::crc32c(&body));
+    buf.put_slice(&body);
     Ok(buf.freeze())
+}
+
+/// A zigzag varint, as Kafka's records write lengths and deltas.
+fn put_varint(buf: &mut BytesMut, v: i32) {
+    let mut z = ((v << 1) ^ (v >> 31)) as u32;
+    while z >= 0x80 {
+        buf.put_u8((z as u8 & 0x7f) | 0x80);
+        z >>= 7;
+    }
+    buf.put_u8(z as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_reads_back_with_every_header() {
+        let headers = vec![
+            ("abc".to_string(), Some(b"1".to_vec())),
+            ("abc".to_string(), Some(b"2".to_vec())),
+            ("none".to_string(), None),
+        ];
+        let r = ProducerRecord {
+            key: Some(b"k"),
+            value: None,
+            headers: &headers,
+            timestamp: 0,
+        };
+        let mut bytes = batch(&r).unwrap();
+        // (kafka-protocol's decoder checks the CRC and the layout; its records keep one
+        // value per header key, so the headers are checked on the bytes)
+        let records =
+            kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes.clone()).unwrap();
+        let record = &records.records[0];
+        assert_eq!(record.key.as_deref(), Some(b"k".as_slice()));
+        assert_eq!(record.value, None);
+        assert_eq!(record.timestamp, 0);
+        let tail = bytes.split_off(bytes.len() - 19);
+        assert_eq!(
+            tail.as_ref(),
+            b"\x06\x06abc\x021\x06abc\x022\x08none\x01".as_slice()
+        );
+        let mut v = BytesMut::new();
+        put_varint(&mut v, 300);
+        assert_eq!(v.as_ref(), [0xd8, 0x04]);
+    }
 }

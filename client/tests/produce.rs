@@ -20,9 +20,11 @@ async fn records_are_written_with_their_own_timestamps_even_zero() {
     let topic = unique_name("exact");
     broker.create_topic(&topic, 3).await;
     let mut producer = Producer::new(&broker.bootstrap(), Duration::from_secs(10));
+    // (a header key may repeat: each is kept, in order)
     let headers = vec![
         ("h".to_string(), Some(b"v".to_vec())),
         ("n".to_string(), None),
+        ("h".to_string(), Some(b"w".to_vec())),
     ];
     let keys: [&[u8]; 3] = [b"a", b"b", b"c"];
     let mut written = Vec::new();

@@ -78,6 +78,36 @@ async fn statements_answer_with_ksqldb_entities() {
     assert_eq!(fields[0]["type"], "KEY");
     assert_eq!(fields[1]["schema"]["type"], "STRING");
 
+    // header columns: ksqlDB's schema rules, and INSERT VALUES writes only the value's
+    for (columns, message) in [
+        (
+            "A ARRAY<STRUCT<key STRING, value BYTES>> HEADERS, B BYTES HEADER('x')",
+            "Schema already contains a HEADERS column.",
+        ),
+        (
+            "A BYTES HEADER('x'), B BYTES HEADER('x')",
+            "Schema already contains a HEADER('x') column.",
+        ),
+    ] {
+        let (status, body) = ksql(
+            &url,
+            &format!("CREATE STREAM BADH (K STRING KEY, {columns}) WITH (kafka_topic='{topic}', value_format='JSON');"),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["message"], message);
+    }
+    let headed = unique_name("headed");
+    let (status, body) = ksql(
+        &url,
+        &format!("CREATE STREAM HEADED (K STRING KEY, V INT, H BYTES HEADER('h')) WITH (kafka_topic='{headed}', value_format='DELIMITED', partitions=1); INSERT INTO HEADED (K, V) VALUES ('a', 7);"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let rows = query_rows(&url, "SELECT * FROM HEADED;").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[1]["row"]["columns"], json!(["a", 7, null]), "{rows:?}");
+
     // a bad statement: 400, ksqlDB's error body, and the statement
     let (status, body) = ksql(&url, "CREATE STREAM X AS SELECT NOPE FROM PAGEVIEWS;").await;
     assert_eq!(status, 400);

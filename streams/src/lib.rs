@@ -68,7 +68,7 @@ pub use grouped_table::KGroupedTable;
 pub use join::{GlobalKTable, JoinWindows, Joined, StreamJoined, TableJoined};
 pub use kstream::{Branched, BranchedKStream, KStream, Repartitioned};
 pub use ktable::KTable;
-pub use processor::{Header, StreamsError};
+pub use processor::{headers_of, Header, StreamsError};
 pub use runtime::{
     HostInfo, KafkaStreams, KeyQueryMetadata, State, StoreQueryParameters, StreamsMetadata, TaskId,
     ThreadMetadata,

@@ -21,6 +21,18 @@ pub(crate) type Dyn = Arc<dyn Any + Send + Sync>;
 /// A record header: name and value (null allowed), as Kafka keeps them.
 pub type Header = (String, Option<Vec<u8>>);
 
+/// The headers of a record read with an rdkafka consumer, in order (a key may repeat).
+pub fn headers_of<M: rdkafka::message::Message>(m: &M) -> Vec<Header> {
+    use rdkafka::message::Headers as _;
+    m.headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A task: one partition of one sub-topology, printed `<subtopology>_<partition>` as Kafka
 /// Streams prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -268,14 +268,12 @@ impl Cli {
         Ok(())
     }
 
-    /// `PRINT` through `/query`: the topic's records as lines, until its `LIMIT` or Ctrl-C
-    /// (which closes the connection, and so the reader on the server).
-    async fn print(&mut self, s: &str) -> Result<(), String> {
-        let body = json!({"ksql": format!("{s};"), "streamsProperties": self.properties});
-        let mut r = self
+    /// POSTs `body` to the streaming endpoint `path`: its response, or the server's message.
+    async fn stream(&self, path: &str, body: &Value) -> Result<reqwest::Response, String> {
+        let r = self
             .http
-            .post(format!("{}/query", self.url))
-            .json(&body)
+            .post(format!("{}/{path}", self.url))
+            .json(body)
             .send()
             .await
             .map_err(|e| format!("cannot reach the KSQL server at {}: {e}", self.url))?;
@@ -283,6 +281,14 @@ impl Cli {
             let answer: Value = r.json().await.unwrap_or(Value::Null);
             return Err(render::cell(&answer["message"]));
         }
+        Ok(r)
+    }
+
+    /// `PRINT` through `/query`: the topic's records as lines, until its `LIMIT` or Ctrl-C
+    /// (which closes the connection, and so the reader on the server).
+    async fn print(&mut self, s: &str) -> Result<(), String> {
+        let body = json!({"ksql": format!("{s};"), "streamsProperties": self.properties});
+        let mut r = self.stream("query", &body).await?;
         let mut buffered = Vec::new();
         loop {
             let chunk = tokio::select! {
@@ -308,17 +314,7 @@ impl Cli {
     /// Ctrl-C (which closes the query on the server).
     async fn push_query(&mut self, s: &str) -> Result<(), String> {
         let body = json!({"sql": format!("{s};"), "properties": self.properties});
-        let mut r = self
-            .http
-            .post(format!("{}/query-stream", self.url))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach the KSQL server at {}: {e}", self.url))?;
-        if !r.status().is_success() {
-            let answer: Value = r.json().await.unwrap_or(Value::Null);
-            return Err(render::cell(&answer["message"]));
-        }
+        let mut r = self.stream("query-stream", &body).await?;
         let mut buffered = String::new();
         let mut query_id = None;
         let mut width = 0;

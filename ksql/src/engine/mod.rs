@@ -29,7 +29,7 @@ use crate::types::SqlType;
 use crate::value::Row;
 pub use explain::QueryExplanation;
 use planned::Planned;
-pub use print::{PrintRequest, Printing};
+pub use print::{PrintRequest, Printer, Printing};
 pub use properties::SourceProperties;
 pub use pull::PullQuery;
 pub use push::{PushQuery, PushRow};
@@ -362,10 +362,18 @@ impl Engine {
                             col.ty
                         )));
                     }
-                    if header.is_none() && header_columns.iter().any(|(_, _, h)| h.is_none()) {
+                    // (as ksqlDB's schema builder: nothing after HEADERS, each key once)
+                    if header_columns.iter().any(|(_, _, h)| h.is_none()) {
                         return Err(KsqlError::Statement(
                             "Schema already contains a HEADERS column.".into(),
                         ));
+                    }
+                    if let Some(k) = header {
+                        if header_columns.iter().any(|(_, _, h)| h.as_ref() == Some(k)) {
+                            return Err(KsqlError::Statement(format!(
+                                "Schema already contains a HEADER('{k}') column."
+                            )));
+                        }
                     }
                     header_columns.push((col.name.clone(), col.ty.clone(), header.clone()));
                 }
@@ -926,7 +934,8 @@ pub fn source_serdes(
     ),
     KsqlError,
 > {
-    let (key, _) = serdes(key_format(s)?, value_format(s)?);
+    let key: tributary_streams::SharedSerde<Row> =
+        Arc::new(crate::exec::serde::KeySerde(key_format(s)?));
     let value: tributary_streams::SharedSerde<Option<Row>> = Arc::new(
         crate::exec::serde::ValueSerde::with_headers(value_format(s)?, s.headers.clone()),
     );

@@ -205,16 +205,8 @@ pub(super) fn decode(
     ),
     m: &rdkafka::message::BorrowedMessage<'_>,
 ) -> Option<Read> {
-    use rdkafka::message::Headers as _;
     let (partition, offset) = (m.partition(), m.offset());
-    let headers: Vec<tributary_streams::Header> = m
-        .headers()
-        .map(|h| {
-            h.iter()
-                .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let headers = tributary_streams::headers_of(m);
     match (
         key_serde.deserialize_with_headers(&source.topic, &headers, m.key()),
         value_serde.deserialize_with_headers(&source.topic, &headers, m.payload()),

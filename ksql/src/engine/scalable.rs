@@ -149,7 +149,18 @@ fn follow(
         let Some(message) = consumer.poll(Duration::from_millis(100)) else {
             continue;
         };
-        let m = message.map_err(|e| format!("cannot read topic {}: {e}", source.topic))?;
+        let m = match message {
+            Ok(m) => m,
+            // (librdkafka recovers from what is not fatal, as Kafka's consumer does)
+            Err(rdkafka::error::KafkaError::MessageConsumptionFatal(e)) => {
+                return Err(format!("cannot read topic {}: {e}", source.topic))
+            }
+            Err(e) => {
+                tracing::debug!(topic = %source.topic, error = %e, "a consumer error, going on");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
         // (as ksqlDB's scalable push queries, a keyed source's record without a key is passed)
         if m.key().is_none() && !source.key.is_empty() {
             continue;

@@ -114,16 +114,16 @@ pub async fn insert_values(
             .collect()
     };
     let key = row_of(&source.key);
-    let value = row_of(&source.value);
+    let value = row_of(source.format_columns());
     let key_bytes = if key.iter().all(|v| v.is_null()) {
         None
     } else {
         key_format(&source)?
-            .serialize(Some(&key))
+            .serialize(Some(key.as_slice()))
             .map_err(|e| KsqlError::Statement(e.to_string()))?
     };
     let value_bytes = value_format(&source)?
-        .serialize(Some(&value))
+        .serialize(Some(value.as_slice()))
         .map_err(|e| KsqlError::Statement(e.to_string()))?;
     let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&source.topic);
     if let Some(k) = &key_bytes {

@@ -6,7 +6,6 @@ use datafusion_common::ScalarValue;
 use tributary_streams::{Header, Serde, SerdeError, SharedSerde};
 
 use crate::format::RowFormat;
-use crate::types::SqlType;
 use crate::value::Row;
 
 /// Keys: a row of the key columns (`NONE` and null keys: a row of nulls or none).
@@ -19,7 +18,7 @@ impl Serde<Row> for KeySerde {
             return Ok(None);
         }
         self.0
-            .serialize(Some(value))
+            .serialize(Some(value.as_slice()))
             .map_err(|e| SerdeError(e.to_string()))
     }
 
@@ -141,33 +140,51 @@ impl ValueSerde {
 /// A header column's value: every header as `ARRAY<STRUCT<KEY STRING, VALUE BYTES>>`, or the
 /// last value of the header `key` (null when there is none, or no headers were read).
 fn header_value(key: Option<&str>, headers: Option<&[Header]>) -> ScalarValue {
-    let bytes = |v: &Option<Vec<u8>>| ScalarValue::Binary(v.clone());
     match key {
-        Some(key) => headers
-            .and_then(|hs| hs.iter().rev().find(|(k, _)| k == key))
-            .map_or(ScalarValue::Binary(None), |(_, v)| bytes(v)),
-        None => {
-            let ty = crate::catalog::headers_type();
-            let SqlType::Array(item) = &ty else {
-                return ScalarValue::Null;
-            };
-            let SqlType::Struct(fields) = item.as_ref() else {
-                return ScalarValue::Null;
-            };
-            let Some(headers) = headers else {
-                return crate::value::null(&ty);
-            };
-            let items: Result<Vec<ScalarValue>, String> = headers
-                .iter()
-                .map(|(k, v)| {
-                    crate::value::strukt(fields, &[ScalarValue::Utf8(Some(k.clone())), bytes(v)])
-                })
-                .collect();
-            items
-                .and_then(|items| crate::value::list(&items, item))
-                .unwrap_or_else(|_| crate::value::null(&ty))
-        }
+        Some(key) => ScalarValue::Binary(
+            headers
+                .and_then(|hs| hs.iter().rev().find(|(k, _)| k == key))
+                .and_then(|(_, v)| v.clone()),
+        ),
+        None => all_headers(headers).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "record headers that cannot be read: null");
+            crate::value::null(&crate::catalog::headers_type())
+        }),
     }
+}
+
+/// Every header, in order, as a `HEADERS` column's array (null when none were read).
+fn all_headers(headers: Option<&[Header]>) -> Result<ScalarValue, String> {
+    use arrow::array::{BinaryArray, ListArray, StringArray, StructArray};
+    use arrow::datatypes::{DataType, FieldRef, Fields};
+    // (the array's item field and the struct's fields, built once)
+    static TYPES: std::sync::OnceLock<Option<(FieldRef, Fields)>> = std::sync::OnceLock::new();
+    let types = TYPES.get_or_init(|| match crate::catalog::headers_type().arrow() {
+        DataType::List(item) => match item.data_type() {
+            DataType::Struct(fields) => Some((Arc::clone(&item), fields.clone())),
+            _ => None,
+        },
+        _ => None,
+    });
+    let Some((item, fields)) = types else {
+        return Err("not a HEADERS type".into());
+    };
+    let Some(headers) = headers else {
+        return Ok(crate::value::null(&crate::catalog::headers_type()));
+    };
+    let keys = StringArray::from_iter_values(headers.iter().map(|(k, _)| k.as_str()));
+    let values = BinaryArray::from_iter(headers.iter().map(|(_, v)| v.as_deref()));
+    let entries =
+        StructArray::try_new(fields.clone(), vec![Arc::new(keys), Arc::new(values)], None)
+            .map_err(|e| e.to_string())?;
+    let list = ListArray::try_new(
+        Arc::clone(item),
+        arrow::buffer::OffsetBuffer::from_lengths([headers.len()]),
+        Arc::new(entries),
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(ScalarValue::List(Arc::new(list)))
 }
 
 impl Serde<Option<Row>> for ValueSerde {
@@ -176,9 +193,9 @@ impl Serde<Option<Row>> for ValueSerde {
             // (a row read with header columns is written without them)
             Some(row) if !self.headers.is_empty() => {
                 let stored = row.len().saturating_sub(self.headers.len());
-                self.format.serialize(Some(&row[..stored].to_vec()))
+                self.format.serialize(Some(&row[..stored]))
             }
-            _ => self.format.serialize(value.as_ref()),
+            _ => self.format.serialize(value.as_deref()),
         };
         written.map_err(|e| SerdeError(e.to_string()))
     }
@@ -208,7 +225,7 @@ pub struct StateSerde(pub RowFormat);
 impl Serde<Row> for StateSerde {
     fn serialize(&self, _topic: &str, value: &Row) -> Result<Option<Vec<u8>>, SerdeError> {
         self.0
-            .serialize(Some(value))
+            .serialize(Some(value.as_slice()))
             .map_err(|e| SerdeError(e.to_string()))
     }
 

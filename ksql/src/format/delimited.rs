@@ -9,7 +9,7 @@ use crate::types::SqlType;
 use crate::value::{null, Row};
 
 /// The line of a row.
-pub fn serialize(row: &Row, sep: char) -> String {
+pub fn serialize(row: &[datafusion_common::ScalarValue], sep: char) -> String {
     let mut out = String::new();
     for (i, v) in row.iter().enumerate() {
         if i > 0 {

@@ -9,6 +9,7 @@ use std::fmt;
 
 use crate::types::SqlType;
 use crate::value::Row;
+use datafusion_common::ScalarValue;
 
 /// A format's name and its options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,7 +200,7 @@ impl RowFormat {
     }
 
     /// The bytes of `row` (`None`: a null row).
-    pub fn serialize(&self, row: Option<&Row>) -> Result<Option<Vec<u8>>, FormatError> {
+    pub fn serialize(&self, row: Option<&[ScalarValue]>) -> Result<Option<Vec<u8>>, FormatError> {
         let Some(row) = row else { return Ok(None) };
         match &self.format {
             Format::None => Ok(None),

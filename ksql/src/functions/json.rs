@@ -9,6 +9,7 @@ mod tree;
 use datafusion_common::ScalarValue;
 
 use super::rowfn::{row_udf, RowFn};
+use super::text_arg as text;
 use crate::plan::expr::{udf_call, ExprPlanner, Typed};
 use crate::plan::PlanError;
 use crate::types::SqlType;
@@ -55,17 +56,6 @@ pub fn plan(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
         expr: t.expr,
         ty: ret,
     })
-}
-
-fn text(v: Option<&ScalarValue>) -> Option<&str> {
-    match v {
-        Some(
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::LargeUtf8(Some(s))
-            | ScalarValue::Utf8View(Some(s)),
-        ) => Some(s),
-        _ => None,
-    }
 }
 
 fn strings_null() -> ScalarValue {
@@ -265,6 +255,10 @@ fn json_concat(args: &[ScalarValue]) -> Result<ScalarValue, String> {
                 Node::Array(items)
             }
         };
+    }
+    // (Jackson refuses to write a plain BigDecimal whose scale is beyond 9999)
+    if result.has_decimal_scale_beyond(9999) {
+        return Err("a decimal too large to write plainly".into());
     }
     Ok(ScalarValue::Utf8(Some(result.text(true))))
 }

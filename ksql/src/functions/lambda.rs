@@ -57,6 +57,8 @@ enum Kind {
 struct Lambda {
     body: Arc<dyn PhysicalExpr>,
     ty: SqlType,
+    /// `ty`'s Arrow type.
+    arrow_ty: DataType,
     schema: SchemaRef,
 }
 
@@ -196,6 +198,7 @@ pub fn plan(p: &ExprPlanner<'_>, name: &str, args: &[sql::Expr]) -> Result<Typed
         let c = crate::plan::compile(&compact_planner, Typed { expr, ty })?;
         compiled.push(Lambda {
             body: c.physical,
+            arrow_ty: c.ty.arrow(),
             ty: c.ty,
             schema: Arc::clone(&schema),
         });
@@ -246,6 +249,10 @@ pub fn plan(p: &ExprPlanner<'_>, name: &str, args: &[sql::Expr]) -> Result<Typed
         kind,
         signature: Signature::variadic_any(Volatility::Immutable),
         ret: ret.arrow(),
+        map_types: match &ret {
+            SqlType::Map(k, v) => Some(((**k).clone(), (**v).clone())),
+            _ => None,
+        },
         state: state.map(|s| s.arrow()),
         lambdas: compiled,
     };
@@ -259,7 +266,8 @@ pub fn plan(p: &ExprPlanner<'_>, name: &str, args: &[sql::Expr]) -> Result<Typed
 }
 
 /// `e` whose arithmetic fails on a null operand: a lambda's body is Java code in ksqlDB, where
-/// unboxing a null fails the whole call (outside lambdas a null operand makes a null).
+/// unboxing a null fails the whole call (outside lambdas a null operand makes a null); and
+/// whose `AND` and `OR` only look at their right side where the left does not decide.
 fn strict_arithmetic(p: &ExprPlanner<'_>, e: Expr) -> Result<Expr, PlanError> {
     let strict = |operand: Box<Expr>| -> datafusion_common::Result<Box<Expr>> {
         let ty = p
@@ -275,6 +283,20 @@ fn strict_arithmetic(p: &ExprPlanner<'_>, e: Expr) -> Result<Expr, PlanError> {
         ))))
     };
     e.transform_up(|e| match e {
+        // (Java's `&&` and `||` skip their right side: so does a CASE, which evaluates each
+        // branch on the rows that take it)
+        Expr::BinaryExpr(b) if matches!(b.op, Operator::And | Operator::Or) => {
+            let (when, then, otherwise) = if b.op == Operator::And {
+                (b.left.clone(), b.right, b.left)
+            } else {
+                (b.left.clone(), b.left, b.right)
+            };
+            Ok(Transformed::yes(Expr::Case(datafusion_expr::expr::Case {
+                expr: None,
+                when_then_expr: vec![(when, then)],
+                else_expr: Some(otherwise),
+            })))
+        }
         Expr::BinaryExpr(b)
             if matches!(
                 b.op,
@@ -323,6 +345,7 @@ impl ScalarUDFImpl for NonNull {
         args: ScalarFunctionArgs,
     ) -> datafusion_common::Result<ColumnarValue> {
         let null = match args.args.first() {
+            _ if args.number_rows == 0 => false,
             Some(ColumnarValue::Scalar(s)) => s.is_null(),
             Some(ColumnarValue::Array(a)) => a.null_count() > 0,
             None => true,
@@ -441,6 +464,8 @@ struct LambdaUdf {
     kind: Kind,
     signature: Signature,
     ret: DataType,
+    /// A map result's key and value types.
+    map_types: Option<(SqlType, SqlType)>,
     state: Option<DataType>,
     lambdas: Vec<Lambda>,
 }
@@ -476,28 +501,7 @@ impl ScalarUDFImpl for LambdaUdf {
         &self,
         args: ScalarFunctionArgs,
     ) -> datafusion_common::Result<ColumnarValue> {
-        let rows = args.number_rows;
-        let mut out = Vec::with_capacity(rows);
-        let mut values = Vec::with_capacity(args.args.len());
-        for i in 0..rows {
-            values.clear();
-            for a in &args.args {
-                values.push(match a {
-                    ColumnarValue::Scalar(s) => s.clone(),
-                    ColumnarValue::Array(array) => ScalarValue::try_from_array(array, i)?,
-                });
-            }
-            let v = match self.row(&values) {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::debug!(function = self.name, error = %e, "lambda function failed: null");
-                    ScalarValue::try_new_null(&self.ret)?
-                }
-            };
-            out.push(v);
-        }
-        let array = crate::value::array_of(&out, &self.ret).map_err(DataFusionError::Execution)?;
-        Ok(ColumnarValue::Array(array))
+        crate::functions::rowfn::each_row(self.name, &self.ret, &args, |values| self.row(values))
     }
 }
 
@@ -507,6 +511,13 @@ impl LambdaUdf {
         let null = || ScalarValue::try_new_null(&self.ret).map_err(|e| e.to_string());
         let reduce = matches!(self.kind, Kind::ReduceArray | Kind::ReduceMap);
         let outers = &args[if reduce { 2 } else { 1 }..];
+        // (the outer columns' values, once per row, for every element or for one)
+        let each = |n: usize| -> Result<Vec<ArrayRef>, String> {
+            outers
+                .iter()
+                .map(|o| o.to_array_of_size(n).map_err(|e| e.to_string()))
+                .collect()
+        };
         let init = if reduce {
             let s = args.get(1).cloned().unwrap_or(ScalarValue::Null);
             if s.is_null() {
@@ -526,22 +537,23 @@ impl LambdaUdf {
                 let n = items.len();
                 match (self.kind, init) {
                     (Kind::TransformArray, _) => {
-                        let values = lambda.apply(vec![items], outers, n)?;
-                        Ok(list(values))
+                        let values = lambda.apply(vec![items], &each(n)?, n)?;
+                        list(values)
                     }
                     (Kind::FilterArray, _) => {
-                        let mask = lambda.apply(vec![Arc::clone(&items)], outers, n)?;
+                        let mask = lambda.apply(vec![Arc::clone(&items)], &each(n)?, n)?;
                         let mask = predicate(&mask)?;
                         let kept =
                             arrow::compute::filter(&items, mask).map_err(|e| e.to_string())?;
                         let DataType::List(field) = &self.ret else {
                             return Err("FILTER of an array returns an array".into());
                         };
-                        Ok(list_of(Arc::clone(field), kept))
+                        list_of(Arc::clone(field), kept)
                     }
                     (_, Some(mut state)) => {
+                        let one = each(1)?;
                         for j in 0..n {
-                            state = self.step(state, vec![items.slice(j, 1)], outers)?;
+                            state = self.step(state, vec![items.slice(j, 1)], &one)?;
                         }
                         Ok(state)
                     }
@@ -555,34 +567,34 @@ impl LambdaUdf {
                 let (keys, values) = (Arc::clone(entries.column(0)), Arc::clone(entries.column(1)));
                 let n = entries.len();
                 // (TRANSFORM's and FILTER's result is a map)
-                let result = || match SqlType::from_arrow(&self.ret) {
-                    Some(SqlType::Map(k, v)) => Ok((*k, *v)),
-                    _ => Err("a map's TRANSFORM or FILTER returns a map".to_string()),
+                let result = || {
+                    self.map_types
+                        .as_ref()
+                        .ok_or_else(|| "a map's TRANSFORM or FILTER returns a map".to_string())
                 };
                 match (self.kind, init) {
                     (Kind::TransformMap, _) => {
                         let bound = vec![keys, values];
-                        let k = lambda.apply(bound.clone(), outers, n)?;
-                        let v = self.lambdas[1].apply(bound, outers, n)?;
+                        let outer = each(n)?;
+                        let k = lambda.apply(bound.clone(), &outer, n)?;
+                        let v = self.lambdas[1].apply(bound, &outer, n)?;
                         let (kt, vt) = result()?;
-                        map_of(&k, &v, None, &kt, &vt)
+                        map_of(&k, &v, None, kt, vt)
                     }
                     (Kind::FilterMap, _) => {
                         let mask = lambda.apply(
                             vec![Arc::clone(&keys), Arc::clone(&values)],
-                            outers,
+                            &each(n)?,
                             n,
                         )?;
                         let (kt, vt) = result()?;
-                        map_of(&keys, &values, Some(predicate(&mask)?), &kt, &vt)
+                        map_of(&keys, &values, Some(predicate(&mask)?), kt, vt)
                     }
                     (_, Some(mut state)) => {
+                        let one = each(1)?;
                         for j in java_map_order(&keys) {
-                            state = self.step(
-                                state,
-                                vec![keys.slice(j, 1), values.slice(j, 1)],
-                                outers,
-                            )?;
+                            state =
+                                self.step(state, vec![keys.slice(j, 1), values.slice(j, 1)], &one)?;
                         }
                         Ok(state)
                     }
@@ -602,7 +614,7 @@ impl LambdaUdf {
         &self,
         state: ScalarValue,
         elements: Vec<ArrayRef>,
-        outers: &[ScalarValue],
+        outers: &[ArrayRef],
     ) -> Result<ScalarValue, String> {
         let mut bound = vec![state.to_array_of_size(1).map_err(|e| e.to_string())?];
         bound.extend(elements);
@@ -619,17 +631,15 @@ impl LambdaUdf {
 
 impl Lambda {
     /// The body's values for `n` bindings of the parameters (`params`, one array each), with
-    /// the outer columns' values of the row.
+    /// the outer columns' values of the row (`outers`, `n` of each).
     fn apply(
         &self,
         params: Vec<ArrayRef>,
-        outers: &[ScalarValue],
+        outers: &[ArrayRef],
         n: usize,
     ) -> Result<ArrayRef, String> {
         let mut columns = params;
-        for o in outers {
-            columns.push(o.to_array_of_size(n).map_err(|e| e.to_string())?);
-        }
+        columns.extend(outers.iter().cloned());
         let columns = columns
             .into_iter()
             .zip(self.schema.fields())
@@ -649,11 +659,10 @@ impl Lambda {
             .evaluate(&batch)
             .and_then(|v| v.into_array(n))
             .map_err(|e| e.to_string())?;
-        let ty = self.ty.arrow();
-        if values.data_type() == &ty {
+        if values.data_type() == &self.arrow_ty {
             Ok(values)
         } else {
-            arrow::compute::cast(&values, &ty).map_err(|e| e.to_string())
+            arrow::compute::cast(&values, &self.arrow_ty).map_err(|e| e.to_string())
         }
     }
 }
@@ -670,14 +679,20 @@ fn predicate(mask: &ArrayRef) -> Result<&arrow::array::BooleanArray, String> {
 }
 
 /// The one-row array value of `values`.
-fn list(values: ArrayRef) -> ScalarValue {
+fn list(values: ArrayRef) -> Result<ScalarValue, String> {
     let field = Arc::new(Field::new("item", values.data_type().clone(), true));
     list_of(field, values)
 }
 
-fn list_of(field: Arc<Field>, values: ArrayRef) -> ScalarValue {
+fn list_of(field: Arc<Field>, values: ArrayRef) -> Result<ScalarValue, String> {
+    let values = if values.data_type() == field.data_type() {
+        values
+    } else {
+        arrow::compute::cast(&values, field.data_type()).map_err(|e| e.to_string())?
+    };
     let offsets = OffsetBuffer::from_lengths([values.len()]);
-    ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
+    let list = ListArray::try_new(field, offsets, values, None).map_err(|e| e.to_string())?;
+    Ok(ScalarValue::List(Arc::new(list)))
 }
 
 /// The map value of `keys` and `values` (those `mask` keeps): keys must be distinct and

@@ -102,6 +102,18 @@ fn declared(name: &str) -> String {
     }
 }
 
+/// A string argument's text (`None`: null or not a string).
+fn text_arg(v: Option<&ScalarValue>) -> Option<&str> {
+    match v {
+        Some(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)),
+        ) => Some(s),
+        _ => None,
+    }
+}
+
 /// The text of a call's argument types in messages (`null` for an untyped NULL).
 fn type_list(args: &[Typed]) -> String {
     args.iter()

@@ -24,6 +24,7 @@ use ::regex::{Captures, Regex};
 use datafusion_common::ScalarValue;
 
 use super::rowfn::{row_udf, RowFn};
+use super::text_arg as text;
 use crate::plan::expr::{is_null_literal, udf_call, ExprPlanner, Typed};
 use crate::plan::PlanError;
 use crate::types::SqlType;
@@ -70,17 +71,6 @@ pub fn plan(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
         expr: t.expr,
         ty: ret,
     })
-}
-
-fn text(v: Option<&ScalarValue>) -> Option<&str> {
-    match v {
-        Some(
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::LargeUtf8(Some(s))
-            | ScalarValue::Utf8View(Some(s)),
-        ) => Some(s),
-        _ => None,
-    }
 }
 
 /// The group argument: `Some(None)` when null, 0 when absent.

@@ -65,27 +65,38 @@ impl ScalarUDFImpl for RowUdf {
         &self,
         args: ScalarFunctionArgs,
     ) -> datafusion_common::Result<ColumnarValue> {
-        let rows = args.number_rows;
-        let mut out = Vec::with_capacity(rows);
-        let mut values = Vec::with_capacity(args.args.len());
-        for i in 0..rows {
-            values.clear();
-            for a in &args.args {
-                values.push(match a {
-                    ColumnarValue::Scalar(s) => s.clone(),
-                    ColumnarValue::Array(array) => ScalarValue::try_from_array(array, i)?,
-                });
-            }
-            let v = match (self.f)(&values) {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::debug!(function = self.name, error = %e, "function failed: null");
-                    ScalarValue::try_new_null(&self.ret)?
-                }
-            };
-            out.push(v);
-        }
-        let array = crate::value::array_of(&out, &self.ret).map_err(DataFusionError::Execution)?;
-        Ok(ColumnarValue::Array(array))
+        each_row(self.name, &self.ret, &args, self.f)
     }
+}
+
+/// `f` of each row's argument values, as an array of `ret`: a row whose `f` fails is null
+/// (and logged), as a ksqlDB function that throws gives null.
+pub fn each_row(
+    name: &str,
+    ret: &DataType,
+    args: &ScalarFunctionArgs,
+    f: impl Fn(&[ScalarValue]) -> Result<ScalarValue, String>,
+) -> datafusion_common::Result<ColumnarValue> {
+    let rows = args.number_rows;
+    let mut out = Vec::with_capacity(rows);
+    let mut values = Vec::with_capacity(args.args.len());
+    for i in 0..rows {
+        values.clear();
+        for a in &args.args {
+            values.push(match a {
+                ColumnarValue::Scalar(s) => s.clone(),
+                ColumnarValue::Array(array) => ScalarValue::try_from_array(array, i)?,
+            });
+        }
+        let v = match f(&values) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(function = name, error = %e, "function failed: null");
+                ScalarValue::try_new_null(ret)?
+            }
+        };
+        out.push(v);
+    }
+    let array = crate::value::array_of(&out, ret).map_err(DataFusionError::Execution)?;
+    Ok(ColumnarValue::Array(array))
 }

@@ -10,6 +10,7 @@ use datafusion_common::ScalarValue;
 use md5::{Digest, Md5};
 
 use super::rowfn::{row_udf, RowFn};
+use super::text_arg as text;
 use crate::plan::expr::{is_null_literal, udf_call, ExprPlanner, Typed};
 use crate::plan::PlanError;
 use crate::types::SqlType;
@@ -83,17 +84,6 @@ pub fn plan(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
         expr: t.expr,
         ty: ret,
     })
-}
-
-fn text(v: Option<&ScalarValue>) -> Option<&str> {
-    match v {
-        Some(
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::LargeUtf8(Some(s))
-            | ScalarValue::Utf8View(Some(s)),
-        ) => Some(s),
-        _ => None,
-    }
 }
 
 fn binary(v: Option<&ScalarValue>) -> Option<&[u8]> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::case::{RecordSpec, Variant};
@@ -494,14 +494,7 @@ fn read_topic(bootstrap: &str, topic: &str) -> Result<Vec<Actual>, String> {
             match consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(m)) => {
                     next = m.offset() + 1;
-                    let headers = m
-                        .headers()
-                        .map(|h| {
-                            h.iter()
-                                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let headers = tributary_streams::headers_of(&m);
                     out.push(Actual {
                         key: m.key().map(<[u8]>::to_vec),
                         value: m.payload().map(<[u8]>::to_vec),

@@ -1,6 +1,7 @@
 //! Push queries over HTTP: `POST /query` (ksqlDB's chunked JSON array of a header, rows and
-//! a final message; or `PRINT`'s lines of text), `POST /query-stream` (a header line then one JSON array per row, or all
-//! of it as one JSON array for `Accept: application/json`) and `POST /close-query`.
+//! a final message; or `PRINT`'s lines of text), `POST /query-stream` (a header line then one
+//! JSON array per row, or all of it as one JSON array for `Accept: application/json`) and
+//! `POST /close-query`.
 //!
 //! Rows stream as they come; the query stops at its `LIMIT`, on `/close-query`, or when the
 //! client goes away (the response body is dropped, and the query with it).
@@ -18,7 +19,7 @@ use tokio::sync::oneshot;
 
 use super::statements::{parse_body, property_map};
 use super::AppState;
-use crate::engine::{KsqlError, PrintRequest, Printing, PullQuery, PushQuery};
+use crate::engine::{KsqlError, PrintRequest, Printer, Printing, PullQuery, PushQuery};
 use crate::parser::ast::Statement;
 use crate::types::SqlType;
 
@@ -114,8 +115,8 @@ enum Started {
     Push(PushQuery),
     /// Rows as they are now.
     Pull(Box<PullQuery>),
-    /// A topic's records as text lines.
-    Print(Printing),
+    /// A topic's records as text lines, once connected (without holding the engine).
+    Print(Printer, PrintRequest),
 }
 
 /// Starts the query in `sql` and streams its rows.
@@ -142,7 +143,7 @@ async fn start(
                             interval: interval.unwrap_or(1),
                             limit: *limit,
                         };
-                        engine.print(request).await.map(Started::Print)
+                        Ok(Started::Print(engine.printer(), request))
                     }
                     Statement::Query(q) if q.emit.is_none() => engine
                         .pull_query(q, session)
@@ -170,7 +171,11 @@ async fn start(
     };
     let query = match started {
         Ok(Started::Push(q)) => q,
-        Ok(Started::Print(printing)) => {
+        Ok(Started::Print(printer, request)) => {
+            let printing: Printing = match printer.print(request).await {
+                Ok(p) => p,
+                Err(e) => return failed(e),
+            };
             let lines = futures::stream::unfold(printing, |mut p| async move {
                 let line = p.next().await?;
                 Some((

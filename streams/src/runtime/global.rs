@@ -215,15 +215,7 @@ impl Keeper {
         let Some(key) = m.key() else {
             return Ok(());
         };
-        use rdkafka::message::Headers as _;
-        let headers: Vec<crate::Header> = m
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = crate::headers_of(m);
         if let Err(e) = (global.decoder)(m.topic(), Some(key), m.payload(), &headers) {
             return match self.on_error {
                 OnError::Continue => {

@@ -226,12 +226,16 @@ impl RecordFormatter {
     /// The lines of `records`. When a batch rules out the format shown so far, the whole
     /// batch is formatted again in the format now first.
     pub fn format(&mut self, records: &[RawRecord]) -> Vec<String> {
+        // (with no format left, nothing more can be ruled out)
         let active = (
-            self.keys.possible()[0].clone(),
-            self.values.possible()[0].clone(),
+            self.keys.possible().first().cloned(),
+            self.values.possible().first().cloned(),
         );
         let lines: Vec<String> = records.iter().map(|r| self.line(r)).collect();
-        if self.keys.possible().contains(&active.0) && self.values.possible().contains(&active.1) {
+        let kept = |active: &Option<String>, now: Vec<String>| {
+            active.as_ref().is_none_or(|a| now.contains(a))
+        };
+        if kept(&active.0, self.keys.possible()) && kept(&active.1, self.values.possible()) {
             return lines;
         }
         records.iter().map(|r| self.line(r)).collect()
@@ -331,6 +335,13 @@ mod tests {
             "rowtime: 2021/01/01 00:00:00.000 Z, key: 8, value: \\x00\\x00\\x00\\x01, partition: 0"
         );
         assert!(f.value_formats().is_empty());
+        // (and a batch after that still prints)
+        let lines = f.format(&[record(Some(&9i32.to_be_bytes()), Some(&[1, 2, 3]))]);
+        assert!(
+            lines[0].ends_with("value: \\x01\\x02\\x03, partition: 0"),
+            "{}",
+            lines[0]
+        );
         assert_eq!(
             format_line("Value format: ", &mut None, f.value_formats()).as_deref(),
             Some("Value format:  does not match any supported format. It may be a STRING with encoding other than UTF8, or some other format.")

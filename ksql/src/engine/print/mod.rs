@@ -12,16 +12,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio::sync::mpsc::{channel, Receiver, Sender};
 
-use super::{Engine, KsqlError};
+use super::{Engine, KsqlError, Topics};
 use formats::{format_line, RawRecord, RecordFormatter};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-/// Lines waiting for the client.
-const LINES_BUFFERED: usize = 1024;
+/// Lines waiting for the client (a line holds a whole record: few are kept).
+const LINES_BUFFERED: usize = 64;
 /// Records formatted together (a batch is formatted again when it rules a format out).
 const BATCH: usize = 500;
 
@@ -57,7 +58,24 @@ impl Drop for Printing {
     }
 }
 
+/// What `PRINT` needs of the engine, so that the engine is not held while it connects.
+#[derive(Clone)]
+pub struct Printer {
+    bootstrap_servers: String,
+    topics: Topics,
+}
+
 impl Engine {
+    /// What starts a `PRINT` of this engine's cluster.
+    pub fn printer(&self) -> Printer {
+        Printer {
+            bootstrap_servers: self.config.bootstrap_servers.clone(),
+            topics: self.topics().clone(),
+        }
+    }
+}
+
+impl Printer {
     /// Starts printing `request.topic`, or says why it cannot (ksqlDB's message for a topic
     /// that does not exist, with the names that differ only in case).
     pub async fn print(&self, request: PrintRequest) -> Result<Printing, KsqlError> {
@@ -69,7 +87,7 @@ impl Engine {
         }
         let topic = request.topic.clone();
         let names: Vec<String> = self
-            .topics()
+            .topics
             .list()
             .await
             .map_err(KsqlError::Kafka)?
@@ -100,7 +118,7 @@ impl Engine {
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.config.bootstrap_servers)
+            .set("bootstrap.servers", &self.bootstrap_servers)
             // (assigned, never committed)
             .set("group.id", format!("_ksql_print_{nanos}"))
             .set("enable.auto.commit", "false")
@@ -163,7 +181,18 @@ fn follow(
             let Some(message) = consumer.poll(wait) else {
                 break;
             };
-            let m = message.map_err(|e| format!("cannot read topic {}: {e}", request.topic))?;
+            let m = match message {
+                Ok(m) => m,
+                // (librdkafka recovers from what is not fatal, as Kafka's consumer does)
+                Err(KafkaError::MessageConsumptionFatal(e)) => {
+                    return Err(format!("cannot read topic {}: {e}", request.topic))
+                }
+                Err(e) => {
+                    tracing::debug!(topic = %request.topic, error = %e, "PRINT: a consumer error, going on");
+                    std::thread::sleep(Duration::from_millis(100));
+                    break;
+                }
+            };
             batch.push(RawRecord {
                 timestamp: m.timestamp().to_millis().unwrap_or(-1),
                 key: m.key().map(<[u8]>::to_vec),

@@ -373,6 +373,16 @@ impl Node {
         }
     }
 
+    /// Whether a decimal in the value has a scale (either way) beyond `max`.
+    pub fn has_decimal_scale_beyond(&self, max: i64) -> bool {
+        match self {
+            Node::Decimal { scale, .. } => scale.abs() > max,
+            Node::Array(items) => items.iter().any(|n| n.has_decimal_scale_beyond(max)),
+            Node::Object(members) => members.iter().any(|(_, n)| n.has_decimal_scale_beyond(max)),
+            _ => false,
+        }
+    }
+
     /// A number's value as a double (Java's `Double.parseDouble` of its text).
     pub fn as_f64(&self) -> Option<f64> {
         match self {
