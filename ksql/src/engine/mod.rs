@@ -145,6 +145,9 @@ impl Engine {
         let producer = rdkafka::config::ClientConfig::new()
             .set("bootstrap.servers", &config.bootstrap_servers)
             .set("linger.ms", "0")
+            // (Kafka's partitioner, as ksqlDB's Java producer: a key lands where Kafka Streams
+            // and every Java client put it, so inserted rows stay co-partitioned)
+            .set("partitioner", "murmur2_random")
             .create()
             .map_err(|e| KsqlError::Kafka(format!("cannot create a producer: {e}")))?;
         Ok(Engine {

@@ -44,6 +44,17 @@ fn read(e: &mut sql::Expr) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// Reads the string side of a comparison whose other side is a time column.
+fn compared(left: &mut sql::Expr, right: &mut sql::Expr) -> Result<(), PlanError> {
+    if time_column(left) {
+        read(right)
+    } else if time_column(right) {
+        read(left)
+    } else {
+        Ok(())
+    }
+}
+
 struct Magic;
 
 impl VisitorMut for Magic {
@@ -61,23 +72,9 @@ impl VisitorMut for Magic {
                     | BinaryOperator::Gt
                     | BinaryOperator::GtEq,
                 right,
-            } => {
-                if time_column(left) {
-                    read(right)
-                } else if time_column(right) {
-                    read(left)
-                } else {
-                    Ok(())
-                }
-            }
+            } => compared(left, right),
             sql::Expr::IsDistinctFrom(left, right) | sql::Expr::IsNotDistinctFrom(left, right) => {
-                if time_column(left) {
-                    read(right)
-                } else if time_column(right) {
-                    read(left)
-                } else {
-                    Ok(())
-                }
+                compared(left, right)
             }
             sql::Expr::Between {
                 expr, low, high, ..

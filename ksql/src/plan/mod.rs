@@ -567,10 +567,11 @@ fn plan_projection(
         return Ok(plan);
     }
     let mut seen = std::collections::BTreeSet::new();
-    for (name, ..) in &items {
+    for (name, typed, _) in &items {
         if !seen.insert(name.clone()) {
             return Err(PlanError::Invalid(format!(
-                "Duplicate value columns found in schema: `{name}`"
+                "Duplicate value columns found in schema: `{name}` {}",
+                typed.ty
             )));
         }
     }

@@ -4,8 +4,12 @@
 //! A table's current rows are read from its topic: every partition from its beginning to the
 //! end it has when the query starts, the last value of each key kept (a tombstone deletes
 //! it); a stream's records are all kept. The `WHERE` clause and the projection are then
-//! evaluated over each, as a push query's would be. A key lookup reads the whole topic too
-//! (there is no index by key yet), so its cost grows with the topic, not the answer.
+//! evaluated over each, as a push query's would be. A key lookup ([`keys`]: ksqlDB's rules for
+//! which keys a `WHERE` clause asks for) reads the whole topic too, but decodes only the
+//! records of the keys asked for; there is no index by key yet, so its cost grows with the
+//! topic, not the answer.
+
+mod keys;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -43,6 +47,8 @@ pub struct PullQuery {
     pub limit: Option<u64>,
     plan: StatelessPlan,
     bootstrap: String,
+    /// A key lookup: the keys asked for (a windowed key's without its window).
+    keys: Option<Vec<Row>>,
 }
 
 impl Engine {
@@ -103,16 +109,26 @@ impl Engine {
             .catalog
             .source(&q.from.first.name)
             .map_err(KsqlError::Statement)?;
-        // (a table is queryable once a query materializes it, or when it is a source table)
-        let materialized = self.catalog.queries.values().any(|p| p.sink == source.name);
-        if source.kind == SourceKind::Table && !materialized && !source.read_only {
-            return Err(KsqlError::Statement(format!(
-                "The `{0}` table isn't queryable. To derive a queryable table, you can do 'CREATE TABLE QUERYABLE_{0} AS SELECT * FROM {0}'. See https://cnfl.io/queries for more info.",
-                source.name
-            )));
-        }
-        // (ksqlDB checks a pull query's WHERE again, and names the predicate it checked)
+        let options = keys::Options {
+            table_scans: !disabled("ksql.query.pull.table.scan.enabled"),
+            range_scans: !disabled("ksql.query.pull.range.scan.enabled"),
+        };
+        let lookup = || {
+            if source.kind == SourceKind::Table {
+                keys::lookup(q.filter.as_ref(), source, options).map_err(KsqlError::Statement)
+            } else {
+                Ok(keys::Lookup::Scan)
+            }
+        };
+        // (ksqlDB checks a pull query's WHERE again, and names the predicate it checked; its
+        // type checks let LIKE on other types through, to the key analysis' message)
         let plan = plan::plan_transient(&self.catalog, q).map_err(|e| match (e, &q.filter) {
+            (PlanError::Invalid(m), _) if m.contains("Unsupported types for LIKE") => {
+                match lookup() {
+                    Err(KsqlError::Statement(m)) => PlanError::Invalid(m),
+                    _ => PlanError::Invalid(m),
+                }
+            }
             (PlanError::Invalid(m), Some(filter))
                 if m.starts_with("Error in WHERE expression:") =>
             {
@@ -128,8 +144,21 @@ impl Engine {
                 "Pull queries don't support table functions.".into(),
             ));
         }
+        let keys = match lookup()? {
+            keys::Lookup::Scan => None,
+            keys::Lookup::Keys(rows) => Some(rows),
+        };
+        // (a table is queryable once a query materializes it, or when it is a source table;
+        // checked once the query is planned, as ksqlDB does)
+        let materialized = self.catalog.queries.values().any(|p| p.sink == source.name);
+        if source.kind == SourceKind::Table && !materialized && !source.read_only {
+            return Err(KsqlError::Statement(format!(
+                "The `{0}` table isn't queryable. To derive a queryable table, you can do 'CREATE TABLE QUERYABLE_{0} AS SELECT * FROM {0}'. See https://cnfl.io/queries for more info.",
+                source.name
+            )));
+        }
         let stream = source.kind == SourceKind::Stream;
-        let keys = if stream {
+        let flags = if stream {
             Vec::new()
         } else {
             key_flags(q, source)
@@ -139,7 +168,7 @@ impl Engine {
             .iter()
             .enumerate()
             .map(|(i, (n, c))| {
-                let key = keys.len() == plan.value.len() && keys[i];
+                let key = flags.len() == plan.value.len() && flags[i];
                 (n.clone(), c.ty.clone(), key)
             })
             .collect();
@@ -154,6 +183,7 @@ impl Engine {
             limit: q.limit,
             plan,
             bootstrap: self.config.bootstrap_servers.clone(),
+            keys,
         })
     }
 }
@@ -229,6 +259,25 @@ impl PullQuery {
         tokio::task::spawn_blocking(move || self.read())
             .await
             .map_err(|e| KsqlError::Statement(format!("the pull query failed: {e}")))?
+    }
+
+    /// Whether a record with this key can be in the answer: any, unless the query looks keys
+    /// up. (Keys are compared read, not as bytes: a format may write one key several ways.)
+    fn asked(&self, key_serde: &tributary_streams::SharedSerde<Row>, key: Option<&[u8]>) -> bool {
+        let Some(keys) = &self.keys else {
+            return true;
+        };
+        if key.is_none() {
+            return false;
+        }
+        let source = &self.plan.source;
+        match key_serde.deserialize(&source.topic, key) {
+            Ok(read) => keys
+                .iter()
+                .any(|k| read.len() >= k.len() && read[..k.len()] == k[..]),
+            // (decode logs what it cannot read)
+            Err(_) => true,
+        }
     }
 
     fn read(self) -> Result<Vec<Row>, KsqlError> {
@@ -313,6 +362,9 @@ impl PullQuery {
             }
             if offset + 1 >= end {
                 done(&mut ends, partition);
+            }
+            if !self.asked(&serdes.0, m.key()) {
+                continue;
             }
             let Some(read) = decode(source, &serdes, &m) else {
                 continue;
