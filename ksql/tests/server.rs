@@ -1,7 +1,7 @@
 //! The KSQL server's REST API against an in-process broker, the way ksqlDB's clients use it:
 //! statements through `/ksql` (their entities, and a bad statement's 400), push queries
 //! through `/query` and `/query-stream` (rows as they are inserted, `LIMIT`, `/close-query`),
-//! and `/info`.
+//! rows streamed in through `/inserts-stream`, and `/info`.
 
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used)]
@@ -466,6 +466,38 @@ async fn pull_queries_answer_a_tables_current_rows_and_a_streams_records() {
     assert_eq!(rows.len(), 2, "{rows:?}");
     let rows = pull("SELECT * FROM TOTALS WHERE CUSTOMER = 'zoe';").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
+    // keys looked up from an IN list (and a key asked for twice answered once)
+    let rows =
+        pull("SELECT CUSTOMER, N FROM TOTALS WHERE CUSTOMER IN ('bob', 'ann', 'bob');").await;
+    let mut got: Vec<Value> = rows[1..]
+        .iter()
+        .map(|r| r["row"]["columns"].clone())
+        .collect();
+    got.sort_by_key(|r| r[0].as_str().map(str::to_string));
+    assert_eq!(got, [json!(["ann", 2]), json!(["bob", 1])]);
+    // with table scans off, a WHERE without the key is refused with ksqlDB's message
+    let r = reqwest::Client::new()
+        .post(format!("{url}/query"))
+        .json(&json!({"ksql": "SELECT * FROM TOTALS WHERE TOTAL < 6;",
+                      "streamsProperties": {"ksql.query.pull.table.scan.enabled": false}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"].as_str().is_some_and(
+            |m| m.starts_with("WHERE clause missing key column for disjunct: (TOTAL < 6)")
+        ),
+        "{body}"
+    );
+    let rows = query_answer(
+        &url,
+        "SELECT * FROM TOTALS WHERE CUSTOMER = 'bob';",
+        json!({"ksql.query.pull.table.scan.enabled": false}),
+    )
+    .await;
+    assert_eq!(rows[1]["row"]["columns"], json!(["bob", 1, 5.5]));
     // a stream's records, then the end
     let rows = pull("SELECT ID, AMOUNT FROM ORDERS WHERE AMOUNT > 3;").await;
     let mut got: Vec<Value> = rows[1..3]
@@ -638,4 +670,125 @@ async fn print_shows_a_topics_records_and_their_formats() {
     );
     server.stop().await;
     broker.stop().await;
+}
+
+/// Posts `lines` to `/inserts-stream` (as `accept`) and reads the whole answer.
+async fn inserts(url: &str, lines: &[Value], accept: &str) -> (u16, String) {
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/inserts-stream"))
+        .header("accept", accept)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserts_stream_writes_rows_and_acknowledges_each() {
+    let broker = TestBroker::start().await;
+    let (server, url) = server(&broker).await;
+    let topic = unique_name("readings");
+    let (status, body) = ksql(
+        &url,
+        &format!("CREATE STREAM READINGS (SENSOR STRING KEY, TEMP DOUBLE, `Unit` STRING) WITH (kafka_topic='{topic}', value_format='JSON', partitions=2);"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // one ack per row, in order, one per line; field names are column names in any case
+    // unless quoted
+    let (status, text) = inserts(
+        &url,
+        &[
+            json!({"target": "readings", "properties": {}}),
+            json!({"SENSOR": "a", "TEMP": 20.5, "`Unit`": "C"}),
+            json!({"sensor": "b", "temp": 70}),
+            json!({"Sensor": "a", "Temp": null}),
+        ],
+        "application/vnd.ksqlapi.delimited.v1",
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let acks: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        acks,
+        [
+            json!({"status": "ok", "seq": 0}),
+            json!({"status": "ok", "seq": 1}),
+            json!({"status": "ok", "seq": 2})
+        ]
+    );
+    // the rows are in the stream
+    let rows = query_answer(
+        &url,
+        "SELECT SENSOR, TEMP, `Unit` FROM READINGS;",
+        json!({}),
+    )
+    .await;
+    let mut got: Vec<Value> = rows[1..rows.len() - 1]
+        .iter()
+        .map(|r| r["row"]["columns"].clone())
+        .collect();
+    got.sort_by_key(|r| r.to_string());
+    assert_eq!(
+        got,
+        [
+            json!(["a", 20.5, "C"]),
+            json!(["a", null, null]),
+            json!(["b", 70.0, null])
+        ]
+    );
+    // a row that cannot be written: the rows before it are acknowledged, then its error ends
+    // the answer (a JSON array for application/json)
+    let (status, text) = inserts(
+        &url,
+        &[
+            json!({"target": "READINGS"}),
+            json!({"SENSOR": "c", "TEMP": 1.5}),
+            json!({"TEMP": 2.5}),
+            json!({"SENSOR": "d", "TEMP": 3.5}),
+        ],
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer[0], json!({"status": "ok", "seq": 0}));
+    assert_eq!(answer[1]["status"], "error");
+    assert_eq!(answer[1]["seq"], 1);
+    assert_eq!(answer[1]["error_code"], 40000);
+    assert_eq!(answer[1]["message"], "Key field must be specified: SENSOR");
+    assert_eq!(answer.as_array().map(Vec::len), Some(2), "{answer}");
+    // a value of the wrong type, and a target that is not there
+    let (_, text) = inserts(
+        &url,
+        &[
+            json!({"target": "READINGS"}),
+            json!({"SENSOR": "e", "TEMP": "hot"}),
+        ],
+        "application/vnd.ksqlapi.delimited.v1",
+    )
+    .await;
+    let error: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(error["seq"], 0);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Can't coerce a field of type String into type DOUBLE"),
+        "{error}"
+    );
+    let (status, text) = inserts(&url, &[json!({"target": "NOWHERE"})], "application/json").await;
+    assert_eq!(status, 400, "{text}");
+    let error: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(error["error_code"], 40001);
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Cannot insert values into an unknown stream/table: `NOWHERE`"));
+    server.stop().await;
 }

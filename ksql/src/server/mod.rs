@@ -6,6 +6,7 @@
 //!  POST /query          a push query, streamed as ksqlDB's chunked JSON array
 //!  POST /query-stream   a push query: a header line then one line per row (or a JSON array)
 //!  POST /close-query    stops a push query by id
+//!  POST /inserts-stream rows streamed into a stream or table, each acknowledged
 //!  GET  /info  /healthcheck  /status
 //! ```
 //!
@@ -19,6 +20,7 @@
 mod commands;
 mod entities;
 mod headless;
+mod inserts;
 mod query;
 mod statements;
 
@@ -256,6 +258,7 @@ fn router(state: AppState) -> Router {
             .route("/query", post(query::query))
             .route("/query-stream", post(query::query_stream))
             .route("/close-query", post(query::close_query))
+            .route("/inserts-stream", post(inserts::inserts_stream))
     } else {
         // (headless: what the server runs is its queries file's)
         let refuse = || async { error(StatusCode::METHOD_NOT_ALLOWED, 40500, headless::REFUSED) };
@@ -264,6 +267,7 @@ fn router(state: AppState) -> Router {
             .route("/query", post(refuse))
             .route("/query-stream", post(refuse))
             .route("/close-query", post(refuse))
+            .route("/inserts-stream", post(refuse))
     };
     router
         .route("/info", get(info))
