@@ -782,6 +782,28 @@ async fn inserts_stream_writes_rows_and_acknowledges_each() {
             .starts_with("Can't coerce a field of type String into type DOUBLE"),
         "{error}"
     );
+    // HTTP/2 (cleartext, as ksqlDB's clients speak it) as well as HTTP/1.1
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2
+        .post(format!("{url}/inserts-stream"))
+        .body("{\"target\": \"READINGS\"}\n{\"SENSOR\": \"f\", \"TEMP\": 4.5}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.text().await.unwrap(), "{\"seq\":0,\"status\":\"ok\"}\n");
+    let r = h2
+        .post(format!("{url}/query-stream"))
+        .json(&json!({"sql": "SELECT SENSOR, TEMP FROM READINGS WHERE SENSOR = 'f';", "properties": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    let text = r.text().await.unwrap();
+    assert_eq!(text.lines().nth(1), Some("[\"f\",4.5]"), "{text}");
     let (status, text) = inserts(&url, &[json!({"target": "NOWHERE"})], "application/json").await;
     assert_eq!(status, 400, "{text}");
     let error: Value = serde_json::from_str(&text).unwrap();
