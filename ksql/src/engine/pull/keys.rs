@@ -375,7 +375,7 @@ impl Analysis<'_> {
                         match ty {
                             Some(SqlType::String) | None => {}
                             Some(other) => {
-                                return Err(invalid(&format!("The column type for Like condition must be VARCHAR. The column type is {}", base_type(&other)), self.windowed));
+                                return Err(invalid(&format!("The column type for Like condition must be VARCHAR. The column type is {}", crate::plan::coerce::base_name(&other)), self.windowed));
                             }
                         }
                         let literal = matches!(
@@ -459,25 +459,6 @@ impl Analysis<'_> {
         } else {
             Ok(None)
         }
-    }
-}
-
-/// ksqlDB's `SqlBaseType` name of a type.
-fn base_type(t: &SqlType) -> &'static str {
-    match t {
-        SqlType::Boolean => "BOOLEAN",
-        SqlType::Int => "INTEGER",
-        SqlType::Bigint => "BIGINT",
-        SqlType::Double => "DOUBLE",
-        SqlType::Decimal { .. } => "DECIMAL",
-        SqlType::String => "STRING",
-        SqlType::Bytes => "BYTES",
-        SqlType::Date => "DATE",
-        SqlType::Time => "TIME",
-        SqlType::Timestamp => "TIMESTAMP",
-        SqlType::Array(_) => "ARRAY",
-        SqlType::Map(..) => "MAP",
-        SqlType::Struct(_) => "STRUCT",
     }
 }
 
