@@ -540,8 +540,26 @@ impl Engine {
             sql: sql.to_string(),
             read_only: false,
         };
-        planned.check_sink(&sink)?;
-        check_formats(&sink)?;
+        // (ksqlDB names the statement it analysed in its message for a key its format cannot
+        // hold)
+        planned
+            .check_sink(&sink)
+            .and_then(|()| check_formats(&sink))
+            .map_err(|e| match e {
+                KsqlError::Statement(m) if m.starts_with("Key format does not support schema") => {
+                    match crate::plan::text::formatted_create_as(
+                        &kind_word(c.kind).to_uppercase(),
+                        &c.name,
+                        &c.properties,
+                        &c.query,
+                        &input,
+                    ) {
+                        Some(text) => KsqlError::Statement(format!("{m}\nStatement: {text}")),
+                        None => KsqlError::Statement(m),
+                    }
+                }
+                other => other,
+            })?;
         TimestampColumn::of(&sink).map_err(KsqlError::Statement)?;
         if self.replaying.is_none()
             && !self.topics.exists(&topic).await.map_err(KsqlError::Kafka)?

@@ -192,8 +192,8 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
     }
 }
 
-/// The row a plan's expressions read from a record: the key columns, the values (nulls for a
-/// tombstone), `ROWTIME`, `ROWPARTITION` and `ROWOFFSET` (`meta`), then a windowed key's
+/// The row a plan's expressions read from a record: the key columns, the values, `ROWTIME`,
+/// `ROWPARTITION` and `ROWOFFSET` (`meta`; all nulls for a tombstone), then a windowed key's
 /// start and end (which the key rows of a windowed source end with).
 pub fn scope_row(
     plan: &StatelessPlan,
@@ -205,12 +205,23 @@ pub fn scope_row(
     let mut row: Row = Vec::with_capacity(plan.scope.columns.len());
     row.extend(key[..keys].iter().cloned());
     match value {
-        Some(v) => row.extend(v.iter().cloned()),
-        None => row.extend(plan.source.value.iter().map(|(_, t)| crate::value::null(t))),
+        Some(v) => {
+            row.extend(v.iter().cloned());
+            row.push(ScalarValue::Int64(Some(timestamp)));
+            row.push(ScalarValue::Int32(Some(partition)));
+            row.push(ScalarValue::Int64(Some(offset)));
+        }
+        // (ksqlDB reads ROWTIME, ROWPARTITION and ROWOFFSET from the value, so a tombstone
+        // has none: `PARTITION BY ROWTIME` keys it by null)
+        None => {
+            row.extend(plan.source.value.iter().map(|(_, t)| crate::value::null(t)));
+            row.extend([
+                ScalarValue::Int64(None),
+                ScalarValue::Int32(None),
+                ScalarValue::Int64(None),
+            ]);
+        }
     }
-    row.push(ScalarValue::Int64(Some(timestamp)));
-    row.push(ScalarValue::Int32(Some(partition)));
-    row.push(ScalarValue::Int64(Some(offset)));
     row.extend(key[keys..].iter().cloned());
     row
 }

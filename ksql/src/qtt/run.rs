@@ -174,7 +174,13 @@ async fn run_with(v: &Variant, engine: &mut Engine, bootstrap: &str) -> Verdict 
                     "Only the last statement in a negative test should fail: {e}"
                 ));
             }
-            let statement_text = format!("{e}\nStatement: {}", p.text);
+            // (unless the message names the statement as ksqlDB analysed it)
+            let message = e.to_string();
+            let statement_text = if message.contains("\nStatement: ") {
+                message
+            } else {
+                format!("{message}\nStatement: {}", p.text)
+            };
             return expected_failure(v, error_class(&e), &statement_text);
         }
     }
