@@ -124,7 +124,18 @@ impl Planned {
                 Some(WindowKind::Session { .. }) => Some(Windowing::Session),
                 None => p.source.windowing,
             },
-            Planned::Join(_) => None,
+            // (a join of windowed sources keeps their windows: they all have the same)
+            Planned::Join(p) => {
+                p.inputs.iter().map(|i| i.source.windowing).reduce(
+                    |a, b| {
+                        if a == b {
+                            a
+                        } else {
+                            None
+                        }
+                    },
+                )?
+            }
         }
     }
 

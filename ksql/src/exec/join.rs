@@ -38,17 +38,27 @@ enum Rows {
     Table(KTable<Row, Row>),
 }
 
-/// A source's row: its keys, values, then `ROWTIME`, `ROWPARTITION`, `ROWOFFSET`.
-fn source_row(key: &[ScalarValue], value: Option<&Row>, types: &[SqlType], ts: i64) -> Row {
+/// A source's row: its keys, values, then `ROWTIME`, `ROWPARTITION`, `ROWOFFSET`, then a
+/// windowed source's `WINDOWSTART` and `WINDOWEND` (which its key rows end with).
+fn source_row(
+    key: &[ScalarValue],
+    value: Option<&Row>,
+    (types, keys): (&[SqlType], usize),
+    meta: (i64, Option<(i32, i64)>),
+) -> Row {
+    let keys = keys.min(key.len());
+    let window = &key[keys..];
     let mut row: Row = Vec::with_capacity(types.len());
-    row.extend(key.iter().cloned());
+    row.extend(key[..keys].iter().cloned());
+    let values = types.len().saturating_sub(keys + 3 + window.len());
     match value {
         Some(v) => row.extend(v.iter().cloned()),
-        None => row.extend(types[key.len()..types.len() - 3].iter().map(null)),
+        None => row.extend(types[keys..keys + values].iter().map(null)),
     }
-    row.push(ScalarValue::Int64(Some(ts)));
-    row.push(ScalarValue::Int32(None));
-    row.push(ScalarValue::Int64(None));
+    row.push(ScalarValue::Int64(Some(meta.0)));
+    row.push(ScalarValue::Int32(meta.1.map(|(p, _)| p)));
+    row.push(ScalarValue::Int64(meta.1.map(|(_, o)| o)));
+    row.extend(window.iter().cloned());
     row
 }
 
@@ -56,6 +66,8 @@ fn source_row(key: &[ScalarValue], value: Option<&Row>, types: &[SqlType], ts: i
 /// them), keeping their keys.
 struct StreamRows {
     types: Arc<Vec<SqlType>>,
+    /// The number of the source's key columns.
+    keys: usize,
 }
 
 impl FixedKeyProcessor<Row, Option<Row>, Row> for StreamRows {
@@ -67,12 +79,13 @@ impl FixedKeyProcessor<Row, Option<Row>, Row> for StreamRows {
         let Some(value) = &record.value else {
             return Ok(());
         };
-        let mut row = source_row(record.key(), Some(value), &self.types, record.timestamp);
-        if let Some(m) = ctx.record_metadata() {
-            let n = row.len();
-            row[n - 2] = ScalarValue::Int32(Some(m.partition()));
-            row[n - 1] = ScalarValue::Int64(Some(m.offset()));
-        }
+        let meta = ctx.record_metadata().map(|m| (m.partition(), m.offset()));
+        let row = source_row(
+            record.key(),
+            Some(value),
+            (&self.types, self.keys),
+            (record.timestamp, meta),
+        );
         let record = record.with_value(row);
         ctx.forward(record)
     }
@@ -261,6 +274,7 @@ pub fn topology(
     let mut sides = Vec::new();
     for (input, (key, value)) in plan.inputs.iter().zip(inputs) {
         let width = input.width();
+        let keys = input.source.key.len();
         let side_types: Arc<Vec<SqlType>> =
             Arc::new(types[input.offset..input.offset + width].to_vec());
         let consumed = crate::exec::timestamps::consumed(
@@ -277,6 +291,7 @@ pub fn topology(
                         .process_values(
                             move || StreamRows {
                                 types: Arc::clone(&t),
+                                keys,
                             },
                             &[],
                         ),
@@ -292,7 +307,9 @@ pub fn topology(
                             crate::exec::serde::source_table_store(&input.source)?,
                         )
                         .transform_values_with_serde(
-                            move |k: &Row, v: &Option<Row>, ts| source_row(k, v.as_ref(), &t, ts),
+                            move |k: &Row, v: &Option<Row>, ts| {
+                                source_row(k, v.as_ref(), (&t, keys), (ts, None))
+                            },
                             row_serde(&side_types)?,
                         ),
                 )

@@ -542,9 +542,12 @@ pub fn plan_join(
                     "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.".into(),
                 ));
             }
-            return Err(PlanError::Unsupported(
-                "joins of windowed sources are not supported yet".into(),
-            ));
+            // (joined as they are: a key matches with its window, byte for byte as in ksqlDB)
+            if steps.len() + 2 < inputs.len() {
+                return Err(PlanError::Unsupported(
+                    "n-way joins of windowed sources are not supported yet".into(),
+                ));
+            }
         }
         // the left rows are keyed by the previous step's key (or the first source's key)
         let left_equiv = match steps.last() {
