@@ -307,6 +307,19 @@ impl Engine {
     }
 
     async fn create_source(&mut self, c: &CreateSource, sql: &str) -> Result<Outcome, KsqlError> {
+        // (a source stream or table is read-only: never replaced, nor replacing)
+        let replaces_source = self
+            .catalog
+            .sources
+            .get(&c.name)
+            .is_some_and(|existing| existing.read_only);
+        if c.or_replace && (c.source || replaces_source) {
+            let word = kind_word(c.kind);
+            return Err(KsqlError::Statement(format!(
+                "Cannot add {word} '{}': CREATE OR REPLACE is not supported on source {word}s.",
+                c.name
+            )));
+        }
         if let Some(existing) = self.catalog.sources.get(&c.name) {
             if c.if_not_exists {
                 return Ok(Outcome::SourceCreated {
@@ -618,6 +631,11 @@ impl Engine {
                 "INSERT INTO can only be used to insert into a stream. {target} is a table."
             )));
         }
+        if sink.read_only {
+            return Err(KsqlError::Statement(format!(
+                "Cannot insert into read-only stream: {target}"
+            )));
+        }
         if !sink.headers.is_empty() {
             return Err(KsqlError::Statement(format!(
                 "Cannot insert into {target} because it has header columns"
@@ -837,6 +855,11 @@ impl Engine {
                     .map(|s| s.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
+            )));
+        }
+        if delete_topic && source.read_only {
+            return Err(KsqlError::Statement(format!(
+                "Cannot delete topic for read-only source: {name}"
             )));
         }
         let topic = source.topic.clone();

@@ -31,6 +31,12 @@ pub async fn insert_values(
             ))
         })?
         .clone();
+    if source.read_only {
+        return Err(KsqlError::Statement(format!(
+            "Cannot insert values into read-only {}: {target}",
+            crate::engine::kind_word(source.kind)
+        )));
+    }
     let all: Vec<(String, SqlType)> = source.columns().cloned().collect();
     let names: Vec<String> = if columns.is_empty() {
         all.iter().map(|(n, _)| n.clone()).collect()

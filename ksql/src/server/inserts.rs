@@ -300,8 +300,8 @@ async fn target(s: &AppState, name: &str) -> Result<Target, String> {
     }
     if source.read_only {
         return Err(format!(
-            "Cannot insert values into read-only topic: {}",
-            source.topic
+            "Cannot insert values into read-only {}: {target}",
+            crate::engine::kind_word(source.kind)
         ));
     }
     Ok(Target {
