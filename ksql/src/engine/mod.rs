@@ -249,7 +249,7 @@ impl Engine {
         properties: &BTreeMap<String, String>,
     ) -> Result<Outcome, KsqlError> {
         match &parsed.statement {
-            Statement::CreateSource(c) => self.create_source(c, &parsed.text).await,
+            Statement::CreateSource(c) => self.create_source(c, &parsed.text, properties).await,
             Statement::CreateAsSelect(c) => {
                 self.create_as_select(c, &parsed.text, properties).await
             }
@@ -306,7 +306,39 @@ impl Engine {
         }
     }
 
-    async fn create_source(&mut self, c: &CreateSource, sql: &str) -> Result<Outcome, KsqlError> {
+    /// Whether a source's single value column is written alone: its `WRAP_SINGLE_VALUE`, else
+    /// `ksql.persistence.wrap.single.values` (ksqlDB refuses the property for several
+    /// columns).
+    fn unwrapped(
+        &self,
+        props: &SourceProperties,
+        value_columns: usize,
+        session: &BTreeMap<String, String>,
+    ) -> Result<bool, KsqlError> {
+        if props.wrap_single_value.is_some() && value_columns != 1 {
+            return Err(KsqlError::Statement(
+                "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas".into(),
+            ));
+        }
+        if props.wrap_single_value.is_some() || value_columns != 1 {
+            return Ok(props.unwrapped());
+        }
+        let setting = session
+            .get("ksql.persistence.wrap.single.values")
+            .or_else(|| {
+                self.config
+                    .settings
+                    .get("ksql.persistence.wrap.single.values")
+            });
+        Ok(setting.is_some_and(|v| v.trim().eq_ignore_ascii_case("false")))
+    }
+
+    async fn create_source(
+        &mut self,
+        c: &CreateSource,
+        sql: &str,
+        session: &BTreeMap<String, String>,
+    ) -> Result<Outcome, KsqlError> {
         // (a source stream or table is read-only: never replaced, nor replacing)
         let replaces_source = self
             .catalog
@@ -418,6 +450,7 @@ impl Engine {
                 "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.".into(),
             ));
         }
+        let unwrapped_value = self.unwrapped(&props, value.len() - headers.len(), session)?;
         let source = DataSource {
             name: c.name.clone(),
             kind: c.kind,
@@ -427,7 +460,7 @@ impl Engine {
             headers,
             key_format: props.key_format.clone(),
             value_format: props.value_format.clone(),
-            unwrapped_value: props.unwrapped(),
+            unwrapped_value,
             timestamp: props.timestamp.clone(),
             windowing: props.windowing,
             sql: sql.to_string(),
@@ -538,6 +571,7 @@ impl Engine {
             other => other.clone(),
         };
         let topic = props.topic.clone().unwrap_or_else(|| c.name.clone());
+        let unwrapped_value = self.unwrapped(&props, value_columns.len(), session)?;
         let sink = DataSource {
             name: c.name.clone(),
             kind: c.kind,
@@ -547,7 +581,7 @@ impl Engine {
             headers: Vec::new(),
             key_format,
             value_format: props.value_format.clone(),
-            unwrapped_value: props.unwrapped(),
+            unwrapped_value,
             timestamp: props.timestamp.clone(),
             windowing: planned.windowing(),
             sql: sql.to_string(),
