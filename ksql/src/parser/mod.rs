@@ -204,6 +204,7 @@ pub fn parse_at(
                 .slice(sql, unshift(first.span.start), unshift(last.span.end))
                 .to_string();
             let start = first.span.start;
+            check_numbers(&meaningful)?;
             let statement = StatementParser::new(meaningful, &dialect).statement()?;
             statements.push(Parsed {
                 statement,
@@ -216,6 +217,57 @@ pub fn parse_at(
         }
     }
     Ok(statements)
+}
+
+/// ksqlDB's checks of numeric literals as it builds its tree: an integer must fit a BIGINT
+/// (`-9223372036854775808` does, with its sign), a number with an exponent a DOUBLE. (Its
+/// position is one column past the literal's, as ksqlDB reports it.)
+fn check_numbers(tokens: &[TokenWithSpan]) -> Result<(), ParseError> {
+    for (i, t) in tokens.iter().enumerate() {
+        let Token::Number(text, _) = &t.token else {
+            continue;
+        };
+        // (a minus with no operand before it is the literal's sign)
+        let signed = i > 0
+            && matches!(tokens[i - 1].token, Token::Minus)
+            && match i.checked_sub(2).map(|j| &tokens[j].token) {
+                None => true,
+                Some(Token::Number(..) | Token::RParen | Token::RBracket) => false,
+                Some(Token::SingleQuotedString(_)) => false,
+                Some(Token::Word(w)) => {
+                    w.keyword != Keyword::NoKeyword
+                        && !matches!(
+                            w.keyword,
+                            Keyword::NULL | Keyword::TRUE | Keyword::FALSE | Keyword::END
+                        )
+                }
+                Some(_) => true,
+            };
+        let shown = if signed {
+            format!("-{text}")
+        } else {
+            text.clone()
+        };
+        let at = t.span.start;
+        let fail = |message: String| ParseError {
+            message: format!(
+                "Failed to prepare statement: line {}:{}: {message}",
+                at.line,
+                at.column + 1
+            ),
+            line: 0,
+            column: 0,
+        };
+        let integer = text.bytes().all(|b| b.is_ascii_digit());
+        if integer && shown.parse::<i64>().is_err() {
+            return Err(fail(format!("Invalid numeric literal: {shown}")));
+        }
+        let double = text.contains(['e', 'E']);
+        if double && text.parse::<f64>().is_ok_and(f64::is_infinite) {
+            return Err(fail(format!("Number overflows DOUBLE: {shown}")));
+        }
+    }
+    Ok(())
 }
 
 /// Parses exactly one statement.
