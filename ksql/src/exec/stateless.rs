@@ -145,6 +145,19 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
         // (the output of a windowed source keeps the windows)
         key.extend(window.iter().cloned());
         if tombstone {
+            // (ksqlDB keys a stream's tombstone again only by expressions of its key columns:
+            // one that reads its value, which it has none of, gives null)
+            if !table && !self.plan.transient {
+                let keys = self.plan.source.key.len();
+                for ((_, c), k) in self.plan.key.iter().zip(key.iter_mut()) {
+                    let reads_value = datafusion_physical_expr::utils::collect_columns(&c.physical)
+                        .iter()
+                        .any(|col| col.index() >= keys);
+                    if reads_value {
+                        *k = crate::value::null(&c.ty);
+                    }
+                }
+            }
             // (a push query's deletion carries its projection, values null, as its key: see
             // `exec::Output::Rows`)
             if self.plan.transient {
