@@ -552,7 +552,11 @@ impl Engine {
         }
         let props = SourceProperties::parse(&c.properties, c.kind, Some(&input))?;
         let (key_columns, value_columns) = planned.columns();
-        if key_columns.is_empty() && c.properties.contains_key("KEY_FORMAT") {
+        // (only NONE, which writes no key, may be asked for)
+        if key_columns.is_empty()
+            && c.properties.contains_key("KEY_FORMAT")
+            && props.key_format != Format::None
+        {
             return Err(KsqlError::Statement(
                 "Key format specified for stream without key columns.".into(),
             ));
