@@ -18,7 +18,7 @@ use datafusion_physical_expr::PhysicalExpr;
 use sqlparser::ast as sql;
 
 use crate::catalog::{Catalog, DataSource};
-use crate::parser::ast::{Query, SelectItem};
+use crate::parser::ast::{Query, SelectItem, SourceKind};
 use crate::types::SqlType;
 use expr::{ExprPlanner, Scope, ScopeColumn, Typed};
 
@@ -437,6 +437,12 @@ fn plan_projection(
     if !q.from.joins.is_empty() {
         return Err(PlanError::Unsupported("joins are not supported yet".into()));
     }
+    // (a query with GROUP BY or aggregate calls is planned as an aggregation)
+    if q.window.is_some() && q.group_by.is_empty() {
+        return Err(PlanError::Invalid(
+            "WINDOW clause requires a GROUP BY clause.".into(),
+        ));
+    }
     if q.window.is_some() || !q.group_by.is_empty() || q.having.is_some() {
         return Err(PlanError::Unsupported(
             "aggregations are not supported yet".into(),
@@ -446,6 +452,11 @@ fn plan_projection(
         .source(&q.from.first.name)
         .map_err(PlanError::Invalid)?
         .clone();
+    if !transient && source.kind == SourceKind::Table && source.windowing.is_some() {
+        return Err(PlanError::Invalid(
+            "KSQL does not support persistent queries on windowed tables.".into(),
+        ));
+    }
     // (a windowed source's keys carry their windows: re-keying would drop them)
     if source.windowing.is_some() && !q.partition_by.is_empty() {
         return Err(PlanError::Invalid(
