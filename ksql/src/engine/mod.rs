@@ -368,7 +368,25 @@ impl Engine {
                 )));
             }
         }
-        let props = SourceProperties::parse(&c.properties, c.kind, None)?;
+        // (formats not given come from ksql.persistence.default.format.key/value)
+        let mut given = c.properties.clone();
+        if !given.contains_key("FORMAT") {
+            for (name, setting) in [
+                ("KEY_FORMAT", "ksql.persistence.default.format.key"),
+                ("VALUE_FORMAT", "ksql.persistence.default.format.value"),
+            ] {
+                let default = session
+                    .get(setting)
+                    .or_else(|| self.config.settings.get(setting));
+                if let (false, Some(d)) = (given.contains_key(name), default) {
+                    given.insert(
+                        name.to_string(),
+                        crate::parser::ast::Literal::String(d.clone()),
+                    );
+                }
+            }
+        }
+        let props = SourceProperties::parse(&given, c.kind, None)?;
         let topic = props.topic.clone().ok_or_else(|| {
             KsqlError::Statement(
                 "Missing required property \"KAFKA_TOPIC\" which has no default value.".into(),
