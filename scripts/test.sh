@@ -12,16 +12,25 @@ bash scripts/install-test-deps.sh
 FAULT_TEST=no_anomaly_under_kills_pauses_partitions_and_rolling_restarts
 cargo test --workspace --locked -- --skip "$FAULT_TEST"
 cargo build --locked --bin tributary
-faults_bin=$(cargo test --locked --test faults --no-run 2>&1 | sed -n 's/.*Executable tests\/faults.rs (\(.*\))$/\1/p')
+faults_run=$(cargo test --locked --test faults --no-run 2>&1) || { echo "$faults_run"; exit 1; }
+faults_bin=$(echo "$faults_run" | sed -n 's/.*Executable tests\/faults.rs (\(.*\))$/\1/p')
+if [ ! -x "$faults_bin" ]; then
+  echo "the fault suite's test binary was not found in: $faults_run"
+  exit 1
+fi
 faults_log=$(mktemp)
 "$faults_bin" --exact "$FAULT_TEST" > "$faults_log" 2>&1 &
 faults_pid=$!
+trap 'kill "$faults_pid" 2>/dev/null || true' EXIT
 compat_status=0
 bash tests/compat/run.sh "$CARGO_TARGET_DIR/debug/tributary" || compat_status=$?
 faults_status=0
 wait "$faults_pid" || faults_status=$?
+trap - EXIT
 echo "== fault suite (tests/faults.rs)"
 cat "$faults_log"
+# (a renamed test would match nothing and pass: it must have run)
+grep -q "test result: ok. 1 passed" "$faults_log" || faults_status=1
 rm -f "$faults_log"
 [ "$compat_status" -eq 0 ] || exit "$compat_status"
 [ "$faults_status" -eq 0 ] || exit "$faults_status"

@@ -331,12 +331,17 @@ impl<'a> ExprPlanner<'a> {
                 let v = items
                     .next()
                     .ok_or_else(|| PlanError::Internal("IN without a value".into()))?;
-                let any = items
-                    .map(|item| binary(v.expr.clone(), Operator::Eq, item.expr))
-                    .reduce(|a, b| binary(a, Operator::Or, b));
-                let any = match any {
-                    Some(any) => Expr::IsTrue(Box::new(any)),
-                    None => Expr::Literal(ScalarValue::Boolean(Some(false)), None),
+                // (DataFusion's flat IN: a chain of ORs as long as the list would overflow the
+                // stack of whatever walks it)
+                let items: Vec<Expr> = items.map(|item| item.expr).collect();
+                let any = if items.is_empty() {
+                    Expr::Literal(ScalarValue::Boolean(Some(false)), None)
+                } else {
+                    Expr::IsTrue(Box::new(Expr::InList(datafusion_expr::expr::InList::new(
+                        Box::new(v.expr),
+                        items,
+                        false,
+                    ))))
                 };
                 Ok(negated_if(*negated, any))
             }
@@ -1339,4 +1344,45 @@ pub fn udf_call(
     ));
     let ty = planner.type_of(&expr)?;
     Ok(Typed { expr, ty })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::eval::Evaluator;
+
+    /// `e` planned and evaluated over no columns.
+    fn value_of(sql: &str) -> ScalarValue {
+        let scope = Scope::default();
+        let planner = ExprPlanner::new(&scope).unwrap();
+        let typed = planner
+            .plan(&crate::parser::parse_expr(sql).unwrap())
+            .unwrap();
+        let compiled = super::super::compile(&planner, typed).unwrap();
+        let eval = Evaluator::new(&scope).unwrap();
+        Evaluator::eval(&compiled, &eval.batch(&Vec::new()).unwrap())
+    }
+
+    #[test]
+    fn a_long_in_list_is_planned_flat() {
+        // (as a chain of ORs, 20,000 items overflowed the stack of the planner's walk)
+        let items: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
+        let list = items.join(", ");
+        assert_eq!(
+            value_of(&format!("19999 IN ({list})")),
+            ScalarValue::Boolean(Some(true))
+        );
+        assert_eq!(
+            value_of(&format!("20000 IN ({list})")),
+            ScalarValue::Boolean(Some(false))
+        );
+        assert_eq!(
+            value_of(&format!("20000 NOT IN ({list})")),
+            ScalarValue::Boolean(Some(true))
+        );
+        assert_eq!(
+            value_of("CAST(NULL AS INT) IN (1, 2)"),
+            ScalarValue::Boolean(Some(false))
+        );
+    }
 }

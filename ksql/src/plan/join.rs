@@ -35,9 +35,15 @@ pub struct JoinInput {
 }
 
 impl JoinInput {
-    /// How many columns it adds to the joined row: keys, values and the three pseudo columns.
+    /// How many columns it adds to the joined row: keys, values, the three pseudo columns and
+    /// a windowed source's `WINDOWSTART` and `WINDOWEND` (as `super::source_scope`).
     pub fn width(&self) -> usize {
-        self.source.key.len() + self.source.value.len() + 3
+        let window = if self.source.windowing.is_some() {
+            2
+        } else {
+            0
+        };
+        self.source.key.len() + self.source.value.len() + 3 + window
     }
 }
 

@@ -34,6 +34,9 @@ use crate::value::{self, Row};
 /// acknowledgements come).
 const IN_FLIGHT: usize = 1000;
 
+/// The longest line (row) read.
+const MAX_LINE: usize = 16 << 20;
+
 /// How long a row's write may take.
 const WRITE_LIMIT: Duration = Duration::from_secs(30);
 
@@ -192,6 +195,12 @@ impl Lines {
                 let rest = trim(&rest);
                 return (!rest.is_empty()).then(|| Ok(rest.to_vec()));
             }
+            if self.buffer.len() > MAX_LINE {
+                return Some(Err(format!(
+                    "Invalid JSON in inserts stream: a line longer than {} MiB",
+                    MAX_LINE >> 20
+                )));
+            }
             match self.body.next().await {
                 Some(Ok(chunk)) => self.buffer.extend_from_slice(&chunk),
                 Some(Err(e)) => return Some(Err(e.to_string())),
@@ -323,7 +332,13 @@ enum Event {
 }
 
 /// Writes each row of `lines` and acknowledges it, in order.
-async fn write_rows(target: Target, mut lines: Lines, mut out: Writer) {
+async fn write_rows(target: Target, lines: Lines, mut out: Writer) {
+    write_all(&target, lines, &mut out).await;
+    out.end().await;
+}
+
+/// [`write_rows`] up to the end of the request, a row that fails, or a client gone.
+async fn write_all(target: &Target, mut lines: Lines, out: &mut Writer) {
     let mut pending: VecDeque<Delivery> = VecDeque::new();
     let mut seq: u64 = 0;
     let mut reading = true;
@@ -343,51 +358,61 @@ async fn write_rows(target: Target, mut lines: Lines, mut out: Writer) {
             let (n, result) = first.await;
             Event::Written(n, result)
         } else {
-            out.end().await;
             return;
         };
-        match event {
+        let failed = match event {
             Event::Written(n, result) => {
                 pending.pop_front();
-                if !acknowledge(&mut out, n, result).await {
+                if !acknowledge(out, n, result).await {
                     return;
                 }
+                continue;
             }
-            Event::Line(None) => reading = false,
-            Event::Line(Some(Err(e))) => {
-                let _ = out.send(failure(seq, &e)).await;
-                return;
+            Event::Line(None) => {
+                reading = false;
+                continue;
             }
+            Event::Line(Some(Err(e))) => (seq, e),
             Event::Line(Some(Ok(line))) => {
                 let n = seq;
                 seq += 1;
                 match target.record(&line) {
-                    Ok((key, value)) => pending.push_back(Box::pin(send(
-                        target.producer.clone(),
-                        target.source.topic.clone(),
-                        key,
-                        value,
-                        n,
-                    ))),
-                    Err(message) => {
-                        // (the rows before it are acknowledged first)
-                        while let Some(first) = pending.pop_front() {
-                            let (n, result) = first.await;
-                            if !acknowledge(&mut out, n, result).await {
-                                return;
-                            }
+                    Ok((key, value)) => match enqueue(target, key, value).await {
+                        Ok(delivery) => {
+                            pending.push_back(Box::pin(async move {
+                                let result = match delivery.await {
+                                    Ok(Ok(_)) => Ok(()),
+                                    Ok(Err((e, _))) => {
+                                        Err(format!("Error in processing inserts: {e}"))
+                                    }
+                                    Err(_) => {
+                                        Err("Error in processing inserts: the write was cancelled"
+                                            .to_string())
+                                    }
+                                };
+                                (n, result)
+                            }));
+                            continue;
                         }
-                        let _ = out.send(failure(n, &message)).await;
-                        out.end().await;
-                        return;
-                    }
+                        Err(message) => (n, message),
+                    },
+                    Err(message) => (n, message),
                 }
             }
+        };
+        // (the rows before a failing one are acknowledged first)
+        while let Some(first) = pending.pop_front() {
+            let (n, result) = first.await;
+            if !acknowledge(out, n, result).await {
+                return;
+            }
         }
+        let _ = out.send(failure(failed.0, &failed.1)).await;
+        return;
     }
 }
 
-/// Writes one row's acknowledgement; false once the response has ended.
+/// Writes one row's acknowledgement (or its error); false once the answer must end.
 async fn acknowledge(out: &mut Writer, n: u64, result: Result<(), String>) -> bool {
     match result {
         Ok(()) => out.send(ack(n)).await,
@@ -398,28 +423,37 @@ async fn acknowledge(out: &mut Writer, n: u64, result: Result<(), String>) -> bo
     }
 }
 
-async fn send(
-    producer: FutureProducer,
-    topic: String,
+/// Hands a record to the producer (waiting while its queue is full); the delivery follows.
+async fn enqueue(
+    target: &Target,
     key: Option<Vec<u8>>,
     value: Option<Vec<u8>>,
-    n: u64,
-) -> (u64, Result<(), String>) {
+) -> Result<rdkafka::producer::DeliveryFuture, String> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or_default();
-    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic).timestamp(now);
-    if let Some(k) = &key {
-        record = record.key(k.as_slice());
+    let deadline = tokio::time::Instant::now() + WRITE_LIMIT;
+    loop {
+        let mut record: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&target.source.topic).timestamp(now);
+        if let Some(k) = &key {
+            record = record.key(k.as_slice());
+        }
+        if let Some(v) = &value {
+            record = record.payload(v.as_slice());
+        }
+        match target.producer.send_result(record) {
+            Ok(delivery) => return Ok(delivery),
+            Err((
+                rdkafka::error::KafkaError::MessageProduction(
+                    rdkafka::types::RDKafkaErrorCode::QueueFull,
+                ),
+                _,
+            )) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err((e, _)) => return Err(format!("Error in processing inserts: {e}")),
+        }
     }
-    if let Some(v) = &value {
-        record = record.payload(v.as_slice());
-    }
-    let result = producer
-        .send(record, WRITE_LIMIT)
-        .await
-        .map(|_| ())
-        .map_err(|(e, _)| format!("Error in processing inserts: {e}"));
-    (n, result)
 }

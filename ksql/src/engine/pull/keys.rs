@@ -37,7 +37,7 @@ pub enum Lookup {
     /// Every row is read.
     Scan,
     /// Only rows with one of these keys (each a row of the key columns) can match.
-    Keys(Vec<Row>),
+    Keys(std::collections::HashSet<Row>),
 }
 
 /// A comparison's kind, named as ksqlDB's messages name it.
@@ -166,14 +166,6 @@ fn and(left: sql::Expr, right: sql::Expr) -> sql::Expr {
     }
 }
 
-fn or(left: sql::Expr, right: sql::Expr) -> sql::Expr {
-    sql::Expr::BinaryOp {
-        left: Box::new(left),
-        op: BinaryOperator::Or,
-        right: Box::new(right),
-    }
-}
-
 fn compare(left: &sql::Expr, op: BinaryOperator, right: &sql::Expr) -> sql::Expr {
     sql::Expr::BinaryOp {
         left: Box::new(left.clone()),
@@ -182,9 +174,14 @@ fn compare(left: &sql::Expr, op: BinaryOperator, right: &sql::Expr) -> sql::Expr
     }
 }
 
+/// The most disjuncts a `WHERE` clause is rewritten into (past them, its rows are found by a
+/// scan: the rewriting multiplies `AND`ed `IN` lists).
+const MAX_DISJUNCTS: usize = 100_000;
+
 /// `e` in disjunctive normal form: its disjuncts, each the `AND` of its terms, after
-/// `BETWEEN` and `IN` are rewritten and `NOT` pushed down (`negated`: under a `NOT`).
-fn disjuncts(e: &sql::Expr, negated: bool) -> Vec<sql::Expr> {
+/// `BETWEEN` and `IN` are rewritten and `NOT` pushed down (`negated`: under a `NOT`); `None`
+/// past [`MAX_DISJUNCTS`].
+fn disjuncts(e: &sql::Expr, negated: bool) -> Option<Vec<sql::Expr>> {
     match unnested(e) {
         sql::Expr::BinaryOp {
             left,
@@ -192,17 +189,25 @@ fn disjuncts(e: &sql::Expr, negated: bool) -> Vec<sql::Expr> {
             right,
         } => {
             let conjunction = (*op == BinaryOperator::And) != negated;
-            let (l, r) = (disjuncts(left, negated), disjuncts(right, negated));
+            let (l, r) = (disjuncts(left, negated)?, disjuncts(right, negated)?);
+            let count = if conjunction {
+                l.len().checked_mul(r.len())?
+            } else {
+                l.len() + r.len()
+            };
+            if count > MAX_DISJUNCTS {
+                return None;
+            }
             if conjunction {
-                let mut out = Vec::with_capacity(l.len() * r.len());
+                let mut out = Vec::with_capacity(count);
                 for a in &l {
                     for b in &r {
                         out.push(and(a.clone(), b.clone()));
                     }
                 }
-                out
+                Some(out)
             } else {
-                l.into_iter().chain(r).collect()
+                Some(l.into_iter().chain(r).collect())
             }
         }
         sql::Expr::UnaryOp {
@@ -221,26 +226,33 @@ fn disjuncts(e: &sql::Expr, negated: bool) -> Vec<sql::Expr> {
             ),
             negated != *not,
         ),
+        // (one equality per item, each a disjunct, as `x = a OR x = b ...` would give; built
+        // flat, not as a chain as deep as the list. `NOT IN` is a single term, which no pull
+        // query supports)
         sql::Expr::InList {
             expr,
             list,
             negated: not,
-        } if !list.is_empty() => {
-            let any = list
-                .iter()
-                .rev()
-                .map(|item| compare(expr, BinaryOperator::Eq, item))
-                .reduce(|rest, eq| or(eq, rest));
-            match any {
-                Some(any) => disjuncts(&any, negated != *not),
-                None => vec![e.clone()],
+        } if !list.is_empty() && negated == *not => {
+            if list.len() > MAX_DISJUNCTS {
+                return None;
             }
+            Some(
+                list.iter()
+                    .map(|item| compare(expr, BinaryOperator::Eq, item))
+                    .collect(),
+            )
         }
-        other if negated => vec![sql::Expr::UnaryOp {
+        sql::Expr::InList { expr, list, .. } if !list.is_empty() => Some(vec![sql::Expr::InList {
+            expr: expr.clone(),
+            list: list.clone(),
+            negated: true,
+        }]),
+        other if negated => Some(vec![sql::Expr::UnaryOp {
             op: UnaryOperator::Not,
             expr: Box::new(other.clone()),
-        }],
-        other => vec![other.clone()],
+        }]),
+        other => Some(vec![other.clone()]),
     }
 }
 
@@ -431,7 +443,10 @@ impl Analysis<'_> {
             }
             if op == Op::Equal || values[i].is_none() {
                 let (name, ty) = &self.source.key[i];
-                values[i] = Some((resolve_key(other, name, ty, term)?, op));
+                match resolve_key(other, name, ty, term)? {
+                    Some(v) => values[i] = Some((v, op)),
+                    None => return Ok(None),
+                }
             }
         }
         if values.iter().all(Option::is_none) {
@@ -462,13 +477,29 @@ impl Analysis<'_> {
     }
 }
 
-/// The value a key column is compared with, of the column's type.
+/// Whether ksqlDB's strict coercer turns a value of `from` into one of `to`: the same type, a
+/// number widened, a string read as a time or bytes.
+fn strictly(from: &SqlType, to: &SqlType) -> bool {
+    use SqlType::{Bigint, Bytes, Date, Decimal, Double, Int, String, Time, Timestamp};
+    from == to
+        || matches!(
+            (from, to),
+            (Int, Bigint | Decimal { .. } | Double)
+                | (Bigint, Decimal { .. } | Double)
+                | (Decimal { .. }, Decimal { .. } | Double)
+                | (String, Timestamp | Date | Time | Bytes)
+        )
+}
+
+/// The value a key column is compared with, of the column's type; `None` when only a scan can
+/// answer (an expression whose value would have to be narrowed to the key's type: the
+/// comparison keeps its precision, so several keys might match).
 fn resolve_key(
     e: &sql::Expr,
     name: &str,
     ty: &SqlType,
     term: &sql::Expr,
-) -> Result<datafusion_common::ScalarValue, String> {
+) -> Result<Option<datafusion_common::ScalarValue>, String> {
     let scope = Scope::default();
     let planner = ExprPlanner::new(&scope).map_err(|e| e.to_string())?;
     let typed = planner.plan(e).map_err(|e| e.to_string())?;
@@ -482,21 +513,13 @@ fn resolve_key(
         };
         format!("'{shown}' can not be converted to the type of the key column: {name} {ty} KEY")
     };
-    // (a literal is converted strictly, as ksqlDB's coercer does: numbers widen, nothing else
-    // changes type; an expression's value is cast)
-    if let sql::Expr::Value(v) = unnested(e) {
-        let numeric = |t: &SqlType| {
-            matches!(
-                t,
-                SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Decimal { .. }
-            )
-        };
-        let strict = typed.ty == *ty
-            || (numeric(&typed.ty) && numeric(ty))
-            || matches!(v.value, Value::Null);
-        if !strict {
+    // (a literal is converted strictly, as ksqlDB's coercer does)
+    let null = matches!(unnested(e), sql::Expr::Value(v) if v.value == Value::Null);
+    if !null && !strictly(&typed.ty, ty) {
+        if matches!(unnested(e), sql::Expr::Value(_)) {
             return Err(refused());
         }
+        return Ok(None);
     }
     let typed = planner.cast(typed, ty).map_err(|_| refused())?;
     let compiled = compile(&planner, typed).map_err(|e| e.to_string())?;
@@ -509,7 +532,7 @@ fn resolve_key(
             ksql_text(term)
         ));
     }
-    Ok(v)
+    Ok(Some(v))
 }
 
 /// The bounds a disjunct puts on `WINDOWSTART` and `WINDOWEND`: each may have one equality, or
@@ -601,7 +624,15 @@ pub fn lookup(
         return Err(invalid("Missing WHERE clause", windowed));
     };
     let filter = magic_timestamps::rewrite(filter).map_err(|e| e.to_string())?;
-    let disjuncts = disjuncts(&filter, false);
+    let Some(disjuncts) = disjuncts(&filter, false) else {
+        if options.table_scans {
+            return Ok(Lookup::Scan);
+        }
+        return Err(invalid(
+            &format!("WHERE clause has more than {MAX_DISJUNCTS} disjuncts"),
+            windowed,
+        ));
+    };
     let mut analysis = Analysis {
         source,
         windowed,
@@ -659,13 +690,7 @@ pub fn lookup(
         }
         return Ok(Lookup::Scan);
     }
-    let mut unique: Vec<Row> = Vec::with_capacity(keys.len());
-    for k in keys {
-        if !unique.contains(&k) {
-            unique.push(k);
-        }
-    }
-    Ok(Lookup::Keys(unique))
+    Ok(Lookup::Keys(keys.into_iter().collect()))
 }
 
 #[cfg(test)]
@@ -738,10 +763,14 @@ mod tests {
         let multi = table(&[("A", SqlType::Int), ("B", SqlType::String)], false);
         assert_eq!(
             run(&multi, "B = 'x' AND A = 1", false),
-            Ok(Lookup::Keys(vec![vec![
-                ScalarValue::Int32(Some(1)),
-                ScalarValue::Utf8(Some("x".into()))
-            ]]))
+            Ok(Lookup::Keys(
+                [vec![
+                    ScalarValue::Int32(Some(1)),
+                    ScalarValue::Utf8(Some("x".into()))
+                ]]
+                .into_iter()
+                .collect()
+            ))
         );
         let windowed = table(&[("ID", SqlType::Int)], true);
         assert_eq!(
@@ -772,6 +801,17 @@ mod tests {
         ] {
             assert_eq!(run(&t, filter, true), Ok(Lookup::Scan), "{filter}");
         }
+        // (an expression that would have to be narrowed to the key's type: several keys might
+        // compare equal, so only a scan is sure to find them)
+        let big = table(&[("ID", SqlType::Bigint)], false);
+        assert_eq!(run(&big, "ID = 2.0 * 1.5E0", true), Ok(Lookup::Scan));
+        // (ANDed IN lists past the most disjuncts)
+        let many: Vec<String> = (0..400).map(|i| i.to_string()).collect();
+        let list = many.join(", ");
+        assert_eq!(
+            run(&t, &format!("ID IN ({list}) AND COUNT IN ({list})"), true),
+            Ok(Lookup::Scan)
+        );
         let text = table(&[("ID", SqlType::String)], false);
         // (a range on one string key is a range scan, allowed without table scans)
         assert_eq!(run(&text, "'0' < ID", false), Ok(Lookup::Scan));
@@ -843,6 +883,11 @@ mod tests {
             &ints,
             "ID IN ('10', 8)",
             "'10' can not be converted to the type of the key column: ID INTEGER KEY",
+        );
+        starts(
+            &ints,
+            "ID = 10.5",
+            "'10.5' can not be converted to the type of the key column: ID INTEGER KEY",
         );
         let multi = table(&[("ID", SqlType::Int), ("COL", SqlType::Int)], false);
         starts(&multi, "ID = 10", "Multi-column sources must specify every key in the WHERE clause. Specified: [`ID`] Expected: [`ID` INTEGER KEY, `COL` INTEGER KEY]");

@@ -48,7 +48,7 @@ pub struct PullQuery {
     plan: StatelessPlan,
     bootstrap: String,
     /// A key lookup: the keys asked for (a windowed key's without its window).
-    keys: Option<Vec<Row>>,
+    keys: Option<std::collections::HashSet<Row>>,
 }
 
 impl Engine {
@@ -272,9 +272,10 @@ impl PullQuery {
         }
         let source = &self.plan.source;
         match key_serde.deserialize(&source.topic, key) {
-            Ok(read) => keys
-                .iter()
-                .any(|k| read.len() >= k.len() && read[..k.len()] == k[..]),
+            Ok(read) => {
+                let n = source.key.len().min(read.len());
+                keys.contains(&read[..n])
+            }
             // (decode logs what it cannot read)
             Err(_) => true,
         }
