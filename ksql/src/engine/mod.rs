@@ -323,14 +323,7 @@ impl Engine {
         if props.wrap_single_value.is_some() || value_columns != 1 {
             return Ok(props.unwrapped());
         }
-        let setting = session
-            .get("ksql.persistence.wrap.single.values")
-            .or_else(|| {
-                self.config
-                    .settings
-                    .get("ksql.persistence.wrap.single.values")
-            });
-        Ok(setting.is_some_and(|v| v.trim().eq_ignore_ascii_case("false")))
+        Ok(self.setting_is(session, "ksql.persistence.wrap.single.values", "false"))
     }
 
     async fn create_source(
@@ -375,13 +368,11 @@ impl Engine {
                 ("KEY_FORMAT", "ksql.persistence.default.format.key"),
                 ("VALUE_FORMAT", "ksql.persistence.default.format.value"),
             ] {
-                let default = session
-                    .get(setting)
-                    .or_else(|| self.config.settings.get(setting));
-                if let (false, Some(d)) = (given.contains_key(name), default) {
+                if let (false, Some(d)) = (given.contains_key(name), self.setting(session, setting))
+                {
                     given.insert(
                         name.to_string(),
-                        crate::parser::ast::Literal::String(d.clone()),
+                        crate::parser::ast::Literal::String(d.to_string()),
                     );
                 }
             }
@@ -810,13 +801,25 @@ impl Engine {
         Ok(())
     }
 
-    /// `ksql.timestamp.throw.on.invalid` (the session's, else the server's): a source record
-    /// whose timestamp column cannot be read stops the query (instead of being skipped).
-    fn throw_on_invalid_timestamp(&self, session: &BTreeMap<String, String>) -> bool {
+    /// A property's value: the session's, else the server's.
+    fn setting<'a>(&'a self, session: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
         session
-            .get("ksql.timestamp.throw.on.invalid")
-            .or_else(|| self.config.settings.get("ksql.timestamp.throw.on.invalid"))
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+            .get(name)
+            .or_else(|| self.config.settings.get(name))
+            .map(|v| v.trim())
+    }
+
+    /// Whether a property (the session's, else the server's) is set to `value` (`true`,
+    /// `false`), in any case.
+    fn setting_is(&self, session: &BTreeMap<String, String>, name: &str, value: &str) -> bool {
+        self.setting(session, name)
+            .is_some_and(|v| v.eq_ignore_ascii_case(value))
+    }
+
+    /// `ksql.timestamp.throw.on.invalid`: a source record whose timestamp column cannot be
+    /// read stops the query (instead of being skipped).
+    fn throw_on_invalid_timestamp(&self, session: &BTreeMap<String, String>) -> bool {
+        self.setting_is(session, "ksql.timestamp.throw.on.invalid", "true")
     }
 
     /// The streams configuration of a query: the server's `ksql.streams.*` properties, then

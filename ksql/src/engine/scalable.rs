@@ -29,9 +29,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 impl Engine {
     /// Whether `q` runs as a scalable push query with the session's properties.
     pub(super) fn is_scalable(&self, q: &Query, session: &BTreeMap<String, String>) -> bool {
-        let setting = |name: &str| session.get(name).or_else(|| self.config.settings.get(name));
-        let enabled = setting("ksql.query.push.v2.enabled")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let enabled = self.setting_is(session, "ksql.query.push.v2.enabled", "true");
         let reset = session
             .get("auto.offset.reset")
             .or_else(|| session.get("ksql.streams.auto.offset.reset"))

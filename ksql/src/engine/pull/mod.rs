@@ -75,12 +75,7 @@ impl Engine {
         if !q.partition_by.is_empty() {
             return Err(refused("PARTITION BY"));
         }
-        let disabled = |name: &str| {
-            session
-                .get(name)
-                .or_else(|| self.config.settings.get(name))
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
-        };
+        let disabled = |name: &str| self.setting_is(session, name, "false");
         if q.limit.is_some() && disabled("ksql.query.pull.limit.clause.enabled") {
             return Err(KsqlError::Statement(format!(
                 "LIMIT clause in pull queries is currently disabled. You can enable them by setting ksql.query.pull.limit.clause.enabled=true. {PUSH_HINT}"
