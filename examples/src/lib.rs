@@ -14,6 +14,7 @@
 //! | `orders`        | orders enriched from a customers table: a stream-table join        |
 //! | `word_count_service` | the word count over several instances, queried over HTTP      |
 //! | `streams_bench` | one run of the streams benchmark (`scripts/bench-streams.sh`)      |
+//! | `nexmark`       | the Nexmark benchmark on a KSQL server (`scripts/bench-nexmark.sh`) |
 //!
 //! The loops live here, in [`delivery`], so that tests can check the guarantee each one gives
 //! when the process dies half-way.
@@ -23,6 +24,7 @@ pub mod bench;
 pub mod delivery;
 pub mod exactly_once;
 pub mod fraud_alerts;
+pub mod nexmark;
 pub mod orders;
 pub mod page_views;
 pub mod word_count;

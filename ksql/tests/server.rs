@@ -1,7 +1,7 @@
 //! The KSQL server's REST API against an in-process broker, the way ksqlDB's clients use it:
 //! statements through `/ksql` (their entities, and a bad statement's 400), push queries
 //! through `/query` and `/query-stream` (rows as they are inserted, `LIMIT`, `/close-query`),
-//! rows streamed in through `/inserts-stream`, and `/info`.
+//! rows streamed in through `/inserts-stream`, `/info`, and aggregations over joins.
 
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used)]
@@ -812,5 +812,152 @@ async fn inserts_stream_writes_rows_and_acknowledges_each() {
         .as_str()
         .unwrap()
         .starts_with("Cannot insert values into an unknown stream/table: `NOWHERE`"));
+    server.stop().await;
+}
+
+/// Polls a pull query until its rows (without the header) are `want`.
+async fn await_pull(url: &str, sql: &str, want: &[Value]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let rows = query_answer(url, sql, json!({})).await;
+        let got: Vec<Value> = rows[1..]
+            .iter()
+            .map(|r| r["row"]["columns"].clone())
+            .collect();
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql}: got {got:?}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregations_over_joins_keep_their_groups_as_rows_move() {
+    let broker = TestBroker::start().await;
+    let (server, url) = server(&broker).await;
+    let (orders, customers, accounts, owners) = (
+        unique_name("orders"),
+        unique_name("customers"),
+        unique_name("accounts"),
+        unique_name("owners"),
+    );
+    // PARTITIONS makes the topics (the broker would auto-create them with 1 partition)
+    let (status, body) = ksql(
+        &url,
+        &format!("CREATE STREAM ORDERS (ID INT KEY, CUSTOMER STRING, AMOUNT DOUBLE) WITH (kafka_topic='{orders}', value_format='JSON', partitions=3);
+                  CREATE TABLE CUSTOMERS (NAME STRING PRIMARY KEY, REGION STRING) WITH (kafka_topic='{customers}', value_format='JSON', partitions=3);
+                  CREATE TABLE ACCOUNTS (ID INT PRIMARY KEY, OWNER STRING, BALANCE INT) WITH (kafka_topic='{accounts}', value_format='JSON', partitions=2);
+                  CREATE TABLE OWNERS (NAME STRING PRIMARY KEY, CITY STRING) WITH (kafka_topic='{owners}', value_format='JSON', partitions=2);
+                  SHOW TOPICS;"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let topics = body[4]["topics"].as_array().unwrap();
+    let partitions = |name: &str| {
+        topics
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["replicaInfo"].as_array().unwrap().len())
+    };
+    assert_eq!(partitions(&orders), Some(3), "{body}");
+    assert_eq!(partitions(&owners), Some(2), "{body}");
+
+    // a stream-table join aggregated per region, and a foreign-key table join per city
+    let (status, body) = ksql(
+        &url,
+        "CREATE TABLE BY_REGION AS SELECT C.REGION, COUNT(*) AS N, SUM(O.AMOUNT) AS TOTAL FROM ORDERS O JOIN CUSTOMERS C ON O.CUSTOMER = C.NAME GROUP BY C.REGION;
+         CREATE TABLE BY_CITY AS SELECT O.CITY, SUM(A.BALANCE) AS TOTAL, COUNT(*) AS N FROM ACCOUNTS A JOIN OWNERS O ON A.OWNER = O.NAME GROUP BY O.CITY;
+         DESCRIBE BY_CITY;",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let fields: Vec<&Value> = body[2]["sourceDescription"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["name"])
+        .collect();
+    assert_eq!(fields, [&json!("CITY"), &json!("TOTAL"), &json!("N")]);
+    let (status, body) = ksql(
+        &url,
+        "INSERT INTO CUSTOMERS (NAME, REGION) VALUES ('alice', 'eu');
+         INSERT INTO CUSTOMERS (NAME, REGION) VALUES ('bob', 'us');
+         INSERT INTO OWNERS (NAME, CITY) VALUES ('alice', 'paris');
+         INSERT INTO OWNERS (NAME, CITY) VALUES ('bob', 'rome');",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // (orders join the customers known when they arrive: written once the table is read)
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, body) = ksql(
+        &url,
+        "INSERT INTO ORDERS (ID, CUSTOMER, AMOUNT) VALUES (1, 'alice', 10.0);
+         INSERT INTO ORDERS (ID, CUSTOMER, AMOUNT) VALUES (2, 'bob', 5.5);
+         INSERT INTO ORDERS (ID, CUSTOMER, AMOUNT) VALUES (3, 'alice', 1.0);
+         INSERT INTO ORDERS (ID, CUSTOMER, AMOUNT) VALUES (4, 'nobody', 100.0);
+         INSERT INTO ACCOUNTS (ID, OWNER, BALANCE) VALUES (1, 'alice', 100);
+         INSERT INTO ACCOUNTS (ID, OWNER, BALANCE) VALUES (2, 'bob', 50);
+         INSERT INTO ACCOUNTS (ID, OWNER, BALANCE) VALUES (3, 'alice', 7);",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    await_pull(
+        &url,
+        "SELECT * FROM BY_REGION WHERE REGION = 'eu';",
+        &[json!(["eu", 2, 11.0])],
+    )
+    .await;
+    await_pull(
+        &url,
+        "SELECT * FROM BY_REGION WHERE REGION = 'us';",
+        &[json!(["us", 1, 5.5])],
+    )
+    .await;
+    await_pull(
+        &url,
+        "SELECT * FROM BY_CITY WHERE CITY = 'paris';",
+        &[json!(["paris", 107, 2])],
+    )
+    .await;
+    // alice moves to rome, bob's balance changes: the table's rows leave their old groups
+    let (status, body) = ksql(
+        &url,
+        "INSERT INTO OWNERS (NAME, CITY) VALUES ('alice', 'rome');
+         INSERT INTO ACCOUNTS (ID, OWNER, BALANCE) VALUES (2, 'bob', 60);",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    await_pull(
+        &url,
+        "SELECT * FROM BY_CITY WHERE CITY = 'rome';",
+        &[json!(["rome", 167, 3])],
+    )
+    .await;
+    await_pull(
+        &url,
+        "SELECT * FROM BY_CITY WHERE CITY = 'paris';",
+        &[json!(["paris", 0, 0])],
+    )
+    .await;
+    // SHOW ALL TOPICS lists the queries' internal topics too, SHOW TOPICS does not
+    let (_, body) = ksql(&url, "SHOW TOPICS; SHOW ALL TOPICS;").await;
+    let internal = |i: usize| {
+        body[i]["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| {
+                t["name"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("Aggregate-GroupBy-repartition")
+            })
+            .count()
+    };
+    assert_eq!((internal(0), internal(1)), (0, 2), "{body}");
     server.stop().await;
 }

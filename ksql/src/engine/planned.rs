@@ -84,6 +84,10 @@ impl Planned {
     pub(super) fn sources(&self) -> Vec<&DataSource> {
         match self {
             Planned::Join(p) => p.inputs.iter().map(|i| &i.source).collect(),
+            Planned::Aggregate(p) => match &p.join {
+                Some(j) => j.inputs.iter().map(|i| &i.source).collect(),
+                None => vec![&p.source],
+            },
             other => vec![other.source()],
         }
     }
@@ -183,8 +187,15 @@ impl Planned {
                     .map_err(|e| KsqlError::Statement(e.to_string()))
             }
             Planned::Aggregate(plan) => {
-                let input = source_serdes(&plan.source)?;
-                crate::exec::aggregate::topology(plan, input, output, fail_on_bad_timestamp)
+                let inputs = match &plan.join {
+                    Some(j) => j
+                        .inputs
+                        .iter()
+                        .map(|i| source_serdes(&i.source))
+                        .collect::<Result<Vec<_>, _>>()?,
+                    None => vec![source_serdes(&plan.source)?],
+                };
+                crate::exec::aggregate::topology(plan, inputs, output, fail_on_bad_timestamp)
                     .map_err(KsqlError::Statement)
             }
             Planned::Join(plan) => {

@@ -18,8 +18,12 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 impl Topics {
     /// An admin client of the cluster at `bootstrap`.
     pub fn new(bootstrap: &str) -> Result<Topics, String> {
+        // (asking whether a topic exists must not create it: librdkafka's metadata requests
+        // would otherwise let a broker with `auto.create.topics.enable` make it with its
+        // default partitions, before `PARTITIONS` is read)
         let admin = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
+            .set("allow.auto.create.topics", "false")
             .create()
             .map_err(|e| format!("cannot create an admin client: {e}"))?;
         Ok(Topics {

@@ -19,6 +19,7 @@ use tributary_streams::{
 };
 
 use super::eval::Evaluator;
+use super::join::Rows;
 use super::serde::{KeySerde, RowSerdes, StateSerde, ValueSerde};
 use super::{Output, OutputKey};
 use crate::format::{Format, RowFormat};
@@ -53,7 +54,21 @@ impl Grouper {
         row.push(ScalarValue::Int64(meta.0));
         row.push(ScalarValue::Int32(meta.1));
         row.push(ScalarValue::Int64(meta.2));
-        let batch = match self.eval.batch(&row) {
+        self.group_row(&row)
+    }
+
+    /// [`Grouper::group`] of a joined row (keyed by the join key, which the joined row ends
+    /// with when it is a synthetic key).
+    fn group_joined(&self, key: &Row, mut row: Row) -> Option<(Row, Row)> {
+        if self.plan.join.as_ref().is_some_and(|j| j.synthetic_key) {
+            row.push(key.first().cloned().unwrap_or(ScalarValue::Null));
+        }
+        self.group_row(&row)
+    }
+
+    /// The group key and the arguments of a row of the scope's columns.
+    fn group_row(&self, row: &Row) -> Option<(Row, Row)> {
+        let batch = match self.eval.batch(row) {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot evaluate a record: skipped");
@@ -107,6 +122,29 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for GroupStream {
             .map_or((None, None), |m| (Some(m.partition()), Some(m.offset())));
         let meta = (Some(record.timestamp), partition, offset);
         if let Some((key, args)) = self.grouper.group(&record.key, value, meta) {
+            ctx.forward(Record {
+                key,
+                value: Some(args),
+                timestamp: record.timestamp,
+                headers: record.headers,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The joined rows' side: each joined row becomes its group's key and its arguments.
+struct GroupJoined {
+    grouper: Grouper,
+}
+
+impl Processor<Row, Row, Row, Option<Row>> for GroupJoined {
+    fn process(
+        &mut self,
+        record: Record<Row, Row>,
+        ctx: &mut ProcessorContext<'_, Row, Option<Row>>,
+    ) -> Result<(), StreamsError> {
+        if let Some((key, args)) = self.grouper.group_joined(&record.key, record.value) {
             ctx.forward(Record {
                 key,
                 value: Some(args),
@@ -283,10 +321,11 @@ fn default_grace(size: i64) -> i64 {
     (24 * 60 * 60 * 1000 - size).max(0)
 }
 
-/// The topology of `plan`, reading its source with `input`'s serdes and writing to `output`.
+/// The topology of `plan`, reading its source (or each source of its join) with `inputs`'
+/// serdes and writing to `output`.
 pub fn topology(
     plan: AggregatePlan,
-    (in_key, in_value): RowSerdes,
+    mut inputs: Vec<RowSerdes>,
     output: Output,
     fail_on_bad_timestamp: bool,
 ) -> Result<Topology, String> {
@@ -328,24 +367,42 @@ pub fn topology(
     let builder = StreamsBuilder::new();
     let (init, add) = (folder.clone(), folder.clone());
     let bad = |e: StreamsError| e.to_string();
-    match source.kind {
+    // the rows aggregated: the source's, or the join's
+    let joined = match &plan.join {
+        Some(join) => Some(super::join::joined(
+            &builder,
+            join,
+            std::mem::take(&mut inputs),
+            fail_on_bad_timestamp,
+        )?),
+        None => None,
+    };
+    let consumed = || match inputs.first() {
+        Some(serdes) => {
+            crate::exec::timestamps::consumed(&source, serdes.clone(), fail_on_bad_timestamp)
+        }
+        None => Err("an aggregation without its source's serdes".to_string()),
+    };
+    match plan.input_kind() {
         SourceKind::Stream => {
-            let grouped = builder
-                .stream(
-                    &source.topic,
-                    crate::exec::timestamps::consumed(
-                        &source,
-                        (in_key, in_value),
-                        fail_on_bad_timestamp,
-                    )?,
-                )
-                .process(
+            let groups = match joined {
+                Some(Rows::Stream(rows)) => rows.process(
+                    move || GroupJoined {
+                        grouper: grouper.clone(),
+                    },
+                    &[],
+                ),
+                Some(Rows::Table(_)) => {
+                    return Err("a join of tables aggregated as a stream".to_string())
+                }
+                None => builder.stream(&source.topic, consumed()?).process(
                     move || GroupStream {
                         grouper: grouper.clone(),
                     },
                     &[],
-                )
-                .group_by_key(grouped);
+                ),
+            };
+            let grouped = groups.group_by_key(grouped);
             let init = move || init.init();
             let add = move |_: &Row, args: &Option<Row>, state: Row| match args {
                 Some(a) => add.fold(a, state, false),
@@ -412,38 +469,47 @@ pub fn topology(
         }
         SourceKind::Table => {
             let undo = folder.clone();
-            let table = builder
-                .table(
-                    &source.topic,
-                    crate::exec::timestamps::consumed(
-                        &source,
-                        (in_key, in_value.clone()),
-                        fail_on_bad_timestamp,
-                    )?,
-                    crate::exec::serde::source_table_store(&source)?,
-                )
-                .group_by(
-                    move |key: &Row, value: &Option<Row>| match value {
-                        Some(v) => match grouper.group(key, v, (None, None, None)) {
-                            Some((k, a)) => (k, Some(a)),
-                            None => (key.clone(), None),
-                        },
+            // (a row no group takes is skipped: its value is null)
+            let groups = match joined {
+                Some(Rows::Table(rows)) => rows.group_by(
+                    move |key: &Row, row: &Row| match grouper.group_joined(key, row.clone()) {
+                        Some((k, a)) => (k, Some(a)),
                         None => (key.clone(), None),
                     },
                     grouped,
-                )
-                .aggregate(
-                    move || init.init(),
-                    move |_: &Row, args: &Option<Row>, state: Row| match args {
-                        Some(a) => add.fold(a, state, false),
-                        None => state,
-                    },
-                    move |_: &Row, args: &Option<Row>, state: Row| match args {
-                        Some(a) => undo.fold(a, state, true),
-                        None => state,
-                    },
-                    materialized(),
-                );
+                ),
+                Some(Rows::Stream(_)) => {
+                    return Err("a join with a stream aggregated as a table".to_string())
+                }
+                None => builder
+                    .table(
+                        &source.topic,
+                        consumed()?,
+                        crate::exec::serde::source_table_store(&source)?,
+                    )
+                    .group_by(
+                        move |key: &Row, value: &Option<Row>| match value {
+                            Some(v) => match grouper.group(key, v, (None, None, None)) {
+                                Some((k, a)) => (k, Some(a)),
+                                None => (key.clone(), None),
+                            },
+                            None => (key.clone(), None),
+                        },
+                        grouped,
+                    ),
+            };
+            let table = groups.aggregate(
+                move || init.init(),
+                move |_: &Row, args: &Option<Row>, state: Row| match args {
+                    Some(a) => add.fold(a, state, false),
+                    None => state,
+                },
+                move |_: &Row, args: &Option<Row>, state: Row| match args {
+                    Some(a) => undo.fold(a, state, true),
+                    None => state,
+                },
+                materialized(),
+            );
             write(table, folder, output, |k| k);
         }
     }

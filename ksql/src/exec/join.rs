@@ -33,8 +33,10 @@ use crate::types::SqlType;
 use crate::value::{null, Row};
 
 /// Rows (of one source, or joined so far): a stream or a table of them.
-enum Rows {
+pub(super) enum Rows {
+    /// A stream of rows.
     Stream(KStream<Row, Row>),
+    /// A table of rows.
     Table(KTable<Row, Row>),
 }
 
@@ -268,6 +270,52 @@ pub fn topology(
 ) -> Result<Topology, String> {
     let plan = Arc::new(plan);
     let builder = StreamsBuilder::new();
+    let acc = joined(&builder, &plan, inputs, fail_on_bad_timestamp)?;
+    let eval = Evaluator::new(&plan.scope).map_err(|e| e.to_string())?;
+    let project = {
+        let plan = Arc::clone(&plan);
+        move || Project {
+            plan: Arc::clone(&plan),
+            eval: eval.clone(),
+        }
+    };
+    let out = match acc {
+        Rows::Stream(s) if plan.partitioned => {
+            s.process(move || ProjectPartitioned(project()), &[])
+        }
+        Rows::Stream(s) => s.process_values(project, &[]),
+        Rows::Table(t) => {
+            let t = match &plan.filter {
+                Some(_) => {
+                    let filter = project();
+                    t.filter(move |k: &Row, row: &Row| filter.filtered(k, row.clone()).is_some())
+                }
+                None => t,
+            };
+            t.to_stream().process_values(project, &[])
+        }
+    };
+    // (a push query's deletion carries the projection it knows as its key: a join knows
+    // only its join key, so none)
+    let out = match output {
+        Output::Rows(_) => out.map(|k: &Row, v: &Option<Row>| match v {
+            Some(v) => (k.clone(), Some(v.clone())),
+            None => (Row::new(), None),
+        }),
+        Output::Topic { .. } => out,
+    };
+    output.write(out, |k| k);
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The joined rows of `plan` (before its filter and projection), keyed by the last step's
+/// join key; `inputs` are the serdes of its sources' records.
+pub(super) fn joined(
+    builder: &StreamsBuilder,
+    plan: &JoinPlan,
+    inputs: Vec<RowSerdes>,
+    fail_on_bad_timestamp: bool,
+) -> Result<Rows, String> {
     let types: Vec<SqlType> = plan.scope.columns.iter().map(|c| c.ty.clone()).collect();
     let bad = |e: StreamsError| e.to_string();
     // the sources' rows
@@ -400,41 +448,7 @@ pub fn topology(
         )
         .map_err(bad)?;
     }
-    let eval = Evaluator::new(&plan.scope).map_err(|e| e.to_string())?;
-    let project = {
-        let plan = Arc::clone(&plan);
-        move || Project {
-            plan: Arc::clone(&plan),
-            eval: eval.clone(),
-        }
-    };
-    let out = match acc {
-        Rows::Stream(s) if plan.partitioned => {
-            s.process(move || ProjectPartitioned(project()), &[])
-        }
-        Rows::Stream(s) => s.process_values(project, &[]),
-        Rows::Table(t) => {
-            let t = match &plan.filter {
-                Some(_) => {
-                    let filter = project();
-                    t.filter(move |k: &Row, row: &Row| filter.filtered(k, row.clone()).is_some())
-                }
-                None => t,
-            };
-            t.to_stream().process_values(project, &[])
-        }
-    };
-    // (a push query's deletion carries the projection it knows as its key: a join knows
-    // only its join key, so none)
-    let out = match output {
-        Output::Rows(_) => out.map(|k: &Row, v: &Option<Row>| match v {
-            Some(v) => (k.clone(), Some(v.clone())),
-            None => (Row::new(), None),
-        }),
-        Output::Topic { .. } => out,
-    };
-    output.write(out, |k| k);
-    builder.build().map_err(|e| e.to_string())
+    Ok(acc)
 }
 
 /// One join of the chain.

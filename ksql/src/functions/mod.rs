@@ -60,6 +60,7 @@ pub fn names() -> Vec<&'static str> {
         "RTRIM",
         "SIGN",
         "PI",
+        "RANDOM",
         "TRIM",
         "UCASE",
     ];
@@ -614,6 +615,12 @@ pub fn call(p: &ExprPlanner<'_>, name: &str, args: Vec<Typed>) -> Result<Typed, 
                 args[0] = p.cast(args[0].clone(), &SqlType::Double)?;
             }
             typed(udf_call(p, row_udf(n, ret.arrow(), f), args), ret)
+        }
+        "RANDOM" => {
+            arity(name, &args, 0..=0)?;
+            let mut t = udf_call(p, df_math::random(), Vec::new())?;
+            t.ty = SqlType::Double;
+            Ok(t)
         }
         "PI" => {
             arity(name, &args, 0..=0)?;

@@ -134,6 +134,8 @@ pub enum ShowWhat {
     Tables,
     /// Kafka topics.
     Topics,
+    /// Kafka topics, internal ones (whose names start with `_`) included: `SHOW ALL TOPICS`.
+    AllTopics,
     /// Running queries.
     Queries,
     /// Properties.

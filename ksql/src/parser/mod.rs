@@ -788,6 +788,9 @@ impl<'a> StatementParser<'a> {
             ShowWhat::Tables
         } else if self.word("TOPICS") {
             ShowWhat::Topics
+        } else if self.keyword(Keyword::ALL) {
+            self.expect_word("TOPICS")?;
+            ShowWhat::AllTopics
         } else if self.word("QUERIES") {
             ShowWhat::Queries
         } else if self.word("PROPERTIES") {
@@ -799,7 +802,8 @@ impl<'a> StatementParser<'a> {
         } else if self.word("TYPES") {
             ShowWhat::Types
         } else {
-            return self.expected("STREAMS, TABLES, TOPICS, QUERIES, PROPERTIES or FUNCTIONS");
+            return self
+                .expected("STREAMS, TABLES, [ALL] TOPICS, QUERIES, PROPERTIES or FUNCTIONS");
         };
         let extended = self.keyword(Keyword::EXTENDED);
         Ok(Statement::Show { what, extended })

@@ -148,6 +148,13 @@ fn other_statements() {
         }
     );
     assert_eq!(
+        one("SHOW ALL TOPICS"),
+        Statement::Show {
+            what: ShowWhat::AllTopics,
+            extended: false
+        }
+    );
+    assert_eq!(
         one("TERMINATE CSAS_S1_0;"),
         Statement::Terminate(Some("CSAS_S1_0".into()))
     );

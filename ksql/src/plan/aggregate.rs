@@ -10,6 +10,7 @@ use std::ops::ControlFlow;
 use sqlparser::ast::{self as sql, VisitMut, VisitorMut};
 
 use super::expr::{function_args, function_name, ExprPlanner, Scope, ScopeColumn};
+use super::join::JoinPlan;
 use super::text::ksql_text;
 use super::{
     compile, derived_name, is_reserved, source_scope, Compiled, GeneratedNames, PlanError,
@@ -28,12 +29,16 @@ pub struct Call {
     pub args: Vec<Compiled>,
 }
 
-/// A `GROUP BY` aggregation over one source.
+/// A `GROUP BY` aggregation over one source, or over the rows of a join.
 #[derive(Debug, Clone)]
 pub struct AggregatePlan {
-    /// The source read.
+    /// The source read (a join's first).
     pub source: DataSource,
-    /// The columns of the source's rows (as [`super::StatelessPlan::scope`]).
+    /// The rows of the join aggregated, if it aggregates a join: its columns are then named
+    /// `ALIAS_NAME` in `scope`.
+    pub join: Option<Box<JoinPlan>>,
+    /// The columns of the source's rows (as [`super::StatelessPlan::scope`]), or of the
+    /// joined rows.
     pub scope: Scope,
     /// `WHERE`, on the source's rows.
     pub filter: Option<Compiled>,
@@ -60,6 +65,14 @@ pub struct AggregatePlan {
 }
 
 impl AggregatePlan {
+    /// What is aggregated: a stream, or a table (a table's changes move rows between groups).
+    pub fn input_kind(&self) -> SourceKind {
+        match &self.join {
+            Some(j) => j.kind,
+            None => self.source.kind,
+        }
+    }
+
     /// The output's value columns.
     pub fn value_columns(&self) -> Vec<(String, SqlType)> {
         self.value
@@ -279,9 +292,13 @@ pub fn plan_aggregate(
     limits: Limits,
     transient: bool,
 ) -> Result<AggregatePlan, PlanError> {
-    if !q.from.joins.is_empty() {
-        return Err(PlanError::Unsupported("joins are not supported yet".into()));
-    }
+    // (a join's rows are aggregated as one source's, their columns named after their source)
+    let flat = if q.from.joins.is_empty() {
+        None
+    } else {
+        Some(super::flat_join::flatten(catalog, q)?)
+    };
+    let q = flat.as_ref().map_or(q, |f| &f.query);
     if !q.partition_by.is_empty() {
         return Err(PlanError::Unsupported(
             "PARTITION BY with GROUP BY is not supported yet".into(),
@@ -294,22 +311,30 @@ pub fn plan_aggregate(
             "Table functions cannot be used with aggregations.".into(),
         ));
     }
-    let source = catalog
-        .source(&q.from.first.name)
-        .map_err(PlanError::Invalid)?
-        .clone();
+    let source = match &flat {
+        Some(f) => f.plan.inputs[0].source.clone(),
+        None => catalog
+            .source(&q.from.first.name)
+            .map_err(PlanError::Invalid)?
+            .clone(),
+    };
+    let kind = flat.as_ref().map_or(source.kind, |f| f.plan.kind);
     if matches!(source.value_format, crate::format::Format::Kafka) {
         return Err(PlanError::Invalid(format!(
             "Source(s) {} are using the 'KAFKA' value format. This format does not yet support GROUP BY.",
             source.name
         )));
     }
-    if q.window.is_some() && source.kind == SourceKind::Table {
+    if q.window.is_some() && kind == SourceKind::Table {
         return Err(PlanError::Invalid(
             "Windowing not supported for table aggregations.".into(),
         ));
     }
-    if source.windowing.is_some() {
+    let windowed = match &flat {
+        Some(f) => f.plan.inputs.iter().any(|i| i.source.windowing.is_some()),
+        None => source.windowing.is_some(),
+    };
+    if windowed {
         return Err(PlanError::Unsupported(
             "aggregations of windowed sources are not supported yet".into(),
         ));
@@ -319,8 +344,10 @@ pub fn plan_aggregate(
             "EMIT FINAL is only supported for windowed aggregations.".into(),
         ));
     }
-    let qualifier = q.from.first.qualifier().to_string();
-    let scope = source_scope(&source, &qualifier);
+    let scope = match &flat {
+        Some(f) => f.scope.clone(),
+        None => source_scope(&source, q.from.first.qualifier()),
+    };
     let planner = ExprPlanner::new(&scope)?;
     if q.window.is_some() {
         check_window_bounds(q)?;
@@ -391,7 +418,10 @@ pub fn plan_aggregate(
             }
         }
     }
-    let mut generated = GeneratedNames::new(&source);
+    let mut generated = match &flat {
+        Some(f) => GeneratedNames::taking(f.taken.clone()),
+        None => GeneratedNames::new(&source),
+    };
     let names: Vec<String> = items
         .iter()
         .map(|(alias, e)| {
@@ -508,7 +538,7 @@ pub fn plan_aggregate(
                 .join(", ")
         )));
     }
-    if source.kind == SourceKind::Table {
+    if kind == SourceKind::Table {
         let mut refused: Vec<&str> = Vec::new();
         for c in &calls {
             if !c.udaf.undoable() && !refused.contains(&c.udaf.name()) {
@@ -600,7 +630,9 @@ pub fn plan_aggregate(
                 t.ty
             )));
         }
-        let t = post_planner.plan_projected(&e)?;
+        let t = post_planner
+            .plan_projected(&e)
+            .map_err(|err| in_query_terms(err, &texts, &group))?;
         value.push((name, compile(&post_planner, t)?));
     }
     if value.is_empty() {
@@ -610,7 +642,9 @@ pub fn plan_aggregate(
     }
     let having = match having {
         Some(h) => {
-            let t = post_planner.plan_in("HAVING", &h)?;
+            let t = post_planner
+                .plan_in("HAVING", &h)
+                .map_err(|err| in_query_terms(err, &texts, &group))?;
             if t.ty != SqlType::Boolean {
                 return Err(PlanError::Invalid(format!(
                     "Type error in HAVING expression: Should evaluate to boolean but is {} instead.",
@@ -623,6 +657,7 @@ pub fn plan_aggregate(
     };
     Ok(AggregatePlan {
         source,
+        join: flat.as_ref().map(|f| Box::new(f.plan.clone())),
         scope,
         filter,
         group: group_compiled,
@@ -635,6 +670,22 @@ pub fn plan_aggregate(
         emit_final: q.emit == Some(Emit::Final),
         transient,
     })
+}
+
+/// A message about the aggregated row in the query's words: its columns named by the calls
+/// (`texts`) and grouping expressions they hold, as ksqlDB's messages name them.
+fn in_query_terms(e: PlanError, texts: &[String], group: &[sql::Expr]) -> PlanError {
+    let PlanError::Invalid(mut m) = e else {
+        return e;
+    };
+    // (from the last: `KSQL_AGG_VARIABLE_1` begins `KSQL_AGG_VARIABLE_10`)
+    for (i, t) in texts.iter().enumerate().rev() {
+        m = m.replace(&agg_column(i), t);
+    }
+    for (i, g) in group.iter().enumerate().rev() {
+        m = m.replace(&key_column(i), &ksql_text(g));
+    }
+    PlanError::Invalid(m)
 }
 
 /// The window bounds columns of a windowed aggregation's rows.

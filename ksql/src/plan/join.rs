@@ -440,6 +440,81 @@ pub fn plan_join(
     sink: &str,
     transient: bool,
 ) -> Result<JoinPlan, PlanError> {
+    let JoinPlan {
+        inputs,
+        steps,
+        scope,
+        synthetic_key,
+        kind,
+        ..
+    } = joined_rows(catalog, q)?;
+    let last = steps
+        .last()
+        .ok_or_else(|| PlanError::Internal("a join without steps".into()))?
+        .clone();
+    let rowkey = scope.columns.len().saturating_sub(1);
+    let planner = ExprPlanner::new(&scope)?;
+    let filter =
+        where_clause(&planner, q.filter.as_ref()).map_err(|e| with_prefixed_names(e, &scope))?;
+    let items = projection(
+        q,
+        &inputs,
+        &scope,
+        &planner,
+        synthetic_key.then_some(rowkey),
+    )?;
+    let (key, value) = if transient {
+        // (a push query's rows are its projection, in its order)
+        if !q.partition_by.is_empty() {
+            return Err(PlanError::Unsupported(
+                "PARTITION BY in push queries is not supported yet".into(),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut value = Vec::with_capacity(items.len());
+        for (name, typed, ..) in items {
+            check_unique(&mut seen, &name)?;
+            value.push((name, compile(&planner, typed)?));
+        }
+        (Vec::new(), value)
+    } else if !q.partition_by.is_empty() {
+        partition_by(q, sink, &scope, &planner, items)?
+    } else if last.foreign_key {
+        foreign_key_projection(&inputs[0], &scope, &planner, items)?
+    } else {
+        join_key_projection(
+            sink,
+            &scope,
+            &planner,
+            items,
+            &last,
+            synthetic_key.then_some(rowkey),
+        )?
+    };
+    check_windows(&steps)?;
+    let partitioned = !q.partition_by.is_empty();
+    if kind == SourceKind::Table && partitioned {
+        return Err(PlanError::Unsupported(
+            "PARTITION BY over a join of tables is not supported".into(),
+        ));
+    }
+    Ok(JoinPlan {
+        inputs,
+        steps,
+        scope,
+        synthetic_key,
+        filter,
+        key,
+        value,
+        kind,
+        partitioned,
+    })
+}
+
+/// The joined rows of a query whose `FROM` has joins, checked as ksqlDB analyses them (but
+/// for [`check_windows`], which its callers run after their own checks): a [`JoinPlan`]
+/// without filter and projection.
+pub(super) fn joined_rows(catalog: &Catalog, q: &Query) -> Result<JoinPlan, PlanError> {
     let (inputs, mut scope) = inputs(catalog, q)?;
     // ksqlDB's analysis: each ON condition, then the projection's qualifiers, then formats
     let mut all_criteria = Vec::new();
@@ -648,74 +723,28 @@ pub fn plan_join(
         .ok_or_else(|| PlanError::Internal("a join without steps".into()))?
         .clone();
     let synthetic_key = last.viable.is_empty() && !last.foreign_key;
-    let rowkey = scope.columns.len();
-    let rowkey_name = synthetic_name(&inputs);
     if synthetic_key {
         scope.columns.push(ScopeColumn {
             qualifier: None,
-            name: rowkey_name.clone(),
+            name: synthetic_name(&inputs),
             ty: last.left_key.ty.clone(),
         });
     }
-    let planner = ExprPlanner::new(&scope)?;
-    let filter = where_clause(&planner, q.filter.as_ref())?;
-    let items = projection(
-        q,
-        &inputs,
-        &scope,
-        &planner,
-        synthetic_key.then_some(rowkey),
-    )?;
-    let (key, value) = if transient {
-        // (a push query's rows are its projection, in its order)
-        if !q.partition_by.is_empty() {
-            return Err(PlanError::Unsupported(
-                "PARTITION BY in push queries is not supported yet".into(),
-            ));
-        }
-        let mut seen = BTreeSet::new();
-        let mut value = Vec::with_capacity(items.len());
-        for (name, typed, ..) in items {
-            check_unique(&mut seen, &name)?;
-            value.push((name, compile(&planner, typed)?));
-        }
-        (Vec::new(), value)
-    } else if !q.partition_by.is_empty() {
-        partition_by(q, sink, &scope, &planner, items)?
-    } else if last.foreign_key {
-        foreign_key_projection(&inputs[0], &scope, &planner, items)?
-    } else {
-        join_key_projection(
-            sink,
-            &scope,
-            &planner,
-            items,
-            &last,
-            synthetic_key.then_some(rowkey),
-        )?
-    };
-    check_windows(&steps)?;
     let tables = inputs.iter().all(|i| i.source.kind == SourceKind::Table);
-    let partitioned = !q.partition_by.is_empty();
-    if tables && partitioned {
-        return Err(PlanError::Unsupported(
-            "PARTITION BY over a join of tables is not supported".into(),
-        ));
-    }
     Ok(JoinPlan {
         inputs,
         steps,
         scope,
         synthetic_key,
-        filter,
-        key,
-        value,
+        filter: None,
+        key: Vec::new(),
+        value: Vec::new(),
         kind: if tables {
             SourceKind::Table
         } else {
             SourceKind::Stream
         },
-        partitioned,
+        partitioned: false,
     })
 }
 
@@ -902,6 +931,51 @@ fn partition_by(
     Ok((key, value))
 }
 
+/// A joined row's column named after its source: `ALIAS_NAME` (the synthetic key keeps its
+/// name).
+pub(super) fn prefixed(c: &ScopeColumn) -> String {
+    match &c.qualifier {
+        Some(q) => format!("{q}_{}", c.name),
+        None => c.name.clone(),
+    }
+}
+
+/// A message about the joined row with its columns named as ksqlDB's joined schema names
+/// them ([`prefixed`]).
+fn with_prefixed_names(e: PlanError, scope: &Scope) -> PlanError {
+    let PlanError::Invalid(mut m) = e else {
+        return e;
+    };
+    let mut columns: Vec<&ScopeColumn> = scope
+        .columns
+        .iter()
+        .filter(|c| c.qualifier.is_some())
+        .collect();
+    // (the longest first: `A.ID` begins `A.IDS`)
+    columns.sort_by_key(|c| std::cmp::Reverse(c.name.len()));
+    for c in columns {
+        if let Some(q) = &c.qualifier {
+            m = m.replace(&format!("{q}.{}", c.name), &prefixed(c));
+        }
+    }
+    PlanError::Invalid(m)
+}
+
+/// The name of a selected column of the joined row without an alias, as ksqlDB's: its own,
+/// or [`prefixed`] when it is a pseudo column's or several sources have a column of that name.
+pub(super) fn selected_name(inputs: &[JoinInput], c: &ScopeColumn) -> String {
+    let shared = inputs
+        .iter()
+        .filter(|i| i.source.columns().any(|(n, _)| *n == c.name))
+        .count()
+        > 1;
+    if c.qualifier.is_some() && (is_reserved(&c.name) || shared) {
+        prefixed(c)
+    } else {
+        c.name.clone()
+    }
+}
+
 /// A projection item: output name, typed expression, the column it selects if it is a bare
 /// column, and its expression as written (`None` for `*`'s columns).
 type Item = (String, Typed, Option<usize>, Option<sql::Expr>);
@@ -918,17 +992,6 @@ fn projection(
     planner: &ExprPlanner<'_>,
     synthetic: Option<usize>,
 ) -> Result<Vec<Item>, PlanError> {
-    let shared = |name: &str| {
-        inputs
-            .iter()
-            .filter(|i| i.source.columns().any(|(c, _)| c == name))
-            .count()
-            > 1
-    };
-    let prefixed = |c: &ScopeColumn| match &c.qualifier {
-        Some(q) => format!("{q}_{}", c.name),
-        None => c.name.clone(),
-    };
     let taken: BTreeSet<String> = inputs
         .iter()
         .flat_map(|i| {
@@ -991,15 +1054,7 @@ fn projection(
                 let column = column_of(scope, expr);
                 let name = match (alias, column) {
                     (Some(a), _) => a.clone(),
-                    (None, Some(c)) => {
-                        let col = &scope.columns[c];
-                        if col.qualifier.is_some() && (is_reserved(&col.name) || shared(&col.name))
-                        {
-                            prefixed(col)
-                        } else {
-                            col.name.clone()
-                        }
-                    }
+                    (None, Some(c)) => selected_name(inputs, &scope.columns[c]),
                     (None, None) => match derived_name(expr) {
                         Some(n) => n,
                         None => loop {
@@ -1029,7 +1084,7 @@ fn has_map(t: &SqlType) -> bool {
 }
 
 /// The `WITHIN` clause each join kind needs or refuses, and the keys sides are re-keyed by.
-fn check_windows(steps: &[JoinStep]) -> Result<(), PlanError> {
+pub(super) fn check_windows(steps: &[JoinStep]) -> Result<(), PlanError> {
     for s in steps {
         if s.foreign_key && s.kind == JoinKind::Right {
             return Err(PlanError::Invalid(

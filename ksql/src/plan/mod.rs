@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod cast;
 pub mod coerce;
 pub mod expr;
+mod flat_join;
 pub mod join;
 pub mod magic_timestamps;
 pub mod table_functions;
@@ -161,10 +162,12 @@ struct GeneratedNames {
 
 impl GeneratedNames {
     fn new(source: &DataSource) -> Self {
-        GeneratedNames {
-            next: 0,
-            taken: source.columns().map(|(n, _)| n.clone()).collect(),
-        }
+        Self::taking(source.columns().map(|(n, _)| n.clone()).collect())
+    }
+
+    /// Generated names that skip `taken`.
+    fn taking(taken: std::collections::BTreeSet<String>) -> Self {
+        GeneratedNames { next: 0, taken }
     }
 
     fn name(&mut self) -> String {
@@ -388,7 +391,8 @@ fn where_clause(
     let t = planner.plan_in("WHERE", &magic_timestamps::rewrite(f)?)?;
     if t.ty != SqlType::Boolean {
         return Err(PlanError::Invalid(format!(
-            "Type error in WHERE expression: Should evaluate to boolean but is {f} ({}) instead.",
+            "Type error in WHERE expression: Should evaluate to boolean but is {} ({}) instead.",
+            text::ksql_text(f),
             t.ty
         )));
     }

@@ -100,11 +100,12 @@ pub fn queries(statement: &str, catalog: &Catalog) -> Value {
     })
 }
 
-/// `kafka_topics`: `SHOW TOPICS` (internal topics, whose names start with `_`, left out).
-pub fn topics(statement: &str, topics: &[(String, Vec<usize>)]) -> Value {
+/// `kafka_topics`: `SHOW TOPICS` (internal topics, whose names start with `_`, left out
+/// unless `all`: `SHOW ALL TOPICS`).
+pub fn topics(statement: &str, topics: &[(String, Vec<usize>)], all: bool) -> Value {
     let items: Vec<Value> = topics
         .iter()
-        .filter(|(name, _)| !name.starts_with('_'))
+        .filter(|(name, _)| all || !name.starts_with('_'))
         .map(|(name, replicas)| json!({"name": name, "replicaInfo": replicas}))
         .collect();
     json!({

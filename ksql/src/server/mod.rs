@@ -52,8 +52,16 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// The settings from properties: `listeners` (default `http://0.0.0.0:8088`),
     /// `bootstrap.servers` (default `localhost:9092`), `ksql.service.id` (default
-    /// `default_`), and `ksql.streams.*` for every query's streams app.
-    pub fn from_properties(properties: BTreeMap<String, String>) -> Result<ServerConfig, String> {
+    /// `default_`), and `ksql.streams.*` for every query's streams app (with ksqlDB's
+    /// `ksql.streams.commit.interval.ms` of 2000 when none is given).
+    pub fn from_properties(
+        mut properties: BTreeMap<String, String>,
+    ) -> Result<ServerConfig, String> {
+        // ksqlDB's default for its queries: progress (and what is buffered for internal
+        // topics) committed every 2 s, not Kafka Streams' 30 s
+        properties
+            .entry("ksql.streams.commit.interval.ms".into())
+            .or_insert_with(|| "2000".into());
         let listeners = properties
             .get("listeners")
             .cloned()

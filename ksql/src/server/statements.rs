@@ -144,9 +144,9 @@ async fn run(
                 ShowWhat::Properties => entities::properties(&text, &s.config.properties, session),
                 ShowWhat::Functions => entities::function_names(&text),
                 ShowWhat::Types => entities::types(&text, catalog),
-                ShowWhat::Topics => {
+                ShowWhat::Topics | ShowWhat::AllTopics => {
                     let topics = engine.topics().list().await.map_err(KsqlError::Kafka)?;
-                    entities::topics(&text, &topics)
+                    entities::topics(&text, &topics, *what == ShowWhat::AllTopics)
                 }
                 other => {
                     return Err(KsqlError::Unsupported(format!(
