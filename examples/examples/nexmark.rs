@@ -272,22 +272,31 @@ impl Runner {
         Ok(out)
     }
 
-    /// The offsets `group` has committed on `topics`' partitions, and their ends.
-    fn progress(&self, group: &str, topics: &[String]) -> anyhow::Result<Vec<(String, i64, i64)>> {
-        let consumer: BaseConsumer = self
-            .consumer_config
-            .clone()
-            .set("group.id", group)
-            .create()?;
+    /// The offsets `consumer`'s group has committed on `topics`' partitions, and their ends
+    /// (read after the offsets: what a commit flushed to a repartition topic is then counted).
+    fn progress(
+        &self,
+        consumer: &BaseConsumer,
+        topics: &[String],
+    ) -> anyhow::Result<Vec<(String, i64, i64)>> {
         let mut tpl = TopicPartitionList::new();
-        let mut ends = BTreeMap::new();
         for t in topics {
-            for (p, high) in self.ends(t)? {
-                tpl.add_partition(t, p);
-                ends.insert((t.clone(), p), high);
+            let metadata = self
+                .watermarks
+                .fetch_metadata(Some(t), Duration::from_secs(30))?;
+            for m in metadata.topics() {
+                for p in m.partitions() {
+                    tpl.add_partition(t, p.id());
+                }
             }
         }
         let committed = consumer.committed_offsets(tpl, Duration::from_secs(30))?;
+        let mut ends = BTreeMap::new();
+        for t in topics {
+            for (p, high) in self.ends(t)? {
+                ends.insert((t.clone(), p), high);
+            }
+        }
         Ok(committed
             .elements()
             .iter()
@@ -303,6 +312,24 @@ impl Runner {
                 (e.topic().to_string(), at, end)
             })
             .collect())
+    }
+
+    /// Fails when one of `ids` is no longer running (the query failed).
+    fn check_running(&self, ids: &[String]) -> anyhow::Result<()> {
+        let entities = self.ksql("SHOW QUERIES;")?;
+        let queries = entities
+            .first()
+            .and_then(|e| e["queries"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        for q in queries {
+            let id = q["id"].as_str().unwrap_or_default();
+            let state = q["state"].as_str().unwrap_or("RUNNING");
+            if ids.iter().any(|i| i == id) && !state.starts_with("RUNNING") {
+                bail!("query {id} is {state}");
+            }
+        }
+        Ok(())
     }
 
     /// The topics the consumer group of a query's `n`-th statement reads: the first reads the
@@ -368,20 +395,32 @@ impl Runner {
                 .to_string();
             queries.push(id);
         }
-        // (internal topics exist once each query's app started)
-        std::thread::sleep(Duration::from_secs(1));
-        let mut watched = Vec::new();
-        for (n, id) in queries.iter().enumerate() {
+        let mut consumers = Vec::new();
+        for id in &queries {
             let group = format!("_confluent-ksql-{}query_{id}", self.service_id);
-            watched.push((group, self.read_topics(q, n, id)?));
+            let consumer: BaseConsumer = self
+                .consumer_config
+                .clone()
+                .set("group.id", &group)
+                .create()?;
+            consumers.push(consumer);
         }
         let deadline = Instant::now() + timeout;
         let mut first: Option<(Instant, f64, i64)> = None;
+        let (mut polls, mut done_polls) = (0u64, 0);
+        let mut done_at: Option<(Instant, f64)> = None;
         let finished = loop {
+            polls += 1;
+            if polls % 20 == 0 {
+                self.check_running(&queries)?;
+            }
             let mut done = true;
             let mut consumed = 0i64;
-            for (n, (group, topics)) in watched.iter().enumerate() {
-                for (topic, at, end) in self.progress(group, topics)? {
+            for (n, (id, consumer)) in queries.iter().zip(&consumers).enumerate() {
+                // (listed again each time: a query's app creates its internal topics as it
+                // starts)
+                let topics = self.read_topics(q, n, id)?;
+                for (topic, at, end) in self.progress(consumer, &topics)? {
                     if at < end {
                         done = false;
                     }
@@ -393,13 +432,22 @@ impl Runner {
             if first.is_none() && consumed > 0 {
                 first = Some((Instant::now(), self.cpu_seconds()?, consumed));
             }
-            if done && consumed >= total {
-                break (Instant::now(), self.cpu_seconds()?);
+            // (twice in a row: a commit between two reads is not taken for the end)
+            done_polls = if done && consumed >= total {
+                done_polls + 1
+            } else {
+                0
+            };
+            if done_polls == 1 {
+                done_at = Some((Instant::now(), self.cpu_seconds()?));
+            }
+            if let (2, Some(at)) = (done_polls, done_at) {
+                break at;
             }
             if Instant::now() > deadline {
                 bail!("{}: not done after {timeout:?}", q.name);
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(250));
         };
         // (from the first progress; from the start when the first progress was the end)
         let (from, cpu_from, events_before) = match first {

@@ -79,7 +79,7 @@ pub struct Query {
 }
 
 /// Nexmark's queries q0, q1, q2, q3, q4, q5, q7 and q8, as close as KSQL expresses them
-/// (`docs/ksql.md` says where they differ from Nexmark's definitions).
+/// (BENCHMARKS.md says where they differ from Nexmark's definitions).
 pub const QUERIES: &[Query] = &[
     Query {
         name: "q0",
@@ -104,9 +104,9 @@ pub const QUERIES: &[Query] = &[
     },
     Query {
         name: "q3",
-        about: "local item suggestion: category-10 auctions of sellers in OR, ID or CA (auctions joined with the persons table)",
+        about: "local item suggestion: category-10 auctions of sellers in OR, ID or CA (auctions joined with the persons table; the generator writes states in lower case)",
         reads: [true, true, false],
-        statements: &["CREATE STREAM NQ3 AS SELECT A.ID, P.NAME, P.CITY, P.STATE FROM AUCTION A JOIN PERSON_T P ON A.SELLER = P.ID WHERE A.CATEGORY = 10 AND (P.STATE = 'OR' OR P.STATE = 'ID' OR P.STATE = 'CA');"],
+        statements: &["CREATE STREAM NQ3 AS SELECT P.ID AS SELLER, A.ID AS AUCTION_ID, P.NAME, P.CITY, P.STATE FROM AUCTION A JOIN PERSON_T P ON A.SELLER = P.ID WHERE A.CATEGORY = 10 AND (P.STATE = 'or' OR P.STATE = 'id' OR P.STATE = 'ca');"],
         sinks: &["NQ3"],
     },
     Query {

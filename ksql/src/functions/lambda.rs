@@ -406,7 +406,7 @@ fn castable(from: &SqlType, to: &SqlType) -> bool {
 
 /// The names of a lambda's parameters (as the statement spells them: upper case unless
 /// quoted), each once.
-fn parameter_names(l: &sql::LambdaFunction) -> Result<Vec<String>, PlanError> {
+pub(crate) fn parameter_names(l: &sql::LambdaFunction) -> Result<Vec<String>, PlanError> {
     let params: Vec<&sql::LambdaFunctionParameter> = match &l.params {
         sql::OneOrManyWithParens::One(p) => vec![p],
         sql::OneOrManyWithParens::Many(ps) => ps.iter().collect(),

@@ -49,6 +49,7 @@ pub(super) fn flatten(catalog: &Catalog, q: &Query) -> Result<FlatJoin, PlanErro
             joined,
             flat: &scope,
             skip: BTreeSet::new(),
+            hidden: Vec::new(),
             error: None,
         };
         let _ = e.visit(&mut renamer);
@@ -137,6 +138,8 @@ struct Renamer<'a> {
     flat: &'a Scope,
     /// What names no column: the fields of `->`, and the names just written.
     skip: BTreeSet<*const sql::Expr>,
+    /// The parameters of the lambdas being visited, which hide columns of their names.
+    hidden: Vec<String>,
     error: Option<PlanError>,
 }
 
@@ -177,6 +180,11 @@ impl VisitorMut for Renamer<'_> {
             } => {
                 self.skip.insert(right.as_ref() as *const sql::Expr);
             }
+            sql::Expr::Lambda(l) => match crate::functions::lambda::parameter_names(l) {
+                Ok(names) => self.hidden.extend(names),
+                Err(e) => self.error = Some(e),
+            },
+            sql::Expr::Identifier(id) if self.hidden.contains(&id.value) => {}
             sql::Expr::Identifier(id) => {
                 if let Some(c) = self.resolve(None, &id.value) {
                     *id = self.name(c);
@@ -207,6 +215,16 @@ impl VisitorMut for Renamer<'_> {
         }
         if self.error.is_some() {
             return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, e: &mut sql::Expr) -> ControlFlow<()> {
+        if let sql::Expr::Lambda(l) = e {
+            if let Ok(names) = crate::functions::lambda::parameter_names(l) {
+                let kept = self.hidden.len().saturating_sub(names.len());
+                self.hidden.truncate(kept);
+            }
         }
         ControlFlow::Continue(())
     }

@@ -946,19 +946,41 @@ fn with_prefixed_names(e: PlanError, scope: &Scope) -> PlanError {
     let PlanError::Invalid(mut m) = e else {
         return e;
     };
-    let mut columns: Vec<&ScopeColumn> = scope
+    let columns: Vec<&ScopeColumn> = scope
         .columns
         .iter()
         .filter(|c| c.qualifier.is_some())
         .collect();
-    // (the longest first: `A.ID` begins `A.IDS`)
-    columns.sort_by_key(|c| std::cmp::Reverse(c.name.len()));
     for c in columns {
         if let Some(q) = &c.qualifier {
-            m = m.replace(&format!("{q}.{}", c.name), &prefixed(c));
+            m = replace_word(&m, &format!("{q}.{}", c.name), &prefixed(c));
         }
     }
     PlanError::Invalid(m)
+}
+
+/// `text` with every occurrence of `word` that no identifier character touches replaced.
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let is_ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(word) {
+        let before = if i > 0 {
+            rest[..i].chars().last()
+        } else {
+            out.chars().last()
+        };
+        let after = rest[i + word.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if is_ident(before) || is_ident(after) {
+            out.push_str(word);
+        } else {
+            out.push_str(with);
+        }
+        rest = &rest[i + word.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The name of a selected column of the joined row without an alias, as ksqlDB's: its own,
@@ -1146,4 +1168,23 @@ fn missing_key(sink: &str, scope: &Scope, viable: &[usize], rowkey: &str) -> Pla
         "Key missing from projection (ie, SELECT). \nThe query used to build `{sink}` must include the join {noun} {list} in its projection (eg, SELECT {}...).",
         names[0]
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_word;
+
+    #[test]
+    fn only_whole_names_are_replaced() {
+        assert_eq!(
+            replace_word(
+                "Cannot compare A.ID to A.IDX or XA.ID (A.ID)",
+                "A.ID",
+                "A_ID"
+            ),
+            "Cannot compare A_ID to A.IDX or XA.ID (A_ID)"
+        );
+        assert_eq!(replace_word("A.ID", "A.ID", "A_ID"), "A_ID");
+        assert_eq!(replace_word("nothing", "A.ID", "A_ID"), "nothing");
+    }
 }
