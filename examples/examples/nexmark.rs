@@ -419,8 +419,15 @@ impl Runner {
             for (n, (id, consumer)) in queries.iter().zip(&consumers).enumerate() {
                 // (listed again each time: a query's app creates its internal topics as it
                 // starts)
-                let topics = self.read_topics(q, n, id)?;
-                for (topic, at, end) in self.progress(consumer, &topics)? {
+                // (a topic just created may have no leader yet: not done, asked again)
+                let progress = self
+                    .read_topics(q, n, id)
+                    .and_then(|topics| self.progress(consumer, &topics));
+                let Ok(progress) = progress else {
+                    done = false;
+                    continue;
+                };
+                for (topic, at, end) in progress {
                     if at < end {
                         done = false;
                     }
