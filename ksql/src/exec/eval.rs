@@ -26,6 +26,22 @@ impl Evaluator {
         })
     }
 
+    /// Whether `row`'s value `i` has the Arrow type the scope's column `i` has (so that it
+    /// can be copied as an expression reading that column would give it).
+    pub fn has_type(&self, row: &Row, i: usize) -> bool {
+        match (row.get(i), self.schema.fields().get(i)) {
+            (Some(v), Some(f)) => v.data_type() == *f.data_type(),
+            _ => false,
+        }
+    }
+
+    /// The column an expression only reads, as it is (`None` for any other expression).
+    pub fn column_of(c: &Compiled) -> Option<usize> {
+        c.physical
+            .downcast_ref::<datafusion_physical_expr::expressions::Column>()
+            .map(|col| col.index())
+    }
+
     /// The one-row batch of `row`.
     pub fn batch(&self, row: &Row) -> Result<RecordBatch, String> {
         let columns = row

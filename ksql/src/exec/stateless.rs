@@ -16,12 +16,25 @@ use crate::value::Row;
 pub struct StatelessProcessor {
     plan: Arc<StatelessPlan>,
     eval: Evaluator,
+    /// When the query only copies columns (no filter, no table function): the columns of
+    /// the scope's row its key and value copy, which then need no Arrow batch.
+    copies: Option<(Vec<usize>, Vec<usize>)>,
 }
 
 impl StatelessProcessor {
     /// A processor running `plan`.
     pub fn new(plan: Arc<StatelessPlan>, eval: Evaluator) -> Self {
-        StatelessProcessor { plan, eval }
+        let copies = if plan.filter.is_none() && plan.explode.is_empty() {
+            let columns = |cols: &[(String, crate::plan::Compiled)]| {
+                cols.iter()
+                    .map(|(_, c)| Evaluator::column_of(c))
+                    .collect::<Option<Vec<_>>>()
+            };
+            columns(&plan.key).zip(columns(&plan.value))
+        } else {
+            None
+        };
+        StatelessProcessor { plan, eval, copies }
     }
 }
 
@@ -118,6 +131,20 @@ impl Processor<Row, Option<Row>, Row, Option<Row>> for StatelessProcessor {
                 .iter()
                 .map(|c| crate::value::null(&element(&c.ty))),
         );
+        // (a projection of columns copies them: the values a batch would give, without it)
+        if let (Some((k, v)), false) = (&self.copies, tombstone) {
+            if k.iter().chain(v).all(|&i| self.eval.has_type(&row, i)) {
+                let mut key: Row = k.iter().map(|&i| row[i].clone()).collect();
+                key.extend(window.iter().cloned());
+                let value: Row = v.iter().map(|&i| row[i].clone()).collect();
+                return ctx.forward(Record {
+                    key,
+                    value: Some(value),
+                    timestamp: record.timestamp,
+                    headers: record.headers,
+                });
+            }
+        }
         let batch = match self.eval.batch(&row) {
             Ok(b) => b,
             Err(e) => {
